@@ -1,0 +1,217 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.keys.ApiKey;
+import io.github.openaiproxy.core.keys.KeyPolicy;
+import io.github.openaiproxy.core.normalize.ChatDefaults;
+import io.github.openaiproxy.core.normalize.ImageDefaults;
+import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Everything the proxy needs to know, immutable. Start from {@link #builder()}; every setting has a
+ * documented default, so {@code ProxyConfig.builder().apiKey(key).build()} is a working proxy for
+ * OpenAI that allows no cross-origin access.
+ */
+public final class ProxyConfig {
+    /** Default request body limit: 10 MiB, since chat bodies can carry base64 images. */
+    public static final long DEFAULT_MAX_BODY_SIZE = 10L * 1024 * 1024;
+    /** Default limit for a single upstream Server-Sent Event: 16 MiB. */
+    public static final int DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
+    /** Default mount path. */
+    public static final String DEFAULT_PATH = "/";
+
+    private final String path;
+    private final UpstreamConfig upstream;
+    private final KeyPolicy keys;
+    private final CorsConfig cors;
+    private final ChatDefaults chatDefaults;
+    private final ImageDefaults imageDefaults;
+    private final long maxBodySize;
+    private final int maxEventSize;
+    private final List<PassThroughRoute> passThroughRoutes;
+
+    private ProxyConfig(Builder b) {
+        this.path = normalizePath(b.path);
+        this.upstream = Objects.requireNonNull(b.upstream, "upstream");
+        this.keys = new KeyPolicy(b.apiKey, b.allowClientKey);
+        this.cors = Objects.requireNonNull(b.cors, "cors");
+        this.chatDefaults = Objects.requireNonNull(b.chatDefaults, "chatDefaults");
+        this.imageDefaults = Objects.requireNonNull(b.imageDefaults, "imageDefaults");
+        if (b.maxBodySize < 1) {
+            throw new IllegalArgumentException("max-body-size must be positive");
+        }
+        if (b.maxEventSize < 1) {
+            throw new IllegalArgumentException("max-event-size must be positive");
+        }
+        this.maxBodySize = b.maxBodySize;
+        this.maxEventSize = b.maxEventSize;
+        this.passThroughRoutes = List.copyOf(b.passThroughRoutes);
+    }
+
+    /** A builder with every default. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** All defaults (no key: every upstream call is answered with a configuration error). */
+    public static ProxyConfig defaults() {
+        return builder().build();
+    }
+
+    /** A builder starting from this configuration. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.path = path;
+        b.upstream = upstream;
+        b.apiKey = keys.serverKey();
+        b.allowClientKey = keys.allowClientKey();
+        b.cors = cors;
+        b.chatDefaults = chatDefaults;
+        b.imageDefaults = imageDefaults;
+        b.maxBodySize = maxBodySize;
+        b.maxEventSize = maxEventSize;
+        b.passThroughRoutes = passThroughRoutes;
+        return b;
+    }
+
+    /** Where the proxy is mounted inside its web application, for example {@code /} or {@code /ai}. */
+    public String path() {
+        return path;
+    }
+
+    public UpstreamConfig upstream() {
+        return upstream;
+    }
+
+    public KeyPolicy keys() {
+        return keys;
+    }
+
+    public CorsConfig cors() {
+        return cors;
+    }
+
+    public ChatDefaults chatDefaults() {
+        return chatDefaults;
+    }
+
+    public ImageDefaults imageDefaults() {
+        return imageDefaults;
+    }
+
+    /** The largest request body accepted, in bytes. */
+    public long maxBodySize() {
+        return maxBodySize;
+    }
+
+    /** The largest single upstream event relayed, in bytes. */
+    public int maxEventSize() {
+        return maxEventSize;
+    }
+
+    /** The OpenAI-compatible routes relayed unchanged. */
+    public List<PassThroughRoute> passThroughRoutes() {
+        return passThroughRoutes;
+    }
+
+    @Override
+    public String toString() {
+        return "ProxyConfig[path=" + path + ", upstream=" + upstream.baseUrl() + ", keys=" + keys + ", origins="
+                + cors.allowedOrigins() + cors.allowedOriginPatterns() + "]";
+    }
+
+    private static String normalizePath(String p) {
+        if (p == null || p.isBlank() || p.strip().equals("/")) {
+            return "/";
+        }
+        String s = p.strip();
+        if (!s.startsWith("/")) {
+            s = "/" + s;
+        }
+        while (s.endsWith("/")) {
+            s = s.substring(0, s.length() - 1);
+        }
+        if (s.contains("*") || s.contains("?") || s.contains("..")) {
+            throw new IllegalArgumentException("path must be a plain path such as /ai: " + p);
+        }
+        return s;
+    }
+
+    /** Builds a {@link ProxyConfig}. */
+    public static final class Builder {
+        private String path = DEFAULT_PATH;
+        private UpstreamConfig upstream = UpstreamConfig.defaults();
+        private Optional<ApiKey> apiKey = Optional.empty();
+        private boolean allowClientKey;
+        private CorsConfig cors = CorsConfig.defaults();
+        private ChatDefaults chatDefaults = ChatDefaults.SEED;
+        private ImageDefaults imageDefaults = ImageDefaults.SEED;
+        private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
+        private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
+        private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
+
+        private Builder() {}
+
+        /** Mount path inside the web application (used by the filter); default {@code /}. */
+        public Builder path(String path) {
+            this.path = path;
+            return this;
+        }
+
+        public Builder upstream(UpstreamConfig upstream) {
+            this.upstream = upstream;
+            return this;
+        }
+
+        /** The server's key; blank or {@code null} means none. */
+        public Builder apiKey(String apiKey) {
+            this.apiKey = ApiKey.of(apiKey);
+            return this;
+        }
+
+        /** Whether clients may send their own key in {@code x-openai-key}; default {@code false}. */
+        public Builder allowClientKey(boolean allowClientKey) {
+            this.allowClientKey = allowClientKey;
+            return this;
+        }
+
+        public Builder cors(CorsConfig cors) {
+            this.cors = cors;
+            return this;
+        }
+
+        public Builder chatDefaults(ChatDefaults chatDefaults) {
+            this.chatDefaults = chatDefaults;
+            return this;
+        }
+
+        public Builder imageDefaults(ImageDefaults imageDefaults) {
+            this.imageDefaults = imageDefaults;
+            return this;
+        }
+
+        public Builder maxBodySize(long maxBodySize) {
+            this.maxBodySize = maxBodySize;
+            return this;
+        }
+
+        public Builder maxEventSize(int maxEventSize) {
+            this.maxEventSize = maxEventSize;
+            return this;
+        }
+
+        public Builder passThroughRoutes(List<PassThroughRoute> routes) {
+            this.passThroughRoutes = List.copyOf(routes);
+            return this;
+        }
+
+        /** Builds the configuration; throws {@link IllegalArgumentException} naming the bad setting. */
+        public ProxyConfig build() {
+            return new ProxyConfig(this);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.internal.Bodies;
+import java.net.http.HttpHeaders;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Flow;
+
+/**
+ * A transport-neutral HTTP request as an adapter hands it to the {@link ProxyEngine}.
+ *
+ * <p>The path is relative to where the proxy is mounted and always starts with {@code /}. The body is a
+ * {@link Flow.Publisher} of byte chunks so that adapters can feed it from non-blocking I/O; the engine
+ * subscribes at most once.
+ */
+public final class ProxyRequest {
+    private final String method;
+    private final String path;
+    private final String rawQuery;
+    private final HttpHeaders headers;
+    private final String requestOrigin;
+    private final Flow.Publisher<ByteBuffer> body;
+
+    private ProxyRequest(Builder b) {
+        this.method = b.method;
+        this.path = b.path;
+        this.rawQuery = b.rawQuery;
+        this.headers = HttpHeaders.of(b.headers, (name, value) -> true);
+        this.requestOrigin = b.requestOrigin;
+        this.body = b.body;
+    }
+
+    /**
+     * Starts a request.
+     *
+     * @param method the HTTP method, for example {@code POST}
+     * @param path the path relative to the proxy's mount point, starting with {@code /}
+     */
+    public static Builder builder(String method, String path) {
+        return new Builder(method, path);
+    }
+
+    /** The HTTP method in upper case. */
+    public String method() {
+        return method;
+    }
+
+    /** The path relative to the mount point, starting with {@code /}. */
+    public String path() {
+        return path;
+    }
+
+    /** The raw (still encoded) query string without {@code ?}, if any. */
+    public Optional<String> rawQuery() {
+        return Optional.ofNullable(rawQuery);
+    }
+
+    /** The request headers; names are case-insensitive. */
+    public HttpHeaders headers() {
+        return headers;
+    }
+
+    /**
+     * The origin this request was addressed to ({@code scheme://host[:port]}), used to tell same-origin
+     * browser requests from cross-origin ones. Empty when the adapter cannot tell.
+     */
+    public Optional<String> requestOrigin() {
+        return Optional.ofNullable(requestOrigin);
+    }
+
+    /** The request body. */
+    public Flow.Publisher<ByteBuffer> body() {
+        return body;
+    }
+
+    /** The first value of a header, if present. */
+    public Optional<String> header(String name) {
+        return headers.firstValue(name);
+    }
+
+    @Override
+    public String toString() {
+        // Headers are left out on purpose: they may carry keys.
+        return "ProxyRequest[" + method + " " + path + "]";
+    }
+
+    /** Builds a {@link ProxyRequest}. */
+    public static final class Builder {
+        private final String method;
+        private final String path;
+        private String rawQuery;
+        private final Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        private String requestOrigin;
+        private Flow.Publisher<ByteBuffer> body = Bodies.emptyRequest();
+
+        private Builder(String method, String path) {
+            this.method = Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT);
+            Objects.requireNonNull(path, "path");
+            this.path = path.isEmpty() ? "/" : path;
+        }
+
+        /** Sets the raw query string (without {@code ?}); {@code null} for none. */
+        public Builder rawQuery(String rawQuery) {
+            this.rawQuery = rawQuery == null || rawQuery.isEmpty() ? null : rawQuery;
+            return this;
+        }
+
+        /** Adds a header value; repeated calls with the same name add values. */
+        public Builder header(String name, String value) {
+            headers.computeIfAbsent(name, n -> new java.util.ArrayList<>()).add(value);
+            return this;
+        }
+
+        /** Sets the origin the request was addressed to, for example {@code http://localhost:8787}. */
+        public Builder requestOrigin(String requestOrigin) {
+            this.requestOrigin = requestOrigin;
+            return this;
+        }
+
+        /** Sets the body publisher. */
+        public Builder body(Flow.Publisher<ByteBuffer> body) {
+            this.body = Objects.requireNonNull(body, "body");
+            return this;
+        }
+
+        /** Sets a body held in memory, for tests and callers that already have the bytes. */
+        public Builder body(byte[] body) {
+            this.body = Bodies.requestOf(body);
+            return this;
+        }
+
+        public ProxyRequest build() {
+            return new ProxyRequest(this);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.github.openaiproxy.core.error;
+
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * An error the proxy answers itself, independent of its JSON shape (see {@link ErrorStyle}).
+ *
+ * @param status the HTTP status
+ * @param title a short title, the {@code error} field of the seed shape
+ * @param message a sentence for humans; never contains a key
+ * @param type OpenAI's error type, for example {@code invalid_request_error}
+ * @param code a stable machine-readable code, for example {@code invalid_json}
+ * @param param the request field at fault, or {@code null}
+ * @param upstreamStatus the upstream status when this error wraps an upstream error, else {@code null}
+ * @param headers extra response headers, for example {@code Allow}
+ */
+public record ProxyError(
+        int status,
+        String title,
+        String message,
+        String type,
+        String code,
+        String param,
+        Integer upstreamStatus,
+        Map<String, String> headers) {
+
+    public ProxyError {
+        Objects.requireNonNull(title, "title");
+        Objects.requireNonNull(message, "message");
+        Objects.requireNonNull(type, "type");
+        headers = Map.copyOf(headers);
+    }
+
+    private static ProxyError of(int status, String title, String message, String type, String code) {
+        return new ProxyError(status, title, message, type, code, null, null, Map.of());
+    }
+
+    /** 400 for a body that is not what the route accepts. */
+    public static ProxyError badRequest(String title, String message, String param) {
+        return new ProxyError(400, title, message, "invalid_request_error", "invalid_request", param, null, Map.of());
+    }
+
+    /** 400 for a body that is not valid JSON. */
+    public static ProxyError invalidJson() {
+        return new ProxyError(
+                400,
+                "Invalid JSON",
+                "Request body is not valid JSON",
+                "invalid_request_error",
+                "invalid_json",
+                null,
+                null,
+                Map.of());
+    }
+
+    /** 400 for a body that is JSON but not an object. */
+    public static ProxyError notAnObject(String found) {
+        return new ProxyError(
+                400,
+                "Invalid request body",
+                "Request body must be a JSON object, got " + found,
+                "invalid_request_error",
+                "invalid_json",
+                null,
+                null,
+                Map.of());
+    }
+
+    /** 403 when a client sends its own key but client keys are disabled. */
+    public static ProxyError clientKeyDisabled() {
+        return of(
+                403,
+                "Forbidden",
+                "Client-supplied API keys (x-openai-key) are disabled on this proxy",
+                "permission_error",
+                "client_key_disabled");
+    }
+
+    /** 403 for a cross-origin request from an origin that is not allowed. */
+    public static ProxyError originNotAllowed() {
+        return of(403, "Forbidden", "Origin is not allowed by the CORS policy", "permission_error", "origin_not_allowed");
+    }
+
+    /** 403 for a preflight that asks for a method or header the policy does not allow. */
+    public static ProxyError preflightRejected(String detail) {
+        return of(403, "Forbidden", "CORS preflight rejected: " + detail, "permission_error", "cors_rejected");
+    }
+
+    /** 404 for a path that is no route of the proxy. */
+    public static ProxyError notFound(String method, String path) {
+        return of(
+                404,
+                "Not Found",
+                "No route for " + method + " " + truncate(path, 200),
+                "invalid_request_error",
+                "unknown_url");
+    }
+
+    /** 405 with the {@code Allow} header. */
+    public static ProxyError methodNotAllowed(String method, String allow) {
+        return new ProxyError(
+                405,
+                "Method Not Allowed",
+                "Method " + truncate(method, 20) + " is not allowed here; allowed: " + allow,
+                "invalid_request_error",
+                "method_not_allowed",
+                null,
+                null,
+                Map.of("Allow", allow));
+    }
+
+    /** 413 for a body over the limit. */
+    public static ProxyError payloadTooLarge(long limit) {
+        return of(
+                413,
+                "Payload Too Large",
+                "Request body exceeds the limit of " + limit + " bytes",
+                "invalid_request_error",
+                "request_too_large");
+    }
+
+    /** 415 for a body that is not declared as JSON. */
+    public static ProxyError unsupportedMediaType(String contentType) {
+        return of(
+                415,
+                "Unsupported Media Type",
+                "Content-Type must be application/json, got " + truncate(contentType, 100),
+                "invalid_request_error",
+                "unsupported_media_type");
+    }
+
+    /** 500 when no key is configured (the seed's message). */
+    public static ProxyError keyNotConfigured() {
+        return of(500, "Configuration Error", "OpenAI API key is not configured", "server_error", "api_key_missing");
+    }
+
+    /** 500 for a failure inside the proxy; the message never carries details of the cause. */
+    public static ProxyError internal() {
+        return of(500, "Internal Server Error", "The proxy failed to handle the request", "server_error", "internal_error");
+    }
+
+    /** 502 when the upstream cannot be reached or broke the connection. */
+    public static ProxyError upstreamUnreachable() {
+        return of(502, "Bad Gateway", "Could not reach the upstream API", "server_error", "upstream_unreachable");
+    }
+
+    /** 504 when the upstream did not answer in time. */
+    public static ProxyError upstreamTimeout() {
+        return of(504, "Gateway Timeout", "The upstream API did not answer in time", "server_error", "upstream_timeout");
+    }
+
+    /** The seed's wrapper for an upstream error on the simple routes. */
+    public static ProxyError upstreamError(int status, String maskedBody) {
+        return new ProxyError(
+                status,
+                "OpenAI API Error",
+                "OpenAI API returned " + status + ": " + maskedBody,
+                "upstream_error",
+                "upstream_error",
+                null,
+                status,
+                Map.of());
+    }
+
+    private static String truncate(String s, int max) {
+        if (s == null) {
+            return "";
+        }
+        return s.length() <= max ? s : s.substring(0, max) + "...";
+    }
+}

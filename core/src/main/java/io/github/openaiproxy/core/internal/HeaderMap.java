@@ -1,0 +1,37 @@
+package io.github.openaiproxy.core.internal;
+
+import java.net.http.HttpHeaders;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** A small mutable builder for {@link HttpHeaders}; names are case-insensitive. */
+public final class HeaderMap {
+    private final Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+
+    public HeaderMap set(String name, String value) {
+        List<String> values = new ArrayList<>(1);
+        values.add(value);
+        map.put(name, values);
+        return this;
+    }
+
+    public HeaderMap add(String name, String value) {
+        map.computeIfAbsent(name, n -> new ArrayList<>(1)).add(value);
+        return this;
+    }
+
+    public HeaderMap setAll(Map<String, String> headers) {
+        headers.forEach(this::set);
+        return this;
+    }
+
+    public boolean contains(String name) {
+        return map.containsKey(name);
+    }
+
+    public HttpHeaders build() {
+        return HttpHeaders.of(map, (n, v) -> true);
+    }
+}

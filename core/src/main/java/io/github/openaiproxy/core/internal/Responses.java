@@ -1,0 +1,50 @@
+package io.github.openaiproxy.core.internal;
+
+import io.github.openaiproxy.core.ProxyResponse;
+import io.github.openaiproxy.core.cors.CorsPolicy;
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
+import java.util.Map;
+
+/**
+ * Builds the responses the proxy answers itself, each with the CORS headers of the request and
+ * {@code Vary}. One instance per request.
+ */
+public final class Responses {
+    public static final String JSON = "application/json";
+
+    private final ErrorStyle style;
+    private final Map<String, String> corsHeaders;
+
+    public Responses(ErrorStyle style, Map<String, String> corsHeaders) {
+        this.style = style;
+        this.corsHeaders = Map.copyOf(corsHeaders);
+    }
+
+    public ErrorStyle style() {
+        return style;
+    }
+
+    /** Headers every response of this request starts with. */
+    public HeaderMap baseHeaders() {
+        return new HeaderMap().set("Vary", CorsPolicy.vary()).setAll(corsHeaders);
+    }
+
+    public ProxyResponse error(ProxyError error) {
+        return error(error, style);
+    }
+
+    public ProxyResponse error(ProxyError error, ErrorStyle as) {
+        byte[] body = as.render(error);
+        HeaderMap h = baseHeaders().setAll(error.headers());
+        h.set("Content-Type", JSON).set("Content-Length", Integer.toString(body.length));
+        h.set("Cache-Control", "no-store");
+        return ProxyResponse.of(error.status(), h.build(), body);
+    }
+
+    /** An empty answer with the given headers (preflights). */
+    public static ProxyResponse empty(int status, HeaderMap headers) {
+        headers.set("Content-Length", "0");
+        return ProxyResponse.of(status, headers.build(), Bodies.empty());
+    }
+}

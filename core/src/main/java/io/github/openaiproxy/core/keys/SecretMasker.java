@@ -1,0 +1,55 @@
+package io.github.openaiproxy.core.keys;
+
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Masks secrets in text that leaves the proxy: upstream error bodies (OpenAI's 401 echoes part of the key:
+ * "Incorrect API key provided: sk-proj-****abcd") and log lines.
+ */
+public final class SecretMasker {
+    /** OpenAI-style keys (sk-, sk-proj-, rk-, ...) and bearer tokens, including partly starred echoes. */
+    private static final Pattern KEY_LIKE = Pattern.compile(
+            "(?i)\\b(?:sk|rk|pk|sess)-[A-Za-z0-9_\\-*.]{3,}|(?i)\\bbearer\\s+[A-Za-z0-9_\\-*.~+/=]{6,}");
+
+    private static final String MASK = "[redacted]";
+
+    private SecretMasker() {}
+
+    /**
+     * Masks key-like tokens and every occurrence of the given key (and of any 8+ character piece of it)
+     * in {@code text}.
+     */
+    public static String mask(String text, ApiKey key) {
+        if (text == null || text.isEmpty()) {
+            return text;
+        }
+        String out = text;
+        if (key != null) {
+            out = maskKeyPieces(out, key.reveal());
+        }
+        Matcher m = KEY_LIKE.matcher(out);
+        return m.find() ? m.replaceAll(MASK) : out;
+    }
+
+    /** Masks key-like tokens only. */
+    public static String mask(String text) {
+        return mask(text, null);
+    }
+
+    private static String maskKeyPieces(String text, String secret) {
+        if (secret.length() < 8) {
+            return secret.isEmpty() ? text : text.replace(secret, MASK);
+        }
+        String out = text.replace(secret, MASK);
+        // Echoes such as "sk-proj-****abcd" show a prefix and the last characters: mask any 8-char window.
+        int window = 8;
+        for (int i = 0; i + window <= secret.length() && out.length() >= window; i++) {
+            String piece = secret.substring(i, i + window);
+            if (out.contains(piece)) {
+                out = out.replace(piece, MASK);
+            }
+        }
+        return out;
+    }
+}

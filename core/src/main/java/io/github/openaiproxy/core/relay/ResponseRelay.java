@@ -1,0 +1,110 @@
+package io.github.openaiproxy.core.relay;
+
+import io.github.openaiproxy.core.ProxyResponse;
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Responses;
+import io.github.openaiproxy.core.keys.ApiKey;
+import io.github.openaiproxy.core.keys.SecretMasker;
+import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Turns an upstream answer into the client's: event streams relayed event by event, other successful
+ * bodies relayed as bytes, error bodies masked (and, on the simple routes, wrapped in the seed's shape).
+ */
+public final class ResponseRelay {
+    private static final System.Logger LOG = System.getLogger(ResponseRelay.class.getName());
+    /** Upstream error bodies are read up to this size; OpenAI's are a few hundred bytes. */
+    static final int MAX_ERROR_BODY = 256 * 1024;
+    /** Upstream headers worth passing on: request id, processing time and rate limits. */
+    private static final List<String> RELAYED = List.of(
+            "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms");
+
+    private final int maxEventSize;
+
+    public ResponseRelay(int maxEventSize) {
+        this.maxEventSize = maxEventSize;
+    }
+
+    /**
+     * Relays an upstream answer.
+     *
+     * @param upstream the upstream answer, body unread
+     * @param responses the request's response factory (CORS headers, error style)
+     * @param key the key that was sent, to mask its echoes
+     */
+    public CompletableFuture<ProxyResponse> relay(UpstreamResponse upstream, Responses responses, ApiKey key) {
+        int status = upstream.status();
+        if (status >= 400) {
+            return relayError(upstream, responses, key);
+        }
+        if (status < 200 || status >= 300) {
+            // Redirects and interim answers are not part of the API; never hand a client another location.
+            Bodies.discard(upstream.body());
+            LOG.log(System.Logger.Level.WARNING, "upstream answered unexpected status {0}", status);
+            return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnreachable()));
+        }
+        HeaderMap h = responses.baseHeaders();
+        copyRelayed(upstream.headers(), h);
+        String contentType = upstream.headers().firstValue("content-type").orElse(Responses.JSON);
+        h.set("Content-Type", contentType);
+        if (isEventStream(contentType)) {
+            h.set("Cache-Control", "no-cache");
+            h.set("X-Accel-Buffering", "no");
+            return CompletableFuture.completedFuture(
+                    new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize), true));
+        }
+        upstream.headers().firstValue("content-length").ifPresent(l -> h.set("Content-Length", l));
+        return CompletableFuture.completedFuture(new ProxyResponse(status, h.build(), upstream.body(), false));
+    }
+
+    private CompletableFuture<ProxyResponse> relayError(UpstreamResponse upstream, Responses responses, ApiKey key) {
+        int status = upstream.status();
+        return BodyCollector.collectTruncated(upstream.body(), MAX_ERROR_BODY)
+                .exceptionally(e -> Bodies.empty())
+                .thenApply(raw -> {
+                    String text = new String(raw, StandardCharsets.UTF_8);
+                    String masked = SecretMasker.mask(text, key);
+                    LOG.log(System.Logger.Level.INFO, "upstream answered {0}: {1}", status, abbreviate(masked));
+                    if (responses.style() == ErrorStyle.SEED) {
+                        ProxyResponse wrapped = responses.error(ProxyError.upstreamError(status, masked.strip()));
+                        HeaderMap h = new HeaderMap();
+                        wrapped.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
+                        copyRelayed(upstream.headers(), h);
+                        return new ProxyResponse(status, h.build(), wrapped.body(), false);
+                    }
+                    byte[] body = masked.equals(text) ? raw : masked.getBytes(StandardCharsets.UTF_8);
+                    HeaderMap h = responses.baseHeaders();
+                    copyRelayed(upstream.headers(), h);
+                    h.set("Content-Type", upstream.headers().firstValue("content-type").orElse(Responses.JSON));
+                    h.set("Content-Length", Integer.toString(body.length));
+                    return ProxyResponse.of(status, h.build(), body);
+                });
+    }
+
+    private static void copyRelayed(HttpHeaders from, HeaderMap to) {
+        from.map().forEach((name, values) -> {
+            String n = name.toLowerCase(Locale.ROOT);
+            if (RELAYED.contains(n) || n.startsWith("x-ratelimit-")) {
+                values.forEach(v -> to.add(n, v));
+            }
+        });
+    }
+
+    static boolean isEventStream(String contentType) {
+        return contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+    }
+
+    private static String abbreviate(String s) {
+        String oneLine = s.replaceAll("\\s+", " ").strip();
+        return oneLine.length() > 300 ? oneLine.substring(0, 300) + "..." : oneLine;
+    }
+}

@@ -1,0 +1,30 @@
+package io.github.openaiproxy.core.route;
+
+import io.github.openaiproxy.core.error.ErrorStyle;
+import java.util.Set;
+
+/**
+ * A path the proxy answers, with the methods it accepts there.
+ *
+ * @param template the path template relative to the mount point
+ * @param kind what the route does
+ * @param methods accepted methods (OPTIONS is always answered as a preflight)
+ * @param requiresJson whether POST bodies must be declared as JSON
+ */
+public record Route(String template, RouteKind kind, Set<String> methods, boolean requiresJson) {
+    public Route {
+        methods = Set.copyOf(methods);
+    }
+
+    /** The shape of the errors this route answers with. */
+    public ErrorStyle errorStyle() {
+        return kind == RouteKind.PASS_THROUGH ? ErrorStyle.OPENAI : ErrorStyle.SEED;
+    }
+
+    /** The value of an {@code Allow} header. */
+    public String allowHeader() {
+        java.util.TreeSet<String> all = new java.util.TreeSet<>(methods);
+        all.add("OPTIONS");
+        return String.join(", ", all);
+    }
+}

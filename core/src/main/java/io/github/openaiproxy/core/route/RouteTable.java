@@ -1,0 +1,93 @@
+package io.github.openaiproxy.core.route;
+
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/** Finds the route for a path. Paths are matched on their encoded form, segment by segment. */
+public final class RouteTable {
+    private final List<Route> routes;
+
+    private RouteTable(List<Route> routes) {
+        this.routes = List.copyOf(routes);
+    }
+
+    /** The simple routes plus the given pass-through routes. */
+    public static RouteTable of(List<PassThroughRoute> passThrough) {
+        List<Route> routes = new ArrayList<>();
+        routes.add(new Route("/", RouteKind.CHAT_OR_IMAGE, Set.of("POST"), true));
+        routes.add(new Route("/images/generations", RouteKind.IMAGE, Set.of("POST"), true));
+        routes.add(new Route("/generate-image", RouteKind.IMAGE, Set.of("POST"), true));
+        Map<String, List<PassThroughRoute>> byTemplate = new LinkedHashMap<>();
+        for (PassThroughRoute r : passThrough) {
+            byTemplate.computeIfAbsent(r.template(), t -> new ArrayList<>()).add(r);
+        }
+        byTemplate.forEach((template, rs) -> {
+            Set<String> methods = new java.util.TreeSet<>();
+            boolean json = false;
+            for (PassThroughRoute r : rs) {
+                methods.add(r.method());
+                json |= r.requiresJson();
+            }
+            routes.add(new Route(template, RouteKind.PASS_THROUGH, methods, json));
+        });
+        return new RouteTable(routes);
+    }
+
+    /** The route whose template matches {@code path}, ignoring one trailing slash. */
+    public Optional<Route> match(String path) {
+        String p = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+        for (Route r : routes) {
+            if (matches(r.template(), p)) {
+                return Optional.of(r);
+            }
+        }
+        return Optional.empty();
+    }
+
+    public List<Route> routes() {
+        return routes;
+    }
+
+    private static boolean matches(String template, String path) {
+        if (!template.contains("{")) {
+            return template.equals(path);
+        }
+        String[] t = template.split("/", -1);
+        String[] p = path.split("/", -1);
+        if (t.length != p.length) {
+            return false;
+        }
+        for (int i = 0; i < t.length; i++) {
+            if (t[i].startsWith("{") && t[i].endsWith("}")) {
+                if (!isSafeSegment(p[i])) {
+                    return false;
+                }
+            } else if (!t[i].equals(p[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A variable segment must be a plain name: no dot segments and nothing that decodes to a separator. */
+    private static boolean isSafeSegment(String segment) {
+        if (segment.isEmpty() || segment.length() > 256) {
+            return false;
+        }
+        String decoded;
+        try {
+            decoded = URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        return !decoded.equals(".")
+                && !decoded.equals("..")
+                && decoded.chars().noneMatch(c -> c == '/' || c == '\\' || c == '?' || c == '#' || c < 0x20);
+    }
+}

@@ -1,0 +1,130 @@
+package io.github.openaiproxy.core.upstream;
+
+import io.github.openaiproxy.core.internal.Bodies;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Flow;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The default {@link UpstreamClient} on {@link HttpClient}: asynchronous from connect to the last body
+ * byte, with demand-driven body reading ({@link HttpResponse.BodySubscribers#ofPublisher()}), so a slow
+ * client slows the upstream read instead of filling memory. One selector thread serves all connections;
+ * a small fixed pool runs callbacks, so the thread count does not grow with open streams.
+ */
+final class JdkUpstreamClient implements UpstreamClient {
+    private static final System.Logger LOG = System.getLogger(JdkUpstreamClient.class.getName());
+    /** Headers the JDK client sets itself and refuses from callers. */
+    private static final Set<String> RESTRICTED = Set.of("connection", "content-length", "expect", "host", "upgrade");
+
+    private final HttpClient client;
+    private final ExecutorService executor;
+    private final UpstreamConfig config;
+
+    private JdkUpstreamClient(HttpClient client, ExecutorService executor, UpstreamConfig config) {
+        this.client = client;
+        this.executor = executor;
+        this.config = config;
+    }
+
+    static JdkUpstreamClient create(UpstreamConfig config) {
+        int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(
+                threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads());
+        executor.allowCoreThreadTimeOut(true);
+        boolean https = "https".equalsIgnoreCase(config.baseUrl().getScheme());
+        HttpClient client = HttpClient.newBuilder()
+                .connectTimeout(config.connectTimeout())
+                // Plain http gets HTTP/1.1: the JDK would otherwise try an h2c upgrade on every new connection.
+                .version(https ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .executor(executor)
+                .build();
+        return new JdkUpstreamClient(client, executor, config);
+    }
+
+    @Override
+    public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(request.uri())
+                .timeout(config.responseTimeout())
+                .method(
+                        request.method(),
+                        request.body().length == 0 && !request.method().equals("POST")
+                                ? HttpRequest.BodyPublishers.noBody()
+                                : HttpRequest.BodyPublishers.ofByteArray(request.body()));
+        request.headers().map().forEach((name, values) -> {
+            if (!RESTRICTED.contains(name.toLowerCase(Locale.ROOT))) {
+                values.forEach(v -> b.header(name, v));
+            }
+        });
+        CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> exchange =
+                client.sendAsync(b.build(), HttpResponse.BodyHandlers.ofPublisher());
+        CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
+        exchange.whenComplete((response, error) -> {
+            if (error != null) {
+                result.completeExceptionally(translate(error));
+            } else if (!result.complete(new UpstreamResponse(response.statusCode(), response.headers(), response.body()))) {
+                // The caller gave up while the headers were on their way: release the connection.
+                Bodies.discard(response.body());
+            }
+        });
+        result.whenComplete((r, e) -> {
+            if (result.isCancelled()) {
+                exchange.cancel(true);
+            }
+        });
+        return result;
+    }
+
+    private static Throwable translate(Throwable error) {
+        Throwable t = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (t instanceof HttpConnectTimeoutException) {
+            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", t);
+        }
+        if (t instanceof HttpTimeoutException) {
+            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", t);
+        }
+        if (t instanceof ConnectException || t instanceof IOException) {
+            LOG.log(System.Logger.Level.DEBUG, "upstream unreachable: {0}", t.toString());
+            return new UpstreamFailure(UpstreamFailure.Kind.UNREACHABLE, "upstream unreachable", t);
+        }
+        return t;
+    }
+
+    @Override
+    public void close() {
+        executor.shutdown();
+        if (client instanceof AutoCloseable closeable) { // Java 21+
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.DEBUG, "closing HttpClient failed", e);
+            }
+        }
+    }
+
+    private static ThreadFactory daemonThreads() {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, "openai-proxy-upstream-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

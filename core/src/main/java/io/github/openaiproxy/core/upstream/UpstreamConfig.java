@@ -1,0 +1,103 @@
+package io.github.openaiproxy.core.upstream;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Where and how the proxy calls the upstream API.
+ *
+ * @param baseUrl the API's root, with or without a trailing {@code /v1} (as the SDKs take it); default
+ *     {@code https://api.openai.com}
+ * @param connectTimeout how long to wait for a TCP/TLS connection; default 10 seconds
+ * @param responseTimeout how long to wait for the response headers; default 10 minutes, like the official
+ *     SDKs, since a long non-streamed completion sends its headers only at the end
+ * @param organization the {@code OpenAI-Organization} header to send, if any
+ * @param project the {@code OpenAI-Project} header to send, if any
+ */
+public record UpstreamConfig(
+        URI baseUrl,
+        Duration connectTimeout,
+        Duration responseTimeout,
+        Optional<String> organization,
+        Optional<String> project) {
+
+    public static final URI DEFAULT_BASE_URL = URI.create("https://api.openai.com");
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofMinutes(10);
+
+    public UpstreamConfig {
+        Objects.requireNonNull(baseUrl, "baseUrl");
+        requirePositive(connectTimeout, "connect-timeout");
+        requirePositive(responseTimeout, "response-timeout");
+        organization = organization == null ? Optional.empty() : organization.filter(s -> !s.isBlank());
+        project = project == null ? Optional.empty() : project.filter(s -> !s.isBlank());
+        String scheme = baseUrl.getScheme();
+        if (scheme == null
+                || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
+                || baseUrl.getHost() == null
+                || baseUrl.getRawQuery() != null
+                || baseUrl.getRawFragment() != null
+                || baseUrl.getRawUserInfo() != null) {
+            throw new IllegalArgumentException(
+                    "base-url must be an absolute http(s) URL without query, fragment or user info: " + baseUrl);
+        }
+    }
+
+    /** The defaults: OpenAI's API. */
+    public static UpstreamConfig defaults() {
+        return new UpstreamConfig(
+                DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, Optional.empty(), Optional.empty());
+    }
+
+    /** Parses a base URL, with a message naming the setting when it is malformed. */
+    public static URI parseBaseUrl(String text) {
+        try {
+            return new URI(text.strip());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException("base-url is not a valid URL: " + text, e);
+        }
+    }
+
+    /**
+     * The URI of an OpenAI path such as {@code /v1/chat/completions} on this upstream. A base URL that
+     * already ends in {@code /v1} is not given a second one.
+     */
+    public URI resolve(String v1Path, String rawQuery) {
+        String base = baseUrl.toString();
+        while (base.endsWith("/")) {
+            base = base.substring(0, base.length() - 1);
+        }
+        if (base.endsWith("/v1") && v1Path.startsWith("/v1/")) {
+            base = base.substring(0, base.length() - 3);
+        }
+        return URI.create(base + v1Path + (rawQuery == null ? "" : "?" + rawQuery));
+    }
+
+    public UpstreamConfig withBaseUrl(URI baseUrl) {
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project);
+    }
+
+    public UpstreamConfig withConnectTimeout(Duration connectTimeout) {
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project);
+    }
+
+    public UpstreamConfig withResponseTimeout(Duration responseTimeout) {
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project);
+    }
+
+    public UpstreamConfig withOrganization(String organization) {
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, Optional.ofNullable(organization), project);
+    }
+
+    public UpstreamConfig withProject(String project) {
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, Optional.ofNullable(project));
+    }
+
+    private static void requirePositive(Duration d, String name) {
+        if (d == null || d.isZero() || d.isNegative()) {
+            throw new IllegalArgumentException(name + " must be a positive duration");
+        }
+    }
+}
