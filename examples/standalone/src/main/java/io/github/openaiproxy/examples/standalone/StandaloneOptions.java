@@ -1,0 +1,56 @@
+package io.github.openaiproxy.examples.standalone;
+
+import java.util.Map;
+
+/**
+ * How the standalone server was asked to run, from its command line and environment.
+ *
+ * @param port the port to listen on ({@code PORT}, default 8787; 0 picks a free one)
+ * @param host the address to bind ({@code HOST}, default all interfaces)
+ * @param demo whether to start the bundled fake upstream
+ */
+record StandaloneOptions(int port, String host, boolean demo) {
+    static final int DEFAULT_PORT = 8787;
+
+    /**
+     * Reads {@code --demo} (always demo), {@code --demo-if-no-key} (demo only when {@code OPENAI_API_KEY}
+     * is unset) and {@code --port=N} from the arguments, {@code PORT} and {@code HOST} from the
+     * environment.
+     */
+    static StandaloneOptions parse(String[] args, Map<String, String> env) {
+        boolean demo = false;
+        Integer port = null;
+        for (String arg : args) {
+            if (arg.equals("--demo")) {
+                demo = true;
+            } else if (arg.equals("--demo-if-no-key")) {
+                String key = env.get("OPENAI_API_KEY");
+                demo = demo || key == null || key.isBlank();
+            } else if (arg.startsWith("--port=")) {
+                port = parsePort(arg.substring("--port=".length()), "--port");
+            } else if (arg.equals("--help") || arg.equals("-h")) {
+                throw new IllegalArgumentException("usage");
+            } else {
+                throw new IllegalArgumentException("unknown argument: " + arg);
+            }
+        }
+        if (port == null) {
+            String p = env.get("PORT");
+            port = p == null || p.isBlank() ? DEFAULT_PORT : parsePort(p, "PORT");
+        }
+        String host = env.getOrDefault("HOST", "0.0.0.0");
+        return new StandaloneOptions(port, host.isBlank() ? "0.0.0.0" : host.strip(), demo);
+    }
+
+    private static int parsePort(String value, String name) {
+        try {
+            int p = Integer.parseInt(value.strip());
+            if (p < 0 || p > 65535) {
+                throw new NumberFormatException();
+            }
+            return p;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be a port number (0-65535), got " + value);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package io.github.openaiproxy.examples.standalone;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.demo.DemoUpstream;
+import io.github.openaiproxy.servlet.OpenAiProxyServlet;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.catalina.Context;
+import org.apache.catalina.LifecycleException;
+import org.apache.catalina.Wrapper;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.startup.Tomcat;
+
+/**
+ * The proxy as a standalone server: embedded Tomcat with the servlet adapter mounted at {@code /},
+ * configured from the environment ({@code OPENAI_API_KEY}, {@code OPENAI_BASE_URL}, {@code PORT},
+ * {@code OPENAI_PROXY_ALLOWED_ORIGINS}, {@code OPENAI_PROXY_ALLOW_CLIENT_KEY} and the other keys of
+ * {@link ProxySettings#fromEnvironment}).
+ *
+ * <p>With {@code --demo} it starts a local fake OpenAI upstream and points the proxy at it, so the proxy
+ * can be tried with no key and no network; the answers are canned and say so.
+ */
+public final class StandaloneServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(StandaloneServer.class.getName());
+    /** Origins a local front end runs on; allowed in demo mode unless configured otherwise. */
+    static final String DEMO_ORIGINS = "http://localhost:*,http://127.0.0.1:*";
+
+    private final Tomcat tomcat;
+    private final ProxyEngine engine;
+    private final DemoUpstream demo;
+    private final File baseDir;
+
+    private StandaloneServer(Tomcat tomcat, ProxyEngine engine, DemoUpstream demo, File baseDir) {
+        this.tomcat = tomcat;
+        this.engine = engine;
+        this.demo = demo;
+        this.baseDir = baseDir;
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$-7s %3$s - %5$s%6$s%n");
+        StandaloneOptions options;
+        try {
+            options = StandaloneOptions.parse(args, System.getenv());
+        } catch (IllegalArgumentException e) {
+            System.err.println((e.getMessage().equals("usage") ? "" : e.getMessage() + "\n")
+                    + "usage: java -jar openai-proxy-standalone.jar [--demo | --demo-if-no-key] [--port=N]");
+            System.exit(2);
+            return;
+        }
+        try {
+            StandaloneServer server = start(options, System.getenv());
+            Runtime.getRuntime().addShutdownHook(new Thread(server::close, "openai-proxy-shutdown"));
+            server.tomcat.getServer().await();
+        } catch (IllegalArgumentException e) {
+            System.err.println("openai-proxy: configuration error: " + e.getMessage());
+            System.exit(1);
+        } catch (Exception e) {
+            System.err.println("openai-proxy: could not start: " + e);
+            System.exit(1);
+        }
+    }
+
+    /** Starts the server; the returned instance is running. */
+    public static StandaloneServer start(StandaloneOptions options, Map<String, String> env)
+            throws LifecycleException, IOException {
+        DemoUpstream demo = null;
+        Map<String, String> settings = new HashMap<>(env);
+        if (options.demo()) {
+            demo = DemoUpstream.start();
+            settings.put("OPENAI_BASE_URL", demo.baseUrl().toString());
+            settings.putIfAbsent("OPENAI_API_KEY", "demo-key");
+            settings.putIfAbsent(ProxySettings.environmentName("cors.allowed-origins"), DEMO_ORIGINS);
+            settings.putIfAbsent(ProxySettings.environmentName("allow-client-key"), "true");
+        }
+        ProxyConfig config;
+        try {
+            config = ProxySettings.fromEnvironment(settings).toConfig();
+        } catch (IllegalArgumentException e) {
+            if (demo != null) {
+                demo.close();
+            }
+            throw e;
+        }
+        ProxyEngine engine = ProxyEngine.create(config);
+
+        File baseDir = Files.createTempDirectory("openai-proxy-tomcat").toFile();
+        Tomcat tomcat = new Tomcat();
+        tomcat.setBaseDir(baseDir.getAbsolutePath());
+        Connector connector = new Connector("HTTP/1.1");
+        connector.setPort(options.port());
+        connector.setProperty("address", options.host());
+        tomcat.setConnector(connector);
+        Context context = tomcat.addContext("", baseDir.getAbsolutePath());
+        Wrapper servlet = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
+        servlet.setAsyncSupported(true);
+        context.addServletMappingDecoded("/*", "openai-proxy");
+        tomcat.start();
+
+        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir);
+        server.logStart(options, config);
+        return server;
+    }
+
+    /** The port the server listens on. */
+    public int port() {
+        return tomcat.getConnector().getLocalPort();
+    }
+
+    /** The engine's configuration. */
+    public ProxyConfig config() {
+        return engine.config();
+    }
+
+    private void logStart(StandaloneOptions options, ProxyConfig config) {
+        List<String> origins = new java.util.ArrayList<>(config.cors().allowedOrigins());
+        origins.addAll(config.cors().allowedOriginPatterns());
+        String keyMode = (config.keys().serverKey().isPresent() ? "server key configured" : "NO server key")
+                + (config.keys().allowClientKey() ? ", x-openai-key accepted" : ", x-openai-key refused");
+        if (demo != null) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "DEMO MODE: answers are canned by the bundled fake upstream at {0}; no OpenAI call is made."
+                            + " Set OPENAI_API_KEY and run without --demo for the real API.",
+                    demo.baseUrl());
+        }
+        LOG.log(
+                System.Logger.Level.INFO,
+                "openai-proxy listening on http://{0}:{1} | upstream {2} | origins {3} | {4}",
+                options.host(),
+                Integer.toString(port()),
+                config.upstream().baseUrl(),
+                origins.isEmpty() ? "none (same-origin only)" : origins,
+                keyMode);
+        if (config.keys().serverKey().isEmpty() && !config.keys().allowClientKey()) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "No OPENAI_API_KEY set: every call will answer 500 Configuration Error. Use --demo to try it offline.");
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            tomcat.stop();
+            tomcat.destroy();
+        } catch (LifecycleException e) {
+            LOG.log(System.Logger.Level.WARNING, "stopping Tomcat failed", e);
+        }
+        engine.close();
+        if (demo != null) {
+            demo.close();
+        }
+        deleteQuietly(baseDir);
+    }
+
+    private static void deleteQuietly(File dir) {
+        File[] children = dir.listFiles();
+        if (children != null) {
+            for (File c : children) {
+                deleteQuietly(c);
+            }
+        }
+        if (!dir.delete()) {
+            dir.deleteOnExit();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.github.openaiproxy.servlet;
+
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.ProxyRequest;
+import io.github.openaiproxy.core.ProxyResponse;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.concurrent.CompletableFuture;
+
+/** Runs one request through the engine: translation only, every decision is the engine's. */
+final class ServletExchange {
+    private static final System.Logger LOG = System.getLogger(ServletExchange.class.getName());
+
+    private ServletExchange() {}
+
+    /**
+     * Hands a request to the engine asynchronously.
+     *
+     * @param relativePath the request path relative to where the proxy is mounted (still encoded)
+     */
+    static void run(ProxyEngine engine, HttpServletRequest request, HttpServletResponse response, String relativePath)
+            throws IOException {
+        if (!request.isAsyncSupported()) {
+            refuseSync(response);
+            return;
+        }
+        AsyncContext async = request.startAsync(request, response);
+        // The engine owns the timeouts; an event stream may legitimately run for minutes.
+        async.setTimeout(0);
+        ProxyRequest.Builder b = ProxyRequest.builder(request.getMethod(), relativePath)
+                .rawQuery(request.getQueryString())
+                .requestOrigin(requestOrigin(request))
+                .body(new RequestBodyPublisher(request.getInputStream()));
+        for (String name : Collections.list(request.getHeaderNames())) {
+            for (String value : Collections.list(request.getHeaders(name))) {
+                b.header(name, value);
+            }
+        }
+        ResponseBodyWriter writer = new ResponseBodyWriter(async, response);
+        writer.listen();
+        CompletableFuture<ProxyResponse> answer = engine.handle(b.build());
+        async.addListener(new AsyncListener() {
+            @Override
+            public void onComplete(AsyncEvent event) {}
+
+            @Override
+            public void onTimeout(AsyncEvent event) {
+                gone();
+            }
+
+            @Override
+            public void onError(AsyncEvent event) {
+                gone();
+            }
+
+            @Override
+            public void onStartAsync(AsyncEvent event) {}
+
+            private void gone() {
+                answer.cancel(false);
+                writer.abort();
+            }
+        });
+        answer.whenComplete((r, error) -> {
+            if (error != null) {
+                completeQuietly(async); // cancelled: the client is gone
+                return;
+            }
+            try {
+                writer.start(r);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "could not start the response: {0}", e.toString());
+                io.github.openaiproxy.core.internal.Bodies.discard(r.body());
+                completeQuietly(async);
+            }
+        });
+    }
+
+    /** The request path inside the web application, still encoded, without path parameters. */
+    static String pathWithinApplication(HttpServletRequest request) {
+        String uri = request.getRequestURI();
+        String context = request.getContextPath();
+        String path = context != null && !context.isEmpty() && uri.startsWith(context)
+                ? uri.substring(context.length())
+                : uri;
+        if (path.indexOf(';') >= 0) {
+            path = path.replaceAll(";[^/]*", "");
+        }
+        return path.isEmpty() ? "/" : path;
+    }
+
+    private static String requestOrigin(HttpServletRequest request) {
+        String scheme = request.getScheme();
+        int port = request.getServerPort();
+        boolean defaultPort = (scheme.equals("http") && port == 80) || (scheme.equals("https") && port == 443);
+        String host = request.getServerName();
+        if (host.indexOf(':') >= 0 && !host.startsWith("[")) {
+            host = "[" + host + "]"; // IPv6 literal
+        }
+        return scheme + "://" + host + (defaultPort || port <= 0 ? "" : ":" + port);
+    }
+
+    private static void refuseSync(HttpServletResponse response) throws IOException {
+        LOG.log(
+                System.Logger.Level.ERROR,
+                "openai-proxy: register the servlet/filter with asyncSupported=true (streaming needs it)");
+        byte[] body = ("{\"error\":\"Configuration Error\",\"message\":\"The proxy is registered without async"
+                        + " support; set asyncSupported=true\"}")
+                .getBytes(StandardCharsets.UTF_8);
+        response.setStatus(500);
+        response.setContentType("application/json");
+        response.setContentLength(body.length);
+        response.getOutputStream().write(body);
+    }
+
+    private static void completeQuietly(AsyncContext async) {
+        try {
+            async.complete();
+        } catch (IllegalStateException e) {
+            // already completed
+        }
+    }
+}

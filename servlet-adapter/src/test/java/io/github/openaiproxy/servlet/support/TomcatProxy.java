@@ -1,0 +1,131 @@
+package io.github.openaiproxy.servlet.support;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.servlet.OpenAiProxyFilter;
+import io.github.openaiproxy.servlet.OpenAiProxyServlet;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.File;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import org.apache.catalina.Context;
+import org.apache.catalina.LifecycleException;
+import org.apache.catalina.Wrapper;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.tomcat.util.descriptor.web.FilterDef;
+import org.apache.tomcat.util.descriptor.web.FilterMap;
+
+/** An embedded Tomcat 11 on 127.0.0.1 with the proxy mounted as a servlet or as a filter. */
+public final class TomcatProxy implements AutoCloseable {
+    private final Tomcat tomcat;
+    private final ProxyEngine engine;
+    private final File baseDir;
+
+    private TomcatProxy(Tomcat tomcat, ProxyEngine engine, File baseDir) {
+        this.tomcat = tomcat;
+        this.engine = engine;
+        this.baseDir = baseDir;
+    }
+
+    /** The proxy servlet mapped to {@code /*}. */
+    public static TomcatProxy servlet(ProxyConfig config) {
+        return start(config, "/*", false);
+    }
+
+    /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
+    public static TomcatProxy servlet(ProxyConfig config, String mapping) {
+        return start(config, mapping, false);
+    }
+
+    /**
+     * The proxy filter on {@code /*} in front of an application servlet that answers
+     * {@code 200 "app:" + path} for everything the filter passes down.
+     */
+    public static TomcatProxy filter(ProxyConfig config) {
+        return start(config, "/*", true);
+    }
+
+    private static TomcatProxy start(ProxyConfig config, String mapping, boolean asFilter) {
+        try {
+            File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
+            Tomcat tomcat = new Tomcat();
+            tomcat.setBaseDir(baseDir.getAbsolutePath());
+            Connector connector = new Connector("HTTP/1.1");
+            connector.setPort(0);
+            connector.setProperty("address", "127.0.0.1");
+            tomcat.setConnector(connector);
+            Context context = tomcat.addContext("", baseDir.getAbsolutePath());
+            ProxyEngine engine = ProxyEngine.create(config);
+            if (asFilter) {
+                FilterDef def = new FilterDef();
+                def.setFilterName("openai-proxy");
+                def.setFilter(new OpenAiProxyFilter(engine));
+                def.setAsyncSupported("true");
+                context.addFilterDef(def);
+                FilterMap map = new FilterMap();
+                map.setFilterName("openai-proxy");
+                map.addURLPattern("/*");
+                context.addFilterMap(map);
+                Wrapper app = Tomcat.addServlet(context, "app", new AppServlet());
+                app.setAsyncSupported(true);
+                context.addServletMappingDecoded("/", "app");
+            } else {
+                Wrapper w = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
+                w.setAsyncSupported(true);
+                context.addServletMappingDecoded(mapping, "openai-proxy");
+            }
+            tomcat.start();
+            return new TomcatProxy(tomcat, engine, baseDir);
+        } catch (IOException | LifecycleException e) {
+            throw new IllegalStateException("could not start Tomcat", e);
+        }
+    }
+
+    public int port() {
+        return tomcat.getConnector().getLocalPort();
+    }
+
+    /** {@code http://127.0.0.1:PORT} plus the path. */
+    public URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + port() + path);
+    }
+
+    @Override
+    public void close() {
+        try {
+            tomcat.stop();
+            tomcat.destroy();
+        } catch (LifecycleException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            engine.close();
+            delete(baseDir);
+        }
+    }
+
+    private static void delete(File f) {
+        File[] children = f.listFiles();
+        if (children != null) {
+            for (File c : children) {
+                delete(c);
+            }
+        }
+        f.delete();
+    }
+
+    /** Stands for the host application behind the filter. */
+    static final class AppServlet extends HttpServlet {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+            resp.setStatus(200);
+            resp.setContentType("text/plain");
+            resp.getWriter().write("app:" + req.getRequestURI());
+        }
+    }
+}
