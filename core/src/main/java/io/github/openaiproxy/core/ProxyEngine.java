@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import io.github.openaiproxy.core.internal.HeaderMap;
@@ -100,12 +101,22 @@ public final class ProxyEngine implements AutoCloseable {
     public CompletableFuture<ProxyResponse> handle(ProxyRequest request) {
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         CompletableFuture<?>[] inFlight = new CompletableFuture<?>[1];
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            long start = System.nanoTime();
+            result.whenComplete((r, e) -> LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "{0} {1} -> {2} ({3} ms to headers)",
+                    request.method(),
+                    request.path(),
+                    r == null ? "cancelled" : Integer.toString(r.status()),
+                    Long.toString((System.nanoTime() - start) / 1_000_000)));
+        }
         try {
             CompletableFuture<ProxyResponse> work = dispatch(request, inFlight);
             work.whenComplete((response, error) -> {
                 if (error == null) {
                     if (!result.complete(response)) {
-                        io.github.openaiproxy.core.internal.Bodies.discard(response.body());
+                        response.discard();
                     }
                 } else {
                     result.complete(internalError(request, error));
@@ -148,7 +159,7 @@ public final class ProxyEngine implements AutoCloseable {
             return done(responses.error(ProxyError.methodNotAllowed(request.method(), route.allowHeader())));
         }
         if (!request.method().equals("POST")) {
-            return call(request, route, io.github.openaiproxy.core.internal.Bodies.empty(), responses, inFlight);
+            return call(request, route, Bodies.empty(), responses, inFlight);
         }
         Optional<String> contentType = request.header("Content-Type");
         if (route.requiresJson() && contentType.isPresent() && !isJson(contentType.get())) {

@@ -58,6 +58,14 @@ public final class ProxyResponse {
         return streaming;
     }
 
+    /**
+     * Releases the body without reading it (subscribes and cancels), for a client that went away
+     * before the response could be written. Call instead of subscribing.
+     */
+    public void discard() {
+        Bodies.discard(body);
+    }
+
     @Override
     public String toString() {
         return "ProxyResponse[" + status + (streaming ? ", streaming" : "") + "]";

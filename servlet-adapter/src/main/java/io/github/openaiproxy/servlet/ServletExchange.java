@@ -76,7 +76,7 @@ final class ServletExchange {
                 writer.start(r);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.DEBUG, "could not start the response: {0}", e.toString());
-                io.github.openaiproxy.core.internal.Bodies.discard(r.body());
+                r.discard();
                 completeQuietly(async);
             }
         });
