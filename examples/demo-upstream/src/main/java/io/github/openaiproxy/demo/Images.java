@@ -15,6 +15,8 @@ import java.util.Set;
  */
 final class Images {
     static final String DEFAULT_MODEL = "dall-e-2";
+    /** OpenAI's longest prompt (gpt-image-1's); it also bounds the text drawn into every picture. */
+    static final int MAX_PROMPT_LENGTH = 32_000;
 
     private static final Set<String> GPT_IMAGE_SIZES = Set.of("1024x1024", "1024x1536", "1536x1024");
     private static final Set<String> GPT_IMAGE_QUALITIES = Set.of("low", "medium", "high");
@@ -28,6 +30,14 @@ final class Images {
         }
         if (prompt.isBlank()) {
             throw ApiError.invalidRequest("Invalid 'prompt': it must not be empty.", "prompt", "empty_string")
+                    .exception();
+        }
+        if (prompt.length() > MAX_PROMPT_LENGTH) {
+            throw ApiError.invalidRequest(
+                            "Invalid 'prompt': string too long. Expected a string with maximum length "
+                                    + MAX_PROMPT_LENGTH + ".",
+                            "prompt",
+                            "string_above_max_length")
                     .exception();
         }
         String model = Json.text(body, "model");

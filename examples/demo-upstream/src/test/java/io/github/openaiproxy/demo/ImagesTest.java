@@ -112,6 +112,11 @@ class ImagesTest {
                         .at("/error/param")
                         .asText())
                 .isEqualTo("response_format");
+        String tooLong = "x".repeat(Images.MAX_PROMPT_LENGTH + 1);
+        assertThat(json(http.post("/v1/images/generations", "{\"prompt\":\"" + tooLong + "\"}"))
+                        .at("/error/code")
+                        .asText())
+                .isEqualTo("string_above_max_length");
     }
 
     private static int whitePixels(BufferedImage image, int fromRow, int toRow) {
