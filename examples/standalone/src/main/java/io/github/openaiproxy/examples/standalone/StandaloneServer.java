@@ -101,6 +101,9 @@ public final class StandaloneServer implements AutoCloseable {
         Wrapper servlet = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
         servlet.setAsyncSupported(true);
         context.addServletMappingDecoded("/*", "openai-proxy");
+        if (demo != null) {
+            DemoMarker.install(context);
+        }
         tomcat.start();
 
         StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir);
