@@ -41,7 +41,24 @@ public final class TestSubscriber implements Flow.Subscriber<List<ByteBuffer>> {
         if (demand.getAndDecrement() <= 0) {
             violations.incrementAndGet();
         }
-        items.add(BodyReader.toBytes(item));
+        synchronized (items) {
+            items.add(BodyReader.toBytes(item));
+            items.notifyAll();
+        }
+    }
+
+    /** Waits until {@code n} items have arrived; fails after {@code wait}. */
+    public void awaitItems(int n, java.time.Duration wait) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        synchronized (items) {
+            while (items.size() < n) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new AssertionError("got " + items.size() + " items, expected " + n);
+                }
+                java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(items, left);
+            }
+        }
     }
 
     @Override
