@@ -28,7 +28,8 @@ final class OriginPattern {
         String[] parts = body.split("\\*", -1);
         StringBuilder r = new StringBuilder(Pattern.quote(parts[0]));
         for (int i = 1; i < parts.length; i++) {
-            r.append("[^/:]+").append(Pattern.quote(parts[i]));
+            // One host label (or port): no dot, so https://*.example.com does not match a.b.example.com.
+            r.append("[^/:.]+").append(Pattern.quote(parts[i]));
         }
         if (anyPort) {
             r.append("(?::\\d{1,5})?");

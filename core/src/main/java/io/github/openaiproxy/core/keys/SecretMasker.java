@@ -8,9 +8,13 @@ import java.util.regex.Pattern;
  * "Incorrect API key provided: sk-proj-****abcd") and log lines.
  */
 public final class SecretMasker {
-    /** OpenAI-style keys (sk-, sk-proj-, rk-, ...) and bearer tokens, including partly starred echoes. */
-    private static final Pattern KEY_LIKE = Pattern.compile(
-            "(?i)\\b(?:sk|rk|pk|sess)-[A-Za-z0-9_\\-*.]{3,}|(?i)\\bbearer\\s+[A-Za-z0-9_\\-*.~+/=]{6,}");
+    /**
+     * OpenAI-style keys (sk-, sk-proj-, rk-, ...) and bearer tokens, including partly starred echoes. A
+     * token never ends in a dot, so the period after an echoed key in a sentence stays.
+     */
+    private static final Pattern KEY_LIKE =
+            Pattern.compile("(?i)\\b(?:sk|rk|pk|sess)-[A-Za-z0-9_\\-*.]{2,}[A-Za-z0-9_\\-*]"
+                    + "|(?i)\\bbearer\\s+[A-Za-z0-9_\\-*.~+/=]{5,}[A-Za-z0-9_\\-*~+/=]");
 
     private static final String MASK = "[redacted]";
 
@@ -24,12 +28,14 @@ public final class SecretMasker {
         if (text == null || text.isEmpty()) {
             return text;
         }
-        String out = text;
+        // Key-like tokens first: masking a piece of the key first would cut the "sk-" off an echo such as
+        // "sk-proj-abc****wxyz" and leave the rest of it unrecognised.
+        Matcher m = KEY_LIKE.matcher(text);
+        String out = m.find() ? m.replaceAll(MASK) : text;
         if (key != null) {
             out = maskKeyPieces(out, key.reveal());
         }
-        Matcher m = KEY_LIKE.matcher(out);
-        return m.find() ? m.replaceAll(MASK) : out;
+        return out;
     }
 
     /** Masks key-like tokens only. */

@@ -44,7 +44,8 @@ public record ImageModel(
             Set.of("256x256", "512x512", "1024x1024"),
             false,
             10,
-            Set.of("standard"),
+            // OpenAI's default "auto" is valid for every model; the proxy never sends a dall-e-2 quality.
+            Set.of("auto", "standard"),
             Set.of(),
             URL_OR_B64,
             1000);
@@ -53,7 +54,7 @@ public record ImageModel(
             Set.of("1024x1024", "1792x1024", "1024x1792"),
             false,
             1,
-            Set.of("standard", "hd"),
+            Set.of("auto", "standard", "hd"),
             Set.of("vivid", "natural"),
             URL_OR_B64,
             4000);

@@ -20,6 +20,8 @@ final class EventFramer {
     private int scan;
     /** Where the current line starts. */
     private int lineStart;
+    /** Whether the pending event has a non-blank line yet; blank lines before it travel with it. */
+    private boolean eventHasContent;
 
     EventFramer(int maxEventBytes) {
         this.maxEventBytes = maxEventBytes;
@@ -28,7 +30,8 @@ final class EventFramer {
     /**
      * Adds bytes and hands every event they complete to {@code sink}.
      *
-     * @return false when the pending event grew over the limit
+     * @return false when an event (complete or still pending) is larger than the limit; the events before
+     *     it have been handed over, the oversized one is not
      */
     boolean append(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
         ByteBuffer in = chunk.duplicate();
@@ -37,8 +40,7 @@ final class EventFramer {
             ensure(len + n);
             in.get(buf, len, n);
             len += n;
-            emitComplete(sink);
-            if (len > maxEventBytes) {
+            if (!emitComplete(sink) || len > maxEventBytes) {
                 return false;
             }
         }
@@ -58,9 +60,12 @@ final class EventFramer {
         len = 0;
         scan = 0;
         lineStart = 0;
+        eventHasContent = false;
     }
 
-    private void emitComplete(Consumer<ByteBuffer> sink) {
+    /** Hands over the complete events; false when one of them is over the limit (it is not handed over). */
+    private boolean emitComplete(Consumer<ByteBuffer> sink) {
+        boolean withinLimit = true;
         int eventStart = 0;
         int i = scan;
         while (i < len) {
@@ -78,14 +83,21 @@ final class EventFramer {
             } else {
                 eolEnd = i + 1;
             }
-            // A blank line ends the event, unless nothing came before it (a stray blank line travels
+            // A blank line ends the event, unless no other line came before it (stray blank lines travel
             // with the next event).
-            boolean endsEvent = i == lineStart && i > eventStart;
+            boolean blank = i == lineStart;
+            boolean endsEvent = blank && eventHasContent;
+            eventHasContent |= !blank;
             lineStart = eolEnd;
             i = eolEnd;
             if (endsEvent) {
+                if (eolEnd - eventStart > maxEventBytes) {
+                    withinLimit = false;
+                    break;
+                }
                 sink.accept(ByteBuffer.wrap(Arrays.copyOfRange(buf, eventStart, eolEnd)));
                 eventStart = eolEnd;
+                eventHasContent = false;
             }
         }
         scan = i;
@@ -95,6 +107,7 @@ final class EventFramer {
             scan -= eventStart;
             lineStart -= eventStart;
         }
+        return withinLimit;
     }
 
     private void ensure(int capacity) {

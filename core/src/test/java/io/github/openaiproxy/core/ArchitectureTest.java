@@ -1,0 +1,52 @@
+package io.github.openaiproxy.core;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The core stays framework-free and its packages stay layered. */
+class ArchitectureTest {
+    private static final String CORE = "io.github.openaiproxy.core";
+
+    private static JavaClasses core;
+
+    @BeforeAll
+    static void importCore() {
+        core = new ClassFileImporter()
+                .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages(CORE);
+    }
+
+    @Test
+    void coreDependsOnNoWebFramework() {
+        noClasses()
+                .that()
+                .resideInAPackage(CORE + "..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage("jakarta.servlet..", "javax.servlet..", "org.springframework..", "graphql..")
+                .check(core);
+    }
+
+    @Test
+    void coreDependsOnlyOnTheJdkAndJackson() {
+        classes()
+                .that()
+                .resideInAPackage(CORE + "..")
+                .should()
+                .onlyDependOnClassesThat()
+                .resideInAnyPackage("java..", "com.fasterxml.jackson..", CORE + "..")
+                .check(core);
+    }
+
+    @Test
+    void subpackagesAreFreeOfCycles() {
+        slices().matching(CORE + ".(*)..").should().beFreeOfCycles().check(core);
+    }
+}

@@ -1,0 +1,64 @@
+package io.github.openaiproxy.core;
+
+import static io.github.openaiproxy.core.EngineFixture.CHAT;
+import static io.github.openaiproxy.core.EngineFixture.config;
+import static io.github.openaiproxy.core.EngineFixture.post;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.testing.RawUpstream;
+import io.github.openaiproxy.core.testing.TestSubscriber;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** A client that goes away releases the upstream connection. */
+class ProxyEngineCancellationTest {
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    private ProxyEngine engine;
+
+    @AfterEach
+    void close() {
+        engine.close();
+    }
+
+    @Test
+    void cancellingThePendingResponseAbortsTheUpstreamCall() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            engine = ProxyEngine.create(config(raw.baseUrl()).build());
+            CompletableFuture<ProxyResponse> pending =
+                    engine.handle(post("/v1/chat/completions", CHAT).build());
+
+            try (RawUpstream.Connection c = raw.accept()) {
+                pending.cancel(true);
+
+                assertThat(c.closedByPeerWithin(WAIT)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void cancellingAStreamClosesTheUpstreamConnection() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            engine = ProxyEngine.create(config(raw.baseUrl()).build());
+            CompletableFuture<ProxyResponse> pending = engine.handle(
+                    post("/v1/chat/completions", "{\"stream\":true}").build());
+
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+                c.writeChunk("data: {\"n\":1}\n\n");
+                ProxyResponse response = pending.get(30, TimeUnit.SECONDS);
+                TestSubscriber client = new TestSubscriber(1);
+                response.body().subscribe(client);
+                client.awaitItems(1, WAIT);
+
+                client.cancel();
+
+                assertThat(client.texts()).containsExactly("data: {\"n\":1}\n\n");
+                assertThat(c.closedByPeerWithin(WAIT)).isTrue();
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+package io.github.openaiproxy.core.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class EventFramerTest {
+    private static final int NO_LIMIT = Integer.MAX_VALUE;
+
+    private final List<byte[]> events = new ArrayList<>();
+
+    @ParameterizedTest
+    @EnumSource(SseCase.class)
+    void cutsTheStreamIntoEventsUnchanged(SseCase c) {
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        for (byte[] read : c.readBytes()) {
+            assertThat(framer.append(ByteBuffer.wrap(read), this::collect)).isTrue();
+        }
+        framer.flushRemainder(this::collect);
+
+        assertThat(texts()).isEqualTo(c.events);
+    }
+
+    @ParameterizedTest
+    @EnumSource(SseCase.class)
+    void framingDoesNotDependOnWhereReadsSplitTheStream(SseCase c) {
+        byte[] body = c.wholeBody();
+        for (int at = 0; at <= body.length; at++) {
+            events.clear();
+            EventFramer framer = new EventFramer(NO_LIMIT);
+
+            framer.append(ByteBuffer.wrap(Arrays.copyOfRange(body, 0, at)), this::collect);
+            framer.append(ByteBuffer.wrap(Arrays.copyOfRange(body, at, body.length)), this::collect);
+            framer.flushRemainder(this::collect);
+
+            assertThat(texts()).as("split at byte %d", at).isEqualTo(c.events);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(SseCase.class)
+    void framingSurvivesOneByteReads(SseCase c) {
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        for (byte b : c.wholeBody()) {
+            framer.append(ByteBuffer.wrap(new byte[] {b}), this::collect);
+        }
+        framer.flushRemainder(this::collect);
+
+        assertThat(texts()).isEqualTo(c.events);
+    }
+
+    @Test
+    void multiByteCharacterSplitInsideItsBytesIsRelayedByteForByte() {
+        byte[] body = "data: {\"c\":\"\ud83c\udf0d\u4f60\"}\n\n".getBytes(StandardCharsets.UTF_8);
+        int emojiStart = "data: {\"c\":\"".length();
+        for (int at = emojiStart + 1; at < emojiStart + 7; at++) { // inside the 4-byte emoji and the 3-byte CJK
+            events.clear();
+            EventFramer framer = new EventFramer(NO_LIMIT);
+
+            framer.append(ByteBuffer.wrap(Arrays.copyOfRange(body, 0, at)), this::collect);
+            assertThat(events).isEmpty();
+            framer.append(ByteBuffer.wrap(Arrays.copyOfRange(body, at, body.length)), this::collect);
+
+            assertThat(events).hasSize(1);
+            assertThat(events.get(0)).isEqualTo(body);
+        }
+    }
+
+    @Test
+    void eventIsHandedOverAsSoonAsItsBlankLineArrives() {
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        framer.append(utf8("data: a\n"), this::collect);
+        assertThat(events).isEmpty();
+        framer.append(utf8("\ndata: b"), this::collect);
+
+        assertThat(texts()).containsExactly("data: a\n\n");
+    }
+
+    @Test
+    void carriageReturnAtTheEndOfAReadWaitsForAPossibleLineFeed() {
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        framer.append(utf8("data: a\r\n\r"), this::collect);
+        assertThat(events).as("CR may be the first half of CRLF").isEmpty();
+        framer.append(utf8("\n"), this::collect);
+
+        assertThat(texts()).containsExactly("data: a\r\n\r\n");
+    }
+
+    @Test
+    void twoMebibyteDataLineIsOneEvent() {
+        byte[] event = bigEvent(2 * 1024 * 1024);
+        EventFramer framer = new EventFramer(16 * 1024 * 1024);
+
+        assertThat(framer.append(ByteBuffer.wrap(event), this::collect)).isTrue();
+
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0)).isEqualTo(event);
+    }
+
+    @Test
+    void twoMebibyteDataLineInSmallReadsIsOneEvent() {
+        byte[] event = bigEvent(2 * 1024 * 1024);
+        EventFramer framer = new EventFramer(16 * 1024 * 1024);
+
+        for (int i = 0; i < event.length; i += 16 * 1024) {
+            byte[] read = Arrays.copyOfRange(event, i, Math.min(event.length, i + 16 * 1024));
+            assertThat(framer.append(ByteBuffer.wrap(read), this::collect)).isTrue();
+        }
+
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0)).isEqualTo(event);
+    }
+
+    @Test
+    void pendingEventOverTheLimitIsRefused() {
+        EventFramer framer = new EventFramer(64);
+
+        assertThat(framer.append(utf8("data: " + "x".repeat(40)), this::collect))
+                .isTrue();
+        assertThat(framer.append(utf8("x".repeat(40)), this::collect)).isFalse();
+
+        assertThat(events).isEmpty();
+    }
+
+    @Test
+    void completeEventOverTheLimitIsRefusedAlsoWhenItArrivesInOneRead() {
+        EventFramer framer = new EventFramer(64);
+
+        boolean accepted = framer.append(utf8("data: ok\n\ndata: " + "x".repeat(100) + "\n\n"), this::collect);
+
+        assertThat(accepted).isFalse();
+        assertThat(texts()).containsExactly("data: ok\n\n");
+    }
+
+    @Test
+    void eventOfExactlyTheLimitIsAccepted() {
+        String event = "data: " + "x".repeat(56) + "\n\n"; // 64 bytes
+        EventFramer framer = new EventFramer(64);
+
+        assertThat(framer.append(utf8(event), this::collect)).isTrue();
+
+        assertThat(texts()).containsExactly(event);
+    }
+
+    @Test
+    void limitAppliesToEachEventNotToTheWholeStream() {
+        EventFramer framer = new EventFramer(64);
+
+        for (int i = 0; i < 100; i++) {
+            assertThat(framer.append(utf8("data: " + i + "\n\n"), this::collect))
+                    .isTrue();
+        }
+
+        assertThat(events).hasSize(100);
+    }
+
+    @Test
+    void discardDropsThePartialEvent() {
+        EventFramer framer = new EventFramer(NO_LIMIT);
+        framer.append(utf8("data: a\n\ndata: partial"), this::collect);
+
+        framer.discard();
+        framer.flushRemainder(this::collect);
+
+        assertThat(texts()).containsExactly("data: a\n\n");
+    }
+
+    @Test
+    void readIsNotConsumedFromTheCallersBuffer() {
+        ByteBuffer read = utf8("data: a\n\n");
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        framer.append(read, this::collect);
+
+        assertThat(read.remaining()).isEqualTo(9);
+    }
+
+    private static byte[] bigEvent(int payloadBytes) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes("data: ".getBytes(StandardCharsets.US_ASCII));
+        byte[] payload = new byte[payloadBytes];
+        Arrays.fill(payload, (byte) 'x');
+        out.writeBytes(payload);
+        out.writeBytes("\n\n".getBytes(StandardCharsets.US_ASCII));
+        return out.toByteArray();
+    }
+
+    private static ByteBuffer utf8(String s) {
+        return ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void collect(ByteBuffer event) {
+        byte[] b = new byte[event.remaining()];
+        event.duplicate().get(b);
+        events.add(b);
+    }
+
+    private List<String> texts() {
+        return events.stream().map(b -> new String(b, StandardCharsets.UTF_8)).toList();
+    }
+}

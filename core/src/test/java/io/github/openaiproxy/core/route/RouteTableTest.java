@@ -1,0 +1,138 @@
+package io.github.openaiproxy.core.route;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.error.ErrorStyle;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RouteTableTest {
+    private final RouteTable table = RouteTable.of(PassThroughRoute.DEFAULTS);
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource({
+        "/, /",
+        "/images/generations, /images/generations",
+        "/images/generations/, /images/generations",
+        "/generate-image, /generate-image",
+        "/v1/chat/completions, /v1/chat/completions",
+        "/v1/chat/completions/, /v1/chat/completions",
+        "/v1/images/generations, /v1/images/generations",
+        "/v1/embeddings, /v1/embeddings",
+        "/v1/responses, /v1/responses",
+        "/v1/models, /v1/models",
+        "/v1/models/, /v1/models",
+        "/v1/models/gpt-4o, /v1/models/{id}",
+        "/v1/models/ft:gpt-4o-mini:org:custom:abc123, /v1/models/{id}",
+        "/v1/models/gpt-4o/, /v1/models/{id}",
+        "/v1/models/my%20model, /v1/models/{id}"
+    })
+    void findsTheRouteForAPath(String path, String template) {
+        assertThat(table.match(path))
+                .hasValueSatisfying(r -> assertThat(r.template()).isEqualTo(template));
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "/chat",
+                "/images",
+                "/images/generations/extra",
+                "/v1",
+                "/v1/",
+                "/v1/chat",
+                "/v1/chat/completions/extra",
+                "/v1/chat//completions",
+                "/v1/chat/completions//",
+                "/V1/chat/completions",
+                "/v1/chat%2Fcompletions",
+                "/v1/files",
+                "/v1/models/a/b",
+                "/v1/models/gpt-4o/extra"
+            })
+    void answersNothingForOtherPaths(String path) {
+        assertThat(table.match(path)).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "/v1/models/..",
+                "/v1/models/.",
+                "/v1/models/%2e%2e",
+                "/v1/models/%2E%2E",
+                "/v1/models/.%2e",
+                "/v1/models/%2e",
+                "/v1/models/a%2Fb",
+                "/v1/models/a%2fb",
+                "/v1/models/a%5Cb",
+                "/v1/models/a%3Fb",
+                "/v1/models/a%23b",
+                "/v1/models/a%00b",
+                "/v1/models/a%0Ab",
+                "/v1/models/%zz",
+                "/v1/models/%"
+            })
+    void refusesUnsafeVariableSegments(String path) {
+        assertThat(table.match(path)).isEmpty();
+    }
+
+    @Test
+    void refusesOverlongVariableSegments() {
+        assertThat(table.match("/v1/models/" + "a".repeat(257))).isEmpty();
+        assertThat(table.match("/v1/models/" + "a".repeat(256))).isPresent();
+    }
+
+    @Test
+    void simpleRoutesTakePostWithJsonAndAnswerInTheSeedShape() {
+        for (String path : List.of("/", "/images/generations", "/generate-image")) {
+            Route route = table.match(path).orElseThrow();
+            assertThat(route.methods()).containsExactly("POST");
+            assertThat(route.requiresJson()).isTrue();
+            assertThat(route.errorStyle()).isEqualTo(ErrorStyle.SEED);
+        }
+        assertThat(table.match("/").orElseThrow().kind()).isEqualTo(RouteKind.CHAT_OR_IMAGE);
+        assertThat(table.match("/generate-image").orElseThrow().kind()).isEqualTo(RouteKind.IMAGE);
+    }
+
+    @Test
+    void passThroughRoutesAnswerInOpenAiShape() {
+        Route route = table.match("/v1/chat/completions").orElseThrow();
+
+        assertThat(route.kind()).isEqualTo(RouteKind.PASS_THROUGH);
+        assertThat(route.errorStyle()).isEqualTo(ErrorStyle.OPENAI);
+        assertThat(route.requiresJson()).isTrue();
+        assertThat(table.match("/v1/models").orElseThrow().methods()).containsExactly("GET");
+    }
+
+    @Test
+    void routesSharingATemplateShareOneRouteWithAllMethods() {
+        RouteTable custom = RouteTable.of(List.of(
+                new PassThroughRoute("GET", "/v1/files/{id}"), new PassThroughRoute("DELETE", "/v1/files/{id}")));
+
+        Route route = custom.match("/v1/files/file-abc").orElseThrow();
+
+        assertThat(route.methods()).isEqualTo(Set.of("GET", "DELETE"));
+        assertThat(route.allowHeader()).isEqualTo("DELETE, GET, OPTIONS");
+        assertThat(route.requiresJson())
+                .as("user-added routes take any content type")
+                .isFalse();
+    }
+
+    @Test
+    void allowHeaderListsOptionsToo() {
+        assertThat(table.match("/").orElseThrow().allowHeader()).isEqualTo("OPTIONS, POST");
+    }
+
+    @Test
+    void withoutPassThroughRoutesOnlyTheSimpleRoutesExist() {
+        RouteTable simple = RouteTable.of(List.of());
+
+        assertThat(simple.routes()).hasSize(3);
+        assertThat(simple.match("/v1/chat/completions")).isEmpty();
+    }
+}
