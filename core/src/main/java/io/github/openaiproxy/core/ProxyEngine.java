@@ -5,18 +5,20 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
-import io.github.openaiproxy.core.internal.Responses;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageActionDetector;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
 import io.github.openaiproxy.core.normalize.Normalized;
+import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.relay.ResponseRelay;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteKind;
@@ -143,7 +145,7 @@ public final class ProxyEngine implements AutoCloseable {
         Map<String, String> corsHeaders =
                 verdict == CorsPolicy.Verdict.ALLOWED ? cors.responseHeaders(origin.orElseThrow()) : Map.of();
         ErrorStyle style = match.map(Route::errorStyle).orElse(styleForUnknown(request.path()));
-        Responses responses = new Responses(style, corsHeaders);
+        ResponseFactory responses = new ResponseFactory(style, corsHeaders);
 
         if (match.isEmpty()) {
             return done(responses.error(ProxyError.notFound(request.method(), request.path())));
@@ -187,7 +189,11 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private CompletableFuture<ProxyResponse> call(
-            ProxyRequest request, Route route, byte[] body, Responses responses, CompletableFuture<?>[] inFlight) {
+            ProxyRequest request,
+            Route route,
+            byte[] body,
+            ResponseFactory responses,
+            CompletableFuture<?>[] inFlight) {
         Prepared prepared;
         if (route.kind() == RouteKind.PASS_THROUGH) {
             prepared = new Prepared(null, body);
@@ -242,17 +248,17 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private ProxyResponse preflight(
-            ProxyRequest request, Route route, CorsPolicy.Verdict verdict, Responses responses) {
+            ProxyRequest request, Route route, CorsPolicy.Verdict verdict, ResponseFactory responses) {
         Optional<String> origin = request.header("Origin");
         Optional<String> method = request.header("Access-Control-Request-Method");
         if (origin.isEmpty() || method.isEmpty()) {
             // A plain OPTIONS, not a preflight: say what the route accepts.
             HeaderMap h = responses.baseHeaders().set("Allow", route.allowHeader());
-            return Responses.empty(204, h);
+            return ResponseFactory.empty(204, h);
         }
         if (verdict == CorsPolicy.Verdict.NOT_CORS) {
             HeaderMap h = responses.baseHeaders().set("Allow", route.allowHeader());
-            return Responses.empty(204, h);
+            return ResponseFactory.empty(204, h);
         }
         CorsPolicy.Preflight answer = cors.preflight(
                 origin.get(),
@@ -261,11 +267,11 @@ public final class ProxyEngine implements AutoCloseable {
                 route.methods());
         if (answer instanceof CorsPolicy.Preflight.Accepted accepted) {
             HeaderMap h = new HeaderMap().set("Vary", CorsPolicy.vary()).setAll(accepted.headers());
-            return Responses.empty(204, h);
+            return ResponseFactory.empty(204, h);
         }
         String reason = ((CorsPolicy.Preflight.Rejected) answer).reason();
         LOG.log(System.Logger.Level.DEBUG, "preflight from {0} rejected: {1}", origin.get(), reason);
-        return new Responses(responses.style(), Map.of()).error(ProxyError.preflightRejected(reason));
+        return new ResponseFactory(responses.style(), Map.of()).error(ProxyError.preflightRejected(reason));
     }
 
     private static ProxyError upstreamFailure(Throwable error) {
@@ -284,7 +290,7 @@ public final class ProxyEngine implements AutoCloseable {
 
     private ProxyResponse internalError(ProxyRequest request, Throwable error) {
         LOG.log(System.Logger.Level.ERROR, "proxy failed on " + request, error);
-        return new Responses(styleForUnknown(request.path()), Map.of()).error(ProxyError.internal());
+        return new ResponseFactory(styleForUnknown(request.path()), Map.of()).error(ProxyError.internal());
     }
 
     private static ErrorStyle styleForUnknown(String path) {

@@ -46,6 +46,20 @@ class ArchitectureTest {
     }
 
     @Test
+    void onlyConfigurationLoadingDependsOnTheFacade() {
+        // The root package (ProxyEngine, ProxyConfig) composes the subpackages; they never reach back.
+        noClasses()
+                .that()
+                .resideInAPackage(CORE + "..")
+                .and()
+                .resideOutsideOfPackages(CORE, CORE + ".config..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage(CORE)
+                .check(core);
+    }
+
+    @Test
     void subpackagesAreFreeOfCycles() {
         slices().matching(CORE + ".(*)..").should().beFreeOfCycles().check(core);
     }

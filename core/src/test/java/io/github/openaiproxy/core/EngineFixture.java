@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.net.URI;

@@ -5,6 +5,7 @@ import static io.github.openaiproxy.core.EngineFixture.config;
 import static io.github.openaiproxy.core.EngineFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.RawUpstream;
 import io.github.openaiproxy.core.testing.TestSubscriber;
 import java.time.Duration;

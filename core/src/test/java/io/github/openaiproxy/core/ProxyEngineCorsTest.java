@@ -11,6 +11,7 @@ import static io.github.openaiproxy.core.EngineFixture.send;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.WireMockUpstream;
 import java.util.List;

@@ -9,6 +9,7 @@ import static io.github.openaiproxy.core.testing.Answer.parse;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.WireMockUpstream;
 import java.nio.ByteBuffer;

@@ -8,6 +8,7 @@ import static io.github.openaiproxy.core.EngineFixture.config;
 import static io.github.openaiproxy.core.EngineFixture.send;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.RawUpstream;
 import io.github.openaiproxy.core.testing.WireMockUpstream;

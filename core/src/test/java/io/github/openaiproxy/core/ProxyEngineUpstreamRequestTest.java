@@ -14,6 +14,7 @@ import static io.github.openaiproxy.core.testing.Answer.parse;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.WireMockUpstream;

@@ -1,6 +1,6 @@
 package io.github.openaiproxy.servlet;
 
-import io.github.openaiproxy.core.ProxyResponse;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.WriteListener;

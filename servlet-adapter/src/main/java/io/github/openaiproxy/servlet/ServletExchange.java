@@ -1,8 +1,8 @@
 package io.github.openaiproxy.servlet;
 
 import io.github.openaiproxy.core.ProxyEngine;
-import io.github.openaiproxy.core.ProxyRequest;
-import io.github.openaiproxy.core.ProxyResponse;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;

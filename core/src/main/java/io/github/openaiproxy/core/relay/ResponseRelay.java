@@ -1,12 +1,11 @@
 package io.github.openaiproxy.core.relay;
 
-import io.github.openaiproxy.core.ProxyResponse;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
-import io.github.openaiproxy.core.internal.Responses;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.SecretMasker;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
@@ -41,7 +40,7 @@ public final class ResponseRelay {
      * @param responses the request's response factory (CORS headers, error style)
      * @param key the key that was sent, to mask its echoes
      */
-    public CompletableFuture<ProxyResponse> relay(UpstreamResponse upstream, Responses responses, ApiKey key) {
+    public CompletableFuture<ProxyResponse> relay(UpstreamResponse upstream, ResponseFactory responses, ApiKey key) {
         int status = upstream.status();
         if (status >= 400) {
             return relayError(upstream, responses, key);
@@ -54,7 +53,7 @@ public final class ResponseRelay {
         }
         HeaderMap h = responses.baseHeaders();
         copyRelayed(upstream.headers(), h);
-        String contentType = upstream.headers().firstValue("content-type").orElse(Responses.JSON);
+        String contentType = upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
         h.set("Content-Type", contentType);
         if (isEventStream(contentType)) {
             h.set("Cache-Control", "no-cache");
@@ -66,7 +65,8 @@ public final class ResponseRelay {
         return CompletableFuture.completedFuture(new ProxyResponse(status, h.build(), upstream.body(), false));
     }
 
-    private CompletableFuture<ProxyResponse> relayError(UpstreamResponse upstream, Responses responses, ApiKey key) {
+    private CompletableFuture<ProxyResponse> relayError(
+            UpstreamResponse upstream, ResponseFactory responses, ApiKey key) {
         int status = upstream.status();
         return BodyCollector.collectTruncated(upstream.body(), MAX_ERROR_BODY)
                 .exceptionally(e -> Bodies.empty())
@@ -86,7 +86,7 @@ public final class ResponseRelay {
                     copyRelayed(upstream.headers(), h);
                     h.set(
                             "Content-Type",
-                            upstream.headers().firstValue("content-type").orElse(Responses.JSON));
+                            upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON));
                     h.set("Content-Length", Integer.toString(body.length));
                     return ProxyResponse.of(status, h.build(), body);
                 });

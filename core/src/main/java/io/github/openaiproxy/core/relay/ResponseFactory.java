@@ -1,22 +1,24 @@
-package io.github.openaiproxy.core.internal;
+package io.github.openaiproxy.core.relay;
 
-import io.github.openaiproxy.core.ProxyResponse;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import java.util.Map;
 
 /**
  * Builds the responses the proxy answers itself, each with the CORS headers of the request and
  * {@code Vary}. One instance per request.
  */
-public final class Responses {
+public final class ResponseFactory {
     public static final String JSON = "application/json";
 
     private final ErrorStyle style;
     private final Map<String, String> corsHeaders;
 
-    public Responses(ErrorStyle style, Map<String, String> corsHeaders) {
+    public ResponseFactory(ErrorStyle style, Map<String, String> corsHeaders) {
         this.style = style;
         this.corsHeaders = Map.copyOf(corsHeaders);
     }

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core;
+package io.github.openaiproxy.core.http;
 
 import io.github.openaiproxy.core.internal.Bodies;
 import java.net.http.HttpHeaders;
