@@ -14,7 +14,10 @@ final class EventFramer {
     private static final byte LF = '\n';
 
     private final int maxEventBytes;
-    private byte[] buf = new byte[1024];
+    private static final int INITIAL = 1024;
+    private static final int SHRINK_ABOVE = 64 * 1024;
+
+    private byte[] buf = new byte[INITIAL];
     private int len;
     /** Next index to scan. */
     private int scan;
@@ -106,6 +109,10 @@ final class EventFramer {
             len -= eventStart;
             scan -= eventStart;
             lineStart -= eventStart;
+            if (buf.length > SHRINK_ABOVE && len < INITIAL) {
+                // A long stream should not keep the buffer of one big event for its whole life.
+                buf = Arrays.copyOf(buf, INITIAL);
+            }
         }
         return withinLimit;
     }

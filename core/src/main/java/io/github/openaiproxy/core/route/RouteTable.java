@@ -11,6 +11,8 @@ import java.util.Set;
 
 /** Finds the route for a path. Paths are matched on their encoded form, segment by segment. */
 public final class RouteTable {
+    private static final java.util.regex.Pattern SAFE_SEGMENT =
+            java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._:@+~ -]*");
     private final List<Route> routes;
 
     private RouteTable(List<Route> routes) {
@@ -41,7 +43,9 @@ public final class RouteTable {
 
     /** The route whose template matches {@code path}, ignoring one trailing slash. */
     public Optional<Route> match(String path) {
-        String p = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+        String p = path.length() > 1 && path.endsWith("/") && !path.endsWith("//")
+                ? path.substring(0, path.length() - 1)
+                : path;
         for (Route r : routes) {
             if (matches(r.template(), p)) {
                 return Optional.of(r);
@@ -86,8 +90,8 @@ public final class RouteTable {
         } catch (IllegalArgumentException e) {
             return false;
         }
-        return !decoded.equals(".")
-                && !decoded.equals("..")
-                && decoded.chars().noneMatch(c -> c == '/' || c == '\\' || c == '?' || c == '#' || c < 0x20);
+        // Model ids such as "gpt-4o" or "ft:gpt-4o-mini:org:suffix:id": no dot segments, separators or
+        // path parameters, so an upstream that normalizes paths cannot be steered to another route.
+        return SAFE_SEGMENT.matcher(decoded).matches();
     }
 }
