@@ -1,0 +1,54 @@
+package io.github.openaiproxy.examples.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Configuration from the environment, as a deployment sets it. */
+class StandaloneConfigurationTest {
+    final HttpClient http = HttpClient.newHttpClient();
+
+    @Test
+    void readsOriginsClientKeyModeAndBaseUrlFromTheEnvironment() throws Exception {
+        Map<String, String> env = Map.of(
+                "OPENAI_API_KEY", "sk-test-1234567890",
+                "OPENAI_BASE_URL", "http://127.0.0.1:9/v1",
+                "OPENAI_PROXY_ALLOWED_ORIGINS", "https://chat.example.com, http://localhost:*",
+                "OPENAI_PROXY_ALLOW_CLIENT_KEY", "true");
+        try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", false), env)) {
+            assertThat(server.config().cors().allowedOrigins()).containsExactly("https://chat.example.com");
+            assertThat(server.config().cors().allowedOriginPatterns()).containsExactly("http://localhost:*");
+            assertThat(server.config().keys().allowClientKey()).isTrue();
+            assertThat(server.config().upstream().baseUrl()).isEqualTo(URI.create("http://127.0.0.1:9/v1"));
+        }
+    }
+
+    @Test
+    void withoutAKeyEveryCallIsAConfigurationError() throws Exception {
+        try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", false), Map.of())) {
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/"))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[]}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(500);
+            assertThat(r.body())
+                    .isEqualTo("{\"error\":\"Configuration Error\",\"message\":\"OpenAI API key is not configured\"}");
+        }
+    }
+
+    @Test
+    void aMalformedSettingFailsStartUpNamingIt() {
+        assertThatThrownBy(() -> StandaloneServer.start(
+                        new StandaloneOptions(0, "127.0.0.1", false), Map.of("OPENAI_PROXY_MAX_BODY_SIZE", "lots")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("max-body-size");
+    }
+}

@@ -1,0 +1,123 @@
+package io.github.openaiproxy.examples.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The standalone server in demo mode, over real HTTP, with curl-like requests and the official SDK. */
+class StandaloneServerTest {
+    static StandaloneServer server;
+    final HttpClient http = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), Map.of());
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + server.port() + path);
+    }
+
+    HttpResponse<String> post(String path, String json) throws Exception {
+        return http.send(
+                HttpRequest.newBuilder(uri(path))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(json))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void demoChatOnTheSimpleRouteSaysItIsCanned() throws Exception {
+        HttpResponse<String> r = post("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("[demo]").contains("Hello!").contains("\"model\":\"gpt-3.5-turbo\"");
+        assertThat(r.headers().firstValue(DemoMarker.HEADER)).isPresent();
+    }
+
+    @Test
+    void demoImageOnTheImageRoute() throws Exception {
+        HttpResponse<String> r = post("/images/generations", "{\"prompt\":\"a lighthouse\"}");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"url\":\"data:image/svg+xml;base64,");
+    }
+
+    @Test
+    void demoStreamArrivesAsEventsEndingWithDone() throws Exception {
+        HttpResponse<java.util.stream.Stream<String>> r = http.send(
+                HttpRequest.newBuilder(uri("/"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofLines());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+        List<String> events = r.body().filter(l -> l.startsWith("data: ")).collect(Collectors.toList());
+        assertThat(events.size()).isGreaterThan(3);
+        assertThat(events.get(events.size() - 1)).isEqualTo("data: [DONE]");
+    }
+
+    @Test
+    void browserOnLocalhostMayCallTheDemo() throws Exception {
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(uri("/"))
+                        .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                        .header("Origin", "http://localhost:5173")
+                        .header("Access-Control-Request-Method", "POST")
+                        .header("Access-Control-Request-Headers", "content-type")
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(204);
+        assertThat(r.headers().firstValue("access-control-allow-origin")).contains("http://localhost:5173");
+    }
+
+    @Test
+    void officialSdkWorksAgainstTheDemoWithOnlyItsBaseUrlChanged() {
+        OpenAIClient client = OpenAIOkHttpClient.builder()
+                .baseUrl(uri("/v1").toString())
+                .apiKey("anything")
+                .maxRetries(0)
+                .build();
+        try {
+            ChatCompletionCreateParams params = ChatCompletionCreateParams.builder()
+                    .model("gpt-4o-mini")
+                    .addUserMessage("Hi there")
+                    .build();
+            ChatCompletion completion = client.chat().completions().create(params);
+            assertThat(completion.choices().get(0).message().content())
+                    .hasValueSatisfying(c -> assertThat(c).startsWith("[demo]"));
+            StringBuilder text = new StringBuilder();
+            try (StreamResponse<ChatCompletionChunk> stream =
+                    client.chat().completions().createStreaming(params)) {
+                stream.stream()
+                        .flatMap(chunk -> chunk.choices().stream())
+                        .forEach(choice -> choice.delta().content().ifPresent(text::append));
+            }
+            assertThat(text.toString()).startsWith("[demo]").contains("Hi there");
+        } finally {
+            client.close();
+        }
+    }
+}
