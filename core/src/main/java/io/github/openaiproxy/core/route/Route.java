@@ -10,14 +10,26 @@ import java.util.Set;
  * @param kind what the route does
  * @param methods accepted methods (OPTIONS is always answered as a preflight)
  * @param requiresJson whether POST bodies must be declared as JSON
+ * @param custom the module's handler for a {@link RouteKind#CUSTOM} route, else {@code null}
  */
-public record Route(String template, RouteKind kind, Set<String> methods, boolean requiresJson) {
+public record Route(String template, RouteKind kind, Set<String> methods, boolean requiresJson, CustomRoute custom) {
     public Route {
         methods = Set.copyOf(methods);
+        if ((kind == RouteKind.CUSTOM) != (custom != null)) {
+            throw new IllegalArgumentException("a custom route needs its handler, and only it");
+        }
+    }
+
+    /** A built-in route. */
+    public Route(String template, RouteKind kind, Set<String> methods, boolean requiresJson) {
+        this(template, kind, methods, requiresJson, null);
     }
 
     /** The shape of the errors this route answers with. */
     public ErrorStyle errorStyle() {
+        if (custom != null) {
+            return custom.errorStyle();
+        }
         return kind == RouteKind.PASS_THROUGH ? ErrorStyle.OPENAI : ErrorStyle.SEED;
     }
 

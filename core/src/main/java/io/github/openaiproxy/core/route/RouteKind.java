@@ -7,5 +7,7 @@ public enum RouteKind {
     /** {@code POST /images/generations} and {@code POST /generate-image}: image generation with seed defaults. */
     IMAGE,
     /** An OpenAI-compatible {@code /v1} path relayed unchanged. */
-    PASS_THROUGH
+    PASS_THROUGH,
+    /** A route added by a module (see {@link CustomRoute}), such as {@code /graphql}. */
+    CUSTOM
 }

@@ -21,6 +21,14 @@ public final class RouteTable {
 
     /** The simple routes plus the given pass-through routes. */
     public static RouteTable of(List<PassThroughRoute> passThrough) {
+        return of(passThrough, List.of());
+    }
+
+    /**
+     * The simple routes, the given pass-through routes and the routes modules add. A custom route may
+     * not take a path the proxy already answers.
+     */
+    public static RouteTable of(List<PassThroughRoute> passThrough, List<CustomRoute> custom) {
         List<Route> routes = new ArrayList<>();
         routes.add(new Route("/", RouteKind.CHAT_OR_IMAGE, Set.of("POST"), true));
         routes.add(new Route("/images/generations", RouteKind.IMAGE, Set.of("POST"), true));
@@ -38,6 +46,15 @@ public final class RouteTable {
             }
             routes.add(new Route(template, RouteKind.PASS_THROUGH, methods, json));
         });
+        RouteTable builtIn = new RouteTable(routes);
+        for (CustomRoute c : custom) {
+            if (!c.path().startsWith("/") || builtIn.match(c.path()).isPresent()) {
+                throw new IllegalArgumentException("custom route path must be new and start with /: " + c.path());
+            }
+            Set<String> methods = new java.util.TreeSet<>();
+            c.methods().forEach(m -> methods.add(m.toUpperCase(java.util.Locale.ROOT)));
+            routes.add(new Route(c.path(), RouteKind.CUSTOM, methods, false, c));
+        }
         return new RouteTable(routes);
     }
 

@@ -1,0 +1,315 @@
+package io.github.openaiproxy.core;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.cors.CorsPolicy;
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.BodyTooLargeException;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.keys.ApiKey;
+import io.github.openaiproxy.core.keys.KeyResolver;
+import io.github.openaiproxy.core.normalize.ImageActionDetector;
+import io.github.openaiproxy.core.normalize.Normalized;
+import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.relay.ResponseFactory;
+import io.github.openaiproxy.core.route.Route;
+import io.github.openaiproxy.core.route.RouteCall;
+import io.github.openaiproxy.core.route.RouteKind;
+import io.github.openaiproxy.core.upstream.UpstreamFailure;
+import io.github.openaiproxy.core.upstream.UpstreamRequest;
+import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Function;
+
+/** One request's way through the engine. Not shared between requests. */
+final class Exchange {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private final ProxyEngine engine;
+    private final ProxyRequest request;
+    private final ProxyObserver.Exchange observation;
+    private final boolean wantsDetails;
+    private volatile CompletableFuture<?> inFlight;
+    private volatile boolean cancelled;
+    private volatile String routeLabel = "unmatched";
+    private volatile String model;
+
+    Exchange(ProxyEngine engine, ProxyRequest request, ProxyObserver.Exchange observation, boolean wantsDetails) {
+        this.engine = engine;
+        this.request = request;
+        this.observation = observation;
+        this.wantsDetails = wantsDetails;
+    }
+
+    /** Runs the request; the future completes with a response (or exceptionally on a bug). */
+    CompletableFuture<ProxyResponse> run() {
+        try {
+            return dispatch();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** The client went away: abort whatever is in flight. */
+    void cancel() {
+        cancelled = true;
+        CompletableFuture<?> call = inFlight;
+        if (call != null) {
+            call.cancel(true);
+        }
+    }
+
+    void reportRoute() {
+        observation.routed(routeLabel, Optional.ofNullable(model));
+    }
+
+    private CompletableFuture<ProxyResponse> dispatch() {
+        Optional<Route> match = engine.routes.match(request.path());
+        Optional<String> origin = request.header("Origin");
+        CorsPolicy.Verdict verdict = engine.cors.judge(origin, request.requestOrigin());
+        Map<String, String> corsHeaders =
+                verdict == CorsPolicy.Verdict.ALLOWED ? engine.cors.responseHeaders(origin.orElseThrow()) : Map.of();
+        ErrorStyle style = match.map(Route::errorStyle).orElse(styleForUnknown(request.path()));
+        ResponseFactory responses = new ResponseFactory(style, corsHeaders);
+
+        if (match.isEmpty()) {
+            return done(responses.error(ProxyError.notFound(request.method(), request.path())));
+        }
+        Route route = match.get();
+        routeLabel = route.template();
+        if (request.method().equals("OPTIONS")) {
+            return done(preflight(route, verdict, responses));
+        }
+        if (verdict == CorsPolicy.Verdict.DENIED) {
+            return done(responses.error(ProxyError.originNotAllowed()));
+        }
+        if (!route.methods().contains(request.method())) {
+            return done(responses.error(ProxyError.methodNotAllowed(request.method(), route.allowHeader())));
+        }
+        if (!request.method().equals("POST")
+                && !request.method().equals("PUT")
+                && !request.method().equals("PATCH")) {
+            return call(route, Bodies.empty(), responses);
+        }
+        Optional<String> contentType = request.header("Content-Type");
+        if (route.requiresJson() && contentType.isPresent() && !isJson(contentType.get())) {
+            return done(responses.error(ProxyError.unsupportedMediaType(contentType.get())));
+        }
+        long limit = engine.config().maxBodySize();
+        Optional<Long> declaredLength = request.header("Content-Length").flatMap(Exchange::parseLength);
+        if (declaredLength.isPresent() && declaredLength.get() > limit) {
+            return done(responses.error(ProxyError.payloadTooLarge(limit)));
+        }
+        return BodyCollector.collect(request.body(), limit)
+                .handle((body, error) -> {
+                    if (error == null) {
+                        return call(route, body, responses);
+                    }
+                    Throwable cause = unwrap(error);
+                    if (cause instanceof BodyTooLargeException) {
+                        return done(responses.error(ProxyError.payloadTooLarge(limit)));
+                    }
+                    // The client broke off while sending: nobody is listening, but answer cleanly.
+                    LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
+                    return done(responses.error(
+                            ProxyError.badRequest("Bad Request", "The request body could not be read", null)));
+                })
+                .thenCompose(Function.identity());
+    }
+
+    private CompletableFuture<ProxyResponse> call(Route route, byte[] body, ResponseFactory responses) {
+        if (route.kind() == RouteKind.CUSTOM) {
+            return custom(route, body, responses);
+        }
+        Normalized.Accepted normalized = null;
+        byte[] upstreamBody = body;
+        if (route.kind() == RouteKind.PASS_THROUGH) {
+            if (wantsDetails && body.length > 0) {
+                model = ModelSniffer.model(body).orElse(null);
+            }
+        } else {
+            Normalized outcome = normalize(route, body);
+            if (outcome instanceof Normalized.Rejected rejected) {
+                return done(responses.error(rejected.error()));
+            }
+            normalized = (Normalized.Accepted) outcome;
+            model = normalized.model();
+            upstreamBody = Json.bytes(normalized.body());
+        }
+        KeyResolver.Resolution resolution = engine.keys.resolve(request.headers());
+        if (resolution instanceof KeyResolver.Resolution.Refused refused) {
+            return done(responses.error(refused.error()));
+        }
+        ApiKey key = ((KeyResolver.Resolution.Resolved) resolution).key();
+        UpstreamRequest upstreamRequest = normalized == null
+                ? engine.upstreamRequests.passThrough(
+                        request.method(),
+                        request.path(),
+                        request.rawQuery().orElse(null),
+                        request.headers(),
+                        upstreamBody,
+                        key)
+                : engine.upstreamRequests.json(normalized.upstreamPath(), upstreamBody, normalized.stream(), key);
+        if (cancelled) {
+            return done(responses.error(ProxyError.upstreamUnreachable()));
+        }
+        long sentAt = System.nanoTime();
+        CompletableFuture<UpstreamResponse> sent = engine.upstream().send(upstreamRequest);
+        inFlight = sent;
+        if (cancelled) {
+            sent.cancel(true);
+        }
+        return sent.handle((response, error) -> {
+                    if (error == null) {
+                        observation.upstreamResponded(response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
+                        return engine.relay.relay(response, responses, key);
+                    }
+                    return done(responses.error(upstreamFailure(unwrap(error))));
+                })
+                .thenCompose(Function.identity());
+    }
+
+    private CompletableFuture<ProxyResponse> custom(Route route, byte[] body, ResponseFactory responses) {
+        RouteCall call = new RouteCall() {
+            @Override
+            public ProxyRequest request() {
+                return request;
+            }
+
+            @Override
+            public byte[] body() {
+                return body.clone();
+            }
+
+            @Override
+            public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
+                return engine.handle(sub);
+            }
+        };
+        CompletableFuture<ProxyResponse> answer = route.custom().handle(call);
+        inFlight = answer;
+        if (cancelled) {
+            answer.cancel(true);
+        }
+        return answer.thenApply(r -> {
+            HeaderMap h = responses.baseHeaders();
+            r.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
+            return new ProxyResponse(r.status(), h.build(), r.body(), r.streaming());
+        });
+    }
+
+    private Normalized normalize(Route route, byte[] body) {
+        JsonNode json;
+        try {
+            json = Json.parse(body);
+        } catch (IOException | RuntimeException e) {
+            return new Normalized.Rejected(ProxyError.invalidJson());
+        }
+        if (!(json instanceof ObjectNode object)) {
+            return new Normalized.Rejected(ProxyError.notAnObject(describe(json)));
+        }
+        boolean isImage = route.kind() == RouteKind.IMAGE || ImageActionDetector.isImageRequest(object);
+        return isImage ? engine.image.normalize(object) : engine.chat.normalize(object);
+    }
+
+    private ProxyResponse preflight(Route route, CorsPolicy.Verdict verdict, ResponseFactory responses) {
+        Optional<String> origin = request.header("Origin");
+        Optional<String> method = request.header("Access-Control-Request-Method");
+        if (origin.isEmpty() || method.isEmpty() || verdict == CorsPolicy.Verdict.NOT_CORS) {
+            // A plain OPTIONS (or a same-origin one), not a preflight: say what the route accepts.
+            HeaderMap h = responses.baseHeaders().set("Allow", route.allowHeader());
+            return ResponseFactory.empty(204, h);
+        }
+        CorsPolicy.Preflight answer = engine.cors.preflight(
+                origin.get(),
+                method.get(),
+                String.join(",", request.headers().allValues("Access-Control-Request-Headers")),
+                route.methods());
+        if (answer instanceof CorsPolicy.Preflight.Accepted accepted) {
+            HeaderMap h = new HeaderMap().set("Vary", CorsPolicy.vary()).setAll(accepted.headers());
+            return ResponseFactory.empty(204, h);
+        }
+        String reason = ((CorsPolicy.Preflight.Rejected) answer).reason();
+        LOG.log(System.Logger.Level.DEBUG, "preflight from {0} rejected: {1}", origin.get(), reason);
+        return new ResponseFactory(responses.style(), Map.of()).error(ProxyError.preflightRejected(reason));
+    }
+
+    ProxyResponse internalError(Throwable error) {
+        LOG.log(System.Logger.Level.ERROR, "proxy failed on " + request, error);
+        return new ResponseFactory(styleForUnknown(request.path()), Map.of()).error(ProxyError.internal());
+    }
+
+    private static ProxyError upstreamFailure(Throwable error) {
+        if (error instanceof UpstreamFailure failure) {
+            LOG.log(System.Logger.Level.WARNING, "upstream call failed: {0}", failure.getMessage());
+            return failure.kind() == UpstreamFailure.Kind.TIMEOUT
+                    ? ProxyError.upstreamTimeout()
+                    : ProxyError.upstreamUnreachable();
+        }
+        if (error instanceof CancellationException) {
+            return ProxyError.upstreamUnreachable();
+        }
+        LOG.log(System.Logger.Level.WARNING, "upstream call failed", error);
+        return ProxyError.upstreamUnreachable();
+    }
+
+    private static ErrorStyle styleForUnknown(String path) {
+        return path.equals("/v1") || path.startsWith("/v1/") ? ErrorStyle.OPENAI : ErrorStyle.SEED;
+    }
+
+    private static boolean isJson(String contentType) {
+        String mediaType = contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
+        return mediaType.equals("application/json")
+                || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
+    }
+
+    private static Optional<Long> parseLength(String value) {
+        try {
+            return Optional.of(Long.parseLong(value.strip()));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static String describe(JsonNode json) {
+        if (json.isArray()) {
+            return "an array";
+        }
+        if (json.isTextual()) {
+            return "a string";
+        }
+        if (json.isNumber()) {
+            return "a number";
+        }
+        if (json.isBoolean()) {
+            return "a boolean";
+        }
+        return json.isNull() ? "null" : json.getNodeType().name().toLowerCase(Locale.ROOT);
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        Throwable c = t;
+        while ((c instanceof CompletionException || c instanceof java.util.concurrent.ExecutionException)
+                && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c;
+    }
+
+    private static <T> CompletableFuture<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+}

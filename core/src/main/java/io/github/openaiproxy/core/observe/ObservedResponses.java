@@ -1,0 +1,162 @@
+package io.github.openaiproxy.core.observe;
+
+import io.github.openaiproxy.core.http.ProxyResponse;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Wraps a response so its observer learns when the body ends (and how), when a stream's first event
+ * leaves, and what token usage the upstream reported. The bytes pass unchanged.
+ */
+public final class ObservedResponses {
+    /** Non-streamed bodies larger than this are not parsed for usage. */
+    static final int MAX_PARSED_BODY = 1024 * 1024;
+
+    private ObservedResponses() {}
+
+    /**
+     * Returns {@code response} with an observed body.
+     *
+     * @param startNanos {@link System#nanoTime()} when the request arrived
+     * @param parseUsage whether to look for {@code usage} (successful JSON or event-stream bodies)
+     */
+    public static ProxyResponse observe(
+            ProxyResponse response, ProxyObserver.Exchange exchange, long startNanos, boolean parseUsage) {
+        if (exchange == ProxyObserver.Exchange.NONE) {
+            return response;
+        }
+        if (response.streaming()) {
+            exchange.streamOpened();
+        }
+        boolean usage = parseUsage && response.status() < 300;
+        return new ProxyResponse(
+                response.status(),
+                response.headers(),
+                new ObservedBody(response, exchange, startNanos, usage),
+                response.streaming());
+    }
+
+    private static final class ObservedBody implements Flow.Publisher<List<ByteBuffer>> {
+        private final ProxyResponse response;
+        private final ProxyObserver.Exchange exchange;
+        private final long startNanos;
+        private final boolean parseUsage;
+
+        ObservedBody(ProxyResponse response, ProxyObserver.Exchange exchange, long startNanos, boolean parseUsage) {
+            this.response = response;
+            this.exchange = exchange;
+            this.startNanos = startNanos;
+            this.parseUsage = parseUsage;
+        }
+
+        @Override
+        public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
+            response.body().subscribe(new Tap(downstream));
+        }
+
+        private final class Tap implements Flow.Subscriber<List<ByteBuffer>> {
+            private final Flow.Subscriber<? super List<ByteBuffer>> downstream;
+            private final AtomicBoolean finished = new AtomicBoolean();
+            private ByteArrayOutputStream collected =
+                    parseUsage && !response.streaming() ? new ByteArrayOutputStream() : null;
+            private boolean first = true;
+            private boolean upstreamError;
+
+            Tap(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
+                this.downstream = downstream;
+            }
+
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                downstream.onSubscribe(new Flow.Subscription() {
+                    @Override
+                    public void request(long n) {
+                        s.request(n);
+                    }
+
+                    @Override
+                    public void cancel() {
+                        s.cancel();
+                        finish(Outcome.CLIENT_GONE);
+                    }
+                });
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> item) {
+                if (response.streaming()) {
+                    if (first) {
+                        first = false;
+                        exchange.firstEvent(Duration.ofNanos(System.nanoTime() - startNanos));
+                    }
+                    if (startsWithError(item)) {
+                        upstreamError = true;
+                    }
+                    if (parseUsage) {
+                        UsageExtractor.fromEvent(item).ifPresent(exchange::usage);
+                    }
+                } else if (collected != null) {
+                    for (ByteBuffer b : item) {
+                        if (collected.size() + b.remaining() > MAX_PARSED_BODY) {
+                            collected = null;
+                            break;
+                        }
+                        ByteBuffer d = b.duplicate();
+                        byte[] a = new byte[d.remaining()];
+                        d.get(a);
+                        collected.writeBytes(a);
+                    }
+                }
+                downstream.onNext(item);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                finish(Outcome.UPSTREAM_FAILED);
+                downstream.onError(t);
+            }
+
+            @Override
+            public void onComplete() {
+                if (collected != null) {
+                    UsageExtractor.fromJson(collected.toByteArray()).ifPresent(exchange::usage);
+                }
+                finish(upstreamError ? Outcome.UPSTREAM_FAILED : Outcome.COMPLETED);
+                downstream.onComplete();
+            }
+
+            private void finish(Outcome outcome) {
+                if (finished.compareAndSet(false, true)) {
+                    exchange.finished(
+                            response.status(),
+                            response.streaming(),
+                            outcome,
+                            Duration.ofNanos(System.nanoTime() - startNanos));
+                }
+            }
+        }
+    }
+
+    private static final byte[] ERROR_EVENT = "data: {\"error\"".getBytes(StandardCharsets.US_ASCII);
+
+    private static boolean startsWithError(List<ByteBuffer> event) {
+        if (event.isEmpty()) {
+            return false;
+        }
+        ByteBuffer b = event.get(0).duplicate();
+        if (b.remaining() < ERROR_EVENT.length) {
+            return false;
+        }
+        for (byte e : ERROR_EVENT) {
+            if (b.get() != e) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

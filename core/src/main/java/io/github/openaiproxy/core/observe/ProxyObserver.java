@@ -1,0 +1,49 @@
+package io.github.openaiproxy.core.observe;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Hooks for metrics and tracing, free of any metrics library (the Spring starter binds them to
+ * Micrometer). Called on request threads: implementations must be fast and never block or throw.
+ */
+public interface ProxyObserver {
+    /** Observes nothing, at no cost. */
+    ProxyObserver NONE = (method, path) -> Exchange.NONE;
+
+    /** A request arrived; the returned exchange receives the rest of its story. */
+    Exchange begin(String method, String path);
+
+    /** Whether this observer wants usage and model details (which cost some parsing). */
+    default boolean wantsDetails() {
+        return this != NONE;
+    }
+
+    /** One request's story, in order of the calls. All methods default to doing nothing. */
+    interface Exchange {
+        Exchange NONE = new Exchange() {};
+
+        /**
+         * The route is known.
+         *
+         * @param route the route template, for example {@code /v1/chat/completions}, or {@code unmatched}
+         * @param model the model the request names, when known
+         */
+        default void routed(String route, Optional<String> model) {}
+
+        /** The upstream answered with headers after {@code latency}. */
+        default void upstreamResponded(int status, Duration latency) {}
+
+        /** The first event of a stream went to the client, {@code sinceStart} after the request arrived. */
+        default void firstEvent(Duration sinceStart) {}
+
+        /** A stream was opened to the client (matched by one {@link #finished}). */
+        default void streamOpened() {}
+
+        /** The upstream reported token usage. */
+        default void usage(Usage usage) {}
+
+        /** The response is over: its status, whether it streamed, how it ended and how long it took. */
+        default void finished(int status, boolean streamed, Outcome outcome, Duration duration) {}
+    }
+}

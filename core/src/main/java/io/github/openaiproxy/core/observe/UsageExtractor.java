@@ -1,0 +1,85 @@
+package io.github.openaiproxy.core.observe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.internal.Json;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+
+/** Finds the {@code usage} object in an upstream JSON body or SSE event, cheaply. */
+final class UsageExtractor {
+    private static final byte[] USAGE = "\"usage\"".getBytes(StandardCharsets.US_ASCII);
+
+    private UsageExtractor() {}
+
+    /** Usage from a whole JSON body (chat completion, embeddings, response). */
+    static Optional<Usage> fromJson(byte[] body) {
+        if (!hasUsageObject(body, body.length)) {
+            return Optional.empty();
+        }
+        try {
+            JsonNode root = Json.parse(body);
+            return read(root.path("usage")).or(() -> read(root.path("response").path("usage")));
+        } catch (java.io.IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Usage from one SSE event (the final chat chunk, or {@code response.completed}). */
+    static Optional<Usage> fromEvent(List<ByteBuffer> event) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (ByteBuffer b : event) {
+            ByteBuffer d = b.duplicate();
+            byte[] a = new byte[d.remaining()];
+            d.get(a);
+            bytes.writeBytes(a);
+        }
+        byte[] raw = bytes.toByteArray();
+        if (!hasUsageObject(raw, raw.length)) {
+            return Optional.empty();
+        }
+        StringBuilder data = new StringBuilder();
+        for (String line : new String(raw, StandardCharsets.UTF_8).split("\r\n|\r|\n")) {
+            if (line.startsWith("data:")) {
+                data.append(line.substring(line.startsWith("data: ") ? 6 : 5)).append('\n');
+            }
+        }
+        return fromJson(data.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Whether {@code "usage"} is followed by an object (chunks carry {@code "usage":null} until the last). */
+    private static boolean hasUsageObject(byte[] a, int len) {
+        outer:
+        for (int i = 0; i + USAGE.length <= len; i++) {
+            for (int j = 0; j < USAGE.length; j++) {
+                if (a[i + j] != USAGE[j]) {
+                    continue outer;
+                }
+            }
+            int k = i + USAGE.length;
+            while (k < len && (a[k] == ' ' || a[k] == ':' || a[k] == '\n' || a[k] == '\r' || a[k] == '\t')) {
+                k++;
+            }
+            if (k < len && a[k] == '{') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Optional<Usage> read(JsonNode usage) {
+        if (!usage.isObject()) {
+            return Optional.empty();
+        }
+        long in = usage.has("prompt_tokens")
+                ? usage.path("prompt_tokens").asLong()
+                : usage.path("input_tokens").asLong();
+        long out = usage.has("completion_tokens")
+                ? usage.path("completion_tokens").asLong()
+                : usage.path("output_tokens").asLong();
+        long total = usage.has("total_tokens") ? usage.path("total_tokens").asLong() : in + out;
+        return Optional.of(new Usage(in, out, total));
+    }
+}

@@ -1,0 +1,30 @@
+package io.github.openaiproxy.core.route;
+
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A route a module adds to the proxy, such as {@code /graphql}. The engine does for it what it does
+ * for its own routes: CORS (preflight and headers), method check (405), body size limit (413); the route
+ * answers the call, and may run sub-requests through the proxy (see {@link RouteCall#dispatch}).
+ */
+public interface CustomRoute {
+    /** The exact path relative to the mount point, for example {@code /graphql}. */
+    String path();
+
+    /** The methods the route accepts. */
+    Set<String> methods();
+
+    /** The shape of the errors the engine answers for this route (405, 413, ...). */
+    default ErrorStyle errorStyle() {
+        return ErrorStyle.SEED;
+    }
+
+    /**
+     * Answers a call. The future must complete with a response (never exceptionally, except by
+     * cancellation when the client goes away). The engine adds the CORS headers.
+     */
+    CompletableFuture<ProxyResponse> handle(RouteCall call);
+}

@@ -1,0 +1,21 @@
+package io.github.openaiproxy.core.route;
+
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import java.util.concurrent.CompletableFuture;
+
+/** One call to a {@link CustomRoute}. */
+public interface RouteCall {
+    /** The request (its body has been read: use {@link #body()}). */
+    ProxyRequest request();
+
+    /** The request body, read up to the configured limit; empty for GET. */
+    byte[] body();
+
+    /**
+     * Runs a request through the proxy's own routes, for example a chat on {@code POST /}: same
+     * normalization, validation, key resolution and upstream client as REST. Copy the caller's
+     * {@code x-openai-key} header onto it if client keys should apply.
+     */
+    CompletableFuture<ProxyResponse> dispatch(ProxyRequest request);
+}

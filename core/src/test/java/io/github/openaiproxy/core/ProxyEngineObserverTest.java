@@ -1,0 +1,150 @@
+package io.github.openaiproxy.core;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static io.github.openaiproxy.core.EngineFixture.config;
+import static io.github.openaiproxy.core.EngineFixture.get;
+import static io.github.openaiproxy.core.EngineFixture.send;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.observe.Outcome;
+import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.observe.Usage;
+import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.core.testing.WireMockUpstream;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** What an observer (the Micrometer binding, for one) learns about each exchange. */
+class ProxyEngineObserverTest {
+    @RegisterExtension
+    static final WireMockUpstream upstream = new WireMockUpstream();
+
+    /** Records every call as a line of text. */
+    static final class Recorder implements ProxyObserver {
+        final List<String> calls = new CopyOnWriteArrayList<>();
+
+        @Override
+        public Exchange begin(String method, String path) {
+            calls.add("begin " + method + " " + path);
+            return new Exchange() {
+                @Override
+                public void routed(String route, Optional<String> model) {
+                    calls.add("routed " + route + " " + model.orElse("-"));
+                }
+
+                @Override
+                public void upstreamResponded(int status, Duration latency) {
+                    calls.add("upstream " + status);
+                }
+
+                @Override
+                public void firstEvent(Duration sinceStart) {
+                    calls.add("first-event");
+                }
+
+                @Override
+                public void streamOpened() {
+                    calls.add("stream-opened");
+                }
+
+                @Override
+                public void usage(Usage usage) {
+                    calls.add("usage " + usage.inputTokens() + "/" + usage.outputTokens() + "/" + usage.totalTokens());
+                }
+
+                @Override
+                public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
+                    calls.add("finished " + status + " " + (streamed ? "stream" : "plain") + " " + outcome);
+                }
+            };
+        }
+    }
+
+    private final Recorder recorder = new Recorder();
+
+    private ProxyEngine engine() {
+        return ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .observer(recorder)
+                .build();
+    }
+
+    @Test
+    void plainChatReportsRouteModelUpstreamUsageAndEnd() {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+                                        + "\"completion_tokens\":3,\"total_tokens\":12}}")));
+        try (ProxyEngine engine = engine()) {
+            send(engine, EngineFixture.post("/v1/chat/completions", "{\"model\":\"gpt-4o\",\"messages\":[]}"));
+        }
+        assertThat(recorder.calls)
+                .containsExactly(
+                        "begin POST /v1/chat/completions",
+                        "upstream 200",
+                        "routed /v1/chat/completions gpt-4o",
+                        "usage 9/3/12",
+                        "finished 200 plain COMPLETED");
+    }
+
+    @Test
+    void streamReportsFirstEventAndUsageOfTheLastChunk() {
+        String sse = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n"
+                + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\n"
+                + "data: [DONE]\n\n";
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(sse)));
+        try (ProxyEngine engine = engine()) {
+            send(engine, EngineFixture.post("/", "{\"stream\":true,\"messages\":[]}"));
+        }
+        assertThat(recorder.calls)
+                .containsExactly(
+                        "begin POST /",
+                        "upstream 200",
+                        "routed / gpt-3.5-turbo",
+                        "stream-opened",
+                        "first-event",
+                        "usage 5/1/6",
+                        "finished 200 stream COMPLETED");
+    }
+
+    @Test
+    void aClientThatGoesAwayIsReportedAsSuch() throws Exception {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody("data: {}\n\ndata: {}\n\n")
+                                .withChunkedDribbleDelay(2, 2000)));
+        try (ProxyEngine engine = engine()) {
+            ProxyResponse r = engine.handle(EngineFixture.post("/v1/chat/completions", "{\"stream\":true}")
+                            .build())
+                    .get(30, TimeUnit.SECONDS);
+            TestSubscriber client = new TestSubscriber(1);
+            r.body().subscribe(client);
+            client.awaitItems(1, Duration.ofSeconds(20));
+            client.cancel();
+        }
+        assertThat(recorder.calls).contains("finished 200 stream CLIENT_GONE");
+    }
+
+    @Test
+    void unknownPathsAreReportedAsUnmatched() {
+        try (ProxyEngine engine = engine()) {
+            send(engine, get("/nope"));
+        }
+        assertThat(recorder.calls)
+                .containsExactly("begin GET /nope", "routed unmatched -", "finished 404 plain COMPLETED");
+    }
+}
