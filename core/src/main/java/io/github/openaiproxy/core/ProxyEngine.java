@@ -169,8 +169,8 @@ public final class ProxyEngine implements AutoCloseable {
                     }
                     // The client broke off while sending: nobody is listening, but answer cleanly.
                     LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
-                    return done(responses.error(ProxyError.badRequest(
-                            "Bad Request", "The request body could not be read", null)));
+                    return done(responses.error(
+                            ProxyError.badRequest("Bad Request", "The request body could not be read", null)));
                 })
                 .thenCompose(Function.identity());
     }
@@ -202,10 +202,7 @@ public final class ProxyEngine implements AutoCloseable {
                         prepared.body(),
                         key)
                 : upstreamRequests.json(
-                        prepared.normalized().upstreamPath(),
-                        prepared.body(),
-                        prepared.normalized().stream(),
-                        key);
+                        prepared.normalized().upstreamPath(), prepared.body(), prepared.normalized().stream(), key);
         CompletableFuture<UpstreamResponse> sent = upstream.send(upstreamRequest);
         inFlight[0] = sent;
         return sent.handle((response, error) -> {
@@ -233,7 +230,8 @@ public final class ProxyEngine implements AutoCloseable {
         return isImage ? image.normalize(object) : chat.normalize(object);
     }
 
-    private ProxyResponse preflight(ProxyRequest request, Route route, CorsPolicy.Verdict verdict, Responses responses) {
+    private ProxyResponse preflight(
+            ProxyRequest request, Route route, CorsPolicy.Verdict verdict, Responses responses) {
         Optional<String> origin = request.header("Origin");
         Optional<String> method = request.header("Access-Control-Request-Method");
         if (origin.isEmpty() || method.isEmpty()) {
@@ -284,7 +282,8 @@ public final class ProxyEngine implements AutoCloseable {
 
     private static boolean isJson(String contentType) {
         String mediaType = contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
-        return mediaType.equals("application/json") || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
+        return mediaType.equals("application/json")
+                || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
     }
 
     private static Optional<Long> parseLength(String value) {

@@ -49,7 +49,8 @@ public class OpenAiProxyFilter implements Filter {
     public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
             throws IOException, ServletException {
         if (req instanceof HttpServletRequest request && res instanceof HttpServletResponse response) {
-            Optional<String> relative = relativePath(engine.config().path(), ServletExchange.pathWithinApplication(request));
+            Optional<String> relative =
+                    relativePath(engine.config().path(), ServletExchange.pathWithinApplication(request));
             if (relative.isPresent() && engine.hasRoute(relative.get())) {
                 ServletExchange.run(engine, request, response, relative.get());
                 return;

@@ -50,13 +50,17 @@ class SmokeTest {
     @Test
     void chatOnRootGetsSeedDefaultsAndServerKey() throws Exception {
         upstream.stubFor(post("/v1/chat/completions")
-                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
-                        .withHeader("x-request-id", "req_1").withBody("{\"id\":\"chatcmpl-1\"}")));
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/json")
+                        .withHeader("x-request-id", "req_1")
+                        .withBody("{\"id\":\"chatcmpl-1\"}")));
         HttpResponse<String> r = http.send(
                 HttpRequest.newBuilder(proxy.uri("/"))
                         .header("Content-Type", "application/json")
                         .header("Authorization", "Bearer client-secret")
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
                         .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(200);
@@ -64,8 +68,9 @@ class SmokeTest {
         assertThat(r.headers().firstValue("x-request-id")).contains("req_1");
         upstream.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
                 .withHeader("Authorization", equalTo("Bearer sk-server-key-123456"))
-                .withRequestBody(equalToJson("{\"model\":\"gpt-3.5-turbo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-                        + "\"temperature\":0.7,\"max_tokens\":1000,\"stream\":false}")));
+                .withRequestBody(equalToJson(
+                        "{\"model\":\"gpt-3.5-turbo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                                + "\"temperature\":0.7,\"max_tokens\":1000,\"stream\":false}")));
     }
 
     @Test
@@ -76,8 +81,11 @@ class SmokeTest {
         }
         sse.append("data: [DONE]\n\n");
         upstream.stubFor(post("/v1/chat/completions")
-                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
-                        .withBody(sse.toString()).withChunkedDribbleDelay(11, 2000)));
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "text/event-stream")
+                        .withBody(sse.toString())
+                        .withChunkedDribbleDelay(11, 2000)));
         HttpResponse<java.util.stream.Stream<String>> r = http.send(
                 HttpRequest.newBuilder(proxy.uri("/v1/chat/completions"))
                         .header("Content-Type", "application/json")
@@ -85,7 +93,8 @@ class SmokeTest {
                         .build(),
                 HttpResponse.BodyHandlers.ofLines());
         assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+        assertThat(r.headers().firstValue("content-type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
         List<Long> times = new ArrayList<>();
         List<String> lines = new ArrayList<>();
         long t0 = System.nanoTime();

@@ -100,7 +100,9 @@ public final class ProxySettings {
         bool("allow-client-key", b::allowClientKey);
         size("max-body-size", b::maxBodySize);
         size("max-event-size", v -> b.maxEventSize(Math.toIntExact(v)));
-        list("pass-through-routes", v -> b.passThroughRoutes(v.stream().map(PassThroughRoute::parse).toList()));
+        list(
+                "pass-through-routes",
+                v -> b.passThroughRoutes(v.stream().map(PassThroughRoute::parse).toList()));
 
         UpstreamConfig up = base.upstream();
         up = with(up, "base-url", (u, v) -> u.withBaseUrl(UpstreamConfig.parseBaseUrl(v)));
@@ -170,10 +172,12 @@ public final class ProxySettings {
     }
 
     private void list(String key, java.util.function.Consumer<List<String>> sink) {
-        text(key, v -> sink.accept(Arrays.stream(v.split(","))
-                .map(String::strip)
-                .filter(s -> !s.isEmpty())
-                .toList()));
+        text(
+                key,
+                v -> sink.accept(Arrays.stream(v.split(","))
+                        .map(String::strip)
+                        .filter(s -> !s.isEmpty())
+                        .toList()));
     }
 
     private <T> T with(T current, String key, java.util.function.BiFunction<T, String, T> apply) {
@@ -208,7 +212,8 @@ public final class ProxySettings {
         return switch (v.toLowerCase(Locale.ROOT)) {
             case "true", "yes", "on", "1" -> true;
             case "false", "no", "off", "0" -> false;
-            default -> throw new IllegalArgumentException("Invalid setting '" + key + "': expected true or false, got " + v);
+            default ->
+                throw new IllegalArgumentException("Invalid setting '" + key + "': expected true or false, got " + v);
         };
     }
 
@@ -236,16 +241,20 @@ public final class ProxySettings {
                 return Duration.parse(v.strip().toUpperCase(Locale.ROOT));
             }
             if (s.endsWith("ms")) {
-                return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2).strip()));
+                return Duration.ofMillis(
+                        Long.parseLong(s.substring(0, s.length() - 2).strip()));
             }
             if (s.endsWith("s")) {
-                return Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1).strip()));
+                return Duration.ofSeconds(
+                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
             }
             if (s.endsWith("m")) {
-                return Duration.ofMinutes(Long.parseLong(s.substring(0, s.length() - 1).strip()));
+                return Duration.ofMinutes(
+                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
             }
             if (s.endsWith("h")) {
-                return Duration.ofHours(Long.parseLong(s.substring(0, s.length() - 1).strip()));
+                return Duration.ofHours(
+                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
             }
             return Duration.ofSeconds(Long.parseLong(s));
         } catch (RuntimeException e) {
@@ -265,7 +274,8 @@ public final class ProxySettings {
         } else if (s.endsWith("GB")) {
             unit = 1024L * 1024 * 1024;
         }
-        String digits = unit == 1 ? (s.endsWith("B") ? s.substring(0, s.length() - 1) : s) : s.substring(0, s.length() - 2);
+        String digits =
+                unit == 1 ? (s.endsWith("B") ? s.substring(0, s.length() - 1) : s) : s.substring(0, s.length() - 2);
         try {
             long n = Long.parseLong(digits.strip());
             if (n < 1) {

@@ -24,9 +24,12 @@ public final class CorsPolicy {
 
     public CorsPolicy(CorsConfig config) {
         this.config = config;
-        this.anyOrigin = config.allowedOrigins().contains("*") || config.allowedOriginPatterns().contains("*");
+        this.anyOrigin = config.allowedOrigins().contains("*")
+                || config.allowedOriginPatterns().contains("*");
         this.exactOrigins = lowerSet(config.allowedOrigins());
-        this.patterns = config.allowedOriginPatterns().stream().map(OriginPattern::compile).toList();
+        this.patterns = config.allowedOriginPatterns().stream()
+                .map(OriginPattern::compile)
+                .toList();
         List<String> prefixes = new ArrayList<>();
         java.util.Set<String> exact = new java.util.HashSet<>();
         boolean any = false;
@@ -128,7 +131,8 @@ public final class CorsPolicy {
      * @param requestedHeaders {@code Access-Control-Request-Headers}, comma separated, may be empty
      * @param routeMethods the methods the route accepts
      */
-    public Preflight preflight(String origin, String requestedMethod, String requestedHeaders, Set<String> routeMethods) {
+    public Preflight preflight(
+            String origin, String requestedMethod, String requestedHeaders, Set<String> routeMethods) {
         if (!isAllowedOrigin(origin)) {
             return new Preflight.Rejected("origin not allowed");
         }

@@ -79,7 +79,8 @@ public record ProxyError(
 
     /** 403 for a cross-origin request from an origin that is not allowed. */
     public static ProxyError originNotAllowed() {
-        return of(403, "Forbidden", "Origin is not allowed by the CORS policy", "permission_error", "origin_not_allowed");
+        return of(
+                403, "Forbidden", "Origin is not allowed by the CORS policy", "permission_error", "origin_not_allowed");
     }
 
     /** 403 for a preflight that asks for a method or header the policy does not allow. */
@@ -137,7 +138,12 @@ public record ProxyError(
 
     /** 500 for a failure inside the proxy; the message never carries details of the cause. */
     public static ProxyError internal() {
-        return of(500, "Internal Server Error", "The proxy failed to handle the request", "server_error", "internal_error");
+        return of(
+                500,
+                "Internal Server Error",
+                "The proxy failed to handle the request",
+                "server_error",
+                "internal_error");
     }
 
     /** 502 when the upstream cannot be reached or broke the connection. */
@@ -147,7 +153,8 @@ public record ProxyError(
 
     /** 504 when the upstream did not answer in time. */
     public static ProxyError upstreamTimeout() {
-        return of(504, "Gateway Timeout", "The upstream API did not answer in time", "server_error", "upstream_timeout");
+        return of(
+                504, "Gateway Timeout", "The upstream API did not answer in time", "server_error", "upstream_timeout");
     }
 
     /** The seed's wrapper for an upstream error on the simple routes. */

@@ -23,7 +23,9 @@ public final class ChatRequestNormalizer {
                     "Invalid messages format", "messages field is required and must be an array", "messages"));
         }
         JsonNode model = body.get("model");
-        if (model != null && !model.isNull() && !(model.isTextual() && !model.textValue().isBlank())) {
+        if (model != null
+                && !model.isNull()
+                && !(model.isTextual() && !model.textValue().isBlank())) {
             return new Normalized.Rejected(
                     ProxyError.badRequest("Invalid model", "model must be a non-empty string", "model"));
         }

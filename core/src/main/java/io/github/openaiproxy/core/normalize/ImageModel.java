@@ -40,17 +40,41 @@ public record ImageModel(
     private static final Set<String> URL_OR_B64 = Set.of("url", "b64_json");
 
     static final ImageModel DALL_E_2 = new ImageModel(
-            Family.DALL_E_2, Set.of("256x256", "512x512", "1024x1024"), false, 10, Set.of("standard"), Set.of(),
-            URL_OR_B64, 1000);
+            Family.DALL_E_2,
+            Set.of("256x256", "512x512", "1024x1024"),
+            false,
+            10,
+            Set.of("standard"),
+            Set.of(),
+            URL_OR_B64,
+            1000);
     static final ImageModel DALL_E_3 = new ImageModel(
-            Family.DALL_E_3, Set.of("1024x1024", "1792x1024", "1024x1792"), false, 1, Set.of("standard", "hd"),
-            Set.of("vivid", "natural"), URL_OR_B64, 4000);
+            Family.DALL_E_3,
+            Set.of("1024x1024", "1792x1024", "1024x1792"),
+            false,
+            1,
+            Set.of("standard", "hd"),
+            Set.of("vivid", "natural"),
+            URL_OR_B64,
+            4000);
     static final ImageModel GPT_IMAGE_1 = new ImageModel(
-            Family.GPT_IMAGE, Set.of("auto", "1024x1024", "1536x1024", "1024x1536"), false, 10,
-            Set.of("auto", "low", "medium", "high"), Set.of(), Set.of(), 32000);
+            Family.GPT_IMAGE,
+            Set.of("auto", "1024x1024", "1536x1024", "1024x1536"),
+            false,
+            10,
+            Set.of("auto", "low", "medium", "high"),
+            Set.of(),
+            Set.of(),
+            32000);
     static final ImageModel GPT_IMAGE_2 = new ImageModel(
-            Family.GPT_IMAGE, Set.of("auto", "1024x1024", "1536x1024", "1024x1536"), true, 10,
-            Set.of("auto", "low", "medium", "high"), Set.of(), Set.of(), 32000);
+            Family.GPT_IMAGE,
+            Set.of("auto", "1024x1024", "1536x1024", "1024x1536"),
+            true,
+            10,
+            Set.of("auto", "low", "medium", "high"),
+            Set.of(),
+            Set.of(),
+            32000);
 
     /** The rules for a model name, or empty for a model the proxy does not know (no model checks then). */
     public static Optional<ImageModel> forName(String model) {
@@ -79,7 +103,8 @@ public record ImageModel(
             return false;
         }
         // gpt-image-2: both edges divisible by 16, aspect ratio within 1:3..3:1, at most 3840x2160 pixels.
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{2,5})x(\\d{2,5})").matcher(size);
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("(\\d{2,5})x(\\d{2,5})").matcher(size);
         if (!m.matches()) {
             return false;
         }
@@ -96,6 +121,8 @@ public record ImageModel(
     /** Human-readable list of accepted sizes for error messages. */
     public String describeSizes() {
         String listed = String.join(", ", new java.util.TreeSet<>(sizes));
-        return freeformSize ? listed + ", or WIDTHxHEIGHT (multiples of 16, ratio up to 3:1, at most 3840x2160)" : listed;
+        return freeformSize
+                ? listed + ", or WIDTHxHEIGHT (multiples of 16, ratio up to 3:1, at most 3840x2160)"
+                : listed;
     }
 }

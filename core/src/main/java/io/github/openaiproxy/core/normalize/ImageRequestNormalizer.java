@@ -21,7 +21,9 @@ public final class ImageRequestNormalizer {
                     "Invalid prompt", "prompt field is required and must be a non-empty string", "prompt"));
         }
         JsonNode modelNode = body.get("model");
-        if (modelNode != null && !modelNode.isNull() && !(modelNode.isTextual() && !modelNode.textValue().isBlank())) {
+        if (modelNode != null
+                && !modelNode.isNull()
+                && !(modelNode.isTextual() && !modelNode.textValue().isBlank())) {
             return new Normalized.Rejected(
                     ProxyError.badRequest("Invalid model", "model must be a non-empty string", "model"));
         }
@@ -60,7 +62,8 @@ public final class ImageRequestNormalizer {
             out.remove("quality");
             out.remove("style");
         } else {
-            if (ChatRequestNormalizer.isAbsent(out, "quality") && model.qualities().contains(defaults.quality())) {
+            if (ChatRequestNormalizer.isAbsent(out, "quality")
+                    && model.qualities().contains(defaults.quality())) {
                 out.put("quality", defaults.quality());
             }
             if (ChatRequestNormalizer.isAbsent(out, "style") && model.styles().contains(defaults.style())) {

@@ -24,10 +24,15 @@ public final class ImageRequestValidator {
     public static Optional<ProxyError> validate(String modelName, ImageModel model, ObjectNode body) {
         String prompt = body.get("prompt").textValue();
         if (prompt.length() > model.maxPromptLength()) {
-            return reject("prompt", "prompt must be at most " + model.maxPromptLength() + " characters for " + modelName);
+            return reject(
+                    "prompt", "prompt must be at most " + model.maxPromptLength() + " characters for " + modelName);
         }
         JsonNode n = present(body, "n");
-        if (n != null && !(n.canConvertToInt() && n.isIntegralNumber() && n.intValue() >= 1 && n.intValue() <= model.maxN())) {
+        if (n != null
+                && !(n.canConvertToInt()
+                        && n.isIntegralNumber()
+                        && n.intValue() >= 1
+                        && n.intValue() <= model.maxN())) {
             return reject(
                     "n",
                     model.maxN() == 1
@@ -48,7 +53,8 @@ public final class ImageRequestValidator {
                 return reject("style", "style is not supported by " + modelName);
             }
             // dall-e-2 has no style; a valid dall-e-3 style is tolerated there and dropped before sending.
-            Set<String> styles = model.family() == ImageModel.Family.DALL_E_2 ? ImageModel.DALL_E_3.styles() : model.styles();
+            Set<String> styles =
+                    model.family() == ImageModel.Family.DALL_E_2 ? ImageModel.DALL_E_3.styles() : model.styles();
             if (!(style.isTextual() && styles.contains(style.textValue()))) {
                 return reject("style", "style must be one of " + sorted(styles) + " for " + modelName);
             }
@@ -83,13 +89,19 @@ public final class ImageRequestValidator {
             }
         }
         JsonNode compression = present(body, "output_compression");
-        if (compression != null && !(compression.isIntegralNumber() && compression.canConvertToInt()
-                && compression.intValue() >= 0 && compression.intValue() <= 100)) {
+        if (compression != null
+                && !(compression.isIntegralNumber()
+                        && compression.canConvertToInt()
+                        && compression.intValue() >= 0
+                        && compression.intValue() <= 100)) {
             return reject("output_compression", "output_compression must be an integer between 0 and 100");
         }
         JsonNode partial = present(body, "partial_images");
-        if (partial != null && !(partial.isIntegralNumber() && partial.canConvertToInt()
-                && partial.intValue() >= 0 && partial.intValue() <= 3)) {
+        if (partial != null
+                && !(partial.isIntegralNumber()
+                        && partial.canConvertToInt()
+                        && partial.intValue() >= 0
+                        && partial.intValue() <= 3)) {
             return reject("partial_images", "partial_images must be an integer between 0 and 3");
         }
         return Optional.empty();

@@ -3,8 +3,8 @@ package io.github.openaiproxy.core.relay;
 import io.github.openaiproxy.core.ProxyResponse;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
-import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Responses;
 import io.github.openaiproxy.core.keys.ApiKey;
@@ -25,8 +25,8 @@ public final class ResponseRelay {
     /** Upstream error bodies are read up to this size; OpenAI's are a few hundred bytes. */
     static final int MAX_ERROR_BODY = 256 * 1024;
     /** Upstream headers worth passing on: request id, processing time and rate limits. */
-    private static final List<String> RELAYED = List.of(
-            "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms");
+    private static final List<String> RELAYED =
+            List.of("x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms");
 
     private final int maxEventSize;
 
@@ -84,7 +84,9 @@ public final class ResponseRelay {
                     byte[] body = masked.equals(text) ? raw : masked.getBytes(StandardCharsets.UTF_8);
                     HeaderMap h = responses.baseHeaders();
                     copyRelayed(upstream.headers(), h);
-                    h.set("Content-Type", upstream.headers().firstValue("content-type").orElse(Responses.JSON));
+                    h.set(
+                            "Content-Type",
+                            upstream.headers().firstValue("content-type").orElse(Responses.JSON));
                     h.set("Content-Length", Integer.toString(body.length));
                     return ProxyResponse.of(status, h.build(), body);
                 });

@@ -25,7 +25,8 @@ public record PassThroughRoute(String method, String template) {
         method = Objects.requireNonNull(method, "method").strip().toUpperCase(Locale.ROOT);
         template = Objects.requireNonNull(template, "template").strip();
         if (!method.matches("GET|POST|PUT|PATCH|DELETE")) {
-            throw new IllegalArgumentException("pass-through route method must be GET, POST, PUT, PATCH or DELETE: " + method);
+            throw new IllegalArgumentException(
+                    "pass-through route method must be GET, POST, PUT, PATCH or DELETE: " + method);
         }
         if (!template.startsWith("/v1/") || template.contains("..") || template.contains("?")) {
             throw new IllegalArgumentException("pass-through route path must start with /v1/: " + template);

@@ -79,7 +79,8 @@ final class JdkUpstreamClient implements UpstreamClient {
         exchange.whenComplete((response, error) -> {
             if (error != null) {
                 result.completeExceptionally(translate(error));
-            } else if (!result.complete(new UpstreamResponse(response.statusCode(), response.headers(), response.body()))) {
+            } else if (!result.complete(
+                    new UpstreamResponse(response.statusCode(), response.headers(), response.body()))) {
                 // The caller gave up while the headers were on their way: release the connection.
                 Bodies.discard(response.body());
             }

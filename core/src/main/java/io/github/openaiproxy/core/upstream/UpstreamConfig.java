@@ -48,7 +48,11 @@ public record UpstreamConfig(
     /** The defaults: OpenAI's API. */
     public static UpstreamConfig defaults() {
         return new UpstreamConfig(
-                DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, Optional.empty(), Optional.empty());
+                DEFAULT_BASE_URL,
+                DEFAULT_CONNECT_TIMEOUT,
+                DEFAULT_RESPONSE_TIMEOUT,
+                Optional.empty(),
+                Optional.empty());
     }
 
     /** Parses a base URL, with a message naming the setting when it is malformed. */
