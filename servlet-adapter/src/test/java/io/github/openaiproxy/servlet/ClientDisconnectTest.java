@@ -78,6 +78,34 @@ class ClientDisconnectTest {
         System.out.println("upstream closed " + millis + " ms after the client (streaming)");
     }
 
+    @Test
+    void closingTheClientDuringALargeNonStreamedBodyClosesTheUpstreamConnection() throws Exception {
+        // A 64 MiB JSON body, sent 64 KiB at a time for as long as the proxy keeps reading.
+        byte[] piece = "A".repeat(64 * 1024).getBytes(StandardCharsets.US_ASCII);
+        startProxy(ex -> {
+            ex.head(200, "Content-Type", "application/json", "Content-Length", Integer.toString(1024 * piece.length));
+            ex.chunk("{\"data\":[{\"b64_json\":\"".getBytes(StandardCharsets.US_ASCII));
+            for (int i = 0; i < 1000 && !ex.peerClosed(); i++) {
+                ex.chunk(piece);
+                Thread.sleep(10);
+            }
+        });
+        RawClient client = RawClient.post(
+                proxy.port(), "/v1/images/generations", "{\"model\":\"gpt-image-1\",\"prompt\":\"An otter\"}");
+        assertThat(client.readHead()).isEqualTo(200);
+        assertThat(client.readBody(256 * 1024)).hasSize(256 * 1024);
+        StubUpstream.Exchange exchange = upstream.awaitExchange(GENEROUS);
+
+        long closedAt = System.nanoTime();
+        client.close();
+
+        assertThat(exchange.awaitPeerClosed(GENEROUS))
+                .as("the proxy closed the upstream connection after the client left")
+                .isTrue();
+        long millis = (exchange.peerClosedAt() - closedAt) / 1_000_000;
+        System.out.println("upstream closed " + millis + " ms after the client (large body)");
+    }
+
     /**
      * The client leaves while the proxy waits for the upstream's response headers (a long non-streamed
      * completion). Tomcat does not watch an async request's connection once its body has been read

@@ -80,6 +80,16 @@ public final class RawClient implements AutoCloseable {
         throw new IOException("the body ended inside an event: " + event.toString(StandardCharsets.UTF_8));
     }
 
+    /** Reads {@code n} body bytes (fewer only at the end of the body). */
+    public byte[] readBody(int n) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int b;
+        while (out.size() < n && (b = readBodyByte()) != -1) {
+            out.write(b);
+        }
+        return out.toByteArray();
+    }
+
     /**
      * Reads the next HTTP chunk of a chunked body as it came over the wire, or {@code null} after the
      * last chunk. Tells how the proxy cut its output: one flush is one chunk.
