@@ -191,7 +191,11 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                     if (out.isReady()) {
                         finish(false);
                     }
-                } else if (!requested && subscription != null && signals.isEmpty()) {
+                } else if (!signals.isEmpty()) {
+                    // The end of the body (or an error) arrived while the last item was still being
+                    // written; no other signal will come to pick it up, so go round once more.
+                    wip.incrementAndGet();
+                } else if (!requested && subscription != null) {
                     requested = true;
                     subscription.request(1);
                 }

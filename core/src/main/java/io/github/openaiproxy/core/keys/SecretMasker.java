@@ -18,6 +18,9 @@ public final class SecretMasker {
 
     private static final String MASK = "[redacted]";
 
+    /** Stars and key characters right after a masked piece: the rest of the same echo. */
+    private static final Pattern ECHO_TAIL = Pattern.compile(Pattern.quote(MASK) + "\\*+[A-Za-z0-9_\\-]*");
+
     private SecretMasker() {}
 
     /**
@@ -56,6 +59,8 @@ public final class SecretMasker {
                 out = out.replace(piece, MASK);
             }
         }
-        return out;
+        // OpenAI's 401 echoes "sk-serve****3456": masking "sk-serve" must not leave "****3456", the key's tail.
+        Matcher tail = ECHO_TAIL.matcher(out);
+        return tail.find() ? tail.replaceAll(Matcher.quoteReplacement(MASK)) : out;
     }
 }

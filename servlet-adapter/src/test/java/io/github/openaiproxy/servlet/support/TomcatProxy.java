@@ -4,6 +4,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
+import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -33,12 +34,20 @@ public final class TomcatProxy implements AutoCloseable {
 
     /** The proxy servlet mapped to {@code /*}. */
     public static TomcatProxy servlet(ProxyConfig config) {
-        return start(config, "/*", false);
+        return start(config, "/*", false, null);
+    }
+
+    /**
+     * The proxy servlet mapped to {@code /*} behind a test filter (for example a {@link RecordingFilter}),
+     * which sees every request before the proxy does.
+     */
+    public static TomcatProxy servlet(ProxyConfig config, Filter front) {
+        return start(config, "/*", false, front);
     }
 
     /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
     public static TomcatProxy servlet(ProxyConfig config, String mapping) {
-        return start(config, mapping, false);
+        return start(config, mapping, false, null);
     }
 
     /**
@@ -46,10 +55,10 @@ public final class TomcatProxy implements AutoCloseable {
      * {@code 200 "app:" + path} for everything the filter passes down.
      */
     public static TomcatProxy filter(ProxyConfig config) {
-        return start(config, "/*", true);
+        return start(config, "/*", true, null);
     }
 
-    private static TomcatProxy start(ProxyConfig config, String mapping, boolean asFilter) {
+    private static TomcatProxy start(ProxyConfig config, String mapping, boolean asFilter, Filter front) {
         try {
             File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
             Tomcat tomcat = new Tomcat();
@@ -60,6 +69,17 @@ public final class TomcatProxy implements AutoCloseable {
             tomcat.setConnector(connector);
             Context context = tomcat.addContext("", baseDir.getAbsolutePath());
             ProxyEngine engine = ProxyEngine.create(config);
+            if (front != null) {
+                FilterDef def = new FilterDef();
+                def.setFilterName("test-front");
+                def.setFilter(front);
+                def.setAsyncSupported("true");
+                context.addFilterDef(def);
+                FilterMap map = new FilterMap();
+                map.setFilterName("test-front");
+                map.addURLPattern("/*");
+                context.addFilterMap(map);
+            }
             if (asFilter) {
                 FilterDef def = new FilterDef();
                 def.setFilterName("openai-proxy");

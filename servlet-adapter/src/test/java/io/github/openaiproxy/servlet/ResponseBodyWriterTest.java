@@ -1,0 +1,160 @@
+package io.github.openaiproxy.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.http.ProxyResponse;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.WriteListener;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.lang.reflect.Proxy;
+import java.net.http.HttpHeaders;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The writer's hand-over between the body and the socket, with a scripted socket: the orderings that
+ * real HTTP produces only now and then (see {@code StreamingRelayTest}'s 20 MiB body) made certain.
+ */
+class ResponseBodyWriterTest {
+
+    /** A ServletOutputStream whose readiness the test sets, as Tomcat's is under backpressure. */
+    static final class ScriptedOutput extends ServletOutputStream {
+        final ByteArrayOutputStream written = new ByteArrayOutputStream();
+        WriteListener listener;
+        boolean ready = true;
+        int flushes;
+
+        @Override
+        public boolean isReady() {
+            return ready;
+        }
+
+        @Override
+        public void setWriteListener(WriteListener writeListener) {
+            listener = writeListener;
+        }
+
+        @Override
+        public void write(int b) {
+            written.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            written.write(b, off, len);
+        }
+
+        @Override
+        public void flush() {
+            flushes++;
+        }
+
+        /** The socket drained: readiness returns and the container calls the listener. */
+        void becomeWritable() throws IOException {
+            ready = true;
+            listener.onWritePossible();
+        }
+    }
+
+    /** A body whose signals the test sends by hand. */
+    static final class ManualBody implements Flow.Publisher<List<ByteBuffer>> {
+        Flow.Subscriber<? super List<ByteBuffer>> subscriber;
+        final AtomicLong demand = new AtomicLong();
+
+        @Override
+        public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> s) {
+            subscriber = s;
+            s.onSubscribe(new Flow.Subscription() {
+                @Override
+                public void request(long n) {
+                    demand.addAndGet(n);
+                }
+
+                @Override
+                public void cancel() {}
+            });
+        }
+
+        void send(String text) {
+            assertThat(demand.getAndDecrement()).as("demand before onNext").isPositive();
+            subscriber.onNext(List.of(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8))));
+        }
+    }
+
+    @ParameterizedTest(name = "streaming={0}")
+    @ValueSource(booleans = {false, true})
+    void theEndOfTheBodyArrivingWhileTheLastItemWaitsForTheSocketStillCompletesTheResponse(boolean streaming)
+            throws IOException {
+        ScriptedOutput out = new ScriptedOutput();
+        AtomicInteger completed = new AtomicInteger();
+        ResponseBodyWriter writer = new ResponseBodyWriter(asyncContext(completed), response(out));
+        writer.listen();
+        ManualBody body = new ManualBody();
+        writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, streaming));
+
+        body.send("data: one\n\n");
+        assertThat(out.written.toString(StandardCharsets.UTF_8)).isEqualTo("data: one\n\n");
+        out.ready = false; // the client is slow: the socket is full
+        body.send("data: two\n\n"); // waits for the socket
+        body.subscriber.onComplete(); // the upstream is done meanwhile
+        assertThat(completed).hasValue(0);
+
+        out.becomeWritable();
+
+        assertThat(out.written.toString(StandardCharsets.UTF_8)).isEqualTo("data: one\n\ndata: two\n\n");
+        assertThat(completed).as("async.complete() calls").hasValue(1);
+        if (streaming) {
+            assertThat(out.flushes).isEqualTo(2);
+        }
+    }
+
+    @ParameterizedTest(name = "streaming={0}")
+    @ValueSource(booleans = {false, true})
+    void aBodyErrorArrivingWhileTheLastItemWaitsForTheSocketStillEndsTheResponse(boolean streaming) throws IOException {
+        ScriptedOutput out = new ScriptedOutput();
+        AtomicInteger completed = new AtomicInteger();
+        ResponseBodyWriter writer = new ResponseBodyWriter(asyncContext(completed), response(out));
+        writer.listen();
+        ManualBody body = new ManualBody();
+        writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, streaming));
+
+        out.ready = false;
+        body.send("data: one\n\n");
+        body.subscriber.onError(new IOException("upstream reset"));
+        out.becomeWritable();
+
+        assertThat(completed).hasValue(1);
+    }
+
+    private static AsyncContext asyncContext(AtomicInteger completed) {
+        return (AsyncContext) Proxy.newProxyInstance(
+                AsyncContext.class.getClassLoader(), new Class<?>[] {AsyncContext.class}, (p, m, args) -> {
+                    if (m.getName().equals("complete")) {
+                        completed.incrementAndGet();
+                    }
+                    return null;
+                });
+    }
+
+    private static HttpServletResponse response(ServletOutputStream out) {
+        return (HttpServletResponse) Proxy.newProxyInstance(
+                HttpServletResponse.class.getClassLoader(),
+                new Class<?>[] {HttpServletResponse.class},
+                (p, m, args) -> {
+                    if (m.getName().equals("getOutputStream")) {
+                        return out;
+                    }
+                    return m.getReturnType() == boolean.class ? false : null;
+                });
+    }
+}
