@@ -101,6 +101,7 @@ public final class StandaloneServer implements AutoCloseable {
         Wrapper servlet = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
         servlet.setAsyncSupported(true);
         context.addServletMappingDecoded("/*", "openai-proxy");
+        ChatPage.install(context);
         if (demo != null) {
             DemoMarker.install(context);
         }
@@ -141,6 +142,7 @@ public final class StandaloneServer implements AutoCloseable {
                 config.upstream().baseUrl(),
                 origins.isEmpty() ? "none (same-origin only)" : origins,
                 keyMode);
+        LOG.log(System.Logger.Level.INFO, "chat page: http://localhost:{0}/chat/", Integer.toString(port()));
         if (config.keys().serverKey().isEmpty() && !config.keys().allowClientKey()) {
             LOG.log(
                     System.Logger.Level.WARNING,

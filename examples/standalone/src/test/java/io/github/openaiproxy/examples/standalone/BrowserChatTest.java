@@ -1,0 +1,218 @@
+package io.github.openaiproxy.examples.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The chat page in a real headless Chromium: the page is served from one origin, the proxy (demo mode)
+ * listens on another, so CORS is exercised the way a browser does it.
+ *
+ * <p>Needs Debian's {@code chromium} and {@code chromium-driver}; skipped without them unless
+ * {@code OPENAI_PROXY_BROWSER_TESTS=required} (set by CI), which turns a missing browser into a failure.
+ */
+class BrowserChatTest {
+    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+    static final Path ARTIFACTS = Path.of("target", "browser");
+
+    HttpServer pageServer;
+    StandaloneServer proxy;
+    ChromeDriver browser;
+    Path profile;
+
+    @BeforeEach
+    void requireBrowser() throws IOException {
+        boolean present = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
+        if (!present && "required".equals(System.getenv("OPENAI_PROXY_BROWSER_TESTS"))) {
+            throw new AssertionError("browser tests are required but /usr/bin/chromium or chromedriver is missing");
+        }
+        Assumptions.assumeTrue(present, "Chromium not installed (apt-get install chromium chromium-driver)");
+        pageServer = startPageServer();
+        Files.createDirectories(ARTIFACTS);
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        if (browser != null) {
+            browser.quit();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (pageServer != null) {
+            pageServer.stop(0);
+        }
+        if (profile != null) {
+            deleteRecursively(profile);
+        }
+    }
+
+    @Test
+    void streamsTheAnswerTokenByTokenAndShowsAGeneratedImage() throws Exception {
+        startProxyAllowing(pageOrigin());
+        openPage();
+
+        // Record every change of the answer's text, with the time it happened.
+        js("window.__answerLengths = [];"
+                + "new MutationObserver(() => {"
+                + "  const a = document.querySelector('[data-testid=\"assistant streaming\"], .msg.assistant');"
+                + "  if (a) window.__answerLengths.push(a.textContent.length);"
+                + "}).observe(document.getElementById('log'), {subtree: true, childList: true, characterData: true});");
+        browser.findElement(By.id("message")).sendKeys("Tell me about streams");
+        browser.findElement(By.id("send")).click();
+
+        WebElement answer = waitFor().until(d -> {
+            List<WebElement> done = d.findElements(By.cssSelector(".msg.assistant:not(.streaming)"));
+            return done.isEmpty() ? null : done.get(0);
+        });
+        assertThat(answer.getText()).startsWith("[demo]").contains("Tell me about streams");
+        assertThat(browser.findElement(By.id("error")).isDisplayed()).isFalse();
+        @SuppressWarnings("unchecked")
+        List<Long> lengths = (List<Long>) js("return window.__answerLengths;");
+        long distinctPartials = lengths.stream()
+                .filter(l -> l > 0 && l < answer.getText().length())
+                .distinct()
+                .count();
+        // Incremental: the page showed several partial answers before the whole one.
+        assertThat(distinctPartials).as("partial renderings %s", lengths).isGreaterThanOrEqualTo(3);
+
+        browser.findElement(By.id("image-prompt")).sendKeys("a lighthouse at dusk");
+        browser.findElement(By.id("generate")).click();
+        WebElement image = waitFor().until(d -> {
+            List<WebElement> imgs = d.findElements(By.cssSelector("img[data-testid=generated-image]"));
+            return imgs.isEmpty() ? null : imgs.get(0);
+        });
+        waitFor().until(d -> ((Number) js("return arguments[0].naturalWidth;", image)).intValue() > 0);
+
+        screenshot("chat-desktop.png");
+        browser.manage().window().setSize(new Dimension(390, 844));
+        Number overflow = (Number) js("return document.documentElement.scrollWidth - window.innerWidth;");
+        assertThat(overflow.intValue())
+                .as("no sideways scrolling on a phone-sized screen")
+                .isLessThanOrEqualTo(0);
+        screenshot("chat-narrow.png");
+    }
+
+    @Test
+    void aPageFromAnOriginThatIsNotAllowedIsBlockedAndSaysSo() throws Exception {
+        startProxyAllowing("https://some-other-app.example");
+        openPage();
+        browser.findElement(By.id("message")).sendKeys("Hello?");
+        browser.findElement(By.id("send")).click();
+
+        WebElement error = waitFor().until(d -> {
+            WebElement e = d.findElement(By.id("error"));
+            return e.isDisplayed() ? e : null;
+        });
+        assertThat(error.getText()).contains("Could not reach the proxy").contains("CORS");
+        assertThat(browser.findElement(By.cssSelector(".msg.assistant")).getText())
+                .isEqualTo("No answer.");
+        screenshot("chat-blocked.png");
+    }
+
+    private void startProxyAllowing(String origin) throws Exception {
+        proxy = StandaloneServer.start(
+                new StandaloneOptions(0, "127.0.0.1", true), Map.of("OPENAI_PROXY_ALLOWED_ORIGINS", origin));
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        profile = Files.createTempDirectory("chromium-profile");
+        options.addArguments(
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,900",
+                "--user-data-dir=" + profile);
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(CHROMEDRIVER.toFile())
+                .usingAnyFreePort()
+                .build();
+        browser = new ChromeDriver(service, options);
+    }
+
+    private void openPage() {
+        browser.get(pageOrigin() + "/chat/index.html?proxy=http://127.0.0.1:" + proxy.port());
+        waitFor().until(d -> d.findElement(By.id("send")).isEnabled());
+    }
+
+    private String pageOrigin() {
+        return "http://127.0.0.1:" + pageServer.getAddress().getPort();
+    }
+
+    private WebDriverWait waitFor() {
+        return new WebDriverWait(browser, Duration.ofSeconds(30), Duration.ofMillis(50));
+    }
+
+    private Object js(String script, Object... args) {
+        return ((JavascriptExecutor) browser).executeScript(script, args);
+    }
+
+    private void screenshot(String name) throws IOException {
+        File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
+        Files.copy(shot.toPath(), ARTIFACTS.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** A plain static server for the page, on its own origin. */
+    private static HttpServer startPageServer() throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/chat/", exchange -> {
+            String name = exchange.getRequestURI().getPath().substring("/chat/".length());
+            try (InputStream in = BrowserChatTest.class
+                    .getClassLoader()
+                    .getResourceAsStream("META-INF/resources/chat/" + (name.isEmpty() ? "index.html" : name))) {
+                if (in == null || name.contains("..")) {
+                    exchange.sendResponseHeaders(404, -1);
+                    exchange.close();
+                    return;
+                }
+                byte[] body = in.readAllBytes();
+                String type = name.endsWith(".js")
+                        ? "text/javascript"
+                        : name.endsWith(".css") ? "text/css" : "text/html; charset=utf-8";
+                exchange.getResponseHeaders().set("Content-Type", type);
+                exchange.sendResponseHeaders(200, body.length);
+                exchange.getResponseBody().write(body);
+            }
+            exchange.close();
+        });
+        server.start();
+        return server;
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
+        }
+    }
+}
