@@ -106,7 +106,9 @@ class ProxyEngineObserverTest {
                                 .withHeader("Content-Type", "text/event-stream")
                                 .withBody(sse)));
         try (ProxyEngine engine = engine()) {
-            send(engine, EngineFixture.post("/", "{\"stream\":true,\"messages\":[]}"));
+            send(
+                    engine,
+                    EngineFixture.post("/", "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
         }
         assertThat(recorder.calls)
                 .containsExactly(

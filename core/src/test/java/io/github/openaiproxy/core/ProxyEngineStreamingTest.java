@@ -99,7 +99,7 @@ class ProxyEngineStreamingTest {
                                 .withChunkedDribbleDelay(3, 100)));
         engine = ProxyEngine.create(config(upstream.baseUrl()).build());
 
-        Answer a = send(engine, EngineFixture.post("/", "{\"messages\":[]}"));
+        Answer a = send(engine, EngineFixture.post("/", EngineFixture.CHAT));
 
         assertThat(a.streaming()).isFalse();
         assertThat(a.headers().firstValue("X-Accel-Buffering")).isEmpty();

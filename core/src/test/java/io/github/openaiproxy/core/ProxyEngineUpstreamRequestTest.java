@@ -120,7 +120,11 @@ class ProxyEngineUpstreamRequestTest {
 
     @Test
     void numbersAreForwardedAsWritten() {
-        send(engine, post("/", "{\"messages\":[],\"temperature\":0.70,\"seed\":12345678901234567890}"));
+        send(
+                engine,
+                post(
+                        "/",
+                        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0.70,\"seed\":12345678901234567890}"));
 
         assertThat(onlyUpstreamRequest().getBodyAsString())
                 .contains("\"temperature\":0.70")

@@ -22,6 +22,11 @@ public final class ChatRequestNormalizer {
             return new Normalized.Rejected(ProxyError.badRequest(
                     "Invalid messages format", "messages field is required and must be an array", "messages"));
         }
+        if (messages.isEmpty()) {
+            // OpenAI requires at least one message; say so here rather than relay its 400.
+            return new Normalized.Rejected(ProxyError.badRequest(
+                    "Invalid messages format", "messages must contain at least one message", "messages"));
+        }
         JsonNode model = body.get("model");
         if (model != null
                 && !model.isNull()

@@ -86,9 +86,10 @@ class ChatRequestNormalizerTest {
     }
 
     @Test
-    void emptyMessagesArrayIsLeftForOpenAiToJudge() {
-        assertThat(seed.accepted("{\"messages\":[]}").body().get("messages").isArray())
-                .isTrue();
+    void emptyMessagesArrayIsRefusedBecauseOpenAiNeedsOne() {
+        ProxyError error = seed.rejected("{\"messages\":[]}");
+        assertThat(error.message()).isEqualTo("messages must contain at least one message");
+        assertThat(error.param()).isEqualTo("messages");
     }
 
     @ParameterizedTest

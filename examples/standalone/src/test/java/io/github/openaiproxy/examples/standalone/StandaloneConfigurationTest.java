@@ -35,7 +35,7 @@ class StandaloneConfigurationTest {
             HttpResponse<String> r = http.send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/"))
                             .header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[]}"))
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
                             .build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(500);
