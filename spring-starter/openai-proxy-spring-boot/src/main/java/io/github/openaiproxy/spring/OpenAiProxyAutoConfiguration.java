@@ -1,0 +1,61 @@
+package io.github.openaiproxy.spring;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.route.CustomRoute;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * The proxy's configuration and engine from the {@code openai.proxy.*} properties. On by default once the
+ * starter is on the class path; {@code openai.proxy.enabled=false} turns every part of the starter off. The
+ * web registration, metrics and health indicator are separate auto-configurations.
+ */
+@AutoConfiguration
+@ConditionalOnClass(ProxyEngine.class)
+@ConditionalOnBooleanProperty(name = "openai.proxy.enabled", matchIfMissing = true)
+@EnableConfigurationProperties(OpenAiProxyProperties.class)
+public final class OpenAiProxyAutoConfiguration {
+
+    /**
+     * Core's configuration: the properties through {@link OpenAiProxyPropertiesAdapter}, then every
+     * {@link ProxyConfigCustomizer} in order. An invalid value fails start-up naming its property.
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    ProxyConfig openAiProxyConfig(OpenAiProxyProperties properties, ObjectProvider<ProxyConfigCustomizer> customizers) {
+        ProxyConfig.Builder builder = OpenAiProxyPropertiesAdapter.toBuilder(properties);
+        customizers.orderedStream().forEach(c -> c.customize(builder));
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(
+                    "openai.proxy: a ProxyConfigCustomizer made the configuration invalid: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The engine, with every {@link ProxyObserver} bean (metrics, tracing) and {@link CustomRoute} bean
+     * (modules such as GraphQL), then every {@link ProxyEngineCustomizer} in order. Closed with the
+     * context, which releases its upstream client.
+     */
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    ProxyEngine openAiProxyEngine(
+            ProxyConfig config,
+            ObjectProvider<ProxyObserver> observers,
+            ObjectProvider<CustomRoute> routes,
+            ObjectProvider<ProxyEngineCustomizer> customizers) {
+        ProxyEngine.Builder builder = ProxyEngine.builder(config)
+                .observer(CompositeProxyObserver.of(observers.orderedStream().toList()));
+        routes.orderedStream().forEach(builder::route);
+        customizers.orderedStream().forEach(c -> c.customize(builder));
+        return builder.build();
+    }
+}

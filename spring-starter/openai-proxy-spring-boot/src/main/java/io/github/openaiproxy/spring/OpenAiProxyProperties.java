@@ -1,0 +1,484 @@
+package io.github.openaiproxy.spring;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.convert.DurationUnit;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * The proxy's settings under {@code openai.proxy}. The keys are those of the proxy's other configuration
+ * sources (servlet init parameters, {@code OPENAI_PROXY_*} environment variables) with this prefix. The
+ * defaults written here are core's ({@code ProxyConfig.defaults()}), repeated so that IDEs can show them;
+ * a test keeps the two equal. Durations given as plain numbers are seconds, as everywhere else in the
+ * proxy.
+ */
+@ConfigurationProperties(prefix = "openai.proxy")
+public class OpenAiProxyProperties {
+    /** Whether to mount the proxy; 'false' disables every bean of the starter. */
+    private boolean enabled = true;
+
+    /**
+     * The server's OpenAI API key, sent upstream as 'Authorization: Bearer'. Set it from a secret
+     * store or the environment, for example 'openai.proxy.api-key=${OPENAI_API_KEY}'. Without one
+     * (and without client keys) calls answer 500.
+     */
+    private String apiKey;
+
+    /**
+     * The upstream API root, with or without a trailing '/v1'. Any OpenAI-compatible server works;
+     * clients can never choose the upstream host.
+     */
+    private String baseUrl = "https://api.openai.com";
+
+    /**
+     * Where the proxy is mounted in the application, for example '/ai': the proxy then owns every
+     * path below it. At '/' it takes only the requests it serves (its routes with their methods and
+     * the CORS preflights to them) and leaves every other request to the application.
+     */
+    private String path = "/";
+
+    /**
+     * Whether a non-empty 'x-openai-key' request header replaces the server key. When disabled, such
+     * a request is refused with 403.
+     */
+    private boolean allowClientKey = false;
+
+    /** The OpenAI organization sent upstream as 'OpenAI-Organization'. */
+    private String organization;
+
+    /** The OpenAI project sent upstream as 'OpenAI-Project'. */
+    private String project;
+
+    /** Time to connect to the upstream; over it the client gets 504. */
+    @DurationUnit(ChronoUnit.SECONDS)
+    private Duration connectTimeout = Duration.ofSeconds(10);
+
+    /**
+     * Time to the upstream's response headers (a non-streamed completion sends them only when done); over
+     * it the client gets 504. A stream is not cut off once it has started.
+     */
+    @DurationUnit(ChronoUnit.SECONDS)
+    private Duration responseTimeout = Duration.ofMinutes(10);
+
+    /** Largest request body accepted (chat bodies can carry base64 images); over it the client gets 413. */
+    private DataSize maxBodySize = DataSize.ofMegabytes(10);
+
+    /** Largest single upstream Server-Sent Event relayed. */
+    private DataSize maxEventSize = DataSize.ofMegabytes(16);
+
+    /**
+     * The OpenAI-compatible routes relayed unchanged, each written 'METHOD /v1/path' ('{name}'
+     * matches one path segment). Replaces the default set.
+     */
+    private List<String> passThroughRoutes = new ArrayList<>(List.of(
+            "POST /v1/chat/completions",
+            "POST /v1/images/generations",
+            "POST /v1/embeddings",
+            "POST /v1/responses",
+            "GET /v1/models",
+            "GET /v1/models/{id}"));
+
+    private final Cors cors = new Cors();
+
+    private final Chat chat = new Chat();
+
+    private final Image image = new Image();
+
+    private final Metrics metrics = new Metrics();
+
+    private final Health health = new Health();
+
+    public boolean isEnabled() {
+        return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public String getApiKey() {
+        return apiKey;
+    }
+
+    public void setApiKey(String apiKey) {
+        this.apiKey = apiKey;
+    }
+
+    public String getBaseUrl() {
+        return baseUrl;
+    }
+
+    public void setBaseUrl(String baseUrl) {
+        this.baseUrl = baseUrl;
+    }
+
+    public String getPath() {
+        return path;
+    }
+
+    public void setPath(String path) {
+        this.path = path;
+    }
+
+    public boolean isAllowClientKey() {
+        return allowClientKey;
+    }
+
+    public void setAllowClientKey(boolean allowClientKey) {
+        this.allowClientKey = allowClientKey;
+    }
+
+    public String getOrganization() {
+        return organization;
+    }
+
+    public void setOrganization(String organization) {
+        this.organization = organization;
+    }
+
+    public String getProject() {
+        return project;
+    }
+
+    public void setProject(String project) {
+        this.project = project;
+    }
+
+    public Duration getConnectTimeout() {
+        return connectTimeout;
+    }
+
+    public void setConnectTimeout(Duration connectTimeout) {
+        this.connectTimeout = connectTimeout;
+    }
+
+    public Duration getResponseTimeout() {
+        return responseTimeout;
+    }
+
+    public void setResponseTimeout(Duration responseTimeout) {
+        this.responseTimeout = responseTimeout;
+    }
+
+    public DataSize getMaxBodySize() {
+        return maxBodySize;
+    }
+
+    public void setMaxBodySize(DataSize maxBodySize) {
+        this.maxBodySize = maxBodySize;
+    }
+
+    public DataSize getMaxEventSize() {
+        return maxEventSize;
+    }
+
+    public void setMaxEventSize(DataSize maxEventSize) {
+        this.maxEventSize = maxEventSize;
+    }
+
+    public List<String> getPassThroughRoutes() {
+        return passThroughRoutes;
+    }
+
+    public void setPassThroughRoutes(List<String> passThroughRoutes) {
+        this.passThroughRoutes = passThroughRoutes;
+    }
+
+    public Cors getCors() {
+        return cors;
+    }
+
+    public Chat getChat() {
+        return chat;
+    }
+
+    public Image getImage() {
+        return image;
+    }
+
+    public Metrics getMetrics() {
+        return metrics;
+    }
+
+    public Health getHealth() {
+        return health;
+    }
+
+    @Override
+    public String toString() {
+        // Never the key.
+        return "OpenAiProxyProperties[enabled=" + enabled + ", path=" + path + ", baseUrl=" + baseUrl + ", apiKey="
+                + (apiKey == null || apiKey.isBlank() ? "absent" : "configured") + "]";
+    }
+
+    /** Cross-origin access for browser front ends. None by default. */
+    public static class Cors {
+        /**
+         * Origins allowed to call the proxy from a browser: exact origins such as
+         * 'https://chat.example.com', patterns such as 'http://localhost:*', or '*' for any.
+         */
+        private List<String> allowedOrigins = new ArrayList<>();
+
+        /**
+         * Origin patterns: '*' matches one host label or a port (':*' also matches no port), for
+         * example 'https://*.example.com'.
+         */
+        private List<String> allowedOriginPatterns = new ArrayList<>();
+
+        /** Request headers a browser may send; entries ending in '*' match by prefix. */
+        private List<String> allowedHeaders = new ArrayList<>(List.of(
+                "content-type",
+                "authorization",
+                "accept",
+                "x-requested-with",
+                "x-openai-key",
+                "openai-organization",
+                "openai-project",
+                "openai-beta",
+                "idempotency-key",
+                "x-stainless-*"));
+
+        /** Response headers scripts may read. */
+        private List<String> exposedHeaders = new ArrayList<>(List.of(
+                "x-request-id",
+                "openai-processing-ms",
+                "openai-version",
+                "x-ratelimit-limit-requests",
+                "x-ratelimit-limit-tokens",
+                "x-ratelimit-remaining-requests",
+                "x-ratelimit-remaining-tokens",
+                "x-ratelimit-reset-requests",
+                "x-ratelimit-reset-tokens",
+                "retry-after",
+                "retry-after-ms"));
+
+        /** How long browsers may cache a preflight answer. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration maxAge = Duration.ofSeconds(86400);
+
+        /**
+         * Whether browsers may send cookies and HTTP authentication; refused at start-up together with
+         * '*' origins.
+         */
+        private boolean allowCredentials = false;
+
+        public List<String> getAllowedOrigins() {
+            return allowedOrigins;
+        }
+
+        public void setAllowedOrigins(List<String> allowedOrigins) {
+            this.allowedOrigins = allowedOrigins;
+        }
+
+        public List<String> getAllowedOriginPatterns() {
+            return allowedOriginPatterns;
+        }
+
+        public void setAllowedOriginPatterns(List<String> allowedOriginPatterns) {
+            this.allowedOriginPatterns = allowedOriginPatterns;
+        }
+
+        public List<String> getAllowedHeaders() {
+            return allowedHeaders;
+        }
+
+        public void setAllowedHeaders(List<String> allowedHeaders) {
+            this.allowedHeaders = allowedHeaders;
+        }
+
+        public List<String> getExposedHeaders() {
+            return exposedHeaders;
+        }
+
+        public void setExposedHeaders(List<String> exposedHeaders) {
+            this.exposedHeaders = exposedHeaders;
+        }
+
+        public Duration getMaxAge() {
+            return maxAge;
+        }
+
+        public void setMaxAge(Duration maxAge) {
+            this.maxAge = maxAge;
+        }
+
+        public boolean isAllowCredentials() {
+            return allowCredentials;
+        }
+
+        public void setAllowCredentials(boolean allowCredentials) {
+            this.allowCredentials = allowCredentials;
+        }
+    }
+
+    /** Defaults filled into chat bodies on 'POST /' when a field is absent or null. */
+    public static class Chat {
+        /** Default 'model' (the original proxy's; pick a current model in production). */
+        private String model = "gpt-3.5-turbo";
+
+        /** Default 'temperature'. */
+        private BigDecimal temperature = new BigDecimal("0.7");
+
+        /** Default 'max_tokens' (not added when the body has 'max_completion_tokens'). */
+        private int maxTokens = 1000;
+
+        /** Whether chat answers stream by default. */
+        private boolean stream = false;
+
+        public String getModel() {
+            return model;
+        }
+
+        public void setModel(String model) {
+            this.model = model;
+        }
+
+        public BigDecimal getTemperature() {
+            return temperature;
+        }
+
+        public void setTemperature(BigDecimal temperature) {
+            this.temperature = temperature;
+        }
+
+        public int getMaxTokens() {
+            return maxTokens;
+        }
+
+        public void setMaxTokens(int maxTokens) {
+            this.maxTokens = maxTokens;
+        }
+
+        public boolean isStream() {
+            return stream;
+        }
+
+        public void setStream(boolean stream) {
+            this.stream = stream;
+        }
+    }
+
+    /**
+     * Defaults filled into image bodies on the simple routes, each only where the chosen model accepts
+     * it.
+     */
+    public static class Image {
+        /** Default image 'model'. */
+        private String model = "dall-e-3";
+
+        /** Default number of images, 'n'. */
+        private int n = 1;
+
+        /** Default 'size'. */
+        private String size = "1024x1024";
+
+        /** Default 'quality'. */
+        private String quality = "standard";
+
+        /** Default 'style' (dall-e-3 only). */
+        private String style = "vivid";
+
+        /** Default 'response_format' (DALL-E only; GPT image models always return b64_json). */
+        private String responseFormat = "url";
+
+        public String getModel() {
+            return model;
+        }
+
+        public void setModel(String model) {
+            this.model = model;
+        }
+
+        public int getN() {
+            return n;
+        }
+
+        public void setN(int n) {
+            this.n = n;
+        }
+
+        public String getSize() {
+            return size;
+        }
+
+        public void setSize(String size) {
+            this.size = size;
+        }
+
+        public String getQuality() {
+            return quality;
+        }
+
+        public void setQuality(String quality) {
+            this.quality = quality;
+        }
+
+        public String getStyle() {
+            return style;
+        }
+
+        public void setStyle(String style) {
+            this.style = style;
+        }
+
+        public String getResponseFormat() {
+            return responseFormat;
+        }
+
+        public void setResponseFormat(String responseFormat) {
+            this.responseFormat = responseFormat;
+        }
+    }
+
+    /** Micrometer metrics (with a 'MeterRegistry' in the application, such as Actuator's). */
+    public static class Metrics {
+        /**
+         * Most distinct values of the 'model' tag. Clients choose the model name, so a model becomes
+         * a tag value only once the upstream has answered a request for it successfully, and only while
+         * fewer than this many are known; every other request is tagged 'other'.
+         */
+        private int maxModelTags = 50;
+
+        public int getMaxModelTags() {
+            return maxModelTags;
+        }
+
+        public void setMaxModelTags(int maxModelTags) {
+            this.maxModelTags = maxModelTags;
+        }
+    }
+
+    /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
+    public static class Health {
+        /**
+         * How long an upstream check ('GET /v1/models' with the server key) is reused, so that health
+         * probes do not call the upstream each time.
+         */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration cacheTimeToLive = Duration.ofSeconds(30);
+
+        /** Longest wait for the upstream check; a slower upstream is reported down. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration timeout = Duration.ofSeconds(5);
+
+        public Duration getCacheTimeToLive() {
+            return cacheTimeToLive;
+        }
+
+        public void setCacheTimeToLive(Duration cacheTimeToLive) {
+            this.cacheTimeToLive = cacheTimeToLive;
+        }
+
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
+        }
+    }
+}

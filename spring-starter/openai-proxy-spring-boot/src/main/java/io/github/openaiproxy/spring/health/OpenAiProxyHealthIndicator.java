@@ -1,0 +1,171 @@
+package io.github.openaiproxy.spring.health;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.LongSupplier;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+
+/**
+ * The proxy's health: whether a key is configured and whether the upstream answers {@code GET /v1/models}
+ * with the server key (free, no tokens). The call goes through the engine, so it uses the same upstream,
+ * key, headers and timeouts as real traffic (and shows in the metrics as a {@code /v1/models} request). The
+ * answer is reused for a while, so frequent health probes do not call the upstream each time.
+ *
+ * <ul>
+ *   <li>UP: the upstream accepted the key (2xx), or is rate limiting it (429);
+ *   <li>DOWN: no key at all, the key refused (401, 403), the upstream failing, unreachable or slow;
+ *   <li>UNKNOWN: only client keys are allowed, or {@code GET /v1/models} is not a proxy route, so there is
+ *       nothing to check with.
+ * </ul>
+ *
+ * The details name the upstream and the key mode, never the key, and no upstream body is included.
+ */
+public final class OpenAiProxyHealthIndicator implements HealthIndicator {
+    private static final String PROBE_PATH = "/v1/models";
+
+    private final ProxyEngine engine;
+    private final long cacheNanos;
+    private final Duration timeout;
+    private final LongSupplier nanoClock;
+    private Health cached;
+    private long cachedAt;
+
+    /**
+     * @param cacheTimeToLive how long a check is reused
+     * @param timeout the longest wait for the upstream
+     */
+    public OpenAiProxyHealthIndicator(ProxyEngine engine, Duration cacheTimeToLive, Duration timeout) {
+        this(engine, cacheTimeToLive, timeout, System::nanoTime);
+    }
+
+    OpenAiProxyHealthIndicator(ProxyEngine engine, Duration cacheTimeToLive, Duration timeout, LongSupplier nanoClock) {
+        this.engine = Objects.requireNonNull(engine, "engine");
+        this.cacheNanos = Math.max(0, cacheTimeToLive.toNanos());
+        this.timeout = timeout;
+        this.nanoClock = nanoClock;
+    }
+
+    /** Serialized: concurrent probes after the cache expired wait for one upstream call. */
+    @Override
+    public synchronized Health health() {
+        long now = nanoClock.getAsLong();
+        if (cached == null || now - cachedAt >= cacheNanos) {
+            cached = check();
+            cachedAt = nanoClock.getAsLong();
+        }
+        return cached;
+    }
+
+    private Health check() {
+        ProxyConfig config = engine.config();
+        boolean serverKey = config.keys().serverKey().isPresent();
+        boolean clientKeys = config.keys().allowClientKey();
+        String keys = serverKey
+                ? (clientKeys ? "server key, client keys allowed" : "server key")
+                : (clientKeys ? "client keys only" : "none");
+        Health.Builder health = new Health.Builder()
+                .withDetail("upstream", config.upstream().baseUrl().toString())
+                .withDetail("keys", keys);
+        if (!serverKey) {
+            return clientKeys
+                    ? health.unknown()
+                            .withDetail("check", "skipped: no server key to call the upstream with")
+                            .build()
+                    : health.down()
+                            .withDetail("error", "no API key configured: calls answer 500")
+                            .build();
+        }
+        if (!engine.hasRoute(PROBE_PATH)) {
+            return health.unknown()
+                    .withDetail("check", "skipped: GET " + PROBE_PATH + " is not a proxy route")
+                    .build();
+        }
+        long start = System.nanoTime();
+        CompletableFuture<ProxyResponse> call =
+                engine.handle(ProxyRequest.builder("GET", PROBE_PATH).build());
+        try {
+            ProxyResponse response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            drain(response).get(remaining(start), TimeUnit.MILLISECONDS);
+            int status = response.status();
+            health.withDetail("status", status)
+                    .withDetail(
+                            "latency",
+                            Duration.ofNanos(System.nanoTime() - start).toMillis() + "ms");
+            if ((status >= 200 && status < 300) || status == 429) {
+                return health.up().build();
+            }
+            return health.down().withDetail("error", describe(status)).build();
+        } catch (TimeoutException e) {
+            call.cancel(true);
+            return health.down()
+                    .withDetail("error", "no answer within " + timeout.toMillis() + "ms")
+                    .build();
+        } catch (InterruptedException e) {
+            call.cancel(true);
+            Thread.currentThread().interrupt();
+            return health.down().withDetail("error", "interrupted").build();
+        } catch (ExecutionException | RuntimeException e) {
+            call.cancel(true);
+            return health.down()
+                    .withDetail("error", "check failed: " + e.getClass().getSimpleName())
+                    .build();
+        }
+    }
+
+    private long remaining(long startNanos) {
+        long left = timeout.toMillis()
+                - Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
+        return Math.max(1, left);
+    }
+
+    private static String describe(int status) {
+        return switch (status) {
+            case 401, 403 -> "the upstream refused the server key (" + status + ")";
+            case 502 -> "the upstream is unreachable (502)";
+            case 504 -> "the upstream did not answer in time (504)";
+            default -> "the upstream answered " + status;
+        };
+    }
+
+    /** Reads the (small) body to its end, so the exchange completes normally and its connection is reused. */
+    private static CompletableFuture<Void> drain(ProxyResponse response) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        response.body().subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                done.whenComplete((v, e) -> {
+                    if (e != null) {
+                        s.cancel();
+                    }
+                });
+                s.request(Long.MAX_VALUE);
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> item) {}
+
+            @Override
+            public void onError(Throwable t) {
+                done.completeExceptionally(t);
+            }
+
+            @Override
+            public void onComplete() {
+                done.complete(null);
+            }
+        });
+        return done;
+    }
+}

@@ -1,0 +1,159 @@
+package io.github.openaiproxy.spring.metrics;
+
+import io.github.openaiproxy.core.observe.Outcome;
+import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.observe.Usage;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Records the proxy's metrics with Micrometer:
+ *
+ * <ul>
+ *   <li>{@value #REQUESTS} (timer): every request, tagged {@code route} (the route template, or
+ *       {@code unmatched}), {@code status}, {@code model}, {@code outcome} ({@code COMPLETED},
+ *       {@code CLIENT_GONE}, {@code UPSTREAM_FAILED}) and {@code streamed}; the time runs to the last byte;
+ *   <li>{@value #UPSTREAM_LATENCY} (timer): time to the upstream's response headers, tagged {@code route}
+ *       and the upstream's {@code status};
+ *   <li>{@value #FIRST_EVENT} (timer): time from the request to the first event of a stream, tagged
+ *       {@code route} and {@code model};
+ *   <li>{@value #ACTIVE_STREAMS} (gauge): streams open now;
+ *   <li>{@value #TOKENS} (counter): tokens from the upstream's {@code usage}, tagged {@code model} and
+ *       {@code type} ({@code input}, {@code output}).
+ * </ul>
+ *
+ * Every tag has a bounded set of values: routes are the configured templates, and models are bounded as
+ * {@link ModelTags} explains (set {@code openai.proxy.metrics.max-model-tags}).
+ */
+public final class MicrometerProxyObserver implements ProxyObserver {
+    public static final String REQUESTS = "openai.proxy.requests";
+    public static final String UPSTREAM_LATENCY = "openai.proxy.upstream.latency";
+    public static final String FIRST_EVENT = "openai.proxy.stream.first-event";
+    public static final String ACTIVE_STREAMS = "openai.proxy.streams.active";
+    public static final String TOKENS = "openai.proxy.tokens";
+
+    private final Meter.MeterProvider<Timer> requests;
+    private final Meter.MeterProvider<Timer> upstreamLatency;
+    private final Meter.MeterProvider<Timer> firstEvent;
+    private final Meter.MeterProvider<Counter> tokens;
+    private final AtomicInteger activeStreams = new AtomicInteger();
+    private final ModelTags models;
+
+    /**
+     * @param maxModelTags the most distinct values of the {@code model} tag
+     */
+    public MicrometerProxyObserver(MeterRegistry registry, int maxModelTags) {
+        this.models = new ModelTags(maxModelTags);
+        this.requests = Timer.builder(REQUESTS)
+                .description("Requests to the proxy, by route, status and model")
+                .withRegistry(registry);
+        this.upstreamLatency = Timer.builder(UPSTREAM_LATENCY)
+                .description("Time to the upstream's response headers")
+                .withRegistry(registry);
+        this.firstEvent = Timer.builder(FIRST_EVENT)
+                .description("Time from the request to the first event of a stream")
+                .withRegistry(registry);
+        this.tokens = Counter.builder(TOKENS)
+                .description("Tokens the upstream reported in usage")
+                .baseUnit("tokens")
+                .withRegistry(registry);
+        Gauge.builder(ACTIVE_STREAMS, activeStreams, AtomicInteger::get)
+                .description("Streams open to clients")
+                .strongReference(true)
+                .register(registry);
+    }
+
+    @Override
+    public Exchange begin(String method, String path) {
+        return new Observed();
+    }
+
+    /** One request. Its callbacks come one after the other, but not always on the same thread. */
+    private final class Observed implements Exchange {
+        private volatile String route;
+        private volatile String model;
+        private volatile int upstreamStatus = -1;
+        private volatile Duration upstreamTime;
+        private final AtomicBoolean upstreamRecorded = new AtomicBoolean();
+        private final AtomicBoolean streamOpen = new AtomicBoolean();
+
+        @Override
+        public void routed(String route, Optional<String> model) {
+            this.route = route;
+            this.model = model.orElse(null);
+            recordUpstream();
+        }
+
+        @Override
+        public void upstreamResponded(int status, Duration latency) {
+            this.upstreamStatus = status;
+            this.upstreamTime = latency;
+            recordUpstream();
+        }
+
+        private void recordUpstream() {
+            // Whichever of the two callbacks comes second records: the latency needs the route.
+            if (route != null && upstreamTime != null && upstreamRecorded.compareAndSet(false, true)) {
+                upstreamLatency
+                        .withTags("route", route, "status", Integer.toString(upstreamStatus))
+                        .record(upstreamTime);
+            }
+        }
+
+        @Override
+        public void streamOpened() {
+            if (streamOpen.compareAndSet(false, true)) {
+                activeStreams.incrementAndGet();
+            }
+        }
+
+        @Override
+        public void firstEvent(Duration sinceStart) {
+            firstEvent
+                    .withTags("route", route(), "model", models.tag(model, upstreamAccepted()))
+                    .record(sinceStart);
+        }
+
+        @Override
+        public void usage(Usage usage) {
+            String tag = models.tag(model, true); // usage comes only with successful answers
+            if (usage.inputTokens() > 0) {
+                tokens.withTags("model", tag, "type", "input").increment(usage.inputTokens());
+            }
+            if (usage.outputTokens() > 0) {
+                tokens.withTags("model", tag, "type", "output").increment(usage.outputTokens());
+            }
+        }
+
+        @Override
+        public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
+            if (streamOpen.compareAndSet(true, false)) {
+                activeStreams.decrementAndGet();
+            }
+            requests.withTags(
+                            "route", route(),
+                            "status", Integer.toString(status),
+                            "model", models.tag(model, status < 300 && upstreamAccepted()),
+                            "outcome", outcome.name(),
+                            "streamed", Boolean.toString(streamed))
+                    .record(duration);
+        }
+
+        private String route() {
+            String r = route;
+            return r == null ? "unmatched" : r;
+        }
+
+        private boolean upstreamAccepted() {
+            int s = upstreamStatus;
+            return s >= 200 && s < 300;
+        }
+    }
+}

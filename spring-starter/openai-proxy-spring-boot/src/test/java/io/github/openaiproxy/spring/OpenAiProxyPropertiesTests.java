@@ -1,0 +1,143 @@
+package io.github.openaiproxy.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.normalize.ChatDefaults;
+import io.github.openaiproxy.core.normalize.ImageDefaults;
+import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The properties repeat core's defaults for IDE help; these tests keep them equal and documented. */
+class OpenAiProxyPropertiesTests {
+    private final OpenAiProxyProperties properties = new OpenAiProxyProperties();
+
+    @Test
+    void defaultValuesAreCoresDefaults() {
+        assertThat(properties.getApiKey()).isNull();
+        assertThat(properties.isAllowClientKey()).isFalse();
+        assertThat(properties.getPath()).isEqualTo(ProxyConfig.DEFAULT_PATH);
+        assertThat(properties.getBaseUrl()).isEqualTo(UpstreamConfig.DEFAULT_BASE_URL.toString());
+        assertThat(properties.getConnectTimeout()).isEqualTo(UpstreamConfig.DEFAULT_CONNECT_TIMEOUT);
+        assertThat(properties.getResponseTimeout()).isEqualTo(UpstreamConfig.DEFAULT_RESPONSE_TIMEOUT);
+        assertThat(properties.getOrganization()).isNull();
+        assertThat(properties.getProject()).isNull();
+        assertThat(properties.getMaxBodySize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_BODY_SIZE);
+        assertThat(properties.getMaxEventSize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_EVENT_SIZE);
+        assertThat(properties.getPassThroughRoutes())
+                .isEqualTo(PassThroughRoute.DEFAULTS.stream()
+                        .map(PassThroughRoute::toString)
+                        .toList());
+
+        CorsConfig cors = CorsConfig.defaults();
+        assertThat(properties.getCors().getAllowedOrigins()).isEqualTo(cors.allowedOrigins());
+        assertThat(properties.getCors().getAllowedOriginPatterns()).isEqualTo(cors.allowedOriginPatterns());
+        assertThat(properties.getCors().getAllowedHeaders()).isEqualTo(cors.allowedHeaders());
+        assertThat(properties.getCors().getExposedHeaders()).isEqualTo(cors.exposedHeaders());
+        assertThat(properties.getCors().getMaxAge()).isEqualTo(cors.maxAge());
+        assertThat(properties.getCors().isAllowCredentials()).isEqualTo(cors.allowCredentials());
+
+        ChatDefaults chat = ChatDefaults.SEED;
+        assertThat(properties.getChat().getModel()).isEqualTo(chat.model());
+        assertThat(properties.getChat().getTemperature()).isEqualTo(chat.temperature());
+        assertThat(properties.getChat().getMaxTokens()).isEqualTo(chat.maxTokens());
+        assertThat(properties.getChat().isStream()).isEqualTo(chat.stream());
+
+        ImageDefaults image = ImageDefaults.SEED;
+        assertThat(properties.getImage().getModel()).isEqualTo(image.model());
+        assertThat(properties.getImage().getN()).isEqualTo(image.n());
+        assertThat(properties.getImage().getSize()).isEqualTo(image.size());
+        assertThat(properties.getImage().getQuality()).isEqualTo(image.quality());
+        assertThat(properties.getImage().getStyle()).isEqualTo(image.style());
+        assertThat(properties.getImage().getResponseFormat()).isEqualTo(image.responseFormat());
+    }
+
+    @Test
+    void defaultPropertiesMapOntoCoresDefaultConfig() {
+        ProxyConfig mapped = OpenAiProxyPropertiesAdapter.toBuilder(properties).build();
+        ProxyConfig core = ProxyConfig.defaults();
+        assertThat(mapped.path()).isEqualTo(core.path());
+        assertThat(mapped.upstream()).isEqualTo(core.upstream());
+        assertThat(mapped.keys()).isEqualTo(core.keys());
+        assertThat(mapped.cors()).isEqualTo(core.cors());
+        assertThat(mapped.chatDefaults()).isEqualTo(core.chatDefaults());
+        assertThat(mapped.imageDefaults()).isEqualTo(core.imageDefaults());
+        assertThat(mapped.maxBodySize()).isEqualTo(core.maxBodySize());
+        assertThat(mapped.maxEventSize()).isEqualTo(core.maxEventSize());
+        assertThat(mapped.passThroughRoutes()).isEqualTo(core.passThroughRoutes());
+    }
+
+    @Test
+    void metadataDocumentsTheKeysOfTheOtherConfigurationSourcesWithDefaults() throws Exception {
+        Map<String, JsonNode> metadata = metadata();
+        List<String> keys = new ArrayList<>();
+        metadata.forEach((name, property) -> {
+            assertThat(property.path("description").asText()).as(name).isNotBlank();
+            if (property.path("type").asText().equals("java.lang.Boolean")) {
+                assertThat(property.path("description").asText()).as(name).startsWith("Whether");
+            }
+            if (name.startsWith("openai.proxy.")) {
+                keys.add(name.substring("openai.proxy.".length()));
+            }
+        });
+        // One vocabulary: the Spring properties are the init-parameter / environment keys plus Spring's own.
+        List<String> springOnly =
+                List.of("enabled", "metrics.max-model-tags", "health.cache-time-to-live", "health.timeout");
+        assertThat(keys).containsAll(springOnly);
+        keys.removeAll(springOnly);
+        assertThat(keys).containsExactlyInAnyOrderElementsOf(ProxySettings.KEYS);
+
+        assertThat(metadata.get("openai.proxy.connect-timeout")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo("10s");
+        assertThat(metadata.get("openai.proxy.max-body-size")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo("10MB");
+        assertThat(metadata.get("openai.proxy.chat.temperature")
+                        .path("defaultValue")
+                        .decimalValue())
+                .isEqualByComparingTo(ChatDefaults.SEED.temperature());
+        assertThat(texts(metadata.get("openai.proxy.cors.allowed-headers").path("defaultValue")))
+                .isEqualTo(CorsConfig.DEFAULT_ALLOWED_HEADERS);
+        assertThat(texts(metadata.get("openai.proxy.cors.exposed-headers").path("defaultValue")))
+                .isEqualTo(CorsConfig.DEFAULT_EXPOSED_HEADERS);
+        assertThat(texts(metadata.get("openai.proxy.pass-through-routes").path("defaultValue")))
+                .isEqualTo(properties.getPassThroughRoutes());
+    }
+
+    @Test
+    void toStringNeverShowsTheKey() {
+        properties.setApiKey("sk-secret-123");
+        assertThat(properties.toString()).doesNotContain("sk-secret-123").contains("configured");
+    }
+
+    private static Map<String, JsonNode> metadata() throws Exception {
+        try (InputStream in =
+                OpenAiProxyPropertiesTests.class.getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+            assertThat(in).as("generated configuration metadata").isNotNull();
+            Map<String, JsonNode> byName = new TreeMap<>();
+            for (JsonNode p : new ObjectMapper().readTree(in).path("properties")) {
+                byName.put(p.path("name").asText(), p);
+            }
+            return byName;
+        }
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+}

@@ -1,0 +1,78 @@
+package io.github.openaiproxy.spring.health;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+
+class OpenAiProxyHealthAutoConfigurationTests {
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(
+                    OpenAiProxyAutoConfiguration.class, OpenAiProxyHealthAutoConfiguration.class));
+
+    @Test
+    void providesTheHealthIndicator() {
+        runner.run(context -> {
+            assertThat(context).hasSingleBean(OpenAiProxyHealthIndicator.class);
+            // No key configured: down, without calling anything.
+            assertThat(context.getBean(OpenAiProxyHealthIndicator.class)
+                            .health()
+                            .getStatus())
+                    .isEqualTo(Status.DOWN);
+        });
+    }
+
+    @Test
+    void checksTheApplicationsEngine() {
+        ProxyEngine mine =
+                ProxyEngine.create(ProxyConfig.builder().allowClientKey(true).build());
+        try {
+            runner.withBean(ProxyEngine.class, () -> mine)
+                    .run(context -> assertThat(context.getBean(OpenAiProxyHealthIndicator.class)
+                                    .health()
+                                    .getStatus())
+                            .isEqualTo(Status.UNKNOWN));
+        } finally {
+            mine.close();
+        }
+    }
+
+    @Test
+    void backsOffWhenTheApplicationDefinesTheIndicator() {
+        runner.withBean(
+                        OpenAiProxyHealthIndicator.class,
+                        () -> new OpenAiProxyHealthIndicator(
+                                ProxyEngine.create(ProxyConfig.defaults()), Duration.ZERO, Duration.ofSeconds(1)))
+                .run(context -> assertThat(context).hasSingleBean(OpenAiProxyHealthIndicator.class));
+    }
+
+    @Test
+    void canBeDisabledLikeEveryHealthIndicator() {
+        runner.withPropertyValues("management.health.openai-proxy.enabled=false")
+                .run(context -> assertThat(context)
+                        .hasSingleBean(ProxyEngine.class)
+                        .doesNotHaveBean(OpenAiProxyHealthIndicator.class));
+    }
+
+    @Test
+    void backsOffWithoutSpringBootHealth() {
+        runner.withClassLoader(new FilteredClassLoader(HealthIndicator.class))
+                .run(context -> assertThat(context)
+                        .hasSingleBean(ProxyEngine.class)
+                        .doesNotHaveBean(OpenAiProxyHealthIndicator.class));
+    }
+
+    @Test
+    void backsOffWhenTheProxyIsDisabled() {
+        runner.withPropertyValues("openai.proxy.enabled=false")
+                .run(context -> assertThat(context).doesNotHaveBean(OpenAiProxyHealthIndicator.class));
+    }
+}

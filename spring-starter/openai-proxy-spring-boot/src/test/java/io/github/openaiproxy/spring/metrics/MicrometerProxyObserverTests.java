@@ -1,0 +1,144 @@
+package io.github.openaiproxy.spring.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.observe.Outcome;
+import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.observe.Usage;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The observer driven through the callbacks in the order the engine makes them. */
+class MicrometerProxyObserverTests {
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final MicrometerProxyObserver observer = new MicrometerProxyObserver(registry, 2);
+
+    @Test
+    void recordsARequestByRouteStatusModelAndOutcome() {
+        ProxyObserver.Exchange e = observer.begin("POST", "/v1/chat/completions");
+        e.upstreamResponded(200, Duration.ofMillis(120));
+        e.routed("/v1/chat/completions", Optional.of("gpt-4o-mini"));
+        e.finished(200, false, Outcome.COMPLETED, Duration.ofMillis(150));
+
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS)
+                        .tag("route", "/v1/chat/completions")
+                        .tag("status", "200")
+                        .tag("model", "gpt-4o-mini")
+                        .tag("outcome", "COMPLETED")
+                        .tag("streamed", "false")
+                        .timer()
+                        .totalTime(TimeUnit.MILLISECONDS))
+                .isEqualTo(150);
+        assertThat(registry.get(MicrometerProxyObserver.UPSTREAM_LATENCY)
+                        .tag("route", "/v1/chat/completions")
+                        .tag("status", "200")
+                        .timer()
+                        .totalTime(TimeUnit.MILLISECONDS))
+                .isEqualTo(120);
+    }
+
+    @Test
+    void recordsUpstreamLatencyOnceWhicheverCallbackComesFirst() {
+        ProxyObserver.Exchange e = observer.begin("GET", "/v1/models");
+        e.routed("/v1/models", Optional.empty());
+        e.upstreamResponded(503, Duration.ofMillis(40));
+        e.finished(503, false, Outcome.COMPLETED, Duration.ofMillis(41));
+
+        assertThat(registry.get(MicrometerProxyObserver.UPSTREAM_LATENCY)
+                        .tag("route", "/v1/models")
+                        .tag("status", "503")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS)
+                        .tag("model", "none")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
+    }
+
+    @Test
+    void tracksAStreamFromOpeningToItsEnd() {
+        ProxyObserver.Exchange e = observer.begin("POST", "/");
+        e.upstreamResponded(200, Duration.ofMillis(80));
+        e.routed("/", Optional.of("gpt-4o"));
+        e.streamOpened();
+        assertThat(registry.get(MicrometerProxyObserver.ACTIVE_STREAMS).gauge().value())
+                .isEqualTo(1);
+        e.firstEvent(Duration.ofMillis(90));
+        e.usage(new Usage(11, 22, 33));
+        e.finished(200, true, Outcome.CLIENT_GONE, Duration.ofSeconds(3));
+
+        assertThat(registry.get(MicrometerProxyObserver.ACTIVE_STREAMS).gauge().value())
+                .isZero();
+        assertThat(registry.get(MicrometerProxyObserver.FIRST_EVENT)
+                        .tag("route", "/")
+                        .tag("model", "gpt-4o")
+                        .timer()
+                        .totalTime(TimeUnit.MILLISECONDS))
+                .isEqualTo(90);
+        assertThat(registry.get(MicrometerProxyObserver.TOKENS)
+                        .tag("model", "gpt-4o")
+                        .tag("type", "input")
+                        .counter()
+                        .count())
+                .isEqualTo(11);
+        assertThat(registry.get(MicrometerProxyObserver.TOKENS)
+                        .tag("model", "gpt-4o")
+                        .tag("type", "output")
+                        .counter()
+                        .count())
+                .isEqualTo(22);
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS)
+                        .tag("outcome", "CLIENT_GONE")
+                        .tag("streamed", "true")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
+    }
+
+    @Test
+    void tagsOnlyModelsTheUpstreamAcceptedAndAtMostTheConfiguredNumber() {
+        request("not-a-model", 404);
+        request("gpt-4o", 200);
+        request("gpt-4o-mini", 200);
+        request("gpt-4.1", 200); // a third accepted model: over the limit of 2
+        request("gpt-4o", 200);
+        request("bad model\nname", 200);
+
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS).timers())
+                .extracting(t -> t.getId().getTag("model"))
+                .containsOnly("other", "gpt-4o", "gpt-4o-mini");
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS).tag("model", "other").timers().stream()
+                        .mapToLong(t -> t.count())
+                        .sum())
+                .isEqualTo(3);
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS)
+                        .tag("model", "gpt-4o")
+                        .timer()
+                        .count())
+                .isEqualTo(2);
+    }
+
+    @Test
+    void aModelOnceAcceptedKeepsItsTagOnFailures() {
+        request("gpt-4o", 200);
+        request("gpt-4o", 429);
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS)
+                        .tag("model", "gpt-4o")
+                        .tag("status", "429")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
+    }
+
+    private void request(String model, int status) {
+        ProxyObserver.Exchange e = observer.begin("POST", "/v1/chat/completions");
+        e.upstreamResponded(status, Duration.ofMillis(5));
+        e.routed("/v1/chat/completions", Optional.of(model));
+        e.finished(status, false, Outcome.COMPLETED, Duration.ofMillis(6));
+    }
+}
