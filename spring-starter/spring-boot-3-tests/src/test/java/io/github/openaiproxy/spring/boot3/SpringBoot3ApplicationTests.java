@@ -1,0 +1,158 @@
+package io.github.openaiproxy.spring.boot3;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.ChatModel;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/** A Spring Boot 3.5 application with the starter: the official SDK through the proxy, streaming included. */
+@SpringBootTest(
+        classes = SpringBoot3ApplicationTests.App.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {"openai.proxy.path=/ai", "openai.proxy.api-key=" + SpringBoot3ApplicationTests.KEY})
+class SpringBoot3ApplicationTests {
+    static final String KEY = "sk-boot3-secret";
+    static final WireMockServer upstream = startUpstream();
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    MeterRegistry meters;
+
+    OpenAIClient sdk;
+
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
+    @RestController
+    static class App {
+        @GetMapping("/hello")
+        String hello() {
+            return "hello from the host";
+        }
+    }
+
+    static WireMockServer startUpstream() {
+        WireMockServer server = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+        server.start();
+        server.stubFor(post("/v1/chat/completions")
+                .withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+                .willReturn(aResponse()
+                        .withHeader("Content-Type", "text/event-stream")
+                        .withBody(chunk("Spring ") + chunk("Boot ") + chunk("3")
+                                + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+                                + "\"model\":\"gpt-4o-mini\",\"choices\":[],"
+                                + "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7}}\n\n"
+                                + "data: [DONE]\n\n")));
+        server.stubFor(post("/v1/chat/completions")
+                .atPriority(10)
+                .willReturn(
+                        okJson("{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\","
+                                + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"plain\"},"
+                                + "\"logprobs\":null,\"finish_reason\":\"stop\"}]}")));
+        return server;
+    }
+
+    static String chunk(String text) {
+        return "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\","
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text + "\"},\"finish_reason\":null}]}\n\n";
+    }
+
+    @DynamicPropertySource
+    static void upstream(DynamicPropertyRegistry registry) {
+        registry.add("openai.proxy.base-url", () -> "http://127.0.0.1:" + upstream.port());
+    }
+
+    @AfterAll
+    static void stopUpstream() {
+        upstream.stop();
+    }
+
+    @AfterEach
+    void closeSdk() {
+        if (sdk != null) {
+            sdk.close();
+        }
+    }
+
+    @Test
+    void officialSdkStreamsThroughTheProxy() {
+        sdk = OpenAIOkHttpClient.builder()
+                .baseUrl("http://127.0.0.1:" + port + "/ai/v1")
+                .apiKey("x")
+                .maxRetries(0)
+                .build();
+        String text;
+        try (StreamResponse<ChatCompletionChunk> stream = sdk.chat()
+                .completions()
+                .createStreaming(ChatCompletionCreateParams.builder()
+                        .model(ChatModel.GPT_4O_MINI)
+                        .addUserMessage("Hi")
+                        .build())) {
+            text = stream.stream()
+                    .flatMap(c -> c.choices().stream())
+                    .flatMap(choice -> choice.delta().content().stream())
+                    .collect(Collectors.joining());
+        }
+        assertThat(text).isEqualTo("Spring Boot 3");
+        upstream.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+                .withHeader("Authorization", equalTo("Bearer " + KEY)));
+        await().atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(meters.get(MicrometerProxyObserver.TOKENS)
+                                .tag("model", "gpt-4o-mini")
+                                .tag("type", "output")
+                                .counter()
+                                .count())
+                        .isEqualTo(3));
+    }
+
+    @Test
+    void theApplicationsRoutesAreUntouched() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> hello = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/hello"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(hello.body()).isEqualTo("hello from the host");
+        HttpResponse<String> unknown = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ai/v1/files"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.body()).contains("unknown_url");
+    }
+}

@@ -1,0 +1,78 @@
+package io.github.openaiproxy.spring.boot3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
+import io.github.openaiproxy.spring.OpenAiProxyServletAutoConfiguration;
+import io.github.openaiproxy.spring.health.OpenAiProxyHealthAutoConfiguration;
+import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
+import io.github.openaiproxy.spring.metrics.OpenAiProxyMetricsAutoConfiguration;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.SpringBootVersion;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
+import org.springframework.boot.web.servlet.ServletRegistrationBean;
+
+/** The auto-configurations, built against Spring Boot 4, on Spring Boot 3.5. */
+class SpringBoot3AutoConfigurationTests {
+    private final WebApplicationContextRunner runner = new WebApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(
+                    OpenAiProxyAutoConfiguration.class,
+                    OpenAiProxyServletAutoConfiguration.class,
+                    OpenAiProxyMetricsAutoConfiguration.class,
+                    OpenAiProxyHealthAutoConfiguration.class))
+            .withBean(MeterRegistry.class, SimpleMeterRegistry::new);
+
+    @Test
+    void runsOnSpringBoot3() {
+        assertThat(SpringBootVersion.getVersion()).startsWith("3.5.");
+    }
+
+    @Test
+    void mountsTheProxyWithMetricsButNoHealthIndicator() {
+        runner.withPropertyValues("openai.proxy.path=/ai", "openai.proxy.api-key=sk-test")
+                .run(context -> {
+                    assertThat(context).hasNotFailed().hasSingleBean(ProxyEngine.class);
+                    assertThat(context.getBean("openAiProxyRegistration", ServletRegistrationBean.class)
+                                    .getUrlMappings())
+                            .containsExactly("/ai/*");
+                    assertThat(context).hasSingleBean(MicrometerProxyObserver.class);
+                    // Spring Boot 3's health API lives in another package: the indicator needs Spring Boot 4.
+                    assertThat(context).doesNotHaveBean("openAiProxyHealthIndicator");
+                });
+    }
+
+    @Test
+    void backsOffWhenTheApplicationDefinesItsConfig() {
+        runner.withBean(
+                        ProxyConfig.class,
+                        () -> ProxyConfig.builder().path("/mine").build())
+                .run(context -> assertThat(
+                                context.getBean(ProxyEngine.class).config().path())
+                        .isEqualTo("/mine"));
+    }
+
+    @Test
+    void canBeDisabled() {
+        runner.withPropertyValues("openai.proxy.enabled=false")
+                .run(context -> assertThat(context)
+                        .doesNotHaveBean(ProxyEngine.class)
+                        .doesNotHaveBean(MicrometerProxyObserver.class));
+    }
+
+    @Test
+    void failsOnAnInvalidValueNamingTheProperty() {
+        runner.withPropertyValues("openai.proxy.cors.allowed-origins=*", "openai.proxy.cors.allow-credentials=true")
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(context.getStartupFailure())
+                            .hasRootCauseInstanceOf(InvalidConfigurationPropertyValueException.class)
+                            .hasMessageContaining("openai.proxy.cors.allow-credentials");
+                });
+    }
+}
