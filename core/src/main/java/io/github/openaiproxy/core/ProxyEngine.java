@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
+import io.github.openaiproxy.core.observe.GuardedExchange;
 import io.github.openaiproxy.core.observe.ObservedResponses;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.relay.ResponseRelay;
@@ -92,7 +93,7 @@ public final class ProxyEngine implements AutoCloseable {
      */
     public CompletableFuture<ProxyResponse> handle(ProxyRequest request) {
         long start = System.nanoTime();
-        ProxyObserver.Exchange observation = observer.begin(request.method(), request.path());
+        ProxyObserver.Exchange observation = GuardedExchange.begin(observer, request.method(), request.path());
         Exchange exchange = new Exchange(this, request, observation, observer.wantsDetails());
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         exchange.run().whenComplete((response, error) -> {

@@ -142,6 +142,26 @@ class ProxyEngineObserverTest {
     }
 
     @Test
+    void aFailingObserverNeitherFailsNorHangsTheRequest() {
+        ProxyObserver broken = (method, path) -> new ProxyObserver.Exchange() {
+            @Override
+            public void routed(String route, Optional<String> model) {
+                throw new IllegalStateException("metrics backend down");
+            }
+
+            @Override
+            public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
+                throw new IllegalStateException("metrics backend down");
+            }
+        };
+        try (ProxyEngine engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .observer(broken)
+                .build()) {
+            assertThat(send(engine, get("/nope")).status()).isEqualTo(404);
+        }
+    }
+
+    @Test
     void unknownPathsAreReportedAsUnmatched() {
         try (ProxyEngine engine = engine()) {
             send(engine, get("/nope"));

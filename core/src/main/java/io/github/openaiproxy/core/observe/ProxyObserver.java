@@ -19,7 +19,12 @@ public interface ProxyObserver {
         return this != NONE;
     }
 
-    /** One request's story, in order of the calls. All methods default to doing nothing. */
+    /**
+     * One request's story. Calls come in this order: {@link #upstreamResponded} (when there was an
+     * upstream call), {@link #routed} (once the response is ready), {@link #streamOpened} and
+     * {@link #firstEvent} (streams), {@link #usage}, {@link #finished}. All methods default to doing
+     * nothing; an exception thrown by one is logged and ignored.
+     */
     interface Exchange {
         Exchange NONE = new Exchange() {};
 

@@ -1,0 +1,74 @@
+package io.github.openaiproxy.core.observe;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Shields the proxy from its observers: an exception thrown by an observer is logged and dropped, so
+ * a faulty metrics binding can never fail or hang a request.
+ */
+public final class GuardedExchange implements ProxyObserver.Exchange {
+    private static final System.Logger LOG = System.getLogger(GuardedExchange.class.getName());
+
+    private final ProxyObserver.Exchange delegate;
+
+    private GuardedExchange(ProxyObserver.Exchange delegate) {
+        this.delegate = delegate;
+    }
+
+    /** Begins an exchange on {@code observer}, guarded; {@link ProxyObserver.Exchange#NONE} stays as is. */
+    public static ProxyObserver.Exchange begin(ProxyObserver observer, String method, String path) {
+        if (observer == ProxyObserver.NONE) {
+            return ProxyObserver.Exchange.NONE;
+        }
+        try {
+            ProxyObserver.Exchange e = observer.begin(method, path);
+            return e == null || e == ProxyObserver.Exchange.NONE ? ProxyObserver.Exchange.NONE : new GuardedExchange(e);
+        } catch (RuntimeException e) {
+            failed("begin", e);
+            return ProxyObserver.Exchange.NONE;
+        }
+    }
+
+    @Override
+    public void routed(String route, Optional<String> model) {
+        run("routed", () -> delegate.routed(route, model));
+    }
+
+    @Override
+    public void upstreamResponded(int status, Duration latency) {
+        run("upstreamResponded", () -> delegate.upstreamResponded(status, latency));
+    }
+
+    @Override
+    public void firstEvent(Duration sinceStart) {
+        run("firstEvent", () -> delegate.firstEvent(sinceStart));
+    }
+
+    @Override
+    public void streamOpened() {
+        run("streamOpened", delegate::streamOpened);
+    }
+
+    @Override
+    public void usage(Usage usage) {
+        run("usage", () -> delegate.usage(usage));
+    }
+
+    @Override
+    public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
+        run("finished", () -> delegate.finished(status, streamed, outcome, duration));
+    }
+
+    private static void run(String callback, Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            failed(callback, e);
+        }
+    }
+
+    private static void failed(String callback, RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "proxy observer failed in " + callback + "; ignored", e);
+    }
+}
