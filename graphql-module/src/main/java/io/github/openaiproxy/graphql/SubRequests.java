@@ -20,7 +20,10 @@ import java.util.concurrent.Flow;
  * keys work (or are refused) exactly as on REST.
  */
 final class SubRequests {
-    static final ObjectMapper JSON = JsonMapper.builder().build();
+    /** Exactly one JSON value per body: "{...} trailing" is not a request. */
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
     /** A JSON answer larger than this is not read (image answers with several base64 images stay below). */
     static final int MAX_BODY = 64 * 1024 * 1024;
 
