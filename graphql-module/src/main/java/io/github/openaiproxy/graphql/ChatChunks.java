@@ -158,7 +158,8 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
         }
         if (json != null && json.has("error")) {
             JsonNode error = json.get("error");
-            String message = error.path("message").isTextual() ? error.path("message").textValue() : error.toString();
+            String message =
+                    error.path("message").isTextual() ? error.path("message").textValue() : error.toString();
             throw new StreamFailure(message);
         }
         return json;

@@ -107,24 +107,26 @@ public final class GraphQlRoute implements CustomRoute {
         RuntimeWiring wiring = RuntimeWiring.newRuntimeWiring()
                 .scalar(JsonScalar.JSON)
                 .type("Query", t -> t.dataFetcher("chatHistory", fetchers.chatHistory()))
-                .type("Mutation", t -> t.dataFetcher("getAIResponse", fetchers.getAIResponse())
-                        .dataFetcher("generateImage", fetchers.generateImage())
-                        .dataFetcher("createSession", fetchers.createSession())
-                        .dataFetcher("deleteSession", fetchers.deleteSession()))
+                .type(
+                        "Mutation",
+                        t -> t.dataFetcher("getAIResponse", fetchers.getAIResponse())
+                                .dataFetcher("generateImage", fetchers.generateImage())
+                                .dataFetcher("createSession", fetchers.createSession())
+                                .dataFetcher("deleteSession", fetchers.deleteSession()))
                 .type("Subscription", t -> t.dataFetcher("chatStream", fetchers.chatStream()))
                 .build();
         GraphQLSchema schema = new SchemaGenerator().makeExecutableSchema(types, wiring);
         DataFetcherExceptionHandler unexpected = parameters -> {
             LOG.log(System.Logger.Level.ERROR, "a GraphQL data fetcher failed", parameters.getException());
-            return CompletableFuture.completedFuture(DataFetcherExceptionHandlerResult.newResult(
-                            graphql.GraphqlErrorBuilder.newError()
+            return CompletableFuture.completedFuture(
+                    DataFetcherExceptionHandlerResult.newResult(graphql.GraphqlErrorBuilder.newError()
                                     .message("Internal error")
                                     .path(parameters.getPath())
                                     .location(parameters.getSourceLocation())
                                     .errorType(ProxyErrors.Classification.of("INTERNAL_SERVER_ERROR"))
                                     .extensions(java.util.Map.of("code", "INTERNAL_SERVER_ERROR"))
                                     .build())
-                    .build());
+                            .build());
         };
         return GraphQL.newGraphQL(schema)
                 .instrumentation(new ChainedInstrumentation(List.of(

@@ -98,7 +98,8 @@ final class HttpTransport {
     }
 
     /** A parsed GraphQL-over-HTTP request. */
-    record GraphQlRequest(String query, String operationName, Map<String, Object> variables, Map<String, Object> extensions) {}
+    record GraphQlRequest(
+            String query, String operationName, Map<String, Object> variables, Map<String, Object> extensions) {}
 
     /** A request the transport refuses before execution. */
     static final class RequestError extends RuntimeException {
@@ -129,7 +130,11 @@ final class HttpTransport {
         Accept accept = Accept.parse(request.headers().allValues("Accept"));
         String errorType = accept.graphqlResponse() ? GRAPHQL_RESPONSE : JSON;
         if (!accept.json() && !accept.graphqlResponse() && !accept.eventStream()) {
-            return done(error(406, JSON, "Accept application/json, application/graphql-response+json or text/event-stream", Map.of()));
+            return done(error(
+                    406,
+                    JSON,
+                    "Accept application/json, application/graphql-response+json or text/event-stream",
+                    Map.of()));
         }
         GraphQlRequest gql;
         Kind kind;
@@ -142,12 +147,15 @@ final class HttpTransport {
             kind = kind(gql);
             if (request.method().equals("GET") && kind != Kind.QUERY && kind != Kind.UNKNOWN) {
                 throw new RequestError(
-                        405, "Only queries may be sent with GET; send mutations and subscriptions with POST",
+                        405,
+                        "Only queries may be sent with GET; send mutations and subscriptions with POST",
                         Map.of("Allow", "GET, OPTIONS, POST"));
             }
-            if (kind == Kind.SUBSCRIPTION && (!accept.eventStream() || request.method().equals("GET"))) {
+            if (kind == Kind.SUBSCRIPTION
+                    && (!accept.eventStream() || request.method().equals("GET"))) {
                 throw new RequestError(
-                        400, "Subscriptions are delivered over Server-Sent Events: POST with Accept: text/event-stream");
+                        400,
+                        "Subscriptions are delivered over Server-Sent Events: POST with Accept: text/event-stream");
             }
         } catch (RequestError e) {
             return done(error(e.status, errorType, e.getMessage(), e.headers));
@@ -185,7 +193,8 @@ final class HttpTransport {
     private static ProxyResponse events(ExecutionResult result, String errorType) {
         if (!result.isDataPresent()) {
             // Refused before execution (syntax, validation, limits): a plain JSON answer, as for any request error.
-            return body(400, errorType.equals(GRAPHQL_RESPONSE) ? GRAPHQL_RESPONSE : JSON, specification(result), Map.of());
+            return body(
+                    400, errorType.equals(GRAPHQL_RESPONSE) ? GRAPHQL_RESPONSE : JSON, specification(result), Map.of());
         }
         java.util.concurrent.Flow.Publisher<List<java.nio.ByteBuffer>> stream;
         Object data = result.getData();
@@ -193,28 +202,27 @@ final class HttpTransport {
             @SuppressWarnings("unchecked")
             Publisher<ExecutionResult> results = (Publisher<ExecutionResult>) publisher;
             stream = new SseEvents<>(
-                    FlowAdapters.toFlowPublisher(results),
-                    r -> write(specification(r)),
-                    HttpTransport::streamError);
+                    FlowAdapters.toFlowPublisher(results), r -> write(specification(r)), HttpTransport::streamError);
         } else {
             String one = write(specification(result));
-            java.util.concurrent.Flow.Publisher<String> single = subscriber -> subscriber.onSubscribe(new java.util.concurrent.Flow.Subscription() {
-                            private boolean sent;
+            java.util.concurrent.Flow.Publisher<String> single =
+                    subscriber -> subscriber.onSubscribe(new java.util.concurrent.Flow.Subscription() {
+                        private boolean sent;
 
-                            @Override
-                            public void request(long n) {
-                                if (!sent) {
-                                    sent = true;
-                                    subscriber.onNext(one);
-                                    subscriber.onComplete();
-                                }
-                            }
-
-                            @Override
-                            public void cancel() {
+                        @Override
+                        public void request(long n) {
+                            if (!sent) {
                                 sent = true;
+                                subscriber.onNext(one);
+                                subscriber.onComplete();
                             }
-                        });
+                        }
+
+                        @Override
+                        public void cancel() {
+                            sent = true;
+                        }
+                    });
             stream = new SseEvents<String>(single, s -> s, HttpTransport::streamError);
         }
         TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
@@ -246,8 +254,15 @@ final class HttpTransport {
     private static ProxyResponse error(int status, String type, String message, Map<String, String> headers) {
         Map<String, Object> error = new LinkedHashMap<>();
         error.put("message", message);
-        error.put("extensions", Map.of("code", status == 405 ? "METHOD_NOT_ALLOWED" : status == 406 ? "NOT_ACCEPTABLE"
-                : status == 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST"));
+        error.put(
+                "extensions",
+                Map.of(
+                        "code",
+                        status == 405
+                                ? "METHOD_NOT_ALLOWED"
+                                : status == 406
+                                        ? "NOT_ACCEPTABLE"
+                                        : status == 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST"));
         return body(status, type, Map.of("errors", List.of(error)), headers);
     }
 
@@ -331,8 +346,13 @@ final class HttpTransport {
             }
         }
         return new GraphQlRequest(
-                query(params.containsKey("query") ? SubRequests.JSON.getNodeFactory().textNode(params.get("query")) : null),
-                Optional.ofNullable(params.get("operationName")).filter(s -> !s.isEmpty()).orElse(null),
+                query(
+                        params.containsKey("query")
+                                ? SubRequests.JSON.getNodeFactory().textNode(params.get("query"))
+                                : null),
+                Optional.ofNullable(params.get("operationName"))
+                        .filter(s -> !s.isEmpty())
+                        .orElse(null),
                 object(parseParam(params.get("variables"), "variables"), "variables"),
                 object(parseParam(params.get("extensions"), "extensions"), "extensions"));
     }
@@ -389,7 +409,9 @@ final class HttpTransport {
         }
         OperationDefinition chosen = null;
         for (OperationDefinition op : document.getDefinitionsOfType(OperationDefinition.class)) {
-            if (request.operationName() == null ? chosen == null : request.operationName().equals(op.getName())) {
+            if (request.operationName() == null
+                    ? chosen == null
+                    : request.operationName().equals(op.getName())) {
                 if (request.operationName() == null && chosen != null) {
                     return Kind.UNKNOWN; // several operations and no name: execution reports it
                 }

@@ -61,7 +61,11 @@ final class ProxyFetchers {
                         JsonNode choice = completion.path("choices").path(0);
                         String recordedId = reply.header(ChatSessions.MESSAGE_ID_HEADER);
                         String recordedAt = reply.header(ChatSessions.MESSAGE_TIMESTAMP_HEADER);
-                        out.put("id", recordedId != null ? recordedId : completion.path("id").asText(null));
+                        out.put(
+                                "id",
+                                recordedId != null
+                                        ? recordedId
+                                        : completion.path("id").asText(null));
                         out.put("content", text(choice.path("message").path("content")));
                         out.put("role", choice.path("message").path("role").asText("assistant"));
                         out.put("model", completion.path("model").asText(null));
@@ -69,7 +73,9 @@ final class ProxyFetchers {
                         out.put("timestamp", recordedAt != null ? recordedAt : now());
                         out.put("success", true);
                         out.put("error", null);
-                        return DataFetcherResult.<Map<String, Object>>newResult().data(out).build();
+                        return DataFetcherResult.<Map<String, Object>>newResult()
+                                .data(out)
+                                .build();
                     });
         };
     }
@@ -89,15 +95,18 @@ final class ProxyFetchers {
                             return CompletableFuture.completedFuture(
                                     FlowAdapters.toPublisher(new ChatChunks(response.body(), id)));
                         }
-                        return SubRequests.read(response).thenApply(reply -> reply.status() == 200
-                                ? DataFetcherResult.newResult()
-                                        .error(ProxyErrors.of(
-                                                        "UPSTREAM_ERROR", "The upstream did not answer with a stream")
-                                                .toError(env))
-                                        .build()
-                                : DataFetcherResult.newResult()
-                                        .error(ProxyErrors.fromReply(reply).toError(env))
-                                        .build());
+                        return SubRequests.read(response)
+                                .thenApply(reply -> reply.status() == 200
+                                        ? DataFetcherResult.newResult()
+                                                .error(ProxyErrors.of(
+                                                                "UPSTREAM_ERROR",
+                                                                "The upstream did not answer with a stream")
+                                                        .toError(env))
+                                                .build()
+                                        : DataFetcherResult.newResult()
+                                                .error(ProxyErrors.fromReply(reply)
+                                                        .toError(env))
+                                                .build());
                     });
         };
     }
@@ -129,12 +138,19 @@ final class ProxyFetchers {
                         }
                         out.put("images", list);
                         out.put("model", applied.path("model").asText(null));
-                        out.put("size", answer.path("size").asText(applied.path("size").asText(null)));
-                        out.put("quality", answer.path("quality").asText(applied.path("quality").asText(null)));
+                        out.put(
+                                "size",
+                                answer.path("size").asText(applied.path("size").asText(null)));
+                        out.put(
+                                "quality",
+                                answer.path("quality")
+                                        .asText(applied.path("quality").asText(null)));
                         out.put("style", applied.path("style").asText(null));
                         out.put("success", true);
                         out.put("error", null);
-                        return DataFetcherResult.<Map<String, Object>>newResult().data(out).build();
+                        return DataFetcherResult.<Map<String, Object>>newResult()
+                                .data(out)
+                                .build();
                     });
         };
     }
@@ -164,7 +180,9 @@ final class ProxyFetchers {
                         out.put("createdAt", created.path("createdAt").asText());
                         out.put("success", true);
                         out.put("error", null);
-                        return DataFetcherResult.<Map<String, Object>>newResult().data(out).build();
+                        return DataFetcherResult.<Map<String, Object>>newResult()
+                                .data(out)
+                                .build();
                     });
         };
     }
@@ -188,7 +206,9 @@ final class ProxyFetchers {
                         }
                         out.put("success", true);
                         out.put("error", null);
-                        return DataFetcherResult.<Map<String, Object>>newResult().data(out).build();
+                        return DataFetcherResult.<Map<String, Object>>newResult()
+                                .data(out)
+                                .build();
                     });
         };
     }
@@ -206,7 +226,9 @@ final class ProxyFetchers {
             Integer after = env.getArgument("after");
             String query = "limit=" + (limit == null ? 100 : limit) + "&after=" + (after == null ? 0 : after);
             RouteCall call = call(env);
-            return SubRequests.send(call, SubRequests.request(call, "GET", "/sessions/" + encode(id) + "/messages", query, null))
+            return SubRequests.send(
+                            call,
+                            SubRequests.request(call, "GET", "/sessions/" + encode(id) + "/messages", query, null))
                     .thenApply(reply -> {
                         if (reply.status() != 200) {
                             return DataFetcherResult.<List<Map<String, Object>>>newResult()
@@ -268,7 +290,7 @@ final class ProxyFetchers {
     private static JsonNode strip(JsonNode node) {
         if (node instanceof ObjectNode o) {
             List<String> nulls = new ArrayList<>();
-            o.fields().forEachRemaining(e -> {
+            o.properties().forEach(e -> {
                 if (e.getValue().isNull()) {
                     nulls.add(e.getKey());
                 }

@@ -47,6 +47,7 @@ final class SseEvents<T> implements Flow.Publisher<List<ByteBuffer>> {
         private final AtomicLong demand = new AtomicLong();
         /** Results requested from the source and not yet received. */
         private final AtomicLong outstanding = new AtomicLong();
+
         private final AtomicInteger wip = new AtomicInteger();
         private volatile Flow.Subscription upstream;
         private volatile boolean sourceDone;

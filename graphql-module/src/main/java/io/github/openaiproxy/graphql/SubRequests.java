@@ -54,8 +54,10 @@ final class SubRequests {
                 throw new IllegalStateException("cannot write a sub-request body", e);
             }
         }
-        call.request().headers().allValues(KeyPolicy.CLIENT_KEY_HEADER).forEach(v -> b.header(
-                KeyPolicy.CLIENT_KEY_HEADER, v));
+        call.request()
+                .headers()
+                .allValues(KeyPolicy.CLIENT_KEY_HEADER)
+                .forEach(v -> b.header(KeyPolicy.CLIENT_KEY_HEADER, v));
         return b.build();
     }
 

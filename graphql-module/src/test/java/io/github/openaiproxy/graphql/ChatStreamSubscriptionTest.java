@@ -28,7 +28,8 @@ class ChatStreamSubscriptionTest {
     static final Upstream upstream = new Upstream();
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final String SUBSCRIBE = "subscription S($input: ChatInput!) { chatStream(input: $input) { content finishReason } }";
+    static final String SUBSCRIBE =
+            "subscription S($input: ChatInput!) { chatStream(input: $input) { content finishReason } }";
     static final List<String> EVENTS = List.of(
             "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
             "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"H\u00e9llo\"}}]}\n\n",
@@ -93,7 +94,8 @@ class ChatStreamSubscriptionTest {
                 data:
 
                 """);
-        JsonNode sent = JSON.readTree(upstream.server().getAllServeEvents().get(0).getRequest().getBodyAsString());
+        JsonNode sent = JSON.readTree(
+                upstream.server().getAllServeEvents().get(0).getRequest().getBodyAsString());
         assertThat(sent.get("stream").asBoolean()).isTrue();
     }
 
@@ -101,9 +103,9 @@ class ChatStreamSubscriptionTest {
     @Test
     void tokensAreRelayedAsTheyArriveNotAtTheEnd() throws Exception {
         try (var raw = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress());
-                GraphQlServer slow = GraphQlServer.start(GraphQlServer.config(
-                                java.net.URI.create("http://127.0.0.1:" + raw.getLocalPort()))
-                        .build())) {
+                GraphQlServer slow = GraphQlServer.start(
+                        GraphQlServer.config(java.net.URI.create("http://127.0.0.1:" + raw.getLocalPort()))
+                                .build())) {
             String request = body(SUBSCRIBE, Map.of("input", input("Hi")));
             java.util.concurrent.CompletableFuture<HttpResponse<java.util.stream.Stream<String>>> client = slow.http()
                     .sendAsync(
@@ -120,7 +122,9 @@ class ChatStreamSubscriptionTest {
                 out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
                         .getBytes(StandardCharsets.UTF_8));
                 chunk(out, EVENTS.get(1));
-                var lines = client.get(30, java.util.concurrent.TimeUnit.SECONDS).body().iterator();
+                var lines = client.get(30, java.util.concurrent.TimeUnit.SECONDS)
+                        .body()
+                        .iterator();
                 assertThat(lines.next()).isEqualTo("event: next");
                 assertThat(lines.next()).contains("H\u00e9llo"); // while the upstream has not finished
                 chunk(out, EVENTS.get(3) + EVENTS.get(4));
@@ -128,7 +132,9 @@ class ChatStreamSubscriptionTest {
                 out.flush();
                 StringBuilder rest = new StringBuilder();
                 lines.forEachRemaining(l -> rest.append(l).append('\n'));
-                assertThat(rest.toString()).contains("\"finishReason\":\"stop\"").endsWith("event: complete\ndata:\n\n");
+                assertThat(rest.toString())
+                        .contains("\"finishReason\":\"stop\"")
+                        .endsWith("event: complete\ndata:\n\n");
             }
         }
     }
@@ -136,13 +142,16 @@ class ChatStreamSubscriptionTest {
     @Test
     void aSessionStreamIsRecorded() throws Exception {
         upstreamStreams(String.join("", EVENTS));
-        String id = JSON.readTree(server.post("{\"query\":\"mutation { createSession { sessionId } }\"}").body())
+        String id = JSON.readTree(server.post("{\"query\":\"mutation { createSession { sessionId } }\"}")
+                        .body())
                 .at("/data/createSession/sessionId")
                 .asText();
-        Map<String, Object> input = Map.of("sessionId", id, "messages", List.of(Map.of("role", "user", "content", "Hi")));
+        Map<String, Object> input =
+                Map.of("sessionId", id, "messages", List.of(Map.of("role", "user", "content", "Hi")));
 
         HttpResponse<String> r = subscribe(body(
-                "subscription S($input: ChatInput!) { chatStream(input: $input) { id content } }", Map.of("input", input)));
+                "subscription S($input: ChatInput!) { chatStream(input: $input) { id content } }",
+                Map.of("input", input)));
         assertThat(r.body()).endsWith("event: complete\ndata:\n\n");
 
         JsonNode history = JSON.readTree(server.post(body(
@@ -156,7 +165,8 @@ class ChatStreamSubscriptionTest {
 
     @Test
     void anErrorInTheStreamIsANextWithErrorsThenComplete() throws Exception {
-        upstreamStreams(EVENTS.get(1) + "data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n");
+        upstreamStreams(EVENTS.get(1)
+                + "data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n");
 
         HttpResponse<String> r = subscribe(body(SUBSCRIBE, Map.of("input", input("Hi"))));
 
@@ -164,15 +174,24 @@ class ChatStreamSubscriptionTest {
         String[] events = r.body().split("\n\n");
         assertThat(events).hasSize(3);
         assertThat(events[0]).contains("H\u00e9llo");
-        assertThat(events[1]).startsWith("event: next\ndata: {\"errors\":[").contains("The server had an error")
+        assertThat(events[1])
+                .startsWith("event: next\ndata: {\"errors\":[")
+                .contains("The server had an error")
                 .contains("UPSTREAM_ERROR");
         assertThat(events[2]).isEqualTo("event: complete\ndata:");
     }
 
     @Test
     void aRefusedRequestIsOneNextWithTheErrorThenComplete() throws Exception {
-        HttpResponse<String> r = subscribe(body(SUBSCRIBE, Map.of("input", Map.of(
-                "sessionId", "ses_unknown", "messages", List.of(Map.of("role", "user", "content", "Hi"))))));
+        HttpResponse<String> r = subscribe(body(
+                SUBSCRIBE,
+                Map.of(
+                        "input",
+                        Map.of(
+                                "sessionId",
+                                "ses_unknown",
+                                "messages",
+                                List.of(Map.of("role", "user", "content", "Hi"))))));
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).contains("NOT_FOUND").endsWith("event: complete\ndata:\n\n");
         assertThat(upstream.server().getAllServeEvents()).isEmpty();
@@ -192,8 +211,9 @@ class ChatStreamSubscriptionTest {
     @Test
     void aMutationOverEventStreamIsOneNextThenComplete() throws Exception {
         HttpResponse<String> r = subscribe("{\"query\":\"mutation { createSession { success } }\"}");
-        assertThat(r.body()).isEqualTo("event: next\ndata: {\"data\":{\"createSession\":{\"success\":true}}}\n\n"
-                + "event: complete\ndata:\n\n");
+        assertThat(r.body())
+                .isEqualTo("event: next\ndata: {\"data\":{\"createSession\":{\"success\":true}}}\n\n"
+                        + "event: complete\ndata:\n\n");
     }
 
     private static void readRequest(InputStream in) throws Exception {

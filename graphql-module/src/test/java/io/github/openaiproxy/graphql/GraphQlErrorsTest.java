@@ -23,10 +23,12 @@ class GraphQlErrorsTest {
     static final Upstream upstream = new Upstream();
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final String CHAT = "{\"query\":\"mutation { getAIResponse(input: {messages: [{role: \\\"user\\\", content: \\\"Hi\\\"}]})"
-            + " { id content success error } }\"}";
-    static final String IMAGE = "{\"query\":\"mutation { generateImage(input: {prompt: \\\"x\\\", model: \\\"dall-e-3\\\","
-            + " size: \\\"256x256\\\"}) { id success error } }\"}";
+    static final String CHAT =
+            "{\"query\":\"mutation { getAIResponse(input: {messages: [{role: \\\"user\\\", content: \\\"Hi\\\"}]})"
+                    + " { id content success error } }\"}";
+    static final String IMAGE =
+            "{\"query\":\"mutation { generateImage(input: {prompt: \\\"x\\\", model: \\\"dall-e-3\\\","
+                    + " size: \\\"256x256\\\"}) { id success error } }\"}";
 
     static JsonNode json(HttpResponse<String> r) throws Exception {
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -34,10 +36,13 @@ class GraphQlErrorsTest {
     }
 
     static void assertFailedPayload(JsonNode body, String field, String code) {
-        assertThat(body.at("/errors/0/extensions/code").asText()).as(body.toString()).isEqualTo(code);
+        assertThat(body.at("/errors/0/extensions/code").asText())
+                .as(body.toString())
+                .isEqualTo(code);
         assertThat(body.at("/errors/0/path/0").asText()).isEqualTo(field);
         assertThat(body.at("/data/" + field + "/success").asBoolean()).isFalse();
-        assertThat(body.at("/data/" + field + "/error").asText()).isEqualTo(body.at("/errors/0/message").asText());
+        assertThat(body.at("/data/" + field + "/error").asText())
+                .isEqualTo(body.at("/errors/0/message").asText());
     }
 
     @Test
@@ -48,7 +53,8 @@ class GraphQlErrorsTest {
                                 .withStatus(429)
                                 .withHeader("Content-Type", "application/json")
                                 .withBody("{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}")));
-        try (GraphQlServer server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
             JsonNode body = json(server.post(CHAT));
             assertFailedPayload(body, "getAIResponse", "UPSTREAM_ERROR");
             assertThat(body.at("/errors/0/extensions/status").asInt()).isEqualTo(429);
@@ -63,8 +69,10 @@ class GraphQlErrorsTest {
                         .willReturn(aResponse()
                                 .withStatus(401)
                                 .withHeader("Content-Type", "application/json")
-                                .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-proj-****wxyz\"}}")));
-        try (GraphQlServer server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+                                .withBody(
+                                        "{\"error\":{\"message\":\"Incorrect API key provided: sk-proj-****wxyz\"}}")));
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
             HttpResponse<String> r = server.post(CHAT);
             JsonNode body = json(r);
             assertFailedPayload(body, "getAIResponse", "UNAUTHENTICATED");
@@ -74,7 +82,8 @@ class GraphQlErrorsTest {
 
     @Test
     void invalidInputIsBadUserInputNamingTheField() throws Exception {
-        try (GraphQlServer server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
             JsonNode body = json(server.post(IMAGE));
             assertFailedPayload(body, "generateImage", "BAD_USER_INPUT");
             assertThat(body.at("/errors/0/extensions/param").asText()).isEqualTo("size");
@@ -96,7 +105,8 @@ class GraphQlErrorsTest {
 
     @Test
     void aClientKeyWhenClientKeysAreOffIsForbidden() throws Exception {
-        try (GraphQlServer server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
             JsonNode body = json(server.send(HttpRequest.newBuilder(server.uri("/graphql"))
                     .header("Content-Type", "application/json")
                     .header("x-openai-key", "sk-client-123456789")
@@ -108,7 +118,8 @@ class GraphQlErrorsTest {
     @Test
     void aClientKeyGoesUpstreamWhenAllowed() throws Exception {
         upstream.echoChats();
-        ProxyConfig config = GraphQlServer.config(upstream.baseUrl()).allowClientKey(true).build();
+        ProxyConfig config =
+                GraphQlServer.config(upstream.baseUrl()).allowClientKey(true).build();
         try (GraphQlServer server = GraphQlServer.start(config)) {
             JsonNode body = json(server.send(HttpRequest.newBuilder(server.uri("/graphql"))
                     .header("Content-Type", "application/json")
@@ -125,7 +136,8 @@ class GraphQlErrorsTest {
 
     @Test
     void anUnreachableUpstreamIsUpstreamError502() throws Exception {
-        ProxyConfig config = GraphQlServer.config(java.net.URI.create("http://127.0.0.1:9")).build();
+        ProxyConfig config =
+                GraphQlServer.config(java.net.URI.create("http://127.0.0.1:9")).build();
         try (GraphQlServer server = GraphQlServer.start(config)) {
             JsonNode body = json(server.post(CHAT));
             assertFailedPayload(body, "getAIResponse", "UPSTREAM_ERROR");
@@ -135,14 +147,15 @@ class GraphQlErrorsTest {
 
     @Test
     void anUnknownSessionIsNotFound() throws Exception {
-        try (GraphQlServer server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
-            JsonNode history = json(server.post(
-                    "{\"query\":\"{ chatHistory(sessionId: \\\"ses_nope\\\") { id } }\"}"));
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+            JsonNode history = json(server.post("{\"query\":\"{ chatHistory(sessionId: \\\"ses_nope\\\") { id } }\"}"));
             assertThat(history.at("/errors/0/extensions/code").asText()).isEqualTo("NOT_FOUND");
             assertThat(history.at("/data/chatHistory").isNull()).isTrue();
 
-            JsonNode chat = json(server.post("{\"query\":\"mutation { getAIResponse(input: {sessionId: \\\"ses_nope\\\","
-                    + " messages: [{role: \\\"user\\\", content: \\\"Hi\\\"}]}) { success error } }\"}"));
+            JsonNode chat =
+                    json(server.post("{\"query\":\"mutation { getAIResponse(input: {sessionId: \\\"ses_nope\\\","
+                            + " messages: [{role: \\\"user\\\", content: \\\"Hi\\\"}]}) { success error } }\"}"));
             assertFailedPayload(chat, "getAIResponse", "NOT_FOUND");
 
             JsonNode deleted = json(server.post("{\"query\":\"mutation { deleteSession(sessionId: \\\"../v1/models\\\")"
@@ -153,9 +166,11 @@ class GraphQlErrorsTest {
 
     @Test
     void aMissingSessionIdOnChatHistoryIsBadUserInput() throws Exception {
-        try (GraphQlServer server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
-            JsonNode body = json(server.post(
-                    "{\"query\":\"query ChatHistory($sessionId: String) { chatHistory(sessionId: $sessionId) { id } }\"}"));
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+            JsonNode body = json(
+                    server.post(
+                            "{\"query\":\"query ChatHistory($sessionId: String) { chatHistory(sessionId: $sessionId) { id } }\"}"));
             assertThat(body.at("/errors/0/extensions/code").asText()).isEqualTo("BAD_USER_INPUT");
             assertThat(body.at("/data/chatHistory").isNull()).isTrue();
         }

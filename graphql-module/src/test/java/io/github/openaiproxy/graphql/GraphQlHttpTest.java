@@ -32,7 +32,9 @@ class GraphQlHttpTest {
     @BeforeAll
     static void start() {
         server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl())
-                .cors(CorsConfig.builder().origins(List.of("https://chat.example")).build())
+                .cors(CorsConfig.builder()
+                        .origins(List.of("https://chat.example"))
+                        .build())
                 .build());
     }
 
@@ -76,7 +78,8 @@ class GraphQlHttpTest {
         HttpResponse<String> r = get("query=" + encode(HISTORY + " query Other { __typename }") + "&operationName=H"
                 + "&variables=" + encode("{\"id\":\"" + id + "\"}"));
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        assertThat(r.headers().firstValue("content-type").orElseThrow()).startsWith("application/graphql-response+json");
+        assertThat(r.headers().firstValue("content-type").orElseThrow())
+                .startsWith("application/graphql-response+json");
         assertThat(json(r).at("/data/chatHistory")).isEmpty();
     }
 
@@ -97,9 +100,18 @@ class GraphQlHttpTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"{", "[]", "\"query\"", "{\"query\":null}", "{\"query\":\"\"}", "{\"query\":5}",
-            "{\"query\":\"{ __typename }\",\"variables\":[1]}", "{\"query\":\"{ __typename }\",\"operationName\":7}",
-            "{\"query\":\"{ __typename }\"} trailing"})
+    @ValueSource(
+            strings = {
+                "{",
+                "[]",
+                "\"query\"",
+                "{\"query\":null}",
+                "{\"query\":\"\"}",
+                "{\"query\":5}",
+                "{\"query\":\"{ __typename }\",\"variables\":[1]}",
+                "{\"query\":\"{ __typename }\",\"operationName\":7}",
+                "{\"query\":\"{ __typename }\"} trailing"
+            })
     void malformedRequestsAre400WithErrors(String body) {
         for (String accept : List.of("application/json", "application/graphql-response+json")) {
             HttpResponse<String> r = post(body, accept);
@@ -132,23 +144,28 @@ class GraphQlHttpTest {
         assertThat(json(plain).has("data")).isFalse();
         HttpResponse<String> spec = post(body, "application/graphql-response+json");
         assertThat(spec.statusCode()).isEqualTo(400);
-        assertThat(spec.headers().firstValue("content-type").orElseThrow()).startsWith("application/graphql-response+json");
+        assertThat(spec.headers().firstValue("content-type").orElseThrow())
+                .startsWith("application/graphql-response+json");
     }
 
     @Test
     void unknownFieldsAndWrongVariableTypesAreValidationFailures() {
-        HttpResponse<String> unknown = post("{\"query\":\"{ chatHistory(sessionId: \\\"x\\\") { id secret } }\"}",
+        HttpResponse<String> unknown = post(
+                "{\"query\":\"{ chatHistory(sessionId: \\\"x\\\") { id secret } }\"}",
                 "application/graphql-response+json");
         assertThat(unknown.statusCode()).isEqualTo(400);
         assertThat(json(unknown).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
         assertThat(json(unknown).at("/errors/0/message").asText()).contains("secret");
 
-        HttpResponse<String> wrongType = post("{\"query\":\"query Q($id: String) { chatHistory(sessionId: $id) { id } }\","
-                + "\"variables\":{\"id\":{\"not\":\"a string\"}}}", "application/graphql-response+json");
+        HttpResponse<String> wrongType = post(
+                "{\"query\":\"query Q($id: String) { chatHistory(sessionId: $id) { id } }\","
+                        + "\"variables\":{\"id\":{\"not\":\"a string\"}}}",
+                "application/graphql-response+json");
         assertThat(wrongType.statusCode()).isEqualTo(400);
         assertThat(json(wrongType).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
 
-        HttpResponse<String> missingInput = post("{\"query\":\"mutation M($input: ChatInput!) { getAIResponse(input: $input) { id } }\"}",
+        HttpResponse<String> missingInput = post(
+                "{\"query\":\"mutation M($input: ChatInput!) { getAIResponse(input: $input) { id } }\"}",
                 "application/json");
         assertThat(missingInput.statusCode()).isEqualTo(200);
         assertThat(json(missingInput).at("/errors/0/message").asText()).contains("input");
@@ -158,8 +175,8 @@ class GraphQlHttpTest {
     void overDeepQueriesAreRefused() {
         String deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType {"
                 + " ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } } } } }";
-        HttpResponse<String> r = post(JSON.createObjectNode().put("query", deep).toString(),
-                "application/graphql-response+json");
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", deep).toString(), "application/graphql-response+json");
         assertThat(r.statusCode()).isEqualTo(400);
         assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("depth");
         assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
@@ -172,7 +189,8 @@ class GraphQlHttpTest {
             q.append("a").append(i).append(": chatHistory(sessionId: \"x\") { id content } ");
         }
         q.append("}");
-        HttpResponse<String> r = post(JSON.createObjectNode().put("query", q.toString()).toString(), "application/json");
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", q.toString()).toString(), "application/json");
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("complexity");
     }
@@ -188,7 +206,8 @@ class GraphQlHttpTest {
     @Test
     void theIntrospectionQueryOfGraphiqlFitsTheDefaultLimits() {
         String introspection = graphql.introspection.IntrospectionQuery.INTROSPECTION_QUERY;
-        HttpResponse<String> r = post(JSON.createObjectNode().put("query", introspection).toString(), "application/json");
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", introspection).toString(), "application/json");
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(json(r).has("errors")).as(r.body()).isFalse();
         assertThat(r.body()).contains("getAIResponse").contains("chatStream");
@@ -203,7 +222,10 @@ class GraphQlHttpTest {
             HttpResponse<String> r = closed.post("{\"query\":\"{ __schema { types { name } } }\"}");
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("introspection");
-            assertThat(json(closed.post(CREATE)).at("/data/createSession/success").asBoolean()).isTrue();
+            assertThat(json(closed.post(CREATE))
+                            .at("/data/createSession/success")
+                            .asBoolean())
+                    .isTrue();
         }
     }
 
@@ -215,7 +237,8 @@ class GraphQlHttpTest {
                 .header("Access-Control-Request-Method", "POST")
                 .header("Access-Control-Request-Headers", "content-type"));
         assertThat(preflight.statusCode()).isEqualTo(204);
-        assertThat(preflight.headers().firstValue("access-control-allow-origin")).hasValue("https://chat.example");
+        assertThat(preflight.headers().firstValue("access-control-allow-origin"))
+                .hasValue("https://chat.example");
 
         HttpResponse<String> r = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
                 .header("Content-Type", "application/json")
@@ -232,8 +255,8 @@ class GraphQlHttpTest {
 
     @Test
     void otherMethodsAre405() {
-        HttpResponse<String> r = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
-                .PUT(HttpRequest.BodyPublishers.ofString(CREATE)));
+        HttpResponse<String> r = server.send(
+                HttpRequest.newBuilder(server.uri("/graphql")).PUT(HttpRequest.BodyPublishers.ofString(CREATE)));
         assertThat(r.statusCode()).isEqualTo(405);
         assertThat(r.headers().firstValue("allow")).hasValue("GET, OPTIONS, POST");
     }

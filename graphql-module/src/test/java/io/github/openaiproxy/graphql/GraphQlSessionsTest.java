@@ -24,7 +24,8 @@ class GraphQlSessionsTest {
     static final Upstream upstream = new Upstream();
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final String ASK = "mutation Ask($input: ChatInput!) { getAIResponse(input: $input) { id content success } }";
+    static final String ASK =
+            "mutation Ask($input: ChatInput!) { getAIResponse(input: $input) { id content success } }";
     static final String HISTORY = "query H($id: String, $limit: Int, $after: Int) {"
             + " chatHistory(sessionId: $id, limit: $limit, after: $after) { id content isUser role sequence } }";
     static GraphQlServer server;
@@ -69,7 +70,8 @@ class GraphQlSessionsTest {
     }
 
     static JsonNode history(String id, int limit, int after) {
-        return data(server.post(body(HISTORY, Map.of("id", id, "limit", limit, "after", after)))).get("chatHistory");
+        return data(server.post(body(HISTORY, Map.of("id", id, "limit", limit, "after", after))))
+                .get("chatHistory");
     }
 
     @Test
@@ -101,7 +103,12 @@ class GraphQlSessionsTest {
         String id = newSession();
         data(server.post(body(ASK, Map.of("input", input(id, "first")))));
         Map<String, Object> second = Map.of(
-                "sessionId", id, "includeHistory", true, "messages", List.of(Map.of("role", "user", "content", "second")));
+                "sessionId",
+                id,
+                "includeHistory",
+                true,
+                "messages",
+                List.of(Map.of("role", "user", "content", "second")));
         data(server.post(body(ASK, Map.of("input", second))));
 
         var sent = upstream.server().getAllServeEvents();
@@ -126,7 +133,10 @@ class GraphQlSessionsTest {
                             HttpResponse.BodyHandlers.ofString()));
         }
         for (CompletableFuture<HttpResponse<String>> c : calls) {
-            assertThat(data(c.get(60, TimeUnit.SECONDS)).at("/getAIResponse/success").asBoolean()).isTrue();
+            assertThat(data(c.get(60, TimeUnit.SECONDS))
+                            .at("/getAIResponse/success")
+                            .asBoolean())
+                    .isTrue();
         }
 
         JsonNode all = history(id, 1000, 0);
@@ -136,7 +146,8 @@ class GraphQlSessionsTest {
             assertThat(all.get(i).get("sequence").asInt()).isEqualTo(i + 1);
             assertThat(all.get(i).get("isUser").asBoolean()).isTrue();
             assertThat(all.get(i + 1).get("isUser").asBoolean()).isFalse();
-            assertThat(all.get(i + 1).get("content").asText()).isEqualTo("re: " + all.get(i).get("content").asText());
+            assertThat(all.get(i + 1).get("content").asText())
+                    .isEqualTo("re: " + all.get(i).get("content").asText());
             questions.add(all.get(i).get("content").asText());
         }
         assertThat(questions).doesNotHaveDuplicates().hasSize(50);

@@ -137,8 +137,9 @@ class SeedExamplesTest {
                 .stubFor(WireMock.post("/v1/images/generations")
                         .willReturn(aResponse()
                                 .withHeader("Content-Type", "application/json")
-                                .withBody("{\"created\":1700000000,\"data\":[{\"url\":\"https://images.example/city.png\","
-                                        + "\"revised_prompt\":\"A city\"}]}")));
+                                .withBody(
+                                        "{\"created\":1700000000,\"data\":[{\"url\":\"https://images.example/city.png\","
+                                                + "\"revised_prompt\":\"A city\"}]}")));
     }
 
     @Test
@@ -192,14 +193,16 @@ class SeedExamplesTest {
         upstream.echoChats();
         stubImage();
 
-        JsonNode created = ok(server.post(request(SCHEMA_CREATE_SESSION, Map.of()))).get("createSession");
+        JsonNode created =
+                ok(server.post(request(SCHEMA_CREATE_SESSION, Map.of()))).get("createSession");
         assertThat(created.get("success").asBoolean()).isTrue();
         String sessionId = created.get("sessionId").asText();
         assertThat(fieldNames(created)).containsExactly("sessionId", "success");
 
         Map<String, Object> input = Map.of(
                 "sessionId", sessionId, "messages", java.util.List.of(Map.of("role", "user", "content", "Hello!")));
-        JsonNode reply = ok(server.post(request(SCHEMA_CHAT, Map.of("input", input)))).get("getAIResponse");
+        JsonNode reply =
+                ok(server.post(request(SCHEMA_CHAT, Map.of("input", input)))).get("getAIResponse");
         assertThat(reply.get("content").asText()).isEqualTo("re: Hello!");
 
         JsonNode image = ok(server.post(request(SCHEMA_IMAGE, Map.of("input", Map.of("prompt", "A cat")))))
@@ -217,7 +220,8 @@ class SeedExamplesTest {
         assertThat(history.get(1).get("content").asText()).isEqualTo("re: Hello!");
         assertThat(history.get(1).get("isUser").asBoolean()).isFalse();
         assertThat(history.get(1).get("id").asText()).isEqualTo(reply.get("id").asText());
-        assertThat(history.get(1).get("timestamp").asText()).isEqualTo(reply.get("timestamp").asText());
+        assertThat(history.get(1).get("timestamp").asText())
+                .isEqualTo(reply.get("timestamp").asText());
         assertThat(fieldNames(history.get(0))).containsExactly("id", "content", "isUser", "timestamp");
     }
 
@@ -227,7 +231,9 @@ class SeedExamplesTest {
         Path seed = Path.of("../../shared/seed/README.zh.md");
         Assumptions.assumeTrue(Files.exists(seed), "the seed README (../shared/seed) is not beside the project");
         String readme = Files.readString(seed);
-        for (String example : new String[] {CHAT_EXAMPLE, IMAGE_EXAMPLE, SCHEMA_CHAT, SCHEMA_IMAGE, SCHEMA_CREATE_SESSION, SCHEMA_CHAT_HISTORY}) {
+        for (String example : new String[] {
+            CHAT_EXAMPLE, IMAGE_EXAMPLE, SCHEMA_CHAT, SCHEMA_IMAGE, SCHEMA_CREATE_SESSION, SCHEMA_CHAT_HISTORY
+        }) {
             assertThat(readme).contains(example);
         }
     }

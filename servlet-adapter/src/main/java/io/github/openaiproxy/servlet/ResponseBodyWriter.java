@@ -41,6 +41,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
      * a response that is ready during {@code service()} (a 404, a 405) would otherwise wait forever.
      */
     private volatile boolean writePossibleSeen;
+
     private boolean requested;
     private boolean needsFlush;
     private boolean bodyComplete;

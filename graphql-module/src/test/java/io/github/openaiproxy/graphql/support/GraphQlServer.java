@@ -31,7 +31,8 @@ public final class GraphQlServer implements AutoCloseable {
     private final Tomcat tomcat;
     private final ProxyEngine engine;
     private final File baseDir;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     private GraphQlServer(Tomcat tomcat, ProxyEngine engine, File baseDir) {
         this.tomcat = tomcat;
@@ -41,7 +42,9 @@ public final class GraphQlServer implements AutoCloseable {
 
     /** A configuration with the server key, calling {@code upstream}. */
     public static ProxyConfig.Builder config(URI upstream) {
-        return ProxyConfig.builder().apiKey(SERVER_KEY).upstream(UpstreamConfig.defaults().withBaseUrl(upstream));
+        return ProxyConfig.builder()
+                .apiKey(SERVER_KEY)
+                .upstream(UpstreamConfig.defaults().withBaseUrl(upstream));
     }
 
     public static GraphQlServer start(ProxyConfig config) {

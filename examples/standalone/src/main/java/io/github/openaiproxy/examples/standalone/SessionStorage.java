@@ -35,7 +35,8 @@ final class SessionStorage implements AutoCloseable {
     }
 
     static SessionStorage open(Map<String, String> env) {
-        String kind = env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
+        String kind =
+                env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
         if (kind.equals("memory")) {
             return new SessionStorage(SessionStore.inMemory(), null, "in memory (lost on restart)");
         }
@@ -64,7 +65,8 @@ final class SessionStorage implements AutoCloseable {
         try {
             dataSource = new HikariDataSource(hikari);
         } catch (RuntimeException e) {
-            throw new IllegalStateException("could not open the session database " + describe(url) + ": " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "could not open the session database " + describe(url) + ": " + e.getMessage(), e);
         }
         try {
             return new SessionStorage(SessionStore.jdbc(dataSource), dataSource, describe(url));
@@ -119,7 +121,8 @@ final class SessionStorage implements AutoCloseable {
         } catch (NumberFormatException e) {
             // below
         }
-        throw new IllegalArgumentException("Invalid setting 'OPENAI_PROXY_DB_POOL_SIZE': expected a positive integer, got " + v);
+        throw new IllegalArgumentException(
+                "Invalid setting 'OPENAI_PROXY_DB_POOL_SIZE': expected a positive integer, got " + v);
     }
 
     private static String blankToNull(String v) {

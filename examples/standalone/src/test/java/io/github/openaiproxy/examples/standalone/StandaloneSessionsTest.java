@@ -48,21 +48,28 @@ class StandaloneSessionsTest {
 
     @Test
     void historySurvivesARestartInTheH2File() throws Exception {
-        Map<String, String> env = Map.of("OPENAI_PROXY_DB_URL", "jdbc:h2:file:" + dir.resolve("db").toAbsolutePath());
+        Map<String, String> env = Map.of(
+                "OPENAI_PROXY_DB_URL", "jdbc:h2:file:" + dir.resolve("db").toAbsolutePath());
         String id;
         try (StandaloneServer server = demo(env)) {
-            HttpResponse<String> created = post(server, "/graphql", "{\"query\":\"mutation { createSession { sessionId success } }\"}");
+            HttpResponse<String> created =
+                    post(server, "/graphql", "{\"query\":\"mutation { createSession { sessionId success } }\"}");
             assertThat(created.statusCode()).isEqualTo(200);
             id = field(created.body(), "sessionId");
-            HttpResponse<String> chat = post(server, "/graphql", "{\"query\":\"mutation { getAIResponse(input: {sessionId: \\\""
-                    + id + "\\\", messages: [{role: \\\"user\\\", content: \\\"Remember me\\\"}]}) { content success } }\"}");
+            HttpResponse<String> chat = post(
+                    server,
+                    "/graphql",
+                    "{\"query\":\"mutation { getAIResponse(input: {sessionId: \\\"" + id
+                            + "\\\", messages: [{role: \\\"user\\\", content: \\\"Remember me\\\"}]}) { content success } }\"}");
             assertThat(chat.body()).contains("\"success\":true").contains("[demo]");
         }
         try (StandaloneServer again = demo(env)) {
             HttpResponse<String> history = get(again, "/sessions/" + id + "/messages");
             assertThat(history.statusCode()).isEqualTo(200);
             assertThat(history.body()).contains("\"content\":\"Remember me\"").contains("[demo]");
-            HttpResponse<String> viaGraphQl = post(again, "/graphql",
+            HttpResponse<String> viaGraphQl = post(
+                    again,
+                    "/graphql",
                     "{\"query\":\"query { chatHistory(sessionId: \\\"" + id + "\\\") { content isUser } }\"}");
             assertThat(viaGraphQl.body()).contains("{\"content\":\"Remember me\",\"isUser\":true}");
         }
@@ -70,8 +77,11 @@ class StandaloneSessionsTest {
 
     @Test
     void graphQlCanBeSwitchedOff() throws Exception {
-        try (StandaloneServer server = demo(Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory", "OPENAI_PROXY_GRAPHQL_ENABLED", "false"))) {
-            assertThat(post(server, "/graphql", "{\"query\":\"{ __typename }\"}").statusCode()).isEqualTo(404);
+        try (StandaloneServer server =
+                demo(Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory", "OPENAI_PROXY_GRAPHQL_ENABLED", "false"))) {
+            assertThat(post(server, "/graphql", "{\"query\":\"{ __typename }\"}")
+                            .statusCode())
+                    .isEqualTo(404);
         }
     }
 
@@ -89,14 +99,16 @@ class StandaloneSessionsTest {
     void theLogShowsNoDatabasePassword() {
         assertThat(SessionStorage.describe("jdbc:postgresql://db:5432/chat?user=u&password=secret"))
                 .isEqualTo("jdbc:postgresql://db:5432/chat");
-        assertThat(SessionStorage.describe("jdbc:h2:file:./data/x;PASSWORD=secret")).isEqualTo("jdbc:h2:file:./data/x");
+        assertThat(SessionStorage.describe("jdbc:h2:file:./data/x;PASSWORD=secret"))
+                .isEqualTo("jdbc:h2:file:./data/x");
     }
 
     /** Two servers on one PostgreSQL database see each other's sessions (needs OPENAI_PROXY_TEST_PG_URL). */
     @Test
     void twoServersShareSessionsInPostgres() throws Exception {
         String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
-        Assumptions.assumeTrue(url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL test skipped");
+        Assumptions.assumeTrue(
+                url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL test skipped");
         Map<String, String> env = new HashMap<>();
         env.put("OPENAI_PROXY_DB_URL", url);
         env.put("OPENAI_PROXY_DB_USER", System.getenv("OPENAI_PROXY_TEST_PG_USER"));
@@ -105,7 +117,11 @@ class StandaloneSessionsTest {
         try (StandaloneServer a = demo(env);
                 StandaloneServer b = demo(env)) {
             String id = field(post(a, "/sessions", "").body(), "sessionId");
-            assertThat(post(b, "/", "{\"sessionId\":\"" + id + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi from b\"}]}")
+            assertThat(post(
+                                    b,
+                                    "/",
+                                    "{\"sessionId\":\"" + id
+                                            + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi from b\"}]}")
                             .statusCode())
                     .isEqualTo(200);
             assertThat(get(a, "/sessions/" + id + "/messages").body()).contains("Hi from b");
