@@ -30,8 +30,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Several engines with different configurations can live in one JVM.
  *
  * <p>Per request, in this order: route, CORS (preflight or origin check), method (405), content type
- * (415), body size (413), body validation and normalization (400), key (403/500), upstream call
- * (502/504 when it fails), relay of the answer.
+ * (415), body size (413), body validation and normalization (400), key (403/500), session (404, see
+ * {@link ChatSessions}), upstream call (502/504 when it fails), relay of the answer.
  */
 public final class ProxyEngine implements AutoCloseable {
     private final ProxyConfig config;

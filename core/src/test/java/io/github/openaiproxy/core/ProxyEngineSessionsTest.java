@@ -340,6 +340,22 @@ class ProxyEngineSessionsTest {
     void fiftyConcurrentChatsOnOneSessionRecordAllHundredMessagesInPairs() throws Exception {
         upstreamEchoes();
         engine(config(upstream.baseUrl()));
+        fiftyConcurrentChats();
+    }
+
+    /** The same on the JDBC store (embedded H2), whose calls run on the engine's session threads. */
+    @Test
+    void fiftyConcurrentChatsOnAJdbcStore() throws Exception {
+        upstreamEchoes();
+        org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:engine-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .sessions(io.github.openaiproxy.core.session.SessionStore.jdbc(h2))
+                .build();
+        fiftyConcurrentChats();
+    }
+
+    private void fiftyConcurrentChats() throws Exception {
         String id = newSession();
         List<CompletableFuture<Answer>> calls = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
