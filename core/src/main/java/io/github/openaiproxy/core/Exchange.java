@@ -21,6 +21,7 @@ import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteCall;
 import io.github.openaiproxy.core.route.RouteKind;
+import io.github.openaiproxy.core.session.ChatSessions;
 import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
@@ -135,13 +136,28 @@ final class Exchange {
             return custom(route, body, responses);
         }
         Normalized.Accepted normalized = null;
+        ChatSessions.Ask session = new ChatSessions.Ask.None();
         byte[] upstreamBody = body;
         if (route.kind() == RouteKind.PASS_THROUGH) {
             if (wantsDetails && body.length > 0) {
                 model = ModelSniffer.model(body).orElse(null);
             }
         } else {
-            Normalized outcome = normalize(route, body);
+            JsonNode json;
+            try {
+                json = Json.parse(body);
+            } catch (IOException | RuntimeException e) {
+                return done(responses.error(ProxyError.invalidJson()));
+            }
+            if (!(json instanceof ObjectNode object)) {
+                return done(responses.error(ProxyError.notAnObject(describe(json))));
+            }
+            boolean isImage = route.kind() == RouteKind.IMAGE || ImageActionDetector.isImageRequest(object);
+            session = engine.sessions.take(object, isImage);
+            if (session instanceof ChatSessions.Ask.Rejected rejected) {
+                return done(responses.error(rejected.error()));
+            }
+            Normalized outcome = isImage ? engine.image.normalize(object) : engine.chat.normalize(object);
             if (outcome instanceof Normalized.Rejected rejected) {
                 return done(responses.error(rejected.error()));
             }
@@ -154,6 +170,20 @@ final class Exchange {
             return done(responses.error(refused.error()));
         }
         ApiKey key = ((KeyResolver.Resolution.Resolved) resolution).key();
+        if (session instanceof ChatSessions.Ask.Use use) {
+            Normalized.Accepted chat = normalized;
+            CompletableFuture<ChatSessions.Begun> begun = engine.sessions.begin(use, chat.body());
+            inFlight = begun;
+            return begun.thenCompose(b -> {
+                if (b instanceof ChatSessions.Begun.Failed failed) {
+                    return done(responses.error(failed.error()));
+                }
+                ChatSessions.Begun.Ready ready = (ChatSessions.Begun.Ready) b;
+                UpstreamRequest sent = engine.upstreamRequests.json(
+                        chat.upstreamPath(), Json.bytes(ready.upstreamBody()), chat.stream(), key);
+                return send(sent, key, responses).thenCompose(answer -> engine.sessions.record(ready.turn(), answer));
+            });
+        }
         UpstreamRequest upstreamRequest = normalized == null
                 ? engine.upstreamRequests.passThrough(
                         request.method(),
@@ -163,6 +193,11 @@ final class Exchange {
                         upstreamBody,
                         key)
                 : engine.upstreamRequests.json(normalized.upstreamPath(), upstreamBody, normalized.stream(), key);
+        return send(upstreamRequest, key, responses);
+    }
+
+    private CompletableFuture<ProxyResponse> send(
+            UpstreamRequest upstreamRequest, ApiKey key, ResponseFactory responses) {
         if (cancelled) {
             return done(responses.error(ProxyError.upstreamUnreachable()));
         }
@@ -209,20 +244,6 @@ final class Exchange {
             r.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
             return new ProxyResponse(r.status(), h.build(), r.body(), r.streaming());
         });
-    }
-
-    private Normalized normalize(Route route, byte[] body) {
-        JsonNode json;
-        try {
-            json = Json.parse(body);
-        } catch (IOException | RuntimeException e) {
-            return new Normalized.Rejected(ProxyError.invalidJson());
-        }
-        if (!(json instanceof ObjectNode object)) {
-            return new Normalized.Rejected(ProxyError.notAnObject(describe(json)));
-        }
-        boolean isImage = route.kind() == RouteKind.IMAGE || ImageActionDetector.isImageRequest(object);
-        return isImage ? engine.image.normalize(object) : engine.chat.normalize(object);
     }
 
     private ProxyResponse preflight(Route route, CorsPolicy.Verdict verdict, ResponseFactory responses) {

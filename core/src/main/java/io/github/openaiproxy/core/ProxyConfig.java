@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.keys.KeyPolicy;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.util.List;
 import java.util.Objects;
@@ -33,6 +34,7 @@ public final class ProxyConfig {
     private final long maxBodySize;
     private final int maxEventSize;
     private final List<PassThroughRoute> passThroughRoutes;
+    private final SessionConfig sessions;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -50,6 +52,7 @@ public final class ProxyConfig {
         this.maxBodySize = b.maxBodySize;
         this.maxEventSize = b.maxEventSize;
         this.passThroughRoutes = List.copyOf(b.passThroughRoutes);
+        this.sessions = Objects.requireNonNull(b.sessions, "sessions");
     }
 
     /** A builder with every default. */
@@ -75,6 +78,7 @@ public final class ProxyConfig {
         b.maxBodySize = maxBodySize;
         b.maxEventSize = maxEventSize;
         b.passThroughRoutes = passThroughRoutes;
+        b.sessions = sessions;
         return b;
     }
 
@@ -118,6 +122,11 @@ public final class ProxyConfig {
         return passThroughRoutes;
     }
 
+    /** How chat sessions are used (routes on, history as context off, by default). */
+    public SessionConfig sessions() {
+        return sessions;
+    }
+
     @Override
     public String toString() {
         return "ProxyConfig[path=" + path + ", upstream=" + upstream.baseUrl() + ", keys=" + keys + ", origins="
@@ -153,6 +162,7 @@ public final class ProxyConfig {
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
+        private SessionConfig sessions = SessionConfig.DEFAULTS;
 
         private Builder() {}
 
@@ -206,6 +216,11 @@ public final class ProxyConfig {
 
         public Builder passThroughRoutes(List<PassThroughRoute> routes) {
             this.passThroughRoutes = List.copyOf(routes);
+            return this;
+        }
+
+        public Builder sessions(SessionConfig sessions) {
+            this.sessions = sessions;
             return this;
         }
 

@@ -12,12 +12,18 @@ import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.relay.ResponseRelay;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteTable;
+import io.github.openaiproxy.core.session.ChatSessions;
+import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The proxy: takes a {@link ProxyRequest}, answers a {@link ProxyResponse}. Thread-safe and
@@ -25,8 +31,8 @@ import java.util.concurrent.CompletableFuture;
  * Several engines with different configurations can live in one JVM.
  *
  * <p>Per request, in this order: route, CORS (preflight or origin check), method (405), content type
- * (415), body size (413), body validation and normalization (400), key (403/500), upstream call
- * (502/504 when it fails), relay of the answer.
+ * (415), body size (413), body validation and normalization (400), key (403/500), session (404, see
+ * {@link ChatSessions}), upstream call (502/504 when it fails), relay of the answer.
  */
 public final class ProxyEngine implements AutoCloseable {
     private final ProxyConfig config;
@@ -40,10 +46,24 @@ public final class ProxyEngine implements AutoCloseable {
     final ImageRequestNormalizer image;
     final UpstreamRequests upstreamRequests;
     final ResponseRelay relay;
+    final ChatSessions sessions;
+    private final SessionStore sessionStore;
+    private final boolean ownsSessionStore;
+    private final ExecutorService sessionThreads;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
-        this.routes = RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
+        RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
+        this.ownsSessionStore = b.sessionStore == null;
+        this.sessionStore = b.sessionStore == null ? SessionStore.inMemory() : b.sessionStore;
+        this.sessionThreads = sessionStore.blocking() && b.sessionExecutor == null
+                ? Executors.newFixedThreadPool(4, sessionThreadFactory())
+                : null;
+        this.sessions = new ChatSessions(
+                sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
+        List<CustomRoute> all = new ArrayList<>(sessions.routes());
+        all.addAll(b.routes);
+        this.routes = RouteTable.of(config.passThroughRoutes(), all);
         this.observer = b.observer;
         this.ownsUpstream = b.upstream == null;
         this.upstream = b.upstream == null ? UpstreamClient.jdk(config.upstream()) : b.upstream;
@@ -65,7 +85,7 @@ public final class ProxyEngine implements AutoCloseable {
         return builder(config).upstreamClient(upstream).build();
     }
 
-    /** A builder for an engine with extras: its own upstream client, an observer, routes of modules. */
+    /** A builder for an engine with extras: its own upstream client, an observer, routes of modules, a session store. */
     public static Builder builder(ProxyConfig config) {
         return new Builder(config);
     }
@@ -112,12 +132,27 @@ public final class ProxyEngine implements AutoCloseable {
         return result;
     }
 
-    /** Closes the upstream client if this engine created it. */
+    /** Closes the upstream client and the session store if this engine created them. */
     @Override
     public void close() {
         if (ownsUpstream) {
             upstream.close();
         }
+        if (sessionThreads != null) {
+            sessionThreads.shutdown();
+        }
+        if (ownsSessionStore) {
+            sessionStore.close();
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory sessionThreadFactory() {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, "openai-proxy-sessions-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     /** Builds a {@link ProxyEngine}. */
@@ -126,6 +161,8 @@ public final class ProxyEngine implements AutoCloseable {
         private UpstreamClient upstream;
         private ProxyObserver observer = ProxyObserver.NONE;
         private final List<CustomRoute> routes = new ArrayList<>();
+        private SessionStore sessionStore;
+        private Executor sessionExecutor;
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -146,6 +183,25 @@ public final class ProxyEngine implements AutoCloseable {
         /** Adds a route of a module, such as {@code /graphql}. */
         public Builder route(CustomRoute route) {
             this.routes.add(Objects.requireNonNull(route, "route"));
+            return this;
+        }
+
+        /**
+         * Keeps chat sessions in this store (the caller owns and closes it) instead of the default
+         * bounded in-memory one; for example {@code SessionStore.jdbc(dataSource)} for durable history
+         * shared by several instances.
+         */
+        public Builder sessions(SessionStore store) {
+            this.sessionStore = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Runs the calls of a blocking session store (JDBC) on this executor instead of the engine's own
+         * four threads. Never the threads that relay requests.
+         */
+        public Builder sessionExecutor(Executor executor) {
+            this.sessionExecutor = Objects.requireNonNull(executor, "executor");
             return this;
         }
 

@@ -35,6 +35,13 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private volatile ServletOutputStream out;
     private volatile boolean streaming;
     private volatile boolean started;
+    /**
+     * Whether the container has called {@code onWritePossible} once. Until then the socket is not
+     * touched: Tomcat answers {@code isReady()} with false while its first write dispatch is pending, and
+     * a response that is ready during {@code service()} (a 404, a 405) would otherwise wait forever.
+     */
+    private volatile boolean writePossibleSeen;
+
     private boolean requested;
     private boolean needsFlush;
     private boolean bodyComplete;
@@ -130,6 +137,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private final WriteListener socket = new WriteListener() {
         @Override
         public void onWritePossible() {
+            writePossibleSeen = true;
             drain();
         }
 
@@ -146,7 +154,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
             return;
         }
         do {
-            if (finished || out == null || !started) {
+            if (finished || out == null || !started || !writePossibleSeen) {
                 if (aborted && !finished && out != null) {
                     finish(true);
                 }

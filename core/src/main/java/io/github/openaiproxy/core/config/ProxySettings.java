@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.math.BigDecimal;
 import java.time.Duration;
@@ -90,7 +91,10 @@ public final class ProxySettings {
             "image.size",
             "image.quality",
             "image.style",
-            "image.response-format");
+            "image.response-format",
+            "sessions.enabled",
+            "sessions.history-as-context",
+            "sessions.context-messages");
 
     /** Applies the settings onto a builder (unset keys leave it unchanged). */
     public ProxyConfig.Builder applyTo(ProxyConfig.Builder b) {
@@ -143,6 +147,18 @@ public final class ProxySettings {
         image = with(image, "image.style", ImageDefaults::withStyle);
         image = with(image, "image.response-format", ImageDefaults::withResponseFormat);
         b.imageDefaults(image);
+
+        SessionConfig sessions = base.sessions();
+        sessions = with(sessions, "sessions.enabled", (c, v) -> c.withEnabled(parseBoolean("sessions.enabled", v)));
+        sessions = with(
+                sessions,
+                "sessions.history-as-context",
+                (c, v) -> c.withHistoryAsContext(parseBoolean("sessions.history-as-context", v)));
+        sessions = with(
+                sessions,
+                "sessions.context-messages",
+                (c, v) -> c.withContextMessages(integer("sessions.context-messages", v)));
+        b.sessions(sessions);
         return b;
     }
 

@@ -11,7 +11,10 @@ import java.util.concurrent.CompletableFuture;
  * answers the call, and may run sub-requests through the proxy (see {@link RouteCall#dispatch}).
  */
 public interface CustomRoute {
-    /** The exact path relative to the mount point, for example {@code /graphql}. */
+    /**
+     * The path relative to the mount point, for example {@code /graphql}. A segment written
+     * {@code {name}} matches any single plain segment, as in {@code /sessions/{id}/messages}.
+     */
     String path();
 
     /** The methods the route accepts. */

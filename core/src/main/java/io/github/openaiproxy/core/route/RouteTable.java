@@ -46,9 +46,10 @@ public final class RouteTable {
             }
             routes.add(new Route(template, RouteKind.PASS_THROUGH, methods, json));
         });
-        RouteTable builtIn = new RouteTable(routes);
         for (CustomRoute c : custom) {
-            if (!c.path().startsWith("/") || builtIn.match(c.path()).isPresent()) {
+            // Checked against every route so far: built-in ones and the custom ones added before.
+            if (!c.path().startsWith("/")
+                    || new RouteTable(routes).match(c.path()).isPresent()) {
                 throw new IllegalArgumentException("custom route path must be new and start with /: " + c.path());
             }
             Set<String> methods = new java.util.TreeSet<>();

@@ -4,6 +4,8 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.demo.DemoUpstream;
+import io.github.openaiproxy.graphql.GraphQlOptions;
+import io.github.openaiproxy.graphql.GraphQlRoute;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import java.io.File;
 import java.io.IOException;
@@ -21,7 +23,9 @@ import org.apache.catalina.startup.Tomcat;
  * The proxy as a standalone server: embedded Tomcat with the servlet adapter mounted at {@code /},
  * configured from the environment ({@code OPENAI_API_KEY}, {@code OPENAI_BASE_URL}, {@code PORT},
  * {@code OPENAI_PROXY_ALLOWED_ORIGINS}, {@code OPENAI_PROXY_ALLOW_CLIENT_KEY} and the other keys of
- * {@link ProxySettings#fromEnvironment}).
+ * {@link ProxySettings#fromEnvironment}). The GraphQL endpoint is mounted at {@code /graphql}
+ * ({@code OPENAI_PROXY_GRAPHQL_*} settings, see {@link GraphQlOptions}), and chat sessions are kept in an
+ * embedded H2 file or the database {@code OPENAI_PROXY_DB_URL} names (see {@link SessionStorage}).
  *
  * <p>With {@code --demo} it starts a local fake OpenAI upstream and points the proxy at it, so the proxy
  * can be tried with no key and no network; the answers are canned and say so.
@@ -35,12 +39,15 @@ public final class StandaloneServer implements AutoCloseable {
     private final ProxyEngine engine;
     private final DemoUpstream demo;
     private final File baseDir;
+    private final SessionStorage sessions;
 
-    private StandaloneServer(Tomcat tomcat, ProxyEngine engine, DemoUpstream demo, File baseDir) {
+    private StandaloneServer(
+            Tomcat tomcat, ProxyEngine engine, DemoUpstream demo, File baseDir, SessionStorage sessions) {
         this.tomcat = tomcat;
         this.engine = engine;
         this.demo = demo;
         this.baseDir = baseDir;
+        this.sessions = sessions;
     }
 
     public static void main(String[] args) {
@@ -80,15 +87,23 @@ public final class StandaloneServer implements AutoCloseable {
             settings.putIfAbsent(ProxySettings.environmentName("allow-client-key"), "true");
         }
         ProxyConfig config;
+        GraphQlOptions graphQl;
+        SessionStorage sessions;
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
-        } catch (IllegalArgumentException e) {
+            graphQl = GraphQlOptions.fromSettings(key -> settings.get(GraphQlOptions.environmentName(key)));
+            sessions = SessionStorage.open(settings);
+        } catch (RuntimeException e) {
             if (demo != null) {
                 demo.close();
             }
             throw e;
         }
-        ProxyEngine engine = ProxyEngine.create(config);
+        ProxyEngine.Builder builder = ProxyEngine.builder(config).sessions(sessions.store());
+        if (graphQl.enabled()) {
+            builder.route(GraphQlRoute.create(config, graphQl));
+        }
+        ProxyEngine engine = builder.build();
 
         File baseDir = Files.createTempDirectory("openai-proxy-tomcat").toFile();
         Tomcat tomcat = new Tomcat();
@@ -107,7 +122,7 @@ public final class StandaloneServer implements AutoCloseable {
         }
         tomcat.start();
 
-        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir);
+        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions);
         server.logStart(options, config);
         return server;
     }
@@ -143,6 +158,7 @@ public final class StandaloneServer implements AutoCloseable {
                 origins.isEmpty() ? "none (same-origin only)" : origins,
                 keyMode);
         LOG.log(System.Logger.Level.INFO, "chat page: http://localhost:{0}/chat/", Integer.toString(port()));
+        LOG.log(System.Logger.Level.INFO, "chat sessions stored {0}", sessions.description());
         if (config.keys().serverKey().isEmpty() && !config.keys().allowClientKey()) {
             LOG.log(
                     System.Logger.Level.WARNING,
@@ -159,6 +175,7 @@ public final class StandaloneServer implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "stopping Tomcat failed", e);
         }
         engine.close();
+        sessions.close();
         if (demo != null) {
             demo.close();
         }

@@ -20,7 +20,8 @@ class StandaloneConfigurationTest {
                 "OPENAI_API_KEY", "sk-test-1234567890",
                 "OPENAI_BASE_URL", "http://127.0.0.1:9/v1",
                 "OPENAI_PROXY_ALLOWED_ORIGINS", "https://chat.example.com, http://localhost:*",
-                "OPENAI_PROXY_ALLOW_CLIENT_KEY", "true");
+                "OPENAI_PROXY_ALLOW_CLIENT_KEY", "true",
+                "OPENAI_PROXY_SESSIONS_STORE", "memory");
         try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", false), env)) {
             assertThat(server.config().cors().allowedOrigins()).containsExactly("https://chat.example.com");
             assertThat(server.config().cors().allowedOriginPatterns()).containsExactly("http://localhost:*");
@@ -31,7 +32,8 @@ class StandaloneConfigurationTest {
 
     @Test
     void withoutAKeyEveryCallIsAConfigurationError() throws Exception {
-        try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", false), Map.of())) {
+        try (StandaloneServer server = StandaloneServer.start(
+                new StandaloneOptions(0, "127.0.0.1", false), Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory"))) {
             HttpResponse<String> r = http.send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/"))
                             .header("Content-Type", "application/json")

@@ -26,7 +26,8 @@ class StandaloneServerTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), Map.of());
+        server = StandaloneServer.start(
+                new StandaloneOptions(0, "127.0.0.1", true), Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory"));
     }
 
     @AfterAll

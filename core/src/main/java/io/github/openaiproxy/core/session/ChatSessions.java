@@ -1,0 +1,329 @@
+package io.github.openaiproxy.core.session;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.route.CustomRoute;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
+
+/**
+ * Chats in sessions, for the engine: takes {@code sessionId} and {@code includeHistory} out of a
+ * {@code POST /} chat body, checks the session, adds its history as context when asked, and records the
+ * turn once the reply is complete.
+ *
+ * <p>What is recorded: the request's messages after its last {@code assistant} message (the new user
+ * message, with a system prompt on a first turn), then the assistant's reply (the first choice), as one
+ * atomic append when the reply is complete. So each turn's messages stay together in the session's order
+ * even when many turns run at once, and a failed call (upstream error, broken stream, client gone)
+ * records nothing. A non-streamed reply is recorded before it is answered; a streamed one is relayed
+ * event by event as it arrives and recorded before the stream is closed, so a client that reads the
+ * history after the reply always finds the turn.
+ */
+public final class ChatSessions {
+    /** The body field that names the session. */
+    public static final String SESSION_ID = "sessionId";
+    /** The body field that asks for (or refuses) the stored history as context. */
+    public static final String INCLUDE_HISTORY = "includeHistory";
+    /** Response header with the id of the recorded assistant message. */
+    public static final String MESSAGE_ID_HEADER = "X-OpenAI-Proxy-Message-Id";
+    /** Response header with the timestamp of the recorded assistant message (non-streamed replies). */
+    public static final String MESSAGE_TIMESTAMP_HEADER = "X-OpenAI-Proxy-Message-Timestamp";
+
+    private static final System.Logger LOG = System.getLogger(ChatSessions.class.getName());
+    /** A non-streamed completion larger than this is relayed but not recorded. */
+    static final int MAX_RECORDED_BODY = 16 * 1024 * 1024;
+
+    private final SessionStore store;
+    private final SessionConfig config;
+    private final Executor executor;
+    private final Clock clock;
+
+    /**
+     * @param store where sessions live
+     * @param config how they are used
+     * @param executor runs the store's calls when it blocks (see {@link SessionStore#blocking()})
+     */
+    public ChatSessions(SessionStore store, SessionConfig config, Executor executor) {
+        this(store, config, executor, Clock.systemUTC());
+    }
+
+    ChatSessions(SessionStore store, SessionConfig config, Executor executor, Clock clock) {
+        this.store = Objects.requireNonNull(store, "store");
+        this.config = Objects.requireNonNull(config, "config");
+        this.executor = store.blocking() ? Objects.requireNonNull(executor, "executor") : Runnable::run;
+        this.clock = clock;
+    }
+
+    /** The REST routes of the sessions ({@code /sessions}, ...), none when sessions are disabled. */
+    public List<CustomRoute> routes() {
+        return config.enabled() ? SessionRoutes.all(this) : List.of();
+    }
+
+    /** What a request body asks of sessions. */
+    public sealed interface Ask {
+        /** Nothing: not a session chat. */
+        record None() implements Ask {}
+
+        /** The session fields are wrong: answer with this error. */
+        record Rejected(ProxyError error) implements Ask {}
+
+        /** A chat in this session. */
+        record Use(String sessionId, boolean includeHistory) implements Ask {}
+    }
+
+    /**
+     * Takes the session fields out of a {@code POST /} body (they never reach the upstream).
+     *
+     * @param body the parsed body; {@code sessionId} and {@code includeHistory} are removed from it
+     * @param isImage whether the body asks for an image (sessions record chats only)
+     */
+    public Ask take(ObjectNode body, boolean isImage) {
+        JsonNode id = body.remove(SESSION_ID);
+        JsonNode history = body.remove(INCLUDE_HISTORY);
+        boolean hasId = id != null && !id.isNull();
+        boolean hasHistory = history != null && !history.isNull();
+        if (!hasId && !hasHistory) {
+            return new Ask.None();
+        }
+        if (!config.enabled()) {
+            return new Ask.Rejected(SessionErrors.invalid(SESSION_ID, "Sessions are disabled on this proxy"));
+        }
+        if (hasHistory && !history.isBoolean()) {
+            return new Ask.Rejected(SessionErrors.invalid(INCLUDE_HISTORY, "includeHistory must be a boolean"));
+        }
+        if (!hasId) {
+            return new Ask.Rejected(SessionErrors.invalid(INCLUDE_HISTORY, "includeHistory needs a sessionId"));
+        }
+        if (!id.isTextual() || id.textValue().isBlank()) {
+            return new Ask.Rejected(SessionErrors.invalid(SESSION_ID, "sessionId must be a non-empty string"));
+        }
+        if (isImage) {
+            return new Ask.Rejected(
+                    SessionErrors.invalid(SESSION_ID, "sessionId applies to chat requests, not image generation"));
+        }
+        return new Ask.Use(id.textValue(), hasHistory ? history.booleanValue() : config.historyAsContext());
+    }
+
+    /** A turn under way: the messages to record once the reply is complete. */
+    public static final class Turn {
+        private final String sessionId;
+        private final List<NewMessage> asked;
+        private final String replyId = SessionIds.newMessageId();
+
+        Turn(String sessionId, List<NewMessage> asked) {
+            this.sessionId = sessionId;
+            this.asked = asked;
+        }
+
+        public String sessionId() {
+            return sessionId;
+        }
+    }
+
+    /** The outcome of {@link #begin}: the turn and the body to send upstream, or an error. */
+    public sealed interface Begun {
+        /** Go ahead: send {@code upstreamBody}, then {@link #record} the answer. */
+        record Ready(Turn turn, ObjectNode upstreamBody) implements Begun {}
+
+        /** The session is unknown or the store failed. */
+        record Failed(ProxyError error) implements Begun {}
+    }
+
+    /**
+     * Starts a turn: checks the session and, when asked, puts its history before the request's messages.
+     *
+     * @param use what the body asked
+     * @param normalized the normalized chat body (a copy is changed, never the argument)
+     */
+    public CompletableFuture<Begun> begin(Ask.Use use, ObjectNode normalized) {
+        Instant asked = now();
+        List<NewMessage> newMessages = newMessages(normalized.path("messages"), asked);
+        Supplier<Optional<List<StoredMessage>>> lookup = () -> use.includeHistory()
+                ? store.latest(use.sessionId(), config.contextMessages())
+                : store.exists(use.sessionId()) ? Optional.of(List.of()) : Optional.empty();
+        return call(lookup).handle((history, error) -> {
+            if (error != null) {
+                LOG.log(System.Logger.Level.ERROR, "session store failed", error);
+                return new Begun.Failed(SessionErrors.unavailable());
+            }
+            Optional<List<StoredMessage>> h = history;
+            if (h.isEmpty()) {
+                return new Begun.Failed(SessionErrors.notFound());
+            }
+            ObjectNode body = normalized.deepCopy();
+            if (!h.get().isEmpty()) {
+                ArrayNode messages = body.putArray("messages");
+                h.get().forEach(m -> messages.add(asContext(m)));
+                normalized.path("messages").forEach(messages::add);
+            }
+            return new Begun.Ready(new Turn(use.sessionId(), newMessages), body);
+        });
+    }
+
+    /**
+     * Records the turn once the upstream's answer is complete. An error answer passes unchanged and
+     * records nothing.
+     *
+     * @param turn the turn from {@link #begin}
+     * @param answer the relayed upstream answer
+     */
+    public CompletableFuture<ProxyResponse> record(Turn turn, ProxyResponse answer) {
+        if (answer.status() < 200 || answer.status() >= 300) {
+            return CompletableFuture.completedFuture(answer);
+        }
+        HeaderMap headers = copy(answer);
+        if (answer.streaming()) {
+            headers.set(MESSAGE_ID_HEADER, turn.replyId);
+            RecordingStream recorded = new RecordingStream(
+                    answer.body(), text -> append(turn, text, now()).thenApply(ok -> null));
+            return CompletableFuture.completedFuture(
+                    new ProxyResponse(answer.status(), headers.build(), recorded, true));
+        }
+        return BodyCollector.collectTruncated(answer.body(), MAX_RECORDED_BODY + 1L)
+                .thenCompose(bytes -> {
+                    Optional<String> reply = bytes.length > MAX_RECORDED_BODY ? Optional.empty() : replyText(bytes);
+                    if (reply.isEmpty()) {
+                        LOG.log(System.Logger.Level.WARNING, "a session reply could not be read; not recorded");
+                        return CompletableFuture.completedFuture(bytes);
+                    }
+                    Instant at = now();
+                    return append(turn, reply.get(), at).thenApply(recorded -> {
+                        if (recorded) {
+                            headers.set(MESSAGE_ID_HEADER, turn.replyId);
+                            headers.set(MESSAGE_TIMESTAMP_HEADER, at.toString());
+                        }
+                        return bytes;
+                    });
+                })
+                .thenApply(bytes -> {
+                    headers.set("Content-Length", Integer.toString(bytes.length));
+                    return ProxyResponse.of(answer.status(), headers.build(), bytes);
+                });
+    }
+
+    /** Appends the turn; a store failure is logged, never thrown: the reply has been paid for. */
+    private CompletableFuture<Boolean> append(Turn turn, String reply, Instant at) {
+        List<NewMessage> all = new ArrayList<>(turn.asked);
+        all.add(new NewMessage(turn.replyId, "assistant", reply, null, at));
+        return call(() -> store.append(turn.sessionId, all).isPresent()).handle((ok, error) -> {
+            if (error != null) {
+                LOG.log(System.Logger.Level.ERROR, "could not record a session turn", error);
+                return false;
+            }
+            if (!ok) {
+                LOG.log(System.Logger.Level.INFO, "session deleted during a turn; turn not recorded");
+            }
+            return ok;
+        });
+    }
+
+    /** Runs a store call, on the executor when the store blocks. */
+    <T> CompletableFuture<T> call(Supplier<T> operation) {
+        try {
+            return CompletableFuture.supplyAsync(operation, executor);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    SessionStore store() {
+        return store;
+    }
+
+    Instant now() {
+        return clock.instant().truncatedTo(ChronoUnit.MILLIS);
+    }
+
+    /** The request's messages after its last assistant message. */
+    static List<NewMessage> newMessages(JsonNode messages, Instant at) {
+        List<JsonNode> all = new ArrayList<>();
+        messages.forEach(all::add);
+        int start = 0;
+        for (int i = 0; i < all.size(); i++) {
+            if ("assistant".equals(all.get(i).path("role").asText())) {
+                start = i + 1;
+            }
+        }
+        List<NewMessage> out = new ArrayList<>();
+        for (JsonNode m : all.subList(start, all.size())) {
+            if (!m.isObject()) {
+                continue;
+            }
+            JsonNode role = m.get("role");
+            JsonNode content = m.get("content");
+            out.add(new NewMessage(
+                    SessionIds.newMessageId(),
+                    role != null && role.isTextual() ? role.textValue() : "user",
+                    text(content),
+                    content == null || content.isNull() || content.isTextual() ? null : content.toString(),
+                    at));
+        }
+        return out;
+    }
+
+    /** The text of a message content: the string, or the text parts of multi-part content. */
+    static String text(JsonNode content) {
+        if (content == null || content.isNull() || content.isMissingNode()) {
+            return "";
+        }
+        if (content.isTextual()) {
+            return content.textValue();
+        }
+        if (content.isArray()) {
+            List<String> parts = new ArrayList<>();
+            content.forEach(p -> {
+                if (p.path("text").isTextual()) {
+                    parts.add(p.path("text").textValue());
+                }
+            });
+            return String.join("\n", parts);
+        }
+        return content.toString();
+    }
+
+    /** The first choice's message content of a chat completion. */
+    static Optional<String> replyText(byte[] completion) {
+        try {
+            JsonNode message = Json.parse(completion).path("choices").path(0).path("message");
+            return message.isObject() ? Optional.of(text(message.get("content"))) : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static ObjectNode asContext(StoredMessage m) {
+        ObjectNode n = Json.object();
+        n.put("role", m.role());
+        if (m.contentJson() != null) {
+            try {
+                n.set("content", Json.parse(m.contentJson().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                return n;
+            } catch (IOException e) {
+                // fall back to the text
+            }
+        }
+        n.put("content", m.content());
+        return n;
+    }
+
+    private static HeaderMap copy(ProxyResponse r) {
+        HeaderMap h = new HeaderMap();
+        r.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
+        return h;
+    }
+}

@@ -1,0 +1,413 @@
+package io.github.openaiproxy.core.session;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+
+/**
+ * Builds the JDBC {@link SessionStore}: durable history in two tables, shared by every proxy instance
+ * that uses the same database. Plain JDBC on a {@link DataSource} (pass a pooled one, such as
+ * HikariCP's); tested on H2 and PostgreSQL.
+ *
+ * <p>The schema is created or migrated when the store is built. A table {@code <prefix>schema_version}
+ * records which numbered migrations ran; each migration is idempotent DDL, so instances that start at
+ * the same time cannot break it.
+ *
+ * <p>Appending locks the session's row ({@code UPDATE ... SET last_seq = last_seq + n}) for the length
+ * of one short transaction, so concurrent appends to one session get consecutive, gap-free sequence
+ * numbers in one order for every instance.
+ */
+public final class JdbcSessions {
+    /** The default table name prefix. */
+    public static final String DEFAULT_PREFIX = "openai_proxy_";
+
+    private static final System.Logger LOG = System.getLogger(JdbcSessions.class.getName());
+    private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
+    /** Lock waits and deadlocks are retried this often before the append fails. */
+    private static final int ATTEMPTS = 5;
+
+    private final DataSource dataSource;
+    private String prefix = DEFAULT_PREFIX;
+    private Clock clock = Clock.systemUTC();
+
+    private JdbcSessions(DataSource dataSource) {
+        this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    }
+
+    public static JdbcSessions builder(DataSource dataSource) {
+        return new JdbcSessions(dataSource);
+    }
+
+    /** The prefix of the table names (lower case letters, digits and {@code _}); default {@code openai_proxy_}. */
+    public JdbcSessions tablePrefix(String prefix) {
+        if (!PREFIX.matcher(prefix).matches()) {
+            throw new IllegalArgumentException("table prefix must match " + PREFIX.pattern() + ": " + prefix);
+        }
+        this.prefix = prefix;
+        return this;
+    }
+
+    /** The clock for creation times. */
+    public JdbcSessions clock(Clock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        return this;
+    }
+
+    /** Creates or migrates the schema, then returns the store. */
+    public SessionStore build() {
+        Store store = new Store(dataSource, prefix, clock);
+        store.migrate();
+        return store;
+    }
+
+    private static final class Store implements SessionStore {
+        private final DataSource dataSource;
+        private final Clock clock;
+        private final String versions;
+        private final String sessions;
+        private final String messages;
+
+        Store(DataSource dataSource, String prefix, Clock clock) {
+            this.dataSource = dataSource;
+            this.clock = clock;
+            this.versions = prefix + "schema_version";
+            this.sessions = prefix + "sessions";
+            this.messages = prefix + "messages";
+        }
+
+        /** The migrations, in order; version i+1 is {@code migrations().get(i)}. Never edit one: add one. */
+        private List<List<String>> migrations() {
+            return List.of(List.of(
+                    "CREATE TABLE IF NOT EXISTS " + sessions + " (id VARCHAR(64) NOT NULL PRIMARY KEY,"
+                            + " created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                            + " updated_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                            + " last_seq BIGINT NOT NULL)",
+                    "CREATE TABLE IF NOT EXISTS " + messages + " (session_id VARCHAR(64) NOT NULL"
+                            + " REFERENCES " + sessions + " (id) ON DELETE CASCADE,"
+                            + " seq BIGINT NOT NULL,"
+                            + " message_id VARCHAR(64) NOT NULL,"
+                            + " msg_role VARCHAR(32) NOT NULL,"
+                            + " content TEXT NOT NULL,"
+                            + " content_json TEXT,"
+                            + " created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                            + " PRIMARY KEY (session_id, seq))"));
+        }
+
+        void migrate() {
+            try (Connection c = dataSource.getConnection()) {
+                try (Statement s = c.createStatement()) {
+                    s.execute("CREATE TABLE IF NOT EXISTS " + versions + " (version INT NOT NULL PRIMARY KEY,"
+                            + " applied_at TIMESTAMP WITH TIME ZONE NOT NULL)");
+                }
+                List<List<String>> all = migrations();
+                for (int v = currentVersion(c) + 1; v <= all.size(); v++) {
+                    apply(c, v, all.get(v - 1));
+                }
+            } catch (SQLException e) {
+                throw new SessionStoreException("could not create or migrate the session tables", e);
+            }
+        }
+
+        private int currentVersion(Connection c) throws SQLException {
+            try (Statement s = c.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT MAX(version) FROM " + versions)) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
+
+        private void apply(Connection c, int version, List<String> statements) throws SQLException {
+            boolean autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false);
+            try {
+                try (Statement s = c.createStatement()) {
+                    for (String sql : statements) {
+                        s.execute(sql);
+                    }
+                }
+                try (PreparedStatement p =
+                        c.prepareStatement("INSERT INTO " + versions + " (version, applied_at) VALUES (?, ?)")) {
+                    p.setInt(1, version);
+                    p.setObject(2, utc(clock.instant()));
+                    p.executeUpdate();
+                }
+                c.commit();
+                LOG.log(System.Logger.Level.INFO, "session schema migrated to version {0}", version);
+            } catch (SQLException e) {
+                c.rollback();
+                // Another instance may have applied it at the same moment: then all is well.
+                if (currentVersion(c) < version) {
+                    throw e;
+                }
+            } finally {
+                c.setAutoCommit(autoCommit);
+            }
+        }
+
+        @Override
+        public Session create() {
+            Instant now = now();
+            Session session = new Session(SessionIds.newSessionId(), now);
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement p = c.prepareStatement("INSERT INTO " + sessions
+                            + " (id, created_at, updated_at, last_seq) VALUES (?, ?, ?, 0)")) {
+                p.setString(1, session.id());
+                p.setObject(2, utc(now));
+                p.setObject(3, utc(now));
+                p.executeUpdate();
+                return session;
+            } catch (SQLException e) {
+                throw failure("create a session", e);
+            }
+        }
+
+        @Override
+        public Optional<Session> find(String sessionId) {
+            if (!SessionIds.isWellFormed(sessionId)) {
+                return Optional.empty();
+            }
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement p = c.prepareStatement("SELECT created_at FROM " + sessions + " WHERE id = ?")) {
+                p.setString(1, sessionId);
+                try (ResultSet rs = p.executeQuery()) {
+                    return rs.next() ? Optional.of(new Session(sessionId, instant(rs, 1))) : Optional.empty();
+                }
+            } catch (SQLException e) {
+                throw failure("read a session", e);
+            }
+        }
+
+        @Override
+        public Optional<List<StoredMessage>> append(String sessionId, List<NewMessage> batch) {
+            if (!SessionIds.isWellFormed(sessionId)) {
+                return Optional.empty();
+            }
+            SQLException last = null;
+            for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+                try {
+                    return appendOnce(sessionId, batch);
+                } catch (SQLException e) {
+                    if (!isTransient(e)) {
+                        throw failure("record messages", e);
+                    }
+                    last = e;
+                    LOG.log(System.Logger.Level.DEBUG, "append retried after {0}", e.toString());
+                }
+            }
+            throw failure("record messages", last);
+        }
+
+        private Optional<List<StoredMessage>> appendOnce(String sessionId, List<NewMessage> batch) throws SQLException {
+            try (Connection c = dataSource.getConnection()) {
+                boolean autoCommit = c.getAutoCommit();
+                c.setAutoCommit(false);
+                try {
+                    // The UPDATE takes the session's row lock until commit: appends to one session queue here.
+                    try (PreparedStatement p = c.prepareStatement(
+                            "UPDATE " + sessions + " SET last_seq = last_seq + ?, updated_at = ? WHERE id = ?")) {
+                        p.setLong(1, batch.size());
+                        p.setObject(2, utc(now()));
+                        p.setString(3, sessionId);
+                        if (p.executeUpdate() == 0) {
+                            c.rollback();
+                            return Optional.empty();
+                        }
+                    }
+                    long last;
+                    try (PreparedStatement p =
+                            c.prepareStatement("SELECT last_seq FROM " + sessions + " WHERE id = ?")) {
+                        p.setString(1, sessionId);
+                        try (ResultSet rs = p.executeQuery()) {
+                            rs.next();
+                            last = rs.getLong(1);
+                        }
+                    }
+                    List<StoredMessage> stored = new ArrayList<>(batch.size());
+                    long seq = last - batch.size();
+                    for (NewMessage m : batch) {
+                        stored.add(StoredMessage.of(sessionId, ++seq, m));
+                    }
+                    if (!stored.isEmpty()) {
+                        insert(c, stored);
+                    }
+                    c.commit();
+                    return Optional.of(List.copyOf(stored));
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                } finally {
+                    c.setAutoCommit(autoCommit);
+                }
+            }
+        }
+
+        private void insert(Connection c, List<StoredMessage> stored) throws SQLException {
+            try (PreparedStatement p = c.prepareStatement("INSERT INTO " + messages
+                    + " (session_id, seq, message_id, msg_role, content, content_json, created_at)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+                for (StoredMessage m : stored) {
+                    p.setString(1, m.sessionId());
+                    p.setLong(2, m.sequence());
+                    p.setString(3, m.id());
+                    p.setString(4, m.role());
+                    p.setString(5, m.content());
+                    p.setString(6, m.contentJson());
+                    p.setObject(7, utc(m.timestamp()));
+                    p.addBatch();
+                }
+                p.executeBatch();
+            }
+        }
+
+        @Override
+        public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit) {
+            InMemorySessions.requirePositive(limit);
+            if (!SessionIds.isWellFormed(sessionId)) {
+                return Optional.empty();
+            }
+            try (Connection c = dataSource.getConnection()) {
+                // One snapshot for "exists" and the page, so a concurrent delete cannot split them.
+                boolean autoCommit = c.getAutoCommit();
+                c.setAutoCommit(false);
+                try {
+                    if (!sessionExists(c, sessionId)) {
+                        return Optional.empty();
+                    }
+                    List<StoredMessage> page = select(
+                            c,
+                            "SELECT " + COLUMNS + " FROM " + messages
+                                    + " WHERE session_id = ? AND seq > ? ORDER BY seq ASC",
+                            sessionId,
+                            afterSequence,
+                            limit + 1);
+                    boolean more = page.size() > limit;
+                    return Optional.of(new MessagePage(more ? page.subList(0, limit) : page, more));
+                } finally {
+                    c.commit();
+                    c.setAutoCommit(autoCommit);
+                }
+            } catch (SQLException e) {
+                throw failure("read messages", e);
+            }
+        }
+
+        @Override
+        public Optional<List<StoredMessage>> latest(String sessionId, int limit) {
+            InMemorySessions.requirePositive(limit);
+            if (!SessionIds.isWellFormed(sessionId)) {
+                return Optional.empty();
+            }
+            try (Connection c = dataSource.getConnection()) {
+                boolean autoCommit = c.getAutoCommit();
+                c.setAutoCommit(false);
+                try {
+                    if (!sessionExists(c, sessionId)) {
+                        return Optional.empty();
+                    }
+                    List<StoredMessage> newestFirst = select(
+                            c,
+                            "SELECT " + COLUMNS + " FROM " + messages
+                                    + " WHERE session_id = ? AND seq > ? ORDER BY seq DESC",
+                            sessionId,
+                            0,
+                            limit);
+                    Collections.reverse(newestFirst);
+                    return Optional.of(List.copyOf(newestFirst));
+                } finally {
+                    c.commit();
+                    c.setAutoCommit(autoCommit);
+                }
+            } catch (SQLException e) {
+                throw failure("read messages", e);
+            }
+        }
+
+        @Override
+        public boolean delete(String sessionId) {
+            if (!SessionIds.isWellFormed(sessionId)) {
+                return false;
+            }
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement p = c.prepareStatement("DELETE FROM " + sessions + " WHERE id = ?")) {
+                p.setString(1, sessionId);
+                return p.executeUpdate() > 0;
+            } catch (SQLException e) {
+                throw failure("delete a session", e);
+            }
+        }
+
+        private static final String COLUMNS = "seq, message_id, msg_role, content, content_json, created_at";
+
+        private boolean sessionExists(Connection c, String sessionId) throws SQLException {
+            try (PreparedStatement p = c.prepareStatement("SELECT 1 FROM " + sessions + " WHERE id = ?")) {
+                p.setString(1, sessionId);
+                try (ResultSet rs = p.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        }
+
+        private static List<StoredMessage> select(
+                Connection c, String sql, String sessionId, long afterSequence, int maxRows) throws SQLException {
+            try (PreparedStatement p = c.prepareStatement(sql)) {
+                p.setString(1, sessionId);
+                p.setLong(2, afterSequence);
+                p.setMaxRows(maxRows);
+                List<StoredMessage> out = new ArrayList<>();
+                try (ResultSet rs = p.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new StoredMessage(
+                                rs.getString(2),
+                                sessionId,
+                                rs.getLong(1),
+                                rs.getString(3),
+                                rs.getString(4),
+                                rs.getString(5),
+                                instant(rs, 6)));
+                    }
+                }
+                return out;
+            }
+        }
+
+        private Instant now() {
+            return clock.instant().truncatedTo(ChronoUnit.MILLIS);
+        }
+
+        private static OffsetDateTime utc(Instant instant) {
+            return OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
+        }
+
+        private static Instant instant(ResultSet rs, int column) throws SQLException {
+            return rs.getObject(column, OffsetDateTime.class).toInstant();
+        }
+
+        /** Lock timeouts, deadlocks and serialization failures: worth another try. */
+        private static boolean isTransient(SQLException e) {
+            String state = e.getSQLState();
+            return e instanceof java.sql.SQLTransientException
+                    || "40001".equals(state) // serialization failure
+                    || "40P01".equals(state) // PostgreSQL deadlock
+                    || "HYT00".equals(state) // H2 lock timeout
+                    || e.getErrorCode() == 50200; // H2 lock timeout (LOCK_TIMEOUT_1)
+        }
+
+        private static SessionStoreException failure(String what, SQLException e) {
+            return new SessionStoreException("could not " + what + ": " + e.getMessage(), e);
+        }
+    }
+}

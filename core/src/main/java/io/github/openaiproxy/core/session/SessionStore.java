@@ -1,0 +1,79 @@
+package io.github.openaiproxy.core.session;
+
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * Where chat sessions and their messages live. Implementations are thread-safe. Methods that take a
+ * session id answer "unknown" (an empty optional, {@code false}) for an id that does not exist, has
+ * expired or is not even well-formed; they throw {@link SessionStoreException} only when the store
+ * itself fails.
+ *
+ * <p>Order: {@link #append} gives a batch consecutive sequence numbers atomically, so messages appended
+ * together stay together even when many calls append to one session at once, and every reader sees the
+ * same order.
+ *
+ * <p>Two implementations come with the core: {@link #inMemory()} (bounded, with expiry; the engine's
+ * default) and {@link #jdbc(DataSource)} (durable, shared by every proxy instance on the same database).
+ */
+public interface SessionStore extends AutoCloseable {
+    /** Creates a session with a new unguessable id. */
+    Session create();
+
+    /** The session, if it exists. */
+    Optional<Session> find(String sessionId);
+
+    /** Whether the session exists. */
+    default boolean exists(String sessionId) {
+        return find(sessionId).isPresent();
+    }
+
+    /**
+     * Appends messages at the end of a session, atomically and in the given order.
+     *
+     * @return the messages as stored (with their sequence numbers), or empty if the session is unknown
+     */
+    Optional<List<StoredMessage>> append(String sessionId, List<NewMessage> messages);
+
+    /**
+     * A page of messages in sequence order.
+     *
+     * @param afterSequence only messages with a greater sequence number (0 for the first page)
+     * @param limit the most messages to return, at least 1
+     * @return the page, or empty if the session is unknown
+     */
+    Optional<MessagePage> messages(String sessionId, long afterSequence, int limit);
+
+    /**
+     * The last {@code limit} messages in sequence order (for sending history upstream as context).
+     *
+     * @return the messages, or empty if the session is unknown
+     */
+    Optional<List<StoredMessage>> latest(String sessionId, int limit);
+
+    /** Deletes a session and its messages; {@code false} if it did not exist. */
+    boolean delete(String sessionId);
+
+    /**
+     * Whether calls may block on I/O. The engine runs the calls of a blocking store on its own threads,
+     * never on the threads that relay requests.
+     */
+    default boolean blocking() {
+        return true;
+    }
+
+    /** Releases what the store holds; a store on a caller's {@link DataSource} leaves it open. */
+    @Override
+    default void close() {}
+
+    /** An in-memory store with the default bounds (see {@link InMemorySessions#DEFAULTS}). */
+    static SessionStore inMemory() {
+        return InMemorySessions.builder().build();
+    }
+
+    /** A store on a JDBC database (H2, PostgreSQL, ...); creates or migrates its tables now. */
+    static SessionStore jdbc(DataSource dataSource) {
+        return JdbcSessions.builder(dataSource).build();
+    }
+}

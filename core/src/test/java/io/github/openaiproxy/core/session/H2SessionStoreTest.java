@@ -1,0 +1,81 @@
+package io.github.openaiproxy.core.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.util.List;
+import java.util.UUID;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The JDBC store on embedded H2: the contract in memory, and durability on a file database. */
+class H2SessionStoreTest extends SessionStoreContract {
+    private static final SessionStore STORE =
+            SessionStore.jdbc(dataSource("jdbc:h2:mem:contract-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1"));
+
+    @TempDir
+    Path dir;
+
+    @Override
+    protected SessionStore store() {
+        return STORE;
+    }
+
+    static JdbcDataSource dataSource(String url) {
+        JdbcDataSource ds = new JdbcDataSource();
+        ds.setURL(url);
+        ds.setUser("sa");
+        ds.setPassword("");
+        return ds;
+    }
+
+    @Test
+    void blocks() {
+        assertThat(STORE.blocking()).isTrue();
+    }
+
+    @Test
+    void historySurvivesARestartOfTheDatabase() throws Exception {
+        String url = "jdbc:h2:file:" + dir.resolve("sessions").toAbsolutePath();
+        String id;
+        {
+            SessionStore first = SessionStore.jdbc(dataSource(url));
+            id = first.create().id();
+            first.append(id, List.of(message("user", "remember me"), message("assistant", "I will")));
+        } // no connection stays open: the H2 database closes with the last one
+
+        assertThat(Files.exists(dir.resolve("sessions.mv.db"))).isTrue();
+        SessionStore second = SessionStore.jdbc(dataSource(url));
+        assertThat(second.messages(id, 0, 10).orElseThrow().messages())
+                .extracting(StoredMessage::content)
+                .containsExactly("remember me", "I will");
+    }
+
+    @Test
+    void migrationRunsOnceAndIsRecorded() throws Exception {
+        JdbcDataSource ds = dataSource("jdbc:h2:mem:migrate-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        SessionStore one = JdbcSessions.builder(ds).tablePrefix("chat_").build();
+        String id = one.create().id();
+        SessionStore two = JdbcSessions.builder(ds).tablePrefix("chat_").build(); // a second instance starting
+
+        assertThat(two.exists(id)).isTrue();
+        try (Connection c = ds.getConnection();
+                ResultSet rs =
+                        c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM chat_schema_version")) {
+            rs.next();
+            assertThat(rs.getInt(1)).isEqualTo(1);
+            assertThat(rs.getInt(2)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aDatabaseFailureIsAStoreException() {
+        SessionStore broken = SessionStore.jdbc(dataSource("jdbc:h2:mem:broken-" + UUID.randomUUID()));
+        // DB_CLOSE_DELAY is 0: the tables vanished with the migration's connection.
+        org.assertj.core.api.Assertions.assertThatThrownBy(broken::create).isInstanceOf(SessionStoreException.class);
+    }
+}

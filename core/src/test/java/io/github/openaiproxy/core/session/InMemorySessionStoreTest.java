@@ -1,0 +1,102 @@
+package io.github.openaiproxy.core.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class InMemorySessionStoreTest extends SessionStoreContract {
+    private final SessionStore store = SessionStore.inMemory();
+
+    @Override
+    protected SessionStore store() {
+        return store;
+    }
+
+    /** A clock the test moves by hand. */
+    static final class ManualClock extends Clock {
+        Instant now = Instant.parse("2025-01-01T00:00:00Z");
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    @Test
+    void doesNotBlock() {
+        assertThat(store.blocking()).isFalse();
+    }
+
+    @Test
+    void aFullStoreEvictsTheLeastRecentlyUsedSession() {
+        SessionStore small = InMemorySessions.builder()
+                .limits(new InMemorySessions.Limits(2, 10, Duration.ofHours(1)))
+                .build();
+        Session a = small.create();
+        Session b = small.create();
+        small.find(a.id()); // a is now more recently used than b
+        Session c = small.create();
+
+        assertThat(small.exists(a.id())).isTrue();
+        assertThat(small.exists(b.id())).isFalse();
+        assertThat(small.exists(c.id())).isTrue();
+    }
+
+    @Test
+    void aSessionOverItsBoundDropsItsOldestMessages() {
+        SessionStore small = InMemorySessions.builder()
+                .limits(new InMemorySessions.Limits(10, 3, Duration.ofHours(1)))
+                .build();
+        Session s = small.create();
+        for (int i = 1; i <= 5; i++) {
+            small.append(s.id(), List.of(message("user", "m" + i)));
+        }
+        assertThat(small.messages(s.id(), 0, 10).orElseThrow().messages())
+                .extracting(StoredMessage::sequence)
+                .containsExactly(3L, 4L, 5L);
+    }
+
+    @Test
+    void anIdleSessionExpires() {
+        ManualClock clock = new ManualClock();
+        SessionStore expiring = InMemorySessions.builder()
+                .limits(new InMemorySessions.Limits(10, 10, Duration.ofMinutes(30)))
+                .clock(clock)
+                .build();
+        Session used = expiring.create();
+        Session idle = expiring.create();
+        clock.now = clock.now.plus(Duration.ofMinutes(20));
+        expiring.append(used.id(), List.of(message("user", "still here")));
+        clock.now = clock.now.plus(Duration.ofMinutes(20));
+
+        assertThat(expiring.exists(used.id())).isTrue();
+        assertThat(expiring.exists(idle.id())).isFalse();
+        assertThat(expiring.messages(idle.id(), 0, 10)).isEmpty();
+    }
+
+    @Test
+    void limitsMustBePositive() {
+        assertThatThrownBy(() -> new InMemorySessions.Limits(0, 1, Duration.ofHours(1)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new InMemorySessions.Limits(1, 1, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> store.messages(store.create().id(), 0, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+}

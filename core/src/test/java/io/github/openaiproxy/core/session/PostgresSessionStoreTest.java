@@ -1,0 +1,106 @@
+package io.github.openaiproxy.core.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The JDBC store on a real PostgreSQL server, named by {@code OPENAI_PROXY_TEST_PG_URL} (with
+ * {@code OPENAI_PROXY_TEST_PG_USER} and {@code OPENAI_PROXY_TEST_PG_PASSWORD}). {@code .ci/run} starts one
+ * and sets them; without them these tests are skipped. Each run uses tables of its own prefix and drops
+ * them afterwards.
+ */
+class PostgresSessionStoreTest extends SessionStoreContract {
+    static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+    static final String PREFIX =
+            "t" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+    static SessionStore store;
+
+    @BeforeAll
+    static void connect() {
+        Assumptions.assumeTrue(
+                URL != null && !URL.isBlank(),
+                "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
+        store = JdbcSessions.builder(dataSource()).tablePrefix(PREFIX).build();
+    }
+
+    @AfterAll
+    static void dropTables() throws Exception {
+        if (store == null) {
+            return;
+        }
+        try (Connection c = dataSource().getConnection();
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE IF EXISTS " + PREFIX + "messages");
+            s.execute("DROP TABLE IF EXISTS " + PREFIX + "sessions");
+            s.execute("DROP TABLE IF EXISTS " + PREFIX + "schema_version");
+        }
+    }
+
+    static PGSimpleDataSource dataSource() {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setUrl(URL);
+        String user = System.getenv("OPENAI_PROXY_TEST_PG_USER");
+        if (user != null) {
+            ds.setUser(user);
+        }
+        ds.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+        return ds;
+    }
+
+    @Override
+    protected SessionStore store() {
+        return store;
+    }
+
+    /** Two proxy instances, each with its own DataSource on one database, see each other's sessions. */
+    @Test
+    void twoInstancesShareSessionsAndOrder() throws Exception {
+        SessionStore a = JdbcSessions.builder(dataSource()).tablePrefix(PREFIX).build();
+        SessionStore b = JdbcSessions.builder(dataSource()).tablePrefix(PREFIX).build();
+        Session s = a.create();
+        assertThat(b.exists(s.id())).isTrue();
+
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        CountDownLatch go = new CountDownLatch(1);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                SessionStore instance = i % 2 == 0 ? a : b;
+                int n = i;
+                done.add(pool.submit(() -> {
+                    go.await();
+                    return instance.append(s.id(), List.of(message("user", "q" + n), message("assistant", "a" + n)));
+                }));
+            }
+            go.countDown();
+            for (Future<?> f : done) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        List<StoredMessage> seenByA = a.messages(s.id(), 0, 100).orElseThrow().messages();
+        List<StoredMessage> seenByB = b.messages(s.id(), 0, 100).orElseThrow().messages();
+        assertThat(seenByA).hasSize(40).isEqualTo(seenByB);
+        assertThat(seenByA).extracting(StoredMessage::sequence).containsExactlyElementsOf(sequence(1, 40));
+
+        assertThat(b.delete(s.id())).isTrue();
+        assertThat(a.exists(s.id())).isFalse();
+    }
+}

@@ -1,0 +1,212 @@
+package io.github.openaiproxy.core.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@link SessionStore} contract: every implementation runs this suite with a few lines of its own
+ * (in-memory, H2, PostgreSQL).
+ */
+public abstract class SessionStoreContract {
+    /** The store under test; the same one for every test of a class is fine (ids never collide). */
+    protected abstract SessionStore store();
+
+    static NewMessage message(String role, String content) {
+        return new NewMessage(
+                SessionIds.newMessageId(), role, content, null, Instant.now().truncatedTo(ChronoUnit.MILLIS));
+    }
+
+    @Test
+    void createdSessionsHaveUnguessableUrlSafeIds() {
+        Set<String> ids = new HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            Session s = store().create();
+            assertThat(s.id()).matches("ses_[A-Za-z0-9_-]{22}"); // 22 base64 characters: 128 random bits
+            ids.add(s.id());
+        }
+        assertThat(ids).hasSize(20);
+    }
+
+    @Test
+    void findsWhatItCreatedAndNothingElse() {
+        Session s = store().create();
+        assertThat(store().find(s.id())).hasValueSatisfying(found -> {
+            assertThat(found.id()).isEqualTo(s.id());
+            assertThat(found.createdAt())
+                    .isCloseTo(s.createdAt(), org.assertj.core.api.Assertions.within(1, ChronoUnit.MILLIS));
+        });
+        assertThat(store().exists(s.id())).isTrue();
+        assertThat(store().exists(SessionIds.newSessionId())).isFalse();
+    }
+
+    @Test
+    void malformedIdsAreUnknownNotErrors() {
+        for (String id : new String[] {"", " ", "x'; DROP TABLE x; --", "../etc", "a".repeat(65), "ses_\u00e9"}) {
+            assertThat(store().find(id)).as(id).isEmpty();
+            assertThat(store().append(id, List.of(message("user", "hi"))))
+                    .as(id)
+                    .isEmpty();
+            assertThat(store().messages(id, 0, 10)).as(id).isEmpty();
+            assertThat(store().latest(id, 10)).as(id).isEmpty();
+            assertThat(store().delete(id)).as(id).isFalse();
+        }
+    }
+
+    @Test
+    void appendGivesConsecutiveSequenceNumbersInOrder() {
+        Session s = store().create();
+        List<StoredMessage> first = store().append(s.id(), List.of(message("user", "one"), message("assistant", "two")))
+                .orElseThrow();
+        List<StoredMessage> second =
+                store().append(s.id(), List.of(message("user", "three"))).orElseThrow();
+
+        assertThat(first).extracting(StoredMessage::sequence).containsExactly(1L, 2L);
+        assertThat(second).extracting(StoredMessage::sequence).containsExactly(3L);
+        assertThat(store().messages(s.id(), 0, 10).orElseThrow().messages())
+                .extracting(StoredMessage::content)
+                .containsExactly("one", "two", "three");
+    }
+
+    @Test
+    void messagesRoundTripExactly() {
+        Session s = store().create();
+        Instant at = Instant.parse("2025-01-02T03:04:05.678Z");
+        String long100k = "x".repeat(100_000);
+        NewMessage plain =
+                new NewMessage("msg_a", "user", "H\u00e9llo \u4f60\u597d \ud83d\ude00 \"quoted\" \\n", null, at);
+        NewMessage parts =
+                new NewMessage("msg_b", "user", "look", "[{\"type\":\"text\",\"text\":\"look\"}]", at.plusMillis(1));
+        NewMessage big = new NewMessage("msg_c", "assistant", long100k, null, at.plusMillis(2));
+        store().append(s.id(), List.of(plain, parts, big));
+
+        List<StoredMessage> read = store().messages(s.id(), 0, 10).orElseThrow().messages();
+        assertThat(read).hasSize(3);
+        assertThat(read.get(0)).isEqualTo(new StoredMessage("msg_a", s.id(), 1, "user", plain.content(), null, at));
+        assertThat(read.get(0).isUser()).isTrue();
+        assertThat(read.get(1).contentJson()).isEqualTo(parts.contentJson());
+        assertThat(read.get(1).timestamp()).isEqualTo(at.plusMillis(1));
+        assertThat(read.get(2).content()).isEqualTo(long100k);
+        assertThat(read.get(2).isUser()).isFalse();
+    }
+
+    @Test
+    void pagesFollowTheSequence() {
+        Session s = store().create();
+        List<NewMessage> five = new ArrayList<>();
+        for (int i = 1; i <= 5; i++) {
+            five.add(message(i % 2 == 1 ? "user" : "assistant", "m" + i));
+        }
+        store().append(s.id(), five);
+
+        MessagePage p1 = store().messages(s.id(), 0, 2).orElseThrow();
+        assertThat(p1.messages()).extracting(StoredMessage::content).containsExactly("m1", "m2");
+        assertThat(p1.hasMore()).isTrue();
+        MessagePage p2 = store().messages(s.id(), p1.nextAfter(), 2).orElseThrow();
+        assertThat(p2.messages()).extracting(StoredMessage::content).containsExactly("m3", "m4");
+        MessagePage p3 = store().messages(s.id(), p2.nextAfter(), 2).orElseThrow();
+        assertThat(p3.messages()).extracting(StoredMessage::content).containsExactly("m5");
+        assertThat(p3.hasMore()).isFalse();
+        MessagePage past = store().messages(s.id(), 5, 2).orElseThrow();
+        assertThat(past.messages()).isEmpty();
+        assertThat(past.hasMore()).isFalse();
+        assertThat(past.nextAfter()).isZero();
+    }
+
+    @Test
+    void latestGivesTheLastMessagesInOrder() {
+        Session s = store().create();
+        assertThat(store().latest(s.id(), 3)).hasValue(List.of());
+        store().append(s.id(), List.of(message("user", "a"), message("assistant", "b")));
+        store().append(s.id(), List.of(message("user", "c"), message("assistant", "d")));
+
+        assertThat(store().latest(s.id(), 3).orElseThrow())
+                .extracting(StoredMessage::content)
+                .containsExactly("b", "c", "d");
+        assertThat(store().latest(s.id(), 10).orElseThrow()).hasSize(4);
+    }
+
+    @Test
+    void sessionsAreSeparate() {
+        Session a = store().create();
+        Session b = store().create();
+        store().append(a.id(), List.of(message("user", "for a")));
+        assertThat(store().messages(b.id(), 0, 10).orElseThrow().messages()).isEmpty();
+        assertThat(store().append(b.id(), List.of(message("user", "for b")))
+                        .orElseThrow()
+                        .get(0)
+                        .sequence())
+                .isEqualTo(1);
+    }
+
+    @Test
+    void deleteRemovesTheSessionAndItsMessages() {
+        Session s = store().create();
+        store().append(s.id(), List.of(message("user", "bye")));
+
+        assertThat(store().delete(s.id())).isTrue();
+        assertThat(store().find(s.id())).isEmpty();
+        assertThat(store().messages(s.id(), 0, 10)).isEmpty();
+        assertThat(store().append(s.id(), List.of(message("user", "again")))).isEmpty();
+        assertThat(store().delete(s.id())).isFalse();
+    }
+
+    /** 50 turns at once on one session: all 100 messages, sequences 1-100, each question right before its answer. */
+    @Test
+    void concurrentAppendsKeepEveryTurnTogether() throws Exception {
+        Session s = store().create();
+        int turns = 50;
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        CountDownLatch go = new CountDownLatch(1);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int i = 0; i < turns; i++) {
+                int n = i;
+                done.add(pool.submit(() -> {
+                    go.await();
+                    return store().append(s.id(), List.of(message("user", "q" + n), message("assistant", "a" + n)))
+                            .orElseThrow();
+                }));
+            }
+            go.countDown();
+            for (Future<?> f : done) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        List<StoredMessage> all =
+                store().messages(s.id(), 0, 1000).orElseThrow().messages();
+        assertThat(all).hasSize(2 * turns);
+        assertThat(all).extracting(StoredMessage::sequence).containsExactlyElementsOf(sequence(1, 2 * turns));
+        for (int i = 0; i < all.size(); i += 2) {
+            String q = all.get(i).content();
+            assertThat(q).startsWith("q");
+            assertThat(all.get(i + 1).content()).isEqualTo("a" + q.substring(1));
+        }
+        assertThat(all.stream()
+                        .map(StoredMessage::content)
+                        .filter(c -> c.startsWith("q"))
+                        .distinct())
+                .hasSize(turns);
+    }
+
+    static List<Long> sequence(long from, long to) {
+        List<Long> out = new ArrayList<>();
+        for (long i = from; i <= to; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+}

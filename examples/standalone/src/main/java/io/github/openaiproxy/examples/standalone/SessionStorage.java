@@ -1,0 +1,131 @@
+package io.github.openaiproxy.examples.standalone;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.github.openaiproxy.core.session.SessionStore;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Where the standalone server keeps chat sessions, from the environment:
+ *
+ * <ul>
+ *   <li>{@code OPENAI_PROXY_SESSIONS_STORE}: {@code jdbc} (default) or {@code memory} (lost on restart)
+ *   <li>{@code OPENAI_PROXY_DB_URL}: the JDBC URL; default an embedded H2 file,
+ *       {@code jdbc:h2:file:./data/openai-proxy} (under the working directory), so history survives a
+ *       restart. A {@code jdbc:postgresql://...} URL shares history between instances.
+ *   <li>{@code OPENAI_PROXY_DB_USER}, {@code OPENAI_PROXY_DB_PASSWORD}: the credentials (H2 default
+ *       {@code sa} and no password)
+ *   <li>{@code OPENAI_PROXY_DB_POOL_SIZE}: connections in the pool (default 10)
+ * </ul>
+ *
+ * The pool is HikariCP; the store is core's {@link SessionStore#jdbc}, which creates its tables.
+ */
+final class SessionStorage implements AutoCloseable {
+    static final String DEFAULT_URL = "jdbc:h2:file:./data/openai-proxy";
+
+    private final SessionStore store;
+    private final HikariDataSource dataSource;
+    private final String description;
+
+    private SessionStorage(SessionStore store, HikariDataSource dataSource, String description) {
+        this.store = store;
+        this.dataSource = dataSource;
+        this.description = description;
+    }
+
+    static SessionStorage open(Map<String, String> env) {
+        String kind =
+                env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
+        if (kind.equals("memory")) {
+            return new SessionStorage(SessionStore.inMemory(), null, "in memory (lost on restart)");
+        }
+        if (!kind.equals("jdbc") && !kind.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "Invalid setting 'OPENAI_PROXY_SESSIONS_STORE': expected jdbc or memory, got " + kind);
+        }
+        String url = blankToNull(env.get("OPENAI_PROXY_DB_URL"));
+        boolean h2Default = url == null;
+        if (h2Default) {
+            // The server closes the pool on shutdown; H2 must not close the database under it first.
+            url = DEFAULT_URL + ";DB_CLOSE_ON_EXIT=FALSE";
+        }
+        if (!url.startsWith("jdbc:")) {
+            throw new IllegalArgumentException("Invalid setting 'OPENAI_PROXY_DB_URL': expected a JDBC URL (jdbc:...)");
+        }
+        HikariConfig hikari = new HikariConfig();
+        hikari.setPoolName("openai-proxy-sessions");
+        hikari.setJdbcUrl(url);
+        String user = blankToNull(env.get("OPENAI_PROXY_DB_USER"));
+        hikari.setUsername(user != null ? user : url.startsWith("jdbc:h2:") ? "sa" : null);
+        hikari.setPassword(env.get("OPENAI_PROXY_DB_PASSWORD"));
+        hikari.setMaximumPoolSize(poolSize(env.get("OPENAI_PROXY_DB_POOL_SIZE")));
+        hikari.setConnectionTimeout(10_000);
+        HikariDataSource dataSource;
+        try {
+            dataSource = new HikariDataSource(hikari);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(
+                    "could not open the session database " + describe(url) + ": " + e.getMessage(), e);
+        }
+        try {
+            return new SessionStorage(SessionStore.jdbc(dataSource), dataSource, describe(url));
+        } catch (RuntimeException e) {
+            dataSource.close();
+            throw e;
+        }
+    }
+
+    SessionStore store() {
+        return store;
+    }
+
+    /** Where the sessions are, for the start-up log line (never credentials). */
+    String description() {
+        return description;
+    }
+
+    @Override
+    public void close() {
+        store.close();
+        if (dataSource != null) {
+            dataSource.close();
+        }
+    }
+
+    /** The URL without its query or properties, which may carry a password. */
+    static String describe(String url) {
+        String s = url;
+        int q = s.indexOf('?');
+        if (q >= 0) {
+            s = s.substring(0, q);
+        }
+        if (s.startsWith("jdbc:h2:")) {
+            int semi = s.indexOf(';');
+            if (semi >= 0) {
+                s = s.substring(0, semi);
+            }
+        }
+        return s;
+    }
+
+    private static int poolSize(String v) {
+        if (v == null || v.isBlank()) {
+            return 10;
+        }
+        try {
+            int n = Integer.parseInt(v.strip());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new IllegalArgumentException(
+                "Invalid setting 'OPENAI_PROXY_DB_POOL_SIZE': expected a positive integer, got " + v);
+    }
+
+    private static String blankToNull(String v) {
+        return v == null || v.isBlank() ? null : v.strip();
+    }
+}

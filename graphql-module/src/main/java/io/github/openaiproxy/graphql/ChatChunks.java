@@ -1,0 +1,188 @@
+package io.github.openaiproxy.graphql;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Turns a chat completion event stream (one SSE event per item, as the engine relays it) into
+ * {@code ChatChunk} values as the events arrive: one per event that adds content or ends the reply.
+ * One upstream event is requested at a time and only while the subscriber wants more, so a slow client
+ * slows the upstream; events that carry nothing are skipped by asking for the next. An error event in
+ * the stream becomes {@code onError}; cancelling cancels the upstream stream.
+ */
+final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
+    private final Flow.Publisher<List<ByteBuffer>> events;
+    private final String messageId;
+
+    /**
+     * @param events the relayed event stream
+     * @param messageId the id of the recorded reply in a session, or {@code null} to use the completion's
+     */
+    ChatChunks(Flow.Publisher<List<ByteBuffer>> events, String messageId) {
+        this.events = events;
+        this.messageId = messageId;
+    }
+
+    /** The stream carried an error event, or broke off. */
+    static final class StreamFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        StreamFailure(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    @Override
+    public void subscribe(Flow.Subscriber<? super Map<String, Object>> subscriber) {
+        events.subscribe(new Transform(subscriber));
+    }
+
+    private final class Transform implements Flow.Subscriber<List<ByteBuffer>>, Flow.Subscription {
+        private final Flow.Subscriber<? super Map<String, Object>> downstream;
+        private final AtomicLong demand = new AtomicLong();
+        private final AtomicBoolean upstreamRequested = new AtomicBoolean();
+        private volatile Flow.Subscription upstream;
+        private volatile boolean done;
+
+        Transform(Flow.Subscriber<? super Map<String, Object>> downstream) {
+            this.downstream = downstream;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            upstream = s;
+            downstream.onSubscribe(this);
+            requestIfWanted();
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> event) {
+            upstreamRequested.set(false);
+            if (done) {
+                return;
+            }
+            JsonNode chunk;
+            try {
+                chunk = parse(event);
+            } catch (StreamFailure e) {
+                done = true;
+                upstream.cancel();
+                downstream.onError(e);
+                return;
+            }
+            Map<String, Object> value = chunk == null ? null : toChunk(chunk);
+            if (value != null) {
+                demand.decrementAndGet();
+                downstream.onNext(value);
+            }
+            requestIfWanted();
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (!done) {
+                done = true;
+                downstream.onError(new StreamFailure("The upstream stream failed: " + t.getMessage()));
+            }
+        }
+
+        @Override
+        public void onComplete() {
+            if (!done) {
+                done = true;
+                downstream.onComplete();
+            }
+        }
+
+        @Override
+        public void request(long n) {
+            if (n <= 0) {
+                cancel();
+                downstream.onError(new IllegalArgumentException("non-positive request: " + n));
+                return;
+            }
+            demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+            requestIfWanted();
+        }
+
+        @Override
+        public void cancel() {
+            done = true;
+            Flow.Subscription s = upstream;
+            if (s != null) {
+                s.cancel();
+            }
+        }
+
+        private void requestIfWanted() {
+            Flow.Subscription s = upstream;
+            if (s != null && !done && demand.get() > 0 && upstreamRequested.compareAndSet(false, true)) {
+                s.request(1);
+            }
+        }
+    }
+
+    /** The JSON of an event's data, {@code null} for an event without content ({@code [DONE]}, comments). */
+    private static JsonNode parse(List<ByteBuffer> event) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (ByteBuffer b : event) {
+            ByteBuffer d = b.duplicate();
+            byte[] a = new byte[d.remaining()];
+            d.get(a);
+            bytes.writeBytes(a);
+        }
+        StringBuilder data = null;
+        for (String line : bytes.toString(StandardCharsets.UTF_8).split("\r\n|\r|\n")) {
+            if (line.startsWith("data:")) {
+                String v = line.substring(line.startsWith("data: ") ? 6 : 5);
+                data = data == null ? new StringBuilder(v) : data.append('\n').append(v);
+            }
+        }
+        if (data == null || data.toString().equals("[DONE]")) {
+            return null;
+        }
+        JsonNode json;
+        try {
+            json = SubRequests.JSON.readTree(data.toString());
+        } catch (IOException e) {
+            return null;
+        }
+        if (json != null && json.has("error")) {
+            JsonNode error = json.get("error");
+            String message =
+                    error.path("message").isTextual() ? error.path("message").textValue() : error.toString();
+            throw new StreamFailure(message);
+        }
+        return json;
+    }
+
+    private Map<String, Object> toChunk(JsonNode chunk) {
+        for (JsonNode choice : chunk.path("choices")) {
+            if (choice.path("index").asInt(0) != 0) {
+                continue;
+            }
+            JsonNode content = choice.path("delta").path("content");
+            JsonNode finish = choice.path("finish_reason");
+            boolean hasContent = content.isTextual() && !content.textValue().isEmpty();
+            if (!hasContent && !finish.isTextual()) {
+                return null;
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("id", messageId != null ? messageId : chunk.path("id").asText(null));
+            out.put("content", hasContent ? content.textValue() : null);
+            out.put("finishReason", finish.isTextual() ? finish.textValue() : null);
+            out.put("model", chunk.path("model").asText(null));
+            return out;
+        }
+        return null;
+    }
+}

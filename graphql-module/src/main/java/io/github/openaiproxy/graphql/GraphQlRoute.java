@@ -1,0 +1,138 @@
+package io.github.openaiproxy.graphql;
+
+import graphql.GraphQL;
+import graphql.analysis.MaxQueryComplexityInstrumentation;
+import graphql.analysis.MaxQueryDepthInstrumentation;
+import graphql.execution.DataFetcherExceptionHandler;
+import graphql.execution.DataFetcherExceptionHandlerResult;
+import graphql.execution.instrumentation.ChainedInstrumentation;
+import graphql.schema.GraphQLSchema;
+import graphql.schema.idl.RuntimeWiring;
+import graphql.schema.idl.SchemaGenerator;
+import graphql.schema.idl.SchemaParser;
+import graphql.schema.idl.TypeDefinitionRegistry;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.route.CustomRoute;
+import io.github.openaiproxy.core.route.RouteCall;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The GraphQL API as a route of the proxy, {@code /graphql} by default. Mount it on the engine and every
+ * adapter serves it with the proxy's CORS, method and size handling:
+ *
+ * <pre>{@code
+ * ProxyEngine engine = ProxyEngine.builder(config).route(GraphQlRoute.create(config)).build();
+ * }</pre>
+ *
+ * <p>The schema is {@code schema.graphqls} next to this class. Requests follow the GraphQL-over-HTTP
+ * specification (POST JSON, GET for queries, {@code application/graphql-response+json} when asked for);
+ * the {@code chatStream} subscription is delivered over Server-Sent Events (GraphQL over SSE, distinct
+ * connections mode). Its data fetchers run sub-requests through the proxy's own routes.
+ */
+public final class GraphQlRoute implements CustomRoute {
+    /** Where the schema lives on the class path. */
+    public static final String SCHEMA = "/io/github/openaiproxy/graphql/schema.graphqls";
+
+    private static final System.Logger LOG = System.getLogger(GraphQlRoute.class.getName());
+
+    private final GraphQlOptions options;
+    private final HttpTransport transport;
+
+    private GraphQlRoute(ProxyConfig config, GraphQlOptions options) {
+        this.options = Objects.requireNonNull(options, "options");
+        this.transport = new HttpTransport(graphQl(config, options), options);
+    }
+
+    /** The endpoint with default options. */
+    public static GraphQlRoute create(ProxyConfig config) {
+        return create(config, GraphQlOptions.DEFAULTS);
+    }
+
+    /**
+     * The endpoint with the given options.
+     *
+     * @param config the engine's configuration (its image defaults are reported by {@code generateImage})
+     */
+    public static GraphQlRoute create(ProxyConfig config, GraphQlOptions options) {
+        return new GraphQlRoute(config, options);
+    }
+
+    /** The schema's SDL text. */
+    public static String schemaText() {
+        try (InputStream in = GraphQlRoute.class.getResourceAsStream(SCHEMA)) {
+            if (in == null) {
+                throw new IllegalStateException("schema not found on the class path: " + SCHEMA);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public GraphQlOptions options() {
+        return options;
+    }
+
+    @Override
+    public String path() {
+        return options.path();
+    }
+
+    @Override
+    public Set<String> methods() {
+        return Set.of("GET", "POST");
+    }
+
+    @Override
+    public CompletableFuture<ProxyResponse> handle(RouteCall call) {
+        try {
+            return transport.handle(call);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "GraphQL request failed", e);
+            return CompletableFuture.completedFuture(HttpTransport.internalError());
+        }
+    }
+
+    private static GraphQL graphQl(ProxyConfig config, GraphQlOptions options) {
+        TypeDefinitionRegistry types = new SchemaParser().parse(schemaText());
+        ProxyFetchers fetchers = new ProxyFetchers(config);
+        RuntimeWiring wiring = RuntimeWiring.newRuntimeWiring()
+                .scalar(JsonScalar.JSON)
+                .type("Query", t -> t.dataFetcher("chatHistory", fetchers.chatHistory()))
+                .type(
+                        "Mutation",
+                        t -> t.dataFetcher("getAIResponse", fetchers.getAIResponse())
+                                .dataFetcher("generateImage", fetchers.generateImage())
+                                .dataFetcher("createSession", fetchers.createSession())
+                                .dataFetcher("deleteSession", fetchers.deleteSession()))
+                .type("Subscription", t -> t.dataFetcher("chatStream", fetchers.chatStream()))
+                .build();
+        GraphQLSchema schema = new SchemaGenerator().makeExecutableSchema(types, wiring);
+        DataFetcherExceptionHandler unexpected = parameters -> {
+            LOG.log(System.Logger.Level.ERROR, "a GraphQL data fetcher failed", parameters.getException());
+            return CompletableFuture.completedFuture(
+                    DataFetcherExceptionHandlerResult.newResult(graphql.GraphqlErrorBuilder.newError()
+                                    .message("Internal error")
+                                    .path(parameters.getPath())
+                                    .location(parameters.getSourceLocation())
+                                    .errorType(ProxyErrors.Classification.of("INTERNAL_SERVER_ERROR"))
+                                    .extensions(java.util.Map.of("code", "INTERNAL_SERVER_ERROR"))
+                                    .build())
+                            .build());
+        };
+        return GraphQL.newGraphQL(schema)
+                .instrumentation(new ChainedInstrumentation(List.of(
+                        new MaxQueryDepthInstrumentation(options.maxDepth()),
+                        new MaxQueryComplexityInstrumentation(options.maxComplexity()))))
+                .defaultDataFetcherExceptionHandler(unexpected)
+                .build();
+    }
+}

@@ -1,0 +1,442 @@
+package io.github.openaiproxy.graphql;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import graphql.ExecutionInput;
+import graphql.ExecutionResult;
+import graphql.GraphQL;
+import graphql.introspection.Introspection;
+import graphql.language.Document;
+import graphql.language.OperationDefinition;
+import graphql.parser.Parser;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.route.RouteCall;
+import java.net.URLDecoder;
+import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.reactivestreams.FlowAdapters;
+import org.reactivestreams.Publisher;
+
+/**
+ * GraphQL over HTTP (the GraphQL-over-HTTP specification) and GraphQL over SSE (distinct connections
+ * mode):
+ *
+ * <ul>
+ *   <li>POST with a JSON body {@code {query, operationName, variables, extensions}}; GET with the same as
+ *       query parameters, for queries only (a mutation or subscription over GET is 405).
+ *   <li>Answers {@code application/graphql-response+json} when the {@code Accept} header names it, with
+ *       200 when execution started ({@code data} present) and 400 otherwise; else
+ *       {@code application/json} with 200 for every well-formed request.
+ *   <li>A body that is not JSON, lacks {@code query} or has fields of the wrong type, and a document over
+ *       the size limit, are 400 with {@code {"errors":[...]}}, never a 500.
+ *   <li>{@code Accept: text/event-stream} on POST: subscriptions stream {@code event: next} per result and
+ *       {@code event: complete}; other operations answer one {@code next} then {@code complete}.
+ * </ul>
+ */
+final class HttpTransport {
+    static final String JSON = "application/json";
+    static final String GRAPHQL_RESPONSE = "application/graphql-response+json";
+    static final String EVENT_STREAM = "text/event-stream";
+
+    private final GraphQL graphQl;
+    private final GraphQlOptions options;
+
+    HttpTransport(GraphQL graphQl, GraphQlOptions options) {
+        this.graphQl = graphQl;
+        this.options = options;
+    }
+
+    /** What the client accepts. */
+    record Accept(boolean json, boolean graphqlResponse, boolean eventStream) {
+        static Accept parse(List<String> headers) {
+            if (headers.isEmpty()) {
+                return new Accept(true, false, false);
+            }
+            boolean json = false;
+            boolean gql = false;
+            boolean sse = false;
+            for (String header : headers) {
+                for (String part : header.split(",")) {
+                    String[] params = part.split(";");
+                    String type = params[0].strip().toLowerCase(Locale.ROOT);
+                    boolean refused = false;
+                    for (int i = 1; i < params.length; i++) {
+                        String p = params[i].strip().toLowerCase(Locale.ROOT);
+                        if (p.startsWith("q=") && p.substring(2).matches("0(\\.0*)?")) {
+                            refused = true;
+                        }
+                    }
+                    if (refused) {
+                        continue;
+                    }
+                    switch (type) {
+                        case JSON, "application/*", "*/*" -> json = true;
+                        case GRAPHQL_RESPONSE -> gql = true;
+                        case EVENT_STREAM, "text/*" -> sse = true;
+                        default -> {}
+                    }
+                }
+            }
+            return new Accept(json, gql, sse);
+        }
+
+        /** The media type of a JSON answer: graphql-response+json when named, else application/json. */
+        String jsonType() {
+            return graphqlResponse ? GRAPHQL_RESPONSE : JSON;
+        }
+    }
+
+    /** A parsed GraphQL-over-HTTP request. */
+    record GraphQlRequest(
+            String query, String operationName, Map<String, Object> variables, Map<String, Object> extensions) {}
+
+    /** A request the transport refuses before execution. */
+    static final class RequestError extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final int status;
+        final Map<String, String> headers;
+
+        RequestError(int status, String message) {
+            this(status, message, Map.of());
+        }
+
+        RequestError(int status, String message, Map<String, String> headers) {
+            super(message, null, false, false);
+            this.status = status;
+            this.headers = headers;
+        }
+    }
+
+    enum Kind {
+        QUERY,
+        MUTATION,
+        SUBSCRIPTION,
+        UNKNOWN
+    }
+
+    CompletableFuture<ProxyResponse> handle(RouteCall call) {
+        ProxyRequest request = call.request();
+        Accept accept = Accept.parse(request.headers().allValues("Accept"));
+        String errorType = accept.graphqlResponse() ? GRAPHQL_RESPONSE : JSON;
+        if (!accept.json() && !accept.graphqlResponse() && !accept.eventStream()) {
+            return done(error(
+                    406,
+                    JSON,
+                    "Accept application/json, application/graphql-response+json or text/event-stream",
+                    Map.of()));
+        }
+        GraphQlRequest gql;
+        Kind kind;
+        try {
+            gql = request.method().equals("GET") ? fromQuery(request) : fromBody(request, call.body());
+            if (gql.query().length() > options.maxDocumentSize()) {
+                throw new RequestError(
+                        400, "The query document is longer than " + options.maxDocumentSize() + " characters");
+            }
+            kind = kind(gql);
+            if (request.method().equals("GET") && kind != Kind.QUERY && kind != Kind.UNKNOWN) {
+                throw new RequestError(
+                        405,
+                        "Only queries may be sent with GET; send mutations and subscriptions with POST",
+                        Map.of("Allow", "GET, OPTIONS, POST"));
+            }
+            if (kind == Kind.SUBSCRIPTION
+                    && (!accept.eventStream() || request.method().equals("GET"))) {
+                throw new RequestError(
+                        400,
+                        "Subscriptions are delivered over Server-Sent Events: POST with Accept: text/event-stream");
+            }
+        } catch (RequestError e) {
+            return done(error(e.status, errorType, e.getMessage(), e.headers));
+        }
+        boolean sse = kind == Kind.SUBSCRIPTION || (!accept.json() && !accept.graphqlResponse());
+        Map<Object, Object> context = new HashMap<>();
+        context.put(RouteCall.class, call);
+        if (!options.introspection()) {
+            context.put(Introspection.INTROSPECTION_DISABLED, true);
+        }
+        ExecutionInput input = ExecutionInput.newExecutionInput()
+                .query(gql.query())
+                .operationName(gql.operationName())
+                .variables(gql.variables())
+                .extensions(gql.extensions())
+                .graphQLContext(context)
+                .build();
+        return graphQl.executeAsync(input).handle((result, failure) -> {
+            if (failure != null) {
+                System.getLogger(HttpTransport.class.getName())
+                        .log(System.Logger.Level.ERROR, "GraphQL execution failed", unwrap(failure));
+                return internalError();
+            }
+            return sse ? events(result, errorType) : json(result, accept.jsonType());
+        });
+    }
+
+    // --- answers
+
+    private static ProxyResponse json(ExecutionResult result, String type) {
+        int status = type.equals(GRAPHQL_RESPONSE) && !result.isDataPresent() ? 400 : 200;
+        return body(status, type, specification(result), Map.of());
+    }
+
+    private static ProxyResponse events(ExecutionResult result, String errorType) {
+        if (!result.isDataPresent()) {
+            // Refused before execution (syntax, validation, limits): a plain JSON answer, as for any request error.
+            return body(
+                    400, errorType.equals(GRAPHQL_RESPONSE) ? GRAPHQL_RESPONSE : JSON, specification(result), Map.of());
+        }
+        java.util.concurrent.Flow.Publisher<List<java.nio.ByteBuffer>> stream;
+        Object data = result.getData();
+        if (data instanceof Publisher<?> publisher) {
+            @SuppressWarnings("unchecked")
+            Publisher<ExecutionResult> results = (Publisher<ExecutionResult>) publisher;
+            stream = new SseEvents<>(
+                    FlowAdapters.toFlowPublisher(results), r -> write(specification(r)), HttpTransport::streamError);
+        } else {
+            String one = write(specification(result));
+            java.util.concurrent.Flow.Publisher<String> single =
+                    subscriber -> subscriber.onSubscribe(new java.util.concurrent.Flow.Subscription() {
+                        private boolean sent;
+
+                        @Override
+                        public void request(long n) {
+                            if (!sent) {
+                                sent = true;
+                                subscriber.onNext(one);
+                                subscriber.onComplete();
+                            }
+                        }
+
+                        @Override
+                        public void cancel() {
+                            sent = true;
+                        }
+                    });
+            stream = new SseEvents<String>(single, s -> s, HttpTransport::streamError);
+        }
+        TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        h.put("Content-Type", List.of("text/event-stream; charset=utf-8"));
+        h.put("Cache-Control", List.of("no-cache"));
+        h.put("X-Accel-Buffering", List.of("no"));
+        return new ProxyResponse(200, HttpHeaders.of(h, (n, v) -> true), stream, true);
+    }
+
+    private static String streamError(Throwable t) {
+        Throwable c = unwrap(t);
+        while (c != null && !(c instanceof ChatChunks.StreamFailure)) {
+            c = c.getCause();
+        }
+        String message = c != null ? c.getMessage() : "The stream failed";
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("message", message);
+        error.put("extensions", Map.of("code", "UPSTREAM_ERROR"));
+        return write(Map.of("errors", List.of(error)));
+    }
+
+    static ProxyResponse internalError() {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("message", "Internal error");
+        error.put("extensions", Map.of("code", "INTERNAL_SERVER_ERROR"));
+        return body(500, JSON, Map.of("errors", List.of(error)), Map.of());
+    }
+
+    private static ProxyResponse error(int status, String type, String message, Map<String, String> headers) {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("message", message);
+        error.put(
+                "extensions",
+                Map.of(
+                        "code",
+                        status == 405
+                                ? "METHOD_NOT_ALLOWED"
+                                : status == 406
+                                        ? "NOT_ACCEPTABLE"
+                                        : status == 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST"));
+        return body(status, type, Map.of("errors", List.of(error)), headers);
+    }
+
+    private static Map<String, Object> specification(ExecutionResult result) {
+        Map<String, Object> spec = copy(result.toSpecification());
+        ProxyErrors.addCodes(spec);
+        return spec;
+    }
+
+    /** A deep copy into mutable maps and lists, so codes can be added to graphql-java's errors. */
+    @SuppressWarnings("unchecked")
+    private static <T> T copy(T value) {
+        if (value instanceof Map<?, ?> m) {
+            Map<Object, Object> out = new LinkedHashMap<>();
+            m.forEach((k, v) -> out.put(k, copy(v)));
+            return (T) out;
+        }
+        if (value instanceof List<?> l) {
+            List<Object> out = new java.util.ArrayList<>();
+            l.forEach(v -> out.add(copy(v)));
+            return (T) out;
+        }
+        return value;
+    }
+
+    private static ProxyResponse body(int status, String type, Object json, Map<String, String> headers) {
+        byte[] bytes = write(json).getBytes(StandardCharsets.UTF_8);
+        TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        headers.forEach((n, v) -> h.put(n, List.of(v)));
+        h.put("Content-Type", List.of(type + "; charset=utf-8"));
+        h.put("Content-Length", List.of(Integer.toString(bytes.length)));
+        h.put("Cache-Control", List.of("no-store"));
+        return ProxyResponse.of(status, HttpHeaders.of(h, (n, v) -> true), bytes);
+    }
+
+    private static String write(Object json) {
+        try {
+            return SubRequests.JSON.writeValueAsString(json);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a GraphQL answer", e);
+        }
+    }
+
+    // --- requests
+
+    private static GraphQlRequest fromBody(ProxyRequest request, byte[] body) {
+        String contentType = request.header("Content-Type").orElse("");
+        String mediaType = contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
+        if (!mediaType.equals(JSON)) {
+            throw new RequestError(415, "Send the GraphQL request as application/json");
+        }
+        JsonNode json;
+        try {
+            json = SubRequests.JSON.readTree(body);
+        } catch (java.io.IOException e) {
+            throw new RequestError(400, "The request body is not valid JSON");
+        }
+        if (!(json instanceof ObjectNode o)) {
+            throw new RequestError(400, "The request body must be a JSON object with a query");
+        }
+        return new GraphQlRequest(
+                query(o.get("query")),
+                text(o.get("operationName"), "operationName"),
+                object(o.get("variables"), "variables"),
+                object(o.get("extensions"), "extensions"));
+    }
+
+    private static GraphQlRequest fromQuery(ProxyRequest request) {
+        Map<String, String> params = new HashMap<>();
+        for (String pair : request.rawQuery().orElse("").split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            try {
+                String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+                String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                params.putIfAbsent(key, value);
+            } catch (IllegalArgumentException e) {
+                throw new RequestError(400, "The query string is not properly encoded");
+            }
+        }
+        return new GraphQlRequest(
+                query(
+                        params.containsKey("query")
+                                ? SubRequests.JSON.getNodeFactory().textNode(params.get("query"))
+                                : null),
+                Optional.ofNullable(params.get("operationName"))
+                        .filter(s -> !s.isEmpty())
+                        .orElse(null),
+                object(parseParam(params.get("variables"), "variables"), "variables"),
+                object(parseParam(params.get("extensions"), "extensions"), "extensions"));
+    }
+
+    private static JsonNode parseParam(String value, String name) {
+        if (value == null || value.isEmpty()) {
+            return null;
+        }
+        try {
+            return SubRequests.JSON.readTree(value);
+        } catch (java.io.IOException e) {
+            throw new RequestError(400, name + " must be a JSON object");
+        }
+    }
+
+    private static String query(JsonNode q) {
+        if (q == null || q.isNull()) {
+            throw new RequestError(400, "The request has no query");
+        }
+        if (!q.isTextual() || q.textValue().isBlank()) {
+            throw new RequestError(400, "query must be a non-empty string");
+        }
+        return q.textValue();
+    }
+
+    private static String text(JsonNode n, String name) {
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.isTextual()) {
+            throw new RequestError(400, name + " must be a string");
+        }
+        return n.textValue();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> object(JsonNode n, String name) {
+        if (n == null || n.isNull()) {
+            return Map.of();
+        }
+        if (!n.isObject()) {
+            throw new RequestError(400, name + " must be a JSON object");
+        }
+        return SubRequests.JSON.convertValue(n, Map.class);
+    }
+
+    /** The kind of the operation to run; UNKNOWN when the document does not parse (execution says why). */
+    private static Kind kind(GraphQlRequest request) {
+        Document document;
+        try {
+            document = Parser.parse(request.query());
+        } catch (RuntimeException e) { // InvalidSyntaxException among others
+            return Kind.UNKNOWN;
+        }
+        OperationDefinition chosen = null;
+        for (OperationDefinition op : document.getDefinitionsOfType(OperationDefinition.class)) {
+            if (request.operationName() == null
+                    ? chosen == null
+                    : request.operationName().equals(op.getName())) {
+                if (request.operationName() == null && chosen != null) {
+                    return Kind.UNKNOWN; // several operations and no name: execution reports it
+                }
+                chosen = op;
+            }
+        }
+        if (chosen == null) {
+            return Kind.UNKNOWN;
+        }
+        return switch (chosen.getOperation()) {
+            case QUERY -> Kind.QUERY;
+            case MUTATION -> Kind.MUTATION;
+            case SUBSCRIPTION -> Kind.SUBSCRIPTION;
+        };
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        Throwable c = t;
+        while (c instanceof CompletionException && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c;
+    }
+
+    private static <T> CompletableFuture<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+}

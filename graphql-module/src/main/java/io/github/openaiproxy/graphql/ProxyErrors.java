@@ -1,0 +1,126 @@
+package io.github.openaiproxy.graphql;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import graphql.ErrorClassification;
+import graphql.GraphQLError;
+import graphql.GraphqlErrorBuilder;
+import graphql.schema.DataFetchingEnvironment;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns the proxy's error answers into GraphQL errors with a stable {@code extensions.code}:
+ *
+ * <ul>
+ *   <li>{@code BAD_USER_INPUT}: the proxy refused the input (400, 413, 415); {@code extensions.param}
+ *       names the field when known
+ *   <li>{@code UNAUTHENTICATED}: the upstream refused the key (401)
+ *   <li>{@code FORBIDDEN}: {@code x-openai-key} sent while client keys are disabled (403)
+ *   <li>{@code NOT_FOUND}: unknown session (404)
+ *   <li>{@code UPSTREAM_ERROR}: the upstream answered an error, could not be reached (502) or timed out
+ *       (504); {@code extensions.status} is that status
+ *   <li>{@code INTERNAL_SERVER_ERROR}: no server key configured (500) or another failure of the proxy
+ * </ul>
+ */
+final class ProxyErrors {
+    private ProxyErrors() {}
+
+    /** An error the proxy answered: its code, message and extensions. */
+    record Failure(String code, String message, Map<String, Object> extensions) {
+        GraphQLError toError(DataFetchingEnvironment env) {
+            return GraphqlErrorBuilder.newError(env)
+                    .message(message)
+                    .errorType(Classification.of(code))
+                    .extensions(extensions)
+                    .build();
+        }
+    }
+
+    /** The {@code code} of an error as an error classification, so graphql-java keeps it. */
+    record Classification(String code) implements ErrorClassification {
+        static Classification of(String code) {
+            return new Classification(code);
+        }
+
+        @Override
+        public Object toSpecification(GraphQLError error) {
+            return code;
+        }
+    }
+
+    static Failure of(String code, String message) {
+        Map<String, Object> ext = new LinkedHashMap<>();
+        ext.put("code", code);
+        return new Failure(code, message, ext);
+    }
+
+    /** The failure for a non-2xx answer of a sub-request (seed-shaped error JSON). */
+    static Failure fromReply(SubRequests.Reply reply) {
+        JsonNode body = reply.json();
+        int status = reply.status();
+        String message = body.path("message").isTextual()
+                ? body.path("message").textValue()
+                : body.path("error").isTextual() ? body.path("error").textValue() : "The proxy answered " + status;
+        Map<String, Object> ext = new LinkedHashMap<>();
+        String code;
+        if (body.path("status").isInt()) {
+            int upstream = body.path("status").intValue();
+            code = upstream == 401 ? "UNAUTHENTICATED" : "UPSTREAM_ERROR";
+            ext.put("code", code);
+            ext.put("status", upstream);
+        } else {
+            code = switch (status) {
+                case 400, 413, 415 -> "BAD_USER_INPUT";
+                case 401 -> "UNAUTHENTICATED";
+                case 403 -> "FORBIDDEN";
+                case 404 -> "NOT_FOUND";
+                case 502, 504 -> "UPSTREAM_ERROR";
+                default -> "INTERNAL_SERVER_ERROR";
+            };
+            ext.put("code", code);
+            if (code.equals("UPSTREAM_ERROR")) {
+                ext.put("status", status);
+            }
+        }
+        if (body.path("param").isTextual()) {
+            ext.put("param", body.path("param").textValue());
+        }
+        return new Failure(code, message, ext);
+    }
+
+    /**
+     * Adds {@code extensions.code} to the errors graphql-java produced itself: {@code GRAPHQL_PARSE_FAILED}
+     * (syntax), {@code GRAPHQL_VALIDATION_FAILED} (unknown fields, wrong variable types, ...),
+     * {@code QUERY_TOO_COMPLEX} (depth or complexity limit), {@code INTERNAL_SERVER_ERROR} otherwise.
+     */
+    @SuppressWarnings("unchecked")
+    static void addCodes(Map<String, Object> specification) {
+        Object errors = specification.get("errors");
+        if (!(errors instanceof List<?> list)) {
+            return;
+        }
+        for (Object e : list) {
+            if (!(e instanceof Map<?, ?> raw)) {
+                continue;
+            }
+            Map<String, Object> error = (Map<String, Object>) raw;
+            Map<String, Object> ext = error.get("extensions") instanceof Map<?, ?> m
+                    ? new LinkedHashMap<>((Map<String, Object>) m)
+                    : new LinkedHashMap<>();
+            if (!ext.containsKey("code")) {
+                Object classification = ext.get("classification");
+                String code = "INTERNAL_SERVER_ERROR";
+                if ("InvalidSyntax".equals(classification)) {
+                    code = "GRAPHQL_PARSE_FAILED";
+                } else if ("ValidationError".equals(classification)) {
+                    code = "GRAPHQL_VALIDATION_FAILED";
+                } else if ("ExecutionAborted".equals(classification)) {
+                    code = "QUERY_TOO_COMPLEX";
+                }
+                ext.put("code", code);
+                error.put("extensions", ext);
+            }
+        }
+    }
+}

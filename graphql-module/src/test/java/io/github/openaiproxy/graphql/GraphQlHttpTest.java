@@ -1,0 +1,263 @@
+package io.github.openaiproxy.graphql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.graphql.support.GraphQlServer;
+import io.github.openaiproxy.graphql.support.Upstream;
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** GraphQL over HTTP as the specification describes it, and bad input that never gives a 500. */
+class GraphQlHttpTest {
+    @RegisterExtension
+    static final Upstream upstream = new Upstream();
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String CREATE = "{\"query\":\"mutation { createSession { sessionId success } }\"}";
+    static final String HISTORY = "query H($id: String) { chatHistory(sessionId: $id) { content } }";
+    static GraphQlServer server;
+
+    @BeforeAll
+    static void start() {
+        server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl())
+                .cors(CorsConfig.builder()
+                        .origins(List.of("https://chat.example"))
+                        .build())
+                .build());
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    static JsonNode json(HttpResponse<String> r) {
+        try {
+            return JSON.readTree(r.body());
+        } catch (Exception e) {
+            throw new AssertionError("not JSON: " + r.body(), e);
+        }
+    }
+
+    HttpResponse<String> post(String body, String accept) {
+        return server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                .header("Content-Type", "application/json")
+                .header("Accept", accept)
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    HttpResponse<String> get(String query) {
+        return server.send(HttpRequest.newBuilder(server.uri("/graphql?" + query))
+                .header("Accept", "application/graphql-response+json")
+                .GET());
+    }
+
+    static String encode(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    String newSession() {
+        return json(server.post(CREATE)).at("/data/createSession/sessionId").asText();
+    }
+
+    @Test
+    void queriesWorkOverGetWithVariablesAndOperationName() {
+        String id = newSession();
+        HttpResponse<String> r = get("query=" + encode(HISTORY + " query Other { __typename }") + "&operationName=H"
+                + "&variables=" + encode("{\"id\":\"" + id + "\"}"));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type").orElseThrow())
+                .startsWith("application/graphql-response+json");
+        assertThat(json(r).at("/data/chatHistory")).isEmpty();
+    }
+
+    @Test
+    void mutationsOverGetAre405() {
+        HttpResponse<String> r = get("query=" + encode("mutation { createSession { sessionId } }"));
+        assertThat(r.statusCode()).isEqualTo(405);
+        assertThat(r.headers().firstValue("allow")).hasValue("GET, OPTIONS, POST");
+        assertThat(json(r).at("/errors/0/message").asText()).contains("POST");
+    }
+
+    @Test
+    void onlyTheSelectedFieldsAreAnswered() {
+        JsonNode data = json(server.post(CREATE)).get("data");
+        assertThat(data.get("createSession").size()).isEqualTo(2);
+        JsonNode typename = json(server.post("{\"query\":\"{ __typename }\"}")).get("data");
+        assertThat(typename.toString()).isEqualTo("{\"__typename\":\"Query\"}");
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "{",
+                "[]",
+                "\"query\"",
+                "{\"query\":null}",
+                "{\"query\":\"\"}",
+                "{\"query\":5}",
+                "{\"query\":\"{ __typename }\",\"variables\":[1]}",
+                "{\"query\":\"{ __typename }\",\"operationName\":7}",
+                "{\"query\":\"{ __typename }\"} trailing"
+            })
+    void malformedRequestsAre400WithErrors(String body) {
+        for (String accept : List.of("application/json", "application/graphql-response+json")) {
+            HttpResponse<String> r = post(body, accept);
+            assertThat(r.statusCode()).as(body).isEqualTo(400);
+            assertThat(json(r).at("/errors/0/message").asText()).isNotBlank();
+        }
+    }
+
+    @Test
+    void aBodyThatIsNotJsonIs415() {
+        HttpResponse<String> r = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("query=x")));
+        assertThat(r.statusCode()).isEqualTo(415);
+        assertThat(json(r).has("errors")).isTrue();
+    }
+
+    @Test
+    void anAcceptHeaderItCannotServeIs406() {
+        HttpResponse<String> r = post(CREATE, "text/html");
+        assertThat(r.statusCode()).isEqualTo(406);
+    }
+
+    @Test
+    void syntaxErrorsAreParseFailures() {
+        String body = "{\"query\":\"{ chatHistory(sessionId: \\\"x\\\" { id }\"}";
+        HttpResponse<String> plain = post(body, "application/json");
+        assertThat(plain.statusCode()).isEqualTo(200);
+        assertThat(json(plain).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_PARSE_FAILED");
+        assertThat(json(plain).has("data")).isFalse();
+        HttpResponse<String> spec = post(body, "application/graphql-response+json");
+        assertThat(spec.statusCode()).isEqualTo(400);
+        assertThat(spec.headers().firstValue("content-type").orElseThrow())
+                .startsWith("application/graphql-response+json");
+    }
+
+    @Test
+    void unknownFieldsAndWrongVariableTypesAreValidationFailures() {
+        HttpResponse<String> unknown = post(
+                "{\"query\":\"{ chatHistory(sessionId: \\\"x\\\") { id secret } }\"}",
+                "application/graphql-response+json");
+        assertThat(unknown.statusCode()).isEqualTo(400);
+        assertThat(json(unknown).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
+        assertThat(json(unknown).at("/errors/0/message").asText()).contains("secret");
+
+        HttpResponse<String> wrongType = post(
+                "{\"query\":\"query Q($id: String) { chatHistory(sessionId: $id) { id } }\","
+                        + "\"variables\":{\"id\":{\"not\":\"a string\"}}}",
+                "application/graphql-response+json");
+        assertThat(wrongType.statusCode()).isEqualTo(400);
+        assertThat(json(wrongType).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
+
+        HttpResponse<String> missingInput = post(
+                "{\"query\":\"mutation M($input: ChatInput!) { getAIResponse(input: $input) { id } }\"}",
+                "application/json");
+        assertThat(missingInput.statusCode()).isEqualTo(200);
+        assertThat(json(missingInput).at("/errors/0/message").asText()).contains("input");
+    }
+
+    @Test
+    void overDeepQueriesAreRefused() {
+        String deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType {"
+                + " ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } } } } }";
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", deep).toString(), "application/graphql-response+json");
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("depth");
+        assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
+    }
+
+    @Test
+    void tooManyFieldsAreRefused() {
+        StringBuilder q = new StringBuilder("{ ");
+        for (int i = 0; i < 200; i++) {
+            q.append("a").append(i).append(": chatHistory(sessionId: \"x\") { id content } ");
+        }
+        q.append("}");
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", q.toString()).toString(), "application/json");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("complexity");
+    }
+
+    @Test
+    void hugeDocumentsAre400() {
+        String huge = "{ __typename " + "#".repeat(200_000) + "\n}";
+        HttpResponse<String> r = post(JSON.createObjectNode().put("query", huge).toString(), "application/json");
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/message").asText()).contains("100000");
+    }
+
+    @Test
+    void theIntrospectionQueryOfGraphiqlFitsTheDefaultLimits() {
+        String introspection = graphql.introspection.IntrospectionQuery.INTROSPECTION_QUERY;
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", introspection).toString(), "application/json");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(json(r).has("errors")).as(r.body()).isFalse();
+        assertThat(r.body()).contains("getAIResponse").contains("chatStream");
+    }
+
+    @Test
+    void introspectionCanBeSwitchedOff() {
+        try (GraphQlServer closed = GraphQlServer.start(
+                GraphQlServer.config(upstream.baseUrl()).build(),
+                GraphQlOptions.DEFAULTS.withIntrospection(false),
+                b -> b)) {
+            HttpResponse<String> r = closed.post("{\"query\":\"{ __schema { types { name } } }\"}");
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("introspection");
+            assertThat(json(closed.post(CREATE))
+                            .at("/data/createSession/success")
+                            .asBoolean())
+                    .isTrue();
+        }
+    }
+
+    @Test
+    void browsersGetTheProxysCors() {
+        HttpResponse<String> preflight = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .header("Origin", "https://chat.example")
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "content-type"));
+        assertThat(preflight.statusCode()).isEqualTo(204);
+        assertThat(preflight.headers().firstValue("access-control-allow-origin"))
+                .hasValue("https://chat.example");
+
+        HttpResponse<String> r = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                .header("Content-Type", "application/json")
+                .header("Origin", "https://chat.example")
+                .POST(HttpRequest.BodyPublishers.ofString(CREATE)));
+        assertThat(r.headers().firstValue("access-control-allow-origin")).hasValue("https://chat.example");
+
+        HttpResponse<String> other = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                .header("Content-Type", "application/json")
+                .header("Origin", "https://evil.example")
+                .POST(HttpRequest.BodyPublishers.ofString(CREATE)));
+        assertThat(other.statusCode()).isEqualTo(403);
+    }
+
+    @Test
+    void otherMethodsAre405() {
+        HttpResponse<String> r = server.send(
+                HttpRequest.newBuilder(server.uri("/graphql")).PUT(HttpRequest.BodyPublishers.ofString(CREATE)));
+        assertThat(r.statusCode()).isEqualTo(405);
+        assertThat(r.headers().firstValue("allow")).hasValue("GET, OPTIONS, POST");
+    }
+}

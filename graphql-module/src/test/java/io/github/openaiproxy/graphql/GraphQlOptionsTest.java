@@ -1,0 +1,38 @@
+package io.github.openaiproxy.graphql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class GraphQlOptionsTest {
+    @Test
+    void unsetKeysKeepTheDefaults() {
+        assertThat(GraphQlOptions.fromSettings(k -> null)).isEqualTo(GraphQlOptions.DEFAULTS);
+        assertThat(GraphQlOptions.DEFAULTS.path()).isEqualTo("/graphql");
+        assertThat(GraphQlOptions.DEFAULTS.introspection()).isTrue();
+    }
+
+    @Test
+    void readsEveryKeyFromTheEnvironmentNames() {
+        Map<String, String> env = Map.of(
+                "OPENAI_PROXY_GRAPHQL_ENABLED", "false",
+                "OPENAI_PROXY_GRAPHQL_PATH", "/gql",
+                "OPENAI_PROXY_GRAPHQL_MAX_DEPTH", "5",
+                "OPENAI_PROXY_GRAPHQL_MAX_COMPLEXITY", "50",
+                "OPENAI_PROXY_GRAPHQL_MAX_DOCUMENT_SIZE", "1000",
+                "OPENAI_PROXY_GRAPHQL_INTROSPECTION", "off");
+        GraphQlOptions o = GraphQlOptions.fromSettings(k -> env.get(GraphQlOptions.environmentName(k)));
+        assertThat(o).isEqualTo(new GraphQlOptions(false, "/gql", 5, 50, 1000, false));
+    }
+
+    @Test
+    void malformedValuesNameTheirKey() {
+        assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.max-depth") ? "x" : null))
+                .hasMessageContaining("graphql.max-depth");
+        assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.introspection") ? "maybe" : null))
+                .hasMessageContaining("graphql.introspection");
+        assertThatThrownBy(() -> GraphQlOptions.DEFAULTS.withMaxDepth(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+}

@@ -1,0 +1,155 @@
+package io.github.openaiproxy.graphql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.graphql.support.GraphQlServer;
+import io.github.openaiproxy.graphql.support.Upstream;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Sessions through GraphQL: history, paging, deletion, history as context, and 50 concurrent turns. */
+class GraphQlSessionsTest {
+    @RegisterExtension
+    static final Upstream upstream = new Upstream();
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String ASK =
+            "mutation Ask($input: ChatInput!) { getAIResponse(input: $input) { id content success } }";
+    static final String HISTORY = "query H($id: String, $limit: Int, $after: Int) {"
+            + " chatHistory(sessionId: $id, limit: $limit, after: $after) { id content isUser role sequence } }";
+    static GraphQlServer server;
+
+    @BeforeAll
+    static void start() {
+        server = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build());
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    static String body(String query, Map<String, Object> variables) {
+        try {
+            return JSON.writeValueAsString(Map.of("query", query, "variables", variables));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static JsonNode data(HttpResponse<String> r) {
+        try {
+            JsonNode n = JSON.readTree(r.body());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(n.has("errors")).as(r.body()).isFalse();
+            return n.get("data");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static String newSession() {
+        return data(server.post("{\"query\":\"mutation { createSession { sessionId success } }\"}"))
+                .at("/createSession/sessionId")
+                .asText();
+    }
+
+    static Map<String, Object> input(String sessionId, String content) {
+        return Map.of("sessionId", sessionId, "messages", List.of(Map.of("role", "user", "content", content)));
+    }
+
+    static JsonNode history(String id, int limit, int after) {
+        return data(server.post(body(HISTORY, Map.of("id", id, "limit", limit, "after", after))))
+                .get("chatHistory");
+    }
+
+    @Test
+    void historyPagesAndDeletion() {
+        upstream.echoChats();
+        String id = newSession();
+        for (String q : List.of("one", "two", "three")) {
+            data(server.post(body(ASK, Map.of("input", input(id, q)))));
+        }
+
+        JsonNode first = history(id, 4, 0);
+        assertThat(first.findValuesAsText("content")).containsExactly("one", "re: one", "two", "re: two");
+        assertThat(first.findValuesAsText("role")).containsExactly("user", "assistant", "user", "assistant");
+        JsonNode rest = history(id, 4, first.get(3).get("sequence").asInt());
+        assertThat(rest.findValuesAsText("content")).containsExactly("three", "re: three");
+
+        JsonNode deleted = data(server.post(body(
+                        "mutation D($id: String!) { deleteSession(sessionId: $id) { sessionId success } }",
+                        Map.of("id", id))))
+                .get("deleteSession");
+        assertThat(deleted.get("success").asBoolean()).isTrue();
+        HttpResponse<String> gone = server.post(body(HISTORY, Map.of("id", id, "limit", 10, "after", 0)));
+        assertThat(gone.body()).contains("NOT_FOUND");
+    }
+
+    @Test
+    void historyGoesUpstreamAsContextWhenAsked() throws Exception {
+        upstream.echoChats();
+        String id = newSession();
+        data(server.post(body(ASK, Map.of("input", input(id, "first")))));
+        Map<String, Object> second = Map.of(
+                "sessionId",
+                id,
+                "includeHistory",
+                true,
+                "messages",
+                List.of(Map.of("role", "user", "content", "second")));
+        data(server.post(body(ASK, Map.of("input", second))));
+
+        var sent = upstream.server().getAllServeEvents();
+        JsonNode last = JSON.readTree(sent.get(0).getRequest().getBodyAsString()); // newest first
+        assertThat(last.get("messages").findValuesAsText("content")).containsExactly("first", "re: first", "second");
+    }
+
+    /** 50 getAIResponse calls at once on one session: 100 messages, each question directly before its answer. */
+    @Test
+    void fiftyConcurrentCallsRecordAllHundredMessagesInPairs() throws Exception {
+        upstream.echoChats();
+        String id = newSession();
+        List<CompletableFuture<HttpResponse<String>>> calls = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            calls.add(server.http()
+                    .sendAsync(
+                            HttpRequest.newBuilder(server.uri("/graphql"))
+                                    .header("Content-Type", "application/json")
+                                    .POST(HttpRequest.BodyPublishers.ofString(
+                                            body(ASK, Map.of("input", input(id, "q" + i)))))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString()));
+        }
+        for (CompletableFuture<HttpResponse<String>> c : calls) {
+            assertThat(data(c.get(60, TimeUnit.SECONDS))
+                            .at("/getAIResponse/success")
+                            .asBoolean())
+                    .isTrue();
+        }
+
+        JsonNode all = history(id, 1000, 0);
+        assertThat(all).hasSize(100);
+        List<String> questions = new ArrayList<>();
+        for (int i = 0; i < 100; i += 2) {
+            assertThat(all.get(i).get("sequence").asInt()).isEqualTo(i + 1);
+            assertThat(all.get(i).get("isUser").asBoolean()).isTrue();
+            assertThat(all.get(i + 1).get("isUser").asBoolean()).isFalse();
+            assertThat(all.get(i + 1).get("content").asText())
+                    .isEqualTo("re: " + all.get(i).get("content").asText());
+            questions.add(all.get(i).get("content").asText());
+        }
+        assertThat(questions).doesNotHaveDuplicates().hasSize(50);
+    }
+}
