@@ -34,7 +34,7 @@ public final class TomcatProxy implements AutoCloseable {
 
     /** The proxy servlet mapped to {@code /*}. */
     public static TomcatProxy servlet(ProxyConfig config) {
-        return start(config, "/*", false, null);
+        return start(config, "", "/*", false, null);
     }
 
     /**
@@ -42,12 +42,20 @@ public final class TomcatProxy implements AutoCloseable {
      * which sees every request before the proxy does.
      */
     public static TomcatProxy servlet(ProxyConfig config, Filter front) {
-        return start(config, "/*", false, front);
+        return start(config, "", "/*", false, front);
     }
 
     /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
     public static TomcatProxy servlet(ProxyConfig config, String mapping) {
-        return start(config, mapping, false, null);
+        return start(config, "", mapping, false, null);
+    }
+
+    /**
+     * The proxy servlet mapped to a prefix such as {@code /ai/*} in a web application deployed at a
+     * context path such as {@code /shop}.
+     */
+    public static TomcatProxy servletInContext(ProxyConfig config, String contextPath, String mapping) {
+        return start(config, contextPath, mapping, false, null);
     }
 
     /**
@@ -55,10 +63,11 @@ public final class TomcatProxy implements AutoCloseable {
      * {@code 200 "app:" + path} for everything the filter passes down.
      */
     public static TomcatProxy filter(ProxyConfig config) {
-        return start(config, "/*", true, null);
+        return start(config, "", "/*", true, null);
     }
 
-    private static TomcatProxy start(ProxyConfig config, String mapping, boolean asFilter, Filter front) {
+    private static TomcatProxy start(
+            ProxyConfig config, String contextPath, String mapping, boolean asFilter, Filter front) {
         try {
             File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
             Tomcat tomcat = new Tomcat();
@@ -67,7 +76,7 @@ public final class TomcatProxy implements AutoCloseable {
             connector.setPort(0);
             connector.setProperty("address", "127.0.0.1");
             tomcat.setConnector(connector);
-            Context context = tomcat.addContext("", baseDir.getAbsolutePath());
+            Context context = tomcat.addContext(contextPath, baseDir.getAbsolutePath());
             ProxyEngine engine = ProxyEngine.create(config);
             if (front != null) {
                 FilterDef def = new FilterDef();
@@ -111,7 +120,12 @@ public final class TomcatProxy implements AutoCloseable {
 
     /** {@code http://127.0.0.1:PORT} plus the path. */
     public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + port() + path);
+        return URI.create(origin() + path);
+    }
+
+    /** The proxy's own origin, {@code http://127.0.0.1:PORT}: what a same-origin page sends as {@code Origin}. */
+    public String origin() {
+        return "http://127.0.0.1:" + port();
     }
 
     @Override
