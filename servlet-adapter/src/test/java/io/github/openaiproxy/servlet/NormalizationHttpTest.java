@@ -212,6 +212,7 @@ class NormalizationHttpTest {
                 arguments("/", "{\"messages\":{\"role\":\"user\"}}", "Invalid messages format", "messages", "array"),
                 arguments("/", "{\"messages\":null}", "Invalid messages format", "messages", "array"),
                 arguments("/", "{\"messages\":[]}", "Invalid messages format", "messages", "at least one"),
+                arguments("/", "{\"prompt\":null}", "Invalid messages format", "messages", "array"),
                 arguments("/", "{" + M + ",\"model\":\"\"}", "Invalid model", "model", "model"),
                 arguments("/", "{" + M + ",\"model\":7}", "Invalid model", "model", "model"),
                 arguments("/", "{" + M + ",\"stream\":\"true\"}", "Invalid stream flag", "stream", "boolean"),

@@ -91,6 +91,9 @@ class RoutingHttpTest {
                         "{\"action\":\"generate-image\",\"prompt\":\"a cat\"," + messages + "}",
                         "/v1/images/generations"),
                 arguments("prompt and messages", "{\"prompt\":\"a cat\"," + messages + "}", "/v1/chat/completions"),
+                arguments(
+                        "prompt, messages null", "{\"prompt\":\"a cat\",\"messages\":null}", "/v1/images/generations"),
+                arguments("messages, prompt null", "{\"prompt\":null," + messages + "}", "/v1/chat/completions"),
                 arguments("another action", "{\"action\":\"chat\"," + messages + "}", "/v1/chat/completions"),
                 arguments(
                         "action that is not a string",
