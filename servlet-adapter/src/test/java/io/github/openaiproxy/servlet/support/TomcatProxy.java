@@ -10,7 +10,6 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.File;
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.Files;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
@@ -21,7 +20,7 @@ import org.apache.tomcat.util.descriptor.web.FilterDef;
 import org.apache.tomcat.util.descriptor.web.FilterMap;
 
 /** An embedded Tomcat 11 on 127.0.0.1 with the proxy mounted as a servlet or as a filter. */
-public final class TomcatProxy implements AutoCloseable {
+public final class TomcatProxy implements ProxyServer {
     private final Tomcat tomcat;
     private final ProxyEngine engine;
     private final File baseDir;
@@ -114,18 +113,9 @@ public final class TomcatProxy implements AutoCloseable {
         }
     }
 
+    @Override
     public int port() {
         return tomcat.getConnector().getLocalPort();
-    }
-
-    /** {@code http://127.0.0.1:PORT} plus the path. */
-    public URI uri(String path) {
-        return URI.create(origin() + path);
-    }
-
-    /** The proxy's own origin, {@code http://127.0.0.1:PORT}: what a same-origin page sends as {@code Origin}. */
-    public String origin() {
-        return "http://127.0.0.1:" + port();
     }
 
     @Override
