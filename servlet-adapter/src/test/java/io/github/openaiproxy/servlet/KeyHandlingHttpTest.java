@@ -20,6 +20,7 @@ import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.servlet.support.Upstream;
+import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -323,7 +324,7 @@ class KeyHandlingHttpTest {
                                                         + " (key {{regexExtract request.headers.Authorization '[^ ]+$'}})\","
                                                         + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}")));
         HttpResponse<String> direct =
-                Http.get(java.net.URI.create(upstream.url("/v1/models")), "Authorization", "Bearer " + CLIENT_KEY);
+                Http.get(URI.create(upstream.url("/v1/models")), "Authorization", "Bearer " + CLIENT_KEY);
         assertThat(direct.body()).as("the fixture reflects the key").contains(CLIENT_KEY);
         upstream.resetRequests();
 

@@ -15,6 +15,7 @@ import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.servlet.support.Upstream;
+import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -227,6 +228,25 @@ class RoutingHttpTest {
 
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(Upstream.onlyRequest(upstream).getUrl()).isEqualTo("/v1/chat/completions");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/compat", "/compat/", "/compat/v1", "/compat/v1/"})
+    void anUpstreamBaseUrlWithAPathKeepsItForEveryRoute(String basePath) {
+        try (TomcatProxy prefixed = TomcatProxy.servlet(Upstream.config(upstream)
+                .upstream(Upstream.upstreamConfig(upstream).withBaseUrl(URI.create(upstream.baseUrl() + basePath)))
+                .build())) {
+            Http.postJson(prefixed.uri("/"), "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+            Http.postJson(prefixed.uri("/images/generations"), "{\"prompt\":\"a cat\"}");
+            Http.get(prefixed.uri("/v1/models/gpt-4o?x=1"));
+
+            assertThat(Upstream.requests(upstream))
+                    .extracting(LoggedRequest::getUrl)
+                    .containsExactly(
+                            "/compat/v1/chat/completions",
+                            "/compat/v1/images/generations",
+                            "/compat/v1/models/gpt-4o?x=1");
+        }
     }
 
     @Test
