@@ -57,8 +57,8 @@ class KeyHandlingHttpTest {
     /** No key at all. */
     static TomcatProxy noKey;
 
-    /** What the upstream may see on a simple route: nothing the client chose. */
-    static final Set<String> SIMPLE_ROUTE_HEADERS = Set.of(
+    /** Every header the upstream may see (pass-through adds only openai-beta and idempotency-key). */
+    static final Set<String> ALLOWED_UPSTREAM_HEADERS = Set.of(
             "authorization",
             "user-agent",
             "content-type",
@@ -166,7 +166,7 @@ class KeyHandlingHttpTest {
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         LoggedRequest sent = Upstream.onlyRequest(upstream);
-        assertThat(Upstream.headerNames(sent)).isSubsetOf(SIMPLE_ROUTE_HEADERS);
+        assertThat(Upstream.headerNames(sent)).isSubsetOf(ALLOWED_UPSTREAM_HEADERS);
         assertThat(sent.getHeader("Authorization")).isEqualTo("Bearer " + SERVER_KEY);
         assertThat(sent.getHeader("OpenAI-Organization")).isEqualTo("org-config");
         assertThat(sent.getHeader("OpenAI-Project")).isEqualTo("proj-config");
@@ -218,7 +218,7 @@ class KeyHandlingHttpTest {
 
         assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
         LoggedRequest sent = Upstream.onlyRequest(upstream);
-        assertThat(Upstream.headerNames(sent)).isSubsetOf(SIMPLE_ROUTE_HEADERS);
+        assertThat(Upstream.headerNames(sent)).isSubsetOf(ALLOWED_UPSTREAM_HEADERS);
         assertThat(sent.getHeader("Authorization")).isEqualTo("Bearer " + SERVER_KEY);
     }
 
@@ -279,7 +279,7 @@ class KeyHandlingHttpTest {
             LoggedRequest sent = Upstream.onlyRequest(upstream);
             assertThat(sent.getHeader("Authorization")).isEqualTo("Bearer " + CLIENT_KEY);
             assertThat(sent.containsHeader("x-openai-key")).isFalse();
-            assertThat(Upstream.headerNames(sent)).isSubsetOf(SIMPLE_ROUTE_HEADERS);
+            assertThat(Upstream.headerNames(sent)).isSubsetOf(ALLOWED_UPSTREAM_HEADERS);
             assertNoSecrets(r, CLIENT_KEY, SERVER_KEY, SDK_PLACEHOLDER_KEY);
         }
     }

@@ -13,6 +13,7 @@ import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.ProxyAssertions;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.servlet.support.Upstream;
@@ -322,6 +323,46 @@ class RequestLimitsHttpTest {
         assertThat(r.headers().firstValue("Content-Length"))
                 .contains(Integer.toString(r.body().getBytes(StandardCharsets.UTF_8).length));
         Upstream.assertNoCalls(upstream);
+    }
+
+    /** Odd but well-formed HTTP/1.1 requests: head lines after the request line, and a body. */
+    static Stream<Arguments> oddRequests() {
+        String longKey = "k".repeat(4000);
+        String manyHeaders = String.join(", ", java.util.Collections.nCopies(300, "x-stainless-arch"));
+        return Stream.of(
+                arguments("POST /", "Content-Type: application/json; charset=bogus", "{\"messages\":[]}"),
+                arguments("POST /", "Content-Type: ;", "{\"messages\":[]}"),
+                arguments("POST /", "Content-Type: application/json", ""),
+                arguments("POST /v1/chat/completions", "Content-Type: application/json", ""),
+                arguments(
+                        "POST /images/generations", "Content-Type: application/json\r\nx-openai-key: " + longKey, "{}"),
+                arguments("GET /v1/models", "Origin: http://[::1]:5173", ""),
+                arguments("GET /v1/models", "Origin: not a url", ""),
+                arguments(
+                        "OPTIONS /v1/models",
+                        "Origin: http://localhost:5173\r\nAccess-Control-Request-Method: GET\r\n"
+                                + "Access-Control-Request-Headers: " + manyHeaders,
+                        ""),
+                arguments("OPTIONS /v1/models", "Origin: http://localhost:5173\r\nAccess-Control-Request-Method: ", ""),
+                arguments("GET /v1/models?%zz=%%&a=\u00e9", "", ""),
+                arguments("GET /v1/models/%zz", "", ""),
+                arguments("GET /v1/models/" + "a".repeat(300), "", ""),
+                arguments("POST /v1/embeddings?x=1&x=2", "Content-Type: application/json", "{\"input\":\"x\"}"),
+                arguments("PROPFIND /", "", ""),
+                arguments("POST /", "Content-Type: application/json\r\nContent-Encoding: gzip", "{\"messages\":[]}"));
+    }
+
+    @ParameterizedTest(name = "{0} [{1}]")
+    @MethodSource("oddRequests")
+    void oddRequestsNeverCauseAServerErrorOrAStackTrace(String requestLine, String headers, String body) {
+        String head = requestLine + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                + (headers.isEmpty() ? "" : headers + "\r\n")
+                + (body.isEmpty() && requestLine.startsWith("POST") ? "Content-Length: 0\r\n" : "");
+
+        RawHttp.Response r = RawHttp.exchange(proxy.port(), head, body.getBytes(StandardCharsets.UTF_8));
+
+        assertThat(r.status()).as(r.bodyText()).isBetween(200, 499);
+        ProxyAssertions.assertNoStackTrace(r.bodyText());
     }
 
     @Test

@@ -13,6 +13,7 @@ import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.servlet.support.Upstream;
 import java.net.URI;
@@ -178,6 +179,28 @@ class RoutingHttpTest {
         assertThat(sent.getUrl()).isEqualTo(pathAndQuery);
         assertThat(sent.getBody()).isEmpty();
         assertThat(sent.containsHeader("Content-Type")).isFalse();
+    }
+
+    @Test
+    void aPassThroughQueryThatIsNotValidlyEncodedIs400NotAServerError() {
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(),
+                "GET /v1/models?%zz=%%&a=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+                new byte[0]);
+
+        assertThat(assertOpenAiError(r, 400, "invalid_request_error", "invalid_request")
+                        .path("message")
+                        .textValue())
+                .contains("query string");
+        Upstream.assertNoCalls(upstream);
+
+        // The simple routes never forward the query, so there it does not matter.
+        byte[] chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes(StandardCharsets.UTF_8);
+        RawHttp.Response simple = RawHttp.exchange(
+                proxy.port(),
+                "POST /?%zz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n",
+                chat);
+        assertThat(simple.status()).as(simple.bodyText()).isEqualTo(200);
     }
 
     @Test
