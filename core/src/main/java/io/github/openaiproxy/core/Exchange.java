@@ -26,6 +26,8 @@ import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -99,6 +101,13 @@ final class Exchange {
         }
         if (!route.methods().contains(request.method())) {
             return done(responses.error(ProxyError.methodNotAllowed(request.method(), route.allowHeader())));
+        }
+        if (route.kind() == RouteKind.PASS_THROUGH
+                && request.rawQuery().isPresent()
+                && !isValidQuery(request.rawQuery().get())) {
+            // The query is forwarded as written; one the upstream URI cannot carry is the client's mistake.
+            return done(responses.error(ProxyError.badRequest(
+                    "Invalid query string", "The query string is not validly percent-encoded", null)));
         }
         if (!request.method().equals("POST")
                 && !request.method().equals("PUT")
@@ -289,6 +298,15 @@ final class Exchange {
 
     private static ErrorStyle styleForUnknown(String path) {
         return path.equals("/v1") || path.startsWith("/v1/") ? ErrorStyle.OPENAI : ErrorStyle.SEED;
+    }
+
+    private static boolean isValidQuery(String rawQuery) {
+        try {
+            new URI("http://upstream/?" + rawQuery);
+            return true;
+        } catch (URISyntaxException e) {
+            return false;
+        }
     }
 
     private static boolean isJson(String contentType) {

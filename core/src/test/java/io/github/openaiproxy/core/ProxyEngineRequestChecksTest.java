@@ -61,6 +61,16 @@ class ProxyEngineRequestChecksTest {
                 .isEqualTo(parse("{\"error\":\"Not Found\",\"message\":\"No route for POST /chat\"}"));
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"%zz=1", "a=%", "a=%4", "a=b c", "a=<b>"})
+    void aPassThroughQueryThatIsNotValidlyEncodedIs400(String rawQuery) {
+        Answer a = send(engine(), get("/v1/models").rawQuery(rawQuery));
+
+        JsonNode error = a.proxyError(400).get("error");
+        assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(error.get("message").asText()).contains("query string");
+    }
+
     @Test
     void wrongMethodOnASimpleRouteIs405WithAllow() {
         Answer a = send(engine(), get("/"));

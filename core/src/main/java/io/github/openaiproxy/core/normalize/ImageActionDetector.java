@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * Tells image requests from chat requests on {@code POST /}: an image when {@code action} is
- * {@code "generate-image"}, or when {@code prompt} is present and {@code messages} is absent.
+ * {@code "generate-image"}, or when {@code prompt} is present and {@code messages} is absent. A field
+ * set to {@code null} is absent, as for the defaults.
  */
 public final class ImageActionDetector {
     /** The value of {@code action} that asks for an image. */
@@ -18,6 +19,12 @@ public final class ImageActionDetector {
         if (action != null && action.isTextual() && GENERATE_IMAGE.equals(action.textValue())) {
             return true;
         }
-        return body.has("prompt") && !body.has("messages");
+        return isPresent(body, "prompt") && !isPresent(body, "messages");
+    }
+
+    /** A field set to {@code null} counts as absent, as everywhere in normalization (and as in the seed's JS). */
+    private static boolean isPresent(ObjectNode body, String field) {
+        JsonNode v = body.get(field);
+        return v != null && !v.isNull();
     }
 }

@@ -16,6 +16,9 @@ class ImageActionDetectorTest {
             {"prompt":"a cat"}                                                    | true
             {"prompt":"a cat","model":"dall-e-2"}                                 | true
             {"prompt":"a cat","messages":[{"role":"user","content":"hi"}]}        | false
+            {"prompt":"a cat","messages":null}                                    | true
+            {"prompt":null}                                                       | false
+            {"prompt":null,"messages":[{"role":"user","content":"hi"}]}           | false
             {"messages":[{"role":"user","content":"hi"}]}                         | false
             {"action":"chat","prompt":"a cat","messages":[]}                      | false
             {"action":"GENERATE-IMAGE","messages":[]}                             | false

@@ -10,7 +10,6 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.File;
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.Files;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
@@ -21,7 +20,7 @@ import org.apache.tomcat.util.descriptor.web.FilterDef;
 import org.apache.tomcat.util.descriptor.web.FilterMap;
 
 /** An embedded Tomcat 11 on 127.0.0.1 with the proxy mounted as a servlet or as a filter. */
-public final class TomcatProxy implements AutoCloseable {
+public final class TomcatProxy implements ProxyServer {
     private final Tomcat tomcat;
     private final ProxyEngine engine;
     private final File baseDir;
@@ -34,7 +33,7 @@ public final class TomcatProxy implements AutoCloseable {
 
     /** The proxy servlet mapped to {@code /*}. */
     public static TomcatProxy servlet(ProxyConfig config) {
-        return start(config, "/*", false, null);
+        return start(config, "", "/*", false, null);
     }
 
     /**
@@ -42,12 +41,20 @@ public final class TomcatProxy implements AutoCloseable {
      * which sees every request before the proxy does.
      */
     public static TomcatProxy servlet(ProxyConfig config, Filter front) {
-        return start(config, "/*", false, front);
+        return start(config, "", "/*", false, front);
     }
 
     /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
     public static TomcatProxy servlet(ProxyConfig config, String mapping) {
-        return start(config, mapping, false, null);
+        return start(config, "", mapping, false, null);
+    }
+
+    /**
+     * The proxy servlet mapped to a prefix such as {@code /ai/*} in a web application deployed at a
+     * context path such as {@code /shop}.
+     */
+    public static TomcatProxy servletInContext(ProxyConfig config, String contextPath, String mapping) {
+        return start(config, contextPath, mapping, false, null);
     }
 
     /**
@@ -55,10 +62,11 @@ public final class TomcatProxy implements AutoCloseable {
      * {@code 200 "app:" + path} for everything the filter passes down.
      */
     public static TomcatProxy filter(ProxyConfig config) {
-        return start(config, "/*", true, null);
+        return start(config, "", "/*", true, null);
     }
 
-    private static TomcatProxy start(ProxyConfig config, String mapping, boolean asFilter, Filter front) {
+    private static TomcatProxy start(
+            ProxyConfig config, String contextPath, String mapping, boolean asFilter, Filter front) {
         try {
             File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
             Tomcat tomcat = new Tomcat();
@@ -67,7 +75,7 @@ public final class TomcatProxy implements AutoCloseable {
             connector.setPort(0);
             connector.setProperty("address", "127.0.0.1");
             tomcat.setConnector(connector);
-            Context context = tomcat.addContext("", baseDir.getAbsolutePath());
+            Context context = tomcat.addContext(contextPath, baseDir.getAbsolutePath());
             ProxyEngine engine = ProxyEngine.create(config);
             if (front != null) {
                 FilterDef def = new FilterDef();
@@ -105,13 +113,9 @@ public final class TomcatProxy implements AutoCloseable {
         }
     }
 
+    @Override
     public int port() {
         return tomcat.getConnector().getLocalPort();
-    }
-
-    /** {@code http://127.0.0.1:PORT} plus the path. */
-    public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + port() + path);
     }
 
     @Override

@@ -1,0 +1,294 @@
+package io.github.openaiproxy.servlet;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalToJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertJsonError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertNoSecrets;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.servlet.support.Upstream.SERVER_KEY;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.ProxyServer;
+import io.github.openaiproxy.servlet.support.RawHttp;
+import io.github.openaiproxy.servlet.support.Upstream;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The adapter's contract with its container, run against each container with a few lines of its own
+ * (a compatibility kit): one case per concern, the exhaustive tables live in the Tomcat test classes.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class ContainerHttpKit {
+    static final String APP = "https://app.example.com";
+    static final int LIMIT = 1024;
+    static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    ProxyServer proxy;
+
+    /**
+     * The upstream, a static {@link WireMockExtension} registered by the subclass (one per class, so
+     * the kit also holds when test classes run in parallel).
+     */
+    abstract WireMockExtension upstream();
+
+    /** The proxy servlet at {@code mapping}, for example {@code /*} or {@code /ai/*}. */
+    abstract ProxyServer servlet(ProxyConfig config, String mapping);
+
+    /** The proxy filter on {@code /*} in front of an app servlet answering {@code "app:" + uri}. */
+    abstract ProxyServer filter(ProxyConfig config);
+
+    @BeforeAll
+    void start() {
+        proxy = servlet(
+                Upstream.config(upstream())
+                        .maxBodySize(LIMIT)
+                        .cors(CorsConfig.builder().allowedOrigins(List.of(APP)).build())
+                        .build(),
+                "/*");
+    }
+
+    @AfterAll
+    void stop() {
+        proxy.close();
+    }
+
+    @BeforeEach
+    void answerEverything() {
+        upstream()
+                .stubFor(any(anyUrl())
+                        .willReturn(aResponse()
+                                .withStatus(200)
+                                .withHeader("Content-Type", "application/json")
+                                .withHeader("x-request-id", "req_kit")
+                                .withBody("{\"ok\":true}")));
+    }
+
+    @Test
+    void chatIsNormalizedAndSentWithTheServerKeyOnly() {
+        HttpResponse<String> r = Http.postJson(
+                proxy.uri("/"), CHAT, "Authorization", "Bearer sk-client-placeholder-123", "Cookie", "s=1");
+
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo("{\"ok\":true}");
+        assertThat(r.headers().firstValue("x-request-id")).contains("req_kit");
+        upstream()
+                .verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+                        .withRequestBody(equalToJson(
+                                "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"gpt-3.5-turbo\","
+                                        + "\"temperature\":0.7,\"max_tokens\":1000,\"stream\":false}",
+                                false,
+                                false)));
+        LoggedRequest sent = Upstream.onlyRequest(upstream());
+        assertThat(sent.getHeader("Authorization")).isEqualTo("Bearer " + SERVER_KEY);
+        assertThat(Upstream.headerNames(sent))
+                .isSubsetOf(Set.of("authorization", "user-agent", "content-type", "accept", "content-length", "host"));
+    }
+
+    @Test
+    void passThroughIsByteFaithfulBothWays() {
+        byte[] body = "{ \"model\" :\"m\", \"temperature\": 1.50, \"x\":1e2, \"t\":\"\u00fc\u2713\" }\n"
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] answer = "{ \"id\" : \"a\",  \"n\": 1.50, \"t\":\"\u00fc\u2713\" }".getBytes(StandardCharsets.UTF_8);
+        upstream()
+                .stubFor(post("/v1/embeddings")
+                        .willReturn(aResponse().withStatus(200).withBody(answer)));
+
+        HttpResponse<byte[]> r = Http.sendForBytes(Http.request(proxy.uri("/v1/embeddings"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .build());
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo(answer);
+        assertThat(Upstream.onlyRequest(upstream()).getBody()).isEqualTo(body);
+
+        upstream().resetRequests();
+        assertThat(Http.get(proxy.uri("/v1/models?x=1")).statusCode()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(upstream()).getUrl()).isEqualTo("/v1/models?x=1");
+    }
+
+    @Test
+    void theProxysOwnErrorsAreJsonAndComplete() {
+        assertSeedError(Http.postJson(proxy.uri("/"), "{\"messages\":1}"), 400, "Invalid messages format");
+        assertOpenAiError(Http.get(proxy.uri("/v1/nowhere")), 404, "invalid_request_error", "unknown_url");
+        HttpResponse<String> wrong = Http.get(proxy.uri("/"));
+        assertSeedError(wrong, 405, "Method Not Allowed");
+        assertThat(wrong.headers().firstValue("Allow")).contains("OPTIONS, POST");
+        assertOpenAiError(
+                Http.call("POST", proxy.uri("/v1/embeddings"), "x", "Content-Type", "text/plain"),
+                415,
+                "invalid_request_error",
+                "unsupported_media_type");
+        assertOpenAiError(
+                Http.get(proxy.uri("/v1/models"), "x-openai-key", "sk-client-1234567890"),
+                403,
+                "permission_error",
+                "client_key_disabled");
+        Upstream.assertNoCalls(upstream());
+    }
+
+    @Test
+    void errorsAnsweredWithoutReadingTheBodyKeepTheConnectionUsable() {
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            assertJsonError(c.readResponse(), 404);
+            c.write("POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                    + "Content-Length: 5\r\n\r\nhello");
+            assertJsonError(c.readResponse(), 415);
+            c.write("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            RawHttp.Response ok = c.readResponse();
+            assertThat(ok.status()).as(ok.bodyText()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void bodiesOverTheLimitAre413DeclaredOrChunked() {
+        byte[] big = new byte[LIMIT + 1];
+        Arrays.fill(big, (byte) ' ');
+        assertOpenAiError(
+                Http.send(Http.request(proxy.uri("/v1/chat/completions"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(big))
+                        .build()),
+                413,
+                "invalid_request_error",
+                "request_too_large");
+
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n");
+            byte[] chunk = new byte[512];
+            Arrays.fill(chunk, (byte) ' ');
+            for (int i = 0; i < 3; i++) {
+                c.writeChunk(chunk);
+            }
+            assertSeedError(c.readResponse(), 413, "Payload Too Large");
+        }
+        Upstream.assertNoCalls(upstream());
+    }
+
+    @Test
+    void aBodyWithoutContentTypeIsAccepted() {
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(),
+                "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+                CHAT.getBytes(StandardCharsets.UTF_8));
+
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(upstream()).getHeader("Content-Type")).isEqualTo("application/json");
+    }
+
+    @Test
+    void corsPreflightAndErrorsForAnAllowedOrigin() {
+        HttpResponse<String> pre = Http.call(
+                "OPTIONS",
+                proxy.uri("/v1/chat/completions"),
+                null,
+                "Origin",
+                APP,
+                "Access-Control-Request-Method",
+                "POST",
+                "Access-Control-Request-Headers",
+                "content-type, authorization, x-stainless-lang");
+        assertThat(pre.statusCode()).isIn(200, 204);
+        assertThat(pre.headers().firstValue("Access-Control-Allow-Origin")).contains(APP);
+        assertThat(pre.headers().firstValue("Access-Control-Max-Age")).contains("86400");
+
+        HttpResponse<String> notFound = Http.get(proxy.uri("/v1/nowhere"), "Origin", APP);
+        assertThat(notFound.statusCode()).isEqualTo(404);
+        assertThat(notFound.headers().firstValue("Access-Control-Allow-Origin")).contains(APP);
+
+        HttpResponse<String> denied = Http.call(
+                "OPTIONS",
+                proxy.uri("/"),
+                null,
+                "Origin",
+                "https://evil.example",
+                "Access-Control-Request-Method",
+                "POST");
+        assertThat(denied.statusCode()).isEqualTo(403);
+        assertThat(denied.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+    }
+
+    @Test
+    void anUpstream401IsMaskedAndKeepsItsStatus() {
+        upstream()
+                .stubFor(any(anyUrl())
+                        .willReturn(aResponse()
+                                .withStatus(401)
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{\"error\":{\"message\":\"Incorrect API key provided: "
+                                        + SERVER_KEY.substring(0, 8)
+                                        + "****" + SERVER_KEY.substring(SERVER_KEY.length() - 4) + ".\",\"type\":"
+                                        + "\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}")));
+
+        HttpResponse<String> simple = Http.postJson(proxy.uri("/"), CHAT);
+        assertSeedError(simple, 401, "OpenAI API Error");
+        assertNoSecrets(simple, SERVER_KEY);
+
+        HttpResponse<String> v1 = Http.postJson(proxy.uri("/v1/chat/completions"), CHAT);
+        assertOpenAiError(v1, 401, "invalid_request_error", "invalid_api_key");
+        assertNoSecrets(v1, SERVER_KEY);
+        assertThat(v1.body()).doesNotContain(SERVER_KEY.substring(SERVER_KEY.length() - 4) + ".\"");
+    }
+
+    @Test
+    void anEventStreamIsRelayedWithItsHeaders() {
+        String events = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"content\":\"!\"}}]}\n\ndata: [DONE]\n\n";
+        upstream()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withStatus(200)
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(events)
+                                .withChunkedDribbleDelay(3, 200)));
+
+        HttpResponse<String> r = Http.postJson(
+                proxy.uri("/"), "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]," + "\"stream\":true}");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("Content-Type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+        assertThat(r.headers().firstValue("Cache-Control")).contains("no-cache");
+        assertThat(r.body()).isEqualTo(events);
+    }
+
+    @Test
+    void theServletUnderAPrefixAndTheFilterWithAPath() {
+        try (ProxyServer ai = servlet(Upstream.config(upstream()).build(), "/ai/*")) {
+            assertThat(Http.get(ai.uri("/ai/v1/models")).statusCode()).isEqualTo(200);
+            assertThat(Upstream.onlyRequest(upstream()).getUrl()).isEqualTo("/v1/models");
+            assertSeedError(Http.get(ai.uri("/ai/unknown")), 404, "Not Found");
+        }
+        upstream().resetRequests();
+        try (ProxyServer filtered =
+                filter(Upstream.config(upstream()).path("/ai").build())) {
+            assertThat(Http.postJson(filtered.uri("/ai/"), CHAT).statusCode()).isEqualTo(200);
+            assertThat(Upstream.onlyRequest(upstream()).getUrl()).isEqualTo("/v1/chat/completions");
+            assertThat(Http.get(filtered.uri("/other")).body()).isEqualTo("app:/other");
+            assertThat(Http.get(filtered.uri("/ai/unknown")).body()).isEqualTo("app:/ai/unknown");
+        }
+    }
+}

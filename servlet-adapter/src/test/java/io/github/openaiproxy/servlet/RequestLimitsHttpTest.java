@@ -1,0 +1,404 @@
+package io.github.openaiproxy.servlet;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertJsonError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.ProxyAssertions;
+import io.github.openaiproxy.servlet.support.RawHttp;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import io.github.openaiproxy.servlet.support.Upstream;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Request size and content type over HTTP: 413 for a declared or a chunked body over the limit, 415 for
+ * bodies that are not JSON, bodies without a content type accepted, and every error JSON.
+ */
+class RequestLimitsHttpTest {
+    @RegisterExtension
+    static WireMockExtension upstream = Upstream.extension();
+
+    static final int LIMIT = 1024;
+
+    static TomcatProxy proxy;
+
+    @BeforeAll
+    static void start() {
+        proxy = TomcatProxy.servlet(Upstream.config(upstream).maxBodySize(LIMIT).build());
+    }
+
+    @AfterAll
+    static void stop() {
+        proxy.close();
+    }
+
+    @BeforeEach
+    void answerEverything() {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"ok\":true}")));
+    }
+
+    /** The JSON routes: path and error style. */
+    static Stream<Arguments> jsonRoutes() {
+        return Stream.of(
+                arguments("/", "seed"),
+                arguments("/images/generations", "seed"),
+                arguments("/generate-image", "seed"),
+                arguments("/v1/chat/completions", "openai"),
+                arguments("/v1/images/generations", "openai"),
+                arguments("/v1/embeddings", "openai"),
+                arguments("/v1/responses", "openai"));
+    }
+
+    /** A valid body for the route, padded with spaces to exactly {@code size} bytes. */
+    static byte[] bodyOfSize(String path, int size) {
+        String json = path.startsWith("/images") || path.equals("/generate-image")
+                ? "{\"prompt\":\"a cat\"}"
+                : "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"input\":\"x\"}";
+        byte[] out = new byte[size];
+        Arrays.fill(out, (byte) ' ');
+        byte[] b = json.getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(b, 0, out, 0, b.length);
+        return out;
+    }
+
+    private static void assertTooLarge(RawHttp.Response r, String style) {
+        assertThat(r.header("Content-Type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 413, "Payload Too Large")).contains(Integer.toString(LIMIT));
+        } else {
+            assertThat(assertOpenAiError(r, 413, "invalid_request_error", "request_too_large")
+                            .path("message")
+                            .textValue())
+                    .contains(Integer.toString(LIMIT));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("jsonRoutes")
+    void aDeclaredLengthOverTheLimitIs413(String path, String style) {
+        HttpResponse<String> r = Http.send(Http.request(proxy.uri(path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bodyOfSize(path, LIMIT + 1)))
+                .build());
+
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 413, "Payload Too Large")).contains("1024 bytes");
+        } else {
+            assertOpenAiError(r, 413, "invalid_request_error", "request_too_large");
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("jsonRoutes")
+    void aBodyOfExactlyTheLimitIsAccepted(String path, String style) {
+        byte[] body = bodyOfSize(path, LIMIT);
+        HttpResponse<String> r = Http.send(Http.request(proxy.uri(path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .build());
+
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        LoggedRequest sent = Upstream.onlyRequest(upstream);
+        if (style.equals("openai")) {
+            assertThat(sent.getBody()).isEqualTo(body);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("jsonRoutes")
+    void aHugeDeclaredLengthIsRefusedBeforeTheBodyArrives(String path, String style) {
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 104857600\r\n\r\n{\"messages\":[");
+
+            // Only 13 of 100 MiB were sent: the answer must not wait for the rest.
+            assertTooLarge(c.readResponse(), style);
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("jsonRoutes")
+    void aChunkedBodyThatGrowsOverTheLimitIs413(String path, String style) {
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n");
+            byte[] body = bodyOfSize(path, 4 * LIMIT);
+            for (int i = 0; i < body.length; i += 256) {
+                c.writeChunk(Arrays.copyOfRange(body, i, i + 256));
+            }
+            c.write("0\r\n\r\n");
+
+            assertTooLarge(c.readResponse(), style);
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    @Test
+    void aChunkedBodyIsRefusedAsSoonAsItPassesTheLimitWithoutWaitingForItsEnd() {
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n");
+            byte[] chunk = new byte[512];
+            Arrays.fill(chunk, (byte) ' ');
+            for (int i = 0; i < 3; i++) {
+                c.writeChunk(chunk);
+            }
+
+            // No last chunk: a proxy that waited for the whole body would never answer.
+            assertTooLarge(c.readResponse(), "openai");
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    @Test
+    void aChunkedBodyUnderTheLimitReachesTheUpstreamWhole() {
+        byte[] body = bodyOfSize("/v1/embeddings", 900);
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+            for (int i = 0; i < body.length; i += 100) {
+                c.writeChunk(Arrays.copyOfRange(body, i, Math.min(body.length, i + 100)));
+            }
+            c.write("0\r\n\r\n");
+
+            RawHttp.Response r = c.readResponse();
+            assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        }
+        assertThat(Upstream.onlyRequest(upstream).getBody()).isEqualTo(body);
+    }
+
+    @Test
+    void expectContinueWorksUnderTheLimitAndIsAnsweredWith413OverIt() {
+        byte[] small = bodyOfSize("/v1/chat/completions", 800);
+        HttpResponse<String> ok = Http.send(Http.request(proxy.uri("/v1/chat/completions"))
+                .expectContinue(true)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(small))
+                .build());
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(upstream).getBody()).isEqualTo(small);
+
+        upstream.resetRequests();
+        HttpResponse<String> tooLarge = Http.send(Http.request(proxy.uri("/v1/chat/completions"))
+                .expectContinue(true)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bodyOfSize("/v1/chat/completions", 5 * LIMIT)))
+                .build());
+        assertOpenAiError(tooLarge, 413, "invalid_request_error", "request_too_large");
+        Upstream.assertNoCalls(upstream);
+    }
+
+    static Stream<Arguments> notJson() {
+        List<Arguments> all = new ArrayList<>();
+        for (String contentType : List.of(
+                "text/plain",
+                "text/plain; charset=utf-8",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=xyz",
+                "application/xml",
+                "text/json",
+                "application/octet-stream")) {
+            for (Arguments route : jsonRoutes().toList()) {
+                all.add(arguments(route.get()[0], route.get()[1], contentType));
+            }
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest(name = "{0} as {2}")
+    @MethodSource("notJson")
+    void aBodyThatIsNotDeclaredAsJsonIs415(String path, String style, String contentType) {
+        HttpResponse<String> r = Http.call(
+                "POST",
+                proxy.uri(path),
+                new String(bodyOfSize(path, 100), StandardCharsets.UTF_8),
+                "Content-Type",
+                contentType);
+
+        String message = style.equals("seed")
+                ? assertSeedError(r, 415, "Unsupported Media Type")
+                : assertOpenAiError(r, 415, "invalid_request_error", "unsupported_media_type")
+                        .path("message")
+                        .textValue();
+        assertThat(message).contains("application/json").contains(contentType);
+        Upstream.assertNoCalls(upstream);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(
+            strings = {
+                "application/json",
+                "application/json; charset=utf-8",
+                "Application/JSON;charset=UTF-8",
+                "application/merge-patch+json"
+            })
+    void jsonMediaTypesAreAccepted(String contentType) {
+        for (String path : List.of("/", "/v1/chat/completions")) {
+            upstream.resetRequests();
+            HttpResponse<String> r = Http.call(
+                    "POST",
+                    proxy.uri(path),
+                    new String(bodyOfSize(path, 100), StandardCharsets.UTF_8),
+                    "Content-Type",
+                    contentType);
+
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(Upstream.onlyRequest(upstream).getUrl()).isEqualTo("/v1/chat/completions");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("jsonRoutes")
+    void aBodyWithoutContentTypeIsAccepted(String path, String style) {
+        byte[] body = bodyOfSize(path, 200);
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(), "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", body);
+
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo("{\"ok\":true}");
+        LoggedRequest sent = Upstream.onlyRequest(upstream);
+        assertThat(sent.getHeader("Content-Type")).isEqualTo("application/json");
+        if (style.equals("openai")) {
+            assertThat(sent.getBody()).isEqualTo(body);
+        }
+    }
+
+    /** Requests that each get one of the proxy's own errors. */
+    static Stream<Arguments> badRequests() {
+        return Stream.of(
+                arguments("POST", "/", "not json", "application/json", 400),
+                arguments("POST", "/", "{\"messages\":7}", "application/json", 400),
+                arguments("POST", "/images/generations", "{\"prompt\":\"p\",\"n\":5}", "application/json", 400),
+                arguments("POST", "/", "{\"messages\":[]}", "text/plain", 415),
+                arguments("POST", "/v1/embeddings", "x".repeat(2 * LIMIT), "application/json", 413),
+                arguments("GET", "/nowhere", null, null, 404),
+                arguments("GET", "/v1/nowhere", null, null, 404),
+                arguments("GET", "/", null, null, 405),
+                arguments("FOO", "/v1/models", null, null, 405),
+                arguments("DELETE", "/v1/chat/completions", null, null, 405),
+                arguments("POST", "/v1/models", "{}", "application/json", 405));
+    }
+
+    @ParameterizedTest(name = "{0} {1} -> {4}")
+    @MethodSource("badRequests")
+    void everyErrorIsJsonWithItsStatusAndNoStackTrace(
+            String method, String path, String body, String contentType, int status) {
+        HttpResponse<String> r = contentType == null
+                ? Http.call(method, proxy.uri(path), body)
+                : Http.call(method, proxy.uri(path), body, "Content-Type", contentType);
+
+        assertJsonError(r, status);
+        assertThat(r.headers().firstValue("Content-Length"))
+                .contains(Integer.toString(r.body().getBytes(StandardCharsets.UTF_8).length));
+        Upstream.assertNoCalls(upstream);
+    }
+
+    /** Odd but well-formed HTTP/1.1 requests: head lines after the request line, and a body. */
+    static Stream<Arguments> oddRequests() {
+        String longKey = "k".repeat(4000);
+        String manyHeaders = String.join(", ", java.util.Collections.nCopies(300, "x-stainless-arch"));
+        return Stream.of(
+                arguments("POST /", "Content-Type: application/json; charset=bogus", "{\"messages\":[]}"),
+                arguments("POST /", "Content-Type: ;", "{\"messages\":[]}"),
+                arguments("POST /", "Content-Type: application/json", ""),
+                arguments("POST /v1/chat/completions", "Content-Type: application/json", ""),
+                arguments(
+                        "POST /images/generations", "Content-Type: application/json\r\nx-openai-key: " + longKey, "{}"),
+                arguments("GET /v1/models", "Origin: http://[::1]:5173", ""),
+                arguments("GET /v1/models", "Origin: not a url", ""),
+                arguments(
+                        "OPTIONS /v1/models",
+                        "Origin: http://localhost:5173\r\nAccess-Control-Request-Method: GET\r\n"
+                                + "Access-Control-Request-Headers: " + manyHeaders,
+                        ""),
+                arguments("OPTIONS /v1/models", "Origin: http://localhost:5173\r\nAccess-Control-Request-Method: ", ""),
+                arguments("GET /v1/models?%zz=%%&a=\u00e9", "", ""),
+                arguments("GET /v1/models/%zz", "", ""),
+                arguments("GET /v1/models/" + "a".repeat(300), "", ""),
+                arguments("POST /v1/embeddings?x=1&x=2", "Content-Type: application/json", "{\"input\":\"x\"}"),
+                arguments("PROPFIND /", "", ""),
+                arguments("POST /", "Content-Type: application/json\r\nContent-Encoding: gzip", "{\"messages\":[]}"));
+    }
+
+    @ParameterizedTest(name = "{0} [{1}]")
+    @MethodSource("oddRequests")
+    void oddRequestsNeverCauseAServerErrorOrAStackTrace(String requestLine, String headers, String body) {
+        String head = requestLine + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                + (headers.isEmpty() ? "" : headers + "\r\n")
+                + (body.isEmpty() && requestLine.startsWith("POST") ? "Content-Length: 0\r\n" : "");
+
+        RawHttp.Response r = RawHttp.exchange(proxy.port(), head, body.getBytes(StandardCharsets.UTF_8));
+
+        assertThat(r.status()).as(r.bodyText()).isBetween(200, 499);
+        ProxyAssertions.assertNoStackTrace(r.bodyText());
+    }
+
+    @Test
+    void errorsOnOneConnectionLeaveItUsableForTheNext() {
+        // Keep-alive: an error answered without reading the body must not poison the connection.
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            String ok = "{\"model\":\"m\",\"input\":\"x\"}";
+            c.write("POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                    + "Content-Length: 5\r\n\r\nhello");
+            assertJsonError(c.readResponse(), 415);
+            c.write("GET /v1/nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            assertJsonError(c.readResponse(), 404);
+            c.write("POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + ok.length() + "\r\n\r\n" + ok);
+            RawHttp.Response r = c.readResponse();
+            assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        }
+        assertThat(Upstream.onlyRequest(upstream).getBodyAsString()).isEqualTo("{\"model\":\"m\",\"input\":\"x\"}");
+    }
+
+    @Test
+    void theLimitIsConfigurable() {
+        try (TomcatProxy roomy = TomcatProxy.servlet(ProxyConfig.builder()
+                .apiKey(Upstream.SERVER_KEY)
+                .upstream(Upstream.upstreamConfig(upstream))
+                .maxBodySize(8 * LIMIT)
+                .build())) {
+            byte[] body = bodyOfSize("/v1/embeddings", 4 * LIMIT);
+            URI uri = roomy.uri("/v1/embeddings");
+            HttpResponse<String> r = Http.send(Http.request(uri)
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                    .build());
+
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(Upstream.onlyRequest(upstream).getBody()).isEqualTo(body);
+        }
+    }
+}

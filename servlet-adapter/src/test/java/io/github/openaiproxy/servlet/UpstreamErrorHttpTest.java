@@ -1,0 +1,349 @@
+package io.github.openaiproxy.servlet;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertJsonError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertNoSecrets;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertNoStackTrace;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.json;
+import static io.github.openaiproxy.servlet.support.Upstream.SERVER_KEY;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
+import com.github.tomakehurst.wiremock.http.Fault;
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import io.github.openaiproxy.servlet.support.Upstream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * What the client gets when the upstream fails: its errors (masked, wrapped on the simple routes,
+ * relayed on {@code /v1}), its useful headers and only those, and the proxy's own 502 and 504.
+ */
+class UpstreamErrorHttpTest {
+    @RegisterExtension
+    static WireMockExtension upstream = Upstream.extension();
+
+    static final String CLIENT_KEY = "client-Secret-Key-0123456789abcdef";
+
+    /** Server key, and client keys enabled so that both kinds of key can be echoed. */
+    static TomcatProxy proxy;
+    /** Points at a local port nothing listens on. */
+    static TomcatProxy unreachable;
+    /** Waits one second for the upstream's response headers. */
+    static TomcatProxy impatient;
+
+    @BeforeAll
+    static void start() {
+        proxy = TomcatProxy.servlet(
+                Upstream.config(upstream).allowClientKey(true).build());
+        unreachable = TomcatProxy.servlet(ProxyConfig.builder()
+                .apiKey(SERVER_KEY)
+                .upstream(UpstreamConfig.defaults()
+                        .withBaseUrl(URI.create("http://127.0.0.1:" + Upstream.closedPort()))
+                        .withConnectTimeout(Duration.ofSeconds(20)))
+                .build());
+        impatient = TomcatProxy.servlet(Upstream.config(upstream)
+                .upstream(Upstream.upstreamConfig(upstream).withResponseTimeout(Duration.ofSeconds(1)))
+                .build());
+    }
+
+    @AfterAll
+    static void stop() {
+        proxy.close();
+        unreachable.close();
+        impatient.close();
+    }
+
+    /** One request per route kind: method, path, body, error style. */
+    static Stream<Arguments> routeKinds() {
+        return Stream.of(
+                arguments("POST", "/", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "seed"),
+                arguments("POST", "/images/generations", "{\"prompt\":\"a cat\"}", "seed"),
+                arguments("POST", "/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[]}", "openai"),
+                arguments("GET", "/v1/models/gpt-4o", null, "openai"));
+    }
+
+    private static HttpResponse<String> send(
+            TomcatProxy target, String method, String path, String body, String... headerPairs) {
+        List<String> headers = new ArrayList<>(List.of(headerPairs));
+        if (body != null) {
+            headers.add("Content-Type");
+            headers.add("application/json");
+        }
+        return Http.call(method, target.uri(path), body, headers.toArray(String[]::new));
+    }
+
+    /** How OpenAI echoes a wrong key: its first characters, stars, its last four. */
+    static String openAiEcho(String key) {
+        return key.substring(0, 8) + "*".repeat(key.length() - 12) + key.substring(key.length() - 4);
+    }
+
+    static String invalidKeyError(String echo) {
+        return "{\n    \"error\": {\n        \"message\": \"Incorrect API key provided: " + echo
+                + ". You can find your API key at https://platform.openai.com/account/api-keys.\",\n"
+                + "        \"type\": \"invalid_request_error\",\n        \"param\": null,\n"
+                + "        \"code\": \"invalid_api_key\"\n    }\n}\n";
+    }
+
+    static Stream<Arguments> keyEchoes() {
+        List<Arguments> all = new ArrayList<>();
+        for (Arguments route : routeKinds().toList()) {
+            Object[] r = route.get();
+            all.add(arguments(r[0], r[1], r[2], r[3], "server key, starred", null, openAiEcho(SERVER_KEY)));
+            all.add(arguments(r[0], r[1], r[2], r[3], "server key, whole", null, SERVER_KEY));
+            all.add(arguments(r[0], r[1], r[2], r[3], "client key, starred", CLIENT_KEY, openAiEcho(CLIENT_KEY)));
+            all.add(arguments(r[0], r[1], r[2], r[3], "client key, whole", CLIENT_KEY, CLIENT_KEY));
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}, {4}")
+    @MethodSource("keyEchoes")
+    void anUpstream401EchoingTheKeyIsMaskedAndKeepsItsStatus(
+            String method, String path, String body, String style, String echoed, String clientKey, String echo) {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json; charset=utf-8")
+                        .withHeader("x-request-id", "req_401")
+                        .withBody(invalidKeyError(echo))));
+
+        HttpResponse<String> r = clientKey == null
+                ? send(proxy, method, path, body)
+                : send(proxy, method, path, body, "x-openai-key", clientKey);
+
+        assertThat(r.headers().firstValue("x-request-id")).contains("req_401");
+        assertThat(r.body()).doesNotContain(echo);
+        assertNoSecrets(r, SERVER_KEY, CLIENT_KEY);
+        String message;
+        if (style.equals("seed")) {
+            message = assertSeedError(r, 401, "OpenAI API Error");
+            assertThat(json(r.body()).path("status").intValue()).isEqualTo(401);
+            assertThat(message).startsWith("OpenAI API returned 401: ");
+        } else {
+            JsonNode error = assertOpenAiError(r, 401, "invalid_request_error", "invalid_api_key");
+            assertThat(error.get("param").isNull()).isTrue();
+            message = error.path("message").textValue();
+        }
+        assertThat(message)
+                .contains("Incorrect API key provided: ")
+                .contains("You can find your API key at https://platform.openai.com/account/api-keys.");
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("routeKinds")
+    void upstreamErrorsKeepTheirStatusWrappedOnSimpleRoutesAndVerbatimOnV1(
+            String method, String path, String body, String style) {
+        String openAiError = "{ \"error\" : {\"message\":\"Invalid value for 'temperature': 3 > 2 \u2014 \u00fcber\","
+                + "\"type\":\"invalid_request_error\",\"param\":\"temperature\",\"code\":\"decimal_above_max_value\"} }";
+        for (int status : new int[] {400, 404, 409, 422, 500, 503}) {
+            upstream.stubFor(any(anyUrl())
+                    .willReturn(aResponse()
+                            .withStatus(status)
+                            .withHeader("Content-Type", "application/json")
+                            .withBody(openAiError.getBytes(StandardCharsets.UTF_8))));
+
+            HttpResponse<String> r = send(proxy, method, path, body);
+
+            assertThat(r.statusCode()).isEqualTo(status);
+            if (style.equals("seed")) {
+                assertThat(assertSeedError(r, status, "OpenAI API Error"))
+                        .isEqualTo("OpenAI API returned " + status + ": " + openAiError);
+                assertThat(json(r.body()).path("status").intValue()).isEqualTo(status);
+                assertThat(json(r.body()).size()).isEqualTo(3);
+            } else {
+                assertThat(r.body()).isEqualTo(openAiError);
+                assertThat(r.headers().firstValue("content-type")).contains("application/json");
+            }
+        }
+    }
+
+    static final Map<String, String> USEFUL_HEADERS = Map.of(
+            "x-request-id", "req_abc123",
+            "openai-processing-ms", "321",
+            "openai-version", "2020-10-01",
+            "x-ratelimit-limit-requests", "10000",
+            "x-ratelimit-remaining-requests", "9999",
+            "x-ratelimit-limit-tokens", "2000000",
+            "x-ratelimit-remaining-tokens", "1999000",
+            "x-ratelimit-reset-requests", "6ms",
+            "x-ratelimit-reset-tokens", "30ms",
+            "retry-after-ms", "1500");
+
+    static final Map<String, String> OTHER_HEADERS = Map.of(
+            "set-cookie", "__cf_bm=secret-cookie; path=/; HttpOnly",
+            "server", "cloudflare",
+            "cf-ray", "8f1234567890abcd-FRA",
+            "cf-cache-status", "DYNAMIC",
+            "strict-transport-security", "max-age=31536000",
+            "alt-svc", "h3=\":443\"; ma=86400",
+            "openai-organization", "org-upstream-secret",
+            "access-control-allow-origin", "*",
+            "x-content-type-options", "nosniff",
+            "via", "1.1 upstream");
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("routeKinds")
+    void usefulUpstreamHeadersAreRelayedAndNoOthers(String method, String path, String body, String style) {
+        for (int status : new int[] {200, 400, 429, 500}) {
+            ResponseDefinitionBuilder answer = aResponse()
+                    .withStatus(status)
+                    .withHeader("Content-Type", "application/json")
+                    .withHeader("retry-after", "7")
+                    .withBody(status == 200 ? "{\"ok\":true}" : "{\"error\":{\"message\":\"nope\"}}");
+            USEFUL_HEADERS.forEach(answer::withHeader);
+            OTHER_HEADERS.forEach(answer::withHeader);
+            upstream.stubFor(any(anyUrl()).willReturn(answer));
+
+            HttpResponse<String> r = send(proxy, method, path, body);
+
+            assertThat(r.statusCode()).isEqualTo(status);
+            USEFUL_HEADERS.forEach((name, value) ->
+                    assertThat(r.headers().allValues(name)).as(name).containsExactly(value));
+            assertThat(r.headers().allValues("retry-after")).containsExactly("7");
+            OTHER_HEADERS
+                    .keySet()
+                    .forEach(name -> assertThat(r.headers().firstValue(name))
+                            .as("%s on %s", name, status)
+                            .isEmpty());
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("routeKinds")
+    void rateLimitedIs429WithRetryAfter(String method, String path, String body, String style) {
+        String rateLimited = "{\"error\":{\"message\":\"Rate limit reached for gpt-4o-mini on requests per min (RPM):"
+                + " Limit 3, Used 3, Requested 1. Please try again in 20s.\",\"type\":\"requests\",\"param\":null,"
+                + "\"code\":\"rate_limit_exceeded\"}}";
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(429)
+                        .withHeader("Content-Type", "application/json")
+                        .withHeader("retry-after", "20")
+                        .withHeader("x-ratelimit-remaining-requests", "0")
+                        .withHeader("x-ratelimit-reset-requests", "20s")
+                        .withBody(rateLimited)));
+
+        HttpResponse<String> r = send(proxy, method, path, body);
+
+        assertThat(r.statusCode()).isEqualTo(429);
+        assertThat(r.headers().firstValue("retry-after")).contains("20");
+        assertThat(r.headers().firstValue("x-ratelimit-remaining-requests")).contains("0");
+        assertThat(r.headers().firstValue("x-ratelimit-reset-requests")).contains("20s");
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 429, "OpenAI API Error"))
+                    .isEqualTo("OpenAI API returned 429: " + rateLimited);
+            assertThat(json(r.body()).path("status").intValue()).isEqualTo(429);
+        } else {
+            assertThat(r.body()).isEqualTo(rateLimited);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("routeKinds")
+    void anUnreachableUpstreamIs502(String method, String path, String body, String style) {
+        HttpResponse<String> r = send(unreachable, method, path, body);
+
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 502, "Bad Gateway")).isEqualTo("Could not reach the upstream API");
+        } else {
+            assertOpenAiError(r, 502, "server_error", "upstream_unreachable");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(
+            value = Fault.class,
+            names = {"EMPTY_RESPONSE", "CONNECTION_RESET_BY_PEER", "RANDOM_DATA_THEN_CLOSE"})
+    void anUpstreamThatBreaksBeforeAnsweringIs502(Fault fault) {
+        upstream.stubFor(any(anyUrl()).willReturn(aResponse().withFault(fault)));
+        for (Arguments route : routeKinds().toList()) {
+            Object[] a = route.get();
+            HttpResponse<String> r = send(proxy, (String) a[0], (String) a[1], (String) a[2]);
+
+            if (a[3].equals("seed")) {
+                assertSeedError(r, 502, "Bad Gateway");
+            } else {
+                assertOpenAiError(r, 502, "server_error", "upstream_unreachable");
+            }
+        }
+    }
+
+    @Test
+    void anUpstreamBodyThatBreaksAfterTheHeadersEndsTheResponseInsteadOfHanging() {
+        upstream.stubFor(
+                any(anyUrl()).willReturn(aResponse().withStatus(200).withFault(Fault.MALFORMED_RESPONSE_CHUNK)));
+
+        // The status may be out already; what must not happen is a client left waiting (Http.send fails the
+        // test after its timeout) or a stack trace in whatever body there is.
+        Throwable failure = catchThrowable(() -> {
+            HttpResponse<String> r = send(proxy, "POST", "/v1/chat/completions", "{\"messages\":[]}");
+            assertThat(r.statusCode()).isIn(200, 502);
+            assertNoStackTrace(r.body());
+        });
+
+        assertThat(failure)
+                .satisfiesAnyOf(
+                        f -> assertThat(f).isNull(), f -> assertThat(f).isInstanceOf(UncheckedIOException.class));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("routeKinds")
+    void anUpstreamSlowerThanTheResponseTimeoutIs504(String method, String path, String body, String style) {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse().withStatus(200).withFixedDelay(5_000).withBody("{}")));
+
+        HttpResponse<String> r = send(impatient, method, path, body);
+
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 504, "Gateway Timeout")).isEqualTo("The upstream API did not answer in time");
+        } else {
+            assertOpenAiError(r, 504, "server_error", "upstream_timeout");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {301, 302, 307, 308})
+    void anUpstreamRedirectIsNotFollowedNorShownToTheClient(int status) {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse().withStatus(status).withHeader("Location", "http://evil.example/steal")));
+        for (Arguments route : routeKinds().toList()) {
+            Object[] a = route.get();
+            upstream.resetRequests();
+
+            HttpResponse<String> r = send(proxy, (String) a[0], (String) a[1], (String) a[2]);
+
+            assertJsonError(r, 502);
+            assertThat(r.headers().firstValue("Location")).isEmpty();
+            assertThat(r.body()).doesNotContain("evil.example");
+            assertThat(Upstream.requests(upstream)).hasSize(1);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package io.github.openaiproxy.servlet.support;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.servlet.OpenAiProxyFilter;
+import io.github.openaiproxy.servlet.OpenAiProxyServlet;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.EnumSet;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+/** An embedded Jetty 12 (ee10) on 127.0.0.1 with the proxy mounted as a servlet or as a filter. */
+public final class JettyProxy implements ProxyServer {
+    private final Server server;
+    private final ServerConnector connector;
+    private final ProxyEngine engine;
+
+    private JettyProxy(Server server, ServerConnector connector, ProxyEngine engine) {
+        this.server = server;
+        this.connector = connector;
+        this.engine = engine;
+    }
+
+    /** The proxy servlet mapped to {@code /*}. */
+    public static JettyProxy servlet(ProxyConfig config) {
+        return start(config, "/*", false);
+    }
+
+    /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
+    public static JettyProxy servlet(ProxyConfig config, String mapping) {
+        return start(config, mapping, false);
+    }
+
+    /**
+     * The proxy filter on {@code /*} in front of an application servlet that answers
+     * {@code 200 "app:" + path} for everything the filter passes down.
+     */
+    public static JettyProxy filter(ProxyConfig config) {
+        return start(config, "/*", true);
+    }
+
+    private static JettyProxy start(ProxyConfig config, String mapping, boolean asFilter) {
+        Server server = new Server();
+        ServerConnector connector = new ServerConnector(server);
+        connector.setHost("127.0.0.1");
+        connector.setPort(0);
+        server.addConnector(connector);
+        ServletContextHandler context = new ServletContextHandler();
+        context.setContextPath("/");
+        ProxyEngine engine = ProxyEngine.create(config);
+        if (asFilter) {
+            FilterHolder filter = new FilterHolder(new OpenAiProxyFilter(engine));
+            filter.setAsyncSupported(true);
+            context.addFilter(filter, "/*", EnumSet.of(DispatcherType.REQUEST));
+            ServletHolder app = new ServletHolder(new AppServlet());
+            app.setAsyncSupported(true);
+            context.addServlet(app, "/");
+        } else {
+            ServletHolder proxy = new ServletHolder(new OpenAiProxyServlet(engine));
+            proxy.setAsyncSupported(true);
+            context.addServlet(proxy, mapping);
+        }
+        server.setHandler(context);
+        try {
+            server.start();
+        } catch (Exception e) {
+            engine.close();
+            throw new IllegalStateException("could not start Jetty", e);
+        }
+        return new JettyProxy(server, connector, engine);
+    }
+
+    @Override
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        } finally {
+            engine.close();
+        }
+    }
+
+    /** Stands for the host application behind the filter. */
+    static final class AppServlet extends HttpServlet {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+            resp.setStatus(200);
+            resp.setContentType("text/plain");
+            resp.getWriter().write("app:" + req.getRequestURI());
+        }
+    }
+}
