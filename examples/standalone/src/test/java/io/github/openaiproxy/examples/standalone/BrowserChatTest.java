@@ -137,7 +137,8 @@ class BrowserChatTest {
 
     private void startProxyAllowing(String origin) throws Exception {
         proxy = StandaloneServer.start(
-                new StandaloneOptions(0, "127.0.0.1", true), Map.of("OPENAI_PROXY_ALLOWED_ORIGINS", origin));
+                new StandaloneOptions(0, "127.0.0.1", true),
+                Map.of("OPENAI_PROXY_ALLOWED_ORIGINS", origin, "OPENAI_PROXY_SESSIONS_STORE", "memory"));
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
         profile = Files.createTempDirectory("chromium-profile");
