@@ -107,6 +107,30 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     /**
+     * Whether the proxy serves a request: one of its routes with one of that route's methods, or a CORS
+     * preflight ({@code OPTIONS} with {@code Access-Control-Request-Method}) asking for one. A filter in
+     * front of an application passes everything else down its chain, so {@code GET /} still reaches the
+     * application's home page while {@code POST /} is the proxy's.
+     *
+     * @param method the request method
+     * @param path the path relative to the mount point
+     * @param preflightMethod the {@code Access-Control-Request-Method} header, or {@code null}
+     */
+    public boolean serves(String method, String path, String preflightMethod) {
+        return routes.match(path)
+                .map(route -> {
+                    String m = method.toUpperCase(java.util.Locale.ROOT);
+                    if (m.equals("OPTIONS")) {
+                        return preflightMethod != null
+                                && route.methods()
+                                        .contains(preflightMethod.strip().toUpperCase(java.util.Locale.ROOT));
+                    }
+                    return route.methods().contains(m);
+                })
+                .orElse(false);
+    }
+
+    /**
      * Handles a request. The future completes with the response once its headers are known; cancel it
      * when the client goes away, and the upstream call is aborted. It never completes exceptionally
      * except by that cancellation: every failure becomes an error response.

@@ -14,9 +14,10 @@ import java.io.IOException;
 import java.util.Optional;
 
 /**
- * The proxy as a filter inside an existing application. It answers the proxy's routes below the
- * engine's mount path ({@link ProxyConfig#path()}, for example {@code /ai}) and passes every other
- * request down the chain untouched. Register it for {@code /*} with {@code asyncSupported=true}.
+ * The proxy as a filter inside an existing application. It answers the requests the proxy serves below
+ * the engine's mount path ({@link ProxyConfig#path()}, for example {@code /ai}): its routes with their
+ * methods, and CORS preflights for them ({@link ProxyEngine#serves}). Every other request goes down the
+ * chain untouched, so a filter mounted at {@code /} leaves the application's {@code GET /} alone. Register it for {@code /*} with {@code asyncSupported=true}.
  *
  * <p>As with {@link OpenAiProxyServlet}, pass an engine, or register by class name and configure it
  * with init parameters ({@code path}, {@code api-key}, ...).
@@ -51,7 +52,9 @@ public class OpenAiProxyFilter implements Filter {
         if (req instanceof HttpServletRequest request && res instanceof HttpServletResponse response) {
             Optional<String> relative =
                     relativePath(engine.config().path(), ServletExchange.pathWithinApplication(request));
-            if (relative.isPresent() && engine.hasRoute(relative.get())) {
+            if (relative.isPresent()
+                    && engine.serves(
+                            request.getMethod(), relative.get(), request.getHeader("Access-Control-Request-Method"))) {
                 ServletExchange.run(engine, request, response, relative.get());
                 return;
             }

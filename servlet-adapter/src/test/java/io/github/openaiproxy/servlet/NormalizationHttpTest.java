@@ -95,9 +95,9 @@ class NormalizationHttpTest {
                         "{" + M + ",\"model\":\"gpt-3.5-turbo\",\"temperature\":0.7,\"max_completion_tokens\":50,"
                                 + "\"stream\":false}"),
                 arguments(
-                        "prompt with messages is a chat and keeps prompt",
+                        "prompt with messages is a chat, and the image field is dropped",
                         "{\"prompt\":\"p\"," + M + "}",
-                        "{\"prompt\":\"p\"," + M + "," + SEED_CHAT + "}"));
+                        "{" + M + "," + SEED_CHAT + "}"));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -41,6 +41,8 @@ public final class ChatRequestNormalizer {
         }
         ObjectNode out = body.deepCopy();
         out.remove("action");
+        // An image field in a chat body (prompt and messages both sent) would make OpenAI refuse it.
+        out.remove("prompt");
         if (isAbsent(out, "model")) {
             out.put("model", defaults.model());
         }

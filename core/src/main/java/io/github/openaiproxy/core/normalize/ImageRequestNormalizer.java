@@ -34,6 +34,8 @@ public final class ImageRequestNormalizer {
         }
         ObjectNode out = body.deepCopy();
         out.remove("action");
+        // A chat field in an image body (POST / with action generate-image) would make OpenAI refuse it.
+        out.remove("messages");
         if (ChatRequestNormalizer.isAbsent(out, "model")) {
             out.put("model", defaults.model());
         }

@@ -21,6 +21,11 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ResponseRelay {
     private static final System.Logger LOG = System.getLogger(ResponseRelay.class.getName());
+    /**
+     * Non-streamed bodies up to this size are read whole before the response is committed (exact length,
+     * and a clean 502 if the upstream breaks off); longer ones are streamed.
+     */
+    static final int PREFETCH_LIMIT = 256 * 1024;
     /** Upstream error bodies are read up to this size; OpenAI's are a few hundred bytes. */
     static final int MAX_ERROR_BODY = 256 * 1024;
     /** Upstream headers worth passing on: request id, processing time and rate limits. */
@@ -61,8 +66,21 @@ public final class ResponseRelay {
             return CompletableFuture.completedFuture(
                     new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize), true));
         }
-        upstream.headers().firstValue("content-length").ifPresent(l -> h.set("Content-Length", l));
-        return CompletableFuture.completedFuture(new ProxyResponse(status, h.build(), upstream.body(), false));
+        return Prefetch.read(upstream.body(), PREFETCH_LIMIT).thenApply(read -> {
+            if (read instanceof Prefetch.Outcome.Whole whole) {
+                h.set("Content-Length", Integer.toString(whole.bytes().length));
+                return ProxyResponse.of(status, h.build(), whole.bytes());
+            }
+            if (read instanceof Prefetch.Outcome.Broken broken) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "upstream broke off a response body: {0}",
+                        broken.cause().toString());
+                return responses.error(ProxyError.upstreamUnreachable());
+            }
+            upstream.headers().firstValue("content-length").ifPresent(l -> h.set("Content-Length", l));
+            return new ProxyResponse(status, h.build(), ((Prefetch.Outcome.Longer) read).body(), false);
+        });
     }
 
     private CompletableFuture<ProxyResponse> relayError(
@@ -74,8 +92,14 @@ public final class ResponseRelay {
                     String text = new String(raw, StandardCharsets.UTF_8);
                     String masked = SecretMasker.mask(text, key);
                     LOG.log(System.Logger.Level.INFO, "upstream answered {0}: {1}", status, abbreviate(masked));
-                    if (responses.style() == ErrorStyle.SEED) {
-                        ProxyResponse wrapped = responses.error(ProxyError.upstreamError(status, masked.strip()));
+                    String contentType =
+                            upstream.headers().firstValue("content-type").orElse("");
+                    // The seed's routes always wrap; the /v1 routes relay OpenAI's JSON as is, and wrap anything
+                    // else (a gateway's HTML page) so SDKs still get an error object they can parse.
+                    if (responses.style() == ErrorStyle.SEED
+                            || !contentType.toLowerCase(Locale.ROOT).contains("json")) {
+                        ProxyResponse wrapped = responses.error(ProxyError.upstreamError(
+                                status, responses.style() == ErrorStyle.SEED ? masked.strip() : abbreviate(masked)));
                         HeaderMap h = new HeaderMap();
                         wrapped.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
                         copyRelayed(upstream.headers(), h);
@@ -84,9 +108,7 @@ public final class ResponseRelay {
                     byte[] body = masked.equals(text) ? raw : masked.getBytes(StandardCharsets.UTF_8);
                     HeaderMap h = responses.baseHeaders();
                     copyRelayed(upstream.headers(), h);
-                    h.set(
-                            "Content-Type",
-                            upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON));
+                    h.set("Content-Type", contentType);
                     h.set("Content-Length", Integer.toString(body.length));
                     return ProxyResponse.of(status, h.build(), body);
                 });

@@ -12,7 +12,7 @@ import java.util.List;
  */
 public final class UpstreamRequests {
     /** Client headers relayed to the upstream on the pass-through routes. */
-    static final List<String> FORWARDED = List.of("openai-beta", "idempotency-key");
+    static final List<String> FORWARDED = List.of("openai-beta", "idempotency-key", "content-encoding");
 
     private static final String USER_AGENT = "openai-proxy-java";
 

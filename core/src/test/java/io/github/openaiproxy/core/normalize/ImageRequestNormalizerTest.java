@@ -49,6 +49,13 @@ class ImageRequestNormalizerTest {
                 .isFalse();
     }
 
+    @Test
+    void dropsAChatMessagesFieldThatOpenAisImageEndpointWouldRefuse() {
+        assertThat(seed.body("{\"action\":\"generate-image\",\"prompt\":\"x\",\"messages\":[]}")
+                        .has("messages"))
+                .isFalse();
+    }
+
     @ParameterizedTest
     @ValueSource(
             strings = {
