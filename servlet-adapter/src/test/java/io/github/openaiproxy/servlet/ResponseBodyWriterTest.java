@@ -99,6 +99,7 @@ class ResponseBodyWriterTest {
         AtomicInteger completed = new AtomicInteger();
         ResponseBodyWriter writer = new ResponseBodyWriter(asyncContext(completed), response(out));
         writer.listen();
+        out.listener.onWritePossible(); // the container's first call, once service() has returned
         ManualBody body = new ManualBody();
         writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, streaming));
 
@@ -125,6 +126,7 @@ class ResponseBodyWriterTest {
         AtomicInteger completed = new AtomicInteger();
         ResponseBodyWriter writer = new ResponseBodyWriter(asyncContext(completed), response(out));
         writer.listen();
+        out.listener.onWritePossible(); // the container's first call, once service() has returned
         ManualBody body = new ManualBody();
         writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, streaming));
 
