@@ -4,6 +4,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
+import io.github.openaiproxy.core.session.SessionStore;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -41,21 +42,32 @@ public final class OpenAiProxyAutoConfiguration {
     }
 
     /**
-     * The engine, with every {@link ProxyObserver} bean (metrics, tracing) and {@link CustomRoute} bean
-     * (modules such as GraphQL), then every {@link ProxyEngineCustomizer} in order. Closed with the
-     * context, which releases its upstream client.
+     * The engine, with the {@link SessionStore} bean if there is one (see the sessions auto-configuration;
+     * without one the engine keeps sessions in memory), every {@link ProxyObserver} bean (metrics, tracing)
+     * and {@link CustomRoute} bean (modules such as GraphQL), then every {@link ProxyEngineCustomizer} in
+     * order. Closed with the context, which releases its upstream client and the threads it runs a
+     * database session store's calls on. The session store, a bean of its own, is closed after it.
      */
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     ProxyEngine openAiProxyEngine(
             ProxyConfig config,
+            ObjectProvider<SessionStore> sessionStore,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
         ProxyEngine.Builder builder = ProxyEngine.builder(config)
                 .observer(CompositeProxyObserver.of(observers.orderedStream().toList()));
+        sessionStore.ifAvailable(builder::sessions);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));
-        return builder.build();
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            // Two routes on one path: a CustomRoute bean (such as the GraphQL endpoint) against the proxy's own.
+            throw new IllegalStateException(
+                    "openai.proxy: " + e.getMessage() + " (check openai.proxy.graphql.path and the CustomRoute beans)",
+                    e);
+        }
     }
 }

@@ -88,6 +88,10 @@ public class OpenAiProxyProperties {
 
     private final Image image = new Image();
 
+    private final Sessions sessions = new Sessions();
+
+    private final Graphql graphql = new Graphql();
+
     private final Metrics metrics = new Metrics();
 
     private final Health health = new Health();
@@ -198,6 +202,14 @@ public class OpenAiProxyProperties {
 
     public Image getImage() {
         return image;
+    }
+
+    public Sessions getSessions() {
+        return sessions;
+    }
+
+    public Graphql getGraphql() {
+        return graphql;
     }
 
     public Metrics getMetrics() {
@@ -431,6 +443,150 @@ public class OpenAiProxyProperties {
 
         public void setResponseFormat(String responseFormat) {
             this.responseFormat = responseFormat;
+        }
+    }
+
+    /**
+     * Chat sessions: 'POST /sessions', then 'sessionId' on a chat records the turn; history is read back
+     * over 'GET /sessions/{id}/messages' (and GraphQL's 'chatHistory').
+     */
+    public static class Sessions {
+        /**
+         * Whether the '/sessions' routes exist and 'sessionId' is accepted on 'POST /'. Turn off when the
+         * application has routes of its own under '/sessions' next to a proxy mounted at '/'; no store is
+         * created then.
+         */
+        private boolean enabled = true;
+
+        /**
+         * Whether a chat in a session sends the session's stored history upstream before its own
+         * messages when the request does not say ('includeHistory').
+         */
+        private boolean historyAsContext = false;
+
+        /** The most stored messages (the latest ones) sent upstream as context. */
+        private int contextMessages = 100;
+
+        /**
+         * Where sessions are kept: 'auto' uses the application's DataSource when it has exactly one (or a
+         * primary one), else memory; 'jdbc' requires the DataSource; 'memory' is a bounded store lost on
+         * restart. The JDBC store creates its tables (prefix 'openai_proxy_') at start-up. Ignored when
+         * the application defines its own SessionStore bean.
+         */
+        private Store store = Store.AUTO;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public boolean isHistoryAsContext() {
+            return historyAsContext;
+        }
+
+        public void setHistoryAsContext(boolean historyAsContext) {
+            this.historyAsContext = historyAsContext;
+        }
+
+        public int getContextMessages() {
+            return contextMessages;
+        }
+
+        public void setContextMessages(int contextMessages) {
+            this.contextMessages = contextMessages;
+        }
+
+        public Store getStore() {
+            return store;
+        }
+
+        public void setStore(Store store) {
+            this.store = store;
+        }
+
+        /** Where sessions are kept. */
+        public enum Store {
+            /** The application's DataSource if it has one, else memory. */
+            AUTO,
+            /** The application's DataSource; start-up fails without one. */
+            JDBC,
+            /** In memory, bounded, lost on restart. */
+            MEMORY
+        }
+    }
+
+    /**
+     * The GraphQL endpoint, mounted when the module 'openai-proxy-graphql' is on the class path. Its path
+     * is relative to the proxy's ('/ai/graphql' when the proxy is at '/ai').
+     */
+    public static class Graphql {
+        /** Whether to mount the GraphQL endpoint (when the module is on the class path). */
+        private boolean enabled = true;
+
+        /** Where the endpoint is mounted, relative to the proxy's path. */
+        private String path = "/graphql";
+
+        /** Deepest selection accepted; deeper queries are refused. */
+        private int maxDepth = 15;
+
+        /** Most fields per operation (each field counts one, fragments expanded). */
+        private int maxComplexity = 500;
+
+        /** Longest query document accepted, in characters; longer ones are refused with 400. */
+        private int maxDocumentSize = 100_000;
+
+        /** Whether '__schema' and '__type' queries are answered (for this endpoint only). */
+        private boolean introspection = true;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public String getPath() {
+            return path;
+        }
+
+        public void setPath(String path) {
+            this.path = path;
+        }
+
+        public int getMaxDepth() {
+            return maxDepth;
+        }
+
+        public void setMaxDepth(int maxDepth) {
+            this.maxDepth = maxDepth;
+        }
+
+        public int getMaxComplexity() {
+            return maxComplexity;
+        }
+
+        public void setMaxComplexity(int maxComplexity) {
+            this.maxComplexity = maxComplexity;
+        }
+
+        public int getMaxDocumentSize() {
+            return maxDocumentSize;
+        }
+
+        public void setMaxDocumentSize(int maxDocumentSize) {
+            this.maxDocumentSize = maxDocumentSize;
+        }
+
+        public boolean isIntrospection() {
+            return introspection;
+        }
+
+        public void setIntrospection(boolean introspection) {
+            this.introspection = introspection;
         }
     }
 

@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,6 +44,7 @@ final class OpenAiProxyPropertiesAdapter {
         b.cors(cors(p.getCors()));
         b.chatDefaults(chat(p.getChat()));
         b.imageDefaults(image(p.getImage()));
+        b.sessions(sessions(p.getSessions()));
         return b;
     }
 
@@ -86,6 +88,12 @@ final class OpenAiProxyPropertiesAdapter {
         i = with(i, "image.quality", p.getQuality(), ImageDefaults::withQuality);
         i = with(i, "image.style", p.getStyle(), ImageDefaults::withStyle);
         return with(i, "image.response-format", p.getResponseFormat(), ImageDefaults::withResponseFormat);
+    }
+
+    private static SessionConfig sessions(OpenAiProxyProperties.Sessions p) {
+        SessionConfig s =
+                SessionConfig.DEFAULTS.withEnabled(p.isEnabled()).withHistoryAsContext(p.isHistoryAsContext());
+        return with(s, "sessions.context-messages", p.getContextMessages(), SessionConfig::withContextMessages);
     }
 
     /** Sets a value and builds once, so that core's checks run now and name this property. */

@@ -17,7 +17,13 @@ import java.util.Optional;
  * The proxy mounted at {@code /} of an application that has routes of its own. It takes only the requests
  * the proxy serves: a proxy route with one of its methods, or a CORS preflight asking for one. Everything
  * else goes down the chain, so {@code GET /} still reaches the application's home page while
- * {@code POST /} is the proxy's chat route. (Routes added by modules are taken whatever the method.)
+ * {@code POST /} is the proxy's chat route.
+ *
+ * <p>Built-in routes (the simple routes and the pass-through routes) are matched with their methods here.
+ * Every other path is left to {@link OpenAiProxyFilter}, which asks the engine's own route table: the
+ * engine's custom routes, that is the session routes ({@code /sessions...}, unless sessions are disabled)
+ * and the routes of modules ({@code /graphql}), are taken whatever the method (a wrong one gets the
+ * proxy's 405), and paths the engine does not serve go down the chain.
  */
 final class ProxyRoutesFilter implements Filter {
     private final OpenAiProxyFilter proxy;
@@ -41,7 +47,7 @@ final class ProxyRoutesFilter implements Filter {
     private boolean served(HttpServletRequest request) {
         Optional<Route> route = routes.match(pathWithinApplication(request));
         if (route.isEmpty()) {
-            return true; // not a built-in route: the proxy filter decides (a module's route, or the chain)
+            return true; // not a built-in route: the proxy filter asks the engine (sessions, modules, or the chain)
         }
         String method = request.getMethod();
         if (method.equals("OPTIONS")) {

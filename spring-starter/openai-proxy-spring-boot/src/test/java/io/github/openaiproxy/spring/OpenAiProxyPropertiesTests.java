@@ -10,10 +10,14 @@ import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.graphql.GraphQlOptions;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
@@ -60,6 +64,19 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getImage().getQuality()).isEqualTo(image.quality());
         assertThat(properties.getImage().getStyle()).isEqualTo(image.style());
         assertThat(properties.getImage().getResponseFormat()).isEqualTo(image.responseFormat());
+
+        SessionConfig sessions = SessionConfig.DEFAULTS;
+        assertThat(properties.getSessions().isEnabled()).isEqualTo(sessions.enabled());
+        assertThat(properties.getSessions().isHistoryAsContext()).isEqualTo(sessions.historyAsContext());
+        assertThat(properties.getSessions().getContextMessages()).isEqualTo(sessions.contextMessages());
+
+        GraphQlOptions graphql = GraphQlOptions.DEFAULTS;
+        assertThat(properties.getGraphql().isEnabled()).isEqualTo(graphql.enabled());
+        assertThat(properties.getGraphql().getPath()).isEqualTo(graphql.path());
+        assertThat(properties.getGraphql().getMaxDepth()).isEqualTo(graphql.maxDepth());
+        assertThat(properties.getGraphql().getMaxComplexity()).isEqualTo(graphql.maxComplexity());
+        assertThat(properties.getGraphql().getMaxDocumentSize()).isEqualTo(graphql.maxDocumentSize());
+        assertThat(properties.getGraphql().isIntrospection()).isEqualTo(graphql.introspection());
     }
 
     @Test
@@ -75,6 +92,7 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.maxBodySize()).isEqualTo(core.maxBodySize());
         assertThat(mapped.maxEventSize()).isEqualTo(core.maxEventSize());
         assertThat(mapped.passThroughRoutes()).isEqualTo(core.passThroughRoutes());
+        assertThat(mapped.sessions()).isEqualTo(core.sessions());
     }
 
     @Test
@@ -90,12 +108,27 @@ class OpenAiProxyPropertiesTests {
                 keys.add(name.substring("openai.proxy.".length()));
             }
         });
-        // One vocabulary: the Spring properties are the init-parameter / environment keys plus Spring's own.
-        List<String> springOnly =
-                List.of("enabled", "metrics.max-model-tags", "health.cache-time-to-live", "health.timeout");
+        // One vocabulary: the Spring properties are the init-parameter / environment keys (core's and the GraphQL
+        // module's) plus Spring's own.
+        List<String> springOnly = List.of(
+                "enabled", "metrics.max-model-tags", "health.cache-time-to-live", "health.timeout", "sessions.store");
         assertThat(keys).containsAll(springOnly);
         keys.removeAll(springOnly);
-        assertThat(keys).containsExactlyInAnyOrderElementsOf(ProxySettings.KEYS);
+        List<String> graphql = Arrays.stream(GraphQlOptions.class.getRecordComponents())
+                .map(c -> "graphql." + c.getName().replaceAll("([A-Z])", "-$1").toLowerCase(Locale.ROOT))
+                .toList();
+        assertThat(graphql).contains("graphql.max-document-size");
+        List<String> expected = new ArrayList<>(ProxySettings.KEYS);
+        expected.addAll(graphql);
+        assertThat(keys).containsExactlyInAnyOrderElementsOf(expected);
+        assertThat(metadata.get("openai.proxy.sessions.store")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo("auto");
+        assertThat(metadata.get("openai.proxy.graphql.path")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo(GraphQlOptions.DEFAULTS.path());
 
         assertThat(metadata.get("openai.proxy.connect-timeout")
                         .path("defaultValue")

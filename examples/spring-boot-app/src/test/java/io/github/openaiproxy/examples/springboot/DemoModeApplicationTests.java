@@ -2,6 +2,8 @@ package io.github.openaiproxy.examples.springboot;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.StreamResponse;
@@ -12,6 +14,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -20,11 +24,18 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 /** The example application started with no key, called over HTTP like a user would. */
 @SpringBootTest(
         webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        // Demo mode with its defaults even where OPENAI_API_KEY or OPENAI_PROXY_ALLOWED_ORIGINS are set.
-        properties = {"openai.proxy.api-key=", "openai.proxy.cors.allowed-origins="})
+        properties = {
+            // Demo mode with its defaults even where OPENAI_API_KEY or OPENAI_PROXY_ALLOWED_ORIGINS are set.
+            "openai.proxy.api-key=",
+            "openai.proxy.cors.allowed-origins=",
+            // Sessions in a private in-memory database rather than the H2 file under the working directory.
+            "spring.datasource.url=jdbc:h2:mem:demo-mode-tests;DB_CLOSE_DELAY=-1"
+        })
 class DemoModeApplicationTests {
     @LocalServerPort
     int port;
+
+    static final ObjectMapper JSON = new ObjectMapper();
 
     final HttpClient http = HttpClient.newHttpClient();
 
@@ -83,13 +94,65 @@ class DemoModeApplicationTests {
     }
 
     @Test
-    void theApplicationKeepsItsHomePageAndActuator() throws Exception {
-        HttpResponse<String> home = send(request("/"));
-        assertThat(home.statusCode()).isEqualTo(200);
-        assertThat(home.body()).contains("openai-proxy Spring Boot example");
+    void aBrowserOpeningTheRootReachesTheChatPage() throws Exception {
+        HttpResponse<String> home = send(request("/").header("Accept", "text/html"));
+        assertThat(home.statusCode()).isEqualTo(302);
+        assertThat(home.headers().firstValue("Location"))
+                .hasValueSatisfying(l -> assertThat(l).endsWith("/chat/"));
 
+        HttpResponse<String> page = send(request("/chat/"));
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.headers().firstValue("Content-Type"))
+                .hasValueSatisfying(t -> assertThat(t).startsWith("text/html"));
+        assertThat(page.body()).contains("<html").contains("chat.js");
+
+        HttpResponse<String> script = send(request("/chat/chat.js"));
+        assertThat(script.statusCode()).isEqualTo(200);
+        assertThat(script.body()).contains("fetch(");
+        assertThat(send(request("/chat")).statusCode()).isEqualTo(302);
+    }
+
+    @Test
+    void theApplicationKeepsActuator() throws Exception {
         HttpResponse<String> health = send(request("/actuator/health/openAiProxy"));
         assertThat(health.statusCode()).isEqualTo(200);
         assertThat(health.body()).contains("\"status\":\"UP\"").doesNotContain("demo-key");
+    }
+
+    @Test
+    void graphQlAnswersFromTheDemoUpstreamAndKeepsTheSessionsHistory() throws Exception {
+        JsonNode created = graphQl("mutation CreateSession { createSession { sessionId success } }", Map.of())
+                .get("createSession");
+        String sessionId = created.get("sessionId").asText();
+
+        Map<String, Object> input =
+                Map.of("sessionId", sessionId, "messages", List.of(Map.of("role", "user", "content", "Hello!")));
+        JsonNode reply = graphQl(
+                        "mutation GetAIResponse($input: ChatInput!) { getAIResponse(input: $input) { id content"
+                                + " isUser timestamp success error } }",
+                        Map.of("input", input))
+                .get("getAIResponse");
+        assertThat(reply.get("success").asBoolean()).isTrue();
+        assertThat(reply.get("content").asText()).contains("[demo]");
+
+        JsonNode history = graphQl(
+                        "query ChatHistory($sessionId: String) { chatHistory(sessionId: $sessionId) { id content"
+                                + " isUser timestamp } }",
+                        Map.of("sessionId", sessionId))
+                .get("chatHistory");
+        assertThat(history).hasSize(2);
+        assertThat(history.get(0).get("content").asText()).isEqualTo("Hello!");
+        assertThat(history.get(1).get("id").asText()).isEqualTo(reply.get("id").asText());
+    }
+
+    JsonNode graphQl(String query, Map<String, Object> variables) throws Exception {
+        HttpResponse<String> r = send(request("/graphql")
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        JSON.writeValueAsString(Map.of("query", query, "variables", variables)))));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonNode body = JSON.readTree(r.body());
+        assertThat(body.has("errors")).as(r.body()).isFalse();
+        return body.get("data");
     }
 }

@@ -143,6 +143,29 @@ class ProxyBelowAPathIntegrationTests {
     }
 
     @Test
+    void sessionsAndGraphQlAreBelowThePathToo() throws Exception {
+        HttpResponse<String> created = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ai/graphql"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"query\":\"mutation { createSession { sessionId success } }\"}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(200);
+        String sessionId = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(created.body())
+                .at("/data/createSession/sessionId")
+                .asText();
+        assertThat(sessionId).startsWith("ses_");
+
+        assertThat(get("/ai/sessions/" + sessionId).statusCode()).isEqualTo(200);
+        assertThat(get("/sessions/" + sessionId).statusCode())
+                .as("outside the proxy's path: the application's 404")
+                .isEqualTo(404);
+        assertThat(get("/graphql").statusCode()).isEqualTo(404);
+    }
+
+    @Test
     void metricsAreVisibleThroughActuator() throws Exception {
         sdk().chat().completions().create(params());
 

@@ -11,6 +11,8 @@ import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
@@ -18,6 +20,7 @@ import com.openai.core.http.StreamResponse;
 import com.openai.models.ChatModel;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
@@ -25,6 +28,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -39,7 +44,10 @@ import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RestController;
 
-/** A Spring Boot 3.5 application with the starter: the official SDK through the proxy, streaming included. */
+/**
+ * A Spring Boot 3.5 application with the starter: the official SDK through the proxy, streaming included; the
+ * GraphQL endpoint (graphql-java 24.3, Spring Boot 3.5's) and sessions in Spring Boot's embedded DataSource.
+ */
 @SpringBootTest(
         classes = SpringBoot3ApplicationTests.App.class,
         webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
@@ -53,6 +61,11 @@ class SpringBoot3ApplicationTests {
 
     @Autowired
     MeterRegistry meters;
+
+    @Autowired
+    SessionStore store;
+
+    static final ObjectMapper JSON = new ObjectMapper();
 
     OpenAIClient sdk;
 
@@ -138,6 +151,60 @@ class SpringBoot3ApplicationTests {
                                 .counter()
                                 .count())
                         .isEqualTo(3));
+    }
+
+    @Test
+    void graphQlAndSessionsInSpringBootsDataSource() throws Exception {
+        assertThat(store.blocking())
+                .as("the JDBC store on the embedded H2 DataSource")
+                .isTrue();
+        JsonNode created = graphQl("mutation CreateSession { createSession { sessionId success } }", Map.of())
+                .get("createSession");
+        String sessionId = created.get("sessionId").asText();
+        assertThat(sessionId).startsWith("ses_");
+
+        Map<String, Object> input =
+                Map.of("sessionId", sessionId, "messages", List.of(Map.of("role", "user", "content", "Hello!")));
+        JsonNode reply = graphQl(
+                        "mutation GetAIResponse($input: ChatInput!) { getAIResponse(input: $input) { id content"
+                                + " isUser timestamp success error } }",
+                        Map.of("input", input))
+                .get("getAIResponse");
+        assertThat(reply.get("content").asText()).isEqualTo("plain");
+        assertThat(reply.get("success").asBoolean()).isTrue();
+
+        JsonNode history = graphQl(
+                        "query ChatHistory($sessionId: String) { chatHistory(sessionId: $sessionId) { id content"
+                                + " isUser timestamp } }",
+                        Map.of("sessionId", sessionId))
+                .get("chatHistory");
+        assertThat(history).hasSize(2);
+        assertThat(history.get(0).get("content").asText()).isEqualTo("Hello!");
+        assertThat(history.get(1).get("id").asText()).isEqualTo(reply.get("id").asText());
+
+        HttpResponse<String> rest = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(
+                                        "http://127.0.0.1:" + port + "/ai/sessions/" + sessionId + "/messages"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+        assertThat(rest.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(rest.body()).get("messages")).hasSize(2);
+    }
+
+    JsonNode graphQl(String query, Map<String, Object> variables) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ai/graphql"))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(
+                                        JSON.writeValueAsString(Map.of("query", query, "variables", variables))))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonNode body = JSON.readTree(r.body());
+        assertThat(body.has("errors")).as(r.body()).isFalse();
+        return body.get("data");
     }
 
     @Test

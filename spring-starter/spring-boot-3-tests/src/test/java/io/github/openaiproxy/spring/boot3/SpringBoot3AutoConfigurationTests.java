@@ -4,17 +4,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.session.SessionStore;
+import io.github.openaiproxy.graphql.GraphQlRoute;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyServletAutoConfiguration;
+import io.github.openaiproxy.spring.graphql.OpenAiProxyGraphQlAutoConfiguration;
 import io.github.openaiproxy.spring.health.OpenAiProxyHealthAutoConfiguration;
 import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
 import io.github.openaiproxy.spring.metrics.OpenAiProxyMetricsAutoConfiguration;
+import io.github.openaiproxy.spring.session.OpenAiProxySessionsAutoConfiguration;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.SpringBootVersion;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration;
+import org.springframework.boot.autoconfigure.sql.init.SqlInitializationAutoConfiguration;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.web.servlet.ServletRegistrationBean;
 
@@ -63,6 +74,31 @@ class SpringBoot3AutoConfigurationTests {
                 .run(context -> assertThat(context)
                         .doesNotHaveBean(ProxyEngine.class)
                         .doesNotHaveBean(MicrometerProxyObserver.class));
+    }
+
+    @Test
+    void sessionsGoToSpringBootsDataSourceAfterTheApplicationsSchemaScripts() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(
+                        DataSourceAutoConfiguration.class,
+                        SqlInitializationAutoConfiguration.class,
+                        OpenAiProxyAutoConfiguration.class,
+                        OpenAiProxySessionsAutoConfiguration.class,
+                        OpenAiProxyGraphQlAutoConfiguration.class))
+                // The script drops the session tables: had it run after the store was built, they would be gone.
+                .withPropertyValues("spring.sql.init.schema-locations=classpath:db/drop-session-tables.sql")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context.getBean(SessionStore.class).blocking()).isTrue();
+                    try (Connection c = context.getBean(DataSource.class).getConnection();
+                            Statement s = c.createStatement();
+                            ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM openai_proxy_sessions")) {
+                        assertThat(rs.next()).isTrue();
+                    }
+                    assertThat(context).hasSingleBean(GraphQlRoute.class);
+                    assertThat(context.getBean(ProxyEngine.class).hasRoute("/graphql"))
+                            .isTrue();
+                });
     }
 
     @Test
