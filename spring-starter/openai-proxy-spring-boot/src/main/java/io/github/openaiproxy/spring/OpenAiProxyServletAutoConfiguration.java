@@ -2,6 +2,7 @@ package io.github.openaiproxy.spring;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,8 +53,9 @@ public final class OpenAiProxyServletAutoConfiguration {
         RegistrationBean registration;
         String mount;
         if (config.path().equals("/")) {
-            FilterRegistrationBean<ProxyRoutesFilter> filter =
-                    new FilterRegistrationBean<>(new ProxyRoutesFilter(engine), new ServletRegistrationBean<?>[0]);
+            // The filter takes only what the proxy serves (ProxyEngine.serves): the app keeps GET / and its own routes.
+            FilterRegistrationBean<OpenAiProxyFilter> filter =
+                    new FilterRegistrationBean<>(new OpenAiProxyFilter(engine), new ServletRegistrationBean<?>[0]);
             filter.setName("openAiProxy");
             filter.addUrlPatterns("/*");
             filter.setAsyncSupported(true);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -39,7 +40,7 @@ class OpenAiProxyServletAutoConfigurationTests {
                     context.getBean(OpenAiProxyServletAutoConfiguration.REGISTRATION_BEAN_NAME, RegistrationBean.class);
             assertThat(registration).isInstanceOf(FilterRegistrationBean.class);
             FilterRegistrationBean<?> filter = (FilterRegistrationBean<?>) registration;
-            assertThat(filter.getFilter()).isInstanceOf(ProxyRoutesFilter.class);
+            assertThat(filter.getFilter()).isInstanceOf(OpenAiProxyFilter.class);
             assertThat(filter.getUrlPatterns()).containsExactly("/*");
             assertThat(filter.isAsyncSupported()).isTrue();
         });
