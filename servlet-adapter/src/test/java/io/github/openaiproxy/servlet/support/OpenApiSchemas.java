@@ -65,8 +65,20 @@ public final class OpenApiSchemas {
         return s;
     }
 
-    /** Where the specification is: {@value #SPEC} from the repository root found above the working directory. */
+    /**
+     * Where the specification is: the file named by the environment variable {@code OPENAI_OPENAPI_SPEC}
+     * if set (.ci/run sets it for a clone that is not beside the shared folder), else {@value #SPEC}
+     * from the repository root found above the working directory.
+     */
     public static Path specPath() {
+        String configured = System.getenv("OPENAI_OPENAPI_SPEC");
+        if (configured != null && !configured.isBlank()) {
+            Path spec = Path.of(configured);
+            if (!Files.isRegularFile(spec)) {
+                throw new IllegalStateException("OPENAI_OPENAPI_SPEC names no file: " + spec);
+            }
+            return spec;
+        }
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null && !Files.exists(dir.resolve("mvnw"))) {
             dir = dir.getParent();
@@ -77,7 +89,8 @@ public final class OpenApiSchemas {
         }
         Path spec = dir.resolve(SPEC).normalize();
         if (!Files.isRegularFile(spec)) {
-            throw new IllegalStateException("OpenAI's specification is missing: expected " + spec);
+            throw new IllegalStateException("OpenAI's specification is missing: expected " + spec
+                    + " (or set OPENAI_OPENAPI_SPEC to its path)");
         }
         return spec;
     }
