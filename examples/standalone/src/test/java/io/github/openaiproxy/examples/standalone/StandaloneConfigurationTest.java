@@ -35,7 +35,8 @@ class StandaloneConfigurationTest {
             HttpResponse<String> r = http.send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/"))
                             .header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
                             .build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(500);
