@@ -75,11 +75,21 @@ public final class LoadBenchmark {
         long start = System.nanoTime();
         b.results.startedAt = ZonedDateTime.now();
         b.results.loadBefore = Procs.read(Path.of("/proc/loadavg"));
+        // Stop what was started also when the run is interrupted (Ctrl-C, kill).
+        Thread stopper = new Thread(() -> {
+            try {
+                b.stopAll();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(stopper);
         try {
             b.startAll();
             b.measure();
         } finally {
             b.stopAll();
+            Runtime.getRuntime().removeShutdownHook(stopper);
         }
         b.results.loadAfter = Procs.read(Path.of("/proc/loadavg"));
         b.results.elapsed = Duration.ofNanos(System.nanoTime() - start);
@@ -172,7 +182,7 @@ public final class LoadBenchmark {
                 Duration.ofSeconds(60));
     }
 
-    void stopAll() throws InterruptedException {
+    synchronized void stopAll() throws InterruptedException {
         for (AutoCloseable c : new AutoCloseable[] {tomcatFloor, proxy, nginx, stub}) {
             if (c != null) {
                 try {
