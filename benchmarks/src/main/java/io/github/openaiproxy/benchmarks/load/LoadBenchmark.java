@@ -250,7 +250,7 @@ public final class LoadBenchmark {
         Duration half = settings.warmup().dividedBy(2);
         wrk.run(url(PROXY_V1), body(PROXY_V1), settings.wrkThreads(), settings.connections(), half);
         wrk.run(url(PROXY_ROOT), body(PROXY_ROOT), settings.wrkThreads(), settings.connections(), half);
-        wrk.run(url(TOMCAT), body(TOMCAT), settings.wrkThreads(), settings.connections(), Duration.ofSeconds(3));
+        wrk.run(url(TOMCAT), body(TOMCAT), settings.wrkThreads(), settings.connections(), half);
         // The other paths once, so the JIT has seen them: streams through every target, a large body.
         streaming(PROXY);
         image(PROXY);
@@ -309,7 +309,7 @@ public final class LoadBenchmark {
                 HttpClientFloor.class.getName(),
                 "--port=" + stub.port(),
                 "--connections=" + connections,
-                "--warmup=" + Math.max(3, duration.toSeconds() / 2),
+                "--warmup=" + Math.max(2, duration.toSeconds() / 2),
                 "--seconds=" + duration.toSeconds()));
         long stubBefore = stub.cpuMillis();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

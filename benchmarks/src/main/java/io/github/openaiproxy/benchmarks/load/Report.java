@@ -153,7 +153,13 @@ final class Report {
                 + " the stub upstream, nginx and the proxy share its cores, so the absolute numbers say as much"
                 + " about the machine as about the proxy; the ratios from the same run are what to compare.\n\n");
         out.append("| | |\n|---|---|\n");
-        row("command", "`" + command + "`" + (s.mode().equals("quick") ? " (quick mode: one run, fewer streams)" : ""));
+        row(
+                "command",
+                "`" + command + "`"
+                        + (s.mode().equals("quick")
+                                ? " (quick mode: one run, short warm-up, fewer streams: a smoke test; the latencies are"
+                                        + " not warmed up, use the full mode for the targets)"
+                                : ""));
         row(
                 "date",
                 r.startedAt.format(DateTimeFormatter.ISO_OFFSET_DATE_TIME) + ", took " + r.elapsed.toSeconds() + " s");

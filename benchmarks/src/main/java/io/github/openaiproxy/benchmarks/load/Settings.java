@@ -43,17 +43,17 @@ record Settings(
                 ? new Settings(
                         "quick",
                         1,
-                        Duration.ofSeconds(8),
+                        Duration.ofSeconds(6),
                         2,
                         64,
-                        Duration.ofSeconds(3),
                         Duration.ofSeconds(2),
+                        Duration.ofSeconds(1),
                         20,
                         5,
                         50,
                         5,
                         new int[] {200, 1000},
-                        8,
+                        6,
                         1000)
                 : new Settings(
                         "full",
