@@ -44,7 +44,9 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         private final Flow.Subscriber<? super ByteBuffer> subscriber;
         private final AtomicLong demand = new AtomicLong();
         private final AtomicBoolean listening = new AtomicBoolean();
-        private final byte[] buffer = new byte[CHUNK];
+        /** Allocated while the body is read and dropped after: a stream lasts minutes, its body does not. */
+        private byte[] buffer;
+
         private volatile boolean done;
 
         Reader(ServletInputStream in, Flow.Subscriber<? super ByteBuffer> subscriber) {
@@ -72,11 +74,15 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         @Override
         public void cancel() {
             done = true;
+            release();
         }
 
         @Override
         public synchronized void onDataAvailable() throws IOException {
             while (!done && demand.get() > 0 && in.isReady()) {
+                if (buffer == null) {
+                    buffer = new byte[CHUNK];
+                }
                 int n = in.read(buffer);
                 if (n == -1) {
                     return; // onAllDataRead follows
@@ -100,8 +106,13 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         public void onAllDataRead() {
             if (!done) {
                 done = true;
+                release();
                 subscriber.onComplete();
             }
+        }
+
+        private synchronized void release() {
+            buffer = null;
         }
 
         @Override
@@ -112,6 +123,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         private void fail(Throwable t) {
             if (!done) {
                 done = true;
+                release();
                 subscriber.onError(t);
             }
         }

@@ -45,6 +45,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private boolean requested;
     private boolean needsFlush;
     private boolean bodyComplete;
+    private boolean flushedAtEnd;
     private boolean finished;
 
     private static final Object COMPLETE = new Object();
@@ -196,9 +197,20 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                     needsFlush = false;
                 }
                 if (bodyComplete) {
-                    if (out.isReady()) {
-                        finish(false);
+                    if (!out.isReady()) {
+                        continue; // onWritePossible will come
                     }
+                    if (!streaming && !flushedAtEnd) {
+                        // Send what the container still buffers now, from this thread: async.complete() would
+                        // send it only after a dispatch to a container thread, one more thread handoff before
+                        // the client has its answer. (A stream's events were each flushed already.)
+                        flushedAtEnd = true;
+                        out.flush();
+                        if (!out.isReady()) {
+                            continue;
+                        }
+                    }
+                    finish(false);
                 } else if (!signals.isEmpty()) {
                     // The end of the body (or an error) arrived while the last item was still being
                     // written; no other signal will come to pick it up, so go round once more.

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -119,6 +120,25 @@ class ResponseBodyWriterTest {
         }
     }
 
+    @Test
+    void aWholeBodyIsFlushedBeforeTheResponseIsCompleted() throws IOException {
+        ScriptedOutput out = new ScriptedOutput();
+        AtomicInteger completed = new AtomicInteger();
+        AtomicInteger flushesAtComplete = new AtomicInteger(-1);
+        ResponseBodyWriter writer = new ResponseBodyWriter(
+                asyncContext(completed, () -> flushesAtComplete.set(out.flushes)), response(out));
+        writer.listen();
+        ManualBody body = new ManualBody();
+        writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, false));
+
+        body.send("{\"id\":\"chatcmpl-1\"}");
+        assertThat(out.flushes).as("no flush while the body is still coming").isZero();
+        body.subscriber.onComplete();
+
+        assertThat(completed).hasValue(1);
+        assertThat(flushesAtComplete).as("flushes before async.complete()").hasValue(1);
+    }
+
     @ParameterizedTest(name = "streaming={0}")
     @ValueSource(booleans = {false, true})
     void aBodyErrorArrivingWhileTheLastItemWaitsForTheSocketStillEndsTheResponse(boolean streaming) throws IOException {
@@ -139,9 +159,14 @@ class ResponseBodyWriterTest {
     }
 
     private static AsyncContext asyncContext(AtomicInteger completed) {
+        return asyncContext(completed, () -> {});
+    }
+
+    private static AsyncContext asyncContext(AtomicInteger completed, Runnable onComplete) {
         return (AsyncContext) Proxy.newProxyInstance(
                 AsyncContext.class.getClassLoader(), new Class<?>[] {AsyncContext.class}, (p, m, args) -> {
                     if (m.getName().equals("complete")) {
+                        onComplete.run();
                         completed.incrementAndGet();
                     }
                     return null;

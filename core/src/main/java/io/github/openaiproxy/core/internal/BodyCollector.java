@@ -50,7 +50,9 @@ public final class BodyCollector {
 
     private abstract static class Collector<T> implements Flow.Subscriber<T> {
         final CompletableFuture<byte[]> result = new CompletableFuture<>();
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        /** Dropped once the result is known: the subscriber may stay referenced for a whole stream. */
+        private ByteArrayOutputStream out = new ByteArrayOutputStream();
+
         private final long limit;
         private final boolean failOnOverflow;
         private Flow.Subscription subscription;
@@ -73,6 +75,7 @@ public final class BodyCollector {
                     write(b, (int) room);
                     result.complete(out.toByteArray());
                 }
+                out = null;
                 return false;
             }
             write(b, n);
@@ -109,11 +112,15 @@ public final class BodyCollector {
         @Override
         public void onError(Throwable t) {
             result.completeExceptionally(t);
+            out = null;
         }
 
         @Override
         public void onComplete() {
-            result.complete(out.toByteArray());
+            if (out != null) {
+                result.complete(out.toByteArray());
+                out = null;
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
@@ -16,10 +17,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -32,6 +35,8 @@ final class JdkUpstreamClient implements UpstreamClient {
     private static final System.Logger LOG = System.getLogger(JdkUpstreamClient.class.getName());
     /** Headers the JDK client sets itself and refuses from callers. */
     private static final Set<String> RESTRICTED = Set.of("connection", "content-length", "expect", "host", "upgrade");
+    /** Whether the note on a too small common pool was logged (once per JVM: it is a JVM setting). */
+    private static final AtomicBoolean SMALL_POOL_REPORTED = new AtomicBoolean();
 
     private final HttpClient client;
     private final ExecutorService executor;
@@ -44,6 +49,13 @@ final class JdkUpstreamClient implements UpstreamClient {
     }
 
     static JdkUpstreamClient create(UpstreamConfig config) {
+        if (ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_POOL_REPORTED.compareAndSet(false, true)) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "The common ForkJoinPool has fewer than 2 threads here, so the JDK HttpClient starts a thread"
+                            + " per upstream request (CompletableFuture's default executor). Start the JVM with"
+                            + " -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 to avoid it.");
+        }
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor executor = new ThreadPoolExecutor(
                 threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads());
@@ -73,16 +85,24 @@ final class JdkUpstreamClient implements UpstreamClient {
                 values.forEach(v -> b.header(name, v));
             }
         });
-        CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> exchange =
-                client.sendAsync(b.build(), HttpResponse.BodyHandlers.ofPublisher());
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
+        // The answer is handed over from the body handler, on the client's own thread, as soon as the body
+        // can be subscribed. The future of sendAsync completes only after a hop through CompletableFuture's
+        // default executor: a thread handoff on every request, and a new thread for every request where the
+        // common pool has fewer than two threads (two CPUs or less).
+        HttpResponse.BodyHandler<Flow.Publisher<List<ByteBuffer>>> handler = info -> {
+            HttpResponse.BodySubscriber<Flow.Publisher<List<ByteBuffer>>> body =
+                    HttpResponse.BodySubscribers.ofPublisher();
+            body.getBody().thenAccept(publisher -> deliver(result, info.statusCode(), info.headers(), publisher));
+            return body;
+        };
+        CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> exchange =
+                client.sendAsync(b.build(), handler);
         exchange.whenComplete((response, error) -> {
             if (error != null) {
                 result.completeExceptionally(translate(error));
-            } else if (!result.complete(
-                    new UpstreamResponse(response.statusCode(), response.headers(), response.body()))) {
-                // The caller gave up while the headers were on their way: release the connection.
-                Bodies.discard(response.body());
+            } else if (!result.isDone()) {
+                deliver(result, response.statusCode(), response.headers(), response.body());
             }
         });
         result.whenComplete((r, e) -> {
@@ -91,6 +111,17 @@ final class JdkUpstreamClient implements UpstreamClient {
             }
         });
         return result;
+    }
+
+    private static void deliver(
+            CompletableFuture<UpstreamResponse> result,
+            int status,
+            HttpHeaders headers,
+            Flow.Publisher<List<ByteBuffer>> body) {
+        if (!result.complete(new UpstreamResponse(status, headers, body)) && result.isCancelled()) {
+            // The caller gave up while the headers were on their way: release the connection.
+            Bodies.discard(body);
+        }
     }
 
     private static Throwable translate(Throwable error) {

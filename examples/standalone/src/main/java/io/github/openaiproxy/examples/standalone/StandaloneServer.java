@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
 import org.apache.catalina.Wrapper;
@@ -51,6 +52,7 @@ public final class StandaloneServer implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        tuneJvm(System.getProperties(), Runtime.getRuntime().availableProcessors());
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$-7s %3$s - %5$s%6$s%n");
         StandaloneOptions options;
         try {
@@ -111,6 +113,7 @@ public final class StandaloneServer implements AutoCloseable {
         Connector connector = new Connector("HTTP/1.1");
         connector.setPort(options.port());
         connector.setProperty("address", options.host());
+        tune(connector);
         tomcat.setConnector(connector);
         Context context = tomcat.addContext("", baseDir.getAbsolutePath());
         Wrapper servlet = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
@@ -125,6 +128,45 @@ public final class StandaloneServer implements AutoCloseable {
         StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions);
         server.logStart(options, config);
         return server;
+    }
+
+    /**
+     * JVM settings the proxy needs, set before anything reads them unless the command line chose (see
+     * BENCHMARKS.md for the measurements behind them).
+     *
+     * <ul>
+     *   <li>With two CPUs or fewer, {@code CompletableFuture}'s default executor starts a new thread for
+     *       every task, and the JDK HttpClient runs one such task per request: a new thread per request.
+     *       A common pool of two threads avoids it.
+     *   <li>The JDK HttpClient keeps one read buffer per upstream connection, 16 KB by default; with one
+     *       connection per open stream, 8 KB saves 40 MB of heap per 5,000 streams.
+     * </ul>
+     */
+    static void tuneJvm(Properties system, int cpus) {
+        if (cpus <= 2) {
+            system.putIfAbsent("java.util.concurrent.ForkJoinPool.common.parallelism", "2");
+        }
+        system.putIfAbsent("jdk.httpclient.bufsize", "8192");
+    }
+
+    /**
+     * Connector settings for a proxy whose requests never block a thread (Servlet async with non-blocking
+     * I/O) and whose clients keep connections open.
+     */
+    static void tune(Connector connector) {
+        // Worker threads run short callbacks only: a small pool serves any number of open streams, and its
+        // size does not follow the number of connections.
+        int threads = Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
+        connector.setProperty("maxThreads", Integer.toString(threads));
+        connector.setProperty("minSpareThreads", Integer.toString(Math.min(threads, 4)));
+        // SDKs and browsers reuse connections; Tomcat's default closes each one after 100 requests.
+        connector.setProperty("maxKeepAliveRequests", "-1");
+        // Requests are small JSON: a 4 KB socket read buffer (default 8 KB) saves 4 KB twice per open
+        // connection (Tomcat sizes its header buffer from it too). Large bodies are read in more chunks.
+        connector.setProperty("socket.appReadBufSize", "4096");
+        // The proxy's own response headers (CORS, content type, the few relayed upstream ones) stay far
+        // below 4 KB; Tomcat keeps a buffer of this size per open connection (default 8 KB).
+        connector.setProperty("maxHttpResponseHeaderSize", "4096");
     }
 
     /** The port the server listens on. */
