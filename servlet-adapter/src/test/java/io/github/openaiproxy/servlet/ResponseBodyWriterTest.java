@@ -128,6 +128,7 @@ class ResponseBodyWriterTest {
         ResponseBodyWriter writer = new ResponseBodyWriter(
                 asyncContext(completed, () -> flushesAtComplete.set(out.flushes)), response(out));
         writer.listen();
+        out.listener.onWritePossible(); // the container's first call, once service() has returned
         ManualBody body = new ManualBody();
         writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, false));
 
