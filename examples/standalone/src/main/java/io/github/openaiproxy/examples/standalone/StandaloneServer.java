@@ -110,7 +110,7 @@ public final class StandaloneServer implements AutoCloseable {
         File baseDir = Files.createTempDirectory("openai-proxy-tomcat").toFile();
         Tomcat tomcat = new Tomcat();
         tomcat.setBaseDir(baseDir.getAbsolutePath());
-        Connector connector = new Connector("HTTP/1.1");
+        Connector connector = new LeanConnector();
         connector.setPort(options.port());
         connector.setProperty("address", options.host());
         tune(connector);
