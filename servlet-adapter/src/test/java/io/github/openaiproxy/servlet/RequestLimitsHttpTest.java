@@ -17,6 +17,7 @@ import io.github.openaiproxy.servlet.support.ProxyAssertions;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.servlet.support.Upstream;
+import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -152,13 +153,13 @@ class RequestLimitsHttpTest {
     @MethodSource("jsonRoutes")
     void aChunkedBodyThatGrowsOverTheLimitIs413(String path, String style) {
         try (RawHttp c = RawHttp.connect(proxy.port())) {
-            c.write("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    + "Transfer-Encoding: chunked\r\n\r\n");
-            byte[] body = bodyOfSize(path, 4 * LIMIT);
-            for (int i = 0; i < body.length; i += 256) {
-                c.writeChunk(Arrays.copyOfRange(body, i, i + 256));
-            }
-            c.write("0\r\n\r\n");
+            String head = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n";
+            // One write: Tomcat closes the connection after a 413, so writes after it may hit a broken pipe.
+            ByteArrayOutputStream request = new ByteArrayOutputStream();
+            request.writeBytes(head.getBytes(StandardCharsets.US_ASCII));
+            request.writeBytes(RawHttp.chunked(bodyOfSize(path, 4 * LIMIT), 256));
+            c.write(request.toByteArray());
 
             assertTooLarge(c.readResponse(), style);
         }

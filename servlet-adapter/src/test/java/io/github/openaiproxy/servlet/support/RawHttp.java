@@ -9,6 +9,7 @@ import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -78,11 +79,29 @@ public final class RawHttp implements AutoCloseable {
 
     /** Writes one chunk of a chunked body. */
     public void writeChunk(byte[] chunk) {
+        write(chunk(chunk));
+    }
+
+    /**
+     * Encodes {@code body} as a whole chunked body (chunks of {@code chunkSize}, then the last chunk), to be
+     * sent in one write: a server may answer early and close (Tomcat does for 413), and a later write would
+     * then fail with a broken pipe.
+     */
+    public static byte[] chunked(byte[] body, int chunkSize) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        for (int i = 0; i < body.length; i += chunkSize) {
+            b.writeBytes(chunk(Arrays.copyOfRange(body, i, Math.min(body.length, i + chunkSize))));
+        }
+        b.writeBytes("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        return b.toByteArray();
+    }
+
+    private static byte[] chunk(byte[] chunk) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         b.writeBytes((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
         b.writeBytes(chunk);
         b.writeBytes("\r\n".getBytes(StandardCharsets.US_ASCII));
-        write(b.toByteArray());
+        return b.toByteArray();
     }
 
     /** Reads one response. */
