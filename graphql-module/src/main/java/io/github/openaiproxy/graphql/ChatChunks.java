@@ -1,10 +1,9 @@
 package io.github.openaiproxy.graphql;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.ByteArrayOutputStream;
+import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -133,26 +132,13 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
 
     /** The JSON of an event's data, {@code null} for an event without content ({@code [DONE]}, comments). */
     private static JsonNode parse(List<ByteBuffer> event) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        for (ByteBuffer b : event) {
-            ByteBuffer d = b.duplicate();
-            byte[] a = new byte[d.remaining()];
-            d.get(a);
-            bytes.writeBytes(a);
-        }
-        StringBuilder data = null;
-        for (String line : bytes.toString(StandardCharsets.UTF_8).split("\r\n|\r|\n")) {
-            if (line.startsWith("data:")) {
-                String v = line.substring(line.startsWith("data: ") ? 6 : 5);
-                data = data == null ? new StringBuilder(v) : data.append('\n').append(v);
-            }
-        }
-        if (data == null || data.toString().equals("[DONE]")) {
+        String data = ServerSentEvents.data(event);
+        if (data == null || data.equals("[DONE]")) {
             return null;
         }
         JsonNode json;
         try {
-            json = SubRequests.JSON.readTree(data.toString());
+            json = SubRequests.JSON.readTree(data);
         } catch (IOException e) {
             return null;
         }

@@ -2,7 +2,7 @@ package io.github.openaiproxy.core.observe;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.internal.Json;
-import java.io.ByteArrayOutputStream;
+import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -29,24 +29,12 @@ final class UsageExtractor {
 
     /** Usage from one SSE event (the final chat chunk, or {@code response.completed}). */
     static Optional<Usage> fromEvent(List<ByteBuffer> event) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        for (ByteBuffer b : event) {
-            ByteBuffer d = b.duplicate();
-            byte[] a = new byte[d.remaining()];
-            d.get(a);
-            bytes.writeBytes(a);
-        }
-        byte[] raw = bytes.toByteArray();
+        byte[] raw = ServerSentEvents.bytes(event);
         if (!hasUsageObject(raw, raw.length)) {
             return Optional.empty();
         }
-        StringBuilder data = new StringBuilder();
-        for (String line : new String(raw, StandardCharsets.UTF_8).split("\r\n|\r|\n")) {
-            if (line.startsWith("data:")) {
-                data.append(line.substring(line.startsWith("data: ") ? 6 : 5)).append('\n');
-            }
-        }
-        return fromJson(data.toString().getBytes(StandardCharsets.UTF_8));
+        String data = ServerSentEvents.data(raw);
+        return data == null ? Optional.empty() : fromJson(data.getBytes(StandardCharsets.UTF_8));
     }
 
     /** Whether {@code "usage"} is followed by an object (chunks carry {@code "usage":null} until the last). */

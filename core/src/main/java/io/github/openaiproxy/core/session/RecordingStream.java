@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.session;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -83,7 +84,7 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
         }
 
         private void read(List<ByteBuffer> event) {
-            String data = data(event);
+            String data = ServerSentEvents.data(event);
             if (data == null || data.equals("[DONE]")) {
                 return;
             }
@@ -105,28 +106,5 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 // Not JSON (a comment or a foreign event): relayed, not recorded.
             }
         }
-    }
-
-    /** The joined {@code data:} lines of one event, or {@code null} if it has none. */
-    static String data(List<ByteBuffer> event) {
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        for (ByteBuffer b : event) {
-            ByteBuffer d = b.duplicate();
-            byte[] a = new byte[d.remaining()];
-            d.get(a);
-            bytes.writeBytes(a);
-        }
-        StringBuilder data = null;
-        for (String line : bytes.toString(StandardCharsets.UTF_8).split("\r\n|\r|\n")) {
-            if (line.startsWith("data:")) {
-                String value = line.substring(line.startsWith("data: ") ? 6 : 5);
-                if (data == null) {
-                    data = new StringBuilder(value);
-                } else {
-                    data.append('\n').append(value);
-                }
-            }
-        }
-        return data == null ? null : data.toString();
     }
 }
