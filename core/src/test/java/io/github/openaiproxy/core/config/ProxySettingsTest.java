@@ -1,0 +1,127 @@
+package io.github.openaiproxy.core.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.route.PassThroughRoute;
+import java.math.BigDecimal;
+import java.net.URI;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Flat text settings (init parameters, environment) onto core's configuration. */
+class ProxySettingsTest {
+    @Test
+    void noSettingsMeansCoreDefaults() {
+        assertThat(ProxySettings.from(Map.of()).toConfig().toString())
+                .isEqualTo(ProxyConfig.defaults().toString());
+    }
+
+    @Test
+    void everyKeyReachesTheConfiguration() {
+        Map<String, String> s = new HashMap<>();
+        s.put("api-key", "sk-settings-1234567890");
+        s.put("base-url", "http://127.0.0.1:9/v1");
+        s.put("connect-timeout", "3s");
+        s.put("response-timeout", "2m");
+        s.put("path", "/ai");
+        s.put("allow-client-key", "yes");
+        s.put("max-body-size", "2MB");
+        s.put("max-event-size", "64KB");
+        s.put("pass-through-routes", "POST /v1/chat/completions, GET /v1/models");
+        s.put("cors.allowed-origins", "https://chat.example.com, http://localhost:*");
+        s.put("cors.max-age", "PT10M");
+        s.put("chat.model", "gpt-4o-mini");
+        s.put("chat.temperature", "0");
+        s.put("chat.max-tokens", "50");
+        s.put("image.model", "dall-e-2");
+        s.put("image.size", "256x256");
+        s.put("sessions.history-as-context", "on");
+        s.put("sessions.context-messages", "7");
+
+        ProxyConfig c = ProxySettings.from(s).toConfig();
+
+        assertThat(c.keys().allowClientKey()).isTrue();
+        assertThat(c.keys().serverKey()).isPresent();
+        assertThat(c.upstream().baseUrl()).isEqualTo(URI.create("http://127.0.0.1:9/v1"));
+        assertThat(c.upstream().connectTimeout()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(c.upstream().responseTimeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(c.path()).isEqualTo("/ai");
+        assertThat(c.maxBodySize()).isEqualTo(2L * 1024 * 1024);
+        assertThat(c.maxEventSize()).isEqualTo(64 * 1024);
+        assertThat(c.passThroughRoutes())
+                .containsExactly(
+                        PassThroughRoute.parse("POST /v1/chat/completions"), PassThroughRoute.parse("GET /v1/models"));
+        assertThat(c.cors().allowedOrigins()).containsExactly("https://chat.example.com");
+        assertThat(c.cors().allowedOriginPatterns()).containsExactly("http://localhost:*");
+        assertThat(c.cors().maxAge()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(c.chatDefaults().model()).isEqualTo("gpt-4o-mini");
+        assertThat(c.chatDefaults().temperature()).isEqualByComparingTo(BigDecimal.ZERO);
+        assertThat(c.chatDefaults().maxTokens()).isEqualTo(50);
+        assertThat(c.imageDefaults().model()).isEqualTo("dall-e-2");
+        assertThat(c.imageDefaults().size()).isEqualTo("256x256");
+        assertThat(c.sessions().historyAsContext()).isTrue();
+        assertThat(c.sessions().contextMessages()).isEqualTo(7);
+    }
+
+    @Test
+    void environmentNamesFollowTheOpenAiSdksAndOnePattern() {
+        assertThat(ProxySettings.environmentName("api-key")).isEqualTo("OPENAI_API_KEY");
+        assertThat(ProxySettings.environmentName("base-url")).isEqualTo("OPENAI_BASE_URL");
+        assertThat(ProxySettings.environmentName("cors.allowed-origins")).isEqualTo("OPENAI_PROXY_ALLOWED_ORIGINS");
+        assertThat(ProxySettings.environmentName("sessions.context-messages"))
+                .isEqualTo("OPENAI_PROXY_SESSIONS_CONTEXT_MESSAGES");
+        ProxyConfig c = ProxySettings.fromEnvironment(Map.of("OPENAI_PROXY_CHAT_MAX_TOKENS", "12"))
+                .toConfig();
+        assertThat(c.chatDefaults().maxTokens()).isEqualTo(12);
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "500ms, PT0.5S",
+        "30s, PT30S",
+        "10m, PT10M",
+        "1h, PT1H",
+        "30d, PT720H",
+        "PT45S, PT45S",
+        "P2D, PT48H",
+        "90, PT1M30S"
+    })
+    void durationsTakeSpringsShortFormsIsoAndPlainSeconds(String text, String expected) {
+        assertThat(ProxySettings.duration("k", text)).isEqualTo(Duration.parse(expected));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"soon", "10 minutes", "1.5h", "d"})
+    void aMalformedDurationNamesItsKey(String text) {
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.duration("cors.max-age", text))
+                .withMessageContaining("'cors.max-age'");
+    }
+
+    @Test
+    void aMalformedValueFailsNamingItsKey() {
+        assertThatIllegalArgumentException()
+                .isThrownBy(() ->
+                        ProxySettings.from(Map.of("chat.max-tokens", "many")).toConfig())
+                .withMessageContaining("'chat.max-tokens'");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() ->
+                        ProxySettings.from(Map.of("allow-client-key", "maybe")).toConfig())
+                .withMessageContaining("'allow-client-key'");
+        assertThatIllegalArgumentException()
+                .isThrownBy(
+                        () -> ProxySettings.from(Map.of("max-body-size", "0")).toConfig())
+                .withMessageContaining("'max-body-size'");
+        assertThatIllegalArgumentException()
+                .isThrownBy(
+                        () -> ProxySettings.from(Map.of("base-url", "ftp://x")).toConfig())
+                .withMessageContaining("'base-url'");
+    }
+}
