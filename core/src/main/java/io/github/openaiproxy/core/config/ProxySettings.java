@@ -249,7 +249,10 @@ public final class ProxySettings {
         }
     }
 
-    /** Parses {@code 30s}, {@code 500ms}, {@code 10m}, {@code 1h}, ISO-8601 ({@code PT30S}) or plain seconds. */
+    /**
+     * Parses {@code 30s}, {@code 500ms}, {@code 10m}, {@code 1h}, {@code 30d}, ISO-8601 ({@code PT30S}) or
+     * plain seconds.
+     */
     public static Duration duration(String key, String v) {
         String s = v.strip().toLowerCase(Locale.ROOT);
         try {
@@ -270,6 +273,10 @@ public final class ProxySettings {
             }
             if (s.endsWith("h")) {
                 return Duration.ofHours(
+                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
+            }
+            if (s.endsWith("d")) {
+                return Duration.ofDays(
                         Long.parseLong(s.substring(0, s.length() - 1).strip()));
             }
             return Duration.ofSeconds(Long.parseLong(s));

@@ -38,6 +38,10 @@ public final class InMemorySessions {
                 throw new IllegalArgumentException("session idle timeout must be positive");
             }
         }
+
+        public Limits withIdleTimeout(Duration idleTimeout) {
+            return new Limits(maxSessions, maxMessagesPerSession, idleTimeout);
+        }
     }
 
     private Limits limits = DEFAULTS;

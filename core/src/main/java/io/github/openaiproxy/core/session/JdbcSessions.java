@@ -6,6 +6,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -15,6 +16,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -26,6 +28,9 @@ import javax.sql.DataSource;
  * <p>The schema is created or migrated when the store is built. A table {@code <prefix>schema_version}
  * records which numbered migrations ran; each migration is idempotent DDL, so instances that start at
  * the same time cannot break it.
+ *
+ * <p>Sessions are kept forever unless a {@linkplain #retention retention} is set: then a session without a
+ * new message for that long is gone for every reader, and its rows are deleted soon after.
  *
  * <p>Appending locks the session's row ({@code UPDATE ... SET last_seq = last_seq + n}) for the length
  * of one short transaction, so concurrent appends to one session get consecutive, gap-free sequence
@@ -39,10 +44,13 @@ public final class JdbcSessions {
     private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
     /** Lock waits and deadlocks are retried this often before the append fails. */
     private static final int ATTEMPTS = 5;
+    /** Expired sessions are deleted at most this often (by a {@code create}, which is rare enough). */
+    static final Duration PURGE_INTERVAL = Duration.ofMinutes(1);
 
     private final DataSource dataSource;
     private String prefix = DEFAULT_PREFIX;
     private Clock clock = Clock.systemUTC();
+    private Duration retention;
 
     private JdbcSessions(DataSource dataSource) {
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
@@ -61,15 +69,28 @@ public final class JdbcSessions {
         return this;
     }
 
-    /** The clock for creation times. */
+    /** The clock for creation times and retention. */
     public JdbcSessions clock(Clock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
         return this;
     }
 
+    /**
+     * How long a session is kept after its last message (or its creation); {@code null}, the default,
+     * keeps sessions until they are deleted. An expired session is unknown to every method at once; its
+     * rows are deleted by a later {@link SessionStore#create} (at most once a minute, in the same call).
+     */
+    public JdbcSessions retention(Duration retention) {
+        if (retention != null && (retention.isNegative() || retention.isZero())) {
+            throw new IllegalArgumentException("session retention must be positive: " + retention);
+        }
+        this.retention = retention;
+        return this;
+    }
+
     /** Creates or migrates the schema, then returns the store. */
     public SessionStore build() {
-        Store store = new Store(dataSource, prefix, clock);
+        Store store = new Store(dataSource, prefix, clock, retention);
         store.migrate();
         return store;
     }
@@ -77,13 +98,19 @@ public final class JdbcSessions {
     private static final class Store implements SessionStore {
         private final DataSource dataSource;
         private final Clock clock;
+        private final Duration retention;
+        private final String prefix;
         private final String versions;
         private final String sessions;
         private final String messages;
+        /** When expired sessions were last deleted, as the clock's epoch millis. */
+        private final AtomicLong lastPurge = new AtomicLong(Long.MIN_VALUE);
 
-        Store(DataSource dataSource, String prefix, Clock clock) {
+        Store(DataSource dataSource, String prefix, Clock clock, Duration retention) {
             this.dataSource = dataSource;
             this.clock = clock;
+            this.retention = retention;
+            this.prefix = prefix;
             this.versions = prefix + "schema_version";
             this.sessions = prefix + "sessions";
             this.messages = prefix + "messages";
@@ -91,20 +118,24 @@ public final class JdbcSessions {
 
         /** The migrations, in order; version i+1 is {@code migrations().get(i)}. Never edit one: add one. */
         private List<List<String>> migrations() {
-            return List.of(List.of(
-                    "CREATE TABLE IF NOT EXISTS " + sessions + " (id VARCHAR(64) NOT NULL PRIMARY KEY,"
-                            + " created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
-                            + " updated_at TIMESTAMP WITH TIME ZONE NOT NULL,"
-                            + " last_seq BIGINT NOT NULL)",
-                    "CREATE TABLE IF NOT EXISTS " + messages + " (session_id VARCHAR(64) NOT NULL"
-                            + " REFERENCES " + sessions + " (id) ON DELETE CASCADE,"
-                            + " seq BIGINT NOT NULL,"
-                            + " message_id VARCHAR(64) NOT NULL,"
-                            + " msg_role VARCHAR(32) NOT NULL,"
-                            + " content TEXT NOT NULL,"
-                            + " content_json TEXT,"
-                            + " created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
-                            + " PRIMARY KEY (session_id, seq))"));
+            return List.of(
+                    List.of(
+                            "CREATE TABLE IF NOT EXISTS " + sessions + " (id VARCHAR(64) NOT NULL PRIMARY KEY,"
+                                    + " created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                                    + " updated_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                                    + " last_seq BIGINT NOT NULL)",
+                            "CREATE TABLE IF NOT EXISTS " + messages + " (session_id VARCHAR(64) NOT NULL"
+                                    + " REFERENCES " + sessions + " (id) ON DELETE CASCADE,"
+                                    + " seq BIGINT NOT NULL,"
+                                    + " message_id VARCHAR(64) NOT NULL,"
+                                    + " msg_role VARCHAR(32) NOT NULL,"
+                                    + " content TEXT NOT NULL,"
+                                    + " content_json TEXT,"
+                                    + " created_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                                    + " PRIMARY KEY (session_id, seq))"),
+                    // For retention: finding expired sessions without a full scan.
+                    List.of("CREATE INDEX IF NOT EXISTS " + prefix + "sessions_updated_at ON " + sessions
+                            + " (updated_at)"));
         }
 
         void migrate() {
@@ -161,6 +192,7 @@ public final class JdbcSessions {
         @Override
         public Session create() {
             Instant now = now();
+            purgeExpired(now);
             Session session = new Session(SessionIds.newSessionId(), now);
             try (Connection c = dataSource.getConnection();
                     PreparedStatement p = c.prepareStatement("INSERT INTO " + sessions
@@ -181,8 +213,10 @@ public final class JdbcSessions {
                 return Optional.empty();
             }
             try (Connection c = dataSource.getConnection();
-                    PreparedStatement p = c.prepareStatement("SELECT created_at FROM " + sessions + " WHERE id = ?")) {
+                    PreparedStatement p = c.prepareStatement(
+                            "SELECT created_at FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
                 p.setString(1, sessionId);
+                p.setObject(2, utc(cutoff()));
                 try (ResultSet rs = p.executeQuery()) {
                     return rs.next() ? Optional.of(new Session(sessionId, instant(rs, 1))) : Optional.empty();
                 }
@@ -217,11 +251,12 @@ public final class JdbcSessions {
                 c.setAutoCommit(false);
                 try {
                     // The UPDATE takes the session's row lock until commit: appends to one session queue here.
-                    try (PreparedStatement p = c.prepareStatement(
-                            "UPDATE " + sessions + " SET last_seq = last_seq + ?, updated_at = ? WHERE id = ?")) {
+                    try (PreparedStatement p = c.prepareStatement("UPDATE " + sessions
+                            + " SET last_seq = last_seq + ?, updated_at = ?" + " WHERE id = ? AND updated_at >= ?")) {
                         p.setLong(1, batch.size());
                         p.setObject(2, utc(now()));
                         p.setString(3, sessionId);
+                        p.setObject(4, utc(cutoff()));
                         if (p.executeUpdate() == 0) {
                             c.rollback();
                             return Optional.empty();
@@ -342,8 +377,10 @@ public final class JdbcSessions {
                 return false;
             }
             try (Connection c = dataSource.getConnection();
-                    PreparedStatement p = c.prepareStatement("DELETE FROM " + sessions + " WHERE id = ?")) {
+                    PreparedStatement p =
+                            c.prepareStatement("DELETE FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
                 p.setString(1, sessionId);
+                p.setObject(2, utc(cutoff()));
                 return p.executeUpdate() > 0;
             } catch (SQLException e) {
                 throw failure("delete a session", e);
@@ -353,8 +390,10 @@ public final class JdbcSessions {
         private static final String COLUMNS = "seq, message_id, msg_role, content, content_json, created_at";
 
         private boolean sessionExists(Connection c, String sessionId) throws SQLException {
-            try (PreparedStatement p = c.prepareStatement("SELECT 1 FROM " + sessions + " WHERE id = ?")) {
+            try (PreparedStatement p =
+                    c.prepareStatement("SELECT 1 FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
                 p.setString(1, sessionId);
+                p.setObject(2, utc(cutoff()));
                 try (ResultSet rs = p.executeQuery()) {
                     return rs.next();
                 }
@@ -386,6 +425,33 @@ public final class JdbcSessions {
 
         private Instant now() {
             return clock.instant().truncatedTo(ChronoUnit.MILLIS);
+        }
+
+        /** Sessions last updated before this are expired (the epoch when they are kept forever). */
+        private Instant cutoff() {
+            return retention == null ? Instant.EPOCH : now().minus(retention);
+        }
+
+        /** Deletes expired sessions (their messages go by cascade), at most once per {@link #PURGE_INTERVAL}. */
+        private void purgeExpired(Instant now) {
+            long last = lastPurge.get();
+            long nowMillis = now.toEpochMilli();
+            if (retention == null
+                    || (last != Long.MIN_VALUE && nowMillis - last < PURGE_INTERVAL.toMillis())
+                    || !lastPurge.compareAndSet(last, nowMillis)) {
+                return;
+            }
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement p = c.prepareStatement("DELETE FROM " + sessions + " WHERE updated_at < ?")) {
+                p.setObject(1, utc(now.minus(retention)));
+                int deleted = p.executeUpdate();
+                if (deleted > 0) {
+                    LOG.log(System.Logger.Level.DEBUG, "deleted {0} expired sessions", deleted);
+                }
+            } catch (SQLException e) {
+                // Expired sessions are already invisible; deleting them can wait for the next purge.
+                LOG.log(System.Logger.Level.WARNING, "could not delete expired sessions: {0}", e.getMessage());
+            }
         }
 
         private static OffsetDateTime utc(Instant instant) {

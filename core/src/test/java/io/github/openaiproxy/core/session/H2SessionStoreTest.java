@@ -8,14 +8,16 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.util.List;
 import java.util.UUID;
+import javax.sql.DataSource;
 import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The JDBC store on embedded H2: the contract in memory, and durability on a file database. */
-class H2SessionStoreTest extends SessionStoreContract {
-    private static final SessionStore STORE =
-            SessionStore.jdbc(dataSource("jdbc:h2:mem:contract-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1"));
+class H2SessionStoreTest extends JdbcSessionStoreContract {
+    private static final JdbcDataSource DATABASE =
+            dataSource("jdbc:h2:mem:contract-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+    private static final SessionStore STORE = SessionStore.jdbc(DATABASE);
 
     @TempDir
     Path dir;
@@ -23,6 +25,16 @@ class H2SessionStoreTest extends SessionStoreContract {
     @Override
     protected SessionStore store() {
         return STORE;
+    }
+
+    @Override
+    protected DataSource dataSource() {
+        return DATABASE;
+    }
+
+    @Override
+    protected String tablePrefix() {
+        return JdbcSessions.DEFAULT_PREFIX;
     }
 
     static JdbcDataSource dataSource(String url) {
@@ -67,8 +79,8 @@ class H2SessionStoreTest extends SessionStoreContract {
                 ResultSet rs =
                         c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM chat_schema_version")) {
             rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(1);
-            assertThat(rs.getInt(2)).isEqualTo(1);
+            assertThat(rs.getInt(1)).isEqualTo(2);
+            assertThat(rs.getInt(2)).isEqualTo(2);
         }
     }
 

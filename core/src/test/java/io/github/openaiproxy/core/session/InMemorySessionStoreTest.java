@@ -3,10 +3,7 @@ package io.github.openaiproxy.core.session;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -16,26 +13,6 @@ class InMemorySessionStoreTest extends SessionStoreContract {
     @Override
     protected SessionStore store() {
         return store;
-    }
-
-    /** A clock the test moves by hand. */
-    static final class ManualClock extends Clock {
-        Instant now = Instant.parse("2025-01-01T00:00:00Z");
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 
     @Test
@@ -81,9 +58,9 @@ class InMemorySessionStoreTest extends SessionStoreContract {
                 .build();
         Session used = expiring.create();
         Session idle = expiring.create();
-        clock.now = clock.now.plus(Duration.ofMinutes(20));
+        clock.advance(Duration.ofMinutes(20));
         expiring.append(used.id(), List.of(message("user", "still here")));
-        clock.now = clock.now.plus(Duration.ofMinutes(20));
+        clock.advance(Duration.ofMinutes(20));
 
         assertThat(expiring.exists(used.id())).isTrue();
         assertThat(expiring.exists(idle.id())).isFalse();

@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,7 +26,7 @@ import org.postgresql.ds.PGSimpleDataSource;
  * and sets them; without them these tests are skipped. Each run uses tables of its own prefix and drops
  * them afterwards.
  */
-class PostgresSessionStoreTest extends SessionStoreContract {
+class PostgresSessionStoreTest extends JdbcSessionStoreContract {
     static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
     static final String PREFIX =
             "t" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
@@ -36,7 +37,7 @@ class PostgresSessionStoreTest extends SessionStoreContract {
         Assumptions.assumeTrue(
                 URL != null && !URL.isBlank(),
                 "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
-        store = JdbcSessions.builder(dataSource()).tablePrefix(PREFIX).build();
+        store = JdbcSessions.builder(pgDataSource()).tablePrefix(PREFIX).build();
     }
 
     @AfterAll
@@ -44,7 +45,7 @@ class PostgresSessionStoreTest extends SessionStoreContract {
         if (store == null) {
             return;
         }
-        try (Connection c = dataSource().getConnection();
+        try (Connection c = pgDataSource().getConnection();
                 Statement s = c.createStatement()) {
             s.execute("DROP TABLE IF EXISTS " + PREFIX + "messages");
             s.execute("DROP TABLE IF EXISTS " + PREFIX + "sessions");
@@ -52,7 +53,7 @@ class PostgresSessionStoreTest extends SessionStoreContract {
         }
     }
 
-    static PGSimpleDataSource dataSource() {
+    static PGSimpleDataSource pgDataSource() {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setUrl(URL);
         String user = System.getenv("OPENAI_PROXY_TEST_PG_USER");
@@ -68,11 +69,23 @@ class PostgresSessionStoreTest extends SessionStoreContract {
         return store;
     }
 
+    @Override
+    protected DataSource dataSource() {
+        return pgDataSource();
+    }
+
+    @Override
+    protected String tablePrefix() {
+        return PREFIX;
+    }
+
     /** Two proxy instances, each with its own DataSource on one database, see each other's sessions. */
     @Test
     void twoInstancesShareSessionsAndOrder() throws Exception {
-        SessionStore a = JdbcSessions.builder(dataSource()).tablePrefix(PREFIX).build();
-        SessionStore b = JdbcSessions.builder(dataSource()).tablePrefix(PREFIX).build();
+        SessionStore a =
+                JdbcSessions.builder(pgDataSource()).tablePrefix(PREFIX).build();
+        SessionStore b =
+                JdbcSessions.builder(pgDataSource()).tablePrefix(PREFIX).build();
         Session s = a.create();
         assertThat(b.exists(s.id())).isTrue();
 

@@ -475,6 +475,12 @@ public class OpenAiProxyProperties {
          */
         private Store store = Store.AUTO;
 
+        /**
+         * How long a session is kept after its last message, for example '30d'. Unset, the JDBC store keeps
+         * sessions until they are deleted and the memory store drops them after 24 hours without use.
+         */
+        private Duration retention;
+
         public boolean isEnabled() {
             return enabled;
         }
@@ -505,6 +511,14 @@ public class OpenAiProxyProperties {
 
         public void setStore(Store store) {
             this.store = store;
+        }
+
+        public Duration getRetention() {
+            return retention;
+        }
+
+        public void setRetention(Duration retention) {
+            this.retention = retention;
         }
 
         /** Where sessions are kept. */

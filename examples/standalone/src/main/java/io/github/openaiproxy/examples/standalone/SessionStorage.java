@@ -2,7 +2,11 @@ package io.github.openaiproxy.examples.standalone;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.session.InMemorySessions;
+import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 
@@ -17,12 +21,15 @@ import java.util.Map;
  *   <li>{@code OPENAI_PROXY_DB_USER}, {@code OPENAI_PROXY_DB_PASSWORD}: the credentials (H2 default
  *       {@code sa} and no password)
  *   <li>{@code OPENAI_PROXY_DB_POOL_SIZE}: connections in the pool (default 10)
+ *   <li>{@code OPENAI_PROXY_SESSIONS_RETENTION}: how long a session is kept after its last message
+ *       ({@code 30d}, {@code 12h}, ...); default forever in the database, 24 hours in memory
  * </ul>
  *
  * The pool is HikariCP; the store is core's {@link SessionStore#jdbc}, which creates its tables.
  */
 final class SessionStorage implements AutoCloseable {
     static final String DEFAULT_URL = "jdbc:h2:file:./data/openai-proxy";
+    static final String RETENTION = "OPENAI_PROXY_SESSIONS_RETENTION";
 
     private final SessionStore store;
     private final HikariDataSource dataSource;
@@ -37,8 +44,15 @@ final class SessionStorage implements AutoCloseable {
     static SessionStorage open(Map<String, String> env) {
         String kind =
                 env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
+        Duration retention = retention(env.get(RETENTION));
         if (kind.equals("memory")) {
-            return new SessionStorage(SessionStore.inMemory(), null, "in memory (lost on restart)");
+            InMemorySessions.Limits limits = retention == null
+                    ? InMemorySessions.DEFAULTS
+                    : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
+            return new SessionStorage(
+                    InMemorySessions.builder().limits(limits).build(),
+                    null,
+                    "in memory (lost on restart; kept " + limits.idleTimeout() + " after last use)");
         }
         if (!kind.equals("jdbc") && !kind.isEmpty()) {
             throw new IllegalArgumentException(
@@ -69,7 +83,10 @@ final class SessionStorage implements AutoCloseable {
                     "could not open the session database " + describe(url) + ": " + e.getMessage(), e);
         }
         try {
-            return new SessionStorage(SessionStore.jdbc(dataSource), dataSource, describe(url));
+            SessionStore store =
+                    JdbcSessions.builder(dataSource).retention(retention).build();
+            String kept = retention == null ? "kept until deleted" : "kept " + retention + " after the last message";
+            return new SessionStorage(store, dataSource, describe(url) + " (" + kept + ")");
         } catch (RuntimeException e) {
             dataSource.close();
             throw e;
@@ -123,6 +140,17 @@ final class SessionStorage implements AutoCloseable {
         }
         throw new IllegalArgumentException(
                 "Invalid setting 'OPENAI_PROXY_DB_POOL_SIZE': expected a positive integer, got " + v);
+    }
+
+    private static Duration retention(String v) {
+        return v == null || v.isBlank() ? null : positive(ProxySettings.duration(RETENTION, v));
+    }
+
+    private static Duration positive(Duration d) {
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException("Invalid setting '" + RETENTION + "': must be positive, got " + d);
+        }
+        return d;
     }
 
     private static String blankToNull(String v) {

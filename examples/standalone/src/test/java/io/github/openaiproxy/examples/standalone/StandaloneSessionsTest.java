@@ -13,6 +13,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Sessions in the standalone server: GraphQL mounted, history in an H2 file across restarts, PostgreSQL shared. */
 class StandaloneSessionsTest {
@@ -75,6 +77,32 @@ class StandaloneSessionsTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"jdbc", "memory"})
+    void aSessionWithoutNewMessagesForTheRetentionIsGone(String store) throws Exception {
+        Map<String, String> env = Map.of(
+                "OPENAI_PROXY_SESSIONS_STORE",
+                store,
+                "OPENAI_PROXY_DB_URL",
+                "jdbc:h2:file:" + dir.resolve("db").toAbsolutePath(),
+                "OPENAI_PROXY_SESSIONS_RETENTION",
+                "1s");
+        try (StandaloneServer server = demo(env)) {
+            long before = System.nanoTime();
+            String id = field(post(server, "/sessions", "").body(), "sessionId");
+            HttpResponse<String> fresh = get(server, "/sessions/" + id);
+            if (System.nanoTime() - before < 900_000_000L) { // a very slow machine may already be past it
+                assertThat(fresh.statusCode()).as(fresh.body()).isEqualTo(200);
+            }
+
+            Thread.sleep(1_500); // the retention is wall-clock time: nothing to wait on but the clock
+            HttpResponse<String> later = get(server, "/sessions/" + id);
+            assertThat(later.statusCode()).as(later.body()).isEqualTo(404);
+            assertThat(get(server, "/sessions/" + id + "/messages").statusCode())
+                    .isEqualTo(404);
+        }
+    }
+
     @Test
     void graphQlCanBeSwitchedOff() throws Exception {
         try (StandaloneServer server =
@@ -91,6 +119,10 @@ class StandaloneSessionsTest {
                 .hasMessageContaining("OPENAI_PROXY_SESSIONS_STORE");
         assertThatThrownBy(() -> demo(Map.of("OPENAI_PROXY_DB_URL", "postgres://x")))
                 .hasMessageContaining("OPENAI_PROXY_DB_URL");
+        assertThatThrownBy(() -> demo(Map.of("OPENAI_PROXY_SESSIONS_RETENTION", "forever")))
+                .hasMessageContaining("OPENAI_PROXY_SESSIONS_RETENTION");
+        assertThatThrownBy(() -> demo(Map.of("OPENAI_PROXY_SESSIONS_RETENTION", "0s")))
+                .hasMessageContaining("OPENAI_PROXY_SESSIONS_RETENTION");
         assertThatThrownBy(() -> demo(Map.of("OPENAI_PROXY_GRAPHQL_MAX_DEPTH", "deep")))
                 .hasMessageContaining("graphql.max-depth");
     }

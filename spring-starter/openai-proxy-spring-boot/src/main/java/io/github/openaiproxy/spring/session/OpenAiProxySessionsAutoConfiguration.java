@@ -1,11 +1,14 @@
 package io.github.openaiproxy.spring.session;
 
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.session.InMemorySessions;
+import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.session.SessionStoreException;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
 import io.github.openaiproxy.spring.OpenAiProxyProperties.Sessions.Store;
+import java.time.Duration;
 import javax.sql.DataSource;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -39,6 +42,7 @@ import org.springframework.context.annotation.Bean;
 public final class OpenAiProxySessionsAutoConfiguration {
     private static final Log LOG = LogFactory.getLog(OpenAiProxySessionsAutoConfiguration.class);
     private static final String STORE_PROPERTY = "openai.proxy.sessions.store";
+    private static final String RETENTION_PROPERTY = "openai.proxy.sessions.retention";
 
     /**
      * The session store. Built after the application's own database initialization (schema scripts, Flyway,
@@ -53,8 +57,12 @@ public final class OpenAiProxySessionsAutoConfiguration {
         if (kind == null) {
             throw new InvalidConfigurationPropertyValueException(STORE_PROPERTY, null, "must be auto, jdbc or memory");
         }
+        Duration retention = properties.getSessions().getRetention();
+        if (retention != null && (retention.isNegative() || retention.isZero())) {
+            throw new InvalidConfigurationPropertyValueException(RETENTION_PROPERTY, retention, "must be positive");
+        }
         if (kind == Store.MEMORY) {
-            return inMemory("in memory (" + STORE_PROPERTY + "=memory; lost on restart)");
+            return inMemory("in memory (" + STORE_PROPERTY + "=memory; lost on restart)", retention);
         }
         // The single DataSource, or the primary one among several; none when it is ambiguous.
         DataSource dataSource = dataSources.getIfUnique();
@@ -66,11 +74,13 @@ public final class OpenAiProxySessionsAutoConfiguration {
                         "the application has no DataSource bean (or several and none is @Primary): configure"
                                 + " spring.datasource.url, or define a SessionStore bean");
             }
-            return inMemory("in memory (no DataSource in the application; lost on restart)");
+            return inMemory("in memory (no DataSource in the application; lost on restart)", retention);
         }
         try {
-            SessionStore store = SessionStore.jdbc(dataSource);
-            LOG.info("openai-proxy chat sessions stored in the application's DataSource (tables openai_proxy_*)");
+            SessionStore store =
+                    JdbcSessions.builder(dataSource).retention(retention).build();
+            LOG.info("openai-proxy chat sessions stored in the application's DataSource (tables openai_proxy_*), "
+                    + (retention == null ? "kept until deleted" : "kept " + retention + " after the last message"));
             return store;
         } catch (SessionStoreException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
@@ -82,8 +92,10 @@ public final class OpenAiProxySessionsAutoConfiguration {
         }
     }
 
-    private static SessionStore inMemory(String where) {
+    private static SessionStore inMemory(String where, Duration retention) {
         LOG.info("openai-proxy chat sessions stored " + where);
-        return SessionStore.inMemory();
+        InMemorySessions.Limits limits =
+                retention == null ? InMemorySessions.DEFAULTS : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
+        return InMemorySessions.builder().limits(limits).build();
     }
 }

@@ -24,6 +24,7 @@ import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceInitializationAutoConfiguration;
@@ -176,6 +177,25 @@ class OpenAiProxySessionsAutoConfigurationTests {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"jdbc", "memory"})
+    void aSessionWithoutNewMessagesForTheRetentionIsGone(String store) {
+        runner.withBean(DataSource.class, OpenAiProxySessionsAutoConfigurationTests::h2)
+                .withPropertyValues("openai.proxy.sessions.store=" + store, "openai.proxy.sessions.retention=1s")
+                .run(context -> {
+                    SessionStore sessions = context.getBean(SessionStore.class);
+                    assertThat(sessions.blocking()).isEqualTo(store.equals("jdbc"));
+                    long before = System.nanoTime();
+                    String id = createSession(context);
+                    boolean fresh = sessions.exists(id);
+                    if (System.nanoTime() - before < 900_000_000L) { // a very slow machine may be past it
+                        assertThat(fresh).isTrue();
+                    }
+                    Thread.sleep(1_500); // the retention runs on the wall clock
+                    assertThat(sessions.exists(id)).isFalse();
+                });
+    }
+
+    @ParameterizedTest
     @CsvSource(
             delimiter = '|',
             value = {
@@ -184,6 +204,8 @@ class OpenAiProxySessionsAutoConfigurationTests {
                 "openai.proxy.sessions.store=redis           | openai.proxy.sessions.store",
                 "openai.proxy.sessions.store=jdbc            | openai.proxy.sessions.store",
                 "openai.proxy.sessions.enabled=maybe         | openai.proxy.sessions.enabled",
+                "openai.proxy.sessions.retention=0s          | openai.proxy.sessions.retention",
+                "openai.proxy.sessions.retention=soon        | openai.proxy.sessions.retention",
             })
     void badSettingsFailStartUpNamingTheProperty(String setting, String property) {
         // No DataSource: 'jdbc' cannot be satisfied.

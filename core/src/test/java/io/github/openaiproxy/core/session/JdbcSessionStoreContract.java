@@ -1,0 +1,89 @@
+package io.github.openaiproxy.core.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.List;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+
+/** What the JDBC store adds to the {@link SessionStoreContract}: retention, run on H2 and PostgreSQL. */
+abstract class JdbcSessionStoreContract extends SessionStoreContract {
+    /** The database of {@link #store()}. */
+    protected abstract DataSource dataSource();
+
+    /** The table prefix of {@link #store()}. */
+    protected abstract String tablePrefix();
+
+    private SessionStore retaining(ManualClock clock, Duration retention) {
+        return JdbcSessions.builder(dataSource())
+                .tablePrefix(tablePrefix())
+                .clock(clock)
+                .retention(retention)
+                .build();
+    }
+
+    @Test
+    void aSessionWithoutNewMessagesForItsRetentionIsGoneThenDeleted() throws Exception {
+        ManualClock clock = new ManualClock();
+        SessionStore store = retaining(clock, Duration.ofMinutes(30));
+        Session used = store.create();
+        Session idle = store.create();
+        store.append(idle.id(), List.of(message("user", "old question"), message("assistant", "old answer")));
+        clock.advance(Duration.ofMinutes(20));
+        store.append(used.id(), List.of(message("user", "still here")));
+        clock.advance(Duration.ofMinutes(20));
+
+        assertThat(store.exists(used.id())).isTrue();
+        assertThat(store.messages(used.id(), 0, 10).orElseThrow().messages()).hasSize(1);
+        assertThat(store.find(idle.id())).isEmpty();
+        assertThat(store.messages(idle.id(), 0, 10)).isEmpty();
+        assertThat(store.latest(idle.id(), 10)).isEmpty();
+        assertThat(store.append(idle.id(), List.of(message("user", "revive?")))).isEmpty();
+        assertThat(store.delete(idle.id())).isFalse();
+        assertThat(rows("sessions", "id", idle.id())).isEqualTo(1); // invisible, not yet deleted
+
+        store.create(); // the purge runs with a create
+
+        assertThat(rows("sessions", "id", idle.id())).isZero();
+        assertThat(rows("messages", "session_id", idle.id())).isZero();
+        assertThat(rows("messages", "session_id", used.id())).isEqualTo(1);
+    }
+
+    @Test
+    void withoutRetentionSessionsAreKept() throws Exception {
+        ManualClock clock = new ManualClock();
+        SessionStore store = JdbcSessions.builder(dataSource())
+                .tablePrefix(tablePrefix())
+                .clock(clock)
+                .build();
+        Session s = store.create();
+        clock.advance(Duration.ofDays(3650));
+        store.create();
+
+        assertThat(store.exists(s.id())).isTrue();
+        assertThat(rows("sessions", "id", s.id())).isEqualTo(1);
+    }
+
+    @Test
+    void retentionMustBePositive() {
+        assertThatThrownBy(() -> JdbcSessions.builder(dataSource()).retention(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private int rows(String table, String column, String id) throws Exception {
+        try (Connection c = dataSource().getConnection();
+                PreparedStatement p = c.prepareStatement(
+                        "SELECT COUNT(*) FROM " + tablePrefix() + table + " WHERE " + column + " = ?")) {
+            p.setString(1, id);
+            try (ResultSet rs = p.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
+    }
+}
