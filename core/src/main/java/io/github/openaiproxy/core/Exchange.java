@@ -240,7 +240,7 @@ final class Exchange {
 
             @Override
             public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
-                return engine.handle(sub);
+                return engine.handleSubRequest(sub);
             }
         };
         CompletableFuture<ProxyResponse> answer = route.custom().handle(call);

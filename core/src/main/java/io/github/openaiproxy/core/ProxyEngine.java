@@ -136,8 +136,18 @@ public final class ProxyEngine implements AutoCloseable {
      * except by that cancellation: every failure becomes an error response.
      */
     public CompletableFuture<ProxyResponse> handle(ProxyRequest request) {
+        return handle(request, false);
+    }
+
+    /** As {@link #handle(ProxyRequest)}, for a module route's sub-request (observed as one). */
+    CompletableFuture<ProxyResponse> handleSubRequest(ProxyRequest request) {
+        return handle(request, true);
+    }
+
+    private CompletableFuture<ProxyResponse> handle(ProxyRequest request, boolean subRequest) {
         long start = System.nanoTime();
-        ProxyObserver.Exchange observation = GuardedExchange.begin(observer, request.method(), request.path());
+        ProxyObserver.Exchange observation =
+                GuardedExchange.begin(observer, request.method(), request.path(), subRequest);
         Exchange exchange = new Exchange(this, request, observation, observer.wantsDetails());
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         exchange.run().whenComplete((response, error) -> {

@@ -33,35 +33,46 @@ class ProxyEngineObserverTest {
         @Override
         public Exchange begin(String method, String path) {
             calls.add("begin " + method + " " + path);
+            return exchange("");
+        }
+
+        @Override
+        public Exchange beginSubRequest(String method, String path) {
+            calls.add("sub-begin " + method + " " + path);
+            return exchange("sub ");
+        }
+
+        private Exchange exchange(String prefix) {
             return new Exchange() {
                 @Override
                 public void routed(String route, Optional<String> model) {
-                    calls.add("routed " + route + " " + model.orElse("-"));
+                    calls.add(prefix + "routed " + route + " " + model.orElse("-"));
                 }
 
                 @Override
                 public void upstreamResponded(int status, Duration latency) {
-                    calls.add("upstream " + status);
+                    calls.add(prefix + "upstream " + status);
                 }
 
                 @Override
                 public void firstEvent(Duration sinceStart) {
-                    calls.add("first-event");
+                    calls.add(prefix + "first-event");
                 }
 
                 @Override
                 public void streamOpened() {
-                    calls.add("stream-opened");
+                    calls.add(prefix + "stream-opened");
                 }
 
                 @Override
                 public void usage(Usage usage) {
-                    calls.add("usage " + usage.inputTokens() + "/" + usage.outputTokens() + "/" + usage.totalTokens());
+                    calls.add(prefix + "usage " + usage.inputTokens() + "/" + usage.outputTokens() + "/"
+                            + usage.totalTokens());
                 }
 
                 @Override
                 public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
-                    calls.add("finished " + status + " " + (streamed ? "stream" : "plain") + " " + outcome);
+                    calls.add(prefix + "finished " + status + " " + (streamed ? "stream" : "plain") + " " + outcome);
                 }
             };
         }
@@ -93,6 +104,30 @@ class ProxyEngineObserverTest {
                         "routed /v1/chat/completions gpt-4o",
                         "usage 9/3/12",
                         "finished 200 plain COMPLETED");
+    }
+
+    @Test
+    void aModuleRoutesSubRequestIsObservedAsOne() {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody(EngineFixture.CHAT_COMPLETION)));
+        try (ProxyEngine engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .observer(recorder)
+                .route(ProxyEngineCustomRouteTest.ECHO_CHAT)
+                .build()) {
+            send(engine, EngineFixture.post("/echo-chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
+        }
+        assertThat(recorder.calls)
+                .startsWith("begin POST /echo-chat", "sub-begin POST /")
+                .contains(
+                        "sub upstream 200",
+                        "sub routed / gpt-3.5-turbo",
+                        "sub finished 200 plain COMPLETED",
+                        "routed /echo-chat -",
+                        "finished 201 plain COMPLETED")
+                .doesNotContain("begin POST /");
     }
 
     @Test

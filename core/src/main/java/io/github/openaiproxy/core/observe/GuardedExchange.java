@@ -16,13 +16,18 @@ public final class GuardedExchange implements ProxyObserver.Exchange {
         this.delegate = delegate;
     }
 
-    /** Begins an exchange on {@code observer}, guarded; {@link ProxyObserver.Exchange#NONE} stays as is. */
-    public static ProxyObserver.Exchange begin(ProxyObserver observer, String method, String path) {
+    /**
+     * Begins an exchange on {@code observer}, guarded; {@link ProxyObserver.Exchange#NONE} stays as is.
+     *
+     * @param subRequest whether a module's route runs this request on a client's behalf
+     */
+    public static ProxyObserver.Exchange begin(ProxyObserver observer, String method, String path, boolean subRequest) {
         if (observer == ProxyObserver.NONE) {
             return ProxyObserver.Exchange.NONE;
         }
         try {
-            ProxyObserver.Exchange e = observer.begin(method, path);
+            ProxyObserver.Exchange e =
+                    subRequest ? observer.beginSubRequest(method, path) : observer.begin(method, path);
             return e == null || e == ProxyObserver.Exchange.NONE ? ProxyObserver.Exchange.NONE : new GuardedExchange(e);
         } catch (RuntimeException e) {
             failed("begin", e);

@@ -14,6 +14,15 @@ public interface ProxyObserver {
     /** A request arrived; the returned exchange receives the rest of its story. */
     Exchange begin(String method, String path);
 
+    /**
+     * A sub-request began: a module's route (GraphQL) runs it through the proxy's own routes on behalf
+     * of a client request that is observed already. Observed like any request by default; an observer
+     * that counts client requests leaves these out of the count and keeps their upstream calls and usage.
+     */
+    default Exchange beginSubRequest(String method, String path) {
+        return begin(method, path);
+    }
+
     /** Whether this observer wants usage and model details (which cost some parsing). */
     default boolean wantsDetails() {
         return this != NONE;

@@ -35,10 +35,19 @@ final class CompositeProxyObserver implements ProxyObserver {
 
     @Override
     public Exchange begin(String method, String path) {
+        return beginEach(o -> o.begin(method, path));
+    }
+
+    @Override
+    public Exchange beginSubRequest(String method, String path) {
+        return beginEach(o -> o.beginSubRequest(method, path));
+    }
+
+    private Exchange beginEach(java.util.function.Function<ProxyObserver, Exchange> begin) {
         List<Exchange> exchanges = new ArrayList<>(observers.size());
         for (ProxyObserver o : observers) {
             try {
-                Exchange e = o.begin(method, path);
+                Exchange e = begin.apply(o);
                 if (e != null && e != Exchange.NONE) {
                     exchanges.add(e);
                 }

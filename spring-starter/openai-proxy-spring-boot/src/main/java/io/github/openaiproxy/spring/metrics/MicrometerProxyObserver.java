@@ -29,7 +29,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@code type} ({@code input}, {@code output}).
  * </ul>
  *
- * Every tag has a bounded set of values: routes are the configured templates, and models are bounded as
+ * A GraphQL call counts once, as a request on its own route: the requests it runs through the proxy's
+ * routes on the caller's behalf ({@link #beginSubRequest sub-requests}) add their upstream latency and
+ * tokens, not requests, streams or first events of their own.
+ *
+ * <p>Every tag has a bounded set of values: routes are the configured templates, and models are bounded as
  * {@link ModelTags} explains (set {@code openai.proxy.metrics.max-model-tags}).
  */
 public final class MicrometerProxyObserver implements ProxyObserver {
@@ -72,17 +76,29 @@ public final class MicrometerProxyObserver implements ProxyObserver {
 
     @Override
     public Exchange begin(String method, String path) {
-        return new Observed();
+        return new Observed(false);
+    }
+
+    @Override
+    public Exchange beginSubRequest(String method, String path) {
+        return new Observed(true);
     }
 
     /** One request. Its callbacks come one after the other, but not always on the same thread. */
     private final class Observed implements Exchange {
+        /** A sub-request: its client's request is counted already. */
+        private final boolean subRequest;
+
         private volatile String route;
         private volatile String model;
         private volatile int upstreamStatus = -1;
         private volatile Duration upstreamTime;
         private final AtomicBoolean upstreamRecorded = new AtomicBoolean();
         private final AtomicBoolean streamOpen = new AtomicBoolean();
+
+        Observed(boolean subRequest) {
+            this.subRequest = subRequest;
+        }
 
         @Override
         public void routed(String route, Optional<String> model) {
@@ -109,13 +125,16 @@ public final class MicrometerProxyObserver implements ProxyObserver {
 
         @Override
         public void streamOpened() {
-            if (streamOpen.compareAndSet(false, true)) {
+            if (!subRequest && streamOpen.compareAndSet(false, true)) {
                 activeStreams.incrementAndGet();
             }
         }
 
         @Override
         public void firstEvent(Duration sinceStart) {
+            if (subRequest) {
+                return;
+            }
             firstEvent
                     .withTags("route", route(), "model", models.tag(model, upstreamAccepted()))
                     .record(sinceStart);
@@ -136,6 +155,9 @@ public final class MicrometerProxyObserver implements ProxyObserver {
         public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
             if (streamOpen.compareAndSet(true, false)) {
                 activeStreams.decrementAndGet();
+            }
+            if (subRequest) {
+                return;
             }
             requests.withTags(
                             "route", route(),

@@ -61,6 +61,32 @@ class MicrometerProxyObserverTests {
     }
 
     @Test
+    void aSubRequestAddsItsUpstreamCallAndTokensButIsNoRequestOrStreamOfItsOwn() {
+        ProxyObserver.Exchange e = observer.beginSubRequest("POST", "/");
+        e.upstreamResponded(200, Duration.ofMillis(70));
+        e.routed("/", Optional.of("gpt-4o"));
+        e.streamOpened();
+        assertThat(registry.get(MicrometerProxyObserver.ACTIVE_STREAMS).gauge().value())
+                .isZero();
+        e.firstEvent(Duration.ofMillis(75));
+        e.usage(new Usage(3, 4, 7));
+        e.finished(200, true, Outcome.COMPLETED, Duration.ofMillis(90));
+
+        assertThat(registry.find(MicrometerProxyObserver.REQUESTS).timers()).isEmpty();
+        assertThat(registry.find(MicrometerProxyObserver.FIRST_EVENT).timers()).isEmpty();
+        assertThat(registry.get(MicrometerProxyObserver.UPSTREAM_LATENCY)
+                        .tag("route", "/")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get(MicrometerProxyObserver.TOKENS)
+                        .tag("type", "output")
+                        .counter()
+                        .count())
+                .isEqualTo(4);
+    }
+
+    @Test
     void tracksAStreamFromOpeningToItsEnd() {
         ProxyObserver.Exchange e = observer.begin("POST", "/");
         e.upstreamResponded(200, Duration.ofMillis(80));

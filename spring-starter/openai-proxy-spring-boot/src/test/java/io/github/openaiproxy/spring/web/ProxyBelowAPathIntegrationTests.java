@@ -189,6 +189,49 @@ class ProxyBelowAPathIntegrationTests {
     }
 
     @Test
+    void aGraphQlCallCountsOnceAsARequestAndItsUpstreamCallStillCounts() throws Exception {
+        long graphQlBefore = requests("/graphql");
+        long chatBefore = requests("/");
+        double tokensBefore = tokens();
+        long upstreamBefore = upstreamCalls("/");
+
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ai/graphql"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"query\":\"mutation { getAIResponse(input:"
+                                + " {model: \\\"gpt-4o-mini\\\", messages: [{role: \\\"user\\\", content:"
+                                + " \\\"Hi\\\"}]}) { content success } }\"}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.body()).contains("Hello from the upstream");
+
+        // The GraphQL call is one request; the chat it ran on '/' adds its upstream call and tokens only.
+        await().atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(requests("/graphql")).isEqualTo(graphQlBefore + 1));
+        assertThat(requests("/")).isEqualTo(chatBefore);
+        assertThat(upstreamCalls("/")).isEqualTo(upstreamBefore + 1);
+        assertThat(tokens()).isEqualTo(tokensBefore + 13);
+    }
+
+    long requests(String route) {
+        return meters.find(MicrometerProxyObserver.REQUESTS).tag("route", route).timers().stream()
+                .mapToLong(io.micrometer.core.instrument.Timer::count)
+                .sum();
+    }
+
+    long upstreamCalls(String route) {
+        return meters.find(MicrometerProxyObserver.UPSTREAM_LATENCY).tag("route", route).timers().stream()
+                .mapToLong(io.micrometer.core.instrument.Timer::count)
+                .sum();
+    }
+
+    double tokens() {
+        return meters.find(MicrometerProxyObserver.TOKENS).counters().stream()
+                .mapToDouble(io.micrometer.core.instrument.Counter::count)
+                .sum();
+    }
+
+    @Test
     void healthIsVisibleThroughActuatorWithoutTheKey() throws Exception {
         HttpResponse<String> health = get("/actuator/health/openAiProxy");
         assertThat(health.statusCode()).isEqualTo(200);
