@@ -86,6 +86,11 @@ final class Exchange {
         Map<String, String> corsHeaders =
                 verdict == CorsPolicy.Verdict.ALLOWED ? engine.cors.responseHeaders(origin.orElseThrow()) : Map.of();
         ErrorStyle style = match.map(Route::errorStyle).orElse(styleForUnknown(request.path()));
+        if (!engine.config().allowedHosts().allows(request)) {
+            // Before anything else, and without CORS headers: nothing of the proxy for a rebound page.
+            match.ifPresent(r -> routeLabel = r.template());
+            return done(new ResponseFactory(style, Map.of()).error(ProxyError.hostNotAllowed()));
+        }
         ResponseFactory responses = new ResponseFactory(style, corsHeaders);
 
         if (match.isEmpty()) {

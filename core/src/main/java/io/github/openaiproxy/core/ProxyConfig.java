@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.cors.AllowedHosts;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.KeyPolicy;
@@ -29,6 +30,7 @@ public final class ProxyConfig {
     private final UpstreamConfig upstream;
     private final KeyPolicy keys;
     private final CorsConfig cors;
+    private final AllowedHosts allowedHosts;
     private final ChatDefaults chatDefaults;
     private final ImageDefaults imageDefaults;
     private final long maxBodySize;
@@ -41,6 +43,7 @@ public final class ProxyConfig {
         this.upstream = Objects.requireNonNull(b.upstream, "upstream");
         this.keys = new KeyPolicy(b.apiKey, b.allowClientKey);
         this.cors = Objects.requireNonNull(b.cors, "cors");
+        this.allowedHosts = Objects.requireNonNull(b.allowedHosts, "allowedHosts");
         this.chatDefaults = Objects.requireNonNull(b.chatDefaults, "chatDefaults");
         this.imageDefaults = Objects.requireNonNull(b.imageDefaults, "imageDefaults");
         if (b.maxBodySize < 1) {
@@ -73,6 +76,7 @@ public final class ProxyConfig {
         b.apiKey = keys.serverKey();
         b.allowClientKey = keys.allowClientKey();
         b.cors = cors;
+        b.allowedHosts = allowedHosts;
         b.chatDefaults = chatDefaults;
         b.imageDefaults = imageDefaults;
         b.maxBodySize = maxBodySize;
@@ -97,6 +101,11 @@ public final class ProxyConfig {
 
     public CorsConfig cors() {
         return cors;
+    }
+
+    /** The host names the proxy answers to; {@link AllowedHosts#ANY} by default. */
+    public AllowedHosts allowedHosts() {
+        return allowedHosts;
     }
 
     public ChatDefaults chatDefaults() {
@@ -130,7 +139,7 @@ public final class ProxyConfig {
     @Override
     public String toString() {
         return "ProxyConfig[path=" + path + ", upstream=" + upstream.baseUrl() + ", keys=" + keys + ", origins="
-                + cors.allowedOrigins() + cors.allowedOriginPatterns() + "]";
+                + cors.allowedOrigins() + cors.allowedOriginPatterns() + ", hosts=" + allowedHosts + "]";
     }
 
     private static String normalizePath(String p) {
@@ -157,6 +166,7 @@ public final class ProxyConfig {
         private Optional<ApiKey> apiKey = Optional.empty();
         private boolean allowClientKey;
         private CorsConfig cors = CorsConfig.defaults();
+        private AllowedHosts allowedHosts = AllowedHosts.ANY;
         private ChatDefaults chatDefaults = ChatDefaults.SEED;
         private ImageDefaults imageDefaults = ImageDefaults.SEED;
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
@@ -191,6 +201,15 @@ public final class ProxyConfig {
 
         public Builder cors(CorsConfig cors) {
             this.cors = cors;
+            return this;
+        }
+
+        /**
+         * The host names the proxy answers to (see {@link AllowedHosts}): a request addressed to any other
+         * host is refused with 403. Empty, the default: any host.
+         */
+        public Builder allowedHosts(List<String> hosts) {
+            this.allowedHosts = AllowedHosts.of(hosts);
             return this;
         }
 

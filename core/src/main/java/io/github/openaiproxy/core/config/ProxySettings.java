@@ -76,6 +76,7 @@ public final class ProxySettings {
             "max-body-size",
             "max-event-size",
             "pass-through-routes",
+            "allowed-hosts",
             "cors.allowed-origins",
             "cors.allowed-origin-patterns",
             "cors.allowed-headers",
@@ -104,6 +105,7 @@ public final class ProxySettings {
         bool("allow-client-key", b::allowClientKey);
         size("max-body-size", b::maxBodySize);
         size("max-event-size", v -> b.maxEventSize(Math.toIntExact(v)));
+        list("allowed-hosts", b::allowedHosts);
         list(
                 "pass-through-routes",
                 v -> b.passThroughRoutes(v.stream().map(PassThroughRoute::parse).toList()));

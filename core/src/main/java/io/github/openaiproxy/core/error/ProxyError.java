@@ -83,6 +83,16 @@ public record ProxyError(
                 403, "Forbidden", "Origin is not allowed by the CORS policy", "permission_error", "origin_not_allowed");
     }
 
+    /** 403 for a request addressed to a host the proxy does not answer to (DNS rebinding). */
+    public static ProxyError hostNotAllowed() {
+        return of(
+                403,
+                "Forbidden",
+                "The request's Host is not one this proxy answers to",
+                "permission_error",
+                "host_not_allowed");
+    }
+
     /** 403 for a preflight that asks for a method or header the policy does not allow. */
     public static ProxyError preflightRejected(String detail) {
         return of(403, "Forbidden", "CORS preflight rejected: " + detail, "permission_error", "cors_rejected");

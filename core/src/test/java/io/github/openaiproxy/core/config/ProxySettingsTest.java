@@ -31,6 +31,7 @@ class ProxySettingsTest {
         s.put("connect-timeout", "3s");
         s.put("response-timeout", "2m");
         s.put("path", "/ai");
+        s.put("allowed-hosts", "chat.example.com, .example.org");
         s.put("allow-client-key", "yes");
         s.put("max-body-size", "2MB");
         s.put("max-event-size", "64KB");
@@ -53,6 +54,7 @@ class ProxySettingsTest {
         assertThat(c.upstream().connectTimeout()).isEqualTo(Duration.ofSeconds(3));
         assertThat(c.upstream().responseTimeout()).isEqualTo(Duration.ofMinutes(2));
         assertThat(c.path()).isEqualTo("/ai");
+        assertThat(c.allowedHosts().entries()).containsExactly("chat.example.com", ".example.org");
         assertThat(c.maxBodySize()).isEqualTo(2L * 1024 * 1024);
         assertThat(c.maxEventSize()).isEqualTo(64 * 1024);
         assertThat(c.passThroughRoutes())
@@ -123,5 +125,9 @@ class ProxySettingsTest {
                 .isThrownBy(
                         () -> ProxySettings.from(Map.of("base-url", "ftp://x")).toConfig())
                 .withMessageContaining("'base-url'");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.from(Map.of("allowed-hosts", "https://chat.example.com"))
+                        .toConfig())
+                .withMessageContaining("'allowed-hosts'");
     }
 }

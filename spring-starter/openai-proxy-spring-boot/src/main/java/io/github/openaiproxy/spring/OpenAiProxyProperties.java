@@ -47,6 +47,14 @@ public class OpenAiProxyProperties {
      */
     private boolean allowClientKey = false;
 
+    /**
+     * The host names the proxy answers to ('chat.example.com', '.example.com' for a domain and its
+     * subdomains, 'localhost', '127.0.0.1'); a request addressed to another host is refused with 403.
+     * Guards against DNS rebinding, where a page on another domain reaches the proxy as if same-origin.
+     * Empty: any host.
+     */
+    private List<String> allowedHosts = new ArrayList<>();
+
     /** The OpenAI organization sent upstream as 'OpenAI-Organization'. */
     private String organization;
 
@@ -126,6 +134,14 @@ public class OpenAiProxyProperties {
 
     public void setPath(String path) {
         this.path = path;
+    }
+
+    public List<String> getAllowedHosts() {
+        return allowedHosts;
+    }
+
+    public void setAllowedHosts(List<String> allowedHosts) {
+        this.allowedHosts = allowedHosts;
     }
 
     public boolean isAllowClientKey() {

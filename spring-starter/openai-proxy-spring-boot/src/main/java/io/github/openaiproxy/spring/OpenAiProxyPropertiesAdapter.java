@@ -32,6 +32,7 @@ final class OpenAiProxyPropertiesAdapter {
         b.apiKey(p.getApiKey()); // never validated, never part of a message
         b.allowClientKey(p.isAllowClientKey());
         set(b, "path", p.getPath(), ProxyConfig.Builder::path);
+        set(b, "allowed-hosts", list(p.getAllowedHosts()), ProxyConfig.Builder::allowedHosts);
         set(b, "max-body-size", p.getMaxBodySize(), (c, v) -> c.maxBodySize(v.toBytes()));
         set(b, "max-event-size", p.getMaxEventSize(), (c, v) -> c.maxEventSize(Math.toIntExact(v.toBytes())));
         set(

@@ -93,6 +93,8 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.maxEventSize()).isEqualTo(core.maxEventSize());
         assertThat(mapped.passThroughRoutes()).isEqualTo(core.passThroughRoutes());
         assertThat(mapped.sessions()).isEqualTo(core.sessions());
+        assertThat(mapped.allowedHosts().entries())
+                .isEqualTo(core.allowedHosts().entries());
     }
 
     @Test

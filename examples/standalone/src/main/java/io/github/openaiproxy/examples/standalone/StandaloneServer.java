@@ -193,11 +193,12 @@ public final class StandaloneServer implements AutoCloseable {
         }
         LOG.log(
                 System.Logger.Level.INFO,
-                "openai-proxy listening on http://{0}:{1} | upstream {2} | origins {3} | {4}",
+                "openai-proxy listening on http://{0}:{1} | upstream {2} | origins {3} | hosts {4} | {5}",
                 options.host(),
                 Integer.toString(port()),
                 config.upstream().baseUrl(),
                 origins.isEmpty() ? "none (same-origin only)" : origins,
+                config.allowedHosts().allowsAny() ? "any (set OPENAI_PROXY_ALLOWED_HOSTS)" : config.allowedHosts(),
                 keyMode);
         LOG.log(System.Logger.Level.INFO, "chat page: http://localhost:{0}/chat/", Integer.toString(port()));
         LOG.log(System.Logger.Level.INFO, "chat sessions stored {0}", sessions.description());

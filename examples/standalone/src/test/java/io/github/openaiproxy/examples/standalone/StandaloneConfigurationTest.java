@@ -21,11 +21,13 @@ class StandaloneConfigurationTest {
                 "OPENAI_BASE_URL", "http://127.0.0.1:9/v1",
                 "OPENAI_PROXY_ALLOWED_ORIGINS", "https://chat.example.com, http://localhost:*",
                 "OPENAI_PROXY_ALLOW_CLIENT_KEY", "true",
+                "OPENAI_PROXY_ALLOWED_HOSTS", "localhost, chat.example.com",
                 "OPENAI_PROXY_SESSIONS_STORE", "memory");
         try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", false), env)) {
             assertThat(server.config().cors().allowedOrigins()).containsExactly("https://chat.example.com");
             assertThat(server.config().cors().allowedOriginPatterns()).containsExactly("http://localhost:*");
             assertThat(server.config().keys().allowClientKey()).isTrue();
+            assertThat(server.config().allowedHosts().entries()).containsExactly("localhost", "chat.example.com");
             assertThat(server.config().upstream().baseUrl()).isEqualTo(URI.create("http://127.0.0.1:9/v1"));
         }
     }
