@@ -123,6 +123,13 @@ final class Exchange {
         if (route.requiresJson() && contentType.isPresent() && !isJson(contentType.get())) {
             return done(responses.error(ProxyError.unsupportedMediaType(contentType.get())));
         }
+        Optional<String> encoding = request.header("Content-Encoding").filter(e -> !e.isBlank());
+        if (route.kind() != RouteKind.PASS_THROUGH
+                && encoding.isPresent()
+                && !encoding.get().strip().equalsIgnoreCase("identity")) {
+            // These routes parse the body; a compressed one would read as invalid JSON, which misleads.
+            return done(responses.error(ProxyError.unsupportedContentEncoding(encoding.get())));
+        }
         long limit = engine.config().maxBodySize();
         Optional<Long> declaredLength = request.header("Content-Length").flatMap(Exchange::parseLength);
         if (declaredLength.isPresent() && declaredLength.get() > limit) {

@@ -145,6 +145,9 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private CompletableFuture<ProxyResponse> handle(ProxyRequest request, boolean subRequest) {
+        if (request.method().equals("HEAD") && serves("HEAD", request.path(), null)) {
+            return asHead(handle(request.withMethod("GET"), subRequest));
+        }
         long start = System.nanoTime();
         ProxyObserver.Exchange observation =
                 GuardedExchange.begin(observer, request.method(), request.path(), subRequest);
@@ -164,6 +167,24 @@ public final class ProxyEngine implements AutoCloseable {
             }
         });
         return result;
+    }
+
+    /** A GET's answer as the answer to a HEAD; cancelling it cancels the GET. */
+    private static CompletableFuture<ProxyResponse> asHead(CompletableFuture<ProxyResponse> get) {
+        CompletableFuture<ProxyResponse> head = new CompletableFuture<>();
+        get.whenComplete((r, e) -> {
+            if (e != null) {
+                head.completeExceptionally(e);
+            } else {
+                head.complete(r.withoutBody()); // releases the GET's body even if head was cancelled
+            }
+        });
+        head.whenComplete((r, e) -> {
+            if (head.isCancelled()) {
+                get.cancel(true);
+            }
+        });
+        return head;
     }
 
     /** Closes the upstream client and the session store if this engine created them. */

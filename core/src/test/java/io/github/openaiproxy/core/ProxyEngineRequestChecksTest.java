@@ -203,7 +203,7 @@ class ProxyEngineRequestChecksTest {
         Answer a = send(engine(), ProxyRequest.builder("OPTIONS", "/v1/models"));
 
         assertThat(a.status()).isEqualTo(204);
-        assertThat(a.header("Allow")).isEqualTo("GET, OPTIONS");
+        assertThat(a.header("Allow")).isEqualTo("GET, HEAD, OPTIONS");
         assertThat(a.body().bytes()).isEmpty();
     }
 

@@ -129,6 +129,17 @@ abstract class ContainerHttpKit {
     }
 
     @Test
+    void headOnAGetRouteHasGetsHeadersAndNoBody() {
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(), "HEAD /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", new byte[0]);
+
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.header("Content-Length")).isPresent();
+        assertThat(r.body()).isEmpty();
+        assertThat(Upstream.onlyRequest(upstream()).getMethod().toString()).isEqualTo("GET");
+    }
+
+    @Test
     void theProxysOwnErrorsAreJsonAndComplete() {
         assertSeedError(Http.postJson(proxy.uri("/"), "{\"messages\":1}"), 400, "Invalid messages format");
         assertOpenAiError(Http.get(proxy.uri("/v1/nowhere")), 404, "invalid_request_error", "unknown_url");

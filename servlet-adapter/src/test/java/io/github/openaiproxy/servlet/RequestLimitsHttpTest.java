@@ -258,6 +258,34 @@ class RequestLimitsHttpTest {
     }
 
     @ParameterizedTest(name = "{0}")
+    @MethodSource("jsonRoutes")
+    void aCompressedBodyIs415WhereTheProxyReadsItAndRelayedAsSentOnPassThrough(String path, String style)
+            throws Exception {
+        byte[] plain = bodyOfSize(path, 100);
+        java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+            out.write(plain);
+        }
+        byte[] body = gz.toByteArray();
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(),
+                "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Encoding: gzip\r\nConnection: close\r\n",
+                body);
+
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 415, "Unsupported Media Type")).contains("Content-Encoding gzip");
+            Upstream.assertNoCalls(upstream);
+        } else {
+            // Byte-faithful: the upstream gets the compressed body and says whether it takes it.
+            assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+            LoggedRequest sent = Upstream.onlyRequest(upstream);
+            assertThat(sent.getHeader("Content-Encoding")).isEqualTo("gzip");
+            assertThat(sent.getBody()).as("WireMock gunzips what it logs").isEqualTo(plain);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
     @ValueSource(
             strings = {
                 "application/json",

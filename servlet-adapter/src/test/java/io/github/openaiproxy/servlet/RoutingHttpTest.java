@@ -333,9 +333,9 @@ class RoutingHttpTest {
         "PUT,     /v1/images/generations,   'OPTIONS, POST', openai",
         "DELETE,  /v1/embeddings,           'OPTIONS, POST', openai",
         "GET,     /v1/responses,            'OPTIONS, POST', openai",
-        "POST,    /v1/models,               'GET, OPTIONS',  openai",
-        "DELETE,  /v1/models/ft:gpt-4o:x,   'GET, OPTIONS',  openai",
-        "PUT,     /v1/models/gpt-4o,        'GET, OPTIONS',  openai",
+        "POST,    /v1/models,               'GET, HEAD, OPTIONS', openai",
+        "DELETE,  /v1/models/ft:gpt-4o:x,   'GET, HEAD, OPTIONS', openai",
+        "PUT,     /v1/models/gpt-4o,        'GET, HEAD, OPTIONS', openai",
     })
     void wrongMethodOnAKnownRouteIs405WithAllow(String method, String path, String allow, String style) {
         HttpResponse<String> r = Http.call(
@@ -358,6 +358,37 @@ class RoutingHttpTest {
         Upstream.assertNoCalls(upstream);
     }
 
+    @ParameterizedTest(name = "HEAD {0}")
+    @CsvSource({"/v1/models", "/v1/models/gpt-4o", "/v1/models?limit=2"})
+    void headOnAGetRouteAnswersLikeGetWithoutABody(String path) {
+        HttpResponse<String> get = Http.call("GET", proxy.uri(path), null);
+        HttpResponse<String> head = Http.call("HEAD", proxy.uri(path), null);
+
+        assertThat(get.statusCode()).isEqualTo(200);
+        assertThat(head.statusCode()).isEqualTo(200);
+        assertThat(head.body()).isEmpty();
+        assertThat(head.headers().firstValue("Content-Type"))
+                .isEqualTo(get.headers().firstValue("Content-Type"));
+        assertThat(head.headers().firstValue("Content-Length"))
+                .contains(Integer.toString(get.body().getBytes(StandardCharsets.UTF_8).length));
+        // The upstream is asked with GET: HEAD is the proxy's to answer, and OpenAI documents no HEAD.
+        assertThat(Upstream.requests(upstream))
+                .extracting(com.github.tomakehurst.wiremock.verification.LoggedRequest::getMethod)
+                .extracting(Object::toString)
+                .containsExactly("GET", "GET");
+    }
+
+    @ParameterizedTest(name = "HEAD {0}")
+    @CsvSource({"/", "/v1/chat/completions"})
+    void headOnAPostRouteIs405(String path) {
+        HttpResponse<String> r = Http.call("HEAD", proxy.uri(path), null);
+
+        assertThat(r.statusCode()).isEqualTo(405);
+        assertThat(r.headers().firstValue("Allow")).contains("OPTIONS, POST");
+        assertThat(r.body()).isEmpty();
+        Upstream.assertNoCalls(upstream);
+    }
+
     @ParameterizedTest(name = "OPTIONS {0}")
     @CsvSource({
         "/,                         'OPTIONS, POST'",
@@ -367,8 +398,8 @@ class RoutingHttpTest {
         "/v1/images/generations,    'OPTIONS, POST'",
         "/v1/embeddings,            'OPTIONS, POST'",
         "/v1/responses,             'OPTIONS, POST'",
-        "/v1/models,                'GET, OPTIONS'",
-        "/v1/models/gpt-4o,         'GET, OPTIONS'",
+        "/v1/models,                'GET, HEAD, OPTIONS'",
+        "/v1/models/gpt-4o,         'GET, HEAD, OPTIONS'",
     })
     void plainOptionsOnEveryRouteAnswersAllow(String path, String allow) {
         HttpResponse<String> r = Http.call("OPTIONS", proxy.uri(path), null);

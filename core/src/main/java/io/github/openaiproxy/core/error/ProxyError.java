@@ -132,6 +132,17 @@ public record ProxyError(
     }
 
     /** 415 for a body that is not declared as JSON. */
+    /** 415 for a compressed body on a route that reads the body itself (pass-through relays it as sent). */
+    public static ProxyError unsupportedContentEncoding(String contentEncoding) {
+        return of(
+                415,
+                "Unsupported Media Type",
+                "Content-Encoding " + truncate(contentEncoding, 50) + " is not supported here; send the body"
+                        + " uncompressed",
+                "invalid_request_error",
+                "unsupported_content_encoding");
+    }
+
     public static ProxyError unsupportedMediaType(String contentType) {
         return of(
                 415,

@@ -34,6 +34,15 @@ public final class ProxyRequest {
         this.body = b.body;
     }
 
+    private ProxyRequest(ProxyRequest r, String method) {
+        this.method = method;
+        this.path = r.path;
+        this.rawQuery = r.rawQuery;
+        this.headers = r.headers;
+        this.requestOrigin = r.requestOrigin;
+        this.body = r.body;
+    }
+
     /**
      * Starts a request.
      *
@@ -75,6 +84,11 @@ public final class ProxyRequest {
     /** The request body. */
     public Flow.Publisher<ByteBuffer> body() {
         return body;
+    }
+
+    /** This request with another method (upper-cased); everything else is shared. */
+    public ProxyRequest withMethod(String method) {
+        return new ProxyRequest(this, Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT));
     }
 
     /** The first value of a header, if present. */

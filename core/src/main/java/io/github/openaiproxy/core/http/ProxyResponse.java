@@ -66,6 +66,15 @@ public final class ProxyResponse {
         Bodies.discard(body);
     }
 
+    /**
+     * This response's status and headers (its {@code Content-Length} included) without a body, for a
+     * {@code HEAD} request; the body is discarded.
+     */
+    public ProxyResponse withoutBody() {
+        discard();
+        return new ProxyResponse(status, headers, Bodies.responseOf(Bodies.empty()), false);
+    }
+
     @Override
     public String toString() {
         return "ProxyResponse[" + status + (streaming ? ", streaming" : "") + "]";

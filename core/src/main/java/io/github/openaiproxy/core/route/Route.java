@@ -8,12 +8,18 @@ import java.util.Set;
  *
  * @param template the path template relative to the mount point
  * @param kind what the route does
- * @param methods accepted methods (OPTIONS is always answered as a preflight)
+ * @param methods accepted methods (OPTIONS is always answered as a preflight; with GET comes HEAD)
  * @param requiresJson whether POST bodies must be declared as JSON
  * @param custom the module's handler for a {@link RouteKind#CUSTOM} route, else {@code null}
  */
 public record Route(String template, RouteKind kind, Set<String> methods, boolean requiresJson, CustomRoute custom) {
     public Route {
+        if (methods.contains("GET") && !methods.contains("HEAD")) {
+            // HTTP: a resource that answers GET answers HEAD (the engine runs it as a GET without body).
+            java.util.Set<String> withHead = new java.util.HashSet<>(methods);
+            withHead.add("HEAD");
+            methods = withHead;
+        }
         methods = Set.copyOf(methods);
         if ((kind == RouteKind.CUSTOM) != (custom != null)) {
             throw new IllegalArgumentException("a custom route needs its handler, and only it");

@@ -106,7 +106,7 @@ class RouteTableTest {
         assertThat(route.kind()).isEqualTo(RouteKind.PASS_THROUGH);
         assertThat(route.errorStyle()).isEqualTo(ErrorStyle.OPENAI);
         assertThat(route.requiresJson()).isTrue();
-        assertThat(table.match("/v1/models").orElseThrow().methods()).containsExactly("GET");
+        assertThat(table.match("/v1/models").orElseThrow().methods()).containsExactlyInAnyOrder("GET", "HEAD");
     }
 
     @Test
@@ -116,8 +116,8 @@ class RouteTableTest {
 
         Route route = custom.match("/v1/files/file-abc").orElseThrow();
 
-        assertThat(route.methods()).isEqualTo(Set.of("GET", "DELETE"));
-        assertThat(route.allowHeader()).isEqualTo("DELETE, GET, OPTIONS");
+        assertThat(route.methods()).isEqualTo(Set.of("GET", "HEAD", "DELETE"));
+        assertThat(route.allowHeader()).isEqualTo("DELETE, GET, HEAD, OPTIONS");
         assertThat(route.requiresJson())
                 .as("user-added routes take any content type")
                 .isFalse();
