@@ -149,7 +149,7 @@ final class HttpTransport {
                 throw new RequestError(
                         405,
                         "Only queries may be sent with GET; send mutations and subscriptions with POST",
-                        Map.of("Allow", "GET, OPTIONS, POST"));
+                        Map.of("Allow", "GET, HEAD, OPTIONS, POST"));
             }
             if (kind == Kind.SUBSCRIPTION
                     && (!accept.eventStream() || request.method().equals("GET"))) {

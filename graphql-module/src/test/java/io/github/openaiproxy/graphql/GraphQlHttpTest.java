@@ -87,7 +87,7 @@ class GraphQlHttpTest {
     void mutationsOverGetAre405() {
         HttpResponse<String> r = get("query=" + encode("mutation { createSession { sessionId } }"));
         assertThat(r.statusCode()).isEqualTo(405);
-        assertThat(r.headers().firstValue("allow")).hasValue("GET, OPTIONS, POST");
+        assertThat(r.headers().firstValue("allow")).hasValue("GET, HEAD, OPTIONS, POST");
         assertThat(json(r).at("/errors/0/message").asText()).contains("POST");
     }
 
@@ -258,6 +258,6 @@ class GraphQlHttpTest {
         HttpResponse<String> r = server.send(
                 HttpRequest.newBuilder(server.uri("/graphql")).PUT(HttpRequest.BodyPublishers.ofString(CREATE)));
         assertThat(r.statusCode()).isEqualTo(405);
-        assertThat(r.headers().firstValue("allow")).hasValue("GET, OPTIONS, POST");
+        assertThat(r.headers().firstValue("allow")).hasValue("GET, HEAD, OPTIONS, POST");
     }
 }
