@@ -311,38 +311,45 @@ public final class JdbcSessions {
         @Override
         public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit) {
             InMemorySessions.requirePositive(limit);
-            if (!SessionIds.isWellFormed(sessionId)) {
-                return Optional.empty();
-            }
-            try (Connection c = dataSource.getConnection()) {
-                // One snapshot for "exists" and the page, so a concurrent delete cannot split them.
-                boolean autoCommit = c.getAutoCommit();
-                c.setAutoCommit(false);
-                try {
-                    if (!sessionExists(c, sessionId)) {
-                        return Optional.empty();
-                    }
-                    List<StoredMessage> page = select(
-                            c,
-                            "SELECT " + COLUMNS + " FROM " + messages
-                                    + " WHERE session_id = ? AND seq > ? ORDER BY seq ASC",
-                            sessionId,
-                            afterSequence,
-                            limit + 1);
-                    boolean more = page.size() > limit;
-                    return Optional.of(new MessagePage(more ? page.subList(0, limit) : page, more));
-                } finally {
-                    c.commit();
-                    c.setAutoCommit(autoCommit);
-                }
-            } catch (SQLException e) {
-                throw failure("read messages", e);
-            }
+            return readMessages(sessionId, c -> {
+                List<StoredMessage> page = select(
+                        c,
+                        "SELECT " + COLUMNS + " FROM " + messages
+                                + " WHERE session_id = ? AND seq > ? ORDER BY seq ASC",
+                        sessionId,
+                        afterSequence,
+                        limit + 1);
+                boolean more = page.size() > limit;
+                return new MessagePage(more ? page.subList(0, limit) : page, more);
+            });
         }
 
         @Override
         public Optional<List<StoredMessage>> latest(String sessionId, int limit) {
             InMemorySessions.requirePositive(limit);
+            return readMessages(sessionId, c -> {
+                List<StoredMessage> newestFirst = select(
+                        c,
+                        "SELECT " + COLUMNS + " FROM " + messages
+                                + " WHERE session_id = ? AND seq > ? ORDER BY seq DESC",
+                        sessionId,
+                        0,
+                        limit);
+                Collections.reverse(newestFirst);
+                return List.copyOf(newestFirst);
+            });
+        }
+
+        /** A read of one session's messages. */
+        private interface MessageRead<T> {
+            T read(Connection c) throws SQLException;
+        }
+
+        /**
+         * Runs {@code read} if the session exists, in one transaction, so a concurrent delete cannot fall
+         * between "exists" and the read; empty for an unknown session.
+         */
+        private <T> Optional<T> readMessages(String sessionId, MessageRead<T> read) {
             if (!SessionIds.isWellFormed(sessionId)) {
                 return Optional.empty();
             }
@@ -350,18 +357,7 @@ public final class JdbcSessions {
                 boolean autoCommit = c.getAutoCommit();
                 c.setAutoCommit(false);
                 try {
-                    if (!sessionExists(c, sessionId)) {
-                        return Optional.empty();
-                    }
-                    List<StoredMessage> newestFirst = select(
-                            c,
-                            "SELECT " + COLUMNS + " FROM " + messages
-                                    + " WHERE session_id = ? AND seq > ? ORDER BY seq DESC",
-                            sessionId,
-                            0,
-                            limit);
-                    Collections.reverse(newestFirst);
-                    return Optional.of(List.copyOf(newestFirst));
+                    return sessionExists(c, sessionId) ? Optional.of(read.read(c)) : Optional.empty();
                 } finally {
                     c.commit();
                     c.setAutoCommit(autoCommit);
