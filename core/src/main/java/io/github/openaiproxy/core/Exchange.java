@@ -193,6 +193,7 @@ final class Exchange {
         ApiKey key = ((KeyResolver.Resolution.Resolved) resolution).key();
         if (session instanceof ChatSessions.Ask.Use use) {
             Normalized.Accepted chat = normalized;
+            byte[] chatBytes = upstreamBody;
             CompletableFuture<ChatSessions.Begun> begun = engine.sessions.begin(use, chat.body());
             inFlight = begun;
             return begun.thenCompose(b -> {
@@ -200,8 +201,9 @@ final class Exchange {
                     return done(responses.error(failed.error()));
                 }
                 ChatSessions.Begun.Ready ready = (ChatSessions.Begun.Ready) b;
-                UpstreamRequest sent = engine.upstreamRequests.json(
-                        chat.upstreamPath(), Json.bytes(ready.upstreamBody()), chat.stream(), key);
+                // Without history the body is the normalized one, already serialized above.
+                byte[] bytes = ready.upstreamBody() == chat.body() ? chatBytes : Json.bytes(ready.upstreamBody());
+                UpstreamRequest sent = engine.upstreamRequests.json(chat.upstreamPath(), bytes, chat.stream(), key);
                 return send(sent, key, responses).thenCompose(answer -> engine.sessions.record(ready.turn(), answer));
             });
         }
@@ -261,8 +263,7 @@ final class Exchange {
             answer.cancel(true);
         }
         return answer.thenApply(r -> {
-            HeaderMap h = responses.baseHeaders();
-            r.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
+            HeaderMap h = responses.baseHeaders().addAll(r.headers());
             return new ProxyResponse(r.status(), h.build(), r.body(), r.streaming());
         });
     }

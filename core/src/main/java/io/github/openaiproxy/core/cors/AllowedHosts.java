@@ -3,7 +3,7 @@ package io.github.openaiproxy.core.cors;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import java.net.URI;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -43,7 +43,7 @@ public final class AllowedHosts {
      */
     public static AllowedHosts of(List<String> entries) {
         List<String> kept = new ArrayList<>();
-        Set<String> exact = new LinkedHashSet<>();
+        Set<String> exact = new HashSet<>();
         List<String> domains = new ArrayList<>();
         boolean any = false;
         for (String raw : entries) {
@@ -73,7 +73,7 @@ public final class AllowedHosts {
 
     /** Whether every host is allowed. */
     public boolean allowsAny() {
-        return any || entries.isEmpty();
+        return any; // of() returns ANY when nothing was listed
     }
 
     /**

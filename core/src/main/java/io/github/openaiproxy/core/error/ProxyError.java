@@ -131,7 +131,6 @@ public record ProxyError(
                 "request_too_large");
     }
 
-    /** 415 for a body that is not declared as JSON. */
     /** 415 for a compressed body on a route that reads the body itself (pass-through relays it as sent). */
     public static ProxyError unsupportedContentEncoding(String contentEncoding) {
         return of(
@@ -143,6 +142,7 @@ public record ProxyError(
                 "unsupported_content_encoding");
     }
 
+    /** 415 for a body that is not declared as JSON. */
     public static ProxyError unsupportedMediaType(String contentType) {
         return of(
                 415,

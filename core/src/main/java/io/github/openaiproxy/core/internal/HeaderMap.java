@@ -22,6 +22,12 @@ public final class HeaderMap {
         return this;
     }
 
+    /** Adds every value of {@code headers}, after those already here. */
+    public HeaderMap addAll(HttpHeaders headers) {
+        headers.map().forEach((name, values) -> values.forEach(v -> add(name, v)));
+        return this;
+    }
+
     public HeaderMap setAll(Map<String, String> headers) {
         headers.forEach(this::set);
         return this;

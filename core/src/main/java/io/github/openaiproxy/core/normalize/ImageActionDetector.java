@@ -19,12 +19,7 @@ public final class ImageActionDetector {
         if (action != null && action.isTextual() && GENERATE_IMAGE.equals(action.textValue())) {
             return true;
         }
-        return isPresent(body, "prompt") && !isPresent(body, "messages");
-    }
-
-    /** A field set to {@code null} counts as absent, as everywhere in normalization (and as in the seed's JS). */
-    private static boolean isPresent(ObjectNode body, String field) {
-        JsonNode v = body.get(field);
-        return v != null && !v.isNull();
+        // A field set to null counts as absent, as everywhere in normalization (and as in the seed's JS).
+        return !ChatRequestNormalizer.isAbsent(body, "prompt") && ChatRequestNormalizer.isAbsent(body, "messages");
     }
 }

@@ -100,8 +100,7 @@ public final class ResponseRelay {
                             || !contentType.toLowerCase(Locale.ROOT).contains("json")) {
                         ProxyResponse wrapped = responses.error(ProxyError.upstreamError(
                                 status, responses.style() == ErrorStyle.SEED ? masked.strip() : abbreviate(masked)));
-                        HeaderMap h = new HeaderMap();
-                        wrapped.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
+                        HeaderMap h = new HeaderMap().addAll(wrapped.headers());
                         copyRelayed(upstream.headers(), h);
                         return new ProxyResponse(status, h.build(), wrapped.body(), false);
                     }

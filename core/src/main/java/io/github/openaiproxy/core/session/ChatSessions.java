@@ -129,10 +129,6 @@ public final class ChatSessions {
             this.sessionId = sessionId;
             this.asked = asked;
         }
-
-        public String sessionId() {
-            return sessionId;
-        }
     }
 
     /** The outcome of {@link #begin}: the turn and the body to send upstream, or an error. */
@@ -148,7 +144,7 @@ public final class ChatSessions {
      * Starts a turn: checks the session and, when asked, puts its history before the request's messages.
      *
      * @param use what the body asked
-     * @param normalized the normalized chat body (a copy is changed, never the argument)
+     * @param normalized the normalized chat body (never changed: with history, a copy is sent; without, itself)
      */
     public CompletableFuture<Begun> begin(Ask.Use use, ObjectNode normalized) {
         Instant asked = now();
@@ -165,8 +161,9 @@ public final class ChatSessions {
             if (h.isEmpty()) {
                 return new Begun.Failed(SessionErrors.notFound());
             }
-            ObjectNode body = normalized.deepCopy();
+            ObjectNode body = normalized;
             if (!h.get().isEmpty()) {
+                body = normalized.deepCopy();
                 ArrayNode messages = body.putArray("messages");
                 h.get().forEach(m -> messages.add(asContext(m)));
                 normalized.path("messages").forEach(messages::add);
@@ -186,7 +183,7 @@ public final class ChatSessions {
         if (answer.status() < 200 || answer.status() >= 300) {
             return CompletableFuture.completedFuture(answer);
         }
-        HeaderMap headers = copy(answer);
+        HeaderMap headers = new HeaderMap().addAll(answer.headers());
         if (answer.streaming()) {
             headers.set(MESSAGE_ID_HEADER, turn.replyId);
             RecordingStream recorded = new RecordingStream(
@@ -319,11 +316,5 @@ public final class ChatSessions {
         }
         n.put("content", m.content());
         return n;
-    }
-
-    private static HeaderMap copy(ProxyResponse r) {
-        HeaderMap h = new HeaderMap();
-        r.headers().map().forEach((n, vs) -> vs.forEach(v -> h.add(n, v)));
-        return h;
     }
 }
