@@ -69,7 +69,18 @@ public interface SessionStore extends AutoCloseable {
 
     /** An in-memory store with the default bounds (see {@link InMemorySessions#DEFAULTS}). */
     static SessionStore inMemory() {
-        return InMemorySessions.builder().build();
+        return inMemory(null);
+    }
+
+    /**
+     * An in-memory store with the default bounds, where a session unused for {@code idleTimeout} is gone;
+     * {@code null} keeps the default of {@link InMemorySessions#DEFAULTS}.
+     */
+    static SessionStore inMemory(java.time.Duration idleTimeout) {
+        InMemorySessions.Limits limits = idleTimeout == null
+                ? InMemorySessions.DEFAULTS
+                : InMemorySessions.DEFAULTS.withIdleTimeout(idleTimeout);
+        return InMemorySessions.builder().limits(limits).build();
     }
 
     /** A store on a JDBC database (H2, PostgreSQL, ...); creates or migrates its tables now. */

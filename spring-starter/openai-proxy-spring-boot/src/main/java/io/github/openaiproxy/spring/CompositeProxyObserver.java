@@ -1,5 +1,6 @@
 package io.github.openaiproxy.spring;
 
+import io.github.openaiproxy.core.observe.GuardedExchange;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -8,16 +9,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
-import org.apache.commons.logging.Log;
-import org.apache.commons.logging.LogFactory;
 
 /**
- * The application's observers as the engine's one observer, in order. Observers must not throw; one that
- * does anyway is logged and skipped, so it can neither break a request nor keep the others from seeing it.
+ * The application's observers as the engine's one observer, in order. Observers must not throw; each
+ * one's exchange is wrapped in core's {@link GuardedExchange}, so one that throws anyway is logged and
+ * skipped, and can neither break a request nor keep the others from seeing it.
  */
 final class CompositeProxyObserver implements ProxyObserver {
-    private static final Log LOG = LogFactory.getLog(CompositeProxyObserver.class);
-
     private final List<ProxyObserver> observers;
     private final boolean wantsDetails;
 
@@ -26,33 +24,36 @@ final class CompositeProxyObserver implements ProxyObserver {
         this.wantsDetails = observers.stream().anyMatch(ProxyObserver::wantsDetails);
     }
 
-    /** The observers as one; {@link ProxyObserver#NONE} when there are none. */
+    /**
+     * The observers as one: {@link ProxyObserver#NONE} when there are none, the observer itself when there
+     * is one (the engine guards it), else a composite.
+     */
     static ProxyObserver of(List<ProxyObserver> observers) {
         List<ProxyObserver> real =
                 observers.stream().filter(o -> o != ProxyObserver.NONE).toList();
-        return real.isEmpty() ? ProxyObserver.NONE : new CompositeProxyObserver(real);
+        return switch (real.size()) {
+            case 0 -> ProxyObserver.NONE;
+            case 1 -> real.get(0);
+            default -> new CompositeProxyObserver(real);
+        };
     }
 
     @Override
     public Exchange begin(String method, String path) {
-        return beginEach(o -> o.begin(method, path));
+        return beginEach(method, path, false);
     }
 
     @Override
     public Exchange beginSubRequest(String method, String path) {
-        return beginEach(o -> o.beginSubRequest(method, path));
+        return beginEach(method, path, true);
     }
 
-    private Exchange beginEach(java.util.function.Function<ProxyObserver, Exchange> begin) {
+    private Exchange beginEach(String method, String path, boolean subRequest) {
         List<Exchange> exchanges = new ArrayList<>(observers.size());
         for (ProxyObserver o : observers) {
-            try {
-                Exchange e = begin.apply(o);
-                if (e != null && e != Exchange.NONE) {
-                    exchanges.add(e);
-                }
-            } catch (RuntimeException e) {
-                failed(e);
+            Exchange e = GuardedExchange.begin(o, method, path, subRequest);
+            if (e != Exchange.NONE) {
+                exchanges.add(e);
             }
         }
         return exchanges.isEmpty() ? Exchange.NONE : new CompositeExchange(exchanges);
@@ -63,19 +64,10 @@ final class CompositeProxyObserver implements ProxyObserver {
         return wantsDetails;
     }
 
-    private static void failed(RuntimeException e) {
-        LOG.warn("A ProxyObserver failed (observers must not throw); it is skipped for this call", e);
-    }
-
+    /** Each exchange is a {@link GuardedExchange}: none of these calls throws. */
     private record CompositeExchange(List<Exchange> exchanges) implements Exchange {
         private void each(Consumer<Exchange> call) {
-            for (Exchange e : exchanges) {
-                try {
-                    call.accept(e);
-                } catch (RuntimeException failure) {
-                    failed(failure);
-                }
-            }
+            exchanges.forEach(call);
         }
 
         @Override

@@ -50,13 +50,12 @@ final class ChatPage extends HttpServlet {
 
     @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-        String name = req.getPathInfo() == null || req.getPathInfo().equals("/")
-                ? "index.html"
-                : req.getPathInfo().substring(1);
-        if (req.getPathInfo() == null) {
+        String pathInfo = req.getPathInfo();
+        if (pathInfo == null) {
             resp.sendRedirect(req.getContextPath() + PATH);
             return;
         }
+        String name = pathInfo.equals("/") ? "index.html" : pathInfo.substring(1);
         String ext = name.substring(name.lastIndexOf('.') + 1);
         if (!name.matches("[A-Za-z0-9_-]+\\.[a-z]+") || !TYPES.containsKey(ext)) {
             resp.sendError(404);

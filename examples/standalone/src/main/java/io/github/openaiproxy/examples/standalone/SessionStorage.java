@@ -46,13 +46,11 @@ final class SessionStorage implements AutoCloseable {
                 env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
         Duration retention = retention(env.get(RETENTION));
         if (kind.equals("memory")) {
-            InMemorySessions.Limits limits = retention == null
-                    ? InMemorySessions.DEFAULTS
-                    : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
+            Duration kept = retention == null ? InMemorySessions.DEFAULTS.idleTimeout() : retention;
             return new SessionStorage(
-                    InMemorySessions.builder().limits(limits).build(),
+                    SessionStore.inMemory(retention),
                     null,
-                    "in memory (lost on restart; kept " + limits.idleTimeout() + " after last use)");
+                    "in memory (lost on restart; kept " + kept + " after last use)");
         }
         if (!kind.equals("jdbc") && !kind.isEmpty()) {
             throw new IllegalArgumentException(

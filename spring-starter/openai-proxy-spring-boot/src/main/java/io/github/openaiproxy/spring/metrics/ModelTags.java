@@ -46,9 +46,4 @@ final class ModelTags {
         }
         return OTHER;
     }
-
-    /** How many models are known. */
-    int size() {
-        return known.size();
-    }
 }

@@ -1,7 +1,6 @@
 package io.github.openaiproxy.spring.session;
 
 import io.github.openaiproxy.core.ProxyEngine;
-import io.github.openaiproxy.core.session.InMemorySessions;
 import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.session.SessionStoreException;
@@ -94,8 +93,6 @@ public final class OpenAiProxySessionsAutoConfiguration {
 
     private static SessionStore inMemory(String where, Duration retention) {
         LOG.info("openai-proxy chat sessions stored " + where);
-        InMemorySessions.Limits limits =
-                retention == null ? InMemorySessions.DEFAULTS : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
-        return InMemorySessions.builder().limits(limits).build();
+        return SessionStore.inMemory(retention);
     }
 }
