@@ -495,6 +495,7 @@ public class OpenAiProxyProperties {
          * How long a session is kept after its last message, for example '30d'. Unset, the JDBC store keeps
          * sessions until they are deleted and the memory store drops them after 24 hours without use.
          */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration retention;
 
         public boolean isEnabled() {

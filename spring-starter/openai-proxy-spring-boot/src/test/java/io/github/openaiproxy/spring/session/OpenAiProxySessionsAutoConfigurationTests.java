@@ -195,6 +195,15 @@ class OpenAiProxySessionsAutoConfigurationTests {
                 });
     }
 
+    @Test
+    void aRetentionWithoutUnitIsInSecondsAsEveryOtherDuration() {
+        runner.withPropertyValues("openai.proxy.sessions.retention=90")
+                .run(context -> assertThat(context.getBean(io.github.openaiproxy.spring.OpenAiProxyProperties.class)
+                                .getSessions()
+                                .getRetention())
+                        .isEqualTo(Duration.ofSeconds(90)));
+    }
+
     @ParameterizedTest
     @CsvSource(
             delimiter = '|',
