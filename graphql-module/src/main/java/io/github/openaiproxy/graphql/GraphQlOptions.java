@@ -1,6 +1,6 @@
 package io.github.openaiproxy.graphql;
 
-import java.util.Locale;
+import io.github.openaiproxy.core.config.ProxySettings;
 import java.util.function.Function;
 
 /**
@@ -55,7 +55,7 @@ public record GraphQlOptions(
 
     /** The environment variable that carries a key: {@code OPENAI_PROXY_GRAPHQL_MAX_DEPTH}, ... */
     public static String environmentName(String key) {
-        return "OPENAI_PROXY_" + key.replace('.', '_').replace('-', '_').toUpperCase(Locale.ROOT);
+        return ProxySettings.environmentName(key);
     }
 
     public GraphQlOptions withIntrospection(boolean introspection) {
@@ -81,26 +81,11 @@ public record GraphQlOptions(
 
     private static int integer(Function<String, String> lookup, String key, int fallback) {
         String v = text(lookup, key, null);
-        if (v == null) {
-            return fallback;
-        }
-        try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Invalid setting '" + key + "': expected an integer, got " + v);
-        }
+        return v == null ? fallback : ProxySettings.integer(key, v);
     }
 
     private static boolean bool(Function<String, String> lookup, String key, boolean fallback) {
         String v = text(lookup, key, null);
-        if (v == null) {
-            return fallback;
-        }
-        return switch (v.toLowerCase(Locale.ROOT)) {
-            case "true", "yes", "on", "1" -> true;
-            case "false", "no", "off", "0" -> false;
-            default ->
-                throw new IllegalArgumentException("Invalid setting '" + key + "': expected true or false, got " + v);
-        };
+        return v == null ? fallback : ProxySettings.parseBoolean(key, v);
     }
 }

@@ -128,7 +128,7 @@ final class HttpTransport {
     CompletableFuture<ProxyResponse> handle(RouteCall call) {
         ProxyRequest request = call.request();
         Accept accept = Accept.parse(request.headers().allValues("Accept"));
-        String errorType = accept.graphqlResponse() ? GRAPHQL_RESPONSE : JSON;
+        String errorType = accept.jsonType();
         if (!accept.json() && !accept.graphqlResponse() && !accept.eventStream()) {
             return done(error(
                     406,
@@ -193,8 +193,7 @@ final class HttpTransport {
     private static ProxyResponse events(ExecutionResult result, String errorType) {
         if (!result.isDataPresent()) {
             // Refused before execution (syntax, validation, limits): a plain JSON answer, as for any request error.
-            return body(
-                    400, errorType.equals(GRAPHQL_RESPONSE) ? GRAPHQL_RESPONSE : JSON, specification(result), Map.of());
+            return body(400, errorType, specification(result), Map.of());
         }
         java.util.concurrent.Flow.Publisher<List<java.nio.ByteBuffer>> stream;
         Object data = result.getData();
@@ -267,25 +266,18 @@ final class HttpTransport {
     }
 
     private static Map<String, Object> specification(ExecutionResult result) {
-        Map<String, Object> spec = copy(result.toSpecification());
+        // Codes are added to the errors only: copy the top level and each error into mutable maps, never the
+        // data (up to a thousand history messages, or one copy per streamed chunk).
+        Map<String, Object> spec = new LinkedHashMap<>(result.toSpecification());
+        if (spec.get("errors") instanceof List<?> errors) {
+            spec.put(
+                    "errors",
+                    errors.stream()
+                            .map(e -> e instanceof Map<?, ?> m ? (Object) new LinkedHashMap<>(m) : e)
+                            .toList());
+        }
         ProxyErrors.addCodes(spec);
         return spec;
-    }
-
-    /** A deep copy into mutable maps and lists, so codes can be added to graphql-java's errors. */
-    @SuppressWarnings("unchecked")
-    private static <T> T copy(T value) {
-        if (value instanceof Map<?, ?> m) {
-            Map<Object, Object> out = new LinkedHashMap<>();
-            m.forEach((k, v) -> out.put(k, copy(v)));
-            return (T) out;
-        }
-        if (value instanceof List<?> l) {
-            List<Object> out = new java.util.ArrayList<>();
-            l.forEach(v -> out.add(copy(v)));
-            return (T) out;
-        }
-        return value;
     }
 
     private static ProxyResponse body(int status, String type, Object json, Map<String, String> headers) {

@@ -226,7 +226,8 @@ public final class ProxySettings {
                 : new IllegalArgumentException("Invalid setting '" + key + "': " + m, e);
     }
 
-    static boolean parseBoolean(String key, String v) {
+    /** Parses {@code true/yes/on/1} or {@code false/no/off/0}; a message naming {@code key} otherwise. */
+    public static boolean parseBoolean(String key, String v) {
         return switch (v.toLowerCase(Locale.ROOT)) {
             case "true", "yes", "on", "1" -> true;
             case "false", "no", "off", "0" -> false;
@@ -235,7 +236,8 @@ public final class ProxySettings {
         };
     }
 
-    static int integer(String key, String v) {
+    /** Parses an integer; a message naming {@code key} otherwise. */
+    public static int integer(String key, String v) {
         try {
             return Integer.parseInt(v);
         } catch (NumberFormatException e) {
