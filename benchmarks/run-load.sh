@@ -40,10 +40,9 @@ if stale; then
   ./mvnw -q -DskipTests -Dspotless.skip=true -pl examples/standalone,benchmarks -am package
 fi
 
-mode_args=()
 cmd="benchmarks/run-load.sh"
 for a in "$@"; do
   cmd="$cmd $a"
 done
 exec java -Xms256m -Xmx1g -cp "$bench_jar" io.github.openaiproxy.benchmarks.load.LoadBenchmark \
-  --proxy-jar="$proxy_jar" --out=BENCHMARKS.md --notes=benchmarks/NOTES.md --command="$cmd" "${mode_args[@]}" "$@"
+  --proxy-jar="$proxy_jar" --out=BENCHMARKS.md --notes=benchmarks/NOTES.md --command="$cmd" "$@"

@@ -10,20 +10,15 @@ import java.util.concurrent.TimeUnit;
 
 /** A JVM started for the benchmark (the stub or the proxy), its output in a log file. */
 final class JavaProcess implements AutoCloseable {
-    private final String name;
     private final Process process;
     private final int port;
-    private final Path log;
 
-    private JavaProcess(String name, Process process, int port, Path log) {
-        this.name = name;
+    private JavaProcess(Process process, int port) {
         this.process = process;
         this.port = port;
-        this.log = log;
     }
 
     static JavaProcess start(
-            String name,
             List<String> jvmOptions,
             List<String> mainAndArgs,
             Map<String, String> env,
@@ -39,11 +34,7 @@ final class JavaProcess implements AutoCloseable {
         pb.environment().putAll(env);
         Process p = pb.start();
         Procs.awaitPort(port, startTimeout, p);
-        return new JavaProcess(name, p, port, log);
-    }
-
-    String name() {
-        return name;
+        return new JavaProcess(p, port);
     }
 
     long pid() {
@@ -52,14 +43,6 @@ final class JavaProcess implements AutoCloseable {
 
     int port() {
         return port;
-    }
-
-    Path log() {
-        return log;
-    }
-
-    boolean isAlive() {
-        return process.isAlive();
     }
 
     long cpuMillis() {

@@ -139,7 +139,6 @@ public final class LoadBenchmark {
         int stubPort = Procs.freePort();
         log("starting the stub upstream on port " + stubPort);
         stub = JavaProcess.start(
-                "stub",
                 List.of("-Xms512m", "-Xmx1g", "-XX:+UseParallelGC"),
                 List.of(
                         "-cp",
@@ -167,13 +166,12 @@ public final class LoadBenchmark {
         env.put("OPENAI_BASE_URL", "http://127.0.0.1:" + stubPort);
         env.put("OPENAI_API_KEY", "sk-benchmark-not-a-real-key-0000000000000000");
         proxy = JavaProcess.start(
-                "proxy", proxyJavaOpts, cmd, env, proxyPort, work.resolve("proxy.log"), Duration.ofSeconds(60));
+                proxyJavaOpts, cmd, env, proxyPort, work.resolve("proxy.log"), Duration.ofSeconds(60));
         results.proxyJavaOpts = String.join(" ", proxyJavaOpts);
 
         int floorPort = Procs.freePort();
         log("starting Tomcat alone (the container's floor) on port " + floorPort);
         tomcatFloor = JavaProcess.start(
-                "tomcat-floor",
                 proxyJavaOpts,
                 List.of("-cp", self.toString(), TomcatFloor.class.getName(), "--port=" + floorPort),
                 Map.of(),
@@ -254,7 +252,6 @@ public final class LoadBenchmark {
         // The other paths once, so the JIT has seen them: streams through every target, a large body.
         streaming(PROXY);
         image(PROXY);
-        results.streaming.clear();
     }
 
     Results.Throughput throughput(String target, int run) throws Exception {

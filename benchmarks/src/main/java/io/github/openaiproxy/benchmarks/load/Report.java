@@ -8,7 +8,6 @@ import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.PROXY_V1;
 import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.TOMCAT;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -580,9 +579,5 @@ final class Report {
 
     private void row(String k, String v) {
         out.append("| ").append(k).append(" | ").append(v).append(" |\n");
-    }
-
-    static String seconds(Duration d) {
-        return d.toSeconds() + " s";
     }
 }

@@ -66,12 +66,10 @@ public final class StubUpstream implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Channel server;
-    private final Bodies bodies;
 
-    private StubUpstream(EventLoopGroup group, Channel server, Bodies bodies) {
+    private StubUpstream(EventLoopGroup group, Channel server) {
         this.group = group;
         this.server = server;
-        this.bodies = bodies;
     }
 
     public static void main(String[] args) throws Exception {
@@ -108,15 +106,11 @@ public final class StubUpstream implements AutoCloseable {
                     }
                 });
         Channel server = b.bind(new InetSocketAddress(host, port)).sync().channel();
-        return new StubUpstream(group, server, bodies);
+        return new StubUpstream(group, server);
     }
 
     public int port() {
         return ((InetSocketAddress) server.localAddress()).getPort();
-    }
-
-    public Bodies bodies() {
-        return bodies;
     }
 
     @Override

@@ -5,10 +5,6 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import jakarta.servlet.DispatcherType;
-import jakarta.servlet.http.HttpServlet;
-import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
-import java.io.IOException;
 import java.util.EnumSet;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
@@ -26,11 +22,6 @@ public final class JettyProxy implements ProxyServer {
         this.server = server;
         this.connector = connector;
         this.engine = engine;
-    }
-
-    /** The proxy servlet mapped to {@code /*}. */
-    public static JettyProxy servlet(ProxyConfig config) {
-        return start(config, "/*", false);
     }
 
     /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
@@ -90,18 +81,6 @@ public final class JettyProxy implements ProxyServer {
             throw new IllegalStateException(e);
         } finally {
             engine.close();
-        }
-    }
-
-    /** Stands for the host application behind the filter. */
-    static final class AppServlet extends HttpServlet {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-            resp.setStatus(200);
-            resp.setContentType("text/plain");
-            resp.getWriter().write("app:" + req.getRequestURI());
         }
     }
 }

@@ -5,9 +5,6 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import jakarta.servlet.Filter;
-import jakarta.servlet.http.HttpServlet;
-import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -139,17 +136,5 @@ public final class TomcatProxy implements ProxyServer {
             }
         }
         f.delete();
-    }
-
-    /** Stands for the host application behind the filter. */
-    static final class AppServlet extends HttpServlet {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-            resp.setStatus(200);
-            resp.setContentType("text/plain");
-            resp.getWriter().write("app:" + req.getRequestURI());
-        }
     }
 }
