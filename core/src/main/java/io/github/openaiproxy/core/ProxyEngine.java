@@ -66,7 +66,7 @@ public final class ProxyEngine implements AutoCloseable {
         this.routes = RouteTable.of(config.passThroughRoutes(), all);
         this.observer = b.observer;
         this.ownsUpstream = b.upstream == null;
-        this.upstream = b.upstream == null ? UpstreamClient.jdk(config.upstream()) : b.upstream;
+        this.upstream = b.upstream == null ? UpstreamClient.create(config.upstream()) : b.upstream;
         this.cors = new CorsPolicy(config.cors());
         this.keys = new KeyResolver(config.keys());
         this.chat = new ChatRequestNormalizer(config.chatDefaults());

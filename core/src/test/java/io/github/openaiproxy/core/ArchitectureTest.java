@@ -1,5 +1,7 @@
 package io.github.openaiproxy.core;
 
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.simpleName;
+import static com.tngtech.archunit.core.domain.properties.HasName.Predicates.nameMatching;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
@@ -13,6 +15,8 @@ import org.junit.jupiter.api.Test;
 /** The core stays framework-free and its packages stay layered. */
 class ArchitectureTest {
     private static final String CORE = "io.github.openaiproxy.core";
+    /** The Jetty classes, nested ones included. */
+    private static final String JETTY_CLASS = ".*\\.Jetty[^.]*";
 
     private static JavaClasses core;
 
@@ -40,9 +44,37 @@ class ArchitectureTest {
         classes()
                 .that()
                 .resideInAPackage(CORE + "..")
+                .and()
+                .haveNameNotMatching(JETTY_CLASS)
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage("java..", "javax.sql..", "com.fasterxml.jackson..", CORE + "..")
+                .check(core);
+    }
+
+    @Test
+    void onlyTheJettyClassesTouchTheOptionalJettyDependency() {
+        // jetty-client is optional: a class linking against it anywhere else breaks a core without it, so the
+        // Jetty classes sit in one package and are reached only through UpstreamClient's factory methods.
+        classes()
+                .that()
+                .haveNameMatching(JETTY_CLASS)
+                .should()
+                .resideInAPackage(CORE + ".upstream")
+                .check(core);
+        classes()
+                .that()
+                .haveNameMatching(JETTY_CLASS)
+                .should()
+                .onlyBeAccessed()
+                .byClassesThat(simpleName("UpstreamClient").or(nameMatching(JETTY_CLASS)))
+                .check(core);
+        noClasses()
+                .that()
+                .haveNameNotMatching(JETTY_CLASS)
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("org.eclipse.jetty..")
                 .check(core);
     }
 

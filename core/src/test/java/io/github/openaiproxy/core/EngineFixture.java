@@ -24,6 +24,13 @@ final class EngineFixture {
                 .upstream(UpstreamConfig.defaults().withBaseUrl(baseUrl));
     }
 
+    /** A configuration with the server key, calling {@code baseUrl} through the given client. */
+    static ProxyConfig.Builder config(URI baseUrl, UpstreamConfig.ClientKind client) {
+        return ProxyConfig.builder()
+                .apiKey(SERVER_KEY)
+                .upstream(UpstreamConfig.defaults().withBaseUrl(baseUrl).withClient(client));
+    }
+
     static ProxyRequest.Builder post(String path, String json) {
         return ProxyRequest.builder("POST", path)
                 .header("Content-Type", "application/json")

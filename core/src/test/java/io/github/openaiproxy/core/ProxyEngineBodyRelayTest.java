@@ -10,14 +10,26 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.RawUpstream;
 import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** How non-streamed bodies are relayed: small ones whole, large ones streamed, broken ones as a clean 502. */
+@ParameterizedClass(name = "{0} client")
+@EnumSource(
+        value = ClientKind.class,
+        names = {"JETTY", "JDK"})
 class ProxyEngineBodyRelayTest {
+    /** Every case runs on both upstream clients. */
+    @Parameter
+    ClientKind client;
+
     @RegisterExtension
     static final WireMockUpstream upstream = new WireMockUpstream();
 
@@ -29,7 +41,8 @@ class ProxyEngineBodyRelayTest {
                                 .withHeader("Content-Type", "application/json")
                                 .withBody(EngineFixture.CHAT_COMPLETION)
                                 .withChunkedDribbleDelay(5, 200)));
-        try (ProxyEngine engine = ProxyEngine.create(config(upstream.baseUrl()).build())) {
+        try (ProxyEngine engine =
+                ProxyEngine.create(config(upstream.baseUrl(), client).build())) {
             Answer a = send(engine, EngineFixture.post("/v1/chat/completions", EngineFixture.CHAT));
             assertThat(a.text()).isEqualTo(EngineFixture.CHAT_COMPLETION);
             assertThat(a.header("Content-Length")).isEqualTo(Integer.toString(EngineFixture.CHAT_COMPLETION.length()));
@@ -46,7 +59,8 @@ class ProxyEngineBodyRelayTest {
                         .willReturn(aResponse()
                                 .withHeader("Content-Type", "application/json")
                                 .withBody(body)));
-        try (ProxyEngine engine = ProxyEngine.create(config(upstream.baseUrl()).build())) {
+        try (ProxyEngine engine =
+                ProxyEngine.create(config(upstream.baseUrl(), client).build())) {
             Answer a = send(engine, EngineFixture.post("/v1/images/generations", "{\"prompt\":\"x\"}"));
             assertThat(a.status()).isEqualTo(200);
             assertThat(a.text()).isEqualTo(body);
@@ -58,7 +72,8 @@ class ProxyEngineBodyRelayTest {
     @Test
     void anUpstreamThatBreaksOffASmallBodyGivesA502() throws Exception {
         try (RawUpstream raw = RawUpstream.start();
-                ProxyEngine engine = ProxyEngine.create(config(raw.baseUrl()).build())) {
+                ProxyEngine engine =
+                        ProxyEngine.create(config(raw.baseUrl(), client).build())) {
             CompletableFuture<ProxyResponse> answer =
                     engine.handle(EngineFixture.post("/v1/chat/completions", EngineFixture.CHAT)
                             .build());
@@ -80,7 +95,8 @@ class ProxyEngineBodyRelayTest {
                                 .withStatus(502)
                                 .withHeader("Content-Type", "text/html")
                                 .withBody("<html><body>Bad gateway</body></html>")));
-        try (ProxyEngine engine = ProxyEngine.create(config(upstream.baseUrl()).build())) {
+        try (ProxyEngine engine =
+                ProxyEngine.create(config(upstream.baseUrl(), client).build())) {
             Answer a = send(engine, EngineFixture.post("/v1/chat/completions", EngineFixture.CHAT));
             assertThat(a.status()).isEqualTo(502);
             assertThat(a.header("Content-Type")).isEqualTo("application/json");

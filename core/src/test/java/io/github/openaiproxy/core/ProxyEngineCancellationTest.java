@@ -8,14 +8,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.RawUpstream;
 import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** A client that goes away releases the upstream connection. */
+@ParameterizedClass(name = "{0} client")
+@EnumSource(
+        value = ClientKind.class,
+        names = {"JETTY", "JDK"})
 class ProxyEngineCancellationTest {
+    /** Every case runs on both upstream clients. */
+    @Parameter
+    ClientKind client;
+
     private static final Duration WAIT = Duration.ofSeconds(20);
 
     private ProxyEngine engine;
@@ -28,7 +40,7 @@ class ProxyEngineCancellationTest {
     @Test
     void cancellingThePendingResponseAbortsTheUpstreamCall() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
-            engine = ProxyEngine.create(config(raw.baseUrl()).build());
+            engine = ProxyEngine.create(config(raw.baseUrl(), client).build());
             CompletableFuture<ProxyResponse> pending =
                     engine.handle(post("/v1/chat/completions", CHAT).build());
 
@@ -43,7 +55,7 @@ class ProxyEngineCancellationTest {
     @Test
     void cancellingAStreamClosesTheUpstreamConnection() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
-            engine = ProxyEngine.create(config(raw.baseUrl()).build());
+            engine = ProxyEngine.create(config(raw.baseUrl(), client).build());
             CompletableFuture<ProxyResponse> pending = engine.handle(
                     post("/v1/chat/completions", "{\"stream\":true}").build());
 

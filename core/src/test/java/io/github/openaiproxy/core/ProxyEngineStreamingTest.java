@@ -12,15 +12,27 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.RawUpstream;
 import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Server-Sent Events from the upstream reach the client event by event. */
+@ParameterizedClass(name = "{0} client")
+@EnumSource(
+        value = ClientKind.class,
+        names = {"JETTY", "JDK"})
 class ProxyEngineStreamingTest {
+    /** Every case runs on both upstream clients. */
+    @Parameter
+    ClientKind client;
+
     @RegisterExtension
     static final WireMockUpstream upstream = new WireMockUpstream();
 
@@ -54,7 +66,7 @@ class ProxyEngineStreamingTest {
     @Test
     void simpleRouteStreamsEventByEvent() {
         upstreamStreams();
-        engine = ProxyEngine.create(config(upstream.baseUrl()).build());
+        engine = ProxyEngine.create(config(upstream.baseUrl(), client).build());
 
         Answer a = send(
                 engine,
@@ -75,7 +87,7 @@ class ProxyEngineStreamingTest {
     @Test
     void passThroughRouteStreamsEventByEvent() {
         upstreamStreams();
-        engine = ProxyEngine.create(config(upstream.baseUrl()).build());
+        engine = ProxyEngine.create(config(upstream.baseUrl(), client).build());
 
         Answer a = send(
                 engine,
@@ -97,7 +109,7 @@ class ProxyEngineStreamingTest {
                                 .withHeader("Content-Type", "application/json")
                                 .withBody("{\"id\":\"x\"}")
                                 .withChunkedDribbleDelay(3, 100)));
-        engine = ProxyEngine.create(config(upstream.baseUrl()).build());
+        engine = ProxyEngine.create(config(upstream.baseUrl(), client).build());
 
         Answer a = send(engine, EngineFixture.post("/", EngineFixture.CHAT));
 
@@ -109,7 +121,7 @@ class ProxyEngineStreamingTest {
     @Test
     void upstreamBreakingOffMidStreamEndsWithOneErrorEventAndNoDone() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
-            engine = ProxyEngine.create(config(raw.baseUrl()).build());
+            engine = ProxyEngine.create(config(raw.baseUrl(), client).build());
             CompletableFuture<ProxyResponse> pending =
                     engine.handle(EngineFixture.post("/v1/chat/completions", "{\"stream\":true}")
                             .build());

@@ -14,6 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -22,9 +23,20 @@ import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Upstream errors and an upstream that cannot be reached or does not answer. */
+@ParameterizedClass(name = "{0} client")
+@EnumSource(
+        value = ClientKind.class,
+        names = {"JETTY", "JDK"})
 class ProxyEngineUpstreamFailuresTest {
+    /** Every case runs on both upstream clients. */
+    @Parameter
+    ClientKind client;
+
     @RegisterExtension
     static final WireMockUpstream upstream = new WireMockUpstream();
 
@@ -50,7 +62,8 @@ class ProxyEngineUpstreamFailuresTest {
     }
 
     private ProxyEngine engine() {
-        engine = ProxyEngine.create(config(upstream.baseUrl()).apiKey(KEY).build());
+        engine = ProxyEngine.create(
+                config(upstream.baseUrl(), client).apiKey(KEY).build());
         return engine;
     }
 
@@ -131,7 +144,7 @@ class ProxyEngineUpstreamFailuresTest {
 
     @Test
     void unreachableUpstreamIs502() throws IOException {
-        engine = ProxyEngine.create(config(closedPort()).build());
+        engine = ProxyEngine.create(config(closedPort(), client).build());
 
         Answer seed = send(engine, post("/", CHAT));
         Answer openai = send(engine, post("/v1/chat/completions", CHAT));
@@ -146,8 +159,8 @@ class ProxyEngineUpstreamFailuresTest {
         // Accepts connections (the backlog does) but never answers.
         try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             URI base = URI.create("http://127.0.0.1:" + silent.getLocalPort());
-            engine = ProxyEngine.create(config(base)
-                    .upstream(config(base).build().upstream().withResponseTimeout(Duration.ofMillis(500)))
+            engine = ProxyEngine.create(config(base, client)
+                    .upstream(config(base, client).build().upstream().withResponseTimeout(Duration.ofMillis(500)))
                     .build());
 
             Answer a = send(engine, post("/v1/chat/completions", CHAT));

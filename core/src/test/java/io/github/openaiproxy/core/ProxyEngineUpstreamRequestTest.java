@@ -18,15 +18,27 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** What the proxy sends upstream, and how it relays a successful answer. */
+@ParameterizedClass(name = "{0} client")
+@EnumSource(
+        value = ClientKind.class,
+        names = {"JETTY", "JDK"})
 class ProxyEngineUpstreamRequestTest {
+    /** Every case runs on both upstream clients. */
+    @Parameter
+    ClientKind client;
+
     @RegisterExtension
     static final WireMockUpstream upstream = new WireMockUpstream();
 
@@ -42,7 +54,7 @@ class ProxyEngineUpstreamRequestTest {
                                 .withHeader("x-ratelimit-remaining-requests", "99")
                                 .withHeader("Set-Cookie", "__cf_bm=abc; path=/")
                                 .withHeader("Server", "cloudflare")));
-        engine = ProxyEngine.create(config(upstream.baseUrl())
+        engine = ProxyEngine.create(config(upstream.baseUrl(), client)
                 .allowClientKey(true)
                 .passThroughRoutes(
                         concat(PassThroughRoute.DEFAULTS, PassThroughRoute.parse("POST /v1/audio/transcriptions")))
@@ -192,8 +204,8 @@ class ProxyEngineUpstreamRequestTest {
     @Test
     void organizationAndProjectAreSentWhenConfigured() {
         engine.close();
-        engine = ProxyEngine.create(config(upstream.baseUrl())
-                .upstream(config(upstream.baseUrl())
+        engine = ProxyEngine.create(config(upstream.baseUrl(), client)
+                .upstream(config(upstream.baseUrl(), client)
                         .build()
                         .upstream()
                         .withOrganization("org-1")

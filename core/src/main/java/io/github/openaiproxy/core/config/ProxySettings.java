@@ -71,6 +71,7 @@ public final class ProxySettings {
             "project",
             "connect-timeout",
             "response-timeout",
+            "upstream-client",
             "path",
             "allow-client-key",
             "max-body-size",
@@ -116,6 +117,7 @@ public final class ProxySettings {
         up = with(up, "project", UpstreamConfig::withProject);
         up = with(up, "connect-timeout", (u, v) -> u.withConnectTimeout(duration("connect-timeout", v)));
         up = with(up, "response-timeout", (u, v) -> u.withResponseTimeout(duration("response-timeout", v)));
+        up = with(up, "upstream-client", (u, v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
         b.upstream(up);
 
         CorsConfig.Builder cors = base.cors().toBuilder();

@@ -15,13 +15,34 @@ import java.util.Optional;
  *     SDKs, since a long non-streamed completion sends its headers only at the end
  * @param organization the {@code OpenAI-Organization} header to send, if any
  * @param project the {@code OpenAI-Project} header to send, if any
+ * @param client which HTTP client calls the upstream; default {@link ClientKind#AUTO}
  */
 public record UpstreamConfig(
         URI baseUrl,
         Duration connectTimeout,
         Duration responseTimeout,
         Optional<String> organization,
-        Optional<String> project) {
+        Optional<String> project,
+        ClientKind client) {
+
+    /** The HTTP client that calls the upstream. */
+    public enum ClientKind {
+        /** Jetty's client when {@code org.eclipse.jetty:jetty-client} is on the class path, else the JDK's. */
+        AUTO,
+        /** Jetty's client (about three times faster to a first streamed event); needs {@code jetty-client}. */
+        JETTY,
+        /** The JDK's {@link java.net.http.HttpClient}: no dependency, HTTP/2 to https upstreams. */
+        JDK;
+
+        /** Parses {@code auto}, {@code jetty} or {@code jdk}, in any case. */
+        public static ClientKind parse(String text) {
+            try {
+                return valueOf(text.strip().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("upstream-client must be auto, jetty or jdk: " + text, e);
+            }
+        }
+    }
 
     public static final URI DEFAULT_BASE_URL = URI.create("https://api.openai.com");
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
@@ -33,6 +54,7 @@ public record UpstreamConfig(
         requirePositive(responseTimeout, "response-timeout");
         organization = organization == null ? Optional.empty() : organization.filter(s -> !s.isBlank());
         project = project == null ? Optional.empty() : project.filter(s -> !s.isBlank());
+        client = client == null ? ClientKind.AUTO : client;
         String scheme = baseUrl.getScheme();
         if (scheme == null
                 || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
@@ -52,7 +74,8 @@ public record UpstreamConfig(
                 DEFAULT_CONNECT_TIMEOUT,
                 DEFAULT_RESPONSE_TIMEOUT,
                 Optional.empty(),
-                Optional.empty());
+                Optional.empty(),
+                ClientKind.AUTO);
     }
 
     /** Parses a base URL, with a message naming the setting when it is malformed. */
@@ -80,23 +103,29 @@ public record UpstreamConfig(
     }
 
     public UpstreamConfig withBaseUrl(URI baseUrl) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project);
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
     }
 
     public UpstreamConfig withConnectTimeout(Duration connectTimeout) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project);
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
     }
 
     public UpstreamConfig withResponseTimeout(Duration responseTimeout) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project);
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
     }
 
     public UpstreamConfig withOrganization(String organization) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, Optional.ofNullable(organization), project);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, Optional.ofNullable(organization), project, client);
     }
 
     public UpstreamConfig withProject(String project) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, Optional.ofNullable(project));
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, Optional.ofNullable(project), client);
+    }
+
+    public UpstreamConfig withClient(ClientKind client) {
+        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
     }
 
     private static void requirePositive(Duration d, String name) {

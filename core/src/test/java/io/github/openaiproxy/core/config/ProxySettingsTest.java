@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.time.Duration;
@@ -30,6 +31,7 @@ class ProxySettingsTest {
         s.put("base-url", "http://127.0.0.1:9/v1");
         s.put("connect-timeout", "3s");
         s.put("response-timeout", "2m");
+        s.put("upstream-client", "JDK");
         s.put("path", "/ai");
         s.put("allowed-hosts", "chat.example.com, .example.org");
         s.put("allow-client-key", "yes");
@@ -53,6 +55,7 @@ class ProxySettingsTest {
         assertThat(c.upstream().baseUrl()).isEqualTo(URI.create("http://127.0.0.1:9/v1"));
         assertThat(c.upstream().connectTimeout()).isEqualTo(Duration.ofSeconds(3));
         assertThat(c.upstream().responseTimeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(c.upstream().client()).isEqualTo(UpstreamConfig.ClientKind.JDK);
         assertThat(c.path()).isEqualTo("/ai");
         assertThat(c.allowedHosts().entries()).containsExactly("chat.example.com", ".example.org");
         assertThat(c.maxBodySize()).isEqualTo(2L * 1024 * 1024);
@@ -117,6 +120,11 @@ class ProxySettingsTest {
                 .isThrownBy(() ->
                         ProxySettings.from(Map.of("allow-client-key", "maybe")).toConfig())
                 .withMessageContaining("'allow-client-key'");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() ->
+                        ProxySettings.from(Map.of("upstream-client", "netty")).toConfig())
+                .withMessageContaining("'upstream-client'")
+                .withMessageContaining("auto, jetty or jdk");
         assertThatIllegalArgumentException()
                 .isThrownBy(
                         () -> ProxySettings.from(Map.of("max-body-size", "0")).toConfig())

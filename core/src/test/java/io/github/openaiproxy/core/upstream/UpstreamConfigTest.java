@@ -44,6 +44,7 @@ class UpstreamConfigTest {
         assertThat(d.responseTimeout()).isEqualTo(Duration.ofMinutes(10));
         assertThat(d.organization()).isEmpty();
         assertThat(d.project()).isEmpty();
+        assertThat(d.client()).isEqualTo(UpstreamConfig.ClientKind.AUTO);
     }
 
     @ParameterizedTest

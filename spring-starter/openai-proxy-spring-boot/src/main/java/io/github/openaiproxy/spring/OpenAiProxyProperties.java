@@ -1,5 +1,6 @@
 package io.github.openaiproxy.spring;
 
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
@@ -71,6 +72,12 @@ public class OpenAiProxyProperties {
      */
     @DurationUnit(ChronoUnit.SECONDS)
     private Duration responseTimeout = Duration.ofMinutes(10);
+
+    /**
+     * The HTTP client that calls the upstream: 'auto' (Jetty's when jetty-client is on the class path, as the
+     * starter brings it, else the JDK's), 'jetty' or 'jdk'.
+     */
+    private UpstreamConfig.ClientKind upstreamClient = UpstreamConfig.ClientKind.AUTO;
 
     /** Largest request body accepted (chat bodies can carry base64 images); over it the client gets 413. */
     private DataSize maxBodySize = DataSize.ofMegabytes(10);
@@ -182,6 +189,14 @@ public class OpenAiProxyProperties {
 
     public void setResponseTimeout(Duration responseTimeout) {
         this.responseTimeout = responseTimeout;
+    }
+
+    public UpstreamConfig.ClientKind getUpstreamClient() {
+        return upstreamClient;
+    }
+
+    public void setUpstreamClient(UpstreamConfig.ClientKind upstreamClient) {
+        this.upstreamClient = upstreamClient;
     }
 
     public DataSize getMaxBodySize() {

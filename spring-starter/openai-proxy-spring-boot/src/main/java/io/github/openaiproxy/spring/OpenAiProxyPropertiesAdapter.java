@@ -56,7 +56,9 @@ final class OpenAiProxyPropertiesAdapter {
         }
         u = with(u, "connect-timeout", p.getConnectTimeout(), UpstreamConfig::withConnectTimeout);
         u = with(u, "response-timeout", p.getResponseTimeout(), UpstreamConfig::withResponseTimeout);
-        return u.withOrganization(p.getOrganization()).withProject(p.getProject());
+        return u.withOrganization(p.getOrganization())
+                .withProject(p.getProject())
+                .withClient(p.getUpstreamClient());
     }
 
     private static CorsConfig cors(OpenAiProxyProperties.Cors p) {

@@ -11,6 +11,7 @@ import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.route.RouteCall;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.net.http.HttpHeaders;
@@ -59,7 +60,8 @@ class OpenAiProxyAutoConfigurationTests {
                         "openai.proxy.organization=org-1",
                         "openai.proxy.project=proj-1",
                         "openai.proxy.connect-timeout=3s",
-                        "openai.proxy.response-timeout=2m")
+                        "openai.proxy.response-timeout=2m",
+                        "openai.proxy.upstream-client=jdk")
                 .run(context -> {
                     ProxyConfig config = context.getBean(ProxyConfig.class);
                     assertThat(config.keys().serverKey()).isEqualTo(ApiKey.of("sk-test-1"));
@@ -69,6 +71,7 @@ class OpenAiProxyAutoConfigurationTests {
                     assertThat(config.upstream().project()).contains("proj-1");
                     assertThat(config.upstream().connectTimeout()).isEqualTo(Duration.ofSeconds(3));
                     assertThat(config.upstream().responseTimeout()).isEqualTo(Duration.ofMinutes(2));
+                    assertThat(config.upstream().client()).isEqualTo(UpstreamConfig.ClientKind.JDK);
                 });
     }
 

@@ -34,6 +34,8 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getBaseUrl()).isEqualTo(UpstreamConfig.DEFAULT_BASE_URL.toString());
         assertThat(properties.getConnectTimeout()).isEqualTo(UpstreamConfig.DEFAULT_CONNECT_TIMEOUT);
         assertThat(properties.getResponseTimeout()).isEqualTo(UpstreamConfig.DEFAULT_RESPONSE_TIMEOUT);
+        assertThat(properties.getUpstreamClient())
+                .isEqualTo(UpstreamConfig.defaults().client());
         assertThat(properties.getOrganization()).isNull();
         assertThat(properties.getProject()).isNull();
         assertThat(properties.getMaxBodySize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_BODY_SIZE);

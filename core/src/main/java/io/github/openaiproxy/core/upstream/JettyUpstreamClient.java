@@ -1,0 +1,187 @@
+package io.github.openaiproxy.core.upstream;
+
+import io.github.openaiproxy.core.internal.Bodies;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.net.http.HttpHeaders;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.eclipse.jetty.util.thread.Scheduler;
+
+/**
+ * The {@link UpstreamClient} on Jetty's {@link HttpClient}, the default when {@code jetty-client} is on the
+ * class path. Against the JDK client it reaches a streamed first event about three times sooner (the JDK
+ * client spends several hundred microseconds on a chunked response before handing its first bytes over),
+ * and it reads the body with the same demand: a chunk is read only when the relay asked for one.
+ *
+ * <p>Set up as a proxy's client, not a browser's: no cookie store, no redirects, no authentication or
+ * {@code Expect} handling, no content decoding (compressed bodies pass through untouched), no
+ * {@code User-Agent} of its own, and no cap on connections per upstream below what the streams need.
+ * HTTP/1.1 over plain or TLS connections; one small thread pool serves every connection.
+ */
+final class JettyUpstreamClient implements UpstreamClient {
+    private static final System.Logger LOG = System.getLogger(JettyUpstreamClient.class.getName());
+    /** Headers the transport writes itself. */
+    private static final Set<String> RESTRICTED =
+            Set.of("connection", "content-length", "expect", "host", "upgrade", "transfer-encoding");
+    /** How long a pooled connection may stay unused before it is closed. */
+    private static final long POOLED_IDLE_MILLIS = 30_000;
+
+    private final HttpClient client;
+    private final UpstreamConfig config;
+
+    private JettyUpstreamClient(HttpClient client, UpstreamConfig config) {
+        this.client = client;
+        this.config = config;
+    }
+
+    static JettyUpstreamClient create(UpstreamConfig config) {
+        // Callbacks never block, so a few threads carry any number of streams.
+        int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+        QueuedThreadPool pool = new QueuedThreadPool(threads, 2, 60_000);
+        pool.setName("openai-proxy-upstream");
+        pool.setDaemon(true);
+        HttpClient client = new HttpClient();
+        client.setExecutor(pool);
+        client.setScheduler(new ScheduledExecutorScheduler("openai-proxy-upstream-timer", true));
+        client.setConnectTimeout(config.connectTimeout().toMillis());
+        client.setIdleTimeout(POOLED_IDLE_MILLIS);
+        client.setFollowRedirects(false);
+        client.setUserAgentField(null);
+        client.setDefaultRequestContentType(null);
+        client.setHttpCookieStore(new HttpCookieStore.Empty());
+        client.setMaxConnectionsPerDestination(Integer.MAX_VALUE);
+        client.setMaxRequestsQueuedPerDestination(Integer.MAX_VALUE);
+        client.setMaxResponseHeadersSize(64 * 1024);
+        try {
+            client.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("the upstream client did not start", e);
+        }
+        // Both are filled in by start(): redirects, authentication, 100-continue; gzip and the other decoders.
+        client.getProtocolHandlers().clear();
+        client.getContentDecoderFactories().clear();
+        return new JettyUpstreamClient(client, config);
+    }
+
+    @Override
+    public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
+        CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
+        Request r = client.newRequest(request.uri())
+                .method(request.method())
+                // No idle limit on a running exchange (a model may think for minutes); the headers have theirs.
+                .idleTimeout(0, TimeUnit.MILLISECONDS);
+        String contentType = null;
+        List<HttpField> fields = new ArrayList<>();
+        for (Map.Entry<String, List<String>> e : request.headers().map().entrySet()) {
+            String name = e.getKey();
+            String lower = name.toLowerCase(Locale.ROOT);
+            if (RESTRICTED.contains(lower)) {
+                continue;
+            }
+            for (String value : e.getValue()) {
+                fields.add(new HttpField(name, value));
+                if (lower.equals("content-type")) {
+                    contentType = value;
+                }
+            }
+        }
+        r.headers(h -> fields.forEach(h::add));
+        if (request.body().length > 0 || bodyExpected(request.method())) {
+            r.body(new BytesRequestContent(contentType, request.body()));
+        }
+        Scheduler.Task headersTimer = client.getScheduler()
+                .schedule(
+                        () -> r.abort(new HeadersTimeout()),
+                        config.responseTimeout().toMillis(),
+                        TimeUnit.MILLISECONDS);
+        r.onResponseContentSource((response, source) -> {
+            headersTimer.cancel();
+            JettyBodyPublisher body = new JettyBodyPublisher(source, JettyUpstreamClient::translate);
+            if (!result.complete(new UpstreamResponse(response.getStatus(), headers(response.getHeaders()), body))
+                    && result.isCancelled()) {
+                // The caller gave up while the headers were on their way: release the connection.
+                Bodies.discard(body);
+            }
+        });
+        r.send(outcome -> {
+            headersTimer.cancel();
+            if (outcome.isFailed() && !result.isDone()) {
+                result.completeExceptionally(translate(outcome.getFailure()));
+            }
+        });
+        result.whenComplete((response, error) -> {
+            if (result.isCancelled()) {
+                r.abort(new CancellationException("the caller cancelled the upstream call"));
+            }
+        });
+        return result;
+    }
+
+    /** Methods whose empty body still gets {@code Content-Length: 0}, as servers expect. */
+    private static boolean bodyExpected(String method) {
+        return method.equals("POST") || method.equals("PUT") || method.equals("PATCH");
+    }
+
+    private static HttpHeaders headers(Iterable<HttpField> fields) {
+        Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        for (HttpField f : fields) {
+            map.computeIfAbsent(f.getName(), k -> new ArrayList<>(1)).add(f.getValue());
+        }
+        return HttpHeaders.of(map, (name, value) -> true);
+    }
+
+    static Throwable translate(Throwable failure) {
+        if (failure instanceof UpstreamFailure || failure instanceof CancellationException) {
+            return failure;
+        }
+        if (failure instanceof HeadersTimeout) {
+            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", failure);
+        }
+        if (failure instanceof SocketTimeoutException || failure instanceof TimeoutException) {
+            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", failure);
+        }
+        if (failure instanceof Error error) {
+            throw error;
+        }
+        // Refused, reset, TLS, a malformed answer: nothing usable came from the upstream.
+        LOG.log(System.Logger.Level.DEBUG, "upstream unreachable: {0}", failure.toString());
+        return new UpstreamFailure(
+                UpstreamFailure.Kind.UNREACHABLE,
+                failure instanceof IOException ? "upstream unreachable" : "upstream sent an invalid response",
+                failure);
+    }
+
+    @Override
+    public void close() {
+        try {
+            client.stop();
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.DEBUG, "stopping the upstream client failed", e);
+        }
+    }
+
+    /** The upstream's headers did not arrive within {@link UpstreamConfig#responseTimeout()}. */
+    private static final class HeadersTimeout extends TimeoutException {
+        private static final long serialVersionUID = 1L;
+
+        HeadersTimeout() {
+            super("no response headers in time");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+package io.github.openaiproxy.core.upstream;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.testing.BodyReader;
+import io.github.openaiproxy.core.testing.RawUpstream;
+import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * What every {@link UpstreamClient} must do as a proxy's client, over real connections: send the headers
+ * it is given and nothing of a browser's (cookies, encodings, its own agent), hand redirects and
+ * challenges up untouched, read the body only on demand, and close the connection when the caller leaves.
+ */
+@ParameterizedClass(name = "{0} client")
+@EnumSource(
+        value = ClientKind.class,
+        names = {"JETTY", "JDK"})
+class UpstreamClientTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @RegisterExtension
+    static final WireMockUpstream upstream = new WireMockUpstream();
+
+    @Parameter
+    ClientKind kind;
+
+    private UpstreamClient client;
+
+    private UpstreamClient client(URI baseUrl) {
+        client = UpstreamClient.create(
+                UpstreamConfig.defaults().withBaseUrl(baseUrl).withClient(kind));
+        return client;
+    }
+
+    @AfterEach
+    void close() {
+        if (client != null) {
+            client.close();
+        }
+    }
+
+    private static UpstreamRequest post(URI uri, Map<String, String> headers, String body) {
+        HttpHeaders h = HttpHeaders.of(
+                headers.entrySet().stream()
+                        .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> List.of(e.getValue()))),
+                (a, b) -> true);
+        return new UpstreamRequest("POST", uri, h, body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static UpstreamResponse await(CompletableFuture<UpstreamResponse> call) throws Exception {
+        return call.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    @Test
+    void theClientCreatedIsTheOneAskedFor() {
+        String name = client(upstream.baseUrl()).getClass().getSimpleName();
+        assertThat(name).isEqualTo(kind == ClientKind.JETTY ? "JettyUpstreamClient" : "JdkUpstreamClient");
+    }
+
+    @Test
+    void sendsTheGivenHeadersAndOnlyWhatHttpItselfNeeds() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
+                    .send(post(
+                            raw.baseUrl().resolve("/v1/chat/completions"),
+                            Map.of(
+                                    "Authorization", "Bearer sk-test",
+                                    "Content-Type", "application/json",
+                                    "Accept", "text/event-stream",
+                                    "User-Agent", "openai-proxy-java"),
+                            "{}"));
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                assertThat(BodyReader.read(await(call).body()).text()).isEqualTo("ok");
+                List<String> lines = Arrays.asList(c.requestHead().split("\r\n"));
+                assertThat(lines.get(0)).isEqualTo("POST /v1/chat/completions HTTP/1.1");
+                assertThat(lines.subList(1, lines.size()).stream()
+                                .map(l -> l.substring(0, l.indexOf(':')).toLowerCase(Locale.ROOT))
+                                .sorted())
+                        .containsExactly(
+                                "accept", "authorization", "content-length", "content-type", "host", "user-agent");
+                assertThat(lines).contains("Content-Length: 2", "User-Agent: openai-proxy-java");
+            }
+        }
+    }
+
+    @Test
+    void anEmptyPostStillSaysItsLength() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
+                    .send(post(raw.baseUrl().resolve("/v1/threads"), Map.of("Authorization", "Bearer sk-test"), ""));
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                assertThat(await(call).status()).isEqualTo(200);
+                assertThat(c.requestHead().toLowerCase(Locale.ROOT)).contains("\r\ncontent-length: 0\r\n");
+                assertThat(c.requestHead().toLowerCase(Locale.ROOT)).doesNotContain("content-type");
+            }
+        }
+    }
+
+    @Test
+    void cookiesTheUpstreamSetsAreNeverSentBack() throws Exception {
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(aResponse().withStatus(200).withHeader("Set-Cookie", "__cf_bm=abc; Path=/")));
+        UpstreamClient c = client(upstream.baseUrl());
+        URI uri = upstream.baseUrl().resolve("/v1/models");
+        for (int i = 0; i < 2; i++) {
+            UpstreamResponse r = await(c.send(post(uri, Map.of("Authorization", "Bearer sk-test"), "{}")));
+            assertThat(r.headers().allValues("set-cookie")).containsExactly("__cf_bm=abc; Path=/");
+            BodyReader.read(r.body());
+        }
+        assertThat(upstream.server().findAll(anyRequestedFor(anyUrl())))
+                .hasSize(2)
+                .allSatisfy(request -> {
+                    assertThat(request.containsHeader("Cookie")).isFalse();
+                    assertThat(request.containsHeader("Accept-Encoding")).isFalse();
+                });
+    }
+
+    @Test
+    void aCompressedAnswerComesUpAsItsBytesWithItsEncoding() throws Exception {
+        byte[] gzipped = gzip("{\"object\":\"list\",\"data\":[]}");
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(aResponse()
+                                .withStatus(200)
+                                .withHeader("Content-Type", "application/json")
+                                .withHeader("Content-Encoding", "gzip")
+                                .withBody(gzipped)));
+        UpstreamResponse r = await(client(upstream.baseUrl())
+                .send(post(upstream.baseUrl().resolve("/v1/files"), Map.of("Authorization", "Bearer sk-test"), "{}")));
+        assertThat(r.headers().firstValue("content-encoding")).contains("gzip");
+        assertThat(BodyReader.read(r.body()).bytes()).isEqualTo(gzipped);
+    }
+
+    @Test
+    void redirectsAndAuthenticationChallengesAreHandedUpUnfollowed() throws Exception {
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .atPriority(1)
+                        .withHeader("X-Case", com.github.tomakehurst.wiremock.client.WireMock.equalTo("redirect"))
+                        .willReturn(aResponse().withStatus(302).withHeader("Location", "/elsewhere")));
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .atPriority(2)
+                        .willReturn(aResponse()
+                                .withStatus(401)
+                                .withHeader("WWW-Authenticate", "Bearer realm=\"OpenAI\"")
+                                .withBody("{\"error\":{\"code\":\"invalid_api_key\"}}")));
+        UpstreamClient c = client(upstream.baseUrl());
+        URI uri = upstream.baseUrl().resolve("/v1/models");
+
+        UpstreamResponse redirect =
+                await(c.send(post(uri, Map.of("Authorization", "Bearer sk-test", "X-Case", "redirect"), "{}")));
+        assertThat(redirect.status()).isEqualTo(302);
+        assertThat(redirect.headers().firstValue("location")).contains("/elsewhere");
+        BodyReader.read(redirect.body());
+
+        UpstreamResponse challenge = await(c.send(post(uri, Map.of("Authorization", "Bearer sk-bad"), "{}")));
+        assertThat(challenge.status()).isEqualTo(401);
+        assertThat(challenge.headers().firstValue("www-authenticate")).contains("Bearer realm=\"OpenAI\"");
+        assertThat(BodyReader.read(challenge.body()).text()).isEqualTo("{\"error\":{\"code\":\"invalid_api_key\"}}");
+        assertThat(upstream.server().findAll(anyRequestedFor(anyUrl()))).hasSize(2);
+    }
+
+    @Test
+    void repeatedResponseHeadersKeepEveryValue() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
+                    .send(post(raw.baseUrl().resolve("/v1/models"), Map.of("Authorization", "Bearer sk-test"), "{}"));
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nX-Multi: one\r\nx-multi: two\r\nContent-Length: 0\r\n\r\n");
+                assertThat(await(call).headers().allValues("X-MULTI")).containsExactly("one", "two");
+            }
+        }
+    }
+
+    @Test
+    void theBodyIsReadOnlyAsFastAsItIsAskedFor() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
+                    .send(post(
+                            raw.baseUrl().resolve("/v1/chat/completions"),
+                            Map.of("Accept", "text/event-stream"),
+                            "{}"));
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+                c.writeChunk("data: 1\n\n");
+                TestSubscriber s = new TestSubscriber(0);
+                await(call).body().subscribe(s);
+                s.request(1);
+                s.awaitItems(1, WAIT);
+
+                c.writeChunk("data: 2\n\n");
+                Thread.sleep(300);
+                assertThat(s.items()).hasSize(1); // nothing without demand
+
+                s.request(1);
+                s.awaitItems(2, WAIT);
+                c.write("0\r\n\r\n");
+                s.request(Long.MAX_VALUE);
+                s.terminated().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(String.join("", s.texts())).isEqualTo("data: 1\n\ndata: 2\n\n");
+                assertThat(s.isCompleted()).isTrue();
+                assertThat(s.demandViolations()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void cancellingTheBodyClosesTheConnection() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
+                    .send(post(
+                            raw.baseUrl().resolve("/v1/chat/completions"),
+                            Map.of("Accept", "text/event-stream"),
+                            "{}"));
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+                c.writeChunk("data: 1\n\n");
+                TestSubscriber s = new TestSubscriber(1);
+                await(call).body().subscribe(s);
+                s.awaitItems(1, WAIT);
+                s.cancel();
+                assertThat(c.closedByPeerWithin(WAIT)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void cancellingTheCallBeforeTheHeadersClosesTheConnection() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call =
+                    client(raw.baseUrl()).send(post(raw.baseUrl().resolve("/v1/chat/completions"), Map.of(), "{}"));
+            try (RawUpstream.Connection c = raw.accept()) {
+                call.cancel(true);
+                assertThat(c.closedByPeerWithin(WAIT)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void aBodyBrokenOffEndsInAnError() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            CompletableFuture<UpstreamResponse> call =
+                    client(raw.baseUrl()).send(post(raw.baseUrl().resolve("/v1/chat/completions"), Map.of(), "{}"));
+            UpstreamResponse r;
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial\":");
+                r = await(call);
+            }
+            TestSubscriber s = new TestSubscriber(Long.MAX_VALUE);
+            r.body().subscribe(s);
+            s.terminated().handle((v, e) -> null).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(s.error()).isNotNull();
+            assertThat(s.isCompleted()).isFalse();
+        }
+    }
+
+    private static byte[] gzip(String text) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (GZIPOutputStream z = new GZIPOutputStream(out)) {
+            z.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+        return out.toByteArray();
+    }
+}
