@@ -14,8 +14,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The upstream client's floor: the proxy's own {@link UpstreamClient} (the JDK HttpClient, as core
- * configures it) sending the benchmark's chat request to the stub with a fixed number in flight and
+ * The upstream client's floor: the proxy's own {@link UpstreamClient} (the one core picks by default,
+ * Jetty's HttpClient, configured as core configures it) sending the benchmark's chat request to the stub with a fixed number in flight and
  * reading every body, for a while. Prints how many requests completed and its own CPU time, so its cost
  * per request can be set beside the container's and the proxy's.
  *
@@ -48,7 +48,7 @@ public final class HttpClientFloor {
         AtomicLong failed = new AtomicLong();
         Semaphore slots = new Semaphore(inFlight);
         long pid = ProcessHandle.current().pid();
-        try (UpstreamClient client = UpstreamClient.jdk(config)) {
+        try (UpstreamClient client = UpstreamClient.create(config)) {
             long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
             long end = warmEnd + (long) (seconds * 1e9);
             long cpuStart = -1;

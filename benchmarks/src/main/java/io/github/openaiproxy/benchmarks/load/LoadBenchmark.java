@@ -329,7 +329,7 @@ public final class LoadBenchmark {
         f.stubCpuMillis = stub.cpuMillis() - stubBefore;
         log(String.format(
                 "  %-34s %8.0f req/s  p50 %6d us  p99 %6d us  cpu/req: client %.1f us (%d failed)",
-                "JDK HttpClient alone, " + connections + " in flight",
+                "upstream client alone, " + connections + " in flight",
                 f.requests / f.seconds,
                 f.p50Us,
                 f.p99Us,

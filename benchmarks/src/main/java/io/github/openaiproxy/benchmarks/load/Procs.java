@@ -106,10 +106,10 @@ final class Procs {
             return "JIT compiler";
         }
         if (g.startsWith("ForkJoinPool.commonPool")) {
-            return "common pool (HttpClient's sendAsync hop)";
+            return "common pool";
         }
         if (g.startsWith("Thread-#")) {
-            return "unnamed threads (one per request when the common pool is too small)";
+            return "unnamed threads";
         }
         if (g.contains("-exec-")) {
             return "Tomcat workers (exec)";
@@ -121,10 +121,10 @@ final class Procs {
             return "Tomcat acceptor";
         }
         if (g.contains("SelectorManager")) {
-            return "HttpClient selector";
+            return "JDK HttpClient selector";
         }
         if (g.startsWith("openai-proxy-upstream")) {
-            return "HttpClient callbacks (openai-proxy-upstream)";
+            return "upstream client: selector and callbacks (openai-proxy-upstream)";
         }
         return g;
     }

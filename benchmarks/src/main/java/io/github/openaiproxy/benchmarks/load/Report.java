@@ -399,7 +399,7 @@ final class Report {
                 Locale.ROOT, "| the standalone's Tomcat answering from memory, no proxying | %.1f us |%n", tomcat));
         out.append(String.format(
                 Locale.ROOT,
-                "| core's upstream client (JDK HttpClient) making the same call, no server | %.1f us |%n",
+                "| core's upstream client (Jetty HttpClient) making the same call, no server | %.1f us |%n",
                 client));
         out.append(String.format(Locale.ROOT, "| the two together | %.1f us |%n", tomcat + client));
         out.append(String.format(
@@ -407,9 +407,9 @@ final class Report {
         if (tomcat + client > b) {
             out.append(String.format(
                     Locale.ROOT,
-                    "The container and the JDK client alone need %.1fx the budget, before the proxy does any"
+                    "The container and the upstream client alone need %.1fx the budget, before the proxy does any"
                             + " work of its own: on %d shared cores, 0.8x nginx is out of reach for a servlet"
-                            + " proxy on the JDK client, whatever its own code does. The proxy's own share is"
+                            + " proxy on this client, whatever its own code does. The proxy's own share is"
                             + " about %.1f us per request.%n",
                     (tomcat + client) / b,
                     Runtime.getRuntime().availableProcessors(),
@@ -421,7 +421,7 @@ final class Report {
         out.append("## 2. Latency at one connection\n\n");
         out.append("One connection, one request at a time (wrk -c1). 'added' is the proxy's (or nginx's) latency"
                 + " minus direct, from the same run, median over runs. The last row is core's upstream client"
-                + " alone (the JDK HttpClient, in its own JVM, no server) calling the stub one request at a time:"
+                + " alone (Jetty's HttpClient as core configures it, in its own JVM, no server) calling the stub one request at a time:"
                 + " the round trip the proxy cannot go below, whatever the container.\n\n");
         out.append("| target | p50 | p99 | added p50 | added p99 | errors |\n|---|---|---|---|---|---|\n");
         for (String t : r.latency.keySet()) {
@@ -447,7 +447,7 @@ final class Report {
             }
             out.append(String.format(
                     Locale.ROOT,
-                    "| JDK HttpClient alone to the stub (core's client, no server) | %s | %s | %s | %s | %d |%n",
+                    "| Jetty HttpClient alone to the stub (core's client, no server) | %s | %s | %s | %s | %d |%n",
                     micros(Stats.median(r.clientFloorLatency, f -> f.p50Us)),
                     micros(Stats.median(r.clientFloorLatency, f -> f.p99Us)),
                     micros(Stats.median(a50)),

@@ -66,7 +66,7 @@ final class Results {
         }
     }
 
-    /** The JDK HttpClient alone, as core configures it, against the stub. */
+    /** Core's default upstream client alone, as core configures it, against the stub. */
     static final class ClientFloor {
         long requests;
         long failed;
