@@ -4,8 +4,11 @@ import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.github.tomakehurst.wiremock.WireMockServer;
 import io.github.openaiproxy.core.testing.BodyReader;
 import io.github.openaiproxy.core.testing.RawUpstream;
 import io.github.openaiproxy.core.testing.TestSubscriber;
@@ -22,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterEach;
@@ -280,6 +284,26 @@ class UpstreamClientTest {
             s.terminated().handle((v, e) -> null).get(WAIT.toSeconds(), TimeUnit.SECONDS);
             assertThat(s.error()).isNotNull();
             assertThat(s.isCompleted()).isFalse();
+        }
+    }
+
+    @Test
+    void anUpstreamWhoseCertificateIsNotTrustedIsNeverSentTheKey() throws Exception {
+        // WireMock's https port presents a self-signed certificate: the call must fail before any request.
+        WireMockServer tls = new WireMockServer(options().dynamicPort().dynamicHttpsPort());
+        tls.start();
+        try {
+            URI base = URI.create("https://localhost:" + tls.httpsPort());
+            CompletableFuture<UpstreamResponse> call = client(base)
+                    .send(post(base.resolve("/v1/models"), Map.of("Authorization", "Bearer sk-secret"), "{}"));
+            assertThatThrownBy(() -> await(call))
+                    .isInstanceOf(ExecutionException.class)
+                    .cause()
+                    .isInstanceOfSatisfying(UpstreamFailure.class, f -> assertThat(f.kind())
+                            .isEqualTo(UpstreamFailure.Kind.UNREACHABLE));
+            assertThat(tls.findAll(anyRequestedFor(anyUrl()))).isEmpty();
+        } finally {
+            tls.stop();
         }
     }
 
