@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The default {@link UpstreamClient} on {@link HttpClient}: asynchronous from connect to the last body
+ * The {@link UpstreamClient} on the JDK's {@link HttpClient}, used when {@code jetty-client} is absent or
+ * {@code upstream-client} is {@code jdk}: asynchronous from connect to the last body
  * byte, with demand-driven body reading ({@link HttpResponse.BodySubscribers#ofPublisher()}), so a slow
  * client slows the upstream read instead of filling memory. One selector thread serves all connections;
  * a small fixed pool runs callbacks, so the thread count does not grow with open streams.

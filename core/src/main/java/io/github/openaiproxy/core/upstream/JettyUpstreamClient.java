@@ -156,8 +156,8 @@ final class JettyUpstreamClient implements UpstreamClient {
         if (failure instanceof SocketTimeoutException || failure instanceof TimeoutException) {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", failure);
         }
-        if (failure instanceof Error error) {
-            throw error;
+        if (failure instanceof Error) {
+            return failure;
         }
         // Refused, reset, TLS, a malformed answer: nothing usable came from the upstream.
         LOG.log(System.Logger.Level.DEBUG, "upstream unreachable: {0}", failure.toString());

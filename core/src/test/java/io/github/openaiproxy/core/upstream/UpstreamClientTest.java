@@ -299,8 +299,9 @@ class UpstreamClientTest {
             assertThatThrownBy(() -> await(call))
                     .isInstanceOf(ExecutionException.class)
                     .cause()
-                    .isInstanceOfSatisfying(UpstreamFailure.class, f -> assertThat(f.kind())
-                            .isEqualTo(UpstreamFailure.Kind.UNREACHABLE));
+                    .isInstanceOfSatisfying(
+                            UpstreamFailure.class,
+                            f -> assertThat(f.kind()).isEqualTo(UpstreamFailure.Kind.UNREACHABLE));
             assertThat(tls.findAll(anyRequestedFor(anyUrl()))).isEmpty();
         } finally {
             tls.stop();
