@@ -40,7 +40,7 @@ final class JettyUpstreamClient implements UpstreamClient {
     private static final Set<String> RESTRICTED =
             Set.of("connection", "content-length", "expect", "host", "upgrade", "transfer-encoding");
     /** How long a pooled connection may stay unused before it is closed. */
-    private static final long POOLED_IDLE_MILLIS = 30_000;
+    static final java.time.Duration POOLED_IDLE = java.time.Duration.ofSeconds(30);
 
     private final HttpClient client;
     private final UpstreamConfig config;
@@ -51,6 +51,11 @@ final class JettyUpstreamClient implements UpstreamClient {
     }
 
     static JettyUpstreamClient create(UpstreamConfig config) {
+        return create(config, POOLED_IDLE);
+    }
+
+    /** With another idle time for pooled connections (tests). */
+    static JettyUpstreamClient create(UpstreamConfig config, java.time.Duration pooledIdle) {
         // Callbacks never block, so a few threads carry any number of streams.
         int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
         QueuedThreadPool pool = new QueuedThreadPool(threads, 2, 60_000);
@@ -60,7 +65,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         client.setExecutor(pool);
         client.setScheduler(new ScheduledExecutorScheduler("openai-proxy-upstream-timer", true));
         client.setConnectTimeout(config.connectTimeout().toMillis());
-        client.setIdleTimeout(POOLED_IDLE_MILLIS);
+        client.setIdleTimeout(pooledIdle.toMillis());
         client.setFollowRedirects(false);
         client.setUserAgentField(null);
         client.setDefaultRequestContentType(null);
