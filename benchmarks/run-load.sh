@@ -26,18 +26,19 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
 proxy_jar=examples/standalone/target/openai-proxy-standalone.jar
+spring_jar=examples/spring-boot-app/target/openai-proxy-spring-boot-app.jar
 bench_jar=benchmarks/target/benchmarks.jar
 stale() {
-  [ ! -f "$proxy_jar" ] || [ ! -f "$bench_jar" ] && return 0
+  [ ! -f "$proxy_jar" ] || [ ! -f "$spring_jar" ] || [ ! -f "$bench_jar" ] && return 0
   local newest
-  newest=$(find pom.xml core servlet-adapter examples/standalone examples/demo-upstream examples/chat-ui benchmarks \
+  newest=$(find pom.xml core servlet-adapter graphql-module spring-starter examples benchmarks \
     \( -name target -prune \) -o \( -type f \( -name '*.java' -o -name 'pom.xml' -o -name '*.lua' \) \
-    \( -newer "$proxy_jar" -o -newer "$bench_jar" \) -print \) | head -1)
+    \( -newer "$proxy_jar" -o -newer "$spring_jar" -o -newer "$bench_jar" \) -print \) | head -1)
   [ -n "$newest" ]
 }
 if stale; then
   echo "run-load: building the proxy and the benchmark jars"
-  ./mvnw -q -DskipTests -Dspotless.skip=true -pl examples/standalone,benchmarks -am package
+  ./mvnw -q -DskipTests -Dspotless.skip=true -pl examples/standalone,examples/spring-boot-app,benchmarks -am package
 fi
 
 cmd="benchmarks/run-load.sh"
@@ -45,4 +46,4 @@ for a in "$@"; do
   cmd="$cmd $a"
 done
 exec java -Xms256m -Xmx1g -cp "$bench_jar" io.github.openaiproxy.benchmarks.load.LoadBenchmark \
-  --proxy-jar="$proxy_jar" --out=BENCHMARKS.md --notes=benchmarks/NOTES.md --command="$cmd" "$@"
+  --proxy-jar="$proxy_jar" --spring-jar="$spring_jar" --out=BENCHMARKS.md --notes=benchmarks/NOTES.md --command="$cmd" "$@"

@@ -12,6 +12,10 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * The side-by-side load benchmark: starts the stub upstream, nginx in front of it and the standalone
@@ -29,6 +33,8 @@ public final class LoadBenchmark {
     static final String PROXY_ROOT = "proxy POST / (normalized)";
     static final String PROXY = "proxy";
     static final String TOMCAT = "Tomcat alone (canned answer, no proxying)";
+    static final String SPRING_V1 = "Spring Boot app POST /v1/chat/completions";
+    static final String SPRING = "Spring Boot app";
 
     /** The proxy's JVM options unless --proxy-java-opts says otherwise (also documented in the README). */
     static final String DEFAULT_PROXY_JAVA_OPTS = "-Xms256m -Xmx1g -XX:+UseG1GC";
@@ -36,6 +42,7 @@ public final class LoadBenchmark {
     final Settings settings;
     final Path work;
     final Path proxyJar;
+    final Path springJar;
     final List<String> proxyJavaOpts;
     final Results results = new Results();
 
@@ -43,15 +50,17 @@ public final class LoadBenchmark {
     Nginx nginx;
     JavaProcess proxy;
     JavaProcess tomcatFloor;
+    JavaProcess spring;
     Path benchJar;
     Wrk wrk;
     Path chatBody;
     Path simpleBody;
 
-    LoadBenchmark(Settings settings, Path work, Path proxyJar, List<String> proxyJavaOpts) {
+    LoadBenchmark(Settings settings, Path work, Path proxyJar, Path springJar, List<String> proxyJavaOpts) {
         this.settings = settings;
         this.work = work;
         this.proxyJar = proxyJar;
+        this.springJar = springJar;
         this.proxyJavaOpts = proxyJavaOpts;
     }
 
@@ -63,6 +72,11 @@ public final class LoadBenchmark {
         if (!Files.isRegularFile(proxyJar)) {
             throw new IllegalArgumentException("no proxy jar at " + proxyJar + " (build it first)");
         }
+        Path springJar = Path.of(
+                opts.getOrDefault("spring-jar", "examples/spring-boot-app/target/openai-proxy-spring-boot-app.jar"));
+        if (!Files.isRegularFile(springJar)) {
+            throw new IllegalArgumentException("no Spring Boot app jar at " + springJar + " (build it first)");
+        }
         Path work = opts.containsKey("work-dir")
                 ? Files.createDirectories(Path.of(opts.get("work-dir")))
                 : Files.createTempDirectory("openai-proxy-load");
@@ -71,7 +85,7 @@ public final class LoadBenchmark {
                         .split("\\s+"))
                 .filter(s -> !s.isEmpty())
                 .toList();
-        LoadBenchmark b = new LoadBenchmark(settings, work, proxyJar, javaOpts);
+        LoadBenchmark b = new LoadBenchmark(settings, work, proxyJar, springJar, javaOpts);
         long start = System.nanoTime();
         b.results.startedAt = ZonedDateTime.now();
         b.results.loadBefore = Procs.read(Path.of("/proc/loadavg"));
@@ -156,7 +170,6 @@ public final class LoadBenchmark {
                 work.resolve("nginx"), stubPort, Runtime.getRuntime().availableProcessors());
 
         int proxyPort = Procs.freePort();
-        log("starting the proxy on port " + proxyPort + " with " + proxyJavaOpts);
         List<String> cmd = new ArrayList<>();
         cmd.add("-jar");
         cmd.add(proxyJarCopy.toString());
@@ -165,23 +178,64 @@ public final class LoadBenchmark {
         env.put("HOST", "127.0.0.1");
         env.put("OPENAI_BASE_URL", "http://127.0.0.1:" + stubPort);
         env.put("OPENAI_API_KEY", "sk-benchmark-not-a-real-key-0000000000000000");
-        proxy = JavaProcess.start(
-                proxyJavaOpts, cmd, env, proxyPort, work.resolve("proxy.log"), Duration.ofSeconds(60));
         results.proxyJavaOpts = String.join(" ", proxyJavaOpts);
-
+        int springPort = Procs.freePort();
         int floorPort = Procs.freePort();
-        log("starting Tomcat alone (the container's floor) on port " + floorPort);
-        tomcatFloor = JavaProcess.start(
-                proxyJavaOpts,
-                List.of("-cp", self.toString(), TomcatFloor.class.getName(), "--port=" + floorPort),
-                Map.of(),
-                floorPort,
-                work.resolve("tomcat-floor.log"),
-                Duration.ofSeconds(60));
+        log("starting the proxy on port " + proxyPort + ", the Spring Boot example app on port " + springPort
+                + " (both with " + proxyJavaOpts + ") and Tomcat alone (the container's floor) on port " + floorPort);
+        Path springJarCopy = Files.copy(
+                springJar,
+                work.resolve("openai-proxy-spring-boot-app.jar"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Map<String, String> springEnv = new LinkedHashMap<>(env);
+        springEnv.put("PORT", Integer.toString(springPort));
+        // The three JVMs start at once: their start-ups overlap instead of adding up.
+        ExecutorService starter = Executors.newFixedThreadPool(3);
+        try {
+            Future<JavaProcess> proxyStart = starter.submit(() -> JavaProcess.start(
+                    proxyJavaOpts, cmd, env, proxyPort, work.resolve("proxy.log"), Duration.ofSeconds(90)));
+            Future<JavaProcess> springStart = starter.submit(() -> JavaProcess.start(
+                    proxyJavaOpts,
+                    List.of(
+                            "-jar",
+                            springJarCopy.toString(),
+                            // Its own H2 file in the work directory; the app's defaults otherwise.
+                            "--spring.datasource.url=jdbc:h2:file:" + work.resolve("spring-sessions")
+                                    + ";DB_CLOSE_ON_EXIT=FALSE"),
+                    springEnv,
+                    springPort,
+                    work.resolve("spring-boot-app.log"),
+                    Duration.ofSeconds(120)));
+            Future<JavaProcess> floorStart = starter.submit(() -> JavaProcess.start(
+                    proxyJavaOpts,
+                    List.of("-cp", self.toString(), TomcatFloor.class.getName(), "--port=" + floorPort),
+                    Map.of(),
+                    floorPort,
+                    work.resolve("tomcat-floor.log"),
+                    Duration.ofSeconds(90)));
+            // Keep every process that did start, so stopAll stops it even when another failed.
+            proxy = started(proxyStart);
+            spring = started(springStart);
+            tomcatFloor = started(floorStart);
+            if (proxy == null || spring == null || tomcatFloor == null) {
+                throw new IllegalStateException("a server did not start; see the logs in " + work);
+            }
+        } finally {
+            starter.shutdown();
+        }
+    }
+
+    private static JavaProcess started(Future<JavaProcess> start) throws InterruptedException {
+        try {
+            return start.get();
+        } catch (ExecutionException e) {
+            log("start failed: " + e.getCause());
+            return null;
+        }
     }
 
     synchronized void stopAll() throws InterruptedException {
-        for (AutoCloseable c : new AutoCloseable[] {tomcatFloor, proxy, nginx, stub}) {
+        for (AutoCloseable c : new AutoCloseable[] {tomcatFloor, spring, proxy, nginx, stub}) {
             if (c != null) {
                 try {
                     c.close();
@@ -197,6 +251,7 @@ public final class LoadBenchmark {
             case DIRECT -> stub.port();
             case NGINX -> nginx.port();
             case TOMCAT -> tomcatFloor.port();
+            case SPRING, SPRING_V1 -> spring.port();
             default -> proxy.port();
         };
         return new InetSocketAddress("127.0.0.1", port);
@@ -216,7 +271,7 @@ public final class LoadBenchmark {
 
     void measure() throws Exception {
         warmUp();
-        List<String> wrkTargets = List.of(DIRECT, NGINX, PROXY_V1, PROXY_ROOT, TOMCAT);
+        List<String> wrkTargets = List.of(DIRECT, NGINX, PROXY_V1, PROXY_ROOT, SPRING_V1, TOMCAT);
         for (int run = 1; run <= settings.runs(); run++) {
             log("run " + run + "/" + settings.runs() + ": throughput at " + settings.connections() + " connections");
             for (String t : wrkTargets) {
@@ -229,18 +284,33 @@ public final class LoadBenchmark {
                 results.latency.computeIfAbsent(t, k -> new ArrayList<>()).add(r);
                 log(String.format("  %-34s p50 %6d us  p99 %6d us  errors %d", t, r.p50Us(), r.p99Us(), r.errors()));
             }
-            results.clientFloorLatency.add(httpClientFloor(1, settings.latencyDuration()));
+            if (!quick()) { // a second JVM start and warm-up, for a row quick mode can do without
+                results.clientFloorLatency.add(httpClientFloor(1, settings.latencyDuration()));
+            }
             log("run " + run + ": streaming latency");
-            for (String t : List.of(DIRECT, NGINX, PROXY)) {
+            for (String t : fullOnlySpring(List.of(DIRECT, NGINX, PROXY), SPRING)) {
                 results.streaming.computeIfAbsent(t, k -> new ArrayList<>()).add(streaming(t));
             }
             log("run " + run + ": 20 MiB response");
-            for (String t : List.of(DIRECT, NGINX, PROXY)) {
+            for (String t : fullOnlySpring(List.of(DIRECT, NGINX, PROXY), SPRING)) {
                 results.image.computeIfAbsent(t, k -> new ArrayList<>()).add(image(t));
             }
             results.heapGrowthKib.add(imageHeapGrowth());
         }
         concurrentStreams();
+    }
+
+    private boolean quick() {
+        return settings.mode().equals("quick");
+    }
+
+    /** The targets, plus the Spring Boot app except in quick mode (which must stay within a minute). */
+    private List<String> fullOnlySpring(List<String> targets, String spring) {
+        List<String> all = new ArrayList<>(targets);
+        if (!quick()) {
+            all.add(spring);
+        }
+        return all;
     }
 
     void warmUp() throws Exception {
@@ -249,9 +319,16 @@ public final class LoadBenchmark {
         wrk.run(url(PROXY_V1), body(PROXY_V1), settings.wrkThreads(), settings.connections(), half);
         wrk.run(url(PROXY_ROOT), body(PROXY_ROOT), settings.wrkThreads(), settings.connections(), half);
         wrk.run(url(TOMCAT), body(TOMCAT), settings.wrkThreads(), settings.connections(), half);
+        if (!quick()) {
+            wrk.run(url(SPRING_V1), body(SPRING_V1), settings.wrkThreads(), settings.connections(), half);
+        }
         // The other paths once, so the JIT has seen them: streams through every target, a large body.
         streaming(PROXY);
         image(PROXY);
+        if (!quick()) {
+            streaming(SPRING);
+            image(SPRING);
+        }
     }
 
     Results.Throughput throughput(String target, int run) throws Exception {
@@ -260,6 +337,7 @@ public final class LoadBenchmark {
         long nginxBefore = nginx.cpuMillis();
         long proxyBefore = proxy.cpuMillis();
         long floorBefore = tomcatFloor.cpuMillis();
+        long springBefore = spring.cpuMillis();
         Map<String, Long> threadsBefore = Procs.cpuMillisByThreadGroup(proxy.pid());
         Wrk.Result r = wrk.run(
                 url(target), body(target), settings.wrkThreads(), settings.connections(), settings.wrkDuration());
@@ -270,6 +348,7 @@ public final class LoadBenchmark {
         t.proxyCpu = proxy.cpuMillis() - proxyBefore;
         t.totalCpu = totalBusyMillis() - totalBefore;
         t.floorCpu = tomcatFloor.cpuMillis() - floorBefore;
+        t.springCpu = spring.cpuMillis() - springBefore;
         if (target.startsWith("proxy")) {
             Map<String, Long> after = Procs.cpuMillisByThreadGroup(proxy.pid());
             after.forEach((g, ms) -> t.proxyThreads.put(g, ms - threadsBefore.getOrDefault(g, 0L)));
@@ -285,7 +364,7 @@ public final class LoadBenchmark {
                 t.perRequestMicros(r.cpuMillis()),
                 t.perRequestMicros(t.stubCpu),
                 t.perRequestMicros(t.nginxCpu),
-                t.perRequestMicros(t.proxyCpu + t.floorCpu),
+                t.perRequestMicros(t.serverCpu()),
                 t.perRequestMicros(t.otherCpu())));
         return t;
     }

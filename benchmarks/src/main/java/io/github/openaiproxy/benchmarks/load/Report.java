@@ -5,6 +5,7 @@ import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.NGINX;
 import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.PROXY;
 import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.PROXY_ROOT;
 import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.PROXY_V1;
+import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.SPRING_V1;
 import static io.github.openaiproxy.benchmarks.load.LoadBenchmark.TOMCAT;
 
 import java.nio.file.Path;
@@ -173,6 +174,11 @@ final class Report {
                 "`examples/standalone/target/openai-proxy-standalone.jar` (embedded Tomcat), JVM options `"
                         + r.proxyJavaOpts + "`");
         row(
+                "Spring Boot app",
+                "`examples/spring-boot-app/target/openai-proxy-spring-boot-app.jar` (the starter in a default Spring"
+                        + " Boot 4 web app: Spring MVC on Tomcat, actuator, sessions in H2), the same JVM options;"
+                        + " measured for throughput, latency, streaming and the 20 MiB response");
+        row(
                 "stub upstream",
                 "Netty (epoll), " + Runtime.getRuntime().availableProcessors()
                         + " event-loop threads, canned 1.4 KB `chat.completion`, SSE chunks, 20 MiB `b64_json` image");
@@ -205,8 +211,9 @@ final class Report {
         rows.add(new String[] {
             "Throughput through the proxy vs nginx, zero errors",
             String.format(
-                    "%.2fx (/v1), %.2fx (POST /), %d errors; Tomcat alone answering from memory: %.2fx",
-                    v1, root, errs, rpsRatio(TOMCAT, NGINX)),
+                    "%.2fx (/v1), %.2fx (POST /), %d errors; the Spring Boot app: %.2fx, %d errors; Tomcat alone"
+                            + " answering from memory: %.2fx",
+                    v1, root, errs, rpsRatio(SPRING_V1, NGINX), errors(SPRING_V1), rpsRatio(TOMCAT, NGINX)),
             ">= 0.8x, 0 errors",
             verdict(v1 >= 0.8 && errs == 0)
         });
@@ -309,14 +316,15 @@ final class Report {
         out.append("CPU time each process spent per completed request (user + system, from /proc; wrk's from the"
                 + " shell's `times`). 'other' is the rest of the machine's busy time during the run: other"
                 + " people's builds on this shared machine.\n\n");
-        out.append("| target | wrk | stub | nginx | proxy (or Tomcat alone) | other | total of ours |\n"
-                + "|---|---|---|---|---|---|---|\n");
+        out.append(
+                "| target | wrk | stub | nginx | Java server (proxy, Spring Boot app or Tomcat alone) | other | total of ours |\n"
+                        + "|---|---|---|---|---|---|---|\n");
         for (String t : r.throughput.keySet()) {
             List<Results.Throughput> l = r.throughput.get(t);
             double w = Stats.median(l, x -> x.perRequestMicros(x.wrk.cpuMillis()));
             double st = Stats.median(l, x -> x.perRequestMicros(x.stubCpu));
             double ng = Stats.median(l, x -> x.perRequestMicros(x.nginxCpu));
-            double px = Stats.median(l, x -> x.perRequestMicros(x.proxyCpu + x.floorCpu));
+            double px = Stats.median(l, x -> x.perRequestMicros(x.serverCpu()));
             double ot = Stats.median(l, x -> x.perRequestMicros(x.otherCpu()));
             out.append(String.format(
                     Locale.ROOT,

@@ -54,11 +54,17 @@ final class Results {
         long nginxCpu;
         long proxyCpu;
         long floorCpu;
+        long springCpu;
         long totalCpu;
         final Map<String, Long> proxyThreads = new LinkedHashMap<>();
 
         long otherCpu() {
-            return Math.max(0, totalCpu - wrk.cpuMillis() - stubCpu - nginxCpu - proxyCpu - floorCpu);
+            return Math.max(0, totalCpu - wrk.cpuMillis() - stubCpu - nginxCpu - serverCpu());
+        }
+
+        /** The Java server's CPU: the standalone proxy, Tomcat alone or the Spring Boot app, whichever ran. */
+        long serverCpu() {
+            return proxyCpu + floorCpu + springCpu;
         }
 
         double perRequestMicros(long cpuMillis) {

@@ -44,7 +44,7 @@ record Settings(
                 ? new Settings(
                         "quick",
                         1,
-                        Duration.ofSeconds(6),
+                        Duration.ofSeconds(2),
                         2,
                         64,
                         Duration.ofSeconds(2),
@@ -54,7 +54,7 @@ record Settings(
                         50,
                         5,
                         new int[] {200, 1000},
-                        6,
+                        4,
                         1000)
                 : new Settings(
                         "full",
