@@ -280,6 +280,7 @@ public final class LoadBenchmark {
             results.clientFloor.add(httpClientFloor(settings.connections(), settings.wrkDuration()));
             log("run " + run + ": latency at one connection");
             for (String t : wrkTargets) {
+                settle();
                 Wrk.Result r = wrk.run(url(t), body(t), 1, 1, settings.latencyDuration());
                 results.latency.computeIfAbsent(t, k -> new ArrayList<>()).add(r);
                 log(String.format("  %-34s p50 %6d us  p99 %6d us  errors %d", t, r.p50Us(), r.p99Us(), r.errors()));
@@ -418,6 +419,24 @@ public final class LoadBenchmark {
     }
 
     /** Busy CPU time of the whole machine (all processes, all cores) from /proc/stat, in milliseconds. */
+    /**
+     * Waits, at most 15 s, until the machine is quiet (under a tenth of one core busy over half a second),
+     * so every target's latency is timed from the same state instead of inheriting the JIT compilation
+     * and GC that the previous load left running in some JVM (five JVMs share two cores here, and a JVM's
+     * compiler can stay busy for seconds after its load ends).
+     */
+    static void settle() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (System.nanoTime() < deadline) {
+            long before = totalBusyMillis();
+            Thread.sleep(500);
+            if (totalBusyMillis() - before < 50) {
+                return;
+            }
+        }
+        log("  (the machine did not settle within 15 s; measuring anyway)");
+    }
+
     static long totalBusyMillis() {
         String stat = Procs.read(Path.of("/proc/stat"));
         String[] f = stat.lines().findFirst().orElseThrow().trim().split("\\s+");
@@ -431,6 +450,7 @@ public final class LoadBenchmark {
     }
 
     Results.Streaming streaming(String target) throws InterruptedException {
+        settle();
         InetSocketAddress to = address(target);
         byte[] req = SseClient.request(
                 to,
