@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.relay;
 
+import io.github.openaiproxy.core.internal.Bodies;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Objects;
@@ -47,14 +48,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
     @Override
     public final void subscribe(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
         if (!subscribed.compareAndSet(false, true)) {
-            downstream.onSubscribe(new Flow.Subscription() {
-                @Override
-                public void request(long n) {}
-
-                @Override
-                public void cancel() {}
-            });
-            downstream.onError(new IllegalStateException("an event stream can be subscribed once"));
+            Bodies.refuse(downstream, "an event stream can be subscribed once");
             return;
         }
         Relay relay = new Relay(downstream);

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.relay;
 
+import io.github.openaiproxy.core.internal.Bodies;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,14 +114,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private void attach(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         synchronized (this) {
             if (downstream != null) {
-                subscriber.onSubscribe(new Flow.Subscription() {
-                    @Override
-                    public void request(long n) {}
-
-                    @Override
-                    public void cancel() {}
-                });
-                subscriber.onError(new IllegalStateException("a relayed body can be subscribed once"));
+                Bodies.refuse(subscriber, "a relayed body can be subscribed once");
                 return;
             }
             downstream = subscriber;

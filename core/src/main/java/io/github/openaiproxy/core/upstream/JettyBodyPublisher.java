@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.upstream;
 
+import io.github.openaiproxy.core.internal.Bodies;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -32,14 +33,7 @@ final class JettyBodyPublisher implements Flow.Publisher<List<ByteBuffer>> {
     @Override
     public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         if (!subscribed.compareAndSet(false, true)) {
-            subscriber.onSubscribe(new Flow.Subscription() {
-                @Override
-                public void request(long n) {}
-
-                @Override
-                public void cancel() {}
-            });
-            subscriber.onError(new IllegalStateException("the upstream body can be read once"));
+            Bodies.refuse(subscriber, "the upstream body can be read once");
             return;
         }
         Reader reader = new Reader(subscriber);

@@ -91,22 +91,12 @@ final class JettyUpstreamClient implements UpstreamClient {
                 .method(request.method())
                 // No idle limit on a running exchange (a model may think for minutes); the headers have theirs.
                 .idleTimeout(0, TimeUnit.MILLISECONDS);
-        String contentType = null;
-        List<HttpField> fields = new ArrayList<>();
-        for (Map.Entry<String, List<String>> e : request.headers().map().entrySet()) {
-            String name = e.getKey();
-            String lower = name.toLowerCase(Locale.ROOT);
-            if (RESTRICTED.contains(lower)) {
-                continue;
+        r.headers(h -> request.headers().map().forEach((name, values) -> {
+            if (!RESTRICTED.contains(name.toLowerCase(Locale.ROOT))) {
+                values.forEach(v -> h.add(name, v));
             }
-            for (String value : e.getValue()) {
-                fields.add(new HttpField(name, value));
-                if (lower.equals("content-type")) {
-                    contentType = value;
-                }
-            }
-        }
-        r.headers(h -> fields.forEach(h::add));
+        }));
+        String contentType = request.headers().firstValue("content-type").orElse(null);
         if (request.body().length > 0 || bodyExpected(request.method())) {
             r.body(new BytesRequestContent(contentType, request.body()));
         }
