@@ -10,13 +10,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.client.WireMock;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -30,85 +33,19 @@ class SeedExamplesTest {
     static GraphQlServer server;
 
     /** README "聊天对话 API / GraphQL 方式", the request body as printed. */
-    static final String CHAT_EXAMPLE = """
-            {
-              "query": "mutation GetAIResponse($input: ChatInput!) { getAIResponse(input: $input) { id content isUser timestamp success error } }",
-              "variables": {
-                "input": {
-                  "model": "gpt-3.5-turbo",
-                  "messages": [
-                    { "role": "user", "content": "Hello!" }
-                  ],
-                  "temperature": 0.7,
-                  "max_tokens": 1000
-                }
-              }
-            }""";
+    static final String CHAT_EXAMPLE = fixture("chat-request.json");
 
     /** README "图片生成 API / GraphQL 方式", the request body as printed. */
-    static final String IMAGE_EXAMPLE = """
-            {
-              "query": "mutation GenerateImage($input: ImageInput!) { generateImage(input: $input) { id prompt images { url } model size quality style timestamp success error } }",
-              "variables": {
-                "input": {
-                  "prompt": "A futuristic city with flying cars",
-                  "model": "dall-e-3",
-                  "size": "1024x1024",
-                  "quality": "hd",
-                  "style": "vivid"
-                }
-              }
-            }""";
+    static final String IMAGE_EXAMPLE = fixture("image-request.json");
 
     /** README "GraphQL Schema 示例", the four operations as printed. */
-    static final String SCHEMA_CHAT = """
-            mutation GetAIResponse($input: ChatInput!) {
-              getAIResponse(input: $input) {
-                id
-                content
-                isUser
-                timestamp
-                success
-                error
-              }
-            }""";
+    static final String SCHEMA_CHAT = fixture("get-ai-response.graphql");
 
-    static final String SCHEMA_IMAGE = """
-            mutation GenerateImage($input: ImageInput!) {
-              generateImage(input: $input) {
-                id
-                prompt
-                images {
-                  url
-                  b64_json
-                }
-                model
-                size
-                quality
-                style
-                timestamp
-                success
-                error
-              }
-            }""";
+    static final String SCHEMA_IMAGE = fixture("generate-image.graphql");
 
-    static final String SCHEMA_CREATE_SESSION = """
-            mutation CreateSession {
-              createSession {
-                sessionId
-                success
-              }
-            }""";
+    static final String SCHEMA_CREATE_SESSION = fixture("create-session.graphql");
 
-    static final String SCHEMA_CHAT_HISTORY = """
-            query ChatHistory($sessionId: String) {
-              chatHistory(sessionId: $sessionId) {
-                id
-                content
-                isUser
-                timestamp
-              }
-            }""";
+    static final String SCHEMA_CHAT_HISTORY = fixture("chat-history.graphql");
 
     @BeforeAll
     static void start() {
@@ -227,18 +164,26 @@ class SeedExamplesTest {
 
     @Test
     void theExamplesAreTheSeedReadmesVerbatim() throws Exception {
-        // The project reaches the shared folder as ../shared from its root; tests run in graphql-module/.
-        // .ci/run names it in OPENAI_PROXY_SHARED_DIR for a clone made elsewhere.
-        String shared = System.getenv("OPENAI_PROXY_SHARED_DIR");
-        Path seed = shared == null || shared.isBlank()
-                ? Path.of("../../shared/seed/README.zh.md")
-                : Path.of(shared, "seed", "README.zh.md");
-        Assumptions.assumeTrue(Files.exists(seed), "the seed README (../shared/seed) is not beside the project");
+        // The seed README is kept in the repository (spec/seed); tests run in graphql-module/.
+        Path seed = Path.of("../spec/seed/README.zh.md");
+        assertThat(seed).as("the seed README copy in the repository").isRegularFile();
         String readme = Files.readString(seed);
         for (String example : new String[] {
             CHAT_EXAMPLE, IMAGE_EXAMPLE, SCHEMA_CHAT, SCHEMA_IMAGE, SCHEMA_CREATE_SESSION, SCHEMA_CHAT_HISTORY
         }) {
             assertThat(readme).contains(example);
+        }
+    }
+
+    /** A seed example kept as a test fixture; a missing fixture fails the class, it never skips. */
+    static String fixture(String name) {
+        try (InputStream in = SeedExamplesTest.class.getResourceAsStream("/seed-examples/" + name)) {
+            if (in == null) {
+                throw new IllegalStateException("missing test fixture seed-examples/" + name);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).stripTrailing();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

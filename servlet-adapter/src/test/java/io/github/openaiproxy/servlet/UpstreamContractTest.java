@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The proxy against OpenAI's own specification ({@code ../shared/openai-openapi/openapi.yaml}): what it
+ * The proxy against OpenAI's own specification (the copy in {@code spec/openai-openapi/}): what it
  * sends upstream on the simple routes, where it writes the body itself, must be a valid
  * {@code CreateChatCompletionRequest} or {@code CreateImageRequest} with no field OpenAI does not declare;
  * the canned answers the other tests' stubs give must be valid responses; and the errors the proxy

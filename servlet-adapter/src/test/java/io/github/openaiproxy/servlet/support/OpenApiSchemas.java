@@ -24,7 +24,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * OpenAI's OpenAPI 3.1 specification ({@code ../shared/openai-openapi/openapi.yaml} beside the repository)
+ * OpenAI's OpenAPI 3.1 specification (the copy kept in the repository, {@code spec/openai-openapi/openapi.yaml})
  * as JSON Schema 2020-12, for validating what the proxy sends and what test stubs answer against
  * {@code #/components/schemas/...}.
  *
@@ -34,7 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class OpenApiSchemas {
     /** Relative to the repository root (the directory holding {@code mvnw}). */
-    static final String SPEC = "../shared/openai-openapi/openapi.yaml";
+    static final String SPEC = "spec/openai-openapi/openapi.yaml";
 
     private static final String BASE = "https://spec.openai-proxy.invalid/openapi.json";
     private static volatile OpenApiSchemas loaded;
@@ -66,19 +66,10 @@ public final class OpenApiSchemas {
     }
 
     /**
-     * Where the specification is: the file named by the environment variable {@code OPENAI_OPENAPI_SPEC}
-     * if set (.ci/run sets it for a clone that is not beside the shared folder), else {@value #SPEC}
-     * from the repository root found above the working directory.
+     * Where the specification is: {@value #SPEC} under the repository root found above the working
+     * directory. Tests read nothing outside the repository, so a missing copy fails rather than skips.
      */
     public static Path specPath() {
-        String configured = System.getenv("OPENAI_OPENAPI_SPEC");
-        if (configured != null && !configured.isBlank()) {
-            Path spec = Path.of(configured);
-            if (!Files.isRegularFile(spec)) {
-                throw new IllegalStateException("OPENAI_OPENAPI_SPEC names no file: " + spec);
-            }
-            return spec;
-        }
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null && !Files.exists(dir.resolve("mvnw"))) {
             dir = dir.getParent();
@@ -90,7 +81,7 @@ public final class OpenApiSchemas {
         Path spec = dir.resolve(SPEC).normalize();
         if (!Files.isRegularFile(spec)) {
             throw new IllegalStateException("OpenAI's specification is missing: expected " + spec
-                    + " (or set OPENAI_OPENAPI_SPEC to its path)");
+                    + " (see spec/openai-openapi/SOURCE.md to refresh it)");
         }
         return spec;
     }

@@ -139,6 +139,9 @@ class StandaloneSessionsTest {
     @Test
     void twoServersShareSessionsInPostgres() throws Exception {
         String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
+            assertThat(url).as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)").isNotBlank();
+        }
         Assumptions.assumeTrue(
                 url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL test skipped");
         Map<String, String> env = new HashMap<>();
