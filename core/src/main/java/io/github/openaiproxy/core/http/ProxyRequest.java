@@ -11,7 +11,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Flow;
 
 /**
- * A transport-neutral HTTP request as an adapter hands it to the {@link ProxyEngine}.
+ * A transport-neutral HTTP request as an adapter hands it to the {@link io.github.openaiproxy.core.ProxyEngine}.
  *
  * <p>The path is relative to where the proxy is mounted and always starts with {@code /}. The body is a
  * {@link Flow.Publisher} of byte chunks so that adapters can feed it from non-blocking I/O; the engine
