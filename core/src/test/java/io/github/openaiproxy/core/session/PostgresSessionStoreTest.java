@@ -36,7 +36,9 @@ class PostgresSessionStoreTest extends JdbcSessionStoreContract {
     static void connect() {
         if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
             // CI starts a server: there a missing one is a failure, not a skipped test.
-            assertThat(URL).as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)").isNotBlank();
+            assertThat(URL)
+                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                    .isNotBlank();
         }
         Assumptions.assumeTrue(
                 URL != null && !URL.isBlank(),

@@ -140,7 +140,9 @@ class StandaloneSessionsTest {
     void twoServersShareSessionsInPostgres() throws Exception {
         String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
         if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
-            assertThat(url).as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)").isNotBlank();
+            assertThat(url)
+                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                    .isNotBlank();
         }
         Assumptions.assumeTrue(
                 url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL test skipped");
