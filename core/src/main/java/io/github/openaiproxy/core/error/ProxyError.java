@@ -191,6 +191,35 @@ public record ProxyError(
                 Map.of());
     }
 
+    /**
+     * An upstream 401 or 403, which is about the key: a fixed message in place of the upstream's, which
+     * echoes the key and, in other cases, client text (see {@code SecretMasker}). The upstream's own
+     * message is only logged.
+     *
+     * @param status 401 or 403
+     * @param clientKey whether the request carried the client's own key ({@code x-openai-key})
+     * @param style the route's error style: the seed's wrapper, or OpenAI's shape with its codes
+     */
+    public static ProxyError upstreamKeyRefused(int status, boolean clientKey, ErrorStyle style) {
+        String whose = clientKey ? "the API key sent in x-openai-key" : "the proxy's API key";
+        String text = status == 401
+                ? "The upstream API refused " + whose
+                : "The upstream API denied " + whose + " access to this request";
+        if (style == ErrorStyle.SEED) {
+            return upstreamError(status, text);
+        }
+        boolean unauthorized = status == 401;
+        return new ProxyError(
+                status,
+                "OpenAI API Error",
+                text + ".",
+                unauthorized ? "invalid_request_error" : "permission_error",
+                unauthorized ? "invalid_api_key" : "permission_denied",
+                null,
+                status,
+                Map.of());
+    }
+
     private static String truncate(String s, int max) {
         if (s == null) {
             return "";
