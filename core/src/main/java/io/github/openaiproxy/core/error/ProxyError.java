@@ -77,6 +77,16 @@ public record ProxyError(
                 "client_key_disabled");
     }
 
+    /** 400 for an {@code x-openai-key} that cannot be sent in a header; never quotes the key. */
+    public static ProxyError invalidClientKey() {
+        return of(
+                400,
+                "Invalid API Key",
+                "The key in x-openai-key contains characters that cannot be sent upstream (only printable ASCII)",
+                "invalid_request_error",
+                "invalid_client_key");
+    }
+
     /** 403 for a cross-origin request from an origin that is not allowed. */
     public static ProxyError originNotAllowed() {
         return of(
