@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>key-shaped tokens ({@code sk-...}, {@code sk-proj-...}, {@code rk-...}, bearer tokens), by their
  *       shape alone, whatever key is configured;
- *   <li>the exact, whole key, when it is at least {@value #MIN_WHOLE_KEY} characters long. A request whose
+ *   <li>the exact, whole key, when it is at least 16 characters long. A request whose
  *       text changes only when it contains the whole key tells the client nothing it did not know; a
  *       shorter key could be found by sending many candidates at once, so it is not searched for.
  * </ul>
