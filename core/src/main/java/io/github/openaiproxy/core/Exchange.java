@@ -49,6 +49,8 @@ final class Exchange {
     private volatile boolean cancelled;
     private volatile String routeLabel = "unmatched";
     private volatile String model;
+    /** Whether the upstream call carries the client's own key: a 401 is then about that key. */
+    private volatile boolean clientKey;
 
     Exchange(ProxyEngine engine, ProxyRequest request, ProxyObserver.Exchange observation, boolean wantsDetails) {
         this.engine = engine;
@@ -191,6 +193,7 @@ final class Exchange {
             return done(responses.error(refused.error()));
         }
         ApiKey key = ((KeyResolver.Resolution.Resolved) resolution).key();
+        clientKey = ((KeyResolver.Resolution.Resolved) resolution).fromClient();
         if (session instanceof ChatSessions.Ask.Use use) {
             Normalized.Accepted chat = normalized;
             byte[] chatBytes = upstreamBody;
@@ -233,7 +236,7 @@ final class Exchange {
         return sent.handle((response, error) -> {
                     if (error == null) {
                         observation.upstreamResponded(response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
-                        return engine.relay.relay(response, responses, key);
+                        return engine.relay.relay(response, responses, key, clientKey);
                     }
                     return done(responses.error(upstreamFailure(unwrap(error))));
                 })

@@ -46,7 +46,8 @@ class ProxyEngineUpstreamFailuresTest {
     private static final String OPENAI_401 = "{\n  \"error\": {\n    \"message\": \"Incorrect API key provided:"
             + " sk-proj-abc********wxyz. You can find your API key at https://platform.openai.com/account/api-keys.\",\n"
             + "    \"type\": \"invalid_request_error\",\n    \"param\": null,\n    \"code\": \"invalid_api_key\"\n  }\n}\n";
-    private static final String MASKED_401 = OPENAI_401.replace("sk-proj-abc********wxyz", "[redacted]");
+    /** What the proxy says in place of a 401: nothing of the upstream's message, which echoes the key. */
+    private static final String REFUSED = "The upstream API refused the proxy's API key";
 
     private static final String OPENAI_429 = "{\"error\":{\"message\":\"Rate limit reached for gpt-4o in organization"
             + " org-abc on requests per min (RPM): Limit 3, Used 3, Requested 1.\",\"type\":\"requests\","
@@ -79,31 +80,74 @@ class ProxyEngineUpstreamFailuresTest {
     }
 
     @Test
-    void simpleRouteWrapsAnUpstreamErrorInTheSeedShapeWithTheKeyEchoMasked() {
+    void simpleRouteAnswersAnUpstream401WithAFixedMessageInTheSeedShape() {
         upstreamAnswers(401, OPENAI_401);
 
         Answer a = send(engine(), post("/", CHAT));
 
         JsonNode body = a.proxyError(401);
         assertThat(body.get("error").asText()).isEqualTo("OpenAI API Error");
-        assertThat(body.get("message").asText()).isEqualTo("OpenAI API returned 401: " + MASKED_401.strip());
+        assertThat(body.get("message").asText()).isEqualTo("OpenAI API returned 401: " + REFUSED);
         assertThat(body.get("status").asInt()).isEqualTo(401);
         assertThat(body.size()).isEqualTo(3);
-        assertThat(a.text()).doesNotContain("abc********wxyz").doesNotContain(KEY);
+        assertThat(a.text()).doesNotContain("abc********wxyz").doesNotContain("Incorrect API key");
         assertThat(a.header("x-request-id")).isEqualTo("req_err");
     }
 
     @Test
-    void v1RouteRelaysOpenAisErrorJsonWithTheKeyEchoMasked() {
+    void v1RouteAnswersAnUpstream401WithAFixedMessageInOpenAisShape() {
         upstreamAnswers(401, OPENAI_401);
 
         Answer a = send(engine(), post("/v1/chat/completions", CHAT));
 
         assertThat(a.status()).isEqualTo(401);
-        assertThat(a.text()).isEqualTo(MASKED_401);
-        assertThat(a.header("Content-Type")).isEqualTo("application/json; charset=utf-8");
+        assertThat(a.text())
+                .isEqualTo("{\"error\":{\"message\":\"" + REFUSED + ".\",\"type\":\"invalid_request_error\","
+                        + "\"param\":null,\"code\":\"invalid_api_key\"}}");
+        assertThat(a.header("Content-Type")).isEqualTo("application/json");
         assertThat(a.header("Content-Length"))
                 .isEqualTo(Integer.toString(a.body().bytes().length));
+        assertThat(a.header("x-request-id")).isEqualTo("req_err");
+    }
+
+    @Test
+    void anUpstream403GetsAFixedMessageToo() {
+        // OpenAI's 403s quote client text too ("Project ... does not have access to model `<model>`").
+        upstreamAnswers(
+                403,
+                "{\"error\":{\"message\":\"Project `proj_x` does not have access to model `gpt-x`\","
+                        + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"model_not_found\"}}");
+
+        Answer v1 = send(engine(), post("/v1/chat/completions", CHAT));
+        Answer simple = send(engine, post("/", CHAT));
+
+        assertThat(v1.status()).isEqualTo(403);
+        JsonNode error = parse(v1.text()).get("error");
+        assertThat(error.get("message").asText())
+                .isEqualTo("The upstream API denied the proxy's API key access to this request.");
+        assertThat(error.get("type").asText()).isEqualTo("permission_error");
+        assertThat(error.get("code").asText()).isEqualTo("permission_denied");
+        assertThat(simple.proxyError(403).get("message").asText())
+                .isEqualTo(
+                        "OpenAI API returned 403: The upstream API denied the proxy's API key access to this request");
+        assertThat(v1.text() + simple.text()).doesNotContain("gpt-x").doesNotContain("proj_x");
+    }
+
+    @Test
+    void anUpstream401OnTheClientsOwnKeyDoesNotBlameTheServerKey() {
+        engine = ProxyEngine.create(config(upstream.baseUrl(), client)
+                .apiKey(KEY)
+                .allowClientKey(true)
+                .build());
+        upstreamAnswers(401, OPENAI_401);
+
+        Answer v1 =
+                send(engine, post("/v1/chat/completions", CHAT).header("x-openai-key", "sk-client-0123456789abcdef"));
+        Answer server = send(engine, post("/v1/chat/completions", CHAT));
+
+        assertThat(parse(v1.text()).at("/error/message").asText())
+                .isEqualTo("The upstream API refused the API key sent in x-openai-key.");
+        assertThat(parse(server.text()).at("/error/message").asText()).isEqualTo(REFUSED + ".");
     }
 
     @Test

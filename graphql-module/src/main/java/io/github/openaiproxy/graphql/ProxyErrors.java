@@ -22,6 +22,9 @@ import java.util.Map;
  *       (504); {@code extensions.status} is that status
  *   <li>{@code INTERNAL_SERVER_ERROR}: no server key configured (500) or another failure of the proxy
  * </ul>
+ *
+ * <p>Messages are those of the REST answers the sub-requests got, so upstream text is masked exactly as on
+ * REST: a fixed message for an upstream 401 or 403, key-shaped tokens masked in other upstream errors.
  */
 final class ProxyErrors {
     private ProxyErrors() {}

@@ -14,6 +14,8 @@ import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -78,6 +80,86 @@ class GraphQlErrorsTest {
             assertFailedPayload(body, "getAIResponse", "UNAUTHENTICATED");
             assertThat(r.body()).doesNotContain("sk-proj").doesNotContain("wxyz");
         }
+    }
+
+    @Test
+    void anUpstream401Or403IsAFixedMessageWithoutTheUpstreamsText() throws Exception {
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+            for (int status : new int[] {401, 403}) {
+                upstream.server()
+                        .stubFor(
+                                WireMock.post("/v1/chat/completions")
+                                        .willReturn(
+                                                aResponse()
+                                                        .withStatus(status)
+                                                        .withHeader("Content-Type", "application/json")
+                                                        .withBody(
+                                                                "{\"error\":{\"message\":\"model `gpt-x` of proj_abc: sk-proj-****wxyz\"}}")));
+
+                JsonNode body = json(server.post(CHAT));
+
+                assertFailedPayload(body, "getAIResponse", status == 401 ? "UNAUTHENTICATED" : "UPSTREAM_ERROR");
+                assertThat(body.at("/errors/0/extensions/status").asInt()).isEqualTo(status);
+                assertThat(body.at("/errors/0/message").asText())
+                        .isEqualTo(
+                                status == 401
+                                        ? "OpenAI API returned 401: The upstream API refused the proxy's API key"
+                                        : "OpenAI API returned 403: The upstream API denied the proxy's API key access to"
+                                                + " this request");
+                assertThat(body.toString()).doesNotContain("gpt-x").doesNotContain("proj_abc");
+            }
+        }
+    }
+
+    /**
+     * An upstream error quoting the model (OpenAI's 404) gives the model string back unchanged, whatever the
+     * server key contains: a model made of pieces of the key must not come back masked, or the answer tells
+     * which piece was guessed right. Key-shaped strings are masked by their shape, like an unrelated one.
+     */
+    @Test
+    void anUpstreamErrorQuotingTheModelDiffersOnlyInTheModelString() throws Exception {
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withStatus(404)
+                                .withTransformers("response-template")
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{\"error\":{\"message\":\"The model `{{jsonPath request.body '$.model'}}`"
+                                        + " does not exist or you do not have access to it.\","
+                                        + "\"type\":\"invalid_request_error\",\"param\":null,"
+                                        + "\"code\":\"model_not_found\"}}")));
+        String key = GraphQlServer.SERVER_KEY;
+        Map<String, String> echoes = new LinkedHashMap<>();
+        for (int i = 1; i + 8 <= key.length(); i++) {
+            echoes.put(key.substring(i, i + 8), key.substring(i, i + 8));
+        }
+        echoes.put(key.substring(0, 5), key.substring(0, 5));
+        echoes.put(key.substring(1), key.substring(1));
+        echoes.put("x" + key.substring(1), "x" + key.substring(1));
+        echoes.put(key.substring(0, key.length() - 1) + "q", "[redacted]");
+        echoes.put(key.substring(0, 12), "[redacted]");
+        echoes.put("sk-proj-unrelated0123456789", "[redacted]");
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+            String baselineModel = "baseline-model-name";
+            String baseline = json(server.post(chatWithModel(baselineModel))).toString();
+            assertThat(baseline).contains("The model `" + baselineModel + "` does not exist");
+
+            for (Map.Entry<String, String> e : echoes.entrySet()) {
+                JsonNode body = json(server.post(chatWithModel(e.getKey())));
+
+                assertFailedPayload(body, "getAIResponse", "UPSTREAM_ERROR");
+                assertThat(body.toString())
+                        .as("answer for model %s", e.getKey())
+                        .isEqualTo(baseline.replace(baselineModel, e.getValue()));
+            }
+        }
+    }
+
+    private static String chatWithModel(String model) {
+        return "{\"query\":\"mutation { getAIResponse(input: {model: \\\"" + model
+                + "\\\", messages: [{role: \\\"user\\\", content: \\\"Hi\\\"}]}) { id content success error } }\"}";
     }
 
     @Test

@@ -226,8 +226,8 @@ class OpenAiSdkTest {
         assertThat(e.statusCode()).isEqualTo(401);
         assertThat(e.code()).contains("invalid_api_key");
         String seen = e.getMessage() + " " + e.body();
-        assertThat(seen).contains("Incorrect API key provided");
-        // The echo "sk-serve********3456" is masked: no piece of the server key is left.
+        assertThat(seen).contains("The upstream API refused the proxy's API key");
+        // The upstream's message, which echoes "sk-serve********3456", is not relayed at all.
         assertThat(seen).doesNotContain("sk-serve").doesNotContain("3456").doesNotContain(SERVER_KEY);
         assertUpstreamGotExactlyWhatTheSdkSent("POST", "/v1/chat/completions");
     }

@@ -29,8 +29,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -126,7 +128,7 @@ class UpstreamErrorHttpTest {
 
     @ParameterizedTest(name = "{0} {1}, {4}")
     @MethodSource("keyEchoes")
-    void anUpstream401EchoingTheKeyIsMaskedAndKeepsItsStatus(
+    void anUpstream401EchoingTheKeyBecomesAFixedMessageAndKeepsItsStatus(
             String method, String path, String body, String style, String echoed, String clientKey, String echo) {
         upstream.stubFor(any(anyUrl())
                 .willReturn(aResponse()
@@ -140,21 +142,144 @@ class UpstreamErrorHttpTest {
                 : send(proxy, method, path, body, "x-openai-key", clientKey);
 
         assertThat(r.headers().firstValue("x-request-id")).contains("req_401");
-        assertThat(r.body()).doesNotContain(echo);
+        assertThat(r.body()).doesNotContain(echo).doesNotContain("Incorrect API key");
         assertNoSecrets(r, SERVER_KEY, CLIENT_KEY);
-        String message;
+        String refused = clientKey == null
+                ? "The upstream API refused the proxy's API key"
+                : "The upstream API refused the API key sent in x-openai-key";
         if (style.equals("seed")) {
-            message = assertSeedError(r, 401, "OpenAI API Error");
+            assertThat(assertSeedError(r, 401, "OpenAI API Error")).isEqualTo("OpenAI API returned 401: " + refused);
             assertThat(json(r.body()).path("status").intValue()).isEqualTo(401);
-            assertThat(message).startsWith("OpenAI API returned 401: ");
         } else {
             JsonNode error = assertOpenAiError(r, 401, "invalid_request_error", "invalid_api_key");
             assertThat(error.get("param").isNull()).isTrue();
-            message = error.path("message").textValue();
+            assertThat(error.path("message").textValue()).isEqualTo(refused + ".");
         }
-        assertThat(message)
-                .contains("Incorrect API key provided: ")
-                .contains("You can find your API key at https://platform.openai.com/account/api-keys.");
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("routeKinds")
+    void anUpstream403BecomesAFixedMessageAndKeepsItsStatus(String method, String path, String body, String style) {
+        // OpenAI's 403s quote client text ("... does not have access to model `<model>`").
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(403)
+                        .withHeader("Content-Type", "application/json")
+                        .withHeader("x-request-id", "req_403")
+                        .withBody("{\"error\":{\"message\":\"Project `proj_abc` does not have access to model"
+                                + " `gpt-x`\",\"type\":\"invalid_request_error\",\"param\":null,"
+                                + "\"code\":\"model_not_found\"}}")));
+
+        HttpResponse<String> r = send(proxy, method, path, body);
+
+        assertThat(r.headers().firstValue("x-request-id")).contains("req_403");
+        assertThat(r.body()).doesNotContain("gpt-x").doesNotContain("proj_abc");
+        String denied = "The upstream API denied the proxy's API key access to this request";
+        if (style.equals("seed")) {
+            assertThat(assertSeedError(r, 403, "OpenAI API Error")).isEqualTo("OpenAI API returned 403: " + denied);
+        } else {
+            assertThat(assertOpenAiError(r, 403, "permission_error", "permission_denied")
+                            .path("message")
+                            .textValue())
+                    .isEqualTo(denied + ".");
+        }
+    }
+
+    /** OpenAI's answer to an unknown model: its message quotes the model string as the client sent it. */
+    static final String MODEL_NOT_FOUND = "{\"error\":{\"message\":\"The model `{{jsonPath request.body '$.model'}}`"
+            + " does not exist or you do not have access to it.\",\"type\":\"invalid_request_error\","
+            + "\"param\":null,\"code\":\"model_not_found\"}}";
+
+    /**
+     * Model strings built from the server key that are not key-shaped: each must come back as sent, or the
+     * answer tells the client which of its guesses is part of the key.
+     */
+    static List<String> keyPieces() {
+        List<String> pieces = new ArrayList<>();
+        for (int i = 1; i + 8 <= SERVER_KEY.length(); i++) {
+            pieces.add(SERVER_KEY.substring(i, i + 8)); // every 8-character window but the "sk-proj-" one
+        }
+        for (int n = 1; n <= 5; n++) {
+            pieces.add(SERVER_KEY.substring(0, n)); // prefixes too short to be key-shaped: "s" .. "sk-pr"
+        }
+        for (int from : new int[] {1, 3, 8, SERVER_KEY.length() - 12, SERVER_KEY.length() - 4}) {
+            pieces.add(SERVER_KEY.substring(from)); // suffixes, up to the key without its first character
+        }
+        pieces.add(SERVER_KEY.substring(1, SERVER_KEY.length() - 1));
+        pieces.add("x" + SERVER_KEY.substring(1)); // the key with its first character changed
+        pieces.add("gpt-4o-" + SERVER_KEY.substring(8, 20) + "-" + SERVER_KEY.substring(30));
+        return pieces;
+    }
+
+    /**
+     * Key-shaped model strings: masked by their shape, so they come back exactly as an unrelated token of
+     * the same shape does.
+     */
+    static List<String> keyShaped() {
+        String key = SERVER_KEY;
+        return List.of(
+                key.substring(0, 8),
+                key.substring(0, 12),
+                key.substring(0, key.length() - 1),
+                key.substring(0, key.length() - 1) + "q", // the key with its last character changed
+                key + "0",
+                "sk-proj-unrelatedToken0123456789abcdefghij");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"/v1/chat/completions", "/"})
+    void anUpstreamErrorQuotingTheModelReturnsItUnchangedWhateverTheServerKeyContains(String path) {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(404)
+                        .withTransformers("response-template")
+                        .withHeader("Content-Type", "application/json")
+                        .withHeader("x-request-id", "req_404")
+                        .withBody(MODEL_NOT_FOUND)));
+        String baselineModel = "baseline-model-name";
+        HttpResponse<String> baseline = askForModel(path, baselineModel);
+        assertThat(baseline.statusCode()).as(baseline.body()).isEqualTo(404);
+        assertThat(baseline.body()).contains("The model `" + baselineModel + "` does not exist");
+
+        Map<String, String> expectedEchoes = new LinkedHashMap<>();
+        keyPieces().forEach(p -> expectedEchoes.put(p, p));
+        keyShaped().forEach(p -> expectedEchoes.put(p, "[redacted]"));
+        for (Map.Entry<String, String> e : expectedEchoes.entrySet()) {
+            String model = e.getKey();
+            HttpResponse<String> r = askForModel(path, model);
+
+            // Two requests that differ only in the model string get answers that differ only in that text,
+            // and that text is the model string (or the mask, for a key-shaped one, whatever the key is).
+            assertThat(r.statusCode()).isEqualTo(404);
+            assertThat(r.body())
+                    .as("answer for model %s", model)
+                    .isEqualTo(baseline.body().replace(baselineModel, e.getValue()));
+            assertThat(withoutLength(r)).as("headers for model %s", model).isEqualTo(withoutLength(baseline));
+            assertThat(r.headers().firstValue("content-length"))
+                    .contains(Integer.toString(r.body().getBytes(StandardCharsets.UTF_8).length));
+        }
+    }
+
+    private static HttpResponse<String> askForModel(String path, String model) {
+        return send(
+                proxy,
+                "POST",
+                path,
+                "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    /**
+     * The response headers except those that vary by themselves: date, the body's length, and the
+     * connection's (Tomcat closes a kept-alive connection after 100 requests).
+     */
+    private static Map<String, List<String>> withoutLength(HttpResponse<String> r) {
+        Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        h.putAll(r.headers().map());
+        h.remove("content-length");
+        h.remove("date");
+        h.remove("connection");
+        h.remove("keep-alive");
+        return h;
     }
 
     @ParameterizedTest(name = "{0} {1}")

@@ -77,6 +77,16 @@ public record ProxyError(
                 "client_key_disabled");
     }
 
+    /** 400 for an {@code x-openai-key} that cannot be sent in a header; never quotes the key. */
+    public static ProxyError invalidClientKey() {
+        return of(
+                400,
+                "Invalid API Key",
+                "The key in x-openai-key contains characters that cannot be sent upstream (only printable ASCII)",
+                "invalid_request_error",
+                "invalid_client_key");
+    }
+
     /** 403 for a cross-origin request from an origin that is not allowed. */
     public static ProxyError originNotAllowed() {
         return of(
@@ -186,6 +196,35 @@ public record ProxyError(
                 "OpenAI API returned " + status + ": " + maskedBody,
                 "upstream_error",
                 "upstream_error",
+                null,
+                status,
+                Map.of());
+    }
+
+    /**
+     * An upstream 401 or 403, which is about the key: a fixed message in place of the upstream's, which
+     * echoes the key and, in other cases, client text (see {@code SecretMasker}). The upstream's own
+     * message is only logged.
+     *
+     * @param status 401 or 403
+     * @param clientKey whether the request carried the client's own key ({@code x-openai-key})
+     * @param style the route's error style: the seed's wrapper, or OpenAI's shape with its codes
+     */
+    public static ProxyError upstreamKeyRefused(int status, boolean clientKey, ErrorStyle style) {
+        String whose = clientKey ? "the API key sent in x-openai-key" : "the proxy's API key";
+        String text = status == 401
+                ? "The upstream API refused " + whose
+                : "The upstream API denied " + whose + " access to this request";
+        if (style == ErrorStyle.SEED) {
+            return upstreamError(status, text);
+        }
+        boolean unauthorized = status == 401;
+        return new ProxyError(
+                status,
+                "OpenAI API Error",
+                text + ".",
+                unauthorized ? "invalid_request_error" : "permission_error",
+                unauthorized ? "invalid_api_key" : "permission_denied",
                 null,
                 status,
                 Map.of());

@@ -28,6 +28,21 @@ public final class ApiKey {
         return value;
     }
 
+    /**
+     * Whether the key can go in an HTTP header: printable ASCII only, as API keys are. Any other character
+     * (a zero-width space pasted along with the key, say) makes an HTTP client fail with an exception that
+     * quotes the header, key included; such a key is refused before it gets that far.
+     */
+    public boolean isHeaderSafe() {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c < 0x20 || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     @Override
     public boolean equals(Object o) {
         // Constant-time comparison: keys are secrets.

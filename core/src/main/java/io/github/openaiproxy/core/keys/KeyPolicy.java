@@ -5,7 +5,8 @@ import java.util.Optional;
 /**
  * Where keys come from: the server's own key, and whether clients may send theirs in {@code x-openai-key}.
  *
- * @param serverKey the key the proxy adds to every upstream call, if configured
+ * @param serverKey the key the proxy adds to every upstream call, if configured; printable ASCII only
+ *     ({@link IllegalArgumentException} otherwise)
  * @param allowClientKey whether a non-empty {@code x-openai-key} request header is used instead of the
  *     server key; when {@code false} such a request is refused with 403
  */
@@ -15,6 +16,12 @@ public record KeyPolicy(Optional<ApiKey> serverKey, boolean allowClientKey) {
 
     public KeyPolicy {
         serverKey = serverKey == null ? Optional.empty() : serverKey;
+        if (serverKey.isPresent() && !serverKey.get().isHeaderSafe()) {
+            // Fail at start, without quoting the key: each call would fail anyway, with the key in the log.
+            throw new IllegalArgumentException("The server API key contains characters that cannot be sent in an"
+                    + " HTTP header (only printable ASCII is allowed); check it for pasted spaces or invisible"
+                    + " characters");
+        }
     }
 
     /** No server key, client keys disabled. */

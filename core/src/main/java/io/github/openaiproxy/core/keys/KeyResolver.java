@@ -35,6 +35,9 @@ public final class KeyResolver {
             if (!policy.allowClientKey()) {
                 return new Resolution.Refused(ProxyError.clientKeyDisabled());
             }
+            if (!clientKey.get().isHeaderSafe()) {
+                return new Resolution.Refused(ProxyError.invalidClientKey());
+            }
             return new Resolution.Resolved(clientKey.get(), true);
         }
         return policy.serverKey()

@@ -44,11 +44,13 @@ public final class ResponseRelay {
      * @param upstream the upstream answer, body unread
      * @param responses the request's response factory (CORS headers, error style)
      * @param key the key that was sent, to mask its echoes
+     * @param clientKey whether that key is the client's own ({@code x-openai-key}), for the message of a 401
      */
-    public CompletableFuture<ProxyResponse> relay(UpstreamResponse upstream, ResponseFactory responses, ApiKey key) {
+    public CompletableFuture<ProxyResponse> relay(
+            UpstreamResponse upstream, ResponseFactory responses, ApiKey key, boolean clientKey) {
         int status = upstream.status();
         if (status >= 400) {
-            return relayError(upstream, responses, key);
+            return relayError(upstream, responses, key, clientKey);
         }
         if (status < 200 || status >= 300) {
             // Redirects and interim answers are not part of the API; never hand a client another location.
@@ -83,8 +85,14 @@ public final class ResponseRelay {
         });
     }
 
+    /**
+     * An upstream error. 401 and 403 are about the key and echo it: a fixed message in their place. Other
+     * errors are relayed masked; they may quote client text (OpenAI's 404 quotes the model), so the masking
+     * never depends on the key's content (see {@link SecretMasker}) and two requests that differ only in
+     * that text get answers that differ only in it.
+     */
     private CompletableFuture<ProxyResponse> relayError(
-            UpstreamResponse upstream, ResponseFactory responses, ApiKey key) {
+            UpstreamResponse upstream, ResponseFactory responses, ApiKey key, boolean clientKey) {
         int status = upstream.status();
         return BodyCollector.collectTruncated(upstream.body(), MAX_ERROR_BODY)
                 .exceptionally(e -> Bodies.empty())
@@ -92,17 +100,24 @@ public final class ResponseRelay {
                     String text = new String(raw, StandardCharsets.UTF_8);
                     String masked = SecretMasker.mask(text, key);
                     LOG.log(System.Logger.Level.INFO, "upstream answered {0}: {1}", status, abbreviate(masked));
+                    if (status == 401 || status == 403) {
+                        return wrapped(
+                                upstream,
+                                responses,
+                                ProxyError.upstreamKeyRefused(status, clientKey, responses.style()));
+                    }
                     String contentType =
                             upstream.headers().firstValue("content-type").orElse("");
                     // The seed's routes always wrap; the /v1 routes relay OpenAI's JSON as is, and wrap anything
                     // else (a gateway's HTML page) so SDKs still get an error object they can parse.
                     if (responses.style() == ErrorStyle.SEED
                             || !contentType.toLowerCase(Locale.ROOT).contains("json")) {
-                        ProxyResponse wrapped = responses.error(ProxyError.upstreamError(
-                                status, responses.style() == ErrorStyle.SEED ? masked.strip() : abbreviate(masked)));
-                        HeaderMap h = new HeaderMap().addAll(wrapped.headers());
-                        copyRelayed(upstream.headers(), h);
-                        return new ProxyResponse(status, h.build(), wrapped.body(), false);
+                        return wrapped(
+                                upstream,
+                                responses,
+                                ProxyError.upstreamError(
+                                        status,
+                                        responses.style() == ErrorStyle.SEED ? masked.strip() : abbreviate(masked)));
                     }
                     byte[] body = masked.equals(text) ? raw : masked.getBytes(StandardCharsets.UTF_8);
                     HeaderMap h = responses.baseHeaders();
@@ -111,6 +126,14 @@ public final class ResponseRelay {
                     h.set("Content-Length", Integer.toString(body.length));
                     return ProxyResponse.of(status, h.build(), body);
                 });
+    }
+
+    /** The proxy's own error for an upstream error, with the upstream's status and useful headers. */
+    private static ProxyResponse wrapped(UpstreamResponse upstream, ResponseFactory responses, ProxyError error) {
+        ProxyResponse answer = responses.error(error);
+        HeaderMap h = new HeaderMap().addAll(answer.headers());
+        copyRelayed(upstream.headers(), h);
+        return new ProxyResponse(upstream.status(), h.build(), answer.body(), false);
     }
 
     private static void copyRelayed(HttpHeaders from, HeaderMap to) {

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.keys.SecretMasker;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpClient;
@@ -134,7 +135,8 @@ final class JdkUpstreamClient implements UpstreamClient {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", t);
         }
         if (t instanceof ConnectException || t instanceof IOException) {
-            LOG.log(System.Logger.Level.DEBUG, "upstream unreachable: {0}", t.toString());
+            // The message may quote the upstream's bytes (a malformed header): masked like any upstream text.
+            LOG.log(System.Logger.Level.DEBUG, () -> "upstream unreachable: " + SecretMasker.mask(t.toString()));
             return new UpstreamFailure(UpstreamFailure.Kind.UNREACHABLE, "upstream unreachable", t);
         }
         return t;

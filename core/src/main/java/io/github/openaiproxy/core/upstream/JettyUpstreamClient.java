@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.keys.SecretMasker;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.net.http.HttpHeaders;
@@ -155,7 +156,7 @@ final class JettyUpstreamClient implements UpstreamClient {
             return failure;
         }
         // Refused, reset, TLS, a malformed answer: nothing usable came from the upstream.
-        LOG.log(System.Logger.Level.DEBUG, "upstream unreachable: {0}", failure.toString());
+        LOG.log(System.Logger.Level.DEBUG, () -> "upstream unreachable: " + SecretMasker.mask(failure.toString()));
         return new UpstreamFailure(
                 UpstreamFailure.Kind.UNREACHABLE,
                 failure instanceof IOException ? "upstream unreachable" : "upstream sent an invalid response",

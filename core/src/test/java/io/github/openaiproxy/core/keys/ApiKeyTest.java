@@ -39,4 +39,17 @@ class ApiKeyTest {
                 .isEqualTo(ApiKey.of(SECRET).orElseThrow().hashCode());
         assertThat(ApiKey.of(SECRET)).isNotEqualTo(ApiKey.of(SECRET + "x"));
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sk-proj-abc_DEF-123", "my-gateway~secret/0042+=", "key with space"})
+    void printableAsciiKeysCanBeSentInAHeader(String secret) {
+        assertThat(ApiKey.of(secret).orElseThrow().isHeaderSafe()).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {"sk-\u200babc", "sk-abc\u00a0def", "sk-\u00e9t\u00e9", "sk-a\tb", "sk-a\u007fb", "sk-\u20acx"})
+    void otherCharactersCannot(String secret) {
+        assertThat(ApiKey.of(secret).orElseThrow().isHeaderSafe()).isFalse();
+    }
 }

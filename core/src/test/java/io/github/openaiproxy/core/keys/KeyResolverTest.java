@@ -59,6 +59,18 @@ class KeyResolverTest {
     }
 
     @Test
+    void aClientKeyThatCannotGoInAHeaderIsRefusedWith400() {
+        Resolution r = new KeyResolver(new KeyPolicy(Optional.of(SERVER), true))
+                .resolve(headers(Map.of("x-openai-key", List.of("sk-client-\u200b0002"))));
+
+        assertThat(r).isInstanceOfSatisfying(Resolution.Refused.class, refused -> {
+            assertThat(refused.error().status()).isEqualTo(400);
+            assertThat(refused.error().code()).isEqualTo("invalid_client_key");
+            assertThat(refused.error().message()).doesNotContain("0002");
+        });
+    }
+
+    @Test
     void emptyClientKeyCountsAsAbsent() {
         KeyResolver disabled = new KeyResolver(new KeyPolicy(Optional.of(SERVER), false));
 
