@@ -9,6 +9,9 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.servlet.support.StubUpstream;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
@@ -23,13 +26,12 @@ import org.junit.jupiter.api.Timeout;
 /**
  * A client that goes away stops the GraphQL execution and the upstream calls it is making.
  *
- * <p>The client's departure reaches the engine as the cancellation of its answer: that is what the
- * servlet adapter does when the container reports the client gone (AsyncListener onError/onTimeout), and
- * what these tests do. Over HTTP/1.1 neither Tomcat nor Jetty report a client that closes while an async
- * request waits with nothing to write (they watch the socket only while reading the body or writing;
- * see ClientDisconnectTest of the servlet adapter), so a real socket close cannot trigger it before the
- * answer is written. The upstream side is real: a stub on a socket that sees the proxy drop the
- * connection.
+ * <p>Over HTTP/2 the container reports a client that abandons its request (RST_STREAM) at once, and
+ * the servlet adapter cancels the engine's answer; the first test goes through Tomcat so. Over HTTP/1.1
+ * neither Tomcat nor Jetty report a client that closes while an async request waits with nothing to write
+ * (they watch the socket only while reading the body or writing; see ClientDisconnectTest of the servlet
+ * adapter), so the other tests cancel the engine's answer as the adapter does. The upstream is real in
+ * all: a stub on a socket that sees the proxy drop the connection.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class GraphQlCancellationTest {
@@ -41,9 +43,13 @@ class GraphQlCancellationTest {
     private final AtomicInteger upstreamCalls = new AtomicInteger();
     private StubUpstream upstream;
     private ProxyEngine engine;
+    private GraphQlServer server;
 
     @AfterEach
     void stop() {
+        if (server != null) {
+            server.close();
+        }
         if (engine != null) {
             engine.close();
         }
@@ -69,6 +75,44 @@ class GraphQlCancellationTest {
                 .header("Content-Type", "application/json")
                 .body(body.getBytes(StandardCharsets.UTF_8))
                 .build());
+    }
+
+    @Test
+    void aClientAbandoningItsRequestOverHttp2AbortsTheRunningCallAndMakesNoOther() throws Exception {
+        upstream = StubUpstream.start(ex -> {
+            upstreamCalls.incrementAndGet();
+            ex.awaitPeerClosed(Duration.ofSeconds(60));
+        });
+        server = GraphQlServer.startWithH2c(
+                GraphQlServer.config(upstream.baseUrl()).build(), GraphQlOptions.DEFAULTS.withMaxUpstreamCalls(2));
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_2)
+                .connectTimeout(GENEROUS)
+                .build();
+        // The first request upgrades the connection to h2c; the mutation then runs on it as a stream.
+        HttpResponse<String> upgrade = http.send(
+                HttpRequest.newBuilder(server.uri("/graphql?query=%7B__typename%7D"))
+                        .GET()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(upgrade.version()).isEqualTo(HttpClient.Version.HTTP_2);
+        CompletableFuture<HttpResponse<String>> answer = http.sendAsync(
+                HttpRequest.newBuilder(server.uri("/graphql"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(TWO_CHATS))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        StubUpstream.Exchange first = upstream.awaitExchange(GENEROUS);
+
+        long cancelledAt = System.nanoTime();
+        answer.cancel(true); // the client resets the stream
+
+        assertThat(first.awaitPeerClosed(GENEROUS))
+                .as("the proxy closed the upstream connection of the running call")
+                .isTrue();
+        System.out.println("upstream closed " + (first.peerClosedAt() - cancelledAt) / 1_000_000 + " ms after the"
+                + " client reset its stream");
+        assertThat(upstreamCalls).as("the second field was never fetched").hasValue(1);
     }
 
     @Test
