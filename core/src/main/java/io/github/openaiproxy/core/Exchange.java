@@ -294,7 +294,12 @@ final class Exchange {
     }
 
     ProxyResponse internalError(Throwable error) {
-        LOG.log(System.Logger.Level.ERROR, "proxy failed on " + request, error);
+        if (cancelled && unwrap(error) instanceof CancellationException) {
+            // The client went away and a module route's answer was cancelled with it: nothing failed.
+            LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", request);
+        } else {
+            LOG.log(System.Logger.Level.ERROR, "proxy failed on " + request, error);
+        }
         return new ResponseFactory(styleForUnknown(request.path()), Map.of()).error(ProxyError.internal());
     }
 

@@ -48,7 +48,8 @@ public final class GraphQlRoute implements CustomRoute {
 
     private GraphQlRoute(ProxyConfig config, GraphQlOptions options) {
         this.options = Objects.requireNonNull(options, "options");
-        this.transport = new HttpTransport(graphQl(config, options), options);
+        long maxResponseSize = options.maxResponseSize() > 0 ? options.maxResponseSize() : config.maxBodySize();
+        this.transport = new HttpTransport(graphQl(config, options), options, maxResponseSize);
     }
 
     /** The endpoint with default options. */
@@ -101,6 +102,15 @@ public final class GraphQlRoute implements CustomRoute {
         }
     }
 
+    private static boolean cancelled(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof java.util.concurrent.CancellationException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static GraphQL graphQl(ProxyConfig config, GraphQlOptions options) {
         TypeDefinitionRegistry types = new SchemaParser().parse(schemaText());
         ProxyFetchers fetchers = new ProxyFetchers(config);
@@ -117,7 +127,12 @@ public final class GraphQlRoute implements CustomRoute {
                 .build();
         GraphQLSchema schema = new SchemaGenerator().makeExecutableSchema(types, wiring);
         DataFetcherExceptionHandler unexpected = parameters -> {
-            LOG.log(System.Logger.Level.ERROR, "a GraphQL data fetcher failed", parameters.getException());
+            if (cancelled(parameters.getException())) {
+                // The client went away and its sub-requests were cancelled: nothing failed.
+                LOG.log(System.Logger.Level.DEBUG, "a GraphQL data fetcher was cancelled");
+            } else {
+                LOG.log(System.Logger.Level.ERROR, "a GraphQL data fetcher failed", parameters.getException());
+            }
             return CompletableFuture.completedFuture(
                     DataFetcherExceptionHandlerResult.newResult(graphql.GraphqlErrorBuilder.newError()
                                     .message("Internal error")
@@ -131,7 +146,8 @@ public final class GraphQlRoute implements CustomRoute {
         return GraphQL.newGraphQL(schema)
                 .instrumentation(new ChainedInstrumentation(List.of(
                         new MaxQueryDepthInstrumentation(options.maxDepth()),
-                        new MaxQueryComplexityInstrumentation(options.maxComplexity()))))
+                        new MaxQueryComplexityInstrumentation(options.maxComplexity()),
+                        new UpstreamCallLimit(options.maxUpstreamCalls()))))
                 .defaultDataFetcherExceptionHandler(unexpected)
                 .build();
     }

@@ -42,6 +42,11 @@ import org.reactivestreams.Publisher;
  *       the size limit, are 400 with {@code {"errors":[...]}}, never a 500.
  *   <li>{@code Accept: text/event-stream} on POST: subscriptions stream {@code event: next} per result and
  *       {@code event: complete}; other operations answer one {@code next} then {@code complete}.
+ *   <li>An answer (or one streamed result) over {@code graphql.max-response-size} bytes is replaced, while
+ *       it is being written, by {@code {"errors":[{..., "extensions":{"code":"RESPONSE_TOO_LARGE"}}],
+ *       "data":null}} with status 200: execution ran, its result cannot be sent.
+ *   <li>When the client goes away (the engine cancels the answer), execution is cancelled and the
+ *       sub-requests in flight are aborted with their upstream calls; no further field is fetched.
  * </ul>
  */
 final class HttpTransport {
@@ -49,12 +54,17 @@ final class HttpTransport {
     static final String GRAPHQL_RESPONSE = "application/graphql-response+json";
     static final String EVENT_STREAM = "text/event-stream";
 
+    private static final System.Logger LOG = System.getLogger(HttpTransport.class.getName());
+
     private final GraphQL graphQl;
     private final GraphQlOptions options;
+    /** Most bytes of one answer (options' limit, or the proxy's max body size). */
+    private final long maxResponseSize;
 
-    HttpTransport(GraphQL graphQl, GraphQlOptions options) {
+    HttpTransport(GraphQL graphQl, GraphQlOptions options, long maxResponseSize) {
         this.graphQl = graphQl;
         this.options = options;
+        this.maxResponseSize = maxResponseSize;
     }
 
     /** What the client accepts. */
@@ -161,8 +171,9 @@ final class HttpTransport {
             return done(error(e.status, errorType, e.getMessage(), e.headers));
         }
         boolean sse = kind == Kind.SUBSCRIPTION || (!accept.json() && !accept.graphqlResponse());
+        InFlightCalls calls = new InFlightCalls(call);
         Map<Object, Object> context = new HashMap<>();
-        context.put(RouteCall.class, call);
+        context.put(RouteCall.class, calls);
         if (!options.introspection()) {
             context.put(Introspection.INTROSPECTION_DISABLED, true);
         }
@@ -173,24 +184,112 @@ final class HttpTransport {
                 .extensions(gql.extensions())
                 .graphQLContext(context)
                 .build();
-        return graphQl.executeAsync(input).handle((result, failure) -> {
+        CompletableFuture<ProxyResponse> answer = graphQl.executeAsync(input).handle((result, failure) -> {
             if (failure != null) {
-                System.getLogger(HttpTransport.class.getName())
-                        .log(System.Logger.Level.ERROR, "GraphQL execution failed", unwrap(failure));
+                if (!calls.cancelled()) {
+                    LOG.log(System.Logger.Level.ERROR, "GraphQL execution failed", unwrap(failure));
+                }
                 return internalError();
             }
             return sse ? events(result, errorType) : json(result, accept.jsonType());
         });
+        // The engine cancels the answer when the client goes away: stop fetching fields, abort what is running.
+        answer.whenComplete((r, e) -> {
+            if (answer.isCancelled()) {
+                input.cancel();
+                calls.cancel();
+            }
+        });
+        return answer;
     }
 
     // --- answers
 
-    private static ProxyResponse json(ExecutionResult result, String type) {
+    private ProxyResponse json(ExecutionResult result, String type) {
         int status = type.equals(GRAPHQL_RESPONSE) && !result.isDataPresent() ? 400 : 200;
-        return body(status, type, specification(result), Map.of());
+        byte[] bytes = capped(specification(result));
+        if (bytes == null) {
+            return body(200, type, tooLarge(), Map.of());
+        }
+        return bytes(status, type, bytes, Map.of());
     }
 
-    private static ProxyResponse events(ExecutionResult result, String errorType) {
+    /** The answer's JSON text, or the RESPONSE_TOO_LARGE error in its place. */
+    private String answerText(ExecutionResult result) {
+        byte[] bytes = capped(specification(result));
+        return bytes == null ? write(tooLarge()) : new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Serializes an answer, counting bytes as they are written: null as soon as it passes the cap (the
+     * rest is never serialized).
+     */
+    private byte[] capped(Object json) {
+        CappedBuffer out = new CappedBuffer(maxResponseSize);
+        try {
+            SubRequests.JSON.writeValue(out, json);
+        } catch (java.io.IOException | RuntimeException e) { // Jackson may wrap the overflow
+            if (out.over) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "a GraphQL answer is larger than {0} bytes (graphql.max-response-size): not sent",
+                        maxResponseSize);
+                return null;
+            }
+            throw new IllegalStateException("cannot write a GraphQL answer", e);
+        }
+        return out.toByteArray();
+    }
+
+    private Map<String, Object> tooLarge() {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("message", "The answer is larger than " + maxResponseSize + " bytes (graphql.max-response-size)");
+        error.put("extensions", Map.of("code", "RESPONSE_TOO_LARGE"));
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("errors", List.of(error));
+        answer.put("data", null);
+        return answer;
+    }
+
+    /** Thrown by {@link CappedBuffer} at its cap (no stack trace: it is expected). */
+    private static final class UncheckedOverflow extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        UncheckedOverflow() {
+            super("over the answer size limit", null, false, false);
+        }
+    }
+
+    /** An in-memory answer that refuses to grow past its cap. */
+    private static final class CappedBuffer extends java.io.ByteArrayOutputStream {
+        private final long cap;
+        boolean over;
+
+        CappedBuffer(long cap) {
+            super(1024);
+            this.cap = cap;
+        }
+
+        @Override
+        public void write(int b) {
+            if (count + 1L > cap) {
+                over = true;
+                throw new UncheckedOverflow();
+            }
+            super.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            if (count + (long) len > cap) {
+                over = true;
+                throw new UncheckedOverflow();
+            }
+            super.write(b, off, len);
+        }
+    }
+
+    private ProxyResponse events(ExecutionResult result, String errorType) {
         if (!result.isDataPresent()) {
             // Refused before execution (syntax, validation, limits): a plain JSON answer, as for any request error.
             return body(400, errorType, specification(result), Map.of());
@@ -201,9 +300,9 @@ final class HttpTransport {
             @SuppressWarnings("unchecked")
             Publisher<ExecutionResult> results = (Publisher<ExecutionResult>) publisher;
             stream = new SseEvents<>(
-                    FlowAdapters.toFlowPublisher(results), r -> write(specification(r)), HttpTransport::streamError);
+                    FlowAdapters.toFlowPublisher(results), this::answerText, HttpTransport::streamError);
         } else {
-            String one = write(specification(result));
+            String one = answerText(result);
             java.util.concurrent.Flow.Publisher<String> single =
                     subscriber -> subscriber.onSubscribe(new java.util.concurrent.Flow.Subscription() {
                         private boolean sent;
@@ -281,7 +380,10 @@ final class HttpTransport {
     }
 
     private static ProxyResponse body(int status, String type, Object json, Map<String, String> headers) {
-        byte[] bytes = write(json).getBytes(StandardCharsets.UTF_8);
+        return bytes(status, type, write(json).getBytes(StandardCharsets.UTF_8), headers);
+    }
+
+    private static ProxyResponse bytes(int status, String type, byte[] bytes, Map<String, String> headers) {
         TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         headers.forEach((n, v) -> h.put(n, List.of(v)));
         h.put("Content-Type", List.of(type + "; charset=utf-8"));

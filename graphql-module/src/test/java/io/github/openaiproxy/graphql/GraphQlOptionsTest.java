@@ -12,6 +12,10 @@ class GraphQlOptionsTest {
         assertThat(GraphQlOptions.fromSettings(k -> null)).isEqualTo(GraphQlOptions.DEFAULTS);
         assertThat(GraphQlOptions.DEFAULTS.path()).isEqualTo("/graphql");
         assertThat(GraphQlOptions.DEFAULTS.introspection()).isTrue();
+        assertThat(GraphQlOptions.DEFAULTS.maxUpstreamCalls()).isEqualTo(1);
+        assertThat(GraphQlOptions.DEFAULTS.maxResponseSize())
+                .as("0: the proxy's max-body-size")
+                .isZero();
     }
 
     @Test
@@ -22,9 +26,11 @@ class GraphQlOptionsTest {
                 "OPENAI_PROXY_GRAPHQL_MAX_DEPTH", "5",
                 "OPENAI_PROXY_GRAPHQL_MAX_COMPLEXITY", "50",
                 "OPENAI_PROXY_GRAPHQL_MAX_DOCUMENT_SIZE", "1000",
-                "OPENAI_PROXY_GRAPHQL_INTROSPECTION", "off");
+                "OPENAI_PROXY_GRAPHQL_INTROSPECTION", "off",
+                "OPENAI_PROXY_GRAPHQL_MAX_UPSTREAM_CALLS", "4",
+                "OPENAI_PROXY_GRAPHQL_MAX_RESPONSE_SIZE", "2MB");
         GraphQlOptions o = GraphQlOptions.fromSettings(k -> env.get(GraphQlOptions.environmentName(k)));
-        assertThat(o).isEqualTo(new GraphQlOptions(false, "/gql", 5, 50, 1000, false));
+        assertThat(o).isEqualTo(new GraphQlOptions(false, "/gql", 5, 50, 1000, false, 4, 2L * 1024 * 1024));
     }
 
     @Test
@@ -34,5 +40,9 @@ class GraphQlOptionsTest {
         assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.introspection") ? "maybe" : null))
                 .hasMessageContaining("graphql.introspection");
         assertThatThrownBy(() -> GraphQlOptions.DEFAULTS.withMaxDepth(0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.max-upstream-calls") ? "0" : null))
+                .hasMessageContaining("graphql.max-upstream-calls");
+        assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.max-response-size") ? "big" : null))
+                .hasMessageContaining("graphql.max-response-size");
     }
 }

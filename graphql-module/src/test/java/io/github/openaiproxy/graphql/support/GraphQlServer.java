@@ -20,6 +20,7 @@ import org.apache.catalina.LifecycleException;
 import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.http2.Http2Protocol;
 
 /**
  * An embedded Tomcat 11 on 127.0.0.1 serving the proxy servlet at {@code /*} with the GraphQL route
@@ -53,6 +54,20 @@ public final class GraphQlServer implements AutoCloseable {
 
     public static GraphQlServer start(
             ProxyConfig config, GraphQlOptions options, UnaryOperator<ProxyEngine.Builder> extras) {
+        return start(config, options, extras, false);
+    }
+
+    /**
+     * As {@link #start(ProxyConfig, GraphQlOptions, UnaryOperator)}, also speaking HTTP/2 over cleartext
+     * (h2c, by upgrade): there the container learns at once when a client abandons a request (RST_STREAM),
+     * which HTTP/1.1 containers cannot while an async request waits.
+     */
+    public static GraphQlServer startWithH2c(ProxyConfig config, GraphQlOptions options) {
+        return start(config, options, b -> b, true);
+    }
+
+    private static GraphQlServer start(
+            ProxyConfig config, GraphQlOptions options, UnaryOperator<ProxyEngine.Builder> extras, boolean h2c) {
         ProxyEngine engine = extras.apply(ProxyEngine.builder(config).route(GraphQlRoute.create(config, options)))
                 .build();
         try {
@@ -62,6 +77,9 @@ public final class GraphQlServer implements AutoCloseable {
             Connector connector = new Connector("HTTP/1.1");
             connector.setPort(0);
             connector.setProperty("address", "127.0.0.1");
+            if (h2c) {
+                connector.addUpgradeProtocol(new Http2Protocol());
+            }
             tomcat.setConnector(connector);
             Context context = tomcat.addContext("", baseDir.getAbsolutePath());
             Wrapper w = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));

@@ -587,6 +587,15 @@ public class OpenAiProxyProperties {
         /** Whether '__schema' and '__type' queries are answered (for this endpoint only). */
         private boolean introspection = true;
 
+        /**
+         * Most billed upstream calls (getAIResponse, generateImage, chatStream; aliases and fragments
+         * counted) per operation; over it the operation is refused before any call is made.
+         */
+        private int maxUpstreamCalls = 1;
+
+        /** Largest GraphQL answer; over it the answer is a RESPONSE_TOO_LARGE error. Default: max-body-size. */
+        private DataSize maxResponseSize;
+
         public boolean isEnabled() {
             return enabled;
         }
@@ -633,6 +642,22 @@ public class OpenAiProxyProperties {
 
         public void setIntrospection(boolean introspection) {
             this.introspection = introspection;
+        }
+
+        public int getMaxUpstreamCalls() {
+            return maxUpstreamCalls;
+        }
+
+        public void setMaxUpstreamCalls(int maxUpstreamCalls) {
+            this.maxUpstreamCalls = maxUpstreamCalls;
+        }
+
+        public DataSize getMaxResponseSize() {
+            return maxResponseSize;
+        }
+
+        public void setMaxResponseSize(DataSize maxResponseSize) {
+            this.maxResponseSize = maxResponseSize;
         }
     }
 

@@ -79,6 +79,10 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getGraphql().getMaxComplexity()).isEqualTo(graphql.maxComplexity());
         assertThat(properties.getGraphql().getMaxDocumentSize()).isEqualTo(graphql.maxDocumentSize());
         assertThat(properties.getGraphql().isIntrospection()).isEqualTo(graphql.introspection());
+        assertThat(properties.getGraphql().getMaxUpstreamCalls()).isEqualTo(graphql.maxUpstreamCalls());
+        assertThat(properties.getGraphql().getMaxResponseSize())
+                .as("the proxy's max-body-size")
+                .isNull();
     }
 
     @Test

@@ -60,10 +60,21 @@ public final class OpenAiProxyGraphQlAutoConfiguration {
                 "path",
                 path(p.getPath()),
                 (c, v) -> new GraphQlOptions(
-                        true, v, c.maxDepth(), c.maxComplexity(), c.maxDocumentSize(), c.introspection()));
+                        true,
+                        v,
+                        c.maxDepth(),
+                        c.maxComplexity(),
+                        c.maxDocumentSize(),
+                        c.introspection(),
+                        c.maxUpstreamCalls(),
+                        c.maxResponseSize()));
         o = with(o, "max-depth", p.getMaxDepth(), GraphQlOptions::withMaxDepth);
         o = with(o, "max-complexity", p.getMaxComplexity(), GraphQlOptions::withMaxComplexity);
         o = with(o, "max-document-size", p.getMaxDocumentSize(), GraphQlOptions::withMaxDocumentSize);
+        o = with(o, "max-upstream-calls", p.getMaxUpstreamCalls(), GraphQlOptions::withMaxUpstreamCalls);
+        if (p.getMaxResponseSize() != null) { // unset: the proxy's max-body-size
+            o = with(o, "max-response-size", p.getMaxResponseSize().toBytes(), GraphQlOptions::withMaxResponseSize);
+        }
         return o.withIntrospection(p.isIntrospection());
     }
 
@@ -84,7 +95,7 @@ public final class OpenAiProxyGraphQlAutoConfiguration {
         if (value == null) {
             throw new InvalidConfigurationPropertyValueException(PREFIX + key, null, "must be set");
         }
-        if (value instanceof Integer n && n < 1) {
+        if (value instanceof Number n && n.longValue() < 1) {
             throw new InvalidConfigurationPropertyValueException(PREFIX + key, value, "must be at least 1");
         }
         try {

@@ -61,10 +61,14 @@ class OpenAiProxyGraphQlAutoConfigurationTests {
                         "openai.proxy.graphql.max-depth=4",
                         "openai.proxy.graphql.max-complexity=40",
                         "openai.proxy.graphql.max-document-size=2000",
-                        "openai.proxy.graphql.introspection=false")
+                        "openai.proxy.graphql.introspection=false",
+                        "openai.proxy.graphql.max-upstream-calls=3",
+                        "openai.proxy.graphql.max-response-size=2MB")
                 .run(context -> {
                     GraphQlOptions options = context.getBean(GraphQlRoute.class).options();
-                    assertThat(options).isEqualTo(new GraphQlOptions(true, "/api/graphql", 4, 40, 2000, false));
+                    assertThat(options)
+                            .isEqualTo(
+                                    new GraphQlOptions(true, "/api/graphql", 4, 40, 2000, false, 3, 2L * 1024 * 1024));
                     ProxyEngine engine = context.getBean(ProxyEngine.class);
                     assertThat(engine.hasRoute("/graphql")).isFalse();
                     JsonNode introspection = graphQl(engine, "/api/graphql", "{ __schema { queryType { name } } }");
@@ -139,6 +143,8 @@ class OpenAiProxyGraphQlAutoConfigurationTests {
                 "openai.proxy.graphql.max-document-size=0      | openai.proxy.graphql.max-document-size",
                 "openai.proxy.graphql.max-document-size=lots   | openai.proxy.graphql.max-document-size",
                 "openai.proxy.graphql.introspection=perhaps    | openai.proxy.graphql.introspection",
+                "openai.proxy.graphql.max-upstream-calls=0     | openai.proxy.graphql.max-upstream-calls",
+                "openai.proxy.graphql.max-response-size=0      | openai.proxy.graphql.max-response-size",
             })
     void badSettingsFailStartUpNamingTheProperty(String setting, String property) {
         runner.withPropertyValues(setting).run(context -> {
