@@ -118,9 +118,7 @@ class OpenAiProxyPropertiesTests {
                 "enabled",
                 "metrics.max-model-tags",
                 "health.cache-time-to-live",
-                "health.timeout",
-                "sessions.store",
-                "sessions.retention");
+                "health.timeout");
         assertThat(keys).containsAll(springOnly);
         keys.removeAll(springOnly);
         List<String> graphql = Arrays.stream(GraphQlOptions.class.getRecordComponents())
@@ -130,6 +128,10 @@ class OpenAiProxyPropertiesTests {
         List<String> expected = new ArrayList<>(ProxySettings.KEYS);
         expected.addAll(graphql);
         assertThat(keys).containsExactlyInAnyOrderElementsOf(expected);
+        assertThat(metadata.get("openai.proxy.sessions.max-session-size")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo("16MB");
         assertThat(metadata.get("openai.proxy.sessions.store")
                         .path("defaultValue")
                         .asText())
