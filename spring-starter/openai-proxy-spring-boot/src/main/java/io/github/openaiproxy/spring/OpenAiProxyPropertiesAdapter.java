@@ -97,11 +97,17 @@ final class OpenAiProxyPropertiesAdapter {
         SessionConfig s =
                 SessionConfig.DEFAULTS.withEnabled(p.isEnabled()).withHistoryAsContext(p.isHistoryAsContext());
         s = with(s, "sessions.context-messages", p.getContextMessages(), SessionConfig::withContextMessages);
-        s = with(s, "sessions.max-message-size", p.getMaxMessageSize(), (c, v) -> c.withMaxMessageSize(
-                Math.toIntExact(v.toBytes())));
+        s = with(
+                s,
+                "sessions.max-message-size",
+                p.getMaxMessageSize(),
+                (c, v) -> c.withMaxMessageSize(Math.toIntExact(v.toBytes())));
         s = with(s, "sessions.max-session-size", p.getMaxSessionSize(), (c, v) -> c.withMaxSessionSize(v.toBytes()));
-        s = with(s, "sessions.max-page-size", p.getMaxPageSize(), (c, v) -> c.withMaxPageSize(
-                Math.toIntExact(v.toBytes())));
+        s = with(
+                s,
+                "sessions.max-page-size",
+                p.getMaxPageSize(),
+                (c, v) -> c.withMaxPageSize(Math.toIntExact(v.toBytes())));
         return with(s, "sessions.queue-size", p.getQueueSize(), SessionConfig::withQueueSize);
     }
 

@@ -114,11 +114,8 @@ class OpenAiProxyPropertiesTests {
         });
         // One vocabulary: the Spring properties are the init-parameter / environment keys (core's and the GraphQL
         // module's) plus Spring's own; the store's keys have the same names in the standalone server's environment.
-        List<String> springOnly = List.of(
-                "enabled",
-                "metrics.max-model-tags",
-                "health.cache-time-to-live",
-                "health.timeout");
+        List<String> springOnly =
+                List.of("enabled", "metrics.max-model-tags", "health.cache-time-to-live", "health.timeout");
         assertThat(keys).containsAll(springOnly);
         keys.removeAll(springOnly);
         List<String> graphql = Arrays.stream(GraphQlOptions.class.getRecordComponents())

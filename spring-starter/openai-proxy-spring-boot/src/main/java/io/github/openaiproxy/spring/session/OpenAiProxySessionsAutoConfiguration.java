@@ -82,8 +82,10 @@ public final class OpenAiProxySessionsAutoConfiguration {
             return inMemory("in memory (no DataSource in the application; lost on restart)", retention, clock);
         }
         try {
-            SessionStore store =
-                    JdbcSessions.builder(dataSource).retention(retention).clock(clock).build();
+            SessionStore store = JdbcSessions.builder(dataSource)
+                    .retention(retention)
+                    .clock(clock)
+                    .build();
             LOG.info("openai-proxy chat sessions stored in the application's DataSource (tables openai_proxy_*), "
                     + (retention == null ? "kept until deleted" : "kept " + retention + " after the last message"));
             return store;
@@ -99,9 +101,8 @@ public final class OpenAiProxySessionsAutoConfiguration {
 
     private static SessionStore inMemory(String where, Duration retention, Clock clock) {
         LOG.info("openai-proxy chat sessions stored " + where);
-        InMemorySessions.Limits limits = retention == null
-                ? InMemorySessions.DEFAULTS
-                : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
+        InMemorySessions.Limits limits =
+                retention == null ? InMemorySessions.DEFAULTS : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
         return InMemorySessions.builder().limits(limits).clock(clock).build();
     }
 }
