@@ -32,6 +32,13 @@ import java.util.function.Supplier;
  * records nothing. A non-streamed reply is recorded before it is answered; a streamed one is relayed
  * event by event as it arrives and recorded before the stream is closed, so a client that reads the
  * history after the reply always finds the turn.
+ *
+ * <p>Bounds ({@link SessionConfig}): a new message over {@code maxMessageSize} is refused (413) before
+ * the upstream call, and so is every turn of a session that holds {@code maxSessionSize} bytes; nothing
+ * stored is dropped. A reply is relayed whole or is an error, never cut: a reply too large to record
+ * reaches the client whole and {@link #REPLY_NOT_RECORDED} is recorded in its place. When the queue of a
+ * blocking store is full, a turn is refused with 503 and {@code Retry-After}; a reply whose recording
+ * finds the queue full is relayed and not recorded (logged as an error).
  */
 public final class ChatSessions {
     /** The body field that names the session. */
