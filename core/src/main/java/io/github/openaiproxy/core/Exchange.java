@@ -205,7 +205,13 @@ final class Exchange {
                 }
                 ChatSessions.Begun.Ready ready = (ChatSessions.Begun.Ready) b;
                 // Without history the body is the normalized one, already serialized above.
-                byte[] bytes = ready.upstreamBody() == chat.body() ? chatBytes : Json.bytes(ready.upstreamBody());
+                boolean withHistory = ready.upstreamBody() != chat.body();
+                byte[] bytes = withHistory ? Json.bytes(ready.upstreamBody()) : chatBytes;
+                long limit = engine.config().maxBodySize();
+                if (withHistory && bytes.length > limit) {
+                    // The history made the body too large: the upstream gets no more than a client may send.
+                    return done(responses.error(ProxyError.payloadTooLarge(limit)));
+                }
                 UpstreamRequest sent = engine.upstreamRequests.json(chat.upstreamPath(), bytes, chat.stream(), key);
                 return send(sent, key, responses).thenCompose(answer -> engine.sessions.record(ready.turn(), answer));
             });

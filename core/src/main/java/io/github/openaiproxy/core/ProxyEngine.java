@@ -22,7 +22,6 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -57,7 +56,7 @@ public final class ProxyEngine implements AutoCloseable {
         this.ownsSessionStore = b.sessionStore == null;
         this.sessionStore = b.sessionStore == null ? SessionStore.inMemory() : b.sessionStore;
         this.sessionThreads = sessionStore.blocking() && b.sessionExecutor == null
-                ? Executors.newFixedThreadPool(4, sessionThreadFactory())
+                ? boundedSessionThreads(config.sessions().queueSize())
                 : null;
         this.sessions = new ChatSessions(
                 sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
@@ -199,6 +198,21 @@ public final class ProxyEngine implements AutoCloseable {
         if (ownsSessionStore) {
             sessionStore.close();
         }
+    }
+
+    /**
+     * Four threads for a blocking store's calls, with a bounded queue: when the database is slow, calls
+     * beyond the queue are refused at once (503 with Retry-After) instead of piling up in memory.
+     */
+    private static ExecutorService boundedSessionThreads(int queueSize) {
+        return new java.util.concurrent.ThreadPoolExecutor(
+                4,
+                4,
+                0,
+                java.util.concurrent.TimeUnit.MILLISECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(queueSize),
+                sessionThreadFactory(),
+                new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
     }
 
     private static java.util.concurrent.ThreadFactory sessionThreadFactory() {

@@ -63,7 +63,10 @@ public final class ProxySettings {
         };
     }
 
-    /** Every key this class reads. */
+    /**
+     * Every key of the shared vocabulary: those this class reads, plus {@code sessions.store} and
+     * {@code sessions.retention}, which the servers that build the session store read.
+     */
     public static final List<String> KEYS = List.of(
             "api-key",
             "base-url",
@@ -96,7 +99,14 @@ public final class ProxySettings {
             "image.response-format",
             "sessions.enabled",
             "sessions.history-as-context",
-            "sessions.context-messages");
+            "sessions.context-messages",
+            "sessions.max-message-size",
+            "sessions.max-session-size",
+            "sessions.max-page-size",
+            "sessions.queue-size",
+            // Read by the servers that build the store (standalone, Spring starter), not by this class.
+            "sessions.store",
+            "sessions.retention");
 
     /** Applies the settings onto a builder (unset keys leave it unchanged). */
     public ProxyConfig.Builder applyTo(ProxyConfig.Builder b) {
@@ -162,6 +172,17 @@ public final class ProxySettings {
                 sessions,
                 "sessions.context-messages",
                 (c, v) -> c.withContextMessages(integer("sessions.context-messages", v)));
+        sessions = with(
+                sessions,
+                "sessions.max-message-size",
+                (c, v) -> c.withMaxMessageSize(intSize("sessions.max-message-size", v)));
+        sessions = with(
+                sessions,
+                "sessions.max-session-size",
+                (c, v) -> c.withMaxSessionSize(parseSize("sessions.max-session-size", v)));
+        sessions = with(
+                sessions, "sessions.max-page-size", (c, v) -> c.withMaxPageSize(intSize("sessions.max-page-size", v)));
+        sessions = with(sessions, "sessions.queue-size", (c, v) -> c.withQueueSize(integer("sessions.queue-size", v)));
         b.sessions(sessions);
         return b;
     }
@@ -290,6 +311,14 @@ public final class ProxySettings {
             throw new IllegalArgumentException(
                     "Invalid setting '" + key + "': expected a duration such as 30s, 500ms or PT30S, got " + v);
         }
+    }
+
+    private static int intSize(String key, String v) {
+        long n = parseSize(key, v);
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("Invalid setting '" + key + "': at most 2GB, got " + v);
+        }
+        return (int) n;
     }
 
     /** Parses {@code 10MB}, {@code 512KB}, {@code 10MiB} (binary units, as Spring's DataSize) or plain bytes. */

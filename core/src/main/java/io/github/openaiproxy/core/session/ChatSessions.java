@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
@@ -33,6 +32,13 @@ import java.util.function.Supplier;
  * records nothing. A non-streamed reply is recorded before it is answered; a streamed one is relayed
  * event by event as it arrives and recorded before the stream is closed, so a client that reads the
  * history after the reply always finds the turn.
+ *
+ * <p>Bounds ({@link SessionConfig}): a new message over {@code maxMessageSize} is refused (413) before
+ * the upstream call, and so is every turn of a session that holds {@code maxSessionSize} bytes; nothing
+ * stored is dropped. A reply is relayed whole or is an error, never cut: a reply too large to record
+ * reaches the client whole and {@link #REPLY_NOT_RECORDED} is recorded in its place. When the queue of a
+ * blocking store is full, a turn is refused with 503 and {@code Retry-After}; a reply whose recording
+ * finds the queue full is relayed and not recorded (logged as an error).
  */
 public final class ChatSessions {
     /** The body field that names the session. */
@@ -44,9 +50,16 @@ public final class ChatSessions {
     /** Response header with the timestamp of the recorded assistant message (non-streamed replies). */
     public static final String MESSAGE_TIMESTAMP_HEADER = "X-OpenAI-Proxy-Message-Timestamp";
 
+    /**
+     * What is recorded instead of an assistant reply over {@link SessionConfig#maxMessageSize()}: the
+     * client has the whole reply; the session keeps the turn's place and says why the text is missing.
+     */
+    public static final String REPLY_NOT_RECORDED =
+            "[reply not recorded: larger than the proxy's sessions.max-message-size]";
+
     private static final System.Logger LOG = System.getLogger(ChatSessions.class.getName());
-    /** A non-streamed completion larger than this is relayed but not recorded. */
-    static final int MAX_RECORDED_BODY = 16 * 1024 * 1024;
+    /** Room for the JSON around the reply text in a non-streamed completion. */
+    private static final long ENVELOPE = 64 * 1024;
 
     private final SessionStore store;
     private final SessionConfig config;
@@ -149,18 +162,35 @@ public final class ChatSessions {
     public CompletableFuture<Begun> begin(Ask.Use use, ObjectNode normalized) {
         Instant asked = now();
         List<NewMessage> newMessages = newMessages(normalized.path("messages"), asked);
-        Supplier<Optional<List<StoredMessage>>> lookup = () -> use.includeHistory()
-                ? store.latest(use.sessionId(), config.contextMessages())
-                : store.exists(use.sessionId()) ? Optional.of(List.of()) : Optional.empty();
-        return call(lookup).handle((history, error) -> {
-            if (error != null) {
-                LOG.log(System.Logger.Level.ERROR, "session store failed", error);
-                return new Begun.Failed(SessionErrors.unavailable());
+        for (NewMessage m : newMessages) {
+            if (m.size() > config.maxMessageSize()) {
+                return CompletableFuture.completedFuture(
+                        new Begun.Failed(SessionErrors.messageTooLarge(config.maxMessageSize())));
             }
-            Optional<List<StoredMessage>> h = history;
-            if (h.isEmpty()) {
+        }
+        Supplier<Lookup> lookup = () -> {
+            Optional<Long> size = store.size(use.sessionId());
+            if (size.isEmpty()) {
+                return new Lookup(null, 0);
+            }
+            if (size.get() >= config.maxSessionSize() || !use.includeHistory()) {
+                return new Lookup(List.of(), size.get());
+            }
+            // Unknown here means deleted in between: the turn's append will find that out.
+            return new Lookup(
+                    store.latest(use.sessionId(), config.contextMessages()).orElse(List.of()), size.get());
+        };
+        return call(lookup).handle((found, error) -> {
+            if (error != null) {
+                return new Begun.Failed(storeFailure(error));
+            }
+            if (found.history() == null) {
                 return new Begun.Failed(SessionErrors.notFound());
             }
+            if (found.size() >= config.maxSessionSize()) {
+                return new Begun.Failed(SessionErrors.full(config.maxSessionSize()));
+            }
+            Optional<List<StoredMessage>> h = Optional.of(found.history());
             ObjectNode body = normalized;
             if (!h.get().isEmpty()) {
                 body = normalized.deepCopy();
@@ -170,6 +200,22 @@ public final class ChatSessions {
             }
             return new Begun.Ready(new Turn(use.sessionId(), newMessages), body);
         });
+    }
+
+    /** What {@link #begin} found: the history to send (null for an unknown session) and the session's bytes. */
+    private record Lookup(List<StoredMessage> history, long size) {}
+
+    /** The answer to a store call that failed: busy when its queue is full, else unavailable (logged). */
+    static ProxyError storeFailure(Throwable error) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                ? error.getCause()
+                : error;
+        if (cause instanceof java.util.concurrent.RejectedExecutionException) {
+            LOG.log(System.Logger.Level.WARNING, "session store queue full: call refused");
+            return SessionErrors.busy();
+        }
+        LOG.log(System.Logger.Level.ERROR, "session store failed", error);
+        return SessionErrors.unavailable();
     }
 
     /**
@@ -187,13 +233,44 @@ public final class ChatSessions {
         if (answer.streaming()) {
             headers.set(MESSAGE_ID_HEADER, turn.replyId);
             RecordingStream recorded = new RecordingStream(
-                    answer.body(), text -> append(turn, text, now()).thenApply(ok -> null));
+                    answer.body(),
+                    config.maxMessageSize(),
+                    text -> append(turn, text, now()).thenApply(ok -> null));
             return CompletableFuture.completedFuture(
                     new ProxyResponse(answer.status(), headers.build(), recorded, true));
         }
-        return BodyCollector.collectTruncated(answer.body(), MAX_RECORDED_BODY + 1L)
+        // The JSON around the text is small; a body past this cannot hold a reply that may be recorded.
+        long readLimit = 2L * config.maxMessageSize() + ENVELOPE;
+        return ReplyReader.read(answer.body(), readLimit).thenCompose(read -> {
+            if (read instanceof ReplyReader.Read.TooLarge tooLarge) {
+                // Relayed whole, never cut; the session keeps a marker in the reply's place.
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "a session reply of more than {0} bytes is relayed but not recorded",
+                        readLimit);
+                Instant at = now();
+                return append(turn, REPLY_NOT_RECORDED, at).thenApply(recorded -> {
+                    if (recorded) {
+                        headers.set(MESSAGE_ID_HEADER, turn.replyId);
+                        headers.set(MESSAGE_TIMESTAMP_HEADER, at.toString());
+                    }
+                    return new ProxyResponse(answer.status(), headers.build(), tooLarge.body(), false);
+                });
+            }
+            return recordWhole(turn, answer.status(), headers, ((ReplyReader.Read.Whole) read).bytes());
+        });
+    }
+
+    private CompletableFuture<ProxyResponse> recordWhole(Turn turn, int status, HeaderMap headers, byte[] body) {
+        return CompletableFuture.completedFuture(body)
                 .thenCompose(bytes -> {
-                    Optional<String> reply = bytes.length > MAX_RECORDED_BODY ? Optional.empty() : replyText(bytes);
+                    Optional<String> reply = replyText(bytes);
+                    if (reply.isPresent() && NewMessage.utf8Length(reply.get()) > config.maxMessageSize()) {
+                        LOG.log(
+                                System.Logger.Level.WARNING,
+                                "a session reply over sessions.max-message-size is relayed but not recorded");
+                        reply = Optional.of(REPLY_NOT_RECORDED);
+                    }
                     if (reply.isEmpty()) {
                         LOG.log(System.Logger.Level.WARNING, "a session reply could not be read; not recorded");
                         return CompletableFuture.completedFuture(bytes);
@@ -209,7 +286,7 @@ public final class ChatSessions {
                 })
                 .thenApply(bytes -> {
                     headers.set("Content-Length", Integer.toString(bytes.length));
-                    return ProxyResponse.of(answer.status(), headers.build(), bytes);
+                    return ProxyResponse.of(status, headers.build(), bytes);
                 });
     }
 
@@ -240,6 +317,10 @@ public final class ChatSessions {
 
     SessionStore store() {
         return store;
+    }
+
+    SessionConfig config() {
+        return config;
     }
 
     Instant now() {

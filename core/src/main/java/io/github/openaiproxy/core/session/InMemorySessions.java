@@ -84,6 +84,9 @@ public final class InMemorySessions {
             final Session session;
             final List<StoredMessage> messages = new ArrayList<>();
             long lastSequence;
+            /** The sum of the kept messages' sizes. */
+            long bytes;
+
             Instant lastUsed;
 
             Entry(Session session) {
@@ -129,9 +132,16 @@ public final class InMemorySessions {
                     stored.add(StoredMessage.of(sessionId, ++e.lastSequence, m));
                 }
                 e.messages.addAll(stored);
+                for (StoredMessage m : stored) {
+                    e.bytes += m.size();
+                }
                 int excess = e.messages.size() - limits.maxMessagesPerSession();
                 if (excess > 0) {
-                    e.messages.subList(0, excess).clear();
+                    List<StoredMessage> dropped = e.messages.subList(0, excess);
+                    for (StoredMessage m : dropped) {
+                        e.bytes -= m.size();
+                    }
+                    dropped.clear();
                 }
                 return Optional.of(List.copyOf(stored));
             }
@@ -139,13 +149,26 @@ public final class InMemorySessions {
 
         @Override
         public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit) {
+            return messages(sessionId, afterSequence, limit, Long.MAX_VALUE);
+        }
+
+        @Override
+        public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit, long maxBytes) {
             requirePositive(limit);
             synchronized (sessions) {
                 return live(sessionId).map(e -> {
                     int from = firstAfter(e.messages, afterSequence);
                     int to = (int) Math.min(e.messages.size(), (long) from + limit);
+                    to = from + MessagePage.fitting(e.messages.subList(from, to), maxBytes);
                     return new MessagePage(List.copyOf(e.messages.subList(from, to)), to < e.messages.size());
                 });
+            }
+        }
+
+        @Override
+        public Optional<Long> size(String sessionId) {
+            synchronized (sessions) {
+                return live(sessionId).map(e -> e.bytes);
             }
         }
 

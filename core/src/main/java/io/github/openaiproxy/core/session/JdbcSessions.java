@@ -135,7 +135,14 @@ public final class JdbcSessions {
                                     + " PRIMARY KEY (session_id, seq))"),
                     // For retention: finding expired sessions without a full scan.
                     List.of("CREATE INDEX IF NOT EXISTS " + prefix + "sessions_updated_at ON " + sessions
-                            + " (updated_at)"));
+                            + " (updated_at)"),
+                    // For the byte cap of a session: its size as a counter, filled in for existing sessions.
+                    List.of(
+                            "ALTER TABLE " + sessions + " ADD COLUMN IF NOT EXISTS total_bytes BIGINT DEFAULT 0"
+                                    + " NOT NULL",
+                            "UPDATE " + sessions + " SET total_bytes = (SELECT COALESCE(SUM(OCTET_LENGTH(m.content)"
+                                    + " + COALESCE(OCTET_LENGTH(m.content_json), 0)), 0) FROM " + messages
+                                    + " m WHERE m.session_id = " + sessions + ".id)"));
         }
 
         void migrate() {
@@ -251,12 +258,18 @@ public final class JdbcSessions {
                 c.setAutoCommit(false);
                 try {
                     // The UPDATE takes the session's row lock until commit: appends to one session queue here.
+                    long bytes = 0;
+                    for (NewMessage m : batch) {
+                        bytes += m.size();
+                    }
                     try (PreparedStatement p = c.prepareStatement("UPDATE " + sessions
-                            + " SET last_seq = last_seq + ?, updated_at = ?" + " WHERE id = ? AND updated_at >= ?")) {
+                            + " SET last_seq = last_seq + ?, total_bytes = total_bytes + ?, updated_at = ?"
+                            + " WHERE id = ? AND updated_at >= ?")) {
                         p.setLong(1, batch.size());
-                        p.setObject(2, utc(now()));
-                        p.setString(3, sessionId);
-                        p.setObject(4, utc(cutoff()));
+                        p.setLong(2, bytes);
+                        p.setObject(3, utc(now()));
+                        p.setString(4, sessionId);
+                        p.setObject(5, utc(cutoff()));
                         if (p.executeUpdate() == 0) {
                             c.rollback();
                             return Optional.empty();
@@ -310,18 +323,44 @@ public final class JdbcSessions {
 
         @Override
         public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit) {
+            return messages(sessionId, afterSequence, limit, Long.MAX_VALUE);
+        }
+
+        @Override
+        public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit, long maxBytes) {
             InMemorySessions.requirePositive(limit);
             return readMessages(sessionId, c -> {
+                // One row more than the page tells whether more follow; the byte budget may stop it sooner.
                 List<StoredMessage> page = select(
                         c,
                         "SELECT " + COLUMNS + " FROM " + messages
                                 + " WHERE session_id = ? AND seq > ? ORDER BY seq ASC",
                         sessionId,
                         afterSequence,
-                        limit + 1);
-                boolean more = page.size() > limit;
-                return new MessagePage(more ? page.subList(0, limit) : page, more);
+                        limit + 1,
+                        maxBytes);
+                int kept = Math.min(limit, MessagePage.fitting(page, maxBytes));
+                boolean more = page.size() > kept;
+                return new MessagePage(more ? page.subList(0, kept) : page, more);
             });
+        }
+
+        @Override
+        public Optional<Long> size(String sessionId) {
+            if (!SessionIds.isWellFormed(sessionId)) {
+                return Optional.empty();
+            }
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement p = c.prepareStatement(
+                            "SELECT total_bytes FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
+                p.setString(1, sessionId);
+                p.setObject(2, utc(cutoff()));
+                try (ResultSet rs = p.executeQuery()) {
+                    return rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
+                }
+            } catch (SQLException e) {
+                throw failure("read a session", e);
+            }
         }
 
         @Override
@@ -334,7 +373,8 @@ public final class JdbcSessions {
                                 + " WHERE session_id = ? AND seq > ? ORDER BY seq DESC",
                         sessionId,
                         0,
-                        limit);
+                        limit,
+                        Long.MAX_VALUE);
                 Collections.reverse(newestFirst);
                 return List.copyOf(newestFirst);
             });
@@ -396,23 +436,35 @@ public final class JdbcSessions {
             }
         }
 
+        /**
+         * The rows of {@code sql}, at most {@code maxRows}; reading stops at the first row that takes the
+         * total size past {@code maxBytes}, or the second row when the first alone is past it (so the
+         * caller sees whether more follow).
+         */
         private static List<StoredMessage> select(
-                Connection c, String sql, String sessionId, long afterSequence, int maxRows) throws SQLException {
+                Connection c, String sql, String sessionId, long afterSequence, int maxRows, long maxBytes)
+                throws SQLException {
             try (PreparedStatement p = c.prepareStatement(sql)) {
                 p.setString(1, sessionId);
                 p.setLong(2, afterSequence);
                 p.setMaxRows(maxRows);
+                // Rows in batches (PostgreSQL otherwise reads the whole result), so a budget stop reads no more.
+                p.setFetchSize(Math.min(maxRows, 100));
                 List<StoredMessage> out = new ArrayList<>();
+                long bytes = 0;
                 try (ResultSet rs = p.executeQuery()) {
-                    while (rs.next()) {
-                        out.add(new StoredMessage(
+                    // Past the budget, one row more still tells the caller that more follow.
+                    while ((bytes <= maxBytes || out.size() < 2) && rs.next()) {
+                        StoredMessage m = new StoredMessage(
                                 rs.getString(2),
                                 sessionId,
                                 rs.getLong(1),
                                 rs.getString(3),
                                 rs.getString(4),
                                 rs.getString(5),
-                                instant(rs, 6)));
+                                instant(rs, 6));
+                        out.add(m);
+                        bytes += m.size();
                     }
                 }
                 return out;

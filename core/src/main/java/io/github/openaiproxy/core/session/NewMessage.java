@@ -19,4 +19,24 @@ public record NewMessage(String id, String role, String content, String contentJ
         Objects.requireNonNull(content, "content");
         Objects.requireNonNull(timestamp, "timestamp");
     }
+
+    /** Its size as the session limits count it: UTF-8 bytes of the text plus those of the JSON content. */
+    public long size() {
+        return utf8Length(content) + (contentJson == null ? 0 : utf8Length(contentJson));
+    }
+
+    /** The UTF-8 length of a string, without encoding it. */
+    static long utf8Length(String s) {
+        long n = s.length();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 0x800) {
+                // Three bytes, or four for a surrogate pair (two chars, two bytes counted each).
+                n += Character.isSurrogate(c) ? 1 : 2;
+            } else if (c >= 0x80) {
+                n += 1;
+            }
+        }
+        return n;
+    }
 }

@@ -15,18 +15,25 @@ import java.util.function.Function;
  * Relays a chat completion event stream unchanged, item by item as it arrives, while it adds up the
  * first choice's content deltas; when the upstream completes cleanly it records the reply and only then
  * completes the stream. A stream that carried an error event, failed or was cancelled records nothing.
- * Demand and cancellation pass straight through: nothing is buffered.
+ * Demand and cancellation pass straight through: nothing is buffered but the reply text, and that only
+ * up to a bound: a longer reply is still relayed whole, and recorded as {@link ChatSessions#REPLY_NOT_RECORDED}.
  */
 final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
     private final Flow.Publisher<List<ByteBuffer>> events;
     private final Function<String, CompletableFuture<Void>> recorder;
+    private final long maxReplyBytes;
 
     /**
      * @param events the relayed stream, one complete SSE event per item
+     * @param maxReplyBytes the most UTF-8 bytes of reply text kept for recording
      * @param recorder records the reply text; the stream completes when its future does
      */
-    RecordingStream(Flow.Publisher<List<ByteBuffer>> events, Function<String, CompletableFuture<Void>> recorder) {
+    RecordingStream(
+            Flow.Publisher<List<ByteBuffer>> events,
+            long maxReplyBytes,
+            Function<String, CompletableFuture<Void>> recorder) {
         this.events = events;
+        this.maxReplyBytes = maxReplyBytes;
         this.recorder = recorder;
     }
 
@@ -37,7 +44,8 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
 
     private final class Tap implements Flow.Subscriber<List<ByteBuffer>> {
         private final Flow.Subscriber<? super List<ByteBuffer>> downstream;
-        private final StringBuilder reply = new StringBuilder();
+        private StringBuilder reply = new StringBuilder();
+        private long replyBytes;
         private volatile boolean cancelled;
         private boolean failed;
 
@@ -80,7 +88,19 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 downstream.onComplete();
                 return;
             }
-            recorder.apply(reply.toString()).whenComplete((ok, error) -> downstream.onComplete());
+            String text = reply == null ? ChatSessions.REPLY_NOT_RECORDED : reply.toString();
+            reply = null;
+            recorder.apply(text).whenComplete((ok, error) -> downstream.onComplete());
+        }
+
+        /** Adds a delta to the reply; past the bound, the text is dropped (and a marker recorded). */
+        private void keep(String delta) {
+            replyBytes += NewMessage.utf8Length(delta);
+            if (replyBytes > maxReplyBytes) {
+                reply = null;
+                return;
+            }
+            reply.append(delta);
         }
 
         private void read(List<ByteBuffer> event) {
@@ -97,8 +117,8 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 for (JsonNode choice : chunk.path("choices")) {
                     if (choice.path("index").asInt(0) == 0) {
                         JsonNode content = choice.path("delta").path("content");
-                        if (content.isTextual()) {
-                            reply.append(content.textValue());
+                        if (content.isTextual() && reply != null) {
+                            keep(content.textValue());
                         }
                     }
                 }

@@ -37,4 +37,50 @@ final class SessionErrors {
                 null,
                 Map.of());
     }
+
+    /** 413 for a new message over {@code sessions.max-message-size}: refused before any upstream call. */
+    static ProxyError messageTooLarge(long limit) {
+        return new ProxyError(
+                413,
+                "Payload Too Large",
+                "A message exceeds the limit of " + limit + " bytes for a message stored in a session",
+                "invalid_request_error",
+                "session_message_too_large",
+                "messages",
+                null,
+                Map.of());
+    }
+
+    /**
+     * 413 for a turn in a session that holds {@code sessions.max-session-size} bytes: it takes no new
+     * messages (nothing of it is dropped), before any upstream call.
+     */
+    static ProxyError full(long limit) {
+        return new ProxyError(
+                413,
+                "Session Full",
+                "This session holds its limit of " + limit
+                        + " bytes and takes no new messages: start a new session (or delete this one)",
+                "invalid_request_error",
+                "session_full",
+                "sessionId",
+                null,
+                Map.of());
+    }
+
+    /** 503 with {@code Retry-After} when the calls waiting for the store fill its queue. */
+    static ProxyError busy() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The session store is busy; retry shortly",
+                "server_error",
+                "session_store_busy",
+                null,
+                null,
+                Map.of("Retry-After", Integer.toString(RETRY_AFTER_SECONDS)));
+    }
+
+    /** What a busy answer asks the client to wait, in seconds. */
+    static final int RETRY_AFTER_SECONDS = 1;
 }

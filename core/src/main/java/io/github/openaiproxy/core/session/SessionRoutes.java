@@ -29,7 +29,9 @@ import java.util.function.Supplier;
  *   <li>{@code DELETE /sessions/{id}}: 200 {@code {"sessionId":..,"success":true}}
  *   <li>{@code GET /sessions/{id}/messages?after=N&limit=M}: 200 {@code {"sessionId":..,"messages":[..],
  *       "hasMore":..,"nextAfter":..}}, messages in sequence order after sequence {@code after} (default 0),
- *       at most {@code limit} (1-1000, default 100)
+ *       at most {@code limit} (1-1000, default 100) and at most {@code sessions.max-page-size} bytes of
+ *       messages (but at least one message): a page that stops early says {@code hasMore}, and
+ *       {@code nextAfter} continues it
  * </ul>
  *
  * An unknown session is 404 {@code Session Not Found}.
@@ -103,7 +105,8 @@ final class SessionRoutes {
         }
         return answer(
                 sessions,
-                () -> sessions.store().messages(id, after, limit),
+                () -> sessions.store()
+                        .messages(id, after, limit, sessions.config().maxPageSize()),
                 page -> page.map(p -> {
                             ObjectNode n = Json.object();
                             n.put("sessionId", id);
@@ -139,9 +142,7 @@ final class SessionRoutes {
             ChatSessions sessions, Supplier<T> operation, Function<T, ProxyResponse> render) {
         return sessions.call(operation).handle((value, error) -> {
             if (error != null) {
-                System.getLogger(SessionRoutes.class.getName())
-                        .log(System.Logger.Level.ERROR, "session store failed", error);
-                return error(SessionErrors.unavailable());
+                return error(ChatSessions.storeFailure(error));
             }
             return render.apply(value);
         });

@@ -46,6 +46,42 @@ public interface SessionStore extends AutoCloseable {
     Optional<MessagePage> messages(String sessionId, long afterSequence, int limit);
 
     /**
+     * A page of messages in sequence order that also stops at {@code maxBytes} of message
+     * {@linkplain StoredMessage#size() size} (but holds at least one message), with {@code hasMore} set
+     * when it stopped early. The stores of the core stop reading there; this default reads the page, then
+     * cuts it.
+     *
+     * @return the page, or empty if the session is unknown
+     */
+    default Optional<MessagePage> messages(String sessionId, long afterSequence, int limit, long maxBytes) {
+        return messages(sessionId, afterSequence, limit).map(p -> p.capped(maxBytes));
+    }
+
+    /**
+     * The bytes a session holds: the sum of its messages' {@linkplain StoredMessage#size() sizes}. The
+     * stores of the core keep it as a counter; this default adds up every page.
+     *
+     * @return the size, or empty if the session is unknown
+     */
+    default Optional<Long> size(String sessionId) {
+        long total = 0;
+        long after = 0;
+        while (true) {
+            Optional<MessagePage> page = messages(sessionId, after, 1000);
+            if (page.isEmpty()) {
+                return Optional.empty();
+            }
+            for (StoredMessage m : page.get().messages()) {
+                total += m.size();
+            }
+            if (!page.get().hasMore()) {
+                return Optional.of(total);
+            }
+            after = page.get().nextAfter();
+        }
+    }
+
+    /**
      * The last {@code limit} messages in sequence order (for sending history upstream as context).
      *
      * @return the messages, or empty if the session is unknown

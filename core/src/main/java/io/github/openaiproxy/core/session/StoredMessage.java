@@ -35,6 +35,11 @@ public record StoredMessage(
         return "user".equals(role);
     }
 
+    /** Its size as the session limits count it (see {@link NewMessage#size()}). */
+    public long size() {
+        return NewMessage.utf8Length(content) + (contentJson == null ? 0 : NewMessage.utf8Length(contentJson));
+    }
+
     static StoredMessage of(String sessionId, long sequence, NewMessage m) {
         return new StoredMessage(m.id(), sessionId, sequence, m.role(), m.content(), m.contentJson(), m.timestamp());
     }

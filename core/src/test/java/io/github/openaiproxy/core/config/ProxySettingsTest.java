@@ -47,6 +47,10 @@ class ProxySettingsTest {
         s.put("image.size", "256x256");
         s.put("sessions.history-as-context", "on");
         s.put("sessions.context-messages", "7");
+        s.put("sessions.max-message-size", "64KB");
+        s.put("sessions.max-session-size", "3GB");
+        s.put("sessions.max-page-size", "100000");
+        s.put("sessions.queue-size", "50");
 
         ProxyConfig c = ProxySettings.from(s).toConfig();
 
@@ -73,6 +77,26 @@ class ProxySettingsTest {
         assertThat(c.imageDefaults().size()).isEqualTo("256x256");
         assertThat(c.sessions().historyAsContext()).isTrue();
         assertThat(c.sessions().contextMessages()).isEqualTo(7);
+        assertThat(c.sessions().maxMessageSize()).isEqualTo(64 * 1024);
+        assertThat(c.sessions().maxSessionSize()).isEqualTo(3L * 1024 * 1024 * 1024);
+        assertThat(c.sessions().maxPageSize()).isEqualTo(100_000);
+        assertThat(c.sessions().queueSize()).isEqualTo(50);
+    }
+
+    @Test
+    void badSessionBoundsFailNamingTheKey() {
+        for (String key : new String[] {
+            "sessions.max-message-size", "sessions.max-session-size", "sessions.max-page-size", "sessions.queue-size"
+        }) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> ProxySettings.from(java.util.Map.of(key, "0")).toConfig())
+                    .as(key)
+                    .hasMessageContaining(key);
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> ProxySettings.from(java.util.Map.of("sessions.max-message-size", "3GB"))
+                                .toConfig())
+                .hasMessageContaining("sessions.max-message-size");
     }
 
     @Test

@@ -79,9 +79,27 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
                 ResultSet rs =
                         c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM chat_schema_version")) {
             rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(2);
-            assertThat(rs.getInt(2)).isEqualTo(2);
+            assertThat(rs.getInt(1)).isEqualTo(3);
+            assertThat(rs.getInt(2)).isEqualTo(3);
         }
+    }
+
+    /** Migration 3 adds the size counter and fills it in for the sessions of an older schema. */
+    @Test
+    void theSizeOfSessionsFromBeforeTheCounterIsFilledIn() throws Exception {
+        JdbcDataSource ds = dataSource("jdbc:h2:mem:size-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        SessionStore old = JdbcSessions.builder(ds).build();
+        String id = old.create().id();
+        old.append(id, java.util.List.of(message("user", "h\u00e9llo"), message("assistant", "hi")));
+        try (Connection c = ds.getConnection()) {
+            // As version 2 left it: no counter yet.
+            c.createStatement().execute("ALTER TABLE openai_proxy_sessions DROP COLUMN total_bytes");
+            c.createStatement().execute("DELETE FROM openai_proxy_schema_version WHERE version = 3");
+        }
+
+        SessionStore upgraded = JdbcSessions.builder(ds).build();
+
+        assertThat(upgraded.size(id)).contains(6L + 2);
     }
 
     @Test

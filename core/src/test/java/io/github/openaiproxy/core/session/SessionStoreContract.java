@@ -51,6 +51,55 @@ public abstract class SessionStoreContract {
         assertThat(store().exists(SessionIds.newSessionId())).isFalse();
     }
 
+    /** The size counts UTF-8 bytes of the text and of the JSON content, and survives reads. */
+    @Test
+    void theSizeOfASessionIsTheBytesOfItsMessages() {
+        Session s = store().create();
+        assertThat(store().size(s.id())).contains(0L);
+        store().append(
+                        s.id(),
+                        List.of(
+                                message("user", "h\u00e9 \u4f60 \ud83d\ude00"), // 1+2+1+3+1+4 bytes
+                                new NewMessage(
+                                        SessionIds.newMessageId(),
+                                        "user",
+                                        "ab",
+                                        "[{\"text\":\"ab\"}]",
+                                        Instant.now().truncatedTo(ChronoUnit.MILLIS))));
+        assertThat(store().size(s.id())).contains(12L + 2 + 15);
+        assertThat(store().size(SessionIds.newSessionId())).isEmpty();
+    }
+
+    /** A page stops at its byte budget, holds at least one message, and the cursor continues it. */
+    @Test
+    void aPageStopsAtItsByteBudgetAndTheCursorContinuesIt() {
+        Session s = store().create();
+        List<NewMessage> batch = new ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            batch.add(message("user", String.valueOf((char) ('a' + i)).repeat(i == 3 ? 500 : 100)));
+        }
+        store().append(s.id(), batch);
+
+        List<Integer> pageSizes = new ArrayList<>();
+        List<String> read = new ArrayList<>();
+        long after = 0;
+        boolean more = true;
+        while (more) {
+            MessagePage page = store().messages(s.id(), after, 1000, 250).orElseThrow();
+            assertThat(page.messages()).isNotEmpty();
+            pageSizes.add(page.messages().size());
+            page.messages().forEach(m -> read.add(m.content().substring(0, 1)));
+            more = page.hasMore();
+            after = page.nextAfter();
+        }
+        // 100+100 fit in 250; the 500-byte message is alone on its page (a page never stays empty).
+        assertThat(pageSizes).containsExactly(2, 1, 1, 2, 1);
+        assertThat(read).containsExactly("a", "b", "c", "d", "e", "f", "g");
+        // The message limit still applies within the budget.
+        assertThat(store().messages(s.id(), 0, 1, 10_000).orElseThrow().messages())
+                .hasSize(1);
+    }
+
     @Test
     void malformedIdsAreUnknownNotErrors() {
         for (String id : new String[] {"", " ", "x'; DROP TABLE x; --", "../etc", "a".repeat(65), "ses_\u00e9"}) {

@@ -513,6 +513,63 @@ public class OpenAiProxyProperties {
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration retention;
 
+        /**
+         * The most bytes one stored message may have (its text, plus the JSON of multi-part content). A new
+         * message over it is refused with 413 before the upstream call; an assistant reply over it reaches
+         * the client whole and is recorded as a short marker.
+         */
+        private DataSize maxMessageSize = DataSize.ofMegabytes(1);
+
+        /**
+         * The most bytes a session may hold. A session that reached it takes no new turn (413 'session_full',
+         * before the upstream call; nothing is dropped): start a new session or delete it.
+         */
+        private DataSize maxSessionSize = DataSize.ofMegabytes(16);
+
+        /**
+         * The most message bytes in one 'GET /sessions/{id}/messages' page; a page stops early there (but
+         * holds at least one message) and 'nextAfter' continues it.
+         */
+        private DataSize maxPageSize = DataSize.ofMegabytes(1);
+
+        /**
+         * How many calls of the JDBC store may wait for the engine's session threads; beyond, a call is
+         * answered 503 'session_store_busy' with Retry-After.
+         */
+        private int queueSize = 1000;
+
+        public DataSize getMaxMessageSize() {
+            return maxMessageSize;
+        }
+
+        public void setMaxMessageSize(DataSize maxMessageSize) {
+            this.maxMessageSize = maxMessageSize;
+        }
+
+        public DataSize getMaxSessionSize() {
+            return maxSessionSize;
+        }
+
+        public void setMaxSessionSize(DataSize maxSessionSize) {
+            this.maxSessionSize = maxSessionSize;
+        }
+
+        public DataSize getMaxPageSize() {
+            return maxPageSize;
+        }
+
+        public void setMaxPageSize(DataSize maxPageSize) {
+            this.maxPageSize = maxPageSize;
+        }
+
+        public int getQueueSize() {
+            return queueSize;
+        }
+
+        public void setQueueSize(int queueSize) {
+            this.queueSize = queueSize;
+        }
+
         public boolean isEnabled() {
             return enabled;
         }

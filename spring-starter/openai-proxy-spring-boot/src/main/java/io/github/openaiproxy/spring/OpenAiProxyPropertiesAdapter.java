@@ -96,7 +96,19 @@ final class OpenAiProxyPropertiesAdapter {
     private static SessionConfig sessions(OpenAiProxyProperties.Sessions p) {
         SessionConfig s =
                 SessionConfig.DEFAULTS.withEnabled(p.isEnabled()).withHistoryAsContext(p.isHistoryAsContext());
-        return with(s, "sessions.context-messages", p.getContextMessages(), SessionConfig::withContextMessages);
+        s = with(s, "sessions.context-messages", p.getContextMessages(), SessionConfig::withContextMessages);
+        s = with(
+                s,
+                "sessions.max-message-size",
+                p.getMaxMessageSize(),
+                (c, v) -> c.withMaxMessageSize(Math.toIntExact(v.toBytes())));
+        s = with(s, "sessions.max-session-size", p.getMaxSessionSize(), (c, v) -> c.withMaxSessionSize(v.toBytes()));
+        s = with(
+                s,
+                "sessions.max-page-size",
+                p.getMaxPageSize(),
+                (c, v) -> c.withMaxPageSize(Math.toIntExact(v.toBytes())));
+        return with(s, "sessions.queue-size", p.getQueueSize(), SessionConfig::withQueueSize);
     }
 
     /** Sets a value and builds once, so that core's checks run now and name this property. */

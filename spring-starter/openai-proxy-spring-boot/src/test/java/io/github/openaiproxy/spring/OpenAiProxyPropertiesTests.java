@@ -118,13 +118,8 @@ class OpenAiProxyPropertiesTests {
         });
         // One vocabulary: the Spring properties are the init-parameter / environment keys (core's and the GraphQL
         // module's) plus Spring's own; the store's keys have the same names in the standalone server's environment.
-        List<String> springOnly = List.of(
-                "enabled",
-                "metrics.max-model-tags",
-                "health.cache-time-to-live",
-                "health.timeout",
-                "sessions.store",
-                "sessions.retention");
+        List<String> springOnly =
+                List.of("enabled", "metrics.max-model-tags", "health.cache-time-to-live", "health.timeout");
         assertThat(keys).containsAll(springOnly);
         keys.removeAll(springOnly);
         List<String> graphql = Arrays.stream(GraphQlOptions.class.getRecordComponents())
@@ -134,6 +129,10 @@ class OpenAiProxyPropertiesTests {
         List<String> expected = new ArrayList<>(ProxySettings.KEYS);
         expected.addAll(graphql);
         assertThat(keys).containsExactlyInAnyOrderElementsOf(expected);
+        assertThat(metadata.get("openai.proxy.sessions.max-session-size")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo("16MB");
         assertThat(metadata.get("openai.proxy.sessions.store")
                         .path("defaultValue")
                         .asText())

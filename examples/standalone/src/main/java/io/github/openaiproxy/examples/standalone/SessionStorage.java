@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.session.InMemorySessions;
 import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -17,7 +18,10 @@ import java.util.Map;
  *   <li>{@code OPENAI_PROXY_SESSIONS_STORE}: {@code jdbc} (default) or {@code memory} (lost on restart)
  *   <li>{@code OPENAI_PROXY_DB_URL}: the JDBC URL; default an embedded H2 file,
  *       {@code jdbc:h2:file:./data/openai-proxy} (under the working directory), so history survives a
- *       restart. A {@code jdbc:postgresql://...} URL shares history between instances.
+ *       restart. An H2 file ({@code jdbc:h2:file:...}, the default too) is opened in H2's mixed mode
+ *       ({@code AUTO_SERVER=TRUE}) unless the URL sets {@code AUTO_SERVER}: a second server started in the
+ *       same directory shares the file instead of failing on its lock. A {@code jdbc:postgresql://...} URL
+ *       shares history between instances on several hosts.
  *   <li>{@code OPENAI_PROXY_DB_USER}, {@code OPENAI_PROXY_DB_PASSWORD}: the credentials (H2 default
  *       {@code sa} and no password)
  *   <li>{@code OPENAI_PROXY_DB_POOL_SIZE}: connections in the pool (default 10)
@@ -42,13 +46,19 @@ final class SessionStorage implements AutoCloseable {
     }
 
     static SessionStorage open(Map<String, String> env) {
+        return open(env, Clock.systemUTC());
+    }
+
+    /** Opens the store with {@code clock} for creation times and retention. */
+    static SessionStorage open(Map<String, String> env, Clock clock) {
         String kind =
                 env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
         Duration retention = retention(env.get(RETENTION));
         if (kind.equals("memory")) {
             Duration kept = retention == null ? InMemorySessions.DEFAULTS.idleTimeout() : retention;
+            InMemorySessions.Limits limits = InMemorySessions.DEFAULTS.withIdleTimeout(kept);
             return new SessionStorage(
-                    SessionStore.inMemory(retention),
+                    InMemorySessions.builder().limits(limits).clock(clock).build(),
                     null,
                     "in memory (lost on restart; kept " + kept + " after last use)");
         }
@@ -65,6 +75,7 @@ final class SessionStorage implements AutoCloseable {
         if (!url.startsWith("jdbc:")) {
             throw new IllegalArgumentException("Invalid setting 'OPENAI_PROXY_DB_URL': expected a JDBC URL (jdbc:...)");
         }
+        url = shared(url);
         HikariConfig hikari = new HikariConfig();
         hikari.setPoolName("openai-proxy-sessions");
         hikari.setJdbcUrl(url);
@@ -81,8 +92,10 @@ final class SessionStorage implements AutoCloseable {
                     "could not open the session database " + describe(url) + ": " + e.getMessage(), e);
         }
         try {
-            SessionStore store =
-                    JdbcSessions.builder(dataSource).retention(retention).build();
+            SessionStore store = JdbcSessions.builder(dataSource)
+                    .retention(retention)
+                    .clock(clock)
+                    .build();
             String kept = retention == null ? "kept until deleted" : "kept " + retention + " after the last message";
             return new SessionStorage(store, dataSource, describe(url) + " (" + kept + ")");
         } catch (RuntimeException e) {
@@ -106,6 +119,17 @@ final class SessionStorage implements AutoCloseable {
         if (dataSource != null) {
             dataSource.close();
         }
+    }
+
+    /**
+     * An H2 file URL in H2's mixed mode ({@code AUTO_SERVER=TRUE}): the first server to open the file
+     * serves it to the others over a local TCP port, so two servers in one directory share it instead of
+     * the second failing on the file lock. A URL that sets {@code AUTO_SERVER} itself is kept as it is.
+     */
+    static String shared(String url) {
+        boolean file = url.startsWith("jdbc:h2:file:");
+        boolean chosen = url.toUpperCase(Locale.ROOT).contains(";AUTO_SERVER=");
+        return file && !chosen ? url + ";AUTO_SERVER=TRUE" : url;
     }
 
     /** The URL without its query or properties, which may carry a password. */

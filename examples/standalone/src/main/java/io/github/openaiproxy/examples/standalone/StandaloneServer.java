@@ -10,6 +10,7 @@ import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,6 +80,15 @@ public final class StandaloneServer implements AutoCloseable {
     /** Starts the server; the returned instance is running. */
     public static StandaloneServer start(StandaloneOptions options, Map<String, String> env)
             throws LifecycleException, IOException {
+        return start(options, env, Clock.systemUTC());
+    }
+
+    /**
+     * Starts the server with {@code clock} as the session store's clock (creation times and retention);
+     * tests move it instead of waiting.
+     */
+    public static StandaloneServer start(StandaloneOptions options, Map<String, String> env, Clock clock)
+            throws LifecycleException, IOException {
         DemoUpstream demo = null;
         Map<String, String> settings = new HashMap<>(env);
         if (options.demo()) {
@@ -94,7 +104,7 @@ public final class StandaloneServer implements AutoCloseable {
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
             graphQl = GraphQlOptions.fromSettings(key -> settings.get(GraphQlOptions.environmentName(key)));
-            sessions = SessionStorage.open(settings);
+            sessions = SessionStorage.open(settings, clock);
         } catch (RuntimeException e) {
             if (demo != null) {
                 demo.close();

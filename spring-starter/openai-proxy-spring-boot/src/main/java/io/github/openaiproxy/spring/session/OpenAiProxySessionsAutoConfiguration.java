@@ -1,12 +1,14 @@
 package io.github.openaiproxy.spring.session;
 
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.session.InMemorySessions;
 import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.session.SessionStoreException;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
 import io.github.openaiproxy.spring.OpenAiProxyProperties.Sessions.Store;
+import java.time.Clock;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.apache.commons.logging.Log;
@@ -29,7 +31,8 @@ import org.springframework.context.annotation.Bean;
  * start-up.
  *
  * <p>The engine runs the JDBC store's calls on a small thread pool of its own, never on the threads that
- * relay requests, and shuts it down when it is closed with the context. An application's own
+ * relay requests, and shuts it down when it is closed with the context. The application's {@link Clock}
+ * bean, when it has exactly one, is the store's clock (creation times and retention). An application's own
  * {@link SessionStore} bean replaces this one; {@code openai.proxy.sessions.enabled=false} turns the
  * session routes off and creates no store (nothing is written to the database).
  */
@@ -51,7 +54,10 @@ public final class OpenAiProxySessionsAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     @DependsOnDatabaseInitialization
-    SessionStore openAiProxySessionStore(OpenAiProxyProperties properties, ObjectProvider<DataSource> dataSources) {
+    SessionStore openAiProxySessionStore(
+            OpenAiProxyProperties properties, ObjectProvider<DataSource> dataSources, ObjectProvider<Clock> clocks) {
+        // The application's Clock bean, if it has one, drives retention (tests move it instead of waiting).
+        Clock clock = clocks.getIfUnique(Clock::systemUTC);
         Store kind = properties.getSessions().getStore();
         if (kind == null) {
             throw new InvalidConfigurationPropertyValueException(STORE_PROPERTY, null, "must be auto, jdbc or memory");
@@ -61,7 +67,7 @@ public final class OpenAiProxySessionsAutoConfiguration {
             throw new InvalidConfigurationPropertyValueException(RETENTION_PROPERTY, retention, "must be positive");
         }
         if (kind == Store.MEMORY) {
-            return inMemory("in memory (" + STORE_PROPERTY + "=memory; lost on restart)", retention);
+            return inMemory("in memory (" + STORE_PROPERTY + "=memory; lost on restart)", retention, clock);
         }
         // The single DataSource, or the primary one among several; none when it is ambiguous.
         DataSource dataSource = dataSources.getIfUnique();
@@ -73,11 +79,13 @@ public final class OpenAiProxySessionsAutoConfiguration {
                         "the application has no DataSource bean (or several and none is @Primary): configure"
                                 + " spring.datasource.url, or define a SessionStore bean");
             }
-            return inMemory("in memory (no DataSource in the application; lost on restart)", retention);
+            return inMemory("in memory (no DataSource in the application; lost on restart)", retention, clock);
         }
         try {
-            SessionStore store =
-                    JdbcSessions.builder(dataSource).retention(retention).build();
+            SessionStore store = JdbcSessions.builder(dataSource)
+                    .retention(retention)
+                    .clock(clock)
+                    .build();
             LOG.info("openai-proxy chat sessions stored in the application's DataSource (tables openai_proxy_*), "
                     + (retention == null ? "kept until deleted" : "kept " + retention + " after the last message"));
             return store;
@@ -91,8 +99,10 @@ public final class OpenAiProxySessionsAutoConfiguration {
         }
     }
 
-    private static SessionStore inMemory(String where, Duration retention) {
+    private static SessionStore inMemory(String where, Duration retention, Clock clock) {
         LOG.info("openai-proxy chat sessions stored " + where);
-        return SessionStore.inMemory(retention);
+        InMemorySessions.Limits limits =
+                retention == null ? InMemorySessions.DEFAULTS : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
+        return InMemorySessions.builder().limits(limits).clock(clock).build();
     }
 }

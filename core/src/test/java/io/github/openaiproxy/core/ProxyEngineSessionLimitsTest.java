@@ -1,0 +1,305 @@
+package io.github.openaiproxy.core;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static io.github.openaiproxy.core.EngineFixture.config;
+import static io.github.openaiproxy.core.EngineFixture.get;
+import static io.github.openaiproxy.core.EngineFixture.send;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.session.ChatSessions;
+import io.github.openaiproxy.core.session.SessionConfig;
+import io.github.openaiproxy.core.session.SessionStore;
+import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.core.testing.WireMockUpstream;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The bounds of chat sessions: the size of what is sent upstream with history, the bytes a message and a
+ * session may hold, the bytes of a history page, the queue of a blocking store, and replies too large to
+ * record (relayed whole, never cut).
+ */
+class ProxyEngineSessionLimitsTest {
+    @RegisterExtension
+    static final WireMockUpstream upstream = new WireMockUpstream();
+
+    private ProxyEngine engine;
+
+    @AfterEach
+    void close() {
+        if (engine != null) {
+            engine.close();
+        }
+    }
+
+    private ProxyEngine engine(ProxyConfig.Builder config) {
+        engine = ProxyEngine.create(config.build());
+        return engine;
+    }
+
+    private static void upstreamEchoes() {
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody(ProxyEngineSessionsTest.ECHO_COMPLETION)
+                                .withTransformers("response-template")));
+    }
+
+    private static int upstreamCalls() {
+        return upstream.server()
+                .findAll(postRequestedFor(urlEqualTo("/v1/chat/completions")))
+                .size();
+    }
+
+    private String newSession() {
+        Answer created = send(engine, EngineFixture.post("/sessions", ""));
+        assertThat(created.status()).isEqualTo(201);
+        return created.json().get("sessionId").asText();
+    }
+
+    private List<String> history(String id) {
+        Answer a = send(engine, get("/sessions/" + id + "/messages").rawQuery("limit=1000"));
+        assertThat(a.status()).as(a.text()).isEqualTo(200);
+        return a.json().get("messages").findValuesAsText("content");
+    }
+
+    private static String chat(String sessionId, String content, boolean history) {
+        return "{\"sessionId\":\"" + sessionId + "\",\"includeHistory\":" + history
+                + ",\"messages\":[{\"role\":\"user\",\"content\":\"" + content + "\"}]}";
+    }
+
+    @Test
+    void aHistoryThatMakesTheUpstreamBodyLargerThanMaxBodySizeIs413AndCallsNoUpstream() {
+        upstreamEchoes();
+        engine(config(upstream.baseUrl()).maxBodySize(4096));
+        String id = newSession();
+        for (int i = 0; i < 3; i++) {
+            assertThat(send(engine, EngineFixture.post("/", chat(id, "x".repeat(1500), false)))
+                            .status())
+                    .isEqualTo(200);
+        }
+        int before = upstreamCalls();
+
+        // A small request, but with ~9 KB of history the body sent upstream would be over 4 KB.
+        JsonNode error = send(engine, EngineFixture.post("/", chat(id, "and now?", true)))
+                .proxyError(413);
+
+        assertThat(error.get("error").asText()).isEqualTo("Payload Too Large");
+        assertThat(error.get("message").asText()).contains("4096 bytes");
+        assertThat(upstreamCalls()).isEqualTo(before);
+        assertThat(history(id)).hasSize(6); // nothing recorded for the refused turn
+    }
+
+    @Test
+    void aNewMessageOverTheMessageCapIs413BeforeTheUpstreamAndRecordsNothing() {
+        upstreamEchoes();
+        engine(config(upstream.baseUrl()).sessions(SessionConfig.DEFAULTS.withMaxMessageSize(100)));
+        String id = newSession();
+
+        JsonNode error = send(engine, EngineFixture.post("/", chat(id, "y".repeat(101), false)))
+                .proxyError(413);
+
+        assertThat(error.get("param").asText()).isEqualTo("messages");
+        assertThat(error.get("message").asText()).contains("100 bytes");
+        assertThat(upstreamCalls()).isZero();
+        assertThat(history(id)).isEmpty();
+        // At the cap is fine (multi-byte characters count as their UTF-8 bytes: 50 x 2 bytes).
+        assertThat(send(engine, EngineFixture.post("/", chat(id, "\u00e9".repeat(50), false)))
+                        .status())
+                .isEqualTo(200);
+    }
+
+    @Test
+    void aFullSessionRefusesNewTurnsWithAClearErrorAndKeepsEveryMessage() {
+        upstreamEchoes();
+        engine(config(upstream.baseUrl()).sessions(SessionConfig.DEFAULTS.withMaxSessionSize(300)));
+        String id = newSession();
+        String hundred = "z".repeat(100);
+        // Turn 1: 100 + 104 bytes; turn 2 starts under the cap and is recorded whole (408 bytes).
+        assertThat(send(engine, EngineFixture.post("/", chat(id, hundred, false)))
+                        .status())
+                .isEqualTo(200);
+        assertThat(send(engine, EngineFixture.post("/", chat(id, hundred, false)))
+                        .status())
+                .isEqualTo(200);
+        int before = upstreamCalls();
+
+        JsonNode error =
+                send(engine, EngineFixture.post("/", chat(id, "more", false))).proxyError(413);
+
+        assertThat(error.get("error").asText()).isEqualTo("Session Full");
+        assertThat(error.get("param").asText()).isEqualTo("sessionId");
+        assertThat(error.get("message").asText()).contains("300 bytes").contains("new session");
+        assertThat(upstreamCalls()).isEqualTo(before);
+        assertThat(history(id)).hasSize(4).allSatisfy(c -> assertThat(c).contains(hundred));
+    }
+
+    @Test
+    void aHistoryPageStopsAtItsByteBudgetAndNextAfterContinuesIt() {
+        upstreamEchoes();
+        engine(config(upstream.baseUrl()).sessions(SessionConfig.DEFAULTS.withMaxPageSize(250)));
+        String id = newSession();
+        for (int i = 0; i < 3; i++) {
+            send(engine, EngineFixture.post("/", chat(id, String.valueOf(i).repeat(100), false)));
+        }
+
+        List<Integer> pages = new ArrayList<>();
+        List<String> read = new ArrayList<>();
+        long after = 0;
+        boolean more = true;
+        while (more) {
+            JsonNode page = send(engine, get("/sessions/" + id + "/messages").rawQuery("after=" + after + "&limit=100"))
+                    .json();
+            pages.add(page.get("messages").size());
+            read.addAll(page.get("messages").findValuesAsText("content"));
+            more = page.get("hasMore").asBoolean();
+            after = page.get("nextAfter").asLong();
+        }
+
+        // 100 + 104 bytes fit in 250, a third message would not: one question and its answer per page.
+        assertThat(pages).containsExactly(2, 2, 2);
+        assertThat(read).hasSize(6).doesNotHaveDuplicates();
+    }
+
+    /** A completion of 17 MB: more than any recording bound (the old one was 16 MB, cut with 200). */
+    @Test
+    void aReplyTooLargeToRecordReachesTheClientWholeAndTheSessionKeepsAMarker() {
+        String content = "a".repeat(17 * 1024 * 1024);
+        String completion = "{\"id\":\"chatcmpl-big\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\","
+                + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + content
+                + "\"},\"finish_reason\":\"stop\"}]}";
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody(completion)));
+        engine(config(upstream.baseUrl()));
+        String id = newSession();
+
+        Answer a = send(engine, EngineFixture.post("/", chat(id, "write a lot", false)));
+
+        assertThat(a.status()).isEqualTo(200);
+        byte[] received = a.body().bytes();
+        assertThat(received.length).isEqualTo(completion.length());
+        assertThat(new String(received, StandardCharsets.UTF_8)).isEqualTo(completion);
+        assertThat(history(id)).containsExactly("write a lot", ChatSessions.REPLY_NOT_RECORDED);
+    }
+
+    /** Within the bound the reply is read whole; text over the message cap is relayed and marked. */
+    @Test
+    void aReplyOverTheMessageCapIsRelayedWholeAndRecordedAsAMarker() {
+        String content = "b".repeat(1500);
+        String completion = "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\","
+                + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + content
+                + "\"},\"finish_reason\":\"stop\"}]}";
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody(completion)));
+        engine(config(upstream.baseUrl()).sessions(SessionConfig.DEFAULTS.withMaxMessageSize(1000)));
+        String id = newSession();
+
+        Answer a = send(engine, EngineFixture.post("/", chat(id, "hi", false)));
+
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.text()).isEqualTo(completion);
+        assertThat(history(id)).containsExactly("hi", ChatSessions.REPLY_NOT_RECORDED);
+    }
+
+    @Test
+    void aStreamedReplyOverTheMessageCapIsRelayedUnchangedAndRecordedAsAMarker() {
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(String.join("", ProxyEngineSessionsTest.STREAM))));
+        // The reply "Héllo 你好" is 13 bytes.
+        engine(config(upstream.baseUrl()).sessions(SessionConfig.DEFAULTS.withMaxMessageSize(12)));
+        String id = newSession();
+
+        Answer a = send(
+                engine,
+                EngineFixture.post(
+                        "/",
+                        "{\"sessionId\":\"" + id
+                                + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"));
+
+        assertThat(a.items()).isEqualTo(ProxyEngineSessionsTest.STREAM);
+        assertThat(history(id)).containsExactly("Hi", ChatSessions.REPLY_NOT_RECORDED);
+    }
+
+    /**
+     * A JDBC store whose database hangs: the engine's four session threads wait, one call waits in the
+     * queue (size 1), and the next ones are refused at once with 503 and Retry-After.
+     */
+    @Test
+    void aFullStoreQueueIs503WithRetryAfter() throws Exception {
+        upstreamEchoes();
+        org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:queue-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        AtomicBoolean hang = new AtomicBoolean();
+        CountDownLatch entered = new CountDownLatch(4);
+        CountDownLatch release = new CountDownLatch(1);
+        DataSource hanging = (DataSource) Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("getConnection") && hang.get()) {
+                        entered.countDown();
+                        release.await(30, TimeUnit.SECONDS);
+                    }
+                    try {
+                        return method.invoke(h2, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (SessionStore store = SessionStore.jdbc(hanging)) {
+            engine = ProxyEngine.builder(config(upstream.baseUrl())
+                            .sessions(SessionConfig.DEFAULTS.withQueueSize(1))
+                            .build())
+                    .sessions(store)
+                    .build();
+            String id = newSession();
+            hang.set(true); // the database hangs from now on
+            List<CompletableFuture<ProxyResponse>> waiting = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                waiting.add(engine.handle(get("/sessions/" + id).build()));
+            }
+            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue(); // the four threads are taken
+            waiting.add(engine.handle(get("/sessions/" + id).build())); // fills the queue of one
+
+            Answer read = send(engine, get("/sessions/" + id));
+            Answer turn = send(engine, EngineFixture.post("/", chat(id, "hi", false)));
+
+            for (Answer busy : List.of(read, turn)) {
+                JsonNode error = busy.proxyError(503);
+                assertThat(error.get("error").asText()).isEqualTo("Service Unavailable");
+                assertThat(error.get("message").asText()).contains("busy");
+                assertThat(busy.header("Retry-After")).isEqualTo("1");
+            }
+            assertThat(upstreamCalls()).isZero();
+
+            release.countDown(); // the database is back: every waiting call is answered
+            for (CompletableFuture<ProxyResponse> w : waiting) {
+                assertThat(Answer.of(w.get(30, TimeUnit.SECONDS)).status()).isEqualTo(200);
+            }
+        }
+    }
+}
