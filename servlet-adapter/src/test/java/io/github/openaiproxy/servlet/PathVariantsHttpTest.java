@@ -9,6 +9,9 @@ import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.servlet.support.Upstream;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,17 +34,50 @@ class PathVariantsHttpTest {
 
     static TomcatProxy servlet;
     static TomcatProxy filter;
+    /** The servlet behind a host application's rule that refuses {@code /images/generations} to everyone. */
+    static TomcatProxy guarded;
+
+    /** A host application's security rule, written the plain way: for the path as the client sent it. */
+    static final Filter DENY_IMAGES = (request, response, chain) -> {
+        if (((HttpServletRequest) request).getRequestURI().equals("/images/generations")) {
+            ((HttpServletResponse) response).sendError(403);
+            return;
+        }
+        chain.doFilter(request, response);
+    };
 
     @BeforeAll
     static void start() {
         servlet = TomcatProxy.servlet(Upstream.config(upstream).build());
         filter = TomcatProxy.filter(Upstream.config(upstream).build());
+        guarded = TomcatProxy.servlet(Upstream.config(upstream).build(), DENY_IMAGES);
     }
 
     @AfterAll
     static void stop() {
         servlet.close();
         filter.close();
+        guarded.close();
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "/images/generations",
+                "/images/generations/",
+                "/images/generations;jsessionid=x",
+                "/images;x=1/generations",
+                "//images/generations",
+                "/images//generations",
+                "/Images/generations",
+                "/images/generations%2F",
+                "/images/%67enerations"
+            })
+    void aHostRuleForAPathCannotBeSideSteppedByAVariant(String path) {
+        RawHttp.Response r = post(guarded, path);
+
+        assertThat(r.status()).as(r.bodyText()).isIn(400, 403, 404);
+        Upstream.assertNoCalls(upstream);
     }
 
     @BeforeEach
