@@ -291,7 +291,7 @@ final class Exchange {
                 String.join(",", request.headers().allValues("Access-Control-Request-Headers")),
                 route.methods());
         if (answer instanceof CorsPolicy.Preflight.Accepted accepted) {
-            HeaderMap h = new HeaderMap().set("Vary", CorsPolicy.vary()).setAll(accepted.headers());
+            HeaderMap h = ResponseFactory.commonHeaders().setAll(accepted.headers());
             return ResponseFactory.empty(204, h);
         }
         String reason = ((CorsPolicy.Preflight.Rejected) answer).reason();

@@ -7,11 +7,43 @@
   const conversation = [];
   let busy = false;
 
-  // The proxy may live on another origin: ?proxy=http://host:port, or the settings field.
+  // The proxy is this page's own origin, or one of the URLs whoever deployed the page listed in
+  // <meta name="openai-proxy-urls">. ?proxy=... and the settings field only choose among those: a link
+  // must not be able to point a user's chat at another server.
+  const own = location.origin;
+  const normalize = (url) => {
+    try {
+      const u = new URL(url, location.href);
+      if ((u.protocol !== "http:" && u.protocol !== "https:") || u.username || u.password || u.search || u.hash) {
+        return null;
+      }
+      return (u.origin + u.pathname).replace(/\/+$/, "");
+    } catch (_) {
+      return null;
+    }
+  };
+  const listed = ((document.querySelector('meta[name="openai-proxy-urls"]') || {}).content || "")
+    .split(/[\s,]+/).map(normalize).filter(Boolean);
+  const permitted = (url) => {
+    const n = normalize(url);
+    return n !== null && (n === own || n.startsWith(own + "/") || listed.includes(n)) ? n : null;
+  };
   const params = new URLSearchParams(location.search);
   $("proxy-url").value = params.get("proxy") || localStorage.getItem("proxyUrl") || "";
-  $("proxy-url").addEventListener("change", (e) => localStorage.setItem("proxyUrl", e.target.value.trim()));
-  const proxy = () => ($("proxy-url").value.trim() || location.origin).replace(/\/+$/, "");
+  const proxy = () => permitted($("proxy-url").value.trim()) || own;
+  const checkProxyUrl = () => {
+    const wanted = $("proxy-url").value.trim();
+    if (wanted && !permitted(wanted)) {
+      showError(`Proxy URL ${wanted} is not listed for this page; using ${own}. ` +
+        "List it in the page's <meta name=\"openai-proxy-urls\"> to use it.");
+    }
+  };
+  $("proxy-url").addEventListener("change", (e) => {
+    localStorage.setItem("proxyUrl", e.target.value.trim());
+    clearError();
+    checkProxyUrl();
+  });
+  checkProxyUrl();
 
   function setBusy(value, text) {
     busy = value;

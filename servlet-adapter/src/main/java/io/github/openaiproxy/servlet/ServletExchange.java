@@ -82,16 +82,18 @@ final class ServletExchange {
         });
     }
 
-    /** The request path inside the web application, still encoded, without path parameters. */
+    /**
+     * The request path inside the web application as the client sent it: still encoded, with its path
+     * parameters ({@code ;jsessionid=...}), doubled slashes and case. The engine answers only the exact
+     * form of its routes, so a variant the container maps to the proxy (or that a host application's
+     * security rule does not recognize) is a 404, never a way around that rule.
+     */
     static String pathWithinApplication(HttpServletRequest request) {
         String uri = request.getRequestURI();
         String context = request.getContextPath();
         String path = context != null && !context.isEmpty() && uri.startsWith(context)
                 ? uri.substring(context.length())
                 : uri;
-        if (path.indexOf(';') >= 0) {
-            path = path.replaceAll(";[^/]*", "");
-        }
         return path.isEmpty() ? "/" : path;
     }
 
@@ -115,6 +117,7 @@ final class ServletExchange {
                 .getBytes(StandardCharsets.UTF_8);
         response.setStatus(500);
         response.setContentType("application/json");
+        response.setHeader("X-Content-Type-Options", "nosniff");
         response.setContentLength(body.length);
         response.getOutputStream().write(body);
     }

@@ -331,7 +331,6 @@ class UpstreamErrorHttpTest {
             "alt-svc", "h3=\":443\"; ma=86400",
             "openai-organization", "org-upstream-secret",
             "access-control-allow-origin", "*",
-            "x-content-type-options", "nosniff",
             "via", "1.1 upstream");
 
     @ParameterizedTest(name = "{0} {1}")
@@ -342,6 +341,7 @@ class UpstreamErrorHttpTest {
                     .withStatus(status)
                     .withHeader("Content-Type", "application/json")
                     .withHeader("retry-after", "7")
+                    .withHeader("x-content-type-options", "upstream-value")
                     .withBody(status == 200 ? "{\"ok\":true}" : "{\"error\":{\"message\":\"nope\"}}");
             USEFUL_HEADERS.forEach(answer::withHeader);
             OTHER_HEADERS.forEach(answer::withHeader);
@@ -353,6 +353,8 @@ class UpstreamErrorHttpTest {
             USEFUL_HEADERS.forEach((name, value) ->
                     assertThat(r.headers().allValues(name)).as(name).containsExactly(value));
             assertThat(r.headers().allValues("retry-after")).containsExactly("7");
+            // The proxy's own, once: the upstream's is not relayed.
+            assertThat(r.headers().allValues("x-content-type-options")).containsExactly("nosniff");
             OTHER_HEADERS
                     .keySet()
                     .forEach(name -> assertThat(r.headers().firstValue(name))

@@ -24,6 +24,12 @@ public final class AllowedHosts {
     /** Any host: the default. */
     public static final AllowedHosts ANY = new AllowedHosts(List.of(), Set.of(), List.of(), true);
 
+    /**
+     * The names of the loopback interface ({@code localhost}, {@code 127.0.0.1}, {@code [::1]}): what a
+     * server bound to loopback answers to when nothing else is configured (the standalone server does).
+     */
+    public static final List<String> LOOPBACK_NAMES = List.of("localhost", "127.0.0.1", "[::1]");
+
     private final List<String> entries;
     private final Set<String> exact;
     private final List<String> domains;

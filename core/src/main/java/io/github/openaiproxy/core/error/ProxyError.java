@@ -182,6 +182,16 @@ public record ProxyError(
         return of(502, "Bad Gateway", "Could not reach the upstream API", "server_error", "upstream_unreachable");
     }
 
+    /** 502 when the upstream's successful answer is neither JSON nor an event stream (simple routes). */
+    public static ProxyError upstreamUnexpectedContent() {
+        return of(
+                502,
+                "Bad Gateway",
+                "The upstream API answered with an unexpected content type",
+                "server_error",
+                "upstream_bad_content_type");
+    }
+
     /** 504 when the upstream did not answer in time. */
     public static ProxyError upstreamTimeout() {
         return of(

@@ -17,8 +17,22 @@ public final class HeaderMap {
         return this;
     }
 
+    /**
+     * Sets a header to a constant, immutable list shared by every response: no allocation for the
+     * value. A later {@link #add} to the same name copies it first.
+     */
+    public HeaderMap setShared(String name, List<String> constant) {
+        map.put(name, constant);
+        return this;
+    }
+
     public HeaderMap add(String name, String value) {
-        map.computeIfAbsent(name, n -> new ArrayList<>(1)).add(value);
+        List<String> values = map.get(name);
+        if (!(values instanceof ArrayList)) { // absent, or a shared constant
+            values = values == null ? new ArrayList<>(1) : new ArrayList<>(values);
+            map.put(name, values);
+        }
+        values.add(value);
         return this;
     }
 

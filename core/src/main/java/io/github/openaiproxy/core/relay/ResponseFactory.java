@@ -6,14 +6,17 @@ import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Builds the responses the proxy answers itself, each with the CORS headers of the request and
- * {@code Vary}. One instance per request.
+ * Builds the responses the proxy answers itself, each with the CORS headers of the request,
+ * {@code Vary} and {@code X-Content-Type-Options}. One instance per request.
  */
 public final class ResponseFactory {
     public static final String JSON = "application/json";
+    private static final List<String> VARY = List.of(CorsPolicy.vary());
+    private static final List<String> NOSNIFF = List.of("nosniff");
 
     private final ErrorStyle style;
     private final Map<String, String> corsHeaders;
@@ -29,7 +32,16 @@ public final class ResponseFactory {
 
     /** Headers every response of this request starts with. */
     public HeaderMap baseHeaders() {
-        return new HeaderMap().set("Vary", CorsPolicy.vary()).setAll(corsHeaders);
+        return commonHeaders().setAll(corsHeaders);
+    }
+
+    /**
+     * Headers every response of the proxy carries, whatever its request: {@code Vary} and
+     * {@code X-Content-Type-Options: nosniff} (a browser must never run a relayed body as a script or
+     * page). Constant values, shared between responses.
+     */
+    public static HeaderMap commonHeaders() {
+        return new HeaderMap().setShared("Vary", VARY).setShared("X-Content-Type-Options", NOSNIFF);
     }
 
     public ProxyResponse error(ProxyError error) {

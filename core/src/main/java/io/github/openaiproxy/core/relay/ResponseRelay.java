@@ -58,6 +58,17 @@ public final class ResponseRelay {
             LOG.log(System.Logger.Level.WARNING, "upstream answered unexpected status {0}", status);
             return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnreachable()));
         }
+        if (responses.style() == ErrorStyle.SEED && !isJsonOrEventStream(upstream)) {
+            // The simple routes promise JSON or an event stream; anything else (a gateway's HTML page) is
+            // not relayed under the proxy's origin. The /v1 routes relay what the upstream sent.
+            Bodies.discard(upstream.body());
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "upstream answered {0} with an unexpected content type: {1}",
+                    status,
+                    upstream.headers().firstValue("content-type").orElse(""));
+            return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnexpectedContent()));
+        }
         HeaderMap h = responses.baseHeaders();
         copyRelayed(upstream.headers(), h);
         String contentType = upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
@@ -143,6 +154,15 @@ public final class ResponseRelay {
                 values.forEach(v -> to.add(n, v));
             }
         });
+    }
+
+    /** JSON ({@code application/json}, {@code application/*+json}), an event stream, or no type at all (read as JSON). */
+    private static boolean isJsonOrEventStream(UpstreamResponse upstream) {
+        String type = upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
+        String mediaType = type.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
+        return mediaType.equals(ResponseFactory.JSON)
+                || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
+                || mediaType.equals("text/event-stream");
     }
 
     static boolean isEventStream(String contentType) {

@@ -59,13 +59,14 @@ public final class RouteTable {
         return new RouteTable(routes);
     }
 
-    /** The route whose template matches {@code path}, ignoring one trailing slash. */
+    /**
+     * The route whose template matches {@code path} exactly. A trailing slash, a path parameter
+     * ({@code ;x}), case or an encoded separator make another path, which no route answers: a host
+     * application's security rule for {@code /graphql} must not be side-stepped by {@code /graphql/}.
+     */
     public Optional<Route> match(String path) {
-        String p = path.length() > 1 && path.endsWith("/") && !path.endsWith("//")
-                ? path.substring(0, path.length() - 1)
-                : path;
         for (Route r : routes) {
-            if (matches(r.template(), p)) {
+            if (matches(r.template(), path)) {
                 return Optional.of(r);
             }
         }

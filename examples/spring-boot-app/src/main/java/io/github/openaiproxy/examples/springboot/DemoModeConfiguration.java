@@ -11,24 +11,25 @@ import org.apache.commons.logging.LogFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Condition;
-import org.springframework.context.annotation.ConditionContext;
-import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Profile;
 import org.springframework.context.event.EventListener;
 import org.springframework.core.Ordered;
-import org.springframework.core.type.AnnotatedTypeMetadata;
 
 /**
- * Demo mode, as in the standalone server: when no API key is configured ({@code openai.proxy.api-key},
- * which {@code application.properties} reads from {@code OPENAI_API_KEY}), a local fake OpenAI upstream
- * starts and the proxy points at it, accepts client keys and allows local front ends
- * ({@code http://localhost:*}, {@code http://127.0.0.1:*}) unless origins are configured. Answers are
- * canned: every response carries {@value #HEADER} and the log says so loudly.
+ * Demo mode, as in the standalone server, only when asked for: the {@code demo} profile
+ * ({@code --spring.profiles.active=demo} or {@code SPRING_PROFILES_ACTIVE=demo}). Never because the key is
+ * missing: a deployment whose secret failed to load must fail visibly (500 {@code Configuration Error}), not
+ * answer canned replies. A local fake OpenAI upstream starts and the proxy points at it, accepts client keys
+ * and allows local front ends ({@code http://localhost:*}, {@code http://127.0.0.1:*}) unless origins are
+ * configured. Answers are canned: every response carries {@value #HEADER} and the log says so loudly.
  */
 @Configuration(proxyBeanMethods = false)
-@Conditional(DemoModeConfiguration.NoApiKey.class)
+@Profile(DemoModeConfiguration.PROFILE)
 class DemoModeConfiguration {
+    /** The profile that turns demo mode on. */
+    static final String PROFILE = "demo";
+
     /** The response header set in demo mode. */
     static final String HEADER = "X-OpenAI-Proxy-Demo";
 
@@ -74,15 +75,6 @@ class DemoModeConfiguration {
     void announce(ApplicationReadyEvent event) {
         DemoUpstream demo = event.getApplicationContext().getBean(DemoUpstream.class);
         LOG.warn("DEMO MODE: answers are canned by the bundled fake upstream at " + demo.baseUrl()
-                + "; no OpenAI call is made. Set OPENAI_API_KEY (or openai.proxy.api-key) for the real API.");
-    }
-
-    /** Matches when {@code openai.proxy.api-key} is unset or blank. */
-    static final class NoApiKey implements Condition {
-        @Override
-        public boolean matches(ConditionContext context, AnnotatedTypeMetadata metadata) {
-            String key = context.getEnvironment().getProperty("openai.proxy.api-key");
-            return key == null || key.isBlank();
-        }
+                + "; no OpenAI call is made. Run without the demo profile, with OPENAI_API_KEY set, for the real API.");
     }
 }

@@ -10,8 +10,8 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
  * {@link ChatPageConfiguration chat page} at {@code /chat/}, the application's own controllers,
  * {@code /actuator}) stays the application's. Chat sessions are kept in Spring Boot's DataSource: an H2 file
  * by default, PostgreSQL when {@code spring.datasource.url} names one. Configuration is in
- * {@code application.properties} ({@code openai.proxy.*}, {@code spring.datasource.*}); with no API key it runs
- * in {@link DemoModeConfiguration demo mode}.
+ * {@code application.properties} ({@code openai.proxy.*}, {@code spring.datasource.*}); with the {@code demo}
+ * profile it runs in {@link DemoModeConfiguration demo mode}.
  */
 @SpringBootApplication
 public class SpringBootProxyApplication {

@@ -20,8 +20,10 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.ActiveProfiles;
 
-/** The example application started with no key, called over HTTP like a user would. */
+/** The example application started in demo mode (its profile), called over HTTP like a user would. */
+@ActiveProfiles(DemoModeConfiguration.PROFILE)
 @SpringBootTest(
         webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
@@ -113,10 +115,24 @@ class DemoModeApplicationTests {
     }
 
     @Test
-    void theApplicationKeepsActuator() throws Exception {
-        HttpResponse<String> health = send(request("/actuator/health/openAiProxy"));
+    void theApplicationKeepsActuatorHealthWithoutDetailsForAnonymousCallers() throws Exception {
+        HttpResponse<String> health = send(request("/actuator/health"));
         assertThat(health.statusCode()).isEqualTo(200);
-        assertThat(health.body()).contains("\"status\":\"UP\"").doesNotContain("demo-key");
+        assertThat(health.body())
+                .contains("\"status\":\"UP\"")
+                .doesNotContain("openAiProxy")
+                .doesNotContain("details")
+                .doesNotContain("127.0.0.1")
+                .doesNotContain("demo-key");
+    }
+
+    @Test
+    void metricsAreNotOnTheWeb() throws Exception {
+        // Traffic and model names are not for anonymous callers; they stay in the MeterRegistry.
+        assertThat(send(request("/actuator/metrics")).statusCode()).isEqualTo(404);
+        assertThat(send(request("/actuator/metrics/openai.proxy.requests")).statusCode())
+                .isEqualTo(404);
+        assertThat(send(request("/actuator")).body()).doesNotContain("metrics");
     }
 
     @Test

@@ -29,7 +29,8 @@ class RestartKeepsHistoryTests {
         return new SpringApplicationBuilder(SpringBootProxyApplication.class)
                 .run(
                         "--server.port=0",
-                        "--openai.proxy.api-key=", // demo mode: the bundled fake upstream answers
+                        "--spring.profiles.active=demo", // the bundled fake upstream answers
+                        "--openai.proxy.api-key=",
                         "--openai.proxy.cors.allowed-origins=",
                         // As the default (an H2 file), in a directory of this test's own.
                         "--spring.datasource.url=jdbc:h2:file:" + dir.resolve("sessions") + ";DB_CLOSE_ON_EXIT=FALSE");

@@ -68,6 +68,7 @@ final class ChatPage extends HttpServlet {
             }
             resp.setContentType(TYPES.get(ext));
             resp.setHeader("Cache-Control", "no-cache");
+            resp.setHeader("X-Content-Type-Options", "nosniff");
             in.transferTo(resp.getOutputStream());
         }
     }

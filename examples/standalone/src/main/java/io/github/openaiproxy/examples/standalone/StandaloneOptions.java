@@ -6,16 +6,18 @@ import java.util.Map;
  * How the standalone server was asked to run, from its command line and environment.
  *
  * @param port the port to listen on ({@code PORT}, default 8787; 0 picks a free one)
- * @param host the address to bind ({@code HOST}, default all interfaces)
+ * @param host the address to bind ({@code HOST}, default {@code 127.0.0.1}: only this machine)
  * @param demo whether to start the bundled fake upstream
  */
 record StandaloneOptions(int port, String host, boolean demo) {
     static final int DEFAULT_PORT = 8787;
+    /** Loopback unless told otherwise: a proxy holding a key is not for the network by accident. */
+    static final String DEFAULT_HOST = "127.0.0.1";
 
     /**
      * Reads {@code --demo} (always demo), {@code --demo-if-no-key} (demo only when {@code OPENAI_API_KEY}
      * is unset) and {@code --port=N} from the arguments, {@code PORT} and {@code HOST} from the
-     * environment.
+     * environment. Demo mode is only ever started by one of the two flags.
      */
     static StandaloneOptions parse(String[] args, Map<String, String> env) {
         boolean demo = false;
@@ -38,8 +40,8 @@ record StandaloneOptions(int port, String host, boolean demo) {
             String p = env.get("PORT");
             port = p == null || p.isBlank() ? DEFAULT_PORT : parsePort(p, "PORT");
         }
-        String host = env.getOrDefault("HOST", "0.0.0.0");
-        return new StandaloneOptions(port, host.isBlank() ? "0.0.0.0" : host.strip(), demo);
+        String host = env.get("HOST");
+        return new StandaloneOptions(port, host == null || host.isBlank() ? DEFAULT_HOST : host.strip(), demo);
     }
 
     private static int parsePort(String value, String name) {

@@ -3,17 +3,21 @@ package io.github.openaiproxy.examples.standalone;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.cors.AllowedHosts;
 import io.github.openaiproxy.demo.DemoUpstream;
 import io.github.openaiproxy.graphql.GraphQlOptions;
 import io.github.openaiproxy.graphql.GraphQlRoute;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
@@ -24,7 +28,8 @@ import org.apache.catalina.startup.Tomcat;
 /**
  * The proxy as a standalone server: embedded Tomcat with the servlet adapter mounted at {@code /},
  * configured from the environment ({@code OPENAI_API_KEY}, {@code OPENAI_BASE_URL}, {@code PORT},
- * {@code OPENAI_PROXY_ALLOWED_ORIGINS}, {@code OPENAI_PROXY_ALLOW_CLIENT_KEY} and the other keys of
+ * {@code HOST} (default {@code 127.0.0.1}; bound to loopback, {@code allowed-hosts} defaults to the loopback
+ * names), {@code OPENAI_PROXY_ALLOWED_ORIGINS}, {@code OPENAI_PROXY_ALLOW_CLIENT_KEY} and the other keys of
  * {@link ProxySettings#fromEnvironment}). The GraphQL endpoint is mounted at {@code /graphql}
  * ({@code OPENAI_PROXY_GRAPHQL_*} settings, see {@link GraphQlOptions}), and chat sessions are kept in an
  * embedded H2 file or the database {@code OPENAI_PROXY_DB_URL} names (see {@link SessionStorage}).
@@ -98,6 +103,15 @@ public final class StandaloneServer implements AutoCloseable {
             settings.putIfAbsent(ProxySettings.environmentName("cors.allowed-origins"), DEMO_ORIGINS);
             settings.putIfAbsent(ProxySettings.environmentName("allow-client-key"), "true");
         }
+        boolean loopback = isLoopback(options.host());
+        String allowedHosts = ProxySettings.environmentName("allowed-hosts");
+        if (loopback
+                && (settings.get(allowedHosts) == null
+                        || settings.get(allowedHosts).isBlank())) {
+            // Only this machine can connect, so only its names are real: a page on another domain that
+            // re-points its DNS name at 127.0.0.1 (DNS rebinding) gets 403 instead of the key.
+            settings.put(allowedHosts, String.join(",", AllowedHosts.LOOPBACK_NAMES));
+        }
         ProxyConfig config;
         GraphQlOptions graphQl;
         SessionStorage sessions;
@@ -137,7 +151,49 @@ public final class StandaloneServer implements AutoCloseable {
 
         StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions);
         server.logStart(options, config);
+        exposureWarning(options.host(), loopback, config, demo != null)
+                .ifPresent(w -> LOG.log(System.Logger.Level.WARNING, w));
         return server;
+    }
+
+    /** Whether an address to bind is the loopback interface (a name is resolved, as Tomcat will). */
+    static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /**
+     * What to say when the server is reachable from other machines and spends a real key for whoever
+     * calls: nothing authenticates callers (there are no proxy keys; CORS only stops browsers, and
+     * {@code allowed-hosts} only stops DNS rebinding). Nothing on loopback, in demo mode (its key is
+     * fake) or without a server key (callers bring their own).
+     */
+    static Optional<String> exposureWarning(String host, boolean loopback, ProxyConfig config, boolean demo) {
+        if (loopback || demo || config.keys().serverKey().isEmpty()) {
+            return Optional.empty();
+        }
+        if (!config.allowedHosts().allowsAny()) {
+            return Optional.of("openai-proxy listens on " + host + " with a server key: OPENAI_PROXY_ALLOWED_HOSTS"
+                    + " stops DNS rebinding, not other callers. Anyone who reaches this address spends the key;"
+                    + " keep it behind your authentication or firewall.");
+        }
+        String rule = "=".repeat(100);
+        return Optional.of(String.join(
+                "\n",
+                "",
+                rule,
+                "WARNING: openai-proxy listens on " + host + ", reachable from other machines, and spends its"
+                        + " OPENAI_API_KEY for anyone who calls it.",
+                "Nothing restricts callers: CORS only stops browsers, and every Host name is answered (DNS rebinding).",
+                "Fix it with one of:",
+                "  HOST=127.0.0.1                                   listen on this machine only (the default)",
+                "  OPENAI_PROXY_ALLOWED_HOSTS=proxy.example.com     answer only the names the proxy is reached by",
+                "  OPENAI_PROXY_ALLOW_CLIENT_KEY=true, no OPENAI_API_KEY   callers bring their own key",
+                "and keep it behind your authentication or firewall.",
+                rule));
     }
 
     /**

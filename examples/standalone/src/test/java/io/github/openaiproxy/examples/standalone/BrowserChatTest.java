@@ -41,6 +41,9 @@ class BrowserChatTest {
     static final Path ARTIFACTS = Path.of("target", "browser");
 
     HttpServer pageServer;
+    /** What the served page lists in {@code <meta name="openai-proxy-urls">}: the proxy, unless a test says. */
+    volatile boolean pageListsTheProxy = true;
+
     StandaloneServer proxy;
     ChromeDriver browser;
     Path profile;
@@ -135,6 +138,34 @@ class BrowserChatTest {
         screenshot("chat-blocked.png");
     }
 
+    @Test
+    void aProxyUrlInALinkThatThePageDoesNotListIsIgnored() throws Exception {
+        // A link to the page with ?proxy=<someone else's server>: the page must keep talking to its own origin.
+        pageListsTheProxy = false;
+        startProxyAllowing(pageOrigin());
+        openPage();
+
+        WebElement notice = waitFor().until(d -> {
+            WebElement e = d.findElement(By.id("error"));
+            return e.isDisplayed() ? e : null;
+        });
+        assertThat(notice.getText())
+                .contains("http://127.0.0.1:" + proxy.port())
+                .contains("not listed")
+                .contains("using " + pageOrigin());
+        browser.findElement(By.id("message")).sendKeys("Hello?");
+        browser.findElement(By.id("send")).click();
+
+        // The page's own origin (the static server) has no POST /: its 404, not the listed proxy's answer.
+        WebElement error = waitFor().until(d -> {
+            WebElement e = d.findElement(By.id("error"));
+            return e.isDisplayed() && e.getText().contains("answered") ? e : null;
+        });
+        assertThat(error.getText()).contains("The proxy answered 404");
+        assertThat(browser.findElement(By.cssSelector(".msg.assistant")).getText())
+                .isEqualTo("No answer.");
+    }
+
     private void startProxyAllowing(String origin) throws Exception {
         proxy = StandaloneServer.start(
                 new StandaloneOptions(0, "127.0.0.1", true),
@@ -183,8 +214,8 @@ class BrowserChatTest {
         Files.copy(shot.toPath(), ARTIFACTS.resolve(name), StandardCopyOption.REPLACE_EXISTING);
     }
 
-    /** A plain static server for the page, on its own origin. */
-    private static HttpServer startPageServer() throws IOException {
+    /** A plain static server for the page, on its own origin; the page lists the proxy if asked to. */
+    private HttpServer startPageServer() throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/chat/", exchange -> {
             String name = exchange.getRequestURI().getPath().substring("/chat/".length());
@@ -197,6 +228,14 @@ class BrowserChatTest {
                     return;
                 }
                 byte[] body = in.readAllBytes();
+                if (name.isEmpty() || name.equals("index.html")) {
+                    String listed = pageListsTheProxy && proxy != null ? "http://127.0.0.1:" + proxy.port() : "";
+                    body = new String(body, java.nio.charset.StandardCharsets.UTF_8)
+                            .replace(
+                                    "<meta name=\"openai-proxy-urls\" content=\"\">",
+                                    "<meta name=\"openai-proxy-urls\" content=\"" + listed + "\">")
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                }
                 String type = name.endsWith(".js")
                         ? "text/javascript"
                         : name.endsWith(".css") ? "text/css" : "text/html; charset=utf-8";

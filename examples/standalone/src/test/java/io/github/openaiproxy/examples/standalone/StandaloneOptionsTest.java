@@ -8,9 +8,26 @@ import org.junit.jupiter.api.Test;
 
 class StandaloneOptionsTest {
     @Test
-    void defaultsToPort8787OnAllInterfacesWithoutDemo() {
+    void defaultsToPort8787OnLoopbackWithoutDemo() {
         StandaloneOptions o = StandaloneOptions.parse(new String[0], Map.of());
-        assertThat(o).isEqualTo(new StandaloneOptions(8787, "0.0.0.0", false));
+        assertThat(o).isEqualTo(new StandaloneOptions(8787, "127.0.0.1", false));
+        assertThat(StandaloneOptions.parse(new String[0], Map.of("HOST", " ")).host())
+                .isEqualTo("127.0.0.1");
+    }
+
+    @Test
+    void hostChoosesTheAddressToBind() {
+        assertThat(StandaloneOptions.parse(new String[0], Map.of("HOST", "0.0.0.0"))
+                        .host())
+                .isEqualTo("0.0.0.0");
+    }
+
+    @Test
+    void onlyAFlagStartsTheDemoNeverAMissingKey() {
+        assertThat(StandaloneOptions.parse(new String[0], Map.of()).demo()).isFalse();
+        assertThat(StandaloneOptions.parse(new String[0], Map.of("OPENAI_API_KEY", ""))
+                        .demo())
+                .isFalse();
     }
 
     @Test

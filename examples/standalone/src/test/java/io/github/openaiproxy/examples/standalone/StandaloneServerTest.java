@@ -56,6 +56,39 @@ class StandaloneServerTest {
         assertThat(r.headers().firstValue(DemoMarker.HEADER)).isPresent();
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(
+            strings = {
+                "/graphql/",
+                "//graphql",
+                "/graphql;jsessionid=x",
+                "/GraphQL",
+                "/graphql%2F",
+                "/graphql%2f",
+                "/sessions/",
+                "/images/generations/",
+                "/v1/chat/completions/"
+            })
+    void aVariantOfARoutesPathIsNotThatRoute(String path) throws Exception {
+        HttpResponse<String> r = post(path, "{\"query\":\"mutation { createSession { sessionId } }\"}");
+        // Tomcat refuses an encoded slash itself (400); every other variant is the proxy's 404.
+        assertThat(r.statusCode()).as(r.body()).isIn(400, 404);
+        assertThat(r.body()).doesNotContain("sessionId").doesNotContain("[demo]");
+    }
+
+    @Test
+    void graphQlAndTheChatPageAreNotSniffed() throws Exception {
+        HttpResponse<String> graphQl = post("/graphql", "{\"query\":\"{ __typename }\"}");
+        assertThat(graphQl.statusCode()).isEqualTo(200);
+        assertThat(graphQl.headers().allValues("x-content-type-options")).containsExactly("nosniff");
+        HttpResponse<String> notFound = post("/graphql/", "{}");
+        assertThat(notFound.headers().allValues("x-content-type-options")).containsExactly("nosniff");
+        HttpResponse<String> page =
+                http.send(HttpRequest.newBuilder(uri("/chat/chat.js")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.headers().allValues("x-content-type-options")).containsExactly("nosniff");
+    }
+
     @Test
     void demoImageOnTheImageRoute() throws Exception {
         HttpResponse<String> r = post("/images/generations", "{\"prompt\":\"a lighthouse\"}");

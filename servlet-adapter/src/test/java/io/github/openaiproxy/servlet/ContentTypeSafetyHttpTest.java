@@ -1,0 +1,168 @@
+package io.github.openaiproxy.servlet;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.servlet.support.RawHttp;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import io.github.openaiproxy.servlet.support.Upstream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Nothing the proxy sends may be read by a browser as something else: every answer carries
+ * {@code X-Content-Type-Options: nosniff}, and the simple routes, which promise JSON or an event stream,
+ * turn a successful upstream answer of another type (a gateway's HTML page) into a 502.
+ */
+class ContentTypeSafetyHttpTest {
+    @RegisterExtension
+    static WireMockExtension upstream = Upstream.extension();
+
+    static final String APP = "https://app.example.com";
+    static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static final String STREAMED_CHAT = "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static final String PAGE = "<html><script>alert(document.domain)</script></html>";
+
+    static TomcatProxy proxy;
+
+    @BeforeAll
+    static void start() {
+        proxy = TomcatProxy.servlet(Upstream.config(upstream)
+                .cors(CorsConfig.builder().allowedOrigins(List.of(APP)).build())
+                .allowedHosts(List.of("127.0.0.1"))
+                .build());
+    }
+
+    @AfterAll
+    static void stop() {
+        proxy.close();
+    }
+
+    static void upstreamAnswers(int status, String contentType, String body) {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(status)
+                        .withHeader("Content-Type", contentType)
+                        .withBody(body.getBytes(StandardCharsets.UTF_8))));
+    }
+
+    static RawHttp.Response send(String method, String path, String host, String extraHeaders, String body) {
+        byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        String head = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extraHeaders
+                + (body == null ? "" : "Content-Type: application/json\r\nContent-Length: " + bytes.length + "\r\n")
+                + "Connection: close\r\n";
+        return RawHttp.exchange(proxy.port(), head, bytes);
+    }
+
+    static RawHttp.Response send(String method, String path, String body) {
+        return send(method, path, "127.0.0.1", "", body);
+    }
+
+    static void assertNoSniff(RawHttp.Response r) {
+        assertThat(r.headers().get("X-Content-Type-Options"))
+                .as("X-Content-Type-Options on %s", r.status())
+                .containsExactly("nosniff");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        "text/html,                 /,                     chat",
+        "text/html; charset=utf-8,  /,                     streamed chat",
+        "text/plain,                /images/generations,   image",
+        "application/octet-stream,  /generate-image,       image",
+        "text/javascript,           /,                     chat",
+        "application/xml,           /,                     chat",
+    })
+    void aSuccessfulUpstreamAnswerThatIsNeitherJsonNorAnEventStreamIs502OnTheSimpleRoutes(
+            String contentType, String path, String kind) {
+        upstreamAnswers(200, contentType, PAGE);
+        String body = switch (kind) {
+            case "chat" -> CHAT;
+            case "streamed chat" -> STREAMED_CHAT;
+            default -> "{\"prompt\":\"a cat\"}";
+        };
+
+        RawHttp.Response r = send("POST", path, body);
+
+        assertThat(assertSeedError(r, 502, "Bad Gateway")).contains("content type");
+        assertThat(r.bodyText()).doesNotContain("<script>");
+        assertNoSniff(r);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"application/json", "application/json; charset=utf-8", "application/problem+json"})
+    void jsonAnswersAreStillRelayedOnTheSimpleRoutes(String contentType) {
+        upstreamAnswers(200, contentType, "{\"id\":\"x\"}");
+
+        RawHttp.Response r = send("POST", "/", CHAT);
+
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo("{\"id\":\"x\"}");
+        assertNoSniff(r);
+    }
+
+    @Test
+    void theV1RoutesRelayWhatTheUpstreamSentButNeverLetItBeSniffed() {
+        upstreamAnswers(200, "text/html", PAGE);
+
+        RawHttp.Response r = send("POST", "/v1/chat/completions", CHAT);
+
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo(PAGE);
+        assertNoSniff(r);
+    }
+
+    @Test
+    void everyKindOfAnswerCarriesNoSniff() {
+        upstreamAnswers(200, "text/event-stream", "data: {\"x\":1}\n\ndata: [DONE]\n\n");
+        RawHttp.Response stream = send("POST", "/", STREAMED_CHAT);
+        assertThat(stream.status()).isEqualTo(200);
+        assertNoSniff(stream);
+
+        upstreamAnswers(429, "application/json", "{\"error\":{\"message\":\"slow down\"}}");
+        assertNoSniff(send("POST", "/", CHAT));
+        assertNoSniff(send("POST", "/v1/chat/completions", CHAT));
+
+        upstreamAnswers(200, "application/json", "{\"data\":[]}");
+        assertNoSniff(send("GET", "/v1/models", null));
+        assertNoSniff(send("HEAD", "/v1/models", null));
+
+        assertNoSniff(send("GET", "/nowhere", null)); // 404
+        assertNoSniff(send("GET", "/v1/nowhere", null)); // 404, OpenAI's shape
+        assertNoSniff(send("GET", "/", null)); // 405
+        assertNoSniff(send("POST", "/", "not json")); // 400
+        assertNoSniff(send("POST", "/", "127.0.0.1", "Content-Type: text/plain\r\n", null)); // 415
+        assertNoSniff(send("POST", "/", "evil.test", "", CHAT)); // 403 host not allowed
+        assertNoSniff(send("POST", "/", "127.0.0.1", "Origin: https://evil.test\r\n", CHAT)); // 403 origin
+        assertNoSniff(send("POST", "/", "127.0.0.1", "x-openai-key: sk-client\r\n", CHAT)); // 403 client key
+        assertNoSniff(send("OPTIONS", "/", null)); // plain OPTIONS
+        String preflight = "Origin: " + APP + "\r\nAccess-Control-Request-Method: POST\r\n";
+        RawHttp.Response accepted = send("OPTIONS", "/", "127.0.0.1", preflight, null);
+        assertThat(accepted.status()).isEqualTo(204);
+        assertNoSniff(accepted);
+        RawHttp.Response rejected = send(
+                "OPTIONS",
+                "/",
+                "127.0.0.1",
+                "Origin: https://evil.test\r\nAccess-Control-Request-Method: POST\r\n",
+                null);
+        assertThat(rejected.status()).isEqualTo(403);
+        assertNoSniff(rejected);
+        RawHttp.Response session = send("POST", "/sessions", "{}");
+        assertThat(session.status()).as(session.bodyText()).isBetween(200, 201);
+        assertNoSniff(session);
+        assertNoSniff(send("GET", "/sessions/unknown-session", null)); // 404
+    }
+}
