@@ -96,7 +96,10 @@ public final class ProxySettings {
             "image.response-format",
             "sessions.enabled",
             "sessions.history-as-context",
-            "sessions.context-messages");
+            "sessions.context-messages",
+            "stream-idle-timeout",
+            "limits.max-concurrent-upstream-calls",
+            "limits.max-concurrent-upstream-calls-per-client");
 
     /** Applies the settings onto a builder (unset keys leave it unchanged). */
     public ProxyConfig.Builder applyTo(ProxyConfig.Builder b) {
@@ -118,7 +121,20 @@ public final class ProxySettings {
         up = with(up, "connect-timeout", (u, v) -> u.withConnectTimeout(duration("connect-timeout", v)));
         up = with(up, "response-timeout", (u, v) -> u.withResponseTimeout(duration("response-timeout", v)));
         up = with(up, "upstream-client", (u, v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
+        up = with(
+                up,
+                "stream-idle-timeout",
+                (u, v) -> u.withStreamIdleTimeout(duration("stream-idle-timeout", v)));
         b.upstream(up);
+
+        // Concurrency caps on upstream calls: 0 means none.
+        text(
+                "limits.max-concurrent-upstream-calls",
+                v -> b.maxConcurrentUpstreamCalls(integer("limits.max-concurrent-upstream-calls", v)));
+        text(
+                "limits.max-concurrent-upstream-calls-per-client",
+                v -> b.maxConcurrentUpstreamCallsPerClient(
+                        integer("limits.max-concurrent-upstream-calls-per-client", v)));
 
         CorsConfig.Builder cors = base.cors().toBuilder();
         // One list may mix exact origins and patterns; the builder sorts them.
