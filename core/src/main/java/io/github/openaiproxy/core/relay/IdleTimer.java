@@ -42,6 +42,11 @@ final class IdleTimer implements AutoCloseable {
         }
     }
 
+    /** Checks waiting to run (tests: a stream that ended leaves none behind). */
+    int pending() {
+        return scheduler.getQueue().size();
+    }
+
     @Override
     public void close() {
         scheduler.shutdownNow();

@@ -47,6 +47,9 @@ class ProxySettingsTest {
         s.put("image.size", "256x256");
         s.put("sessions.history-as-context", "on");
         s.put("sessions.context-messages", "7");
+        s.put("stream-idle-timeout", "90s");
+        s.put("limits.max-concurrent-upstream-calls", "200");
+        s.put("limits.max-concurrent-upstream-calls-per-client", "0");
 
         ProxyConfig c = ProxySettings.from(s).toConfig();
 
@@ -73,6 +76,25 @@ class ProxySettingsTest {
         assertThat(c.imageDefaults().size()).isEqualTo("256x256");
         assertThat(c.sessions().historyAsContext()).isTrue();
         assertThat(c.sessions().contextMessages()).isEqualTo(7);
+        assertThat(c.upstream().streamIdleTimeout()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(c.maxConcurrentUpstreamCalls()).isEqualTo(200);
+        assertThat(c.maxConcurrentUpstreamCallsPerClient()).isZero();
+    }
+
+    @Test
+    void malformedIdleTimeoutsAndCapsAreRefusedNamingTheKey() {
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.from(Map.of("stream-idle-timeout", "0"))
+                        .toConfig())
+                .withMessageContaining("stream-idle-timeout");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.from(Map.of("limits.max-concurrent-upstream-calls", "-1"))
+                        .toConfig())
+                .withMessageContaining("limits.max-concurrent-upstream-calls");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.from(Map.of("limits.max-concurrent-upstream-calls-per-client", "x"))
+                        .toConfig())
+                .withMessageContaining("limits.max-concurrent-upstream-calls-per-client");
     }
 
     @Test
