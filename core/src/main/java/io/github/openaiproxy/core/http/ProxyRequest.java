@@ -36,13 +36,13 @@ public final class ProxyRequest {
         this.body = b.body;
     }
 
-    private ProxyRequest(ProxyRequest r, String method) {
+    private ProxyRequest(ProxyRequest r, String method, String remoteAddress) {
         this.method = method;
         this.path = r.path;
         this.rawQuery = r.rawQuery;
         this.headers = r.headers;
         this.requestOrigin = r.requestOrigin;
-        this.remoteAddress = r.remoteAddress;
+        this.remoteAddress = remoteAddress;
         this.body = r.body;
     }
 
@@ -99,7 +99,14 @@ public final class ProxyRequest {
 
     /** This request with another method (upper-cased); everything else is shared. */
     public ProxyRequest withMethod(String method) {
-        return new ProxyRequest(this, Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT));
+        return new ProxyRequest(
+                this, Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT), remoteAddress);
+    }
+
+    /** This request from another client address; everything else is shared. */
+    public ProxyRequest withRemoteAddress(String remoteAddress) {
+        return new ProxyRequest(
+                this, method, remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress);
     }
 
     /** The first value of a header, if present. */
