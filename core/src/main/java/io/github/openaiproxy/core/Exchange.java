@@ -277,7 +277,8 @@ final class Exchange {
             @Override
             public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
                 // A module's upstream calls are made for this client: they count against its cap too.
-                boolean inherit = sub.remoteAddress().isEmpty() && request.remoteAddress().isPresent();
+                boolean inherit =
+                        sub.remoteAddress().isEmpty() && request.remoteAddress().isPresent();
                 return engine.handleSubRequest(
                         inherit ? sub.withRemoteAddress(request.remoteAddress().get()) : sub);
             }

@@ -74,8 +74,8 @@ public final class ProxyEngine implements AutoCloseable {
         this.image = new ImageRequestNormalizer(config.imageDefaults());
         this.upstreamRequests = new UpstreamRequests(config.upstream());
         this.relay = new ResponseRelay(config.maxEventSize(), config.upstream().streamIdleTimeout());
-        this.permits = new UpstreamPermits(
-                config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
+        this.permits =
+                new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
     }
 
     /** An engine with the default upstream client (the JDK's HttpClient); {@link #close()} releases it. */

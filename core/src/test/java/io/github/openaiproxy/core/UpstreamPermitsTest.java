@@ -33,7 +33,9 @@ class UpstreamPermitsTest {
         assertThat(permits.inFlight()).isEqualTo(3);
         a2.release();
         b1.release();
-        assertThat(permits.clientsInFlight()).as("entries left for 10.0.0.1 only").isEqualTo(1);
+        assertThat(permits.clientsInFlight())
+                .as("entries left for 10.0.0.1 only")
+                .isEqualTo(1);
     }
 
     @Test
@@ -97,8 +99,8 @@ class UpstreamPermitsTest {
         for (String end : List.of("complete", "error", "cancel")) {
             UpstreamPermits.Permit p = (UpstreamPermits.Permit) permits.acquire("10.0.0.1");
             TestPublisher body = new TestPublisher();
-            ProxyResponse r = p.heldUntilDone(
-                    new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, true));
+            ProxyResponse r =
+                    p.heldUntilDone(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, true));
             TestSubscriber client = new TestSubscriber(Long.MAX_VALUE);
             r.body().subscribe(client);
             body.emit("data: x\n\n");

@@ -64,7 +64,8 @@ class BrokenBodyHttpTest {
      * The upstream's 200: a JSON body of which {@link #SENT} bytes are sent, then (once the client holds
      * the status) a reset. With {@code declaredLength} it announces 1 MiB, else it is chunked.
      */
-    private static StubUpstream.Handler breaksOffAfterThePrefetch(boolean declaredLength, CountDownLatch clientHasHead) {
+    private static StubUpstream.Handler breaksOffAfterThePrefetch(
+            boolean declaredLength, CountDownLatch clientHasHead) {
         return ex -> {
             if (declaredLength) {
                 ex.head(200, "Content-Type", "application/json", "Content-Length", Integer.toString(1024 * 1024));
@@ -91,7 +92,9 @@ class BrokenBodyHttpTest {
 
         try (RawClient client = RawClient.post(proxy.port(), "/v1/images/generations", IMAGE_REQUEST)) {
             assertThat(client.readHead()).isEqualTo(200);
-            assertThat(client.headers().get("Transfer-Encoding")).as("relayed chunked").isNotNull();
+            assertThat(client.headers().get("Transfer-Encoding"))
+                    .as("relayed chunked")
+                    .isNotNull();
             clientHasHead.countDown();
 
             long[] received = new long[1];
@@ -127,7 +130,8 @@ class BrokenBodyHttpTest {
     }
 
     private HttpResponse<InputStream> assertIncompleteForAnHttpClient(CountDownLatch clientHasHead) throws Exception {
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpClient http =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         HttpResponse<InputStream> r = http.send(
                 HttpRequest.newBuilder(proxy.uri("/v1/images/generations"))
                         .header("Content-Type", "application/json")

@@ -91,7 +91,9 @@ class StreamIdleTimeoutTest {
             long silentFor = (System.nanoTime() - silentSince.get()) / 1_000_000;
 
             assertIdleError(error);
-            assertThat(c.readChunk()).as("the stream ends after the error event").isNull();
+            assertThat(c.readChunk())
+                    .as("the stream ends after the error event")
+                    .isNull();
             assertThat(silentFor)
                     .as("ms the upstream had been silent when the error event arrived")
                     .isGreaterThanOrEqualTo(IDLE.toMillis());

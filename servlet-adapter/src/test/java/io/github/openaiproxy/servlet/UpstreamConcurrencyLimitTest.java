@@ -179,7 +179,10 @@ class UpstreamConcurrencyLimitTest {
         upstream = null;
         for (int i = 0; i < 3; i++) {
             assertOpenAiError(
-                    Http.postJson(proxy.uri("/v1/chat/completions"), CHAT), 502, "server_error", "upstream_unreachable");
+                    Http.postJson(proxy.uri("/v1/chat/completions"), CHAT),
+                    502,
+                    "server_error",
+                    "upstream_unreachable");
         }
         assertThat(engine.get().upstreamCallsInFlight()).isZero();
     }

@@ -121,10 +121,7 @@ public final class ProxySettings {
         up = with(up, "connect-timeout", (u, v) -> u.withConnectTimeout(duration("connect-timeout", v)));
         up = with(up, "response-timeout", (u, v) -> u.withResponseTimeout(duration("response-timeout", v)));
         up = with(up, "upstream-client", (u, v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
-        up = with(
-                up,
-                "stream-idle-timeout",
-                (u, v) -> u.withStreamIdleTimeout(duration("stream-idle-timeout", v)));
+        up = with(up, "stream-idle-timeout", (u, v) -> u.withStreamIdleTimeout(duration("stream-idle-timeout", v)));
         b.upstream(up);
 
         // Concurrency caps on upstream calls: 0 means none.

@@ -105,8 +105,7 @@ public final class ProxyRequest {
 
     /** This request from another client address; everything else is shared. */
     public ProxyRequest withRemoteAddress(String remoteAddress) {
-        return new ProxyRequest(
-                this, method, remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress);
+        return new ProxyRequest(this, method, remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress);
     }
 
     /** The first value of a header, if present. */

@@ -121,29 +121,45 @@ public record UpstreamConfig(
     }
 
     public UpstreamConfig withBaseUrl(URI baseUrl) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withConnectTimeout(Duration connectTimeout) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withResponseTimeout(Duration responseTimeout) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withOrganization(String organization) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, Optional.ofNullable(organization), project, client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                Optional.ofNullable(organization),
+                project,
+                client,
+                streamIdleTimeout);
     }
 
     public UpstreamConfig withProject(String project) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, Optional.ofNullable(project), client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                Optional.ofNullable(project),
+                client,
+                streamIdleTimeout);
     }
 
     public UpstreamConfig withClient(ClientKind client) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withStreamIdleTimeout(Duration streamIdleTimeout) {

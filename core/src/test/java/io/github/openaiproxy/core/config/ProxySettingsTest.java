@@ -84,8 +84,8 @@ class ProxySettingsTest {
     @Test
     void malformedIdleTimeoutsAndCapsAreRefusedNamingTheKey() {
         assertThatIllegalArgumentException()
-                .isThrownBy(() -> ProxySettings.from(Map.of("stream-idle-timeout", "0"))
-                        .toConfig())
+                .isThrownBy(() ->
+                        ProxySettings.from(Map.of("stream-idle-timeout", "0")).toConfig())
                 .withMessageContaining("stream-idle-timeout");
         assertThatIllegalArgumentException()
                 .isThrownBy(() -> ProxySettings.from(Map.of("limits.max-concurrent-upstream-calls", "-1"))
