@@ -1,15 +1,21 @@
 package io.github.openaiproxy.servlet;
 
 import static io.github.openaiproxy.servlet.support.OpenAiFixtures.chatStreamEvents;
+import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.RawClient;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -22,7 +28,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * An upstream stream that goes silent is not held open forever: after {@code stream-idle-timeout} without
  * an event (the first one included) the client gets one error event and the end of the stream, and the
- * upstream connection is closed. With both upstream clients.
+ * upstream connection is closed. A non-streamed body that stalls is ended the same way: 504 while the
+ * proxy still holds the status, an incomplete response after. With both upstream clients.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class StreamIdleTimeoutTest {
@@ -30,6 +37,7 @@ class StreamIdleTimeoutTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
     private static final String STREAM_REQUEST =
             "{\"model\":\"o3\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Think hard\"}]}";
+    private static final String CHAT = "{\"model\":\"o3\",\"messages\":[{\"role\":\"user\",\"content\":\"Think\"}]}";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     StubUpstream upstream;
@@ -142,6 +150,52 @@ class StreamIdleTimeoutTest {
             }
             assertThat(c.readChunk()).isNull();
         }
+    }
+
+    @ParameterizedTest(name = "{0} client")
+    @EnumSource(
+            value = UpstreamConfig.ClientKind.class,
+            names = {"JETTY", "JDK"})
+    void aNonStreamedBodySilentWithinThePrefetchIs504(UpstreamConfig.ClientKind client) throws Exception {
+        start(client, ex -> {
+            ex.head(200, "Content-Type", "application/json");
+            ex.chunk("{\"id\":\"chatcmpl-1\",");
+            ex.awaitPeerClosed(Duration.ofSeconds(60));
+        });
+
+        HttpResponse<String> r = Http.postJson(proxy.uri("/v1/chat/completions"), CHAT);
+
+        assertOpenAiError(r, 504, "server_error", "upstream_timeout");
+        assertThat(upstream.awaitExchange(WAIT).awaitPeerClosed(WAIT)).isTrue();
+    }
+
+    @ParameterizedTest(name = "{0} client")
+    @EnumSource(
+            value = UpstreamConfig.ClientKind.class,
+            names = {"JETTY", "JDK"})
+    void aLongBodySilentAfterThePrefetchEndsIncompleteAndFreesTheUpstream(UpstreamConfig.ClientKind client)
+            throws Exception {
+        byte[] piece = "A".repeat(32 * 1024).getBytes(StandardCharsets.US_ASCII);
+        start(client, ex -> {
+            ex.head(200, "Content-Type", "application/json");
+            ex.chunk("{\"data\":[{\"b64_json\":\"");
+            for (int i = 0; i < 10; i++) {
+                ex.chunk(piece); // past the 256 KiB prefetch: the status is out
+            }
+            ex.awaitPeerClosed(Duration.ofSeconds(60));
+        });
+
+        try (RawClient c = RawClient.post(proxy.port(), "/v1/images/generations", "{\"prompt\":\"An otter\"}")) {
+            assertThat(c.readHead()).isEqualTo(200);
+            assertThatThrownBy(() -> {
+                        while (c.readChunk() != null) {
+                            // the body up to the silence
+                        }
+                    })
+                    .as("the body ends without its last chunk")
+                    .isInstanceOf(IOException.class);
+        }
+        assertThat(upstream.awaitExchange(WAIT).awaitPeerClosed(WAIT)).isTrue();
     }
 
     private static void assertIdleError(String event) throws Exception {

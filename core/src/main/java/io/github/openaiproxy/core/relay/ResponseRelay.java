@@ -86,7 +86,7 @@ public final class ResponseRelay implements AutoCloseable {
             return CompletableFuture.completedFuture(
                     new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize, idle), true));
         }
-        return Prefetch.read(upstream.body(), PREFETCH_LIMIT).thenApply(read -> {
+        return Prefetch.read(upstream.body(), PREFETCH_LIMIT, idle).thenApply(read -> {
             if (read instanceof Prefetch.Outcome.Whole whole) {
                 h.set("Content-Length", Integer.toString(whole.bytes().length));
                 return ProxyResponse.of(status, h.build(), whole.bytes());
@@ -96,7 +96,10 @@ public final class ResponseRelay implements AutoCloseable {
                         System.Logger.Level.WARNING,
                         "upstream broke off a response body: {0}",
                         broken.cause().toString());
-                return responses.error(ProxyError.upstreamUnreachable());
+                return responses.error(
+                        broken.cause() instanceof Prefetch.IdleTimeout
+                                ? ProxyError.upstreamTimeout()
+                                : ProxyError.upstreamUnreachable());
             }
             upstream.headers().firstValue("content-length").ifPresent(l -> h.set("Content-Length", l));
             return new ProxyResponse(status, h.build(), ((Prefetch.Outcome.Longer) read).body(), false);

@@ -16,9 +16,11 @@ import java.util.Optional;
  * @param organization the {@code OpenAI-Organization} header to send, if any
  * @param project the {@code OpenAI-Project} header to send, if any
  * @param client which HTTP client calls the upstream; default {@link ClientKind#AUTO}
- * @param streamIdleTimeout how long an event stream may wait for the upstream's next event (its first
- *     included) before it is ended with an error event and the upstream call is aborted; default 5 minutes,
- *     since a reasoning model may think for minutes before its first token
+ * @param streamIdleTimeout how long an answer may wait for the upstream's next bytes once the response
+ *     headers are in: an event stream's next event (its first included) or a body's next read. Over it the
+ *     upstream call is aborted and a stream ends with an error event, a body with 504 (or, once relayed
+ *     in part, an incomplete response); default 5 minutes, since a reasoning model may think for minutes
+ *     before its first token
  */
 public record UpstreamConfig(
         URI baseUrl,

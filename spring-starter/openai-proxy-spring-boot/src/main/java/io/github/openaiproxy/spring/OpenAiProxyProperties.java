@@ -112,9 +112,10 @@ public class OpenAiProxyProperties {
     private final Health health = new Health();
 
     /**
-     * How long an event stream may wait for the upstream's next event (its first included) before it is
-     * ended with an 'upstream_timeout' error event and the upstream call is aborted. Generous, since a
-     * reasoning model may think for minutes before its first token.
+     * How long an answer may wait for the upstream's next bytes once its headers are in (an event stream's
+     * next event, its first included, or a body's next read). Over it the upstream call is aborted; a stream
+     * ends with an 'upstream_timeout' error event, a body with 504. Generous, since a reasoning model may
+     * think for minutes before its first token.
      */
     @DurationUnit(ChronoUnit.SECONDS)
     private Duration streamIdleTimeout = Duration.ofMinutes(5);
