@@ -233,8 +233,23 @@ final class Exchange {
         if (cancelled) {
             return done(responses.error(ProxyError.upstreamUnreachable()));
         }
+        UpstreamPermits.Ask ask = engine.permits.acquire(request.remoteAddress().orElse(null));
+        if (ask instanceof UpstreamPermits.Refused refused) {
+            // Answered at once, never queued: a client over its share retries, the proxy stays responsive.
+            return done(responses.error(
+                    refused == UpstreamPermits.Refused.TOTAL
+                            ? ProxyError.overloaded()
+                            : ProxyError.tooManyConcurrentCalls()));
+        }
+        UpstreamPermits.Permit permit = (UpstreamPermits.Permit) ask;
         long sentAt = System.nanoTime();
-        CompletableFuture<UpstreamResponse> sent = engine.upstream().send(upstreamRequest);
+        CompletableFuture<UpstreamResponse> sent;
+        try {
+            sent = engine.upstream().send(upstreamRequest);
+        } catch (RuntimeException e) {
+            permit.release();
+            throw e;
+        }
         inFlight = sent;
         if (cancelled) {
             sent.cancel(true);
@@ -242,11 +257,18 @@ final class Exchange {
         return sent.handle((response, error) -> {
                     if (error == null) {
                         observation.upstreamResponded(response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
-                        return engine.relay.relay(response, responses, key, clientKey);
+                        // Held until the client's copy of the body ends, however it ends.
+                        return engine.relay.relay(response, responses, key, clientKey).thenApply(permit::heldUntilDone);
                     }
+                    permit.release();
                     return done(responses.error(upstreamFailure(unwrap(error))));
                 })
-                .thenCompose(Function.identity());
+                .thenCompose(Function.identity())
+                .whenComplete((r, error) -> {
+                    if (error != null) {
+                        permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
+                    }
+                });
     }
 
     private CompletableFuture<ProxyResponse> custom(Route route, byte[] body, ResponseFactory responses) {
@@ -263,7 +285,11 @@ final class Exchange {
 
             @Override
             public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
-                return engine.handleSubRequest(sub);
+                // A module's upstream calls are made for this client: they count against its cap too.
+                boolean inherit =
+                        sub.remoteAddress().isEmpty() && request.remoteAddress().isPresent();
+                return engine.handleSubRequest(
+                        inherit ? sub.withRemoteAddress(request.remoteAddress().get()) : sub);
             }
         };
         CompletableFuture<ProxyResponse> answer = route.custom().handle(call);

@@ -23,6 +23,10 @@ public final class ProxyConfig {
     public static final long DEFAULT_MAX_BODY_SIZE = 10L * 1024 * 1024;
     /** Default limit for a single upstream Server-Sent Event: 16 MiB. */
     public static final int DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
+    /** Default cap on upstream calls in flight at once (streams included); 0 means no cap. */
+    public static final int DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS = 1000;
+    /** Default cap on upstream calls in flight at once for one client address; 0 means no cap. */
+    public static final int DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT = 64;
     /** Default mount path. */
     public static final String DEFAULT_PATH = "/";
 
@@ -37,6 +41,8 @@ public final class ProxyConfig {
     private final int maxEventSize;
     private final List<PassThroughRoute> passThroughRoutes;
     private final SessionConfig sessions;
+    private final int maxConcurrentUpstreamCalls;
+    private final int maxConcurrentUpstreamCallsPerClient;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -56,6 +62,15 @@ public final class ProxyConfig {
         this.maxEventSize = b.maxEventSize;
         this.passThroughRoutes = List.copyOf(b.passThroughRoutes);
         this.sessions = Objects.requireNonNull(b.sessions, "sessions");
+        if (b.maxConcurrentUpstreamCalls < 0) {
+            throw new IllegalArgumentException("limits.max-concurrent-upstream-calls must be 0 (no cap) or positive");
+        }
+        if (b.maxConcurrentUpstreamCallsPerClient < 0) {
+            throw new IllegalArgumentException(
+                    "limits.max-concurrent-upstream-calls-per-client must be 0 (no cap) or positive");
+        }
+        this.maxConcurrentUpstreamCalls = b.maxConcurrentUpstreamCalls;
+        this.maxConcurrentUpstreamCallsPerClient = b.maxConcurrentUpstreamCallsPerClient;
     }
 
     /** A builder with every default. */
@@ -83,6 +98,8 @@ public final class ProxyConfig {
         b.maxEventSize = maxEventSize;
         b.passThroughRoutes = passThroughRoutes;
         b.sessions = sessions;
+        b.maxConcurrentUpstreamCalls = maxConcurrentUpstreamCalls;
+        b.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
         return b;
     }
 
@@ -136,6 +153,23 @@ public final class ProxyConfig {
         return sessions;
     }
 
+    /**
+     * The most upstream calls in flight at once, a stream counting until its last event; over it a request is
+     * answered 503 at once. 0: no cap.
+     */
+    public int maxConcurrentUpstreamCalls() {
+        return maxConcurrentUpstreamCalls;
+    }
+
+    /**
+     * The most upstream calls in flight at once for one client address (the connection's peer, see
+     * {@link io.github.openaiproxy.core.http.ProxyRequest#remoteAddress()}); over it a request is answered 429
+     * at once. 0: no cap.
+     */
+    public int maxConcurrentUpstreamCallsPerClient() {
+        return maxConcurrentUpstreamCallsPerClient;
+    }
+
     @Override
     public String toString() {
         return "ProxyConfig[path=" + path + ", upstream=" + upstream.baseUrl() + ", keys=" + keys + ", origins="
@@ -173,6 +207,8 @@ public final class ProxyConfig {
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
         private SessionConfig sessions = SessionConfig.DEFAULTS;
+        private int maxConcurrentUpstreamCalls = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS;
+        private int maxConcurrentUpstreamCallsPerClient = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
 
         private Builder() {}
 
@@ -240,6 +276,18 @@ public final class ProxyConfig {
 
         public Builder sessions(SessionConfig sessions) {
             this.sessions = sessions;
+            return this;
+        }
+
+        /** The most upstream calls in flight at once (503 over it); 0 for no cap. Default 1000. */
+        public Builder maxConcurrentUpstreamCalls(int max) {
+            this.maxConcurrentUpstreamCalls = max;
+            return this;
+        }
+
+        /** The most upstream calls in flight at once per client address (429 over it); 0 for no cap. Default 64. */
+        public Builder maxConcurrentUpstreamCallsPerClient(int max) {
+            this.maxConcurrentUpstreamCallsPerClient = max;
             return this;
         }
 

@@ -45,6 +45,7 @@ public final class ProxyEngine implements AutoCloseable {
     final ImageRequestNormalizer image;
     final UpstreamRequests upstreamRequests;
     final ResponseRelay relay;
+    final UpstreamPermits permits;
     final ChatSessions sessions;
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
@@ -71,7 +72,9 @@ public final class ProxyEngine implements AutoCloseable {
         this.chat = new ChatRequestNormalizer(config.chatDefaults());
         this.image = new ImageRequestNormalizer(config.imageDefaults());
         this.upstreamRequests = new UpstreamRequests(config.upstream());
-        this.relay = new ResponseRelay(config.maxEventSize());
+        this.relay = new ResponseRelay(config.maxEventSize(), config.upstream().streamIdleTimeout());
+        this.permits =
+                new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
     }
 
     /** An engine with the default upstream client (the JDK's HttpClient); {@link #close()} releases it. */
@@ -186,9 +189,18 @@ public final class ProxyEngine implements AutoCloseable {
         return head;
     }
 
-    /** Closes the upstream client and the session store if this engine created them. */
+    /**
+     * The upstream calls in flight now: from just before each call until its answer's body has been relayed,
+     * failed or been cancelled (the count {@code limits.max-concurrent-upstream-calls} caps).
+     */
+    public int upstreamCallsInFlight() {
+        return permits.inFlight();
+    }
+
+    /** Closes the upstream client and the session store if this engine created them, and the stream timer. */
     @Override
     public void close() {
+        relay.close();
         if (ownsUpstream) {
             upstream.close();
         }

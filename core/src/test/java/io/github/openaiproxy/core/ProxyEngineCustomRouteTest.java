@@ -77,6 +77,33 @@ class ProxyEngineCustomRouteTest {
     }
 
     @Test
+    void subRequestsCountAgainstTheCallingClientsCap() {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody(EngineFixture.CHAT_COMPLETION)));
+        try (ProxyEngine engine = engine(config(upstream.baseUrl()).maxConcurrentUpstreamCallsPerClient(1))) {
+            // A call of 10.0.0.1 whose answer is not read yet holds that client's only permit.
+            ProxyResponse held = engine.handle(EngineFixture.post("/", EngineFixture.CHAT)
+                            .remoteAddress("10.0.0.1")
+                            .build())
+                    .join();
+            assertThat(held.status()).isEqualTo(200);
+
+            Answer same = send(
+                    engine, EngineFixture.post("/echo-chat", EngineFixture.CHAT).remoteAddress("10.0.0.1"));
+            Answer other = send(
+                    engine, EngineFixture.post("/echo-chat", EngineFixture.CHAT).remoteAddress("10.0.0.2"));
+
+            assertThat(same.text()).contains("Too Many Requests");
+            assertThat(other.text()).isEqualTo(EngineFixture.CHAT_COMPLETION);
+            held.discard();
+            assertThat(engine.upstreamCallsInFlight()).isZero();
+        }
+    }
+
+    @Test
     void aCustomRouteGetsCorsHeadersAndMethodChecks() {
         ProxyConfig.Builder config = config(upstream.baseUrl())
                 .cors(CorsConfig.builder()

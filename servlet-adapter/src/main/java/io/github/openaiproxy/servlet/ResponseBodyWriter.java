@@ -170,7 +170,9 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                 while (pending.isEmpty() && (signal = signals.poll()) != null) {
                     if (signal == COMPLETE) {
                         bodyComplete = true;
-                    } else if (signal instanceof Throwable) {
+                    } else if (signal instanceof Throwable t) {
+                        // The status is out; what is left is to make sure the client sees the body incomplete.
+                        ResponseAbort.of(response).abort(response, t);
                         finish(true);
                         break;
                     } else {

@@ -36,6 +36,8 @@ final class ServletExchange {
         ProxyRequest.Builder b = ProxyRequest.builder(request.getMethod(), relativePath)
                 .rawQuery(request.getQueryString())
                 .requestOrigin(requestOrigin(request))
+                // The connection's peer, for the per-client limits; forwarding headers are not trusted here.
+                .remoteAddress(request.getRemoteAddr())
                 .body(new RequestBodyPublisher(request.getInputStream()));
         for (String name : Collections.list(request.getHeaderNames())) {
             for (String value : Collections.list(request.getHeaders(name))) {

@@ -178,6 +178,11 @@ public final class LoadBenchmark {
         env.put("HOST", "127.0.0.1");
         env.put("OPENAI_BASE_URL", "http://127.0.0.1:" + stubPort);
         env.put("OPENAI_API_KEY", "sk-benchmark-not-a-real-key-0000000000000000");
+        // Thousands of streams from one address: no concurrency caps (names for ProxySettings and Spring).
+        env.put("OPENAI_PROXY_LIMITS_MAX_CONCURRENT_UPSTREAM_CALLS", "0");
+        env.put("OPENAI_PROXY_LIMITS_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT", "0");
+        env.put("OPENAI_PROXY_LIMITS_MAXCONCURRENTUPSTREAMCALLS", "0");
+        env.put("OPENAI_PROXY_LIMITS_MAXCONCURRENTUPSTREAMCALLSPERCLIENT", "0");
         results.proxyJavaOpts = String.join(" ", proxyJavaOpts);
         int springPort = Procs.freePort();
         int floorPort = Procs.freePort();

@@ -104,6 +104,9 @@ public final class ProxySettings {
             "sessions.max-session-size",
             "sessions.max-page-size",
             "sessions.queue-size",
+            "stream-idle-timeout",
+            "limits.max-concurrent-upstream-calls",
+            "limits.max-concurrent-upstream-calls-per-client",
             // Read by the servers that build the store (standalone, Spring starter), not by this class.
             "sessions.store",
             "sessions.retention");
@@ -128,7 +131,17 @@ public final class ProxySettings {
         up = with(up, "connect-timeout", (u, v) -> u.withConnectTimeout(duration("connect-timeout", v)));
         up = with(up, "response-timeout", (u, v) -> u.withResponseTimeout(duration("response-timeout", v)));
         up = with(up, "upstream-client", (u, v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
+        up = with(up, "stream-idle-timeout", (u, v) -> u.withStreamIdleTimeout(duration("stream-idle-timeout", v)));
         b.upstream(up);
+
+        // Concurrency caps on upstream calls: 0 means none.
+        text(
+                "limits.max-concurrent-upstream-calls",
+                v -> b.maxConcurrentUpstreamCalls(integer("limits.max-concurrent-upstream-calls", v)));
+        text(
+                "limits.max-concurrent-upstream-calls-per-client",
+                v -> b.maxConcurrentUpstreamCallsPerClient(
+                        integer("limits.max-concurrent-upstream-calls-per-client", v)));
 
         CorsConfig.Builder cors = base.cors().toBuilder();
         // One list may mix exact origins and patterns; the builder sorts them.

@@ -198,6 +198,32 @@ public record ProxyError(
                 504, "Gateway Timeout", "The upstream API did not answer in time", "server_error", "upstream_timeout");
     }
 
+    /** 429 when one client address has too many upstream calls in flight; retry shortly. */
+    public static ProxyError tooManyConcurrentCalls() {
+        return new ProxyError(
+                429,
+                "Too Many Requests",
+                "Too many requests in flight from this client; retry after the others complete",
+                "requests",
+                "rate_limit_exceeded",
+                null,
+                null,
+                Map.of("Retry-After", "1"));
+    }
+
+    /** 503 when the proxy has as many upstream calls in flight as it allows; retry shortly. */
+    public static ProxyError overloaded() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The proxy is handling as many requests as it allows; retry shortly",
+                "server_error",
+                "server_overloaded",
+                null,
+                null,
+                Map.of("Retry-After", "1"));
+    }
+
     /** The seed's wrapper for an upstream error on the simple routes. */
     public static ProxyError upstreamError(int status, String maskedBody) {
         return new ProxyError(

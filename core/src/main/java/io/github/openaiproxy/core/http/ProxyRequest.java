@@ -23,6 +23,7 @@ public final class ProxyRequest {
     private final String rawQuery;
     private final HttpHeaders headers;
     private final String requestOrigin;
+    private final String remoteAddress;
     private final Flow.Publisher<ByteBuffer> body;
 
     private ProxyRequest(Builder b) {
@@ -31,15 +32,17 @@ public final class ProxyRequest {
         this.rawQuery = b.rawQuery;
         this.headers = HttpHeaders.of(b.headers, (name, value) -> true);
         this.requestOrigin = b.requestOrigin;
+        this.remoteAddress = b.remoteAddress;
         this.body = b.body;
     }
 
-    private ProxyRequest(ProxyRequest r, String method) {
+    private ProxyRequest(ProxyRequest r, String method, String remoteAddress) {
         this.method = method;
         this.path = r.path;
         this.rawQuery = r.rawQuery;
         this.headers = r.headers;
         this.requestOrigin = r.requestOrigin;
+        this.remoteAddress = remoteAddress;
         this.body = r.body;
     }
 
@@ -81,6 +84,14 @@ public final class ProxyRequest {
         return Optional.ofNullable(requestOrigin);
     }
 
+    /**
+     * The address of the client's end of the connection (the servlet adapter's {@code getRemoteAddr()}),
+     * which the per-client limits count by. Never a forwarding header. Empty when the adapter cannot tell.
+     */
+    public Optional<String> remoteAddress() {
+        return Optional.ofNullable(remoteAddress);
+    }
+
     /** The request body. */
     public Flow.Publisher<ByteBuffer> body() {
         return body;
@@ -88,7 +99,13 @@ public final class ProxyRequest {
 
     /** This request with another method (upper-cased); everything else is shared. */
     public ProxyRequest withMethod(String method) {
-        return new ProxyRequest(this, Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT));
+        return new ProxyRequest(
+                this, Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT), remoteAddress);
+    }
+
+    /** This request from another client address; everything else is shared. */
+    public ProxyRequest withRemoteAddress(String remoteAddress) {
+        return new ProxyRequest(this, method, remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress);
     }
 
     /** The first value of a header, if present. */
@@ -109,6 +126,7 @@ public final class ProxyRequest {
         private String rawQuery;
         private final Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         private String requestOrigin;
+        private String remoteAddress;
         private Flow.Publisher<ByteBuffer> body = Bodies.emptyRequest();
 
         private Builder(String method, String path) {
@@ -132,6 +150,12 @@ public final class ProxyRequest {
         /** Sets the origin the request was addressed to, for example {@code http://localhost:8787}. */
         public Builder requestOrigin(String requestOrigin) {
             this.requestOrigin = requestOrigin;
+            return this;
+        }
+
+        /** Sets the address of the connection's peer, for example {@code 203.0.113.7}; {@code null} for unknown. */
+        public Builder remoteAddress(String remoteAddress) {
+            this.remoteAddress = remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress;
             return this;
         }
 

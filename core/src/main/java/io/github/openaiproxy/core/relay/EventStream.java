@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,11 +25,25 @@ import java.util.function.Consumer;
  * @param <T> the source's items
  */
 public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>> {
+    // Where the source stands, for the idle watch: a timeout may end only a wait for the source, never a
+    // signal in progress, and after it the source's late signals are ignored.
+    private static final int RESTING = 0; // no item requested from the source
+    private static final int WAITING = 1; // an item requested, none arrived yet
+    private static final int SIGNALLING = 2; // the source is delivering a signal
+    private static final int FINISHED = 3; // the source ended, failed or was timed out
+
     private final Flow.Publisher<T> source;
+    private final IdleTimer idle;
     private final AtomicBoolean subscribed = new AtomicBoolean();
 
     protected EventStream(Flow.Publisher<T> source) {
+        this(source, null);
+    }
+
+    /** With an idle watch: a source silent for longer than the timer's timeout ends the stream. */
+    EventStream(Flow.Publisher<T> source, IdleTimer idle) {
         this.source = Objects.requireNonNull(source, "source");
+        this.idle = idle;
     }
 
     /**
@@ -45,6 +60,14 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
     /** The source ended: emit what is still pending. */
     protected abstract void onSourceComplete(Consumer<ByteBuffer> emit);
 
+    /**
+     * The source sent nothing within the idle timeout and was cancelled: emit what the client should see
+     * last. Called instead of any further source signal, never at the same time as one.
+     */
+    void onSourceIdle(Consumer<ByteBuffer> emit) {
+        onSourceError(new java.util.concurrent.TimeoutException("the source was idle too long"), emit);
+    }
+
     @Override
     public final void subscribe(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
         if (!subscribed.compareAndSet(false, true)) {
@@ -54,6 +77,9 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         Relay relay = new Relay(downstream);
         downstream.onSubscribe(relay);
         source.subscribe(relay);
+        if (idle != null) {
+            relay.watch(idle.timeoutNanos());
+        }
     }
 
     private final class Relay implements Flow.Subscriber<T>, Flow.Subscription {
@@ -66,6 +92,9 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         private volatile boolean upstreamDone;
         private volatile boolean cancelled;
         private boolean terminated;
+        private final AtomicInteger sourceState = new AtomicInteger(RESTING);
+        private volatile long waitingSince;
+        private volatile ScheduledFuture<?> idleCheck;
 
         Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
             this.downstream = downstream;
@@ -85,12 +114,15 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
 
         @Override
         public void onNext(T item) {
-            if (cancelled || upstreamDone) {
+            if (cancelled || upstreamDone || !enterSignal()) {
                 return;
             }
             if (!onItem(item, ready::add)) {
                 upstreamDone = true;
+                sourceState.set(FINISHED);
                 upstream.cancel();
+            } else {
+                sourceState.set(RESTING); // before upstreamRequested, so the next request can mark WAITING
             }
             upstreamRequested = false;
             drain();
@@ -98,22 +130,81 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
 
         @Override
         public void onError(Throwable throwable) {
-            if (upstreamDone) {
+            if (upstreamDone || !enterSignal()) {
                 return;
             }
             onSourceError(throwable, ready::add);
             upstreamDone = true;
+            sourceState.set(FINISHED);
             drain();
         }
 
         @Override
         public void onComplete() {
-            if (upstreamDone) {
+            if (upstreamDone || !enterSignal()) {
                 return;
             }
             onSourceComplete(ready::add);
             upstreamDone = true;
+            sourceState.set(FINISHED);
             drain();
+        }
+
+        /** Claims the source side for one signal; false once the source is finished (or timed out). */
+        private boolean enterSignal() {
+            for (; ; ) {
+                int s = sourceState.get();
+                if (s == FINISHED) {
+                    return false;
+                }
+                if (sourceState.compareAndSet(s, SIGNALLING)) {
+                    return true;
+                }
+            }
+        }
+
+        // --- idle watch: one task per stream on the shared timer, rescheduled about once per timeout
+
+        void watch(long timeoutNanos) {
+            schedule(timeoutNanos, timeoutNanos);
+        }
+
+        private void schedule(long delayNanos, long timeoutNanos) {
+            ScheduledFuture<?> next = idle.schedule(() -> checkIdle(timeoutNanos), delayNanos);
+            idleCheck = next;
+            if (next != null && (cancelled || upstreamDone)) {
+                next.cancel(false); // the stream ended while this was being scheduled
+            }
+        }
+
+        private void checkIdle(long timeoutNanos) {
+            if (cancelled || upstreamDone) {
+                return;
+            }
+            boolean waiting = sourceState.get() == WAITING;
+            long waited = System.nanoTime() - waitingSince;
+            if (waiting && waited >= timeoutNanos) {
+                // Only from WAITING: an item that arrives at this very moment either wins and is relayed, or
+                // loses and is ignored (its source is cancelled below).
+                if (sourceState.compareAndSet(WAITING, FINISHED)) {
+                    Flow.Subscription s = upstream;
+                    if (s != null) {
+                        s.cancel();
+                    }
+                    onSourceIdle(ready::add);
+                    upstreamDone = true;
+                    drain();
+                    return;
+                }
+            }
+            schedule(waiting ? timeoutNanos - waited : timeoutNanos, timeoutNanos);
+        }
+
+        private void stopWatching() {
+            ScheduledFuture<?> f = idleCheck;
+            if (f != null) {
+                f.cancel(false);
+            }
         }
 
         // --- client side
@@ -137,6 +228,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
                 s.cancel();
             }
             ready.clear();
+            stopWatching();
         }
 
         private void drain() {
@@ -161,9 +253,14 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
                 }
                 if (ready.isEmpty() && upstreamDone) {
                     terminated = true;
+                    stopWatching();
                     downstream.onComplete();
                 } else if (ready.isEmpty() && demand.get() > 0 && !upstreamRequested && upstream != null) {
                     upstreamRequested = true;
+                    if (idle != null) {
+                        waitingSince = System.nanoTime(); // before WAITING, so the watch never reads an old time
+                    }
+                    sourceState.compareAndSet(RESTING, WAITING);
                     upstream.request(1);
                 }
             } while (wip.decrementAndGet() != 0);

@@ -6,6 +6,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Reads the start of a non-streamed upstream body before the response is committed. A body that ends
@@ -13,6 +17,10 @@ import java.util.concurrent.Flow;
  * that breaks off inside it can still be answered with a clean 502 instead of a truncated body. A longer
  * body (a large {@code b64_json} image) continues as a stream: the prefix, then the rest on demand, so
  * memory stays bounded by the limit.
+ *
+ * <p>With an idle timer, an upstream that leaves a read unanswered for longer than the timeout is cancelled:
+ * before the limit the outcome is {@link Outcome.Broken} with an {@link IdleTimeout}, after it the relayed
+ * body fails with one. Only waits for the upstream count; a client that asks for nothing is not timed out.
  */
 final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     /** How the prefetch ended. */
@@ -27,7 +35,29 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
         record Longer(Flow.Publisher<List<ByteBuffer>> body) implements Outcome {}
     }
 
+    /** The upstream left a read unanswered for longer than the idle timeout. */
+    static final class IdleTimeout extends TimeoutException {
+        private static final long serialVersionUID = 1L;
+
+        IdleTimeout() {
+            super("the upstream sent nothing within the idle timeout");
+        }
+    }
+
     private static final Object COMPLETE = new Object();
+    // The source side, for the idle watch: a timeout ends only a wait, never a signal in progress.
+    private static final int OPEN = 0;
+    private static final int SIGNALLING = 1;
+    private static final int FINISHED = 2;
+
+    private final IdleTimer idle;
+    private final AtomicInteger sourceState = new AtomicInteger(OPEN);
+    /** Items requested from the upstream and not yet delivered. */
+    private final AtomicLong outstanding = new AtomicLong();
+    /** When the upstream was last asked for more or delivered (only kept with an idle timer). */
+    private volatile long lastActivity;
+
+    private volatile ScheduledFuture<?> idleCheck;
 
     private final int limit;
     private final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
@@ -40,13 +70,19 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private boolean prefixSent;
     private Object terminal; // COMPLETE or a Throwable that arrived before the prefix was handed on
 
-    private Prefetch(int limit) {
+    private Prefetch(int limit, IdleTimer idle) {
         this.limit = limit;
+        this.idle = idle;
     }
 
     /** Starts reading {@code body}; the future completes once the body ended or passed {@code limit} bytes. */
     static CompletableFuture<Outcome> read(Flow.Publisher<List<ByteBuffer>> body, int limit) {
-        Prefetch p = new Prefetch(limit);
+        return read(body, limit, null);
+    }
+
+    /** As {@link #read(Flow.Publisher, int)}, ending a wait for the upstream longer than {@code idle}'s timeout. */
+    static CompletableFuture<Outcome> read(Flow.Publisher<List<ByteBuffer>> body, int limit, IdleTimer idle) {
+        Prefetch p = new Prefetch(limit, idle);
         body.subscribe(p);
         return p.outcome;
     }
@@ -54,11 +90,37 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     @Override
     public void onSubscribe(Flow.Subscription s) {
         upstream = s;
-        s.request(1);
+        requestUpstream(1);
+        if (idle != null) {
+            scheduleCheck(idle.timeoutNanos());
+        }
+    }
+
+    private void requestUpstream(long n) {
+        if (idle != null) {
+            lastActivity = System.nanoTime(); // before the demand is visible, so the watch never sees an old time
+        }
+        outstanding.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+        upstream.request(n);
     }
 
     @Override
     public void onNext(List<ByteBuffer> item) {
+        if (!enterSignal()) {
+            return; // timed out: the upstream was cancelled
+        }
+        if (idle != null) {
+            lastActivity = System.nanoTime();
+        }
+        outstanding.decrementAndGet();
+        try {
+            next(item);
+        } finally {
+            sourceState.compareAndSet(SIGNALLING, OPEN);
+        }
+    }
+
+    private void next(List<ByteBuffer> item) {
         if (!outcome.isDone()) {
             for (ByteBuffer b : item) {
                 // Copied: the prefix outlives the upstream's buffers.
@@ -70,7 +132,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
             if (size > limit) {
                 outcome.complete(new Outcome.Longer(this::attach));
             } else {
-                upstream.request(1);
+                requestUpstream(1);
             }
             return;
         }
@@ -83,6 +145,15 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
 
     @Override
     public void onError(Throwable t) {
+        if (!enterSignal()) {
+            return;
+        }
+        sourceState.set(FINISHED);
+        stopWatching();
+        fail(t);
+    }
+
+    private void fail(Throwable t) {
         if (!outcome.isDone()) {
             outcome.complete(new Outcome.Broken(t));
             return;
@@ -92,11 +163,61 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
 
     @Override
     public void onComplete() {
+        if (!enterSignal()) {
+            return;
+        }
+        sourceState.set(FINISHED);
+        stopWatching();
         if (!outcome.isDone()) {
             outcome.complete(new Outcome.Whole(concat()));
             return;
         }
         terminate(COMPLETE);
+    }
+
+    /** Claims the source side for one signal; false once it finished or timed out. */
+    private boolean enterSignal() {
+        for (; ; ) {
+            int state = sourceState.get();
+            if (state == FINISHED) {
+                return false;
+            }
+            if (sourceState.compareAndSet(state, SIGNALLING)) {
+                return true;
+            }
+        }
+    }
+
+    // --- idle watch: one task on the shared timer, rescheduled about once per timeout
+
+    private void scheduleCheck(long delayNanos) {
+        ScheduledFuture<?> next = idle.schedule(this::checkIdle, delayNanos);
+        idleCheck = next;
+        if (next != null && sourceState.get() == FINISHED) {
+            next.cancel(false); // finished while this was being scheduled
+        }
+    }
+
+    private void checkIdle() {
+        if (sourceState.get() == FINISHED) {
+            return;
+        }
+        long timeout = idle.timeoutNanos();
+        boolean waiting = outstanding.get() > 0;
+        long waited = System.nanoTime() - lastActivity;
+        if (waiting && waited >= timeout && sourceState.compareAndSet(OPEN, FINISHED)) {
+            upstream.cancel();
+            fail(new IdleTimeout());
+            return;
+        }
+        scheduleCheck(waiting ? timeout - waited : timeout);
+    }
+
+    private void stopWatching() {
+        ScheduledFuture<?> f = idleCheck;
+        if (f != null) {
+            f.cancel(false);
+        }
     }
 
     private void terminate(Object signal) {
@@ -147,12 +268,14 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
                     more--;
                 }
                 if (more > 0) {
-                    upstream.request(more);
+                    requestUpstream(more);
                 }
             }
 
             @Override
             public void cancel() {
+                sourceState.set(FINISHED);
+                stopWatching();
                 upstream.cancel();
             }
         });

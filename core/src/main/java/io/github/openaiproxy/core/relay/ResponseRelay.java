@@ -8,9 +8,11 @@ import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.SecretMasker;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -19,7 +21,7 @@ import java.util.concurrent.CompletableFuture;
  * Turns an upstream answer into the client's: event streams relayed event by event, other successful
  * bodies relayed as bytes, error bodies masked (and, on the simple routes, wrapped in the seed's shape).
  */
-public final class ResponseRelay {
+public final class ResponseRelay implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ResponseRelay.class.getName());
     /**
      * Non-streamed bodies up to this size are read whole before the response is committed (exact length,
@@ -33,9 +35,27 @@ public final class ResponseRelay {
             List.of("x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms");
 
     private final int maxEventSize;
+    private final IdleTimer idle;
 
+    /** A relay whose streams have the default idle timeout ({@link UpstreamConfig#DEFAULT_STREAM_IDLE_TIMEOUT}). */
     public ResponseRelay(int maxEventSize) {
+        this(maxEventSize, UpstreamConfig.DEFAULT_STREAM_IDLE_TIMEOUT);
+    }
+
+    /**
+     * @param maxEventSize the largest single event relayed
+     * @param streamIdleTimeout how long a stream may wait for the upstream's next event (or its first)
+     *     before it is ended with an error event; one timer thread serves all streams of this relay
+     */
+    public ResponseRelay(int maxEventSize, Duration streamIdleTimeout) {
         this.maxEventSize = maxEventSize;
+        this.idle = new IdleTimer(streamIdleTimeout);
+    }
+
+    /** Stops the idle timer; streams still open are no longer watched. */
+    @Override
+    public void close() {
+        idle.close();
     }
 
     /**
@@ -77,9 +97,9 @@ public final class ResponseRelay {
             h.set("Cache-Control", "no-cache");
             h.set("X-Accel-Buffering", "no");
             return CompletableFuture.completedFuture(
-                    new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize), true));
+                    new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize, idle), true));
         }
-        return Prefetch.read(upstream.body(), PREFETCH_LIMIT).thenApply(read -> {
+        return Prefetch.read(upstream.body(), PREFETCH_LIMIT, idle).thenApply(read -> {
             if (read instanceof Prefetch.Outcome.Whole whole) {
                 h.set("Content-Length", Integer.toString(whole.bytes().length));
                 return ProxyResponse.of(status, h.build(), whole.bytes());
@@ -89,7 +109,10 @@ public final class ResponseRelay {
                         System.Logger.Level.WARNING,
                         "upstream broke off a response body: {0}",
                         broken.cause().toString());
-                return responses.error(ProxyError.upstreamUnreachable());
+                return responses.error(
+                        broken.cause() instanceof Prefetch.IdleTimeout
+                                ? ProxyError.upstreamTimeout()
+                                : ProxyError.upstreamUnreachable());
             }
             upstream.headers().firstValue("content-length").ifPresent(l -> h.set("Content-Length", l));
             return new ProxyResponse(status, h.build(), ((Prefetch.Outcome.Longer) read).body(), false);

@@ -14,7 +14,9 @@ import java.util.function.Consumer;
  *
  * <p>When the upstream fails mid-stream, the partial event is dropped and one error event in OpenAI's
  * shape ({@code data: {"error":{...}}}) is published before completing; a {@code [DONE]} is never
- * invented. Cancelling the subscription cancels the upstream read.
+ * invented. Cancelling the subscription cancels the upstream read. With an idle timeout, an upstream
+ * that sends nothing for that long (before its first event too) is cancelled and the stream ends the same
+ * way, with an error event whose code is {@code upstream_timeout}.
  */
 public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     /** The event sent when the upstream breaks off a stream. */
@@ -26,6 +28,13 @@ public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
                     + " proxy's size limit\",\"type\":\"server_error\",\"param\":null,\"code\":\"upstream_event_too_large\"}}\n\n")
             .getBytes(StandardCharsets.UTF_8);
 
+    /** The event sent when the upstream sent nothing for longer than the stream idle timeout. */
+    static final byte[] UPSTREAM_IDLE_EVENT = ("data: {\"error\":{\"message\":\"The upstream sent nothing for longer"
+                    + " than the proxy's stream idle timeout\",\"type\":\"server_error\",\"param\":null,\"code\":\"upstream_timeout\"}}\n\n")
+            .getBytes(StandardCharsets.UTF_8);
+
+    private static final System.Logger LOG = System.getLogger(SseEventRelay.class.getName());
+
     private final EventFramer framer;
 
     /**
@@ -33,7 +42,12 @@ public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
      * @param maxEventBytes the largest event accepted; a bigger one ends the stream with an error event
      */
     public SseEventRelay(Flow.Publisher<List<ByteBuffer>> upstream, int maxEventBytes) {
-        super(upstream);
+        this(upstream, maxEventBytes, null);
+    }
+
+    /** As above, ended with an error event when the upstream is silent for longer than {@code idle}'s timeout. */
+    SseEventRelay(Flow.Publisher<List<ByteBuffer>> upstream, int maxEventBytes, IdleTimer idle) {
+        super(upstream, idle);
         if (maxEventBytes < 1) {
             throw new IllegalArgumentException("maxEventBytes must be positive");
         }
@@ -55,6 +69,13 @@ public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     protected void onSourceError(Throwable error, Consumer<ByteBuffer> emit) {
         framer.discard();
         emit.accept(ByteBuffer.wrap(UPSTREAM_BROKE_EVENT).asReadOnlyBuffer());
+    }
+
+    @Override
+    void onSourceIdle(Consumer<ByteBuffer> emit) {
+        LOG.log(System.Logger.Level.WARNING, "upstream stream sent nothing within the stream idle timeout; ended");
+        framer.discard();
+        emit.accept(ByteBuffer.wrap(UPSTREAM_IDLE_EVENT).asReadOnlyBuffer());
     }
 
     @Override

@@ -16,6 +16,11 @@ import java.util.Optional;
  * @param organization the {@code OpenAI-Organization} header to send, if any
  * @param project the {@code OpenAI-Project} header to send, if any
  * @param client which HTTP client calls the upstream; default {@link ClientKind#AUTO}
+ * @param streamIdleTimeout how long an answer may wait for the upstream's next bytes once the response
+ *     headers are in: an event stream's next event (its first included) or a body's next read. Over it the
+ *     upstream call is aborted and a stream ends with an error event, a body with 504 (or, once relayed
+ *     in part, an incomplete response); default 5 minutes, since a reasoning model may think for minutes
+ *     before its first token
  */
 public record UpstreamConfig(
         URI baseUrl,
@@ -23,7 +28,8 @@ public record UpstreamConfig(
         Duration responseTimeout,
         Optional<String> organization,
         Optional<String> project,
-        ClientKind client) {
+        ClientKind client,
+        Duration streamIdleTimeout) {
 
     /** The HTTP client that calls the upstream. */
     public enum ClientKind {
@@ -47,6 +53,7 @@ public record UpstreamConfig(
     public static final URI DEFAULT_BASE_URL = URI.create("https://api.openai.com");
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofMinutes(10);
+    public static final Duration DEFAULT_STREAM_IDLE_TIMEOUT = Duration.ofMinutes(5);
 
     public UpstreamConfig {
         Objects.requireNonNull(baseUrl, "baseUrl");
@@ -55,6 +62,8 @@ public record UpstreamConfig(
         organization = organization == null ? Optional.empty() : organization.filter(s -> !s.isBlank());
         project = project == null ? Optional.empty() : project.filter(s -> !s.isBlank());
         client = client == null ? ClientKind.AUTO : client;
+        streamIdleTimeout = streamIdleTimeout == null ? DEFAULT_STREAM_IDLE_TIMEOUT : streamIdleTimeout;
+        requirePositive(streamIdleTimeout, "stream-idle-timeout");
         String scheme = baseUrl.getScheme();
         if (scheme == null
                 || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
@@ -65,6 +74,17 @@ public record UpstreamConfig(
             throw new IllegalArgumentException(
                     "base-url must be an absolute http(s) URL without query, fragment or user info: " + baseUrl);
         }
+    }
+
+    /** As the canonical constructor, with the default stream idle timeout. */
+    public UpstreamConfig(
+            URI baseUrl,
+            Duration connectTimeout,
+            Duration responseTimeout,
+            Optional<String> organization,
+            Optional<String> project,
+            ClientKind client) {
+        this(baseUrl, connectTimeout, responseTimeout, organization, project, client, DEFAULT_STREAM_IDLE_TIMEOUT);
     }
 
     /** The defaults: OpenAI's API. */
@@ -103,29 +123,50 @@ public record UpstreamConfig(
     }
 
     public UpstreamConfig withBaseUrl(URI baseUrl) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withConnectTimeout(Duration connectTimeout) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withResponseTimeout(Duration responseTimeout) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     public UpstreamConfig withOrganization(String organization) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, Optional.ofNullable(organization), project, client);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                Optional.ofNullable(organization),
+                project,
+                client,
+                streamIdleTimeout);
     }
 
     public UpstreamConfig withProject(String project) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, Optional.ofNullable(project), client);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                Optional.ofNullable(project),
+                client,
+                streamIdleTimeout);
     }
 
     public UpstreamConfig withClient(ClientKind client) {
-        return new UpstreamConfig(baseUrl, connectTimeout, responseTimeout, organization, project, client);
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+    }
+
+    public UpstreamConfig withStreamIdleTimeout(Duration streamIdleTimeout) {
+        return new UpstreamConfig(
+                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
     }
 
     private static void requirePositive(Duration d, String name) {

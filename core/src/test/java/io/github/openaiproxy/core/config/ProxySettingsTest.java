@@ -51,6 +51,9 @@ class ProxySettingsTest {
         s.put("sessions.max-session-size", "3GB");
         s.put("sessions.max-page-size", "100000");
         s.put("sessions.queue-size", "50");
+        s.put("stream-idle-timeout", "90s");
+        s.put("limits.max-concurrent-upstream-calls", "200");
+        s.put("limits.max-concurrent-upstream-calls-per-client", "0");
 
         ProxyConfig c = ProxySettings.from(s).toConfig();
 
@@ -81,6 +84,9 @@ class ProxySettingsTest {
         assertThat(c.sessions().maxSessionSize()).isEqualTo(3L * 1024 * 1024 * 1024);
         assertThat(c.sessions().maxPageSize()).isEqualTo(100_000);
         assertThat(c.sessions().queueSize()).isEqualTo(50);
+        assertThat(c.upstream().streamIdleTimeout()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(c.maxConcurrentUpstreamCalls()).isEqualTo(200);
+        assertThat(c.maxConcurrentUpstreamCallsPerClient()).isZero();
     }
 
     @Test
@@ -97,6 +103,22 @@ class ProxySettingsTest {
                         () -> ProxySettings.from(java.util.Map.of("sessions.max-message-size", "3GB"))
                                 .toConfig())
                 .hasMessageContaining("sessions.max-message-size");
+    }
+
+    @Test
+    void malformedIdleTimeoutsAndCapsAreRefusedNamingTheKey() {
+        assertThatIllegalArgumentException()
+                .isThrownBy(() ->
+                        ProxySettings.from(Map.of("stream-idle-timeout", "0")).toConfig())
+                .withMessageContaining("stream-idle-timeout");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.from(Map.of("limits.max-concurrent-upstream-calls", "-1"))
+                        .toConfig())
+                .withMessageContaining("limits.max-concurrent-upstream-calls");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ProxySettings.from(Map.of("limits.max-concurrent-upstream-calls-per-client", "x"))
+                        .toConfig())
+                .withMessageContaining("limits.max-concurrent-upstream-calls-per-client");
     }
 
     @Test

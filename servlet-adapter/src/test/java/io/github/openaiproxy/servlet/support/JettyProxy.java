@@ -68,6 +68,11 @@ public final class JettyProxy implements ProxyServer {
         return new JettyProxy(server, connector, engine);
     }
 
+    /** The engine behind the servlet, for what is not visible over HTTP (such as calls in flight). */
+    public ProxyEngine engine() {
+        return engine;
+    }
+
     @Override
     public int port() {
         return connector.getLocalPort();

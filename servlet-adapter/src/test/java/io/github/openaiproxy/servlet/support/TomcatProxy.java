@@ -110,6 +110,11 @@ public final class TomcatProxy implements ProxyServer {
         }
     }
 
+    /** The engine behind the servlet, for what is not visible over HTTP (such as calls in flight). */
+    public ProxyEngine engine() {
+        return engine;
+    }
+
     @Override
     public int port() {
         return tomcat.getConnector().getLocalPort();

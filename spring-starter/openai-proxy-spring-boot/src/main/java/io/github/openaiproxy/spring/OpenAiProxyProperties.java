@@ -111,6 +111,17 @@ public class OpenAiProxyProperties {
 
     private final Health health = new Health();
 
+    /**
+     * How long an answer may wait for the upstream's next bytes once its headers are in (an event stream's
+     * next event, its first included, or a body's next read). Over it the upstream call is aborted; a stream
+     * ends with an 'upstream_timeout' error event, a body with 504. Generous, since a reasoning model may
+     * think for minutes before its first token.
+     */
+    @DurationUnit(ChronoUnit.SECONDS)
+    private Duration streamIdleTimeout = Duration.ofMinutes(5);
+
+    private final Limits limits = new Limits();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -249,6 +260,18 @@ public class OpenAiProxyProperties {
 
     public Health getHealth() {
         return health;
+    }
+
+    public Duration getStreamIdleTimeout() {
+        return streamIdleTimeout;
+    }
+
+    public void setStreamIdleTimeout(Duration streamIdleTimeout) {
+        this.streamIdleTimeout = streamIdleTimeout;
+    }
+
+    public Limits getLimits() {
+        return limits;
     }
 
     @Override
@@ -737,6 +760,34 @@ public class OpenAiProxyProperties {
     }
 
     /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
+    /** Caps on upstream calls in flight; a call counts until its answer (a stream's last event) is relayed. */
+    public static class Limits {
+        /** The most upstream calls in flight at once; over it a request gets 503 with Retry-After. 0: no cap. */
+        private int maxConcurrentUpstreamCalls = 1000;
+
+        /**
+         * The most upstream calls in flight at once per client address (the connection's peer, not a
+         * forwarding header); over it a request gets 429 with Retry-After. 0: no cap.
+         */
+        private int maxConcurrentUpstreamCallsPerClient = 64;
+
+        public int getMaxConcurrentUpstreamCalls() {
+            return maxConcurrentUpstreamCalls;
+        }
+
+        public void setMaxConcurrentUpstreamCalls(int maxConcurrentUpstreamCalls) {
+            this.maxConcurrentUpstreamCalls = maxConcurrentUpstreamCalls;
+        }
+
+        public int getMaxConcurrentUpstreamCallsPerClient() {
+            return maxConcurrentUpstreamCallsPerClient;
+        }
+
+        public void setMaxConcurrentUpstreamCallsPerClient(int maxConcurrentUpstreamCallsPerClient) {
+            this.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
+        }
+    }
+
     public static class Health {
         /**
          * How long an upstream check ('GET /v1/models' with the server key) is reused, so that health

@@ -46,6 +46,16 @@ final class OpenAiProxyPropertiesAdapter {
         b.chatDefaults(chat(p.getChat()));
         b.imageDefaults(image(p.getImage()));
         b.sessions(sessions(p.getSessions()));
+        set(
+                b,
+                "limits.max-concurrent-upstream-calls",
+                p.getLimits().getMaxConcurrentUpstreamCalls(),
+                ProxyConfig.Builder::maxConcurrentUpstreamCalls);
+        set(
+                b,
+                "limits.max-concurrent-upstream-calls-per-client",
+                p.getLimits().getMaxConcurrentUpstreamCallsPerClient(),
+                ProxyConfig.Builder::maxConcurrentUpstreamCallsPerClient);
         return b;
     }
 
@@ -56,6 +66,7 @@ final class OpenAiProxyPropertiesAdapter {
         }
         u = with(u, "connect-timeout", p.getConnectTimeout(), UpstreamConfig::withConnectTimeout);
         u = with(u, "response-timeout", p.getResponseTimeout(), UpstreamConfig::withResponseTimeout);
+        u = with(u, "stream-idle-timeout", p.getStreamIdleTimeout(), UpstreamConfig::withStreamIdleTimeout);
         return u.withOrganization(p.getOrganization())
                 .withProject(p.getProject())
                 .withClient(p.getUpstreamClient());

@@ -155,6 +155,20 @@ class OpenAiProxyAutoConfigurationTests {
                 });
     }
 
+    @Test
+    void mapsTheStreamIdleTimeoutAndTheConcurrencyCaps() {
+        runner.withPropertyValues(
+                        "openai.proxy.stream-idle-timeout=90",
+                        "openai.proxy.limits.max-concurrent-upstream-calls=200",
+                        "openai.proxy.limits.max-concurrent-upstream-calls-per-client=0")
+                .run(context -> {
+                    ProxyConfig config = context.getBean(ProxyConfig.class);
+                    assertThat(config.upstream().streamIdleTimeout()).isEqualTo(java.time.Duration.ofSeconds(90));
+                    assertThat(config.maxConcurrentUpstreamCalls()).isEqualTo(200);
+                    assertThat(config.maxConcurrentUpstreamCallsPerClient()).isZero();
+                });
+    }
+
     @ParameterizedTest
     @CsvSource(
             delimiter = '|',
@@ -175,6 +189,8 @@ class OpenAiProxyAutoConfigurationTests {
                 "openai.proxy.chat.max-tokens=0                      | openai.proxy.enabled=true                | openai.proxy.chat.max-tokens",
                 "openai.proxy.chat.model=                            | openai.proxy.enabled=true                | openai.proxy.chat.model",
                 "openai.proxy.image.n=11                             | openai.proxy.enabled=true                | openai.proxy.image.n",
+                "openai.proxy.stream-idle-timeout=0                  | openai.proxy.enabled=true                | openai.proxy.stream-idle-timeout",
+                "openai.proxy.limits.max-concurrent-upstream-calls=-1 | openai.proxy.enabled=true               | openai.proxy.limits.max-concurrent-upstream-calls",
             })
     void failsOnAnInvalidValueNamingTheProperty(String setting, String other, String property) {
         runner.withPropertyValues(setting, other).run(context -> {

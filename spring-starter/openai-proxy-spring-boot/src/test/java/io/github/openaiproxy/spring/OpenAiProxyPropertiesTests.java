@@ -40,6 +40,11 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getProject()).isNull();
         assertThat(properties.getMaxBodySize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_BODY_SIZE);
         assertThat(properties.getMaxEventSize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_EVENT_SIZE);
+        assertThat(properties.getStreamIdleTimeout()).isEqualTo(UpstreamConfig.DEFAULT_STREAM_IDLE_TIMEOUT);
+        assertThat(properties.getLimits().getMaxConcurrentUpstreamCalls())
+                .isEqualTo(ProxyConfig.DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS);
+        assertThat(properties.getLimits().getMaxConcurrentUpstreamCallsPerClient())
+                .isEqualTo(ProxyConfig.DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT);
         assertThat(properties.getPassThroughRoutes())
                 .isEqualTo(PassThroughRoute.DEFAULTS.stream()
                         .map(PassThroughRoute::toString)
@@ -97,6 +102,8 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.imageDefaults()).isEqualTo(core.imageDefaults());
         assertThat(mapped.maxBodySize()).isEqualTo(core.maxBodySize());
         assertThat(mapped.maxEventSize()).isEqualTo(core.maxEventSize());
+        assertThat(mapped.maxConcurrentUpstreamCalls()).isEqualTo(core.maxConcurrentUpstreamCalls());
+        assertThat(mapped.maxConcurrentUpstreamCallsPerClient()).isEqualTo(core.maxConcurrentUpstreamCallsPerClient());
         assertThat(mapped.passThroughRoutes()).isEqualTo(core.passThroughRoutes());
         assertThat(mapped.sessions()).isEqualTo(core.sessions());
         assertThat(mapped.allowedHosts().entries())
