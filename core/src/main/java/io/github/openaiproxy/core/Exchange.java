@@ -258,7 +258,9 @@ final class Exchange {
                     if (error == null) {
                         observation.upstreamResponded(response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         // Held until the client's copy of the body ends, however it ends.
-                        return engine.relay.relay(response, responses, key, clientKey).thenApply(permit::heldUntilDone);
+                        return engine.relay
+                                .relay(response, responses, key, clientKey)
+                                .thenApply(permit::heldUntilDone);
                     }
                     permit.release();
                     return done(responses.error(upstreamFailure(unwrap(error))));
