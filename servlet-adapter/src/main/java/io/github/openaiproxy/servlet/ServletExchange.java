@@ -47,29 +47,32 @@ final class ServletExchange {
         CompletableFuture<ProxyResponse> answer = engine.handle(b.build());
         async.addListener(new AsyncListener() {
             @Override
-            public void onComplete(AsyncEvent event) {}
+            public void onComplete(AsyncEvent event) {
+                ended();
+            }
 
             @Override
             public void onTimeout(AsyncEvent event) {
-                gone();
+                ended();
             }
 
             @Override
             public void onError(AsyncEvent event) {
-                gone();
+                ended();
             }
 
             @Override
             public void onStartAsync(AsyncEvent event) {}
 
-            private void gone() {
+            /** From here on the container may recycle the request and response: see ResponseBodyWriter. */
+            private void ended() {
                 answer.cancel(false);
-                writer.abort();
+                writer.containerEnded();
             }
         });
         answer.whenComplete((r, error) -> {
             if (error != null) {
-                completeQuietly(async); // cancelled: the client is gone
+                writer.complete(); // cancelled: the client is gone
                 return;
             }
             try {
@@ -77,7 +80,7 @@ final class ServletExchange {
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.DEBUG, "could not start the response: {0}", e.toString());
                 r.discard();
-                completeQuietly(async);
+                writer.complete();
             }
         });
     }
@@ -117,13 +120,5 @@ final class ServletExchange {
         response.setContentType("application/json");
         response.setContentLength(body.length);
         response.getOutputStream().write(body);
-    }
-
-    private static void completeQuietly(AsyncContext async) {
-        try {
-            async.complete();
-        } catch (IllegalStateException e) {
-            // already completed
-        }
     }
 }
