@@ -33,10 +33,11 @@ final class ServletExchange {
         AsyncContext async = request.startAsync(request, response);
         // The engine owns the timeouts; an event stream may legitimately run for minutes.
         async.setTimeout(0);
+        RequestBodyPublisher requestBody = new RequestBodyPublisher(request.getInputStream());
         ProxyRequest.Builder b = ProxyRequest.builder(request.getMethod(), relativePath)
                 .rawQuery(request.getQueryString())
                 .requestOrigin(requestOrigin(request))
-                .body(new RequestBodyPublisher(request.getInputStream()));
+                .body(requestBody);
         for (String name : Collections.list(request.getHeaderNames())) {
             for (String value : Collections.list(request.getHeaders(name))) {
                 b.header(name, value);
@@ -67,6 +68,7 @@ final class ServletExchange {
             /** From here on the container may recycle the request and response: see ResponseBodyWriter. */
             private void ended() {
                 answer.cancel(false);
+                requestBody.end();
                 writer.containerEnded();
             }
         });
