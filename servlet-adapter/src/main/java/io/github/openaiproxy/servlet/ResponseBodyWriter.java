@@ -119,18 +119,21 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
      */
     void containerEnded() {
         aborted = true;
-        complete();
-        abort();
+        if (complete()) {
+            abort(); // ended before its body was relayed: stop the upstream
+        }
     }
 
     /**
      * Completes the exchange once, from any thread; a no-op after the exchange has ended, so a late caller
      * cannot complete (or touch) a request the container has recycled.
+     *
+     * @return whether this call ended the exchange
      */
-    void complete() {
+    boolean complete() {
         synchronized (exchangeLock) {
             if (ended) {
-                return;
+                return false;
             }
             ended = true;
             try {
@@ -138,6 +141,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
             } catch (IllegalStateException e) {
                 // the container completed it after an error
             }
+            return true;
         }
     }
 
