@@ -18,6 +18,8 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
 
     private final ServletInputStream in;
     private final AtomicBoolean subscribed = new AtomicBoolean();
+    private volatile Reader reader;
+    private volatile boolean ended;
 
     RequestBodyPublisher(ServletInputStream in) {
         this.in = in;
@@ -36,7 +38,25 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             subscriber.onError(new IllegalStateException("the request body can be read once"));
             return;
         }
-        subscriber.onSubscribe(new Reader(in, subscriber));
+        Reader r = new Reader(in, subscriber);
+        reader = r;
+        subscriber.onSubscribe(r);
+        if (ended) {
+            r.end();
+        }
+    }
+
+    /**
+     * The exchange has ended (a container callback): no more reads, and a body still being read fails.
+     * Waits for a read in progress on another thread to return, so nothing touches the input stream once
+     * the container recycles it for another connection.
+     */
+    void end() {
+        ended = true;
+        Reader r = reader;
+        if (r != null) {
+            r.end();
+        }
     }
 
     private static final class Reader implements Flow.Subscription, ReadListener {
@@ -65,7 +85,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             }
             long before = demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
             if (listening.compareAndSet(false, true)) {
-                in.setReadListener(this); // the container calls onDataAvailable when bytes are there
+                listen();
             } else if (before == 0) {
                 onDataAvailableQuietly(); // resume after a pause for demand
             }
@@ -74,7 +94,17 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         @Override
         public void cancel() {
             done = true;
-            release();
+            release(); // under the lock: waits for a read in progress
+        }
+
+        void end() {
+            fail(new IOException("the exchange ended before the request body was read"));
+        }
+
+        private synchronized void listen() {
+            if (!done) {
+                in.setReadListener(this); // the container calls onDataAvailable when bytes are there
+            }
         }
 
         @Override

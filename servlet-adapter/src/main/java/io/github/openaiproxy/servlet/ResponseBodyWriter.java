@@ -42,6 +42,19 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
      */
     private volatile boolean writePossibleSeen;
 
+    /**
+     * Held while this writer uses the container's objects (the response, its output stream, the async
+     * context), and taken by the container's callbacks that end the exchange. The container recycles
+     * those objects for other connections once the exchange has ended; a use that straddled that moment
+     * (say an upstream thread's {@code complete()} racing the container's own completion after
+     * {@code onError}) would act on another client's request, and could close its connection before its
+     * first byte. Uncontended but for those callbacks: only the thread that owns {@link #wip} takes it.
+     */
+    private final Object exchangeLock = new Object();
+
+    /** The exchange has ended (completed by this writer or by the container); guarded by {@link #exchangeLock}. */
+    private boolean ended;
+
     private boolean requested;
     private boolean needsFlush;
     private boolean bodyComplete;
@@ -67,6 +80,18 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
 
     /** Sets status and headers and starts relaying the body (any thread). Called once, after {@link #listen()}. */
     void start(ProxyResponse r) {
+        synchronized (exchangeLock) {
+            if (ended) {
+                r.discard(); // the container ended the exchange first: its response may serve another client now
+                return;
+            }
+            setHead(r);
+        }
+        r.body().subscribe(this);
+        drain();
+    }
+
+    private void setHead(ProxyResponse r) {
         streaming = r.streaming();
         response.setStatus(r.status());
         r.headers().map().forEach((name, values) -> {
@@ -84,8 +109,40 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
             }
         });
         started = true;
-        r.body().subscribe(this);
-        drain();
+    }
+
+    /**
+     * The container reports the exchange failed or ended ({@code onError}, {@code onTimeout},
+     * {@code onComplete}; on a container thread): complete it now unless done already, so nothing of this
+     * exchange touches the container's objects once the callback returns. Waits for a write in progress
+     * on another thread to return first.
+     */
+    void containerEnded() {
+        aborted = true;
+        if (complete()) {
+            abort(); // ended before its body was relayed: stop the upstream
+        }
+    }
+
+    /**
+     * Completes the exchange once, from any thread; a no-op after the exchange has ended, so a late caller
+     * cannot complete (or touch) a request the container has recycled.
+     *
+     * @return whether this call ended the exchange
+     */
+    boolean complete() {
+        synchronized (exchangeLock) {
+            if (ended) {
+                return false;
+            }
+            ended = true;
+            try {
+                async.complete();
+            } catch (IllegalStateException e) {
+                // the container completed it after an error
+            }
+            return true;
+        }
     }
 
     /** The client is gone or the container failed the request: stop reading the upstream. */
@@ -145,16 +202,27 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         @Override
         public void onError(Throwable t) {
             LOG.log(System.Logger.Level.DEBUG, "client write failed: {0}", t.toString());
-            abort();
+            containerEnded();
         }
     };
 
-    @SuppressWarnings("unchecked")
     private void drain() {
         if (wip.getAndIncrement() != 0) {
             return;
         }
+        synchronized (exchangeLock) {
+            drainLocked();
+        }
+    }
+
+    /** The relay loop, run by the thread that owns {@link #wip}, with {@link #exchangeLock} held. */
+    @SuppressWarnings("unchecked")
+    private void drainLocked() {
         do {
+            if (ended && !finished) {
+                finish(true); // ended by the container: not one more call on its objects
+                continue;
+            }
             if (finished || out == null || !started || !writePossibleSeen) {
                 if (aborted && !finished && out != null) {
                     finish(true);
@@ -256,10 +324,6 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                 s.cancel();
             }
         }
-        try {
-            async.complete();
-        } catch (IllegalStateException e) {
-            // already completed by the container after an error
-        }
+        complete();
     }
 }

@@ -33,12 +33,13 @@ final class ServletExchange {
         AsyncContext async = request.startAsync(request, response);
         // The engine owns the timeouts; an event stream may legitimately run for minutes.
         async.setTimeout(0);
+        RequestBodyPublisher requestBody = new RequestBodyPublisher(request.getInputStream());
         ProxyRequest.Builder b = ProxyRequest.builder(request.getMethod(), relativePath)
                 .rawQuery(request.getQueryString())
                 .requestOrigin(requestOrigin(request))
                 // The connection's peer, for the per-client limits; forwarding headers are not trusted here.
                 .remoteAddress(request.getRemoteAddr())
-                .body(new RequestBodyPublisher(request.getInputStream()));
+                .body(requestBody);
         for (String name : Collections.list(request.getHeaderNames())) {
             for (String value : Collections.list(request.getHeaders(name))) {
                 b.header(name, value);
@@ -49,29 +50,33 @@ final class ServletExchange {
         CompletableFuture<ProxyResponse> answer = engine.handle(b.build());
         async.addListener(new AsyncListener() {
             @Override
-            public void onComplete(AsyncEvent event) {}
+            public void onComplete(AsyncEvent event) {
+                ended();
+            }
 
             @Override
             public void onTimeout(AsyncEvent event) {
-                gone();
+                ended();
             }
 
             @Override
             public void onError(AsyncEvent event) {
-                gone();
+                ended();
             }
 
             @Override
             public void onStartAsync(AsyncEvent event) {}
 
-            private void gone() {
+            /** From here on the container may recycle the request and response: see ResponseBodyWriter. */
+            private void ended() {
                 answer.cancel(false);
-                writer.abort();
+                requestBody.end();
+                writer.containerEnded();
             }
         });
         answer.whenComplete((r, error) -> {
             if (error != null) {
-                completeQuietly(async); // cancelled: the client is gone
+                writer.complete(); // cancelled: the client is gone
                 return;
             }
             try {
@@ -79,7 +84,7 @@ final class ServletExchange {
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.DEBUG, "could not start the response: {0}", e.toString());
                 r.discard();
-                completeQuietly(async);
+                writer.complete();
             }
         });
     }
@@ -122,13 +127,5 @@ final class ServletExchange {
         response.setHeader("X-Content-Type-Options", "nosniff");
         response.setContentLength(body.length);
         response.getOutputStream().write(body);
-    }
-
-    private static void completeQuietly(AsyncContext async) {
-        try {
-            async.complete();
-        } catch (IllegalStateException e) {
-            // already completed
-        }
     }
 }

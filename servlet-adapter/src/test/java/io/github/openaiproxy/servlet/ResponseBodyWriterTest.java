@@ -15,7 +15,10 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -29,7 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ResponseBodyWriterTest {
 
     /** A ServletOutputStream whose readiness the test sets, as Tomcat's is under backpressure. */
-    static final class ScriptedOutput extends ServletOutputStream {
+    static class ScriptedOutput extends ServletOutputStream {
         final ByteArrayOutputStream written = new ByteArrayOutputStream();
         WriteListener listener;
         boolean ready = true;
@@ -157,6 +160,78 @@ class ResponseBodyWriterTest {
         out.becomeWritable();
 
         assertThat(completed).hasValue(1);
+    }
+
+    /**
+     * The container ends the exchange (its {@code onError}) while an upstream thread is inside a write:
+     * the callback waits for the write to return and completes the exchange, and the signals that still
+     * come from the upstream touch neither the output nor the async context. Once the callback returns,
+     * the container recycles them for another connection.
+     */
+    @Test
+    void theContainerEndingTheExchangeWaitsForAWriteInProgressAndNothingTouchesTheResponseAfter() throws Exception {
+        List<String> calls = new CopyOnWriteArrayList<>();
+        CountDownLatch inWrite = new CountDownLatch(1);
+        CountDownLatch releaseWrite = new CountDownLatch(1);
+        ScriptedOutput out = new ScriptedOutput() {
+            @Override
+            public void write(byte[] b, int off, int len) {
+                calls.add("write");
+                inWrite.countDown();
+                try {
+                    releaseWrite.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                super.write(b, off, len);
+            }
+
+            @Override
+            public void flush() {
+                calls.add("flush");
+                super.flush();
+            }
+        };
+        AtomicInteger completed = new AtomicInteger();
+        ResponseBodyWriter writer =
+                new ResponseBodyWriter(asyncContext(completed, () -> calls.add("complete")), response(out));
+        writer.listen();
+        out.listener.onWritePossible();
+        ManualBody body = new ManualBody();
+        writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, true));
+
+        Thread upstream = new Thread(() -> body.send("data: one\n\n"), "test-upstream");
+        upstream.start();
+        assertThat(inWrite.await(10, TimeUnit.SECONDS)).isTrue();
+        Thread container = new Thread(writer::containerEnded, "test-container");
+        container.start();
+        awaitBlocked(container);
+        assertThat(calls).as("nothing completes while the write is in progress").containsExactly("write");
+
+        releaseWrite.countDown();
+        container.join(10_000);
+        upstream.join(10_000);
+        assertThat(container.isAlive()).isFalse();
+        assertThat(calls).containsExactly("write", "flush", "complete");
+
+        // What an aborted upstream still sends, and the engine's own late completion: all ignored.
+        body.subscriber.onNext(List.of(ByteBuffer.wrap("data: two\n\n".getBytes(StandardCharsets.UTF_8))));
+        body.subscriber.onError(new IOException("cancelled"));
+        writer.complete();
+        writer.containerEnded(); // onComplete follows onError
+        assertThat(calls).containsExactly("write", "flush", "complete");
+        assertThat(completed).hasValue(1);
+    }
+
+    private static void awaitBlocked(Thread t) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (t.getState() != Thread.State.BLOCKED) {
+            assertThat(System.nanoTime()).as(t.getName() + " blocked").isLessThan(deadline);
+            assertThat(t.isAlive())
+                    .as(t.getName() + " returned while the write was in progress")
+                    .isTrue();
+            Thread.sleep(1); // polling the thread's state, not waiting for an event
+        }
     }
 
     private static AsyncContext asyncContext(AtomicInteger completed) {

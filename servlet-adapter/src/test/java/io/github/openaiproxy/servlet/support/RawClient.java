@@ -143,6 +143,12 @@ public final class RawClient implements AutoCloseable {
         return b;
     }
 
+    /** Drops the connection with a reset (RST) instead of a FIN: what a killed client or a middlebox does. */
+    public void resetAndClose() throws IOException {
+        socket.setSoLinger(true, 0);
+        socket.close();
+    }
+
     /** Drops the connection. */
     @Override
     public void close() throws IOException {

@@ -233,6 +233,10 @@ public final class StandaloneServer implements AutoCloseable {
         // The proxy's own response headers (CORS, content type, the few relayed upstream ones) stay far
         // below 4 KB; Tomcat keeps a buffer of this size per open connection (default 8 KB).
         connector.setProperty("maxHttpResponseHeaderSize", "4096");
+        // A request or response used after its exchange ended must fail loudly (the facades are dropped
+        // at recycle), never reach the next request on the same processor: Tomcat 11's default, set here
+        // so that an older Tomcat or a changed default cannot bring the hazard back.
+        connector.setDiscardFacades(true);
     }
 
     /** The port the server listens on. */

@@ -41,4 +41,12 @@ class StandaloneTuningTest {
         assertThat(String.valueOf(c.getProperty("socket.appReadBufSize"))).isEqualTo("4096");
         assertThat(String.valueOf(c.getProperty("maxHttpResponseHeaderSize"))).isEqualTo("4096");
     }
+
+    @Test
+    void connectorDropsFacadesAtRecycleWhateverItsDefault() {
+        Connector c = new Connector("HTTP/1.1");
+        c.setDiscardFacades(false); // an older Tomcat's default
+        StandaloneServer.tune(c);
+        assertThat(c.getDiscardFacades()).isTrue();
+    }
 }
