@@ -1,20 +1,27 @@
 package io.github.openaiproxy.core.relay;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.SecretMasker;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import java.io.IOException;
 import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -132,7 +139,7 @@ public final class ResponseRelay implements AutoCloseable {
                 .exceptionally(e -> Bodies.empty())
                 .thenApply(raw -> {
                     String text = new String(raw, StandardCharsets.UTF_8);
-                    String masked = SecretMasker.mask(text, key);
+                    String masked = maskedErrorText(raw, text, key);
                     LOG.log(System.Logger.Level.INFO, "upstream answered {0}: {1}", status, abbreviate(masked));
                     if (status == 401 || status == 403) {
                         return wrapped(
@@ -160,6 +167,58 @@ public final class ResponseRelay implements AutoCloseable {
                     h.set("Content-Length", Integer.toString(body.length));
                     return ProxyResponse.of(status, h.build(), body);
                 });
+    }
+
+    /**
+     * The error body masked as a client would read it. JSON may spell a key with escapes ({@code \u002d},
+     * {@code \/}) that text masking cannot see, so a JSON body's strings are masked decoded, and the body is
+     * re-serialized only when that changed something.
+     */
+    static String maskedErrorText(byte[] raw, String text, ApiKey key) {
+        String masked = SecretMasker.mask(text, key);
+        if (text.indexOf('\\') < 0) {
+            return masked; // no escapes: the text is what a client decodes
+        }
+        JsonNode tree;
+        try {
+            tree = Json.parse(raw);
+        } catch (IOException | RuntimeException e) {
+            return masked;
+        }
+        return maskStrings(tree, key) ? tree.toString() : masked;
+    }
+
+    /** Masks every string value in place; whether any changed. */
+    private static boolean maskStrings(JsonNode node, ApiKey key) {
+        boolean changed = false;
+        if (node instanceof ObjectNode object) {
+            for (Map.Entry<String, JsonNode> field : object.properties()) {
+                JsonNode value = field.getValue();
+                if (value.isTextual()) {
+                    String m = SecretMasker.mask(value.textValue(), key);
+                    if (!m.equals(value.textValue())) {
+                        field.setValue(TextNode.valueOf(m));
+                        changed = true;
+                    }
+                } else {
+                    changed |= maskStrings(value, key);
+                }
+            }
+        } else if (node instanceof ArrayNode array) {
+            for (int i = 0; i < array.size(); i++) {
+                JsonNode value = array.get(i);
+                if (value.isTextual()) {
+                    String m = SecretMasker.mask(value.textValue(), key);
+                    if (!m.equals(value.textValue())) {
+                        array.set(i, TextNode.valueOf(m));
+                        changed = true;
+                    }
+                } else {
+                    changed |= maskStrings(value, key);
+                }
+            }
+        }
+        return changed;
     }
 
     /** The proxy's own error for an upstream error, with the upstream's status and useful headers. */
