@@ -1,11 +1,15 @@
 package io.github.openaiproxy.graphql;
 
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.config.Setting;
+import io.github.openaiproxy.core.config.SettingsBinder;
+import io.github.openaiproxy.core.config.SettingsCatalog;
 import java.util.function.Function;
 
 /**
  * How the GraphQL endpoint is served. The flat keys (for init parameters, {@code OPENAI_PROXY_GRAPHQL_*}
- * environment variables and, with the Spring starter, {@code openai.proxy.graphql.*} properties):
+ * environment variables and, with the Spring starter, {@code openai.proxy.graphql.*} properties) are
+ * described by {@link #SETTINGS}, the module's part of the proxy's one configuration vocabulary:
  *
  * <table>
  *   <caption>settings</caption>
@@ -41,6 +45,28 @@ public record GraphQlOptions(
         long maxResponseSize) {
     public static final GraphQlOptions DEFAULTS = new GraphQlOptions(true, "/graphql", 15, 500, 100_000, true, 1, 0);
 
+    /** This module's settings, next to core's {@link ProxySettings#CATALOG}. */
+    public static final SettingsCatalog SETTINGS = SettingsCatalog.of(
+            Setting.of("graphql.enabled", Setting.Type.BOOLEAN, "true", "Whether the GraphQL endpoint is mounted."),
+            Setting.string("graphql.path", "/graphql", "Where the GraphQL endpoint is mounted, relative to the proxy."),
+            Setting.of("graphql.max-depth", Setting.Type.INT, "15", "Deepest selection accepted."),
+            Setting.of("graphql.max-complexity", Setting.Type.INT, "500", "Most fields per operation."),
+            Setting.of(
+                    "graphql.max-document-size", Setting.Type.INT, "100000", "Longest query document, in characters."),
+            Setting.of(
+                    "graphql.introspection",
+                    Setting.Type.BOOLEAN,
+                    "true",
+                    "Whether __schema and __type queries are answered."),
+            Setting.of(
+                    "graphql.max-upstream-calls", Setting.Type.INT, "1", "Most billed upstream calls per operation."),
+            // Unset: the proxy's max-body-size (0 in the record).
+            Setting.of(
+                    "graphql.max-response-size",
+                    Setting.Type.SIZE,
+                    null,
+                    "Largest GraphQL answer; unset: the proxy's max-body-size."));
+
     public GraphQlOptions {
         if (path == null || !path.startsWith("/") || path.length() < 2) {
             throw new IllegalArgumentException("graphql.path must start with / and name a path: " + path);
@@ -63,25 +89,65 @@ public record GraphQlOptions(
     }
 
     /**
-     * Options from flat settings ({@code graphql.max-depth}, ...); unset keys keep the defaults, a
-     * malformed value fails naming its key.
+     * Options from flat settings ({@code graphql.max-depth}, ...); unset or blank keys keep the defaults, a
+     * refused value fails naming its key.
      */
     public static GraphQlOptions fromSettings(Function<String, String> lookup) {
-        GraphQlOptions d = DEFAULTS;
-        return new GraphQlOptions(
-                bool(lookup, "graphql.enabled", d.enabled),
-                text(lookup, "graphql.path", d.path),
-                integer(lookup, "graphql.max-depth", d.maxDepth),
-                integer(lookup, "graphql.max-complexity", d.maxComplexity),
-                integer(lookup, "graphql.max-document-size", d.maxDocumentSize),
-                bool(lookup, "graphql.introspection", d.introspection),
-                integer(lookup, "graphql.max-upstream-calls", d.maxUpstreamCalls),
-                size(lookup, "graphql.max-response-size", d.maxResponseSize));
+        return from(SettingsBinder.fromText(SETTINGS, lookup));
+    }
+
+    /**
+     * Options read through a binder over {@link #SETTINGS} (or a catalog containing it): each value is checked
+     * as it is applied, so an error names the key that was refused.
+     */
+    public static GraphQlOptions from(SettingsBinder settings) {
+        GraphQlOptions o = DEFAULTS;
+        o = settings.with(o, "graphql.enabled", GraphQlOptions::withEnabled);
+        o = settings.with(o, "graphql.path", (GraphQlOptions c, String v) -> c.withPath(trimPath(v)));
+        o = settings.with(o, "graphql.max-depth", GraphQlOptions::withMaxDepth);
+        o = settings.with(o, "graphql.max-complexity", GraphQlOptions::withMaxComplexity);
+        o = settings.with(o, "graphql.max-document-size", GraphQlOptions::withMaxDocumentSize);
+        o = settings.with(o, "graphql.introspection", GraphQlOptions::withIntrospection);
+        o = settings.with(o, "graphql.max-upstream-calls", GraphQlOptions::withMaxUpstreamCalls);
+        return settings.with(o, "graphql.max-response-size", GraphQlOptions::withMaxResponseSize);
+    }
+
+    /** As for the proxy's path: {@code /graphql/} is {@code /graphql}. */
+    private static String trimPath(String path) {
+        String p = path;
+        while (p.length() > 1 && p.endsWith("/")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        return p;
     }
 
     /** The environment variable that carries a key: {@code OPENAI_PROXY_GRAPHQL_MAX_DEPTH}, ... */
     public static String environmentName(String key) {
         return ProxySettings.environmentName(key);
+    }
+
+    public GraphQlOptions withEnabled(boolean enabled) {
+        return new GraphQlOptions(
+                enabled,
+                path,
+                maxDepth,
+                maxComplexity,
+                maxDocumentSize,
+                introspection,
+                maxUpstreamCalls,
+                maxResponseSize);
+    }
+
+    public GraphQlOptions withPath(String path) {
+        return new GraphQlOptions(
+                enabled,
+                path,
+                maxDepth,
+                maxComplexity,
+                maxDocumentSize,
+                introspection,
+                maxUpstreamCalls,
+                maxResponseSize);
     }
 
     public GraphQlOptions withIntrospection(boolean introspection) {
@@ -155,25 +221,5 @@ public record GraphQlOptions(
                 introspection,
                 maxUpstreamCalls,
                 maxResponseSize);
-    }
-
-    private static String text(Function<String, String> lookup, String key, String fallback) {
-        String v = lookup.apply(key);
-        return v == null || v.isBlank() ? fallback : v.strip();
-    }
-
-    private static int integer(Function<String, String> lookup, String key, int fallback) {
-        String v = text(lookup, key, null);
-        return v == null ? fallback : ProxySettings.integer(key, v);
-    }
-
-    private static long size(Function<String, String> lookup, String key, long fallback) {
-        String v = text(lookup, key, null);
-        return v == null ? fallback : ProxySettings.parseSize(key, v);
-    }
-
-    private static boolean bool(Function<String, String> lookup, String key, boolean fallback) {
-        String v = text(lookup, key, null);
-        return v == null ? fallback : ProxySettings.parseBoolean(key, v);
     }
 }

@@ -3,6 +3,11 @@ package io.github.openaiproxy.graphql;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.openaiproxy.core.config.InvalidSettingException;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.config.Setting;
+import io.github.openaiproxy.core.config.SettingsCatalog;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -44,5 +49,33 @@ class GraphQlOptionsTest {
                 .hasMessageContaining("graphql.max-upstream-calls");
         assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.max-response-size") ? "big" : null))
                 .hasMessageContaining("graphql.max-response-size");
+    }
+
+    @Test
+    void theCatalogsDefaultsAreTheDefaultOptions() {
+        Map<String, String> all = new HashMap<>();
+        for (Setting s : GraphQlOptions.SETTINGS.settings()) {
+            if (s.defaultValue() != null) {
+                all.put(s.key(), s.defaultValue());
+            }
+        }
+        assertThat(GraphQlOptions.fromSettings(all::get)).isEqualTo(GraphQlOptions.DEFAULTS);
+        // Every record component is a setting, and the module's keys never clash with core's.
+        assertThat(GraphQlOptions.SETTINGS.keys()).hasSize(GraphQlOptions.class.getRecordComponents().length);
+        assertThat(SettingsCatalog.concat(ProxySettings.CATALOG, GraphQlOptions.SETTINGS)
+                        .keys())
+                .containsAll(GraphQlOptions.SETTINGS.keys());
+    }
+
+    @Test
+    void aRefusedValueNamesKeyValueAndReasonAndATrailingSlashIsDropped() {
+        assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.max-depth") ? "0" : null))
+                .isInstanceOf(InvalidSettingException.class)
+                .hasMessageStartingWith("Invalid value '0' for setting 'graphql.max-depth': ");
+        assertThatThrownBy(() -> GraphQlOptions.fromSettings(k -> k.equals("graphql.path") ? "graphql" : null))
+                .hasMessageStartingWith("Invalid value 'graphql' for setting 'graphql.path': ");
+        assertThat(GraphQlOptions.fromSettings(k -> k.equals("graphql.path") ? "/gql/" : null)
+                        .path())
+                .isEqualTo("/gql");
     }
 }

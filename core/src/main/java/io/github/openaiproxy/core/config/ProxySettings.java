@@ -7,37 +7,184 @@ import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
-import java.math.BigDecimal;
 import java.time.Duration;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * Reads a {@link ProxyConfig} from flat text settings: servlet init parameters, environment variables,
- * system properties. The keys are those of the Spring Boot properties without their
- * {@code openai.proxy.} prefix ({@code api-key}, {@code base-url}, {@code cors.allowed-origins}, ...),
- * so there is one vocabulary everywhere. Unset keys keep core's defaults; a malformed value fails with
- * a message naming the key.
+ * system properties, and the Spring starter's properties. The keys are those of the Spring Boot properties
+ * without their {@code openai.proxy.} prefix ({@code api-key}, {@code base-url}, {@code cors.allowed-origins},
+ * ...), so there is one vocabulary everywhere; {@link #CATALOG} describes each. Unset keys keep core's
+ * defaults; a refused value fails with an {@link InvalidSettingException} naming the key, the value (never
+ * the API key) and the reason.
  */
 public final class ProxySettings {
-    private final Function<String, String> lookup;
+    /**
+     * Every setting of core: those this class maps onto {@link ProxyConfig}, plus {@code sessions.store} and
+     * {@code sessions.retention}, which the code that builds the session store reads
+     * ({@link #sessionStore()}, {@link #sessionRetention()}). In the README's order.
+     */
+    public static final SettingsCatalog CATALOG = SettingsCatalog.of(
+            Setting.of(
+                    "api-key",
+                    Setting.Type.SECRET,
+                    null,
+                    "The server's OpenAI API key, sent upstream as Authorization: Bearer."),
+            Setting.of(
+                    "base-url",
+                    Setting.Type.URL,
+                    "https://api.openai.com",
+                    "The upstream API root, with or without a trailing /v1."),
+            Setting.string("organization", null, "The OpenAI organization sent upstream as OpenAI-Organization."),
+            Setting.string("project", null, "The OpenAI project sent upstream as OpenAI-Project."),
+            Setting.of(
+                    "connect-timeout", Setting.Type.DURATION, "10s", "Time to connect to the upstream; over it: 504."),
+            Setting.of(
+                    "response-timeout",
+                    Setting.Type.DURATION,
+                    "10m",
+                    "Time to the upstream's response headers; over it: 504."),
+            Setting.oneOf(
+                    "upstream-client", "auto", "The HTTP client that calls the upstream.", "auto", "jetty", "jdk"),
+            Setting.string("path", "/", "Where the proxy is mounted."),
+            Setting.of("allowed-hosts", Setting.Type.LIST, null, "The host names the proxy answers to; none: any."),
+            Setting.of(
+                    "allow-client-key",
+                    Setting.Type.BOOLEAN,
+                    "false",
+                    "Whether a non-empty x-openai-key header replaces the server key."),
+            Setting.of("max-body-size", Setting.Type.SIZE, "10MB", "Largest request body; over it: 413."),
+            Setting.of(
+                    "max-event-size", Setting.Type.SIZE, "16MB", "Largest single upstream Server-Sent Event relayed."),
+            Setting.of(
+                    "stream-idle-timeout",
+                    Setting.Type.DURATION,
+                    "5m",
+                    "How long an answer may wait for the upstream's next bytes once its headers are in."),
+            Setting.of(
+                    "limits.max-concurrent-upstream-calls",
+                    Setting.Type.INT,
+                    "1000",
+                    "Most upstream calls in flight at once; 0: no cap."),
+            Setting.of(
+                    "limits.max-concurrent-upstream-calls-per-client",
+                    Setting.Type.INT,
+                    "64",
+                    "Most upstream calls in flight at once per client address; 0: no cap."),
+            Setting.of(
+                    "pass-through-routes",
+                    Setting.Type.LIST,
+                    String.join(
+                            ", ",
+                            PassThroughRoute.DEFAULTS.stream()
+                                    .map(PassThroughRoute::toString)
+                                    .toList()),
+                    "The OpenAI-compatible routes relayed unchanged, each 'METHOD /v1/path'."),
+            Setting.of(
+                    "cors.allowed-origins",
+                    Setting.Type.LIST,
+                    null,
+                    "Origins allowed to call the proxy from a browser: exact origins, patterns or *."),
+            Setting.of("cors.allowed-origin-patterns", Setting.Type.LIST, null, "Origin patterns only."),
+            Setting.of(
+                    "cors.allowed-headers",
+                    Setting.Type.LIST,
+                    String.join(", ", CorsConfig.DEFAULT_ALLOWED_HEADERS),
+                    "Request headers a browser may send."),
+            Setting.of(
+                    "cors.exposed-headers",
+                    Setting.Type.LIST,
+                    String.join(", ", CorsConfig.DEFAULT_EXPOSED_HEADERS),
+                    "Response headers scripts may read."),
+            Setting.of(
+                    "cors.max-age",
+                    Setting.Type.DURATION,
+                    CorsConfig.DEFAULT_MAX_AGE.toSeconds() + "s",
+                    "How long browsers may cache a preflight answer."),
+            Setting.of(
+                    "cors.allow-credentials",
+                    Setting.Type.BOOLEAN,
+                    "false",
+                    "Whether browsers may send cookies and HTTP authentication."),
+            Setting.string("chat.model", "gpt-3.5-turbo", "Default model of chat bodies on POST /."),
+            Setting.of(
+                    "chat.temperature", Setting.Type.DECIMAL, "0.7", "Default temperature of chat bodies on POST /."),
+            Setting.of("chat.max-tokens", Setting.Type.INT, "1000", "Default max_tokens of chat bodies on POST /."),
+            Setting.of("chat.stream", Setting.Type.BOOLEAN, "false", "Whether chat answers stream by default."),
+            Setting.string("image.model", "dall-e-3", "Default image model."),
+            Setting.of("image.n", Setting.Type.INT, "1", "Default number of images."),
+            Setting.string("image.size", "1024x1024", "Default image size."),
+            Setting.string("image.quality", "standard", "Default image quality."),
+            Setting.string("image.style", "vivid", "Default image style (dall-e-3 only)."),
+            Setting.string("image.response-format", "url", "Default response_format (DALL-E only)."),
+            Setting.of(
+                    "sessions.enabled",
+                    Setting.Type.BOOLEAN,
+                    "true",
+                    "Whether the /sessions routes exist and sessionId is accepted."),
+            Setting.of(
+                    "sessions.history-as-context",
+                    Setting.Type.BOOLEAN,
+                    "false",
+                    "Whether a chat in a session sends the stored history upstream by default."),
+            Setting.of(
+                    "sessions.context-messages",
+                    Setting.Type.INT,
+                    "100",
+                    "The most stored messages sent upstream as context."),
+            Setting.of("sessions.max-message-size", Setting.Type.SIZE, "1MB", "Most bytes of one stored message."),
+            Setting.of("sessions.max-session-size", Setting.Type.SIZE, "16MB", "Most bytes a session holds."),
+            Setting.of(
+                    "sessions.max-page-size", Setting.Type.SIZE, "1MB", "Most message bytes in one page of history."),
+            Setting.of(
+                    "sessions.queue-size",
+                    Setting.Type.INT,
+                    "1000",
+                    "Calls of the JDBC store that may wait for the session threads."),
+            // auto everywhere: the database when there is one (Spring: the application's DataSource; the
+            // standalone server always has one, its H2 file by default), else memory.
+            Setting.oneOf(
+                    "sessions.store",
+                    "auto",
+                    "Where sessions are kept: auto (the database when one is configured, else memory), jdbc or memory.",
+                    "auto",
+                    "jdbc",
+                    "memory"),
+            Setting.of(
+                    "sessions.retention",
+                    Setting.Type.DURATION,
+                    null,
+                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."));
 
-    private ProxySettings(Function<String, String> lookup) {
-        this.lookup = lookup;
+    /** Every key of {@link #CATALOG}. */
+    public static final List<String> KEYS = CATALOG.keys();
+
+    private final SettingsBinder binder;
+
+    private ProxySettings(SettingsBinder binder) {
+        this.binder = binder;
     }
 
     /** Settings from a key lookup; {@code null} or blank means unset. */
     public static ProxySettings from(Function<String, String> lookup) {
-        return new ProxySettings(lookup);
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, lookup));
     }
 
-    /** Settings from a map of keys. */
+    /** Settings from a map of keys; a blank value means unset. */
     public static ProxySettings from(Map<String, String> settings) {
-        return new ProxySettings(settings::get);
+        return from(settings::get);
+    }
+
+    /**
+     * Settings read through a binder over {@link #CATALOG} (or a catalog that contains it), for sources with
+     * their own rules on blank values, such as the Spring starter's properties.
+     */
+    public static ProxySettings from(SettingsBinder binder) {
+        return new ProxySettings(binder);
     }
 
     /**
@@ -48,156 +195,134 @@ public final class ProxySettings {
      * {@code OPENAI_PROXY_CORS_MAX_AGE}.
      */
     public static ProxySettings fromEnvironment(Map<String, String> env) {
-        return new ProxySettings(key -> env.get(environmentName(key)));
+        return new ProxySettings(SettingsBinder.fromEnvironment(CATALOG, env));
     }
 
-    /** The environment variable that carries a key. */
+    /** The environment variable that carries a key (see {@link Setting#environmentName(String)}). */
     public static String environmentName(String key) {
-        return switch (key) {
-            case "api-key" -> "OPENAI_API_KEY";
-            case "base-url" -> "OPENAI_BASE_URL";
-            case "organization" -> "OPENAI_ORG_ID";
-            case "project" -> "OPENAI_PROJECT_ID";
-            case "cors.allowed-origins" -> "OPENAI_PROXY_ALLOWED_ORIGINS";
-            default -> "OPENAI_PROXY_" + key.replace('.', '_').replace('-', '_').toUpperCase(Locale.ROOT);
-        };
+        return Setting.environmentName(key);
+    }
+
+    /** {@code sessions.store}: {@code auto}, {@code jdbc} or {@code memory}. */
+    public String sessionStore() {
+        return binder.value("sessions.store");
+    }
+
+    /** {@code sessions.retention}, positive; {@code null} when unset. */
+    public Duration sessionRetention() {
+        Duration d = binder.value("sessions.retention");
+        if (d != null && (d.isNegative() || d.isZero())) {
+            throw binder.invalid("sessions.retention", "must be positive");
+        }
+        return d;
     }
 
     /**
-     * Every key of the shared vocabulary: those this class reads, plus {@code sessions.store} and
-     * {@code sessions.retention}, which the servers that build the session store read.
+     * Applies the settings onto a builder (unset keys leave it unchanged). Each value is checked as soon as it
+     * is set, so the key named in an error is the one that made the configuration invalid (for example
+     * {@code cors.allow-credentials} after {@code *} origins).
      */
-    public static final List<String> KEYS = List.of(
-            "api-key",
-            "base-url",
-            "organization",
-            "project",
-            "connect-timeout",
-            "response-timeout",
-            "upstream-client",
-            "path",
-            "allow-client-key",
-            "max-body-size",
-            "max-event-size",
-            "pass-through-routes",
-            "allowed-hosts",
-            "cors.allowed-origins",
-            "cors.allowed-origin-patterns",
-            "cors.allowed-headers",
-            "cors.exposed-headers",
-            "cors.max-age",
-            "cors.allow-credentials",
-            "chat.model",
-            "chat.temperature",
-            "chat.max-tokens",
-            "chat.stream",
-            "image.model",
-            "image.n",
-            "image.size",
-            "image.quality",
-            "image.style",
-            "image.response-format",
-            "sessions.enabled",
-            "sessions.history-as-context",
-            "sessions.context-messages",
-            "sessions.max-message-size",
-            "sessions.max-session-size",
-            "sessions.max-page-size",
-            "sessions.queue-size",
-            "stream-idle-timeout",
-            "limits.max-concurrent-upstream-calls",
-            "limits.max-concurrent-upstream-calls-per-client",
-            // Read by the servers that build the store (standalone, Spring starter), not by this class.
-            "sessions.store",
-            "sessions.retention");
-
-    /** Applies the settings onto a builder (unset keys leave it unchanged). */
     public ProxyConfig.Builder applyTo(ProxyConfig.Builder b) {
         ProxyConfig base = b.build();
-        text("api-key", b::apiKey);
-        text("path", b::path);
-        bool("allow-client-key", b::allowClientKey);
-        size("max-body-size", b::maxBodySize);
-        size("max-event-size", v -> b.maxEventSize(Math.toIntExact(v)));
-        list("allowed-hosts", b::allowedHosts);
-        list(
+        set(b, "api-key", ProxyConfig.Builder::apiKey);
+        set(b, "path", ProxyConfig.Builder::path);
+        set(b, "allow-client-key", ProxyConfig.Builder::allowClientKey);
+        set(b, "max-body-size", ProxyConfig.Builder::maxBodySize);
+        this.<Long>set(b, "max-event-size", (c, v) -> c.maxEventSize(Math.toIntExact(v)));
+        set(b, "allowed-hosts", ProxyConfig.Builder::allowedHosts);
+        this.<List<String>>set(
+                b,
                 "pass-through-routes",
-                v -> b.passThroughRoutes(v.stream().map(PassThroughRoute::parse).toList()));
+                (c, v) -> c.passThroughRoutes(
+                        v.stream().map(PassThroughRoute::parse).toList()));
 
         UpstreamConfig up = base.upstream();
-        up = with(up, "base-url", (u, v) -> u.withBaseUrl(UpstreamConfig.parseBaseUrl(v)));
-        up = with(up, "organization", UpstreamConfig::withOrganization);
-        up = with(up, "project", UpstreamConfig::withProject);
-        up = with(up, "connect-timeout", (u, v) -> u.withConnectTimeout(duration("connect-timeout", v)));
-        up = with(up, "response-timeout", (u, v) -> u.withResponseTimeout(duration("response-timeout", v)));
-        up = with(up, "upstream-client", (u, v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
-        up = with(up, "stream-idle-timeout", (u, v) -> u.withStreamIdleTimeout(duration("stream-idle-timeout", v)));
+        up = binder.with(up, "base-url", (UpstreamConfig u, String v) -> u.withBaseUrl(UpstreamConfig.parseBaseUrl(v)));
+        up = binder.with(up, "organization", UpstreamConfig::withOrganization);
+        up = binder.with(up, "project", UpstreamConfig::withProject);
+        up = binder.with(up, "connect-timeout", UpstreamConfig::withConnectTimeout);
+        up = binder.with(up, "response-timeout", UpstreamConfig::withResponseTimeout);
+        up = binder.with(
+                up,
+                "upstream-client",
+                (UpstreamConfig u, String v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
+        up = binder.with(up, "stream-idle-timeout", UpstreamConfig::withStreamIdleTimeout);
         b.upstream(up);
 
         // Concurrency caps on upstream calls: 0 means none.
-        text(
-                "limits.max-concurrent-upstream-calls",
-                v -> b.maxConcurrentUpstreamCalls(integer("limits.max-concurrent-upstream-calls", v)));
-        text(
+        set(b, "limits.max-concurrent-upstream-calls", ProxyConfig.Builder::maxConcurrentUpstreamCalls);
+        set(
+                b,
                 "limits.max-concurrent-upstream-calls-per-client",
-                v -> b.maxConcurrentUpstreamCallsPerClient(
-                        integer("limits.max-concurrent-upstream-calls-per-client", v)));
+                ProxyConfig.Builder::maxConcurrentUpstreamCallsPerClient);
 
         CorsConfig.Builder cors = base.cors().toBuilder();
-        // One list may mix exact origins and patterns; the builder sorts them.
-        list("cors.allowed-origins", v -> {
+        // One list may mix exact origins and patterns; the builder sorts them. The patterns found there and
+        // those of cors.allowed-origin-patterns add up (as they always did in Spring).
+        List<String> patterns = new ArrayList<>();
+        this.<List<String>>corsStep(cors, "cors.allowed-origins", (c, v) -> {
             CorsConfig sorted = CorsConfig.builder().origins(v).build();
-            cors.allowedOrigins(sorted.allowedOrigins());
-            if (!sorted.allowedOriginPatterns().isEmpty()) {
-                cors.allowedOriginPatterns(sorted.allowedOriginPatterns());
+            c.allowedOrigins(sorted.allowedOrigins());
+            patterns.addAll(sorted.allowedOriginPatterns());
+            if (!patterns.isEmpty()) {
+                c.allowedOriginPatterns(patterns);
             }
         });
-        list("cors.allowed-origin-patterns", cors::allowedOriginPatterns);
-        list("cors.allowed-headers", cors::allowedHeaders);
-        list("cors.exposed-headers", cors::exposedHeaders);
-        text("cors.max-age", v -> cors.maxAge(duration("cors.max-age", v)));
-        bool("cors.allow-credentials", cors::allowCredentials);
-        b.cors(guard("cors", cors::build));
+        this.<List<String>>corsStep(cors, "cors.allowed-origin-patterns", (c, v) -> {
+            patterns.addAll(v);
+            c.allowedOriginPatterns(patterns);
+        });
+        corsStep(cors, "cors.allowed-headers", CorsConfig.Builder::allowedHeaders);
+        corsStep(cors, "cors.exposed-headers", CorsConfig.Builder::exposedHeaders);
+        corsStep(cors, "cors.max-age", CorsConfig.Builder::maxAge);
+        corsStep(cors, "cors.allow-credentials", CorsConfig.Builder::allowCredentials);
+        b.cors(cors.build());
 
         ChatDefaults chat = base.chatDefaults();
-        chat = with(chat, "chat.model", ChatDefaults::withModel);
-        chat = with(chat, "chat.temperature", (c, v) -> c.withTemperature(decimal("chat.temperature", v)));
-        chat = with(chat, "chat.max-tokens", (c, v) -> c.withMaxTokens(integer("chat.max-tokens", v)));
-        chat = with(chat, "chat.stream", (c, v) -> c.withStream(parseBoolean("chat.stream", v)));
+        chat = binder.with(chat, "chat.model", ChatDefaults::withModel);
+        chat = binder.with(chat, "chat.temperature", ChatDefaults::withTemperature);
+        chat = binder.with(chat, "chat.max-tokens", ChatDefaults::withMaxTokens);
+        chat = binder.with(chat, "chat.stream", ChatDefaults::withStream);
         b.chatDefaults(chat);
 
         ImageDefaults image = base.imageDefaults();
-        image = with(image, "image.model", ImageDefaults::withModel);
-        image = with(image, "image.n", (i, v) -> i.withN(integer("image.n", v)));
-        image = with(image, "image.size", ImageDefaults::withSize);
-        image = with(image, "image.quality", ImageDefaults::withQuality);
-        image = with(image, "image.style", ImageDefaults::withStyle);
-        image = with(image, "image.response-format", ImageDefaults::withResponseFormat);
+        image = binder.with(image, "image.model", ImageDefaults::withModel);
+        image = binder.with(image, "image.n", ImageDefaults::withN);
+        image = binder.with(image, "image.size", ImageDefaults::withSize);
+        image = binder.with(image, "image.quality", ImageDefaults::withQuality);
+        image = binder.with(image, "image.style", ImageDefaults::withStyle);
+        image = binder.with(image, "image.response-format", ImageDefaults::withResponseFormat);
         b.imageDefaults(image);
 
         SessionConfig sessions = base.sessions();
-        sessions = with(sessions, "sessions.enabled", (c, v) -> c.withEnabled(parseBoolean("sessions.enabled", v)));
-        sessions = with(
-                sessions,
-                "sessions.history-as-context",
-                (c, v) -> c.withHistoryAsContext(parseBoolean("sessions.history-as-context", v)));
-        sessions = with(
-                sessions,
-                "sessions.context-messages",
-                (c, v) -> c.withContextMessages(integer("sessions.context-messages", v)));
-        sessions = with(
+        sessions = binder.with(sessions, "sessions.enabled", SessionConfig::withEnabled);
+        sessions = binder.with(sessions, "sessions.history-as-context", SessionConfig::withHistoryAsContext);
+        sessions = binder.with(sessions, "sessions.context-messages", SessionConfig::withContextMessages);
+        sessions = binder.with(
                 sessions,
                 "sessions.max-message-size",
-                (c, v) -> c.withMaxMessageSize(intSize("sessions.max-message-size", v)));
-        sessions = with(
-                sessions,
-                "sessions.max-session-size",
-                (c, v) -> c.withMaxSessionSize(parseSize("sessions.max-session-size", v)));
-        sessions = with(
-                sessions, "sessions.max-page-size", (c, v) -> c.withMaxPageSize(intSize("sessions.max-page-size", v)));
-        sessions = with(sessions, "sessions.queue-size", (c, v) -> c.withQueueSize(integer("sessions.queue-size", v)));
+                (SessionConfig c, Long v) -> c.withMaxMessageSize(Math.toIntExact(v)));
+        sessions = binder.with(sessions, "sessions.max-session-size", SessionConfig::withMaxSessionSize);
+        sessions = binder.with(
+                sessions, "sessions.max-page-size", (SessionConfig c, Long v) -> c.withMaxPageSize(Math.toIntExact(v)));
+        sessions = binder.with(sessions, "sessions.queue-size", SessionConfig::withQueueSize);
         b.sessions(sessions);
         return b;
+    }
+
+    /** Sets a value and builds once, so that core's checks run now and name this key. */
+    private <V> void set(ProxyConfig.Builder b, String key, BiConsumer<ProxyConfig.Builder, V> setter) {
+        binder.ifSet(key, (V v) -> {
+            setter.accept(b, v);
+            b.build();
+        });
+    }
+
+    private <V> void corsStep(CorsConfig.Builder b, String key, BiConsumer<CorsConfig.Builder, V> setter) {
+        binder.ifSet(key, (V v) -> {
+            setter.accept(b, v);
+            b.build();
+        });
     }
 
     /** A configuration from core's defaults plus these settings. */
@@ -205,88 +330,17 @@ public final class ProxySettings {
         return applyTo(ProxyConfig.builder()).build();
     }
 
-    private String get(String key) {
-        String v = lookup.apply(key);
-        return v == null || v.isBlank() ? null : v.strip();
-    }
-
-    private void text(String key, java.util.function.Consumer<String> sink) {
-        String v = get(key);
-        if (v != null) {
-            guardRun(key, () -> sink.accept(v));
-        }
-    }
-
-    private void bool(String key, java.util.function.Consumer<Boolean> sink) {
-        text(key, v -> sink.accept(parseBoolean(key, v)));
-    }
-
-    private void size(String key, java.util.function.LongConsumer sink) {
-        text(key, v -> sink.accept(parseSize(key, v)));
-    }
-
-    private void list(String key, java.util.function.Consumer<List<String>> sink) {
-        text(
-                key,
-                v -> sink.accept(Arrays.stream(v.split(","))
-                        .map(String::strip)
-                        .filter(s -> !s.isEmpty())
-                        .toList()));
-    }
-
-    private <T> T with(T current, String key, java.util.function.BiFunction<T, String, T> apply) {
-        String v = get(key);
-        return v == null ? current : guard(key, () -> apply.apply(current, v));
-    }
-
-    private static <T> T guard(String key, Supplier<T> s) {
-        try {
-            return s.get();
-        } catch (IllegalArgumentException e) {
-            throw named(key, e);
-        }
-    }
-
-    private static void guardRun(String key, Runnable r) {
-        try {
-            r.run();
-        } catch (IllegalArgumentException e) {
-            throw named(key, e);
-        }
-    }
-
-    private static IllegalArgumentException named(String key, IllegalArgumentException e) {
-        String m = e.getMessage() == null ? "" : e.getMessage();
-        return m.startsWith("Invalid setting")
-                ? e
-                : new IllegalArgumentException("Invalid setting '" + key + "': " + m, e);
-    }
-
-    /** Parses {@code true/yes/on/1} or {@code false/no/off/0}; a message naming {@code key} otherwise. */
+    /**
+     * Parses {@code true/yes/on/1} or {@code false/no/off/0}; a message naming {@code key} otherwise. Prefer a
+     * {@link SettingsBinder} over a catalog.
+     */
     public static boolean parseBoolean(String key, String v) {
-        return switch (v.toLowerCase(Locale.ROOT)) {
-            case "true", "yes", "on", "1" -> true;
-            case "false", "no", "off", "0" -> false;
-            default ->
-                throw new IllegalArgumentException("Invalid setting '" + key + "': expected true or false, got " + v);
-        };
+        return one(key, Setting.Type.BOOLEAN, v);
     }
 
-    /** Parses an integer; a message naming {@code key} otherwise. */
+    /** Parses a whole number; a message naming {@code key} otherwise. */
     public static int integer(String key, String v) {
-        try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Invalid setting '" + key + "': expected an integer, got " + v);
-        }
-    }
-
-    static BigDecimal decimal(String key, String v) {
-        try {
-            return new BigDecimal(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Invalid setting '" + key + "': expected a number, got " + v);
-        }
+        return one(key, Setting.Type.INT, v);
     }
 
     /**
@@ -294,68 +348,21 @@ public final class ProxySettings {
      * plain seconds.
      */
     public static Duration duration(String key, String v) {
-        String s = v.strip().toLowerCase(Locale.ROOT);
-        try {
-            if (s.startsWith("pt") || s.startsWith("p")) {
-                return Duration.parse(v.strip().toUpperCase(Locale.ROOT));
-            }
-            if (s.endsWith("ms")) {
-                return Duration.ofMillis(
-                        Long.parseLong(s.substring(0, s.length() - 2).strip()));
-            }
-            if (s.endsWith("s")) {
-                return Duration.ofSeconds(
-                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
-            }
-            if (s.endsWith("m")) {
-                return Duration.ofMinutes(
-                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
-            }
-            if (s.endsWith("h")) {
-                return Duration.ofHours(
-                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
-            }
-            if (s.endsWith("d")) {
-                return Duration.ofDays(
-                        Long.parseLong(s.substring(0, s.length() - 1).strip()));
-            }
-            return Duration.ofSeconds(Long.parseLong(s));
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(
-                    "Invalid setting '" + key + "': expected a duration such as 30s, 500ms or PT30S, got " + v);
-        }
-    }
-
-    private static int intSize(String key, String v) {
-        long n = parseSize(key, v);
-        if (n > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("Invalid setting '" + key + "': at most 2GB, got " + v);
-        }
-        return (int) n;
+        return one(key, Setting.Type.DURATION, v);
     }
 
     /** Parses {@code 10MB}, {@code 512KB}, {@code 10MiB} (binary units, as Spring's DataSize) or plain bytes. */
     public static long parseSize(String key, String v) {
-        String s = v.strip().toUpperCase(Locale.ROOT).replace("IB", "B");
-        long unit = 1;
-        if (s.endsWith("KB")) {
-            unit = 1024L;
-        } else if (s.endsWith("MB")) {
-            unit = 1024L * 1024;
-        } else if (s.endsWith("GB")) {
-            unit = 1024L * 1024 * 1024;
+        return one(key, Setting.Type.SIZE, v);
+    }
+
+    /** One value parsed as a setting of {@code type} would be (errors name {@code key}). */
+    private static <V> V one(String key, Setting.Type type, String v) {
+        SettingsCatalog single = SettingsCatalog.of(Setting.of(key, type, null, key));
+        V value = SettingsBinder.of(single, k -> v).value(key);
+        if (value == null) {
+            throw SettingsBinder.of(single, k -> v).invalid(key, "must be set");
         }
-        String digits =
-                unit == 1 ? (s.endsWith("B") ? s.substring(0, s.length() - 1) : s) : s.substring(0, s.length() - 2);
-        try {
-            long n = Long.parseLong(digits.strip());
-            if (n < 1) {
-                throw new NumberFormatException();
-            }
-            return Math.multiplyExact(n, unit);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(
-                    "Invalid setting '" + key + "': expected a positive size such as 10MB or 1048576, got " + v);
-        }
+        return value;
     }
 }

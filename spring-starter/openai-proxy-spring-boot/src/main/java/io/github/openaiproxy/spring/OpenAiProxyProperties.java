@@ -1,5 +1,7 @@
 package io.github.openaiproxy.spring;
 
+import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.math.BigDecimal;
 import java.time.Duration;
@@ -11,11 +13,14 @@ import org.springframework.boot.convert.DurationUnit;
 import org.springframework.util.unit.DataSize;
 
 /**
- * The proxy's settings under {@code openai.proxy}. The keys are those of the proxy's other configuration
- * sources (servlet init parameters, {@code OPENAI_PROXY_*} environment variables) with this prefix. The
- * defaults written here are core's ({@code ProxyConfig.defaults()}), repeated so that IDEs can show them;
- * a test keeps the two equal. Durations given as plain numbers are seconds, as everywhere else in the
- * proxy.
+ * The proxy's settings under {@code openai.proxy}, for Spring Boot's binding and its configuration metadata
+ * (IDE help): fields, their defaults and their documentation, nothing else. The keys are those of core's
+ * settings catalog ({@code ProxySettings.CATALOG}, {@code GraphQlOptions.SETTINGS}) with this prefix, plus
+ * the starter's own ({@link OpenAiProxySettings#SPRING_ONLY}); they are mapped onto core's configuration by
+ * core's settings binder ({@link OpenAiProxySettings}). The defaults written here repeat the catalog's so
+ * that IDEs can show them; a test keeps them equal (lists come from core, and
+ * {@code additional-spring-configuration-metadata.json} shows them). Durations given as plain numbers are
+ * seconds, as everywhere else in the proxy.
  */
 @ConfigurationProperties(prefix = "openai.proxy")
 public class OpenAiProxyProperties {
@@ -89,13 +94,8 @@ public class OpenAiProxyProperties {
      * The OpenAI-compatible routes relayed unchanged, each written 'METHOD /v1/path' ('{name}'
      * matches one path segment). Replaces the default set.
      */
-    private List<String> passThroughRoutes = new ArrayList<>(List.of(
-            "POST /v1/chat/completions",
-            "POST /v1/images/generations",
-            "POST /v1/embeddings",
-            "POST /v1/responses",
-            "GET /v1/models",
-            "GET /v1/models/{id}"));
+    private List<String> passThroughRoutes = new ArrayList<>(
+            PassThroughRoute.DEFAULTS.stream().map(PassThroughRoute::toString).toList());
 
     private final Cors cors = new Cors();
 
@@ -296,31 +296,10 @@ public class OpenAiProxyProperties {
         private List<String> allowedOriginPatterns = new ArrayList<>();
 
         /** Request headers a browser may send; entries ending in '*' match by prefix. */
-        private List<String> allowedHeaders = new ArrayList<>(List.of(
-                "content-type",
-                "authorization",
-                "accept",
-                "x-requested-with",
-                "x-openai-key",
-                "openai-organization",
-                "openai-project",
-                "openai-beta",
-                "idempotency-key",
-                "x-stainless-*"));
+        private List<String> allowedHeaders = new ArrayList<>(CorsConfig.DEFAULT_ALLOWED_HEADERS);
 
         /** Response headers scripts may read. */
-        private List<String> exposedHeaders = new ArrayList<>(List.of(
-                "x-request-id",
-                "openai-processing-ms",
-                "openai-version",
-                "x-ratelimit-limit-requests",
-                "x-ratelimit-limit-tokens",
-                "x-ratelimit-remaining-requests",
-                "x-ratelimit-remaining-tokens",
-                "x-ratelimit-reset-requests",
-                "x-ratelimit-reset-tokens",
-                "retry-after",
-                "retry-after-ms"));
+        private List<String> exposedHeaders = new ArrayList<>(CorsConfig.DEFAULT_EXPOSED_HEADERS);
 
         /** How long browsers may cache a preflight answer. */
         @DurationUnit(ChronoUnit.SECONDS)
@@ -522,7 +501,8 @@ public class OpenAiProxyProperties {
         private int contextMessages = 100;
 
         /**
-         * Where sessions are kept: 'auto' uses the application's DataSource when it has exactly one (or a
+         * Where sessions are kept: 'auto' (the default everywhere, as in the standalone server) uses the
+         * database when there is one, here the application's DataSource when it has exactly one (or a
          * primary one), else memory; 'jdbc' requires the DataSource; 'memory' is a bounded store lost on
          * restart. The JDBC store creates its tables (prefix 'openai_proxy_') at start-up. Ignored when
          * the application defines its own SessionStore bean.

@@ -3,6 +3,9 @@ package io.github.openaiproxy.examples.standalone;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.config.Setting;
+import io.github.openaiproxy.core.config.SettingsBinder;
+import io.github.openaiproxy.core.config.SettingsCatalog;
 import io.github.openaiproxy.core.session.InMemorySessions;
 import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
@@ -15,7 +18,10 @@ import java.util.Map;
  * Where the standalone server keeps chat sessions, from the environment:
  *
  * <ul>
- *   <li>{@code OPENAI_PROXY_SESSIONS_STORE}: {@code jdbc} (default) or {@code memory} (lost on restart)
+ *   <li>{@code OPENAI_PROXY_SESSIONS_STORE} (core's {@code sessions.store}): {@code auto} (default) or
+ *       {@code jdbc}, the database; {@code memory} (lost on restart). {@code auto} means the database when
+ *       there is one, as in the Spring starter; this server always has one (its H2 file by default), so
+ *       {@code auto} is {@code jdbc} here.
  *   <li>{@code OPENAI_PROXY_DB_URL}: the JDBC URL; default an embedded H2 file,
  *       {@code jdbc:h2:file:./data/openai-proxy} (under the working directory), so history survives a
  *       restart. An H2 file ({@code jdbc:h2:file:...}, the default too) is opened in H2's mixed mode
@@ -25,15 +31,24 @@ import java.util.Map;
  *   <li>{@code OPENAI_PROXY_DB_USER}, {@code OPENAI_PROXY_DB_PASSWORD}: the credentials (H2 default
  *       {@code sa} and no password)
  *   <li>{@code OPENAI_PROXY_DB_POOL_SIZE}: connections in the pool (default 10)
- *   <li>{@code OPENAI_PROXY_SESSIONS_RETENTION}: how long a session is kept after its last message
- *       ({@code 30d}, {@code 12h}, ...); default forever in the database, 24 hours in memory
+ *   <li>{@code OPENAI_PROXY_SESSIONS_RETENTION} (core's {@code sessions.retention}): how long a session is
+ *       kept after its last message ({@code 30d}, {@code 12h}, ...); default forever in the database, 24
+ *       hours in memory
  * </ul>
  *
- * The pool is HikariCP; the store is core's {@link SessionStore#jdbc}, which creates its tables.
+ * The {@code db.*} settings are this server's, in {@link #SETTINGS}; all are read by core's settings
+ * binder. The pool is HikariCP; the store is core's {@link SessionStore#jdbc}, which creates its tables.
  */
 final class SessionStorage implements AutoCloseable {
     static final String DEFAULT_URL = "jdbc:h2:file:./data/openai-proxy";
-    static final String RETENTION = "OPENAI_PROXY_SESSIONS_RETENTION";
+
+    /** The standalone server's own settings: its session database. */
+    static final SettingsCatalog SETTINGS = SettingsCatalog.of(
+            // A JDBC URL may carry a password: never repeated in messages.
+            Setting.of("db.url", Setting.Type.SECRET, DEFAULT_URL, "The JDBC URL of the session database."),
+            Setting.string("db.user", null, "The database user (H2: sa)."),
+            Setting.of("db.password", Setting.Type.SECRET, null, "The database password."),
+            Setting.of("db.pool-size", Setting.Type.INT, "10", "Connections in the HikariCP pool."));
 
     private final SessionStore store;
     private final HikariDataSource dataSource;
@@ -51,9 +66,10 @@ final class SessionStorage implements AutoCloseable {
 
     /** Opens the store with {@code clock} for creation times and retention. */
     static SessionStorage open(Map<String, String> env, Clock clock) {
-        String kind =
-                env.getOrDefault("OPENAI_PROXY_SESSIONS_STORE", "jdbc").strip().toLowerCase(Locale.ROOT);
-        Duration retention = retention(env.get(RETENTION));
+        ProxySettings core = ProxySettings.fromEnvironment(env);
+        SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
+        String kind = core.sessionStore();
+        Duration retention = core.sessionRetention();
         if (kind.equals("memory")) {
             Duration kept = retention == null ? InMemorySessions.DEFAULTS.idleTimeout() : retention;
             InMemorySessions.Limits limits = InMemorySessions.DEFAULTS.withIdleTimeout(kept);
@@ -62,27 +78,28 @@ final class SessionStorage implements AutoCloseable {
                     null,
                     "in memory (lost on restart; kept " + kept + " after last use)");
         }
-        if (!kind.equals("jdbc") && !kind.isEmpty()) {
-            throw new IllegalArgumentException(
-                    "Invalid setting 'OPENAI_PROXY_SESSIONS_STORE': expected jdbc or memory, got " + kind);
-        }
-        String url = blankToNull(env.get("OPENAI_PROXY_DB_URL"));
-        boolean h2Default = url == null;
+        // auto or jdbc: this server always has a database.
+        boolean h2Default = !db.isSet("db.url");
+        String url = db.value("db.url");
         if (h2Default) {
             // The server closes the pool on shutdown; H2 must not close the database under it first.
             url = DEFAULT_URL + ";DB_CLOSE_ON_EXIT=FALSE";
         }
         if (!url.startsWith("jdbc:")) {
-            throw new IllegalArgumentException("Invalid setting 'OPENAI_PROXY_DB_URL': expected a JDBC URL (jdbc:...)");
+            throw db.invalid("db.url", "expected a JDBC URL (jdbc:...)");
         }
         url = shared(url);
+        int poolSize = db.value("db.pool-size");
+        if (poolSize < 1) {
+            throw db.invalid("db.pool-size", "must be at least 1");
+        }
         HikariConfig hikari = new HikariConfig();
         hikari.setPoolName("openai-proxy-sessions");
         hikari.setJdbcUrl(url);
-        String user = blankToNull(env.get("OPENAI_PROXY_DB_USER"));
+        String user = db.value("db.user");
         hikari.setUsername(user != null ? user : url.startsWith("jdbc:h2:") ? "sa" : null);
-        hikari.setPassword(env.get("OPENAI_PROXY_DB_PASSWORD"));
-        hikari.setMaximumPoolSize(poolSize(env.get("OPENAI_PROXY_DB_POOL_SIZE")));
+        hikari.setPassword(db.value("db.password"));
+        hikari.setMaximumPoolSize(poolSize);
         hikari.setConnectionTimeout(10_000);
         HikariDataSource dataSource;
         try {
@@ -146,36 +163,5 @@ final class SessionStorage implements AutoCloseable {
             }
         }
         return s;
-    }
-
-    private static int poolSize(String v) {
-        if (v == null || v.isBlank()) {
-            return 10;
-        }
-        try {
-            int n = Integer.parseInt(v.strip());
-            if (n >= 1) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // below
-        }
-        throw new IllegalArgumentException(
-                "Invalid setting 'OPENAI_PROXY_DB_POOL_SIZE': expected a positive integer, got " + v);
-    }
-
-    private static Duration retention(String v) {
-        return v == null || v.isBlank() ? null : positive(ProxySettings.duration(RETENTION, v));
-    }
-
-    private static Duration positive(Duration d) {
-        if (d.isNegative() || d.isZero()) {
-            throw new IllegalArgumentException("Invalid setting '" + RETENTION + "': must be positive, got " + d);
-        }
-        return d;
-    }
-
-    private static String blankToNull(String v) {
-        return v == null || v.isBlank() ? null : v.strip();
     }
 }

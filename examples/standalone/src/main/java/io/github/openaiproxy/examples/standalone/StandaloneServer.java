@@ -3,6 +3,7 @@ package io.github.openaiproxy.examples.standalone;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.config.SettingsBinder;
 import io.github.openaiproxy.core.cors.AllowedHosts;
 import io.github.openaiproxy.demo.DemoUpstream;
 import io.github.openaiproxy.graphql.GraphQlOptions;
@@ -117,7 +118,7 @@ public final class StandaloneServer implements AutoCloseable {
         SessionStorage sessions;
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
-            graphQl = GraphQlOptions.fromSettings(key -> settings.get(GraphQlOptions.environmentName(key)));
+            graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
             sessions = SessionStorage.open(settings, clock);
         } catch (RuntimeException e) {
             if (demo != null) {

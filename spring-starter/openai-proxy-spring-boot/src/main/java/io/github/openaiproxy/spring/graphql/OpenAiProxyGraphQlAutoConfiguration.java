@@ -7,8 +7,8 @@ import io.github.openaiproxy.graphql.GraphQlOptions;
 import io.github.openaiproxy.graphql.GraphQlRoute;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
+import io.github.openaiproxy.spring.OpenAiProxySettings;
 import java.util.List;
-import java.util.function.BiFunction;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -50,58 +50,11 @@ public final class OpenAiProxyGraphQlAutoConfiguration {
     }
 
     /**
-     * Maps the properties onto core's options one by one, so that a value the module refuses fails start-up
-     * naming its property.
+     * The properties read through the module's catalog by core's binder, as the standalone server reads the
+     * environment; a value the module refuses fails start-up naming its property.
      */
-    static GraphQlOptions options(OpenAiProxyProperties.Graphql p) {
-        GraphQlOptions o = GraphQlOptions.DEFAULTS;
-        o = with(
-                o,
-                "path",
-                path(p.getPath()),
-                (c, v) -> new GraphQlOptions(
-                        true,
-                        v,
-                        c.maxDepth(),
-                        c.maxComplexity(),
-                        c.maxDocumentSize(),
-                        c.introspection(),
-                        c.maxUpstreamCalls(),
-                        c.maxResponseSize()));
-        o = with(o, "max-depth", p.getMaxDepth(), GraphQlOptions::withMaxDepth);
-        o = with(o, "max-complexity", p.getMaxComplexity(), GraphQlOptions::withMaxComplexity);
-        o = with(o, "max-document-size", p.getMaxDocumentSize(), GraphQlOptions::withMaxDocumentSize);
-        o = with(o, "max-upstream-calls", p.getMaxUpstreamCalls(), GraphQlOptions::withMaxUpstreamCalls);
-        if (p.getMaxResponseSize() != null) { // unset: the proxy's max-body-size
-            o = with(o, "max-response-size", p.getMaxResponseSize().toBytes(), GraphQlOptions::withMaxResponseSize);
-        }
-        return o.withIntrospection(p.isIntrospection());
-    }
-
-    /** As for {@code openai.proxy.path}: {@code /graphql/} is {@code /graphql}. */
-    private static String path(String path) {
-        if (path == null) {
-            return null;
-        }
-        String p = path.strip();
-        while (p.length() > 1 && p.endsWith("/")) {
-            p = p.substring(0, p.length() - 1);
-        }
-        return p;
-    }
-
-    private static <V> GraphQlOptions with(
-            GraphQlOptions current, String key, V value, BiFunction<GraphQlOptions, V, GraphQlOptions> apply) {
-        if (value == null) {
-            throw new InvalidConfigurationPropertyValueException(PREFIX + key, null, "must be set");
-        }
-        if (value instanceof Number n && n.longValue() < 1) {
-            throw new InvalidConfigurationPropertyValueException(PREFIX + key, value, "must be at least 1");
-        }
-        try {
-            return apply.apply(current, value);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidConfigurationPropertyValueException(PREFIX + key, value, e.getMessage());
-        }
+    static GraphQlOptions options(OpenAiProxyProperties.Graphql properties) {
+        return OpenAiProxySettings.bind(
+                () -> GraphQlOptions.from(OpenAiProxySettings.binder(properties, "graphql.", GraphQlOptions.SETTINGS)));
     }
 }

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.spring.session;
 
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.session.InMemorySessions;
 import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
@@ -8,8 +9,10 @@ import io.github.openaiproxy.core.session.SessionStoreException;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
 import io.github.openaiproxy.spring.OpenAiProxyProperties.Sessions.Store;
+import io.github.openaiproxy.spring.OpenAiProxySettings;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Locale;
 import javax.sql.DataSource;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -44,7 +47,6 @@ import org.springframework.context.annotation.Bean;
 public final class OpenAiProxySessionsAutoConfiguration {
     private static final Log LOG = LogFactory.getLog(OpenAiProxySessionsAutoConfiguration.class);
     private static final String STORE_PROPERTY = "openai.proxy.sessions.store";
-    private static final String RETENTION_PROPERTY = "openai.proxy.sessions.retention";
 
     /**
      * The session store. Built after the application's own database initialization (schema scripts, Flyway,
@@ -58,14 +60,11 @@ public final class OpenAiProxySessionsAutoConfiguration {
             OpenAiProxyProperties properties, ObjectProvider<DataSource> dataSources, ObjectProvider<Clock> clocks) {
         // The application's Clock bean, if it has one, drives retention (tests move it instead of waiting).
         Clock clock = clocks.getIfUnique(Clock::systemUTC);
-        Store kind = properties.getSessions().getStore();
-        if (kind == null) {
-            throw new InvalidConfigurationPropertyValueException(STORE_PROPERTY, null, "must be auto, jdbc or memory");
-        }
-        Duration retention = properties.getSessions().getRetention();
-        if (retention != null && (retention.isNegative() || retention.isZero())) {
-            throw new InvalidConfigurationPropertyValueException(RETENTION_PROPERTY, retention, "must be positive");
-        }
+        // Read by core's binder, as the standalone server reads OPENAI_PROXY_SESSIONS_STORE and _RETENTION.
+        ProxySettings settings = OpenAiProxySettings.proxySettings(properties);
+        Store kind = OpenAiProxySettings.bind(
+                () -> Store.valueOf(settings.sessionStore().toUpperCase(Locale.ROOT)));
+        Duration retention = OpenAiProxySettings.bind(settings::sessionRetention);
         if (kind == Store.MEMORY) {
             return inMemory("in memory (" + STORE_PROPERTY + "=memory; lost on restart)", retention, clock);
         }

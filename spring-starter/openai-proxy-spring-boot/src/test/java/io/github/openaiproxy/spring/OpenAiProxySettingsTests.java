@@ -1,0 +1,106 @@
+package io.github.openaiproxy.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.config.Setting;
+import io.github.openaiproxy.core.config.SettingsBinder;
+import io.github.openaiproxy.core.config.SettingsCatalog;
+import io.github.openaiproxy.graphql.GraphQlOptions;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+
+/**
+ * One vocabulary: the Spring properties are exactly the catalogs' settings (core's, the GraphQL module's and
+ * the starter's own), with the same defaults, in the generated metadata and in the bound object alike.
+ */
+class OpenAiProxySettingsTests {
+    private static final SettingsCatalog ALL =
+            SettingsCatalog.concat(ProxySettings.CATALOG, GraphQlOptions.SETTINGS, OpenAiProxySettings.SPRING_ONLY);
+
+    @Test
+    void everyPropertyIsASettingAndEverySettingAProperty() throws Exception {
+        List<String> properties = new ArrayList<>();
+        metadata().keySet().stream()
+                .filter(n -> n.startsWith(OpenAiProxySettings.PREFIX))
+                .forEach(n -> properties.add(n.substring(OpenAiProxySettings.PREFIX.length())));
+        assertThat(properties).containsExactlyInAnyOrderElementsOf(ALL.keys());
+    }
+
+    @Test
+    void theMetadataShowsTheCatalogsDefaults() throws Exception {
+        Map<String, JsonNode> metadata = metadata();
+        for (Setting s : ALL.settings()) {
+            JsonNode d = metadata.get(OpenAiProxySettings.PREFIX + s.key()).path("defaultValue");
+            String text = d.isMissingNode() || d.isNull() ? null : d.isArray() ? join(d) : d.asText();
+            assertThat(value(s, text)).as(s.key()).isEqualTo(value(s, s.defaultValue()));
+        }
+    }
+
+    @Test
+    void theBoundPropertiesDefaultsAreTheCatalogs() {
+        SettingsBinder bound = OpenAiProxySettings.binder(new OpenAiProxyProperties(), ALL);
+        for (Setting s : ALL.settings()) {
+            Object expected = value(s, s.defaultValue());
+            if (expected == null && s.type() == Setting.Type.LIST) {
+                expected = List.of(); // an empty list property is no list
+            }
+            assertThat((Object) bound.value(s.key())).as(s.key()).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void aRefusedApiKeyIsNamedButNeverShown() {
+        OpenAiProxyProperties p = new OpenAiProxyProperties();
+        p.setApiKey("sk-secret\u00a0pasted-4242");
+        assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
+                .isInstanceOfSatisfying(InvalidConfigurationPropertyValueException.class, e -> {
+                    assertThat(e.getName()).isEqualTo("openai.proxy.api-key");
+                    assertThat(e.getValue()).isNull();
+                })
+                .hasMessageNotContaining("sk-secret")
+                .hasMessageNotContaining("4242");
+    }
+
+    @Test
+    void keysBecomeBeanPaths() {
+        assertThat(OpenAiProxySettings.propertyPath("limits.max-concurrent-upstream-calls-per-client"))
+                .isEqualTo("limits.maxConcurrentUpstreamCallsPerClient");
+        assertThat(OpenAiProxySettings.propertyPath("image.n")).isEqualTo("image.n");
+    }
+
+    /** A default (metadata or catalog), as the binder reads it; null when none, empty lists as none. */
+    private static Object value(Setting s, String text) {
+        if (text == null) {
+            return null;
+        }
+        Object v = SettingsBinder.of(SettingsCatalog.of(s), k -> text).value(s.key());
+        return v instanceof List<?> l && l.isEmpty() ? null : v;
+    }
+
+    private static String join(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return String.join(",", out);
+    }
+
+    private static Map<String, JsonNode> metadata() throws Exception {
+        try (InputStream in =
+                OpenAiProxySettingsTests.class.getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+            assertThat(in).as("generated configuration metadata").isNotNull();
+            Map<String, JsonNode> byName = new TreeMap<>();
+            for (JsonNode p : new ObjectMapper().readTree(in).path("properties")) {
+                byName.put(p.path("name").asText(), p);
+            }
+            return byName;
+        }
+    }
+}
