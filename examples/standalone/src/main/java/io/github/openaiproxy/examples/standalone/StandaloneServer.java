@@ -24,6 +24,7 @@ import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
 import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
+import org.apache.catalina.core.StandardHost;
 import org.apache.catalina.startup.Tomcat;
 
 /**
@@ -140,6 +141,7 @@ public final class StandaloneServer implements AutoCloseable {
         connector.setProperty("address", options.host());
         tune(connector);
         tomcat.setConnector(connector);
+        ContainerPages.install((StandardHost) tomcat.getHost());
         Context context = tomcat.addContext("", baseDir.getAbsolutePath());
         Wrapper servlet = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
         servlet.setAsyncSupported(true);

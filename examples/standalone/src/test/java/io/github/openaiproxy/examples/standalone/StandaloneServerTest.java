@@ -90,6 +90,24 @@ class StandaloneServerTest {
     }
 
     @Test
+    void tomcatsOwnErrorPagesAreNotSniffedAndDoNotNameTomcat() throws Exception {
+        // Refused by Tomcat before the proxy sees them: an encoded slash, and TRACE.
+        HttpResponse<String> encodedSlash =
+                http.send(HttpRequest.newBuilder(uri("/graphql%2F")).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> trace = http.send(
+                HttpRequest.newBuilder(uri("/"))
+                        .method("TRACE", HttpRequest.BodyPublishers.noBody())
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(encodedSlash.statusCode()).isEqualTo(400);
+        assertThat(trace.statusCode()).isEqualTo(405);
+        for (HttpResponse<String> r : List.of(encodedSlash, trace)) {
+            assertThat(r.headers().allValues("x-content-type-options")).containsExactly("nosniff");
+            assertThat(r.body()).doesNotContainIgnoringCase("tomcat").doesNotContain("Exception");
+        }
+    }
+
+    @Test
     void demoImageOnTheImageRoute() throws Exception {
         HttpResponse<String> r = post("/images/generations", "{\"prompt\":\"a lighthouse\"}");
         assertThat(r.statusCode()).isEqualTo(200);
