@@ -116,7 +116,10 @@ public final class GraphQlRoute implements CustomRoute {
         ProxyFetchers fetchers = new ProxyFetchers(config);
         RuntimeWiring wiring = RuntimeWiring.newRuntimeWiring()
                 .scalar(JsonScalar.JSON)
-                .type("Query", t -> t.dataFetcher("chatHistory", fetchers.chatHistory()))
+                .type(
+                        "Query",
+                        t -> t.dataFetcher("chatHistory", fetchers.chatHistory())
+                                .dataFetcher("chatHistoryPage", fetchers.chatHistoryPage()))
                 .type(
                         "Mutation",
                         t -> t.dataFetcher("getAIResponse", fetchers.getAIResponse())

@@ -214,44 +214,64 @@ final class ProxyFetchers {
     }
 
     DataFetcher<CompletableFuture<DataFetcherResult<List<Map<String, Object>>>>> chatHistory() {
-        return env -> {
-            String id = env.getArgument("sessionId");
-            if (id == null || id.isBlank()) {
-                return CompletableFuture.completedFuture(DataFetcherResult.<List<Map<String, Object>>>newResult()
-                        .error(ProxyErrors.of("BAD_USER_INPUT", "chatHistory needs a sessionId (see createSession)")
-                                .toError(env))
-                        .build());
-            }
-            Integer limit = env.getArgument("limit");
-            Integer after = env.getArgument("after");
-            String query = "limit=" + (limit == null ? 100 : limit) + "&after=" + (after == null ? 0 : after);
-            RouteCall call = call(env);
-            return SubRequests.send(
-                            call,
-                            SubRequests.request(call, "GET", "/sessions/" + encode(id) + "/messages", query, null))
-                    .thenApply(reply -> {
-                        if (reply.status() != 200) {
-                            return DataFetcherResult.<List<Map<String, Object>>>newResult()
-                                    .error(sessionFailure(reply).toError(env))
-                                    .build();
-                        }
-                        List<Map<String, Object>> messages = new ArrayList<>();
-                        for (JsonNode m : reply.json().path("messages")) {
-                            Map<String, Object> out = new LinkedHashMap<>();
-                            out.put("id", m.path("id").asText());
-                            out.put("content", m.path("content").asText());
-                            out.put("isUser", m.path("isUser").asBoolean());
-                            out.put("timestamp", m.path("timestamp").asText());
-                            out.put("role", m.path("role").asText());
-                            out.put("sequence", m.path("sequence").asInt());
-                            out.put("sessionId", id);
-                            messages.add(out);
-                        }
-                        return DataFetcherResult.<List<Map<String, Object>>>newResult()
-                                .data(messages)
+        return env -> historyPage(env).thenApply(page -> {
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> messages = page.getData() == null
+                    ? null
+                    : (List<Map<String, Object>>) page.getData().get("messages");
+            return DataFetcherResult.<List<Map<String, Object>>>newResult()
+                    .data(messages)
+                    .errors(page.getErrors())
+                    .build();
+        });
+    }
+
+    /** chatHistory with whether more follows: a page also stops at {@code sessions.max-page-size} bytes. */
+    DataFetcher<CompletableFuture<DataFetcherResult<Map<String, Object>>>> chatHistoryPage() {
+        return this::historyPage;
+    }
+
+    /** A page of {@code GET /sessions/{id}/messages}: {@code messages}, {@code hasMore}, {@code nextAfter}. */
+    private CompletableFuture<DataFetcherResult<Map<String, Object>>> historyPage(DataFetchingEnvironment env) {
+        String id = env.getArgument("sessionId");
+        if (id == null || id.isBlank()) {
+            return CompletableFuture.completedFuture(DataFetcherResult.<Map<String, Object>>newResult()
+                    .error(ProxyErrors.of("BAD_USER_INPUT", "chatHistory needs a sessionId (see createSession)")
+                            .toError(env))
+                    .build());
+        }
+        Integer limit = env.getArgument("limit");
+        Integer after = env.getArgument("after");
+        String query = "limit=" + (limit == null ? 100 : limit) + "&after=" + (after == null ? 0 : after);
+        RouteCall call = call(env);
+        return SubRequests.send(
+                        call, SubRequests.request(call, "GET", "/sessions/" + encode(id) + "/messages", query, null))
+                .thenApply(reply -> {
+                    if (reply.status() != 200) {
+                        return DataFetcherResult.<Map<String, Object>>newResult()
+                                .error(sessionFailure(reply).toError(env))
                                 .build();
-                    });
-        };
+                    }
+                    List<Map<String, Object>> messages = new ArrayList<>();
+                    for (JsonNode m : reply.json().path("messages")) {
+                        Map<String, Object> out = new LinkedHashMap<>();
+                        out.put("id", m.path("id").asText());
+                        out.put("content", m.path("content").asText());
+                        out.put("isUser", m.path("isUser").asBoolean());
+                        out.put("timestamp", m.path("timestamp").asText());
+                        out.put("role", m.path("role").asText());
+                        out.put("sequence", m.path("sequence").asInt());
+                        out.put("sessionId", id);
+                        messages.add(out);
+                    }
+                    Map<String, Object> page = new LinkedHashMap<>();
+                    page.put("messages", messages);
+                    page.put("hasMore", reply.json().path("hasMore").asBoolean());
+                    page.put("nextAfter", reply.json().path("nextAfter").asInt());
+                    return DataFetcherResult.<Map<String, Object>>newResult()
+                            .data(page)
+                            .build();
+                });
     }
 
     /** A 404 on a session route is an unknown session (or sessions are off); anything else as usual. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
 import java.net.http.HttpRequest;
@@ -95,6 +96,55 @@ class GraphQlSessionsTest {
         assertThat(deleted.get("success").asBoolean()).isTrue();
         HttpResponse<String> gone = server.post(body(HISTORY, Map.of("id", id, "limit", 10, "after", 0)));
         assertThat(gone.body()).contains("NOT_FOUND");
+    }
+
+    /**
+     * A page also stops at {@code sessions.max-page-size} bytes: chatHistory then holds fewer than
+     * {@code limit} messages while more follow (documented), and chatHistoryPage says so with
+     * {@code hasMore} and continues with {@code nextAfter}.
+     */
+    @Test
+    void aHistoryPageStopsAtMaxPageSizeAndChatHistoryPageSaysMoreFollow() {
+        upstream.echoChats();
+        try (GraphQlServer small = GraphQlServer.start(GraphQlServer.config(upstream.baseUrl())
+                .sessions(SessionConfig.DEFAULTS.withMaxPageSize(250))
+                .build())) {
+            String id = data(small.post("{\"query\":\"mutation { createSession { sessionId success } }\"}"))
+                    .at("/createSession/sessionId")
+                    .asText();
+            for (int i = 0; i < 3; i++) {
+                data(small.post(body(
+                        ASK, Map.of("input", input(id, String.valueOf(i).repeat(100))))));
+            }
+            // 100 + 104 bytes fit in 250, the next 100 would not.
+            JsonNode cut = data(small.post(body(HISTORY, Map.of("id", id, "limit", 100, "after", 0))))
+                    .get("chatHistory");
+            assertThat(cut).hasSize(2);
+
+            String pageQuery = "query P($id: String!, $after: Int) { chatHistoryPage(sessionId: $id, limit: 100,"
+                    + " after: $after) { messages { content sequence } hasMore nextAfter } }";
+            List<Integer> pages = new ArrayList<>();
+            List<String> read = new ArrayList<>();
+            int after = 0;
+            boolean more = true;
+            while (more && pages.size() < 10) {
+                JsonNode page = data(small.post(body(pageQuery, Map.of("id", id, "after", after))))
+                        .get("chatHistoryPage");
+                pages.add(page.get("messages").size());
+                read.addAll(page.get("messages").findValuesAsText("content"));
+                more = page.get("hasMore").asBoolean();
+                after = page.get("nextAfter").asInt();
+            }
+            assertThat(pages).containsExactly(2, 2, 2);
+            assertThat(read)
+                    .containsExactly(
+                            "0".repeat(100),
+                            "re: " + "0".repeat(100),
+                            "1".repeat(100),
+                            "re: " + "1".repeat(100),
+                            "2".repeat(100),
+                            "re: " + "2".repeat(100));
+        }
     }
 
     @Test

@@ -33,6 +33,11 @@ public final class TomcatProxy implements ProxyServer {
         return start(config, "", "/*", false, null);
     }
 
+    /** The proxy servlet mapped to {@code /*} on an engine built by the test (a session store of its own). */
+    public static TomcatProxy servlet(ProxyEngine engine) {
+        return start(engine, "", "/*", false, null);
+    }
+
     /**
      * The proxy servlet mapped to {@code /*} behind a test filter (for example a {@link RecordingFilter}),
      * which sees every request before the proxy does.
@@ -64,6 +69,11 @@ public final class TomcatProxy implements ProxyServer {
 
     private static TomcatProxy start(
             ProxyConfig config, String contextPath, String mapping, boolean asFilter, Filter front) {
+        return start(ProxyEngine.create(config), contextPath, mapping, asFilter, front);
+    }
+
+    private static TomcatProxy start(
+            ProxyEngine engine, String contextPath, String mapping, boolean asFilter, Filter front) {
         try {
             File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
             Tomcat tomcat = new Tomcat();
@@ -73,7 +83,6 @@ public final class TomcatProxy implements ProxyServer {
             connector.setProperty("address", "127.0.0.1");
             tomcat.setConnector(connector);
             Context context = tomcat.addContext(contextPath, baseDir.getAbsolutePath());
-            ProxyEngine engine = ProxyEngine.create(config);
             if (front != null) {
                 FilterDef def = new FilterDef();
                 def.setFilterName("test-front");

@@ -9,6 +9,7 @@ import io.github.openaiproxy.core.config.SettingsCatalog;
 import io.github.openaiproxy.core.session.InMemorySessions;
 import io.github.openaiproxy.core.session.JdbcSessions;
 import io.github.openaiproxy.core.session.SessionStore;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
@@ -25,9 +26,10 @@ import java.util.Map;
  *   <li>{@code OPENAI_PROXY_DB_URL}: the JDBC URL; default an embedded H2 file,
  *       {@code jdbc:h2:file:./data/openai-proxy} (under the working directory), so history survives a
  *       restart. An H2 file ({@code jdbc:h2:file:...}, the default too) is opened in H2's mixed mode
- *       ({@code AUTO_SERVER=TRUE}) unless the URL sets {@code AUTO_SERVER}: a second server started in the
- *       same directory shares the file instead of failing on its lock. A {@code jdbc:postgresql://...} URL
- *       shares history between instances on several hosts.
+ *       ({@code AUTO_SERVER=TRUE}) unless the URL sets {@code AUTO_SERVER} or {@code DB_CLOSE_ON_EXIT=FALSE}
+ *       (H2 refuses that pair): a second server started in the same directory shares the file instead of
+ *       failing on its lock. A {@code jdbc:postgresql://...} URL shares history between instances on
+ *       several hosts.
  *   <li>{@code OPENAI_PROXY_DB_USER}, {@code OPENAI_PROXY_DB_PASSWORD}: the credentials (H2 default
  *       {@code sa} and no password)
  *   <li>{@code OPENAI_PROXY_DB_POOL_SIZE}: connections in the pool (default 10)
@@ -40,6 +42,7 @@ import java.util.Map;
  * binder. The pool is HikariCP; the store is core's {@link SessionStore#jdbc}, which creates its tables.
  */
 final class SessionStorage implements AutoCloseable {
+    /** The default database, relative to the working directory. */
     static final String DEFAULT_URL = "jdbc:h2:file:./data/openai-proxy";
 
     /** The standalone server's own settings: its session database. */
@@ -66,6 +69,14 @@ final class SessionStorage implements AutoCloseable {
 
     /** Opens the store with {@code clock} for creation times and retention. */
     static SessionStorage open(Map<String, String> env, Clock clock) {
+        return open(env, clock, null);
+    }
+
+    /**
+     * Opens the store; the default H2 file is under {@code workDir} ({@code null}: the working directory,
+     * tests give a directory of their own).
+     */
+    static SessionStorage open(Map<String, String> env, Clock clock, Path workDir) {
         ProxySettings core = ProxySettings.fromEnvironment(env);
         SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
         String kind = core.sessionStore();
@@ -79,11 +90,13 @@ final class SessionStorage implements AutoCloseable {
                     "in memory (lost on restart; kept " + kept + " after last use)");
         }
         // auto or jdbc: this server always has a database.
-        boolean h2Default = !db.isSet("db.url");
         String url = db.value("db.url");
-        if (h2Default) {
-            // The server closes the pool on shutdown; H2 must not close the database under it first.
-            url = DEFAULT_URL + ";DB_CLOSE_ON_EXIT=FALSE";
+        if (!db.isSet("db.url")) {
+            // No DB_CLOSE_ON_EXIT=FALSE: H2 refuses it with AUTO_SERVER=TRUE, and sharing the file matters
+            // more than H2 closing the database in its own shutdown hook before the pool is closed.
+            url = workDir == null
+                    ? DEFAULT_URL
+                    : "jdbc:h2:file:" + workDir.toAbsolutePath().resolve("data").resolve("openai-proxy");
         }
         if (!url.startsWith("jdbc:")) {
             throw db.invalid("db.url", "expected a JDBC URL (jdbc:...)");
@@ -140,13 +153,24 @@ final class SessionStorage implements AutoCloseable {
 
     /**
      * An H2 file URL in H2's mixed mode ({@code AUTO_SERVER=TRUE}): the first server to open the file
-     * serves it to the others over a local TCP port, so two servers in one directory share it instead of
-     * the second failing on the file lock. A URL that sets {@code AUTO_SERVER} itself is kept as it is.
+     * serves it to the others over a TCP port on loopback (see {@link StandaloneServer#h2OnLoopback}), so
+     * two servers in one directory share it instead of the second failing on the file lock. A URL that
+     * sets {@code AUTO_SERVER} itself is kept as it is, and so is one with {@code DB_CLOSE_ON_EXIT=FALSE}
+     * (not shared: a second server fails on the lock). Both {@code AUTO_SERVER=TRUE} and
+     * {@code DB_CLOSE_ON_EXIT=FALSE}, which H2 refuses with "Feature not supported", fail here, naming them.
      */
     static String shared(String url) {
-        boolean file = url.startsWith("jdbc:h2:file:");
-        boolean chosen = url.toUpperCase(Locale.ROOT).contains(";AUTO_SERVER=");
-        return file && !chosen ? url + ";AUTO_SERVER=TRUE" : url;
+        if (!url.startsWith("jdbc:h2:file:")) {
+            return url;
+        }
+        String upper = url.toUpperCase(Locale.ROOT).replace(" ", "");
+        boolean autoServer = upper.contains(";AUTO_SERVER=TRUE");
+        boolean keepOpen = upper.contains(";DB_CLOSE_ON_EXIT=FALSE");
+        if (autoServer && keepOpen) {
+            throw new IllegalArgumentException("Invalid setting 'OPENAI_PROXY_DB_URL': H2 cannot combine"
+                    + " AUTO_SERVER=TRUE (a file shared by several servers) with DB_CLOSE_ON_EXIT=FALSE; remove one");
+        }
+        return upper.contains(";AUTO_SERVER=") || keepOpen ? url : url + ";AUTO_SERVER=TRUE";
     }
 
     /** The URL without its query or properties, which may carry a password. */

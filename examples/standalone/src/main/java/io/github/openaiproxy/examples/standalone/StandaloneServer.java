@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
@@ -61,6 +62,7 @@ public final class StandaloneServer implements AutoCloseable {
 
     public static void main(String[] args) {
         tuneJvm(System.getProperties(), Runtime.getRuntime().availableProcessors());
+        h2OnLoopback(System.getProperties());
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$-7s %3$s - %5$s%6$s%n");
         StandaloneOptions options;
         try {
@@ -96,6 +98,15 @@ public final class StandaloneServer implements AutoCloseable {
      */
     public static StandaloneServer start(StandaloneOptions options, Map<String, String> env, Clock clock)
             throws LifecycleException, IOException {
+        return start(options, env, clock, null);
+    }
+
+    /**
+     * Starts the server with the default session database under {@code workDir} instead of the working
+     * directory ({@code null}: the working directory), as a server started there would.
+     */
+    static StandaloneServer start(StandaloneOptions options, Map<String, String> env, Clock clock, Path workDir)
+            throws LifecycleException, IOException {
         DemoUpstream demo = null;
         Map<String, String> settings = new HashMap<>(env);
         if (options.demo()) {
@@ -120,7 +131,7 @@ public final class StandaloneServer implements AutoCloseable {
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
             graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
-            sessions = SessionStorage.open(settings, clock);
+            sessions = SessionStorage.open(settings, clock, workDir);
         } catch (RuntimeException e) {
             if (demo != null) {
                 demo.close();
@@ -216,6 +227,16 @@ public final class StandaloneServer implements AutoCloseable {
             system.putIfAbsent("java.util.concurrent.ForkJoinPool.common.parallelism", "2");
         }
         system.putIfAbsent("jdk.httpclient.bufsize", "8192");
+    }
+
+    /**
+     * Binds the TCP port H2 opens to share a database file between servers ({@code AUTO_SERVER=TRUE}, see
+     * {@link SessionStorage#shared}) to loopback: H2 listens on every interface otherwise, and only
+     * servers on this machine share the file. H2 reads {@code h2.bindAddress} once, when it loads, so this
+     * runs before; a value set on the command line ({@code -Dh2.bindAddress=...}) is kept.
+     */
+    static void h2OnLoopback(Properties system) {
+        system.putIfAbsent("h2.bindAddress", "127.0.0.1");
     }
 
     /**

@@ -3,18 +3,28 @@ package io.github.openaiproxy.examples.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -111,14 +121,61 @@ class StandaloneSessionsTest {
     }
 
     /**
-     * Two servers started on one H2 file (the default setup, twice in one directory). The first runs in a
-     * JVM of its own, as a second {@code java -jar} would: within one JVM H2 shares an open file anyway, so
-     * only two processes show the lock. The second server shares the file through H2's mixed mode instead
-     * of dying on its lock, and each sees what the other wrote.
+     * The default storage, with no setting: an H2 file under the working directory (here {@code dir}),
+     * written and read back, also after a restart. H2 used to refuse the default URL ("Feature not
+     * supported: AUTO_SERVER=TRUE && DB_CLOSE_ON_EXIT=FALSE") and the server did not start.
      */
     @Test
-    void twoServersInTwoProcessesShareOneH2File() throws Exception {
+    void theDefaultStorageIsAnH2FileUnderTheWorkingDirectory() throws Exception {
+        String id;
+        try (StandaloneServer server = inDir(Map.of())) {
+            id = field(post(server, "/sessions", "").body(), "sessionId");
+            HttpResponse<String> chat = post(
+                    server,
+                    "/",
+                    "{\"sessionId\":\"" + id + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Keep me\"}]}");
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+            assertThat(get(server, "/sessions/" + id + "/messages").body()).contains("Keep me");
+        }
+        assertThat(dir.resolve("data").resolve("openai-proxy.mv.db")).isRegularFile();
+        try (StandaloneServer again = inDir(Map.of())) {
+            assertThat(get(again, "/sessions/" + id + "/messages").body())
+                    .contains("Keep me")
+                    .contains("[demo]");
+        }
+    }
+
+    /** A URL with DB_CLOSE_ON_EXIT=FALSE is kept as it is (not shared); with AUTO_SERVER=TRUE too, a clear error. */
+    @Test
+    void anH2UrlThatKeepsTheDatabaseOpenAtExitWorksUnshared() throws Exception {
+        String url = "jdbc:h2:file:" + dir.resolve("open").toAbsolutePath() + ";DB_CLOSE_ON_EXIT=FALSE";
+        try (StandaloneServer server = demo(Map.of("OPENAI_PROXY_DB_URL", url))) {
+            String id = field(post(server, "/sessions", "").body(), "sessionId");
+            assertThat(get(server, "/sessions/" + id).statusCode()).isEqualTo(200);
+        }
+        assertThatThrownBy(() -> demo(Map.of("OPENAI_PROXY_DB_URL", url + ";AUTO_SERVER=TRUE")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("OPENAI_PROXY_DB_URL")
+                .hasMessageContaining("AUTO_SERVER=TRUE")
+                .hasMessageContaining("DB_CLOSE_ON_EXIT=FALSE");
+    }
+
+    StandaloneServer inDir(Map<String, String> env) throws Exception {
+        return StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), env, Clock.systemUTC(), dir);
+    }
+
+    /**
+     * Two servers started on one H2 file (the default setup, twice in one directory; and an explicit
+     * URL). The first runs in a JVM of its own, as a second {@code java -jar} would: within one JVM H2
+     * shares an open file anyway, so only two processes show the lock. The second server shares the file
+     * through H2's mixed mode instead of dying on its lock, and each sees what the other wrote. The port
+     * the first one opens for it listens on loopback only.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void twoServersInTwoProcessesShareOneH2File(boolean defaultUrl) throws Exception {
         String url = "jdbc:h2:file:" + dir.resolve("shared").toAbsolutePath();
+        Path lock = defaultUrl ? dir.resolve("data").resolve("openai-proxy.lock.db") : dir.resolve("shared.lock.db");
         ProcessBuilder command = new ProcessBuilder(
                         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                         "-cp",
@@ -128,13 +185,20 @@ class StandaloneSessionsTest {
                         "--port=0")
                 .directory(dir.toFile())
                 .redirectErrorStream(true);
-        command.environment().put("OPENAI_PROXY_DB_URL", url);
+        command.environment().remove("OPENAI_PROXY_DB_URL");
+        if (!defaultUrl) {
+            command.environment().put("OPENAI_PROXY_DB_URL", url);
+        }
         command.environment().put("HOST", "127.0.0.1");
         command.environment().put("OPENAI_PROXY_SESSIONS_STORE", "jdbc");
         Process first = command.start();
         try {
             int port = listeningPort(first);
-            try (StandaloneServer second = demo(Map.of("OPENAI_PROXY_DB_URL", url, "OPENAI_PROXY_DB_POOL_SIZE", "2"))) {
+            assertH2ListensOnLoopbackOnly(lock);
+            Map<String, String> env = defaultUrl
+                    ? Map.of("OPENAI_PROXY_DB_POOL_SIZE", "2")
+                    : Map.of("OPENAI_PROXY_DB_URL", url, "OPENAI_PROXY_DB_POOL_SIZE", "2");
+            try (StandaloneServer second = inDir(env)) {
                 String id = field(post(second, "/sessions", "").body(), "sessionId");
                 HttpResponse<String> chat = post(
                         second,
@@ -154,6 +218,80 @@ class StandaloneSessionsTest {
             first.destroy();
             first.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * The port H2 serves the shared file on (the {@code server=} line of its lock file) takes no
+     * connection from another machine: every socket listening on it (Linux lists them in /proc/net) is
+     * bound to loopback, and it refuses connections to this machine's other addresses.
+     */
+    static void assertH2ListensOnLoopbackOnly(Path lockFile) throws Exception {
+        Properties lock = new Properties();
+        try (var in = Files.newInputStream(lockFile)) {
+            lock.load(in);
+        }
+        String server = lock.getProperty("server");
+        assertThat(server).as("server= in " + lockFile).isNotBlank();
+        int h2Port = Integer.parseInt(server.substring(server.lastIndexOf(':') + 1));
+        Path procTcp = Path.of("/proc/net/tcp");
+        if (Files.isReadable(procTcp)) {
+            List<InetAddress> bound = new ArrayList<>();
+            bound.addAll(listening(procTcp, h2Port));
+            bound.addAll(listening(Path.of("/proc/net/tcp6"), h2Port));
+            assertThat(bound).as("sockets listening on H2's port " + h2Port).isNotEmpty();
+            assertThat(bound)
+                    .allSatisfy(a -> assertThat(a.isLoopbackAddress())
+                            .as("H2 listens on " + a.getHostAddress())
+                            .isTrue());
+        }
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                if (a.isLoopbackAddress() || a.isLinkLocalAddress()) {
+                    continue;
+                }
+                try (Socket s = new Socket()) {
+                    assertThatThrownBy(() -> s.connect(new InetSocketAddress(a, h2Port), 2_000))
+                            .as("H2's port reached on " + a.getHostAddress())
+                            .isInstanceOf(java.io.IOException.class);
+                }
+            }
+        }
+    }
+
+    /** The local addresses of the sockets in LISTEN state on {@code port} in a /proc/net/tcp(6) table. */
+    private static List<InetAddress> listening(Path table, int port) throws Exception {
+        List<InetAddress> found = new ArrayList<>();
+        if (!Files.isReadable(table)) {
+            return found;
+        }
+        List<String> lines = Files.readAllLines(table);
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.strip().split("\\s+");
+            String[] local = f[1].split(":");
+            if (f[3].equals("0A") && Integer.parseInt(local[1], 16) == port) {
+                // The address is written as 32-bit words in host (little-endian) order.
+                byte[] raw = HexFormat.of().parseHex(local[0]);
+                byte[] address = new byte[raw.length];
+                for (int w = 0; w < raw.length; w += 4) {
+                    for (int b = 0; b < 4; b++) {
+                        address[w + b] = raw[w + 3 - b];
+                    }
+                }
+                found.add(InetAddress.getByAddress(address));
+            }
+        }
+        return found;
+    }
+
+    @Test
+    void h2ListensOnLoopbackUnlessTheCommandLineChoseAnAddress() {
+        Properties system = new Properties();
+        StandaloneServer.h2OnLoopback(system);
+        assertThat(system.getProperty("h2.bindAddress")).isEqualTo("127.0.0.1");
+        Properties chosen = new Properties();
+        chosen.setProperty("h2.bindAddress", "10.0.0.5");
+        StandaloneServer.h2OnLoopback(chosen);
+        assertThat(chosen.getProperty("h2.bindAddress")).isEqualTo("10.0.0.5");
     }
 
     /** Reads the server's log until it says where it listens (or fails if it exits first). */
@@ -191,6 +329,10 @@ class StandaloneSessionsTest {
         assertThat(SessionStorage.shared("jdbc:h2:file:./data/x")).isEqualTo("jdbc:h2:file:./data/x;AUTO_SERVER=TRUE");
         assertThat(SessionStorage.shared("jdbc:h2:file:./data/x;auto_server=false"))
                 .isEqualTo("jdbc:h2:file:./data/x;auto_server=false");
+        assertThat(SessionStorage.shared("jdbc:h2:file:./data/x;DB_CLOSE_ON_EXIT=FALSE"))
+                .isEqualTo("jdbc:h2:file:./data/x;DB_CLOSE_ON_EXIT=FALSE");
+        assertThatThrownBy(() -> SessionStorage.shared("jdbc:h2:file:./x;AUTO_SERVER=TRUE;db_close_on_exit=false"))
+                .hasMessageContaining("OPENAI_PROXY_DB_URL");
         assertThat(SessionStorage.shared("jdbc:h2:mem:x")).isEqualTo("jdbc:h2:mem:x");
         assertThat(SessionStorage.shared("jdbc:postgresql://db/chat")).isEqualTo("jdbc:postgresql://db/chat");
     }
