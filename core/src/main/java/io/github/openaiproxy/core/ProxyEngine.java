@@ -23,7 +23,6 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -87,10 +86,11 @@ public final class ProxyEngine implements AutoCloseable {
                                 new ChatRequestNormalizer(config.chatDefaults()),
                                 new ImageRequestNormalizer(config.imageDefaults()),
                                 sessions),
+                        new RouteHandlers.PassThrough(limit),
                         new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
-                        new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay)),
+                        new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay, limit)),
                 b.steps);
     }
 
@@ -171,7 +171,7 @@ public final class ProxyEngine implements AutoCloseable {
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         run(ctx).whenComplete((response, error) -> {
             ProxyResponse r = error == null ? response : internalError(ctx, error);
-            observation.routed(ctx.route(), Optional.ofNullable(ctx.model));
+            observation.routed(ctx.route(), ctx.model());
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
             if (!result.complete(observed)) {
                 observed.discard();

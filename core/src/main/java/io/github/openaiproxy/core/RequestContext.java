@@ -41,6 +41,8 @@ public final class RequestContext implements RequestStep.Chain {
     ResponseFactory responses;
     /** The request body, once read whole (empty for a method without one). */
     byte[] body;
+    /** The pass-through routes' body, streamed to the upstream as it arrives; {@code null} for none. */
+    CountedRequestBody streamed;
     /** The simple routes' normalized body and the session it asks for. */
     Normalized.Accepted normalized;
 
@@ -82,7 +84,8 @@ public final class RequestContext implements RequestStep.Chain {
      * unread, only for an observer that wants details, and not before the upstream call.
      */
     public Optional<String> model() {
-        return Optional.ofNullable(model);
+        CountedRequestBody s = streamed;
+        return model == null && s != null && wantsDetails ? s.model() : Optional.ofNullable(model);
     }
 
     /** Whether the request carries its own key (known once the key is resolved). */

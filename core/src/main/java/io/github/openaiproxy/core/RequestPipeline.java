@@ -35,7 +35,7 @@ import java.util.concurrent.CompletableFuture;
  *   12. SendUpstream                           permit (429/503), call (502/504), relay
  *  pass-through (/v1/...):
  *    6. Query 400 · ContentType 415 · ContentLength 413 (declared)
- *    7. ReadBody · PassThrough                 the body unchanged; its model for observers
+ *    7. PassThrough                            the body unread: it streams to the upstream, counted (413)
  *    8. ResolveKey · host steps at BEFORE_UPSTREAM · SendUpstream
  *  custom (module routes such as /graphql):
  *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
@@ -64,6 +64,7 @@ final class RequestPipeline {
             RequestChecks.ContentLength contentLength,
             RouteHandlers.ReadBody readBody,
             RouteHandlers.Simple simple,
+            RouteHandlers.PassThrough passThrough,
             RouteHandlers.ResolveKey resolveKey,
             RouteHandlers.Sessions sessions,
             RouteHandlers.Custom custom,
@@ -105,8 +106,7 @@ final class RequestPipeline {
                         RequestChecks.Query.STEP,
                         RequestChecks.ContentType.STEP,
                         p.contentLength(),
-                        p.readBody(),
-                        RouteHandlers.PassThrough.STEP,
+                        p.passThrough(),
                         p.resolveKey(),
                         beforeUpstream,
                         p.send()));

@@ -128,16 +128,37 @@ final class RouteHandlers {
         }
     }
 
-    /** The pass-through routes' handler: the body goes as it came; an observer may learn its model. */
-    enum PassThrough implements RequestStep {
-        STEP;
+    /**
+     * The pass-through routes' handler: the body is not read here but streams to the upstream as it
+     * arrives, counted against the limit on the way (see {@link CountedRequestBody}).
+     */
+    static final class PassThrough implements RequestStep {
+        private final long limit;
+
+        PassThrough(long limit) {
+            this.limit = limit;
+        }
 
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
-            if (ctx.wantsDetails && ctx.body.length > 0) {
-                ctx.model = ModelSniffer.model(ctx.body).orElse(null);
+            ctx.body = Bodies.empty();
+            if (RequestChecks.hasBody(ctx.request) && declaredLength(ctx.request) != 0) {
+                ctx.streamed = new CountedRequestBody(ctx.request.body(), limit, ctx.wantsDetails);
             }
             return next.proceed(ctx);
+        }
+    }
+
+    /** The request's {@code Content-Length}, or -1 when it declares none (or an unreadable one). */
+    static long declaredLength(ProxyRequest request) {
+        String value = request.headers().firstValue("Content-Length").orElse(null);
+        if (value == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(value.strip());
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 

@@ -27,9 +27,15 @@ final class SendUpstream implements RequestStep {
     private final UpstreamPermits permits;
     private final UpstreamClient upstream;
     private final ResponseRelay relay;
+    private final long limit;
 
     SendUpstream(
-            UpstreamRequests upstreamRequests, UpstreamPermits permits, UpstreamClient upstream, ResponseRelay relay) {
+            UpstreamRequests upstreamRequests,
+            UpstreamPermits permits,
+            UpstreamClient upstream,
+            ResponseRelay relay,
+            long limit) {
+        this.limit = limit;
         this.upstreamRequests = upstreamRequests;
         this.permits = permits;
         this.upstream = upstream;
@@ -44,13 +50,7 @@ final class SendUpstream implements RequestStep {
         ProxyRequest request = ctx.request;
         Normalized.Accepted normalized = ctx.normalized;
         UpstreamRequest upstreamRequest = normalized == null
-                ? upstreamRequests.passThrough(
-                        request.method(),
-                        request.path(),
-                        request.rawQuery().orElse(null),
-                        request.headers(),
-                        ctx.body,
-                        ctx.key)
+                ? passThrough(ctx)
                 : upstreamRequests.json(normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
         UpstreamPermits.Ask ask = permits.acquire(request.remoteAddress().orElse(null));
         if (ask instanceof UpstreamPermits.Refused refused) {
@@ -79,7 +79,7 @@ final class SendUpstream implements RequestStep {
                                 .thenApply(permit::heldUntilDone);
                     }
                     permit.release();
-                    return ctx.respond(upstreamFailure(RouteHandlers.unwrap(error)));
+                    return ctx.respond(failure(ctx, RouteHandlers.unwrap(error)));
                 })
                 .thenCompose(Function.identity())
                 .whenComplete((r, error) -> {
@@ -87,6 +87,38 @@ final class SendUpstream implements RequestStep {
                         permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
                     }
                 });
+    }
+
+    private UpstreamRequest passThrough(RequestContext ctx) {
+        ProxyRequest request = ctx.request;
+        String query = request.rawQuery().orElse(null);
+        CountedRequestBody streamed = ctx.streamed;
+        return streamed == null
+                ? upstreamRequests.passThrough(
+                        request.method(), request.path(), query, request.headers(), ctx.body, ctx.key)
+                : upstreamRequests.passThrough(
+                        request.method(),
+                        request.path(),
+                        query,
+                        request.headers(),
+                        new UpstreamRequest.StreamedBody(streamed, RouteHandlers.declaredLength(request)),
+                        ctx.key);
+    }
+
+    /**
+     * What a failed call means for the client: a streamed body that went over the limit is 413, one the
+     * client broke off is 400 (both aborted the call); otherwise the upstream is unreachable or slow.
+     */
+    private ProxyError failure(RequestContext ctx, Throwable error) {
+        CountedRequestBody streamed = ctx.streamed;
+        if (streamed != null && streamed.tooLarge()) {
+            return ProxyError.payloadTooLarge(limit);
+        }
+        if (streamed != null && streamed.broken()) {
+            LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", error.toString());
+            return ProxyError.badRequest("Bad Request", "The request body could not be read", null);
+        }
+        return upstreamFailure(error);
     }
 
     private static ProxyError upstreamFailure(Throwable error) {

@@ -87,7 +87,6 @@ class RequestPipelineTest {
                         "Query",
                         "ContentType",
                         "ContentLength",
-                        "ReadBody",
                         "PassThrough",
                         "ResolveKey",
                         "SendUpstream");
