@@ -39,8 +39,9 @@ public interface RequestStep {
          */
         AFTER_RESPONSE_HEADERS,
         /**
-         * After the request was checked, its body read and validated and the key resolved; just before the
-         * upstream call (on the simple routes, before a chat session is loaded). A step here can refuse the
+         * After the request was checked and the key resolved; just before the upstream call. On the simple
+         * routes the body is read and normalized by then (and no chat session is loaded yet); a pass-through
+         * body is not read yet, it streams to the upstream during the call. A step here can refuse the
          * call, for example with {@link RequestContext#respond(io.github.openaiproxy.core.error.ProxyError)},
          * and the upstream sees nothing. Not run for module routes (their sub-requests run it).
          */

@@ -98,14 +98,14 @@ final class JettyUpstreamClient implements UpstreamClient {
             }
         }));
         String contentType = request.headers().firstValue("content-type").orElse(null);
-        StreamedRequestContent streamed = null;
+        JettyStreamedContent streamed = null;
         if (request.streamedBody() != null) {
-            streamed = new StreamedRequestContent(contentType, request.streamedBody());
+            streamed = new JettyStreamedContent(contentType, request.streamedBody());
             r.body(streamed);
         } else if (request.body().length > 0 || bodyExpected(request.method())) {
             r.body(new BytesRequestContent(contentType, request.body()));
         }
-        StreamedRequestContent streamedContent = streamed;
+        JettyStreamedContent streamedContent = streamed;
         Scheduler.Task headersTimer = client.getScheduler()
                 .schedule(
                         () -> r.abort(new HeadersTimeout()),

@@ -10,12 +10,12 @@ import org.eclipse.jetty.util.Callback;
  * Jetty has sent the previous one (one buffer asked for at a time, nothing read ahead). An error of the
  * publisher fails the upstream request; a failed request (aborted, cancelled) cancels the publisher.
  */
-final class StreamedRequestContent extends AsyncRequestContent implements Flow.Subscriber<ByteBuffer> {
+final class JettyStreamedContent extends AsyncRequestContent implements Flow.Subscriber<ByteBuffer> {
     private final long length;
     private volatile Flow.Subscription subscription;
     private volatile boolean failed;
 
-    StreamedRequestContent(String contentType, UpstreamRequest.StreamedBody body) {
+    JettyStreamedContent(String contentType, UpstreamRequest.StreamedBody body) {
         super(contentType);
         this.length = body.length();
         body.publisher().subscribe(this);
