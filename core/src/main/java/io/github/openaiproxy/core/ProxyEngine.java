@@ -1,14 +1,16 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.cors.CorsPolicy;
+import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
-import io.github.openaiproxy.core.observe.GuardedExchange;
+import io.github.openaiproxy.core.observe.GuardedObservation;
 import io.github.openaiproxy.core.observe.ObservedResponses;
 import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.relay.ResponseRelay;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteTable;
@@ -17,8 +19,11 @@ import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -29,24 +34,21 @@ import java.util.concurrent.atomic.AtomicInteger;
  * non-blocking: {@link #handle} returns at once and completes when the response headers are known.
  * Several engines with different configurations can live in one JVM.
  *
- * <p>Per request, in this order: route, CORS (preflight or origin check), method (405), content type
- * (415), body size (413), body validation and normalization (400), key (403/500), session (404, see
- * {@link ChatSessions}), upstream call (502/504 when it fails), relay of the answer.
+ * <p>Each request runs the steps of a {@link RequestPipeline}, in the order that class lists: host, CORS
+ * (preflight or origin check), method (405), content type (415), body size (413), body validation and
+ * normalization (400), key (403/500), session (404, see {@link ChatSessions}), upstream call (502/504 when
+ * it fails), relay of the answer. A host application adds its own steps with {@link Builder#step}.
  */
 public final class ProxyEngine implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
     private final ProxyConfig config;
     private final UpstreamClient upstream;
     private final boolean ownsUpstream;
     private final ProxyObserver observer;
-    final RouteTable routes;
-    final CorsPolicy cors;
-    final KeyResolver keys;
-    final ChatRequestNormalizer chat;
-    final ImageRequestNormalizer image;
-    final UpstreamRequests upstreamRequests;
-    final ResponseRelay relay;
-    final UpstreamPermits permits;
-    final ChatSessions sessions;
+    private final RouteTable routes;
+    private final ResponseRelay relay;
+    private final UpstreamPermits permits;
+    private final RequestPipeline pipeline;
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
     private final ExecutorService sessionThreads;
@@ -59,7 +61,7 @@ public final class ProxyEngine implements AutoCloseable {
         this.sessionThreads = sessionStore.blocking() && b.sessionExecutor == null
                 ? boundedSessionThreads(config.sessions().queueSize())
                 : null;
-        this.sessions = new ChatSessions(
+        ChatSessions sessions = new ChatSessions(
                 sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
         all.addAll(b.routes);
@@ -67,14 +69,29 @@ public final class ProxyEngine implements AutoCloseable {
         this.observer = b.observer;
         this.ownsUpstream = b.upstream == null;
         this.upstream = b.upstream == null ? UpstreamClient.create(config.upstream()) : b.upstream;
-        this.cors = new CorsPolicy(config.cors());
-        this.keys = new KeyResolver(config.keys());
-        this.chat = new ChatRequestNormalizer(config.chatDefaults());
-        this.image = new ImageRequestNormalizer(config.imageDefaults());
-        this.upstreamRequests = new UpstreamRequests(config.upstream());
         this.relay = new ResponseRelay(config.maxEventSize(), config.upstream().streamIdleTimeout());
         this.permits =
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
+        CorsPolicy cors = new CorsPolicy(config.cors());
+        long limit = config.maxBodySize();
+        this.pipeline = new RequestPipeline(
+                routes,
+                new RequestPipeline.Parts(
+                        new RequestChecks.AllowedHost(config.allowedHosts()),
+                        new RequestChecks.Cors(cors),
+                        new RequestChecks.Preflight(cors),
+                        new RequestChecks.ContentLength(limit),
+                        new RouteHandlers.ReadBody(limit),
+                        new RouteHandlers.Simple(
+                                new ChatRequestNormalizer(config.chatDefaults()),
+                                new ImageRequestNormalizer(config.imageDefaults()),
+                                sessions),
+                        new RouteHandlers.PassThrough(limit),
+                        new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
+                        new RouteHandlers.Sessions(sessions, limit),
+                        new RouteHandlers.Custom(this::handleSubRequest),
+                        new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay, limit)),
+                b.steps);
     }
 
     /** An engine with the default upstream client (the JDK's HttpClient); {@link #close()} releases it. */
@@ -94,10 +111,6 @@ public final class ProxyEngine implements AutoCloseable {
 
     public ProxyConfig config() {
         return config;
-    }
-
-    UpstreamClient upstream() {
-        return upstream;
     }
 
     /**
@@ -151,13 +164,14 @@ public final class ProxyEngine implements AutoCloseable {
             return asHead(handle(request.withMethod("GET"), subRequest));
         }
         long start = System.nanoTime();
-        ProxyObserver.Exchange observation =
-                GuardedExchange.begin(observer, request.method(), request.path(), subRequest);
-        Exchange exchange = new Exchange(this, request, observation, observer.wantsDetails());
+        ProxyObserver.Observation observation =
+                GuardedObservation.begin(observer, request.method(), request.path(), subRequest);
+        RequestInFlight inFlight = new RequestInFlight();
+        RequestContext ctx = new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight);
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
-        exchange.run().whenComplete((response, error) -> {
-            ProxyResponse r = error == null ? response : exchange.internalError(error);
-            exchange.reportRoute();
+        run(ctx).whenComplete((response, error) -> {
+            ProxyResponse r = error == null ? response : internalError(ctx, error);
+            observation.routed(ctx.route(), ctx.model());
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
             if (!result.complete(observed)) {
                 observed.discard();
@@ -165,10 +179,34 @@ public final class ProxyEngine implements AutoCloseable {
         });
         result.whenComplete((r, e) -> {
             if (result.isCancelled()) {
-                exchange.cancel();
+                inFlight.cancel();
             }
         });
         return result;
+    }
+
+    private CompletableFuture<ProxyResponse> run(RequestContext ctx) {
+        try {
+            return pipeline.run(ctx);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static ProxyResponse internalError(RequestContext ctx, Throwable error) {
+        if (ctx.inFlight.cancelled() && RouteHandlers.unwrap(error) instanceof CancellationException) {
+            // The client went away and a module route's answer was cancelled with it: nothing failed.
+            LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", ctx.request);
+        } else {
+            LOG.log(System.Logger.Level.ERROR, "proxy failed on " + ctx.request, error);
+        }
+        return new ResponseFactory(RequestPipeline.styleForUnknown(ctx.request.path()), Map.of())
+                .error(ProxyError.internal());
+    }
+
+    /** The steps a request for {@code path} runs, in order (see {@link RequestPipeline}). */
+    List<RequestStep> steps(String path) {
+        return pipeline.steps(routes.match(path).orElse(null));
     }
 
     /** A GET's answer as the answer to a HEAD; cancelling it cancels the GET. */
@@ -244,6 +282,7 @@ public final class ProxyEngine implements AutoCloseable {
         private final List<CustomRoute> routes = new ArrayList<>();
         private SessionStore sessionStore;
         private Executor sessionExecutor;
+        private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -283,6 +322,17 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder sessionExecutor(Executor executor) {
             this.sessionExecutor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * Adds a step of the host application at a named position of the {@link RequestPipeline}; steps
+         * at one position run in the order they were added. The step is shared by all requests.
+         */
+        public Builder step(RequestStep.Position position, RequestStep step) {
+            Objects.requireNonNull(position, "position");
+            Objects.requireNonNull(step, "step");
+            steps.computeIfAbsent(position, p -> new ArrayList<>()).add(step);
             return this;
         }
 

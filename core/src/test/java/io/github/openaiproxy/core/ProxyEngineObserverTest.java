@@ -31,19 +31,19 @@ class ProxyEngineObserverTest {
         final List<String> calls = new CopyOnWriteArrayList<>();
 
         @Override
-        public Exchange begin(String method, String path) {
+        public Observation begin(String method, String path) {
             calls.add("begin " + method + " " + path);
             return exchange("");
         }
 
         @Override
-        public Exchange beginSubRequest(String method, String path) {
+        public Observation beginSubRequest(String method, String path) {
             calls.add("sub-begin " + method + " " + path);
             return exchange("sub ");
         }
 
-        private Exchange exchange(String prefix) {
-            return new Exchange() {
+        private Observation exchange(String prefix) {
+            return new Observation() {
                 @Override
                 public void routed(String route, Optional<String> model) {
                     calls.add(prefix + "routed " + route + " " + model.orElse("-"));
@@ -178,7 +178,7 @@ class ProxyEngineObserverTest {
 
     @Test
     void aFailingObserverNeitherFailsNorHangsTheRequest() {
-        ProxyObserver broken = (method, path) -> new ProxyObserver.Exchange() {
+        ProxyObserver broken = (method, path) -> new ProxyObserver.Observation() {
             @Override
             public void routed(String route, Optional<String> model) {
                 throw new IllegalStateException("metrics backend down");

@@ -147,13 +147,13 @@ class GraphQlCancellationTest {
                     ex.awaitPeerClosed(Duration.ofSeconds(60));
                 },
                 (method, path) -> path.equals("/")
-                        ? new ProxyObserver.Exchange() {
+                        ? new ProxyObserver.Observation() {
                             @Override
                             public void routed(String route, Optional<String> model) {
                                 answering.countDown(); // the sub-request's answer is ready: its body is being read
                             }
                         }
-                        : ProxyObserver.Exchange.NONE);
+                        : ProxyObserver.Observation.NONE);
         CompletableFuture<ProxyResponse> answer = post(TWO_CHATS);
         StubUpstream.Exchange first = upstream.awaitExchange(GENEROUS);
         assertThat(answering.await(GENEROUS.toSeconds(), TimeUnit.SECONDS)).isTrue();

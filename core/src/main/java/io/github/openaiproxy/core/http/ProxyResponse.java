@@ -75,6 +75,19 @@ public final class ProxyResponse {
         return new ProxyResponse(status, headers, Bodies.responseOf(Bodies.empty()), false);
     }
 
+    /**
+     * This response with one header set (replacing its values), the same body; for a
+     * {@link io.github.openaiproxy.core.RequestStep} that adds a header before the response is written.
+     */
+    public ProxyResponse withHeader(String name, String value) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(value, "value");
+        java.util.Map<String, List<String>> map = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        map.putAll(headers.map());
+        map.put(name, List.of(value));
+        return new ProxyResponse(status, HttpHeaders.of(map, (n, v) -> true), body, streaming);
+    }
+
     @Override
     public String toString() {
         return "ProxyResponse[" + status + (streaming ? ", streaming" : "") + "]";

@@ -26,30 +26,31 @@ public final class ObservedResponses {
      * @param parseUsage whether to look for {@code usage} (successful JSON or event-stream bodies)
      */
     public static ProxyResponse observe(
-            ProxyResponse response, ProxyObserver.Exchange exchange, long startNanos, boolean parseUsage) {
-        if (exchange == ProxyObserver.Exchange.NONE) {
+            ProxyResponse response, ProxyObserver.Observation observation, long startNanos, boolean parseUsage) {
+        if (observation == ProxyObserver.Observation.NONE) {
             return response;
         }
         if (response.streaming()) {
-            exchange.streamOpened();
+            observation.streamOpened();
         }
         boolean usage = parseUsage && response.status() < 300;
         return new ProxyResponse(
                 response.status(),
                 response.headers(),
-                new ObservedBody(response, exchange, startNanos, usage),
+                new ObservedBody(response, observation, startNanos, usage),
                 response.streaming());
     }
 
     private static final class ObservedBody implements Flow.Publisher<List<ByteBuffer>> {
         private final ProxyResponse response;
-        private final ProxyObserver.Exchange exchange;
+        private final ProxyObserver.Observation observation;
         private final long startNanos;
         private final boolean parseUsage;
 
-        ObservedBody(ProxyResponse response, ProxyObserver.Exchange exchange, long startNanos, boolean parseUsage) {
+        ObservedBody(
+                ProxyResponse response, ProxyObserver.Observation observation, long startNanos, boolean parseUsage) {
             this.response = response;
-            this.exchange = exchange;
+            this.observation = observation;
             this.startNanos = startNanos;
             this.parseUsage = parseUsage;
         }
@@ -92,13 +93,13 @@ public final class ObservedResponses {
                 if (response.streaming()) {
                     if (first) {
                         first = false;
-                        exchange.firstEvent(Duration.ofNanos(System.nanoTime() - startNanos));
+                        observation.firstEvent(Duration.ofNanos(System.nanoTime() - startNanos));
                     }
                     if (startsWithError(item)) {
                         upstreamError = true;
                     }
                     if (parseUsage) {
-                        UsageExtractor.fromEvent(item).ifPresent(exchange::usage);
+                        UsageExtractor.fromEvent(item).ifPresent(observation::usage);
                     }
                 } else if (collected != null) {
                     for (ByteBuffer b : item) {
@@ -124,7 +125,7 @@ public final class ObservedResponses {
             @Override
             public void onComplete() {
                 if (collected != null) {
-                    UsageExtractor.fromJson(collected.toByteArray()).ifPresent(exchange::usage);
+                    UsageExtractor.fromJson(collected.toByteArray()).ifPresent(observation::usage);
                 }
                 finish(upstreamError ? Outcome.UPSTREAM_FAILED : Outcome.COMPLETED);
                 downstream.onComplete();
@@ -132,7 +133,7 @@ public final class ObservedResponses {
 
             private void finish(Outcome outcome) {
                 if (finished.compareAndSet(false, true)) {
-                    exchange.finished(
+                    observation.finished(
                             response.status(),
                             response.streaming(),
                             outcome,

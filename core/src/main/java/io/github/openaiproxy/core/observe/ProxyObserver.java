@@ -9,17 +9,17 @@ import java.util.Optional;
  */
 public interface ProxyObserver {
     /** Observes nothing, at no cost. */
-    ProxyObserver NONE = (method, path) -> Exchange.NONE;
+    ProxyObserver NONE = (method, path) -> Observation.NONE;
 
-    /** A request arrived; the returned exchange receives the rest of its story. */
-    Exchange begin(String method, String path);
+    /** A request arrived; the returned observation receives the rest of its story. */
+    Observation begin(String method, String path);
 
     /**
      * A sub-request began: a module's route (GraphQL) runs it through the proxy's own routes on behalf
      * of a client request that is observed already. Observed like any request by default; an observer
      * that counts client requests leaves these out of the count and keeps their upstream calls and usage.
      */
-    default Exchange beginSubRequest(String method, String path) {
+    default Observation beginSubRequest(String method, String path) {
         return begin(method, path);
     }
 
@@ -34,8 +34,8 @@ public interface ProxyObserver {
      * {@link #firstEvent} (streams), {@link #usage}, {@link #finished}. All methods default to doing
      * nothing; an exception thrown by one is logged and ignored.
      */
-    interface Exchange {
-        Exchange NONE = new Exchange() {};
+    interface Observation {
+        Observation NONE = new Observation() {};
 
         /**
          * The route is known.

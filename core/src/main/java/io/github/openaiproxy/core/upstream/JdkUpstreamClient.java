@@ -73,15 +73,24 @@ final class JdkUpstreamClient implements UpstreamClient {
         return new JdkUpstreamClient(client, executor, config);
     }
 
+    private static HttpRequest.BodyPublisher bodyPublisher(UpstreamRequest request) {
+        UpstreamRequest.StreamedBody streamed = request.streamedBody();
+        if (streamed != null) {
+            // Sent as it arrives: with the client's Content-Length when it declared one, else chunked.
+            return streamed.length() > 0
+                    ? HttpRequest.BodyPublishers.fromPublisher(streamed.publisher(), streamed.length())
+                    : HttpRequest.BodyPublishers.fromPublisher(streamed.publisher());
+        }
+        return request.body().length == 0 && !request.method().equals("POST")
+                ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(request.body());
+    }
+
     @Override
     public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
         HttpRequest.Builder b = HttpRequest.newBuilder(request.uri())
                 .timeout(config.responseTimeout())
-                .method(
-                        request.method(),
-                        request.body().length == 0 && !request.method().equals("POST")
-                                ? HttpRequest.BodyPublishers.noBody()
-                                : HttpRequest.BodyPublishers.ofByteArray(request.body()));
+                .method(request.method(), bodyPublisher(request));
         request.headers().map().forEach((name, values) -> {
             if (!RESTRICTED.contains(name.toLowerCase(Locale.ROOT))) {
                 values.forEach(v -> b.header(name, v));

@@ -98,9 +98,14 @@ final class JettyUpstreamClient implements UpstreamClient {
             }
         }));
         String contentType = request.headers().firstValue("content-type").orElse(null);
-        if (request.body().length > 0 || bodyExpected(request.method())) {
+        JettyStreamedContent streamed = null;
+        if (request.streamedBody() != null) {
+            streamed = new JettyStreamedContent(contentType, request.streamedBody());
+            r.body(streamed);
+        } else if (request.body().length > 0 || bodyExpected(request.method())) {
             r.body(new BytesRequestContent(contentType, request.body()));
         }
+        JettyStreamedContent streamedContent = streamed;
         Scheduler.Task headersTimer = client.getScheduler()
                 .schedule(
                         () -> r.abort(new HeadersTimeout()),
@@ -117,6 +122,9 @@ final class JettyUpstreamClient implements UpstreamClient {
         });
         r.send(outcome -> {
             headersTimer.cancel();
+            if (outcome.isFailed() && streamedContent != null) {
+                streamedContent.fail(outcome.getFailure()); // stop reading the client's body
+            }
             if (outcome.isFailed() && !result.isDone()) {
                 result.completeExceptionally(translate(outcome.getFailure()));
             }

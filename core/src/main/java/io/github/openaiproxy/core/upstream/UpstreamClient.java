@@ -5,7 +5,10 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Calls the upstream API without blocking a thread. Implementations must complete the future when the
  * response headers arrive (or with an {@link UpstreamFailure}), leave the body unread until it is
- * subscribed, and abort the exchange when the returned future is cancelled.
+ * subscribed, and abort the exchange when the returned future is cancelled. A request with a
+ * {@link UpstreamRequest#streamedBody()} (a pass-through body) must be sent as that body publishes
+ * (subscribed once, with its declared length when there is one, else chunked), and an error it signals
+ * must abort the call.
  */
 public interface UpstreamClient extends AutoCloseable {
     /** Sends a request; the future completes with the response headers and an unread body. */

@@ -49,15 +49,41 @@ public final class UpstreamRequests {
      */
     public UpstreamRequest passThrough(
             String method, String path, String rawQuery, HttpHeaders clientHeaders, byte[] body, ApiKey key) {
+        return passThrough(method, path, rawQuery, clientHeaders, body, null, key);
+    }
+
+    /**
+     * A pass-through request whose body streams from the client to the upstream unchanged.
+     *
+     * @param streamed the client's body as it arrives
+     */
+    public UpstreamRequest passThrough(
+            String method,
+            String path,
+            String rawQuery,
+            HttpHeaders clientHeaders,
+            UpstreamRequest.StreamedBody streamed,
+            ApiKey key) {
+        return passThrough(method, path, rawQuery, clientHeaders, new byte[0], streamed, key);
+    }
+
+    private UpstreamRequest passThrough(
+            String method,
+            String path,
+            String rawQuery,
+            HttpHeaders clientHeaders,
+            byte[] body,
+            UpstreamRequest.StreamedBody streamed,
+            ApiKey key) {
         HeaderMap h = base(key);
-        if (body.length > 0) {
+        if (body.length > 0 || streamed != null) {
             h.set("Content-Type", clientHeaders.firstValue("content-type").orElse("application/json"));
         }
         h.set("Accept", clientHeaders.firstValue("accept").orElse("application/json"));
         for (String name : FORWARDED) {
             clientHeaders.allValues(name).forEach(v -> h.add(name, v));
         }
-        return new UpstreamRequest(method, config.resolve(path, rawQuery), h.build(), body);
+        return new UpstreamRequest(method, config.resolve(path, rawQuery), h.build(), body, streamed);
     }
 
     private HeaderMap base(ApiKey key) {

@@ -1,6 +1,6 @@
 package io.github.openaiproxy.spring;
 
-import io.github.openaiproxy.core.observe.GuardedExchange;
+import io.github.openaiproxy.core.observe.GuardedObservation;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 
 /**
  * The application's observers as the engine's one observer, in order. Observers must not throw; each
- * one's exchange is wrapped in core's {@link GuardedExchange}, so one that throws anyway is logged and
+ * one's observation is wrapped in core's {@link GuardedObservation}, so one that throws anyway is logged and
  * skipped, and can neither break a request nor keep the others from seeing it.
  */
 final class CompositeProxyObserver implements ProxyObserver {
@@ -39,24 +39,24 @@ final class CompositeProxyObserver implements ProxyObserver {
     }
 
     @Override
-    public Exchange begin(String method, String path) {
+    public Observation begin(String method, String path) {
         return beginEach(method, path, false);
     }
 
     @Override
-    public Exchange beginSubRequest(String method, String path) {
+    public Observation beginSubRequest(String method, String path) {
         return beginEach(method, path, true);
     }
 
-    private Exchange beginEach(String method, String path, boolean subRequest) {
-        List<Exchange> exchanges = new ArrayList<>(observers.size());
+    private Observation beginEach(String method, String path, boolean subRequest) {
+        List<Observation> observations = new ArrayList<>(observers.size());
         for (ProxyObserver o : observers) {
-            Exchange e = GuardedExchange.begin(o, method, path, subRequest);
-            if (e != Exchange.NONE) {
-                exchanges.add(e);
+            Observation e = GuardedObservation.begin(o, method, path, subRequest);
+            if (e != Observation.NONE) {
+                observations.add(e);
             }
         }
-        return exchanges.isEmpty() ? Exchange.NONE : new CompositeExchange(exchanges);
+        return observations.isEmpty() ? Observation.NONE : new CompositeObservation(observations);
     }
 
     @Override
@@ -64,10 +64,10 @@ final class CompositeProxyObserver implements ProxyObserver {
         return wantsDetails;
     }
 
-    /** Each exchange is a {@link GuardedExchange}: none of these calls throws. */
-    private record CompositeExchange(List<Exchange> exchanges) implements Exchange {
-        private void each(Consumer<Exchange> call) {
-            exchanges.forEach(call);
+    /** Each observation is a {@link GuardedObservation}: none of these calls throws. */
+    private record CompositeObservation(List<Observation> observations) implements Observation {
+        private void each(Consumer<Observation> call) {
+            observations.forEach(call);
         }
 
         @Override
@@ -87,7 +87,7 @@ final class CompositeProxyObserver implements ProxyObserver {
 
         @Override
         public void streamOpened() {
-            each(Exchange::streamOpened);
+            each(Observation::streamOpened);
         }
 
         @Override

@@ -316,7 +316,7 @@ class OpenAiProxyAutoConfigurationTests {
         ProxyObserver secondObserver() {
             return (method, path) -> {
                 seen.add("second " + method + " " + path);
-                return ProxyObserver.Exchange.NONE;
+                return ProxyObserver.Observation.NONE;
             };
         }
 
@@ -325,7 +325,7 @@ class OpenAiProxyAutoConfigurationTests {
         ProxyObserver firstObserver() {
             return (method, path) -> {
                 seen.add("first " + method + " " + path);
-                return ProxyObserver.Exchange.NONE;
+                return ProxyObserver.Observation.NONE;
             };
         }
 

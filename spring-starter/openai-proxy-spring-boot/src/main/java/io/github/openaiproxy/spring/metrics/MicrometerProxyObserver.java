@@ -75,17 +75,17 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     }
 
     @Override
-    public Exchange begin(String method, String path) {
+    public Observation begin(String method, String path) {
         return new Observed(false);
     }
 
     @Override
-    public Exchange beginSubRequest(String method, String path) {
+    public Observation beginSubRequest(String method, String path) {
         return new Observed(true);
     }
 
     /** One request. Its callbacks come one after the other, but not always on the same thread. */
-    private final class Observed implements Exchange {
+    private final class Observed implements Observation {
         /** A sub-request: its client's request is counted already. */
         private final boolean subRequest;
 

@@ -18,7 +18,7 @@ class MicrometerProxyObserverTests {
 
     @Test
     void recordsARequestByRouteStatusModelAndOutcome() {
-        ProxyObserver.Exchange e = observer.begin("POST", "/v1/chat/completions");
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
         e.upstreamResponded(200, Duration.ofMillis(120));
         e.routed("/v1/chat/completions", Optional.of("gpt-4o-mini"));
         e.finished(200, false, Outcome.COMPLETED, Duration.ofMillis(150));
@@ -42,7 +42,7 @@ class MicrometerProxyObserverTests {
 
     @Test
     void recordsUpstreamLatencyOnceWhicheverCallbackComesFirst() {
-        ProxyObserver.Exchange e = observer.begin("GET", "/v1/models");
+        ProxyObserver.Observation e = observer.begin("GET", "/v1/models");
         e.routed("/v1/models", Optional.empty());
         e.upstreamResponded(503, Duration.ofMillis(40));
         e.finished(503, false, Outcome.COMPLETED, Duration.ofMillis(41));
@@ -62,7 +62,7 @@ class MicrometerProxyObserverTests {
 
     @Test
     void aSubRequestAddsItsUpstreamCallAndTokensButIsNoRequestOrStreamOfItsOwn() {
-        ProxyObserver.Exchange e = observer.beginSubRequest("POST", "/");
+        ProxyObserver.Observation e = observer.beginSubRequest("POST", "/");
         e.upstreamResponded(200, Duration.ofMillis(70));
         e.routed("/", Optional.of("gpt-4o"));
         e.streamOpened();
@@ -88,7 +88,7 @@ class MicrometerProxyObserverTests {
 
     @Test
     void tracksAStreamFromOpeningToItsEnd() {
-        ProxyObserver.Exchange e = observer.begin("POST", "/");
+        ProxyObserver.Observation e = observer.begin("POST", "/");
         e.upstreamResponded(200, Duration.ofMillis(80));
         e.routed("/", Optional.of("gpt-4o"));
         e.streamOpened();
@@ -162,7 +162,7 @@ class MicrometerProxyObserverTests {
     }
 
     private void request(String model, int status) {
-        ProxyObserver.Exchange e = observer.begin("POST", "/v1/chat/completions");
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
         e.upstreamResponded(status, Duration.ofMillis(5));
         e.routed("/v1/chat/completions", Optional.of(model));
         e.finished(status, false, Outcome.COMPLETED, Duration.ofMillis(6));

@@ -45,7 +45,7 @@ class OpenAiProxyMetricsAutoConfigurationTests {
                 .withPropertyValues("openai.proxy.metrics.max-model-tags=0")
                 .run(context -> {
                     MicrometerProxyObserver observer = context.getBean(MicrometerProxyObserver.class);
-                    ProxyObserver.Exchange e = observer.begin("POST", "/");
+                    ProxyObserver.Observation e = observer.begin("POST", "/");
                     e.upstreamResponded(200, Duration.ofMillis(1));
                     e.routed("/", Optional.of("gpt-4o"));
                     e.finished(200, false, Outcome.COMPLETED, Duration.ofMillis(1));

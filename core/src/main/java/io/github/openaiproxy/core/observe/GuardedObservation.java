@@ -7,31 +7,34 @@ import java.util.Optional;
  * Shields the proxy from its observers: an exception thrown by an observer is logged and dropped, so
  * a faulty metrics binding can never fail or hang a request.
  */
-public final class GuardedExchange implements ProxyObserver.Exchange {
-    private static final System.Logger LOG = System.getLogger(GuardedExchange.class.getName());
+public final class GuardedObservation implements ProxyObserver.Observation {
+    private static final System.Logger LOG = System.getLogger(GuardedObservation.class.getName());
 
-    private final ProxyObserver.Exchange delegate;
+    private final ProxyObserver.Observation delegate;
 
-    private GuardedExchange(ProxyObserver.Exchange delegate) {
+    private GuardedObservation(ProxyObserver.Observation delegate) {
         this.delegate = delegate;
     }
 
     /**
-     * Begins an exchange on {@code observer}, guarded; {@link ProxyObserver.Exchange#NONE} stays as is.
+     * Begins an observation on {@code observer}, guarded; {@link ProxyObserver.Observation#NONE} stays as is.
      *
      * @param subRequest whether a module's route runs this request on a client's behalf
      */
-    public static ProxyObserver.Exchange begin(ProxyObserver observer, String method, String path, boolean subRequest) {
+    public static ProxyObserver.Observation begin(
+            ProxyObserver observer, String method, String path, boolean subRequest) {
         if (observer == ProxyObserver.NONE) {
-            return ProxyObserver.Exchange.NONE;
+            return ProxyObserver.Observation.NONE;
         }
         try {
-            ProxyObserver.Exchange e =
+            ProxyObserver.Observation e =
                     subRequest ? observer.beginSubRequest(method, path) : observer.begin(method, path);
-            return e == null || e == ProxyObserver.Exchange.NONE ? ProxyObserver.Exchange.NONE : new GuardedExchange(e);
+            return e == null || e == ProxyObserver.Observation.NONE
+                    ? ProxyObserver.Observation.NONE
+                    : new GuardedObservation(e);
         } catch (RuntimeException e) {
             failed("begin", e);
-            return ProxyObserver.Exchange.NONE;
+            return ProxyObserver.Observation.NONE;
         }
     }
 

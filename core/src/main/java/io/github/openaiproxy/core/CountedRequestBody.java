@@ -1,0 +1,127 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.internal.BodyTooLargeException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.Flow;
+
+/**
+ * A pass-through request body on its way to the upstream, counted against the size limit as it passes:
+ * once more than the limit has arrived, the client's body is cancelled and the upstream's copy fails (its
+ * call is aborted). Remembers why it ended early, so the engine answers 413 (too large) or 400 (the client
+ * broke off) instead of a gateway error. For an observer that wants the model, keeps the body's first few
+ * kilobytes, where the {@code model} of a JSON body is.
+ */
+final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
+    /** Enough for the {@code model} field of any JSON body that names it early, as the SDKs do. */
+    private static final int PREFIX = 4096;
+
+    private final Flow.Publisher<ByteBuffer> source;
+    private final long limit;
+    private final boolean keepPrefix;
+    private volatile boolean tooLarge;
+    private volatile boolean broken;
+    /** The first bytes, for the model (guarded by this; only when {@code keepPrefix}). */
+    private byte[] prefix;
+
+    private int prefixLength;
+
+    CountedRequestBody(Flow.Publisher<ByteBuffer> source, long limit, boolean keepPrefix) {
+        this.source = source;
+        this.limit = limit;
+        this.keepPrefix = keepPrefix;
+    }
+
+    @Override
+    public void subscribe(Flow.Subscriber<? super ByteBuffer> subscriber) {
+        source.subscribe(new Counter(subscriber));
+    }
+
+    /** Whether the body went over the limit (and the upstream call was aborted for it). */
+    boolean tooLarge() {
+        return tooLarge;
+    }
+
+    /** Whether the client's body failed to arrive (the client broke off while sending). */
+    boolean broken() {
+        return broken;
+    }
+
+    /** The model the body's first bytes name, if they do. */
+    synchronized Optional<String> model() {
+        return prefix == null ? Optional.empty() : ModelSniffer.model(Arrays.copyOf(prefix, prefixLength));
+    }
+
+    private synchronized void keep(ByteBuffer item) {
+        if (prefix == null) {
+            prefix = new byte[PREFIX];
+        }
+        int n = Math.min(item.remaining(), PREFIX - prefixLength);
+        item.duplicate().get(prefix, prefixLength, n);
+        prefixLength += n;
+    }
+
+    private final class Counter implements Flow.Subscriber<ByteBuffer>, Flow.Subscription {
+        private final Flow.Subscriber<? super ByteBuffer> downstream;
+        private Flow.Subscription upstream;
+        private long count;
+        private boolean done;
+
+        Counter(Flow.Subscriber<? super ByteBuffer> downstream) {
+            this.downstream = downstream;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            upstream = s;
+            downstream.onSubscribe(this);
+        }
+
+        @Override
+        public void onNext(ByteBuffer item) {
+            if (done) {
+                return;
+            }
+            count += item.remaining();
+            if (count > limit) {
+                done = true;
+                tooLarge = true;
+                upstream.cancel();
+                downstream.onError(new BodyTooLargeException(limit));
+                return;
+            }
+            if (keepPrefix && prefixLength < PREFIX) {
+                keep(item);
+            }
+            downstream.onNext(item);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (!done) {
+                done = true;
+                broken = true;
+                downstream.onError(t);
+            }
+        }
+
+        @Override
+        public void onComplete() {
+            if (!done) {
+                done = true;
+                downstream.onComplete();
+            }
+        }
+
+        @Override
+        public void request(long n) {
+            upstream.request(n);
+        }
+
+        @Override
+        public void cancel() {
+            upstream.cancel();
+        }
+    }
+}

@@ -1,0 +1,243 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.cors.AllowedHosts;
+import io.github.openaiproxy.core.cors.CorsPolicy;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.relay.ResponseFactory;
+import io.github.openaiproxy.core.route.Route;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The checks at the front of the {@link RequestPipeline}, one job each. Each answers with the proxy's own
+ * error or passes the request on; none reads the body.
+ */
+final class RequestChecks {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private RequestChecks() {}
+
+    /** The DNS-rebinding guard: a request for a host the proxy does not serve gets nothing of it. */
+    static final class AllowedHost implements RequestStep {
+        private final AllowedHosts hosts;
+
+        AllowedHost(AllowedHosts hosts) {
+            this.hosts = hosts;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (!hosts.allows(ctx.request)) {
+                // Before anything else, and without CORS headers: nothing of the proxy for a rebound page.
+                return ctx.respond(ProxyError.hostNotAllowed());
+            }
+            return next.proceed(ctx);
+        }
+    }
+
+    /** Judges the origin; every later answer carries the CORS headers it earns. Never answers. */
+    static final class Cors implements RequestStep {
+        private final CorsPolicy cors;
+
+        Cors(CorsPolicy cors) {
+            this.cors = cors;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            Optional<String> origin = ctx.request.header("Origin");
+            CorsPolicy.Verdict verdict = cors.judge(origin, ctx.request.requestOrigin());
+            ctx.verdict = verdict;
+            ctx.responses = new ResponseFactory(
+                    ctx.style,
+                    verdict == CorsPolicy.Verdict.ALLOWED ? cors.responseHeaders(origin.orElseThrow()) : Map.of());
+            return next.proceed(ctx);
+        }
+    }
+
+    /** 404 for a path that is no route (the last step of the unmatched chain). */
+    enum NotFound implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            return ctx.respond(ProxyError.notFound(ctx.request.method(), ctx.request.path()));
+        }
+    }
+
+    /** Answers {@code OPTIONS}: a CORS preflight, or a plain one that learns the route's methods. */
+    static final class Preflight implements RequestStep {
+        private final CorsPolicy cors;
+
+        Preflight(CorsPolicy cors) {
+            this.cors = cors;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (!ctx.request.method().equals("OPTIONS")) {
+                return next.proceed(ctx);
+            }
+            return CompletableFuture.completedFuture(preflight(ctx));
+        }
+
+        private ProxyResponse preflight(RequestContext ctx) {
+            ProxyRequest request = ctx.request;
+            Route route = ctx.route;
+            Optional<String> origin = request.header("Origin");
+            Optional<String> method = request.header("Access-Control-Request-Method");
+            if (origin.isEmpty() || method.isEmpty() || ctx.verdict == CorsPolicy.Verdict.NOT_CORS) {
+                // A plain OPTIONS (or a same-origin one), not a preflight: say what the route accepts.
+                HeaderMap h = ctx.responses().baseHeaders().set("Allow", route.allowHeader());
+                return ResponseFactory.empty(204, h);
+            }
+            CorsPolicy.Preflight answer = cors.preflight(
+                    origin.get(),
+                    method.get(),
+                    String.join(",", request.headers().allValues("Access-Control-Request-Headers")),
+                    route.methods());
+            if (answer instanceof CorsPolicy.Preflight.Accepted accepted) {
+                HeaderMap h = ResponseFactory.commonHeaders().setAll(accepted.headers());
+                return ResponseFactory.empty(204, h);
+            }
+            String reason = ((CorsPolicy.Preflight.Rejected) answer).reason();
+            LOG.log(System.Logger.Level.DEBUG, "preflight from {0} rejected: {1}", origin.get(), reason);
+            return new ResponseFactory(ctx.style, Map.of()).error(ProxyError.preflightRejected(reason));
+        }
+    }
+
+    /** 403 for a cross-origin request from an origin that is not allowed. */
+    enum Origin implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (ctx.verdict == CorsPolicy.Verdict.DENIED) {
+                return ctx.respond(ProxyError.originNotAllowed());
+            }
+            return next.proceed(ctx);
+        }
+    }
+
+    /** 405 for a method the route does not take. */
+    enum Method implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            String method = ctx.request.method();
+            if (!ctx.route.methods().contains(method)) {
+                return ctx.respond(ProxyError.methodNotAllowed(method, ctx.route.allowHeader()));
+            }
+            return next.proceed(ctx);
+        }
+    }
+
+    /** 400 for a query the upstream URI cannot carry (pass-through routes forward it as written). */
+    enum Query implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            Optional<String> query = ctx.request.rawQuery();
+            if (query.isPresent() && !isValidQuery(query.get())) {
+                return ctx.respond(ProxyError.badRequest(
+                        "Invalid query string", "The query string is not validly percent-encoded", null));
+            }
+            return next.proceed(ctx);
+        }
+
+        private static boolean isValidQuery(String rawQuery) {
+            try {
+                new URI("http://upstream/?" + rawQuery);
+                return true;
+            } catch (URISyntaxException e) {
+                return false;
+            }
+        }
+    }
+
+    /** 415 for a body that is not JSON on a route that takes JSON. */
+    enum ContentType implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (hasBody(ctx.request) && ctx.route.requiresJson()) {
+                Optional<String> contentType = ctx.request.header("Content-Type");
+                if (contentType.isPresent() && !isJson(contentType.get())) {
+                    return ctx.respond(ProxyError.unsupportedMediaType(contentType.get()));
+                }
+            }
+            return next.proceed(ctx);
+        }
+
+        private static boolean isJson(String contentType) {
+            String mediaType = contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
+            return mediaType.equals("application/json")
+                    || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
+        }
+    }
+
+    /**
+     * 415 for a compressed body on a route that parses it: it would read as invalid JSON, which misleads.
+     * Not in the pass-through chain, which relays the encoding.
+     */
+    enum ContentEncoding implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (hasBody(ctx.request)) {
+                Optional<String> encoding = ctx.request.header("Content-Encoding");
+                if (encoding.isPresent()
+                        && !encoding.get().isBlank()
+                        && !encoding.get().strip().equalsIgnoreCase("identity")) {
+                    return ctx.respond(ProxyError.unsupportedContentEncoding(encoding.get()));
+                }
+            }
+            return next.proceed(ctx);
+        }
+    }
+
+    /** 413 for a declared {@code Content-Length} over the limit, before a byte of the body is read. */
+    static final class ContentLength implements RequestStep {
+        private final long limit;
+
+        ContentLength(long limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (hasBody(ctx.request)) {
+                Optional<String> declared = ctx.request.header("Content-Length");
+                if (declared.isPresent() && parseLength(declared.get()) > limit) {
+                    return ctx.respond(ProxyError.payloadTooLarge(limit));
+                }
+            }
+            return next.proceed(ctx);
+        }
+
+        private static long parseLength(String value) {
+            try {
+                return Long.parseLong(value.strip());
+            } catch (NumberFormatException e) {
+                return -1; // not a length: the body's real size is counted as it is read
+            }
+        }
+    }
+
+    /** Whether the request's method carries a body the proxy reads; other methods go on with none. */
+    static boolean hasBody(ProxyRequest request) {
+        String m = request.method();
+        return m.equals("POST") || m.equals("PUT") || m.equals("PATCH");
+    }
+}

@@ -1,0 +1,130 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.cors.CorsPolicy;
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.keys.ApiKey;
+import io.github.openaiproxy.core.normalize.Normalized;
+import io.github.openaiproxy.core.observe.ProxyObserver;
+import io.github.openaiproxy.core.relay.ResponseFactory;
+import io.github.openaiproxy.core.route.Route;
+import io.github.openaiproxy.core.session.ChatSessions;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One request on its way through the {@link RequestPipeline}: the request and what the steps learned
+ * about it so far. Not shared between requests; the steps run one after the other, so its fields need no
+ * locks. It is also the pipeline's cursor: {@link #proceed} runs the next step.
+ */
+public final class RequestContext implements RequestStep.Chain {
+    private static final String UNMATCHED = "unmatched";
+
+    final ProxyRequest request;
+    final ProxyObserver.Observation observation;
+    final boolean wantsDetails;
+    final boolean subRequest;
+    final RequestInFlight inFlight;
+
+    private RequestStep[] steps;
+    private int cursor;
+
+    /** The matched route, {@code null} when none matches. */
+    Route route;
+
+    ErrorStyle style;
+    CorsPolicy.Verdict verdict;
+    /** Builds the proxy's own answers; carries the CORS headers once the CORS step has judged the origin. */
+    ResponseFactory responses;
+    /** The request body, once read whole (empty for a method without one). */
+    byte[] body;
+    /** The pass-through routes' body, streamed to the upstream as it arrives; {@code null} for none. */
+    CountedRequestBody streamed;
+    /** The simple routes' normalized body and the session it asks for. */
+    Normalized.Accepted normalized;
+
+    ChatSessions.Ask session;
+    /** The body the upstream gets, for the simple routes (serialized from {@link #normalized}). */
+    byte[] upstreamBody;
+
+    String model;
+    ApiKey key;
+    /** Whether the upstream call carries the client's own key: a 401 is then about that key. */
+    boolean clientKey;
+
+    RequestContext(
+            ProxyRequest request,
+            ProxyObserver.Observation observation,
+            boolean wantsDetails,
+            boolean subRequest,
+            RequestInFlight inFlight) {
+        this.request = request;
+        this.observation = observation;
+        this.wantsDetails = wantsDetails;
+        this.subRequest = subRequest;
+        this.inFlight = inFlight;
+    }
+
+    /** The request as the adapter handed it over. */
+    public ProxyRequest request() {
+        return request;
+    }
+
+    /** The route's template, for example {@code /v1/chat/completions}, or {@code unmatched}. */
+    public String route() {
+        return route == null ? UNMATCHED : route.template();
+    }
+
+    /**
+     * The model the request names, when known: on the simple routes once the body is normalized (so at
+     * {@link RequestStep.Position#BEFORE_UPSTREAM}); on the pass-through routes, whose body is relayed
+     * unread, only for an observer that wants details, and not before the upstream call.
+     */
+    public Optional<String> model() {
+        CountedRequestBody s = streamed;
+        return model == null && s != null && wantsDetails ? s.model() : Optional.ofNullable(model);
+    }
+
+    /** Whether the request carries its own key (known once the key is resolved). */
+    public boolean usesClientKey() {
+        return clientKey;
+    }
+
+    /** Whether a module route (GraphQL) runs this request on behalf of a client request. */
+    public boolean isSubRequest() {
+        return subRequest;
+    }
+
+    /**
+     * The proxy's answer for an error, in the route's error shape and with the request's CORS headers
+     * (once judged): what a step returns to refuse a request.
+     */
+    public CompletableFuture<ProxyResponse> respond(ProxyError error) {
+        return CompletableFuture.completedFuture(responses().error(error));
+    }
+
+    @Override
+    public CompletableFuture<ProxyResponse> proceed(RequestContext context) {
+        // Steps hand on the context they were given: this one.
+        return steps[cursor++].handle(this, this);
+    }
+
+    /** Starts the pipeline on {@code chain} (called once, after the route lookup). */
+    CompletableFuture<ProxyResponse> start(RequestStep[] chain) {
+        this.steps = chain;
+        this.cursor = 0;
+        return proceed(this);
+    }
+
+    ResponseFactory responses() {
+        ResponseFactory r = responses;
+        return r != null ? r : new ResponseFactory(style, Map.of());
+    }
+
+    static <T> CompletableFuture<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+}

@@ -1,0 +1,174 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.route.Route;
+import io.github.openaiproxy.core.route.RouteTable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The request's way through the engine, in this order. The route lookup picks one chain by the kind of
+ * the matched route; each step ({@link RequestStep}) answers, changes the request or passes it on.
+ *
+ * <pre>
+ *  every request:
+ *    0. host steps at AFTER_RESPONSE_HEADERS   around all that follows; see every response
+ *    1. AllowedHost                            403 for a host not served (DNS rebinding), no CORS headers
+ *    2. Cors                                   judges the origin; CORS headers on every later answer
+ *  no route:  3. NotFound                      404
+ *  a route:
+ *    3. Preflight                              answers OPTIONS (preflight 204/403, plain 204 with Allow)
+ *    4. Origin                                 403 for a disallowed origin
+ *    5. Method                                 405
+ *  simple (POST /, /images/generations, /generate-image):
+ *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
+ *    7. ReadBody                               the whole body, 413 when over the limit
+ *    8. Simple                                 JSON (400), chat or image, session asked for, normalization (400)
+ *    9. ResolveKey                             403/500
+ *   10. host steps at BEFORE_UPSTREAM
+ *   11. Sessions                               decorator: begin (404/503), the call below, record
+ *   12. SendUpstream                           permit (429/503), call (502/504), relay
+ *  pass-through (/v1/...):
+ *    6. Query 400 · ContentType 415 · ContentLength 413 (declared)
+ *    7. PassThrough                            the body unread: it streams to the upstream, counted (413)
+ *    8. ResolveKey · host steps at BEFORE_UPSTREAM · SendUpstream
+ *  custom (module routes such as /graphql):
+ *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
+ *    7. ReadBody · Custom                      the module answers; its upstream calls run this pipeline
+ * </pre>
+ *
+ * Built once per engine; the chains are arrays of shared, stateless steps.
+ */
+final class RequestPipeline {
+    private final RouteTable routes;
+    private final RequestStep[] unmatched;
+    private final Map<RouteKindChain, RequestStep[]> chains;
+
+    /** The chains by what a route does; {@code CHAT_OR_IMAGE} and {@code IMAGE} share the simple one. */
+    enum RouteKindChain {
+        SIMPLE,
+        PASS_THROUGH,
+        CUSTOM
+    }
+
+    /** The steps the engine builds, handed over by the engine's constructor. */
+    record Parts(
+            RequestChecks.AllowedHost allowedHost,
+            RequestChecks.Cors cors,
+            RequestChecks.Preflight preflight,
+            RequestChecks.ContentLength contentLength,
+            RouteHandlers.ReadBody readBody,
+            RouteHandlers.Simple simple,
+            RouteHandlers.PassThrough passThrough,
+            RouteHandlers.ResolveKey resolveKey,
+            RouteHandlers.Sessions sessions,
+            RouteHandlers.Custom custom,
+            SendUpstream send) {}
+
+    RequestPipeline(RouteTable routes, Parts p, Map<RequestStep.Position, List<RequestStep>> hostSteps) {
+        this.routes = routes;
+        List<RequestStep> around = hostSteps.getOrDefault(RequestStep.Position.AFTER_RESPONSE_HEADERS, List.of());
+        List<RequestStep> beforeUpstream = hostSteps.getOrDefault(RequestStep.Position.BEFORE_UPSTREAM, List.of());
+        this.unmatched = chain(around, p.allowedHost(), p.cors(), RequestChecks.NotFound.STEP);
+        EnumMap<RouteKindChain, RequestStep[]> byKind = new EnumMap<>(RouteKindChain.class);
+        byKind.put(
+                RouteKindChain.SIMPLE,
+                chain(
+                        around,
+                        p.allowedHost(),
+                        p.cors(),
+                        p.preflight(),
+                        RequestChecks.Origin.STEP,
+                        RequestChecks.Method.STEP,
+                        RequestChecks.ContentType.STEP,
+                        RequestChecks.ContentEncoding.STEP,
+                        p.contentLength(),
+                        p.readBody(),
+                        p.simple(),
+                        p.resolveKey(),
+                        beforeUpstream,
+                        p.sessions(),
+                        p.send()));
+        byKind.put(
+                RouteKindChain.PASS_THROUGH,
+                chain(
+                        around,
+                        p.allowedHost(),
+                        p.cors(),
+                        p.preflight(),
+                        RequestChecks.Origin.STEP,
+                        RequestChecks.Method.STEP,
+                        RequestChecks.Query.STEP,
+                        RequestChecks.ContentType.STEP,
+                        p.contentLength(),
+                        p.passThrough(),
+                        p.resolveKey(),
+                        beforeUpstream,
+                        p.send()));
+        byKind.put(
+                RouteKindChain.CUSTOM,
+                chain(
+                        around,
+                        p.allowedHost(),
+                        p.cors(),
+                        p.preflight(),
+                        RequestChecks.Origin.STEP,
+                        RequestChecks.Method.STEP,
+                        RequestChecks.ContentType.STEP,
+                        RequestChecks.ContentEncoding.STEP,
+                        p.contentLength(),
+                        p.readBody(),
+                        p.custom()));
+        this.chains = byKind;
+    }
+
+    /** Runs a request: looks up its route, then the chain for the route's kind. */
+    CompletableFuture<ProxyResponse> run(RequestContext ctx) {
+        String path = ctx.request.path();
+        Route route = routes.match(path).orElse(null);
+        ctx.route = route;
+        if (route == null) {
+            ctx.style = styleForUnknown(path);
+            return ctx.start(unmatched);
+        }
+        ctx.style = route.errorStyle();
+        return ctx.start(chains.get(kindChain(route)));
+    }
+
+    /** The steps of the chain a route runs, in order (for tests and for reading). */
+    List<RequestStep> steps(Route route) {
+        return Collections.unmodifiableList(List.of(route == null ? unmatched : chains.get(kindChain(route))));
+    }
+
+    static RouteKindChain kindChain(Route route) {
+        return switch (route.kind()) {
+            case CHAT_OR_IMAGE, IMAGE -> RouteKindChain.SIMPLE;
+            case PASS_THROUGH -> RouteKindChain.PASS_THROUGH;
+            case CUSTOM -> RouteKindChain.CUSTOM;
+        };
+    }
+
+    /** The error shape for a path that is no route: OpenAI's under {@code /v1}, the seed's elsewhere. */
+    static ErrorStyle styleForUnknown(String path) {
+        return path.equals("/v1") || path.startsWith("/v1/") ? ErrorStyle.OPENAI : ErrorStyle.SEED;
+    }
+
+    private static RequestStep[] chain(List<RequestStep> around, Object... steps) {
+        List<RequestStep> all = new ArrayList<>(around);
+        for (Object s : steps) {
+            if (s instanceof RequestStep step) {
+                all.add(step);
+            } else {
+                for (Object o : (List<?>) s) {
+                    all.add((RequestStep) o);
+                }
+            }
+        }
+        return all.toArray(new RequestStep[0]);
+    }
+}

@@ -1,0 +1,283 @@
+package io.github.openaiproxy.core;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.BodyTooLargeException;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.keys.KeyResolver;
+import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
+import io.github.openaiproxy.core.normalize.ImageActionDetector;
+import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
+import io.github.openaiproxy.core.normalize.Normalized;
+import io.github.openaiproxy.core.route.RouteCall;
+import io.github.openaiproxy.core.route.RouteKind;
+import io.github.openaiproxy.core.session.ChatSessions;
+import java.io.IOException;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+
+/**
+ * The steps behind the checks, one chain per kind of route (see {@link RequestPipeline}): reading the
+ * body, the simple routes' parsing and normalization, the pass-through routes' body, a module route's
+ * call, the key, and the chat sessions around the upstream call.
+ */
+final class RouteHandlers {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private RouteHandlers() {}
+
+    /** Reads the body whole, counting it against the limit (413), for the routes that need all of it. */
+    static final class ReadBody implements RequestStep {
+        private final long limit;
+
+        ReadBody(long limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (!RequestChecks.hasBody(ctx.request)) {
+                ctx.body = Bodies.empty();
+                return next.proceed(ctx);
+            }
+            return BodyCollector.collect(ctx.request.body(), limit)
+                    .handle((body, error) -> {
+                        if (error == null) {
+                            ctx.body = body;
+                            return next.proceed(ctx);
+                        }
+                        Throwable cause = unwrap(error);
+                        if (cause instanceof BodyTooLargeException) {
+                            return ctx.respond(ProxyError.payloadTooLarge(limit));
+                        }
+                        // The client broke off while sending: nobody is listening, but answer cleanly.
+                        LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
+                        return ctx.respond(
+                                ProxyError.badRequest("Bad Request", "The request body could not be read", null));
+                    })
+                    .thenCompose(Function.identity());
+        }
+    }
+
+    /**
+     * The simple routes' handler: parses the JSON body (400), tells chat from image, takes the session the
+     * body asks for, and normalizes the body into what the upstream gets.
+     */
+    static final class Simple implements RequestStep {
+        private final ChatRequestNormalizer chat;
+        private final ImageRequestNormalizer image;
+        private final ChatSessions sessions;
+
+        Simple(ChatRequestNormalizer chat, ImageRequestNormalizer image, ChatSessions sessions) {
+            this.chat = chat;
+            this.image = image;
+            this.sessions = sessions;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            JsonNode json;
+            try {
+                json = Json.parse(ctx.body);
+            } catch (IOException | RuntimeException e) {
+                return ctx.respond(ProxyError.invalidJson());
+            }
+            if (!(json instanceof ObjectNode object)) {
+                return ctx.respond(ProxyError.notAnObject(describe(json)));
+            }
+            boolean isImage = ctx.route.kind() == RouteKind.IMAGE || ImageActionDetector.isImageRequest(object);
+            ChatSessions.Ask session = sessions.take(object, isImage);
+            if (session instanceof ChatSessions.Ask.Rejected rejected) {
+                return ctx.respond(rejected.error());
+            }
+            ctx.session = session;
+            Normalized outcome = isImage ? image.normalize(object) : chat.normalize(object);
+            if (outcome instanceof Normalized.Rejected rejected) {
+                return ctx.respond(rejected.error());
+            }
+            Normalized.Accepted normalized = (Normalized.Accepted) outcome;
+            ctx.normalized = normalized;
+            ctx.model = normalized.model();
+            ctx.upstreamBody = Json.bytes(normalized.body());
+            return next.proceed(ctx);
+        }
+
+        private static String describe(JsonNode json) {
+            if (json.isArray()) {
+                return "an array";
+            }
+            if (json.isTextual()) {
+                return "a string";
+            }
+            if (json.isNumber()) {
+                return "a number";
+            }
+            if (json.isBoolean()) {
+                return "a boolean";
+            }
+            return json.isNull() ? "null" : json.getNodeType().name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * The pass-through routes' handler: the body is not read here but streams to the upstream as it
+     * arrives, counted against the limit on the way (see {@link CountedRequestBody}).
+     */
+    static final class PassThrough implements RequestStep {
+        private final long limit;
+
+        PassThrough(long limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            ctx.body = Bodies.empty();
+            if (RequestChecks.hasBody(ctx.request) && declaredLength(ctx.request) != 0) {
+                ctx.streamed = new CountedRequestBody(ctx.request.body(), limit, ctx.wantsDetails);
+            }
+            return next.proceed(ctx);
+        }
+    }
+
+    /** The request's {@code Content-Length}, or -1 when it declares none (or an unreadable one). */
+    static long declaredLength(ProxyRequest request) {
+        String value = request.headers().firstValue("Content-Length").orElse(null);
+        if (value == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(value.strip());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Resolves the key the upstream call carries: the server's or the client's (403/500). */
+    static final class ResolveKey implements RequestStep {
+        private final KeyResolver keys;
+
+        ResolveKey(KeyResolver keys) {
+            this.keys = keys;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            KeyResolver.Resolution resolution = keys.resolve(ctx.request.headers());
+            if (resolution instanceof KeyResolver.Resolution.Refused refused) {
+                return ctx.respond(refused.error());
+            }
+            KeyResolver.Resolution.Resolved resolved = (KeyResolver.Resolution.Resolved) resolution;
+            ctx.key = resolved.key();
+            ctx.clientKey = resolved.fromClient();
+            return next.proceed(ctx);
+        }
+    }
+
+    /**
+     * Chat sessions around the upstream call, a decorator: begins the turn (loads the history, 404 for an
+     * unknown session), lets the call go on with the history as context, and records the answer. A request
+     * without a session passes straight through.
+     */
+    static final class Sessions implements RequestStep {
+        private final ChatSessions sessions;
+        private final long limit;
+
+        Sessions(ChatSessions sessions, long limit) {
+            this.sessions = sessions;
+            this.limit = limit;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (!(ctx.session instanceof ChatSessions.Ask.Use use)) {
+                return next.proceed(ctx);
+            }
+            Normalized.Accepted chat = ctx.normalized;
+            CompletableFuture<ChatSessions.Begun> begun = ctx.inFlight.track(sessions.begin(use, chat.body()));
+            return begun.thenCompose(b -> {
+                if (b instanceof ChatSessions.Begun.Failed failed) {
+                    return ctx.respond(failed.error());
+                }
+                ChatSessions.Begun.Ready ready = (ChatSessions.Begun.Ready) b;
+                // Without history the body is the normalized one, already serialized.
+                if (ready.upstreamBody() != chat.body()) {
+                    byte[] bytes = Json.bytes(ready.upstreamBody());
+                    if (bytes.length > limit) {
+                        // The history made the body too large: the upstream gets no more than a client may send.
+                        return ctx.respond(ProxyError.payloadTooLarge(limit));
+                    }
+                    ctx.upstreamBody = bytes;
+                }
+                return next.proceed(ctx).thenCompose(answer -> sessions.record(ready.turn(), answer));
+            });
+        }
+    }
+
+    /** Sends the request a module route makes of the body to that route, and adds the request's headers. */
+    static final class Custom implements RequestStep {
+        private final SubRequests subRequests;
+
+        Custom(SubRequests subRequests) {
+            this.subRequests = subRequests;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            ProxyRequest request = ctx.request;
+            byte[] body = ctx.body;
+            RouteCall call = new RouteCall() {
+                @Override
+                public ProxyRequest request() {
+                    return request;
+                }
+
+                @Override
+                public byte[] body() {
+                    return body.clone();
+                }
+
+                @Override
+                public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
+                    // A module's upstream calls are made for this client: they count against its cap too.
+                    boolean inherit = sub.remoteAddress().isEmpty()
+                            && request.remoteAddress().isPresent();
+                    return subRequests.handle(
+                            inherit
+                                    ? sub.withRemoteAddress(
+                                            request.remoteAddress().get())
+                                    : sub);
+                }
+            };
+            CompletableFuture<ProxyResponse> answer =
+                    ctx.inFlight.track(ctx.route.custom().handle(call));
+            return answer.thenApply(r -> {
+                HeaderMap h = ctx.responses().baseHeaders().addAll(r.headers());
+                return new ProxyResponse(r.status(), h.build(), r.body(), r.streaming());
+            });
+        }
+    }
+
+    /** Where a module route's sub-requests go: back into the engine, observed as sub-requests. */
+    @FunctionalInterface
+    interface SubRequests {
+        CompletableFuture<ProxyResponse> handle(ProxyRequest request);
+    }
+
+    static Throwable unwrap(Throwable t) {
+        Throwable c = t;
+        while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c;
+    }
+}

@@ -1,0 +1,137 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.normalize.Normalized;
+import io.github.openaiproxy.core.relay.ResponseRelay;
+import io.github.openaiproxy.core.upstream.UpstreamClient;
+import io.github.openaiproxy.core.upstream.UpstreamFailure;
+import io.github.openaiproxy.core.upstream.UpstreamRequest;
+import io.github.openaiproxy.core.upstream.UpstreamRequests;
+import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * The last step of the simple and pass-through chains: builds the upstream request, takes a concurrency
+ * permit (429/503 when there is none, answered at once), calls the upstream (502/504 when that fails) and
+ * relays its answer. The permit is held until the client's copy of the body ends.
+ */
+final class SendUpstream implements RequestStep {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private final UpstreamRequests upstreamRequests;
+    private final UpstreamPermits permits;
+    private final UpstreamClient upstream;
+    private final ResponseRelay relay;
+    private final long limit;
+
+    SendUpstream(
+            UpstreamRequests upstreamRequests,
+            UpstreamPermits permits,
+            UpstreamClient upstream,
+            ResponseRelay relay,
+            long limit) {
+        this.limit = limit;
+        this.upstreamRequests = upstreamRequests;
+        this.permits = permits;
+        this.upstream = upstream;
+        this.relay = relay;
+    }
+
+    @Override
+    public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+        if (ctx.inFlight.cancelled()) {
+            return ctx.respond(ProxyError.upstreamUnreachable());
+        }
+        ProxyRequest request = ctx.request;
+        Normalized.Accepted normalized = ctx.normalized;
+        UpstreamRequest upstreamRequest = normalized == null
+                ? passThrough(ctx)
+                : upstreamRequests.json(normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
+        UpstreamPermits.Ask ask = permits.acquire(request.remoteAddress().orElse(null));
+        if (ask instanceof UpstreamPermits.Refused refused) {
+            // Answered at once, never queued: a client over its share retries, the proxy stays responsive.
+            return ctx.respond(
+                    refused == UpstreamPermits.Refused.TOTAL
+                            ? ProxyError.overloaded()
+                            : ProxyError.tooManyConcurrentCalls());
+        }
+        UpstreamPermits.Permit permit = (UpstreamPermits.Permit) ask;
+        long sentAt = System.nanoTime();
+        CompletableFuture<UpstreamResponse> sent;
+        try {
+            sent = upstream.send(upstreamRequest);
+        } catch (RuntimeException e) {
+            permit.release();
+            throw e;
+        }
+        ctx.inFlight.track(sent);
+        return sent.handle((response, error) -> {
+                    if (error == null) {
+                        ctx.observation.upstreamResponded(
+                                response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
+                        // Held until the client's copy of the body ends, however it ends.
+                        return relay.relay(response, ctx.responses, ctx.key, ctx.clientKey)
+                                .thenApply(permit::heldUntilDone);
+                    }
+                    permit.release();
+                    return ctx.respond(failure(ctx, RouteHandlers.unwrap(error)));
+                })
+                .thenCompose(Function.identity())
+                .whenComplete((r, error) -> {
+                    if (error != null) {
+                        permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
+                    }
+                });
+    }
+
+    private UpstreamRequest passThrough(RequestContext ctx) {
+        ProxyRequest request = ctx.request;
+        String query = request.rawQuery().orElse(null);
+        CountedRequestBody streamed = ctx.streamed;
+        return streamed == null
+                ? upstreamRequests.passThrough(
+                        request.method(), request.path(), query, request.headers(), ctx.body, ctx.key)
+                : upstreamRequests.passThrough(
+                        request.method(),
+                        request.path(),
+                        query,
+                        request.headers(),
+                        new UpstreamRequest.StreamedBody(streamed, RouteHandlers.declaredLength(request)),
+                        ctx.key);
+    }
+
+    /**
+     * What a failed call means for the client: a streamed body that went over the limit is 413, one the
+     * client broke off is 400 (both aborted the call); otherwise the upstream is unreachable or slow.
+     */
+    private ProxyError failure(RequestContext ctx, Throwable error) {
+        CountedRequestBody streamed = ctx.streamed;
+        if (streamed != null && streamed.tooLarge()) {
+            return ProxyError.payloadTooLarge(limit);
+        }
+        if (streamed != null && streamed.broken()) {
+            LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", error.toString());
+            return ProxyError.badRequest("Bad Request", "The request body could not be read", null);
+        }
+        return upstreamFailure(error);
+    }
+
+    private static ProxyError upstreamFailure(Throwable error) {
+        if (error instanceof UpstreamFailure failure) {
+            LOG.log(System.Logger.Level.WARNING, "upstream call failed: {0}", failure.getMessage());
+            return failure.kind() == UpstreamFailure.Kind.TIMEOUT
+                    ? ProxyError.upstreamTimeout()
+                    : ProxyError.upstreamUnreachable();
+        }
+        if (error instanceof CancellationException) {
+            return ProxyError.upstreamUnreachable();
+        }
+        LOG.log(System.Logger.Level.WARNING, "upstream call failed", error);
+        return ProxyError.upstreamUnreachable();
+    }
+}
