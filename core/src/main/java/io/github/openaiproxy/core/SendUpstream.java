@@ -75,7 +75,8 @@ final class SendUpstream implements RequestStep {
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         // Held until the client's copy of the body ends, however it ends.
-                        return relay.relay(response, ctx.responses, ctx.key, ctx.clientKey)
+                        boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
+                        return relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream)
                                 .thenApply(permit::heldUntilDone);
                     }
                     permit.release();

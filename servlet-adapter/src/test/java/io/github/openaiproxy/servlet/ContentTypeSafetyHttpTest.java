@@ -114,6 +114,17 @@ class ContentTypeSafetyHttpTest {
     }
 
     @Test
+    void aStreamAskedForOnASimpleRouteAndAnsweredWithJsonIs502() {
+        // A server that ignores "stream": the seed's client reads events, and would get none.
+        upstreamAnswers(200, "application/json", "{\"id\":\"x\"}");
+
+        RawHttp.Response r = send("POST", "/", STREAMED_CHAT);
+
+        assertThat(assertSeedError(r, 502, "Bad Gateway")).contains("content type");
+        assertNoSniff(r);
+    }
+
+    @Test
     void theV1RoutesRelayWhatTheUpstreamSentButNeverLetItBeSniffed() {
         upstreamAnswers(200, "text/html", PAGE);
 

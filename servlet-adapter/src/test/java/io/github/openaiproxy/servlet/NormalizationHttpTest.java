@@ -1,5 +1,6 @@
 package io.github.openaiproxy.servlet;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalToJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
@@ -118,6 +119,10 @@ class NormalizationHttpTest {
 
     @Test
     void aStreamedChatAsksTheUpstreamForAnEventStream() {
+        upstream.stubFor(post("/v1/chat/completions")
+                .willReturn(aResponse()
+                        .withHeader("Content-Type", "text/event-stream")
+                        .withBody("data: {\"choices\":[]}\n\ndata: [DONE]\n\n")));
         HttpResponse<String> r = Http.postJson(proxy.uri("/"), "{" + M + ",\"stream\":true}");
 
         assertThat(r.statusCode()).isEqualTo(200);

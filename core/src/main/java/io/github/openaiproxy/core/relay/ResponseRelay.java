@@ -72,9 +72,15 @@ public final class ResponseRelay implements AutoCloseable {
      * @param responses the request's response factory (CORS headers, error style)
      * @param key the key that was sent, to mask its echoes
      * @param clientKey whether that key is the client's own ({@code x-openai-key}), for the message of a 401
+     * @param expectsStream whether the client asked for a stream on a simple route: then only an event
+     *     stream is a successful answer
      */
     public CompletableFuture<ProxyResponse> relay(
-            UpstreamResponse upstream, ResponseFactory responses, ApiKey key, boolean clientKey) {
+            UpstreamResponse upstream,
+            ResponseFactory responses,
+            ApiKey key,
+            boolean clientKey,
+            boolean expectsStream) {
         int status = upstream.status();
         if (status >= 400) {
             return relayError(upstream, responses, key, clientKey);
@@ -85,9 +91,11 @@ public final class ResponseRelay implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "upstream answered unexpected status {0}", status);
             return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnreachable()));
         }
-        if (responses.style() == ErrorStyle.SEED && !isJsonOrEventStream(upstream)) {
-            // The simple routes promise JSON or an event stream; anything else (a gateway's HTML page) is
-            // not relayed under the proxy's origin. The /v1 routes relay what the upstream sent.
+        if (responses.style() == ErrorStyle.SEED
+                && !(expectsStream ? isEventStream(upstreamType(upstream)) : isJsonOrEventStream(upstream))) {
+            // The simple routes promise JSON, or an event stream when one was asked for; anything else (a
+            // gateway's HTML page, a server that ignored "stream") is not relayed under the proxy's origin.
+            // The /v1 routes relay what the upstream sent.
             Bodies.discard(upstream.body());
             LOG.log(
                     System.Logger.Level.WARNING,
@@ -245,6 +253,10 @@ public final class ResponseRelay implements AutoCloseable {
         return mediaType.equals(ResponseFactory.JSON)
                 || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
                 || mediaType.equals("text/event-stream");
+    }
+
+    private static String upstreamType(UpstreamResponse upstream) {
+        return upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
     }
 
     static boolean isEventStream(String contentType) {
