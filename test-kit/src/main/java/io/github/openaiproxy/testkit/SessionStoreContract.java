@@ -30,7 +30,6 @@ import org.junit.jupiter.api.Test;
  * class RedisSessionStoreTest extends SessionStoreContract {
  *     private final SessionStore store = RedisSessionStore.create(redis);
  *
- *     @Override
  *     protected SessionStore store() {
  *         return store;
  *     }

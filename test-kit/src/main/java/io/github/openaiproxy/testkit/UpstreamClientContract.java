@@ -41,7 +41,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  *
  * <pre>{@code
  * class JdkUpstreamClientTest extends UpstreamClientContract {
- *     @Override
  *     protected UpstreamClient create(UpstreamConfig config) {
  *         return UpstreamClient.jdk(config);
  *     }
