@@ -18,6 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.core.upstream.JettyUpstreamClients;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import java.io.InputStream;
@@ -38,7 +39,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * An application's own HTTP client (here: an {@link SSLContext} trusting a private certificate, as a
+ * An application's own HTTP client, JDK or Jetty (here: an {@link SSLContext} trusting a private certificate, as a
  * corporate CA or an mTLS set-up needs) reaches an https upstream that the proxy's default clients refuse,
  * is used as given, and is not closed with the engine.
  */
@@ -124,6 +125,46 @@ class ProxyEngineUpstreamHttpClientTest {
             assertThat(send(engine, EngineFixture.post("/v1/chat/completions", CHAT))
                             .status())
                     .isEqualTo(200);
+        }
+    }
+
+    @Test
+    void theApplicationsJettyClientReachesAnUpstreamItsSslContextTrustsAndIsNotStopped() throws Exception {
+        org.eclipse.jetty.util.ssl.SslContextFactory.Client tlsFactory =
+                new org.eclipse.jetty.util.ssl.SslContextFactory.Client();
+        tlsFactory.setSslContext(trustingTheTestCertificate());
+        org.eclipse.jetty.client.HttpClient jetty = new org.eclipse.jetty.client.HttpClient();
+        jetty.setSslContextFactory(tlsFactory);
+        jetty.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+        jetty.setUserAgentField(null);
+        jetty.setDefaultRequestContentType(null);
+        jetty.start();
+        try {
+            jetty.getContentDecoderFactories().clear();
+            UpstreamClient upstream =
+                    JettyUpstreamClients.of(UpstreamConfig.defaults().withBaseUrl(base), jetty);
+            try (ProxyEngine engine = ProxyEngine.create(config(base).build(), upstream)) {
+                assertThat(send(engine, EngineFixture.post("/v1/chat/completions", CHAT))
+                                .status())
+                        .isEqualTo(200);
+            }
+            upstream.close();
+            assertThat(jetty.isRunning()).isTrue();
+        } finally {
+            jetty.stop();
+        }
+    }
+
+    @Test
+    void aJettyClientThatKeepsCookiesIsRefused() throws Exception {
+        org.eclipse.jetty.client.HttpClient jetty = new org.eclipse.jetty.client.HttpClient();
+        jetty.start();
+        try {
+            assertThatThrownBy(() -> JettyUpstreamClients.of(UpstreamConfig.defaults(), jetty))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("cookie store");
+        } finally {
+            jetty.stop();
         }
     }
 
