@@ -103,8 +103,8 @@ final class JdkUpstreamClient implements UpstreamClient {
                 .version(https ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .executor(executor);
-        customizer.accept(builder);
         try {
+            customizer.accept(builder);
             return new JdkUpstreamClient(requireProxyFit(builder.build()), executor, config);
         } catch (RuntimeException e) {
             executor.shutdown();
