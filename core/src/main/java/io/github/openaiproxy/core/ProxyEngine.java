@@ -294,6 +294,16 @@ public final class ProxyEngine implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Calls the upstream through an application's own JDK {@link java.net.http.HttpClient} (its
+         * {@code SSLContext}, mTLS keys or corporate proxy), used as it is: the engine does not change it and
+         * does not close it. See {@link UpstreamClient#jdk(io.github.openaiproxy.core.upstream.UpstreamConfig,
+         * java.net.http.HttpClient)} for what it must not do.
+         */
+        public Builder upstreamHttpClient(java.net.http.HttpClient httpClient) {
+            return upstreamClient(UpstreamClient.jdk(config.upstream(), httpClient));
+        }
+
         /** Reports every exchange to an observer (metrics, tracing). */
         public Builder observer(ProxyObserver observer) {
             this.observer = Objects.requireNonNull(observer, "observer");

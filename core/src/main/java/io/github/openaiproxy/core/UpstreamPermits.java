@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.ForwardingSubscriber;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -137,42 +138,28 @@ final class UpstreamPermits {
 
         @Override
         public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
+            java.util.Objects.requireNonNull(subscriber, "subscriber"); // rule 1.9, before the permit is spoken for
             if (!subscribed.compareAndSet(false, true)) {
                 body.subscribe(subscriber); // the body refuses a second subscriber; the permit is not its
                 return;
             }
-            body.subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
+            body.subscribe(new ForwardingSubscriber<List<ByteBuffer>>(subscriber) {
                 @Override
-                public void onSubscribe(Flow.Subscription s) {
-                    subscriber.onSubscribe(new Flow.Subscription() {
-                        @Override
-                        public void request(long n) {
-                            s.request(n);
-                        }
-
-                        @Override
-                        public void cancel() {
-                            permit.release();
-                            s.cancel();
-                        }
-                    });
-                }
-
-                @Override
-                public void onNext(List<ByteBuffer> item) {
-                    subscriber.onNext(item);
+                public void cancel() {
+                    permit.release();
+                    super.cancel();
                 }
 
                 @Override
                 public void onError(Throwable t) {
                     permit.release();
-                    subscriber.onError(t);
+                    super.onError(t);
                 }
 
                 @Override
                 public void onComplete() {
                     permit.release();
-                    subscriber.onComplete();
+                    super.onComplete();
                 }
             });
         }

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.graphql;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.internal.Demand;
 import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -42,7 +43,7 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
 
     @Override
     public void subscribe(Flow.Subscriber<? super Map<String, Object>> subscriber) {
-        events.subscribe(new Transform(subscriber));
+        events.subscribe(new Transform(java.util.Objects.requireNonNull(subscriber, "subscriber")));
     }
 
     private final class Transform implements Flow.Subscriber<List<ByteBuffer>>, Flow.Subscription {
@@ -106,10 +107,10 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
         public void request(long n) {
             if (n <= 0) {
                 cancel();
-                downstream.onError(new IllegalArgumentException("non-positive request: " + n));
+                downstream.onError(Demand.invalid(n));
                 return;
             }
-            demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+            Demand.addTo(demand, n);
             requestIfWanted();
         }
 

@@ -12,6 +12,7 @@ import graphql.language.OperationDefinition;
 import graphql.parser.Parser;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Publishers;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.net.URLDecoder;
 import java.net.http.HttpHeaders;
@@ -303,25 +304,7 @@ final class HttpTransport {
                     FlowAdapters.toFlowPublisher(results), this::answerText, HttpTransport::streamError);
         } else {
             String one = answerText(result);
-            java.util.concurrent.Flow.Publisher<String> single =
-                    subscriber -> subscriber.onSubscribe(new java.util.concurrent.Flow.Subscription() {
-                        private boolean sent;
-
-                        @Override
-                        public void request(long n) {
-                            if (!sent) {
-                                sent = true;
-                                subscriber.onNext(one);
-                                subscriber.onComplete();
-                            }
-                        }
-
-                        @Override
-                        public void cancel() {
-                            sent = true;
-                        }
-                    });
-            stream = new SseEvents<String>(single, s -> s, HttpTransport::streamError);
+            stream = new SseEvents<String>(Publishers.just(one), s -> s, HttpTransport::streamError);
         }
         TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         h.put("Content-Type", List.of("text/event-stream; charset=utf-8"));

@@ -2,6 +2,8 @@ package io.github.openaiproxy.graphql;
 
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.ForwardingSubscriber;
+import io.github.openaiproxy.core.internal.Publishers;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -84,7 +86,8 @@ final class InFlightCalls implements RouteCall {
 
         @Override
         public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
-            source.subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
+            java.util.Objects.requireNonNull(subscriber, "subscriber"); // rule 1.9
+            source.subscribe(new ForwardingSubscriber<List<ByteBuffer>>(subscriber) {
                 private Flow.Subscription subscription;
                 private boolean refused;
 
@@ -97,23 +100,17 @@ final class InFlightCalls implements RouteCall {
                         running.remove(s);
                         s.cancel();
                         refused = true;
-                        subscriber.onSubscribe(new Flow.Subscription() {
-                            @Override
-                            public void request(long n) {}
-
-                            @Override
-                            public void cancel() {}
-                        });
-                        subscriber.onError(new CancellationException("the client went away"));
+                        Publishers.<List<ByteBuffer>>failed(new CancellationException("the client went away"))
+                                .subscribe(subscriber);
                         return;
                     }
-                    subscriber.onSubscribe(s);
+                    super.onSubscribe(s);
                 }
 
                 @Override
                 public void onNext(List<ByteBuffer> item) {
                     if (!refused) {
-                        subscriber.onNext(item);
+                        super.onNext(item);
                     }
                 }
 
@@ -121,7 +118,7 @@ final class InFlightCalls implements RouteCall {
                 public void onError(Throwable t) {
                     running.remove(subscription);
                     if (!refused) {
-                        subscriber.onError(t);
+                        super.onError(t);
                     }
                 }
 
@@ -129,8 +126,15 @@ final class InFlightCalls implements RouteCall {
                 public void onComplete() {
                     running.remove(subscription);
                     if (!refused) {
-                        subscriber.onComplete();
+                        super.onComplete();
                     }
+                }
+
+                @Override
+                public void cancel() {
+                    // The reader left: the call no longer needs to cancel this body (nor hold on to it).
+                    running.remove(subscription);
+                    super.cancel();
                 }
             });
         }

@@ -12,21 +12,21 @@ public final class Bodies {
 
     /** A request body with no bytes. */
     public static Flow.Publisher<ByteBuffer> emptyRequest() {
-        return new SinglePublisher<>(null);
+        return Publishers.empty();
     }
 
     /** A request body held in memory. */
     public static Flow.Publisher<ByteBuffer> requestOf(byte[] bytes) {
         return bytes == null || bytes.length == 0
                 ? emptyRequest()
-                : new SinglePublisher<>(ByteBuffer.wrap(bytes).asReadOnlyBuffer());
+                : Publishers.just(ByteBuffer.wrap(bytes).asReadOnlyBuffer());
     }
 
     /** A response body held in memory, published as one item. */
     public static Flow.Publisher<List<ByteBuffer>> responseOf(byte[] bytes) {
         return bytes == null || bytes.length == 0
-                ? new SinglePublisher<>(null)
-                : new SinglePublisher<>(List.of(ByteBuffer.wrap(bytes).asReadOnlyBuffer()));
+                ? Publishers.empty()
+                : Publishers.just(List.of(ByteBuffer.wrap(bytes).asReadOnlyBuffer()));
     }
 
     /** Subscribes to a body only to cancel it, so an unwanted body releases its connection. */
@@ -53,14 +53,7 @@ public final class Bodies {
      * then {@code onError}, as the Flow rules ask.
      */
     public static void refuse(Flow.Subscriber<?> subscriber, String message) {
-        subscriber.onSubscribe(new Flow.Subscription() {
-            @Override
-            public void request(long n) {}
-
-            @Override
-            public void cancel() {}
-        });
-        subscriber.onError(new IllegalStateException(message));
+        Publishers.refuse(subscriber, message);
     }
 
     /** The bytes of an empty body. */

@@ -21,7 +21,7 @@ final class SinglePublisher<T> implements Flow.Publisher<T> {
             public void request(long n) {
                 if (n <= 0) {
                     if (state.compareAndSet(0, 1)) {
-                        subscriber.onError(new IllegalArgumentException("non-positive request: " + n));
+                        subscriber.onError(Demand.invalid(n));
                     }
                     return;
                 }
@@ -38,7 +38,5 @@ final class SinglePublisher<T> implements Flow.Publisher<T> {
                 state.set(1);
             }
         });
-        // An empty body completes without waiting for demand.
-        // (Reactive Streams rule 1.2 allows onComplete without demand.)
     }
 }

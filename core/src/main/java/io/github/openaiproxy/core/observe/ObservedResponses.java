@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.observe;
 
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.ForwardingSubscriber;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -60,8 +61,7 @@ public final class ObservedResponses {
             response.body().subscribe(new Tap(downstream));
         }
 
-        private final class Tap implements Flow.Subscriber<List<ByteBuffer>> {
-            private final Flow.Subscriber<? super List<ByteBuffer>> downstream;
+        private final class Tap extends ForwardingSubscriber<List<ByteBuffer>> {
             private final AtomicBoolean finished = new AtomicBoolean();
             private ByteArrayOutputStream collected =
                     parseUsage && !response.streaming() ? new ByteArrayOutputStream() : null;
@@ -69,23 +69,13 @@ public final class ObservedResponses {
             private boolean upstreamError;
 
             Tap(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
-                this.downstream = downstream;
+                super(downstream);
             }
 
             @Override
-            public void onSubscribe(Flow.Subscription s) {
-                downstream.onSubscribe(new Flow.Subscription() {
-                    @Override
-                    public void request(long n) {
-                        s.request(n);
-                    }
-
-                    @Override
-                    public void cancel() {
-                        s.cancel();
-                        finish(Outcome.CLIENT_GONE);
-                    }
-                });
+            public void cancel() {
+                super.cancel();
+                finish(Outcome.CLIENT_GONE);
             }
 
             @Override

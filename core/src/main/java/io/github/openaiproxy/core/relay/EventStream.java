@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.relay;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.Demand;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Objects;
@@ -213,10 +214,10 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         public void request(long n) {
             if (n <= 0) {
                 cancel();
-                downstream.onError(new IllegalArgumentException("non-positive request: " + n));
+                downstream.onError(Demand.invalid(n));
                 return;
             }
-            demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+            Demand.addTo(demand, n);
             drain();
         }
 

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.relay;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.Demand;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,8 +67,12 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private Flow.Subscription upstream;
 
     // Relay mode, after the limit: guarded by this.
-    private Flow.Subscriber<? super List<ByteBuffer>> downstream;
+    private Flow.Subscriber<? super List<ByteBuffer>> downstream; // null again once cancelled (rule 3.13)
+    private boolean attached;
     private boolean prefixSent;
+    private boolean deliveringPrefix; // the prefix's onNext is running: signals and demand wait for it (rule 1.3)
+    private long demandWhileDelivering;
+    private boolean cancelled;
     private Object terminal; // COMPLETE or a Throwable that arrived before the prefix was handed on
 
     private Prefetch(int limit, IdleTimer idle) {
@@ -100,7 +105,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
         if (idle != null) {
             lastActivity = System.nanoTime(); // before the demand is visible, so the watch never sees an old time
         }
-        outstanding.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+        Demand.addTo(outstanding, n);
         upstream.request(n);
     }
 
@@ -140,7 +145,9 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
         synchronized (this) {
             d = downstream;
         }
-        d.onNext(item); // only on demand, so the downstream is attached
+        if (d != null) { // null once cancelled: an item already on its way is dropped
+            d.onNext(item); // only on demand, so the downstream is attached
+        }
     }
 
     @Override
@@ -223,21 +230,24 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private void terminate(Object signal) {
         Flow.Subscriber<? super List<ByteBuffer>> d;
         synchronized (this) {
-            if (!prefixSent) {
+            if (!prefixSent || deliveringPrefix) {
                 terminal = signal; // handed on right after the prefix
                 return;
             }
             d = downstream;
         }
-        signal(d, signal);
+        if (d != null) {
+            signal(d, signal);
+        }
     }
 
     private void attach(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         synchronized (this) {
-            if (downstream != null) {
+            if (attached) {
                 Bodies.refuse(subscriber, "a relayed body can be subscribed once");
                 return;
             }
+            attached = true;
             downstream = subscriber;
         }
         subscriber.onSubscribe(new Flow.Subscription() {
@@ -245,35 +255,55 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
             public void request(long n) {
                 if (n <= 0) {
                     cancel();
-                    subscriber.onError(new IllegalArgumentException("non-positive request: " + n));
+                    subscriber.onError(Demand.invalid(n));
                     return;
                 }
-                boolean sendPrefix;
-                Object end;
+                boolean relaying;
                 synchronized (Prefetch.this) {
-                    sendPrefix = !prefixSent;
-                    prefixSent = true;
-                    end = terminal;
-                }
-                long more = n;
-                if (sendPrefix) {
-                    List<ByteBuffer> first = new ArrayList<>(prefix.size());
-                    prefix.forEach(b -> first.add(ByteBuffer.wrap(b)));
-                    prefix.clear();
-                    subscriber.onNext(first);
-                    if (end != null) {
-                        signal(subscriber, end);
+                    if (cancelled) {
+                        return; // rule 3.6
+                    }
+                    if (deliveringPrefix) {
+                        // Asked from within the prefix's onNext: requested once it returns, so the upstream's
+                        // next item cannot overlap it.
+                        demandWhileDelivering = Demand.add(demandWhileDelivering, n);
                         return;
                     }
-                    more--;
+                    relaying = prefixSent;
+                    prefixSent = true;
+                    deliveringPrefix = !relaying;
                 }
-                if (more > 0) {
+                if (relaying) {
+                    requestUpstream(n); // outside the lock: a synchronous upstream may deliver right away
+                    return;
+                }
+                List<ByteBuffer> first = new ArrayList<>(prefix.size());
+                prefix.forEach(b -> first.add(ByteBuffer.wrap(b)));
+                prefix.clear();
+                subscriber.onNext(first);
+                long more;
+                Object end;
+                synchronized (Prefetch.this) {
+                    deliveringPrefix = false;
+                    if (cancelled) {
+                        return;
+                    }
+                    more = Demand.add(n - 1, demandWhileDelivering);
+                    end = terminal;
+                }
+                if (end != null) {
+                    signal(subscriber, end);
+                } else if (more > 0) {
                     requestUpstream(more);
                 }
             }
 
             @Override
             public void cancel() {
+                synchronized (Prefetch.this) {
+                    cancelled = true;
+                    downstream = null;
+                }
                 sourceState.set(FINISHED);
                 stopWatching();
                 upstream.cancel();

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.session;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.internal.ForwardingSubscriber;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.io.IOException;
@@ -42,31 +43,20 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
         events.subscribe(new Tap(downstream));
     }
 
-    private final class Tap implements Flow.Subscriber<List<ByteBuffer>> {
-        private final Flow.Subscriber<? super List<ByteBuffer>> downstream;
+    private final class Tap extends ForwardingSubscriber<List<ByteBuffer>> {
         private StringBuilder reply = new StringBuilder();
         private long replyBytes;
         private volatile boolean cancelled;
         private boolean failed;
 
         Tap(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
-            this.downstream = downstream;
+            super(downstream);
         }
 
         @Override
-        public void onSubscribe(Flow.Subscription s) {
-            downstream.onSubscribe(new Flow.Subscription() {
-                @Override
-                public void request(long n) {
-                    s.request(n);
-                }
-
-                @Override
-                public void cancel() {
-                    cancelled = true;
-                    s.cancel();
-                }
-            });
+        public void cancel() {
+            cancelled = true;
+            super.cancel();
         }
 
         @Override
@@ -75,11 +65,6 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 read(event);
             }
             downstream.onNext(event);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            downstream.onError(t);
         }
 
         @Override

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.session;
 
+import io.github.openaiproxy.core.internal.Demand;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -35,7 +36,8 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
     private Flow.Subscription upstream;
 
     // Once too large (guarded by this): the client's subscriber, the bytes read, terminal signals that came first.
-    private Flow.Subscriber<? super List<ByteBuffer>> downstream;
+    private Flow.Subscriber<? super List<ByteBuffer>> downstream; // null again once cancelled (rule 3.13)
+    private boolean attached;
     private List<ByteBuffer> prefix;
     private State state = State.PENDING;
     private long extraDemand;
@@ -77,7 +79,10 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
             }
             return;
         }
-        downstream.onNext(item); // only on the client's demand, after the prefix
+        Flow.Subscriber<? super List<ByteBuffer>> d = downstream;
+        if (d != null) { // null once cancelled: an item already on its way is dropped
+            d.onNext(item); // only on the client's demand, after the prefix
+        }
     }
 
     @Override
@@ -87,13 +92,17 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
             result.completeExceptionally(t);
             return;
         }
+        Flow.Subscriber<? super List<ByteBuffer>> d;
         synchronized (this) {
             if (state != State.RELAYING) {
                 error = t;
                 return;
             }
+            d = downstream;
         }
-        downstream.onError(t);
+        if (d != null) {
+            d.onError(t);
+        }
     }
 
     @Override
@@ -103,26 +112,36 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
             out = null;
             return;
         }
+        Flow.Subscriber<? super List<ByteBuffer>> d;
         synchronized (this) {
             if (state != State.RELAYING) {
                 completed = true;
                 return;
             }
+            d = downstream;
         }
-        downstream.onComplete();
+        if (d != null) {
+            d.onComplete();
+        }
     }
 
     private void subscribeRest(Flow.Subscriber<? super List<ByteBuffer>> client) {
         synchronized (this) {
-            if (downstream != null) {
+            if (attached) {
                 io.github.openaiproxy.core.internal.Bodies.refuse(client, "the reply body has one subscriber");
                 return;
             }
+            attached = true;
             downstream = client;
         }
         client.onSubscribe(new Flow.Subscription() {
             @Override
             public void request(long n) {
+                if (n <= 0) {
+                    cancel();
+                    client.onError(Demand.invalid(n));
+                    return;
+                }
                 relay(n);
             }
 
@@ -130,6 +149,7 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
             public void cancel() {
                 synchronized (ReplyReader.this) {
                     prefix = null;
+                    downstream = null;
                 }
                 upstream.cancel();
             }
@@ -138,9 +158,14 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
 
     /** The client's demand: first the bytes read, then the upstream's. */
     private void relay(long n) {
+        Flow.Subscriber<? super List<ByteBuffer>> d;
         synchronized (this) {
+            d = downstream;
+            if (d == null) {
+                return; // cancelled (rule 3.6)
+            }
             if (state == State.DELIVERING) {
-                extraDemand = sum(extraDemand, n); // asked for more while taking the prefix
+                extraDemand = Demand.add(extraDemand, n); // asked for more while taking the prefix
                 return;
             }
             if (state == State.RELAYING) {
@@ -151,7 +176,7 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
         }
         List<ByteBuffer> first = prefix;
         if (first != null) {
-            downstream.onNext(first);
+            d.onNext(first);
         }
         long more;
         Throwable failed;
@@ -159,21 +184,19 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
         synchronized (this) {
             prefix = null;
             state = State.RELAYING;
-            more = sum(n - 1, extraDemand);
+            if (downstream == null) {
+                return; // cancelled while the prefix was delivered
+            }
+            more = Demand.add(n - 1, extraDemand);
             failed = error;
             done = completed;
         }
         if (failed != null) {
-            downstream.onError(failed);
+            d.onError(failed);
         } else if (done) {
-            downstream.onComplete();
+            d.onComplete();
         } else if (more > 0) {
             upstream.request(more);
         }
-    }
-
-    private static long sum(long a, long b) {
-        long s = a + b;
-        return s < 0 ? Long.MAX_VALUE : s;
     }
 }

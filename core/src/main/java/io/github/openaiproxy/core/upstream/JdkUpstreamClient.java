@@ -41,7 +41,9 @@ final class JdkUpstreamClient implements UpstreamClient {
     private static final AtomicBoolean SMALL_POOL_REPORTED = new AtomicBoolean();
 
     private final HttpClient client;
+    /** The executor this class made, or null for an application's client (which it neither made nor closes). */
     private final ExecutorService executor;
+
     private final UpstreamConfig config;
 
     private JdkUpstreamClient(HttpClient client, ExecutorService executor, UpstreamConfig config) {
@@ -51,6 +53,38 @@ final class JdkUpstreamClient implements UpstreamClient {
     }
 
     static JdkUpstreamClient create(UpstreamConfig config) {
+        return create(config, builder -> {});
+    }
+
+    /**
+     * An application's own client (its TLS, proxy, authentication of the proxy hop), used as it is and
+     * never closed here. Refused when it would act as a browser: following redirects or keeping cookies
+     * would carry one user's exchange into another's.
+     */
+    static JdkUpstreamClient given(UpstreamConfig config, HttpClient client) {
+        return new JdkUpstreamClient(requireProxyFit(client), null, config);
+    }
+
+    private static HttpClient requireProxyFit(HttpClient client) {
+        java.util.Objects.requireNonNull(client, "client");
+        if (client.followRedirects() != HttpClient.Redirect.NEVER) {
+            throw new IllegalArgumentException(
+                    "the upstream HttpClient must not follow redirects (HttpClient.Redirect.NEVER): the proxy hands"
+                            + " them to its caller");
+        }
+        if (client.cookieHandler().isPresent()) {
+            throw new IllegalArgumentException(
+                    "the upstream HttpClient must not have a CookieHandler: cookies would pass between users");
+        }
+        return client;
+    }
+
+    /**
+     * The client the proxy makes, with the application's settings applied after the proxy's defaults (an
+     * {@code SSLContext}, a {@code ProxySelector}). Closed with this client.
+     */
+    static JdkUpstreamClient create(
+            UpstreamConfig config, java.util.function.Consumer<? super HttpClient.Builder> customizer) {
         if (ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_POOL_REPORTED.compareAndSet(false, true)) {
             LOG.log(
                     System.Logger.Level.INFO,
@@ -63,14 +97,19 @@ final class JdkUpstreamClient implements UpstreamClient {
                 threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads());
         executor.allowCoreThreadTimeOut(true);
         boolean https = "https".equalsIgnoreCase(config.baseUrl().getScheme());
-        HttpClient client = HttpClient.newBuilder()
+        HttpClient.Builder builder = HttpClient.newBuilder()
                 .connectTimeout(config.connectTimeout())
                 // Plain http gets HTTP/1.1: the JDK would otherwise try an h2c upgrade on every new connection.
                 .version(https ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NEVER)
-                .executor(executor)
-                .build();
-        return new JdkUpstreamClient(client, executor, config);
+                .executor(executor);
+        try {
+            customizer.accept(builder);
+            return new JdkUpstreamClient(requireProxyFit(builder.build()), executor, config);
+        } catch (RuntimeException e) {
+            executor.shutdown();
+            throw e;
+        }
     }
 
     private static HttpRequest.BodyPublisher bodyPublisher(UpstreamRequest request) {
@@ -91,6 +130,11 @@ final class JdkUpstreamClient implements UpstreamClient {
         HttpRequest.Builder b = HttpRequest.newBuilder(request.uri())
                 .timeout(config.responseTimeout())
                 .method(request.method(), bodyPublisher(request));
+        if (!"https".equalsIgnoreCase(request.uri().getScheme())) {
+            // HTTP/1.1 on any client, an application's too: the JDK would otherwise try an h2c upgrade on every
+            // new plain connection. Over TLS the client's own version stands.
+            b.version(HttpClient.Version.HTTP_1_1);
+        }
         request.headers().map().forEach((name, values) -> {
             if (!RESTRICTED.contains(name.toLowerCase(Locale.ROOT))) {
                 values.forEach(v -> b.header(name, v));
@@ -153,6 +197,9 @@ final class JdkUpstreamClient implements UpstreamClient {
 
     @Override
     public void close() {
+        if (executor == null) {
+            return; // an application's client: the application closes it
+        }
         executor.shutdown();
         if (client instanceof AutoCloseable closeable) { // Java 21+
             try {

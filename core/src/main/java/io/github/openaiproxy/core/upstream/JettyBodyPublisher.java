@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.Demand;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -57,9 +58,9 @@ final class JettyBodyPublisher implements Flow.Publisher<List<ByteBuffer>> {
         @Override
         public void request(long n) {
             if (n <= 0) {
-                invalidRequest = new IllegalArgumentException("request(" + n + "): demand must be positive");
+                invalidRequest = Demand.invalid(n);
             } else {
-                demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+                Demand.addTo(demand, n);
             }
             drain();
         }

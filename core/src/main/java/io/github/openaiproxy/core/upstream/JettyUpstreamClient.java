@@ -45,10 +45,42 @@ final class JettyUpstreamClient implements UpstreamClient {
 
     private final HttpClient client;
     private final UpstreamConfig config;
+    /** Whether this class made (and so stops) the client; an application's client is left alone. */
+    private final boolean owned;
 
-    private JettyUpstreamClient(HttpClient client, UpstreamConfig config) {
+    private JettyUpstreamClient(HttpClient client, UpstreamConfig config, boolean owned) {
         this.client = client;
         this.config = config;
+        this.owned = owned;
+    }
+
+    /**
+     * An application's own started client (its TLS, proxies, executor), used as it is and never stopped here.
+     * Redirects are turned off per request; what would make it act as a browser is refused, since changing
+     * it here would change it for the rest of the application.
+     */
+    static JettyUpstreamClient given(UpstreamConfig config, HttpClient client) {
+        java.util.Objects.requireNonNull(client, "client");
+        if (!client.isStarted()) {
+            throw new IllegalArgumentException("the upstream Jetty HttpClient must be started");
+        }
+        if (!(client.getHttpCookieStore() instanceof HttpCookieStore.Empty)) {
+            throw new IllegalArgumentException("the upstream Jetty HttpClient must have no cookie store"
+                    + " (HttpCookieStore.Empty): cookies would pass between users");
+        }
+        if (!client.getContentDecoderFactories().isEmpty()) {
+            throw new IllegalArgumentException("the upstream Jetty HttpClient must have no content decoders"
+                    + " (getContentDecoderFactories().clear() after start): compressed bodies pass through");
+        }
+        if (client.getUserAgentField() != null) {
+            throw new IllegalArgumentException("the upstream Jetty HttpClient must send no User-Agent of its own"
+                    + " (setUserAgentField(null)): the proxy sends the caller's");
+        }
+        if (client.getDefaultRequestContentType() != null) {
+            throw new IllegalArgumentException("the upstream Jetty HttpClient must add no Content-Type of its own"
+                    + " (setDefaultRequestContentType(null)): the proxy sends the caller's");
+        }
+        return new JettyUpstreamClient(client, config, false);
     }
 
     static JettyUpstreamClient create(UpstreamConfig config) {
@@ -82,7 +114,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         // Both are filled in by start(): redirects, authentication, 100-continue; gzip and the other decoders.
         client.getProtocolHandlers().clear();
         client.getContentDecoderFactories().clear();
-        return new JettyUpstreamClient(client, config);
+        return new JettyUpstreamClient(client, config, true);
     }
 
     @Override
@@ -90,6 +122,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
         Request r = client.newRequest(request.uri())
                 .method(request.method())
+                .followRedirects(false) // also on an application's client: redirects go to the caller
                 // No idle limit on a running exchange (a model may think for minutes); the headers have theirs.
                 .idleTimeout(0, TimeUnit.MILLISECONDS);
         r.headers(h -> request.headers().map().forEach((name, values) -> {
@@ -173,6 +206,9 @@ final class JettyUpstreamClient implements UpstreamClient {
 
     @Override
     public void close() {
+        if (!owned) {
+            return; // an application's client: the application stops it
+        }
         try {
             client.stop();
         } catch (Exception e) {

@@ -29,6 +29,31 @@ public interface UpstreamClient extends AutoCloseable {
     }
 
     /**
+     * The JDK client on an application's own {@link java.net.http.HttpClient}: its {@code SSLContext} (a private
+     * CA, mTLS), its {@code ProxySelector} (a corporate proxy), its executor, used as they are. Closing the
+     * returned client does not close the given one: the application owns it. Plain {@code http} upstreams are
+     * called with HTTP/1.1.
+     *
+     * @throws IllegalArgumentException if the client follows redirects or has a {@code CookieHandler}: the proxy
+     *     hands redirects to its caller, and cookies would pass from one user's exchange to another's
+     */
+    static UpstreamClient jdk(UpstreamConfig config, java.net.http.HttpClient httpClient) {
+        return JdkUpstreamClient.given(config, httpClient);
+    }
+
+    /**
+     * The JDK client the proxy makes, with the application's settings applied to its builder after the proxy's
+     * own (timeouts, no redirects, its executor): for example {@code b -> b.sslContext(context)} or
+     * {@code b -> b.proxy(ProxySelector.of(address))}. Closed like {@link #jdk(UpstreamConfig)}.
+     *
+     * @throws IllegalArgumentException if the customizer made the client follow redirects or keep cookies
+     */
+    static UpstreamClient jdk(
+            UpstreamConfig config, java.util.function.Consumer<? super java.net.http.HttpClient.Builder> customizer) {
+        return JdkUpstreamClient.create(config, java.util.Objects.requireNonNull(customizer, "customizer"));
+    }
+
+    /**
      * The client on Jetty's {@code HttpClient}.
      *
      * @throws IllegalStateException if {@code org.eclipse.jetty:jetty-client} is not on the class path

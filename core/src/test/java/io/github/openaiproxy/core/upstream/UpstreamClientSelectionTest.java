@@ -20,6 +20,19 @@ class UpstreamClientSelectionTest {
     }
 
     @Test
+    void theClientCreatedIsTheOneAskedFor() {
+        for (UpstreamConfig.ClientKind kind :
+                new UpstreamConfig.ClientKind[] {UpstreamConfig.ClientKind.JETTY, UpstreamConfig.ClientKind.JDK}) {
+            try (UpstreamClient client =
+                    UpstreamClient.create(UpstreamConfig.defaults().withClient(kind))) {
+                assertThat(client.getClass().getSimpleName())
+                        .isEqualTo(
+                                kind == UpstreamConfig.ClientKind.JETTY ? "JettyUpstreamClient" : "JdkUpstreamClient");
+            }
+        }
+    }
+
+    @Test
     void withoutJettyAutoFallsBackToTheJdkClientAndJettyIsRefusedByName() throws Exception {
         // Core's own classes in a loader that sees the JDK only: a deployment that left jetty-client out.
         URL coreClasses =

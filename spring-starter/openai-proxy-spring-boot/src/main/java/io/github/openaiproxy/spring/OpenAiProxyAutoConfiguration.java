@@ -5,6 +5,9 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.session.SessionStore;
+import io.github.openaiproxy.core.upstream.UpstreamClient;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -42,9 +45,34 @@ public final class OpenAiProxyAutoConfiguration {
     }
 
     /**
+     * The client that calls the upstream: the one {@code openai.proxy.upstream-client} names, or, when there are
+     * {@link UpstreamClientCustomizer} beans, the JDK client with each of them applied in order. Closed with the
+     * context, after the engine. An application's own {@link UpstreamClient} bean replaces it; with an
+     * application's own {@link ProxyEngine} bean there is none.
+     */
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean({UpstreamClient.class, ProxyEngine.class})
+    UpstreamClient openAiProxyUpstreamClient(ProxyConfig config, ObjectProvider<UpstreamClientCustomizer> customizers) {
+        List<UpstreamClientCustomizer> all = customizers.orderedStream().toList();
+        if (all.isEmpty()) {
+            return UpstreamClient.create(config.upstream());
+        }
+        if (config.upstream().client() == UpstreamConfig.ClientKind.JETTY) {
+            throw new IllegalStateException("openai.proxy.upstream-client is jetty, but UpstreamClientCustomizer beans"
+                    + " customize the JDK client: set it to auto or jdk, or define an UpstreamClient bean");
+        }
+        try {
+            return UpstreamClient.jdk(config.upstream(), builder -> all.forEach(c -> c.customize(builder)));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(
+                    "openai.proxy: an UpstreamClientCustomizer made the upstream client unfit: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * The engine, with the {@link SessionStore} bean if there is one (see the sessions auto-configuration;
      * without one the engine keeps sessions in memory), every {@link ProxyObserver} bean (metrics, tracing)
-     * and {@link CustomRoute} bean (modules such as GraphQL), then every {@link ProxyEngineCustomizer} in
+     * and {@link CustomRoute} bean (modules such as GraphQL), the {@link UpstreamClient} bean, then every {@link ProxyEngineCustomizer} in
      * order. Closed with the context, which releases its upstream client and the threads it runs a
      * database session store's calls on. The session store, a bean of its own, is closed after it.
      */
@@ -52,12 +80,14 @@ public final class OpenAiProxyAutoConfiguration {
     @ConditionalOnMissingBean
     ProxyEngine openAiProxyEngine(
             ProxyConfig config,
+            ObjectProvider<UpstreamClient> upstreamClient,
             ObjectProvider<SessionStore> sessionStore,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
         ProxyEngine.Builder builder = ProxyEngine.builder(config)
                 .observer(CompositeProxyObserver.of(observers.orderedStream().toList()));
+        upstreamClient.ifAvailable(builder::upstreamClient);
         sessionStore.ifAvailable(builder::sessions);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));

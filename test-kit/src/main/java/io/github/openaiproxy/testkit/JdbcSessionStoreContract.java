@@ -1,8 +1,11 @@
-package io.github.openaiproxy.core.session;
+package io.github.openaiproxy.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.openaiproxy.core.session.JdbcSessions;
+import io.github.openaiproxy.core.session.Session;
+import io.github.openaiproxy.core.session.SessionStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -11,8 +14,11 @@ import java.util.List;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
-/** What the JDBC store adds to the {@link SessionStoreContract}: retention, run on H2 and PostgreSQL. */
-abstract class JdbcSessionStoreContract extends SessionStoreContract {
+/**
+ * What the JDBC store adds to the {@link SessionStoreContract}: retention. Runs on every database the store
+ * supports (H2 and PostgreSQL here; extend it for another).
+ */
+public abstract class JdbcSessionStoreContract extends SessionStoreContract {
     /** The database of {@link #store()}. */
     protected abstract DataSource dataSource();
 
@@ -28,7 +34,7 @@ abstract class JdbcSessionStoreContract extends SessionStoreContract {
     }
 
     @Test
-    void aSessionWithoutNewMessagesForItsRetentionIsGoneThenDeleted() throws Exception {
+    protected void aSessionWithoutNewMessagesForItsRetentionIsGoneThenDeleted() throws Exception {
         ManualClock clock = new ManualClock();
         SessionStore store = retaining(clock, Duration.ofMinutes(30));
         Session used = store.create();
@@ -55,7 +61,7 @@ abstract class JdbcSessionStoreContract extends SessionStoreContract {
     }
 
     @Test
-    void withoutRetentionSessionsAreKept() throws Exception {
+    protected void withoutRetentionSessionsAreKept() throws Exception {
         ManualClock clock = new ManualClock();
         SessionStore store = JdbcSessions.builder(dataSource())
                 .tablePrefix(tablePrefix())
@@ -70,7 +76,7 @@ abstract class JdbcSessionStoreContract extends SessionStoreContract {
     }
 
     @Test
-    void retentionMustBePositive() {
+    protected void retentionMustBePositive() {
         assertThatThrownBy(() -> JdbcSessions.builder(dataSource()).retention(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
     }

@@ -1,7 +1,13 @@
-package io.github.openaiproxy.core.session;
+package io.github.openaiproxy.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.session.MessagePage;
+import io.github.openaiproxy.core.session.NewMessage;
+import io.github.openaiproxy.core.session.Session;
+import io.github.openaiproxy.core.session.SessionIds;
+import io.github.openaiproxy.core.session.SessionStore;
+import io.github.openaiproxy.core.session.StoredMessage;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -16,20 +22,32 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The {@link SessionStore} contract: every implementation runs this suite with a few lines of its own
- * (in-memory, H2, PostgreSQL).
+ * The {@link SessionStore} compatibility kit: every implementation runs this suite by extending it and
+ * saying how to get the store under test (core's in-memory store, the JDBC store on H2 and PostgreSQL, and
+ * any store of another project).
+ *
+ * <pre>{@code
+ * class RedisSessionStoreTest extends SessionStoreContract {
+ *     private final SessionStore store = RedisSessionStore.create(redis);
+ *
+ *     protected SessionStore store() {
+ *         return store;
+ *     }
+ * }
+ * }</pre>
  */
 public abstract class SessionStoreContract {
     /** The store under test; the same one for every test of a class is fine (ids never collide). */
     protected abstract SessionStore store();
 
-    static NewMessage message(String role, String content) {
+    /** A new message of this role and text, with a fresh id and the current time. */
+    protected static NewMessage message(String role, String content) {
         return new NewMessage(
                 SessionIds.newMessageId(), role, content, null, Instant.now().truncatedTo(ChronoUnit.MILLIS));
     }
 
     @Test
-    void createdSessionsHaveUnguessableUrlSafeIds() {
+    protected void createdSessionsHaveUnguessableUrlSafeIds() {
         Set<String> ids = new HashSet<>();
         for (int i = 0; i < 20; i++) {
             Session s = store().create();
@@ -40,7 +58,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void findsWhatItCreatedAndNothingElse() {
+    protected void findsWhatItCreatedAndNothingElse() {
         Session s = store().create();
         assertThat(store().find(s.id())).hasValueSatisfying(found -> {
             assertThat(found.id()).isEqualTo(s.id());
@@ -53,7 +71,7 @@ public abstract class SessionStoreContract {
 
     /** The size counts UTF-8 bytes of the text and of the JSON content, and survives reads. */
     @Test
-    void theSizeOfASessionIsTheBytesOfItsMessages() {
+    protected void theSizeOfASessionIsTheBytesOfItsMessages() {
         Session s = store().create();
         assertThat(store().size(s.id())).contains(0L);
         store().append(
@@ -72,7 +90,7 @@ public abstract class SessionStoreContract {
 
     /** A page stops at its byte budget, holds at least one message, and the cursor continues it. */
     @Test
-    void aPageStopsAtItsByteBudgetAndTheCursorContinuesIt() {
+    protected void aPageStopsAtItsByteBudgetAndTheCursorContinuesIt() {
         Session s = store().create();
         List<NewMessage> batch = new ArrayList<>();
         for (int i = 0; i < 7; i++) {
@@ -101,7 +119,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void malformedIdsAreUnknownNotErrors() {
+    protected void malformedIdsAreUnknownNotErrors() {
         for (String id : new String[] {"", " ", "x'; DROP TABLE x; --", "../etc", "a".repeat(65), "ses_\u00e9"}) {
             assertThat(store().find(id)).as(id).isEmpty();
             assertThat(store().append(id, List.of(message("user", "hi"))))
@@ -114,7 +132,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void appendGivesConsecutiveSequenceNumbersInOrder() {
+    protected void appendGivesConsecutiveSequenceNumbersInOrder() {
         Session s = store().create();
         List<StoredMessage> first = store().append(s.id(), List.of(message("user", "one"), message("assistant", "two")))
                 .orElseThrow();
@@ -129,7 +147,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void messagesRoundTripExactly() {
+    protected void messagesRoundTripExactly() {
         Session s = store().create();
         Instant at = Instant.parse("2025-01-02T03:04:05.678Z");
         String long100k = "x".repeat(100_000);
@@ -151,7 +169,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void pagesFollowTheSequence() {
+    protected void pagesFollowTheSequence() {
         Session s = store().create();
         List<NewMessage> five = new ArrayList<>();
         for (int i = 1; i <= 5; i++) {
@@ -174,7 +192,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void latestGivesTheLastMessagesInOrder() {
+    protected void latestGivesTheLastMessagesInOrder() {
         Session s = store().create();
         assertThat(store().latest(s.id(), 3)).hasValue(List.of());
         store().append(s.id(), List.of(message("user", "a"), message("assistant", "b")));
@@ -187,7 +205,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void sessionsAreSeparate() {
+    protected void sessionsAreSeparate() {
         Session a = store().create();
         Session b = store().create();
         store().append(a.id(), List.of(message("user", "for a")));
@@ -200,7 +218,7 @@ public abstract class SessionStoreContract {
     }
 
     @Test
-    void deleteRemovesTheSessionAndItsMessages() {
+    protected void deleteRemovesTheSessionAndItsMessages() {
         Session s = store().create();
         store().append(s.id(), List.of(message("user", "bye")));
 
@@ -213,7 +231,7 @@ public abstract class SessionStoreContract {
 
     /** 50 turns at once on one session: all 100 messages, sequences 1-100, each question right before its answer. */
     @Test
-    void concurrentAppendsKeepEveryTurnTogether() throws Exception {
+    protected void concurrentAppendsKeepEveryTurnTogether() throws Exception {
         Session s = store().create();
         int turns = 50;
         ExecutorService pool = Executors.newFixedThreadPool(16);
@@ -251,7 +269,8 @@ public abstract class SessionStoreContract {
                 .hasSize(turns);
     }
 
-    static List<Long> sequence(long from, long to) {
+    /** The numbers {@code from} to {@code to}, both included. */
+    protected static List<Long> sequence(long from, long to) {
         List<Long> out = new ArrayList<>();
         for (long i = from; i <= to; i++) {
             out.add(i);

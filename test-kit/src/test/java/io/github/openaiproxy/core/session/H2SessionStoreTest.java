@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.testkit.JdbcSessionStoreContract;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;

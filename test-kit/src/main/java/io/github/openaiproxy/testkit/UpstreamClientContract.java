@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core.upstream;
+package io.github.openaiproxy.testkit;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.any;
@@ -9,11 +9,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
-import io.github.openaiproxy.core.testing.BodyReader;
-import io.github.openaiproxy.core.testing.RawUpstream;
-import io.github.openaiproxy.core.testing.TestSubscriber;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
-import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
+import io.github.openaiproxy.core.upstream.UpstreamClient;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.upstream.UpstreamFailure;
+import io.github.openaiproxy.core.upstream.UpstreamRequest;
+import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -31,38 +31,45 @@ import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * What every {@link UpstreamClient} must do as a proxy's client, over real connections: send the headers
- * it is given and nothing of a browser's (cookies, encodings, its own agent), hand redirects and
- * challenges up untouched, read the body only on demand, and close the connection when the caller leaves.
+ * The {@link UpstreamClient} compatibility kit: what every client must do as a proxy's client, over real
+ * connections. Send the headers it is given and nothing of a browser's (cookies, encodings, its own agent),
+ * hand redirects and challenges up untouched, pass compressed bodies through, read the body only on demand,
+ * close the connection when the caller leaves, report a broken body as an error, and refuse an upstream whose
+ * certificate it does not trust. An implementation's test says how to make the client:
+ *
+ * <pre>{@code
+ * class JdkUpstreamClientTest extends UpstreamClientContract {
+ *     protected UpstreamClient create(UpstreamConfig config) {
+ *         return UpstreamClient.jdk(config);
+ *     }
+ * }
+ * }</pre>
+ *
+ * The upstreams are local: a WireMock server and a plain socket server ({@link RawUpstream}) on 127.0.0.1.
  */
-@ParameterizedClass(name = "{0} client")
-@EnumSource(
-        value = ClientKind.class,
-        names = {"JETTY", "JDK"})
-class UpstreamClientTest {
+public abstract class UpstreamClientContract {
     private static final Duration WAIT = Duration.ofSeconds(10);
 
     @RegisterExtension
     static final WireMockUpstream upstream = new WireMockUpstream();
 
-    @Parameter
-    ClientKind kind;
-
     private UpstreamClient client;
 
+    /**
+     * The client under test for this configuration (its base URL is the local upstream's). The kit closes
+     * it after each test.
+     */
+    protected abstract UpstreamClient create(UpstreamConfig config);
+
     private UpstreamClient client(URI baseUrl) {
-        client = UpstreamClient.create(
-                UpstreamConfig.defaults().withBaseUrl(baseUrl).withClient(kind));
+        client = create(UpstreamConfig.defaults().withBaseUrl(baseUrl));
         return client;
     }
 
     @AfterEach
-    void close() {
+    protected void closeClient() {
         if (client != null) {
             client.close();
         }
@@ -81,13 +88,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void theClientCreatedIsTheOneAskedFor() {
-        String name = client(upstream.baseUrl()).getClass().getSimpleName();
-        assertThat(name).isEqualTo(kind == ClientKind.JETTY ? "JettyUpstreamClient" : "JdkUpstreamClient");
-    }
-
-    @Test
-    void sendsTheGivenHeadersAndOnlyWhatHttpItselfNeeds() throws Exception {
+    protected void sendsTheGivenHeadersAndOnlyWhatHttpItselfNeeds() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
                     .send(post(
@@ -114,7 +115,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void anEmptyPostStillSaysItsLength() throws Exception {
+    protected void anEmptyPostStillSaysItsLength() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
                     .send(post(raw.baseUrl().resolve("/v1/threads"), Map.of("Authorization", "Bearer sk-test"), ""));
@@ -128,7 +129,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void cookiesTheUpstreamSetsAreNeverSentBack() throws Exception {
+    protected void cookiesTheUpstreamSetsAreNeverSentBack() throws Exception {
         upstream.server()
                 .stubFor(any(anyUrl())
                         .willReturn(aResponse().withStatus(200).withHeader("Set-Cookie", "__cf_bm=abc; Path=/")));
@@ -148,7 +149,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void aCompressedAnswerComesUpAsItsBytesWithItsEncoding() throws Exception {
+    protected void aCompressedAnswerComesUpAsItsBytesWithItsEncoding() throws Exception {
         byte[] gzipped = gzip("{\"object\":\"list\",\"data\":[]}");
         upstream.server()
                 .stubFor(any(anyUrl())
@@ -164,7 +165,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void redirectsAndAuthenticationChallengesAreHandedUpUnfollowed() throws Exception {
+    protected void redirectsAndAuthenticationChallengesAreHandedUpUnfollowed() throws Exception {
         upstream.server()
                 .stubFor(any(anyUrl())
                         .atPriority(1)
@@ -194,7 +195,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void repeatedResponseHeadersKeepEveryValue() throws Exception {
+    protected void repeatedResponseHeadersKeepEveryValue() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
                     .send(post(raw.baseUrl().resolve("/v1/models"), Map.of("Authorization", "Bearer sk-test"), "{}"));
@@ -206,7 +207,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void theBodyIsReadOnlyAsFastAsItIsAskedFor() throws Exception {
+    protected void theBodyIsReadOnlyAsFastAsItIsAskedFor() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
                     .send(post(
@@ -238,7 +239,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void cancellingTheBodyClosesTheConnection() throws Exception {
+    protected void cancellingTheBodyClosesTheConnection() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call = client(raw.baseUrl())
                     .send(post(
@@ -258,7 +259,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void cancellingTheCallBeforeTheHeadersClosesTheConnection() throws Exception {
+    protected void cancellingTheCallBeforeTheHeadersClosesTheConnection() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call =
                     client(raw.baseUrl()).send(post(raw.baseUrl().resolve("/v1/chat/completions"), Map.of(), "{}"));
@@ -270,7 +271,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void aBodyBrokenOffEndsInAnError() throws Exception {
+    protected void aBodyBrokenOffEndsInAnError() throws Exception {
         try (RawUpstream raw = RawUpstream.start()) {
             CompletableFuture<UpstreamResponse> call =
                     client(raw.baseUrl()).send(post(raw.baseUrl().resolve("/v1/chat/completions"), Map.of(), "{}"));
@@ -288,7 +289,7 @@ class UpstreamClientTest {
     }
 
     @Test
-    void anUpstreamWhoseCertificateIsNotTrustedIsNeverSentTheKey() throws Exception {
+    protected void anUpstreamWhoseCertificateIsNotTrustedIsNeverSentTheKey() throws Exception {
         // WireMock's https port presents a self-signed certificate: the call must fail before any request.
         WireMockServer tls = new WireMockServer(options().dynamicPort().dynamicHttpsPort());
         tls.start();

@@ -3,6 +3,8 @@ package io.github.openaiproxy.core.session;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.openaiproxy.testkit.ManualClock;
+import io.github.openaiproxy.testkit.SessionStoreContract;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;

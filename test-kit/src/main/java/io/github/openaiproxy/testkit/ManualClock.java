@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core.session;
+package io.github.openaiproxy.testkit;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -6,11 +6,12 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 
-/** A clock the test moves by hand, starting at 2025-01-01T00:00:00Z. */
-final class ManualClock extends Clock {
+/** A clock a test moves by hand (for retention and expiry tests), starting at 2025-01-01T00:00:00Z. */
+public final class ManualClock extends Clock {
     private volatile Instant now = Instant.parse("2025-01-01T00:00:00Z");
 
-    void advance(Duration d) {
+    /** Moves the clock forward. */
+    public void advance(Duration d) {
         now = now.plus(d);
     }
 
