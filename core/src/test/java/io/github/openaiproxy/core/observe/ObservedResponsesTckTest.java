@@ -14,7 +14,7 @@ public class ObservedResponsesTckTest extends BodyPublisherVerification {
     private static final HttpHeaders HEADERS = HttpHeaders.of(Map.of(), (a, b) -> true);
 
     private static Flow.Publisher<List<ByteBuffer>> observed(Flow.Publisher<List<ByteBuffer>> body) {
-        ProxyObserver.Exchange watching = new ProxyObserver.Exchange() {};
+        ProxyObserver.Observation watching = new ProxyObserver.Observation() {};
         return ObservedResponses.observe(new ProxyResponse(200, HEADERS, body, true), watching, System.nanoTime(), true)
                 .body();
     }
