@@ -1,4 +1,4 @@
-package io.github.openaiproxy.servlet;
+package io.github.openaiproxy.integration;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
@@ -11,8 +11,8 @@ import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.integration.support.OpenApiSchemas;
 import io.github.openaiproxy.servlet.support.OpenAiFixtures;
-import io.github.openaiproxy.servlet.support.OpenApiSchemas;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import java.net.URI;
