@@ -4,7 +4,7 @@ import java.util.List;
 
 /**
  * Response bodies as OpenAI's API sends them (shapes from {@code openai-openapi/openapi.yaml};
- * {@code UpstreamContractTest} validates each against its schema).
+ * integration-tests' {@code UpstreamContractTest} validates each against its schema).
  */
 public final class OpenAiFixtures {
     private OpenAiFixtures() {}

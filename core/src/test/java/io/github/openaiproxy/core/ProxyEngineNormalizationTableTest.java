@@ -1,4 +1,4 @@
-package io.github.openaiproxy.servlet;
+package io.github.openaiproxy.core;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalToJson;
@@ -6,19 +6,17 @@ import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertJsonError;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.json;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertJsonError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
-import io.github.openaiproxy.core.ProxyConfig;
-import io.github.openaiproxy.servlet.support.Http;
-import io.github.openaiproxy.servlet.support.TomcatProxy;
-import io.github.openaiproxy.servlet.support.Upstream;
-import java.net.http.HttpRequest;
+import io.github.openaiproxy.core.testing.EngineHttp;
+import io.github.openaiproxy.core.testing.EngineServer;
+import io.github.openaiproxy.core.testing.Upstream;
 import java.net.http.HttpResponse;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -32,16 +30,16 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The simple routes end to end: what the client posts, what OpenAI receives (compared as JSON with
+ * The simple routes in process: what the client posts, what OpenAI receives (compared as JSON with
  * nothing extra allowed), and the 400s for bodies the proxy refuses, which come before the key check.
  */
-class NormalizationHttpTest {
+class ProxyEngineNormalizationTableTest {
     @RegisterExtension
     static WireMockExtension upstream = Upstream.extension();
 
-    static TomcatProxy proxy;
+    static EngineServer proxy;
     /** No key configured: bad input must still be a 400, never the 500 of the missing key. */
-    static TomcatProxy noKey;
+    static EngineServer noKey;
 
     static final String M = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
     static final String SEED_CHAT =
@@ -51,8 +49,8 @@ class NormalizationHttpTest {
 
     @BeforeAll
     static void start() {
-        proxy = TomcatProxy.servlet(Upstream.config(upstream).build());
-        noKey = TomcatProxy.servlet(ProxyConfig.builder()
+        proxy = EngineServer.of(Upstream.config(upstream).build());
+        noKey = EngineServer.of(ProxyConfig.builder()
                 .upstream(Upstream.upstreamConfig(upstream))
                 .build());
     }
@@ -104,7 +102,7 @@ class NormalizationHttpTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("chatBodies")
     void chatOnRootIsNormalized(String description, String body, String expectedUpstream) {
-        HttpResponse<String> r = Http.postJson(proxy.uri("/"), body);
+        HttpResponse<String> r = EngineHttp.postJson(proxy.uri("/"), body);
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.body()).isEqualTo("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\"}");
@@ -123,7 +121,7 @@ class NormalizationHttpTest {
                 .willReturn(aResponse()
                         .withHeader("Content-Type", "text/event-stream")
                         .withBody("data: {\"choices\":[]}\n\ndata: [DONE]\n\n")));
-        HttpResponse<String> r = Http.postJson(proxy.uri("/"), "{" + M + ",\"stream\":true}");
+        HttpResponse<String> r = EngineHttp.postJson(proxy.uri("/"), "{" + M + ",\"stream\":true}");
 
         assertThat(r.statusCode()).isEqualTo(200);
         LoggedRequest sent = Upstream.onlyRequest(upstream);
@@ -138,7 +136,7 @@ class NormalizationHttpTest {
 
     @Test
     void anAcceptHeaderDoesNotDecideStreaming() {
-        HttpResponse<String> r = Http.postJson(proxy.uri("/"), "{" + M + "}", "Accept", "text/event-stream");
+        HttpResponse<String> r = EngineHttp.postJson(proxy.uri("/"), "{" + M + "}", "Accept", "text/event-stream");
 
         assertThat(r.statusCode()).isEqualTo(200);
         LoggedRequest sent = Upstream.onlyRequest(upstream);
@@ -197,7 +195,7 @@ class NormalizationHttpTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("imageBodies")
     void imagesAreNormalizedPerModel(String path, String body, String expectedUpstream) {
-        HttpResponse<String> r = Http.postJson(proxy.uri(path), body);
+        HttpResponse<String> r = EngineHttp.postJson(proxy.uri(path), body);
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.body()).isEqualTo("{\"created\":1,\"data\":[{\"url\":\"u\"}]}");
@@ -328,8 +326,8 @@ class NormalizationHttpTest {
     @MethodSource("refusedBodies")
     void refusedBodiesAre400NamingTheFieldEvenWithoutAKey(
             String path, String body, String title, String field, String messageContains) {
-        for (TomcatProxy target : new TomcatProxy[] {proxy, noKey}) {
-            HttpResponse<String> r = Http.postJson(target.uri(path), body);
+        for (EngineServer target : new EngineServer[] {proxy, noKey}) {
+            HttpResponse<String> r = EngineHttp.postJson(target.uri(path), body);
 
             String message = assertSeedError(r, 400, title);
             assertThat(message).contains(field).contains(messageContains);
@@ -365,9 +363,9 @@ class NormalizationHttpTest {
     @MethodSource("bodiesThatAreNoJsonObject")
     void bodiesThatAreNoJsonObjectAre400OnEverySimpleRouteEvenWithoutAKey(
             String body, String title, String messageContains) {
-        for (TomcatProxy target : new TomcatProxy[] {proxy, noKey}) {
+        for (EngineServer target : new EngineServer[] {proxy, noKey}) {
             for (String path : new String[] {"/", "/images/generations", "/generate-image"}) {
-                HttpResponse<String> r = Http.postJson(target.uri(path), body);
+                HttpResponse<String> r = EngineHttp.postJson(target.uri(path), body);
 
                 assertThat(assertSeedError(r, 400, title)).contains(messageContains);
             }
@@ -398,10 +396,7 @@ class NormalizationHttpTest {
             ']',
             '}'
         };
-        HttpResponse<String> r = Http.send(Http.request(proxy.uri("/"))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
-                .build());
+        HttpResponse<String> r = EngineHttp.send("POST", proxy.uri("/"), body, "Content-Type", "application/json");
 
         assertSeedError(r, 400, "Invalid JSON");
         Upstream.assertNoCalls(upstream);
@@ -411,7 +406,7 @@ class NormalizationHttpTest {
     @ValueSource(ints = {2_000, 100_000})
     void deeplyNestedJsonIs400NotAServerError(int depth) {
         String body = "{\"messages\":[" + "[".repeat(depth) + "]".repeat(depth) + "]}";
-        HttpResponse<String> r = Http.postJson(proxy.uri("/"), body);
+        HttpResponse<String> r = EngineHttp.postJson(proxy.uri("/"), body);
 
         assertJsonError(r, 400);
         Upstream.assertNoCalls(upstream);

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.servlet.support;
+package io.github.openaiproxy.integration.support;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.servlet;
+package io.github.openaiproxy.integration;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
@@ -11,8 +11,8 @@ import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.integration.support.OpenApiSchemas;
 import io.github.openaiproxy.servlet.support.OpenAiFixtures;
-import io.github.openaiproxy.servlet.support.OpenApiSchemas;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import java.net.URI;
@@ -123,6 +123,15 @@ class UpstreamContractTest {
                 .willReturn(aResponse()
                         .withHeader("Content-Type", "application/json")
                         .withBody(OpenAiFixtures.IMAGES)));
+        // A request that asks for a stream gets one: the simple routes accept nothing else then.
+        for (String path : new String[] {"/v1/chat/completions", "/v1/images/generations"}) {
+            upstream.stubFor(post(path).atPriority(1)
+                    .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath(
+                            "$.stream", com.github.tomakehurst.wiremock.client.WireMock.equalTo("true")))
+                    .willReturn(aResponse()
+                            .withHeader("Content-Type", "text/event-stream")
+                            .withBody("data: {}\n\ndata: [DONE]\n\n")));
+        }
         proxy = TomcatProxy.servlet(ProxyConfig.builder()
                 .apiKey("sk-server-key-123456")
                 .upstream(UpstreamConfig.defaults().withBaseUrl(URI.create(upstream.baseUrl())))
