@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -48,8 +49,9 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
 
     /**
      * The exchange has ended (a container callback): no more reads, and a body still being read fails.
-     * Waits for a read in progress on another thread to return, so nothing touches the input stream once
-     * the container recycles it for another connection.
+     * Never waits: the container calls this holding its own lock, and a read in progress on an upstream
+     * client's thread may be waiting for that very lock inside {@code isReady()}. A read already under way
+     * when the container recycles the stream meets a discarded facade and fails; none starts after this.
      */
     void end() {
         ended = true;
@@ -59,15 +61,27 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         }
     }
 
+    /**
+     * Reads as demand and data allow. One thread at a time drains (work-in-progress counting), and no
+     * callback ever blocks: the container's callbacks and the subscriber's requests (from the upstream
+     * client's threads, when the body streams upstream) only mark work and return.
+     */
     private static final class Reader implements Flow.Subscription, ReadListener {
+        private static final Object COMPLETE = new Object();
+        private static final Object SENT = new Object();
+
         private final ServletInputStream in;
         private final Flow.Subscriber<? super ByteBuffer> subscriber;
         private final AtomicLong demand = new AtomicLong();
         private final AtomicBoolean listening = new AtomicBoolean();
+        /** Whether the body ended, failed or was cancelled: nothing is read after that. */
+        private final AtomicBoolean done = new AtomicBoolean();
+        /** The end to signal ({@link #COMPLETE} or a Throwable), sent by the draining thread only. */
+        private volatile Object terminal;
+
+        private final AtomicInteger wip = new AtomicInteger();
         /** Allocated while the body is read and dropped after: a stream lasts minutes, its body does not. */
         private byte[] buffer;
-
-        private volatile boolean done;
 
         Reader(ServletInputStream in, Flow.Subscriber<? super ByteBuffer> subscriber) {
             this.in = in;
@@ -76,7 +90,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
 
         @Override
         public void request(long n) {
-            if (done) {
+            if (done.get()) {
                 return;
             }
             if (n <= 0) {
@@ -85,64 +99,71 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             }
             long before = demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
             if (listening.compareAndSet(false, true)) {
-                listen();
+                in.setReadListener(this); // the container calls onDataAvailable when bytes are there
             } else if (before == 0) {
-                onDataAvailableQuietly(); // resume after a pause for demand
+                drain(); // resume after a pause for demand
             }
         }
 
         @Override
         public void cancel() {
-            done = true;
-            release(); // under the lock: waits for a read in progress
+            done.set(true);
+            drain(); // lets the draining thread drop the buffer
         }
 
         void end() {
             fail(new IOException("the exchange ended before the request body was read"));
         }
 
-        private synchronized void listen() {
-            if (!done) {
-                in.setReadListener(this); // the container calls onDataAvailable when bytes are there
-            }
-        }
-
         @Override
-        public synchronized void onDataAvailable() throws IOException {
-            while (!done && demand.get() > 0 && in.isReady()) {
-                if (buffer == null) {
-                    buffer = new byte[CHUNK];
-                }
-                int n = in.read(buffer);
-                if (n == -1) {
-                    return; // onAllDataRead follows
-                }
-                if (n > 0) {
-                    demand.decrementAndGet();
-                    subscriber.onNext(ByteBuffer.wrap(Arrays.copyOf(buffer, n)));
-                }
-            }
+        public void onDataAvailable() {
+            drain();
         }
 
-        private void onDataAvailableQuietly() {
-            try {
-                onDataAvailable();
-            } catch (IOException | RuntimeException e) {
-                fail(e);
+        private void drain() {
+            if (wip.getAndIncrement() != 0) {
+                return; // the thread draining now goes round once more
             }
+            do {
+                try {
+                    while (!done.get() && demand.get() > 0 && in.isReady()) {
+                        if (buffer == null) {
+                            buffer = new byte[CHUNK];
+                        }
+                        int n = in.read(buffer);
+                        if (n == -1) {
+                            break; // onAllDataRead follows
+                        }
+                        if (n > 0) {
+                            demand.decrementAndGet();
+                            subscriber.onNext(ByteBuffer.wrap(Arrays.copyOf(buffer, n)));
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    fail(e);
+                }
+                if (done.get()) {
+                    buffer = null;
+                    Object end = terminal;
+                    if (end != null && end != SENT) {
+                        // Signalled from here, never from a callback racing an onNext on another thread.
+                        terminal = SENT;
+                        if (end instanceof Throwable t) {
+                            subscriber.onError(t);
+                        } else {
+                            subscriber.onComplete();
+                        }
+                    }
+                }
+            } while (wip.decrementAndGet() != 0);
         }
 
         @Override
         public void onAllDataRead() {
-            if (!done) {
-                done = true;
-                release();
-                subscriber.onComplete();
+            if (done.compareAndSet(false, true)) {
+                terminal = COMPLETE;
+                drain();
             }
-        }
-
-        private synchronized void release() {
-            buffer = null;
         }
 
         @Override
@@ -151,10 +172,9 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         }
 
         private void fail(Throwable t) {
-            if (!done) {
-                done = true;
-                release();
-                subscriber.onError(t);
+            if (done.compareAndSet(false, true)) {
+                terminal = t;
+                drain();
             }
         }
     }

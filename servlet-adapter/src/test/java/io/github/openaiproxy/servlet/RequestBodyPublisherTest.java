@@ -12,6 +12,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -106,45 +107,132 @@ class RequestBodyPublisherTest {
     }
 
     @Test
-    void endingTheExchangeWaitsForAReadInProgressAndNoReadFollows() throws Exception {
+    void endingTheExchangeNeverWaitsForAReadInProgressAndNoReadFollows() throws Exception {
         ScriptedInput in = new ScriptedInput();
         RequestBodyPublisher body = new RequestBodyPublisher(in);
         Recorder recorder = new Recorder();
         body.subscribe(recorder);
         recorder.subscription.request(1); // registers the listener
-        Thread reading = new Thread(
-                () -> {
-                    try {
-                        in.listener.onDataAvailable(); // as the container calls it
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                },
-                "test-reader");
+        Thread reading = new Thread(() -> dataAvailable(in.listener), "test-reader");
         reading.start();
         assertThat(in.inRead.await(10, TimeUnit.SECONDS)).isTrue();
 
         Thread container = new Thread(body::end, "test-container");
         container.start();
-        awaitBlocked(container);
+        container.join(10_000);
+        assertThat(container.isAlive())
+                .as("the container's callback returns at once, whatever a reader is doing")
+                .isFalse();
 
         in.releaseRead.countDown();
-        container.join(10_000);
         reading.join(10_000);
-        assertThat(container.isAlive()).isFalse();
         recorder.subscription.request(5); // a late demand from the upstream client
 
         assertThat(in.calls).containsExactly("setReadListener", "isReady", "read");
         assertThat(recorder.signals).containsExactly("next", "error");
     }
 
-    private static void awaitBlocked(Thread t) throws InterruptedException {
+    /**
+     * Tomcat's {@code isReady()} called from an upstream client's thread takes the processor's lock, which
+     * the container holds while it calls back. A callback that waited for that reader would never return.
+     */
+    @Test
+    void theContainerEndingTheExchangeNeverWaitsForAReaderThatWaitsForTheContainer() throws Exception {
+        ReentrantLock containerLock = new ReentrantLock();
+        CountDownLatch readerInIsReady = new CountDownLatch(1);
+        LockingInput in = new LockingInput(containerLock, readerInIsReady);
+        RequestBodyPublisher body = new RequestBodyPublisher(in);
+        Recorder recorder = new Recorder();
+        body.subscribe(recorder);
+        recorder.subscription.request(1); // registers the listener
+        CountDownLatch containerInCallback = new CountDownLatch(1);
+        CountDownLatch readerWaiting = new CountDownLatch(1);
+        Thread container = new Thread(
+                () -> {
+                    containerLock.lock();
+                    try {
+                        containerInCallback.countDown();
+                        await(readerWaiting);
+                        body.end(); // the exchange ends, the container still holding its lock
+                    } finally {
+                        containerLock.unlock();
+                    }
+                },
+                "test-container");
+        container.start();
+        assertThat(containerInCallback.await(10, TimeUnit.SECONDS)).isTrue();
+        Thread upstream = new Thread(() -> dataAvailable(in.listener), "test-upstream-client");
+        upstream.start();
+        assertThat(readerInIsReady.await(10, TimeUnit.SECONDS)).isTrue();
+        awaitParked(upstream);
+        readerWaiting.countDown();
+
+        container.join(10_000);
+        upstream.join(10_000);
+        assertThat(container.isAlive()).as("deadlocked").isFalse();
+        assertThat(upstream.isAlive()).as("deadlocked").isFalse();
+        assertThat(recorder.signals).containsExactly("error");
+    }
+
+    /** An input stream whose {@code isReady()} needs the container's lock, as Tomcat's does. */
+    static final class LockingInput extends ServletInputStream {
+        final ReentrantLock containerLock;
+        final CountDownLatch inIsReady;
+        ReadListener listener;
+
+        LockingInput(ReentrantLock containerLock, CountDownLatch inIsReady) {
+            this.containerLock = containerLock;
+            this.inIsReady = inIsReady;
+        }
+
+        @Override
+        public boolean isFinished() {
+            return false;
+        }
+
+        @Override
+        public boolean isReady() {
+            inIsReady.countDown();
+            containerLock.lock();
+            try {
+                return false;
+            } finally {
+                containerLock.unlock();
+            }
+        }
+
+        @Override
+        public void setReadListener(ReadListener readListener) {
+            listener = readListener;
+        }
+
+        @Override
+        public int read() {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    /** What the container, or a subscriber's request from another thread, makes the reader do. */
+    private static void dataAvailable(ReadListener listener) {
+        try {
+            listener.onDataAvailable();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void awaitParked(Thread t) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (t.getState() != Thread.State.BLOCKED) {
-            assertThat(System.nanoTime()).as(t.getName() + " blocked").isLessThan(deadline);
-            assertThat(t.isAlive())
-                    .as(t.getName() + " returned while the read was in progress")
-                    .isTrue();
+        while (t.getState() != Thread.State.WAITING) {
+            assertThat(System.nanoTime()).as(t.getName() + " waiting").isLessThan(deadline);
             Thread.sleep(1); // polling the thread's state, not waiting for an event
         }
     }
