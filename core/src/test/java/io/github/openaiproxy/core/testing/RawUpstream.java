@@ -100,13 +100,49 @@ public final class RawUpstream implements AutoCloseable {
             }
             requestHead = head.toString(StandardCharsets.ISO_8859_1);
             int length = 0;
+            boolean chunked = false;
             for (String line : requestHead.split("\r\n")) {
-                if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+                String lower = line.toLowerCase(Locale.ROOT);
+                if (lower.startsWith("content-length:")) {
                     length = Integer.parseInt(
                             line.substring("content-length:".length()).strip());
+                } else if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) {
+                    chunked = true;
                 }
             }
-            in.readNBytes(length);
+            if (chunked) {
+                readChunks(in); // a streamed body: read it whole, as a server does before it answers
+            } else {
+                in.readNBytes(length);
+            }
+        }
+
+        private static void readChunks(InputStream in) throws IOException {
+            while (true) {
+                int size = Integer.parseInt(readLine(in).split(";", 2)[0].strip(), 16);
+                if (size == 0) {
+                    while (!readLine(in).isEmpty()) {
+                        // trailers
+                    }
+                    return;
+                }
+                in.readNBytes(size);
+                readLine(in);
+            }
+        }
+
+        private static String readLine(InputStream in) throws IOException {
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            int b;
+            while ((b = in.read()) >= 0 && b != '\n') {
+                if (b != '\r') {
+                    line.write(b);
+                }
+            }
+            if (b < 0) {
+                throw new IOException("connection closed inside a chunked request body");
+            }
+            return line.toString(StandardCharsets.ISO_8859_1);
         }
 
         @Override
