@@ -125,7 +125,8 @@ class UpstreamContractTest {
                         .withBody(OpenAiFixtures.IMAGES)));
         // A request that asks for a stream gets one: the simple routes accept nothing else then.
         for (String path : new String[] {"/v1/chat/completions", "/v1/images/generations"}) {
-            upstream.stubFor(post(path).atPriority(1)
+            upstream.stubFor(post(path)
+                    .atPriority(1)
                     .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath(
                             "$.stream", com.github.tomakehurst.wiremock.client.WireMock.equalTo("true")))
                     .willReturn(aResponse()
