@@ -187,7 +187,7 @@ final class SessionRoutes {
     }
 
     static ProxyResponse error(ProxyError e) {
-        byte[] bytes = ErrorStyle.SEED.render(e);
+        byte[] bytes = ErrorStyle.SIMPLE.render(e);
         HeaderMap h = new HeaderMap().setAll(e.headers());
         h.set("Content-Type", "application/json")
                 .set("Content-Length", Integer.toString(bytes.length))
