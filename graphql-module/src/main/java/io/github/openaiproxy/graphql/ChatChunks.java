@@ -1,7 +1,7 @@
 package io.github.openaiproxy.graphql;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.openaiproxy.core.internal.Demand;
+import io.github.openaiproxy.core.flow.Demand;
 import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;

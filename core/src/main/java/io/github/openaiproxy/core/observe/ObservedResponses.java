@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.observe;
 
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.ForwardingSubscriber;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
