@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.relay;
 
+import io.github.openaiproxy.core.flow.EventStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -72,7 +73,7 @@ public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     }
 
     @Override
-    void onSourceIdle(Consumer<ByteBuffer> emit) {
+    protected void onSourceIdle(Consumer<ByteBuffer> emit) {
         LOG.log(System.Logger.Level.WARNING, "upstream stream sent nothing within the stream idle timeout; ended");
         framer.discard();
         emit.accept(ByteBuffer.wrap(UPSTREAM_IDLE_EVENT).asReadOnlyBuffer());
