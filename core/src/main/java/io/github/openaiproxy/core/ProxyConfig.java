@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core;
 
-import io.github.openaiproxy.core.cors.AllowedHosts;
 import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.KeyPolicy;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
@@ -201,8 +201,8 @@ public final class ProxyConfig {
         private boolean allowClientKey;
         private CorsConfig cors = CorsConfig.defaults();
         private AllowedHosts allowedHosts = AllowedHosts.ANY;
-        private ChatDefaults chatDefaults = ChatDefaults.SEED;
-        private ImageDefaults imageDefaults = ImageDefaults.SEED;
+        private ChatDefaults chatDefaults = ChatDefaults.DEFAULTS;
+        private ImageDefaults imageDefaults = ImageDefaults.DEFAULTS;
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;

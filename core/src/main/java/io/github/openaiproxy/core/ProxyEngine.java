@@ -7,6 +7,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
+import io.github.openaiproxy.core.observe.CompositeProxyObserver;
 import io.github.openaiproxy.core.observe.GuardedObservation;
 import io.github.openaiproxy.core.observe.ObservedResponses;
 import io.github.openaiproxy.core.observe.ProxyObserver;
@@ -66,7 +67,7 @@ public final class ProxyEngine implements AutoCloseable {
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
         all.addAll(b.routes);
         this.routes = RouteTable.of(config.passThroughRoutes(), all);
-        this.observer = b.observer;
+        this.observer = CompositeProxyObserver.of(b.observers);
         this.ownsUpstream = b.upstream == null;
         this.upstream = b.upstream == null ? UpstreamClient.create(config.upstream()) : b.upstream;
         this.relay = new ResponseRelay(config.maxEventSize(), config.upstream().streamIdleTimeout());
@@ -278,7 +279,7 @@ public final class ProxyEngine implements AutoCloseable {
     public static final class Builder {
         private final ProxyConfig config;
         private UpstreamClient upstream;
-        private ProxyObserver observer = ProxyObserver.NONE;
+        private final List<ProxyObserver> observers = new ArrayList<>();
         private final List<CustomRoute> routes = new ArrayList<>();
         private SessionStore sessionStore;
         private Executor sessionExecutor;
@@ -304,9 +305,12 @@ public final class ProxyEngine implements AutoCloseable {
             return upstreamClient(UpstreamClient.jdk(config.upstream(), httpClient));
         }
 
-        /** Reports every exchange to an observer (metrics, tracing). */
+        /**
+         * Adds an observer (metrics, tracing) that every exchange is reported to. Each call adds one; they
+         * are called in the order they were added (see {@link CompositeProxyObserver}).
+         */
         public Builder observer(ProxyObserver observer) {
-            this.observer = Objects.requireNonNull(observer, "observer");
+            this.observers.add(Objects.requireNonNull(observer, "observer"));
             return this;
         }
 

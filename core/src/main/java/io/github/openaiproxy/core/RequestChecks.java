@@ -1,8 +1,8 @@
 package io.github.openaiproxy.core;
 
-import io.github.openaiproxy.core.cors.AllowedHosts;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.HeaderMap;

@@ -155,7 +155,7 @@ final class RequestPipeline {
 
     /** The error shape for a path that is no route: OpenAI's under {@code /v1}, the seed's elsewhere. */
     static ErrorStyle styleForUnknown(String path) {
-        return path.equals("/v1") || path.startsWith("/v1/") ? ErrorStyle.OPENAI : ErrorStyle.SEED;
+        return path.equals("/v1") || path.startsWith("/v1/") ? ErrorStyle.OPENAI : ErrorStyle.SIMPLE;
     }
 
     private static RequestStep[] chain(List<RequestStep> around, Object... steps) {

@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.ForwardingSubscriber;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;

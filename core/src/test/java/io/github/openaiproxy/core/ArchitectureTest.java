@@ -1,14 +1,18 @@
 package io.github.openaiproxy.core;
 
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.simpleName;
+import static com.tngtech.archunit.core.domain.properties.CanBeAnnotated.Predicates.annotatedWith;
 import static com.tngtech.archunit.core.domain.properties.HasName.Predicates.nameMatching;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import io.github.openaiproxy.core.internal.Internal;
+import io.github.openaiproxy.core.session.ChatSessions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -89,6 +93,32 @@ class ArchitectureTest {
                 .should()
                 .dependOnClassesThat()
                 .resideInAPackage(CORE)
+                .check(core);
+    }
+
+    @Test
+    void theInternalMarkerIsWhatTheOtherModulesRulesSee() {
+        // The other modules refuse @Internal types: the mark must survive compilation, and the rule must bite.
+        assertThat(core.get(ChatSessions.class).isAnnotatedWith(Internal.class)).isTrue();
+        assertThat(noClasses()
+                        .that()
+                        .resideInAPackage(CORE + ".session")
+                        .should()
+                        .dependOnClassesThat(annotatedWith(Internal.class.getName()))
+                        .evaluate(core)
+                        .hasViolation())
+                .isTrue();
+    }
+
+    @Test
+    void publisherHelpersStandAlone() {
+        // core.flow is API for modules' own publishers: it must not drag the engine's internals along.
+        classes()
+                .that()
+                .resideInAPackage(CORE + ".flow")
+                .should()
+                .onlyDependOnClassesThat()
+                .resideInAnyPackage("java..", CORE + ".flow")
                 .check(core);
     }
 

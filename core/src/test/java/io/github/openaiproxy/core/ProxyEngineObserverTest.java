@@ -197,6 +197,24 @@ class ProxyEngineObserverTest {
     }
 
     @Test
+    void eachObserverCallAddsAnObserverAndAFailingOneKeepsTheNextFromNothing() {
+        Recorder second = new Recorder();
+        ProxyObserver broken = (method, path) -> {
+            throw new IllegalStateException("metrics backend down");
+        };
+        try (ProxyEngine engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .observer(recorder)
+                .observer(broken)
+                .observer(second)
+                .build()) {
+            assertThat(send(engine, get("/nope")).status()).isEqualTo(404);
+        }
+        List<String> expected = List.of("begin GET /nope", "routed unmatched -", "finished 404 plain COMPLETED");
+        assertThat(recorder.calls).isEqualTo(expected);
+        assertThat(second.calls).isEqualTo(expected);
+    }
+
+    @Test
     void unknownPathsAreReportedAsUnmatched() {
         try (ProxyEngine engine = engine()) {
             send(engine, get("/nope"));

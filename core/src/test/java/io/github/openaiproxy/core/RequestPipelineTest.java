@@ -10,11 +10,11 @@ import static io.github.openaiproxy.core.EngineFixture.config;
 import static io.github.openaiproxy.core.EngineFixture.send;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.openaiproxy.core.cors.AllowedHosts;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;

@@ -1,8 +1,8 @@
 package io.github.openaiproxy.graphql;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.openaiproxy.core.internal.Demand;
-import io.github.openaiproxy.core.relay.ServerSentEvents;
+import io.github.openaiproxy.core.flow.Demand;
+import io.github.openaiproxy.core.flow.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;

@@ -10,12 +10,11 @@ import graphql.introspection.Introspection;
 import graphql.language.Document;
 import graphql.language.OperationDefinition;
 import graphql.parser.Parser;
+import io.github.openaiproxy.core.flow.Publishers;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.Publishers;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.net.URLDecoder;
-import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.reactivestreams.FlowAdapters;
@@ -306,11 +304,7 @@ final class HttpTransport {
             String one = answerText(result);
             stream = new SseEvents<String>(Publishers.just(one), s -> s, HttpTransport::streamError);
         }
-        TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        h.put("Content-Type", List.of("text/event-stream; charset=utf-8"));
-        h.put("Cache-Control", List.of("no-cache"));
-        h.put("X-Accel-Buffering", List.of("no"));
-        return new ProxyResponse(200, HttpHeaders.of(h, (n, v) -> true), stream, true);
+        return ProxyResponse.builder(200).events(stream).build();
     }
 
     private static String streamError(Throwable t) {
@@ -367,12 +361,12 @@ final class HttpTransport {
     }
 
     private static ProxyResponse bytes(int status, String type, byte[] bytes, Map<String, String> headers) {
-        TreeMap<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        headers.forEach((n, v) -> h.put(n, List.of(v)));
-        h.put("Content-Type", List.of(type + "; charset=utf-8"));
-        h.put("Content-Length", List.of(Integer.toString(bytes.length)));
-        h.put("Cache-Control", List.of("no-store"));
-        return ProxyResponse.of(status, HttpHeaders.of(h, (n, v) -> true), bytes);
+        return ProxyResponse.builder(status)
+                .headers(headers)
+                .header("Content-Type", type + "; charset=utf-8")
+                .header("Cache-Control", "no-store")
+                .json(bytes)
+                .build();
     }
 
     private static String write(Object json) {

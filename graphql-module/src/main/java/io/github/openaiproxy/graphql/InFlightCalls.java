@@ -1,9 +1,9 @@
 package io.github.openaiproxy.graphql;
 
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
+import io.github.openaiproxy.core.flow.Publishers;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.ForwardingSubscriber;
-import io.github.openaiproxy.core.internal.Publishers;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.nio.ByteBuffer;
 import java.util.List;

@@ -9,7 +9,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
 import io.github.openaiproxy.core.normalize.Normalized;
 import io.github.openaiproxy.core.route.RouteCall;
-import io.github.openaiproxy.core.session.ChatSessions;
+import io.github.openaiproxy.core.session.SessionHeaders;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -59,8 +59,8 @@ final class ProxyFetchers {
                         }
                         JsonNode completion = reply.json();
                         JsonNode choice = completion.path("choices").path(0);
-                        String recordedId = reply.header(ChatSessions.MESSAGE_ID_HEADER);
-                        String recordedAt = reply.header(ChatSessions.MESSAGE_TIMESTAMP_HEADER);
+                        String recordedId = reply.header(SessionHeaders.MESSAGE_ID);
+                        String recordedAt = reply.header(SessionHeaders.MESSAGE_TIMESTAMP);
                         out.put(
                                 "id",
                                 recordedId != null
@@ -90,7 +90,7 @@ final class ProxyFetchers {
                     .thenCompose(response -> {
                         if (response.status() == 200 && response.streaming()) {
                             String id = response.headers()
-                                    .firstValue(ChatSessions.MESSAGE_ID_HEADER)
+                                    .firstValue(SessionHeaders.MESSAGE_ID)
                                     .orElse(null);
                             return CompletableFuture.completedFuture(
                                     FlowAdapters.toPublisher(new ChatChunks(response.body(), id)));

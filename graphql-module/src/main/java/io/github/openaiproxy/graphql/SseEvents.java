@@ -1,6 +1,6 @@
 package io.github.openaiproxy.graphql;
 
-import io.github.openaiproxy.core.relay.EventStream;
+import io.github.openaiproxy.core.flow.EventStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Flow;

@@ -1,6 +1,6 @@
 package io.github.openaiproxy.graphql;
 
-import io.github.openaiproxy.core.internal.Publishers;
+import io.github.openaiproxy.core.flow.Publishers;
 import io.github.openaiproxy.graphql.support.TckSource;
 import java.io.IOException;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package io.github.openaiproxy.graphql;
 
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
+import static com.tngtech.archunit.core.domain.properties.CanBeAnnotated.Predicates.annotatedWith;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -19,6 +21,17 @@ class GraphQlArchitectureTest {
                 .should()
                 .dependOnClassesThat()
                 .resideInAnyPackage("jakarta.servlet..", "javax.servlet..", "org.springframework..")
+                .check(classes);
+    }
+
+    @Test
+    void usesNoCoreInternals() {
+        noClasses()
+                .should()
+                .dependOnClassesThat(resideInAnyPackage(
+                                "io.github.openaiproxy.core.internal..", "io.github.openaiproxy.core.relay..")
+                        .or(annotatedWith("io.github.openaiproxy.core.internal.Internal")))
+                .because("core.internal, core.relay and @Internal types are implementation details of core")
                 .check(classes);
     }
 

@@ -67,7 +67,7 @@ public class InFlightCallsTckTest extends FlowPublisherVerification<List<ByteBuf
 
     @Override
     public Flow.Publisher<List<ByteBuffer>> createFailedFlowPublisher() {
-        return answered(io.github.openaiproxy.core.internal.Publishers.failed(new java.io.IOException("broken")));
+        return answered(io.github.openaiproxy.core.flow.Publishers.failed(new java.io.IOException("broken")));
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.github.openaiproxy.servlet;
 
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
+import static com.tngtech.archunit.core.domain.properties.CanBeAnnotated.Predicates.annotatedWith;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -17,9 +19,10 @@ class AdapterArchitectureTest {
     void usesNoCoreInternals() {
         noClasses()
                 .should()
-                .dependOnClassesThat()
-                .resideInAPackage("io.github.openaiproxy.core.internal..")
-                .because("core.internal is an implementation detail of core")
+                .dependOnClassesThat(resideInAnyPackage(
+                                "io.github.openaiproxy.core.internal..", "io.github.openaiproxy.core.relay..")
+                        .or(annotatedWith("io.github.openaiproxy.core.internal.Internal")))
+                .because("core.internal, core.relay and @Internal types are implementation details of core")
                 .check(adapter);
     }
 

@@ -3,7 +3,7 @@ package io.github.openaiproxy.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.openaiproxy.core.session.JdbcSessions;
+import io.github.openaiproxy.core.session.JdbcSessionStore;
 import io.github.openaiproxy.core.session.Session;
 import io.github.openaiproxy.core.session.SessionStore;
 import java.sql.Connection;
@@ -26,7 +26,7 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
     protected abstract String tablePrefix();
 
     private SessionStore retaining(ManualClock clock, Duration retention) {
-        return JdbcSessions.builder(dataSource())
+        return JdbcSessionStore.builder(dataSource())
                 .tablePrefix(tablePrefix())
                 .clock(clock)
                 .retention(retention)
@@ -63,7 +63,7 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
     @Test
     protected void withoutRetentionSessionsAreKept() throws Exception {
         ManualClock clock = new ManualClock();
-        SessionStore store = JdbcSessions.builder(dataSource())
+        SessionStore store = JdbcSessionStore.builder(dataSource())
                 .tablePrefix(tablePrefix())
                 .clock(clock)
                 .build();
@@ -77,7 +77,7 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
 
     @Test
     protected void retentionMustBePositive() {
-        assertThatThrownBy(() -> JdbcSessions.builder(dataSource()).retention(Duration.ZERO))
+        assertThatThrownBy(() -> JdbcSessionStore.builder(dataSource()).retention(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 

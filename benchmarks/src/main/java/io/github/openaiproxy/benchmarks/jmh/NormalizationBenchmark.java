@@ -49,8 +49,8 @@ public class NormalizationBenchmark {
 
     @Setup
     public void setUp() throws IOException {
-        chat = new ChatRequestNormalizer(ChatDefaults.SEED);
-        image = new ImageRequestNormalizer(ImageDefaults.SEED);
+        chat = new ChatRequestNormalizer(ChatDefaults.DEFAULTS);
+        image = new ImageRequestNormalizer(ImageDefaults.DEFAULTS);
         parsedChat = (ObjectNode) Json.parse(CHAT);
     }
 

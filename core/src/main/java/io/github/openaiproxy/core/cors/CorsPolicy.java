@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.cors;
 
+import io.github.openaiproxy.core.internal.Internal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.Set;
  * Decides what a browser may do cross-origin, from an immutable {@link CorsConfig}. It produces header
  * values; it never touches a transport.
  */
+@Internal
 public final class CorsPolicy {
     private final CorsConfig config;
     private final boolean anyOrigin;

@@ -9,8 +9,8 @@ import java.nio.charset.StandardCharsets;
  * OpenAI-compatible {@code /v1} routes answer as OpenAI does, so that SDKs raise their typed exceptions.
  */
 public enum ErrorStyle {
-    /** {@code {"error":"Title","message":"Detail"}} as documented by the seed README. */
-    SEED {
+    /** {@code {"error":"Title","message":"Detail"}} the simple routes' shape (as the original Worker proxy answered). */
+    SIMPLE {
         @Override
         public byte[] render(ProxyError e) {
             ObjectNode n = JsonNodeFactory.instance.objectNode();

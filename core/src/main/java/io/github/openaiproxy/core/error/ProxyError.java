@@ -7,7 +7,7 @@ import java.util.Objects;
  * An error the proxy answers itself, independent of its JSON shape (see {@link ErrorStyle}).
  *
  * @param status the HTTP status
- * @param title a short title, the {@code error} field of the seed shape
+ * @param title a short title, the {@code error} field of the simple routes' shape
  * @param message a sentence for humans; never contains a key
  * @param type OpenAI's error type, for example {@code invalid_request_error}
  * @param code a stable machine-readable code, for example {@code invalid_json}
@@ -251,7 +251,7 @@ public record ProxyError(
         String text = status == 401
                 ? "The upstream API refused " + whose
                 : "The upstream API denied " + whose + " access to this request";
-        if (style == ErrorStyle.SEED) {
+        if (style == ErrorStyle.SIMPLE) {
             return upstreamError(status, text);
         }
         boolean unauthorized = status == 401;

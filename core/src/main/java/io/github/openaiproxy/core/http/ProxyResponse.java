@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.http;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import java.net.http.HttpHeaders;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -39,6 +40,15 @@ public final class ProxyResponse {
     /** A response whose body is already in memory. */
     public static ProxyResponse of(int status, HttpHeaders headers, byte[] body) {
         return new ProxyResponse(status, headers, Bodies.responseOf(body), false);
+    }
+
+    /**
+     * A builder for a response with this status, for a {@link io.github.openaiproxy.core.route.CustomRoute}
+     * or a {@link io.github.openaiproxy.core.RequestStep} that answers itself:
+     * {@code ProxyResponse.builder(201).json(bytes).build()}.
+     */
+    public static Builder builder(int status) {
+        return new Builder(status);
     }
 
     public int status() {
@@ -86,6 +96,80 @@ public final class ProxyResponse {
         map.putAll(headers.map());
         map.put(name, List.of(value));
         return new ProxyResponse(status, HttpHeaders.of(map, (n, v) -> true), body, streaming);
+    }
+
+    /**
+     * Builds a {@link ProxyResponse}: a status, headers (names case-insensitive; setting one replaces its
+     * values) and a body held in memory or a stream of events. Without a body the response is empty.
+     */
+    public static final class Builder {
+        private static final List<String> NO_STORE = List.of("no-store");
+
+        private final int status;
+        private final HeaderMap headers = new HeaderMap();
+        private Flow.Publisher<List<ByteBuffer>> body;
+        private boolean streaming;
+
+        private Builder(int status) {
+            if (status < 100 || status > 999) {
+                throw new IllegalArgumentException("not an HTTP status: " + status);
+            }
+            this.status = status;
+        }
+
+        /** Sets a header, replacing its values. */
+        public Builder header(String name, String value) {
+            headers.set(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /** Sets each of these headers, replacing their values. */
+        public Builder headers(java.util.Map<String, String> headers) {
+            headers.forEach(this::header);
+            return this;
+        }
+
+        /** The body, in memory; sets {@code Content-Length}. */
+        public Builder body(byte[] bytes) {
+            Objects.requireNonNull(bytes, "bytes");
+            headers.set("Content-Length", Integer.toString(bytes.length));
+            this.body = Bodies.responseOf(bytes);
+            this.streaming = false;
+            return this;
+        }
+
+        /**
+         * A JSON body, in memory: sets {@code Content-Type: application/json} unless a content type was set
+         * already (a {@code +json} type, a charset), and {@code Cache-Control: no-store} unless set.
+         */
+        public Builder json(byte[] utf8Json) {
+            if (!headers.contains("Content-Type")) {
+                headers.set("Content-Type", "application/json");
+            }
+            if (!headers.contains("Cache-Control")) {
+                headers.setShared("Cache-Control", NO_STORE);
+            }
+            return body(utf8Json);
+        }
+
+        /**
+         * A stream of Server-Sent Events, each item one complete event the adapter flushes at once: sets
+         * {@code Content-Type: text/event-stream; charset=utf-8}, {@code Cache-Control: no-cache} and
+         * {@code X-Accel-Buffering: no} (so that a reverse proxy does not hold events back).
+         */
+        public Builder events(Flow.Publisher<List<ByteBuffer>> events) {
+            this.body = Objects.requireNonNull(events, "events");
+            this.streaming = true;
+            headers.set("Content-Type", "text/event-stream; charset=utf-8");
+            headers.set("Cache-Control", "no-cache");
+            headers.set("X-Accel-Buffering", "no");
+            return this;
+        }
+
+        public ProxyResponse build() {
+            return new ProxyResponse(
+                    status, headers.build(), body != null ? body : Bodies.responseOf(Bodies.empty()), streaming);
+        }
     }
 
     @Override

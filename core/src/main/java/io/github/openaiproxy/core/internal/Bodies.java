@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.internal;
 
+import io.github.openaiproxy.core.flow.Publishers;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.Flow;

@@ -1,10 +1,12 @@
 package io.github.openaiproxy.core.keys;
 
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.internal.Internal;
 import java.net.http.HttpHeaders;
 import java.util.Optional;
 
 /** Decides which key an upstream call carries, or why there is none. */
+@Internal
 public final class KeyResolver {
     private final KeyPolicy policy;
 

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.keys;
 
+import io.github.openaiproxy.core.internal.Internal;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -21,6 +22,7 @@ import java.util.regex.Pattern;
  * <p>Never pieces of the key: a piece that is masked is a piece that was guessed right. The errors that
  * echo the key itself (upstream 401 and 403) are not relayed at all but replaced by a fixed message.
  */
+@Internal
 public final class SecretMasker {
     /**
      * OpenAI-style keys (sk-, rk-, pk-, sess-, including sk-proj-...) and bearer tokens, also partly starred

@@ -6,13 +6,13 @@ import java.util.Objects;
 /**
  * Defaults for chat bodies on the simple route, applied when a field is absent or {@code null}.
  *
- * @param model default {@code gpt-3.5-turbo} (the seed's; a deployment should pick a current model)
+ * @param model default {@code gpt-3.5-turbo} (a deployment should pick a current model)
  * @param temperature default 0.7
  * @param maxTokens default 1000
  * @param stream default {@code false}
  */
 public record ChatDefaults(String model, BigDecimal temperature, int maxTokens, boolean stream) {
-    public static final ChatDefaults SEED = new ChatDefaults("gpt-3.5-turbo", new BigDecimal("0.7"), 1000, false);
+    public static final ChatDefaults DEFAULTS = new ChatDefaults("gpt-3.5-turbo", new BigDecimal("0.7"), 1000, false);
 
     public ChatDefaults {
         Objects.requireNonNull(model, "model");

@@ -2,12 +2,14 @@ package io.github.openaiproxy.core.normalize;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.internal.Internal;
 
 /**
  * Tells image requests from chat requests on {@code POST /}: an image when {@code action} is
  * {@code "generate-image"}, or when {@code prompt} is present and {@code messages} is absent. A field
  * set to {@code null} is absent, as for the defaults.
  */
+@Internal
 public final class ImageActionDetector {
     /** The value of {@code action} that asks for an image. */
     public static final String GENERATE_IMAGE = "generate-image";

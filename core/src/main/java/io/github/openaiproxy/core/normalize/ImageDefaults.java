@@ -15,7 +15,8 @@ import java.util.Objects;
  * @param responseFormat default {@code url}
  */
 public record ImageDefaults(String model, int n, String size, String quality, String style, String responseFormat) {
-    public static final ImageDefaults SEED = new ImageDefaults("dall-e-3", 1, "1024x1024", "standard", "vivid", "url");
+    public static final ImageDefaults DEFAULTS =
+            new ImageDefaults("dall-e-3", 1, "1024x1024", "standard", "vivid", "url");
 
     public ImageDefaults {
         Objects.requireNonNull(model, "model");

@@ -11,7 +11,7 @@ import java.util.Set;
  * Checks the fields of an image body against what its model accepts and names the field at fault.
  * Models the proxy does not know get no model-specific checks.
  */
-public final class ImageRequestValidator {
+final class ImageRequestValidator {
     private static final String TITLE = "Invalid image request";
     private static final Map<String, Set<String>> GPT_IMAGE_ENUMS = Map.of(
             "background", Set.of("transparent", "opaque", "auto"),

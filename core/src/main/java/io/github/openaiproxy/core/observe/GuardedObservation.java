@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.observe;
 
+import io.github.openaiproxy.core.internal.Internal;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -7,6 +8,7 @@ import java.util.Optional;
  * Shields the proxy from its observers: an exception thrown by an observer is logged and dropped, so
  * a faulty metrics binding can never fail or hang a request.
  */
+@Internal
 public final class GuardedObservation implements ProxyObserver.Observation {
     private static final System.Logger LOG = System.getLogger(GuardedObservation.class.getName());
 

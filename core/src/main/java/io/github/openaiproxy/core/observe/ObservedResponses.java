@@ -1,7 +1,8 @@
 package io.github.openaiproxy.core.observe;
 
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.ForwardingSubscriber;
+import io.github.openaiproxy.core.internal.Internal;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Wraps a response so its observer learns when the body ends (and how), when a stream's first event
  * leaves, and what token usage the upstream reported. The bytes pass unchanged.
  */
+@Internal
 public final class ObservedResponses {
     /** Non-streamed bodies larger than this are not parsed for usage. */
     static final int MAX_PARSED_BODY = 1024 * 1024;

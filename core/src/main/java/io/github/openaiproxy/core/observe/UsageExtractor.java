@@ -1,8 +1,8 @@
 package io.github.openaiproxy.core.observe;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.flow.ServerSentEvents;
 import io.github.openaiproxy.core.internal.Json;
-import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;

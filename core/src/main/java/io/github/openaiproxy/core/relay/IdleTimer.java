@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.relay;
 
+import io.github.openaiproxy.core.flow.IdleWatch;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -11,7 +12,7 @@ import java.util.concurrent.TimeUnit;
  * one task here, rescheduled about once per timeout (never per event): a stream only notes when it
  * started waiting for the upstream, and its task compares that with the clock.
  */
-final class IdleTimer implements AutoCloseable {
+final class IdleTimer implements IdleWatch, AutoCloseable {
     private final ScheduledThreadPoolExecutor scheduler;
     private final long timeoutNanos;
 
@@ -29,12 +30,14 @@ final class IdleTimer implements AutoCloseable {
         scheduler.setRemoveOnCancelPolicy(true);
     }
 
-    long timeoutNanos() {
+    @Override
+    public long timeoutNanos() {
         return timeoutNanos;
     }
 
     /** Schedules a check; {@code null} once the timer is closed (the engine is shutting down). */
-    ScheduledFuture<?> schedule(Runnable check, long delayNanos) {
+    @Override
+    public ScheduledFuture<?> schedule(Runnable check, long delayNanos) {
         try {
             return scheduler.schedule(check, Math.max(delayNanos, 1_000_000L), TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {

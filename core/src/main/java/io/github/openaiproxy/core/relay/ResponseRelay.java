@@ -91,7 +91,7 @@ public final class ResponseRelay implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "upstream answered unexpected status {0}", status);
             return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnreachable()));
         }
-        if (responses.style() == ErrorStyle.SEED
+        if (responses.style() == ErrorStyle.SIMPLE
                 && !(expectsStream ? isEventStream(upstreamType(upstream)) : isJsonOrEventStream(upstream))) {
             // The simple routes promise JSON, or an event stream when one was asked for; anything else (a
             // gateway's HTML page, a server that ignored "stream") is not relayed under the proxy's origin.
@@ -159,14 +159,14 @@ public final class ResponseRelay implements AutoCloseable {
                             upstream.headers().firstValue("content-type").orElse("");
                     // The seed's routes always wrap; the /v1 routes relay OpenAI's JSON as is, and wrap anything
                     // else (a gateway's HTML page) so SDKs still get an error object they can parse.
-                    if (responses.style() == ErrorStyle.SEED
+                    if (responses.style() == ErrorStyle.SIMPLE
                             || !contentType.toLowerCase(Locale.ROOT).contains("json")) {
                         return wrapped(
                                 upstream,
                                 responses,
                                 ProxyError.upstreamError(
                                         status,
-                                        responses.style() == ErrorStyle.SEED ? masked.strip() : abbreviate(masked)));
+                                        responses.style() == ErrorStyle.SIMPLE ? masked.strip() : abbreviate(masked)));
                     }
                     byte[] body = masked.equals(text) ? raw : masked.getBytes(StandardCharsets.UTF_8);
                     HeaderMap h = responses.baseHeaders();

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.relay;
 
+import io.github.openaiproxy.core.flow.EventStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -18,7 +19,7 @@ import java.util.function.Consumer;
  * that sends nothing for that long (before its first event too) is cancelled and the stream ends the same
  * way, with an error event whose code is {@code upstream_timeout}.
  */
-public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
+final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     /** The event sent when the upstream breaks off a stream. */
     static final byte[] UPSTREAM_BROKE_EVENT = ("data: {\"error\":{\"message\":\"The upstream connection was lost"
                     + " before the stream completed\",\"type\":\"server_error\",\"param\":null,\"code\":\"upstream_disconnected\"}}\n\n")
@@ -72,7 +73,7 @@ public final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     }
 
     @Override
-    void onSourceIdle(Consumer<ByteBuffer> emit) {
+    protected void onSourceIdle(Consumer<ByteBuffer> emit) {
         LOG.log(System.Logger.Level.WARNING, "upstream stream sent nothing within the stream idle timeout; ended");
         framer.discard();
         emit.accept(ByteBuffer.wrap(UPSTREAM_IDLE_EVENT).asReadOnlyBuffer());

@@ -22,7 +22,7 @@ public interface CustomRoute {
 
     /** The shape of the errors the engine answers for this route (405, 413, ...). */
     default ErrorStyle errorStyle() {
-        return ErrorStyle.SEED;
+        return ErrorStyle.SIMPLE;
     }
 
     /**

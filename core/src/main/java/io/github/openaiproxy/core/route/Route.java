@@ -36,7 +36,7 @@ public record Route(String template, RouteKind kind, Set<String> methods, boolea
         if (custom != null) {
             return custom.errorStyle();
         }
-        return kind == RouteKind.PASS_THROUGH ? ErrorStyle.OPENAI : ErrorStyle.SEED;
+        return kind == RouteKind.PASS_THROUGH ? ErrorStyle.OPENAI : ErrorStyle.SIMPLE;
     }
 
     /** The value of an {@code Allow} header. */

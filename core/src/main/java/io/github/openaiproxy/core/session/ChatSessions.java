@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
 import java.io.IOException;
@@ -40,15 +41,16 @@ import java.util.function.Supplier;
  * blocking store is full, a turn is refused with 503 and {@code Retry-After}; a reply whose recording
  * finds the queue full is relayed and not recorded (logged as an error).
  */
+@Internal
 public final class ChatSessions {
     /** The body field that names the session. */
     public static final String SESSION_ID = "sessionId";
     /** The body field that asks for (or refuses) the stored history as context. */
     public static final String INCLUDE_HISTORY = "includeHistory";
     /** Response header with the id of the recorded assistant message. */
-    public static final String MESSAGE_ID_HEADER = "X-OpenAI-Proxy-Message-Id";
+    public static final String MESSAGE_ID_HEADER = SessionHeaders.MESSAGE_ID;
     /** Response header with the timestamp of the recorded assistant message (non-streamed replies). */
-    public static final String MESSAGE_TIMESTAMP_HEADER = "X-OpenAI-Proxy-Message-Timestamp";
+    public static final String MESSAGE_TIMESTAMP_HEADER = SessionHeaders.MESSAGE_TIMESTAMP;
 
     /**
      * What is recorded instead of an assistant reply over {@link SessionConfig#maxMessageSize()}: the

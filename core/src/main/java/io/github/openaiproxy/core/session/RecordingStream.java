@@ -1,9 +1,9 @@
 package io.github.openaiproxy.core.session;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.openaiproxy.core.internal.ForwardingSubscriber;
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
+import io.github.openaiproxy.core.flow.ServerSentEvents;
 import io.github.openaiproxy.core.internal.Json;
-import io.github.openaiproxy.core.relay.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package io.github.openaiproxy.core.session;
 
-import io.github.openaiproxy.core.internal.Demand;
+import io.github.openaiproxy.core.flow.Demand;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.List;

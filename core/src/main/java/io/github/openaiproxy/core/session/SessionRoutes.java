@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
@@ -178,21 +177,14 @@ final class SessionRoutes {
     }
 
     static ProxyResponse json(int status, ObjectNode body) {
-        byte[] bytes = Json.bytes(body);
-        HeaderMap h = new HeaderMap()
-                .set("Content-Type", "application/json")
-                .set("Content-Length", Integer.toString(bytes.length))
-                .set("Cache-Control", "no-store");
-        return ProxyResponse.of(status, h.build(), bytes);
+        return ProxyResponse.builder(status).json(Json.bytes(body)).build();
     }
 
     static ProxyResponse error(ProxyError e) {
-        byte[] bytes = ErrorStyle.SEED.render(e);
-        HeaderMap h = new HeaderMap().setAll(e.headers());
-        h.set("Content-Type", "application/json")
-                .set("Content-Length", Integer.toString(bytes.length))
-                .set("Cache-Control", "no-store");
-        return ProxyResponse.of(e.status(), h.build(), bytes);
+        return ProxyResponse.builder(e.status())
+                .headers(e.headers())
+                .json(ErrorStyle.SIMPLE.render(e))
+                .build();
     }
 
     private static CustomRoute route(

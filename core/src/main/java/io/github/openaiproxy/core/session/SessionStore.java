@@ -103,24 +103,24 @@ public interface SessionStore extends AutoCloseable {
     @Override
     default void close() {}
 
-    /** An in-memory store with the default bounds (see {@link InMemorySessions#DEFAULTS}). */
+    /** An in-memory store with the default bounds (see {@link InMemorySessionStore#DEFAULTS}). */
     static SessionStore inMemory() {
         return inMemory(null);
     }
 
     /**
      * An in-memory store with the default bounds, where a session unused for {@code idleTimeout} is gone;
-     * {@code null} keeps the default of {@link InMemorySessions#DEFAULTS}.
+     * {@code null} keeps the default of {@link InMemorySessionStore#DEFAULTS}.
      */
     static SessionStore inMemory(java.time.Duration idleTimeout) {
-        InMemorySessions.Limits limits = idleTimeout == null
-                ? InMemorySessions.DEFAULTS
-                : InMemorySessions.DEFAULTS.withIdleTimeout(idleTimeout);
-        return InMemorySessions.builder().limits(limits).build();
+        InMemorySessionStore.Limits limits = idleTimeout == null
+                ? InMemorySessionStore.DEFAULTS
+                : InMemorySessionStore.DEFAULTS.withIdleTimeout(idleTimeout);
+        return InMemorySessionStore.builder().limits(limits).build();
     }
 
     /** A store on a JDBC database (H2, PostgreSQL, ...); creates or migrates its tables now. */
     static SessionStore jdbc(DataSource dataSource) {
-        return JdbcSessions.builder(dataSource).build();
+        return JdbcSessionStore.builder(dataSource).build();
     }
 }

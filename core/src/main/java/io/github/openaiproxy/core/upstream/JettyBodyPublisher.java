@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
+import io.github.openaiproxy.core.flow.Demand;
 import io.github.openaiproxy.core.internal.Bodies;
-import io.github.openaiproxy.core.internal.Demand;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CancellationException;

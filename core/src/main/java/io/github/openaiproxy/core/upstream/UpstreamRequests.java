@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.keys.ApiKey;
 import java.net.http.HttpHeaders;
 import java.util.List;
@@ -10,6 +11,7 @@ import java.util.List;
  * configured organization and project, and a few OpenAI headers the SDKs use. Client credentials,
  * cookies, {@code x-openai-key} and hop-by-hop headers never reach the upstream.
  */
+@Internal
 public final class UpstreamRequests {
     /** Client headers relayed to the upstream on the pass-through routes. */
     static final List<String> FORWARDED = List.of("openai-beta", "idempotency-key", "content-encoding");

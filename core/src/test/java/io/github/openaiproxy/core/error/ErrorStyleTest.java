@@ -12,16 +12,16 @@ class ErrorStyleTest {
 
     @Test
     void seedShapeHasTitleAndMessage() {
-        assertThat(text(ErrorStyle.SEED.render(ProxyError.keyNotConfigured())))
+        assertThat(text(ErrorStyle.SIMPLE.render(ProxyError.keyNotConfigured())))
                 .isEqualTo("{\"error\":\"Configuration Error\",\"message\":\"OpenAI API key is not configured\"}");
     }
 
     @Test
     void seedShapeAddsParamAndUpstreamStatusWhenKnown() {
-        assertThat(text(ErrorStyle.SEED.render(
+        assertThat(text(ErrorStyle.SIMPLE.render(
                         ProxyError.badRequest("Invalid prompt", "prompt is required", "prompt"))))
                 .isEqualTo("{\"error\":\"Invalid prompt\",\"message\":\"prompt is required\",\"param\":\"prompt\"}");
-        assertThat(text(ErrorStyle.SEED.render(ProxyError.upstreamError(429, "slow down"))))
+        assertThat(text(ErrorStyle.SIMPLE.render(ProxyError.upstreamError(429, "slow down"))))
                 .isEqualTo("{\"error\":\"OpenAI API Error\",\"message\":\"OpenAI API returned 429: slow down\","
                         + "\"status\":429}");
     }
@@ -40,7 +40,7 @@ class ErrorStyleTest {
 
         for (ErrorStyle style : ErrorStyle.values()) {
             var node = JSON.readTree(style.render(error));
-            String message = style == ErrorStyle.SEED
+            String message = style == ErrorStyle.SIMPLE
                     ? node.get("message").textValue()
                     : node.get("error").get("message").textValue();
             assertThat(message).isEqualTo("No route for POST " + path);

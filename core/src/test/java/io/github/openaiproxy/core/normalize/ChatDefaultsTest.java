@@ -9,36 +9,36 @@ class ChatDefaultsTest {
 
     @Test
     void seedDefaultsAreThoseOfTheOriginalProxy() {
-        assertThat(ChatDefaults.SEED.model()).isEqualTo("gpt-3.5-turbo");
-        assertThat(ChatDefaults.SEED.temperature()).isEqualByComparingTo("0.7");
-        assertThat(ChatDefaults.SEED.maxTokens()).isEqualTo(1000);
-        assertThat(ChatDefaults.SEED.stream()).isFalse();
+        assertThat(ChatDefaults.DEFAULTS.model()).isEqualTo("gpt-3.5-turbo");
+        assertThat(ChatDefaults.DEFAULTS.temperature()).isEqualByComparingTo("0.7");
+        assertThat(ChatDefaults.DEFAULTS.maxTokens()).isEqualTo(1000);
+        assertThat(ChatDefaults.DEFAULTS.stream()).isFalse();
     }
 
     @Test
     void blankModelIsRejected() {
         assertThatIllegalArgumentException()
-                .isThrownBy(() -> ChatDefaults.SEED.withModel(" "))
+                .isThrownBy(() -> ChatDefaults.DEFAULTS.withModel(" "))
                 .withMessageContaining("model");
     }
 
     @Test
     void maxTokensBelowOneIsRejected() {
         assertThatIllegalArgumentException()
-                .isThrownBy(() -> ChatDefaults.SEED.withMaxTokens(0))
+                .isThrownBy(() -> ChatDefaults.DEFAULTS.withMaxTokens(0))
                 .withMessageContaining("max-tokens");
     }
 
     @Test
     void imageDefaultsRejectAnOutOfRangeN() {
         assertThatIllegalArgumentException()
-                .isThrownBy(() -> ImageDefaults.SEED.withN(11))
+                .isThrownBy(() -> ImageDefaults.DEFAULTS.withN(11))
                 .withMessageContaining("n");
     }
 
     @Test
     void seedImageDefaultsAreThoseOfTheOriginalProxy() {
-        assertThat(ImageDefaults.SEED)
+        assertThat(ImageDefaults.DEFAULTS)
                 .isEqualTo(new ImageDefaults("dall-e-3", 1, "1024x1024", "standard", "vivid", "url"));
     }
 }

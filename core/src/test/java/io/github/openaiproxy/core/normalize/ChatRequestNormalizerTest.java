@@ -14,7 +14,7 @@ class ChatRequestNormalizerTest {
     private static final String MESSAGES = "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]";
 
     private final NormalizerFixture seed =
-            new NormalizerFixture(new ChatRequestNormalizer(ChatDefaults.SEED)::normalize);
+            new NormalizerFixture(new ChatRequestNormalizer(ChatDefaults.DEFAULTS)::normalize);
 
     @Test
     void appliesTheSeedDefaultsWhenFieldsAreAbsent() {
@@ -124,7 +124,7 @@ class ChatRequestNormalizerTest {
 
     @Test
     void configuredDefaultsReplaceTheSeedOnes() {
-        ChatDefaults defaults = ChatDefaults.SEED
+        ChatDefaults defaults = ChatDefaults.DEFAULTS
                 .withModel("gpt-4o-mini")
                 .withTemperature(new BigDecimal("0.2"))
                 .withMaxTokens(256)
@@ -144,7 +144,7 @@ class ChatRequestNormalizerTest {
         ObjectNode request = json("{" + MESSAGES + ",\"action\":\"chat\"}");
         ObjectNode copy = request.deepCopy();
 
-        new ChatRequestNormalizer(ChatDefaults.SEED).normalize(request);
+        new ChatRequestNormalizer(ChatDefaults.DEFAULTS).normalize(request);
 
         assertThat(request).isEqualTo(copy);
     }

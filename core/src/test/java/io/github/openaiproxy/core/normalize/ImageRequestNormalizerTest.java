@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Prompt checks and defaults; the per-model rules are in {@link ImageRequestValidatorTest}. */
 class ImageRequestNormalizerTest {
     private final NormalizerFixture seed =
-            new NormalizerFixture(new ImageRequestNormalizer(ImageDefaults.SEED)::normalize);
+            new NormalizerFixture(new ImageRequestNormalizer(ImageDefaults.DEFAULTS)::normalize);
 
     @Test
     void appliesTheSeedDefaultsForDallE3() {
@@ -140,7 +140,7 @@ class ImageRequestNormalizerTest {
 
     @Test
     void defaultThatTheModelDoesNotAcceptIsNotAdded() {
-        ImageDefaults defaults = ImageDefaults.SEED.withSize("1792x1024").withN(4);
+        ImageDefaults defaults = ImageDefaults.DEFAULTS.withSize("1792x1024").withN(4);
         NormalizerFixture custom = new NormalizerFixture(new ImageRequestNormalizer(defaults)::normalize);
 
         ObjectNode dallE2 = custom.body("{\"prompt\":\"x\",\"model\":\"dall-e-2\"}");
@@ -155,7 +155,7 @@ class ImageRequestNormalizerTest {
     @Test
     void configuredDefaultModelIsUsed() {
         NormalizerFixture custom = new NormalizerFixture(
-                new ImageRequestNormalizer(ImageDefaults.SEED.withModel("gpt-image-1"))::normalize);
+                new ImageRequestNormalizer(ImageDefaults.DEFAULTS.withModel("gpt-image-1"))::normalize);
 
         Normalized.Accepted accepted = custom.accepted("{\"prompt\":\"x\"}");
 
@@ -170,7 +170,7 @@ class ImageRequestNormalizerTest {
         ObjectNode request = json("{\"action\":\"generate-image\",\"prompt\":\"x\"}");
         ObjectNode copy = request.deepCopy();
 
-        new ImageRequestNormalizer(ImageDefaults.SEED).normalize(request);
+        new ImageRequestNormalizer(ImageDefaults.DEFAULTS).normalize(request);
 
         assertThat(request).isEqualTo(copy);
     }

@@ -13,7 +13,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class ImageRequestValidatorTest {
     private final NormalizerFixture seed =
-            new NormalizerFixture(new ImageRequestNormalizer(ImageDefaults.SEED)::normalize);
+            new NormalizerFixture(new ImageRequestNormalizer(ImageDefaults.DEFAULTS)::normalize);
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """

@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.observe;
 
+import io.github.openaiproxy.core.flow.Publishers;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.Publishers;
 import io.github.openaiproxy.core.testing.BodyPublisherVerification;
 import java.net.http.HttpHeaders;
 import java.nio.ByteBuffer;

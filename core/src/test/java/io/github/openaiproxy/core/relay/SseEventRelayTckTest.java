@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.relay;
 
+import io.github.openaiproxy.core.flow.EventStream;
 import io.github.openaiproxy.core.testing.BodyPublisherVerification;
 import java.nio.ByteBuffer;
 import java.util.List;

@@ -100,7 +100,7 @@ class RouteTableTest {
             Route route = table.match(path).orElseThrow();
             assertThat(route.methods()).containsExactly("POST");
             assertThat(route.requiresJson()).isTrue();
-            assertThat(route.errorStyle()).isEqualTo(ErrorStyle.SEED);
+            assertThat(route.errorStyle()).isEqualTo(ErrorStyle.SIMPLE);
         }
         assertThat(table.match("/").orElseThrow().kind()).isEqualTo(RouteKind.CHAT_OR_IMAGE);
         assertThat(table.match("/generate-image").orElseThrow().kind()).isEqualTo(RouteKind.IMAGE);

@@ -1,6 +1,6 @@
 package io.github.openaiproxy.core.session;
 
-import io.github.openaiproxy.core.internal.Publishers;
+import io.github.openaiproxy.core.flow.Publishers;
 import io.github.openaiproxy.core.testing.BodyPublisherVerification;
 import java.nio.ByteBuffer;
 import java.util.List;

@@ -18,7 +18,7 @@ class SessionErrorsTest {
         JsonNode openAi = Json.parse(ErrorStyle.OPENAI.render(busy));
         assertThat(openAi.at("/error/code").asText()).isEqualTo("session_store_busy");
         assertThat(openAi.at("/error/type").asText()).isEqualTo("server_error");
-        JsonNode seed = Json.parse(ErrorStyle.SEED.render(busy));
+        JsonNode seed = Json.parse(ErrorStyle.SIMPLE.render(busy));
         assertThat(seed.get("error").asText()).isEqualTo("Service Unavailable");
         assertThat(seed.get("message").asText()).contains("busy");
     }

@@ -85,8 +85,8 @@ public final class OpenAiProxyAutoConfiguration {
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
-        ProxyEngine.Builder builder = ProxyEngine.builder(config)
-                .observer(CompositeProxyObserver.of(observers.orderedStream().toList()));
+        ProxyEngine.Builder builder = ProxyEngine.builder(config);
+        observers.orderedStream().forEach(builder::observer);
         upstreamClient.ifAvailable(builder::upstreamClient);
         sessionStore.ifAvailable(builder::sessions);
         routes.orderedStream().forEach(builder::route);

@@ -58,13 +58,13 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getCors().getMaxAge()).isEqualTo(cors.maxAge());
         assertThat(properties.getCors().isAllowCredentials()).isEqualTo(cors.allowCredentials());
 
-        ChatDefaults chat = ChatDefaults.SEED;
+        ChatDefaults chat = ChatDefaults.DEFAULTS;
         assertThat(properties.getChat().getModel()).isEqualTo(chat.model());
         assertThat(properties.getChat().getTemperature()).isEqualTo(chat.temperature());
         assertThat(properties.getChat().getMaxTokens()).isEqualTo(chat.maxTokens());
         assertThat(properties.getChat().isStream()).isEqualTo(chat.stream());
 
-        ImageDefaults image = ImageDefaults.SEED;
+        ImageDefaults image = ImageDefaults.DEFAULTS;
         assertThat(properties.getImage().getModel()).isEqualTo(image.model());
         assertThat(properties.getImage().getN()).isEqualTo(image.n());
         assertThat(properties.getImage().getSize()).isEqualTo(image.size());
@@ -160,7 +160,7 @@ class OpenAiProxyPropertiesTests {
         assertThat(metadata.get("openai.proxy.chat.temperature")
                         .path("defaultValue")
                         .decimalValue())
-                .isEqualByComparingTo(ChatDefaults.SEED.temperature());
+                .isEqualByComparingTo(ChatDefaults.DEFAULTS.temperature());
         assertThat(texts(metadata.get("openai.proxy.cors.allowed-headers").path("defaultValue")))
                 .isEqualTo(CorsConfig.DEFAULT_ALLOWED_HEADERS);
         assertThat(texts(metadata.get("openai.proxy.cors.exposed-headers").path("defaultValue")))

@@ -35,7 +35,7 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
 
     @Override
     protected String tablePrefix() {
-        return JdbcSessions.DEFAULT_PREFIX;
+        return JdbcSessionStore.DEFAULT_PREFIX;
     }
 
     static JdbcDataSource dataSource(String url) {
@@ -71,9 +71,9 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
     @Test
     void migrationRunsOnceAndIsRecorded() throws Exception {
         JdbcDataSource ds = dataSource("jdbc:h2:mem:migrate-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
-        SessionStore one = JdbcSessions.builder(ds).tablePrefix("chat_").build();
+        SessionStore one = JdbcSessionStore.builder(ds).tablePrefix("chat_").build();
         String id = one.create().id();
-        SessionStore two = JdbcSessions.builder(ds).tablePrefix("chat_").build(); // a second instance starting
+        SessionStore two = JdbcSessionStore.builder(ds).tablePrefix("chat_").build(); // a second instance starting
 
         assertThat(two.exists(id)).isTrue();
         try (Connection c = ds.getConnection();
@@ -89,7 +89,7 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
     @Test
     void theSizeOfSessionsFromBeforeTheCounterIsFilledIn() throws Exception {
         JdbcDataSource ds = dataSource("jdbc:h2:mem:size-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
-        SessionStore old = JdbcSessions.builder(ds).build();
+        SessionStore old = JdbcSessionStore.builder(ds).build();
         String id = old.create().id();
         old.append(id, java.util.List.of(message("user", "h\u00e9llo"), message("assistant", "hi")));
         try (Connection c = ds.getConnection()) {
@@ -98,7 +98,7 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
             c.createStatement().execute("DELETE FROM openai_proxy_schema_version WHERE version = 3");
         }
 
-        SessionStore upgraded = JdbcSessions.builder(ds).build();
+        SessionStore upgraded = JdbcSessionStore.builder(ds).build();
 
         assertThat(upgraded.size(id)).contains(6L + 2);
     }

@@ -24,8 +24,8 @@ class InMemorySessionStoreTest extends SessionStoreContract {
 
     @Test
     void aFullStoreEvictsTheLeastRecentlyUsedSession() {
-        SessionStore small = InMemorySessions.builder()
-                .limits(new InMemorySessions.Limits(2, 10, Duration.ofHours(1)))
+        SessionStore small = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(2, 10, Duration.ofHours(1)))
                 .build();
         Session a = small.create();
         Session b = small.create();
@@ -39,8 +39,8 @@ class InMemorySessionStoreTest extends SessionStoreContract {
 
     @Test
     void aSessionOverItsBoundDropsItsOldestMessages() {
-        SessionStore small = InMemorySessions.builder()
-                .limits(new InMemorySessions.Limits(10, 3, Duration.ofHours(1)))
+        SessionStore small = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(10, 3, Duration.ofHours(1)))
                 .build();
         Session s = small.create();
         for (int i = 1; i <= 5; i++) {
@@ -54,8 +54,8 @@ class InMemorySessionStoreTest extends SessionStoreContract {
     @Test
     void anIdleSessionExpires() {
         ManualClock clock = new ManualClock();
-        SessionStore expiring = InMemorySessions.builder()
-                .limits(new InMemorySessions.Limits(10, 10, Duration.ofMinutes(30)))
+        SessionStore expiring = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(10, 10, Duration.ofMinutes(30)))
                 .clock(clock)
                 .build();
         Session used = expiring.create();
@@ -71,9 +71,9 @@ class InMemorySessionStoreTest extends SessionStoreContract {
 
     @Test
     void limitsMustBePositive() {
-        assertThatThrownBy(() -> new InMemorySessions.Limits(0, 1, Duration.ofHours(1)))
+        assertThatThrownBy(() -> new InMemorySessionStore.Limits(0, 1, Duration.ofHours(1)))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new InMemorySessions.Limits(1, 1, Duration.ZERO))
+        assertThatThrownBy(() -> new InMemorySessionStore.Limits(1, 1, Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> store.messages(store.create().id(), 0, 0))
                 .isInstanceOf(IllegalArgumentException.class);

@@ -44,7 +44,7 @@ class PostgresSessionStoreTest extends JdbcSessionStoreContract {
         Assumptions.assumeTrue(
                 URL != null && !URL.isBlank(),
                 "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
-        store = JdbcSessions.builder(pgDataSource()).tablePrefix(PREFIX).build();
+        store = JdbcSessionStore.builder(pgDataSource()).tablePrefix(PREFIX).build();
     }
 
     @AfterAll
@@ -90,9 +90,9 @@ class PostgresSessionStoreTest extends JdbcSessionStoreContract {
     @Test
     void twoInstancesShareSessionsAndOrder() throws Exception {
         SessionStore a =
-                JdbcSessions.builder(pgDataSource()).tablePrefix(PREFIX).build();
+                JdbcSessionStore.builder(pgDataSource()).tablePrefix(PREFIX).build();
         SessionStore b =
-                JdbcSessions.builder(pgDataSource()).tablePrefix(PREFIX).build();
+                JdbcSessionStore.builder(pgDataSource()).tablePrefix(PREFIX).build();
         Session s = a.create();
         assertThat(b.exists(s.id())).isTrue();
 

@@ -6,8 +6,8 @@ import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.config.Setting;
 import io.github.openaiproxy.core.config.SettingsBinder;
 import io.github.openaiproxy.core.config.SettingsCatalog;
-import io.github.openaiproxy.core.session.InMemorySessions;
-import io.github.openaiproxy.core.session.JdbcSessions;
+import io.github.openaiproxy.core.session.InMemorySessionStore;
+import io.github.openaiproxy.core.session.JdbcSessionStore;
 import io.github.openaiproxy.core.session.SessionStore;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -82,10 +82,10 @@ final class SessionStorage implements AutoCloseable {
         String kind = core.sessionStore();
         Duration retention = core.sessionRetention();
         if (kind.equals("memory")) {
-            Duration kept = retention == null ? InMemorySessions.DEFAULTS.idleTimeout() : retention;
-            InMemorySessions.Limits limits = InMemorySessions.DEFAULTS.withIdleTimeout(kept);
+            Duration kept = retention == null ? InMemorySessionStore.DEFAULTS.idleTimeout() : retention;
+            InMemorySessionStore.Limits limits = InMemorySessionStore.DEFAULTS.withIdleTimeout(kept);
             return new SessionStorage(
-                    InMemorySessions.builder().limits(limits).clock(clock).build(),
+                    InMemorySessionStore.builder().limits(limits).clock(clock).build(),
                     null,
                     "in memory (lost on restart; kept " + kept + " after last use)");
         }
@@ -122,7 +122,7 @@ final class SessionStorage implements AutoCloseable {
                     "could not open the session database " + describe(url) + ": " + e.getMessage(), e);
         }
         try {
-            SessionStore store = JdbcSessions.builder(dataSource)
+            SessionStore store = JdbcSessionStore.builder(dataSource)
                     .retention(retention)
                     .clock(clock)
                     .build();

@@ -4,7 +4,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.config.SettingsBinder;
-import io.github.openaiproxy.core.cors.AllowedHosts;
+import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.demo.DemoUpstream;
 import io.github.openaiproxy.graphql.GraphQlOptions;
 import io.github.openaiproxy.graphql.GraphQlRoute;

@@ -2,8 +2,8 @@ package io.github.openaiproxy.spring.session;
 
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
-import io.github.openaiproxy.core.session.InMemorySessions;
-import io.github.openaiproxy.core.session.JdbcSessions;
+import io.github.openaiproxy.core.session.InMemorySessionStore;
+import io.github.openaiproxy.core.session.JdbcSessionStore;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.session.SessionStoreException;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
@@ -81,7 +81,7 @@ public final class OpenAiProxySessionsAutoConfiguration {
             return inMemory("in memory (no DataSource in the application; lost on restart)", retention, clock);
         }
         try {
-            SessionStore store = JdbcSessions.builder(dataSource)
+            SessionStore store = JdbcSessionStore.builder(dataSource)
                     .retention(retention)
                     .clock(clock)
                     .build();
@@ -100,8 +100,9 @@ public final class OpenAiProxySessionsAutoConfiguration {
 
     private static SessionStore inMemory(String where, Duration retention, Clock clock) {
         LOG.info("openai-proxy chat sessions stored " + where);
-        InMemorySessions.Limits limits =
-                retention == null ? InMemorySessions.DEFAULTS : InMemorySessions.DEFAULTS.withIdleTimeout(retention);
-        return InMemorySessions.builder().limits(limits).clock(clock).build();
+        InMemorySessionStore.Limits limits = retention == null
+                ? InMemorySessionStore.DEFAULTS
+                : InMemorySessionStore.DEFAULTS.withIdleTimeout(retention);
+        return InMemorySessionStore.builder().limits(limits).clock(clock).build();
     }
 }

@@ -1,6 +1,5 @@
-package io.github.openaiproxy.core.cors;
+package io.github.openaiproxy.core.http;
 
-import io.github.openaiproxy.core.http.ProxyRequest;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core.relay;
+package io.github.openaiproxy.core.flow;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;

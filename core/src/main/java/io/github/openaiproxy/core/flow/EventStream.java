@@ -1,7 +1,5 @@
-package io.github.openaiproxy.core.relay;
+package io.github.openaiproxy.core.flow;
 
-import io.github.openaiproxy.core.internal.Bodies;
-import io.github.openaiproxy.core.internal.Demand;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Objects;
@@ -20,7 +18,7 @@ import java.util.function.Consumer;
  * waiting and the client can take more, so a slow client slows the source instead of filling memory.
  * Cancelling the subscription cancels the source. Subscribe once.
  *
- * <p>Subclasses say what the events are: {@link SseEventRelay} cuts an upstream body into its
+ * <p>Subclasses say what the events are: the engine's relay cuts an upstream body into its
  * Server-Sent Events, the GraphQL module wraps results as GraphQL-over-SSE events.
  *
  * @param <T> the source's items
@@ -34,15 +32,18 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
     private static final int FINISHED = 3; // the source ended, failed or was timed out
 
     private final Flow.Publisher<T> source;
-    private final IdleTimer idle;
+    private final IdleWatch idle;
     private final AtomicBoolean subscribed = new AtomicBoolean();
 
     protected EventStream(Flow.Publisher<T> source) {
         this(source, null);
     }
 
-    /** With an idle watch: a source silent for longer than the timer's timeout ends the stream. */
-    EventStream(Flow.Publisher<T> source, IdleTimer idle) {
+    /**
+     * With an idle watch: a source silent for longer than the watch's timeout is cancelled, and
+     * {@link #onSourceIdle} says what the client sees last.
+     */
+    protected EventStream(Flow.Publisher<T> source, IdleWatch idle) {
         this.source = Objects.requireNonNull(source, "source");
         this.idle = idle;
     }
@@ -65,14 +66,14 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
      * The source sent nothing within the idle timeout and was cancelled: emit what the client should see
      * last. Called instead of any further source signal, never at the same time as one.
      */
-    void onSourceIdle(Consumer<ByteBuffer> emit) {
+    protected void onSourceIdle(Consumer<ByteBuffer> emit) {
         onSourceError(new java.util.concurrent.TimeoutException("the source was idle too long"), emit);
     }
 
     @Override
     public final void subscribe(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
         if (!subscribed.compareAndSet(false, true)) {
-            Bodies.refuse(downstream, "an event stream can be subscribed once");
+            Publishers.refuse(downstream, "an event stream can be subscribed once");
             return;
         }
         Relay relay = new Relay(downstream);

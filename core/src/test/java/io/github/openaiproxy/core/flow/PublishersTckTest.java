@@ -1,5 +1,6 @@
-package io.github.openaiproxy.core.internal;
+package io.github.openaiproxy.core.flow;
 
+import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.testing.BodyPublisherVerification;
 import java.nio.ByteBuffer;
 import java.util.List;

@@ -1,9 +1,8 @@
-package io.github.openaiproxy.core.cors;
+package io.github.openaiproxy.core.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 
-import io.github.openaiproxy.core.http.ProxyRequest;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core.internal;
+package io.github.openaiproxy.core.flow;
 
 import java.util.Objects;
 import java.util.concurrent.Flow;

@@ -1,9 +1,5 @@
-package io.github.openaiproxy.spring;
+package io.github.openaiproxy.core.observe;
 
-import io.github.openaiproxy.core.observe.GuardedObservation;
-import io.github.openaiproxy.core.observe.Outcome;
-import io.github.openaiproxy.core.observe.ProxyObserver;
-import io.github.openaiproxy.core.observe.Usage;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,11 +7,12 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * The application's observers as the engine's one observer, in order. Observers must not throw; each
- * one's observation is wrapped in core's {@link GuardedObservation}, so one that throws anyway is logged and
- * skipped, and can neither break a request nor keep the others from seeing it.
+ * Several observers as one, called in order (what {@code ProxyEngine.Builder#observer} builds when it is
+ * given more than one). Observers must not throw; each one's observation is wrapped in a
+ * {@link GuardedObservation}, so one that throws anyway is logged and skipped, and can neither break a
+ * request nor keep the others from seeing it.
  */
-final class CompositeProxyObserver implements ProxyObserver {
+public final class CompositeProxyObserver implements ProxyObserver {
     private final List<ProxyObserver> observers;
     private final boolean wantsDetails;
 
@@ -28,7 +25,7 @@ final class CompositeProxyObserver implements ProxyObserver {
      * The observers as one: {@link ProxyObserver#NONE} when there are none, the observer itself when there
      * is one (the engine guards it), else a composite.
      */
-    static ProxyObserver of(List<ProxyObserver> observers) {
+    public static ProxyObserver of(List<ProxyObserver> observers) {
         List<ProxyObserver> real =
                 observers.stream().filter(o -> o != ProxyObserver.NONE).toList();
         return switch (real.size()) {

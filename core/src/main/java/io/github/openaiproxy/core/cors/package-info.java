@@ -1,0 +1,4 @@
+/**
+ * API: the CORS configuration. {@code CorsPolicy} is internal.
+ */
+package io.github.openaiproxy.core.cors;

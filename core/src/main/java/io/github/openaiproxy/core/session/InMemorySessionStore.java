@@ -1,0 +1,254 @@
+package io.github.openaiproxy.core.session;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The in-memory {@link SessionStore}: bounded in sessions and in messages per session, with an idle
+ * expiry. When full, creating a session evicts the least recently used one; a session over its message
+ * bound drops its oldest messages (sequence numbers keep counting). History is lost on restart: use
+ * {@link JdbcSessionStore} for durable, shared history.
+ *
+ * <p>One lock for all: every operation is a few map and list steps, so contention stays negligible.
+ */
+public final class InMemorySessionStore implements SessionStore {
+    /** 10,000 sessions, 1,000 messages each, expiring after 24 hours without use. */
+    public static final Limits DEFAULTS = new Limits(10_000, 1_000, Duration.ofHours(24));
+
+    /**
+     * The bounds of an in-memory store.
+     *
+     * @param maxSessions sessions kept at most
+     * @param maxMessagesPerSession messages kept per session at most
+     * @param idleTimeout a session unused for this long is gone
+     */
+    public record Limits(int maxSessions, int maxMessagesPerSession, Duration idleTimeout) {
+        public Limits {
+            if (maxSessions < 1 || maxMessagesPerSession < 1) {
+                throw new IllegalArgumentException("session limits must be positive");
+            }
+            Objects.requireNonNull(idleTimeout, "idleTimeout");
+            if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+                throw new IllegalArgumentException("session idle timeout must be positive");
+            }
+        }
+
+        public Limits withIdleTimeout(Duration idleTimeout) {
+            return new Limits(maxSessions, maxMessagesPerSession, idleTimeout);
+        }
+    }
+
+    /** A builder with the default limits and the UTC system clock. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds an {@link InMemorySessionStore}. */
+    public static final class Builder {
+        private Limits limits = DEFAULTS;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {}
+
+        public Builder limits(Limits limits) {
+            this.limits = Objects.requireNonNull(limits, "limits");
+            return this;
+        }
+
+        /** The clock for creation times and expiry (tests pass a fixed or moving one). */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        public InMemorySessionStore build() {
+            return new InMemorySessionStore(limits, clock);
+        }
+    }
+
+    private final Limits limits;
+    private final Clock clock;
+    /** Access order: the eldest entry is the least recently used session. */
+    private final LinkedHashMap<String, Entry> sessions = new LinkedHashMap<>(16, 0.75f, true);
+
+    private InMemorySessionStore(Limits limits, Clock clock) {
+        this.limits = limits;
+        this.clock = clock;
+    }
+
+    private static final class Entry {
+        final Session session;
+        final List<StoredMessage> messages = new ArrayList<>();
+        long lastSequence;
+        /** The sum of the kept messages' sizes. */
+        long bytes;
+
+        Instant lastUsed;
+
+        Entry(Session session) {
+            this.session = session;
+            this.lastUsed = session.createdAt();
+        }
+    }
+
+    @Override
+    public Session create() {
+        Instant now = clock.instant();
+        Session s = new Session(SessionIds.newSessionId(), now);
+        synchronized (sessions) {
+            purgeExpired(now);
+            while (sessions.size() >= limits.maxSessions()) {
+                Iterator<Map.Entry<String, Entry>> eldest = sessions.entrySet().iterator();
+                eldest.next();
+                eldest.remove();
+            }
+            sessions.put(s.id(), new Entry(s));
+        }
+        return s;
+    }
+
+    @Override
+    public Optional<Session> find(String sessionId) {
+        synchronized (sessions) {
+            return live(sessionId).map(e -> e.session);
+        }
+    }
+
+    @Override
+    public Optional<List<StoredMessage>> append(String sessionId, List<NewMessage> messages) {
+        synchronized (sessions) {
+            Optional<Entry> entry = live(sessionId);
+            if (entry.isEmpty()) {
+                return Optional.empty();
+            }
+            Entry e = entry.get();
+            List<StoredMessage> stored = new ArrayList<>(messages.size());
+            for (NewMessage m : messages) {
+                stored.add(StoredMessage.of(sessionId, ++e.lastSequence, m));
+            }
+            e.messages.addAll(stored);
+            for (StoredMessage m : stored) {
+                e.bytes += m.size();
+            }
+            int excess = e.messages.size() - limits.maxMessagesPerSession();
+            if (excess > 0) {
+                List<StoredMessage> dropped = e.messages.subList(0, excess);
+                for (StoredMessage m : dropped) {
+                    e.bytes -= m.size();
+                }
+                dropped.clear();
+            }
+            return Optional.of(List.copyOf(stored));
+        }
+    }
+
+    @Override
+    public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit) {
+        return messages(sessionId, afterSequence, limit, Long.MAX_VALUE);
+    }
+
+    @Override
+    public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit, long maxBytes) {
+        requirePositive(limit);
+        synchronized (sessions) {
+            return live(sessionId).map(e -> {
+                int from = firstAfter(e.messages, afterSequence);
+                int to = (int) Math.min(e.messages.size(), (long) from + limit);
+                to = from + MessagePage.fitting(e.messages.subList(from, to), maxBytes);
+                return new MessagePage(List.copyOf(e.messages.subList(from, to)), to < e.messages.size());
+            });
+        }
+    }
+
+    @Override
+    public Optional<Long> size(String sessionId) {
+        synchronized (sessions) {
+            return live(sessionId).map(e -> e.bytes);
+        }
+    }
+
+    @Override
+    public Optional<List<StoredMessage>> latest(String sessionId, int limit) {
+        requirePositive(limit);
+        synchronized (sessions) {
+            return live(sessionId).map(e -> {
+                int from = Math.max(0, e.messages.size() - limit);
+                return List.copyOf(e.messages.subList(from, e.messages.size()));
+            });
+        }
+    }
+
+    @Override
+    public boolean delete(String sessionId) {
+        synchronized (sessions) {
+            boolean existed = live(sessionId).isPresent();
+            sessions.remove(sessionId);
+            return existed;
+        }
+    }
+
+    @Override
+    public boolean blocking() {
+        return false;
+    }
+
+    /** The entry if it exists and has not expired; touching it makes it the most recently used. */
+    private Optional<Entry> live(String sessionId) {
+        if (!SessionIds.isWellFormed(sessionId)) {
+            return Optional.empty();
+        }
+        Entry e = sessions.get(sessionId);
+        if (e == null) {
+            return Optional.empty();
+        }
+        Instant now = clock.instant();
+        if (expired(e, now)) {
+            sessions.remove(sessionId);
+            return Optional.empty();
+        }
+        e.lastUsed = now;
+        return Optional.of(e);
+    }
+
+    private boolean expired(Entry e, Instant now) {
+        return !e.lastUsed.plus(limits.idleTimeout()).isAfter(now);
+    }
+
+    private void purgeExpired(Instant now) {
+        Iterator<Entry> it = sessions.values().iterator();
+        while (it.hasNext()) {
+            if (!expired(it.next(), now)) {
+                break; // access order: every later entry was used more recently
+            }
+            it.remove();
+        }
+    }
+
+    private static int firstAfter(List<StoredMessage> messages, long afterSequence) {
+        int lo = 0;
+        int hi = messages.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (messages.get(mid).sequence() <= afterSequence) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    static void requirePositive(int limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be at least 1");
+        }
+    }
+}
