@@ -126,100 +126,121 @@ public record GraphQlOptions(
         return ProxySettings.environmentName(key);
     }
 
+    /** A builder starting from these options. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** A builder starting from {@link #DEFAULTS}. */
+    public static Builder builder() {
+        return DEFAULTS.toBuilder();
+    }
+
     public GraphQlOptions withEnabled(boolean enabled) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().enabled(enabled).build();
     }
 
     public GraphQlOptions withPath(String path) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
-    }
-
-    public GraphQlOptions withIntrospection(boolean introspection) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().path(path).build();
     }
 
     public GraphQlOptions withMaxDepth(int maxDepth) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().maxDepth(maxDepth).build();
     }
 
     public GraphQlOptions withMaxComplexity(int maxComplexity) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().maxComplexity(maxComplexity).build();
     }
 
     public GraphQlOptions withMaxDocumentSize(int maxDocumentSize) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().maxDocumentSize(maxDocumentSize).build();
+    }
+
+    public GraphQlOptions withIntrospection(boolean introspection) {
+        return toBuilder().introspection(introspection).build();
     }
 
     public GraphQlOptions withMaxUpstreamCalls(int maxUpstreamCalls) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().maxUpstreamCalls(maxUpstreamCalls).build();
     }
 
     /** The answer-size limit in bytes; 0 means the proxy's {@code max-body-size}. */
     public GraphQlOptions withMaxResponseSize(long maxResponseSize) {
-        return new GraphQlOptions(
-                enabled,
-                path,
-                maxDepth,
-                maxComplexity,
-                maxDocumentSize,
-                introspection,
-                maxUpstreamCalls,
-                maxResponseSize);
+        return toBuilder().maxResponseSize(maxResponseSize).build();
+    }
+
+    /** Options to change one or a few at a time; {@link #build()} checks them all. */
+    public static final class Builder {
+        private boolean enabled;
+        private String path;
+        private int maxDepth;
+        private int maxComplexity;
+        private int maxDocumentSize;
+        private boolean introspection;
+        private int maxUpstreamCalls;
+        private long maxResponseSize;
+
+        private Builder(GraphQlOptions o) {
+            enabled = o.enabled;
+            path = o.path;
+            maxDepth = o.maxDepth;
+            maxComplexity = o.maxComplexity;
+            maxDocumentSize = o.maxDocumentSize;
+            introspection = o.introspection;
+            maxUpstreamCalls = o.maxUpstreamCalls;
+            maxResponseSize = o.maxResponseSize;
+        }
+
+        public Builder enabled(boolean value) {
+            enabled = value;
+            return this;
+        }
+
+        public Builder path(String value) {
+            path = value;
+            return this;
+        }
+
+        public Builder maxDepth(int value) {
+            maxDepth = value;
+            return this;
+        }
+
+        public Builder maxComplexity(int value) {
+            maxComplexity = value;
+            return this;
+        }
+
+        public Builder maxDocumentSize(int value) {
+            maxDocumentSize = value;
+            return this;
+        }
+
+        public Builder introspection(boolean value) {
+            introspection = value;
+            return this;
+        }
+
+        public Builder maxUpstreamCalls(int value) {
+            maxUpstreamCalls = value;
+            return this;
+        }
+
+        public Builder maxResponseSize(long value) {
+            maxResponseSize = value;
+            return this;
+        }
+
+        public GraphQlOptions build() {
+            return new GraphQlOptions(
+                    enabled,
+                    path,
+                    maxDepth,
+                    maxComplexity,
+                    maxDocumentSize,
+                    introspection,
+                    maxUpstreamCalls,
+                    maxResponseSize);
+        }
     }
 }

@@ -3,6 +3,7 @@ package io.github.openaiproxy.examples.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.openaiproxy.testkit.ManualClock;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
@@ -15,9 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -103,7 +101,7 @@ class StandaloneSessionsTest {
                 "jdbc:h2:file:" + dir.resolve("db").toAbsolutePath(),
                 "OPENAI_PROXY_SESSIONS_RETENTION",
                 "1s");
-        MovableClock clock = new MovableClock();
+        ManualClock clock = new ManualClock();
         try (StandaloneServer server =
                 StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), env, clock)) {
             String id = field(post(server, "/sessions", "").body(), "sessionId");
@@ -335,30 +333,6 @@ class StandaloneSessionsTest {
                 .hasMessageContaining("OPENAI_PROXY_DB_URL");
         assertThat(SessionStorage.shared("jdbc:h2:mem:x")).isEqualTo("jdbc:h2:mem:x");
         assertThat(SessionStorage.shared("jdbc:postgresql://db/chat")).isEqualTo("jdbc:postgresql://db/chat");
-    }
-
-    /** A clock the test moves by hand. */
-    static final class MovableClock extends Clock {
-        private volatile Instant now = Instant.parse("2025-01-01T00:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 
     @Test

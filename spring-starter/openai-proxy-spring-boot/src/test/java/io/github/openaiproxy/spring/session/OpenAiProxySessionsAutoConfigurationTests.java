@@ -12,14 +12,12 @@ import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.StartupFailures;
 import io.github.openaiproxy.spring.TestBodies;
+import io.github.openaiproxy.testkit.ManualClock;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
@@ -184,7 +182,7 @@ class OpenAiProxySessionsAutoConfigurationTests {
     @ParameterizedTest
     @ValueSource(strings = {"jdbc", "memory"})
     void aSessionWithoutNewMessagesForTheRetentionIsGone(String store) {
-        MovableClock clock = new MovableClock();
+        ManualClock clock = new ManualClock();
         runner.withBean(DataSource.class, OpenAiProxySessionsAutoConfigurationTests::h2)
                 .withBean(Clock.class, () -> clock)
                 .withPropertyValues("openai.proxy.sessions.store=" + store, "openai.proxy.sessions.retention=1s")
@@ -198,30 +196,6 @@ class OpenAiProxySessionsAutoConfigurationTests {
                     clock.advance(Duration.ofMillis(1_001));
                     assertThat(sessions.exists(id)).isFalse();
                 });
-    }
-
-    /** A clock the test moves by hand. */
-    static final class MovableClock extends Clock {
-        private volatile Instant now = Instant.parse("2025-01-01T00:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 
     @Test
