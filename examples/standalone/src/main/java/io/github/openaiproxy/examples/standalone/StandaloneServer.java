@@ -16,8 +16,10 @@ import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -123,7 +125,7 @@ public final class StandaloneServer implements AutoCloseable {
                         || settings.get(allowedHosts).isBlank())) {
             // Only this machine can connect, so only its names are real: a page on another domain that
             // re-points its DNS name at 127.0.0.1 (DNS rebinding) gets 403 instead of the key.
-            settings.put(allowedHosts, String.join(",", AllowedHosts.LOOPBACK_NAMES));
+            settings.put(allowedHosts, String.join(",", loopbackNames(options.host())));
         }
         ProxyConfig config;
         GraphQlOptions graphQl;
@@ -168,6 +170,19 @@ public final class StandaloneServer implements AutoCloseable {
         exposureWarning(options.host(), loopback, config, demo != null)
                 .ifPresent(w -> LOG.log(System.Logger.Level.WARNING, w));
         return server;
+    }
+
+    /**
+     * The names a loopback-bound server answers to: the usual ones, and the address it was told to bind
+     * when that is another one ({@code HOST=127.0.0.2}), so requests addressed to it are not refused.
+     */
+    static List<String> loopbackNames(String host) {
+        List<String> names = new ArrayList<>(AllowedHosts.LOOPBACK_NAMES);
+        String literal = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+        if (!names.contains(literal.toLowerCase(Locale.ROOT))) {
+            names.add(literal.toLowerCase(Locale.ROOT));
+        }
+        return names;
     }
 
     /** Whether an address to bind is the loopback interface (a name is resolved, as Tomcat will). */

@@ -107,6 +107,15 @@ class StandaloneExposureTest {
     }
 
     @Test
+    void onAnotherLoopbackAddressThatAddressIsAnsweredToo() throws Exception {
+        try (StandaloneServer server = demoOn("127.0.0.2", Map.of())) {
+            assertThat(postTo("127.0.0.2", server.port(), "127.0.0.2:" + server.port()))
+                    .startsWith("HTTP/1.1 200");
+            assertThat(server.config().allowedHosts().allowsAny()).isFalse();
+        }
+    }
+
+    @Test
     void configuredAllowedHostsAreKeptOnLoopback() throws Exception {
         try (StandaloneServer server = demoOn("127.0.0.1", Map.of("OPENAI_PROXY_ALLOWED_HOSTS", "*"))) {
             assertThat(server.config().allowedHosts().allowsAny()).isTrue();
@@ -185,6 +194,10 @@ class StandaloneExposureTest {
 
     /** POST / over a raw socket with the given {@code Host} (the JDK client does not let a test set it). */
     private static String post(int port, String host, String... headers) throws IOException {
+        return postTo("127.0.0.1", port, host, headers);
+    }
+
+    private static String postTo(String address, int port, String host, String... headers) throws IOException {
         byte[] body = CHAT.getBytes(StandardCharsets.UTF_8);
         StringBuilder head = new StringBuilder("POST / HTTP/1.1\r\nHost: " + host + "\r\n");
         for (String h : headers) {
@@ -193,7 +206,7 @@ class StandaloneExposureTest {
         head.append("Content-Type: application/json\r\nContent-Length: ")
                 .append(body.length)
                 .append("\r\nConnection: close\r\n\r\n");
-        try (Socket s = new Socket("127.0.0.1", port)) {
+        try (Socket s = new Socket(address, port)) {
             s.setSoTimeout(30_000);
             OutputStream out = s.getOutputStream();
             out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
