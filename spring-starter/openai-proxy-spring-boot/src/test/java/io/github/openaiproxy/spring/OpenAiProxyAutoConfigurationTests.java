@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.RequestStep;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.keys.ApiKey;
@@ -256,6 +257,29 @@ class OpenAiProxyAutoConfigurationTests {
             assertThat(context.getBean(EngineExtras.class).seen)
                     .containsExactly("first GET /hello", "second GET /hello", "first GET /bye", "second GET /bye");
         });
+    }
+
+    @Test
+    void aCustomizerAddsRequestStepsAtTheirNamedPosition() {
+        runner.withUserConfiguration(EngineExtras.class)
+                .withBean(
+                        "servedBy",
+                        ProxyEngineCustomizer.class,
+                        () -> b -> b.step(
+                                RequestStep.Position.AFTER_RESPONSE_HEADERS,
+                                (ctx, next) -> next.proceed(ctx).thenApply(r -> r.withHeader("X-Served-By", "proxy"))))
+                .run(context -> {
+                    ProxyEngine engine = context.getBean(ProxyEngine.class);
+                    ProxyResponse hello = engine.handle(
+                                    ProxyRequest.builder("GET", "/hello").build())
+                            .get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    ProxyResponse missing = engine.handle(
+                                    ProxyRequest.builder("GET", "/nowhere").build())
+                            .get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    assertThat(hello.headers().firstValue("X-Served-By")).contains("proxy");
+                    assertThat(missing.status()).isEqualTo(404);
+                    assertThat(missing.headers().firstValue("X-Served-By")).contains("proxy");
+                });
     }
 
     @Test
