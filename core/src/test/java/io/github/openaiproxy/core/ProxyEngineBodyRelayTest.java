@@ -8,9 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.RawUpstream;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
 import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
+import io.github.openaiproxy.testsupport.RawUpstream;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;

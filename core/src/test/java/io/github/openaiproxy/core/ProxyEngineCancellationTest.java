@@ -6,9 +6,9 @@ import static io.github.openaiproxy.core.EngineFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.testing.RawUpstream;
-import io.github.openaiproxy.core.testing.TestSubscriber;
 import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
+import io.github.openaiproxy.testsupport.RawUpstream;
+import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;

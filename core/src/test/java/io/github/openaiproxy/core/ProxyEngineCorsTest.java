@@ -13,7 +13,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

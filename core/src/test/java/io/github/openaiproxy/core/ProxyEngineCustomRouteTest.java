@@ -15,7 +15,7 @@ import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Set;

@@ -14,8 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Handler;

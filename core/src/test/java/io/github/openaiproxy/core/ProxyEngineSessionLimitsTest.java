@@ -15,7 +15,7 @@ import io.github.openaiproxy.core.session.ChatSessions;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;

@@ -13,8 +13,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
 import io.github.openaiproxy.core.upstream.UpstreamConfig.ClientKind;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;

@@ -26,7 +26,7 @@ import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteKind;
 import io.github.openaiproxy.core.testing.Answer;
-import io.github.openaiproxy.core.testing.WireMockUpstream;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;

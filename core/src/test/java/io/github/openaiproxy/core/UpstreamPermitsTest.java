@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.TestPublisher;
-import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.net.http.HttpHeaders;
 import java.util.ArrayList;
 import java.util.List;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 
 import io.github.openaiproxy.core.flow.Publishers;
-import io.github.openaiproxy.core.testing.BodyReader;
+import io.github.openaiproxy.testsupport.BodyReader;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;

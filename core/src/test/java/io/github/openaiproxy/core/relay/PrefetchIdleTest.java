@@ -3,7 +3,7 @@ package io.github.openaiproxy.core.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.testing.TestPublisher;
-import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.openaiproxy.core.testing.TestPublisher;
-import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -2,8 +2,8 @@ package io.github.openaiproxy.core.upstream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.openaiproxy.core.testing.RawUpstream;
-import io.github.openaiproxy.core.testing.TestSubscriber;
+import io.github.openaiproxy.testsupport.RawUpstream;
+import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.net.URI;
 import java.net.http.HttpHeaders;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.testkit;
+package io.github.openaiproxy.testsupport;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.testkit;
+package io.github.openaiproxy.testsupport;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core.testing;
+package io.github.openaiproxy.testsupport;
 
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 
