@@ -2,9 +2,9 @@ package io.github.openaiproxy.servlet;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.ProxyServer;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
-import io.github.openaiproxy.servlet.support.Upstream;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The container kit on embedded Tomcat 11. */
