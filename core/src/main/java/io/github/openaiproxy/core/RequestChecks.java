@@ -218,20 +218,11 @@ final class RequestChecks {
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
             if (hasBody(ctx.request)) {
-                Optional<String> declared = ctx.request.header("Content-Length");
-                if (declared.isPresent() && parseLength(declared.get()) > limit) {
+                if (RouteHandlers.declaredLength(ctx.request) > limit) {
                     return ctx.respond(ProxyError.payloadTooLarge(limit));
                 }
             }
             return next.proceed(ctx);
-        }
-
-        private static long parseLength(String value) {
-            try {
-                return Long.parseLong(value.strip());
-            } catch (NumberFormatException e) {
-                return -1; // not a length: the body's real size is counted as it is read
-            }
         }
     }
 

@@ -5,7 +5,6 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteTable;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -142,7 +141,7 @@ final class RequestPipeline {
 
     /** The steps of the chain a route runs, in order (for tests and for reading). */
     List<RequestStep> steps(Route route) {
-        return Collections.unmodifiableList(List.of(route == null ? unmatched : chains.get(kindChain(route))));
+        return List.of(route == null ? unmatched : chains.get(kindChain(route)));
     }
 
     static RouteKindChain kindChain(Route route) {

@@ -149,7 +149,10 @@ final class RouteHandlers {
         }
     }
 
-    /** The request's {@code Content-Length}, or -1 when it declares none (or an unreadable one). */
+    /**
+     * The request's {@code Content-Length}, or -1 when it declares none or an unreadable one (then the body's
+     * real size is counted as it is read).
+     */
     static long declaredLength(ProxyRequest request) {
         String value = request.headers().firstValue("Content-Length").orElse(null);
         if (value == null) {

@@ -364,7 +364,6 @@ final class HttpTransport {
         return ProxyResponse.builder(status)
                 .headers(headers)
                 .header("Content-Type", type + "; charset=utf-8")
-                .header("Cache-Control", "no-store")
                 .json(bytes)
                 .build();
     }

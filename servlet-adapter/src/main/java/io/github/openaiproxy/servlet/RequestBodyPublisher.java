@@ -1,5 +1,6 @@
 package io.github.openaiproxy.servlet;
 
+import io.github.openaiproxy.core.flow.Demand;
 import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletInputStream;
 import java.io.IOException;
@@ -94,10 +95,10 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
                 return;
             }
             if (n <= 0) {
-                fail(new IllegalArgumentException("non-positive request: " + n));
+                fail(Demand.invalid(n));
                 return;
             }
-            long before = demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+            long before = Demand.addTo(demand, n);
             if (listening.compareAndSet(false, true)) {
                 in.setReadListener(this); // the container calls onDataAvailable when bytes are there
             } else if (before == 0) {

@@ -49,14 +49,6 @@ public final class Bodies {
         });
     }
 
-    /**
-     * Turns away a second subscriber of a body that can be read once: a subscription that does nothing,
-     * then {@code onError}, as the Flow rules ask.
-     */
-    public static void refuse(Flow.Subscriber<?> subscriber, String message) {
-        Publishers.refuse(subscriber, message);
-    }
-
     /** The bytes of an empty body. */
     public static byte[] empty() {
         return EMPTY;

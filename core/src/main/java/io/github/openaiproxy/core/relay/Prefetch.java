@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.relay;
 
 import io.github.openaiproxy.core.flow.Demand;
-import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.flow.Publishers;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -244,7 +244,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private void attach(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         synchronized (this) {
             if (attached) {
-                Bodies.refuse(subscriber, "a relayed body can be subscribed once");
+                Publishers.refuse(subscriber, "a relayed body can be subscribed once");
                 return;
             }
             attached = true;

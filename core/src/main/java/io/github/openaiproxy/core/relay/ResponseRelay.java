@@ -13,7 +13,6 @@ import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.SecretMasker;
-import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
@@ -43,11 +42,6 @@ public final class ResponseRelay implements AutoCloseable {
 
     private final int maxEventSize;
     private final IdleTimer idle;
-
-    /** A relay whose streams have the default idle timeout ({@link UpstreamConfig#DEFAULT_STREAM_IDLE_TIMEOUT}). */
-    public ResponseRelay(int maxEventSize) {
-        this(maxEventSize, UpstreamConfig.DEFAULT_STREAM_IDLE_TIMEOUT);
-    }
 
     /**
      * @param maxEventSize the largest single event relayed

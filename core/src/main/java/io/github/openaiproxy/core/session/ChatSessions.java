@@ -192,12 +192,12 @@ public final class ChatSessions {
             if (found.size() >= config.maxSessionSize()) {
                 return new Begun.Failed(SessionErrors.full(config.maxSessionSize()));
             }
-            Optional<List<StoredMessage>> h = Optional.of(found.history());
+            List<StoredMessage> history = found.history();
             ObjectNode body = normalized;
-            if (!h.get().isEmpty()) {
+            if (!history.isEmpty()) {
                 body = normalized.deepCopy();
                 ArrayNode messages = body.putArray("messages");
-                h.get().forEach(m -> messages.add(asContext(m)));
+                history.forEach(m -> messages.add(asContext(m)));
                 normalized.path("messages").forEach(messages::add);
             }
             return new Begun.Ready(new Turn(use.sessionId(), newMessages), body);

@@ -128,7 +128,7 @@ final class ReplyReader implements Flow.Subscriber<List<ByteBuffer>> {
     private void subscribeRest(Flow.Subscriber<? super List<ByteBuffer>> client) {
         synchronized (this) {
             if (attached) {
-                io.github.openaiproxy.core.internal.Bodies.refuse(client, "the reply body has one subscriber");
+                io.github.openaiproxy.core.flow.Publishers.refuse(client, "the reply body has one subscriber");
                 return;
             }
             attached = true;

@@ -113,10 +113,15 @@ public interface SessionStore extends AutoCloseable {
      * {@code null} keeps the default of {@link InMemorySessionStore#DEFAULTS}.
      */
     static SessionStore inMemory(java.time.Duration idleTimeout) {
+        return inMemory(idleTimeout, java.time.Clock.systemUTC());
+    }
+
+    /** As {@link #inMemory(java.time.Duration)}, on {@code clock} (creation times and idle expiry). */
+    static SessionStore inMemory(java.time.Duration idleTimeout, java.time.Clock clock) {
         InMemorySessionStore.Limits limits = idleTimeout == null
                 ? InMemorySessionStore.DEFAULTS
                 : InMemorySessionStore.DEFAULTS.withIdleTimeout(idleTimeout);
-        return InMemorySessionStore.builder().limits(limits).build();
+        return InMemorySessionStore.builder().limits(limits).clock(clock).build();
     }
 
     /** A store on a JDBC database (H2, PostgreSQL, ...); creates or migrates its tables now. */

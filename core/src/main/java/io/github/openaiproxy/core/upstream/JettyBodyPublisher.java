@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.flow.Demand;
-import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.flow.Publishers;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -34,7 +34,7 @@ final class JettyBodyPublisher implements Flow.Publisher<List<ByteBuffer>> {
     @Override
     public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         if (!subscribed.compareAndSet(false, true)) {
-            Bodies.refuse(subscriber, "the upstream body can be read once");
+            Publishers.refuse(subscriber, "the upstream body can be read once");
             return;
         }
         Reader reader = new Reader(subscriber);

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.upstream;
 
+import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.keys.ApiKey;
@@ -66,7 +67,7 @@ public final class UpstreamRequests {
             HttpHeaders clientHeaders,
             UpstreamRequest.StreamedBody streamed,
             ApiKey key) {
-        return passThrough(method, path, rawQuery, clientHeaders, new byte[0], streamed, key);
+        return passThrough(method, path, rawQuery, clientHeaders, Bodies.empty(), streamed, key);
     }
 
     private UpstreamRequest passThrough(

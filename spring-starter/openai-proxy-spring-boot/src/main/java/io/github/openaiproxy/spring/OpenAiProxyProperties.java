@@ -739,7 +739,6 @@ public class OpenAiProxyProperties {
         }
     }
 
-    /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
     /** Caps on upstream calls in flight; a call counts until its answer (a stream's last event) is relayed. */
     public static class Limits {
         /** The most upstream calls in flight at once; over it a request gets 503 with Retry-After. 0: no cap. */
@@ -768,6 +767,7 @@ public class OpenAiProxyProperties {
         }
     }
 
+    /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
     public static class Health {
         /**
          * How long an upstream check ('GET /v1/models' with the server key) is reused, so that health

@@ -63,17 +63,8 @@ final class SessionStorage implements AutoCloseable {
         this.description = description;
     }
 
-    static SessionStorage open(Map<String, String> env) {
-        return open(env, Clock.systemUTC());
-    }
-
-    /** Opens the store with {@code clock} for creation times and retention. */
-    static SessionStorage open(Map<String, String> env, Clock clock) {
-        return open(env, clock, null);
-    }
-
     /**
-     * Opens the store; the default H2 file is under {@code workDir} ({@code null}: the working directory,
+     * Opens the store, with {@code clock} for creation times and retention; the default H2 file is under {@code workDir} ({@code null}: the working directory,
      * tests give a directory of their own).
      */
     static SessionStorage open(Map<String, String> env, Clock clock, Path workDir) {
@@ -83,9 +74,8 @@ final class SessionStorage implements AutoCloseable {
         Duration retention = core.sessionRetention();
         if (kind.equals("memory")) {
             Duration kept = retention == null ? InMemorySessionStore.DEFAULTS.idleTimeout() : retention;
-            InMemorySessionStore.Limits limits = InMemorySessionStore.DEFAULTS.withIdleTimeout(kept);
             return new SessionStorage(
-                    InMemorySessionStore.builder().limits(limits).clock(clock).build(),
+                    SessionStore.inMemory(kept, clock),
                     null,
                     "in memory (lost on restart; kept " + kept + " after last use)");
         }

@@ -2,7 +2,6 @@ package io.github.openaiproxy.spring.session;
 
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
-import io.github.openaiproxy.core.session.InMemorySessionStore;
 import io.github.openaiproxy.core.session.JdbcSessionStore;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.session.SessionStoreException;
@@ -100,9 +99,6 @@ public final class OpenAiProxySessionsAutoConfiguration {
 
     private static SessionStore inMemory(String where, Duration retention, Clock clock) {
         LOG.info("openai-proxy chat sessions stored " + where);
-        InMemorySessionStore.Limits limits = retention == null
-                ? InMemorySessionStore.DEFAULTS
-                : InMemorySessionStore.DEFAULTS.withIdleTimeout(retention);
-        return InMemorySessionStore.builder().limits(limits).clock(clock).build();
+        return SessionStore.inMemory(retention, clock);
     }
 }
