@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.keys.ApiKey;
@@ -43,6 +44,7 @@ public final class ProxyConfig {
     private final SessionConfig sessions;
     private final int maxConcurrentUpstreamCalls;
     private final int maxConcurrentUpstreamCallsPerClient;
+    private final AccessConfig access;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -71,6 +73,7 @@ public final class ProxyConfig {
         }
         this.maxConcurrentUpstreamCalls = b.maxConcurrentUpstreamCalls;
         this.maxConcurrentUpstreamCallsPerClient = b.maxConcurrentUpstreamCallsPerClient;
+        this.access = Objects.requireNonNull(b.access, "access");
     }
 
     /** A builder with every default. */
@@ -100,7 +103,13 @@ public final class ProxyConfig {
         b.sessions = sessions;
         b.maxConcurrentUpstreamCalls = maxConcurrentUpstreamCalls;
         b.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
+        b.access = access;
         return b;
+    }
+
+    /** Who may call: identities, policies and the admin API. */
+    public AccessConfig access() {
+        return access;
     }
 
     /** Where the proxy is mounted inside its web application, for example {@code /} or {@code /ai}. */
@@ -209,6 +218,7 @@ public final class ProxyConfig {
         private SessionConfig sessions = SessionConfig.DEFAULTS;
         private int maxConcurrentUpstreamCalls = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS;
         private int maxConcurrentUpstreamCallsPerClient = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
+        private AccessConfig access = AccessConfig.DEFAULTS;
 
         private Builder() {}
 
@@ -288,6 +298,12 @@ public final class ProxyConfig {
         /** The most upstream calls in flight at once per client address (429 over it); 0 for no cap. Default 64. */
         public Builder maxConcurrentUpstreamCallsPerClient(int max) {
             this.maxConcurrentUpstreamCallsPerClient = max;
+            return this;
+        }
+
+        /** Who may call; default {@link AccessConfig#DEFAULTS} (anyone, as before access control existed). */
+        public Builder access(AccessConfig access) {
+            this.access = Objects.requireNonNull(access, "access");
             return this;
         }
 

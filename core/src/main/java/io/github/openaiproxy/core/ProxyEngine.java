@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
@@ -82,6 +83,8 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.Cors(cors),
                         new RequestChecks.Preflight(cors),
                         new RequestChecks.ContentLength(limit),
+                        new IdentifyStep(config.access()),
+                        new AuthorizeStep(config.access()),
                         new RouteHandlers.ReadBody(limit),
                         new RouteHandlers.Simple(
                                 new ChatRequestNormalizer(config.chatDefaults()),
@@ -152,23 +155,28 @@ public final class ProxyEngine implements AutoCloseable {
      * except by that cancellation: every failure becomes an error response.
      */
     public CompletableFuture<ProxyResponse> handle(ProxyRequest request) {
-        return handle(request, false);
+        return handle(request, null);
     }
 
-    /** As {@link #handle(ProxyRequest)}, for a module route's sub-request (observed as one). */
-    CompletableFuture<ProxyResponse> handleSubRequest(ProxyRequest request) {
-        return handle(request, true);
+    /**
+     * As {@link #handle(ProxyRequest)}, for a module route's sub-request (observed as one): it runs under its
+     * client request's identity.
+     */
+    CompletableFuture<ProxyResponse> handleSubRequest(ProxyRequest request, Identity identity) {
+        return handle(request, java.util.Objects.requireNonNull(identity, "identity"));
     }
 
-    private CompletableFuture<ProxyResponse> handle(ProxyRequest request, boolean subRequest) {
+    private CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity inherited) {
+        boolean subRequest = inherited != null;
         if (request.method().equals("HEAD") && serves("HEAD", request.path(), null)) {
-            return asHead(handle(request.withMethod("GET"), subRequest));
+            return asHead(handle(request.withMethod("GET"), inherited));
         }
         long start = System.nanoTime();
         ProxyObserver.Observation observation =
                 GuardedObservation.begin(observer, request.method(), request.path(), subRequest);
         RequestInFlight inFlight = new RequestInFlight();
-        RequestContext ctx = new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight);
+        RequestContext ctx =
+                new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight, inherited);
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         run(ctx).whenComplete((response, error) -> {
             ProxyResponse r = error == null ? response : internalError(ctx, error);

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
@@ -50,6 +51,9 @@ public final class RequestContext implements RequestStep.Chain {
     /** The body the upstream gets, for the simple routes (serialized from {@link #normalized}). */
     byte[] upstreamBody;
 
+    /** Who the request runs for: set by the identify step, or inherited by a module route's sub-request. */
+    Identity identity;
+
     String model;
     ApiKey key;
     /** Whether the upstream call carries the client's own key: a 401 is then about that key. */
@@ -60,8 +64,10 @@ public final class RequestContext implements RequestStep.Chain {
             ProxyObserver.Observation observation,
             boolean wantsDetails,
             boolean subRequest,
-            RequestInFlight inFlight) {
+            RequestInFlight inFlight,
+            Identity identity) {
         this.request = request;
+        this.identity = identity;
         this.observation = observation;
         this.wantsDetails = wantsDetails;
         this.subRequest = subRequest;
@@ -86,6 +92,11 @@ public final class RequestContext implements RequestStep.Chain {
     public Optional<String> model() {
         CountedRequestBody s = streamed;
         return model == null && s != null && wantsDetails ? s.model() : Optional.ofNullable(model);
+    }
+
+    /** Who the request runs for, once the identify step has resolved it (before the body is read). */
+    public Optional<Identity> identity() {
+        return Optional.ofNullable(identity);
     }
 
     /** Whether the request carries its own key (known once the key is resolved). */

@@ -25,20 +25,24 @@ import java.util.concurrent.CompletableFuture;
  *    4. Origin                                 403 for a disallowed origin
  *    5. Method                                 405
  *  simple (POST /, /images/generations, /generate-image):
- *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
- *    7. ReadBody                               the whole body, 413 when over the limit
- *    8. Simple                                 JSON (400), chat or image, session asked for, normalization (400)
- *    9. ResolveKey                             403/500
- *   10. host steps at BEFORE_UPSTREAM
- *   11. Sessions                               decorator: begin (404/503), the call below, record
- *   12. SendUpstream                           permit (429/503), call (502/504), relay
+ *    6. Identify                               who calls: proxy key, host user, JWT or anonymous (401)
+ *    7. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
+ *    8. ReadBody                               the whole body, 413 when over the limit
+ *    9. Simple                                 JSON (400), chat or image, session asked for, normalization (400)
+ *   10. Authorize                              the identity's policy: route, model (403), caps (clamp or 400)
+ *   11. ResolveKey                             403/500
+ *   12. host steps at BEFORE_UPSTREAM
+ *   13. Sessions                               decorator: begin (404/503), the call below, record
+ *   14. SendUpstream                           permit (429/503), call (502/504), relay
  *  pass-through (/v1/...):
- *    6. Query 400 · ContentType 415 · ContentLength 413 (declared)
- *    7. PassThrough                            the body unread: it streams to the upstream, counted (413)
- *    8. ResolveKey · host steps at BEFORE_UPSTREAM · SendUpstream
- *  custom (module routes such as /graphql):
- *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
- *    7. ReadBody · Custom                      the module answers; its upstream calls run this pipeline
+ *    6. Query 400 · Identify 401 · ContentType 415 · ContentLength 413 (declared)
+ *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
+ *    8. PassThrough                            the body unread: it streams to the upstream, counted (413)
+ *    9. ResolveKey · host steps at BEFORE_UPSTREAM · SendUpstream
+ *  custom (module routes such as /graphql, the session routes):
+ *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
+ *    7. ReadBody · Authorize (route) · Custom  the module answers; its sub-requests run this pipeline under
+ *                                              the client request's identity (Identify passes them on)
  * </pre>
  *
  * Built once per engine; the chains are arrays of shared, stateless steps.
@@ -61,6 +65,8 @@ final class RequestPipeline {
             RequestChecks.Cors cors,
             RequestChecks.Preflight preflight,
             RequestChecks.ContentLength contentLength,
+            IdentifyStep identify,
+            AuthorizeStep authorize,
             RouteHandlers.ReadBody readBody,
             RouteHandlers.Simple simple,
             RouteHandlers.PassThrough passThrough,
@@ -84,11 +90,13 @@ final class RequestPipeline {
                         p.preflight(),
                         RequestChecks.Origin.STEP,
                         RequestChecks.Method.STEP,
+                        p.identify(),
                         RequestChecks.ContentType.STEP,
                         RequestChecks.ContentEncoding.STEP,
                         p.contentLength(),
                         p.readBody(),
                         p.simple(),
+                        p.authorize(),
                         p.resolveKey(),
                         beforeUpstream,
                         p.sessions(),
@@ -103,8 +111,10 @@ final class RequestPipeline {
                         RequestChecks.Origin.STEP,
                         RequestChecks.Method.STEP,
                         RequestChecks.Query.STEP,
+                        p.identify(),
                         RequestChecks.ContentType.STEP,
                         p.contentLength(),
+                        p.authorize(),
                         p.passThrough(),
                         p.resolveKey(),
                         beforeUpstream,
@@ -118,10 +128,12 @@ final class RequestPipeline {
                         p.preflight(),
                         RequestChecks.Origin.STEP,
                         RequestChecks.Method.STEP,
+                        p.identify(),
                         RequestChecks.ContentType.STEP,
                         RequestChecks.ContentEncoding.STEP,
                         p.contentLength(),
                         p.readBody(),
+                        p.authorize(),
                         p.custom()));
         this.chains = byKind;
     }

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
@@ -258,7 +259,13 @@ final class RouteHandlers {
                             inherit
                                     ? sub.withRemoteAddress(
                                             request.remoteAddress().get())
-                                    : sub);
+                                    : sub,
+                            ctx.identity);
+                }
+
+                @Override
+                public Identity identity() {
+                    return ctx.identity;
                 }
             };
             CompletableFuture<ProxyResponse> answer =
@@ -273,7 +280,7 @@ final class RouteHandlers {
     /** Where a module route's sub-requests go: back into the engine, observed as sub-requests. */
     @FunctionalInterface
     interface SubRequests {
-        CompletableFuture<ProxyResponse> handle(ProxyRequest request);
+        CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity identity);
     }
 
     static Throwable unwrap(Throwable t) {

@@ -69,11 +69,13 @@ class RequestPipelineTest {
                         "Preflight",
                         "Origin",
                         "Method",
+                        "IdentifyStep",
                         "ContentType",
                         "ContentEncoding",
                         "ContentLength",
                         "ReadBody",
                         "Simple",
+                        "AuthorizeStep",
                         "ResolveKey",
                         "Sessions",
                         "SendUpstream");
@@ -85,8 +87,10 @@ class RequestPipelineTest {
                         "Origin",
                         "Method",
                         "Query",
+                        "IdentifyStep",
                         "ContentType",
                         "ContentLength",
+                        "AuthorizeStep",
                         "PassThrough",
                         "ResolveKey",
                         "SendUpstream");
@@ -97,10 +101,12 @@ class RequestPipelineTest {
                         "Preflight",
                         "Origin",
                         "Method",
+                        "IdentifyStep",
                         "ContentType",
                         "ContentEncoding",
                         "ContentLength",
                         "ReadBody",
+                        "AuthorizeStep",
                         "Custom");
         assertThat(names(engine.steps("/nowhere"))).containsExactly("AllowedHost", "Cors", "NotFound");
     }
@@ -256,7 +262,7 @@ class RequestPipelineTest {
 
     private static RequestContext context(ProxyRequest.Builder request, Route route) {
         RequestContext ctx = new RequestContext(
-                request.build(), ProxyObserver.Observation.NONE, false, false, new RequestInFlight());
+                request.build(), ProxyObserver.Observation.NONE, false, false, new RequestInFlight(), null);
         ctx.route = route;
         ctx.style = route == null ? ErrorStyle.OPENAI : route.errorStyle();
         ctx.verdict = CorsPolicy.Verdict.NOT_CORS;

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.graphql;
 
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.flow.Publishers;
 import io.github.openaiproxy.core.http.ProxyRequest;
@@ -42,6 +43,11 @@ final class InFlightCalls implements RouteCall {
     @Override
     public byte[] body() {
         return call.body();
+    }
+
+    @Override
+    public Identity identity() {
+        return call.identity();
     }
 
     @Override

@@ -45,6 +45,11 @@ public class InFlightCallsTckTest extends FlowPublisherVerification<List<ByteBuf
             }
 
             @Override
+            public io.github.openaiproxy.core.access.Identity identity() {
+                return io.github.openaiproxy.core.access.Identity.anonymous("127.0.0.1", "anonymous");
+            }
+
+            @Override
             public CompletableFuture<ProxyResponse> dispatch(ProxyRequest request) {
                 return CompletableFuture.completedFuture(
                         new ProxyResponse(200, HttpHeaders.of(Map.of(), (a, b) -> true), body, false));

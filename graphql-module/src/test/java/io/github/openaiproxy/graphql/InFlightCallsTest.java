@@ -37,6 +37,11 @@ class InFlightCallsTest {
         }
 
         @Override
+        public io.github.openaiproxy.core.access.Identity identity() {
+            return io.github.openaiproxy.core.access.Identity.anonymous("127.0.0.1", "anonymous");
+        }
+
+        @Override
         public CompletableFuture<ProxyResponse> dispatch(ProxyRequest request) {
             CompletableFuture<ProxyResponse> f = new CompletableFuture<>();
             dispatched.add(f);

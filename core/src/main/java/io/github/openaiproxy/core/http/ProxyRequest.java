@@ -24,6 +24,7 @@ public final class ProxyRequest {
     private final HttpHeaders headers;
     private final String requestOrigin;
     private final String remoteAddress;
+    private final AuthenticatedUser user;
     private final Flow.Publisher<ByteBuffer> body;
 
     private ProxyRequest(Builder b) {
@@ -33,6 +34,7 @@ public final class ProxyRequest {
         this.headers = HttpHeaders.of(b.headers, (name, value) -> true);
         this.requestOrigin = b.requestOrigin;
         this.remoteAddress = b.remoteAddress;
+        this.user = b.user;
         this.body = b.body;
     }
 
@@ -43,6 +45,7 @@ public final class ProxyRequest {
         this.headers = r.headers;
         this.requestOrigin = r.requestOrigin;
         this.remoteAddress = remoteAddress;
+        this.user = r.user;
         this.body = r.body;
     }
 
@@ -108,6 +111,14 @@ public final class ProxyRequest {
         return new ProxyRequest(this, method, remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress);
     }
 
+    /**
+     * The user the host application (or the servlet container) authenticated for this request, if any: an
+     * adapter fills it from {@code HttpServletRequest.getUserPrincipal()}. Never taken from a header.
+     */
+    public Optional<AuthenticatedUser> user() {
+        return Optional.ofNullable(user);
+    }
+
     /** The first value of a header, if present. */
     public Optional<String> header(String name) {
         return headers.firstValue(name);
@@ -127,6 +138,7 @@ public final class ProxyRequest {
         private final Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         private String requestOrigin;
         private String remoteAddress;
+        private AuthenticatedUser user;
         private Flow.Publisher<ByteBuffer> body = Bodies.emptyRequest();
 
         private Builder(String method, String path) {
@@ -156,6 +168,12 @@ public final class ProxyRequest {
         /** Sets the address of the connection's peer, for example {@code 203.0.113.7}; {@code null} for unknown. */
         public Builder remoteAddress(String remoteAddress) {
             this.remoteAddress = remoteAddress == null || remoteAddress.isBlank() ? null : remoteAddress;
+            return this;
+        }
+
+        /** Sets the user the host application authenticated; {@code null} for none. */
+        public Builder user(AuthenticatedUser user) {
+            this.user = user;
             return this;
         }
 

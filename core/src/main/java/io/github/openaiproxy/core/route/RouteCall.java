@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.route;
 
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import java.util.concurrent.CompletableFuture;
@@ -18,4 +19,7 @@ public interface RouteCall {
      * {@code x-openai-key} header onto it if client keys should apply.
      */
     CompletableFuture<ProxyResponse> dispatch(ProxyRequest request);
+
+    /** Who the request runs for; its {@link #dispatch dispatched} sub-requests run for the same identity. */
+    Identity identity();
 }

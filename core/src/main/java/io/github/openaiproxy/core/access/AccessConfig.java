@@ -1,0 +1,92 @@
+package io.github.openaiproxy.core.access;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Who may call, as configured ({@code access.*}, {@code policies.*}, {@code admin.*}). The defaults are the
+ * seed's behaviour: anonymous callers allowed, no trusted proxies, no JWT issuer, no admin API.
+ *
+ * @param anonymous what callers without a credential may do
+ * @param trustedProxies the addresses (CIDR or single) whose {@code X-Forwarded-For} / {@code Forwarded} is believed
+ * @param jwt the OpenID Connect issuer whose bearer JWTs identify users, or {@code null}
+ * @param rolePolicies the host application's roles mapped to policies, in order: a user gets the first
+ *     policy whose role it has, otherwise {@link Policy#USERS}
+ * @param policies the configured policies by name (the three defaults always present)
+ * @param declaredKeys proxy keys declared in configuration as hashes
+ * @param admin the admin API
+ */
+public record AccessConfig(
+        Anonymous anonymous,
+        List<String> trustedProxies,
+        Jwt jwt,
+        Map<String, String> rolePolicies,
+        Map<String, Policy> policies,
+        List<ProxyKey> declaredKeys,
+        Admin admin) {
+    /** The seed's behaviour: anyone may call, under the unrestricted default policies. */
+    public static final AccessConfig DEFAULTS =
+            new AccessConfig(Anonymous.ALLOW, List.of(), null, Map.of(), Map.of(), List.of(), Admin.OFF);
+
+    /** What a caller without a credential may do. */
+    public enum Anonymous {
+        /** Call, under the {@link Policy#ANONYMOUS} policy. */
+        ALLOW,
+        /** Nothing: 401. */
+        DENY
+    }
+
+    /**
+     * A JWT issuer.
+     *
+     * @param issuer the {@code iss} every token must carry
+     * @param audience the {@code aud} every token must include
+     * @param jwksUrl where the issuer's signing keys are published
+     */
+    public record Jwt(String issuer, String audience, String jwksUrl) {
+        public Jwt {
+            Objects.requireNonNull(issuer, "issuer");
+            Objects.requireNonNull(audience, "audience");
+            Objects.requireNonNull(jwksUrl, "jwksUrl");
+        }
+    }
+
+    /**
+     * The admin API.
+     *
+     * @param enabled whether it is served
+     * @param path where, under the proxy's mount path
+     * @param tokenHashes SHA-256 hashes (hex) of the admin tokens
+     * @param role the host application's role that may use it, or {@code null}
+     */
+    public record Admin(boolean enabled, String path, List<String> tokenHashes, String role) {
+        /** Not served. */
+        public static final Admin OFF = new Admin(false, "/admin", List.of(), null);
+
+        public Admin {
+            Objects.requireNonNull(path, "path");
+            tokenHashes = List.copyOf(tokenHashes);
+        }
+    }
+
+    public AccessConfig {
+        Objects.requireNonNull(anonymous, "anonymous");
+        trustedProxies = List.copyOf(trustedProxies);
+        rolePolicies = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(rolePolicies));
+        Map<String, Policy> all = new LinkedHashMap<>();
+        for (String name : List.of(Policy.KEYS, Policy.USERS, Policy.ANONYMOUS)) {
+            all.put(name, Policy.unrestricted(name));
+        }
+        all.putAll(policies);
+        policies = java.util.Collections.unmodifiableMap(all);
+        declaredKeys = List.copyOf(declaredKeys);
+        Objects.requireNonNull(admin, "admin");
+    }
+
+    /** Whether any credential is checked at all (otherwise every caller is anonymous and allowed). */
+    public boolean isDefault() {
+        return equals(DEFAULTS);
+    }
+}
