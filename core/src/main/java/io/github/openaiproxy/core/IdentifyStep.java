@@ -20,8 +20,12 @@ final class IdentifyStep implements RequestStep {
     @Override
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
         if (ctx.identity == null) {
-            // Placeholder until the identity sources land: everyone is anonymous.
-            ctx.identity = Identity.anonymous(ctx.request.remoteAddress().orElse(null), Policy.ANONYMOUS);
+            // Placeholder until the identity sources land: the host's user, else anonymous.
+            ctx.identity = ctx.request
+                    .user()
+                    .map(u -> Identity.user(u.name(), Policy.USERS))
+                    .orElseGet(
+                            () -> Identity.anonymous(ctx.request.remoteAddress().orElse(null), Policy.ANONYMOUS));
         }
         return next.proceed(ctx);
     }

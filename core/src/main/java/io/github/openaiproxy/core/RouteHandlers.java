@@ -207,7 +207,8 @@ final class RouteHandlers {
                 return next.proceed(ctx);
             }
             Normalized.Accepted chat = ctx.normalized;
-            CompletableFuture<ChatSessions.Begun> begun = ctx.inFlight.track(sessions.begin(use, chat.body()));
+            CompletableFuture<ChatSessions.Begun> begun =
+                    ctx.inFlight.track(sessions.begin(use, ctx.identity, chat.body()));
             return begun.thenCompose(b -> {
                 if (b instanceof ChatSessions.Begun.Failed failed) {
                     return ctx.respond(failed.error());

@@ -15,7 +15,7 @@ import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the JDBC store adds to the {@link SessionStoreContract}: retention. Runs on every database the store
+ * What the JDBC store adds to the {@link SessionStoreContract}: retention, and owners shared by instances. Runs on every database the store
  * supports (H2 and PostgreSQL here; extend it for another).
  */
 public abstract class JdbcSessionStoreContract extends SessionStoreContract {
@@ -73,6 +73,16 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
 
         assertThat(store.exists(s.id())).isTrue();
         assertThat(rows("sessions", "id", s.id())).isEqualTo(1);
+    }
+
+    /** The owner is in the database: another instance on the same tables sees it. */
+    @Test
+    protected void anotherInstanceSeesTheOwner() {
+        Session owned = store().create("proxy_key:k1");
+        SessionStore other = JdbcSessionStore.builder(dataSource())
+                .tablePrefix(tablePrefix())
+                .build();
+        assertThat(other.find(owned.id()).orElseThrow().ownerId()).isEqualTo("proxy_key:k1");
     }
 
     @Test

@@ -35,6 +35,9 @@ import org.junit.jupiter.api.Test;
  *     }
  * }
  * }</pre>
+ *
+ * <p>A store keeps each session's owner ({@link SessionStore#create(String)}); the engine, not the store,
+ * decides who may use a session.
  */
 public abstract class SessionStoreContract {
     /** The store under test; the same one for every test of a class is fine (ids never collide). */
@@ -67,6 +70,28 @@ public abstract class SessionStoreContract {
         });
         assertThat(store().exists(s.id())).isTrue();
         assertThat(store().exists(SessionIds.newSessionId())).isFalse();
+    }
+
+    /**
+     * A session keeps the owner it was created with, exactly (owner ids are {@code kind:subject}, and a JWT's
+     * subject may be long and not ASCII); a session created without one has none.
+     */
+    @Test
+    protected void aSessionKeepsTheOwnerItWasCreatedWith() {
+        String longOwner = "token:https://login.example/realms/\u00e9quipe#" + "s".repeat(1500);
+        Session alice = store().create("user:alice");
+        Session token = store().create(longOwner);
+        Session unowned = store().create();
+        Session explicitlyUnowned = store().create(null);
+
+        assertThat(alice.ownerId()).isEqualTo("user:alice");
+        assertThat(store().find(alice.id()).orElseThrow().ownerId()).isEqualTo("user:alice");
+        assertThat(store().find(token.id()).orElseThrow().ownerId()).isEqualTo(longOwner);
+        assertThat(store().find(unowned.id()).orElseThrow().owner()).isEmpty();
+        assertThat(store().find(explicitlyUnowned.id()).orElseThrow().owner()).isEmpty();
+        // The owner stays with its session through the session's use.
+        store().append(alice.id(), List.of(message("user", "mine")));
+        assertThat(store().find(alice.id()).orElseThrow().ownerId()).isEqualTo("user:alice");
     }
 
     /** The size counts UTF-8 bytes of the text and of the JSON content, and survives reads. */

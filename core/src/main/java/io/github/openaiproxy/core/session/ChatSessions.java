@@ -3,6 +3,7 @@ package io.github.openaiproxy.core.session;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.HeaderMap;
@@ -33,6 +34,11 @@ import java.util.function.Supplier;
  * records nothing. A non-streamed reply is recorded before it is answered; a streamed one is relayed
  * event by event as it arrives and recorded before the stream is closed, so a client that reads the
  * history after the reply always finds the turn.
+ *
+ * <p>Owners: a session created by an identified caller belongs to it ({@link Identity#ownerId()}); to any
+ * other caller it does not exist, on every route and in a chat turn (404, the same answer as for an unknown
+ * id). A session created anonymously has no owner and stays usable by anyone who holds its id, identified or
+ * not: the unguessable id is the capability, as before sessions had owners.
  *
  * <p>Bounds ({@link SessionConfig}): a new message over {@code maxMessageSize} is refused (413) before
  * the upstream call, and so is every turn of a session that holds {@code maxSessionSize} bytes; nothing
@@ -156,12 +162,14 @@ public final class ChatSessions {
     }
 
     /**
-     * Starts a turn: checks the session and, when asked, puts its history before the request's messages.
+     * Starts a turn: checks the session (unknown, or owned by someone else: 404 either way) and, when asked,
+     * puts its history before the request's messages.
      *
      * @param use what the body asked
+     * @param caller who asks ({@code null} counts as anonymous)
      * @param normalized the normalized chat body (never changed: with history, a copy is sent; without, itself)
      */
-    public CompletableFuture<Begun> begin(Ask.Use use, ObjectNode normalized) {
+    public CompletableFuture<Begun> begin(Ask.Use use, Identity caller, ObjectNode normalized) {
         Instant asked = now();
         List<NewMessage> newMessages = newMessages(normalized.path("messages"), asked);
         for (NewMessage m : newMessages) {
@@ -170,7 +178,12 @@ public final class ChatSessions {
                         new Begun.Failed(SessionErrors.messageTooLarge(config.maxMessageSize())));
             }
         }
+        String callerOwner = ownerId(caller);
         Supplier<Lookup> lookup = () -> {
+            // The owner never changes, so checking it before the reads and the turn's append is enough.
+            if (findUsable(use.sessionId(), callerOwner).isEmpty()) {
+                return new Lookup(null, 0);
+            }
             Optional<Long> size = store.size(use.sessionId());
             if (size.isEmpty()) {
                 return new Lookup(null, 0);
@@ -202,6 +215,22 @@ public final class ChatSessions {
             }
             return new Begun.Ready(new Turn(use.sessionId(), newMessages), body);
         });
+    }
+
+    /**
+     * What sessions created by {@code identity} are owned by: its {@link Identity#ownerId()}; {@code null} for
+     * anonymous callers (and for a request no identity was resolved for), whose sessions are unowned.
+     */
+    static String ownerId(Identity identity) {
+        return identity == null ? null : identity.ownerId().orElse(null);
+    }
+
+    /**
+     * The session if it exists and the caller may use it (a blocking store call). A session owned by someone
+     * else is as unknown as one that never existed: the same answer, so no caller learns that it exists.
+     */
+    Optional<Session> findUsable(String sessionId, String callerOwnerId) {
+        return store.find(sessionId).filter(s -> s.isUsableBy(callerOwnerId));
     }
 
     /** What {@link #begin} found: the history to send (null for an unknown session) and the session's bytes. */

@@ -101,8 +101,13 @@ public final class InMemorySessionStore implements SessionStore {
 
     @Override
     public Session create() {
+        return create(null);
+    }
+
+    @Override
+    public Session create(String ownerId) {
         Instant now = clock.instant();
-        Session s = new Session(SessionIds.newSessionId(), now);
+        Session s = new Session(SessionIds.newSessionId(), now, ownerId);
         synchronized (sessions) {
             purgeExpired(now);
             while (sessions.size() >= limits.maxSessions()) {

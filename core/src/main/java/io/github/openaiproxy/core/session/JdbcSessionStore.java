@@ -145,7 +145,9 @@ public final class JdbcSessionStore implements SessionStore {
                                 + " NOT NULL",
                         "UPDATE " + sessions + " SET total_bytes = (SELECT COALESCE(SUM(OCTET_LENGTH(m.content)"
                                 + " + COALESCE(OCTET_LENGTH(m.content_json), 0)), 0) FROM " + messages
-                                + " m WHERE m.session_id = " + sessions + ".id)"));
+                                + " m WHERE m.session_id = " + sessions + ".id)"),
+                // Sessions belong to their owner; the sessions of an older schema stay unowned.
+                List.of("ALTER TABLE " + sessions + " ADD COLUMN IF NOT EXISTS owner_id TEXT"));
     }
 
     private void migrate() {
@@ -201,15 +203,21 @@ public final class JdbcSessionStore implements SessionStore {
 
     @Override
     public Session create() {
+        return create(null);
+    }
+
+    @Override
+    public Session create(String ownerId) {
         Instant now = now();
         purgeExpired(now);
-        Session session = new Session(SessionIds.newSessionId(), now);
+        Session session = new Session(SessionIds.newSessionId(), now, ownerId);
         try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement(
-                        "INSERT INTO " + sessions + " (id, created_at, updated_at, last_seq) VALUES (?, ?, ?, 0)")) {
+                PreparedStatement p = c.prepareStatement("INSERT INTO " + sessions
+                        + " (id, created_at, updated_at, last_seq, owner_id) VALUES (?, ?, ?, 0, ?)")) {
             p.setString(1, session.id());
             p.setObject(2, utc(now));
             p.setObject(3, utc(now));
+            p.setString(4, ownerId);
             p.executeUpdate();
             return session;
         } catch (SQLException e) {
@@ -224,11 +232,13 @@ public final class JdbcSessionStore implements SessionStore {
         }
         try (Connection c = dataSource.getConnection();
                 PreparedStatement p = c.prepareStatement(
-                        "SELECT created_at FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
+                        "SELECT created_at, owner_id FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
             p.setString(1, sessionId);
             p.setObject(2, utc(cutoff()));
             try (ResultSet rs = p.executeQuery()) {
-                return rs.next() ? Optional.of(new Session(sessionId, instant(rs, 1))) : Optional.empty();
+                return rs.next()
+                        ? Optional.of(new Session(sessionId, instant(rs, 1), rs.getString(2)))
+                        : Optional.empty();
             }
         } catch (SQLException e) {
             throw failure("read a session", e);

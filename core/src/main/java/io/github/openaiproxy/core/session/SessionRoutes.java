@@ -33,7 +33,8 @@ import java.util.function.Supplier;
  *       {@code nextAfter} continues it
  * </ul>
  *
- * An unknown session is 404 {@code Session Not Found}.
+ * An unknown session is 404 {@code Session Not Found}, and so is a session owned by another caller (the
+ * same answer, so it tells no one that the session exists); see {@link ChatSessions} for owners.
  */
 final class SessionRoutes {
     static final int DEFAULT_LIMIT = 100;
@@ -43,16 +44,19 @@ final class SessionRoutes {
 
     static List<CustomRoute> all(ChatSessions sessions) {
         return List.of(
-                route("/sessions", Set.of("POST"), call -> create(sessions)),
+                route("/sessions", Set.of("POST"), call -> create(sessions, ChatSessions.ownerId(call.identity()))),
                 route("/sessions/{id}", Set.of("GET", "DELETE"), call -> {
                     String id = segment(call, 2);
-                    return call.request().method().equals("DELETE") ? delete(sessions, id) : find(sessions, id);
+                    String caller = ChatSessions.ownerId(call.identity());
+                    return call.request().method().equals("DELETE")
+                            ? delete(sessions, id, caller)
+                            : find(sessions, id, caller);
                 }),
                 route("/sessions/{id}/messages", Set.of("GET"), call -> messages(sessions, call)));
     }
 
-    private static CompletableFuture<ProxyResponse> create(ChatSessions sessions) {
-        return answer(sessions, () -> sessions.store().create(), s -> {
+    private static CompletableFuture<ProxyResponse> create(ChatSessions sessions, String owner) {
+        return answer(sessions, () -> sessions.store().create(owner), s -> {
             ObjectNode n = Json.object();
             n.put("sessionId", s.id());
             n.put("createdAt", s.createdAt().toString());
@@ -61,10 +65,10 @@ final class SessionRoutes {
         });
     }
 
-    private static CompletableFuture<ProxyResponse> find(ChatSessions sessions, String id) {
+    private static CompletableFuture<ProxyResponse> find(ChatSessions sessions, String id, String caller) {
         return answer(
                 sessions,
-                () -> sessions.store().find(id),
+                () -> sessions.findUsable(id, caller),
                 found -> found.map(s -> {
                             ObjectNode n = Json.object();
                             n.put("sessionId", s.id());
@@ -74,20 +78,26 @@ final class SessionRoutes {
                         .orElseGet(() -> error(SessionErrors.notFound())));
     }
 
-    private static CompletableFuture<ProxyResponse> delete(ChatSessions sessions, String id) {
-        return answer(sessions, () -> sessions.store().delete(id), deleted -> {
-            if (!deleted) {
-                return error(SessionErrors.notFound());
-            }
-            ObjectNode n = Json.object();
-            n.put("sessionId", id);
-            n.put("success", true);
-            return json(200, n);
-        });
+    private static CompletableFuture<ProxyResponse> delete(ChatSessions sessions, String id, String caller) {
+        // The owner never changes: a session this caller may use now is one it may delete.
+        return answer(
+                sessions,
+                () -> sessions.findUsable(id, caller).isPresent()
+                        && sessions.store().delete(id),
+                deleted -> {
+                    if (!deleted) {
+                        return error(SessionErrors.notFound());
+                    }
+                    ObjectNode n = Json.object();
+                    n.put("sessionId", id);
+                    n.put("success", true);
+                    return json(200, n);
+                });
     }
 
     private static CompletableFuture<ProxyResponse> messages(ChatSessions sessions, RouteCall call) {
         String id = segment(call, 2);
+        String caller = ChatSessions.ownerId(call.identity());
         String query = call.request().rawQuery().orElse("");
         long after;
         int limit;
@@ -104,8 +114,10 @@ final class SessionRoutes {
         }
         return answer(
                 sessions,
-                () -> sessions.store()
-                        .messages(id, after, limit, sessions.config().maxPageSize()),
+                () -> sessions.findUsable(id, caller).isPresent()
+                        ? sessions.store()
+                                .messages(id, after, limit, sessions.config().maxPageSize())
+                        : Optional.<MessagePage>empty(),
                 page -> page.map(p -> {
                             ObjectNode n = Json.object();
                             n.put("sessionId", id);

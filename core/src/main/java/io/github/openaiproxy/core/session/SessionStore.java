@@ -14,14 +14,36 @@ import javax.sql.DataSource;
  * together stay together even when many calls append to one session at once, and every reader sees the
  * same order.
  *
+ * <p>Owners: a session may record who owns it ({@link #create(String)}, {@link Session#ownerId()}). The store
+ * only keeps the owner; the engine decides who may use a session (see {@link Session#isUsableBy}), so the
+ * store's methods take no caller.
+ *
  * <p>Two implementations come with the core: {@link #inMemory()} (bounded, with expiry; the engine's
  * default) and {@link #jdbc(DataSource)} (durable, shared by every proxy instance on the same database).
  */
 public interface SessionStore extends AutoCloseable {
-    /** Creates a session with a new unguessable id. */
+    /** Creates an unowned session with a new unguessable id. */
     Session create();
 
-    /** The session, if it exists. */
+    /**
+     * Creates a session with a new unguessable id, owned by {@code ownerId}; {@link #find} returns it with
+     * that owner from then on.
+     *
+     * <p>The default serves stores written before sessions had owners: it creates an unowned session when
+     * {@code ownerId} is {@code null}, and otherwise refuses ({@link UnsupportedOperationException}, a 503 for
+     * the caller) rather than drop the owner and let others use the session. Override it to keep the owner.
+     *
+     * @param ownerId the owner, for example {@code user:alice}; {@code null} for an unowned session
+     */
+    default Session create(String ownerId) {
+        if (ownerId == null) {
+            return create();
+        }
+        throw new UnsupportedOperationException(
+                getClass().getName() + " does not record session owners: implement SessionStore.create(String)");
+    }
+
+    /** The session with its owner, if it exists. */
     Optional<Session> find(String sessionId);
 
     /** Whether the session exists. */

@@ -80,8 +80,8 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
                 ResultSet rs =
                         c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM chat_schema_version")) {
             rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(3);
-            assertThat(rs.getInt(2)).isEqualTo(3);
+            assertThat(rs.getInt(1)).isEqualTo(4);
+            assertThat(rs.getInt(2)).isEqualTo(4);
         }
     }
 
@@ -93,14 +93,36 @@ class H2SessionStoreTest extends JdbcSessionStoreContract {
         String id = old.create().id();
         old.append(id, java.util.List.of(message("user", "h\u00e9llo"), message("assistant", "hi")));
         try (Connection c = ds.getConnection()) {
-            // As version 2 left it: no counter yet.
+            // As version 2 left it: no counter yet (and no owner).
             c.createStatement().execute("ALTER TABLE openai_proxy_sessions DROP COLUMN total_bytes");
-            c.createStatement().execute("DELETE FROM openai_proxy_schema_version WHERE version = 3");
+            c.createStatement().execute("ALTER TABLE openai_proxy_sessions DROP COLUMN owner_id");
+            c.createStatement().execute("DELETE FROM openai_proxy_schema_version WHERE version >= 3");
         }
 
         SessionStore upgraded = JdbcSessionStore.builder(ds).build();
 
         assertThat(upgraded.size(id)).contains(6L + 2);
+    }
+
+    /** Migration 4 adds the owner: the sessions of an older schema stay unowned, new ones get their owner. */
+    @Test
+    void sessionsFromBeforeOwnersStayUnowned() throws Exception {
+        JdbcDataSource ds = dataSource("jdbc:h2:mem:owner-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        SessionStore old = JdbcSessionStore.builder(ds).build();
+        String id = old.create().id();
+        old.append(id, List.of(message("user", "from before")));
+        try (Connection c = ds.getConnection()) {
+            // As version 3 left it: no owner column yet.
+            c.createStatement().execute("ALTER TABLE openai_proxy_sessions DROP COLUMN owner_id");
+            c.createStatement().execute("DELETE FROM openai_proxy_schema_version WHERE version = 4");
+        }
+
+        SessionStore upgraded = JdbcSessionStore.builder(ds).build();
+
+        assertThat(upgraded.find(id).orElseThrow().owner()).isEmpty();
+        assertThat(upgraded.messages(id, 0, 10).orElseThrow().messages()).hasSize(1);
+        String owned = upgraded.create("user:alice").id();
+        assertThat(upgraded.find(owned).orElseThrow().ownerId()).isEqualTo("user:alice");
     }
 
     @Test
