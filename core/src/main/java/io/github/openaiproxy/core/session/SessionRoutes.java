@@ -80,19 +80,17 @@ final class SessionRoutes {
 
     private static CompletableFuture<ProxyResponse> delete(ChatSessions sessions, String id, String caller) {
         // The owner never changes: a session this caller may use now is one it may delete.
-        return answer(
-                sessions,
-                () -> sessions.findUsable(id, caller).isPresent()
-                        && sessions.store().delete(id),
-                deleted -> {
-                    if (!deleted) {
-                        return error(SessionErrors.notFound());
-                    }
-                    ObjectNode n = Json.object();
-                    n.put("sessionId", id);
-                    n.put("success", true);
-                    return json(200, n);
-                });
+        Supplier<Boolean> operation = () ->
+                sessions.findUsable(id, caller).isPresent() && sessions.store().delete(id);
+        return answer(sessions, operation, deleted -> {
+            if (!deleted) {
+                return error(SessionErrors.notFound());
+            }
+            ObjectNode n = Json.object();
+            n.put("sessionId", id);
+            n.put("success", true);
+            return json(200, n);
+        });
     }
 
     private static CompletableFuture<ProxyResponse> messages(ChatSessions sessions, RouteCall call) {
