@@ -71,6 +71,11 @@ class ProxyEngineObserverTest {
                 }
 
                 @Override
+                public void refused(String reason, String policy) {
+                    calls.add(prefix + "refused " + reason + " " + policy);
+                }
+
+                @Override
                 public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
                     calls.add(prefix + "finished " + status + " " + (streamed ? "stream" : "plain") + " " + outcome);
                 }

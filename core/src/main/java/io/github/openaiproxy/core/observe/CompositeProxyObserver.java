@@ -93,6 +93,11 @@ public final class CompositeProxyObserver implements ProxyObserver {
         }
 
         @Override
+        public void refused(String reason, String policy) {
+            each(e -> e.refused(reason, policy));
+        }
+
+        @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
             each(e -> e.finished(status, streamed, outcome, duration));
         }

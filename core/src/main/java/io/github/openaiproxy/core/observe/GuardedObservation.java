@@ -66,6 +66,11 @@ public final class GuardedObservation implements ProxyObserver.Observation {
     }
 
     @Override
+    public void refused(String reason, String policy) {
+        run("refused", () -> delegate.refused(reason, policy));
+    }
+
+    @Override
     public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
         run("finished", () -> delegate.finished(status, streamed, outcome, duration));
     }

@@ -31,8 +31,9 @@ public interface ProxyObserver {
     /**
      * One request's story. Calls come in this order: {@link #upstreamResponded} (when there was an
      * upstream call), {@link #routed} (once the response is ready), {@link #streamOpened} and
-     * {@link #firstEvent} (streams), {@link #usage}, {@link #finished}. All methods default to doing
-     * nothing; an exception thrown by one is logged and ignored.
+     * {@link #firstEvent} (streams), {@link #usage}, {@link #finished}; a request the access checks refuse
+     * gets {@link #refused} before {@link #routed}. All methods default to doing nothing; an exception
+     * thrown by one is logged and ignored.
      */
     interface Observation {
         Observation NONE = new Observation() {};
@@ -56,6 +57,18 @@ public interface ProxyObserver {
 
         /** The upstream reported token usage. */
         default void usage(Usage usage) {}
+
+        /**
+         * The access checks refused the request (401 or 403), with no upstream call. Both values come from
+         * small fixed sets, so they may be metric tags: never a key, a user name or an address.
+         *
+         * @param reason why, for example {@code unknown_key}, {@code no_credential}, {@code model_not_allowed}
+         * @param policy the policy that refused, or {@link #NO_POLICY} when the caller was not identified
+         */
+        default void refused(String reason, String policy) {}
+
+        /** The policy of a refusal that came before any policy applied (no valid identity). */
+        String NO_POLICY = "none";
 
         /** The response is over: its status, whether it streamed, how it ended and how long it took. */
         default void finished(int status, boolean streamed, Outcome outcome, Duration duration) {}

@@ -26,7 +26,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@code route} and {@code model};
  *   <li>{@value #ACTIVE_STREAMS} (gauge): streams open now;
  *   <li>{@value #TOKENS} (counter): tokens from the upstream's {@code usage}, tagged {@code model} and
- *       {@code type} ({@code input}, {@code output}).
+ *       {@code type} ({@code input}, {@code output});
+ *   <li>{@value #REFUSALS} (counter): requests the access checks refused (401, 403), tagged {@code reason}
+ *       (for example {@code unknown_key}, {@code no_credential}, {@code model_not_allowed}) and {@code policy}
+ *       (the policy that refused, {@code none} before any applied). Never a key, user name or address.
  * </ul>
  *
  * A GraphQL call counts once, as a request on its own route: the requests it runs through the proxy's
@@ -34,7 +37,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * tokens, not requests, streams or first events of their own.
  *
  * <p>Every tag has a bounded set of values: routes are the configured templates, and models are bounded as
- * {@link ModelTags} explains (set {@code openai.proxy.metrics.max-model-tags}).
+ * {@link ModelTags} explains (set {@code openai.proxy.metrics.max-model-tags}); refusal reasons and policy
+ * names come from small fixed sets, and are bounded the same way ({@value #MAX_ACCESS_TAGS} values each) in
+ * case a policy store holds more than expected.
  */
 public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String REQUESTS = "openai.proxy.requests";
@@ -42,6 +47,10 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String FIRST_EVENT = "openai.proxy.stream.first-event";
     public static final String ACTIVE_STREAMS = "openai.proxy.streams.active";
     public static final String TOKENS = "openai.proxy.tokens";
+    public static final String REFUSALS = "openai.proxy.access.refusals";
+
+    /** The most distinct values of the refusal counter's {@code reason} and of its {@code policy} tag. */
+    static final int MAX_ACCESS_TAGS = 100;
 
     private final Meter.MeterProvider<Timer> requests;
     private final Meter.MeterProvider<Timer> upstreamLatency;
@@ -49,6 +58,10 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     private final Meter.MeterProvider<Counter> tokens;
     private final AtomicInteger activeStreams = new AtomicInteger();
     private final ModelTags models;
+    private final Meter.MeterProvider<Counter> refusals;
+    // Not models, but the same bound: a value of the allowed shape, while fewer than the maximum are known.
+    private final ModelTags reasons = new ModelTags(MAX_ACCESS_TAGS);
+    private final ModelTags policies = new ModelTags(MAX_ACCESS_TAGS);
 
     /**
      * @param maxModelTags the most distinct values of the {@code model} tag
@@ -67,6 +80,9 @@ public final class MicrometerProxyObserver implements ProxyObserver {
         this.tokens = Counter.builder(TOKENS)
                 .description("Tokens the upstream reported in usage")
                 .baseUnit("tokens")
+                .withRegistry(registry);
+        this.refusals = Counter.builder(REFUSALS)
+                .description("Requests the access checks refused, by reason and policy")
                 .withRegistry(registry);
         Gauge.builder(ACTIVE_STREAMS, activeStreams, AtomicInteger::get)
                 .description("Streams open to clients")
@@ -149,6 +165,13 @@ public final class MicrometerProxyObserver implements ProxyObserver {
             if (usage.outputTokens() > 0) {
                 tokens.withTags("model", tag, "type", "output").increment(usage.outputTokens());
             }
+        }
+
+        @Override
+        public void refused(String reason, String policy) {
+            // A sub-request inherits its client's identity: its refusal is counted too, as its own request.
+            refusals.withTags("reason", reasons.tag(reason, true), "policy", policies.tag(policy, true))
+                    .increment();
         }
 
         @Override

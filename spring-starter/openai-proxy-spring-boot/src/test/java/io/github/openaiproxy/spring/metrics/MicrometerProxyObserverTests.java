@@ -161,6 +161,66 @@ class MicrometerProxyObserverTests {
                 .isEqualTo(1);
     }
 
+    @Test
+    void countsRefusalsByReasonAndPolicy() {
+        refuse("no_credential", ProxyObserver.Observation.NO_POLICY, 401);
+        refuse("no_credential", ProxyObserver.Observation.NO_POLICY, 401);
+        refuse("model_not_allowed", "guests", 403);
+
+        assertThat(registry.get(MicrometerProxyObserver.REFUSALS)
+                        .tag("reason", "no_credential")
+                        .tag("policy", "none")
+                        .counter()
+                        .count())
+                .isEqualTo(2);
+        assertThat(registry.get(MicrometerProxyObserver.REFUSALS)
+                        .tag("reason", "model_not_allowed")
+                        .tag("policy", "guests")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+        // The refused request itself is still a request, with its status.
+        assertThat(registry.get(MicrometerProxyObserver.REQUESTS)
+                        .tag("status", "403")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
+    }
+
+    @Test
+    void refusalTagsStayBoundedWhateverValuesArrive() {
+        // Hostile or unexpected values: free text, and more distinct names than the bound.
+        refuse("key opk-secret with spaces", "p", 401);
+        for (int i = 0; i < MicrometerProxyObserver.MAX_ACCESS_TAGS + 50; i++) {
+            refuse("route_not_allowed", "policy-" + i, 403);
+        }
+
+        assertThat(registry.find(MicrometerProxyObserver.REFUSALS).counters())
+                .allSatisfy(c -> assertThat(c.getId().getTag("reason")).doesNotContain("opk-"));
+        assertThat(registry.get(MicrometerProxyObserver.REFUSALS)
+                        .tag("reason", "other")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.find(MicrometerProxyObserver.REFUSALS)
+                        .tag("reason", "route_not_allowed")
+                        .counters())
+                .hasSize(MicrometerProxyObserver.MAX_ACCESS_TAGS); // policy "p" took one place; "other" is one
+        assertThat(registry.get(MicrometerProxyObserver.REFUSALS)
+                        .tag("reason", "route_not_allowed")
+                        .tag("policy", "other")
+                        .counter()
+                        .count())
+                .isEqualTo(50 + 1);
+    }
+
+    private void refuse(String reason, String policy, int status) {
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
+        e.refused(reason, policy);
+        e.routed("/v1/chat/completions", Optional.empty());
+        e.finished(status, false, Outcome.COMPLETED, Duration.ofMillis(1));
+    }
+
     private void request(String model, int status) {
         ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
         e.upstreamResponded(status, Duration.ofMillis(5));
