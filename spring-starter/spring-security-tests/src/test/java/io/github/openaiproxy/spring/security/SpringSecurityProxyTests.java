@@ -1,0 +1,291 @@
+package io.github.openaiproxy.spring.security;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.errors.UnauthorizedException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import java.net.CookieManager;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * The proxy behind an application's own Spring Security login, over real HTTP (embedded Tomcat, a WireMock
+ * upstream). Who answers what:
+ *
+ * <ul>
+ *   <li>Spring Security authenticates (HTTP basic, form login) and refuses wrong credentials itself (its 401);
+ *   <li>the proxy sees the authenticated user through the servlet request ({@code getUserPrincipal},
+ *       {@code isUserInRole}) and decides: anonymous callers get its 401 in OpenAI's shape
+ *       ({@code access.anonymous=deny}), each role's policy ({@code access.role-policies}) its routes and models
+ *       (403 in OpenAI's shape), and the role {@code ADMIN} the admin API.
+ * </ul>
+ *
+ * The proxy is not reachable through MockMvc (it needs a container's asynchronous, non-blocking servlet I/O),
+ * so these tests use real HTTP; {@link LoginConfigurationTests} checks the login itself with
+ * spring-security-test.
+ */
+@SpringBootTest(
+        classes = SecuredApplication.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {
+            "openai.proxy.path=/ai",
+            "openai.proxy.api-key=" + SpringSecurityProxyTests.SERVER_KEY,
+            "openai.proxy.access.anonymous=deny",
+            // CHAT users may use the small models; GUEST users may only list models.
+            "openai.proxy.access.role-policies=CHAT=chat,GUEST=guests",
+            "openai.proxy.policies.chat.models=gpt-4o-mini*",
+            "openai.proxy.policies.guests.routes=models",
+            "openai.proxy.admin.enabled=true",
+            "openai.proxy.admin.role=ADMIN"
+        })
+class SpringSecurityProxyTests {
+    static final String SERVER_KEY = "sk-server-secret";
+    static final String CHAT = "/v1/chat/completions";
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final WireMockServer upstream = startUpstream();
+
+    @LocalServerPort
+    int port;
+
+    OpenAIClient sdk;
+
+    static WireMockServer startUpstream() {
+        WireMockServer server = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+        server.start();
+        server.stubFor(post(CHAT)
+                .willReturn(
+                        okJson("{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\","
+                                + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},"
+                                + "\"logprobs\":null,\"finish_reason\":\"stop\"}]}")));
+        return server;
+    }
+
+    @DynamicPropertySource
+    static void upstreamUrl(DynamicPropertyRegistry registry) {
+        registry.add("openai.proxy.base-url", () -> "http://127.0.0.1:" + upstream.port());
+    }
+
+    @AfterAll
+    static void stopUpstream() {
+        upstream.stop();
+    }
+
+    @BeforeEach
+    void forgetCalls() {
+        upstream.resetRequests();
+    }
+
+    @AfterEach
+    void closeSdk() {
+        if (sdk != null) {
+            sdk.close();
+        }
+    }
+
+    @Test
+    void anAnonymousCallerGetsTheProxysUnauthorizedInOpenAisShape() throws Exception {
+        HttpResponse<String> r = send(chat("gpt-4o-mini").build());
+
+        assertThat(r.statusCode()).isEqualTo(401);
+        assertThat(error(r).get("code").asText()).isEqualTo("invalid_api_key");
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void theSdkWithoutALoginRaisesItsAuthenticationError() {
+        // The SDK always sends some key; a placeholder is no credential of the proxy's.
+        sdk = sdk("placeholder");
+        assertThatThrownBy(() -> sdk.chat().completions().create(params("gpt-4o-mini")))
+                .isInstanceOf(UnauthorizedException.class);
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void aChatUserLoggedInWithHttpBasicIsServedWithTheServersKey() throws Exception {
+        HttpResponse<String> r = send(basic(chat("gpt-4o-mini"), "alice").build());
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(r.body()).at("/choices/0/message/content").asText())
+                .isEqualTo("hi");
+        // The upstream gets the server's key, never the user's password.
+        upstream.verify(
+                1, postRequestedFor(urlEqualTo(CHAT)).withHeader("Authorization", equalTo("Bearer " + SERVER_KEY)));
+    }
+
+    @Test
+    void aWrongPasswordIsRefusedBySpringSecurityBeforeTheProxy() throws Exception {
+        HttpResponse<String> r = send(chat("gpt-4o-mini")
+                .header("Authorization", basicHeader("alice", "wrong"))
+                .build());
+
+        assertThat(r.statusCode()).isEqualTo(401);
+        assertThat(r.headers().firstValue("WWW-Authenticate"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("Basic"));
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void aChatUsersPolicyRefusesAModelItDoesNotAllow() throws Exception {
+        HttpResponse<String> r = send(basic(chat("gpt-4o"), "alice").build());
+
+        assertThat(r.statusCode()).isEqualTo(403);
+        assertThat(error(r).get("code").asText()).isEqualTo("model_not_allowed");
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void aGuestIsRefusedByTheProxysPolicyNotByTheLogin() throws Exception {
+        HttpResponse<String> r = send(basic(chat("gpt-4o-mini"), "guest").build());
+
+        assertThat(r.statusCode()).isEqualTo(403);
+        assertThat(error(r).get("code").asText()).isEqualTo("route_not_allowed");
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void aFormLoginSessionIsAUserOfTheProxyAndKeepsItsCsrfProtection() throws Exception {
+        HttpClient browser = HttpClient.newBuilder()
+                .cookieHandler(new CookieManager())
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+        String loginPage = browser.send(
+                        HttpRequest.newBuilder(url("/login")).build(), HttpResponse.BodyHandlers.ofString())
+                .body();
+        Matcher csrf = Pattern.compile("name=\"_csrf\" type=\"hidden\" value=\"([^\"]+)\"")
+                .matcher(loginPage);
+        assertThat(csrf.find()).as("the login form's CSRF field").isTrue();
+        HttpResponse<String> login = browser.send(
+                HttpRequest.newBuilder(url("/login"))
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .POST(HttpRequest.BodyPublishers.ofString("username=alice&password="
+                                + URLEncoder.encode(SecuredApplication.PASSWORD, StandardCharsets.UTF_8)
+                                + "&_csrf=" + URLEncoder.encode(csrf.group(1), StandardCharsets.UTF_8)))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(login.statusCode()).isEqualTo(302);
+        assertThat(login.headers().firstValue("Location"))
+                .hasValueSatisfying(v -> assertThat(v).doesNotContain("error"));
+
+        // Without the session's CSRF token, Spring Security refuses a forged call before the proxy.
+        HttpResponse<String> forged = browser.send(chat("gpt-4o-mini").build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(forged.statusCode()).isEqualTo(403);
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+
+        JsonNode token = JSON.readTree(
+                browser.send(HttpRequest.newBuilder(url("/csrf")).build(), HttpResponse.BodyHandlers.ofString())
+                        .body());
+        HttpResponse<String> r = browser.send(
+                chat("gpt-4o-mini")
+                        .header(token.get("header").asText(), token.get("token").asText())
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        upstream.verify(1, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void theAdminRoleUsesTheAdminApiAndItsKeyWorksWithTheSdk() throws Exception {
+        HttpResponse<String> created = send(basic(
+                        HttpRequest.newBuilder(url("/ai/admin/keys"))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"ci\",\"policy\":\"chat\"}")),
+                        "root")
+                .build());
+        assertThat(created.statusCode()).isEqualTo(201);
+        String key = JSON.readTree(created.body()).get("key").asText();
+        assertThat(key).startsWith("opk-");
+
+        HttpResponse<String> listed = send(
+                basic(HttpRequest.newBuilder(url("/ai/admin/keys")), "root").build());
+        assertThat(listed.statusCode()).isEqualTo(200);
+        assertThat(listed.body()).contains("\"ci\"").doesNotContain(key);
+
+        // The key the administrator created is a caller of its own, under the policy it was given.
+        sdk = sdk(key);
+        ChatCompletion reply = sdk.chat().completions().create(params("gpt-4o-mini"));
+        assertThat(reply.choices().get(0).message().content()).hasValue("hi");
+        upstream.verify(
+                1, postRequestedFor(urlEqualTo(CHAT)).withHeader("Authorization", equalTo("Bearer " + SERVER_KEY)));
+    }
+
+    @Test
+    void aUserWithoutTheAdminRoleGetsForbiddenFromTheAdminApi() throws Exception {
+        HttpResponse<String> r = send(
+                basic(HttpRequest.newBuilder(url("/ai/admin/keys")), "alice").build());
+
+        assertThat(r.statusCode()).isEqualTo(403);
+        HttpResponse<String> anonymous =
+                send(HttpRequest.newBuilder(url("/ai/admin/keys")).build());
+        assertThat(anonymous.statusCode()).isEqualTo(401);
+    }
+
+    private OpenAIClient sdk(String apiKey) {
+        return OpenAIOkHttpClient.builder()
+                .baseUrl("http://127.0.0.1:" + port + "/ai/v1")
+                .apiKey(apiKey)
+                .maxRetries(0)
+                .build();
+    }
+
+    static ChatCompletionCreateParams params(String model) {
+        return ChatCompletionCreateParams.builder()
+                .model(model)
+                .addUserMessage("Hi")
+                .build();
+    }
+
+    HttpRequest.Builder chat(String model) {
+        return HttpRequest.newBuilder(url("/ai" + CHAT))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"));
+    }
+
+    static HttpRequest.Builder basic(HttpRequest.Builder request, String user) {
+        return request.header("Authorization", basicHeader(user, SecuredApplication.PASSWORD));
+    }
+
+    static String basicHeader(String user, String password) {
+        return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+    }
+
+    URI url(String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    static HttpResponse<String> send(HttpRequest request) throws Exception {
+        return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    static JsonNode error(HttpResponse<String> r) throws Exception {
+        return JSON.readTree(r.body()).get("error");
+    }
+}
