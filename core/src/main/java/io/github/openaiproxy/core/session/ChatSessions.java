@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.flow.Prefetch;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.internal.Json;
@@ -209,9 +211,7 @@ public final class ChatSessions {
 
     /** The answer to a store call that failed: busy when its queue is full, else unavailable (logged). */
     static ProxyError storeFailure(Throwable error) {
-        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                ? error.getCause()
-                : error;
+        Throwable cause = Failures.unwrap(error);
         if (cause instanceof java.util.concurrent.RejectedExecutionException) {
             LOG.log(System.Logger.Level.WARNING, "session store queue full: call refused");
             return SessionErrors.busy();
@@ -242,9 +242,12 @@ public final class ChatSessions {
                     new ProxyResponse(answer.status(), headers.build(), recorded, true));
         }
         // The JSON around the text is small; a body past this cannot hold a reply that may be recorded.
-        long readLimit = 2L * config.maxMessageSize() + ENVELOPE;
-        return ReplyReader.read(answer.body(), readLimit).thenCompose(read -> {
-            if (read instanceof ReplyReader.Read.TooLarge tooLarge) {
+        int readLimit = (int) Math.min(2L * config.maxMessageSize() + ENVELOPE, Integer.MAX_VALUE - 8);
+        return Prefetch.read(answer.body(), readLimit).thenCompose(read -> {
+            if (read instanceof Prefetch.Outcome.Broken broken) {
+                return CompletableFuture.failedFuture(broken.cause());
+            }
+            if (read instanceof Prefetch.Outcome.Longer longer) {
                 // Relayed whole, never cut; the session keeps a marker in the reply's place.
                 LOG.log(
                         System.Logger.Level.WARNING,
@@ -256,10 +259,10 @@ public final class ChatSessions {
                         headers.set(MESSAGE_ID_HEADER, turn.replyId);
                         headers.set(MESSAGE_TIMESTAMP_HEADER, at.toString());
                     }
-                    return new ProxyResponse(answer.status(), headers.build(), tooLarge.body(), false);
+                    return new ProxyResponse(answer.status(), headers.build(), longer.body(), false);
                 });
             }
-            return recordWhole(turn, answer.status(), headers, ((ReplyReader.Read.Whole) read).bytes());
+            return recordWhole(turn, answer.status(), headers, ((Prefetch.Outcome.Whole) read).bytes());
         });
     }
 
