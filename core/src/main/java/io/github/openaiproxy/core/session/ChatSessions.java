@@ -173,16 +173,16 @@ public final class ChatSessions {
             }
         }
         Supplier<Lookup> lookup = () -> {
-            Optional<Long> size = store.size(use.sessionId());
-            if (size.isEmpty()) {
-                return new Lookup(null, 0);
+            if (!use.includeHistory()) {
+                return store.size(use.sessionId())
+                        .map(size -> new Lookup(List.of(), size))
+                        .orElse(new Lookup(null, 0));
             }
-            if (size.get() >= config.maxSessionSize() || !use.includeHistory()) {
-                return new Lookup(List.of(), size.get());
-            }
-            // Unknown here means deleted in between: the turn's append will find that out.
-            return new Lookup(
-                    store.latest(use.sessionId(), config.contextMessages()).orElse(List.of()), size.get());
+            // Size and history in one read (one transaction on one connection in the JDBC store).
+            return store.recentHistory(use.sessionId(), config.contextMessages())
+                    .map(recent -> new Lookup(
+                            recent.size() >= config.maxSessionSize() ? List.of() : recent.messages(), recent.size()))
+                    .orElse(new Lookup(null, 0));
         };
         return call(lookup).handle((found, error) -> {
             if (error != null) {
