@@ -156,11 +156,16 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     /** The client is gone or the container failed the request: stop reading the upstream. */
     void abort() {
         aborted = true;
+        cancelBody();
+        drain();
+    }
+
+    /** Stops the body, and so the upstream call, once it is subscribed (else onSubscribe sees aborted). */
+    private void cancelBody() {
         Flow.Subscription s = subscription;
         if (s != null) {
             s.cancel();
         }
-        drain();
     }
 
     /** Waits (bounded, never on a lock) while the drain loop is inside a call on the container's objects. */
@@ -391,10 +396,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         pending.clear();
         signals.clear();
         if (failed) {
-            Flow.Subscription s = subscription;
-            if (s != null) {
-                s.cancel();
-            }
+            cancelBody();
         }
         complete();
     }
