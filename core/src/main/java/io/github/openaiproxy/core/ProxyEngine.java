@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
@@ -203,7 +204,7 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private static ProxyResponse internalError(RequestContext ctx, Throwable error) {
-        if (ctx.inFlight.cancelled() && RouteHandlers.unwrap(error) instanceof CancellationException) {
+        if (ctx.inFlight.cancelled() && Failures.unwrap(error) instanceof CancellationException) {
             // The client went away and a module route's answer was cancelled with it: nothing failed.
             LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", ctx.request);
         } else {

@@ -80,21 +80,20 @@ final class RequestPipeline {
         List<RequestStep> around = hostSteps.getOrDefault(RequestStep.Position.AFTER_RESPONSE_HEADERS, List.of());
         List<RequestStep> beforeUpstream = hostSteps.getOrDefault(RequestStep.Position.BEFORE_UPSTREAM, List.of());
         this.unmatched = chain(around, p.allowedHost(), p.cors(), RequestChecks.NotFound.STEP);
+        // Steps 3-5, the same on every route.
+        List<RequestStep> routeChecks =
+                List.of(p.allowedHost(), p.cors(), p.preflight(), RequestChecks.Origin.STEP, RequestChecks.Method.STEP);
+        // Steps 6-7 of the routes that read the body whole (simple and custom).
+        List<RequestStep> readWhole = List.of(
+                RequestChecks.ContentType.STEP, RequestChecks.ContentEncoding.STEP, p.contentLength(), p.readBody());
         EnumMap<RouteKindChain, RequestStep[]> byKind = new EnumMap<>(RouteKindChain.class);
         byKind.put(
                 RouteKindChain.SIMPLE,
                 chain(
                         around,
-                        p.allowedHost(),
-                        p.cors(),
-                        p.preflight(),
-                        RequestChecks.Origin.STEP,
-                        RequestChecks.Method.STEP,
+                        routeChecks,
                         p.identify(),
-                        RequestChecks.ContentType.STEP,
-                        RequestChecks.ContentEncoding.STEP,
-                        p.contentLength(),
-                        p.readBody(),
+                        readWhole,
                         p.simple(),
                         p.authorize(),
                         p.resolveKey(),
@@ -105,11 +104,7 @@ final class RequestPipeline {
                 RouteKindChain.PASS_THROUGH,
                 chain(
                         around,
-                        p.allowedHost(),
-                        p.cors(),
-                        p.preflight(),
-                        RequestChecks.Origin.STEP,
-                        RequestChecks.Method.STEP,
+                        routeChecks,
                         RequestChecks.Query.STEP,
                         p.identify(),
                         RequestChecks.ContentType.STEP,
@@ -120,21 +115,7 @@ final class RequestPipeline {
                         beforeUpstream,
                         p.send()));
         byKind.put(
-                RouteKindChain.CUSTOM,
-                chain(
-                        around,
-                        p.allowedHost(),
-                        p.cors(),
-                        p.preflight(),
-                        RequestChecks.Origin.STEP,
-                        RequestChecks.Method.STEP,
-                        p.identify(),
-                        RequestChecks.ContentType.STEP,
-                        RequestChecks.ContentEncoding.STEP,
-                        p.contentLength(),
-                        p.readBody(),
-                        p.authorize(),
-                        p.custom()));
+                RouteKindChain.CUSTOM, chain(around, routeChecks, p.identify(), readWhole, p.authorize(), p.custom()));
         this.chains = byKind;
     }
 
