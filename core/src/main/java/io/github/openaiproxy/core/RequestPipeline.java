@@ -43,6 +43,9 @@ import java.util.concurrent.CompletableFuture;
  *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
  *    7. ReadBody · Authorize (route) · Custom  the module answers; its sub-requests run this pipeline under
  *                                              the client request's identity (Identify passes them on)
+ *  self-authenticating custom (the admin API, see CustomRoute#authenticatesItself):
+ *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
+ *    7. ReadBody · Custom                      the route checks its own credentials (admin tokens, role)
  * </pre>
  *
  * Built once per engine; the chains are arrays of shared, stateless steps.
@@ -56,7 +59,9 @@ final class RequestPipeline {
     enum RouteKindChain {
         SIMPLE,
         PASS_THROUGH,
-        CUSTOM
+        CUSTOM,
+        /** A custom route that checks its callers itself: no identity or policy step. */
+        SELF_AUTHENTICATED
     }
 
     /** The steps the engine builds, handed over by the engine's constructor. */
@@ -135,6 +140,20 @@ final class RequestPipeline {
                         p.readBody(),
                         p.authorize(),
                         p.custom()));
+        byKind.put(
+                RouteKindChain.SELF_AUTHENTICATED,
+                chain(
+                        around,
+                        p.allowedHost(),
+                        p.cors(),
+                        p.preflight(),
+                        RequestChecks.Origin.STEP,
+                        RequestChecks.Method.STEP,
+                        RequestChecks.ContentType.STEP,
+                        RequestChecks.ContentEncoding.STEP,
+                        p.contentLength(),
+                        p.readBody(),
+                        p.custom()));
         this.chains = byKind;
     }
 
@@ -160,7 +179,8 @@ final class RequestPipeline {
         return switch (route.kind()) {
             case CHAT_OR_IMAGE, IMAGE -> RouteKindChain.SIMPLE;
             case PASS_THROUGH -> RouteKindChain.PASS_THROUGH;
-            case CUSTOM -> RouteKindChain.CUSTOM;
+            case CUSTOM ->
+                route.custom().authenticatesItself() ? RouteKindChain.SELF_AUTHENTICATED : RouteKindChain.CUSTOM;
         };
     }
 
