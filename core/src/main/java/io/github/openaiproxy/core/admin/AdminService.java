@@ -34,6 +34,7 @@ public final class AdminService {
     public static final String CLI = "cli";
 
     static final int MAX_NAME = 200;
+    private static final Instant LATEST_EXPIRY = Instant.parse("9999-12-31T23:59:59Z");
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final ProxyKeyStore keys;
@@ -68,8 +69,10 @@ public final class AdminService {
         String owner = text("owner", request.owner(), false);
         String policy = existingPolicy(request.policy() == null ? Policy.KEYS : request.policy());
         Instant now = now();
-        if (request.expiresAt() != null && !request.expiresAt().isAfter(now)) {
-            throw AdminException.invalid("expiresAt must be in the future");
+        if (request.expiresAt() != null
+                && (!request.expiresAt().isAfter(now) || request.expiresAt().isAfter(LATEST_EXPIRY))) {
+            // Every database can store the years up to 9999.
+            throw AdminException.invalid("expiresAt must be in the future, before the year 10000");
         }
         requireWritable();
         ProxyKeys.NewKey secret = ProxyKeys.generate();
