@@ -86,6 +86,12 @@ public final class ProxyEngine implements AutoCloseable {
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
         if (adminThreads != null) {
+            if (config.access().admin().tokenHashes().isEmpty()
+                    && config.access().admin().role() == null) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "admin.enabled without admin.tokens or admin.role: every admin call is refused (401)");
+            }
             AdminService admin = new AdminService(
                     config.access(),
                     proxyKeys,

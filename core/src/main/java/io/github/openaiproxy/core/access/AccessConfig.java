@@ -67,7 +67,7 @@ public record AccessConfig(
 
         public Admin {
             Objects.requireNonNull(path, "path");
-            if (!path.matches("(/[A-Za-z0-9._~-]+)+")) {
+            if (!path.matches("(/[A-Za-z0-9._~-]+)+") || path.matches(".*/\\.{1,2}(/.*)?")) {
                 throw new IllegalArgumentException(
                         "admin.path must be a path such as /admin (segments of letters, digits, '.', '_', '~', '-')");
             }

@@ -169,9 +169,10 @@ public final class ProxySettings {
                     "Proxy keys declared as hashes, each <sha256-hex>:<policy>:<name>; 'keys hash' prints one."),
             Setting.of("admin.enabled", Setting.Type.BOOLEAN, "false", "Whether the admin API is served."),
             Setting.string("admin.path", "/admin", "Where the admin API is served, under the proxy's path."),
+            // SECRET, though it holds hashes: a token pasted here by mistake must never be repeated in a message.
             Setting.of(
                     "admin.tokens",
-                    Setting.Type.LIST,
+                    Setting.Type.SECRET,
                     null,
                     "SHA-256 hashes (hex) of the admin tokens, sent as Authorization: Bearer <token>."),
             Setting.string("admin.role", null, "The host application's role whose users may use the admin API."));
@@ -333,7 +334,13 @@ public final class ProxySettings {
         AccessConfig.Admin admin = access.admin();
         admin = binder.with(admin, "admin.enabled", AccessConfig.Admin::withEnabled);
         admin = binder.with(admin, "admin.path", AccessConfig.Admin::withPath);
-        admin = binder.with(admin, "admin.tokens", AccessConfig.Admin::withTokenHashes);
+        admin = binder.with(
+                admin,
+                "admin.tokens",
+                (AccessConfig.Admin a, String v) -> a.withTokenHashes(java.util.Arrays.stream(v.split(","))
+                        .map(String::strip)
+                        .filter(h -> !h.isEmpty())
+                        .toList()));
         admin = binder.with(admin, "admin.role", AccessConfig.Admin::withRole);
         b.access(access.withAdmin(admin));
         return b;

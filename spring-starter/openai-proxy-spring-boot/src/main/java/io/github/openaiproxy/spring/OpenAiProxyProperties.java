@@ -839,7 +839,7 @@ public class OpenAiProxyProperties {
         private String path = "/admin";
 
         /** SHA-256 hashes (64 hex digits) of the admin tokens; never the tokens themselves. */
-        private List<String> tokens = new ArrayList<>();
+        private List<String> tokens;
 
         /** The role (as 'isUserInRole' asks it, for example 'PROXY_ADMIN') whose users may use the admin API. */
         private String role;
