@@ -26,6 +26,15 @@ public interface CustomRoute {
     }
 
     /**
+     * Whether the route checks its callers itself, as the admin API does with its admin tokens: the engine then
+     * runs no identity or policy step for it (its credentials are not proxy keys), and {@link RouteCall#identity()}
+     * is {@code null}. Such a route must refuse every caller it does not know.
+     */
+    default boolean authenticatesItself() {
+        return false;
+    }
+
+    /**
      * Answers a call. The future must complete with a response (never exceptionally, except by
      * cancellation when the client goes away). The engine adds the CORS headers.
      */

@@ -122,6 +122,10 @@ public class OpenAiProxyProperties {
 
     private final Limits limits = new Limits();
 
+    private final Access access = new Access();
+
+    private final Admin admin = new Admin();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -272,6 +276,14 @@ public class OpenAiProxyProperties {
 
     public Limits getLimits() {
         return limits;
+    }
+
+    public Access getAccess() {
+        return access;
+    }
+
+    public Admin getAdmin() {
+        return admin;
     }
 
     @Override
@@ -794,6 +806,74 @@ public class OpenAiProxyProperties {
 
         public void setTimeout(Duration timeout) {
             this.timeout = timeout;
+        }
+    }
+
+    /** Who may call the proxy. */
+    public static class Access {
+        /**
+         * Proxy keys declared in configuration, as hashes (for secrets kept in Git or a vault): each entry
+         * '<sha256-hex>:<policy>:<name>', for example 'e3b0...b855:keys:ci'. The standalone jar's 'keys hash'
+         * prints a new key with its entry. Declared keys are read-only in the admin API.
+         */
+        private List<String> keys = new ArrayList<>();
+
+        public List<String> getKeys() {
+            return keys;
+        }
+
+        public void setKeys(List<String> keys) {
+            this.keys = keys;
+        }
+    }
+
+    /**
+     * The admin API (keys and policies over REST, JSON). Off by default; when on, callers need an admin token
+     * ('Authorization: Bearer <token>') or, with Spring Security, a user with the admin role.
+     */
+    public static class Admin {
+        /** Whether the admin API is served; when off its paths are unknown (404). */
+        private boolean enabled = false;
+
+        /** Where the admin API is served, under the proxy's path. */
+        private String path = "/admin";
+
+        /** SHA-256 hashes (64 hex digits) of the admin tokens; never the tokens themselves. */
+        private List<String> tokens;
+
+        /** The role (as 'isUserInRole' asks it, for example 'PROXY_ADMIN') whose users may use the admin API. */
+        private String role;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public String getPath() {
+            return path;
+        }
+
+        public void setPath(String path) {
+            this.path = path;
+        }
+
+        public List<String> getTokens() {
+            return tokens;
+        }
+
+        public void setTokens(List<String> tokens) {
+            this.tokens = tokens;
+        }
+
+        public String getRole() {
+            return role;
+        }
+
+        public void setRole(String role) {
+            this.role = role;
         }
     }
 }
