@@ -54,6 +54,7 @@ public final class ProxyEngine implements AutoCloseable {
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
     private final ExecutorService sessionThreads;
+    private final PolicyLookup policies;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -76,6 +77,7 @@ public final class ProxyEngine implements AutoCloseable {
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
+        this.policies = new PolicyLookup(config.access().policies(), b.policyStore);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -84,7 +86,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.Preflight(cors),
                         new RequestChecks.ContentLength(limit),
                         new IdentifyStep(config.access()),
-                        new AuthorizeStep(config.access()),
+                        new AuthorizeStep(policies, routes, limit),
                         new RouteHandlers.ReadBody(limit),
                         new RouteHandlers.Simple(
                                 new ChatRequestNormalizer(config.chatDefaults()),
@@ -254,6 +256,7 @@ public final class ProxyEngine implements AutoCloseable {
         if (sessionThreads != null) {
             sessionThreads.shutdown();
         }
+        policies.close();
         if (ownsSessionStore) {
             sessionStore.close();
         }
@@ -291,6 +294,7 @@ public final class ProxyEngine implements AutoCloseable {
         private final List<CustomRoute> routes = new ArrayList<>();
         private SessionStore sessionStore;
         private Executor sessionExecutor;
+        private io.github.openaiproxy.core.access.PolicyStore policyStore;
         private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
 
         private Builder(ProxyConfig config) {
@@ -344,6 +348,16 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder sessionExecutor(Executor executor) {
             this.sessionExecutor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * Also looks policies up in this store (the admin API's), after the configured ones; its answers are
+         * cached for a few seconds and its blocking calls run on one thread of the engine's. The caller owns
+         * and closes the store.
+         */
+        public Builder policyStore(io.github.openaiproxy.core.access.PolicyStore store) {
+            this.policyStore = Objects.requireNonNull(store, "store");
             return this;
         }
 

@@ -28,7 +28,7 @@ public final class ProxySettings {
      * {@code sessions.retention}, which the code that builds the session store reads
      * ({@link #sessionStore()}, {@link #sessionRetention()}). In the README's order.
      */
-    public static final SettingsCatalog CATALOG = SettingsCatalog.of(
+    public static final SettingsCatalog CATALOG = SettingsCatalog.concat(SettingsCatalog.of(
             Setting.of(
                     "api-key",
                     Setting.Type.SECRET,
@@ -158,7 +158,9 @@ public final class ProxySettings {
                     "sessions.retention",
                     Setting.Type.DURATION,
                     null,
-                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."));
+                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory).")),
+            // Policies: access.role-policies and the templated policies.<name>.<rule> (see PolicySettings).
+            SettingsCatalog.of(PolicySettings.SETTINGS));
 
     /** Every key of {@link #CATALOG}. */
     public static final List<String> KEYS = CATALOG.keys();
@@ -176,7 +178,16 @@ public final class ProxySettings {
 
     /** Settings from a map of keys; a blank value means unset. */
     public static ProxySettings from(Map<String, String> settings) {
-        return from(settings::get);
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, settings::get, settings::keySet));
+    }
+
+    /**
+     * Settings from a key lookup that can also list the keys it sets (servlet init parameters), so that
+     * {@code policies.<name>.*} keys are found; {@code null} or blank means unset.
+     */
+    public static ProxySettings from(
+            Function<String, String> lookup, java.util.function.Supplier<? extends java.util.Collection<String>> keys) {
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, lookup, keys));
     }
 
     /**
@@ -307,6 +318,9 @@ public final class ProxySettings {
                 sessions, "sessions.max-page-size", (SessionConfig c, Long v) -> c.withMaxPageSize(Math.toIntExact(v)));
         sessions = binder.with(sessions, "sessions.queue-size", SessionConfig::withQueueSize);
         b.sessions(sessions);
+
+        // Policies and the roles mapped to them, onto the access configuration as it is now.
+        b.access(PolicySettings.apply(binder, b.build().access()));
         return b;
     }
 
