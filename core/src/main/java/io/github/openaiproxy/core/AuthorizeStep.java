@@ -107,10 +107,8 @@ final class AuthorizeStep implements RequestStep {
             return next.proceed(ctx); // no body (GET /v1/models): nothing a body rule could judge
         }
         String type = ctx.request.headers().firstValue("content-type").orElse("");
-        String encoding =
-                ctx.request.headers().firstValue("content-encoding").orElse("identity");
-        if (!type.toLowerCase(Locale.ROOT).contains("json")
-                || !encoding.strip().equalsIgnoreCase("identity")) {
+        String encoding = ctx.request.headers().firstValue("content-encoding").orElse("identity");
+        if (!type.toLowerCase(Locale.ROOT).contains("json") || !encoding.strip().equalsIgnoreCase("identity")) {
             // Multipart or compressed: the rules cannot be checked, so the request is refused (fails closed).
             return ctx.respond(ProxyError.badRequest(
                     "Bad Request",
@@ -135,7 +133,10 @@ final class AuthorizeStep implements RequestStep {
                         return ctx.respond(ProxyError.invalidJson());
                     }
                     if (!(json instanceof ObjectNode object)) {
-                        return ctx.respond(ProxyError.notAnObject(json.isArray() ? "an array" : "a " + json.getNodeType().name().toLowerCase(Locale.ROOT)));
+                        return ctx.respond(ProxyError.notAnObject(
+                                json.isArray()
+                                        ? "an array"
+                                        : "a " + json.getNodeType().name().toLowerCase(Locale.ROOT)));
                     }
                     Check check = check(policy, object, object, routeName, true);
                     if (check.error != null) {
@@ -237,7 +238,9 @@ final class AuthorizeStep implements RequestStep {
             c.refuse(ProxyError.badRequest("Invalid request", field + " must be a number", field));
             return true;
         }
-        if (v.isIntegralNumber() ? v.bigIntegerValue().compareTo(java.math.BigInteger.valueOf(cap)) > 0 : v.doubleValue() > cap) {
+        if (v.isIntegralNumber()
+                ? v.bigIntegerValue().compareTo(java.math.BigInteger.valueOf(cap)) > 0
+                : v.doubleValue() > cap) {
             if (policy.overCap() == Policy.OverCap.REFUSE && client.hasNonNull(field)) {
                 c.refuse(overCap(field, cap));
             } else {

@@ -21,7 +21,8 @@ final class IdentifyStep implements RequestStep {
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
         if (ctx.identity == null && ctx.request.user().isPresent()) {
             // Placeholder until the identity sources land: the host's user, under its roles' policy.
-            io.github.openaiproxy.core.http.AuthenticatedUser user = ctx.request.user().get();
+            io.github.openaiproxy.core.http.AuthenticatedUser user =
+                    ctx.request.user().get();
             String policy = Policy.USERS;
             for (java.util.Map.Entry<String, String> e : access.rolePolicies().entrySet()) {
                 if (user.hasRole(e.getKey())) {

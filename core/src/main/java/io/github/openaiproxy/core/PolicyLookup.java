@@ -39,12 +39,11 @@ final class PolicyLookup implements AutoCloseable {
         this.store = store;
         this.thread = store == null
                 ? null
-                : new ThreadPoolExecutor(
-                        1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(1000), r -> {
-                            Thread t = new Thread(r, "openai-proxy-policies");
-                            t.setDaemon(true);
-                            return t;
-                        });
+                : new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(1000), r -> {
+                    Thread t = new Thread(r, "openai-proxy-policies");
+                    t.setDaemon(true);
+                    return t;
+                });
     }
 
     /** The configured policy with this name, or {@code null} (then ask {@link #stored}). */
@@ -69,7 +68,8 @@ final class PolicyLookup implements AutoCloseable {
         }
         CompletableFuture<Optional<Policy>> load = new CompletableFuture<>();
         Cached fresh = new Cached(load, now);
-        Cached won = c == null ? cache.putIfAbsent(name, fresh) : cache.replace(name, c, fresh) ? null : cache.get(name);
+        Cached won =
+                c == null ? cache.putIfAbsent(name, fresh) : cache.replace(name, c, fresh) ? null : cache.get(name);
         if (won != null && won != fresh) {
             return won.policy(); // another request loads it right now
         }

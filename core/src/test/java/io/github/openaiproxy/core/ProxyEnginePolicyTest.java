@@ -61,9 +61,8 @@ class ProxyEnginePolicyTest {
     }
 
     private ProxyEngine engine(Map<String, String> settings, PolicyStore store) {
-        ProxyConfig config = ProxySettings.from(settings)
-                .applyTo(config(upstream.baseUrl()))
-                .build();
+        ProxyConfig config =
+                ProxySettings.from(settings).applyTo(config(upstream.baseUrl())).build();
         ProxyEngine.Builder b = ProxyEngine.builder(config);
         if (store != null) {
             b.policyStore(store);
@@ -121,7 +120,8 @@ class ProxyEnginePolicyTest {
 
         Answer simple = send(
                 engine,
-                as(postJson("/", "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"),
+                as(
+                        postJson("/", "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"),
                         "ann",
                         "member"));
         assertThat(simple.proxyError(403).path("error").asText()).isEqualTo("Forbidden");
@@ -143,7 +143,8 @@ class ProxyEnginePolicyTest {
 
         Answer simple = send(
                 engine,
-                as(postJson("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":5000}"),
+                as(
+                        postJson("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":5000}"),
                         "ann",
                         "member"));
         assertThat(simple.status()).isEqualTo(200);
@@ -183,7 +184,9 @@ class ProxyEnginePolicyTest {
         upstream.server().resetRequests();
 
         // Absent: the cap as max_completion_tokens, the field OpenAI documents for chat.
-        send(engine, as(postJson("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[]}"), "a", "member"));
+        send(
+                engine,
+                as(postJson("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[]}"), "a", "member"));
         up = onlyUpstreamBody();
         assertThat(up.path("max_completion_tokens").asInt()).isEqualTo(100);
         assertThat(up.has("max_tokens")).isFalse();
@@ -198,21 +201,24 @@ class ProxyEnginePolicyTest {
 
         Answer v1 = send(
                 engine,
-                as(postJson("/v1/chat/completions", "{\"model\":\"gpt-4o\",\"messages\":[],\"max_tokens\":101}"), "bo"));
+                as(
+                        postJson("/v1/chat/completions", "{\"model\":\"gpt-4o\",\"messages\":[],\"max_tokens\":101}"),
+                        "bo"));
         JsonNode error = v1.proxyError(400).path("error");
         assertThat(error.path("code").asText()).isEqualTo("over_cap");
         assertThat(error.path("param").asText()).isEqualTo("max_tokens");
 
         Answer simple = send(
-                engine,
-                as(postJson("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"n\":3}"), "bo"));
+                engine, as(postJson("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"n\":3}"), "bo"));
         JsonNode seed = simple.proxyError(400);
         assertThat(seed.path("error").asText()).isEqualTo("Over the cap");
         assertThat(seed.path("param").asText()).isEqualTo("n");
         assertThat(upstreamRequests()).isEmpty();
 
         // At the cap: sent unchanged.
-        send(engine, as(postJson("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":100}"), "bo"));
+        send(
+                engine,
+                as(postJson("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":100}"), "bo"));
         assertThat(onlyUpstreamBody().path("max_tokens").asInt()).isEqualTo(100);
     }
 
@@ -257,10 +263,12 @@ class ProxyEnginePolicyTest {
 
         Answer size = send(
                 engine,
-                postJson("/v1/images/generations", "{\"model\":\"dall-e-2\",\"prompt\":\"a cat\",\"size\":\"1024x1024\"}"));
+                postJson(
+                        "/v1/images/generations",
+                        "{\"model\":\"dall-e-2\",\"prompt\":\"a cat\",\"size\":\"1024x1024\"}"));
         assertThat(size.proxyError(400).path("error").path("code").asText()).isEqualTo("size_not_allowed");
-        Answer model = send(
-                engine, postJson("/v1/images/generations", "{\"model\":\"gpt-image-1\",\"prompt\":\"a cat\"}"));
+        Answer model =
+                send(engine, postJson("/v1/images/generations", "{\"model\":\"gpt-image-1\",\"prompt\":\"a cat\"}"));
         assertThat(model.proxyError(403).path("error").path("code").asText()).isEqualTo("model_not_allowed");
         assertThat(upstreamRequests()).isEmpty();
 
@@ -279,7 +287,8 @@ class ProxyEnginePolicyTest {
 
     @Test
     void aPolicyWithoutBodyRulesLeavesPassThroughBodiesStreamedByteForByte() {
-        ProxyEngine engine = engine(Map.of("policies.anonymous.routes", "chat", "policies.anonymous.requests-per-day", "5"));
+        ProxyEngine engine =
+                engine(Map.of("policies.anonymous.routes", "chat", "policies.anonymous.requests-per-day", "5"));
         String odd = "{ \"model\" :\"gpt-4o\",\n\t\"messages\":[] , \"max_tokens\": 99999 }  ";
 
         assertThat(send(engine, postJson("/v1/chat/completions", odd)).status()).isEqualTo(200);
@@ -288,14 +297,16 @@ class ProxyEnginePolicyTest {
 
         // A policy with body rules that changes nothing sends the bytes as read, too.
         ProxyEngine checked = engine(Map.of("policies.anonymous.models", "gpt-4o"));
-        assertThat(send(checked, postJson("/v1/chat/completions", odd)).status()).isEqualTo(200);
+        assertThat(send(checked, postJson("/v1/chat/completions", odd)).status())
+                .isEqualTo(200);
         assertThat(upstreamRequests().get(0).getBodyAsString()).isEqualTo(odd);
     }
 
     @Test
     void aCheckedPassThroughBodyKeepsTheBodyLimit() {
         ProxyEngine engine = engine(Map.of("policies.anonymous.models", "gpt-4o", "max-body-size", "64"));
-        String big = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(100) + "\"}]}";
+        String big =
+                "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(100) + "\"}]}";
         // No Content-Length: the size is only known while reading.
         Answer a = send(
                 engine,
@@ -345,7 +356,8 @@ class ProxyEnginePolicyTest {
         ProxyEngine engine = engine(Map.of("access.role-policies", "db=stored, lost=nowhere"), store);
 
         String gpt4o = "{\"model\":\"gpt-4o\",\"messages\":[]}";
-        assertThat(send(engine, as(postJson("/v1/chat/completions", gpt4o), "e", "db")).status())
+        assertThat(send(engine, as(postJson("/v1/chat/completions", gpt4o), "e", "db"))
+                        .status())
                 .isEqualTo(403);
         send(engine, as(postJson("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[]}"), "e", "db"));
         assertThat(onlyUpstreamBody().path("max_completion_tokens").asInt()).isEqualTo(7);

@@ -79,8 +79,7 @@ class PolicyInitParametersHttpTest {
 
     @Test
     void aModelOutsideTheAnonymousPolicyIs403WithNoUpstreamCall() {
-        HttpResponse<String> r =
-                Http.postJson(uri("/v1/chat/completions"), "{\"model\":\"gpt-4o\",\"messages\":[]}");
+        HttpResponse<String> r = Http.postJson(uri("/v1/chat/completions"), "{\"model\":\"gpt-4o\",\"messages\":[]}");
         assertOpenAiError(r, 403, "permission_error", "model_not_allowed");
         assertOpenAiError(
                 Http.postJson(uri("/v1/embeddings"), "{\"model\":\"gpt-4o-mini\",\"input\":\"x\"}"),
@@ -96,7 +95,10 @@ class PolicyInitParametersHttpTest {
                 uri("/v1/chat/completions"), "{\"model\":\"gpt-4o-mini\",\"messages\":[],\"max_tokens\":5000}");
         assertThat(r.statusCode()).isEqualTo(200);
         LoggedRequest up = Upstream.onlyRequest(upstream);
-        assertThat(new ObjectMapper().readTree(up.getBodyAsString()).path("max_tokens").asInt())
+        assertThat(new ObjectMapper()
+                        .readTree(up.getBodyAsString())
+                        .path("max_tokens")
+                        .asInt())
                 .isEqualTo(10);
         assertThat(up.getHeader("Content-Length")).isEqualTo(Integer.toString(up.getBody().length));
     }

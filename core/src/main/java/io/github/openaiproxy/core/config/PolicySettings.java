@@ -73,8 +73,7 @@ final class PolicySettings {
             Setting.of(T + "tokens-per-minute", Setting.Type.LONG, null, "Quota: tokens per minute."),
             Setting.of(T + "tokens-per-day", Setting.Type.LONG, null, "Quota: tokens per day."),
             Setting.of(T + "tokens-per-month", Setting.Type.LONG, null, "Quota: tokens per month."),
-            Setting.of(
-                    T + "concurrent-requests", Setting.Type.LONG, null, "Quota: requests in flight at once."),
+            Setting.of(T + "concurrent-requests", Setting.Type.LONG, null, "Quota: requests in flight at once."),
             Setting.of(T + "cost-per-day", Setting.Type.DECIMAL, null, "Quota: US dollars per day."),
             Setting.of(T + "cost-per-month", Setting.Type.DECIMAL, null, "Quota: US dollars per month."));
 

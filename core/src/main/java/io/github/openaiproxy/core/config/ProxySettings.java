@@ -28,7 +28,7 @@ public final class ProxySettings {
      * {@code sessions.retention}, which the code that builds the session store reads
      * ({@link #sessionStore()}, {@link #sessionRetention()}). In the README's order.
      */
-    public static final SettingsCatalog CATALOG = SettingsCatalog.concat(SettingsCatalog.of(
+    private static final SettingsCatalog BASE = SettingsCatalog.of(
             Setting.of(
                     "api-key",
                     Setting.Type.SECRET,
@@ -158,9 +158,14 @@ public final class ProxySettings {
                     "sessions.retention",
                     Setting.Type.DURATION,
                     null,
-                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory).")),
-            // Policies: access.role-policies and the templated policies.<name>.<rule> (see PolicySettings).
-            SettingsCatalog.of(PolicySettings.SETTINGS));
+                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."));
+
+    /**
+     * Every setting of core, in the README's order: those above, then the policies' ({@code access.role-policies}
+     * and the templated {@code policies.<name>.<rule>}, see {@code PolicySettings}).
+     */
+    public static final SettingsCatalog CATALOG =
+            SettingsCatalog.concat(BASE, SettingsCatalog.of(PolicySettings.SETTINGS));
 
     /** Every key of {@link #CATALOG}. */
     public static final List<String> KEYS = CATALOG.keys();

@@ -26,7 +26,8 @@ public final class SettingsCatalog {
                 t.add(s);
             }
         }
-        t.sort(java.util.Comparator.comparingInt((Setting s) -> -s.environmentName().length()));
+        t.sort(java.util.Comparator.comparingInt(
+                (Setting s) -> -s.environmentName().length()));
         this.templates = List.copyOf(t);
     }
 

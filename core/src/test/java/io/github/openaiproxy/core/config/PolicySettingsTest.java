@@ -80,7 +80,10 @@ class PolicySettingsTest {
     @Test
     void aLaterSourceReplacesOnlyTheRulesItSets() {
         ProxyConfig.Builder b = ProxySettings.fromEnvironment(Map.of(
-                        "OPENAI_PROXY_POLICIES_FREE_MODELS", "gpt-4o-mini", "OPENAI_PROXY_POLICIES_FREE_MAX_TOKENS", "1"))
+                        "OPENAI_PROXY_POLICIES_FREE_MODELS",
+                        "gpt-4o-mini",
+                        "OPENAI_PROXY_POLICIES_FREE_MAX_TOKENS",
+                        "1"))
                 .applyTo(ProxyConfig.builder());
         ProxyConfig config = ProxySettings.from(Map.of("policies.free.max-tokens", "50"))
                 .applyTo(b)
@@ -95,8 +98,8 @@ class PolicySettingsTest {
                         .toConfig())
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessage("Invalid value 'lots' for setting 'policies.free.max-tokens': not a whole number");
-        assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.free.max-n", "0"))
-                        .toConfig())
+        assertThatThrownBy(() ->
+                        ProxySettings.from(Map.of("policies.free.max-n", "0")).toConfig())
                 .hasMessage("Invalid value '0' for setting 'policies.free.max-n': must be at least 1");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.free.over-cap", "truncate"))
                         .toConfig())
@@ -107,19 +110,20 @@ class PolicySettingsTest {
         assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.Free_Tier.models", "gpt-4o"))
                         .toConfig())
                 .isInstanceOfSatisfying(
-                        InvalidSettingException.class,
-                        e -> assertThat(e.key()).isEqualTo("policies.Free_Tier.models"))
+                        InvalidSettingException.class, e -> assertThat(e.key()).isEqualTo("policies.Free_Tier.models"))
                 .hasMessageContaining("lower-case letters, digits and '-'");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.free.modles", "gpt-4o"))
                         .toConfig())
-                .hasMessageStartingWith("Invalid value 'gpt-4o' for setting 'policies.free.modles': no such policy rule")
+                .hasMessageStartingWith(
+                        "Invalid value 'gpt-4o' for setting 'policies.free.modles': no such policy rule")
                 .hasMessageContaining("max-tokens");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.free.routes", "chat, Chat Completions"))
                         .toConfig())
                 .hasMessageStartingWith("Invalid value 'chat, Chat Completions' for setting 'policies.free.routes'");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("access.role-policies", "admin"))
                         .toConfig())
-                .hasMessageStartingWith("Invalid value 'admin' for setting 'access.role-policies': expected role=policy");
+                .hasMessageStartingWith(
+                        "Invalid value 'admin' for setting 'access.role-policies': expected role=policy");
         assertThatThrownBy(() -> ProxySettings.fromEnvironment(Map.of("OPENAI_PROXY_POLICIES_FREE_MAX_N", "x"))
                         .toConfig())
                 .hasMessage("Invalid value 'x' for setting 'policies.free.max-n' (environment variable"

@@ -72,15 +72,16 @@ class OpenAiProxyAutoConfigurationTests {
                     assertThat(config.access().policies().get("anonymous").routes())
                             .containsExactly("chat");
                     assertThat(config.access().rolePolicies())
-                            .containsExactly(java.util.Map.entry("member", "free-tier"), java.util.Map.entry("staff", "staff"));
+                            .containsExactly(
+                                    java.util.Map.entry("member", "free-tier"), java.util.Map.entry("staff", "staff"));
                 });
-        runner.withPropertyValues("openai.proxy.policies.free.max-n=0").run(context -> assertThat(
-                        context.getStartupFailure())
-                .hasRootCauseInstanceOf(InvalidConfigurationPropertyValueException.class)
-                .rootCause()
-                .hasMessageContaining("openai.proxy.policies.free.max-n")
-                .hasMessageContaining("'0'")
-                .hasMessageContaining("must be at least 1"));
+        runner.withPropertyValues("openai.proxy.policies.free.max-n=0")
+                .run(context -> assertThat(context.getStartupFailure())
+                        .hasRootCauseInstanceOf(InvalidConfigurationPropertyValueException.class)
+                        .rootCause()
+                        .hasMessageContaining("openai.proxy.policies.free.max-n")
+                        .hasMessageContaining("'0'")
+                        .hasMessageContaining("must be at least 1"));
     }
 
     @Test

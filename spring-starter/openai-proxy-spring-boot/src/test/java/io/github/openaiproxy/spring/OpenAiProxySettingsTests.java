@@ -43,7 +43,8 @@ class OpenAiProxySettingsTests {
      */
     static List<String> asProperties(List<String> keys) {
         List<String> out = new ArrayList<>();
-        BeanWrapper policy = PropertyAccessorFactory.forBeanPropertyAccess(new OpenAiProxyProperties.PolicyProperties());
+        BeanWrapper policy =
+                PropertyAccessorFactory.forBeanPropertyAccess(new OpenAiProxyProperties.PolicyProperties());
         for (String key : keys) {
             int at = key.indexOf(Setting.NAME);
             if (at < 0) {
@@ -74,7 +75,8 @@ class OpenAiProxySettingsTests {
         p.getAccess().setRolePolicies(List.of("member=free-tier"));
         io.github.openaiproxy.core.ProxyConfig config =
                 OpenAiProxyPropertiesAdapter.toBuilder(p).build();
-        io.github.openaiproxy.core.access.Policy bound = config.access().policies().get("free-tier");
+        io.github.openaiproxy.core.access.Policy bound =
+                config.access().policies().get("free-tier");
         assertThat(bound.models()).containsExactly("gpt-4o-mini", "gpt-3.5*");
         assertThat(bound.maxTokens()).isEqualTo(100);
         assertThat(bound.overCap()).isEqualTo(io.github.openaiproxy.core.access.Policy.OverCap.REFUSE);
