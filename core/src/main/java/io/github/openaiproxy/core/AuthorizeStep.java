@@ -71,13 +71,17 @@ final class AuthorizeStep implements RequestStep {
     }
 
     private CompletableFuture<ProxyResponse> apply(RequestContext ctx, Chain next, Policy policy) {
+        boolean bodyRules = hasBodyRules(policy);
+        if (!bodyRules && policy.routes().isEmpty()) {
+            return next.proceed(ctx); // the hot path (the default policies): nothing to check, read or change
+        }
         Route route = ctx.route;
         String routeName = routeName(ctx);
         if (!policy.routes().isEmpty() && !allowed(policy.routes(), routeName, route.template())) {
             return ctx.respond(routeNotAllowed());
         }
-        if (!hasBodyRules(policy)) {
-            return next.proceed(ctx); // the hot path: nothing to read, nothing to change
+        if (!bodyRules) {
+            return next.proceed(ctx);
         }
         return switch (route.kind()) {
             case CHAT_OR_IMAGE, IMAGE -> simple(ctx, next, policy, routeName);

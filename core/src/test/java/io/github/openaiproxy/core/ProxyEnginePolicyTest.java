@@ -320,6 +320,39 @@ class ProxyEnginePolicyTest {
     }
 
     @Test
+    void hostileBodiesAreRefusedNotForwarded() {
+        ProxyEngine engine =
+                engine(Map.of("policies.anonymous.models", "gpt-4o-mini", "policies.anonymous.max-tokens", "5"));
+        // Two models: the check and the upstream must never read different ones.
+        Answer twice = send(
+                engine,
+                postJson("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"model\":\"gpt-4o\",\"messages\":[]}"));
+        assertThat(twice.proxyError(400).path("error").path("code").asText()).isEqualTo("invalid_json");
+        Answer text = send(
+                engine,
+                postJson("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[],\"max_tokens\":\"900\"}"));
+        assertThat(text.proxyError(400).path("error").path("param").asText()).isEqualTo("max_tokens");
+        Answer array = send(engine, postJson("/v1/chat/completions", "[{\"model\":\"gpt-4o-mini\"}]"));
+        assertThat(array.status()).isEqualTo(400);
+        Answer modelObject = send(engine, postJson("/v1/embeddings", "{\"model\":{\"name\":\"gpt-4o-mini\"}}"));
+        assertThat(modelObject.proxyError(403).path("error").path("code").asText())
+                .isEqualTo("model_not_allowed");
+        // A body the policy cannot read is refused rather than relayed unchecked.
+        Answer gzip = send(
+                engine,
+                postJson("/v1/chat/completions", "{\"model\":\"gpt-4o\"}").header("Content-Encoding", "gzip"));
+        assertThat(gzip.status()).isIn(400, 415);
+        Answer multipart = send(
+                engine,
+                ProxyRequest.builder("POST", "/v1/images/generations")
+                        .header("Content-Type", "multipart/form-data; boundary=x")
+                        .header("Content-Length", "3")
+                        .body("abc".getBytes(StandardCharsets.UTF_8)));
+        assertThat(multipart.status()).isIn(400, 415);
+        assertThat(upstreamRequests()).isEmpty();
+    }
+
+    @Test
     void storedPoliciesAreFoundAfterTheConfiguredOnesAndUnknownOnesFailClosed() {
         AtomicInteger finds = new AtomicInteger();
         Policy stored = new Policy(
