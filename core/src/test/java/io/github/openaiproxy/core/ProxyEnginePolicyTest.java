@@ -353,6 +353,54 @@ class ProxyEnginePolicyTest {
     }
 
     @Test
+    void theResponsesRouteGetsTheCapAsMaxOutputTokens() {
+        ProxyEngine engine = engine(Map.of("policies.users.max-tokens", "64"));
+        send(engine, as(postJson("/v1/responses", "{\"model\":\"gpt-4o\",\"input\":\"Hi\"}"), "h"));
+        assertThat(onlyUpstreamBody().path("max_output_tokens").asInt()).isEqualTo(64);
+        upstream.server().resetRequests();
+        // Embeddings have no completion tokens: the body goes as sent.
+        String embed = "{\"model\":\"text-embedding-3-small\",\"input\":\"Hi\"}";
+        send(engine, as(postJson("/v1/embeddings", embed), "h"));
+        assertThat(upstreamRequests().get(0).getBodyAsString()).isEqualTo(embed);
+    }
+
+    @Test
+    void aFailingPolicyStoreIs503AndIsAskedAgain() {
+        AtomicInteger finds = new AtomicInteger();
+        PolicyStore down = new PolicyStore() {
+            @Override
+            public List<Policy> list() {
+                throw new IllegalStateException("database down");
+            }
+
+            @Override
+            public Optional<Policy> find(String name) {
+                finds.incrementAndGet();
+                throw new IllegalStateException("database down");
+            }
+
+            @Override
+            public void save(Policy policy) {}
+
+            @Override
+            public boolean delete(String name) {
+                return false;
+            }
+        };
+        ProxyEngine engine = engine(Map.of("access.role-policies", "db=stored"), down);
+        String chat = "{\"model\":\"gpt-4o\",\"messages\":[]}";
+        for (int i = 0; i < 2; i++) {
+            Answer a = send(engine, as(postJson("/v1/chat/completions", chat), "e", "db"));
+            JsonNode error = a.proxyError(503).path("error");
+            assertThat(error.path("code").asText()).isEqualTo("policy_unavailable");
+            assertThat(error.path("message").asText()).doesNotContain("database");
+            assertThat(a.header("Retry-After")).isEqualTo("1");
+        }
+        assertThat(finds).as("a failure is not cached").hasValue(2);
+        assertThat(upstreamRequests()).isEmpty();
+    }
+
+    @Test
     void storedPoliciesAreFoundAfterTheConfiguredOnesAndUnknownOnesFailClosed() {
         AtomicInteger finds = new AtomicInteger();
         Policy stored = new Policy(
