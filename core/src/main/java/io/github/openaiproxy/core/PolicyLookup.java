@@ -32,9 +32,17 @@ final class PolicyLookup implements AutoCloseable {
     /** The unknown names already logged, so that a misconfigured key does not flood the log. */
     private final Set<String> logged = ConcurrentHashMap.newKeySet();
 
+    private final java.util.function.LongSupplier nanoTime;
+
     private record Cached(CompletableFuture<Optional<Policy>> policy, long loadedAt) {}
 
     PolicyLookup(Map<String, Policy> configured, PolicyStore store) {
+        this(configured, store, System::nanoTime);
+    }
+
+    /** With a clock, for tests of the cache's time to live. */
+    PolicyLookup(Map<String, Policy> configured, PolicyStore store, java.util.function.LongSupplier nanoTime) {
+        this.nanoTime = nanoTime;
         this.configured = configured;
         this.store = store;
         this.thread = store == null
@@ -58,7 +66,7 @@ final class PolicyLookup implements AutoCloseable {
         if (store == null) {
             return CompletableFuture.completedFuture(Optional.empty());
         }
-        long now = System.nanoTime();
+        long now = nanoTime.getAsLong();
         Cached c = cache.get(name);
         if (c != null && now - c.loadedAt() < TIME_TO_LIVE_NANOS && !c.policy().isCompletedExceptionally()) {
             return c.policy();
