@@ -70,6 +70,8 @@ public final class ProxyEngine implements AutoCloseable {
     /** Runs the admin API's store calls when it is on, else {@code null}. */
     private final ExecutorService adminThreads;
 
+    private final PolicyLookup policies;
+
     private ProxyEngine(Builder b) {
         this.config = b.config;
         RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
@@ -111,6 +113,7 @@ public final class ProxyEngine implements AutoCloseable {
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
+        this.policies = new PolicyLookup(config.access().policies(), policyStore);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -119,7 +122,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.Preflight(cors),
                         new RequestChecks.ContentLength(limit),
                         new IdentifyStep(config.access()),
-                        new AuthorizeStep(config.access()),
+                        new AuthorizeStep(policies, routes, limit),
                         new RouteHandlers.ReadBody(limit),
                         new RouteHandlers.Simple(
                                 new ChatRequestNormalizer(config.chatDefaults()),
@@ -292,6 +295,7 @@ public final class ProxyEngine implements AutoCloseable {
         if (adminThreads != null) {
             adminThreads.shutdown();
         }
+        policies.close();
         if (ownsSessionStore) {
             sessionStore.close();
         }
@@ -429,7 +433,9 @@ public final class ProxyEngine implements AutoCloseable {
 
         /**
          * Keeps the policies managed through the admin API in this store, for example a
-         * {@link io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore}; default: in memory.
+         * {@link io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore}; default: in memory. Requests look
+         * policies up here after the configured ones; the answers are cached for a few seconds and the blocking
+         * calls run on one thread of the engine's. The caller owns and closes the store.
          */
         public Builder policyStore(PolicyStore store) {
             this.policyStore = Objects.requireNonNull(store, "store");

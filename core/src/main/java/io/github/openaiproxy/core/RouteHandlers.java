@@ -105,6 +105,7 @@ final class RouteHandlers {
                 return ctx.respond(rejected.error());
             }
             Normalized.Accepted normalized = (Normalized.Accepted) outcome;
+            ctx.clientBody = object;
             ctx.normalized = normalized;
             ctx.model = normalized.model();
             ctx.upstreamBody = Json.bytes(normalized.body());
@@ -141,6 +142,9 @@ final class RouteHandlers {
 
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (ctx.body != null) {
+                return next.proceed(ctx); // the authorize step read it for its policy, and it is sent as it left it
+            }
             ctx.body = Bodies.empty();
             if (RequestChecks.hasBody(ctx.request) && declaredLength(ctx.request) != 0) {
                 ctx.streamed = new CountedRequestBody(ctx.request.body(), limit, ctx.wantsDetails);

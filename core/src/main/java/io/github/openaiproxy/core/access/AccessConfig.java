@@ -138,6 +138,16 @@ public record AccessConfig(
         Objects.requireNonNull(admin, "admin");
     }
 
+    /** The same with these configured policies (the three defaults are added when missing). */
+    public AccessConfig withPolicies(Map<String, Policy> policies) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+    }
+
+    /** The same with these roles mapped to policies, in order. */
+    public AccessConfig withRolePolicies(Map<String, String> rolePolicies) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+    }
+
     /** Whether any credential is checked at all (otherwise every caller is anonymous and allowed). */
     public boolean isDefault() {
         return equals(DEFAULTS);

@@ -30,7 +30,7 @@ public final class ProxySettings {
      * {@code sessions.retention}, which the code that builds the session store reads
      * ({@link #sessionStore()}, {@link #sessionRetention()}). In the README's order.
      */
-    public static final SettingsCatalog CATALOG = SettingsCatalog.of(
+    private static final SettingsCatalog BASE = SettingsCatalog.of(
             Setting.of(
                     "api-key",
                     Setting.Type.SECRET,
@@ -177,6 +177,13 @@ public final class ProxySettings {
                     "SHA-256 hashes (hex) of the admin tokens, sent as Authorization: Bearer <token>."),
             Setting.string("admin.role", null, "The host application's role whose users may use the admin API."));
 
+    /**
+     * Every setting of core, in the README's order: those above, then the policies' ({@code access.role-policies}
+     * and the templated {@code policies.<name>.<rule>}, see {@code PolicySettings}).
+     */
+    public static final SettingsCatalog CATALOG =
+            SettingsCatalog.concat(BASE, SettingsCatalog.of(PolicySettings.SETTINGS));
+
     /** Every key of {@link #CATALOG}. */
     public static final List<String> KEYS = CATALOG.keys();
 
@@ -193,7 +200,16 @@ public final class ProxySettings {
 
     /** Settings from a map of keys; a blank value means unset. */
     public static ProxySettings from(Map<String, String> settings) {
-        return from(settings::get);
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, settings::get, settings::keySet));
+    }
+
+    /**
+     * Settings from a key lookup that can also list the keys it sets (servlet init parameters), so that
+     * {@code policies.<name>.*} keys are found; {@code null} or blank means unset.
+     */
+    public static ProxySettings from(
+            Function<String, String> lookup, java.util.function.Supplier<? extends java.util.Collection<String>> keys) {
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, lookup, keys));
     }
 
     /**
@@ -342,7 +358,8 @@ public final class ProxySettings {
                         .filter(h -> !h.isEmpty())
                         .toList()));
         admin = binder.with(admin, "admin.role", AccessConfig.Admin::withRole);
-        b.access(access.withAdmin(admin));
+        // Policies and the roles mapped to them.
+        b.access(PolicySettings.apply(binder, access.withAdmin(admin)));
         return b;
     }
 

@@ -17,6 +17,16 @@ public interface CustomRoute {
      */
     String path();
 
+    /**
+     * The name a policy's {@code routes} rule allows this route by, for example {@code graphql}; by default
+     * the path's first segment ({@code sessions} for {@code /sessions/{id}}).
+     */
+    default String name() {
+        String p = path().startsWith("/") ? path().substring(1) : path();
+        int slash = p.indexOf('/');
+        return slash < 0 ? p : p.substring(0, slash);
+    }
+
     /** The methods the route accepts. */
     Set<String> methods();
 

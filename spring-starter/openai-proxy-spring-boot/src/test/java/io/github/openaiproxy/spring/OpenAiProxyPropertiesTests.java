@@ -162,7 +162,7 @@ class OpenAiProxyPropertiesTests {
                 .map(c -> "graphql." + c.getName().replaceAll("([A-Z])", "-$1").toLowerCase(Locale.ROOT))
                 .toList();
         assertThat(graphql).contains("graphql.max-document-size");
-        List<String> expected = new ArrayList<>(ProxySettings.KEYS);
+        List<String> expected = new ArrayList<>(OpenAiProxySettingsTests.asProperties(ProxySettings.KEYS));
         expected.addAll(graphql);
         assertThat(keys).containsExactlyInAnyOrderElementsOf(expected);
         assertThat(metadata.get("openai.proxy.sessions.max-session-size")

@@ -69,7 +69,7 @@ class H2ProxyKeyStoreTest extends ProxyKeyStoreContract {
             assertThat(rs.getInt(2)).isEqualTo(1);
             rs = c.createStatement().executeQuery("SELECT MAX(version) FROM openai_proxy_schema_version");
             rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(3); // the sessions' own numbering
+            assertThat(rs.getInt(1)).isEqualTo(4); // the sessions' own numbering
         }
     }
 
