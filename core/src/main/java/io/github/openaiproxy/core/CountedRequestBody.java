@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -62,20 +63,13 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
         prefixLength += n;
     }
 
-    private final class Counter implements Flow.Subscriber<ByteBuffer>, Flow.Subscription {
-        private final Flow.Subscriber<? super ByteBuffer> downstream;
-        private Flow.Subscription upstream;
+    /** Counts the items as they pass; everything else is handed on unchanged. */
+    private final class Counter extends ForwardingSubscriber<ByteBuffer> {
         private long count;
         private boolean done;
 
         Counter(Flow.Subscriber<? super ByteBuffer> downstream) {
-            this.downstream = downstream;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            upstream = s;
-            downstream.onSubscribe(this);
+            super(downstream);
         }
 
         @Override
@@ -87,7 +81,7 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
             if (count > limit) {
                 done = true;
                 tooLarge = true;
-                upstream.cancel();
+                cancel();
                 downstream.onError(new BodyTooLargeException(limit));
                 return;
             }
@@ -112,16 +106,6 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
                 done = true;
                 downstream.onComplete();
             }
-        }
-
-        @Override
-        public void request(long n) {
-            upstream.request(n);
-        }
-
-        @Override
-        public void cancel() {
-            upstream.cancel();
         }
     }
 }

@@ -19,13 +19,21 @@ final class IdentifyStep implements RequestStep {
 
     @Override
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
-        if (ctx.identity == null) {
-            // Placeholder until the identity sources land: the host's user, else anonymous.
-            ctx.identity = ctx.request
-                    .user()
-                    .map(u -> Identity.user(u.name(), Policy.USERS))
-                    .orElseGet(
-                            () -> Identity.anonymous(ctx.request.remoteAddress().orElse(null), Policy.ANONYMOUS));
+        if (ctx.identity == null && ctx.request.user().isPresent()) {
+            // Placeholder until the identity sources land: the host's user, under its roles' policy.
+            io.github.openaiproxy.core.http.AuthenticatedUser user =
+                    ctx.request.user().get();
+            String policy = Policy.USERS;
+            for (java.util.Map.Entry<String, String> e : access.rolePolicies().entrySet()) {
+                if (user.hasRole(e.getKey())) {
+                    policy = e.getValue();
+                    break;
+                }
+            }
+            ctx.identity = Identity.user(user.name(), policy);
+        } else if (ctx.identity == null) {
+            // Placeholder until the identity sources land: everyone else is anonymous.
+            ctx.identity = Identity.anonymous(ctx.request.remoteAddress().orElse(null), Policy.ANONYMOUS);
         }
         return next.proceed(ctx);
     }

@@ -1,10 +1,19 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.access.AuditLog;
 import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.access.InMemoryPolicyStore;
+import io.github.openaiproxy.core.access.InMemoryProxyKeyStore;
+import io.github.openaiproxy.core.access.LayeredProxyKeyStore;
+import io.github.openaiproxy.core.access.PolicyStore;
+import io.github.openaiproxy.core.access.ProxyKeyStore;
+import io.github.openaiproxy.core.admin.AdminRoutes;
+import io.github.openaiproxy.core.admin.AdminService;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
@@ -54,6 +63,14 @@ public final class ProxyEngine implements AutoCloseable {
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
     private final ExecutorService sessionThreads;
+    /** The keys requests are looked up in: those declared in configuration over the builder's store. */
+    private final ProxyKeyStore proxyKeys;
+    /** The policies managed through the admin API (the configured ones are in the configuration). */
+    private final PolicyStore policyStore;
+    /** Runs the admin API's store calls when it is on, else {@code null}. */
+    private final ExecutorService adminThreads;
+
+    private final PolicyLookup policies;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -66,6 +83,26 @@ public final class ProxyEngine implements AutoCloseable {
         ChatSessions sessions = new ChatSessions(
                 sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
+        // Keys, policies and the admin API (off by default: then its paths are unknown, 404).
+        this.proxyKeys = LayeredProxyKeyStore.of(
+                config.access().declaredKeys(), b.proxyKeys != null ? b.proxyKeys : new InMemoryProxyKeyStore());
+        this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
+        this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
+        if (adminThreads != null) {
+            if (config.access().admin().tokenHashes().isEmpty()
+                    && config.access().admin().role() == null) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "admin.enabled without admin.tokens or admin.role: every admin call is refused (401)");
+            }
+            AdminService admin = new AdminService(
+                    config.access(),
+                    proxyKeys,
+                    policyStore,
+                    b.auditLog != null ? b.auditLog : AuditLog.inMemory(),
+                    java.time.Clock.systemUTC());
+            all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
+        }
         all.addAll(b.routes);
         this.routes = RouteTable.of(config.passThroughRoutes(), all);
         this.observer = CompositeProxyObserver.of(b.observers);
@@ -76,6 +113,7 @@ public final class ProxyEngine implements AutoCloseable {
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
+        this.policies = new PolicyLookup(config.access().policies(), policyStore);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -84,7 +122,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.Preflight(cors),
                         new RequestChecks.ContentLength(limit),
                         new IdentifyStep(config.access()),
-                        new AuthorizeStep(config.access()),
+                        new AuthorizeStep(policies, routes, limit),
                         new RouteHandlers.ReadBody(limit),
                         new RouteHandlers.Simple(
                                 new ChatRequestNormalizer(config.chatDefaults()),
@@ -203,7 +241,7 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private static ProxyResponse internalError(RequestContext ctx, Throwable error) {
-        if (ctx.inFlight.cancelled() && RouteHandlers.unwrap(error) instanceof CancellationException) {
+        if (ctx.inFlight.cancelled() && Failures.unwrap(error) instanceof CancellationException) {
             // The client went away and a module route's answer was cancelled with it: nothing failed.
             LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", ctx.request);
         } else {
@@ -254,6 +292,10 @@ public final class ProxyEngine implements AutoCloseable {
         if (sessionThreads != null) {
             sessionThreads.shutdown();
         }
+        if (adminThreads != null) {
+            adminThreads.shutdown();
+        }
+        policies.close();
         if (ownsSessionStore) {
             sessionStore.close();
         }
@@ -271,6 +313,23 @@ public final class ProxyEngine implements AutoCloseable {
                 java.util.concurrent.TimeUnit.MILLISECONDS,
                 new java.util.concurrent.ArrayBlockingQueue<>(queueSize),
                 sessionThreadFactory(),
+                new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
+    }
+
+    /** Two threads for the admin API's store calls (rare, and blocking on JDBC); beyond 100 waiting: 503. */
+    private static ExecutorService adminThreads() {
+        AtomicInteger n = new AtomicInteger();
+        return new java.util.concurrent.ThreadPoolExecutor(
+                2,
+                2,
+                0,
+                java.util.concurrent.TimeUnit.MILLISECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(100),
+                r -> {
+                    Thread t = new Thread(r, "openai-proxy-admin-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                },
                 new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
     }
 
@@ -292,6 +351,10 @@ public final class ProxyEngine implements AutoCloseable {
         private SessionStore sessionStore;
         private Executor sessionExecutor;
         private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
+        // Keys, policies and the admin API's audit log.
+        private ProxyKeyStore proxyKeys;
+        private PolicyStore policyStore;
+        private AuditLog auditLog;
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -355,6 +418,36 @@ public final class ProxyEngine implements AutoCloseable {
             Objects.requireNonNull(position, "position");
             Objects.requireNonNull(step, "step");
             steps.computeIfAbsent(position, p -> new ArrayList<>()).add(step);
+            return this;
+        }
+
+        /**
+         * Keeps proxy keys in this store (the caller owns it), for example a
+         * {@link io.github.openaiproxy.core.access.jdbc.JdbcProxyKeyStore}; default: in memory. Keys declared in
+         * configuration ({@code access.keys}) are looked up before it, and are read-only.
+         */
+        public Builder proxyKeys(ProxyKeyStore store) {
+            this.proxyKeys = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Keeps the policies managed through the admin API in this store, for example a
+         * {@link io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore}; default: in memory. Requests look
+         * policies up here after the configured ones; the answers are cached for a few seconds and the blocking
+         * calls run on one thread of the engine's. The caller owns and closes the store.
+         */
+        public Builder policyStore(PolicyStore store) {
+            this.policyStore = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Writes the admin API's changes to this log, for example a
+         * {@link io.github.openaiproxy.core.access.jdbc.JdbcAuditLog}; default: in memory.
+         */
+        public Builder auditLog(AuditLog log) {
+            this.auditLog = Objects.requireNonNull(log, "log");
             return this;
         }
 

@@ -40,10 +40,15 @@ public final class RequestContext implements RequestStep.Chain {
     CorsPolicy.Verdict verdict;
     /** Builds the proxy's own answers; carries the CORS headers once the CORS step has judged the origin. */
     ResponseFactory responses;
-    /** The request body, once read whole (empty for a method without one). */
+    /**
+     * The request body, once read whole (empty for a method without one); on a pass-through route, set only
+     * when the authorize step read it for a policy's rules (possibly rewritten), else it streams.
+     */
     byte[] body;
     /** The pass-through routes' body, streamed to the upstream as it arrives; {@code null} for none. */
     CountedRequestBody streamed;
+    /** The simple routes' body as the client sent it, parsed (to tell its values from the defaults). */
+    com.fasterxml.jackson.databind.node.ObjectNode clientBody;
     /** The simple routes' normalized body and the session it asks for. */
     Normalized.Accepted normalized;
 

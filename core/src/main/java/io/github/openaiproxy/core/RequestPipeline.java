@@ -43,6 +43,9 @@ import java.util.concurrent.CompletableFuture;
  *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
  *    7. ReadBody · Authorize (route) · Custom  the module answers; its sub-requests run this pipeline under
  *                                              the client request's identity (Identify passes them on)
+ *  self-authenticating custom (the admin API, see CustomRoute#authenticatesItself):
+ *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
+ *    7. ReadBody · Custom                      the route checks its own credentials (admin tokens, role)
  * </pre>
  *
  * Built once per engine; the chains are arrays of shared, stateless steps.
@@ -56,7 +59,9 @@ final class RequestPipeline {
     enum RouteKindChain {
         SIMPLE,
         PASS_THROUGH,
-        CUSTOM
+        CUSTOM,
+        /** A custom route that checks its callers itself: no identity or policy step. */
+        SELF_AUTHENTICATED
     }
 
     /** The steps the engine builds, handed over by the engine's constructor. */
@@ -80,21 +85,20 @@ final class RequestPipeline {
         List<RequestStep> around = hostSteps.getOrDefault(RequestStep.Position.AFTER_RESPONSE_HEADERS, List.of());
         List<RequestStep> beforeUpstream = hostSteps.getOrDefault(RequestStep.Position.BEFORE_UPSTREAM, List.of());
         this.unmatched = chain(around, p.allowedHost(), p.cors(), RequestChecks.NotFound.STEP);
+        // Steps 3-5, the same on every route.
+        List<RequestStep> routeChecks =
+                List.of(p.allowedHost(), p.cors(), p.preflight(), RequestChecks.Origin.STEP, RequestChecks.Method.STEP);
+        // Steps 6-7 of the routes that read the body whole (simple and custom).
+        List<RequestStep> readWhole = List.of(
+                RequestChecks.ContentType.STEP, RequestChecks.ContentEncoding.STEP, p.contentLength(), p.readBody());
         EnumMap<RouteKindChain, RequestStep[]> byKind = new EnumMap<>(RouteKindChain.class);
         byKind.put(
                 RouteKindChain.SIMPLE,
                 chain(
                         around,
-                        p.allowedHost(),
-                        p.cors(),
-                        p.preflight(),
-                        RequestChecks.Origin.STEP,
-                        RequestChecks.Method.STEP,
+                        routeChecks,
                         p.identify(),
-                        RequestChecks.ContentType.STEP,
-                        RequestChecks.ContentEncoding.STEP,
-                        p.contentLength(),
-                        p.readBody(),
+                        readWhole,
                         p.simple(),
                         p.authorize(),
                         p.resolveKey(),
@@ -105,11 +109,7 @@ final class RequestPipeline {
                 RouteKindChain.PASS_THROUGH,
                 chain(
                         around,
-                        p.allowedHost(),
-                        p.cors(),
-                        p.preflight(),
-                        RequestChecks.Origin.STEP,
-                        RequestChecks.Method.STEP,
+                        routeChecks,
                         RequestChecks.Query.STEP,
                         p.identify(),
                         RequestChecks.ContentType.STEP,
@@ -120,21 +120,9 @@ final class RequestPipeline {
                         beforeUpstream,
                         p.send()));
         byKind.put(
-                RouteKindChain.CUSTOM,
-                chain(
-                        around,
-                        p.allowedHost(),
-                        p.cors(),
-                        p.preflight(),
-                        RequestChecks.Origin.STEP,
-                        RequestChecks.Method.STEP,
-                        p.identify(),
-                        RequestChecks.ContentType.STEP,
-                        RequestChecks.ContentEncoding.STEP,
-                        p.contentLength(),
-                        p.readBody(),
-                        p.authorize(),
-                        p.custom()));
+                RouteKindChain.CUSTOM, chain(around, routeChecks, p.identify(), readWhole, p.authorize(), p.custom()));
+        // The admin API checks its own credentials (admin tokens are not proxy keys).
+        byKind.put(RouteKindChain.SELF_AUTHENTICATED, chain(around, routeChecks, readWhole, p.custom()));
         this.chains = byKind;
     }
 
@@ -160,7 +148,8 @@ final class RequestPipeline {
         return switch (route.kind()) {
             case CHAT_OR_IMAGE, IMAGE -> RouteKindChain.SIMPLE;
             case PASS_THROUGH -> RouteKindChain.PASS_THROUGH;
-            case CUSTOM -> RouteKindChain.CUSTOM;
+            case CUSTOM ->
+                route.custom().authenticatesItself() ? RouteKindChain.SELF_AUTHENTICATED : RouteKindChain.CUSTOM;
         };
     }
 

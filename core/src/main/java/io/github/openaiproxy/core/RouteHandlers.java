@@ -9,6 +9,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.KeyResolver;
@@ -22,8 +23,6 @@ import io.github.openaiproxy.core.session.ChatSessions;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.function.Function;
 
 /**
@@ -56,7 +55,7 @@ final class RouteHandlers {
                             ctx.body = body;
                             return next.proceed(ctx);
                         }
-                        Throwable cause = unwrap(error);
+                        Throwable cause = Failures.unwrap(error);
                         if (cause instanceof BodyTooLargeException) {
                             return ctx.respond(ProxyError.payloadTooLarge(limit));
                         }
@@ -106,6 +105,7 @@ final class RouteHandlers {
                 return ctx.respond(rejected.error());
             }
             Normalized.Accepted normalized = (Normalized.Accepted) outcome;
+            ctx.clientBody = object;
             ctx.normalized = normalized;
             ctx.model = normalized.model();
             ctx.upstreamBody = Json.bytes(normalized.body());
@@ -142,6 +142,9 @@ final class RouteHandlers {
 
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (ctx.body != null) {
+                return next.proceed(ctx); // the authorize step read it for its policy, and it is sent as it left it
+            }
             ctx.body = Bodies.empty();
             if (RequestChecks.hasBody(ctx.request) && declaredLength(ctx.request) != 0) {
                 ctx.streamed = new CountedRequestBody(ctx.request.body(), limit, ctx.wantsDetails);
@@ -282,13 +285,5 @@ final class RouteHandlers {
     @FunctionalInterface
     interface SubRequests {
         CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity identity);
-    }
-
-    static Throwable unwrap(Throwable t) {
-        Throwable c = t;
-        while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
-            c = c.getCause();
-        }
-        return c;
     }
 }

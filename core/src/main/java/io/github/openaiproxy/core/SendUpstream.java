@@ -3,6 +3,7 @@ package io.github.openaiproxy.core;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.normalize.Normalized;
 import io.github.openaiproxy.core.relay.ResponseRelay;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
@@ -80,7 +81,7 @@ final class SendUpstream implements RequestStep {
                                 .thenApply(permit::heldUntilDone);
                     }
                     permit.release();
-                    return ctx.respond(failure(ctx, RouteHandlers.unwrap(error)));
+                    return ctx.respond(failure(ctx, Failures.unwrap(error)));
                 })
                 .thenCompose(Function.identity())
                 .whenComplete((r, error) -> {

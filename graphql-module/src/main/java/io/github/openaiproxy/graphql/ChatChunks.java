@@ -105,9 +105,7 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
 
         @Override
         public void request(long n) {
-            if (n <= 0) {
-                cancel();
-                downstream.onError(Demand.invalid(n));
+            if (Demand.refused(n, this, downstream)) {
                 return;
             }
             Demand.addTo(demand, n);
@@ -117,10 +115,7 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
         @Override
         public void cancel() {
             done = true;
-            Flow.Subscription s = upstream;
-            if (s != null) {
-                s.cancel();
-            }
+            upstream.cancel(); // set before the downstream had this subscription
         }
 
         private void requestIfWanted() {

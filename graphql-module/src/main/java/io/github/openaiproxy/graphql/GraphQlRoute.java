@@ -87,6 +87,12 @@ public final class GraphQlRoute implements CustomRoute {
         return options.path();
     }
 
+    /** {@code graphql}, wherever it is mounted: the name a policy's {@code routes} rule allows it by. */
+    @Override
+    public String name() {
+        return "graphql";
+    }
+
     @Override
     public Set<String> methods() {
         return Set.of("GET", "POST");

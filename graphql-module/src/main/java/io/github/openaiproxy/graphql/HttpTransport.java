@@ -15,6 +15,7 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.net.URLDecoder;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -54,6 +55,7 @@ final class HttpTransport {
     static final String EVENT_STREAM = "text/event-stream";
 
     private static final System.Logger LOG = System.getLogger(HttpTransport.class.getName());
+    private static final byte[] EMPTY = {};
 
     private final GraphQL graphQl;
     private final GraphQlOptions options;
@@ -213,20 +215,31 @@ final class HttpTransport {
         return bytes(status, type, bytes, Map.of());
     }
 
-    /** The answer's JSON text, or the RESPONSE_TOO_LARGE error in its place. */
-    private String answerText(ExecutionResult result) {
-        byte[] bytes = capped(specification(result));
-        return bytes == null ? write(tooLarge()) : new String(bytes, StandardCharsets.UTF_8);
+    /**
+     * The answer as a {@code next} event, or the RESPONSE_TOO_LARGE error in its place: serialized once, straight
+     * into the event's bytes.
+     */
+    private ByteBuffer nextEvent(ExecutionResult result) {
+        CappedBuffer out = serialize(specification(result), SseEvents.NEXT, SseEvents.END);
+        return out == null ? SseEvents.next(write(tooLarge()).getBytes(StandardCharsets.UTF_8)) : out.asBuffer();
+    }
+
+    /** Serializes an answer; null as soon as it passes the cap (the rest is never serialized). */
+    private byte[] capped(Object json) {
+        CappedBuffer out = serialize(json, EMPTY, EMPTY);
+        return out == null ? null : out.toByteArray();
     }
 
     /**
-     * Serializes an answer, counting bytes as they are written: null as soon as it passes the cap (the
-     * rest is never serialized).
+     * Writes {@code before}, the answer's JSON and {@code after}, counting the JSON's bytes against the cap as
+     * they are written: null as soon as it passes the cap.
      */
-    private byte[] capped(Object json) {
-        CappedBuffer out = new CappedBuffer(maxResponseSize);
+    private CappedBuffer serialize(Object json, byte[] before, byte[] after) {
+        CappedBuffer out = new CappedBuffer(maxResponseSize + before.length + after.length);
         try {
+            out.write(before, 0, before.length);
             SubRequests.JSON.writeValue(out, json);
+            out.write(after, 0, after.length);
         } catch (java.io.IOException | RuntimeException e) { // Jackson may wrap the overflow
             if (out.over) {
                 LOG.log(
@@ -237,7 +250,7 @@ final class HttpTransport {
             }
             throw new IllegalStateException("cannot write a GraphQL answer", e);
         }
-        return out.toByteArray();
+        return out;
     }
 
     private Map<String, Object> tooLarge() {
@@ -269,6 +282,11 @@ final class HttpTransport {
             this.cap = cap;
         }
 
+        /** The bytes written, without a copy. */
+        ByteBuffer asBuffer() {
+            return ByteBuffer.wrap(buf, 0, count);
+        }
+
         @Override
         public void write(int b) {
             if (count + 1L > cap) {
@@ -293,16 +311,15 @@ final class HttpTransport {
             // Refused before execution (syntax, validation, limits): a plain JSON answer, as for any request error.
             return body(400, errorType, specification(result), Map.of());
         }
-        java.util.concurrent.Flow.Publisher<List<java.nio.ByteBuffer>> stream;
+        java.util.concurrent.Flow.Publisher<List<ByteBuffer>> stream;
         Object data = result.getData();
         if (data instanceof Publisher<?> publisher) {
             @SuppressWarnings("unchecked")
             Publisher<ExecutionResult> results = (Publisher<ExecutionResult>) publisher;
-            stream = new SseEvents<>(
-                    FlowAdapters.toFlowPublisher(results), this::answerText, HttpTransport::streamError);
+            stream =
+                    new SseEvents<>(FlowAdapters.toFlowPublisher(results), this::nextEvent, HttpTransport::streamError);
         } else {
-            String one = answerText(result);
-            stream = new SseEvents<String>(Publishers.just(one), s -> s, HttpTransport::streamError);
+            stream = new SseEvents<>(Publishers.just(result), this::nextEvent, HttpTransport::streamError);
         }
         return ProxyResponse.builder(200).events(stream).build();
     }

@@ -14,31 +14,45 @@ import java.util.function.Function;
  * pass through as {@link EventStream} does; the closing events wait for demand like any other.
  */
 final class SseEvents<T> extends EventStream<T> {
+    /** What comes before a {@code next} event's JSON; JSON from a serializer has no raw line breaks. */
+    static final byte[] NEXT = "event: next\ndata: ".getBytes(StandardCharsets.UTF_8);
+    /** What comes after it. */
+    static final byte[] END = "\n\n".getBytes(StandardCharsets.UTF_8);
+
     static final byte[] COMPLETE = "event: complete\ndata:\n\n".getBytes(StandardCharsets.UTF_8);
 
-    private final Function<T, String> toJson;
+    private final Function<T, ByteBuffer> toEvent;
     private final Function<Throwable, String> errorJson;
 
-    SseEvents(Flow.Publisher<T> source, Function<T, String> toJson, Function<Throwable, String> errorJson) {
+    /**
+     * @param toEvent an item as its whole {@code next} event: {@link #NEXT}, the JSON, {@link #END} (serialized
+     *     straight into the event's bytes, so an event costs no copy of its JSON)
+     * @param errorJson the JSON of the last {@code next} event after a failure of the source
+     */
+    SseEvents(Flow.Publisher<T> source, Function<T, ByteBuffer> toEvent, Function<Throwable, String> errorJson) {
         super(source);
-        this.toJson = toJson;
+        this.toEvent = toEvent;
         this.errorJson = errorJson;
     }
 
-    static ByteBuffer next(String json) {
-        // JSON from a serializer has no raw line breaks, so one data line carries it.
-        return ByteBuffer.wrap(("event: next\ndata: " + json + "\n\n").getBytes(StandardCharsets.UTF_8));
+    /** A {@code next} event carrying {@code json}. */
+    static ByteBuffer next(byte[] json) {
+        byte[] event = new byte[NEXT.length + json.length + END.length];
+        System.arraycopy(NEXT, 0, event, 0, NEXT.length);
+        System.arraycopy(json, 0, event, NEXT.length, json.length);
+        System.arraycopy(END, 0, event, NEXT.length + json.length, END.length);
+        return ByteBuffer.wrap(event);
     }
 
     @Override
     protected boolean onItem(T item, Consumer<ByteBuffer> emit) {
-        emit.accept(next(toJson.apply(item)));
+        emit.accept(toEvent.apply(item));
         return true;
     }
 
     @Override
     protected void onSourceError(Throwable error, Consumer<ByteBuffer> emit) {
-        emit.accept(next(errorJson.apply(error)));
+        emit.accept(next(errorJson.apply(error).getBytes(StandardCharsets.UTF_8)));
         emit.accept(ByteBuffer.wrap(COMPLETE));
     }
 

@@ -38,7 +38,9 @@ public class OpenAiProxyFilter implements Filter {
     public void init(FilterConfig filterConfig) throws ServletException {
         if (engine == null) {
             try {
-                engine = ProxyEngine.create(InitParameters.toConfig(filterConfig::getInitParameter));
+                engine = ProxyEngine.create(InitParameters.toConfig(
+                        filterConfig::getInitParameter,
+                        () -> java.util.Collections.list(filterConfig.getInitParameterNames())));
                 ownsEngine = true;
             } catch (IllegalArgumentException e) {
                 throw new ServletException("openai-proxy: " + e.getMessage(), e);

@@ -40,7 +40,8 @@ public class OpenAiProxyServlet extends HttpServlet {
     public void init() throws ServletException {
         if (engine == null) {
             try {
-                ProxyConfig config = InitParameters.toConfig(this::getInitParameter);
+                ProxyConfig config = InitParameters.toConfig(
+                        this::getInitParameter, () -> java.util.Collections.list(getInitParameterNames()));
                 engine = ProxyEngine.create(config);
                 ownsEngine = true;
                 log("openai-proxy servlet started: " + config);

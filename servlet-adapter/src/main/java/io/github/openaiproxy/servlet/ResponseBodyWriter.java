@@ -13,19 +13,36 @@ import java.util.Locale;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Writes a {@link ProxyResponse} with Servlet non-blocking I/O. One body item is requested at a time,
  * and only when the socket can take more, so a slow client slows the upstream read (backpressure) and
  * no thread waits on the socket. For event streams the output is flushed after every event. When the
  * client goes away the body subscription is cancelled, which aborts the upstream call.
+ *
+ * <p>One thread at a time uses the container's objects (the response, its output stream, the async
+ * context): the one that owns the drain loop (work-in-progress counting). Every other caller, the body's
+ * signals and the container's callbacks alike, only marks work and returns; no lock is held while calling
+ * into the container. The container's end callbacks ({@code onError}, {@code onTimeout},
+ * {@code onComplete}) must still not return while the drain loop is inside a call on those objects: the
+ * container recycles them for other connections once the callback returns, and a write that straddled
+ * that moment would act on another client's request. So the loop marks its calls ({@link #busy}) and an
+ * end callback waits for the mark to clear, but only for a bounded time: Tomcat's {@code isReady()} may
+ * itself wait for the processor's lock that the container holds while it calls back, and a callback that
+ * waited for it without a bound would never return.
  */
 final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private static final System.Logger LOG = System.getLogger(ResponseBodyWriter.class.getName());
+    private static final Object COMPLETE = new Object();
+    /** The longest an end callback waits for the drain loop's call on the container to return. */
+    static final long END_WAIT_NANOS = 100_000_000L;
 
     private final AsyncContext async;
     private final HttpServletResponse response;
+    private final long endWaitNanos;
     private final Queue<Object> signals = new ConcurrentLinkedQueue<>();
     private final AtomicInteger wip = new AtomicInteger();
     private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>();
@@ -33,6 +50,9 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private volatile Flow.Subscription subscription;
     private volatile boolean aborted;
     private volatile ServletOutputStream out;
+    /** The answer to relay, handed over by {@link #start}; its head is set by the drain loop. */
+    private volatile ProxyResponse answer;
+
     private volatile boolean streaming;
     private volatile boolean started;
     /**
@@ -43,29 +63,36 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private volatile boolean writePossibleSeen;
 
     /**
-     * Held while this writer uses the container's objects (the response, its output stream, the async
-     * context), and taken by the container's callbacks that end the exchange. The container recycles
-     * those objects for other connections once the exchange has ended; a use that straddled that moment
-     * (say an upstream thread's {@code complete()} racing the container's own completion after
-     * {@code onError}) would act on another client's request, and could close its connection before its
-     * first byte. Uncontended but for those callbacks: only the thread that owns {@link #wip} takes it.
+     * The container ended the exchange: from then on nobody starts a call on its objects. Written before
+     * {@link #busy} is read by the end callbacks, and read after it is written by the drain loop, so that
+     * of the two one always sees the other (both volatile).
      */
-    private final Object exchangeLock = new Object();
+    private volatile boolean ended;
+    /**
+     * The thread of the drain loop while it is inside calls on the container's objects, else null. An end
+     * callback on that very thread (Jetty may call them from within {@code complete()}) does not wait.
+     */
+    private volatile Thread busy;
+    /** Whether {@code async.complete()} was called: once, by whichever side gets here first. */
+    private final AtomicBoolean completed = new AtomicBoolean();
 
-    /** The exchange has ended (completed by this writer or by the container); guarded by {@link #exchangeLock}. */
-    private boolean ended;
-
+    // Owned by the thread that owns wip.
+    private ProxyResponse discarded;
     private boolean requested;
     private boolean needsFlush;
     private boolean bodyComplete;
     private boolean flushedAtEnd;
     private boolean finished;
 
-    private static final Object COMPLETE = new Object();
-
     ResponseBodyWriter(AsyncContext async, HttpServletResponse response) {
+        this(async, response, END_WAIT_NANOS);
+    }
+
+    /** With another bound on an end callback's wait (tests). */
+    ResponseBodyWriter(AsyncContext async, HttpServletResponse response, long endWaitNanos) {
         this.async = async;
         this.response = response;
+        this.endWaitNanos = endWaitNanos;
     }
 
     /**
@@ -78,81 +105,88 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         out = stream;
     }
 
-    /** Sets status and headers and starts relaying the body (any thread). Called once, after {@link #listen()}. */
+    /**
+     * Relays {@code r} (any thread), called once, after {@link #listen()}: the drain loop sets status and
+     * headers and subscribes to the body. An exchange the container ended first only discards it.
+     */
     void start(ProxyResponse r) {
-        synchronized (exchangeLock) {
-            if (ended) {
-                r.discard(); // the container ended the exchange first: its response may serve another client now
-                return;
-            }
-            setHead(r);
-        }
-        r.body().subscribe(this);
+        answer = r;
         drain();
-    }
-
-    private void setHead(ProxyResponse r) {
-        streaming = r.streaming();
-        response.setStatus(r.status());
-        r.headers().map().forEach((name, values) -> {
-            String n = name.toLowerCase(Locale.ROOT);
-            if (n.equals("content-length")) {
-                try {
-                    response.setContentLengthLong(Long.parseLong(values.get(0)));
-                } catch (NumberFormatException e) {
-                    // a malformed upstream length is dropped: the container will chunk
-                }
-            } else if (n.equals("content-type")) {
-                response.setContentType(values.get(0));
-            } else {
-                values.forEach(v -> response.addHeader(name, v));
-            }
-        });
-        started = true;
     }
 
     /**
      * The container reports the exchange failed or ended ({@code onError}, {@code onTimeout},
-     * {@code onComplete}; on a container thread): complete it now unless done already, so nothing of this
-     * exchange touches the container's objects once the callback returns. Waits for a write in progress
-     * on another thread to return first.
+     * {@code onComplete}; on a container thread): completes it now unless done already, and stops the
+     * upstream. Waits only for a call of the drain loop on the container's objects, bounded.
      */
     void containerEnded() {
+        ended = true;
         aborted = true;
-        if (complete()) {
+        awaitNotBusy();
+        if (complete(true)) {
             abort(); // ended before its body was relayed: stop the upstream
+        } else {
+            drain(); // the drain loop drops what is left, without touching the container
         }
     }
 
     /**
-     * Completes the exchange once, from any thread; a no-op after the exchange has ended, so a late caller
-     * cannot complete (or touch) a request the container has recycled.
+     * Completes the exchange once (the engine's answer failed, or the drain loop is done); a no-op once
+     * the exchange has ended, so a late caller cannot complete (or touch) a request the container has
+     * recycled.
      *
      * @return whether this call ended the exchange
      */
     boolean complete() {
-        synchronized (exchangeLock) {
-            if (ended) {
-                return false;
-            }
-            ended = true;
-            try {
-                async.complete();
-            } catch (IllegalStateException e) {
-                // the container completed it after an error
-            }
-            return true;
+        return complete(false);
+    }
+
+    private boolean complete(boolean byContainer) {
+        if ((!byContainer && ended) || !completed.compareAndSet(false, true)) {
+            return false;
         }
+        try {
+            async.complete();
+        } catch (RuntimeException e) {
+            // the container completed it after an error
+        }
+        return true;
     }
 
     /** The client is gone or the container failed the request: stop reading the upstream. */
     void abort() {
         aborted = true;
+        cancelBody();
+        drain();
+    }
+
+    /** Stops the body, and so the upstream call, once it is subscribed (else onSubscribe sees aborted). */
+    private void cancelBody() {
         Flow.Subscription s = subscription;
         if (s != null) {
             s.cancel();
         }
-        drain();
+    }
+
+    /** Waits (bounded, never on a lock) while the drain loop is inside a call on the container's objects. */
+    private void awaitNotBusy() {
+        Thread owner = busy;
+        if (owner == null || owner == Thread.currentThread()) {
+            return;
+        }
+        long deadline = System.nanoTime() + endWaitNanos;
+        for (int spins = 0; busy != null; spins++) {
+            if (System.nanoTime() - deadline > 0) {
+                // Most likely inside isReady(), waiting for the lock this callback's container holds.
+                LOG.log(System.Logger.Level.DEBUG, "the exchange ended while a write was still in progress");
+                return;
+            }
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.parkNanos(10_000L);
+            }
+        }
     }
 
     // --- body side
@@ -206,99 +240,141 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         }
     };
 
+    /** The relay loop: run by one thread at a time; the others only mark work and return. */
     private void drain() {
         if (wip.getAndIncrement() != 0) {
+            return; // the thread draining now goes round once more
+        }
+        Thread self = Thread.currentThread();
+        do {
+            busy = self;
+            try {
+                if (ended || finished) {
+                    if (!finished) {
+                        finish(true); // ended by the container: not one more call on its objects
+                    }
+                    releaseUnstarted();
+                    continue;
+                }
+                step();
+            } finally {
+                busy = null;
+            }
+        } while (wip.decrementAndGet() != 0);
+    }
+
+    /** One round of the loop, with {@link #busy} set and the exchange not ended. */
+    @SuppressWarnings("unchecked")
+    private void step() {
+        if (out == null) {
             return;
         }
-        synchronized (exchangeLock) {
-            drainLocked();
+        if (!started) {
+            ProxyResponse r = answer;
+            if (r == null) {
+                if (aborted) {
+                    finish(true);
+                }
+                return;
+            }
+            try {
+                setHead(r);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "could not start the response: {0}", e.toString());
+                finish(true); // the loop's next round releases its body
+                wip.incrementAndGet();
+                return;
+            }
+            r.body().subscribe(this); // its signals come back here through drain()
+        }
+        if (!writePossibleSeen) {
+            if (aborted) {
+                finish(true);
+            }
+            return;
+        }
+        try {
+            if (aborted) {
+                finish(true);
+                return;
+            }
+            Object signal;
+            while (pending.isEmpty() && (signal = signals.poll()) != null) {
+                if (signal == COMPLETE) {
+                    bodyComplete = true;
+                } else if (signal instanceof Throwable t) {
+                    // The status is out; what is left is to make sure the client sees the body incomplete.
+                    ResponseAbort.of(response).abort(response, t);
+                    finish(true);
+                    return;
+                } else {
+                    requested = false;
+                    pending.addAll((List<ByteBuffer>) signal);
+                    needsFlush = streaming;
+                }
+            }
+            boolean writable = true;
+            while (!pending.isEmpty() && (writable = out.isReady())) {
+                write(pending.poll());
+            }
+            if (!writable) {
+                return; // onWritePossible will come
+            }
+            if (needsFlush) {
+                if (!out.isReady()) {
+                    return;
+                }
+                out.flush();
+                needsFlush = false;
+            }
+            if (bodyComplete) {
+                if (!out.isReady()) {
+                    return; // onWritePossible will come
+                }
+                if (!streaming && !flushedAtEnd) {
+                    // Send what the container still buffers now, from this thread: async.complete() would
+                    // send it only after a dispatch to a container thread, one more thread handoff before
+                    // the client has its answer. (A stream's events were each flushed already.)
+                    flushedAtEnd = true;
+                    out.flush();
+                    if (!out.isReady()) {
+                        return;
+                    }
+                }
+                finish(false);
+            } else if (!signals.isEmpty()) {
+                // The end of the body (or an error) arrived while the last item was still being
+                // written; no other signal will come to pick it up, so go round once more.
+                wip.incrementAndGet();
+            } else if (!requested && subscription != null) {
+                requested = true;
+                subscription.request(1);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "writing to the client failed: {0}", e.toString());
+            aborted = true;
+            finish(true);
         }
     }
 
-    /** The relay loop, run by the thread that owns {@link #wip}, with {@link #exchangeLock} held. */
-    @SuppressWarnings("unchecked")
-    private void drainLocked() {
-        do {
-            if (ended && !finished) {
-                finish(true); // ended by the container: not one more call on its objects
-                continue;
+    private void setHead(ProxyResponse r) {
+        streaming = r.streaming();
+        response.setStatus(r.status());
+        r.headers().map().forEach((name, values) -> {
+            String n = name.toLowerCase(Locale.ROOT);
+            if (n.equals("content-length")) {
+                try {
+                    response.setContentLengthLong(Long.parseLong(values.get(0)));
+                } catch (NumberFormatException e) {
+                    // a malformed upstream length is dropped: the container will chunk
+                }
+            } else if (n.equals("content-type")) {
+                response.setContentType(values.get(0));
+            } else {
+                values.forEach(v -> response.addHeader(name, v));
             }
-            if (finished || out == null || !started || !writePossibleSeen) {
-                if (aborted && !finished && out != null) {
-                    finish(true);
-                }
-                continue;
-            }
-            try {
-                if (aborted) {
-                    finish(true);
-                    continue;
-                }
-                Object signal;
-                while (pending.isEmpty() && (signal = signals.poll()) != null) {
-                    if (signal == COMPLETE) {
-                        bodyComplete = true;
-                    } else if (signal instanceof Throwable t) {
-                        // The status is out; what is left is to make sure the client sees the body incomplete.
-                        ResponseAbort.of(response).abort(response, t);
-                        finish(true);
-                        break;
-                    } else {
-                        requested = false;
-                        pending.addAll((List<ByteBuffer>) signal);
-                        needsFlush = streaming;
-                    }
-                }
-                if (finished) {
-                    continue;
-                }
-                boolean writable = true;
-                while (!pending.isEmpty() && (writable = out.isReady())) {
-                    write(pending.poll());
-                }
-                if (!writable) {
-                    continue; // onWritePossible will come
-                }
-                if (needsFlush) {
-                    if (!out.isReady()) {
-                        continue;
-                    }
-                    out.flush();
-                    needsFlush = false;
-                }
-                if (bodyComplete) {
-                    if (!out.isReady()) {
-                        continue; // onWritePossible will come
-                    }
-                    if (!streaming && !flushedAtEnd) {
-                        // Send what the container still buffers now, from this thread: async.complete() would
-                        // send it only after a dispatch to a container thread, one more thread handoff before
-                        // the client has its answer. (A stream's events were each flushed already.)
-                        flushedAtEnd = true;
-                        out.flush();
-                        if (!out.isReady()) {
-                            continue;
-                        }
-                    }
-                    finish(false);
-                } else if (!signals.isEmpty()) {
-                    // The end of the body (or an error) arrived while the last item was still being
-                    // written; no other signal will come to pick it up, so go round once more.
-                    wip.incrementAndGet();
-                } else if (!requested && subscription != null) {
-                    requested = true;
-                    subscription.request(1);
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "writing to the client failed: {0}", e.toString());
-                aborted = true;
-                Flow.Subscription s = subscription;
-                if (s != null) {
-                    s.cancel();
-                }
-                finish(true);
-            }
-        } while (wip.decrementAndGet() != 0);
+        });
+        started = true;
     }
 
     private void write(ByteBuffer b) throws IOException {
@@ -311,6 +387,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         }
     }
 
+    /** Ends this writer once: drops what is queued, stops the body when it failed, completes the exchange. */
     private void finish(boolean failed) {
         if (finished) {
             return;
@@ -319,11 +396,17 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         pending.clear();
         signals.clear();
         if (failed) {
-            Flow.Subscription s = subscription;
-            if (s != null) {
-                s.cancel();
-            }
+            cancelBody();
         }
         complete();
+    }
+
+    /** An answer that came after the end, or whose head could not be set, releases its upstream body. */
+    private void releaseUnstarted() {
+        ProxyResponse r = answer;
+        if (r != null && !started && r != discarded) {
+            discarded = r;
+            r.discard();
+        }
     }
 }

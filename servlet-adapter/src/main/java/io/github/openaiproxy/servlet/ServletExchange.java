@@ -76,16 +76,10 @@ final class ServletExchange {
         });
         answer.whenComplete((r, error) -> {
             if (error != null) {
-                writer.complete(); // cancelled: the client is gone
+                writer.abort(); // cancelled: the client is gone
                 return;
             }
-            try {
-                writer.start(r);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "could not start the response: {0}", e.toString());
-                r.discard();
-                writer.complete();
-            }
+            writer.start(r);
         });
     }
 

@@ -2,8 +2,10 @@ package io.github.openaiproxy.servlet;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertSeedError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;

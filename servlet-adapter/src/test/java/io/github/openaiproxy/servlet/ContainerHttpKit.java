@@ -7,11 +7,14 @@ import static com.github.tomakehurst.wiremock.client.WireMock.equalToJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertJsonError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertNoSecrets;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
 import static io.github.openaiproxy.core.testing.Upstream.SERVER_KEY;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertJsonError;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertNoSecrets;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertJsonError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertSeedError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;

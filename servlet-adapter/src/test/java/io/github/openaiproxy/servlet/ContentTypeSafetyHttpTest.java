@@ -3,7 +3,8 @@ package io.github.openaiproxy.servlet;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertSeedError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;

@@ -21,6 +21,7 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -74,6 +75,7 @@ class ResponseBodyWriterTest {
     static final class ManualBody implements Flow.Publisher<List<ByteBuffer>> {
         Flow.Subscriber<? super List<ByteBuffer>> subscriber;
         final AtomicLong demand = new AtomicLong();
+        volatile boolean cancelled;
 
         @Override
         public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> s) {
@@ -85,7 +87,9 @@ class ResponseBodyWriterTest {
                 }
 
                 @Override
-                public void cancel() {}
+                public void cancel() {
+                    cancelled = true;
+                }
             });
         }
 
@@ -164,9 +168,10 @@ class ResponseBodyWriterTest {
 
     /**
      * The container ends the exchange (its {@code onError}) while an upstream thread is inside a write:
-     * the callback waits for the write to return and completes the exchange, and the signals that still
-     * come from the upstream touch neither the output nor the async context. Once the callback returns,
-     * the container recycles them for another connection.
+     * the callback waits for the writer's round to end (without a lock: the writer never waits for it)
+     * and completes the exchange, and the signals that still come from the upstream touch neither the
+     * output nor the async context. Once the callback returns, the container recycles them for another
+     * connection.
      */
     @Test
     void theContainerEndingTheExchangeWaitsForAWriteInProgressAndNothingTouchesTheResponseAfter() throws Exception {
@@ -193,19 +198,21 @@ class ResponseBodyWriterTest {
             }
         };
         AtomicInteger completed = new AtomicInteger();
-        ResponseBodyWriter writer =
-                new ResponseBodyWriter(asyncContext(completed, () -> calls.add("complete")), response(out));
+        ResponseBodyWriter writer = new ResponseBodyWriter(
+                asyncContext(completed, () -> calls.add("complete")),
+                response(out),
+                TimeUnit.SECONDS.toNanos(30)); // the write below is held for as long as the test needs
         writer.listen();
         out.listener.onWritePossible();
         ManualBody body = new ManualBody();
         writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, true));
 
-        Thread upstream = new Thread(() -> body.send("data: one\n\n"), "test-upstream");
+        Thread upstream = daemon(() -> body.send("data: one\n\n"), "test-upstream");
         upstream.start();
         assertThat(inWrite.await(10, TimeUnit.SECONDS)).isTrue();
-        Thread container = new Thread(writer::containerEnded, "test-container");
+        Thread container = daemon(writer::containerEnded, "test-container");
         container.start();
-        awaitBlocked(container);
+        awaitParked(container, Thread.State.TIMED_WAITING);
         assertThat(calls).as("nothing completes while the write is in progress").containsExactly("write");
 
         releaseWrite.countDown();
@@ -213,6 +220,7 @@ class ResponseBodyWriterTest {
         upstream.join(10_000);
         assertThat(container.isAlive()).isFalse();
         assertThat(calls).containsExactly("write", "flush", "complete");
+        assertThat(body.cancelled).as("the upstream is stopped").isTrue();
 
         // What an aborted upstream still sends, and the engine's own late completion: all ignored.
         body.subscriber.onNext(List.of(ByteBuffer.wrap("data: two\n\n".getBytes(StandardCharsets.UTF_8))));
@@ -223,13 +231,95 @@ class ResponseBodyWriterTest {
         assertThat(completed).hasValue(1);
     }
 
-    private static void awaitBlocked(Thread t) throws InterruptedException {
+    /**
+     * Tomcat's {@code isReady()} and {@code write()} take the processor's lock, which the container holds
+     * while it calls the end callbacks ({@code onError}, {@code onComplete}, a timeout). A callback that
+     * waited for a writer inside {@code isReady()} without a bound would never return, and neither would the
+     * writer.
+     */
+    @Test
+    void theContainerEndingTheExchangeNeverWaitsForAWriterThatWaitsForTheContainer() throws Exception {
+        ReentrantLock containerLock = new ReentrantLock();
+        CountDownLatch writerInIsReady = new CountDownLatch(1);
+        ScriptedOutput out = new ScriptedOutput() {
+            volatile boolean locking;
+
+            @Override
+            public boolean isReady() {
+                if (!locking) {
+                    return super.isReady();
+                }
+                writerInIsReady.countDown();
+                containerLock.lock();
+                try {
+                    return super.isReady();
+                } finally {
+                    containerLock.unlock();
+                }
+            }
+
+            @Override
+            public void flush() {
+                locking = true; // from the first event's flush on, readiness needs the container's lock
+                super.flush();
+            }
+        };
+        AtomicInteger completed = new AtomicInteger();
+        ResponseBodyWriter writer = new ResponseBodyWriter(asyncContext(completed), response(out));
+        writer.listen();
+        out.listener.onWritePossible();
+        ManualBody body = new ManualBody();
+        writer.start(new ProxyResponse(200, HttpHeaders.of(Map.of(), (n, v) -> true), body, true));
+        body.send("data: one\n\n"); // written and flushed; readiness now takes the lock
+
+        CountDownLatch containerInCallback = new CountDownLatch(1);
+        CountDownLatch writerWaiting = new CountDownLatch(1);
+        Thread container = daemon(
+                () -> {
+                    containerLock.lock();
+                    try {
+                        containerInCallback.countDown();
+                        await(writerWaiting);
+                        writer.containerEnded(); // the exchange ends, the container still holding its lock
+                    } finally {
+                        containerLock.unlock();
+                    }
+                },
+                "test-container");
+        container.start();
+        assertThat(containerInCallback.await(10, TimeUnit.SECONDS)).isTrue();
+        Thread upstream = daemon(() -> body.send("data: two\n\n"), "test-upstream");
+        upstream.start();
+        assertThat(writerInIsReady.await(10, TimeUnit.SECONDS)).isTrue();
+        awaitParked(upstream, Thread.State.WAITING);
+        writerWaiting.countDown();
+
+        container.join(5_000);
+        upstream.join(5_000);
+        assertThat(container.isAlive()).as("deadlocked").isFalse();
+        assertThat(upstream.isAlive()).as("deadlocked").isFalse();
+        assertThat(completed).as("async.complete() calls").hasValue(1);
+        assertThat(body.cancelled).as("the upstream is stopped").isTrue();
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true); // a deadlocked one must not keep the test JVM alive
+        return t;
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void awaitParked(Thread t, Thread.State state) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (t.getState() != Thread.State.BLOCKED) {
-            assertThat(System.nanoTime()).as(t.getName() + " blocked").isLessThan(deadline);
-            assertThat(t.isAlive())
-                    .as(t.getName() + " returned while the write was in progress")
-                    .isTrue();
+        while (t.getState() != state) {
+            assertThat(System.nanoTime()).as(t.getName() + " waiting").isLessThan(deadline);
             Thread.sleep(1); // polling the thread's state, not waiting for an event
         }
     }

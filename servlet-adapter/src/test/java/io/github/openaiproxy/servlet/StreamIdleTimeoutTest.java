@@ -1,7 +1,8 @@
 package io.github.openaiproxy.servlet;
 
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertOpenAiError;
 import static io.github.openaiproxy.servlet.support.OpenAiFixtures.chatStreamEvents;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,8 +1,10 @@
 package io.github.openaiproxy.servlet;
 
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
 import static io.github.openaiproxy.servlet.support.OpenAiFixtures.chatStreamEvents;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertOpenAiError;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertSeedError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertOpenAiError;
+import static io.github.openaiproxy.servlet.support.RawAssertions.assertSeedError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.ProxyConfig;

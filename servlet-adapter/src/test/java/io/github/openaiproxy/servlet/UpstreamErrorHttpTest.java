@@ -3,7 +3,7 @@ package io.github.openaiproxy.servlet;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
-import static io.github.openaiproxy.servlet.support.ProxyAssertions.assertNoStackTrace;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertNoStackTrace;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 

@@ -6,11 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.openaiproxy.core.session.JdbcSessionStore;
 import io.github.openaiproxy.core.session.Session;
 import io.github.openaiproxy.core.session.SessionStore;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
@@ -89,6 +92,40 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
     protected void retentionMustBePositive() {
         assertThatThrownBy(() -> JdbcSessionStore.builder(dataSource()).retention(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /**
+     * A turn that sends history reads the session's size and its latest messages in one transaction on one
+     * connection, and records its messages (touching the session) in one more.
+     */
+    @Test
+    protected void aHistoryTurnTakesOneConnectionToReadAndOneToRecord() {
+        AtomicInteger checkouts = new AtomicInteger();
+        DataSource counted = (DataSource) Proxy.newProxyInstance(
+                DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class}, (p, m, args) -> {
+                    if (m.getName().equals("getConnection")) {
+                        checkouts.incrementAndGet();
+                    }
+                    try {
+                        return m.invoke(dataSource(), args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        SessionStore store =
+                JdbcSessionStore.builder(counted).tablePrefix(tablePrefix()).build();
+        Session s = store.create();
+        store.append(s.id(), List.of(message("user", "a"), message("assistant", "b")));
+
+        checkouts.set(0);
+        SessionStore.RecentHistory recent = store.recentHistory(s.id(), 10).orElseThrow();
+        assertThat(checkouts).as("connections to read size and history").hasValue(1);
+        assertThat(recent.size()).isPositive();
+        assertThat(recent.messages()).hasSize(2);
+
+        checkouts.set(0);
+        store.append(s.id(), List.of(message("user", "c"), message("assistant", "d")));
+        assertThat(checkouts).as("connections to record a turn").hasValue(1);
     }
 
     private int rows(String table, String column, String id) throws Exception {

@@ -230,6 +230,21 @@ public abstract class SessionStoreContract {
     }
 
     @Test
+    protected void recentHistoryGivesTheSizeAndTheLastMessages() {
+        Session s = store().create();
+        assertThat(store().recentHistory(s.id(), 3)).hasValue(new SessionStore.RecentHistory(0, List.of()));
+        store().append(s.id(), List.of(message("user", "a"), message("assistant", "b")));
+        store().append(s.id(), List.of(message("user", "c"), message("assistant", "d")));
+
+        SessionStore.RecentHistory recent = store().recentHistory(s.id(), 3).orElseThrow();
+        assertThat(recent.messages()).extracting(StoredMessage::content).containsExactly("b", "c", "d");
+        assertThat(recent.size()).isEqualTo(store().size(s.id()).orElseThrow()).isPositive();
+        assertThat(store().recentHistory("unknown-" + s.id(), 3)).isEmpty();
+        store().delete(s.id());
+        assertThat(store().recentHistory(s.id(), 3)).isEmpty();
+    }
+
+    @Test
     protected void sessionsAreSeparate() {
         Session a = store().create();
         Session b = store().create();

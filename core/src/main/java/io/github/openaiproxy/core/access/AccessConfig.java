@@ -67,8 +67,61 @@ public record AccessConfig(
 
         public Admin {
             Objects.requireNonNull(path, "path");
-            tokenHashes = List.copyOf(tokenHashes);
+            if (!path.matches("(/[A-Za-z0-9._~-]+)+") || path.matches(".*/\\.{1,2}(/.*)?")) {
+                throw new IllegalArgumentException(
+                        "admin.path must be a path such as /admin (segments of letters, digits, '.', '_', '~', '-')");
+            }
+            List<String> hashes = new java.util.ArrayList<>();
+            for (String h : tokenHashes) {
+                String hex = h.strip().toLowerCase(java.util.Locale.ROOT);
+                if (!hex.matches("[0-9a-f]{64}")) {
+                    // Never the value: someone may have put a token here instead of its hash.
+                    throw new IllegalArgumentException("admin.tokens must hold SHA-256 hashes (64 hex digits) of"
+                            + " the admin tokens, not the tokens; see 'keys hash'");
+                }
+                hashes.add(hex);
+            }
+            tokenHashes = List.copyOf(hashes);
+            if (role != null && role.isBlank()) {
+                role = null;
+            }
         }
+
+        /** The same admin API, on or off. */
+        public Admin withEnabled(boolean on) {
+            return new Admin(on, path, tokenHashes, role);
+        }
+
+        /** The same admin API at another path. */
+        public Admin withPath(String newPath) {
+            return new Admin(enabled, newPath, tokenHashes, role);
+        }
+
+        /** The same admin API with these token hashes. */
+        public Admin withTokenHashes(List<String> hashes) {
+            return new Admin(enabled, path, hashes, role);
+        }
+
+        /** The same admin API for users with this role ({@code null}: none). */
+        public Admin withRole(String newRole) {
+            return new Admin(enabled, path, tokenHashes, newRole);
+        }
+
+        @Override
+        public String toString() {
+            return "Admin[enabled=" + enabled + ", path=" + path + ", tokens=" + tokenHashes.size() + ", role=" + role
+                    + "]";
+        }
+    }
+
+    /** This configuration with other keys declared in configuration ({@code access.keys}). */
+    public AccessConfig withDeclaredKeys(List<ProxyKey> keys) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, keys, admin);
+    }
+
+    /** This configuration with another admin API ({@code admin.*}). */
+    public AccessConfig withAdmin(Admin newAdmin) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, newAdmin);
     }
 
     public AccessConfig {
@@ -83,6 +136,16 @@ public record AccessConfig(
         policies = java.util.Collections.unmodifiableMap(all);
         declaredKeys = List.copyOf(declaredKeys);
         Objects.requireNonNull(admin, "admin");
+    }
+
+    /** The same with these configured policies (the three defaults are added when missing). */
+    public AccessConfig withPolicies(Map<String, Policy> policies) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+    }
+
+    /** The same with these roles mapped to policies, in order. */
+    public AccessConfig withRolePolicies(Map<String, String> rolePolicies) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
     }
 
     /** Whether any credential is checked at all (otherwise every caller is anonymous and allowed). */

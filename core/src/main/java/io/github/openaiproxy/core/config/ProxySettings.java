@@ -1,6 +1,8 @@
 package io.github.openaiproxy.core.config;
 
 import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.access.AccessConfig;
+import io.github.openaiproxy.core.access.DeclaredProxyKeys;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
@@ -28,7 +30,7 @@ public final class ProxySettings {
      * {@code sessions.retention}, which the code that builds the session store reads
      * ({@link #sessionStore()}, {@link #sessionRetention()}). In the README's order.
      */
-    public static final SettingsCatalog CATALOG = SettingsCatalog.of(
+    private static final SettingsCatalog BASE = SettingsCatalog.of(
             Setting.of(
                     "api-key",
                     Setting.Type.SECRET,
@@ -158,7 +160,29 @@ public final class ProxySettings {
                     "sessions.retention",
                     Setting.Type.DURATION,
                     null,
-                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."));
+                    "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."),
+            // Keys declared in configuration, and the admin API (issue 11).
+            Setting.of(
+                    "access.keys",
+                    Setting.Type.LIST,
+                    null,
+                    "Proxy keys declared as hashes, each <sha256-hex>:<policy>:<name>; 'keys hash' prints one."),
+            Setting.of("admin.enabled", Setting.Type.BOOLEAN, "false", "Whether the admin API is served."),
+            Setting.string("admin.path", "/admin", "Where the admin API is served, under the proxy's path."),
+            // SECRET, though it holds hashes: a token pasted here by mistake must never be repeated in a message.
+            Setting.of(
+                    "admin.tokens",
+                    Setting.Type.SECRET,
+                    null,
+                    "SHA-256 hashes (hex) of the admin tokens, sent as Authorization: Bearer <token>."),
+            Setting.string("admin.role", null, "The host application's role whose users may use the admin API."));
+
+    /**
+     * Every setting of core, in the README's order: those above, then the policies' ({@code access.role-policies}
+     * and the templated {@code policies.<name>.<rule>}, see {@code PolicySettings}).
+     */
+    public static final SettingsCatalog CATALOG =
+            SettingsCatalog.concat(BASE, SettingsCatalog.of(PolicySettings.SETTINGS));
 
     /** Every key of {@link #CATALOG}. */
     public static final List<String> KEYS = CATALOG.keys();
@@ -176,7 +200,16 @@ public final class ProxySettings {
 
     /** Settings from a map of keys; a blank value means unset. */
     public static ProxySettings from(Map<String, String> settings) {
-        return from(settings::get);
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, settings::get, settings::keySet));
+    }
+
+    /**
+     * Settings from a key lookup that can also list the keys it sets (servlet init parameters), so that
+     * {@code policies.<name>.*} keys are found; {@code null} or blank means unset.
+     */
+    public static ProxySettings from(
+            Function<String, String> lookup, java.util.function.Supplier<? extends java.util.Collection<String>> keys) {
+        return new ProxySettings(SettingsBinder.fromText(CATALOG, lookup, keys));
     }
 
     /**
@@ -307,6 +340,26 @@ public final class ProxySettings {
                 sessions, "sessions.max-page-size", (SessionConfig c, Long v) -> c.withMaxPageSize(Math.toIntExact(v)));
         sessions = binder.with(sessions, "sessions.queue-size", SessionConfig::withQueueSize);
         b.sessions(sessions);
+
+        // Keys declared in configuration, and the admin API.
+        AccessConfig access = base.access();
+        access = binder.with(
+                access,
+                "access.keys",
+                (AccessConfig a, List<String> v) -> a.withDeclaredKeys(DeclaredProxyKeys.parse(v)));
+        AccessConfig.Admin admin = access.admin();
+        admin = binder.with(admin, "admin.enabled", AccessConfig.Admin::withEnabled);
+        admin = binder.with(admin, "admin.path", AccessConfig.Admin::withPath);
+        admin = binder.with(
+                admin,
+                "admin.tokens",
+                (AccessConfig.Admin a, String v) -> a.withTokenHashes(java.util.Arrays.stream(v.split(","))
+                        .map(String::strip)
+                        .filter(h -> !h.isEmpty())
+                        .toList()));
+        admin = binder.with(admin, "admin.role", AccessConfig.Admin::withRole);
+        // Policies and the roles mapped to them.
+        b.access(PolicySettings.apply(binder, access.withAdmin(admin)));
         return b;
     }
 

@@ -17,6 +17,12 @@ import java.util.Objects;
  *     {@code null} when unset by default
  * @param description one line on what the setting does
  * @param values the accepted values of an {@link Type#ENUM} setting, lower case; empty otherwise
+ *
+ * <p>A key may be a template: one {@value #NAME} segment stands for a name the user chooses, as in
+ * {@code policies.<name>.max-tokens}; such a setting documents a family of keys ({@code policies.free.max-tokens},
+ * {@code policies.team-a.max-tokens}, ...), and {@link #named(String)} is one member of it. Names are lower-case
+ * letters, digits and {@code -}, so that each has one environment variable
+ * ({@code OPENAI_PROXY_POLICIES_TEAM_A_MAX_TOKENS}).
  */
 public record Setting(String key, Type type, String defaultValue, String description, List<String> values) {
     /** How a setting's value is written. */
@@ -31,6 +37,8 @@ public record Setting(String key, Type type, String defaultValue, String descrip
         BOOLEAN,
         /** A whole number. */
         INT,
+        /** A whole number that may exceed an {@code int}, such as a monthly token quota. */
+        LONG,
         /** A decimal number. */
         DECIMAL,
         /** Bytes: {@code 10MB}, {@code 512KB}, {@code 10MiB} (binary units, as Spring's DataSize) or a plain number. */
@@ -51,6 +59,71 @@ public record Setting(String key, Type type, String defaultValue, String descrip
         if (type == Type.ENUM && values.isEmpty()) {
             throw new IllegalArgumentException("enum setting " + key + " lists no values");
         }
+    }
+
+    /** The segment of a templated key that stands for a chosen name. */
+    public static final String NAME = "<name>";
+
+    private static final java.util.regex.Pattern NAME_SYNTAX = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]*");
+
+    /** Whether this setting's key is a template with a {@value #NAME} segment. */
+    public boolean isTemplate() {
+        return key.contains(NAME);
+    }
+
+    /** The member of this templated setting for {@code name}, for example {@code policies.free.max-tokens}. */
+    public Setting named(String name) {
+        if (!isTemplate()) {
+            throw new IllegalStateException(key + " is not a template");
+        }
+        return new Setting(key.replace(NAME, name), type, defaultValue, description, values);
+    }
+
+    /**
+     * The name a concrete key gives this template's {@value #NAME} segment ({@code free} for
+     * {@code policies.free.max-tokens}), whether or not it is a well-formed name; {@code null} when the key is
+     * no member of this template. Not a template: always {@code null}.
+     */
+    public String nameIn(String concreteKey) {
+        int at = key.indexOf(NAME);
+        if (at < 0) {
+            return null;
+        }
+        String prefix = key.substring(0, at);
+        String suffix = key.substring(at + NAME.length());
+        if (concreteKey.length() <= prefix.length() + suffix.length()
+                || !concreteKey.startsWith(prefix)
+                || !concreteKey.endsWith(suffix)) {
+            return null;
+        }
+        String name = concreteKey.substring(prefix.length(), concreteKey.length() - suffix.length());
+        return name.indexOf('.') >= 0 ? null : name;
+    }
+
+    /** Whether {@code name} may fill a template's {@value #NAME} segment: lower-case letters, digits and {@code -}. */
+    public static boolean isValidName(String name) {
+        return name != null && NAME_SYNTAX.matcher(name).matches();
+    }
+
+    /**
+     * The key this templated setting has for an environment variable, or {@code null}: the variable's part
+     * between the template's prefix and suffix is the name, lower-cased, with {@code _} read as {@code -}.
+     */
+    String keyForEnvironmentName(String variable) {
+        String env = environmentName();
+        int at = env.indexOf("<NAME>");
+        if (at < 0) {
+            return null;
+        }
+        String prefix = env.substring(0, at);
+        String suffix = env.substring(at + "<NAME>".length());
+        if (variable.length() <= prefix.length() + suffix.length()
+                || !variable.startsWith(prefix)
+                || !variable.endsWith(suffix)) {
+            return null;
+        }
+        String name = variable.substring(prefix.length(), variable.length() - suffix.length());
+        return key.replace(NAME, name.toLowerCase(Locale.ROOT).replace('_', '-'));
     }
 
     /** A text setting. */

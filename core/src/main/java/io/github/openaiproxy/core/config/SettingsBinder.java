@@ -3,12 +3,14 @@ package io.github.openaiproxy.core.config;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Reads settings from one text source through a {@link SettingsCatalog}: the only place where a setting's
@@ -31,21 +33,46 @@ public final class SettingsBinder {
     private final SettingsCatalog catalog;
     private final Function<String, String> source;
     private final Function<String, String> origin;
+    /** The keys the source sets, as far as it can list them: how the names of templated settings are found. */
+    private final Supplier<? extends Collection<String>> keys;
 
-    private SettingsBinder(SettingsCatalog catalog, Function<String, String> source, Function<String, String> origin) {
+    private SettingsBinder(
+            SettingsCatalog catalog,
+            Function<String, String> source,
+            Function<String, String> origin,
+            Supplier<? extends Collection<String>> keys) {
         this.catalog = catalog;
         this.source = source;
         this.origin = origin;
+        this.keys = keys;
     }
 
-    /** Settings from a source that may pass blank values on (see the class comment). */
+    /**
+     * Settings from a source that may pass blank values on (see the class comment). It cannot list its keys,
+     * so no templated setting ({@code policies.<name>.*}) is found in it.
+     */
     public static SettingsBinder of(SettingsCatalog catalog, Function<String, String> source) {
-        return new SettingsBinder(catalog, source, key -> null);
+        return of(catalog, source, List::of);
     }
 
-    /** Settings from text keyed like the catalog (init parameters, a map); blank means unset. */
+    /** The same, with the keys the source sets, so that templated settings are found too. */
+    public static SettingsBinder of(
+            SettingsCatalog catalog, Function<String, String> source, Supplier<? extends Collection<String>> keys) {
+        return new SettingsBinder(catalog, source, key -> null, keys);
+    }
+
+    /**
+     * Settings from text keyed like the catalog (init parameters, a map); blank means unset. It cannot list its
+     * keys, so no templated setting is found in it.
+     */
     public static SettingsBinder fromText(SettingsCatalog catalog, Function<String, String> lookup) {
-        return new SettingsBinder(catalog, key -> blankToNull(lookup.apply(key)), key -> null);
+        return fromText(catalog, lookup, List::of);
+    }
+
+    /** The same, with the keys the source sets (init parameter names, a map's keys). */
+    public static SettingsBinder fromText(
+            SettingsCatalog catalog, Function<String, String> lookup, Supplier<? extends Collection<String>> keys) {
+        return new SettingsBinder(catalog, key -> blankToNull(lookup.apply(key)), key -> null, keys);
     }
 
     /**
@@ -56,12 +83,48 @@ public final class SettingsBinder {
         return new SettingsBinder(
                 catalog,
                 key -> blankToNull(env.get(Setting.environmentName(key))),
-                key -> "environment variable " + Setting.environmentName(key));
+                key -> "environment variable " + Setting.environmentName(key),
+                () -> env.keySet().stream()
+                        .map(v -> catalog.keyForEnvironmentName(v).orElse(null))
+                        .filter(java.util.Objects::nonNull)
+                        .toList());
     }
 
     /** The catalog this binder reads through. */
     public SettingsCatalog catalog() {
         return catalog;
+    }
+
+    /**
+     * The names the source gives the templated settings whose keys start with {@code prefix} (for example
+     * {@code policies.}), sorted: {@code free} when {@code policies.free.max-tokens} is set. A name may be
+     * malformed (see {@link Setting#isValidName}); the caller refuses it with {@link #invalid}.
+     */
+    public java.util.SortedSet<String> names(String prefix) {
+        java.util.SortedSet<String> names = new java.util.TreeSet<>();
+        for (String key : keys.get()) {
+            if (!key.startsWith(prefix)) {
+                continue;
+            }
+            for (Setting t : catalog.templates()) {
+                String name = t.key().startsWith(prefix) ? t.nameIn(key) : null;
+                if (name != null && text(t.named(name)) != null) {
+                    names.add(name);
+                }
+            }
+        }
+        return names;
+    }
+
+    /**
+     * The keys the source sets that start with {@code prefix} but are no setting of the catalog (a misspelt
+     * rule, for example), for a caller that refuses them.
+     */
+    public List<String> unknownKeys(String prefix) {
+        return keys.get().stream()
+                .filter(k -> k.startsWith(prefix) && catalog.find(k).isEmpty())
+                .sorted()
+                .toList();
     }
 
     /** Whether the source sets this key. */
@@ -112,6 +175,12 @@ public final class SettingsBinder {
         return new InvalidSettingException(s, origin.apply(s.key()), text(s), reason, null);
     }
 
+    /** A refusal of a key the source sets that is no setting of the catalog (a misspelt rule). */
+    public InvalidSettingException unknown(String key, String reason) {
+        Setting s = Setting.string(key, null, key);
+        return new InvalidSettingException(s, origin.apply(key), text(s), reason, null);
+    }
+
     private String text(Setting s) {
         String raw = source.apply(s.key());
         if (raw == null) {
@@ -152,6 +221,7 @@ public final class SettingsBinder {
             case STRING, SECRET, URL -> v;
             case BOOLEAN -> bool(v);
             case INT -> Integer.parseInt(v);
+            case LONG -> Long.parseLong(v);
             case DECIMAL -> new BigDecimal(v);
             case SIZE -> size(v);
             case DURATION -> duration(v);
@@ -169,7 +239,7 @@ public final class SettingsBinder {
     private static String reason(Setting s) {
         return switch (s.type()) {
             case BOOLEAN -> "expected true or false";
-            case INT -> "not a whole number";
+            case INT, LONG -> "not a whole number";
             case DECIMAL -> "not a number";
             case SIZE -> "expected a positive size such as 10MB or 1048576";
             case DURATION -> "expected a duration such as 30s, 500ms or PT30S";

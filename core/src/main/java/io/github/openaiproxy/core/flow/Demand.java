@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.flow;
 
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -27,5 +28,18 @@ public final class Demand {
     /** The error a subscription signals for {@code request(n)} with {@code n <= 0} (rule 3.9). */
     public static IllegalArgumentException invalid(long n) {
         return new IllegalArgumentException("non-positive request: " + n + " (Reactive Streams rule 3.9)");
+    }
+
+    /**
+     * Rule 3.9 for {@code subscription.request(n)}: when {@code n} is not positive, cancels the subscription,
+     * signals {@link #invalid} to its subscriber and returns true (the caller returns); else returns false.
+     */
+    public static boolean refused(long n, Flow.Subscription subscription, Flow.Subscriber<?> subscriber) {
+        if (n > 0) {
+            return false;
+        }
+        subscription.cancel();
+        subscriber.onError(invalid(n));
+        return true;
     }
 }

@@ -6,7 +6,6 @@ import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,13 +23,6 @@ import java.util.function.Consumer;
  * @param <T> the source's items
  */
 public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>> {
-    // Where the source stands, for the idle watch: a timeout may end only a wait for the source, never a
-    // signal in progress, and after it the source's late signals are ignored.
-    private static final int RESTING = 0; // no item requested from the source
-    private static final int WAITING = 1; // an item requested, none arrived yet
-    private static final int SIGNALLING = 2; // the source is delivering a signal
-    private static final int FINISHED = 3; // the source ended, failed or was timed out
-
     private final Flow.Publisher<T> source;
     private final IdleWatch idle;
     private final AtomicBoolean subscribed = new AtomicBoolean();
@@ -79,9 +71,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         Relay relay = new Relay(downstream);
         downstream.onSubscribe(relay);
         source.subscribe(relay);
-        if (idle != null) {
-            relay.watch(idle.timeoutNanos());
-        }
+        relay.watch.start();
     }
 
     private final class Relay implements Flow.Subscriber<T>, Flow.Subscription {
@@ -94,12 +84,11 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         private volatile boolean upstreamDone;
         private volatile boolean cancelled;
         private boolean terminated;
-        private final AtomicInteger sourceState = new AtomicInteger(RESTING);
-        private volatile long waitingSince;
-        private volatile ScheduledFuture<?> idleCheck;
+        final SourceWatch watch;
 
         Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
             this.downstream = downstream;
+            this.watch = new SourceWatch(idle, this::timedOut);
         }
 
         // --- source side: signals are serialized by the source
@@ -116,15 +105,15 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
 
         @Override
         public void onNext(T item) {
-            if (cancelled || upstreamDone || !enterSignal()) {
+            if (cancelled || upstreamDone || !watch.enterItem()) {
                 return;
             }
             if (!onItem(item, ready::add)) {
                 upstreamDone = true;
-                sourceState.set(FINISHED);
+                watch.finish();
                 upstream.cancel();
             } else {
-                sourceState.set(RESTING); // before upstreamRequested, so the next request can mark WAITING
+                watch.exit(); // before upstreamRequested, so the next request finds the watch open
             }
             upstreamRequested = false;
             drain();
@@ -132,90 +121,40 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
 
         @Override
         public void onError(Throwable throwable) {
-            if (upstreamDone || !enterSignal()) {
+            if (upstreamDone || !watch.end()) {
                 return;
             }
             onSourceError(throwable, ready::add);
             upstreamDone = true;
-            sourceState.set(FINISHED);
             drain();
         }
 
         @Override
         public void onComplete() {
-            if (upstreamDone || !enterSignal()) {
+            if (upstreamDone || !watch.end()) {
                 return;
             }
             onSourceComplete(ready::add);
             upstreamDone = true;
-            sourceState.set(FINISHED);
             drain();
         }
 
-        /** Claims the source side for one signal; false once the source is finished (or timed out). */
-        private boolean enterSignal() {
-            for (; ; ) {
-                int s = sourceState.get();
-                if (s == FINISHED) {
-                    return false;
-                }
-                if (sourceState.compareAndSet(s, SIGNALLING)) {
-                    return true;
-                }
+        /** The source sent nothing within the idle timeout (on the timer's thread, never during a signal). */
+        private void timedOut() {
+            Flow.Subscription s = upstream;
+            if (s != null) {
+                s.cancel();
             }
-        }
-
-        // --- idle watch: one task per stream on the shared timer, rescheduled about once per timeout
-
-        void watch(long timeoutNanos) {
-            schedule(timeoutNanos, timeoutNanos);
-        }
-
-        private void schedule(long delayNanos, long timeoutNanos) {
-            ScheduledFuture<?> next = idle.schedule(() -> checkIdle(timeoutNanos), delayNanos);
-            idleCheck = next;
-            if (next != null && (cancelled || upstreamDone)) {
-                next.cancel(false); // the stream ended while this was being scheduled
-            }
-        }
-
-        private void checkIdle(long timeoutNanos) {
-            if (cancelled || upstreamDone) {
-                return;
-            }
-            boolean waiting = sourceState.get() == WAITING;
-            long waited = System.nanoTime() - waitingSince;
-            if (waiting && waited >= timeoutNanos) {
-                // Only from WAITING: an item that arrives at this very moment either wins and is relayed, or
-                // loses and is ignored (its source is cancelled below).
-                if (sourceState.compareAndSet(WAITING, FINISHED)) {
-                    Flow.Subscription s = upstream;
-                    if (s != null) {
-                        s.cancel();
-                    }
-                    onSourceIdle(ready::add);
-                    upstreamDone = true;
-                    drain();
-                    return;
-                }
-            }
-            schedule(waiting ? timeoutNanos - waited : timeoutNanos, timeoutNanos);
-        }
-
-        private void stopWatching() {
-            ScheduledFuture<?> f = idleCheck;
-            if (f != null) {
-                f.cancel(false);
-            }
+            onSourceIdle(ready::add);
+            upstreamDone = true;
+            drain();
         }
 
         // --- client side
 
         @Override
         public void request(long n) {
-            if (n <= 0) {
-                cancel();
-                downstream.onError(Demand.invalid(n));
+            if (Demand.refused(n, this, downstream)) {
                 return;
             }
             Demand.addTo(demand, n);
@@ -230,7 +169,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
                 s.cancel();
             }
             ready.clear();
-            stopWatching();
+            watch.finish();
         }
 
         private void drain() {
@@ -255,14 +194,11 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
                 }
                 if (ready.isEmpty() && upstreamDone) {
                     terminated = true;
-                    stopWatching();
+                    watch.finish();
                     downstream.onComplete();
                 } else if (ready.isEmpty() && demand.get() > 0 && !upstreamRequested && upstream != null) {
                     upstreamRequested = true;
-                    if (idle != null) {
-                        waitingSince = System.nanoTime(); // before WAITING, so the watch never reads an old time
-                    }
-                    sourceState.compareAndSet(RESTING, WAITING);
+                    watch.requested(1);
                     upstream.request(1);
                 }
             } while (wip.decrementAndGet() != 0);

@@ -3,7 +3,7 @@ package io.github.openaiproxy.core.flow;
 import java.util.concurrent.ScheduledFuture;
 
 /**
- * A shared timer that ends an {@link EventStream} whose source stays silent too long (the engine's
+ * A shared timer that ends an {@link EventStream} or a {@link Prefetch} whose source stays silent too long (the engine's
  * {@code stream-idle-timeout}). The stream keeps at most one check scheduled at a time.
  */
 public interface IdleWatch {

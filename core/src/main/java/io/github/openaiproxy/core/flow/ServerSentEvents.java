@@ -1,6 +1,5 @@
 package io.github.openaiproxy.core.flow;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -13,27 +12,40 @@ public final class ServerSentEvents {
 
     private ServerSentEvents() {}
 
-    /** The event's bytes, copied; the buffers' positions are left as they are. */
+    /** The event's bytes, copied once; the buffers' positions are left as they are. */
     public static byte[] bytes(List<ByteBuffer> event) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int size = 0;
         for (ByteBuffer b : event) {
-            ByteBuffer d = b.duplicate();
-            byte[] a = new byte[d.remaining()];
-            d.get(a);
-            out.writeBytes(a);
+            size += b.remaining();
         }
-        return out.toByteArray();
+        byte[] all = new byte[size];
+        int at = 0;
+        for (ByteBuffer b : event) {
+            int n = b.remaining();
+            b.get(b.position(), all, at, n);
+            at += n;
+        }
+        return all;
     }
 
     /** The event's {@code data:} lines joined with line feeds, or {@code null} if it has none. */
     public static String data(List<ByteBuffer> event) {
-        return data(bytes(event));
+        if (event.size() == 1 && event.get(0).hasArray()) {
+            // The relay's events are one heap buffer each: read in place, without copying the bytes first.
+            ByteBuffer b = event.get(0);
+            return data(new String(b.array(), b.arrayOffset() + b.position(), b.remaining(), StandardCharsets.UTF_8));
+        }
+        return data(new String(bytes(event), StandardCharsets.UTF_8));
     }
 
     /** As {@link #data(List)}, for an event already copied with {@link #bytes}. */
     public static String data(byte[] event) {
+        return data(new String(event, StandardCharsets.UTF_8));
+    }
+
+    private static String data(String event) {
         StringBuilder data = null;
-        for (String line : LINES.split(new String(event, StandardCharsets.UTF_8))) {
+        for (String line : LINES.split(event)) {
             if (line.startsWith("data:")) {
                 String value = line.substring(line.startsWith("data: ") ? 6 : 5);
                 data = data == null

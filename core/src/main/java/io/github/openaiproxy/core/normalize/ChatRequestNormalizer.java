@@ -27,22 +27,11 @@ public final class ChatRequestNormalizer {
             return new Normalized.Rejected(ProxyError.badRequest(
                     "Invalid messages format", "messages must contain at least one message", "messages"));
         }
-        JsonNode model = body.get("model");
-        if (model != null
-                && !model.isNull()
-                && !(model.isTextual() && !model.textValue().isBlank())) {
-            return new Normalized.Rejected(
-                    ProxyError.badRequest("Invalid model", "model must be a non-empty string", "model"));
+        Normalized.Rejected invalid = SharedFields.check(body);
+        if (invalid != null) {
+            return invalid;
         }
-        JsonNode stream = body.get("stream");
-        if (stream != null && !stream.isNull() && !stream.isBoolean()) {
-            return new Normalized.Rejected(
-                    ProxyError.badRequest("Invalid stream flag", "stream must be a boolean", "stream"));
-        }
-        ObjectNode out = body.deepCopy();
-        out.remove("action");
-        // An image field in a chat body (prompt and messages both sent) would make OpenAI refuse it.
-        out.remove("prompt");
+        ObjectNode out = SharedFields.copyWithout(body, "prompt");
         if (isAbsent(out, "model")) {
             out.put("model", defaults.model());
         }

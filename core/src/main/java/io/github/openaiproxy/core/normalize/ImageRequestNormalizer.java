@@ -20,22 +20,11 @@ public final class ImageRequestNormalizer {
             return new Normalized.Rejected(ProxyError.badRequest(
                     "Invalid prompt", "prompt field is required and must be a non-empty string", "prompt"));
         }
-        JsonNode modelNode = body.get("model");
-        if (modelNode != null
-                && !modelNode.isNull()
-                && !(modelNode.isTextual() && !modelNode.textValue().isBlank())) {
-            return new Normalized.Rejected(
-                    ProxyError.badRequest("Invalid model", "model must be a non-empty string", "model"));
+        Normalized.Rejected malformed = SharedFields.check(body);
+        if (malformed != null) {
+            return malformed;
         }
-        JsonNode stream = body.get("stream");
-        if (stream != null && !stream.isNull() && !stream.isBoolean()) {
-            return new Normalized.Rejected(
-                    ProxyError.badRequest("Invalid stream flag", "stream must be a boolean", "stream"));
-        }
-        ObjectNode out = body.deepCopy();
-        out.remove("action");
-        // A chat field in an image body (POST / with action generate-image) would make OpenAI refuse it.
-        out.remove("messages");
+        ObjectNode out = SharedFields.copyWithout(body, "messages");
         if (ChatRequestNormalizer.isAbsent(out, "model")) {
             out.put("model", defaults.model());
         }

@@ -88,21 +88,18 @@ final class ImageRequestValidator {
                 return reject(e.getKey(), e.getKey() + " must be one of " + sorted(e.getValue()));
             }
         }
-        JsonNode compression = present(body, "output_compression");
-        if (compression != null
-                && !(compression.isIntegralNumber()
-                        && compression.canConvertToInt()
-                        && compression.intValue() >= 0
-                        && compression.intValue() <= 100)) {
-            return reject("output_compression", "output_compression must be an integer between 0 and 100");
+        Optional<ProxyError> compression = integerBetween(body, "output_compression", 0, 100);
+        if (compression.isPresent()) {
+            return compression;
         }
-        JsonNode partial = present(body, "partial_images");
-        if (partial != null
-                && !(partial.isIntegralNumber()
-                        && partial.canConvertToInt()
-                        && partial.intValue() >= 0
-                        && partial.intValue() <= 3)) {
-            return reject("partial_images", "partial_images must be an integer between 0 and 3");
+        return integerBetween(body, "partial_images", 0, 3);
+    }
+
+    /** Refuses {@code field} when it is present and not an integer from {@code min} to {@code max}. */
+    private static Optional<ProxyError> integerBetween(ObjectNode body, String field, int min, int max) {
+        JsonNode v = present(body, field);
+        if (v != null && !(v.isIntegralNumber() && v.canConvertToInt() && v.intValue() >= min && v.intValue() <= max)) {
+            return reject(field, field + " must be an integer between " + min + " and " + max);
         }
         return Optional.empty();
     }

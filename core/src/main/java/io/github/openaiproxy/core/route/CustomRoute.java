@@ -17,12 +17,31 @@ public interface CustomRoute {
      */
     String path();
 
+    /**
+     * The name a policy's {@code routes} rule allows this route by, for example {@code graphql}; by default
+     * the path's first segment ({@code sessions} for {@code /sessions/{id}}).
+     */
+    default String name() {
+        String p = path().startsWith("/") ? path().substring(1) : path();
+        int slash = p.indexOf('/');
+        return slash < 0 ? p : p.substring(0, slash);
+    }
+
     /** The methods the route accepts. */
     Set<String> methods();
 
     /** The shape of the errors the engine answers for this route (405, 413, ...). */
     default ErrorStyle errorStyle() {
         return ErrorStyle.SIMPLE;
+    }
+
+    /**
+     * Whether the route checks its callers itself, as the admin API does with its admin tokens: the engine then
+     * runs no identity or policy step for it (its credentials are not proxy keys), and {@link RouteCall#identity()}
+     * is {@code null}. Such a route must refuse every caller it does not know.
+     */
+    default boolean authenticatesItself() {
+        return false;
     }
 
     /**

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.flow.Prefetch;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.internal.Json;
@@ -184,16 +186,16 @@ public final class ChatSessions {
             if (findUsable(use.sessionId(), callerOwner).isEmpty()) {
                 return new Lookup(null, 0);
             }
-            Optional<Long> size = store.size(use.sessionId());
-            if (size.isEmpty()) {
-                return new Lookup(null, 0);
+            if (!use.includeHistory()) {
+                return store.size(use.sessionId())
+                        .map(size -> new Lookup(List.of(), size))
+                        .orElse(new Lookup(null, 0));
             }
-            if (size.get() >= config.maxSessionSize() || !use.includeHistory()) {
-                return new Lookup(List.of(), size.get());
-            }
-            // Unknown here means deleted in between: the turn's append will find that out.
-            return new Lookup(
-                    store.latest(use.sessionId(), config.contextMessages()).orElse(List.of()), size.get());
+            // Size and history in one read (one transaction on one connection in the JDBC store).
+            return store.recentHistory(use.sessionId(), config.contextMessages())
+                    .map(recent -> new Lookup(
+                            recent.size() >= config.maxSessionSize() ? List.of() : recent.messages(), recent.size()))
+                    .orElse(new Lookup(null, 0));
         };
         return call(lookup).handle((found, error) -> {
             if (error != null) {
@@ -238,9 +240,7 @@ public final class ChatSessions {
 
     /** The answer to a store call that failed: busy when its queue is full, else unavailable (logged). */
     static ProxyError storeFailure(Throwable error) {
-        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                ? error.getCause()
-                : error;
+        Throwable cause = Failures.unwrap(error);
         if (cause instanceof java.util.concurrent.RejectedExecutionException) {
             LOG.log(System.Logger.Level.WARNING, "session store queue full: call refused");
             return SessionErrors.busy();
@@ -271,9 +271,12 @@ public final class ChatSessions {
                     new ProxyResponse(answer.status(), headers.build(), recorded, true));
         }
         // The JSON around the text is small; a body past this cannot hold a reply that may be recorded.
-        long readLimit = 2L * config.maxMessageSize() + ENVELOPE;
-        return ReplyReader.read(answer.body(), readLimit).thenCompose(read -> {
-            if (read instanceof ReplyReader.Read.TooLarge tooLarge) {
+        int readLimit = (int) Math.min(2L * config.maxMessageSize() + ENVELOPE, Integer.MAX_VALUE - 8);
+        return Prefetch.read(answer.body(), readLimit).thenCompose(read -> {
+            if (read instanceof Prefetch.Outcome.Broken broken) {
+                return CompletableFuture.failedFuture(broken.cause());
+            }
+            if (read instanceof Prefetch.Outcome.Longer longer) {
                 // Relayed whole, never cut; the session keeps a marker in the reply's place.
                 LOG.log(
                         System.Logger.Level.WARNING,
@@ -285,10 +288,10 @@ public final class ChatSessions {
                         headers.set(MESSAGE_ID_HEADER, turn.replyId);
                         headers.set(MESSAGE_TIMESTAMP_HEADER, at.toString());
                     }
-                    return new ProxyResponse(answer.status(), headers.build(), tooLarge.body(), false);
+                    return new ProxyResponse(answer.status(), headers.build(), longer.body(), false);
                 });
             }
-            return recordWhole(turn, answer.status(), headers, ((ReplyReader.Read.Whole) read).bytes());
+            return recordWhole(turn, answer.status(), headers, ((Prefetch.Outcome.Whole) read).bytes());
         });
     }
 

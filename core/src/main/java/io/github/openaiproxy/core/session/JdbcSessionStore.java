@@ -227,22 +227,8 @@ public final class JdbcSessionStore implements SessionStore {
 
     @Override
     public Optional<Session> find(String sessionId) {
-        if (!SessionIds.isWellFormed(sessionId)) {
-            return Optional.empty();
-        }
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement(
-                        "SELECT created_at, owner_id FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
-            p.setString(1, sessionId);
-            p.setObject(2, utc(cutoff()));
-            try (ResultSet rs = p.executeQuery()) {
-                return rs.next()
-                        ? Optional.of(new Session(sessionId, instant(rs, 1), rs.getString(2)))
-                        : Optional.empty();
-            }
-        } catch (SQLException e) {
-            throw failure("read a session", e);
-        }
+        return readSession(
+                sessionId, "created_at, owner_id", rs -> new Session(sessionId, instant(rs, 1), rs.getString(2)));
     }
 
     @Override
@@ -341,7 +327,7 @@ public final class JdbcSessionStore implements SessionStore {
     @Override
     public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit, long maxBytes) {
         InMemorySessionStore.requirePositive(limit);
-        return readMessages(sessionId, c -> {
+        return readMessages(sessionId, (c, size) -> {
             // One row more than the page tells whether more follow; the byte budget may stop it sooner.
             List<StoredMessage> page = select(
                     c,
@@ -358,41 +344,42 @@ public final class JdbcSessionStore implements SessionStore {
 
     @Override
     public Optional<Long> size(String sessionId) {
-        if (!SessionIds.isWellFormed(sessionId)) {
-            return Optional.empty();
-        }
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement(
-                        "SELECT total_bytes FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
-            p.setString(1, sessionId);
-            p.setObject(2, utc(cutoff()));
-            try (ResultSet rs = p.executeQuery()) {
-                return rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            throw failure("read a session", e);
-        }
+        return readSession(sessionId, "total_bytes", rs -> rs.getLong(1));
     }
 
     @Override
     public Optional<List<StoredMessage>> latest(String sessionId, int limit) {
         InMemorySessionStore.requirePositive(limit);
-        return readMessages(sessionId, c -> {
-            List<StoredMessage> newestFirst = select(
-                    c,
-                    "SELECT " + COLUMNS + " FROM " + messages + " WHERE session_id = ? AND seq > ? ORDER BY seq DESC",
-                    sessionId,
-                    0,
-                    limit,
-                    Long.MAX_VALUE);
-            Collections.reverse(newestFirst);
-            return List.copyOf(newestFirst);
-        });
+        return readMessages(sessionId, (c, size) -> latest(c, sessionId, limit));
     }
 
-    /** A read of one session's messages. */
+    /** The session's size and latest messages in one transaction on one connection. */
+    @Override
+    public Optional<RecentHistory> recentHistory(String sessionId, int limit) {
+        InMemorySessionStore.requirePositive(limit);
+        return readMessages(sessionId, (c, size) -> new RecentHistory(size, latest(c, sessionId, limit)));
+    }
+
+    private List<StoredMessage> latest(Connection c, String sessionId, int limit) throws SQLException {
+        List<StoredMessage> newestFirst = select(
+                c,
+                "SELECT " + COLUMNS + " FROM " + messages + " WHERE session_id = ? AND seq > ? ORDER BY seq DESC",
+                sessionId,
+                0,
+                limit,
+                Long.MAX_VALUE);
+        Collections.reverse(newestFirst);
+        return List.copyOf(newestFirst);
+    }
+
+    /** A read of one session's messages, given the session's size. */
     private interface MessageRead<T> {
-        T read(Connection c) throws SQLException;
+        T read(Connection c, long size) throws SQLException;
+    }
+
+    /** Reads a value from the current row. */
+    private interface RowRead<T> {
+        T read(ResultSet rs) throws SQLException;
     }
 
     /**
@@ -407,13 +394,39 @@ public final class JdbcSessionStore implements SessionStore {
             boolean autoCommit = c.getAutoCommit();
             c.setAutoCommit(false);
             try {
-                return sessionExists(c, sessionId) ? Optional.of(read.read(c)) : Optional.empty();
+                Optional<Long> size = sessionColumn(c, sessionId, "total_bytes", rs -> rs.getLong(1));
+                return size.isPresent() ? Optional.of(read.read(c, size.get())) : Optional.empty();
             } finally {
                 c.commit();
                 c.setAutoCommit(autoCommit);
             }
         } catch (SQLException e) {
             throw failure("read messages", e);
+        }
+    }
+
+    /** One column of a live session's row, on a connection of its own; empty for an unknown session. */
+    private <T> Optional<T> readSession(String sessionId, String column, RowRead<T> read) {
+        if (!SessionIds.isWellFormed(sessionId)) {
+            return Optional.empty();
+        }
+        try (Connection c = dataSource.getConnection()) {
+            return sessionColumn(c, sessionId, column, read);
+        } catch (SQLException e) {
+            throw failure("read a session", e);
+        }
+    }
+
+    /** One column of a live (unexpired) session's row; empty for an unknown session. */
+    private <T> Optional<T> sessionColumn(Connection c, String sessionId, String column, RowRead<T> read)
+            throws SQLException {
+        try (PreparedStatement p =
+                c.prepareStatement("SELECT " + column + " FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
+            p.setString(1, sessionId);
+            p.setObject(2, utc(cutoff()));
+            try (ResultSet rs = p.executeQuery()) {
+                return rs.next() ? Optional.of(read.read(rs)) : Optional.empty();
+            }
         }
     }
 
@@ -434,17 +447,6 @@ public final class JdbcSessionStore implements SessionStore {
     }
 
     private static final String COLUMNS = "seq, message_id, msg_role, content, content_json, created_at";
-
-    private boolean sessionExists(Connection c, String sessionId) throws SQLException {
-        try (PreparedStatement p =
-                c.prepareStatement("SELECT 1 FROM " + sessions + " WHERE id = ? AND updated_at >= ?")) {
-            p.setString(1, sessionId);
-            p.setObject(2, utc(cutoff()));
-            try (ResultSet rs = p.executeQuery()) {
-                return rs.next();
-            }
-        }
-    }
 
     /**
      * The rows of {@code sql}, at most {@code maxRows}; reading stops at the first row that takes the

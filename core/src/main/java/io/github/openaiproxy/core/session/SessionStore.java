@@ -110,6 +110,28 @@ public interface SessionStore extends AutoCloseable {
      */
     Optional<List<StoredMessage>> latest(String sessionId, int limit);
 
+    /** A session's {@linkplain SessionStore#size size} and its latest messages, in sequence order. */
+    record RecentHistory(long size, List<StoredMessage> messages) {
+        public RecentHistory {
+            messages = List.copyOf(messages);
+        }
+    }
+
+    /**
+     * What a turn that sends history needs, read at once: the session's {@link #size} and its last
+     * {@code limit} messages (as {@link #latest}). The JDBC store reads both in one transaction on one
+     * connection; this default calls the two methods.
+     *
+     * @return the size and messages, or empty if the session is unknown
+     */
+    default Optional<RecentHistory> recentHistory(String sessionId, int limit) {
+        Optional<Long> size = size(sessionId);
+        if (size.isEmpty()) {
+            return Optional.empty();
+        }
+        return latest(sessionId, limit).map(latest -> new RecentHistory(size.get(), latest));
+    }
+
     /** Deletes a session and its messages; {@code false} if it did not exist. */
     boolean delete(String sessionId);
 

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.SecretMasker;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -15,7 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ForkJoinPool;
@@ -180,7 +180,7 @@ final class JdkUpstreamClient implements UpstreamClient {
     }
 
     private static Throwable translate(Throwable error) {
-        Throwable t = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        Throwable t = Failures.unwrap(error);
         if (t instanceof HttpConnectTimeoutException) {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", t);
         }

@@ -17,7 +17,8 @@ class SettingsCatalogTest {
         // Every default written out as if a user had set it: the result must be core's default configuration.
         Map<String, String> all = new HashMap<>();
         for (Setting s : ProxySettings.CATALOG.settings()) {
-            if (s.defaultValue() != null) {
+            // A templated setting (policies.<name>.over-cap) has a default only once it is named.
+            if (s.defaultValue() != null && !s.isTemplate()) {
                 all.put(s.key(), s.defaultValue());
             }
         }

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.flow.Prefetch;
 import io.github.openaiproxy.core.testing.TestPublisher;
 import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.time.Duration;

@@ -10,7 +10,10 @@ import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.Map;
 
-/** Assertions on what the proxy answers (the same as servlet-adapter's, for in-process answers): error shapes, JSON, and that no secret leaks out. */
+/**
+ * Assertions on what the proxy answers, in process or over HTTP (servlet-adapter's tests use them too): error
+ * shapes, JSON, and that no secret leaks out.
+ */
 public final class ProxyAssertions {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -36,7 +39,8 @@ public final class ProxyAssertions {
         return assertJsonErrorBody(r.headers().firstValue("content-type").orElse(null), r.body());
     }
 
-    private static JsonNode assertJsonErrorBody(String contentType, String body) {
+    /** As {@link #assertJsonError(HttpResponse, int)} for a response read another way: its type and body. */
+    public static JsonNode assertJsonErrorBody(String contentType, String body) {
         assertThat(contentType).as("content-type").isNotNull().startsWith("application/json");
         assertNoStackTrace(body);
         JsonNode json = json(body);
@@ -51,7 +55,8 @@ public final class ProxyAssertions {
         return seedMessage(assertJsonError(r, status), title);
     }
 
-    private static String seedMessage(JsonNode json, String title) {
+    /** Asserts the seed's error shape on a parsed error body and returns the message. */
+    public static String seedMessage(JsonNode json, String title) {
         assertThat(json.path("error").isTextual()).as("seed shape: %s", json).isTrue();
         assertThat(json.path("error").textValue()).isEqualTo(title);
         assertThat(json.path("message").isTextual()).as("seed shape: %s", json).isTrue();
@@ -67,7 +72,8 @@ public final class ProxyAssertions {
         return openAiError(assertJsonError(r, status), type, code);
     }
 
-    private static JsonNode openAiError(JsonNode json, String type, String code) {
+    /** Asserts OpenAI's error shape on a parsed error body and returns the error object. */
+    public static JsonNode openAiError(JsonNode json, String type, String code) {
         JsonNode error = json.path("error");
         assertThat(error.isObject()).as("OpenAI shape: %s", json).isTrue();
         assertThat(error.fieldNames()).toIterable().containsExactlyInAnyOrder("message", "type", "param", "code");

@@ -122,6 +122,16 @@ public class OpenAiProxyProperties {
 
     private final Limits limits = new Limits();
 
+    private final Access access = new Access();
+
+    private final Admin admin = new Admin();
+
+    /**
+     * Named policies, 'openai.proxy.policies.<name>.<rule>': the routes, models and caps of the callers they
+     * are assigned to. 'keys', 'users' and 'anonymous' are the default policies (unrestricted unless set).
+     */
+    private final java.util.Map<String, PolicyProperties> policies = new java.util.LinkedHashMap<>();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -272,6 +282,18 @@ public class OpenAiProxyProperties {
 
     public Limits getLimits() {
         return limits;
+    }
+
+    public Access getAccess() {
+        return access;
+    }
+
+    public Admin getAdmin() {
+        return admin;
+    }
+
+    public java.util.Map<String, PolicyProperties> getPolicies() {
+        return policies;
     }
 
     @Override
@@ -794,6 +816,281 @@ public class OpenAiProxyProperties {
 
         public void setTimeout(Duration timeout) {
             this.timeout = timeout;
+        }
+    }
+
+    /** Who may call the proxy. */
+    public static class Access {
+        /**
+         * Proxy keys declared in configuration, as hashes (for secrets kept in Git or a vault): each entry
+         * '<sha256-hex>:<policy>:<name>', for example 'e3b0...b855:keys:ci'. The standalone jar's 'keys hash'
+         * prints a new key with its entry. Declared keys are read-only in the admin API.
+         */
+        private List<String> keys = new ArrayList<>();
+
+        public List<String> getKeys() {
+            return keys;
+        }
+
+        public void setKeys(List<String> keys) {
+            this.keys = keys;
+        }
+
+        /**
+         * The host application's roles mapped to policies, each 'role=policy', in order: a user gets the first
+         * policy whose role it has, else 'users'.
+         */
+        private List<String> rolePolicies = new ArrayList<>();
+
+        public List<String> getRolePolicies() {
+            return rolePolicies;
+        }
+
+        public void setRolePolicies(List<String> rolePolicies) {
+            this.rolePolicies = rolePolicies;
+        }
+    }
+
+    /**
+     * The admin API (keys and policies over REST, JSON). Off by default; when on, callers need an admin token
+     * ('Authorization: Bearer <token>') or, with Spring Security, a user with the admin role.
+     */
+    public static class Admin {
+        /** Whether the admin API is served; when off its paths are unknown (404). */
+        private boolean enabled = false;
+
+        /** Where the admin API is served, under the proxy's path. */
+        private String path = "/admin";
+
+        /** SHA-256 hashes (64 hex digits) of the admin tokens; never the tokens themselves. */
+        private List<String> tokens;
+
+        /** The role (as 'isUserInRole' asks it, for example 'PROXY_ADMIN') whose users may use the admin API. */
+        private String role;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public String getPath() {
+            return path;
+        }
+
+        public void setPath(String path) {
+            this.path = path;
+        }
+
+        public List<String> getTokens() {
+            return tokens;
+        }
+
+        public void setTokens(List<String> tokens) {
+            this.tokens = tokens;
+        }
+
+        public String getRole() {
+            return role;
+        }
+
+        public void setRole(String role) {
+            this.role = role;
+        }
+    }
+
+    /** One policy's rules; unset rules are unrestricted. */
+    public static class PolicyProperties {
+        /**
+         * The routes allowed, by name ('chat', 'images', 'responses', 'embeddings', 'models', 'sessions',
+         * 'graphql', ...) or path template ('/v1/models/{id}'). Unset: all.
+         */
+        private List<String> routes;
+
+        /** The models allowed (every request but image requests), exact names or globs such as 'gpt-4o*'. */
+        private List<String> models;
+
+        /** The cap on max_tokens / max_completion_tokens / max_output_tokens; an absent one gets the cap. */
+        private Integer maxTokens;
+
+        /** The cap on n (choices or images). */
+        private Integer maxN;
+
+        /** What a request over a cap gets: 'clamp' (the value is lowered, the default) or 'refuse' (400). */
+        private io.github.openaiproxy.core.access.Policy.OverCap overCap;
+
+        /** The image models allowed, exact names or globs. */
+        private List<String> imageModels;
+
+        /** The image sizes allowed; others are refused (400). */
+        private List<String> imageSizes;
+
+        /** The image qualities allowed; others are refused (400). */
+        private List<String> imageQualities;
+
+        /** Quota: requests per minute. */
+        private Long requestsPerMinute;
+
+        /** Quota: requests per hour. */
+        private Long requestsPerHour;
+
+        /** Quota: requests per day. */
+        private Long requestsPerDay;
+
+        /** Quota: tokens per minute. */
+        private Long tokensPerMinute;
+
+        /** Quota: tokens per day. */
+        private Long tokensPerDay;
+
+        /** Quota: tokens per month. */
+        private Long tokensPerMonth;
+
+        /** Quota: requests in flight at once. */
+        private Long concurrentRequests;
+
+        /** Quota: US dollars per day. */
+        private BigDecimal costPerDay;
+
+        /** Quota: US dollars per month. */
+        private BigDecimal costPerMonth;
+
+        public List<String> getRoutes() {
+            return routes;
+        }
+
+        public void setRoutes(List<String> routes) {
+            this.routes = routes;
+        }
+
+        public List<String> getModels() {
+            return models;
+        }
+
+        public void setModels(List<String> models) {
+            this.models = models;
+        }
+
+        public Integer getMaxTokens() {
+            return maxTokens;
+        }
+
+        public void setMaxTokens(Integer maxTokens) {
+            this.maxTokens = maxTokens;
+        }
+
+        public Integer getMaxN() {
+            return maxN;
+        }
+
+        public void setMaxN(Integer maxN) {
+            this.maxN = maxN;
+        }
+
+        public io.github.openaiproxy.core.access.Policy.OverCap getOverCap() {
+            return overCap;
+        }
+
+        public void setOverCap(io.github.openaiproxy.core.access.Policy.OverCap overCap) {
+            this.overCap = overCap;
+        }
+
+        public List<String> getImageModels() {
+            return imageModels;
+        }
+
+        public void setImageModels(List<String> imageModels) {
+            this.imageModels = imageModels;
+        }
+
+        public List<String> getImageSizes() {
+            return imageSizes;
+        }
+
+        public void setImageSizes(List<String> imageSizes) {
+            this.imageSizes = imageSizes;
+        }
+
+        public List<String> getImageQualities() {
+            return imageQualities;
+        }
+
+        public void setImageQualities(List<String> imageQualities) {
+            this.imageQualities = imageQualities;
+        }
+
+        public Long getRequestsPerMinute() {
+            return requestsPerMinute;
+        }
+
+        public void setRequestsPerMinute(Long requestsPerMinute) {
+            this.requestsPerMinute = requestsPerMinute;
+        }
+
+        public Long getRequestsPerHour() {
+            return requestsPerHour;
+        }
+
+        public void setRequestsPerHour(Long requestsPerHour) {
+            this.requestsPerHour = requestsPerHour;
+        }
+
+        public Long getRequestsPerDay() {
+            return requestsPerDay;
+        }
+
+        public void setRequestsPerDay(Long requestsPerDay) {
+            this.requestsPerDay = requestsPerDay;
+        }
+
+        public Long getTokensPerMinute() {
+            return tokensPerMinute;
+        }
+
+        public void setTokensPerMinute(Long tokensPerMinute) {
+            this.tokensPerMinute = tokensPerMinute;
+        }
+
+        public Long getTokensPerDay() {
+            return tokensPerDay;
+        }
+
+        public void setTokensPerDay(Long tokensPerDay) {
+            this.tokensPerDay = tokensPerDay;
+        }
+
+        public Long getTokensPerMonth() {
+            return tokensPerMonth;
+        }
+
+        public void setTokensPerMonth(Long tokensPerMonth) {
+            this.tokensPerMonth = tokensPerMonth;
+        }
+
+        public Long getConcurrentRequests() {
+            return concurrentRequests;
+        }
+
+        public void setConcurrentRequests(Long concurrentRequests) {
+            this.concurrentRequests = concurrentRequests;
+        }
+
+        public BigDecimal getCostPerDay() {
+            return costPerDay;
+        }
+
+        public void setCostPerDay(BigDecimal costPerDay) {
+            this.costPerDay = costPerDay;
+        }
+
+        public BigDecimal getCostPerMonth() {
+            return costPerMonth;
+        }
+
+        public void setCostPerMonth(BigDecimal costPerMonth) {
+            this.costPerMonth = costPerMonth;
         }
     }
 }

@@ -64,7 +64,9 @@ public final class OpenAiProxySettings {
      * {@link OpenAiProxyProperties#getGraphql()} for the keys under {@code graphql.}.
      */
     public static SettingsBinder binder(Object group, String keyPrefix, SettingsCatalog catalog) {
-        return SettingsBinder.of(catalog, flatten(group, keyPrefix, catalog)::get);
+        Map<String, String> flat = flatten(group, keyPrefix, catalog);
+        // The keys too: templated settings (policies.<name>.<rule>) are found by them.
+        return SettingsBinder.of(catalog, flat::get, flat::keySet);
     }
 
     /** The properties under the catalog's keys, as text in each setting's syntax. */
@@ -75,12 +77,36 @@ public final class OpenAiProxySettings {
             if (!s.key().startsWith(keyPrefix)) {
                 throw new IllegalArgumentException(s.key() + " is not under " + keyPrefix);
             }
+            if (s.isTemplate()) {
+                flattenTemplate(bean, s, keyPrefix, flat);
+                continue;
+            }
             String text = text(bean.getPropertyValue(propertyPath(s.key().substring(keyPrefix.length()))));
             if (text != null) {
                 flat.put(s.key(), text);
             }
         }
         return flat;
+    }
+
+    /**
+     * The members of a templated setting: {@code policies.<name>.max-tokens} is the map property
+     * {@code policies}, one entry per name, each entry's {@code maxTokens}.
+     */
+    private static void flattenTemplate(BeanWrapper bean, Setting s, String keyPrefix, Map<String, String> flat) {
+        String relative = s.key().substring(keyPrefix.length());
+        int at = relative.indexOf(Setting.NAME);
+        String mapPath = propertyPath(relative.substring(0, at - 1));
+        String rest = relative.substring(at + Setting.NAME.length());
+        if (!(bean.getPropertyValue(mapPath) instanceof Map<?, ?> map)) {
+            return;
+        }
+        for (Object name : map.keySet()) {
+            String text = text(bean.getPropertyValue(mapPath + "[" + name + "]" + propertyPath(rest)));
+            if (text != null) {
+                flat.put(s.named(name.toString()).key(), text);
+            }
+        }
     }
 
     /**

@@ -53,6 +53,38 @@ class OpenAiProxyAutoConfigurationTests {
     }
 
     @Test
+    void mapsPoliciesFromPropertiesAndNamesARefusedOne() {
+        runner.withPropertyValues(
+                        "openai.proxy.access.role-policies=member=free-tier,staff=staff",
+                        "openai.proxy.policies.free-tier.models=gpt-4o-mini,gpt-3.5*",
+                        "openai.proxy.policies.free-tier.max-tokens=100",
+                        "openai.proxy.policies.free-tier.over-cap=refuse",
+                        "openai.proxy.policies.free-tier.tokens-per-month=6000000000",
+                        "openai.proxy.policies.anonymous.routes=chat")
+                .run(context -> {
+                    ProxyConfig config = context.getBean(ProxyConfig.class);
+                    io.github.openaiproxy.core.access.Policy free =
+                            config.access().policies().get("free-tier");
+                    assertThat(free.models()).containsExactly("gpt-4o-mini", "gpt-3.5*");
+                    assertThat(free.maxTokens()).isEqualTo(100);
+                    assertThat(free.overCap()).isEqualTo(io.github.openaiproxy.core.access.Policy.OverCap.REFUSE);
+                    assertThat(free.quotas().tokensPerMonth()).isEqualTo(6_000_000_000L);
+                    assertThat(config.access().policies().get("anonymous").routes())
+                            .containsExactly("chat");
+                    assertThat(config.access().rolePolicies())
+                            .containsExactly(
+                                    java.util.Map.entry("member", "free-tier"), java.util.Map.entry("staff", "staff"));
+                });
+        runner.withPropertyValues("openai.proxy.policies.free.max-n=0")
+                .run(context -> assertThat(context.getStartupFailure())
+                        .hasRootCauseInstanceOf(InvalidConfigurationPropertyValueException.class)
+                        .rootCause()
+                        .hasMessageContaining("openai.proxy.policies.free.max-n")
+                        .hasMessageContaining("'0'")
+                        .hasMessageContaining("must be at least 1"));
+    }
+
+    @Test
     void mapsKeysAndUpstream() {
         runner.withPropertyValues(
                         "openai.proxy.api-key=sk-test-1",

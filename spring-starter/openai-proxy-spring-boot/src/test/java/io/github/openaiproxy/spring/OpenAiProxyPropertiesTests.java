@@ -108,6 +108,35 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.sessions()).isEqualTo(core.sessions());
         assertThat(mapped.allowedHosts().entries())
                 .isEqualTo(core.allowedHosts().entries());
+        assertThat(mapped.access().admin()).isEqualTo(core.access().admin());
+        assertThat(mapped.access().declaredKeys()).isEqualTo(core.access().declaredKeys());
+    }
+
+    @Test
+    void theAdminApiAndDeclaredKeysMapOntoCore() {
+        String hash = io.github.openaiproxy.core.access.ProxyKeys.hash("admin-token");
+        properties.getAdmin().setEnabled(true);
+        properties.getAdmin().setPath("/ops");
+        properties.getAdmin().setTokens(List.of(hash.toUpperCase(Locale.ROOT)));
+        properties.getAdmin().setRole("PROXY_ADMIN");
+        properties.getAccess().setKeys(List.of(hash + ":keys:ci"));
+        ProxyConfig mapped = OpenAiProxyPropertiesAdapter.toBuilder(properties).build();
+        assertThat(mapped.access().admin())
+                .isEqualTo(new io.github.openaiproxy.core.access.AccessConfig.Admin(
+                        true, "/ops", List.of(hash), "PROXY_ADMIN"));
+        assertThat(mapped.access().declaredKeys()).singleElement().satisfies(k -> {
+            assertThat(k.id()).isEqualTo("config-ci");
+            assertThat(k.hash()).isEqualTo(hash);
+            assertThat(k.policy()).isEqualTo("keys");
+        });
+
+        properties.getAdmin().setTokens(List.of("admin-token")); // a token where its hash belongs
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(properties))
+                .isInstanceOfSatisfying(
+                        org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException
+                                .class,
+                        e -> assertThat(e.getName()).isEqualTo("openai.proxy.admin.tokens"))
+                .hasMessageNotContaining("admin-token");
     }
 
     @Test
@@ -133,7 +162,7 @@ class OpenAiProxyPropertiesTests {
                 .map(c -> "graphql." + c.getName().replaceAll("([A-Z])", "-$1").toLowerCase(Locale.ROOT))
                 .toList();
         assertThat(graphql).contains("graphql.max-document-size");
-        List<String> expected = new ArrayList<>(ProxySettings.KEYS);
+        List<String> expected = new ArrayList<>(OpenAiProxySettingsTests.asProperties(ProxySettings.KEYS));
         expected.addAll(graphql);
         assertThat(keys).containsExactlyInAnyOrderElementsOf(expected);
         assertThat(metadata.get("openai.proxy.sessions.max-session-size")

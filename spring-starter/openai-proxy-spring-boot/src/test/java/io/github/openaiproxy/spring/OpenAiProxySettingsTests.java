@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.BeanWrapper;
+import org.springframework.beans.PropertyAccessorFactory;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 
 /**
@@ -32,13 +34,71 @@ class OpenAiProxySettingsTests {
         metadata().keySet().stream()
                 .filter(n -> n.startsWith(OpenAiProxySettings.PREFIX))
                 .forEach(n -> properties.add(n.substring(OpenAiProxySettings.PREFIX.length())));
-        assertThat(properties).containsExactlyInAnyOrderElementsOf(ALL.keys());
+        assertThat(properties).containsExactlyInAnyOrderElementsOf(asProperties(ALL.keys()));
+    }
+
+    /**
+     * The keys as Spring documents them: a templated family ({@code policies.<name>.max-tokens}, ...) is one map
+     * property ({@code policies}) whose values have a bean property per member.
+     */
+    static List<String> asProperties(List<String> keys) {
+        List<String> out = new ArrayList<>();
+        BeanWrapper policy =
+                PropertyAccessorFactory.forBeanPropertyAccess(new OpenAiProxyProperties.PolicyProperties());
+        for (String key : keys) {
+            int at = key.indexOf(Setting.NAME);
+            if (at < 0) {
+                out.add(key);
+                continue;
+            }
+            String rule = key.substring(at + Setting.NAME.length() + 1);
+            assertThat(policy.isWritableProperty(OpenAiProxySettings.propertyPath(rule)))
+                    .as("a Spring property for %s", key)
+                    .isTrue();
+            String family = key.substring(0, at - 1);
+            if (!out.contains(family)) {
+                out.add(family);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void policiesBindFromSpringPropertiesAndRefusalsNameTheProperty() {
+        OpenAiProxyProperties p = new OpenAiProxyProperties();
+        OpenAiProxyProperties.PolicyProperties free = new OpenAiProxyProperties.PolicyProperties();
+        free.setModels(List.of("gpt-4o-mini", "gpt-3.5*"));
+        free.setMaxTokens(100);
+        free.setOverCap(io.github.openaiproxy.core.access.Policy.OverCap.REFUSE);
+        free.setCostPerMonth(new java.math.BigDecimal("2.5"));
+        p.getPolicies().put("free-tier", free);
+        p.getAccess().setRolePolicies(List.of("member=free-tier"));
+        io.github.openaiproxy.core.ProxyConfig config =
+                OpenAiProxyPropertiesAdapter.toBuilder(p).build();
+        io.github.openaiproxy.core.access.Policy bound =
+                config.access().policies().get("free-tier");
+        assertThat(bound.models()).containsExactly("gpt-4o-mini", "gpt-3.5*");
+        assertThat(bound.maxTokens()).isEqualTo(100);
+        assertThat(bound.overCap()).isEqualTo(io.github.openaiproxy.core.access.Policy.OverCap.REFUSE);
+        assertThat(bound.quotas().costPerMonth()).isEqualByComparingTo("2.5");
+        assertThat(config.access().rolePolicies()).containsExactly(Map.entry("member", "free-tier"));
+
+        free.setMaxN(0);
+        assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
+                .isInstanceOfSatisfying(InvalidConfigurationPropertyValueException.class, e -> {
+                    assertThat(e.getName()).isEqualTo("openai.proxy.policies.free-tier.max-n");
+                    assertThat(e.getValue()).isEqualTo("0");
+                })
+                .hasMessageContaining("must be at least 1");
     }
 
     @Test
     void theMetadataShowsTheCatalogsDefaults() throws Exception {
         Map<String, JsonNode> metadata = metadata();
         for (Setting s : ALL.settings()) {
+            if (s.isTemplate()) {
+                continue; // a map's values have no metadata of their own; the defaults are in the class
+            }
             JsonNode d = metadata.get(OpenAiProxySettings.PREFIX + s.key()).path("defaultValue");
             String text = d.isMissingNode() || d.isNull() ? null : d.isArray() ? join(d) : d.asText();
             assertThat(value(s, text)).as(s.key()).isEqualTo(value(s, s.defaultValue()));
@@ -47,9 +107,16 @@ class OpenAiProxySettingsTests {
 
     @Test
     void theBoundPropertiesDefaultsAreTheCatalogs() {
-        SettingsBinder bound = OpenAiProxySettings.binder(new OpenAiProxyProperties(), ALL);
+        OpenAiProxyProperties properties = new OpenAiProxyProperties();
+        properties.getPolicies().put("x", new OpenAiProxyProperties.PolicyProperties());
+        SettingsBinder bound = OpenAiProxySettings.binder(properties, ALL);
         for (Setting s : ALL.settings()) {
             Object expected = value(s, s.defaultValue());
+            if (s.isTemplate()) {
+                // A policy's rules are unset until given (an unset list allows all), and named.
+                assertThat((Object) bound.value(s.named("x").key())).as(s.key()).isEqualTo(expected);
+                continue;
+            }
             if (expected == null && s.type() == Setting.Type.LIST) {
                 expected = List.of(); // an empty list property is no list
             }

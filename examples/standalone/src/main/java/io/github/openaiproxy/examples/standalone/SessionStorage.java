@@ -69,7 +69,6 @@ final class SessionStorage implements AutoCloseable {
      */
     static SessionStorage open(Map<String, String> env, Clock clock, Path workDir) {
         ProxySettings core = ProxySettings.fromEnvironment(env);
-        SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
         String kind = core.sessionStore();
         Duration retention = core.sessionRetention();
         if (kind.equals("memory")) {
@@ -80,6 +79,27 @@ final class SessionStorage implements AutoCloseable {
                     "in memory (lost on restart; kept " + kept + " after last use)");
         }
         // auto or jdbc: this server always has a database.
+        HikariDataSource dataSource = pool(env, workDir, "openai-proxy-sessions");
+        String url = dataSource.getJdbcUrl();
+        try {
+            SessionStore store = JdbcSessionStore.builder(dataSource)
+                    .retention(retention)
+                    .clock(clock)
+                    .build();
+            String kept = retention == null ? "kept until deleted" : "kept " + retention + " after the last message";
+            return new SessionStorage(store, dataSource, describe(url) + " (" + kept + ")");
+        } catch (RuntimeException e) {
+            dataSource.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A pool on the configured database ({@code db.*}; the default H2 file is under {@code workDir}, {@code null}:
+     * the working directory), for the session store and for the key and policy stores.
+     */
+    static HikariDataSource pool(Map<String, String> env, Path workDir, String name) {
+        SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
         String url = db.value("db.url");
         if (!db.isSet("db.url")) {
             // No DB_CLOSE_ON_EXIT=FALSE: H2 refuses it with AUTO_SERVER=TRUE, and sharing the file matters
@@ -97,35 +117,27 @@ final class SessionStorage implements AutoCloseable {
             throw db.invalid("db.pool-size", "must be at least 1");
         }
         HikariConfig hikari = new HikariConfig();
-        hikari.setPoolName("openai-proxy-sessions");
+        hikari.setPoolName(name);
         hikari.setJdbcUrl(url);
         String user = db.value("db.user");
         hikari.setUsername(user != null ? user : url.startsWith("jdbc:h2:") ? "sa" : null);
         hikari.setPassword(db.value("db.password"));
         hikari.setMaximumPoolSize(poolSize);
         hikari.setConnectionTimeout(10_000);
-        HikariDataSource dataSource;
         try {
-            dataSource = new HikariDataSource(hikari);
+            return new HikariDataSource(hikari);
         } catch (RuntimeException e) {
-            throw new IllegalStateException(
-                    "could not open the session database " + describe(url) + ": " + e.getMessage(), e);
-        }
-        try {
-            SessionStore store = JdbcSessionStore.builder(dataSource)
-                    .retention(retention)
-                    .clock(clock)
-                    .build();
-            String kept = retention == null ? "kept until deleted" : "kept " + retention + " after the last message";
-            return new SessionStorage(store, dataSource, describe(url) + " (" + kept + ")");
-        } catch (RuntimeException e) {
-            dataSource.close();
-            throw e;
+            throw new IllegalStateException("could not open the database " + describe(url) + ": " + e.getMessage(), e);
         }
     }
 
     SessionStore store() {
         return store;
+    }
+
+    /** The database pool of the JDBC store, or {@code null} when sessions are kept in memory. */
+    HikariDataSource dataSource() {
+        return dataSource;
     }
 
     /** Where the sessions are, for the start-up log line (never credentials). */

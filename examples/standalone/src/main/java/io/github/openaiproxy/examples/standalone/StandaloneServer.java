@@ -52,26 +52,39 @@ public final class StandaloneServer implements AutoCloseable {
     private final DemoUpstream demo;
     private final File baseDir;
     private final SessionStorage sessions;
+    private final AccessStorage access;
 
     private StandaloneServer(
-            Tomcat tomcat, ProxyEngine engine, DemoUpstream demo, File baseDir, SessionStorage sessions) {
+            Tomcat tomcat,
+            ProxyEngine engine,
+            DemoUpstream demo,
+            File baseDir,
+            SessionStorage sessions,
+            AccessStorage access) {
         this.tomcat = tomcat;
         this.engine = engine;
         this.demo = demo;
         this.baseDir = baseDir;
         this.sessions = sessions;
+        this.access = access;
     }
 
     public static void main(String[] args) {
         tuneJvm(System.getProperties(), Runtime.getRuntime().availableProcessors());
         h2OnLoopback(System.getProperties());
+        if (args.length > 0 && args[0].equals("keys")) {
+            // The admin API's key operations on the command line, against the configured database.
+            System.exit(KeysCommand.run(args, System.getenv(), null, System.out, System.err));
+            return;
+        }
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$-7s %3$s - %5$s%6$s%n");
         StandaloneOptions options;
         try {
             options = StandaloneOptions.parse(args, System.getenv());
         } catch (IllegalArgumentException e) {
             System.err.println((e.getMessage().equals("usage") ? "" : e.getMessage() + "\n")
-                    + "usage: java -jar openai-proxy-standalone.jar [--demo | --demo-if-no-key] [--port=N]");
+                    + "usage: java -jar openai-proxy-standalone.jar [--demo | --demo-if-no-key] [--port=N]\n"
+                    + "       java -jar openai-proxy-standalone.jar keys create|list|revoke|rotate|hash ...");
             System.exit(2);
             return;
         }
@@ -129,18 +142,27 @@ public final class StandaloneServer implements AutoCloseable {
         }
         ProxyConfig config;
         GraphQlOptions graphQl;
-        SessionStorage sessions;
+        SessionStorage sessions = null;
+        AccessStorage access;
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
             graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
             sessions = SessionStorage.open(settings, clock, workDir);
+            access = AccessStorage.open(settings, sessions, workDir);
         } catch (RuntimeException e) {
+            if (sessions != null) {
+                sessions.close();
+            }
             if (demo != null) {
                 demo.close();
             }
             throw e;
         }
-        ProxyEngine.Builder builder = ProxyEngine.builder(config).sessions(sessions.store());
+        ProxyEngine.Builder builder = ProxyEngine.builder(config)
+                .sessions(sessions.store())
+                .proxyKeys(access.keys())
+                .policyStore(access.policies())
+                .auditLog(access.audit());
         if (graphQl.enabled()) {
             builder.route(GraphQlRoute.create(config, graphQl));
         }
@@ -165,7 +187,7 @@ public final class StandaloneServer implements AutoCloseable {
         }
         tomcat.start();
 
-        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions);
+        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access);
         server.logStart(options, config);
         exposureWarning(options.host(), loopback, config, demo != null)
                 .ifPresent(w -> LOG.log(System.Logger.Level.WARNING, w));
@@ -311,6 +333,16 @@ public final class StandaloneServer implements AutoCloseable {
                 keyMode);
         LOG.log(System.Logger.Level.INFO, "chat page: http://localhost:{0}/chat/", Integer.toString(port()));
         LOG.log(System.Logger.Level.INFO, "chat sessions stored {0}", sessions.description());
+        if (config.access().admin().enabled()) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "admin API at {0} ({1} admin token(s){2}); keys and policies kept in the database",
+                    config.access().admin().path(),
+                    Integer.toString(config.access().admin().tokenHashes().size()),
+                    config.access().admin().role() == null
+                            ? ""
+                            : ", role " + config.access().admin().role());
+        }
         if (config.keys().serverKey().isEmpty() && !config.keys().allowClientKey()) {
             LOG.log(
                     System.Logger.Level.WARNING,
@@ -327,6 +359,7 @@ public final class StandaloneServer implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "stopping Tomcat failed", e);
         }
         engine.close();
+        access.close();
         sessions.close();
         if (demo != null) {
             demo.close();

@@ -1,31 +1,26 @@
-package io.github.openaiproxy.core.relay;
+package io.github.openaiproxy.core.flow;
 
-import io.github.openaiproxy.core.flow.Demand;
-import io.github.openaiproxy.core.flow.Publishers;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Reads the start of a non-streamed upstream body before the response is committed. A body that ends
- * within the limit (almost every JSON answer) is answered whole, with its exact length, and an upstream
- * that breaks off inside it can still be answered with a clean 502 instead of a truncated body. A longer
- * body (a large {@code b64_json} image) continues as a stream: the prefix, then the rest on demand, so
- * memory stays bounded by the limit.
+ * Reads the start of a body up to a limit. A body that ends within the limit is handed back whole: the
+ * engine answers it with its exact length (and an upstream that breaks off inside it with a clean 502
+ * instead of a truncated body), sessions record it before it is answered. A longer body (a large
+ * {@code b64_json} image) continues as a stream, never cut: the prefix, then the rest on demand, so memory
+ * stays bounded by the limit.
  *
  * <p>With an idle timer, an upstream that leaves a read unanswered for longer than the timeout is cancelled:
  * before the limit the outcome is {@link Outcome.Broken} with an {@link IdleTimeout}, after it the relayed
  * body fails with one. Only waits for the upstream count; a client that asks for nothing is not timed out.
  */
-final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
+public final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     /** How the prefetch ended. */
-    sealed interface Outcome {
+    public sealed interface Outcome {
         /** The whole body arrived. */
         record Whole(byte[] bytes) implements Outcome {}
 
@@ -37,7 +32,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     }
 
     /** The upstream left a read unanswered for longer than the idle timeout. */
-    static final class IdleTimeout extends TimeoutException {
+    public static final class IdleTimeout extends TimeoutException {
         private static final long serialVersionUID = 1L;
 
         IdleTimeout() {
@@ -46,20 +41,8 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     }
 
     private static final Object COMPLETE = new Object();
-    // The source side, for the idle watch: a timeout ends only a wait, never a signal in progress.
-    private static final int OPEN = 0;
-    private static final int SIGNALLING = 1;
-    private static final int FINISHED = 2;
 
-    private final IdleTimer idle;
-    private final AtomicInteger sourceState = new AtomicInteger(OPEN);
-    /** Items requested from the upstream and not yet delivered. */
-    private final AtomicLong outstanding = new AtomicLong();
-    /** When the upstream was last asked for more or delivered (only kept with an idle timer). */
-    private volatile long lastActivity;
-
-    private volatile ScheduledFuture<?> idleCheck;
-
+    private final SourceWatch watch;
     private final int limit;
     private final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
     private final List<byte[]> prefix = new ArrayList<>();
@@ -75,18 +58,18 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private boolean cancelled;
     private Object terminal; // COMPLETE or a Throwable that arrived before the prefix was handed on
 
-    private Prefetch(int limit, IdleTimer idle) {
+    private Prefetch(int limit, IdleWatch idle) {
         this.limit = limit;
-        this.idle = idle;
+        this.watch = new SourceWatch(idle, this::timedOut);
     }
 
     /** Starts reading {@code body}; the future completes once the body ended or passed {@code limit} bytes. */
-    static CompletableFuture<Outcome> read(Flow.Publisher<List<ByteBuffer>> body, int limit) {
+    public static CompletableFuture<Outcome> read(Flow.Publisher<List<ByteBuffer>> body, int limit) {
         return read(body, limit, null);
     }
 
     /** As {@link #read(Flow.Publisher, int)}, ending a wait for the upstream longer than {@code idle}'s timeout. */
-    static CompletableFuture<Outcome> read(Flow.Publisher<List<ByteBuffer>> body, int limit, IdleTimer idle) {
+    public static CompletableFuture<Outcome> read(Flow.Publisher<List<ByteBuffer>> body, int limit, IdleWatch idle) {
         Prefetch p = new Prefetch(limit, idle);
         body.subscribe(p);
         return p.outcome;
@@ -96,32 +79,23 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     public void onSubscribe(Flow.Subscription s) {
         upstream = s;
         requestUpstream(1);
-        if (idle != null) {
-            scheduleCheck(idle.timeoutNanos());
-        }
+        watch.start();
     }
 
     private void requestUpstream(long n) {
-        if (idle != null) {
-            lastActivity = System.nanoTime(); // before the demand is visible, so the watch never sees an old time
-        }
-        Demand.addTo(outstanding, n);
+        watch.requested(n);
         upstream.request(n);
     }
 
     @Override
     public void onNext(List<ByteBuffer> item) {
-        if (!enterSignal()) {
-            return; // timed out: the upstream was cancelled
+        if (!watch.enterItem()) {
+            return; // timed out or cancelled: the upstream was cancelled
         }
-        if (idle != null) {
-            lastActivity = System.nanoTime();
-        }
-        outstanding.decrementAndGet();
         try {
             next(item);
         } finally {
-            sourceState.compareAndSet(SIGNALLING, OPEN);
+            watch.exit();
         }
     }
 
@@ -152,12 +126,9 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
 
     @Override
     public void onError(Throwable t) {
-        if (!enterSignal()) {
-            return;
+        if (watch.end()) {
+            fail(t);
         }
-        sourceState.set(FINISHED);
-        stopWatching();
-        fail(t);
     }
 
     private void fail(Throwable t) {
@@ -170,11 +141,9 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
 
     @Override
     public void onComplete() {
-        if (!enterSignal()) {
+        if (!watch.end()) {
             return;
         }
-        sourceState.set(FINISHED);
-        stopWatching();
         if (!outcome.isDone()) {
             outcome.complete(new Outcome.Whole(concat()));
             return;
@@ -182,49 +151,10 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
         terminate(COMPLETE);
     }
 
-    /** Claims the source side for one signal; false once it finished or timed out. */
-    private boolean enterSignal() {
-        for (; ; ) {
-            int state = sourceState.get();
-            if (state == FINISHED) {
-                return false;
-            }
-            if (sourceState.compareAndSet(state, SIGNALLING)) {
-                return true;
-            }
-        }
-    }
-
-    // --- idle watch: one task on the shared timer, rescheduled about once per timeout
-
-    private void scheduleCheck(long delayNanos) {
-        ScheduledFuture<?> next = idle.schedule(this::checkIdle, delayNanos);
-        idleCheck = next;
-        if (next != null && sourceState.get() == FINISHED) {
-            next.cancel(false); // finished while this was being scheduled
-        }
-    }
-
-    private void checkIdle() {
-        if (sourceState.get() == FINISHED) {
-            return;
-        }
-        long timeout = idle.timeoutNanos();
-        boolean waiting = outstanding.get() > 0;
-        long waited = System.nanoTime() - lastActivity;
-        if (waiting && waited >= timeout && sourceState.compareAndSet(OPEN, FINISHED)) {
-            upstream.cancel();
-            fail(new IdleTimeout());
-            return;
-        }
-        scheduleCheck(waiting ? timeout - waited : timeout);
-    }
-
-    private void stopWatching() {
-        ScheduledFuture<?> f = idleCheck;
-        if (f != null) {
-            f.cancel(false);
-        }
+    /** The upstream left a read unanswered too long (on the timer's thread). */
+    private void timedOut() {
+        upstream.cancel();
+        fail(new IdleTimeout());
     }
 
     private void terminate(Object signal) {
@@ -253,9 +183,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
         subscriber.onSubscribe(new Flow.Subscription() {
             @Override
             public void request(long n) {
-                if (n <= 0) {
-                    cancel();
-                    subscriber.onError(Demand.invalid(n));
+                if (Demand.refused(n, this, subscriber)) {
                     return;
                 }
                 boolean relaying;
@@ -304,8 +232,7 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
                     cancelled = true;
                     downstream = null;
                 }
-                sourceState.set(FINISHED);
-                stopWatching();
+                watch.finish();
                 upstream.cancel();
             }
         });

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core.relay;
+package io.github.openaiproxy.core.flow;
 
 import io.github.openaiproxy.core.testing.BodyPublisherVerification;
 import java.nio.ByteBuffer;

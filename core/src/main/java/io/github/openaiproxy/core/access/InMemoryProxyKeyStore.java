@@ -1,0 +1,70 @@
+package io.github.openaiproxy.core.access;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** A {@link ProxyKeyStore} in memory: for tests and single instances whose keys may be lost on restart. */
+public final class InMemoryProxyKeyStore implements ProxyKeyStore {
+    private final Map<String, ProxyKey> byId = new ConcurrentHashMap<>();
+    private final Map<String, String> idByHash = new ConcurrentHashMap<>();
+
+    @Override
+    public Optional<ProxyKey> findByHash(String hash) {
+        String id = hash == null ? null : idByHash.get(hash);
+        return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
+    }
+
+    @Override
+    public Optional<ProxyKey> find(String id) {
+        return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
+    }
+
+    @Override
+    public List<ProxyKey> list() {
+        List<ProxyKey> all = new ArrayList<>(byId.values());
+        all.sort(Comparator.comparing(ProxyKey::createdAt).thenComparing(ProxyKey::id));
+        return all;
+    }
+
+    @Override
+    public synchronized void insert(ProxyKey key) {
+        Objects.requireNonNull(key, "key");
+        if (byId.containsKey(key.id()) || idByHash.containsKey(key.hash())) {
+            throw new IllegalArgumentException("a key with this id or hash exists: " + key.id());
+        }
+        byId.put(key.id(), key);
+        idByHash.put(key.hash(), key.id());
+    }
+
+    @Override
+    public synchronized boolean update(ProxyKey key) {
+        ProxyKey old = byId.get(key.id());
+        if (old == null) {
+            return false;
+        }
+        String holder = idByHash.get(key.hash());
+        if (holder != null && !holder.equals(key.id())) {
+            throw new IllegalArgumentException("another key has this hash: " + key.id());
+        }
+        // The last use is the engine's to record (touch), never an admin change's.
+        byId.put(key.id(), key.usedAt(old.lastUsedAt()));
+        if (!old.hash().equals(key.hash())) {
+            idByHash.remove(old.hash());
+            idByHash.put(key.hash(), key.id());
+        }
+        return true;
+    }
+
+    @Override
+    public void touch(String id, Instant at) {
+        if (id != null) {
+            byId.computeIfPresent(id, (k, key) -> key.usedAt(at));
+        }
+    }
+}

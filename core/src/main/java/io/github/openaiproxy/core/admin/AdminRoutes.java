@@ -1,0 +1,390 @@
+package io.github.openaiproxy.core.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.access.AccessStoreException;
+import io.github.openaiproxy.core.access.AuditEntry;
+import io.github.openaiproxy.core.access.Policy;
+import io.github.openaiproxy.core.access.PolicyJson;
+import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.route.CustomRoute;
+import io.github.openaiproxy.core.route.RouteCall;
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
+
+/**
+ * The admin API over REST, JSON in and out, under {@code admin.path} (default {@code /admin}):
+ *
+ * <ul>
+ *   <li>{@code GET /admin/keys}: {@code {"object":"list","data":[key, ...]}}; a key is {@code {"id","object":
+ *       "proxy_key","prefix","name","owner","policy","status","source","createdAt","expiresAt","revokedAt",
+ *       "lastUsedAt"}}, never the key or its hash
+ *   <li>{@code POST /admin/keys} {@code {"name","owner"?,"policy"?,"expiresAt"?}}: 201, the key with
+ *       {@code "key"}: the key itself, shown this once
+ *   <li>{@code GET /admin/keys/{id}}; {@code PATCH} or {@code PUT /admin/keys/{id}} {@code {"policy"}}
+ *   <li>{@code POST /admin/keys/{id}/revoke}; {@code POST /admin/keys/{id}/rotate} (the new key, once)
+ *   <li>{@code GET /admin/policies}: configured ({@code "source":"config"}, read-only) and stored policies
+ *   <li>{@code GET}, {@code PUT} (create or replace; body as {@link PolicyJson}), {@code DELETE
+ *       /admin/policies/{name}}
+ *   <li>{@code GET /admin/audit?limit=N}: the latest changes, newest first
+ * </ul>
+ *
+ * Errors are in OpenAI's shape: 401 {@code invalid_api_key} without an admin credential, 403 for a user without
+ * the admin role, 400 for a bad body, 404 for an unknown key or policy, 409 for a read-only one, 503 when the
+ * store fails. The routes check their callers themselves ({@link CustomRoute#authenticatesItself()}).
+ */
+public final class AdminRoutes {
+    /** Bodies larger than this are refused: admin bodies are a few fields. */
+    static final int MAX_BODY = 64 * 1024;
+
+    private static final System.Logger LOG = System.getLogger(AdminRoutes.class.getName());
+
+    private final AdminService service;
+    private final AdminAuth auth;
+    private final Executor executor;
+    private final Clock clock;
+
+    private AdminRoutes(AdminService service, AdminAuth auth, Executor executor, Clock clock) {
+        this.service = service;
+        this.auth = auth;
+        this.executor = executor;
+        this.clock = clock;
+    }
+
+    /**
+     * The routes of the admin API.
+     *
+     * @param admin the {@code admin.*} configuration (its path and credentials)
+     * @param service the operations
+     * @param executor runs the store calls, which may block: never a request thread
+     */
+    public static List<CustomRoute> create(
+            io.github.openaiproxy.core.access.AccessConfig.Admin admin, AdminService service, Executor executor) {
+        AdminRoutes r = new AdminRoutes(service, new AdminAuth(admin), executor, Clock.systemUTC());
+        String p = admin.path().endsWith("/")
+                ? admin.path().substring(0, admin.path().length() - 1)
+                : admin.path();
+        return List.of(
+                r.route(p + "/keys", Set.of("GET", "POST"), r::keys),
+                r.route(p + "/keys/{id}", Set.of("GET", "PATCH", "PUT"), r::key),
+                r.route(
+                        p + "/keys/{id}/revoke",
+                        Set.of("POST"),
+                        call -> key(r.service.revokeKey(call.actor(), r.segment(call)), r)),
+                r.route(
+                        p + "/keys/{id}/rotate",
+                        Set.of("POST"),
+                        call -> r.created(200, r.service.rotateKey(call.actor(), r.segment(call)))),
+                r.route(p + "/policies", Set.of("GET"), call -> {
+                    ArrayNode data = Json.mapper().createArrayNode();
+                    r.service.listPolicies().forEach(e -> data.add(policy(e)));
+                    return list(data);
+                }),
+                r.route(p + "/policies/{name}", Set.of("GET", "PUT", "DELETE"), r::policy),
+                r.route(p + "/audit", Set.of("GET"), r::audit));
+    }
+
+    /** One call, authenticated. */
+    private record Call(RouteCall route, String actor, String template) {
+        String method() {
+            return route.request().method();
+        }
+    }
+
+    private ProxyResponse keys(Call call) {
+        if (call.method().equals("GET")) {
+            ArrayNode data = Json.mapper().createArrayNode();
+            service.listKeys().forEach(k -> data.add(keyNode(k)));
+            return list(data);
+        }
+        JsonNode body = body(call, Set.of("name", "owner", "policy", "expiresAt"));
+        Instant expires = null;
+        String expiresAt = text(body, "expiresAt");
+        if (expiresAt != null) {
+            try {
+                expires = Instant.parse(expiresAt);
+            } catch (DateTimeParseException e) {
+                throw AdminException.invalid("expiresAt must be an ISO-8601 instant, for example 2030-01-01T00:00:00Z");
+            }
+        }
+        NewKey request = new NewKey(text(body, "name"), text(body, "owner"), text(body, "policy"), expires);
+        return created(201, service.createKey(call.actor(), request));
+    }
+
+    private ProxyResponse key(Call call) {
+        String id = segment(call);
+        if (call.method().equals("GET")) {
+            return key(service.key(id), this);
+        }
+        JsonNode body = body(call, Set.of("policy"));
+        String policy = text(body, "policy");
+        if (policy == null) {
+            throw AdminException.invalid("policy is required");
+        }
+        return key(service.changeKeyPolicy(call.actor(), id, policy), this);
+    }
+
+    private ProxyResponse policy(Call call) {
+        String name = segment(call);
+        switch (call.method()) {
+            case "GET":
+                return json(200, policy(service.policy(name)));
+            case "DELETE":
+                service.deletePolicy(call.actor(), name);
+                ObjectNode n = Json.object();
+                n.put("name", name);
+                n.put("deleted", true);
+                return json(200, n);
+            default:
+                Policy p;
+                try {
+                    p = PolicyJson.fromNode(name, parse(call));
+                } catch (IllegalArgumentException e) {
+                    throw AdminException.invalid(e.getMessage());
+                }
+                return json(200, policy(service.savePolicy(call.actor(), p)));
+        }
+    }
+
+    private ProxyResponse audit(Call call) {
+        int limit = 100;
+        String query = call.route().request().rawQuery().orElse("");
+        for (String pair : query.split("&")) {
+            if (pair.startsWith("limit=")) {
+                try {
+                    limit = Integer.parseInt(pair.substring(6));
+                } catch (NumberFormatException e) {
+                    limit = -1;
+                }
+                if (limit < 1 || limit > 1000) {
+                    throw AdminException.invalid("limit must be an integer from 1 to 1000");
+                }
+            }
+        }
+        ArrayNode data = Json.mapper().createArrayNode();
+        for (AuditEntry e : service.audit(limit)) {
+            ObjectNode n = data.addObject();
+            n.put("at", e.at().toString());
+            n.put("actor", e.actor());
+            n.put("action", e.action());
+            n.put("keyId", e.keyId());
+            n.put("policy", e.policy());
+        }
+        return list(data);
+    }
+
+    // ---- JSON
+
+    private static ProxyResponse key(ProxyKey k, AdminRoutes r) {
+        return json(200, r.keyNode(k));
+    }
+
+    private ProxyResponse created(int status, CreatedKey c) {
+        ObjectNode n = keyNode(c.key());
+        n.put("key", c.secret());
+        return ProxyResponse.builder(status)
+                .header("Cache-Control", "no-store")
+                .json(Json.bytes(n))
+                .build();
+    }
+
+    /** What the API shows of a key: never the key, never its hash. */
+    ObjectNode keyNode(ProxyKey k) {
+        ObjectNode n = Json.object();
+        n.put("id", k.id());
+        n.put("object", "proxy_key");
+        n.put("prefix", k.displayPrefix());
+        n.put("name", k.name());
+        n.put("owner", k.owner());
+        n.put("policy", k.policy());
+        Instant now = clock.instant();
+        n.put("status", k.revokedAt() != null ? "revoked" : k.isActiveAt(now) ? "active" : "expired");
+        n.put("source", service.isDeclared(k) ? "config" : "stored");
+        n.put("createdAt", time(k.createdAt()));
+        n.put("expiresAt", time(k.expiresAt()));
+        n.put("revokedAt", time(k.revokedAt()));
+        n.put("lastUsedAt", time(k.lastUsedAt()));
+        return n;
+    }
+
+    private static ObjectNode policy(PolicyEntry e) {
+        ObjectNode n = PolicyJson.toNode(e.policy());
+        n.put("source", e.configured() ? "config" : "stored");
+        return n;
+    }
+
+    private static String time(Instant t) {
+        return t == null ? null : t.toString();
+    }
+
+    private static ProxyResponse list(ArrayNode data) {
+        ObjectNode n = Json.object();
+        n.put("object", "list");
+        n.set("data", data);
+        return json(200, n);
+    }
+
+    private static ProxyResponse json(int status, ObjectNode body) {
+        return ProxyResponse.builder(status)
+                .header("Cache-Control", "no-store")
+                .json(Json.bytes(body))
+                .build();
+    }
+
+    static ProxyResponse error(ProxyError e) {
+        return ProxyResponse.builder(e.status())
+                .headers(e.headers())
+                .json(ErrorStyle.OPENAI.render(e))
+                .build();
+    }
+
+    private static ProxyError error(AdminException e) {
+        String title = switch (e.status()) {
+            case 404 -> "Not Found";
+            case 409 -> "Conflict";
+            default -> "Bad Request";
+        };
+        return new ProxyError(
+                e.status(), title, e.getMessage(), "invalid_request_error", e.code(), null, null, Map.of());
+    }
+
+    private static ProxyError unavailable() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The key and policy store is unavailable",
+                "server_error",
+                "admin_store_unavailable",
+                null,
+                null,
+                Map.of("Retry-After", "5"));
+    }
+
+    // ---- request parts
+
+    private static JsonNode parse(Call call) {
+        byte[] bytes = call.route().body();
+        if (bytes.length > MAX_BODY) {
+            throw AdminException.invalid("the body is larger than " + MAX_BODY + " bytes");
+        }
+        try {
+            return Json.parse(bytes);
+        } catch (IOException e) {
+            throw AdminException.invalid("the body must be one JSON object");
+        }
+    }
+
+    private static JsonNode body(Call call, Set<String> fields) {
+        JsonNode body = parse(call);
+        if (!body.isObject()) {
+            throw AdminException.invalid("the body must be one JSON object");
+        }
+        for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!fields.contains(f)) {
+                throw AdminException.invalid(
+                        "unknown field " + (f.length() > 40 ? f.substring(0, 40) + "..." : f) + "; known: " + fields);
+            }
+        }
+        return body;
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw AdminException.invalid(field + " must be a string");
+        }
+        return v.asText();
+    }
+
+    /** The path segment that stands where the template has its {@code {...}} one, decoded. */
+    private String segment(Call call) {
+        String[] t = call.template().split("/");
+        String[] p = call.route().request().path().split("/");
+        for (int i = 0; i < t.length && i < p.length; i++) {
+            if (t[i].startsWith("{")) {
+                try {
+                    return URLDecoder.decode(p[i], StandardCharsets.UTF_8);
+                } catch (IllegalArgumentException e) {
+                    return "";
+                }
+            }
+        }
+        return "";
+    }
+
+    // ---- plumbing
+
+    private CustomRoute route(String path, Set<String> methods, Function<Call, ProxyResponse> handler) {
+        return new CustomRoute() {
+            @Override
+            public String path() {
+                return path;
+            }
+
+            @Override
+            public Set<String> methods() {
+                return methods;
+            }
+
+            @Override
+            public ErrorStyle errorStyle() {
+                return ErrorStyle.OPENAI;
+            }
+
+            @Override
+            public boolean authenticatesItself() {
+                return true;
+            }
+
+            @Override
+            public CompletableFuture<ProxyResponse> handle(RouteCall call) {
+                AdminAuth.Outcome outcome = auth.check(call.request());
+                if (outcome instanceof AdminAuth.Outcome.Refused refused) {
+                    return CompletableFuture.completedFuture(error(refused.error()));
+                }
+                String actor = ((AdminAuth.Outcome.Allowed) outcome).actor();
+                Call c = new Call(call, actor, path);
+                try {
+                    return CompletableFuture.supplyAsync(() -> answer(handler, c), executor);
+                } catch (RejectedExecutionException e) {
+                    return CompletableFuture.completedFuture(error(unavailable()));
+                }
+            }
+        };
+    }
+
+    private static ProxyResponse answer(Function<Call, ProxyResponse> handler, Call call) {
+        try {
+            return handler.apply(call);
+        } catch (AdminException e) {
+            return error(error(e));
+        } catch (AccessStoreException | UnsupportedOperationException e) {
+            LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
+            return error(unavailable());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "admin call failed", e);
+            return error(ProxyError.internal());
+        }
+    }
+}

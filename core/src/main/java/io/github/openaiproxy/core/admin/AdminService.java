@@ -1,0 +1,280 @@
+package io.github.openaiproxy.core.admin;
+
+import io.github.openaiproxy.core.access.AccessConfig;
+import io.github.openaiproxy.core.access.AuditEntry;
+import io.github.openaiproxy.core.access.AuditLog;
+import io.github.openaiproxy.core.access.Policy;
+import io.github.openaiproxy.core.access.PolicyJson;
+import io.github.openaiproxy.core.access.PolicyStore;
+import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.access.ProxyKeyStore;
+import io.github.openaiproxy.core.access.ProxyKeys;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The operations of the admin API, framework-free: the REST routes ({@link AdminRoutes}) and the standalone
+ * server's command line call these. Every change is written to the {@link AuditLog} first (who, what, when, the
+ * key's id; never the key), so no change is made that the log does not hold.
+ *
+ * <p>Keys declared in configuration and configured policies are listed but read-only: changing them is 409.
+ * Calls block on the stores: make them off request threads.
+ */
+public final class AdminService {
+    /** The actor of changes made on the command line. */
+    public static final String CLI = "cli";
+
+    static final int MAX_NAME = 200;
+    private static final Instant LATEST_EXPIRY = Instant.parse("9999-12-31T23:59:59Z");
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final ProxyKeyStore keys;
+    private final PolicyStore policies;
+    private final AuditLog audit;
+    private final Map<String, Policy> configuredPolicies;
+    private final Set<String> declaredKeyIds;
+    private final Clock clock;
+
+    /**
+     * @param access the configuration: its policies and declared keys are read-only
+     * @param keys where keys are looked up and created (the declared ones included, see
+     *     {@link io.github.openaiproxy.core.access.LayeredProxyKeyStore})
+     * @param policies where policies managed here are kept
+     * @param audit where changes are written
+     * @param clock for creation and revocation times
+     */
+    public AdminService(AccessConfig access, ProxyKeyStore keys, PolicyStore policies, AuditLog audit, Clock clock) {
+        this.keys = Objects.requireNonNull(keys, "keys");
+        this.policies = Objects.requireNonNull(policies, "policies");
+        this.audit = Objects.requireNonNull(audit, "audit");
+        this.configuredPolicies = access.policies();
+        this.declaredKeyIds = access.declaredKeys().stream().map(ProxyKey::id).collect(Collectors.toUnmodifiableSet());
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    // ---- keys
+
+    /** Creates a key; the answer holds the key itself, shown this once. */
+    public CreatedKey createKey(String actor, NewKey request) {
+        String name = text("name", request.name(), true);
+        String owner = text("owner", request.owner(), false);
+        String policy = existingPolicy(request.policy() == null ? Policy.KEYS : request.policy());
+        Instant now = now();
+        if (request.expiresAt() != null
+                && (!request.expiresAt().isAfter(now) || request.expiresAt().isAfter(LATEST_EXPIRY))) {
+            // Every database can store the years up to 9999.
+            throw AdminException.invalid("expiresAt must be in the future, before the year 10000");
+        }
+        requireWritable();
+        ProxyKeys.NewKey secret = ProxyKeys.generate();
+        ProxyKey key = new ProxyKey(
+                newId(),
+                secret.displayPrefix(),
+                secret.hash(),
+                name,
+                owner,
+                policy,
+                now,
+                request.expiresAt() == null ? null : request.expiresAt().truncatedTo(ChronoUnit.MILLIS),
+                null,
+                null);
+        record(actor, "key.create", key.id(), policy);
+        keys.insert(key);
+        return new CreatedKey(key, secret.secret());
+    }
+
+    /** Every key, the declared ones first, then the stored ones oldest first. */
+    public List<ProxyKey> listKeys() {
+        return keys.list();
+    }
+
+    /** The key with this id. */
+    public ProxyKey key(String id) {
+        return find(id);
+    }
+
+    /** Whether a key is declared in configuration (read-only). */
+    public boolean isDeclared(ProxyKey key) {
+        return declaredKeyIds.contains(key.id());
+    }
+
+    /** Revokes a key: every request with it is refused from now on. Revoking a revoked key changes nothing. */
+    public ProxyKey revokeKey(String actor, String id) {
+        ProxyKey key = changeable(id);
+        if (key.revokedAt() != null) {
+            return key;
+        }
+        ProxyKey revoked = key.revoked(now());
+        record(actor, "key.revoke", id, null);
+        if (!keys.update(revoked)) {
+            throw AdminException.keyNotFound();
+        }
+        return revoked;
+    }
+
+    /** Gives a key a new secret; the id, owner and policy stay, and the old secret stops working. */
+    public CreatedKey rotateKey(String actor, String id) {
+        ProxyKey key = changeable(id);
+        if (key.revokedAt() != null) {
+            throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
+        }
+        ProxyKeys.NewKey secret = ProxyKeys.generate();
+        ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
+        record(actor, "key.rotate", id, null);
+        if (!keys.update(rotated)) {
+            throw AdminException.keyNotFound();
+        }
+        return new CreatedKey(rotated, secret.secret());
+    }
+
+    /** Puts a key under another policy. */
+    public ProxyKey changeKeyPolicy(String actor, String id, String policy) {
+        ProxyKey key = changeable(id);
+        String name = existingPolicy(policy);
+        ProxyKey changed = key.withPolicy(name);
+        record(actor, "key.policy", id, name);
+        if (!keys.update(changed)) {
+            throw AdminException.keyNotFound();
+        }
+        return changed;
+    }
+
+    // ---- policies
+
+    /** The configured policies (read-only), then the stored ones by name. */
+    public List<PolicyEntry> listPolicies() {
+        List<PolicyEntry> all = new ArrayList<>();
+        configuredPolicies.values().forEach(p -> all.add(new PolicyEntry(p, true)));
+        for (Policy p : policies.list()) {
+            if (!configuredPolicies.containsKey(p.name())) {
+                all.add(new PolicyEntry(p, false));
+            }
+        }
+        return all;
+    }
+
+    /** The policy with this name, configured or stored. */
+    public PolicyEntry policy(String name) {
+        Policy configured = configuredPolicies.get(name);
+        if (configured != null) {
+            return new PolicyEntry(configured, true);
+        }
+        return policies.find(name).map(p -> new PolicyEntry(p, false)).orElseThrow(AdminException::policyNotFound);
+    }
+
+    /** Creates or replaces a stored policy; a configured one's name is 409. */
+    public PolicyEntry savePolicy(String actor, Policy policy) {
+        checkPolicyName(policy.name());
+        if (configuredPolicies.containsKey(policy.name())) {
+            throw readOnlyPolicy();
+        }
+        boolean exists = policies.find(policy.name()).isPresent();
+        record(actor, exists ? "policy.update" : "policy.create", null, policy.name());
+        policies.save(policy);
+        return new PolicyEntry(policy, false);
+    }
+
+    /** Deletes a stored policy: 409 for a configured one or one a key is under, 404 for an unknown one. */
+    public void deletePolicy(String actor, String name) {
+        checkPolicyName(name);
+        if (configuredPolicies.containsKey(name)) {
+            throw readOnlyPolicy();
+        }
+        if (policies.find(name).isEmpty()) {
+            throw AdminException.policyNotFound();
+        }
+        if (keys.list().stream().anyMatch(k -> k.policy().equals(name) && k.revokedAt() == null)) {
+            throw AdminException.conflict(
+                    "policy_in_use", "Keys are under this policy; move them to another policy first");
+        }
+        record(actor, "policy.delete", null, name);
+        if (!policies.delete(name)) {
+            throw AdminException.policyNotFound();
+        }
+    }
+
+    /** The latest audit entries, newest first. */
+    public List<AuditEntry> audit(int limit) {
+        return audit.recent(limit);
+    }
+
+    // ---- helpers
+
+    private ProxyKey find(String id) {
+        return keys.find(id).orElseThrow(AdminException::keyNotFound);
+    }
+
+    private ProxyKey changeable(String id) {
+        ProxyKey key = find(id);
+        if (isDeclared(key)) {
+            throw AdminException.conflict(
+                    "key_read_only", "This key is declared in configuration; change it there (access.keys)");
+        }
+        requireWritable();
+        return key;
+    }
+
+    private void requireWritable() {
+        if (!keys.isWritable()) {
+            throw AdminException.conflict("key_store_read_only", "The key store is read-only");
+        }
+    }
+
+    private String existingPolicy(String name) {
+        checkPolicyName(name);
+        if (configuredPolicies.containsKey(name) || policies.find(name).isPresent()) {
+            return name;
+        }
+        throw new AdminException(400, "unknown_policy", "No policy with this name exists");
+    }
+
+    private static void checkPolicyName(String name) {
+        if (name == null || !PolicyJson.NAME.matcher(name).matches()) {
+            throw AdminException.invalid("A policy name is 1-64 letters, digits, '.', '_' or '-'");
+        }
+    }
+
+    private static AdminException readOnlyPolicy() {
+        return AdminException.conflict(
+                "policy_read_only", "This policy comes from configuration (policies.<name>.*); change it there");
+    }
+
+    /** A name or owner: trimmed, at most {@value #MAX_NAME} characters, no control characters. */
+    private static String text(String field, String value, boolean required) {
+        if (value == null || value.isBlank()) {
+            if (required) {
+                throw AdminException.invalid(field + " is required");
+            }
+            return null;
+        }
+        String v = value.strip();
+        if (v.length() > MAX_NAME || v.chars().anyMatch(Character::isISOControl)) {
+            throw AdminException.invalid(field + " must be at most " + MAX_NAME + " characters, none a control one");
+        }
+        return v;
+    }
+
+    private void record(String actor, String action, String keyId, String policy) {
+        audit.record(new AuditEntry(now(), actor, action, keyId, policy));
+    }
+
+    private Instant now() {
+        return clock.instant().truncatedTo(ChronoUnit.MILLIS);
+    }
+
+    /** A new key id: {@code key_} and 96 random bits; not secret, never derived from the key. */
+    static String newId() {
+        byte[] b = new byte[12];
+        RANDOM.nextBytes(b);
+        return "key_" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+}

@@ -1,0 +1,100 @@
+package io.github.openaiproxy.core.access;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.access.jdbc.JdbcAuditLog;
+import io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore;
+import io.github.openaiproxy.core.access.jdbc.JdbcProxyKeyStore;
+import io.github.openaiproxy.testkit.ProxyKeyStoreContract;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Locale;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The JDBC key store on a real PostgreSQL server, named by {@code OPENAI_PROXY_TEST_PG_URL} (with
+ * {@code OPENAI_PROXY_TEST_PG_USER} and {@code OPENAI_PROXY_TEST_PG_PASSWORD}), as the session store's test:
+ * {@code .ci/run} starts one and makes these tests required; without it they are skipped. Tables of a prefix
+ * of its own, dropped afterwards.
+ */
+class PostgresProxyKeyStoreTest extends ProxyKeyStoreContract {
+    static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+    static final String PREFIX =
+            "k" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+    static ProxyKeyStore store;
+
+    @BeforeAll
+    static void connect() {
+        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
+            // CI starts a server: there a missing one is a failure, not a skipped test.
+            assertThat(URL)
+                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                    .isNotBlank();
+        }
+        Assumptions.assumeTrue(
+                URL != null && !URL.isBlank(),
+                "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
+        store = JdbcProxyKeyStore.create(pgDataSource(), PREFIX);
+    }
+
+    @AfterAll
+    static void dropTables() throws Exception {
+        if (store == null) {
+            return;
+        }
+        try (Connection c = pgDataSource().getConnection();
+                Statement s = c.createStatement()) {
+            for (String t : new String[] {"proxy_keys", "policies", "audit_log", "access_schema_version"}) {
+                s.execute("DROP TABLE IF EXISTS " + PREFIX + t);
+            }
+        }
+    }
+
+    static PGSimpleDataSource pgDataSource() {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setUrl(URL);
+        String user = System.getenv("OPENAI_PROXY_TEST_PG_USER");
+        if (user != null) {
+            ds.setUser(user);
+        }
+        ds.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+        return ds;
+    }
+
+    @Override
+    protected ProxyKeyStore store() {
+        return store;
+    }
+
+    /** A revocation by one instance is what another instance's store reads at once. */
+    @Test
+    void twoInstancesShareKeys() {
+        ProxyKeyStore a = JdbcProxyKeyStore.create(pgDataSource(), PREFIX);
+        ProxyKeyStore b = JdbcProxyKeyStore.create(pgDataSource(), PREFIX);
+        ProxyKey k = newKey("keys", 0);
+        a.insert(k);
+        assertThat(b.findByHash(k.hash())).contains(k);
+        a.update(k.revoked(Instant.now().truncatedTo(ChronoUnit.MILLIS)));
+        assertThat(b.findByHash(k.hash()).orElseThrow().revokedAt()).isNotNull();
+    }
+
+    @Test
+    void policiesAndTheAuditLogWork() {
+        PolicyStore policies = JdbcPolicyStore.create(pgDataSource(), PREFIX);
+        policies.save(Policy.unrestricted("pg-batch"));
+        assertThat(policies.find("pg-batch")).contains(Policy.unrestricted("pg-batch"));
+        assertThat(policies.delete("pg-batch")).isTrue();
+
+        AuditLog log = JdbcAuditLog.create(pgDataSource(), PREFIX);
+        Instant t = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        log.record(new AuditEntry(t, "cli", "key.revoke", "key_1", null));
+        assertThat(log.recent(1)).containsExactly(new AuditEntry(t, "cli", "key.revoke", "key_1", null));
+    }
+}
