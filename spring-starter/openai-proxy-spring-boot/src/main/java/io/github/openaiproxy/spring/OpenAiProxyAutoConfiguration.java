@@ -2,6 +2,9 @@ package io.github.openaiproxy.spring;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.access.AuditLog;
+import io.github.openaiproxy.core.access.PolicyStore;
+import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.session.SessionStore;
@@ -71,7 +74,8 @@ public final class OpenAiProxyAutoConfiguration {
 
     /**
      * The engine, with the {@link SessionStore} bean if there is one (see the sessions auto-configuration;
-     * without one the engine keeps sessions in memory), every {@link ProxyObserver} bean (metrics, tracing)
+     * without one the engine keeps sessions in memory), the {@link ProxyKeyStore}, {@link PolicyStore} and
+     * {@link AuditLog} beans if there are (see the access auto-configuration; without them, memory), every {@link ProxyObserver} bean (metrics, tracing)
      * and {@link CustomRoute} bean (modules such as GraphQL), the {@link UpstreamClient} bean, then every {@link ProxyEngineCustomizer} in
      * order. Closed with the context, which releases its upstream client and the threads it runs a
      * database session store's calls on. The session store, a bean of its own, is closed after it.
@@ -82,6 +86,9 @@ public final class OpenAiProxyAutoConfiguration {
             ProxyConfig config,
             ObjectProvider<UpstreamClient> upstreamClient,
             ObjectProvider<SessionStore> sessionStore,
+            ObjectProvider<ProxyKeyStore> proxyKeys,
+            ObjectProvider<PolicyStore> policyStore,
+            ObjectProvider<AuditLog> auditLog,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
@@ -89,6 +96,9 @@ public final class OpenAiProxyAutoConfiguration {
         observers.orderedStream().forEach(builder::observer);
         upstreamClient.ifAvailable(builder::upstreamClient);
         sessionStore.ifAvailable(builder::sessions);
+        proxyKeys.ifAvailable(builder::proxyKeys);
+        policyStore.ifAvailable(builder::policyStore);
+        auditLog.ifAvailable(builder::auditLog);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));
         try {
