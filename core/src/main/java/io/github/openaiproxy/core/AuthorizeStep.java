@@ -63,7 +63,8 @@ final class AuthorizeStep implements RequestStep {
                     }
                     if (found.isEmpty()) {
                         policies.logUnknown(name);
-                        return ctx.respond(unknownPolicy());
+                        ProxyError unknown = unknownPolicy();
+                        return ctx.refuse(unknown, unknown.code(), name);
                     }
                     return apply(ctx, next, found.get());
                 })
@@ -78,7 +79,8 @@ final class AuthorizeStep implements RequestStep {
         Route route = ctx.route;
         String routeName = routeName(ctx);
         if (!policy.routes().isEmpty() && !allowed(policy.routes(), routeName, route.template())) {
-            return ctx.respond(routeNotAllowed());
+            ProxyError refused = routeNotAllowed();
+            return ctx.refuse(refused, refused.code(), policy.name());
         }
         if (!bodyRules) {
             return next.proceed(ctx);
@@ -96,7 +98,7 @@ final class AuthorizeStep implements RequestStep {
         ObjectNode body = ctx.normalized.body();
         Check check = check(policy, body, ctx.clientBody != null ? ctx.clientBody : body, routeName, false);
         if (check.error != null) {
-            return ctx.respond(check.error);
+            return ctx.refuse(check.error, check.error.code(), policy.name());
         }
         if (check.changed) {
             ctx.upstreamBody = Json.bytes(body);
@@ -144,7 +146,7 @@ final class AuthorizeStep implements RequestStep {
                     }
                     Check check = check(policy, object, object, routeName, true);
                     if (check.error != null) {
-                        return ctx.respond(check.error);
+                        return ctx.refuse(check.error, check.error.code(), policy.name());
                     }
                     JsonNode model = object.get("model");
                     if (model != null && model.isTextual()) {

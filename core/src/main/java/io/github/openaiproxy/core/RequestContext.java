@@ -122,6 +122,18 @@ public final class RequestContext implements RequestStep.Chain {
         return CompletableFuture.completedFuture(responses().error(error));
     }
 
+    /**
+     * Refuses the request for who it is (the identify and authorize steps): the observer counts the refusal,
+     * then the answer is {@link #respond}'s.
+     *
+     * @param reason why, from a small fixed set (a metric tag): never a key, a user name or an address
+     * @param policy the policy that refused, or {@link ProxyObserver.Observation#NO_POLICY}
+     */
+    CompletableFuture<ProxyResponse> refuse(ProxyError error, String reason, String policy) {
+        observation.refused(reason, policy);
+        return respond(error);
+    }
+
     @Override
     public CompletableFuture<ProxyResponse> proceed(RequestContext context) {
         // Steps hand on the context they were given: this one.

@@ -7,6 +7,9 @@ import static io.github.openaiproxy.core.EngineFixture.get;
 import static io.github.openaiproxy.core.EngineFixture.send;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.http.AuthenticatedUser;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
@@ -15,6 +18,7 @@ import io.github.openaiproxy.testsupport.TestSubscriber;
 import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -217,6 +221,41 @@ class ProxyEngineObserverTest {
         List<String> expected = List.of("begin GET /nope", "routed unmatched -", "finished 404 plain COMPLETED");
         assertThat(recorder.calls).isEqualTo(expected);
         assertThat(second.calls).isEqualTo(expected);
+    }
+
+    @Test
+    void aPolicysRefusalIsReportedWithItsReasonAndPolicyAndNoUpstreamCall() {
+        ProxyConfig config = ProxySettings.from(Map.of(
+                        "access.role-policies", "GUEST=guests,CHAT=chat",
+                        "policies.guests.routes", "models",
+                        "policies.chat.models", "gpt-4o-mini"))
+                .applyTo(config(upstream.baseUrl()))
+                .build();
+        try (ProxyEngine engine = ProxyEngine.builder(config).observer(recorder).build()) {
+            String chat = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+            assertThat(send(engine, as(EngineFixture.post("/v1/chat/completions", chat), "GUEST"))
+                            .status())
+                    .isEqualTo(403);
+            assertThat(send(engine, as(EngineFixture.post("/v1/chat/completions", chat), "CHAT"))
+                            .status())
+                    .isEqualTo(403);
+        }
+        assertThat(recorder.calls)
+                .containsExactly(
+                        "begin POST /v1/chat/completions",
+                        "refused route_not_allowed guests",
+                        "routed /v1/chat/completions -",
+                        "finished 403 plain COMPLETED",
+                        "begin POST /v1/chat/completions",
+                        "refused model_not_allowed chat",
+                        "routed /v1/chat/completions -",
+                        "finished 403 plain COMPLETED");
+        assertThat(upstream.server().getAllServeEvents()).isEmpty();
+    }
+
+    /** A request by a user of the host application with this role (the name is no business of metrics). */
+    private static ProxyRequest.Builder as(ProxyRequest.Builder request, String role) {
+        return request.user(new AuthenticatedUser("someone", role::equals));
     }
 
     @Test
