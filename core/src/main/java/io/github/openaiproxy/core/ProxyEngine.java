@@ -1,6 +1,9 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.access.IdentityResolver;
+import io.github.openaiproxy.core.access.InMemoryProxyKeyStore;
+import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
@@ -54,6 +57,7 @@ public final class ProxyEngine implements AutoCloseable {
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
     private final ExecutorService sessionThreads;
+    private final ExecutorService accessThreads;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -76,6 +80,19 @@ public final class ProxyEngine implements AutoCloseable {
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
+        // Who may call: an in-memory key store answers at once; a database or a JWKS fetch gets threads of its own.
+        boolean blockingKeys = b.proxyKeys != null && !(b.proxyKeys instanceof InMemoryProxyKeyStore);
+        this.accessThreads = blockingKeys || IdentityResolver.needsJwtExecutor(config.access())
+                ? boundedThreads("openai-proxy-access-", 1000)
+                : null;
+        Executor direct = Runnable::run;
+        IdentityResolver identities = new IdentityResolver(
+                config.access(),
+                b.proxyKeys,
+                blockingKeys ? accessThreads : direct,
+                accessThreads != null ? accessThreads : direct,
+                b.clock);
+        LOG.log(System.Logger.Level.INFO, identities.description());
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -83,7 +100,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.Cors(cors),
                         new RequestChecks.Preflight(cors),
                         new RequestChecks.ContentLength(limit),
-                        new IdentifyStep(config.access()),
+                        new IdentifyStep(identities),
                         new AuthorizeStep(config.access()),
                         new RouteHandlers.ReadBody(limit),
                         new RouteHandlers.Simple(
@@ -254,6 +271,9 @@ public final class ProxyEngine implements AutoCloseable {
         if (sessionThreads != null) {
             sessionThreads.shutdown();
         }
+        if (accessThreads != null) {
+            accessThreads.shutdown();
+        }
         if (ownsSessionStore) {
             sessionStore.close();
         }
@@ -264,20 +284,24 @@ public final class ProxyEngine implements AutoCloseable {
      * beyond the queue are refused at once (503 with Retry-After) instead of piling up in memory.
      */
     private static ExecutorService boundedSessionThreads(int queueSize) {
+        return boundedThreads("openai-proxy-sessions-", queueSize);
+    }
+
+    private static ExecutorService boundedThreads(String name, int queueSize) {
         return new java.util.concurrent.ThreadPoolExecutor(
                 4,
                 4,
                 0,
                 java.util.concurrent.TimeUnit.MILLISECONDS,
                 new java.util.concurrent.ArrayBlockingQueue<>(queueSize),
-                sessionThreadFactory(),
+                threadFactory(name),
                 new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
     }
 
-    private static java.util.concurrent.ThreadFactory sessionThreadFactory() {
+    private static java.util.concurrent.ThreadFactory threadFactory(String name) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
-            Thread t = new Thread(r, "openai-proxy-sessions-" + n.incrementAndGet());
+            Thread t = new Thread(r, name + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };
@@ -291,6 +315,8 @@ public final class ProxyEngine implements AutoCloseable {
         private final List<CustomRoute> routes = new ArrayList<>();
         private SessionStore sessionStore;
         private Executor sessionExecutor;
+        private ProxyKeyStore proxyKeys;
+        private java.time.Clock clock = java.time.Clock.systemUTC();
         private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
 
         private Builder(ProxyConfig config) {
@@ -355,6 +381,23 @@ public final class ProxyEngine implements AutoCloseable {
             Objects.requireNonNull(position, "position");
             Objects.requireNonNull(step, "step");
             steps.computeIfAbsent(position, p -> new ArrayList<>()).add(step);
+            return this;
+        }
+
+        /**
+         * Finds proxy keys ({@code Authorization: Bearer opk-...}) in this store, besides those declared in
+         * configuration; the caller owns it. Looked up through a cache of a few seconds (a revocation elsewhere
+         * is refused here within 5 seconds), on the engine's own threads unless it is an
+         * {@link InMemoryProxyKeyStore}.
+         */
+        public Builder proxyKeys(ProxyKeyStore store) {
+            this.proxyKeys = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /** The time the engine judges keys' and tokens' expiry by, and runs its access caches on; for tests. */
+        public Builder clock(java.time.Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
             return this;
         }
 

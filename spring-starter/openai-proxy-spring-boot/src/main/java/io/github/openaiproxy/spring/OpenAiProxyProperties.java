@@ -3,6 +3,7 @@ package io.github.openaiproxy.spring;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.access.AccessConfig;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
@@ -121,6 +122,8 @@ public class OpenAiProxyProperties {
     private Duration streamIdleTimeout = Duration.ofMinutes(5);
 
     private final Limits limits = new Limits();
+
+    private final Access access = new Access();
 
     public boolean isEnabled() {
         return enabled;
@@ -272,6 +275,10 @@ public class OpenAiProxyProperties {
 
     public Limits getLimits() {
         return limits;
+    }
+
+    public Access getAccess() {
+        return access;
     }
 
     @Override
@@ -764,6 +771,80 @@ public class OpenAiProxyProperties {
 
         public void setMaxConcurrentUpstreamCallsPerClient(int maxConcurrentUpstreamCallsPerClient) {
             this.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
+        }
+    }
+
+    /**
+     * Who may call. Each request is identified by a proxy key ('Authorization: Bearer opk-...'), the
+     * application's authenticated user (Spring Security's principal), a bearer JWT of the configured issuer, or
+     * else as an anonymous client address.
+     */
+    public static class Access {
+        /** What callers without a credential may do: 'allow' (under the policy 'anonymous') or 'deny' (401). */
+        private AccessConfig.Anonymous anonymous = AccessConfig.Anonymous.ALLOW;
+
+        /**
+         * Reverse proxies (CIDR ranges or single addresses) whose 'X-Forwarded-For' or 'Forwarded' header is
+         * believed for an anonymous caller's address. None: the connection's peer.
+         */
+        private List<String> trustedProxies = new ArrayList<>();
+
+        private final Jwt jwt = new Jwt();
+
+        public AccessConfig.Anonymous getAnonymous() {
+            return anonymous;
+        }
+
+        public void setAnonymous(AccessConfig.Anonymous anonymous) {
+            this.anonymous = anonymous;
+        }
+
+        public List<String> getTrustedProxies() {
+            return trustedProxies;
+        }
+
+        public void setTrustedProxies(List<String> trustedProxies) {
+            this.trustedProxies = trustedProxies;
+        }
+
+        public Jwt getJwt() {
+            return jwt;
+        }
+
+        /** Bearer JWTs of an OpenID Connect issuer identify users; all three set, or none. */
+        public static class Jwt {
+            /** The issuer ('iss') every accepted token must carry. */
+            private String issuer;
+
+            /** The audience ('aud') every accepted token must include. */
+            private String audience;
+
+            /** Where the issuer publishes its signing keys (JWKS), fetched and cached; followed on key rotation. */
+            private String jwksUrl;
+
+            public String getIssuer() {
+                return issuer;
+            }
+
+            public void setIssuer(String issuer) {
+                this.issuer = issuer;
+            }
+
+            public String getAudience() {
+                return audience;
+            }
+
+            public void setAudience(String audience) {
+                this.audience = audience;
+            }
+
+            public String getJwksUrl() {
+                return jwksUrl;
+            }
+
+            public void setJwksUrl(String jwksUrl) {
+                this.jwksUrl = jwksUrl;
+            }
         }
     }
 

@@ -1,0 +1,80 @@
+package io.github.openaiproxy.core.access;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Proxy keys kept in memory, lost on restart: for tests, a single instance, or keys an application creates at
+ * start. Thread-safe; its calls never block, so the engine makes them without an executor. Keys live by id;
+ * a second index by hash serves lookups.
+ */
+public final class InMemoryProxyKeyStore implements ProxyKeyStore {
+    private final Map<String, ProxyKey> byId = new ConcurrentHashMap<>();
+    private final Map<String, String> idByHash = new ConcurrentHashMap<>();
+
+    /** An empty store. */
+    public InMemoryProxyKeyStore() {}
+
+    /** A store holding these keys. */
+    public static InMemoryProxyKeyStore of(ProxyKey... keys) {
+        InMemoryProxyKeyStore store = new InMemoryProxyKeyStore();
+        for (ProxyKey k : keys) {
+            store.insert(k);
+        }
+        return store;
+    }
+
+    @Override
+    public Optional<ProxyKey> findByHash(String hash) {
+        String id = idByHash.get(hash);
+        return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
+    }
+
+    @Override
+    public Optional<ProxyKey> find(String id) {
+        return Optional.ofNullable(byId.get(id));
+    }
+
+    @Override
+    public List<ProxyKey> list() {
+        List<ProxyKey> all = new ArrayList<>(byId.values());
+        all.sort(Comparator.comparing(ProxyKey::createdAt).thenComparing(ProxyKey::id));
+        return all;
+    }
+
+    @Override
+    public synchronized void insert(ProxyKey key) {
+        Objects.requireNonNull(key, "key");
+        if (byId.containsKey(key.id()) || idByHash.containsKey(key.hash())) {
+            throw new IllegalArgumentException("a key with this id or hash exists: " + key.id());
+        }
+        byId.put(key.id(), key);
+        idByHash.put(key.hash(), key.id());
+    }
+
+    @Override
+    public synchronized boolean update(ProxyKey key) {
+        ProxyKey old = byId.get(key.id());
+        if (old == null) {
+            return false;
+        }
+        if (!old.hash().equals(key.hash())) {
+            // Rotated: the old secret stops working at once.
+            idByHash.remove(old.hash());
+            idByHash.put(key.hash(), key.id());
+        }
+        byId.put(key.id(), key);
+        return true;
+    }
+
+    @Override
+    public void touch(String id, Instant at) {
+        byId.computeIfPresent(id, (k, key) -> key.usedAt(at));
+    }
+}

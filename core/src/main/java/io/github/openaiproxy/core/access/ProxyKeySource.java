@@ -1,0 +1,216 @@
+package io.github.openaiproxy.core.access;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * Proxy keys sent as {@code Authorization: Bearer opk-...}. A token with the prefix is ours whatever follows:
+ * a malformed one is refused without a lookup, a well-formed one is looked up by its SHA-256, first among the
+ * keys declared in configuration, then in the store through a cache. The cache holds a key for at most
+ * {@link #FOUND_TTL}, so a key revoked on another instance is refused here within 5 seconds; an unknown hash
+ * is remembered for {@link #MISSING_TTL}, so a flood of random keys does not reach the database. Both are
+ * bounded. Store calls run on the given executor, never on the request's thread; concurrent misses for one
+ * hash share one call.
+ *
+ * <p>The stored hash is compared with the request's digest in constant time. The key itself is never logged,
+ * kept (only its hash is), or put into a message.
+ */
+final class ProxyKeySource implements IdentitySource {
+    static final Duration FOUND_TTL = Duration.ofSeconds(4);
+    static final Duration MISSING_TTL = Duration.ofSeconds(2);
+    static final Duration TOUCH_INTERVAL = Duration.ofMinutes(1);
+    private static final int CACHE_SIZE = 10_000;
+
+    static final Resolution MALFORMED = Resolution.rejected("malformed_key");
+    static final Resolution UNKNOWN = Resolution.rejected("unknown_key");
+    static final Resolution EXPIRED = Resolution.rejected("expired_key");
+    static final Resolution REVOKED = Resolution.rejected("revoked_key");
+
+    private final Map<String, Found> declared;
+    private final ProxyKeyStore store;
+    private final Executor executor;
+    private final Clock clock;
+    private final AsyncLoadingCache<String, Found> cache;
+    private final Cache<String, Boolean> touched;
+
+    /**
+     * @param declared the keys declared in configuration (found without a lookup, never touched)
+     * @param store the store, or {@code null} for declared keys only
+     * @param executor where store calls run
+     * @param clock the time keys expire by; the caches follow it too
+     */
+    ProxyKeySource(List<ProxyKey> declared, ProxyKeyStore store, Executor executor, Clock clock) {
+        Map<String, Found> d = new HashMap<>();
+        for (ProxyKey k : declared) {
+            d.put(k.hash(), Found.of(k));
+        }
+        this.declared = Map.copyOf(d);
+        this.store = store;
+        this.executor = executor;
+        this.clock = clock;
+        Ticker ticker = clock.equals(Clock.systemUTC()) ? Ticker.systemTicker() : () -> clock.millis() * 1_000_000L;
+        this.cache = Caffeine.newBuilder()
+                .maximumSize(CACHE_SIZE)
+                .ticker(ticker)
+                .executor(Runnable::run) // cache upkeep is cheap: no pool of its own
+                .expireAfter(new Expiry<String, Found>() {
+                    @Override
+                    public long expireAfterCreate(String hash, Found found, long now) {
+                        return (found == Found.MISSING ? MISSING_TTL : FOUND_TTL).toNanos();
+                    }
+
+                    @Override
+                    public long expireAfterUpdate(String hash, Found found, long now, long current) {
+                        return expireAfterCreate(hash, found, now);
+                    }
+
+                    @Override
+                    public long expireAfterRead(String hash, Found found, long now, long current) {
+                        return current; // reads never extend a key's life in the cache
+                    }
+                })
+                .buildAsync((hash, ignored) -> load(hash));
+        this.touched = Caffeine.newBuilder()
+                .maximumSize(CACHE_SIZE)
+                .ticker(ticker)
+                .executor(Runnable::run)
+                .expireAfterWrite(TOUCH_INTERVAL)
+                .build();
+    }
+
+    /** Whether any key can be found at all (declared or in a store). */
+    boolean hasKeys() {
+        return store != null || !declared.isEmpty();
+    }
+
+    @Override
+    public CompletableFuture<Resolution> resolve(ProxyRequest request) {
+        String token = Bearer.token(request);
+        return token != null && ProxyKeys.isProxyKeyShaped(token)
+                ? resolve(token)
+                : CompletableFuture.completedFuture(Resolution.ABSENT);
+    }
+
+    /** Judges a token that has the proxy key prefix. */
+    CompletableFuture<Resolution> resolve(String token) {
+        if (!ProxyKeys.isWellFormed(token)) {
+            return CompletableFuture.completedFuture(MALFORMED);
+        }
+        byte[] digest = sha256(token);
+        String hash = HexFormat.of().formatHex(digest);
+        Found d = declared.get(hash);
+        if (d != null) {
+            return CompletableFuture.completedFuture(judge(digest, d, false));
+        }
+        if (store == null) {
+            return CompletableFuture.completedFuture(UNKNOWN);
+        }
+        CompletableFuture<Found> found = cache.get(hash);
+        if (found.isDone() && !found.isCompletedExceptionally()) {
+            return CompletableFuture.completedFuture(judge(digest, found.join(), true));
+        }
+        return found.thenApply(f -> judge(digest, f, true));
+    }
+
+    private Resolution judge(byte[] digest, Found found, boolean touch) {
+        if (found == Found.MISSING || !MessageDigest.isEqual(digest, found.hash)) {
+            return UNKNOWN;
+        }
+        ProxyKey key = found.key;
+        Instant now = clock.instant();
+        if (key.revokedAt() != null) {
+            return REVOKED;
+        }
+        if (!key.isActiveAt(now)) {
+            return EXPIRED;
+        }
+        if (touch) {
+            touch(key, now);
+        }
+        return found.resolution;
+    }
+
+    /** Records the use in the store at most once per {@link #TOUCH_INTERVAL} per key, off the request's thread. */
+    private void touch(ProxyKey key, Instant now) {
+        if (touched.asMap().putIfAbsent(key.id(), Boolean.TRUE) != null) {
+            return;
+        }
+        try {
+            executor.execute(() -> {
+                try {
+                    store.touch(key.id(), now);
+                } catch (RuntimeException e) {
+                    AccessLog.LOG.log(System.Logger.Level.DEBUG, "could not record the use of key {0}: {1}", key.id(), e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            touched.invalidate(key.id()); // busy: the next request tries again
+        }
+    }
+
+    private CompletableFuture<Found> load(String hash) {
+        CompletableFuture<Found> f = new CompletableFuture<>();
+        try {
+            executor.execute(() -> {
+                try {
+                    f.complete(store.findByHash(hash).map(Found::of).orElse(Found.MISSING));
+                } catch (Throwable t) {
+                    f.completeExceptionally(t); // not cached: the next request asks again
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            f.completeExceptionally(e);
+        }
+        return f;
+    }
+
+    static byte[] sha256(String token) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+    }
+
+    /** A key as the cache holds it: its hash as bytes and its ready answer; {@link #MISSING} for none. */
+    private static final class Found {
+        static final Found MISSING = new Found(null, new byte[0], null);
+
+        final ProxyKey key;
+        final byte[] hash;
+        final Resolution resolution;
+
+        private Found(ProxyKey key, byte[] hash, Resolution resolution) {
+            this.key = key;
+            this.hash = hash;
+            this.resolution = resolution;
+        }
+
+        static Found of(ProxyKey key) {
+            byte[] hash;
+            try {
+                hash = HexFormat.of().parseHex(key.hash());
+            } catch (IllegalArgumentException e) {
+                hash = new byte[0]; // a store with a broken hash: the key matches nothing
+            }
+            return new Found(key, hash, Resolution.identified(Identity.proxyKey(key)));
+        }
+    }
+}
