@@ -63,10 +63,10 @@ final class JwtSource implements IdentitySource {
                 new JWSVerificationKeySelector<>(Set.of(JWSAlgorithm.RS256, JWSAlgorithm.ES256), keys));
         DefaultJWTClaimsVerifier<SecurityContext> claims =
                 new DefaultJWTClaimsVerifier<>(
-                        Set.of(jwt.audience()),
+                        new java.util.HashSet<>(java.util.List.of(jwt.audience())),
                         new JWTClaimsSet.Builder().issuer(jwt.issuer()).build(),
-                        Set.of("sub", "exp"),
-                        Set.of()) {
+                        new java.util.HashSet<>(java.util.List.of("sub", "exp")),
+                        new java.util.HashSet<>()) { // nimbus asks these sets about null: no Set.of
                     @Override
                     protected Date currentTime() {
                         return Date.from(clock.instant());

@@ -65,7 +65,10 @@ final class ProxyKeySource implements IdentitySource {
         this.store = store;
         this.executor = executor;
         this.clock = clock;
-        Ticker ticker = clock.equals(Clock.systemUTC()) ? Ticker.systemTicker() : () -> clock.millis() * 1_000_000L;
+        long origin = clock.millis(); // relative, as Caffeine expects of a ticker (it adds long durations to it)
+        Ticker ticker = clock.equals(Clock.systemUTC())
+                ? Ticker.systemTicker()
+                : () -> (clock.millis() - origin) * 1_000_000L;
         this.cache = Caffeine.newBuilder()
                 .maximumSize(CACHE_SIZE)
                 .ticker(ticker)
