@@ -91,7 +91,8 @@ public class AccessBenchmark {
     /** A valid proxy key, found in the cache. */
     @Benchmark
     public int proxyKey(Blackhole bh) {
-        return exchange(withKeys, request().header("Authorization", "Bearer " + secret).build(), bh);
+        return exchange(
+                withKeys, request().header("Authorization", "Bearer " + secret).build(), bh);
     }
 
     private static ProxyRequest.Builder request() {

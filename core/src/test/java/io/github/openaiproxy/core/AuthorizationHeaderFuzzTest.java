@@ -44,11 +44,12 @@ class AuthorizationHeaderFuzzTest {
     void everyHeaderGets401OrPassesAsAnonymousExactlyPerTheRules() throws Exception {
         RSAKey signing = new RSAKeyGenerator(2048).keyID("k1").generate();
         upstream.server().stubFor(post("/v1/chat/completions").willReturn(okJson(CHAT_COMPLETION)));
-        upstream.server()
-                .stubFor(get("/jwks.json").willReturn(okJson(new JWKSet(signing.toPublicJWK()).toString())));
+        upstream.server().stubFor(get("/jwks.json").willReturn(okJson(new JWKSet(signing.toPublicJWK()).toString())));
         ProxyKeys.NewKey known = ProxyKeys.generate();
         AccessConfig access = AccessConfig.DEFAULTS.withJwt(new AccessConfig.Jwt(
-                "https://issuer.example", "proxy", upstream.baseUrl().resolve("/jwks.json").toString()));
+                "https://issuer.example",
+                "proxy",
+                upstream.baseUrl().resolve("/jwks.json").toString()));
         Random random = new Random(20261205L);
         List<Function<Random, String>> kinds = List.of(
                 r -> text(r, r.nextInt(80)),
@@ -89,11 +90,13 @@ class AuthorizationHeaderFuzzTest {
 
     /** The rule, written independently of the proxy's code: a bearer token shaped as a proxy key or a JWT. */
     private static boolean isOurCredential(String header) {
-        if (header.length() <= 7 || !header.substring(0, 7).toLowerCase(Locale.ROOT).equals("bearer ")) {
+        if (header.length() <= 7
+                || !header.substring(0, 7).toLowerCase(Locale.ROOT).equals("bearer ")) {
             return false;
         }
         String token = header.substring(7).strip();
-        return !token.isEmpty() && (token.startsWith("opk-") || token.matches("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*"));
+        return !token.isEmpty()
+                && (token.startsWith("opk-") || token.matches("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*"));
     }
 
     private static String jwtHeader(Random r) {

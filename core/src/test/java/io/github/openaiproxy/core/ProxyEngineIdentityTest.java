@@ -78,8 +78,10 @@ class ProxyEngineIdentityTest {
         // the key is never what the upstream sees
         upstream.server()
                 .verify(anyRequestedFor(anyUrl())
-                        .withHeader("Authorization", com.github.tomakehurst.wiremock.client.WireMock.equalTo(
-                                "Bearer " + EngineFixture.SERVER_KEY)));
+                        .withHeader(
+                                "Authorization",
+                                com.github.tomakehurst.wiremock.client.WireMock.equalTo(
+                                        "Bearer " + EngineFixture.SERVER_KEY)));
     }
 
     @Test
@@ -146,7 +148,9 @@ class ProxyEngineIdentityTest {
 
         assertThat(status(k.secret())).isEqualTo(200);
         assertThat(status(k.secret())).isEqualTo(200);
-        assertThat(store.lookups.get()).as("the second request is served by the cache").isEqualTo(1);
+        assertThat(store.lookups.get())
+                .as("the second request is served by the cache")
+                .isEqualTo(1);
 
         // another instance revokes the key in the shared store
         shared.update(shared.find("k").orElseThrow().revoked(clock.instant()));
@@ -174,8 +178,7 @@ class ProxyEngineIdentityTest {
     @Test
     void aKeyInUseIsTouchedAtMostOnceAMinute() {
         ProxyKeys.NewKey k = ProxyKeys.generate();
-        CountingStore store =
-                new CountingStore(InMemoryProxyKeyStore.of(key("k", k, Policy.KEYS, null)));
+        CountingStore store = new CountingStore(InMemoryProxyKeyStore.of(key("k", k, Policy.KEYS, null)));
         start(AccessConfig.DEFAULTS, store);
 
         for (int i = 0; i < 3; i++) {
@@ -242,10 +245,14 @@ class ProxyEngineIdentityTest {
         start(AccessConfig.DEFAULTS.withTrustedProxies(List.of("10.0.0.0/8")), null);
 
         send(engine, chat("/").remoteAddress("198.51.100.9").header("X-Forwarded-For", "203.0.113.5"));
-        assertThat(seen.get().subject()).as("an untrusted peer's header is ignored").isEqualTo("198.51.100.9");
+        assertThat(seen.get().subject())
+                .as("an untrusted peer's header is ignored")
+                .isEqualTo("198.51.100.9");
 
         send(engine, chat("/").remoteAddress("10.1.2.3").header("X-Forwarded-For", "6.6.6.6, 203.0.113.5, 10.9.9.9"));
-        assertThat(seen.get().subject()).as("the first untrusted hop from the right").isEqualTo("203.0.113.5");
+        assertThat(seen.get().subject())
+                .as("the first untrusted hop from the right")
+                .isEqualTo("203.0.113.5");
     }
 
     @Test

@@ -75,7 +75,8 @@ class AnonymousCallersHttpTest {
         HttpResponse<String> simple = Http.postJson(uri("/"), "{\"messages\":[]}");
         assertThat(simple.statusCode()).isEqualTo(401);
         assertThat(simple.body())
-                .isEqualTo("{\"error\":\"Unauthorized\",\"message\":\"Missing or invalid credentials for this proxy\"}");
+                .isEqualTo(
+                        "{\"error\":\"Unauthorized\",\"message\":\"Missing or invalid credentials for this proxy\"}");
         assertThat(upstream.findAll(anyRequestedFor(anyUrl()))).isEmpty();
     }
 
@@ -94,11 +95,15 @@ class AnonymousCallersHttpTest {
         start(AccessConfig.DEFAULTS.withTrustedProxies(List.of("127.0.0.1", "10.0.0.0/8")));
 
         chat("X-Forwarded-For", "198.51.100.1, 203.0.113.5, 10.2.3.4");
-        assertThat(seen.get().subject()).as("the first untrusted hop from the right").isEqualTo("203.0.113.5");
+        assertThat(seen.get().subject())
+                .as("the first untrusted hop from the right")
+                .isEqualTo("203.0.113.5");
         chat("Forwarded", "for=198.51.100.1, for=\"[2001:db8::17]:4711\";proto=https");
         assertThat(seen.get().subject()).isEqualTo("2001:db8:0:0:0:0:0:17");
         chat("X-Forwarded-For", "unknown");
-        assertThat(seen.get().subject()).as("no address: the trusted peer itself").isEqualTo("127.0.0.1");
+        assertThat(seen.get().subject())
+                .as("no address: the trusted peer itself")
+                .isEqualTo("127.0.0.1");
     }
 
     private HttpResponse<String> chat(String... headers) {

@@ -114,8 +114,7 @@ class JwtAccessHttpTest {
         ECKey ec = new ECKeyGenerator(Curve.P_256).keyID("ec1").generate();
         publish(k1, ec);
         SignedJWT jwt = new SignedJWT(
-                new JWSHeader.Builder(JWSAlgorithm.ES256).keyID("ec1").build(),
-                claims().build());
+                new JWSHeader.Builder(JWSAlgorithm.ES256).keyID("ec1").build(), claims().build());
         jwt.sign(new ECDSASigner(ec));
 
         assertThat(chat(jwt.serialize()).statusCode()).isEqualTo(200);
@@ -127,10 +126,14 @@ class JwtAccessHttpTest {
         Instant now = Instant.now();
         List<String> refused = List.of(
                 sign(forger, claims().build()),
-                sign(k1, claims().expirationTime(Date.from(now.minus(Duration.ofMinutes(5))))
-                        .build()),
-                sign(k1, claims().notBeforeTime(Date.from(now.plus(Duration.ofMinutes(5))))
-                        .build()),
+                sign(
+                        k1,
+                        claims().expirationTime(Date.from(now.minus(Duration.ofMinutes(5))))
+                                .build()),
+                sign(
+                        k1,
+                        claims().notBeforeTime(Date.from(now.plus(Duration.ofMinutes(5))))
+                                .build()),
                 sign(k1, claims().audience("another-app").build()),
                 sign(k1, claims().issuer("https://evil.example.com").build()),
                 sign(k1, claims().subject(null).build()));
@@ -150,8 +153,7 @@ class JwtAccessHttpTest {
         RSAKey k2 = new RSAKeyGenerator(2048).keyID("k2").generate();
         publish(k2); // the issuer rotates: k1 retired, k2 signs
 
-        assertThat(chat(sign(k2, claims().subject("bob").build())).statusCode())
-                .isEqualTo(200);
+        assertThat(chat(sign(k2, claims().subject("bob").build())).statusCode()).isEqualTo(200);
         assertThat(seen.get().subject()).isEqualTo(ISSUER + "#bob");
         assertThat(server.findAll(getRequestedFor(urlEqualTo("/.well-known/jwks.json"))))
                 .hasSize(2);

@@ -75,7 +75,8 @@ class ProxyKeySdkTest {
         {
             OpenAIClient client = client(key.secret());
             ChatCompletion completion = client.chat().completions().create(params());
-            assertThat(completion.choices().get(0).message().content()).hasValueSatisfying(t -> assertThat(t).startsWith("Hello!"));
+            assertThat(completion.choices().get(0).message().content())
+                    .hasValueSatisfying(t -> assertThat(t).startsWith("Hello!"));
 
             StringBuilder sse = new StringBuilder();
             OpenAiFixtures.chatStreamEvents("Hel", "lo").forEach(sse::append);
@@ -104,10 +105,9 @@ class ProxyKeySdkTest {
 
         {
             OpenAIClient client = client(ProxyKeys.generate().secret());
-            UnauthorizedException e =
-                    catchThrowableOfType(UnauthorizedException.class, () -> client.chat()
-                            .completions()
-                            .create(params()));
+            UnauthorizedException e = catchThrowableOfType(
+                    UnauthorizedException.class,
+                    () -> client.chat().completions().create(params()));
             assertThat(e.statusCode()).isEqualTo(401);
             assertThat(e.code()).contains("invalid_api_key");
         }
@@ -124,9 +124,9 @@ class ProxyKeySdkTest {
             OpenAIClient client = client(key.secret());
             client.chat().completions().create(params());
             clock.advance(Duration.ofHours(1));
-            catchThrowableOfType(UnauthorizedException.class, () -> client.chat()
-                    .completions()
-                    .create(params()));
+            catchThrowableOfType(
+                    UnauthorizedException.class,
+                    () -> client.chat().completions().create(params()));
         }
         assertThat(upstream.findAll(anyRequestedFor(anyUrl()))).hasSize(1);
     }
@@ -143,10 +143,9 @@ class ProxyKeySdkTest {
             // Revoked in the store, as another instance's admin API would (a shared database).
             keys.update(keys.find("k1").orElseThrow().revoked(clock.instant()));
             clock.advance(Duration.ofSeconds(5));
-            UnauthorizedException e =
-                    catchThrowableOfType(UnauthorizedException.class, () -> client.chat()
-                            .completions()
-                            .create(params()));
+            UnauthorizedException e = catchThrowableOfType(
+                    UnauthorizedException.class,
+                    () -> client.chat().completions().create(params()));
             assertThat(e).isNotNull();
         }
         assertThat(upstream.findAll(anyRequestedFor(anyUrl()))).hasSize(1);
@@ -158,9 +157,9 @@ class ProxyKeySdkTest {
 
         {
             OpenAIClient client = client("sk-placeholder");
-            assertThat(catchThrowableOfType(UnauthorizedException.class, () -> client.chat()
-                            .completions()
-                            .create(params())))
+            assertThat(catchThrowableOfType(
+                            UnauthorizedException.class,
+                            () -> client.chat().completions().create(params())))
                     .isNotNull();
         }
     }
@@ -194,7 +193,8 @@ class ProxyKeySdkTest {
     }
 
     private ProxyKey key(String id, ProxyKeys.NewKey k, Instant expires) {
-        return new ProxyKey(id, k.displayPrefix(), k.hash(), "ci", "team", "keys", clock.instant(), expires, null, null);
+        return new ProxyKey(
+                id, k.displayPrefix(), k.hash(), "ci", "team", "keys", clock.instant(), expires, null, null);
     }
 
     private static ChatCompletionCreateParams params() {

@@ -92,7 +92,8 @@ class ContainerAuthenticationHttpTest {
         assertThat(bob.statusCode()).isEqualTo(200);
         assertThat(seen.get()).isEqualTo(Identity.user("bob", "gold"));
 
-        upstream.verify(2, anyRequestedFor(anyUrl()).withHeader("Authorization", equalTo("Bearer " + Upstream.SERVER_KEY)));
+        upstream.verify(
+                2, anyRequestedFor(anyUrl()).withHeader("Authorization", equalTo("Bearer " + Upstream.SERVER_KEY)));
     }
 
     @Test

@@ -171,9 +171,10 @@ final class ClientAddress {
             String t = text.strip();
             int slash = t.indexOf('/');
             String address = slash < 0 ? t : t.substring(0, slash);
-            byte[] bytes = literal(address.startsWith("[") && address.endsWith("]")
-                    ? address.substring(1, address.length() - 1)
-                    : address);
+            byte[] bytes = literal(
+                    address.startsWith("[") && address.endsWith("]")
+                            ? address.substring(1, address.length() - 1)
+                            : address);
             if (bytes == null) {
                 throw new IllegalArgumentException("'" + text + "' is not an IP address or CIDR range");
             }
@@ -186,8 +187,7 @@ final class ClientAddress {
                     prefix = -1;
                 }
                 if (prefix < 0 || prefix > bits) {
-                    throw new IllegalArgumentException(
-                            "'" + text + "' has a prefix length outside 0.." + bits);
+                    throw new IllegalArgumentException("'" + text + "' has a prefix length outside 0.." + bits);
                 }
             }
             return new Cidr(bytes, prefix);

@@ -66,9 +66,8 @@ final class ProxyKeySource implements IdentitySource {
         this.executor = executor;
         this.clock = clock;
         long origin = clock.millis(); // relative, as Caffeine expects of a ticker (it adds long durations to it)
-        Ticker ticker = clock.equals(Clock.systemUTC())
-                ? Ticker.systemTicker()
-                : () -> (clock.millis() - origin) * 1_000_000L;
+        Ticker ticker =
+                clock.equals(Clock.systemUTC()) ? Ticker.systemTicker() : () -> (clock.millis() - origin) * 1_000_000L;
         this.cache = Caffeine.newBuilder()
                 .maximumSize(CACHE_SIZE)
                 .ticker(ticker)
@@ -160,7 +159,8 @@ final class ProxyKeySource implements IdentitySource {
                 try {
                     store.touch(key.id(), now);
                 } catch (RuntimeException e) {
-                    AccessLog.LOG.log(System.Logger.Level.DEBUG, "could not record the use of key {0}: {1}", key.id(), e);
+                    AccessLog.LOG.log(
+                            System.Logger.Level.DEBUG, "could not record the use of key {0}: {1}", key.id(), e);
                 }
             });
         } catch (RejectedExecutionException e) {

@@ -337,7 +337,9 @@ public final class ProxySettings {
                         .access()
                         .withAnonymous(AccessConfig.Anonymous.valueOf(v.toUpperCase(java.util.Locale.ROOT)))));
         this.<List<String>>set(
-                b, "access.trusted-proxies", (c, v) -> c.access(c.build().access().withTrustedProxies(v)));
+                b,
+                "access.trusted-proxies",
+                (c, v) -> c.access(c.build().access().withTrustedProxies(v)));
         List<String> jwtKeys = List.of("access.jwt.issuer", "access.jwt.audience", "access.jwt.jwks-url");
         List<String> values = jwtKeys.stream().map(k -> binder.<String>value(k)).toList();
         if (values.stream().anyMatch(java.util.Objects::nonNull)) {
@@ -354,9 +356,8 @@ public final class ProxySettings {
             this.<String>set(
                     b,
                     "access.jwt.jwks-url",
-                    (c, v) -> c.access(c.build()
-                            .access()
-                            .withJwt(new AccessConfig.Jwt(values.get(0), values.get(1), v))));
+                    (c, v) -> c.access(
+                            c.build().access().withJwt(new AccessConfig.Jwt(values.get(0), values.get(1), v))));
         }
     }
 

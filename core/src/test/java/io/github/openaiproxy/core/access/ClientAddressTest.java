@@ -14,7 +14,8 @@ class ClientAddressTest {
     @Test
     void withoutTrustedProxiesThePeerIsTheCallerWhateverTheHeadersSay() {
         ClientAddress none = new ClientAddress(List.of());
-        assertThat(none.of(request("10.0.0.1").header("X-Forwarded-For", "1.2.3.4").build()))
+        assertThat(none.of(
+                        request("10.0.0.1").header("X-Forwarded-For", "1.2.3.4").build()))
                 .isEqualTo("10.0.0.1");
         assertThat(none.of(ProxyRequest.builder("GET", "/").build())).isNull();
     }
@@ -36,7 +37,8 @@ class ClientAddressTest {
     @Test
     void headersFromAnUntrustedPeerAndGarbageAreNotBelieved() {
         assertThat(of("192.0.2.9", "X-Forwarded-For", "1.2.3.4")).isEqualTo("192.0.2.9");
-        assertThat(of("10.0.0.1", "X-Forwarded-For", "1.2.3.4, evil.example.com")).isEqualTo("10.0.0.1");
+        assertThat(of("10.0.0.1", "X-Forwarded-For", "1.2.3.4, evil.example.com"))
+                .isEqualTo("10.0.0.1");
         assertThat(of("10.0.0.1", "X-Forwarded-For", "1.2.3.4, 999.1.1.1")).isEqualTo("10.0.0.1");
         assertThat(of("10.0.0.1", "X-Forwarded-For", "")).isEqualTo("10.0.0.1");
         assertThat(of("10.0.0.1", "Forwarded", "for=_hidden, for=unknown")).isEqualTo("10.0.0.1");

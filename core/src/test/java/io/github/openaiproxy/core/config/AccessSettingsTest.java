@@ -33,8 +33,8 @@ class AccessSettingsTest {
 
     @Test
     void refusedValuesNameTheirSetting() {
-        assertThatThrownBy(() -> ProxySettings.from(Map.of("access.anonymous", "maybe"))
-                        .toConfig())
+        assertThatThrownBy(() ->
+                        ProxySettings.from(Map.of("access.anonymous", "maybe")).toConfig())
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessageContaining("access.anonymous");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("access.trusted-proxies", "10.0.0.0/33"))
@@ -52,7 +52,12 @@ class AccessSettingsTest {
                 .hasMessageContaining("access.jwt.issuer")
                 .hasMessageContaining("access.jwt.audience must be set too");
         assertThatThrownBy(() -> ProxySettings.from(Map.of(
-                                "access.jwt.issuer", "i", "access.jwt.audience", "a", "access.jwt.jwks-url", "ftp://x/"))
+                                "access.jwt.issuer",
+                                "i",
+                                "access.jwt.audience",
+                                "a",
+                                "access.jwt.jwks-url",
+                                "ftp://x/"))
                         .toConfig())
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessageContaining("access.jwt.jwks-url");

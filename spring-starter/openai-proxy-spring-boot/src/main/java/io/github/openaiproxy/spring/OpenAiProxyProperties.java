@@ -1,9 +1,9 @@
 package io.github.openaiproxy.spring;
 
+import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
-import io.github.openaiproxy.core.access.AccessConfig;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;

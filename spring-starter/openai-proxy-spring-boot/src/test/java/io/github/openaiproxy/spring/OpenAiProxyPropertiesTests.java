@@ -186,7 +186,8 @@ class OpenAiProxyPropertiesTests {
         properties.getAccess().getJwt().setAudience("chat");
         properties.getAccess().getJwt().setJwksUrl("https://login.example.com/jwks.json");
 
-        AccessConfig mapped = OpenAiProxyPropertiesAdapter.toBuilder(properties).build().access();
+        AccessConfig mapped =
+                OpenAiProxyPropertiesAdapter.toBuilder(properties).build().access();
 
         assertThat(mapped.anonymous()).isEqualTo(AccessConfig.Anonymous.DENY);
         assertThat(mapped.trustedProxies()).containsExactly("10.0.0.0/8", "::1");
