@@ -256,6 +256,35 @@ class ProxyEngineIdentityTest {
     }
 
     @Test
+    void aModuleRoutesSubRequestRunsUnderItsClientRequestsIdentity() {
+        ProxyKeys.NewKey k = ProxyKeys.generate();
+        CountingStore store = new CountingStore(InMemoryProxyKeyStore.of(key("k", k, "gold", null)));
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .access(AccessConfig.DEFAULTS.withAnonymous(AccessConfig.Anonymous.DENY))
+                        .build())
+                .clock(clock)
+                .proxyKeys(store)
+                .route(ProxyEngineCustomRouteTest.ECHO_CHAT)
+                .step(RequestStep.Position.BEFORE_UPSTREAM, (ctx, next) -> {
+                    seen.set(ctx.identity().orElseThrow());
+                    return next.proceed(ctx);
+                })
+                .build();
+
+        // The sub-request the route dispatches carries no credential of its own.
+        Answer a = send(engine, EngineFixture.post("/echo-chat", CHAT).header("Authorization", "Bearer " + k.secret()));
+
+        assertThat(a.status()).isEqualTo(201);
+        assertThat(seen.get().subject()).isEqualTo("k");
+        assertThat(seen.get().policy()).isEqualTo("gold");
+        assertThat(store.lookups.get())
+                .as("identified once, for the client request")
+                .isEqualTo(1);
+        assertThat(send(engine, EngineFixture.post("/echo-chat", CHAT)).status())
+                .isEqualTo(401);
+    }
+
+    @Test
     void aStoreThatFailsGets503NotA401() {
         ProxyKeyStore broken = new CountingStore(new InMemoryProxyKeyStore()) {
             @Override
