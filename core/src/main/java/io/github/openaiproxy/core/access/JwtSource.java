@@ -1,5 +1,7 @@
 package io.github.openaiproxy.core.access;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.KeySourceException;
@@ -19,6 +21,8 @@ import java.net.URI;
 import java.net.URL;
 import java.text.ParseException;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Date;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -34,7 +38,9 @@ import java.util.concurrent.RejectedExecutionException;
  *
  * <p>The JWKS is fetched and cached by nimbus-jose-jwt's remote source: a token signed by a key id the cache
  * does not know makes it fetch the set again (rate-limited), so the issuer's key rotation is followed. The
- * check runs on the given executor because a fetch blocks. A JWKS that cannot be fetched fails the request
+ * check runs on the given executor because a fetch blocks; a token that passed is remembered for up to
+ * {@link #VERIFIED_TTL} (never past its {@code exp}), so a client's next calls skip the executor and the
+ * signature check. A JWKS that cannot be fetched fails the request
  * (503), rather than refusing valid tokens as if they were forged.
  */
 final class JwtSource implements IdentitySource {
@@ -43,15 +49,29 @@ final class JwtSource implements IdentitySource {
     private static final int JWKS_SIZE_LIMIT = 256 * 1024;
     private static final int MAX_TOKEN_LENGTH = 16 * 1024;
 
+    /** How long a verified token is remembered (never past its {@code exp}): its signature is checked once. */
+    static final Duration VERIFIED_TTL = Duration.ofSeconds(60);
+
+    private static final int VERIFIED_CACHE_SIZE = 4096;
+
     static final Resolution INVALID = Resolution.rejected("invalid_token");
 
     private final String issuer;
     private final DefaultJWTProcessor<SecurityContext> processor;
     private final Executor executor;
+    private final Clock clock;
+    private final Cache<String, Verified> verified;
 
     JwtSource(AccessConfig.Jwt jwt, Executor executor, Clock clock) {
         this.issuer = jwt.issuer();
         this.executor = executor;
+        this.clock = clock;
+        this.verified = Caffeine.newBuilder()
+                .maximumSize(VERIFIED_CACHE_SIZE)
+                .expireAfterWrite(VERIFIED_TTL)
+                .ticker(ProxyKeySource.ticker(clock))
+                .executor(Runnable::run)
+                .build();
         URL url = url(jwt.jwksUrl());
         JWKSource<SecurityContext> keys = JWKSourceBuilder.<SecurityContext>create(
                         url, new DefaultResourceRetriever(HTTP_TIMEOUT_MILLIS, HTTP_TIMEOUT_MILLIS, JWKS_SIZE_LIMIT))
@@ -106,6 +126,10 @@ final class JwtSource implements IdentitySource {
         if (token.length() > MAX_TOKEN_LENGTH) {
             return CompletableFuture.completedFuture(INVALID);
         }
+        Verified known = verified.getIfPresent(token);
+        if (known != null && clock.instant().isBefore(known.expires())) {
+            return CompletableFuture.completedFuture(known.resolution()); // no executor hop, no RSA
+        }
         CompletableFuture<Resolution> f = new CompletableFuture<>();
         try {
             executor.execute(() -> {
@@ -121,10 +145,16 @@ final class JwtSource implements IdentitySource {
         return f;
     }
 
+    /** A token that passed every check, and when it stops being valid. */
+    private record Verified(Resolution resolution, Instant expires) {}
+
     private Resolution verify(String token) {
         try {
             JWTClaimsSet claims = processor.process(token, null);
-            return Resolution.identified(Identity.token(claims.getIssuer() + "#" + claims.getSubject(), Policy.USERS));
+            Resolution r =
+                    Resolution.identified(Identity.token(claims.getIssuer() + "#" + claims.getSubject(), Policy.USERS));
+            verified.put(token, new Verified(r, claims.getExpirationTime().toInstant()));
+            return r;
         } catch (RateLimitReachedException e) {
             // An unknown key id and the JWKS was fetched moments ago: a forged kid, not an outage.
             AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: unknown key id (JWKS refresh rate-limited)");

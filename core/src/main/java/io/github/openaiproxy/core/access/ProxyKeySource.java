@@ -65,9 +65,7 @@ final class ProxyKeySource implements IdentitySource {
         this.store = store;
         this.executor = executor;
         this.clock = clock;
-        long origin = clock.millis(); // relative, as Caffeine expects of a ticker (it adds long durations to it)
-        Ticker ticker =
-                clock.equals(Clock.systemUTC()) ? Ticker.systemTicker() : () -> (clock.millis() - origin) * 1_000_000L;
+        Ticker ticker = ticker(clock);
         this.cache = Caffeine.newBuilder()
                 .maximumSize(CACHE_SIZE)
                 .ticker(ticker)
@@ -95,6 +93,15 @@ final class ProxyKeySource implements IdentitySource {
                 .executor(Runnable::run)
                 .expireAfterWrite(TOUCH_INTERVAL)
                 .build();
+    }
+
+    /** The caches' time: the system's, or a test's clock (relative: Caffeine adds long durations to it). */
+    static Ticker ticker(Clock clock) {
+        if (clock.equals(Clock.systemUTC())) {
+            return Ticker.systemTicker();
+        }
+        long origin = clock.millis();
+        return () -> (clock.millis() - origin) * 1_000_000L;
     }
 
     /** Whether any key can be found at all (declared or in a store). */
