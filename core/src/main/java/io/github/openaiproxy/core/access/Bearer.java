@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.access;
 
 import io.github.openaiproxy.core.http.ProxyRequest;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The token of an {@code Authorization: Bearer} header. Which tokens are a credential of ours is decided by
@@ -10,6 +11,12 @@ import io.github.openaiproxy.core.http.ProxyRequest;
  */
 final class Bearer {
     private static final String SCHEME = "Bearer ";
+
+    /**
+     * {@link Resolution#ABSENT}, already answered: shared by this package's sources so the usual request (no
+     * credential of a source's kind) allocates no future. Only ever read with {@code join()}.
+     */
+    static final CompletableFuture<Resolution> ABSENT_NOW = CompletableFuture.completedFuture(Resolution.ABSENT);
 
     private Bearer() {}
 

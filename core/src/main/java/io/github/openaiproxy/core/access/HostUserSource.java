@@ -20,7 +20,7 @@ final class HostUserSource implements IdentitySource {
     public CompletableFuture<Resolution> resolve(ProxyRequest request) {
         AuthenticatedUser user = request.user().orElse(null);
         if (user == null) {
-            return CompletableFuture.completedFuture(Resolution.ABSENT);
+            return Bearer.ABSENT_NOW;
         }
         return CompletableFuture.completedFuture(Resolution.identified(Identity.user(user.name(), policyOf(user))));
     }

@@ -116,9 +116,7 @@ final class JwtSource implements IdentitySource {
     @Override
     public CompletableFuture<Resolution> resolve(ProxyRequest request) {
         String token = Bearer.token(request);
-        return token != null && Bearer.isJwtShaped(token)
-                ? resolve(token)
-                : CompletableFuture.completedFuture(Resolution.ABSENT);
+        return token != null && Bearer.isJwtShaped(token) ? resolve(token) : Bearer.ABSENT_NOW;
     }
 
     /** Judges a JWT-shaped token, on the executor. */

@@ -112,9 +112,7 @@ final class ProxyKeySource implements IdentitySource {
     @Override
     public CompletableFuture<Resolution> resolve(ProxyRequest request) {
         String token = Bearer.token(request);
-        return token != null && ProxyKeys.isProxyKeyShaped(token)
-                ? resolve(token)
-                : CompletableFuture.completedFuture(Resolution.ABSENT);
+        return token != null && ProxyKeys.isProxyKeyShaped(token) ? resolve(token) : Bearer.ABSENT_NOW;
     }
 
     /** Judges a token that has the proxy key prefix. */
