@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -25,7 +26,7 @@ import java.util.concurrent.RejectedExecutionException;
  * a malformed one is refused without a lookup, a well-formed one is looked up by its SHA-256, first among the
  * keys declared in configuration, then in the store through a cache. The cache holds a key for at most
  * {@link #FOUND_TTL}, so a key revoked on another instance is refused here within 5 seconds; an unknown hash
- * is remembered for {@link #MISSING_TTL}, so a flood of random keys does not reach the database. Both are
+ * is remembered for {@link #MISSING_TTL}, both counted from the store read, so a flood of random keys does not reach the database. Both are
  * bounded. Store calls run on the given executor, never on the request's thread; concurrent misses for one
  * hash share one call.
  *
@@ -49,6 +50,7 @@ final class ProxyKeySource implements IdentitySource {
     private final Clock clock;
     private final AsyncLoadingCache<String, Found> cache;
     private final Cache<String, Boolean> touched;
+    private final Ticker ticker;
 
     /**
      * @param declared the keys declared in configuration (found without a lookup, never touched)
@@ -59,13 +61,13 @@ final class ProxyKeySource implements IdentitySource {
     ProxyKeySource(List<ProxyKey> declared, ProxyKeyStore store, Executor executor, Clock clock) {
         Map<String, Found> d = new HashMap<>();
         for (ProxyKey k : declared) {
-            d.put(k.hash(), Found.of(k));
+            d.put(k.hash(), Found.of(k, 0)); // never cached: the read time does not matter
         }
         this.declared = Map.copyOf(d);
         this.store = store;
         this.executor = executor;
         this.clock = clock;
-        Ticker ticker = ticker(clock);
+        this.ticker = ticker(clock);
         this.cache = Caffeine.newBuilder()
                 .maximumSize(CACHE_SIZE)
                 .ticker(ticker)
@@ -73,7 +75,9 @@ final class ProxyKeySource implements IdentitySource {
                 .expireAfter(new Expiry<String, Found>() {
                     @Override
                     public long expireAfterCreate(String hash, Found found, long now) {
-                        return (found == Found.MISSING ? MISSING_TTL : FOUND_TTL).toNanos();
+                        // Counted from the store read, not from when the cache files the answer.
+                        long ttl = (found.key == null ? MISSING_TTL : FOUND_TTL).toNanos();
+                        return Math.max(0, ttl - (now - found.readAt));
                     }
 
                     @Override
@@ -137,7 +141,7 @@ final class ProxyKeySource implements IdentitySource {
     }
 
     private Resolution judge(byte[] digest, Found found, boolean touch) {
-        if (found == Found.MISSING || !MessageDigest.isEqual(digest, found.hash)) {
+        if (found.key == null || !MessageDigest.isEqual(digest, found.hash)) {
             return UNKNOWN;
         }
         ProxyKey key = found.key;
@@ -178,7 +182,9 @@ final class ProxyKeySource implements IdentitySource {
         try {
             executor.execute(() -> {
                 try {
-                    f.complete(store.findByHash(hash).map(Found::of).orElse(Found.MISSING));
+                    Optional<ProxyKey> key = store.findByHash(hash);
+                    long now = ticker.read();
+                    f.complete(key.map(k -> Found.of(k, now)).orElseGet(() -> Found.missing(now)));
                 } catch (Throwable t) {
                     f.completeExceptionally(t); // not cached: the next request asks again
                 }
@@ -197,28 +203,35 @@ final class ProxyKeySource implements IdentitySource {
         }
     }
 
-    /** A key as the cache holds it: its hash as bytes and its ready answer; {@link #MISSING} for none. */
+    /**
+     * A key as the cache holds it: its hash as bytes, its ready answer, and when the store was read (in the
+     * caches' time), which its time in the cache counts from; {@link #missing} for no key.
+     */
     private static final class Found {
-        static final Found MISSING = new Found(null, new byte[0], null);
-
         final ProxyKey key;
         final byte[] hash;
         final Resolution resolution;
+        final long readAt;
 
-        private Found(ProxyKey key, byte[] hash, Resolution resolution) {
+        private Found(ProxyKey key, byte[] hash, Resolution resolution, long readAt) {
             this.key = key;
             this.hash = hash;
             this.resolution = resolution;
+            this.readAt = readAt;
         }
 
-        static Found of(ProxyKey key) {
+        static Found missing(long readAt) {
+            return new Found(null, new byte[0], null, readAt);
+        }
+
+        static Found of(ProxyKey key, long readAt) {
             byte[] hash;
             try {
                 hash = HexFormat.of().parseHex(key.hash());
             } catch (IllegalArgumentException e) {
                 hash = new byte[0]; // a store with a broken hash: the key matches nothing
             }
-            return new Found(key, hash, Resolution.identified(Identity.proxyKey(key)));
+            return new Found(key, hash, Resolution.identified(Identity.proxyKey(key)), readAt);
         }
     }
 }
