@@ -14,6 +14,7 @@ import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.PermissionDeniedException;
 import com.openai.errors.UnauthorizedException;
 import com.openai.models.ChatModel;
 import com.openai.models.chat.completions.ChatCompletion;
@@ -23,6 +24,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.InMemoryProxyKeyStore;
+import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.ProxyKey;
 import io.github.openaiproxy.core.access.ProxyKeys;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
@@ -32,6 +34,8 @@ import io.github.openaiproxy.testkit.ManualClock;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -115,6 +119,49 @@ class ProxyKeySdkTest {
     }
 
     @Test
+    void aModelOutsideTheKeysPolicyRaisesPermissionDeniedAndTheCapIsClampedOnTheWay() {
+        Policy mini = new Policy(
+                "mini",
+                List.of(),
+                List.of("gpt-4o-mini"),
+                50,
+                null,
+                Policy.OverCap.CLAMP,
+                List.of(),
+                List.of(),
+                List.of(),
+                Policy.Quotas.NONE);
+        start(AccessConfig.DEFAULTS.withAnonymous(AccessConfig.Anonymous.DENY).withPolicies(Map.of("mini", mini)));
+        keys.insert(new ProxyKey(
+                "k1", key.displayPrefix(), key.hash(), "ci", "team", "mini", clock.instant(), null, null, null));
+        upstream.stubFor(post("/v1/chat/completions").willReturn(json(OpenAiFixtures.CHAT_COMPLETION)));
+
+        OpenAIClient client = client(key.secret());
+        PermissionDeniedException denied = catchThrowableOfType(
+                PermissionDeniedException.class,
+                () -> client.chat()
+                        .completions()
+                        .create(ChatCompletionCreateParams.builder()
+                                .model(ChatModel.GPT_4O)
+                                .addUserMessage("Say hello")
+                                .build()));
+        assertThat(denied.statusCode()).isEqualTo(403);
+        assertThat(denied.code()).contains("model_not_allowed");
+        assertThat(upstream.findAll(anyRequestedFor(anyUrl()))).isEmpty();
+
+        client.chat()
+                .completions()
+                .create(ChatCompletionCreateParams.builder()
+                        .model(ChatModel.GPT_4O_MINI)
+                        .addUserMessage("Say hello")
+                        .maxCompletionTokens(5000)
+                        .build());
+        assertThat(upstream.findAll(anyRequestedFor(anyUrl())))
+                .singleElement()
+                .satisfies(r -> assertThat(r.getBodyAsString()).contains("\"max_completion_tokens\":50"));
+    }
+
+    @Test
     void anExpiredKeyIsRefused() {
         start(AccessConfig.Anonymous.ALLOW);
         keys.insert(key("k1", key, clock.instant().plus(Duration.ofHours(1))));
@@ -173,10 +220,14 @@ class ProxyKeySdkTest {
     }
 
     private void start(AccessConfig.Anonymous anonymous) {
+        start(AccessConfig.DEFAULTS.withAnonymous(anonymous));
+    }
+
+    private void start(AccessConfig access) {
         ProxyConfig config = ProxyConfig.builder()
                 .apiKey(SERVER_KEY)
                 .upstream(UpstreamConfig.defaults().withBaseUrl(URI.create(upstream.baseUrl())))
-                .access(AccessConfig.DEFAULTS.withAnonymous(anonymous))
+                .access(access)
                 .build();
         proxy = TomcatProxy.servlet(
                 ProxyEngine.builder(config).proxyKeys(keys).clock(clock).build());
