@@ -2,6 +2,7 @@ package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.access.AuditLog;
 import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.access.IdentityResolver;
 import io.github.openaiproxy.core.access.InMemoryPolicyStore;
 import io.github.openaiproxy.core.access.InMemoryProxyKeyStore;
 import io.github.openaiproxy.core.access.LayeredProxyKeyStore;
@@ -71,6 +72,7 @@ public final class ProxyEngine implements AutoCloseable {
     private final ExecutorService adminThreads;
 
     private final PolicyLookup policies;
+    private final ExecutorService accessThreads;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -84,8 +86,9 @@ public final class ProxyEngine implements AutoCloseable {
                 sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
         // Keys, policies and the admin API (off by default: then its paths are unknown, 404).
-        this.proxyKeys = LayeredProxyKeyStore.of(
-                config.access().declaredKeys(), b.proxyKeys != null ? b.proxyKeys : new InMemoryProxyKeyStore());
+        // The identify step finds declared keys itself, then asks the stored ones; the admin API sees both.
+        ProxyKeyStore storedKeys = b.proxyKeys != null ? b.proxyKeys : new InMemoryProxyKeyStore();
+        this.proxyKeys = LayeredProxyKeyStore.of(config.access().declaredKeys(), storedKeys);
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
         if (adminThreads != null) {
@@ -100,7 +103,7 @@ public final class ProxyEngine implements AutoCloseable {
                     proxyKeys,
                     policyStore,
                     b.auditLog != null ? b.auditLog : AuditLog.inMemory(),
-                    java.time.Clock.systemUTC());
+                    b.clock);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
         }
         all.addAll(b.routes);
@@ -114,6 +117,19 @@ public final class ProxyEngine implements AutoCloseable {
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
         this.policies = new PolicyLookup(config.access().policies(), policyStore);
+        // Who may call: an in-memory key store answers at once; a database or a JWKS fetch gets threads of its own.
+        boolean blockingKeys = !(storedKeys instanceof InMemoryProxyKeyStore);
+        this.accessThreads = blockingKeys || IdentityResolver.needsJwtExecutor(config.access())
+                ? boundedThreads("openai-proxy-access-", 4, 1000)
+                : null;
+        Executor direct = Runnable::run;
+        IdentityResolver identities = new IdentityResolver(
+                config.access(),
+                storedKeys,
+                blockingKeys ? accessThreads : direct,
+                accessThreads != null ? accessThreads : direct,
+                b.clock);
+        LOG.log(System.Logger.Level.INFO, identities.description());
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -121,7 +137,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.Cors(cors),
                         new RequestChecks.Preflight(cors),
                         new RequestChecks.ContentLength(limit),
-                        new IdentifyStep(config.access()),
+                        new IdentifyStep(identities),
                         new AuthorizeStep(policies, routes, limit),
                         new RouteHandlers.ReadBody(limit),
                         new RouteHandlers.Simple(
@@ -296,6 +312,9 @@ public final class ProxyEngine implements AutoCloseable {
             adminThreads.shutdown();
         }
         policies.close();
+        if (accessThreads != null) {
+            accessThreads.shutdown();
+        }
         if (ownsSessionStore) {
             sessionStore.close();
         }
@@ -306,37 +325,29 @@ public final class ProxyEngine implements AutoCloseable {
      * beyond the queue are refused at once (503 with Retry-After) instead of piling up in memory.
      */
     private static ExecutorService boundedSessionThreads(int queueSize) {
+        return boundedThreads("openai-proxy-sessions-", 4, queueSize);
+    }
+
+    private static ExecutorService boundedThreads(String name, int threads, int queueSize) {
         return new java.util.concurrent.ThreadPoolExecutor(
-                4,
-                4,
+                threads,
+                threads,
                 0,
                 java.util.concurrent.TimeUnit.MILLISECONDS,
                 new java.util.concurrent.ArrayBlockingQueue<>(queueSize),
-                sessionThreadFactory(),
+                threadFactory(name),
                 new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
     }
 
     /** Two threads for the admin API's store calls (rare, and blocking on JDBC); beyond 100 waiting: 503. */
     private static ExecutorService adminThreads() {
-        AtomicInteger n = new AtomicInteger();
-        return new java.util.concurrent.ThreadPoolExecutor(
-                2,
-                2,
-                0,
-                java.util.concurrent.TimeUnit.MILLISECONDS,
-                new java.util.concurrent.ArrayBlockingQueue<>(100),
-                r -> {
-                    Thread t = new Thread(r, "openai-proxy-admin-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                },
-                new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
+        return boundedThreads("openai-proxy-admin-", 2, 100);
     }
 
-    private static java.util.concurrent.ThreadFactory sessionThreadFactory() {
+    private static java.util.concurrent.ThreadFactory threadFactory(String name) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
-            Thread t = new Thread(r, "openai-proxy-sessions-" + n.incrementAndGet());
+            Thread t = new Thread(r, name + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };
@@ -350,6 +361,7 @@ public final class ProxyEngine implements AutoCloseable {
         private final List<CustomRoute> routes = new ArrayList<>();
         private SessionStore sessionStore;
         private Executor sessionExecutor;
+        private java.time.Clock clock = java.time.Clock.systemUTC();
         private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
         // Keys, policies and the admin API's audit log.
         private ProxyKeyStore proxyKeys;
@@ -448,6 +460,12 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder auditLog(AuditLog log) {
             this.auditLog = Objects.requireNonNull(log, "log");
+            return this;
+        }
+
+        /** The time the engine judges keys' and tokens' expiry by, and runs its access caches on; for tests. */
+        public Builder clock(java.time.Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
             return this;
         }
 

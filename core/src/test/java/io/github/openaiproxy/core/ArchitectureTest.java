@@ -52,7 +52,25 @@ class ArchitectureTest {
                 .haveNameNotMatching(JETTY_CLASS)
                 .should()
                 .onlyDependOnClassesThat()
-                .resideInAnyPackage("java..", "javax.sql..", "com.fasterxml.jackson..", CORE + "..")
+                .resideInAnyPackage(
+                        "java..",
+                        "javax.sql..",
+                        "com.fasterxml.jackson..",
+                        "com.github.benmanes.caffeine..",
+                        "com.nimbusds..",
+                        CORE + "..")
+                .check(core);
+    }
+
+    @Test
+    void onlyTheJwtSourceUsesTheJoseLibrary() {
+        // One class speaks nimbus-jose-jwt: the rest of core knows nothing of JOSE.
+        noClasses()
+                .that()
+                .haveNameNotMatching(java.util.regex.Pattern.quote(CORE + ".access.JwtSource") + "(\\$.*)?")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("com.nimbusds..")
                 .check(core);
     }
 

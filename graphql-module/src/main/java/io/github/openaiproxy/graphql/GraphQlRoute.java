@@ -12,6 +12,7 @@ import graphql.schema.idl.SchemaGenerator;
 import graphql.schema.idl.SchemaParser;
 import graphql.schema.idl.TypeDefinitionRegistry;
 import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
@@ -41,6 +42,9 @@ public final class GraphQlRoute implements CustomRoute {
     /** Where the schema lives on the class path. */
     public static final String SCHEMA = "/io/github/openaiproxy/graphql/schema.graphqls";
 
+    /** The admin fields, added to {@link #SCHEMA} only when the admin API is on ({@code admin.enabled}). */
+    public static final String ADMIN_SCHEMA = "/io/github/openaiproxy/graphql/admin.graphqls";
+
     private static final System.Logger LOG = System.getLogger(GraphQlRoute.class.getName());
 
     private final GraphQlOptions options;
@@ -66,11 +70,20 @@ public final class GraphQlRoute implements CustomRoute {
         return new GraphQlRoute(config, options);
     }
 
-    /** The schema's SDL text. */
+    /** The schema's SDL text (without the admin fields). */
     public static String schemaText() {
-        try (InputStream in = GraphQlRoute.class.getResourceAsStream(SCHEMA)) {
+        return resource(SCHEMA);
+    }
+
+    /** The admin fields' SDL text: {@code extend type Query} and {@code Mutation}, served when the admin API is on. */
+    public static String adminSchemaText() {
+        return resource(ADMIN_SCHEMA);
+    }
+
+    private static String resource(String name) {
+        try (InputStream in = GraphQlRoute.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IllegalStateException("schema not found on the class path: " + SCHEMA);
+                throw new IllegalStateException("schema not found on the class path: " + name);
             }
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
@@ -119,7 +132,13 @@ public final class GraphQlRoute implements CustomRoute {
 
     private static GraphQL graphQl(ProxyConfig config, GraphQlOptions options) {
         TypeDefinitionRegistry types = new SchemaParser().parse(schemaText());
+        AccessConfig.Admin admin = config.access().admin();
+        if (admin.enabled()) {
+            // Off, the admin fields do not exist: nothing to probe, nothing in introspection.
+            types.merge(new SchemaParser().parse(adminSchemaText()));
+        }
         ProxyFetchers fetchers = new ProxyFetchers(config);
+        AdminFetchers adminFetchers = new AdminFetchers(admin);
         RuntimeWiring wiring = RuntimeWiring.newRuntimeWiring()
                 .scalar(JsonScalar.JSON)
                 .type(
@@ -132,6 +151,25 @@ public final class GraphQlRoute implements CustomRoute {
                                 .dataFetcher("generateImage", fetchers.generateImage())
                                 .dataFetcher("createSession", fetchers.createSession())
                                 .dataFetcher("deleteSession", fetchers.deleteSession()))
+                .type(
+                        "Query",
+                        t -> admin.enabled()
+                                ? t.dataFetcher("adminKeys", adminFetchers.keys())
+                                        .dataFetcher("adminKey", adminFetchers.key())
+                                        .dataFetcher("adminPolicies", adminFetchers.policies())
+                                        .dataFetcher("adminPolicy", adminFetchers.policy())
+                                        .dataFetcher("adminAudit", adminFetchers.audit())
+                                : t)
+                .type(
+                        "Mutation",
+                        t -> admin.enabled()
+                                ? t.dataFetcher("adminCreateKey", adminFetchers.createKey())
+                                        .dataFetcher("adminRevokeKey", adminFetchers.revokeKey())
+                                        .dataFetcher("adminRotateKey", adminFetchers.rotateKey())
+                                        .dataFetcher("adminChangeKeyPolicy", adminFetchers.changeKeyPolicy())
+                                        .dataFetcher("adminSavePolicy", adminFetchers.savePolicy())
+                                        .dataFetcher("adminDeletePolicy", adminFetchers.deletePolicy())
+                                : t)
                 .type("Subscription", t -> t.dataFetcher("chatStream", fetchers.chatStream()))
                 .build();
         GraphQLSchema schema = new SchemaGenerator().makeExecutableSchema(types, wiring);

@@ -20,8 +20,13 @@ import java.util.Map;
  *   <li>{@code NOT_FOUND}: unknown session (404)
  *   <li>{@code UPSTREAM_ERROR}: the upstream answered an error, could not be reached (502) or timed out
  *       (504); {@code extensions.status} is that status
+ *   <li>{@code CONFLICT}: an admin change refused because of what is (409: read-only, in use, revoked)
+ *   <li>{@code SERVICE_UNAVAILABLE}: the admin API's store failed (503)
  *   <li>{@code INTERNAL_SERVER_ERROR}: no server key configured (500) or another failure of the proxy
  * </ul>
+ *
+ * <p>The admin fields add {@code extensions.reason}: the REST answer's own code ({@code key_not_found},
+ * {@code policy_in_use}, {@code invalid_api_key}, ...).
  *
  * <p>Messages are those of the REST answers the sub-requests got, so upstream text is masked exactly as on
  * REST: a fixed message for an upstream 401 or 403, key-shaped tokens masked in other upstream errors.
@@ -56,6 +61,35 @@ final class ProxyErrors {
         Map<String, Object> ext = new LinkedHashMap<>();
         ext.put("code", code);
         return new Failure(code, message, ext);
+    }
+
+    static Failure of(String code, String message, String reason) {
+        Failure f = of(code, message);
+        f.extensions().put("reason", reason);
+        return f;
+    }
+
+    /**
+     * The failure for a non-2xx answer of the admin route (OpenAI-shaped error JSON), with its REST code as
+     * {@code extensions.reason}; {@code null} for an answer that is not the admin route's (no route matched).
+     */
+    static Failure fromAdminReply(SubRequests.Reply reply) {
+        JsonNode error = reply.json().path("error");
+        if (!error.isObject()
+                || !error.path("code").isTextual()
+                || !error.path("message").isTextual()) {
+            return null;
+        }
+        String code = switch (reply.status()) {
+            case 400, 413, 415 -> "BAD_USER_INPUT";
+            case 401 -> "UNAUTHENTICATED";
+            case 403 -> "FORBIDDEN";
+            case 404 -> "NOT_FOUND";
+            case 409 -> "CONFLICT";
+            case 503 -> "SERVICE_UNAVAILABLE";
+            default -> "INTERNAL_SERVER_ERROR";
+        };
+        return of(code, error.path("message").textValue(), error.path("code").textValue());
     }
 
     /** The failure for a non-2xx answer of a sub-request (seed-shaped error JSON). */

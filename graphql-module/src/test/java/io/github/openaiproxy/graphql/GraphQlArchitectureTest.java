@@ -46,4 +46,23 @@ class GraphQlArchitectureTest {
                 .resideInAnyPackage("io.github.openaiproxy.core.upstream..", "io.github.openaiproxy.core.keys..")
                 .check(classes);
     }
+
+    /** The admin fields run the admin REST route (which authenticates and audits): no store or service of its own. */
+    @Test
+    void reachesTheAdminApiOnlyThroughItsRoute() {
+        noClasses()
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage("io.github.openaiproxy.core.admin..", "io.github.openaiproxy.core.access.jdbc..")
+                .orShould()
+                .dependOnClassesThat()
+                .haveSimpleNameEndingWith("KeyStore")
+                .orShould()
+                .dependOnClassesThat()
+                .haveSimpleNameEndingWith("PolicyStore")
+                .orShould()
+                .dependOnClassesThat()
+                .haveSimpleNameEndingWith("AuditLog")
+                .check(classes);
+    }
 }

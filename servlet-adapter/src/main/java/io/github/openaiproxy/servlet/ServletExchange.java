@@ -1,6 +1,7 @@
 package io.github.openaiproxy.servlet;
 
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.http.AuthenticatedUser;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import jakarta.servlet.AsyncContext;
@@ -10,6 +11,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.security.Principal;
 import java.util.Collections;
 import java.util.concurrent.CompletableFuture;
 
@@ -39,6 +41,7 @@ final class ServletExchange {
                 .requestOrigin(requestOrigin(request))
                 // The connection's peer, for the per-client limits; forwarding headers are not trusted here.
                 .remoteAddress(request.getRemoteAddr())
+                .user(user(request))
                 .body(requestBody);
         for (String name : Collections.list(request.getHeaderNames())) {
             for (String value : Collections.list(request.getHeaders(name))) {
@@ -96,6 +99,17 @@ final class ServletExchange {
                 ? uri.substring(context.length())
                 : uri;
         return path.isEmpty() ? "/" : path;
+    }
+
+    /**
+     * The user the container or the application's security (a realm, Spring Security, Jakarta Security)
+     * authenticated, if any; its roles are asked of the request, as the servlet API offers them.
+     */
+    private static AuthenticatedUser user(HttpServletRequest request) {
+        Principal principal = request.getUserPrincipal();
+        return principal == null || principal.getName() == null
+                ? null
+                : new AuthenticatedUser(principal.getName(), request::isUserInRole);
     }
 
     private static String requestOrigin(HttpServletRequest request) {

@@ -50,6 +50,7 @@ public record AccessConfig(
             Objects.requireNonNull(issuer, "issuer");
             Objects.requireNonNull(audience, "audience");
             Objects.requireNonNull(jwksUrl, "jwksUrl");
+            JwtSource.url(jwksUrl);
         }
     }
 
@@ -127,6 +128,7 @@ public record AccessConfig(
     public AccessConfig {
         Objects.requireNonNull(anonymous, "anonymous");
         trustedProxies = List.copyOf(trustedProxies);
+        trustedProxies.forEach(ClientAddress.Cidr::parse); // refused at start, naming the entry
         rolePolicies = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(rolePolicies));
         Map<String, Policy> all = new LinkedHashMap<>();
         for (String name : List.of(Policy.KEYS, Policy.USERS, Policy.ANONYMOUS)) {
@@ -146,6 +148,23 @@ public record AccessConfig(
     /** The same with these roles mapped to policies, in order. */
     public AccessConfig withRolePolicies(Map<String, String> rolePolicies) {
         return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+    }
+
+    // Identity settings (access.anonymous, access.trusted-proxies, access.jwt.*).
+
+    /** The same, with what callers without a credential may do. */
+    public AccessConfig withAnonymous(Anonymous value) {
+        return new AccessConfig(value, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+    }
+
+    /** The same, with these trusted proxies (CIDR ranges or single addresses). */
+    public AccessConfig withTrustedProxies(List<String> value) {
+        return new AccessConfig(anonymous, value, jwt, rolePolicies, policies, declaredKeys, admin);
+    }
+
+    /** The same, with this JWT issuer ({@code null}: none). */
+    public AccessConfig withJwt(Jwt value) {
+        return new AccessConfig(anonymous, trustedProxies, value, rolePolicies, policies, declaredKeys, admin);
     }
 
     /** Whether any credential is checked at all (otherwise every caller is anonymous and allowed). */

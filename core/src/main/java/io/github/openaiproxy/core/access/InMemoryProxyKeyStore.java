@@ -9,20 +9,36 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** A {@link ProxyKeyStore} in memory: for tests and single instances whose keys may be lost on restart. */
+/**
+ * Proxy keys kept in memory, lost on restart: for tests, a single instance, or keys an application creates at
+ * start. Thread-safe; its calls never block, so the engine makes them without an executor. Keys live by id;
+ * a second index by hash serves lookups.
+ */
 public final class InMemoryProxyKeyStore implements ProxyKeyStore {
     private final Map<String, ProxyKey> byId = new ConcurrentHashMap<>();
     private final Map<String, String> idByHash = new ConcurrentHashMap<>();
 
+    /** An empty store. */
+    public InMemoryProxyKeyStore() {}
+
+    /** A store holding these keys. */
+    public static InMemoryProxyKeyStore of(ProxyKey... keys) {
+        InMemoryProxyKeyStore store = new InMemoryProxyKeyStore();
+        for (ProxyKey k : keys) {
+            store.insert(k);
+        }
+        return store;
+    }
+
     @Override
     public Optional<ProxyKey> findByHash(String hash) {
-        String id = hash == null ? null : idByHash.get(hash);
+        String id = idByHash.get(hash);
         return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
     }
 
     @Override
     public Optional<ProxyKey> find(String id) {
-        return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
+        return Optional.ofNullable(byId.get(id));
     }
 
     @Override
@@ -48,23 +64,17 @@ public final class InMemoryProxyKeyStore implements ProxyKeyStore {
         if (old == null) {
             return false;
         }
-        String holder = idByHash.get(key.hash());
-        if (holder != null && !holder.equals(key.id())) {
-            throw new IllegalArgumentException("another key has this hash: " + key.id());
-        }
-        // The last use is the engine's to record (touch), never an admin change's.
-        byId.put(key.id(), key.usedAt(old.lastUsedAt()));
         if (!old.hash().equals(key.hash())) {
+            // Rotated: the old secret stops working at once.
             idByHash.remove(old.hash());
             idByHash.put(key.hash(), key.id());
         }
+        byId.put(key.id(), key);
         return true;
     }
 
     @Override
     public void touch(String id, Instant at) {
-        if (id != null) {
-            byId.computeIfPresent(id, (k, key) -> key.usedAt(at));
-        }
+        byId.computeIfPresent(id, (k, key) -> key.usedAt(at));
     }
 }

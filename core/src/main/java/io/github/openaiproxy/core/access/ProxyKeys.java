@@ -16,6 +16,12 @@ public final class ProxyKeys {
     /** What every proxy key starts with. */
     public static final String PREFIX = "opk-";
 
+    /**
+     * What the admin tokens this project prints start with: never {@value #PREFIX}, so an admin token is not
+     * taken for a proxy key (which would be refused as an unknown key on the routes that identify callers).
+     */
+    public static final String ADMIN_TOKEN_PREFIX = "opa-";
+
     private static final int RANDOM_BYTES = 32;
     private static final int ENCODED_LENGTH = PREFIX.length() + 43;
     private static final int DISPLAY_LENGTH = PREFIX.length() + 6;
@@ -33,9 +39,18 @@ public final class ProxyKeys {
 
     /** Generates a new key. */
     public static NewKey generate() {
+        return generate(PREFIX);
+    }
+
+    /** Generates a new admin token (for {@code admin.tokens}, which holds its {@link NewKey#hash()}). */
+    public static NewKey generateAdminToken() {
+        return generate(ADMIN_TOKEN_PREFIX);
+    }
+
+    private static NewKey generate(String prefix) {
         byte[] bytes = new byte[RANDOM_BYTES];
         RANDOM.nextBytes(bytes);
-        String secret = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+        String secret = prefix + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
         return new NewKey(secret, hash(secret), displayPrefix(secret));
     }
 

@@ -161,6 +161,21 @@ public final class ProxySettings {
                     Setting.Type.DURATION,
                     null,
                     "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."),
+            // Who may call: the identity sources (access.*).
+            Setting.oneOf(
+                    "access.anonymous",
+                    "allow",
+                    "What callers without a credential may do: allow (policy 'anonymous') or deny (401).",
+                    "allow",
+                    "deny"),
+            Setting.of(
+                    "access.trusted-proxies",
+                    Setting.Type.LIST,
+                    null,
+                    "Proxies (CIDR ranges or addresses) whose X-Forwarded-For / Forwarded is believed; none: the peer."),
+            Setting.string("access.jwt.issuer", null, "The OpenID Connect issuer whose bearer JWTs identify users."),
+            Setting.string("access.jwt.audience", null, "The audience every accepted JWT must include."),
+            Setting.of("access.jwt.jwks-url", Setting.Type.URL, null, "Where the issuer publishes its signing keys."),
             // Keys declared in configuration, and the admin API (issue 11).
             Setting.of(
                     "access.keys",
@@ -360,7 +375,41 @@ public final class ProxySettings {
         admin = binder.with(admin, "admin.role", AccessConfig.Admin::withRole);
         // Policies and the roles mapped to them.
         b.access(PolicySettings.apply(binder, access.withAdmin(admin)));
+        applyIdentity(b);
         return b;
+    }
+
+    /** {@code access.anonymous}, {@code access.trusted-proxies} and {@code access.jwt.*}. */
+    private void applyIdentity(ProxyConfig.Builder b) {
+        this.<String>set(
+                b,
+                "access.anonymous",
+                (c, v) -> c.access(c.build()
+                        .access()
+                        .withAnonymous(AccessConfig.Anonymous.valueOf(v.toUpperCase(java.util.Locale.ROOT)))));
+        this.<List<String>>set(
+                b,
+                "access.trusted-proxies",
+                (c, v) -> c.access(c.build().access().withTrustedProxies(v)));
+        List<String> jwtKeys = List.of("access.jwt.issuer", "access.jwt.audience", "access.jwt.jwks-url");
+        List<String> values = jwtKeys.stream().map(k -> binder.<String>value(k)).toList();
+        if (values.stream().anyMatch(java.util.Objects::nonNull)) {
+            for (int i = 0; i < jwtKeys.size(); i++) {
+                if (values.get(i) == null || values.get(i).isBlank()) {
+                    String setOne = jwtKeys.get(values.indexOf(values.stream()
+                            .filter(java.util.Objects::nonNull)
+                            .findFirst()
+                            .orElseThrow()));
+                    throw binder.invalid(setOne, jwtKeys.get(i) + " must be set too");
+                }
+            }
+            // The URL is the value core checks; naming it in an error names the setting most likely wrong.
+            this.<String>set(
+                    b,
+                    "access.jwt.jwks-url",
+                    (c, v) -> c.access(
+                            c.build().access().withJwt(new AccessConfig.Jwt(values.get(0), values.get(1), v))));
+        }
     }
 
     /** Sets a value and builds once, so that core's checks run now and name this key. */

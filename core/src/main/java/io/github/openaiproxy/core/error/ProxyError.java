@@ -87,6 +87,37 @@ public record ProxyError(
                 "invalid_client_key");
     }
 
+    /**
+     * 401 for a request without a valid identity: a wrong, expired or revoked proxy key, a refused JWT, or no
+     * credential when anonymous callers are refused. One fixed message for every case, so the answer tells a
+     * caller nothing about which keys exist (the reason is logged at DEBUG). OpenAI's code, so the SDKs raise
+     * their authentication error.
+     */
+    public static ProxyError unauthorized() {
+        return new ProxyError(
+                401,
+                "Unauthorized",
+                "Missing or invalid credentials for this proxy",
+                "invalid_request_error",
+                "invalid_api_key",
+                null,
+                null,
+                Map.of("WWW-Authenticate", "Bearer"));
+    }
+
+    /** 503 when a credential could not be checked (its store or the JWT issuer's key set is unreachable). */
+    public static ProxyError credentialCheckUnavailable() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "Credentials cannot be checked right now; retry shortly",
+                "server_error",
+                "credential_check_unavailable",
+                null,
+                null,
+                Map.of("Retry-After", "1"));
+    }
+
     /** 403 for a cross-origin request from an origin that is not allowed. */
     public static ProxyError originNotAllowed() {
         return of(

@@ -8,6 +8,7 @@ import jakarta.servlet.Filter;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.util.function.Consumer;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
 import org.apache.catalina.Wrapper;
@@ -36,6 +37,14 @@ public final class TomcatProxy implements ProxyServer {
     /** The proxy servlet mapped to {@code /*} on an engine built by the test (a session store of its own). */
     public static TomcatProxy servlet(ProxyEngine engine) {
         return start(engine, "", "/*", false, null);
+    }
+
+    /**
+     * The proxy servlet mapped to {@code /*} on an engine built by the test, in a web application the test
+     * sets up further before it starts (a realm and an authenticator, for example).
+     */
+    public static TomcatProxy servlet(ProxyEngine engine, Consumer<Context> setup) {
+        return start(engine, "", "/*", false, null, setup);
     }
 
     /**
@@ -74,6 +83,16 @@ public final class TomcatProxy implements ProxyServer {
 
     private static TomcatProxy start(
             ProxyEngine engine, String contextPath, String mapping, boolean asFilter, Filter front) {
+        return start(engine, contextPath, mapping, asFilter, front, c -> {});
+    }
+
+    private static TomcatProxy start(
+            ProxyEngine engine,
+            String contextPath,
+            String mapping,
+            boolean asFilter,
+            Filter front,
+            Consumer<Context> setup) {
         try {
             File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
             Tomcat tomcat = new Tomcat();
@@ -112,6 +131,7 @@ public final class TomcatProxy implements ProxyServer {
                 w.setAsyncSupported(true);
                 context.addServletMappingDecoded(mapping, "openai-proxy");
             }
+            setup.accept(context);
             tomcat.start();
             return new TomcatProxy(tomcat, engine, baseDir);
         } catch (IOException | LifecycleException e) {

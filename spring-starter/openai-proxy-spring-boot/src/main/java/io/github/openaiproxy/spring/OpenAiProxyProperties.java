@@ -1,5 +1,6 @@
 package io.github.openaiproxy.spring;
 
+import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
@@ -789,38 +790,79 @@ public class OpenAiProxyProperties {
         }
     }
 
-    /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
-    public static class Health {
-        /**
-         * How long an upstream check ('GET /v1/models' with the server key) is reused, so that health
-         * probes do not call the upstream each time.
-         */
-        @DurationUnit(ChronoUnit.SECONDS)
-        private Duration cacheTimeToLive = Duration.ofSeconds(30);
-
-        /** Longest wait for the upstream check; a slower upstream is reported down. */
-        @DurationUnit(ChronoUnit.SECONDS)
-        private Duration timeout = Duration.ofSeconds(5);
-
-        public Duration getCacheTimeToLive() {
-            return cacheTimeToLive;
-        }
-
-        public void setCacheTimeToLive(Duration cacheTimeToLive) {
-            this.cacheTimeToLive = cacheTimeToLive;
-        }
-
-        public Duration getTimeout() {
-            return timeout;
-        }
-
-        public void setTimeout(Duration timeout) {
-            this.timeout = timeout;
-        }
-    }
-
-    /** Who may call the proxy. */
+    /**
+     * Who may call. Each request is identified by a proxy key ('Authorization: Bearer opk-...'), the
+     * application's authenticated user (Spring Security's principal), a bearer JWT of the configured issuer, or
+     * else as an anonymous client address.
+     */
     public static class Access {
+        /** What callers without a credential may do: 'allow' (under the policy 'anonymous') or 'deny' (401). */
+        private AccessConfig.Anonymous anonymous = AccessConfig.Anonymous.ALLOW;
+
+        /**
+         * Reverse proxies (CIDR ranges or single addresses) whose 'X-Forwarded-For' or 'Forwarded' header is
+         * believed for an anonymous caller's address. None: the connection's peer.
+         */
+        private List<String> trustedProxies = new ArrayList<>();
+
+        private final Jwt jwt = new Jwt();
+
+        public AccessConfig.Anonymous getAnonymous() {
+            return anonymous;
+        }
+
+        public void setAnonymous(AccessConfig.Anonymous anonymous) {
+            this.anonymous = anonymous;
+        }
+
+        public List<String> getTrustedProxies() {
+            return trustedProxies;
+        }
+
+        public void setTrustedProxies(List<String> trustedProxies) {
+            this.trustedProxies = trustedProxies;
+        }
+
+        public Jwt getJwt() {
+            return jwt;
+        }
+
+        /** Bearer JWTs of an OpenID Connect issuer identify users; all three set, or none. */
+        public static class Jwt {
+            /** The issuer ('iss') every accepted token must carry. */
+            private String issuer;
+
+            /** The audience ('aud') every accepted token must include. */
+            private String audience;
+
+            /** Where the issuer publishes its signing keys (JWKS), fetched and cached; followed on key rotation. */
+            private String jwksUrl;
+
+            public String getIssuer() {
+                return issuer;
+            }
+
+            public void setIssuer(String issuer) {
+                this.issuer = issuer;
+            }
+
+            public String getAudience() {
+                return audience;
+            }
+
+            public void setAudience(String audience) {
+                this.audience = audience;
+            }
+
+            public String getJwksUrl() {
+                return jwksUrl;
+            }
+
+            public void setJwksUrl(String jwksUrl) {
+                this.jwksUrl = jwksUrl;
+            }
+        }
+
         /**
          * Proxy keys declared in configuration, as hashes (for secrets kept in Git or a vault): each entry
          * '<sha256-hex>:<policy>:<name>', for example 'e3b0...b855:keys:ci'. The standalone jar's 'keys hash'
@@ -848,6 +890,36 @@ public class OpenAiProxyProperties {
 
         public void setRolePolicies(List<String> rolePolicies) {
             this.rolePolicies = rolePolicies;
+        }
+    }
+
+    /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
+    public static class Health {
+        /**
+         * How long an upstream check ('GET /v1/models' with the server key) is reused, so that health
+         * probes do not call the upstream each time.
+         */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration cacheTimeToLive = Duration.ofSeconds(30);
+
+        /** Longest wait for the upstream check; a slower upstream is reported down. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration timeout = Duration.ofSeconds(5);
+
+        public Duration getCacheTimeToLive() {
+            return cacheTimeToLive;
+        }
+
+        public void setCacheTimeToLive(Duration cacheTimeToLive) {
+            this.cacheTimeToLive = cacheTimeToLive;
+        }
+
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
         }
     }
 

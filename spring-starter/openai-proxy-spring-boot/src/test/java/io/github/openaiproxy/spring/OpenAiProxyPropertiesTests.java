@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
@@ -77,6 +78,13 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getSessions().isHistoryAsContext()).isEqualTo(sessions.historyAsContext());
         assertThat(properties.getSessions().getContextMessages()).isEqualTo(sessions.contextMessages());
 
+        AccessConfig access = AccessConfig.DEFAULTS;
+        assertThat(properties.getAccess().getAnonymous()).isEqualTo(access.anonymous());
+        assertThat(properties.getAccess().getTrustedProxies()).isEqualTo(access.trustedProxies());
+        assertThat(properties.getAccess().getJwt().getIssuer()).isNull();
+        assertThat(properties.getAccess().getJwt().getAudience()).isNull();
+        assertThat(properties.getAccess().getJwt().getJwksUrl()).isNull();
+
         GraphQlOptions graphql = GraphQlOptions.DEFAULTS;
         assertThat(properties.getGraphql().isEnabled()).isEqualTo(graphql.enabled());
         assertThat(properties.getGraphql().getPath()).isEqualTo(graphql.path());
@@ -106,6 +114,7 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.maxConcurrentUpstreamCallsPerClient()).isEqualTo(core.maxConcurrentUpstreamCallsPerClient());
         assertThat(mapped.passThroughRoutes()).isEqualTo(core.passThroughRoutes());
         assertThat(mapped.sessions()).isEqualTo(core.sessions());
+        assertThat(mapped.access()).isEqualTo(core.access());
         assertThat(mapped.allowedHosts().entries())
                 .isEqualTo(core.allowedHosts().entries());
         assertThat(mapped.access().admin()).isEqualTo(core.access().admin());
@@ -196,6 +205,24 @@ class OpenAiProxyPropertiesTests {
                 .isEqualTo(CorsConfig.DEFAULT_EXPOSED_HEADERS);
         assertThat(texts(metadata.get("openai.proxy.pass-through-routes").path("defaultValue")))
                 .isEqualTo(properties.getPassThroughRoutes());
+    }
+
+    @Test
+    void accessPropertiesMapOntoCoresAccessConfig() {
+        properties.getAccess().setAnonymous(AccessConfig.Anonymous.DENY);
+        properties.getAccess().setTrustedProxies(List.of("10.0.0.0/8", "::1"));
+        properties.getAccess().getJwt().setIssuer("https://login.example.com");
+        properties.getAccess().getJwt().setAudience("chat");
+        properties.getAccess().getJwt().setJwksUrl("https://login.example.com/jwks.json");
+
+        AccessConfig mapped =
+                OpenAiProxyPropertiesAdapter.toBuilder(properties).build().access();
+
+        assertThat(mapped.anonymous()).isEqualTo(AccessConfig.Anonymous.DENY);
+        assertThat(mapped.trustedProxies()).containsExactly("10.0.0.0/8", "::1");
+        assertThat(mapped.jwt())
+                .isEqualTo(new AccessConfig.Jwt(
+                        "https://login.example.com", "chat", "https://login.example.com/jwks.json"));
     }
 
     @Test

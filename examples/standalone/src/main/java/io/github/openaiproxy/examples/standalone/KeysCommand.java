@@ -30,6 +30,7 @@ import java.util.Map;
  *   keys revoke ID
  *   keys rotate ID
  *   keys hash [--name NAME] [--policy POLICY]     (no database: a new key, its SHA-256, its access.keys entry)
+ *   keys admin-token                              (no database: a new admin token and its SHA-256 for admin.tokens)
  * </pre>
  *
  * A new key is printed once, on its own line after {@code key: }; nothing else ever prints a key or a hash.
@@ -42,7 +43,8 @@ final class KeysCommand {
             "  keys list",
             "  keys revoke ID",
             "  keys rotate ID",
-            "  keys hash [--name NAME] [--policy POLICY]   a new key with its SHA-256 (admin.tokens) and access.keys entry");
+            "  keys hash [--name NAME] [--policy POLICY]   a new key with its SHA-256 and access.keys entry",
+            "  keys admin-token                            a new admin token with its SHA-256 for admin.tokens");
 
     private KeysCommand() {}
 
@@ -70,6 +72,18 @@ final class KeysCommand {
         }
         if (command.equals("hash")) {
             return hash(options, out, err);
+        }
+        if (command.equals("admin-token")) {
+            if (!options.isEmpty() || !positional.isEmpty()) {
+                err.println(USAGE);
+                return 2;
+            }
+            // Not a proxy key (another prefix): the routes that identify callers leave it alone.
+            ProxyKeys.NewKey t = ProxyKeys.generateAdminToken();
+            out.println("token:  " + t.secret());
+            out.println("sha256: " + t.hash());
+            out.println("Put the sha256 in admin.tokens (OPENAI_PROXY_ADMIN_TOKENS); the token is shown this once.");
+            return 0;
         }
         boolean known = switch (command) {
             case "create" -> positional.isEmpty();
@@ -162,7 +176,6 @@ final class KeysCommand {
         out.println("key:    " + k.secret());
         out.println("sha256: " + k.hash());
         out.println("access.keys entry (OPENAI_PROXY_ACCESS_KEYS): " + entry);
-        out.println("As an admin token: put the sha256 in admin.tokens (OPENAI_PROXY_ADMIN_TOKENS).");
         out.println("The key is shown this once; only its hash belongs in configuration.");
         return 0;
     }

@@ -304,14 +304,25 @@ class StandaloneAdminTest {
             assertThat(k.policy()).isEqualTo("users");
         });
 
-        // The key works as an admin token once its hash is configured.
+        assertThat(cli(Map.of(), "keys", "hash", "--name", "bad name").code()).isEqualTo(2);
+    }
+
+    @Test
+    void keysAdminTokenPrintsATokenThatIsNoProxyKeyAndWorksOnceItsHashIsConfigured() throws Exception {
+        Run printed = cli(Map.of(), "keys", "admin-token");
+        assertThat(printed.code()).isZero();
+        String token = line(printed.out(), "token:");
+        String hash = line(printed.out(), "sha256:");
+        assertThat(token).startsWith(ProxyKeys.ADMIN_TOKEN_PREFIX).doesNotStartWith(ProxyKeys.PREFIX);
+        assertThat(hash).isEqualTo(ProxyKeys.hash(token));
+
         Map<String, String> env = new HashMap<>();
         env.put("OPENAI_PROXY_ADMIN_ENABLED", "true");
         env.put("OPENAI_PROXY_ADMIN_TOKENS", hash);
         try (StandaloneServer server = start(env)) {
-            assertThat(call(server, "GET", "/admin/keys", null, secret).statusCode())
+            assertThat(call(server, "GET", "/admin/keys", null, token).statusCode())
                     .isEqualTo(200);
         }
-        assertThat(cli(Map.of(), "keys", "hash", "--name", "bad name").code()).isEqualTo(2);
+        assertThat(cli(Map.of(), "keys", "admin-token", "--name", "x").code()).isEqualTo(2);
     }
 }

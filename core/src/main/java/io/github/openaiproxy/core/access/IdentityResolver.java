@@ -1,0 +1,116 @@
+package io.github.openaiproxy.core.access;
+
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.internal.Internal;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * An engine's identity sources, asked in order: a proxy key ({@code Authorization: Bearer opk-...}), the host
+ * application's user, a bearer JWT of the configured issuer; the first answer other than
+ * {@link Resolution#ABSENT} decides. With none, the caller is anonymous at its {@link ClientAddress}: allowed
+ * under {@link Policy#ANONYMOUS}, or rejected when {@code access.anonymous} is {@code deny}.
+ *
+ * <p>A bearer token that is neither a proxy key nor (with a JWT issuer configured) JWT-shaped is not a
+ * credential of this proxy and is ignored: the SDKs always send some key, often a placeholder.
+ */
+@Internal
+public final class IdentityResolver {
+    /** What an anonymous caller gets when {@code access.anonymous} is {@code deny}. */
+    static final Resolution ANONYMOUS_DENIED = Resolution.rejected("no_credential");
+
+    private final IdentitySource[] sources;
+    private final ClientAddress addresses;
+    private final boolean anonymousAllowed;
+    private final String description;
+
+    /**
+     * @param access the configuration
+     * @param keyStore where proxy keys live besides the declared ones, or {@code null}
+     * @param keyExecutor where the key store's calls run
+     * @param jwtExecutor where JWTs are checked (a JWKS fetch blocks)
+     * @param clock the time keys and tokens expire by
+     */
+    public IdentityResolver(
+            AccessConfig access, ProxyKeyStore keyStore, Executor keyExecutor, Executor jwtExecutor, Clock clock) {
+        ProxyKeySource keys = new ProxyKeySource(access.declaredKeys(), keyStore, keyExecutor, clock);
+        List<IdentitySource> list = new ArrayList<>();
+        list.add(keys);
+        list.add(new HostUserSource(access.rolePolicies()));
+        JwtSource jwt = access.jwt() == null ? null : new JwtSource(access.jwt(), jwtExecutor, clock);
+        if (jwt != null) {
+            list.add(jwt);
+        }
+        this.sources = list.toArray(IdentitySource[]::new);
+        this.addresses = new ClientAddress(access.trustedProxies());
+        this.anonymousAllowed = access.anonymous() == AccessConfig.Anonymous.ALLOW;
+        this.description = describe(access, keys, keyStore, jwt);
+    }
+
+    /** Whether a JWT issuer is configured (its checks need an executor). */
+    public static boolean needsJwtExecutor(AccessConfig access) {
+        return access.jwt() != null;
+    }
+
+    /**
+     * Who the request is: {@link Resolution.Identified} (anonymous callers included) or
+     * {@link Resolution.Rejected}; never {@link Resolution#ABSENT}. Fails (exceptionally) only when a source
+     * could not decide, for example a key store that is down or too busy.
+     */
+    public CompletableFuture<Resolution> resolve(ProxyRequest request) {
+        return from(0, request);
+    }
+
+    private CompletableFuture<Resolution> from(int i, ProxyRequest request) {
+        for (; i < sources.length; i++) {
+            CompletableFuture<Resolution> r = sources[i].resolve(request);
+            if (r.isDone() && !r.isCompletedExceptionally()) {
+                if (r.join() != Resolution.ABSENT) {
+                    return r;
+                }
+                continue; // answered at once: no allocation on the usual path
+            }
+            int next = i + 1;
+            return r.thenCompose(res -> res == Resolution.ABSENT ? from(next, request) : r);
+        }
+        return CompletableFuture.completedFuture(anonymous(request));
+    }
+
+    private Resolution anonymous(ProxyRequest request) {
+        if (!anonymousAllowed) {
+            return ANONYMOUS_DENIED;
+        }
+        return Resolution.identified(Identity.anonymous(addresses.of(request), Policy.ANONYMOUS));
+    }
+
+    /** The start-up line: which sources are on and what anonymous callers may do (no secret in it). */
+    public String description() {
+        return description;
+    }
+
+    private static String describe(AccessConfig access, ProxyKeySource keys, ProxyKeyStore store, JwtSource jwt) {
+        StringBuilder b = new StringBuilder("Access: proxy keys ");
+        if (keys.hasKeys()) {
+            b.append("on (")
+                    .append(access.declaredKeys().size())
+                    .append(" declared")
+                    .append(store == null ? "" : ", store " + store.getClass().getSimpleName())
+                    .append(")");
+        } else {
+            b.append("none (an opk- key gets 401)");
+        }
+        b.append("; host application users on (when the adapter has one); JWT ")
+                .append(jwt == null ? "off" : "on (issuer " + jwt.issuer() + ")")
+                .append("; anonymous callers ")
+                .append(
+                        access.anonymous() == AccessConfig.Anonymous.ALLOW
+                                ? "allowed under policy '" + Policy.ANONYMOUS + "'"
+                                : "refused (401)")
+                .append("; trusted proxies: ")
+                .append(access.trustedProxies().isEmpty() ? "none" : String.join(", ", access.trustedProxies()));
+        return b.toString();
+    }
+}

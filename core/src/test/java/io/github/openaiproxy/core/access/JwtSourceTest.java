@@ -1,0 +1,90 @@
+package io.github.openaiproxy.core.access;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.Date;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** A verified JWT is remembered, so its next calls skip the executor and the signature, but never past exp. */
+class JwtSourceTest {
+    @RegisterExtension
+    static final WireMockUpstream issuer = new WireMockUpstream();
+
+    private final ExecutorService executor = Executors.newSingleThreadExecutor();
+    private Instant now = Instant.parse("2026-01-01T00:00:00Z");
+    private final Clock clock = new Clock() {
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    };
+
+    @AfterEach
+    void stop() {
+        executor.shutdownNow();
+    }
+
+    @Test
+    void aVerifiedTokenIsRememberedUntilItExpires() throws Exception {
+        RSAKey key = new RSAKeyGenerator(2048).keyID("k1").generate();
+        issuer.server().stubFor(get("/jwks").willReturn(okJson(new JWKSet(key.toPublicJWK()).toString())));
+        JwtSource source = new JwtSource(
+                new AccessConfig.Jwt(
+                        "https://iss", "aud", issuer.baseUrl().resolve("/jwks").toString()),
+                executor,
+                clock);
+        SignedJWT jwt = new SignedJWT(
+                new JWSHeader.Builder(JWSAlgorithm.RS256).keyID("k1").build(),
+                new JWTClaimsSet.Builder()
+                        .issuer("https://iss")
+                        .audience("aud")
+                        .subject("alice")
+                        .expirationTime(Date.from(now.plusSeconds(60)))
+                        .build());
+        jwt.sign(new RSASSASigner(key));
+        String token = jwt.serialize();
+
+        Resolution first = source.resolve(token).get(10, TimeUnit.SECONDS);
+        assertThat(first).isEqualTo(Resolution.identified(Identity.token("https://iss#alice", Policy.USERS)));
+
+        now = now.plusSeconds(59);
+        CompletableFuture<Resolution> again = source.resolve(token);
+        assertThat(again).as("answered from memory, on the calling thread").isDone();
+        assertThat(again.join()).isEqualTo(first);
+
+        now = now.plus(Duration.ofSeconds(1 + JwtSource.CLOCK_SKEW_SECONDS + 1));
+        assertThat(source.resolve(token).get(10, TimeUnit.SECONDS)).isEqualTo(JwtSource.INVALID);
+    }
+}
