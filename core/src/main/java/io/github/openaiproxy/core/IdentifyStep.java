@@ -4,6 +4,7 @@ import io.github.openaiproxy.core.access.IdentityResolver;
 import io.github.openaiproxy.core.access.Resolution;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.observe.ProxyObserver;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -43,7 +44,8 @@ final class IdentifyStep implements RequestStep {
         }
         String reason = resolution instanceof Resolution.Rejected rejected ? rejected.reason() : "absent";
         LOG.log(System.Logger.Level.DEBUG, "request refused with 401: {0}", reason);
-        return ctx.respond(ProxyError.unauthorized());
+        // The reasons are the sources' fixed words (no_credential, unknown_key, ...): fit for a metric tag.
+        return ctx.refuse(ProxyError.unauthorized(), reason, ProxyObserver.Observation.NO_POLICY);
     }
 
     private static CompletableFuture<ProxyResponse> unavailable(RequestContext ctx, Throwable error) {

@@ -253,6 +253,23 @@ class ProxyEngineObserverTest {
         assertThat(upstream.server().getAllServeEvents()).isEmpty();
     }
 
+    @Test
+    void aCallerWithoutAValidIdentityIsReportedWithTheReasonAndNoPolicy() {
+        ProxyConfig config = ProxySettings.from(Map.of("access.anonymous", "deny"))
+                .applyTo(config(upstream.baseUrl()))
+                .build();
+        try (ProxyEngine engine = ProxyEngine.builder(config).observer(recorder).build()) {
+            assertThat(send(engine, get("/v1/models")).status()).isEqualTo(401);
+            assertThat(send(engine, get("/v1/models").header("Authorization", "Bearer opk-not-a-key"))
+                            .status())
+                    .isEqualTo(401);
+        }
+        assertThat(recorder.calls)
+                .filteredOn(c -> c.startsWith("refused"))
+                .containsExactly("refused no_credential none", "refused malformed_key none");
+        assertThat(upstream.server().getAllServeEvents()).isEmpty();
+    }
+
     /** A request by a user of the host application with this role (the name is no business of metrics). */
     private static ProxyRequest.Builder as(ProxyRequest.Builder request, String role) {
         return request.user(new AuthenticatedUser("someone", role::equals));
