@@ -13,6 +13,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /** Runs one request through the engine: translation only, every decision is the engine's. */
@@ -41,7 +44,7 @@ final class ServletExchange {
                 .requestOrigin(requestOrigin(request))
                 // The connection's peer, for the per-client limits; forwarding headers are not trusted here.
                 .remoteAddress(request.getRemoteAddr())
-                .user(user(request))
+                .user(user(request, engine))
                 .body(requestBody);
         for (String name : Collections.list(request.getHeaderNames())) {
             for (String value : Collections.list(request.getHeaders(name))) {
@@ -103,13 +106,26 @@ final class ServletExchange {
 
     /**
      * The user the container or the application's security (a realm, Spring Security, Jakarta Security)
-     * authenticated, if any; its roles are asked of the request, as the servlet API offers them.
+     * authenticated, if any. The roles the configuration names ({@code AccessConfig#askedRoles}) are asked now,
+     * on the container's thread: Spring Security answers {@code isUserInRole} from a thread-bound context that
+     * is gone once the request continues asynchronously (the admin API checks its role after the body is read).
+     * Any other role is asked of the request when asked.
      */
-    private static AuthenticatedUser user(HttpServletRequest request) {
+    private static AuthenticatedUser user(HttpServletRequest request, ProxyEngine engine) {
         Principal principal = request.getUserPrincipal();
-        return principal == null || principal.getName() == null
-                ? null
-                : new AuthenticatedUser(principal.getName(), request::isUserInRole);
+        if (principal == null || principal.getName() == null) {
+            return null;
+        }
+        List<String> asked = engine.config().access().askedRoles();
+        Set<String> held = new HashSet<>();
+        for (String role : asked) {
+            if (request.isUserInRole(role)) {
+                held.add(role);
+            }
+        }
+        return new AuthenticatedUser(
+                principal.getName(),
+                role -> held.contains(role) || (!asked.contains(role) && request.isUserInRole(role)));
     }
 
     private static String requestOrigin(HttpServletRequest request) {

@@ -167,6 +167,20 @@ public record AccessConfig(
         return new AccessConfig(anonymous, trustedProxies, value, rolePolicies, policies, declaredKeys, admin);
     }
 
+    /**
+     * The host application's roles this configuration asks about: those of {@link #rolePolicies()}, then the
+     * admin role. An adapter asks them while the request is still on the container's thread: some security
+     * frameworks (Spring Security) answer {@code isUserInRole} only there, and the proxy may ask later, on
+     * another thread (after reading the body, for the admin API).
+     */
+    public List<String> askedRoles() {
+        List<String> roles = new java.util.ArrayList<>(rolePolicies.keySet());
+        if (admin.role() != null && !roles.contains(admin.role())) {
+            roles.add(admin.role());
+        }
+        return roles;
+    }
+
     /** Whether any credential is checked at all (otherwise every caller is anonymous and allowed). */
     public boolean isDefault() {
         return equals(DEFAULTS);
