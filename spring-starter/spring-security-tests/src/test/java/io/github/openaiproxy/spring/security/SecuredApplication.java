@@ -59,10 +59,13 @@ class SecuredApplication {
                         .authenticated())
                 .httpBasic(Customizer.withDefaults())
                 .formLogin(Customizer.withDefaults())
-                // A logged-in browser session keeps Spring Security's CSRF protection: its calls to the proxy
-                // carry the token, as every POST of the application does. A request that brings its own
-                // credentials (HTTP basic, a proxy key) cannot be forged by another site.
-                .csrf(csrf -> csrf.ignoringRequestMatchers(request -> request.getHeader("Authorization") != null));
+                // A browser session keeps Spring Security's CSRF protection: its calls to the proxy carry the token,
+                // as every POST of the application does. A request without a session cookie has no ambient
+                // credential a forgery could borrow (so an anonymous caller gets the proxy's 401, not a CSRF
+                // refusal), and one that brings its own Authorization header (HTTP basic, a proxy key) cannot be
+                // sent by another site without the browser's CORS preflight.
+                .csrf(csrf -> csrf.ignoringRequestMatchers(request ->
+                        request.getRequestedSessionId() == null || request.getHeader("Authorization") != null));
         return http.build();
     }
 

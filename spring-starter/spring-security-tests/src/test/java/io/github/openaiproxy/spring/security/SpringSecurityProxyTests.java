@@ -17,6 +17,8 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.errors.UnauthorizedException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.CookieManager;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -31,6 +33,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -75,6 +78,9 @@ class SpringSecurityProxyTests {
     @LocalServerPort
     int port;
 
+    @Autowired
+    MeterRegistry meters;
+
     OpenAIClient sdk;
 
     static WireMockServer startUpstream() {
@@ -115,6 +121,7 @@ class SpringSecurityProxyTests {
         HttpResponse<String> r = send(chat("gpt-4o-mini").build());
 
         assertThat(r.statusCode()).isEqualTo(401);
+        assertThat(r.body()).contains("invalid_api_key");
         assertThat(error(r).get("code").asText()).isEqualTo("invalid_api_key");
         upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
     }
@@ -168,6 +175,16 @@ class SpringSecurityProxyTests {
         assertThat(r.statusCode()).isEqualTo(403);
         assertThat(error(r).get("code").asText()).isEqualTo("route_not_allowed");
         upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+        // Counted by reason and policy; the user's name is no tag.
+        assertThat(meters.get(MicrometerProxyObserver.REFUSALS)
+                        .tag("reason", "route_not_allowed")
+                        .tag("policy", "guests")
+                        .counter()
+                        .count())
+                .isGreaterThanOrEqualTo(1);
+        assertThat(meters.find(MicrometerProxyObserver.REFUSALS).counters())
+                .allSatisfy(c -> assertThat(c.getId().getTags())
+                        .noneMatch(t -> t.getValue().equals("guest")));
     }
 
     @Test
@@ -219,7 +236,7 @@ class SpringSecurityProxyTests {
                                 .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"ci\",\"policy\":\"chat\"}")),
                         "root")
                 .build());
-        assertThat(created.statusCode()).isEqualTo(201);
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         String key = JSON.readTree(created.body()).get("key").asText();
         assertThat(key).startsWith("opk-");
 
