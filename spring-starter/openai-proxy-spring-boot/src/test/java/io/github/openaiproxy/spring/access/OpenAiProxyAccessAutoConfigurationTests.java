@@ -15,6 +15,7 @@ import io.github.openaiproxy.core.access.jdbc.JdbcAuditLog;
 import io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore;
 import io.github.openaiproxy.core.access.jdbc.JdbcProxyKeyStore;
 import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.StartupFailures;
 import io.github.openaiproxy.spring.TestBodies;
@@ -25,6 +26,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.Test;
@@ -105,13 +107,23 @@ class OpenAiProxyAccessAutoConfigurationTests {
         runner.withBean(DataSource.class, OpenAiProxyAccessAutoConfigurationTests::h2)
                 .withBean("mine", ProxyKeyStore.class, () -> mine)
                 .withPropertyValues(
-                        "openai.proxy.admin.enabled=true", "openai.proxy.admin.tokens=" + ProxyKeys.hash(ADMIN_TOKEN))
+                        "openai.proxy.access.anonymous=deny",
+                        "openai.proxy.admin.enabled=true",
+                        "openai.proxy.admin.tokens=" + ProxyKeys.hash(ADMIN_TOKEN))
                 .run(context -> {
                     assertThat(context).hasSingleBean(ProxyKeyStore.class);
                     assertThat(context.getBean(ProxyKeyStore.class)).isSameAs(mine);
                     ProxyEngine engine = context.getBean(ProxyEngine.class);
                     assertThat(TestBodies.text(engine, admin("GET", "/admin/keys", null)))
                             .contains("from-my-store");
+                    // Requests are identified by the keys in it.
+                    assertThat(status(engine, ProxyRequest.builder("POST", "/sessions")))
+                            .isEqualTo(401);
+                    assertThat(status(
+                                    engine,
+                                    ProxyRequest.builder("POST", "/sessions")
+                                            .header("Authorization", "Bearer " + key.secret())))
+                            .isEqualTo(201);
                 });
     }
 
@@ -144,6 +156,12 @@ class OpenAiProxyAccessAutoConfigurationTests {
             b.header("Content-Type", "application/json").body(json.getBytes(StandardCharsets.UTF_8));
         }
         return b.build();
+    }
+
+    private static int status(ProxyEngine engine, ProxyRequest.Builder request) throws Exception {
+        ProxyResponse response = engine.handle(request.build()).get(30, TimeUnit.SECONDS);
+        TestBodies.read(response);
+        return response.status();
     }
 
     static Set<String> tables(DataSource dataSource) throws Exception {
