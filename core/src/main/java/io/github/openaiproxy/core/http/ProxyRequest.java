@@ -110,7 +110,7 @@ public final class ProxyRequest {
 
     /** The first value of a header, if present. */
     public Optional<String> header(String name) {
-        return headers.firstValue(name);
+        return Optional.ofNullable(io.github.openaiproxy.core.internal.HeaderMap.first(headers, name));
     }
 
     @Override

@@ -51,6 +51,15 @@ public final class HeaderMap {
         return map.containsKey(name);
     }
 
+    /**
+     * The first value of a header, or {@code null}: {@link HttpHeaders#firstValue} without its stream and
+     * {@code Optional}, for the per-request path.
+     */
+    public static String first(HttpHeaders headers, String name) {
+        List<String> values = headers.map().get(name);
+        return values == null || values.isEmpty() ? null : values.get(0);
+    }
+
     public HttpHeaders build() {
         return HttpHeaders.of(map, (n, v) -> true);
     }

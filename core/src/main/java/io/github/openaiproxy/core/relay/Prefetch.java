@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -23,7 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * before the limit the outcome is {@link Outcome.Broken} with an {@link IdleTimeout}, after it the relayed
  * body fails with one. Only waits for the upstream count; a client that asks for nothing is not timed out.
  */
-final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
+final class Prefetch extends IdleTimer.Watched implements Flow.Subscriber<List<ByteBuffer>> {
     /** How the prefetch ended. */
     sealed interface Outcome {
         /** The whole body arrived. */
@@ -57,8 +56,6 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     private final AtomicLong outstanding = new AtomicLong();
     /** When the upstream was last asked for more or delivered (only kept with an idle timer). */
     private volatile long lastActivity;
-
-    private volatile ScheduledFuture<?> idleCheck;
 
     private final int limit;
     private final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
@@ -95,10 +92,11 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     @Override
     public void onSubscribe(Flow.Subscription s) {
         upstream = s;
-        requestUpstream(1);
         if (idle != null) {
-            scheduleCheck(idle.timeoutNanos());
+            lastActivity = System.nanoTime();
+            idle.watch(this); // before the first request: a body that ends at once unwatches after this
         }
+        requestUpstream(1);
     }
 
     private void requestUpstream(long n) {
@@ -195,35 +193,26 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
         }
     }
 
-    // --- idle watch: one task on the shared timer, rescheduled about once per timeout
+    // --- idle watch: linked into the timer's list while the body is read, looked at once a tick
 
-    private void scheduleCheck(long delayNanos) {
-        ScheduledFuture<?> next = idle.schedule(this::checkIdle, delayNanos);
-        idleCheck = next;
-        if (next != null && sourceState.get() == FINISHED) {
-            next.cancel(false); // finished while this was being scheduled
-        }
+    @Override
+    boolean idleSince(long now, long timeoutNanos) {
+        return sourceState.get() != FINISHED && outstanding.get() > 0 && now - lastActivity >= timeoutNanos;
     }
 
-    private void checkIdle() {
-        if (sourceState.get() == FINISHED) {
-            return;
-        }
-        long timeout = idle.timeoutNanos();
-        boolean waiting = outstanding.get() > 0;
-        long waited = System.nanoTime() - lastActivity;
-        if (waiting && waited >= timeout && sourceState.compareAndSet(OPEN, FINISHED)) {
+    @Override
+    void expire() {
+        // Only from OPEN: a signal in progress wins, and the next sweep looks again.
+        if (sourceState.compareAndSet(OPEN, FINISHED)) {
+            stopWatching();
             upstream.cancel();
             fail(new IdleTimeout());
-            return;
         }
-        scheduleCheck(waiting ? timeout - waited : timeout);
     }
 
     private void stopWatching() {
-        ScheduledFuture<?> f = idleCheck;
-        if (f != null) {
-            f.cancel(false);
+        if (idle != null) {
+            idle.unwatch(this);
         }
     }
 
@@ -320,6 +309,9 @@ final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     }
 
     private byte[] concat() {
+        if (prefix.size() == 1) {
+            return prefix.remove(0); // arrived in one piece: already a copy of its own
+        }
         byte[] all = new byte[(int) size];
         int at = 0;
         for (byte[] b : prefix) {

@@ -50,6 +50,26 @@ class PrefetchIdleTest {
     }
 
     @Test
+    void wholeBodiesAreWatchedWithoutATimerTaskEachAndLeaveNothingBehind() throws Exception {
+        try (IdleTimer slow = new IdleTimer(Duration.ofMinutes(5))) {
+            for (int i = 0; i < 200; i++) {
+                TestPublisher body = new TestPublisher();
+                var read = Prefetch.read(body, 1024, slow);
+                body.emit("{\"n\":" + i + "}");
+                body.complete();
+                Prefetch.Outcome outcome = read.get(10, TimeUnit.SECONDS);
+                assertThat(outcome).isInstanceOf(Prefetch.Outcome.Whole.class);
+                assertThat(new String(
+                                ((Prefetch.Outcome.Whole) outcome).bytes(), java.nio.charset.StandardCharsets.UTF_8))
+                        .isEqualTo("{\"n\":" + i + "}");
+            }
+            assertThat(slow.pending()).as("bodies still watched").isZero();
+            // One sweep a second while bodies are watched, instead of a task scheduled and cancelled per body.
+            assertThat(slow.tasksScheduled()).isLessThan(20);
+        }
+    }
+
+    @Test
     void aClientThatAsksForNothingIsNotTimedOutAndAWholeBodyLeavesNoCheck() throws Exception {
         var read = Prefetch.read(upstream, 4, timer);
         upstream.emit("0123456789");
