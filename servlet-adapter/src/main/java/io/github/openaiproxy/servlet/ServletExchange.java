@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** Runs one request through the engine: translation only, every decision is the engine's. */
 final class ServletExchange {
@@ -48,6 +49,9 @@ final class ServletExchange {
         ResponseBodyWriter writer = new ResponseBodyWriter(async, response);
         writer.listen();
         CompletableFuture<ProxyResponse> answer = engine.handle(b.build());
+        // The listener cancels the engine's call while it runs; it lives as long as the exchange (a
+        // stream's minutes), so it lets go of the answer, and the headers in it, once the answer is in.
+        AtomicReference<CompletableFuture<ProxyResponse>> running = new AtomicReference<>(answer);
         async.addListener(new AsyncListener() {
             @Override
             public void onComplete(AsyncEvent event) {
@@ -69,12 +73,16 @@ final class ServletExchange {
 
             /** From here on the container may recycle the request and response: see ResponseBodyWriter. */
             private void ended() {
-                answer.cancel(false);
+                CompletableFuture<ProxyResponse> call = running.getAndSet(null);
+                if (call != null) {
+                    call.cancel(false);
+                }
                 requestBody.end();
                 writer.containerEnded();
             }
         });
         answer.whenComplete((r, error) -> {
+            running.set(null); // done: cancelling it would do nothing
             if (error != null) {
                 writer.complete(); // cancelled: the client is gone
                 return;
