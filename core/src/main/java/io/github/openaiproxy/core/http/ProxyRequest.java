@@ -143,7 +143,7 @@ public final class ProxyRequest {
 
         /** Adds a header value; repeated calls with the same name add values. */
         public Builder header(String name, String value) {
-            headers.computeIfAbsent(name, n -> new java.util.ArrayList<>()).add(value);
+            headers.computeIfAbsent(name, n -> new java.util.ArrayList<>(1)).add(value);
             return this;
         }
 

@@ -11,9 +11,7 @@ public final class HeaderMap {
     private final Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
 
     public HeaderMap set(String name, String value) {
-        List<String> values = new ArrayList<>(1);
-        values.add(value);
-        map.put(name, values);
+        map.put(name, List.of(value)); // immutable: a later add copies it, as it does a shared constant
         return this;
     }
 

@@ -27,6 +27,15 @@ public final class UpstreamRequests {
 
     private final UpstreamConfig config;
     private final Map<String, URI> uris = new ConcurrentHashMap<>();
+    /** The last key's {@code Authorization} value: the server key's, on almost every request. */
+    private volatile Bearer lastBearer;
+
+    private record Bearer(ApiKey key, String header) {
+        @Override
+        public String toString() {
+            return "Bearer[" + key + "]"; // the key's own toString masks it; the header would not
+        }
+    }
 
     public UpstreamRequests(UpstreamConfig config) {
         this.config = config;
@@ -122,9 +131,18 @@ public final class UpstreamRequests {
         return value != null ? value : otherwise;
     }
 
+    private String bearer(ApiKey key) {
+        Bearer last = lastBearer;
+        if (last == null || last.key() != key) {
+            last = new Bearer(key, "Bearer " + key.reveal());
+            lastBearer = last;
+        }
+        return last.header();
+    }
+
     private HeaderMap base(ApiKey key) {
         HeaderMap h = new HeaderMap();
-        h.set("Authorization", "Bearer " + key.reveal());
+        h.set("Authorization", bearer(key));
         h.set("User-Agent", USER_AGENT);
         config.organization().ifPresent(o -> h.set("OpenAI-Organization", o));
         config.project().ifPresent(p -> h.set("OpenAI-Project", p));
