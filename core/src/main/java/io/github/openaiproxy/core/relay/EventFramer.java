@@ -83,7 +83,7 @@ final class EventFramer {
 
     /**
      * Nothing is pending: the events are cut straight out of the read, and only an unfinished last event is
-     * copied, into a buffer of its own size.
+     * copied.
      */
     private boolean appendAtRest(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
         byte[] a = chunk.array();
@@ -98,7 +98,7 @@ final class EventFramer {
         scan -= rest;
         lineStart -= rest;
         if (tail > buf.length) {
-            buf = new byte[Math.max(tail, Math.min(2 * tail, INITIAL))];
+            buf = new byte[Math.max(tail, INITIAL)]; // kept: a stream whose reads split events splits more
         }
         System.arraycopy(a, rest, buf, 0, tail);
         len = tail;
