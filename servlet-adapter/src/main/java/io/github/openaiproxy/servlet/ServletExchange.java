@@ -10,7 +10,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Collections;
+import java.util.Enumeration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -41,9 +41,11 @@ final class ServletExchange {
                 // The connection's peer, for the per-client limits; forwarding headers are not trusted here.
                 .remoteAddress(request.getRemoteAddr())
                 .body(requestBody);
-        for (String name : Collections.list(request.getHeaderNames())) {
-            for (String value : Collections.list(request.getHeaders(name))) {
-                b.header(name, value);
+        // Walked as they come: no list of names, nor of each header's values, per request.
+        for (Enumeration<String> names = request.getHeaderNames(); names.hasMoreElements(); ) {
+            String name = names.nextElement();
+            for (Enumeration<String> values = request.getHeaders(name); values.hasMoreElements(); ) {
+                b.header(name, values.nextElement());
             }
         }
         ResponseBodyWriter writer = new ResponseBodyWriter(async, response);
