@@ -52,8 +52,9 @@ public final class InMemoryProxyKeyStore implements ProxyKeyStore {
         if (holder != null && !holder.equals(key.id())) {
             throw new IllegalArgumentException("another key has this hash: " + key.id());
         }
-        // The last use is the engine's to record (touch), never an admin change's.
-        byId.put(key.id(), key.usedAt(old.lastUsedAt()));
+        // The last use is the engine's to record (touch), never an admin change's; a revocation is final.
+        ProxyKey kept = key.usedAt(old.lastUsedAt());
+        byId.put(key.id(), old.revokedAt() == null ? kept : kept.revoked(old.revokedAt()));
         if (!old.hash().equals(key.hash())) {
             idByHash.remove(old.hash());
             idByHash.put(key.hash(), key.id());
