@@ -109,17 +109,14 @@ final class AuthorizeStep implements RequestStep {
     /** Reads the pass-through body whole, checks it and keeps it (as read, or rewritten) for the upstream. */
     private CompletableFuture<ProxyResponse> passThrough(
             RequestContext ctx, Chain next, Policy policy, String routeName) {
-        if (!RequestChecks.hasBody(ctx.request) || RouteHandlers.declaredLength(ctx.request) == 0) {
+        if (!RequestChecks.hasBody(ctx.request)) {
             return next.proceed(ctx); // no body (GET /v1/models): nothing a body rule could judge
         }
-        String type = ctx.request.headers().firstValue("content-type").orElse("");
-        String encoding = ctx.request.headers().firstValue("content-encoding").orElse("identity");
-        if (!type.toLowerCase(Locale.ROOT).contains("json") || !encoding.strip().equalsIgnoreCase("identity")) {
-            // Multipart or compressed: the rules cannot be checked, so the request is refused (fails closed).
-            return ctx.respond(ProxyError.badRequest(
-                    "Bad Request",
-                    "This caller's policy checks request bodies; only uncompressed JSON bodies can be checked",
-                    null));
+        // A body declared empty is read all the same (cheap when it is): the check judges the bytes sent on,
+        // never what a header says about them.
+        boolean declaredEmpty = RouteHandlers.declaredLength(ctx.request) == 0;
+        if (!declaredEmpty && !isCheckable(ctx.request)) {
+            return ctx.respond(uncheckable());
         }
         return BodyCollector.collect(ctx.request.body(), limit)
                 .handle((bytes, error) -> {
@@ -131,6 +128,13 @@ final class AuthorizeStep implements RequestStep {
                         LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
                         return ctx.respond(
                                 ProxyError.badRequest("Bad Request", "The request body could not be read", null));
+                    }
+                    if (bytes.length == 0) {
+                        ctx.body = bytes;
+                        return next.proceed(ctx); // an empty body: nothing a body rule could judge
+                    }
+                    if (declaredEmpty && !isCheckable(ctx.request)) {
+                        return ctx.respond(uncheckable());
                     }
                     JsonNode json;
                     try {
@@ -157,6 +161,22 @@ final class AuthorizeStep implements RequestStep {
                     return next.proceed(ctx);
                 })
                 .thenCompose(Function.identity());
+    }
+
+    /** Whether the rules can read the body: uncompressed JSON (not multipart, not compressed). */
+    private static boolean isCheckable(io.github.openaiproxy.core.http.ProxyRequest request) {
+        String type = request.headers().firstValue("content-type").orElse("");
+        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
+        return type.toLowerCase(Locale.ROOT).contains("json")
+                && encoding.strip().equalsIgnoreCase("identity");
+    }
+
+    /** The rules cannot be checked, so the request is refused (fails closed). */
+    private static ProxyError uncheckable() {
+        return ProxyError.badRequest(
+                "Bad Request",
+                "This caller's policy checks request bodies; only uncompressed JSON bodies can be checked",
+                null);
     }
 
     /** What checking a body found: a refusal, or whether a value was lowered or added. */

@@ -158,7 +158,7 @@ final class RouteHandlers {
      * real size is counted as it is read).
      */
     static long declaredLength(ProxyRequest request) {
-        String value = request.headers().firstValue("Content-Length").orElse(null);
+        String value = request.header("Content-Length").orElse(null);
         if (value == null) {
             return -1;
         }

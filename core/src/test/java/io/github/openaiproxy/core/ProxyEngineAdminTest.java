@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.access.InMemoryProxyKeyStore;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.ProxyKey;
 import io.github.openaiproxy.core.access.ProxyKeys;
+import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.http.AuthenticatedUser;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.testing.Answer;
@@ -36,6 +37,7 @@ class ProxyEngineAdminTest {
     private final InMemoryPolicyStore policies = new InMemoryPolicyStore();
     private final AuditLog audit = AuditLog.inMemory();
     private ProxyEngine engine;
+    private CorsConfig cors;
 
     @AfterEach
     void close() {
@@ -49,9 +51,12 @@ class ProxyEngineAdminTest {
                 .withAdmin(admin)
                 .withDeclaredKeys(DeclaredProxyKeys.parse(
                         List.of(DeclaredProxyKeys.entry(ProxyKeys.hash(DECLARED), Policy.KEYS, "ci"))));
-        engine = ProxyEngine.builder(EngineFixture.config(URI.create("http://127.0.0.1:9"))
-                        .access(access)
-                        .build())
+        ProxyConfig.Builder config =
+                EngineFixture.config(URI.create("http://127.0.0.1:9")).access(access);
+        if (cors != null) {
+            config.cors(cors);
+        }
+        engine = ProxyEngine.builder(config.build())
                 .proxyKeys(keys)
                 .policyStore(policies)
                 .auditLog(audit)
@@ -142,6 +147,43 @@ class ProxyEngineAdminTest {
                         .header("Authorization", "Bearer nope")
                         .user(new AuthenticatedUser("alice", r -> true)));
         assertThat(a.status()).isEqualTo(401);
+    }
+
+    @Test
+    void theAdminRoleCountsOnlyOnRequestsFromTheProxysOwnOrigin() {
+        cors = CorsConfig.builder().origins(List.of("*")).build(); // any site may call the proxy's API
+        on();
+        AuthenticatedUser alice = new AuthenticatedUser("alice", Set.of("proxy-admin")::contains);
+        // A form another site posts with the admin's login (cookie or HTTP basic): no preflight, text/plain.
+        for (String origin : List.of("https://evil.example", "null", "https://proxy.example.evil")) {
+            Answer forged = EngineFixture.send(
+                    engine,
+                    ProxyRequest.builder("POST", "/admin/keys")
+                            .header("Origin", origin)
+                            .header("Content-Type", "text/plain")
+                            .requestOrigin("https://proxy.example")
+                            .body("{\"name\":\"x\",\"owner\":\"=\"}".getBytes(StandardCharsets.UTF_8))
+                            .user(alice));
+            assertThat(forged.proxyError(403).get("error").get("code").asText())
+                    .as(origin)
+                    .isEqualTo("admin_cross_origin");
+        }
+        assertThat(keys.list()).isEmpty();
+        assertThat(audit.recent(10)).isEmpty();
+
+        // From the proxy's own origin, or with no Origin (not a browser): the role counts.
+        Answer own = EngineFixture.send(
+                engine,
+                EngineFixture.post("/admin/keys", "{\"name\":\"own\"}")
+                        .header("Origin", "https://PROXY.example")
+                        .requestOrigin("https://proxy.example")
+                        .user(alice));
+        assertThat(own.status()).isEqualTo(201);
+        assertThat(asUser("GET", "/admin/keys", Set.of("proxy-admin")).status()).isEqualTo(200);
+        // An admin token is no ambient credential: another origin may use it.
+        assertThat(call("GET", "/admin/keys", null, "Authorization", "Bearer " + TOKEN, "Origin", "https://x.example")
+                        .status())
+                .isEqualTo(200);
     }
 
     @Test

@@ -353,6 +353,29 @@ class ProxyEnginePolicyTest {
     }
 
     @Test
+    void aPassThroughBodyIsCheckedWhateverLengthItDeclares() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.models", "gpt-4o-mini"));
+        // An adapter (or a client it believes) that says the body is empty must not carry one past the check.
+        byte[] body = "{\"model\":\"gpt-4o\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8);
+        Answer lying = send(
+                engine,
+                ProxyRequest.builder("POST", "/v1/chat/completions")
+                        .header("Content-Type", "application/json")
+                        .header("Content-Length", "0")
+                        .body(body));
+        assertThat(lying.proxyError(403).path("error").path("code").asText()).isEqualTo("model_not_allowed");
+        assertThat(upstreamRequests()).isEmpty();
+        // A body that is empty indeed has nothing to judge, whatever its type: it goes on.
+        Answer empty = send(
+                engine,
+                ProxyRequest.builder("POST", "/v1/chat/completions")
+                        .header("Content-Length", "0")
+                        .body(new byte[0]));
+        assertThat(empty.status()).isEqualTo(200);
+        assertThat(upstreamRequests()).hasSize(1);
+    }
+
+    @Test
     void theResponsesRouteGetsTheCapAsMaxOutputTokens() {
         ProxyEngine engine = engine(Map.of("policies.users.max-tokens", "64"));
         send(engine, as(postJson("/v1/responses", "{\"model\":\"gpt-4o\",\"input\":\"Hi\"}"), "h"));

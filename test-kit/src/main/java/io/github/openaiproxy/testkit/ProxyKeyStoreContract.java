@@ -157,6 +157,30 @@ public abstract class ProxyKeyStoreContract {
         assertThat(store().find(k.id()).orElseThrow().createdAt()).isEqualTo(k.createdAt());
     }
 
+    /**
+     * Revocation is final: an update that carries no revocation time (a rotation or a policy change made from
+     * a copy read before a concurrent revocation) leaves the key revoked, with its first revocation time.
+     */
+    @Test
+    protected void aRevokedKeyStaysRevokedWhateverAnUpdateCarries() {
+        ProxyKey k = newKey("keys", 0);
+        store().insert(k);
+        Instant at = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        assertThat(store().update(k.revoked(at))).isTrue();
+
+        // Read before the revocation, written after it: a policy change, then a rotation.
+        assertThat(store().update(k.withPolicy("batch"))).isTrue();
+        ProxyKeys.NewKey next = ProxyKeys.generate();
+        assertThat(store().update(k.rotated(next.hash(), next.displayPrefix()))).isTrue();
+        ProxyKey revokedAgain = k.rotated(next.hash(), next.displayPrefix()).revoked(at.plusSeconds(60));
+        assertThat(store().update(revokedAgain)).isTrue();
+
+        ProxyKey stored = store().find(k.id()).orElseThrow();
+        assertThat(stored.revokedAt()).isEqualTo(at);
+        assertThat(store().findByHash(next.hash()).orElseThrow().revokedAt()).isEqualTo(at);
+        assertThat(store().findByHash(k.hash())).isEmpty();
+    }
+
     @Test
     protected void anUpdateOfAnUnknownKeyChangesNothing() {
         assertThat(store().update(newKey("keys", 0))).isFalse();

@@ -64,12 +64,18 @@ public final class InMemoryProxyKeyStore implements ProxyKeyStore {
         if (old == null) {
             return false;
         }
+        String holder = idByHash.get(key.hash());
+        if (holder != null && !holder.equals(key.id())) {
+            throw new IllegalArgumentException("another key has this hash: " + key.id());
+        }
+        // The last use is the engine's to record (touch), never an admin change's; a revocation is final.
+        ProxyKey kept = key.usedAt(old.lastUsedAt());
+        byId.put(key.id(), old.revokedAt() == null ? kept : kept.revoked(old.revokedAt()));
         if (!old.hash().equals(key.hash())) {
             // Rotated: the old secret stops working at once.
             idByHash.remove(old.hash());
             idByHash.put(key.hash(), key.id());
         }
-        byId.put(key.id(), key);
         return true;
     }
 

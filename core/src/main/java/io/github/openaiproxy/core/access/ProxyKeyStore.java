@@ -21,7 +21,11 @@ public interface ProxyKeyStore {
     /** Stores a new key. */
     void insert(ProxyKey key);
 
-    /** Replaces the stored key with the same id; {@code false} when there is none. */
+    /**
+     * Replaces the stored key with the same id; {@code false} when there is none. Revocation is final: a key
+     * stored as revoked keeps its revocation time whatever {@code key} carries, so a change made from a copy
+     * read before a concurrent revocation (a rotation, a new policy) cannot bring the key back.
+     */
     boolean update(ProxyKey key);
 
     /** Records a use (the engine calls this at most once a minute per key). */

@@ -56,6 +56,9 @@ final class AdminAuth {
         }
         Optional<AuthenticatedUser> user = request.user();
         if (user.isPresent()) {
+            if (isCrossOrigin(request)) {
+                return new Outcome.Refused(crossOrigin());
+            }
             if (role != null && user.get().hasRole(role)) {
                 String name = user.get().name();
                 return new Outcome.Allowed("user:" + (name.length() > 100 ? name.substring(0, 100) : name));
@@ -63,6 +66,21 @@ final class AdminAuth {
             return new Outcome.Refused(forbidden());
         }
         return new Outcome.Refused(unauthorized());
+    }
+
+    /**
+     * Whether a browser sent this request from another origin. A user's login (a session cookie, HTTP basic)
+     * goes with every request the browser makes, including a form another site posts here (which needs no
+     * preflight, and which {@code cors.allowed-origins=*} lets through), so the admin role counts only for
+     * requests from the proxy's own origin. Admin tokens are never sent by the browser on its own.
+     */
+    private static boolean isCrossOrigin(ProxyRequest request) {
+        Optional<String> origin = request.header("Origin");
+        if (origin.isEmpty() || origin.get().isBlank()) {
+            return false;
+        }
+        Optional<String> own = request.requestOrigin();
+        return own.isEmpty() || !origin.get().strip().equalsIgnoreCase(own.get());
     }
 
     private static boolean isBearer(String header) {
@@ -105,6 +123,19 @@ final class AdminAuth {
                 null,
                 null,
                 Map.of("WWW-Authenticate", "Bearer realm=\"openai-proxy-admin\""));
+    }
+
+    /** 403 for a user of the host application calling from another origin. */
+    static ProxyError crossOrigin() {
+        return new ProxyError(
+                403,
+                "Forbidden",
+                "The admin role is accepted from the proxy's own origin only",
+                "invalid_request_error",
+                "admin_cross_origin",
+                null,
+                null,
+                Map.of());
     }
 
     /** 403 for a user of the host application without the admin role. */

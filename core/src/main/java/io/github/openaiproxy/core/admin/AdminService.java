@@ -43,6 +43,12 @@ public final class AdminService {
     private final Map<String, Policy> configuredPolicies;
     private final Set<String> declaredKeyIds;
     private final Clock clock;
+    /**
+     * Held by every change of a key or policy, from its read to its write: a change is made from a copy it
+     * read, so two at once (a rotation and a policy change of one key) would otherwise write back a stale
+     * copy, such as the secret a rotation just replaced. Changes are rare; reads and lookups never take it.
+     */
+    private final Object changes = new Object();
 
     /**
      * @param access the configuration: its policies and declared keys are read-only
@@ -109,43 +115,49 @@ public final class AdminService {
 
     /** Revokes a key: every request with it is refused from now on. Revoking a revoked key changes nothing. */
     public ProxyKey revokeKey(String actor, String id) {
-        ProxyKey key = changeable(id);
-        if (key.revokedAt() != null) {
-            return key;
+        synchronized (changes) {
+            ProxyKey key = changeable(id);
+            if (key.revokedAt() != null) {
+                return key;
+            }
+            ProxyKey revoked = key.revoked(now());
+            record(actor, "key.revoke", id, null);
+            if (!keys.update(revoked)) {
+                throw AdminException.keyNotFound();
+            }
+            return revoked;
         }
-        ProxyKey revoked = key.revoked(now());
-        record(actor, "key.revoke", id, null);
-        if (!keys.update(revoked)) {
-            throw AdminException.keyNotFound();
-        }
-        return revoked;
     }
 
     /** Gives a key a new secret; the id, owner and policy stay, and the old secret stops working. */
     public CreatedKey rotateKey(String actor, String id) {
-        ProxyKey key = changeable(id);
-        if (key.revokedAt() != null) {
-            throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
+        synchronized (changes) {
+            ProxyKey key = changeable(id);
+            if (key.revokedAt() != null) {
+                throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
+            }
+            ProxyKeys.NewKey secret = ProxyKeys.generate();
+            ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
+            record(actor, "key.rotate", id, null);
+            if (!keys.update(rotated)) {
+                throw AdminException.keyNotFound();
+            }
+            return new CreatedKey(rotated, secret.secret());
         }
-        ProxyKeys.NewKey secret = ProxyKeys.generate();
-        ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
-        record(actor, "key.rotate", id, null);
-        if (!keys.update(rotated)) {
-            throw AdminException.keyNotFound();
-        }
-        return new CreatedKey(rotated, secret.secret());
     }
 
     /** Puts a key under another policy. */
     public ProxyKey changeKeyPolicy(String actor, String id, String policy) {
-        ProxyKey key = changeable(id);
-        String name = existingPolicy(policy);
-        ProxyKey changed = key.withPolicy(name);
-        record(actor, "key.policy", id, name);
-        if (!keys.update(changed)) {
-            throw AdminException.keyNotFound();
+        synchronized (changes) {
+            ProxyKey key = changeable(id);
+            String name = existingPolicy(policy);
+            ProxyKey changed = key.withPolicy(name);
+            record(actor, "key.policy", id, name);
+            if (!keys.update(changed)) {
+                throw AdminException.keyNotFound();
+            }
+            return changed;
         }
-        return changed;
     }
 
     // ---- policies
@@ -185,6 +197,12 @@ public final class AdminService {
 
     /** Deletes a stored policy: 409 for a configured one or one a key is under, 404 for an unknown one. */
     public void deletePolicy(String actor, String name) {
+        synchronized (changes) {
+            deletePolicyNow(actor, name);
+        }
+    }
+
+    private void deletePolicyNow(String actor, String name) {
         checkPolicyName(name);
         if (configuredPolicies.containsKey(name)) {
             throw readOnlyPolicy();

@@ -177,9 +177,10 @@ public final class ProxySettings {
             Setting.string("access.jwt.audience", null, "The audience every accepted JWT must include."),
             Setting.of("access.jwt.jwks-url", Setting.Type.URL, null, "Where the issuer publishes its signing keys."),
             // Keys declared in configuration, and the admin API (issue 11).
+            // SECRET_LIST: a key pasted where its hash belongs must never be repeated in a message.
             Setting.of(
                     "access.keys",
-                    Setting.Type.LIST,
+                    Setting.Type.SECRET_LIST,
                     null,
                     "Proxy keys declared as hashes, each <sha256-hex>:<policy>:<name>; 'keys hash' prints one."),
             Setting.of("admin.enabled", Setting.Type.BOOLEAN, "false", "Whether the admin API is served."),

@@ -47,6 +47,8 @@ public record Setting(String key, Type type, String defaultValue, String descrip
         DURATION,
         /** A comma-separated list. */
         LIST,
+        /** A comma-separated list never repeated in messages or logs, such as entries that may hold a key. */
+        SECRET_LIST,
         /** One of {@link Setting#values()}, case-insensitive. */
         ENUM
     }
@@ -143,7 +145,7 @@ public record Setting(String key, Type type, String defaultValue, String descrip
 
     /** Whether values of this setting must never appear in messages. */
     public boolean secret() {
-        return type == Type.SECRET;
+        return type == Type.SECRET || type == Type.SECRET_LIST;
     }
 
     /** The environment variable that carries this setting. */

@@ -27,7 +27,7 @@ import java.util.function.Supplier;
  *
  * <p>Values are typed by the setting: {@code String} (STRING, SECRET, URL, ENUM lower case),
  * {@code Boolean}, {@code Integer}, {@code BigDecimal}, {@code Long} bytes (SIZE), {@code Duration},
- * {@code List<String>}.
+ * {@code List<String>} (LIST, SECRET_LIST).
  */
 public final class SettingsBinder {
     private final SettingsCatalog catalog;
@@ -187,7 +187,10 @@ public final class SettingsBinder {
             return null;
         }
         String v = raw.strip();
-        if (v.isEmpty() && s.type() != Setting.Type.LIST && s.type() != Setting.Type.STRING) {
+        if (v.isEmpty()
+                && s.type() != Setting.Type.LIST
+                && s.type() != Setting.Type.SECRET_LIST
+                && s.type() != Setting.Type.STRING) {
             return null;
         }
         return v;
@@ -225,7 +228,7 @@ public final class SettingsBinder {
             case DECIMAL -> new BigDecimal(v);
             case SIZE -> size(v);
             case DURATION -> duration(v);
-            case LIST -> list(v);
+            case LIST, SECRET_LIST -> list(v);
             case ENUM -> {
                 String lower = v.toLowerCase(Locale.ROOT);
                 if (!s.values().contains(lower)) {

@@ -121,7 +121,7 @@ public final class ProxyRequest {
 
     /** The first value of a header, if present. */
     public Optional<String> header(String name) {
-        return headers.firstValue(name);
+        return Optional.ofNullable(io.github.openaiproxy.core.internal.HeaderMap.first(headers, name));
     }
 
     @Override
@@ -155,7 +155,7 @@ public final class ProxyRequest {
 
         /** Adds a header value; repeated calls with the same name add values. */
         public Builder header(String name, String value) {
-            headers.computeIfAbsent(name, n -> new java.util.ArrayList<>()).add(value);
+            headers.computeIfAbsent(name, n -> new java.util.ArrayList<>(1)).add(value);
             return this;
         }
 

@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.internal;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
@@ -48,10 +48,17 @@ public final class BodyCollector {
         return c.result;
     }
 
+    private static final byte[] EMPTY = new byte[0];
+
     private abstract static class Collector<T> implements Flow.Subscriber<T> {
         final CompletableFuture<byte[]> result = new CompletableFuture<>();
-        /** Dropped once the result is known: the subscriber may stay referenced for a whole stream. */
-        private ByteArrayOutputStream out = new ByteArrayOutputStream();
+        /**
+         * The bytes so far, sized by the first chunk and doubled as needed; dropped once the result is known
+         * (the subscriber may stay referenced for a whole stream). A body of one chunk is copied once.
+         */
+        private byte[] out = EMPTY;
+
+        private int size;
 
         private final long limit;
         private final boolean failOnOverflow;
@@ -67,13 +74,13 @@ public final class BodyCollector {
 
         final boolean add(ByteBuffer b) {
             int n = b.remaining();
-            long room = limit - out.size();
+            long room = limit - size;
             if (n > room) {
                 if (failOnOverflow) {
                     result.completeExceptionally(new BodyTooLargeException(limit));
                 } else {
                     write(b, (int) room);
-                    result.complete(out.toByteArray());
+                    result.complete(bytes());
                 }
                 out = null;
                 return false;
@@ -83,14 +90,15 @@ public final class BodyCollector {
         }
 
         private void write(ByteBuffer b, int n) {
-            ByteBuffer d = b.duplicate();
-            if (d.hasArray()) {
-                out.write(d.array(), d.arrayOffset() + d.position(), n);
-            } else {
-                byte[] tmp = new byte[n];
-                d.get(tmp);
-                out.write(tmp, 0, n);
+            if (size + n > out.length) {
+                out = Arrays.copyOf(out, Math.max(size + n, out.length * 2));
             }
+            b.duplicate().get(out, size, n);
+            size += n;
+        }
+
+        private byte[] bytes() {
+            return size == out.length ? out : Arrays.copyOf(out, size);
         }
 
         @Override
@@ -118,7 +126,7 @@ public final class BodyCollector {
         @Override
         public void onComplete() {
             if (out != null) {
-                result.complete(out.toByteArray());
+                result.complete(bytes());
                 out = null;
             }
         }

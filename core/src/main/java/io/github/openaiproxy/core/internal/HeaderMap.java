@@ -11,9 +11,7 @@ public final class HeaderMap {
     private final Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
 
     public HeaderMap set(String name, String value) {
-        List<String> values = new ArrayList<>(1);
-        values.add(value);
-        map.put(name, values);
+        map.put(name, List.of(value)); // immutable: a later add copies it, as it does a shared constant
         return this;
     }
 
@@ -49,6 +47,15 @@ public final class HeaderMap {
 
     public boolean contains(String name) {
         return map.containsKey(name);
+    }
+
+    /**
+     * The first value of a header, or {@code null}: {@link HttpHeaders#firstValue} without its stream and
+     * {@code Optional}, for the per-request path.
+     */
+    public static String first(HttpHeaders headers, String name) {
+        List<String> values = headers.map().get(name);
+        return values == null || values.isEmpty() ? null : values.get(0);
     }
 
     public HttpHeaders build() {

@@ -3,15 +3,21 @@ package io.github.openaiproxy.core.keys;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.internal.Internal;
 import java.net.http.HttpHeaders;
+import java.util.List;
 import java.util.Optional;
 
 /** Decides which key an upstream call carries, or why there is none. */
 @Internal
 public final class KeyResolver {
     private final KeyPolicy policy;
+    /** The answer without a client key, the same for every request. */
+    private final Resolution withoutClientKey;
 
     public KeyResolver(KeyPolicy policy) {
         this.policy = policy;
+        this.withoutClientKey = policy.serverKey()
+                .<Resolution>map(k -> new Resolution.Resolved(k, false))
+                .orElseGet(() -> new Resolution.Refused(ProxyError.keyNotConfigured()));
     }
 
     /** The outcome: a key, or the error to answer with. */
@@ -29,10 +35,13 @@ public final class KeyResolver {
      * their user configured.
      */
     public Resolution resolve(HttpHeaders requestHeaders) {
-        Optional<ApiKey> clientKey = requestHeaders.allValues(KeyPolicy.CLIENT_KEY_HEADER).stream()
-                .map(ApiKey::of)
-                .flatMap(Optional::stream)
-                .findFirst();
+        List<String> sent = requestHeaders.map().get(KeyPolicy.CLIENT_KEY_HEADER);
+        Optional<ApiKey> clientKey = Optional.empty();
+        if (sent != null) {
+            for (int i = 0; i < sent.size() && clientKey.isEmpty(); i++) {
+                clientKey = ApiKey.of(sent.get(i));
+            }
+        }
         if (clientKey.isPresent()) {
             if (!policy.allowClientKey()) {
                 return new Resolution.Refused(ProxyError.clientKeyDisabled());
@@ -42,9 +51,7 @@ public final class KeyResolver {
             }
             return new Resolution.Resolved(clientKey.get(), true);
         }
-        return policy.serverKey()
-                .<Resolution>map(k -> new Resolution.Resolved(k, false))
-                .orElseGet(() -> new Resolution.Refused(ProxyError.keyNotConfigured()));
+        return withoutClientKey;
     }
 
     public KeyPolicy policy() {

@@ -17,7 +17,14 @@ final class EventFramer {
     private static final int INITIAL = 1024;
     private static final int SHRINK_ABOVE = 64 * 1024;
 
-    private byte[] buf = new byte[INITIAL];
+    private static final byte[] NONE = new byte[0];
+
+    /**
+     * The pending unfinished event. Allocated only when a read ends inside an event: an upstream that
+     * flushes whole events leaves every open stream without one.
+     */
+    private byte[] buf = NONE;
+
     private int len;
     /** Next index to scan. */
     private int scan;
@@ -25,6 +32,8 @@ final class EventFramer {
     private int lineStart;
     /** Whether the pending event has a non-blank line yet; blank lines before it travel with it. */
     private boolean eventHasContent;
+    /** Set by {@link #cut} when an event is larger than the limit. */
+    private boolean overLimit;
 
     EventFramer(int maxEventBytes) {
         this.maxEventBytes = maxEventBytes;
@@ -37,6 +46,9 @@ final class EventFramer {
      *     it have been handed over, the oversized one is not
      */
     boolean append(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
+        if (len == 0 && chunk.hasArray()) {
+            return appendAtRest(chunk, sink);
+        }
         ByteBuffer in = chunk.duplicate();
         while (in.hasRemaining()) {
             int n = Math.min(in.remaining(), Math.max(4096, buf.length - len));
@@ -45,6 +57,9 @@ final class EventFramer {
             len += n;
             if (!emitComplete(sink) || len > maxEventBytes) {
                 return false;
+            }
+            if (len == 0 && in.hasArray()) {
+                return appendAtRest(in, sink); // the rest of the read, without the copy
             }
         }
         return true;
@@ -66,23 +81,68 @@ final class EventFramer {
         eventHasContent = false;
     }
 
+    /**
+     * Nothing is pending: the events are cut straight out of the read, and only an unfinished last event is
+     * copied.
+     */
+    private boolean appendAtRest(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
+        byte[] a = chunk.array();
+        int from = chunk.arrayOffset() + chunk.position();
+        int to = from + chunk.remaining();
+        // At rest scan and lineStart are 0: here they index the read's array.
+        scan = from;
+        lineStart = from;
+        overLimit = false;
+        int rest = cut(a, from, to, sink);
+        int tail = to - rest;
+        scan -= rest;
+        lineStart -= rest;
+        if (tail > buf.length) {
+            buf = new byte[Math.max(tail, INITIAL)]; // kept: a stream whose reads split events splits more
+        }
+        System.arraycopy(a, rest, buf, 0, tail);
+        len = tail;
+        return !overLimit && len <= maxEventBytes;
+    }
+
     /** Hands over the complete events; false when one of them is over the limit (it is not handed over). */
     private boolean emitComplete(Consumer<ByteBuffer> sink) {
-        boolean withinLimit = true;
-        int eventStart = 0;
+        overLimit = false;
+        int eventStart = cut(buf, 0, len, sink);
+        if (eventStart > 0) {
+            System.arraycopy(buf, eventStart, buf, 0, len - eventStart);
+            len -= eventStart;
+            scan -= eventStart;
+            lineStart -= eventStart;
+            if (buf.length > SHRINK_ABOVE && len < INITIAL) {
+                // A long stream should not keep the buffer of one big event for its whole life.
+                buf = Arrays.copyOf(buf, INITIAL);
+            }
+        }
+        return !overLimit;
+    }
+
+    /**
+     * Hands over the complete events of {@code a[start, end)}, scanning from {@link #scan}; sets
+     * {@link #overLimit} and stops at an event over the limit (not handed over).
+     *
+     * @return where the events not handed over start
+     */
+    private int cut(byte[] a, int start, int end, Consumer<ByteBuffer> sink) {
+        int eventStart = start;
         int i = scan;
-        while (i < len) {
-            byte b = buf[i];
+        while (i < end) {
+            byte b = a[i];
             if (b != LF && b != CR) {
                 i++;
                 continue;
             }
             int eolEnd;
             if (b == CR) {
-                if (i + 1 >= len) {
+                if (i + 1 >= end) {
                     break; // a CR at the end: wait to see whether LF follows
                 }
-                eolEnd = buf[i + 1] == LF ? i + 2 : i + 1;
+                eolEnd = a[i + 1] == LF ? i + 2 : i + 1;
             } else {
                 eolEnd = i + 1;
             }
@@ -95,26 +155,21 @@ final class EventFramer {
             i = eolEnd;
             if (endsEvent) {
                 if (eolEnd - eventStart > maxEventBytes) {
-                    withinLimit = false;
+                    overLimit = true;
                     break;
                 }
-                sink.accept(ByteBuffer.wrap(Arrays.copyOfRange(buf, eventStart, eolEnd)));
+                sink.accept(ByteBuffer.wrap(Arrays.copyOfRange(a, eventStart, eolEnd)));
                 eventStart = eolEnd;
                 eventHasContent = false;
             }
         }
         scan = i;
-        if (eventStart > 0) {
-            System.arraycopy(buf, eventStart, buf, 0, len - eventStart);
-            len -= eventStart;
-            scan -= eventStart;
-            lineStart -= eventStart;
-            if (buf.length > SHRINK_ABOVE && len < INITIAL) {
-                // A long stream should not keep the buffer of one big event for its whole life.
-                buf = Arrays.copyOf(buf, INITIAL);
-            }
-        }
-        return withinLimit;
+        return eventStart;
+    }
+
+    /** The size of the buffer held for an unfinished event (tests). */
+    int bufferCapacity() {
+        return buf.length;
     }
 
     private void ensure(int capacity) {

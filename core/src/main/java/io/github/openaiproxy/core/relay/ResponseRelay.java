@@ -101,7 +101,7 @@ public final class ResponseRelay implements AutoCloseable {
         }
         HeaderMap h = responses.baseHeaders();
         copyRelayed(upstream.headers(), h);
-        String contentType = upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
+        String contentType = upstreamType(upstream);
         h.set("Content-Type", contentType);
         if (isEventStream(contentType)) {
             h.set("Cache-Control", "no-cache");
@@ -243,7 +243,7 @@ public final class ResponseRelay implements AutoCloseable {
 
     /** JSON ({@code application/json}, {@code application/*+json}), an event stream, or no type at all (read as JSON). */
     private static boolean isJsonOrEventStream(UpstreamResponse upstream) {
-        String type = upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
+        String type = upstreamType(upstream);
         String mediaType = type.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
         return mediaType.equals(ResponseFactory.JSON)
                 || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
@@ -251,7 +251,8 @@ public final class ResponseRelay implements AutoCloseable {
     }
 
     private static String upstreamType(UpstreamResponse upstream) {
-        return upstream.headers().firstValue("content-type").orElse(ResponseFactory.JSON);
+        String type = HeaderMap.first(upstream.headers(), "content-type");
+        return type != null ? type : ResponseFactory.JSON;
     }
 
     static boolean isEventStream(String contentType) {

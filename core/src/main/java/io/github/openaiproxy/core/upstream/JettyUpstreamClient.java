@@ -15,6 +15,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Request;
@@ -120,6 +121,9 @@ final class JettyUpstreamClient implements UpstreamClient {
     @Override
     public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
+        // Jetty keeps the request's listeners for the whole exchange, a stream's lifetime: they reach the
+        // answer (its headers) only until it is handed over.
+        AtomicReference<CompletableFuture<UpstreamResponse>> pending = new AtomicReference<>(result);
         Request r = client.newRequest(request.uri())
                 .method(request.method())
                 .followRedirects(false) // also on an application's client: redirects go to the caller
@@ -130,7 +134,7 @@ final class JettyUpstreamClient implements UpstreamClient {
                 values.forEach(v -> h.add(name, v));
             }
         }));
-        String contentType = request.headers().firstValue("content-type").orElse(null);
+        String contentType = io.github.openaiproxy.core.internal.HeaderMap.first(request.headers(), "content-type");
         JettyStreamedContent streamed = null;
         if (request.streamedBody() != null) {
             streamed = new JettyStreamedContent(contentType, request.streamedBody());
@@ -147,8 +151,11 @@ final class JettyUpstreamClient implements UpstreamClient {
         r.onResponseContentSource((response, source) -> {
             headersTimer.cancel();
             JettyBodyPublisher body = new JettyBodyPublisher(source, JettyUpstreamClient::translate);
-            if (!result.complete(new UpstreamResponse(response.getStatus(), headers(response.getHeaders()), body))
-                    && result.isCancelled()) {
+            CompletableFuture<UpstreamResponse> waiting = pending.getAndSet(null);
+            if (waiting == null
+                    || !waiting.complete(
+                                    new UpstreamResponse(response.getStatus(), headers(response.getHeaders()), body))
+                            && waiting.isCancelled()) {
                 // The caller gave up while the headers were on their way: release the connection.
                 Bodies.discard(body);
             }
@@ -158,8 +165,9 @@ final class JettyUpstreamClient implements UpstreamClient {
             if (outcome.isFailed() && streamedContent != null) {
                 streamedContent.fail(outcome.getFailure()); // stop reading the client's body
             }
-            if (outcome.isFailed() && !result.isDone()) {
-                result.completeExceptionally(translate(outcome.getFailure()));
+            CompletableFuture<UpstreamResponse> waiting = outcome.isFailed() ? pending.getAndSet(null) : null;
+            if (waiting != null) {
+                waiting.completeExceptionally(translate(outcome.getFailure()));
             }
         });
         result.whenComplete((response, error) -> {

@@ -4,8 +4,11 @@ import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.keys.ApiKey;
+import java.net.URI;
 import java.net.http.HttpHeaders;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Builds upstream requests with only safe headers: the resolved key, content type and accept, the
@@ -19,10 +22,42 @@ public final class UpstreamRequests {
 
     private static final String USER_AGENT = "openai-proxy-java";
 
+    /** Upstream addresses without a query, by path, so that a route's address is parsed once. */
+    private static final int MAX_CACHED_URIS = 64;
+
     private final UpstreamConfig config;
+    private final Map<String, URI> uris = new ConcurrentHashMap<>();
+    /** The last key's {@code Authorization} value: the server key's, on almost every request. */
+    private volatile Bearer lastBearer;
+
+    private record Bearer(ApiKey key, String header) {
+        @Override
+        public String toString() {
+            return "Bearer[" + key + "]"; // the key's own toString masks it; the header would not
+        }
+    }
 
     public UpstreamRequests(UpstreamConfig config) {
         this.config = config;
+    }
+
+    /**
+     * {@link UpstreamConfig#resolve}, cached for paths without a query. The cache is bounded: paths come
+     * from clients, and once it is full the others are resolved per request, as before.
+     */
+    private URI resolve(String path, String rawQuery) {
+        if (rawQuery != null) {
+            return config.resolve(path, rawQuery);
+        }
+        URI known = uris.get(path);
+        if (known != null) {
+            return known;
+        }
+        URI uri = config.resolve(path, null);
+        if (uris.size() < MAX_CACHED_URIS) {
+            uris.putIfAbsent(path, uri);
+        }
+        return uri;
     }
 
     /**
@@ -37,7 +72,7 @@ public final class UpstreamRequests {
         HeaderMap h = base(key);
         h.set("Content-Type", "application/json");
         h.set("Accept", stream ? "text/event-stream" : "application/json");
-        return new UpstreamRequest("POST", config.resolve(path, null), h.build(), body);
+        return new UpstreamRequest("POST", resolve(path, null), h.build(), body);
     }
 
     /**
@@ -80,18 +115,34 @@ public final class UpstreamRequests {
             ApiKey key) {
         HeaderMap h = base(key);
         if (body.length > 0 || streamed != null) {
-            h.set("Content-Type", clientHeaders.firstValue("content-type").orElse("application/json"));
+            h.set("Content-Type", orElse(HeaderMap.first(clientHeaders, "content-type"), "application/json"));
         }
-        h.set("Accept", clientHeaders.firstValue("accept").orElse("application/json"));
+        h.set("Accept", orElse(HeaderMap.first(clientHeaders, "accept"), "application/json"));
         for (String name : FORWARDED) {
-            clientHeaders.allValues(name).forEach(v -> h.add(name, v));
+            List<String> values = clientHeaders.map().get(name);
+            if (values != null) {
+                values.forEach(v -> h.add(name, v));
+            }
         }
-        return new UpstreamRequest(method, config.resolve(path, rawQuery), h.build(), body, streamed);
+        return new UpstreamRequest(method, resolve(path, rawQuery), h.build(), body, streamed);
+    }
+
+    private static String orElse(String value, String otherwise) {
+        return value != null ? value : otherwise;
+    }
+
+    private String bearer(ApiKey key) {
+        Bearer last = lastBearer;
+        if (last == null || last.key() != key) {
+            last = new Bearer(key, "Bearer " + key.reveal());
+            lastBearer = last;
+        }
+        return last.header();
     }
 
     private HeaderMap base(ApiKey key) {
         HeaderMap h = new HeaderMap();
-        h.set("Authorization", "Bearer " + key.reveal());
+        h.set("Authorization", bearer(key));
         h.set("User-Agent", USER_AGENT);
         config.organization().ifPresent(o -> h.set("OpenAI-Organization", o));
         config.project().ifPresent(p -> h.set("OpenAI-Project", p));

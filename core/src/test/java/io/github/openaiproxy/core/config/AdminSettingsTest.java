@@ -43,6 +43,25 @@ class AdminSettingsTest {
     }
 
     @Test
+    void aProxyKeyWhereItsHashBelongsIsRefusedWithoutRepeatingItOrTheOtherEntries() {
+        String key = ProxyKeys.generate().secret();
+        for (Map<String, String> source : List.of(
+                Map.of("access.keys", HASH + ":keys:ci, " + key + ":keys:deploy"), Map.of("access.keys", key))) {
+            assertThatThrownBy(() -> ProxySettings.from(source).toConfig())
+                    .isInstanceOfSatisfying(
+                            InvalidSettingException.class,
+                            e -> assertThat(e.value()).isNull())
+                    .hasMessageContaining("access.keys")
+                    .hasMessageNotContaining(key.substring(ProxyKeys.PREFIX.length()))
+                    .hasMessageNotContaining(HASH);
+        }
+        assertThatThrownBy(() -> ProxySettings.fromEnvironment(Map.of("OPENAI_PROXY_ACCESS_KEYS", key + ":keys:ci"))
+                        .toConfig())
+                .hasMessageContaining("OPENAI_PROXY_ACCESS_KEYS")
+                .hasMessageNotContaining(key.substring(ProxyKeys.PREFIX.length()));
+    }
+
+    @Test
     void aTokenWhereItsHashBelongsIsRefusedWithoutRepeatingIt() {
         assertThatThrownBy(() -> ProxySettings.from(Map.of("admin.tokens", "my-secret-admin-token"))
                         .toConfig())

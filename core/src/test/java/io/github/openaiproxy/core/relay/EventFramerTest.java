@@ -177,6 +177,43 @@ class EventFramerTest {
         assertThat(texts()).containsExactly("data: a\n\n");
     }
 
+    @ParameterizedTest
+    @EnumSource(SseCase.class)
+    void framingIsTheSameForReadsInsideLargerArraysAndForReadOnlyReads(SseCase c) {
+        // Reads at an offset of a larger array (the events are cut out of it), read-only ones (copied in
+        // first), and the two alternating.
+        for (int mode = 0; mode < 3; mode++) {
+            events.clear();
+            EventFramer framer = new EventFramer(NO_LIMIT);
+            int n = 0;
+            for (byte[] read : c.readBytes()) {
+                byte[] padded = new byte[read.length + 7];
+                System.arraycopy(read, 0, padded, 5, read.length);
+                ByteBuffer inside = ByteBuffer.wrap(padded, 5, read.length).slice();
+                ByteBuffer readOnly = ByteBuffer.wrap(read).asReadOnlyBuffer();
+                ByteBuffer chunk = mode == 0 ? inside : mode == 1 ? readOnly : (n++ % 2 == 0 ? inside : readOnly);
+                assertThat(framer.append(chunk, this::collect)).isTrue();
+            }
+            framer.flushRemainder(this::collect);
+            assertThat(texts()).as("mode " + mode).isEqualTo(c.events);
+        }
+    }
+
+    @Test
+    void aStreamOfWholeEventsHoldsNoBufferBetweenThem() {
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        framer.append(utf8("data: a\n\ndata: b\n\n"), this::collect);
+        assertThat(framer.bufferCapacity()).as("after whole events").isZero();
+
+        framer.append(utf8("data: c"), this::collect);
+        assertThat(framer.bufferCapacity()).as("holding a split event").isPositive();
+        framer.append(utf8("\n\n"), this::collect);
+
+        assertThat(texts()).containsExactly("data: a\n\n", "data: b\n\n", "data: c\n\n");
+        assertThat(framer.bufferCapacity()).as("after a split event").isLessThanOrEqualTo(1024);
+    }
+
     @Test
     void readIsNotConsumedFromTheCallersBuffer() {
         ByteBuffer read = utf8("data: a\n\n");

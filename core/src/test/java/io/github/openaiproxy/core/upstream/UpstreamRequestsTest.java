@@ -31,6 +31,28 @@ class UpstreamRequestsTest {
     }
 
     @Test
+    void addressesAreResolvedOncePerPathWithABoundedCacheAndQueriesEveryTime() {
+        HttpHeaders none = HttpHeaders.of(java.util.Map.of(), (n, v) -> true);
+        URI first =
+                requests.json("/v1/chat/completions", new byte[0], false, KEY).uri();
+        assertThat(requests.json("/v1/chat/completions", new byte[0], false, KEY)
+                        .uri())
+                .isSameAs(first);
+        // A client sending many different paths fills the cache; every address stays right after that.
+        for (int i = 0; i < 500; i++) {
+            assertThat(requests.passThrough("GET", "/v1/files/file-" + i, null, none, new byte[0], KEY)
+                            .uri())
+                    .isEqualTo(URI.create("http://127.0.0.1:9999/v1/files/file-" + i));
+        }
+        assertThat(requests.passThrough("GET", "/v1/files/x", "limit=1", none, new byte[0], KEY)
+                        .uri())
+                .isEqualTo(URI.create("http://127.0.0.1:9999/v1/files/x?limit=1"));
+        assertThat(requests.passThrough("GET", "/v1/files/x", "limit=2", none, new byte[0], KEY)
+                        .uri())
+                .isEqualTo(URI.create("http://127.0.0.1:9999/v1/files/x?limit=2"));
+    }
+
+    @Test
     void streamingJsonRequestAcceptsAnEventStream() {
         UpstreamRequest r = requests.json("/v1/chat/completions", new byte[0], true, KEY);
 

@@ -115,12 +115,16 @@ public final class JdbcProxyKeyStore implements ProxyKeyStore {
         }
     }
 
-    /** Replaces everything but the id, the creation time and the last use (which {@link #touch} records). */
+    /**
+     * Replaces everything but the id, the creation time and the last use (which {@link #touch} records); a
+     * revocation time once stored stays (revocation is final, even against a change from another instance).
+     */
     @Override
     public boolean update(ProxyKey key) {
         try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement("UPDATE " + table + " SET display_prefix = ?, key_hash = ?,"
-                        + " name = ?, owner = ?, policy = ?, expires_at = ?, revoked_at = ? WHERE id = ?")) {
+                PreparedStatement p = c.prepareStatement(
+                        "UPDATE " + table + " SET display_prefix = ?, key_hash = ?,"
+                                + " name = ?, owner = ?, policy = ?, expires_at = ?, revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")) {
             p.setString(1, key.displayPrefix());
             p.setString(2, key.hash());
             p.setString(3, key.name());

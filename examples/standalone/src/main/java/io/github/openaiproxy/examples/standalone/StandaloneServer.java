@@ -286,18 +286,36 @@ public final class StandaloneServer implements AutoCloseable {
         int threads = Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
         connector.setProperty("maxThreads", Integer.toString(threads));
         connector.setProperty("minSpareThreads", Integer.toString(Math.min(threads, 4)));
+        // Tomcat serves at most 8,192 connections by default and leaves the next ones waiting unanswered;
+        // each open stream holds one. Allow as many as the heap can carry at about 50 KB each (see
+        // BENCHMARKS.md): 16,384 with -Xmx1g, never fewer than Tomcat's default.
+        connector.setProperty(
+                "maxConnections",
+                Integer.toString(maxConnections(Runtime.getRuntime().maxMemory())));
         // SDKs and browsers reuse connections; Tomcat's default closes each one after 100 requests.
         connector.setProperty("maxKeepAliveRequests", "-1");
-        // Requests are small JSON: a 4 KB socket read buffer (default 8 KB) saves 4 KB twice per open
-        // connection (Tomcat sizes its header buffer from it too). Large bodies are read in more chunks.
-        connector.setProperty("socket.appReadBufSize", "4096");
+        // Requests are small JSON: a 2 KB socket read buffer (default 8 KB) saves 6 KB twice per open
+        // connection (Tomcat's header buffer is the header limit plus this). Large bodies are read in more
+        // chunks: one read system call per 2 KB.
+        connector.setProperty("socket.appReadBufSize", "2048");
         // The proxy's own response headers (CORS, content type, the few relayed upstream ones) stay far
         // below 4 KB; Tomcat keeps a buffer of this size per open connection (default 8 KB).
         connector.setProperty("maxHttpResponseHeaderSize", "4096");
+        // The socket's write buffer (default 8 KB) is held per open connection too; events are far smaller,
+        // and a larger write goes to the socket in pieces of this size.
+        connector.setProperty("socket.appWriteBufSize", "4096");
+        // Tomcat allocates a buffer for a chunked request's trailer headers on every connection, of this
+        // size (default 8 KB); API clients send none, and the trailers of a request are never relayed.
+        connector.setProperty("maxTrailerSize", "256");
         // A request or response used after its exchange ended must fail loudly (the facades are dropped
         // at recycle), never reach the next request on the same processor: Tomcat 11's default, set here
         // so that an older Tomcat or a changed default cannot bring the hazard back.
         connector.setDiscardFacades(true);
+    }
+
+    /** Open connections the connector allows for a heap of {@code maxHeapBytes}: 64 KB of heap each. */
+    static int maxConnections(long maxHeapBytes) {
+        return (int) Math.max(8192, Math.min(Integer.MAX_VALUE, maxHeapBytes / (64 * 1024)));
     }
 
     /** The port the server listens on. */

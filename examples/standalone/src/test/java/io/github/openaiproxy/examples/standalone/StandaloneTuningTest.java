@@ -38,8 +38,21 @@ class StandaloneTuningTest {
         // (maxKeepAliveRequests reads as 1 until the connector is bound, so it is not checked here.)
         assertThat((Integer) c.getProperty("maxThreads"))
                 .isEqualTo(Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
-        assertThat(String.valueOf(c.getProperty("socket.appReadBufSize"))).isEqualTo("4096");
+        assertThat(String.valueOf(c.getProperty("socket.appReadBufSize"))).isEqualTo("2048");
+        assertThat(String.valueOf(c.getProperty("socket.appWriteBufSize"))).isEqualTo("4096");
         assertThat(String.valueOf(c.getProperty("maxHttpResponseHeaderSize"))).isEqualTo("4096");
+        assertThat(String.valueOf(c.getProperty("maxTrailerSize"))).isEqualTo("256");
+        assertThat(String.valueOf(c.getProperty("maxConnections")))
+                .isEqualTo(Integer.toString(
+                        StandaloneServer.maxConnections(Runtime.getRuntime().maxMemory())));
+    }
+
+    @Test
+    void allowsAsManyConnectionsAsTheHeapCarriesNeverFewerThanTomcatsDefault() {
+        // 10,000 streams (the benchmark's target) need more than Tomcat's 8,192.
+        assertThat(StandaloneServer.maxConnections(1L << 30)).isEqualTo(16_384);
+        assertThat(StandaloneServer.maxConnections(256L << 20)).isEqualTo(8_192);
+        assertThat(StandaloneServer.maxConnections(Long.MAX_VALUE)).isEqualTo(Integer.MAX_VALUE);
     }
 
     @Test
