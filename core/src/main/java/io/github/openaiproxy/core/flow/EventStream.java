@@ -88,7 +88,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
 
         Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
             this.downstream = downstream;
-            this.watch = new SourceWatch(idle, this::timedOut);
+            this.watch = new SourceWatch(idle, false, this::timedOut);
         }
 
         // --- source side: signals are serialized by the source

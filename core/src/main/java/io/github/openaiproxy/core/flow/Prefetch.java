@@ -60,7 +60,7 @@ public final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
 
     private Prefetch(int limit, IdleWatch idle) {
         this.limit = limit;
-        this.watch = new SourceWatch(idle, this::timedOut);
+        this.watch = new SourceWatch(idle, true, this::timedOut);
     }
 
     /** Starts reading {@code body}; the future completes once the body ended or passed {@code limit} bytes. */

@@ -6,10 +6,12 @@ import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 
 /**
  * The idle watch of one source, for {@link EventStream} and {@link Prefetch}: the source's signals are
- * claimed one at a time, and one task on the shared {@link IdleWatch} timer, rescheduled about once per
- * timeout (never per item), ends a wait for the source that lasts longer than the timeout. A timeout ends
- * only a wait, never a signal in progress; after it, and after the source ended or was cancelled, the
- * source's late signals are refused. Without a timer it only orders the source's signals against its end.
+ * claimed one at a time, and a wait for the source that lasts longer than the shared {@link IdleWatch}'s
+ * timeout is ended. A stream's watch keeps one task on the timer, rescheduled about once per timeout (never
+ * per item); a body's watch is swept instead (linked into the timer's list while the body is read, so a body
+ * costs no timer task). A timeout ends only a wait, never a signal in progress; after it, and after the
+ * source ended or was cancelled, the source's late signals are refused. Without a timer it only orders the
+ * source's signals against its end.
  */
 final class SourceWatch {
     private static final int OPEN = 0; // no signal in progress
@@ -22,6 +24,7 @@ final class SourceWatch {
             AtomicLongFieldUpdater.newUpdater(SourceWatch.class, "outstanding");
 
     private final IdleWatch timer; // null: not watched
+    private final boolean swept;
     private final Runnable onIdle;
     private volatile int state = OPEN;
     /** Items asked of the source and not yet delivered (only counted with a timer). */
@@ -29,22 +32,39 @@ final class SourceWatch {
     /** When the source was last asked for more or delivered (only kept with a timer). */
     private volatile long lastActivity;
 
+    /** A stream's check on the timer (not swept). */
     private volatile ScheduledFuture<?> check;
+
+    // A swept watch's place in the timer's list: guarded by the timer's lock.
+    SourceWatch sweptPrev;
+    SourceWatch sweptNext;
+    boolean linked;
 
     /**
      * @param timer the shared timer, or {@code null} for no idle watch
+     * @param swept whether the timer's sweep looks at this source (a body, usually read at once) rather than
+     *     a task of its own (a stream, open for long)
      * @param onIdle what a timeout does (cancel the source, say why); runs on the timer's thread, never at the
      *     same time as a source signal, and only once
      */
-    SourceWatch(IdleWatch timer, Runnable onIdle) {
+    SourceWatch(IdleWatch timer, boolean swept, Runnable onIdle) {
         this.timer = timer;
+        this.swept = swept;
         this.onIdle = onIdle;
     }
 
     /** Starts watching, once the source is subscribed. */
     void start() {
-        if (timer != null) {
+        if (timer == null) {
+            return;
+        }
+        if (!swept) {
             schedule(timer.timeoutNanos());
+            return;
+        }
+        timer.link(this);
+        if (state == FINISHED) {
+            timer.unlink(this); // ended while it was being linked (a source that answers at once)
         }
     }
 
@@ -102,11 +122,44 @@ final class SourceWatch {
     }
 
     private void stop() {
+        if (swept) {
+            if (timer != null) {
+                timer.unlink(this);
+            }
+            return;
+        }
         ScheduledFuture<?> f = check;
         if (f != null) {
             f.cancel(false);
         }
     }
+
+    // --- swept: the timer's sweep asks, under its lock, and then expires outside it
+
+    /** Whether the source ended, failed, was cancelled or timed out. */
+    boolean finished() {
+        return state == FINISHED;
+    }
+
+    /** Whether a request to the source has been unanswered for {@code timeoutNanos} or longer at {@code now}. */
+    boolean idleAt(long now, long timeoutNanos) {
+        // outstanding before lastActivity: requested() writes them in the other order
+        return outstanding > 0 && now - lastActivity >= timeoutNanos;
+    }
+
+    /**
+     * Ends a source the sweep found idle, unless it was answered since. Only from OPEN: a signal in progress
+     * wins (the next sweep looks again if the source is still awaited), and a source that ended meanwhile
+     * stays as it ended.
+     */
+    void expire() {
+        if (idleAt(System.nanoTime(), timer.timeoutNanos()) && STATE.compareAndSet(this, OPEN, FINISHED)) {
+            stop();
+            onIdle.run();
+        }
+    }
+
+    // --- a stream: one task, rescheduled about once per timeout
 
     private void schedule(long delayNanos) {
         ScheduledFuture<?> next = timer.schedule(this::checkIdle, delayNanos);

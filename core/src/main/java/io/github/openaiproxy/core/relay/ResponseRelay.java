@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.flow.IdleWatch;
 import io.github.openaiproxy.core.flow.Prefetch;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
@@ -42,7 +43,7 @@ public final class ResponseRelay implements AutoCloseable {
             List.of("x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms");
 
     private final int maxEventSize;
-    private final IdleTimer idle;
+    private final IdleWatch idle;
 
     /**
      * @param maxEventSize the largest single event relayed
@@ -51,7 +52,7 @@ public final class ResponseRelay implements AutoCloseable {
      */
     public ResponseRelay(int maxEventSize, Duration streamIdleTimeout) {
         this.maxEventSize = maxEventSize;
-        this.idle = new IdleTimer(streamIdleTimeout);
+        this.idle = new IdleWatch(streamIdleTimeout);
     }
 
     /** Stops the idle timer; streams still open are no longer watched. */

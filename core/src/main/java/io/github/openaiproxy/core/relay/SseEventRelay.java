@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.relay;
 
 import io.github.openaiproxy.core.flow.EventStream;
+import io.github.openaiproxy.core.flow.IdleWatch;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -47,7 +48,7 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     }
 
     /** As above, ended with an error event when the upstream is silent for longer than {@code idle}'s timeout. */
-    SseEventRelay(Flow.Publisher<List<ByteBuffer>> upstream, int maxEventBytes, IdleTimer idle) {
+    SseEventRelay(Flow.Publisher<List<ByteBuffer>> upstream, int maxEventBytes, IdleWatch idle) {
         super(upstream, idle);
         if (maxEventBytes < 1) {
             throw new IllegalArgumentException("maxEventBytes must be positive");

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.flow.IdleWatch;
 import io.github.openaiproxy.core.testing.TestPublisher;
 import io.github.openaiproxy.testsupport.TestSubscriber;
 import java.time.Duration;
@@ -15,7 +16,7 @@ class SseEventRelayIdleTest {
     private static final String EVENT = "data: {\"choices\":[]}\n\n";
     private static final String IDLE_ERROR = new String(SseEventRelay.UPSTREAM_IDLE_EVENT);
 
-    private final IdleTimer timer = new IdleTimer(IDLE);
+    private final IdleWatch timer = new IdleWatch(IDLE);
     private final TestPublisher upstream = new TestPublisher();
 
     @AfterEach
