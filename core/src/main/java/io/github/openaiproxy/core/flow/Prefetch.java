@@ -247,6 +247,9 @@ public final class Prefetch implements Flow.Subscriber<List<ByteBuffer>> {
     }
 
     private byte[] concat() {
+        if (prefix.size() == 1) {
+            return prefix.remove(0); // arrived in one piece: already a copy of its own
+        }
         byte[] all = new byte[(int) size];
         int at = 0;
         for (byte[] b : prefix) {
