@@ -13,6 +13,7 @@ import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
+import io.github.openaiproxy.core.route.FunctionRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.io.IOException;
 import java.net.URLDecoder;
@@ -336,42 +337,19 @@ public final class AdminRoutes {
     // ---- plumbing
 
     private CustomRoute route(String path, Set<String> methods, Function<Call, ProxyResponse> handler) {
-        return new CustomRoute() {
-            @Override
-            public String path() {
-                return path;
+        return new FunctionRoute(path, methods, ErrorStyle.OPENAI, true, call -> {
+            AdminAuth.Outcome outcome = auth.check(call.request());
+            if (outcome instanceof AdminAuth.Outcome.Refused refused) {
+                return CompletableFuture.completedFuture(error(refused.error()));
             }
-
-            @Override
-            public Set<String> methods() {
-                return methods;
+            String actor = ((AdminAuth.Outcome.Allowed) outcome).actor();
+            Call c = new Call(call, actor, path);
+            try {
+                return CompletableFuture.supplyAsync(() -> answer(handler, c), executor);
+            } catch (RejectedExecutionException e) {
+                return CompletableFuture.completedFuture(error(unavailable()));
             }
-
-            @Override
-            public ErrorStyle errorStyle() {
-                return ErrorStyle.OPENAI;
-            }
-
-            @Override
-            public boolean authenticatesItself() {
-                return true;
-            }
-
-            @Override
-            public CompletableFuture<ProxyResponse> handle(RouteCall call) {
-                AdminAuth.Outcome outcome = auth.check(call.request());
-                if (outcome instanceof AdminAuth.Outcome.Refused refused) {
-                    return CompletableFuture.completedFuture(error(refused.error()));
-                }
-                String actor = ((AdminAuth.Outcome.Allowed) outcome).actor();
-                Call c = new Call(call, actor, path);
-                try {
-                    return CompletableFuture.supplyAsync(() -> answer(handler, c), executor);
-                } catch (RejectedExecutionException e) {
-                    return CompletableFuture.completedFuture(error(unavailable()));
-                }
-            }
-        };
+        });
     }
 
     private static ProxyResponse answer(Function<Call, ProxyResponse> handler, Call call) {

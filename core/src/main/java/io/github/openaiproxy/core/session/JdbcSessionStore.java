@@ -1,10 +1,10 @@
 package io.github.openaiproxy.core.session;
 
+import io.github.openaiproxy.core.internal.JdbcMigrations;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -151,53 +151,10 @@ public final class JdbcSessionStore implements SessionStore {
     }
 
     private void migrate() {
-        try (Connection c = dataSource.getConnection()) {
-            try (Statement s = c.createStatement()) {
-                s.execute("CREATE TABLE IF NOT EXISTS " + versions + " (version INT NOT NULL PRIMARY KEY,"
-                        + " applied_at TIMESTAMP WITH TIME ZONE NOT NULL)");
-            }
-            List<List<String>> all = migrations();
-            for (int v = currentVersion(c) + 1; v <= all.size(); v++) {
-                apply(c, v, all.get(v - 1));
-            }
+        try {
+            new JdbcMigrations(versions, "session", clock).migrate(dataSource, migrations());
         } catch (SQLException e) {
             throw new SessionStoreException("could not create or migrate the session tables", e);
-        }
-    }
-
-    private int currentVersion(Connection c) throws SQLException {
-        try (Statement s = c.createStatement();
-                ResultSet rs = s.executeQuery("SELECT MAX(version) FROM " + versions)) {
-            rs.next();
-            return rs.getInt(1);
-        }
-    }
-
-    private void apply(Connection c, int version, List<String> statements) throws SQLException {
-        boolean autoCommit = c.getAutoCommit();
-        c.setAutoCommit(false);
-        try {
-            try (Statement s = c.createStatement()) {
-                for (String sql : statements) {
-                    s.execute(sql);
-                }
-            }
-            try (PreparedStatement p =
-                    c.prepareStatement("INSERT INTO " + versions + " (version, applied_at) VALUES (?, ?)")) {
-                p.setInt(1, version);
-                p.setObject(2, utc(clock.instant()));
-                p.executeUpdate();
-            }
-            c.commit();
-            LOG.log(System.Logger.Level.INFO, "session schema migrated to version {0}", version);
-        } catch (SQLException e) {
-            c.rollback();
-            // Another instance may have applied it at the same moment: then all is well.
-            if (currentVersion(c) < version) {
-                throw e;
-            }
-        } finally {
-            c.setAutoCommit(autoCommit);
         }
     }
 

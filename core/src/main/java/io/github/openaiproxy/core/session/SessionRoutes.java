@@ -7,6 +7,7 @@ import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
+import io.github.openaiproxy.core.route.FunctionRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.io.IOException;
 import java.net.URLDecoder;
@@ -44,15 +45,16 @@ final class SessionRoutes {
 
     static List<CustomRoute> all(ChatSessions sessions) {
         return List.of(
-                route("/sessions", Set.of("POST"), call -> create(sessions, ChatSessions.ownerId(call.identity()))),
-                route("/sessions/{id}", Set.of("GET", "DELETE"), call -> {
+                new FunctionRoute(
+                        "/sessions", Set.of("POST"), call -> create(sessions, ChatSessions.ownerId(call.identity()))),
+                new FunctionRoute("/sessions/{id}", Set.of("GET", "DELETE"), call -> {
                     String id = segment(call, 2);
                     String caller = ChatSessions.ownerId(call.identity());
                     return call.request().method().equals("DELETE")
                             ? delete(sessions, id, caller)
                             : find(sessions, id, caller);
                 }),
-                route("/sessions/{id}/messages", Set.of("GET"), call -> messages(sessions, call)));
+                new FunctionRoute("/sessions/{id}/messages", Set.of("GET"), call -> messages(sessions, call)));
     }
 
     private static CompletableFuture<ProxyResponse> create(ChatSessions sessions, String owner) {
@@ -195,25 +197,5 @@ final class SessionRoutes {
                 .headers(e.headers())
                 .json(ErrorStyle.SIMPLE.render(e))
                 .build();
-    }
-
-    private static CustomRoute route(
-            String path, Set<String> methods, Function<RouteCall, CompletableFuture<ProxyResponse>> handler) {
-        return new CustomRoute() {
-            @Override
-            public String path() {
-                return path;
-            }
-
-            @Override
-            public Set<String> methods() {
-                return methods;
-            }
-
-            @Override
-            public CompletableFuture<ProxyResponse> handle(RouteCall call) {
-                return handler.apply(call);
-            }
-        };
     }
 }

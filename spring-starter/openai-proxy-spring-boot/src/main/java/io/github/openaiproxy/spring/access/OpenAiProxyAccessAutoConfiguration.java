@@ -10,12 +10,10 @@ import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.access.jdbc.JdbcAuditLog;
 import io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore;
 import io.github.openaiproxy.core.access.jdbc.JdbcProxyKeyStore;
-import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
-import io.github.openaiproxy.spring.OpenAiProxyProperties.Sessions.Store;
 import io.github.openaiproxy.spring.OpenAiProxySettings;
-import java.util.Locale;
+import io.github.openaiproxy.spring.StoreDataSource;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
@@ -27,7 +25,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
 import org.springframework.context.annotation.Bean;
 
@@ -50,7 +47,6 @@ import org.springframework.context.annotation.Bean;
 @EnableConfigurationProperties(OpenAiProxyProperties.class)
 public final class OpenAiProxyAccessAutoConfiguration {
     private static final Log LOG = LogFactory.getLog(OpenAiProxyAccessAutoConfiguration.class);
-    private static final String STORE_PROPERTY = "openai.proxy.sessions.store";
 
     /** The proxy keys: in the application's database, or in memory. */
     @Bean
@@ -82,29 +78,16 @@ public final class OpenAiProxyAccessAutoConfiguration {
             ObjectProvider<DataSource> dataSources,
             Function<DataSource, T> jdbc,
             Supplier<T> memory) {
-        // Read by core's binder, as the standalone server reads OPENAI_PROXY_SESSIONS_STORE.
-        ProxySettings settings = OpenAiProxySettings.proxySettings(properties);
-        Store kind = OpenAiProxySettings.bind(
-                () -> Store.valueOf(settings.sessionStore().toUpperCase(Locale.ROOT)));
-        if (kind == Store.MEMORY) {
-            LOG.debug("openai-proxy " + what + " kept in memory (" + STORE_PROPERTY + "=memory)");
-            return memory.get();
-        }
-        // The single DataSource, or the primary one among several; none when it is ambiguous.
-        DataSource dataSource = dataSources.getIfUnique();
-        if (dataSource == null) {
-            if (kind == Store.JDBC) {
-                throw new InvalidConfigurationPropertyValueException(
-                        STORE_PROPERTY,
-                        "jdbc",
-                        "the application has no DataSource bean (or several and none is @Primary): configure"
-                                + " spring.datasource.url, or define ProxyKeyStore, PolicyStore and AuditLog beans");
-            }
-            LOG.debug("openai-proxy " + what + " kept in memory (no DataSource in the application)");
+        StoreDataSource.Choice choice = StoreDataSource.choose(
+                OpenAiProxySettings.proxySettings(properties),
+                dataSources,
+                "ProxyKeyStore, PolicyStore and AuditLog beans");
+        if (choice.inMemory()) {
+            LOG.debug("openai-proxy " + what + " kept in memory (" + choice.inMemoryBecause() + ")");
             return memory.get();
         }
         try {
-            T store = jdbc.apply(dataSource);
+            T store = jdbc.apply(choice.dataSource());
             LOG.debug("openai-proxy " + what + " kept in the application's DataSource (tables openai_proxy_*)");
             return store;
         } catch (AccessStoreException e) {
@@ -112,7 +95,7 @@ public final class OpenAiProxyAccessAutoConfiguration {
             throw new IllegalStateException(
                     "openai.proxy: could not create or migrate the tables for " + what + " in the application's"
                             + " DataSource (" + cause.getMessage() + "). Fix the database or its rights, or set "
-                            + STORE_PROPERTY + "=memory.",
+                            + StoreDataSource.PROPERTY + "=memory.",
                     e);
         }
     }

@@ -7,11 +7,10 @@ import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.session.SessionStoreException;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
-import io.github.openaiproxy.spring.OpenAiProxyProperties.Sessions.Store;
 import io.github.openaiproxy.spring.OpenAiProxySettings;
+import io.github.openaiproxy.spring.StoreDataSource;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Locale;
 import javax.sql.DataSource;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -21,7 +20,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
 import org.springframework.context.annotation.Bean;
 
@@ -45,7 +43,6 @@ import org.springframework.context.annotation.Bean;
 @EnableConfigurationProperties(OpenAiProxyProperties.class)
 public final class OpenAiProxySessionsAutoConfiguration {
     private static final Log LOG = LogFactory.getLog(OpenAiProxySessionsAutoConfiguration.class);
-    private static final String STORE_PROPERTY = "openai.proxy.sessions.store";
 
     /**
      * The session store. Built after the application's own database initialization (schema scripts, Flyway,
@@ -61,26 +58,13 @@ public final class OpenAiProxySessionsAutoConfiguration {
         Clock clock = clocks.getIfUnique(Clock::systemUTC);
         // Read by core's binder, as the standalone server reads OPENAI_PROXY_SESSIONS_STORE and _RETENTION.
         ProxySettings settings = OpenAiProxySettings.proxySettings(properties);
-        Store kind = OpenAiProxySettings.bind(
-                () -> Store.valueOf(settings.sessionStore().toUpperCase(Locale.ROOT)));
         Duration retention = OpenAiProxySettings.bind(settings::sessionRetention);
-        if (kind == Store.MEMORY) {
-            return inMemory("in memory (" + STORE_PROPERTY + "=memory; lost on restart)", retention, clock);
-        }
-        // The single DataSource, or the primary one among several; none when it is ambiguous.
-        DataSource dataSource = dataSources.getIfUnique();
-        if (dataSource == null) {
-            if (kind == Store.JDBC) {
-                throw new InvalidConfigurationPropertyValueException(
-                        STORE_PROPERTY,
-                        "jdbc",
-                        "the application has no DataSource bean (or several and none is @Primary): configure"
-                                + " spring.datasource.url, or define a SessionStore bean");
-            }
-            return inMemory("in memory (no DataSource in the application; lost on restart)", retention, clock);
+        StoreDataSource.Choice choice = StoreDataSource.choose(settings, dataSources, "a SessionStore bean");
+        if (choice.inMemory()) {
+            return inMemory("in memory (" + choice.inMemoryBecause() + "; lost on restart)", retention, clock);
         }
         try {
-            SessionStore store = JdbcSessionStore.builder(dataSource)
+            SessionStore store = JdbcSessionStore.builder(choice.dataSource())
                     .retention(retention)
                     .clock(clock)
                     .build();
@@ -92,7 +76,7 @@ public final class OpenAiProxySessionsAutoConfiguration {
             throw new IllegalStateException(
                     "openai.proxy.sessions: could not create or migrate the session tables in the application's"
                             + " DataSource (" + cause.getMessage() + "). Fix the database or its rights, or set "
-                            + STORE_PROPERTY + "=memory to keep sessions in memory.",
+                            + StoreDataSource.PROPERTY + "=memory to keep sessions in memory.",
                     e);
         }
     }

@@ -1,0 +1,90 @@
+package io.github.openaiproxy.core.internal;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Objects;
+import javax.sql.DataSource;
+
+/**
+ * Runs numbered schema migrations, for the JDBC stores: a version table records which ran, and each one not
+ * yet recorded runs once, in its own transaction, with its version. Migrations are idempotent DDL, so
+ * instances that start at the same time cannot break the schema: one that loses the race finds the version
+ * recorded and goes on.
+ */
+public final class JdbcMigrations {
+    private static final System.Logger LOG = System.getLogger(JdbcMigrations.class.getName());
+
+    private final String versions;
+    private final String what;
+    private final Clock clock;
+
+    /**
+     * @param versions the version table's name (each store keeps its own numbering)
+     * @param what what the schema holds, for the log ({@code session}, ...)
+     * @param clock the clock of the {@code applied_at} times
+     */
+    public JdbcMigrations(String versions, String what, Clock clock) {
+        this.versions = Objects.requireNonNull(versions, "versions");
+        this.what = Objects.requireNonNull(what, "what");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * Creates the version table if needed and runs each migration not yet recorded. Version i+1 is
+     * {@code migrations.get(i)}: a migration is never edited, only added.
+     */
+    public void migrate(DataSource dataSource, List<List<String>> migrations) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE IF NOT EXISTS " + versions + " (version INT NOT NULL PRIMARY KEY,"
+                        + " applied_at TIMESTAMP WITH TIME ZONE NOT NULL)");
+            }
+            for (int v = currentVersion(c) + 1; v <= migrations.size(); v++) {
+                apply(c, v, migrations.get(v - 1));
+            }
+        }
+    }
+
+    private int currentVersion(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT MAX(version) FROM " + versions)) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private void apply(Connection c, int version, List<String> statements) throws SQLException {
+        boolean autoCommit = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+            try (Statement s = c.createStatement()) {
+                for (String sql : statements) {
+                    s.execute(sql);
+                }
+            }
+            try (PreparedStatement p =
+                    c.prepareStatement("INSERT INTO " + versions + " (version, applied_at) VALUES (?, ?)")) {
+                p.setInt(1, version);
+                p.setObject(2, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
+                p.executeUpdate();
+            }
+            c.commit();
+            LOG.log(System.Logger.Level.INFO, what + " schema migrated to version {0}", version);
+        } catch (SQLException e) {
+            c.rollback();
+            // Another instance may have applied it at the same moment: then all is well.
+            if (currentVersion(c) < version) {
+                throw e;
+            }
+        } finally {
+            c.setAutoCommit(autoCommit);
+        }
+    }
+}
