@@ -1,0 +1,94 @@
+package io.github.openaiproxy.core.images;
+
+import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.internal.Internal;
+import io.github.openaiproxy.core.route.CustomRoute;
+import java.time.Clock;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
+
+/**
+ * The engine's image storage: the store, its settings, the threads its blocking calls run on, and who may see an
+ * image. An image is visible to a caller when it has not outlived {@code images.retention} and it has no owner
+ * or the caller is its owner; to anyone else it is as unknown as an id that never existed.
+ */
+@Internal
+public final class Images {
+    private final ImageStore store;
+    private final ImageConfig config;
+    private final long maxSize;
+    private final Executor executor;
+    private final Clock clock;
+
+    /**
+     * @param store the store
+     * @param config the settings
+     * @param maxBodySize the proxy's {@code max-body-size}: the size cap when {@code images.max-size} is 0
+     * @param executor the threads store calls and image bodies run on
+     * @param clock the clock retention is measured by
+     */
+    public Images(ImageStore store, ImageConfig config, long maxBodySize, Executor executor, Clock clock) {
+        this.store = Objects.requireNonNull(store, "store");
+        this.config = Objects.requireNonNull(config, "config");
+        this.maxSize = config.maxSize() > 0 ? config.maxSize() : maxBodySize;
+        this.executor = Objects.requireNonNull(executor, "executor");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /** The routes that serve and delete stored images. */
+    public List<CustomRoute> routes() {
+        return ImageRoutes.all(this);
+    }
+
+    /** The owner of what {@code identity} creates: none for anonymous callers, or when images are not private. */
+    public String ownerFor(Identity identity) {
+        if (!config.privateImages() || identity == null) {
+            return null;
+        }
+        return identity.ownerId().orElse(null);
+    }
+
+    /** What {@code identity} is when it reads: its owner id whatever {@code images.private} says. */
+    static String reader(Identity identity) {
+        return identity == null ? null : identity.ownerId().orElse(null);
+    }
+
+    /** Whether {@code reader} may see {@code image} now. */
+    boolean visible(StoredImage image, String reader) {
+        if (config.retention() != null
+                && !image.createdAt().plus(config.retention()).isAfter(clock.instant())) {
+            return false;
+        }
+        return image.owner() == null || image.owner().equals(reader);
+    }
+
+    /** Runs a store call on the image threads. */
+    <T> CompletableFuture<T> call(Supplier<T> operation) {
+        try {
+            return CompletableFuture.supplyAsync(operation, executor);
+        } catch (RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    public ImageStore store() {
+        return store;
+    }
+
+    public ImageConfig config() {
+        return config;
+    }
+
+    /** The size cap of one image. */
+    public long maxSize() {
+        return maxSize;
+    }
+
+    Executor executor() {
+        return executor;
+    }
+}
