@@ -117,7 +117,14 @@ public final class ProxyEngine implements AutoCloseable {
         this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
         this.images = imageStore == null
                 ? null
-                : new Images(imageStore, config.images(), config.maxBodySize(), imageThreads, b.clock);
+                : new Images(
+                        imageStore,
+                        config.images(),
+                        config.maxBodySize(),
+                        config.upstream().baseUrl(),
+                        config.path(),
+                        imageThreads,
+                        b.clock);
         if (images != null) {
             all.addAll(images.routes());
         }
@@ -163,6 +170,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
+                        images == null ? null : new RouteHandlers.StoreImages(images),
                         new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay, limit)),
                 b.steps);
     }

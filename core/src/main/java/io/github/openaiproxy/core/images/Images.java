@@ -1,8 +1,10 @@
 package io.github.openaiproxy.core.images;
 
 import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.route.CustomRoute;
+import java.net.URI;
 import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
@@ -23,20 +25,43 @@ public final class Images {
     private final long maxSize;
     private final Executor executor;
     private final Clock clock;
+    private final ImageSaver saver;
 
     /**
      * @param store the store
      * @param config the settings
      * @param maxBodySize the proxy's {@code max-body-size}: the size cap when {@code images.max-size} is 0
+     * @param upstream the upstream's base URL (its host and port may be fetched from)
+     * @param mountPath where the proxy is mounted, the start of its image links without a public base URL
      * @param executor the threads store calls and image bodies run on
      * @param clock the clock retention is measured by
      */
-    public Images(ImageStore store, ImageConfig config, long maxBodySize, Executor executor, Clock clock) {
+    public Images(
+            ImageStore store,
+            ImageConfig config,
+            long maxBodySize,
+            URI upstream,
+            String mountPath,
+            Executor executor,
+            Clock clock) {
         this.store = Objects.requireNonNull(store, "store");
         this.config = Objects.requireNonNull(config, "config");
         this.maxSize = config.maxSize() > 0 ? config.maxSize() : maxBodySize;
         this.executor = Objects.requireNonNull(executor, "executor");
         this.clock = Objects.requireNonNull(clock, "clock");
+        String base = config.publicBaseUrl() != null ? config.publicBaseUrl().toString() : mountPath;
+        while (base.endsWith("/")) {
+            base = base.substring(0, base.length() - 1);
+        }
+        this.saver = new ImageSaver(this, new SafeFetcher(config.fetchHosts(), upstream, config.fetchTimeout()), base);
+    }
+
+    /**
+     * The answer to send for an upstream image generation's {@code answer}: its images stored and its links the
+     * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false}.
+     */
+    public CompletableFuture<ProxyResponse> save(ProxyResponse answer, Identity identity) {
+        return saver.save(answer, ownerFor(identity));
     }
 
     /** The routes that serve and delete stored images. */
