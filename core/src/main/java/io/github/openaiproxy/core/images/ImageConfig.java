@@ -58,7 +58,7 @@ public record ImageConfig(
     /** OpenAI's host for generated images. */
     public static final String OPENAI_IMAGE_HOST = "oaidalleapiprodscus.blob.core.windows.net";
     /** The default of {@link #directory}. */
-    public static final Path DEFAULT_DIRECTORY = Path.of("data", "images");
+    public static final Path DEFAULT_DIRECTORY = Path.of("./data/images");
     /** The default of {@link #fetchTimeout}. */
     public static final Duration DEFAULT_FETCH_TIMEOUT = Duration.ofSeconds(30);
 

@@ -2,6 +2,7 @@ package io.github.openaiproxy.spring;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.images.ImageStore;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.session.SessionStore;
@@ -82,6 +83,7 @@ public final class OpenAiProxyAutoConfiguration {
             ProxyConfig config,
             ObjectProvider<UpstreamClient> upstreamClient,
             ObjectProvider<SessionStore> sessionStore,
+            ObjectProvider<ImageStore> imageStore,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
@@ -89,6 +91,7 @@ public final class OpenAiProxyAutoConfiguration {
         observers.orderedStream().forEach(builder::observer);
         upstreamClient.ifAvailable(builder::upstreamClient);
         sessionStore.ifAvailable(builder::sessions);
+        imageStore.ifAvailable(builder::imageStore);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));
         try {
