@@ -313,6 +313,38 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void aLaterGenerationDeletesTheImagesPastRetentionFromTheStore() throws Exception {
+        ProxyEngineImageFilesTest.MutableClock clock =
+                new ProxyEngineImageFilesTest.MutableClock(java.time.Instant.parse("2026-01-01T00:00:00Z"));
+        upstreamServes("/files/old.png", "image/png", png(100, 15));
+        upstreamAnswers("/v1/images/generations", urlAnswer(link("/files/old.png")));
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .images(ImageConfig.DEFAULTS
+                                .withStore(ImageConfig.Store.FILESYSTEM)
+                                .withRetention(java.time.Duration.ofHours(1)))
+                        .build())
+                .imageStore(FilesystemImageStore.create(directory, clock))
+                .clock(clock)
+                .build();
+        String old = generate("/images/generations", null)
+                .json()
+                .path("data")
+                .path(0)
+                .path("url")
+                .asText();
+        assertThat(storedImages()).isEqualTo(1);
+        clock.advance(java.time.Duration.ofHours(2));
+        assertThat(fetch(old, null).status()).isEqualTo(404);
+        generate("/images/generations", null);
+        // the purge runs on the image threads: wait for it, then only the new image is left
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(storedImages()).isEqualTo(1));
+        String id = old.substring(old.lastIndexOf('/') + 1, old.lastIndexOf('.'));
+        assertThat(Files.exists(directory.resolve(id + ".meta"))).isFalse();
+    }
+
+    @Test
     void anUpstreamErrorPassesUnchanged() {
         upstream.server()
                 .stubFor(post("/v1/images/generations")

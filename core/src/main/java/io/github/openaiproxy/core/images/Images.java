@@ -11,6 +11,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -26,6 +27,11 @@ public final class Images {
     private final Executor executor;
     private final Clock clock;
     private final ImageSaver saver;
+    /** When expired images were last deleted, as the clock's epoch millis. */
+    private final AtomicLong lastPurge = new AtomicLong(Long.MIN_VALUE);
+
+    private static final long PURGE_INTERVAL_MILLIS = 60_000;
+    private static final System.Logger LOG = System.getLogger(Images.class.getName());
 
     /**
      * @param store the store
@@ -61,7 +67,35 @@ public final class Images {
      * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false}.
      */
     public CompletableFuture<ProxyResponse> save(ProxyResponse answer, Identity identity) {
+        purgeExpired();
         return saver.save(answer, ownerFor(identity));
+    }
+
+    /**
+     * Deletes the images older than {@code images.retention} from the store, at most once a minute, on the image
+     * threads (they are 404 from the moment they expire: this only frees their space).
+     */
+    void purgeExpired() {
+        if (config.retention() == null) {
+            return;
+        }
+        long now = clock.millis();
+        long last = lastPurge.get();
+        if ((last != Long.MIN_VALUE && now - last < PURGE_INTERVAL_MILLIS) || !lastPurge.compareAndSet(last, now)) {
+            return;
+        }
+        try {
+            executor.execute(() -> {
+                try {
+                    int n = store.deleteExpired(clock.instant().minus(config.retention()));
+                    LOG.log(System.Logger.Level.DEBUG, "{0} expired images deleted", n);
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "expired images not deleted: " + e.getMessage());
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            lastPurge.set(last); // busy: the next generation tries again
+        }
     }
 
     /** The routes that serve and delete stored images. */
