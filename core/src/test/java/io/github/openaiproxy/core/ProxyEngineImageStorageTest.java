@@ -299,6 +299,34 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void aSlowLinkIsGivenUpAtTheFetchTimeout() throws Exception {
+        upstream.server()
+                .stubFor(get("/files/slow-headers.png")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "image/png")
+                                .withBody(png(100, 16))
+                                .withFixedDelay(20_000)));
+        // headers at once, then a body that trickles for 20 s: the deadline covers the body too
+        upstream.server()
+                .stubFor(get("/files/slow-body.png")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "image/png")
+                                .withBody(png(10_000, 17))
+                                .withChunkedDribbleDelay(20, 20_000)));
+        start(c -> c.withFetchTimeout(java.time.Duration.ofMillis(500)));
+        for (String path : List.of("/files/slow-headers.png", "/files/slow-body.png")) {
+            String original = urlAnswer(link(path));
+            upstreamAnswers("/v1/images/generations", original);
+            long started = System.nanoTime();
+            assertUnstored(generate("/images/generations", null), original);
+            // not a timing check of the proxy's speed: only that it did not wait for the 20 s upstream
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - started))
+                    .as(path)
+                    .isLessThan(java.time.Duration.ofSeconds(15));
+        }
+    }
+
+    @Test
     void htmlServedAsAnImageIsRefused() throws Exception {
         upstreamServes("/files/page.png", "image/png", "<html><body>hi</body></html>".getBytes(StandardCharsets.UTF_8));
         upstreamServes("/files/typed.png", "text/html", png(100, 12));

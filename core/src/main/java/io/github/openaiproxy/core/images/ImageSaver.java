@@ -66,7 +66,15 @@ final class ImageSaver {
         try {
             entries = entries(bytes);
         } catch (IOException e) {
-            return withBody(answer, bytes, false); // not an images answer: nothing to store
+            // Not JSON: an encoded body cannot be read here (say so), anything else holds no images.
+            boolean encoded = answer.headers()
+                    .firstValue("Content-Encoding")
+                    .filter(v -> !v.isBlank() && !v.equalsIgnoreCase("identity"))
+                    .isPresent();
+            if (encoded) {
+                LOG.log(System.Logger.Level.WARNING, "generated images not stored: the answer is content-encoded");
+            }
+            return withBody(answer, bytes, encoded);
         }
         List<String> stored = new ArrayList<>();
         List<String> links = new ArrayList<>();
@@ -206,7 +214,6 @@ final class ImageSaver {
         Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         h.putAll(answer.headers().map());
         h.put("Content-Length", List.of(Integer.toString(body.length)));
-        h.remove("Content-Encoding"); // collected decoded
         if (notStored) {
             h.put(NOT_STORED_HEADER, List.of("false"));
         }
