@@ -182,6 +182,36 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void onTheJdbcStoreTheSameRoundTripWorksAndAStoreIsRequired() {
+        byte[] bytes = png(200_000, 20);
+        upstreamServes("/files/db.png", "image/png", bytes);
+        upstreamAnswers("/v1/images/generations", urlAnswer(link("/files/db.png")));
+        org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:engine-images-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        h2.setUser("sa");
+        ProxyConfig jdbc = config(upstream.baseUrl())
+                .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.JDBC))
+                .build();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ProxyEngine.create(jdbc))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("images.store=jdbc");
+        engine = ProxyEngine.builder(jdbc)
+                .imageStore(io.github.openaiproxy.core.images.JdbcImageStore.create(h2))
+                .build();
+        String url = generate("/images/generations", null)
+                .json()
+                .path("data")
+                .path(0)
+                .path("url")
+                .asText();
+        upstream.server().stubFor(get(anyUrl()).willReturn(aResponse().withStatus(403)));
+        assertThat(fetch(url, null).body().bytes()).isEqualTo(bytes);
+        Answer range = send(engine, ProxyRequest.builder("GET", url).header("Range", "bytes=150000-"));
+        assertThat(range.status()).isEqualTo(206);
+        assertThat(range.body().bytes()).isEqualTo(java.util.Arrays.copyOfRange(bytes, 150_000, 200_000));
+    }
+
+    @Test
     void thePassThroughRouteIsRewrittenTooAndAPublicBaseUrlMakesLinksAbsolute() {
         byte[] one = png(1_000, 3);
         upstreamServes("/files/p.png", "image/png", one);
