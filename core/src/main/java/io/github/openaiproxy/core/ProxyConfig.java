@@ -3,6 +3,7 @@ package io.github.openaiproxy.core;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.http.AllowedHosts;
+import io.github.openaiproxy.core.images.ImageConfig;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.KeyPolicy;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
@@ -45,6 +46,7 @@ public final class ProxyConfig {
     private final int maxConcurrentUpstreamCalls;
     private final int maxConcurrentUpstreamCallsPerClient;
     private final AccessConfig access;
+    private final ImageConfig images;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -74,6 +76,7 @@ public final class ProxyConfig {
         this.maxConcurrentUpstreamCalls = b.maxConcurrentUpstreamCalls;
         this.maxConcurrentUpstreamCallsPerClient = b.maxConcurrentUpstreamCallsPerClient;
         this.access = Objects.requireNonNull(b.access, "access");
+        this.images = Objects.requireNonNull(b.images, "images");
     }
 
     /** A builder with every default. */
@@ -104,6 +107,7 @@ public final class ProxyConfig {
         b.maxConcurrentUpstreamCalls = maxConcurrentUpstreamCalls;
         b.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
         b.access = access;
+        b.images = images;
         return b;
     }
 
@@ -160,6 +164,11 @@ public final class ProxyConfig {
     /** How chat sessions are used (routes on, history as context off, by default). */
     public SessionConfig sessions() {
         return sessions;
+    }
+
+    /** How generated images are stored and served (not stored, by default). */
+    public ImageConfig images() {
+        return images;
     }
 
     /**
@@ -219,6 +228,7 @@ public final class ProxyConfig {
         private int maxConcurrentUpstreamCalls = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS;
         private int maxConcurrentUpstreamCallsPerClient = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
         private AccessConfig access = AccessConfig.DEFAULTS;
+        private ImageConfig images = ImageConfig.DEFAULTS;
 
         private Builder() {}
 
@@ -286,6 +296,12 @@ public final class ProxyConfig {
 
         public Builder sessions(SessionConfig sessions) {
             this.sessions = sessions;
+            return this;
+        }
+
+        /** How generated images are stored and served. */
+        public Builder images(ImageConfig images) {
+            this.images = images;
             return this;
         }
 

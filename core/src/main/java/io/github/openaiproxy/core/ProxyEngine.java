@@ -14,6 +14,9 @@ import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.images.FilesystemImageStore;
+import io.github.openaiproxy.core.images.ImageStore;
+import io.github.openaiproxy.core.images.Images;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
@@ -73,6 +76,10 @@ public final class ProxyEngine implements AutoCloseable {
 
     private final PolicyLookup policies;
     private final ExecutorService accessThreads;
+    /** Stored images, or {@code null} when {@code images.store} is none; with the threads their calls run on. */
+    private final Images images;
+
+    private final ExecutorService imageThreads;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -105,6 +112,21 @@ public final class ProxyEngine implements AutoCloseable {
                     b.auditLog != null ? b.auditLog : AuditLog.inMemory(),
                     b.clock);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
+        }
+        ImageStore imageStore = imageStore(config, b.imageStore);
+        this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
+        this.images = imageStore == null
+                ? null
+                : new Images(
+                        imageStore,
+                        config.images(),
+                        config.maxBodySize(),
+                        config.upstream().baseUrl(),
+                        config.path(),
+                        imageThreads,
+                        b.clock);
+        if (images != null) {
+            all.addAll(images.routes());
         }
         all.addAll(b.routes);
         this.routes = RouteTable.of(config.passThroughRoutes(), all);
@@ -148,8 +170,27 @@ public final class ProxyEngine implements AutoCloseable {
                         new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
+                        images == null ? null : new RouteHandlers.StoreImages(images),
                         new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay, limit)),
                 b.steps);
+    }
+
+    /** The store {@code images.store} names: the builder's, or a filesystem store; none when not stored. */
+    private static ImageStore imageStore(ProxyConfig config, ImageStore given) {
+        switch (config.images().store()) {
+            case NONE:
+                return null;
+            case FILESYSTEM:
+                return given != null
+                        ? given
+                        : FilesystemImageStore.create(config.images().directory());
+            default:
+                if (given == null) {
+                    throw new IllegalStateException(
+                            "images.store=jdbc needs an image store on the database: ProxyEngine.Builder.imageStore");
+                }
+                return given;
+        }
     }
 
     /** An engine with the default upstream client (the JDK's HttpClient); {@link #close()} releases it. */
@@ -315,6 +356,9 @@ public final class ProxyEngine implements AutoCloseable {
         if (accessThreads != null) {
             accessThreads.shutdown();
         }
+        if (imageThreads != null) {
+            imageThreads.shutdown();
+        }
         if (ownsSessionStore) {
             sessionStore.close();
         }
@@ -367,6 +411,7 @@ public final class ProxyEngine implements AutoCloseable {
         private ProxyKeyStore proxyKeys;
         private PolicyStore policyStore;
         private AuditLog auditLog;
+        private ImageStore imageStore;
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -466,6 +511,16 @@ public final class ProxyEngine implements AutoCloseable {
         /** The time the engine judges keys' and tokens' expiry by, and runs its access caches on; for tests. */
         public Builder clock(java.time.Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * The store generated images are kept in when {@code images.store} is not none (required for
+         * {@code jdbc}: a {@link io.github.openaiproxy.core.images.JdbcImageStore} on the host's database); by
+         * default a {@link FilesystemImageStore} in {@code images.directory}. The caller owns (and closes) it.
+         */
+        public Builder imageStore(ImageStore store) {
+            this.imageStore = Objects.requireNonNull(store, "store");
             return this;
         }
 

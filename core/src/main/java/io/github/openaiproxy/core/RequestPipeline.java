@@ -78,6 +78,8 @@ final class RequestPipeline {
             RouteHandlers.ResolveKey resolveKey,
             RouteHandlers.Sessions sessions,
             RouteHandlers.Custom custom,
+            /** Stores generated images; {@code null} when images.store is none. */
+            RouteHandlers.StoreImages storeImages,
             SendUpstream send) {}
 
     RequestPipeline(RouteTable routes, Parts p, Map<RequestStep.Position, List<RequestStep>> hostSteps) {
@@ -104,6 +106,7 @@ final class RequestPipeline {
                         p.resolveKey(),
                         beforeUpstream,
                         p.sessions(),
+                        optional(p.storeImages()),
                         p.send()));
         byKind.put(
                 RouteKindChain.PASS_THROUGH,
@@ -118,6 +121,7 @@ final class RequestPipeline {
                         p.passThrough(),
                         p.resolveKey(),
                         beforeUpstream,
+                        optional(p.storeImages()),
                         p.send()));
         byKind.put(
                 RouteKindChain.CUSTOM, chain(around, routeChecks, p.identify(), readWhole, p.authorize(), p.custom()));
@@ -156,6 +160,10 @@ final class RequestPipeline {
     /** The error shape for a path that is no route: OpenAI's under {@code /v1}, the seed's elsewhere. */
     static ErrorStyle styleForUnknown(String path) {
         return path.equals("/v1") || path.startsWith("/v1/") ? ErrorStyle.OPENAI : ErrorStyle.SIMPLE;
+    }
+
+    private static List<RequestStep> optional(RequestStep step) {
+        return step == null ? List.of() : List.of(step);
     }
 
     private static RequestStep[] chain(List<RequestStep> around, Object... steps) {

@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.images.Images;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
@@ -228,6 +229,32 @@ final class RouteHandlers {
                 }
                 return next.proceed(ctx).thenCompose(answer -> sessions.record(ready.turn(), answer));
             });
+        }
+    }
+
+    /**
+     * Stores the images of a successful image generation (a simple image route, or {@code POST
+     * /v1/images/generations}) before the answer goes out, and points its links at the proxy; on when
+     * {@code images.store} is not none. Inside the session step, so a session records the proxy's links.
+     */
+    static final class StoreImages implements RequestStep {
+        private static final String GENERATIONS = "/v1/images/generations";
+        private final Images images;
+
+        StoreImages(Images images) {
+            this.images = images;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            boolean generation = ctx.normalized != null
+                    ? GENERATIONS.equals(ctx.normalized.upstreamPath())
+                    : ctx.route != null && GENERATIONS.equals(ctx.route.template());
+            if (!generation) {
+                return next.proceed(ctx);
+            }
+            Identity identity = ctx.identity;
+            return next.proceed(ctx).thenCompose(answer -> images.save(answer, identity));
         }
     }
 

@@ -4,11 +4,14 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.DeclaredProxyKeys;
 import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.images.ImageConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -161,6 +164,46 @@ public final class ProxySettings {
                     Setting.Type.DURATION,
                     null,
                     "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."),
+            // Image storage (issue 14): generated images kept after the upstream's links expire.
+            Setting.oneOf(
+                    "images.store",
+                    "none",
+                    "Where generated images are kept: none (links relayed as they come), filesystem or jdbc.",
+                    "none",
+                    "filesystem",
+                    "jdbc"),
+            Setting.string("images.directory", "./data/images", "The filesystem image store's directory."),
+            Setting.of(
+                    "images.public-base-url",
+                    Setting.Type.URL,
+                    null,
+                    "The absolute base of the proxy's image links (scheme, host, mount path); unset: relative links."),
+            Setting.of(
+                    "images.fetch-hosts",
+                    Setting.Type.LIST,
+                    "oaidalleapiprodscus.blob.core.windows.net",
+                    "Hosts (host or host:port) image links may be fetched from, besides the upstream's own."),
+            Setting.of(
+                    "images.store-b64",
+                    Setting.Type.BOOLEAN,
+                    "true",
+                    "Whether b64_json images are stored too (the answer keeps b64_json)."),
+            Setting.of(
+                    "images.private",
+                    Setting.Type.BOOLEAN,
+                    "true",
+                    "Whether an identified caller's images are served to that caller only."),
+            Setting.of(
+                    "images.retention",
+                    Setting.Type.DURATION,
+                    null,
+                    "How long an image is kept; unset: until deleted."),
+            Setting.of(
+                    "images.max-size",
+                    Setting.Type.SIZE,
+                    null,
+                    "Most bytes of one stored image; unset: max-body-size."),
+            Setting.of("images.fetch-timeout", Setting.Type.DURATION, "30s", "Time to fetch one upstream image link."),
             // Who may call: the identity sources (access.*).
             Setting.oneOf(
                     "access.anonymous",
@@ -356,6 +399,20 @@ public final class ProxySettings {
                 sessions, "sessions.max-page-size", (SessionConfig c, Long v) -> c.withMaxPageSize(Math.toIntExact(v)));
         sessions = binder.with(sessions, "sessions.queue-size", SessionConfig::withQueueSize);
         b.sessions(sessions);
+
+        ImageConfig images = base.images();
+        images = binder.with(
+                images, "images.store", (ImageConfig c, String v) -> c.withStore(ImageConfig.Store.parse(v)));
+        images = binder.with(images, "images.directory", (ImageConfig c, String v) -> c.withDirectory(Path.of(v)));
+        images = binder.with(
+                images, "images.public-base-url", (ImageConfig c, String v) -> c.withPublicBaseUrl(URI.create(v)));
+        images = binder.with(images, "images.fetch-hosts", ImageConfig::withFetchHosts);
+        images = binder.with(images, "images.store-b64", ImageConfig::withStoreB64);
+        images = binder.with(images, "images.private", ImageConfig::withPrivateImages);
+        images = binder.with(images, "images.retention", ImageConfig::withRetention);
+        images = binder.with(images, "images.max-size", (ImageConfig c, Long v) -> c.withMaxSize(v));
+        images = binder.with(images, "images.fetch-timeout", ImageConfig::withFetchTimeout);
+        b.images(images);
 
         // Keys declared in configuration, and the admin API.
         AccessConfig access = base.access();

@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.access.AuditLog;
 import io.github.openaiproxy.core.access.PolicyStore;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
+import io.github.openaiproxy.core.images.ImageStore;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.session.SessionStore;
@@ -89,6 +90,7 @@ public final class OpenAiProxyAutoConfiguration {
             ObjectProvider<ProxyKeyStore> proxyKeys,
             ObjectProvider<PolicyStore> policyStore,
             ObjectProvider<AuditLog> auditLog,
+            ObjectProvider<ImageStore> imageStore,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
@@ -99,6 +101,7 @@ public final class OpenAiProxyAutoConfiguration {
         proxyKeys.ifAvailable(builder::proxyKeys);
         policyStore.ifAvailable(builder::policyStore);
         auditLog.ifAvailable(builder::auditLog);
+        imageStore.ifAvailable(builder::imageStore);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));
         try {

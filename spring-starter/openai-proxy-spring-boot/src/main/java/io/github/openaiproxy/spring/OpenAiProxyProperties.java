@@ -106,6 +106,8 @@ public class OpenAiProxyProperties {
 
     private final Sessions sessions = new Sessions();
 
+    private final Images images = new Images();
+
     private final Graphql graphql = new Graphql();
 
     private final Metrics metrics = new Metrics();
@@ -259,6 +261,10 @@ public class OpenAiProxyProperties {
 
     public Sessions getSessions() {
         return sessions;
+    }
+
+    public Images getImages() {
+        return images;
     }
 
     public Graphql getGraphql() {
@@ -644,6 +650,130 @@ public class OpenAiProxyProperties {
             JDBC,
             /** In memory, bounded, lost on restart. */
             MEMORY
+        }
+    }
+
+    /**
+     * Image storage: generated images kept after the upstream's links expire, served at
+     * '/images/files/{id}.{ext}' under the proxy's path.
+     */
+    public static class Images {
+        /**
+         * Where generated images are kept: 'none' (links relayed as they come), 'filesystem' (in 'directory')
+         * or 'jdbc' (the application's DataSource, table 'openai_proxy_images').
+         */
+        private Store store = Store.NONE;
+
+        /** The filesystem image store's directory. */
+        private String directory = "./data/images";
+
+        /**
+         * The absolute base of the proxy's image links (scheme, host and the proxy's path); unset, links are
+         * relative to the proxy's path.
+         */
+        private String publicBaseUrl;
+
+        /** Hosts ('host' or 'host:port') image links may be fetched from, besides the upstream's own. */
+        private List<String> fetchHosts = new ArrayList<>(List.of("oaidalleapiprodscus.blob.core.windows.net"));
+
+        /** Whether images that come as 'b64_json' are stored too (the answer keeps its 'b64_json'). */
+        private boolean storeB64 = true;
+
+        /** Whether an identified caller's images are served to that caller only. */
+        private boolean privateImages = true;
+
+        /** How long an image is kept, for example '30d'; unset, until deleted. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration retention;
+
+        /** The most bytes of one stored image; unset, the proxy's max-body-size. */
+        private DataSize maxSize;
+
+        /** Time to fetch one upstream image link, body included. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration fetchTimeout = Duration.ofSeconds(30);
+
+        public Store getStore() {
+            return store;
+        }
+
+        public void setStore(Store store) {
+            this.store = store;
+        }
+
+        public String getDirectory() {
+            return directory;
+        }
+
+        public void setDirectory(String directory) {
+            this.directory = directory;
+        }
+
+        public String getPublicBaseUrl() {
+            return publicBaseUrl;
+        }
+
+        public void setPublicBaseUrl(String publicBaseUrl) {
+            this.publicBaseUrl = publicBaseUrl;
+        }
+
+        public List<String> getFetchHosts() {
+            return fetchHosts;
+        }
+
+        public void setFetchHosts(List<String> fetchHosts) {
+            this.fetchHosts = fetchHosts;
+        }
+
+        public boolean isStoreB64() {
+            return storeB64;
+        }
+
+        public void setStoreB64(boolean storeB64) {
+            this.storeB64 = storeB64;
+        }
+
+        /** Whether an identified caller's images are served to that caller only ('images.private'). */
+        public boolean isPrivate() {
+            return privateImages;
+        }
+
+        public void setPrivate(boolean privateImages) {
+            this.privateImages = privateImages;
+        }
+
+        public Duration getRetention() {
+            return retention;
+        }
+
+        public void setRetention(Duration retention) {
+            this.retention = retention;
+        }
+
+        public DataSize getMaxSize() {
+            return maxSize;
+        }
+
+        public void setMaxSize(DataSize maxSize) {
+            this.maxSize = maxSize;
+        }
+
+        public Duration getFetchTimeout() {
+            return fetchTimeout;
+        }
+
+        public void setFetchTimeout(Duration fetchTimeout) {
+            this.fetchTimeout = fetchTimeout;
+        }
+
+        /** Where generated images are kept. */
+        public enum Store {
+            /** Not stored. */
+            NONE,
+            /** In a directory. */
+            FILESYSTEM,
+            /** In the application's DataSource. */
+            JDBC
         }
     }
 

@@ -46,6 +46,11 @@ final class AccessStorage implements AutoCloseable {
         }
     }
 
+    /** The pool of its own, or {@code null} when it shares the sessions' database. */
+    HikariDataSource ownPool() {
+        return ownPool;
+    }
+
     ProxyKeyStore keys() {
         return keys;
     }

@@ -5,6 +5,8 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.config.SettingsBinder;
 import io.github.openaiproxy.core.http.AllowedHosts;
+import io.github.openaiproxy.core.images.ImageConfig;
+import io.github.openaiproxy.core.images.JdbcImageStore;
 import io.github.openaiproxy.demo.DemoUpstream;
 import io.github.openaiproxy.graphql.GraphQlOptions;
 import io.github.openaiproxy.graphql.GraphQlRoute;
@@ -165,6 +167,11 @@ public final class StandaloneServer implements AutoCloseable {
                 .auditLog(access.audit());
         if (graphQl.enabled()) {
             builder.route(GraphQlRoute.create(config, graphQl));
+        }
+        if (config.images().store() == ImageConfig.Store.JDBC) {
+            // On the database the sessions and keys use (filesystem: the engine's own store in images.directory).
+            builder.imageStore(
+                    JdbcImageStore.create(sessions.dataSource() != null ? sessions.dataSource() : access.ownPool()));
         }
         ProxyEngine engine = builder.build();
 

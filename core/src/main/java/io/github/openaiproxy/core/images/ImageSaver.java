@@ -1,0 +1,222 @@
+package io.github.openaiproxy.core.images;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.JsonToken;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.Json;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.SequenceInputStream;
+import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Stores every image of a successful image generation before the answer goes out, and points its {@code url}s
+ * at the proxy. The answer is otherwise the upstream's, byte for byte: only the {@code url} strings of
+ * {@code data[i]} are replaced, in place. If any image cannot be stored, the client gets the upstream's answer
+ * unchanged with {@value #NOT_STORED_HEADER}{@code : false} (and the images of that answer already stored are
+ * deleted): an image the client paid for is never lost because storage failed.
+ */
+final class ImageSaver {
+    /** The header on an answer whose images were not stored. */
+    static final String NOT_STORED_HEADER = "x-openai-proxy-image-stored";
+
+    private static final System.Logger LOG = System.getLogger(ImageSaver.class.getName());
+    /** The answer is held to be rewritten; beyond this it is relayed as it is. */
+    private static final long MAX_ANSWER = Integer.MAX_VALUE - 16;
+
+    private final Images images;
+    private final SafeFetcher fetcher;
+    private final String linkBase;
+
+    ImageSaver(Images images, SafeFetcher fetcher, String linkBase) {
+        this.images = images;
+        this.fetcher = fetcher;
+        this.linkBase = linkBase;
+    }
+
+    /** The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}. */
+    CompletableFuture<ProxyResponse> save(ProxyResponse answer, String owner) {
+        if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
+            return CompletableFuture.completedFuture(answer);
+        }
+        return BodyCollector.collectTruncated(answer.body(), MAX_ANSWER)
+                .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner))
+                        .exceptionally(error -> {
+                            LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
+                            return withBody(answer, bytes, true);
+                        }));
+    }
+
+    /** A {@code data[i]} entry's image as the answer holds it. */
+    private record Entry(int index, String url, String b64, long urlStart, long urlEnd) {}
+
+    private ProxyResponse rewrite(ProxyResponse answer, byte[] bytes, String owner) {
+        List<Entry> entries;
+        try {
+            entries = entries(bytes);
+        } catch (IOException e) {
+            // Not JSON: an encoded body cannot be read here (say so), anything else holds no images.
+            boolean encoded = answer.headers()
+                    .firstValue("Content-Encoding")
+                    .filter(v -> !v.isBlank() && !v.equalsIgnoreCase("identity"))
+                    .isPresent();
+            if (encoded) {
+                LOG.log(System.Logger.Level.WARNING, "generated images not stored: the answer is content-encoded");
+            }
+            return withBody(answer, bytes, encoded);
+        }
+        List<String> stored = new ArrayList<>();
+        List<String> links = new ArrayList<>();
+        try {
+            for (Entry e : entries) {
+                if (e.url() != null) {
+                    StoredImage image = fromLink(e.url(), owner);
+                    stored.add(image.id());
+                    links.add(link(image));
+                } else if (e.b64() != null && images.config().storeB64()) {
+                    stored.add(fromBase64(e.b64(), owner).id());
+                    links.add(null);
+                } else {
+                    links.add(null);
+                }
+            }
+        } catch (RuntimeException e) {
+            for (String id : stored) {
+                try {
+                    images.store().delete(id);
+                } catch (RuntimeException ignored) {
+                    // retention removes it later
+                }
+            }
+            throw e;
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream(bytes.length);
+        int at = 0;
+        for (int i = 0; i < entries.size(); i++) {
+            Entry e = entries.get(i);
+            if (links.get(i) != null && e.url() != null) {
+                out.write(bytes, at, (int) e.urlStart() - at);
+                out.writeBytes(Json.bytes(Json.mapper().getNodeFactory().textNode(links.get(i))));
+                at = (int) e.urlEnd();
+            }
+        }
+        out.write(bytes, at, bytes.length - at);
+        return withBody(answer, out.toByteArray(), false);
+    }
+
+    private String link(StoredImage image) {
+        return linkBase + ImageRoutes.PREFIX + image.id() + "."
+                + ImageIds.extensionOf(image.contentType()).orElseThrow();
+    }
+
+    private StoredImage fromLink(String url, String owner) {
+        SafeFetcher.Fetched fetched = fetcher.fetch(url);
+        try (InputStream body = fetched.body()) {
+            if (fetched.declaredLength() > images.maxSize()) {
+                throw new ImageFetchException("image larger than " + images.maxSize() + " bytes");
+            }
+            byte[] head = body.readNBytes(ImageSignatures.LENGTH);
+            String type = ImageSignatures.detect(head, head.length)
+                    .orElseThrow(() -> new ImageFetchException("link served no PNG, JPEG, WebP or GIF image"));
+            if (!type.equals(fetched.contentType())
+                    && !(type.equals("image/jpeg") && fetched.contentType().equals("image/jpg"))) {
+                throw new ImageFetchException("image bytes are " + type + ", declared " + fetched.contentType());
+            }
+            return images.store()
+                    .put(
+                            ImageIds.newId(),
+                            type,
+                            owner,
+                            new SequenceInputStream(new ByteArrayInputStream(head), body),
+                            images.maxSize());
+        } catch (IOException e) {
+            throw new ImageFetchException("image fetch failed: " + e.getMessage(), e);
+        }
+    }
+
+    private StoredImage fromBase64(String b64, String owner) {
+        try (InputStream decoded =
+                Base64.getMimeDecoder().wrap(new ByteArrayInputStream(b64.getBytes(StandardCharsets.US_ASCII)))) {
+            byte[] head = decoded.readNBytes(ImageSignatures.LENGTH);
+            String type = ImageSignatures.detect(head, head.length)
+                    .orElseThrow(() -> new ImageFetchException("b64_json holds no PNG, JPEG, WebP or GIF image"));
+            return images.store()
+                    .put(
+                            ImageIds.newId(),
+                            type,
+                            owner,
+                            new SequenceInputStream(new ByteArrayInputStream(head), decoded),
+                            images.maxSize());
+        } catch (IOException e) {
+            throw new ImageFetchException("b64_json not decodable", e);
+        }
+    }
+
+    /** The {@code data[i].url} and {@code data[i].b64_json} strings of an answer, with where each url is. */
+    private static List<Entry> entries(byte[] bytes) throws IOException {
+        List<Entry> entries = new ArrayList<>();
+        Map<Integer, String[]> found = new TreeMap<>();
+        Map<Integer, long[]> where = new TreeMap<>();
+        try (JsonParser p = Json.mapper().getFactory().createParser(bytes)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException("not an object");
+            }
+            JsonToken t;
+            while ((t = p.nextToken()) != null) {
+                if (t != JsonToken.VALUE_STRING) {
+                    continue;
+                }
+                JsonStreamContext c = p.getParsingContext(); // the object of the field
+                JsonStreamContext array = c.getParent();
+                JsonStreamContext data = array == null ? null : array.getParent();
+                if (!c.inObject()
+                        || array == null
+                        || !array.inArray()
+                        || data == null
+                        || !data.inObject()
+                        || !"data".equals(data.getCurrentName())
+                        || data.getParent() == null
+                        || !data.getParent().inRoot()) {
+                    continue;
+                }
+                int index = array.getCurrentIndex();
+                String name = c.getCurrentName();
+                if ("url".equals(name)) {
+                    found.computeIfAbsent(index, k -> new String[2])[0] = p.getText();
+                    where.put(index, new long[] {
+                        p.currentTokenLocation().getByteOffset(),
+                        p.currentLocation().getByteOffset()
+                    });
+                } else if ("b64_json".equals(name)) {
+                    found.computeIfAbsent(index, k -> new String[2])[1] = p.getText();
+                }
+            }
+        }
+        found.forEach((i, v) -> {
+            long[] w = where.getOrDefault(i, new long[] {-1, -1});
+            entries.add(new Entry(i, v[0], v[1], w[0], w[1]));
+        });
+        return entries;
+    }
+
+    private static ProxyResponse withBody(ProxyResponse answer, byte[] body, boolean notStored) {
+        Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        h.putAll(answer.headers().map());
+        h.put("Content-Length", List.of(Integer.toString(body.length)));
+        if (notStored) {
+            h.put(NOT_STORED_HEADER, List.of("false"));
+        }
+        return ProxyResponse.of(answer.status(), HttpHeaders.of(h, (n, v) -> true), body);
+    }
+}

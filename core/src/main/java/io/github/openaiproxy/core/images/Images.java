@@ -1,0 +1,153 @@
+package io.github.openaiproxy.core.images;
+
+import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Internal;
+import io.github.openaiproxy.core.route.CustomRoute;
+import java.net.URI;
+import java.time.Clock;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * The engine's image storage: the store, its settings, the threads its blocking calls run on, and who may see an
+ * image. An image is visible to a caller when it has not outlived {@code images.retention} and it has no owner
+ * or the caller is its owner; to anyone else it is as unknown as an id that never existed.
+ */
+@Internal
+public final class Images {
+    private final ImageStore store;
+    private final ImageConfig config;
+    private final long maxSize;
+    private final Executor executor;
+    private final Clock clock;
+    private final ImageSaver saver;
+    /** When expired images were last deleted, as the clock's epoch millis. */
+    private final AtomicLong lastPurge = new AtomicLong(Long.MIN_VALUE);
+
+    private static final long PURGE_INTERVAL_MILLIS = 60_000;
+    private static final System.Logger LOG = System.getLogger(Images.class.getName());
+
+    /**
+     * @param store the store
+     * @param config the settings
+     * @param maxBodySize the proxy's {@code max-body-size}: the size cap when {@code images.max-size} is 0
+     * @param upstream the upstream's base URL (its host and port may be fetched from)
+     * @param mountPath where the proxy is mounted, the start of its image links without a public base URL
+     * @param executor the threads store calls and image bodies run on
+     * @param clock the clock retention is measured by
+     */
+    public Images(
+            ImageStore store,
+            ImageConfig config,
+            long maxBodySize,
+            URI upstream,
+            String mountPath,
+            Executor executor,
+            Clock clock) {
+        this.store = Objects.requireNonNull(store, "store");
+        this.config = Objects.requireNonNull(config, "config");
+        this.maxSize = config.maxSize() > 0 ? config.maxSize() : maxBodySize;
+        this.executor = Objects.requireNonNull(executor, "executor");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        String base = config.publicBaseUrl() != null ? config.publicBaseUrl().toString() : mountPath;
+        while (base.endsWith("/")) {
+            base = base.substring(0, base.length() - 1);
+        }
+        this.saver = new ImageSaver(this, new SafeFetcher(config.fetchHosts(), upstream, config.fetchTimeout()), base);
+    }
+
+    /**
+     * The answer to send for an upstream image generation's {@code answer}: its images stored and its links the
+     * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false}.
+     */
+    public CompletableFuture<ProxyResponse> save(ProxyResponse answer, Identity identity) {
+        purgeExpired();
+        return saver.save(answer, ownerFor(identity));
+    }
+
+    /**
+     * Deletes the images older than {@code images.retention} from the store, at most once a minute, on the image
+     * threads (they are 404 from the moment they expire: this only frees their space).
+     */
+    void purgeExpired() {
+        if (config.retention() == null) {
+            return;
+        }
+        long now = clock.millis();
+        long last = lastPurge.get();
+        if ((last != Long.MIN_VALUE && now - last < PURGE_INTERVAL_MILLIS) || !lastPurge.compareAndSet(last, now)) {
+            return;
+        }
+        try {
+            executor.execute(() -> {
+                try {
+                    int n = store.deleteExpired(clock.instant().minus(config.retention()));
+                    LOG.log(System.Logger.Level.DEBUG, "{0} expired images deleted", n);
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "expired images not deleted: " + e.getMessage());
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            lastPurge.set(last); // busy: the next generation tries again
+        }
+    }
+
+    /** The routes that serve and delete stored images. */
+    public List<CustomRoute> routes() {
+        return ImageRoutes.all(this);
+    }
+
+    /** The owner of what {@code identity} creates: none for anonymous callers, or when images are not private. */
+    public String ownerFor(Identity identity) {
+        if (!config.privateImages() || identity == null) {
+            return null;
+        }
+        return identity.ownerId().orElse(null);
+    }
+
+    /** What {@code identity} is when it reads: its owner id whatever {@code images.private} says. */
+    static String reader(Identity identity) {
+        return identity == null ? null : identity.ownerId().orElse(null);
+    }
+
+    /** Whether {@code reader} may see {@code image} now. */
+    boolean visible(StoredImage image, String reader) {
+        if (config.retention() != null
+                && !image.createdAt().plus(config.retention()).isAfter(clock.instant())) {
+            return false;
+        }
+        return image.owner() == null || image.owner().equals(reader);
+    }
+
+    /** Runs a store call on the image threads. */
+    <T> CompletableFuture<T> call(Supplier<T> operation) {
+        try {
+            return CompletableFuture.supplyAsync(operation, executor);
+        } catch (RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    public ImageStore store() {
+        return store;
+    }
+
+    public ImageConfig config() {
+        return config;
+    }
+
+    /** The size cap of one image. */
+    public long maxSize() {
+        return maxSize;
+    }
+
+    Executor executor() {
+        return executor;
+    }
+}
