@@ -150,7 +150,8 @@ public final class ProxyEngine implements AutoCloseable {
                 storedKeys,
                 blockingKeys ? accessThreads : direct,
                 accessThreads != null ? accessThreads : direct,
-                b.clock);
+                b.clock,
+                b.identitySources);
         LOG.log(System.Logger.Level.INFO, identities.description());
         this.pipeline = new RequestPipeline(
                 routes,
@@ -406,6 +407,7 @@ public final class ProxyEngine implements AutoCloseable {
         private SessionStore sessionStore;
         private Executor sessionExecutor;
         private java.time.Clock clock = java.time.Clock.systemUTC();
+        private final List<io.github.openaiproxy.core.access.IdentitySource> identitySources = new ArrayList<>();
         private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
         // Keys, policies and the admin API's audit log.
         private ProxyKeyStore proxyKeys;
@@ -505,6 +507,17 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder auditLog(AuditLog log) {
             this.auditLog = Objects.requireNonNull(log, "log");
+            return this;
+        }
+
+        /**
+         * Adds an identity source of the host application (its own tokens, a gateway's signed header, ...),
+         * asked before the built-in ones (proxy key, host user, JWT) in the order added. Its first answer other
+         * than {@link io.github.openaiproxy.core.access.Resolution#ABSENT} decides, as for the built-in sources;
+         * it must not block.
+         */
+        public Builder identitySource(io.github.openaiproxy.core.access.IdentitySource source) {
+            identitySources.add(Objects.requireNonNull(source, "source"));
             return this;
         }
 

@@ -17,6 +17,7 @@ import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.ProxyKey;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.access.ProxyKeys;
+import io.github.openaiproxy.core.access.Resolution;
 import io.github.openaiproxy.core.http.AuthenticatedUser;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.testing.Answer;
@@ -238,6 +239,41 @@ class ProxyEngineIdentityTest {
 
         send(engine, chat("/").user(new AuthenticatedUser("bob", Set.of("admins")::contains)));
         assertThat(seen.get()).isEqualTo(Identity.user("bob", "unlimited"));
+    }
+
+    @Test
+    void anApplicationsOwnSourceIsAskedFirstAndTheBuiltInOnesAfterIt() {
+        ProxyKeys.NewKey k = ProxyKeys.generate();
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .access(withTestPolicies(AccessConfig.DEFAULTS.withAnonymous(AccessConfig.Anonymous.DENY)))
+                        .build())
+                .clock(clock)
+                .proxyKeys(InMemoryProxyKeyStore.of(key("k1", k, "gold", null)))
+                .identitySource(request ->
+                        java.util.concurrent.CompletableFuture.completedFuture(request.header("X-Gateway-User")
+                                .map(name -> name.equals("mallory")
+                                        ? Resolution.rejected("gateway_refused")
+                                        : Resolution.identified(Identity.user(name, "silver")))
+                                .orElse(Resolution.ABSENT)))
+                .step(RequestStep.Position.BEFORE_UPSTREAM, (ctx, next) -> {
+                    seen.set(ctx.identity().orElseThrow());
+                    return next.proceed(ctx);
+                })
+                .build();
+
+        assertThat(send(engine, chat("/v1/chat/completions").header("X-Gateway-User", "carol"))
+                        .status())
+                .isEqualTo(200);
+        assertThat(seen.get()).isEqualTo(Identity.user("carol", "silver"));
+        assertThat(send(engine, chat("/v1/chat/completions").header("Authorization", "Bearer " + k.secret()))
+                        .status())
+                .as("absent from the application's source: the built-in ones decide")
+                .isEqualTo(200);
+        assertThat(seen.get().kind()).isEqualTo(Identity.Kind.PROXY_KEY);
+        assertThat(send(engine, chat("/v1/chat/completions").header("X-Gateway-User", "mallory"))
+                        .status())
+                .isEqualTo(401);
+        assertThat(send(engine, chat("/v1/chat/completions")).status()).isEqualTo(401);
     }
 
     @Test

@@ -9,7 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * An engine's identity sources, asked in order: a proxy key ({@code Authorization: Bearer opk-...}), the host
+ * An engine's identity sources, asked in order: the host application's own sources (if any), a proxy key ({@code Authorization: Bearer opk-...}), the host
  * application's user, a bearer JWT of the configured issuer; the first answer other than
  * {@link Resolution#ABSENT} decides. With none, the caller is anonymous at its {@link ClientAddress}: allowed
  * under {@link Policy#ANONYMOUS}, or rejected when {@code access.anonymous} is {@code deny}.
@@ -33,11 +33,17 @@ public final class IdentityResolver {
      * @param keyExecutor where the key store's calls run
      * @param jwtExecutor where JWTs are checked (a JWKS fetch blocks)
      * @param clock the time keys and tokens expire by
+     * @param applicationSources the host application's own sources, asked before the built-in ones
      */
     public IdentityResolver(
-            AccessConfig access, ProxyKeyStore keyStore, Executor keyExecutor, Executor jwtExecutor, Clock clock) {
+            AccessConfig access,
+            ProxyKeyStore keyStore,
+            Executor keyExecutor,
+            Executor jwtExecutor,
+            Clock clock,
+            List<IdentitySource> applicationSources) {
         ProxyKeySource keys = new ProxyKeySource(access.declaredKeys(), keyStore, keyExecutor, clock);
-        List<IdentitySource> list = new ArrayList<>();
+        List<IdentitySource> list = new ArrayList<>(applicationSources);
         list.add(keys);
         list.add(new HostUserSource(access.rolePolicies()));
         JwtSource jwt = access.jwt() == null ? null : new JwtSource(access.jwt(), jwtExecutor, clock);
@@ -47,7 +53,7 @@ public final class IdentityResolver {
         this.sources = list.toArray(IdentitySource[]::new);
         this.addresses = new ClientAddress(access.trustedProxies());
         this.anonymousAllowed = access.anonymous() == AccessConfig.Anonymous.ALLOW;
-        this.description = describe(access, keys, keyStore, jwt);
+        this.description = describe(access, keys, keyStore, jwt, applicationSources.size());
     }
 
     /** Whether a JWT issuer is configured (its checks need an executor). */
@@ -91,8 +97,13 @@ public final class IdentityResolver {
         return description;
     }
 
-    private static String describe(AccessConfig access, ProxyKeySource keys, ProxyKeyStore store, JwtSource jwt) {
-        StringBuilder b = new StringBuilder("Access: proxy keys ");
+    private static String describe(
+            AccessConfig access, ProxyKeySource keys, ProxyKeyStore store, JwtSource jwt, int applicationSources) {
+        StringBuilder b = new StringBuilder("Access: ");
+        if (applicationSources > 0) {
+            b.append(applicationSources).append(" application identity source(s) first; ");
+        }
+        b.append("proxy keys ");
         if (keys.hasKeys()) {
             b.append("on (")
                     .append(access.declaredKeys().size())

@@ -46,6 +46,7 @@ class IdentityResolverTest {
     }
 
     private static IdentityResolver resolver(AccessConfig access, ProxyKeyStore store) {
-        return new IdentityResolver(access, store, Runnable::run, Runnable::run, Clock.systemUTC());
+        return new IdentityResolver(
+                access, store, Runnable::run, Runnable::run, Clock.systemUTC(), java.util.List.of());
     }
 }

@@ -3,6 +3,7 @@ package io.github.openaiproxy.spring;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.access.AuditLog;
+import io.github.openaiproxy.core.access.IdentitySource;
 import io.github.openaiproxy.core.access.PolicyStore;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.images.ImageStore;
@@ -90,6 +91,7 @@ public final class OpenAiProxyAutoConfiguration {
             ObjectProvider<ProxyKeyStore> proxyKeys,
             ObjectProvider<PolicyStore> policyStore,
             ObjectProvider<AuditLog> auditLog,
+            ObjectProvider<IdentitySource> identitySources,
             ObjectProvider<ImageStore> imageStore,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
@@ -101,6 +103,7 @@ public final class OpenAiProxyAutoConfiguration {
         proxyKeys.ifAvailable(builder::proxyKeys);
         policyStore.ifAvailable(builder::policyStore);
         auditLog.ifAvailable(builder::auditLog);
+        identitySources.orderedStream().forEach(builder::identitySource);
         imageStore.ifAvailable(builder::imageStore);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));

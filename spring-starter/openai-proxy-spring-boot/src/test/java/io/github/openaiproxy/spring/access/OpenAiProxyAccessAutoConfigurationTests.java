@@ -128,6 +128,26 @@ class OpenAiProxyAccessAutoConfigurationTests {
     }
 
     @Test
+    void theApplicationsIdentitySourceBeansAreAskedBeforeTheBuiltInOnes() {
+        io.github.openaiproxy.core.access.IdentitySource gateway =
+                request -> java.util.concurrent.CompletableFuture.completedFuture(request.header("X-Gateway-User")
+                        .map(name -> io.github.openaiproxy.core.access.Resolution.identified(
+                                io.github.openaiproxy.core.access.Identity.user(name, Policy.USERS)))
+                        .orElse(io.github.openaiproxy.core.access.Resolution.ABSENT));
+        runner.withBean("gateway", io.github.openaiproxy.core.access.IdentitySource.class, () -> gateway)
+                .withPropertyValues("openai.proxy.access.anonymous=deny")
+                .run(context -> {
+                    ProxyEngine engine = context.getBean(ProxyEngine.class);
+                    assertThat(status(engine, ProxyRequest.builder("POST", "/sessions")))
+                            .isEqualTo(401);
+                    assertThat(status(
+                                    engine,
+                                    ProxyRequest.builder("POST", "/sessions").header("X-Gateway-User", "carol")))
+                            .isEqualTo(201);
+                });
+    }
+
+    @Test
     void theApplicationsOwnPolicyStoreAndAuditLogAreWhatTheAdminApiUses() throws Exception {
         PolicyStore policies = new InMemoryPolicyStore();
         policies.save(Policy.unrestricted("from-my-store"));
