@@ -148,7 +148,14 @@ public final class ProxyEngine implements AutoCloseable {
                         new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
-                        new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay, limit)),
+                        new SendUpstream(
+                                new UpstreamRequests(config.upstream()),
+                                permits,
+                                upstream,
+                                relay,
+                                limit,
+                                !config.upstreams().isEmpty()),
+                        config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit)),
                 b.steps);
     }
 

@@ -37,6 +37,8 @@ import java.util.concurrent.CompletableFuture;
  *  pass-through (/v1/...):
  *    6. Query 400 · Identify 401 · ContentType 415 · ContentLength 413 (declared)
  *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
+ *    7b. RouteUpstream                         only with named upstreams: reads a JSON body, routes it by model
+ *                                              (alias renames it), answers GET /v1/models with their models
  *    8. PassThrough                            the body unread: it streams to the upstream, counted (413)
  *    9. ResolveKey · host steps at BEFORE_UPSTREAM · SendUpstream
  *  custom (module routes such as /graphql, the session routes):
@@ -78,7 +80,40 @@ final class RequestPipeline {
             RouteHandlers.ResolveKey resolveKey,
             RouteHandlers.Sessions sessions,
             RouteHandlers.Custom custom,
-            SendUpstream send) {}
+            SendUpstream send,
+            RouteUpstream routeUpstream) {
+        /** The parts without named upstreams: no routing step at all. */
+        Parts(
+                RequestChecks.AllowedHost allowedHost,
+                RequestChecks.Cors cors,
+                RequestChecks.Preflight preflight,
+                RequestChecks.ContentLength contentLength,
+                IdentifyStep identify,
+                AuthorizeStep authorize,
+                RouteHandlers.ReadBody readBody,
+                RouteHandlers.Simple simple,
+                RouteHandlers.PassThrough passThrough,
+                RouteHandlers.ResolveKey resolveKey,
+                RouteHandlers.Sessions sessions,
+                RouteHandlers.Custom custom,
+                SendUpstream send) {
+            this(
+                    allowedHost,
+                    cors,
+                    preflight,
+                    contentLength,
+                    identify,
+                    authorize,
+                    readBody,
+                    simple,
+                    passThrough,
+                    resolveKey,
+                    sessions,
+                    custom,
+                    send,
+                    null);
+        }
+    }
 
     RequestPipeline(RouteTable routes, Parts p, Map<RequestStep.Position, List<RequestStep>> hostSteps) {
         this.routes = routes;
@@ -115,6 +150,8 @@ final class RequestPipeline {
                         RequestChecks.ContentType.STEP,
                         p.contentLength(),
                         p.authorize(),
+                        // Only with named upstreams: reads a JSON body to route it by model.
+                        p.routeUpstream() == null ? List.of() : p.routeUpstream(),
                         p.passThrough(),
                         p.resolveKey(),
                         beforeUpstream,

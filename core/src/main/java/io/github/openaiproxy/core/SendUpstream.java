@@ -6,12 +6,17 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.normalize.Normalized;
 import io.github.openaiproxy.core.relay.ResponseRelay;
+import io.github.openaiproxy.core.upstream.KeyPool;
+import io.github.openaiproxy.core.upstream.NamedUpstream;
+import io.github.openaiproxy.core.upstream.RetryAfter;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import io.github.openaiproxy.core.upstream.Upstreams;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -22,6 +27,9 @@ import java.util.function.Function;
  * relays its answer. The permit is held until the client's copy of the body ends.
  */
 final class SendUpstream implements RequestStep {
+    /** The response header naming the upstream that served: its configured name, never a URL or key. */
+    static final String UPSTREAM_HEADER = RouteUpstream.UPSTREAM_HEADER;
+
     private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
 
     private final UpstreamRequests upstreamRequests;
@@ -29,6 +37,8 @@ final class SendUpstream implements RequestStep {
     private final UpstreamClient upstream;
     private final ResponseRelay relay;
     private final long limit;
+    /** Whether upstreams are named, so that every answer says which one served (the default is "openai"). */
+    private final boolean named;
 
     SendUpstream(
             UpstreamRequests upstreamRequests,
@@ -36,7 +46,18 @@ final class SendUpstream implements RequestStep {
             UpstreamClient upstream,
             ResponseRelay relay,
             long limit) {
+        this(upstreamRequests, permits, upstream, relay, limit, false);
+    }
+
+    SendUpstream(
+            UpstreamRequests upstreamRequests,
+            UpstreamPermits permits,
+            UpstreamClient upstream,
+            ResponseRelay relay,
+            long limit,
+            boolean named) {
         this.limit = limit;
+        this.named = named;
         this.upstreamRequests = upstreamRequests;
         this.permits = permits;
         this.upstream = upstream;
@@ -50,9 +71,34 @@ final class SendUpstream implements RequestStep {
         }
         ProxyRequest request = ctx.request;
         Normalized.Accepted normalized = ctx.normalized;
-        UpstreamRequest upstreamRequest = normalized == null
-                ? passThrough(ctx)
-                : upstreamRequests.json(normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
+        RouteUpstream.Target target = ctx.target;
+        KeyPool.Slot slot = null;
+        UpstreamRequest upstreamRequest;
+        if (target != null) {
+            KeyPool pool = target.pool();
+            slot = pool.take();
+            if (slot == null && !pool.isKeyless()) {
+                return ctx.respond(allKeysResting())
+                        .thenApply(r ->
+                                r.withHeader(UPSTREAM_HEADER, target.upstream().name()));
+            }
+            ctx.key = slot == null ? null : slot.key();
+            ctx.clientKey = false;
+            upstreamRequest = target.requests()
+                    .request(
+                            request.method(),
+                            request.path(),
+                            request.rawQuery().orElse(null),
+                            request.headers(),
+                            ctx.body,
+                            ctx.key,
+                            target.upstreamModel());
+        } else {
+            upstreamRequest = normalized == null
+                    ? passThrough(ctx)
+                    : upstreamRequests.json(normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
+        }
+        KeyPool.Slot used = slot;
         UpstreamPermits.Ask ask = permits.acquire(request.remoteAddress().orElse(null));
         if (ask instanceof UpstreamPermits.Refused refused) {
             // Answered at once, never queued: a client over its share retries, the proxy stays responsive.
@@ -71,14 +117,21 @@ final class SendUpstream implements RequestStep {
             throw e;
         }
         ctx.inFlight.track(sent);
-        return sent.handle((response, error) -> {
+        CompletableFuture<ProxyResponse> answer = sent.handle((response, error) -> {
                     if (error == null) {
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
+                        if (used != null) {
+                            judgeKey(target, used, response);
+                        }
                         // Held until the client's copy of the body ends, however it ends.
                         boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
-                        return relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream)
-                                .thenApply(permit::heldUntilDone);
+                        CompletableFuture<ProxyResponse> relayed =
+                                relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream);
+                        if (target != null && target.renamed()) {
+                            relayed = relayed.thenCompose(r -> ModelEcho.restore(r, target.clientModel()));
+                        }
+                        return relayed.thenApply(permit::heldUntilDone);
                     }
                     permit.release();
                     return ctx.respond(failure(ctx, Failures.unwrap(error)));
@@ -89,6 +142,35 @@ final class SendUpstream implements RequestStep {
                         permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
                     }
                 });
+        if (!named) {
+            return answer;
+        }
+        String servedBy = target == null ? Upstreams.DEFAULT : target.upstream().name();
+        return answer.thenApply(r -> r.withHeader(UPSTREAM_HEADER, servedBy));
+    }
+
+    /** A 429 rests the key for the upstream's Retry-After (or a default); a 401 or 403 takes it out. */
+    private static void judgeKey(RouteUpstream.Target target, KeyPool.Slot slot, UpstreamResponse response) {
+        int status = response.status();
+        if (status == 429) {
+            Duration rest = RetryAfter.of(response.headers()).orElse(NamedUpstream.DEFAULT_KEY_COOLDOWN);
+            target.pool().coolDown(slot, rest);
+        } else if (status == 401 || status == 403) {
+            target.pool().remove(slot);
+        }
+    }
+
+    /** Every key of the routed upstream is resting or out: the upstream cannot take this request. */
+    private static ProxyError allKeysResting() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The model's upstream cannot take requests right now",
+                "server_error",
+                "upstream_unavailable",
+                null,
+                null,
+                Map.of());
     }
 
     private UpstreamRequest passThrough(RequestContext ctx) {

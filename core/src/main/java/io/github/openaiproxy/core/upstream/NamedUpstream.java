@@ -37,6 +37,9 @@ public record NamedUpstream(
     /** The key prefix of every upstream setting. */
     public static final String PREFIX = "upstreams.";
 
+    /** How long a key rests after a 429 that says nothing of when to come back. */
+    public static final java.time.Duration DEFAULT_KEY_COOLDOWN = java.time.Duration.ofSeconds(10);
+
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
 
     /** An upstream provider's wire format. */
