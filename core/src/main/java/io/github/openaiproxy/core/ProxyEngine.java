@@ -130,6 +130,10 @@ public final class ProxyEngine implements AutoCloseable {
                 accessThreads != null ? accessThreads : direct,
                 b.clock);
         LOG.log(System.Logger.Level.INFO, identities.description());
+        UpstreamRequests defaultRequests = new UpstreamRequests(config.upstream());
+        // Named upstreams only: without them no routing step runs and the call is today's.
+        RouteUpstream routeUpstream =
+                config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -149,13 +153,20 @@ public final class ProxyEngine implements AutoCloseable {
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
                         new SendUpstream(
-                                new UpstreamRequests(config.upstream()),
+                                defaultRequests,
                                 permits,
                                 upstream,
                                 relay,
                                 limit,
-                                !config.upstreams().isEmpty()),
-                        config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit)),
+                                routeUpstream == null
+                                        ? null
+                                        : new UpstreamAttempts(
+                                                routeUpstream,
+                                                defaultRequests,
+                                                config.keys().serverKey(),
+                                                upstream,
+                                                relay)),
+                        routeUpstream),
                 b.steps);
     }
 

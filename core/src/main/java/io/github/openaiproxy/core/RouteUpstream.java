@@ -49,8 +49,16 @@ final class RouteUpstream implements RequestStep {
      * @param pool the upstream's keys
      * @param upstreamModel the model asked of the upstream (after its aliases; Azure's deployment)
      * @param clientModel the model the client asked for
+     * @param clientBytes the body as the client sent it (a fallback renames its model again)
+     * @param clientJson that body parsed, or {@code null} when it is no JSON object
      */
-    record Target(NamedUpstreamRequests requests, KeyPool pool, String upstreamModel, String clientModel) {
+    record Target(
+            NamedUpstreamRequests requests,
+            KeyPool pool,
+            String upstreamModel,
+            String clientModel,
+            byte[] clientBytes,
+            ObjectNode clientJson) {
         NamedUpstream upstream() {
             return requests.upstream();
         }
@@ -142,12 +150,28 @@ final class RouteUpstream implements RequestStep {
         if (model != null) {
             ctx.model = model;
             if (!upstreamModel.equals(model)) {
-                object.put("model", upstreamModel);
-                ctx.body = Json.bytes(object); // serialized again only when an alias renamed the model
+                ObjectNode renamed = object.deepCopy(); // the client's stays, for a fallback's own rename
+                renamed.put("model", upstreamModel);
+                ctx.body = Json.bytes(renamed); // serialized again only when an alias renamed the model
             }
         }
-        ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model);
+        ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model, bytes, object);
         return next.proceed(ctx);
+    }
+
+    /** The configured upstreams, for the fallback chains. */
+    Upstreams upstreams() {
+        return upstreams;
+    }
+
+    /** The request builder and keys of a named upstream; {@code null} for the implicit default. */
+    NamedUpstreamRequests requests(String name) {
+        return requests.get(name);
+    }
+
+    /** The keys of a named upstream; {@code null} for the implicit default. */
+    KeyPool pool(String name) {
+        return pools.get(name);
     }
 
     /** OpenAI's list shape: each configured model once, owned by the upstream that serves it. */

@@ -6,9 +6,6 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.normalize.Normalized;
 import io.github.openaiproxy.core.relay.ResponseRelay;
-import io.github.openaiproxy.core.upstream.KeyPool;
-import io.github.openaiproxy.core.upstream.NamedUpstream;
-import io.github.openaiproxy.core.upstream.RetryAfter;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
@@ -16,7 +13,6 @@ import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -27,9 +23,6 @@ import java.util.function.Function;
  * relays its answer. The permit is held until the client's copy of the body ends.
  */
 final class SendUpstream implements RequestStep {
-    /** The response header naming the upstream that served: its configured name, never a URL or key. */
-    static final String UPSTREAM_HEADER = RouteUpstream.UPSTREAM_HEADER;
-
     private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
 
     private final UpstreamRequests upstreamRequests;
@@ -37,8 +30,8 @@ final class SendUpstream implements RequestStep {
     private final UpstreamClient upstream;
     private final ResponseRelay relay;
     private final long limit;
-    /** Whether upstreams are named, so that every answer says which one served (the default is "openai"). */
-    private final boolean named;
+    /** The calls of requests routed to named upstreams (retries, fallbacks); {@code null} without any. */
+    private final UpstreamAttempts attempts;
 
     SendUpstream(
             UpstreamRequests upstreamRequests,
@@ -46,7 +39,7 @@ final class SendUpstream implements RequestStep {
             UpstreamClient upstream,
             ResponseRelay relay,
             long limit) {
-        this(upstreamRequests, permits, upstream, relay, limit, false);
+        this(upstreamRequests, permits, upstream, relay, limit, null);
     }
 
     SendUpstream(
@@ -55,9 +48,9 @@ final class SendUpstream implements RequestStep {
             UpstreamClient upstream,
             ResponseRelay relay,
             long limit,
-            boolean named) {
+            UpstreamAttempts attempts) {
+        this.attempts = attempts;
         this.limit = limit;
-        this.named = named;
         this.upstreamRequests = upstreamRequests;
         this.permits = permits;
         this.upstream = upstream;
@@ -71,34 +64,12 @@ final class SendUpstream implements RequestStep {
         }
         ProxyRequest request = ctx.request;
         Normalized.Accepted normalized = ctx.normalized;
-        RouteUpstream.Target target = ctx.target;
-        KeyPool.Slot slot = null;
-        UpstreamRequest upstreamRequest;
-        if (target != null) {
-            KeyPool pool = target.pool();
-            slot = pool.take();
-            if (slot == null && !pool.isKeyless()) {
-                return ctx.respond(allKeysResting())
-                        .thenApply(r ->
-                                r.withHeader(UPSTREAM_HEADER, target.upstream().name()));
-            }
-            ctx.key = slot == null ? null : slot.key();
-            ctx.clientKey = false;
-            upstreamRequest = target.requests()
-                    .request(
-                            request.method(),
-                            request.path(),
-                            request.rawQuery().orElse(null),
-                            request.headers(),
-                            ctx.body,
-                            ctx.key,
-                            target.upstreamModel());
-        } else {
-            upstreamRequest = normalized == null
-                    ? passThrough(ctx)
-                    : upstreamRequests.json(normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
-        }
-        KeyPool.Slot used = slot;
+        UpstreamRequest upstreamRequest = ctx.target != null
+                ? null
+                : normalized == null
+                        ? passThrough(ctx)
+                        : upstreamRequests.json(
+                                normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
         UpstreamPermits.Ask ask = permits.acquire(request.remoteAddress().orElse(null));
         if (ask instanceof UpstreamPermits.Refused refused) {
             // Answered at once, never queued: a client over its share retries, the proxy stays responsive.
@@ -108,6 +79,9 @@ final class SendUpstream implements RequestStep {
                             : ProxyError.tooManyConcurrentCalls());
         }
         UpstreamPermits.Permit permit = (UpstreamPermits.Permit) ask;
+        if (ctx.target != null) {
+            return attempts.send(ctx, permit); // routed to a named upstream: retries and fallbacks
+        }
         long sentAt = System.nanoTime();
         CompletableFuture<UpstreamResponse> sent;
         try {
@@ -121,17 +95,10 @@ final class SendUpstream implements RequestStep {
                     if (error == null) {
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
-                        if (used != null) {
-                            judgeKey(target, used, response);
-                        }
                         // Held until the client's copy of the body ends, however it ends.
                         boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
-                        CompletableFuture<ProxyResponse> relayed =
-                                relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream);
-                        if (target != null && target.renamed()) {
-                            relayed = relayed.thenCompose(r -> ModelEcho.restore(r, target.clientModel()));
-                        }
-                        return relayed.thenApply(permit::heldUntilDone);
+                        return relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream)
+                                .thenApply(permit::heldUntilDone);
                     }
                     permit.release();
                     return ctx.respond(failure(ctx, Failures.unwrap(error)));
@@ -142,35 +109,10 @@ final class SendUpstream implements RequestStep {
                         permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
                     }
                 });
-        if (!named) {
-            return answer;
-        }
-        String servedBy = target == null ? Upstreams.DEFAULT : target.upstream().name();
-        return answer.thenApply(r -> r.withHeader(UPSTREAM_HEADER, servedBy));
-    }
-
-    /** A 429 rests the key for the upstream's Retry-After (or a default); a 401 or 403 takes it out. */
-    private static void judgeKey(RouteUpstream.Target target, KeyPool.Slot slot, UpstreamResponse response) {
-        int status = response.status();
-        if (status == 429) {
-            Duration rest = RetryAfter.of(response.headers()).orElse(NamedUpstream.DEFAULT_KEY_COOLDOWN);
-            target.pool().coolDown(slot, rest);
-        } else if (status == 401 || status == 403) {
-            target.pool().remove(slot);
-        }
-    }
-
-    /** Every key of the routed upstream is resting or out: the upstream cannot take this request. */
-    private static ProxyError allKeysResting() {
-        return new ProxyError(
-                503,
-                "Service Unavailable",
-                "The model's upstream cannot take requests right now",
-                "server_error",
-                "upstream_unavailable",
-                null,
-                null,
-                Map.of());
+        // With named upstreams configured, every answer names the upstream; this one is the default's.
+        return attempts == null
+                ? answer
+                : answer.thenApply(r -> r.withHeader(RouteUpstream.UPSTREAM_HEADER, Upstreams.DEFAULT));
     }
 
     private UpstreamRequest passThrough(RequestContext ctx) {

@@ -15,7 +15,6 @@ import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import java.net.http.HttpResponse;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -94,16 +93,18 @@ class UpstreamKeyPoolHttpTest {
     @Test
     void aKeyThatGets429RestsAndTheOtherTwoShareTheLoad() {
         limitKeyOneFor("retry-after", "60");
-        List<Integer> statuses = new ArrayList<>();
-        for (int i = 0; i < 7; i++) {
-            statuses.add(chat().statusCode());
+        HttpResponse<String> limited = chat();
+        // Key one's 429 is the key's limit: another key is tried at once, before any byte reached the client.
+        assertThat(limited.statusCode()).isEqualTo(200);
+        assertThat(limited.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 429, pooled 200");
+        for (int i = 0; i < 5; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
         }
 
-        // The first request took key one (no retry yet: its 429 is relayed); then it rests for 60 s.
-        assertThat(statuses.get(0)).isEqualTo(429);
-        assertThat(statuses.subList(1, 7)).containsOnly(200);
         List<LoggedRequest> requests = Upstream.requests(pooled);
-        assertThat(keysUsed(requests.subList(1, 7))).isEqualTo(Map.of(K2, 3, K3, 3));
+        assertThat(keysUsed(requests.subList(0, 1))).isEqualTo(Map.of(K1, 1));
+        // Key one rests for 60 s: the other two share the six answers.
+        assertThat(keysUsed(requests.subList(1, requests.size()))).isEqualTo(Map.of(K2, 3, K3, 3));
     }
 
     @Test
@@ -132,9 +133,11 @@ class UpstreamKeyPoolHttpTest {
                         .withHeader("retry-after", "60")
                         .withHeader("Content-Type", "application/json")
                         .withBody("{\"error\":{\"message\":\"Rate limit reached\"}}")));
-        for (int i = 0; i < 3; i++) {
-            assertThat(chat().statusCode()).isEqualTo(429);
-        }
+        // Each key in turn (two retries), then the last 429 is relayed.
+        HttpResponse<String> limited = chat();
+        assertThat(limited.statusCode()).isEqualTo(429);
+        assertThat(limited.headers().firstValue("OpenAI-Proxy-Attempts"))
+                .contains("pooled 429, pooled 429, pooled 429");
 
         HttpResponse<String> r = chat();
 

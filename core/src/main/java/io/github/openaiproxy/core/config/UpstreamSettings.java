@@ -53,7 +53,27 @@ final class UpstreamSettings {
                     T + "fallback",
                     Setting.Type.LIST,
                     null,
-                    "Where a request goes once this upstream has failed it, in order: upstream or upstream:model."));
+                    "Where a request goes once this upstream has failed it, in order: upstream or upstream:model."),
+            Setting.of(
+                    T + "retries",
+                    Setting.Type.INT,
+                    "2",
+                    "Retries on this upstream (0 to 10) before its fallbacks, before the first byte of an answer only."),
+            Setting.of(
+                    T + "retry-statuses",
+                    Setting.Type.LIST,
+                    "429,500,502,503,504",
+                    "The statuses retried, besides connection failures and timeouts; 429 and 5xx only."),
+            Setting.of(
+                    T + "key-cooldown",
+                    Setting.Type.DURATION,
+                    "10s",
+                    "How long a key rests after a 429 that sends no retry-after-ms or Retry-After."),
+            Setting.of(
+                    T + "retry-deadline",
+                    Setting.Type.DURATION,
+                    "30s",
+                    "The longest a request routed here spends on retries and fallbacks, waits included."));
 
     private UpstreamSettings() {}
 
@@ -100,7 +120,25 @@ final class UpstreamSettings {
                 NamedUpstream.parseAliases(name, list(binder, name, "aliases")),
                 Optional.ofNullable(
                         binder.isSet(key(name, "api-version")) ? binder.value(key(name, "api-version")) : null),
-                NamedUpstream.parseFallback(name, list(binder, name, "fallback")));
+                NamedUpstream.parseFallback(name, list(binder, name, "fallback")),
+                new NamedUpstream.Retry(
+                        binder.<Integer>value(key(name, "retries")),
+                        statuses(binder, name),
+                        binder.value(key(name, "key-cooldown")),
+                        binder.value(key(name, "retry-deadline"))));
+    }
+
+    private static java.util.Set<Integer> statuses(SettingsBinder binder, String name) {
+        java.util.Set<Integer> out = new java.util.LinkedHashSet<>();
+        List<String> entries = binder.value(key(name, "retry-statuses"));
+        for (String e : entries) {
+            try {
+                out.add(Integer.parseInt(e.strip()));
+            } catch (NumberFormatException notANumber) {
+                throw binder.invalid(key(name, "retry-statuses"), "expected HTTP statuses such as 429, 503");
+            }
+        }
+        return out;
     }
 
     private static List<String> list(SettingsBinder binder, String name, String setting) {

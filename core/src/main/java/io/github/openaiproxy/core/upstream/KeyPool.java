@@ -132,6 +132,18 @@ public final class KeyPool {
         }
     }
 
+    /** How many keys may be taken now (neither resting nor out). */
+    public int usableCount() {
+        long now = nanoTime.getAsLong();
+        int c = 0;
+        for (Slot s : slots) {
+            if (!s.removed && (s.coolUntil == 0 || now - s.coolUntil >= 0)) {
+                c++;
+            }
+        }
+        return c;
+    }
+
     /** How many keys are taken out (for health and metrics). */
     public int removedCount() {
         int c = 0;

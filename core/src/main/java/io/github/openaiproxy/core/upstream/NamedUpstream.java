@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  * @param aliases client model name to upstream model name (for Azure, the deployment), in configuration order
  * @param apiVersion the {@code api-version} query of {@link Kind#AZURE}
  * @param fallback where a request goes, in order, once this upstream has failed it
+ * @param retry how this upstream's failures are retried
  */
 public record NamedUpstream(
         String name,
@@ -32,13 +33,37 @@ public record NamedUpstream(
         List<String> models,
         Map<String, String> aliases,
         Optional<String> apiVersion,
-        List<Fallback> fallback) {
+        List<Fallback> fallback,
+        Retry retry) {
 
     /** The key prefix of every upstream setting. */
     public static final String PREFIX = "upstreams.";
 
     /** How long a key rests after a 429 that says nothing of when to come back. */
     public static final java.time.Duration DEFAULT_KEY_COOLDOWN = java.time.Duration.ofSeconds(10);
+
+    /**
+     * How an upstream's failures are retried, before the first byte of an answer only.
+     *
+     * @param retries the retries on this upstream (so {@code retries + 1} attempts) before its fallbacks; default 2
+     * @param statuses the statuses retried (besides connection failures and timeouts before the headers); only
+     *     429 and 5xx may be listed; default 429, 500, 502, 503, 504
+     * @param keyCooldown how long a key rests after a 429 without {@code retry-after-ms} / {@code Retry-After};
+     *     default 10 seconds
+     * @param deadline the longest a request may spend on retries and fallbacks, waits included; default 30 s
+     */
+    public record Retry(
+            int retries, java.util.Set<Integer> statuses, java.time.Duration keyCooldown, java.time.Duration deadline) {
+        /** The defaults. */
+        public static final Retry DEFAULTS = new Retry(
+                2, java.util.Set.of(429, 500, 502, 503, 504), DEFAULT_KEY_COOLDOWN, java.time.Duration.ofSeconds(30));
+
+        public Retry {
+            statuses = java.util.Set.copyOf(statuses);
+            java.util.Objects.requireNonNull(keyCooldown, "keyCooldown");
+            java.util.Objects.requireNonNull(deadline, "deadline");
+        }
+    }
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
 
@@ -104,6 +129,23 @@ public record NamedUpstream(
         aliases = aliases == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(aliases));
         apiVersion = apiVersion == null ? Optional.empty() : apiVersion.filter(v -> !v.isBlank());
         fallback = List.copyOf(fallback == null ? List.of() : fallback);
+        retry = retry == null ? Retry.DEFAULTS : retry;
+        if (retry.retries() < 0 || retry.retries() > 10) {
+            throw new UpstreamSettingException(key(name, "retries"), "must be 0 to 10");
+        }
+        for (int status : retry.statuses()) {
+            if (status != 429 && (status < 500 || status > 599)) {
+                // Another 4xx is the request's fault: sent again it fails again, maybe at a cost.
+                throw new UpstreamSettingException(
+                        key(name, "retry-statuses"), "only 429 and 5xx statuses may be retried");
+            }
+        }
+        if (retry.keyCooldown().isNegative() || retry.keyCooldown().isZero()) {
+            throw new UpstreamSettingException(key(name, "key-cooldown"), "must be positive");
+        }
+        if (retry.deadline().isNegative() || retry.deadline().isZero()) {
+            throw new UpstreamSettingException(key(name, "retry-deadline"), "must be positive");
+        }
         if (baseUrl == null) {
             if (kind != Kind.OPENAI) {
                 throw new UpstreamSettingException(key(name, "base-url"), "required for kind " + kindName(kind));
@@ -137,6 +179,19 @@ public record NamedUpstream(
                 throw new UpstreamSettingException(key(name, "fallback"), "an upstream cannot fall back to itself");
             }
         }
+    }
+
+    /** As the canonical constructor, with {@link Retry#DEFAULTS}. */
+    public NamedUpstream(
+            String name,
+            Kind kind,
+            URI baseUrl,
+            List<String> keys,
+            List<String> models,
+            Map<String, String> aliases,
+            Optional<String> apiVersion,
+            List<Fallback> fallback) {
+        this(name, kind, baseUrl, keys, models, aliases, apiVersion, fallback, Retry.DEFAULTS);
     }
 
     /** The key of one of this upstream's settings, {@code upstreams.<name>.<setting>}. */
@@ -223,6 +278,6 @@ public record NamedUpstream(
     public String toString() {
         return "NamedUpstream[name=" + name + ", kind=" + kindName(kind) + ", baseUrl=" + baseUrl + ", keys="
                 + keys.size() + ", models=" + models + ", aliases=" + aliases + ", apiVersion="
-                + apiVersion.orElse("") + ", fallback=" + fallback + "]";
+                + apiVersion.orElse("") + ", fallback=" + fallback + ", retry=" + retry + "]";
     }
 }

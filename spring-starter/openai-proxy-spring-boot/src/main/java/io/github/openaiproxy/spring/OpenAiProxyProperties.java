@@ -1200,6 +1200,50 @@ public class OpenAiProxyProperties {
         /** Where a request goes once this upstream has failed it, in order: 'upstream' or 'upstream:model'. */
         private List<String> fallback;
 
+        /** Retries on this upstream (0 to 10) before its fallbacks, before the first byte of an answer only. */
+        private int retries = 2;
+
+        /** The statuses retried, besides connection failures and timeouts; 429 and 5xx only. */
+        private List<Integer> retryStatuses = new ArrayList<>(List.of(429, 500, 502, 503, 504));
+
+        /** How long a key rests after a 429 that sends no 'retry-after-ms' or 'Retry-After'. */
+        private Duration keyCooldown = Duration.ofSeconds(10);
+
+        /** The longest a request routed here spends on retries and fallbacks, waits included. */
+        private Duration retryDeadline = Duration.ofSeconds(30);
+
+        public int getRetries() {
+            return retries;
+        }
+
+        public void setRetries(int retries) {
+            this.retries = retries;
+        }
+
+        public List<Integer> getRetryStatuses() {
+            return retryStatuses;
+        }
+
+        public void setRetryStatuses(List<Integer> retryStatuses) {
+            this.retryStatuses = retryStatuses;
+        }
+
+        public Duration getKeyCooldown() {
+            return keyCooldown;
+        }
+
+        public void setKeyCooldown(Duration keyCooldown) {
+            this.keyCooldown = keyCooldown;
+        }
+
+        public Duration getRetryDeadline() {
+            return retryDeadline;
+        }
+
+        public void setRetryDeadline(Duration retryDeadline) {
+            this.retryDeadline = retryDeadline;
+        }
+
         public io.github.openaiproxy.core.upstream.NamedUpstream.Kind getKind() {
             return kind;
         }
