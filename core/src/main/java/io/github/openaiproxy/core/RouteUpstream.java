@@ -85,7 +85,8 @@ final class RouteUpstream implements RequestStep {
     @Override
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
         String path = ctx.request.path();
-        if (path.equals("/v1/models") && ctx.request.method().equals("GET")) {
+        String method = ctx.request.method();
+        if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
             return CompletableFuture.completedFuture(models(ctx.responses()));
         }
         if (ctx.body != null) {

@@ -140,6 +140,9 @@ class NamedUpstreamsHttpTest {
         assertThat(list.path("object").asText()).isEqualTo("list");
         assertThat(list.path("data").findValuesAsText("id")).containsExactly("gpt-4o", "qwen2.5");
         assertThat(list.path("data").findValuesAsText("owned_by")).containsExactly("azure", "local");
+        HttpResponse<String> head = Http.call("HEAD", proxy.uri("/v1/models"), null);
+        assertThat(head.statusCode()).isEqualTo(200);
+        assertThat(head.body()).isEmpty();
         Upstream.assertNoCalls(openai);
     }
 

@@ -144,6 +144,39 @@ class UpstreamFallbackHttpTest {
     }
 
     @Test
+    void aTimeoutBeforeTheHeadersFallsBack() {
+        start(first.baseUrl(), "response-timeout", "300ms", "upstreams.first.retries", "0");
+        first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"choices\":[]}").withFixedDelay(3000)));
+        second.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}")));
+
+        HttpResponse<String> r = chat();
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("OpenAI-Proxy-Attempts")).contains("first timeout, second 200");
+    }
+
+    @Test
+    void aWaitPastTheDeadlineIsNotWaitedTheFallbackGoesAtOnce() {
+        start(first.baseUrl(), "upstreams.first.retry-deadline", "1s");
+        first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(aResponse()
+                        .withStatus(503)
+                        .withHeader("retry-after", "5")
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"busy\"}}")));
+        second.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}")));
+
+        HttpResponse<String> r = chat();
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("OpenAI-Proxy-Attempts")).contains("first 503, second 200");
+        assertThat(Upstream.requests(first)).hasSize(1);
+    }
+
+    @Test
     void anotherClientErrorIsNeverRetriedNorFallenBackFrom() {
         start(first.baseUrl());
         first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
