@@ -186,8 +186,6 @@ final class UpstreamAttempts {
                             return fail(
                                     timeout ? ProxyError.upstreamTimeout() : ProxyError.upstreamUnreachable(), step);
                         }
-                        ctx.observation.upstreamResponded(
-                                response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         int status = response.status();
                         note(step, Integer.toString(status));
                         if (slot != null) {
@@ -202,6 +200,8 @@ final class UpstreamAttempts {
                                 return again.get();
                             }
                         }
+                        // Once per request, as without retries: the answer that goes to the client.
+                        ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
                         return relay(response, step, upstreamModel, key);
                     })
                     .thenCompose(Function.identity());
