@@ -102,6 +102,27 @@ class UpstreamFallbackHttpTest {
     }
 
     @Test
+    void anUpstreamWhoseKeysAllRestCountsAsFailedAndItsFallbackServesWithoutCallingIt() {
+        start(first.baseUrl());
+        first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(aResponse()
+                        .withStatus(429)
+                        .withHeader("retry-after", "60")
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Rate limit reached\"}}")));
+        second.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}")));
+        assertThat(chat().statusCode()).isEqualTo(200);
+
+        HttpResponse<String> r = chat();
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("OpenAI-Proxy-Attempts")).contains("first no-key, second 200");
+        assertThat(Upstream.requests(first)).hasSize(1);
+        assertThat(Upstream.requests(second)).hasSize(2);
+    }
+
+    @Test
     void a503WithRetryAfterMsIsRetriedAfterThatLong() {
         start(first.baseUrl());
         first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
