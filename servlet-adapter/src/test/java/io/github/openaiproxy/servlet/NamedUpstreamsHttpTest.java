@@ -102,6 +102,30 @@ class NamedUpstreamsHttpTest {
     }
 
     @Test
+    void aStreamFromAnAliasedModelNamesTheClientsModelInEveryChunk() {
+        String chunk = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-2024-08-06\","
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+        azure.stubFor(post(urlPathEqualTo("/openai/deployments/prod-gpt4o/chat/completions"))
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "text/event-stream")
+                        .withBody(chunk + chunk + "data: [DONE]\n\n")));
+
+        HttpResponse<String> r = Http.postJson(
+                proxy.uri("/v1/chat/completions"),
+                "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body().split("\n\n"))
+                .containsExactly(
+                        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+                                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}",
+                        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+                                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}",
+                        "data: [DONE]");
+    }
+
+    @Test
     void aGlobRoutesToACompatibleServerWithoutAuthAndAnUnaliasedBodyGoesAsSent() {
         local.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
                 .willReturn(okJson("{\"model\":\"llama3.1-8b\",\"choices\":[]}")));
