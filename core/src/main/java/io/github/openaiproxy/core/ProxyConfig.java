@@ -47,6 +47,7 @@ public final class ProxyConfig {
     private final int maxConcurrentUpstreamCallsPerClient;
     private final AccessConfig access;
     private final ImageConfig images;
+    private final io.github.openaiproxy.core.upstream.Upstreams upstreams;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -75,6 +76,7 @@ public final class ProxyConfig {
         }
         this.maxConcurrentUpstreamCalls = b.maxConcurrentUpstreamCalls;
         this.maxConcurrentUpstreamCallsPerClient = b.maxConcurrentUpstreamCallsPerClient;
+        this.upstreams = Objects.requireNonNull(b.upstreams, "upstreams");
         this.access = Objects.requireNonNull(b.access, "access");
         this.images = Objects.requireNonNull(b.images, "images");
     }
@@ -108,6 +110,7 @@ public final class ProxyConfig {
         b.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
         b.access = access;
         b.images = images;
+        b.upstreams = upstreams;
         return b;
     }
 
@@ -188,6 +191,14 @@ public final class ProxyConfig {
         return maxConcurrentUpstreamCallsPerClient;
     }
 
+    /**
+     * The named upstreams ({@code upstreams.<name>.*}); {@link io.github.openaiproxy.core.upstream.Upstreams#NONE}
+     * by default, when every request goes to {@link #upstream()}.
+     */
+    public io.github.openaiproxy.core.upstream.Upstreams upstreams() {
+        return upstreams;
+    }
+
     @Override
     public String toString() {
         return "ProxyConfig[path=" + path + ", upstream=" + upstream.baseUrl() + ", keys=" + keys + ", origins="
@@ -229,6 +240,8 @@ public final class ProxyConfig {
         private int maxConcurrentUpstreamCallsPerClient = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
         private AccessConfig access = AccessConfig.DEFAULTS;
         private ImageConfig images = ImageConfig.DEFAULTS;
+        private io.github.openaiproxy.core.upstream.Upstreams upstreams =
+                io.github.openaiproxy.core.upstream.Upstreams.NONE;
 
         private Builder() {}
 
@@ -320,6 +333,12 @@ public final class ProxyConfig {
         /** Who may call; default {@link AccessConfig#DEFAULTS} (anyone, as before access control existed). */
         public Builder access(AccessConfig access) {
             this.access = Objects.requireNonNull(access, "access");
+            return this;
+        }
+
+        /** The named upstreams; default {@link io.github.openaiproxy.core.upstream.Upstreams#NONE}. */
+        public Builder upstreams(io.github.openaiproxy.core.upstream.Upstreams upstreams) {
+            this.upstreams = Objects.requireNonNull(upstreams, "upstreams");
             return this;
         }
 

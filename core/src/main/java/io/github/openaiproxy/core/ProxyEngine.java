@@ -153,6 +153,10 @@ public final class ProxyEngine implements AutoCloseable {
                 b.clock,
                 b.identitySources);
         LOG.log(System.Logger.Level.INFO, identities.description());
+        UpstreamRequests defaultRequests = new UpstreamRequests(config.upstream());
+        // Named upstreams only: without them no routing step runs and the call is today's.
+        RouteUpstream routeUpstream =
+                config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -172,7 +176,21 @@ public final class ProxyEngine implements AutoCloseable {
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
                         images == null ? null : new RouteHandlers.StoreImages(images),
-                        new SendUpstream(new UpstreamRequests(config.upstream()), permits, upstream, relay, limit)),
+                        new SendUpstream(
+                                defaultRequests,
+                                permits,
+                                upstream,
+                                relay,
+                                limit,
+                                routeUpstream == null
+                                        ? null
+                                        : new UpstreamAttempts(
+                                                routeUpstream,
+                                                defaultRequests,
+                                                config.keys().serverKey(),
+                                                upstream,
+                                                relay)),
+                        routeUpstream),
                 b.steps);
     }
 

@@ -60,6 +60,9 @@ public final class RequestContext implements RequestStep.Chain {
     Identity identity;
 
     String model;
+    /** The named upstream a pass-through request was routed to; {@code null}: the default upstream. */
+    RouteUpstream.Target target;
+
     ApiKey key;
     /** Whether the upstream call carries the client's own key: a 401 is then about that key. */
     boolean clientKey;

@@ -33,12 +33,16 @@ import java.util.concurrent.CompletableFuture;
  *   11. ResolveKey                             403/500
  *   12. host steps at BEFORE_UPSTREAM
  *   13. Sessions                               decorator: begin (404/503), the call below, record
- *   14. SendUpstream                           permit (429/503), call (502/504), relay
+ *   14. StoreImages                            only with images.store: stores a generated image's files and
+ *                                              rewrites its links (the original answer when storing fails)
+ *   15. SendUpstream                           permit (429/503), call (502/504), relay
  *  pass-through (/v1/...):
  *    6. Query 400 · Identify 401 · ContentType 415 · ContentLength 413 (declared)
  *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
+ *    7b. RouteUpstream                         only with named upstreams: reads a JSON body, routes it by model
+ *                                              (alias renames it), answers GET /v1/models with their models
  *    8. PassThrough                            the body unread: it streams to the upstream, counted (413)
- *    9. ResolveKey · host steps at BEFORE_UPSTREAM · SendUpstream
+ *    9. ResolveKey · host steps at BEFORE_UPSTREAM · StoreImages (images.store) · SendUpstream
  *  custom (module routes such as /graphql, the session routes):
  *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
  *    7. ReadBody · Authorize (route) · Custom  the module answers; its sub-requests run this pipeline under
@@ -80,7 +84,9 @@ final class RequestPipeline {
             RouteHandlers.Custom custom,
             /** Stores generated images; {@code null} when images.store is none. */
             RouteHandlers.StoreImages storeImages,
-            SendUpstream send) {}
+            SendUpstream send,
+            /** Picks the named upstream by model; {@code null} without named upstreams (no routing step). */
+            RouteUpstream routeUpstream) {}
 
     RequestPipeline(RouteTable routes, Parts p, Map<RequestStep.Position, List<RequestStep>> hostSteps) {
         this.routes = routes;
@@ -118,6 +124,8 @@ final class RequestPipeline {
                         RequestChecks.ContentType.STEP,
                         p.contentLength(),
                         p.authorize(),
+                        // Only with named upstreams: reads a JSON body to route it by model.
+                        p.routeUpstream() == null ? List.of() : p.routeUpstream(),
                         p.passThrough(),
                         p.resolveKey(),
                         beforeUpstream,

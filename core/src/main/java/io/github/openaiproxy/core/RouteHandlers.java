@@ -180,6 +180,9 @@ final class RouteHandlers {
 
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (ctx.target != null) {
+                return next.proceed(ctx); // a named upstream's own key is taken when the call is sent
+            }
             KeyResolver.Resolution resolution = keys.resolve(ctx.request.headers());
             if (resolution instanceof KeyResolver.Resolution.Refused refused) {
                 return ctx.respond(refused.error());

@@ -11,6 +11,7 @@ import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import io.github.openaiproxy.core.upstream.Upstreams;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -29,6 +30,8 @@ final class SendUpstream implements RequestStep {
     private final UpstreamClient upstream;
     private final ResponseRelay relay;
     private final long limit;
+    /** The calls of requests routed to named upstreams (retries, fallbacks); {@code null} without any. */
+    private final UpstreamAttempts attempts;
 
     SendUpstream(
             UpstreamRequests upstreamRequests,
@@ -36,6 +39,17 @@ final class SendUpstream implements RequestStep {
             UpstreamClient upstream,
             ResponseRelay relay,
             long limit) {
+        this(upstreamRequests, permits, upstream, relay, limit, null);
+    }
+
+    SendUpstream(
+            UpstreamRequests upstreamRequests,
+            UpstreamPermits permits,
+            UpstreamClient upstream,
+            ResponseRelay relay,
+            long limit,
+            UpstreamAttempts attempts) {
+        this.attempts = attempts;
         this.limit = limit;
         this.upstreamRequests = upstreamRequests;
         this.permits = permits;
@@ -50,9 +64,12 @@ final class SendUpstream implements RequestStep {
         }
         ProxyRequest request = ctx.request;
         Normalized.Accepted normalized = ctx.normalized;
-        UpstreamRequest upstreamRequest = normalized == null
-                ? passThrough(ctx)
-                : upstreamRequests.json(normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
+        UpstreamRequest upstreamRequest = ctx.target != null
+                ? null
+                : normalized == null
+                        ? passThrough(ctx)
+                        : upstreamRequests.json(
+                                normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
         UpstreamPermits.Ask ask = permits.acquire(request.remoteAddress().orElse(null));
         if (ask instanceof UpstreamPermits.Refused refused) {
             // Answered at once, never queued: a client over its share retries, the proxy stays responsive.
@@ -62,6 +79,9 @@ final class SendUpstream implements RequestStep {
                             : ProxyError.tooManyConcurrentCalls());
         }
         UpstreamPermits.Permit permit = (UpstreamPermits.Permit) ask;
+        if (ctx.target != null) {
+            return attempts.send(ctx, permit); // routed to a named upstream: retries and fallbacks
+        }
         long sentAt = System.nanoTime();
         CompletableFuture<UpstreamResponse> sent;
         try {
@@ -71,7 +91,7 @@ final class SendUpstream implements RequestStep {
             throw e;
         }
         ctx.inFlight.track(sent);
-        return sent.handle((response, error) -> {
+        CompletableFuture<ProxyResponse> answer = sent.handle((response, error) -> {
                     if (error == null) {
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
@@ -89,6 +109,10 @@ final class SendUpstream implements RequestStep {
                         permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
                     }
                 });
+        // With named upstreams configured, every answer names the upstream; this one is the default's.
+        return attempts == null
+                ? answer
+                : answer.thenApply(r -> r.withHeader(RouteUpstream.UPSTREAM_HEADER, Upstreams.DEFAULT));
     }
 
     private UpstreamRequest passThrough(RequestContext ctx) {

@@ -238,10 +238,11 @@ public final class ProxySettings {
 
     /**
      * Every setting of core, in the README's order: those above, then the policies' ({@code access.role-policies}
-     * and the templated {@code policies.<name>.<rule>}, see {@code PolicySettings}).
+     * and the templated {@code policies.<name>.<rule>}, see {@code PolicySettings}), then the named upstreams'
+     * ({@code upstreams.<name>.<setting>}, see {@code UpstreamSettings}).
      */
-    public static final SettingsCatalog CATALOG =
-            SettingsCatalog.concat(BASE, SettingsCatalog.of(PolicySettings.SETTINGS));
+    public static final SettingsCatalog CATALOG = SettingsCatalog.concat(
+            BASE, SettingsCatalog.of(PolicySettings.SETTINGS), SettingsCatalog.of(UpstreamSettings.SETTINGS));
 
     /** Every key of {@link #CATALOG}. */
     public static final List<String> KEYS = CATALOG.keys();
@@ -433,6 +434,11 @@ public final class ProxySettings {
         admin = binder.with(admin, "admin.role", AccessConfig.Admin::withRole);
         // Policies and the roles mapped to them.
         b.access(PolicySettings.apply(binder, access.withAdmin(admin)));
+        // Named upstreams; none configured leaves the single upstream above alone.
+        io.github.openaiproxy.core.upstream.Upstreams upstreams = UpstreamSettings.apply(binder);
+        if (!upstreams.isEmpty()) {
+            b.upstreams(upstreams);
+        }
         applyIdentity(b);
         return b;
     }

@@ -135,6 +135,12 @@ public class OpenAiProxyProperties {
      */
     private final java.util.Map<String, PolicyProperties> policies = new java.util.LinkedHashMap<>();
 
+    /**
+     * Named upstreams, 'openai.proxy.upstreams.<name>.<setting>': the providers requests are routed to by
+     * model. None by default: every request goes to the upstream of 'api-key' and 'base-url' (named 'openai').
+     */
+    private final java.util.Map<String, UpstreamProperties> upstreams = new java.util.LinkedHashMap<>();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -301,6 +307,10 @@ public class OpenAiProxyProperties {
 
     public java.util.Map<String, PolicyProperties> getPolicies() {
         return policies;
+    }
+
+    public java.util.Map<String, UpstreamProperties> getUpstreams() {
+        return upstreams;
     }
 
     @Override
@@ -1293,6 +1303,138 @@ public class OpenAiProxyProperties {
 
         public void setCostPerMonth(BigDecimal costPerMonth) {
             this.costPerMonth = costPerMonth;
+        }
+    }
+
+    /** One named upstream; its settings are checked together by core at start-up. */
+    public static class UpstreamProperties {
+        /** The upstream's wire format: 'openai' (the default), 'azure' or 'compatible'. */
+        private io.github.openaiproxy.core.upstream.NamedUpstream.Kind kind =
+                io.github.openaiproxy.core.upstream.NamedUpstream.Kind.OPENAI;
+
+        /** The upstream's API root; required but for kind 'openai' (default https://api.openai.com). */
+        private String baseUrl;
+
+        /** The upstream's API keys; required but for kind 'compatible'. Never logged. */
+        private List<String> keys;
+
+        /** The client model names the upstream serves, exact names or globs such as 'gpt-4o*'. */
+        private List<String> models;
+
+        /** 'client-model=upstream-model' pairs: the upstream is asked for the second (for Azure, the deployment). */
+        private List<String> aliases;
+
+        /** The 'api-version' query of an 'azure' upstream; required there. */
+        private String apiVersion;
+
+        /** Where a request goes once this upstream has failed it, in order: 'upstream' or 'upstream:model'. */
+        private List<String> fallback;
+
+        /** Retries on this upstream (0 to 10) before its fallbacks, before the first byte of an answer only. */
+        private int retries = 2;
+
+        /** The statuses retried, besides connection failures and timeouts; 429 and 5xx only. */
+        private List<Integer> retryStatuses = new ArrayList<>(List.of(429, 500, 502, 503, 504));
+
+        /** How long a key rests after a 429 that sends no 'retry-after-ms' or 'Retry-After'. */
+        private Duration keyCooldown = Duration.ofSeconds(10);
+
+        /** The longest a request routed here spends on retries and fallbacks, waits included. */
+        private Duration retryDeadline = Duration.ofSeconds(30);
+
+        public int getRetries() {
+            return retries;
+        }
+
+        public void setRetries(int retries) {
+            this.retries = retries;
+        }
+
+        public List<Integer> getRetryStatuses() {
+            return retryStatuses;
+        }
+
+        public void setRetryStatuses(List<Integer> retryStatuses) {
+            this.retryStatuses = retryStatuses;
+        }
+
+        public Duration getKeyCooldown() {
+            return keyCooldown;
+        }
+
+        public void setKeyCooldown(Duration keyCooldown) {
+            this.keyCooldown = keyCooldown;
+        }
+
+        public Duration getRetryDeadline() {
+            return retryDeadline;
+        }
+
+        public void setRetryDeadline(Duration retryDeadline) {
+            this.retryDeadline = retryDeadline;
+        }
+
+        public io.github.openaiproxy.core.upstream.NamedUpstream.Kind getKind() {
+            return kind;
+        }
+
+        public void setKind(io.github.openaiproxy.core.upstream.NamedUpstream.Kind kind) {
+            this.kind = kind;
+        }
+
+        public String getBaseUrl() {
+            return baseUrl;
+        }
+
+        public void setBaseUrl(String baseUrl) {
+            this.baseUrl = baseUrl;
+        }
+
+        public List<String> getKeys() {
+            return keys;
+        }
+
+        public void setKeys(List<String> keys) {
+            this.keys = keys;
+        }
+
+        public List<String> getModels() {
+            return models;
+        }
+
+        public void setModels(List<String> models) {
+            this.models = models;
+        }
+
+        public List<String> getAliases() {
+            return aliases;
+        }
+
+        public void setAliases(List<String> aliases) {
+            this.aliases = aliases;
+        }
+
+        public String getApiVersion() {
+            return apiVersion;
+        }
+
+        public void setApiVersion(String apiVersion) {
+            this.apiVersion = apiVersion;
+        }
+
+        public List<String> getFallback() {
+            return fallback;
+        }
+
+        public void setFallback(List<String> fallback) {
+            this.fallback = fallback;
+        }
+
+        /** Never shows a key. */
+        @Override
+        public String toString() {
+            return "UpstreamProperties[kind=" + kind + ", baseUrl=" + baseUrl + ", keys="
+                    + (keys == null ? 0 : keys.size()) + ", models=" + models + ", aliases=" + aliases + "]";
         }
     }
 }

@@ -43,8 +43,11 @@ class OpenAiProxySettingsTests {
      */
     static List<String> asProperties(List<String> keys) {
         List<String> out = new ArrayList<>();
-        BeanWrapper policy =
-                PropertyAccessorFactory.forBeanPropertyAccess(new OpenAiProxyProperties.PolicyProperties());
+        Map<String, BeanWrapper> families = Map.of(
+                "policies",
+                PropertyAccessorFactory.forBeanPropertyAccess(new OpenAiProxyProperties.PolicyProperties()),
+                "upstreams",
+                PropertyAccessorFactory.forBeanPropertyAccess(new OpenAiProxyProperties.UpstreamProperties()));
         for (String key : keys) {
             int at = key.indexOf(Setting.NAME);
             if (at < 0) {
@@ -52,10 +55,11 @@ class OpenAiProxySettingsTests {
                 continue;
             }
             String rule = key.substring(at + Setting.NAME.length() + 1);
-            assertThat(policy.isWritableProperty(OpenAiProxySettings.propertyPath(rule)))
+            String family = key.substring(0, at - 1);
+            assertThat(families).as("a Spring map property for %s", key).containsKey(family);
+            assertThat(families.get(family).isWritableProperty(OpenAiProxySettings.propertyPath(rule)))
                     .as("a Spring property for %s", key)
                     .isTrue();
-            String family = key.substring(0, at - 1);
             if (!out.contains(family)) {
                 out.add(family);
             }
@@ -93,6 +97,41 @@ class OpenAiProxySettingsTests {
     }
 
     @Test
+    void upstreamsBindFromSpringPropertiesAndRefusalsNameTheProperty() {
+        OpenAiProxyProperties p = new OpenAiProxyProperties();
+        OpenAiProxyProperties.UpstreamProperties azure = new OpenAiProxyProperties.UpstreamProperties();
+        azure.setKind(io.github.openaiproxy.core.upstream.NamedUpstream.Kind.AZURE);
+        azure.setBaseUrl("https://example.openai.azure.com");
+        azure.setKeys(List.of("az-1", "az-2"));
+        azure.setAliases(List.of("gpt-4o=prod-gpt4o"));
+        azure.setApiVersion("2024-10-21");
+        azure.setFallback(List.of("openai:gpt-4o-mini"));
+        p.getUpstreams().put("azure", azure);
+        io.github.openaiproxy.core.ProxyConfig config =
+                OpenAiProxyPropertiesAdapter.toBuilder(p).build();
+        io.github.openaiproxy.core.upstream.NamedUpstream bound =
+                config.upstreams().get("azure").orElseThrow();
+        assertThat(bound.kind()).isEqualTo(io.github.openaiproxy.core.upstream.NamedUpstream.Kind.AZURE);
+        assertThat(bound.keys()).containsExactly("az-1", "az-2");
+        assertThat(bound.upstreamModel("gpt-4o")).isEqualTo("prod-gpt4o");
+        assertThat(config.upstreams().route("gpt-4o").map(u -> u.name())).contains("azure");
+
+        azure.setFallback(List.of("nowhere"));
+        assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
+                .isInstanceOfSatisfying(
+                        InvalidConfigurationPropertyValueException.class,
+                        e -> assertThat(e.getName()).isEqualTo("openai.proxy.upstreams.azure.fallback"))
+                .hasMessageContaining("no upstream named 'nowhere'");
+        azure.setFallback(null);
+        azure.setKeys(List.of());
+        assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
+                .isInstanceOfSatisfying(InvalidConfigurationPropertyValueException.class, e -> {
+                    assertThat(e.getName()).isEqualTo("openai.proxy.upstreams.azure.keys");
+                    assertThat(e.getValue()).isNull();
+                });
+    }
+
+    @Test
     void theMetadataShowsTheCatalogsDefaults() throws Exception {
         Map<String, JsonNode> metadata = metadata();
         for (Setting s : ALL.settings()) {
@@ -109,6 +148,7 @@ class OpenAiProxySettingsTests {
     void theBoundPropertiesDefaultsAreTheCatalogs() {
         OpenAiProxyProperties properties = new OpenAiProxyProperties();
         properties.getPolicies().put("x", new OpenAiProxyProperties.PolicyProperties());
+        properties.getUpstreams().put("x", new OpenAiProxyProperties.UpstreamProperties());
         SettingsBinder bound = OpenAiProxySettings.binder(properties, ALL);
         for (Setting s : ALL.settings()) {
             Object expected = value(s, s.defaultValue());

@@ -1,0 +1,207 @@
+package io.github.openaiproxy.core;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.BodyTooLargeException;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.relay.ResponseFactory;
+import io.github.openaiproxy.core.upstream.KeyPool;
+import io.github.openaiproxy.core.upstream.NamedUpstream;
+import io.github.openaiproxy.core.upstream.NamedUpstreamRequests;
+import io.github.openaiproxy.core.upstream.Upstreams;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * Routes a pass-through request to a named upstream by its model (only in the chain when upstreams are
+ * configured, so a proxy without them runs exactly as before). A JSON body is read whole (bounded by
+ * {@code max-body-size}) to find its model: the first upstream with an alias of it, else one that names it,
+ * else one whose glob matches it, else the default upstream ({@value Upstreams#DEFAULT}). An alias renames the
+ * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. Other
+ * bodies (multipart, compressed) and body-less requests go to the default upstream, except {@code GET /v1/models},
+ * answered here with the configured models of every upstream.
+ */
+final class RouteUpstream implements RequestStep {
+    /** The response header naming the upstream that served: its configured name, never a URL or key. */
+    static final String UPSTREAM_HEADER = "OpenAI-Proxy-Upstream";
+
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private final Upstreams upstreams;
+    private final Map<String, NamedUpstreamRequests> requests;
+    private final Map<String, KeyPool> pools;
+    private final long limit;
+
+    /**
+     * Where a routed request goes.
+     *
+     * @param requests the upstream's request builder
+     * @param pool the upstream's keys
+     * @param upstreamModel the model asked of the upstream (after its aliases; Azure's deployment)
+     * @param clientModel the model the client asked for
+     * @param clientBytes the body as the client sent it (a fallback renames its model again)
+     * @param clientJson that body parsed, or {@code null} when it is no JSON object
+     */
+    record Target(
+            NamedUpstreamRequests requests,
+            KeyPool pool,
+            String upstreamModel,
+            String clientModel,
+            byte[] clientBytes,
+            ObjectNode clientJson) {
+        NamedUpstream upstream() {
+            return requests.upstream();
+        }
+
+        /** Whether an alias renamed the model, so that answers echo the client's name again. */
+        boolean renamed() {
+            return clientModel != null && !upstreamModel.equals(clientModel);
+        }
+    }
+
+    RouteUpstream(Upstreams upstreams, long limit) {
+        this.upstreams = upstreams;
+        this.limit = limit;
+        Map<String, NamedUpstreamRequests> byName = new LinkedHashMap<>();
+        Map<String, KeyPool> keys = new LinkedHashMap<>();
+        for (NamedUpstream u : upstreams.all()) {
+            byName.put(u.name(), new NamedUpstreamRequests(u));
+            keys.put(u.name(), new KeyPool(u));
+        }
+        this.requests = Map.copyOf(byName);
+        this.pools = Map.copyOf(keys);
+    }
+
+    @Override
+    public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+        String path = ctx.request.path();
+        String method = ctx.request.method();
+        if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
+            return CompletableFuture.completedFuture(models(ctx.responses()));
+        }
+        if (ctx.body != null) {
+            return route(ctx, next, ctx.body); // the authorize step read it for its policy
+        }
+        if (!RequestChecks.hasBody(ctx.request)) {
+            return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
+        }
+        if (!isJson(ctx.request)) {
+            return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
+        }
+        return BodyCollector.collect(ctx.request.body(), limit)
+                .handle((bytes, error) -> {
+                    if (error != null) {
+                        Throwable cause = io.github.openaiproxy.core.internal.Failures.unwrap(error);
+                        if (cause instanceof BodyTooLargeException) {
+                            return ctx.respond(ProxyError.payloadTooLarge(limit));
+                        }
+                        LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
+                        return ctx.respond(
+                                ProxyError.badRequest("Bad Request", "The request body could not be read", null));
+                    }
+                    return route(ctx, next, bytes);
+                })
+                .thenCompose(Function.identity());
+    }
+
+    private CompletableFuture<ProxyResponse> route(RequestContext ctx, Chain next, byte[] bytes) {
+        ctx.body = bytes; // sent as read (the pass-through step streams nothing once it is set)
+        ObjectNode object = null;
+        String model = null;
+        if (bytes.length > 0) {
+            try {
+                if (Json.parse(bytes) instanceof ObjectNode o) {
+                    object = o;
+                    JsonNode m = o.get("model");
+                    model = m != null && m.isTextual() ? m.textValue() : null;
+                }
+            } catch (IOException | RuntimeException e) {
+                // Not JSON after all: the default upstream judges it, as before.
+            }
+        }
+        Optional<NamedUpstream> routed = upstreams.route(model);
+        NamedUpstream upstream =
+                routed.or(() -> upstreams.get(Upstreams.DEFAULT)).orElse(null);
+        if (upstream == null) {
+            return next.proceed(ctx); // the default upstream of api-key / base-url
+        }
+        String upstreamModel = model == null ? null : upstream.upstreamModel(model);
+        NamedUpstreamRequests builder = requests.get(upstream.name());
+        if (!builder.serves(ctx.request.path(), upstreamModel)) {
+            return ctx.respond(new ProxyError(
+                    404,
+                    "Not Found",
+                    "This operation is not available for the requested model",
+                    "invalid_request_error",
+                    "unknown_url",
+                    null,
+                    null,
+                    Map.of()));
+        }
+        if (model != null) {
+            ctx.model = model;
+            if (!upstreamModel.equals(model)) {
+                ObjectNode renamed = object.deepCopy(); // the client's stays, for a fallback's own rename
+                renamed.put("model", upstreamModel);
+                ctx.body = Json.bytes(renamed); // serialized again only when an alias renamed the model
+            }
+        }
+        ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model, bytes, object);
+        return next.proceed(ctx);
+    }
+
+    /** The configured upstreams, for the fallback chains. */
+    Upstreams upstreams() {
+        return upstreams;
+    }
+
+    /** The request builder and keys of a named upstream; {@code null} for the implicit default. */
+    NamedUpstreamRequests requests(String name) {
+        return requests.get(name);
+    }
+
+    /** The keys of a named upstream; {@code null} for the implicit default. */
+    KeyPool pool(String name) {
+        return pools.get(name);
+    }
+
+    /** OpenAI's list shape: each configured model once, owned by the upstream that serves it. */
+    private ProxyResponse models(ResponseFactory responses) {
+        ObjectNode list = Json.object();
+        list.put("object", "list");
+        ArrayNode data = list.putArray("data");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (NamedUpstream u : upstreams.all()) {
+            for (String id : upstreams.listedModels()) {
+                if (u.serves(id) && upstreams.route(id).map(r -> r == u).orElse(false) && seen.add(id)) {
+                    ObjectNode m = data.addObject();
+                    m.put("id", id);
+                    m.put("object", "model");
+                    m.put("created", 0);
+                    m.put("owned_by", u.name());
+                }
+            }
+        }
+        byte[] body = Json.bytes(list);
+        HeaderMap h = responses.baseHeaders();
+        h.set("Content-Type", ResponseFactory.JSON).set("Content-Length", Integer.toString(body.length));
+        return ProxyResponse.of(200, h.build(), body);
+    }
+
+    private static boolean isJson(io.github.openaiproxy.core.http.ProxyRequest request) {
+        String type = request.headers().firstValue("content-type").orElse("");
+        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
+        return type.toLowerCase(Locale.ROOT).contains("json")
+                && encoding.strip().equalsIgnoreCase("identity");
+    }
+}

@@ -1,0 +1,349 @@
+package io.github.openaiproxy.core;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.Failures;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.keys.ApiKey;
+import io.github.openaiproxy.core.relay.ResponseRelay;
+import io.github.openaiproxy.core.upstream.KeyPool;
+import io.github.openaiproxy.core.upstream.NamedUpstream;
+import io.github.openaiproxy.core.upstream.NamedUpstreamRequests;
+import io.github.openaiproxy.core.upstream.RetryAfter;
+import io.github.openaiproxy.core.upstream.UpstreamClient;
+import io.github.openaiproxy.core.upstream.UpstreamFailure;
+import io.github.openaiproxy.core.upstream.UpstreamRequest;
+import io.github.openaiproxy.core.upstream.UpstreamRequests;
+import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import io.github.openaiproxy.core.upstream.Upstreams;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The upstream call of a request routed to a named upstream: retries and fallbacks, strictly before the
+ * first byte of an answer reaches the client. A connection failure, a timeout before the response headers
+ * or a listed status (429 and 5xx by default) is retried on the same upstream (exponential backoff with
+ * jitter, or the upstream's {@code retry-after-ms} / {@code Retry-After}), then the upstream's fallback
+ * chain is taken, depth first, all inside the routed upstream's {@code retry-deadline}. Any other answer is
+ * relayed, and from then on nothing is retried: a stream that breaks later ends with the SSE error event.
+ * The body is in memory (the routing step read it), so each attempt sends it again.
+ */
+final class UpstreamAttempts {
+    /** The response header listing the attempts: upstream names and statuses, nothing secret. */
+    static final String ATTEMPTS_HEADER = "OpenAI-Proxy-Attempts";
+
+    private static final long BASE_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    private final RouteUpstream routing;
+    private final UpstreamRequests defaultRequests;
+    private final Optional<ApiKey> defaultKey;
+    private final UpstreamClient upstream;
+    private final ResponseRelay relay;
+
+    UpstreamAttempts(
+            RouteUpstream routing,
+            UpstreamRequests defaultRequests,
+            Optional<ApiKey> defaultKey,
+            UpstreamClient upstream,
+            ResponseRelay relay) {
+        this.routing = routing;
+        this.defaultRequests = defaultRequests;
+        this.defaultKey = defaultKey;
+        this.upstream = upstream;
+        this.relay = relay;
+    }
+
+    /**
+     * One place of the plan: an upstream (named, or the implicit default) and the client-side model name to
+     * ask it for (its aliases still apply).
+     */
+    private record Step(String upstream, String model) {}
+
+    /** Sends the routed request, holding {@code permit} until the client's copy of the answer ends. */
+    CompletableFuture<ProxyResponse> send(RequestContext ctx, UpstreamPermits.Permit permit) {
+        RouteUpstream.Target target = ctx.target;
+        NamedUpstream first = target.upstream();
+        long deadline = System.nanoTime() + first.retry().deadline().toNanos();
+        Run run = new Run(ctx, permit, plan(first, target.clientModel()), deadline);
+        return run.attempt().whenComplete((r, error) -> {
+            if (error != null) {
+                permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
+            }
+        });
+    }
+
+    /** The routed upstream, then its fallbacks depth first (each with its own chain), each place once. */
+    private List<Step> plan(NamedUpstream first, String model) {
+        List<Step> plan = new ArrayList<>();
+        add(plan, new HashSet<>(), first.name(), model);
+        return plan;
+    }
+
+    private void add(List<Step> plan, Set<Step> seen, String name, String model) {
+        Step step = new Step(name, model);
+        if (!seen.add(step)) {
+            return;
+        }
+        plan.add(step);
+        Optional<NamedUpstream> u = routing.upstreams().get(name);
+        if (u.isEmpty()) {
+            return; // the implicit default has no chain
+        }
+        for (NamedUpstream.Fallback f : u.get().fallback()) {
+            add(plan, seen, f.upstream(), f.model().orElse(model));
+        }
+    }
+
+    /** One request's way through the plan. Touched by one thread at a time (each attempt follows the last). */
+    private final class Run {
+        private final RequestContext ctx;
+        private final UpstreamPermits.Permit permit;
+        private final List<Step> plan;
+        private final long deadline;
+        private final StringBuilder attempts = new StringBuilder();
+        private int index;
+        private int tries;
+
+        Run(RequestContext ctx, UpstreamPermits.Permit permit, List<Step> plan, long deadline) {
+            this.ctx = ctx;
+            this.permit = permit;
+            this.plan = plan;
+            this.deadline = deadline;
+        }
+
+        CompletableFuture<ProxyResponse> attempt() {
+            if (ctx.inFlight.cancelled()) {
+                permit.release();
+                return finish(ctx.respond(ProxyError.upstreamUnreachable()), null);
+            }
+            Step step = plan.get(index);
+            Optional<NamedUpstream> named = routing.upstreams().get(step.upstream());
+            KeyPool pool = named.map(u -> routing.pool(u.name())).orElse(null);
+            KeyPool.Slot slot = pool == null ? null : pool.take();
+            ApiKey key = pool == null ? defaultKey.orElse(null) : slot == null ? null : slot.key();
+            if ((pool != null && slot == null && !pool.isKeyless()) || (pool == null && key == null)) {
+                note(step, "no-key"); // every key resting or out, or no server key: this place has failed
+                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(), step));
+            }
+            String upstreamModel = named.map(u -> step.model() == null ? null : u.upstreamModel(step.model()))
+                    .orElse(step.model());
+            UpstreamRequest request;
+            if (named.isPresent()) {
+                NamedUpstreamRequests builder = routing.requests(step.upstream());
+                if (!builder.serves(ctx.request.path(), upstreamModel)) {
+                    note(step, "unsupported");
+                    return moveOn(null, false).orElseGet(() -> fail(ProxyError.upstreamUnreachable(), step));
+                }
+                request = builder.request(
+                        ctx.request.method(),
+                        ctx.request.path(),
+                        ctx.request.rawQuery().orElse(null),
+                        ctx.request.headers(),
+                        body(upstreamModel),
+                        key,
+                        upstreamModel);
+            } else {
+                ProxyRequest r = ctx.request;
+                request = defaultRequests.passThrough(
+                        r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
+            }
+            ctx.key = key;
+            ctx.clientKey = false;
+            long sentAt = System.nanoTime();
+            CompletableFuture<UpstreamResponse> sent;
+            try {
+                sent = upstream.send(request);
+            } catch (RuntimeException e) {
+                permit.release();
+                throw e;
+            }
+            ctx.inFlight.track(sent);
+            return sent.handle((response, error) -> {
+                        if (error != null) {
+                            Throwable cause = Failures.unwrap(error);
+                            boolean timeout =
+                                    cause instanceof UpstreamFailure f && f.kind() == UpstreamFailure.Kind.TIMEOUT;
+                            note(step, timeout ? "timeout" : "error");
+                            if (cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
+                                Optional<CompletableFuture<ProxyResponse>> again = moveOn(null, true);
+                                if (again.isPresent()) {
+                                    return again.get();
+                                }
+                            }
+                            return fail(
+                                    timeout ? ProxyError.upstreamTimeout() : ProxyError.upstreamUnreachable(), step);
+                        }
+                        int status = response.status();
+                        note(step, Integer.toString(status));
+                        if (slot != null) {
+                            judgeKey(named.get(), pool, slot, response);
+                        }
+                        NamedUpstream.Retry retry =
+                                named.map(NamedUpstream::retry).orElse(NamedUpstream.Retry.DEFAULTS);
+                        if (retry.statuses().contains(status)) {
+                            Optional<CompletableFuture<ProxyResponse>> again = moveOn(response, true);
+                            if (again.isPresent()) {
+                                Bodies.discard(response.body());
+                                return again.get();
+                            }
+                        }
+                        // Once per request, as without retries: the answer that goes to the client.
+                        ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
+                        return relay(response, step, upstreamModel, key);
+                    })
+                    .thenCompose(Function.identity());
+        }
+
+        /**
+         * The next attempt, if the plan and the deadline allow one: the same place again while it has
+         * retries left and its wait fits the deadline, else the next place at once. Empty: answer with
+         * what there is.
+         */
+        private Optional<CompletableFuture<ProxyResponse>> moveOn(UpstreamResponse failed, boolean retryHere) {
+            long now = System.nanoTime();
+            Step step = plan.get(index);
+            int retries = routing.upstreams()
+                    .get(step.upstream())
+                    .map(u -> u.retry().retries())
+                    .orElse(NamedUpstream.Retry.DEFAULTS.retries());
+            KeyPool pool = routing.pool(step.upstream());
+            boolean keysLeft = pool == null || pool.isKeyless() || pool.usableCount() > 0;
+            if (retryHere && tries < retries && keysLeft) {
+                long wait = wait(failed, step);
+                if (now + wait - deadline < 0) {
+                    tries++;
+                    return Optional.of(later(wait));
+                }
+            }
+            if (index + 1 < plan.size() && now - deadline < 0) {
+                index++;
+                tries = 0;
+                return Optional.of(attempt());
+            }
+            return Optional.empty();
+        }
+
+        /**
+         * How long to wait before the same place again: the upstream's retry-after-ms / Retry-After, except
+         * after a 429 on a pool with other keys (the limit was the key's, and it rests); else exponential
+         * backoff with jitter.
+         */
+        private long wait(UpstreamResponse failed, Step step) {
+            long backoff = Math.min(MAX_BACKOFF_NANOS, BASE_BACKOFF_NANOS << Math.min(tries, 10));
+            long jittered = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+            if (failed == null) {
+                return jittered;
+            }
+            Optional<Duration> asked = RetryAfter.of(failed.headers());
+            KeyPool pool = routing.pool(step.upstream());
+            if (failed.status() == 429 && pool != null && !pool.isKeyless()) {
+                return 0; // the limit was the key's, which now rests: another key goes at once
+            }
+            return asked.map(Duration::toNanos).orElse(jittered);
+        }
+
+        private CompletableFuture<ProxyResponse> later(long waitNanos) {
+            if (waitNanos <= 0) {
+                return attempt();
+            }
+            // The JDK's shared delay thread: no thread of our own, none per request.
+            return CompletableFuture.runAsync(
+                            () -> {}, CompletableFuture.delayedExecutor(waitNanos, TimeUnit.NANOSECONDS, Runnable::run))
+                    .thenCompose(v -> attempt());
+        }
+
+        private CompletableFuture<ProxyResponse> relay(
+                UpstreamResponse response, Step step, String upstreamModel, ApiKey key) {
+            boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
+            CompletableFuture<ProxyResponse> relayed = relay.relay(response, ctx.responses, key, false, expectsStream);
+            RouteUpstream.Target target = ctx.target;
+            String clientModel = target.clientModel();
+            // An alias renamed the client's model: the answer names it as the client did. A fallback to another
+            // model tells the truth.
+            if (clientModel != null && clientModel.equals(step.model()) && !clientModel.equals(upstreamModel)) {
+                relayed = relayed.thenCompose(r -> ModelEcho.restore(r, clientModel));
+            }
+            return finish(relayed.thenApply(permit::heldUntilDone), step);
+        }
+
+        private CompletableFuture<ProxyResponse> fail(ProxyError error, Step step) {
+            permit.release();
+            return finish(ctx.respond(error), step);
+        }
+
+        private CompletableFuture<ProxyResponse> finish(CompletableFuture<ProxyResponse> answer, Step step) {
+            String served = step == null ? plan.get(index).upstream() : step.upstream();
+            String tried = attempts.toString();
+            return answer.thenApply(r -> {
+                ProxyResponse out = r.withHeader(RouteUpstream.UPSTREAM_HEADER, served);
+                return tried.isEmpty() ? out : out.withHeader(ATTEMPTS_HEADER, tried);
+            });
+        }
+
+        private void note(Step step, String outcome) {
+            if (attempts.length() > 0) {
+                attempts.append(", ");
+            }
+            attempts.append(step.upstream()).append(' ').append(outcome);
+        }
+
+        /** The client's body for this model: as sent when the model is the client's own, else renamed. */
+        private byte[] body(String upstreamModel) {
+            RouteUpstream.Target target = ctx.target;
+            ObjectNode json = target.clientJson();
+            if (json == null || upstreamModel == null || upstreamModel.equals(target.clientModel())) {
+                return target.clientBytes();
+            }
+            if (upstreamModel.equals(target.upstreamModel())) {
+                return ctx.body; // the routing step's rename
+            }
+            ObjectNode renamed = json.deepCopy();
+            renamed.put("model", upstreamModel);
+            return Json.bytes(renamed);
+        }
+    }
+
+    /** A 429 rests the key for the upstream's Retry-After (or its key-cooldown); a 401 or 403 takes it out. */
+    static void judgeKey(NamedUpstream upstream, KeyPool pool, KeyPool.Slot slot, UpstreamResponse response) {
+        int status = response.status();
+        if (status == 429) {
+            pool.coolDown(
+                    slot,
+                    RetryAfter.of(response.headers()).orElse(upstream.retry().keyCooldown()));
+        } else if (status == 401 || status == 403) {
+            pool.remove(slot);
+        }
+    }
+
+    /** Every key of the routed upstream is resting or out: the upstream cannot take this request. */
+    static ProxyError allKeysResting() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The model's upstream cannot take requests right now",
+                "server_error",
+                "upstream_unavailable",
+                null,
+                null,
+                Map.of());
+    }
+
+    @Override
+    public String toString() {
+        return "UpstreamAttempts[" + Upstreams.DEFAULT + " + "
+                + routing.upstreams().all().size() + " named]";
+    }
+}

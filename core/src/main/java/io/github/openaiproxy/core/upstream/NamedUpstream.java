@@ -1,0 +1,283 @@
+package io.github.openaiproxy.core.upstream;
+
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * One upstream of {@code upstreams.<name>.*}: a provider the proxy may call, its keys, the models it serves
+ * and where to go when it fails. Immutable; {@link #toString()} never shows a key.
+ *
+ * @param name the configured name, lower-case letters, digits and {@code -}; the only thing about an upstream a
+ *     client is ever told
+ * @param kind the provider's wire format
+ * @param baseUrl the API root; for {@link Kind#OPENAI} default {@code https://api.openai.com}
+ * @param keys the API keys, at least one when set; empty only for a {@link Kind#COMPATIBLE} server without auth
+ * @param models the client model names served, exact names or globs ({@code gpt-4o*}); an alias's client name
+ *     is served too
+ * @param aliases client model name to upstream model name (for Azure, the deployment), in configuration order
+ * @param apiVersion the {@code api-version} query of {@link Kind#AZURE}
+ * @param fallback where a request goes, in order, once this upstream has failed it
+ * @param retry how this upstream's failures are retried
+ */
+public record NamedUpstream(
+        String name,
+        Kind kind,
+        URI baseUrl,
+        List<String> keys,
+        List<String> models,
+        Map<String, String> aliases,
+        Optional<String> apiVersion,
+        List<Fallback> fallback,
+        Retry retry) {
+
+    /** The key prefix of every upstream setting. */
+    public static final String PREFIX = "upstreams.";
+
+    /** How long a key rests after a 429 that says nothing of when to come back. */
+    public static final java.time.Duration DEFAULT_KEY_COOLDOWN = java.time.Duration.ofSeconds(10);
+
+    /**
+     * How an upstream's failures are retried, before the first byte of an answer only.
+     *
+     * @param retries the retries on this upstream (so {@code retries + 1} attempts) before its fallbacks; default 2
+     * @param statuses the statuses retried (besides connection failures and timeouts before the headers); only
+     *     429 and 5xx may be listed; default 429, 500, 502, 503, 504
+     * @param keyCooldown how long a key rests after a 429 without {@code retry-after-ms} / {@code Retry-After};
+     *     default 10 seconds
+     * @param deadline the longest a request may spend on retries and fallbacks, waits included; default 30 s
+     */
+    public record Retry(
+            int retries, java.util.Set<Integer> statuses, java.time.Duration keyCooldown, java.time.Duration deadline) {
+        /** The defaults. */
+        public static final Retry DEFAULTS = new Retry(
+                2, java.util.Set.of(429, 500, 502, 503, 504), DEFAULT_KEY_COOLDOWN, java.time.Duration.ofSeconds(30));
+
+        public Retry {
+            statuses = java.util.Set.copyOf(statuses);
+            java.util.Objects.requireNonNull(keyCooldown, "keyCooldown");
+            java.util.Objects.requireNonNull(deadline, "deadline");
+        }
+    }
+
+    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
+
+    /** An upstream provider's wire format. */
+    public enum Kind {
+        /** OpenAI's API: {@code Authorization: Bearer}, paths under {@code /v1}. */
+        OPENAI,
+        /** Azure OpenAI: {@code /openai/deployments/{deployment}/...?api-version=} with an {@code api-key} header. */
+        AZURE,
+        /** Any OpenAI-compatible server (vLLM, Ollama, LM Studio): bearer key or no auth. */
+        COMPATIBLE;
+
+        /** Parses {@code openai}, {@code azure} or {@code compatible}, in any case. */
+        public static Kind parse(String text) {
+            try {
+                return valueOf(text.strip().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("kind must be openai, azure or compatible", e);
+            }
+        }
+    }
+
+    /**
+     * One step of a fallback chain: another upstream, with the request's own model or a replacement.
+     *
+     * @param upstream the name of the upstream to try
+     * @param model the model to ask it for instead of the client's; empty: the client's (after that upstream's
+     *     aliases)
+     */
+    public record Fallback(String upstream, Optional<String> model) {
+        public Fallback {
+            Objects.requireNonNull(upstream, "upstream");
+            model = model == null ? Optional.empty() : model.filter(m -> !m.isBlank());
+        }
+
+        /** Parses {@code upstream} or {@code upstream:model}; {@code null} when malformed. */
+        public static Fallback parse(String text) {
+            String t = text.strip();
+            int colon = t.indexOf(':');
+            String upstream = colon < 0 ? t : t.substring(0, colon).strip();
+            String model = colon < 0 ? "" : t.substring(colon + 1).strip();
+            if (!NAME.matcher(upstream).matches() || (colon >= 0 && model.isEmpty())) {
+                return null;
+            }
+            return new Fallback(upstream, Optional.of(model));
+        }
+
+        @Override
+        public String toString() {
+            return model.map(m -> upstream + ":" + m).orElse(upstream);
+        }
+    }
+
+    public NamedUpstream {
+        Objects.requireNonNull(name, "name");
+        if (!NAME.matcher(name).matches()) {
+            throw new UpstreamSettingException(
+                    PREFIX + name + ".kind", "an upstream name is lower-case letters, digits and '-'");
+        }
+        kind = kind == null ? Kind.OPENAI : kind;
+        keys = List.copyOf(keys == null ? List.of() : keys);
+        models = List.copyOf(models == null ? List.of() : models);
+        aliases = aliases == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(aliases));
+        apiVersion = apiVersion == null ? Optional.empty() : apiVersion.filter(v -> !v.isBlank());
+        fallback = List.copyOf(fallback == null ? List.of() : fallback);
+        retry = retry == null ? Retry.DEFAULTS : retry;
+        if (retry.retries() < 0 || retry.retries() > 10) {
+            throw new UpstreamSettingException(key(name, "retries"), "must be 0 to 10");
+        }
+        for (int status : retry.statuses()) {
+            if (status != 429 && (status < 500 || status > 599)) {
+                // Another 4xx is the request's fault: sent again it fails again, maybe at a cost.
+                throw new UpstreamSettingException(
+                        key(name, "retry-statuses"), "only 429 and 5xx statuses may be retried");
+            }
+        }
+        if (retry.keyCooldown().isNegative() || retry.keyCooldown().isZero()) {
+            throw new UpstreamSettingException(key(name, "key-cooldown"), "must be positive");
+        }
+        if (retry.deadline().isNegative() || retry.deadline().isZero()) {
+            throw new UpstreamSettingException(key(name, "retry-deadline"), "must be positive");
+        }
+        if (baseUrl == null) {
+            if (kind != Kind.OPENAI) {
+                throw new UpstreamSettingException(key(name, "base-url"), "required for kind " + kindName(kind));
+            }
+            baseUrl = UpstreamConfig.DEFAULT_BASE_URL;
+        }
+        checkBaseUrl(name, baseUrl);
+        if (keys.isEmpty() && kind != Kind.COMPATIBLE) {
+            throw new UpstreamSettingException(
+                    key(name, "keys"), "an upstream of kind " + kindName(kind) + " needs at least one key");
+        }
+        for (String k : keys) {
+            if (k.isBlank() || !k.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+                // The key itself is never repeated.
+                throw new UpstreamSettingException(key(name, "keys"), "a key is printable ASCII without spaces");
+            }
+        }
+        if (kind == Kind.AZURE && apiVersion.isEmpty()) {
+            throw new UpstreamSettingException(key(name, "api-version"), "required for kind azure");
+        }
+        if (kind != Kind.AZURE && apiVersion.isPresent()) {
+            throw new UpstreamSettingException(key(name, "api-version"), "only for kind azure");
+        }
+        for (Map.Entry<String, String> a : aliases.entrySet()) {
+            if (a.getKey().isBlank() || a.getValue().isBlank()) {
+                throw new UpstreamSettingException(key(name, "aliases"), "expected client-model=upstream-model pairs");
+            }
+        }
+        for (Fallback f : fallback) {
+            if (f.upstream().equals(name) && f.model().isEmpty()) {
+                throw new UpstreamSettingException(key(name, "fallback"), "an upstream cannot fall back to itself");
+            }
+        }
+    }
+
+    /** As the canonical constructor, with {@link Retry#DEFAULTS}. */
+    public NamedUpstream(
+            String name,
+            Kind kind,
+            URI baseUrl,
+            List<String> keys,
+            List<String> models,
+            Map<String, String> aliases,
+            Optional<String> apiVersion,
+            List<Fallback> fallback) {
+        this(name, kind, baseUrl, keys, models, aliases, apiVersion, fallback, Retry.DEFAULTS);
+    }
+
+    /** The key of one of this upstream's settings, {@code upstreams.<name>.<setting>}. */
+    public static String key(String name, String setting) {
+        return PREFIX + name + "." + setting;
+    }
+
+    /**
+     * Parses {@code client-model=upstream-model} pairs; the first pair of a client name wins.
+     *
+     * @throws UpstreamSettingException naming {@code upstreams.<name>.aliases} when an entry is malformed
+     */
+    public static Map<String, String> parseAliases(String name, List<String> entries) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (String e : entries) {
+            int eq = e.indexOf('=');
+            String client = eq < 0 ? "" : e.substring(0, eq).strip();
+            String upstream = eq < 0 ? "" : e.substring(eq + 1).strip();
+            if (client.isEmpty() || upstream.isEmpty()) {
+                throw new UpstreamSettingException(key(name, "aliases"), "expected client-model=upstream-model pairs");
+            }
+            map.putIfAbsent(client, upstream);
+        }
+        return map;
+    }
+
+    /**
+     * Parses a fallback chain, {@code upstream} or {@code upstream:model} entries.
+     *
+     * @throws UpstreamSettingException naming {@code upstreams.<name>.fallback} when an entry is malformed
+     */
+    public static List<Fallback> parseFallback(String name, List<String> entries) {
+        List<Fallback> out = new java.util.ArrayList<>();
+        for (String e : entries) {
+            Fallback f = Fallback.parse(e);
+            if (f == null) {
+                throw new UpstreamSettingException(
+                        key(name, "fallback"), "expected 'upstream' or 'upstream:model' entries");
+            }
+            out.add(f);
+        }
+        return out;
+    }
+
+    /** Whether this upstream serves the client model {@code model}: an alias's client name, or a listed name or glob. */
+    public boolean serves(String model) {
+        return aliases.containsKey(model) || matchesGlob(model);
+    }
+
+    /** Whether one of {@link #models()} (names or globs) matches {@code model}. */
+    public boolean matchesGlob(String model) {
+        for (String m : models) {
+            if (Globs.matches(m, model)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The upstream model name for a client model: its alias, else the same name. */
+    public String upstreamModel(String clientModel) {
+        return aliases.getOrDefault(clientModel, clientModel);
+    }
+
+    private static void checkBaseUrl(String name, URI baseUrl) {
+        String scheme = baseUrl.getScheme();
+        if (scheme == null
+                || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
+                || baseUrl.getHost() == null
+                || baseUrl.getRawQuery() != null
+                || baseUrl.getRawFragment() != null
+                || baseUrl.getRawUserInfo() != null) {
+            throw new UpstreamSettingException(
+                    key(name, "base-url"), "an absolute http(s) URL without query, fragment or user info");
+        }
+    }
+
+    private static String kindName(Kind kind) {
+        return kind.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Never shows a key: only how many there are. */
+    @Override
+    public String toString() {
+        return "NamedUpstream[name=" + name + ", kind=" + kindName(kind) + ", baseUrl=" + baseUrl + ", keys="
+                + keys.size() + ", models=" + models + ", aliases=" + aliases + ", apiVersion="
+                + apiVersion.orElse("") + ", fallback=" + fallback + ", retry=" + retry + "]";
+    }
+}

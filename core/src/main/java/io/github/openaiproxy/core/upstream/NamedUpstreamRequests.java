@@ -1,0 +1,133 @@
+package io.github.openaiproxy.core.upstream;
+
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Internal;
+import io.github.openaiproxy.core.keys.ApiKey;
+import java.net.URI;
+import java.net.http.HttpHeaders;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Builds the requests to one named upstream, in its provider's wire format, with only safe headers (as
+ * {@link UpstreamRequests}): the upstream's own key, never the client's credentials.
+ *
+ * <ul>
+ *   <li>{@link NamedUpstream.Kind#OPENAI} and {@link NamedUpstream.Kind#COMPATIBLE}: the OpenAI path on the base
+ *       URL, {@code Authorization: Bearer <key>} (none for a compatible server without keys).
+ *   <li>{@link NamedUpstream.Kind#AZURE}: {@code <base>/openai/deployments/<deployment>/<operation>?api-version=<v>}
+ *       with an {@code api-key} header, the deployment being the model after the upstream's aliases (Azure
+ *       OpenAI's 2024-10-21 inference specification).
+ * </ul>
+ */
+@Internal
+public final class NamedUpstreamRequests {
+    private static final String USER_AGENT = "openai-proxy-java";
+
+    /** The OpenAI operations Azure serves per deployment, as {@code /v1} paths. */
+    private static final Set<String> AZURE_OPERATIONS = Set.of(
+            "/v1/chat/completions",
+            "/v1/completions",
+            "/v1/embeddings",
+            "/v1/images/generations",
+            "/v1/audio/transcriptions",
+            "/v1/audio/translations",
+            "/v1/audio/speech");
+
+    /** Azure's deployment names: letters, digits, '.', '_' and '-', never a path of their own ('..'). */
+    private static final Pattern DEPLOYMENT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    private final NamedUpstream upstream;
+    private final UpstreamConfig paths;
+    private final String azureRoot;
+
+    public NamedUpstreamRequests(NamedUpstream upstream) {
+        this.upstream = upstream;
+        this.paths = UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl());
+        String base = upstream.baseUrl().toString();
+        while (base.endsWith("/")) {
+            base = base.substring(0, base.length() - 1);
+        }
+        // The specification's server is https://{endpoint}/openai; a base URL given with /openai keeps one.
+        this.azureRoot = base.endsWith("/openai") ? base : base + "/openai";
+    }
+
+    /** The upstream these requests go to. */
+    public NamedUpstream upstream() {
+        return upstream;
+    }
+
+    /**
+     * Whether this upstream can serve {@code v1Path} for {@code upstreamModel}: always for OpenAI's kinds; for
+     * Azure, the operations its deployments serve, for a well-formed deployment name.
+     */
+    public boolean serves(String v1Path, String upstreamModel) {
+        if (upstream.kind() != NamedUpstream.Kind.AZURE) {
+            return true;
+        }
+        return AZURE_OPERATIONS.contains(v1Path)
+                && upstreamModel != null
+                && DEPLOYMENT.matcher(upstreamModel).matches();
+    }
+
+    /**
+     * A request with the client's body (its model already renamed when an alias applies).
+     *
+     * @param method the HTTP method
+     * @param v1Path the OpenAI path, for example {@code /v1/chat/completions}
+     * @param rawQuery the client's raw query, or {@code null} (not sent to Azure, whose query is its version)
+     * @param clientHeaders the client's headers (only safe ones are copied)
+     * @param body the body bytes
+     * @param key the key to send, or {@code null} for a compatible server without auth
+     * @param upstreamModel the model after aliases (Azure's deployment)
+     */
+    public UpstreamRequest request(
+            String method,
+            String v1Path,
+            String rawQuery,
+            HttpHeaders clientHeaders,
+            byte[] body,
+            ApiKey key,
+            String upstreamModel) {
+        HeaderMap h = new HeaderMap();
+        URI uri;
+        if (upstream.kind() == NamedUpstream.Kind.AZURE) {
+            if (!serves(v1Path, upstreamModel)) {
+                throw new IllegalArgumentException("not an Azure deployment operation");
+            }
+            uri = URI.create(azureRoot + "/deployments/" + upstreamModel + v1Path.substring(3) + "?api-version="
+                    + java.net.URLEncoder.encode(
+                            upstream.apiVersion().orElseThrow(), java.nio.charset.StandardCharsets.UTF_8));
+            if (key != null) {
+                h.set("api-key", key.reveal());
+            }
+        } else {
+            uri = paths.resolve(v1Path, rawQuery);
+            if (key != null) {
+                h.set("Authorization", "Bearer " + key.reveal());
+            }
+        }
+        h.set("User-Agent", USER_AGENT);
+        if (body.length > 0) {
+            h.set("Content-Type", orElse(HeaderMap.first(clientHeaders, "content-type"), "application/json"));
+        }
+        h.set("Accept", orElse(HeaderMap.first(clientHeaders, "accept"), "application/json"));
+        for (String name : UpstreamRequests.FORWARDED) {
+            List<String> values = clientHeaders.map().get(name);
+            if (values != null) {
+                values.forEach(v -> h.add(name, v));
+            }
+        }
+        return new UpstreamRequest(method, uri, h.build(), body);
+    }
+
+    private static String orElse(String value, String otherwise) {
+        return value != null ? value : otherwise;
+    }
+
+    @Override
+    public String toString() {
+        return "NamedUpstreamRequests[" + upstream.name() + "]";
+    }
+}

@@ -1,0 +1,149 @@
+package io.github.openaiproxy.servlet;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.testing.Upstream;
+import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * An upstream with three keys over real HTTP: requests spread over the usable keys, a 429 rests its key for
+ * the upstream's retry-after, a 401 takes its key out, and with every key resting the upstream refuses at once
+ * without calling the upstream.
+ */
+class UpstreamKeyPoolHttpTest {
+    private static final String K1 = "sk-pool-key-one-0123456789abcdefghij";
+    private static final String K2 = "sk-pool-key-two-0123456789abcdefghij";
+    private static final String K3 = "sk-pool-key-three-0123456789abcdefgh";
+
+    @RegisterExtension
+    static WireMockExtension pooled = Upstream.extension();
+
+    TomcatProxy proxy;
+
+    @BeforeEach
+    void start() {
+        ProxyConfig config = ProxySettings.from(Map.of(
+                        "upstreams.pooled.kind",
+                        "openai",
+                        "upstreams.pooled.base-url",
+                        pooled.baseUrl(),
+                        "upstreams.pooled.keys",
+                        K1 + "," + K2 + "," + K3,
+                        "upstreams.pooled.models",
+                        "gpt-*"))
+                .toConfig();
+        proxy = TomcatProxy.servlet(config);
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}")));
+    }
+
+    @AfterEach
+    void stop() {
+        proxy.close();
+    }
+
+    private HttpResponse<String> chat() {
+        return Http.postJson(proxy.uri("/v1/chat/completions"), "{\"model\":\"gpt-4o\",\"messages\":[]}");
+    }
+
+    private static Map<String, Integer> keysUsed(List<LoggedRequest> requests) {
+        Map<String, Integer> used = new TreeMap<>();
+        for (LoggedRequest r : requests) {
+            used.merge(r.getHeader("Authorization").substring("Bearer ".length()), 1, Integer::sum);
+        }
+        return used;
+    }
+
+    private void limitKeyOneFor(String retryAfterHeader, String value) {
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withHeader("Authorization", equalTo("Bearer " + K1))
+                .willReturn(aResponse()
+                        .withStatus(429)
+                        .withHeader(retryAfterHeader, value)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}")));
+    }
+
+    @Test
+    void keysNeverLimitedShareTheLoad() {
+        for (int i = 0; i < 6; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
+        }
+        assertThat(keysUsed(Upstream.requests(pooled))).isEqualTo(Map.of(K1, 2, K2, 2, K3, 2));
+    }
+
+    @Test
+    void aKeyThatGets429RestsAndTheOtherTwoShareTheLoad() {
+        limitKeyOneFor("retry-after", "60");
+        HttpResponse<String> limited = chat();
+        // Key one's 429 is the key's limit: another key is tried at once, before any byte reached the client.
+        assertThat(limited.statusCode()).isEqualTo(200);
+        assertThat(limited.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 429, pooled 200");
+        for (int i = 0; i < 5; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
+        }
+
+        List<LoggedRequest> requests = Upstream.requests(pooled);
+        assertThat(keysUsed(requests.subList(0, 1))).isEqualTo(Map.of(K1, 1));
+        // Key one rests for 60 s: the other two share the six answers.
+        assertThat(keysUsed(requests.subList(1, requests.size()))).isEqualTo(Map.of(K2, 3, K3, 3));
+    }
+
+    @Test
+    void aKeyRefusedWith401IsTakenOut() {
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withHeader("Authorization", equalTo("Bearer " + K1))
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Incorrect API key provided: " + K1 + "\"}}")));
+
+        HttpResponse<String> refused = chat();
+        assertThat(refused.statusCode()).isIn(401, 502);
+        assertThat(refused.body()).doesNotContain(K1);
+        for (int i = 0; i < 4; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
+        }
+        assertThat(keysUsed(Upstream.requests(pooled))).isEqualTo(Map.of(K1, 1, K2, 2, K3, 2));
+    }
+
+    @Test
+    void withEveryKeyRestingTheUpstreamRefusesAtOnce() {
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(aResponse()
+                        .withStatus(429)
+                        .withHeader("retry-after", "60")
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Rate limit reached\"}}")));
+        // Each key in turn (two retries), then the last 429 is relayed.
+        HttpResponse<String> limited = chat();
+        assertThat(limited.statusCode()).isEqualTo(429);
+        assertThat(limited.headers().firstValue("OpenAI-Proxy-Attempts"))
+                .contains("pooled 429, pooled 429, pooled 429");
+
+        HttpResponse<String> r = chat();
+
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.body()).contains("upstream_unavailable");
+        assertThat(r.headers().firstValue("OpenAI-Proxy-Upstream")).contains("pooled");
+        assertThat(Upstream.requests(pooled)).hasSize(3);
+    }
+}
