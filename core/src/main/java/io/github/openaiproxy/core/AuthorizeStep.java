@@ -6,8 +6,6 @@ import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.BodyCollector;
-import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteTable;
@@ -118,49 +116,38 @@ final class AuthorizeStep implements RequestStep {
         if (!declaredEmpty && !isCheckable(ctx.request)) {
             return ctx.respond(uncheckable());
         }
-        return BodyCollector.collect(ctx.request.body(), limit)
-                .handle((bytes, error) -> {
-                    if (error != null) {
-                        Throwable cause = io.github.openaiproxy.core.internal.Failures.unwrap(error);
-                        if (cause instanceof BodyTooLargeException) {
-                            return ctx.respond(ProxyError.payloadTooLarge(limit));
-                        }
-                        LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
-                        return ctx.respond(
-                                ProxyError.badRequest("Bad Request", "The request body could not be read", null));
-                    }
-                    if (bytes.length == 0) {
-                        ctx.body = bytes;
-                        return next.proceed(ctx); // an empty body: nothing a body rule could judge
-                    }
-                    if (declaredEmpty && !isCheckable(ctx.request)) {
-                        return ctx.respond(uncheckable());
-                    }
-                    JsonNode json;
-                    try {
-                        json = Json.parse(bytes);
-                    } catch (IOException | RuntimeException e) {
-                        return ctx.respond(ProxyError.invalidJson());
-                    }
-                    if (!(json instanceof ObjectNode object)) {
-                        return ctx.respond(ProxyError.notAnObject(
-                                json.isArray()
-                                        ? "an array"
-                                        : "a " + json.getNodeType().name().toLowerCase(Locale.ROOT)));
-                    }
-                    Check check = check(policy, object, object, routeName, true);
-                    if (check.error != null) {
-                        return ctx.refuse(check.error, check.error.code(), policy.name());
-                    }
-                    JsonNode model = object.get("model");
-                    if (model != null && model.isTextual()) {
-                        ctx.model = model.textValue();
-                    }
-                    // The pass-through step sends a body read here as it is, instead of streaming the request's.
-                    ctx.body = check.changed ? Json.bytes(object) : bytes;
-                    return next.proceed(ctx);
-                })
-                .thenCompose(Function.identity());
+        return RouteHandlers.readWhole(ctx, limit, bytes -> {
+            if (bytes.length == 0) {
+                ctx.body = bytes;
+                return next.proceed(ctx); // an empty body: nothing a body rule could judge
+            }
+            if (declaredEmpty && !isCheckable(ctx.request)) {
+                return ctx.respond(uncheckable());
+            }
+            JsonNode json;
+            try {
+                json = Json.parse(bytes);
+            } catch (IOException | RuntimeException e) {
+                return ctx.respond(ProxyError.invalidJson());
+            }
+            if (!(json instanceof ObjectNode object)) {
+                return ctx.respond(ProxyError.notAnObject(
+                        json.isArray()
+                                ? "an array"
+                                : "a " + json.getNodeType().name().toLowerCase(Locale.ROOT)));
+            }
+            Check check = check(policy, object, object, routeName, true);
+            if (check.error != null) {
+                return ctx.refuse(check.error, check.error.code(), policy.name());
+            }
+            JsonNode model = object.get("model");
+            if (model != null && model.isTextual()) {
+                ctx.model = model.textValue();
+            }
+            // The pass-through step sends a body read here as it is, instead of streaming the request's.
+            ctx.body = check.changed ? Json.bytes(object) : bytes;
+            return next.proceed(ctx);
+        });
     }
 
     /** Whether the rules can read the body: uncompressed JSON (not multipart, not compressed). */

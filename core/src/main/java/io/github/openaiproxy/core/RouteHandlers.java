@@ -50,23 +50,34 @@ final class RouteHandlers {
                 ctx.body = Bodies.empty();
                 return next.proceed(ctx);
             }
-            return BodyCollector.collect(ctx.request.body(), limit)
-                    .handle((body, error) -> {
-                        if (error == null) {
-                            ctx.body = body;
-                            return next.proceed(ctx);
-                        }
-                        Throwable cause = Failures.unwrap(error);
-                        if (cause instanceof BodyTooLargeException) {
-                            return ctx.respond(ProxyError.payloadTooLarge(limit));
-                        }
-                        // The client broke off while sending: nobody is listening, but answer cleanly.
-                        LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
-                        return ctx.respond(
-                                ProxyError.badRequest("Bad Request", "The request body could not be read", null));
-                    })
-                    .thenCompose(Function.identity());
+            return readWhole(ctx, limit, body -> {
+                ctx.body = body;
+                return next.proceed(ctx);
+            });
         }
+    }
+
+    /**
+     * Reads the request's body whole, up to {@code limit}, then runs {@code then} with it: over the limit the
+     * answer is 413, a body the client broke off while sending is 400 (nobody is listening, but the answer is
+     * clean).
+     */
+    static CompletableFuture<ProxyResponse> readWhole(
+            RequestContext ctx, long limit, Function<byte[], CompletableFuture<ProxyResponse>> then) {
+        return BodyCollector.collect(ctx.request.body(), limit)
+                .handle((body, error) -> {
+                    if (error == null) {
+                        return then.apply(body);
+                    }
+                    Throwable cause = Failures.unwrap(error);
+                    if (cause instanceof BodyTooLargeException) {
+                        return ctx.respond(ProxyError.payloadTooLarge(limit));
+                    }
+                    LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
+                    return ctx.respond(
+                            ProxyError.badRequest("Bad Request", "The request body could not be read", null));
+                })
+                .thenCompose(Function.identity());
     }
 
     /**

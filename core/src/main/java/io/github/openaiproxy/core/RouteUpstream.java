@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.BodyCollector;
-import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.relay.ResponseFactory;
@@ -20,7 +18,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Function;
 
 /**
  * Routes a pass-through request to a named upstream by its model (only in the chain when upstreams are
@@ -98,20 +95,7 @@ final class RouteUpstream implements RequestStep {
         if (!isJson(ctx.request)) {
             return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
         }
-        return BodyCollector.collect(ctx.request.body(), limit)
-                .handle((bytes, error) -> {
-                    if (error != null) {
-                        Throwable cause = io.github.openaiproxy.core.internal.Failures.unwrap(error);
-                        if (cause instanceof BodyTooLargeException) {
-                            return ctx.respond(ProxyError.payloadTooLarge(limit));
-                        }
-                        LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
-                        return ctx.respond(
-                                ProxyError.badRequest("Bad Request", "The request body could not be read", null));
-                    }
-                    return route(ctx, next, bytes);
-                })
-                .thenCompose(Function.identity());
+        return RouteHandlers.readWhole(ctx, limit, bytes -> route(ctx, next, bytes));
     }
 
     private CompletableFuture<ProxyResponse> route(RequestContext ctx, Chain next, byte[] bytes) {

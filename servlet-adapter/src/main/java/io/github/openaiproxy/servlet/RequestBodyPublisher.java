@@ -30,14 +30,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
     @Override
     public void subscribe(Flow.Subscriber<? super ByteBuffer> subscriber) {
         if (!subscribed.compareAndSet(false, true)) {
-            subscriber.onSubscribe(new Flow.Subscription() {
-                @Override
-                public void request(long n) {}
-
-                @Override
-                public void cancel() {}
-            });
-            subscriber.onError(new IllegalStateException("the request body can be read once"));
+            io.github.openaiproxy.core.flow.Publishers.refuse(subscriber, "the request body can be read once");
             return;
         }
         Reader r = new Reader(in, subscriber);

@@ -33,14 +33,7 @@ final class StreamBody implements Flow.Publisher<List<ByteBuffer>> {
     @Override
     public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         if (!subscribed.compareAndSet(false, true)) {
-            subscriber.onSubscribe(new Flow.Subscription() {
-                @Override
-                public void request(long n) {}
-
-                @Override
-                public void cancel() {}
-            });
-            subscriber.onError(new IllegalStateException("one subscriber only"));
+            io.github.openaiproxy.core.flow.Publishers.refuse(subscriber, "one subscriber only");
             return;
         }
         Reading reading = new Reading(subscriber);

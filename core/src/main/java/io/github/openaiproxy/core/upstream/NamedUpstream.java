@@ -257,13 +257,7 @@ public record NamedUpstream(
     }
 
     private static void checkBaseUrl(String name, URI baseUrl) {
-        String scheme = baseUrl.getScheme();
-        if (scheme == null
-                || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
-                || baseUrl.getHost() == null
-                || baseUrl.getRawQuery() != null
-                || baseUrl.getRawFragment() != null
-                || baseUrl.getRawUserInfo() != null) {
+        if (!UpstreamConfig.isBaseUrl(baseUrl)) {
             throw new UpstreamSettingException(
                     key(name, "base-url"), "an absolute http(s) URL without query, fragment or user info");
         }

@@ -64,13 +64,7 @@ public record UpstreamConfig(
         client = client == null ? ClientKind.AUTO : client;
         streamIdleTimeout = streamIdleTimeout == null ? DEFAULT_STREAM_IDLE_TIMEOUT : streamIdleTimeout;
         requirePositive(streamIdleTimeout, "stream-idle-timeout");
-        String scheme = baseUrl.getScheme();
-        if (scheme == null
-                || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
-                || baseUrl.getHost() == null
-                || baseUrl.getRawQuery() != null
-                || baseUrl.getRawFragment() != null
-                || baseUrl.getRawUserInfo() != null) {
+        if (!isBaseUrl(baseUrl)) {
             throw new IllegalArgumentException(
                     "base-url must be an absolute http(s) URL without query, fragment or user info: " + baseUrl);
         }
@@ -173,5 +167,16 @@ public record UpstreamConfig(
         if (d == null || d.isZero() || d.isNegative()) {
             throw new IllegalArgumentException(name + " must be a positive duration");
         }
+    }
+
+    /** Whether a URL can be an upstream's base: absolute http(s), a host, no query, fragment or user info. */
+    static boolean isBaseUrl(URI baseUrl) {
+        String scheme = baseUrl.getScheme();
+        return scheme != null
+                && (scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
+                && baseUrl.getHost() != null
+                && baseUrl.getRawQuery() == null
+                && baseUrl.getRawFragment() == null
+                && baseUrl.getRawUserInfo() == null;
     }
 }
