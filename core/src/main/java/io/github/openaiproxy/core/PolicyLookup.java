@@ -2,6 +2,7 @@ package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.PolicyStore;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -52,6 +53,21 @@ final class PolicyLookup implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 });
+    }
+
+    /**
+     * The configured policies that nothing in the configuration refers to: neither a default policy, nor the
+     * policy of a role or of a declared key. Keys kept in a store may still use them, but a name here is often a
+     * misspelt one (for example {@code key} for {@code keys}), which leaves the intended policy unrestricted:
+     * the engine says so at start.
+     */
+    static java.util.SortedSet<String> unreferenced(io.github.openaiproxy.core.access.AccessConfig access) {
+        java.util.SortedSet<String> names =
+                new java.util.TreeSet<>(access.policies().keySet());
+        names.removeAll(List.of(Policy.KEYS, Policy.USERS, Policy.ANONYMOUS));
+        names.removeAll(access.rolePolicies().values());
+        access.declaredKeys().forEach(k -> names.remove(k.policy()));
+        return names;
     }
 
     /** The configured policy with this name, or {@code null} (then ask {@link #stored}). */

@@ -139,6 +139,14 @@ public final class ProxyEngine implements AutoCloseable {
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
         this.policies = new PolicyLookup(config.access().policies(), policyStore);
+        java.util.SortedSet<String> unreferenced = PolicyLookup.unreferenced(config.access());
+        if (!unreferenced.isEmpty()) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "policies {0} are configured but no role, declared key or default policy names them (keys in a"
+                            + " store may): a misspelt name leaves the intended policy unrestricted",
+                    unreferenced);
+        }
         // Who may call: an in-memory key store answers at once; a database or a JWKS fetch gets threads of its own.
         boolean blockingKeys = !(storedKeys instanceof InMemoryProxyKeyStore);
         this.accessThreads = blockingKeys || IdentityResolver.needsJwtExecutor(config.access())

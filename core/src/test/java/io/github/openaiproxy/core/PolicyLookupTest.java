@@ -86,4 +86,32 @@ class PolicyLookupTest {
                 p.imageQualities(),
                 p.quotas());
     }
+
+    @org.junit.jupiter.api.Test
+    void aConfiguredPolicyNothingNamesIsReportedAsPossiblyMisspelt() {
+        io.github.openaiproxy.core.access.AccessConfig access = io.github.openaiproxy.core.access.AccessConfig.DEFAULTS
+                .withPolicies(java.util.Map.of(
+                        "key", Policy.unrestricted("key"), // meant: keys
+                        "staff", Policy.unrestricted("staff"),
+                        "ci", Policy.unrestricted("ci"),
+                        "keys", Policy.unrestricted("keys")))
+                .withRolePolicies(java.util.Map.of("STAFF", "staff"))
+                .withDeclaredKeys(List.of(new io.github.openaiproxy.core.access.ProxyKey(
+                        "config-ci",
+                        "opk-abc",
+                        "0".repeat(64),
+                        "ci",
+                        null,
+                        "ci",
+                        java.time.Instant.EPOCH,
+                        null,
+                        null,
+                        null)));
+
+        org.assertj.core.api.Assertions.assertThat(PolicyLookup.unreferenced(access))
+                .containsExactly("key");
+        org.assertj.core.api.Assertions.assertThat(
+                        PolicyLookup.unreferenced(io.github.openaiproxy.core.access.AccessConfig.DEFAULTS))
+                .isEmpty();
+    }
 }
