@@ -164,7 +164,7 @@ public final class ProxyEngine implements AutoCloseable {
         UpstreamRequests defaultRequests = new UpstreamRequests(config.upstream());
         // Named upstreams only: without them no routing step runs and the call is today's.
         RouteUpstream routeUpstream =
-                config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit);
+                config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -433,6 +433,7 @@ public final class ProxyEngine implements AutoCloseable {
         private SessionStore sessionStore;
         private Executor sessionExecutor;
         private java.time.Clock clock = java.time.Clock.systemUTC();
+        private java.util.function.LongSupplier nanoTime = System::nanoTime;
         private final List<io.github.openaiproxy.core.access.IdentitySource> identitySources = new ArrayList<>();
         private final Map<RequestStep.Position, List<RequestStep>> steps = new EnumMap<>(RequestStep.Position.class);
         // Keys, policies and the admin API's audit log.
@@ -544,6 +545,15 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder identitySource(io.github.openaiproxy.core.access.IdentitySource source) {
             identitySources.add(Objects.requireNonNull(source, "source"));
+            return this;
+        }
+
+        /**
+         * The monotonic time ({@link System#nanoTime()} by default) the upstreams' circuit breakers measure their
+         * open interval by; for tests, which move it rather than sleep.
+         */
+        public Builder nanoTime(java.util.function.LongSupplier nanoTime) {
+            this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
             return this;
         }
 

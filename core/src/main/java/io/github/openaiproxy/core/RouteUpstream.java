@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.relay.ResponseFactory;
+import io.github.openaiproxy.core.upstream.CircuitBreaker;
 import io.github.openaiproxy.core.upstream.KeyPool;
 import io.github.openaiproxy.core.upstream.NamedUpstream;
 import io.github.openaiproxy.core.upstream.NamedUpstreamRequests;
@@ -18,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongSupplier;
 
 /**
  * Routes a pass-through request to a named upstream by its model (only in the chain when upstreams are
@@ -37,6 +39,7 @@ final class RouteUpstream implements RequestStep {
     private final Upstreams upstreams;
     private final Map<String, NamedUpstreamRequests> requests;
     private final Map<String, KeyPool> pools;
+    private final Map<String, CircuitBreaker> breakers;
     private final long limit;
 
     /**
@@ -67,16 +70,27 @@ final class RouteUpstream implements RequestStep {
     }
 
     RouteUpstream(Upstreams upstreams, long limit) {
+        this(upstreams, limit, System::nanoTime);
+    }
+
+    /** As above, with the monotonic time the circuit breakers run on ({@link System#nanoTime()} but in tests). */
+    RouteUpstream(Upstreams upstreams, long limit, LongSupplier nanoTime) {
         this.upstreams = upstreams;
         this.limit = limit;
         Map<String, NamedUpstreamRequests> byName = new LinkedHashMap<>();
         Map<String, KeyPool> keys = new LinkedHashMap<>();
+        Map<String, CircuitBreaker> circuits = new LinkedHashMap<>();
         for (NamedUpstream u : upstreams.all()) {
             byName.put(u.name(), new NamedUpstreamRequests(u));
             keys.put(u.name(), new KeyPool(u));
+            circuits.put(
+                    u.name(),
+                    new CircuitBreaker(
+                            u.name(), u.retry().breakerFailures(), u.retry().breakerOpen(), nanoTime));
         }
         this.requests = Map.copyOf(byName);
         this.pools = Map.copyOf(keys);
+        this.breakers = Map.copyOf(circuits);
     }
 
     @Override
@@ -157,6 +171,11 @@ final class RouteUpstream implements RequestStep {
     /** The keys of a named upstream; {@code null} for the implicit default. */
     KeyPool pool(String name) {
         return pools.get(name);
+    }
+
+    /** The circuit breaker of a named upstream; {@code null} for the implicit default. */
+    CircuitBreaker breaker(String name) {
+        return breakers.get(name);
     }
 
     /** OpenAI's list shape: each configured model once, owned by the upstream that serves it. */

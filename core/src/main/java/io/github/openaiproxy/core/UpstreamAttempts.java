@@ -9,6 +9,7 @@ import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.relay.ResponseRelay;
+import io.github.openaiproxy.core.upstream.CircuitBreaker;
 import io.github.openaiproxy.core.upstream.KeyPool;
 import io.github.openaiproxy.core.upstream.NamedUpstream;
 import io.github.openaiproxy.core.upstream.NamedUpstreamRequests;
@@ -131,6 +132,11 @@ final class UpstreamAttempts {
             }
             Step step = plan.get(index);
             Optional<NamedUpstream> named = routing.upstreams().get(step.upstream());
+            CircuitBreaker breaker = routing.breaker(step.upstream());
+            if (breaker != null && !breaker.allow()) {
+                note(step, "open"); // the circuit is open: skipped, no call made, and it counts as failed
+                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(), step));
+            }
             KeyPool pool = named.map(u -> routing.pool(u.name())).orElse(null);
             KeyPool.Slot slot = pool == null ? null : pool.take();
             ApiKey key = pool == null ? defaultKey.orElse(null) : slot == null ? null : slot.key();
@@ -177,6 +183,9 @@ final class UpstreamAttempts {
                             boolean timeout =
                                     cause instanceof UpstreamFailure f && f.kind() == UpstreamFailure.Kind.TIMEOUT;
                             note(step, timeout ? "timeout" : "error");
+                            if (breaker != null && cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
+                                breaker.failure();
+                            }
                             if (cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
                                 Optional<CompletableFuture<ProxyResponse>> again = moveOn(null, true);
                                 if (again.isPresent()) {
@@ -193,6 +202,15 @@ final class UpstreamAttempts {
                         }
                         NamedUpstream.Retry retry =
                                 named.map(NamedUpstream::retry).orElse(NamedUpstream.Retry.DEFAULTS);
+                        if (breaker != null) {
+                            // The failures that are retried count towards opening (a 429 among them when listed:
+                            // a provider that keeps limiting every key is best left alone for a while).
+                            if (retry.statuses().contains(status)) {
+                                breaker.failure();
+                            } else {
+                                breaker.success();
+                            }
+                        }
                         if (retry.statuses().contains(status)) {
                             Optional<CompletableFuture<ProxyResponse>> again = moveOn(response, true);
                             if (again.isPresent()) {

@@ -73,7 +73,17 @@ final class UpstreamSettings {
                     T + "retry-deadline",
                     Setting.Type.DURATION,
                     "30s",
-                    "The longest a request routed here spends on retries and fallbacks, waits included."));
+                    "The longest a request routed here spends on retries and fallbacks, waits included."),
+            Setting.of(
+                    T + "breaker-failures",
+                    Setting.Type.INT,
+                    "5",
+                    "Failures in a row (those retried) after which the upstream is skipped for breaker-open; 0: off."),
+            Setting.of(
+                    T + "breaker-open",
+                    Setting.Type.DURATION,
+                    "30s",
+                    "How long an open circuit skips the upstream before one trial request."));
 
     private UpstreamSettings() {}
 
@@ -125,7 +135,9 @@ final class UpstreamSettings {
                         binder.<Integer>value(key(name, "retries")),
                         statuses(binder, name),
                         binder.value(key(name, "key-cooldown")),
-                        binder.value(key(name, "retry-deadline"))));
+                        binder.value(key(name, "retry-deadline")),
+                        binder.<Integer>value(key(name, "breaker-failures")),
+                        binder.value(key(name, "breaker-open"))));
     }
 
     private static java.util.Set<Integer> statuses(SettingsBinder binder, String name) {

@@ -51,9 +51,23 @@ public record NamedUpstream(
      * @param keyCooldown how long a key rests after a 429 without {@code retry-after-ms} / {@code Retry-After};
      *     default 10 seconds
      * @param deadline the longest a request may spend on retries and fallbacks, waits included; default 30 s
+     * @param breakerFailures the failures in a row (those retried) that open this upstream's circuit; 0: no
+     *     breaker; default 5
+     * @param breakerOpen how long an open circuit skips the upstream before one trial request; default 30 s
      */
     public record Retry(
-            int retries, java.util.Set<Integer> statuses, java.time.Duration keyCooldown, java.time.Duration deadline) {
+            int retries,
+            java.util.Set<Integer> statuses,
+            java.time.Duration keyCooldown,
+            java.time.Duration deadline,
+            int breakerFailures,
+            java.time.Duration breakerOpen) {
+        /** The failures in a row that open a circuit by default. */
+        public static final int DEFAULT_BREAKER_FAILURES = 5;
+
+        /** How long a circuit stays open by default. */
+        public static final java.time.Duration DEFAULT_BREAKER_OPEN = java.time.Duration.ofSeconds(30);
+
         /** The defaults. */
         public static final Retry DEFAULTS = new Retry(
                 2, java.util.Set.of(429, 500, 502, 503, 504), DEFAULT_KEY_COOLDOWN, java.time.Duration.ofSeconds(30));
@@ -62,6 +76,16 @@ public record NamedUpstream(
             statuses = java.util.Set.copyOf(statuses);
             java.util.Objects.requireNonNull(keyCooldown, "keyCooldown");
             java.util.Objects.requireNonNull(deadline, "deadline");
+            java.util.Objects.requireNonNull(breakerOpen, "breakerOpen");
+        }
+
+        /** As the canonical constructor, with the default breaker. */
+        public Retry(
+                int retries,
+                java.util.Set<Integer> statuses,
+                java.time.Duration keyCooldown,
+                java.time.Duration deadline) {
+            this(retries, statuses, keyCooldown, deadline, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN);
         }
     }
 
@@ -145,6 +169,12 @@ public record NamedUpstream(
         }
         if (retry.deadline().isNegative() || retry.deadline().isZero()) {
             throw new UpstreamSettingException(key(name, "retry-deadline"), "must be positive");
+        }
+        if (retry.breakerFailures() < 0) {
+            throw new UpstreamSettingException(key(name, "breaker-failures"), "must be 0 (off) or more");
+        }
+        if (retry.breakerOpen().isNegative() || retry.breakerOpen().isZero()) {
+            throw new UpstreamSettingException(key(name, "breaker-open"), "must be positive");
         }
         if (baseUrl == null) {
             if (kind != Kind.OPENAI) {

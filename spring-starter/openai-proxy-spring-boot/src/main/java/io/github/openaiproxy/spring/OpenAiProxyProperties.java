@@ -1342,6 +1342,28 @@ public class OpenAiProxyProperties {
         /** The longest a request routed here spends on retries and fallbacks, waits included. */
         private Duration retryDeadline = Duration.ofSeconds(30);
 
+        /** Failures in a row (those retried) after which the upstream is skipped for 'breaker-open'; 0: off. */
+        private int breakerFailures = 5;
+
+        /** How long an open circuit skips the upstream before one trial request. */
+        private Duration breakerOpen = Duration.ofSeconds(30);
+
+        public int getBreakerFailures() {
+            return breakerFailures;
+        }
+
+        public void setBreakerFailures(int breakerFailures) {
+            this.breakerFailures = breakerFailures;
+        }
+
+        public Duration getBreakerOpen() {
+            return breakerOpen;
+        }
+
+        public void setBreakerOpen(Duration breakerOpen) {
+            this.breakerOpen = breakerOpen;
+        }
+
         public int getRetries() {
             return retries;
         }
