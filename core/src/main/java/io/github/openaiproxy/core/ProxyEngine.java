@@ -299,6 +299,7 @@ public final class ProxyEngine implements AutoCloseable {
         RequestInFlight inFlight = new RequestInFlight();
         RequestContext ctx =
                 new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight, inherited);
+        ctx.startedAt = start;
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         run(ctx).whenComplete((response, error) -> {
             ProxyResponse r = error == null ? response : internalError(ctx, error);

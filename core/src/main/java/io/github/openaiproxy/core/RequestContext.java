@@ -29,6 +29,8 @@ public final class RequestContext implements RequestStep.Chain {
     final boolean wantsDetails;
     final boolean subRequest;
     final RequestInFlight inFlight;
+    /** The {@link System#nanoTime()} the engine took the request at, for the {@code Server-Timing} header. */
+    long startedAt;
 
     private RequestStep[] steps;
     private int cursor;

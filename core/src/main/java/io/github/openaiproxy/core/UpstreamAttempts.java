@@ -45,6 +45,12 @@ final class UpstreamAttempts {
     /** The response header listing the attempts: upstream names and statuses, nothing secret. */
     static final String ATTEMPTS_HEADER = "OpenAI-Proxy-Attempts";
 
+    /**
+     * The W3C Server-Timing header: {@code proxy;dur=} the proxy's own time before its first upstream call,
+     * {@code upstream;dur=} the answering attempt's time to the upstream's headers, in milliseconds.
+     */
+    static final String SERVER_TIMING_HEADER = "Server-Timing";
+
     private static final long BASE_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
 
@@ -117,6 +123,10 @@ final class UpstreamAttempts {
         private final StringBuilder attempts = new StringBuilder();
         private int index;
         private int tries;
+        /** When the first upstream call went, 0 before it. */
+        private long firstSentAt;
+        /** The last attempt's time to the upstream's headers; -1 when it had none (a failure, or not sent). */
+        private long upstreamNanos = -1;
 
         Run(RequestContext ctx, UpstreamPermits.Permit permit, List<Step> plan, long deadline) {
             this.ctx = ctx;
@@ -169,6 +179,10 @@ final class UpstreamAttempts {
             ctx.key = key;
             ctx.clientKey = false;
             long sentAt = System.nanoTime();
+            if (firstSentAt == 0) {
+                firstSentAt = sentAt;
+            }
+            upstreamNanos = -1;
             CompletableFuture<UpstreamResponse> sent;
             try {
                 sent = upstream.send(request);
@@ -195,6 +209,7 @@ final class UpstreamAttempts {
                             return fail(
                                     timeout ? ProxyError.upstreamTimeout() : ProxyError.upstreamUnreachable(), step);
                         }
+                        upstreamNanos = System.nanoTime() - sentAt;
                         int status = response.status();
                         note(step, Integer.toString(status));
                         if (slot != null) {
@@ -305,8 +320,10 @@ final class UpstreamAttempts {
         private CompletableFuture<ProxyResponse> finish(CompletableFuture<ProxyResponse> answer, Step step) {
             String served = step == null ? plan.get(index).upstream() : step.upstream();
             String tried = attempts.toString();
+            String timing = firstSentAt == 0 ? null : serverTiming(firstSentAt - ctx.startedAt, upstreamNanos);
             return answer.thenApply(r -> {
                 ProxyResponse out = r.withHeader(RouteUpstream.UPSTREAM_HEADER, served);
+                out = timing == null ? out : out.withHeader(SERVER_TIMING_HEADER, timing);
                 return tried.isEmpty() ? out : out.withHeader(ATTEMPTS_HEADER, tried);
             });
         }
@@ -332,6 +349,21 @@ final class UpstreamAttempts {
             renamed.put("model", upstreamModel);
             return Json.bytes(renamed);
         }
+    }
+
+    /** {@code proxy;dur=1.2, upstream;dur=345.6}: milliseconds with one decimal; no upstream part without headers. */
+    static String serverTiming(long proxyNanos, long upstreamNanos) {
+        StringBuilder b = new StringBuilder(48).append("proxy;dur=");
+        millis(b, proxyNanos);
+        if (upstreamNanos >= 0) {
+            millis(b.append(", upstream;dur="), upstreamNanos);
+        }
+        return b.toString();
+    }
+
+    private static void millis(StringBuilder b, long nanos) {
+        long tenths = Math.max(0, nanos) / 100_000;
+        b.append(tenths / 10).append('.').append(tenths % 10);
     }
 
     /** A 429 rests the key for the upstream's Retry-After (or its key-cooldown); a 401 or 403 takes it out. */

@@ -102,6 +102,24 @@ class UpstreamFallbackHttpTest {
     }
 
     @Test
+    void serverTimingGivesTheProxysOwnTimeAndTheUpstreamsTimeToHeadersAndNothingElse() {
+        start(first.baseUrl());
+        first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}").withFixedDelay(150)));
+
+        HttpResponse<String> r = chat();
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        String timing = r.headers().firstValue("Server-Timing").orElseThrow();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("proxy;dur=(\\d+\\.\\d), upstream;dur=(\\d+\\.\\d)")
+                .matcher(timing);
+        assertThat(m.matches()).as(timing).isTrue();
+        assertThat(Double.parseDouble(m.group(2))).isGreaterThanOrEqualTo(150.0);
+        assertThat(Double.parseDouble(m.group(1))).isLessThan(Double.parseDouble(m.group(2)));
+        assertThat(r.headers().allValues("Server-Timing")).hasSize(1);
+    }
+
+    @Test
     void anUpstreamWhoseKeysAllRestCountsAsFailedAndItsFallbackServesWithoutCallingIt() {
         start(first.baseUrl());
         first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
