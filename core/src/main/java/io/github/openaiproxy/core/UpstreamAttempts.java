@@ -333,6 +333,7 @@ final class UpstreamAttempts {
                 attempts.append(", ");
             }
             attempts.append(step.upstream()).append(' ').append(outcome);
+            ctx.observation.upstreamAttempt(step.upstream(), outcome);
         }
 
         /** The client's body for this model: as sent when the model is the client's own, else renamed. */

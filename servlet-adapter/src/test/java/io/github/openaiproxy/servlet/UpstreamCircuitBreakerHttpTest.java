@@ -38,6 +38,7 @@ class UpstreamCircuitBreakerHttpTest {
     static WireMockExtension second = Upstream.extension();
 
     private final AtomicLong nanoTime = new AtomicLong(1_000_000_000L);
+    private final java.util.List<String> observed = new java.util.concurrent.CopyOnWriteArrayList<>();
     private TomcatProxy proxy;
 
     @BeforeEach
@@ -54,6 +55,12 @@ class UpstreamCircuitBreakerHttpTest {
         s.put("upstreams.second.base-url", second.baseUrl());
         ProxyEngine engine = ProxyEngine.builder(ProxySettings.from(s).toConfig())
                 .nanoTime(nanoTime::get)
+                .observer((method, path) -> new io.github.openaiproxy.core.observe.ProxyObserver.Observation() {
+                    @Override
+                    public void upstreamAttempt(String upstream, String outcome) {
+                        observed.add(upstream + " " + outcome);
+                    }
+                })
                 .build();
         proxy = TomcatProxy.servlet(engine);
         second.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
@@ -95,6 +102,9 @@ class UpstreamCircuitBreakerHttpTest {
         assertThat(skipped.headers().firstValue("OpenAI-Proxy-Upstream")).contains("second");
         assertThat(skipped.headers().firstValue("OpenAI-Proxy-Attempts")).contains("first open, second 200");
         assertThat(Upstream.requests(first)).as("an open circuit makes no call").hasSize(2);
+        // Every attempt reaches the observers (the metrics), the skipped one too.
+        assertThat(observed)
+                .containsExactly("first 503", "second 200", "first 503", "second 200", "first open", "second 200");
 
         firstAnswers(200);
         nanoTime.addAndGet(Duration.ofSeconds(29).toNanos());

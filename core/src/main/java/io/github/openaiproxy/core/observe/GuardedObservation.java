@@ -71,6 +71,11 @@ public final class GuardedObservation implements ProxyObserver.Observation {
     }
 
     @Override
+    public void upstreamAttempt(String upstream, String outcome) {
+        run("upstreamAttempt", () -> delegate.upstreamAttempt(upstream, outcome));
+    }
+
+    @Override
     public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
         run("finished", () -> delegate.finished(status, streamed, outcome, duration));
     }

@@ -67,6 +67,17 @@ public interface ProxyObserver {
          */
         default void refused(String reason, String policy) {}
 
+        /**
+         * One attempt at a named upstream (each retry and fallback is one), in order, before {@link #routed}.
+         * Both values come from configuration or small fixed sets, so they may be metric tags: never a URL or key.
+         *
+         * @param upstream the upstream's configured name
+         * @param outcome the upstream's status ({@code 200}, {@code 429}, ...), or {@code error} (connection
+         *     failure), {@code timeout} (before the headers), {@code no-key} (every key resting), {@code open} (its
+         *     circuit is open; no call made) or {@code unsupported} (it cannot serve this operation; no call made)
+         */
+        default void upstreamAttempt(String upstream, String outcome) {}
+
         /** The policy of a refusal that came before any policy applied (no valid identity). */
         String NO_POLICY = "none";
 

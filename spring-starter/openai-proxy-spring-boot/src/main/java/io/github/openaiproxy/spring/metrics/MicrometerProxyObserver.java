@@ -30,6 +30,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@value #REFUSALS} (counter): requests the access checks refused (401, 403), tagged {@code reason}
  *       (for example {@code unknown_key}, {@code no_credential}, {@code model_not_allowed}) and {@code policy}
  *       (the policy that refused, {@code none} before any applied). Never a key, user name or address.
+ *   <li>{@value #ATTEMPTS} (counter): every attempt at a named upstream (each retry and fallback), tagged
+ *       {@code upstream} (its configured name) and {@code outcome} (the status, or {@code error},
+ *       {@code timeout}, {@code no-key}, {@code open}, {@code unsupported}).
  * </ul>
  *
  * A GraphQL call counts once, as a request on its own route: the requests it runs through the proxy's
@@ -48,6 +51,7 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String ACTIVE_STREAMS = "openai.proxy.streams.active";
     public static final String TOKENS = "openai.proxy.tokens";
     public static final String REFUSALS = "openai.proxy.access.refusals";
+    public static final String ATTEMPTS = "openai.proxy.upstream.attempts";
 
     /** The most distinct values of the refusal counter's {@code reason} and of its {@code policy} tag. */
     static final int MAX_ACCESS_TAGS = 100;
@@ -62,6 +66,10 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     // Not models, but the same bound: a value of the allowed shape, while fewer than the maximum are known.
     private final ModelTags reasons = new ModelTags(MAX_ACCESS_TAGS);
     private final ModelTags policies = new ModelTags(MAX_ACCESS_TAGS);
+    private final Meter.MeterProvider<Counter> attempts;
+    // Upstream names come from configuration and outcomes from a small set; bounded all the same.
+    private final ModelTags upstreams = new ModelTags(MAX_ACCESS_TAGS);
+    private final ModelTags outcomes = new ModelTags(MAX_ACCESS_TAGS);
 
     /**
      * @param maxModelTags the most distinct values of the {@code model} tag
@@ -83,6 +91,9 @@ public final class MicrometerProxyObserver implements ProxyObserver {
                 .withRegistry(registry);
         this.refusals = Counter.builder(REFUSALS)
                 .description("Requests the access checks refused, by reason and policy")
+                .withRegistry(registry);
+        this.attempts = Counter.builder(ATTEMPTS)
+                .description("Attempts at named upstreams, retries and fallbacks included, by upstream and outcome")
                 .withRegistry(registry);
         Gauge.builder(ACTIVE_STREAMS, activeStreams, AtomicInteger::get)
                 .description("Streams open to clients")
@@ -171,6 +182,12 @@ public final class MicrometerProxyObserver implements ProxyObserver {
         public void refused(String reason, String policy) {
             // A sub-request inherits its client's identity: its refusal is counted too, as its own request.
             refusals.withTags("reason", reasons.tag(reason, true), "policy", policies.tag(policy, true))
+                    .increment();
+        }
+
+        @Override
+        public void upstreamAttempt(String upstream, String outcome) {
+            attempts.withTags("upstream", upstreams.tag(upstream, true), "outcome", outcomes.tag(outcome, true))
                     .increment();
         }
 

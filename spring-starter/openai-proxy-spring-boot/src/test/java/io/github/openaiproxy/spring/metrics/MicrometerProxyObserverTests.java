@@ -188,6 +188,44 @@ class MicrometerProxyObserverTests {
     }
 
     @Test
+    void countsUpstreamAttemptsByUpstreamAndOutcomeWithBoundedTags() {
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
+        e.upstreamAttempt("azure", "429");
+        e.upstreamAttempt("azure", "open");
+        e.upstreamAttempt("openai", "200");
+        e.upstreamAttempt("azure", "429");
+        for (int i = 0; i < MicrometerProxyObserver.MAX_ACCESS_TAGS + 5; i++) {
+            e.upstreamAttempt("u" + i, "error");
+        }
+        e.upstreamAttempt("openai", "free text with spaces");
+
+        assertThat(registry.get(MicrometerProxyObserver.ATTEMPTS)
+                        .tag("upstream", "azure")
+                        .tag("outcome", "429")
+                        .counter()
+                        .count())
+                .isEqualTo(2);
+        assertThat(registry.get(MicrometerProxyObserver.ATTEMPTS)
+                        .tag("upstream", "azure")
+                        .tag("outcome", "open")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get(MicrometerProxyObserver.ATTEMPTS)
+                        .tag("upstream", "other")
+                        .tag("outcome", "error")
+                        .counter()
+                        .count())
+                .isEqualTo(7); // azure and openai took two places of the bound
+        assertThat(registry.get(MicrometerProxyObserver.ATTEMPTS)
+                        .tag("upstream", "openai")
+                        .tag("outcome", "other")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+    }
+
+    @Test
     void refusalTagsStayBoundedWhateverValuesArrive() {
         // Hostile or unexpected values: free text, and more distinct names than the bound.
         refuse("key opk-secret with spaces", "p", 401);
