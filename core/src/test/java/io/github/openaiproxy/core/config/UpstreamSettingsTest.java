@@ -195,4 +195,33 @@ class UpstreamSettingsTest {
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessageContaining("upstreams.local.fallbacks");
     }
+
+    @Test
+    void theBreakerSettingsBindWithTheirDefaultsAndRefuseNonsenseNamingTheSetting() {
+        assertThat(ProxySettings.from(azureAndLocal()).toConfig().upstreams().get("local"))
+                .hasValueSatisfying(u -> {
+                    assertThat(u.retry().breakerFailures()).isEqualTo(5);
+                    assertThat(u.retry().breakerOpen()).isEqualTo(java.time.Duration.ofSeconds(30));
+                });
+        Map<String, String> set = azureAndLocal();
+        set.put("upstreams.local.breaker-failures", "0");
+        set.put("upstreams.local.breaker-open", "2m");
+        assertThat(ProxySettings.from(set).toConfig().upstreams().get("local")).hasValueSatisfying(u -> {
+            assertThat(u.retry().breakerFailures()).isZero();
+            assertThat(u.retry().breakerOpen()).isEqualTo(java.time.Duration.ofMinutes(2));
+        });
+
+        Map<String, String> negative = azureAndLocal();
+        negative.put("upstreams.local.breaker-failures", "-1");
+        assertThatThrownBy(() -> ProxySettings.from(negative).toConfig())
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class,
+                        e -> assertThat(e.key()).isEqualTo("upstreams.local.breaker-failures"));
+        Map<String, String> zero = azureAndLocal();
+        zero.put("upstreams.local.breaker-open", "0s");
+        assertThatThrownBy(() -> ProxySettings.from(zero).toConfig())
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class,
+                        e -> assertThat(e.key()).isEqualTo("upstreams.local.breaker-open"));
+    }
 }
