@@ -29,7 +29,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@code type} ({@code input}, {@code output});
  *   <li>{@value #REFUSALS} (counter): requests the access checks refused (401, 403), tagged {@code reason}
  *       (for example {@code unknown_key}, {@code no_credential}, {@code model_not_allowed}) and {@code policy}
- *       (the policy that refused, {@code none} before any applied). Never a key, user name or address.
+ *       (the policy that refused, {@code none} before any applied). Never a key, user name or address;
+ *   <li>{@value #IMAGES_NOT_STORED} (counter): image generations whose images could not be stored (the client
+ *       got the upstream's answer with {@code x-openai-proxy-image-stored: false}), tagged {@code reason}
+ *       (for example {@code fetch_refused_host}, {@code too_large}, {@code not_an_image}, {@code store_failed}).
  * </ul>
  *
  * A GraphQL call counts once, as a request on its own route: the requests it runs through the proxy's
@@ -39,7 +42,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Every tag has a bounded set of values: routes are the configured templates, and models are bounded as
  * {@link ModelTags} explains (set {@code openai.proxy.metrics.max-model-tags}); refusal reasons and policy
  * names come from small fixed sets, and are bounded the same way ({@value #MAX_ACCESS_TAGS} values each) in
- * case a policy store holds more than expected.
+ * case a policy store holds more than expected; so are the reasons an image was not stored
+ * ({@value #MAX_IMAGE_REASONS} values).
  */
 public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String REQUESTS = "openai.proxy.requests";
@@ -48,9 +52,12 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String ACTIVE_STREAMS = "openai.proxy.streams.active";
     public static final String TOKENS = "openai.proxy.tokens";
     public static final String REFUSALS = "openai.proxy.access.refusals";
+    public static final String IMAGES_NOT_STORED = "openai.proxy.images.not-stored";
 
     /** The most distinct values of the refusal counter's {@code reason} and of its {@code policy} tag. */
     static final int MAX_ACCESS_TAGS = 100;
+    /** The most distinct values of the not-stored counter's {@code reason} tag (the core has about ten). */
+    static final int MAX_IMAGE_REASONS = 20;
 
     private final Meter.MeterProvider<Timer> requests;
     private final Meter.MeterProvider<Timer> upstreamLatency;
@@ -62,6 +69,8 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     // Not models, but the same bound: a value of the allowed shape, while fewer than the maximum are known.
     private final ModelTags reasons = new ModelTags(MAX_ACCESS_TAGS);
     private final ModelTags policies = new ModelTags(MAX_ACCESS_TAGS);
+    private final Meter.MeterProvider<Counter> imagesNotStored;
+    private final ModelTags imageReasons = new ModelTags(MAX_IMAGE_REASONS);
 
     /**
      * @param maxModelTags the most distinct values of the {@code model} tag
@@ -83,6 +92,9 @@ public final class MicrometerProxyObserver implements ProxyObserver {
                 .withRegistry(registry);
         this.refusals = Counter.builder(REFUSALS)
                 .description("Requests the access checks refused, by reason and policy")
+                .withRegistry(registry);
+        this.imagesNotStored = Counter.builder(IMAGES_NOT_STORED)
+                .description("Image generations whose images could not be stored, by reason")
                 .withRegistry(registry);
         Gauge.builder(ACTIVE_STREAMS, activeStreams, AtomicInteger::get)
                 .description("Streams open to clients")
@@ -172,6 +184,12 @@ public final class MicrometerProxyObserver implements ProxyObserver {
             // A sub-request inherits its client's identity: its refusal is counted too, as its own request.
             refusals.withTags("reason", reasons.tag(reason, true), "policy", policies.tag(policy, true))
                     .increment();
+        }
+
+        @Override
+        public void imageNotStored(String reason) {
+            // Counted for sub-requests too: GraphQL's generateImage stores its images in one.
+            imagesNotStored.withTags("reason", imageReasons.tag(reason, true)).increment();
         }
 
         @Override
