@@ -98,6 +98,7 @@ public final class ProxyEngine implements AutoCloseable {
         this.proxyKeys = LayeredProxyKeyStore.of(config.access().declaredKeys(), storedKeys);
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
+        ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
         if (adminThreads != null) {
             if (config.access().admin().tokenHashes().isEmpty()
                     && config.access().admin().role() == null) {
@@ -110,10 +111,10 @@ public final class ProxyEngine implements AutoCloseable {
                     proxyKeys,
                     policyStore,
                     b.auditLog != null ? b.auditLog : AuditLog.inMemory(),
-                    b.clock);
+                    b.clock,
+                    imageStore);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
         }
-        ImageStore imageStore = imageStore(config, b.imageStore);
         this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
         this.images = imageStore == null
                 ? null

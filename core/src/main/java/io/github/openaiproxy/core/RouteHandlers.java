@@ -268,7 +268,7 @@ final class RouteHandlers {
                 return next.proceed(ctx);
             }
             Identity identity = ctx.identity;
-            return next.proceed(ctx).thenCompose(answer -> images.save(answer, identity));
+            return next.proceed(ctx).thenCompose(answer -> images.save(answer, identity, ctx.observation));
         }
     }
 

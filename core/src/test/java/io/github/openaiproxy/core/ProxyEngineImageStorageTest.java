@@ -15,15 +15,21 @@ import io.github.openaiproxy.core.http.AuthenticatedUser;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.images.FilesystemImageStore;
 import io.github.openaiproxy.core.images.ImageConfig;
+import io.github.openaiproxy.core.images.ImageStore;
+import io.github.openaiproxy.core.images.ImageStoreException;
+import io.github.openaiproxy.core.images.StoredImage;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.testsupport.WireMockUpstream;
+import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -54,6 +60,8 @@ class ProxyEngineImageStorageTest {
     Path directory;
 
     private ProxyEngine engine;
+    /** What the metrics are told: each answer whose images were not stored, with the reason. */
+    private final ProxyEngineObserverTest.Recorder observer = new ProxyEngineObserverTest.Recorder();
 
     @BeforeAll
     static void startElsewhere() {
@@ -79,7 +87,16 @@ class ProxyEngineImageStorageTest {
                         .images(images.apply(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.FILESYSTEM)))
                         .build())
                 .imageStore(FilesystemImageStore.create(directory))
+                .observer(observer)
                 .build();
+    }
+
+    /** The reasons the observer was given, one per answer whose images were not stored. */
+    private List<String> notStored() {
+        return observer.calls.stream()
+                .filter(c -> c.startsWith("image-not-stored "))
+                .map(c -> c.substring("image-not-stored ".length()))
+                .toList();
     }
 
     static byte[] png(int size, long seed) {
@@ -160,6 +177,7 @@ class ProxyEngineImageStorageTest {
         Answer a = generate("/images/generations", null);
         assertThat(a.status()).isEqualTo(200);
         assertThat(a.header("x-openai-proxy-image-stored")).isNull();
+        assertThat(notStored()).isEmpty();
         List<String> links = new ArrayList<>();
         a.json().path("data").forEach(d -> links.add(d.path("url").asText()));
         assertThat(links).hasSize(2).allMatch(l -> l.matches("/images/files/img_[A-Za-z0-9_-]{32}\\.png"));
@@ -247,11 +265,14 @@ class ProxyEngineImageStorageTest {
         assertThat(storedImages()).isZero();
     }
 
-    private void assertUnstored(Answer a, String original) throws Exception {
+    private void assertUnstored(Answer a, String original, String reason) throws Exception {
         assertThat(a.status()).isEqualTo(200);
         assertThat(a.text()).isEqualTo(original);
         assertThat(a.header("x-openai-proxy-image-stored")).isEqualTo("false");
         assertThat(filesInStore()).isZero(); // nothing half-kept, the other images of the answer deleted
+        // the metrics learn why, once per answer
+        assertThat(notStored()).containsExactly(reason);
+        observer.calls.clear();
     }
 
     @Test
@@ -262,7 +283,7 @@ class ProxyEngineImageStorageTest {
         String original = urlAnswer(link("/files/ok.png"), elsewhere.baseUrl() + "/files/x.png");
         upstreamAnswers("/v1/images/generations", original);
         start(c -> c);
-        assertUnstored(generate("/images/generations", null), original);
+        assertUnstored(generate("/images/generations", null), original, "fetch_refused_host");
         elsewhere.verify(0, anyRequestedFor(anyUrl()));
     }
 
@@ -281,12 +302,52 @@ class ProxyEngineImageStorageTest {
         String original = urlAnswer(link("/files/moved.png"));
         upstreamAnswers("/v1/images/generations", original);
         start(c -> c);
-        assertUnstored(generate("/images/generations", null), original);
+        assertUnstored(generate("/images/generations", null), original, "fetch_refused_host");
         elsewhere.verify(0, anyRequestedFor(anyUrl()));
 
         String ssh = urlAnswer(link("/files/ssh.png"));
         upstreamAnswers("/v1/images/generations", ssh);
-        assertUnstored(generate("/images/generations", null), ssh);
+        assertUnstored(generate("/images/generations", null), ssh, "fetch_refused_host");
+    }
+
+    @Test
+    void aStoreThatFailsLeavesTheAnswerUnstoredAndTheMetricsSaySo() throws Exception {
+        upstreamServes("/files/ok.png", "image/png", png(100, 18));
+        String original = urlAnswer(link("/files/ok.png"));
+        upstreamAnswers("/v1/images/generations", original);
+        ImageStore broken = new ImageStore() {
+            @Override
+            public StoredImage put(String id, String contentType, String owner, InputStream bytes, long maxSize) {
+                throw new ImageStoreException("disk full");
+            }
+
+            @Override
+            public Optional<StoredImage> find(String id) {
+                return Optional.empty();
+            }
+
+            @Override
+            public Optional<InputStream> open(String id, long offset, long length) {
+                return Optional.empty();
+            }
+
+            @Override
+            public boolean delete(String id) {
+                return false;
+            }
+
+            @Override
+            public int deleteExpired(Instant before) {
+                return 0;
+            }
+        };
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.FILESYSTEM))
+                        .build())
+                .imageStore(broken)
+                .observer(observer)
+                .build();
+        assertUnstored(generate("/images/generations", null), original, "store_failed");
     }
 
     @Test
@@ -311,7 +372,7 @@ class ProxyEngineImageStorageTest {
         String original = urlAnswer(link("/files/big.png"));
         upstreamAnswers("/v1/images/generations", original);
         start(c -> c.withMaxSize(10_000));
-        assertUnstored(generate("/images/generations", null), original);
+        assertUnstored(generate("/images/generations", null), original, "too_large");
     }
 
     @Test
@@ -325,7 +386,7 @@ class ProxyEngineImageStorageTest {
         String original = urlAnswer(link("/files/chunked.png"));
         upstreamAnswers("/v1/images/generations", original);
         start(c -> c.withMaxSize(10_000));
-        assertUnstored(generate("/images/generations", null), original);
+        assertUnstored(generate("/images/generations", null), original, "too_large");
     }
 
     @Test
@@ -348,7 +409,7 @@ class ProxyEngineImageStorageTest {
             String original = urlAnswer(link(path));
             upstreamAnswers("/v1/images/generations", original);
             long started = System.nanoTime();
-            assertUnstored(generate("/images/generations", null), original);
+            assertUnstored(generate("/images/generations", null), original, "fetch_timeout");
             // not a timing check of the proxy's speed: only that it did not wait for the 20 s upstream
             assertThat(java.time.Duration.ofNanos(System.nanoTime() - started))
                     .as(path)
@@ -366,7 +427,7 @@ class ProxyEngineImageStorageTest {
             if (engine == null) {
                 start(c -> c);
             }
-            assertUnstored(generate("/images/generations", null), original);
+            assertUnstored(generate("/images/generations", null), original, "not_an_image");
         }
     }
 

@@ -80,6 +80,11 @@ class ProxyEngineObserverTest {
                 }
 
                 @Override
+                public void imageNotStored(String reason) {
+                    calls.add(prefix + "image-not-stored " + reason);
+                }
+
+                @Override
                 public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
                     calls.add(prefix + "finished " + status + " " + (streamed ? "stream" : "plain") + " " + outcome);
                 }

@@ -45,6 +45,7 @@ final class AdminFetchers {
     private enum Thing {
         KEY("NOT_FOUND", "key_not_found", "No proxy key with this id exists"),
         POLICY("NOT_FOUND", "policy_not_found", "No stored policy with this name exists"),
+        IMAGE("NOT_FOUND", "image_not_found", "No stored image with this id exists"),
         NEW_POLICY("BAD_USER_INPUT", "invalid_request", "A policy name is 1-64 letters, digits, '.', '_' or '-'"),
         API("NOT_FOUND", "not_found", "The admin API is not served by this proxy");
 
@@ -92,7 +93,7 @@ final class AdminFetchers {
                     env, "GET", base + "/audit", limit == null ? null : "limit=" + limit, null, Thing.API, answer -> {
                         List<Object> list = new ArrayList<>();
                         for (JsonNode e : answer.path("data")) {
-                            list.add(fields(e, "at", "actor", "action", "keyId", "policy"));
+                            list.add(fields(e, "at", "actor", "action", "keyId", "imageId", "policy"));
                         }
                         return list;
                     });
@@ -148,6 +149,20 @@ final class AdminFetchers {
                         null,
                         Thing.POLICY,
                         answer -> fields(answer, "name", "deleted")));
+    }
+
+    DataFetcher<CompletableFuture<DataFetcherResult<Object>>> deleteImage() {
+        return env -> withSegment(
+                env,
+                "id",
+                id -> send(
+                        env,
+                        "DELETE",
+                        base + "/images/" + segment(id),
+                        null,
+                        null,
+                        Thing.IMAGE,
+                        answer -> fields(answer, "id", "deleted")));
     }
 
     // --- the sub-request

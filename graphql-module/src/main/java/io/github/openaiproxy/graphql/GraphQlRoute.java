@@ -169,6 +169,7 @@ public final class GraphQlRoute implements CustomRoute {
                                         .dataFetcher("adminChangeKeyPolicy", adminFetchers.changeKeyPolicy())
                                         .dataFetcher("adminSavePolicy", adminFetchers.savePolicy())
                                         .dataFetcher("adminDeletePolicy", adminFetchers.deletePolicy())
+                                        .dataFetcher("adminDeleteImage", adminFetchers.deleteImage())
                                 : t)
                 .type("Subscription", t -> t.dataFetcher("chatStream", fetchers.chatStream()))
                 .build();

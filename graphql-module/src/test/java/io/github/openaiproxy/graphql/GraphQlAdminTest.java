@@ -16,11 +16,15 @@ import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.http.AuthenticatedUser;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.images.FilesystemImageStore;
+import io.github.openaiproxy.core.images.ImageIds;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
 import io.github.openaiproxy.testsupport.BodyReader;
+import java.io.ByteArrayInputStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The admin API as GraphQL fields: the admin REST route run with the caller's own credential, so the same
@@ -64,6 +69,7 @@ class GraphQlAdminTest {
             + " adminSavePolicy(name: $name, rules: $rules) { name source rules } }";
     static final String DELETE = "mutation D($name: String!) { adminDeletePolicy(name: $name) { name deleted } }";
     static final String AUDIT = "query A($limit: Int) { adminAudit(limit: $limit) { at actor action keyId policy } }";
+    static final String DELETE_IMAGE = "mutation I($id: ID!) { adminDeleteImage(id: $id) { id deleted } }";
 
     private final InMemoryProxyKeyStore keys = new InMemoryProxyKeyStore();
     private final InMemoryPolicyStore policies = new InMemoryPolicyStore();
@@ -263,6 +269,7 @@ class GraphQlAdminTest {
         // An unknown id is refused for the missing credential first, as on REST: no oracle of what exists.
         fields.add(new Object[] {GET, Map.of("id", "key_unknown")});
         fields.add(new Object[] {REVOKE, Map.of("id", "key_unknown")});
+        fields.add(new Object[] {DELETE_IMAGE, Map.of("id", ImageIds.newId())});
         return fields;
     }
 
@@ -322,6 +329,49 @@ class GraphQlAdminTest {
                 .containsExactly(
                         org.assertj.core.groups.Tuple.tuple("user:alice", "key.revoke", id),
                         org.assertj.core.groups.Tuple.tuple("user:alice", "key.create", id));
+    }
+
+    @Test
+    void anAdminDeletesAStoredImageAuditedWithItsId(@TempDir Path directory) {
+        Map<String, String> settings = new HashMap<>();
+        settings.put("admin.enabled", "true");
+        settings.put("admin.tokens", ProxyKeys.hash(TOKEN));
+        settings.put("images.store", "filesystem");
+        ProxyConfig config = ProxySettings.from(settings)
+                .applyTo(GraphQlServer.config(upstream.baseUrl()))
+                .build();
+        FilesystemImageStore images = FilesystemImageStore.create(directory);
+        engine = ProxyEngine.builder(config)
+                .route(GraphQlRoute.create(config, GraphQlOptions.DEFAULTS))
+                .imageStore(images)
+                .auditLog(audit)
+                .build();
+        byte[] png = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3};
+        String id = images.put(ImageIds.newId(), "image/png", "user:bob", new ByteArrayInputStream(png), 1_000)
+                .id();
+
+        // no admin: refused, and the image stays
+        error(call(new Caller(null, PLAIN_USER), DELETE_IMAGE, Map.of("id", id)), "FORBIDDEN");
+        assertThat(images.find(id)).isPresent();
+
+        JsonNode deleted = data(ADMIN, DELETE_IMAGE, Map.of("id", id)).get("adminDeleteImage");
+        assertThat(deleted.get("id").asText()).isEqualTo(id);
+        assertThat(deleted.get("deleted").asBoolean()).isTrue();
+        assertThat(images.find(id)).isEmpty();
+        JsonNode entry = data(ADMIN, "{ adminAudit(limit: 1) { actor action keyId imageId } }", Map.of())
+                .at("/adminAudit/0");
+        assertThat(entry.get("action").asText()).isEqualTo("image.delete");
+        assertThat(entry.get("imageId").asText()).isEqualTo(id);
+        assertThat(entry.get("keyId").isNull()).isTrue();
+        assertThat(entry.get("actor").asText()).isEqualTo(ACTOR);
+
+        // gone now; an id that is no image id, or one with a path in it, is as unknown
+        for (String unknown : List.of(id, "../../etc/passwd", "img_x", ImageIds.newId())) {
+            assertThat(reason(error(call(ADMIN, DELETE_IMAGE, Map.of("id", unknown)), "NOT_FOUND")))
+                    .as(unknown)
+                    .isEqualTo("image_not_found");
+        }
+        assertThat(audit.recent(10)).hasSize(1);
     }
 
     @Test

@@ -10,7 +10,7 @@ import java.util.Objects;
  * @param at when
  * @param actor who: {@code token:<first 8 hex of the admin token's hash>}, {@code user:<name>} or {@code cli}
  * @param action what, for example {@code key.create}, {@code key.revoke}, {@code policy.save}
- * @param keyId the proxy key's id for a key action, else {@code null}
+ * @param keyId the proxy key's id for a key action, the image's id for {@code image.delete}, else {@code null}
  * @param policy the policy's name for a policy action or a key's new policy, else {@code null}
  */
 public record AuditEntry(Instant at, String actor, String action, String keyId, String policy) {

@@ -38,6 +38,10 @@ public final class AdminException extends RuntimeException {
         return new AdminException(404, "policy_not_found", "No stored policy with this name exists");
     }
 
+    static AdminException imageNotFound() {
+        return new AdminException(404, "image_not_found", "No stored image with this id exists");
+    }
+
     static AdminException conflict(String code, String message) {
         return new AdminException(409, code, message);
     }

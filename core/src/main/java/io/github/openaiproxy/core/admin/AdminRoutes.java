@@ -11,6 +11,7 @@ import io.github.openaiproxy.core.access.ProxyKey;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.images.ImageStoreException;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.FunctionRoute;
@@ -44,12 +45,14 @@ import java.util.function.Function;
  *   <li>{@code GET /admin/policies}: configured ({@code "source":"config"}, read-only) and stored policies
  *   <li>{@code GET}, {@code PUT} (create or replace; body as {@link PolicyJson}), {@code DELETE
  *       /admin/policies/{name}}
+ *   <li>{@code DELETE /admin/images/{id}} (or {@code {id}.{ext}}): deletes a stored image, whoever made it;
+ *       {@code {"id","object":"image","deleted":true}}
  *   <li>{@code GET /admin/audit?limit=N}: the latest changes, newest first
  * </ul>
  *
  * Errors are in OpenAI's shape: 401 {@code invalid_api_key} without an admin credential, 403 for a user without
- * the admin role, 400 for a bad body, 404 for an unknown key or policy, 409 for a read-only one, 503 when the
- * store fails. The routes check their callers themselves ({@link CustomRoute#authenticatesItself()}).
+ * the admin role, 400 for a bad body, 404 for an unknown key, policy or image, 409 for a read-only one, 503 when
+ * a store fails. The routes check their callers themselves ({@link CustomRoute#authenticatesItself()}).
  */
 public final class AdminRoutes {
     /** Bodies larger than this are refused: admin bodies are a few fields. */
@@ -99,6 +102,7 @@ public final class AdminRoutes {
                     return list(data);
                 }),
                 r.route(p + "/policies/{name}", Set.of("GET", "PUT", "DELETE"), r::policy),
+                r.route(p + "/images/{id}", Set.of("DELETE"), r::deleteImage),
                 r.route(p + "/audit", Set.of("GET"), r::audit));
     }
 
@@ -164,6 +168,15 @@ public final class AdminRoutes {
         }
     }
 
+    private ProxyResponse deleteImage(Call call) {
+        String id = service.deleteImage(call.actor(), segment(call));
+        ObjectNode n = Json.object();
+        n.put("id", id);
+        n.put("object", "image");
+        n.put("deleted", true);
+        return json(200, n);
+    }
+
     private ProxyResponse audit(Call call) {
         int limit = 100;
         String query = call.route().request().rawQuery().orElse("");
@@ -185,7 +198,9 @@ public final class AdminRoutes {
             n.put("at", e.at().toString());
             n.put("actor", e.actor());
             n.put("action", e.action());
-            n.put("keyId", e.keyId());
+            boolean image = AdminService.IMAGE_DELETE.equals(e.action());
+            n.put("keyId", image ? null : e.keyId());
+            n.put("imageId", image ? e.keyId() : null);
             n.put("policy", e.policy());
         }
         return list(data);
@@ -357,6 +372,17 @@ public final class AdminRoutes {
             return handler.apply(call);
         } catch (AdminException e) {
             return error(error(e));
+        } catch (ImageStoreException e) {
+            LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
+            return error(new ProxyError(
+                    503,
+                    "Service Unavailable",
+                    "The image store is unavailable",
+                    "server_error",
+                    "image_store_unavailable",
+                    null,
+                    null,
+                    Map.of("Retry-After", "5")));
         } catch (AccessStoreException | UnsupportedOperationException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
             return error(unavailable());

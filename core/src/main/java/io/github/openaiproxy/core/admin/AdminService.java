@@ -9,6 +9,8 @@ import io.github.openaiproxy.core.access.PolicyStore;
 import io.github.openaiproxy.core.access.ProxyKey;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.access.ProxyKeys;
+import io.github.openaiproxy.core.images.ImageIds;
+import io.github.openaiproxy.core.images.ImageStore;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
@@ -43,6 +45,8 @@ public final class AdminService {
     private final Map<String, Policy> configuredPolicies;
     private final Set<String> declaredKeyIds;
     private final Clock clock;
+    /** Where generated images are stored, or {@code null} when {@code images.store} is none. */
+    private final ImageStore images;
     /**
      * Held by every change of a key or policy, from its read to its write: a change is made from a copy it
      * read, so two at once (a rotation and a policy change of one key) would otherwise write back a stale
@@ -59,6 +63,22 @@ public final class AdminService {
      * @param clock for creation and revocation times
      */
     public AdminService(AccessConfig access, ProxyKeyStore keys, PolicyStore policies, AuditLog audit, Clock clock) {
+        this(access, keys, policies, audit, clock, null);
+    }
+
+    /**
+     * An admin that may also delete stored images.
+     *
+     * @param images the image store, or {@code null} when images are not stored (every image is then unknown)
+     */
+    public AdminService(
+            AccessConfig access,
+            ProxyKeyStore keys,
+            PolicyStore policies,
+            AuditLog audit,
+            Clock clock,
+            ImageStore images) {
+        this.images = images;
         this.keys = Objects.requireNonNull(keys, "keys");
         this.policies = Objects.requireNonNull(policies, "policies");
         this.audit = Objects.requireNonNull(audit, "audit");
@@ -219,6 +239,34 @@ public final class AdminService {
             throw AdminException.policyNotFound();
         }
     }
+
+    // ---- images
+
+    /**
+     * Deletes a stored image, whoever made it ({@code id} or {@code id.ext}): audited as {@code image.delete} with
+     * the image's id. 404 for an id that is unknown or not an image id, or when images are not stored.
+     *
+     * @return the id of the image deleted
+     */
+    public String deleteImage(String actor, String id) {
+        String bare = id == null ? "" : id;
+        int dot = bare.indexOf('.');
+        if (dot > 0 && ImageIds.contentTypeOf(bare.substring(dot + 1)).isPresent()) {
+            bare = bare.substring(0, dot);
+        }
+        // The shape is checked before the store is asked, as on the image routes.
+        if (images == null || !ImageIds.isValid(bare) || images.find(bare).isEmpty()) {
+            throw AdminException.imageNotFound();
+        }
+        record(actor, IMAGE_DELETE, bare, null);
+        if (!images.delete(bare)) {
+            throw AdminException.imageNotFound(); // deleted by its owner just now
+        }
+        return bare;
+    }
+
+    /** The audit action of an image deletion; its entry holds the image's id where a key action holds a key's. */
+    public static final String IMAGE_DELETE = "image.delete";
 
     /** The latest audit entries, newest first. */
     public List<AuditEntry> audit(int limit) {

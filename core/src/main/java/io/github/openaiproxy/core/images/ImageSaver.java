@@ -6,8 +6,10 @@ import com.fasterxml.jackson.core.JsonToken;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.observe.ProxyObserver;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.SequenceInputStream;
@@ -19,6 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * Stores every image of a successful image generation before the answer goes out, and points its {@code url}s
@@ -30,6 +35,13 @@ import java.util.concurrent.CompletableFuture;
 final class ImageSaver {
     /** The header on an answer whose images were not stored. */
     static final String NOT_STORED_HEADER = "x-openai-proxy-image-stored";
+
+    /** The reason of a store that failed (its disk, its database). */
+    static final String STORE_FAILED = "store_failed";
+    /** The reason when no image thread was free. */
+    static final String BUSY = "busy";
+    /** The reason when the answer is content-encoded: the proxy cannot read its images. */
+    static final String CONTENT_ENCODED = "content_encoded";
 
     private static final System.Logger LOG = System.getLogger(ImageSaver.class.getName());
     /** The answer is held to be rewritten; beyond this it is relayed as it is. */
@@ -45,23 +57,46 @@ final class ImageSaver {
         this.linkBase = linkBase;
     }
 
-    /** The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}. */
-    CompletableFuture<ProxyResponse> save(ProxyResponse answer, String owner) {
+    /**
+     * The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}; an answer
+     * whose images are not stored is told to {@code observation}.
+     */
+    CompletableFuture<ProxyResponse> save(ProxyResponse answer, String owner, ProxyObserver.Observation observation) {
         if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
             return CompletableFuture.completedFuture(answer);
         }
         return BodyCollector.collectTruncated(answer.body(), MAX_ANSWER)
-                .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner))
+                .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner, observation))
                         .exceptionally(error -> {
                             LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
+                            observation.imageNotStored(reason(error));
                             return withBody(answer, bytes, true);
                         }));
+    }
+
+    /** Why an image was not stored, from a small fixed set (a metric tag; see the observer's callback). */
+    static String reason(Throwable error) {
+        Throwable e = error;
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+            e = e.getCause();
+        }
+        if (e instanceof ImageFetchException f) {
+            return f.reason();
+        }
+        if (e instanceof ImageTooLargeException) {
+            return ImageFetchException.TOO_LARGE;
+        }
+        if (e instanceof RejectedExecutionException) {
+            return BUSY;
+        }
+        return STORE_FAILED;
     }
 
     /** A {@code data[i]} entry's image as the answer holds it. */
     private record Entry(int index, String url, String b64, long urlStart, long urlEnd) {}
 
-    private ProxyResponse rewrite(ProxyResponse answer, byte[] bytes, String owner) {
+    private ProxyResponse rewrite(
+            ProxyResponse answer, byte[] bytes, String owner, ProxyObserver.Observation observation) {
         List<Entry> entries;
         try {
             entries = entries(bytes);
@@ -73,6 +108,7 @@ final class ImageSaver {
                     .isPresent();
             if (encoded) {
                 LOG.log(System.Logger.Level.WARNING, "generated images not stored: the answer is content-encoded");
+                observation.imageNotStored(CONTENT_ENCODED);
             }
             return withBody(answer, bytes, encoded);
         }
@@ -122,16 +158,21 @@ final class ImageSaver {
 
     private StoredImage fromLink(String url, String owner) {
         SafeFetcher.Fetched fetched = fetcher.fetch(url);
-        try (InputStream body = fetched.body()) {
+        FetchedBody body = new FetchedBody(fetched.body());
+        try (body) {
             if (fetched.declaredLength() > images.maxSize()) {
-                throw new ImageFetchException("image larger than " + images.maxSize() + " bytes");
+                throw new ImageFetchException(
+                        ImageFetchException.TOO_LARGE, "image larger than " + images.maxSize() + " bytes");
             }
             byte[] head = body.readNBytes(ImageSignatures.LENGTH);
             String type = ImageSignatures.detect(head, head.length)
-                    .orElseThrow(() -> new ImageFetchException("link served no PNG, JPEG, WebP or GIF image"));
+                    .orElseThrow(() -> new ImageFetchException(
+                            ImageFetchException.NOT_AN_IMAGE, "link served no PNG, JPEG, WebP or GIF image"));
             if (!type.equals(fetched.contentType())
                     && !(type.equals("image/jpeg") && fetched.contentType().equals("image/jpg"))) {
-                throw new ImageFetchException("image bytes are " + type + ", declared " + fetched.contentType());
+                throw new ImageFetchException(
+                        ImageFetchException.NOT_AN_IMAGE,
+                        "image bytes are " + type + ", declared " + fetched.contentType());
             }
             return images.store()
                     .put(
@@ -141,7 +182,48 @@ final class ImageSaver {
                             new SequenceInputStream(new ByteArrayInputStream(head), body),
                             images.maxSize());
         } catch (IOException e) {
-            throw new ImageFetchException("image fetch failed: " + e.getMessage(), e);
+            throw new ImageFetchException(fetchFailure(fetched), "image fetch failed: " + e.getMessage(), e);
+        } catch (ImageFetchException | ImageTooLargeException e) {
+            throw e;
+        } catch (ImageStoreException e) {
+            // The store reports a body it could not read as its own failure: it was the link's.
+            if (body.failed) {
+                throw new ImageFetchException(fetchFailure(fetched), "image fetch failed: " + e.getMessage(), e);
+            }
+            throw e;
+        }
+    }
+
+    private static String fetchFailure(SafeFetcher.Fetched fetched) {
+        return fetched.pastDeadline() ? ImageFetchException.TIMEOUT : ImageFetchException.FAILED;
+    }
+
+    /** A fetched body that remembers whether reading it failed (the link's fault, not the store's). */
+    private static final class FetchedBody extends FilterInputStream {
+        volatile boolean failed;
+
+        FetchedBody(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return super.read();
+            } catch (IOException e) {
+                failed = true;
+                throw e;
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return in.read(b, off, len);
+            } catch (IOException e) {
+                failed = true;
+                throw e;
+            }
         }
     }
 
@@ -150,7 +232,8 @@ final class ImageSaver {
                 Base64.getMimeDecoder().wrap(new ByteArrayInputStream(b64.getBytes(StandardCharsets.US_ASCII)))) {
             byte[] head = decoded.readNBytes(ImageSignatures.LENGTH);
             String type = ImageSignatures.detect(head, head.length)
-                    .orElseThrow(() -> new ImageFetchException("b64_json holds no PNG, JPEG, WebP or GIF image"));
+                    .orElseThrow(() -> new ImageFetchException(
+                            ImageFetchException.NOT_AN_IMAGE, "b64_json holds no PNG, JPEG, WebP or GIF image"));
             return images.store()
                     .put(
                             ImageIds.newId(),
@@ -159,7 +242,7 @@ final class ImageSaver {
                             new SequenceInputStream(new ByteArrayInputStream(head), decoded),
                             images.maxSize());
         } catch (IOException e) {
-            throw new ImageFetchException("b64_json not decodable", e);
+            throw new ImageFetchException(ImageFetchException.NOT_AN_IMAGE, "b64_json not decodable", e);
         }
     }
 

@@ -3,6 +3,7 @@ package io.github.openaiproxy.core.images;
 import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Internal;
+import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import java.net.URI;
 import java.time.Clock;
@@ -64,11 +65,13 @@ public final class Images {
 
     /**
      * The answer to send for an upstream image generation's {@code answer}: its images stored and its links the
-     * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false}.
+     * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false} (told to
+     * {@code observation}, with the reason).
      */
-    public CompletableFuture<ProxyResponse> save(ProxyResponse answer, Identity identity) {
+    public CompletableFuture<ProxyResponse> save(
+            ProxyResponse answer, Identity identity, ProxyObserver.Observation observation) {
         purgeExpired();
-        return saver.save(answer, ownerFor(identity));
+        return saver.save(answer, ownerFor(identity), observation);
     }
 
     /**

@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -76,8 +77,16 @@ final class SafeFetcher {
         return allowedWithUpstream.contains(origin(uri));
     }
 
-    /** A fetched image: its declared type and its body, to be read and closed by the caller. */
-    record Fetched(String contentType, long declaredLength, InputStream body) {}
+    /**
+     * A fetched image: its declared type and its body, to be read and closed by the caller; {@code deadline} (a
+     * {@link System#nanoTime} value) is when the body is closed under its reader.
+     */
+    record Fetched(String contentType, long declaredLength, InputStream body, long deadline) {
+        /** Whether the fetch has run out of time (a read that fails now failed for that). */
+        boolean pastDeadline() {
+            return System.nanoTime() - deadline >= 0;
+        }
+    }
 
     /** Fetches {@code link}; the deadline also closes the body if reading it takes too long. */
     Fetched fetch(String link) {
@@ -85,16 +94,17 @@ final class SafeFetcher {
         try {
             uri = URI.create(link);
         } catch (IllegalArgumentException e) {
-            throw new ImageFetchException("not a link");
+            throw new ImageFetchException(ImageFetchException.BAD_LINK, "not a link");
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             if (!allows(uri)) {
-                throw new ImageFetchException("host not allowed by images.fetch-hosts: " + uri.getHost());
+                throw new ImageFetchException(
+                        ImageFetchException.REFUSED_HOST, "host not allowed by images.fetch-hosts: " + uri.getHost());
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new ImageFetchException("image fetch timed out");
+                throw new ImageFetchException(ImageFetchException.TIMEOUT, "image fetch timed out");
             }
             HttpRequest request = HttpRequest.newBuilder(uri)
                     .timeout(Duration.ofNanos(left))
@@ -104,29 +114,31 @@ final class SafeFetcher {
             HttpResponse<InputStream> response;
             try {
                 response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            } catch (HttpTimeoutException e) {
+                throw new ImageFetchException(ImageFetchException.TIMEOUT, "image fetch timed out", e);
             } catch (IOException e) {
-                throw new ImageFetchException("image fetch failed: " + e.getMessage(), e);
+                throw new ImageFetchException(ImageFetchException.FAILED, "image fetch failed: " + e.getMessage(), e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new ImageFetchException("image fetch interrupted", e);
+                throw new ImageFetchException(ImageFetchException.FAILED, "image fetch interrupted", e);
             }
             int status = response.statusCode();
             if (status >= 300 && status < 400) {
                 close(response.body());
                 String location = response.headers().firstValue("Location").orElse(null);
                 if (location == null) {
-                    throw new ImageFetchException("redirect without Location");
+                    throw new ImageFetchException(ImageFetchException.BAD_LINK, "redirect without Location");
                 }
                 try {
                     uri = uri.resolve(location);
                 } catch (IllegalArgumentException e) {
-                    throw new ImageFetchException("redirect to a malformed link");
+                    throw new ImageFetchException(ImageFetchException.BAD_LINK, "redirect to a malformed link");
                 }
                 continue;
             }
             if (status != 200) {
                 close(response.body());
-                throw new ImageFetchException("image link answered " + status);
+                throw new ImageFetchException(ImageFetchException.FAILED, "image link answered " + status);
             }
             String type = response.headers()
                     .firstValue("Content-Type")
@@ -134,16 +146,17 @@ final class SafeFetcher {
                     .orElse("");
             if (!type.startsWith("image/")) {
                 close(response.body());
-                throw new ImageFetchException("image link served " + (type.isEmpty() ? "no type" : type));
+                throw new ImageFetchException(
+                        ImageFetchException.NOT_AN_IMAGE, "image link served " + (type.isEmpty() ? "no type" : type));
             }
             long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
             InputStream body = response.body();
             // The deadline covers the body too: a stalled read ends when the stream is closed under it.
             long rest = Math.max(1, deadline - System.nanoTime());
             CompletableFuture.delayedExecutor(rest, TimeUnit.NANOSECONDS).execute(() -> close(body));
-            return new Fetched(type, length, body);
+            return new Fetched(type, length, body, deadline);
         }
-        throw new ImageFetchException("too many redirects");
+        throw new ImageFetchException(ImageFetchException.FAILED, "too many redirects");
     }
 
     static void close(InputStream in) {

@@ -103,6 +103,11 @@ public final class CompositeProxyObserver implements ProxyObserver {
         }
 
         @Override
+        public void imageNotStored(String reason) {
+            each(e -> e.imageNotStored(reason));
+        }
+
+        @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
             each(e -> e.finished(status, streamed, outcome, duration));
         }

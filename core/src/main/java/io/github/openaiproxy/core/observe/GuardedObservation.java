@@ -76,6 +76,11 @@ public final class GuardedObservation implements ProxyObserver.Observation {
     }
 
     @Override
+    public void imageNotStored(String reason) {
+        run("imageNotStored", () -> delegate.imageNotStored(reason));
+    }
+
+    @Override
     public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
         run("finished", () -> delegate.finished(status, streamed, outcome, duration));
     }

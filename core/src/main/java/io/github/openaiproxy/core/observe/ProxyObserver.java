@@ -81,6 +81,19 @@ public interface ProxyObserver {
         /** The policy of a refusal that came before any policy applied (no valid identity). */
         String NO_POLICY = "none";
 
+        /**
+         * The images of a successful image generation could not be stored ({@code images.store} is on): the
+         * client gets the upstream's answer unchanged, with {@code x-openai-proxy-image-stored: false}. Called
+         * once per such answer, before {@link #finished}. The reason comes from a small fixed set, so it may be
+         * a metric tag: {@code fetch_refused_host} (a link or a redirect off {@code images.fetch-hosts}),
+         * {@code fetch_bad_link}, {@code fetch_timeout}, {@code fetch_failed} (a connection failure, a status
+         * other than 200, too many redirects), {@code not_an_image}, {@code too_large}, {@code store_failed},
+         * {@code busy} (no image thread free), {@code content_encoded} (an answer the proxy cannot read).
+         *
+         * @param reason why the first image that failed was not stored
+         */
+        default void imageNotStored(String reason) {}
+
         /** The response is over: its status, whether it streamed, how it ended and how long it took. */
         default void finished(int status, boolean streamed, Outcome outcome, Duration duration) {}
     }

@@ -33,6 +33,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@value #ATTEMPTS} (counter): every attempt at a named upstream (each retry and fallback), tagged
  *       {@code upstream} (its configured name) and {@code outcome} (the status, or {@code error},
  *       {@code timeout}, {@code no-key}, {@code open}, {@code unsupported}).
+ *   <li>{@value #IMAGES_NOT_STORED} (counter): image generations whose images could not be stored (the client
+ *       got the upstream's answer with {@code x-openai-proxy-image-stored: false}), tagged {@code reason}
+ *       (for example {@code fetch_refused_host}, {@code too_large}, {@code not_an_image}, {@code store_failed}).
  * </ul>
  *
  * A GraphQL call counts once, as a request on its own route: the requests it runs through the proxy's
@@ -42,7 +45,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Every tag has a bounded set of values: routes are the configured templates, and models are bounded as
  * {@link ModelTags} explains (set {@code openai.proxy.metrics.max-model-tags}); refusal reasons and policy
  * names come from small fixed sets, and are bounded the same way ({@value #MAX_ACCESS_TAGS} values each) in
- * case a policy store holds more than expected.
+ * case a policy store holds more than expected; so are the reasons an image was not stored
+ * ({@value #MAX_IMAGE_REASONS} values).
  */
 public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String REQUESTS = "openai.proxy.requests";
@@ -52,9 +56,12 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String TOKENS = "openai.proxy.tokens";
     public static final String REFUSALS = "openai.proxy.access.refusals";
     public static final String ATTEMPTS = "openai.proxy.upstream.attempts";
+    public static final String IMAGES_NOT_STORED = "openai.proxy.images.not-stored";
 
     /** The most distinct values of the refusal counter's {@code reason} and of its {@code policy} tag. */
     static final int MAX_ACCESS_TAGS = 100;
+    /** The most distinct values of the not-stored counter's {@code reason} tag (the core has about ten). */
+    static final int MAX_IMAGE_REASONS = 20;
 
     private final Meter.MeterProvider<Timer> requests;
     private final Meter.MeterProvider<Timer> upstreamLatency;
@@ -70,6 +77,8 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     // Upstream names come from configuration and outcomes from a small set; bounded all the same.
     private final ModelTags upstreams = new ModelTags(MAX_ACCESS_TAGS);
     private final ModelTags outcomes = new ModelTags(MAX_ACCESS_TAGS);
+    private final Meter.MeterProvider<Counter> imagesNotStored;
+    private final ModelTags imageReasons = new ModelTags(MAX_IMAGE_REASONS);
 
     /**
      * @param maxModelTags the most distinct values of the {@code model} tag
@@ -94,6 +103,9 @@ public final class MicrometerProxyObserver implements ProxyObserver {
                 .withRegistry(registry);
         this.attempts = Counter.builder(ATTEMPTS)
                 .description("Attempts at named upstreams, retries and fallbacks included, by upstream and outcome")
+                .withRegistry(registry);
+        this.imagesNotStored = Counter.builder(IMAGES_NOT_STORED)
+                .description("Image generations whose images could not be stored, by reason")
                 .withRegistry(registry);
         Gauge.builder(ACTIVE_STREAMS, activeStreams, AtomicInteger::get)
                 .description("Streams open to clients")
@@ -189,6 +201,12 @@ public final class MicrometerProxyObserver implements ProxyObserver {
         public void upstreamAttempt(String upstream, String outcome) {
             attempts.withTags("upstream", upstreams.tag(upstream, true), "outcome", outcomes.tag(outcome, true))
                     .increment();
+        }
+
+        @Override
+        public void imageNotStored(String reason) {
+            // Counted for sub-requests too: GraphQL's generateImage stores its images in one.
+            imagesNotStored.withTags("reason", imageReasons.tag(reason, true)).increment();
         }
 
         @Override

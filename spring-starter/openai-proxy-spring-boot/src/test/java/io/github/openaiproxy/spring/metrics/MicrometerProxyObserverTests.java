@@ -252,6 +252,48 @@ class MicrometerProxyObserverTests {
                 .isEqualTo(50 + 1);
     }
 
+    @Test
+    void countsImagesNotStoredByReasonForRequestsAndSubRequests() {
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/images/generations");
+        e.upstreamResponded(200, Duration.ofMillis(5));
+        e.routed("/v1/images/generations", Optional.of("dall-e-3"));
+        e.imageNotStored("fetch_refused_host");
+        e.finished(200, false, Outcome.COMPLETED, Duration.ofMillis(6));
+        // GraphQL's generateImage stores its images in a sub-request
+        ProxyObserver.Observation sub = observer.beginSubRequest("POST", "/images/generations");
+        sub.imageNotStored("fetch_refused_host");
+        sub.imageNotStored("too_large");
+
+        assertThat(registry.get(MicrometerProxyObserver.IMAGES_NOT_STORED)
+                        .tag("reason", "fetch_refused_host")
+                        .counter()
+                        .count())
+                .isEqualTo(2);
+        assertThat(registry.get(MicrometerProxyObserver.IMAGES_NOT_STORED)
+                        .tag("reason", "too_large")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+    }
+
+    @Test
+    void imageReasonTagsStayBoundedWhateverValuesArrive() {
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/images/generations");
+        e.imageNotStored("host evil.example.com not allowed");
+        for (int i = 0; i < MicrometerProxyObserver.MAX_IMAGE_REASONS + 30; i++) {
+            e.imageNotStored("reason_" + i);
+        }
+
+        assertThat(registry.find(MicrometerProxyObserver.IMAGES_NOT_STORED).counters())
+                .hasSize(MicrometerProxyObserver.MAX_IMAGE_REASONS + 1) // and "other"
+                .allSatisfy(c -> assertThat(c.getId().getTag("reason")).doesNotContain("evil"));
+        assertThat(registry.get(MicrometerProxyObserver.IMAGES_NOT_STORED)
+                        .tag("reason", "other")
+                        .counter()
+                        .count())
+                .isEqualTo(30 + 1);
+    }
+
     private void refuse(String reason, String policy, int status) {
         ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
         e.refused(reason, policy);
