@@ -54,6 +54,15 @@ public final class Upstreams {
             }
         }
         for (NamedUpstream u : byName.values()) {
+            String to =
+                    u.contextFallback().map(NamedUpstream.Fallback::upstream).orElse(u.name());
+            if (!byName.containsKey(to) && !to.equals(DEFAULT)) {
+                throw new UpstreamSettingException(
+                        NamedUpstream.key(u.name(), "context-fallback"),
+                        "no upstream named '" + to + "'; the upstreams are " + names(byName));
+            }
+        }
+        for (NamedUpstream u : byName.values()) {
             checkNoCycle(byName, u);
         }
         return new Upstreams(Collections.unmodifiableMap(byName));
