@@ -207,6 +207,14 @@ public record NamedUpstream(
         if (kind != Kind.AZURE && apiVersion.isPresent()) {
             throw new UpstreamSettingException(key(name, "api-version"), "only for kind azure");
         }
+        for (String m : models) {
+            if (!Globs.canMatch(m)) {
+                throw new UpstreamSettingException(
+                        key(name, "models"),
+                        "'" + printable(m) + "' can match no model name: names are letters, digits and . _ - : / @ +,"
+                                + " and only * is a wildcard");
+            }
+        }
         for (Map.Entry<String, String> a : aliases.entrySet()) {
             if (a.getKey().isBlank() || a.getValue().isBlank()) {
                 throw new UpstreamSettingException(key(name, "aliases"), "expected client-model=upstream-model pairs");
@@ -331,6 +339,16 @@ public record NamedUpstream(
             throw new UpstreamSettingException(
                     key(name, "base-url"), "an absolute http(s) URL without query, fragment or user info");
         }
+    }
+
+    /** A setting's value for an error message: printable ASCII kept, anything else shown as {@code ?}. */
+    private static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
+        for (int i = 0; i < s.length() && i < 64; i++) {
+            char c = s.charAt(i);
+            b.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return b.toString();
     }
 
     private static String kindName(Kind kind) {
