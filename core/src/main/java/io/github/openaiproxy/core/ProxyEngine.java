@@ -64,6 +64,9 @@ public final class ProxyEngine implements AutoCloseable {
     private final ResponseRelay relay;
     private final UpstreamPermits permits;
     private final RequestPipeline pipeline;
+    /** The named upstreams' routing step, for {@link #upstreamStates()}; {@code null} without any. */
+    private final RouteUpstream routeUpstream;
+
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
     private final ExecutorService sessionThreads;
@@ -166,6 +169,7 @@ public final class ProxyEngine implements AutoCloseable {
         // Named upstreams only: without them no routing step runs and the call is today's.
         RouteUpstream routeUpstream =
                 config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
+        this.routeUpstream = routeUpstream;
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -366,6 +370,14 @@ public final class ProxyEngine implements AutoCloseable {
      */
     public int upstreamCallsInFlight() {
         return permits.inFlight();
+    }
+
+    /**
+     * Each named upstream's state now, in configuration order: its key count, the keys a 401 or 403 took out,
+     * and its circuit; empty without named upstreams. Read-only and secret-free, for health endpoints.
+     */
+    public java.util.List<io.github.openaiproxy.core.upstream.UpstreamState> upstreamStates() {
+        return routeUpstream == null ? java.util.List.of() : routeUpstream.states();
     }
 
     /** Closes the upstream client and the session store if this engine created them, and the stream timer. */

@@ -173,6 +173,16 @@ final class RouteUpstream implements RequestStep {
         return pools.get(name);
     }
 
+    /** Each named upstream's keys taken out and circuit, in configuration order. */
+    java.util.List<io.github.openaiproxy.core.upstream.UpstreamState> states() {
+        java.util.List<io.github.openaiproxy.core.upstream.UpstreamState> out = new java.util.ArrayList<>();
+        for (NamedUpstream u : upstreams.all()) {
+            out.add(io.github.openaiproxy.core.upstream.UpstreamState.of(
+                    u, pools.get(u.name()), breakers.get(u.name())));
+        }
+        return java.util.List.copyOf(out);
+    }
+
     /** The circuit breaker of a named upstream; {@code null} for the implicit default. */
     CircuitBreaker breaker(String name) {
         return breakers.get(name);

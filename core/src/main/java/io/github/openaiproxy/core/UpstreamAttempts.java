@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
@@ -50,6 +51,12 @@ final class UpstreamAttempts {
      * {@code upstream;dur=} the answering attempt's time to the upstream's headers, in milliseconds.
      */
     static final String SERVER_TIMING_HEADER = "Server-Timing";
+
+    /** OpenAI's error code for a prompt longer than the model's context window. */
+    static final String CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded";
+
+    /** The longest 400 body read to look for {@link #CONTEXT_LENGTH_EXCEEDED}; an error is far shorter. */
+    private static final int MAX_ERROR_BODY = 64 * 1024;
 
     private static final long BASE_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -123,6 +130,8 @@ final class UpstreamAttempts {
         private final StringBuilder attempts = new StringBuilder();
         private int index;
         private int tries;
+        /** Whether the context-window fallback was taken: once per request, so two upstreams cannot ping-pong. */
+        private boolean contextTaken;
         /** When the first upstream call went, 0 before it. */
         private long firstSentAt;
         /** The last attempt's time to the upstream's headers; -1 when it had none (a failure, or not sent). */
@@ -233,11 +242,63 @@ final class UpstreamAttempts {
                                 return again.get();
                             }
                         }
+                        if (status == 400 && !contextTaken && named.isPresent()) {
+                            Optional<NamedUpstream.Fallback> larger =
+                                    named.get().contextFallback();
+                            long length = response.headers()
+                                    .firstValueAsLong("content-length")
+                                    .orElse(-1);
+                            if (larger.isPresent() && length <= MAX_ERROR_BODY) {
+                                return contextFallback(response, step, upstreamModel, key, sentAt, larger.get());
+                            }
+                        }
                         // Once per request, as without retries: the answer that goes to the client.
                         ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
                         return relay(response, step, upstreamModel, key);
                     })
                     .thenCompose(Function.identity());
+        }
+
+        /**
+         * A 400 (of known length up to 64 KiB, or chunked) of an upstream with a context-fallback: its body is
+         * read; OpenAI's
+         * {@code context_length_exceeded} takes the larger model instead (and its chain from there), once per
+         * request; any other 400 is relayed with the bytes read, unchanged.
+         */
+        private CompletableFuture<ProxyResponse> contextFallback(
+                UpstreamResponse response,
+                Step step,
+                String upstreamModel,
+                ApiKey key,
+                long sentAt,
+                NamedUpstream.Fallback larger) {
+            return BodyCollector.collectTruncated(response.body(), MAX_ERROR_BODY + 1)
+                    .thenCompose(bytes -> {
+                        if (bytes.length > MAX_ERROR_BODY) {
+                            // A chunked 400 longer than any error: its start is read and the rest gone, so it
+                            // cannot be relayed whole; a cut body would be worse than a plain gateway error.
+                            return fail(ProxyError.upstreamUnreachable(), step);
+                        }
+                        if (isContextLengthExceeded(bytes)
+                                && !ctx.inFlight.cancelled()
+                                && System.nanoTime() - deadline < 0) {
+                            Step next =
+                                    new Step(larger.upstream(), larger.model().orElse(step.model()));
+                            plan.subList(index + 1, plan.size()).clear(); // the old chain asks for the old model
+                            add(plan, new HashSet<>(plan), next.upstream(), next.model());
+                            if (index + 1 < plan.size()) {
+                                contextTaken = true;
+                                index++;
+                                tries = 0;
+                                return attempt();
+                            }
+                        }
+                        ctx.observation.upstreamResponded(
+                                response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
+                        UpstreamResponse kept =
+                                new UpstreamResponse(response.status(), response.headers(), Bodies.responseOf(bytes));
+                        return relay(kept, step, upstreamModel, key);
+                    });
         }
 
         /**
@@ -349,6 +410,17 @@ final class UpstreamAttempts {
             ObjectNode renamed = json.deepCopy();
             renamed.put("model", upstreamModel);
             return Json.bytes(renamed);
+        }
+    }
+
+    /** Whether an error body is OpenAI's context-window error: {@code {"error":{"code":"context_length_exceeded"}}}. */
+    static boolean isContextLengthExceeded(byte[] body) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode code =
+                    Json.parse(body).path("error").path("code");
+            return code.isTextual() && code.textValue().equals(CONTEXT_LENGTH_EXCEEDED);
+        } catch (java.io.IOException | RuntimeException notJson) {
+            return false;
         }
     }
 

@@ -54,6 +54,11 @@ final class UpstreamSettings {
                     Setting.Type.LIST,
                     null,
                     "Where a request goes once this upstream has failed it, in order: upstream or upstream:model."),
+            Setting.string(
+                    T + "context-fallback",
+                    null,
+                    "On a 400 context_length_exceeded, once, before the first byte: model or upstream:model, a"
+                            + " model with a larger context window."),
             Setting.of(
                     T + "retries",
                     Setting.Type.INT,
@@ -137,7 +142,12 @@ final class UpstreamSettings {
                         binder.value(key(name, "key-cooldown")),
                         binder.value(key(name, "retry-deadline")),
                         binder.<Integer>value(key(name, "breaker-failures")),
-                        binder.value(key(name, "breaker-open"))));
+                        binder.value(key(name, "breaker-open"))),
+                NamedUpstream.parseContextFallback(
+                        name,
+                        binder.isSet(key(name, "context-fallback"))
+                                ? binder.value(key(name, "context-fallback"))
+                                : null));
     }
 
     private static java.util.Set<Integer> statuses(SettingsBinder binder, String name) {

@@ -24,6 +24,9 @@ import java.util.regex.Pattern;
  * @param apiVersion the {@code api-version} query of {@link Kind#AZURE}
  * @param fallback where a request goes, in order, once this upstream has failed it
  * @param retry how this upstream's failures are retried
+ * @param contextFallback where a request goes, once, when this upstream answers 400 with OpenAI's
+ *     {@code context_length_exceeded}: a model with a larger window, on this upstream or another; empty: the 400
+ *     is relayed
  */
 public record NamedUpstream(
         String name,
@@ -34,7 +37,8 @@ public record NamedUpstream(
         Map<String, String> aliases,
         Optional<String> apiVersion,
         List<Fallback> fallback,
-        Retry retry) {
+        Retry retry,
+        Optional<Fallback> contextFallback) {
 
     /** The key prefix of every upstream setting. */
     public static final String PREFIX = "upstreams.";
@@ -154,6 +158,10 @@ public record NamedUpstream(
         apiVersion = apiVersion == null ? Optional.empty() : apiVersion.filter(v -> !v.isBlank());
         fallback = List.copyOf(fallback == null ? List.of() : fallback);
         retry = retry == null ? Retry.DEFAULTS : retry;
+        contextFallback = contextFallback == null ? Optional.empty() : contextFallback;
+        if (contextFallback.isPresent() && contextFallback.get().model().isEmpty()) {
+            throw new UpstreamSettingException(key(name, "context-fallback"), "expected 'model' or 'upstream:model'");
+        }
         if (retry.retries() < 0 || retry.retries() > 10) {
             throw new UpstreamSettingException(key(name, "retries"), "must be 0 to 10");
         }
@@ -199,6 +207,14 @@ public record NamedUpstream(
         if (kind != Kind.AZURE && apiVersion.isPresent()) {
             throw new UpstreamSettingException(key(name, "api-version"), "only for kind azure");
         }
+        for (String m : models) {
+            if (!Globs.canMatch(m)) {
+                throw new UpstreamSettingException(
+                        key(name, "models"),
+                        "'" + printable(m) + "' can match no model name: names are letters, digits and . _ - : / @ +,"
+                                + " and only * is a wildcard");
+            }
+        }
         for (Map.Entry<String, String> a : aliases.entrySet()) {
             if (a.getKey().isBlank() || a.getValue().isBlank()) {
                 throw new UpstreamSettingException(key(name, "aliases"), "expected client-model=upstream-model pairs");
@@ -209,6 +225,20 @@ public record NamedUpstream(
                 throw new UpstreamSettingException(key(name, "fallback"), "an upstream cannot fall back to itself");
             }
         }
+    }
+
+    /** As the canonical constructor, without a context-window fallback. */
+    public NamedUpstream(
+            String name,
+            Kind kind,
+            URI baseUrl,
+            List<String> keys,
+            List<String> models,
+            Map<String, String> aliases,
+            Optional<String> apiVersion,
+            List<Fallback> fallback,
+            Retry retry) {
+        this(name, kind, baseUrl, keys, models, aliases, apiVersion, fallback, retry, Optional.empty());
     }
 
     /** As the canonical constructor, with {@link Retry#DEFAULTS}. */
@@ -266,6 +296,24 @@ public record NamedUpstream(
         return out;
     }
 
+    /**
+     * Parses {@code upstreams.<name>.context-fallback}: {@code model} (this upstream, another model) or
+     * {@code upstream:model}; empty when unset.
+     *
+     * @throws UpstreamSettingException naming the setting when malformed
+     */
+    public static Optional<Fallback> parseContextFallback(String name, String text) {
+        if (text == null || text.isBlank()) {
+            return Optional.empty();
+        }
+        String t = text.strip();
+        Fallback f = t.indexOf(':') < 0 ? new Fallback(name, Optional.of(t)) : Fallback.parse(t);
+        if (f == null || f.model().isEmpty() || !f.model().get().chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+            throw new UpstreamSettingException(key(name, "context-fallback"), "expected 'model' or 'upstream:model'");
+        }
+        return Optional.of(f);
+    }
+
     /** Whether this upstream serves the client model {@code model}: an alias's client name, or a listed name or glob. */
     public boolean serves(String model) {
         return aliases.containsKey(model) || matchesGlob(model);
@@ -293,6 +341,16 @@ public record NamedUpstream(
         }
     }
 
+    /** A setting's value for an error message: printable ASCII kept, anything else shown as {@code ?}. */
+    private static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
+        for (int i = 0; i < s.length() && i < 64; i++) {
+            char c = s.charAt(i);
+            b.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return b.toString();
+    }
+
     private static String kindName(Kind kind) {
         return kind.name().toLowerCase(Locale.ROOT);
     }
@@ -302,6 +360,7 @@ public record NamedUpstream(
     public String toString() {
         return "NamedUpstream[name=" + name + ", kind=" + kindName(kind) + ", baseUrl=" + baseUrl + ", keys="
                 + keys.size() + ", models=" + models + ", aliases=" + aliases + ", apiVersion="
-                + apiVersion.orElse("") + ", fallback=" + fallback + ", retry=" + retry + "]";
+                + apiVersion.orElse("") + ", fallback=" + fallback + ", retry=" + retry
+                + contextFallback.map(f -> ", contextFallback=" + f).orElse("") + "]";
     }
 }

@@ -54,8 +54,18 @@ public final class Upstreams {
             }
         }
         for (NamedUpstream u : byName.values()) {
+            String to =
+                    u.contextFallback().map(NamedUpstream.Fallback::upstream).orElse(u.name());
+            if (!byName.containsKey(to) && !to.equals(DEFAULT)) {
+                throw new UpstreamSettingException(
+                        NamedUpstream.key(u.name(), "context-fallback"),
+                        "no upstream named '" + to + "'; the upstreams are " + names(byName));
+            }
+        }
+        for (NamedUpstream u : byName.values()) {
             checkNoCycle(byName, u);
         }
+        checkNoShadowedGlobs(byName);
         return new Upstreams(Collections.unmodifiableMap(byName));
     }
 
@@ -115,6 +125,36 @@ public final class Upstreams {
             }
         }
         return List.copyOf(out);
+    }
+
+    /**
+     * Refuses a glob in {@code models} that routing can never pick, as it would match nothing: globs are tried in
+     * configuration order, so a glob an earlier upstream lists identically, or any glob after an earlier
+     * catch-all ({@code *}), is dead. (Exact names are left alone: they are listed by {@code GET /v1/models}.)
+     */
+    private static void checkNoShadowedGlobs(Map<String, NamedUpstream> byName) {
+        List<NamedUpstream> earlier = new ArrayList<>();
+        for (NamedUpstream u : byName.values()) {
+            for (String m : u.models()) {
+                if (!Globs.isGlob(m)) {
+                    continue;
+                }
+                for (NamedUpstream e : earlier) {
+                    String by = e.models().contains(m)
+                            ? "upstream " + e.name() + " lists it too"
+                            : e.models().stream().anyMatch(Globs::isCatchAll)
+                                    ? "upstream " + e.name() + " has the catch-all glob *"
+                                    : null;
+                    if (by != null) {
+                        throw new UpstreamSettingException(
+                                NamedUpstream.key(u.name(), "models"),
+                                "the glob '" + m + "' would match nothing here: " + by
+                                        + " and globs are tried in configuration order");
+                    }
+                }
+            }
+            earlier.add(u);
+        }
     }
 
     /**

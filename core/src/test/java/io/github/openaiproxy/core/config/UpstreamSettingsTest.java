@@ -197,6 +197,51 @@ class UpstreamSettingsTest {
     }
 
     @Test
+    void aModelsEntryThatCanMatchNoModelNameIsRefusedNamingTheSetting() {
+        for (String entry : List.of("gpt-4?", "gpt 4o*", "gpt-[45]o", "\"gpt-4o\"", "gpt\u20104o", "llama\u00003*")) {
+            Map<String, String> m = azureAndLocal();
+            m.put("upstreams.local.models", "qwen2.5, " + entry);
+            assertThatThrownBy(() -> ProxySettings.from(m).toConfig())
+                    .as(entry)
+                    .isInstanceOfSatisfying(
+                            InvalidSettingException.class,
+                            e -> assertThat(e.key()).isEqualTo("upstreams.local.models"))
+                    .hasMessageContaining("can match no model name");
+        }
+        Map<String, String> names = azureAndLocal();
+        names.put("upstreams.local.models", "llama3:8b*, meta-llama/Llama-3-8B, ft:gpt-4o:org:id, qwen2.5@q4+x, *");
+        assertThat(ProxySettings.from(names).toConfig().upstreams().route("llama3:8b-instruct"))
+                .map(NamedUpstream::name)
+                .contains("local");
+    }
+
+    @Test
+    void aGlobShadowedByAnEarlierUpstreamMatchesNothingAndIsRefusedNamingTheSetting() {
+        // Upstreams are taken in name order: azure-eu before local.
+        Map<String, String> same = azureAndLocal();
+        same.put("upstreams.local.models", "llama3*, gpt-4o*");
+        assertThatThrownBy(() -> ProxySettings.from(same).toConfig())
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class, e -> assertThat(e.key()).isEqualTo("upstreams.local.models"))
+                .hasMessageContaining("gpt-4o*")
+                .hasMessageContaining("azure-eu");
+
+        Map<String, String> afterCatchAll = azureAndLocal();
+        afterCatchAll.put("upstreams.azure-eu.models", "gpt-4o, *");
+        assertThatThrownBy(() -> ProxySettings.from(afterCatchAll).toConfig())
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class, e -> assertThat(e.key()).isEqualTo("upstreams.local.models"))
+                .hasMessageContaining("llama3*");
+
+        // An exact name next to an earlier glob still routes (exact names come first), and a catch-all last is fine.
+        Map<String, String> fine = azureAndLocal();
+        fine.put("upstreams.local.models", "gpt-4o-audio, *");
+        assertThat(ProxySettings.from(fine).toConfig().upstreams().route("gpt-4o-audio"))
+                .map(NamedUpstream::name)
+                .contains("local");
+    }
+
+    @Test
     void theBreakerSettingsBindWithTheirDefaultsAndRefuseNonsenseNamingTheSetting() {
         assertThat(ProxySettings.from(azureAndLocal()).toConfig().upstreams().get("local"))
                 .hasValueSatisfying(u -> {

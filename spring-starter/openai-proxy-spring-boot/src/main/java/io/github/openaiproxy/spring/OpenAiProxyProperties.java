@@ -1330,6 +1330,20 @@ public class OpenAiProxyProperties {
         /** Where a request goes once this upstream has failed it, in order: 'upstream' or 'upstream:model'. */
         private List<String> fallback;
 
+        /**
+         * On a 400 'context_length_exceeded', once, before the first byte: 'model' or 'upstream:model', a model
+         * with a larger context window; unset: the 400 is relayed.
+         */
+        private String contextFallback;
+
+        public String getContextFallback() {
+            return contextFallback;
+        }
+
+        public void setContextFallback(String contextFallback) {
+            this.contextFallback = contextFallback;
+        }
+
         /** Retries on this upstream (0 to 10) before its fallbacks, before the first byte of an answer only. */
         private int retries = 2;
 

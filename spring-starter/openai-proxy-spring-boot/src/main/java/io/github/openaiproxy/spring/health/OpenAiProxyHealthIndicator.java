@@ -4,9 +4,12 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.upstream.UpstreamState;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -30,7 +33,9 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  *       nothing to check with.
  * </ul>
  *
- * The details name the upstream and the key mode, never the key, and no upstream body is included.
+ * The details name the upstream and the key mode, never the key, and no upstream body is included. With named
+ * upstreams, {@code upstreams} gives each one's key count, the keys a 401 or 403 took out and its circuit
+ * ({@code closed}, {@code open} or {@code off}), read fresh on every probe (no call is made for them).
  */
 public final class OpenAiProxyHealthIndicator implements HealthIndicator {
     private static final String PROBE_PATH = "/v1/models";
@@ -65,7 +70,22 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
             cached = check();
             cachedAt = nanoClock.getAsLong();
         }
-        return cached;
+        List<UpstreamState> states = engine.upstreamStates();
+        if (states.isEmpty()) {
+            return cached;
+        }
+        Map<String, Object> upstreams = new LinkedHashMap<>();
+        for (UpstreamState u : states) {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("keys", u.keys());
+            one.put("keysRemoved", u.keysRemoved());
+            one.put("circuit", u.circuit().toString());
+            upstreams.put(u.name(), one);
+        }
+        return Health.status(cached.getStatus())
+                .withDetails(cached.getDetails())
+                .withDetail("upstreams", upstreams)
+                .build();
     }
 
     private Health check() {

@@ -171,4 +171,71 @@ class OpenAiProxyHealthIndicatorTests {
                 .health();
         assertThat(health.getStatus()).isEqualTo(Status.UNKNOWN);
     }
+
+    @Test
+    void reportsEachNamedUpstreamsKeysTakenOutAndOpenCircuitWithoutKeyMaterial() throws Exception {
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/pooled/v1/chat/completions")
+                .withHeader("Authorization", equalTo("Bearer sk-pool-revoked-1"))
+                .willReturn(aResponse().withStatus(401).withBody("{\"error\":{\"message\":\"bad key\"}}")));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/pooled/v1/chat/completions")
+                .withHeader("Authorization", equalTo("Bearer sk-pool-good-2"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}")));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/flaky/v1/chat/completions")
+                .willReturn(aResponse().withStatus(503)));
+        upstream.stubFor(get("/v1/models").willReturn(okJson(MODELS)));
+        java.util.Map<String, String> s = new java.util.HashMap<>();
+        s.put("api-key", KEY);
+        s.put("base-url", wiremock().toString());
+        s.put("upstreams.pooled.base-url", wiremock() + "/pooled");
+        s.put("upstreams.pooled.keys", "sk-pool-revoked-1, sk-pool-good-2");
+        s.put("upstreams.pooled.models", "gpt-4o");
+        s.put("upstreams.flaky.kind", "compatible");
+        s.put("upstreams.flaky.base-url", wiremock() + "/flaky");
+        s.put("upstreams.flaky.models", "llama3*");
+        s.put("upstreams.flaky.retries", "0");
+        s.put("upstreams.flaky.breaker-failures", "1");
+        s.put("upstreams.quiet.kind", "compatible");
+        s.put("upstreams.quiet.base-url", wiremock() + "/quiet");
+        s.put("upstreams.quiet.breaker-failures", "0");
+        OpenAiProxyHealthIndicator indicator = indicator(
+                io.github.openaiproxy.core.config.ProxySettings.from(s).toConfig().toBuilder(), Duration.ofSeconds(10));
+
+        Health before = indicator.health();
+        assertThat(before.getDetails().get("upstreams"))
+                .isEqualTo(java.util.Map.of(
+                        "flaky", java.util.Map.of("keys", 0, "keysRemoved", 0, "circuit", "closed"),
+                        "pooled", java.util.Map.of("keys", 2, "keysRemoved", 0, "circuit", "closed"),
+                        "quiet", java.util.Map.of("keys", 0, "keysRemoved", 0, "circuit", "off")));
+
+        for (int i = 0; i < 2; i++) { // the first key answers 401 and is taken out, the second serves
+            chat("gpt-4o");
+        }
+        assertThat(chat("llama3")).isEqualTo(503); // one failure opens flaky's circuit
+
+        Health after = indicator.health(); // within the cache time: the states are read fresh all the same
+        assertThat(after.getStatus()).isEqualTo(before.getStatus());
+        assertThat(after.getDetails().get("upstreams"))
+                .isEqualTo(java.util.Map.of(
+                        "flaky", java.util.Map.of("keys", 0, "keysRemoved", 0, "circuit", "open"),
+                        "pooled", java.util.Map.of("keys", 2, "keysRemoved", 1, "circuit", "closed"),
+                        "quiet", java.util.Map.of("keys", 0, "keysRemoved", 0, "circuit", "off")));
+        assertThat(after.toString())
+                .doesNotContain("sk-pool")
+                .doesNotContain("pooled#")
+                .doesNotContain("/pooled")
+                .doesNotContain(KEY);
+    }
+
+    private int chat(String model) throws Exception {
+        io.github.openaiproxy.core.http.ProxyResponse r = engine.handle(
+                        io.github.openaiproxy.core.http.ProxyRequest.builder("POST", "/v1/chat/completions")
+                                .header("Content-Type", "application/json")
+                                .body(("{\"model\":\"" + model + "\",\"messages\":[]}")
+                                        .getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                                .build())
+                .get(10, java.util.concurrent.TimeUnit.SECONDS);
+        io.github.openaiproxy.core.internal.BodyCollector.collectTruncated(r.body(), 1 << 16)
+                .get(10, java.util.concurrent.TimeUnit.SECONDS);
+        return r.status();
+    }
 }
