@@ -374,15 +374,7 @@ public final class AdminRoutes {
             return error(error(e));
         } catch (ImageStoreException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
-            return error(new ProxyError(
-                    503,
-                    "Service Unavailable",
-                    "The image store is unavailable",
-                    "server_error",
-                    "image_store_unavailable",
-                    null,
-                    null,
-                    Map.of("Retry-After", "5")));
+            return error(ProxyError.imageStoreUnavailable());
         } catch (AccessStoreException | UnsupportedOperationException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
             return error(unavailable());

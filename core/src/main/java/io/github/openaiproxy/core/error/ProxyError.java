@@ -118,6 +118,19 @@ public record ProxyError(
                 Map.of("Retry-After", "1"));
     }
 
+    /** 503 when the image store fails: its own message (which may name paths or tables) stays in the log. */
+    public static ProxyError imageStoreUnavailable() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The image store is unavailable",
+                "server_error",
+                "image_store_unavailable",
+                null,
+                null,
+                Map.of("Retry-After", "5"));
+    }
+
     /** 403 for a cross-origin request from an origin that is not allowed. */
     public static ProxyError originNotAllowed() {
         return of(

@@ -197,15 +197,7 @@ final class ImageRoutes {
                     Map.of("Retry-After", "1")));
         }
         LOG.log(System.Logger.Level.ERROR, "image store failed", error);
-        return error(new ProxyError(
-                503,
-                "Service Unavailable",
-                "The image store is unavailable",
-                "server_error",
-                "image_store_unavailable",
-                null,
-                null,
-                Map.of()));
+        return error(ProxyError.imageStoreUnavailable());
     }
 
     /** 404: no image this caller may see has this name. The id is not echoed. */
