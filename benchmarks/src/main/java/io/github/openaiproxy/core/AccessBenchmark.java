@@ -12,11 +12,8 @@ import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.net.http.HttpHeaders;
-import java.nio.ByteBuffer;
 import java.time.Instant;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -130,38 +127,5 @@ public class AccessBenchmark {
             @Override
             public void close() {}
         };
-    }
-
-    private static final class Drain implements Flow.Subscriber<List<ByteBuffer>> {
-        private final Blackhole bh;
-        int bytes;
-        boolean done;
-
-        Drain(Blackhole bh) {
-            this.bh = bh;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            s.request(Long.MAX_VALUE);
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> item) {
-            for (ByteBuffer b : item) {
-                bytes += b.remaining();
-            }
-            bh.consume(item);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            throw new IllegalStateException(t);
-        }
-
-        @Override
-        public void onComplete() {
-            done = true;
-        }
     }
 }

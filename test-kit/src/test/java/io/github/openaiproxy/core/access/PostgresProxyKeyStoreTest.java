@@ -2,21 +2,16 @@ package io.github.openaiproxy.core.access;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.TestPostgres;
 import io.github.openaiproxy.core.access.jdbc.JdbcAuditLog;
 import io.github.openaiproxy.core.access.jdbc.JdbcPolicyStore;
 import io.github.openaiproxy.core.access.jdbc.JdbcProxyKeyStore;
 import io.github.openaiproxy.testkit.ProxyKeyStoreContract;
-import java.sql.Connection;
-import java.sql.Statement;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.Locale;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The JDBC key store on a real PostgreSQL server, named by {@code OPENAI_PROXY_TEST_PG_URL} (with
@@ -25,22 +20,12 @@ import org.postgresql.ds.PGSimpleDataSource;
  * of its own, dropped afterwards.
  */
 class PostgresProxyKeyStoreTest extends ProxyKeyStoreContract {
-    static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
-    static final String PREFIX =
-            "k" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+    static final String PREFIX = TestPostgres.newPrefix('k');
     static ProxyKeyStore store;
 
     @BeforeAll
     static void connect() {
-        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
-            // CI starts a server: there a missing one is a failure, not a skipped test.
-            assertThat(URL)
-                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
-                    .isNotBlank();
-        }
-        Assumptions.assumeTrue(
-                URL != null && !URL.isBlank(),
-                "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
+        TestPostgres.requireOrSkip();
         store = JdbcProxyKeyStore.create(pgDataSource(), PREFIX);
     }
 
@@ -49,23 +34,11 @@ class PostgresProxyKeyStoreTest extends ProxyKeyStoreContract {
         if (store == null) {
             return;
         }
-        try (Connection c = pgDataSource().getConnection();
-                Statement s = c.createStatement()) {
-            for (String t : new String[] {"proxy_keys", "policies", "audit_log", "access_schema_version"}) {
-                s.execute("DROP TABLE IF EXISTS " + PREFIX + t);
-            }
-        }
+        TestPostgres.dropTables(PREFIX, "proxy_keys", "policies", "audit_log", "access_schema_version");
     }
 
-    static PGSimpleDataSource pgDataSource() {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setUrl(URL);
-        String user = System.getenv("OPENAI_PROXY_TEST_PG_USER");
-        if (user != null) {
-            ds.setUser(user);
-        }
-        ds.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
-        return ds;
+    static javax.sql.DataSource pgDataSource() {
+        return TestPostgres.dataSource();
     }
 
     @Override

@@ -2,19 +2,14 @@ package io.github.openaiproxy.core.images;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.TestPostgres;
 import io.github.openaiproxy.testkit.ImageStoreContract;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
-import java.sql.Connection;
-import java.sql.Statement;
 import java.time.Clock;
-import java.util.Locale;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The JDBC image store on a real PostgreSQL server, named by {@code OPENAI_PROXY_TEST_PG_URL}, as the key
@@ -22,22 +17,12 @@ import org.postgresql.ds.PGSimpleDataSource;
  * prefix of their own, dropped afterwards.
  */
 class PostgresImageStoreTest extends ImageStoreContract {
-    static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
-    static final String PREFIX =
-            "i" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+    static final String PREFIX = TestPostgres.newPrefix('i');
     static ImageStore store;
 
     @BeforeAll
     static void connect() {
-        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
-            // CI starts a server: there a missing one is a failure, not a skipped test.
-            assertThat(URL)
-                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
-                    .isNotBlank();
-        }
-        Assumptions.assumeTrue(
-                URL != null && !URL.isBlank(),
-                "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
+        TestPostgres.requireOrSkip();
         store = JdbcImageStore.create(pgDataSource(), PREFIX, Clock.systemUTC());
     }
 
@@ -46,23 +31,11 @@ class PostgresImageStoreTest extends ImageStoreContract {
         if (store == null) {
             return;
         }
-        try (Connection c = pgDataSource().getConnection();
-                Statement s = c.createStatement()) {
-            for (String t : new String[] {"images", "images_schema_version"}) {
-                s.execute("DROP TABLE IF EXISTS " + PREFIX + t);
-            }
-        }
+        TestPostgres.dropTables(PREFIX, "images", "images_schema_version");
     }
 
-    static PGSimpleDataSource pgDataSource() {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setUrl(URL);
-        String user = System.getenv("OPENAI_PROXY_TEST_PG_USER");
-        if (user != null) {
-            ds.setUser(user);
-        }
-        ds.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
-        return ds;
+    static javax.sql.DataSource pgDataSource() {
+        return TestPostgres.dataSource();
     }
 
     @Override

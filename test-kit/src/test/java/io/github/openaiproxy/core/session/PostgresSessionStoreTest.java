@@ -2,13 +2,10 @@ package io.github.openaiproxy.core.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.TestPostgres;
 import io.github.openaiproxy.testkit.JdbcSessionStoreContract;
-import java.sql.Connection;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -16,10 +13,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The JDBC store on a real PostgreSQL server, named by {@code OPENAI_PROXY_TEST_PG_URL} (with
@@ -28,22 +23,12 @@ import org.postgresql.ds.PGSimpleDataSource;
  * them afterwards.
  */
 class PostgresSessionStoreTest extends JdbcSessionStoreContract {
-    static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
-    static final String PREFIX =
-            "t" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+    static final String PREFIX = TestPostgres.newPrefix('t');
     static SessionStore store;
 
     @BeforeAll
     static void connect() {
-        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
-            // CI starts a server: there a missing one is a failure, not a skipped test.
-            assertThat(URL)
-                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
-                    .isNotBlank();
-        }
-        Assumptions.assumeTrue(
-                URL != null && !URL.isBlank(),
-                "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)");
+        TestPostgres.requireOrSkip();
         store = JdbcSessionStore.builder(pgDataSource()).tablePrefix(PREFIX).build();
     }
 
@@ -52,23 +37,11 @@ class PostgresSessionStoreTest extends JdbcSessionStoreContract {
         if (store == null) {
             return;
         }
-        try (Connection c = pgDataSource().getConnection();
-                Statement s = c.createStatement()) {
-            s.execute("DROP TABLE IF EXISTS " + PREFIX + "messages");
-            s.execute("DROP TABLE IF EXISTS " + PREFIX + "sessions");
-            s.execute("DROP TABLE IF EXISTS " + PREFIX + "schema_version");
-        }
+        TestPostgres.dropTables(PREFIX, "messages", "sessions", "schema_version");
     }
 
-    static PGSimpleDataSource pgDataSource() {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setUrl(URL);
-        String user = System.getenv("OPENAI_PROXY_TEST_PG_USER");
-        if (user != null) {
-            ds.setUser(user);
-        }
-        ds.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
-        return ds;
+    static javax.sql.DataSource pgDataSource() {
+        return TestPostgres.dataSource();
     }
 
     @Override
