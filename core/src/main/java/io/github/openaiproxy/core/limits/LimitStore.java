@@ -1,0 +1,34 @@
+package io.github.openaiproxy.core.limits;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * SPI: where limit counters live. Every instance using the same store (one Redis, one database) sees the same
+ * counters, so a limit is exact across instances. Implementations are thread-safe and never block the
+ * caller's thread on I/O: they answer with futures, failed with {@link LimitStoreException} when the
+ * store is unreachable.
+ *
+ * <p>Counters are keyed by the reservation's subject and the counter's name; two counters of one subject
+ * with the same name are the same counter. The contract kit {@code LimitStoreContract} (test-kit) is what
+ * an implementation must pass.
+ */
+public interface LimitStore extends AutoCloseable {
+    /**
+     * Atomically: when every charge fits its counter's limit (used + amount &lt;= limit, in the counter's
+     * current window), makes them all; otherwise makes none.
+     */
+    CompletableFuture<Admission> reserve(Reservation reservation);
+
+    /** Settles: applies each adjustment to its window (if still current), without limit checks. */
+    CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis);
+
+    /** Gives back the concurrency lease {@code leaseId} on the lease counter {@code counter}. */
+    CompletableFuture<Void> release(String subject, Counter counter, String leaseId);
+
+    /** A short name for logs and the start-up line: {@code memory}, {@code jdbc}, {@code redis}. */
+    String kind();
+
+    @Override
+    default void close() {}
+}

@@ -1,0 +1,20 @@
+package io.github.openaiproxy.core.limits;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What one request asks of a {@link LimitStore}: every charge fits, or none is made.
+ *
+ * @param subject whose counters (for example {@code keys|key:k_123}); part of the store's keys, so one
+ *     subject's counters can live together (one Redis Cluster slot)
+ * @param charges the charges, each to a different counter
+ * @param leaseId the id of the concurrency lease, when a charge is on a {@link Window.Lease} counter
+ * @param nowMillis the caller's clock (epoch milliseconds); instances sharing a store need synchronized clocks
+ */
+public record Reservation(String subject, List<Charge> charges, String leaseId, long nowMillis) {
+    public Reservation {
+        Objects.requireNonNull(subject, "subject");
+        charges = List.copyOf(charges);
+    }
+}

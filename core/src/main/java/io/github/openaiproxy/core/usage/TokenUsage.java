@@ -1,0 +1,22 @@
+package io.github.openaiproxy.core.usage;
+
+/**
+ * Token counts and images of one answer, normalized across the APIs' names ({@code prompt_tokens} or {@code
+ * input_tokens}, and so on).
+ *
+ * @param inputTokens input (prompt) tokens, cached ones included
+ * @param cachedInputTokens the input tokens served from the upstream's prompt cache
+ * @param outputTokens output (completion) tokens, reasoning ones included
+ * @param reasoningTokens the output tokens spent on reasoning
+ * @param images images generated
+ */
+public record TokenUsage(
+        long inputTokens, long cachedInputTokens, long outputTokens, long reasoningTokens, int images) {
+    /** Nothing used. */
+    public static final TokenUsage NONE = new TokenUsage(0, 0, 0, 0, 0);
+
+    /** Input plus output tokens. */
+    public long totalTokens() {
+        return inputTokens + outputTokens;
+    }
+}
