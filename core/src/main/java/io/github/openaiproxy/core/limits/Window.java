@@ -1,6 +1,9 @@
 package io.github.openaiproxy.core.limits;
 
 import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.Objects;
 
 /** How a counter's amounts expire. */
@@ -38,6 +41,24 @@ public sealed interface Window {
     /** Calendar periods, in UTC. */
     enum Period {
         DAY,
-        MONTH
+        MONTH;
+
+        /** The start (epoch ms) of the UTC day or month that holds {@code millis}. */
+        public long startOf(long millis) {
+            LocalDate day = Instant.ofEpochMilli(millis).atZone(ZoneOffset.UTC).toLocalDate();
+            return (this == DAY ? day : day.withDayOfMonth(1))
+                    .atStartOfDay(ZoneOffset.UTC)
+                    .toInstant()
+                    .toEpochMilli();
+        }
+
+        /** The start (epoch ms) of the UTC day or month after the one that holds {@code millis}. */
+        public long nextAfter(long millis) {
+            LocalDate day = Instant.ofEpochMilli(millis).atZone(ZoneOffset.UTC).toLocalDate();
+            return (this == DAY ? day.plusDays(1) : day.withDayOfMonth(1).plusMonths(1))
+                    .atStartOfDay(ZoneOffset.UTC)
+                    .toInstant()
+                    .toEpochMilli();
+        }
     }
 }
