@@ -49,7 +49,7 @@ public final class TokenCounter {
     }
 
     /** The encoding of {@code model}: {@code o200k_base} or {@code cl100k_base} (see the class comment). */
-    public static EncodingType encodingOf(String model) {
+    static EncodingType encodingOf(String model) {
         if (model == null) {
             return EncodingType.O200K_BASE;
         }
