@@ -301,6 +301,23 @@ class UsageTapTest {
         assertThat(got).containsExactly("data: " + clientJson + "\n\n");
     }
 
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void anEventInsideALargerArrayIsCutAtTheRightPlace(boolean slice) {
+        String event = "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":null}\n\n";
+        byte[] e = event.getBytes(StandardCharsets.UTF_8);
+        byte[] big = new byte[e.length + 40];
+        java.util.Arrays.fill(big, (byte) '#');
+        System.arraycopy(e, 0, big, 17, e.length);
+        ByteBuffer b = ByteBuffer.wrap(big, 17, e.length);
+        if (slice) {
+            b = b.slice(); // array offset 17, position 0
+        }
+        List<String> got = relay(
+                UsageTap.tap(sse(io.github.openaiproxy.core.flow.Publishers.just(List.of(b))), spec(true), m -> {}));
+        assertThat(got).containsExactly(event.replace(",\"usage\":null", ""));
+    }
+
     @Test
     void otherEventsPassUntouched() {
         List<String> events = List.of(": keep-alive\n\n", "event: ping\ndata: {}\n\n", "data: not json\n\n", "\n\n");
