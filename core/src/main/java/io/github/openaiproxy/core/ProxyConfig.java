@@ -11,6 +11,7 @@ import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.usage.PricesConfig;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -48,6 +49,7 @@ public final class ProxyConfig {
     private final AccessConfig access;
     private final ImageConfig images;
     private final io.github.openaiproxy.core.upstream.Upstreams upstreams;
+    private final PricesConfig prices;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -79,6 +81,7 @@ public final class ProxyConfig {
         this.upstreams = Objects.requireNonNull(b.upstreams, "upstreams");
         this.access = Objects.requireNonNull(b.access, "access");
         this.images = Objects.requireNonNull(b.images, "images");
+        this.prices = Objects.requireNonNull(b.prices, "prices");
     }
 
     /** A builder with every default. */
@@ -111,7 +114,13 @@ public final class ProxyConfig {
         b.access = access;
         b.images = images;
         b.upstreams = upstreams;
+        b.prices = prices;
         return b;
+    }
+
+    /** Price overrides and the default price ({@code limits.prices}, ...); see {@code PriceTable.from}. */
+    public PricesConfig prices() {
+        return prices;
     }
 
     /** Who may call: identities, policies and the admin API. */
@@ -242,6 +251,7 @@ public final class ProxyConfig {
         private ImageConfig images = ImageConfig.DEFAULTS;
         private io.github.openaiproxy.core.upstream.Upstreams upstreams =
                 io.github.openaiproxy.core.upstream.Upstreams.NONE;
+        private PricesConfig prices = PricesConfig.DEFAULTS;
 
         private Builder() {}
 
@@ -339,6 +349,12 @@ public final class ProxyConfig {
         /** The named upstreams; default {@link io.github.openaiproxy.core.upstream.Upstreams#NONE}. */
         public Builder upstreams(io.github.openaiproxy.core.upstream.Upstreams upstreams) {
             this.upstreams = Objects.requireNonNull(upstreams, "upstreams");
+            return this;
+        }
+
+        /** Price overrides and the default price; default {@link PricesConfig#DEFAULTS} (the shipped prices). */
+        public Builder prices(PricesConfig prices) {
+            this.prices = Objects.requireNonNull(prices, "prices");
             return this;
         }
 

@@ -58,7 +58,20 @@ class ArchitectureTest {
                         "com.fasterxml.jackson..",
                         "com.github.benmanes.caffeine..",
                         "com.nimbusds..",
+                        "com.knuddels.jtokkit..",
                         CORE + "..")
+                .check(core);
+    }
+
+    @Test
+    void onlyTheTokenCounterUsesTheTokenizer() {
+        // One class speaks jtokkit: the rest of core counts tokens through TokenCounter.
+        noClasses()
+                .that()
+                .haveNameNotMatching(java.util.regex.Pattern.quote(CORE + ".usage.TokenCounter") + "(\\$.*)?")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("com.knuddels.jtokkit..")
                 .check(core);
     }
 

@@ -10,6 +10,7 @@ import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.usage.PricesConfig;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -80,6 +81,21 @@ public final class ProxySettings {
                     Setting.Type.INT,
                     "64",
                     "Most upstream calls in flight at once per client address; 0: no cap."),
+            // Prices of the usage ledger and money budgets (issue 12): overrides of the shipped OpenAI prices.
+            Setting.of(
+                    "limits.prices",
+                    Setting.Type.LIST,
+                    null,
+                    "Model prices replacing the shipped ones, each model=input/cached/output in dollars per million tokens."),
+            Setting.of(
+                    "limits.image-prices",
+                    Setting.Type.LIST,
+                    null,
+                    "Image prices replacing the shipped ones, each model/quality/size=dollars per image."),
+            Setting.string(
+                    "limits.default-price",
+                    null,
+                    "input/cached/output dollars per million tokens for a model without a price, where a policy charges it."),
             Setting.of(
                     "pass-through-routes",
                     Setting.Type.LIST,
@@ -323,6 +339,7 @@ public final class ProxySettings {
         set(b, "max-body-size", ProxyConfig.Builder::maxBodySize);
         this.<Long>set(b, "max-event-size", (c, v) -> c.maxEventSize(Math.toIntExact(v)));
         set(b, "allowed-hosts", ProxyConfig.Builder::allowedHosts);
+        applyPrices(b);
         this.<List<String>>set(
                 b,
                 "pass-through-routes",
@@ -441,6 +458,22 @@ public final class ProxySettings {
         }
         applyIdentity(b);
         return b;
+    }
+
+    /** {@code limits.prices}, {@code limits.image-prices} and {@code limits.default-price}. */
+    private void applyPrices(ProxyConfig.Builder b) {
+        this.<List<String>>set(
+                b,
+                "limits.prices",
+                (c, v) -> c.prices(c.build().prices().withModels(PricesConfig.parseModelPrices(v))));
+        this.<List<String>>set(
+                b,
+                "limits.image-prices",
+                (c, v) -> c.prices(c.build().prices().withImages(PricesConfig.parseImagePrices(v))));
+        this.<String>set(
+                b,
+                "limits.default-price",
+                (c, v) -> c.prices(c.build().prices().withDefaultPrice(PricesConfig.parseModelPrice(v))));
     }
 
     /** {@code access.anonymous}, {@code access.trusted-proxies} and {@code access.jwt.*}. */

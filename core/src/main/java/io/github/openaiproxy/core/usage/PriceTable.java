@@ -1,23 +1,95 @@
 package io.github.openaiproxy.core.usage;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Properties;
+import java.util.Set;
 
 /**
- * What models cost, in US dollars. PLACEHOLDER: the usage branch ships OpenAI's prices and overrides.
+ * What models cost, in US dollars: input, cached input and output tokens per million, and images per
+ * quality and size. {@link #shipped()} holds OpenAI's prices as published on openai.com/api/pricing when they
+ * were copied ({@link #copied()}); {@link #from(PricesConfig)} adds the configured overrides and default price.
+ *
+ * <p>A model name finds its price by exact name, else by the longest priced name it starts with followed by
+ * {@code -}: the snapshot {@code gpt-4o-2024-08-06} is priced as {@code gpt-4o}, {@code gpt-4o-mini-2024-07-18}
+ * as {@code gpt-4o-mini}. Names are compared in lower case. A fine-tuned model ({@code ft:...}) has no shipped
+ * price.
+ *
+ * <p>Images: an answer without token usage (DALL-E) is priced per image by quality and size; an unset or
+ * {@code auto} size is {@code 1024x1024}, an unset or {@code auto} quality is {@code standard}, except for
+ * {@code gpt-image-1}, whose {@code auto} is priced as {@code medium}. An answer with token usage
+ * ({@code gpt-image-1}) is priced by its tokens.
  */
 public final class PriceTable {
-    private static final PriceTable EMPTY = new PriceTable();
+    private static final String RESOURCE = "openai-prices.properties";
+    private static final BigDecimal NANOS_PER_DOLLAR = BigDecimal.valueOf(1_000_000_000L);
+    /** Nano-dollars per token at one dollar per million tokens. */
+    private static final BigDecimal NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION = BigDecimal.valueOf(1_000L);
 
-    private PriceTable() {}
+    private static final BigDecimal LONG_MAX = BigDecimal.valueOf(Long.MAX_VALUE);
+    /** Names longer than this are never priced (a 10 KB model name costs no more than a short one). */
+    private static final int MAX_NAME = 256;
 
-    /** The prices shipped with the proxy. */
-    public static PriceTable shipped() {
-        return EMPTY;
+    private static final String DEFAULT_SIZE = "1024x1024";
+    private static final String DEFAULT_QUALITY = "standard";
+    private static final Map<String, String> AUTO_QUALITY = Map.of("gpt-image-1", "medium");
+
+    private static final PriceTable SHIPPED = load();
+
+    private final String copied;
+    private final Map<String, ModelPrice> models;
+    private final Map<String, BigDecimal> images;
+    private final Set<String> imageModels;
+    private final Optional<ModelPrice> defaultPrice;
+
+    private PriceTable(
+            String copied, Map<String, ModelPrice> models, Map<String, BigDecimal> images, Optional<ModelPrice> def) {
+        this.copied = copied;
+        this.models = Map.copyOf(models);
+        this.images = Map.copyOf(images);
+        Set<String> names = new HashSet<>();
+        for (String key : images.keySet()) {
+            names.add(key.substring(0, key.indexOf('/')));
+        }
+        this.imageModels = Set.copyOf(names);
+        this.defaultPrice = def;
     }
 
-    /** A model's token prices, per million tokens. */
+    /** The prices shipped with the proxy (OpenAI's, see {@link #copied()}), without a default price. */
+    public static PriceTable shipped() {
+        return SHIPPED;
+    }
+
+    /** The shipped prices with {@code config}'s overrides (they win) and its default price. */
+    public static PriceTable from(PricesConfig config) {
+        if (config.models().isEmpty()
+                && config.images().isEmpty()
+                && config.defaultPrice().isEmpty()) {
+            return SHIPPED;
+        }
+        Map<String, ModelPrice> m = new HashMap<>(SHIPPED.models);
+        m.putAll(config.models());
+        Map<String, BigDecimal> i = new HashMap<>(SHIPPED.images);
+        i.putAll(config.images());
+        return new PriceTable(SHIPPED.copied, m, i, config.defaultPrice());
+    }
+
+    /** When the shipped prices were copied from openai.com, for example {@code 2025-08}. */
+    public String copied() {
+        return copied;
+    }
+
+    /** A model's token prices, in US dollars per million tokens. */
     public record ModelPrice(BigDecimal input, BigDecimal cachedInput, BigDecimal output) {
         public ModelPrice {
             Objects.requireNonNull(input, "input");
@@ -28,14 +100,148 @@ public final class PriceTable {
 
     /** The token prices of {@code model} (a dated snapshot such as {@code gpt-4o-2024-08-06} finds its model). */
     public Optional<ModelPrice> find(String model) {
-        return Optional.empty();
+        String name = resolve(models.keySet(), model);
+        return name == null ? Optional.empty() : Optional.of(models.get(name));
+    }
+
+    /** The configured price of models without one ({@code limits.default-price}); empty when none. */
+    public Optional<ModelPrice> defaultPrice() {
+        return defaultPrice;
+    }
+
+    /** The price of one image of {@code model} at this quality and size (see the class comment for defaults). */
+    public Optional<BigDecimal> imagePrice(String model, String quality, String size) {
+        String name = resolve(imageModels, model);
+        if (name == null) {
+            return Optional.empty();
+        }
+        String s = size == null || size.isBlank() || "auto".equalsIgnoreCase(size)
+                ? DEFAULT_SIZE
+                : size.strip().toLowerCase(Locale.ROOT);
+        String q = quality == null || quality.isBlank() || "auto".equalsIgnoreCase(quality)
+                ? AUTO_QUALITY.getOrDefault(name, DEFAULT_QUALITY)
+                : quality.strip().toLowerCase(Locale.ROOT);
+        if (s.length() > MAX_NAME || q.length() > MAX_NAME) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(images.get(imageKey(name, q, s)));
     }
 
     /**
-     * The cost of {@code usage} on {@code model} in nano-dollars, rounded up; empty when the model has no
-     * price. Images are priced by {@code size} and {@code quality} when {@code usage.images() > 0}.
+     * The cost of {@code usage} on {@code model} in nano-dollars (10^-9 USD), rounded up; empty when the model
+     * has no price. Input tokens not served from the cache are priced at the input price, cached ones at the
+     * cached price, output tokens at the output price. Images are priced by {@code size} and {@code quality}
+     * when the answer has no token usage (DALL-E). Nothing used costs 0.
      */
-    public java.util.OptionalLong costNanoUsd(String model, TokenUsage usage, String size, String quality) {
-        return java.util.OptionalLong.empty();
+    public OptionalLong costNanoUsd(String model, TokenUsage usage, String size, String quality) {
+        return costNanoUsd(model, usage, size, quality, false);
+    }
+
+    /**
+     * As {@link #costNanoUsd(String, TokenUsage, String, String)}; with {@code orDefault}, tokens of a model
+     * without a price are priced at the {@link #defaultPrice()} (when there is one).
+     */
+    public OptionalLong costNanoUsd(String model, TokenUsage usage, String size, String quality, boolean orDefault) {
+        long in = Math.max(0, usage.inputTokens());
+        long cached = Math.min(in, Math.max(0, usage.cachedInputTokens()));
+        long out = Math.max(0, usage.outputTokens());
+        BigDecimal nanos = BigDecimal.ZERO;
+        if (in > 0 || out > 0) {
+            ModelPrice p = priceOf(model, orDefault);
+            if (p == null) {
+                return OptionalLong.empty();
+            }
+            BigDecimal dollarsPerMillionTimesTokens = p.input()
+                    .multiply(BigDecimal.valueOf(in - cached))
+                    .add(p.cachedInput().multiply(BigDecimal.valueOf(cached)))
+                    .add(p.output().multiply(BigDecimal.valueOf(out)));
+            nanos = nanos.add(dollarsPerMillionTimesTokens.multiply(NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION));
+        }
+        if (usage.images() > 0 && out == 0) {
+            Optional<BigDecimal> each = imagePrice(model, quality, size);
+            if (each.isEmpty()) {
+                return OptionalLong.empty();
+            }
+            nanos = nanos.add(each.get().multiply(NANOS_PER_DOLLAR).multiply(BigDecimal.valueOf(usage.images())));
+        }
+        return OptionalLong.of(toNanos(nanos));
+    }
+
+    /**
+     * What a request may cost at most, for a reservation: {@code inputTokens} at the input price (no cache
+     * discount) plus {@code maxOutputTokens} at the output price, in nano-dollars rounded up; empty when the
+     * model has no price (nor, with {@code orDefault}, a default price).
+     */
+    public OptionalLong estimateNanoUsd(String model, long inputTokens, long maxOutputTokens, boolean orDefault) {
+        ModelPrice p = priceOf(model, orDefault);
+        if (p == null) {
+            return OptionalLong.empty();
+        }
+        BigDecimal sum = p.input()
+                .multiply(BigDecimal.valueOf(Math.max(0, inputTokens)))
+                .add(p.output().multiply(BigDecimal.valueOf(Math.max(0, maxOutputTokens))));
+        return OptionalLong.of(toNanos(sum.multiply(NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION)));
+    }
+
+    private ModelPrice priceOf(String model, boolean orDefault) {
+        String name = resolve(models.keySet(), model);
+        if (name != null) {
+            return models.get(name);
+        }
+        return orDefault ? defaultPrice.orElse(null) : null;
+    }
+
+    private static long toNanos(BigDecimal nanos) {
+        BigDecimal up = nanos.setScale(0, RoundingMode.CEILING);
+        return up.compareTo(LONG_MAX) >= 0 ? Long.MAX_VALUE : up.longValueExact();
+    }
+
+    /**
+     * The priced name {@code model} finds: itself, else the longest name in {@code names} it starts with
+     * followed by {@code -}; {@code null} when none.
+     */
+    private static String resolve(Set<String> names, String model) {
+        if (model == null || model.isEmpty() || model.length() > MAX_NAME) {
+            return null;
+        }
+        String m = model.toLowerCase(Locale.ROOT);
+        if (names.contains(m)) {
+            return m;
+        }
+        for (int dash = m.lastIndexOf('-'); dash > 0; dash = m.lastIndexOf('-', dash - 1)) {
+            String prefix = m.substring(0, dash);
+            if (names.contains(prefix)) {
+                return prefix;
+            }
+        }
+        return null;
+    }
+
+    /** The key of an image price: {@code model/quality/size}. */
+    static String imageKey(String model, String quality, String size) {
+        return model + "/" + quality + "/" + size;
+    }
+
+    private static PriceTable load() {
+        Properties p = new Properties();
+        try (InputStream in = PriceTable.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(RESOURCE + " is missing from the class path");
+            }
+            p.load(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Map<String, ModelPrice> models = new HashMap<>();
+        Map<String, BigDecimal> images = new HashMap<>();
+        for (String key : p.stringPropertyNames()) {
+            String value = p.getProperty(key);
+            if (key.startsWith("model.")) {
+                models.put(key.substring(6), PricesConfig.parseModelPrice(value));
+            } else if (key.startsWith("image.")) {
+                images.putAll(PricesConfig.parseImagePrices(java.util.List.of(key.substring(6) + "=" + value)));
+            }
+        }
+        return new PriceTable(p.getProperty("copied", "unknown"), models, images, Optional.empty());
     }
 }

@@ -928,6 +928,50 @@ public class OpenAiProxyProperties {
         public void setMaxConcurrentUpstreamCallsPerClient(int maxConcurrentUpstreamCallsPerClient) {
             this.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
         }
+
+        // Prices (issue 12): overrides of the shipped OpenAI prices, for the usage ledger and money budgets.
+
+        /**
+         * Model prices replacing or adding to the shipped OpenAI ones, each 'model=input/cached/output' in US
+         * dollars per million tokens, for example 'gpt-4o=2.5/1.25/10'.
+         */
+        private List<String> prices = new ArrayList<>();
+
+        /**
+         * Image prices replacing or adding to the shipped ones, each 'model/quality/size=dollars' per image, for
+         * example 'dall-e-3/hd/1024x1792=0.12'.
+         */
+        private List<String> imagePrices = new ArrayList<>();
+
+        /**
+         * The price ('input/cached/output' dollars per million tokens) of a model without one, charged where a
+         * policy says so. None by default.
+         */
+        private String defaultPrice;
+
+        public List<String> getPrices() {
+            return prices;
+        }
+
+        public void setPrices(List<String> prices) {
+            this.prices = prices;
+        }
+
+        public List<String> getImagePrices() {
+            return imagePrices;
+        }
+
+        public void setImagePrices(List<String> imagePrices) {
+            this.imagePrices = imagePrices;
+        }
+
+        public String getDefaultPrice() {
+            return defaultPrice;
+        }
+
+        public void setDefaultPrice(String defaultPrice) {
+            this.defaultPrice = defaultPrice;
+        }
     }
 
     /**

@@ -97,6 +97,27 @@ class OpenAiProxySettingsTests {
     }
 
     @Test
+    void pricesBindFromSpringPropertiesAndRefusalsNameTheProperty() {
+        OpenAiProxyProperties p = new OpenAiProxyProperties();
+        p.getLimits().setPrices(List.of("my-model=1/0.5/2"));
+        p.getLimits().setImagePrices(List.of("dall-e-3/hd/1024x1024=0.5"));
+        p.getLimits().setDefaultPrice("3/3/3");
+        io.github.openaiproxy.core.usage.PriceTable prices = io.github.openaiproxy.core.usage.PriceTable.from(
+                OpenAiProxyPropertiesAdapter.toBuilder(p).build().prices());
+        assertThat(prices.find("my-model"))
+                .hasValueSatisfying(m -> assertThat(m.output()).isEqualByComparingTo("2"));
+        assertThat(prices.imagePrice("dall-e-3", "hd", "1024x1024"))
+                .hasValueSatisfying(d -> assertThat(d).isEqualByComparingTo("0.5"));
+        assertThat(prices.defaultPrice()).isPresent();
+
+        p.getLimits().setPrices(List.of("my-model=1/2"));
+        assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
+                .isInstanceOfSatisfying(
+                        InvalidConfigurationPropertyValueException.class,
+                        e -> assertThat(e.getName()).isEqualTo("openai.proxy.limits.prices"));
+    }
+
+    @Test
     void upstreamsBindFromSpringPropertiesAndRefusalsNameTheProperty() {
         OpenAiProxyProperties p = new OpenAiProxyProperties();
         OpenAiProxyProperties.UpstreamProperties azure = new OpenAiProxyProperties.UpstreamProperties();

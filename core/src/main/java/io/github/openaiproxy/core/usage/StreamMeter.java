@@ -1,0 +1,358 @@
+package io.github.openaiproxy.core.usage;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
+import io.github.openaiproxy.core.flow.ServerSentEvents;
+import io.github.openaiproxy.core.internal.Json;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * Meters one event stream, event by event: the usage (a chat chunk's {@code usage} object, the Responses API's
+ * {@code response.usage} of {@code response.completed}), the answering model (the first event that names
+ * one), images ({@code image_generation.completed} events) and, for an estimate when the stream ends without
+ * usage, the tokens of the text relayed so far (chat deltas' {@code content}, {@code refusal} and tool-call
+ * {@code arguments}, the Responses API's {@code delta}s), counted in batches of about
+ * {@value #COUNT_BATCH} characters so memory stays bounded.
+ *
+ * <p>With {@code injected} (the proxy asked for usage the client did not), the usage-only chunk is dropped and
+ * each chunk's top-level {@code "usage":null} member is cut out of its bytes (with its comma), so the client
+ * gets exactly the bytes it would have got without the injection; nothing else in the bytes is touched.
+ * The methods are synchronized: a client's cancel reads the meter from another thread.
+ */
+final class StreamMeter {
+    /** Characters of relayed text counted at once. */
+    static final int COUNT_BATCH = 4096;
+    /** Events larger than this are not walked for text (an image's base64, not a token delta). */
+    static final int MAX_WALKED_EVENT = 256 * 1024;
+
+    private static final JsonFactory FACTORY = JsonFactory.builder().build();
+    /** Reads one value from a parser that goes on (the mapper's own reader refuses what follows it). */
+    private static final ObjectReader TREE =
+            Json.mapper().reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] ERROR = "{\"error\"".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] USAGE = "\"usage\"".getBytes(StandardCharsets.US_ASCII);
+
+    private final String requestModel;
+    private final TokenCounter counter;
+    private final boolean injected;
+
+    private TokenUsage usage;
+    private String model;
+    private int images;
+    private boolean upstreamError;
+    private long countedTokens;
+    private final StringBuilder pending = new StringBuilder();
+
+    // What the walk of the current event found.
+    private int usageNullFrom = -1;
+    private int usageNullTo = -1;
+    private boolean choices;
+    private int choiceCount;
+    private boolean eventUsage;
+
+    StreamMeter(String requestModel, TokenCounter counter, boolean injected) {
+        this.requestModel = requestModel;
+        this.counter = counter;
+        this.injected = injected;
+    }
+
+    /**
+     * Reads one event; returns what to relay: {@code event} itself, the event without its
+     * {@code "usage":null}, or {@code null} to drop it (the usage chunk the client did not ask for).
+     */
+    synchronized List<ByteBuffer> onEvent(List<ByteBuffer> event) {
+        byte[] a;
+        int from;
+        int to;
+        if (event.size() == 1 && event.get(0).hasArray()) {
+            ByteBuffer b = event.get(0);
+            a = b.array();
+            from = b.arrayOffset() + b.position();
+            to = from + b.remaining();
+        } else {
+            a = ServerSentEvents.bytes(event);
+            from = 0;
+            to = a.length;
+        }
+        int data = dataLine(a, from, to);
+        if (data < 0) {
+            return event;
+        }
+        int end = lineEnd(a, data, to);
+        if (dataLine(a, end, to) >= 0) {
+            // JSON over several data lines: OpenAI does not send it; read the usage, change nothing.
+            String joined = ServerSentEvents.data(event);
+            if (joined != null) {
+                byte[] j = joined.getBytes(StandardCharsets.UTF_8);
+                walk(j, 0, j.length);
+            }
+            return event;
+        }
+        if (startsWith(a, data, end, ERROR)) {
+            upstreamError = true;
+            return event;
+        }
+        if (data == end || a[data] != '{') {
+            return event; // [DONE], or not an object
+        }
+        if (end - data > MAX_WALKED_EVENT) {
+            large(a, data, end);
+            return event;
+        }
+        if (!walk(a, data, end)) {
+            return event;
+        }
+        if (injected && eventUsage && choices && choiceCount == 0) {
+            return null;
+        }
+        if (injected && usageNullFrom >= 0) {
+            return List.of(cut(a, from, to, usageNullFrom, usageNullTo));
+        }
+        return event;
+    }
+
+    /** The usage the upstream reported; {@code null} when none yet. */
+    synchronized TokenUsage usage() {
+        return usage;
+    }
+
+    synchronized String model() {
+        return model;
+    }
+
+    synchronized int images() {
+        return images;
+    }
+
+    /** Whether the upstream's stream carried an error event. */
+    synchronized boolean upstreamError() {
+        return upstreamError;
+    }
+
+    /** The tokens of the text relayed so far. */
+    synchronized long outputTokens() {
+        if (pending.length() > 0) {
+            countedTokens += counter.tokens(countingModel(), pending.toString());
+            pending.setLength(0);
+        }
+        return countedTokens;
+    }
+
+    /** Walks one event's JSON; returns whether it is well-formed (only then may its bytes be edited). */
+    private boolean walk(byte[] a, int from, int to) {
+        usageNullFrom = -1;
+        usageNullTo = -1;
+        choices = false;
+        choiceCount = 0;
+        eventUsage = false;
+        try (JsonParser p = FACTORY.createParser(a, from, to - from)) {
+            int depth = 0;
+            int choicesAt = -1; // the depth inside the choices array, -1 outside it
+            boolean inResponse = false;
+            String field = null;
+            int fieldAt = -1;
+            JsonToken t;
+            while ((t = p.nextToken()) != null) {
+                switch (t) {
+                    case FIELD_NAME -> {
+                        field = p.currentName();
+                        fieldAt = (int) p.currentTokenLocation().getByteOffset();
+                    }
+                    case START_OBJECT, START_ARRAY -> {
+                        if (t == JsonToken.START_OBJECT
+                                && "usage".equals(field)
+                                && (depth == 1 || (depth == 2 && inResponse))) {
+                            JsonNode u = TREE.readTree(p);
+                            usage = UsageNumbers.read(u, 0);
+                            eventUsage = true;
+                            field = null;
+                            continue;
+                        }
+                        if (depth == 1 && t == JsonToken.START_ARRAY && "choices".equals(field)) {
+                            choices = true;
+                            choicesAt = depth + 1;
+                        } else if (depth == 1 && t == JsonToken.START_OBJECT && "response".equals(field)) {
+                            inResponse = true;
+                        } else if (depth == 2 && choicesAt == 2) {
+                            choiceCount++;
+                        }
+                        depth++;
+                        field = null;
+                    }
+                    case END_OBJECT, END_ARRAY -> {
+                        depth--;
+                        if (depth < choicesAt) {
+                            choicesAt = -1;
+                        }
+                        if (depth <= 1) {
+                            inResponse = false;
+                        }
+                    }
+                    case VALUE_NULL -> {
+                        if (depth == 1 && "usage".equals(field)) {
+                            usageNullFrom = from + fieldAt;
+                            usageNullTo = from + (int) p.currentTokenLocation().getByteOffset() + 4;
+                        }
+                    }
+                    case VALUE_STRING -> text(p, field, depth, choicesAt >= 0, inResponse);
+                    default -> {}
+                }
+            }
+            return depth == 0;
+        } catch (IOException | RuntimeException e) {
+            usageNullFrom = -1;
+            return false;
+        }
+    }
+
+    private void text(JsonParser p, String field, int depth, boolean inChoices, boolean inResponse) throws IOException {
+        if (field == null) {
+            return;
+        }
+        if (model == null && "model".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
+            model = p.getText();
+        } else if (inChoices) {
+            if ("content".equals(field)
+                    || "refusal".equals(field)
+                    || "arguments".equals(field)
+                    || "text".equals(field)) {
+                relayed(p.getText());
+            }
+        } else if (depth == 1) {
+            if ("delta".equals(field)) {
+                relayed(p.getText()); // response.output_text.delta, response.function_call_arguments.delta, ...
+            } else if ("type".equals(field)) {
+                String type = p.getText();
+                if (type.startsWith("image_") && type.endsWith(".completed")) {
+                    images++;
+                }
+            }
+        }
+    }
+
+    /** An event too large to walk: its usage object, found by a byte scan, and whether it completes an image. */
+    private void large(byte[] a, int from, int to) {
+        int head = Math.min(to, from + 256);
+        String start = new String(a, from, head - from, StandardCharsets.ISO_8859_1);
+        if (start.contains("\"type\":\"image_") && start.contains(".completed\"")) {
+            images++;
+        }
+        int at = usageObject(a, from, to);
+        if (at >= 0) {
+            try (JsonParser p = FACTORY.createParser(a, at, to - at)) {
+                if (p.nextToken() == JsonToken.START_OBJECT) {
+                    usage = UsageNumbers.read(TREE.readTree(p), 0);
+                }
+            } catch (IOException | RuntimeException e) {
+                // not readable: no usage from this event
+            }
+        }
+    }
+
+    private void relayed(String text) {
+        pending.append(text);
+        if (pending.length() >= COUNT_BATCH) {
+            countedTokens += counter.tokens(countingModel(), pending.toString());
+            pending.setLength(0);
+        }
+    }
+
+    private String countingModel() {
+        return model != null ? model : requestModel;
+    }
+
+    /** The event's bytes without {@code [cutFrom, cutTo)} and the comma that separated that member. */
+    private static ByteBuffer cut(byte[] a, int from, int to, int cutFrom, int cutTo) {
+        int before = cutFrom;
+        while (before > from && isSpace(a[before - 1])) {
+            before--;
+        }
+        if (before > from && a[before - 1] == ',') {
+            cutFrom = before - 1; // ,"usage":null
+        } else {
+            int after = cutTo;
+            while (after < to && isSpace(a[after])) {
+                after++;
+            }
+            if (after < to && a[after] == ',') {
+                cutTo = after + 1; // "usage":null, (the first member)
+            }
+        }
+        byte[] out = new byte[(to - from) - (cutTo - cutFrom)];
+        System.arraycopy(a, from, out, 0, cutFrom - from);
+        System.arraycopy(a, cutTo, out, cutFrom - from, to - cutTo);
+        return ByteBuffer.wrap(out);
+    }
+
+    /** Where the value of the event's first {@code data:} line starts (after one optional space); -1: none. */
+    private static int dataLine(byte[] a, int from, int to) {
+        int line = from;
+        while (line < to) {
+            if (startsWith(a, line, to, DATA)) {
+                int v = line + DATA.length;
+                return v < to && a[v] == ' ' ? v + 1 : v;
+            }
+            line = lineEnd(a, line, to);
+            if (line < to && a[line] == '\r') {
+                line++;
+            }
+            if (line < to && a[line] == '\n') {
+                line++;
+            }
+        }
+        return -1;
+    }
+
+    private static int lineEnd(byte[] a, int from, int to) {
+        int i = from;
+        while (i < to && a[i] != '\n' && a[i] != '\r') {
+            i++;
+        }
+        return i;
+    }
+
+    private static boolean startsWith(byte[] a, int from, int to, byte[] prefix) {
+        if (to - from < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (a[from + i] != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Where the object following a {@code "usage":} starts; -1 when there is none. */
+    private static int usageObject(byte[] a, int from, int to) {
+        outer:
+        for (int i = from; i + USAGE.length <= to; i++) {
+            for (int j = 0; j < USAGE.length; j++) {
+                if (a[i + j] != USAGE[j]) {
+                    continue outer;
+                }
+            }
+            int k = i + USAGE.length;
+            while (k < to && (isSpace(a[k]) || a[k] == ':')) {
+                k++;
+            }
+            if (k < to && a[k] == '{') {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean isSpace(byte b) {
+        return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+    }
+}

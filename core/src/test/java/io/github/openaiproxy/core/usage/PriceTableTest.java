@@ -1,0 +1,203 @@
+package io.github.openaiproxy.core.usage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.openaiproxy.core.config.InvalidSettingException;
+import io.github.openaiproxy.core.config.ProxySettings;
+import java.math.BigDecimal;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The shipped OpenAI prices, snapshot names, the configured overrides and the nano-dollar arithmetic. */
+class PriceTableTest {
+    private static final PriceTable SHIPPED = PriceTable.shipped();
+
+    private static PriceTable.ModelPrice price(String input, String cached, String output) {
+        return new PriceTable.ModelPrice(new BigDecimal(input), new BigDecimal(cached), new BigDecimal(output));
+    }
+
+    private static PriceTable configured(Map<String, String> settings) {
+        return PriceTable.from(ProxySettings.from(settings).toConfig().prices());
+    }
+
+    @Test
+    void theShippedTableSaysWhenItWasCopied() {
+        assertThat(SHIPPED.copied()).isEqualTo("2025-08");
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "gpt-5, 1.25, 0.125, 10.00",
+        "gpt-5-mini, 0.25, 0.025, 2.00",
+        "gpt-5-nano, 0.05, 0.005, 0.40",
+        "gpt-4.1, 2.00, 0.50, 8.00",
+        "gpt-4.1-mini, 0.40, 0.10, 1.60",
+        "gpt-4.1-nano, 0.10, 0.025, 0.40",
+        "gpt-4o, 2.50, 1.25, 10.00",
+        "gpt-4o-mini, 0.15, 0.075, 0.60",
+        "o1, 15.00, 7.50, 60.00",
+        "o3, 2.00, 0.50, 8.00",
+        "o3-mini, 1.10, 0.55, 4.40",
+        "o4-mini, 1.10, 0.275, 4.40",
+        "gpt-4-turbo, 10.00, 10.00, 30.00",
+        "gpt-4, 30.00, 30.00, 60.00",
+        "gpt-3.5-turbo, 0.50, 0.50, 1.50",
+        "text-embedding-3-small, 0.02, 0.02, 0",
+        "text-embedding-3-large, 0.13, 0.13, 0",
+        "text-embedding-ada-002, 0.10, 0.10, 0",
+        // Snapshots find their model: the longest priced name followed by '-'.
+        "gpt-4o-2024-08-06, 2.50, 1.25, 10.00",
+        "gpt-4o-mini-2024-07-18, 0.15, 0.075, 0.60",
+        "gpt-4-turbo-2024-04-09, 10.00, 10.00, 30.00",
+        "gpt-4-0613, 30.00, 30.00, 60.00",
+        "gpt-3.5-turbo-0125, 0.50, 0.50, 1.50",
+        "GPT-4o-Mini, 0.15, 0.075, 0.60",
+        // A snapshot priced differently from its model has its own line.
+        "gpt-4o-2024-05-13, 5.00, 5.00, 15.00"
+    })
+    void shippedPrices(String model, String input, String cached, String output) {
+        assertThat(SHIPPED.find(model)).contains(price(input, cached, output));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"my-local-model", "gpt", "gpt-4o2", "ft:gpt-4o-mini-2024-07-18:acme::x1", "''"})
+    void unpricedModels(String model) {
+        assertThat(SHIPPED.find(model)).isEmpty();
+        assertThat(SHIPPED.costNanoUsd(model, new TokenUsage(10, 0, 10, 0, 0), null, null))
+                .isEmpty();
+    }
+
+    @Test
+    void aModelNameOfTenKilobytesIsUnpricedCheaply() {
+        String name = "gpt-4o" + "-x".repeat(5000);
+        assertThat(SHIPPED.find(name)).isEmpty();
+        assertThat(SHIPPED.find(null)).isEmpty();
+    }
+
+    @Test
+    void costIsUncachedInputPlusCachedInputPlusOutputInNanoDollars() {
+        // gpt-4o: 800 uncached at $2.50/M + 200 cached at $1.25/M + 500 output at $10/M = $0.00725
+        assertThat(SHIPPED.costNanoUsd("gpt-4o-2024-08-06", new TokenUsage(1000, 200, 500, 100, 0), null, null))
+                .isEqualTo(OptionalLong.of(7_250_000));
+        // Cached tokens beyond the input (a broken answer) are capped at the input.
+        assertThat(SHIPPED.costNanoUsd("gpt-4o", new TokenUsage(100, 900, 0, 0, 0), null, null))
+                .isEqualTo(OptionalLong.of(125_000));
+        assertThat(SHIPPED.costNanoUsd("some-model", TokenUsage.NONE, null, null))
+                .isEqualTo(OptionalLong.of(0));
+    }
+
+    @Test
+    void costIsRoundedUpToTheNextNanoDollar() {
+        PriceTable t = configured(Map.of("limits.prices", "tiny=0.0001/0.0001/0.0001"));
+        // one token at $0.0001 per million = 0.1 nano-dollar
+        assertThat(t.costNanoUsd("tiny", new TokenUsage(1, 0, 0, 0, 0), null, null))
+                .isEqualTo(OptionalLong.of(1));
+        assertThat(t.costNanoUsd("tiny", new TokenUsage(10, 0, 1, 0, 0), null, null))
+                .isEqualTo(OptionalLong.of(2));
+    }
+
+    @Test
+    void hugeNumbersSaturateInsteadOfOverflowing() {
+        assertThat(SHIPPED.costNanoUsd("o1", new TokenUsage(Long.MAX_VALUE, 0, Long.MAX_VALUE, 0, 0), null, null))
+                .isEqualTo(OptionalLong.of(Long.MAX_VALUE));
+    }
+
+    @Test
+    void imagesArePricedByModelQualityAndSize() {
+        TokenUsage two = new TokenUsage(0, 0, 0, 0, 2);
+        TokenUsage one = new TokenUsage(0, 0, 0, 0, 1);
+        assertThat(SHIPPED.costNanoUsd("dall-e-3", two, "1024x1792", "hd")).isEqualTo(OptionalLong.of(240_000_000));
+        assertThat(SHIPPED.costNanoUsd("dall-e-3", one, null, null)).isEqualTo(OptionalLong.of(40_000_000));
+        assertThat(SHIPPED.costNanoUsd("dall-e-2", one, "256x256", null)).isEqualTo(OptionalLong.of(16_000_000));
+        assertThat(SHIPPED.costNanoUsd("dall-e-2", one, null, null)).isEqualTo(OptionalLong.of(20_000_000));
+        // gpt-image-1: auto is priced as medium 1024x1024
+        assertThat(SHIPPED.costNanoUsd("gpt-image-1", one, "auto", "auto")).isEqualTo(OptionalLong.of(42_000_000));
+        assertThat(SHIPPED.costNanoUsd("gpt-image-1", one, "1536x1024", "high"))
+                .isEqualTo(OptionalLong.of(250_000_000));
+        // An unknown size or quality is unpriced.
+        assertThat(SHIPPED.costNanoUsd("dall-e-3", one, "2048x2048", "hd")).isEmpty();
+        assertThat(SHIPPED.imagePrice("dall-e-3", "ultra", "1024x1024")).isEmpty();
+    }
+
+    @Test
+    void anImageAnswerWithTokenUsageIsPricedByItsTokens() {
+        // gpt-image-1: 50 text tokens in at $5/M, 1056 image tokens out at $40/M
+        assertThat(SHIPPED.costNanoUsd("gpt-image-1", new TokenUsage(50, 0, 1056, 0, 1), "1024x1024", "medium"))
+                .isEqualTo(OptionalLong.of(50 * 5_000L + 1056 * 40_000L));
+    }
+
+    @Test
+    void overridesReplaceAndAddPrices() {
+        PriceTable t = configured(Map.of(
+                "limits.prices", "gpt-4o=1/0.5/2, my-model=0.1/0.05/0.2",
+                "limits.image-prices", "dall-e-3/hd/1024x1024=1.5, my-painter/standard/512x512=0.01"));
+        assertThat(t.find("gpt-4o-2024-08-06")).contains(price("1", "0.5", "2"));
+        assertThat(t.find("my-model")).contains(price("0.1", "0.05", "0.2"));
+        assertThat(t.find("gpt-4o-mini")).contains(price("0.15", "0.075", "0.60")); // untouched
+        assertThat(t.imagePrice("dall-e-3", "hd", "1024x1024")).contains(new BigDecimal("1.5"));
+        assertThat(t.imagePrice("my-painter", null, "512x512")).contains(new BigDecimal("0.01"));
+        assertThat(t.defaultPrice()).isEmpty();
+    }
+
+    @Test
+    void theDefaultPriceChargesUnpricedModelsOnlyWhenAsked() {
+        PriceTable t = configured(Map.of("limits.default-price", "1/0.5/4"));
+        TokenUsage u = new TokenUsage(1000, 0, 1000, 0, 0);
+        assertThat(t.costNanoUsd("my-local-model", u, null, null)).isEmpty();
+        assertThat(t.costNanoUsd("my-local-model", u, null, null, true)).isEqualTo(OptionalLong.of(5_000_000));
+        assertThat(t.costNanoUsd("gpt-4o", u, null, null, true)).isEqualTo(OptionalLong.of(12_500_000));
+        assertThat(SHIPPED.costNanoUsd("my-local-model", u, null, null, true)).isEmpty();
+    }
+
+    @Test
+    void estimatesPriceTheInputAndTheOutputCap() {
+        assertThat(SHIPPED.estimateNanoUsd("gpt-4o-mini", 1000, 2000, false))
+                .isEqualTo(OptionalLong.of(1000 * 150L + 2000 * 600L));
+        assertThat(SHIPPED.estimateNanoUsd("unknown", 1000, 2000, false)).isEmpty();
+        assertThat(configured(Map.of("limits.default-price", "1/1/1")).estimateNanoUsd("unknown", 1, 1, true))
+                .isEqualTo(OptionalLong.of(2_000));
+    }
+
+    @Test
+    void environmentVariablesReachThePrices() {
+        PriceTable t = PriceTable.from(ProxySettings.fromEnvironment(Map.of(
+                        "OPENAI_PROXY_LIMITS_PRICES", "my-model=3/2/1",
+                        "OPENAI_PROXY_LIMITS_IMAGE_PRICES", "dall-e-2/standard/256x256=0.5",
+                        "OPENAI_PROXY_LIMITS_DEFAULT_PRICE", "7/7/7"))
+                .toConfig()
+                .prices());
+        assertThat(t.find("my-model")).contains(price("3", "2", "1"));
+        assertThat(t.imagePrice("dall-e-2", null, "256x256")).contains(new BigDecimal("0.5"));
+        assertThat(t.defaultPrice()).contains(price("7", "7", "7"));
+    }
+
+    @ParameterizedTest
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "limits.prices | gpt-4o=1/2",
+                "limits.prices | gpt-4o=a/b/c",
+                "limits.prices | =1/1/1",
+                "limits.prices | gpt-4o",
+                "limits.prices | gpt-4o=-1/1/1",
+                "limits.prices | gpt-4o=1e9/1/1",
+                "limits.prices | gpt-4o=0.0000000001/1/1",
+                "limits.prices | gpt-4o=1/1/1, gpt-4o=2/2/2",
+                "limits.image-prices | dall-e-3=0.04",
+                "limits.image-prices | dall-e-3/hd=0.04",
+                "limits.image-prices | dall-e-3/hd/1024x1024=x",
+                "limits.image-prices | dall-e-3//1024x1024=1",
+                "limits.default-price | 1/1",
+                "limits.default-price | free"
+            })
+    void badValuesFailNamingTheKey(String key, String value) {
+        assertThatThrownBy(() -> ProxySettings.from(Map.of(key, value)).toConfig())
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class, e -> assertThat(e.key()).isEqualTo(key))
+                .hasMessageContaining(key);
+    }
+}
