@@ -14,6 +14,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Assumptions;
 
@@ -96,11 +98,28 @@ public final class TestRedis {
                     .isNotNull();
         }
         Assumptions.assumeTrue(binary != null, "no redis-server on the PATH: skipped");
-        int port;
+        return new Server(binary, freePort(), Files.createTempDirectory("openai-proxy-redis-"), null);
+    }
+
+    /**
+     * A Redis Sentinel of the calling test's own (the same binary, {@code --sentinel}) that monitors {@code
+     * master} as {@code mymaster}; started by {@link Server#start()}.
+     */
+    public static Server newSentinel(Server master) throws IOException {
+        int port = freePort();
+        Path dir = Files.createTempDirectory("openai-proxy-sentinel-");
+        Path config = dir.resolve("sentinel.conf");
+        Files.writeString(
+                config,
+                "sentinel monitor mymaster 127.0.0.1 " + master.port + " 1\n"
+                        + "sentinel down-after-milliseconds mymaster 60000\n");
+        return new Server(master.binary, port, dir, config);
+    }
+
+    private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
+            return s.getLocalPort();
         }
-        return new Server(binary, port, Files.createTempDirectory("openai-proxy-redis-"));
     }
 
     /** A {@code redis-server} process that can be stopped (killed) and started again on the same port. */
@@ -108,32 +127,40 @@ public final class TestRedis {
         private final File binary;
         private final int port;
         private final Path dir;
+        /** A Sentinel's configuration file, {@code null} for a server. */
+        private final Path sentinelConfig;
+
         private Process process;
 
-        private Server(File binary, int port, Path dir) {
+        private Server(File binary, int port, Path dir, Path sentinelConfig) {
             this.binary = binary;
             this.port = port;
             this.dir = dir;
+            this.sentinelConfig = sentinelConfig;
         }
 
         public String url() {
             return "redis://127.0.0.1:" + port;
         }
 
+        public int port() {
+            return port;
+        }
+
         /** Starts the server and waits until it answers. */
         public Server start() throws IOException {
-            process = new ProcessBuilder(
-                            binary.getPath(),
-                            "--port",
-                            Integer.toString(port),
-                            "--bind",
-                            "127.0.0.1",
-                            "--save",
-                            "",
-                            "--appendonly",
-                            "no",
-                            "--dir",
-                            dir.toString())
+            List<String> command = new ArrayList<>(List.of(binary.getPath()));
+            if (sentinelConfig != null) {
+                command.add(sentinelConfig.toString());
+                command.add("--sentinel");
+            }
+            command.addAll(List.of(
+                    "--port", Integer.toString(port),
+                    "--bind", "127.0.0.1",
+                    "--save", "",
+                    "--appendonly", "no",
+                    "--dir", dir.toString()));
+            process = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("redis.log").toFile())
                     .start();

@@ -125,6 +125,24 @@ class RedisLimitStoreTest extends LimitStoreContract {
         }
     }
 
+    /** A {@code redis-sentinel://} URI: the store asks the Sentinel for the master and counts there. */
+    @Test
+    void aSentinelUriReachesTheMasterTheSentinelNames() throws Exception {
+        try (TestRedis.Server master = TestRedis.newServer().start();
+                TestRedis.Server sentinel = TestRedis.newSentinel(master).start();
+                RedisLimitStore viaSentinel =
+                        RedisLimitStore.connect("redis-sentinel://127.0.0.1:" + sentinel.port() + "#mymaster");
+                RedisLimitStore direct = RedisLimitStore.connect(master.url())) {
+            String s = newSubject();
+            long t = soon();
+            Counter rpm = perMinute("requests", 1);
+            assertThat(reserve(viaSentinel, s, t, null, new Charge(rpm, 1)).admitted())
+                    .isTrue();
+            assertThat(reserve(direct, s, t, null, new Charge(rpm, 1)).admitted())
+                    .isFalse();
+        }
+    }
+
     @Test
     void aUriThatIsNoRedisUriIsRefused() {
         assertThatThrownBy(() -> RedisLimitStore.connect("http://127.0.0.1:1"))
