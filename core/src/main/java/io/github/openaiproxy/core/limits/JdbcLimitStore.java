@@ -244,13 +244,19 @@ public final class JdbcLimitStore implements LimitStore {
         T run(Connection c) throws SQLException;
     }
 
-    /** Runs {@code work} on the store's threads, in a transaction, retried once when the database chose it as a deadlock's victim. */
+    /**
+     * Runs {@code work} on the store's threads, in a transaction (run again, up to three times, when the database
+     * chose it as a deadlock's victim); the answer fails after the timeout.
+     */
     private <T> CompletableFuture<T> submit(String what, Work<T> work) {
         CompletableFuture<T> answer = new CompletableFuture<>();
         try {
             threads.execute(() -> {
+                if (answer.isDone()) {
+                    return; // the caller stopped waiting while this waited in the queue
+                }
                 try {
-                    answer.complete(inTransaction(work));
+                    answer.complete(inTransaction(work, answer));
                 } catch (SQLException | RuntimeException e) {
                     answer.completeExceptionally(new LimitStoreException("the limit store could not " + what, e));
                 }
@@ -274,12 +280,19 @@ public final class JdbcLimitStore implements LimitStore {
         return timed;
     }
 
-    private <T> T inTransaction(Work<T> work) throws SQLException {
+    /**
+     * Runs {@code work} in a transaction, committed unless {@code answer} is already done: a caller told that the
+     * store did not answer in time must not find its reservation charged after all.
+     */
+    private <T> T inTransaction(Work<T> work, CompletableFuture<T> answer) throws SQLException {
         for (int attempt = 1; ; attempt++) {
             try (Connection c = dataSource.getConnection()) {
                 c.setAutoCommit(false);
                 try {
                     T result = work.run(c);
+                    if (answer.isDone()) {
+                        throw new SQLException("the caller stopped waiting: rolled back");
+                    }
                     c.commit();
                     return result;
                 } catch (SQLException | RuntimeException e) {

@@ -4,11 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.openaiproxy.testkit.LimitStoreContract;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+import org.awaitility.Awaitility;
 import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -116,6 +123,64 @@ class H2LimitStoreTest extends LimitStoreContract {
                                     new Reservation("s", List.of(new Charge(perMinute("r", 1), 1)), null, 1))
                             .join())
                     .hasCauseInstanceOf(LimitStoreException.class);
+        }
+    }
+
+    /**
+     * A database that does not answer: callers beyond the store's queue are refused at once, those waiting fail
+     * after the timeout, and what they asked is not charged when the database wakes up.
+     */
+    @Test
+    void aStuckDatabaseFailsCallersInTimeAndChargesNothingLate() throws Exception {
+        CountDownLatch wakeUp = new CountDownLatch(1);
+        AtomicBoolean stuck = new AtomicBoolean();
+        JdbcDataSource real = dataSource("jdbc:h2:mem:limits-stuck-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        // The real data source, whose getConnection() waits while the database is "stuck".
+        DataSource ds = (DataSource) Proxy.newProxyInstance(
+                DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("getConnection") && stuck.get()) {
+                        wakeUp.await();
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (JdbcLimitStore store = JdbcLimitStore.builder(ds)
+                .threads(1, 1)
+                .timeout(Duration.ofMillis(300))
+                .cleanupEvery(Duration.ZERO)
+                .build()) {
+            String s = newSubject();
+            long t = soon();
+            Counter rpm = perMinute("requests", 5);
+            stuck.set(true);
+            CompletableFuture<Admission> running =
+                    store.reserve(new Reservation(s, List.of(new Charge(rpm, 1)), null, t));
+            CompletableFuture<Admission> queued =
+                    store.reserve(new Reservation(s, List.of(new Charge(rpm, 1)), null, t));
+            CompletableFuture<Admission> refused =
+                    store.reserve(new Reservation(s, List.of(new Charge(rpm, 1)), null, t));
+            assertThat(refused).isCompletedExceptionally();
+            assertThatThrownBy(refused::join).hasCauseInstanceOf(LimitStoreException.class);
+            long started = System.nanoTime();
+            assertThatThrownBy(running::join).hasCauseInstanceOf(LimitStoreException.class);
+            assertThatThrownBy(queued::join).hasCauseInstanceOf(LimitStoreException.class);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(2));
+
+            stuck.set(false);
+            wakeUp.countDown();
+            // Once the one thread is free again (the woken work rolled back, the queued one dropped), the
+            // counter holds nothing of the three.
+            Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .ignoreExceptionsInstanceOf(java.util.concurrent.CompletionException.class)
+                    .untilAsserted(() -> assertThat(reserve(store, s, t + 1, null, new Charge(rpm, 1))
+                                    .states()
+                                    .get(0)
+                                    .used())
+                            .isEqualTo(1));
         }
     }
 
