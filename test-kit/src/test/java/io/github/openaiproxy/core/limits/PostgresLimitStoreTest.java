@@ -53,6 +53,23 @@ class PostgresLimitStoreTest extends LimitStoreContract {
         return other;
     }
 
+    /** The clean-up's bounded deletes run on PostgreSQL too: ended windows and expired leases go. */
+    @Test
+    void theCleanUpDeletesWhatEnded() throws Exception {
+        String s = newSubject();
+        long t = System.currentTimeMillis();
+        Counter rpm = perMinute("requests", 1);
+        Counter streams = leases("streams", 1, Duration.ofMinutes(1));
+        assertThat(reserve(store, s, t, "l1", new Charge(rpm, 1), new Charge(streams, 1))
+                        .admitted())
+                .isTrue();
+        assertThat(store.cleanup(t + 60_000 + 61_000)).isGreaterThanOrEqualTo(3);
+        // Counting starts again from nothing, and the lease is gone.
+        assertThat(reserve(store, s, t + 1, "l2", new Charge(rpm, 1), new Charge(streams, 1))
+                        .admitted())
+                .isTrue();
+    }
+
     /**
      * The database goes down in the middle of the test (every connection to it cut, new ones refused): a
      * reservation fails promptly with a {@link LimitStoreException}, and counting goes on where it stood once
