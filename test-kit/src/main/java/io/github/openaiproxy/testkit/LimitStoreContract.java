@@ -409,6 +409,28 @@ public abstract class LimitStoreContract {
     }
 
     @Test
+    protected void aLeaseTakenAgainIsHeldOnce() {
+        String s = newSubject();
+        long t = soon();
+        Counter streams = leases("streams", 2, Duration.ofMinutes(1));
+        assertThat(reserve(store(), s, t, "same", new Charge(streams, 1)).admitted())
+                .isTrue();
+        Admission again = reserve(store(), s, t + 1_000, "same", new Charge(streams, 1));
+        assertThat(again.admitted()).isTrue();
+        assertThat(again.states().get(0).used()).isEqualTo(1);
+        assertThat(again.states().get(0).resetAtMillis()).isEqualTo(t + 61_000);
+        assertThat(reserve(store(), s, t + 2_000, "other", new Charge(streams, 1))
+                        .states()
+                        .get(0)
+                        .used())
+                .isEqualTo(2);
+        store().release(s, streams, "same").orTimeout(30, TimeUnit.SECONDS).join();
+        assertThat(reserve(store(), s, t + 3_000, "third", new Charge(streams, 1))
+                        .admitted())
+                .isTrue();
+    }
+
+    @Test
     protected void aLeaseExpiresAfterItsMaximumHold() {
         String s = newSubject();
         long t = soon();

@@ -366,7 +366,7 @@ public final class JdbcLimitStore implements LimitStore {
                 end[i] = cal.period().nextAfter(now);
                 used[i] = sameWindow && row.start() == start[i] ? row.used() : 0;
             } else {
-                countLeases(c, subject, names[i], lease, now, used, end, i);
+                countLeases(c, subject, names[i], now, used, end, i);
             }
             if (refused < 0 && charge.amount() > counter.limit() - used[i]) {
                 refused = i;
@@ -382,16 +382,14 @@ public final class JdbcLimitStore implements LimitStore {
         return new Admission(refused < 0, refused, states);
     }
 
-    /** Leases held on the counter (other than {@code lease}, which taking again replaces), and the first expiry. */
-    private void countLeases(
-            Connection c, String subject, String counter, String lease, long now, long[] used, long[] end, int i)
+    /** The leases held on the counter, and the first to expire. */
+    private void countLeases(Connection c, String subject, String counter, long now, long[] used, long[] end, int i)
             throws SQLException {
         try (PreparedStatement p = c.prepareStatement("SELECT COUNT(*), MIN(expires_at) FROM " + leases
-                + " WHERE subject = ? AND counter = ? AND expires_at > ? AND lease_id <> ?")) {
+                + " WHERE subject = ? AND counter = ? AND expires_at > ?")) {
             p.setString(1, subject);
             p.setString(2, counter);
             p.setLong(3, now);
-            p.setString(4, lease);
             try (ResultSet rs = p.executeQuery()) {
                 rs.next();
                 used[i] = rs.getLong(1);
@@ -425,8 +423,8 @@ public final class JdbcLimitStore implements LimitStore {
                     }
                     long expiry = now + l.maxHold().toMillis();
                     takeLease(c, subject, names[i], lease, expiry);
-                    end[i] = used[i] == 0 ? expiry : Math.min(end[i], expiry);
-                    used[i]++;
+                    // Counted again: taking a lease id already held replaces it.
+                    countLeases(c, subject, names[i], now, used, end, i);
                     // The lease counter's row lives as long as its last lease (the clean-up's measure).
                     rowEnd = Math.max(rows.get(names[i]).end(), expiry);
                 } else {
