@@ -23,6 +23,17 @@ free_port() {
 }
 
 redis_dir=$(mktemp -d /tmp/openai-proxy-test-redis.XXXXXX)
+redis_port=
+redis_cluster_port=
+
+# Defined before the servers start, so a failure half-way still stops what started.
+stop_test_redis() {
+  local port
+  for port in $redis_port $redis_cluster_port; do
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
+  rm -rf "$redis_dir"
+}
 
 # $1 name, $2 port, then extra options.
 start_redis() {
@@ -56,8 +67,3 @@ export OPENAI_PROXY_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 export OPENAI_PROXY_TEST_REDIS_CLUSTER_URL="redis://127.0.0.1:$redis_cluster_port"
 echo "ci: Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2) on port $redis_port, a one-node cluster on port $redis_cluster_port"
 
-stop_test_redis() {
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  redis-cli -p "$redis_cluster_port" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$redis_dir"
-}
