@@ -19,6 +19,9 @@ import org.junit.jupiter.api.Test;
 /** The core stays framework-free and its packages stay layered. */
 class ArchitectureTest {
     private static final String CORE = "io.github.openaiproxy.core";
+    /** The Redis limit store, nested classes included: the one class that uses the optional Lettuce. */
+    private static final String REDIS_CLASS =
+            java.util.regex.Pattern.quote(CORE + ".limits.RedisLimitStore") + "(\\$.*)?";
     /** The Jetty classes, nested ones included. */
     private static final String JETTY_CLASS = ".*\\.Jetty[^.]*";
 
@@ -50,6 +53,8 @@ class ArchitectureTest {
                 .resideInAPackage(CORE + "..")
                 .and()
                 .haveNameNotMatching(JETTY_CLASS)
+                .and()
+                .haveNameNotMatching(REDIS_CLASS)
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage(
@@ -110,6 +115,18 @@ class ArchitectureTest {
                 .should()
                 .dependOnClassesThat()
                 .resideInAPackage("org.eclipse.jetty..")
+                .check(core);
+    }
+
+    @Test
+    void onlyTheRedisLimitStoreTouchesTheOptionalLettuceDependency() {
+        // lettuce-core is optional: a class linking against it anywhere else breaks a core without it.
+        noClasses()
+                .that()
+                .haveNameNotMatching(REDIS_CLASS)
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage("io.lettuce..", "io.netty..", "reactor..")
                 .check(core);
     }
 

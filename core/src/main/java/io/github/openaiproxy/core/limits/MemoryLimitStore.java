@@ -26,28 +26,39 @@ public final class MemoryLimitStore implements LimitStore {
         if (reservations.incrementAndGet() % SWEEP_EVERY == 0) {
             sweep(now);
         }
-        Subject subject = subjects.computeIfAbsent(reservation.subject(), s -> new Subject());
-        synchronized (subject) {
-            List<Charge> charges = reservation.charges();
-            int refused = -1;
-            for (int i = 0; i < charges.size() && refused < 0; i++) {
-                Charge c = charges.get(i);
-                if (subject.slot(c.counter(), now).used(now) + c.amount()
-                        > c.counter().limit()) {
-                    refused = i;
+        while (true) {
+            Subject subject = subjects.computeIfAbsent(reservation.subject(), s -> new Subject());
+            synchronized (subject) {
+                // A sweep may have dropped this subject between the look-up and the lock: counting on the
+                // dropped one would lose the charges, so look it up again.
+                if (!subject.dropped) {
+                    return reserve(subject, reservation, now);
                 }
             }
-            List<Admission.CounterState> states = new ArrayList<>(charges.size());
-            for (Charge c : charges) {
-                Slot slot = subject.slot(c.counter(), now);
-                if (refused < 0) {
-                    slot.add(c.amount(), reservation.leaseId(), now);
-                }
-                states.add(slot.state(now));
-            }
-            subject.lastUse = now;
-            return CompletableFuture.completedFuture(new Admission(refused < 0, refused, states));
         }
+    }
+
+    private static CompletableFuture<Admission> reserve(Subject subject, Reservation reservation, long now) {
+        List<Charge> charges = reservation.charges();
+        int refused = -1;
+        for (int i = 0; i < charges.size() && refused < 0; i++) {
+            Charge c = charges.get(i);
+            // amount > limit - used, not used + amount > limit: a huge amount must not overflow into a fit.
+            if (c.amount()
+                    > c.counter().limit() - subject.slot(c.counter(), now).used(now)) {
+                refused = i;
+            }
+        }
+        List<Admission.CounterState> states = new ArrayList<>(charges.size());
+        for (Charge c : charges) {
+            Slot slot = subject.slot(c.counter(), now);
+            if (refused < 0) {
+                slot.add(c.amount(), reservation.leaseId(), now);
+            }
+            states.add(slot.state(now));
+        }
+        subject.lastUse = now;
+        return CompletableFuture.completedFuture(new Admission(refused < 0, refused, states));
     }
 
     @Override
@@ -87,6 +98,7 @@ public final class MemoryLimitStore implements LimitStore {
             Subject s = it.next();
             synchronized (s) {
                 if (s.idle(now)) {
+                    s.dropped = true;
                     it.remove();
                 }
             }
@@ -97,6 +109,8 @@ public final class MemoryLimitStore implements LimitStore {
     private static final class Subject {
         final Map<String, Slot> slots = new HashMap<>(4);
         long lastUse;
+        /** Set when a sweep dropped the subject from the map: a reservation holding it looks it up again. */
+        boolean dropped;
 
         Slot slot(Counter counter, long now) {
             Slot slot = slots.get(counter.name());
@@ -115,6 +129,15 @@ public final class MemoryLimitStore implements LimitStore {
             }
             return true;
         }
+    }
+
+    /** {@code used + delta}, never below zero and saturated rather than overflowing. */
+    static long settle(long used, long delta) {
+        long sum = used + delta;
+        if (((used ^ sum) & (delta ^ sum)) < 0) { // overflow: only a huge positive delta gets here
+            return Long.MAX_VALUE;
+        }
+        return Math.max(0, sum);
     }
 
     /** A counter's state. */
@@ -182,7 +205,7 @@ public final class MemoryLimitStore implements LimitStore {
         @Override
         void adjust(long windowStart, long delta, long now) {
             if (!ended(now) && start == windowStart) {
-                used = Math.max(0, used + delta);
+                used = settle(used, delta);
             }
         }
 
@@ -235,7 +258,7 @@ public final class MemoryLimitStore implements LimitStore {
         void adjust(long windowStart, long delta, long now) {
             if (windowStart == window.period().startOf(now)) {
                 roll(now);
-                used = Math.max(0, used + delta);
+                used = settle(used, delta);
             }
         }
 

@@ -1,0 +1,507 @@
+package io.github.openaiproxy.core.limits;
+
+import io.lettuce.core.AbstractRedisClient;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.codec.StringCodec;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Limit counters in Redis through Lettuce (an optional dependency: only this class uses it). Every instance on
+ * the same Redis counts in the same keys, so a limit is exact across instances.
+ *
+ * <p>A reservation is one round trip: one {@code EVALSHA} of a Lua script that reads every counter of the
+ * reservation, checks every charge and makes them all or none, atomically (Redis runs a script alone). The
+ * script is sent by its digest; a server that does not hold it yet ({@code NOSCRIPT}) gets it once with
+ * {@code EVAL}. Settlements are one script call, giving back a lease is one {@code ZREM}. Nothing blocks a
+ * thread: the commands are asynchronous, and a command without an answer within the timeout (default 1 s), a
+ * refused connection or a server error fails the future with {@link LimitStoreException}.
+ *
+ * <p>Keys: {@code openai-proxy:limits:{<tag>}:c:<counter>} (a hash: window start, end, amount used, window kind)
+ * and {@code openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag
+ * is a hash of the subject: short and safe whatever the subject, and the same for all of one subject's keys, so
+ * Redis Cluster puts them in one slot and accepts the multi-key script. Each key expires (PEXPIRE) a minute
+ * after its window ends or its last lease expires; the windows themselves are decided by the start stored in
+ * the key and the callers' clocks, so the instances' clocks must agree (NTP).
+ *
+ * <p>Amounts are compared in the script as Lua numbers (doubles): exact up to 2<sup>53</sup>, which is nine
+ * million dollars in nano-dollars.
+ */
+public final class RedisLimitStore implements LimitStore {
+    /** Where the keys begin. */
+    public static final String PREFIX = "openai-proxy:limits:";
+
+    /** How long a command may go unanswered before the future fails. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(1);
+
+    /** Keys live this much longer than their window: clocks of instances differ a little. */
+    private static final long SLACK_MILLIS = 60_000;
+    /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
+    private static final long MAX_EXACT = 1L << 53;
+
+    private static final Script RESERVE = new Script("""
+            local now = tonumber(ARGV[1])
+            local lease = ARGV[2]
+            local slack = tonumber(ARGV[3])
+            local n = #KEYS
+            local used, start, reset, fresh = {}, {}, {}, {}
+            local refused = 0
+            for i = 1, n do
+              local o = 4 + (i - 1) * 6
+              local kind, limit, amount = ARGV[o], tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
+              local a, b, spec = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), ARGV[o + 5]
+              if kind == 'l' then
+                redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+                used[i] = redis.call('ZCARD', KEYS[i])
+                start[i] = 0
+                local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+                reset[i] = first[2] and tonumber(first[2]) or now
+              else
+                local h = redis.call('HMGET', KEYS[i], 's', 'e', 'u', 'w')
+                local s, e, u = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+                if kind == 'r' then
+                  fresh[i] = not (h[4] == spec and s and e and now < e)
+                  if fresh[i] then start[i] = now else start[i] = s end
+                  reset[i] = start[i] + a
+                else
+                  fresh[i] = not (h[4] == spec and s == a)
+                  start[i] = a
+                  reset[i] = b
+                end
+                if fresh[i] then used[i] = 0 else used[i] = u or 0 end
+              end
+              if refused == 0 and amount > limit - used[i] then refused = i end
+            end
+            if refused == 0 then
+              for i = 1, n do
+                local o = 4 + (i - 1) * 6
+                local kind, amount, a = ARGV[o], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
+                if kind == 'l' then
+                  if amount > 0 then
+                    redis.call('ZADD', KEYS[i], now + a, lease)
+                    local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+                    redis.call('PEXPIRE', KEYS[i], tonumber(last[2]) - now + slack)
+                    used[i] = redis.call('ZCARD', KEYS[i])
+                    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+                    reset[i] = tonumber(first[2])
+                  end
+                else
+                  used[i] = used[i] + amount
+                  if fresh[i] then
+                    redis.call('HSET', KEYS[i], 's', start[i], 'e', reset[i], 'u', used[i], 'w', ARGV[o + 5])
+                    redis.call('PEXPIRE', KEYS[i], reset[i] - now + slack)
+                  else
+                    redis.call('HINCRBY', KEYS[i], 'u', amount)
+                  end
+                end
+              end
+            end
+            local out = {refused}
+            for i = 1, n do
+              out[#out + 1] = used[i]
+              out[#out + 1] = start[i]
+              out[#out + 1] = reset[i]
+            end
+            return out
+            """);
+
+    private static final Script ADJUST = new Script("""
+            local now = tonumber(ARGV[1])
+            local max = tonumber(ARGV[2])
+            for i = 1, #KEYS do
+              local o = 3 + (i - 1) * 3
+              local h = redis.call('HMGET', KEYS[i], 's', 'e', 'u', 'w')
+              if h[4] == ARGV[o + 2] and tonumber(h[1]) == tonumber(ARGV[o]) and now < tonumber(h[2]) then
+                local u = tonumber(h[3]) + tonumber(ARGV[o + 1])
+                if u < 0 then u = 0 end
+                if u > max then u = max end
+                redis.call('HSET', KEYS[i], 'u', u)
+              end
+            end
+            return 0
+            """);
+
+    private final RedisClusterAsyncCommands<String, String> commands;
+    private final StatefulConnection<String, String> ownedConnection;
+    private final AbstractRedisClient ownedClient;
+    /** Zero when the client is ours and Lettuce times commands out itself; otherwise the futures are timed here. */
+    private final long timeoutMillis;
+
+    private RedisLimitStore(
+            RedisClusterAsyncCommands<String, String> commands,
+            StatefulConnection<String, String> ownedConnection,
+            AbstractRedisClient ownedClient,
+            long timeoutMillis) {
+        this.commands = commands;
+        this.ownedConnection = ownedConnection;
+        this.ownedClient = ownedClient;
+        this.timeoutMillis = timeoutMillis;
+    }
+
+    /** {@link #connect(String, Duration)} with the default timeout of 1 s. */
+    public static RedisLimitStore connect(String uris) {
+        return connect(uris, DEFAULT_TIMEOUT);
+    }
+
+    /**
+     * Connects to Redis named by {@code uris}, with a client of its own (closed by {@link #close()}):
+     *
+     * <ul>
+     *   <li>one server: {@code redis://[:password@]host[:port][/database]}, or {@code rediss://} for TLS;
+     *   <li>Sentinel: {@code redis-sentinel://[:password@]host1[:port1][,host2[:port2]][/database]#masterName};
+     *   <li>Cluster: several {@code redis://} (or {@code rediss://}) URIs of its nodes separated by commas, or
+     *       one node's URI with the scheme {@code redis-cluster://} (or {@code rediss-cluster://}).
+     * </ul>
+     *
+     * <p>While the connection is down, commands fail at once and Lettuce reconnects in the background.
+     *
+     * @throws LimitStoreException when the server cannot be reached now
+     * @throws IllegalArgumentException when {@code uris} is not such a URI
+     */
+    public static RedisLimitStore connect(String uris, Duration timeout) {
+        Objects.requireNonNull(uris, "uris");
+        checkTimeout(timeout);
+        String trimmed = uris.strip();
+        String lower = trimmed.toLowerCase(Locale.ROOT);
+        if (lower.startsWith("redis-cluster://") || lower.startsWith("rediss-cluster://")) {
+            return cluster(List.of(trimmed.replaceFirst("(?i)-cluster://", "://")), timeout);
+        }
+        if (!lower.startsWith("redis-sentinel") && !lower.startsWith("rediss-sentinel") && trimmed.contains(",")) {
+            List<String> nodes = new ArrayList<>();
+            for (String part : trimmed.split(",")) {
+                if (!part.isBlank()) {
+                    nodes.add(part.strip());
+                }
+            }
+            return cluster(nodes, timeout);
+        }
+        RedisURI uri = RedisURI.create(trimmed);
+        uri.setTimeout(timeout);
+        RedisClient client = RedisClient.create(uri);
+        client.setOptions(ClientOptions.builder()
+                .autoReconnect(true)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .build());
+        try {
+            StatefulRedisConnection<String, String> connection = client.connect(StringCodec.UTF8);
+            return new RedisLimitStore(connection.async(), connection, client, 0);
+        } catch (RuntimeException e) {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            throw new LimitStoreException("could not connect to Redis for the limit store", e);
+        }
+    }
+
+    /** Connects to the Redis Cluster of which {@code nodes} are members (seeds: the others are discovered). */
+    public static RedisLimitStore cluster(List<String> nodes, Duration timeout) {
+        checkTimeout(timeout);
+        if (nodes.isEmpty()) {
+            throw new IllegalArgumentException("a Redis Cluster needs at least one node's URI");
+        }
+        List<RedisURI> uris = new ArrayList<>(nodes.size());
+        for (String node : nodes) {
+            RedisURI uri = RedisURI.create(node.contains("://") ? node : "redis://" + node);
+            uri.setTimeout(timeout);
+            uris.add(uri);
+        }
+        RedisClusterClient client = RedisClusterClient.create(uris);
+        client.setOptions(ClusterClientOptions.builder()
+                .autoReconnect(true)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+                        .enableAllAdaptiveRefreshTriggers()
+                        .build())
+                .build());
+        try {
+            StatefulRedisClusterConnection<String, String> connection = client.connect(StringCodec.UTF8);
+            return new RedisLimitStore(connection.async(), connection, client, 0);
+        } catch (RuntimeException e) {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            throw new LimitStoreException("could not connect to the Redis Cluster for the limit store", e);
+        }
+    }
+
+    /** {@link #using(AbstractRedisClient, Duration)} with the default timeout of 1 s. */
+    public static RedisLimitStore using(AbstractRedisClient client) {
+        return using(client, DEFAULT_TIMEOUT);
+    }
+
+    /**
+     * A store on the application's client (for example the native client of Spring's {@code
+     * LettuceConnectionFactory}): a {@link RedisClient} (standalone or Sentinel) or a {@link RedisClusterClient}.
+     * The store opens a connection of its own on it, which {@link #close()} closes; the client stays the
+     * application's. Commands without an answer within {@code timeout} fail the future.
+     */
+    public static RedisLimitStore using(AbstractRedisClient client, Duration timeout) {
+        Objects.requireNonNull(client, "client");
+        checkTimeout(timeout);
+        try {
+            if (client instanceof RedisClusterClient cluster) {
+                StatefulRedisClusterConnection<String, String> c = cluster.connect(StringCodec.UTF8);
+                return new RedisLimitStore(c.async(), c, null, timeout.toMillis());
+            }
+            if (client instanceof RedisClient standalone) {
+                StatefulRedisConnection<String, String> c = standalone.connect(StringCodec.UTF8);
+                return new RedisLimitStore(c.async(), c, null, timeout.toMillis());
+            }
+        } catch (RuntimeException e) {
+            throw new LimitStoreException("could not connect to Redis for the limit store", e);
+        }
+        throw new IllegalArgumentException("not a RedisClient or RedisClusterClient: " + client.getClass());
+    }
+
+    /** A store on the application's connection, which it never closes. */
+    public static RedisLimitStore using(StatefulRedisConnection<String, String> connection, Duration timeout) {
+        checkTimeout(timeout);
+        return new RedisLimitStore(connection.async(), null, null, timeout.toMillis());
+    }
+
+    /** A store on the application's Redis Cluster connection, which it never closes. */
+    public static RedisLimitStore using(StatefulRedisClusterConnection<String, String> connection, Duration timeout) {
+        checkTimeout(timeout);
+        return new RedisLimitStore(connection.async(), null, null, timeout.toMillis());
+    }
+
+    private static void checkTimeout(Duration timeout) {
+        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("timeout must be positive: " + timeout);
+        }
+    }
+
+    @Override
+    public CompletableFuture<Admission> reserve(Reservation reservation) {
+        List<Charge> charges = reservation.charges();
+        int n = charges.size();
+        if (n == 0) {
+            return CompletableFuture.completedFuture(new Admission(true, -1, List.of()));
+        }
+        long now = reservation.nowMillis();
+        String tag = tag(reservation.subject());
+        String[] keys = new String[n];
+        String[] args = new String[3 + 6 * n];
+        args[0] = Long.toString(now);
+        args[1] = LimitKeys.lease(reservation.leaseId());
+        args[2] = Long.toString(SLACK_MILLIS);
+        for (int i = 0; i < n; i++) {
+            Charge c = charges.get(i);
+            Window w = c.counter().window();
+            int o = 3 + 6 * i;
+            keys[i] = key(tag, c.counter());
+            args[o + 1] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
+            args[o + 2] = Long.toString(c.amount());
+            args[o + 5] = LimitKeys.spec(w);
+            if (w instanceof Window.Rolling r) {
+                args[o] = "r";
+                args[o + 3] = Long.toString(r.length().toMillis());
+                args[o + 4] = "0";
+            } else if (w instanceof Window.Calendar cal) {
+                args[o] = "c";
+                args[o + 3] = Long.toString(cal.period().startOf(now));
+                args[o + 4] = Long.toString(cal.period().nextAfter(now));
+            } else {
+                args[o] = "l";
+                args[o + 3] = Long.toString(((Window.Lease) w).maxHold().toMillis());
+                args[o + 4] = "0";
+            }
+        }
+        return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
+                .thenApply(RedisLimitStore::admission);
+    }
+
+    private static Admission admission(List<Object> reply) {
+        int refused = (int) (long) (Long) reply.get(0) - 1;
+        int n = (reply.size() - 1) / 3;
+        List<Admission.CounterState> states = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            states.add(new Admission.CounterState(
+                    (Long) reply.get(1 + 3 * i), (Long) reply.get(2 + 3 * i), (Long) reply.get(3 + 3 * i)));
+        }
+        return new Admission(refused < 0, refused, states);
+    }
+
+    @Override
+    public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis) {
+        List<Adjustment> settled = new ArrayList<>(adjustments.size());
+        for (Adjustment a : adjustments) {
+            Window w = a.counter().window();
+            if (!(w instanceof Window.Lease) && a.delta() != 0) {
+                settled.add(a);
+            }
+        }
+        if (settled.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        String tag = tag(subject);
+        String[] keys = new String[settled.size()];
+        String[] args = new String[2 + 3 * keys.length];
+        args[0] = Long.toString(nowMillis);
+        args[1] = Long.toString(MAX_EXACT);
+        for (int i = 0; i < keys.length; i++) {
+            Adjustment a = settled.get(i);
+            keys[i] = key(tag, a.counter());
+            args[2 + 3 * i] = Long.toString(a.windowStartMillis());
+            args[3 + 3 * i] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
+            args[4 + 3 * i] = LimitKeys.spec(a.counter().window());
+        }
+        return this.<Long>script(ADJUST, ScriptOutputType.INTEGER, keys, args).thenApply(ignored -> null);
+    }
+
+    @Override
+    public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+        RedisFuture<Long> removed; // timed through a copy: the timeout cancels the command, not completes it
+        try {
+            removed = commands.zrem(key(tag(subject), counter), LimitKeys.lease(leaseId));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(failure(e));
+        }
+        return timed(removed.toCompletableFuture().thenApply(ignored -> null), new Future<?>[] {removed});
+    }
+
+    @Override
+    public String kind() {
+        return "redis";
+    }
+
+    /** Closes the connection and the client the store opened; an application's own stay open. */
+    @Override
+    public void close() {
+        if (ownedConnection != null) {
+            ownedConnection.close();
+        }
+        if (ownedClient != null) {
+            ownedClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
+    /** The subject's hash tag: 128 bits of its SHA-256, in braces. */
+    private static String tag(String subject) {
+        return "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
+    }
+
+    private static String key(String tag, Counter counter) {
+        return PREFIX
+                + tag
+                + (counter.window() instanceof Window.Lease ? ":l:" : ":c:")
+                + LimitKeys.counter(counter.name());
+    }
+
+    /** EVALSHA, and EVAL when the server does not hold the script (a restart, a failover, SCRIPT FLUSH). */
+    private <T> CompletableFuture<T> script(Script script, ScriptOutputType type, String[] keys, String[] args) {
+        CompletableFuture<T> answer = new CompletableFuture<>();
+        // The command in flight: cancelled when the caller stops waiting (see timed).
+        RedisFuture<?>[] command = new RedisFuture<?>[1];
+        try {
+            RedisFuture<T> bySha = commands.evalsha(script.sha, type, keys, args);
+            command[0] = bySha;
+            bySha.whenComplete((v, e) -> {
+                if (e == null) {
+                    answer.complete(v);
+                } else if (noScript(e)) {
+                    try {
+                        RedisFuture<T> byText = commands.eval(script.text, type, keys, args);
+                        command[0] = byText;
+                        byText.whenComplete((v2, e2) -> {
+                            if (e2 == null) {
+                                answer.complete(v2);
+                            } else {
+                                answer.completeExceptionally(failure(e2));
+                            }
+                        });
+                    } catch (RuntimeException thrown) {
+                        answer.completeExceptionally(failure(thrown));
+                    }
+                } else {
+                    answer.completeExceptionally(failure(e));
+                }
+            });
+        } catch (RuntimeException e) {
+            answer.completeExceptionally(failure(e));
+        }
+        return timed(answer, command);
+    }
+
+    /**
+     * Fails the future with a {@link LimitStoreException}. With an application's client the timeout is applied
+     * here (a client of the store's own times commands out itself), and a command the caller no longer waits
+     * for is cancelled: a client that queues commands while disconnected must not charge, once reconnected, a
+     * reservation whose caller was told it failed.
+     */
+    private <T> CompletableFuture<T> timed(CompletableFuture<T> future, Future<?>[] command) {
+        CompletableFuture<T> waited =
+                timeoutMillis == 0 ? future : future.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS);
+        return waited.handle((v, e) -> {
+            if (e != null) {
+                Future<?> inFlight = command[0];
+                if (inFlight != null) {
+                    inFlight.cancel(false);
+                }
+                throw failure(e);
+            }
+            return v;
+        });
+    }
+
+    private static boolean noScript(Throwable e) {
+        Throwable cause = unwrap(e);
+        return cause instanceof RedisNoScriptException
+                || (cause.getMessage() != null && cause.getMessage().startsWith("NOSCRIPT"));
+    }
+
+    private static Throwable unwrap(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    private static LimitStoreException failure(Throwable e) {
+        Throwable cause = unwrap(e);
+        if (cause instanceof LimitStoreException l) {
+            return l;
+        }
+        if (cause instanceof TimeoutException) {
+            return new LimitStoreException("Redis did not answer the limit store in time", cause);
+        }
+        return new LimitStoreException(
+                "the Redis limit store failed: " + cause.getClass().getSimpleName(), cause);
+    }
+
+    /** A Lua script and its SHA-1 digest, the name Redis knows it by. */
+    private static final class Script {
+        final String text;
+        final String sha;
+
+        Script(String text) {
+            this.text = text;
+            try {
+                this.sha = HexFormat.of()
+                        .formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-1 is missing", e);
+            }
+        }
+    }
+}

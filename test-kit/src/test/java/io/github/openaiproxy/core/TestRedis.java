@@ -1,0 +1,187 @@
+package io.github.openaiproxy.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * The real Redis servers the Redis limit store's tests run against: {@code OPENAI_PROXY_TEST_REDIS_URL} (a
+ * standalone server) and {@code OPENAI_PROXY_TEST_REDIS_CLUSTER_URL} (a node of a Redis Cluster). {@code
+ * .ci/run} starts both from Debian's {@code redis-server} and sets {@code OPENAI_PROXY_REDIS_TESTS=required}:
+ * there a server not named or not answering fails the tests; elsewhere they are skipped.
+ */
+public final class TestRedis {
+    private TestRedis() {}
+
+    private static boolean required() {
+        return "required".equals(System.getenv("OPENAI_PROXY_REDIS_TESTS"));
+    }
+
+    /** The standalone server's URL; fails (in CI) or skips the calling test when there is none answering. */
+    public static String url() {
+        return answering("OPENAI_PROXY_TEST_REDIS_URL");
+    }
+
+    /** A cluster node's URL ({@code redis://host:port}); fails (in CI) or skips as {@link #url()}. */
+    public static String clusterUrl() {
+        return answering("OPENAI_PROXY_TEST_REDIS_CLUSTER_URL");
+    }
+
+    private static String answering(String variable) {
+        String url = System.getenv(variable);
+        if (required()) {
+            assertThat(url).as(variable + " (.ci/run starts Redis)").isNotBlank();
+        }
+        Assumptions.assumeTrue(
+                url != null && !url.isBlank(),
+                variable + " is not set: Redis tests skipped (.ci/run starts a server and sets it)");
+        URI uri = URI.create(url.strip());
+        if (required()) {
+            assertThat(pings(uri.getPort()))
+                    .as("Redis at " + url + " answers PING")
+                    .isTrue();
+        } else {
+            Assumptions.assumeTrue(pings(uri.getPort()), "Redis at " + url + " does not answer: skipped");
+        }
+        return url.strip();
+    }
+
+    /** Whether a Redis server on loopback port {@code port} answers {@code PING}. */
+    public static boolean pings(int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 1_000);
+            s.setSoTimeout(1_000);
+            OutputStream out = s.getOutputStream();
+            out.write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            byte[] answer = new byte[7];
+            int n = in.readNBytes(answer, 0, 7);
+            return n == 7 && new String(answer, StandardCharsets.US_ASCII).equals("+PONG\r\n");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * A Redis server of the calling test's own ({@code redis-server} from the path, on a free loopback port,
+     * without persistence), which the test stops and starts again: the Redis that goes down mid-test. Fails (in
+     * CI) or skips when there is no {@code redis-server}.
+     */
+    public static Server newServer() throws IOException {
+        File binary = null;
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
+            File f = new File(dir, "redis-server");
+            if (f.canExecute()) {
+                binary = f;
+                break;
+            }
+        }
+        if (required()) {
+            assertThat(binary)
+                    .as("redis-server on the PATH (.ci/run installs it)")
+                    .isNotNull();
+        }
+        Assumptions.assumeTrue(binary != null, "no redis-server on the PATH: skipped");
+        return new Server(binary, freePort(), Files.createTempDirectory("openai-proxy-redis-"), null);
+    }
+
+    /**
+     * A Redis Sentinel of the calling test's own (the same binary, {@code --sentinel}) that monitors {@code
+     * master} as {@code mymaster}; started by {@link Server#start()}.
+     */
+    public static Server newSentinel(Server master) throws IOException {
+        int port = freePort();
+        Path dir = Files.createTempDirectory("openai-proxy-sentinel-");
+        Path config = dir.resolve("sentinel.conf");
+        Files.writeString(
+                config,
+                "sentinel monitor mymaster 127.0.0.1 " + master.port + " 1\n"
+                        + "sentinel down-after-milliseconds mymaster 60000\n");
+        return new Server(master.binary, port, dir, config);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** A {@code redis-server} process that can be stopped (killed) and started again on the same port. */
+    public static final class Server implements AutoCloseable {
+        private final File binary;
+        private final int port;
+        private final Path dir;
+        /** A Sentinel's configuration file, {@code null} for a server. */
+        private final Path sentinelConfig;
+
+        private Process process;
+
+        private Server(File binary, int port, Path dir, Path sentinelConfig) {
+            this.binary = binary;
+            this.port = port;
+            this.dir = dir;
+            this.sentinelConfig = sentinelConfig;
+        }
+
+        public String url() {
+            return "redis://127.0.0.1:" + port;
+        }
+
+        public int port() {
+            return port;
+        }
+
+        /** Starts the server and waits until it answers. */
+        public Server start() throws IOException {
+            List<String> command = new ArrayList<>(List.of(binary.getPath()));
+            if (sentinelConfig != null) {
+                command.add(sentinelConfig.toString());
+                command.add("--sentinel");
+            }
+            command.addAll(List.of(
+                    "--port", Integer.toString(port),
+                    "--bind", "127.0.0.1",
+                    "--save", "",
+                    "--appendonly", "no",
+                    "--dir", dir.toString()));
+            process = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("redis.log").toFile())
+                    .start();
+            Awaitility.await("redis-server on port " + port)
+                    .atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(50))
+                    .until(() -> pings(port));
+            return this;
+        }
+
+        /** Kills the server at once, as a crash would (its counters are gone with it). */
+        public void stop() throws InterruptedException {
+            if (process != null) {
+                process.destroyForcibly().waitFor();
+                process = null;
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop();
+        }
+    }
+}

@@ -1,0 +1,224 @@
+package io.github.openaiproxy.core.limits;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.openaiproxy.core.TestRedis;
+import io.github.openaiproxy.testkit.LimitStoreContract;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Redis limit store on a real standalone Redis server (named by {@code OPENAI_PROXY_TEST_REDIS_URL};
+ * required in CI) passes the kit; a second store with a client of its own is the second instance.
+ */
+class RedisLimitStoreTest extends LimitStoreContract {
+    static String url;
+    static RedisLimitStore store;
+    static RedisLimitStore other;
+
+    @BeforeAll
+    static void connect() {
+        url = TestRedis.url();
+        store = RedisLimitStore.connect(url);
+        other = RedisLimitStore.connect(url);
+    }
+
+    @AfterAll
+    static void close() {
+        if (store != null) {
+            store.close();
+            other.close();
+        }
+    }
+
+    @Override
+    protected LimitStore store() {
+        return store;
+    }
+
+    @Override
+    protected LimitStore secondInstance() {
+        return other;
+    }
+
+    /** A subject's keys share one hash tag (one Cluster slot), and expire a minute after their window ends. */
+    @Test
+    void keysCarryTheSubjectsHashTagAndExpireAfterTheirWindow() {
+        String name = "probe-" + UUID.randomUUID();
+        String subject = "{hostile}:" + "x".repeat(5_000);
+        long t = System.currentTimeMillis();
+        reserve(
+                store,
+                subject,
+                t,
+                "lease",
+                new Charge(perMinute(name, 5), 1),
+                new Charge(leases(name, 5, Duration.ofSeconds(30)), 1));
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            List<String> keys = c.sync().keys("openai-proxy:limits:*:" + name);
+            assertThat(keys).hasSize(2);
+            assertThat(keys).allMatch(k -> k.matches("openai-proxy:limits:\\{[0-9a-f]{32}\\}:[cl]:" + name));
+            assertThat(keys.get(0).substring(0, 54)).isEqualTo(keys.get(1).substring(0, 54));
+            for (String k : keys) {
+                long ttl = c.sync().pttl(k);
+                long window = k.contains(":c:") ? 60_000 : 30_000;
+                assertThat(ttl).isBetween(window + 50_000, window + 60_000);
+            }
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
+    /** A server that lost its scripts (a restart, a failover, SCRIPT FLUSH) is sent the script again. */
+    @Test
+    void theScriptIsSentAgainWhenTheServerForgotIt() {
+        String s = newSubject();
+        long t = soon();
+        Counter rpm = perMinute("requests", 2);
+        assertThat(reserve(store, s, t, null, new Charge(rpm, 1)).admitted()).isTrue();
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            c.sync().scriptFlush();
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+        assertThat(reserve(store, s, t + 1, null, new Charge(rpm, 1))
+                        .states()
+                        .get(0)
+                        .used())
+                .isEqualTo(2);
+        assertThat(reserve(store, s, t + 1, null, new Charge(rpm, 1)).admitted())
+                .isFalse();
+    }
+
+    /** On the application's client (Spring's), the store opens its own connection and leaves the client open. */
+    @Test
+    void onAnApplicationsClientTheClientStaysTheApplications() {
+        RedisClient client = RedisClient.create(url);
+        try {
+            RedisLimitStore onClient = RedisLimitStore.using(client);
+            String s = newSubject();
+            long t = soon();
+            Counter rpm = perMinute("requests", 1);
+            assertThat(reserve(onClient, s, t, null, new Charge(rpm, 1)).admitted())
+                    .isTrue();
+            assertThat(reserve(store, s, t, null, new Charge(rpm, 1)).admitted())
+                    .isFalse();
+            onClient.close();
+            try (StatefulRedisConnection<String, String> c = client.connect()) {
+                assertThat(c.sync().ping()).isEqualTo("PONG");
+            }
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
+    /** A {@code redis-sentinel://} URI: the store asks the Sentinel for the master and counts there. */
+    @Test
+    void aSentinelUriReachesTheMasterTheSentinelNames() throws Exception {
+        try (TestRedis.Server master = TestRedis.newServer().start();
+                TestRedis.Server sentinel = TestRedis.newSentinel(master).start();
+                RedisLimitStore viaSentinel =
+                        RedisLimitStore.connect("redis-sentinel://127.0.0.1:" + sentinel.port() + "#mymaster");
+                RedisLimitStore direct = RedisLimitStore.connect(master.url())) {
+            String s = newSubject();
+            long t = soon();
+            Counter rpm = perMinute("requests", 1);
+            assertThat(reserve(viaSentinel, s, t, null, new Charge(rpm, 1)).admitted())
+                    .isTrue();
+            assertThat(reserve(direct, s, t, null, new Charge(rpm, 1)).admitted())
+                    .isFalse();
+        }
+    }
+
+    @Test
+    void aUriThatIsNoRedisUriIsRefused() {
+        assertThatThrownBy(() -> RedisLimitStore.connect("http://127.0.0.1:1"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void anUnreachableServerFailsTheStartWithALimitStoreException() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        int closed = port;
+        assertThatThrownBy(() -> RedisLimitStore.connect("redis://127.0.0.1:" + closed))
+                .isInstanceOf(LimitStoreException.class);
+    }
+
+    /**
+     * Redis is killed in the middle of the test: reservations, settlements and releases fail promptly (within
+     * the command timeout) with a {@link LimitStoreException}; when Redis is back, Lettuce reconnects and
+     * counting goes on (from zero: the killed server kept nothing).
+     */
+    @Test
+    void whenRedisGoesDownCallsFailPromptlyAndTheStoreRecoversWhenItIsBack() throws Exception {
+        try (TestRedis.Server server = TestRedis.newServer().start();
+                RedisLimitStore own = RedisLimitStore.connect(server.url(), Duration.ofSeconds(1))) {
+            goesDownAndRecovers(server, own);
+        }
+    }
+
+    /** The same on an application's client, whose options (queueing while disconnected) are not the store's. */
+    @Test
+    void whenRedisGoesDownCallsOnAnApplicationsClientFailWithinTheTimeoutToo() throws Exception {
+        try (TestRedis.Server server = TestRedis.newServer().start()) {
+            RedisClient client = RedisClient.create(server.url());
+            try (RedisLimitStore onClient = RedisLimitStore.using(client, Duration.ofSeconds(1))) {
+                goesDownAndRecovers(server, onClient);
+            } finally {
+                client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
+        }
+    }
+
+    private static void goesDownAndRecovers(TestRedis.Server server, RedisLimitStore store) throws Exception {
+        String s = newSubject();
+        long t = soon();
+        Counter rpm = perMinute("requests", 5);
+        Counter streams = leases("streams", 5, Duration.ofMinutes(1));
+        assertThat(reserve(store, s, t, "l1", new Charge(rpm, 1), new Charge(streams, 1))
+                        .admitted())
+                .isTrue();
+
+        server.stop();
+        long started = System.nanoTime();
+        CompletableFuture<Admission> refused =
+                store.reserve(new Reservation(s, List.of(new Charge(rpm, 1)), null, t + 1));
+        assertThatThrownBy(refused::join)
+                .isInstanceOf(CompletionException.class)
+                .hasCauseInstanceOf(LimitStoreException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(2_500));
+        assertThatThrownBy(() -> store.adjust(s, List.of(new Adjustment(rpm, t, -1)), t + 1)
+                        .get(3, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(LimitStoreException.class);
+        assertThatThrownBy(() -> store.release(s, streams, "l1").get(3, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(LimitStoreException.class);
+
+        server.start();
+        Awaitility.await("the store reconnects")
+                .atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200))
+                .ignoreExceptions()
+                .until(() -> reserve(store, s, t + 2, null, new Charge(rpm, 1)).admitted());
+        assertThat(reserve(store, s, t + 3, null, new Charge(rpm, 4))
+                        .states()
+                        .get(0)
+                        .used())
+                .isEqualTo(5);
+    }
+}
