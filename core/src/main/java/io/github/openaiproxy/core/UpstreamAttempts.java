@@ -65,6 +65,9 @@ final class UpstreamAttempts {
     private final UpstreamRequests defaultRequests;
     private final Optional<ApiKey> defaultKey;
     private final UpstreamClient upstream;
+    /** The clients of upstreams with their own timeouts, by name; the others use {@link #upstream}. */
+    private final Map<String, UpstreamClient> clients;
+
     private final ResponseRelay relay;
 
     UpstreamAttempts(
@@ -72,11 +75,13 @@ final class UpstreamAttempts {
             UpstreamRequests defaultRequests,
             Optional<ApiKey> defaultKey,
             UpstreamClient upstream,
+            Map<String, UpstreamClient> clients,
             ResponseRelay relay) {
         this.routing = routing;
         this.defaultRequests = defaultRequests;
         this.defaultKey = defaultKey;
         this.upstream = upstream;
+        this.clients = clients;
         this.relay = relay;
     }
 
@@ -194,7 +199,7 @@ final class UpstreamAttempts {
             upstreamNanos = -1;
             CompletableFuture<UpstreamResponse> sent;
             try {
-                sent = upstream.send(request);
+                sent = clients.getOrDefault(step.upstream(), upstream).send(request);
             } catch (RuntimeException e) {
                 permit.release();
                 throw e;
