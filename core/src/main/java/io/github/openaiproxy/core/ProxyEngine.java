@@ -320,7 +320,7 @@ public final class ProxyEngine implements AutoCloseable {
         }
         long start = System.nanoTime();
         ProxyObserver.Observation observation =
-                GuardedObservation.begin(observer, request.method(), request.path(), subRequest);
+                GuardedObservation.begin(observer, request.method(), request.path(), request.headers(), subRequest);
         RequestInFlight inFlight = new RequestInFlight();
         RequestContext ctx =
                 new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight, inherited);

@@ -190,6 +190,12 @@ final class UpstreamAttempts {
                 request = defaultRequests.passThrough(
                         r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
             }
+            request = ObservedUpstreamCall.started(
+                    request,
+                    ctx.observation,
+                    step.upstream(),
+                    named.isPresent() ? named.get().kind() : NamedUpstream.Kind.OPENAI,
+                    upstreamModel);
             ctx.key = key;
             ctx.clientKey = false;
             long sentAt = System.nanoTime();

@@ -50,6 +50,8 @@ class ArchitectureTest {
                 .resideInAPackage(CORE + "..")
                 .and()
                 .haveNameNotMatching(JETTY_CLASS)
+                .and()
+                .resideOutsideOfPackage(CORE + ".observe.otel")
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage(
@@ -59,6 +61,33 @@ class ArchitectureTest {
                         "com.github.benmanes.caffeine..",
                         "com.nimbusds..",
                         CORE + "..")
+                .check(core);
+    }
+
+    @Test
+    void onlyTheOpenTelemetryObserverTouchesTheOptionalOpenTelemetryApi() {
+        // opentelemetry-api is optional: one package speaks it, and nothing else in core reaches that package, so a
+        // core without the API never links against it.
+        noClasses()
+                .that()
+                .resideOutsideOfPackage(CORE + ".observe.otel")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("io.opentelemetry..")
+                .check(core);
+        noClasses()
+                .that()
+                .resideOutsideOfPackage(CORE + ".observe.otel")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage(CORE + ".observe.otel")
+                .check(core);
+        classes()
+                .that()
+                .resideInAPackage(CORE + ".observe.otel")
+                .should()
+                .onlyDependOnClassesThat()
+                .resideInAnyPackage("java..", "io.opentelemetry..", CORE + ".observe..")
                 .check(core);
     }
 
