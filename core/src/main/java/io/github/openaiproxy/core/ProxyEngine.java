@@ -214,7 +214,8 @@ public final class ProxyEngine implements AutoCloseable {
     /** A client per named upstream with a {@code connect-timeout} or {@code timeout} of its own. */
     private static Map<String, UpstreamClient> timedClients(ProxyConfig config, UpstreamClient upstream) {
         Map<String, UpstreamClient> clients = new java.util.HashMap<>();
-        for (io.github.openaiproxy.core.upstream.NamedUpstream u : config.upstreams().all()) {
+        for (io.github.openaiproxy.core.upstream.NamedUpstream u :
+                config.upstreams().all()) {
             var c = u.connection();
             if (c.connectTimeout().isPresent() || c.timeout().isPresent()) {
                 clients.put(

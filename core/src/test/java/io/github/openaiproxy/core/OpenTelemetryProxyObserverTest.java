@@ -46,8 +46,8 @@ class OpenTelemetryProxyObserverTest {
     private static final String FIRST_KEY = "sk-first-0123456789abcdefghijklmnop";
     private static final String AZURE_KEY = "azure-key-0123456789abcdefghijklmnop";
     private static final String PROMPT = "the secret prompt text";
-    private static final String CHAT = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + PROMPT
-            + "\"}]}";
+    private static final String CHAT =
+            "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + PROMPT + "\"}]}";
     private static final String ANSWER = "the private completion";
 
     @RegisterExtension
@@ -159,7 +159,8 @@ class OpenTelemetryProxyObserverTest {
                     .doesNotContain(AZURE_KEY)
                     .doesNotContain(PROMPT)
                     .doesNotContain(ANSWER)
-                    .doesNotContain(upstream.baseUrl().getHost() + ":" + upstream.baseUrl().getPort());
+                    .doesNotContain(upstream.baseUrl().getHost() + ":"
+                            + upstream.baseUrl().getPort());
         }
 
         Collection<MetricData> data = metrics.collectAllMetrics();
@@ -188,10 +189,11 @@ class OpenTelemetryProxyObserverTest {
                 .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
                         .willReturn(aResponse()
                                 .withHeader("Content-Type", "text/event-stream")
-                                .withBody("data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}"
-                                        + "\n\ndata: {\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{"
-                                        + "\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
-                                        + "data: [DONE]\n\n")));
+                                .withBody(
+                                        "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}"
+                                                + "\n\ndata: {\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{"
+                                                + "\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
+                                                + "data: [DONE]\n\n")));
         Answer answer;
         try (ProxyEngine engine = ProxyEngine.builder(
                         EngineFixture.config(upstream.baseUrl()).build())
@@ -200,8 +202,7 @@ class OpenTelemetryProxyObserverTest {
             answer = EngineFixture.send(
                     engine,
                     EngineFixture.post(
-                            "/v1/chat/completions",
-                            "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[]}"));
+                            "/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[]}"));
         }
         assertThat(answer.status()).isEqualTo(200);
 
@@ -225,8 +226,9 @@ class OpenTelemetryProxyObserverTest {
         assertThat(firstToken.getCount()).isEqualTo(1);
         assertThat(firstToken.getAttributes().get(AttributeKey.stringKey("gen_ai.response.model")))
                 .isEqualTo("gpt-4o-mini");
-        assertThat(onlyPoint(data, "gen_ai.client.operation.duration").getAttributes().get(
-                        AttributeKey.stringKey("gen_ai.provider.name")))
+        assertThat(onlyPoint(data, "gen_ai.client.operation.duration")
+                        .getAttributes()
+                        .get(AttributeKey.stringKey("gen_ai.provider.name")))
                 .isEqualTo("openai");
     }
 
@@ -234,7 +236,8 @@ class OpenTelemetryProxyObserverTest {
     void aClientsUnknownModelIsNoMetricAttributeAndOtherRoutesAreNotObserved() {
         upstream.server()
                 .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
-                        .willReturn(aResponse().withStatus(404).withBody("{\"error\":{\"code\":\"model_not_found\"}}")));
+                        .willReturn(
+                                aResponse().withStatus(404).withBody("{\"error\":{\"code\":\"model_not_found\"}}")));
         upstream.server()
                 .stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlPathEqualTo("/v1/models"))
                         .willReturn(okJson("{\"data\":[]}")));
@@ -275,7 +278,8 @@ class OpenTelemetryProxyObserverTest {
     }
 
     private static HistogramPointData onlyPoint(Collection<MetricData> data, String name) {
-        Collection<HistogramPointData> points = metric(data, name).getHistogramData().getPoints();
+        Collection<HistogramPointData> points =
+                metric(data, name).getHistogramData().getPoints();
         assertThat(points).hasSize(1);
         return points.iterator().next();
     }

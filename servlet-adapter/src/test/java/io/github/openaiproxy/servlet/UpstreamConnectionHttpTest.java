@@ -161,12 +161,18 @@ class UpstreamConnectionHttpTest {
                 .whenScenarioStateIs("fast")
                 .willReturn(okJson("{\"id\":\"again\",\"choices\":[]}")));
         start(
-                "upstream-client", client,
-                "upstreams.oa.base-url", first.baseUrl(),
-                "upstreams.oa.keys", KEY,
-                "upstreams.oa.models", "gpt-4o",
-                "upstreams.oa.timeout", "300ms",
-                "upstreams.oa.retries", "1");
+                "upstream-client",
+                client,
+                "upstreams.oa.base-url",
+                first.baseUrl(),
+                "upstreams.oa.keys",
+                KEY,
+                "upstreams.oa.models",
+                "gpt-4o",
+                "upstreams.oa.timeout",
+                "300ms",
+                "upstreams.oa.retries",
+                "1");
 
         HttpResponse<String> r = chat("gpt-4o");
 

@@ -54,8 +54,7 @@ public final class CompositeProxyObserver implements ProxyObserver {
         return beginEach(method, path, null, subRequest);
     }
 
-    private Observation beginEach(
-            String method, String path, java.net.http.HttpHeaders headers, boolean subRequest) {
+    private Observation beginEach(String method, String path, java.net.http.HttpHeaders headers, boolean subRequest) {
         List<Observation> observations = new ArrayList<>(observers.size());
         for (ProxyObserver o : observers) {
             Observation e = GuardedObservation.begin(o, method, path, headers, subRequest);

@@ -33,11 +33,7 @@ public final class GuardedObservation implements ProxyObserver.Observation {
      * trace context ({@code null}: none).
      */
     public static ProxyObserver.Observation begin(
-            ProxyObserver observer,
-            String method,
-            String path,
-            java.net.http.HttpHeaders headers,
-            boolean subRequest) {
+            ProxyObserver observer, String method, String path, java.net.http.HttpHeaders headers, boolean subRequest) {
         if (observer == ProxyObserver.NONE) {
             return ProxyObserver.Observation.NONE;
         }

@@ -24,7 +24,8 @@ final class UsageExtractor {
         }
         try {
             JsonNode root = Json.parse(body);
-            Optional<Usage> usage = read(root.path("usage")).or(() -> read(root.path("response").path("usage")));
+            Optional<Usage> usage =
+                    read(root.path("usage")).or(() -> read(root.path("response").path("usage")));
             if (usage.isEmpty()) {
                 return;
             }

@@ -206,7 +206,9 @@ public record NamedUpstream(
                 throw new UpstreamSettingException(key(name, "keys"), "a key is printable ASCII without spaces");
             }
         }
-        if (kind == Kind.AZURE && apiVersion.isEmpty() && connection.azureApi() == UpstreamConnection.AzureApi.DEPLOYMENTS) {
+        if (kind == Kind.AZURE
+                && apiVersion.isEmpty()
+                && connection.azureApi() == UpstreamConnection.AzureApi.DEPLOYMENTS) {
             throw new UpstreamSettingException(
                     key(name, "api-version"), "required for kind azure (but with azure-api=v1)");
         }

@@ -101,7 +101,8 @@ public final class NamedUpstreamRequests {
         UpstreamConnection connection = upstream.connection();
         if (upstream.kind() == NamedUpstream.Kind.AZURE && connection.azureApi() == UpstreamConnection.AzureApi.V1) {
             // <endpoint>/openai/v1/<operation>: no deployment in the path, api-version only when configured.
-            uri = URI.create(azureRoot + v1Path
+            uri = URI.create(azureRoot
+                    + v1Path
                     + upstream.apiVersion()
                             .map(v -> "?api-version="
                                     + java.net.URLEncoder.encode(v, java.nio.charset.StandardCharsets.UTF_8))

@@ -212,7 +212,8 @@ public record UpstreamConnection(
             }
             if (auth.style() == Auth.Style.NONE && !keys.isEmpty()) {
                 throw new UpstreamSettingException(
-                        NamedUpstream.key(name, "auth"), "none, but keys are set: unset keys for a server without auth");
+                        NamedUpstream.key(name, "auth"),
+                        "none, but keys are set: unset keys for a server without auth");
             }
             if (auth.style() == Auth.Style.HEADER && keys.isEmpty()) {
                 throw new UpstreamSettingException(NamedUpstream.key(name, "keys"), "auth header: needs a key");

@@ -31,8 +31,8 @@ class UpstreamConnectionSettingsTest {
 
     private static void refused(Map<String, String> m, String key, String... notInMessage) {
         assertThatThrownBy(() -> ProxySettings.from(m).toConfig())
-                .isInstanceOfSatisfying(InvalidSettingException.class, e -> assertThat(e.key())
-                        .isEqualTo(key))
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class, e -> assertThat(e.key()).isEqualTo(key))
                 .message()
                 .contains(key)
                 .doesNotContain(notInMessage.length == 0 ? "\u0000" : notInMessage[0]);
@@ -40,7 +40,8 @@ class UpstreamConnectionSettingsTest {
 
     @Test
     void everyConnectionSettingBindsWithItsDefaults() {
-        NamedUpstream plain = ProxySettings.from(three()).toConfig().upstreams().get("oa").orElseThrow();
+        NamedUpstream plain =
+                ProxySettings.from(three()).toConfig().upstreams().get("oa").orElseThrow();
         assertThat(plain.connection()).isEqualTo(UpstreamConnection.DEFAULTS);
 
         Map<String, String> m = three();
@@ -64,8 +65,7 @@ class UpstreamConnectionSettingsTest {
         assertThat(oa.toString()).doesNotContain("search").doesNotContain("org-123");
         assertThat(upstreams.get("local").orElseThrow().connection().auth())
                 .isEqualTo(new UpstreamConnection.Auth(UpstreamConnection.Auth.Style.HEADER, "X-Api-Key"));
-        assertThat(upstreams.get("az").orElseThrow().connection().azureApi())
-                .isEqualTo(UpstreamConnection.AzureApi.V1);
+        assertThat(upstreams.get("az").orElseThrow().connection().azureApi()).isEqualTo(UpstreamConnection.AzureApi.V1);
     }
 
     @Test
@@ -93,8 +93,15 @@ class UpstreamConnectionSettingsTest {
     @Test
     void credentialAndHopByHopHeadersAreRefusedNamingTheSettingButNotTheValue() {
         for (String header : new String[] {
-            "Authorization", "api-key", "Connection", "Transfer-Encoding", "Host", "Proxy-Authorization", "Upgrade",
-            "OpenAI-Organization", "x-openai-key"
+            "Authorization",
+            "api-key",
+            "Connection",
+            "Transfer-Encoding",
+            "Host",
+            "Proxy-Authorization",
+            "Upgrade",
+            "OpenAI-Organization",
+            "x-openai-key"
         }) {
             Map<String, String> m = three();
             m.put("upstreams.oa.headers", "X-Ok=1, " + header + "=secret-value-123");

@@ -82,11 +82,10 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             List.of(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92);
     /** The conventions' advice for {@code gen_ai.client.token.usage}. */
     private static final List<Long> TOKEN_BUCKETS = List.of(
-            1L, 4L, 16L, 64L, 256L, 1024L, 4096L, 16384L, 65536L, 262144L, 1048576L, 4194304L, 16777216L,
-            67108864L);
+            1L, 4L, 16L, 64L, 256L, 1024L, 4096L, 16384L, 65536L, 262144L, 1048576L, 4194304L, 16777216L, 67108864L);
     /** The conventions' advice for {@code gen_ai.server.time_to_first_token}. */
-    private static final List<Double> FIRST_TOKEN_BUCKETS = List.of(
-            0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
+    private static final List<Double> FIRST_TOKEN_BUCKETS =
+            List.of(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
 
     private static final Map<String, String> OPERATIONS = Map.of(
             "/v1/chat/completions", "chat",
@@ -362,8 +361,14 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             duration.record(took.toNanos() / 1e9, attributes, context);
             Usage u = usage;
             if (u != null) {
-                tokens.record(u.inputTokens(), attributes.toBuilder().put(TOKEN_TYPE, "input").build(), context);
-                tokens.record(u.outputTokens(), attributes.toBuilder().put(TOKEN_TYPE, "output").build(), context);
+                tokens.record(
+                        u.inputTokens(),
+                        attributes.toBuilder().put(TOKEN_TYPE, "input").build(),
+                        context);
+                tokens.record(
+                        u.outputTokens(),
+                        attributes.toBuilder().put(TOKEN_TYPE, "output").build(),
+                        context);
             }
             long first = firstEventNanos;
             if (streamed && succeeded && first >= 0) {

@@ -31,8 +31,12 @@ final class Telemetry implements AutoCloseable {
 
     /** The telemetry {@code env} asks for; empty when none of {@link #TRIGGERS} is set, or the SDK is disabled. */
     static Optional<Telemetry> fromEnvironment(Map<String, String> env) {
-        boolean asked = TRIGGERS.stream().anyMatch(t -> env.get(t) != null && !env.get(t).isBlank());
-        if (!asked || "true".equalsIgnoreCase(env.getOrDefault("OTEL_SDK_DISABLED", "").strip())) {
+        boolean asked = TRIGGERS.stream()
+                .anyMatch(t -> env.get(t) != null && !env.get(t).isBlank());
+        if (!asked
+                || "true"
+                        .equalsIgnoreCase(
+                                env.getOrDefault("OTEL_SDK_DISABLED", "").strip())) {
             return Optional.empty();
         }
         Map<String, String> properties = new HashMap<>();

@@ -57,7 +57,8 @@ class StandaloneTelemetryTest {
                 new StandaloneOptions(0, "127.0.0.1", false),
                 Map.of(
                         "OPENAI_API_KEY", KEY,
-                        "OPENAI_BASE_URL", "http://127.0.0.1:" + upstream.getAddress().getPort(),
+                        "OPENAI_BASE_URL",
+                                "http://127.0.0.1:" + upstream.getAddress().getPort(),
                         "OPENAI_PROXY_SESSIONS_STORE", "memory",
                         "OTEL_TRACES_EXPORTER", "test-memory",
                         "OTEL_METRICS_EXPORTER", "none"));

@@ -53,7 +53,10 @@ class OpenAiProxyObservationAutoConfigurationTests {
         @SuppressWarnings("unchecked")
         public void onStart(SenderContext<Object> context) {
             context.getSetter()
-                    .set(context.getCarrier(), "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+                    .set(
+                            context.getCarrier(),
+                            "traceparent",
+                            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
             context.getSetter().set(context.getCarrier(), "Authorization", "Bearer stolen"); // never replaces the key
         }
 
@@ -182,7 +185,7 @@ class OpenAiProxyObservationAutoConfigurationTests {
                 .that()
                 .hasLowCardinalityKeyValue("gen_ai.request.model", "other")
                 .hasLowCardinalityKeyValue("error.type", "404");
-        assertThat(observer.begin("GET", "/v1/models")).isSameAs(io.github.openaiproxy.core.observe.ProxyObserver.Observation.NONE);
+        assertThat(observer.begin("GET", "/v1/models"))
+                .isSameAs(io.github.openaiproxy.core.observe.ProxyObserver.Observation.NONE);
     }
-
 }
