@@ -135,8 +135,9 @@ public final class ObservationProxyObserver implements ProxyObserver {
             endAttempt(null);
             String p = provider(upstream, kind);
             provider = p;
-            SenderContext<BiConsumer<String, String>> context =
-                    new SenderContext<>((carrier, key, value) -> carrier.accept(key, value));
+            SenderContext<BiConsumer<String, String>> context = new SenderContext<>(
+                    (carrier, key, value) -> carrier.accept(key, value),
+                    io.micrometer.observation.transport.Kind.CLIENT);
             context.setCarrier(headers);
             context.setRemoteServiceName(upstream);
             io.micrometer.observation.Observation a = io.micrometer.observation.Observation.createNotStarted(
@@ -151,7 +152,12 @@ public final class ObservationProxyObserver implements ProxyObserver {
                     .highCardinalityKeyValue("gen_ai.request.model", model == null ? NO_VALUE : cut(model));
             attemptModelKnown = model != null;
             attempt = a;
-            a.start(); // with tracing on, the propagating handler writes traceparent into the carrier here
+            // With tracing on, the propagating handler writes traceparent into the carrier here. The request's scope
+            // is opened around it: a tracer prefers the span in scope (on the first attempt, the HTTP server's) to
+            // the parent observation's.
+            try (io.micrometer.observation.Observation.Scope scope = observation.openScope()) {
+                a.start();
+            }
         }
 
         @Override

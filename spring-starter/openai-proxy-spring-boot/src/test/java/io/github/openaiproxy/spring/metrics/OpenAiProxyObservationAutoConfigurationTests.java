@@ -155,6 +155,84 @@ class OpenAiProxyObservationAutoConfigurationTests {
                 });
     }
 
+    /**
+     * With Micrometer Tracing's OpenTelemetry bridge, as Boot's tracing set-up wires it: the caller's
+     * {@code traceparent}, taken by a server observation in scope, continues through the request's span and the
+     * attempt's span to the upstream.
+     */
+    @Test
+    void withTheOpenTelemetryBridgeTheCallersTraceRunsThroughToTheUpstream() {
+        upstream.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[]}")));
+        io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter spans =
+                io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter.create();
+        io.opentelemetry.sdk.OpenTelemetrySdk sdk = io.opentelemetry.sdk.OpenTelemetrySdk.builder()
+                .setTracerProvider(io.opentelemetry.sdk.trace.SdkTracerProvider.builder()
+                        .addSpanProcessor(io.opentelemetry.sdk.trace.export.SimpleSpanProcessor.create(spans))
+                        .build())
+                .setPropagators(io.opentelemetry.context.propagation.ContextPropagators.create(
+                        io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator.getInstance()))
+                .build();
+        var otelTracer = sdk.getTracer("test");
+        var current = new io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext();
+        var tracer = new io.micrometer.tracing.otel.bridge.OtelTracer(otelTracer, current, event -> {});
+        var propagator = new io.micrometer.tracing.otel.bridge.OtelPropagator(sdk.getPropagators(), otelTracer);
+        ObservationRegistry registry = ObservationRegistry.create();
+        registry.observationConfig()
+                .observationHandler(new ObservationHandler.FirstMatchingCompositeObservationHandler(
+                        new io.micrometer.tracing.handler.PropagatingSenderTracingObservationHandler<>(
+                                tracer, propagator),
+                        new io.micrometer.tracing.handler.PropagatingReceiverTracingObservationHandler<>(
+                                tracer, propagator),
+                        new io.micrometer.tracing.handler.DefaultTracingObservationHandler(tracer)));
+        String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        runner.withBean(ObservationRegistry.class, () -> registry)
+                .withPropertyValues("openai.proxy.api-key=" + KEY, "openai.proxy.base-url=" + upstream.baseUrl())
+                .run(context -> {
+                    // What Boot's HTTP server observation does for the incoming request.
+                    io.micrometer.observation.transport.ReceiverContext<java.util.Map<String, String>> incoming =
+                            new io.micrometer.observation.transport.ReceiverContext<>(java.util.Map::get);
+                    incoming.setCarrier(java.util.Map.of("traceparent", "00-" + traceId + "-00f067aa0ba902b7-01"));
+                    Observation server = Observation.createNotStarted("http.server.requests", () -> incoming, registry)
+                            .start();
+                    try (Observation.Scope scope = server.openScope()) {
+                        TestBodies.text(
+                                context.getBean(ProxyEngine.class),
+                                ProxyRequest.builder("POST", "/v1/chat/completions")
+                                        .header("Content-Type", "application/json")
+                                        .body("{\"model\":\"gpt-4o\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8))
+                                        .build());
+                    } finally {
+                        server.stop();
+                    }
+                });
+        var finished = spans.getFinishedSpanItems();
+        var serverSpan = finished.stream()
+                .filter(s -> s.getName().equals("http.server.requests"))
+                .findFirst()
+                .orElseThrow();
+        var request = finished.stream()
+                .filter(s ->
+                        s.getName().equals("chat gpt-4o") && s.getKind() != io.opentelemetry.api.trace.SpanKind.CLIENT)
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(finished.toString()));
+        var attempt = finished.stream()
+                .filter(s -> s.getKind() == io.opentelemetry.api.trace.SpanKind.CLIENT)
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(finished.toString()));
+        assertThat(finished).allSatisfy(s -> assertThat(s.getTraceId()).isEqualTo(traceId));
+        assertThat(request.getParentSpanId()).isEqualTo(serverSpan.getSpanId());
+        assertThat(attempt.getParentSpanId()).isEqualTo(request.getSpanId());
+        assertThat(attempt.getName()).isEqualTo("chat gpt-4o");
+        assertThat(request.getAttributes()
+                        .get(io.opentelemetry.api.common.AttributeKey.stringKey("gen_ai.operation.name")))
+                .isEqualTo("chat");
+        var sent = upstream.findAll(postRequestedFor(urlPathEqualTo("/v1/chat/completions")))
+                .get(0);
+        assertThat(sent.getHeader("traceparent")).startsWith("00-" + traceId + "-" + attempt.getSpanId() + "-");
+        sdk.close();
+    }
+
     @Test
     void backsOffWithoutAnObservationRegistryOrMicrometer() {
         runner.run(context -> assertThat(context).doesNotHaveBean(ObservationProxyObserver.class));
