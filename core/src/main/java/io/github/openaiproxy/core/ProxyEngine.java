@@ -66,6 +66,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final RequestPipeline pipeline;
     /** The named upstreams' routing step, for {@link #upstreamStates()}; {@code null} without any. */
     private final RouteUpstream routeUpstream;
+    /** The clients of named upstreams with their own timeouts, made from {@link #upstream}; closed with the engine. */
+    private final Map<String, UpstreamClient> upstreamClients;
 
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
@@ -170,6 +172,7 @@ public final class ProxyEngine implements AutoCloseable {
         RouteUpstream routeUpstream =
                 config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
         this.routeUpstream = routeUpstream;
+        this.upstreamClients = timedClients(config, upstream);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -202,9 +205,27 @@ public final class ProxyEngine implements AutoCloseable {
                                                 defaultRequests,
                                                 config.keys().serverKey(),
                                                 upstream,
+                                                upstreamClients,
                                                 relay)),
                         routeUpstream),
                 b.steps);
+    }
+
+    /** A client per named upstream with a {@code connect-timeout} or {@code timeout} of its own. */
+    private static Map<String, UpstreamClient> timedClients(ProxyConfig config, UpstreamClient upstream) {
+        Map<String, UpstreamClient> clients = new java.util.HashMap<>();
+        for (io.github.openaiproxy.core.upstream.NamedUpstream u :
+                config.upstreams().all()) {
+            var c = u.connection();
+            if (c.connectTimeout().isPresent() || c.timeout().isPresent()) {
+                clients.put(
+                        u.name(),
+                        upstream.withTimeouts(
+                                c.connectTimeout().orElse(config.upstream().connectTimeout()),
+                                c.timeout().orElse(config.upstream().responseTimeout())));
+            }
+        }
+        return Map.copyOf(clients);
     }
 
     /** The store {@code images.store} names: the builder's, or a filesystem store; none when not stored. */
@@ -300,7 +321,7 @@ public final class ProxyEngine implements AutoCloseable {
         }
         long start = System.nanoTime();
         ProxyObserver.Observation observation =
-                GuardedObservation.begin(observer, request.method(), request.path(), subRequest);
+                GuardedObservation.begin(observer, request.method(), request.path(), request.headers(), subRequest);
         RequestInFlight inFlight = new RequestInFlight();
         RequestContext ctx =
                 new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight, inherited);
@@ -386,6 +407,11 @@ public final class ProxyEngine implements AutoCloseable {
         relay.close();
         if (ownsUpstream) {
             upstream.close();
+        }
+        for (UpstreamClient c : upstreamClients.values()) {
+            if (c != upstream) {
+                c.close(); // made for a named upstream's timeouts from the engine's client
+            }
         }
         if (sessionThreads != null) {
             sessionThreads.shutdown();

@@ -82,6 +82,15 @@ final class SendUpstream implements RequestStep {
         if (ctx.target != null) {
             return attempts.send(ctx, permit); // routed to a named upstream: retries and fallbacks
         }
+        // Observers (tracing) may add the trace context; without any the request goes as built.
+        if (ctx.observation != io.github.openaiproxy.core.observe.ProxyObserver.Observation.NONE) {
+            upstreamRequest = ObservedUpstreamCall.started(
+                    upstreamRequest,
+                    ctx.observation,
+                    Upstreams.DEFAULT,
+                    io.github.openaiproxy.core.upstream.NamedUpstream.Kind.OPENAI,
+                    ctx.model().orElse(null));
+        }
         long sentAt = System.nanoTime();
         CompletableFuture<UpstreamResponse> sent;
         try {

@@ -65,6 +65,9 @@ final class UpstreamAttempts {
     private final UpstreamRequests defaultRequests;
     private final Optional<ApiKey> defaultKey;
     private final UpstreamClient upstream;
+    /** The clients of upstreams with their own timeouts, by name; the others use {@link #upstream}. */
+    private final Map<String, UpstreamClient> clients;
+
     private final ResponseRelay relay;
 
     UpstreamAttempts(
@@ -72,11 +75,13 @@ final class UpstreamAttempts {
             UpstreamRequests defaultRequests,
             Optional<ApiKey> defaultKey,
             UpstreamClient upstream,
+            Map<String, UpstreamClient> clients,
             ResponseRelay relay) {
         this.routing = routing;
         this.defaultRequests = defaultRequests;
         this.defaultKey = defaultKey;
         this.upstream = upstream;
+        this.clients = clients;
         this.relay = relay;
     }
 
@@ -185,6 +190,12 @@ final class UpstreamAttempts {
                 request = defaultRequests.passThrough(
                         r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
             }
+            request = ObservedUpstreamCall.started(
+                    request,
+                    ctx.observation,
+                    step.upstream(),
+                    named.isPresent() ? named.get().kind() : NamedUpstream.Kind.OPENAI,
+                    upstreamModel);
             ctx.key = key;
             ctx.clientKey = false;
             long sentAt = System.nanoTime();
@@ -194,7 +205,7 @@ final class UpstreamAttempts {
             upstreamNanos = -1;
             CompletableFuture<UpstreamResponse> sent;
             try {
-                sent = upstream.send(request);
+                sent = clients.getOrDefault(step.upstream(), upstream).send(request);
             } catch (RuntimeException e) {
                 permit.release();
                 throw e;

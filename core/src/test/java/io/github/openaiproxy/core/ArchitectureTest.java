@@ -55,6 +55,8 @@ class ArchitectureTest {
                 .haveNameNotMatching(JETTY_CLASS)
                 .and()
                 .haveNameNotMatching(REDIS_CLASS)
+                .and()
+                .resideOutsideOfPackage(CORE + ".observe.otel")
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage(
@@ -77,6 +79,33 @@ class ArchitectureTest {
                 .should()
                 .dependOnClassesThat()
                 .resideInAPackage("com.knuddels.jtokkit..")
+                .check(core);
+    }
+
+    @Test
+    void onlyTheOpenTelemetryObserverTouchesTheOptionalOpenTelemetryApi() {
+        // opentelemetry-api is optional: one package speaks it, and nothing else in core reaches that package, so a
+        // core without the API never links against it.
+        noClasses()
+                .that()
+                .resideOutsideOfPackage(CORE + ".observe.otel")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("io.opentelemetry..")
+                .check(core);
+        noClasses()
+                .that()
+                .resideOutsideOfPackage(CORE + ".observe.otel")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage(CORE + ".observe.otel")
+                .check(core);
+        classes()
+                .that()
+                .resideInAPackage(CORE + ".observe.otel")
+                .should()
+                .onlyDependOnClassesThat()
+                .resideInAnyPackage("java..", "io.opentelemetry..", CORE + ".observe..")
                 .check(core);
     }
 

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.config;
 
 import io.github.openaiproxy.core.upstream.NamedUpstream;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.upstream.UpstreamConnection;
 import io.github.openaiproxy.core.upstream.UpstreamSettingException;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import java.net.URI;
@@ -88,7 +89,37 @@ final class UpstreamSettings {
                     T + "breaker-open",
                     Setting.Type.DURATION,
                     "30s",
-                    "How long an open circuit skips the upstream before one trial request."));
+                    "How long an open circuit skips the upstream before one trial request."),
+            // How the upstream is called: headers, timeouts, identity headers, auth style, Azure's API form.
+            Setting.of(
+                    T + "headers",
+                    Setting.Type.SECRET_LIST,
+                    null,
+                    "Extra headers sent on every call, Name=value pairs; never hop-by-hop or credential headers."),
+            Setting.of(
+                    T + "connect-timeout",
+                    Setting.Type.DURATION,
+                    null,
+                    "Time to connect to this upstream; unset: connect-timeout's."),
+            Setting.of(
+                    T + "timeout",
+                    Setting.Type.DURATION,
+                    null,
+                    "Time to this upstream's response headers, retried as a failure when over; unset:"
+                            + " response-timeout's."),
+            Setting.string(T + "organization", null, "OpenAI-Organization of a kind openai upstream."),
+            Setting.string(T + "project", null, "OpenAI-Project of a kind openai upstream."),
+            Setting.string(
+                    T + "auth",
+                    "bearer",
+                    "How a kind compatible upstream gets its key: bearer, header:<Name> (the bare key) or none."),
+            Setting.oneOf(
+                    T + "azure-api",
+                    "deployments",
+                    "Azure's API form: deployments (/openai/deployments/<deployment>/...?api-version=) or v1"
+                            + " (/openai/v1/..., the deployment in the body's model).",
+                    "deployments",
+                    "v1"));
 
     private UpstreamSettings() {}
 
@@ -147,7 +178,29 @@ final class UpstreamSettings {
                         name,
                         binder.isSet(key(name, "context-fallback"))
                                 ? binder.value(key(name, "context-fallback"))
-                                : null));
+                                : null),
+                connection(binder, name));
+    }
+
+    private static UpstreamConnection connection(SettingsBinder binder, String name) {
+        UpstreamConnection.Auth auth;
+        try {
+            auth = UpstreamConnection.Auth.parse(binder.value(key(name, "auth")));
+        } catch (IllegalArgumentException e) {
+            throw binder.invalid(key(name, "auth"), e.getMessage());
+        }
+        return new UpstreamConnection(
+                UpstreamConnection.parseHeaders(name, list(binder, name, "headers")),
+                Optional.ofNullable(binder.value(key(name, "connect-timeout"))),
+                Optional.ofNullable(binder.value(key(name, "timeout"))),
+                optional(binder, name, "organization"),
+                optional(binder, name, "project"),
+                auth,
+                UpstreamConnection.AzureApi.parse(binder.value(key(name, "azure-api"))));
+    }
+
+    private static Optional<String> optional(SettingsBinder binder, String name, String setting) {
+        return Optional.ofNullable(binder.isSet(key(name, setting)) ? binder.value(key(name, setting)) : null);
     }
 
     private static java.util.Set<Integer> statuses(SettingsBinder binder, String name) {

@@ -41,14 +41,23 @@ public final class CompositeProxyObserver implements ProxyObserver {
     }
 
     @Override
+    public Observation begin(String method, String path, java.net.http.HttpHeaders headers) {
+        return beginEach(method, path, headers, false);
+    }
+
+    @Override
     public Observation beginSubRequest(String method, String path) {
-        return beginEach(method, path, true);
+        return beginEach(method, path, null, true);
     }
 
     private Observation beginEach(String method, String path, boolean subRequest) {
+        return beginEach(method, path, null, subRequest);
+    }
+
+    private Observation beginEach(String method, String path, java.net.http.HttpHeaders headers, boolean subRequest) {
         List<Observation> observations = new ArrayList<>(observers.size());
         for (ProxyObserver o : observers) {
-            Observation e = GuardedObservation.begin(o, method, path, subRequest);
+            Observation e = GuardedObservation.begin(o, method, path, headers, subRequest);
             if (e != Observation.NONE) {
                 observations.add(e);
             }
@@ -100,6 +109,17 @@ public final class CompositeProxyObserver implements ProxyObserver {
         @Override
         public void upstreamAttempt(String upstream, String outcome) {
             each(e -> e.upstreamAttempt(upstream, outcome));
+        }
+
+        @Override
+        public void upstreamAttemptStarted(
+                String upstream, String kind, String model, java.util.function.BiConsumer<String, String> headers) {
+            each(e -> e.upstreamAttemptStarted(upstream, kind, model, headers));
+        }
+
+        @Override
+        public void responseModel(String model) {
+            each(e -> e.responseModel(model));
         }
 
         @Override

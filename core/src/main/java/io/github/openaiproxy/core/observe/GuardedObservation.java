@@ -25,12 +25,22 @@ public final class GuardedObservation implements ProxyObserver.Observation {
      */
     public static ProxyObserver.Observation begin(
             ProxyObserver observer, String method, String path, boolean subRequest) {
+        return begin(observer, method, path, null, subRequest);
+    }
+
+    /**
+     * As {@link #begin(ProxyObserver, String, String, boolean)}, with the request's headers for observers that read
+     * trace context ({@code null}: none).
+     */
+    public static ProxyObserver.Observation begin(
+            ProxyObserver observer, String method, String path, java.net.http.HttpHeaders headers, boolean subRequest) {
         if (observer == ProxyObserver.NONE) {
             return ProxyObserver.Observation.NONE;
         }
         try {
-            ProxyObserver.Observation e =
-                    subRequest ? observer.beginSubRequest(method, path) : observer.begin(method, path);
+            ProxyObserver.Observation e = subRequest
+                    ? observer.beginSubRequest(method, path)
+                    : headers == null ? observer.begin(method, path) : observer.begin(method, path, headers);
             return e == null || e == ProxyObserver.Observation.NONE
                     ? ProxyObserver.Observation.NONE
                     : new GuardedObservation(e);
@@ -73,6 +83,17 @@ public final class GuardedObservation implements ProxyObserver.Observation {
     @Override
     public void upstreamAttempt(String upstream, String outcome) {
         run("upstreamAttempt", () -> delegate.upstreamAttempt(upstream, outcome));
+    }
+
+    @Override
+    public void upstreamAttemptStarted(
+            String upstream, String kind, String model, java.util.function.BiConsumer<String, String> headers) {
+        run("upstreamAttemptStarted", () -> delegate.upstreamAttemptStarted(upstream, kind, model, headers));
+    }
+
+    @Override
+    public void responseModel(String model) {
+        run("responseModel", () -> delegate.responseModel(model));
     }
 
     @Override

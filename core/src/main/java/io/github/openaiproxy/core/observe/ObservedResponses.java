@@ -91,7 +91,7 @@ public final class ObservedResponses {
                         upstreamError = true;
                     }
                     if (parseUsage) {
-                        UsageExtractor.fromEvent(item).ifPresent(observation::usage);
+                        UsageExtractor.reportEvent(item, observation);
                     }
                 } else if (collected != null) {
                     for (ByteBuffer b : item) {
@@ -117,7 +117,7 @@ public final class ObservedResponses {
             @Override
             public void onComplete() {
                 if (collected != null) {
-                    UsageExtractor.fromJson(collected.toByteArray()).ifPresent(observation::usage);
+                    UsageExtractor.report(collected.toByteArray(), observation);
                 }
                 finish(upstreamError ? Outcome.UPSTREAM_FAILED : Outcome.COMPLETED);
                 downstream.onComplete();

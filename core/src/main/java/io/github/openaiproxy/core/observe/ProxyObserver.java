@@ -15,6 +15,15 @@ public interface ProxyObserver {
     Observation begin(String method, String path);
 
     /**
+     * A request arrived, with its headers: a tracing observer continues the caller's trace from its W3C trace
+     * context ({@code traceparent}, {@code tracestate}). By default {@link #begin(String, String)}: the headers
+     * are only read by an observer that asks for them.
+     */
+    default Observation begin(String method, String path, java.net.http.HttpHeaders headers) {
+        return begin(method, path);
+    }
+
+    /**
      * A sub-request began: a module's route (GraphQL) runs it through the proxy's own routes on behalf
      * of a client request that is observed already. Observed like any request by default; an observer
      * that counts client requests leaves these out of the count and keeps their upstream calls and usage.
@@ -77,6 +86,29 @@ public interface ProxyObserver {
          *     circuit is open; no call made) or {@code unsupported} (it cannot serve this operation; no call made)
          */
         default void upstreamAttempt(String upstream, String outcome) {}
+
+        /**
+         * An upstream call is about to go: each attempt at a named upstream (before its {@link #upstreamAttempt}),
+         * or the one call of the default upstream (before {@link #upstreamResponded}). A tracing observer starts
+         * the attempt's span here and hands the upstream its trace context through {@code headers} (W3C
+         * {@code traceparent} and {@code tracestate}), so that the model server's spans continue the trace. Only
+         * headers can be added, and only for this call; the proxy's own headers (credentials above all) cannot be
+         * replaced. Never called when no observer is configured.
+         *
+         * @param upstream the upstream's configured name ({@code openai} for the default upstream)
+         * @param kind its wire format, {@code openai}, {@code azure} or {@code compatible}
+         * @param model the model asked of the upstream (after its aliases; Azure's deployment), or {@code null}
+         * @param headers takes a header name and value to send with this call
+         */
+        default void upstreamAttemptStarted(
+                String upstream, String kind, String model, java.util.function.BiConsumer<String, String> headers) {}
+
+        /**
+         * The model the upstream's answer names ({@code model} of a JSON answer, or of the stream's event that
+         * carries the usage), for observers that {@link ProxyObserver#wantsDetails() want details}; before
+         * {@link #usage}. The name the client sees: an alias's answer names the client's model.
+         */
+        default void responseModel(String model) {}
 
         /** The policy of a refusal that came before any policy applied (no valid identity). */
         String NO_POLICY = "none";

@@ -14,27 +14,43 @@ final class UsageExtractor {
 
     private UsageExtractor() {}
 
-    /** Usage from a whole JSON body (chat completion, embeddings, response). */
-    static Optional<Usage> fromJson(byte[] body) {
+    /**
+     * Reports a whole JSON body's model ({@code model}, or {@code response.model}) and usage to {@code observation}:
+     * one parse for both, and nothing at all without a usage object.
+     */
+    static void report(byte[] body, ProxyObserver.Observation observation) {
         if (!hasUsageObject(body, body.length)) {
-            return Optional.empty();
+            return;
         }
         try {
             JsonNode root = Json.parse(body);
-            return read(root.path("usage")).or(() -> read(root.path("response").path("usage")));
+            Optional<Usage> usage =
+                    read(root.path("usage")).or(() -> read(root.path("response").path("usage")));
+            if (usage.isEmpty()) {
+                return;
+            }
+            JsonNode model = root.path("model").isTextual()
+                    ? root.path("model")
+                    : root.path("response").path("model");
+            if (model.isTextual()) {
+                observation.responseModel(model.textValue());
+            }
+            observation.usage(usage.get());
         } catch (java.io.IOException | RuntimeException e) {
-            return Optional.empty();
+            // not JSON: nothing to report
         }
     }
 
-    /** Usage from one SSE event (the final chat chunk, or {@code response.completed}). */
-    static Optional<Usage> fromEvent(List<ByteBuffer> event) {
+    /** As {@link #report(byte[], ProxyObserver.Observation)} for one SSE event. */
+    static void reportEvent(List<ByteBuffer> event, ProxyObserver.Observation observation) {
         byte[] raw = ServerSentEvents.bytes(event);
         if (!hasUsageObject(raw, raw.length)) {
-            return Optional.empty();
+            return;
         }
         String data = ServerSentEvents.data(raw);
-        return data == null ? Optional.empty() : fromJson(data.getBytes(StandardCharsets.UTF_8));
+        if (data != null) {
+            report(data.getBytes(StandardCharsets.UTF_8), observation);
+        }
     }
 
     /** Whether {@code "usage"} is followed by an object (chunks carry {@code "usage":null} until the last). */

@@ -45,11 +45,25 @@ final class JdkUpstreamClient implements UpstreamClient {
     private final ExecutorService executor;
 
     private final UpstreamConfig config;
+    /** The application's settings of the client the proxy made, for {@link #withTimeouts}; null when given one. */
+    private final java.util.function.Consumer<? super HttpClient.Builder> customizer;
 
-    private JdkUpstreamClient(HttpClient client, ExecutorService executor, UpstreamConfig config) {
+    private JdkUpstreamClient(
+            HttpClient client,
+            ExecutorService executor,
+            UpstreamConfig config,
+            java.util.function.Consumer<? super HttpClient.Builder> customizer) {
         this.client = client;
         this.executor = executor;
         this.config = config;
+        this.customizer = customizer;
+    }
+
+    @Override
+    public UpstreamClient withTimeouts(java.time.Duration connectTimeout, java.time.Duration responseTimeout) {
+        UpstreamConfig c = config.withConnectTimeout(connectTimeout).withResponseTimeout(responseTimeout);
+        // An application's client keeps its connect timeout (it is the client's); the response timeout is per request.
+        return executor == null ? new JdkUpstreamClient(client, null, c, null) : create(c, customizer);
     }
 
     static JdkUpstreamClient create(UpstreamConfig config) {
@@ -62,7 +76,7 @@ final class JdkUpstreamClient implements UpstreamClient {
      * would carry one user's exchange into another's.
      */
     static JdkUpstreamClient given(UpstreamConfig config, HttpClient client) {
-        return new JdkUpstreamClient(requireProxyFit(client), null, config);
+        return new JdkUpstreamClient(requireProxyFit(client), null, config, null);
     }
 
     private static HttpClient requireProxyFit(HttpClient client) {
@@ -105,7 +119,7 @@ final class JdkUpstreamClient implements UpstreamClient {
                 .executor(executor);
         try {
             customizer.accept(builder);
-            return new JdkUpstreamClient(requireProxyFit(builder.build()), executor, config);
+            return new JdkUpstreamClient(requireProxyFit(builder.build()), executor, config, customizer);
         } catch (RuntimeException e) {
             executor.shutdown();
             throw e;

@@ -84,6 +84,13 @@ final class JettyUpstreamClient implements UpstreamClient {
         return new JettyUpstreamClient(client, config, false);
     }
 
+    @Override
+    public UpstreamClient withTimeouts(java.time.Duration connectTimeout, java.time.Duration responseTimeout) {
+        UpstreamConfig c = config.withConnectTimeout(connectTimeout).withResponseTimeout(responseTimeout);
+        // An application's client keeps its connect timeout (it is the client's); the headers' timer is per request.
+        return owned ? create(c) : new JettyUpstreamClient(client, c, false);
+    }
+
     static JettyUpstreamClient create(UpstreamConfig config) {
         return create(config, POOLED_IDLE);
     }

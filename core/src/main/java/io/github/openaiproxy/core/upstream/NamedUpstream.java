@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
  * @param contextFallback where a request goes, once, when this upstream answers 400 with OpenAI's
  *     {@code context_length_exceeded}: a model with a larger window, on this upstream or another; empty: the 400
  *     is relayed
+ * @param connection how this upstream is called: extra headers, timeouts, OpenAI's organization and project, a
+ *     compatible server's auth style, Azure's API form
  */
 public record NamedUpstream(
         String name,
@@ -38,7 +40,8 @@ public record NamedUpstream(
         Optional<String> apiVersion,
         List<Fallback> fallback,
         Retry retry,
-        Optional<Fallback> contextFallback) {
+        Optional<Fallback> contextFallback,
+        UpstreamConnection connection) {
 
     /** The key prefix of every upstream setting. */
     public static final String PREFIX = "upstreams.";
@@ -159,6 +162,8 @@ public record NamedUpstream(
         fallback = List.copyOf(fallback == null ? List.of() : fallback);
         retry = retry == null ? Retry.DEFAULTS : retry;
         contextFallback = contextFallback == null ? Optional.empty() : contextFallback;
+        connection = connection == null ? UpstreamConnection.DEFAULTS : connection;
+        connection.check(name, kind, keys);
         if (contextFallback.isPresent() && contextFallback.get().model().isEmpty()) {
             throw new UpstreamSettingException(key(name, "context-fallback"), "expected 'model' or 'upstream:model'");
         }
@@ -201,8 +206,11 @@ public record NamedUpstream(
                 throw new UpstreamSettingException(key(name, "keys"), "a key is printable ASCII without spaces");
             }
         }
-        if (kind == Kind.AZURE && apiVersion.isEmpty()) {
-            throw new UpstreamSettingException(key(name, "api-version"), "required for kind azure");
+        if (kind == Kind.AZURE
+                && apiVersion.isEmpty()
+                && connection.azureApi() == UpstreamConnection.AzureApi.DEPLOYMENTS) {
+            throw new UpstreamSettingException(
+                    key(name, "api-version"), "required for kind azure (but with azure-api=v1)");
         }
         if (kind != Kind.AZURE && apiVersion.isPresent()) {
             throw new UpstreamSettingException(key(name, "api-version"), "only for kind azure");
@@ -225,6 +233,21 @@ public record NamedUpstream(
                 throw new UpstreamSettingException(key(name, "fallback"), "an upstream cannot fall back to itself");
             }
         }
+    }
+
+    /** As the canonical constructor, with {@link UpstreamConnection#DEFAULTS}. */
+    public NamedUpstream(
+            String name,
+            Kind kind,
+            URI baseUrl,
+            List<String> keys,
+            List<String> models,
+            Map<String, String> aliases,
+            Optional<String> apiVersion,
+            List<Fallback> fallback,
+            Retry retry,
+            Optional<Fallback> contextFallback) {
+        this(name, kind, baseUrl, keys, models, aliases, apiVersion, fallback, retry, contextFallback, null);
     }
 
     /** As the canonical constructor, without a context-window fallback. */
@@ -361,6 +384,6 @@ public record NamedUpstream(
         return "NamedUpstream[name=" + name + ", kind=" + kindName(kind) + ", baseUrl=" + baseUrl + ", keys="
                 + keys.size() + ", models=" + models + ", aliases=" + aliases + ", apiVersion="
                 + apiVersion.orElse("") + ", fallback=" + fallback + ", retry=" + retry
-                + contextFallback.map(f -> ", contextFallback=" + f).orElse("") + "]";
+                + contextFallback.map(f -> ", contextFallback=" + f).orElse("") + ", " + connection + "]";
     }
 }

@@ -18,8 +18,12 @@ import java.util.regex.Pattern;
  *       URL, {@code Authorization: Bearer <key>} (none for a compatible server without keys).
  *   <li>{@link NamedUpstream.Kind#AZURE}: {@code <base>/openai/deployments/<deployment>/<operation>?api-version=<v>}
  *       with an {@code api-key} header, the deployment being the model after the upstream's aliases (Azure
- *       OpenAI's 2024-10-21 inference specification).
+ *       OpenAI's 2024-10-21 inference specification); with {@code azure-api=v1}
+ *       {@code <base>/openai/v1/<operation>}, the deployment in the body's model.
  * </ul>
+ *
+ * <p>Every kind adds the upstream's configured extra headers; an OpenAI upstream its organization and project;
+ * a compatible server gets its key as its {@code auth} says.
  */
 @Internal
 public final class NamedUpstreamRequests {
@@ -63,7 +67,9 @@ public final class NamedUpstreamRequests {
      * Azure, the operations its deployments serve, for a well-formed deployment name.
      */
     public boolean serves(String v1Path, String upstreamModel) {
-        if (upstream.kind() != NamedUpstream.Kind.AZURE) {
+        if (upstream.kind() != NamedUpstream.Kind.AZURE
+                || upstream.connection().azureApi() == UpstreamConnection.AzureApi.V1) {
+            // Azure's v1 form takes OpenAI's paths with the model (deployment) in the body.
             return true;
         }
         return AZURE_OPERATIONS.contains(v1Path)
@@ -92,7 +98,19 @@ public final class NamedUpstreamRequests {
             String upstreamModel) {
         HeaderMap h = new HeaderMap();
         URI uri;
-        if (upstream.kind() == NamedUpstream.Kind.AZURE) {
+        UpstreamConnection connection = upstream.connection();
+        if (upstream.kind() == NamedUpstream.Kind.AZURE && connection.azureApi() == UpstreamConnection.AzureApi.V1) {
+            // <endpoint>/openai/v1/<operation>: no deployment in the path, api-version only when configured.
+            uri = URI.create(azureRoot
+                    + v1Path
+                    + upstream.apiVersion()
+                            .map(v -> "?api-version="
+                                    + java.net.URLEncoder.encode(v, java.nio.charset.StandardCharsets.UTF_8))
+                            .orElse(""));
+            if (key != null) {
+                h.set("api-key", key.reveal());
+            }
+        } else if (upstream.kind() == NamedUpstream.Kind.AZURE) {
             if (!serves(v1Path, upstreamModel)) {
                 throw new IllegalArgumentException("not an Azure deployment operation");
             }
@@ -104,9 +122,14 @@ public final class NamedUpstreamRequests {
             }
         } else {
             uri = paths.resolve(v1Path, rawQuery);
-            if (key != null) {
+            UpstreamConnection.Auth auth = connection.auth();
+            if (key != null && auth.style() == UpstreamConnection.Auth.Style.BEARER) {
                 h.set("Authorization", "Bearer " + key.reveal());
+            } else if (key != null && auth.style() == UpstreamConnection.Auth.Style.HEADER) {
+                h.set(auth.header(), key.reveal());
             }
+            connection.organization().ifPresent(o -> h.set("OpenAI-Organization", o));
+            connection.project().ifPresent(p -> h.set("OpenAI-Project", p));
         }
         h.set("User-Agent", USER_AGENT);
         if (body.length > 0) {
@@ -119,6 +142,9 @@ public final class NamedUpstreamRequests {
                 values.forEach(v -> h.add(name, v));
             }
         }
+        // Last, so that a configured User-Agent or Accept wins; credential and transport headers were refused at
+        // start-up.
+        connection.headers().forEach(h::set);
         return new UpstreamRequest(method, uri, h.build(), body);
     }
 

@@ -14,6 +14,20 @@ public interface UpstreamClient extends AutoCloseable {
     /** Sends a request; the future completes with the response headers and an unread body. */
     CompletableFuture<UpstreamResponse> send(UpstreamRequest request);
 
+    /**
+     * A client like this one with other timeouts, for a named upstream's own {@code connect-timeout} and
+     * {@code timeout} (to the response headers). The caller closes the returned client when it is not this one.
+     * The proxy's clients make a new client with both (the JDK's and Jetty's given an application's own
+     * client reuse it with the new response timeout, its own connect timeout kept); by default, for another
+     * implementation, this client as it is.
+     *
+     * @param connectTimeout the time to connect
+     * @param responseTimeout the time to the response headers
+     */
+    default UpstreamClient withTimeouts(java.time.Duration connectTimeout, java.time.Duration responseTimeout) {
+        return this;
+    }
+
     /** The client {@link UpstreamConfig#client()} asks for. */
     static UpstreamClient create(UpstreamConfig config) {
         return switch (config.client()) {

@@ -1388,6 +1388,86 @@ public class OpenAiProxyProperties {
             this.contextFallback = contextFallback;
         }
 
+        /**
+         * Extra headers sent on every call, 'Name=value' pairs; hop-by-hop and credential headers are refused at
+         * start-up. Values are never logged.
+         */
+        private List<String> headers;
+
+        /** Time to connect to this upstream; unset: 'openai.proxy.connect-timeout'. */
+        private Duration connectTimeout;
+
+        /** Time to this upstream's response headers, retried as a failure when over; unset: 'response-timeout'. */
+        private Duration timeout;
+
+        /** 'OpenAI-Organization' of a kind 'openai' upstream. */
+        private String organization;
+
+        /** 'OpenAI-Project' of a kind 'openai' upstream. */
+        private String project;
+
+        /** How a kind 'compatible' upstream gets its key: 'bearer', 'header:<Name>' (the bare key) or 'none'. */
+        private String auth = "bearer";
+
+        /** Azure's API form: 'deployments' (with 'api-version') or 'v1' ('/openai/v1/...', model in the body). */
+        private String azureApi = "deployments";
+
+        public List<String> getHeaders() {
+            return headers;
+        }
+
+        public void setHeaders(List<String> headers) {
+            this.headers = headers;
+        }
+
+        public Duration getConnectTimeout() {
+            return connectTimeout;
+        }
+
+        public void setConnectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+        }
+
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
+        }
+
+        public String getOrganization() {
+            return organization;
+        }
+
+        public void setOrganization(String organization) {
+            this.organization = organization;
+        }
+
+        public String getProject() {
+            return project;
+        }
+
+        public void setProject(String project) {
+            this.project = project;
+        }
+
+        public String getAuth() {
+            return auth;
+        }
+
+        public void setAuth(String auth) {
+            this.auth = auth;
+        }
+
+        public String getAzureApi() {
+            return azureApi;
+        }
+
+        public void setAzureApi(String azureApi) {
+            this.azureApi = azureApi;
+        }
+
         /** Retries on this upstream (0 to 10) before its fallbacks, before the first byte of an answer only. */
         private int retries = 2;
 

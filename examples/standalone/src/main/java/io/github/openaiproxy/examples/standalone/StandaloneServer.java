@@ -55,6 +55,8 @@ public final class StandaloneServer implements AutoCloseable {
     private final File baseDir;
     private final SessionStorage sessions;
     private final AccessStorage access;
+    /** OpenTelemetry when the OTEL_* variables ask for it, else {@code null}. */
+    private final Telemetry telemetry;
 
     private StandaloneServer(
             Tomcat tomcat,
@@ -62,7 +64,9 @@ public final class StandaloneServer implements AutoCloseable {
             DemoUpstream demo,
             File baseDir,
             SessionStorage sessions,
-            AccessStorage access) {
+            AccessStorage access,
+            Telemetry telemetry) {
+        this.telemetry = telemetry;
         this.tomcat = tomcat;
         this.engine = engine;
         this.demo = demo;
@@ -146,11 +150,13 @@ public final class StandaloneServer implements AutoCloseable {
         GraphQlOptions graphQl;
         SessionStorage sessions = null;
         AccessStorage access;
+        Telemetry telemetry = null;
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
             graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
             sessions = SessionStorage.open(settings, clock, workDir);
             access = AccessStorage.open(settings, sessions, workDir);
+            telemetry = Telemetry.fromEnvironment(settings).orElse(null);
         } catch (RuntimeException e) {
             if (sessions != null) {
                 sessions.close();
@@ -165,6 +171,9 @@ public final class StandaloneServer implements AutoCloseable {
                 .proxyKeys(access.keys())
                 .policyStore(access.policies())
                 .auditLog(access.audit());
+        if (telemetry != null) {
+            builder.observer(telemetry.observer()); // the GenAI conventions' spans and metrics, trace context upstream
+        }
         if (graphQl.enabled()) {
             builder.route(GraphQlRoute.create(config, graphQl));
         }
@@ -194,7 +203,7 @@ public final class StandaloneServer implements AutoCloseable {
         }
         tomcat.start();
 
-        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access);
+        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access, telemetry);
         server.logStart(options, config);
         exposureWarning(options.host(), loopback, config, demo != null)
                 .ifPresent(w -> LOG.log(System.Logger.Level.WARNING, w));
@@ -384,6 +393,9 @@ public final class StandaloneServer implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "stopping Tomcat failed", e);
         }
         engine.close();
+        if (telemetry != null) {
+            telemetry.close(); // after the engine: the last spans are exported
+        }
         access.close();
         sessions.close();
         if (demo != null) {

@@ -1,0 +1,286 @@
+package io.github.openaiproxy.core;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.observe.otel.OpenTelemetryProxyObserver;
+import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.propagation.ContextPropagators;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.metrics.SdkMeterProvider;
+import io.opentelemetry.sdk.metrics.data.HistogramPointData;
+import io.opentelemetry.sdk.metrics.data.MetricData;
+import io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The OpenTelemetry observer on a real engine and a WireMock upstream, read back through the SDK's in-memory
+ * exporters: the GenAI conventions' span names, parents, kinds and attributes, the token and duration metrics,
+ * and the W3C trace context that reaches the upstream with the caller's trace id; never a key or any content.
+ */
+class OpenTelemetryProxyObserverTest {
+    private static final String TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+    private static final String CALLER_SPAN = "00f067aa0ba902b7";
+    private static final String TRACEPARENT = "00-" + TRACE_ID + "-" + CALLER_SPAN + "-01";
+    private static final String FIRST_KEY = "sk-first-0123456789abcdefghijklmnop";
+    private static final String AZURE_KEY = "azure-key-0123456789abcdefghijklmnop";
+    private static final String PROMPT = "the secret prompt text";
+    private static final String CHAT =
+            "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + PROMPT + "\"}]}";
+    private static final String ANSWER = "the private completion";
+
+    @RegisterExtension
+    static final WireMockUpstream upstream = new WireMockUpstream();
+
+    private final InMemorySpanExporter spans = InMemorySpanExporter.create();
+    private final InMemoryMetricReader metrics = InMemoryMetricReader.create();
+    private final OpenTelemetrySdk otel = OpenTelemetrySdk.builder()
+            .setTracerProvider(SdkTracerProvider.builder()
+                    .addSpanProcessor(SimpleSpanProcessor.create(spans))
+                    .build())
+            .setMeterProvider(
+                    SdkMeterProvider.builder().registerMetricReader(metrics).build())
+            .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
+            .build();
+
+    @AfterEach
+    void close() {
+        otel.close();
+    }
+
+    private ProxyEngine namedEngine() {
+        Map<String, String> s = new java.util.HashMap<>();
+        s.put("upstreams.first.base-url", upstream.baseUrl().toString());
+        s.put("upstreams.first.keys", FIRST_KEY);
+        s.put("upstreams.first.models", "gpt-4o");
+        s.put("upstreams.first.retries", "0");
+        s.put("upstreams.first.fallback", "azure:prod-gpt4o");
+        s.put("upstreams.azure.kind", "azure");
+        s.put("upstreams.azure.base-url", upstream.baseUrl().toString());
+        s.put("upstreams.azure.keys", AZURE_KEY);
+        s.put("upstreams.azure.api-version", "2024-10-21");
+        return ProxyEngine.builder(ProxySettings.from(s).toConfig())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .build();
+    }
+
+    @Test
+    void aRequestSpanContinuesTheCallersTraceWithOneClientSpanPerAttemptAndTheTraceGoesUpstream() {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(aResponse().withStatus(429).withBody("{\"error\":{\"code\":\"rate_limit\"}}")));
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/openai/deployments/prod-gpt4o/chat/completions"))
+                        .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"message\":"
+                                + "{\"content\":\"" + ANSWER + "\"}}],\"usage\":{\"prompt_tokens\":11,"
+                                + "\"completion_tokens\":7,\"total_tokens\":18}}")));
+
+        Answer answer;
+        try (ProxyEngine engine = namedEngine()) {
+            answer = EngineFixture.send(
+                    engine,
+                    EngineFixture.post("/v1/chat/completions", CHAT)
+                            .header("traceparent", TRACEPARENT)
+                            .header("tracestate", "vendor=abc"));
+        }
+        assertThat(answer.status()).isEqualTo(200);
+
+        List<SpanData> finished = spans.getFinishedSpanItems();
+        assertThat(finished).hasSize(3);
+        SpanData request = one(finished, "chat gpt-4o", SpanKind.SERVER);
+        assertThat(request.getTraceId()).isEqualTo(TRACE_ID);
+        assertThat(request.getParentSpanId()).isEqualTo(CALLER_SPAN);
+        assertThat(request.getAttributes().asMap())
+                .containsEntry(AttributeKey.stringKey("gen_ai.operation.name"), "chat")
+                .containsEntry(AttributeKey.stringKey("gen_ai.provider.name"), "azure.ai.openai")
+                .containsEntry(AttributeKey.stringKey("gen_ai.request.model"), "gpt-4o")
+                .containsEntry(AttributeKey.stringKey("gen_ai.response.model"), "gpt-4o-2024-08-06")
+                .containsEntry(AttributeKey.longKey("gen_ai.usage.input_tokens"), 11L)
+                .containsEntry(AttributeKey.longKey("gen_ai.usage.output_tokens"), 7L);
+
+        SpanData refused = one(finished, "chat gpt-4o", SpanKind.CLIENT);
+        SpanData served = one(finished, "chat prod-gpt4o", SpanKind.CLIENT);
+        for (SpanData attempt : List.of(refused, served)) {
+            assertThat(attempt.getTraceId()).isEqualTo(TRACE_ID);
+            assertThat(attempt.getParentSpanId()).isEqualTo(request.getSpanId());
+        }
+        assertThat(refused.getAttributes().asMap())
+                .containsEntry(AttributeKey.stringKey("gen_ai.provider.name"), "openai")
+                .containsEntry(AttributeKey.stringKey("openai_proxy.upstream"), "first")
+                .containsEntry(AttributeKey.longKey("http.response.status_code"), 429L)
+                .containsEntry(AttributeKey.stringKey("error.type"), "429");
+        assertThat(refused.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+        assertThat(served.getAttributes().asMap())
+                .containsEntry(AttributeKey.stringKey("gen_ai.provider.name"), "azure.ai.openai")
+                .containsEntry(AttributeKey.stringKey("openai_proxy.upstream"), "azure")
+                .containsEntry(AttributeKey.stringKey("gen_ai.request.model"), "prod-gpt4o")
+                .containsEntry(AttributeKey.longKey("gen_ai.usage.input_tokens"), 11L)
+                .containsEntry(AttributeKey.longKey("gen_ai.usage.output_tokens"), 7L)
+                .doesNotContainKey(AttributeKey.stringKey("error.type"));
+
+        // Each upstream got the trace context of its own attempt: the caller's trace id, the attempt as parent.
+        LoggedRequest toFirst = upstream.server()
+                .findAll(postRequestedFor(urlPathEqualTo("/v1/chat/completions")))
+                .get(0);
+        LoggedRequest toAzure = upstream.server()
+                .findAll(postRequestedFor(urlPathEqualTo("/openai/deployments/prod-gpt4o/chat/completions")))
+                .get(0);
+        assertThat(toFirst.getHeader("traceparent")).startsWith("00-" + TRACE_ID + "-" + refused.getSpanId() + "-");
+        assertThat(toAzure.getHeader("traceparent")).startsWith("00-" + TRACE_ID + "-" + served.getSpanId() + "-");
+        assertThat(toAzure.getHeader("tracestate")).isEqualTo("vendor=abc");
+        // The proxy's own headers were not touched.
+        assertThat(toAzure.getHeader("api-key")).isEqualTo(AZURE_KEY);
+
+        // Nothing secret or private in any attribute.
+        for (SpanData span : finished) {
+            assertThat(span.getAttributes().asMap().values().toString())
+                    .doesNotContain(FIRST_KEY)
+                    .doesNotContain(AZURE_KEY)
+                    .doesNotContain(PROMPT)
+                    .doesNotContain(ANSWER)
+                    .doesNotContain(upstream.baseUrl().getHost() + ":"
+                            + upstream.baseUrl().getPort());
+        }
+
+        Collection<MetricData> data = metrics.collectAllMetrics();
+        HistogramPointData duration = onlyPoint(data, "gen_ai.client.operation.duration");
+        assertThat(duration.getCount()).isEqualTo(1);
+        assertThat(duration.getAttributes())
+                .isEqualTo(Attributes.builder()
+                        .put("gen_ai.operation.name", "chat")
+                        .put("gen_ai.provider.name", "azure.ai.openai")
+                        .put("gen_ai.request.model", "gpt-4o")
+                        .put("gen_ai.response.model", "gpt-4o-2024-08-06")
+                        .build());
+        assertThat(metric(data, "gen_ai.client.operation.duration").getUnit()).isEqualTo("s");
+        MetricData tokens = metric(data, "gen_ai.client.token.usage");
+        assertThat(tokens.getUnit()).isEqualTo("{token}");
+        assertThat(tokens.getHistogramData().getPoints())
+                .extracting(p -> p.getAttributes().get(AttributeKey.stringKey("gen_ai.token.type")), p -> p.getSum())
+                .containsExactlyInAnyOrder(
+                        org.assertj.core.groups.Tuple.tuple("input", 11.0),
+                        org.assertj.core.groups.Tuple.tuple("output", 7.0));
+    }
+
+    @Test
+    void aStreamOfTheDefaultUpstreamRecordsTheTimeToFirstTokenAndItsAttemptSpanCarriesTheTrace() {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(
+                                        "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}"
+                                                + "\n\ndata: {\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{"
+                                                + "\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
+                                                + "data: [DONE]\n\n")));
+        Answer answer;
+        try (ProxyEngine engine = ProxyEngine.builder(
+                        EngineFixture.config(upstream.baseUrl()).build())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .build()) {
+            answer = EngineFixture.send(
+                    engine,
+                    EngineFixture.post(
+                            "/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[]}"));
+        }
+        assertThat(answer.status()).isEqualTo(200);
+
+        List<SpanData> finished = spans.getFinishedSpanItems();
+        SpanData request = one(finished, "chat gpt-4o-mini", SpanKind.SERVER);
+        SpanData attempt = one(finished, "chat gpt-4o-mini", SpanKind.CLIENT);
+        assertThat(request.getParentSpanContext().isValid()).isFalse(); // no caller trace: a root
+        assertThat(attempt.getParentSpanId()).isEqualTo(request.getSpanId());
+        assertThat(attempt.getAttributes().get(AttributeKey.stringKey("openai_proxy.upstream")))
+                .isEqualTo("openai");
+        assertThat(attempt.getAttributes().get(AttributeKey.longKey("gen_ai.usage.output_tokens")))
+                .isEqualTo(2L);
+        LoggedRequest sent = upstream.server()
+                .findAll(postRequestedFor(urlPathEqualTo("/v1/chat/completions")))
+                .get(0);
+        assertThat(sent.getHeader("traceparent"))
+                .startsWith("00-" + request.getTraceId() + "-" + attempt.getSpanId() + "-");
+
+        Collection<MetricData> data = metrics.collectAllMetrics();
+        HistogramPointData firstToken = onlyPoint(data, "gen_ai.server.time_to_first_token");
+        assertThat(firstToken.getCount()).isEqualTo(1);
+        assertThat(firstToken.getAttributes().get(AttributeKey.stringKey("gen_ai.response.model")))
+                .isEqualTo("gpt-4o-mini");
+        assertThat(onlyPoint(data, "gen_ai.client.operation.duration")
+                        .getAttributes()
+                        .get(AttributeKey.stringKey("gen_ai.provider.name")))
+                .isEqualTo("openai");
+    }
+
+    @Test
+    void aClientsUnknownModelIsNoMetricAttributeAndOtherRoutesAreNotObserved() {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(
+                                aResponse().withStatus(404).withBody("{\"error\":{\"code\":\"model_not_found\"}}")));
+        upstream.server()
+                .stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlPathEqualTo("/v1/models"))
+                        .willReturn(okJson("{\"data\":[]}")));
+        try (ProxyEngine engine = ProxyEngine.builder(
+                        EngineFixture.config(upstream.baseUrl()).build())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .build()) {
+            EngineFixture.send(
+                    engine, EngineFixture.post("/v1/chat/completions", "{\"model\":\"x-1\",\"messages\":[]}"));
+            EngineFixture.send(engine, EngineFixture.get("/v1/models"));
+        }
+        List<SpanData> finished = spans.getFinishedSpanItems();
+        assertThat(finished).extracting(SpanData::getName).containsOnly("chat x-1"); // none for /v1/models
+        SpanData request = one(finished, "chat x-1", SpanKind.SERVER);
+        assertThat(request.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+        assertThat(request.getAttributes().get(AttributeKey.stringKey("error.type")))
+                .isEqualTo("404");
+        HistogramPointData duration = onlyPoint(metrics.collectAllMetrics(), "gen_ai.client.operation.duration");
+        assertThat(duration.getAttributes().get(AttributeKey.stringKey("gen_ai.request.model")))
+                .isEqualTo("_OTHER");
+        assertThat(duration.getAttributes().get(AttributeKey.stringKey("error.type")))
+                .isEqualTo("404");
+    }
+
+    private static SpanData one(List<SpanData> spans, String name, SpanKind kind) {
+        List<SpanData> matching = spans.stream()
+                .filter(s -> s.getName().equals(name) && s.getKind() == kind)
+                .toList();
+        assertThat(matching).as(kind + " span '" + name + "' among " + spans).hasSize(1);
+        return matching.get(0);
+    }
+
+    private static MetricData metric(Collection<MetricData> data, String name) {
+        return data.stream()
+                .filter(m -> m.getName().equals(name))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no metric " + name + " in " + data));
+    }
+
+    private static HistogramPointData onlyPoint(Collection<MetricData> data, String name) {
+        Collection<HistogramPointData> points =
+                metric(data, name).getHistogramData().getPoints();
+        assertThat(points).hasSize(1);
+        return points.iterator().next();
+    }
+}

@@ -1,0 +1,108 @@
+package io.github.openaiproxy.examples.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The server's OpenTelemetry over real HTTP: off without any {@code OTEL_*} variable; with
+ * {@code OTEL_TRACES_EXPORTER} set, the GenAI spans are exported through the SDK's autoconfigure (here to an
+ * in-memory exporter chosen by name, as {@code otlp} would be) and the caller's trace continues to the upstream.
+ */
+class StandaloneTelemetryTest {
+    private static final String TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
+    private static final String CALLER_SPAN = "b7ad6b7169203331";
+    private static final String KEY = "sk-telemetry-0123456789abcdefghijklmnop";
+
+    @Test
+    void noOtelVariableNoTelemetryAndTheSdkCanBeTurnedOff() {
+        assertThat(Telemetry.fromEnvironment(Map.of("OPENAI_API_KEY", KEY))).isEmpty();
+        assertThat(Telemetry.fromEnvironment(Map.of("OTEL_SERVICE_NAME", "x"))).isEmpty();
+        assertThat(Telemetry.fromEnvironment(Map.of("OTEL_TRACES_EXPORTER", "otlp", "OTEL_SDK_DISABLED", "true")))
+                .isEmpty();
+    }
+
+    @Test
+    void aChatIsTracedFromTheCallerThroughTheProxyToTheUpstream() throws Exception {
+        List<String> traceparents = new CopyOnWriteArrayList<>();
+        HttpServer upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        upstream.createContext("/v1/chat/completions", exchange -> {
+            traceparents.add(String.valueOf(exchange.getRequestHeaders().getFirst("traceparent")));
+            exchange.getRequestBody().readAllBytes();
+            byte[] body = ("{\"id\":\"c\",\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,"
+                            + "\"completion_tokens\":6,\"total_tokens\":10}}")
+                    .getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        upstream.start();
+        InMemoryExporterProvider.SPANS.reset();
+        StandaloneServer server = StandaloneServer.start(
+                new StandaloneOptions(0, "127.0.0.1", false),
+                Map.of(
+                        "OPENAI_API_KEY", KEY,
+                        "OPENAI_BASE_URL",
+                                "http://127.0.0.1:" + upstream.getAddress().getPort(),
+                        "OPENAI_PROXY_SESSIONS_STORE", "memory",
+                        "OTEL_TRACES_EXPORTER", "test-memory",
+                        "OTEL_METRICS_EXPORTER", "none"));
+        HttpResponse<String> r;
+        try {
+            r = HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(
+                                            URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions"))
+                                    .header("Content-Type", "application/json")
+                                    .header("traceparent", "00-" + TRACE_ID + "-" + CALLER_SPAN + "-01")
+                                    .POST(HttpRequest.BodyPublishers.ofString(
+                                            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+                                                    + "\"content\":\"private words\"}]}"))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+        } finally {
+            server.close(); // shuts the SDK down: the batch of spans is exported
+            upstream.stop(0);
+        }
+        assertThat(r.statusCode()).isEqualTo(200);
+
+        List<SpanData> spans = InMemoryExporterProvider.SPANS.getFinishedSpanItems();
+        SpanData request = spans.stream()
+                .filter(s -> s.getKind() == SpanKind.SERVER)
+                .findFirst()
+                .orElseThrow();
+        SpanData attempt = spans.stream()
+                .filter(s -> s.getKind() == SpanKind.CLIENT)
+                .findFirst()
+                .orElseThrow();
+        assertThat(request.getName()).isEqualTo("chat gpt-4o-mini");
+        assertThat(request.getTraceId()).isEqualTo(TRACE_ID);
+        assertThat(request.getParentSpanId()).isEqualTo(CALLER_SPAN);
+        assertThat(request.getResource().getAttribute(AttributeKey.stringKey("service.name")))
+                .isEqualTo("openai-proxy");
+        assertThat(attempt.getParentSpanId()).isEqualTo(request.getSpanId());
+        assertThat(attempt.getAttributes().get(AttributeKey.longKey("gen_ai.usage.output_tokens")))
+                .isEqualTo(6L);
+        assertThat(traceparents).singleElement().asString().startsWith("00-" + TRACE_ID + "-" + attempt.getSpanId());
+        for (SpanData s : spans) {
+            assertThat(s.getAttributes().asMap().values().toString())
+                    .doesNotContain(KEY)
+                    .doesNotContain("private words");
+        }
+    }
+}
