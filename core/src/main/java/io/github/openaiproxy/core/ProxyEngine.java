@@ -17,6 +17,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.images.FilesystemImageStore;
 import io.github.openaiproxy.core.images.ImageStore;
 import io.github.openaiproxy.core.images.Images;
+import io.github.openaiproxy.core.images.S3Images;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
@@ -83,6 +84,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final Images images;
 
     private final ExecutorService imageThreads;
+    /** The image store this engine made and closes (the S3 store's client); {@code null} otherwise. */
+    private final AutoCloseable ownedImageStore;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -118,6 +121,8 @@ public final class ProxyEngine implements AutoCloseable {
                     imageStore);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
         }
+        // A store the engine made (S3's client) is the engine's to close.
+        this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? c : null;
         this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
         this.images = imageStore == null
                 ? null
@@ -216,6 +221,9 @@ public final class ProxyEngine implements AutoCloseable {
                 return given != null
                         ? given
                         : FilesystemImageStore.create(config.images().directory());
+            case S3:
+                // The SDK is optional: S3Images checks it is there before anything links it.
+                return given != null ? given : S3Images.create(config.images().s3());
             default:
                 if (given == null) {
                     throw new IllegalStateException(
@@ -399,6 +407,13 @@ public final class ProxyEngine implements AutoCloseable {
         }
         if (imageThreads != null) {
             imageThreads.shutdown();
+        }
+        if (ownedImageStore != null) {
+            try {
+                ownedImageStore.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "image store not closed: " + e.getMessage());
+            }
         }
         if (ownsSessionStore) {
             sessionStore.close();
