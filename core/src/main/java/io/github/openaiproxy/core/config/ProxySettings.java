@@ -222,7 +222,7 @@ public final class ProxySettings {
                     Setting.Type.BOOLEAN,
                     "false",
                     "Whether the bucket is addressed in the path (most self-hosted services need it)."),
-            Setting.string("images.s3.prefix", "", "The start of every image's object key, such as images/."),
+            Setting.string("images.s3.prefix", null, "The start of every image's object key, such as images/."),
             Setting.of(
                     "images.s3.presign",
                     Setting.Type.DURATION,
