@@ -95,8 +95,26 @@ public final class ProxyEngine implements AutoCloseable {
         this.sessionThreads = sessionStore.blocking() && b.sessionExecutor == null
                 ? boundedSessionThreads(config.sessions().queueSize())
                 : null;
+        ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
+        // A store the engine made (S3's client) is the engine's to close.
+        this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? c : null;
+        this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
+        this.images = imageStore == null
+                ? null
+                : new Images(
+                        imageStore,
+                        config.images(),
+                        config.maxBodySize(),
+                        config.upstream().baseUrl(),
+                        config.path(),
+                        imageThreads,
+                        b.clock);
+        // Deleting a session deletes the stored images its messages refer to.
         ChatSessions sessions = new ChatSessions(
-                sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
+                sessionStore,
+                config.sessions(),
+                b.sessionExecutor != null ? b.sessionExecutor : sessionThreads,
+                images);
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
         // Keys, policies and the admin API (off by default: then its paths are unknown, 404).
         // The identify step finds declared keys itself, then asks the stored ones; the admin API sees both.
@@ -104,7 +122,6 @@ public final class ProxyEngine implements AutoCloseable {
         this.proxyKeys = LayeredProxyKeyStore.of(config.access().declaredKeys(), storedKeys);
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
-        ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
         if (adminThreads != null) {
             if (config.access().admin().tokenHashes().isEmpty()
                     && config.access().admin().role() == null) {
@@ -121,19 +138,6 @@ public final class ProxyEngine implements AutoCloseable {
                     imageStore);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
         }
-        // A store the engine made (S3's client) is the engine's to close.
-        this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? c : null;
-        this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
-        this.images = imageStore == null
-                ? null
-                : new Images(
-                        imageStore,
-                        config.images(),
-                        config.maxBodySize(),
-                        config.upstream().baseUrl(),
-                        config.path(),
-                        imageThreads,
-                        b.clock);
         if (images != null) {
             all.addAll(images.routes());
         }

@@ -77,7 +77,9 @@ class S3ImageStorageHttpTest {
                 .withPathStyle(true)
                 .withPrefix("generated/"));
         ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
-                        .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.S3).withS3(settings))
+                        .images(ImageConfig.DEFAULTS
+                                .withStore(ImageConfig.Store.S3)
+                                .withS3(settings))
                         .build())
                 .build(); // no store given: the engine makes the S3 store from images.s3.*
         proxy = TomcatProxy.servlet(engine);
@@ -119,7 +121,8 @@ class S3ImageStorageHttpTest {
                 + Base64.getEncoder().encodeToString(inline) + "\"}");
         String link = data.get(0).path("url").asText();
         assertThat(link).startsWith("/images/files/img_").endsWith(".png");
-        assertThat(data.get(1).path("b64_json").asText()).isEqualTo(Base64.getEncoder().encodeToString(inline));
+        assertThat(data.get(1).path("b64_json").asText())
+                .isEqualTo(Base64.getEncoder().encodeToString(inline));
 
         upstream.stubFor(get(anyUrl()).willReturn(aResponse().withStatus(403))); // the upstream's link expired
         HttpResponse<byte[]> got = fetch(link);
@@ -137,9 +140,9 @@ class S3ImageStorageHttpTest {
 
         // The object is in the bucket under the prefix: S3 itself serves it (S3Mock needs no signature to read).
         String id = link.substring("/images/files/".length(), link.length() - ".png".length());
-        HttpResponse<byte[]> direct = Http.sendForBytes(Http.request(
-                        URI.create(s3.endpoint() + "/" + s3.bucket() + "/generated/" + id))
-                .build());
+        HttpResponse<byte[]> direct =
+                Http.sendForBytes(Http.request(URI.create(s3.endpoint() + "/" + s3.bucket() + "/generated/" + id))
+                        .build());
         assertThat(direct.body()).isEqualTo(linked);
 
         HttpResponse<String> deleted = Http.call("DELETE", proxy.uri(link), null);
@@ -161,13 +164,16 @@ class S3ImageStorageHttpTest {
         HttpResponse<byte[]> redirect = fetch(link);
         assertThat(redirect.statusCode()).isEqualTo(302);
         String location = redirect.headers().firstValue("Location").orElseThrow();
-        assertThat(location).startsWith(s3.endpoint() + "/" + s3.bucket() + "/generated/img_")
+        assertThat(location)
+                .startsWith(s3.endpoint() + "/" + s3.bucket() + "/generated/img_")
                 .contains("X-Amz-Expires=600")
                 .contains("X-Amz-Signature=");
         assertThat(redirect.headers().firstValue("Cache-Control")).hasValue("private, no-store");
         // HEAD answers as GET would.
         HttpResponse<byte[]> head = Http.send(
-                Http.request(proxy.uri(link)).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
+                Http.request(proxy.uri(link))
+                        .method("HEAD", HttpRequest.BodyPublishers.noBody())
+                        .build(),
                 HttpResponse.BodyHandlers.ofByteArray());
         assertThat(head.statusCode()).isEqualTo(302);
 

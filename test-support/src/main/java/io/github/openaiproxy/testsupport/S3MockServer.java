@@ -73,9 +73,8 @@ public final class S3MockServer implements AutoCloseable {
     }
 
     private void awaitReady(Path log) throws IOException {
-        HttpClient client = HttpClient.newBuilder()
-                .connectTimeout(Duration.ofSeconds(2))
-                .build();
+        HttpClient client =
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         HttpRequest probe = HttpRequest.newBuilder(endpoint.resolve("/" + bucket))
                 .timeout(Duration.ofSeconds(5))

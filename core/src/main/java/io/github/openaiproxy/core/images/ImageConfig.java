@@ -53,8 +53,7 @@ public record ImageConfig(
             try {
                 return valueOf(name.strip().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(
-                        "images.store must be none, filesystem, jdbc or s3: " + name);
+                throw new IllegalArgumentException("images.store must be none, filesystem, jdbc or s3: " + name);
             }
         }
     }
@@ -111,51 +110,141 @@ public record ImageConfig(
 
     public ImageConfig withStore(Store store) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withDirectory(Path directory) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withPublicBaseUrl(URI publicBaseUrl) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withFetchHosts(List<String> fetchHosts) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withStoreB64(boolean storeB64) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withPrivateImages(boolean privateImages) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withRetention(Duration retention) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withMaxSize(long maxSize) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withFetchTimeout(Duration fetchTimeout) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withS3(S3Config s3) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout, s3);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 }

@@ -230,9 +230,8 @@ public final class S3ImageStore implements ImageStore, AutoCloseable {
             return find(id).map(i -> InputStream.nullInputStream());
         }
         try {
-            return Optional.of(s3.getObject(r -> r.bucket(bucket)
-                    .key(key(id))
-                    .range("bytes=" + offset + "-" + (offset + length - 1))));
+            return Optional.of(s3.getObject(
+                    r -> r.bucket(bucket).key(key(id)).range("bytes=" + offset + "-" + (offset + length - 1))));
         } catch (S3Exception e) {
             if (e.statusCode() == 404) {
                 return Optional.empty();

@@ -10,7 +10,8 @@ import io.github.openaiproxy.core.internal.Internal;
 @Internal
 public final class S3Images {
     private static final String[] NEEDED = {
-        "software.amazon.awssdk.services.s3.S3Client", "software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient"
+        "software.amazon.awssdk.services.s3.S3Client",
+        "software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient"
     };
 
     private S3Images() {}

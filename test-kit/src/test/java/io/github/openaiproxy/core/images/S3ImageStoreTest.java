@@ -16,8 +16,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * The S3 store passes the kit against a real S3 implementation (Adobe's S3Mock, its own process), keeps its
@@ -73,14 +73,14 @@ class S3ImageStoreTest extends ImageStoreContract {
     void anImageIsOneObjectUnderThePrefixWithItsMetadata() {
         String id = ImageIds.newId();
         byte[] bytes = image(1_000, 20);
-        StoredImage stored =
-                store.put(id, "image/png", "user:zoë/ünïcode", new ByteArrayInputStream(bytes), 10_000);
+        StoredImage stored = store.put(id, "image/png", "user:zoë/ünïcode", new ByteArrayInputStream(bytes), 10_000);
         try (S3Client client = client()) {
             var head = client.headObject(r -> r.bucket(s3.bucket()).key("kit/" + id));
             assertThat(head.contentType()).isEqualTo("image/png");
             assertThat(head.contentLength()).isEqualTo(1_000);
             assertThat(head.metadata()).containsEntry("sha256", sha256(bytes));
-            assertThat(head.metadata()).containsEntry("created", stored.createdAt().toString());
+            assertThat(head.metadata())
+                    .containsEntry("created", stored.createdAt().toString());
         }
         // Non-ASCII owners survive the ASCII-only metadata.
         assertThat(store.find(id).orElseThrow().owner()).isEqualTo("user:zoë/ünïcode");
@@ -93,7 +93,8 @@ class S3ImageStoreTest extends ImageStoreContract {
         try (S3ImageStore other = S3ImageStore.create(config().withPrefix("other/"), CREDENTIALS, Clock.systemUTC())) {
             assertThat(other.find(id)).isEmpty();
             assertThat(other.delete(id)).isFalse();
-            assertThat(other.deleteExpired(java.time.Instant.now().plusSeconds(3600))).isZero();
+            assertThat(other.deleteExpired(java.time.Instant.now().plusSeconds(3600)))
+                    .isZero();
         }
         assertThat(store.find(id)).isPresent();
     }

@@ -124,7 +124,8 @@ class OpenAiProxyImagesAutoConfigurationTests {
                         "openai.proxy.images.s3.prefix=proxy/",
                         "openai.proxy.images.s3.presign=15m")
                 .run(context -> {
-                    var s3 = context.getBean(ProxyEngine.class).config().images().s3();
+                    var s3 =
+                            context.getBean(ProxyEngine.class).config().images().s3();
                     assertThat(s3.bucket()).isEqualTo("my-images");
                     assertThat(s3.region()).isEqualTo("eu-central-1");
                     assertThat(s3.endpoint()).hasToString("http://127.0.0.1:9000");
