@@ -50,6 +50,8 @@ class ArchitectureTest {
                 .resideInAPackage(CORE + "..")
                 .and()
                 .haveNameNotMatching(JETTY_CLASS)
+                .and()
+                .haveNameNotMatching(S3_CLASS)
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage(
@@ -59,6 +61,20 @@ class ArchitectureTest {
                         "com.github.benmanes.caffeine..",
                         "com.nimbusds..",
                         CORE + "..")
+                .check(core);
+    }
+
+    /** The S3 image store, the one class that speaks the AWS SDK (optional: only images.store=s3 loads it). */
+    private static final String S3_CLASS = java.util.regex.Pattern.quote(CORE + ".images.S3ImageStore") + "(\\$.*)?";
+
+    @Test
+    void onlyTheS3StoreUsesTheAwsSdk() {
+        noClasses()
+                .that()
+                .haveNameNotMatching(S3_CLASS)
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("software.amazon..")
                 .check(core);
     }
 
