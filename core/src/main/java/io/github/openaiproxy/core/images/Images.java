@@ -110,25 +110,29 @@ public final class Images {
             "(?:https?://[^\\s/]+)?[^\\s]*/images/files/(img_[A-Za-z0-9_-]{1,64})\\.(?:png|jpg|jpeg|webp|gif)");
 
     /**
-     * Deletes the images of {@code ids} that {@code identity} may see (its own, and unowned ones): the images of
-     * a deleted session. A blocking call (the store's); a failure is logged, not thrown: the session is gone,
-     * and what is left is deleted by retention or by hand.
+     * Deletes, on the image threads, the images of {@code ids} that {@code identity} may see (its own, and unowned
+     * ones): the images of a deleted session. One that cannot be deleted is logged and skipped (retention or an
+     * admin deletes it later).
      *
      * @return how many were deleted
      */
-    public int deleteVisible(List<String> ids, Identity identity) {
+    public CompletableFuture<Integer> deleteVisible(List<String> ids, Identity identity) {
         String reader = reader(identity);
-        int deleted = 0;
-        for (String id : ids) {
-            try {
-                if (store.find(id).filter(i -> visible(i, reader)).isPresent() && store.delete(id)) {
-                    deleted++;
+        return call(() -> {
+            int deleted = 0;
+            for (String id : ids) {
+                try {
+                    if (store.find(id).filter(i -> visible(i, reader)).isPresent() && store.delete(id)) {
+                        deleted++;
+                    }
+                } catch (RuntimeException e) {
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "an image of a deleted session was not deleted: " + e.getMessage());
                 }
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "a deleted session's image was not deleted: " + e.getMessage());
             }
-        }
-        return deleted;
+            return deleted;
+        });
     }
 
     /**

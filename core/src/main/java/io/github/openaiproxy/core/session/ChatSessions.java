@@ -358,24 +358,28 @@ public final class ChatSessions {
     }
 
     /**
-     * Deletes a session the caller may use, and then the stored images its assistant messages link to (those
-     * the caller may see: its own and unowned ones). A blocking call.
+     * Deletes a session the caller may use, then the stored images of its image replies that the caller may see
+     * (its own and unowned ones), on the image threads; completes when both are done. An image that cannot be
+     * deleted is logged and left to retention: the session is gone either way.
      *
      * @return whether the session was there (and usable) and is deleted
      */
-    boolean deleteWithImages(String sessionId, Identity caller) {
+    CompletableFuture<Boolean> deleteWithImages(String sessionId, Identity caller) {
         String owner = ownerId(caller);
-        if (findUsable(sessionId, owner).isEmpty()) {
-            return false;
-        }
-        List<String> imageIds = images == null ? List.of() : referencedImages(sessionId);
-        if (!store.delete(sessionId)) {
-            return false;
-        }
-        if (!imageIds.isEmpty()) {
-            images.deleteVisible(imageIds, caller);
-        }
-        return true;
+        Supplier<Optional<List<String>>> operation = () -> {
+            if (findUsable(sessionId, owner).isEmpty()) {
+                return Optional.empty();
+            }
+            // Read before the delete: afterwards the messages are gone.
+            List<String> imageIds = images == null ? List.of() : referencedImages(sessionId);
+            return store.delete(sessionId) ? Optional.of(imageIds) : Optional.empty();
+        };
+        return call(operation).thenCompose(deleted -> {
+            if (deleted.isEmpty() || deleted.get().isEmpty()) {
+                return CompletableFuture.completedFuture(deleted.isPresent());
+            }
+            return images.deleteVisible(deleted.get(), caller).handle((n, error) -> true);
+        });
     }
 
     /** The proxy image ids of the session's image replies (assistant messages that are only proxy links). */

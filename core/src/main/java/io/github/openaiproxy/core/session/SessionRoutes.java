@@ -83,8 +83,10 @@ final class SessionRoutes {
 
     private static CompletableFuture<ProxyResponse> delete(ChatSessions sessions, String id, Identity caller) {
         // The owner never changes: a session this caller may use now is one it may delete (its images too).
-        Supplier<Boolean> operation = () -> sessions.deleteWithImages(id, caller);
-        return answer(sessions, operation, deleted -> {
+        return sessions.deleteWithImages(id, caller).handle((deleted, error) -> {
+            if (error != null) {
+                return error(ChatSessions.storeFailure(error));
+            }
             if (!deleted) {
                 return error(SessionErrors.notFound());
             }
