@@ -151,19 +151,19 @@ public final class S3ImageStore implements ImageStore, AutoCloseable {
                 metadata.put(OWNER, URLEncoder.encode(owner, StandardCharsets.UTF_8));
             }
             try {
-                s3.putObject(
-                        r -> r.bucket(bucket)
-                                .key(key(id))
-                                .contentType(contentType)
-                                .contentLength(image.size())
-                                .metadata(metadata)
-                                .ifNoneMatch("*"),
-                        RequestBody.fromFile(spool));
+                upload(id, contentType, image.size(), metadata, spool, true);
             } catch (S3Exception e) {
                 if (e.statusCode() == 412 || e.statusCode() == 409) {
                     throw new IllegalArgumentException("image id already stored");
                 }
-                throw e;
+                if (e.statusCode() != 501) {
+                    throw e;
+                }
+                // A service without conditional writes: ask first (ids are random, a clash is only a bug's).
+                if (head(id).isPresent()) {
+                    throw new IllegalArgumentException("image id already stored");
+                }
+                upload(id, contentType, image.size(), metadata, spool, false);
             }
             return image;
         } catch (IOException | SdkException e) {
@@ -177,6 +177,19 @@ public final class S3ImageStore implements ImageStore, AutoCloseable {
                 }
             }
         }
+    }
+
+    /** One {@code PutObject} of the spooled image; {@code If-None-Match: *} when {@code onlyNew}. */
+    private void upload(
+            String id, String contentType, long size, Map<String, String> metadata, Path spool, boolean onlyNew) {
+        s3.putObject(
+                r -> r.bucket(bucket)
+                        .key(key(id))
+                        .contentType(contentType)
+                        .contentLength(size)
+                        .metadata(metadata)
+                        .ifNoneMatch(onlyNew ? "*" : null),
+                RequestBody.fromFile(spool));
     }
 
     @Override

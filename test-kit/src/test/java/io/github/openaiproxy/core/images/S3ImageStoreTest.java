@@ -133,4 +133,52 @@ class S3ImageStoreTest extends ImageStoreContract {
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("images.s3.bucket");
     }
+
+    @Test
+    void aServiceWithoutConditionalWritesGetsAPlainPutAfterAHead() throws Exception {
+        // Some S3-compatible services answer If-None-Match on PUT with 501: then the store asks, and puts.
+        var stub = new com.github.tomakehurst.wiremock.WireMockServer(
+                com.github.tomakehurst.wiremock.core.WireMockConfiguration.options()
+                        .dynamicPort()
+                        .bindAddress("127.0.0.1"));
+        stub.start();
+        try {
+            String id = ImageIds.newId();
+            String path = "/legacy/" + id;
+            stub.stubFor(com.github.tomakehurst.wiremock.client.WireMock.put(path)
+                    .withHeader("If-None-Match", com.github.tomakehurst.wiremock.client.WireMock.equalTo("*"))
+                    .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                            .withStatus(501)
+                            .withHeader("Content-Type", "application/xml")
+                            .withBody("<Error><Code>NotImplemented</Code><Message>no</Message></Error>")));
+            stub.stubFor(com.github.tomakehurst.wiremock.client.WireMock.put(path)
+                    .withHeader("If-None-Match", com.github.tomakehurst.wiremock.client.WireMock.absent())
+                    .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                            .withStatus(200)
+                            .withHeader("ETag", "\"x\"")));
+            stub.stubFor(com.github.tomakehurst.wiremock.client.WireMock.head(
+                            com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo(path))
+                    .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                            .withStatus(404)));
+            S3Config legacy = S3Config.DEFAULTS
+                    .withBucket("legacy")
+                    .withEndpoint(java.net.URI.create(stub.baseUrl()))
+                    .withPathStyle(true);
+            try (S3ImageStore store = S3ImageStore.create(legacy, CREDENTIALS, Clock.systemUTC())) {
+                StoredImage stored = store.put(id, "image/png", null, new ByteArrayInputStream(image(300, 30)), 1_000);
+                assertThat(stored.size()).isEqualTo(300);
+            }
+            stub.verify(
+                    2,
+                    com.github.tomakehurst.wiremock.client.WireMock.putRequestedFor(
+                            com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo(path)));
+            stub.verify(
+                    1,
+                    com.github.tomakehurst.wiremock.client.WireMock.putRequestedFor(
+                                    com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo(path))
+                            .withHeader("If-None-Match", com.github.tomakehurst.wiremock.client.WireMock.absent()));
+        } finally {
+            stub.stop();
+        }
+    }
 }
