@@ -204,4 +204,37 @@ class S3ImageStorageHttpTest {
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.headers().firstValue("Location")).isEmpty();
     }
+
+    @Test
+    void deletingASessionDeletesItsImagesFromTheBucket() throws Exception {
+        start(c -> c);
+        byte[] image = png(20_000, 4);
+        upstream.stubFor(get("/files/c.png")
+                .willReturn(aResponse().withHeader("Content-Type", "image/png").withBody(image)));
+        String session = JSON.readTree(
+                        Http.postJson(proxy.uri("/sessions"), "{}").body())
+                .path("sessionId")
+                .asText();
+        upstream.stubFor(post("/v1/images/generations")
+                .willReturn(aResponse()
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"created\":1,\"data\":[{\"url\":\"" + upstream.baseUrl() + "/files/c.png\"}]}")));
+        HttpResponse<String> answer = Http.postJson(
+                proxy.uri("/images/generations"),
+                "{\"prompt\":\"a heron\",\"model\":\"dall-e-2\",\"sessionId\":\"" + session + "\"}");
+        String link =
+                JSON.readTree(answer.body()).path("data").get(0).path("url").asText();
+        String id = link.substring("/images/files/".length(), link.length() - ".png".length());
+        URI object = URI.create(s3.endpoint() + "/" + s3.bucket() + "/generated/" + id);
+        assertThat(Http.sendForBytes(Http.request(object).build()).body()).isEqualTo(image);
+        JsonNode messages = JSON.readTree(Http.get(proxy.uri("/sessions/" + session + "/messages"))
+                        .body())
+                .path("messages");
+        assertThat(messages.get(1).path("content").asText()).isEqualTo(link);
+
+        assertThat(Http.call("DELETE", proxy.uri("/sessions/" + session), null).statusCode())
+                .isEqualTo(200);
+        assertThat(fetch(link).statusCode()).isEqualTo(404);
+        assertThat(Http.sendForBytes(Http.request(object).build()).statusCode()).isEqualTo(404);
+    }
 }
