@@ -17,6 +17,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.images.FilesystemImageStore;
 import io.github.openaiproxy.core.images.ImageStore;
 import io.github.openaiproxy.core.images.Images;
+import io.github.openaiproxy.core.images.S3Images;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
@@ -85,6 +86,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final Images images;
 
     private final ExecutorService imageThreads;
+    /** The image store this engine made and closes (the S3 store's client); {@code null} otherwise. */
+    private final AutoCloseable ownedImageStore;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -94,8 +97,26 @@ public final class ProxyEngine implements AutoCloseable {
         this.sessionThreads = sessionStore.blocking() && b.sessionExecutor == null
                 ? boundedSessionThreads(config.sessions().queueSize())
                 : null;
+        ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
+        // A store the engine made (S3's client) is the engine's to close.
+        this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? c : null;
+        this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
+        this.images = imageStore == null
+                ? null
+                : new Images(
+                        imageStore,
+                        config.images(),
+                        config.maxBodySize(),
+                        config.upstream().baseUrl(),
+                        config.path(),
+                        imageThreads,
+                        b.clock);
+        // Deleting a session deletes the stored images its messages refer to.
         ChatSessions sessions = new ChatSessions(
-                sessionStore, config.sessions(), b.sessionExecutor != null ? b.sessionExecutor : sessionThreads);
+                sessionStore,
+                config.sessions(),
+                b.sessionExecutor != null ? b.sessionExecutor : sessionThreads,
+                images);
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
         // Keys, policies and the admin API (off by default: then its paths are unknown, 404).
         // The identify step finds declared keys itself, then asks the stored ones; the admin API sees both.
@@ -103,7 +124,6 @@ public final class ProxyEngine implements AutoCloseable {
         this.proxyKeys = LayeredProxyKeyStore.of(config.access().declaredKeys(), storedKeys);
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
-        ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
         if (adminThreads != null) {
             if (config.access().admin().tokenHashes().isEmpty()
                     && config.access().admin().role() == null) {
@@ -120,17 +140,6 @@ public final class ProxyEngine implements AutoCloseable {
                     imageStore);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
         }
-        this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
-        this.images = imageStore == null
-                ? null
-                : new Images(
-                        imageStore,
-                        config.images(),
-                        config.maxBodySize(),
-                        config.upstream().baseUrl(),
-                        config.path(),
-                        imageThreads,
-                        b.clock);
         if (images != null) {
             all.addAll(images.routes());
         }
@@ -237,6 +246,9 @@ public final class ProxyEngine implements AutoCloseable {
                 return given != null
                         ? given
                         : FilesystemImageStore.create(config.images().directory());
+            case S3:
+                // The SDK is optional: S3Images checks it is there before anything links it.
+                return given != null ? given : S3Images.create(config.images().s3());
             default:
                 if (given == null) {
                     throw new IllegalStateException(
@@ -425,6 +437,13 @@ public final class ProxyEngine implements AutoCloseable {
         }
         if (imageThreads != null) {
             imageThreads.shutdown();
+        }
+        if (ownedImageStore != null) {
+            try {
+                ownedImageStore.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "image store not closed: " + e.getMessage());
+            }
         }
         if (ownsSessionStore) {
             sessionStore.close();

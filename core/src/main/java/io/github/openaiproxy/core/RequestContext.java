@@ -57,6 +57,8 @@ public final class RequestContext implements RequestStep.Chain {
     ChatSessions.Ask session;
     /** The body the upstream gets, for the simple routes (serialized from {@link #normalized}). */
     byte[] upstreamBody;
+    /** The proxy's links of the images StoreImages stored for this answer (for the session step); or null. */
+    java.util.List<String> storedImageLinks;
 
     /** Who the request runs for: set by the identify step, or inherited by a module route's sub-request. */
     Identity identity;

@@ -241,6 +241,11 @@ final class RouteHandlers {
                     }
                     ctx.upstreamBody = bytes;
                 }
+                if ("/v1/images/generations".equals(chat.upstreamPath())) {
+                    // StoreImages (inside this step) has stored the images and says where.
+                    return next.proceed(ctx)
+                            .thenCompose(answer -> sessions.recordImages(ready.turn(), answer, ctx.storedImageLinks));
+                }
                 return next.proceed(ctx).thenCompose(answer -> sessions.record(ready.turn(), answer));
             });
         }
@@ -268,7 +273,12 @@ final class RouteHandlers {
                 return next.proceed(ctx);
             }
             Identity identity = ctx.identity;
-            return next.proceed(ctx).thenCompose(answer -> images.save(answer, identity, ctx.observation));
+            return next.proceed(ctx)
+                    .thenCompose(answer -> images.save(answer, identity, ctx.observation))
+                    .thenApply(saved -> {
+                        ctx.storedImageLinks = saved.links(); // for the session step around this one
+                        return saved.response();
+                    });
         }
     }
 

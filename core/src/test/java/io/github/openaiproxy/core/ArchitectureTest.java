@@ -57,6 +57,8 @@ class ArchitectureTest {
                 .haveNameNotMatching(REDIS_CLASS)
                 .and()
                 .resideOutsideOfPackage(CORE + ".observe.otel")
+                .and()
+                .haveNameNotMatching(S3_CLASS)
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage(
@@ -67,6 +69,20 @@ class ArchitectureTest {
                         "com.nimbusds..",
                         "com.knuddels.jtokkit..",
                         CORE + "..")
+                .check(core);
+    }
+
+    /** The S3 image store, the one class that speaks the AWS SDK (optional: only images.store=s3 loads it). */
+    private static final String S3_CLASS = java.util.regex.Pattern.quote(CORE + ".images.S3ImageStore") + "(\\$.*)?";
+
+    @Test
+    void onlyTheS3StoreUsesTheAwsSdk() {
+        noClasses()
+                .that()
+                .haveNameNotMatching(S3_CLASS)
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("software.amazon..")
                 .check(core);
     }
 

@@ -93,4 +93,61 @@ class GraphQlImageStorageTest {
         assertThat(BodyReader.collect(image.body()).get(30, TimeUnit.SECONDS).bytes())
                 .isEqualTo(png);
     }
+
+    private JsonNode graphql(String query) throws Exception {
+        byte[] body = JSON.writeValueAsBytes(Map.of("query", query));
+        ProxyResponse r = send(ProxyRequest.builder("POST", "/graphql")
+                .header("Content-Type", "application/json")
+                .header("Content-Length", Integer.toString(body.length))
+                .remoteAddress("127.0.0.1")
+                .body(body)
+                .build());
+        return JSON.readTree(
+                BodyReader.collect(r.body()).get(30, TimeUnit.SECONDS).text());
+    }
+
+    @Test
+    void generateImageInASessionRecordsTheProxysLinksAndDeleteSessionDeletesTheImages() throws Exception {
+        byte[] png = new byte[1_000];
+        new Random(2).nextBytes(png);
+        System.arraycopy(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, 0, png, 0, 8);
+        upstream.server()
+                .stubFor(get("/files/fox.png")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "image/png")
+                                .withBody(png)));
+        upstream.server()
+                .stubFor(post("/v1/images/generations")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{\"created\":1,\"data\":[{\"url\":\"" + upstream.baseUrl()
+                                        + "/files/fox.png\"}]}")));
+        ProxyConfig config = GraphQlServer.config(upstream.baseUrl())
+                .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.FILESYSTEM))
+                .build();
+        engine = ProxyEngine.builder(config)
+                .route(GraphQlRoute.create(config, GraphQlOptions.DEFAULTS))
+                .imageStore(FilesystemImageStore.create(directory))
+                .build();
+
+        String session = graphql("mutation { createSession { sessionId } }")
+                .at("/data/createSession/sessionId")
+                .asText();
+        JsonNode generated = graphql("mutation { generateImage(input: {prompt: \"a fox\", sessionId: \"" + session
+                + "\"}) { success images { url } } }");
+        String url = generated.at("/data/generateImage/images/0/url").asText();
+        assertThat(url).as(generated.toString()).matches("/images/files/img_[A-Za-z0-9_-]{32}\\.png");
+
+        JsonNode history = graphql("{ chatHistory(sessionId: \"" + session + "\") { content isUser } }")
+                .at("/data/chatHistory");
+        assertThat(history).hasSize(2);
+        assertThat(history.get(0).path("content").asText()).isEqualTo("a fox");
+        assertThat(history.get(1).path("content").asText()).isEqualTo(url); // never the upstream's link
+
+        assertThat(graphql("mutation { deleteSession(sessionId: \"" + session + "\") { success } }")
+                        .at("/data/deleteSession/success")
+                        .asBoolean())
+                .isTrue();
+        assertThat(send(ProxyRequest.builder("GET", url).build()).status()).isEqualTo(404);
+    }
 }

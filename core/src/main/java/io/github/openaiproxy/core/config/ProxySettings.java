@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.DeclaredProxyKeys;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.images.ImageConfig;
+import io.github.openaiproxy.core.images.S3Config;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
 import io.github.openaiproxy.core.route.PassThroughRoute;
@@ -184,10 +185,11 @@ public final class ProxySettings {
             Setting.oneOf(
                     "images.store",
                     "none",
-                    "Where generated images are kept: none (links relayed as they come), filesystem or jdbc.",
+                    "Where generated images are kept: none (links relayed as they come), filesystem, jdbc or s3.",
                     "none",
                     "filesystem",
-                    "jdbc"),
+                    "jdbc",
+                    "s3"),
             Setting.string("images.directory", "./data/images", "The filesystem image store's directory."),
             Setting.of(
                     "images.public-base-url",
@@ -220,6 +222,28 @@ public final class ProxySettings {
                     null,
                     "Most bytes of one stored image; unset: max-body-size."),
             Setting.of("images.fetch-timeout", Setting.Type.DURATION, "30s", "Time to fetch one upstream image link."),
+            // The S3 image store (images.store=s3); credentials from the AWS SDK's default chain.
+            Setting.string("images.s3.bucket", null, "The S3 image store's bucket (required with images.store=s3)."),
+            Setting.string(
+                    "images.s3.region",
+                    null,
+                    "The bucket's region; unset: the AWS SDK's region chain, or us-east-1 with an endpoint."),
+            Setting.of(
+                    "images.s3.endpoint",
+                    Setting.Type.URL,
+                    null,
+                    "An S3-compatible service's endpoint (MinIO, R2, ...); unset: AWS S3."),
+            Setting.of(
+                    "images.s3.path-style",
+                    Setting.Type.BOOLEAN,
+                    "false",
+                    "Whether the bucket is addressed in the path (most self-hosted services need it)."),
+            Setting.string("images.s3.prefix", null, "The start of every image's object key, such as images/."),
+            Setting.of(
+                    "images.s3.presign",
+                    Setting.Type.DURATION,
+                    null,
+                    "When set, image GETs redirect (302) to a presigned link valid this long; unset: bytes served."),
             // Who may call: the identity sources (access.*).
             Setting.oneOf(
                     "access.anonymous",
@@ -430,6 +454,14 @@ public final class ProxySettings {
         images = binder.with(images, "images.retention", ImageConfig::withRetention);
         images = binder.with(images, "images.max-size", (ImageConfig c, Long v) -> c.withMaxSize(v));
         images = binder.with(images, "images.fetch-timeout", ImageConfig::withFetchTimeout);
+        S3Config s3 = images.s3();
+        s3 = binder.with(s3, "images.s3.bucket", S3Config::withBucket);
+        s3 = binder.with(s3, "images.s3.region", S3Config::withRegion);
+        s3 = binder.with(s3, "images.s3.endpoint", (S3Config c, String v) -> c.withEndpoint(URI.create(v)));
+        s3 = binder.with(s3, "images.s3.path-style", S3Config::withPathStyle);
+        s3 = binder.with(s3, "images.s3.prefix", S3Config::withPrefix);
+        s3 = binder.with(s3, "images.s3.presign", S3Config::withPresign);
+        images = images.withS3(s3);
         b.images(images);
 
         // Keys declared in configuration, and the admin API.

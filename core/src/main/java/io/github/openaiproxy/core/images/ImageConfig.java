@@ -24,6 +24,7 @@ import java.util.Objects;
  * @param retention how long an image is kept; {@code null}, the default, keeps images until deleted
  * @param maxSize the most bytes of one image; 0, the default, means the proxy's {@code max-body-size}
  * @param fetchTimeout how long fetching one upstream link may take; default 30 seconds
+ * @param s3 the S3 store's bucket and access ({@code images.s3.*}), used when the store is {@link Store#S3}
  */
 public record ImageConfig(
         Store store,
@@ -34,7 +35,8 @@ public record ImageConfig(
         boolean privateImages,
         Duration retention,
         long maxSize,
-        Duration fetchTimeout) {
+        Duration fetchTimeout,
+        S3Config s3) {
     /** Where images are kept. */
     public enum Store {
         /** Not stored: the upstream's links are relayed as they come. */
@@ -42,15 +44,16 @@ public record ImageConfig(
         /** In a directory ({@link FilesystemImageStore}). */
         FILESYSTEM,
         /** In a database table ({@link JdbcImageStore}); the host passes the store to the engine. */
-        JDBC;
+        JDBC,
+        /** In an S3 bucket ({@link S3ImageStore}, with the AWS SDK for Java v2 on the class path). */
+        S3;
 
-        /** The store named {@code none}, {@code filesystem} or {@code jdbc}. */
+        /** The store named {@code none}, {@code filesystem}, {@code jdbc} or {@code s3}. */
         public static Store parse(String name) {
             try {
                 return valueOf(name.strip().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(
-                        "images.store must be none, filesystem or jdbc (s3 is planned): " + name);
+                throw new IllegalArgumentException("images.store must be none, filesystem, jdbc or s3: " + name);
             }
         }
     }
@@ -72,7 +75,8 @@ public record ImageConfig(
             true,
             null,
             0,
-            DEFAULT_FETCH_TIMEOUT);
+            DEFAULT_FETCH_TIMEOUT,
+            S3Config.DEFAULTS);
 
     public ImageConfig {
         Objects.requireNonNull(store, "store");
@@ -96,6 +100,7 @@ public record ImageConfig(
         if (fetchTimeout.isNegative() || fetchTimeout.isZero()) {
             throw new IllegalArgumentException("images.fetch-timeout must be positive");
         }
+        Objects.requireNonNull(s3, "s3");
     }
 
     /** Whether images are stored. */
@@ -105,46 +110,141 @@ public record ImageConfig(
 
     public ImageConfig withStore(Store store) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withDirectory(Path directory) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withPublicBaseUrl(URI publicBaseUrl) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withFetchHosts(List<String> fetchHosts) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withStoreB64(boolean storeB64) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withPrivateImages(boolean privateImages) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withRetention(Duration retention) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withMaxSize(long maxSize) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 
     public ImageConfig withFetchTimeout(Duration fetchTimeout) {
         return new ImageConfig(
-                store, directory, publicBaseUrl, fetchHosts, storeB64, privateImages, retention, maxSize, fetchTimeout);
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
+    }
+
+    public ImageConfig withS3(S3Config s3) {
+        return new ImageConfig(
+                store,
+                directory,
+                publicBaseUrl,
+                fetchHosts,
+                storeB64,
+                privateImages,
+                retention,
+                maxSize,
+                fetchTimeout,
+                s3);
     }
 }

@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.io.InputStream;
+import java.net.URI;
 import java.net.http.HttpHeaders;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -23,7 +24,9 @@ import java.util.concurrent.RejectedExecutionException;
  * {@code GET|HEAD /images/files/{id}.{ext}} serves a stored image (one range at most), {@code DELETE
  * /images/files/{id}[.{ext}]} deletes it. An image that is unknown, expired, of another owner, or asked for with
  * another extension than its type's is 404, byte for byte the same answer; a malformed name is 400, decided
- * without asking the store.
+ * without asking the store. A store with {@linkplain ImageStore#directLink direct links} (S3 with
+ * {@code images.s3.presign}) gets a 302 to one instead of the bytes, after the same checks (and so does
+ * {@code HEAD}, which answers as {@code GET}).
  */
 final class ImageRoutes {
     static final String PREFIX = "/images/files/";
@@ -90,6 +93,14 @@ final class ImageRoutes {
                     String cache = (image.owner() == null ? "public, " : "private, ") + IMMUTABLE;
                     if (ifNoneMatch.isPresent() && matches(ifNoneMatch.get(), image.etag())) {
                         return response(304, image, cache, -1, null, null);
+                    }
+                    Optional<URI> direct = images.store().directLink(image);
+                    if (direct.isPresent()) {
+                        // The presigned link expires: the redirect is not to be cached (a Range is re-sent).
+                        return ProxyResponse.builder(302)
+                                .header("Location", direct.get().toString())
+                                .header("Cache-Control", "private, no-store")
+                                .build();
                     }
                     ByteRange r = ByteRange.NONE;
                     if (range.isPresent()

@@ -61,16 +61,16 @@ final class ImageSaver {
      * The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}; an answer
      * whose images are not stored is told to {@code observation}.
      */
-    CompletableFuture<ProxyResponse> save(ProxyResponse answer, String owner, ProxyObserver.Observation observation) {
+    CompletableFuture<Images.Saved> save(ProxyResponse answer, String owner, ProxyObserver.Observation observation) {
         if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
-            return CompletableFuture.completedFuture(answer);
+            return CompletableFuture.completedFuture(new Images.Saved(answer, List.of()));
         }
         return BodyCollector.collectTruncated(answer.body(), MAX_ANSWER)
                 .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner, observation))
                         .exceptionally(error -> {
                             LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
                             observation.imageNotStored(reason(error));
-                            return withBody(answer, bytes, true);
+                            return new Images.Saved(withBody(answer, bytes, true), List.of());
                         }));
     }
 
@@ -95,7 +95,7 @@ final class ImageSaver {
     /** A {@code data[i]} entry's image as the answer holds it. */
     private record Entry(int index, String url, String b64, long urlStart, long urlEnd) {}
 
-    private ProxyResponse rewrite(
+    private Images.Saved rewrite(
             ProxyResponse answer, byte[] bytes, String owner, ProxyObserver.Observation observation) {
         List<Entry> entries;
         try {
@@ -110,19 +110,23 @@ final class ImageSaver {
                 LOG.log(System.Logger.Level.WARNING, "generated images not stored: the answer is content-encoded");
                 observation.imageNotStored(CONTENT_ENCODED);
             }
-            return withBody(answer, bytes, encoded);
+            return new Images.Saved(withBody(answer, bytes, encoded), List.of());
         }
         List<String> stored = new ArrayList<>();
         List<String> links = new ArrayList<>();
+        List<String> allLinks = new ArrayList<>(); // b64_json images' too: a session records them
         try {
             for (Entry e : entries) {
                 if (e.url() != null) {
                     StoredImage image = fromLink(e.url(), owner);
                     stored.add(image.id());
                     links.add(link(image));
+                    allLinks.add(link(image));
                 } else if (e.b64() != null && images.config().storeB64()) {
-                    stored.add(fromBase64(e.b64(), owner).id());
+                    StoredImage image = fromBase64(e.b64(), owner);
+                    stored.add(image.id());
                     links.add(null);
+                    allLinks.add(link(image));
                 } else {
                     links.add(null);
                 }
@@ -148,7 +152,7 @@ final class ImageSaver {
             }
         }
         out.write(bytes, at, bytes.length - at);
-        return withBody(answer, out.toByteArray(), false);
+        return new Images.Saved(withBody(answer, out.toByteArray(), false), List.copyOf(allLinks));
     }
 
     private String link(StoredImage image) {

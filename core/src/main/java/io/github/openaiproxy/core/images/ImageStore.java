@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.images;
 
 import java.io.InputStream;
+import java.net.URI;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -43,4 +44,13 @@ public interface ImageStore {
 
     /** Deletes every image stored before {@code before}; how many. */
     int deleteExpired(Instant before);
+
+    /**
+     * A link the client may read {@code image}'s bytes from itself, valid for a while (a presigned URL of an
+     * object store): the proxy then answers {@code GET} with a 302 to it, after its own checks (owner, retention,
+     * {@code If-None-Match}), instead of streaming the bytes. Empty, the default: the proxy serves the bytes.
+     */
+    default Optional<URI> directLink(StoredImage image) {
+        return Optional.empty();
+    }
 }

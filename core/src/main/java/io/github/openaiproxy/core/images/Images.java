@@ -68,10 +68,71 @@ public final class Images {
      * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false} (told to
      * {@code observation}, with the reason).
      */
-    public CompletableFuture<ProxyResponse> save(
+    public CompletableFuture<Saved> save(
             ProxyResponse answer, Identity identity, ProxyObserver.Observation observation) {
         purgeExpired();
         return saver.save(answer, ownerFor(identity), observation);
+    }
+
+    /**
+     * What {@link #save} did.
+     *
+     * @param response the answer to send
+     * @param links the proxy's links of every image it stored, in the answer's order ({@code b64_json} images'
+     *     too, whose answer keeps its {@code b64_json}); empty when none was stored
+     */
+    public record Saved(ProxyResponse response, List<String> links) {
+        public Saved {
+            java.util.Objects.requireNonNull(response, "response");
+            links = List.copyOf(links);
+        }
+    }
+
+    /**
+     * The image ids of a session's image reply: its content is the proxy's links, one a line (as a session records
+     * an image generation). Any other text, such as a chat reply that quotes a link, has none: deleting a session
+     * deletes the images it generated, not every image its text mentions.
+     */
+    public static List<String> idsInImageReply(String content) {
+        List<String> ids = new java.util.ArrayList<>();
+        for (String line : content.split("\n", -1)) {
+            java.util.regex.Matcher m = LINK.matcher(line);
+            if (!m.matches() || !ImageIds.isValid(m.group(1))) {
+                return List.of();
+            }
+            ids.add(m.group(1));
+        }
+        return List.copyOf(ids);
+    }
+
+    /** A link of the proxy: relative ({@code /images/files/...}) or absolute ({@code images.public-base-url}). */
+    private static final java.util.regex.Pattern LINK = java.util.regex.Pattern.compile(
+            "(?:https?://[^\\s/]+)?[^\\s]*/images/files/(img_[A-Za-z0-9_-]{1,64})\\.(?:png|jpg|jpeg|webp|gif)");
+
+    /**
+     * Deletes, on the image threads, the images of {@code ids} that {@code identity} may see (its own, and unowned
+     * ones): the images of a deleted session. One that cannot be deleted is logged and skipped (retention or an
+     * admin deletes it later).
+     *
+     * @return how many were deleted
+     */
+    public CompletableFuture<Integer> deleteVisible(List<String> ids, Identity identity) {
+        String reader = reader(identity);
+        return call(() -> {
+            int deleted = 0;
+            for (String id : ids) {
+                try {
+                    if (store.find(id).filter(i -> visible(i, reader)).isPresent() && store.delete(id)) {
+                        deleted++;
+                    }
+                } catch (RuntimeException e) {
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "an image of a deleted session was not deleted: " + e.getMessage());
+                }
+            }
+            return deleted;
+        });
     }
 
     /**

@@ -7,6 +7,7 @@ import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.flow.Prefetch;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.images.Images;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
@@ -75,6 +76,8 @@ public final class ChatSessions {
     private final SessionConfig config;
     private final Executor executor;
     private final Clock clock;
+    /** The engine's image storage; {@code null} when images are not stored. */
+    private final Images images;
 
     /**
      * @param store where sessions live
@@ -82,14 +85,29 @@ public final class ChatSessions {
      * @param executor runs the store's calls when it blocks (see {@link SessionStore#blocking()})
      */
     public ChatSessions(SessionStore store, SessionConfig config, Executor executor) {
-        this(store, config, executor, Clock.systemUTC());
+        this(store, config, executor, (Images) null);
+    }
+
+    /**
+     * Sessions that also record image generations (their proxy links) and delete a session's images with it.
+     *
+     * @param images the engine's image storage, or {@code null} when {@code images.store} is none (then a
+     *     {@code sessionId} on an image generation is refused: a session never records the upstream's links)
+     */
+    public ChatSessions(SessionStore store, SessionConfig config, Executor executor, Images images) {
+        this(store, config, executor, Clock.systemUTC(), images);
     }
 
     ChatSessions(SessionStore store, SessionConfig config, Executor executor, Clock clock) {
+        this(store, config, executor, clock, null);
+    }
+
+    ChatSessions(SessionStore store, SessionConfig config, Executor executor, Clock clock, Images images) {
         this.store = Objects.requireNonNull(store, "store");
         this.config = Objects.requireNonNull(config, "config");
         this.executor = store.blocking() ? Objects.requireNonNull(executor, "executor") : Runnable::run;
         this.clock = clock;
+        this.images = images;
     }
 
     /** The REST routes of the sessions ({@code /sessions}, ...), none when sessions are disabled. */
@@ -136,8 +154,12 @@ public final class ChatSessions {
             return new Ask.Rejected(SessionErrors.invalid(SESSION_ID, "sessionId must be a non-empty string"));
         }
         if (isImage) {
-            return new Ask.Rejected(
-                    SessionErrors.invalid(SESSION_ID, "sessionId applies to chat requests, not image generation"));
+            if (images == null) {
+                // Without storage only the upstream's expiring links exist: a session never records them.
+                return new Ask.Rejected(SessionErrors.invalid(
+                        SESSION_ID, "sessionId applies to image generation only when the proxy stores images"));
+            }
+            return new Ask.Use(id.textValue(), false); // an image model takes no history
         }
         return new Ask.Use(id.textValue(), hasHistory ? history.booleanValue() : config.historyAsContext());
     }
@@ -173,7 +195,10 @@ public final class ChatSessions {
      */
     public CompletableFuture<Begun> begin(Ask.Use use, Identity caller, ObjectNode normalized) {
         Instant asked = now();
-        List<NewMessage> newMessages = newMessages(normalized.path("messages"), asked);
+        List<NewMessage> newMessages = isImageBody(normalized)
+                ? List.of(
+                        new NewMessage(SessionIds.newMessageId(), "user", text(normalized.get("prompt")), null, asked))
+                : newMessages(normalized.path("messages"), asked);
         for (NewMessage m : newMessages) {
             if (m.size() > config.maxMessageSize()) {
                 return CompletableFuture.completedFuture(
@@ -293,6 +318,90 @@ public final class ChatSessions {
             }
             return recordWhole(turn, answer.status(), headers, ((Prefetch.Outcome.Whole) read).bytes());
         });
+    }
+
+    /** Whether a normalized body is an image generation's (a prompt, no messages). */
+    static boolean isImageBody(ObjectNode normalized) {
+        return normalized.has("prompt") && !normalized.has("messages");
+    }
+
+    /**
+     * What an image generation's reply is recorded as when its images were not stored (the answer fell back to
+     * the upstream's links, which expire: the session never keeps them).
+     */
+    public static final String IMAGES_NOT_STORED = "[images not stored by the proxy]";
+
+    /**
+     * Records an image generation's turn: the prompt, then an assistant message whose content is the proxy's
+     * links of the stored images, one a line ({@link #IMAGES_NOT_STORED} when none was stored). The answer
+     * passes unchanged (its body is not read); an error answer records nothing.
+     *
+     * @param turn the turn from {@link #begin}
+     * @param answer the answer, its links already the proxy's
+     * @param links the proxy's links of the images stored for it, in order; {@code null} or empty for none
+     */
+    public CompletableFuture<ProxyResponse> recordImages(Turn turn, ProxyResponse answer, List<String> links) {
+        if (answer.status() < 200 || answer.status() >= 300) {
+            return CompletableFuture.completedFuture(answer);
+        }
+        String reply = links == null || links.isEmpty() ? IMAGES_NOT_STORED : String.join("\n", links);
+        Instant at = now();
+        return append(turn, reply, at).thenApply(recorded -> {
+            if (!recorded) {
+                return answer;
+            }
+            HeaderMap headers = new HeaderMap().addAll(answer.headers());
+            headers.set(MESSAGE_ID_HEADER, turn.replyId);
+            headers.set(MESSAGE_TIMESTAMP_HEADER, at.toString());
+            return new ProxyResponse(answer.status(), headers.build(), answer.body(), answer.streaming());
+        });
+    }
+
+    /**
+     * Deletes a session the caller may use, then the stored images of its image replies that the caller may see
+     * (its own and unowned ones), on the image threads; completes when both are done. An image that cannot be
+     * deleted is logged and left to retention: the session is gone either way.
+     *
+     * @return whether the session was there (and usable) and is deleted
+     */
+    CompletableFuture<Boolean> deleteWithImages(String sessionId, Identity caller) {
+        String owner = ownerId(caller);
+        Supplier<Optional<List<String>>> operation = () -> {
+            if (findUsable(sessionId, owner).isEmpty()) {
+                return Optional.empty();
+            }
+            // Read before the delete: afterwards the messages are gone.
+            List<String> imageIds = images == null ? List.of() : referencedImages(sessionId);
+            return store.delete(sessionId) ? Optional.of(imageIds) : Optional.empty();
+        };
+        return call(operation).thenCompose(deleted -> {
+            if (deleted.isEmpty() || deleted.get().isEmpty()) {
+                return CompletableFuture.completedFuture(deleted.isPresent());
+            }
+            return images.deleteVisible(deleted.get(), caller).handle((n, error) -> true);
+        });
+    }
+
+    /** The proxy image ids of the session's image replies (assistant messages that are only proxy links). */
+    private List<String> referencedImages(String sessionId) {
+        java.util.LinkedHashSet<String> ids = new java.util.LinkedHashSet<>();
+        long after = 0;
+        while (true) {
+            Optional<MessagePage> page = store.messages(sessionId, after, 1000);
+            if (page.isEmpty()) {
+                break;
+            }
+            for (StoredMessage m : page.get().messages()) {
+                if ("assistant".equals(m.role())) {
+                    ids.addAll(Images.idsInImageReply(m.content()));
+                }
+            }
+            if (!page.get().hasMore()) {
+                break;
+            }
+            after = page.get().nextAfter();
+        }
+        return List.copyOf(ids);
     }
 
     private CompletableFuture<ProxyResponse> recordWhole(Turn turn, int status, HeaderMap headers, byte[] body) {

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.session;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
@@ -51,7 +52,7 @@ final class SessionRoutes {
                     String id = segment(call, 2);
                     String caller = ChatSessions.ownerId(call.identity());
                     return call.request().method().equals("DELETE")
-                            ? delete(sessions, id, caller)
+                            ? delete(sessions, id, call.identity())
                             : find(sessions, id, caller);
                 }),
                 new FunctionRoute("/sessions/{id}/messages", Set.of("GET"), call -> messages(sessions, call)));
@@ -80,11 +81,12 @@ final class SessionRoutes {
                         .orElseGet(() -> error(SessionErrors.notFound())));
     }
 
-    private static CompletableFuture<ProxyResponse> delete(ChatSessions sessions, String id, String caller) {
-        // The owner never changes: a session this caller may use now is one it may delete.
-        Supplier<Boolean> operation = () ->
-                sessions.findUsable(id, caller).isPresent() && sessions.store().delete(id);
-        return answer(sessions, operation, deleted -> {
+    private static CompletableFuture<ProxyResponse> delete(ChatSessions sessions, String id, Identity caller) {
+        // The owner never changes: a session this caller may use now is one it may delete (its images too).
+        return sessions.deleteWithImages(id, caller).handle((deleted, error) -> {
+            if (error != null) {
+                return error(ChatSessions.storeFailure(error));
+            }
             if (!deleted) {
                 return error(SessionErrors.notFound());
             }

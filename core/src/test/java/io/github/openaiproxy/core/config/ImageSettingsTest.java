@@ -66,7 +66,7 @@ class ImageSettingsTest {
     @Test
     void badValuesNameTheirKey() {
         assertThatThrownBy(
-                        () -> ProxySettings.from(Map.of("images.store", "s3")).applyTo(ProxyConfig.builder()))
+                        () -> ProxySettings.from(Map.of("images.store", "ftp")).applyTo(ProxyConfig.builder()))
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessageContaining("images.store");
         assertThatThrownBy(() ->
@@ -77,5 +77,48 @@ class ImageSettingsTest {
                         .applyTo(ProxyConfig.builder()))
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessageContaining("images.public-base-url");
+    }
+
+    @Test
+    void theS3SettingsReachTheS3Config() {
+        ImageConfig c = ProxySettings.fromEnvironment(Map.of(
+                        "OPENAI_PROXY_IMAGES_STORE", "s3",
+                        "OPENAI_PROXY_IMAGES_S3_BUCKET", "my-images",
+                        "OPENAI_PROXY_IMAGES_S3_REGION", "eu-west-3",
+                        "OPENAI_PROXY_IMAGES_S3_ENDPOINT", "http://127.0.0.1:9000",
+                        "OPENAI_PROXY_IMAGES_S3_PATH_STYLE", "true",
+                        "OPENAI_PROXY_IMAGES_S3_PREFIX", "proxy/images/",
+                        "OPENAI_PROXY_IMAGES_S3_PRESIGN", "10m"))
+                .applyTo(ProxyConfig.builder())
+                .build()
+                .images();
+        assertThat(c.store()).isEqualTo(ImageConfig.Store.S3);
+        assertThat(c.s3())
+                .isEqualTo(new io.github.openaiproxy.core.images.S3Config(
+                        "my-images",
+                        "eu-west-3",
+                        java.net.URI.create("http://127.0.0.1:9000"),
+                        true,
+                        "proxy/images/",
+                        java.time.Duration.ofMinutes(10)));
+        assertThat(ImageConfig.DEFAULTS.s3()).isEqualTo(io.github.openaiproxy.core.images.S3Config.DEFAULTS);
+        assertThatThrownBy(() ->
+                        ProxySettings.from(Map.of("images.s3.prefix", "../up")).applyTo(ProxyConfig.builder()))
+                .isInstanceOf(InvalidSettingException.class)
+                .hasMessageContaining("images.s3.prefix");
+        assertThatThrownBy(() ->
+                        ProxySettings.from(Map.of("images.s3.presign", "30d")).applyTo(ProxyConfig.builder()))
+                .isInstanceOf(InvalidSettingException.class)
+                .hasMessageContaining("images.s3.presign");
+    }
+
+    @Test
+    void s3WithoutABucketFailsAtStartUpNamingIt() {
+        ProxyConfig config = ProxySettings.from(Map.of("images.store", "s3"))
+                .applyTo(ProxyConfig.builder())
+                .build();
+        assertThatThrownBy(() -> io.github.openaiproxy.core.ProxyEngine.create(config))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("images.s3.bucket");
     }
 }

@@ -669,8 +669,9 @@ public class OpenAiProxyProperties {
      */
     public static class Images {
         /**
-         * Where generated images are kept: 'none' (links relayed as they come), 'filesystem' (in 'directory')
-         * or 'jdbc' (the application's DataSource, table 'openai_proxy_images').
+         * Where generated images are kept: 'none' (links relayed as they come), 'filesystem' (in 'directory'),
+         * 'jdbc' (the application's DataSource, table 'openai_proxy_images') or 's3' (the bucket of 's3.bucket';
+         * the application adds software.amazon.awssdk:s3 and url-connection-client).
          */
         private Store store = Store.NONE;
 
@@ -702,6 +703,9 @@ public class OpenAiProxyProperties {
         /** Time to fetch one upstream image link, body included. */
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration fetchTimeout = Duration.ofSeconds(30);
+
+        /** The S3 image store ('store: s3'); credentials from the AWS SDK's default chain. */
+        private final S3 s3 = new S3();
 
         public Store getStore() {
             return store;
@@ -776,6 +780,80 @@ public class OpenAiProxyProperties {
             this.fetchTimeout = fetchTimeout;
         }
 
+        public S3 getS3() {
+            return s3;
+        }
+
+        /** The S3 image store's bucket and access. */
+        public static class S3 {
+            /** The bucket (required with 'store: s3'). */
+            private String bucket;
+
+            /** The bucket's region; unset, the AWS SDK's region chain, or us-east-1 with an endpoint. */
+            private String region;
+
+            /** An S3-compatible service's endpoint (MinIO, Cloudflare R2, ...); unset, AWS S3. */
+            private String endpoint;
+
+            /** Whether the bucket is addressed in the path (most self-hosted services need it). */
+            private boolean pathStyle;
+
+            /** The start of every image's object key, such as 'images/'. */
+            private String prefix = "";
+
+            /** When set, image GETs redirect (302) to a presigned link valid this long; unset, bytes served. */
+            @DurationUnit(ChronoUnit.SECONDS)
+            private Duration presign;
+
+            public String getBucket() {
+                return bucket;
+            }
+
+            public void setBucket(String bucket) {
+                this.bucket = bucket;
+            }
+
+            public String getRegion() {
+                return region;
+            }
+
+            public void setRegion(String region) {
+                this.region = region;
+            }
+
+            public String getEndpoint() {
+                return endpoint;
+            }
+
+            public void setEndpoint(String endpoint) {
+                this.endpoint = endpoint;
+            }
+
+            public boolean isPathStyle() {
+                return pathStyle;
+            }
+
+            public void setPathStyle(boolean pathStyle) {
+                this.pathStyle = pathStyle;
+            }
+
+            public String getPrefix() {
+                return prefix;
+            }
+
+            public void setPrefix(String prefix) {
+                this.prefix = prefix;
+            }
+
+            public Duration getPresign() {
+                return presign;
+            }
+
+            public void setPresign(Duration presign) {
+                this.presign = presign;
+            }
+        }
+
         /** Where generated images are kept. */
         public enum Store {
             /** Not stored. */
@@ -783,7 +861,9 @@ public class OpenAiProxyProperties {
             /** In a directory. */
             FILESYSTEM,
             /** In the application's DataSource. */
-            JDBC
+            JDBC,
+            /** In an S3 bucket. */
+            S3
         }
     }
 

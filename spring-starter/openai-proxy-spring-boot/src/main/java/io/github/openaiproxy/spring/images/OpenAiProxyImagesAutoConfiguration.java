@@ -23,7 +23,9 @@ import org.springframework.context.annotation.Bean;
 /**
  * The image store on the application's {@link DataSource} when {@code openai.proxy.images.store=jdbc} (table
  * {@code openai_proxy_images}, created at start-up). With {@code filesystem} the engine makes its own store in
- * {@code openai.proxy.images.directory}; an {@link ImageStore} bean of the application replaces either.
+ * {@code openai.proxy.images.directory}, with {@code s3} in the bucket of {@code openai.proxy.images.s3.*} (the
+ * application adds the AWS SDK's {@code s3} and {@code url-connection-client}); an {@link ImageStore} bean of the
+ * application replaces any of them.
  */
 @AutoConfiguration(before = io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration.class)
 @ConditionalOnClass(ProxyEngine.class)

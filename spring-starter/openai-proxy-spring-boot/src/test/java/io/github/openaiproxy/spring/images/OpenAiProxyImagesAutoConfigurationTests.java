@@ -94,4 +94,44 @@ class OpenAiProxyImagesAutoConfigurationTests {
         runner.withPropertyValues("openai.proxy.images.store=jdbc")
                 .run(context -> assertThat(context).getFailure().hasStackTraceContaining("openai.proxy.images.store"));
     }
+
+    @Test
+    void s3PropertiesReachCoreAndAMissingSdkFailsAtStartUpNamingTheSetting() {
+        // The starter does not bring the AWS SDK (core has it as optional): this class path has none.
+        assertThat(getClass().getClassLoader().getResource("software/amazon/awssdk/services/s3/S3Client.class"))
+                .isNull();
+        runner.withPropertyValues(
+                        "openai.proxy.images.store=s3",
+                        "openai.proxy.images.s3.bucket=my-images",
+                        "openai.proxy.images.s3.region=eu-central-1",
+                        "openai.proxy.images.s3.endpoint=http://127.0.0.1:9000",
+                        "openai.proxy.images.s3.path-style=true",
+                        "openai.proxy.images.s3.prefix=proxy/",
+                        "openai.proxy.images.s3.presign=15m")
+                .run(context -> assertThat(context)
+                        .getFailure()
+                        .hasStackTraceContaining("images.store=s3 needs the AWS SDK for Java v2 on the class path")
+                        .hasStackTraceContaining("software.amazon.awssdk:s3"));
+        // The same properties with an application's store: every one reaches core's configuration.
+        ImageStore own = io.github.openaiproxy.core.images.FilesystemImageStore.create(directory);
+        runner.withBean(ImageStore.class, () -> own)
+                .withPropertyValues(
+                        "openai.proxy.images.store=s3",
+                        "openai.proxy.images.s3.bucket=my-images",
+                        "openai.proxy.images.s3.region=eu-central-1",
+                        "openai.proxy.images.s3.endpoint=http://127.0.0.1:9000",
+                        "openai.proxy.images.s3.path-style=true",
+                        "openai.proxy.images.s3.prefix=proxy/",
+                        "openai.proxy.images.s3.presign=15m")
+                .run(context -> {
+                    var s3 =
+                            context.getBean(ProxyEngine.class).config().images().s3();
+                    assertThat(s3.bucket()).isEqualTo("my-images");
+                    assertThat(s3.region()).isEqualTo("eu-central-1");
+                    assertThat(s3.endpoint()).hasToString("http://127.0.0.1:9000");
+                    assertThat(s3.pathStyle()).isTrue();
+                    assertThat(s3.prefix()).isEqualTo("proxy/");
+                    assertThat(s3.presign()).hasMinutes(15);
+                });
+    }
 }
