@@ -47,6 +47,9 @@ public final class ProxyConfig {
     private final int maxConcurrentUpstreamCallsPerClient;
     private final AccessConfig access;
     private final ImageConfig images;
+    /** The usage ledger (ledger.*). */
+    private final io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger;
+
     private final io.github.openaiproxy.core.upstream.Upstreams upstreams;
 
     private ProxyConfig(Builder b) {
@@ -79,6 +82,7 @@ public final class ProxyConfig {
         this.upstreams = Objects.requireNonNull(b.upstreams, "upstreams");
         this.access = Objects.requireNonNull(b.access, "access");
         this.images = Objects.requireNonNull(b.images, "images");
+        this.ledger = Objects.requireNonNull(b.ledger, "ledger");
     }
 
     /** A builder with every default. */
@@ -110,6 +114,7 @@ public final class ProxyConfig {
         b.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
         b.access = access;
         b.images = images;
+        b.ledger = ledger;
         b.upstreams = upstreams;
         return b;
     }
@@ -172,6 +177,11 @@ public final class ProxyConfig {
     /** How generated images are stored and served (not stored, by default). */
     public ImageConfig images() {
         return images;
+    }
+
+    /** Where the usage ledger is kept, and for how long (not kept, by default). */
+    public io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger() {
+        return ledger;
     }
 
     /**
@@ -240,6 +250,8 @@ public final class ProxyConfig {
         private int maxConcurrentUpstreamCallsPerClient = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
         private AccessConfig access = AccessConfig.DEFAULTS;
         private ImageConfig images = ImageConfig.DEFAULTS;
+        private io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger =
+                io.github.openaiproxy.core.usage.ledger.LedgerConfig.DEFAULTS;
         private io.github.openaiproxy.core.upstream.Upstreams upstreams =
                 io.github.openaiproxy.core.upstream.Upstreams.NONE;
 
@@ -315,6 +327,12 @@ public final class ProxyConfig {
         /** How generated images are stored and served. */
         public Builder images(ImageConfig images) {
             this.images = images;
+            return this;
+        }
+
+        /** Where the usage ledger is kept, and for how long. */
+        public Builder ledger(io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger) {
+            this.ledger = Objects.requireNonNull(ledger, "ledger");
             return this;
         }
 
