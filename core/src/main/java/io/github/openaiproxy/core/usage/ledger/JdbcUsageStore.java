@@ -122,7 +122,8 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
                 "CREATE INDEX IF NOT EXISTS " + raw + "_identity_at ON " + raw + " (identity_kind, identity_id, at)",
                 "CREATE INDEX IF NOT EXISTS " + raw + "_key_at ON " + raw + " (key_id, at)",
                 "CREATE INDEX IF NOT EXISTS " + raw + "_at ON " + raw + " (at)",
-                // usage_day: DAY is a keyword of H2. '' stands for none in the key columns: a primary key's columns cannot be null.
+                // usage_day: DAY is a keyword of H2. '' stands for none in the key columns: a primary key's columns
+                // cannot be null.
                 "CREATE TABLE IF NOT EXISTS " + daily + " (usage_day DATE NOT NULL,"
                         + " key_id VARCHAR(64) NOT NULL,"
                         + " identity_kind VARCHAR(16) NOT NULL,"
