@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -174,43 +175,62 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         }
     }
 
+    /**
+     * Rows per INSERT: one statement of many rows is several times faster on PostgreSQL than a JDBC batch of
+     * one-row statements, and 500 rows of 24 columns stay far below its 32767 parameters.
+     */
+    static final int ROWS_PER_STATEMENT = 500;
+
+    private static final int RAW_COLUMNS = 24;
+
     private void insertRaw(Connection c, List<UsageRecord> batch) throws SQLException {
-        try (PreparedStatement p = c.prepareStatement("INSERT INTO " + raw
-                + " (at, identity_kind, identity_id, key_id, owner, policy, route, requested_model, answering_model,"
-                + " upstream, upstream_status, proxy_status, input_tokens, cached_input_tokens, output_tokens,"
-                + " reasoning_tokens, images, cost_nano_usd, estimated, streamed, outcome, duration_micros,"
-                + " first_event_micros, upstream_request_id)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-            for (UsageRecord r : batch) {
+        for (int from = 0; from < batch.size(); from += ROWS_PER_STATEMENT) {
+            List<UsageRecord> chunk = batch.subList(from, Math.min(batch.size(), from + ROWS_PER_STATEMENT));
+            try (PreparedStatement p = c.prepareStatement("INSERT INTO " + raw
+                    + " (at, identity_kind, identity_id, key_id, owner, policy, route, requested_model, answering_model,"
+                    + " upstream, upstream_status, proxy_status, input_tokens, cached_input_tokens, output_tokens,"
+                    + " reasoning_tokens, images, cost_nano_usd, estimated, streamed, outcome, duration_micros,"
+                    + " first_event_micros, upstream_request_id) VALUES " + values(RAW_COLUMNS, chunk.size()))) {
                 int i = 1;
-                p.setObject(i++, OffsetDateTime.ofInstant(r.at(), ZoneOffset.UTC));
-                p.setString(i++, LedgerRows.clip(r.identityKind(), 16));
-                p.setString(i++, LedgerRows.clip(r.identityId(), LedgerRows.ID));
-                text(p, i++, LedgerRows.clip(r.keyId(), LedgerRows.SHORT));
-                text(p, i++, LedgerRows.clip(r.owner(), LedgerRows.ID));
-                p.setString(i++, LedgerRows.clip(r.policy(), LedgerRows.SHORT));
-                p.setString(i++, LedgerRows.clip(r.route(), LedgerRows.ROUTE));
-                text(p, i++, LedgerRows.clip(r.requestedModel(), LedgerRows.MODEL));
-                text(p, i++, LedgerRows.clip(r.answeringModel(), LedgerRows.MODEL));
-                text(p, i++, LedgerRows.clip(r.upstream(), LedgerRows.SHORT));
-                p.setInt(i++, r.upstreamStatus());
-                p.setInt(i++, r.proxyStatus());
-                p.setLong(i++, r.usage().inputTokens());
-                p.setLong(i++, r.usage().cachedInputTokens());
-                p.setLong(i++, r.usage().outputTokens());
-                p.setLong(i++, r.usage().reasoningTokens());
-                p.setInt(i++, r.usage().images());
-                p.setLong(i++, r.costNanoUsd());
-                p.setBoolean(i++, r.estimated());
-                p.setBoolean(i++, r.streamed());
-                p.setString(i++, r.outcome().name());
-                p.setLong(i++, r.durationMicros());
-                p.setLong(i++, r.firstEventMicros());
-                text(p, i, LedgerRows.clip(r.upstreamRequestId(), LedgerRows.ID));
-                p.addBatch();
+                for (UsageRecord r : chunk) {
+                    p.setObject(i++, OffsetDateTime.ofInstant(r.at(), ZoneOffset.UTC));
+                    p.setString(i++, LedgerRows.clip(r.identityKind(), 16));
+                    p.setString(i++, LedgerRows.clip(r.identityId(), LedgerRows.ID));
+                    text(p, i++, LedgerRows.clip(r.keyId(), LedgerRows.SHORT));
+                    text(p, i++, LedgerRows.clip(r.owner(), LedgerRows.ID));
+                    p.setString(i++, LedgerRows.clip(r.policy(), LedgerRows.SHORT));
+                    p.setString(i++, LedgerRows.clip(r.route(), LedgerRows.ROUTE));
+                    text(p, i++, LedgerRows.clip(r.requestedModel(), LedgerRows.MODEL));
+                    text(p, i++, LedgerRows.clip(r.answeringModel(), LedgerRows.MODEL));
+                    text(p, i++, LedgerRows.clip(r.upstream(), LedgerRows.SHORT));
+                    p.setInt(i++, r.upstreamStatus());
+                    p.setInt(i++, r.proxyStatus());
+                    p.setLong(i++, r.usage().inputTokens());
+                    p.setLong(i++, r.usage().cachedInputTokens());
+                    p.setLong(i++, r.usage().outputTokens());
+                    p.setLong(i++, r.usage().reasoningTokens());
+                    p.setInt(i++, r.usage().images());
+                    p.setLong(i++, r.costNanoUsd());
+                    p.setBoolean(i++, r.estimated());
+                    p.setBoolean(i++, r.streamed());
+                    p.setString(i++, r.outcome().name());
+                    p.setLong(i++, r.durationMicros());
+                    p.setLong(i++, r.firstEventMicros());
+                    text(p, i++, LedgerRows.clip(r.upstreamRequestId(), LedgerRows.ID));
+                }
+                p.executeUpdate();
             }
-            p.executeBatch();
         }
+    }
+
+    /** {@code (?, ?), (?, ?)}: {@code rows} rows of {@code columns} parameters. */
+    private static String values(int columns, int rows) {
+        String row = "(" + "?, ".repeat(columns - 1) + "?)";
+        StringBuilder b = new StringBuilder(rows * (row.length() + 2));
+        for (int r = 0; r < rows; r++) {
+            b.append(r == 0 ? "" : ", ").append(row);
+        }
+        return b.toString();
     }
 
     /** One daily row's key. */
@@ -254,33 +274,55 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     }
 
     private void upsertDaily(Connection c, Map<String, Map.Entry<DayKey, UsageSummary>> rows) throws SQLException {
-        try (PreparedStatement p = c.prepareStatement(postgres ? postgresUpsert() : h2Merge())) {
-            for (Map.Entry<DayKey, UsageSummary> e : rows.values()) {
-                DayKey k = e.getKey();
-                UsageSummary s = e.getValue();
-                int i = 1;
-                p.setObject(i++, k.day());
-                p.setString(i++, k.keyId());
-                p.setString(i++, k.identityKind());
-                p.setString(i++, k.identityId());
-                p.setString(i++, k.owner());
-                p.setString(i++, k.policy());
-                p.setString(i++, k.model());
-                p.setLong(i++, s.requests());
-                p.setLong(i++, s.inputTokens());
-                p.setLong(i++, s.cachedInputTokens());
-                p.setLong(i++, s.outputTokens());
-                p.setLong(i++, s.reasoningTokens());
-                p.setLong(i++, s.images());
-                p.setLong(i++, s.costNanoUsd());
-                p.setLong(i, s.estimated());
-                p.addBatch();
+        List<Map.Entry<DayKey, UsageSummary>> all = new ArrayList<>(rows.values());
+        if (!postgres) {
+            // H2: one MERGE per daily row, in a JDBC batch.
+            try (PreparedStatement p = c.prepareStatement(h2Merge())) {
+                for (Map.Entry<DayKey, UsageSummary> e : all) {
+                    bindDaily(p, 1, e.getKey(), e.getValue());
+                    p.addBatch();
+                }
+                p.executeBatch();
             }
-            p.executeBatch();
+            return;
+        }
+        // PostgreSQL: many rows per INSERT ... ON CONFLICT; each key once per statement (the batch was summed).
+        for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT) {
+            List<Map.Entry<DayKey, UsageSummary>> chunk =
+                    all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT));
+            try (PreparedStatement p = c.prepareStatement(postgresUpsert(chunk.size()))) {
+                int i = 1;
+                for (Map.Entry<DayKey, UsageSummary> e : chunk) {
+                    i = bindDaily(p, i, e.getKey(), e.getValue());
+                }
+                p.executeUpdate();
+            }
         }
     }
 
-    private String postgresUpsert() {
+    private static final int DAILY_COLUMNS = 15;
+
+    /** Binds one daily row from parameter {@code i}; returns the next parameter's index. */
+    private static int bindDaily(PreparedStatement p, int i, DayKey k, UsageSummary s) throws SQLException {
+        p.setObject(i++, k.day());
+        p.setString(i++, k.keyId());
+        p.setString(i++, k.identityKind());
+        p.setString(i++, k.identityId());
+        p.setString(i++, k.owner());
+        p.setString(i++, k.policy());
+        p.setString(i++, k.model());
+        p.setLong(i++, s.requests());
+        p.setLong(i++, s.inputTokens());
+        p.setLong(i++, s.cachedInputTokens());
+        p.setLong(i++, s.outputTokens());
+        p.setLong(i++, s.reasoningTokens());
+        p.setLong(i++, s.images());
+        p.setLong(i++, s.costNanoUsd());
+        p.setLong(i++, s.estimated());
+        return i;
+    }
+
+    private String postgresUpsert(int rows) {
         StringBuilder set = new StringBuilder();
         for (String col : SUM_COLUMNS) {
             set.append(set.isEmpty() ? "" : ", ")
@@ -292,8 +334,8 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
                     .append(" + EXCLUDED.")
                     .append(col);
         }
-        return "INSERT INTO " + daily + " (" + KEYS + ", " + SUMS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                + " ?, ?) ON CONFLICT (" + KEYS + ") DO UPDATE SET " + set;
+        return "INSERT INTO " + daily + " (" + KEYS + ", " + SUMS + ") VALUES " + values(DAILY_COLUMNS, rows)
+                + " ON CONFLICT (" + KEYS + ") DO UPDATE SET " + set;
     }
 
     private String h2Merge() {

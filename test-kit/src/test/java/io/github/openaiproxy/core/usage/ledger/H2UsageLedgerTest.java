@@ -45,9 +45,14 @@ class H2UsageLedgerTest extends UsageLedgerContract {
     }
 
     static void writeInBatches(JdbcUsageStore store, List<UsageRecord> rows) {
+        writeInBatches(store, rows, 500);
+    }
+
+    /** In batches of {@code size} (over 500: several statements per batch). */
+    static void writeInBatches(JdbcUsageStore store, List<UsageRecord> rows, int size) {
         try {
-            for (int i = 0; i < rows.size(); i += 500) {
-                store.write(new ArrayList<>(rows.subList(i, Math.min(rows.size(), i + 500))));
+            for (int i = 0; i < rows.size(); i += size) {
+                store.write(new ArrayList<>(rows.subList(i, Math.min(rows.size(), i + size))));
             }
         } catch (SQLException e) {
             throw new IllegalStateException(e);
@@ -72,7 +77,7 @@ class H2UsageLedgerTest extends UsageLedgerContract {
         for (int i = 0; i < 1000; i++) {
             rows.add(row(daysAgo(1).plusSeconds(i), "key_" + (i % 3), "o", "keys", "gpt-4o", i, 1, 10));
         }
-        writeInBatches(store, rows);
+        writeInBatches(store, rows, 1000); // one batch: two INSERT statements
         writeInBatches(store, rows.subList(0, 10)); // an upsert onto existing daily rows
         try (Connection c = ds.getConnection();
                 Statement s = c.createStatement()) {

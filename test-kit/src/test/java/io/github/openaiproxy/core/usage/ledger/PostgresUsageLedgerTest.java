@@ -39,7 +39,8 @@ class PostgresUsageLedgerTest extends UsageLedgerContract {
 
     @Override
     protected void write(List<UsageRecord> rows) {
-        H2UsageLedgerTest.writeInBatches(store, rows);
+        // 700: a batch takes two statements of rows and of daily upserts
+        H2UsageLedgerTest.writeInBatches(store, rows, 700);
     }
 
     @Override
