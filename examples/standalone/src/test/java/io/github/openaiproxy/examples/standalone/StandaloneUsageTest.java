@@ -1,6 +1,7 @@
 package io.github.openaiproxy.examples.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.usage.TokenUsage;
@@ -111,10 +112,7 @@ class StandaloneUsageTest {
                 ledger.record(row(now.minus(Duration.ofHours(i)), "key_b", "gpt-4o-mini", 50, 5, 1000));
             }
             ledger.record(row(now.minusSeconds(60), HOSTILE_KEY, "gpt-4o-mini", 1, 1, 1));
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            while (ledger.written() < 41 && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> ledger.written() >= 41);
             assertThat(ledger.written()).isEqualTo(41);
 
             HttpResponse<String> byKey = call(server, "GET", "/admin/usage?since=7d&by=key", null, TOKEN);
