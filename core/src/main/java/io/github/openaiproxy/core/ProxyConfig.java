@@ -48,6 +48,9 @@ public final class ProxyConfig {
     private final int maxConcurrentUpstreamCallsPerClient;
     private final AccessConfig access;
     private final ImageConfig images;
+    /** The usage ledger (ledger.*). */
+    private final io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger;
+
     private final io.github.openaiproxy.core.upstream.Upstreams upstreams;
     private final PricesConfig prices;
 
@@ -82,6 +85,7 @@ public final class ProxyConfig {
         this.access = Objects.requireNonNull(b.access, "access");
         this.images = Objects.requireNonNull(b.images, "images");
         this.prices = Objects.requireNonNull(b.prices, "prices");
+        this.ledger = Objects.requireNonNull(b.ledger, "ledger");
     }
 
     /** A builder with every default. */
@@ -113,6 +117,7 @@ public final class ProxyConfig {
         b.maxConcurrentUpstreamCallsPerClient = maxConcurrentUpstreamCallsPerClient;
         b.access = access;
         b.images = images;
+        b.ledger = ledger;
         b.upstreams = upstreams;
         b.prices = prices;
         return b;
@@ -183,6 +188,11 @@ public final class ProxyConfig {
         return images;
     }
 
+    /** Where the usage ledger is kept, and for how long (not kept, by default). */
+    public io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger() {
+        return ledger;
+    }
+
     /**
      * The most upstream calls in flight at once, a stream counting until its last event; over it a request is
      * answered 503 at once. 0: no cap.
@@ -249,6 +259,8 @@ public final class ProxyConfig {
         private int maxConcurrentUpstreamCallsPerClient = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
         private AccessConfig access = AccessConfig.DEFAULTS;
         private ImageConfig images = ImageConfig.DEFAULTS;
+        private io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger =
+                io.github.openaiproxy.core.usage.ledger.LedgerConfig.DEFAULTS;
         private io.github.openaiproxy.core.upstream.Upstreams upstreams =
                 io.github.openaiproxy.core.upstream.Upstreams.NONE;
         private PricesConfig prices = PricesConfig.DEFAULTS;
@@ -325,6 +337,12 @@ public final class ProxyConfig {
         /** How generated images are stored and served. */
         public Builder images(ImageConfig images) {
             this.images = images;
+            return this;
+        }
+
+        /** Where the usage ledger is kept, and for how long. */
+        public Builder ledger(io.github.openaiproxy.core.usage.ledger.LedgerConfig ledger) {
+            this.ledger = Objects.requireNonNull(ledger, "ledger");
             return this;
         }
 

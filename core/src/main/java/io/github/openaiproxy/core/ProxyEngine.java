@@ -88,6 +88,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final ExecutorService imageThreads;
     /** The image store this engine made and closes (the S3 store's client); {@code null} otherwise. */
     private final AutoCloseable ownedImageStore;
+    /** Where usage records go ({@link UsageLedger#NONE} when {@code ledger.store} is none); closed with the engine. */
+    private final io.github.openaiproxy.core.usage.UsageLedger usageLedger;
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -124,6 +126,7 @@ public final class ProxyEngine implements AutoCloseable {
         this.proxyKeys = LayeredProxyKeyStore.of(config.access().declaredKeys(), storedKeys);
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
+        this.usageLedger = usageLedger(config, b.usageLedger, b.clock); // the admin API sums its rows
         if (adminThreads != null) {
             if (config.access().admin().tokenHashes().isEmpty()
                     && config.access().admin().role() == null) {
@@ -137,7 +140,8 @@ public final class ProxyEngine implements AutoCloseable {
                     policyStore,
                     b.auditLog != null ? b.auditLog : AuditLog.inMemory(),
                     b.clock,
-                    imageStore);
+                    imageStore,
+                    usageLedger instanceof io.github.openaiproxy.core.usage.ledger.UsageQueries q ? q : null);
             all.addAll(AdminRoutes.create(config.access().admin(), admin, adminThreads));
         }
         if (images != null) {
@@ -256,6 +260,25 @@ public final class ProxyEngine implements AutoCloseable {
                 }
                 return given;
         }
+    }
+
+    /**
+     * The ledger {@code ledger.store} names: the builder's, whatever the setting; else none, or one in memory;
+     * {@code jdbc} needs the builder's (the engine has no database).
+     */
+    private static io.github.openaiproxy.core.usage.UsageLedger usageLedger(
+            ProxyConfig config, io.github.openaiproxy.core.usage.UsageLedger given, java.time.Clock clock) {
+        if (given != null) {
+            return given;
+        }
+        return switch (config.ledger().store()) {
+            case NONE -> io.github.openaiproxy.core.usage.UsageLedger.NONE;
+            case MEMORY -> io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger.of(config.ledger(), clock);
+            case JDBC ->
+                throw new IllegalStateException("ledger.store=jdbc needs a ledger on the database:"
+                        + " ProxyEngine.Builder.usageLedger(BatchingUsageLedger.start(JdbcUsageStore.create(dataSource),"
+                        + " config.ledger(), clock))");
+        };
     }
 
     /** An engine with the default upstream client (the JDK's HttpClient); {@link #close()} releases it. */
@@ -413,7 +436,25 @@ public final class ProxyEngine implements AutoCloseable {
         return routeUpstream == null ? java.util.List.of() : routeUpstream.states();
     }
 
-    /** Closes the upstream client and the session store if this engine created them, and the stream timer. */
+    /**
+     * Where this engine's usage records go: the builder's ledger, one in memory ({@code ledger.store=memory}), or
+     * {@link io.github.openaiproxy.core.usage.UsageLedger#NONE}.
+     */
+    public io.github.openaiproxy.core.usage.UsageLedger usageLedger() {
+        return usageLedger;
+    }
+
+    /** The queries over the usage ledger, when it keeps rows that can be summed. */
+    public java.util.Optional<io.github.openaiproxy.core.usage.ledger.UsageQueries> usageQueries() {
+        return usageLedger instanceof io.github.openaiproxy.core.usage.ledger.UsageQueries q
+                ? java.util.Optional.of(q)
+                : java.util.Optional.empty();
+    }
+
+    /**
+     * Closes the upstream client and the session store if this engine created them, the stream timer, and the
+     * usage ledger (which writes what it has queued first).
+     */
     @Override
     public void close() {
         relay.close();
@@ -448,6 +489,8 @@ public final class ProxyEngine implements AutoCloseable {
         if (ownsSessionStore) {
             sessionStore.close();
         }
+        // Last: the answers relayed until now have recorded their usage.
+        usageLedger.close();
     }
 
     /**
@@ -500,6 +543,7 @@ public final class ProxyEngine implements AutoCloseable {
         private PolicyStore policyStore;
         private AuditLog auditLog;
         private ImageStore imageStore;
+        private io.github.openaiproxy.core.usage.UsageLedger usageLedger;
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -629,6 +673,17 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder imageStore(ImageStore store) {
             this.imageStore = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Where usage records go, whatever {@code ledger.store} says (required for {@code jdbc}: a
+         * {@link io.github.openaiproxy.core.usage.ledger.BatchingUsageLedger} on a
+         * {@link io.github.openaiproxy.core.usage.ledger.JdbcUsageStore}); by default none, or one in memory for
+         * {@code memory}. The engine closes it when it closes, which writes what it has queued.
+         */
+        public Builder usageLedger(io.github.openaiproxy.core.usage.UsageLedger ledger) {
+            this.usageLedger = Objects.requireNonNull(ledger, "ledger");
             return this;
         }
 

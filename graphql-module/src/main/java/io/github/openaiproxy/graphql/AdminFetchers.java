@@ -100,6 +100,48 @@ final class AdminFetchers {
         };
     }
 
+    /** The usage ledger summed ({@code GET /admin/usage}): the REST route parses and checks the arguments. */
+    DataFetcher<CompletableFuture<DataFetcherResult<Object>>> usage() {
+        return env -> {
+            StringBuilder query = new StringBuilder();
+            for (String name : List.of("since", "until", "by", "key", "identity", "limit")) {
+                Object value = env.getArgument(name);
+                if (value != null) {
+                    query.append(query.isEmpty() ? "" : "&")
+                            .append(name)
+                            .append('=')
+                            .append(URLEncoder.encode(value.toString(), StandardCharsets.UTF_8));
+                }
+            }
+            return send(env, "GET", base + "/usage", query.toString(), null, Thing.API, answer -> {
+                List<Object> list = new ArrayList<>();
+                for (JsonNode row : answer.path("data")) {
+                    Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    m.put(
+                            "group",
+                            row.path("group").isNull()
+                                    ? null
+                                    : row.path("group").asText());
+                    for (String f : List.of(
+                            "requests",
+                            "inputTokens",
+                            "cachedInputTokens",
+                            "outputTokens",
+                            "reasoningTokens",
+                            "totalTokens",
+                            "images",
+                            "estimated")) {
+                        // Float: GraphQL's Int is 32 bits, and token sums outgrow it.
+                        m.put(f, row.path(f).asDouble());
+                    }
+                    m.put("costUsd", row.path("costUsd").decimalValue().toPlainString());
+                    list.add(m);
+                }
+                return list;
+            });
+        };
+    }
+
     // --- mutations
 
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> createKey() {

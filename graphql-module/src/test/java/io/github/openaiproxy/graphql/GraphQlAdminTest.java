@@ -18,6 +18,9 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.images.FilesystemImageStore;
 import io.github.openaiproxy.core.images.ImageIds;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.core.usage.UsageRecord;
+import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
 import io.github.openaiproxy.testsupport.BodyReader;
@@ -68,12 +71,16 @@ class GraphQlAdminTest {
     static final String SAVE = "mutation S($name: String!, $rules: JSON!) {"
             + " adminSavePolicy(name: $name, rules: $rules) { name source rules } }";
     static final String DELETE = "mutation D($name: String!) { adminDeletePolicy(name: $name) { name deleted } }";
+    static final String USAGE = "query U($since: String!, $by: String, $key: String) { adminUsage(since: $since,"
+            + " by: $by, key: $key) { group requests inputTokens outputTokens costUsd estimated } }";
     static final String AUDIT = "query A($limit: Int) { adminAudit(limit: $limit) { at actor action keyId policy } }";
     static final String DELETE_IMAGE = "mutation I($id: ID!) { adminDeleteImage(id: $id) { id deleted } }";
 
     private final InMemoryProxyKeyStore keys = new InMemoryProxyKeyStore();
     private final InMemoryPolicyStore policies = new InMemoryPolicyStore();
     private final AuditLog audit = AuditLog.inMemory();
+    private final InMemoryUsageLedger ledger =
+            new InMemoryUsageLedger(1000, java.time.Duration.ofDays(90), java.time.Clock.systemUTC());
     private ProxyEngine engine;
 
     @AfterEach
@@ -101,6 +108,7 @@ class GraphQlAdminTest {
                 .proxyKeys(keys)
                 .policyStore(policies)
                 .auditLog(audit)
+                .usageLedger(ledger)
                 .build();
     }
 
@@ -270,6 +278,7 @@ class GraphQlAdminTest {
         fields.add(new Object[] {GET, Map.of("id", "key_unknown")});
         fields.add(new Object[] {REVOKE, Map.of("id", "key_unknown")});
         fields.add(new Object[] {DELETE_IMAGE, Map.of("id", ImageIds.newId())});
+        fields.add(new Object[] {USAGE, Map.of("since", "7d", "by", "key")});
         return fields;
     }
 
@@ -521,5 +530,53 @@ class GraphQlAdminTest {
                     .isEqualTo(created.at("/data/adminCreateKey/proxyKey/id").asText());
             assertThat(list.body()).doesNotContain(secret).doesNotContain(ProxyKeys.hash(secret));
         }
+    }
+
+    static UsageRecord usageRow(String key, String model, long in, long costNano) {
+        return new UsageRecord(
+                java.time.Instant.now().minusSeconds(60),
+                "PROXY_KEY",
+                key,
+                key,
+                "team-a",
+                "keys",
+                "/v1/chat/completions",
+                model,
+                model,
+                "default",
+                200,
+                200,
+                new TokenUsage(in, 0, 10, 0, 0),
+                costNano,
+                false,
+                false,
+                UsageRecord.Outcome.COMPLETED,
+                1,
+                -1,
+                null);
+    }
+
+    /** adminUsage sums the ledger as GET /admin/usage does; a bad argument is BAD_USER_INPUT naming it. */
+    @Test
+    void adminUsageSumsTheLedger() {
+        start(true);
+        ledger.record(usageRow("key_a", "gpt-4o", 100, 1_500_000_000L));
+        ledger.record(usageRow("key_a", "gpt-4o-mini", 50, 1));
+        ledger.record(usageRow("key_b", "gpt-4o", 7, 2));
+        JsonNode rows = data(ADMIN, USAGE, Map.of("since", "1d", "by", "model", "key", "key_a"))
+                .get("adminUsage");
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0).get("group").asText()).isEqualTo("gpt-4o");
+        assertThat(rows.get(0).get("requests").asLong()).isEqualTo(1);
+        assertThat(rows.get(0).get("inputTokens").asLong()).isEqualTo(100);
+        assertThat(new java.math.BigDecimal(rows.get(0).get("costUsd").asText()))
+                .isEqualByComparingTo("1.5");
+        JsonNode byKey = data(ADMIN, USAGE, Map.of("since", "1d")).get("adminUsage");
+        assertThat(byKey).extracting(r -> r.get("group").asText()).containsExactly("key_a", "key_b");
+
+        JsonNode bad = error(call(ADMIN, USAGE, Map.of("since", "1d", "by", "galaxy")), "BAD_USER_INPUT");
+        assertThat(bad.get("message").asText()).contains("by");
+        error(call(ADMIN, USAGE, Map.of("since", "-3d")), "BAD_USER_INPUT");
+        error(call(ADMIN, USAGE, Map.of("since", "9999999d")), "BAD_USER_INPUT");
     }
 }

@@ -9,11 +9,23 @@ public final class AdminException extends RuntimeException {
 
     private final int status;
     private final String code;
+    private final String param;
 
     public AdminException(int status, String code, String message) {
+        this(status, code, message, null);
+    }
+
+    /** A refusal of one parameter, which the error's {@code param} names. */
+    public AdminException(int status, String code, String message, String param) {
         super(message, null, false, false);
         this.status = status;
         this.code = code;
+        this.param = param;
+    }
+
+    /** The parameter at fault, or {@code null}. */
+    public String param() {
+        return param;
     }
 
     /** The HTTP status: 400, 404 or 409. */

@@ -16,6 +16,10 @@ import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.FunctionRoute;
 import io.github.openaiproxy.core.route.RouteCall;
+import io.github.openaiproxy.core.usage.ledger.InvalidUsageQueryException;
+import io.github.openaiproxy.core.usage.ledger.LedgerUnavailableException;
+import io.github.openaiproxy.core.usage.ledger.UsageQuery;
+import io.github.openaiproxy.core.usage.ledger.UsageSummary;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -48,6 +52,10 @@ import java.util.function.Function;
  *   <li>{@code DELETE /admin/images/{id}} (or {@code {id}.{ext}}): deletes a stored image, whoever made it;
  *       {@code {"id","object":"image","deleted":true}}
  *   <li>{@code GET /admin/audit?limit=N}: the latest changes, newest first
+ *   <li>{@code GET /admin/usage?since=7d&until=...&by=key|user|model|policy|day&key=ID&identity=KIND:id&limit=N}:
+ *       the usage ledger summed, {@code {"object":"list","by","since","until","data":[{"group","requests",
+ *       "inputTokens","cachedInputTokens","outputTokens","reasoningTokens","totalTokens","images","costUsd",
+ *       "estimated"}, ...]}}; 400 naming the parameter for a bad one, 404 {@code ledger_off} without a ledger
  * </ul>
  *
  * Errors are in OpenAI's shape: 401 {@code invalid_api_key} without an admin credential, 403 for a user without
@@ -103,7 +111,8 @@ public final class AdminRoutes {
                 }),
                 r.route(p + "/policies/{name}", Set.of("GET", "PUT", "DELETE"), r::policy),
                 r.route(p + "/images/{id}", Set.of("DELETE"), r::deleteImage),
-                r.route(p + "/audit", Set.of("GET"), r::audit));
+                r.route(p + "/audit", Set.of("GET"), r::audit),
+                r.route(p + "/usage", Set.of("GET"), r::usage));
     }
 
     /** One call, authenticated. */
@@ -206,6 +215,71 @@ public final class AdminRoutes {
         return list(data);
     }
 
+    private ProxyResponse usage(Call call) {
+        Map<String, String> params = new java.util.HashMap<>();
+        String query = call.route().request().rawQuery().orElse("");
+        for (String pair : query.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String name = decode(eq < 0 ? pair : pair.substring(0, eq));
+            if (!USAGE_PARAMETERS.contains(name)) {
+                throw AdminException.invalid("unknown parameter "
+                        + (name.length() > 40 ? name.substring(0, 40) + "..." : name) + "; known: " + USAGE_PARAMETERS);
+            }
+            if (params.put(name, eq < 0 ? "" : decode(pair.substring(eq + 1))) != null) {
+                throw AdminException.invalid(name + " is given twice");
+            }
+        }
+        UsageQuery q;
+        try {
+            q = UsageQuery.parse(
+                    params.get("since"),
+                    params.get("until"),
+                    params.get("by"),
+                    params.get("key"),
+                    params.get("identity"),
+                    params.get("limit"),
+                    clock.instant());
+        } catch (InvalidUsageQueryException e) {
+            throw new AdminException(400, "invalid_request", e.getMessage(), e.parameter());
+        }
+        List<UsageSummary> rows = service.usage(q);
+        ArrayNode data = Json.mapper().createArrayNode();
+        for (UsageSummary s : rows) {
+            ObjectNode n = data.addObject();
+            n.put("group", s.group());
+            n.put("requests", s.requests());
+            n.put("inputTokens", s.inputTokens());
+            n.put("cachedInputTokens", s.cachedInputTokens());
+            n.put("outputTokens", s.outputTokens());
+            n.put("reasoningTokens", s.reasoningTokens());
+            n.put("totalTokens", s.totalTokens());
+            n.put("images", s.images());
+            n.put("costUsd", s.costUsd());
+            n.put("estimated", s.estimated());
+        }
+        ObjectNode n = Json.object();
+        n.put("object", "list");
+        n.put("by", q.by().label());
+        n.put("since", q.since().toString());
+        n.put("until", q.until().toString());
+        n.set("data", data);
+        return json(200, n);
+    }
+
+    private static final Set<String> USAGE_PARAMETERS =
+            new java.util.TreeSet<>(List.of("since", "until", "by", "key", "identity", "limit"));
+
+    private static String decode(String s) {
+        try {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw AdminException.invalid("the query string is not URL-encoded");
+        }
+    }
+
     // ---- JSON
 
     private static ProxyResponse key(ProxyKey k, AdminRoutes r) {
@@ -278,7 +352,7 @@ public final class AdminRoutes {
             default -> "Bad Request";
         };
         return new ProxyError(
-                e.status(), title, e.getMessage(), "invalid_request_error", e.code(), null, null, Map.of());
+                e.status(), title, e.getMessage(), "invalid_request_error", e.code(), e.param(), null, Map.of());
     }
 
     private static ProxyError unavailable() {
@@ -372,6 +446,17 @@ public final class AdminRoutes {
             return handler.apply(call);
         } catch (AdminException e) {
             return error(error(e));
+        } catch (LedgerUnavailableException e) {
+            LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
+            return error(new ProxyError(
+                    503,
+                    "Service Unavailable",
+                    "The usage ledger is unavailable",
+                    "server_error",
+                    "ledger_unavailable",
+                    null,
+                    null,
+                    Map.of("Retry-After", "5")));
         } catch (ImageStoreException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
             return error(ProxyError.imageStoreUnavailable());

@@ -11,6 +11,9 @@ import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.access.ProxyKeys;
 import io.github.openaiproxy.core.images.ImageIds;
 import io.github.openaiproxy.core.images.ImageStore;
+import io.github.openaiproxy.core.usage.ledger.UsageQueries;
+import io.github.openaiproxy.core.usage.ledger.UsageQuery;
+import io.github.openaiproxy.core.usage.ledger.UsageSummary;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
@@ -47,6 +50,8 @@ public final class AdminService {
     private final Clock clock;
     /** Where generated images are stored, or {@code null} when {@code images.store} is none. */
     private final ImageStore images;
+    /** The usage ledger's queries, or {@code null} when {@code ledger.store} is none. */
+    private final UsageQueries usage;
     /**
      * Held by every change of a key or policy, from its read to its write: a change is made from a copy it
      * read, so two at once (a rotation and a policy change of one key) would otherwise write back a stale
@@ -78,6 +83,23 @@ public final class AdminService {
             AuditLog audit,
             Clock clock,
             ImageStore images) {
+        this(access, keys, policies, audit, clock, images, null);
+    }
+
+    /**
+     * An admin that may also sum the usage ledger.
+     *
+     * @param usage the ledger's queries, or {@code null} when no ledger is kept ({@link #usage} is then 404)
+     */
+    public AdminService(
+            AccessConfig access,
+            ProxyKeyStore keys,
+            PolicyStore policies,
+            AuditLog audit,
+            Clock clock,
+            ImageStore images,
+            UsageQueries usage) {
+        this.usage = usage;
         this.images = images;
         this.keys = Objects.requireNonNull(keys, "keys");
         this.policies = Objects.requireNonNull(policies, "policies");
@@ -267,6 +289,24 @@ public final class AdminService {
 
     /** The audit action of an image deletion; its entry holds the image's id where a key action holds a key's. */
     public static final String IMAGE_DELETE = "image.delete";
+
+    // ---- usage
+
+    /** Whether a usage ledger is kept that {@link #usage} can sum. */
+    public boolean hasUsage() {
+        return usage != null;
+    }
+
+    /**
+     * The ledger's rows summed as {@code query} asks; 404 {@code ledger_off} when no ledger is kept. Reads only,
+     * so not audited.
+     */
+    public List<UsageSummary> usage(UsageQuery query) {
+        if (usage == null) {
+            throw new AdminException(404, "ledger_off", "No usage ledger is kept (ledger.store is none)");
+        }
+        return usage.summarize(query);
+    }
 
     /** The latest audit entries, newest first. */
     public List<AuditEntry> audit(int limit) {

@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.usage.PricesConfig;
+import io.github.openaiproxy.core.usage.ledger.LedgerConfig;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -274,7 +275,28 @@ public final class ProxySettings {
                     Setting.Type.SECRET,
                     null,
                     "SHA-256 hashes (hex) of the admin tokens, sent as Authorization: Bearer <token>."),
-            Setting.string("admin.role", null, "The host application's role whose users may use the admin API."));
+            Setting.string("admin.role", null, "The host application's role whose users may use the admin API."),
+            // The usage ledger (issue 12): one row per request that reached the upstream.
+            Setting.oneOf(
+                    "ledger.store",
+                    "none",
+                    "Where the usage ledger is kept: none, memory or jdbc (the sessions' database).",
+                    "none",
+                    "memory",
+                    "jdbc"),
+            Setting.of(
+                    "ledger.retention", Setting.Type.DURATION, "90d", "How long ledger rows and daily sums are kept."),
+            Setting.of(
+                    "ledger.queue-size",
+                    Setting.Type.INT,
+                    "10000",
+                    "Ledger records that may wait to be written; beyond them records are dropped and counted."),
+            Setting.of("ledger.batch-size", Setting.Type.INT, "500", "Most ledger records written in one transaction."),
+            Setting.of(
+                    "ledger.flush-interval",
+                    Setting.Type.DURATION,
+                    "1s",
+                    "Longest a ledger record waits before its batch is written."));
 
     /**
      * Every setting of core, in the README's order: those above, then the policies' ({@code access.role-policies}
@@ -463,6 +485,16 @@ public final class ProxySettings {
         s3 = binder.with(s3, "images.s3.presign", S3Config::withPresign);
         images = images.withS3(s3);
         b.images(images);
+
+        // The usage ledger.
+        LedgerConfig ledger = base.ledger();
+        ledger = binder.with(
+                ledger, "ledger.store", (LedgerConfig c, String v) -> c.withStore(LedgerConfig.Store.parse(v)));
+        ledger = binder.with(ledger, "ledger.retention", LedgerConfig::withRetention);
+        ledger = binder.with(ledger, "ledger.queue-size", LedgerConfig::withQueueSize);
+        ledger = binder.with(ledger, "ledger.batch-size", LedgerConfig::withBatchSize);
+        ledger = binder.with(ledger, "ledger.flush-interval", LedgerConfig::withFlushInterval);
+        b.ledger(ledger);
 
         // Keys declared in configuration, and the admin API.
         AccessConfig access = base.access();

@@ -128,6 +128,11 @@ public final class CompositeProxyObserver implements ProxyObserver {
         }
 
         @Override
+        public void metered(io.github.openaiproxy.core.usage.UsageRecord record) {
+            each(e -> e.metered(record));
+        }
+
+        @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
             each(e -> e.finished(status, streamed, outcome, duration));
         }

@@ -102,6 +102,11 @@ public final class GuardedObservation implements ProxyObserver.Observation {
     }
 
     @Override
+    public void metered(io.github.openaiproxy.core.usage.UsageRecord record) {
+        run("metered", () -> delegate.metered(record));
+    }
+
+    @Override
     public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
         run("finished", () -> delegate.finished(status, streamed, outcome, duration));
     }

@@ -126,6 +126,16 @@ public interface ProxyObserver {
          */
         default void imageNotStored(String reason) {}
 
+        /**
+         * A request that reached the upstream is over and its usage is known: the usage ledger's row, with its
+         * tokens by type and its cost (estimated when the upstream gave no numbers). Called once per such request,
+         * sub-requests included, whether or not a ledger is kept. Its policy and models come from configuration
+         * and clients: bound them before using them as metric tags. It holds a key's id, never a key.
+         *
+         * @param record the row
+         */
+        default void metered(io.github.openaiproxy.core.usage.UsageRecord record) {}
+
         /** The response is over: its status, whether it streamed, how it ended and how long it took. */
         default void finished(int status, boolean streamed, Outcome outcome, Duration duration) {}
     }

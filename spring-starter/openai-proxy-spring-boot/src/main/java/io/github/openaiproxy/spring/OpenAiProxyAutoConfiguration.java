@@ -93,6 +93,7 @@ public final class OpenAiProxyAutoConfiguration {
             ObjectProvider<AuditLog> auditLog,
             ObjectProvider<IdentitySource> identitySources,
             ObjectProvider<ImageStore> imageStore,
+            ObjectProvider<io.github.openaiproxy.core.usage.UsageLedger> usageLedger,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
             ObjectProvider<ProxyEngineCustomizer> customizers) {
@@ -105,6 +106,7 @@ public final class OpenAiProxyAutoConfiguration {
         auditLog.ifAvailable(builder::auditLog);
         identitySources.orderedStream().forEach(builder::identitySource);
         imageStore.ifAvailable(builder::imageStore);
+        usageLedger.ifAvailable(builder::usageLedger);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));
         try {

@@ -129,6 +129,8 @@ public class OpenAiProxyProperties {
 
     private final Admin admin = new Admin();
 
+    private final Ledger ledger = new Ledger();
+
     /**
      * Named policies, 'openai.proxy.policies.<name>.<rule>': the routes, models and caps of the callers they
      * are assigned to. 'keys', 'users' and 'anonymous' are the default policies (unrestricted unless set).
@@ -303,6 +305,10 @@ public class OpenAiProxyProperties {
 
     public Admin getAdmin() {
         return admin;
+    }
+
+    public Ledger getLedger() {
+        return ledger;
     }
 
     public java.util.Map<String, PolicyProperties> getPolicies() {
@@ -1675,6 +1681,82 @@ public class OpenAiProxyProperties {
         public String toString() {
             return "UpstreamProperties[kind=" + kind + ", baseUrl=" + baseUrl + ", keys="
                     + (keys == null ? 0 : keys.size()) + ", models=" + models + ", aliases=" + aliases + "]";
+        }
+    }
+
+    /**
+     * The usage ledger: one row per request that reached the upstream, written in batches from a bounded queue on
+     * a thread of its own.
+     */
+    public static class Ledger {
+        /**
+         * Where the ledger is kept: 'none', 'memory' (bounded, lost on restart) or 'jdbc' (the application's
+         * DataSource, tables 'openai_proxy_usage' and 'openai_proxy_usage_daily').
+         */
+        private Store store = Store.NONE;
+
+        /** How long ledger rows and their daily sums are kept. */
+        @DurationUnit(ChronoUnit.DAYS)
+        private Duration retention = Duration.ofDays(90);
+
+        /** Records that may wait to be written; beyond them records are dropped and counted. */
+        private int queueSize = 10_000;
+
+        /** Most records written in one transaction. */
+        private int batchSize = 500;
+
+        /** Longest a record waits in the queue before its batch is written. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration flushInterval = Duration.ofSeconds(1);
+
+        public Store getStore() {
+            return store;
+        }
+
+        public void setStore(Store store) {
+            this.store = store;
+        }
+
+        public Duration getRetention() {
+            return retention;
+        }
+
+        public void setRetention(Duration retention) {
+            this.retention = retention;
+        }
+
+        public int getQueueSize() {
+            return queueSize;
+        }
+
+        public void setQueueSize(int queueSize) {
+            this.queueSize = queueSize;
+        }
+
+        public int getBatchSize() {
+            return batchSize;
+        }
+
+        public void setBatchSize(int batchSize) {
+            this.batchSize = batchSize;
+        }
+
+        public Duration getFlushInterval() {
+            return flushInterval;
+        }
+
+        public void setFlushInterval(Duration flushInterval) {
+            this.flushInterval = flushInterval;
+        }
+
+        /** Where the ledger is kept. */
+        public enum Store {
+            /** Not kept. */
+            NONE,
+            /** In memory. */
+            MEMORY,
+            /** In the application's DataSource. */
+            JDBC
         }
     }
 }

@@ -7,6 +7,9 @@ import io.github.openaiproxy.core.config.SettingsBinder;
 import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.images.ImageConfig;
 import io.github.openaiproxy.core.images.JdbcImageStore;
+import io.github.openaiproxy.core.usage.ledger.BatchingUsageLedger;
+import io.github.openaiproxy.core.usage.ledger.JdbcUsageStore;
+import io.github.openaiproxy.core.usage.ledger.LedgerConfig;
 import io.github.openaiproxy.demo.DemoUpstream;
 import io.github.openaiproxy.graphql.GraphQlOptions;
 import io.github.openaiproxy.graphql.GraphQlRoute;
@@ -78,6 +81,11 @@ public final class StandaloneServer implements AutoCloseable {
     public static void main(String[] args) {
         tuneJvm(System.getProperties(), Runtime.getRuntime().availableProcessors());
         h2OnLoopback(System.getProperties());
+        if (args.length > 0 && args[0].equals("usage")) {
+            // The usage ledger summed on the command line, from the configured database.
+            System.exit(UsageCommand.run(args, System.getenv(), null, System.out, System.err));
+            return;
+        }
         if (args.length > 0 && args[0].equals("keys")) {
             // The admin API's key operations on the command line, against the configured database.
             System.exit(KeysCommand.run(args, System.getenv(), null, System.out, System.err));
@@ -90,7 +98,8 @@ public final class StandaloneServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             System.err.println((e.getMessage().equals("usage") ? "" : e.getMessage() + "\n")
                     + "usage: java -jar openai-proxy-standalone.jar [--demo | --demo-if-no-key] [--port=N]\n"
-                    + "       java -jar openai-proxy-standalone.jar keys create|list|revoke|rotate|hash ...");
+                    + "       java -jar openai-proxy-standalone.jar keys create|list|revoke|rotate|hash ...\n"
+                    + "       java -jar openai-proxy-standalone.jar usage --since 7d [--by key|user|model|policy|day]");
             System.exit(2);
             return;
         }
@@ -181,6 +190,16 @@ public final class StandaloneServer implements AutoCloseable {
             // On the database the sessions and keys use (filesystem: the engine's own store in images.directory).
             builder.imageStore(
                     JdbcImageStore.create(sessions.dataSource() != null ? sessions.dataSource() : access.ownPool()));
+        }
+        if (config.ledger().store() == LedgerConfig.Store.JDBC) {
+            // The usage ledger on the same database, written in batches from a thread of its own.
+            builder.usageLedger(BatchingUsageLedger.start(
+                    JdbcUsageStore.create(
+                            sessions.dataSource() != null ? sessions.dataSource() : access.ownPool(),
+                            JdbcUsageStore.DEFAULT_PREFIX,
+                            clock),
+                    config.ledger(),
+                    clock));
         }
         ProxyEngine engine = builder.build();
 
@@ -337,6 +356,11 @@ public final class StandaloneServer implements AutoCloseable {
     /** The port the server listens on. */
     public int port() {
         return tomcat.getConnector().getLocalPort();
+    }
+
+    /** The engine (its usage ledger, for tests). */
+    ProxyEngine engine() {
+        return engine;
     }
 
     /** The engine's configuration. */

@@ -3,6 +3,8 @@ package io.github.openaiproxy.spring.metrics;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.core.usage.UsageRecord;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -36,7 +38,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@value #IMAGES_NOT_STORED} (counter): image generations whose images could not be stored (the client
  *       got the upstream's answer with {@code x-openai-proxy-image-stored: false}), tagged {@code reason}
  *       (for example {@code fetch_refused_host}, {@code too_large}, {@code not_an_image}, {@code store_failed}).
+ *   <li>{@value #USAGE_TOKENS} (counter): the tokens of every request that reached the upstream, as the usage
+ *       ledger records them (streams without {@code include_usage} and cancelled ones included, estimated when the
+ *       upstream gave no numbers), tagged {@code policy}, {@code model} (the model that answered, else the one
+ *       asked for) and {@code type} ({@code input}, {@code output}, {@code cached}, {@code reasoning}: cached are
+ *       part of input, reasoning of output);
+ *   <li>{@value #COST} (counter): their cost in US dollars, tagged {@code policy} and {@code model}.
  * </ul>
+ *
+ * <p>{@value #TOKENS} and {@value #USAGE_TOKENS} are two names because their tags differ: a Prometheus registry
+ * refuses one name with two sets of tag keys.
  *
  * A GraphQL call counts once, as a request on its own route: the requests it runs through the proxy's
  * routes on the caller's behalf ({@link #beginSubRequest sub-requests}) add their upstream latency and
@@ -57,6 +68,8 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     public static final String REFUSALS = "openai.proxy.access.refusals";
     public static final String ATTEMPTS = "openai.proxy.upstream.attempts";
     public static final String IMAGES_NOT_STORED = "openai.proxy.images.not-stored";
+    public static final String USAGE_TOKENS = "openai.proxy.usage.tokens";
+    public static final String COST = "openai.proxy.cost";
 
     /** The most distinct values of the refusal counter's {@code reason} and of its {@code policy} tag. */
     static final int MAX_ACCESS_TAGS = 100;
@@ -79,6 +92,8 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     private final ModelTags outcomes = new ModelTags(MAX_ACCESS_TAGS);
     private final Meter.MeterProvider<Counter> imagesNotStored;
     private final ModelTags imageReasons = new ModelTags(MAX_IMAGE_REASONS);
+    private final Meter.MeterProvider<Counter> usageTokens;
+    private final Meter.MeterProvider<Counter> cost;
 
     /**
      * @param maxModelTags the most distinct values of the {@code model} tag
@@ -106,6 +121,14 @@ public final class MicrometerProxyObserver implements ProxyObserver {
                 .withRegistry(registry);
         this.imagesNotStored = Counter.builder(IMAGES_NOT_STORED)
                 .description("Image generations whose images could not be stored, by reason")
+                .withRegistry(registry);
+        this.usageTokens = Counter.builder(USAGE_TOKENS)
+                .description("Tokens of the requests that reached the upstream, by policy, model and type")
+                .baseUnit("tokens")
+                .withRegistry(registry);
+        this.cost = Counter.builder(COST)
+                .description("Cost of the requests that reached the upstream, in US dollars, by policy and model")
+                .baseUnit("usd")
                 .withRegistry(registry);
         Gauge.builder(ACTIVE_STREAMS, activeStreams, AtomicInteger::get)
                 .description("Streams open to clients")
@@ -207,6 +230,30 @@ public final class MicrometerProxyObserver implements ProxyObserver {
         public void imageNotStored(String reason) {
             // Counted for sub-requests too: GraphQL's generateImage stores its images in one.
             imagesNotStored.withTags("reason", imageReasons.tag(reason, true)).increment();
+        }
+
+        @Override
+        public void metered(UsageRecord r) {
+            // Bounded as the other tags: a model becomes a value once the upstream answered it successfully.
+            String answering = r.answeringModel() != null ? r.answeringModel() : r.requestedModel();
+            String modelTag = models.tag(answering, r.upstreamStatus() >= 200 && r.upstreamStatus() < 300);
+            String policyTag = policies.tag(r.policy(), true);
+            TokenUsage u = r.usage();
+            count(policyTag, modelTag, "input", u.inputTokens());
+            count(policyTag, modelTag, "output", u.outputTokens());
+            count(policyTag, modelTag, "cached", u.cachedInputTokens());
+            count(policyTag, modelTag, "reasoning", u.reasoningTokens());
+            if (r.costNanoUsd() > 0) {
+                cost.withTags("policy", policyTag, "model", modelTag).increment(r.costNanoUsd() / 1e9);
+            }
+        }
+
+        private void count(String policy, String model, String type, long n) {
+            if (n > 0) {
+                usageTokens
+                        .withTags("policy", policy, "model", model, "type", type)
+                        .increment(n);
+            }
         }
 
         @Override

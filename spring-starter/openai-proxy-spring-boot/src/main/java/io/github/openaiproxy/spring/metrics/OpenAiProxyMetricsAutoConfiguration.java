@@ -1,8 +1,13 @@
 package io.github.openaiproxy.spring.metrics;
 
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.usage.UsageLedger;
+import io.github.openaiproxy.core.usage.ledger.BatchingUsageLedger;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -36,4 +41,23 @@ public final class OpenAiProxyMetricsAutoConfiguration {
     MicrometerProxyObserver openAiProxyMetrics(MeterRegistry registry, OpenAiProxyProperties properties) {
         return new MicrometerProxyObserver(registry, properties.getMetrics().getMaxModelTags());
     }
+
+    /**
+     * {@value #LEDGER_DROPPED} (function counter): usage records the ledger dropped because its queue was full
+     * ({@code openai.proxy.ledger.queue-size}); present with a batching ledger ({@code ledger.store=jdbc}).
+     */
+    @Bean
+    @ConditionalOnMissingBean(name = "openAiProxyLedgerMetrics")
+    MeterBinder openAiProxyLedgerMetrics(ObjectProvider<UsageLedger> ledgers) {
+        return registry -> {
+            if (ledgers.getIfUnique() instanceof BatchingUsageLedger ledger) {
+                FunctionCounter.builder(LEDGER_DROPPED, ledger, BatchingUsageLedger::dropped)
+                        .description("Usage records dropped because the ledger's queue was full")
+                        .register(registry);
+            }
+        };
+    }
+
+    /** The ledger's dropped records. */
+    public static final String LEDGER_DROPPED = "openai.proxy.ledger.dropped";
 }

@@ -307,4 +307,67 @@ class MicrometerProxyObserverTests {
         e.routed("/v1/chat/completions", Optional.of(model));
         e.finished(status, false, Outcome.COMPLETED, Duration.ofMillis(6));
     }
+
+    static io.github.openaiproxy.core.usage.UsageRecord metered(String policy, String model, int status, long cost) {
+        return new io.github.openaiproxy.core.usage.UsageRecord(
+                java.time.Instant.now(),
+                "PROXY_KEY",
+                "key_1",
+                "key_1",
+                null,
+                policy,
+                "/v1/chat/completions",
+                model,
+                model,
+                "default",
+                status,
+                status,
+                new io.github.openaiproxy.core.usage.TokenUsage(100, 40, 20, 5, 0),
+                cost,
+                false,
+                true,
+                io.github.openaiproxy.core.usage.UsageRecord.Outcome.COMPLETED,
+                1000,
+                100,
+                null);
+    }
+
+    /** Tokens by type and the cost in dollars, tagged by policy and model. */
+    @Test
+    void meteredCountsTokensByTypeAndCostByPolicyAndModel() {
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
+        e.metered(metered("premium", "gpt-4o", 200, 2_500_000_000L));
+        e.metered(metered("premium", "gpt-4o", 200, 500_000_000L));
+        for (String[] t : new String[][] {{"input", "200"}, {"cached", "80"}, {"output", "40"}, {"reasoning", "10"}}) {
+            assertThat(registry.get(MicrometerProxyObserver.USAGE_TOKENS)
+                            .tag("policy", "premium")
+                            .tag("model", "gpt-4o")
+                            .tag("type", t[0])
+                            .counter()
+                            .count())
+                    .as(t[0])
+                    .isEqualTo(Double.parseDouble(t[1]));
+        }
+        assertThat(registry.get(MicrometerProxyObserver.COST)
+                        .tag("policy", "premium")
+                        .tag("model", "gpt-4o")
+                        .counter()
+                        .count())
+                .isEqualTo(3.0);
+    }
+
+    /** Models and policies are bounded: a failed request's model and names past the maximum are 'other'. */
+    @Test
+    void meteredTagsAreBounded() {
+        ProxyObserver.Observation e = observer.begin("POST", "/v1/chat/completions");
+        e.metered(metered("keys", "never-answered", 400, 1)); // the upstream refused it: not a known model
+        e.metered(metered("keys", "m1", 200, 1));
+        e.metered(metered("keys", "m2", 200, 1));
+        e.metered(metered("keys", "m3", 200, 1)); // past the maximum of 2 model values
+        e.metered(metered("keys", "x".repeat(10_000), 200, 1));
+        assertThat(registry.find(MicrometerProxyObserver.USAGE_TOKENS).meters().stream()
+                        .map(m -> m.getId().getTag("model"))
+                        .distinct())
+                .containsExactlyInAnyOrder("other", "m1", "m2");
+    }
 }

@@ -1,0 +1,109 @@
+package io.github.openaiproxy.core.usage.ledger;
+
+import io.github.openaiproxy.core.usage.UsageRecord;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** What every ledger store shares: the column widths, each row's group values, and the order of answers. */
+final class LedgerRows {
+    /** Widths of the text columns: longer values (a 10 KB model name) are cut, never refused. */
+    static final int ID = 200;
+
+    static final int SHORT = 64;
+    static final int MODEL = 128;
+    static final int ROUTE = 256;
+
+    private LedgerRows() {}
+
+    /** {@code s} cut to {@code max} characters; {@code null} stays {@code null}. */
+    static String clip(String s, int max) {
+        return s == null || s.length() <= max ? s : s.substring(0, max);
+    }
+
+    /** The model a row is counted under: the one that answered, else the one asked for. */
+    static String model(UsageRecord r) {
+        return clip(r.answeringModel() != null ? r.answeringModel() : r.requestedModel(), MODEL);
+    }
+
+    /** The UTC day of a row, {@code 2026-01-31}. */
+    static String day(UsageRecord r) {
+        return r.at().atOffset(ZoneOffset.UTC).toLocalDate().toString();
+    }
+
+    /** The value a row is grouped under; {@code null} for none. */
+    static String group(UsageRecord r, UsageQuery.By by) {
+        return switch (by) {
+            case KEY -> clip(r.keyId(), SHORT);
+            case USER -> clip(r.owner(), ID);
+            case MODEL -> model(r);
+            case POLICY -> clip(r.policy(), SHORT);
+            case DAY -> day(r);
+        };
+    }
+
+    /** Whether a row is one the query counts. */
+    static boolean matches(UsageRecord r, UsageQuery q) {
+        return !r.at().isBefore(q.since())
+                && r.at().isBefore(q.until())
+                && (q.keyId() == null || q.keyId().equals(clip(r.keyId(), SHORT)))
+                && (q.identityKind() == null
+                        || (q.identityKind().equals(r.identityKind())
+                                && q.identityId().equals(clip(r.identityId(), ID))));
+    }
+
+    /** One row as a summary of itself. */
+    static UsageSummary summary(UsageRecord r, String group) {
+        return new UsageSummary(
+                group,
+                1,
+                r.usage().inputTokens(),
+                r.usage().cachedInputTokens(),
+                r.usage().outputTokens(),
+                r.usage().reasoningTokens(),
+                r.usage().images(),
+                r.costNanoUsd(),
+                r.estimated() ? 1 : 0);
+    }
+
+    /** Adds summaries of the same group together, in a map keyed by group ({@code null} is a group too). */
+    static final class Sums {
+        private final Map<String, UsageSummary> byGroup = new HashMap<>();
+        private UsageSummary none;
+
+        void add(UsageSummary s) {
+            if (s.group() == null) {
+                none = none == null ? s : none.plus(s);
+            } else {
+                byGroup.merge(s.group(), s, UsageSummary::plus);
+            }
+        }
+
+        /** The sums in the query's order, at most its limit. */
+        List<UsageSummary> answer(UsageQuery q) {
+            List<UsageSummary> all = new ArrayList<>(byGroup.values());
+            if (none != null) {
+                all.add(none);
+            }
+            all.sort(order(q.by()));
+            return all.size() > q.limit() ? List.copyOf(all.subList(0, q.limit())) : List.copyOf(all);
+        }
+    }
+
+    /** Days ascending; otherwise cost, then tokens, then requests descending, then the group (none last). */
+    static Comparator<UsageSummary> order(UsageQuery.By by) {
+        Comparator<UsageSummary> byGroup =
+                Comparator.comparing(UsageSummary::group, Comparator.nullsLast(Comparator.naturalOrder()));
+        if (by == UsageQuery.By.DAY) {
+            return byGroup;
+        }
+        return Comparator.comparingLong(UsageSummary::costNanoUsd)
+                .thenComparingLong(UsageSummary::totalTokens)
+                .thenComparingLong(UsageSummary::requests)
+                .reversed()
+                .thenComparing(byGroup);
+    }
+}

@@ -1,0 +1,138 @@
+package io.github.openaiproxy.examples.standalone;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.github.openaiproxy.core.usage.ledger.InvalidUsageQueryException;
+import io.github.openaiproxy.core.usage.ledger.JdbcUsageStore;
+import io.github.openaiproxy.core.usage.ledger.UsageQuery;
+import io.github.openaiproxy.core.usage.ledger.UsageSummary;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code java -jar openai-proxy-standalone.jar usage --since 7d --by model}: the usage ledger summed on the
+ * command line, from the server's configured database (the same environment as the server, {@code ledger.store=
+ * jdbc}), as a table: one row per key, user, model, policy or day.
+ */
+final class UsageCommand {
+    static final String USAGE = String.join(
+            "\n",
+            "usage: java -jar openai-proxy-standalone.jar usage --since 7d [--until TIME] [--by key|user|model|policy|day]",
+            "         [--key ID] [--identity KIND:id] [--limit N]",
+            "  --since, --until   a duration back from now (7d, 24h, 30m) or an ISO-8601 instant; --until: now",
+            "  --by               how rows are grouped (default key)");
+
+    private static final List<String> OPTIONS = List.of("since", "until", "by", "key", "identity", "limit");
+
+    private UsageCommand() {}
+
+    /**
+     * Runs {@code args} (the first being {@code usage}); returns the exit code: 0 done, 1 failed, 2 a usage error.
+     *
+     * @param workDir where the default H2 file is ({@code null}: the working directory)
+     */
+    static int run(String[] args, Map<String, String> env, Path workDir, PrintStream out, PrintStream err) {
+        return run(args, env, workDir, out, err, Clock.systemUTC());
+    }
+
+    static int run(
+            String[] args, Map<String, String> env, Path workDir, PrintStream out, PrintStream err, Clock clock) {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            String name = a.startsWith("--") ? a.substring(2) : null;
+            String value = null;
+            if (name != null && name.contains("=")) {
+                value = name.substring(name.indexOf('=') + 1);
+                name = name.substring(0, name.indexOf('='));
+            } else if (name != null && i + 1 < args.length) {
+                value = args[++i];
+            }
+            if (name == null || value == null || !OPTIONS.contains(name) || options.put(name, value) != null) {
+                err.println((name == null ? "unexpected " + a : "bad option --" + name) + "\n" + USAGE);
+                return 2;
+            }
+        }
+        UsageQuery query;
+        try {
+            query = UsageQuery.parse(
+                    options.get("since"),
+                    options.get("until"),
+                    options.get("by"),
+                    options.get("key"),
+                    options.get("identity"),
+                    options.get("limit"),
+                    clock.instant());
+        } catch (InvalidUsageQueryException e) {
+            err.println("openai-proxy: --" + e.parameter() + ": " + e.getMessage() + "\n" + USAGE);
+            return 2;
+        }
+        try (HikariDataSource db = SessionStorage.pool(env, workDir, "openai-proxy-usage")) {
+            List<UsageSummary> rows = JdbcUsageStore.create(db, JdbcUsageStore.DEFAULT_PREFIX, clock)
+                    .summarize(query);
+            print(query, rows, out);
+            return 0;
+        } catch (RuntimeException e) {
+            err.println("openai-proxy: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static void print(UsageQuery q, List<UsageSummary> rows, PrintStream out) {
+        out.println("usage by " + q.by().label() + " from " + q.since() + " to " + q.until()
+                + (q.keyId() == null ? "" : ", key " + q.keyId())
+                + (q.identityKind() == null ? "" : ", identity " + q.identityKind() + ":" + q.identityId()));
+        String format = "%-40s %10s %14s %12s %14s %12s %8s %16s %10s%n";
+        out.printf(
+                format,
+                q.by().label().toUpperCase(java.util.Locale.ROOT),
+                "REQUESTS",
+                "INPUT",
+                "CACHED",
+                "OUTPUT",
+                "REASONING",
+                "IMAGES",
+                "COST USD",
+                "ESTIMATED");
+        UsageSummary total = new UsageSummary("total", 0, 0, 0, 0, 0, 0, 0, 0);
+        for (UsageSummary s : rows) {
+            line(out, format, s.group() == null ? "-" : s.group(), s);
+            total = new UsageSummary(
+                    "total",
+                    total.requests() + s.requests(),
+                    total.inputTokens() + s.inputTokens(),
+                    total.cachedInputTokens() + s.cachedInputTokens(),
+                    total.outputTokens() + s.outputTokens(),
+                    total.reasoningTokens() + s.reasoningTokens(),
+                    total.images() + s.images(),
+                    total.costNanoUsd() + s.costNanoUsd(),
+                    total.estimated() + s.estimated());
+        }
+        line(out, format, "TOTAL", total);
+        if (rows.isEmpty()) {
+            out.println("(no usage in this range; is ledger.store=jdbc set on the server?)");
+        }
+    }
+
+    private static void line(PrintStream out, String format, String group, UsageSummary s) {
+        // A group is data (a model name a client chose): no control characters reach the terminal.
+        String shown = group.codePoints()
+                .map(c -> Character.isISOControl(c) ? '?' : c)
+                .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append)
+                .toString();
+        out.printf(
+                format,
+                shown.length() > 40 ? shown.substring(0, 39) + "…" : shown,
+                s.requests(),
+                s.inputTokens(),
+                s.cachedInputTokens(),
+                s.outputTokens(),
+                s.reasoningTokens(),
+                s.images(),
+                s.costUsd().setScale(6, java.math.RoundingMode.HALF_UP).toPlainString(),
+                s.estimated());
+    }
+}
