@@ -48,6 +48,8 @@ public final class ProxyConfig {
     private final AccessConfig access;
     private final ImageConfig images;
     private final io.github.openaiproxy.core.upstream.Upstreams upstreams;
+    /** The policies' quotas: the store, the estimates, the store-down rules. */
+    private final io.github.openaiproxy.core.limits.LimitsConfig limits;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -79,6 +81,7 @@ public final class ProxyConfig {
         this.upstreams = Objects.requireNonNull(b.upstreams, "upstreams");
         this.access = Objects.requireNonNull(b.access, "access");
         this.images = Objects.requireNonNull(b.images, "images");
+        this.limits = Objects.requireNonNull(b.limits, "limits");
     }
 
     /** A builder with every default. */
@@ -111,7 +114,13 @@ public final class ProxyConfig {
         b.access = access;
         b.images = images;
         b.upstreams = upstreams;
+        b.limits = limits;
         return b;
+    }
+
+    /** How the policies' quotas are counted: the store, the estimates, what happens while it is down. */
+    public io.github.openaiproxy.core.limits.LimitsConfig limits() {
+        return limits;
     }
 
     /** Who may call: identities, policies and the admin API. */
@@ -243,7 +252,16 @@ public final class ProxyConfig {
         private io.github.openaiproxy.core.upstream.Upstreams upstreams =
                 io.github.openaiproxy.core.upstream.Upstreams.NONE;
 
+        private io.github.openaiproxy.core.limits.LimitsConfig limits =
+                io.github.openaiproxy.core.limits.LimitsConfig.DEFAULTS;
+
         private Builder() {}
+
+        /** How the policies' quotas are counted (in memory by default). */
+        public Builder limits(io.github.openaiproxy.core.limits.LimitsConfig limits) {
+            this.limits = limits;
+            return this;
+        }
 
         /** Mount path inside the web application (used by the filter); default {@code /}. */
         public Builder path(String path) {

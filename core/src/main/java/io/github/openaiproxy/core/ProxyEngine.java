@@ -84,6 +84,11 @@ public final class ProxyEngine implements AutoCloseable {
 
     private final ExecutorService imageThreads;
 
+    // Rate limits, budgets and the usage ledger.
+    private final io.github.openaiproxy.core.limits.LimitStore limitStore;
+    private final boolean ownsLimitStore;
+    private final LimitStep limitStep;
+
     private ProxyEngine(Builder b) {
         this.config = b.config;
         RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
@@ -170,6 +175,20 @@ public final class ProxyEngine implements AutoCloseable {
         RouteUpstream routeUpstream =
                 config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
         this.routeUpstream = routeUpstream;
+        this.ownsLimitStore = b.limitStore == null;
+        this.limitStore = b.limitStore != null
+                ? b.limitStore
+                : io.github.openaiproxy.core.limits.LimitStores.create(config.limits(), null);
+        this.limitStep = new LimitStep(
+                limitStore,
+                config.limits(),
+                b.usageLedger,
+                io.github.openaiproxy.core.usage.TokenCounter.standard(),
+                // TODO(coordinator): the configured price table (overrides) once the usage branch adds it.
+                io.github.openaiproxy.core.usage.PriceTable.shipped(),
+                b.usageTap,
+                limit,
+                b.clock);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -203,7 +222,8 @@ public final class ProxyEngine implements AutoCloseable {
                                                 config.keys().serverKey(),
                                                 upstream,
                                                 relay)),
-                        routeUpstream),
+                        routeUpstream,
+                        limitStep),
                 b.steps);
     }
 
@@ -403,6 +423,14 @@ public final class ProxyEngine implements AutoCloseable {
         if (ownsSessionStore) {
             sessionStore.close();
         }
+        if (ownsLimitStore) {
+            limitStore.close();
+        }
+    }
+
+    /** The limit step, for tests (its backlog). */
+    LimitStep limitStep() {
+        return limitStep;
     }
 
     /**
@@ -455,6 +483,10 @@ public final class ProxyEngine implements AutoCloseable {
         private PolicyStore policyStore;
         private AuditLog auditLog;
         private ImageStore imageStore;
+        private io.github.openaiproxy.core.limits.LimitStore limitStore;
+        private io.github.openaiproxy.core.usage.UsageLedger usageLedger =
+                io.github.openaiproxy.core.usage.UsageLedger.NONE;
+        private LimitStep.Tap usageTap = io.github.openaiproxy.core.usage.UsageTap::tap;
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -584,6 +616,30 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder imageStore(ImageStore store) {
             this.imageStore = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Counts the policies' rate limits and budgets in this store (the caller owns and closes it) instead of
+         * the one {@code limits.store} names; a store shared by instances makes their limits exact together.
+         */
+        public Builder limitStore(io.github.openaiproxy.core.limits.LimitStore store) {
+            this.limitStore = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Records one {@link io.github.openaiproxy.core.usage.UsageRecord} per request that reached the upstream
+         * in this ledger (the caller owns and closes it); default none.
+         */
+        public Builder usageLedger(io.github.openaiproxy.core.usage.UsageLedger ledger) {
+            this.usageLedger = Objects.requireNonNull(ledger, "ledger");
+            return this;
+        }
+
+        /** Reads answers' usage with this tap instead of {@link io.github.openaiproxy.core.usage.UsageTap}; tests. */
+        Builder usageTap(LimitStep.Tap tap) {
+            this.usageTap = Objects.requireNonNull(tap, "tap");
             return this;
         }
 

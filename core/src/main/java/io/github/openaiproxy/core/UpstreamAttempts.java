@@ -193,6 +193,7 @@ final class UpstreamAttempts {
             }
             upstreamNanos = -1;
             CompletableFuture<UpstreamResponse> sent;
+            ctx.upstreamCalled = true;
             try {
                 sent = upstream.send(request);
             } catch (RuntimeException e) {
@@ -253,6 +254,7 @@ final class UpstreamAttempts {
                             }
                         }
                         // Once per request, as without retries: the answer that goes to the client.
+                        ctx.upstreamStatus = status;
                         ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
                         return relay(response, step, upstreamModel, key);
                     })
@@ -293,6 +295,7 @@ final class UpstreamAttempts {
                                 return attempt();
                             }
                         }
+                        ctx.upstreamStatus = response.status();
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         UpstreamResponse kept =
