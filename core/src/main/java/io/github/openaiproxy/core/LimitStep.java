@@ -840,7 +840,12 @@ final class LimitStep implements RequestStep {
             if (requestId != null && requestId.length() > MAX_MODEL_NAME) {
                 requestId = requestId.substring(0, MAX_MODEL_NAME);
             }
-            int upstreamStatus = ctx.upstreamStatus != 0 ? ctx.upstreamStatus : m.status();
+            // 0 when the upstream gave no answer (the proxy's 502/504): the call failed, whatever was relayed.
+            int upstreamStatus = ctx.upstreamStatus;
+            UsageRecord.Outcome outcome = m.outcome() == null ? UsageRecord.Outcome.COMPLETED : m.outcome();
+            if (upstreamStatus == 0) {
+                outcome = UsageRecord.Outcome.UPSTREAM_FAILED;
+            }
             return new UsageRecord(
                     Instant.ofEpochMilli(arrivedMillis),
                     identity.kind().name(),
@@ -858,7 +863,7 @@ final class LimitStep implements RequestStep {
                     cost,
                     m.estimated(),
                     m.streamed(),
-                    m.outcome() == null ? UsageRecord.Outcome.COMPLETED : m.outcome(),
+                    outcome,
                     Math.max(0, (end - start) / 1000),
                     m.firstEventNanos() < 0 ? -1 : Math.max(0, (m.firstEventNanos() - start) / 1000),
                     requestId);

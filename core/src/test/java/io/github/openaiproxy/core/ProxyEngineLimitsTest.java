@@ -92,8 +92,11 @@ class ProxyEngineLimitsTest {
     }
 
     private ProxyEngine engine(Map<String, String> settings, Consumer<ProxyEngine.Builder> more) {
-        ProxyConfig c =
-                ProxySettings.from(settings).applyTo(config(upstream.baseUrl())).build();
+        return engine(upstream.baseUrl(), settings, more);
+    }
+
+    private ProxyEngine engine(java.net.URI base, Map<String, String> settings, Consumer<ProxyEngine.Builder> more) {
+        ProxyConfig c = ProxySettings.from(settings).applyTo(config(base)).build();
         ProxyEngine.Builder b = ProxyEngine.builder(c).usageLedger(ledger::add);
         more.accept(b);
         ProxyEngine e = b.build();
@@ -336,6 +339,23 @@ class ProxyEngineLimitsTest {
         assertThat(r.proxyStatus()).isEqualTo(200);
         assertThat(r.durationMicros()).isPositive();
         assertThat(r.toString()).doesNotContain(k.secret());
+    }
+
+    @Test
+    void anUnreachableUpstreamIsRecordedAsFailedAndItsTokensRefunded() {
+        java.net.URI closed =
+                java.net.URI.create("http://127.0.0.1:" + io.github.openaiproxy.core.testing.Upstream.closedPort());
+        ProxyEngine engine = engine(closed, Map.of("policies.anonymous.tokens-per-minute", "1000"), b -> {});
+
+        assertThat(send(engine, v1Chat(",\"max_tokens\":600")).status()).isEqualTo(502);
+        // Refunded: without it the second estimate (another ~610) would not fit in 1000.
+        assertThat(send(engine, v1Chat(",\"max_tokens\":600")).status()).isEqualTo(502);
+
+        assertThat(ledger).hasSize(2).allSatisfy(r -> {
+            assertThat(r.upstreamStatus()).isZero();
+            assertThat(r.proxyStatus()).isEqualTo(502);
+            assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.UPSTREAM_FAILED);
+        });
     }
 
     @Test
