@@ -173,10 +173,12 @@ public final class ProxySettings {
                     "memory",
                     "jdbc",
                     "redis"),
-            Setting.string(
+            // SECRET: a Redis URL may carry a password; no message repeats it.
+            Setting.of(
                     "limits.redis-url",
+                    Setting.Type.SECRET,
                     null,
-                    "The Redis URI of limits.store=redis (redis://, rediss://," + " redis-sentinel://)."),
+                    "The Redis URI of limits.store=redis (redis://, rediss://, redis-sentinel://)."),
             Setting.of(
                     "limits.default-output-tokens",
                     Setting.Type.INT,

@@ -81,6 +81,14 @@ public record LimitsConfig(
         }
     }
 
+    /** Never shows the Redis URL, which may carry a password. */
+    @Override
+    public String toString() {
+        return "LimitsConfig[store=" + store + ", redisUrl=" + (redisUrl == null ? "none" : "(set)")
+                + ", defaultOutputTokens=" + defaultOutputTokens + ", leaseTimeout=" + leaseTimeout
+                + ", rateLimitsWhenDown=" + rateLimitsWhenDown + ", budgetsWhenDown=" + budgetsWhenDown + "]";
+    }
+
     public LimitsConfig withStore(Store store) {
         return new LimitsConfig(
                 store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown);

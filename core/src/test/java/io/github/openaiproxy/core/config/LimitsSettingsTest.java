@@ -79,6 +79,15 @@ class LimitsSettingsTest {
     }
 
     @Test
+    void theRedisUrlsPasswordIsNeverShown() {
+        String url = "redis://:s3cret-pass@127.0.0.1:6379";
+        LimitsConfig c =
+                ProxySettings.from(Map.of("limits.redis-url", url)).toConfig().limits();
+        assertThat(c.redisUrl()).isEqualTo(url);
+        assertThat(c.toString()).doesNotContain("s3cret");
+    }
+
+    @Test
     void aSharedStoreWithoutWhatItNeedsFailsClearly() {
         ProxyConfig redis = ProxySettings.from(Map.of("limits.store", "redis")).toConfig();
         assertThatThrownBy(() -> ProxyEngine.create(redis))
