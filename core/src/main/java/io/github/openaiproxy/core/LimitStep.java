@@ -287,6 +287,9 @@ final class LimitStep implements RequestStep {
 
     /** A whole number's value (saturated at {@link Long#MAX_VALUE}); -1 for anything else or a negative one. */
     private static long wholeNumber(JsonNode v) {
+        if (v.isNumber() && Double.isInfinite(v.doubleValue()) && !v.isIntegralNumber() && !v.isBigDecimal()) {
+            return v.doubleValue() > 0 ? Long.MAX_VALUE : -1; // 1e400 read as a double
+        }
         if (!v.isIntegralNumber() && !(v.isNumber() && v.doubleValue() == Math.rint(v.doubleValue()))) {
             return -1;
         }

@@ -277,6 +277,16 @@ class ProxyEngineLimitsTest {
                 "invalid_request_error",
                 "request_too_large");
         assertThat(huge.path("param").asText()).isEqualTo("max_tokens");
+        error(
+                send(engine, v1Chat(",\"max_completion_tokens\":1e400")),
+                400,
+                "invalid_request_error",
+                "request_too_large");
+        error(
+                send(engine, v1Chat(",\"max_tokens\":10,\"n\":1000000000000")),
+                400,
+                "invalid_request_error",
+                "request_too_large");
         assertThat(upstreamCalls()).isZero();
         // Nothing was charged: a request that fits still passes.
         assertThat(send(engine, v1Chat(",\"max_tokens\":100")).status()).isEqualTo(200);
