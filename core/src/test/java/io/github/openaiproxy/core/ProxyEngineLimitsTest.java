@@ -486,10 +486,46 @@ class ProxyEngineLimitsTest {
         subscribe(five, true);
     }
 
+    @Test
+    void withoutQuotasOrLedgerThePassThroughBodyStreamsUnread() throws Exception {
+        CompletableFuture<Void> sent = new CompletableFuture<>();
+        UpstreamClient client = new UpstreamClient() {
+            @Override
+            public CompletableFuture<UpstreamResponse> send(io.github.openaiproxy.core.upstream.UpstreamRequest r) {
+                sent.complete(null);
+                HttpHeaders h =
+                        new HeaderMap().set("Content-Type", "application/json").build();
+                return CompletableFuture.completedFuture(new UpstreamResponse(
+                        200, h, io.github.openaiproxy.core.internal.Bodies.responseOf(new byte[0])));
+            }
+
+            @Override
+            public void close() {}
+        };
+        ProxyEngine engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .upstreamClient(client)
+                .build();
+        engines.add(engine);
+        try (java.util.concurrent.SubmissionPublisher<ByteBuffer> body =
+                new java.util.concurrent.SubmissionPublisher<>()) {
+            CompletableFuture<ProxyResponse> answer = engine.handle(ProxyRequest.builder("POST", "/v1/chat/completions")
+                    .header("Content-Type", "application/json")
+                    .remoteAddress("10.0.0.1")
+                    .body(body)
+                    .build());
+            body.submit(ByteBuffer.wrap("{\"model\":\"gpt-4o-mini\",".getBytes(StandardCharsets.UTF_8)));
+            // The upstream call starts while the body is still arriving: nothing read it whole first.
+            sent.get(10, TimeUnit.SECONDS);
+            body.submit(ByteBuffer.wrap("\"messages\":[]}".getBytes(StandardCharsets.UTF_8)));
+            body.close();
+            assertThat(answer.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+        }
+    }
+
     // ---- the store down ---------------------------------------------------------------------------------
 
     /** A memory store that fails on demand, as a database or Redis would while down. */
-    static final class FailingStore implements LimitStore {
+    static class FailingStore implements LimitStore {
         final MemoryLimitStore memory = new MemoryLimitStore();
         final AtomicBoolean down = new AtomicBoolean();
 
@@ -535,6 +571,22 @@ class ProxyEngineLimitsTest {
         assertThat(engine.limitStep().backlog().size()).isZero();
         error(send(engine, v1Chat("")), 429, "requests", "rate_limit_exceeded");
         assertThat(upstreamCalls()).isEqualTo(3);
+    }
+
+    @Test
+    void aStoreThatDoesNotAnswerCountsAsDown() {
+        FailingStore silent = new FailingStore() {
+            @Override
+            public CompletableFuture<Admission> reserve(Reservation r) {
+                return new CompletableFuture<>(); // never answers
+            }
+        };
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "2"), b -> b.limitStore(silent));
+
+        // After the store's timeout the rate limit is allowed (the default), and kept for later.
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(engine.limitStep().backlog().size()).isEqualTo(1);
+        assertThat(upstreamCalls()).isEqualTo(1);
     }
 
     @Test
