@@ -500,7 +500,7 @@ final class LimitStep implements RequestStep {
      * fails when the store does.
      */
     private CompletableFuture<ProxyError> reserve(Held held) {
-        return timed(store.reserve(held.reservation(held.subject))).thenCompose(own -> {
+        return reserveIn(held, held.subject).thenCompose(own -> {
             if (!own.admitted()) {
                 return CompletableFuture.completedFuture(held.refusal(own, null));
             }
@@ -508,7 +508,7 @@ final class LimitStep implements RequestStep {
             if (held.ownerSubject == null) {
                 return CompletableFuture.completedFuture((ProxyError) null);
             }
-            return timed(store.reserve(held.reservation(held.ownerSubject))).handle((owner, error) -> {
+            return reserveIn(held, held.ownerSubject).handle((owner, error) -> {
                 if (error != null) {
                     held.undoOwn(); // the identity's charges go back; the request sees the store down
                     throw new CompletionException(error);
@@ -521,6 +521,28 @@ final class LimitStep implements RequestStep {
                 return null;
             });
         });
+    }
+
+    /**
+     * Reserves {@code who}'s counters, waiting at most {@link #STORE_TIMEOUT}; a reservation the store makes
+     * after that (the request went on as if the store were down) is given back when it arrives.
+     */
+    private CompletableFuture<Admission> reserveIn(Held held, String who) {
+        CompletableFuture<Admission> made = store.reserve(held.reservation(who));
+        if (made.isDone()) {
+            return made; // the memory store: answered already
+        }
+        CompletableFuture<Admission> waited = timed(made.copy());
+        waited.whenComplete((a, e) -> {
+            if (e != null && Failures.unwrap(e) instanceof java.util.concurrent.TimeoutException) {
+                made.thenAccept(late -> {
+                    if (late.admitted()) {
+                        held.undo(who, late);
+                    }
+                });
+            }
+        });
+        return waited;
     }
 
     private <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
@@ -745,16 +767,21 @@ final class LimitStep implements RequestStep {
 
         /** Gives back the identity's charges when the owner's could not be made. */
         void undoOwn() {
+            undo(subject, own);
+            own = null;
+        }
+
+        /** Gives back what {@code admission} reserved for {@code who}, its lease included. */
+        void undo(String who, Admission admission) {
             long[] refunds = new long[amounts.length];
             for (int i = 0; i < refunds.length; i++) {
                 Spec s = specs.get(i);
                 refunds[i] = s.kind() == Kind.LEASE ? 0 : -amounts[i];
-                if (s.kind() == Kind.LEASE) {
-                    release(subject, s.counter());
+                if (s.kind() == Kind.LEASE && leaseId != null) {
+                    release(who, s.counter());
                 }
             }
-            apply(subject, own, refunds);
-            own = null;
+            apply(who, admission, refunds);
         }
 
         /** The request ended before the upstream call: every charge goes back. */

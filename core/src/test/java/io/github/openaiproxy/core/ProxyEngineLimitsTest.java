@@ -575,10 +575,15 @@ class ProxyEngineLimitsTest {
 
     @Test
     void aStoreThatDoesNotAnswerCountsAsDown() {
+        List<CompletableFuture<Admission>> late = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Reservation> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
         FailingStore silent = new FailingStore() {
             @Override
             public CompletableFuture<Admission> reserve(Reservation r) {
-                return new CompletableFuture<>(); // never answers
+                CompletableFuture<Admission> f = new CompletableFuture<>(); // answers only when the test says so
+                late.add(f);
+                asked.add(r);
+                return f;
             }
         };
         ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "2"), b -> b.limitStore(silent));
@@ -587,6 +592,23 @@ class ProxyEngineLimitsTest {
         assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
         assertThat(engine.limitStep().backlog().size()).isEqualTo(1);
         assertThat(upstreamCalls()).isEqualTo(1);
+
+        // The store made the reservation after all, too late: it is given back, so nothing counts twice.
+        Admission made = silent.memory.reserve(asked.get(0)).join();
+        late.get(0).complete(made);
+        assertThat(made.states().get(0).used()).isEqualTo(1);
+        assertThat(silent.memory
+                        .reserve(new Reservation(
+                                asked.get(0).subject(),
+                                List.of(new io.github.openaiproxy.core.limits.Charge(
+                                        asked.get(0).charges().get(0).counter(), 0)),
+                                null,
+                                asked.get(0).nowMillis()))
+                        .join()
+                        .states()
+                        .get(0)
+                        .used())
+                .isZero();
     }
 
     @Test
