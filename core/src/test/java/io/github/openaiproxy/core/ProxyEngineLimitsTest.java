@@ -168,6 +168,27 @@ class ProxyEngineLimitsTest {
     }
 
     @Test
+    void aSimpleRouteIsRecordedWithItsNormalizedModelAndCarriesTheHeaders() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-hour", "5"));
+
+        Answer a = send(engine, chat("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"));
+
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.header("x-ratelimit-limit-requests")).isEqualTo("5");
+        assertThat(a.header("x-ratelimit-remaining-requests")).isEqualTo("4");
+        assertThat(a.header("x-ratelimit-reset-requests")).matches("(\\d+h)?\\d+m\\d+s");
+        assertThat(ledger).singleElement().satisfies(r -> {
+            assertThat(r.identityKind()).isEqualTo("ANONYMOUS");
+            assertThat(r.identityId()).isEqualTo("10.0.0.1");
+            assertThat(r.keyId()).isNull();
+            assertThat(r.policy()).isEqualTo("anonymous");
+            assertThat(r.route()).isEqualTo("/");
+            assertThat(r.requestedModel()).isEqualTo("gpt-3.5-turbo"); // the simple route's default
+            assertThat(r.streamed()).isFalse();
+        });
+    }
+
+    @Test
     void aSessionChatCountsAndAnUnknownSessionIsRefunded() {
         ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "1"));
         String unknown = "{\"sessionId\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
