@@ -226,6 +226,9 @@ final class LimitStep implements RequestStep {
             return saturatedAdd(inputTokens, outputTokens);
         }
 
+        /** No estimate: no limit needs one. */
+        static final Estimate NONE = new Estimate(0, 0, 0, null, null);
+
         static Estimate refused(ProxyError error) {
             return new Estimate(0, 0, 0, null, error);
         }
@@ -372,17 +375,20 @@ final class LimitStep implements RequestStep {
             RequestContext ctx, Chain next, Policy policy, Call call, ObjectNode body, boolean passThrough) {
         Identity identity = ctx.identity != null ? ctx.identity : Identity.anonymous(null, policy.name());
         String model = model(ctx, body);
-        Estimate estimate = estimate(call, body, model, policy);
+        List<Spec> specs = specs(policy.quotas());
+        boolean costBudget = false;
+        boolean estimated = false;
+        for (Spec s : specs) {
+            costBudget |= s.kind() == Kind.COST;
+            estimated |= s.kind() == Kind.TOKENS || s.kind() == Kind.COST;
+        }
+        // Only a token or money limit needs the estimate; without one the upstream judges the body alone.
+        Estimate estimate = estimated ? estimate(call, body, model, policy) : Estimate.NONE;
         if (estimate.error() != null) {
             return ctx.respond(estimate.error());
         }
         String size = text(body, "size");
         String quality = text(body, "quality");
-        List<Spec> specs = specs(policy.quotas());
-        boolean costBudget = false;
-        for (Spec s : specs) {
-            costBudget |= s.kind() == Kind.COST;
-        }
         long cost = 0;
         if (costBudget && call != Call.OTHER && body != null) {
             java.util.OptionalLong priced = price(model, estimate, size, quality);
