@@ -70,6 +70,7 @@ final class AuthorizeStep implements RequestStep {
     }
 
     private CompletableFuture<ProxyResponse> apply(RequestContext ctx, Chain next, Policy policy) {
+        ctx.policy = policy; // the limit step counts its quotas
         boolean bodyRules = hasBodyRules(policy);
         if (!bodyRules && policy.routes().isEmpty()) {
             return next.proceed(ctx); // the hot path (the default policies): nothing to check, read or change

@@ -53,6 +53,8 @@ public final class ProxyConfig {
 
     private final io.github.openaiproxy.core.upstream.Upstreams upstreams;
     private final PricesConfig prices;
+    /** The policies' quotas: the store, the estimates, the store-down rules. */
+    private final io.github.openaiproxy.core.limits.LimitsConfig limits;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -86,6 +88,7 @@ public final class ProxyConfig {
         this.images = Objects.requireNonNull(b.images, "images");
         this.prices = Objects.requireNonNull(b.prices, "prices");
         this.ledger = Objects.requireNonNull(b.ledger, "ledger");
+        this.limits = Objects.requireNonNull(b.limits, "limits");
     }
 
     /** A builder with every default. */
@@ -120,12 +123,18 @@ public final class ProxyConfig {
         b.ledger = ledger;
         b.upstreams = upstreams;
         b.prices = prices;
+        b.limits = limits;
         return b;
     }
 
     /** Price overrides and the default price ({@code limits.prices}, ...); see {@code PriceTable.from}. */
     public PricesConfig prices() {
         return prices;
+    }
+
+    /** How the policies' quotas are counted: the store, the estimates, what happens while it is down. */
+    public io.github.openaiproxy.core.limits.LimitsConfig limits() {
+        return limits;
     }
 
     /** Who may call: identities, policies and the admin API. */
@@ -265,7 +274,16 @@ public final class ProxyConfig {
                 io.github.openaiproxy.core.upstream.Upstreams.NONE;
         private PricesConfig prices = PricesConfig.DEFAULTS;
 
+        private io.github.openaiproxy.core.limits.LimitsConfig limits =
+                io.github.openaiproxy.core.limits.LimitsConfig.DEFAULTS;
+
         private Builder() {}
+
+        /** How the policies' quotas are counted (in memory by default). */
+        public Builder limits(io.github.openaiproxy.core.limits.LimitsConfig limits) {
+            this.limits = limits;
+            return this;
+        }
 
         /** Mount path inside the web application (used by the filter); default {@code /}. */
         public Builder path(String path) {

@@ -91,6 +91,11 @@ public final class ProxyEngine implements AutoCloseable {
     /** Where usage records go ({@link UsageLedger#NONE} when {@code ledger.store} is none); closed with the engine. */
     private final io.github.openaiproxy.core.usage.UsageLedger usageLedger;
 
+    // Rate limits, budgets and the usage ledger.
+    private final io.github.openaiproxy.core.limits.LimitStore limitStore;
+    private final boolean ownsLimitStore;
+    private final LimitStep limitStep;
+
     private ProxyEngine(Builder b) {
         this.config = b.config;
         RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
@@ -186,6 +191,19 @@ public final class ProxyEngine implements AutoCloseable {
                 config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
         this.routeUpstream = routeUpstream;
         this.upstreamClients = timedClients(config, upstream);
+        this.ownsLimitStore = b.limitStore == null;
+        this.limitStore = b.limitStore != null
+                ? b.limitStore
+                : io.github.openaiproxy.core.limits.LimitStores.create(config.limits(), null);
+        this.limitStep = new LimitStep(
+                limitStore,
+                config.limits(),
+                usageLedger,
+                io.github.openaiproxy.core.usage.TokenCounter.standard(),
+                io.github.openaiproxy.core.usage.PriceTable.from(config.prices()),
+                b.usageTap,
+                limit,
+                b.clock);
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(
@@ -220,7 +238,8 @@ public final class ProxyEngine implements AutoCloseable {
                                                 upstream,
                                                 upstreamClients,
                                                 relay)),
-                        routeUpstream),
+                        routeUpstream,
+                        limitStep),
                 b.steps);
     }
 
@@ -489,8 +508,16 @@ public final class ProxyEngine implements AutoCloseable {
         if (ownsSessionStore) {
             sessionStore.close();
         }
+        if (ownsLimitStore) {
+            limitStore.close();
+        }
         // Last: the answers relayed until now have recorded their usage.
         usageLedger.close();
+    }
+
+    /** The limit step, for tests (its backlog). */
+    LimitStep limitStep() {
+        return limitStep;
     }
 
     /**
@@ -544,6 +571,8 @@ public final class ProxyEngine implements AutoCloseable {
         private AuditLog auditLog;
         private ImageStore imageStore;
         private io.github.openaiproxy.core.usage.UsageLedger usageLedger;
+        private io.github.openaiproxy.core.limits.LimitStore limitStore;
+        private LimitStep.Tap usageTap = io.github.openaiproxy.core.usage.UsageTap::tap;
 
         private Builder(ProxyConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -677,6 +706,15 @@ public final class ProxyEngine implements AutoCloseable {
         }
 
         /**
+         * Counts the policies' rate limits and budgets in this store (the caller owns and closes it) instead of
+         * the one {@code limits.store} names; a store shared by instances makes their limits exact together.
+         */
+        public Builder limitStore(io.github.openaiproxy.core.limits.LimitStore store) {
+            this.limitStore = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
          * Where usage records go, whatever {@code ledger.store} says (required for {@code jdbc}: a
          * {@link io.github.openaiproxy.core.usage.ledger.BatchingUsageLedger} on a
          * {@link io.github.openaiproxy.core.usage.ledger.JdbcUsageStore}); by default none, or one in memory for
@@ -684,6 +722,12 @@ public final class ProxyEngine implements AutoCloseable {
          */
         public Builder usageLedger(io.github.openaiproxy.core.usage.UsageLedger ledger) {
             this.usageLedger = Objects.requireNonNull(ledger, "ledger");
+            return this;
+        }
+
+        /** Reads answers' usage with this tap instead of {@link io.github.openaiproxy.core.usage.UsageTap}; tests. */
+        Builder usageTap(LimitStep.Tap tap) {
+            this.usageTap = Objects.requireNonNull(tap, "tap");
             return this;
         }
 

@@ -71,6 +71,14 @@ public final class RequestContext implements RequestStep.Chain {
     /** Whether the upstream call carries the client's own key: a 401 is then about that key. */
     boolean clientKey;
 
+    // Rate limits and budgets (see LimitStep).
+    /** The policy the authorize step applied; {@code null} before it (or on routes without it). */
+    io.github.openaiproxy.core.access.Policy policy;
+    /** Whether an upstream call was sent (set just before it): the limit step settles, or refunds when not. */
+    volatile boolean upstreamCalled;
+    /** The status of the upstream answer relayed to the client; {@code 0} when none. */
+    volatile int upstreamStatus;
+
     RequestContext(
             ProxyRequest request,
             ProxyObserver.Observation observation,

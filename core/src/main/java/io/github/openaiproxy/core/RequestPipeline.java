@@ -30,6 +30,10 @@ import java.util.concurrent.CompletableFuture;
  *    8. ReadBody                               the whole body, 413 when over the limit
  *    9. Simple                                 JSON (400), chat or image, session asked for, normalization (400)
  *   10. Authorize                              the identity's policy: route, model (403), caps (clamp or 400)
+ *   10b. Limit                                 the policy's quotas: reserves requests, estimated tokens and
+ *                                              cost, a concurrency lease (429, 400 never fits, 503 store down);
+ *                                              settles on the answer's usage and records it in the ledger;
+ *                                              refunds when no upstream call followed
  *   11. ResolveKey                             403/500
  *   12. host steps at BEFORE_UPSTREAM
  *   13. Sessions                               decorator: begin (404/503), the call below, record
@@ -41,12 +45,17 @@ import java.util.concurrent.CompletableFuture;
  *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
  *    7b. RouteUpstream                         only with named upstreams: reads a JSON body, routes it by model
  *                                              (alias renames it), answers GET /v1/models with their models
+ *    7c. Limit                                 as 10b; reads the JSON body of the model-calling POST routes
+ *                                              (chat, completions, responses, embeddings, images) within the
+ *                                              body limit when the policy has quotas or the ledger is on;
+ *                                              other routes count requests only, their body unread
  *    8. PassThrough                            the body unread: it streams to the upstream, counted (413)
  *    9. ResolveKey · host steps at BEFORE_UPSTREAM · StoreImages (images.store) · SendUpstream
  *  custom (module routes such as /graphql, the session routes):
  *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
  *    7. ReadBody · Authorize (route) · Custom  the module answers; its sub-requests run this pipeline under
- *                                              the client request's identity (Identify passes them on)
+ *                                              the client request's identity (Identify passes them on), so
+ *                                              their upstream calls are limited and recorded (10b)
  *  self-authenticating custom (the admin API, see CustomRoute#authenticatesItself):
  *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
  *    7. ReadBody · Custom                      the route checks its own credentials (admin tokens, role)
@@ -86,7 +95,9 @@ final class RequestPipeline {
             RouteHandlers.StoreImages storeImages,
             SendUpstream send,
             /** Picks the named upstream by model; {@code null} without named upstreams (no routing step). */
-            RouteUpstream routeUpstream) {}
+            RouteUpstream routeUpstream,
+            /** Rate limits, budgets and the usage ledger. */
+            LimitStep limits) {}
 
     RequestPipeline(RouteTable routes, Parts p, Map<RequestStep.Position, List<RequestStep>> hostSteps) {
         this.routes = routes;
@@ -109,6 +120,7 @@ final class RequestPipeline {
                         readWhole,
                         p.simple(),
                         p.authorize(),
+                        p.limits(),
                         p.resolveKey(),
                         beforeUpstream,
                         p.sessions(),
@@ -126,6 +138,7 @@ final class RequestPipeline {
                         p.authorize(),
                         // Only with named upstreams: reads a JSON body to route it by model.
                         p.routeUpstream() == null ? List.of() : p.routeUpstream(),
+                        p.limits(),
                         p.passThrough(),
                         p.resolveKey(),
                         beforeUpstream,

@@ -93,6 +93,7 @@ final class SendUpstream implements RequestStep {
         }
         long sentAt = System.nanoTime();
         CompletableFuture<UpstreamResponse> sent;
+        ctx.upstreamCalled = true;
         try {
             sent = upstream.send(upstreamRequest);
         } catch (RuntimeException e) {
@@ -102,6 +103,7 @@ final class SendUpstream implements RequestStep {
         ctx.inFlight.track(sent);
         CompletableFuture<ProxyResponse> answer = sent.handle((response, error) -> {
                     if (error == null) {
+                        ctx.upstreamStatus = response.status();
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         // Held until the client's copy of the body ends, however it ends.

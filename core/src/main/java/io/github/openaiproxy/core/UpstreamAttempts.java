@@ -204,6 +204,7 @@ final class UpstreamAttempts {
             }
             upstreamNanos = -1;
             CompletableFuture<UpstreamResponse> sent;
+            ctx.upstreamCalled = true;
             try {
                 sent = clients.getOrDefault(step.upstream(), upstream).send(request);
             } catch (RuntimeException e) {
@@ -264,6 +265,7 @@ final class UpstreamAttempts {
                             }
                         }
                         // Once per request, as without retries: the answer that goes to the client.
+                        ctx.upstreamStatus = status;
                         ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
                         return relay(response, step, upstreamModel, key);
                     })
@@ -304,6 +306,7 @@ final class UpstreamAttempts {
                                 return attempt();
                             }
                         }
+                        ctx.upstreamStatus = response.status();
                         ctx.observation.upstreamResponded(
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         UpstreamResponse kept =

@@ -76,6 +76,7 @@ class RequestPipelineTest {
                         "ReadBody",
                         "Simple",
                         "AuthorizeStep",
+                        "LimitStep",
                         "ResolveKey",
                         "Sessions",
                         "SendUpstream");
@@ -91,6 +92,7 @@ class RequestPipelineTest {
                         "ContentType",
                         "ContentLength",
                         "AuthorizeStep",
+                        "LimitStep",
                         "PassThrough",
                         "ResolveKey",
                         "SendUpstream");

@@ -76,6 +76,8 @@ public record Policy(
      * @param concurrentRequests rule {@code concurrent-requests}
      * @param costPerDay rule {@code cost-per-day}
      * @param costPerMonth rule {@code cost-per-month}
+     * @param unpriced what a request for a model without a price gets when a cost budget applies (rule
+     *     {@code unpriced}); {@code null} reads as {@link Unpriced#REFUSE}
      */
     public record Quotas(
             Long requestsPerMinute,
@@ -86,8 +88,58 @@ public record Policy(
             Long tokensPerMonth,
             Long concurrentRequests,
             BigDecimal costPerDay,
-            BigDecimal costPerMonth) {
+            BigDecimal costPerMonth,
+            Unpriced unpriced) {
         /** No quota at all. */
         public static final Quotas NONE = new Quotas(null, null, null, null, null, null, null, null, null);
+
+        public Quotas {
+            unpriced = unpriced == null ? Unpriced.REFUSE : unpriced;
+        }
+
+        /** The quotas with {@code unpriced} refusing (the default). */
+        public Quotas(
+                Long requestsPerMinute,
+                Long requestsPerHour,
+                Long requestsPerDay,
+                Long tokensPerMinute,
+                Long tokensPerDay,
+                Long tokensPerMonth,
+                Long concurrentRequests,
+                BigDecimal costPerDay,
+                BigDecimal costPerMonth) {
+            this(
+                    requestsPerMinute,
+                    requestsPerHour,
+                    requestsPerDay,
+                    tokensPerMinute,
+                    tokensPerDay,
+                    tokensPerMonth,
+                    concurrentRequests,
+                    costPerDay,
+                    costPerMonth,
+                    Unpriced.REFUSE);
+        }
+
+        /** Whether any quota is set (the limit step has nothing to count otherwise). */
+        public boolean any() {
+            return requestsPerMinute != null
+                    || requestsPerHour != null
+                    || requestsPerDay != null
+                    || tokensPerMinute != null
+                    || tokensPerDay != null
+                    || tokensPerMonth != null
+                    || concurrentRequests != null
+                    || costPerDay != null
+                    || costPerMonth != null;
+        }
+    }
+
+    /** What a request for a model the price table does not know gets when a cost budget applies. */
+    public enum Unpriced {
+        /** 403 {@code model_not_priced}; nothing reaches the upstream. */
+        REFUSE,
+        /** Charged at {@code limits.default-price}. */
+        DEFAULT
     }
 }

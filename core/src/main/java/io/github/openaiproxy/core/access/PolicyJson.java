@@ -50,7 +50,8 @@ public final class PolicyJson {
             "tokens-per-month",
             "concurrent-requests",
             "cost-per-day",
-            "cost-per-month");
+            "cost-per-month",
+            "unpriced");
 
     private PolicyJson() {}
 
@@ -78,6 +79,7 @@ public final class PolicyJson {
         n.put(
                 "cost-per-month",
                 q.costPerMonth() == null ? null : q.costPerMonth().toPlainString());
+        n.put("unpriced", q.unpriced().name().toLowerCase(Locale.ROOT));
         return n;
     }
 
@@ -153,7 +155,18 @@ public final class PolicyJson {
                         number(n, "tokens-per-month"),
                         number(n, "concurrent-requests"),
                         money(n, "cost-per-day"),
-                        money(n, "cost-per-month")));
+                        money(n, "cost-per-month"),
+                        unpriced(text(n, "unpriced"))));
+    }
+
+    private static Policy.Unpriced unpriced(String v) {
+        if (v == null || v.equalsIgnoreCase("refuse")) {
+            return Policy.Unpriced.REFUSE;
+        }
+        if (v.equalsIgnoreCase("default")) {
+            return Policy.Unpriced.DEFAULT;
+        }
+        throw new IllegalArgumentException("unpriced: must be refuse or default");
     }
 
     private static void list(ObjectNode n, String field, List<String> values) {

@@ -75,7 +75,14 @@ final class PolicySettings {
             Setting.of(T + "tokens-per-month", Setting.Type.LONG, null, "Quota: tokens per month."),
             Setting.of(T + "concurrent-requests", Setting.Type.LONG, null, "Quota: requests in flight at once."),
             Setting.of(T + "cost-per-day", Setting.Type.DECIMAL, null, "Quota: US dollars per day."),
-            Setting.of(T + "cost-per-month", Setting.Type.DECIMAL, null, "Quota: US dollars per month."));
+            Setting.of(T + "cost-per-month", Setting.Type.DECIMAL, null, "Quota: US dollars per month."),
+            Setting.oneOf(
+                    T + "unpriced",
+                    "refuse",
+                    "A model without a price under a cost budget: refuse (403 model_not_priced) or default"
+                            + " (charged at limits.default-price).",
+                    "refuse",
+                    "default"));
 
     private PolicySettings() {}
 
@@ -145,7 +152,11 @@ final class PolicySettings {
                 count(binder, name, "tokens-per-month", q.tokensPerMonth()),
                 count(binder, name, "concurrent-requests", q.concurrentRequests()),
                 money(binder, name, "cost-per-day", q.costPerDay()),
-                money(binder, name, "cost-per-month", q.costPerMonth()));
+                money(binder, name, "cost-per-month", q.costPerMonth()),
+                binder.isSet(key(name, "unpriced"))
+                        ? Policy.Unpriced.valueOf(
+                                binder.<String>value(key(name, "unpriced")).toUpperCase(Locale.ROOT))
+                        : q.unpriced());
         return new Policy(
                 name,
                 routes,

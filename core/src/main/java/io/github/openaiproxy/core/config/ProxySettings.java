@@ -182,6 +182,43 @@ public final class ProxySettings {
                     Setting.Type.DURATION,
                     null,
                     "How long a session is kept after its last message; unset: until deleted (JDBC), 24 hours unused (memory)."),
+            // Rate limits and budgets (issue 12): where the policies' quotas are counted.
+            Setting.oneOf(
+                    "limits.store",
+                    "memory",
+                    "Where rate limits and budgets are counted: memory (this instance), jdbc (the application's"
+                            + " database) or redis (limits.redis-url).",
+                    "memory",
+                    "jdbc",
+                    "redis"),
+            // SECRET: a Redis URL may carry a password; no message repeats it.
+            Setting.of(
+                    "limits.redis-url",
+                    Setting.Type.SECRET,
+                    null,
+                    "The Redis URI of limits.store=redis (redis://, rediss://, redis-sentinel://)."),
+            Setting.of(
+                    "limits.default-output-tokens",
+                    Setting.Type.INT,
+                    "4096",
+                    "Output tokens reserved for a request without max_tokens when its policy has no max-tokens."),
+            Setting.of(
+                    "limits.lease-timeout",
+                    Setting.Type.DURATION,
+                    "10m",
+                    "The longest a concurrency lease is held (freed after it when an instance dies holding it)."),
+            Setting.oneOf(
+                    "limits.rate-limits-when-down",
+                    "allow",
+                    "Rate limits while the store is down: allow (counted once it is back) or refuse (503).",
+                    "allow",
+                    "refuse"),
+            Setting.oneOf(
+                    "limits.budgets-when-down",
+                    "refuse",
+                    "Budgets while the store is down: refuse (503) or allow (counted once it is back).",
+                    "refuse",
+                    "allow"),
             // Image storage (issue 14): generated images kept after the upstream's links expire.
             Setting.oneOf(
                     "images.store",
@@ -495,6 +532,30 @@ public final class ProxySettings {
         ledger = binder.with(ledger, "ledger.batch-size", LedgerConfig::withBatchSize);
         ledger = binder.with(ledger, "ledger.flush-interval", LedgerConfig::withFlushInterval);
         b.ledger(ledger);
+        io.github.openaiproxy.core.limits.LimitsConfig limits = base.limits();
+        limits = binder.with(
+                limits,
+                "limits.store",
+                (io.github.openaiproxy.core.limits.LimitsConfig c, String v) ->
+                        c.withStore(io.github.openaiproxy.core.limits.LimitsConfig.Store.parse(v)));
+        limits = binder.with(limits, "limits.redis-url", io.github.openaiproxy.core.limits.LimitsConfig::withRedisUrl);
+        limits = binder.with(
+                limits,
+                "limits.default-output-tokens",
+                io.github.openaiproxy.core.limits.LimitsConfig::withDefaultOutputTokens);
+        limits = binder.with(
+                limits, "limits.lease-timeout", io.github.openaiproxy.core.limits.LimitsConfig::withLeaseTimeout);
+        limits = binder.with(
+                limits,
+                "limits.rate-limits-when-down",
+                (io.github.openaiproxy.core.limits.LimitsConfig c, String v) ->
+                        c.withRateLimitsWhenDown(io.github.openaiproxy.core.limits.LimitsConfig.WhenDown.parse(v)));
+        limits = binder.with(
+                limits,
+                "limits.budgets-when-down",
+                (io.github.openaiproxy.core.limits.LimitsConfig c, String v) ->
+                        c.withBudgetsWhenDown(io.github.openaiproxy.core.limits.LimitsConfig.WhenDown.parse(v)));
+        b.limits(limits);
 
         // Keys declared in configuration, and the admin API.
         AccessConfig access = base.access();

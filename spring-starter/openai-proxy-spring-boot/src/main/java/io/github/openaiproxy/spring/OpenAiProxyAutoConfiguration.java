@@ -93,6 +93,7 @@ public final class OpenAiProxyAutoConfiguration {
             ObjectProvider<AuditLog> auditLog,
             ObjectProvider<IdentitySource> identitySources,
             ObjectProvider<ImageStore> imageStore,
+            ObjectProvider<io.github.openaiproxy.core.limits.LimitStore> limitStore,
             ObjectProvider<io.github.openaiproxy.core.usage.UsageLedger> usageLedger,
             ObjectProvider<ProxyObserver> observers,
             ObjectProvider<CustomRoute> routes,
@@ -106,6 +107,8 @@ public final class OpenAiProxyAutoConfiguration {
         auditLog.ifAvailable(builder::auditLog);
         identitySources.orderedStream().forEach(builder::identitySource);
         imageStore.ifAvailable(builder::imageStore);
+        // Without a LimitStore bean the engine makes the store openai.proxy.limits.store names (memory).
+        limitStore.ifAvailable(builder::limitStore);
         usageLedger.ifAvailable(builder::usageLedger);
         routes.orderedStream().forEach(builder::route);
         customizers.orderedStream().forEach(c -> c.customize(builder));

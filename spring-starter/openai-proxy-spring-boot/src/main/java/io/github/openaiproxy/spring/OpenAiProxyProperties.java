@@ -1058,6 +1058,81 @@ public class OpenAiProxyProperties {
         public void setDefaultPrice(String defaultPrice) {
             this.defaultPrice = defaultPrice;
         }
+
+        // Rate limits and budgets: where the policies' quotas are counted.
+
+        /**
+         * Where rate limits and budgets are counted: 'memory' (this instance), 'jdbc' (the application's
+         * DataSource) or 'redis' ('redis-url').
+         */
+        private io.github.openaiproxy.core.limits.LimitsConfig.Store store =
+                io.github.openaiproxy.core.limits.LimitsConfig.Store.MEMORY;
+
+        /** The Redis URI of store 'redis' (redis://, rediss://, redis-sentinel://). */
+        private String redisUrl;
+
+        /** Output tokens reserved for a request without max_tokens when its policy has no max-tokens. */
+        private int defaultOutputTokens = 4096;
+
+        /** The longest a concurrency lease is held (freed after it when an instance dies holding it). */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration leaseTimeout = Duration.ofMinutes(10);
+
+        /** Rate limits while the store is down: 'allow' (counted once it is back) or 'refuse' (503). */
+        private io.github.openaiproxy.core.limits.LimitsConfig.WhenDown rateLimitsWhenDown =
+                io.github.openaiproxy.core.limits.LimitsConfig.WhenDown.ALLOW;
+
+        /** Budgets while the store is down: 'refuse' (503) or 'allow' (counted once it is back). */
+        private io.github.openaiproxy.core.limits.LimitsConfig.WhenDown budgetsWhenDown =
+                io.github.openaiproxy.core.limits.LimitsConfig.WhenDown.REFUSE;
+
+        public io.github.openaiproxy.core.limits.LimitsConfig.Store getStore() {
+            return store;
+        }
+
+        public void setStore(io.github.openaiproxy.core.limits.LimitsConfig.Store store) {
+            this.store = store;
+        }
+
+        public String getRedisUrl() {
+            return redisUrl;
+        }
+
+        public void setRedisUrl(String redisUrl) {
+            this.redisUrl = redisUrl;
+        }
+
+        public int getDefaultOutputTokens() {
+            return defaultOutputTokens;
+        }
+
+        public void setDefaultOutputTokens(int defaultOutputTokens) {
+            this.defaultOutputTokens = defaultOutputTokens;
+        }
+
+        public Duration getLeaseTimeout() {
+            return leaseTimeout;
+        }
+
+        public void setLeaseTimeout(Duration leaseTimeout) {
+            this.leaseTimeout = leaseTimeout;
+        }
+
+        public io.github.openaiproxy.core.limits.LimitsConfig.WhenDown getRateLimitsWhenDown() {
+            return rateLimitsWhenDown;
+        }
+
+        public void setRateLimitsWhenDown(io.github.openaiproxy.core.limits.LimitsConfig.WhenDown rateLimitsWhenDown) {
+            this.rateLimitsWhenDown = rateLimitsWhenDown;
+        }
+
+        public io.github.openaiproxy.core.limits.LimitsConfig.WhenDown getBudgetsWhenDown() {
+            return budgetsWhenDown;
+        }
+
+        public void setBudgetsWhenDown(io.github.openaiproxy.core.limits.LimitsConfig.WhenDown budgetsWhenDown) {
+            this.budgetsWhenDown = budgetsWhenDown;
+        }
     }
 
     /**
@@ -1433,6 +1508,20 @@ public class OpenAiProxyProperties {
 
         public void setCostPerMonth(BigDecimal costPerMonth) {
             this.costPerMonth = costPerMonth;
+        }
+
+        /**
+         * A model without a price under a cost budget: 'refuse' (403 model_not_priced, the default) or 'default'
+         * (charged at the default price).
+         */
+        private io.github.openaiproxy.core.access.Policy.Unpriced unpriced;
+
+        public io.github.openaiproxy.core.access.Policy.Unpriced getUnpriced() {
+            return unpriced;
+        }
+
+        public void setUnpriced(io.github.openaiproxy.core.access.Policy.Unpriced unpriced) {
+            this.unpriced = unpriced;
         }
     }
 

@@ -201,6 +201,11 @@ public final class StandaloneServer implements AutoCloseable {
                     config.ledger(),
                     clock));
         }
+        if (config.limits().store() != io.github.openaiproxy.core.limits.LimitsConfig.Store.MEMORY) {
+            // Rate limits and budgets on the database the sessions and keys use, or on Redis.
+            builder.limitStore(io.github.openaiproxy.core.limits.LimitStores.create(
+                    config.limits(), sessions.dataSource() != null ? sessions.dataSource() : access.ownPool()));
+        }
         ProxyEngine engine = builder.build();
 
         File baseDir = Files.createTempDirectory("openai-proxy-tomcat").toFile();

@@ -1,0 +1,749 @@
+package io.github.openaiproxy.core;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static io.github.openaiproxy.core.EngineFixture.CHAT_COMPLETION;
+import static io.github.openaiproxy.core.EngineFixture.config;
+import static io.github.openaiproxy.core.EngineFixture.send;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.access.InMemoryProxyKeyStore;
+import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.access.ProxyKeys;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.limits.Adjustment;
+import io.github.openaiproxy.core.limits.Admission;
+import io.github.openaiproxy.core.limits.Counter;
+import io.github.openaiproxy.core.limits.LimitStore;
+import io.github.openaiproxy.core.limits.LimitStoreException;
+import io.github.openaiproxy.core.limits.MemoryLimitStore;
+import io.github.openaiproxy.core.limits.Reservation;
+import io.github.openaiproxy.core.limits.Window;
+import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.core.testing.TestPublisher;
+import io.github.openaiproxy.core.upstream.UpstreamClient;
+import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import io.github.openaiproxy.core.usage.Metered;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.core.usage.UsageRecord;
+import io.github.openaiproxy.testsupport.WireMockUpstream;
+import java.net.http.HttpHeaders;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The policies' quotas on the engine, against a WireMock upstream (or a hand-driven one for streams held
+ * open): what is refused never reaches the upstream, refusals are OpenAI's 429 shapes with its headers,
+ * reservations are settled on the usage the tap reports (constructed here: the real tap is the usage branch's),
+ * a request that ends before the upstream is refunded, and the ledger gets one record per upstream call.
+ */
+class ProxyEngineLimitsTest {
+    @RegisterExtension
+    static final WireMockUpstream upstream = new WireMockUpstream();
+
+    private static final String CHAT =
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+
+    private final List<ProxyEngine> engines = new ArrayList<>();
+    private final Queue<UsageRecord> ledger = new ConcurrentLinkedQueue<>();
+
+    @BeforeEach
+    void answerEverything() {
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(okJson(CHAT_COMPLETION)
+                                .withHeader("x-ratelimit-limit-requests", "10000")
+                                .withHeader("x-ratelimit-remaining-requests", "9999")
+                                .withHeader("x-request-id", "req_123")));
+    }
+
+    @AfterEach
+    void close() {
+        engines.forEach(ProxyEngine::close);
+    }
+
+    private ProxyEngine engine(Map<String, String> settings) {
+        return engine(settings, b -> {});
+    }
+
+    private ProxyEngine engine(Map<String, String> settings, Consumer<ProxyEngine.Builder> more) {
+        return engine(upstream.baseUrl(), settings, more);
+    }
+
+    private ProxyEngine engine(java.net.URI base, Map<String, String> settings, Consumer<ProxyEngine.Builder> more) {
+        ProxyConfig c = ProxySettings.from(settings).applyTo(config(base)).build();
+        ProxyEngine.Builder b = ProxyEngine.builder(c).usageLedger(ledger::add);
+        more.accept(b);
+        ProxyEngine e = b.build();
+        engines.add(e);
+        return e;
+    }
+
+    private static ProxyRequest.Builder chat(String path, String json) {
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        return ProxyRequest.builder("POST", path)
+                .header("Content-Type", "application/json")
+                .header("Content-Length", Integer.toString(body.length))
+                .remoteAddress("10.0.0.1")
+                .body(body);
+    }
+
+    private static ProxyRequest.Builder v1Chat(String extra) {
+        return chat("/v1/chat/completions", CHAT + extra + "}");
+    }
+
+    private static int upstreamCalls() {
+        return upstream.server().getAllServeEvents().size();
+    }
+
+    private static JsonNode error(Answer a, int status, String type, String code) {
+        JsonNode e = a.proxyError(status).path("error");
+        assertThat(e.path("type").asText()).isEqualTo(type);
+        assertThat(e.path("code").asText()).isEqualTo(code);
+        return e;
+    }
+
+    @Test
+    void theFourthRequestOverRequestsPerMinuteIs429WithOpenAisHeadersAndNoUpstreamCall() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "3"));
+
+        for (int i = 0; i < 3; i++) {
+            Answer ok = send(engine, v1Chat(""));
+            assertThat(ok.status()).isEqualTo(200);
+            // The caller's limits, not the upstream's (which said 10000).
+            assertThat(ok.header("x-ratelimit-limit-requests")).isEqualTo("3");
+            assertThat(ok.header("x-ratelimit-remaining-requests")).isEqualTo(Integer.toString(2 - i));
+            assertThat(ok.header("x-ratelimit-reset-requests")).matches("(\\d+ms|(\\d+m)?\\d+s)");
+        }
+        Answer refused = send(engine, v1Chat(""));
+
+        JsonNode e = error(refused, 429, "requests", "rate_limit_exceeded");
+        assertThat(e.path("message").asText()).contains("requests-per-minute");
+        assertThat(Integer.parseInt(refused.header("Retry-After"))).isBetween(1, 60);
+        assertThat(refused.header("x-ratelimit-limit-requests")).isEqualTo("3");
+        assertThat(refused.header("x-ratelimit-remaining-requests")).isEqualTo("0");
+        assertThat(refused.header("x-ratelimit-reset-requests")).matches("(\\d+ms|(\\d+m)?\\d+s)");
+        assertThat(upstreamCalls()).isEqualTo(3);
+        assertThat(ledger).hasSize(3);
+    }
+
+    @Test
+    void theSimpleRoutesCountAndRefuseInTheirOwnShape() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "1"));
+
+        assertThat(send(engine, chat("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"))
+                        .status())
+                .isEqualTo(200);
+        Answer refused = send(engine, chat("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"));
+
+        assertThat(refused.status()).isEqualTo(429);
+        assertThat(refused.header("Retry-After")).isNotNull();
+        assertThat(refused.text()).contains("requests-per-minute");
+        assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void aSimpleRouteIsRecordedWithItsNormalizedModelAndCarriesTheHeaders() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-hour", "5"));
+
+        Answer a = send(engine, chat("/", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"));
+
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.header("x-ratelimit-limit-requests")).isEqualTo("5");
+        assertThat(a.header("x-ratelimit-remaining-requests")).isEqualTo("4");
+        assertThat(a.header("x-ratelimit-reset-requests")).matches("(\\d+h)?\\d+m\\d+s");
+        assertThat(ledger).singleElement().satisfies(r -> {
+            assertThat(r.identityKind()).isEqualTo("ANONYMOUS");
+            assertThat(r.identityId()).isEqualTo("10.0.0.1");
+            assertThat(r.keyId()).isNull();
+            assertThat(r.policy()).isEqualTo("anonymous");
+            assertThat(r.route()).isEqualTo("/");
+            assertThat(r.requestedModel()).isEqualTo("gpt-3.5-turbo"); // the simple route's default
+            assertThat(r.streamed()).isFalse();
+        });
+    }
+
+    @Test
+    void aSessionChatCountsAndAnUnknownSessionIsRefunded() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "1"));
+        String unknown = "{\"sessionId\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+        // Refused by the session step after the reservation: refunded each time.
+        assertThat(send(engine, chat("/", unknown)).status()).isEqualTo(404);
+        assertThat(send(engine, chat("/", unknown)).status()).isEqualTo(404);
+        Answer created = send(engine, chat("/sessions", "{}"));
+        String id = created.json().path("sessionId").asText();
+        String turn = "{\"sessionId\":\"" + id + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+        assertThat(send(engine, chat("/", turn)).status()).isEqualTo(200);
+        assertThat(send(engine, chat("/", turn)).status()).isEqualTo(429);
+        assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void aLaterStepThatRefusesGivesTheReservationBack() {
+        AtomicInteger refusals = new AtomicInteger(2);
+        ProxyEngine engine = engine(
+                Map.of("policies.anonymous.requests-per-minute", "1", "policies.anonymous.concurrent-requests", "1"),
+                b -> b.step(
+                        RequestStep.Position.BEFORE_UPSTREAM,
+                        (ctx, next) -> refusals.getAndDecrement() > 0
+                                ? ctx.respond(ProxyError.badRequest("No", "refused by the host", null))
+                                : next.proceed(ctx)));
+
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(400);
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(400);
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(upstreamCalls()).isEqualTo(1);
+        assertThat(ledger)
+                .as("no record for requests that never reached the upstream")
+                .hasSize(1);
+    }
+
+    @Test
+    void anExhaustedBudgetIsInsufficientQuotaAndNotToBeRetried() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.tokens-per-month", "5"));
+
+        Answer refused = send(engine, v1Chat(",\"max_tokens\":100"));
+
+        error(refused, 429, "insufficient_quota", "insufficient_quota");
+        assertThat(refused.header("x-should-retry")).isEqualTo("false");
+        assertThat(refused.header("Retry-After")).isNull();
+        assertThat(upstreamCalls()).isZero();
+    }
+
+    @Test
+    void aModelWithoutAPriceIsRefusedUnderACostBudgetUnlessThePolicyChargesADefault() {
+        ProxyEngine refusing = engine(Map.of("policies.anonymous.cost-per-day", "5"));
+        error(send(refusing, v1Chat("")), 403, "permission_error", "model_not_priced");
+        assertThat(upstreamCalls()).isZero();
+
+        ProxyEngine charging =
+                engine(Map.of("policies.anonymous.cost-per-day", "5", "policies.anonymous.unpriced", "default"));
+        assertThat(send(charging, v1Chat("")).status()).isEqualTo(200);
+        assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void aTokenReservationThatDoesNotFitIs429WithoutAnUpstreamCall() {
+        // The tap reports 700 tokens used: the first request's reservation is settled up to them.
+        ProxyEngine engine =
+                engine(Map.of("policies.anonymous.tokens-per-minute", "1000"), b -> b.usageTap(reporting(700)));
+
+        Answer first = send(engine, v1Chat(",\"max_tokens\":300"));
+        assertThat(first.status()).isEqualTo(200);
+        assertThat(first.header("x-ratelimit-limit-tokens")).isEqualTo("1000");
+        Answer second = send(engine, v1Chat(",\"max_tokens\":300"));
+
+        error(second, 429, "tokens", "rate_limit_exceeded");
+        assertThat(second.header("x-ratelimit-remaining-tokens")).isEqualTo("300");
+        assertThat(second.header("x-ratelimit-reset-tokens")).matches("(\\d+ms|(\\d+m)?\\d+s)");
+        assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void anOverestimateIsRefundedSoTheNextRequestFits() {
+        // Each request reserves ~610 tokens of 1000; the tap reports 10 used, so the second fits after the refund.
+        ProxyEngine engine =
+                engine(Map.of("policies.anonymous.tokens-per-minute", "1000"), b -> b.usageTap(reporting(10)));
+
+        assertThat(send(engine, v1Chat(",\"max_tokens\":600")).status()).isEqualTo(200);
+        Answer second = send(engine, v1Chat(",\"max_tokens\":600"));
+
+        assertThat(second.status()).isEqualTo(200);
+        assertThat(Long.parseLong(second.header("x-ratelimit-remaining-tokens")))
+                .isBetween(1000L - 10 - 700, 1000L - 10 - 600);
+        assertThat(upstreamCalls()).isEqualTo(2);
+        UsageRecord r = ledger.peek();
+        assertThat(r.usage().totalTokens()).isEqualTo(10);
+    }
+
+    @Test
+    void anEstimateOverTheWholeLimitIs400NamingTheParameter() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.tokens-per-minute", "1000"));
+
+        JsonNode e = error(
+                send(engine, v1Chat(",\"max_tokens\":1000000000000")),
+                400,
+                "invalid_request_error",
+                "request_too_large");
+        assertThat(e.path("param").asText()).isEqualTo("max_tokens");
+        JsonNode huge = error(
+                send(engine, v1Chat(",\"max_tokens\":123456789012345678901234567890")),
+                400,
+                "invalid_request_error",
+                "request_too_large");
+        assertThat(huge.path("param").asText()).isEqualTo("max_tokens");
+        error(
+                send(engine, v1Chat(",\"max_completion_tokens\":1e400")),
+                400,
+                "invalid_request_error",
+                "request_too_large");
+        error(
+                send(engine, v1Chat(",\"max_tokens\":10,\"n\":1000000000000")),
+                400,
+                "invalid_request_error",
+                "request_too_large");
+        assertThat(upstreamCalls()).isZero();
+        // Nothing was charged: a request that fits still passes.
+        assertThat(send(engine, v1Chat(",\"max_tokens\":100")).status()).isEqualTo(200);
+    }
+
+    @Test
+    void badInputIs400OrPassesNeverA5xxAndTheCountersStayConsistent() {
+        ProxyEngine engine = engine(
+                Map.of("policies.anonymous.requests-per-minute", "4", "policies.anonymous.tokens-per-day", "100000"));
+
+        error(send(engine, v1Chat(",\"max_tokens\":-5")), 400, "invalid_request_error", "invalid_request");
+        error(
+                send(engine, v1Chat(",\"max_completion_tokens\":\"many\"")),
+                400,
+                "invalid_request_error",
+                "invalid_request");
+        assertThat(upstreamCalls()).isZero();
+        // Malformed stream_options: the upstream judges it (here it answers 200); never a 5xx.
+        assertThat(send(engine, v1Chat(",\"stream\":true,\"stream_options\":\"yes\""))
+                        .status())
+                .isLessThan(500);
+        assertThat(send(engine, v1Chat(",\"stream_options\":{\"include_usage\":7}"))
+                        .status())
+                .isLessThan(500);
+        // A 10 KB model name: passed on, cut in the ledger.
+        String model = "m".repeat(10_240);
+        Answer longName = send(engine, chat("/v1/chat/completions", "{\"model\":\"" + model + "\",\"messages\":[]}"));
+        assertThat(longName.status()).isLessThan(500);
+        assertThat(ledger)
+                .allSatisfy(r -> assertThat(r.requestedModel().length()).isLessThanOrEqualTo(256));
+        // The two 400s were refused before the reservation, the three calls counted: one more fits, then 429.
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(429);
+        assertThat(upstreamCalls()).isEqualTo(4);
+    }
+
+    @Test
+    void theLedgerGetsOneFullRecordPerUpstreamCall() {
+        ProxyKeys.NewKey k = ProxyKeys.generate();
+        ProxyKey key = new ProxyKey(
+                "k1", k.displayPrefix(), k.hash(), "ci", "team-a", "keys", Instant.EPOCH, null, null, null);
+        ProxyEngine engine = engine(Map.of(), b -> b.proxyKeys(InMemoryProxyKeyStore.of(key)));
+
+        Answer a = send(engine, v1Chat("").header("Authorization", "Bearer " + k.secret()));
+
+        assertThat(a.status()).isEqualTo(200);
+        // Without rate limits the upstream's headers are relayed as they are.
+        assertThat(a.header("x-ratelimit-limit-requests")).isEqualTo("10000");
+        assertThat(ledger).hasSize(1);
+        UsageRecord r = ledger.peek();
+        assertThat(r.identityKind()).isEqualTo("PROXY_KEY");
+        assertThat(r.identityId()).isEqualTo("k1");
+        assertThat(r.keyId()).isEqualTo("k1");
+        assertThat(r.owner()).isEqualTo("team-a");
+        assertThat(r.policy()).isEqualTo("keys");
+        assertThat(r.route()).isEqualTo("/v1/chat/completions");
+        assertThat(r.requestedModel()).isEqualTo("gpt-4o-mini");
+        assertThat(r.upstream()).isEqualTo("openai");
+        assertThat(r.upstreamStatus()).isEqualTo(200);
+        assertThat(r.proxyStatus()).isEqualTo(200);
+        assertThat(r.durationMicros()).isPositive();
+        assertThat(r.toString()).doesNotContain(k.secret());
+    }
+
+    @Test
+    void anUnreachableUpstreamIsRecordedAsFailedAndItsTokensRefunded() {
+        java.net.URI closed =
+                java.net.URI.create("http://127.0.0.1:" + io.github.openaiproxy.core.testing.Upstream.closedPort());
+        ProxyEngine engine = engine(closed, Map.of("policies.anonymous.tokens-per-minute", "1000"), b -> {});
+
+        assertThat(send(engine, v1Chat(",\"max_tokens\":600")).status()).isEqualTo(502);
+        // Refunded: without it the second estimate (another ~610) would not fit in 1000.
+        assertThat(send(engine, v1Chat(",\"max_tokens\":600")).status()).isEqualTo(502);
+
+        assertThat(ledger).hasSize(2).allSatisfy(r -> {
+            assertThat(r.upstreamStatus()).isZero();
+            assertThat(r.proxyStatus()).isEqualTo(502);
+            assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.UPSTREAM_FAILED);
+        });
+    }
+
+    @Test
+    void aKeysOwnerSharesItsPolicysLimitsAcrossItsKeys() {
+        ProxyKeys.NewKey a = ProxyKeys.generate();
+        ProxyKeys.NewKey b = ProxyKeys.generate();
+        InMemoryProxyKeyStore keys = InMemoryProxyKeyStore.of(
+                new ProxyKey("ka", a.displayPrefix(), a.hash(), "a", "team", "keys", Instant.EPOCH, null, null, null),
+                new ProxyKey("kb", b.displayPrefix(), b.hash(), "b", "team", "keys", Instant.EPOCH, null, null, null));
+        ProxyEngine engine =
+                engine(Map.of("policies.keys.requests-per-minute", "2"), builder -> builder.proxyKeys(keys));
+
+        assertThat(send(engine, v1Chat("").header("Authorization", "Bearer " + a.secret()))
+                        .status())
+                .isEqualTo(200);
+        assertThat(send(engine, v1Chat("").header("Authorization", "Bearer " + b.secret()))
+                        .status())
+                .isEqualTo(200);
+        Answer third = send(engine, v1Chat("").header("Authorization", "Bearer " + b.secret()));
+
+        error(third, 429, "requests", "rate_limit_exceeded");
+        assertThat(upstreamCalls()).isEqualTo(2);
+    }
+
+    @Test
+    void otherV1RoutesCountRequestsWithoutReadingTheBody() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "1"));
+
+        assertThat(send(engine, ProxyRequest.builder("GET", "/v1/models").remoteAddress("10.0.0.1"))
+                        .status())
+                .isEqualTo(200);
+        error(
+                send(engine, ProxyRequest.builder("GET", "/v1/models/gpt-4o").remoteAddress("10.0.0.1")),
+                429,
+                "requests",
+                "rate_limit_exceeded");
+    }
+
+    // ---- concurrency ------------------------------------------------------------------------------------
+
+    /** An upstream whose event streams stay open until the test ends them. */
+    private static final class HeldStreams implements UpstreamClient {
+        final List<TestPublisher> bodies = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public CompletableFuture<UpstreamResponse> send(io.github.openaiproxy.core.upstream.UpstreamRequest r) {
+            TestPublisher body = new TestPublisher();
+            bodies.add(body);
+            HttpHeaders h =
+                    new HeaderMap().set("Content-Type", "text/event-stream").build();
+            return CompletableFuture.completedFuture(new UpstreamResponse(200, h, body));
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    /** Subscribes to an answer's body; cancels at once when {@code disconnect}, else reads until it ends. */
+    private static AtomicBoolean subscribe(ProxyResponse r, boolean disconnect) {
+        AtomicBoolean ended = new AtomicBoolean();
+        r.body().subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                if (disconnect) {
+                    s.cancel();
+                    ended.set(true);
+                } else {
+                    s.request(Long.MAX_VALUE);
+                }
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> item) {}
+
+            @Override
+            public void onError(Throwable t) {
+                ended.set(true);
+            }
+
+            @Override
+            public void onComplete() {
+                ended.set(true);
+            }
+        });
+        return ended;
+    }
+
+    @Test
+    void twoOpenStreamsHoldTheirLeasesUntilTheyEndOrTheClientGoes() throws Exception {
+        HeldStreams streams = new HeldStreams();
+        ProxyEngine engine =
+                engine(Map.of("policies.anonymous.concurrent-requests", "2"), b -> b.upstreamClient(streams));
+        String stream = ",\"stream\":true";
+
+        ProxyResponse one = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse two = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        assertThat(one.status()).isEqualTo(200);
+        assertThat(two.status()).isEqualTo(200);
+        Answer third = send(engine, v1Chat(stream));
+        error(third, 429, "requests", "rate_limit_exceeded");
+        assertThat(third.header("Retry-After")).isEqualTo("1");
+        assertThat(streams.bodies).hasSize(2);
+
+        // The first stream ends: its lease is back.
+        AtomicBoolean ended = subscribe(one, false);
+        streams.bodies.get(0).complete();
+        assertThat(ended).isTrue();
+        ProxyResponse four = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        assertThat(four.status()).isEqualTo(200);
+        error(send(engine, v1Chat(stream)), 429, "requests", "rate_limit_exceeded");
+
+        // The second's client goes away: its lease is back too.
+        subscribe(two, true);
+        ProxyResponse five = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        assertThat(five.status()).isEqualTo(200);
+        assertThat(streams.bodies).hasSize(4);
+        subscribe(four, true);
+        subscribe(five, true);
+    }
+
+    @Test
+    void withoutQuotasOrLedgerThePassThroughBodyStreamsUnread() throws Exception {
+        CompletableFuture<Void> sent = new CompletableFuture<>();
+        UpstreamClient client = new UpstreamClient() {
+            @Override
+            public CompletableFuture<UpstreamResponse> send(io.github.openaiproxy.core.upstream.UpstreamRequest r) {
+                sent.complete(null);
+                HttpHeaders h =
+                        new HeaderMap().set("Content-Type", "application/json").build();
+                return CompletableFuture.completedFuture(new UpstreamResponse(
+                        200, h, io.github.openaiproxy.core.internal.Bodies.responseOf(new byte[0])));
+            }
+
+            @Override
+            public void close() {}
+        };
+        ProxyEngine engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .upstreamClient(client)
+                .build();
+        engines.add(engine);
+        try (java.util.concurrent.SubmissionPublisher<ByteBuffer> body =
+                new java.util.concurrent.SubmissionPublisher<>()) {
+            CompletableFuture<ProxyResponse> answer = engine.handle(ProxyRequest.builder("POST", "/v1/chat/completions")
+                    .header("Content-Type", "application/json")
+                    .remoteAddress("10.0.0.1")
+                    .body(body)
+                    .build());
+            body.submit(ByteBuffer.wrap("{\"model\":\"gpt-4o-mini\",".getBytes(StandardCharsets.UTF_8)));
+            // The upstream call starts while the body is still arriving: nothing read it whole first.
+            sent.get(10, TimeUnit.SECONDS);
+            body.submit(ByteBuffer.wrap("\"messages\":[]}".getBytes(StandardCharsets.UTF_8)));
+            body.close();
+            assertThat(answer.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+        }
+    }
+
+    // ---- the store down ---------------------------------------------------------------------------------
+
+    /** A memory store that fails on demand, as a database or Redis would while down. */
+    static class FailingStore implements LimitStore {
+        final MemoryLimitStore memory = new MemoryLimitStore();
+        final AtomicBoolean down = new AtomicBoolean();
+
+        private <T> CompletableFuture<T> failed() {
+            return CompletableFuture.failedFuture(new LimitStoreException("down", null));
+        }
+
+        @Override
+        public CompletableFuture<Admission> reserve(Reservation r) {
+            return down.get() ? failed() : memory.reserve(r);
+        }
+
+        @Override
+        public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long now) {
+            return down.get() ? failed() : memory.adjust(subject, adjustments, now);
+        }
+
+        @Override
+        public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+            return down.get() ? failed() : memory.release(subject, counter, leaseId);
+        }
+
+        @Override
+        public String kind() {
+            return "failing";
+        }
+    }
+
+    @Test
+    void rateLimitsAreAllowedWhileTheStoreIsDownAndCountedOnceItIsBack() {
+        FailingStore store = new FailingStore();
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "2"), b -> b.limitStore(store));
+        store.down.set(true);
+
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(engine.limitStep().backlog().size()).isEqualTo(2);
+        assertThat(upstreamCalls()).isEqualTo(2);
+
+        store.down.set(false);
+        // The store answers: this request fits (1 of 2), then the backlog's 2 are counted.
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(engine.limitStep().backlog().size()).isZero();
+        error(send(engine, v1Chat("")), 429, "requests", "rate_limit_exceeded");
+        assertThat(upstreamCalls()).isEqualTo(3);
+    }
+
+    @Test
+    void aStoreThatDoesNotAnswerCountsAsDown() {
+        List<CompletableFuture<Admission>> late = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Reservation> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        FailingStore silent = new FailingStore() {
+            @Override
+            public CompletableFuture<Admission> reserve(Reservation r) {
+                CompletableFuture<Admission> f = new CompletableFuture<>(); // answers only when the test says so
+                late.add(f);
+                asked.add(r);
+                return f;
+            }
+        };
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "2"), b -> b.limitStore(silent));
+
+        // After the store's timeout the rate limit is allowed (the default), and kept for later.
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(engine.limitStep().backlog().size()).isEqualTo(1);
+        assertThat(upstreamCalls()).isEqualTo(1);
+
+        // The store made the reservation after all, too late: it is given back, so nothing counts twice.
+        Admission made = silent.memory.reserve(asked.get(0)).join();
+        late.get(0).complete(made);
+        assertThat(made.states().get(0).used()).isEqualTo(1);
+        assertThat(silent.memory
+                        .reserve(new Reservation(
+                                asked.get(0).subject(),
+                                List.of(new io.github.openaiproxy.core.limits.Charge(
+                                        asked.get(0).charges().get(0).counter(), 0)),
+                                null,
+                                asked.get(0).nowMillis()))
+                        .join()
+                        .states()
+                        .get(0)
+                        .used())
+                .isZero();
+    }
+
+    @Test
+    void rateLimitsCanBeRefusedWhileTheStoreIsDown() {
+        FailingStore store = new FailingStore();
+        ProxyEngine engine = engine(
+                Map.of("policies.anonymous.requests-per-minute", "2", "limits.rate-limits-when-down", "refuse"),
+                b -> b.limitStore(store));
+        store.down.set(true);
+
+        Answer refused = send(engine, v1Chat(""));
+
+        error(refused, 503, "server_error", "limits_unavailable");
+        assertThat(refused.header("Retry-After")).isEqualTo("1");
+        assertThat(upstreamCalls()).isZero();
+    }
+
+    @Test
+    void budgetsAreRefusedWhileTheStoreIsDownUnlessAllowed() {
+        FailingStore store = new FailingStore();
+        ProxyEngine refusing =
+                engine(Map.of("policies.anonymous.tokens-per-month", "100000"), b -> b.limitStore(store));
+        store.down.set(true);
+        error(send(refusing, v1Chat("")), 503, "server_error", "limits_unavailable");
+        assertThat(upstreamCalls()).isZero();
+
+        FailingStore other = new FailingStore();
+        other.down.set(true);
+        ProxyEngine allowing = engine(
+                Map.of("policies.anonymous.tokens-per-month", "100000", "limits.budgets-when-down", "allow"),
+                b -> b.limitStore(other));
+        assertThat(send(allowing, v1Chat("")).status()).isEqualTo(200);
+        assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    // ---- load -------------------------------------------------------------------------------------------
+
+    @Test
+    void tenThousandRequestsAgainstAHundredPerMinutePassExactlyAHundred() throws Exception {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "100"));
+        ExecutorService threads = Executors.newFixedThreadPool(16);
+        Map<Integer, AtomicInteger> statuses = new java.util.concurrent.ConcurrentHashMap<>();
+        try {
+            List<CompletableFuture<Void>> all = new ArrayList<>();
+            for (int i = 0; i < 10_000; i++) {
+                all.add(CompletableFuture.runAsync(
+                        () -> {
+                            int s = send(engine, v1Chat("")).status();
+                            statuses.computeIfAbsent(s, x -> new AtomicInteger())
+                                    .incrementAndGet();
+                        },
+                        threads));
+            }
+            CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
+        } finally {
+            threads.shutdownNow();
+        }
+        Map<Integer, Integer> counts = new HashMap<>();
+        statuses.forEach((k, v) -> counts.put(k, v.get()));
+        assertThat(counts).containsOnlyKeys(200, 429);
+        assertThat(counts.get(200)).isEqualTo(100);
+        assertThat(upstreamCalls()).isEqualTo(100);
+        assertThat(ledger).hasSize(100);
+    }
+
+    // ---- pieces -----------------------------------------------------------------------------------------
+
+    @Test
+    void settlementMovesTokensAndMoneyFromTheEstimateToWhatWasUsed() {
+        List<LimitStep.Spec> specs = List.of(
+                new LimitStep.Spec(
+                        new Counter("requests-per-minute", 10, new Window.Rolling(java.time.Duration.ofMinutes(1))),
+                        LimitStep.Kind.REQUESTS,
+                        false),
+                new LimitStep.Spec(
+                        new Counter("tokens-per-minute", 1000, new Window.Rolling(java.time.Duration.ofMinutes(1))),
+                        LimitStep.Kind.TOKENS,
+                        false),
+                new LimitStep.Spec(
+                        new Counter("cost-per-day", 1000, new Window.Calendar(Window.Period.DAY)),
+                        LimitStep.Kind.COST,
+                        true));
+
+        assertThat(LimitStep.settlement(specs, new long[] {1, 600, 500}, 10, 20))
+                .containsExactly(0, -590, -480);
+        assertThat(LimitStep.settlement(specs, new long[] {1, 600, 500}, 900, 700))
+                .containsExactly(0, 300, 200);
+    }
+
+    @Test
+    void resetsAreWrittenAsOpenAiWritesThem() {
+        assertThat(LimitStep.openAiDuration(20)).isEqualTo("20ms");
+        assertThat(LimitStep.openAiDuration(1000)).isEqualTo("1s");
+        assertThat(LimitStep.openAiDuration(1001)).isEqualTo("2s");
+        assertThat(LimitStep.openAiDuration(360_000)).isEqualTo("6m0s");
+        assertThat(LimitStep.openAiDuration(3_723_000)).isEqualTo("1h2m3s");
+        assertThat(LimitStep.saturatedMultiply(Long.MAX_VALUE / 2, 3)).isEqualTo(Long.MAX_VALUE);
+        assertThat(LimitStep.saturatedAdd(Long.MAX_VALUE, 1)).isEqualTo(Long.MAX_VALUE);
+        assertThat(LimitStep.nanoUsd(new java.math.BigDecimal("1.5"))).isEqualTo(1_500_000_000L);
+    }
+
+    /** A tap that reports {@code tokens} used (all output) once the answer's body ends. */
+    private static LimitStep.Tap reporting(long tokens) {
+        return (answer, spec, onDone) -> LimitStep.onEnd(
+                answer,
+                () -> onDone.accept(new Metered(
+                        new TokenUsage(0, 0, tokens, 0, 0),
+                        false,
+                        "gpt-4o-mini",
+                        "req_123",
+                        answer.status(),
+                        answer.streaming(),
+                        UsageRecord.Outcome.COMPLETED,
+                        -1,
+                        System.nanoTime())));
+    }
+}
