@@ -391,13 +391,13 @@ final class LimitStep implements RequestStep {
         String quality = text(body, "quality");
         long cost = 0;
         if (costBudget && call != Call.OTHER && body != null) {
-            java.util.OptionalLong priced = price(model, estimate, size, quality);
-            if (priced.isEmpty() && policy.quotas().unpriced() == Policy.Unpriced.REFUSE) {
+            java.util.OptionalLong priced = price(model, estimate, size, quality, orDefault(policy));
+            if (priced.isEmpty()) {
+                // No price, and no default price to charge (unpriced=refuse, or none configured).
                 ProxyError unpriced = modelNotPriced();
                 return ctx.refuse(unpriced, unpriced.code(), policy.name());
             }
-            // TODO(coordinator): unpriced=default charges limits.default-price (the usage branch's PriceTable).
-            cost = priced.orElse(0);
+            cost = priced.getAsLong();
         }
         long[] amounts = new long[specs.size()];
         for (int i = 0; i < amounts.length; i++) {
@@ -451,13 +451,22 @@ final class LimitStep implements RequestStep {
         return v != null && v.isTextual() && v.textValue().length() <= 64 ? v.textValue() : null;
     }
 
-    private java.util.OptionalLong price(String model, Estimate e, String size, String quality) {
+    /** Whether the policy charges a model without a price at {@code limits.default-price}. */
+    private static boolean orDefault(Policy policy) {
+        return policy.quotas().unpriced() == Policy.Unpriced.DEFAULT;
+    }
+
+    private java.util.OptionalLong price(String model, Estimate e, String size, String quality, boolean orDefault) {
         if (model == null) {
             return java.util.OptionalLong.empty();
         }
         try {
             return prices.costNanoUsd(
-                    model, new TokenUsage(e.inputTokens(), 0, e.outputTokens(), 0, e.images()), size, quality);
+                    model,
+                    new TokenUsage(e.inputTokens(), 0, e.outputTokens(), 0, e.images()),
+                    size,
+                    quality,
+                    orDefault);
         } catch (ArithmeticException overflow) {
             return java.util.OptionalLong.of(Long.MAX_VALUE);
         }
@@ -840,9 +849,12 @@ final class LimitStep implements RequestStep {
                     }
                 }
             }
+            UsageRecord r = record(m, usage, cost, proxyStatus);
+            // Observers count tokens and money (the Micrometer metrics) from the same row the ledger keeps.
+            ctx.observation.metered(r);
             if (ledgerOn) {
                 try {
-                    ledger.record(record(m, usage, cost, proxyStatus));
+                    ledger.record(r);
                 } catch (RuntimeException e) {
                     LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
                 }
@@ -857,7 +869,7 @@ final class LimitStep implements RequestStep {
                     c = prices.costNanoUsd(answering, usage, size, quality);
                 }
                 if (c.isEmpty() && model != null) {
-                    c = prices.costNanoUsd(model, usage, size, quality);
+                    c = prices.costNanoUsd(model, usage, size, quality, orDefault(policy));
                 }
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.DEBUG, "pricing failed: {0}", e.toString());

@@ -11,11 +11,11 @@ public final class LimitStores {
      * The store {@code limits.store} names.
      *
      * @param config the limits' configuration
-     * @param dataSource the application's database for {@code jdbc} ({@code javax.sql.DataSource}), or
+     * @param dataSource the application's database for {@code jdbc}, or
      *     {@code null} when there is none
      * @throws IllegalStateException when the store needs what is not there (a database, a Redis URL)
      */
-    public static LimitStore create(LimitsConfig config, Object dataSource) {
+    public static LimitStore create(LimitsConfig config, javax.sql.DataSource dataSource) {
         return switch (config.store()) {
             case MEMORY -> new MemoryLimitStore();
             case JDBC -> {
@@ -23,16 +23,28 @@ public final class LimitStores {
                     throw new IllegalStateException(
                             "limits.store=jdbc needs the application's database (a DataSource)");
                 }
-                // TODO(coordinator): the JDBC store of the stores branch, on dataSource.
-                throw new IllegalStateException("limits.store=jdbc is not available in this build");
+                yield JdbcLimitStore.create(dataSource);
             }
             case REDIS -> {
                 if (config.redisUrl() == null) {
                     throw new IllegalStateException("limits.store=redis needs limits.redis-url (redis://host:6379)");
                 }
-                // TODO(coordinator): the Redis store of the stores branch, on config.redisUrl().
-                throw new IllegalStateException("limits.store=redis is not available in this build");
+                if (!lettucePresent()) {
+                    throw new IllegalStateException("limits.store=redis needs the Redis client io.lettuce:lettuce-core"
+                            + " on the class path (Spring Boot's spring-boot-starter-data-redis has it)");
+                }
+                yield RedisLimitStore.connect(config.redisUrl());
             }
         };
+    }
+
+    /** Whether the optional Lettuce client is there (only the Redis store links against it). */
+    private static boolean lettucePresent() {
+        try {
+            Class.forName("io.lettuce.core.RedisClient", false, LimitStores.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 }

@@ -1,7 +1,7 @@
 package io.github.openaiproxy.core.limits;
 
-import io.github.openaiproxy.core.TestRedis;
 import io.github.openaiproxy.testkit.LimitStoreContract;
+import io.github.openaiproxy.testkit.TestRedis;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;

@@ -3,8 +3,8 @@ package io.github.openaiproxy.core.limits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.openaiproxy.core.TestRedis;
 import io.github.openaiproxy.testkit.LimitStoreContract;
+import io.github.openaiproxy.testkit.TestRedis;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core;
+package io.github.openaiproxy.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -164,10 +163,18 @@ public final class TestRedis {
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("redis.log").toFile())
                     .start();
-            Awaitility.await("redis-server on port " + port)
-                    .atMost(Duration.ofSeconds(20))
-                    .pollInterval(Duration.ofMillis(50))
-                    .until(() -> pings(port));
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (!pings(port)) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("redis-server on port " + port + " did not answer within 20 s");
+                }
+                try {
+                    Thread.sleep(50); // polling a starting server: nothing to wait on but its port
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted waiting for redis-server", e);
+                }
+            }
             return this;
         }
 

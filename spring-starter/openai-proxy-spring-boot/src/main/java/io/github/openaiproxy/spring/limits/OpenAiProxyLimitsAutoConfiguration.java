@@ -1,0 +1,115 @@
+package io.github.openaiproxy.spring.limits;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.limits.JdbcLimitStore;
+import io.github.openaiproxy.core.limits.LimitStore;
+import io.github.openaiproxy.core.limits.LimitStores;
+import io.github.openaiproxy.core.limits.RedisLimitStore;
+import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
+import io.github.openaiproxy.spring.OpenAiProxyProperties;
+import javax.sql.DataSource;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.data.redis.connection.RedisConnectionFactory;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+
+/**
+ * Where the policies' rate limits and budgets are counted ({@code openai.proxy.limits.store}), from what the
+ * application has: {@code jdbc} counts in its {@link DataSource} (its single or primary one), {@code redis} in the
+ * Redis of its Lettuce {@link RedisConnectionFactory} (the store opens a connection of its own on the factory's
+ * client and leaves the client to the application), or at {@code openai.proxy.limits.redis-url} when that is set.
+ * {@code memory}, the default, needs no bean: the engine makes it. An application's own {@link LimitStore} bean
+ * replaces all of these.
+ */
+@AutoConfiguration(
+        before = OpenAiProxyAutoConfiguration.class,
+        afterName = {
+            "org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration",
+            "org.springframework.boot.autoconfigure.data.redis.RedisAutoConfiguration"
+        })
+@ConditionalOnClass(ProxyEngine.class)
+@ConditionalOnBooleanProperty(name = "openai.proxy.enabled", matchIfMissing = true)
+@EnableConfigurationProperties(OpenAiProxyProperties.class)
+public final class OpenAiProxyLimitsAutoConfiguration {
+    static final String PROPERTY = "openai.proxy.limits.store";
+    static final String REDIS_URL = "openai.proxy.limits.redis-url";
+    private static final Log LOG = LogFactory.getLog(OpenAiProxyLimitsAutoConfiguration.class);
+
+    /** {@code jdbc}: the application's DataSource, shared by every instance that uses it. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnProperty(name = PROPERTY, havingValue = "jdbc")
+    static class Jdbc {
+        @Bean
+        @ConditionalOnMissingBean
+        @DependsOnDatabaseInitialization
+        LimitStore openAiProxyLimitStore(ObjectProvider<DataSource> dataSources) {
+            DataSource dataSource = dataSources.getIfUnique();
+            if (dataSource == null) {
+                throw new InvalidConfigurationPropertyValueException(
+                        PROPERTY,
+                        "jdbc",
+                        "the application has no DataSource bean (or several and none is @Primary): configure"
+                                + " spring.datasource.url, or define a LimitStore bean");
+            }
+            LOG.info("openai-proxy limits counted in the application's DataSource (tables openai_proxy_limit_*)");
+            return JdbcLimitStore.create(dataSource);
+        }
+    }
+
+    /** {@code redis} with Spring Data Redis: the application's Lettuce connection factory, or the URL. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnProperty(name = PROPERTY, havingValue = "redis")
+    @ConditionalOnClass(name = "org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory")
+    static class RedisOfTheApplication {
+        @Bean
+        @ConditionalOnMissingBean
+        LimitStore openAiProxyLimitStore(ProxyConfig config, ObjectProvider<RedisConnectionFactory> factories) {
+            if (config.limits().redisUrl() != null) {
+                return LimitStores.create(config.limits(), null);
+            }
+            RedisConnectionFactory factory = factories.getIfUnique();
+            if (!(factory instanceof LettuceConnectionFactory lettuce)) {
+                throw new InvalidConfigurationPropertyValueException(
+                        PROPERTY,
+                        "redis",
+                        factory == null
+                                ? "the application has no RedisConnectionFactory: set " + REDIS_URL
+                                : "the application's RedisConnectionFactory is not Lettuce's: set " + REDIS_URL);
+            }
+            if (lettuce.getNativeClient() == null) {
+                lettuce.start(); // not started yet (early start-up off): its client is made on start
+            }
+            LOG.info("openai-proxy limits counted in the application's Redis (its LettuceConnectionFactory)");
+            return RedisLimitStore.using(lettuce.getRequiredNativeClient());
+        }
+    }
+
+    /** {@code redis} without Spring Data Redis: {@code redis-url} is required. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnProperty(name = PROPERTY, havingValue = "redis")
+    @ConditionalOnMissingClass("org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory")
+    static class RedisAtTheUrl {
+        @Bean
+        @ConditionalOnMissingBean
+        LimitStore openAiProxyLimitStore(ProxyConfig config) {
+            if (config.limits().redisUrl() == null) {
+                throw new InvalidConfigurationPropertyValueException(
+                        PROPERTY, "redis", "set " + REDIS_URL + " (redis://host:6379)");
+            }
+            return LimitStores.create(config.limits(), null);
+        }
+    }
+}
