@@ -239,13 +239,29 @@ class ProxyEngineLimitsTest {
     @Test
     void aModelWithoutAPriceIsRefusedUnderACostBudgetUnlessThePolicyChargesADefault() {
         ProxyEngine refusing = engine(Map.of("policies.anonymous.cost-per-day", "5"));
-        error(send(refusing, v1Chat("")), 403, "permission_error", "model_not_priced");
+        error(send(refusing, unpricedChat()), 403, "permission_error", "model_not_priced");
         assertThat(upstreamCalls()).isZero();
 
-        ProxyEngine charging =
+        // unpriced=default without a default price has nothing to charge: refused as well, never free.
+        ProxyEngine noDefault =
                 engine(Map.of("policies.anonymous.cost-per-day", "5", "policies.anonymous.unpriced", "default"));
-        assertThat(send(charging, v1Chat("")).status()).isEqualTo(200);
+        error(send(noDefault, unpricedChat()), 403, "permission_error", "model_not_priced");
+        assertThat(upstreamCalls()).isZero();
+
+        ProxyEngine charging = engine(Map.of(
+                "policies.anonymous.cost-per-day",
+                "5",
+                "policies.anonymous.unpriced",
+                "default",
+                "limits.default-price",
+                "1/0.5/2"));
+        assertThat(send(charging, unpricedChat()).status()).isEqualTo(200);
         assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    /** A chat for a model no price table knows (a self-hosted one). */
+    private static ProxyRequest.Builder unpricedChat() {
+        return chat("/v1/chat/completions", CHAT.replace("gpt-4o-mini", "acme-local-7b") + "}");
     }
 
     @Test
