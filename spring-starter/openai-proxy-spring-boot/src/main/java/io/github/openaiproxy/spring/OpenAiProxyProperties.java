@@ -805,7 +805,7 @@ public class OpenAiProxyProperties {
             private boolean pathStyle;
 
             /** The start of every image's object key, such as 'images/'. */
-            private String prefix = "";
+            private String prefix;
 
             /** When set, image GETs redirect (302) to a presigned link valid this long; unset, bytes served. */
             @DurationUnit(ChronoUnit.SECONDS)
