@@ -2,10 +2,13 @@ package io.github.openaiproxy.core;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.QuotaCounters.Kind;
+import io.github.openaiproxy.core.QuotaCounters.Spec;
+import io.github.openaiproxy.core.UsageEstimate.Call;
+import io.github.openaiproxy.core.UsageEstimate.Estimate;
 import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.error.ProxyError;
-import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.Json;
@@ -16,7 +19,6 @@ import io.github.openaiproxy.core.limits.Counter;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.LimitsConfig;
 import io.github.openaiproxy.core.limits.Reservation;
-import io.github.openaiproxy.core.limits.Window;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import io.github.openaiproxy.core.usage.Metered;
 import io.github.openaiproxy.core.usage.PriceTable;
@@ -26,10 +28,6 @@ import io.github.openaiproxy.core.usage.UsageLedger;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.core.usage.UsageTap;
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.BigInteger;
-import java.net.http.HttpHeaders;
-import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,11 +36,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -80,18 +76,6 @@ final class LimitStep implements RequestStep {
     static final Duration STORE_TIMEOUT = Duration.ofSeconds(2);
     /** Longer model names are cut in the ledger (and priced as cut: no price has such a name). */
     static final int MAX_MODEL_NAME = 256;
-
-    static final String REQUESTS_PER_MINUTE = "requests-per-minute";
-    static final String REQUESTS_PER_HOUR = "requests-per-hour";
-    static final String REQUESTS_PER_DAY = "requests-per-day";
-    static final String TOKENS_PER_MINUTE = "tokens-per-minute";
-    static final String TOKENS_PER_DAY = "tokens-per-day";
-    static final String TOKENS_PER_MONTH = "tokens-per-month";
-    static final String CONCURRENT_REQUESTS = "concurrent-requests";
-    static final String COST_PER_DAY = "cost-per-day";
-    static final String COST_PER_MONTH = "cost-per-month";
-
-    private static final BigDecimal NANOS_PER_DOLLAR = BigDecimal.valueOf(1_000_000_000L);
 
     /** Reads an answer's usage while it is relayed; {@link UsageTap#tap} but in tests. */
     @FunctionalInterface
@@ -172,34 +156,6 @@ final class LimitStep implements RequestStep {
         });
     }
 
-    /** What the request calls, by its upstream path: what its estimate reads. */
-    enum Call {
-        CHAT("messages"),
-        COMPLETIONS("prompt"),
-        RESPONSES("input"),
-        EMBEDDINGS("input"),
-        IMAGES("prompt"),
-        OTHER(null);
-
-        /** The field that holds most of the input, named when an estimate can never fit. */
-        final String inputField;
-
-        Call(String inputField) {
-            this.inputField = inputField;
-        }
-
-        static Call of(String path) {
-            return switch (path) {
-                case "/v1/chat/completions" -> CHAT;
-                case "/v1/completions" -> COMPLETIONS;
-                case "/v1/responses" -> RESPONSES;
-                case "/v1/embeddings" -> EMBEDDINGS;
-                case "/v1/images/generations", "/v1/images/edits", "/v1/images/variations" -> IMAGES;
-                default -> OTHER;
-            };
-        }
-    }
-
     private static ObjectNode object(byte[] bytes) {
         if (bytes == null || bytes.length == 0) {
             return null;
@@ -220,162 +176,11 @@ final class LimitStep implements RequestStep {
 
     // ---- before the call -------------------------------------------------------------------------------
 
-    /** The estimate of one request, or the 400 its body gets. */
-    record Estimate(long inputTokens, long outputTokens, int images, String outputField, ProxyError error) {
-        long tokens() {
-            return saturatedAdd(inputTokens, outputTokens);
-        }
-
-        /** No estimate: no limit needs one. */
-        static final Estimate NONE = new Estimate(0, 0, 0, null, null);
-
-        static Estimate refused(ProxyError error) {
-            return new Estimate(0, 0, 0, null, error);
-        }
-    }
-
-    /**
-     * The request's estimate: input tokens by the model's tokenizer, plus the output cap it names (times
-     * {@code n}), else the policy's {@code max-tokens}, else {@code limits.default-output-tokens}; images: {@code
-     * n}. A cap that is no whole number, or is negative, is a 400; a huge one saturates (and then fits no
-     * limit).
-     */
-    Estimate estimate(Call call, ObjectNode body, String model, Policy policy) {
-        if (call == Call.OTHER) {
-            return new Estimate(0, 0, 0, null, null);
-        }
-        long input = 0;
-        if (body != null) {
-            try {
-                input = Math.max(0, tokens.inputTokens(model, body));
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "token count failed: {0}", e.toString());
-            }
-        }
-        String[] fields = switch (call) {
-            case CHAT -> new String[] {"max_completion_tokens", "max_tokens"};
-            case COMPLETIONS -> new String[] {"max_tokens"};
-            case RESPONSES -> new String[] {"max_output_tokens"};
-            default -> new String[0];
-        };
-        long output = -1;
-        String named = null;
-        for (String f : fields) {
-            JsonNode v = body == null ? null : body.get(f);
-            if (v == null || v.isNull()) {
-                continue;
-            }
-            long n = wholeNumber(v);
-            if (n < 0) {
-                return Estimate.refused(
-                        ProxyError.badRequest("Invalid request", f + " must be a whole number, zero or more", f));
-            }
-            output = n;
-            named = f;
-            break;
-        }
-        if (fields.length > 0 && output < 0) {
-            output = policy.maxTokens() != null ? policy.maxTokens() : config.defaultOutputTokens();
-        }
-        output = Math.max(0, output);
-        int images = 0;
-        long n = count(body, "n");
-        if (call == Call.CHAT || call == Call.COMPLETIONS) {
-            output = saturatedMultiply(output, n);
-        } else if (call == Call.IMAGES) {
-            images = (int) Math.min(n, Integer.MAX_VALUE);
-        }
-        return new Estimate(input, output, images, named, null);
-    }
-
-    /** A whole number's value (saturated at {@link Long#MAX_VALUE}); -1 for anything else or a negative one. */
-    private static long wholeNumber(JsonNode v) {
-        if (v.isNumber() && Double.isInfinite(v.doubleValue()) && !v.isIntegralNumber() && !v.isBigDecimal()) {
-            return v.doubleValue() > 0 ? Long.MAX_VALUE : -1; // 1e400 read as a double
-        }
-        if (!v.isIntegralNumber() && !(v.isNumber() && v.doubleValue() == Math.rint(v.doubleValue()))) {
-            return -1;
-        }
-        BigInteger b =
-                v.isIntegralNumber() ? v.bigIntegerValue() : v.decimalValue().toBigInteger();
-        if (b.signum() < 0) {
-            return -1;
-        }
-        return b.bitLength() < 64 ? b.longValue() : Long.MAX_VALUE;
-    }
-
-    /** {@code n} (choices or images), 1 when absent or not a positive whole number (the upstream judges it). */
-    private static long count(ObjectNode body, String field) {
-        JsonNode v = body == null ? null : body.get(field);
-        long n = v == null ? -1 : wholeNumber(v);
-        return n < 1 ? 1 : n;
-    }
-
-    /** One counter of a policy, what it counts and whether it is a budget (a calendar period). */
-    record Spec(Counter counter, Kind kind, boolean budget) {}
-
-    /** What a counter counts. */
-    enum Kind {
-        REQUESTS,
-        TOKENS,
-        COST,
-        LEASE
-    }
-
-    /** The policy's counters, in a fixed order. */
-    List<Spec> specs(Policy.Quotas q) {
-        List<Spec> specs = new ArrayList<>(9);
-        rolling(specs, REQUESTS_PER_MINUTE, q.requestsPerMinute(), Duration.ofMinutes(1), Kind.REQUESTS);
-        rolling(specs, REQUESTS_PER_HOUR, q.requestsPerHour(), Duration.ofHours(1), Kind.REQUESTS);
-        rolling(specs, REQUESTS_PER_DAY, q.requestsPerDay(), Duration.ofDays(1), Kind.REQUESTS);
-        rolling(specs, TOKENS_PER_MINUTE, q.tokensPerMinute(), Duration.ofMinutes(1), Kind.TOKENS);
-        rolling(specs, TOKENS_PER_DAY, q.tokensPerDay(), Duration.ofDays(1), Kind.TOKENS);
-        if (q.tokensPerMonth() != null) {
-            specs.add(new Spec(
-                    new Counter(TOKENS_PER_MONTH, q.tokensPerMonth(), new Window.Calendar(Window.Period.MONTH)),
-                    Kind.TOKENS,
-                    true));
-        }
-        if (q.concurrentRequests() != null) {
-            specs.add(new Spec(
-                    new Counter(CONCURRENT_REQUESTS, q.concurrentRequests(), new Window.Lease(config.leaseTimeout())),
-                    Kind.LEASE,
-                    false));
-        }
-        if (q.costPerDay() != null) {
-            specs.add(new Spec(
-                    new Counter(COST_PER_DAY, nanoUsd(q.costPerDay()), new Window.Calendar(Window.Period.DAY)),
-                    Kind.COST,
-                    true));
-        }
-        if (q.costPerMonth() != null) {
-            specs.add(new Spec(
-                    new Counter(COST_PER_MONTH, nanoUsd(q.costPerMonth()), new Window.Calendar(Window.Period.MONTH)),
-                    Kind.COST,
-                    true));
-        }
-        return specs;
-    }
-
-    private static void rolling(List<Spec> specs, String name, Long limit, Duration length, Kind kind) {
-        if (limit != null) {
-            specs.add(new Spec(new Counter(name, limit, new Window.Rolling(length)), kind, false));
-        }
-    }
-
-    /** Dollars in nano-dollars, saturated. */
-    static long nanoUsd(BigDecimal dollars) {
-        BigDecimal n = dollars.multiply(NANOS_PER_DOLLAR);
-        return n.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) >= 0
-                ? Long.MAX_VALUE
-                : n.setScale(0, java.math.RoundingMode.DOWN).longValueExact();
-    }
-
     private CompletableFuture<ProxyResponse> admit(
             RequestContext ctx, Chain next, Policy policy, Call call, ObjectNode body, boolean passThrough) {
         Identity identity = ctx.identity != null ? ctx.identity : Identity.anonymous(null, policy.name());
         String model = model(ctx, body);
-        List<Spec> specs = specs(policy.quotas());
+        List<Spec> specs = QuotaCounters.of(policy.quotas(), config.leaseTimeout());
         boolean costBudget = false;
         boolean estimated = false;
         for (Spec s : specs) {
@@ -383,7 +188,9 @@ final class LimitStep implements RequestStep {
             estimated |= s.kind() == Kind.TOKENS || s.kind() == Kind.COST;
         }
         // Only a token or money limit needs the estimate; without one the upstream judges the body alone.
-        Estimate estimate = estimated ? estimate(call, body, model, policy) : Estimate.NONE;
+        Estimate estimate = estimated
+                ? UsageEstimate.of(call, body, model, policy, tokens, config.defaultOutputTokens())
+                : Estimate.NONE;
         if (estimate.error() != null) {
             return ctx.respond(estimate.error());
         }
@@ -394,7 +201,7 @@ final class LimitStep implements RequestStep {
             java.util.OptionalLong priced = price(model, estimate, size, quality, orDefault(policy));
             if (priced.isEmpty()) {
                 // No price, and no default price to charge (unpriced=refuse, or none configured).
-                ProxyError unpriced = modelNotPriced();
+                ProxyError unpriced = LimitRefusals.modelNotPriced();
                 return ctx.refuse(unpriced, unpriced.code(), policy.name());
             }
             cost = priced.getAsLong();
@@ -410,7 +217,7 @@ final class LimitStep implements RequestStep {
             if (s.kind() == Kind.TOKENS
                     && !s.budget()
                     && amounts[i] > s.counter().limit()) {
-                return ctx.respond(neverFits(
+                return ctx.respond(LimitRefusals.neverFits(
                         s, amounts[i], estimate.outputField() != null ? estimate.outputField() : call.inputField));
             }
         }
@@ -430,7 +237,7 @@ final class LimitStep implements RequestStep {
                         return ctx.refuse(refusal, refusal.code(), policy.name());
                     }
                     backlog.drain();
-                    Map<String, String> rate = headers(specs, held.own, held.owner, clock.millis());
+                    Map<String, String> rate = RateLimitHeaders.of(specs, held.own, held.owner, clock.millis());
                     held.rateHeaders = rate.isEmpty() ? null : rate;
                     return proceed(ctx, next, held);
                 })
@@ -583,7 +390,7 @@ final class LimitStep implements RequestStep {
         }
         if ((budgets && config.budgetsWhenDown() == LimitsConfig.WhenDown.REFUSE)
                 || (rates && config.rateLimitsWhenDown() == LimitsConfig.WhenDown.REFUSE)) {
-            return ctx.respond(limitsUnavailable());
+            return ctx.respond(LimitRefusals.limitsUnavailable());
         }
         held.own = null;
         held.owner = null;
@@ -614,9 +421,9 @@ final class LimitStep implements RequestStep {
                 held.refund(); // a later step answered: nothing was used
                 return r;
             }
-            ProxyResponse out = held.rateHeaders != null ? withRateHeaders(r, held.rateHeaders) : r;
+            ProxyResponse out = held.rateHeaders != null ? RateLimitHeaders.replace(r, held.rateHeaders) : r;
             if (held.leaseHeld()) {
-                out = onEnd(out, held::releaseLease);
+                out = BodyEnds.onEnd(out, held::releaseLease);
             }
             ProxyResponse relayed = out;
             held.upstream =
@@ -715,40 +522,13 @@ final class LimitStep implements RequestStep {
             return leaseId != null && counted;
         }
 
-        /** The answer a refused reservation gets; also sets nothing (the request never proceeds). */
+        /** The answer a refused reservation gets (the request never proceeds). */
         ProxyError refusal(Admission refused, Admission other) {
             long now = clock.millis();
             Spec s = specs.get(refused.refused());
-            Admission.CounterState state = refused.states().get(refused.refused());
-            Map<String, String> headers = new LinkedHashMap<>(headers(specs, refused, other, now));
-            if (s.budget()) {
-                headers.put("x-should-retry", "false");
-                return new ProxyError(
-                        429,
-                        "Quota exceeded",
-                        "This caller's " + s.counter().name() + " budget is used up until "
-                                + Instant.ofEpochMilli(state.resetAtMillis()) + " (UTC)",
-                        "insufficient_quota",
-                        "insufficient_quota",
-                        null,
-                        null,
-                        headers);
-            }
-            long wait = s.kind() == Kind.LEASE ? 1000 : Math.max(1000, state.resetAtMillis() - now);
-            headers.put("Retry-After", Long.toString((wait + 999) / 1000));
-            String type = s.kind() == Kind.TOKENS ? "tokens" : "requests";
-            String message = s.kind() == Kind.LEASE
-                    ? "Too many requests in flight for this caller: the limit is "
-                            + s.counter().limit()
-                    : "Rate limit reached for " + s.counter().name() + ": limit "
-                            + s.counter().limit()
-                            + ", used " + state.used() + ", requested " + amountOf(s)
-                            + ". Please try again in " + openAiDuration(wait) + ".";
-            return new ProxyError(429, "Too Many Requests", message, type, "rate_limit_exceeded", null, null, headers);
-        }
-
-        private long amountOf(Spec s) {
-            return amounts[specs.indexOf(s)];
+            Map<String, String> headers = new LinkedHashMap<>(RateLimitHeaders.of(specs, refused, other, now));
+            return LimitRefusals.over(
+                    s, refused.states().get(refused.refused()), amounts[refused.refused()], headers, now);
         }
 
         void releaseLease() {
@@ -820,7 +600,7 @@ final class LimitStep implements RequestStep {
 
         /**
          * The answer ended: settles the estimate with the real usage, and records it. The lease is the body's to
-         * give back when it ends (see {@link #onEnd}), whoever reports the usage first.
+         * give back when it ends (see {@link BodyEnds#onEnd}), whoever reports the usage first.
          */
         void settle(Metered m, int proxyStatus) {
             if (!done.compareAndSet(false, true)) {
@@ -829,7 +609,7 @@ final class LimitStep implements RequestStep {
             TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
             long cost = costOf(m, usage);
             if (!specs.isEmpty()) {
-                long[] deltas = settlement(specs, amounts, usage.totalTokens(), cost);
+                long[] deltas = QuotaCounters.settlement(specs, amounts, usage.totalTokens(), cost);
                 if (counted) {
                     apply(subject, own, deltas);
                     if (ownerSubject != null) {
@@ -944,179 +724,5 @@ final class LimitStep implements RequestStep {
                 }
             });
         }
-    }
-
-    /**
-     * What settling a reservation adds to each counter: requests and leases stay as they are; tokens and money
-     * move from the estimate to what was used (negative: a refund).
-     */
-    static long[] settlement(List<Spec> specs, long[] reserved, long usedTokens, long usedCost) {
-        long[] deltas = new long[reserved.length];
-        for (int i = 0; i < deltas.length; i++) {
-            deltas[i] = switch (specs.get(i).kind()) {
-                case TOKENS -> usedTokens - reserved[i];
-                case COST -> usedCost - reserved[i];
-                case REQUESTS, LEASE -> 0;
-            };
-        }
-        return deltas;
-    }
-
-    // ---- headers -------------------------------------------------------------------------------------
-
-    /**
-     * OpenAI's {@code x-ratelimit-*} headers for the tightest requests and tokens rate limits (the least
-     * remaining, of the identity's and the owner's); none for a kind the policy does not limit.
-     */
-    static Map<String, String> headers(List<Spec> specs, Admission a, Admission b, long now) {
-        Map<String, String> h = new LinkedHashMap<>();
-        tightest(h, "requests", Kind.REQUESTS, specs, a, b, now);
-        tightest(h, "tokens", Kind.TOKENS, specs, a, b, now);
-        return h;
-    }
-
-    private static void tightest(
-            Map<String, String> h, String name, Kind kind, List<Spec> specs, Admission a, Admission b, long now) {
-        long bestRemaining = Long.MAX_VALUE;
-        long limit = -1;
-        long reset = 0;
-        for (Admission adm : new Admission[] {a, b}) {
-            if (adm == null) {
-                continue;
-            }
-            for (int i = 0; i < specs.size(); i++) {
-                Spec s = specs.get(i);
-                if (s.kind() != kind || s.budget()) {
-                    continue;
-                }
-                Admission.CounterState st = adm.states().get(i);
-                long remaining = Math.max(0, s.counter().limit() - st.used());
-                if (remaining < bestRemaining) {
-                    bestRemaining = remaining;
-                    limit = s.counter().limit();
-                    reset = Math.max(0, st.resetAtMillis() - now);
-                }
-            }
-        }
-        if (limit >= 0) {
-            h.put("x-ratelimit-limit-" + name, Long.toString(limit));
-            h.put("x-ratelimit-remaining-" + name, Long.toString(bestRemaining));
-            h.put("x-ratelimit-reset-" + name, openAiDuration(reset));
-        }
-    }
-
-    /** A duration as OpenAI writes it in {@code x-ratelimit-reset-*}: {@code 20ms}, {@code 1s}, {@code 6m0s}, {@code 1h2m3s}. */
-    static String openAiDuration(long millis) {
-        if (millis < 1000) {
-            return Math.max(0, millis) + "ms";
-        }
-        long s = (millis + 999) / 1000;
-        long h = s / 3600;
-        long m = (s % 3600) / 60;
-        long sec = s % 60;
-        if (h > 0) {
-            return h + "h" + m + "m" + sec + "s";
-        }
-        return m > 0 ? m + "m" + sec + "s" : sec + "s";
-    }
-
-    /** The answer with the caller's rate-limit headers instead of any the upstream sent. */
-    static ProxyResponse withRateHeaders(ProxyResponse r, Map<String, String> rate) {
-        Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        r.headers().map().forEach((k, v) -> {
-            if (!k.regionMatches(true, 0, "x-ratelimit-", 0, 12)) {
-                map.put(k, v);
-            }
-        });
-        rate.forEach((k, v) -> map.put(k, List.of(v)));
-        return new ProxyResponse(r.status(), HttpHeaders.of(map, (n, v) -> true), r.body(), r.streaming());
-    }
-
-    // ---- errors --------------------------------------------------------------------------------------
-
-    static ProxyError neverFits(Spec s, long amount, String param) {
-        return new ProxyError(
-                400,
-                "Request too large",
-                "This request's estimate of " + amount + " tokens is over this caller's "
-                        + s.counter().name()
-                        + " limit of " + s.counter().limit() + ": it can never fit"
-                        + (param == null ? "" : "; lower " + param),
-                "invalid_request_error",
-                "request_too_large",
-                param,
-                null,
-                Map.of());
-    }
-
-    static ProxyError modelNotPriced() {
-        return new ProxyError(
-                403,
-                "Forbidden",
-                "This caller has a cost budget and the requested model has no price",
-                "permission_error",
-                "model_not_priced",
-                "model",
-                null,
-                Map.of());
-    }
-
-    static ProxyError limitsUnavailable() {
-        return new ProxyError(
-                503,
-                "Service Unavailable",
-                "This caller's limits could not be checked; retry shortly",
-                "server_error",
-                "limits_unavailable",
-                null,
-                null,
-                Map.of("Retry-After", "1"));
-    }
-
-    // ---- arithmetic and bodies --------------------------------------------------------------------------
-
-    static long saturatedAdd(long a, long b) {
-        long r = a + b;
-        return ((a ^ r) & (b ^ r)) < 0 ? Long.MAX_VALUE : r;
-    }
-
-    static long saturatedMultiply(long a, long b) {
-        long hi = Math.multiplyHigh(a, b);
-        long lo = a * b;
-        return (hi == 0 && lo >= 0) ? lo : Long.MAX_VALUE;
-    }
-
-    /** The answer with a body that runs {@code onEnd} once, however it ends (or is discarded). */
-    static ProxyResponse onEnd(ProxyResponse r, Runnable onEnd) {
-        Flow.Publisher<List<ByteBuffer>> body = r.body();
-        AtomicBoolean ran = new AtomicBoolean();
-        Runnable once = () -> {
-            if (ran.compareAndSet(false, true)) {
-                onEnd.run();
-            }
-        };
-        Flow.Publisher<List<ByteBuffer>> ending = subscriber -> {
-            java.util.Objects.requireNonNull(subscriber, "subscriber");
-            body.subscribe(new ForwardingSubscriber<List<ByteBuffer>>(subscriber) {
-                @Override
-                public void cancel() {
-                    once.run();
-                    super.cancel();
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    once.run();
-                    super.onError(t);
-                }
-
-                @Override
-                public void onComplete() {
-                    once.run();
-                    super.onComplete();
-                }
-            });
-        };
-        return new ProxyResponse(r.status(), r.headers(), ending, r.streaming());
     }
 }

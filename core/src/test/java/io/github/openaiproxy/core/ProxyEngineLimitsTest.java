@@ -715,41 +715,41 @@ class ProxyEngineLimitsTest {
 
     @Test
     void settlementMovesTokensAndMoneyFromTheEstimateToWhatWasUsed() {
-        List<LimitStep.Spec> specs = List.of(
-                new LimitStep.Spec(
+        List<QuotaCounters.Spec> specs = List.of(
+                new QuotaCounters.Spec(
                         new Counter("requests-per-minute", 10, new Window.Rolling(java.time.Duration.ofMinutes(1))),
-                        LimitStep.Kind.REQUESTS,
+                        QuotaCounters.Kind.REQUESTS,
                         false),
-                new LimitStep.Spec(
+                new QuotaCounters.Spec(
                         new Counter("tokens-per-minute", 1000, new Window.Rolling(java.time.Duration.ofMinutes(1))),
-                        LimitStep.Kind.TOKENS,
+                        QuotaCounters.Kind.TOKENS,
                         false),
-                new LimitStep.Spec(
+                new QuotaCounters.Spec(
                         new Counter("cost-per-day", 1000, new Window.Calendar(Window.Period.DAY)),
-                        LimitStep.Kind.COST,
+                        QuotaCounters.Kind.COST,
                         true));
 
-        assertThat(LimitStep.settlement(specs, new long[] {1, 600, 500}, 10, 20))
+        assertThat(QuotaCounters.settlement(specs, new long[] {1, 600, 500}, 10, 20))
                 .containsExactly(0, -590, -480);
-        assertThat(LimitStep.settlement(specs, new long[] {1, 600, 500}, 900, 700))
+        assertThat(QuotaCounters.settlement(specs, new long[] {1, 600, 500}, 900, 700))
                 .containsExactly(0, 300, 200);
     }
 
     @Test
     void resetsAreWrittenAsOpenAiWritesThem() {
-        assertThat(LimitStep.openAiDuration(20)).isEqualTo("20ms");
-        assertThat(LimitStep.openAiDuration(1000)).isEqualTo("1s");
-        assertThat(LimitStep.openAiDuration(1001)).isEqualTo("2s");
-        assertThat(LimitStep.openAiDuration(360_000)).isEqualTo("6m0s");
-        assertThat(LimitStep.openAiDuration(3_723_000)).isEqualTo("1h2m3s");
-        assertThat(LimitStep.saturatedMultiply(Long.MAX_VALUE / 2, 3)).isEqualTo(Long.MAX_VALUE);
-        assertThat(LimitStep.saturatedAdd(Long.MAX_VALUE, 1)).isEqualTo(Long.MAX_VALUE);
-        assertThat(LimitStep.nanoUsd(new java.math.BigDecimal("1.5"))).isEqualTo(1_500_000_000L);
+        assertThat(RateLimitHeaders.openAiDuration(20)).isEqualTo("20ms");
+        assertThat(RateLimitHeaders.openAiDuration(1000)).isEqualTo("1s");
+        assertThat(RateLimitHeaders.openAiDuration(1001)).isEqualTo("2s");
+        assertThat(RateLimitHeaders.openAiDuration(360_000)).isEqualTo("6m0s");
+        assertThat(RateLimitHeaders.openAiDuration(3_723_000)).isEqualTo("1h2m3s");
+        assertThat(UsageEstimate.saturatedMultiply(Long.MAX_VALUE / 2, 3)).isEqualTo(Long.MAX_VALUE);
+        assertThat(UsageEstimate.saturatedAdd(Long.MAX_VALUE, 1)).isEqualTo(Long.MAX_VALUE);
+        assertThat(QuotaCounters.nanoUsd(new java.math.BigDecimal("1.5"))).isEqualTo(1_500_000_000L);
     }
 
     /** A tap that reports {@code tokens} used (all output) once the answer's body ends. */
     private static LimitStep.Tap reporting(long tokens) {
-        return (answer, spec, onDone) -> LimitStep.onEnd(
+        return (answer, spec, onDone) -> BodyEnds.onEnd(
                 answer,
                 () -> onDone.accept(new Metered(
                         new TokenUsage(0, 0, tokens, 0, 0),
