@@ -12,13 +12,9 @@ import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.Json;
-import io.github.openaiproxy.core.limits.Adjustment;
 import io.github.openaiproxy.core.limits.Admission;
-import io.github.openaiproxy.core.limits.Charge;
-import io.github.openaiproxy.core.limits.Counter;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.LimitsConfig;
-import io.github.openaiproxy.core.limits.Reservation;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import io.github.openaiproxy.core.usage.Metered;
 import io.github.openaiproxy.core.usage.PriceTable;
@@ -30,9 +26,6 @@ import io.github.openaiproxy.core.usage.UsageTap;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -40,7 +33,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -83,20 +75,26 @@ final class LimitStep implements RequestStep {
         ProxyResponse tap(ProxyResponse answer, UsageTap.Spec spec, Consumer<Metered> onDone);
     }
 
-    private final LimitStore store;
-    private final LimitsConfig config;
-    private final UsageLedger ledger;
-    private final boolean ledgerOn;
+    final LimitStore store;
+    final LimitsConfig config;
+    final UsageLedger ledger;
+    final boolean ledgerOn;
     private final TokenCounter tokens;
-    private final PriceTable prices;
+    final PriceTable prices;
     private final Tap tap;
     private final long bodyLimit;
-    private final Clock clock;
-    private final LimitBacklog backlog;
+    final Clock clock;
+    final LimitBacklog backlog;
     /** Lease ids unique across instances sharing a store. */
     private final String instance = UUID.randomUUID().toString();
 
     private final AtomicLong leases = new AtomicLong();
+
+    /** A lease id unique across the instances that share the store. */
+    String nextLeaseId() {
+        return instance + ":" + leases.incrementAndGet();
+    }
+
     private final AtomicLong storeFailures = new AtomicLong();
 
     LimitStep(
@@ -223,8 +221,8 @@ final class LimitStep implements RequestStep {
         }
         // Streams without include_usage are asked for it: the tap takes the extra chunk out again.
         boolean injected = body != null && call == Call.CHAT && askForUsage(ctx, body, passThrough);
-        Held held = new Held(
-                ctx, policy, identity, specs, amounts, model, size, quality, injected, clock.millis(), estimate);
+        HeldReservation held = new HeldReservation(
+                this, ctx, policy, identity, specs, amounts, model, size, quality, injected, clock.millis(), estimate);
         if (specs.isEmpty()) {
             return proceed(ctx, next, held); // the ledger only
         }
@@ -259,7 +257,7 @@ final class LimitStep implements RequestStep {
     }
 
     /** Whether the policy charges a model without a price at {@code limits.default-price}. */
-    private static boolean orDefault(Policy policy) {
+    static boolean orDefault(Policy policy) {
         return policy.quotas().unpriced() == Policy.Unpriced.DEFAULT;
     }
 
@@ -321,7 +319,7 @@ final class LimitStep implements RequestStep {
      * Reserves the identity's counters, then the owner's: the refusal to answer, {@code null} when admitted;
      * fails when the store does.
      */
-    private CompletableFuture<ProxyError> reserve(Held held) {
+    private CompletableFuture<ProxyError> reserve(HeldReservation held) {
         return reserveIn(held, held.subject).thenCompose(own -> {
             if (!own.admitted()) {
                 return CompletableFuture.completedFuture(held.refusal(own, null));
@@ -349,7 +347,7 @@ final class LimitStep implements RequestStep {
      * Reserves {@code who}'s counters, waiting at most {@link #STORE_TIMEOUT}; a reservation the store makes
      * after that (the request went on as if the store were down) is given back when it arrives.
      */
-    private CompletableFuture<Admission> reserveIn(Held held, String who) {
+    private CompletableFuture<Admission> reserveIn(HeldReservation held, String who) {
         CompletableFuture<Admission> made = store.reserve(held.reservation(who));
         if (made.isDone()) {
             return made; // the memory store: answered already
@@ -367,12 +365,13 @@ final class LimitStep implements RequestStep {
         return waited;
     }
 
-    private <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
+    <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
         return f.orTimeout(STORE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** The store did not answer: refuse (503) or allow and count later, per kind of limit. */
-    private CompletableFuture<ProxyResponse> down(RequestContext ctx, Chain next, Held held, Throwable error) {
+    private CompletableFuture<ProxyResponse> down(
+            RequestContext ctx, Chain next, HeldReservation held, Throwable error) {
         long n = storeFailures.incrementAndGet();
         if (n == 1 || n % 1000 == 0) {
             LOG.log(
@@ -399,7 +398,7 @@ final class LimitStep implements RequestStep {
     }
 
     /** Runs the rest of the chain, then settles (or refunds) when the answer ends. */
-    private CompletableFuture<ProxyResponse> proceed(RequestContext ctx, Chain next, Held held) {
+    private CompletableFuture<ProxyResponse> proceed(RequestContext ctx, Chain next, HeldReservation held) {
         CompletableFuture<ProxyResponse> answer;
         try {
             answer = next.proceed(ctx);
@@ -444,285 +443,5 @@ final class LimitStep implements RequestStep {
                 UsageRecord.Outcome.UPSTREAM_FAILED,
                 -1,
                 System.nanoTime());
-    }
-
-    /** One admitted request: what it reserved where, until it is settled or refunded. */
-    final class Held {
-        final RequestContext ctx;
-        final Policy policy;
-        final Identity identity;
-        final List<Spec> specs;
-        final long[] amounts;
-        final String model;
-        final String size;
-        final String quality;
-        final boolean injected;
-        final long arrivedMillis;
-        final Estimate estimate;
-        final String subject;
-        final String ownerSubject;
-        final String leaseId;
-        volatile Admission own;
-        volatile Admission owner;
-        /** Whether the reservation was made (false when the store was down and the request allowed). */
-        volatile boolean counted = true;
-
-        volatile String upstream = Upstreams.DEFAULT;
-        /** The x-ratelimit-* headers of an admitted request; {@code null} without rate limits. */
-        Map<String, String> rateHeaders;
-
-        private final AtomicBoolean done = new AtomicBoolean();
-        private final AtomicBoolean leaseReleased = new AtomicBoolean();
-
-        Held(
-                RequestContext ctx,
-                Policy policy,
-                Identity identity,
-                List<Spec> specs,
-                long[] amounts,
-                String model,
-                String size,
-                String quality,
-                boolean injected,
-                long arrivedMillis,
-                Estimate estimate) {
-            this.ctx = ctx;
-            this.policy = policy;
-            this.identity = identity;
-            this.specs = specs;
-            this.amounts = amounts;
-            this.model = model;
-            this.size = size;
-            this.quality = quality;
-            this.injected = injected;
-            this.arrivedMillis = arrivedMillis;
-            this.estimate = estimate;
-            this.subject =
-                    policy.name() + "|" + identity.kind().name().toLowerCase(Locale.ROOT) + ":" + identity.subject();
-            String o = identity.kind() == Identity.Kind.PROXY_KEY
-                    ? identity.owner().orElse(null)
-                    : null;
-            this.ownerSubject = o == null ? null : policy.name() + "|owner:" + o;
-            boolean lease = false;
-            for (Spec s : specs) {
-                lease |= s.kind() == Kind.LEASE;
-            }
-            this.leaseId = lease ? instance + ":" + leases.incrementAndGet() : null;
-        }
-
-        Reservation reservation(String who) {
-            List<Charge> charges = new ArrayList<>(specs.size());
-            for (int i = 0; i < amounts.length; i++) {
-                charges.add(new Charge(specs.get(i).counter(), amounts[i]));
-            }
-            return new Reservation(who, charges, leaseId, arrivedMillis);
-        }
-
-        boolean leaseHeld() {
-            return leaseId != null && counted;
-        }
-
-        /** The answer a refused reservation gets (the request never proceeds). */
-        ProxyError refusal(Admission refused, Admission other) {
-            long now = clock.millis();
-            Spec s = specs.get(refused.refused());
-            Map<String, String> headers = new LinkedHashMap<>(RateLimitHeaders.of(specs, refused, other, now));
-            return LimitRefusals.over(
-                    s, refused.states().get(refused.refused()), amounts[refused.refused()], headers, now);
-        }
-
-        void releaseLease() {
-            if (leaseId == null || !leaseReleased.compareAndSet(false, true) || !counted) {
-                return;
-            }
-            for (Spec s : specs) {
-                if (s.kind() == Kind.LEASE) {
-                    release(subject, s.counter());
-                    if (ownerSubject != null && owner != null) {
-                        release(ownerSubject, s.counter());
-                    }
-                }
-            }
-        }
-
-        private void release(String who, Counter counter) {
-            try {
-                timed(store.release(who, counter, leaseId)).whenComplete((v, e) -> {
-                    if (e != null) {
-                        LOG.log(
-                                System.Logger.Level.DEBUG,
-                                "lease not given back (it expires): {0}",
-                                Failures.unwrap(e).toString());
-                    }
-                });
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "lease not given back (it expires): {0}", e.toString());
-            }
-        }
-
-        /** Gives back the identity's charges when the owner's could not be made. */
-        void undoOwn() {
-            undo(subject, own);
-            own = null;
-        }
-
-        /** Gives back what {@code admission} reserved for {@code who}, its lease included. */
-        void undo(String who, Admission admission) {
-            long[] refunds = new long[amounts.length];
-            for (int i = 0; i < refunds.length; i++) {
-                Spec s = specs.get(i);
-                refunds[i] = s.kind() == Kind.LEASE ? 0 : -amounts[i];
-                if (s.kind() == Kind.LEASE && leaseId != null) {
-                    release(who, s.counter());
-                }
-            }
-            apply(who, admission, refunds);
-        }
-
-        /** The request ended before the upstream call: every charge goes back. */
-        void refund() {
-            if (!done.compareAndSet(false, true)) {
-                return;
-            }
-            releaseLease();
-            if (!counted) {
-                return;
-            }
-            long[] refunds = new long[amounts.length];
-            for (int i = 0; i < refunds.length; i++) {
-                refunds[i] = specs.get(i).kind() == Kind.LEASE ? 0 : -amounts[i];
-            }
-            apply(subject, own, refunds);
-            if (ownerSubject != null) {
-                apply(ownerSubject, owner, refunds);
-            }
-        }
-
-        /**
-         * The answer ended: settles the estimate with the real usage, and records it. The lease is the body's to
-         * give back when it ends (see {@link BodyEnds#onEnd}), whoever reports the usage first.
-         */
-        void settle(Metered m, int proxyStatus) {
-            if (!done.compareAndSet(false, true)) {
-                return;
-            }
-            TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
-            long cost = costOf(m, usage);
-            if (!specs.isEmpty()) {
-                long[] deltas = QuotaCounters.settlement(specs, amounts, usage.totalTokens(), cost);
-                if (counted) {
-                    apply(subject, own, deltas);
-                    if (ownerSubject != null) {
-                        apply(ownerSubject, owner, deltas);
-                    }
-                } else {
-                    // Allowed while the store was down: the real amounts are counted once it is back.
-                    for (int i = 0; i < deltas.length; i++) {
-                        Spec s = specs.get(i);
-                        if (s.kind() != Kind.LEASE) {
-                            long used = amounts[i] + deltas[i];
-                            backlog.charge(subject, new Charge(s.counter(), Math.max(0, used)));
-                            if (ownerSubject != null) {
-                                backlog.charge(ownerSubject, new Charge(s.counter(), Math.max(0, used)));
-                            }
-                        }
-                    }
-                }
-            }
-            UsageRecord r = record(m, usage, cost, proxyStatus);
-            // Observers count tokens and money (the Micrometer metrics) from the same row the ledger keeps.
-            ctx.observation.metered(r);
-            if (ledgerOn) {
-                try {
-                    ledger.record(r);
-                } catch (RuntimeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
-                }
-            }
-        }
-
-        private long costOf(Metered m, TokenUsage usage) {
-            String answering = m.answeringModel();
-            java.util.OptionalLong c = java.util.OptionalLong.empty();
-            try {
-                if (answering != null) {
-                    c = prices.costNanoUsd(answering, usage, size, quality);
-                }
-                if (c.isEmpty() && model != null) {
-                    c = prices.costNanoUsd(model, usage, size, quality, orDefault(policy));
-                }
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "pricing failed: {0}", e.toString());
-            }
-            return c.orElse(0);
-        }
-
-        private UsageRecord record(Metered m, TokenUsage usage, long cost, int proxyStatus) {
-            long start = ctx.startedAt;
-            long end = m.endNanos();
-            String answering = m.answeringModel();
-            if (answering != null && answering.length() > MAX_MODEL_NAME) {
-                answering = answering.substring(0, MAX_MODEL_NAME);
-            }
-            String requestId = m.upstreamRequestId();
-            if (requestId != null && requestId.length() > MAX_MODEL_NAME) {
-                requestId = requestId.substring(0, MAX_MODEL_NAME);
-            }
-            // 0 when the upstream gave no answer (the proxy's 502/504): the call failed, whatever was relayed.
-            int upstreamStatus = ctx.upstreamStatus;
-            UsageRecord.Outcome outcome = m.outcome() == null ? UsageRecord.Outcome.COMPLETED : m.outcome();
-            if (upstreamStatus == 0) {
-                outcome = UsageRecord.Outcome.UPSTREAM_FAILED;
-            }
-            return new UsageRecord(
-                    Instant.ofEpochMilli(arrivedMillis),
-                    identity.kind().name(),
-                    identity.subject(),
-                    identity.kind() == Identity.Kind.PROXY_KEY ? identity.subject() : null,
-                    identity.owner().orElse(null),
-                    policy.name(),
-                    ctx.route(),
-                    model,
-                    answering,
-                    upstream,
-                    upstreamStatus,
-                    proxyStatus,
-                    usage,
-                    cost,
-                    m.estimated(),
-                    m.streamed(),
-                    outcome,
-                    Math.max(0, (end - start) / 1000),
-                    m.firstEventNanos() < 0 ? -1 : Math.max(0, (m.firstEventNanos() - start) / 1000),
-                    requestId);
-        }
-
-        /** Adds {@code deltas} to the windows an admission reserved in; kept for later when the store fails. */
-        private void apply(String who, Admission admission, long[] deltas) {
-            if (admission == null) {
-                return;
-            }
-            List<Adjustment> adjustments = new ArrayList<>(deltas.length);
-            for (int i = 0; i < deltas.length; i++) {
-                if (deltas[i] != 0) {
-                    adjustments.add(new Adjustment(
-                            specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i]));
-                }
-            }
-            if (adjustments.isEmpty()) {
-                return;
-            }
-            CompletableFuture<Void> f;
-            try {
-                f = timed(store.adjust(who, adjustments, clock.millis()));
-            } catch (RuntimeException e) {
-                f = CompletableFuture.failedFuture(e);
-            }
-            f.whenComplete((v, e) -> {
-                if (e != null) {
-                    adjustments.forEach(a -> backlog.adjust(who, a));
-                }
-            });
-        }
     }
 }

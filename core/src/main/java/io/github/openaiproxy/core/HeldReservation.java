@@ -1,0 +1,310 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.QuotaCounters.Kind;
+import io.github.openaiproxy.core.QuotaCounters.Spec;
+import io.github.openaiproxy.core.UsageEstimate.Estimate;
+import io.github.openaiproxy.core.access.Identity;
+import io.github.openaiproxy.core.access.Policy;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.internal.Failures;
+import io.github.openaiproxy.core.limits.Adjustment;
+import io.github.openaiproxy.core.limits.Admission;
+import io.github.openaiproxy.core.limits.Charge;
+import io.github.openaiproxy.core.limits.Counter;
+import io.github.openaiproxy.core.limits.Reservation;
+import io.github.openaiproxy.core.upstream.Upstreams;
+import io.github.openaiproxy.core.usage.Metered;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.core.usage.UsageRecord;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One admitted request of the {@link LimitStep}: what it reserved where (the identity's counters, the owner's),
+ * until it is settled on the upstream's usage or refunded because it never reached the upstream.
+ */
+final class HeldReservation {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private final LimitStep step;
+    final RequestContext ctx;
+    final Policy policy;
+    final Identity identity;
+    final List<Spec> specs;
+    final long[] amounts;
+    final String model;
+    final String size;
+    final String quality;
+    final boolean injected;
+    final long arrivedMillis;
+    final Estimate estimate;
+    final String subject;
+    final String ownerSubject;
+    final String leaseId;
+    volatile Admission own;
+    volatile Admission owner;
+    /** Whether the reservation was made (false when the store was down and the request allowed). */
+    volatile boolean counted = true;
+
+    volatile String upstream = Upstreams.DEFAULT;
+    /** The x-ratelimit-* headers of an admitted request; {@code null} without rate limits. */
+    Map<String, String> rateHeaders;
+
+    private final AtomicBoolean done = new AtomicBoolean();
+    private final AtomicBoolean leaseReleased = new AtomicBoolean();
+
+    HeldReservation(
+            LimitStep step,
+            RequestContext ctx,
+            Policy policy,
+            Identity identity,
+            List<Spec> specs,
+            long[] amounts,
+            String model,
+            String size,
+            String quality,
+            boolean injected,
+            long arrivedMillis,
+            Estimate estimate) {
+        this.step = step;
+        this.ctx = ctx;
+        this.policy = policy;
+        this.identity = identity;
+        this.specs = specs;
+        this.amounts = amounts;
+        this.model = model;
+        this.size = size;
+        this.quality = quality;
+        this.injected = injected;
+        this.arrivedMillis = arrivedMillis;
+        this.estimate = estimate;
+        this.subject = policy.name() + "|" + identity.kind().name().toLowerCase(Locale.ROOT) + ":" + identity.subject();
+        String o = identity.kind() == Identity.Kind.PROXY_KEY ? identity.owner().orElse(null) : null;
+        this.ownerSubject = o == null ? null : policy.name() + "|owner:" + o;
+        boolean lease = false;
+        for (Spec s : specs) {
+            lease |= s.kind() == Kind.LEASE;
+        }
+        this.leaseId = lease ? step.nextLeaseId() : null;
+    }
+
+    Reservation reservation(String who) {
+        List<Charge> charges = new ArrayList<>(specs.size());
+        for (int i = 0; i < amounts.length; i++) {
+            charges.add(new Charge(specs.get(i).counter(), amounts[i]));
+        }
+        return new Reservation(who, charges, leaseId, arrivedMillis);
+    }
+
+    boolean leaseHeld() {
+        return leaseId != null && counted;
+    }
+
+    /** The answer a refused reservation gets (the request never proceeds). */
+    ProxyError refusal(Admission refused, Admission other) {
+        long now = step.clock.millis();
+        Spec s = specs.get(refused.refused());
+        Map<String, String> headers = new LinkedHashMap<>(RateLimitHeaders.of(specs, refused, other, now));
+        return LimitRefusals.over(s, refused.states().get(refused.refused()), amounts[refused.refused()], headers, now);
+    }
+
+    void releaseLease() {
+        if (leaseId == null || !leaseReleased.compareAndSet(false, true) || !counted) {
+            return;
+        }
+        for (Spec s : specs) {
+            if (s.kind() == Kind.LEASE) {
+                release(subject, s.counter());
+                if (ownerSubject != null && owner != null) {
+                    release(ownerSubject, s.counter());
+                }
+            }
+        }
+    }
+
+    private void release(String who, Counter counter) {
+        try {
+            step.timed(step.store.release(who, counter, leaseId)).whenComplete((v, e) -> {
+                if (e != null) {
+                    LOG.log(
+                            System.Logger.Level.DEBUG,
+                            "lease not given back (it expires): {0}",
+                            Failures.unwrap(e).toString());
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "lease not given back (it expires): {0}", e.toString());
+        }
+    }
+
+    /** Gives back the identity's charges when the owner's could not be made. */
+    void undoOwn() {
+        undo(subject, own);
+        own = null;
+    }
+
+    /** Gives back what {@code admission} reserved for {@code who}, its lease included. */
+    void undo(String who, Admission admission) {
+        long[] refunds = new long[amounts.length];
+        for (int i = 0; i < refunds.length; i++) {
+            Spec s = specs.get(i);
+            refunds[i] = s.kind() == Kind.LEASE ? 0 : -amounts[i];
+            if (s.kind() == Kind.LEASE && leaseId != null) {
+                release(who, s.counter());
+            }
+        }
+        apply(who, admission, refunds);
+    }
+
+    /** The request ended before the upstream call: every charge goes back. */
+    void refund() {
+        if (!done.compareAndSet(false, true)) {
+            return;
+        }
+        releaseLease();
+        if (!counted) {
+            return;
+        }
+        long[] refunds = new long[amounts.length];
+        for (int i = 0; i < refunds.length; i++) {
+            refunds[i] = specs.get(i).kind() == Kind.LEASE ? 0 : -amounts[i];
+        }
+        apply(subject, own, refunds);
+        if (ownerSubject != null) {
+            apply(ownerSubject, owner, refunds);
+        }
+    }
+
+    /**
+     * The answer ended: settles the estimate with the real usage, and records it. The lease is the body's to
+     * give back when it ends (see {@link BodyEnds#onEnd}), whoever reports the usage first.
+     */
+    void settle(Metered m, int proxyStatus) {
+        if (!done.compareAndSet(false, true)) {
+            return;
+        }
+        TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
+        long cost = costOf(m, usage);
+        if (!specs.isEmpty()) {
+            long[] deltas = QuotaCounters.settlement(specs, amounts, usage.totalTokens(), cost);
+            if (counted) {
+                apply(subject, own, deltas);
+                if (ownerSubject != null) {
+                    apply(ownerSubject, owner, deltas);
+                }
+            } else {
+                // Allowed while the store was down: the real amounts are counted once it is back.
+                for (int i = 0; i < deltas.length; i++) {
+                    Spec s = specs.get(i);
+                    if (s.kind() != Kind.LEASE) {
+                        long used = amounts[i] + deltas[i];
+                        step.backlog.charge(subject, new Charge(s.counter(), Math.max(0, used)));
+                        if (ownerSubject != null) {
+                            step.backlog.charge(ownerSubject, new Charge(s.counter(), Math.max(0, used)));
+                        }
+                    }
+                }
+            }
+        }
+        UsageRecord r = record(m, usage, cost, proxyStatus);
+        // Observers count tokens and money (the Micrometer metrics) from the same row the ledger keeps.
+        ctx.observation.metered(r);
+        if (step.ledgerOn) {
+            try {
+                step.ledger.record(r);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
+            }
+        }
+    }
+
+    private long costOf(Metered m, TokenUsage usage) {
+        String answering = m.answeringModel();
+        java.util.OptionalLong c = java.util.OptionalLong.empty();
+        try {
+            if (answering != null) {
+                c = step.prices.costNanoUsd(answering, usage, size, quality);
+            }
+            if (c.isEmpty() && model != null) {
+                c = step.prices.costNanoUsd(model, usage, size, quality, LimitStep.orDefault(policy));
+            }
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "pricing failed: {0}", e.toString());
+        }
+        return c.orElse(0);
+    }
+
+    private UsageRecord record(Metered m, TokenUsage usage, long cost, int proxyStatus) {
+        long start = ctx.startedAt;
+        long end = m.endNanos();
+        String answering = m.answeringModel();
+        if (answering != null && answering.length() > LimitStep.MAX_MODEL_NAME) {
+            answering = answering.substring(0, LimitStep.MAX_MODEL_NAME);
+        }
+        String requestId = m.upstreamRequestId();
+        if (requestId != null && requestId.length() > LimitStep.MAX_MODEL_NAME) {
+            requestId = requestId.substring(0, LimitStep.MAX_MODEL_NAME);
+        }
+        // 0 when the upstream gave no answer (the proxy's 502/504): the call failed, whatever was relayed.
+        int upstreamStatus = ctx.upstreamStatus;
+        UsageRecord.Outcome outcome = m.outcome() == null ? UsageRecord.Outcome.COMPLETED : m.outcome();
+        if (upstreamStatus == 0) {
+            outcome = UsageRecord.Outcome.UPSTREAM_FAILED;
+        }
+        return new UsageRecord(
+                Instant.ofEpochMilli(arrivedMillis),
+                identity.kind().name(),
+                identity.subject(),
+                identity.kind() == Identity.Kind.PROXY_KEY ? identity.subject() : null,
+                identity.owner().orElse(null),
+                policy.name(),
+                ctx.route(),
+                model,
+                answering,
+                upstream,
+                upstreamStatus,
+                proxyStatus,
+                usage,
+                cost,
+                m.estimated(),
+                m.streamed(),
+                outcome,
+                Math.max(0, (end - start) / 1000),
+                m.firstEventNanos() < 0 ? -1 : Math.max(0, (m.firstEventNanos() - start) / 1000),
+                requestId);
+    }
+
+    /** Adds {@code deltas} to the windows an admission reserved in; kept for later when the store fails. */
+    private void apply(String who, Admission admission, long[] deltas) {
+        if (admission == null) {
+            return;
+        }
+        List<Adjustment> adjustments = new ArrayList<>(deltas.length);
+        for (int i = 0; i < deltas.length; i++) {
+            if (deltas[i] != 0) {
+                adjustments.add(new Adjustment(
+                        specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i]));
+            }
+        }
+        if (adjustments.isEmpty()) {
+            return;
+        }
+        CompletableFuture<Void> f;
+        try {
+            f = step.timed(step.store.adjust(who, adjustments, step.clock.millis()));
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((v, e) -> {
+            if (e != null) {
+                adjustments.forEach(a -> step.backlog.adjust(who, a));
+            }
+        });
+    }
+}
