@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.observe.otel;
 
+import io.github.openaiproxy.core.observe.GenAiConventions;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -21,7 +22,6 @@ import io.opentelemetry.context.propagation.TextMapSetter;
 import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -87,16 +87,6 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
     private static final List<Double> FIRST_TOKEN_BUCKETS =
             List.of(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
 
-    private static final Map<String, String> OPERATIONS = Map.of(
-            "/v1/chat/completions", "chat",
-            "/v1/responses", "chat",
-            "/", "chat",
-            "/v1/completions", "text_completion",
-            "/v1/embeddings", "embeddings",
-            "/v1/images/generations", "generate_content",
-            "/images/generations", "generate_content",
-            "/generate-image", "generate_content");
-
     /** What a model id looks like: letters, digits and {@code . _ - : / @ +}, at most 128 characters. */
     private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}");
 
@@ -155,11 +145,6 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         return new OpenTelemetryProxyObserver(java.util.Objects.requireNonNull(openTelemetry, "openTelemetry"));
     }
 
-    /** The GenAI operation of a request, or {@code null} when it is none. */
-    static String operation(String method, String path) {
-        return "POST".equals(method) ? OPERATIONS.get(path) : null;
-    }
-
     @Override
     public Observation begin(String method, String path) {
         return begin(method, path, null);
@@ -167,7 +152,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
 
     @Override
     public Observation begin(String method, String path, HttpHeaders headers) {
-        String operation = operation(method, path);
+        String operation = GenAiConventions.operation(method, path);
         if (operation == null) {
             return Observation.NONE;
         }
@@ -191,15 +176,6 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
     @Override
     public boolean wantsDetails() {
         return true;
-    }
-
-    /** The conventions' provider name: OpenAI's and Azure OpenAI's well-known names, else the upstream's name. */
-    static String provider(String upstream, String kind) {
-        return switch (kind) {
-            case "openai" -> "openai";
-            case "azure" -> "azure.ai.openai";
-            default -> upstream;
-        };
     }
 
     /** A model name for a span: as given, cut to 256 characters. */
@@ -262,7 +238,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         public void upstreamAttemptStarted(
                 String upstream, String kind, String model, BiConsumer<String, String> headers) {
             endAttempt(null); // a previous attempt left open (not expected): closed before the next
-            String p = provider(upstream, kind);
+            String p = GenAiConventions.provider(upstream, kind);
             provider = p;
             span.setAttribute(PROVIDER, p);
             var b = tracer.spanBuilder(model == null ? operation : operation + " " + spanValue(model))

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.spring.metrics;
 
+import io.github.openaiproxy.core.observe.GenAiConventions;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -7,7 +8,6 @@ import io.micrometer.observation.ObservationRegistry;
 import io.micrometer.observation.transport.SenderContext;
 import java.time.Duration;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 
@@ -40,16 +40,6 @@ public final class ObservationProxyObserver implements ProxyObserver {
     /** The attempt observation's name. */
     public static final String ATTEMPT = "openai.proxy.upstream.call";
 
-    private static final Map<String, String> OPERATIONS = Map.of(
-            "/v1/chat/completions", "chat",
-            "/v1/responses", "chat",
-            "/", "chat",
-            "/v1/completions", "text_completion",
-            "/v1/embeddings", "embeddings",
-            "/v1/images/generations", "generate_content",
-            "/images/generations", "generate_content",
-            "/generate-image", "generate_content");
-
     private static final String NO_VALUE = "none";
 
     private final ObservationRegistry registry;
@@ -69,7 +59,7 @@ public final class ObservationProxyObserver implements ProxyObserver {
 
     @Override
     public Observation begin(String method, String path) {
-        String operation = "POST".equals(method) ? OPERATIONS.get(path) : null;
+        String operation = GenAiConventions.operation(method, path);
         if (operation == null || registry.isNoop()) {
             return Observation.NONE;
         }
@@ -88,15 +78,6 @@ public final class ObservationProxyObserver implements ProxyObserver {
     @Override
     public boolean wantsDetails() {
         return true;
-    }
-
-    /** The conventions' provider name: OpenAI's and Azure OpenAI's well-known names, else the upstream's name. */
-    static String provider(String upstream, String kind) {
-        return switch (kind) {
-            case "openai" -> "openai";
-            case "azure" -> "azure.ai.openai";
-            default -> upstream;
-        };
     }
 
     private final class RequestObservation implements ProxyObserver.Observation {
@@ -133,7 +114,7 @@ public final class ObservationProxyObserver implements ProxyObserver {
         public void upstreamAttemptStarted(
                 String upstream, String kind, String model, BiConsumer<String, String> headers) {
             endAttempt(null);
-            String p = provider(upstream, kind);
+            String p = GenAiConventions.provider(upstream, kind);
             provider = p;
             SenderContext<BiConsumer<String, String>> context = new SenderContext<>(
                     (carrier, key, value) -> carrier.accept(key, value),

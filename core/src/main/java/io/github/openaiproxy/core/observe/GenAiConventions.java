@@ -1,0 +1,39 @@
+package io.github.openaiproxy.core.observe;
+
+import java.util.Map;
+
+/**
+ * The OpenTelemetry GenAI semantic conventions' names for what the proxy relays, shared by every observer that
+ * reports them (OpenTelemetry in core, Micrometer Observation in the Spring starter), so both name alike.
+ */
+public final class GenAiConventions {
+    private static final Map<String, String> OPERATIONS = Map.of(
+            "/v1/chat/completions", "chat",
+            "/v1/responses", "chat",
+            "/", "chat",
+            "/v1/completions", "text_completion",
+            "/v1/embeddings", "embeddings",
+            // The conventions name no image operation: generate_content, with gen_ai.output.type=image.
+            "/v1/images/generations", "generate_content",
+            "/images/generations", "generate_content",
+            "/generate-image", "generate_content");
+
+    private GenAiConventions() {}
+
+    /** {@code gen_ai.operation.name} of a request, or {@code null} when it is no GenAI operation. */
+    public static String operation(String method, String path) {
+        return "POST".equals(method) ? OPERATIONS.get(path) : null;
+    }
+
+    /**
+     * {@code gen_ai.provider.name}: OpenAI's and Azure OpenAI's well-known names, else the upstream's configured
+     * name (an OpenAI-compatible server).
+     */
+    public static String provider(String upstream, String kind) {
+        return switch (kind) {
+            case "openai" -> "openai";
+            case "azure" -> "azure.ai.openai";
+            default -> upstream;
+        };
+    }
+}
