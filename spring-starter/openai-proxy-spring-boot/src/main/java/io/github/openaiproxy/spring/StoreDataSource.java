@@ -49,12 +49,29 @@ public final class StoreDataSource {
             return new Choice(dataSource, null);
         }
         if (kind == Store.JDBC) {
-            throw new InvalidConfigurationPropertyValueException(
-                    PROPERTY,
-                    "jdbc",
-                    "the application has no DataSource bean (or several and none is @Primary): configure"
-                            + " spring.datasource.url, or define " + ownBeans);
+            throw noDataSource(PROPERTY, ownBeans);
         }
         return new Choice(null, "no DataSource in the application");
+    }
+
+    /**
+     * The single or primary DataSource a store set to {@code jdbc} by {@code property} is kept in (the usage
+     * ledger, the limit counters); without one start-up fails naming the property and the beans ({@code
+     * ownBeans}) the application could define instead.
+     */
+    public static DataSource required(String property, ObjectProvider<DataSource> dataSources, String ownBeans) {
+        DataSource dataSource = dataSources.getIfUnique();
+        if (dataSource == null) {
+            throw noDataSource(property, ownBeans);
+        }
+        return dataSource;
+    }
+
+    private static InvalidConfigurationPropertyValueException noDataSource(String property, String ownBeans) {
+        return new InvalidConfigurationPropertyValueException(
+                property,
+                "jdbc",
+                "the application has no DataSource bean (or several and none is @Primary): configure"
+                        + " spring.datasource.url, or define " + ownBeans);
     }
 }

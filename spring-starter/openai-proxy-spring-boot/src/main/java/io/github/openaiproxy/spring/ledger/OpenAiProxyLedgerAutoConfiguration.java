@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
 import io.github.openaiproxy.core.usage.ledger.JdbcUsageStore;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
+import io.github.openaiproxy.spring.StoreDataSource;
 import java.time.Clock;
 import javax.sql.DataSource;
 import org.apache.commons.logging.Log;
@@ -19,7 +20,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -60,14 +60,7 @@ public final class OpenAiProxyLedgerAutoConfiguration {
         @DependsOnDatabaseInitialization
         UsageLedger openAiProxyUsageLedger(
                 ProxyConfig config, ObjectProvider<DataSource> dataSources, ObjectProvider<Clock> clocks) {
-            DataSource dataSource = dataSources.getIfUnique();
-            if (dataSource == null) {
-                throw new InvalidConfigurationPropertyValueException(
-                        PROPERTY,
-                        "jdbc",
-                        "the application has no DataSource bean (or several and none is @Primary): configure"
-                                + " spring.datasource.url, or define a UsageLedger bean");
-            }
+            DataSource dataSource = StoreDataSource.required(PROPERTY, dataSources, "a UsageLedger bean");
             Clock clock = clocks.getIfUnique(Clock::systemUTC);
             JdbcUsageStore store;
             try {

@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.limits.LimitStores;
 import io.github.openaiproxy.core.limits.RedisLimitStore;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
+import io.github.openaiproxy.spring.StoreDataSource;
 import javax.sql.DataSource;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -56,14 +57,7 @@ public final class OpenAiProxyLimitsAutoConfiguration {
         @ConditionalOnMissingBean
         @DependsOnDatabaseInitialization
         LimitStore openAiProxyLimitStore(ObjectProvider<DataSource> dataSources) {
-            DataSource dataSource = dataSources.getIfUnique();
-            if (dataSource == null) {
-                throw new InvalidConfigurationPropertyValueException(
-                        PROPERTY,
-                        "jdbc",
-                        "the application has no DataSource bean (or several and none is @Primary): configure"
-                                + " spring.datasource.url, or define a LimitStore bean");
-            }
+            DataSource dataSource = StoreDataSource.required(PROPERTY, dataSources, "a LimitStore bean");
             LOG.info("openai-proxy limits counted in the application's DataSource (tables openai_proxy_limit_*)");
             return JdbcLimitStore.create(dataSource);
         }
