@@ -621,7 +621,9 @@ final class LimitStep implements RequestStep {
             ProxyResponse relayed = out;
             held.upstream =
                     r.headers().firstValue(RouteUpstream.UPSTREAM_HEADER).orElse(Upstreams.DEFAULT);
-            UsageTap.Spec spec = new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens);
+            // The input counted for the reservation is the input of an estimate (a client gone mid-stream).
+            UsageTap.Spec spec = new UsageTap.Spec(
+                    held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());
             return tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
         });
     }
