@@ -622,8 +622,8 @@ final class LimitStep implements RequestStep {
             held.upstream =
                     r.headers().firstValue(RouteUpstream.UPSTREAM_HEADER).orElse(Upstreams.DEFAULT);
             // The input counted for the reservation is the input of an estimate (a client gone mid-stream).
-            UsageTap.Spec spec = new UsageTap.Spec(
-                    held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());
+            UsageTap.Spec spec =
+                    new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());
             return tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
         });
     }

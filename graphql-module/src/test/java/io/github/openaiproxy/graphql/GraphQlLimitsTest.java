@@ -3,13 +3,13 @@ package io.github.openaiproxy.graphql;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.client.WireMock;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.usage.TokenUsage;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
-import com.github.tomakehurst.wiremock.client.WireMock;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;

@@ -49,7 +49,8 @@ class MeteredStreamsHttpTest {
             + "\"prompt_tokens_details\":{\"cached_tokens\":4,\"audio_tokens\":0},"
             + "\"completion_tokens_details\":{\"reasoning_tokens\":3,\"audio_tokens\":0,"
             + "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}";
-    private static final String CHAT = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]%s}";
+    private static final String CHAT =
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]%s}";
 
     private final List<StubUpstream.RecordedRequest> received = new CopyOnWriteArrayList<>();
     private final InMemoryUsageLedger ledger =
@@ -75,7 +76,8 @@ class MeteredStreamsHttpTest {
                         .apiKey("sk-server-key-123456")
                         .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl())))
                 .build();
-        proxy = TomcatProxy.servlet(ProxyEngine.builder(config).usageLedger(ledger).build());
+        proxy = TomcatProxy.servlet(
+                ProxyEngine.builder(config).usageLedger(ledger).build());
     }
 
     // --- the upstream, as OpenAI answers
@@ -165,7 +167,9 @@ class MeteredStreamsHttpTest {
                 // writes) until the proxy lets go of this stream.
                 long deadline = System.nanoTime() + WAIT.toNanos();
                 while (!ex.awaitPeerClosed(Duration.ofMillis(50))) {
-                    assertThat(System.nanoTime()).as("the proxy cancelled the upstream").isLessThan(deadline);
+                    assertThat(System.nanoTime())
+                            .as("the proxy cancelled the upstream")
+                            .isLessThan(deadline);
                     ex.chunk(": ping\n\n");
                 }
                 return;
@@ -187,7 +191,8 @@ class MeteredStreamsHttpTest {
     }
 
     private static long remainingTokens(HttpResponse<?> r) {
-        return Long.parseLong(r.headers().firstValue("x-ratelimit-remaining-tokens").orElseThrow());
+        return Long.parseLong(
+                r.headers().firstValue("x-ratelimit-remaining-tokens").orElseThrow());
     }
 
     private UsageRecord onlyRow() {
@@ -230,7 +235,9 @@ class MeteredStreamsHttpTest {
 
         // Settled to the real 29 tokens: the same request's estimate is reserved again on top of them.
         long estimate = 100_000 - remainingTokens(first);
-        assertThat(estimate).as("the reservation was an estimate, not the usage").isNotEqualTo(29);
+        assertThat(estimate)
+                .as("the reservation was an estimate, not the usage")
+                .isNotEqualTo(29);
         HttpResponse<byte[]> second = post("/v1/chat/completions", request);
         assertThat(second.statusCode()).isEqualTo(200);
         assertThat(remainingTokens(second)).isEqualTo(100_000 - 29 - estimate);
@@ -261,8 +268,8 @@ class MeteredStreamsHttpTest {
         assertThat(text(r)).isEqualTo(joined(chatStream(false)));
         assertThat(readJson(received.get(0).body()).path("stream_options"))
                 .as("the client's other stream_options are kept")
-                .isEqualTo(readJson("{\"include_obfuscation\":false,\"include_usage\":true}"
-                        .getBytes(StandardCharsets.UTF_8)));
+                .isEqualTo(readJson(
+                        "{\"include_obfuscation\":false,\"include_usage\":true}".getBytes(StandardCharsets.UTF_8)));
         assertUpstreamNumbers(onlyRow());
     }
 
@@ -288,8 +295,8 @@ class MeteredStreamsHttpTest {
     void aClientThatLeavesMidStreamIsRecordedAsAnEstimateAndItsLeaseIsBack() throws Exception {
         start(Map.of("policies.anonymous.concurrent-requests", "1", "policies.anonymous.tokens-per-day", "100000"));
 
-        RawClient client = RawClient.post(
-                proxy.port(), "/v1/chat/completions", CHAT.formatted("hold on", ",\"stream\":true"));
+        RawClient client =
+                RawClient.post(proxy.port(), "/v1/chat/completions", CHAT.formatted("hold on", ",\"stream\":true"));
         assertThat(client.readHead()).isEqualTo(200);
         List<String> events = chatStream(false);
         for (int i = 0; i < 4; i++) {
@@ -298,31 +305,39 @@ class MeteredStreamsHttpTest {
         StubUpstream.Exchange exchange = upstream.awaitExchange(WAIT);
         client.close();
 
-        assertThat(exchange.awaitPeerClosed(WAIT)).as("the upstream call was cancelled").isTrue();
+        assertThat(exchange.awaitPeerClosed(WAIT))
+                .as("the upstream call was cancelled")
+                .isTrue();
         UsageRecord r = onlyRow();
         assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
         assertThat(r.estimated()).isTrue();
         assertThat(r.streamed()).isTrue();
         assertThat(r.usage().inputTokens()).isPositive();
-        assertThat(r.usage().outputTokens()).as("what was relayed: Hello there friend").isBetween(2L, 10L);
+        assertThat(r.usage().outputTokens())
+                .as("what was relayed: Hello there friend")
+                .isBetween(2L, 10L);
         assertThat(r.upstreamRequestId()).isEqualTo(REQUEST_ID);
         // The lease is back: the one concurrent request allowed passes again.
-        await().atMost(WAIT).untilAsserted(() -> assertThat(post(
-                                "/v1/chat/completions", CHAT.formatted("Hi", ",\"stream\":true"))
-                        .statusCode())
-                .isEqualTo(200));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(post("/v1/chat/completions", CHAT.formatted("Hi", ",\"stream\":true"))
+                                .statusCode())
+                        .isEqualTo(200));
     }
 
     @Test
     void theSimpleRoutesStreamIsCountedAndRelayedAsTheUpstreamSentIt() {
         start(Map.of("policies.anonymous.tokens-per-minute", "100000"));
 
-        HttpResponse<byte[]> r =
-                post("/", "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
+        HttpResponse<byte[]> r = post(
+                "/",
+                "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
 
         assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
         assertThat(text(r)).isEqualTo(joined(chatStream(false)));
-        assertThat(readJson(received.get(0).body()).path("stream_options").path("include_usage").asBoolean())
+        assertThat(readJson(received.get(0).body())
+                        .path("stream_options")
+                        .path("include_usage")
+                        .asBoolean())
                 .isTrue();
         UsageRecord row = onlyRow();
         assertUpstreamNumbers(row);
@@ -370,7 +385,8 @@ class MeteredStreamsHttpTest {
         for (String body : bad) {
             int before = received.size();
             HttpResponse<byte[]> r = post("/v1/chat/completions", body);
-            assertThat(r.statusCode()).as("%s -> %s", body.length() > 200 ? "10 KB model" : body, text(r))
+            assertThat(r.statusCode())
+                    .as("%s -> %s", body.length() > 200 ? "10 KB model" : body, text(r))
                     .isBetween(200, 499);
             if (r.statusCode() == 400 && received.size() == before) {
                 assertThat(readJson(r.body()).path("error").path("type").asText())
@@ -385,8 +401,8 @@ class MeteredStreamsHttpTest {
         assertThat(valid.headers().firstValue("x-ratelimit-remaining-requests"))
                 .contains(Integer.toString(20 - reached - 1));
         await().atMost(WAIT).until(() -> ledger.rows().size() == reached + 1);
-        assertThat(ledger.rows()).allSatisfy(row -> assertThat(row.requestedModel().length())
-                .isLessThanOrEqualTo(256));
+        assertThat(ledger.rows())
+                .allSatisfy(row -> assertThat(row.requestedModel().length()).isLessThanOrEqualTo(256));
     }
 
     private static JsonNode readJson(byte[] bytes) {

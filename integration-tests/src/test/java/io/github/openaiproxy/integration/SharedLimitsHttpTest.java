@@ -3,7 +3,6 @@ package io.github.openaiproxy.integration;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
@@ -114,7 +113,9 @@ class SharedLimitsHttpTest {
         } else {
             String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
             if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
-                assertThat(url).as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)").isNotBlank();
+                assertThat(url)
+                        .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                        .isNotBlank();
             }
             Assumptions.assumeTrue(url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set");
             PGSimpleDataSource pg = new PGSimpleDataSource();
@@ -231,7 +232,9 @@ class SharedLimitsHttpTest {
         assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
         assertThat(refused.body()).contains("\"code\":\"limits_unavailable\"");
         assertThat(refused.headers().firstValue("Retry-After")).contains("1");
-        assertThat(upstreamCalls).as("the budget's refusal did not reach the upstream").hasValue(3);
+        assertThat(upstreamCalls)
+                .as("the budget's refusal did not reach the upstream")
+                .hasValue(3);
 
         // Back, empty (a crash loses its counters): the budget is served again once Lettuce has reconnected.
         redis.start();

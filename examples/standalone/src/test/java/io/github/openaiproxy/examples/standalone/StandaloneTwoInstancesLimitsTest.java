@@ -50,6 +50,7 @@ class StandaloneTwoInstancesLimitsTest {
     final List<Process> servers = new ArrayList<>();
     /** What the servers logged, shown when a test fails. */
     final StringBuffer logs = new StringBuffer();
+
     final HttpClient http =
             HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     ExecutorService upstreamThreads;
@@ -92,14 +93,17 @@ class StandaloneTwoInstancesLimitsTest {
     @Test
     void threeHundredRequestsOverTwoProcessesOnOneRedisPassExactlyAHundred() throws Exception {
         String redis = TestRedis.url();
-        exactlyAHundredOfThreeHundredPass(Map.of("OPENAI_PROXY_LIMITS_STORE", "redis", "OPENAI_PROXY_LIMITS_REDIS_URL", redis));
+        exactlyAHundredOfThreeHundredPass(
+                Map.of("OPENAI_PROXY_LIMITS_STORE", "redis", "OPENAI_PROXY_LIMITS_REDIS_URL", redis));
     }
 
     @Test
     void threeHundredRequestsOverTwoProcessesOnOnePostgresPassExactlyAHundred() throws Exception {
         String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
         if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
-            assertThat(url).as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)").isNotBlank();
+            assertThat(url)
+                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                    .isNotBlank();
         }
         Assumptions.assumeTrue(
                 url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL test skipped");
