@@ -161,6 +161,15 @@ class MeteredStreamsHttpTest {
                 : chatStream(options != null && options.path("include_usage").asBoolean());
         ex.head(200, "Content-Type", "text/event-stream; charset=utf-8", "x-request-id", REQUEST_ID);
         boolean hold = body.toString().contains("hold on");
+        if (body.toString().contains("in pieces")) {
+            // The bytes as a network may cut them: 7 at a time, so "usage":null and the usage chunk are split.
+            byte[] all = joined(events).getBytes(StandardCharsets.UTF_8);
+            for (int i = 0; i < all.length; i += 7) {
+                ex.chunk(java.util.Arrays.copyOfRange(all, i, Math.min(all.length, i + 7)));
+            }
+            ex.endChunks();
+            return;
+        }
         for (int i = 0; i < events.size(); i++) {
             if (hold && i == 4) {
                 // Three pieces of text sent: keep-alive comments (a container notices a gone client when it
@@ -241,6 +250,17 @@ class MeteredStreamsHttpTest {
         HttpResponse<byte[]> second = post("/v1/chat/completions", request);
         assertThat(second.statusCode()).isEqualTo(200);
         assertThat(remainingTokens(second)).isEqualTo(100_000 - 29 - estimate);
+    }
+
+    @Test
+    void whatTheProxyRemovesIsFoundWhereverTheNetworkCutsTheStream() {
+        start(Map.of("policies.anonymous.tokens-per-minute", "100000"));
+
+        HttpResponse<byte[]> r = post("/v1/chat/completions", CHAT.formatted("in pieces", ",\"stream\":true"));
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(text(r)).isEqualTo(joined(chatStream(false)));
+        assertUpstreamNumbers(onlyRow());
     }
 
     @Test
