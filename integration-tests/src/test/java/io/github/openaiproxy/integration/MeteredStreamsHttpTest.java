@@ -158,7 +158,10 @@ class MeteredStreamsHttpTest {
         }
         List<String> events = ex.request().target().endsWith("/responses")
                 ? responsesStream()
-                : chatStream(options != null && options.path("include_usage").asBoolean());
+                : chatStream(options != null
+                        && options.path("include_usage").asBoolean()
+                        // a compatible server that ignores stream_options
+                        && !body.toString().contains("no usage"));
         ex.head(200, "Content-Type", "text/event-stream; charset=utf-8", "x-request-id", REQUEST_ID);
         boolean hold = body.toString().contains("hold on");
         if (body.toString().contains("in pieces")) {
@@ -261,6 +264,20 @@ class MeteredStreamsHttpTest {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(text(r)).isEqualTo(joined(chatStream(false)));
         assertUpstreamNumbers(onlyRow());
+    }
+
+    @Test
+    void aStreamThatEndsWithoutUsageIsRecordedAsAnEstimate() {
+        start(Map.of("policies.anonymous.tokens-per-minute", "100000"));
+
+        HttpResponse<byte[]> r = post("/v1/chat/completions", CHAT.formatted("no usage", ",\"stream\":true"));
+
+        assertThat(text(r)).isEqualTo(joined(chatStream(false)));
+        UsageRecord row = onlyRow();
+        assertThat(row.estimated()).isTrue();
+        assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.COMPLETED);
+        assertThat(row.usage().inputTokens()).isPositive();
+        assertThat(row.usage().outputTokens()).as("Hello there friend").isBetween(2L, 10L);
     }
 
     @Test
