@@ -829,6 +829,9 @@ final class LimitStep implements RequestStep {
                 return;
             }
             TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
+            if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
+                usage = withCountedInput(usage);
+            }
             long cost = costOf(m, usage);
             if (!specs.isEmpty()) {
                 long[] deltas = settlement(specs, amounts, usage.totalTokens(), cost);
@@ -860,6 +863,28 @@ final class LimitStep implements RequestStep {
                 } catch (RuntimeException e) {
                     LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
                 }
+            }
+        }
+
+        /**
+         * An estimate's input, counted now: no limit needed it before the call (the ledger alone), and only an
+         * answer without usage (a client gone mid-stream) gets here, so the hot path counts nothing.
+         */
+        private TokenUsage withCountedInput(TokenUsage usage) {
+            ObjectNode body = object(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+            if (body == null) {
+                return usage;
+            }
+            try {
+                return new TokenUsage(
+                        Math.max(0, tokens.inputTokens(model, body)),
+                        usage.cachedInputTokens(),
+                        usage.outputTokens(),
+                        usage.reasoningTokens(),
+                        usage.images());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "token count failed: {0}", e.toString());
+                return usage;
             }
         }
 

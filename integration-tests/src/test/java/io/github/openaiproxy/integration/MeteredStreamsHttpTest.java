@@ -332,6 +332,23 @@ class MeteredStreamsHttpTest {
     void aClientThatLeavesMidStreamIsRecordedAsAnEstimateAndItsLeaseIsBack() throws Exception {
         start(Map.of("policies.anonymous.concurrent-requests", "1", "policies.anonymous.tokens-per-day", "100000"));
 
+        clientLeavesMidStream();
+
+        // The lease is back: the one concurrent request allowed passes again.
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(post("/v1/chat/completions", CHAT.formatted("Hi", ",\"stream\":true"))
+                                .statusCode())
+                        .isEqualTo(200));
+    }
+
+    @Test
+    void withTheLedgerAloneAClientThatLeavesIsEstimatedWithItsInputToo() throws Exception {
+        start(Map.of());
+
+        clientLeavesMidStream();
+    }
+
+    private void clientLeavesMidStream() throws Exception {
         RawClient client =
                 RawClient.post(proxy.port(), "/v1/chat/completions", CHAT.formatted("hold on", ",\"stream\":true"));
         assertThat(client.readHead()).isEqualTo(200);
@@ -349,16 +366,11 @@ class MeteredStreamsHttpTest {
         assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
         assertThat(r.estimated()).isTrue();
         assertThat(r.streamed()).isTrue();
-        assertThat(r.usage().inputTokens()).isPositive();
+        assertThat(r.usage().inputTokens()).as("the prompt, counted").isPositive();
         assertThat(r.usage().outputTokens())
                 .as("what was relayed: Hello there friend")
                 .isBetween(2L, 10L);
         assertThat(r.upstreamRequestId()).isEqualTo(REQUEST_ID);
-        // The lease is back: the one concurrent request allowed passes again.
-        await().atMost(WAIT)
-                .untilAsserted(() -> assertThat(post("/v1/chat/completions", CHAT.formatted("Hi", ",\"stream\":true"))
-                                .statusCode())
-                        .isEqualTo(200));
     }
 
     @Test
