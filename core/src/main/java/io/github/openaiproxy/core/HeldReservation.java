@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.QuotaCounters.Kind;
 import io.github.openaiproxy.core.QuotaCounters.Spec;
 import io.github.openaiproxy.core.UsageEstimate.Estimate;
@@ -190,6 +191,9 @@ final class HeldReservation {
             return;
         }
         TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
+        if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
+            usage = withCountedInput(usage);
+        }
         long cost = costOf(m, usage);
         if (!specs.isEmpty()) {
             long[] deltas = QuotaCounters.settlement(specs, amounts, usage.totalTokens(), cost);
@@ -221,6 +225,28 @@ final class HeldReservation {
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
             }
+        }
+    }
+
+    /**
+     * An estimate's input, counted now: no limit needed it before the call (the ledger alone), and only an answer
+     * without usage (a client gone mid-stream) gets here, so the hot path counts nothing.
+     */
+    private TokenUsage withCountedInput(TokenUsage usage) {
+        ObjectNode body = LimitStep.object(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+        if (body == null) {
+            return usage;
+        }
+        try {
+            return new TokenUsage(
+                    Math.max(0, step.tokens.inputTokens(model, body)),
+                    usage.cachedInputTokens(),
+                    usage.outputTokens(),
+                    usage.reasoningTokens(),
+                    usage.images());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "token count failed: {0}", e.toString());
+            return usage;
         }
     }
 

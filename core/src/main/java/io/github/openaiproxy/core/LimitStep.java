@@ -79,7 +79,7 @@ final class LimitStep implements RequestStep {
     final LimitsConfig config;
     final UsageLedger ledger;
     final boolean ledgerOn;
-    private final TokenCounter tokens;
+    final TokenCounter tokens;
     final PriceTable prices;
     private final Tap tap;
     private final long bodyLimit;
@@ -154,7 +154,7 @@ final class LimitStep implements RequestStep {
         });
     }
 
-    private static ObjectNode object(byte[] bytes) {
+    static ObjectNode object(byte[] bytes) {
         if (bytes == null || bytes.length == 0) {
             return null;
         }
@@ -427,7 +427,9 @@ final class LimitStep implements RequestStep {
             ProxyResponse relayed = out;
             held.upstream =
                     r.headers().firstValue(RouteUpstream.UPSTREAM_HEADER).orElse(Upstreams.DEFAULT);
-            UsageTap.Spec spec = new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens);
+            // The input counted for the reservation is the input of an estimate (a client gone mid-stream).
+            UsageTap.Spec spec =
+                    new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());
             return tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
         });
     }

@@ -3,9 +3,15 @@ package io.github.openaiproxy.graphql;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.client.WireMock;
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.core.usage.UsageRecord;
+import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
 import io.github.openaiproxy.graphql.support.GraphQlServer;
 import io.github.openaiproxy.graphql.support.Upstream;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -38,5 +44,42 @@ class GraphQlLimitsTest {
             assertThat(refused.toString()).contains("requests-per-minute");
         }
         assertThat(upstream.server().getAllServeEvents()).hasSize(2);
+    }
+
+    @Test
+    void getAiResponseIsRecordedWithTheUpstreamsUsageAndItsReservationSettled() throws Exception {
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(WireMock.okJson("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
+                                        + "\"created\":1,\"model\":\"gpt-3.5-turbo-0125\",\"choices\":[{\"index\":0,"
+                                        + "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},"
+                                        + "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,"
+                                        + "\"completion_tokens\":2,\"total_tokens\":11,"
+                                        + "\"prompt_tokens_details\":{\"cached_tokens\":0}}}")
+                                .withHeader("x-request-id", "req_graphql_1")));
+        InMemoryUsageLedger ledger = new InMemoryUsageLedger(1000, Duration.ofDays(1), Clock.systemUTC());
+        // Each call reserves its prompt plus the simple route's default max_tokens of 1000: a second and a third
+        // fit in 2000 only because each was settled at the 11 tokens it used.
+        try (GraphQlServer server = GraphQlServer.start(
+                ProxySettings.from(Map.of("policies.anonymous.tokens-per-minute", "2000"))
+                        .applyTo(GraphQlServer.config(upstream.baseUrl()))
+                        .build(),
+                GraphQlOptions.DEFAULTS,
+                b -> b.usageLedger(ledger))) {
+            for (int i = 0; i < 3; i++) {
+                JsonNode ok = GraphQlErrorsTest.json(server.post(GraphQlErrorsTest.CHAT));
+                assertThat(ok.at("/data/getAIResponse/success").asBoolean())
+                        .as(ok.toString())
+                        .isTrue();
+            }
+        }
+        assertThat(ledger.rows()).hasSize(3).allSatisfy(r -> {
+            assertThat(r.usage()).isEqualTo(new TokenUsage(9, 0, 2, 0, 0));
+            assertThat(r.estimated()).isFalse();
+            assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.COMPLETED);
+            assertThat(r.answeringModel()).isEqualTo("gpt-3.5-turbo-0125");
+            assertThat(r.upstreamRequestId()).isEqualTo("req_graphql_1");
+            assertThat(r.policy()).isEqualTo("anonymous");
+        });
     }
 }

@@ -1,0 +1,298 @@
+package io.github.openaiproxy.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.limits.Adjustment;
+import io.github.openaiproxy.core.limits.Admission;
+import io.github.openaiproxy.core.limits.Counter;
+import io.github.openaiproxy.core.limits.JdbcLimitStore;
+import io.github.openaiproxy.core.limits.LimitStore;
+import io.github.openaiproxy.core.limits.RedisLimitStore;
+import io.github.openaiproxy.core.limits.Reservation;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.usage.PriceTable;
+import io.github.openaiproxy.core.usage.TokenCounter;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.servlet.support.StubUpstream;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import io.github.openaiproxy.testkit.TestRedis;
+import java.math.BigDecimal;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * Two proxies (two engines in two Tomcats, each with its own connection to the store, as two replicas) sharing
+ * one Redis or one PostgreSQL, over HTTP: a token limit and a money budget pass exactly the requests that fit,
+ * however the requests are spread; and a real Redis stopped mid-test: rate limits are allowed and counted once
+ * it is back, budgets are refused with 503 {@code limits_unavailable}.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class SharedLimitsHttpTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String REQUEST =
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"Hello, how are you?\"}]}";
+
+    private final AtomicInteger upstreamCalls = new AtomicInteger();
+    private final List<AutoCloseable> closing = new ArrayList<>();
+    private final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private StubUpstream upstream;
+
+    @AfterEach
+    void stop() throws Exception {
+        for (int i = closing.size() - 1; i >= 0; i--) {
+            closing.get(i).close();
+        }
+        if (upstream != null) {
+            assertThat(upstream.handlerFailures()).isEmpty();
+            upstream.close();
+        }
+    }
+
+    /** Input tokens as the proxy counts them; the upstream reports exactly the estimate as used. */
+    private static long inputTokens() throws Exception {
+        return TokenCounter.standard().inputTokens("gpt-4o-mini", JSON.readTree(REQUEST));
+    }
+
+    private void startUpstream() throws Exception {
+        long input = inputTokens();
+        byte[] answer = ("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1741569952,"
+                        + "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                        + "\"assistant\",\"content\":\"Fine\"},\"finish_reason\":\"length\"}],\"usage\":{"
+                        + "\"prompt_tokens\":" + input + ",\"completion_tokens\":10,\"total_tokens\":" + (input + 10)
+                        + "}}")
+                .getBytes(StandardCharsets.UTF_8);
+        upstream = StubUpstream.start(ex -> {
+            upstreamCalls.incrementAndGet();
+            ex.respond(200, "application/json", answer);
+        });
+    }
+
+    private TomcatProxy proxy(LimitStore store, Map<String, String> rules) {
+        Map<String, String> settings = new HashMap<>(rules);
+        settings.put("access.trusted-proxies", "127.0.0.1");
+        settings.put("limits.max-concurrent-upstream-calls-per-client", "0");
+        ProxyConfig config = ProxySettings.from(settings)
+                .applyTo(ProxyConfig.builder()
+                        .apiKey("sk-server-key-123456")
+                        .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl())))
+                .build();
+        TomcatProxy proxy = TomcatProxy.servlet(
+                ProxyEngine.builder(config).limitStore(store).build());
+        closing.add(proxy);
+        return proxy;
+    }
+
+    private LimitStore store(String backend) {
+        LimitStore store;
+        if (backend.equals("redis")) {
+            store = RedisLimitStore.connect(TestRedis.url());
+        } else {
+            String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+            if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
+                assertThat(url)
+                        .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                        .isNotBlank();
+            }
+            Assumptions.assumeTrue(url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set");
+            PGSimpleDataSource pg = new PGSimpleDataSource();
+            pg.setURL(url);
+            pg.setUser(System.getenv("OPENAI_PROXY_TEST_PG_USER"));
+            pg.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+            store = JdbcLimitStore.create(pg);
+        }
+        closing.add(store::close);
+        return store;
+    }
+
+    /** An address of a caller the shared store has never seen, as a trusted reverse proxy forwards it. */
+    private static String newCaller() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return "10." + r.nextInt(256) + "." + r.nextInt(256) + "." + (1 + r.nextInt(254));
+    }
+
+    private CompletableFuture<HttpResponse<String>> send(TomcatProxy proxy, String caller) {
+        return http.sendAsync(
+                HttpRequest.newBuilder(proxy.uri("/v1/chat/completions"))
+                        .header("Content-Type", "application/json")
+                        .header("X-Forwarded-For", caller)
+                        .POST(HttpRequest.BodyPublishers.ofString(REQUEST))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** {@code n} requests of one caller at once, alternating between the proxies; the answers by status. */
+    private Map<Integer, List<HttpResponse<String>>> burst(List<TomcatProxy> proxies, int n, String caller)
+            throws Exception {
+        List<CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            sent.add(send(proxies.get(i % proxies.size()), caller));
+        }
+        CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        Map<Integer, List<HttpResponse<String>>> byStatus = new HashMap<>();
+        for (CompletableFuture<HttpResponse<String>> f : sent) {
+            HttpResponse<String> r = f.join();
+            byStatus.computeIfAbsent(r.statusCode(), k -> new ArrayList<>()).add(r);
+        }
+        return byStatus;
+    }
+
+    /** Two proxies on one store, warmed up (a cold JVM's first burst can outlast the store's timeout). */
+    private List<TomcatProxy> twoWarmProxies(String backend, Map<String, String> rules) throws Exception {
+        List<TomcatProxy> proxies = List.of(proxy(store(backend), rules), proxy(store(backend), rules));
+        burst(proxies, 20, newCaller());
+        upstreamCalls.set(0);
+        return proxies;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"redis", "postgres"})
+    void aTokenLimitPassesExactlyWhatFitsAcrossTwoInstances(String backend) throws Exception {
+        startUpstream();
+        long estimate = inputTokens() + 10;
+        List<TomcatProxy> proxies =
+                twoWarmProxies(backend, Map.of("policies.anonymous.tokens-per-minute", Long.toString(40 * estimate)));
+
+        Map<Integer, List<HttpResponse<String>>> answers = burst(proxies, 120, newCaller());
+
+        assertThat(answers.keySet()).containsOnly(200, 429);
+        assertThat(answers.get(200)).hasSize(40);
+        assertThat(answers.get(429)).allSatisfy(r -> {
+            assertThat(r.body()).contains("\"code\":\"rate_limit_exceeded\"").contains("\"type\":\"tokens\"");
+            assertThat(r.headers().firstValue("x-ratelimit-limit-tokens")).contains(Long.toString(40 * estimate));
+        });
+        assertThat(upstreamCalls).hasValue(40);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"redis", "postgres"})
+    void aMoneyBudgetPassesExactlyWhatFitsAcrossTwoInstances(String backend) throws Exception {
+        startUpstream();
+        long cost = PriceTable.shipped()
+                .costNanoUsd("gpt-4o-mini", new TokenUsage(inputTokens(), 0, 10, 0, 0), null, null)
+                .orElseThrow();
+        String budget = BigDecimal.valueOf(40 * cost, 9).toPlainString();
+        List<TomcatProxy> proxies = twoWarmProxies(backend, Map.of("policies.anonymous.cost-per-day", budget));
+
+        Map<Integer, List<HttpResponse<String>>> answers = burst(proxies, 120, newCaller());
+
+        assertThat(answers.keySet()).containsOnly(200, 429);
+        assertThat(answers.get(200)).as("passed under a budget of $%s", budget).hasSize(40);
+        assertThat(answers.get(429)).allSatisfy(r -> {
+            assertThat(r.body()).contains("\"code\":\"insufficient_quota\"");
+            assertThat(r.headers().firstValue("x-should-retry")).contains("false");
+        });
+        assertThat(upstreamCalls).hasValue(40);
+    }
+
+    @Test
+    void whileRedisIsDownRateLimitsAreAllowedAndCountedLaterAndBudgetsRefused() throws Exception {
+        startUpstream();
+        TestRedis.Server redis = TestRedis.newServer().start();
+        closing.add(redis);
+        CountingStore store = new CountingStore(RedisLimitStore.connect(redis.url()));
+        closing.add(store);
+        TomcatProxy rated = proxy(store, Map.of("policies.anonymous.requests-per-minute", "3"));
+        TomcatProxy budgeted = proxy(store, Map.of("policies.anonymous.cost-per-day", "1.00"));
+        String caller = newCaller();
+
+        HttpResponse<String> first = send(rated, caller).get();
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(first.headers().firstValue("x-ratelimit-remaining-requests")).contains("2");
+
+        redis.stop();
+        for (int i = 0; i < 2; i++) {
+            HttpResponse<String> allowed = send(rated, caller).get();
+            assertThat(allowed.statusCode()).as(allowed.body()).isEqualTo(200);
+        }
+        HttpResponse<String> refused = send(budgeted, caller).get();
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+        assertThat(refused.body()).contains("\"code\":\"limits_unavailable\"");
+        assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+        assertThat(upstreamCalls)
+                .as("the budget's refusal did not reach the upstream")
+                .hasValue(3);
+
+        // Back, empty (a crash loses its counters): the budget is served again once Lettuce has reconnected.
+        redis.start();
+        await().atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> send(budgeted, caller).get().statusCode() == 200);
+        int before = store.completed.get();
+        HttpResponse<String> afterRestart = send(rated, caller).get();
+        assertThat(afterRestart.statusCode()).isEqualTo(200);
+        // Its own reservation, then the two charges kept while Redis was down.
+        await().atMost(Duration.ofSeconds(10)).until(() -> store.completed.get() >= before + 3);
+
+        // 1 now + 2 counted later = the 3 of the limit: without the backlog this one would pass.
+        HttpResponse<String> over = send(rated, caller).get();
+        assertThat(over.statusCode()).as(over.body()).isEqualTo(429);
+        assertThat(over.body()).contains("\"code\":\"rate_limit_exceeded\"");
+    }
+
+    /** A store that counts the calls the backend answered, so the test knows when the backlog has been added. */
+    private static final class CountingStore implements LimitStore, AutoCloseable {
+        final LimitStore store;
+        final AtomicInteger completed = new AtomicInteger();
+
+        CountingStore(LimitStore store) {
+            this.store = store;
+        }
+
+        private <T> CompletableFuture<T> counted(CompletableFuture<T> f) {
+            return f.whenComplete((v, e) -> {
+                if (e == null) {
+                    completed.incrementAndGet();
+                }
+            });
+        }
+
+        @Override
+        public CompletableFuture<Admission> reserve(Reservation reservation) {
+            return counted(store.reserve(reservation));
+        }
+
+        @Override
+        public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis) {
+            return counted(store.adjust(subject, adjustments, nowMillis));
+        }
+
+        @Override
+        public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+            return counted(store.release(subject, counter, leaseId));
+        }
+
+        @Override
+        public String kind() {
+            return store.kind();
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+}
