@@ -30,16 +30,21 @@ import java.util.concurrent.CompletableFuture;
  *    8. ReadBody                               the whole body, 413 when over the limit
  *    9. Simple                                 JSON (400), chat or image, session asked for, normalization (400)
  *   10. Authorize                              the identity's policy: route, model (403), caps (clamp or 400)
+ *   10a. RouteUpstream                         only with named upstreams: the normalized model picks the upstream
+ *                                              as on /v1 (7b); SendUpstream then calls it through UpstreamAttempts
+ *                                              (alias rename of the body as the later steps leave it, retries,
+ *                                              fallbacks, keys, breaker, the client's model echoed)
  *   10b. Limit                                 the policy's quotas: reserves requests, estimated tokens and
  *                                              cost, a concurrency lease (429, 400 never fits, 503 store down);
  *                                              settles on the answer's usage and records it in the ledger;
  *                                              refunds when no upstream call followed
- *   11. ResolveKey                             403/500
+ *   11. ResolveKey                             403/500 (skipped for a named upstream: its own keys)
  *   12. host steps at BEFORE_UPSTREAM
  *   13. Sessions                               decorator: begin (404/503), the call below, record
  *   14. StoreImages                            only with images.store: stores a generated image's files and
  *                                              rewrites its links (the original answer when storing fails)
- *   15. SendUpstream                           permit (429/503), call (502/504), relay
+ *   15. SendUpstream                           permit (429/503), call (502/504), relay; a routed request
+ *                                              through UpstreamAttempts (OpenAI-Proxy-Upstream names it)
  *  pass-through (/v1/...):
  *    6. Query 400 · Identify 401 · ContentType 415 · ContentLength 413 (declared)
  *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
@@ -120,6 +125,8 @@ final class RequestPipeline {
                         readWhole,
                         p.simple(),
                         p.authorize(),
+                        // Only with named upstreams: routes the normalized body by its model, as on /v1.
+                        p.routeUpstream() == null ? List.of() : p.routeUpstream(),
                         p.limits(),
                         p.resolveKey(),
                         beforeUpstream,

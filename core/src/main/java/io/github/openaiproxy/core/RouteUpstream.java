@@ -29,6 +29,10 @@ import java.util.function.LongSupplier;
  * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. Other
  * bodies (multipart, compressed) and body-less requests go to the default upstream, except {@code GET /v1/models},
  * answered here with the configured models of every upstream.
+ *
+ * <p>The simple routes ({@code POST /}, image generation) run this step too, after their body is normalized: the
+ * normalized model picks the upstream the same way, and {@link UpstreamAttempts} renames the model in the body
+ * the upstream gets when it sends it (the session step may still add history to that body).
  */
 final class RouteUpstream implements RequestStep {
     /** The response header naming the upstream that served: its configured name, never a URL or key. */
@@ -49,8 +53,9 @@ final class RouteUpstream implements RequestStep {
      * @param pool the upstream's keys
      * @param upstreamModel the model asked of the upstream (after its aliases; Azure's deployment)
      * @param clientModel the model the client asked for
-     * @param clientBytes the body as the client sent it (a fallback renames its model again)
-     * @param clientJson that body parsed, or {@code null} when it is no JSON object
+     * @param clientBytes the body as the client sent it (a fallback renames its model again); {@code null} on
+     *     a simple route, whose body is {@code ctx.upstreamBody}
+     * @param clientJson that body parsed, or {@code null} when it is no JSON object (or on a simple route)
      */
     record Target(
             NamedUpstreamRequests requests,
@@ -95,6 +100,10 @@ final class RouteUpstream implements RequestStep {
 
     @Override
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+        io.github.openaiproxy.core.normalize.Normalized.Accepted normalized = ctx.normalized;
+        if (normalized != null) {
+            return routeSimple(ctx, next, normalized);
+        }
         String path = ctx.request.path();
         String method = ctx.request.method();
         if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
@@ -127,24 +136,14 @@ final class RouteUpstream implements RequestStep {
                 // Not JSON after all: the default upstream judges it, as before.
             }
         }
-        Optional<NamedUpstream> routed = upstreams.route(model);
-        NamedUpstream upstream =
-                routed.or(() -> upstreams.get(Upstreams.DEFAULT)).orElse(null);
+        NamedUpstream upstream = upstreamFor(model);
         if (upstream == null) {
             return next.proceed(ctx); // the default upstream of api-key / base-url
         }
         String upstreamModel = model == null ? null : upstream.upstreamModel(model);
         NamedUpstreamRequests builder = requests.get(upstream.name());
         if (!builder.serves(ctx.request.path(), upstreamModel)) {
-            return ctx.respond(new ProxyError(
-                    404,
-                    "Not Found",
-                    "This operation is not available for the requested model",
-                    "invalid_request_error",
-                    "unknown_url",
-                    null,
-                    null,
-                    Map.of()));
+            return ctx.respond(unserved());
         }
         if (model != null) {
             ctx.model = model;
@@ -156,6 +155,51 @@ final class RouteUpstream implements RequestStep {
         }
         ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model, bytes, object);
         return next.proceed(ctx);
+    }
+
+    /**
+     * A simple route's request, routed by its normalized model. The target holds no body: the one sent is
+     * {@code ctx.upstreamBody} as the later steps leave it (limits, sessions), renamed per attempt.
+     */
+    private CompletableFuture<ProxyResponse> routeSimple(
+            RequestContext ctx, Chain next, io.github.openaiproxy.core.normalize.Normalized.Accepted normalized) {
+        String model = normalized.model();
+        NamedUpstream upstream = upstreamFor(model);
+        if (upstream == null) {
+            return next.proceed(ctx); // the default upstream of api-key / base-url, as without named upstreams
+        }
+        String upstreamModel = model == null ? null : upstream.upstreamModel(model);
+        NamedUpstreamRequests builder = requests.get(upstream.name());
+        if (!builder.serves(normalized.upstreamPath(), upstreamModel)) {
+            return ctx.respond(unserved());
+        }
+        ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model, null, null);
+        return next.proceed(ctx);
+    }
+
+    /**
+     * The upstream a model is routed to (the one routing rule of every route): an alias of it, else a name,
+     * else a glob, else the configured default ({@value Upstreams#DEFAULT}); {@code null} for the implicit
+     * default of api-key / base-url.
+     */
+    NamedUpstream upstreamFor(String model) {
+        Optional<NamedUpstream> routed = upstreams.route(model);
+        return routed.isPresent()
+                ? routed.get()
+                : upstreams.get(Upstreams.DEFAULT).orElse(null);
+    }
+
+    /** The routed upstream does not serve the operation for the model (an Azure deployment's operations). */
+    private static ProxyError unserved() {
+        return new ProxyError(
+                404,
+                "Not Found",
+                "This operation is not available for the requested model",
+                "invalid_request_error",
+                "unknown_url",
+                null,
+                null,
+                Map.of());
     }
 
     /** The configured upstreams, for the fallback chains. */

@@ -9,6 +9,7 @@ import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
+import io.github.openaiproxy.core.normalize.Normalized;
 import io.github.openaiproxy.core.relay.ResponseRelay;
 import io.github.openaiproxy.core.upstream.CircuitBreaker;
 import io.github.openaiproxy.core.upstream.KeyPool;
@@ -57,6 +58,15 @@ final class UpstreamAttempts {
 
     /** The longest 400 body read to look for {@link #CONTEXT_LENGTH_EXCEEDED}; an error is far shorter. */
     private static final int MAX_ERROR_BODY = 64 * 1024;
+
+    /** The headers a simple route's upstream request is built from: the proxy wrote its JSON body. */
+    private static final java.net.http.HttpHeaders SIMPLE_JSON = java.net.http.HttpHeaders.of(
+            Map.of("Content-Type", List.of("application/json"), "Accept", List.of("application/json")),
+            (n, v) -> true);
+
+    private static final java.net.http.HttpHeaders SIMPLE_STREAM = java.net.http.HttpHeaders.of(
+            Map.of("Content-Type", List.of("application/json"), "Accept", List.of("text/event-stream")),
+            (n, v) -> true);
 
     private static final long BASE_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -171,20 +181,34 @@ final class UpstreamAttempts {
             String upstreamModel = named.map(u -> step.model() == null ? null : u.upstreamModel(step.model()))
                     .orElse(step.model());
             UpstreamRequest request;
+            Normalized.Accepted simple = ctx.normalized;
+            String path = simple == null ? ctx.request.path() : simple.upstreamPath();
             if (named.isPresent()) {
                 NamedUpstreamRequests builder = routing.requests(step.upstream());
-                if (!builder.serves(ctx.request.path(), upstreamModel)) {
+                if (!builder.serves(path, upstreamModel)) {
                     note(step, "unsupported");
                     return moveOn(null, false).orElseGet(() -> fail(ProxyError.upstreamUnreachable(), step));
                 }
-                request = builder.request(
-                        ctx.request.method(),
-                        ctx.request.path(),
-                        ctx.request.rawQuery().orElse(null),
-                        ctx.request.headers(),
-                        body(upstreamModel),
-                        key,
-                        upstreamModel);
+                request = simple == null
+                        ? builder.request(
+                                ctx.request.method(),
+                                path,
+                                ctx.request.rawQuery().orElse(null),
+                                ctx.request.headers(),
+                                body(upstreamModel),
+                                key,
+                                upstreamModel)
+                        // A simple route's body is the proxy's JSON: the headers are the proxy's, as on the default.
+                        : builder.request(
+                                "POST",
+                                path,
+                                null,
+                                simple.stream() ? SIMPLE_STREAM : SIMPLE_JSON,
+                                simpleBody(upstreamModel),
+                                key,
+                                upstreamModel);
+            } else if (simple != null) {
+                request = defaultRequests.json(path, simpleBody(upstreamModel), simple.stream(), key);
             } else {
                 ProxyRequest r = ctx.request;
                 request = defaultRequests.passThrough(
@@ -424,6 +448,26 @@ final class UpstreamAttempts {
             ObjectNode renamed = json.deepCopy();
             renamed.put("model", upstreamModel);
             return Json.bytes(renamed);
+        }
+
+        /**
+         * A simple route's body for this model: {@code ctx.upstreamBody} as the steps left it (normalized, with a
+         * session's history), its model renamed when an alias or a fallback asks for another name.
+         */
+        private byte[] simpleBody(String upstreamModel) {
+            byte[] body = ctx.upstreamBody;
+            if (upstreamModel == null || upstreamModel.equals(ctx.target.clientModel())) {
+                return body;
+            }
+            try {
+                if (Json.parse(body) instanceof ObjectNode o) {
+                    o.put("model", upstreamModel);
+                    return Json.bytes(o);
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // The proxy wrote it: always a JSON object.
+            }
+            return body;
         }
     }
 

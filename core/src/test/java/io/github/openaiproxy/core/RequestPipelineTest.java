@@ -114,6 +114,26 @@ class RequestPipelineTest {
     }
 
     @Test
+    void withNamedUpstreamsTheSimpleChainRoutesByModelAfterTheAuthorizeStepAsThePassThroughChainDoes() {
+        Map<String, String> s = new java.util.HashMap<>();
+        s.put("api-key", EngineFixture.SERVER_KEY);
+        s.put("base-url", upstream.baseUrl().toString());
+        s.put("upstreams.local.kind", "compatible");
+        s.put("upstreams.local.base-url", "http://127.0.0.1:1/v1");
+        s.put("upstreams.local.models", "llama*");
+        engine = ProxyEngine.builder(
+                        io.github.openaiproxy.core.config.ProxySettings.from(s).toConfig())
+                .build();
+
+        List<String> simple = names(engine.steps("/"));
+        assertThat(simple.subList(simple.indexOf("AuthorizeStep"), simple.size()))
+                .containsExactly("AuthorizeStep", "RouteUpstream", "LimitStep", "ResolveKey", "Sessions", "SendUpstream");
+        List<String> passThrough = names(engine.steps("/v1/models"));
+        assertThat(passThrough.subList(passThrough.indexOf("AuthorizeStep"), passThrough.indexOf("PassThrough")))
+                .containsExactly("AuthorizeStep", "RouteUpstream", "LimitStep");
+    }
+
+    @Test
     void hostStepsRunAtTheirNamedPositions() {
         RequestStep around = (ctx, next) -> next.proceed(ctx);
         RequestStep before = (ctx, next) -> next.proceed(ctx);
