@@ -30,6 +30,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The simple routes ({@code POST /}, {@code /images/generations}) routed by model to named upstreams over real
@@ -249,14 +251,15 @@ class SimpleRoutesNamedUpstreamsHttpTest {
         assertThat(served.getBodyAsString()).contains("\"stream\":true");
     }
 
-    @Test
-    void anImageGenerationGoesToAnAzureDeploymentWithItsApiVersionAndApiKey() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"/images/generations", "/generate-image"})
+    void anImageGenerationGoesToAnAzureDeploymentWithItsApiVersionAndApiKey(String route) throws Exception {
         String image = "{\"created\":1,\"data\":[{\"url\":\"https://images.example/x.png\"}]}";
         azure.stubFor(post(urlPathEqualTo("/openai/deployments/prod-dalle3/images/generations"))
                 .willReturn(okJson(image)));
 
         HttpResponse<String> r =
-                Http.postJson(proxy.uri("/images/generations"), "{\"prompt\":\"a cat\",\"model\":\"dall-e-3\"}");
+                Http.postJson(proxy.uri(route), "{\"prompt\":\"a cat\",\"model\":\"dall-e-3\"}");
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.headers().firstValue("OpenAI-Proxy-Upstream")).contains("azure");
