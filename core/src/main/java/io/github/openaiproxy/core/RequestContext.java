@@ -64,7 +64,7 @@ public final class RequestContext implements RequestStep.Chain {
     Identity identity;
 
     String model;
-    /** The named upstream a pass-through request was routed to; {@code null}: the default upstream. */
+    /** The named upstream a pass-through or simple request was routed to; {@code null}: the default upstream. */
     RouteUpstream.Target target;
 
     ApiKey key;

@@ -41,7 +41,9 @@ import java.util.function.Function;
  * jitter, or the upstream's {@code retry-after-ms} / {@code Retry-After}), then the upstream's fallback
  * chain is taken, depth first, all inside the routed upstream's {@code retry-deadline}. Any other answer is
  * relayed, and from then on nothing is retried: a stream that breaks later ends with the SSE error event.
- * The body is in memory (the routing step read it), so each attempt sends it again.
+ * The body is in memory (the routing step read it), so each attempt sends it again. A simple route's request
+ * ({@code POST /}, image generation) is the proxy's own JSON, {@code ctx.upstreamBody}, sent to the normalized
+ * body's OpenAI path with the proxy's headers, its model renamed per attempt.
  */
 final class UpstreamAttempts {
     /** The response header listing the attempts: upstream names and statuses, nothing secret. */
@@ -61,8 +63,7 @@ final class UpstreamAttempts {
 
     /** The headers a simple route's upstream request is built from: the proxy wrote its JSON body. */
     private static final java.net.http.HttpHeaders SIMPLE_JSON = java.net.http.HttpHeaders.of(
-            Map.of("Content-Type", List.of("application/json"), "Accept", List.of("application/json")),
-            (n, v) -> true);
+            Map.of("Content-Type", List.of("application/json"), "Accept", List.of("application/json")), (n, v) -> true);
 
     private static final java.net.http.HttpHeaders SIMPLE_STREAM = java.net.http.HttpHeaders.of(
             Map.of("Content-Type", List.of("application/json"), "Accept", List.of("text/event-stream")),

@@ -127,7 +127,8 @@ class RequestPipelineTest {
 
         List<String> simple = names(engine.steps("/"));
         assertThat(simple.subList(simple.indexOf("AuthorizeStep"), simple.size()))
-                .containsExactly("AuthorizeStep", "RouteUpstream", "LimitStep", "ResolveKey", "Sessions", "SendUpstream");
+                .containsExactly(
+                        "AuthorizeStep", "RouteUpstream", "LimitStep", "ResolveKey", "Sessions", "SendUpstream");
         List<String> passThrough = names(engine.steps("/v1/models"));
         assertThat(passThrough.subList(passThrough.indexOf("AuthorizeStep"), passThrough.indexOf("PassThrough")))
                 .containsExactly("AuthorizeStep", "RouteUpstream", "LimitStep");

@@ -60,8 +60,7 @@ class GraphQlNamedUpstreamsTest {
     }
 
     private static LoggedRequest onlyRequest(Upstream upstream) {
-        List<LoggedRequest> all =
-                upstream.server().findAll(WireMock.anyRequestedFor(WireMock.anyUrl()));
+        List<LoggedRequest> all = upstream.server().findAll(WireMock.anyRequestedFor(WireMock.anyUrl()));
         assertThat(all).hasSize(1);
         return all.get(0);
     }
@@ -122,7 +121,8 @@ class GraphQlNamedUpstreamsTest {
         assertThat(sent.containsHeader("Authorization")).isFalse();
         assertThat(JSON.readTree(sent.getBodyAsString()).path("model").asText()).isEqualTo("prod-dalle3");
         assertThat(openai.server().getAllServeEvents()).isEmpty();
-        assertThat(ledger.rows()).singleElement().satisfies(row -> assertThat(row.upstream())
-                .isEqualTo("azure"));
+        assertThat(ledger.rows())
+                .singleElement()
+                .satisfies(row -> assertThat(row.upstream()).isEqualTo("azure"));
     }
 }

@@ -86,6 +86,7 @@ class SimpleRoutesNamedUpstreamsHttpTest {
         s.put("upstreams.azure.keys", AZURE_KEY);
         s.put("upstreams.azure.api-version", "2024-10-21");
         s.put("upstreams.azure.aliases", "gpt-4o=prod-gpt4o, dall-e-3=prod-dalle3");
+        s.put("upstreams.azure.models", "gpt-4o*");
         s.put("upstreams.first.kind", "compatible");
         s.put("upstreams.first.base-url", first.baseUrl() + "/v1");
         s.put("upstreams.first.keys", FIRST_KEY);
@@ -146,7 +147,12 @@ class SimpleRoutesNamedUpstreamsHttpTest {
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.headers().firstValue("OpenAI-Proxy-Upstream")).contains("second");
-        assertThat(JSON.readTree(r.body()).path("choices").path(0).path("message").path("content").asText())
+        assertThat(JSON.readTree(r.body())
+                        .path("choices")
+                        .path(0)
+                        .path("message")
+                        .path("content")
+                        .asText())
                 .isEqualTo("Hello");
         LoggedRequest sent = onlyRequest(second);
         assertThat(sent.getUrl()).isEqualTo(CHAT_PATH);
@@ -258,8 +264,7 @@ class SimpleRoutesNamedUpstreamsHttpTest {
         azure.stubFor(post(urlPathEqualTo("/openai/deployments/prod-dalle3/images/generations"))
                 .willReturn(okJson(image)));
 
-        HttpResponse<String> r =
-                Http.postJson(proxy.uri(route), "{\"prompt\":\"a cat\",\"model\":\"dall-e-3\"}");
+        HttpResponse<String> r = Http.postJson(proxy.uri(route), "{\"prompt\":\"a cat\",\"model\":\"dall-e-3\"}");
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.headers().firstValue("OpenAI-Proxy-Upstream")).contains("azure");
@@ -287,21 +292,33 @@ class SimpleRoutesNamedUpstreamsHttpTest {
         assertThat(created.statusCode()).isEqualTo(201);
         String id = JSON.readTree(created.body()).get("sessionId").asText();
 
-        HttpResponse<String> r = Http.postJson(
-                proxy.uri("/"), chat("gpt-4o", ",\"stream\":true,\"sessionId\":\"" + id + "\""));
+        HttpResponse<String> r =
+                Http.postJson(proxy.uri("/"), chat("gpt-4o", ",\"stream\":true,\"sessionId\":\"" + id + "\""));
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.headers().firstValue("OpenAI-Proxy-Upstream")).contains("azure");
         assertThat(r.body()).contains("\"content\":\"Hel\"", "\"content\":\"lo\"");
         await().atMost(WAIT).untilAsserted(() -> {
-            JsonNode messages = JSON.readTree(Http.get(proxy.uri("/sessions/" + id + "/messages"))
-                            .body())
+            JsonNode messages = JSON.readTree(
+                            Http.get(proxy.uri("/sessions/" + id + "/messages")).body())
                     .path("messages");
             assertThat(messages.findValuesAsText("role")).containsExactly("user", "assistant");
             assertThat(messages.path(1).path("content").asText()).isEqualTo("Hello");
         });
         LoggedRequest sent = onlyRequest(azure);
         assertThat(JSON.readTree(sent.getBodyAsString()).path("model").asText()).isEqualTo("prod-gpt4o");
+    }
+
+    @Test
+    void aModelNameThatIsNoDeploymentNameNeverBecomesAnAzurePathOnPostSlash() {
+        // "gpt-4o*" matches it, but '/' would make it a path of its own on Azure.
+        HttpResponse<String> r = Http.postJson(proxy.uri("/"), chat("gpt-4o/../../other", ""));
+
+        assertThat(r.statusCode()).isEqualTo(404);
+        assertThat(r.body()).doesNotContain(azure.baseUrl()).doesNotContain(AZURE_KEY);
+        assertNoCalls(azure);
+        assertNoCalls(openai);
+        assertThat(ledger.rows()).isEmpty();
     }
 
     @Test
