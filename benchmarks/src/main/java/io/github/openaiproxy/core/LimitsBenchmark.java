@@ -1,5 +1,7 @@
 package io.github.openaiproxy.core;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import io.github.openaiproxy.benchmarks.load.StubBodies;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.Policy;
@@ -7,11 +9,27 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
+import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.limits.JdbcLimitStore;
+import io.github.openaiproxy.core.limits.LimitStore;
+import io.github.openaiproxy.core.limits.RedisLimitStore;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
+import io.github.openaiproxy.core.usage.TokenCounter;
 import io.github.openaiproxy.core.usage.UsageLedger;
+import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.codec.StringCodec;
 import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -23,6 +41,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -32,12 +51,17 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
- * What the limit step adds to a request with the in-memory store: one whole {@code POST /v1/chat/completions}
- * through {@link ProxyEngine#handle} against an in-memory upstream, one request at a time (one connection),
- * without quotas, and under a policy with every rate limit, a concurrency limit and a token budget (never
- * reached): the body read and parsed, the prompt counted, the reservation, the headers, the settlement), with
- * the ledger off and on (a ledger that keeps nothing, so the record is built and handed over). Sampled, so the
- * report has p50 and p99 per request.
+ * What the limit step adds to a request: one whole {@code POST /v1/chat/completions} through {@link
+ * ProxyEngine#handle} against an in-memory upstream, one request at a time (one connection), without quotas, and
+ * under a policy with every rate limit, a concurrency limit and a token budget (never reached): the body read and
+ * parsed, the prompt counted by the real tokenizer, the reservation, the headers, the settlement by the real usage
+ * tap. The store is the in-memory one (ledger off, a ledger that keeps nothing, the in-memory ledger), PostgreSQL
+ * ({@link JdbcLimitStore}) or Redis ({@link RedisLimitStore}); beside the last two, the bare round trip on the
+ * same pool or client ({@code SELECT 1}; Lettuce {@code PING} and an {@code EVALSHA} of {@code return 1}), so a
+ * row can say round trip versus added. Sampled, so the report has p50 and p99 per request.
+ *
+ * <p>PostgreSQL and Redis come from {@code OPENAI_PROXY_TEST_PG_URL} / {@code _USER} / {@code _PASSWORD} and
+ * {@code OPENAI_PROXY_TEST_REDIS_URL}; their benchmarks fail at set-up without them (select the others by name).
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -47,19 +71,283 @@ import org.openjdk.jmh.infra.Blackhole;
 @Threads(1)
 @State(Scope.Benchmark)
 public class LimitsBenchmark {
-    static final byte[] BODY = StubBodies.chatRequest(false);
     static final byte[] ANSWER = StubBodies.chatCompletion();
     private static final long MANY = 1L << 50;
 
+    /** {@code chat400}: three messages, about 400 prompt tokens; {@code small}: the two-line body of the load runs. */
+    @Param({"chat400"})
+    public String body;
+
+    byte[] bytes;
+    private com.fasterxml.jackson.databind.JsonNode parsed;
     private ProxyEngine none;
     private ProxyEngine limits;
     private ProxyEngine limitsAndLedger;
+    private ProxyEngine limitsAndMemoryLedger;
+    private ProxyEngine memoryLedgerOnly;
 
     @Setup(Level.Trial)
-    public void setUp() {
-        ProxyConfig plain = ProxyConfig.builder().apiKey("sk-bench").build();
+    public void setUp() throws Exception {
+        bytes = body(body);
+        parsed = Json.parse(bytes);
+        ProxyConfig plain = plain();
         none = ProxyEngine.create(plain, canned());
-        Policy limited = new Policy(
+        ProxyConfig config = limited();
+        limits = ProxyEngine.builder(config).upstreamClient(canned()).build();
+        UsageLedger discard = r -> {};
+        limitsAndLedger = ProxyEngine.builder(config)
+                .upstreamClient(canned())
+                .usageLedger(discard)
+                .build();
+        memoryLedgerOnly = ProxyEngine.builder(plain)
+                .upstreamClient(canned())
+                .usageLedger(new InMemoryUsageLedger(10_000, Duration.ofDays(90), java.time.Clock.systemUTC()))
+                .build();
+        limitsAndMemoryLedger = ProxyEngine.builder(config)
+                .upstreamClient(canned())
+                .usageLedger(new InMemoryUsageLedger(10_000, Duration.ofDays(90), java.time.Clock.systemUTC()))
+                .build();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        none.close();
+        limits.close();
+        limitsAndLedger.close();
+        limitsAndMemoryLedger.close();
+        memoryLedgerOnly.close();
+    }
+
+    /** No quotas, no ledger: the step passes at once. */
+    @Benchmark
+    public int noLimits(Blackhole bh) {
+        return exchange(none, bytes, bh);
+    }
+
+    /** Every rate limit, concurrency and a token budget in memory. */
+    @Benchmark
+    public int memoryLimits(Blackhole bh) {
+        return exchange(limits, bytes, bh);
+    }
+
+    /** The same, with a ledger that takes every record and keeps nothing. */
+    @Benchmark
+    public int memoryLimitsAndLedger(Blackhole bh) {
+        return exchange(limitsAndLedger, bytes, bh);
+    }
+
+    /** No quotas, the in-memory ledger only ({@code ledger.store=memory}): the ledger's own cost per request. */
+    @Benchmark
+    public int memoryLedgerOnly(Blackhole bh) {
+        return exchange(memoryLedgerOnly, bytes, bh);
+    }
+
+    /** The same, with the in-memory ledger ({@code ledger.store=memory}). */
+    @Benchmark
+    public int memoryLimitsAndMemoryLedger(Blackhole bh) {
+        return exchange(limitsAndMemoryLedger, bytes, bh);
+    }
+
+    /** The part of the estimate that grows with the prompt: the parsed body's tokens by the model's tokenizer. */
+    @Benchmark
+    public long tokenCountAlone() {
+        return TokenCounter.standard().inputTokens("gpt-4o-mini", parsed);
+    }
+
+    /** The same with {@code cl100k_base} (gpt-4, gpt-3.5), for which jtokkit has a parser without regex. */
+    @Benchmark
+    public long tokenCountAloneCl100k() {
+        return TokenCounter.standard().inputTokens("gpt-4", parsed);
+    }
+
+    /** The limits counted in PostgreSQL, and {@code SELECT 1} on the same pool. */
+    @State(Scope.Benchmark)
+    public static class Postgres {
+        HikariDataSource pool;
+        LimitStore store;
+        ProxyEngine engine;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+            if (url == null || url.isBlank()) {
+                throw new IllegalStateException("set OPENAI_PROXY_TEST_PG_URL (and _USER, _PASSWORD)");
+            }
+            HikariConfig hikari = new HikariConfig();
+            hikari.setJdbcUrl(url);
+            hikari.setUsername(System.getenv("OPENAI_PROXY_TEST_PG_USER"));
+            hikari.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+            hikari.setMaximumPoolSize(6);
+            pool = new HikariDataSource(hikari);
+            store = JdbcLimitStore.builder(pool)
+                    .prefix("bench_")
+                    .cleanupEvery(Duration.ofMinutes(1))
+                    .build();
+            engine = ProxyEngine.builder(limited())
+                    .upstreamClient(canned())
+                    .limitStore(store)
+                    .build();
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            engine.close();
+            store.close();
+            pool.close();
+        }
+    }
+
+    /** Every limit counted in PostgreSQL ({@link JdbcLimitStore}, one transaction to reserve). */
+    @Benchmark
+    public int postgresLimits(Postgres pg, Blackhole bh) {
+        return exchange(pg.engine, bytes, bh);
+    }
+
+    /** The store's share of a request without the engine: the reservation awaited, release and settlement not. */
+    @Benchmark
+    public boolean postgresStoreAlone(Postgres pg) {
+        return StoreTraffic.request(pg.store);
+    }
+
+    /** One round trip to PostgreSQL on the same pool: {@code SELECT 1}. */
+    @Benchmark
+    public int postgresRoundTrip(Postgres pg) throws Exception {
+        try (Connection c = pg.pool.getConnection();
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("SELECT 1")) {
+            r.next();
+            return r.getInt(1);
+        }
+    }
+
+    /** The limits counted in Redis, and the bare round trips on the same client. */
+    @State(Scope.Benchmark)
+    public static class Redis {
+        RedisClient client;
+        StatefulRedisConnection<String, String> connection;
+        RedisAsyncCommands<String, String> commands;
+        String trivialSha;
+        LimitStore store;
+        ProxyEngine engine;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            String url = System.getenv("OPENAI_PROXY_TEST_REDIS_URL");
+            if (url == null || url.isBlank()) {
+                throw new IllegalStateException("set OPENAI_PROXY_TEST_REDIS_URL");
+            }
+            client = RedisClient.create(url);
+            // The store's own connection, as limits.redis-url makes it; the round trips on a second one.
+            store = RedisLimitStore.connect(url);
+            connection = client.connect(StringCodec.UTF8);
+            commands = connection.async();
+            trivialSha = connection.sync().scriptLoad("return 1");
+            engine = ProxyEngine.builder(limited())
+                    .upstreamClient(canned())
+                    .limitStore(store)
+                    .build();
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            engine.close();
+            store.close();
+            connection.close();
+            client.shutdown();
+        }
+    }
+
+    /** Every limit counted in Redis ({@link RedisLimitStore}, one script to reserve). */
+    @Benchmark
+    public int redisLimits(Redis redis, Blackhole bh) {
+        return exchange(redis.engine, bytes, bh);
+    }
+
+    /** The store's share of a request without the engine: the reservation awaited, release and settlement not. */
+    @Benchmark
+    public boolean redisStoreAlone(Redis redis) {
+        return StoreTraffic.request(redis.store);
+    }
+
+    /** One bare round trip to Redis: Lettuce's {@code PING}. */
+    @Benchmark
+    public String redisPing(Redis redis) {
+        return redis.commands.ping().toCompletableFuture().join();
+    }
+
+    /** One round trip that runs a script: {@code EVALSHA} of {@code return 1}. */
+    @Benchmark
+    public Long redisTrivialScript(Redis redis) {
+        return redis.commands
+                .<Long>evalsha(redis.trivialSha, ScriptOutputType.INTEGER, new String[0])
+                .toCompletableFuture()
+                .join();
+    }
+
+    /**
+     * What the limit step asks of its store per request under {@link #limited()}: one reservation of the seven
+     * counters (awaited), then the lease given back and the three token counters settled (not awaited, as the
+     * step does when the answer ends).
+     */
+    static final class StoreTraffic {
+        private static final java.util.concurrent.atomic.AtomicLong LEASES =
+                new java.util.concurrent.atomic.AtomicLong();
+        private static final String SUBJECT = "anonymous|bench-store";
+        private static final io.github.openaiproxy.core.limits.Counter LEASE =
+                new io.github.openaiproxy.core.limits.Counter(
+                        "concurrent-requests",
+                        MANY,
+                        new io.github.openaiproxy.core.limits.Window.Lease(Duration.ofMinutes(10)));
+        private static final List<io.github.openaiproxy.core.limits.Counter> TOKENS = List.of(
+                rolling("tokens-per-minute", Duration.ofMinutes(1)),
+                rolling("tokens-per-day", Duration.ofDays(1)),
+                new io.github.openaiproxy.core.limits.Counter(
+                        "tokens-per-month",
+                        MANY,
+                        new io.github.openaiproxy.core.limits.Window.Calendar(
+                                io.github.openaiproxy.core.limits.Window.Period.MONTH)));
+        private static final List<io.github.openaiproxy.core.limits.Counter> REQUESTS = List.of(
+                rolling("requests-per-minute", Duration.ofMinutes(1)),
+                rolling("requests-per-hour", Duration.ofHours(1)),
+                rolling("requests-per-day", Duration.ofDays(1)));
+
+        private static io.github.openaiproxy.core.limits.Counter rolling(String name, Duration length) {
+            return new io.github.openaiproxy.core.limits.Counter(
+                    name, MANY, new io.github.openaiproxy.core.limits.Window.Rolling(length));
+        }
+
+        static boolean request(LimitStore store) {
+            long now = System.currentTimeMillis();
+            String lease = "bench-" + LEASES.incrementAndGet();
+            List<io.github.openaiproxy.core.limits.Charge> charges = new java.util.ArrayList<>(7);
+            for (io.github.openaiproxy.core.limits.Counter c : REQUESTS) {
+                charges.add(new io.github.openaiproxy.core.limits.Charge(c, 1));
+            }
+            for (io.github.openaiproxy.core.limits.Counter c : TOKENS) {
+                charges.add(new io.github.openaiproxy.core.limits.Charge(c, 723));
+            }
+            charges.add(new io.github.openaiproxy.core.limits.Charge(LEASE, 1));
+            io.github.openaiproxy.core.limits.Admission admission = store.reserve(
+                            new io.github.openaiproxy.core.limits.Reservation(SUBJECT, charges, lease, now))
+                    .join();
+            store.release(SUBJECT, LEASE, lease);
+            List<io.github.openaiproxy.core.limits.Adjustment> refunds = new java.util.ArrayList<>(3);
+            for (int i = 0; i < TOKENS.size(); i++) {
+                long start = admission.states().get(3 + i).windowStartMillis();
+                refunds.add(new io.github.openaiproxy.core.limits.Adjustment(TOKENS.get(i), start, -300));
+            }
+            store.adjust(SUBJECT, refunds, now);
+            return admission.admitted();
+        }
+    }
+
+    static ProxyConfig plain() {
+        return ProxyConfig.builder().apiKey("sk-bench").build();
+    }
+
+    /** Every request and token limit, concurrency and a monthly token budget, never reached. */
+    static ProxyConfig limited() {
+        Policy policy = new Policy(
                 Policy.ANONYMOUS,
                 List.of(),
                 List.of(),
@@ -70,49 +358,53 @@ public class LimitsBenchmark {
                 List.of(),
                 List.of(),
                 new Policy.Quotas(MANY, MANY, MANY, MANY, MANY, MANY, MANY, null, null, Policy.Unpriced.REFUSE));
-        ProxyConfig config = plain.toBuilder()
-                .access(AccessConfig.DEFAULTS.withPolicies(Map.of(Policy.ANONYMOUS, limited)))
-                .build();
-        limits = ProxyEngine.builder(config).upstreamClient(canned()).build();
-        UsageLedger discard = r -> {};
-        limitsAndLedger = ProxyEngine.builder(config)
-                .upstreamClient(canned())
-                .usageLedger(discard)
+        return plain().toBuilder()
+                .access(AccessConfig.DEFAULTS.withPolicies(Map.of(Policy.ANONYMOUS, policy)))
                 .build();
     }
 
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        none.close();
-        limits.close();
-        limitsAndLedger.close();
+    static byte[] body(String name) throws Exception {
+        byte[] b = switch (name) {
+            case "small" -> StubBodies.chatRequest(false);
+            case "chat400" -> chat400();
+            default -> throw new IllegalArgumentException("body: small or chat400, not " + name);
+        };
+        long tokens = TokenCounter.standard().inputTokens("gpt-4o-mini", Json.parse(b));
+        System.err.println("# body " + name + ": " + b.length + " bytes, " + tokens + " prompt tokens");
+        return b;
     }
 
-    /** No quotas, no ledger: the step passes at once. */
-    @Benchmark
-    public int noLimits(Blackhole bh) {
-        return exchange(none, bh);
+    /** A system prompt, a pasted document and a question: about 400 prompt tokens. */
+    static byte[] chat400() {
+        String system = "You are a support assistant for a company that sells network equipment. Answer in plain"
+                + " English, cite the section of the manual you rely on, and say so when the manual does not cover"
+                + " the question. Keep answers under two hundred words unless the user asks for detail.";
+        String document = "Section 4.2, Link aggregation. The switch groups up to eight ports of the same speed into"
+                + " one logical link. Traffic is spread across member ports by a hash of the source and destination"
+                + " addresses, so a single flow never uses more than one port. When a member port fails, its flows"
+                + " move to the remaining ports within 300 milliseconds; no configuration change is needed. LACP"
+                + " (IEEE 802.3ad) negotiates membership with the peer: both ends must agree on the group, or the"
+                + " ports stay in standalone mode and a warning is logged. Static groups skip negotiation and are"
+                + " only recommended towards devices without LACP. Section 4.3, Spanning tree. A link aggregation"
+                + " group counts as one port for the spanning tree, so its member ports are never blocked"
+                + " individually. Rapid spanning tree converges in under two seconds on most topologies; the"
+                + " classic protocol may take up to fifty seconds, during which the ports forward nothing.";
+        String question = "We bonded four 10G ports to our storage server with LACP, but a single large file copy"
+                + " never goes above 10 Gbit/s, and last night, when one cable was pulled, the copy stalled for"
+                + " almost a minute. Is the switch misconfigured, or is this expected? What should we change?";
+        String json = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\",\"content\":\"" + system
+                + "\"},{\"role\":\"user\",\"content\":\"" + document + "\"},{\"role\":\"user\",\"content\":\""
+                + question + "\"}],\"temperature\":0.2,\"max_tokens\":400}";
+        return json.getBytes(StandardCharsets.UTF_8);
     }
 
-    /** Every rate limit, concurrency and a token budget in memory. */
-    @Benchmark
-    public int memoryLimits(Blackhole bh) {
-        return exchange(limits, bh);
-    }
-
-    /** The same, with a ledger that takes every record. */
-    @Benchmark
-    public int memoryLimitsAndLedger(Blackhole bh) {
-        return exchange(limitsAndLedger, bh);
-    }
-
-    private static int exchange(ProxyEngine engine, Blackhole bh) {
+    static int exchange(ProxyEngine engine, byte[] body, Blackhole bh) {
         ProxyRequest request = ProxyRequest.builder("POST", "/v1/chat/completions")
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json")
-                .header("Content-Length", Integer.toString(BODY.length))
+                .header("Content-Length", Integer.toString(body.length))
                 .remoteAddress("127.0.0.1")
-                .body(BODY)
+                .body(body)
                 .build();
         ProxyResponse response = engine.handle(request).join();
         Drain drain = new Drain(bh);
@@ -123,7 +415,7 @@ public class LimitsBenchmark {
         return drain.bytes;
     }
 
-    private static UpstreamClient canned() {
+    static UpstreamClient canned() {
         return new UpstreamClient() {
             private final HttpHeaders headers = new HeaderMap()
                     .set("content-type", "application/json")

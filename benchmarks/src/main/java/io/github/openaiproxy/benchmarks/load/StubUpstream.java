@@ -54,6 +54,8 @@ import java.util.regex.Pattern;
  *       delay each event got on its way.
  *   <li>{@code POST .../images/generations}: an image response with one {@code b64_json} of about
  *       {@code --image-mib} MiB (default 20), with {@code Content-Length}.
+ *   <li>{@code /refuse/<status>/...}: any request under it is answered {@code <status>} with OpenAI's error body
+ *       (an upstream that refuses every request: {@code base-url} {@code http://127.0.0.1:8900/refuse/503/v1}).
  *   <li>{@code GET /stub/info}: the sizes and CRC-32 of the fixed bodies, for clients that check what they
  *       received.
  * </ul>
@@ -62,6 +64,9 @@ import java.util.regex.Pattern;
  * --port=8900 [--threads=2] [--image-mib=20]}. It prints {@code STUB_PORT=<port>} once it listens.
  */
 public final class StubUpstream implements AutoCloseable {
+    /** The path prefix of an upstream that refuses every request: {@code /refuse/503/v1/...}. */
+    private static final String REFUSE = "/refuse/";
+
     private static final Pattern STREAM_TRUE = Pattern.compile("\"stream\"\\s*:\\s*true");
 
     private final EventLoopGroup group;
@@ -167,6 +172,10 @@ public final class StubUpstream implements AutoCloseable {
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             QueryStringDecoder uri = new QueryStringDecoder(req.uri());
             String path = uri.path();
+            if (path.startsWith(REFUSE)) {
+                refuse(ctx, path, keepAlive);
+                return;
+            }
             if (req.method().equals(HttpMethod.POST) && path.endsWith("/chat/completions")) {
                 String body = req.content().toString(StandardCharsets.UTF_8);
                 if (STREAM_TRUE.matcher(body).find()) {
@@ -185,6 +194,16 @@ public final class StubUpstream implements AutoCloseable {
             } else {
                 send(ctx, HttpResponseStatus.NOT_FOUND, bodies.notFound, keepAlive, false);
             }
+        }
+
+        /** {@code /refuse/<status>/...}: that status with OpenAI's error body, an upstream that refuses all. */
+        private static void refuse(ChannelHandlerContext ctx, String path, boolean keepAlive) {
+            int end = path.indexOf('/', REFUSE.length());
+            int status = Integer.parseInt(path.substring(REFUSE.length(), end < 0 ? path.length() : end));
+            byte[] body = ("{\"error\":{\"message\":\"refused by the stub\",\"type\":\"server_error\","
+                            + "\"param\":null,\"code\":null}}")
+                    .getBytes(StandardCharsets.UTF_8);
+            send(ctx, HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(body), keepAlive, true);
         }
 
         private static int intParam(QueryStringDecoder uri, String name, int dflt) {
@@ -222,6 +241,7 @@ public final class StubUpstream implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            System.err.println("stub: " + cause); // a broken stub must not pass for a broken proxy
             ctx.close();
         }
     }

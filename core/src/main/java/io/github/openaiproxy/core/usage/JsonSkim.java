@@ -2,7 +2,6 @@ package io.github.openaiproxy.core.usage;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.internal.Json;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
@@ -49,7 +48,10 @@ final class JsonSkim {
     private boolean imageKeys;
 
     private int capturing = OTHER;
-    private ByteArrayOutputStream capture;
+    /** The member being copied: a plain array, as ByteArrayOutputStream would take a lock per byte. */
+    private byte[] capture;
+
+    private int captured;
     private byte[] usage;
     private byte[] model;
     private byte[] scratch;
@@ -150,7 +152,8 @@ final class JsonSkim {
             case ':' -> {
                 if (depth == 1 && (topKey == USAGE || topKey == MODEL) && capturing == OTHER) {
                     capturing = topKey;
-                    capture = new ByteArrayOutputStream(topKey == MODEL ? 64 : 512);
+                    capture = new byte[topKey == MODEL ? 64 : 512];
+                    captured = 0;
                 } else {
                     append(c);
                 }
@@ -200,20 +203,23 @@ final class JsonSkim {
 
     private void append(byte c) {
         if (capturing != OTHER) {
-            if (capture.size() >= MAX_CAPTURE) {
+            if (captured >= MAX_CAPTURE) {
                 capturing = OTHER; // too large to be what it should be: not read
                 capture = null;
                 return;
             }
-            capture.write(c);
+            if (captured == capture.length) {
+                capture = java.util.Arrays.copyOf(capture, Math.min(MAX_CAPTURE, captured * 2));
+            }
+            capture[captured++] = c;
         }
     }
 
     private void endCapture() {
         if (capturing == USAGE) {
-            usage = capture.toByteArray();
+            usage = java.util.Arrays.copyOf(capture, captured);
         } else if (capturing == MODEL) {
-            model = capture.toByteArray();
+            model = java.util.Arrays.copyOf(capture, captured);
         }
         capturing = OTHER;
         capture = null;

@@ -397,6 +397,31 @@ class UsageTapTest {
     }
 
     @Test
+    void aUsageLargerThanTheCaptureLimitIsNotReadButTheOneJustUnderIs() {
+        // The copy of usage stops at JsonSkim.MAX_CAPTURE bytes: beyond it the answer is estimated, never held.
+        String usage = "{\"prompt_tokens\":7,\"completion_tokens\":5,\"note\":\"";
+        String over = usage + "x".repeat(JsonSkim.MAX_CAPTURE) + "\"}";
+        String under = usage + "x".repeat(JsonSkim.MAX_CAPTURE - usage.length() - 2) + "\"}";
+        assertThat(under).hasSize(JsonSkim.MAX_CAPTURE);
+        for (String u : List.of(over, under)) {
+            String body = "{\"model\":\"" + MODEL + "\",\"usage\":" + u + "}";
+            List<Metered> done = new CopyOnWriteArrayList<>();
+            List<String> got = relay(UsageTap.tap(json(body, 1000), spec(false), done::add));
+            assertThat(String.join("", got)).isEqualTo(body);
+            assertThat(done).singleElement().satisfies(m -> {
+                if (u == over) {
+                    assertThat(m.estimated()).isTrue();
+                    assertThat(m.usage()).isEqualTo(new TokenUsage(42, 0, 0, 0, 0));
+                } else {
+                    assertThat(m.estimated()).isFalse();
+                    assertThat(m.usage()).isEqualTo(new TokenUsage(7, 0, 5, 0, 0));
+                }
+                assertThat(m.answeringModel()).isEqualTo(MODEL);
+            });
+        }
+    }
+
+    @Test
     void aHostileUsageIsReadAsZeroNeverAsAFailure() {
         String body = "{\"model\":{\"x\":1},\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1e400,"
                 + "\"prompt_tokens_details\":\"many\",\"completion_tokens_details\":{\"reasoning_tokens\":99999999999999999999999}}}";
