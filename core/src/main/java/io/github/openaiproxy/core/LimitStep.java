@@ -187,7 +187,14 @@ final class LimitStep implements RequestStep {
         }
         // Only a token or money limit needs the estimate; without one the upstream judges the body alone.
         Estimate estimate = estimated
-                ? UsageEstimate.of(call, body, model, policy, tokens, config.defaultOutputTokens())
+                ? UsageEstimate.of(
+                        call,
+                        body,
+                        model,
+                        policy,
+                        tokens,
+                        config.defaultOutputTokens(),
+                        identity.kind().name() + ':' + identity.subject())
                 : Estimate.NONE;
         if (estimate.error() != null) {
             return ctx.respond(estimate.error());

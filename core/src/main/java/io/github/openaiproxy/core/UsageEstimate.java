@@ -62,17 +62,23 @@ final class UsageEstimate {
      * The request's estimate: input tokens by the model's tokenizer, plus the output cap it names (times
      * {@code n}), else the policy's {@code max-tokens}, else {@code limits.default-output-tokens}; images: {@code
      * n}. A cap that is no whole number, or is negative, is a 400; a huge one saturates (and then fits no
-     * limit).
+     * limit). {@code caller} (the identity) is whose long texts' counts the counter remembers for its next turn.
      */
     static Estimate of(
-            Call call, ObjectNode body, String model, Policy policy, TokenCounter tokens, int defaultOutputTokens) {
+            Call call,
+            ObjectNode body,
+            String model,
+            Policy policy,
+            TokenCounter tokens,
+            int defaultOutputTokens,
+            String caller) {
         if (call == Call.OTHER) {
             return new Estimate(0, 0, 0, null, null);
         }
         long input = 0;
         if (body != null) {
             try {
-                input = Math.max(0, tokens.inputTokens(model, body));
+                input = Math.max(0, tokens.inputTokens(model, body, caller));
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.DEBUG, "token count failed: {0}", e.toString());
             }

@@ -1,6 +1,8 @@
 package io.github.openaiproxy.core.usage;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingRegistry;
@@ -35,12 +37,42 @@ public final class TokenCounter {
     /** Characters of one body counted exactly; the rest is extrapolated (see {@code Budget}). */
     static final int EXACT_CHARS = 256 * 1024;
 
+    /** Texts at least this long are remembered per caller; shorter ones cost less to count than to look up. */
+    static final int REMEMBERED_FROM_CHARS = 64;
+    /** The characters of text remembered, over all callers (about 8 MB). */
+    static final long REMEMBERED_CHARS = 4_000_000;
+
     private static final TokenCounter STANDARD = new TokenCounter(Encodings.newLazyEncodingRegistry());
 
     private final EncodingRegistry registry;
+    /**
+     * Counts of texts a caller sent before: a chat sends its whole history again on every turn, and counting it
+     * again (jtokkit's o200k_base takes about 50 us for 300 tokens) would cost the most where it is worth the
+     * least. Kept per caller, never shared between callers, so how fast a count is tells no one what another
+     * caller sent. Bounded by characters; evicted on the caller's thread.
+     */
+    private final Cache<Remembered, Integer> remembered = Caffeine.newBuilder()
+            .maximumWeight(REMEMBERED_CHARS)
+            .weigher((Remembered k, Integer v) -> k.text().length() + k.caller().length())
+            .executor(Runnable::run)
+            .build();
+
+    /** A text counted for one caller with one encoding. */
+    private record Remembered(String caller, EncodingType encoding, String text) {}
 
     private TokenCounter(EncodingRegistry registry) {
         this.registry = registry;
+    }
+
+    /** A counter of its own (tests: its remembered counts start empty). */
+    static TokenCounter fresh() {
+        return new TokenCounter(Encodings.newLazyEncodingRegistry());
+    }
+
+    /** How many texts are remembered, over all callers (tests). */
+    long rememberedTexts() {
+        remembered.cleanUp();
+        return remembered.estimatedSize();
     }
 
     /** The shared counter (tokenizers are loaded once, lazily). */
@@ -82,10 +114,19 @@ public final class TokenCounter {
      * what it can.
      */
     public long inputTokens(String model, JsonNode body) {
+        return inputTokens(model, body, null);
+    }
+
+    /**
+     * As {@link #inputTokens(String, JsonNode)}, remembering the counts of long texts for {@code caller} (an
+     * identity: its history comes again with its next turn); {@code null} remembers nothing.
+     */
+    public long inputTokens(String model, JsonNode body, String caller) {
         if (body == null || !body.isObject()) {
             return 0;
         }
-        Budget enc = new Budget(registry.getEncoding(encodingOf(model)));
+        EncodingType type = encodingOf(model);
+        Budget enc = new Budget(registry.getEncoding(type), type, caller == null ? null : remembered, caller);
         long n = 0;
         JsonNode messages = body.get("messages");
         if (messages != null && messages.isArray()) {
@@ -173,12 +214,18 @@ public final class TokenCounter {
      */
     private static final class Budget {
         private final Encoding encoding;
+        private final EncodingType type;
+        private final Cache<Remembered, Integer> remembered;
+        private final String caller;
         private long left = EXACT_CHARS;
         private long chars;
         private long tokens;
 
-        Budget(Encoding encoding) {
+        Budget(Encoding encoding, EncodingType type, Cache<Remembered, Integer> remembered, String caller) {
             this.encoding = encoding;
+            this.type = type;
+            this.remembered = remembered;
+            this.caller = caller;
         }
 
         long count(String s) {
@@ -197,7 +244,9 @@ public final class TokenCounter {
         }
 
         private long exact(String s) {
-            int n = encoding.countTokensOrdinary(s);
+            int n = remembered != null && s.length() >= REMEMBERED_FROM_CHARS
+                    ? remembered.get(new Remembered(caller, type, s), k -> encoding.countTokensOrdinary(k.text()))
+                    : encoding.countTokensOrdinary(s);
             left -= s.length();
             chars += s.length();
             tokens += n;

@@ -201,4 +201,30 @@ class TokenCounterTest {
     void aNullBodyCountsNothing() {
         assertThat(COUNTER.inputTokens("gpt-4o", null)).isZero();
     }
+
+    @Test
+    void aCallersLongTextsAreRememberedForItsNextTurnAndNeverSharedWithAnotherCaller() throws Exception {
+        TokenCounter counter = TokenCounter.fresh();
+        String history = "The quick brown fox jumps over the lazy dog, again and again, turn after turn.";
+        JsonNode turn1 = json("{\"messages\":[{\"role\":\"user\",\"content\":\"" + history + "\"}]}");
+        JsonNode turn2 = json("{\"messages\":[{\"role\":\"user\",\"content\":\"" + history
+                + "\"},{\"role\":\"user\",\"content\":\"short\"}]}");
+        long expected1 = 3 + 3 + o200k("user") + o200k(history);
+
+        assertThat(counter.inputTokens("gpt-4o", turn1, "PROXY_KEY:k1")).isEqualTo(expected1);
+        assertThat(counter.rememberedTexts()).isEqualTo(1); // the short texts are counted, not remembered
+        // The next turn sends the history again: the same count, from memory.
+        assertThat(counter.inputTokens("gpt-4o", turn2, "PROXY_KEY:k1"))
+                .isEqualTo(expected1 + 3 + o200k("user") + o200k("short"));
+        assertThat(counter.rememberedTexts()).isEqualTo(1);
+        // Another caller sending the same text gets a count of its own (no hit from k1's: no timing oracle).
+        assertThat(counter.inputTokens("gpt-4o", turn1, "PROXY_KEY:k2")).isEqualTo(expected1);
+        assertThat(counter.rememberedTexts()).isEqualTo(2);
+        // Another encoding is another count; no caller remembers nothing.
+        assertThat(counter.inputTokens("gpt-4", turn1, "PROXY_KEY:k1"))
+                .isEqualTo(3 + 3 + CL100K.countTokensOrdinary("user") + CL100K.countTokensOrdinary(history));
+        assertThat(counter.rememberedTexts()).isEqualTo(3);
+        assertThat(counter.inputTokens("gpt-4o", turn1)).isEqualTo(expected1);
+        assertThat(counter.rememberedTexts()).isEqualTo(3);
+    }
 }
