@@ -74,11 +74,21 @@ public class LimitsBenchmark {
     static final byte[] ANSWER = StubBodies.chatCompletion();
     private static final long MANY = 1L << 50;
 
-    /** {@code chat400}: three messages, about 400 prompt tokens; {@code small}: the two-line body of the load runs. */
+    /**
+     * {@code chat400}: three messages, about 400 prompt tokens, the same every time (a history the caller's token
+     * counts are remembered for); {@code chat400turn}: the same, but the last message is new on every request (a
+     * chat's next turn: its history remembered, its question counted); {@code small}: the two-line body of the load
+     * runs.
+     */
     @Param({"chat400"})
     public String body;
 
     byte[] bytes;
+    /** {@code chat400turn}: the body before and after the point where each request's question begins. */
+    private byte[] head;
+
+    private byte[] tail;
+    private long turn;
     private com.fasterxml.jackson.databind.JsonNode parsed;
     private ProxyEngine none;
     private ProxyEngine limits;
@@ -88,7 +98,13 @@ public class LimitsBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        bytes = body(body);
+        bytes = body(body.equals("chat400turn") ? "chat400" : body);
+        if (body.equals("chat400turn")) {
+            String json = new String(bytes, StandardCharsets.UTF_8);
+            int at = json.indexOf("We bonded");
+            head = json.substring(0, at).getBytes(StandardCharsets.UTF_8);
+            tail = json.substring(at).getBytes(StandardCharsets.UTF_8);
+        }
         parsed = Json.parse(bytes);
         ProxyConfig plain = plain();
         none = ProxyEngine.create(plain, canned());
@@ -118,34 +134,47 @@ public class LimitsBenchmark {
         memoryLedgerOnly.close();
     }
 
+    /** The body of the next request: {@link #bytes}, or for {@code chat400turn} with a question of its own. */
+    private byte[] next() {
+        if (head == null) {
+            return bytes;
+        }
+        byte[] ticket = ("Ticket " + (++turn) + ": ").getBytes(StandardCharsets.UTF_8);
+        byte[] b = new byte[head.length + ticket.length + tail.length];
+        System.arraycopy(head, 0, b, 0, head.length);
+        System.arraycopy(ticket, 0, b, head.length, ticket.length);
+        System.arraycopy(tail, 0, b, head.length + ticket.length, tail.length);
+        return b;
+    }
+
     /** No quotas, no ledger: the step passes at once. */
     @Benchmark
     public int noLimits(Blackhole bh) {
-        return exchange(none, bytes, bh);
+        return exchange(none, next(), bh);
     }
 
     /** Every rate limit, concurrency and a token budget in memory. */
     @Benchmark
     public int memoryLimits(Blackhole bh) {
-        return exchange(limits, bytes, bh);
+        return exchange(limits, next(), bh);
     }
 
     /** The same, with a ledger that takes every record and keeps nothing. */
     @Benchmark
     public int memoryLimitsAndLedger(Blackhole bh) {
-        return exchange(limitsAndLedger, bytes, bh);
+        return exchange(limitsAndLedger, next(), bh);
     }
 
     /** No quotas, the in-memory ledger only ({@code ledger.store=memory}): the ledger's own cost per request. */
     @Benchmark
     public int memoryLedgerOnly(Blackhole bh) {
-        return exchange(memoryLedgerOnly, bytes, bh);
+        return exchange(memoryLedgerOnly, next(), bh);
     }
 
     /** The same, with the in-memory ledger ({@code ledger.store=memory}). */
     @Benchmark
     public int memoryLimitsAndMemoryLedger(Blackhole bh) {
-        return exchange(limitsAndMemoryLedger, bytes, bh);
+        return exchange(limitsAndMemoryLedger, next(), bh);
     }
 
     /** The part of the estimate that grows with the prompt: the parsed body's tokens by the model's tokenizer. */
@@ -200,7 +229,7 @@ public class LimitsBenchmark {
     /** Every limit counted in PostgreSQL ({@link JdbcLimitStore}, one transaction to reserve). */
     @Benchmark
     public int postgresLimits(Postgres pg, Blackhole bh) {
-        return exchange(pg.engine, bytes, bh);
+        return exchange(pg.engine, next(), bh);
     }
 
     /** The store's share of a request without the engine: the reservation awaited, release and settlement not. */
@@ -260,7 +289,7 @@ public class LimitsBenchmark {
     /** Every limit counted in Redis ({@link RedisLimitStore}, one script to reserve). */
     @Benchmark
     public int redisLimits(Redis redis, Blackhole bh) {
-        return exchange(redis.engine, bytes, bh);
+        return exchange(redis.engine, next(), bh);
     }
 
     /** The store's share of a request without the engine: the reservation awaited, release and settlement not. */

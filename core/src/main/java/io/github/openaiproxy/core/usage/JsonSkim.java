@@ -63,7 +63,7 @@ final class JsonSkim {
             return;
         }
         if (scratch == null) {
-            scratch = new byte[8192];
+            scratch = new byte[Math.min(8192, b.remaining())]; // a small answer needs no 8 KB copy
         }
         for (int at = b.position(); at < b.limit(); ) {
             int n = Math.min(scratch.length, b.limit() - at);
