@@ -233,6 +233,31 @@ class OpenTelemetryProxyObserverTest {
     }
 
     @Test
+    void aSubRequestOfAModuleRouteContinuesItsCallersTrace() throws Exception {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{"
+                                + "\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}")));
+        try (ProxyEngine engine = ProxyEngine.builder(
+                        EngineFixture.config(upstream.baseUrl()).build())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .build()) {
+            // What GraphQL's getAIResponse sends through the proxy's own routes, with its caller's trace context.
+            Answer answer = Answer.of(engine.handleSubRequest(
+                            EngineFixture.post("/v1/chat/completions", CHAT)
+                                    .header("traceparent", TRACEPARENT)
+                                    .build(),
+                            io.github.openaiproxy.core.access.Identity.anonymous(
+                                    "192.0.2.1", io.github.openaiproxy.core.access.Policy.ANONYMOUS))
+                    .get(30, java.util.concurrent.TimeUnit.SECONDS));
+            assertThat(answer.status()).isEqualTo(200);
+        }
+        SpanData request = one(spans.getFinishedSpanItems(), "chat gpt-4o", SpanKind.SERVER);
+        assertThat(request.getTraceId()).isEqualTo(TRACE_ID);
+        assertThat(request.getParentSpanId()).isEqualTo(CALLER_SPAN);
+    }
+
+    @Test
     void aClientsUnknownModelIsNoMetricAttributeAndOtherRoutesAreNotObserved() {
         upstream.server()
                 .stubFor(post(urlPathEqualTo("/v1/chat/completions"))

@@ -26,6 +26,8 @@ final class SubRequests {
             .build();
     /** A JSON answer larger than this is not read (image answers with several base64 images stay below). */
     static final int MAX_BODY = 64 * 1024 * 1024;
+    /** The W3C trace context headers a sub-request carries on. */
+    private static final List<String> TRACE_CONTEXT = List.of("traceparent", "tracestate");
 
     private SubRequests() {}
 
@@ -54,10 +56,12 @@ final class SubRequests {
                 throw new IllegalStateException("cannot write a sub-request body", e);
             }
         }
-        call.request()
-                .headers()
-                .allValues(KeyPolicy.CLIENT_KEY_HEADER)
-                .forEach(v -> b.header(KeyPolicy.CLIENT_KEY_HEADER, v));
+        java.net.http.HttpHeaders client = call.request().headers();
+        client.allValues(KeyPolicy.CLIENT_KEY_HEADER).forEach(v -> b.header(KeyPolicy.CLIENT_KEY_HEADER, v));
+        // The caller's W3C trace context: the sub-request's span continues the browser's trace.
+        for (String name : TRACE_CONTEXT) {
+            client.firstValue(name).ifPresent(v -> b.header(name, v));
+        }
         return b.build();
     }
 

@@ -50,6 +50,11 @@ public final class CompositeProxyObserver implements ProxyObserver {
         return beginEach(method, path, null, true);
     }
 
+    @Override
+    public Observation beginSubRequest(String method, String path, java.net.http.HttpHeaders headers) {
+        return beginEach(method, path, headers, true);
+    }
+
     private Observation beginEach(String method, String path, boolean subRequest) {
         return beginEach(method, path, null, subRequest);
     }

@@ -39,7 +39,9 @@ public final class GuardedObservation implements ProxyObserver.Observation {
         }
         try {
             ProxyObserver.Observation e = subRequest
-                    ? observer.beginSubRequest(method, path)
+                    ? headers == null
+                            ? observer.beginSubRequest(method, path)
+                            : observer.beginSubRequest(method, path, headers)
                     : headers == null ? observer.begin(method, path) : observer.begin(method, path, headers);
             return e == null || e == ProxyObserver.Observation.NONE
                     ? ProxyObserver.Observation.NONE

@@ -32,6 +32,15 @@ public interface ProxyObserver {
         return begin(method, path);
     }
 
+    /**
+     * A sub-request began, with its headers: the client request's W3C trace context ({@code traceparent},
+     * {@code tracestate}) goes along, so a tracing observer continues the caller's trace. By default {@link
+     * #beginSubRequest(String, String)}.
+     */
+    default Observation beginSubRequest(String method, String path, java.net.http.HttpHeaders headers) {
+        return beginSubRequest(method, path);
+    }
+
     /** Whether this observer wants usage and model details (which cost some parsing). */
     default boolean wantsDetails() {
         return this != NONE;

@@ -150,6 +150,12 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         return begin(method, path, null);
     }
 
+    /** A GraphQL call's sub-request: its span continues the trace of the GraphQL request's caller. */
+    @Override
+    public Observation beginSubRequest(String method, String path, HttpHeaders headers) {
+        return begin(method, path, headers);
+    }
+
     @Override
     public Observation begin(String method, String path, HttpHeaders headers) {
         String operation = GenAiConventions.operation(method, path);
