@@ -110,4 +110,79 @@ class OpenAiSdkImageStorageTest {
             assertThat(image.body()).isEqualTo(i == 0 ? one : two);
         }
     }
+
+    /** Two proxies on one PostgreSQL: an image one of them stored is served by the other, byte for byte. */
+    @Test
+    void twoInstancesOnOnePostgresServeEachOthersImages() throws Exception {
+        String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
+            assertThat(url)
+                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                    .isNotBlank();
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set");
+        org.postgresql.ds.PGSimpleDataSource pg = new org.postgresql.ds.PGSimpleDataSource();
+        pg.setURL(url);
+        pg.setUser(System.getenv("OPENAI_PROXY_TEST_PG_USER"));
+        pg.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+        // A table prefix of this run's own, dropped afterwards.
+        String prefix = "i" + java.util.UUID.randomUUID().toString().substring(0, 8) + "_";
+        byte[] image = png(40_000, 3);
+        upstream.stubFor(get("/files/3.png")
+                .willReturn(aResponse().withHeader("Content-Type", "image/png").withBody(image)));
+        upstream.stubFor(post("/v1/images/generations")
+                .willReturn(aResponse()
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"created\":1713833628,\"data\":[{\"url\":\"" + upstream.baseUrl()
+                                + "/files/3.png\"}]}")));
+        ProxyConfig config = ProxyConfig.builder()
+                .apiKey("sk-server-key-123456")
+                .upstream(UpstreamConfig.defaults().withBaseUrl(URI.create(upstream.baseUrl())))
+                .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.JDBC))
+                .build();
+        TomcatProxy other = null;
+        try {
+            proxy = TomcatProxy.servlet(ProxyEngine.builder(config)
+                    .imageStore(io.github.openaiproxy.core.images.JdbcImageStore.create(
+                            pg, prefix, java.time.Clock.systemUTC()))
+                    .build());
+            other = TomcatProxy.servlet(ProxyEngine.builder(config)
+                    .imageStore(io.github.openaiproxy.core.images.JdbcImageStore.create(
+                            pg, prefix, java.time.Clock.systemUTC()))
+                    .build());
+            client = OpenAIOkHttpClient.builder()
+                    .baseUrl("http://127.0.0.1:" + proxy.port() + "/v1")
+                    .apiKey("sk-client-placeholder")
+                    .maxRetries(0)
+                    .build();
+
+            String link = client.images()
+                    .generate(ImageGenerateParams.builder()
+                            .model(ImageModel.DALL_E_2)
+                            .prompt("A lighthouse")
+                            .build())
+                    .data()
+                    .orElseThrow()
+                    .get(0)
+                    .url()
+                    .orElseThrow();
+            assertThat(link).matches("/images/files/img_[A-Za-z0-9_-]{32}\\.png");
+            upstream.stubFor(get(anyUrl()).willReturn(aResponse().withStatus(403))); // the upstream's link expired
+            HttpResponse<byte[]> served = HttpClient.newHttpClient()
+                    .send(HttpRequest.newBuilder(other.uri(link)).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(served.statusCode()).isEqualTo(200);
+            assertThat(served.body()).isEqualTo(image);
+        } finally {
+            if (other != null) {
+                other.close();
+            }
+            try (java.sql.Connection c = pg.getConnection();
+                    java.sql.Statement st = c.createStatement()) {
+                for (String t : new String[] {"images", "images_schema_version"}) {
+                    st.execute("DROP TABLE IF EXISTS " + prefix + t + " CASCADE");
+                }
+            }
+        }
+    }
 }
