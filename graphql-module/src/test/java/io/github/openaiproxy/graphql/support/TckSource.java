@@ -15,9 +15,9 @@ import org.reactivestreams.tck.TestEnvironment;
 public final class TckSource {
     private TckSource() {}
 
-    /** 2 s for an expected signal (a loaded machine), 100 ms to see that none comes, polls every 10 ms. */
+    /** 2 s for an expected signal (a loaded machine), 50 ms to see that none comes, polls every 10 ms. */
     public static TestEnvironment environment() {
-        return new TestEnvironment(2000, 100, 10);
+        return new TestEnvironment(2000, 50, 10);
     }
 
     /** {@code elements} items, item {@code i} being the UTF-8 bytes of {@code text.apply(i)}. */
