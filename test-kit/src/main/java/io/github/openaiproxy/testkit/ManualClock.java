@@ -10,6 +10,11 @@ import java.time.ZoneOffset;
 public final class ManualClock extends Clock {
     private volatile Instant now = Instant.parse("2025-01-01T00:00:00Z");
 
+    /** Sets the clock to {@code instant} (forward or back). */
+    public void set(Instant instant) {
+        now = java.util.Objects.requireNonNull(instant, "instant");
+    }
+
     /** Moves the clock forward. */
     public void advance(Duration d) {
         now = now.plus(d);

@@ -1,18 +1,16 @@
 package io.github.openaiproxy.core.usage.ledger;
 
 import io.github.openaiproxy.core.usage.UsageRecord;
+import io.github.openaiproxy.testkit.ManualClock;
 import io.github.openaiproxy.testkit.UsageLedgerContract;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 
 /** The in-memory ledger passes the kit; its retention is judged by a clock the test sets. */
 class InMemoryUsageLedgerTest extends UsageLedgerContract {
     private static final Duration RETENTION = Duration.ofDays(30);
-    private final SetClock clock = new SetClock();
+    private final ManualClock clock = new ManualClock();
     private final InMemoryUsageLedger ledger = new InMemoryUsageLedger(100_000, RETENTION, clock);
 
     @Override
@@ -27,26 +25,6 @@ class InMemoryUsageLedgerTest extends UsageLedgerContract {
 
     @Override
     protected void purgeBefore(Instant cutoff) {
-        clock.now = cutoff.plus(RETENTION);
-    }
-
-    /** A clock a test sets. */
-    static final class SetClock extends Clock {
-        volatile Instant now = Instant.now();
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
+        clock.set(cutoff.plus(RETENTION));
     }
 }
