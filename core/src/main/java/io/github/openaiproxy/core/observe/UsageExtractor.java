@@ -3,6 +3,8 @@ package io.github.openaiproxy.core.observe;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.flow.ServerSentEvents;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.usage.TokenUsage;
+import io.github.openaiproxy.core.usage.UsageNumbers;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -10,8 +12,6 @@ import java.util.Optional;
 
 /** Finds the {@code usage} object in an upstream JSON body or SSE event, cheaply. */
 final class UsageExtractor {
-    private static final byte[] USAGE = "\"usage\"".getBytes(StandardCharsets.US_ASCII);
-
     private UsageExtractor() {}
 
     /**
@@ -53,37 +53,19 @@ final class UsageExtractor {
         }
     }
 
-    /** Whether {@code "usage"} is followed by an object (chunks carry {@code "usage":null} until the last). */
     private static boolean hasUsageObject(byte[] a, int len) {
-        outer:
-        for (int i = 0; i + USAGE.length <= len; i++) {
-            for (int j = 0; j < USAGE.length; j++) {
-                if (a[i + j] != USAGE[j]) {
-                    continue outer;
-                }
-            }
-            int k = i + USAGE.length;
-            while (k < len && (a[k] == ' ' || a[k] == ':' || a[k] == '\n' || a[k] == '\r' || a[k] == '\t')) {
-                k++;
-            }
-            if (k < len && a[k] == '{') {
-                return true;
-            }
-        }
-        return false;
+        return UsageNumbers.usageObject(a, 0, len) >= 0;
     }
 
     private static Optional<Usage> read(JsonNode usage) {
         if (!usage.isObject()) {
             return Optional.empty();
         }
-        long in = usage.has("prompt_tokens")
-                ? usage.path("prompt_tokens").asLong()
-                : usage.path("input_tokens").asLong();
-        long out = usage.has("completion_tokens")
-                ? usage.path("completion_tokens").asLong()
-                : usage.path("output_tokens").asLong();
-        long total = usage.has("total_tokens") ? usage.path("total_tokens").asLong() : in + out;
-        return Optional.of(new Usage(in, out, total));
+        TokenUsage t = UsageNumbers.read(usage, 0);
+        JsonNode total = usage.get("total_tokens");
+        return Optional.of(new Usage(
+                t.inputTokens(),
+                t.outputTokens(),
+                total != null && total.isIntegralNumber() ? total.asLong() : t.totalTokens()));
     }
 }

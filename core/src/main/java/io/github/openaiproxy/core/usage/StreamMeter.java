@@ -39,7 +39,6 @@ final class StreamMeter {
 
     private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] ERROR = "{\"error\"".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] USAGE = "\"usage\"".getBytes(StandardCharsets.US_ASCII);
 
     private final String requestModel;
     private final TokenCounter counter;
@@ -246,7 +245,7 @@ final class StreamMeter {
         if (start.contains("\"type\":\"image_") && start.contains(".completed\"")) {
             images++;
         }
-        int at = usageObject(a, from, to);
+        int at = UsageNumbers.usageObject(a, from, to);
         if (at >= 0) {
             try (JsonParser p = FACTORY.createParser(a, at, to - at)) {
                 if (p.nextToken() == JsonToken.START_OBJECT) {
@@ -330,26 +329,6 @@ final class StreamMeter {
             }
         }
         return true;
-    }
-
-    /** Where the object following a {@code "usage":} starts; -1 when there is none. */
-    private static int usageObject(byte[] a, int from, int to) {
-        outer:
-        for (int i = from; i + USAGE.length <= to; i++) {
-            for (int j = 0; j < USAGE.length; j++) {
-                if (a[i + j] != USAGE[j]) {
-                    continue outer;
-                }
-            }
-            int k = i + USAGE.length;
-            while (k < to && (isSpace(a[k]) || a[k] == ':')) {
-                k++;
-            }
-            if (k < to && a[k] == '{') {
-                return k;
-            }
-        }
-        return -1;
     }
 
     private static boolean isSpace(byte b) {
