@@ -114,7 +114,7 @@ final class AuthorizeStep implements RequestStep {
         // A body declared empty is read all the same (cheap when it is): the check judges the bytes sent on,
         // never what a header says about them.
         boolean declaredEmpty = RouteHandlers.declaredLength(ctx.request) == 0;
-        if (!declaredEmpty && !isCheckable(ctx.request)) {
+        if (!declaredEmpty && !RequestChecks.isReadableJson(ctx.request)) {
             return ctx.respond(uncheckable());
         }
         return RouteHandlers.readWhole(ctx, limit, bytes -> {
@@ -122,7 +122,7 @@ final class AuthorizeStep implements RequestStep {
                 ctx.body = bytes;
                 return next.proceed(ctx); // an empty body: nothing a body rule could judge
             }
-            if (declaredEmpty && !isCheckable(ctx.request)) {
+            if (declaredEmpty && !RequestChecks.isReadableJson(ctx.request)) {
                 return ctx.respond(uncheckable());
             }
             JsonNode json;
@@ -149,14 +149,6 @@ final class AuthorizeStep implements RequestStep {
             ctx.body = check.changed ? Json.bytes(object) : bytes;
             return next.proceed(ctx);
         });
-    }
-
-    /** Whether the rules can read the body: uncompressed JSON (not multipart, not compressed). */
-    private static boolean isCheckable(io.github.openaiproxy.core.http.ProxyRequest request) {
-        String type = request.headers().firstValue("content-type").orElse("");
-        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
-        return type.toLowerCase(Locale.ROOT).contains("json")
-                && encoding.strip().equalsIgnoreCase("identity");
     }
 
     /** The rules cannot be checked, so the request is refused (fails closed). */

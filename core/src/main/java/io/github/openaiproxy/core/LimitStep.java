@@ -27,7 +27,6 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -145,7 +144,7 @@ final class LimitStep implements RequestStep {
         if (ctx.body != null) {
             return admit(ctx, next, p, call, object(ctx.body), true); // the authorize or routing step read it
         }
-        if (!RequestChecks.hasBody(ctx.request) || !isJson(ctx.request)) {
+        if (!RequestChecks.hasBody(ctx.request) || !RequestChecks.isReadableJson(ctx.request)) {
             return admit(ctx, next, p, call, null, true); // multipart or compressed: streamed, settled on usage
         }
         return RouteHandlers.readWhole(ctx, bodyLimit, bytes -> {
@@ -163,13 +162,6 @@ final class LimitStep implements RequestStep {
         } catch (IOException | RuntimeException e) {
             return null; // not JSON: the upstream judges it; estimated as empty, settled on its answer
         }
-    }
-
-    private static boolean isJson(io.github.openaiproxy.core.http.ProxyRequest request) {
-        String type = request.headers().firstValue("content-type").orElse("");
-        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
-        return type.toLowerCase(Locale.ROOT).contains("json")
-                && encoding.strip().equalsIgnoreCase("identity");
     }
 
     // ---- before the call -------------------------------------------------------------------------------

@@ -226,6 +226,17 @@ final class RequestChecks {
         }
     }
 
+    /**
+     * Whether a body is JSON the proxy can read as it is: a JSON content type, not compressed (the policy's body
+     * rules, the limits' estimate and model routing read only such bodies; others stream on unread).
+     */
+    static boolean isReadableJson(ProxyRequest request) {
+        String type = request.headers().firstValue("content-type").orElse("");
+        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
+        return type.toLowerCase(java.util.Locale.ROOT).contains("json")
+                && encoding.strip().equalsIgnoreCase("identity");
+    }
+
     /** Whether the request's method carries a body the proxy reads; other methods go on with none. */
     static boolean hasBody(ProxyRequest request) {
         String m = request.method();

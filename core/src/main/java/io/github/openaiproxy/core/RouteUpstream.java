@@ -15,7 +15,6 @@ import io.github.openaiproxy.core.upstream.NamedUpstreamRequests;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import java.io.IOException;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -115,7 +114,7 @@ final class RouteUpstream implements RequestStep {
         if (!RequestChecks.hasBody(ctx.request)) {
             return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
         }
-        if (!isJson(ctx.request)) {
+        if (!RequestChecks.isReadableJson(ctx.request)) {
             return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
         }
         return RouteHandlers.readWhole(ctx, limit, bytes -> route(ctx, next, bytes));
@@ -253,12 +252,5 @@ final class RouteUpstream implements RequestStep {
         HeaderMap h = responses.baseHeaders();
         h.set("Content-Type", ResponseFactory.JSON).set("Content-Length", Integer.toString(body.length));
         return ProxyResponse.of(200, h.build(), body);
-    }
-
-    private static boolean isJson(io.github.openaiproxy.core.http.ProxyRequest request) {
-        String type = request.headers().firstValue("content-type").orElse("");
-        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
-        return type.toLowerCase(Locale.ROOT).contains("json")
-                && encoding.strip().equalsIgnoreCase("identity");
     }
 }
