@@ -142,7 +142,12 @@ final class LimitStep implements RequestStep {
             return admit(ctx, next, p, call, null, true); // requests only: the body is never read
         }
         if (ctx.body != null) {
-            return admit(ctx, next, p, call, object(ctx.body), true); // the authorize or routing step read it
+            // The authorize or routing step read it; the routing step parsed it too (unless an alias renamed it).
+            RouteUpstream.Target t = ctx.target;
+            ObjectNode parsed = t != null && t.clientJson() != null && ctx.body == t.clientBytes()
+                    ? t.clientJson()
+                    : object(ctx.body);
+            return admit(ctx, next, p, call, parsed, true);
         }
         if (!RequestChecks.hasBody(ctx.request) || !RequestChecks.isReadableJson(ctx.request)) {
             return admit(ctx, next, p, call, null, true); // multipart or compressed: streamed, settled on usage
