@@ -135,6 +135,30 @@ class StreamedPassThroughBodyHttpTest {
         assertThat(received.body().length).isLessThanOrEqualTo(limit);
     }
 
+    @ParameterizedTest(name = "{0} container")
+    @CsvSource({"tomcat", "jetty"})
+    void theJettyClientSendsTheRequestWithTheBodysFirstBytesNotBefore(String container) throws Exception {
+        start(container, "JETTY", 8L * 1024 * 1024);
+        byte[] body = "{\"input\":\"hello\"}".getBytes(StandardCharsets.US_ASCII);
+
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n");
+            // Head and first buffer go out in one write: nothing upstream while the client holds its body
+            // (and no upstream connection taken for a client that never sends it).
+            assertThat(upstream.requestLine.await(300, TimeUnit.MILLISECONDS))
+                    .as("the upstream got a request before the client sent any of its body")
+                    .isFalse();
+            c.write(body);
+            RawHttp.Response response = c.readResponse();
+            assertThat(response.status()).isEqualTo(200);
+        }
+
+        Received received = upstream.received.get(WAIT_SECONDS, TimeUnit.SECONDS);
+        assertThat(received.complete()).isTrue();
+        assertThat(received.body()).isEqualTo(body);
+    }
+
     /** Writes {@code body[from, to)} in 64 KiB pieces, as plain bytes or as chunks. */
     private static void send(RawHttp c, byte[] body, int from, int to, boolean plain) {
         for (int i = from; i < to; i += 64 * 1024) {
@@ -156,6 +180,7 @@ class StreamedPassThroughBodyHttpTest {
      * {@code 200 {}} once the body is complete.
      */
     static final class BodyReadingUpstream implements AutoCloseable {
+        final CountDownLatch requestLine = new CountDownLatch(1);
         final CountDownLatch firstBytes = new CountDownLatch(1);
         final CompletableFuture<Received> received = new CompletableFuture<>();
         private final ServerSocket server;
@@ -181,6 +206,7 @@ class StreamedPassThroughBodyHttpTest {
                 InputStream in = s.getInputStream();
                 Map<String, String> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
                 readLine(in); // request line
+                requestLine.countDown();
                 for (String line = readLine(in); line != null && !line.isEmpty(); line = readLine(in)) {
                     int colon = line.indexOf(':');
                     headers.put(

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -152,7 +153,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         JettyStreamedContent streamedContent = streamed;
         Scheduler.Task headersTimer = client.getScheduler()
                 .schedule(
-                        () -> r.abort(new HeadersTimeout()),
+                        () -> abort(r, streamedContent, new HeadersTimeout()),
                         config.responseTimeout().toMillis(),
                         TimeUnit.MILLISECONDS);
         r.onResponseContentSource((response, source) -> {
@@ -167,7 +168,7 @@ final class JettyUpstreamClient implements UpstreamClient {
                 Bodies.discard(body);
             }
         });
-        r.send(outcome -> {
+        Response.CompleteListener done = outcome -> {
             headersTimer.cancel();
             if (outcome.isFailed() && streamedContent != null) {
                 streamedContent.fail(outcome.getFailure()); // stop reading the client's body
@@ -176,13 +177,26 @@ final class JettyUpstreamClient implements UpstreamClient {
             if (waiting != null) {
                 waiting.completeExceptionally(translate(outcome.getFailure()));
             }
-        });
+        };
+        if (streamedContent != null) {
+            streamedContent.onFirstSignal(() -> r.send(done)); // the head goes out with the first buffer
+        } else {
+            r.send(done);
+        }
         result.whenComplete((response, error) -> {
             if (result.isCancelled()) {
-                r.abort(new CancellationException("the caller cancelled the upstream call"));
+                abort(r, streamedContent, new CancellationException("the caller cancelled the upstream call"));
             }
         });
         return result;
+    }
+
+    /** Aborts {@code r}; one still waiting for its body's first buffer is sent now, to fail at once. */
+    private static void abort(Request r, JettyStreamedContent content, Throwable cause) {
+        r.abort(cause);
+        if (content != null) {
+            content.fail(cause);
+        }
     }
 
     /** Methods whose empty body still gets {@code Content-Length: 0}, as servers expect. */
