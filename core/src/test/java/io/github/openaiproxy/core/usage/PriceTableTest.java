@@ -26,7 +26,7 @@ class PriceTableTest {
 
     @Test
     void theShippedTableSaysWhenItWasCopied() {
-        assertThat(SHIPPED.copied()).isEqualTo("2025-08");
+        assertThat(SHIPPED.copied()).isEqualTo("2026-10");
     }
 
     @ParameterizedTest
@@ -57,14 +57,52 @@ class PriceTableTest {
         "gpt-3.5-turbo-0125, 0.50, 0.50, 1.50",
         "GPT-4o-Mini, 0.15, 0.075, 0.60",
         // A snapshot priced differently from its model has its own line.
-        "gpt-4o-2024-05-13, 5.00, 5.00, 15.00"
+        "gpt-4o-2024-05-13, 5.00, 5.00, 15.00",
+        // The 2026 models.
+        "gpt-6-astra, 10.00, 1.00, 50.00",
+        "gpt-6.1-sol, 2.00, 0.10, 10.00",
+        "gpt-6-sol, 2.00, 0.20, 10.00",
+        "gpt-6-luna, 0.10, 0.01, 0.50",
+        "gpt-5.6-sol, 4.00, 0.40, 20.00",
+        "gpt-5.6-terra, 2.00, 0.20, 12.00",
+        "gpt-5.6-luna, 0.20, 0.02, 1.20",
+        "gpt-5.5, 5.00, 0.50, 30.00",
+        "gpt-5.4, 2.50, 0.25, 15.00",
+        "gpt-5.3-codex, 1.75, 0.175, 14.00",
+        "gpt-5.2, 1.75, 0.175, 14.00",
+        "gpt-5.1, 1.25, 0.125, 10.00",
+        // A variant priced differently from its family is not priced as the family.
+        "gpt-5.4-mini, 0.75, 0.075, 4.50",
+        "gpt-5.4-nano, 0.20, 0.02, 1.25",
+        "gpt-5.4-pro, 30.00, 30.00, 180.00",
+        "gpt-5.1-codex-mini, 0.25, 0.025, 2.00",
+        "gpt-image-1-mini, 2.00, 0.20, 8.00",
+        // Dated snapshots and variants without a line of their own find the longest priced name.
+        "gpt-5.4-2026-03-05, 2.50, 0.25, 15.00",
+        "gpt-5.4-mini-2026-03-17, 0.75, 0.075, 4.50",
+        "gpt-5.5-pro-2026-04-23, 30.00, 30.00, 180.00",
+        "gpt-5-pro-2025-10-06, 15.00, 15.00, 120.00",
+        "gpt-5.6-sol-2026-09-03, 4.00, 0.40, 20.00",
+        "gpt-5.2-codex, 1.75, 0.175, 14.00",
+        "gpt-5.1-codex-max, 1.25, 0.125, 10.00",
+        "gpt-image-2-2026-04-21, 2.50, 0.625, 15.00"
     })
     void shippedPrices(String model, String input, String cached, String output) {
         assertThat(SHIPPED.find(model)).contains(price(input, cached, output));
     }
 
     @ParameterizedTest
-    @CsvSource({"my-local-model", "gpt", "gpt-4o2", "ft:gpt-4o-mini-2024-07-18:acme::x1", "''"})
+    @CsvSource({
+        "my-local-model",
+        "gpt",
+        "gpt-4o2",
+        "ft:gpt-4o-mini-2024-07-18:acme::x1",
+        "''",
+        // A family name that is no model of its own, and a newer model than the table knows.
+        "gpt-6",
+        "gpt-image-2.5",
+        "gpt-6.2-sol"
+    })
     void unpricedModels(String model) {
         assertThat(SHIPPED.find(model)).isEmpty();
         assertThat(SHIPPED.costNanoUsd(model, new TokenUsage(10, 0, 10, 0, 0), null, null))
@@ -128,6 +166,12 @@ class PriceTableTest {
         // gpt-image-1: 50 text tokens in at $5/M, 1056 image tokens out at $40/M
         assertThat(SHIPPED.costNanoUsd("gpt-image-1", new TokenUsage(50, 0, 1056, 0, 1), "1024x1024", "medium"))
                 .isEqualTo(OptionalLong.of(50 * 5_000L + 1056 * 40_000L));
+        // gpt-image-2: 100 text tokens in (40 cached) at $2.50/M and $0.625/M, 1000 image tokens out at $15/M
+        assertThat(SHIPPED.costNanoUsd("gpt-image-2", new TokenUsage(100, 40, 1000, 0, 1), "1024x1024", "high"))
+                .isEqualTo(OptionalLong.of(60 * 2_500L + 40 * 625L + 1000 * 15_000L));
+        // The later GPT Image models have no per-image price: an answer without usage is unpriced.
+        assertThat(SHIPPED.costNanoUsd("gpt-image-2", new TokenUsage(0, 0, 0, 0, 1), "1024x1024", "high"))
+                .isEmpty();
     }
 
     @Test
