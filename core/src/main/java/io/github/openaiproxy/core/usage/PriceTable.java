@@ -17,8 +17,8 @@ import java.util.Set;
 
 /**
  * What models cost, in US dollars: input, cached input and output tokens per million, and images per
- * quality and size. {@link #shipped()} holds OpenAI's prices as published on openai.com/api/pricing when they
- * were copied ({@link #copied()}); {@link #from(PricesConfig)} adds the configured overrides and default price.
+ * quality and size. {@link #shipped()} holds OpenAI's published Standard-tier prices (developers.openai.com/api/docs/pricing) as
+ * of the month they were copied ({@link #copied()}); {@link #from(PricesConfig)} adds the configured overrides and default price.
  *
  * <p>A model name finds its price by exact name, else by the longest priced name it starts with followed by
  * {@code -}: the snapshot {@code gpt-4o-2024-08-06} is priced as {@code gpt-4o}, {@code gpt-4o-mini-2024-07-18}
@@ -84,7 +84,7 @@ public final class PriceTable {
         return new PriceTable(SHIPPED.copied, m, i, config.defaultPrice());
     }
 
-    /** When the shipped prices were copied from openai.com, for example {@code 2025-08}. */
+    /** The month the shipped prices are from, for example {@code 2026-10}. */
     public String copied() {
         return copied;
     }
