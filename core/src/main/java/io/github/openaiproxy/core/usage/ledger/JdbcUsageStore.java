@@ -13,11 +13,11 @@ import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -51,6 +51,8 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     private final String daily;
     private final String versions;
     private final boolean postgres;
+    /** Whether the raw rows may go by COPY: PostgreSQL, and its driver (optional for core) is here. */
+    private final boolean copy;
 
     private JdbcUsageStore(DataSource dataSource, String prefix, boolean postgres) {
         this.dataSource = dataSource;
@@ -58,6 +60,17 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         this.daily = prefix + "usage_daily";
         this.versions = prefix + "usage_schema_version";
         this.postgres = postgres;
+        this.copy = postgres && pgjdbcPresent();
+    }
+
+    /** Whether pgjdbc can be loaded from here, so that {@link PostgresCopy} links. */
+    private static boolean pgjdbcPresent() {
+        try {
+            Class.forName("org.postgresql.PGConnection", false, JdbcUsageStore.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     /** A store on {@code dataSource} (which it never closes) with the default table prefix. */
@@ -183,14 +196,23 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
 
     private static final int RAW_COLUMNS = 24;
 
-    private void insertRaw(Connection c, List<UsageRecord> batch) throws SQLException {
-        for (int from = 0; from < batch.size(); from += ROWS_PER_STATEMENT) {
-            List<UsageRecord> chunk = batch.subList(from, Math.min(batch.size(), from + ROWS_PER_STATEMENT));
-            try (PreparedStatement p = c.prepareStatement("INSERT INTO " + raw
-                    + " (at, identity_kind, identity_id, key_id, owner, policy, route, requested_model, answering_model,"
+    /** The raw columns a row is written to, in {@link PostgresCopy}'s order too. */
+    private static final String RAW_COLUMN_LIST =
+            "at, identity_kind, identity_id, key_id, owner, policy, route, requested_model, answering_model,"
                     + " upstream, upstream_status, proxy_status, input_tokens, cached_input_tokens, output_tokens,"
                     + " reasoning_tokens, images, cost_nano_usd, estimated, streamed, outcome, duration_micros,"
-                    + " first_event_micros, upstream_request_id) VALUES " + values(RAW_COLUMNS, chunk.size()))) {
+                    + " first_event_micros, upstream_request_id";
+
+    private void insertRaw(Connection c, List<UsageRecord> batch) throws SQLException {
+        // PostgreSQL through pgjdbc: binary COPY, several times less CPU per row for this thread and the server.
+        if (copy && PostgresCopy.accepts(c)) {
+            PostgresCopy.copy(c, raw, RAW_COLUMN_LIST, batch);
+            return;
+        }
+        for (int from = 0; from < batch.size(); from += ROWS_PER_STATEMENT) {
+            List<UsageRecord> chunk = batch.subList(from, Math.min(batch.size(), from + ROWS_PER_STATEMENT));
+            try (PreparedStatement p = c.prepareStatement(
+                    "INSERT INTO " + raw + " (" + RAW_COLUMN_LIST + ") VALUES " + values(RAW_COLUMNS, chunk.size()))) {
                 int i = 1;
                 for (UsageRecord r : chunk) {
                     p.setObject(i++, OffsetDateTime.ofInstant(r.at(), ZoneOffset.UTC));
@@ -233,18 +255,19 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         return b.toString();
     }
 
-    /** One daily row's key. */
+    /** One daily row's key; the day as days since 1970-01-01 (UTC), so that no date is made per record. */
     private record DayKey(
-            LocalDate day,
+            long epochDay,
             String keyId,
             String identityKind,
             String identityId,
             String owner,
             String policy,
-            String model) {
+            String model)
+            implements Comparable<DayKey> {
         static DayKey of(UsageRecord r) {
             return new DayKey(
-                    r.at().atOffset(ZoneOffset.UTC).toLocalDate(),
+                    Math.floorDiv(r.at().getEpochSecond(), 86_400L),
                     orEmpty(LedgerRows.clip(r.keyId(), LedgerRows.SHORT)),
                     LedgerRows.clip(r.identityKind(), 16),
                     LedgerRows.clip(r.identityId(), LedgerRows.ID),
@@ -253,28 +276,55 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
                     orEmpty(LedgerRows.model(r)));
         }
 
+        LocalDate day() {
+            return LocalDate.ofEpochDay(epochDay);
+        }
+
         /** The order rows are upserted in: one order for every writer, so two instances cannot deadlock. */
-        String sortKey() {
-            return String.join("\u0000", day.toString(), keyId, identityKind, identityId, owner, policy, model);
+        @Override
+        public int compareTo(DayKey o) {
+            int c = Long.compare(epochDay, o.epochDay);
+            c = c != 0 ? c : keyId.compareTo(o.keyId);
+            c = c != 0 ? c : identityKind.compareTo(o.identityKind);
+            c = c != 0 ? c : identityId.compareTo(o.identityId);
+            c = c != 0 ? c : owner.compareTo(o.owner);
+            c = c != 0 ? c : policy.compareTo(o.policy);
+            return c != 0 ? c : model.compareTo(o.model);
         }
     }
 
-    /** The batch summed per daily row, in a fixed order. */
-    private static Map<String, Map.Entry<DayKey, UsageSummary>> rollup(List<UsageRecord> batch) {
-        Map<String, Map.Entry<DayKey, UsageSummary>> sums = new TreeMap<>();
+    /**
+     * The batch summed per daily row, in {@link DayKey}'s order. Sums in arrays of counters, one per daily row,
+     * and only then a summary per daily row: a record adds to its row and allocates nothing but its key.
+     */
+    private static List<Map.Entry<DayKey, UsageSummary>> rollup(List<UsageRecord> batch) {
+        Map<DayKey, long[]> sums = new HashMap<>();
+        DayKey lastKey = null;
+        long[] last = null;
         for (UsageRecord r : batch) {
             DayKey k = DayKey.of(r);
-            UsageSummary s = LedgerRows.summary(r, null);
-            sums.merge(
-                    k.sortKey(),
-                    Map.entry(k, s),
-                    (a, b) -> Map.entry(a.getKey(), a.getValue().plus(b.getValue())));
+            long[] s = k.equals(lastKey) ? last : sums.computeIfAbsent(k, x -> new long[8]);
+            s[0]++;
+            s[1] += r.usage().inputTokens();
+            s[2] += r.usage().cachedInputTokens();
+            s[3] += r.usage().outputTokens();
+            s[4] += r.usage().reasoningTokens();
+            s[5] += r.usage().images();
+            s[6] += r.costNanoUsd();
+            s[7] += r.estimated() ? 1 : 0;
+            lastKey = k;
+            last = s;
         }
-        return sums;
+        List<Map.Entry<DayKey, UsageSummary>> rows = new ArrayList<>(sums.size());
+        for (Map.Entry<DayKey, long[]> e : sums.entrySet()) {
+            long[] s = e.getValue();
+            rows.add(Map.entry(e.getKey(), new UsageSummary(null, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])));
+        }
+        rows.sort(Map.Entry.comparingByKey());
+        return rows;
     }
 
-    private void upsertDaily(Connection c, Map<String, Map.Entry<DayKey, UsageSummary>> rows) throws SQLException {
-        List<Map.Entry<DayKey, UsageSummary>> all = new ArrayList<>(rows.values());
+    private void upsertDaily(Connection c, List<Map.Entry<DayKey, UsageSummary>> all) throws SQLException {
         if (!postgres) {
             // H2: one MERGE per daily row, in a JDBC batch.
             try (PreparedStatement p = c.prepareStatement(h2Merge())) {
