@@ -53,6 +53,8 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     private final boolean postgres;
     /** Whether the raw rows may go by COPY: PostgreSQL, and its driver (optional for core) is here. */
     private final boolean copy;
+    /** PostgreSQL's daily upsert, one statement for a whole batch. */
+    private final String postgresUpsert;
 
     private JdbcUsageStore(DataSource dataSource, String prefix, boolean postgres) {
         this.dataSource = dataSource;
@@ -61,6 +63,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         this.versions = prefix + "usage_schema_version";
         this.postgres = postgres;
         this.copy = postgres && pgjdbcPresent();
+        this.postgresUpsert = postgresUpsert();
     }
 
     /** Whether pgjdbc can be loaded from here, so that {@link PostgresCopy} links. */
@@ -336,21 +339,49 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
             }
             return;
         }
-        // PostgreSQL: many rows per INSERT ... ON CONFLICT; each key once per statement (the batch was summed).
-        for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT) {
-            List<Map.Entry<DayKey, UsageSummary>> chunk =
-                    all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT));
-            try (PreparedStatement p = c.prepareStatement(postgresUpsert(chunk.size()))) {
-                int i = 1;
-                for (Map.Entry<DayKey, UsageSummary> e : chunk) {
-                    i = bindDaily(p, i, e.getKey(), e.getValue());
-                }
-                p.executeUpdate();
+        // PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT for the whole batch, each key once
+        // (the batch was summed): 15 array parameters however many rows, one statement text that the driver
+        // prepares once per connection, instead of thousands of parameters to bind and parse.
+        int n = all.size();
+        Integer[] days = new Integer[n];
+        String[][] keys = new String[KEY_COLUMNS.length - 1][n];
+        Long[][] sums = new Long[SUM_COLUMNS.length][n];
+        for (int r = 0; r < n; r++) {
+            DayKey k = all.get(r).getKey();
+            UsageSummary s = all.get(r).getValue();
+            days[r] = Math.toIntExact(k.epochDay());
+            keys[0][r] = k.keyId();
+            keys[1][r] = k.identityKind();
+            keys[2][r] = k.identityId();
+            keys[3][r] = k.owner();
+            keys[4][r] = k.policy();
+            keys[5][r] = k.model();
+            long[] v = {
+                s.requests(),
+                s.inputTokens(),
+                s.cachedInputTokens(),
+                s.outputTokens(),
+                s.reasoningTokens(),
+                s.images(),
+                s.costNanoUsd(),
+                s.estimated()
+            };
+            for (int j = 0; j < v.length; j++) {
+                sums[j][r] = v[j];
             }
         }
+        try (PreparedStatement p = c.prepareStatement(postgresUpsert)) {
+            int i = 1;
+            p.setArray(i++, c.createArrayOf("int4", days));
+            for (String[] column : keys) {
+                p.setArray(i++, c.createArrayOf("varchar", column));
+            }
+            for (Long[] column : sums) {
+                p.setArray(i++, c.createArrayOf("int8", column));
+            }
+            p.executeUpdate();
+        }
     }
-
-    private static final int DAILY_COLUMNS = 15;
 
     /** Binds one daily row from parameter {@code i}; returns the next parameter's index. */
     private static int bindDaily(PreparedStatement p, int i, DayKey k, UsageSummary s) throws SQLException {
@@ -372,7 +403,11 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         return i;
     }
 
-    private String postgresUpsert(int rows) {
+    /**
+     * The rows of the arrays, in their order ({@code WITH ORDINALITY}: every writer locks daily rows in {@link
+     * DayKey}'s order, so two instances cannot deadlock), each added to its daily row or inserted.
+     */
+    private String postgresUpsert() {
         StringBuilder set = new StringBuilder();
         for (String col : SUM_COLUMNS) {
             set.append(set.isEmpty() ? "" : ", ")
@@ -384,8 +419,12 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
                     .append(" + EXCLUDED.")
                     .append(col);
         }
-        return "INSERT INTO " + daily + " (" + KEYS + ", " + SUMS + ") VALUES " + values(DAILY_COLUMNS, rows)
-                + " ON CONFLICT (" + KEYS + ") DO UPDATE SET " + set;
+        return "INSERT INTO " + daily + " (" + KEYS + ", " + SUMS + ") SELECT DATE '1970-01-01' + d, "
+                + KEYS.substring(KEYS.indexOf(',') + 2)
+                + ", " + SUMS + " FROM unnest(?::int4[]" + ", ?::varchar[]".repeat(KEY_COLUMNS.length - 1)
+                + ", ?::int8[]".repeat(SUM_COLUMNS.length) + ") WITH ORDINALITY AS s (d, "
+                + KEYS.substring(KEYS.indexOf(',') + 2) + ", " + SUMS + ", n) ORDER BY n ON CONFLICT (" + KEYS
+                + ") DO UPDATE SET " + set;
     }
 
     private String h2Merge() {
