@@ -26,10 +26,11 @@ import javax.sql.DataSource;
  *
  * <ul>
  *   <li>{@code <prefix>usage}: one row per request, every field of a {@link UsageRecord} (the cost as integer
- *       nano-dollars), indexed by identity and time, by key and time, and by time;
+ *       nano-dollars), indexed by identity and time, by key and time, and by time; written by binary {@code COPY}
+ *       on PostgreSQL through pgjdbc ({@link PostgresCopy}), by multi-row {@code INSERT} elsewhere;
  *   <li>{@code <prefix>usage_daily}: the rows summed per UTC day, key, identity, owner, policy and model, upserted
- *       in the same transaction as each batch ({@code INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code
- *       MERGE} on H2), so that a summary over whole days reads these few rows, not millions.
+ *       in the same transaction as each batch (one {@code INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE}
+ *       on PostgreSQL, {@code MERGE} on H2), so that a summary over whole days reads these few rows, not millions.
  * </ul>
  *
  * A query sums the rollups of the whole days in its range and the raw rows of the partial days at its ends.
@@ -37,6 +38,7 @@ import javax.sql.DataSource;
  * a bound parameter. The schema is migrated as the other stores' ({@code <prefix>usage_schema_version}).
  */
 public final class JdbcUsageStore implements UsageSink, UsageQueries {
+    private static final System.Logger LOG = System.getLogger(JdbcUsageStore.class.getName());
     /** The default table name prefix, the session store's. */
     public static final String DEFAULT_PREFIX = "openai_proxy_";
 
@@ -51,8 +53,11 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     private final String daily;
     private final String versions;
     private final boolean postgres;
-    /** Whether the raw rows may go by COPY: PostgreSQL, and its driver (optional for core) is here. */
-    private final boolean copy;
+    /**
+     * Whether the raw rows may go by COPY: PostgreSQL, and its driver (optional for core) is here; turned off for
+     * good by a server that says it does not support binary COPY (a PostgreSQL look-alike).
+     */
+    private volatile boolean copy;
     /** PostgreSQL's daily upsert, one statement for a whole batch. */
     private final String postgresUpsert;
 
@@ -209,7 +214,15 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     private void insertRaw(Connection c, List<UsageRecord> batch) throws SQLException {
         // PostgreSQL through pgjdbc: binary COPY, several times less CPU per row for this thread and the server.
         if (copy && PostgresCopy.accepts(c)) {
-            PostgresCopy.copy(c, raw, RAW_COLUMN_LIST, batch);
+            try {
+                PostgresCopy.copy(c, raw, RAW_COLUMN_LIST, batch);
+            } catch (SQLException e) {
+                if (e.getSQLState() != null && e.getSQLState().startsWith("0A")) { // feature_not_supported
+                    copy = false; // the ledger tries the batch again, then with INSERT
+                    LOG.log(System.Logger.Level.WARNING, "usage ledger: the database refused COPY; rows are inserted");
+                }
+                throw e;
+            }
             return;
         }
         for (int from = 0; from < batch.size(); from += ROWS_PER_STATEMENT) {
