@@ -29,7 +29,7 @@ import java.util.SplittableRandom;
  * <pre>
  * OPENAI_PROXY_TEST_PG_URL=jdbc:postgresql://127.0.0.1:5432/db OPENAI_PROXY_TEST_PG_USER=u OPENAI_PROXY_TEST_PG_PASSWORD=p \
  *   java -cp benchmarks/target/openai-proxy-benchmarks.jar io.github.openaiproxy.benchmarks.ledger.LedgerBenchmark \
- *   [rows=1000000] [keys=1000] [days=35] [queries=1000] [batch=500] [keep=false]
+ *   [rows=1000000] [keys=1000] [days=35] [queries=1000] [batch=500] [keep=false] [ordered=false]
  * </pre>
  *
  * ({@code -Dledger.pg.url=...} instead of the variable works too.) The tables are {@code bench_ledger_*}, dropped
@@ -52,6 +52,10 @@ public final class LedgerBenchmark {
         int queries = arg(args, "queries", 1000);
         int batch = arg(args, "batch", 500);
         boolean keep = Arrays.asList(args).contains("keep=true");
+        // ordered=true: the records come in time order, as a proxy records them (its rows' times are arrival
+        // times), so every index grows at its end; by default the times are random over the days, which costs
+        // PostgreSQL about twice the CPU per row (inserts all over its indexes).
+        boolean ordered = Arrays.asList(args).contains("ordered=true");
         String url = System.getProperty("ledger.pg.url", System.getenv("OPENAI_PROXY_TEST_PG_URL"));
         if (url == null || url.isBlank()) {
             System.err.println("set OPENAI_PROXY_TEST_PG_URL (or -Dledger.pg.url) to a PostgreSQL server");
@@ -69,8 +73,8 @@ public final class LedgerBenchmark {
             Clock clock = Clock.systemUTC();
             JdbcUsageStore store = JdbcUsageStore.create(ds, PREFIX, clock);
             System.out.printf(
-                    "PostgreSQL %s; %,d rows over %,d keys and %d days, batches of %d%n",
-                    version(ds), rows, keys, days, batch);
+                    "PostgreSQL %s; %,d rows over %,d keys and %d days (%s), batches of %d%n",
+                    version(ds), rows, keys, days, ordered ? "in time order" : "random times", batch);
 
             // 1. The writer: the ledger's own thread, bounded queue; the producer backs off rather than overflow,
             // so what is measured is the writer's sustained rate.
@@ -87,7 +91,10 @@ public final class LedgerBenchmark {
                 while (ledger.queued() >= config.queueSize() - 1) {
                     Thread.onSpinWait();
                 }
-                ledger.record(record(random, now, keys, days));
+                Instant at = ordered
+                        ? now.minusSeconds((long) days * 86_400).plusMillis((long) days * 86_400_000L * i / rows)
+                        : now.minusSeconds(random.nextLong((long) days * 86_400));
+                ledger.record(record(random, at, keys));
             }
             // Everything written (before close(), while the writer thread still lives): its CPU time is read.
             while (ledger.written() + ledger.failed() < rows) {
@@ -138,13 +145,13 @@ public final class LedgerBenchmark {
         }
     }
 
-    private static UsageRecord record(SplittableRandom random, Instant now, int keys, int days) {
+    private static UsageRecord record(SplittableRandom random, Instant at, int keys) {
         int key = random.nextInt(keys);
         String model = MODELS[random.nextInt(MODELS.length)];
         long in = random.nextInt(4000);
         long out = random.nextInt(1000);
         return new UsageRecord(
-                now.minusSeconds(random.nextLong((long) days * 86_400)),
+                at,
                 "PROXY_KEY",
                 "key_" + key,
                 "key_" + key,
