@@ -22,6 +22,9 @@ class ArchitectureTest {
     /** The Redis limit store, nested classes included: the one class that uses the optional Lettuce. */
     private static final String REDIS_CLASS =
             java.util.regex.Pattern.quote(CORE + ".limits.RedisLimitStore") + "(\\$.*)?";
+    /** The usage ledger's COPY writer, the one class that speaks the optional pgjdbc driver. */
+    private static final String PG_COPY_CLASS =
+            java.util.regex.Pattern.quote(CORE + ".usage.ledger.PostgresCopy") + "(\\$.*)?";
     /** The Jetty classes, nested ones included. */
     private static final String JETTY_CLASS = ".*\\.Jetty[^.]*";
 
@@ -59,6 +62,8 @@ class ArchitectureTest {
                 .resideOutsideOfPackage(CORE + ".observe.otel")
                 .and()
                 .haveNameNotMatching(S3_CLASS)
+                .and()
+                .haveNameNotMatching(PG_COPY_CLASS)
                 .should()
                 .onlyDependOnClassesThat()
                 .resideInAnyPackage(
@@ -160,6 +165,18 @@ class ArchitectureTest {
                 .should()
                 .dependOnClassesThat()
                 .resideInAPackage("org.eclipse.jetty..")
+                .check(core);
+    }
+
+    @Test
+    void onlyPostgresCopyTouchesTheOptionalPostgresDriver() {
+        // pgjdbc is optional: the ledger's JdbcUsageStore loads PostgresCopy only when the driver is present.
+        noClasses()
+                .that()
+                .haveNameNotMatching(PG_COPY_CLASS)
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("org.postgresql..")
                 .check(core);
     }
 

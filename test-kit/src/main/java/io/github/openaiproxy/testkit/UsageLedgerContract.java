@@ -244,6 +244,49 @@ public abstract class UsageLedgerContract {
         assertThat(rows.get(0).group()).startsWith("mxxx").hasSizeLessThanOrEqualTo(128 + "-2024-08-06".length());
     }
 
+    /**
+     * Tabs, newlines, backslashes, quotes, COPY's own markers, control characters, NUL and characters beyond the
+     * basic plane in 10 KB values are kept as they are (cut to the column; a NUL, which PostgreSQL cannot store,
+     * as U+FFFD), whether summed from the daily rows or from the raw ones, and an ordinary row of the same batch
+     * is counted too.
+     */
+    @Test
+    void controlCharactersAndHugeValuesRoundTrip() {
+        String tag = tag();
+        String odd = "\t\n\r\\N\\.\\\u0000\u0001\u001f'\",|\u00e9\u20ac\ud83d\ude00x";
+        String model = ("m" + odd).repeat(10_000 / odd.length());
+        String owner = ("o" + tag + odd).repeat(10_000 / odd.length());
+        Instant at = daysAgo(1).plusSeconds(7);
+        write(List.of(
+                row(at, "key_" + tag, owner, "keys", model, 1, 2, 3),
+                row(at, "key_" + tag, null, "keys", "gpt-4o", 10, 20, 30)));
+        String stored = cut(model + "-2024-08-06", 128);
+        String storedOwner = cut(owner, 200);
+        for (UsageQuery q : List.of(
+                UsageQuery.of(daysAgo(2), daysAgo(0), UsageQuery.By.MODEL), // the daily rows
+                UsageQuery.of(at, at.plusSeconds(1), UsageQuery.By.MODEL))) { // the raw rows
+            assertThat(queries().summarize(q.withKeyId("key_" + tag)))
+                    .extracting(UsageSummary::group, UsageSummary::requests, UsageSummary::inputTokens)
+                    .containsExactlyInAnyOrder(
+                            org.assertj.core.groups.Tuple.tuple(stored, 1L, 1L),
+                            org.assertj.core.groups.Tuple.tuple("gpt-4o-2024-08-06", 1L, 10L));
+            UsageQuery byUser =
+                    UsageQuery.of(q.since(), q.until(), UsageQuery.By.USER).withKeyId("key_" + tag);
+            assertThat(queries().summarize(byUser))
+                    .extracting(UsageSummary::group)
+                    .containsExactlyInAnyOrder(storedOwner, null);
+        }
+    }
+
+    /** What a store keeps of {@code s}: its first {@code max} characters, NUL as U+FFFD. */
+    private static String cut(String s, int max) {
+        String c = s.substring(0, Math.min(max, s.length()));
+        assertThat(Character.isHighSurrogate(c.charAt(c.length() - 1)))
+                .as("no pair cut in two")
+                .isFalse();
+        return c.replace('\u0000', '\ufffd');
+    }
+
     /** Retention removes what is older than the cutoff and keeps the rest, rollups and raw rows alike. */
     @Test
     void retentionDeletesOldRowsOnly() {

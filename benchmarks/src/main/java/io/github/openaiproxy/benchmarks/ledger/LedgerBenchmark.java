@@ -29,7 +29,7 @@ import java.util.SplittableRandom;
  * <pre>
  * OPENAI_PROXY_TEST_PG_URL=jdbc:postgresql://127.0.0.1:5432/db OPENAI_PROXY_TEST_PG_USER=u OPENAI_PROXY_TEST_PG_PASSWORD=p \
  *   java -cp benchmarks/target/openai-proxy-benchmarks.jar io.github.openaiproxy.benchmarks.ledger.LedgerBenchmark \
- *   [rows=1000000] [keys=1000] [days=35] [queries=1000] [batch=500] [keep=false]
+ *   [rows=1000000] [keys=1000] [days=35] [queries=1000] [batch=500] [keep=false] [ordered=false]
  * </pre>
  *
  * ({@code -Dledger.pg.url=...} instead of the variable works too.) The tables are {@code bench_ledger_*}, dropped
@@ -37,6 +37,9 @@ import java.util.SplittableRandom;
  */
 public final class LedgerBenchmark {
     private static final String PREFIX = "bench_ledger_";
+    /** The benchmark's connections' application name: how its PostgreSQL backends are told from others. */
+    private static final String APP = "ledger-bench";
+
     private static final String[] MODELS = {"gpt-4o", "gpt-4o-mini", "o3-mini", "gpt-4.1", "text-embedding-3-small"};
     private static final String[] POLICIES = {"keys", "premium", "batch"};
 
@@ -49,6 +52,10 @@ public final class LedgerBenchmark {
         int queries = arg(args, "queries", 1000);
         int batch = arg(args, "batch", 500);
         boolean keep = Arrays.asList(args).contains("keep=true");
+        // ordered=true: the records come in time order, as a proxy records them (its rows' times are arrival
+        // times), so every index grows at its end; by default the times are random over the days, which costs
+        // PostgreSQL about twice the CPU per row (inserts all over its indexes).
+        boolean ordered = Arrays.asList(args).contains("ordered=true");
         String url = System.getProperty("ledger.pg.url", System.getenv("OPENAI_PROXY_TEST_PG_URL"));
         if (url == null || url.isBlank()) {
             System.err.println("set OPENAI_PROXY_TEST_PG_URL (or -Dledger.pg.url) to a PostgreSQL server");
@@ -59,13 +66,15 @@ public final class LedgerBenchmark {
         hikari.setUsername(System.getProperty("ledger.pg.user", System.getenv("OPENAI_PROXY_TEST_PG_USER")));
         hikari.setPassword(System.getProperty("ledger.pg.password", System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD")));
         hikari.setMaximumPoolSize(4);
+        hikari.setMinimumIdle(4);
+        hikari.addDataSourceProperty("ApplicationName", APP);
         try (HikariDataSource ds = new HikariDataSource(hikari)) {
             drop(ds);
             Clock clock = Clock.systemUTC();
             JdbcUsageStore store = JdbcUsageStore.create(ds, PREFIX, clock);
             System.out.printf(
-                    "PostgreSQL %s; %,d rows over %,d keys and %d days, batches of %d%n",
-                    version(ds), rows, keys, days, batch);
+                    "PostgreSQL %s; %,d rows over %,d keys and %d days (%s), batches of %d%n",
+                    version(ds), rows, keys, days, ordered ? "in time order" : "random times", batch);
 
             // 1. The writer: the ledger's own thread, bounded queue; the producer backs off rather than overflow,
             // so what is measured is the writer's sustained rate.
@@ -76,15 +85,24 @@ public final class LedgerBenchmark {
             BatchingUsageLedger ledger = BatchingUsageLedger.start(store, config, clock);
             SplittableRandom random = new SplittableRandom(42);
             Instant now = clock.instant();
+            CpuMeter cpu = CpuMeter.start(ds, APP);
             long start = System.nanoTime();
             for (int i = 0; i < rows; i++) {
                 while (ledger.queued() >= config.queueSize() - 1) {
                     Thread.onSpinWait();
                 }
-                ledger.record(record(random, now, keys, days));
+                Instant at = ordered
+                        ? now.minusSeconds((long) days * 86_400).plusMillis((long) days * 86_400_000L * i / rows)
+                        : now.minusSeconds(random.nextLong((long) days * 86_400));
+                ledger.record(record(random, at, keys));
             }
-            ledger.close(Duration.ofMinutes(10));
+            // Everything written (before close(), while the writer thread still lives): its CPU time is read.
+            while (ledger.written() + ledger.failed() < rows) {
+                Thread.sleep(1);
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
+            cpu.report(ledger.written());
+            ledger.close(Duration.ofMinutes(10));
             System.out.printf(
                     "writer: %,d records in %.1f s = %,.0f records/s (%,d batches, dropped %d, failed %d)%n",
                     ledger.written(),
@@ -127,13 +145,13 @@ public final class LedgerBenchmark {
         }
     }
 
-    private static UsageRecord record(SplittableRandom random, Instant now, int keys, int days) {
+    private static UsageRecord record(SplittableRandom random, Instant at, int keys) {
         int key = random.nextInt(keys);
         String model = MODELS[random.nextInt(MODELS.length)];
         long in = random.nextInt(4000);
         long out = random.nextInt(1000);
         return new UsageRecord(
-                now.minusSeconds(random.nextLong((long) days * 86_400)),
+                at,
                 "PROXY_KEY",
                 "key_" + key,
                 "key_" + key,

@@ -19,9 +19,16 @@ final class LedgerRows {
 
     private LedgerRows() {}
 
-    /** {@code s} cut to {@code max} characters; {@code null} stays {@code null}. */
+    /**
+     * {@code s} cut to {@code max} characters, each NUL replaced by U+FFFD; {@code null} stays {@code null}. No
+     * PostgreSQL text can hold a NUL: one in a model name must not fail the whole batch it is written in.
+     */
     static String clip(String s, int max) {
-        return s == null || s.length() <= max ? s : s.substring(0, max);
+        if (s == null) {
+            return null;
+        }
+        String cut = s.length() <= max ? s : s.substring(0, max);
+        return cut.indexOf('\u0000') < 0 ? cut : cut.replace('\u0000', '\uFFFD');
     }
 
     /** The model a row is counted under: the one that answered, else the one asked for. */

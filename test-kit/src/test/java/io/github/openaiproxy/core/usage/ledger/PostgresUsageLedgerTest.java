@@ -1,14 +1,25 @@
 package io.github.openaiproxy.core.usage.ledger;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.openaiproxy.core.TestPostgres;
+import io.github.openaiproxy.core.usage.TokenUsage;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.testkit.UsageLedgerContract;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * The JDBC ledger store on a real PostgreSQL server ({@code OPENAI_PROXY_TEST_PG_URL}; required when
@@ -30,6 +41,133 @@ class PostgresUsageLedgerTest extends UsageLedgerContract {
             return;
         }
         TestPostgres.dropTables(PREFIX, "usage", "usage_daily", "usage_schema_version");
+    }
+
+    /**
+     * Every column of the rows COPY wrote reads back as the records had it: the time (to the microsecond, rounded as
+     * the driver rounds), text beyond ASCII, numbers beyond 32 bits, flags, the outcome, and NULLs.
+     */
+    @Test
+    void copiedRowsKeepEveryColumn() throws Exception {
+        String id = "key_" + UUID.randomUUID();
+        Instant at =
+                Instant.now().truncatedTo(ChronoUnit.SECONDS).minusSeconds(60).plusNanos(123_456_789);
+        UsageRecord full = new UsageRecord(
+                at,
+                "PROXY_KEY",
+                id,
+                id,
+                "owner \u00e9\ud83d\ude00\t\\",
+                "premium",
+                "/v1/responses",
+                "gpt-4o",
+                "gpt-4o-2024-08-06",
+                "azure",
+                201,
+                200,
+                new TokenUsage(5_000_000_001L, 2, 3_000_000_003L, 4, 5),
+                6_000_000_007L,
+                true,
+                true,
+                UsageRecord.Outcome.CLIENT_GONE,
+                8_000_000_009L,
+                -1,
+                "req_\u00fc");
+        UsageRecord sparse = new UsageRecord(
+                at.plusSeconds(1),
+                "USER",
+                id + "-u",
+                null,
+                null,
+                "keys",
+                "/v1/x",
+                null,
+                null,
+                null,
+                0,
+                502,
+                TokenUsage.NONE,
+                0,
+                false,
+                false,
+                UsageRecord.Outcome.UPSTREAM_FAILED,
+                0,
+                0,
+                null);
+        store.write(List.of(full, sparse));
+        List<List<Object>> rows = new ArrayList<>();
+        try (Connection c = TestPostgres.dataSource().getConnection();
+                PreparedStatement p = c.prepareStatement("SELECT at, identity_kind, identity_id, key_id, owner, policy,"
+                        + " route, requested_model, answering_model, upstream, upstream_status, proxy_status,"
+                        + " input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, images, cost_nano_usd,"
+                        + " estimated, streamed, outcome, duration_micros, first_event_micros, upstream_request_id"
+                        + " FROM " + store.rawTable() + " WHERE identity_id IN (?, ?) ORDER BY at")) {
+            p.setString(1, id);
+            p.setString(2, id + "-u");
+            try (ResultSet rs = p.executeQuery()) {
+                while (rs.next()) {
+                    List<Object> row = new ArrayList<>();
+                    row.add(rs.getObject(1, OffsetDateTime.class).toInstant());
+                    for (int i = 2; i <= 24; i++) {
+                        row.add(rs.getObject(i));
+                    }
+                    rows.add(row);
+                }
+            }
+        }
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0))
+                .containsExactly(
+                        at.truncatedTo(ChronoUnit.SECONDS).plusNanos(123_457_000),
+                        "PROXY_KEY",
+                        id,
+                        id,
+                        "owner \u00e9\ud83d\ude00\t\\",
+                        "premium",
+                        "/v1/responses",
+                        "gpt-4o",
+                        "gpt-4o-2024-08-06",
+                        "azure",
+                        201,
+                        200,
+                        5_000_000_001L,
+                        2L,
+                        3_000_000_003L,
+                        4L,
+                        5,
+                        6_000_000_007L,
+                        true,
+                        true,
+                        "CLIENT_GONE",
+                        8_000_000_009L,
+                        -1L,
+                        "req_\u00fc");
+        assertThat(rows.get(1))
+                .containsExactly(
+                        at.plusSeconds(1).truncatedTo(ChronoUnit.SECONDS).plusNanos(123_457_000),
+                        "USER",
+                        id + "-u",
+                        null,
+                        null,
+                        "keys",
+                        "/v1/x",
+                        null,
+                        null,
+                        null,
+                        0,
+                        502,
+                        0L,
+                        0L,
+                        0L,
+                        0L,
+                        0,
+                        0L,
+                        false,
+                        false,
+                        "UPSTREAM_FAILED",
+                        0L,
+                        0L,
+                        null);
     }
 
     @Override
