@@ -30,7 +30,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -60,11 +62,27 @@ class SharedLimitsHttpTest {
     private final HttpClient http =
             HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private StubUpstream upstream;
+    /**
+     * The PostgreSQL tables' prefix, this test's own: other modules' tests may use the default tables on the same
+     * server at the same time (the build runs modules in parallel).
+     */
+    private final String pgPrefix =
+            "s" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT) + "_";
+
+    private PGSimpleDataSource pg;
 
     @AfterEach
     void stop() throws Exception {
         for (int i = closing.size() - 1; i >= 0; i--) {
             closing.get(i).close();
+        }
+        if (pg != null) {
+            try (var c = pg.getConnection();
+                    var s = c.createStatement()) {
+                for (String t : new String[] {"limit_counters", "limit_leases", "limits_schema_version"}) {
+                    s.execute("DROP TABLE IF EXISTS " + pgPrefix + t);
+                }
+            }
         }
         if (upstream != null) {
             assertThat(upstream.handlerFailures()).isEmpty();
@@ -118,11 +136,11 @@ class SharedLimitsHttpTest {
                         .isNotBlank();
             }
             Assumptions.assumeTrue(url != null && !url.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set");
-            PGSimpleDataSource pg = new PGSimpleDataSource();
+            pg = new PGSimpleDataSource();
             pg.setURL(url);
             pg.setUser(System.getenv("OPENAI_PROXY_TEST_PG_USER"));
             pg.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
-            store = JdbcLimitStore.create(pg);
+            store = JdbcLimitStore.builder(pg).prefix(pgPrefix).build();
         }
         closing.add(store::close);
         return store;
