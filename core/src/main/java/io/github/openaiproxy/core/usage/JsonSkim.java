@@ -119,7 +119,8 @@ final class JsonSkim {
             case '"' -> {
                 append(c);
                 inString = true;
-                if (expectKey && isObject(depth)) {
+                // Only the keys keyRead() looks at are read; any other goes by on the fast path of a string.
+                if (expectKey && isObject(depth) && (depth == 1 || (inData && depth == 3))) {
                     readingKey = true;
                     keyLength = 0;
                 }

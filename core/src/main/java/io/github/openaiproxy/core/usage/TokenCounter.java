@@ -63,16 +63,37 @@ public final class TokenCounter {
             .executor(Runnable::run)
             .build();
 
-    /** A text counted for one caller with one encoding. */
-    private record Remembered(String caller, EncodingType encoding, String text) {
+    /**
+     * A text counted for one caller with one encoding. Its hash is computed once: the cache asks for it again when
+     * it counts how often a key is used and when it evicts, and a long text's hash reads every character.
+     */
+    private static final class Remembered {
+        private final String caller;
+        private final EncodingType encoding;
+        private final String text;
+        private final int hash;
+
+        Remembered(String caller, EncodingType encoding, String text) {
+            this.caller = caller;
+            this.encoding = encoding;
+            this.text = text;
+            this.hash = (hash(text) * 31 + caller.hashCode()) * 31 + encoding.ordinal();
+        }
+
+        String caller() {
+            return caller;
+        }
+
+        String text() {
+            return text;
+        }
+
         /**
          * {@link String#hashCode}'s sum over four interleaved runs of characters: the text is a new string on every
          * request, so its hash is computed on every look-up, and String's own (one multiply after another) takes
          * about three times as long for a long text.
          */
-        @Override
-        public int hashCode() {
-            String t = text;
+        private static int hash(String t) {
             int n = t.length();
             int h0 = 0;
             int h1 = 0;
@@ -89,12 +110,18 @@ public final class TokenCounter {
             for (; i < n; i++) {
                 h = 31 * h + t.charAt(i);
             }
-            return (h * 31 + caller.hashCode()) * 31 + encoding.ordinal();
+            return h;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
         }
 
         @Override
         public boolean equals(Object o) {
             return o instanceof Remembered r
+                    && hash == r.hash
                     && encoding == r.encoding
                     && caller.equals(r.caller)
                     && text.equals(r.text);
