@@ -26,6 +26,8 @@ import java.util.function.ToIntFunction;
  * tool and function definitions are counted as their JSON text. It is an estimate for reservations, never
  * the billed number: the upstream's {@code usage} is.
  *
+ * <p>{@code o200k_base} is counted by {@link O200kPieces}: jtokkit's count, without its regular expression.
+ *
  * <p>The work per body is bounded: the first {@value #EXACT_CHARS} characters of text are counted exactly, the
  * rest is extrapolated at the ratio of tokens to characters counted so far. Special tokens such as
  * {@code <|endoftext|>} in the text are counted as ordinary text, never refused.
@@ -53,9 +55,9 @@ public final class TokenCounter {
     private final Map<EncodingType, Tokenizer> tokenizers = new ConcurrentHashMap<>();
     /**
      * Counts of texts a caller sent before: a chat sends its whole history again on every turn, and counting it
-     * again (jtokkit's o200k_base takes about 50 us for 300 tokens) would cost the most where it is worth the
-     * least. Kept per caller, never shared between callers, so how fast a count is tells no one what another
-     * caller sent. Bounded by characters; evicted on the caller's thread.
+     * again (300 tokens of o200k_base took jtokkit about 50 us, and still take {@link O200kPieces} several) would
+     * cost the most where it is worth the least. Kept per caller, never shared between callers, so how fast a count
+     * is tells no one what another caller sent. Bounded by characters; evicted on the caller's thread.
      */
     private final Cache<Remembered, Integer> remembered = Caffeine.newBuilder()
             .maximumWeight(REMEMBERED_CHARS)
