@@ -96,11 +96,11 @@ final class HeldReservation {
     }
 
     Reservation reservation(String who) {
-        List<Charge> charges = new ArrayList<>(specs.size());
+        Charge[] charges = new Charge[amounts.length];
         for (int i = 0; i < amounts.length; i++) {
-            charges.add(new Charge(specs.get(i).counter(), amounts[i]));
+            charges[i] = new Charge(specs.get(i).counter(), amounts[i]);
         }
-        return new Reservation(who, charges, leaseId, arrivedMillis);
+        return new Reservation(who, List.of(charges), leaseId, arrivedMillis); // immutable: not copied again
     }
 
     boolean leaseHeld() {

@@ -175,7 +175,7 @@ final class LimitStep implements RequestStep {
             RequestContext ctx, Chain next, Policy policy, Call call, ObjectNode body, boolean passThrough) {
         Identity identity = ctx.identity != null ? ctx.identity : Identity.anonymous(null, policy.name());
         String model = model(ctx, body);
-        List<Spec> specs = QuotaCounters.of(policy.quotas(), config.leaseTimeout());
+        List<Spec> specs = counters(policy.quotas());
         boolean costBudget = false;
         boolean estimated = false;
         for (Spec s : specs) {
@@ -245,6 +245,21 @@ final class LimitStep implements RequestStep {
                 })
                 .thenCompose(Function.identity());
     }
+
+    /** A policy's counters, made again only when the quotas change (they are the same for most requests). */
+    private List<Spec> counters(Policy.Quotas quotas) {
+        Counters last = lastCounters;
+        if (last == null || last.quotas() != quotas) {
+            last = new Counters(quotas, List.copyOf(QuotaCounters.of(quotas, config.leaseTimeout())));
+            lastCounters = last;
+        }
+        return last.specs();
+    }
+
+    /** The counters of the quotas of the last request admitted. */
+    private record Counters(Policy.Quotas quotas, List<Spec> specs) {}
+
+    private volatile Counters lastCounters;
 
     private static String model(RequestContext ctx, ObjectNode body) {
         String m = ctx.model;

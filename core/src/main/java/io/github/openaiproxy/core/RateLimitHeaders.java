@@ -5,10 +5,10 @@ import io.github.openaiproxy.core.QuotaCounters.Spec;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.limits.Admission;
 import java.net.http.HttpHeaders;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /** OpenAI's {@code x-ratelimit-*} headers, describing the proxy's limits for the caller. */
 final class RateLimitHeaders {
@@ -72,7 +72,9 @@ final class RateLimitHeaders {
 
     /** The answer with the caller's rate-limit headers instead of any the upstream sent. */
     static ProxyResponse replace(ProxyResponse r, Map<String, String> rate) {
-        Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        // A plain map: HttpHeaders.of sorts the names itself, and no two differ only in case (the upstream's are
+        // distinct, its x-ratelimit-* ones are left out).
+        Map<String, List<String>> map = new HashMap<>(r.headers().map().size() * 2 + 12);
         r.headers().map().forEach((k, v) -> {
             if (!k.regionMatches(true, 0, "x-ratelimit-", 0, 12)) {
                 map.put(k, v);

@@ -312,8 +312,11 @@ public final class MemoryLimitStore implements LimitStore {
         @Override
         Admission.CounterState state(long now) {
             expire(now);
-            long first = held.values().stream().mapToLong(Long::longValue).min().orElse(now);
-            return new Admission.CounterState(held.size(), 0, first);
+            long first = Long.MAX_VALUE;
+            for (long expiry : held.values()) {
+                first = Math.min(first, expiry);
+            }
+            return new Admission.CounterState(held.size(), 0, held.isEmpty() ? now : first);
         }
 
         @Override

@@ -1,9 +1,7 @@
 package io.github.openaiproxy.core.limits;
 
 import java.time.Duration;
-import java.time.Instant;
 import java.time.LocalDate;
-import java.time.ZoneOffset;
 import java.util.Objects;
 
 /** How a counter's amounts expire. */
@@ -45,20 +43,23 @@ public sealed interface Window {
 
         /** The start (epoch ms) of the UTC day or month that holds {@code millis}. */
         public long startOf(long millis) {
-            LocalDate day = Instant.ofEpochMilli(millis).atZone(ZoneOffset.UTC).toLocalDate();
-            return (this == DAY ? day : day.withDayOfMonth(1))
-                    .atStartOfDay(ZoneOffset.UTC)
-                    .toInstant()
-                    .toEpochMilli();
+            // Epoch-day arithmetic: the same dates as a ZonedDateTime in UTC, without one (a reservation asks often).
+            long day = Math.floorDiv(millis, DAY_MILLIS);
+            if (this == DAY) {
+                return day * DAY_MILLIS;
+            }
+            return LocalDate.ofEpochDay(day).withDayOfMonth(1).toEpochDay() * DAY_MILLIS;
         }
 
         /** The start (epoch ms) of the UTC day or month after the one that holds {@code millis}. */
         public long nextAfter(long millis) {
-            LocalDate day = Instant.ofEpochMilli(millis).atZone(ZoneOffset.UTC).toLocalDate();
-            return (this == DAY ? day.plusDays(1) : day.withDayOfMonth(1).plusMonths(1))
-                    .atStartOfDay(ZoneOffset.UTC)
-                    .toInstant()
-                    .toEpochMilli();
+            long day = Math.floorDiv(millis, DAY_MILLIS);
+            if (this == DAY) {
+                return (day + 1) * DAY_MILLIS;
+            }
+            return LocalDate.ofEpochDay(day).withDayOfMonth(1).plusMonths(1).toEpochDay() * DAY_MILLIS;
         }
+
+        private static final long DAY_MILLIS = 86_400_000L;
     }
 }

@@ -119,7 +119,8 @@ final class JsonSkim {
             case '"' -> {
                 append(c);
                 inString = true;
-                if (expectKey && isObject(depth)) {
+                // Only the keys keyRead() looks at are read; any other goes by on the fast path of a string.
+                if (expectKey && isObject(depth) && (depth == 1 || (inData && depth == 3))) {
                     readingKey = true;
                     keyLength = 0;
                 }
@@ -238,8 +239,44 @@ final class JsonSkim {
 
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */
     String model() {
+        String plain = plainString(model);
+        if (plain != null) {
+            return plain;
+        }
         JsonNode node = parse(model);
         return node != null && node.isTextual() ? node.textValue() : null;
+    }
+
+    /**
+     * A JSON string of printable ASCII without escapes (a model name, as upstreams write it), read without a
+     * parser; {@code null} for anything else (the parser reads it).
+     */
+    private static String plainString(byte[] value) {
+        if (value == null) {
+            return null;
+        }
+        int from = 0;
+        int to = value.length;
+        while (from < to && isSpace(value[from])) {
+            from++;
+        }
+        while (to > from && isSpace(value[to - 1])) {
+            to--;
+        }
+        if (to - from < 2 || value[from] != '"' || value[to - 1] != '"') {
+            return null;
+        }
+        for (int i = from + 1; i < to - 1; i++) {
+            byte b = value[i];
+            if (b < 0x20 || b > 0x7e || b == '"' || b == '\\') {
+                return null;
+            }
+        }
+        return new String(value, from + 1, to - from - 2, StandardCharsets.US_ASCII);
+    }
+
+    private static boolean isSpace(byte b) {
+        return b == ' ' || b == '\n' || b == '\r' || b == '\t';
     }
 
     private static JsonNode parse(byte[] value) {

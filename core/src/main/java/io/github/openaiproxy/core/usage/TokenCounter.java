@@ -4,11 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.knuddels.jtokkit.Encodings;
-import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingRegistry;
 import com.knuddels.jtokkit.api.EncodingType;
 import io.github.openaiproxy.core.internal.Internal;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToIntFunction;
 
 /**
  * Counts tokens the way the model's tokenizer does (jtokkit): {@code o200k_base} for the {@code gpt-4o},
@@ -21,6 +25,8 @@ import java.util.Locale;
  * image at {@code detail: high} on {@code gpt-4o}), {@value #LOW_DETAIL_IMAGE_TOKENS} at {@code detail: low};
  * tool and function definitions are counted as their JSON text. It is an estimate for reservations, never
  * the billed number: the upstream's {@code usage} is.
+ *
+ * <p>{@code o200k_base} is counted by {@link O200kPieces}: jtokkit's count, without its regular expression.
  *
  * <p>The work per body is bounded: the first {@value #EXACT_CHARS} characters of text are counted exactly, the
  * rest is extrapolated at the ratio of tokens to characters counted so far. Special tokens such as
@@ -45,11 +51,13 @@ public final class TokenCounter {
     private static final TokenCounter STANDARD = new TokenCounter(Encodings.newLazyEncodingRegistry());
 
     private final EncodingRegistry registry;
+    /** The encodings in use, loaded on first use ({@code o200k_base} by {@link O200kPieces}). */
+    private final Map<EncodingType, Tokenizer> tokenizers = new ConcurrentHashMap<>();
     /**
      * Counts of texts a caller sent before: a chat sends its whole history again on every turn, and counting it
-     * again (jtokkit's o200k_base takes about 50 us for 300 tokens) would cost the most where it is worth the
-     * least. Kept per caller, never shared between callers, so how fast a count is tells no one what another
-     * caller sent. Bounded by characters; evicted on the caller's thread.
+     * again (300 tokens of o200k_base took jtokkit about 50 us, and still take {@link O200kPieces} several) would
+     * cost the most where it is worth the least. Kept per caller, never shared between callers, so how fast a count
+     * is tells no one what another caller sent. Bounded by characters; evicted on the caller's thread.
      */
     private final Cache<Remembered, Integer> remembered = Caffeine.newBuilder()
             .maximumWeight(REMEMBERED_CHARS)
@@ -57,8 +65,70 @@ public final class TokenCounter {
             .executor(Runnable::run)
             .build();
 
-    /** A text counted for one caller with one encoding. */
-    private record Remembered(String caller, EncodingType encoding, String text) {}
+    /**
+     * A text counted for one caller with one encoding. Its hash is computed once: the cache asks for it again when
+     * it counts how often a key is used and when it evicts, and a long text's hash reads every character.
+     */
+    private static final class Remembered {
+        private final String caller;
+        private final EncodingType encoding;
+        private final String text;
+        private final int hash;
+
+        Remembered(String caller, EncodingType encoding, String text) {
+            this.caller = caller;
+            this.encoding = encoding;
+            this.text = text;
+            this.hash = (hash(text) * 31 + caller.hashCode()) * 31 + encoding.ordinal();
+        }
+
+        String caller() {
+            return caller;
+        }
+
+        String text() {
+            return text;
+        }
+
+        /**
+         * {@link String#hashCode}'s sum over four interleaved runs of characters: the text is a new string on every
+         * request, so its hash is computed on every look-up, and String's own (one multiply after another) takes
+         * about three times as long for a long text.
+         */
+        private static int hash(String t) {
+            int n = t.length();
+            int h0 = 0;
+            int h1 = 0;
+            int h2 = 0;
+            int h3 = 0;
+            int i = 0;
+            for (; i + 3 < n; i += 4) {
+                h0 = 31 * h0 + t.charAt(i);
+                h1 = 31 * h1 + t.charAt(i + 1);
+                h2 = 31 * h2 + t.charAt(i + 2);
+                h3 = 31 * h3 + t.charAt(i + 3);
+            }
+            int h = ((h0 * 31 + h1) * 31 + h2) * 31 + h3;
+            for (; i < n; i++) {
+                h = 31 * h + t.charAt(i);
+            }
+            return h;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Remembered r
+                    && hash == r.hash
+                    && encoding == r.encoding
+                    && caller.equals(r.caller)
+                    && text.equals(r.text);
+        }
+    }
 
     private TokenCounter(EncodingRegistry registry) {
         this.registry = registry;
@@ -126,7 +196,7 @@ public final class TokenCounter {
             return 0;
         }
         EncodingType type = encodingOf(model);
-        Budget enc = new Budget(registry.getEncoding(type), type, caller == null ? null : remembered, caller);
+        Budget enc = new Budget(counter(type), type, caller == null ? null : remembered, caller);
         long n = 0;
         JsonNode messages = body.get("messages");
         if (messages != null && messages.isArray()) {
@@ -151,7 +221,39 @@ public final class TokenCounter {
         if (text == null || text.isEmpty()) {
             return 0;
         }
-        return registry.getEncoding(encodingOf(model)).countTokensOrdinary(text);
+        return counter(encodingOf(model)).count(text);
+    }
+
+    /** The counter of {@code type}'s tokens in a text, without special tokens. */
+    private Tokenizer counter(EncodingType type) {
+        Tokenizer t = tokenizers.get(type);
+        return t != null ? t : tokenizers.computeIfAbsent(type, this::load);
+    }
+
+    private Tokenizer load(EncodingType type) {
+        return Tokenizer.of(
+                type == EncodingType.O200K_BASE
+                        ? O200kPieces.counter(registry)
+                        : registry.getEncoding(type)::countTokensOrdinary);
+    }
+
+    /** One encoding's count, and the counts of the roles that every message names, counted once. */
+    private record Tokenizer(ToIntFunction<String> counter, Map<String, Integer> roles) {
+        private static final List<String> ROLES =
+                List.of("system", "developer", "user", "assistant", "tool", "function");
+
+        static Tokenizer of(ToIntFunction<String> counter) {
+            Map<String, Integer> roles = new HashMap<>();
+            for (String r : ROLES) {
+                roles.put(r, counter.applyAsInt(r));
+            }
+            return new Tokenizer(counter, Map.copyOf(roles));
+        }
+
+        int count(String s) {
+            Integer n = s.length() <= 9 ? roles.get(s) : null;
+            return n != null ? n : counter.applyAsInt(s);
+        }
     }
 
     private static long messages(Budget enc, JsonNode messages) {
@@ -213,7 +315,7 @@ public final class TokenCounter {
      * work per body is bounded whatever its size.
      */
     private static final class Budget {
-        private final Encoding encoding;
+        private final Tokenizer encoding;
         private final EncodingType type;
         private final Cache<Remembered, Integer> remembered;
         private final String caller;
@@ -221,7 +323,7 @@ public final class TokenCounter {
         private long chars;
         private long tokens;
 
-        Budget(Encoding encoding, EncodingType type, Cache<Remembered, Integer> remembered, String caller) {
+        Budget(Tokenizer encoding, EncodingType type, Cache<Remembered, Integer> remembered, String caller) {
             this.encoding = encoding;
             this.type = type;
             this.remembered = remembered;
@@ -245,8 +347,8 @@ public final class TokenCounter {
 
         private long exact(String s) {
             int n = remembered != null && s.length() >= REMEMBERED_FROM_CHARS
-                    ? remembered.get(new Remembered(caller, type, s), k -> encoding.countTokensOrdinary(k.text()))
-                    : encoding.countTokensOrdinary(s);
+                    ? remembered.get(new Remembered(caller, type, s), k -> encoding.count(k.text()))
+                    : encoding.count(s);
             left -= s.length();
             chars += s.length();
             tokens += n;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -247,7 +248,7 @@ public final class UsageTap {
             }
 
             private String requestId() {
-                return answer.headers().firstValue("x-request-id").orElse(null);
+                return HeaderMap.first(answer.headers(), "x-request-id");
             }
         }
     }

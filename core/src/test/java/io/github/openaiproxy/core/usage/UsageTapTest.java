@@ -421,6 +421,34 @@ class UsageTapTest {
         }
     }
 
+    /** The answering model as JSON reads it, whether the skim takes the plain path or the parser's. */
+    @ParameterizedTest
+    @CsvSource(
+            delimiter = '|',
+            ignoreLeadingAndTrailingWhitespace = false,
+            value = {
+                "\"gpt-4o-mini\"|gpt-4o-mini",
+                "   \"gpt-4o\"  |gpt-4o",
+                "\"gpt\\u002d4o\"|gpt-4o",
+                "\"a\\\"b\"|a\"b",
+                "\"modèle-é\"|modèle-é",
+                "\"\"|''",
+                "\"x|",
+                "42|",
+                "null|",
+                "[\"gpt-4o\"]|"
+            })
+    void theAnsweringModelIsReadAsJsonReadsIt(String value, String expected) {
+        String body = "{\"model\":" + value + ",\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":5}}";
+        for (int split : new int[] {1, 1000}) {
+            List<Metered> done = new CopyOnWriteArrayList<>();
+            relay(UsageTap.tap(json(body, split), spec(false), done::add));
+            assertThat(done)
+                    .singleElement()
+                    .satisfies(m -> assertThat(m.answeringModel()).isEqualTo(expected));
+        }
+    }
+
     @Test
     void aHostileUsageIsReadAsZeroNeverAsAFailure() {
         String body = "{\"model\":{\"x\":1},\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1e400,"
