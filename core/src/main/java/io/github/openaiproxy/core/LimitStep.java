@@ -413,8 +413,8 @@ final class LimitStep implements RequestStep {
         return answer.handle((r, error) -> {
             if (error != null) {
                 if (ctx.upstreamCalled) {
+                    held.settle(failed(ctx.request.method()), 500); // the lease goes back with it
                     held.releaseLease();
-                    held.settle(failed(ctx.request.method()), 500);
                 } else {
                     held.refund();
                 }
@@ -424,17 +424,16 @@ final class LimitStep implements RequestStep {
                 held.refund(); // a later step answered: nothing was used
                 return r;
             }
-            ProxyResponse out = held.rateHeaders != null ? RateLimitHeaders.replace(r, held.rateHeaders) : r;
-            if (held.leaseHeld()) {
-                out = BodyEnds.onEnd(out, held::releaseLease);
-            }
-            ProxyResponse relayed = out;
+            ProxyResponse relayed = held.rateHeaders != null ? RateLimitHeaders.replace(r, held.rateHeaders) : r;
             held.upstream =
                     r.headers().firstValue(RouteUpstream.UPSTREAM_HEADER).orElse(Upstreams.DEFAULT);
             // The input counted for the reservation is the input of an estimate (a client gone mid-stream).
             UsageTap.Spec spec =
                     new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());
-            return tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
+            ProxyResponse tapped = tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
+            // The tap settles when the body ends, the lease with it; outside the tap, the end of the body gives the
+            // lease back should the settlement not have (it runs after the tap's end, see BodyEnds).
+            return held.leaseHeld() ? BodyEnds.onEnd(tapped, held::releaseLease) : tapped;
         });
     }
 

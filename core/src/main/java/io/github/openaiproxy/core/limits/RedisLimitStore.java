@@ -38,16 +38,19 @@ import java.util.concurrent.TimeoutException;
  * <p>A reservation is one round trip: one {@code EVALSHA} of a Lua script that reads every counter of the
  * reservation, checks every charge and makes them all or none, atomically (Redis runs a script alone). The
  * script is sent by its digest; a server that does not hold it yet ({@code NOSCRIPT}) gets it once with
- * {@code EVAL}. Settlements are one script call, giving back a lease is one {@code ZREM}. Nothing blocks a
+ * {@code EVAL}. A settlement is one script call too, which gives back the request's lease in the same call when
+ * it ends with the settlement ({@link #settle}); a lease given back alone is one {@code ZREM}. Nothing blocks a
  * thread: the commands are asynchronous, and a command without an answer within the timeout (default 1 s), a
  * refused connection or a server error fails the future with {@link LimitStoreException}.
  *
- * <p>Keys: {@code openai-proxy:limits:{<tag>}:c:<counter>} (a hash: window start, end, amount used, window kind)
- * and {@code openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag
- * is a hash of the subject: short and safe whatever the subject, and the same for all of one subject's keys, so
- * Redis Cluster puts them in one slot and accepts the multi-key script. Each key expires (PEXPIRE) a minute
- * after its window ends or its last lease expires; the windows themselves are decided by the start stored in
- * the key and the callers' clocks, so the instances' clocks must agree (NTP).
+ * <p>Keys: {@code openai-proxy:limits:{<tag>}:w}, one hash with every window counter of the subject (four fields
+ * per counter: {@code <counter>:s}, {@code :e}, {@code :u}, {@code :w}, the window's start, end, amount used and
+ * kind), so a reservation reads them all with one {@code HMGET} and writes them with one {@code HSET}; and {@code
+ * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag is a hash of
+ * the subject: short and safe whatever the subject, and the same for all of one subject's keys, so Redis Cluster
+ * puts them in one slot and accepts the multi-key script. The hash expires (PEXPIRE) a minute after the latest end
+ * of its windows, a lease set a minute after its last lease expires; the windows themselves are decided by the
+ * start stored beside each counter and the callers' clocks, so the instances' clocks must agree (NTP).
  *
  * <p>Amounts are compared in the script as Lua numbers (doubles): exact up to 2<sup>53</sup>, which is nine
  * million dollars in nano-dollars.
@@ -64,32 +67,66 @@ public final class RedisLimitStore implements LimitStore {
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
 
+    /*
+     * KEYS[1] is the subject's hash of window counters, KEYS[2..] its lease counters (one sorted set each, in the
+     * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge: the counter's field
+     * prefix, limit, amount, two numbers (rolling: the length; calendar: the window's start and end; lease: the
+     * maximum hold) and the window's spec ('l' for a lease). A window counter is four fields of the hash:
+     * <name>:s (start), :e (end), :u (used), :w (spec). The common case is one HMGET and one HSET for every window
+     * counter together, and a PEXPIRE only when a window begins; a lease is ZRANGE, ZCARD, ZADD, PTTL, PEXPIRE.
+     */
     private static final Script RESERVE = new Script("""
             local now = tonumber(ARGV[1])
             local lease = ARGV[2]
             local slack = tonumber(ARGV[3])
-            local n = #KEYS
-            local used, start, reset, fresh = {}, {}, {}, {}
-            local refused = 0
+            local hash = KEYS[1]
+            local n = (#ARGV - 3) / 6
+            local used, start, reset, fresh, key = {}, {}, {}, {}, {}
+            local fields = {}
             for i = 1, n do
               local o = 4 + (i - 1) * 6
-              local kind, limit, amount = ARGV[o], tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
+              if ARGV[o + 5] ~= 'l' then
+                local f = ARGV[o]
+                local m = #fields
+                fields[m + 1] = f .. ':s'
+                fields[m + 2] = f .. ':e'
+                fields[m + 3] = f .. ':u'
+                fields[m + 4] = f .. ':w'
+              end
+            end
+            local h = {}
+            if #fields > 0 then h = redis.call('HMGET', hash, unpack(fields)) end
+            local refused, v, l = 0, 0, 1
+            for i = 1, n do
+              local o = 4 + (i - 1) * 6
+              local limit, amount = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
               local a, b, spec = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), ARGV[o + 5]
-              if kind == 'l' then
-                redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-                used[i] = redis.call('ZCARD', KEYS[i])
+              if spec == 'l' then
+                l = l + 1
+                local k = KEYS[l]
+                key[i] = k
+                local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+                if first[2] and tonumber(first[2]) <= now then
+                  redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
+                  first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+                end
+                if first[2] then
+                  used[i] = redis.call('ZCARD', k)
+                  reset[i] = tonumber(first[2])
+                else
+                  used[i] = 0
+                  reset[i] = now
+                end
                 start[i] = 0
-                local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-                reset[i] = first[2] and tonumber(first[2]) or now
               else
-                local h = redis.call('HMGET', KEYS[i], 's', 'e', 'u', 'w')
-                local s, e, u = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
-                if kind == 'r' then
-                  fresh[i] = not (h[4] == spec and s and e and now < e)
+                local s, e, u, w = tonumber(h[v + 1]), tonumber(h[v + 2]), tonumber(h[v + 3]), h[v + 4]
+                v = v + 4
+                if string.sub(spec, 1, 1) == 'r' then
+                  fresh[i] = not (w == spec and s and e and now < e)
                   if fresh[i] then start[i] = now else start[i] = s end
                   reset[i] = start[i] + a
                 else
-                  fresh[i] = not (h[4] == spec and s == a)
+                  fresh[i] = not (w == spec and s == a)
                   start[i] = a
                   reset[i] = b
                 end
@@ -98,28 +135,44 @@ public final class RedisLimitStore implements LimitStore {
               if refused == 0 and amount > limit - used[i] then refused = i end
             end
             if refused == 0 then
+              local set, ttl = {}, 0
               for i = 1, n do
                 local o = 4 + (i - 1) * 6
-                local kind, amount, a = ARGV[o], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
-                if kind == 'l' then
+                local amount, a, spec = tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]), ARGV[o + 5]
+                if spec == 'l' then
                   if amount > 0 then
-                    redis.call('ZADD', KEYS[i], now + a, lease)
-                    local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-                    redis.call('PEXPIRE', KEYS[i], tonumber(last[2]) - now + slack)
-                    used[i] = redis.call('ZCARD', KEYS[i])
-                    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-                    reset[i] = tonumber(first[2])
+                    local k = key[i]
+                    local expiry = now + a
+                    if redis.call('ZADD', k, expiry, lease) == 1 then
+                      used[i] = used[i] + 1
+                      if used[i] == 1 or expiry < reset[i] then reset[i] = expiry end
+                    else
+                      reset[i] = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
+                    end
+                    if redis.call('PTTL', k) < a + slack then redis.call('PEXPIRE', k, a + slack) end
                   end
                 else
+                  local f = ARGV[o]
+                  local m = #set
                   used[i] = used[i] + amount
                   if fresh[i] then
-                    redis.call('HSET', KEYS[i], 's', start[i], 'e', reset[i], 'u', used[i], 'w', ARGV[o + 5])
-                    redis.call('PEXPIRE', KEYS[i], reset[i] - now + slack)
-                  else
-                    redis.call('HINCRBY', KEYS[i], 'u', amount)
+                    set[m + 1] = f .. ':s'
+                    set[m + 2] = start[i]
+                    set[m + 3] = f .. ':e'
+                    set[m + 4] = reset[i]
+                    set[m + 5] = f .. ':u'
+                    set[m + 6] = used[i]
+                    set[m + 7] = f .. ':w'
+                    set[m + 8] = spec
+                    if reset[i] - now + slack > ttl then ttl = reset[i] - now + slack end
+                  elseif amount ~= 0 then
+                    set[m + 1] = f .. ':u'
+                    set[m + 2] = used[i]
                   end
                 end
               end
+              if #set > 0 then redis.call('HSET', hash, unpack(set)) end
+              if ttl > 0 and redis.call('PTTL', hash) < ttl then redis.call('PEXPIRE', hash, ttl) end
             end
             local out = {refused}
             for i = 1, n do
@@ -130,18 +183,45 @@ public final class RedisLimitStore implements LimitStore {
             return out
             """);
 
-    private static final Script ADJUST = new Script("""
+    /*
+     * KEYS[1] is the subject's hash of window counters, KEYS[2..] lease counters to give the lease ARGV[3] back to.
+     * ARGV: now, the largest amount, the lease id, then four per adjustment: the counter's field prefix, the
+     * window's start, the delta and the window's spec. One HMGET, one HSET, one ZREM per lease counter.
+     */
+    private static final Script SETTLE = new Script("""
             local now = tonumber(ARGV[1])
             local max = tonumber(ARGV[2])
-            for i = 1, #KEYS do
-              local o = 3 + (i - 1) * 3
-              local h = redis.call('HMGET', KEYS[i], 's', 'e', 'u', 'w')
-              if h[4] == ARGV[o + 2] and tonumber(h[1]) == tonumber(ARGV[o]) and now < tonumber(h[2]) then
-                local u = tonumber(h[3]) + tonumber(ARGV[o + 1])
-                if u < 0 then u = 0 end
-                if u > max then u = max end
-                redis.call('HSET', KEYS[i], 'u', u)
+            local hash = KEYS[1]
+            local n = (#ARGV - 3) / 4
+            if n > 0 then
+              local fields = {}
+              for i = 1, n do
+                local f = ARGV[4 + (i - 1) * 4]
+                fields[#fields + 1] = f .. ':s'
+                fields[#fields + 1] = f .. ':e'
+                fields[#fields + 1] = f .. ':u'
+                fields[#fields + 1] = f .. ':w'
               end
+              local h = redis.call('HMGET', hash, unpack(fields))
+              local set, now_used = {}, {}
+              for i = 1, n do
+                local o = 4 + (i - 1) * 4
+                local v = (i - 1) * 4
+                local f = ARGV[o]
+                if h[v + 4] == ARGV[o + 3] and tonumber(h[v + 1]) == tonumber(ARGV[o + 1])
+                    and now < tonumber(h[v + 2]) then
+                  local u = (now_used[f] or tonumber(h[v + 3])) + tonumber(ARGV[o + 2])
+                  if u < 0 then u = 0 end
+                  if u > max then u = max end
+                  now_used[f] = u
+                  set[#set + 1] = f .. ':u'
+                  set[#set + 1] = u
+                end
+              end
+              if #set > 0 then redis.call('HSET', hash, unpack(set)) end
+            end
+            for k = 2, #KEYS do
+              redis.call('ZREM', KEYS[k], ARGV[3])
             end
             return 0
             """);
@@ -303,29 +383,34 @@ public final class RedisLimitStore implements LimitStore {
         }
         long now = reservation.nowMillis();
         String tag = tag(reservation.subject());
-        String[] keys = new String[n];
+        int leases = 0;
+        for (Charge c : charges) {
+            if (c.counter().window() instanceof Window.Lease) {
+                leases++;
+            }
+        }
+        String[] keys = new String[1 + leases];
+        keys[0] = windowsKey(tag);
         String[] args = new String[3 + 6 * n];
         args[0] = Long.toString(now);
         args[1] = LimitKeys.lease(reservation.leaseId());
         args[2] = Long.toString(SLACK_MILLIS);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0, l = 1; i < n; i++) {
             Charge c = charges.get(i);
             Window w = c.counter().window();
             int o = 3 + 6 * i;
-            keys[i] = key(tag, c.counter());
+            args[o] = LimitKeys.counter(c.counter().name());
             args[o + 1] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
             args[o + 2] = Long.toString(c.amount());
             args[o + 5] = LimitKeys.spec(w);
             if (w instanceof Window.Rolling r) {
-                args[o] = "r";
                 args[o + 3] = Long.toString(r.length().toMillis());
                 args[o + 4] = "0";
             } else if (w instanceof Window.Calendar cal) {
-                args[o] = "c";
                 args[o + 3] = Long.toString(cal.period().startOf(now));
                 args[o + 4] = Long.toString(cal.period().nextAfter(now));
             } else {
-                args[o] = "l";
+                keys[l++] = leaseKey(tag, args[o]);
                 args[o + 3] = Long.toString(((Window.Lease) w).maxHold().toMillis());
                 args[o + 4] = "0";
             }
@@ -347,36 +432,52 @@ public final class RedisLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis) {
-        List<Adjustment> settled = new ArrayList<>(adjustments.size());
+        return settle(subject, adjustments, null, null, nowMillis);
+    }
+
+    /** One script: the adjustments and the lease's {@code ZREM} together. */
+    @Override
+    public CompletableFuture<Void> settle(
+            String subject, List<Adjustment> adjustments, Counter leaseCounter, String leaseId, long nowMillis) {
+        int n = 0;
         for (Adjustment a : adjustments) {
-            Window w = a.counter().window();
-            if (!(w instanceof Window.Lease) && a.delta() != 0) {
-                settled.add(a);
+            if (!(a.counter().window() instanceof Window.Lease) && a.delta() != 0) {
+                n++;
             }
         }
-        if (settled.isEmpty()) {
-            return CompletableFuture.completedFuture(null);
+        boolean lease = leaseCounter != null && leaseCounter.window() instanceof Window.Lease;
+        if (n == 0) {
+            return lease ? release(subject, leaseCounter, leaseId) : CompletableFuture.completedFuture(null);
         }
         String tag = tag(subject);
-        String[] keys = new String[settled.size()];
-        String[] args = new String[2 + 3 * keys.length];
+        String[] keys = new String[lease ? 2 : 1];
+        keys[0] = windowsKey(tag);
+        if (lease) {
+            keys[1] = leaseKey(tag, LimitKeys.counter(leaseCounter.name()));
+        }
+        String[] args = new String[3 + 4 * n];
         args[0] = Long.toString(nowMillis);
         args[1] = Long.toString(MAX_EXACT);
-        for (int i = 0; i < keys.length; i++) {
-            Adjustment a = settled.get(i);
-            keys[i] = key(tag, a.counter());
-            args[2 + 3 * i] = Long.toString(a.windowStartMillis());
-            args[3 + 3 * i] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
-            args[4 + 3 * i] = LimitKeys.spec(a.counter().window());
+        args[2] = LimitKeys.lease(leaseId);
+        int o = 3;
+        for (Adjustment a : adjustments) {
+            if (!(a.counter().window() instanceof Window.Lease) && a.delta() != 0) {
+                args[o] = LimitKeys.counter(a.counter().name());
+                args[o + 1] = Long.toString(a.windowStartMillis());
+                args[o + 2] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
+                args[o + 3] = LimitKeys.spec(a.counter().window());
+                o += 4;
+            }
         }
-        return this.<Long>script(ADJUST, ScriptOutputType.INTEGER, keys, args).thenApply(ignored -> null);
+        return this.<Long>script(SETTLE, ScriptOutputType.INTEGER, keys, args).thenApply(ignored -> null);
     }
 
     @Override
     public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
         RedisFuture<Long> removed; // timed through a copy: the timeout cancels the command, not completes it
         try {
-            removed = commands.zrem(key(tag(subject), counter), LimitKeys.lease(leaseId));
+            removed =
+                    commands.zrem(leaseKey(tag(subject), LimitKeys.counter(counter.name())), LimitKeys.lease(leaseId));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(failure(e));
         }
@@ -404,11 +505,14 @@ public final class RedisLimitStore implements LimitStore {
         return "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
     }
 
-    private static String key(String tag, Counter counter) {
-        return PREFIX
-                + tag
-                + (counter.window() instanceof Window.Lease ? ":l:" : ":c:")
-                + LimitKeys.counter(counter.name());
+    /** The hash of all the subject's window counters. */
+    private static String windowsKey(String tag) {
+        return PREFIX + tag + ":w";
+    }
+
+    /** The sorted set of the leases held on one lease counter (its name as {@link LimitKeys#counter} gives it). */
+    private static String leaseKey(String tag, String counter) {
+        return PREFIX + tag + ":l:" + counter;
     }
 
     /** EVALSHA, and EVAL when the server does not hold the script (a restart, a failover, SCRIPT FLUSH). */
