@@ -328,8 +328,8 @@ public class LimitsBenchmark {
 
     /**
      * What the limit step asks of its store per request under {@link #limited()}: one reservation of the seven
-     * counters (awaited), then the lease given back and the three token counters settled (not awaited, as the
-     * step does when the answer ends).
+     * counters (awaited), then the three token counters settled and the lease given back, in one call (not
+     * awaited, as the step does when the answer ends).
      */
     static final class StoreTraffic {
         private static final java.util.concurrent.atomic.AtomicLong LEASES =
@@ -372,13 +372,12 @@ public class LimitsBenchmark {
             io.github.openaiproxy.core.limits.Admission admission = store.reserve(
                             new io.github.openaiproxy.core.limits.Reservation(SUBJECT, charges, lease, now))
                     .join();
-            store.release(SUBJECT, LEASE, lease);
             List<io.github.openaiproxy.core.limits.Adjustment> refunds = new java.util.ArrayList<>(3);
             for (int i = 0; i < TOKENS.size(); i++) {
                 long start = admission.states().get(3 + i).windowStartMillis();
                 refunds.add(new io.github.openaiproxy.core.limits.Adjustment(TOKENS.get(i), start, -300));
             }
-            store.adjust(SUBJECT, refunds, now);
+            store.settle(SUBJECT, refunds, LEASE, lease, now);
             return admission.admitted();
         }
     }

@@ -70,24 +70,25 @@ public final class RedisLimitStore implements LimitStore {
     /*
      * KEYS[1] is the subject's hash of window counters, KEYS[2..] its lease counters (one sorted set each, in the
      * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge: the counter's field
-     * prefix, limit, amount, two numbers (rolling: the length; calendar: the window's start and end; lease: the
-     * maximum hold) and the window's spec ('l' for a lease). A window counter is four fields of the hash:
+     * prefix, limit, amount, two numbers (rolling: 0, and the end of a window beginning now; calendar:
+     * the window's start and end; lease: the key's life, the maximum hold plus the slack, and the expiry of a
+     * lease taken now) and the window's spec ('l' for a lease). A window counter is four fields of the hash:
      * <name>:s (start), :e (end), :u (used), :w (spec). The common case is one HMGET and one HSET for every window
      * counter together, and a PEXPIRE only when a window begins; a lease is ZRANGE, ZCARD, ZADD, PTTL, PEXPIRE.
+     * A Lua number given to redis.call is printed with %.17g, slow enough to be most of the script's time: what
+     * the caller can compute comes as a string, a start is stored and returned as the string it came as, and a
+     * sum is printed with %d.
      */
     private static final Script RESERVE = new Script("""
             local now = tonumber(ARGV[1])
-            local lease = ARGV[2]
             local slack = tonumber(ARGV[3])
             local hash = KEYS[1]
             local n = (#ARGV - 3) / 6
-            local used, start, reset, fresh, key = {}, {}, {}, {}, {}
             local fields = {}
             for i = 1, n do
               local o = 4 + (i - 1) * 6
               if ARGV[o + 5] ~= 'l' then
-                local f = ARGV[o]
-                local m = #fields
+                local f, m = ARGV[o], #fields
                 fields[m + 1] = f .. ':s'
                 fields[m + 2] = f .. ':e'
                 fields[m + 3] = f .. ':u'
@@ -96,41 +97,49 @@ public final class RedisLimitStore implements LimitStore {
             end
             local h = {}
             if #fields > 0 then h = redis.call('HMGET', hash, unpack(fields)) end
+            local used, start, reset, fresh, amounts, key = {}, {}, {}, {}, {}, {}
             local refused, v, l = 0, 0, 1
             for i = 1, n do
               local o = 4 + (i - 1) * 6
-              local limit, amount = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
-              local a, b, spec = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), ARGV[o + 5]
-              if spec == 'l' then
+              local limit, amount, spec = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), ARGV[o + 5]
+              local kind = string.byte(spec)
+              amounts[i] = amount
+              if kind == 108 then
                 l = l + 1
                 local k = KEYS[l]
                 key[i] = k
-                local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
-                if first[2] and tonumber(first[2]) <= now then
+                local first = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
+                if first and first <= now then
                   redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
-                  first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+                  first = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
                 end
-                if first[2] then
+                if first then
                   used[i] = redis.call('ZCARD', k)
-                  reset[i] = tonumber(first[2])
+                  reset[i] = first
                 else
                   used[i] = 0
                   reset[i] = now
                 end
                 start[i] = 0
               else
-                local s, e, u, w = tonumber(h[v + 1]), tonumber(h[v + 2]), tonumber(h[v + 3]), h[v + 4]
+                local s, e, u, w = h[v + 1], h[v + 2], h[v + 3], h[v + 4]
                 v = v + 4
-                if string.sub(spec, 1, 1) == 'r' then
-                  fresh[i] = not (w == spec and s and e and now < e)
-                  if fresh[i] then start[i] = now else start[i] = s end
-                  reset[i] = start[i] + a
+                if kind == 114 then
+                  e = w == spec and tonumber(e)
+                  fresh[i] = not (e and now < e)
+                  if fresh[i] then
+                    start[i] = ARGV[1]
+                    reset[i] = ARGV[o + 4]
+                  else
+                    start[i] = s
+                    reset[i] = e
+                  end
                 else
-                  fresh[i] = not (w == spec and s == a)
-                  start[i] = a
-                  reset[i] = b
+                  fresh[i] = not (w == spec and s == ARGV[o + 3])
+                  start[i] = ARGV[o + 3]
+                  reset[i] = ARGV[o + 4]
                 end
-                if fresh[i] then used[i] = 0 else used[i] = u or 0 end
+                if fresh[i] then used[i] = 0 else used[i] = tonumber(u) or 0 end
               end
               if refused == 0 and amount > limit - used[i] then refused = i end
             end
@@ -138,22 +147,20 @@ public final class RedisLimitStore implements LimitStore {
               local set, ttl = {}, 0
               for i = 1, n do
                 local o = 4 + (i - 1) * 6
-                local amount, a, spec = tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]), ARGV[o + 5]
+                local amount, spec = amounts[i], ARGV[o + 5]
                 if spec == 'l' then
                   if amount > 0 then
-                    local k = key[i]
-                    local expiry = now + a
-                    if redis.call('ZADD', k, expiry, lease) == 1 then
+                    local k, expiry = key[i], tonumber(ARGV[o + 4])
+                    if redis.call('ZADD', k, ARGV[o + 4], ARGV[2]) == 1 then
                       used[i] = used[i] + 1
                       if used[i] == 1 or expiry < reset[i] then reset[i] = expiry end
                     else
                       reset[i] = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
                     end
-                    if redis.call('PTTL', k) < a + slack then redis.call('PEXPIRE', k, a + slack) end
+                    if redis.call('PTTL', k) < tonumber(ARGV[o + 3]) then redis.call('PEXPIRE', k, ARGV[o + 3]) end
                   end
                 else
-                  local f = ARGV[o]
-                  local m = #set
+                  local f, m = ARGV[o], #set
                   used[i] = used[i] + amount
                   if fresh[i] then
                     set[m + 1] = f .. ':s'
@@ -161,18 +168,19 @@ public final class RedisLimitStore implements LimitStore {
                     set[m + 3] = f .. ':e'
                     set[m + 4] = reset[i]
                     set[m + 5] = f .. ':u'
-                    set[m + 6] = used[i]
+                    set[m + 6] = string.format('%d', used[i])
                     set[m + 7] = f .. ':w'
                     set[m + 8] = spec
-                    if reset[i] - now + slack > ttl then ttl = reset[i] - now + slack end
+                    local life = tonumber(reset[i]) - now + slack
+                    if life > ttl then ttl = life end
                   elseif amount ~= 0 then
                     set[m + 1] = f .. ':u'
-                    set[m + 2] = used[i]
+                    set[m + 2] = string.format('%d', used[i])
                   end
                 end
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
-              if ttl > 0 and redis.call('PTTL', hash) < ttl then redis.call('PEXPIRE', hash, ttl) end
+              if ttl > 0 and redis.call('PTTL', hash) < ttl then redis.call('PEXPIRE', hash, string.format('%d', ttl)) end
             end
             local out = {refused}
             for i = 1, n do
@@ -196,26 +204,24 @@ public final class RedisLimitStore implements LimitStore {
             if n > 0 then
               local fields = {}
               for i = 1, n do
-                local f = ARGV[4 + (i - 1) * 4]
-                fields[#fields + 1] = f .. ':s'
-                fields[#fields + 1] = f .. ':e'
-                fields[#fields + 1] = f .. ':u'
-                fields[#fields + 1] = f .. ':w'
+                local f, m = ARGV[4 + (i - 1) * 4], #fields
+                fields[m + 1] = f .. ':s'
+                fields[m + 2] = f .. ':e'
+                fields[m + 3] = f .. ':u'
+                fields[m + 4] = f .. ':w'
               end
               local h = redis.call('HMGET', hash, unpack(fields))
-              local set, now_used = {}, {}
+              local set, sum = {}, {}
               for i = 1, n do
-                local o = 4 + (i - 1) * 4
-                local v = (i - 1) * 4
+                local o, v = 4 + (i - 1) * 4, (i - 1) * 4
                 local f = ARGV[o]
-                if h[v + 4] == ARGV[o + 3] and tonumber(h[v + 1]) == tonumber(ARGV[o + 1])
-                    and now < tonumber(h[v + 2]) then
-                  local u = (now_used[f] or tonumber(h[v + 3])) + tonumber(ARGV[o + 2])
+                if h[v + 4] == ARGV[o + 3] and h[v + 1] == ARGV[o + 1] and now < tonumber(h[v + 2]) then
+                  local u = (sum[f] or tonumber(h[v + 3])) + tonumber(ARGV[o + 2])
                   if u < 0 then u = 0 end
                   if u > max then u = max end
-                  now_used[f] = u
+                  sum[f] = u
                   set[#set + 1] = f .. ':u'
-                  set[#set + 1] = u
+                  set[#set + 1] = string.format('%d', u)
                 end
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
@@ -404,15 +410,16 @@ public final class RedisLimitStore implements LimitStore {
             args[o + 2] = Long.toString(c.amount());
             args[o + 5] = LimitKeys.spec(w);
             if (w instanceof Window.Rolling r) {
-                args[o + 3] = Long.toString(r.length().toMillis());
-                args[o + 4] = "0";
+                args[o + 3] = "0";
+                args[o + 4] = Long.toString(now + r.length().toMillis());
             } else if (w instanceof Window.Calendar cal) {
                 args[o + 3] = Long.toString(cal.period().startOf(now));
                 args[o + 4] = Long.toString(cal.period().nextAfter(now));
             } else {
                 keys[l++] = leaseKey(tag, args[o]);
-                args[o + 3] = Long.toString(((Window.Lease) w).maxHold().toMillis());
-                args[o + 4] = "0";
+                long hold = ((Window.Lease) w).maxHold().toMillis();
+                args[o + 3] = Long.toString(hold + SLACK_MILLIS);
+                args[o + 4] = Long.toString(now + hold);
             }
         }
         return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
@@ -420,14 +427,19 @@ public final class RedisLimitStore implements LimitStore {
     }
 
     private static Admission admission(List<Object> reply) {
-        int refused = (int) (long) (Long) reply.get(0) - 1;
+        int refused = (int) number(reply.get(0)) - 1;
         int n = (reply.size() - 1) / 3;
         List<Admission.CounterState> states = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             states.add(new Admission.CounterState(
-                    (Long) reply.get(1 + 3 * i), (Long) reply.get(2 + 3 * i), (Long) reply.get(3 + 3 * i)));
+                    number(reply.get(1 + 3 * i)), number(reply.get(2 + 3 * i)), number(reply.get(3 + 3 * i))));
         }
         return new Admission(refused < 0, refused, states);
+    }
+
+    /** A number of the script's answer: an integer, or a window's start or end as the string stored. */
+    private static long number(Object o) {
+        return o instanceof Long l ? l : Long.parseLong((String) o);
     }
 
     @Override
