@@ -91,7 +91,7 @@ final class LimitStep implements RequestStep {
 
     /** A lease id unique across the instances that share the store. */
     String nextLeaseId() {
-        return instance + ":" + leases.incrementAndGet();
+        return instance + "." + leases.incrementAndGet(); // a plain id: stores keep it as it is, unhashed
     }
 
     private final AtomicLong storeFailures = new AtomicLong();

@@ -24,9 +24,11 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -232,6 +234,16 @@ public final class RedisLimitStore implements LimitStore {
             return 0
             """);
 
+    /** At most this many subjects (and, apart, counter names and windows) are remembered, each at most this long. */
+    private static final int MAX_CACHED = 4096;
+
+    private static final int MAX_CACHED_KEY = 512;
+
+    // SHA-256 of the subject, the plain-name check and the spec per request showed in profiles: kept instead.
+    private final Map<String, String> tags = new ConcurrentHashMap<>();
+    private final Map<String, String> fields = new ConcurrentHashMap<>();
+    private final Map<Window, String> specs = new ConcurrentHashMap<>();
+
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
     private final AbstractRedisClient ownedClient;
@@ -405,10 +417,10 @@ public final class RedisLimitStore implements LimitStore {
             Charge c = charges.get(i);
             Window w = c.counter().window();
             int o = 3 + 6 * i;
-            args[o] = LimitKeys.counter(c.counter().name());
+            args[o] = field(c.counter().name());
             args[o + 1] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
             args[o + 2] = Long.toString(c.amount());
-            args[o + 5] = LimitKeys.spec(w);
+            args[o + 5] = spec(w);
             if (w instanceof Window.Rolling r) {
                 args[o + 3] = "0";
                 args[o + 4] = Long.toString(now + r.length().toMillis());
@@ -465,7 +477,7 @@ public final class RedisLimitStore implements LimitStore {
         String[] keys = new String[lease ? 2 : 1];
         keys[0] = windowsKey(tag);
         if (lease) {
-            keys[1] = leaseKey(tag, LimitKeys.counter(leaseCounter.name()));
+            keys[1] = leaseKey(tag, field(leaseCounter.name()));
         }
         String[] args = new String[3 + 4 * n];
         args[0] = Long.toString(nowMillis);
@@ -474,10 +486,10 @@ public final class RedisLimitStore implements LimitStore {
         int o = 3;
         for (Adjustment a : adjustments) {
             if (!(a.counter().window() instanceof Window.Lease) && a.delta() != 0) {
-                args[o] = LimitKeys.counter(a.counter().name());
+                args[o] = field(a.counter().name());
                 args[o + 1] = Long.toString(a.windowStartMillis());
                 args[o + 2] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
-                args[o + 3] = LimitKeys.spec(a.counter().window());
+                args[o + 3] = spec(a.counter().window());
                 o += 4;
             }
         }
@@ -488,8 +500,7 @@ public final class RedisLimitStore implements LimitStore {
     public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
         RedisFuture<Long> removed; // timed through a copy: the timeout cancels the command, not completes it
         try {
-            removed =
-                    commands.zrem(leaseKey(tag(subject), LimitKeys.counter(counter.name())), LimitKeys.lease(leaseId));
+            removed = commands.zrem(leaseKey(tag(subject), field(counter.name())), LimitKeys.lease(leaseId));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(failure(e));
         }
@@ -512,9 +523,51 @@ public final class RedisLimitStore implements LimitStore {
         }
     }
 
-    /** The subject's hash tag: 128 bits of its SHA-256, in braces. */
-    private static String tag(String subject) {
-        return "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
+    /** The subject's hash tag: 128 bits of its SHA-256, in braces; remembered for the subjects seen lately. */
+    private String tag(String subject) {
+        String tag = tags.get(subject);
+        if (tag == null) {
+            tag = "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
+            remember(tags, subject, tag);
+        }
+        return tag;
+    }
+
+    /** A counter's name as the keys and fields hold it ({@link LimitKeys#counter}), remembered. */
+    private String field(String name) {
+        String field = fields.get(name);
+        if (field == null) {
+            field = LimitKeys.counter(name);
+            remember(fields, name, field);
+        }
+        return field;
+    }
+
+    /** A window's spec ({@link LimitKeys#spec}), remembered (a rolling window's is built). */
+    private String spec(Window window) {
+        if (!(window instanceof Window.Rolling)) {
+            return LimitKeys.spec(window);
+        }
+        String spec = specs.get(window);
+        if (spec == null) {
+            spec = LimitKeys.spec(window);
+            remember(specs, window, spec);
+        }
+        return spec;
+    }
+
+    /**
+     * Keeps {@code value} for {@code key} when the key is short; a full cache starts again (anonymous callers come
+     * and go: a bound, not an order of use).
+     */
+    private static <K> void remember(Map<K, String> cache, K key, String value) {
+        if (key instanceof String k && k.length() > MAX_CACHED_KEY) {
+            return;
+        }
+        if (cache.size() >= MAX_CACHED) {
+            cache.clear();
+        }
+        cache.put(key, value);
     }
 
     /** The hash of all the subject's window counters. */
