@@ -31,7 +31,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -95,6 +94,8 @@ final class LimitStep implements RequestStep {
     }
 
     private final AtomicLong storeFailures = new AtomicLong();
+    /** {@link #STORE_TIMEOUT} on every answer of the store, without a timer task each. */
+    private final StoreDeadlines deadlines = new StoreDeadlines(STORE_TIMEOUT);
 
     LimitStep(
             LimitStore store,
@@ -370,7 +371,7 @@ final class LimitStep implements RequestStep {
     }
 
     <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
-        return f.orTimeout(STORE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        return deadlines.timed(f);
     }
 
     /** The store did not answer: refuse (503) or allow and count later, per kind of limit. */
