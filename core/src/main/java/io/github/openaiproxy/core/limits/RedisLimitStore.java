@@ -69,6 +69,9 @@ public final class RedisLimitStore implements LimitStore {
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
 
+    private static final String SLACK_ARG = Long.toString(SLACK_MILLIS);
+    private static final String MAX_EXACT_ARG = Long.toString(MAX_EXACT);
+
     /*
      * KEYS[1] is the subject's hash of window counters, KEYS[2..] its lease counters (one sorted set each, in the
      * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge: the counter's field
@@ -412,7 +415,7 @@ public final class RedisLimitStore implements LimitStore {
         String[] args = new String[3 + 6 * n];
         args[0] = Long.toString(now);
         args[1] = LimitKeys.lease(reservation.leaseId());
-        args[2] = Long.toString(SLACK_MILLIS);
+        args[2] = SLACK_ARG;
         for (int i = 0, l = 1; i < n; i++) {
             Charge c = charges.get(i);
             Window w = c.counter().window();
@@ -481,7 +484,7 @@ public final class RedisLimitStore implements LimitStore {
         }
         String[] args = new String[3 + 4 * n];
         args[0] = Long.toString(nowMillis);
-        args[1] = Long.toString(MAX_EXACT);
+        args[1] = MAX_EXACT_ARG;
         args[2] = LimitKeys.lease(leaseId);
         int o = 3;
         for (Adjustment a : adjustments) {
