@@ -258,6 +258,8 @@ public class LimitsBenchmark {
         String trivialSha;
         LimitStore store;
         ProxyEngine engine;
+        /** The same store under a policy with one rule: requests per minute. */
+        ProxyEngine oneRule;
 
         @Setup(Level.Trial)
         public void setUp() {
@@ -275,11 +277,16 @@ public class LimitsBenchmark {
                     .upstreamClient(canned())
                     .limitStore(store)
                     .build();
+            oneRule = ProxyEngine.builder(requestsPerMinute())
+                    .upstreamClient(canned())
+                    .limitStore(store)
+                    .build();
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
             engine.close();
+            oneRule.close();
             store.close();
             connection.close();
             client.shutdown();
@@ -290,6 +297,12 @@ public class LimitsBenchmark {
     @Benchmark
     public int redisLimits(Redis redis, Blackhole bh) {
         return exchange(redis.engine, next(), bh);
+    }
+
+    /** The typical policy, one rule (requests per minute), counted in Redis: one script, nothing to settle. */
+    @Benchmark
+    public int redisOneRule(Redis redis, Blackhole bh) {
+        return exchange(redis.oneRule, next(), bh);
     }
 
     /** The store's share of a request without the engine: the reservation awaited, release and settlement not. */
@@ -315,8 +328,8 @@ public class LimitsBenchmark {
 
     /**
      * What the limit step asks of its store per request under {@link #limited()}: one reservation of the seven
-     * counters (awaited), then the lease given back and the three token counters settled (not awaited, as the
-     * step does when the answer ends).
+     * counters (awaited), then the three token counters settled and the lease given back, in one call (not
+     * awaited, as the step does when the answer ends).
      */
     static final class StoreTraffic {
         private static final java.util.concurrent.atomic.AtomicLong LEASES =
@@ -359,13 +372,12 @@ public class LimitsBenchmark {
             io.github.openaiproxy.core.limits.Admission admission = store.reserve(
                             new io.github.openaiproxy.core.limits.Reservation(SUBJECT, charges, lease, now))
                     .join();
-            store.release(SUBJECT, LEASE, lease);
             List<io.github.openaiproxy.core.limits.Adjustment> refunds = new java.util.ArrayList<>(3);
             for (int i = 0; i < TOKENS.size(); i++) {
                 long start = admission.states().get(3 + i).windowStartMillis();
                 refunds.add(new io.github.openaiproxy.core.limits.Adjustment(TOKENS.get(i), start, -300));
             }
-            store.adjust(SUBJECT, refunds, now);
+            store.settle(SUBJECT, refunds, LEASE, lease, now);
             return admission.admitted();
         }
     }
@@ -387,6 +399,24 @@ public class LimitsBenchmark {
                 List.of(),
                 List.of(),
                 new Policy.Quotas(MANY, MANY, MANY, MANY, MANY, MANY, MANY, null, null, Policy.Unpriced.REFUSE));
+        return plain().toBuilder()
+                .access(AccessConfig.DEFAULTS.withPolicies(Map.of(Policy.ANONYMOUS, policy)))
+                .build();
+    }
+
+    /** One rule: requests per minute, never reached (no token count, no lease, no settlement). */
+    static ProxyConfig requestsPerMinute() {
+        Policy policy = new Policy(
+                Policy.ANONYMOUS,
+                List.of(),
+                List.of(),
+                null,
+                null,
+                Policy.OverCap.CLAMP,
+                List.of(),
+                List.of(),
+                List.of(),
+                new Policy.Quotas(MANY, null, null, null, null, null, null, null, null, Policy.Unpriced.REFUSE));
         return plain().toBuilder()
                 .access(AccessConfig.DEFAULTS.withPolicies(Map.of(Policy.ANONYMOUS, policy)))
                 .build();

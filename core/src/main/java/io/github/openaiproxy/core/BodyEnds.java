@@ -7,7 +7,11 @@ import java.util.List;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** Runs something when an answer's body ends, however it ends. */
+/**
+ * Runs something when an answer's body ends, however it ends. What the body it wraps does at its end comes first:
+ * a completion or failure reaches this layer after passing the layers under it, and a cancel is passed down to
+ * them before {@code onEnd} runs.
+ */
 final class BodyEnds {
     private BodyEnds() {}
 
@@ -25,8 +29,11 @@ final class BodyEnds {
             body.subscribe(new ForwardingSubscriber<List<ByteBuffer>>(subscriber) {
                 @Override
                 public void cancel() {
-                    once.run();
-                    super.cancel();
+                    try {
+                        super.cancel();
+                    } finally {
+                        once.run();
+                    }
                 }
 
                 @Override

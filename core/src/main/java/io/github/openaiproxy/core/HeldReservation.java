@@ -115,8 +115,9 @@ final class HeldReservation {
         return LimitRefusals.over(s, refused.states().get(refused.refused()), amounts[refused.refused()], headers, now);
     }
 
+    /** Gives back the lease now, unless it is given back already (or was never taken). */
     void releaseLease() {
-        if (leaseId == null || !leaseReleased.compareAndSet(false, true) || !counted) {
+        if (!takeLease()) {
             return;
         }
         for (Spec s : specs) {
@@ -127,6 +128,26 @@ final class HeldReservation {
                 }
             }
         }
+    }
+
+    /**
+     * Whether the lease is still to be given back, and this caller is the one to do it: once true, never again.
+     */
+    private boolean takeLease() {
+        return leaseId != null && leaseReleased.compareAndSet(false, true) && counted;
+    }
+
+    /** The counter of the lease (a policy has one), or {@code null} without one. */
+    private Counter leaseCounter() {
+        if (leaseId == null) {
+            return null;
+        }
+        for (Spec s : specs) {
+            if (s.kind() == Kind.LEASE) {
+                return s.counter();
+            }
+        }
+        return null;
     }
 
     private void release(String who, Counter counter) {
@@ -154,13 +175,9 @@ final class HeldReservation {
     void undo(String who, Admission admission) {
         long[] refunds = new long[amounts.length];
         for (int i = 0; i < refunds.length; i++) {
-            Spec s = specs.get(i);
-            refunds[i] = s.kind() == Kind.LEASE ? 0 : -amounts[i];
-            if (s.kind() == Kind.LEASE && leaseId != null) {
-                release(who, s.counter());
-            }
+            refunds[i] = specs.get(i).kind() == Kind.LEASE ? 0 : -amounts[i];
         }
-        apply(who, admission, refunds);
+        apply(who, admission, refunds, leaseId != null);
     }
 
     /** The request ended before the upstream call: every charge goes back. */
@@ -168,7 +185,7 @@ final class HeldReservation {
         if (!done.compareAndSet(false, true)) {
             return;
         }
-        releaseLease();
+        boolean lease = takeLease(); // given back with the refunds: one call to the store per subject
         if (!counted) {
             return;
         }
@@ -176,15 +193,16 @@ final class HeldReservation {
         for (int i = 0; i < refunds.length; i++) {
             refunds[i] = specs.get(i).kind() == Kind.LEASE ? 0 : -amounts[i];
         }
-        apply(subject, own, refunds);
+        apply(subject, own, refunds, lease);
         if (ownerSubject != null) {
-            apply(ownerSubject, owner, refunds);
+            apply(ownerSubject, owner, refunds, lease && owner != null);
         }
     }
 
     /**
-     * The answer ended: settles the estimate with the real usage, and records it. The lease is the body's to
-     * give back when it ends (see {@link BodyEnds#onEnd}), whoever reports the usage first.
+     * The answer ended: settles the estimate with the real usage, and records it. The lease, when still held, is
+     * given back with the settlement (one call to the store per subject): the usage is reported when the body ends
+     * (however it ends). {@link #releaseLease} at the body's end stays the net for an answer never settled.
      */
     void settle(Metered m, int proxyStatus) {
         if (!done.compareAndSet(false, true)) {
@@ -198,9 +216,10 @@ final class HeldReservation {
         if (!specs.isEmpty()) {
             long[] deltas = QuotaCounters.settlement(specs, amounts, usage.totalTokens(), cost);
             if (counted) {
-                apply(subject, own, deltas);
+                boolean lease = takeLease();
+                apply(subject, own, deltas, lease);
                 if (ownerSubject != null) {
-                    apply(ownerSubject, owner, deltas);
+                    apply(ownerSubject, owner, deltas, lease && owner != null);
                 }
             } else {
                 // Allowed while the store was down: the real amounts are counted once it is back.
@@ -306,24 +325,34 @@ final class HeldReservation {
                 requestId);
     }
 
-    /** Adds {@code deltas} to the windows an admission reserved in; kept for later when the store fails. */
-    private void apply(String who, Admission admission, long[] deltas) {
-        if (admission == null) {
-            return;
-        }
+    /**
+     * Adds {@code deltas} to the windows an admission reserved in, and gives back the lease with them when {@code
+     * lease}; the adjustments are kept for later when the store fails (a lease not given back expires). Without
+     * an admission (undone already) only the lease is given back.
+     */
+    private void apply(String who, Admission admission, long[] deltas, boolean lease) {
+        Counter leaseCounter = lease ? leaseCounter() : null;
         List<Adjustment> adjustments = new ArrayList<>(deltas.length);
-        for (int i = 0; i < deltas.length; i++) {
-            if (deltas[i] != 0) {
-                adjustments.add(new Adjustment(
-                        specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i]));
+        if (admission != null) {
+            for (int i = 0; i < deltas.length; i++) {
+                if (deltas[i] != 0) {
+                    adjustments.add(new Adjustment(
+                            specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i]));
+                }
             }
         }
         if (adjustments.isEmpty()) {
+            if (leaseCounter != null) {
+                release(who, leaseCounter);
+            }
             return;
         }
         CompletableFuture<Void> f;
         try {
-            f = step.timed(step.store.adjust(who, adjustments, step.clock.millis()));
+            f = step.timed(
+                    leaseCounter == null
+                            ? step.store.adjust(who, adjustments, step.clock.millis())
+                            : step.store.settle(who, adjustments, leaseCounter, leaseId, step.clock.millis()));
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }

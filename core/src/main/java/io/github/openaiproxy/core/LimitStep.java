@@ -31,7 +31,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -91,10 +90,12 @@ final class LimitStep implements RequestStep {
 
     /** A lease id unique across the instances that share the store. */
     String nextLeaseId() {
-        return instance + ":" + leases.incrementAndGet();
+        return instance + "." + leases.incrementAndGet(); // a plain id: stores keep it as it is, unhashed
     }
 
     private final AtomicLong storeFailures = new AtomicLong();
+    /** {@link #STORE_TIMEOUT} on every answer of the store, without a timer task each. */
+    private final StoreDeadlines deadlines = new StoreDeadlines(STORE_TIMEOUT);
 
     LimitStep(
             LimitStore store,
@@ -385,7 +386,7 @@ final class LimitStep implements RequestStep {
     }
 
     <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
-        return f.orTimeout(STORE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        return deadlines.timed(f);
     }
 
     /** The store did not answer: refuse (503) or allow and count later, per kind of limit. */
@@ -428,8 +429,8 @@ final class LimitStep implements RequestStep {
         return answer.handle((r, error) -> {
             if (error != null) {
                 if (ctx.upstreamCalled) {
+                    held.settle(failed(ctx.request.method()), 500); // the lease goes back with it
                     held.releaseLease();
-                    held.settle(failed(ctx.request.method()), 500);
                 } else {
                     held.refund();
                 }
@@ -439,17 +440,16 @@ final class LimitStep implements RequestStep {
                 held.refund(); // a later step answered: nothing was used
                 return r;
             }
-            ProxyResponse out = held.rateHeaders != null ? RateLimitHeaders.replace(r, held.rateHeaders) : r;
-            if (held.leaseHeld()) {
-                out = BodyEnds.onEnd(out, held::releaseLease);
-            }
-            ProxyResponse relayed = out;
+            ProxyResponse relayed = held.rateHeaders != null ? RateLimitHeaders.replace(r, held.rateHeaders) : r;
             held.upstream =
                     r.headers().firstValue(RouteUpstream.UPSTREAM_HEADER).orElse(Upstreams.DEFAULT);
             // The input counted for the reservation is the input of an estimate (a client gone mid-stream).
             UsageTap.Spec spec =
                     new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());
-            return tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
+            ProxyResponse tapped = tap.tap(relayed, spec, m -> held.settle(m, relayed.status()));
+            // The tap settles when the body ends, the lease with it; outside the tap, the end of the body gives the
+            // lease back should the settlement not have (it runs after the tap's end, see BodyEnds).
+            return held.leaseHeld() ? BodyEnds.onEnd(tapped, held::releaseLease) : tapped;
         });
     }
 

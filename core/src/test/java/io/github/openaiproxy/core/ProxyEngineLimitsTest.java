@@ -591,6 +591,68 @@ class ProxyEngineLimitsTest {
         }
     }
 
+    /** A memory store that writes down which of its methods were called, in order. */
+    static final class RecordingStore extends FailingStore {
+        final List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public CompletableFuture<Admission> reserve(Reservation r) {
+            calls.add("reserve");
+            return super.reserve(r);
+        }
+
+        @Override
+        public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long now) {
+            calls.add("adjust");
+            return super.adjust(subject, adjustments, now);
+        }
+
+        @Override
+        public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+            calls.add("release");
+            return super.release(subject, counter, leaseId);
+        }
+
+        @Override
+        public CompletableFuture<Void> settle(
+                String subject, List<Adjustment> adjustments, Counter leaseCounter, String leaseId, long now) {
+            calls.add("settle");
+            return memory.settle(subject, adjustments, leaseCounter, leaseId, now);
+        }
+    }
+
+    /**
+     * The answer's end is one call to the store: the settlement on the usage and the lease together (a shared
+     * store does both in one round trip), for an answer relayed and for one a later step refused.
+     */
+    @Test
+    void theLeaseGoesBackWithTheSettlementInOneCall() {
+        RecordingStore store = new RecordingStore();
+        AtomicInteger refusals = new AtomicInteger(1);
+        ProxyEngine engine = engine(
+                Map.of(
+                        "policies.anonymous.tokens-per-minute", "100000",
+                        "policies.anonymous.concurrent-requests", "1"),
+                b -> b.limitStore(store)
+                        .usageTap(reporting(10))
+                        .step(
+                                RequestStep.Position.BEFORE_UPSTREAM,
+                                (ctx, next) -> refusals.getAndDecrement() > 0
+                                        ? ctx.respond(ProxyError.badRequest("No", "refused by the host", null))
+                                        : next.proceed(ctx)));
+
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(400);
+        assertThat(store.calls).containsExactly("reserve", "settle");
+        store.calls.clear();
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(store.calls).containsExactly("reserve", "settle");
+        store.calls.clear();
+        // The lease is back: the next request fits the limit of one.
+        assertThat(send(engine, v1Chat("")).status()).isEqualTo(200);
+        assertThat(store.calls).containsExactly("reserve", "settle");
+        assertThat(upstreamCalls()).isEqualTo(2);
+    }
+
     @Test
     void rateLimitsAreAllowedWhileTheStoreIsDownAndCountedOnceItIsBack() {
         FailingStore store = new FailingStore();

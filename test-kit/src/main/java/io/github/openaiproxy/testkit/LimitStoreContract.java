@@ -479,6 +479,66 @@ public abstract class LimitStoreContract {
     }
 
     @Test
+    protected void aSettlementAdjustsAndGivesTheLeaseBackInOneGo() {
+        String s = newSubject();
+        long t = soon();
+        Counter requests = perMinute("requests", 10);
+        Counter tokens = perMinute("tokens", 1_000);
+        Counter budget = calendar("budget", 1_000_000, Window.Period.MONTH);
+        Counter concurrent = leases("concurrent", 1, Duration.ofMinutes(10));
+        Admission a = reserve(
+                store(),
+                s,
+                t,
+                "lease-a",
+                new Charge(requests, 1),
+                new Charge(tokens, 800),
+                new Charge(budget, 500_000),
+                new Charge(concurrent, 1));
+        assertThat(a.admitted()).isTrue();
+        assertThat(reserve(store(), s, t + 1, "lease-b", new Charge(concurrent, 1))
+                        .admitted())
+                .isFalse();
+
+        // The answer ended: 100 tokens of the 800 (two adjustments of one counter add up), more money, lease back.
+        store().settle(
+                        s,
+                        List.of(
+                                new Adjustment(tokens, a.states().get(1).windowStartMillis(), -600),
+                                new Adjustment(tokens, a.states().get(1).windowStartMillis(), -100),
+                                new Adjustment(budget, a.states().get(2).windowStartMillis(), 200_000)),
+                        concurrent,
+                        "lease-a",
+                        t + 2)
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
+        assertThat(used(s, requests, t + 3)).isEqualTo(1);
+        assertThat(used(s, tokens, t + 3)).isEqualTo(100);
+        assertThat(used(s, budget, t + 3)).isEqualTo(700_000);
+        Admission b = reserve(store(), s, t + 4, "lease-b", new Charge(concurrent, 1));
+        assertThat(b.admitted()).isTrue();
+        assertThat(b.states().get(0).used()).isEqualTo(1);
+
+        // Nothing to adjust: the lease alone goes back; an unknown lease changes nothing.
+        store().settle(s, List.of(), concurrent, "lease-b", t + 5)
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
+        store().settle(
+                        s,
+                        List.of(new Adjustment(tokens, a.states().get(1).windowStartMillis(), 50)),
+                        concurrent,
+                        "unknown",
+                        t + 6)
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
+        assertThat(used(s, tokens, t + 7)).isEqualTo(150);
+        assertThat(used(s, concurrent, t + 7)).isZero();
+        assertThat(reserve(store(), s, t + 8, "lease-c", new Charge(concurrent, 1))
+                        .admitted())
+                .isTrue();
+    }
+
+    @Test
     protected void anAdjustmentForAnEndedWindowIsIgnored() {
         String s = newSubject();
         long t = soon();

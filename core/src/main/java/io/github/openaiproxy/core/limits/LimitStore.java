@@ -26,6 +26,26 @@ public interface LimitStore extends AutoCloseable {
     /** Gives back the concurrency lease {@code leaseId} on the lease counter {@code counter}. */
     CompletableFuture<Void> release(String subject, Counter counter, String leaseId);
 
+    /**
+     * A request's end in one go: applies {@code adjustments} as {@link #adjust} does and gives back the lease
+     * {@code leaseId} on {@code leaseCounter} as {@link #release} does. A store that can do both in one round trip
+     * overrides this; the default does one, then the other, without waiting between them.
+     *
+     * <p>The future fails when the adjustments may not have been applied (the caller keeps them to apply later);
+     * a lease that could not be given back is not reported: it expires after its maximum hold.
+     */
+    default CompletableFuture<Void> settle(
+            String subject, List<Adjustment> adjustments, Counter leaseCounter, String leaseId, long nowMillis) {
+        CompletableFuture<Void> adjusted = adjust(subject, adjustments, nowMillis);
+        CompletableFuture<Void> released;
+        try {
+            released = release(subject, leaseCounter, leaseId).exceptionally(e -> null);
+        } catch (RuntimeException e) {
+            released = CompletableFuture.completedFuture(null);
+        }
+        return adjusted.thenCombine(released, (a, b) -> null);
+    }
+
     /** A short name for logs and the start-up line: {@code memory}, {@code jdbc}, {@code redis}. */
     String kind();
 

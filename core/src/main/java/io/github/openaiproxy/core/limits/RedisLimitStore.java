@@ -24,9 +24,11 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -38,16 +40,19 @@ import java.util.concurrent.TimeoutException;
  * <p>A reservation is one round trip: one {@code EVALSHA} of a Lua script that reads every counter of the
  * reservation, checks every charge and makes them all or none, atomically (Redis runs a script alone). The
  * script is sent by its digest; a server that does not hold it yet ({@code NOSCRIPT}) gets it once with
- * {@code EVAL}. Settlements are one script call, giving back a lease is one {@code ZREM}. Nothing blocks a
+ * {@code EVAL}. A settlement is one script call too, which gives back the request's lease in the same call when
+ * it ends with the settlement ({@link #settle}); a lease given back alone is one {@code ZREM}. Nothing blocks a
  * thread: the commands are asynchronous, and a command without an answer within the timeout (default 1 s), a
  * refused connection or a server error fails the future with {@link LimitStoreException}.
  *
- * <p>Keys: {@code openai-proxy:limits:{<tag>}:c:<counter>} (a hash: window start, end, amount used, window kind)
- * and {@code openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag
- * is a hash of the subject: short and safe whatever the subject, and the same for all of one subject's keys, so
- * Redis Cluster puts them in one slot and accepts the multi-key script. Each key expires (PEXPIRE) a minute
- * after its window ends or its last lease expires; the windows themselves are decided by the start stored in
- * the key and the callers' clocks, so the instances' clocks must agree (NTP).
+ * <p>Keys: {@code openai-proxy:limits:{<tag>}:w}, one hash with every window counter of the subject (four fields
+ * per counter: {@code <counter>:s}, {@code :e}, {@code :u}, {@code :w}, the window's start, end, amount used and
+ * kind), so a reservation reads them all with one {@code HMGET} and writes them with one {@code HSET}; and {@code
+ * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag is a hash of
+ * the subject: short and safe whatever the subject, and the same for all of one subject's keys, so Redis Cluster
+ * puts them in one slot and accepts the multi-key script. The hash expires (PEXPIRE) a minute after the latest end
+ * of its windows, a lease set a minute after its last lease expires; the windows themselves are decided by the
+ * start stored beside each counter and the callers' clocks, so the instances' clocks must agree (NTP).
  *
  * <p>Amounts are compared in the script as Lua numbers (doubles): exact up to 2<sup>53</sup>, which is nine
  * million dollars in nano-dollars.
@@ -64,62 +69,123 @@ public final class RedisLimitStore implements LimitStore {
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
 
+    private static final String SLACK_ARG = Long.toString(SLACK_MILLIS);
+    private static final String MAX_EXACT_ARG = Long.toString(MAX_EXACT);
+
+    /*
+     * KEYS[1] is the subject's hash of window counters, KEYS[2..] its lease counters (one sorted set each, in the
+     * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge: the counter's field
+     * prefix, limit, amount, two numbers (rolling: 0, and the end of a window beginning now; calendar:
+     * the window's start and end; lease: the key's life, the maximum hold plus the slack, and the expiry of a
+     * lease taken now) and the window's spec ('l' for a lease). A window counter is four fields of the hash:
+     * <name>:s (start), :e (end), :u (used), :w (spec). The common case is one HMGET and one HSET for every window
+     * counter together, and a PEXPIRE only when a window begins; a lease is ZRANGE, ZCARD, ZADD, PTTL, PEXPIRE.
+     * A Lua number given to redis.call is printed with %.17g, slow enough to be most of the script's time: what
+     * the caller can compute comes as a string, a start is stored and returned as the string it came as, and a
+     * sum is printed with %d.
+     */
     private static final Script RESERVE = new Script("""
             local now = tonumber(ARGV[1])
-            local lease = ARGV[2]
             local slack = tonumber(ARGV[3])
-            local n = #KEYS
-            local used, start, reset, fresh = {}, {}, {}, {}
-            local refused = 0
+            local hash = KEYS[1]
+            local n = (#ARGV - 3) / 6
+            local fields = {}
             for i = 1, n do
               local o = 4 + (i - 1) * 6
-              local kind, limit, amount = ARGV[o], tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
-              local a, b, spec = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), ARGV[o + 5]
-              if kind == 'l' then
-                redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-                used[i] = redis.call('ZCARD', KEYS[i])
-                start[i] = 0
-                local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-                reset[i] = first[2] and tonumber(first[2]) or now
-              else
-                local h = redis.call('HMGET', KEYS[i], 's', 'e', 'u', 'w')
-                local s, e, u = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
-                if kind == 'r' then
-                  fresh[i] = not (h[4] == spec and s and e and now < e)
-                  if fresh[i] then start[i] = now else start[i] = s end
-                  reset[i] = start[i] + a
-                else
-                  fresh[i] = not (h[4] == spec and s == a)
-                  start[i] = a
-                  reset[i] = b
+              if ARGV[o + 5] ~= 'l' then
+                local f, m = ARGV[o], #fields
+                fields[m + 1] = f .. ':s'
+                fields[m + 2] = f .. ':e'
+                fields[m + 3] = f .. ':u'
+                fields[m + 4] = f .. ':w'
+              end
+            end
+            local h = {}
+            if #fields > 0 then h = redis.call('HMGET', hash, unpack(fields)) end
+            local used, start, reset, fresh, amounts, key = {}, {}, {}, {}, {}, {}
+            local refused, v, l = 0, 0, 1
+            for i = 1, n do
+              local o = 4 + (i - 1) * 6
+              local limit, amount, spec = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), ARGV[o + 5]
+              local kind = string.byte(spec)
+              amounts[i] = amount
+              if kind == 108 then
+                l = l + 1
+                local k = KEYS[l]
+                key[i] = k
+                local first = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
+                if first and first <= now then
+                  redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
+                  first = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
                 end
-                if fresh[i] then used[i] = 0 else used[i] = u or 0 end
+                if first then
+                  used[i] = redis.call('ZCARD', k)
+                  reset[i] = first
+                else
+                  used[i] = 0
+                  reset[i] = now
+                end
+                start[i] = 0
+              else
+                local s, e, u, w = h[v + 1], h[v + 2], h[v + 3], h[v + 4]
+                v = v + 4
+                if kind == 114 then
+                  e = w == spec and tonumber(e)
+                  fresh[i] = not (e and now < e)
+                  if fresh[i] then
+                    start[i] = ARGV[1]
+                    reset[i] = ARGV[o + 4]
+                  else
+                    start[i] = s
+                    reset[i] = e
+                  end
+                else
+                  fresh[i] = not (w == spec and s == ARGV[o + 3])
+                  start[i] = ARGV[o + 3]
+                  reset[i] = ARGV[o + 4]
+                end
+                if fresh[i] then used[i] = 0 else used[i] = tonumber(u) or 0 end
               end
               if refused == 0 and amount > limit - used[i] then refused = i end
             end
             if refused == 0 then
+              local set, ttl = {}, 0
               for i = 1, n do
                 local o = 4 + (i - 1) * 6
-                local kind, amount, a = ARGV[o], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
-                if kind == 'l' then
+                local amount, spec = amounts[i], ARGV[o + 5]
+                if spec == 'l' then
                   if amount > 0 then
-                    redis.call('ZADD', KEYS[i], now + a, lease)
-                    local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-                    redis.call('PEXPIRE', KEYS[i], tonumber(last[2]) - now + slack)
-                    used[i] = redis.call('ZCARD', KEYS[i])
-                    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-                    reset[i] = tonumber(first[2])
+                    local k, expiry = key[i], tonumber(ARGV[o + 4])
+                    if redis.call('ZADD', k, ARGV[o + 4], ARGV[2]) == 1 then
+                      used[i] = used[i] + 1
+                      if used[i] == 1 or expiry < reset[i] then reset[i] = expiry end
+                    else
+                      reset[i] = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
+                    end
+                    if redis.call('PTTL', k) < tonumber(ARGV[o + 3]) then redis.call('PEXPIRE', k, ARGV[o + 3]) end
                   end
                 else
+                  local f, m = ARGV[o], #set
                   used[i] = used[i] + amount
                   if fresh[i] then
-                    redis.call('HSET', KEYS[i], 's', start[i], 'e', reset[i], 'u', used[i], 'w', ARGV[o + 5])
-                    redis.call('PEXPIRE', KEYS[i], reset[i] - now + slack)
-                  else
-                    redis.call('HINCRBY', KEYS[i], 'u', amount)
+                    set[m + 1] = f .. ':s'
+                    set[m + 2] = start[i]
+                    set[m + 3] = f .. ':e'
+                    set[m + 4] = reset[i]
+                    set[m + 5] = f .. ':u'
+                    set[m + 6] = string.format('%d', used[i])
+                    set[m + 7] = f .. ':w'
+                    set[m + 8] = spec
+                    local life = tonumber(reset[i]) - now + slack
+                    if life > ttl then ttl = life end
+                  elseif amount ~= 0 then
+                    set[m + 1] = f .. ':u'
+                    set[m + 2] = string.format('%d', used[i])
                   end
                 end
               end
+              if #set > 0 then redis.call('HSET', hash, unpack(set)) end
+              if ttl > 0 and redis.call('PTTL', hash) < ttl then redis.call('PEXPIRE', hash, string.format('%d', ttl)) end
             end
             local out = {refused}
             for i = 1, n do
@@ -130,21 +196,56 @@ public final class RedisLimitStore implements LimitStore {
             return out
             """);
 
-    private static final Script ADJUST = new Script("""
+    /*
+     * KEYS[1] is the subject's hash of window counters, KEYS[2..] lease counters to give the lease ARGV[3] back to.
+     * ARGV: now, the largest amount, the lease id, then four per adjustment: the counter's field prefix, the
+     * window's start, the delta and the window's spec. One HMGET, one HSET, one ZREM per lease counter.
+     */
+    private static final Script SETTLE = new Script("""
             local now = tonumber(ARGV[1])
             local max = tonumber(ARGV[2])
-            for i = 1, #KEYS do
-              local o = 3 + (i - 1) * 3
-              local h = redis.call('HMGET', KEYS[i], 's', 'e', 'u', 'w')
-              if h[4] == ARGV[o + 2] and tonumber(h[1]) == tonumber(ARGV[o]) and now < tonumber(h[2]) then
-                local u = tonumber(h[3]) + tonumber(ARGV[o + 1])
-                if u < 0 then u = 0 end
-                if u > max then u = max end
-                redis.call('HSET', KEYS[i], 'u', u)
+            local hash = KEYS[1]
+            local n = (#ARGV - 3) / 4
+            if n > 0 then
+              local fields = {}
+              for i = 1, n do
+                local f, m = ARGV[4 + (i - 1) * 4], #fields
+                fields[m + 1] = f .. ':s'
+                fields[m + 2] = f .. ':e'
+                fields[m + 3] = f .. ':u'
+                fields[m + 4] = f .. ':w'
               end
+              local h = redis.call('HMGET', hash, unpack(fields))
+              local set, sum = {}, {}
+              for i = 1, n do
+                local o, v = 4 + (i - 1) * 4, (i - 1) * 4
+                local f = ARGV[o]
+                if h[v + 4] == ARGV[o + 3] and h[v + 1] == ARGV[o + 1] and now < tonumber(h[v + 2]) then
+                  local u = (sum[f] or tonumber(h[v + 3])) + tonumber(ARGV[o + 2])
+                  if u < 0 then u = 0 end
+                  if u > max then u = max end
+                  sum[f] = u
+                  set[#set + 1] = f .. ':u'
+                  set[#set + 1] = string.format('%d', u)
+                end
+              end
+              if #set > 0 then redis.call('HSET', hash, unpack(set)) end
+            end
+            for k = 2, #KEYS do
+              redis.call('ZREM', KEYS[k], ARGV[3])
             end
             return 0
             """);
+
+    /** At most this many subjects (and, apart, counter names and windows) are remembered, each at most this long. */
+    private static final int MAX_CACHED = 4096;
+
+    private static final int MAX_CACHED_KEY = 512;
+
+    // SHA-256 of the subject, the plain-name check and the spec per request showed in profiles: kept instead.
+    private final Map<String, String> tags = new ConcurrentHashMap<>();
+    private final Map<String, String> fields = new ConcurrentHashMap<>();
+    private final Map<Window, String> specs = new ConcurrentHashMap<>();
 
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
@@ -303,31 +404,37 @@ public final class RedisLimitStore implements LimitStore {
         }
         long now = reservation.nowMillis();
         String tag = tag(reservation.subject());
-        String[] keys = new String[n];
+        int leases = 0;
+        for (Charge c : charges) {
+            if (c.counter().window() instanceof Window.Lease) {
+                leases++;
+            }
+        }
+        String[] keys = new String[1 + leases];
+        keys[0] = windowsKey(tag);
         String[] args = new String[3 + 6 * n];
         args[0] = Long.toString(now);
         args[1] = LimitKeys.lease(reservation.leaseId());
-        args[2] = Long.toString(SLACK_MILLIS);
-        for (int i = 0; i < n; i++) {
+        args[2] = SLACK_ARG;
+        for (int i = 0, l = 1; i < n; i++) {
             Charge c = charges.get(i);
             Window w = c.counter().window();
             int o = 3 + 6 * i;
-            keys[i] = key(tag, c.counter());
+            args[o] = field(c.counter().name());
             args[o + 1] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
             args[o + 2] = Long.toString(c.amount());
-            args[o + 5] = LimitKeys.spec(w);
+            args[o + 5] = spec(w);
             if (w instanceof Window.Rolling r) {
-                args[o] = "r";
-                args[o + 3] = Long.toString(r.length().toMillis());
-                args[o + 4] = "0";
+                args[o + 3] = "0";
+                args[o + 4] = Long.toString(now + r.length().toMillis());
             } else if (w instanceof Window.Calendar cal) {
-                args[o] = "c";
                 args[o + 3] = Long.toString(cal.period().startOf(now));
                 args[o + 4] = Long.toString(cal.period().nextAfter(now));
             } else {
-                args[o] = "l";
-                args[o + 3] = Long.toString(((Window.Lease) w).maxHold().toMillis());
-                args[o + 4] = "0";
+                keys[l++] = leaseKey(tag, args[o]);
+                long hold = ((Window.Lease) w).maxHold().toMillis();
+                args[o + 3] = Long.toString(hold + SLACK_MILLIS);
+                args[o + 4] = Long.toString(now + hold);
             }
         }
         return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
@@ -335,48 +442,68 @@ public final class RedisLimitStore implements LimitStore {
     }
 
     private static Admission admission(List<Object> reply) {
-        int refused = (int) (long) (Long) reply.get(0) - 1;
+        int refused = (int) number(reply.get(0)) - 1;
         int n = (reply.size() - 1) / 3;
         List<Admission.CounterState> states = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             states.add(new Admission.CounterState(
-                    (Long) reply.get(1 + 3 * i), (Long) reply.get(2 + 3 * i), (Long) reply.get(3 + 3 * i)));
+                    number(reply.get(1 + 3 * i)), number(reply.get(2 + 3 * i)), number(reply.get(3 + 3 * i))));
         }
         return new Admission(refused < 0, refused, states);
     }
 
+    /** A number of the script's answer: an integer, or a window's start or end as the string stored. */
+    private static long number(Object o) {
+        return o instanceof Long l ? l : Long.parseLong((String) o);
+    }
+
     @Override
     public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis) {
-        List<Adjustment> settled = new ArrayList<>(adjustments.size());
+        return settle(subject, adjustments, null, null, nowMillis);
+    }
+
+    /** One script: the adjustments and the lease's {@code ZREM} together. */
+    @Override
+    public CompletableFuture<Void> settle(
+            String subject, List<Adjustment> adjustments, Counter leaseCounter, String leaseId, long nowMillis) {
+        int n = 0;
         for (Adjustment a : adjustments) {
-            Window w = a.counter().window();
-            if (!(w instanceof Window.Lease) && a.delta() != 0) {
-                settled.add(a);
+            if (!(a.counter().window() instanceof Window.Lease) && a.delta() != 0) {
+                n++;
             }
         }
-        if (settled.isEmpty()) {
-            return CompletableFuture.completedFuture(null);
+        boolean lease = leaseCounter != null && leaseCounter.window() instanceof Window.Lease;
+        if (n == 0) {
+            return lease ? release(subject, leaseCounter, leaseId) : CompletableFuture.completedFuture(null);
         }
         String tag = tag(subject);
-        String[] keys = new String[settled.size()];
-        String[] args = new String[2 + 3 * keys.length];
-        args[0] = Long.toString(nowMillis);
-        args[1] = Long.toString(MAX_EXACT);
-        for (int i = 0; i < keys.length; i++) {
-            Adjustment a = settled.get(i);
-            keys[i] = key(tag, a.counter());
-            args[2 + 3 * i] = Long.toString(a.windowStartMillis());
-            args[3 + 3 * i] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
-            args[4 + 3 * i] = LimitKeys.spec(a.counter().window());
+        String[] keys = new String[lease ? 2 : 1];
+        keys[0] = windowsKey(tag);
+        if (lease) {
+            keys[1] = leaseKey(tag, field(leaseCounter.name()));
         }
-        return this.<Long>script(ADJUST, ScriptOutputType.INTEGER, keys, args).thenApply(ignored -> null);
+        String[] args = new String[3 + 4 * n];
+        args[0] = Long.toString(nowMillis);
+        args[1] = MAX_EXACT_ARG;
+        args[2] = LimitKeys.lease(leaseId);
+        int o = 3;
+        for (Adjustment a : adjustments) {
+            if (!(a.counter().window() instanceof Window.Lease) && a.delta() != 0) {
+                args[o] = field(a.counter().name());
+                args[o + 1] = Long.toString(a.windowStartMillis());
+                args[o + 2] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
+                args[o + 3] = spec(a.counter().window());
+                o += 4;
+            }
+        }
+        return this.<Long>script(SETTLE, ScriptOutputType.INTEGER, keys, args).thenApply(ignored -> null);
     }
 
     @Override
     public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
         RedisFuture<Long> removed; // timed through a copy: the timeout cancels the command, not completes it
         try {
-            removed = commands.zrem(key(tag(subject), counter), LimitKeys.lease(leaseId));
+            removed = commands.zrem(leaseKey(tag(subject), field(counter.name())), LimitKeys.lease(leaseId));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(failure(e));
         }
@@ -399,16 +526,61 @@ public final class RedisLimitStore implements LimitStore {
         }
     }
 
-    /** The subject's hash tag: 128 bits of its SHA-256, in braces. */
-    private static String tag(String subject) {
-        return "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
+    /** The subject's hash tag: 128 bits of its SHA-256, in braces; remembered for the subjects seen lately. */
+    private String tag(String subject) {
+        String tag = tags.get(subject);
+        if (tag == null) {
+            tag = "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
+            remember(tags, subject, tag);
+        }
+        return tag;
     }
 
-    private static String key(String tag, Counter counter) {
-        return PREFIX
-                + tag
-                + (counter.window() instanceof Window.Lease ? ":l:" : ":c:")
-                + LimitKeys.counter(counter.name());
+    /** A counter's name as the keys and fields hold it ({@link LimitKeys#counter}), remembered. */
+    private String field(String name) {
+        String field = fields.get(name);
+        if (field == null) {
+            field = LimitKeys.counter(name);
+            remember(fields, name, field);
+        }
+        return field;
+    }
+
+    /** A window's spec ({@link LimitKeys#spec}), remembered (a rolling window's is built). */
+    private String spec(Window window) {
+        if (!(window instanceof Window.Rolling)) {
+            return LimitKeys.spec(window);
+        }
+        String spec = specs.get(window);
+        if (spec == null) {
+            spec = LimitKeys.spec(window);
+            remember(specs, window, spec);
+        }
+        return spec;
+    }
+
+    /**
+     * Keeps {@code value} for {@code key} when the key is short; a full cache starts again (anonymous callers come
+     * and go: a bound, not an order of use).
+     */
+    private static <K> void remember(Map<K, String> cache, K key, String value) {
+        if (key instanceof String k && k.length() > MAX_CACHED_KEY) {
+            return;
+        }
+        if (cache.size() >= MAX_CACHED) {
+            cache.clear();
+        }
+        cache.put(key, value);
+    }
+
+    /** The hash of all the subject's window counters. */
+    private static String windowsKey(String tag) {
+        return PREFIX + tag + ":w";
+    }
+
+    /** The sorted set of the leases held on one lease counter (its name as {@link LimitKeys#counter} gives it). */
+    private static String leaseKey(String tag, String counter) {
+        return PREFIX + tag + ":l:" + counter;
     }
 
     /** EVALSHA, and EVAL when the server does not hold the script (a restart, a failover, SCRIPT FLUSH). */

@@ -52,7 +52,10 @@ class RedisLimitStoreTest extends LimitStoreContract {
         return other;
     }
 
-    /** A subject's keys share one hash tag (one Cluster slot), and expire a minute after their window ends. */
+    /**
+     * A subject's keys share one hash tag (one Cluster slot): one hash of its window counters and one sorted set per
+     * lease counter, each expiring a minute after its window ends.
+     */
     @Test
     void keysCarryTheSubjectsHashTagAndExpireAfterTheirWindow() {
         String name = "probe-" + UUID.randomUUID();
@@ -67,18 +70,52 @@ class RedisLimitStoreTest extends LimitStoreContract {
                 new Charge(leases(name, 5, Duration.ofSeconds(30)), 1));
         RedisClient client = RedisClient.create(url);
         try (StatefulRedisConnection<String, String> c = client.connect()) {
-            List<String> keys = c.sync().keys("openai-proxy:limits:*:" + name);
-            assertThat(keys).hasSize(2);
-            assertThat(keys).allMatch(k -> k.matches("openai-proxy:limits:\\{[0-9a-f]{32}\\}:[cl]:" + name));
-            assertThat(keys.get(0).substring(0, 54)).isEqualTo(keys.get(1).substring(0, 54));
-            for (String k : keys) {
-                long ttl = c.sync().pttl(k);
-                long window = k.contains(":c:") ? 60_000 : 30_000;
-                assertThat(ttl).isBetween(window + 50_000, window + 60_000);
-            }
+            List<String> leases = c.sync().keys("openai-proxy:limits:*:l:" + name);
+            assertThat(leases).hasSize(1);
+            String lease = leases.get(0);
+            assertThat(lease).matches("openai-proxy:limits:\\{[0-9a-f]{32}\\}:l:" + name);
+            String windows = lease.substring(0, 54) + ":w";
+            assertThat(c.sync().hgetall(windows))
+                    .containsEntry(name + ":s", Long.toString(t))
+                    .containsEntry(name + ":e", Long.toString(t + 60_000))
+                    .containsEntry(name + ":u", "1")
+                    .containsEntry(name + ":w", "r60000");
+            assertThat(c.sync().pttl(windows)).isBetween(110_000L, 120_000L);
+            assertThat(c.sync().pttl(lease)).isBetween(80_000L, 90_000L);
         } finally {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         }
+    }
+
+    /**
+     * The subject's hash lives as long as its longest window: a per-minute counter beginning again does not cut
+     * short the day counter beside it.
+     */
+    @Test
+    void theHashOfWindowsLivesAsLongAsItsLongestWindow() {
+        String subject = newSubject();
+        long t = System.currentTimeMillis();
+        Counter minute = perMinute("rpm", 5);
+        Counter day = rolling("rpd", 500, Duration.ofDays(1));
+        reserve(store, subject, t, null, new Charge(minute, 1), new Charge(day, 1));
+        reserve(store, subject, t + 61_000, null, new Charge(minute, 1));
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            List<String> keys = c.sync().keys("openai-proxy:limits:{" + tagOf(subject) + "}:w");
+            assertThat(keys).hasSize(1);
+            assertThat(c.sync().pttl(keys.get(0))).isGreaterThan(86_000_000L);
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+        assertThat(reserve(store, subject, t + 62_000, null, new Charge(day, 0))
+                        .states()
+                        .get(0)
+                        .used())
+                .isEqualTo(1);
+    }
+
+    private static String tagOf(String subject) {
+        return LimitKeys.subject(subject).substring(0, 32);
     }
 
     /** A server that lost its scripts (a restart, a failover, SCRIPT FLUSH) is sent the script again. */
