@@ -25,7 +25,6 @@ import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.core.usage.UsageTap;
 import java.io.IOException;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -62,8 +61,6 @@ import java.util.function.Function;
  */
 final class LimitStep implements RequestStep {
     private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
-    /** The longest wait for the store; longer counts as down. */
-    static final Duration STORE_TIMEOUT = Duration.ofSeconds(2);
     /** Longer model names are cut in the ledger (and priced as cut: no price has such a name). */
     static final int MAX_MODEL_NAME = 256;
 
@@ -94,8 +91,8 @@ final class LimitStep implements RequestStep {
     }
 
     private final AtomicLong storeFailures = new AtomicLong();
-    /** {@link #STORE_TIMEOUT} on every answer of the store, without a timer task each. */
-    private final StoreDeadlines deadlines = new StoreDeadlines(STORE_TIMEOUT);
+    /** {@code limits.store-timeout} on every answer of the store, without a timer task each. */
+    private final StoreDeadlines deadlines;
 
     LimitStep(
             LimitStore store,
@@ -116,6 +113,7 @@ final class LimitStep implements RequestStep {
         this.bodyLimit = bodyLimit;
         this.clock = clock;
         this.backlog = new LimitBacklog(store, clock::millis, LimitBacklog.CAPACITY);
+        this.deadlines = new StoreDeadlines(config.storeTimeout());
     }
 
     /** What is waiting for the store to answer again, for tests and metrics. */
@@ -364,7 +362,7 @@ final class LimitStep implements RequestStep {
     }
 
     /**
-     * Reserves {@code who}'s counters, waiting at most {@link #STORE_TIMEOUT}; a reservation the store makes
+     * Reserves {@code who}'s counters, waiting at most {@code limits.store-timeout}; a reservation the store makes
      * after that (the request went on as if the store were down) is given back when it arrives.
      */
     private CompletableFuture<Admission> reserveIn(HeldReservation held, String who) {

@@ -207,6 +207,11 @@ public final class ProxySettings {
                     Setting.Type.DURATION,
                     "10m",
                     "The longest a concurrency lease is held (freed after it when an instance dies holding it)."),
+            Setting.of(
+                    "limits.store-timeout",
+                    Setting.Type.DURATION,
+                    "2s",
+                    "The longest wait for the limit store's answer; a later one counts as the store being down."),
             Setting.oneOf(
                     "limits.rate-limits-when-down",
                     "allow",
@@ -545,6 +550,8 @@ public final class ProxySettings {
                 io.github.openaiproxy.core.limits.LimitsConfig::withDefaultOutputTokens);
         limits = binder.with(
                 limits, "limits.lease-timeout", io.github.openaiproxy.core.limits.LimitsConfig::withLeaseTimeout);
+        limits = binder.with(
+                limits, "limits.store-timeout", io.github.openaiproxy.core.limits.LimitsConfig::withStoreTimeout);
         limits = binder.with(
                 limits,
                 "limits.rate-limits-when-down",

@@ -23,7 +23,9 @@ public final class LimitStores {
                     throw new IllegalStateException(
                             "limits.store=jdbc needs the application's database (a DataSource)");
                 }
-                yield JdbcLimitStore.create(dataSource);
+                yield JdbcLimitStore.builder(dataSource)
+                        .timeout(config.storeTimeout())
+                        .build();
             }
             case REDIS -> {
                 if (config.redisUrl() == null) {
@@ -33,7 +35,7 @@ public final class LimitStores {
                     throw new IllegalStateException("limits.store=redis needs the Redis client io.lettuce:lettuce-core"
                             + " on the class path (Spring Boot's spring-boot-starter-data-redis has it)");
                 }
-                yield RedisLimitStore.connect(config.redisUrl());
+                yield RedisLimitStore.connect(config.redisUrl(), config.storeTimeout());
             }
         };
     }

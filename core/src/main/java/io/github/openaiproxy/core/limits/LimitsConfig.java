@@ -18,6 +18,8 @@ import java.util.Objects;
  *     ({@code limits.rate-limits-when-down})
  * @param budgetsWhenDown what a request gets when the store cannot count its budgets
  *     ({@code limits.budgets-when-down})
+ * @param storeTimeout the longest wait for the store's answer; a later one counts as the store being down
+ *     ({@code limits.store-timeout})
  */
 public record LimitsConfig(
         Store store,
@@ -25,26 +27,39 @@ public record LimitsConfig(
         int defaultOutputTokens,
         Duration leaseTimeout,
         WhenDown rateLimitsWhenDown,
-        WhenDown budgetsWhenDown) {
+        WhenDown budgetsWhenDown,
+        Duration storeTimeout) {
     /** The default of {@link #defaultOutputTokens}. */
     public static final int DEFAULT_OUTPUT_TOKENS = 4096;
     /** The default of {@link #leaseTimeout}. */
     public static final Duration DEFAULT_LEASE_TIMEOUT = Duration.ofMinutes(10);
+    /** The default of {@link #storeTimeout}. */
+    public static final Duration DEFAULT_STORE_TIMEOUT = Duration.ofSeconds(2);
 
     /** In memory; allow rate limits and refuse budgets while a shared store is down. */
     public static final LimitsConfig DEFAULTS = new LimitsConfig(
-            Store.MEMORY, null, DEFAULT_OUTPUT_TOKENS, DEFAULT_LEASE_TIMEOUT, WhenDown.ALLOW, WhenDown.REFUSE);
+            Store.MEMORY,
+            null,
+            DEFAULT_OUTPUT_TOKENS,
+            DEFAULT_LEASE_TIMEOUT,
+            WhenDown.ALLOW,
+            WhenDown.REFUSE,
+            DEFAULT_STORE_TIMEOUT);
 
     public LimitsConfig {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(leaseTimeout, "leaseTimeout");
         Objects.requireNonNull(rateLimitsWhenDown, "rateLimitsWhenDown");
         Objects.requireNonNull(budgetsWhenDown, "budgetsWhenDown");
+        Objects.requireNonNull(storeTimeout, "storeTimeout");
         if (defaultOutputTokens < 0) {
             throw new IllegalArgumentException("limits.default-output-tokens must not be negative");
         }
         if (leaseTimeout.isNegative() || leaseTimeout.isZero()) {
             throw new IllegalArgumentException("limits.lease-timeout must be positive");
+        }
+        if (storeTimeout.isNegative() || storeTimeout.isZero()) {
+            throw new IllegalArgumentException("limits.store-timeout must be positive");
         }
         redisUrl = redisUrl == null || redisUrl.isBlank() ? null : redisUrl.strip();
     }
@@ -86,32 +101,42 @@ public record LimitsConfig(
     public String toString() {
         return "LimitsConfig[store=" + store + ", redisUrl=" + (redisUrl == null ? "none" : "(set)")
                 + ", defaultOutputTokens=" + defaultOutputTokens + ", leaseTimeout=" + leaseTimeout
-                + ", rateLimitsWhenDown=" + rateLimitsWhenDown + ", budgetsWhenDown=" + budgetsWhenDown + "]";
+                + ", rateLimitsWhenDown=" + rateLimitsWhenDown + ", budgetsWhenDown=" + budgetsWhenDown
+                + ", storeTimeout=" + storeTimeout + "]";
     }
 
     public LimitsConfig withStore(Store store) {
         return new LimitsConfig(
-                store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown);
+                store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown, storeTimeout);
     }
 
     public LimitsConfig withRedisUrl(String redisUrl) {
         return new LimitsConfig(
-                store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown);
+                store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown, storeTimeout);
     }
 
     public LimitsConfig withDefaultOutputTokens(int tokens) {
-        return new LimitsConfig(store, redisUrl, tokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown);
+        return new LimitsConfig(
+                store, redisUrl, tokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown, storeTimeout);
     }
 
     public LimitsConfig withLeaseTimeout(Duration timeout) {
-        return new LimitsConfig(store, redisUrl, defaultOutputTokens, timeout, rateLimitsWhenDown, budgetsWhenDown);
+        return new LimitsConfig(
+                store, redisUrl, defaultOutputTokens, timeout, rateLimitsWhenDown, budgetsWhenDown, storeTimeout);
     }
 
     public LimitsConfig withRateLimitsWhenDown(WhenDown whenDown) {
-        return new LimitsConfig(store, redisUrl, defaultOutputTokens, leaseTimeout, whenDown, budgetsWhenDown);
+        return new LimitsConfig(
+                store, redisUrl, defaultOutputTokens, leaseTimeout, whenDown, budgetsWhenDown, storeTimeout);
     }
 
     public LimitsConfig withBudgetsWhenDown(WhenDown whenDown) {
-        return new LimitsConfig(store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, whenDown);
+        return new LimitsConfig(
+                store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, whenDown, storeTimeout);
+    }
+
+    public LimitsConfig withStoreTimeout(Duration timeout) {
+        return new LimitsConfig(
+                store, redisUrl, defaultOutputTokens, leaseTimeout, rateLimitsWhenDown, budgetsWhenDown, timeout);
     }
 }

@@ -23,6 +23,7 @@ class LimitsSettingsTest {
         assertThat(c.store()).isEqualTo(LimitsConfig.Store.MEMORY);
         assertThat(c.defaultOutputTokens()).isEqualTo(4096);
         assertThat(c.leaseTimeout()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(c.storeTimeout()).isEqualTo(Duration.ofSeconds(2));
         assertThat(c.rateLimitsWhenDown()).isEqualTo(LimitsConfig.WhenDown.ALLOW);
         assertThat(c.budgetsWhenDown()).isEqualTo(LimitsConfig.WhenDown.REFUSE);
     }
@@ -34,6 +35,7 @@ class LimitsSettingsTest {
                         "limits.redis-url", "redis://127.0.0.1:6379",
                         "limits.default-output-tokens", "1000",
                         "limits.lease-timeout", "2m",
+                        "limits.store-timeout", "750ms",
                         "limits.rate-limits-when-down", "refuse",
                         "limits.budgets-when-down", "allow",
                         "policies.gold.unpriced", "default"))
@@ -43,6 +45,7 @@ class LimitsSettingsTest {
         assertThat(c.redisUrl()).isEqualTo("redis://127.0.0.1:6379");
         assertThat(c.defaultOutputTokens()).isEqualTo(1000);
         assertThat(c.leaseTimeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(c.storeTimeout()).isEqualTo(Duration.ofMillis(750));
         assertThat(c.rateLimitsWhenDown()).isEqualTo(LimitsConfig.WhenDown.REFUSE);
         assertThat(c.budgetsWhenDown()).isEqualTo(LimitsConfig.WhenDown.ALLOW);
         assertThat(config.access().policies().get("gold").quotas().unpriced()).isEqualTo(Policy.Unpriced.DEFAULT);
@@ -68,6 +71,10 @@ class LimitsSettingsTest {
                         ProxySettings.from(Map.of("limits.lease-timeout", "0s")).toConfig())
                 .isInstanceOf(InvalidSettingException.class)
                 .hasMessageContaining("limits.lease-timeout");
+        assertThatThrownBy(() ->
+                        ProxySettings.from(Map.of("limits.store-timeout", "0s")).toConfig())
+                .isInstanceOf(InvalidSettingException.class)
+                .hasMessageContaining("limits.store-timeout");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("limits.default-output-tokens", "-1"))
                         .toConfig())
                 .isInstanceOf(InvalidSettingException.class)

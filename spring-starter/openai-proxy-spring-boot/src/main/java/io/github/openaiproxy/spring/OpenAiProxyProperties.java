@@ -1078,6 +1078,10 @@ public class OpenAiProxyProperties {
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration leaseTimeout = Duration.ofMinutes(10);
 
+        /** The longest wait for the limit store's answer; a later one counts as the store being down. */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration storeTimeout = Duration.ofSeconds(2);
+
         /** Rate limits while the store is down: 'allow' (counted once it is back) or 'refuse' (503). */
         private io.github.openaiproxy.core.limits.LimitsConfig.WhenDown rateLimitsWhenDown =
                 io.github.openaiproxy.core.limits.LimitsConfig.WhenDown.ALLOW;
@@ -1116,6 +1120,14 @@ public class OpenAiProxyProperties {
 
         public void setLeaseTimeout(Duration leaseTimeout) {
             this.leaseTimeout = leaseTimeout;
+        }
+
+        public Duration getStoreTimeout() {
+            return storeTimeout;
+        }
+
+        public void setStoreTimeout(Duration storeTimeout) {
+            this.storeTimeout = storeTimeout;
         }
 
         public io.github.openaiproxy.core.limits.LimitsConfig.WhenDown getRateLimitsWhenDown() {

@@ -195,6 +195,10 @@ class StandaloneTwoInstancesLimitsTest {
         // The transport's own cap on one client's calls in flight stays out of the way: the policy decides.
         env.put("OPENAI_PROXY_LIMITS_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT", "0");
         env.put("OPENAI_PROXY_DB_POOL_SIZE", "4");
+        // A cold JVM's first burst on a busy two-core machine can keep a store's answer past the 2 s default, and
+        // a late answer counts as the store being down (rate limits then let requests through): this test is
+        // about exact counting, so it waits as long as it takes.
+        env.put("OPENAI_PROXY_LIMITS_STORE_TIMEOUT", "20s");
         env.putAll(store);
         Process p = command.start();
         servers.add(p);

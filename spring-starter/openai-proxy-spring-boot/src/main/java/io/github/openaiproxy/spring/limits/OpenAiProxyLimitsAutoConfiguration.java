@@ -2,7 +2,6 @@ package io.github.openaiproxy.spring.limits;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
-import io.github.openaiproxy.core.limits.JdbcLimitStore;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.LimitStores;
 import io.github.openaiproxy.core.limits.RedisLimitStore;
@@ -56,10 +55,10 @@ public final class OpenAiProxyLimitsAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean
         @DependsOnDatabaseInitialization
-        LimitStore openAiProxyLimitStore(ObjectProvider<DataSource> dataSources) {
+        LimitStore openAiProxyLimitStore(ProxyConfig config, ObjectProvider<DataSource> dataSources) {
             DataSource dataSource = StoreDataSource.required(PROPERTY, dataSources, "a LimitStore bean");
             LOG.info("openai-proxy limits counted in the application's DataSource (tables openai_proxy_limit_*)");
-            return JdbcLimitStore.create(dataSource);
+            return LimitStores.create(config.limits(), dataSource);
         }
     }
 
@@ -87,7 +86,8 @@ public final class OpenAiProxyLimitsAutoConfiguration {
                 lettuce.start(); // not started yet (early start-up off): its client is made on start
             }
             LOG.info("openai-proxy limits counted in the application's Redis (its LettuceConnectionFactory)");
-            return RedisLimitStore.using(lettuce.getRequiredNativeClient());
+            return RedisLimitStore.using(
+                    lettuce.getRequiredNativeClient(), config.limits().storeTimeout());
         }
     }
 
