@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.images;
 
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.TablePrefix;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,7 +18,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -33,7 +33,6 @@ public final class JdbcImageStore implements ImageStore {
     public static final String DEFAULT_PREFIX = "openai_proxy_";
 
     private static final System.Logger LOG = System.getLogger(JdbcImageStore.class.getName());
-    private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
 
     private final DataSource dataSource;
     private final Clock clock;
@@ -57,9 +56,7 @@ public final class JdbcImageStore implements ImageStore {
      * {@code _}) and a clock for creation times; creates or migrates the schema.
      */
     public static JdbcImageStore create(DataSource dataSource, String prefix, Clock clock) {
-        if (prefix == null || !PREFIX.matcher(prefix).matches()) {
-            throw new IllegalArgumentException("table prefix must match " + PREFIX.pattern() + ": " + prefix);
-        }
+        TablePrefix.check(prefix);
         JdbcImageStore store = new JdbcImageStore(
                 Objects.requireNonNull(dataSource, "dataSource"), prefix, Objects.requireNonNull(clock, "clock"));
         store.migrate();

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.limits;
 
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.TablePrefix;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -24,7 +25,6 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -49,7 +49,6 @@ public final class JdbcLimitStore implements LimitStore {
     public static final String DEFAULT_PREFIX = "openai_proxy_";
 
     private static final System.Logger LOG = System.getLogger(JdbcLimitStore.class.getName());
-    private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
     /** Rows of ended windows are kept this much longer: clocks of instances differ a little. */
     private static final long GRACE_MILLIS = 60_000;
     /** Rows deleted per clean-up statement batch, and batches per run: the clean-up never holds the database. */
@@ -114,9 +113,7 @@ public final class JdbcLimitStore implements LimitStore {
 
         /** Table names begin with this (lower case letters, digits and {@code _}); default {@code openai_proxy_}. */
         public Builder prefix(String prefix) {
-            if (prefix == null || !PREFIX.matcher(prefix).matches()) {
-                throw new IllegalArgumentException("table prefix must match " + PREFIX.pattern() + ": " + prefix);
-            }
+            TablePrefix.check(prefix);
             this.prefix = prefix;
             return this;
         }

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.session;
 
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.TablePrefix;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -17,7 +18,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -41,7 +41,6 @@ public final class JdbcSessionStore implements SessionStore {
     public static final String DEFAULT_PREFIX = "openai_proxy_";
 
     private static final System.Logger LOG = System.getLogger(JdbcSessionStore.class.getName());
-    private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
     /** Lock waits and deadlocks are retried this often before the append fails. */
     private static final int ATTEMPTS = 5;
     /** Expired sessions are deleted at most this often (by a {@code create}, which is rare enough). */
@@ -65,9 +64,7 @@ public final class JdbcSessionStore implements SessionStore {
 
         /** The prefix of the table names (lower case letters, digits and {@code _}); default {@code openai_proxy_}. */
         public Builder tablePrefix(String prefix) {
-            if (!PREFIX.matcher(prefix).matches()) {
-                throw new IllegalArgumentException("table prefix must match " + PREFIX.pattern() + ": " + prefix);
-            }
+            TablePrefix.check(prefix);
             this.prefix = prefix;
             return this;
         }

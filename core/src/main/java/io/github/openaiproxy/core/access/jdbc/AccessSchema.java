@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.access.jdbc;
 
 import io.github.openaiproxy.core.access.AccessStoreException;
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.TablePrefix;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -10,7 +11,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Objects;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -22,8 +22,6 @@ import javax.sql.DataSource;
 final class AccessSchema {
     /** The default table name prefix, the session store's. */
     static final String DEFAULT_PREFIX = "openai_proxy_";
-
-    private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
 
     final String keys;
     final String policies;
@@ -39,9 +37,7 @@ final class AccessSchema {
 
     /** Checks a table prefix (lower case letters, digits and {@code _}). */
     static String checkPrefix(String prefix) {
-        if (prefix == null || !PREFIX.matcher(prefix).matches()) {
-            throw new IllegalArgumentException("table prefix must match " + PREFIX.pattern() + ": " + prefix);
-        }
+        TablePrefix.check(prefix);
         return prefix;
     }
 

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.usage.ledger;
 
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.TablePrefix;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -18,7 +19,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -42,7 +42,6 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     /** The default table name prefix, the session store's. */
     public static final String DEFAULT_PREFIX = "openai_proxy_";
 
-    private static final Pattern PREFIX = Pattern.compile("[a-z][a-z0-9_]{0,30}");
     /** Raw rows deleted per statement by {@link #purge}, and statements per purge. */
     static final int PURGE_STEP = 10_000;
 
@@ -93,9 +92,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     public static JdbcUsageStore create(DataSource dataSource, String prefix, Clock clock) {
         Objects.requireNonNull(dataSource, "dataSource");
         Objects.requireNonNull(clock, "clock");
-        if (prefix == null || !PREFIX.matcher(prefix).matches()) {
-            throw new IllegalArgumentException("table prefix must match " + PREFIX.pattern() + ": " + prefix);
-        }
+        TablePrefix.check(prefix);
         try {
             boolean postgres;
             try (Connection c = dataSource.getConnection()) {
