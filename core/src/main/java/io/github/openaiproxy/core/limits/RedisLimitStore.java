@@ -42,7 +42,7 @@ import java.util.concurrent.TimeoutException;
  * script is sent by its digest; a server that does not hold it yet ({@code NOSCRIPT}) gets it once with
  * {@code EVAL}. A settlement is one script call too, which gives back the request's lease in the same call when
  * it ends with the settlement ({@link #settle}); a lease given back alone is one {@code ZREM}. Nothing blocks a
- * thread: the commands are asynchronous, and a command without an answer within the timeout (default 1 s), a
+ * thread: the commands are asynchronous, and a command without an answer within the timeout (default 2 s, {@code limits.store-timeout}), a
  * refused connection or a server error fails the future with {@link LimitStoreException}.
  *
  * <p>Keys: {@code openai-proxy:limits:{<tag>}:w}, one hash with every window counter of the subject (four fields
@@ -62,7 +62,7 @@ public final class RedisLimitStore implements LimitStore {
     public static final String PREFIX = "openai-proxy:limits:";
 
     /** How long a command may go unanswered before the future fails. */
-    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(1);
+    public static final Duration DEFAULT_TIMEOUT = LimitsConfig.DEFAULT_STORE_TIMEOUT;
 
     /** Keys live this much longer than their window: clocks of instances differ a little. */
     private static final long SLACK_MILLIS = 60_000;
@@ -264,7 +264,7 @@ public final class RedisLimitStore implements LimitStore {
         this.timeoutMillis = timeoutMillis;
     }
 
-    /** {@link #connect(String, Duration)} with the default timeout of 1 s. */
+    /** {@link #connect(String, Duration)} with the default timeout ({@link #DEFAULT_TIMEOUT}). */
     public static RedisLimitStore connect(String uris) {
         return connect(uris, DEFAULT_TIMEOUT);
     }
@@ -348,7 +348,7 @@ public final class RedisLimitStore implements LimitStore {
         }
     }
 
-    /** {@link #using(AbstractRedisClient, Duration)} with the default timeout of 1 s. */
+    /** {@link #using(AbstractRedisClient, Duration)} with the default timeout ({@link #DEFAULT_TIMEOUT}). */
     public static RedisLimitStore using(AbstractRedisClient client) {
         return using(client, DEFAULT_TIMEOUT);
     }
