@@ -132,6 +132,28 @@ class O200kPiecesTest {
         }
     }
 
+    /**
+     * Real text in bulk: OpenAI's OpenAPI document (prose, YAML, JSON examples, code), the Chinese seed README and
+     * this project's README and CHANGELOG, cut into 4 KB pieces so a difference names its place.
+     */
+    @Test
+    void theCountIsJtokkitsOnTheRepositorysOwnTexts() throws java.io.IOException {
+        java.nio.file.Path root = java.nio.file.Path.of("..");
+        int pieces = 0;
+        for (String file :
+                List.of("spec/openai-openapi/openapi.yaml", "spec/seed/README.zh.md", "README.md", "CHANGELOG.md")) {
+            String text = java.nio.file.Files.readString(root.resolve(file));
+            for (int at = 0; at < text.length(); at += 4096) {
+                String piece = text.substring(at, Math.min(text.length(), at + 4096));
+                assertThat(PIECES.applyAsInt(piece))
+                        .as("%s at %d", file, at)
+                        .isEqualTo(JTOKKIT.countTokensOrdinary(piece));
+                pieces++;
+            }
+        }
+        assertThat(pieces).isGreaterThan(500);
+    }
+
     @Test
     void emptyTextIsNoTokens() {
         assertThat(PIECES.applyAsInt("")).isZero();
