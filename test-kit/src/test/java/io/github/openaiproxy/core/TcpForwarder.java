@@ -60,9 +60,20 @@ public final class TcpForwarder implements AutoCloseable {
         while (!s.isClosed()) {
             try {
                 Socket client = s.accept();
-                Socket target = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+                // Listed before anything else, then checked: a stop() that ran meanwhile either sees it in the
+                // list or is seen here, so no connection outlives it.
                 sockets.add(client);
+                if (server != s) {
+                    closeQuietly(client);
+                    continue;
+                }
+                Socket target = new Socket(InetAddress.getLoopbackAddress(), targetPort);
                 sockets.add(target);
+                if (server != s) {
+                    closeQuietly(client);
+                    closeQuietly(target);
+                    continue;
+                }
                 pipe(client, target);
                 pipe(target, client);
             } catch (IOException e) {
