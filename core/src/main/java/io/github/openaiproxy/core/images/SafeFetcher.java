@@ -107,6 +107,12 @@ final class SafeFetcher {
                 throw new ImageFetchException(ImageFetchException.TIMEOUT, "image fetch timed out");
             }
             HttpRequest request = HttpRequest.newBuilder(uri)
+                    // Plain HTTP/1.1 over http://: the JDK client would otherwise ask every host to upgrade to
+                    // h2c, which some servers mishandle (a fetch that hung until its timeout); TLS negotiates.
+                    .version(
+                            "https".equalsIgnoreCase(uri.getScheme())
+                                    ? HttpClient.Version.HTTP_2
+                                    : HttpClient.Version.HTTP_1_1)
                     .timeout(Duration.ofNanos(left))
                     .header("Accept", "image/*")
                     .GET()
