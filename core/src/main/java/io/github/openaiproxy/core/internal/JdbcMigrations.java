@@ -16,10 +16,13 @@ import javax.sql.DataSource;
  * Runs numbered schema migrations, for the JDBC stores: a version table records which ran, and each one not
  * yet recorded runs once, in its own transaction, with its version. Migrations are idempotent DDL, so
  * instances that start at the same time cannot break the schema: one that loses the race finds the version
- * recorded and goes on.
+ * recorded and goes on; one that fails while another holds the same DDL goes again a moment later.
  */
 public final class JdbcMigrations {
     private static final System.Logger LOG = System.getLogger(JdbcMigrations.class.getName());
+
+    /** How often a migration that lost a race with another instance's is tried, in all. */
+    static final int RACE_ATTEMPTS = 5;
 
     private final String versions;
     private final String what;
@@ -41,6 +44,29 @@ public final class JdbcMigrations {
      * {@code migrations.get(i)}: a migration is never edited, only added.
      */
     public void migrate(DataSource dataSource, List<List<String>> migrations) throws SQLException {
+        // Instances starting together race on the same DDL: PostgreSQL can refuse a CREATE ... IF NOT EXISTS
+        // that another transaction is committing, and a loser may look before the winner's version is
+        // committed. Going again a moment later finds the schema (or the version) there.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                migrateOnce(dataSource, migrations);
+                return;
+            } catch (SQLException e) {
+                if (attempt == RACE_ATTEMPTS) {
+                    throw e;
+                }
+                LOG.log(System.Logger.Level.DEBUG, what + " schema migration raced, going again: {0}", e.toString());
+                try {
+                    Thread.sleep(100L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void migrateOnce(DataSource dataSource, List<List<String>> migrations) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             try (Statement s = c.createStatement()) {
                 s.execute("CREATE TABLE IF NOT EXISTS " + versions + " (version INT NOT NULL PRIMARY KEY,"

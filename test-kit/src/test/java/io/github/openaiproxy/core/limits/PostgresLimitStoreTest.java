@@ -70,6 +70,36 @@ class PostgresLimitStoreTest extends LimitStoreContract {
                 .isTrue();
     }
 
+    /** Instances that start together on a fresh database all come up: the loser of a DDL race goes again. */
+    @Test
+    void eightStoresMigratingOneFreshSchemaAtOnceAllStart() throws Exception {
+        String prefix = TestPostgres.newPrefix('m');
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        try {
+            List<java.util.concurrent.Future<JdbcLimitStore>> started = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                started.add(pool.submit(() -> {
+                    go.await();
+                    return JdbcLimitStore.builder(TestPostgres.dataSource())
+                            .prefix(prefix)
+                            .build();
+                }));
+            }
+            go.countDown();
+            for (java.util.concurrent.Future<JdbcLimitStore> f : started) {
+                try (JdbcLimitStore s = f.get(60, TimeUnit.SECONDS)) {
+                    assertThat(reserve(s, newSubject(), soon(), null, new Charge(perMinute("requests", 5), 1))
+                                    .admitted())
+                            .isTrue();
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+            TestPostgres.dropTables(prefix, "limit_counters", "limit_leases", "limits_schema_version");
+        }
+    }
+
     /**
      * The database goes down in the middle of the test (every connection to it cut, new ones refused): a
      * reservation fails promptly with a {@link LimitStoreException}, and counting goes on where it stood once
