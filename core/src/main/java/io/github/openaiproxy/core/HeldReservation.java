@@ -173,11 +173,16 @@ final class HeldReservation {
 
     /** Gives back what {@code admission} reserved for {@code who}, its lease included. */
     void undo(String who, Admission admission) {
+        apply(who, admission, refunds(), leaseId != null);
+    }
+
+    /** Every charge given back (a lease is not an amount: it goes back by itself). */
+    private long[] refunds() {
         long[] refunds = new long[amounts.length];
         for (int i = 0; i < refunds.length; i++) {
             refunds[i] = specs.get(i).kind() == Kind.LEASE ? 0 : -amounts[i];
         }
-        apply(who, admission, refunds, leaseId != null);
+        return refunds;
     }
 
     /** The request ended before the upstream call: every charge goes back. */
@@ -189,10 +194,7 @@ final class HeldReservation {
         if (!counted) {
             return;
         }
-        long[] refunds = new long[amounts.length];
-        for (int i = 0; i < refunds.length; i++) {
-            refunds[i] = specs.get(i).kind() == Kind.LEASE ? 0 : -amounts[i];
-        }
+        long[] refunds = refunds();
         apply(subject, own, refunds, lease);
         if (ownerSubject != null) {
             apply(ownerSubject, owner, refunds, lease && owner != null);

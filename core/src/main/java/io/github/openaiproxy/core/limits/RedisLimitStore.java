@@ -1,5 +1,8 @@
 package io.github.openaiproxy.core.limits;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.github.openaiproxy.core.internal.Failures;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
@@ -24,11 +27,8 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -243,9 +243,9 @@ public final class RedisLimitStore implements LimitStore {
     private static final int MAX_CACHED_KEY = 512;
 
     // SHA-256 of the subject, the plain-name check and the spec per request showed in profiles: kept instead.
-    private final Map<String, String> tags = new ConcurrentHashMap<>();
-    private final Map<String, String> fields = new ConcurrentHashMap<>();
-    private final Map<Window, String> specs = new ConcurrentHashMap<>();
+    private final Cache<String, String> tags = bounded();
+    private final Cache<String, String> fields = bounded();
+    private final Cache<Window, String> specs = bounded();
 
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
@@ -528,49 +528,29 @@ public final class RedisLimitStore implements LimitStore {
 
     /** The subject's hash tag: 128 bits of its SHA-256, in braces; remembered for the subjects seen lately. */
     private String tag(String subject) {
-        String tag = tags.get(subject);
-        if (tag == null) {
-            tag = "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
-            remember(tags, subject, tag);
-        }
-        return tag;
+        return subject.length() > MAX_CACHED_KEY ? newTag(subject) : tags.get(subject, RedisLimitStore::newTag);
+    }
+
+    private static String newTag(String subject) {
+        return "{" + LimitKeys.subject(subject).substring(0, 32) + "}";
     }
 
     /** A counter's name as the keys and fields hold it ({@link LimitKeys#counter}), remembered. */
     private String field(String name) {
-        String field = fields.get(name);
-        if (field == null) {
-            field = LimitKeys.counter(name);
-            remember(fields, name, field);
-        }
-        return field;
+        return name.length() > MAX_CACHED_KEY ? LimitKeys.counter(name) : fields.get(name, LimitKeys::counter);
     }
 
     /** A window's spec ({@link LimitKeys#spec}), remembered (a rolling window's is built). */
     private String spec(Window window) {
-        if (!(window instanceof Window.Rolling)) {
-            return LimitKeys.spec(window);
-        }
-        String spec = specs.get(window);
-        if (spec == null) {
-            spec = LimitKeys.spec(window);
-            remember(specs, window, spec);
-        }
-        return spec;
+        return window instanceof Window.Rolling ? specs.get(window, LimitKeys::spec) : LimitKeys.spec(window);
     }
 
-    /**
-     * Keeps {@code value} for {@code key} when the key is short; a full cache starts again (anonymous callers come
-     * and go: a bound, not an order of use).
-     */
-    private static <K> void remember(Map<K, String> cache, K key, String value) {
-        if (key instanceof String k && k.length() > MAX_CACHED_KEY) {
-            return;
-        }
-        if (cache.size() >= MAX_CACHED) {
-            cache.clear();
-        }
-        cache.put(key, value);
+    /** A bounded cache, evicting on the caller's thread (anonymous callers come and go). */
+    private static <K> Cache<K, String> bounded() {
+        return Caffeine.newBuilder()
+                .maximumSize(MAX_CACHED)
+                .executor(Runnable::run)
+                .build();
     }
 
     /** The hash of all the subject's window counters. */
@@ -640,17 +620,13 @@ public final class RedisLimitStore implements LimitStore {
     }
 
     private static boolean noScript(Throwable e) {
-        Throwable cause = unwrap(e);
+        Throwable cause = Failures.unwrap(e);
         return cause instanceof RedisNoScriptException
                 || (cause.getMessage() != null && cause.getMessage().startsWith("NOSCRIPT"));
     }
 
-    private static Throwable unwrap(Throwable e) {
-        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-    }
-
     private static LimitStoreException failure(Throwable e) {
-        Throwable cause = unwrap(e);
+        Throwable cause = Failures.unwrap(e);
         if (cause instanceof LimitStoreException l) {
             return l;
         }

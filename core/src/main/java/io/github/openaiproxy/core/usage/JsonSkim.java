@@ -19,7 +19,6 @@ final class JsonSkim {
     private static final int USAGE = 1;
     private static final int MODEL = 2;
     private static final int DATA = 3;
-    private static final int IMAGE = 4;
 
     private static final byte[][] KEYS = {
         null,

@@ -306,32 +306,21 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         }
     }
 
-    /**
-     * The batch summed per daily row, in {@link DayKey}'s order. Sums in arrays of counters, one per daily row,
-     * and only then a summary per daily row: a record adds to its row and allocates nothing but its key.
-     */
+    /** The batch summed per daily row, in {@link DayKey}'s order; a record allocates nothing but its key. */
     private static List<Map.Entry<DayKey, UsageSummary>> rollup(List<UsageRecord> batch) {
-        Map<DayKey, long[]> sums = new HashMap<>();
+        Map<DayKey, LedgerRows.Tally> sums = new HashMap<>();
         DayKey lastKey = null;
-        long[] last = null;
+        LedgerRows.Tally last = null;
         for (UsageRecord r : batch) {
             DayKey k = DayKey.of(r);
-            long[] s = k.equals(lastKey) ? last : sums.computeIfAbsent(k, x -> new long[8]);
-            s[0]++;
-            s[1] += r.usage().inputTokens();
-            s[2] += r.usage().cachedInputTokens();
-            s[3] += r.usage().outputTokens();
-            s[4] += r.usage().reasoningTokens();
-            s[5] += r.usage().images();
-            s[6] += r.costNanoUsd();
-            s[7] += r.estimated() ? 1 : 0;
+            LedgerRows.Tally t = k.equals(lastKey) ? last : sums.computeIfAbsent(k, x -> new LedgerRows.Tally());
+            t.add(r);
             lastKey = k;
-            last = s;
+            last = t;
         }
         List<Map.Entry<DayKey, UsageSummary>> rows = new ArrayList<>(sums.size());
-        for (Map.Entry<DayKey, long[]> e : sums.entrySet()) {
-            long[] s = e.getValue();
-            rows.add(Map.entry(e.getKey(), new UsageSummary(null, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])));
+        for (Map.Entry<DayKey, LedgerRows.Tally> e : sums.entrySet()) {
+            rows.add(Map.entry(e.getKey(), e.getValue().summary(null)));
         }
         rows.sort(Map.Entry.comparingByKey());
         return rows;

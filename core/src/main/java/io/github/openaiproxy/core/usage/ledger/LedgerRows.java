@@ -64,16 +64,48 @@ final class LedgerRows {
 
     /** One row as a summary of itself. */
     static UsageSummary summary(UsageRecord r, String group) {
-        return new UsageSummary(
-                group,
-                1,
-                r.usage().inputTokens(),
-                r.usage().cachedInputTokens(),
-                r.usage().outputTokens(),
-                r.usage().reasoningTokens(),
-                r.usage().images(),
-                r.costNanoUsd(),
-                r.estimated() ? 1 : 0);
+        Tally t = new Tally();
+        t.add(r);
+        return t.summary(group);
+    }
+
+    /**
+     * Rows summed one by one, with nothing allocated per row: the one place that says which of a record's numbers
+     * a summary adds up.
+     */
+    static final class Tally {
+        private long requests;
+        private long inputTokens;
+        private long cachedInputTokens;
+        private long outputTokens;
+        private long reasoningTokens;
+        private long images;
+        private long costNanoUsd;
+        private long estimated;
+
+        void add(UsageRecord r) {
+            requests++;
+            inputTokens += r.usage().inputTokens();
+            cachedInputTokens += r.usage().cachedInputTokens();
+            outputTokens += r.usage().outputTokens();
+            reasoningTokens += r.usage().reasoningTokens();
+            images += r.usage().images();
+            costNanoUsd += r.costNanoUsd();
+            estimated += r.estimated() ? 1 : 0;
+        }
+
+        UsageSummary summary(String group) {
+            return new UsageSummary(
+                    group,
+                    requests,
+                    inputTokens,
+                    cachedInputTokens,
+                    outputTokens,
+                    reasoningTokens,
+                    images,
+                    costNanoUsd,
+                    estimated);
+        }
     }
 
     /** Adds summaries of the same group together, in a map keyed by group ({@code null} is a group too). */
