@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.observe.otel;
 
 import io.github.openaiproxy.core.observe.GenAiConventions;
+import io.github.openaiproxy.core.observe.ModelTags;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -23,10 +24,7 @@ import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiConsumer;
-import java.util.regex.Pattern;
 
 /**
  * The proxy's telemetry as OpenTelemetry's GenAI semantic conventions name it, on any {@link OpenTelemetry} (the
@@ -88,8 +86,6 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             List.of(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
 
     /** What a model id looks like: letters, digits and {@code . _ - : / @ +}, at most 128 characters. */
-    private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}");
-
     private static final String OTHER = "_OTHER";
 
     private static final TextMapGetter<HttpHeaders> GETTER = new TextMapGetter<>() {
@@ -116,7 +112,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
     private final LongHistogram tokens;
     private final DoubleHistogram firstToken;
     /** The model names allowed as metric attributes: those upstreams answered, at most {@link #MAX_MODELS}. */
-    private final Set<String> knownModels = ConcurrentHashMap.newKeySet();
+    private final ModelTags knownModels = new ModelTags(MAX_MODELS, null, OTHER, 128);
 
     private OpenTelemetryProxyObserver(OpenTelemetry openTelemetry) {
         this.tracer = openTelemetry.getTracer(SCOPE);
@@ -189,19 +185,9 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         return model.length() <= 256 ? model : model.substring(0, 256);
     }
 
-    /** A model name for a metric: a known one, or {@link #OTHER}. */
+    /** A model name for a metric: a known one, or {@link #OTHER}; none for none. */
     private String metricModel(String model, boolean succeeded) {
-        if (model == null) {
-            return null;
-        }
-        if (knownModels.contains(model)) {
-            return model;
-        }
-        if (succeeded && MODEL_ID.matcher(model).matches() && knownModels.size() < MAX_MODELS) {
-            knownModels.add(model);
-            return model;
-        }
-        return OTHER;
+        return knownModels.tag(model, succeeded);
     }
 
     /** One request's spans and measurements. Callbacks come one after another, possibly on different threads. */

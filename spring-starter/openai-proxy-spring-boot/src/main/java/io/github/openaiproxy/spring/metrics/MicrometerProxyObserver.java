@@ -1,5 +1,6 @@
 package io.github.openaiproxy.spring.metrics;
 
+import io.github.openaiproxy.core.observe.ModelTags;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -84,14 +85,19 @@ public final class MicrometerProxyObserver implements ProxyObserver {
     private final ModelTags models;
     private final Meter.MeterProvider<Counter> refusals;
     // Not models, but the same bound: a value of the allowed shape, while fewer than the maximum are known.
-    private final ModelTags reasons = new ModelTags(MAX_ACCESS_TAGS);
-    private final ModelTags policies = new ModelTags(MAX_ACCESS_TAGS);
+    /** Bounded tag values of the metrics: "none" for no value, "other" past the bound, ids up to 100 characters. */
+    static ModelTags tags(int max) {
+        return new ModelTags(max, "none", "other", 100);
+    }
+
+    private final ModelTags reasons = tags(MAX_ACCESS_TAGS);
+    private final ModelTags policies = tags(MAX_ACCESS_TAGS);
     private final Meter.MeterProvider<Counter> attempts;
     // Upstream names come from configuration and outcomes from a small set; bounded all the same.
-    private final ModelTags upstreams = new ModelTags(MAX_ACCESS_TAGS);
-    private final ModelTags outcomes = new ModelTags(MAX_ACCESS_TAGS);
+    private final ModelTags upstreams = tags(MAX_ACCESS_TAGS);
+    private final ModelTags outcomes = tags(MAX_ACCESS_TAGS);
     private final Meter.MeterProvider<Counter> imagesNotStored;
-    private final ModelTags imageReasons = new ModelTags(MAX_IMAGE_REASONS);
+    private final ModelTags imageReasons = tags(MAX_IMAGE_REASONS);
     private final Meter.MeterProvider<Counter> usageTokens;
     private final Meter.MeterProvider<Counter> cost;
 
@@ -99,7 +105,7 @@ public final class MicrometerProxyObserver implements ProxyObserver {
      * @param maxModelTags the most distinct values of the {@code model} tag
      */
     public MicrometerProxyObserver(MeterRegistry registry, int maxModelTags) {
-        this.models = new ModelTags(maxModelTags);
+        this.models = tags(maxModelTags);
         this.requests = Timer.builder(REQUESTS)
                 .description("Requests to the proxy, by route, status and model")
                 .withRegistry(registry);

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.spring.metrics;
 
 import io.github.openaiproxy.core.observe.GenAiConventions;
+import io.github.openaiproxy.core.observe.ModelTags;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
@@ -54,7 +55,7 @@ public final class ObservationProxyObserver implements ProxyObserver {
     public ObservationProxyObserver(ObservationRegistry registry, GenAiMeters meters, int maxModelTags) {
         this.registry = registry;
         this.meters = meters;
-        this.models = new ModelTags(maxModelTags);
+        this.models = MicrometerProxyObserver.tags(maxModelTags);
     }
 
     @Override
