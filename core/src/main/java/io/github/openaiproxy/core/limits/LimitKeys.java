@@ -4,14 +4,15 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.regex.Pattern;
 
 /**
  * How the shared stores name what they count: subjects are hashed (any string, however long or hostile, becomes
  * 64 hex digits, the same on every instance), counter names kept when plain and short, hashed otherwise.
  */
 final class LimitKeys {
-    private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9._-]{1,100}");
+    /** The longest name kept as it is. */
+    private static final int MAX_PLAIN = 100;
+
     private static final HexFormat HEX = HexFormat.of();
 
     private LimitKeys() {}
@@ -23,7 +24,7 @@ final class LimitKeys {
 
     /** The counter's name, or {@code #} and its hash when it is not plain ({@code #} is never in a plain name). */
     static String counter(String name) {
-        return PLAIN.matcher(name).matches() ? name : "#" + sha256(name);
+        return plain(name) ? name : "#" + sha256(name);
     }
 
     /** The lease id as stored: kept when plain, hashed otherwise; {@code -} for none. */
@@ -31,7 +32,7 @@ final class LimitKeys {
         if (leaseId == null) {
             return "-";
         }
-        return PLAIN.matcher(leaseId).matches() ? leaseId : "#" + sha256(leaseId);
+        return plain(leaseId) ? leaseId : "#" + sha256(leaseId);
     }
 
     /**
@@ -46,6 +47,30 @@ final class LimitKeys {
             return c.period() == Window.Period.DAY ? "d" : "m";
         }
         return "l";
+    }
+
+    /**
+     * Whether {@code s} is 1 to 100 of {@code A-Z a-z 0-9 . _ -}: ASCII, and free of the separators and braces the
+     * keys use. A loop rather than a pattern: a lease id is checked on every request.
+     */
+    static boolean plain(String s) {
+        int n = s.length();
+        if (n == 0 || n > MAX_PLAIN) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || c == '.'
+                    || c == '_'
+                    || c == '-';
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static String sha256(String s) {

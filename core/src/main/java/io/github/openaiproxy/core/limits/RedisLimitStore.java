@@ -45,14 +45,15 @@ import java.util.concurrent.TimeoutException;
  * thread: the commands are asynchronous, and a command without an answer within the timeout (default 2 s, {@code limits.store-timeout}), a
  * refused connection or a server error fails the future with {@link LimitStoreException}.
  *
- * <p>Keys: {@code openai-proxy:limits:{<tag>}:w}, one hash with every window counter of the subject (four fields
- * per counter: {@code <counter>:s}, {@code :e}, {@code :u}, {@code :w}, the window's start, end, amount used and
- * kind), so a reservation reads them all with one {@code HMGET} and writes them with one {@code HSET}; and {@code
+ * <p>Keys: {@code openai-proxy:limits:{<tag>}:w}, one hash with every window counter of the subject (two fields
+ * per counter: {@code <counter>:<spec>}, the amount used, and {@code <counter>:<spec>:e}, the window's end; the
+ * spec names the window, {@code r<length in ms>}, {@code d} or {@code m}), so a reservation reads them all with
+ * one {@code HMGET} and writes them with one {@code HSET}; and {@code
  * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag is a hash of
  * the subject: short and safe whatever the subject, and the same for all of one subject's keys, so Redis Cluster
  * puts them in one slot and accepts the multi-key script. The hash expires (PEXPIRE) a minute after the latest end
  * of its windows, a lease set a minute after its last lease expires; the windows themselves are decided by the
- * start stored beside each counter and the callers' clocks, so the instances' clocks must agree (NTP).
+ * end stored beside each counter and the callers' clocks, so the instances' clocks must agree (NTP).
  *
  * <p>Amounts are compared in the script as Lua numbers (doubles): exact up to 2<sup>53</sup>, which is nine
  * million dollars in nano-dollars.
@@ -69,47 +70,52 @@ public final class RedisLimitStore implements LimitStore {
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
 
+    /*
+     * Every key and argument is ASCII (hashes, plain names, numbers; LimitKeys sees to it), and Lettuce writes an
+     * ASCII string straight into the command's buffer, where UTF-8 goes through a pooled buffer per argument
+     * (half the event loop's time with seven rules).
+     */
+    private static final StringCodec CODEC = StringCodec.ASCII;
+
     private static final String SLACK_ARG = Long.toString(SLACK_MILLIS);
     private static final String MAX_EXACT_ARG = Long.toString(MAX_EXACT);
 
     /*
      * KEYS[1] is the subject's hash of window counters, KEYS[2..] its lease counters (one sorted set each, in the
-     * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge: the counter's field
-     * prefix, limit, amount, two numbers (rolling: 0, and the end of a window beginning now; calendar:
-     * the window's start and end; lease: the key's life, the maximum hold plus the slack, and the expiry of a
-     * lease taken now) and the window's spec ('l' for a lease). A window counter is four fields of the hash:
-     * <name>:s (start), :e (end), :u (used), :w (spec). The common case is one HMGET and one HSET for every window
-     * counter together, and a PEXPIRE only when a window begins; a lease is ZRANGE, ZCARD, ZADD, PTTL, PEXPIRE.
-     * A Lua number given to redis.call is printed with %.17g, slow enough to be most of the script's time: what
-     * the caller can compute comes as a string, a start is stored and returned as the string it came as, and a
-     * sum is printed with %d.
+     * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge. A window counter is two
+     * fields of the hash, its amount used and its window's end, named after the counter and its window's spec (so
+     * a changed window is a new counter): the two field names, the limit, the amount, the end of a window beginning
+     * now, and 'r' (rolling) or 'c' (calendar). A lease: '-', the key's life (the maximum hold plus the slack),
+     * the limit, the amount, the expiry of a lease taken now, and 'l'. A rolling window is current while now is
+     * before its end; a calendar window while its end is the one the caller names. The answer: the index of a
+     * refused charge (0 for none), then per charge the amount used and the window's end (a lease's earliest
+     * expiry); the caller works the window's start out of them.
+     * The common case is one HMGET and one HSET for every window counter together, and a PEXPIRE only when a
+     * window begins; a lease is ZRANGE, ZADD, PEXPIRE (ZCARD when others are held). Every redis.call and every
+     * string built costs (a seven-rule reservation measured 26 us of Redis's time with four fields per counter,
+     * 17 us with two); a Lua number given to redis.call is printed with %.17g, so what the caller can compute
+     * comes as a string and a sum is printed with %d.
      */
     private static final Script RESERVE = new Script("""
             local now = tonumber(ARGV[1])
-            local slack = tonumber(ARGV[3])
             local hash = KEYS[1]
             local n = (#ARGV - 3) / 6
-            local fields = {}
-            for i = 1, n do
-              local o = 4 + (i - 1) * 6
+            local fields, m = {}, 0
+            for o = 4, #ARGV, 6 do
               if ARGV[o + 5] ~= 'l' then
-                local f, m = ARGV[o], #fields
-                fields[m + 1] = f .. ':s'
-                fields[m + 2] = f .. ':e'
-                fields[m + 3] = f .. ':u'
-                fields[m + 4] = f .. ':w'
+                fields[m + 1] = ARGV[o]
+                fields[m + 2] = ARGV[o + 1]
+                m = m + 2
               end
             end
             local h = {}
-            if #fields > 0 then h = redis.call('HMGET', hash, unpack(fields)) end
-            local used, start, reset, fresh, amounts, key = {}, {}, {}, {}, {}, {}
+            if m > 0 then h = redis.call('HMGET', hash, unpack(fields)) end
+            local used, reset, fresh, key = {}, {}, {}, {}
             local refused, v, l = 0, 0, 1
             for i = 1, n do
               local o = 4 + (i - 1) * 6
-              local limit, amount, spec = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), ARGV[o + 5]
-              local kind = string.byte(spec)
-              amounts[i] = amount
-              if kind == 108 then
+              local kind = ARGV[o + 5]
+              if kind == 'l' then
                 l = l + 1
                 local k = KEYS[l]
                 key[i] = k
@@ -125,109 +131,98 @@ public final class RedisLimitStore implements LimitStore {
                   used[i] = 0
                   reset[i] = now
                 end
-                start[i] = 0
               else
-                local s, e, u, w = h[v + 1], h[v + 2], h[v + 3], h[v + 4]
-                v = v + 4
-                if kind == 114 then
-                  e = w == spec and tonumber(e)
-                  fresh[i] = not (e and now < e)
-                  if fresh[i] then
-                    start[i] = ARGV[1]
-                    reset[i] = ARGV[o + 4]
-                  else
-                    start[i] = s
-                    reset[i] = e
-                  end
+                local u, e = h[v + 1], h[v + 2]
+                v = v + 2
+                if kind == 'r' then
+                  fresh[i] = not (e and now < tonumber(e))
                 else
-                  fresh[i] = not (w == spec and s == ARGV[o + 3])
-                  start[i] = ARGV[o + 3]
-                  reset[i] = ARGV[o + 4]
+                  fresh[i] = e ~= ARGV[o + 4]
                 end
-                if fresh[i] then used[i] = 0 else used[i] = tonumber(u) or 0 end
+                if fresh[i] then
+                  used[i] = 0
+                  reset[i] = ARGV[o + 4]
+                else
+                  used[i] = tonumber(u) or 0
+                  reset[i] = e
+                end
               end
-              if refused == 0 and amount > limit - used[i] then refused = i end
+              if refused == 0 and tonumber(ARGV[o + 3]) > tonumber(ARGV[o + 2]) - used[i] then refused = i end
             end
             if refused == 0 then
               local set, ttl = {}, 0
               for i = 1, n do
                 local o = 4 + (i - 1) * 6
-                local amount, spec = amounts[i], ARGV[o + 5]
-                if spec == 'l' then
+                local amount = tonumber(ARGV[o + 3])
+                if ARGV[o + 5] == 'l' then
                   if amount > 0 then
-                    local k, expiry = key[i], tonumber(ARGV[o + 4])
+                    local k = key[i]
                     if redis.call('ZADD', k, ARGV[o + 4], ARGV[2]) == 1 then
                       used[i] = used[i] + 1
+                      local expiry = tonumber(ARGV[o + 4])
                       if used[i] == 1 or expiry < reset[i] then reset[i] = expiry end
                     else
                       reset[i] = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
                     end
-                    if redis.call('PTTL', k) < tonumber(ARGV[o + 3]) then redis.call('PEXPIRE', k, ARGV[o + 3]) end
+                    -- every lease of this counter lives as long, so the latest one decides the key's life
+                    redis.call('PEXPIRE', k, ARGV[o + 1])
                   end
-                else
-                  local f, m = ARGV[o], #set
+                elseif fresh[i] or amount ~= 0 then
+                  local m = #set
                   used[i] = used[i] + amount
+                  set[m + 1] = ARGV[o]
+                  set[m + 2] = string.format('%d', used[i])
                   if fresh[i] then
-                    set[m + 1] = f .. ':s'
-                    set[m + 2] = start[i]
-                    set[m + 3] = f .. ':e'
+                    set[m + 3] = ARGV[o + 1]
                     set[m + 4] = reset[i]
-                    set[m + 5] = f .. ':u'
-                    set[m + 6] = string.format('%d', used[i])
-                    set[m + 7] = f .. ':w'
-                    set[m + 8] = spec
-                    local life = tonumber(reset[i]) - now + slack
+                    local life = tonumber(reset[i]) - now
                     if life > ttl then ttl = life end
-                  elseif amount ~= 0 then
-                    set[m + 1] = f .. ':u'
-                    set[m + 2] = string.format('%d', used[i])
                   end
                 end
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
-              if ttl > 0 and redis.call('PTTL', hash) < ttl then redis.call('PEXPIRE', hash, string.format('%d', ttl)) end
+              if ttl > 0 then
+                ttl = ttl + tonumber(ARGV[3])
+                if redis.call('PTTL', hash) < ttl then redis.call('PEXPIRE', hash, string.format('%d', ttl)) end
+              end
             end
             local out = {refused}
             for i = 1, n do
-              out[#out + 1] = used[i]
-              out[#out + 1] = start[i]
-              out[#out + 1] = reset[i]
+              out[2 * i] = used[i]
+              out[2 * i + 1] = reset[i]
             end
             return out
             """);
 
     /*
      * KEYS[1] is the subject's hash of window counters, KEYS[2..] lease counters to give the lease ARGV[3] back to.
-     * ARGV: now, the largest amount, the lease id, then four per adjustment: the counter's field prefix, the
-     * window's start, the delta and the window's spec. One HMGET, one HSET, one ZREM per lease counter.
+     * ARGV: now, the largest amount, the lease id, then four per adjustment: the counter's two field names, the
+     * end of the window to adjust and the delta. One HMGET, one HSET, one ZREM per lease counter.
      */
     private static final Script SETTLE = new Script("""
             local now = tonumber(ARGV[1])
             local max = tonumber(ARGV[2])
             local hash = KEYS[1]
-            local n = (#ARGV - 3) / 4
-            if n > 0 then
-              local fields = {}
-              for i = 1, n do
-                local f, m = ARGV[4 + (i - 1) * 4], #fields
-                fields[m + 1] = f .. ':s'
-                fields[m + 2] = f .. ':e'
-                fields[m + 3] = f .. ':u'
-                fields[m + 4] = f .. ':w'
+            if #ARGV > 3 then
+              local fields, m = {}, 0
+              for o = 4, #ARGV, 4 do
+                fields[m + 1] = ARGV[o]
+                fields[m + 2] = ARGV[o + 1]
+                m = m + 2
               end
               local h = redis.call('HMGET', hash, unpack(fields))
-              local set, sum = {}, {}
-              for i = 1, n do
-                local o, v = 4 + (i - 1) * 4, (i - 1) * 4
-                local f = ARGV[o]
-                if h[v + 4] == ARGV[o + 3] and h[v + 1] == ARGV[o + 1] and now < tonumber(h[v + 2]) then
-                  local u = (sum[f] or tonumber(h[v + 3])) + tonumber(ARGV[o + 2])
+              local set, sum, v = {}, {}, 0
+              for o = 4, #ARGV, 4 do
+                local f, e = ARGV[o], h[v + 2]
+                if e == ARGV[o + 2] and now < tonumber(e) then
+                  local u = (sum[f] or tonumber(h[v + 1]) or 0) + tonumber(ARGV[o + 3])
                   if u < 0 then u = 0 end
                   if u > max then u = max end
                   sum[f] = u
-                  set[#set + 1] = f .. ':u'
+                  set[#set + 1] = f
                   set[#set + 1] = string.format('%d', u)
                 end
+                v = v + 2
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
             end
@@ -242,10 +237,10 @@ public final class RedisLimitStore implements LimitStore {
 
     private static final int MAX_CACHED_KEY = 512;
 
-    // SHA-256 of the subject, the plain-name check and the spec per request showed in profiles: kept instead.
+    // SHA-256 of the subject, the plain-name check and the field names per request showed in profiles: kept instead.
     private final Cache<String, String> tags = bounded();
-    private final Cache<String, String> fields = bounded();
-    private final Cache<Window, String> specs = bounded();
+    private final Cache<String, String> names = bounded();
+    private final Cache<Counter, Fields> counterFields = bounded();
 
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
@@ -310,7 +305,7 @@ public final class RedisLimitStore implements LimitStore {
                 .timeoutOptions(TimeoutOptions.enabled(timeout))
                 .build());
         try {
-            StatefulRedisConnection<String, String> connection = client.connect(StringCodec.UTF8);
+            StatefulRedisConnection<String, String> connection = client.connect(CODEC);
             return new RedisLimitStore(connection.async(), connection, client, 0);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -340,7 +335,7 @@ public final class RedisLimitStore implements LimitStore {
                         .build())
                 .build());
         try {
-            StatefulRedisClusterConnection<String, String> connection = client.connect(StringCodec.UTF8);
+            StatefulRedisClusterConnection<String, String> connection = client.connect(CODEC);
             return new RedisLimitStore(connection.async(), connection, client, 0);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -364,11 +359,11 @@ public final class RedisLimitStore implements LimitStore {
         checkTimeout(timeout);
         try {
             if (client instanceof RedisClusterClient cluster) {
-                StatefulRedisClusterConnection<String, String> c = cluster.connect(StringCodec.UTF8);
+                StatefulRedisClusterConnection<String, String> c = cluster.connect(CODEC);
                 return new RedisLimitStore(c.async(), c, null, timeout.toMillis());
             }
             if (client instanceof RedisClient standalone) {
-                StatefulRedisConnection<String, String> c = standalone.connect(StringCodec.UTF8);
+                StatefulRedisConnection<String, String> c = standalone.connect(CODEC);
                 return new RedisLimitStore(c.async(), c, null, timeout.toMillis());
             }
         } catch (RuntimeException e) {
@@ -420,39 +415,56 @@ public final class RedisLimitStore implements LimitStore {
             Charge c = charges.get(i);
             Window w = c.counter().window();
             int o = 3 + 6 * i;
-            args[o] = field(c.counter().name());
-            args[o + 1] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
-            args[o + 2] = Long.toString(c.amount());
-            args[o + 5] = spec(w);
-            if (w instanceof Window.Rolling r) {
-                args[o + 3] = "0";
-                args[o + 4] = Long.toString(now + r.length().toMillis());
-            } else if (w instanceof Window.Calendar cal) {
-                args[o + 3] = Long.toString(cal.period().startOf(now));
-                args[o + 4] = Long.toString(cal.period().nextAfter(now));
-            } else {
-                keys[l++] = leaseKey(tag, args[o]);
-                long hold = ((Window.Lease) w).maxHold().toMillis();
-                args[o + 3] = Long.toString(hold + SLACK_MILLIS);
+            args[o + 2] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
+            args[o + 3] = Long.toString(c.amount());
+            if (w instanceof Window.Lease lease) {
+                keys[l++] = leaseKey(tag, field(c.counter().name()));
+                long hold = lease.maxHold().toMillis();
+                args[o] = "-";
+                args[o + 1] = Long.toString(hold + SLACK_MILLIS);
                 args[o + 4] = Long.toString(now + hold);
+                args[o + 5] = "l";
+            } else {
+                Fields f = fields(c.counter());
+                args[o] = f.used();
+                args[o + 1] = f.end();
+                args[o + 4] = Long.toString(end(w, now));
+                args[o + 5] = w instanceof Window.Rolling ? "r" : "c";
             }
         }
         return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
-                .thenApply(RedisLimitStore::admission);
+                .thenApply(reply -> admission(charges, now, reply));
     }
 
-    private static Admission admission(List<Object> reply) {
+    /** The end of a window of {@code window} that begins, or holds, {@code millis}. */
+    private static long end(Window window, long millis) {
+        return window instanceof Window.Rolling r
+                ? millis + r.length().toMillis()
+                : ((Window.Calendar) window).period().nextAfter(millis);
+    }
+
+    private static Admission admission(List<Charge> charges, long now, List<Object> reply) {
         int refused = (int) number(reply.get(0)) - 1;
-        int n = (reply.size() - 1) / 3;
+        int n = charges.size();
         List<Admission.CounterState> states = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            states.add(new Admission.CounterState(
-                    number(reply.get(1 + 3 * i)), number(reply.get(2 + 3 * i)), number(reply.get(3 + 3 * i))));
+            long used = number(reply.get(1 + 2 * i));
+            long reset = number(reply.get(2 + 2 * i));
+            Window w = charges.get(i).counter().window();
+            long start; // worked out here rather than stored and sent: a rolling window's is its end less its length
+            if (w instanceof Window.Rolling r) {
+                start = reset - r.length().toMillis();
+            } else if (w instanceof Window.Calendar cal) {
+                start = cal.period().startOf(now);
+            } else {
+                start = 0;
+            }
+            states.add(new Admission.CounterState(used, start, reset));
         }
         return new Admission(refused < 0, refused, states);
     }
 
-    /** A number of the script's answer: an integer, or a window's start or end as the string stored. */
+    /** A number of the script's answer: an integer, or a window's end as the string stored. */
     private static long number(Object o) {
         return o instanceof Long l ? l : Long.parseLong((String) o);
     }
@@ -488,11 +500,13 @@ public final class RedisLimitStore implements LimitStore {
         args[2] = LimitKeys.lease(leaseId);
         int o = 3;
         for (Adjustment a : adjustments) {
-            if (!(a.counter().window() instanceof Window.Lease) && a.delta() != 0) {
-                args[o] = field(a.counter().name());
-                args[o + 1] = Long.toString(a.windowStartMillis());
-                args[o + 2] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
-                args[o + 3] = spec(a.counter().window());
+            Window w = a.counter().window();
+            if (!(w instanceof Window.Lease) && a.delta() != 0) {
+                Fields f = fields(a.counter());
+                args[o] = f.used();
+                args[o + 1] = f.end();
+                args[o + 2] = Long.toString(end(w, a.windowStartMillis()));
+                args[o + 3] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
                 o += 4;
             }
         }
@@ -537,16 +551,27 @@ public final class RedisLimitStore implements LimitStore {
 
     /** A counter's name as the keys and fields hold it ({@link LimitKeys#counter}), remembered. */
     private String field(String name) {
-        return name.length() > MAX_CACHED_KEY ? LimitKeys.counter(name) : fields.get(name, LimitKeys::counter);
+        return name.length() > MAX_CACHED_KEY ? LimitKeys.counter(name) : names.get(name, LimitKeys::counter);
     }
 
-    /** A window's spec ({@link LimitKeys#spec}), remembered (a rolling window's is built). */
-    private String spec(Window window) {
-        return window instanceof Window.Rolling ? specs.get(window, LimitKeys::spec) : LimitKeys.spec(window);
+    /** A window counter's two fields in the subject's hash, remembered. */
+    private Fields fields(Counter counter) {
+        return counter.name().length() > MAX_CACHED_KEY ? Fields.of(counter) : counterFields.get(counter, Fields::of);
+    }
+
+    /**
+     * A window counter's fields: its amount used and its window's end. Both are named after the counter and the
+     * window's spec ({@link LimitKeys#spec}), so a counter whose window changes in the configuration starts anew.
+     */
+    private record Fields(String used, String end) {
+        static Fields of(Counter counter) {
+            String used = LimitKeys.counter(counter.name()) + ":" + LimitKeys.spec(counter.window());
+            return new Fields(used, used + ":e");
+        }
     }
 
     /** A bounded cache, evicting on the caller's thread (anonymous callers come and go). */
-    private static <K> Cache<K, String> bounded() {
+    private static <K, V> Cache<K, V> bounded() {
         return Caffeine.newBuilder()
                 .maximumSize(MAX_CACHED)
                 .executor(Runnable::run)
@@ -643,6 +668,9 @@ public final class RedisLimitStore implements LimitStore {
         final String sha;
 
         Script(String text) {
+            if (!StandardCharsets.US_ASCII.newEncoder().canEncode(text)) {
+                throw new IllegalArgumentException("a script is sent through an ASCII codec");
+            }
             this.text = text;
             try {
                 this.sha = HexFormat.of()
