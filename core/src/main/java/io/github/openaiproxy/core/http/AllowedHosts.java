@@ -34,6 +34,13 @@ public final class AllowedHosts {
     private final List<String> domains;
     private final boolean any;
 
+    /*
+     * The last origin judged, with its verdict. The origin is the request's own as the adapter saw it, the same
+     * on every request a server receives under one name, and parsing it (URI.create) was a visible share of a
+     * request's CPU. The verdict depends on the origin only, so remembering it changes no answer.
+     */
+    private volatile OriginVerdict lastOrigin;
+
     private AllowedHosts(List<String> entries, Set<String> exact, List<String> domains, boolean any) {
         this.entries = entries;
         this.exact = exact;
@@ -89,11 +96,26 @@ public final class AllowedHosts {
         if (allowsAny()) {
             return true;
         }
-        Optional<String> host = request.requestOrigin()
-                .flatMap(AllowedHosts::hostOfOrigin)
-                .or(() -> request.header("Host").map(AllowedHosts::hostOfHeader));
+        Optional<String> origin = request.requestOrigin();
+        if (origin.isPresent()) {
+            String o = origin.get();
+            OriginVerdict last = lastOrigin;
+            if (last != null && last.origin().equals(o)) {
+                return last.allowed();
+            }
+            Optional<String> host = hostOfOrigin(o);
+            if (host.isPresent()) {
+                boolean allowed = allowsHost(host.get());
+                lastOrigin = new OriginVerdict(o, allowed);
+                return allowed;
+            }
+        }
+        Optional<String> host = request.header("Host").map(AllowedHosts::hostOfHeader);
         return host.isEmpty() || allowsHost(host.get());
     }
+
+    /** An origin and whether its host is allowed. */
+    private record OriginVerdict(String origin, boolean allowed) {}
 
     /** Whether a host name (or IP address, IPv6 with or without brackets) is allowed. */
     public boolean allowsHost(String host) {

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.net.http.HttpHeaders;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -205,11 +206,21 @@ final class JettyUpstreamClient implements UpstreamClient {
     }
 
     private static HttpHeaders headers(Iterable<HttpField> fields) {
-        Map<String, List<String>> map = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        // HttpHeaders.of sorts the names itself: group them in a hash map first, and merge names that differ
+        // only in case (which it refuses, and which Jetty's parser seldom leaves) only when there are some.
+        Map<String, List<String>> map = new HashMap<>();
         for (HttpField f : fields) {
             map.computeIfAbsent(f.getName(), k -> new ArrayList<>(1)).add(f.getValue());
         }
-        return HttpHeaders.of(map, (name, value) -> true);
+        try {
+            return HttpHeaders.of(map, (name, value) -> true);
+        } catch (IllegalArgumentException sameNameInAnotherCase) {
+            Map<String, List<String>> merged = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+            for (HttpField f : fields) {
+                merged.computeIfAbsent(f.getName(), k -> new ArrayList<>(1)).add(f.getValue());
+            }
+            return HttpHeaders.of(merged, (name, value) -> true);
+        }
     }
 
     static Throwable translate(Throwable failure) {

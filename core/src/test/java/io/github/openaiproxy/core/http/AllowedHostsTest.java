@@ -65,6 +65,46 @@ class AllowedHostsTest {
         assertThat(hosts.allows(request().header("Host", "evil.test").build())).isFalse();
     }
 
+    /** The verdict remembered for the last origin never answers for another one, in any order, on any thread. */
+    @Test
+    void aRememberedVerdictBelongsToItsOriginOnly() throws Exception {
+        String[] origins = {
+            "http://localhost:8787",
+            "http://rebound.evil.test:8787",
+            "http://a.corp.example",
+            "http://corp.example.evil",
+            "not a uri",
+            "http://[::1]:1"
+        };
+        boolean[] expected = {true, false, true, false, true, true};
+        Runnable judge = () -> {
+            for (int i = 0; i < 20_000; i++) {
+                int k = (i * 7 + i / 3) % origins.length;
+                ProxyRequest r = request()
+                        .requestOrigin(origins[k])
+                        .header("Host", "localhost")
+                        .build();
+                if (hosts.allows(r) != expected[k]) {
+                    throw new AssertionError(origins[k]);
+                }
+            }
+        };
+        java.util.concurrent.CompletableFuture<Void> other = java.util.concurrent.CompletableFuture.runAsync(judge);
+        judge.run();
+        other.get();
+        assertThat(hosts.allows(request()
+                        .requestOrigin("http://evil.test")
+                        .header("Host", "localhost")
+                        .build()))
+                .isFalse();
+        assertThat(hosts.allows(request()
+                        .requestOrigin("http://evil.test")
+                        .header("Host", "localhost")
+                        .build()))
+                .as("asked again")
+                .isFalse();
+    }
+
     @Test
     void aRequestThatNamesNoHostIsNotABrowsersAndPasses() {
         assertThat(hosts.allows(request().build())).isTrue();
