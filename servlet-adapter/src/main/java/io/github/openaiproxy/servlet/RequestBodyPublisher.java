@@ -19,12 +19,16 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
     private static final int CHUNK = 16 * 1024;
 
     private final ServletInputStream in;
+    /** The declared {@code Content-Length}, or -1 when none was (a chunked body). */
+    private final long declaredLength;
+
     private final AtomicBoolean subscribed = new AtomicBoolean();
     private volatile Reader reader;
     private volatile boolean ended;
 
-    RequestBodyPublisher(ServletInputStream in) {
+    RequestBodyPublisher(ServletInputStream in, long declaredLength) {
         this.in = in;
+        this.declaredLength = declaredLength;
     }
 
     @Override
@@ -33,7 +37,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             io.github.openaiproxy.core.flow.Publishers.refuse(subscriber, "the request body can be read once");
             return;
         }
-        Reader r = new Reader(in, subscriber);
+        Reader r = new Reader(in, declaredLength, subscriber);
         reader = r;
         subscriber.onSubscribe(r);
         if (ended) {
@@ -76,9 +80,12 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         private final AtomicInteger wip = new AtomicInteger();
         /** Allocated while the body is read and dropped after: a stream lasts minutes, its body does not. */
         private byte[] buffer;
+        /** Bytes of a declared length not read yet; -1 when no length was declared. */
+        private long unread;
 
-        Reader(ServletInputStream in, Flow.Subscriber<? super ByteBuffer> subscriber) {
+        Reader(ServletInputStream in, long declaredLength, Flow.Subscriber<? super ByteBuffer> subscriber) {
             this.in = in;
+            this.unread = declaredLength;
             this.subscriber = subscriber;
         }
 
@@ -106,7 +113,9 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         }
 
         void end() {
-            fail(new IOException("the exchange ended before the request body was read"));
+            if (!done.get()) { // every exchange ends: no exception made when the body was read
+                fail(new IOException("the exchange ended before the request body was read"));
+            }
         }
 
         @Override
@@ -122,15 +131,27 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
                 try {
                     while (!done.get() && demand.get() > 0 && in.isReady()) {
                         if (buffer == null) {
-                            buffer = new byte[CHUNK];
+                            // A body of declared length gets a buffer of its size (up to a chunk), filled and
+                            // handed on as it is: typical JSON bodies are far smaller than a chunk.
+                            buffer = new byte[unread < 0 ? CHUNK : (int) Math.max(1, Math.min(CHUNK, unread))];
                         }
                         int n = in.read(buffer);
                         if (n == -1) {
                             break; // onAllDataRead follows
                         }
                         if (n > 0) {
+                            if (unread > 0) {
+                                unread = Math.max(0, unread - n);
+                            }
                             demand.decrementAndGet();
-                            subscriber.onNext(ByteBuffer.wrap(Arrays.copyOf(buffer, n)));
+                            ByteBuffer chunk;
+                            if (n == buffer.length) {
+                                chunk = ByteBuffer.wrap(buffer);
+                                buffer = null; // handed on: the next read gets a buffer of its own
+                            } else {
+                                chunk = ByteBuffer.wrap(Arrays.copyOf(buffer, n));
+                            }
+                            subscriber.onNext(chunk);
                         }
                     }
                 } catch (IOException | RuntimeException e) {

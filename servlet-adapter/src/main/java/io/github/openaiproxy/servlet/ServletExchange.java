@@ -39,7 +39,8 @@ final class ServletExchange {
         AsyncContext async = request.startAsync(request, response);
         // The engine owns the timeouts; an event stream may legitimately run for minutes.
         async.setTimeout(0);
-        RequestBodyPublisher requestBody = new RequestBodyPublisher(request.getInputStream());
+        RequestBodyPublisher requestBody =
+                new RequestBodyPublisher(request.getInputStream(), request.getContentLengthLong());
         ProxyRequest.Builder b = ProxyRequest.builder(request.getMethod(), relativePath)
                 .rawQuery(request.getQueryString())
                 .requestOrigin(requestOrigin(request))

@@ -90,10 +90,119 @@ class RequestBodyPublisherTest {
         }
     }
 
+    /** Serves a body from memory, as much as each read asks for. */
+    static final class BytesInput extends ServletInputStream {
+        private final byte[] body;
+        private int position;
+        ReadListener listener;
+        /** The arrays read into, in order. */
+        final List<byte[]> readInto = new CopyOnWriteArrayList<>();
+
+        BytesInput(byte[] body) {
+            this.body = body;
+        }
+
+        @Override
+        public boolean isFinished() {
+            return position == body.length;
+        }
+
+        @Override
+        public boolean isReady() {
+            return true;
+        }
+
+        @Override
+        public void setReadListener(ReadListener readListener) {
+            listener = readListener;
+        }
+
+        @Override
+        public int read() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            readInto.add(b);
+            if (position == body.length) {
+                return -1;
+            }
+            int n = Math.min(len, body.length - position);
+            System.arraycopy(body, position, b, off, n);
+            position += n;
+            return n;
+        }
+    }
+
+    /** The chunks a body of {@code size} bytes arrives in, declared or not; each one's backing array. */
+    private static List<ByteBuffer> chunksOf(int size, boolean declared) throws IOException {
+        byte[] bytes = new byte[size];
+        for (int i = 0; i < size; i++) {
+            bytes[i] = (byte) (i * 31);
+        }
+        BytesInput in = new BytesInput(bytes);
+        RequestBodyPublisher body = new RequestBodyPublisher(in, declared ? size : -1);
+        List<ByteBuffer> chunks = new CopyOnWriteArrayList<>();
+        CountDownLatch completed = new CountDownLatch(1);
+        body.subscribe(new Flow.Subscriber<>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                s.request(Long.MAX_VALUE);
+            }
+
+            @Override
+            public void onNext(ByteBuffer item) {
+                chunks.add(item);
+            }
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onComplete() {
+                completed.countDown();
+            }
+        });
+        in.listener.onDataAvailable(); // as the container does once a listener is set and bytes are there
+        in.listener.onAllDataRead();
+        assertThat(completed.getCount()).isZero();
+        ByteBuffer all = ByteBuffer.allocate(size);
+        chunks.forEach(c -> all.put(c.duplicate()));
+        assertThat(all.array()).isEqualTo(bytes);
+        if (declared) {
+            for (int i = 0; i < chunks.size(); i++) {
+                assertThat(chunks.get(i).array())
+                        .as("chunk %d is the very array read into: no copy", i)
+                        .isSameAs(in.readInto.get(i));
+            }
+        }
+        return chunks;
+    }
+
+    /** A body of declared length is read into buffers of its size, each handed on without a copy. */
+    @Test
+    void aDeclaredBodyArrivesInBuffersOfItsOwnSize() throws IOException {
+        assertThat(chunksOf(700, true))
+                .extracting(c -> c.array().length, ByteBuffer::remaining)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(700, 700));
+        assertThat(chunksOf(40_000, true))
+                .extracting(c -> c.array().length, ByteBuffer::remaining)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple(16_384, 16_384),
+                        org.assertj.core.groups.Tuple.tuple(16_384, 16_384),
+                        org.assertj.core.groups.Tuple.tuple(7_232, 7_232));
+        assertThat(chunksOf(700, false))
+                .as("without a declared length: a chunk's buffer, copied to what was read")
+                .extracting(ByteBuffer::remaining)
+                .containsExactly(700);
+        assertThat(chunksOf(0, true)).isEmpty();
+    }
+
     @Test
     void aRequestAfterTheExchangeEndedNeverTouchesTheStream() {
         ScriptedInput in = new ScriptedInput();
-        RequestBodyPublisher body = new RequestBodyPublisher(in);
+        RequestBodyPublisher body = new RequestBodyPublisher(in, -1);
         Recorder recorder = new Recorder();
         body.subscribe(recorder);
 
@@ -109,7 +218,7 @@ class RequestBodyPublisherTest {
     @Test
     void endingTheExchangeNeverWaitsForAReadInProgressAndNoReadFollows() throws Exception {
         ScriptedInput in = new ScriptedInput();
-        RequestBodyPublisher body = new RequestBodyPublisher(in);
+        RequestBodyPublisher body = new RequestBodyPublisher(in, -1);
         Recorder recorder = new Recorder();
         body.subscribe(recorder);
         recorder.subscription.request(1); // registers the listener
@@ -141,7 +250,7 @@ class RequestBodyPublisherTest {
         ReentrantLock containerLock = new ReentrantLock();
         CountDownLatch readerInIsReady = new CountDownLatch(1);
         LockingInput in = new LockingInput(containerLock, readerInIsReady);
-        RequestBodyPublisher body = new RequestBodyPublisher(in);
+        RequestBodyPublisher body = new RequestBodyPublisher(in, -1);
         Recorder recorder = new Recorder();
         body.subscribe(recorder);
         recorder.subscription.request(1); // registers the listener
