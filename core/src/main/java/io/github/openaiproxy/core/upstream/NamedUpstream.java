@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.upstream;
 
+import io.github.openaiproxy.core.internal.Glob;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -345,7 +346,7 @@ public record NamedUpstream(
     /** Whether one of {@link #models()} (names or globs) matches {@code model}. */
     public boolean matchesGlob(String model) {
         for (String m : models) {
-            if (Globs.matches(m, model)) {
+            if (Glob.matches(m, model)) {
                 return true;
             }
         }
