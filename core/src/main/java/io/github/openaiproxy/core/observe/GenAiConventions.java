@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.observe;
 
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -35,5 +36,16 @@ public final class GenAiConventions {
             case "azure" -> "azure.ai.openai";
             default -> upstream;
         };
+    }
+
+    /**
+     * {@code error.type} of a finished exchange: its status from 400 on, else how its body ended when that was not
+     * {@link Outcome#COMPLETED} ({@code client_gone}, {@code upstream_failed}); {@code null} when it succeeded.
+     */
+    public static String errorType(int status, Outcome outcome) {
+        if (status >= 400) {
+            return Integer.toString(status);
+        }
+        return outcome == Outcome.COMPLETED ? null : outcome.name().toLowerCase(Locale.ROOT);
     }
 }

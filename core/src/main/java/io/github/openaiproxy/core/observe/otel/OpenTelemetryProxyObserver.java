@@ -303,9 +303,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
 
         @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration took) {
-            String error = status >= 400
-                    ? Integer.toString(status)
-                    : outcome == Outcome.COMPLETED ? null : outcome.name().toLowerCase(java.util.Locale.ROOT);
+            String error = GenAiConventions.errorType(status, outcome);
             endAttempt(error);
             span.setAttribute(STATUS, status);
             if (error != null) {
