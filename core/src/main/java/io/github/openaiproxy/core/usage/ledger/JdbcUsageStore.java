@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.usage.ledger;
 
+import io.github.openaiproxy.core.internal.ClassPath;
 import io.github.openaiproxy.core.internal.JdbcMigrations;
 import io.github.openaiproxy.core.internal.TablePrefix;
 import io.github.openaiproxy.core.usage.UsageRecord;
@@ -67,18 +68,9 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         this.daily = prefix + "usage_daily";
         this.versions = prefix + "usage_schema_version";
         this.postgres = postgres;
-        this.copy = postgres && pgjdbcPresent();
+        // pgjdbc is optional for core: only with it does PostgresCopy link.
+        this.copy = postgres && ClassPath.has("org.postgresql.PGConnection");
         this.postgresUpsert = postgresUpsert();
-    }
-
-    /** Whether pgjdbc can be loaded from here, so that {@link PostgresCopy} links. */
-    private static boolean pgjdbcPresent() {
-        try {
-            Class.forName("org.postgresql.PGConnection", false, JdbcUsageStore.class.getClassLoader());
-            return true;
-        } catch (ClassNotFoundException | LinkageError e) {
-            return false;
-        }
     }
 
     /** A store on {@code dataSource} (which it never closes) with the default table prefix. */
