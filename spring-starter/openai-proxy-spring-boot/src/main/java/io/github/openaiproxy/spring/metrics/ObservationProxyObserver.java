@@ -147,11 +147,11 @@ public final class ObservationProxyObserver implements ProxyObserver {
             if (a == null) {
                 return;
             }
-            boolean status = outcome.length() == 3 && outcome.chars().allMatch(Character::isDigit);
-            if (status) {
+            int status = GenAiConventions.attemptStatus(outcome);
+            if (status > 0) {
                 a.lowCardinalityKeyValue("http.response.status_code", outcome);
             }
-            if (!status || outcome.charAt(0) >= '4') {
+            if (status == 0 || status >= 400) {
                 endAttempt(outcome);
             }
         }
