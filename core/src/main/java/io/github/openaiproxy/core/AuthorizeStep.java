@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.internal.Glob;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteTable;
@@ -348,37 +349,11 @@ final class AuthorizeStep implements RequestStep {
 
     static boolean matchesAny(List<String> patterns, String model) {
         for (String p : patterns) {
-            if (glob(p, model)) {
+            if (Glob.matches(p, model)) {
                 return true;
             }
         }
         return false;
-    }
-
-    /** Whether {@code text} matches {@code pattern}, where {@code *} stands for any run of characters. */
-    static boolean glob(String pattern, String text) {
-        int p = 0;
-        int t = 0;
-        int star = -1;
-        int mark = 0;
-        while (t < text.length()) {
-            if (p < pattern.length() && pattern.charAt(p) != '*' && pattern.charAt(p) == text.charAt(t)) {
-                p++;
-                t++;
-            } else if (p < pattern.length() && pattern.charAt(p) == '*') {
-                star = p++;
-                mark = t;
-            } else if (star >= 0) {
-                p = star + 1;
-                t = ++mark;
-            } else {
-                return false;
-            }
-        }
-        while (p < pattern.length() && pattern.charAt(p) == '*') {
-            p++;
-        }
-        return p == pattern.length();
     }
 
     static ProxyError modelNotAllowed() {

@@ -18,6 +18,7 @@ import io.github.openaiproxy.core.images.FilesystemImageStore;
 import io.github.openaiproxy.core.images.ImageStore;
 import io.github.openaiproxy.core.images.Images;
 import io.github.openaiproxy.core.images.S3Images;
+import io.github.openaiproxy.core.internal.DaemonThreads;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.KeyResolver;
 import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
@@ -43,7 +44,6 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The proxy: takes a {@link ProxyRequest}, answers a {@link ProxyResponse}. Thread-safe and
@@ -535,22 +535,13 @@ public final class ProxyEngine implements AutoCloseable {
                 0,
                 java.util.concurrent.TimeUnit.MILLISECONDS,
                 new java.util.concurrent.ArrayBlockingQueue<>(queueSize),
-                threadFactory(name),
+                DaemonThreads.numbered(name),
                 new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
     }
 
     /** Two threads for the admin API's store calls (rare, and blocking on JDBC); beyond 100 waiting: 503. */
     private static ExecutorService adminThreads() {
         return boundedThreads("openai-proxy-admin-", 2, 100);
-    }
-
-    private static java.util.concurrent.ThreadFactory threadFactory(String name) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     /** Builds a {@link ProxyEngine}. */

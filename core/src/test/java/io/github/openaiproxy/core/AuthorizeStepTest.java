@@ -2,6 +2,7 @@ package io.github.openaiproxy.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.openaiproxy.core.internal.Glob;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteTable;
@@ -9,21 +10,21 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The model globs and the route names a policy's rules are written in. */
+/** The model globs ({@link Glob}, shared with upstreams) and the route names a policy's rules are written in. */
 class AuthorizeStepTest {
     @Test
     void globsMatchWholeNamesWithStarsAnywhere() {
-        assertThat(AuthorizeStep.glob("gpt-4o*", "gpt-4o-mini")).isTrue();
-        assertThat(AuthorizeStep.glob("gpt-4o*", "gpt-4o")).isTrue();
-        assertThat(AuthorizeStep.glob("gpt-4o*", "gpt-4")).isFalse();
-        assertThat(AuthorizeStep.glob("gpt-4o", "gpt-4o-mini")).isFalse();
-        assertThat(AuthorizeStep.glob("*", "")).isTrue();
-        assertThat(AuthorizeStep.glob("*-mini", "gpt-4o-mini")).isTrue();
-        assertThat(AuthorizeStep.glob("gpt-*-mini", "gpt-4o-mini-2024")).isFalse();
-        assertThat(AuthorizeStep.glob("a*b*c", "axxbyybzc")).isTrue();
-        assertThat(AuthorizeStep.glob("a*b*c", "axxcyyb")).isFalse();
-        assertThat(AuthorizeStep.glob("", "x")).isFalse();
-        assertThat(AuthorizeStep.glob("GPT-4o", "gpt-4o"))
+        assertThat(Glob.matches("gpt-4o*", "gpt-4o-mini")).isTrue();
+        assertThat(Glob.matches("gpt-4o*", "gpt-4o")).isTrue();
+        assertThat(Glob.matches("gpt-4o*", "gpt-4")).isFalse();
+        assertThat(Glob.matches("gpt-4o", "gpt-4o-mini")).isFalse();
+        assertThat(Glob.matches("*", "")).isTrue();
+        assertThat(Glob.matches("*-mini", "gpt-4o-mini")).isTrue();
+        assertThat(Glob.matches("gpt-*-mini", "gpt-4o-mini-2024")).isFalse();
+        assertThat(Glob.matches("a*b*c", "axxbyybzc")).isTrue();
+        assertThat(Glob.matches("a*b*c", "axxcyyb")).isFalse();
+        assertThat(Glob.matches("", "x")).isFalse();
+        assertThat(Glob.matches("GPT-4o", "gpt-4o"))
                 .as("case matters, as upstream")
                 .isFalse();
     }

@@ -81,11 +81,7 @@ final class ImageRoutes {
         Optional<String> ifNoneMatch = call.request().header("If-None-Match");
         Optional<String> ifRange = call.request().header("If-Range");
         return images.call(() -> {
-                    Optional<StoredImage> found = images.store()
-                            .find(id)
-                            .filter(i -> images.visible(i, reader))
-                            .filter(i ->
-                                    i.contentType().equalsIgnoreCase(name.get().contentType()));
+                    Optional<StoredImage> found = find(images, name.get(), reader);
                     if (found.isEmpty()) {
                         return error(notFound());
                     }
@@ -129,6 +125,17 @@ final class ImageRoutes {
                 .exceptionally(ImageRoutes::failure);
     }
 
+    /**
+     * The image {@code name} stands for, when {@code reader} may see it and, for a name with an extension, it is of
+     * that type. Blocking: on the images' executor.
+     */
+    private static Optional<StoredImage> find(Images images, FileName name, String reader) {
+        return images.store()
+                .find(name.id())
+                .filter(i -> images.visible(i, reader))
+                .filter(i -> name.contentType() == null || i.contentType().equalsIgnoreCase(name.contentType()));
+    }
+
     private static CompletableFuture<ProxyResponse> delete(Images images, RouteCall call, String file) {
         Optional<FileName> name = parse(file, false);
         if (name.isEmpty()) {
@@ -138,13 +145,7 @@ final class ImageRoutes {
         String reader = Images.reader(call.identity());
         return images.call(() -> {
                     // The owner never changes: an image this caller may see now is one it may delete.
-                    boolean deleted = images.store()
-                                    .find(id)
-                                    .filter(i -> images.visible(i, reader))
-                                    .filter(i -> name.get().contentType() == null
-                                            || i.contentType()
-                                                    .equalsIgnoreCase(name.get().contentType()))
-                                    .isPresent()
+                    boolean deleted = find(images, name.get(), reader).isPresent()
                             && images.store().delete(id);
                     if (!deleted) {
                         return error(notFound());

@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Supplier;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
@@ -201,15 +202,21 @@ public final class S3ImageStore implements ImageStore, AutoCloseable {
     }
 
     private Optional<HeadObjectResponse> head(String id) {
+        return unlessMissing(
+                () -> s3.headObject(r -> r.bucket(bucket).key(key(id))), "could not read an image's metadata");
+    }
+
+    /** What {@code call} answers, or empty when S3 answers 404; any other failure is {@code failure}. */
+    private static <T> Optional<T> unlessMissing(Supplier<T> call, String failure) {
         try {
-            return Optional.of(s3.headObject(r -> r.bucket(bucket).key(key(id))));
+            return Optional.of(call.get());
         } catch (S3Exception e) {
             if (e.statusCode() == 404) {
                 return Optional.empty();
             }
-            throw new ImageStoreException("could not read an image's metadata", e);
+            throw new ImageStoreException(failure, e);
         } catch (SdkException e) {
-            throw new ImageStoreException("could not read an image's metadata", e);
+            throw new ImageStoreException(failure, e);
         }
     }
 
@@ -242,17 +249,10 @@ public final class S3ImageStore implements ImageStore, AutoCloseable {
             // S3 has no empty range: answer from the metadata.
             return find(id).map(i -> InputStream.nullInputStream());
         }
-        try {
-            return Optional.of(s3.getObject(
-                    r -> r.bucket(bucket).key(key(id)).range("bytes=" + offset + "-" + (offset + length - 1))));
-        } catch (S3Exception e) {
-            if (e.statusCode() == 404) {
-                return Optional.empty();
-            }
-            throw new ImageStoreException("could not read an image", e);
-        } catch (SdkException e) {
-            throw new ImageStoreException("could not read an image", e);
-        }
+        return unlessMissing(
+                () -> s3.getObject(
+                        r -> r.bucket(bucket).key(key(id)).range("bytes=" + offset + "-" + (offset + length - 1))),
+                "could not read an image");
     }
 
     @Override

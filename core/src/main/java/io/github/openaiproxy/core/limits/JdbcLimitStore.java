@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.limits;
 
+import io.github.openaiproxy.core.internal.DaemonThreads;
 import io.github.openaiproxy.core.internal.JdbcMigrations;
 import io.github.openaiproxy.core.internal.TablePrefix;
 import java.sql.Connection;
@@ -24,7 +25,6 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 
 /**
@@ -76,12 +76,12 @@ public final class JdbcLimitStore implements LimitStore {
                 0,
                 TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(b.queueSize),
-                daemon("openai-proxy-limits-jdbc-"),
+                DaemonThreads.numbered("openai-proxy-limits-jdbc-"),
                 new ThreadPoolExecutor.AbortPolicy());
         if (b.cleanupEvery.isZero()) {
             this.cleaner = null;
         } else {
-            this.cleaner = new ScheduledThreadPoolExecutor(1, daemon("openai-proxy-limits-cleanup-"));
+            this.cleaner = new ScheduledThreadPoolExecutor(1, DaemonThreads.numbered("openai-proxy-limits-cleanup-"));
             long every = b.cleanupEvery.toMillis();
             cleaner.scheduleWithFixedDelay(this::cleanupQuietly, every, every, TimeUnit.MILLISECONDS);
         }
@@ -614,14 +614,5 @@ public final class JdbcLimitStore implements LimitStore {
         } catch (SQLException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "limit store clean-up failed: {0}", e.toString());
         }
-    }
-
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

@@ -1,5 +1,7 @@
 package io.github.openaiproxy.core.limits;
 
+import io.github.openaiproxy.core.internal.ClassPath;
+
 /**
  * The one place a {@link LimitStore} is made from {@link LimitsConfig#store()}: what the standalone server, the
  * servlet initializer and the Spring starter call when the host did not hand the engine a store of its own.
@@ -31,22 +33,13 @@ public final class LimitStores {
                 if (config.redisUrl() == null) {
                     throw new IllegalStateException("limits.store=redis needs limits.redis-url (redis://host:6379)");
                 }
-                if (!lettucePresent()) {
+                // Lettuce is optional for core: only the Redis store links against it.
+                if (!ClassPath.has("io.lettuce.core.RedisClient")) {
                     throw new IllegalStateException("limits.store=redis needs the Redis client io.lettuce:lettuce-core"
                             + " on the class path (Spring Boot's spring-boot-starter-data-redis has it)");
                 }
                 yield RedisLimitStore.connect(config.redisUrl(), config.storeTimeout());
             }
         };
-    }
-
-    /** Whether the optional Lettuce client is there (only the Redis store links against it). */
-    private static boolean lettucePresent() {
-        try {
-            Class.forName("io.lettuce.core.RedisClient", false, LimitStores.class.getClassLoader());
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
     }
 }

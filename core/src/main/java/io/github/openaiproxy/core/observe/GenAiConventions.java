@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.observe;
 
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -35,5 +36,28 @@ public final class GenAiConventions {
             case "azure" -> "azure.ai.openai";
             default -> upstream;
         };
+    }
+
+    /**
+     * The HTTP status an upstream attempt's outcome ({@link ProxyObserver.Observation#upstreamAttempt}) names, or 0
+     * when it names a failure without one ({@code error}, {@code timeout}, ...). An attempt whose status is 0 or
+     * 400 and above has failed; one below 400 is the answer.
+     */
+    public static int attemptStatus(String outcome) {
+        if (outcome.length() != 3 || !outcome.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            return 0;
+        }
+        return Integer.parseInt(outcome);
+    }
+
+    /**
+     * {@code error.type} of a finished exchange: its status from 400 on, else how its body ended when that was not
+     * {@link Outcome#COMPLETED} ({@code client_gone}, {@code upstream_failed}); {@code null} when it succeeded.
+     */
+    public static String errorType(int status, Outcome outcome) {
+        if (status >= 400) {
+            return Integer.toString(status);
+        }
+        return outcome == Outcome.COMPLETED ? null : outcome.name().toLowerCase(Locale.ROOT);
     }
 }

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.DaemonThreads;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.keys.SecretMasker;
 import java.io.IOException;
@@ -20,11 +21,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link UpstreamClient} on the JDK's {@link HttpClient}, used when {@code jetty-client} is absent or
@@ -108,7 +107,12 @@ final class JdkUpstreamClient implements UpstreamClient {
         }
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor executor = new ThreadPoolExecutor(
-                threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads());
+                threads,
+                threads,
+                60,
+                TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
+                DaemonThreads.numbered("openai-proxy-upstream-"));
         executor.allowCoreThreadTimeOut(true);
         boolean https = "https".equalsIgnoreCase(config.baseUrl().getScheme());
         HttpClient.Builder builder = HttpClient.newBuilder()
@@ -222,14 +226,5 @@ final class JdkUpstreamClient implements UpstreamClient {
                 LOG.log(System.Logger.Level.DEBUG, "closing HttpClient failed", e);
             }
         }
-    }
-
-    private static ThreadFactory daemonThreads() {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, "openai-proxy-upstream-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

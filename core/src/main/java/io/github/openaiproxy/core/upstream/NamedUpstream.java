@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.upstream;
 
+import io.github.openaiproxy.core.internal.Glob;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -290,15 +291,22 @@ public record NamedUpstream(
     public static Map<String, String> parseAliases(String name, List<String> entries) {
         Map<String, String> map = new LinkedHashMap<>();
         for (String e : entries) {
-            int eq = e.indexOf('=');
-            String client = eq < 0 ? "" : e.substring(0, eq).strip();
-            String upstream = eq < 0 ? "" : e.substring(eq + 1).strip();
-            if (client.isEmpty() || upstream.isEmpty()) {
+            Map.Entry<String, String> pair = splitPair(e);
+            if (pair.getKey().isEmpty() || pair.getValue().isEmpty()) {
                 throw new UpstreamSettingException(key(name, "aliases"), "expected client-model=upstream-model pairs");
             }
-            map.putIfAbsent(client, upstream);
+            map.putIfAbsent(pair.getKey(), pair.getValue());
         }
         return map;
+    }
+
+    /** {@code left=right} split at its first {@code =}, both sides stripped; both empty without an {@code =}. */
+    static Map.Entry<String, String> splitPair(String entry) {
+        int eq = entry.indexOf('=');
+        return eq < 0
+                ? Map.entry("", "")
+                : Map.entry(
+                        entry.substring(0, eq).strip(), entry.substring(eq + 1).strip());
     }
 
     /**
@@ -345,7 +353,7 @@ public record NamedUpstream(
     /** Whether one of {@link #models()} (names or globs) matches {@code model}. */
     public boolean matchesGlob(String model) {
         for (String m : models) {
-            if (Globs.matches(m, model)) {
+            if (Glob.matches(m, model)) {
                 return true;
             }
         }

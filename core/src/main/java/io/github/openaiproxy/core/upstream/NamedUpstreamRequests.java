@@ -4,7 +4,9 @@ import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.keys.ApiKey;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -45,6 +47,8 @@ public final class NamedUpstreamRequests {
     private final NamedUpstream upstream;
     private final UpstreamConfig paths;
     private final String azureRoot;
+    /** Azure's {@code ?api-version=<v>} (encoded once), or empty when none is configured. */
+    private final String azureQuery;
 
     public NamedUpstreamRequests(NamedUpstream upstream) {
         this.upstream = upstream;
@@ -55,6 +59,9 @@ public final class NamedUpstreamRequests {
         }
         // The specification's server is https://{endpoint}/openai; a base URL given with /openai keeps one.
         this.azureRoot = base.endsWith("/openai") ? base : base + "/openai";
+        this.azureQuery = upstream.apiVersion()
+                .map(v -> "?api-version=" + URLEncoder.encode(v, StandardCharsets.UTF_8))
+                .orElse("");
     }
 
     /** The upstream these requests go to. */
@@ -99,24 +106,16 @@ public final class NamedUpstreamRequests {
         HeaderMap h = new HeaderMap();
         URI uri;
         UpstreamConnection connection = upstream.connection();
-        if (upstream.kind() == NamedUpstream.Kind.AZURE && connection.azureApi() == UpstreamConnection.AzureApi.V1) {
-            // <endpoint>/openai/v1/<operation>: no deployment in the path, api-version only when configured.
-            uri = URI.create(azureRoot
-                    + v1Path
-                    + upstream.apiVersion()
-                            .map(v -> "?api-version="
-                                    + java.net.URLEncoder.encode(v, java.nio.charset.StandardCharsets.UTF_8))
-                            .orElse(""));
-            if (key != null) {
-                h.set("api-key", key.reveal());
-            }
-        } else if (upstream.kind() == NamedUpstream.Kind.AZURE) {
-            if (!serves(v1Path, upstreamModel)) {
+        if (upstream.kind() == NamedUpstream.Kind.AZURE) {
+            if (connection.azureApi() == UpstreamConnection.AzureApi.V1) {
+                // <endpoint>/openai/v1/<operation>: no deployment in the path, api-version only when configured.
+                uri = URI.create(azureRoot + v1Path + azureQuery);
+            } else if (serves(v1Path, upstreamModel)) {
+                // The deployments form: NamedUpstream refuses an Azure upstream without api-version for it.
+                uri = URI.create(azureRoot + "/deployments/" + upstreamModel + v1Path.substring(3) + azureQuery);
+            } else {
                 throw new IllegalArgumentException("not an Azure deployment operation");
             }
-            uri = URI.create(azureRoot + "/deployments/" + upstreamModel + v1Path.substring(3) + "?api-version="
-                    + java.net.URLEncoder.encode(
-                            upstream.apiVersion().orElseThrow(), java.nio.charset.StandardCharsets.UTF_8));
             if (key != null) {
                 h.set("api-key", key.reveal());
             }

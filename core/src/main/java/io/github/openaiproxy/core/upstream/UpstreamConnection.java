@@ -159,14 +159,12 @@ public record UpstreamConnection(
     public static Map<String, String> parseHeaders(String name, List<String> entries) {
         Map<String, String> out = new LinkedHashMap<>();
         for (String e : entries) {
-            int eq = e.indexOf('=');
-            String header = eq < 0 ? "" : e.substring(0, eq).strip();
-            String value = eq < 0 ? "" : e.substring(eq + 1).strip();
-            if (!TOKEN.matcher(header).matches()) {
+            Map.Entry<String, String> pair = NamedUpstream.splitPair(e);
+            if (!TOKEN.matcher(pair.getKey()).matches()) {
                 throw new UpstreamSettingException(
                         NamedUpstream.key(name, "headers"), "expected Name=value entries with a header name");
             }
-            out.putIfAbsent(header, value);
+            out.putIfAbsent(pair.getKey(), pair.getValue());
         }
         return out;
     }

@@ -176,16 +176,7 @@ public final class UsageTap {
                     m = metered(outcome);
                 } catch (RuntimeException e) {
                     // Metering must not break the relay: an unreadable answer is recorded as used nothing.
-                    m = new Metered(
-                            TokenUsage.NONE,
-                            true,
-                            null,
-                            requestId(),
-                            answer.status(),
-                            answer.streaming(),
-                            outcome,
-                            firstEventNanos,
-                            System.nanoTime());
+                    m = metered(TokenUsage.NONE, true, null, outcome);
                 }
                 onDone.accept(m);
             }

@@ -254,11 +254,11 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             if (a == null) {
                 return; // no call was made (open circuit, no key, unsupported)
             }
-            int status = status(outcome);
+            int status = GenAiConventions.attemptStatus(outcome);
             if (status > 0) {
                 a.setAttribute(STATUS, status);
             }
-            if (status <= 0 || status >= 400) {
+            if (status == 0 || status >= 400) {
                 // Failed: retried, fallen back or relayed as an error; this attempt is over.
                 endAttempt(outcome);
             }
@@ -303,9 +303,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
 
         @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration took) {
-            String error = status >= 400
-                    ? Integer.toString(status)
-                    : outcome == Outcome.COMPLETED ? null : outcome.name().toLowerCase(java.util.Locale.ROOT);
+            String error = GenAiConventions.errorType(status, outcome);
             endAttempt(error);
             span.setAttribute(STATUS, status);
             if (error != null) {
@@ -361,14 +359,4 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
     }
 
     /** A numeric outcome as a status, else 0 ({@code error}, {@code timeout}, ...). */
-    private static int status(String outcome) {
-        if (outcome.length() != 3) {
-            return 0;
-        }
-        try {
-            return Integer.parseInt(outcome);
-        } catch (NumberFormatException notAStatus) {
-            return 0;
-        }
-    }
 }

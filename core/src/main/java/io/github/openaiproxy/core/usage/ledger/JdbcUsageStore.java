@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.usage.ledger;
 
+import io.github.openaiproxy.core.internal.ClassPath;
 import io.github.openaiproxy.core.internal.JdbcMigrations;
 import io.github.openaiproxy.core.internal.TablePrefix;
 import io.github.openaiproxy.core.usage.UsageRecord;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.UnaryOperator;
 import javax.sql.DataSource;
 
 /**
@@ -66,18 +68,9 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         this.daily = prefix + "usage_daily";
         this.versions = prefix + "usage_schema_version";
         this.postgres = postgres;
-        this.copy = postgres && pgjdbcPresent();
+        // pgjdbc is optional for core: only with it does PostgresCopy link.
+        this.copy = postgres && ClassPath.has("org.postgresql.PGConnection");
         this.postgresUpsert = postgresUpsert();
-    }
-
-    /** Whether pgjdbc can be loaded from here, so that {@link PostgresCopy} links. */
-    private static boolean pgjdbcPresent() {
-        try {
-            Class.forName("org.postgresql.PGConnection", false, JdbcUsageStore.class.getClassLoader());
-            return true;
-        } catch (ClassNotFoundException | LinkageError e) {
-            return false;
-        }
     }
 
     /** A store on {@code dataSource} (which it never closes) with the default table prefix. */
@@ -407,17 +400,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
      * DayKey}'s order, so two instances cannot deadlock), each added to its daily row or inserted.
      */
     private String postgresUpsert() {
-        StringBuilder set = new StringBuilder();
-        for (String col : SUM_COLUMNS) {
-            set.append(set.isEmpty() ? "" : ", ")
-                    .append(col)
-                    .append(" = ")
-                    .append(daily)
-                    .append('.')
-                    .append(col)
-                    .append(" + EXCLUDED.")
-                    .append(col);
-        }
+        String set = each(SUM_COLUMNS, ", ", col -> col + " = " + daily + "." + col + " + EXCLUDED." + col);
         return "INSERT INTO " + daily + " (" + KEYS + ", " + SUMS + ") SELECT DATE '1970-01-01' + d, "
                 + KEYS.substring(KEYS.indexOf(',') + 2)
                 + ", " + SUMS + " FROM unnest(?::int4[]" + ", ?::varchar[]".repeat(KEY_COLUMNS.length - 1)
@@ -427,33 +410,24 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     }
 
     private String h2Merge() {
-        StringBuilder on = new StringBuilder();
-        for (String col : KEY_COLUMNS) {
-            on.append(on.isEmpty() ? "" : " AND ")
-                    .append("d.")
-                    .append(col)
-                    .append(" = s.")
-                    .append(col);
-        }
-        StringBuilder set = new StringBuilder();
-        StringBuilder values = new StringBuilder();
-        for (String col : SUM_COLUMNS) {
-            set.append(set.isEmpty() ? "" : ", ")
-                    .append(col)
-                    .append(" = d.")
-                    .append(col)
-                    .append(" + s.")
-                    .append(col);
-        }
-        for (String col : (KEYS + ", " + SUMS).split(",\\s*")) {
-            values.append(values.isEmpty() ? "" : ", ").append("s.").append(col);
-        }
+        String on = each(KEY_COLUMNS, " AND ", col -> "d." + col + " = s." + col);
+        String set = each(SUM_COLUMNS, ", ", col -> col + " = d." + col + " + s." + col);
+        String values = each((KEYS + ", " + SUMS).split(",\\s*"), ", ", col -> "s." + col);
         return "MERGE INTO " + daily + " d USING (VALUES (CAST(? AS DATE), CAST(? AS VARCHAR), CAST(? AS VARCHAR),"
                 + " CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS BIGINT),"
                 + " CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT),"
                 + " CAST(? AS BIGINT), CAST(? AS BIGINT))) s (" + KEYS + ", " + SUMS + ") ON " + on
                 + " WHEN MATCHED THEN UPDATE SET " + set + " WHEN NOT MATCHED THEN INSERT (" + KEYS + ", " + SUMS
                 + ") VALUES (" + values + ")";
+    }
+
+    /** {@code columns}, each written by {@code write}, with {@code separator} between them. */
+    private static String each(String[] columns, String separator, UnaryOperator<String> write) {
+        StringBuilder b = new StringBuilder();
+        for (String col : columns) {
+            b.append(b.isEmpty() ? "" : separator).append(write.apply(col));
+        }
+        return b.toString();
     }
 
     @Override

@@ -8,7 +8,6 @@ import io.github.openaiproxy.core.observe.Usage;
 import io.micrometer.observation.ObservationRegistry;
 import io.micrometer.observation.transport.SenderContext;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 
@@ -148,11 +147,11 @@ public final class ObservationProxyObserver implements ProxyObserver {
             if (a == null) {
                 return;
             }
-            boolean status = outcome.length() == 3 && outcome.chars().allMatch(Character::isDigit);
-            if (status) {
+            int status = GenAiConventions.attemptStatus(outcome);
+            if (status > 0) {
                 a.lowCardinalityKeyValue("http.response.status_code", outcome);
             }
-            if (!status || outcome.charAt(0) >= '4') {
+            if (status == 0 || status >= 400) {
                 endAttempt(outcome);
             }
         }
@@ -189,9 +188,7 @@ public final class ObservationProxyObserver implements ProxyObserver {
 
         @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
-            String error = status >= 400
-                    ? Integer.toString(status)
-                    : outcome == Outcome.COMPLETED ? null : outcome.name().toLowerCase(Locale.ROOT);
+            String error = GenAiConventions.errorType(status, outcome);
             endAttempt(error);
             boolean succeeded = error == null;
             String request = models.tag(requestModel, succeeded);
