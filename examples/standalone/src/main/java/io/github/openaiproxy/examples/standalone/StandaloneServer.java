@@ -225,9 +225,17 @@ public final class StandaloneServer implements AutoCloseable {
         if (demo != null) {
             DemoMarker.install(context);
         }
-        tomcat.start();
-
+        // A port another process holds must stop the start, not leave a server that listens nowhere.
+        connector.setThrowOnFailure(true);
         StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access, telemetry);
+        try {
+            tomcat.start();
+        } catch (LifecycleException e) {
+            server.close();
+            throw new IOException(
+                    "could not listen on " + options.host() + ":" + options.port() + " (is another process using it?)",
+                    e);
+        }
         server.logStart(options, config);
         exposureWarning(options.host(), loopback, config, demo != null)
                 .ifPresent(w -> LOG.log(System.Logger.Level.WARNING, w));

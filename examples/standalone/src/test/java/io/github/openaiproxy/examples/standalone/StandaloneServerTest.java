@@ -35,6 +35,24 @@ class StandaloneServerTest {
         server.close();
     }
 
+    /** A port another process holds stops the start with an error that names it, and leaves nothing running. */
+    @Test
+    void aPortInUseStopsTheStartWithAClearError() throws Exception {
+        try (java.net.ServerSocket taken =
+                new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+            int port = taken.getLocalPort();
+            int threadsBefore = Thread.activeCount();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> StandaloneServer.start(
+                            new StandaloneOptions(port, "127.0.0.1", true),
+                            Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory")))
+                    .isInstanceOf(java.io.IOException.class)
+                    .hasMessageContaining("could not listen on 127.0.0.1:" + port);
+            assertThat(taken.isBound()).isTrue();
+            // The demo upstream, the engine and Tomcat's threads were stopped again (a few may still be ending).
+            assertThat(Thread.activeCount()).isLessThan(threadsBefore + 8);
+        }
+    }
+
     URI uri(String path) {
         return URI.create("http://127.0.0.1:" + server.port() + path);
     }
