@@ -388,24 +388,18 @@ public class LimitsBenchmark {
 
     /** Every request and token limit, concurrency and a monthly token budget, never reached. */
     static ProxyConfig limited() {
-        Policy policy = new Policy(
-                Policy.ANONYMOUS,
-                List.of(),
-                List.of(),
-                null,
-                null,
-                Policy.OverCap.CLAMP,
-                List.of(),
-                List.of(),
-                List.of(),
+        return anonymousUnder(
                 new Policy.Quotas(MANY, MANY, MANY, MANY, MANY, MANY, MANY, null, null, Policy.Unpriced.REFUSE));
-        return plain().toBuilder()
-                .access(AccessConfig.DEFAULTS.withPolicies(Map.of(Policy.ANONYMOUS, policy)))
-                .build();
     }
 
     /** One rule: requests per minute, never reached (no token count, no lease, no settlement). */
     static ProxyConfig requestsPerMinute() {
+        return anonymousUnder(
+                new Policy.Quotas(MANY, null, null, null, null, null, null, null, null, Policy.Unpriced.REFUSE));
+    }
+
+    /** {@link #plain()} with anonymous callers under a policy of these quotas and nothing else. */
+    private static ProxyConfig anonymousUnder(Policy.Quotas quotas) {
         Policy policy = new Policy(
                 Policy.ANONYMOUS,
                 List.of(),
@@ -416,7 +410,7 @@ public class LimitsBenchmark {
                 List.of(),
                 List.of(),
                 List.of(),
-                new Policy.Quotas(MANY, null, null, null, null, null, null, null, null, Policy.Unpriced.REFUSE));
+                quotas);
         return plain().toBuilder()
                 .access(AccessConfig.DEFAULTS.withPolicies(Map.of(Policy.ANONYMOUS, policy)))
                 .build();
