@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.images;
 
+import io.github.openaiproxy.core.internal.ClassPath;
 import io.github.openaiproxy.core.internal.Internal;
 
 /**
@@ -26,9 +27,7 @@ public final class S3Images {
             throw new IllegalStateException("images.store=s3 needs images.s3.bucket");
         }
         for (String name : NEEDED) {
-            try {
-                Class.forName(name, false, S3Images.class.getClassLoader());
-            } catch (ClassNotFoundException | LinkageError e) {
+            if (!ClassPath.has(name)) {
                 throw new IllegalStateException("images.store=s3 needs the AWS SDK for Java v2 on the class path:"
                         + " add software.amazon.awssdk:s3 and software.amazon.awssdk:url-connection-client"
                         + " (missing " + name + ")");
