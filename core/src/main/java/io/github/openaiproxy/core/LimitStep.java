@@ -428,7 +428,6 @@ final class LimitStep implements RequestStep {
             if (error != null) {
                 if (ctx.upstreamCalled) {
                     held.settle(failed(ctx.request.method()), 500); // the lease goes back with it
-                    held.releaseLease();
                 } else {
                     held.refund();
                 }
