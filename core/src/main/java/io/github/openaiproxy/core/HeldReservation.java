@@ -48,6 +48,9 @@ final class HeldReservation {
     final String subject;
     final String ownerSubject;
     final String leaseId;
+    /** The policy's concurrency counter (a policy has at most one), or {@code null} without one. */
+    private final Counter leaseCounter;
+
     volatile Admission own;
     volatile Admission owner;
     /** Whether the reservation was made (false when the store was down and the request allowed). */
@@ -88,11 +91,14 @@ final class HeldReservation {
         this.subject = policy.name() + "|" + identity.kind().name().toLowerCase(Locale.ROOT) + ":" + identity.subject();
         String o = identity.kind() == Identity.Kind.PROXY_KEY ? identity.owner().orElse(null) : null;
         this.ownerSubject = o == null ? null : policy.name() + "|owner:" + o;
-        boolean lease = false;
+        Counter lease = null;
         for (Spec s : specs) {
-            lease |= s.kind() == Kind.LEASE;
+            if (s.kind() == Kind.LEASE) {
+                lease = s.counter();
+            }
         }
-        this.leaseId = lease ? step.nextLeaseId() : null;
+        this.leaseCounter = lease;
+        this.leaseId = lease != null ? step.nextLeaseId() : null;
     }
 
     Reservation reservation(String who) {
@@ -120,13 +126,9 @@ final class HeldReservation {
         if (!takeLease()) {
             return;
         }
-        for (Spec s : specs) {
-            if (s.kind() == Kind.LEASE) {
-                release(subject, s.counter());
-                if (ownerSubject != null && owner != null) {
-                    release(ownerSubject, s.counter());
-                }
-            }
+        release(subject, leaseCounter);
+        if (ownerSubject != null && owner != null) {
+            release(ownerSubject, leaseCounter);
         }
     }
 
@@ -135,19 +137,6 @@ final class HeldReservation {
      */
     private boolean takeLease() {
         return leaseId != null && leaseReleased.compareAndSet(false, true) && counted;
-    }
-
-    /** The counter of the lease (a policy has one), or {@code null} without one. */
-    private Counter leaseCounter() {
-        if (leaseId == null) {
-            return null;
-        }
-        for (Spec s : specs) {
-            if (s.kind() == Kind.LEASE) {
-                return s.counter();
-            }
-        }
-        return null;
     }
 
     private void release(String who, Counter counter) {
@@ -333,7 +322,7 @@ final class HeldReservation {
      * an admission (undone already) only the lease is given back.
      */
     private void apply(String who, Admission admission, long[] deltas, boolean lease) {
-        Counter leaseCounter = lease ? leaseCounter() : null;
+        Counter leaseCounter = lease ? this.leaseCounter : null;
         List<Adjustment> adjustments = new ArrayList<>(deltas.length);
         if (admission != null) {
             for (int i = 0; i < deltas.length; i++) {
