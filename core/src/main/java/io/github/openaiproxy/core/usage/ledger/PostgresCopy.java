@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.usage.ledger;
 
 import io.github.openaiproxy.core.usage.UsageRecord;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -129,36 +130,11 @@ final class PostgresCopy {
             int32(-1);
             return;
         }
-        int n = s.length();
-        ensure(4 + 3 * n);
-        int lengthAt = pos;
-        pos += 4;
-        for (int i = 0; i < n; i++) {
-            char ch = s.charAt(i);
-            if (ch < 0x80) {
-                buf[pos++] = (byte) ch;
-            } else if (ch < 0x800) {
-                buf[pos++] = (byte) (0xc0 | (ch >> 6));
-                buf[pos++] = (byte) (0x80 | (ch & 0x3f));
-            } else if (!Character.isSurrogate(ch)) {
-                buf[pos++] = (byte) (0xe0 | (ch >> 12));
-                buf[pos++] = (byte) (0x80 | ((ch >> 6) & 0x3f));
-                buf[pos++] = (byte) (0x80 | (ch & 0x3f));
-            } else if (Character.isHighSurrogate(ch) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
-                int cp = Character.toCodePoint(ch, s.charAt(++i));
-                buf[pos++] = (byte) (0xf0 | (cp >> 18));
-                buf[pos++] = (byte) (0x80 | ((cp >> 12) & 0x3f));
-                buf[pos++] = (byte) (0x80 | ((cp >> 6) & 0x3f));
-                buf[pos++] = (byte) (0x80 | (cp & 0x3f));
-            } else {
-                buf[pos++] = '?';
-            }
-        }
-        int length = pos - lengthAt - 4;
-        int end = pos;
-        pos = lengthAt;
-        int32(length);
-        pos = end;
+        byte[] utf8 = s.getBytes(StandardCharsets.UTF_8); // a lone surrogate becomes '?'
+        ensure(4 + utf8.length);
+        int32(utf8.length);
+        System.arraycopy(utf8, 0, buf, pos, utf8.length);
+        pos += utf8.length;
     }
 
     private void int16(int v) {
