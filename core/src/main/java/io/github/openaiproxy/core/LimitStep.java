@@ -15,6 +15,7 @@ import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.limits.Admission;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.LimitsConfig;
+import io.github.openaiproxy.core.limits.StoreDeadlines;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import io.github.openaiproxy.core.usage.Metered;
 import io.github.openaiproxy.core.usage.PriceTable;

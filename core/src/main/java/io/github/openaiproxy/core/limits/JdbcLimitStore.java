@@ -60,7 +60,7 @@ public final class JdbcLimitStore implements LimitStore {
     private final Clock clock;
     private final String counters;
     private final String leases;
-    private final long timeoutMillis;
+    private final StoreDeadlines deadlines;
     private final ThreadPoolExecutor threads;
     private final ScheduledThreadPoolExecutor cleaner;
 
@@ -69,7 +69,7 @@ public final class JdbcLimitStore implements LimitStore {
         this.clock = b.clock;
         this.counters = b.prefix + "limit_counters";
         this.leases = b.prefix + "limit_leases";
-        this.timeoutMillis = b.timeout.toMillis();
+        this.deadlines = new StoreDeadlines(b.timeout);
         this.threads = new ThreadPoolExecutor(
                 b.threads,
                 b.threads,
@@ -263,7 +263,7 @@ public final class JdbcLimitStore implements LimitStore {
             return answer;
         }
         CompletableFuture<T> timed = new CompletableFuture<>();
-        answer.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
+        deadlines.timed(answer).whenComplete((v, e) -> {
             if (e == null) {
                 timed.complete(v);
             } else {

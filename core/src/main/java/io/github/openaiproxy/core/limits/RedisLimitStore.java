@@ -30,7 +30,6 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -245,18 +244,18 @@ public final class RedisLimitStore implements LimitStore {
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
     private final AbstractRedisClient ownedClient;
-    /** Zero when the client is ours and Lettuce times commands out itself; otherwise the futures are timed here. */
-    private final long timeoutMillis;
+    /** {@code null} when the client is ours and Lettuce times commands out itself; otherwise the futures are timed here. */
+    private final StoreDeadlines deadlines;
 
     private RedisLimitStore(
             RedisClusterAsyncCommands<String, String> commands,
             StatefulConnection<String, String> ownedConnection,
             AbstractRedisClient ownedClient,
-            long timeoutMillis) {
+            Duration timeout) {
         this.commands = commands;
         this.ownedConnection = ownedConnection;
         this.ownedClient = ownedClient;
-        this.timeoutMillis = timeoutMillis;
+        this.deadlines = timeout == null ? null : new StoreDeadlines(timeout);
     }
 
     /** {@link #connect(String, Duration)} with the default timeout ({@link #DEFAULT_TIMEOUT}). */
@@ -306,7 +305,7 @@ public final class RedisLimitStore implements LimitStore {
                 .build());
         try {
             StatefulRedisConnection<String, String> connection = client.connect(CODEC);
-            return new RedisLimitStore(connection.async(), connection, client, 0);
+            return new RedisLimitStore(connection.async(), connection, client, null);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
             throw new LimitStoreException("could not connect to Redis for the limit store", e);
@@ -336,7 +335,7 @@ public final class RedisLimitStore implements LimitStore {
                 .build());
         try {
             StatefulRedisClusterConnection<String, String> connection = client.connect(CODEC);
-            return new RedisLimitStore(connection.async(), connection, client, 0);
+            return new RedisLimitStore(connection.async(), connection, client, null);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
             throw new LimitStoreException("could not connect to the Redis Cluster for the limit store", e);
@@ -360,11 +359,11 @@ public final class RedisLimitStore implements LimitStore {
         try {
             if (client instanceof RedisClusterClient cluster) {
                 StatefulRedisClusterConnection<String, String> c = cluster.connect(CODEC);
-                return new RedisLimitStore(c.async(), c, null, timeout.toMillis());
+                return new RedisLimitStore(c.async(), c, null, timeout);
             }
             if (client instanceof RedisClient standalone) {
                 StatefulRedisConnection<String, String> c = standalone.connect(CODEC);
-                return new RedisLimitStore(c.async(), c, null, timeout.toMillis());
+                return new RedisLimitStore(c.async(), c, null, timeout);
             }
         } catch (RuntimeException e) {
             throw new LimitStoreException("could not connect to Redis for the limit store", e);
@@ -375,13 +374,13 @@ public final class RedisLimitStore implements LimitStore {
     /** A store on the application's connection, which it never closes. */
     public static RedisLimitStore using(StatefulRedisConnection<String, String> connection, Duration timeout) {
         checkTimeout(timeout);
-        return new RedisLimitStore(connection.async(), null, null, timeout.toMillis());
+        return new RedisLimitStore(connection.async(), null, null, timeout);
     }
 
     /** A store on the application's Redis Cluster connection, which it never closes. */
     public static RedisLimitStore using(StatefulRedisClusterConnection<String, String> connection, Duration timeout) {
         checkTimeout(timeout);
-        return new RedisLimitStore(connection.async(), null, null, timeout.toMillis());
+        return new RedisLimitStore(connection.async(), null, null, timeout);
     }
 
     private static void checkTimeout(Duration timeout) {
@@ -630,8 +629,7 @@ public final class RedisLimitStore implements LimitStore {
      * reservation whose caller was told it failed.
      */
     private <T> CompletableFuture<T> timed(CompletableFuture<T> future, Future<?>[] command) {
-        CompletableFuture<T> waited =
-                timeoutMillis == 0 ? future : future.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS);
+        CompletableFuture<T> waited = deadlines == null ? future : deadlines.timed(future);
         return waited.handle((v, e) -> {
             if (e != null) {
                 Future<?> inFlight = command[0];

@@ -1,4 +1,4 @@
-package io.github.openaiproxy.core;
+package io.github.openaiproxy.core.limits;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,6 @@
-package io.github.openaiproxy.core;
+package io.github.openaiproxy.core.limits;
 
+import io.github.openaiproxy.core.internal.Internal;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -12,9 +13,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Fails the limit store's answers that come later than a timeout, as {@link CompletableFuture#orTimeout} does, but
  * with one check every {@value #TICK_MILLIS} ms for all the answers waited for: {@code orTimeout} schedules a task
  * per answer on the JDK's timer, whose thread is woken for each (the queue is empty between requests), and those
- * wake-ups cost a request more than the store's work. A timeout fires up to one tick late.
+ * wake-ups cost a request more than the store's work. A timeout fires up to one tick late. The limit step times its
+ * waits with it, and so do the stores that time their own commands.
  */
-final class StoreDeadlines {
+@Internal
+public final class StoreDeadlines {
     static final long TICK_MILLIS = 100;
 
     private final long timeoutNanos;
@@ -27,12 +30,13 @@ final class StoreDeadlines {
 
     private record Waited(CompletableFuture<?> answer, long deadlineNanos) {}
 
-    StoreDeadlines(Duration timeout) {
+    /** Deadlines {@code timeout} after each answer is waited for. */
+    public StoreDeadlines(Duration timeout) {
         this.timeoutNanos = timeout.toNanos();
     }
 
     /** {@code answer}, failed with a {@link TimeoutException} when not complete within the timeout. */
-    <T> CompletableFuture<T> timed(CompletableFuture<T> answer) {
+    public <T> CompletableFuture<T> timed(CompletableFuture<T> answer) {
         if (answer.isDone()) {
             return answer;
         }
