@@ -1282,7 +1282,7 @@ public class OpenAiProxyProperties {
 
     /**
      * The admin API (keys and policies over REST, JSON). Off by default; when on, callers need an admin token
-     * ('Authorization: Bearer <token>') or, with Spring Security, a user with the admin role.
+     * ({@code Authorization: Bearer <token>}) or, with Spring Security, a user with the admin role.
      */
     public static class Admin {
         /** Whether the admin API is served; when off its paths are unknown (404). */
