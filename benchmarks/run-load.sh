@@ -6,8 +6,10 @@
 #   benchmarks/run-load.sh --quick    one run of each, 200 and 1,000 streams (under a minute)
 #
 # Other options go to the Java driver: --out=FILE, --runs=N, --streams=1000,5000, --work-dir=DIR,
-# --proxy-java-opts="-Xmx512m ..." (the proxy's JVM options). Needs nginx and wrk (installed with apt-get
-# when missing and running as root) and a JDK 17+. Rebuilds the jars when a source is newer than them.
+# --proxy-java-opts="-Xmx512m ..." (the proxy's JVM options), --only=streaming (time to first event alone,
+# direct, nginx and the proxy, in the log with each run's five slowest streams; no report is written).
+# Needs nginx and wrk (installed with apt-get when missing and running as root) and a JDK 17+. Rebuilds the
+# jars when a source is newer than them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -100,6 +101,10 @@ public final class LoadBenchmark {
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
             b.startAll();
+            if ("streaming".equals(opts.get("only"))) {
+                b.streamingOnly(); // a diagnosis: logged, no report written
+                return;
+            }
             b.measure();
         } finally {
             b.stopAll();
@@ -306,6 +311,27 @@ public final class LoadBenchmark {
         concurrentStreams();
     }
 
+    /**
+     * {@code --only=streaming}: the streaming latency alone, each run, after half the warm-up's load on {@code /v1}
+     * and two rounds of streams through the proxy.
+     */
+    void streamingOnly() throws Exception {
+        wrk.run(
+                url(PROXY_V1),
+                body(PROXY_V1),
+                settings.wrkThreads(),
+                settings.connections(),
+                settings.warmup().dividedBy(2));
+        streaming(PROXY);
+        streaming(PROXY);
+        for (int run = 1; run <= settings.runs(); run++) {
+            log("run " + run + "/" + settings.runs() + ": streaming latency");
+            for (String t : List.of(DIRECT, NGINX, PROXY)) {
+                streaming(t);
+            }
+        }
+    }
+
     private boolean quick() {
         return settings.mode().equals("quick");
     }
@@ -505,9 +531,27 @@ public final class LoadBenchmark {
         }
         s.ttfeNanos = ttfe.stream().mapToLong(Long::longValue).toArray();
         s.delayNanos = delays.stream().mapToLong(Long::longValue).toArray();
+        // The tail by name: a p99 of 300 streams is the third slowest, so the log shows the five slowest, each with
+        // the wall-clock time its request was sent (to line up with a GC log, for one).
+        long nanoNow = System.nanoTime();
+        long millisNow = System.currentTimeMillis();
+        String slowest = streams.stream()
+                .filter(st -> !st.firstOnConnection && st.firstEventAt != 0)
+                .sorted(java.util.Comparator.comparingLong(SseClient.Stream::timeToFirstEventNanos)
+                        .reversed())
+                .limit(5)
+                .map(st -> String.format(
+                        Locale.ROOT,
+                        "%.2f ms at %s",
+                        st.timeToFirstEventNanos() / 1e6,
+                        java.time.LocalTime.ofInstant(
+                                java.time.Instant.ofEpochMilli(millisNow - (nanoNow - st.sentAt) / 1_000_000),
+                                java.time.ZoneId.systemDefault())))
+                .toList()
+                .toString();
         log(String.format(
                 "  %-34s first event p50 %.2f ms p99 %.2f ms, event delay p50 %.3f ms p99 %.3f ms, %d/%d streams"
-                        + " complete, split %d, coalesced %d",
+                        + " complete, split %d, coalesced %d; slowest first events %s",
                 target,
                 Stats.percentile(s.ttfeNanos, 50) / 1e6,
                 Stats.percentile(s.ttfeNanos, 99) / 1e6,
@@ -516,7 +560,8 @@ public final class LoadBenchmark {
                 s.complete,
                 s.streams,
                 s.split,
-                s.coalesced));
+                s.coalesced,
+                slowest));
         return s;
     }
 
