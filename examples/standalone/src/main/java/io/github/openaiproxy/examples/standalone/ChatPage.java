@@ -20,7 +20,7 @@ import org.apache.tomcat.util.descriptor.web.FilterMap;
 /**
  * Serves the browser chat page (module examples/chat-ui, on the classpath under
  * {@code META-INF/resources/chat/}) at {@code /chat/}, and sends a browser that opens {@code /} there.
- * The proxy keeps every other path.
+ * The proxy keeps every other path but {@code /healthz} ({@link HealthCheck}).
  */
 final class ChatPage extends HttpServlet {
     private static final long serialVersionUID = 1L;

@@ -222,6 +222,7 @@ public final class StandaloneServer implements AutoCloseable {
         servlet.setAsyncSupported(true);
         context.addServletMappingDecoded("/*", "openai-proxy");
         ChatPage.install(context);
+        HealthCheck.install(context);
         if (demo != null) {
             DemoMarker.install(context);
         }

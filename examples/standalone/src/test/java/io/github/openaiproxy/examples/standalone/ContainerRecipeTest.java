@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The container image recipe ({@code Dockerfile}) is never built here (no registry serves its base image), so
  * what it relies on is checked against the server instead: it copies the jar the build makes and runs that one,
- * sets the variables the server reads, and its health check command says healthy while a server answers (even
- * one that refuses the name {@code localhost}, as a deployment with {@code OPENAI_PROXY_ALLOWED_HOSTS} does)
- * and unhealthy once it is gone.
+ * sets the variables the server reads, and its health check command says healthy while the server answers
+ * {@code GET /healthz} with 200 (also a server that refuses the name {@code localhost} for everything else, as a
+ * deployment with {@code OPENAI_PROXY_ALLOWED_HOSTS} does) and unhealthy once it is gone.
  */
 class ContainerRecipeTest {
     private static final Pattern ENV_PAIR = Pattern.compile("(\\w+)=(\"[^\"]*\"|\\S+)");
