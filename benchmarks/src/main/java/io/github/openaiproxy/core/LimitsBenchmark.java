@@ -83,6 +83,17 @@ public class LimitsBenchmark {
     @Param({"chat400"})
     public String body;
 
+    /**
+     * A busy pause before each request, outside the measured time (microseconds; 0: back to back). Back to back,
+     * a request's reservation queues behind the previous request's settlement on the store's one connection (it
+     * was sent when that answer ended, not awaited): the figure then holds two requests' store work. A caller's
+     * next request that crosses a network finds the settlement done; a pause longer than the settlement's round
+     * trip measures that case. The pause spins rather than sleeps, so the threads and caches stay as warm as back
+     * to back (a sleeping pause measures this machine's wake-up from idle instead).
+     */
+    @Param({"0"})
+    public int pauseMicros;
+
     byte[] bytes;
     /** {@code chat400turn}: the body before and after the point where each request's question begins. */
     private byte[] head;
@@ -132,6 +143,16 @@ public class LimitsBenchmark {
         limitsAndLedger.close();
         limitsAndMemoryLedger.close();
         memoryLedgerOnly.close();
+    }
+
+    @Setup(Level.Invocation)
+    public void pause() {
+        if (pauseMicros > 0) {
+            long until = System.nanoTime() + pauseMicros * 1_000L;
+            while (System.nanoTime() - until < 0) {
+                Thread.onSpinWait();
+            }
+        }
     }
 
     /** The body of the next request: {@link #bytes}, or for {@code chat400turn} with a question of its own. */
