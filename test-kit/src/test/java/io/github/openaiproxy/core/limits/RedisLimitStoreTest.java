@@ -116,6 +116,27 @@ class RedisLimitStoreTest extends LimitStoreContract {
                 .isEqualTo(1);
     }
 
+    /**
+     * A lease of a shorter hold (an instance configured with a shorter {@code limits.lease-timeout}, during a rolling
+     * change) never cuts short the life of the set that holds a longer lease: the longer lease would be forgotten
+     * while held, and concurrency over-admitted.
+     */
+    @Test
+    void aShorterLeaseNeverCutsShortTheLifeOfALongerOneHeld() {
+        String subject = newSubject();
+        long t = System.currentTimeMillis();
+        reserve(store, subject, t, "long", new Charge(leases("streams", 5, Duration.ofMinutes(10)), 1));
+        reserve(other, subject, t, "short", new Charge(leases("streams", 5, Duration.ofSeconds(1)), 1));
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            String lease = "openai-proxy:limits:{" + tagOf(subject) + "}:l:streams";
+            assertThat(c.sync().zcard(lease)).isEqualTo(2);
+            assertThat(c.sync().pttl(lease)).isGreaterThan(600_000L);
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
     private static String tagOf(String subject) {
         return LimitKeys.subject(subject).substring(0, 32);
     }
