@@ -80,7 +80,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         private final AtomicInteger wip = new AtomicInteger();
         /** Allocated while the body is read and dropped after: a stream lasts minutes, its body does not. */
         private byte[] buffer;
-        /** Bytes of a declared length not read yet; -1 when no length was declared. */
+        /** Bytes of a declared length not read yet; -1 when no length was declared or more came than declared. */
         private long unread;
 
         Reader(ServletInputStream in, long declaredLength, Flow.Subscriber<? super ByteBuffer> subscriber) {
@@ -142,6 +142,10 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
                         if (n > 0) {
                             if (unread > 0) {
                                 unread = Math.max(0, unread - n);
+                            } else if (unread == 0) {
+                                // More than declared (a filter's wrapper may rewrite the body and keep the
+                                // length): read on in whole chunks, not in the one-byte buffer sized for the end.
+                                unread = -1;
                             }
                             demand.decrementAndGet();
                             ByteBuffer chunk;

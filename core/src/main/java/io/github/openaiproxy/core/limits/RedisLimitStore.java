@@ -90,7 +90,7 @@ public final class RedisLimitStore implements LimitStore {
      * refused charge (0 for none), then per charge the amount used and the window's end (a lease's earliest
      * expiry); the caller works the window's start out of them.
      * The common case is one HMGET and one HSET for every window counter together, and a PEXPIRE only when a
-     * window begins; a lease is ZRANGE, ZADD, PEXPIRE (ZCARD when others are held). Every redis.call and every
+     * window begins; a lease is ZRANGE, ZADD, PEXPIRE (ZCARD and PTTL when others are held). Every redis.call and every
      * string built costs (a seven-rule reservation measured 26 us of Redis's time with four fields per counter,
      * 17 us with two); a Lua number given to redis.call is printed with %.17g, so what the caller can compute
      * comes as a string and a sum is printed with %d.
@@ -163,8 +163,10 @@ public final class RedisLimitStore implements LimitStore {
                     else
                       reset[i] = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2])
                     end
-                    -- every lease of this counter lives as long, so the latest one decides the key's life
-                    redis.call('PEXPIRE', k, ARGV[o + 1])
+                    -- the only lease decides the key's life; beside others it never shortens it (one of a
+                    -- longer hold, from an instance with a longer lease timeout, would be forgotten while held)
+                    local life = ARGV[o + 1]
+                    if used[i] == 1 or redis.call('PTTL', k) < tonumber(life) then redis.call('PEXPIRE', k, life) end
                   end
                 elseif fresh[i] or amount ~= 0 then
                   local m = #set

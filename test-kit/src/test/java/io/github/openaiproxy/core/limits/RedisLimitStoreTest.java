@@ -116,6 +116,27 @@ class RedisLimitStoreTest extends LimitStoreContract {
                 .isEqualTo(1);
     }
 
+    /**
+     * A lease of a shorter hold (an instance configured with a shorter {@code limits.lease-timeout}, during a rolling
+     * change) never cuts short the life of the set that holds a longer lease: the longer lease would be forgotten
+     * while held, and concurrency over-admitted.
+     */
+    @Test
+    void aShorterLeaseNeverCutsShortTheLifeOfALongerOneHeld() {
+        String subject = newSubject();
+        long t = System.currentTimeMillis();
+        reserve(store, subject, t, "long", new Charge(leases("streams", 5, Duration.ofMinutes(10)), 1));
+        reserve(other, subject, t, "short", new Charge(leases("streams", 5, Duration.ofSeconds(1)), 1));
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            String lease = "openai-proxy:limits:{" + tagOf(subject) + "}:l:streams";
+            assertThat(c.sync().zcard(lease)).isEqualTo(2);
+            assertThat(c.sync().pttl(lease)).isGreaterThan(600_000L);
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
     private static String tagOf(String subject) {
         return LimitKeys.subject(subject).substring(0, 32);
     }
@@ -140,6 +161,43 @@ class RedisLimitStoreTest extends LimitStoreContract {
                 .isEqualTo(2);
         assertThat(reserve(store, s, t + 1, null, new Charge(rpm, 1)).admitted())
                 .isFalse();
+    }
+
+    /**
+     * On an application's connection (which queues commands while it cannot send them) a settlement that timed out
+     * is cancelled, so it cannot count once sent, even when the limit step's own deadline failed the caller's future
+     * first: the caller keeps its adjustments for later, and a queued settlement sent as well would count twice.
+     */
+    @Test
+    void aTimedOutSettlementIsNeverSentEvenWhenTheCallerStoppedWaitingFirst() {
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            RedisLimitStore onConnection = RedisLimitStore.using(c, Duration.ofMillis(200));
+            String s = newSubject();
+            long t = soon();
+            Counter rpm = perMinute("requests", 50);
+            Admission a = reserve(onConnection, s, t, null, new Charge(rpm, 1));
+            long start = a.states().get(0).windowStartMillis();
+
+            c.setAutoFlushCommands(false); // what it sends now waits, as while the connection is down
+            CompletableFuture<Void> settled = onConnection.adjust(s, List.of(new Adjustment(rpm, start, 10)), t + 1);
+            // The limit step times the same future with a deadline of its own, which may fire first.
+            settled.completeExceptionally(new java.util.concurrent.TimeoutException());
+            // A later command's timeout: by then the store's deadline for the settlement has passed too.
+            CompletableFuture<Void> later = onConnection.adjust(s, List.of(new Adjustment(rpm, start, 1)), t + 1);
+            assertThatThrownBy(() -> later.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(LimitStoreException.class);
+
+            c.setAutoFlushCommands(true);
+            c.flushCommands();
+            assertThat(reserve(onConnection, s, t + 2, null, new Charge(rpm, 0))
+                            .states()
+                            .get(0)
+                            .used())
+                    .as("neither timed-out adjustment counted")
+                    .isEqualTo(1);
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
     }
 
     /** On the application's client (Spring's), the store opens its own connection and leaves the client open. */
