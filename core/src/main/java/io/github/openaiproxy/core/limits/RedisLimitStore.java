@@ -41,8 +41,9 @@ import java.util.concurrent.TimeoutException;
  * script is sent by its digest; a server that does not hold it yet ({@code NOSCRIPT}) gets it once with
  * {@code EVAL}. A settlement is one script call too, which gives back the request's lease in the same call when
  * it ends with the settlement ({@link #settle}); a lease given back alone is one {@code ZREM}. Nothing blocks a
- * thread: the commands are asynchronous, and a command without an answer within the timeout (default 2 s, {@code limits.store-timeout}), a
- * refused connection or a server error fails the future with {@link LimitStoreException}.
+ * thread: the commands are asynchronous, and a command without an answer within the timeout (default 2 s,
+ * {@code limits.store-timeout}), a refused connection or a server error fails the future with
+ * {@link LimitStoreException}.
  *
  * <p>Keys: {@code openai-proxy:limits:{<tag>}:w}, one hash with every window counter of the subject (two fields
  * per counter: {@code <counter>:<spec>}, the amount used, and {@code <counter>:<spec>:e}, the window's end; the
@@ -246,7 +247,7 @@ public final class RedisLimitStore implements LimitStore {
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
     private final AbstractRedisClient ownedClient;
-    /** {@code null} when the client is ours and Lettuce times commands out itself; otherwise the futures are timed here. */
+    /** {@code null} when the client is ours and Lettuce times commands out itself; else the futures are timed here. */
     private final StoreDeadlines deadlines;
 
     private RedisLimitStore(
