@@ -66,6 +66,28 @@ public final class JdbcMigrations {
         }
     }
 
+    /**
+     * Whether the version table exists in the connection's schema, so that the schema was created once; creates
+     * nothing. Looks the name up as written, in upper and in lower case (H2 and PostgreSQL fold unquoted names
+     * differently).
+     */
+    public boolean created(DataSource dataSource) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            java.sql.DatabaseMetaData meta = c.getMetaData();
+            for (String name : new java.util.LinkedHashSet<>(List.of(
+                    versions,
+                    versions.toUpperCase(java.util.Locale.ROOT),
+                    versions.toLowerCase(java.util.Locale.ROOT)))) {
+                try (ResultSet tables = meta.getTables(null, c.getSchema(), name, new String[] {"TABLE"})) {
+                    if (tables.next()) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+    }
+
     private void migrateOnce(DataSource dataSource, List<List<String>> migrations) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             try (Statement s = c.createStatement()) {

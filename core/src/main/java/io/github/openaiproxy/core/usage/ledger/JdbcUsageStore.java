@@ -103,6 +103,25 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         }
     }
 
+    /**
+     * The store on {@code dataSource} when its tables were created before (by a server with the ledger on), as
+     * {@link #create(DataSource, String, Clock)} opens it; empty, with nothing created, when they never were. For
+     * readers such as the standalone's {@code usage} command, which must not leave tables behind.
+     */
+    public static java.util.Optional<JdbcUsageStore> existing(DataSource dataSource, String prefix, Clock clock) {
+        Objects.requireNonNull(dataSource, "dataSource");
+        Objects.requireNonNull(clock, "clock");
+        TablePrefix.check(prefix);
+        try {
+            if (!new JdbcMigrations(prefix + "usage_schema_version", "usage ledger", clock).created(dataSource)) {
+                return java.util.Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the usage ledger's tables: " + e.getMessage(), e);
+        }
+        return java.util.Optional.of(create(dataSource, prefix, clock));
+    }
+
     /** The migrations, in order; version i+1 is {@code migrations().get(i)}. Never edit one: add one. */
     private List<List<String>> migrations() {
         return List.of(List.of(

@@ -71,9 +71,14 @@ final class UsageCommand {
             return 2;
         }
         try (HikariDataSource db = SessionStorage.pool(env, workDir, "openai-proxy-usage")) {
-            List<UsageSummary> rows = JdbcUsageStore.create(db, JdbcUsageStore.DEFAULT_PREFIX, clock)
-                    .summarize(query);
-            print(query, rows, out);
+            // A reader: a database the ledger never wrote to gets no tables from it.
+            java.util.Optional<JdbcUsageStore> ledger =
+                    JdbcUsageStore.existing(db, JdbcUsageStore.DEFAULT_PREFIX, clock);
+            if (ledger.isEmpty()) {
+                out.println("no usage ledger in this database: the server has not run with ledger.store=jdbc on it");
+                return 0;
+            }
+            print(query, ledger.get().summarize(query), out);
             return 0;
         } catch (RuntimeException e) {
             err.println("openai-proxy: " + e.getMessage());

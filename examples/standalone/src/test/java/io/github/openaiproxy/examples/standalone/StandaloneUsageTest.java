@@ -207,4 +207,27 @@ class StandaloneUsageTest {
             assertThat(JSON.readTree(r.body()).at("/error/code").asText()).isEqualTo("ledger_off");
         }
     }
+
+    /**
+     * A server that ran without the ledger left a database with its sessions and keys but no ledger: {@code usage}
+     * says so and creates no table there (a reader must not change the schema a server will migrate).
+     */
+    @Test
+    void usageOnADatabaseWithoutALedgerSaysSoAndCreatesNoTable() throws Exception {
+        Map<String, String> env = env(true);
+        try (StandaloneServer server = start(env)) {
+            assertThat(server.port()).isPositive(); // ran, with its sessions and keys in the file
+        }
+        Run r = usage(env, "usage", "--since", "7d", "--by", "model");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("no usage ledger in this database");
+        try (com.zaxxer.hikari.HikariDataSource db = SessionStorage.pool(env, dir, "check");
+                java.sql.Connection c = db.getConnection();
+                java.sql.ResultSet tables =
+                        c.getMetaData().getTables(null, c.getSchema(), "%USAGE%", new String[] {"TABLE"})) {
+            assertThat(tables.next())
+                    .as("a usage table: %s", tables.getRow() > 0 ? tables.getString("TABLE_NAME") : "")
+                    .isFalse();
+        }
+    }
 }

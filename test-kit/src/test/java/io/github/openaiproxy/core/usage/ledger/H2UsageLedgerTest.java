@@ -133,4 +133,30 @@ class H2UsageLedgerTest extends UsageLedgerContract {
             return rs.getLong(1);
         }
     }
+
+    /** A reader finds no ledger in a database the ledger never wrote to, and leaves no table behind. */
+    @Test
+    void existingCreatesNothingInAFreshDatabaseAndOpensALedgerMadeBefore() throws Exception {
+        JdbcDataSource fresh = dataSource("jdbc:h2:mem:fresh-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        assertThat(JdbcUsageStore.existing(fresh, JdbcUsageStore.DEFAULT_PREFIX, Clock.systemUTC()))
+                .isEmpty();
+        assertThat(tables(fresh)).isZero();
+
+        JdbcUsageStore.create(fresh);
+        long created = tables(fresh);
+        assertThat(created).isPositive();
+        assertThat(JdbcUsageStore.existing(fresh, JdbcUsageStore.DEFAULT_PREFIX, Clock.systemUTC()))
+                .isPresent();
+        assertThat(tables(fresh)).isEqualTo(created);
+    }
+
+    private static long tables(JdbcDataSource ds) throws SQLException {
+        try (Connection c = ds.getConnection();
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(
+                        "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES" + " WHERE TABLE_SCHEMA = 'PUBLIC'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
 }

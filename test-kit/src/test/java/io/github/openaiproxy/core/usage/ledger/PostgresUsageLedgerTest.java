@@ -189,4 +189,13 @@ class PostgresUsageLedgerTest extends UsageLedgerContract {
             throw new IllegalStateException(e);
         }
     }
+
+    /** PostgreSQL folds names to lower case: a reader finds the ledger made before, and none where none was. */
+    @Test
+    void existingFindsTheLedgerMadeBeforeAndNoneUnderAnotherPrefix() {
+        assertThat(JdbcUsageStore.existing(TestPostgres.dataSource(), PREFIX, Clock.systemUTC()))
+                .isPresent();
+        assertThat(JdbcUsageStore.existing(TestPostgres.dataSource(), TestPostgres.newPrefix('n'), Clock.systemUTC()))
+                .isEmpty();
+    }
 }
