@@ -78,16 +78,26 @@ public final class StandaloneServer implements AutoCloseable {
         this.access = access;
     }
 
+    /**
+     * A command's output is its answer: the connection pool's and the migrations' start-up lines (INFO) stay out
+     * of it; warnings and errors still show.
+     */
+    private static void commandLineLogging() {
+        java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
+    }
+
     public static void main(String[] args) {
         tuneJvm(System.getProperties(), Runtime.getRuntime().availableProcessors());
         h2OnLoopback(System.getProperties());
         if (args.length > 0 && args[0].equals("usage")) {
             // The usage ledger summed on the command line, from the configured database.
+            commandLineLogging();
             System.exit(UsageCommand.run(args, System.getenv(), null, System.out, System.err));
             return;
         }
         if (args.length > 0 && args[0].equals("keys")) {
             // The admin API's key operations on the command line, against the configured database.
+            commandLineLogging();
             System.exit(KeysCommand.run(args, System.getenv(), null, System.out, System.err));
             return;
         }
