@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.internal;
 
 import java.sql.Connection;
+import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -8,7 +9,9 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import javax.sql.DataSource;
 
@@ -73,11 +76,9 @@ public final class JdbcMigrations {
      */
     public boolean created(DataSource dataSource) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            java.sql.DatabaseMetaData meta = c.getMetaData();
-            for (String name : new java.util.LinkedHashSet<>(List.of(
-                    versions,
-                    versions.toUpperCase(java.util.Locale.ROOT),
-                    versions.toLowerCase(java.util.Locale.ROOT)))) {
+            DatabaseMetaData meta = c.getMetaData();
+            for (String name : new LinkedHashSet<>(
+                    List.of(versions, versions.toUpperCase(Locale.ROOT), versions.toLowerCase(Locale.ROOT)))) {
                 try (ResultSet tables = meta.getTables(null, c.getSchema(), name, new String[] {"TABLE"})) {
                     if (tables.next()) {
                         return true;

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 import javax.sql.DataSource;
 
@@ -66,7 +67,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         this.dataSource = dataSource;
         this.raw = prefix + "usage";
         this.daily = prefix + "usage_daily";
-        this.versions = prefix + "usage_schema_version";
+        this.versions = versionsTable(prefix);
         this.postgres = postgres;
         // pgjdbc is optional for core: only with it does PostgresCopy link.
         this.copy = postgres && ClassPath.has("org.postgresql.PGConnection");
@@ -108,18 +109,23 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
      * {@link #create(DataSource, String, Clock)} opens it; empty, with nothing created, when they never were. For
      * readers such as the standalone's {@code usage} command, which must not leave tables behind.
      */
-    public static java.util.Optional<JdbcUsageStore> existing(DataSource dataSource, String prefix, Clock clock) {
+    public static Optional<JdbcUsageStore> existing(DataSource dataSource, String prefix, Clock clock) {
         Objects.requireNonNull(dataSource, "dataSource");
         Objects.requireNonNull(clock, "clock");
         TablePrefix.check(prefix);
         try {
-            if (!new JdbcMigrations(prefix + "usage_schema_version", "usage ledger", clock).created(dataSource)) {
-                return java.util.Optional.empty();
+            if (!new JdbcMigrations(versionsTable(prefix), "usage ledger", clock).created(dataSource)) {
+                return Optional.empty();
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not read the usage ledger's tables: " + e.getMessage(), e);
         }
-        return java.util.Optional.of(create(dataSource, prefix, clock));
+        return Optional.of(create(dataSource, prefix, clock));
+    }
+
+    /** The table of applied schema versions, the one the migrations keep and {@link #existing} looks for. */
+    private static String versionsTable(String prefix) {
+        return prefix + "usage_schema_version";
     }
 
     /** The migrations, in order; version i+1 is {@code migrations().get(i)}. Never edit one: add one. */
