@@ -9,8 +9,13 @@ cd "$(dirname "$0")/.."
 fail=0
 problem() { echo "ci: published artifacts: $*" >&2; fail=1; }
 
-# The first <artifactId> (or <version>) after the parent block, i.e. the module's own.
-own() { sed -e '/<parent>/,/<\/parent>/d' "$1" | grep -m1 -o "<$2>[^<]*" | sed "s/<$2>//"; }
+# The first <artifactId> (or <version>) after the parent block, i.e. the module's own. One awk, no pipe: under
+# pipefail, a reader that stops at its first match (grep -m1, grep -q) can kill its writer with SIGPIPE and fail
+# the check at random.
+own() {
+  awk -v tag="$2" '/<parent>/,/<\/parent>/ { next }
+    match($0, "<" tag ">[^<]*") { print substr($0, RSTART + length(tag) + 2, RLENGTH - length(tag) - 2); exit }' "$1"
+}
 
 version=$(own pom.xml version)
 [ "$(own bom/pom.xml version)" = "$version" ] || problem "bom/pom.xml's version is not the build's ($version)"
@@ -37,7 +42,7 @@ for module in $(sed -n '/<modules>/,/<\/modules>/p' pom.xml | grep -o '<module>[
   fi
 done
 for entry in $bom_entries; do
-  printf '%s\n' "${deployed[@]}" | grep -qx "$entry" || problem "bom/pom.xml lists $entry, which the build does not deploy"
+  grep -qx "$entry" <<<"$(printf '%s\n' "${deployed[@]}")" || problem "bom/pom.xml lists $entry, which the build does not deploy"
 done
 
 [ "$fail" -eq 0 ] && echo "ci: published artifacts: ${#deployed[@]} modules, all in the BOM with sources and javadoc jars"
