@@ -19,12 +19,10 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
-import org.eclipse.jetty.util.thread.Invocable;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -95,18 +93,6 @@ final class JettyUpstreamClient implements UpstreamClient {
         return owned ? create(c) : new JettyUpstreamClient(client, c, false);
     }
 
-    /** Whether this Jetty (12.1 and later) lets a transport declare its answers' callbacks non-blocking. */
-    static final boolean INVOCATION_TYPE_SETTABLE = hasSetInvocationType();
-
-    private static boolean hasSetInvocationType() {
-        try {
-            HttpClientTransport.class.getMethod("setInvocationType", Invocable.InvocationType.class);
-            return true;
-        } catch (NoSuchMethodException e) {
-            return false;
-        }
-    }
-
     static JettyUpstreamClient create(UpstreamConfig config) {
         return create(config, POOLED_IDLE);
     }
@@ -130,13 +116,6 @@ final class JettyUpstreamClient implements UpstreamClient {
         client.setMaxConnectionsPerDestination(Integer.MAX_VALUE);
         client.setMaxRequestsQueuedPerDestination(Integer.MAX_VALUE);
         client.setMaxResponseHeadersSize(64 * 1024);
-        // The answer's callbacks run on the selector thread that read it, with no handoff to a pool thread: none of
-        // them blocks (writes to the client are non-blocking, store and session calls go to bounded executors that
-        // refuse rather than run on the caller, observers and steps must not block). Measured: 10% less proxy CPU
-        // per request (BENCHMARKS.md, "client I/O thread"). Jetty 12.0 (Spring Boot 3's) has no such setting.
-        if (INVOCATION_TYPE_SETTABLE) {
-            client.getTransport().setInvocationType(Invocable.InvocationType.NON_BLOCKING);
-        }
         try {
             client.start();
         } catch (Exception e) {
@@ -146,11 +125,6 @@ final class JettyUpstreamClient implements UpstreamClient {
         client.getProtocolHandlers().clear();
         client.getContentDecoderFactories().clear();
         return new JettyUpstreamClient(client, config, true);
-    }
-
-    /** The Jetty client underneath (tests). */
-    HttpClient jetty() {
-        return client;
     }
 
     @Override

@@ -9,15 +9,11 @@ import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.http.HttpCookieStore;
-import org.eclipse.jetty.util.thread.Invocable;
 import org.junit.jupiter.api.Test;
 
 /**
  * The Jetty client's two timeouts: pooled connections close after their idle time, while an exchange in
- * progress has none (a model may be silent for minutes between the headers and its first token); and where its
- * answers' callbacks run.
+ * progress has none (a model may be silent for minutes between the headers and its first token).
  */
 class JettyUpstreamClientTest {
     private static final Duration POOLED_IDLE = Duration.ofMillis(500);
@@ -45,31 +41,6 @@ class JettyUpstreamClientTest {
                 assertThat(s.error()).isNull();
                 assertThat(String.join("", s.texts())).isEqualTo("data: late\n\n");
             }
-        }
-    }
-
-    /**
-     * The client's own Jetty client runs an answer's callbacks on the selector thread that read it (none of them
-     * blocks): a handoff to a pool thread per read cost 10% of the proxy's CPU per request. An application's own
-     * client is left as it was configured.
-     */
-    @Test
-    void theOwnedClientRunsAnswersOnTheThreadThatReadThemAnApplicationsIsLeftAlone() throws Exception {
-        try (JettyUpstreamClient owned = JettyUpstreamClient.create(UpstreamConfig.defaults(), POOLED_IDLE)) {
-            assertThat(owned.jetty().getTransport().getInvocationType())
-                    .isEqualTo(Invocable.InvocationType.NON_BLOCKING);
-        }
-        HttpClient own = new HttpClient();
-        own.setUserAgentField(null);
-        own.setDefaultRequestContentType(null);
-        own.setHttpCookieStore(new HttpCookieStore.Empty());
-        own.start();
-        try {
-            own.getContentDecoderFactories().clear();
-            JettyUpstreamClients.of(UpstreamConfig.defaults(), own).close();
-            assertThat(own.getTransport().getInvocationType()).isEqualTo(Invocable.InvocationType.BLOCKING);
-        } finally {
-            own.stop();
         }
     }
 
