@@ -12,11 +12,13 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A ledger that writes in batches from a bounded queue, on one daemon thread of its own. {@link #record} only
- * offers to the queue: it never blocks a relay thread and takes no lock. When the queue is full the record is
- * dropped, counted ({@link #dropped()}) and logged, at most once per {@value #LOG_EVERY_SECONDS} seconds.
+ * offers to the queue: it never blocks a relay thread, and wakes the writer only once a batch is ready. When the
+ * queue is full the record is dropped, counted ({@link #dropped()}) and logged, at most once per {@value
+ * #LOG_EVERY_SECONDS} seconds.
  *
  * <p>The thread writes a batch when {@code batchSize} records are queued or the oldest has waited
  * {@code flushInterval}. A batch that fails is tried again {@value #ATTEMPTS} times in all, then its records are
@@ -36,6 +38,9 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
     private final UsageSink sink;
     private final UsageQueries queries;
     private final ArrayBlockingQueue<UsageRecord> queue;
+    /** Records queued at which {@link #record} wakes the gathering writer. */
+    private final int wakeAt;
+
     private final int batchSize;
     private final long flushNanos;
     private final Duration retention;
@@ -55,6 +60,7 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
         this.sink = Objects.requireNonNull(sink, "sink");
         this.queries = queries;
         this.queue = new ArrayBlockingQueue<>(config.queueSize());
+        this.wakeAt = Math.max(1, Math.min(config.batchSize(), config.queueSize() / 2));
         this.batchSize = config.batchSize();
         this.flushNanos = config.flushInterval().toNanos();
         this.retention = config.retention();
@@ -86,7 +92,11 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
 
     @Override
     public void record(UsageRecord record) {
-        if (closing || !queue.offer(record)) {
+        if (!closing && queue.offer(record)) {
+            if (queue.size() >= wakeAt) {
+                LockSupport.unpark(writer); // a batch is ready, or the queue half full: no need to wait the slice
+            }
+        } else {
             long n = dropped.incrementAndGet();
             long now = System.nanoTime();
             long last = lastDropLog.get();
@@ -199,7 +209,10 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
 
     /**
      * Waits for the first record (at most a flush interval), then gathers up to a batch until the flush interval
-     * since it has passed. Waits in slices of at most {@value #SLICE_MILLIS} ms, so that close() is seen soon.
+     * since it has passed. It gathers by looking at the queue every {@value #GATHER_MILLIS} ms, not by waiting on
+     * it: a writer waiting in the queue's {@code poll} is woken by every record offered, a system call on the relay
+     * thread and a context switch of the writer per record (about 10 us of the proxy's CPU per request at 20,000
+     * requests a second). A queue filling up wakes it early ({@link #record}).
      */
     private void fill(List<UsageRecord> batch) {
         UsageRecord first = poll(System.nanoTime() + flushNanos);
@@ -208,18 +221,17 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
         }
         batch.add(first);
         long deadline = System.nanoTime() + flushNanos;
-        while (batch.size() < batchSize) {
+        while (true) {
             queue.drainTo(batch, batchSize - batch.size());
-            if (batch.size() >= batchSize) {
-                return;
+            long left = deadline - System.nanoTime();
+            if (batch.size() >= batchSize || left <= 0 || closing) {
+                return; // closing: what is queued goes out in full batches (run)
             }
-            UsageRecord next = poll(deadline);
-            if (next == null) {
-                return;
-            }
-            batch.add(next);
+            LockSupport.parkNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(GATHER_MILLIS)));
         }
     }
+
+    static final long GATHER_MILLIS = 10;
 
     static final long SLICE_MILLIS = 50;
 

@@ -117,6 +117,27 @@ class BatchingUsageLedgerTest {
         ledger.close();
     }
 
+    /**
+     * The writer gathers without being woken by every record (a wake-up per record cost the relay threads a system
+     * call each), yet a full batch goes out at once, not at the end of the flush interval.
+     */
+    @Test
+    void aFullBatchIsWrittenAtOnceAndFewerRecordsWaitForTheFlushInterval() throws Exception {
+        Sink sink = new Sink(false, 0);
+        BatchingUsageLedger ledger = BatchingUsageLedger.start(
+                sink, null, config(1000, 50, Duration.ofMinutes(30)), Duration.ofDays(1), Clock.systemUTC());
+        for (int i = 0; i < 49; i++) {
+            ledger.record(record(i));
+        }
+        Thread.sleep(3 * BatchingUsageLedger.GATHER_MILLIS + 200);
+        assertThat(sink.batches).isEmpty(); // 49 of 50: the flush interval (30 minutes) decides
+        ledger.record(record(49));
+        await().atMost(Duration.ofSeconds(5)).until(() -> sink.all().size() == 50);
+        assertThat(sink.batches).hasSize(1);
+        assertThat(sink.batches.get(0)).hasSize(50);
+        assertThat(ledger.close(Duration.ofSeconds(10))).isTrue();
+    }
+
     /** A full queue drops and counts, and never blocks the caller, while the sink is stuck. */
     @Test
     void aFullQueueDropsAndCountsWithoutBlocking() throws Exception {
