@@ -1,5 +1,7 @@
 package io.github.openaiproxy.examples.standalone;
 
+import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -18,9 +20,7 @@ final class HealthCheck extends HttpServlet {
     private static final long serialVersionUID = 1L;
     static final String PATH = "/healthz";
     private static final byte[] OK = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
-    private static final byte[] NOT_ALLOWED = ("{\"error\":{\"message\":\"" + PATH + " answers GET and HEAD only\","
-                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"method_not_allowed\"}}")
-            .getBytes(StandardCharsets.UTF_8);
+    private static final String ALLOW = "GET, HEAD";
 
     /** Maps the check at its exact path, which wins over the proxy's {@code /*}. */
     static void install(Context context) {
@@ -37,9 +37,11 @@ final class HealthCheck extends HttpServlet {
         resp.setContentType("application/json");
         byte[] body = OK;
         if (!get && !head) {
-            resp.setStatus(HttpServletResponse.SC_METHOD_NOT_ALLOWED);
-            resp.setHeader("Allow", "GET, HEAD");
-            body = NOT_ALLOWED;
+            // The proxy's own 405, in OpenAI's error shape like every other answer of the server.
+            ProxyError error = ProxyError.methodNotAllowed(req.getMethod(), ALLOW);
+            resp.setStatus(error.status());
+            error.headers().forEach(resp::setHeader);
+            body = ErrorStyle.OPENAI.render(error);
         }
         resp.setContentLength(body.length);
         if (!head) {

@@ -11,6 +11,7 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * {@code java -jar openai-proxy-standalone.jar usage --since 7d --by model}: the usage ledger summed on the
@@ -72,8 +73,7 @@ final class UsageCommand {
         }
         try (HikariDataSource db = SessionStorage.pool(env, workDir, "openai-proxy-usage")) {
             // A reader: a database the ledger never wrote to gets no tables from it.
-            java.util.Optional<JdbcUsageStore> ledger =
-                    JdbcUsageStore.existing(db, JdbcUsageStore.DEFAULT_PREFIX, clock);
+            Optional<JdbcUsageStore> ledger = JdbcUsageStore.existing(db, JdbcUsageStore.DEFAULT_PREFIX, clock);
             if (ledger.isEmpty()) {
                 out.println("no usage ledger in this database: the server has not run with ledger.store=jdbc on it");
                 return 0;
