@@ -1,16 +1,27 @@
 package io.github.openaiproxy.core.usage;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.internal.Json;
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * Reads what metering needs from a whole (non-streamed) JSON answer as its bytes go by, without holding the
  * body: the top-level {@code usage} and {@code model} members are copied (each at most
  * {@value #MAX_CAPTURE} bytes), and the objects of a top-level {@code data} array are counted as images when
- * they hold {@code b64_json} or {@code url}. A byte-level scanner (strings, escapes, nesting), so a
- * multi-megabyte {@code b64_json} costs one pass and no copy. Not thread-safe.
+ * they hold {@code b64_json} or {@code url}. A byte-level scanner (strings, escapes, nesting) that looks at
+ * every byte only where it must: inside a string it looks for the closing quote, inside a nested value for
+ * quotes and brackets, and it copies a member as ranges of the buffers, not byte by byte. So a chat answer
+ * costs little more than one pass over its bytes, and a multi-megabyte {@code b64_json} one pass and no copy.
+ * Not thread-safe.
  */
 final class JsonSkim {
     static final int MAX_CAPTURE = 64 * 1024;
@@ -29,6 +40,27 @@ final class JsonSkim {
     private static final byte[] B64 = "b64_json".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] URL = "url".getBytes(StandardCharsets.US_ASCII);
 
+    /** The bytes a nested value is skimmed for: a string's start and the brackets that change the depth. */
+    private static final boolean[] NESTED_STOP = new boolean[256];
+
+    static {
+        for (char c : new char[] {'"', '{', '}', '[', ']'}) {
+            NESTED_STOP[c] = true;
+        }
+    }
+
+    /**
+     * Reads the copied {@code usage}: a plain factory (a member named twice counts once, the last, as in a
+     * stream's usage), not the mapper's, whose duplicate check costs a map per object.
+     */
+    private static final JsonFactory FACTORY = JsonFactory.builder().build();
+
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long ONES = 0x0101010101010101L;
+    private static final long HIGHS = 0x8080808080808080L;
+    private static final long QUOTES = ONES * '"';
+    private static final long BACKSLASHES = ONES * '\\';
+
     private int depth;
     /** Bit {@code d} set: the container at depth {@code d} (1 to 63) is an object. */
     private long objects;
@@ -46,11 +78,14 @@ final class JsonSkim {
     private int dataObjects;
     private boolean imageKeys;
 
+    /** The member being copied ({@link #USAGE} or {@link #MODEL}), or {@link #OTHER}. */
     private int capturing = OTHER;
-    /** The member being copied: a plain array, as ByteArrayOutputStream would take a lock per byte. */
-    private byte[] capture;
+    /** Where the copy starts in the buffer being fed. */
+    private int captureFrom;
+    /** What earlier buffers held of the member being copied; {@code null} while it lies within one buffer. */
+    private byte[] carried;
 
-    private int captured;
+    private int carriedLength;
     private byte[] usage;
     private byte[] model;
     private byte[] scratch;
@@ -61,8 +96,12 @@ final class JsonSkim {
             feed(b.array(), b.arrayOffset() + b.position(), b.arrayOffset() + b.limit());
             return;
         }
-        if (scratch == null) {
-            scratch = new byte[Math.min(8192, b.remaining())]; // a small answer needs no 8 KB copy
+        int size = Math.min(8192, b.remaining()); // a small answer needs no 8 KB copy
+        if (size == 0) {
+            return; // an empty buffer: and a scratch of 0 bytes would never move on
+        }
+        if (scratch == null || scratch.length < size) {
+            scratch = new byte[size];
         }
         for (int at = b.position(); at < b.limit(); ) {
             int n = Math.min(scratch.length, b.limit() - at);
@@ -73,50 +112,88 @@ final class JsonSkim {
     }
 
     private void feed(byte[] a, int from, int to) {
-        for (int i = from; i < to; i++) {
+        captureFrom = from;
+        int i = from;
+        scan:
+        while (i < to) {
             byte c = a[i];
             if (inString) {
-                if (capturing == OTHER && !readingKey && !escape) {
-                    // The fast path of a long string (a b64_json image): skip to its quote or escape.
-                    while (i < to && a[i] != '"' && a[i] != '\\') {
-                        i++;
-                    }
+                if (readingKey) {
+                    keyByte(c);
+                } else if (escape) {
+                    escape = false;
+                } else {
+                    // The rest of a string that is not a key: only its closing quote or an escape matter.
+                    i = quoteOrEscape(a, i, to);
                     if (i == to) {
-                        return;
+                        break;
+                    }
+                    c = a[i];
+                    if (c == '\\') {
+                        escape = true;
+                    } else {
+                        inString = false;
+                    }
+                }
+                i++;
+                continue;
+            }
+            if (depth >= 2 && !(inData && depth == 3)) {
+                // Inside a nested value (but for the objects of data): only strings and brackets matter.
+                while (!NESTED_STOP[c & 0xff]) {
+                    if (++i == to) {
+                        break scan;
                     }
                     c = a[i];
                 }
-                string(c);
-            } else {
-                structure(c);
             }
+            structure(c, a, i);
+            i++;
+        }
+        if (capturing != OTHER) {
+            carry(a, captureFrom, to);
         }
     }
 
-    private void string(byte c) {
-        append(c);
+    /** Where the first {@code "} or {@code \\} at or after {@code i} is; {@code to} when there is none. */
+    private static int quoteOrEscape(byte[] a, int i, int to) {
+        // Eight bytes at a time (a long string, a b64_json image, is most of what goes by), then one by one.
+        for (; i + 8 <= to; i += 8) {
+            long w = (long) LONGS.get(a, i);
+            long q = w ^ QUOTES;
+            long e = w ^ BACKSLASHES;
+            // A byte of q or e is zero where w holds a quote or a backslash: the classic test for a zero byte.
+            if (((((q - ONES) & ~q) | ((e - ONES) & ~e)) & HIGHS) != 0) {
+                break;
+            }
+        }
+        while (i < to && a[i] != '"' && a[i] != '\\') {
+            i++;
+        }
+        return i;
+    }
+
+    /** One byte of a key being read: the key's name is kept (up to 16 bytes), escapes as they are written. */
+    private void keyByte(byte c) {
         if (escape) {
             escape = false;
-            keyByte(c);
         } else if (c == '\\') {
             escape = true;
-            keyByte(c);
         } else if (c == '"') {
             inString = false;
-            if (readingKey) {
-                readingKey = false;
-                keyRead();
-            }
-        } else {
-            keyByte(c);
+            readingKey = false;
+            keyRead();
+            return;
         }
+        if (keyLength < key.length) {
+            key[keyLength] = c;
+        }
+        keyLength++;
     }
 
-    private void structure(byte c) {
+    private void structure(byte c, byte[] a, int i) {
         switch (c) {
-            case ' ', '\n', '\r', '\t' -> append(c);
             case '"' -> {
-                append(c);
                 inString = true;
                 // Only the keys keyRead() looks at are read; any other goes by on the fast path of a string.
                 if (expectKey && isObject(depth) && (depth == 1 || (inData && depth == 3))) {
@@ -125,7 +202,6 @@ final class JsonSkim {
                 }
             }
             case '{', '[' -> {
-                append(c);
                 depth++;
                 if (depth < 64) {
                     objects = c == '{' ? objects | (1L << depth) : objects & ~(1L << depth);
@@ -139,9 +215,7 @@ final class JsonSkim {
             }
             case '}', ']' -> {
                 if (depth == 1) {
-                    endCapture();
-                } else {
-                    append(c);
+                    endCapture(a, i);
                 }
                 depth--;
                 if (depth < 2) {
@@ -152,36 +226,25 @@ final class JsonSkim {
             case ':' -> {
                 if (depth == 1 && (topKey == USAGE || topKey == MODEL) && capturing == OTHER) {
                     capturing = topKey;
-                    capture = new byte[topKey == MODEL ? 64 : 512];
-                    captured = 0;
-                } else {
-                    append(c);
+                    captureFrom = i + 1;
+                    carriedLength = 0;
                 }
                 expectKey = false;
             }
             case ',' -> {
                 if (depth == 1) {
-                    endCapture();
-                } else {
-                    append(c);
+                    endCapture(a, i);
                 }
                 expectKey = isObject(depth);
             }
-            default -> append(c);
+            default -> {
+                // a space, or a byte of a number or literal
+            }
         }
     }
 
     private boolean isObject(int d) {
         return d >= 1 && d < 64 && (objects & (1L << d)) != 0;
-    }
-
-    private void keyByte(byte c) {
-        if (readingKey && keyLength < key.length) {
-            key[keyLength] = c;
-        }
-        if (readingKey) {
-            keyLength++;
-        }
     }
 
     private void keyRead() {
@@ -198,31 +261,51 @@ final class JsonSkim {
     }
 
     private boolean keyIs(byte[] name) {
-        return keyLength == name.length && java.util.Arrays.equals(key, 0, keyLength, name, 0, name.length);
+        return keyLength == name.length && Arrays.equals(key, 0, keyLength, name, 0, name.length);
     }
 
-    private void append(byte c) {
-        if (capturing != OTHER) {
-            if (captured >= MAX_CAPTURE) {
-                capturing = OTHER; // too large to be what it should be: not read
-                capture = null;
-                return;
-            }
-            if (captured == capture.length) {
-                capture = java.util.Arrays.copyOf(capture, Math.min(MAX_CAPTURE, captured * 2));
-            }
-            capture[captured++] = c;
+    /** Keeps what this buffer holds of the member being copied, as the next buffer goes on with it. */
+    private void carry(byte[] a, int from, int to) {
+        int n = to - from;
+        if (carriedLength + n > MAX_CAPTURE) {
+            dropCapture(); // too large to be what it should be: not read
+            return;
         }
+        if (carried == null || carried.length < carriedLength + n) {
+            int size = Math.min(MAX_CAPTURE, Math.max(512, 2 * (carriedLength + n)));
+            carried = carried == null ? new byte[size] : Arrays.copyOf(carried, size);
+        }
+        System.arraycopy(a, from, carried, carriedLength, n);
+        carriedLength += n;
     }
 
-    private void endCapture() {
-        if (capturing == USAGE) {
-            usage = java.util.Arrays.copyOf(capture, captured);
-        } else if (capturing == MODEL) {
-            model = java.util.Arrays.copyOf(capture, captured);
+    /** The member being copied ends before {@code a[end]}. */
+    private void endCapture(byte[] a, int end) {
+        if (capturing == OTHER) {
+            return;
         }
+        int n = end - captureFrom;
+        if (carriedLength + n <= MAX_CAPTURE) {
+            byte[] value;
+            if (carriedLength == 0) {
+                value = Arrays.copyOfRange(a, captureFrom, end);
+            } else {
+                value = Arrays.copyOf(carried, carriedLength + n);
+                System.arraycopy(a, captureFrom, value, carriedLength, n);
+            }
+            if (capturing == USAGE) {
+                usage = value;
+            } else {
+                model = value;
+            }
+        }
+        dropCapture();
+    }
+
+    private void dropCapture() {
         capturing = OTHER;
-        capture = null;
+        carried = null;
+        carriedLength = 0;
     }
 
     /** The images of an image answer: the objects of {@code data} that hold {@code b64_json} or {@code url}. */
@@ -232,8 +315,18 @@ final class JsonSkim {
 
     /** The top-level {@code usage}, when it was an object; {@code null} otherwise. */
     TokenUsage usage() {
-        JsonNode node = parse(usage);
-        return node != null && node.isObject() ? UsageNumbers.read(node, images()) : null;
+        if (usage == null) {
+            return null;
+        }
+        try (JsonParser p = FACTORY.createParser(usage)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            TokenUsage read = UsageNumbers.read(p, images());
+            return p.nextToken() == null ? read : null; // one value, as the whole answer's parse would have it
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */
@@ -284,7 +377,7 @@ final class JsonSkim {
         }
         try {
             return Json.parse(value);
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             return null;
         }
     }

@@ -3,11 +3,7 @@ package io.github.openaiproxy.core.usage;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectReader;
 import io.github.openaiproxy.core.flow.ServerSentEvents;
-import io.github.openaiproxy.core.internal.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -33,9 +29,6 @@ final class StreamMeter {
     static final int MAX_WALKED_EVENT = 256 * 1024;
 
     private static final JsonFactory FACTORY = JsonFactory.builder().build();
-    /** Reads one value from a parser that goes on (the mapper's own reader refuses what follows it). */
-    private static final ObjectReader TREE =
-            Json.mapper().reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] ERROR = "{\"error\"".getBytes(StandardCharsets.US_ASCII);
@@ -170,8 +163,7 @@ final class StreamMeter {
                         if (t == JsonToken.START_OBJECT
                                 && "usage".equals(field)
                                 && (depth == 1 || (depth == 2 && inResponse))) {
-                            JsonNode u = TREE.readTree(p);
-                            usage = UsageNumbers.read(u, 0);
+                            usage = UsageNumbers.read(p, 0);
                             eventUsage = true;
                             field = null;
                             continue;
@@ -249,7 +241,7 @@ final class StreamMeter {
         if (at >= 0) {
             try (JsonParser p = FACTORY.createParser(a, at, to - at)) {
                 if (p.nextToken() == JsonToken.START_OBJECT) {
-                    usage = UsageNumbers.read(TREE.readTree(p), 0);
+                    usage = UsageNumbers.read(p, 0);
                 }
             } catch (IOException | RuntimeException e) {
                 // not readable: no usage from this event

@@ -1,6 +1,9 @@
 package io.github.openaiproxy.core.usage;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 
 /**
  * Reads a {@code usage} object of any of OpenAI's APIs into a {@link TokenUsage}, and finds one in raw bytes: the
@@ -21,24 +24,82 @@ public final class UsageNumbers {
      * or non-integral number reads as 0.
      */
     public static TokenUsage read(JsonNode usage, int images) {
-        long in = first(usage, "prompt_tokens", "input_tokens");
-        long out = first(usage, "completion_tokens", "output_tokens");
-        long cached = Math.max(
-                number(usage.path("prompt_tokens_details").path("cached_tokens")),
-                number(usage.path("input_tokens_details").path("cached_tokens")));
-        long reasoning = Math.max(
-                number(usage.path("completion_tokens_details").path("reasoning_tokens")),
-                number(usage.path("output_tokens_details").path("reasoning_tokens")));
-        return new TokenUsage(in, Math.min(cached, in), out, Math.min(reasoning, out), images);
+        try (JsonParser p = usage.traverse()) {
+            return p.nextToken() == JsonToken.START_OBJECT ? read(p, images) : new TokenUsage(0, 0, 0, 0, images);
+        } catch (IOException e) {
+            return new TokenUsage(0, 0, 0, 0, images); // a tree is read without I/O: not reached
+        }
     }
 
-    private static long first(JsonNode usage, String name, String other) {
-        JsonNode n = usage.get(name);
-        return n != null ? number(n) : number(usage.path(other));
+    /**
+     * As {@link #read(JsonNode, int)}, from a parser on the {@code usage} object's start: reads the object
+     * (and no more) without building a tree, for the usage tap's one read per answer. A member named twice
+     * counts as the parser's tree would take it: the last one.
+     */
+    public static TokenUsage read(JsonParser p, int images) throws IOException {
+        long prompt = -1; // -1: not there, so the other API's name is taken
+        long input = 0;
+        long completion = -1;
+        long output = 0;
+        long cached = 0;
+        long cachedOther = 0;
+        long reasoning = 0;
+        long reasoningOther = 0;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken value = p.nextToken();
+            switch (name) {
+                case "prompt_tokens" -> prompt = number(p, value);
+                case "input_tokens" -> input = number(p, value);
+                case "completion_tokens" -> completion = number(p, value);
+                case "output_tokens" -> output = number(p, value);
+                case "prompt_tokens_details" -> cached = detail(p, value, "cached_tokens");
+                case "input_tokens_details" -> cachedOther = detail(p, value, "cached_tokens");
+                case "completion_tokens_details" -> reasoning = detail(p, value, "reasoning_tokens");
+                case "output_tokens_details" -> reasoningOther = detail(p, value, "reasoning_tokens");
+                default -> p.skipChildren();
+            }
+        }
+        long in = prompt >= 0 ? prompt : input;
+        long out = completion >= 0 ? completion : output;
+        return new TokenUsage(
+                in,
+                Math.min(Math.max(cached, cachedOther), in),
+                out,
+                Math.min(Math.max(reasoning, reasoningOther), out),
+                images);
     }
 
-    private static long number(JsonNode n) {
-        return n.isIntegralNumber() && n.canConvertToLong() ? Math.max(0, n.longValue()) : 0;
+    /** The number {@code name} of the object the parser is on; 0 when it is not an object or has none. */
+    private static long detail(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return 0;
+        }
+        long n = 0;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken v = p.nextToken();
+            if (field.equals(name)) {
+                n = number(p, v);
+            } else {
+                p.skipChildren();
+            }
+        }
+        return n;
+    }
+
+    /** A whole number that fits a long, 0 when negative; 0 for anything else (a fraction, a string, null). */
+    private static long number(JsonParser p, JsonToken value) throws IOException {
+        if (value != JsonToken.VALUE_NUMBER_INT) {
+            p.skipChildren();
+            return 0;
+        }
+        if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER
+                && p.getBigIntegerValue().bitLength() > 63) {
+            return 0;
+        }
+        return Math.max(0, p.getLongValue());
     }
 
     /**
