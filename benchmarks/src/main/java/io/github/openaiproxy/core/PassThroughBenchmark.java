@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
@@ -51,6 +52,8 @@ public class PassThroughBenchmark {
     static final byte[] ANSWER = StubBodies.chatCompletion();
 
     private ProxyEngine engine;
+    /** The same engine with an observer that wants details (as the Micrometer and OpenTelemetry ones do). */
+    private ProxyEngine observed;
 
     private static byte[] largeBody() {
         byte[] image = new byte[192 * 1024];
@@ -81,11 +84,17 @@ public class PassThroughBenchmark {
             public void close() {}
         };
         engine = ProxyEngine.create(ProxyConfig.builder().apiKey("sk-bench").build(), canned);
+        ProxyObserver.Observation noted = new ProxyObserver.Observation() {};
+        observed = ProxyEngine.builder(ProxyConfig.builder().apiKey("sk-bench").build())
+                .upstreamClient(canned)
+                .observer((method, path) -> noted)
+                .build();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         engine.close();
+        observed.close();
     }
 
     @Benchmark
@@ -114,6 +123,12 @@ public class PassThroughBenchmark {
         return exchange("/v1/chat/completions", TYPICAL, bh);
     }
 
+    /** As {@link #engineV1PassThrough} with an observer that wants the answer's model and usage. */
+    @Benchmark
+    public int engineV1PassThroughObserved(Blackhole bh) {
+        return exchange(observed, "/v1/chat/completions", TYPICAL, bh);
+    }
+
     /** One whole {@code POST /} (parse, defaults, re-serialize) through the engine, no network. */
     @Benchmark
     public int engineSimpleRouteNormalized(Blackhole bh) {
@@ -121,6 +136,10 @@ public class PassThroughBenchmark {
     }
 
     private int exchange(String path, byte[] body, Blackhole bh) {
+        return exchange(engine, path, body, bh);
+    }
+
+    private int exchange(ProxyEngine engine, String path, byte[] body, Blackhole bh) {
         ProxyRequest request = ProxyRequest.builder("POST", path)
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json")

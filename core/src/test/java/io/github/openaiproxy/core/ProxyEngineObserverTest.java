@@ -121,6 +121,25 @@ class ProxyEngineObserverTest {
     }
 
     @Test
+    void anImageAnswerOfMegabytesReportsItsUsageToo() {
+        // Read as it passes: the size of the b64_json does not matter (the body was once copied and parsed whole,
+        // and skipped above 1 MiB).
+        String b64 = java.util.Base64.getEncoder().encodeToString(new byte[3 << 20]);
+        upstream.server()
+                .stubFor(post("/v1/images/generations")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{\"created\":1,\"data\":[{\"b64_json\":\"" + b64 + "\"}],\"usage\":{"
+                                        + "\"input_tokens\":50,\"output_tokens\":4110,\"total_tokens\":4160}}")));
+        try (ProxyEngine engine = engine()) {
+            send(
+                    engine,
+                    EngineFixture.post("/v1/images/generations", "{\"model\":\"gpt-image-1\",\"prompt\":\"a cat\"}"));
+        }
+        assertThat(recorder.calls).contains("usage 50/4110/4160", "finished 200 plain COMPLETED");
+    }
+
+    @Test
     void aModuleRoutesSubRequestIsObservedAsOne() {
         upstream.server()
                 .stubFor(post("/v1/chat/completions")

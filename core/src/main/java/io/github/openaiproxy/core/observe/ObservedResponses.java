@@ -3,7 +3,7 @@ package io.github.openaiproxy.core.observe;
 import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Internal;
-import java.io.ByteArrayOutputStream;
+import io.github.openaiproxy.core.usage.JsonSkim;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -17,9 +17,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 @Internal
 public final class ObservedResponses {
-    /** Non-streamed bodies larger than this are not parsed for usage. */
-    static final int MAX_PARSED_BODY = 1024 * 1024;
-
     private ObservedResponses() {}
 
     /**
@@ -65,8 +62,9 @@ public final class ObservedResponses {
 
         private final class Tap extends ForwardingSubscriber<List<ByteBuffer>> {
             private final AtomicBoolean finished = new AtomicBoolean();
-            private ByteArrayOutputStream collected =
-                    parseUsage && !response.streaming() ? new ByteArrayOutputStream() : null;
+            /** A whole answer's usage and model, read as the bytes pass (never the body held). */
+            private final JsonSkim skim = parseUsage && !response.streaming() ? new JsonSkim() : null;
+
             private boolean first = true;
             private boolean upstreamError;
 
@@ -93,16 +91,9 @@ public final class ObservedResponses {
                     if (parseUsage) {
                         UsageExtractor.reportEvent(item, observation);
                     }
-                } else if (collected != null) {
+                } else if (skim != null) {
                     for (ByteBuffer b : item) {
-                        if (collected.size() + b.remaining() > MAX_PARSED_BODY) {
-                            collected = null;
-                            break;
-                        }
-                        ByteBuffer d = b.duplicate();
-                        byte[] a = new byte[d.remaining()];
-                        d.get(a);
-                        collected.writeBytes(a);
+                        skim.feed(b);
                     }
                 }
                 downstream.onNext(item);
@@ -116,8 +107,8 @@ public final class ObservedResponses {
 
             @Override
             public void onComplete() {
-                if (collected != null) {
-                    UsageExtractor.report(collected.toByteArray(), observation);
+                if (skim != null) {
+                    UsageExtractor.report(skim, observation);
                 }
                 finish(upstreamError ? Outcome.UPSTREAM_FAILED : Outcome.COMPLETED);
                 downstream.onComplete();

@@ -3,6 +3,7 @@ package io.github.openaiproxy.core.observe;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.flow.ServerSentEvents;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.usage.JsonSkim;
 import io.github.openaiproxy.core.usage.TokenUsage;
 import io.github.openaiproxy.core.usage.UsageNumbers;
 import java.nio.ByteBuffer;
@@ -10,15 +11,28 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
 
-/** Finds the {@code usage} object in an upstream JSON body or SSE event, cheaply. */
+/** Reads the {@code usage} of an upstream JSON answer (as a {@link JsonSkim} saw it) or of an SSE event, cheaply. */
 final class UsageExtractor {
     private UsageExtractor() {}
 
+    /** Reports a whole JSON answer's model and usage, as {@code skim} read them, when it had a usage object. */
+    static void report(JsonSkim skim, ProxyObserver.Observation observation) {
+        Optional<Usage> usage = Optional.ofNullable(skim.usageObject()).flatMap(UsageExtractor::read);
+        if (usage.isEmpty()) {
+            return;
+        }
+        String model = skim.model();
+        if (model != null) {
+            observation.responseModel(model);
+        }
+        observation.usage(usage.get());
+    }
+
     /**
-     * Reports a whole JSON body's model ({@code model}, or {@code response.model}) and usage to {@code observation}:
-     * one parse for both, and nothing at all without a usage object.
+     * Reports one event's model ({@code model}, or {@code response.model}) and usage to {@code observation}: one
+     * parse for both, and nothing at all without a usage object.
      */
-    static void report(byte[] body, ProxyObserver.Observation observation) {
+    private static void report(byte[] body, ProxyObserver.Observation observation) {
         if (!hasUsageObject(body, body.length)) {
             return;
         }
@@ -41,7 +55,7 @@ final class UsageExtractor {
         }
     }
 
-    /** As {@link #report(byte[], ProxyObserver.Observation)} for one SSE event. */
+    /** Reports one SSE event's usage and model, when it carries a usage object. */
     static void reportEvent(List<ByteBuffer> event, ProxyObserver.Observation observation) {
         byte[] raw = ServerSentEvents.bytes(event);
         if (!hasUsageObject(raw, raw.length)) {

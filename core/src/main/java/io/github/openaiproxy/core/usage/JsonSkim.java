@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.internal.Json;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
@@ -21,9 +22,10 @@ import java.util.Arrays;
  * every byte only where it must: inside a string it looks for the closing quote, inside a nested value for
  * quotes and brackets, and it copies a member as ranges of the buffers, not byte by byte. So a chat answer
  * costs little more than one pass over its bytes, and a multi-megabyte {@code b64_json} one pass and no copy.
- * Not thread-safe.
+ * Not thread-safe. Shared by the usage tap and the observers' usage report, so a whole answer has one reading.
  */
-final class JsonSkim {
+@Internal
+public final class JsonSkim {
     static final int MAX_CAPTURE = 64 * 1024;
 
     private static final int OTHER = 0;
@@ -91,7 +93,7 @@ final class JsonSkim {
     private byte[] scratch;
 
     /** Feeds the next bytes of the body (the buffer's position is left as it is). */
-    void feed(ByteBuffer b) {
+    public void feed(ByteBuffer b) {
         if (b.hasArray()) {
             feed(b.array(), b.arrayOffset() + b.position(), b.arrayOffset() + b.limit());
             return;
@@ -309,12 +311,12 @@ final class JsonSkim {
     }
 
     /** The images of an image answer: the objects of {@code data} that hold {@code b64_json} or {@code url}. */
-    int images() {
+    public int images() {
         return imageKeys ? dataObjects : 0;
     }
 
     /** The top-level {@code usage}, when it was an object; {@code null} otherwise. */
-    TokenUsage usage() {
+    public TokenUsage usage() {
         if (usage == null) {
             return null;
         }
@@ -329,8 +331,17 @@ final class JsonSkim {
         }
     }
 
+    /**
+     * The top-level {@code usage} as JSON, when it was an object (for a reader that wants more of it than {@link
+     * #usage()}); {@code null} otherwise.
+     */
+    public JsonNode usageObject() {
+        JsonNode node = parse(usage);
+        return node != null && node.isObject() ? node : null;
+    }
+
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */
-    String model() {
+    public String model() {
         String plain = plainString(model);
         if (plain != null) {
             return plain;
