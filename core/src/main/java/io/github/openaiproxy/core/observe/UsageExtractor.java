@@ -17,15 +17,16 @@ final class UsageExtractor {
 
     /** Reports a whole JSON answer's model and usage, as {@code skim} read them, when it had a usage object. */
     static void report(JsonSkim skim, ProxyObserver.Observation observation) {
-        Optional<Usage> usage = Optional.ofNullable(skim.usageObject()).flatMap(UsageExtractor::read);
-        if (usage.isEmpty()) {
+        TokenUsage t = skim.usage();
+        if (t == null) {
             return;
         }
         String model = skim.model();
         if (model != null) {
             observation.responseModel(model);
         }
-        observation.usage(usage.get());
+        observation.usage(new Usage(
+                t.inputTokens(), t.outputTokens(), skim.reportedTotalTokens().orElse(t.totalTokens())));
     }
 
     /**

@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.OptionalLong;
 
 /**
  * Reads what metering needs from a whole (non-streamed) JSON answer as its bytes go by, without holding the
@@ -89,6 +90,9 @@ public final class JsonSkim {
 
     private int carriedLength;
     private byte[] usage;
+    private boolean usageRead;
+    private TokenUsage readUsage;
+    private Long reportedTotal;
     private byte[] model;
     private byte[] scratch;
 
@@ -317,6 +321,19 @@ public final class JsonSkim {
 
     /** The top-level {@code usage}, when it was an object; {@code null} otherwise. */
     public TokenUsage usage() {
+        if (!usageRead) {
+            usageRead = true;
+            readUsage = readUsage();
+        }
+        return readUsage;
+    }
+
+    /** The {@code total_tokens} of the top-level {@code usage} as the upstream wrote it, when it was a whole number. */
+    public OptionalLong reportedTotalTokens() {
+        return usage() != null && reportedTotal != null ? OptionalLong.of(reportedTotal) : OptionalLong.empty();
+    }
+
+    private TokenUsage readUsage() {
         if (usage == null) {
             return null;
         }
@@ -324,20 +341,11 @@ public final class JsonSkim {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 return null;
             }
-            TokenUsage read = UsageNumbers.read(p, images());
+            TokenUsage read = UsageNumbers.read(p, images(), total -> reportedTotal = total);
             return p.nextToken() == null ? read : null; // one value, as the whole answer's parse would have it
         } catch (IOException | RuntimeException e) {
             return null;
         }
-    }
-
-    /**
-     * The top-level {@code usage} as JSON, when it was an object (for a reader that wants more of it than {@link
-     * #usage()}); {@code null} otherwise.
-     */
-    public JsonNode usageObject() {
-        JsonNode node = parse(usage);
-        return node != null && node.isObject() ? node : null;
     }
 
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */

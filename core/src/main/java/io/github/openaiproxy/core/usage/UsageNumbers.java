@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.util.function.LongConsumer;
 
 /**
  * Reads a {@code usage} object of any of OpenAI's APIs into a {@link TokenUsage}, and finds one in raw bytes: the
@@ -37,6 +38,14 @@ public final class UsageNumbers {
      * counts as the parser's tree would take it: the last one.
      */
     public static TokenUsage read(JsonParser p, int images) throws IOException {
+        return read(p, images, total -> {});
+    }
+
+    /**
+     * As {@link #read(JsonParser, int)}, also handing {@code total} the object's {@code total_tokens} when it is a
+     * whole number that fits a long (what the upstream reported, which observers pass on as it is).
+     */
+    public static TokenUsage read(JsonParser p, int images, LongConsumer total) throws IOException {
         long prompt = -1; // -1: not there, so the other API's name is taken
         long input = 0;
         long completion = -1;
@@ -57,6 +66,11 @@ public final class UsageNumbers {
                 case "input_tokens_details" -> cachedOther = detail(p, value, "cached_tokens");
                 case "completion_tokens_details" -> reasoning = detail(p, value, "reasoning_tokens");
                 case "output_tokens_details" -> reasoningOther = detail(p, value, "reasoning_tokens");
+                case "total_tokens" -> {
+                    if (value == JsonToken.VALUE_NUMBER_INT && fitsLong(p)) {
+                        total.accept(p.getLongValue());
+                    }
+                }
                 default -> p.skipChildren();
             }
         }
@@ -95,11 +109,12 @@ public final class UsageNumbers {
             p.skipChildren();
             return 0;
         }
-        if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER
-                && p.getBigIntegerValue().bitLength() > 63) {
-            return 0;
-        }
-        return Math.max(0, p.getLongValue());
+        return fitsLong(p) ? Math.max(0, p.getLongValue()) : 0;
+    }
+
+    private static boolean fitsLong(JsonParser p) throws IOException {
+        return p.getNumberType() != JsonParser.NumberType.BIG_INTEGER
+                || p.getBigIntegerValue().bitLength() <= 63;
     }
 
     /**

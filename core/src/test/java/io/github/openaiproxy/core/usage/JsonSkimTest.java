@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -79,6 +80,13 @@ class JsonSkimTest {
             assertThat(skim.usage())
                     .as(why)
                     .isEqualTo(usage.isObject() ? UsageNumbers.read(usage, images(tree)) : null);
+            JsonNode total = usage.path("total_tokens");
+            assertThat(skim.reportedTotalTokens())
+                    .as(why)
+                    .isEqualTo(
+                            usage.isObject() && total.isIntegralNumber() && total.canConvertToLong()
+                                    ? OptionalLong.of(total.longValue())
+                                    : OptionalLong.empty());
         }
     }
 
@@ -262,6 +270,9 @@ class JsonSkimTest {
     private static void usage(StringBuilder out, Random random) {
         out.append("{\"prompt_tokens\":").append(random.nextInt(1000));
         out.append(",\"completion_tokens\":").append(random.nextInt(1000));
+        if (random.nextBoolean()) {
+            out.append(",\"total_tokens\":").append(random.nextInt(3) == 0 ? "-1" : random.nextInt(2000));
+        }
         if (random.nextBoolean()) {
             out.append(",\"prompt_tokens_details\":{\"cached_tokens\":")
                     .append(random.nextInt(1000))
