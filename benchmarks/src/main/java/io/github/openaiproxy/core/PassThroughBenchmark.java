@@ -107,6 +107,18 @@ public class PassThroughBenchmark {
         return Json.bytes(Json.parse(TYPICAL));
     }
 
+    /** The limit step's reading of a typical body's model without a tree (the ledger alone needs no more). */
+    @Benchmark
+    public String requestJsonModelTypical() {
+        return RequestJson.of(TYPICAL).text("model");
+    }
+
+    /** The same, through the tree (what a token or money limit's estimate parses anyway). */
+    @Benchmark
+    public String requestTreeModelTypical() {
+        return RequestJson.of(LimitStep.object(TYPICAL)).text("model");
+    }
+
     @Benchmark
     public Optional<String> sniffModelLargeModelLast() {
         return ModelSniffer.model(LARGE_MODEL_LAST);

@@ -134,27 +134,28 @@ final class LimitStep implements RequestStep {
         Policy p = policy;
         if (ctx.normalized != null) {
             Call call = Call.of(ctx.normalized.upstreamPath());
-            return admit(ctx, next, p, call, ctx.normalized.body(), false);
+            return admit(ctx, next, p, call, RequestJson.of(ctx.normalized.body()), false);
         }
         Call call =
                 ctx.route != null && ctx.request.method().equals("POST") ? Call.of(ctx.route.template()) : Call.OTHER;
         if (call == Call.OTHER) {
-            return admit(ctx, next, p, call, null, true); // requests only: the body is never read
+            return admit(ctx, next, p, call, RequestJson.NONE, true); // requests only: the body is never read
         }
         if (ctx.body != null) {
             // The authorize or routing step read it; the routing step parsed it too (unless an alias renamed it).
             RouteUpstream.Target t = ctx.target;
-            ObjectNode parsed = t != null && t.clientJson() != null && ctx.body == t.clientBytes()
-                    ? t.clientJson()
-                    : object(ctx.body);
+            RequestJson parsed = t != null && t.clientJson() != null && ctx.body == t.clientBytes()
+                    ? RequestJson.of(t.clientJson())
+                    : RequestJson.of(ctx.body);
             return admit(ctx, next, p, call, parsed, true);
         }
         if (!RequestChecks.hasBody(ctx.request) || !RequestChecks.isReadableJson(ctx.request)) {
-            return admit(ctx, next, p, call, null, true); // multipart or compressed: streamed, settled on usage
+            return admit(
+                    ctx, next, p, call, RequestJson.NONE, true); // multipart or compressed: streamed, settled on usage
         }
         return RouteHandlers.readWhole(ctx, bodyLimit, bytes -> {
             ctx.body = bytes; // sent as read (the pass-through step streams nothing once it is set)
-            return admit(ctx, next, p, call, object(bytes), true);
+            return admit(ctx, next, p, call, RequestJson.of(bytes), true);
         });
     }
 
@@ -172,7 +173,7 @@ final class LimitStep implements RequestStep {
     // ---- before the call -------------------------------------------------------------------------------
 
     private CompletableFuture<ProxyResponse> admit(
-            RequestContext ctx, Chain next, Policy policy, Call call, ObjectNode body, boolean passThrough) {
+            RequestContext ctx, Chain next, Policy policy, Call call, RequestJson body, boolean passThrough) {
         Identity identity = ctx.identity != null ? ctx.identity : Identity.anonymous(null, policy.name());
         String model = model(ctx, body);
         List<Spec> specs = counters(policy.quotas());
@@ -186,7 +187,7 @@ final class LimitStep implements RequestStep {
         Estimate estimate = estimated
                 ? UsageEstimate.of(
                         call,
-                        body,
+                        body.tree(),
                         model,
                         policy,
                         tokens,
@@ -199,7 +200,7 @@ final class LimitStep implements RequestStep {
         String size = text(body, "size");
         String quality = text(body, "quality");
         long cost = 0;
-        if (costBudget && call != Call.OTHER && body != null) {
+        if (costBudget && call != Call.OTHER && body.tree() != null) { // parsed already for the estimate
             java.util.OptionalLong priced = price(model, estimate, size, quality, orDefault(policy));
             if (priced.isEmpty()) {
                 // No price, and no default price to charge (unpriced=refuse, or none configured).
@@ -224,7 +225,9 @@ final class LimitStep implements RequestStep {
             }
         }
         // Streams without include_usage are asked for it: the tap takes the extra chunk out again.
-        boolean injected = body != null && call == Call.CHAT && askForUsage(ctx, body, passThrough);
+        // (Only a stream is parsed for it: the ledger alone reads the rest of a body without a tree.)
+        ObjectNode stream = call == Call.CHAT && body.streams() ? body.tree() : null;
+        boolean injected = stream != null && askForUsage(ctx, stream, passThrough);
         HeldReservation held = new HeldReservation(
                 this, ctx, policy, identity, specs, amounts, model, size, quality, injected, clock.millis(), estimate);
         if (specs.isEmpty()) {
@@ -261,18 +264,17 @@ final class LimitStep implements RequestStep {
 
     private volatile Counters lastCounters;
 
-    private static String model(RequestContext ctx, ObjectNode body) {
+    private static String model(RequestContext ctx, RequestJson body) {
         String m = ctx.model;
-        if (m == null && body != null) {
-            JsonNode v = body.get("model");
-            m = v != null && v.isTextual() ? v.textValue() : null;
+        if (m == null) {
+            m = body.text("model");
         }
         return m == null || m.length() <= MAX_MODEL_NAME ? m : m.substring(0, MAX_MODEL_NAME);
     }
 
-    private static String text(ObjectNode body, String field) {
-        JsonNode v = body == null ? null : body.get(field);
-        return v != null && v.isTextual() && v.textValue().length() <= 64 ? v.textValue() : null;
+    private static String text(RequestJson body, String field) {
+        String v = body.text(field);
+        return v != null && v.length() <= 64 ? v : null;
     }
 
     /** Whether the policy charges a model without a price at {@code limits.default-price}. */
