@@ -11,6 +11,7 @@ import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Failures;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.limits.Admission;
 import io.github.openaiproxy.core.limits.LimitStore;
@@ -28,6 +29,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -441,8 +443,8 @@ final class LimitStep implements RequestStep {
                 return r;
             }
             ProxyResponse relayed = held.rateHeaders != null ? RateLimitHeaders.replace(r, held.rateHeaders) : r;
-            held.upstream =
-                    r.headers().firstValue(RouteUpstream.UPSTREAM_HEADER).orElse(Upstreams.DEFAULT);
+            held.upstream = Objects.requireNonNullElse(
+                    HeaderMap.first(r.headers(), RouteUpstream.UPSTREAM_HEADER), Upstreams.DEFAULT);
             // The input counted for the reservation is the input of an estimate (a client gone mid-stream).
             UsageTap.Spec spec =
                     new UsageTap.Spec(held.model, held.injected, ctx.startedAt, tokens, held.estimate.inputTokens());

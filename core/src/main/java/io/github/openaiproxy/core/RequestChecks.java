@@ -231,10 +231,12 @@ final class RequestChecks {
      * rules, the limits' estimate and model routing read only such bodies; others stream on unread).
      */
     static boolean isReadableJson(ProxyRequest request) {
-        String type = request.headers().firstValue("content-type").orElse("");
-        String encoding = request.headers().firstValue("content-encoding").orElse("identity");
-        return type.toLowerCase(java.util.Locale.ROOT).contains("json")
-                && encoding.strip().equalsIgnoreCase("identity");
+        // HeaderMap.first, not firstValue: that builds a stream and an Optional per look-up, on every request.
+        String type = HeaderMap.first(request.headers(), "content-type");
+        String encoding = HeaderMap.first(request.headers(), "content-encoding");
+        return type != null
+                && type.toLowerCase(java.util.Locale.ROOT).contains("json")
+                && (encoding == null || encoding.strip().equalsIgnoreCase("identity"));
     }
 
     /** Whether the request's method carries a body the proxy reads; other methods go on with none. */

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.access;
 
 import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -22,7 +23,7 @@ final class Bearer {
 
     /** The bearer token of the first {@code Authorization} header, or {@code null}. */
     static String token(ProxyRequest request) {
-        String h = request.headers().firstValue("Authorization").orElse(null);
+        String h = HeaderMap.first(request.headers(), "Authorization");
         if (h == null || h.length() <= SCHEME.length() || !h.regionMatches(true, 0, SCHEME, 0, SCHEME.length())) {
             return null;
         }

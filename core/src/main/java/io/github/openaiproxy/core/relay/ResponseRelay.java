@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -125,7 +126,10 @@ public final class ResponseRelay implements AutoCloseable {
                                 ? ProxyError.upstreamTimeout()
                                 : ProxyError.upstreamUnreachable());
             }
-            upstream.headers().firstValue("content-length").ifPresent(l -> h.set("Content-Length", l));
+            String length = HeaderMap.first(upstream.headers(), "content-length");
+            if (length != null) {
+                h.set("Content-Length", length);
+            }
             return new ProxyResponse(status, h.build(), ((Prefetch.Outcome.Longer) read).body(), false);
         });
     }
@@ -152,7 +156,7 @@ public final class ResponseRelay implements AutoCloseable {
                                 ProxyError.upstreamKeyRefused(status, clientKey, responses.style()));
                     }
                     String contentType =
-                            upstream.headers().firstValue("content-type").orElse("");
+                            Objects.requireNonNullElse(HeaderMap.first(upstream.headers(), "content-type"), "");
                     // The seed's routes always wrap; the /v1 routes relay OpenAI's JSON as is, and wrap anything
                     // else (a gateway's HTML page) so SDKs still get an error object they can parse.
                     if (responses.style() == ErrorStyle.SIMPLE
