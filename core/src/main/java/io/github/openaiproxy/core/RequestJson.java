@@ -59,9 +59,16 @@ final class RequestJson {
         return tree;
     }
 
-    /** A top-level member's value when it is a string; {@code null} otherwise. */
+    /**
+     * The top-level {@code model}, {@code size} or {@code quality} when it is a string; {@code null} otherwise. From the
+     * bytes when there are bytes (whether the tree was parsed since or not, so the answer does not depend on which
+     * limit asked first).
+     */
     String text(String field) {
-        if (parsed) {
+        if (!field.equals("model") && !field.equals("size") && !field.equals("quality")) {
+            throw new IllegalArgumentException("not read: " + field);
+        }
+        if (bytes == null) {
             JsonNode v = tree == null ? null : tree.get(field);
             return v != null && v.isTextual() ? v.textValue() : null;
         }
@@ -69,14 +76,13 @@ final class RequestJson {
         return switch (field) {
             case "model" -> model;
             case "size" -> size;
-            case "quality" -> quality;
-            default -> throw new IllegalArgumentException("not read: " + field);
+            default -> quality;
         };
     }
 
     /** Whether the top-level {@code stream} is {@code true}. */
     boolean streams() {
-        if (parsed) {
+        if (bytes == null) {
             JsonNode v = tree == null ? null : tree.get("stream");
             return v != null && v.isBoolean() && v.booleanValue();
         }

@@ -20,6 +20,11 @@ class RequestJsonTest {
         RequestJson sniffed = RequestJson.of(json.getBytes(StandardCharsets.UTF_8));
         assertThat(sniffed.text("model")).isEqualTo("b");
         assertThat(sniffed.tree()).isNull();
+        // The same answers whichever is asked first (a token limit parses the tree before the model is read).
+        RequestJson treeFirst = RequestJson.of(json.getBytes(StandardCharsets.UTF_8));
+        assertThat(treeFirst.tree()).isNull();
+        assertThat(treeFirst.text("model")).isEqualTo("b");
+        assertThat(treeFirst.streams()).isEqualTo(sniffed.streams());
     }
 
     @ParameterizedTest

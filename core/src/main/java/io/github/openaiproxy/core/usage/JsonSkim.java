@@ -23,7 +23,9 @@ import java.util.OptionalLong;
  * every byte only where it must: inside a string it looks for the closing quote, inside a nested value for
  * quotes and brackets, and it copies a member as ranges of the buffers, not byte by byte. So a chat answer
  * costs little more than one pass over its bytes, and a multi-megabyte {@code b64_json} one pass and no copy.
- * Not thread-safe. Shared by the usage tap and the observers' usage report, so a whole answer has one reading.
+ * Like the mapper, it reads nothing from a body with anything but white space after its one value (a second object,
+ * JSON lines); unlike it, a key is compared as written, so an escaped {@code "\\u0075sage"} is not {@code usage}.
+ * Not thread-safe. The usage tap and the observers' usage report each use one, so both read usage the same way.
  */
 @Internal
 public final class JsonSkim {
@@ -76,6 +78,11 @@ public final class JsonSkim {
     private int keyLength;
     /** The member of the top-level object being read. */
     private int topKey = OTHER;
+
+    /** Whether the top-level value has ended, and whether anything but white space came after it. */
+    private boolean ended;
+
+    private boolean trailing;
 
     private boolean inData;
     private int dataObjects;
@@ -198,6 +205,9 @@ public final class JsonSkim {
     }
 
     private void structure(byte c, byte[] a, int i) {
+        if (depth == 0 && ended && !isSpace(c)) {
+            trailing = true; // a second value: not one JSON answer, so nothing is read from it
+        }
         switch (c) {
             case '"' -> {
                 inString = true;
@@ -209,7 +219,7 @@ public final class JsonSkim {
             }
             case '{', '[' -> {
                 depth++;
-                if (depth < 64) {
+                if (depth >= 1 && depth < 64) {
                     objects = c == '{' ? objects | (1L << depth) : objects & ~(1L << depth);
                 }
                 expectKey = c == '{';
@@ -227,6 +237,7 @@ public final class JsonSkim {
                 if (depth < 2) {
                     inData = false;
                 }
+                ended |= depth == 0;
                 expectKey = false;
             }
             case ':' -> {
@@ -316,7 +327,7 @@ public final class JsonSkim {
 
     /** The images of an image answer: the objects of {@code data} that hold {@code b64_json} or {@code url}. */
     public int images() {
-        return imageKeys ? dataObjects : 0;
+        return imageKeys && !trailing ? dataObjects : 0;
     }
 
     /** The top-level {@code usage}, when it was an object; {@code null} otherwise. */
@@ -334,7 +345,7 @@ public final class JsonSkim {
     }
 
     private TokenUsage readUsage() {
-        if (usage == null) {
+        if (usage == null || trailing) {
             return null;
         }
         try (JsonParser p = FACTORY.createParser(usage)) {
@@ -350,6 +361,9 @@ public final class JsonSkim {
 
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */
     public String model() {
+        if (trailing) {
+            return null;
+        }
         String plain = plainString(model);
         if (plain != null) {
             return plain;

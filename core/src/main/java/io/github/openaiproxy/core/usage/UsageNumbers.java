@@ -69,6 +69,8 @@ public final class UsageNumbers {
                 case "total_tokens" -> {
                     if (value == JsonToken.VALUE_NUMBER_INT && fitsLong(p)) {
                         total.accept(p.getLongValue());
+                    } else {
+                        p.skipChildren(); // an object or array here must not be read as usage's own members
                     }
                 }
                 default -> p.skipChildren();

@@ -148,6 +148,21 @@ class UsageTapTest {
     }
 
     @Test
+    void anOddTotalInAStreamsUsageIsPassedOverNotReadAsUsage() {
+        // A total_tokens that is an object must be skipped whole: its members are not the usage's.
+        List<String> events = List.of(
+                "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"" + MODEL + "\",\"choices\":[],"
+                        + "\"usage\":{\"total_tokens\":{\"prompt_tokens\":999},\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
+                "data: [DONE]\n\n");
+        List<Metered> done = new CopyOnWriteArrayList<>();
+        relay(UsageTap.tap(sse(new HeapEvents(events)), spec(false), done::add));
+        assertThat(done).singleElement().satisfies(m -> {
+            assertThat(m.usage()).isEqualTo(new TokenUsage(3, 0, 4, 0, 0));
+            assertThat(m.estimated()).isFalse();
+        });
+    }
+
+    @Test
     void aStreamThatEndsWithoutUsageIsEstimatedFromWhatWasRelayed() {
         List<Metered> done = new CopyOnWriteArrayList<>();
         List<String> got = relay(UsageTap.tap(sse(new HeapEvents(chatStream(false))), spec(false), done::add));
