@@ -79,7 +79,10 @@ public final class JsonSkim {
     /** The member of the top-level object being read. */
     private int topKey = OTHER;
 
-    /** Whether the top-level value has ended, and whether anything but white space came after it. */
+    /**
+     * Whether the top-level value has ended, and whether the body is one this reads nothing from (anything but white
+     * space after that value, or a first value that is no object): then the rest is not even looked at.
+     */
     private boolean ended;
 
     private boolean trailing;
@@ -125,6 +128,9 @@ public final class JsonSkim {
     }
 
     private void feed(byte[] a, int from, int to) {
+        if (trailing) {
+            return; // nothing will be read: the rest of a file, a second value, need not be looked at
+        }
         captureFrom = from;
         int i = from;
         scan:
@@ -161,6 +167,9 @@ public final class JsonSkim {
                 }
             }
             structure(c, a, i);
+            if (trailing) {
+                return;
+            }
             i++;
         }
         if (capturing != OTHER) {
@@ -205,8 +214,10 @@ public final class JsonSkim {
     }
 
     private void structure(byte c, byte[] a, int i) {
-        if (depth == 0 && ended && !isSpace(c)) {
-            trailing = true; // a second value: not one JSON answer, so nothing is read from it
+        if (depth == 0 && !isSpace(c) && (ended || c != '{')) {
+            // A second value, or a first that is no object (a file's bytes, a list): nothing to read from it.
+            trailing = true;
+            return;
         }
         switch (c) {
             case '"' -> {

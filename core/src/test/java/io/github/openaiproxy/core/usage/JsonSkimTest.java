@@ -78,6 +78,9 @@ class JsonSkimTest {
                 body += new String[] {" {}", "\n{\"usage\":{\"prompt_tokens\":1}}", "x", "}", " \"model\""}
                         [random.nextInt(5)];
                 tree = Json.object();
+            } else if (random.nextInt(16) == 0) {
+                body = "[" + body + "]"; // a list, not an answer: nothing in it is read
+                tree = Json.parse(body.getBytes(StandardCharsets.UTF_8));
             }
             byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
             int pieces = random.nextInt(4) == 0 ? 1 : 1 + random.nextInt(Math.max(1, bytes.length / 3));
