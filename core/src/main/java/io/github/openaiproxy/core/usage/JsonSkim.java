@@ -166,10 +166,12 @@ public final class JsonSkim {
                     c = a[i];
                 }
             }
-            structure(c, a, i);
-            if (trailing) {
+            if (depth == 0 && !isSpace(c) && (ended || c != '{')) {
+                // A second value, or a first that is no object (a file's bytes, a list): nothing to read from it.
+                trailing = true;
                 return;
             }
+            structure(c, a, i);
             i++;
         }
         if (capturing != OTHER) {
@@ -214,11 +216,6 @@ public final class JsonSkim {
     }
 
     private void structure(byte c, byte[] a, int i) {
-        if (depth == 0 && !isSpace(c) && (ended || c != '{')) {
-            // A second value, or a first that is no object (a file's bytes, a list): nothing to read from it.
-            trailing = true;
-            return;
-        }
         switch (c) {
             case '"' -> {
                 inString = true;
