@@ -107,7 +107,7 @@ final class StreamMeter {
             return null;
         }
         if (injected && usageNullFrom >= 0) {
-            return List.of(cut(a, from, to, usageNullFrom, usageNullTo));
+            return cut(a, from, to, usageNullFrom, usageNullTo);
         }
         return event;
     }
@@ -157,7 +157,10 @@ final class StreamMeter {
                 switch (t) {
                     case FIELD_NAME -> {
                         field = p.currentName();
-                        fieldAt = (int) p.currentTokenLocation().getByteOffset();
+                        // A location is an object: taken only where a cut may need it, not for every member.
+                        fieldAt = injected && depth == 1 && "usage".equals(field)
+                                ? (int) p.currentTokenLocation().getByteOffset()
+                                : -1;
                     }
                     case START_OBJECT, START_ARRAY -> {
                         if (t == JsonToken.START_OBJECT
@@ -189,7 +192,7 @@ final class StreamMeter {
                         }
                     }
                     case VALUE_NULL -> {
-                        if (depth == 1 && "usage".equals(field)) {
+                        if (depth == 1 && "usage".equals(field) && fieldAt >= 0) {
                             usageNullFrom = from + fieldAt;
                             usageNullTo = from + (int) p.currentTokenLocation().getByteOffset() + 4;
                         }
@@ -262,7 +265,7 @@ final class StreamMeter {
     }
 
     /** The event's bytes without {@code [cutFrom, cutTo)} and the comma that separated that member. */
-    private static ByteBuffer cut(byte[] a, int from, int to, int cutFrom, int cutTo) {
+    private static List<ByteBuffer> cut(byte[] a, int from, int to, int cutFrom, int cutTo) {
         int before = cutFrom;
         while (before > from && isSpace(a[before - 1])) {
             before--;
@@ -278,10 +281,10 @@ final class StreamMeter {
                 cutTo = after + 1; // "usage":null, (the first member)
             }
         }
-        byte[] out = new byte[(to - from) - (cutTo - cutFrom)];
-        System.arraycopy(a, from, out, 0, cutFrom - from);
-        System.arraycopy(a, cutTo, out, cutFrom - from, to - cutTo);
-        return ByteBuffer.wrap(out);
+        // The event as two views of its bytes around the cut, not a copy: the upstream's buffer is the relay's alone.
+        return List.of(
+                ByteBuffer.wrap(a, from, cutFrom - from).slice(),
+                ByteBuffer.wrap(a, cutTo, to - cutTo).slice());
     }
 
     /** Where the value of the event's first {@code data:} line starts (after one optional space); -1: none. */
