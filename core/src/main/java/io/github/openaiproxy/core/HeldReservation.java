@@ -13,6 +13,7 @@ import io.github.openaiproxy.core.limits.Admission;
 import io.github.openaiproxy.core.limits.Charge;
 import io.github.openaiproxy.core.limits.Counter;
 import io.github.openaiproxy.core.limits.Reservation;
+import io.github.openaiproxy.core.observe.Usage;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import io.github.openaiproxy.core.usage.Metered;
 import io.github.openaiproxy.core.usage.TokenUsage;
@@ -229,6 +230,11 @@ final class HeldReservation {
         UsageRecord r = record(m, usage, cost, proxyStatus);
         // Observers count tokens and money (the Micrometer metrics) from the same row the ledger keeps.
         ctx.observation.metered(r);
+        if (injected && ctx.wantsDetails && m.streamed() && !m.estimated() && m.usage() != null) {
+            // The usage chunk the proxy asked for never reaches the client, nor the observer that reads the relayed
+            // events (a span's token attributes): the upstream's numbers are reported to it here.
+            ctx.observation.usage(new Usage(usage.inputTokens(), usage.outputTokens(), usage.totalTokens()));
+        }
         if (step.ledgerOn) {
             try {
                 step.ledger.record(r);

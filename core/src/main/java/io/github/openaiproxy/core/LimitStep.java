@@ -270,6 +270,8 @@ final class LimitStep implements RequestStep {
         String m = ctx.model;
         if (m == null) {
             m = body.text("model");
+            // Read here, the body is not streamed past the observer's sniff: the request's model is this one.
+            ctx.model = m;
         }
         return m == null || m.length() <= MAX_MODEL_NAME ? m : m.substring(0, MAX_MODEL_NAME);
     }

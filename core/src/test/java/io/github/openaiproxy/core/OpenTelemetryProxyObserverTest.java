@@ -1,6 +1,8 @@
 package io.github.openaiproxy.core;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
 import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
@@ -230,6 +232,45 @@ class OpenTelemetryProxyObserverTest {
                         .getAttributes()
                         .get(AttributeKey.stringKey("gen_ai.provider.name")))
                 .isEqualTo("openai");
+    }
+
+    @Test
+    void aStreamWhoseUsageTheProxyAskedForCarriesItOnItsSpansAndTokenMetric() {
+        // A ledger is on and the client did not ask for usage: the proxy asks, takes the usage chunk out of the
+        // client's stream, and still reports the upstream's numbers.
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .withRequestBody(matchingJsonPath("$.stream_options.include_usage", equalTo("true")))
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(
+                                        "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],"
+                                                + "\"usage\":null}\n\ndata: {\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{"
+                                                + "\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
+                                                + "data: [DONE]\n\n")));
+        Answer answer;
+        try (ProxyEngine engine = ProxyEngine.builder(
+                        EngineFixture.config(upstream.baseUrl()).build())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .usageLedger(record -> {})
+                .build()) {
+            answer = EngineFixture.send(
+                    engine,
+                    EngineFixture.post(
+                            "/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[]}"));
+        }
+        assertThat(answer.status()).isEqualTo(200);
+        assertThat(answer.text()).doesNotContain("usage");
+
+        SpanData request = one(spans.getFinishedSpanItems(), "chat gpt-4o-mini", SpanKind.SERVER);
+        assertThat(request.getAttributes().get(AttributeKey.longKey("gen_ai.usage.input_tokens")))
+                .isEqualTo(5L);
+        assertThat(request.getAttributes().get(AttributeKey.longKey("gen_ai.usage.output_tokens")))
+                .isEqualTo(2L);
+        assertThat(metrics.collectAllMetrics())
+                .filteredOn(m -> m.getName().equals("gen_ai.client.token.usage"))
+                .singleElement()
+                .satisfies(m -> assertThat(m.getHistogramData().getPoints()).hasSize(2));
     }
 
     @Test
