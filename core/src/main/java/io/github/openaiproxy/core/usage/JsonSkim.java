@@ -79,13 +79,14 @@ public final class JsonSkim {
     /** The member of the top-level object being read. */
     private int topKey = OTHER;
 
-    /**
-     * Whether the top-level value has ended, and whether the body is one this reads nothing from (anything but white
-     * space after that value, or a first value that is no object): then the rest is not even looked at.
-     */
+    /** Whether the top-level value has ended. */
     private boolean ended;
 
-    private boolean trailing;
+    /**
+     * Whether the body is one this reads nothing from (anything but white space after its value, or a first value that
+     * is no object): then the rest is not even looked at.
+     */
+    private boolean readsNothing;
 
     private boolean inData;
     private int dataObjects;
@@ -128,7 +129,7 @@ public final class JsonSkim {
     }
 
     private void feed(byte[] a, int from, int to) {
-        if (trailing) {
+        if (readsNothing) {
             return; // nothing will be read: the rest of a file, a second value, need not be looked at
         }
         captureFrom = from;
@@ -168,7 +169,7 @@ public final class JsonSkim {
             }
             if (depth == 0 && !isSpace(c) && (ended || c != '{')) {
                 // A second value, or a first that is no object (a file's bytes, a list): nothing to read from it.
-                trailing = true;
+                readsNothing = true;
                 return;
             }
             structure(c, a, i);
@@ -335,7 +336,7 @@ public final class JsonSkim {
 
     /** The images of an image answer: the objects of {@code data} that hold {@code b64_json} or {@code url}. */
     public int images() {
-        return imageKeys && !trailing ? dataObjects : 0;
+        return imageKeys && !readsNothing ? dataObjects : 0;
     }
 
     /** The top-level {@code usage}, when it was an object; {@code null} otherwise. */
@@ -353,7 +354,7 @@ public final class JsonSkim {
     }
 
     private TokenUsage readUsage() {
-        if (usage == null || trailing) {
+        if (usage == null || readsNothing) {
             return null;
         }
         try (JsonParser p = FACTORY.createParser(usage)) {
@@ -369,7 +370,7 @@ public final class JsonSkim {
 
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */
     public String model() {
-        if (trailing) {
+        if (readsNothing) {
             return null;
         }
         String plain = plainString(model);
