@@ -176,6 +176,7 @@ class StandaloneSessionsTest {
         Path lock = defaultUrl ? dir.resolve("data").resolve("openai-proxy.lock.db") : dir.resolve("shared.lock.db");
         ProcessBuilder command = new ProcessBuilder(
                         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-XX:TieredStopAtLevel=1", // a short-lived server: C1 alone starts it sooner
                         "-cp",
                         System.getProperty("java.class.path"),
                         StandaloneServer.class.getName(),
