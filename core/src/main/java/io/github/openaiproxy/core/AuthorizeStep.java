@@ -115,7 +115,7 @@ final class AuthorizeStep implements RequestStep {
         // A body declared empty is read all the same (cheap when it is): the check judges the bytes sent on,
         // never what a header says about them.
         boolean declaredEmpty = RouteHandlers.declaredLength(ctx.request) == 0;
-        if (!declaredEmpty && !RequestChecks.isReadableJson(ctx.request)) {
+        if (!declaredEmpty && !RequestChecks.isReadableJson(ctx)) {
             return ctx.respond(uncheckable());
         }
         return RouteHandlers.readWhole(ctx, limit, bytes -> {
@@ -123,7 +123,7 @@ final class AuthorizeStep implements RequestStep {
                 ctx.body = bytes;
                 return next.proceed(ctx); // an empty body: nothing a body rule could judge
             }
-            if (declaredEmpty && !RequestChecks.isReadableJson(ctx.request)) {
+            if (declaredEmpty && !RequestChecks.isReadableJson(ctx)) {
                 return ctx.respond(uncheckable());
             }
             JsonNode json;

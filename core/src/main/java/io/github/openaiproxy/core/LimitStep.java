@@ -151,7 +151,16 @@ final class LimitStep implements RequestStep {
                     : RequestJson.of(ctx.body);
             return admit(ctx, next, p, call, parsed, true);
         }
-        if (!RequestChecks.hasBody(ctx.request) || !RequestChecks.isReadableJson(ctx.request)) {
+        if (!RequestChecks.hasBody(ctx.request)) {
+            return admit(ctx, next, p, call, RequestJson.NONE, true);
+        }
+        boolean compressed = RequestChecks.isCompressed(ctx.request);
+        if (compressed && call.jsonBody && countsUsage(p.quotas())) {
+            // A token or money limit cannot be kept on what it cannot read: fails closed, as the body rules do.
+            return ctx.respond(uncountable());
+        }
+        // A JSON call's body is read whatever its declared type (none, text/plain): the upstream reads it as JSON.
+        if (compressed || !(call.jsonBody || RequestChecks.isReadableJson(ctx))) {
             return admit(
                     ctx, next, p, call, RequestJson.NONE, true); // multipart or compressed: streamed, settled on usage
         }
@@ -196,6 +205,10 @@ final class LimitStep implements RequestStep {
                         config.defaultOutputTokens(),
                         identity.kind().name() + ':' + identity.subject())
                 : Estimate.NONE;
+        if (estimated && call.jsonBody && body.unreadable()) {
+            // Sent on as it is, the upstream would read it (a member named twice: the last one), the limit not.
+            return ctx.respond(ProxyError.invalidJson());
+        }
         if (estimate.error() != null) {
             return ctx.respond(estimate.error());
         }
@@ -249,6 +262,24 @@ final class LimitStep implements RequestStep {
                     return proceed(ctx, next, held);
                 })
                 .thenCompose(Function.identity());
+    }
+
+    /** Whether a policy counts tokens or money, which needs the request's body. */
+    private boolean countsUsage(Policy.Quotas quotas) {
+        for (Spec s : counters(quotas)) {
+            if (s.kind() == Kind.TOKENS || s.kind() == Kind.COST) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** 400 for a body a token or money limit cannot read (compressed). */
+    private static ProxyError uncountable() {
+        return ProxyError.badRequest(
+                "Bad Request",
+                "This caller's policy counts tokens or money; only uncompressed JSON bodies can be counted",
+                null);
     }
 
     /** A policy's counters, made again only when the quotas change (they are the same for most requests). */

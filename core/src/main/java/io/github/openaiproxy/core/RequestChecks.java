@@ -227,16 +227,25 @@ final class RequestChecks {
     }
 
     /**
-     * Whether a body is JSON the proxy can read as it is: a JSON content type, not compressed (the policy's body
-     * rules, the limits' estimate and model routing read only such bodies; others stream on unread).
+     * Whether a body is JSON the proxy can read as it is: declared JSON, or not declared at all on a route that takes
+     * only JSON (the SDKs' routes: such a body goes upstream as JSON all the same), and not compressed. The policy's
+     * body rules, the limits' estimate and model routing read only such bodies; others stream on unread.
      */
-    static boolean isReadableJson(ProxyRequest request) {
+    static boolean isReadableJson(RequestContext ctx) {
+        if (isCompressed(ctx.request)) {
+            return false;
+        }
         // HeaderMap.first, not firstValue: that builds a stream and an Optional per look-up, on every request.
-        String type = HeaderMap.first(request.headers(), "content-type");
+        String type = HeaderMap.first(ctx.request.headers(), "content-type");
+        return type == null
+                ? ctx.route != null && ctx.route.requiresJson()
+                : type.toLowerCase(java.util.Locale.ROOT).contains("json");
+    }
+
+    /** Whether the body is sent with a content coding other than {@code identity} (the proxy never decodes one). */
+    static boolean isCompressed(ProxyRequest request) {
         String encoding = HeaderMap.first(request.headers(), "content-encoding");
-        return type != null
-                && type.toLowerCase(java.util.Locale.ROOT).contains("json")
-                && (encoding == null || encoding.strip().equalsIgnoreCase("identity"));
+        return encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity");
     }
 
     /** Whether the request's method carries a body the proxy reads; other methods go on with none. */

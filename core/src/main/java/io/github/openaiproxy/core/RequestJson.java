@@ -59,6 +59,11 @@ final class RequestJson {
         return tree;
     }
 
+    /** Whether there is a body and it is not one JSON object the mapper reads (malformed, a member named twice). */
+    boolean unreadable() {
+        return bytes != null && tree() == null;
+    }
+
     /**
      * The top-level {@code model}, {@code size} or {@code quality} when it is a string; {@code null} otherwise. From the
      * bytes when there are bytes (whether the tree was parsed since or not, so the answer does not depend on which

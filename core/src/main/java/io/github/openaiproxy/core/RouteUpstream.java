@@ -114,7 +114,7 @@ final class RouteUpstream implements RequestStep {
         if (!RequestChecks.hasBody(ctx.request)) {
             return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
         }
-        if (!RequestChecks.isReadableJson(ctx.request)) {
+        if (!RequestChecks.isReadableJson(ctx)) {
             return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
         }
         return RouteHandlers.readWhole(ctx, limit, bytes -> route(ctx, next, bytes));

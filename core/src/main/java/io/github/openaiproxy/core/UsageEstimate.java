@@ -18,18 +18,25 @@ final class UsageEstimate {
 
     /** What the request calls, by its upstream path: what its estimate reads. */
     enum Call {
-        CHAT("messages"),
-        COMPLETIONS("prompt"),
-        RESPONSES("input"),
-        EMBEDDINGS("input"),
-        IMAGES("prompt"),
-        OTHER(null);
+        CHAT("messages", true),
+        COMPLETIONS("prompt", true),
+        RESPONSES("input", true),
+        EMBEDDINGS("input", true),
+        IMAGES("prompt", false), // edits and variations are multipart
+        OTHER(null, false);
 
         /** The field that holds most of the input, named when an estimate can never fit. */
         final String inputField;
 
-        Call(String inputField) {
+        /**
+         * Whether the API takes only a JSON body here: read for the limits whatever its declared type, since the
+         * upstream reads it as JSON all the same.
+         */
+        final boolean jsonBody;
+
+        Call(String inputField, boolean jsonBody) {
             this.inputField = inputField;
+            this.jsonBody = jsonBody;
         }
 
         static Call of(String path) {
