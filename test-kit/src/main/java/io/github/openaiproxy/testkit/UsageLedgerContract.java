@@ -278,6 +278,33 @@ public abstract class UsageLedgerContract {
         }
     }
 
+    /**
+     * Lone surrogates (a client's JSON escape {@code "\\ud800"} in a model name) are kept as U+FFFD, in the same
+     * batch as an ordinary row: two such names are one daily group, as they are one string once stored, and the
+     * batch is written whole (PostgreSQL cannot store a lone surrogate; two names it stored alike once failed the
+     * daily upsert, and every row of the batch was lost).
+     */
+    @Test
+    void loneSurrogatesAreKeptAsReplacementCharactersWithTheRestOfTheBatch() {
+        String tag = tag();
+        Instant at = daysAgo(1).plusSeconds(11);
+        write(List.of(
+                row(at, "key_" + tag, null, "keys", "x\ud800", 1, 2, 3),
+                row(at, "key_" + tag, null, "keys", "x\udbff", 1, 2, 3),
+                row(at, "key_" + tag, null, "keys", "y\udc00\ud83d\ude00", 1, 2, 3),
+                row(at, "key_" + tag, null, "keys", "gpt-4o", 10, 20, 30)));
+        for (UsageQuery q : List.of(
+                UsageQuery.of(daysAgo(2), daysAgo(0), UsageQuery.By.MODEL), // the daily rows
+                UsageQuery.of(at, at.plusSeconds(1), UsageQuery.By.MODEL))) { // the raw rows
+            assertThat(queries().summarize(q.withKeyId("key_" + tag)))
+                    .extracting(UsageSummary::group, UsageSummary::requests)
+                    .containsExactlyInAnyOrder(
+                            org.assertj.core.groups.Tuple.tuple("x\ufffd-2024-08-06", 2L),
+                            org.assertj.core.groups.Tuple.tuple("y\ufffd\ud83d\ude00-2024-08-06", 1L),
+                            org.assertj.core.groups.Tuple.tuple("gpt-4o-2024-08-06", 1L));
+        }
+    }
+
     /** What a store keeps of {@code s}: its first {@code max} characters, NUL as U+FFFD. */
     private static String cut(String s, int max) {
         String c = s.substring(0, Math.min(max, s.length()));

@@ -20,15 +20,39 @@ final class LedgerRows {
     private LedgerRows() {}
 
     /**
-     * {@code s} cut to {@code max} characters, each NUL replaced by U+FFFD; {@code null} stays {@code null}. No
-     * PostgreSQL text can hold a NUL: one in a model name must not fail the whole batch it is written in.
+     * {@code s} cut to {@code max} characters, each NUL and each lone surrogate (a pair the cut split included)
+     * replaced by U+FFFD; {@code null} stays {@code null}. No PostgreSQL text can hold either (the driver writes a
+     * lone surrogate as {@code ?}, so two names would become one daily row and the batch's upsert would fail): a
+     * client's model name must not fail the batch its row is written in, other callers' rows with it.
      */
     static String clip(String s, int max) {
         if (s == null) {
             return null;
         }
         String cut = s.length() <= max ? s : s.substring(0, max);
-        return cut.indexOf('\u0000') < 0 ? cut : cut.replace('\u0000', '\uFFFD');
+        int n = cut.length();
+        for (int i = 0; i < n; i++) {
+            char c = cut.charAt(i);
+            if (c == 0 || Character.isSurrogate(c)) {
+                return storable(cut, i); // rare: copied only then
+            }
+        }
+        return cut;
+    }
+
+    /** {@code s} with its NULs and lone surrogates from {@code from} on replaced by U+FFFD. */
+    private static String storable(String s, int from) {
+        int n = s.length();
+        StringBuilder b = new StringBuilder(n).append(s, 0, from);
+        for (int i = from; i < n; i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+                b.append(c).append(s.charAt(++i));
+            } else {
+                b.append(c == 0 || Character.isSurrogate(c) ? '\uFFFD' : c);
+            }
+        }
+        return b.toString();
     }
 
     /** The model a row is counted under: the one that answered, else the one asked for. */
