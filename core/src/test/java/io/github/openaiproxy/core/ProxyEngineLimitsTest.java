@@ -259,6 +259,29 @@ class ProxyEngineLimitsTest {
         assertThat(upstreamCalls()).isEqualTo(1);
     }
 
+    @Test
+    void dallEUnderACostBudgetOrATokenLimitIsChargedItsImagePrice() {
+        // DALL-E has image prices only; the estimate counts its prompt's tokens, which must not make it unpriced.
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(okJson("{\"created\":1,\"data\":[{\"url\":\"https://example.com/a.png\"}]}")));
+        String image = "{\"model\":\"dall-e-3\",\"prompt\":\"a red cat on a mat\",\"size\":\"1024x1024\"}";
+        for (Map<String, String> policy : List.of(
+                Map.of("policies.anonymous.cost-per-day", "10"),
+                Map.of("policies.anonymous.tokens-per-day", "100000"))) {
+            ledger.clear();
+            ProxyEngine engine = engine(policy);
+
+            Answer a = send(engine, chat("/v1/images/generations", image));
+
+            assertThat(a.status()).as(policy + ": " + a.text()).isEqualTo(200);
+            assertThat(ledger)
+                    .as(policy.toString())
+                    .singleElement()
+                    .satisfies(r -> assertThat(r.costNanoUsd()).isEqualTo(40_000_000L));
+        }
+    }
+
     /** A chat for a model no price table knows (a self-hosted one). */
     private static ProxyRequest.Builder unpricedChat() {
         return chat("/v1/chat/completions", CHAT.replace("gpt-4o-mini", "acme-local-7b") + "}");

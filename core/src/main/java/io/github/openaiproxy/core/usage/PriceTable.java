@@ -131,7 +131,8 @@ public final class PriceTable {
      * The cost of {@code usage} on {@code model} in nano-dollars (10^-9 USD), rounded up; empty when the model
      * has no price. Input tokens not served from the cache are priced at the input price, cached ones at the
      * cached price, output tokens at the output price. Images are priced by {@code size} and {@code quality}
-     * when the answer has no token usage (DALL-E). Nothing used costs 0.
+     * when the answer has no output tokens, and alone for a model priced only per image (DALL-E, whatever input
+     * tokens the usage holds). Nothing used costs 0.
      */
     public OptionalLong costNanoUsd(String model, TokenUsage usage, String size, String quality) {
         return costNanoUsd(model, usage, size, quality, false);
@@ -146,7 +147,11 @@ public final class PriceTable {
         long cached = Math.min(in, Math.max(0, usage.cachedInputTokens()));
         long out = Math.max(0, usage.outputTokens());
         BigDecimal nanos = BigDecimal.ZERO;
-        if (in > 0 || out > 0) {
+        // DALL-E is billed per image alone: the tokens of its prompt (an estimate counts them) cost nothing, and
+        // must not make a model without token prices (or with only the configured default's) look unpriced.
+        boolean perImage =
+                usage.images() > 0 && resolve(models.keySet(), model) == null && resolve(imageModels, model) != null;
+        if (!perImage && (in > 0 || out > 0)) {
             ModelPrice p = priceOf(model, orDefault);
             if (p == null) {
                 return OptionalLong.empty();
@@ -157,7 +162,7 @@ public final class PriceTable {
                     .add(p.output().multiply(BigDecimal.valueOf(out)));
             nanos = nanos.add(dollarsPerMillionTimesTokens.multiply(NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION));
         }
-        if (usage.images() > 0 && out == 0) {
+        if (usage.images() > 0 && (out == 0 || perImage)) {
             Optional<BigDecimal> each = imagePrice(model, quality, size);
             if (each.isEmpty()) {
                 return OptionalLong.empty();

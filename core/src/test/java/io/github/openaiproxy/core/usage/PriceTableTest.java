@@ -162,6 +162,21 @@ class PriceTableTest {
     }
 
     @Test
+    void aModelPricedOnlyPerImageIsPricedByItsImagesWhateverInputTokensTheUsageHolds() {
+        // An estimate (or a tap) counts the prompt's tokens; DALL-E bills the image alone.
+        TokenUsage promptAndImage = new TokenUsage(12, 0, 0, 0, 1);
+        assertThat(SHIPPED.costNanoUsd("dall-e-3", promptAndImage, "1024x1024", null))
+                .isEqualTo(OptionalLong.of(40_000_000));
+        // Nor does a configured default price for unpriced tokens apply to it.
+        PriceTable withDefault = configured(Map.of("limits.default-price", "100/100/100"));
+        assertThat(withDefault.costNanoUsd("dall-e-3", promptAndImage, "1024x1024", null, true))
+                .isEqualTo(OptionalLong.of(40_000_000));
+        // Without images the tokens of a model without token prices are still unpriced.
+        assertThat(SHIPPED.costNanoUsd("dall-e-3", new TokenUsage(12, 0, 0, 0, 0), null, null))
+                .isEmpty();
+    }
+
+    @Test
     void anImageAnswerWithTokenUsageIsPricedByItsTokens() {
         // gpt-image-1: 50 text tokens in at $5/M, 1056 image tokens out at $40/M
         assertThat(SHIPPED.costNanoUsd("gpt-image-1", new TokenUsage(50, 0, 1056, 0, 1), "1024x1024", "medium"))
