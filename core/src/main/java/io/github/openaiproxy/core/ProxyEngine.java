@@ -340,7 +340,7 @@ public final class ProxyEngine implements AutoCloseable {
     public boolean serves(String method, String path, String preflightMethod) {
         return routes.match(path)
                 .map(route -> {
-                    String m = method.toUpperCase(java.util.Locale.ROOT);
+                    String m = method; // case-sensitive, as the engine routes it
                     if (m.equals("OPTIONS")) {
                         return preflightMethod != null
                                 && route.methods()

@@ -142,7 +142,9 @@ public final class ProxyRequest {
         private Flow.Publisher<ByteBuffer> body = Bodies.emptyRequest();
 
         private Builder(String method, String path) {
-            this.method = Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT);
+            // As sent: methods are case-sensitive (RFC 9110), and a container's security constraint on POST does
+            // not cover "post"; an engine that served "post" as POST would let it around the constraint.
+            this.method = Objects.requireNonNull(method, "method");
             Objects.requireNonNull(path, "path");
             this.path = path.isEmpty() ? "/" : path;
         }

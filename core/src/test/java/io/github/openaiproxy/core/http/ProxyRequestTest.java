@@ -7,10 +7,10 @@ import org.junit.jupiter.api.Test;
 class ProxyRequestTest {
 
     @Test
-    void methodIsUpperCaseAndAnEmptyPathIsTheRoot() {
+    void methodIsKeptAsSentAndAnEmptyPathIsTheRoot() {
         ProxyRequest r = ProxyRequest.builder("post", "").build();
 
-        assertThat(r.method()).isEqualTo("POST");
+        assertThat(r.method()).isEqualTo("post"); // methods are case-sensitive: "post" is not POST
         assertThat(r.path()).isEqualTo("/");
     }
 
