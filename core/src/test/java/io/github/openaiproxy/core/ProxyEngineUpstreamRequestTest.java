@@ -202,6 +202,52 @@ class ProxyEngineUpstreamRequestTest {
     }
 
     @Test
+    void theUpstreamIsAskedForAnswersUncompressed() {
+        send(engine, post("/v1/chat/completions", CHAT).header("Accept-Encoding", "gzip, br"));
+
+        assertThat(onlyUpstreamRequest().getHeader("Accept-Encoding")).isEqualTo("identity");
+    }
+
+    @Test
+    void anAnswerCompressedAllTheSameIsRelayedWithItsCoding() throws Exception {
+        java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream gzip = new java.util.zip.GZIPOutputStream(zipped)) {
+            gzip.write(CHAT_COMPLETION.getBytes(StandardCharsets.UTF_8));
+        }
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withHeader("Content-Encoding", "gzip")
+                                .withBody(zipped.toByteArray())));
+
+        Answer a = send(engine, post("/v1/chat/completions", CHAT));
+
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.header("Content-Encoding")).isEqualTo("gzip");
+        try (java.util.zip.GZIPInputStream in = new java.util.zip.GZIPInputStream(
+                new java.io.ByteArrayInputStream(a.body().bytes()))) {
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(CHAT_COMPLETION);
+        }
+    }
+
+    @Test
+    void anUpstreamErrorKeepsTheSdksRetryHint() {
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                                .withStatus(500)
+                                .withHeader("Content-Type", "application/json")
+                                .withHeader("x-should-retry", "false")
+                                .withBody("{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}")));
+
+        Answer a = send(engine, post("/v1/chat/completions", CHAT));
+
+        assertThat(a.status()).isEqualTo(500);
+        assertThat(a.header("x-should-retry")).isEqualTo("false");
+    }
+
+    @Test
     void organizationAndProjectAreSentWhenConfigured() {
         engine.close();
         engine = ProxyEngine.create(config(upstream.baseUrl(), client)

@@ -39,9 +39,14 @@ public final class ResponseRelay implements AutoCloseable {
     static final int PREFETCH_LIMIT = 256 * 1024;
     /** Upstream error bodies are read up to this size; OpenAI's are a few hundred bytes. */
     static final int MAX_ERROR_BODY = 256 * 1024;
-    /** Upstream headers worth passing on: request id, processing time and rate limits. */
-    private static final List<String> RELAYED =
-            List.of("x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms");
+    /** Upstream headers worth passing on: request id, processing time, rate limits and the SDKs' retry hints. */
+    private static final List<String> RELAYED = List.of(
+            "x-request-id",
+            "openai-processing-ms",
+            "openai-version",
+            "retry-after",
+            "retry-after-ms",
+            "x-should-retry");
 
     private final int maxEventSize;
     private final IdleWatch idle;
@@ -105,6 +110,11 @@ public final class ResponseRelay implements AutoCloseable {
         copyRelayed(upstream.headers(), h);
         String contentType = upstreamType(upstream);
         h.set("Content-Type", contentType);
+        String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
+        if (encoding != null && !isEventStream(contentType)) {
+            // Asked for none, a server compressed all the same: the bytes pass as they are, so the coding with them.
+            h.set("Content-Encoding", encoding);
+        }
         if (isEventStream(contentType)) {
             h.set("Cache-Control", "no-cache");
             h.set("X-Accel-Buffering", "no");

@@ -131,6 +131,7 @@ public final class NamedUpstreamRequests {
             connection.project().ifPresent(p -> h.set("OpenAI-Project", p));
         }
         h.set("User-Agent", USER_AGENT);
+        h.set("Accept-Encoding", UpstreamRequests.IDENTITY); // see UpstreamRequests
         if (body.length > 0) {
             h.set("Content-Type", orElse(HeaderMap.first(clientHeaders, "content-type"), "application/json"));
         }

@@ -20,6 +20,12 @@ public final class UpstreamRequests {
     /** Client headers relayed to the upstream on the pass-through routes. */
     static final List<String> FORWARDED = List.of("openai-beta", "idempotency-key", "content-encoding");
 
+    /**
+     * The upstream is asked for answers as they are: the proxy decodes none (it reads a stream's events, an
+     * answer's usage, an error's message), and without the header a server may pick any coding (RFC 9110).
+     */
+    static final String IDENTITY = "identity";
+
     private static final String USER_AGENT = "openai-proxy-java";
 
     /** Upstream addresses without a query, by path, so that a route's address is parsed once. */
@@ -144,6 +150,7 @@ public final class UpstreamRequests {
         HeaderMap h = new HeaderMap();
         h.set("Authorization", bearer(key));
         h.set("User-Agent", USER_AGENT);
+        h.set("Accept-Encoding", IDENTITY);
         config.organization().ifPresent(o -> h.set("OpenAI-Organization", o));
         config.project().ifPresent(p -> h.set("OpenAI-Project", p));
         return h;
