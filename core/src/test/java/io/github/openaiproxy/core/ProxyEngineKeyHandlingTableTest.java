@@ -62,6 +62,7 @@ class ProxyEngineKeyHandlingTableTest {
             "user-agent",
             "content-type",
             "accept",
+            "accept-encoding", // always identity, the proxy's own (ProxyEngineUpstreamRequestTest)
             "content-length",
             "host",
             "openai-organization",

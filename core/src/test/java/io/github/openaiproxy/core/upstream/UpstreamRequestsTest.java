@@ -83,6 +83,7 @@ class UpstreamRequestsTest {
                 .containsExactlyInAnyOrder(
                         "authorization",
                         "user-agent",
+                        "accept-encoding",
                         "openai-organization",
                         "openai-project",
                         "content-type",
