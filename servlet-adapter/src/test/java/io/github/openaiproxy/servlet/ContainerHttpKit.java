@@ -105,7 +105,14 @@ abstract class ContainerHttpKit {
         LoggedRequest sent = Upstream.onlyRequest(upstream());
         assertThat(sent.getHeader("Authorization")).isEqualTo("Bearer " + SERVER_KEY);
         assertThat(Upstream.headerNames(sent))
-                .isSubsetOf(Set.of("authorization", "user-agent", "content-type", "accept", "content-length", "host"));
+                .isSubsetOf(Set.of(
+                        "authorization",
+                        "user-agent",
+                        "content-type",
+                        "accept",
+                        "accept-encoding",
+                        "content-length",
+                        "host"));
     }
 
     @Test

@@ -43,6 +43,7 @@ class KeyHandlingHttpTest {
             "user-agent",
             "content-type",
             "accept",
+            "accept-encoding", // always identity, the proxy's own
             "content-length",
             "host",
             "openai-organization",
