@@ -33,8 +33,9 @@ import java.util.concurrent.CompletableFuture;
 public final class ResponseRelay implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ResponseRelay.class.getName());
     /**
-     * Non-streamed bodies up to this size are read whole before the response is committed (exact length,
-     * and a clean 502 if the upstream breaks off); longer ones are streamed.
+     * Non-streamed JSON bodies up to this size are read whole before the response is committed (exact length,
+     * and a clean 502 if the upstream breaks off); longer ones, and other types from their first bytes, are
+     * streamed.
      */
     static final int PREFETCH_LIMIT = 256 * 1024;
     /** Upstream error bodies are read up to this size; OpenAI's are a few hundred bytes. */
@@ -121,7 +122,10 @@ public final class ResponseRelay implements AutoCloseable {
             return CompletableFuture.completedFuture(
                     new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize, idle), true));
         }
-        return Prefetch.read(upstream.body(), PREFETCH_LIMIT, idle).thenApply(read -> {
+        // JSON is read whole when small (an exact length, a clean 502 if the upstream breaks off, and what sessions
+        // and image storage read); other bodies (speech audio, a file's bytes) start with their first bytes.
+        int prefetch = isJsonOrEventStream(upstream) ? PREFETCH_LIMIT : 0;
+        return Prefetch.read(upstream.body(), prefetch, idle).thenApply(read -> {
             if (read instanceof Prefetch.Outcome.Whole whole) {
                 h.set("Content-Length", Integer.toString(whole.bytes().length));
                 return ProxyResponse.of(status, h.build(), whole.bytes());
