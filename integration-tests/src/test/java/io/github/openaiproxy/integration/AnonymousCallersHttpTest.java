@@ -98,12 +98,26 @@ class AnonymousCallersHttpTest {
         assertThat(seen.get().subject())
                 .as("the first untrusted hop from the right")
                 .isEqualTo("203.0.113.5");
-        chat("Forwarded", "for=198.51.100.1, for=\"[2001:db8::17]:4711\";proto=https");
-        assertThat(seen.get().subject()).isEqualTo("2001:db8:0:0:0:0:0:17");
         chat("X-Forwarded-For", "unknown");
         assertThat(seen.get().subject())
                 .as("no address: the trusted peer itself")
                 .isEqualTo("127.0.0.1");
+        chat("Forwarded", "for=198.51.100.1");
+        assertThat(seen.get().subject())
+                .as("not the header these proxies write: as the client sent it, never read")
+                .isEqualTo("127.0.0.1");
+    }
+
+    @Test
+    void behindProxiesWritingForwardedItIsTheOnlyHeaderRead() {
+        start(AccessConfig.DEFAULTS
+                .withTrustedProxies(List.of("127.0.0.1", "10.0.0.0/8"))
+                .withForwardedHeader(AccessConfig.ForwardedHeader.FORWARDED));
+
+        chat("Forwarded", "for=198.51.100.1, for=\"[2001:db8::17]:4711\";proto=https");
+        assertThat(seen.get().subject()).isEqualTo("2001:db8:0:0:0:0:0:17");
+        chat("Forwarded", "for=198.51.100.1", "X-Forwarded-For", "203.0.113.99");
+        assertThat(seen.get().subject()).isEqualTo("198.51.100.1");
     }
 
     private HttpResponse<String> chat(String... headers) {

@@ -17,6 +17,7 @@ import java.util.Objects;
  * @param policies the configured policies by name (the three defaults always present)
  * @param declaredKeys proxy keys declared in configuration as hashes
  * @param admin the admin API
+ * @param forwardedHeader the one forwarding header the trusted proxies write ({@code access.forwarded-header})
  */
 public record AccessConfig(
         Anonymous anonymous,
@@ -25,10 +26,43 @@ public record AccessConfig(
         Map<String, String> rolePolicies,
         Map<String, Policy> policies,
         List<ProxyKey> declaredKeys,
-        Admin admin) {
+        Admin admin,
+        ForwardedHeader forwardedHeader) {
     /** The seed's behaviour: anyone may call, under the unrestricted default policies. */
     public static final AccessConfig DEFAULTS =
             new AccessConfig(Anonymous.ALLOW, List.of(), null, Map.of(), Map.of(), List.of(), Admin.OFF);
+
+    /** The configuration without a choice of forwarding header: {@link ForwardedHeader#X_FORWARDED_FOR}. */
+    public AccessConfig(
+            Anonymous anonymous,
+            List<String> trustedProxies,
+            Jwt jwt,
+            Map<String, String> rolePolicies,
+            Map<String, Policy> policies,
+            List<ProxyKey> declaredKeys,
+            Admin admin) {
+        this(
+                anonymous,
+                trustedProxies,
+                jwt,
+                rolePolicies,
+                policies,
+                declaredKeys,
+                admin,
+                ForwardedHeader.X_FORWARDED_FOR);
+    }
+
+    /**
+     * The header a trusted proxy writes the client's address in. Only that one is read: a proxy passes on the
+     * other as the client sent it, so a client behind a proxy that appends to {@code X-Forwarded-For} could
+     * otherwise name any address in {@code Forwarded}, and get a fresh anonymous rate limit with each.
+     */
+    public enum ForwardedHeader {
+        /** {@code X-Forwarded-For} (nginx, HAProxy, AWS and Google load balancers, most ingress controllers). */
+        X_FORWARDED_FOR,
+        /** {@code Forwarded} (RFC 7239), its {@code for=} parameters. */
+        FORWARDED
+    }
 
     /** What a caller without a credential may do. */
     public enum Anonymous {
@@ -117,12 +151,13 @@ public record AccessConfig(
 
     /** This configuration with other keys declared in configuration ({@code access.keys}). */
     public AccessConfig withDeclaredKeys(List<ProxyKey> keys) {
-        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, keys, admin);
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, keys, admin, forwardedHeader);
     }
 
     /** This configuration with another admin API ({@code admin.*}). */
     public AccessConfig withAdmin(Admin newAdmin) {
-        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, newAdmin);
+        return new AccessConfig(
+                anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, newAdmin, forwardedHeader);
     }
 
     public AccessConfig {
@@ -138,33 +173,43 @@ public record AccessConfig(
         policies = java.util.Collections.unmodifiableMap(all);
         declaredKeys = List.copyOf(declaredKeys);
         Objects.requireNonNull(admin, "admin");
+        Objects.requireNonNull(forwardedHeader, "forwardedHeader");
     }
 
     /** The same with these configured policies (the three defaults are added when missing). */
     public AccessConfig withPolicies(Map<String, Policy> policies) {
-        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+        return new AccessConfig(
+                anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin, forwardedHeader);
     }
 
     /** The same with these roles mapped to policies, in order. */
     public AccessConfig withRolePolicies(Map<String, String> rolePolicies) {
-        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+        return new AccessConfig(
+                anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin, forwardedHeader);
     }
 
     // Identity settings (access.anonymous, access.trusted-proxies, access.jwt.*).
 
     /** The same, with what callers without a credential may do. */
     public AccessConfig withAnonymous(Anonymous value) {
-        return new AccessConfig(value, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin);
+        return new AccessConfig(
+                value, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin, forwardedHeader);
     }
 
     /** The same, with these trusted proxies (CIDR ranges or single addresses). */
     public AccessConfig withTrustedProxies(List<String> value) {
-        return new AccessConfig(anonymous, value, jwt, rolePolicies, policies, declaredKeys, admin);
+        return new AccessConfig(anonymous, value, jwt, rolePolicies, policies, declaredKeys, admin, forwardedHeader);
+    }
+
+    /** The same, reading the client's address from this header of a trusted proxy. */
+    public AccessConfig withForwardedHeader(ForwardedHeader value) {
+        return new AccessConfig(anonymous, trustedProxies, jwt, rolePolicies, policies, declaredKeys, admin, value);
     }
 
     /** The same, with this JWT issuer ({@code null}: none). */
     public AccessConfig withJwt(Jwt value) {
-        return new AccessConfig(anonymous, trustedProxies, value, rolePolicies, policies, declaredKeys, admin);
+        return new AccessConfig(
+                anonymous, trustedProxies, value, rolePolicies, policies, declaredKeys, admin, forwardedHeader);
     }
 
     /**

@@ -9,19 +9,21 @@ import java.util.Locale;
 
 /**
  * The address an anonymous caller is known by. The connection's peer, unless the peer is one of the
- * configured trusted proxies ({@code access.trusted-proxies}): then the forwarding headers it added are
+ * configured trusted proxies ({@code access.trusted-proxies}): then the forwarding header they write is
  * believed, walking the chain from the right (the hop nearest to us) and skipping trusted hops, so the first
- * untrusted address is the client. A client can prepend anything to {@code X-Forwarded-For}; only what a
- * trusted proxy appended counts. {@code Forwarded} (RFC 7239) is read when present, else
- * {@code X-Forwarded-For}.
+ * untrusted address is the client. A client can prepend anything to the header; only what a trusted proxy
+ * appended counts. Only the one header the proxies write is read ({@code access.forwarded-header}: {@code
+ * X-Forwarded-For}, or {@code Forwarded} of RFC 7239): the other reaches us as the client sent it.
  *
  * <p>Addresses are parsed as literals only, never resolved: a header cannot make the proxy look up a name.
  */
 final class ClientAddress {
     private final List<Cidr> trusted;
+    private final boolean rfc7239;
 
-    ClientAddress(List<String> trustedProxies) {
+    ClientAddress(List<String> trustedProxies, AccessConfig.ForwardedHeader header) {
         this.trusted = trustedProxies.stream().map(Cidr::parse).toList();
+        this.rfc7239 = header == AccessConfig.ForwardedHeader.FORWARDED;
     }
 
     /** The caller's address, or {@code null} when the adapter gave none. */
@@ -34,10 +36,7 @@ final class ClientAddress {
         if (peerBytes == null || !isTrusted(peerBytes)) {
             return peer;
         }
-        List<String> forwarded = request.headers().allValues("Forwarded");
-        List<String> chain = forwarded.isEmpty()
-                ? hops(request.headers().allValues("X-Forwarded-For"), false)
-                : hops(forwarded, true);
+        List<String> chain = hops(request.headers().allValues(rfc7239 ? "Forwarded" : "X-Forwarded-For"), rfc7239);
         String last = peer;
         for (int i = chain.size() - 1; i >= 0; i--) {
             String hop = chain.get(i);

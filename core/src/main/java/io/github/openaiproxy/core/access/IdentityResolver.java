@@ -51,7 +51,7 @@ public final class IdentityResolver {
             list.add(jwt);
         }
         this.sources = list.toArray(IdentitySource[]::new);
-        this.addresses = new ClientAddress(access.trustedProxies());
+        this.addresses = new ClientAddress(access.trustedProxies(), access.forwardedHeader());
         this.anonymousAllowed = access.anonymous() == AccessConfig.Anonymous.ALLOW;
         this.description = describe(access, keys, keyStore, jwt, applicationSources.size());
     }

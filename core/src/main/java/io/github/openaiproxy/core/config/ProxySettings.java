@@ -298,7 +298,14 @@ public final class ProxySettings {
                     "access.trusted-proxies",
                     Setting.Type.LIST,
                     null,
-                    "Proxies (CIDR ranges or addresses) whose X-Forwarded-For / Forwarded is believed; none: the peer."),
+                    "Proxies (CIDR ranges or addresses) whose forwarding header is believed; none: the peer."),
+            Setting.oneOf(
+                    "access.forwarded-header",
+                    "x-forwarded-for",
+                    "The header the trusted proxies write the client's address in (only it is read): x-forwarded-for"
+                            + " or forwarded (RFC 7239).",
+                    "x-forwarded-for",
+                    "forwarded"),
             Setting.string("access.jwt.issuer", null, "The OpenID Connect issuer whose bearer JWTs identify users."),
             Setting.string("access.jwt.audience", null, "The audience every accepted JWT must include."),
             Setting.of("access.jwt.jwks-url", Setting.Type.URL, null, "Where the issuer publishes its signing keys."),
@@ -620,6 +627,13 @@ public final class ProxySettings {
                 b,
                 "access.trusted-proxies",
                 (c, v) -> c.access(c.build().access().withTrustedProxies(v)));
+        this.<String>set(
+                b,
+                "access.forwarded-header",
+                (c, v) -> c.access(c.build()
+                        .access()
+                        .withForwardedHeader(AccessConfig.ForwardedHeader.valueOf(
+                                v.toUpperCase(java.util.Locale.ROOT).replace('-', '_')))));
         List<String> jwtKeys = List.of("access.jwt.issuer", "access.jwt.audience", "access.jwt.jwks-url");
         List<String> values = jwtKeys.stream().map(k -> binder.<String>value(k)).toList();
         if (values.stream().anyMatch(java.util.Objects::nonNull)) {

@@ -9,11 +9,15 @@ import org.junit.jupiter.api.Test;
 
 /** Which address an anonymous caller is known by, behind trusted proxies or not. */
 class ClientAddressTest {
-    private final ClientAddress behindProxies = new ClientAddress(List.of("10.0.0.0/8", "2001:db8:ffff::/48"));
+    private static final List<String> PROXIES = List.of("10.0.0.0/8", "2001:db8:ffff::/48");
+    private final ClientAddress behindProxies =
+            new ClientAddress(PROXIES, AccessConfig.ForwardedHeader.X_FORWARDED_FOR);
+    private final ClientAddress behindRfc7239Proxies =
+            new ClientAddress(PROXIES, AccessConfig.ForwardedHeader.FORWARDED);
 
     @Test
     void withoutTrustedProxiesThePeerIsTheCallerWhateverTheHeadersSay() {
-        ClientAddress none = new ClientAddress(List.of());
+        ClientAddress none = new ClientAddress(List.of(), AccessConfig.ForwardedHeader.X_FORWARDED_FOR);
         assertThat(none.of(
                         request("10.0.0.1").header("X-Forwarded-For", "1.2.3.4").build()))
                 .isEqualTo("10.0.0.1");
@@ -30,8 +34,31 @@ class ClientAddressTest {
         assertThat(of("2001:db8:ffff::1", "X-Forwarded-For", "[2001:db8::5]:443"))
                 .isEqualTo("2001:db8:0:0:0:0:0:5");
         assertThat(of("10.0.0.1", "X-Forwarded-For", "192.0.2.1:8080")).isEqualTo("192.0.2.1");
-        assertThat(of("10.0.0.1", "Forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43"))
+        assertThat(behindRfc7239Proxies.of(request("10.0.0.1")
+                        .header("Forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")
+                        .build()))
                 .isEqualTo("192.0.2.60");
+    }
+
+    @Test
+    void onlyTheHeaderTheProxiesWriteIsRead() {
+        // nginx appends the client to X-Forwarded-For and passes the client's own Forwarded on untouched.
+        ProxyRequest behindNginx = request("10.0.0.1")
+                .header("X-Forwarded-For", "203.0.113.5")
+                .header("Forwarded", "for=198.51.100.77")
+                .build();
+        assertThat(behindProxies.of(behindNginx)).isEqualTo("203.0.113.5");
+        // A proxy writing Forwarded passes a client's X-Forwarded-For on untouched.
+        ProxyRequest behindRfc7239 = request("10.0.0.1")
+                .header("Forwarded", "for=203.0.113.5")
+                .header("X-Forwarded-For", "198.51.100.77")
+                .build();
+        assertThat(behindRfc7239Proxies.of(behindRfc7239)).isEqualTo("203.0.113.5");
+        // The header the proxies do not write is never read, even alone.
+        assertThat(behindProxies.of(request("10.0.0.1")
+                        .header("Forwarded", "for=198.51.100.77")
+                        .build()))
+                .isEqualTo("10.0.0.1");
     }
 
     @Test
@@ -41,7 +68,10 @@ class ClientAddressTest {
                 .isEqualTo("10.0.0.1");
         assertThat(of("10.0.0.1", "X-Forwarded-For", "1.2.3.4, 999.1.1.1")).isEqualTo("10.0.0.1");
         assertThat(of("10.0.0.1", "X-Forwarded-For", "")).isEqualTo("10.0.0.1");
-        assertThat(of("10.0.0.1", "Forwarded", "for=_hidden, for=unknown")).isEqualTo("10.0.0.1");
+        assertThat(behindRfc7239Proxies.of(request("10.0.0.1")
+                        .header("Forwarded", "for=_hidden, for=unknown")
+                        .build()))
+                .isEqualTo("10.0.0.1");
         assertThat(of("10.0.0.1", "X-Forwarded-For", "fe80::1%eth0")).isEqualTo("10.0.0.1");
     }
 

@@ -1162,6 +1162,12 @@ public class OpenAiProxyProperties {
          */
         private List<String> trustedProxies = new ArrayList<>();
 
+        /**
+         * The header the trusted proxies write the client's address in, the only one read: 'x-forwarded-for' or
+         * 'forwarded' (RFC 7239). A proxy passes the other on as the client sent it.
+         */
+        private AccessConfig.ForwardedHeader forwardedHeader = AccessConfig.ForwardedHeader.X_FORWARDED_FOR;
+
         private final Jwt jwt = new Jwt();
 
         public AccessConfig.Anonymous getAnonymous() {
@@ -1178,6 +1184,14 @@ public class OpenAiProxyProperties {
 
         public void setTrustedProxies(List<String> trustedProxies) {
             this.trustedProxies = trustedProxies;
+        }
+
+        public AccessConfig.ForwardedHeader getForwardedHeader() {
+            return forwardedHeader;
+        }
+
+        public void setForwardedHeader(AccessConfig.ForwardedHeader forwardedHeader) {
+            this.forwardedHeader = forwardedHeader;
         }
 
         public Jwt getJwt() {

@@ -150,7 +150,7 @@ public final class OpenAiProxySettings {
             return String.join(",", list.stream().map(String::valueOf).toList());
         }
         if (value instanceof Enum<?> e) {
-            return e.name().toLowerCase(Locale.ROOT);
+            return e.name().toLowerCase(Locale.ROOT).replace('_', '-'); // X_FORWARDED_FOR: x-forwarded-for
         }
         if (value instanceof BigDecimal d) {
             return d.toPlainString();

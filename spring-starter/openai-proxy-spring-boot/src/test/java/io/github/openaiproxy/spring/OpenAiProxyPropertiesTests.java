@@ -81,6 +81,7 @@ class OpenAiProxyPropertiesTests {
         AccessConfig access = AccessConfig.DEFAULTS;
         assertThat(properties.getAccess().getAnonymous()).isEqualTo(access.anonymous());
         assertThat(properties.getAccess().getTrustedProxies()).isEqualTo(access.trustedProxies());
+        assertThat(properties.getAccess().getForwardedHeader()).isEqualTo(access.forwardedHeader());
         assertThat(properties.getAccess().getJwt().getIssuer()).isNull();
         assertThat(properties.getAccess().getJwt().getAudience()).isNull();
         assertThat(properties.getAccess().getJwt().getJwksUrl()).isNull();
@@ -220,6 +221,13 @@ class OpenAiProxyPropertiesTests {
 
         assertThat(mapped.anonymous()).isEqualTo(AccessConfig.Anonymous.DENY);
         assertThat(mapped.trustedProxies()).containsExactly("10.0.0.0/8", "::1");
+        assertThat(mapped.forwardedHeader()).isEqualTo(AccessConfig.ForwardedHeader.X_FORWARDED_FOR);
+        properties.getAccess().setForwardedHeader(AccessConfig.ForwardedHeader.FORWARDED);
+        assertThat(OpenAiProxyPropertiesAdapter.toBuilder(properties)
+                        .build()
+                        .access()
+                        .forwardedHeader())
+                .isEqualTo(AccessConfig.ForwardedHeader.FORWARDED);
         assertThat(mapped.jwt())
                 .isEqualTo(new AccessConfig.Jwt(
                         "https://login.example.com", "chat", "https://login.example.com/jwks.json"));
