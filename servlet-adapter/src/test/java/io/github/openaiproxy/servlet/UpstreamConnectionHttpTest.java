@@ -140,10 +140,32 @@ class UpstreamConnectionHttpTest {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(JSON.readTree(r.body()).path("model").asText()).isEqualTo("gpt-4o");
         LoggedRequest sent = Upstream.onlyRequest(first);
-        assertThat(sent.getUrl()).isEqualTo("/openai/v1/chat/completions"); // no client query, no api-version
+        // The client's query goes on (v1 takes OpenAI's: a list's after and limit); no api-version is configured.
+        assertThat(sent.getUrl()).isEqualTo("/openai/v1/chat/completions?x=1");
         assertThat(sent.getHeader("api-key")).isEqualTo(KEY);
         assertThat(Upstream.headerNames(sent)).doesNotContain("authorization");
         assertThat(JSON.readTree(sent.getBodyAsString()).path("model").asText()).isEqualTo("prod-gpt4o");
+    }
+
+    @Test
+    void azuresV1FormGetsTheConfiguredVersionThenTheClientsQueryWithoutAVersionOfItsOwn() {
+        first.stubFor(post(urlPathEqualTo("/openai/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"prod-gpt4o\",\"choices\":[]}")));
+        start(
+                "upstreams.azure.kind", "azure",
+                "upstreams.azure.azure-api", "v1",
+                "upstreams.azure.api-version", "preview",
+                "upstreams.azure.base-url", first.baseUrl(),
+                "upstreams.azure.keys", KEY,
+                "upstreams.azure.aliases", "gpt-4o=prod-gpt4o");
+
+        HttpResponse<String> r = Http.postJson(
+                proxy.uri("/v1/chat/completions?api-version=2024-01-01&after=chatcmpl-9&limit=5"),
+                "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(first).getUrl())
+                .isEqualTo("/openai/v1/chat/completions?api-version=preview&after=chatcmpl-9&limit=5");
     }
 
     @ParameterizedTest

@@ -64,6 +64,25 @@ public final class NamedUpstreamRequests {
                 .orElse("");
     }
 
+    /**
+     * The query of Azure's v1 API: the configured {@code api-version}, then the client's own parameters (a list's
+     * {@code after} and {@code limit}, a retrieved response's {@code stream}) but for an {@code api-version} of its
+     * own, which the configuration decides.
+     */
+    private String v1Query(String rawQuery) {
+        if (rawQuery == null || rawQuery.isEmpty()) {
+            return azureQuery;
+        }
+        StringBuilder q = new StringBuilder(azureQuery);
+        for (String param : rawQuery.split("&")) {
+            if (param.isEmpty() || param.equals("api-version") || param.startsWith("api-version=")) {
+                continue;
+            }
+            q.append(q.length() == 0 ? '?' : '&').append(param);
+        }
+        return q.toString();
+    }
+
     /** The upstream these requests go to. */
     public NamedUpstream upstream() {
         return upstream;
@@ -89,7 +108,8 @@ public final class NamedUpstreamRequests {
      *
      * @param method the HTTP method
      * @param v1Path the OpenAI path, for example {@code /v1/chat/completions}
-     * @param rawQuery the client's raw query, or {@code null} (not sent to Azure, whose query is its version)
+     * @param rawQuery the client's raw query, or {@code null} (sent to Azure's v1 API after the version; not to its
+     *     deployments, whose query is its version)
      * @param clientHeaders the client's headers (only safe ones are copied)
      * @param body the body bytes
      * @param key the key to send, or {@code null} for a compatible server without auth
@@ -109,7 +129,7 @@ public final class NamedUpstreamRequests {
         if (upstream.kind() == NamedUpstream.Kind.AZURE) {
             if (connection.azureApi() == UpstreamConnection.AzureApi.V1) {
                 // <endpoint>/openai/v1/<operation>: no deployment in the path, api-version only when configured.
-                uri = URI.create(azureRoot + v1Path + azureQuery);
+                uri = URI.create(azureRoot + v1Path + v1Query(rawQuery));
             } else if (serves(v1Path, upstreamModel)) {
                 // The deployments form: NamedUpstream refuses an Azure upstream without api-version for it.
                 uri = URI.create(azureRoot + "/deployments/" + upstreamModel + v1Path.substring(3) + azureQuery);
