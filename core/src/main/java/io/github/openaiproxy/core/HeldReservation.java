@@ -200,6 +200,20 @@ final class HeldReservation {
         if (!done.compareAndSet(false, true)) {
             return;
         }
+        if (ctx.upstreamStatus == 0 && ctx.inFlight.cancelled()) {
+            // The client left while the upstream worked, before its answer: charged the input, estimated (the
+            // upstream has read it; refunding all would make a prompt free when cancelled at the right moment).
+            m = new Metered(
+                    new TokenUsage(estimate.inputTokens(), 0, 0, 0, 0),
+                    true,
+                    null,
+                    null,
+                    0,
+                    false,
+                    UsageRecord.Outcome.CLIENT_GONE,
+                    -1,
+                    m.endNanos());
+        }
         TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
         if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
             usage = withCountedInput(usage);
@@ -296,7 +310,7 @@ final class HeldReservation {
         // 0 when the upstream gave no answer (the proxy's 502/504): the call failed, whatever was relayed.
         int upstreamStatus = ctx.upstreamStatus;
         UsageRecord.Outcome outcome = m.outcome() == null ? UsageRecord.Outcome.COMPLETED : m.outcome();
-        if (upstreamStatus == 0) {
+        if (upstreamStatus == 0 && outcome != UsageRecord.Outcome.CLIENT_GONE) {
             outcome = UsageRecord.Outcome.UPSTREAM_FAILED;
         }
         return new UsageRecord(

@@ -465,7 +465,7 @@ final class LimitStep implements RequestStep {
         return answer.handle((r, error) -> {
             if (error != null) {
                 if (ctx.upstreamCalled) {
-                    held.settle(failed(ctx.request.method()), 500); // the lease goes back with it
+                    held.settle(failed(), 500); // the lease goes back with it
                 } else {
                     held.refund();
                 }
@@ -488,7 +488,7 @@ final class LimitStep implements RequestStep {
         });
     }
 
-    private static Metered failed(String method) {
+    private static Metered failed() {
         return new Metered(
                 TokenUsage.NONE,
                 false,

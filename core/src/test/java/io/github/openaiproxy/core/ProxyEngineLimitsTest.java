@@ -282,6 +282,44 @@ class ProxyEngineLimitsTest {
         }
     }
 
+    @Test
+    void aClientGoneWhileTheUpstreamWorkedIsChargedItsInput() throws Exception {
+        // Refunding everything would make a large prompt free when the client leaves at the right moment.
+        CompletableFuture<Void> called = new CompletableFuture<>();
+        UpstreamClient silent = new UpstreamClient() {
+            @Override
+            public CompletableFuture<UpstreamResponse> send(io.github.openaiproxy.core.upstream.UpstreamRequest r) {
+                called.complete(null);
+                return new CompletableFuture<>(); // never answers
+            }
+
+            @Override
+            public void close() {}
+        };
+        for (String policy : List.of("policies.anonymous.tokens-per-day", "policies.anonymous.requests-per-day")) {
+            ledger.clear();
+            ProxyEngine engine = engine(Map.of(policy, "1000000"), b -> b.upstreamClient(silent));
+            CompletableFuture<ProxyResponse> pending = engine.handle(chat(
+                            "/v1/chat/completions",
+                            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+                                    + "\"content\":\"" + "word ".repeat(2000) + "\"}]}")
+                    .build());
+            called.get(10, TimeUnit.SECONDS);
+
+            pending.cancel(true);
+
+            org.awaitility.Awaitility.await()
+                    .atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> !ledger.isEmpty());
+            assertThat(ledger).as(policy).singleElement().satisfies(r -> {
+                assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
+                assertThat(r.estimated()).isTrue();
+                assertThat(r.usage().inputTokens()).isGreaterThan(1000);
+                assertThat(r.usage().outputTokens()).isZero();
+            });
+        }
+    }
+
     /** A chat for a model no price table knows (a self-hosted one). */
     private static ProxyRequest.Builder unpricedChat() {
         return chat("/v1/chat/completions", CHAT.replace("gpt-4o-mini", "acme-local-7b") + "}");
