@@ -112,6 +112,10 @@ final class AuthorizeStep implements RequestStep {
         if (!RequestChecks.hasBody(ctx.request)) {
             return next.proceed(ctx); // no body (GET /v1/models): nothing a body rule could judge
         }
+        if (storedObject(ctx.route.template())) {
+            // Updating a stored completion's metadata, cancelling a response: nothing generated, no model named.
+            return next.proceed(ctx);
+        }
         // A body declared empty is read all the same (cheap when it is): the check judges the bytes sent on,
         // never what a header says about them.
         boolean declaredEmpty = RouteHandlers.declaredLength(ctx.request) == 0;
@@ -333,6 +337,14 @@ final class AuthorizeStep implements RequestStep {
      * {@code images}, {@code responses}, {@code embeddings}, {@code models}, ...), a module route's own name
      * ({@code graphql}, {@code sessions}).
      */
+    /**
+     * Whether a route acts on one stored chat completion or response ({@code /v1/chat/completions/{id}}, {@code
+     * /v1/responses/{id}/cancel}): it generates nothing, so the model and token rules do not apply to its body.
+     */
+    static boolean storedObject(String template) {
+        return template.startsWith("/v1/chat/completions/{") || template.startsWith("/v1/responses/{");
+    }
+
     static String nameOf(Route route) {
         return switch (route.kind()) {
             case CHAT_OR_IMAGE -> "chat";

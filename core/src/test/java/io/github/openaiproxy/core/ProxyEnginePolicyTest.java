@@ -353,6 +353,30 @@ class ProxyEnginePolicyTest {
     }
 
     @Test
+    void aStoredCompletionsUpdateIsNotAGenerationTheBodyRulesJudge() {
+        ProxyEngine engine = engine(Map.of(
+                "policies.anonymous.models",
+                "gpt-4o*",
+                "policies.anonymous.max-tokens",
+                "100",
+                "pass-through-routes",
+                "POST /v1/chat/completions, POST /v1/chat/completions/{id}, POST /v1/responses/{id}/cancel"));
+        String metadata = "{\"metadata\":{\"topic\":\"demo\"}}";
+
+        Answer update = send(engine, postJson("/v1/chat/completions/chatcmpl-1", metadata));
+        Answer cancel = send(engine, postJson("/v1/responses/resp_1/cancel", "{}"));
+        // The generation itself is still judged.
+        Answer chat = send(engine, postJson("/v1/chat/completions", "{\"model\":\"o3\",\"messages\":[]}"));
+
+        assertThat(update.status()).as(update.text()).isEqualTo(200);
+        assertThat(cancel.status()).as(cancel.text()).isEqualTo(200);
+        assertThat(chat.proxyError(403).path("error").path("code").asText()).isEqualTo("model_not_allowed");
+        assertThat(upstreamRequests())
+                .extracting(LoggedRequest::getBodyAsString)
+                .containsExactlyInAnyOrder(metadata, "{}");
+    }
+
+    @Test
     void aPassThroughBodyIsCheckedWhateverLengthItDeclares() {
         ProxyEngine engine = engine(Map.of("policies.anonymous.models", "gpt-4o-mini"));
         // An adapter (or a client it believes) that says the body is empty must not carry one past the check.
