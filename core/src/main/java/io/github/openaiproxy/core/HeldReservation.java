@@ -358,17 +358,28 @@ final class HeldReservation {
             }
             return;
         }
-        CompletableFuture<Void> f;
+        CompletableFuture<Void> made;
         try {
-            f = step.timed(
-                    leaseCounter == null
-                            ? step.store.adjust(who, adjustments, step.clock.millis())
-                            : step.store.settle(who, adjustments, leaseCounter, leaseId, step.clock.millis()));
+            made = leaseCounter == null
+                    ? step.store.adjust(who, adjustments, step.clock.millis())
+                    : step.store.settle(who, adjustments, leaseCounter, leaseId, step.clock.millis());
         } catch (RuntimeException e) {
-            f = CompletableFuture.failedFuture(e);
+            made = CompletableFuture.failedFuture(e);
         }
-        f.whenComplete((v, e) -> {
-            if (e != null) {
+        CompletableFuture<Void> store = made;
+        // Timed on a copy: a store that answers after the wait may still have applied the adjustment, so it is
+        // kept for later only once the store itself says it failed (kept at once, it would count twice).
+        step.timed(store.copy()).whenComplete((v, e) -> {
+            if (e == null) {
+                return;
+            }
+            if (Failures.unwrap(e) instanceof java.util.concurrent.TimeoutException && !store.isDone()) {
+                store.whenComplete((late, failed) -> {
+                    if (failed != null) {
+                        adjustments.forEach(a -> step.backlog.adjust(who, a));
+                    }
+                });
+            } else if (store.isCompletedExceptionally()) {
                 adjustments.forEach(a -> step.backlog.adjust(who, a));
             }
         });

@@ -320,6 +320,61 @@ class ProxyEngineLimitsTest {
         }
     }
 
+    @Test
+    void aSettlementTheStoreAnswersLateIsAppliedOnce() throws Exception {
+        // The store applies the first settlement at once but answers it after the step stopped waiting (a slow
+        // network): kept for later as well, it would be counted twice.
+        MemoryLimitStore memory = new MemoryLimitStore();
+        List<Reservation> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        AtomicInteger adjusts = new AtomicInteger();
+        CompletableFuture<Void> firstAnswer = new CompletableFuture<>();
+        LimitStore late = new LimitStore() {
+            @Override
+            public CompletableFuture<Admission> reserve(Reservation r) {
+                asked.add(r);
+                return memory.reserve(r);
+            }
+
+            @Override
+            public CompletableFuture<Void> adjust(String subject, List<Adjustment> a, long nowMillis) {
+                memory.adjust(subject, a, nowMillis).join(); // applied now...
+                return adjusts.getAndIncrement() == 0 ? firstAnswer : CompletableFuture.completedFuture(null);
+            }
+
+            @Override
+            public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+                return memory.release(subject, counter, leaseId);
+            }
+
+            @Override
+            public String kind() {
+                return "late";
+            }
+        };
+        ProxyEngine engine = engine(
+                Map.of("policies.anonymous.tokens-per-minute", "100000", "limits.store-timeout", "200ms"),
+                b -> b.limitStore(late).usageTap(reporting(500)));
+
+        send(engine, v1Chat(",\"max_tokens\":5"));
+        Thread.sleep(500); // past the 200 ms wait (and its 100 ms tick)
+        firstAnswer.complete(null); // ...and answered now
+        send(engine, v1Chat(",\"max_tokens\":5")); // drains what was kept for later
+
+        assertThat(engine.limitStep().backlog().size()).isZero();
+        Reservation first = asked.get(0);
+        long used = memory.reserve(new Reservation(
+                        first.subject(),
+                        List.of(new io.github.openaiproxy.core.limits.Charge(
+                                first.charges().get(0).counter(), 0)),
+                        null,
+                        System.currentTimeMillis()))
+                .join()
+                .states()
+                .get(0)
+                .used();
+        assertThat(used).as("two requests of 500 tokens").isEqualTo(1000);
+    }
+
     /** A chat for a model no price table knows (a self-hosted one). */
     private static ProxyRequest.Builder unpricedChat() {
         return chat("/v1/chat/completions", CHAT.replace("gpt-4o-mini", "acme-local-7b") + "}");
