@@ -63,15 +63,29 @@ public final class MemoryLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<Void> adjust(String subjectName, List<Adjustment> adjustments, long nowMillis) {
-        Subject subject = subjects.get(subjectName);
-        if (subject != null) {
+        boolean charges = false;
+        for (Adjustment a : adjustments) {
+            charges |= a.delta() > 0;
+        }
+        while (true) {
+            // A charge goes to its window even when a sweep forgot the subject meanwhile (a calendar window that
+            // reserved 0 looks unused until its settlement comes); a refund to a forgotten one has nothing to lower.
+            Subject subject =
+                    charges ? subjects.computeIfAbsent(subjectName, s -> new Subject()) : subjects.get(subjectName);
+            if (subject == null) {
+                return CompletableFuture.completedFuture(null);
+            }
             synchronized (subject) {
+                if (subject.dropped) {
+                    continue; // dropped between the look-up and the lock: look it up again
+                }
                 for (Adjustment a : adjustments) {
                     subject.slot(a.counter(), nowMillis).adjust(a.windowStartMillis(), a.delta(), nowMillis);
                 }
+                subject.lastUse = nowMillis;
             }
+            return CompletableFuture.completedFuture(null);
         }
-        return CompletableFuture.completedFuture(null);
     }
 
     @Override
