@@ -26,8 +26,9 @@ import java.util.function.LongSupplier;
  * {@code max-body-size}) to find its model: the first upstream with an alias of it, else one that names it,
  * else one whose glob matches it, else the default upstream ({@value Upstreams#DEFAULT}). An alias renames the
  * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. Other
- * bodies (multipart, compressed) and body-less requests go to the default upstream, except {@code GET /v1/models},
- * answered here with the configured models of every upstream.
+ * bodies (multipart, compressed) and body-less requests go to the default upstream (read whole when it is a
+ * configured one, as named upstreams take their bodies), except {@code GET /v1/models}, answered here with the
+ * configured models of every upstream, and {@code GET /v1/models/{id}} of a model that list names.
  *
  * <p>The simple routes ({@code POST /}, image generation) run this step too, after their body is normalized: the
  * normalized model picks the upstream the same way, and {@link UpstreamAttempts} renames the model in the body
@@ -108,6 +109,13 @@ final class RouteUpstream implements RequestStep {
         if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
             return CompletableFuture.completedFuture(models(ctx.responses()));
         }
+        if (path.startsWith("/v1/models/") && (method.equals("GET") || method.equals("HEAD"))) {
+            // A model the list names is retrieved as listed (an alias the upstream does not know by that name).
+            ObjectNode listed = listed(path.substring("/v1/models/".length()));
+            if (listed != null) {
+                return CompletableFuture.completedFuture(json(ctx.responses(), listed));
+            }
+        }
         if (ctx.body != null) {
             return route(ctx, next, ctx.body); // the authorize step read it for its policy
         }
@@ -115,7 +123,11 @@ final class RouteUpstream implements RequestStep {
             return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
         }
         if (!RequestChecks.isReadableJson(ctx)) {
-            return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
+            if (upstreams.get(Upstreams.DEFAULT).isEmpty()) {
+                return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
+            }
+            // A configured default upstream replaces api-key / base-url for these too: read whole (bounded), as a
+            // named upstream takes its body, and sent there (no model found in such a body).
         }
         return RouteHandlers.readWhole(ctx, limit, bytes -> route(ctx, next, bytes));
     }
@@ -240,15 +252,39 @@ final class RouteUpstream implements RequestStep {
         for (NamedUpstream u : upstreams.all()) {
             for (String id : upstreams.listedModels()) {
                 if (u.serves(id) && upstreams.route(id).map(r -> r == u).orElse(false) && seen.add(id)) {
-                    ObjectNode m = data.addObject();
-                    m.put("id", id);
-                    m.put("object", "model");
-                    m.put("created", 0);
-                    m.put("owned_by", u.name());
+                    data.add(model(id, u));
                 }
             }
         }
-        byte[] body = Json.bytes(list);
+        return json(responses, list);
+    }
+
+    /** The entry {@link #models} lists for {@code rawId} (its path segment), or {@code null} when it lists none. */
+    private ObjectNode listed(String rawId) {
+        String id;
+        try {
+            id = java.net.URLDecoder.decode(rawId.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        if (!upstreams.listedModels().contains(id)) {
+            return null;
+        }
+        Optional<NamedUpstream> u = upstreams.route(id);
+        return u.isPresent() && u.get().serves(id) ? model(id, u.get()) : null;
+    }
+
+    private static ObjectNode model(String id, NamedUpstream u) {
+        ObjectNode m = Json.object();
+        m.put("id", id);
+        m.put("object", "model");
+        m.put("created", 0);
+        m.put("owned_by", u.name());
+        return m;
+    }
+
+    private static ProxyResponse json(ResponseFactory responses, ObjectNode value) {
+        byte[] body = Json.bytes(value);
         HeaderMap h = responses.baseHeaders();
         h.set("Content-Type", ResponseFactory.JSON).set("Content-Length", Integer.toString(body.length));
         return ProxyResponse.of(200, h.build(), body);

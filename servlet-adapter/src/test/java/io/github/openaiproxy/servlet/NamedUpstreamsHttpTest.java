@@ -171,6 +171,23 @@ class NamedUpstreamsHttpTest {
     }
 
     @Test
+    void aListedModelIsRetrievedAsListedAndAnotherFromTheDefaultUpstream() throws Exception {
+        // gpt-4o is an alias: Azure knows it as prod-gpt4o, so only the proxy can answer for the listed name.
+        HttpResponse<String> listed = Http.get(proxy.uri("/v1/models/gpt-4o"));
+        openai.stubFor(any(anyUrl()).willReturn(okJson("{\"id\":\"o3-mini\",\"object\":\"model\"}")));
+        HttpResponse<String> other = Http.get(proxy.uri("/v1/models/o3-mini"));
+
+        assertThat(listed.statusCode()).isEqualTo(200);
+        JsonNode model = JSON.readTree(listed.body());
+        assertThat(model.path("id").asText()).isEqualTo("gpt-4o");
+        assertThat(model.path("object").asText()).isEqualTo("model");
+        assertThat(model.path("owned_by").asText()).isEqualTo("azure");
+        assertThat(other.statusCode()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(openai).getUrl()).isEqualTo("/v1/models/o3-mini");
+        Upstream.assertNoCalls(azure);
+    }
+
+    @Test
     void aModelNameThatIsNoDeploymentNameNeverBecomesAnAzurePath() {
         // "gpt-4o*" matches it, but '/' would make it a path of its own on Azure.
         HttpResponse<String> r = chat("gpt-4o/../../other");
