@@ -155,12 +155,18 @@ final class LimitStep implements RequestStep {
             return admit(ctx, next, p, call, RequestJson.NONE, true);
         }
         boolean compressed = RequestChecks.isCompressed(ctx.request);
-        if (compressed && call.jsonBody && countsUsage(p.quotas())) {
+        boolean jsonOnly = jsonOnly(ctx, call);
+        if (compressed && jsonOnly && countsUsage(p.quotas())) {
             // A token or money limit cannot be kept on what it cannot read: fails closed, as the body rules do.
-            return ctx.respond(uncountable());
+            return ctx.refuse(uncountable(), UNCOUNTABLE, p.name());
+        }
+        if (call == Call.IMAGES && !jsonOnly && countsMoney(p.quotas())) {
+            // An edit or variation (multipart) names its model in a form field the proxy does not read, and its
+            // answer names none: it could not be priced, so a money limit refuses it rather than count it free.
+            return ctx.refuse(unpriceable(), UNCOUNTABLE, p.name());
         }
         // A JSON call's body is read whatever its declared type (none, text/plain): the upstream reads it as JSON.
-        if (compressed || !(call.jsonBody || RequestChecks.isReadableJson(ctx))) {
+        if (compressed || !(jsonOnly || RequestChecks.isReadableJson(ctx))) {
             return admit(
                     ctx, next, p, call, RequestJson.NONE, true); // multipart or compressed: streamed, settled on usage
         }
@@ -205,7 +211,7 @@ final class LimitStep implements RequestStep {
                         config.defaultOutputTokens(),
                         identity.kind().name() + ':' + identity.subject())
                 : Estimate.NONE;
-        if (estimated && call.jsonBody && body.unreadable()) {
+        if (estimated && jsonOnly(ctx, call) && body.unreadable()) {
             // Sent on as it is, the upstream would read it (a member named twice: the last one), the limit not.
             return ctx.respond(ProxyError.invalidJson());
         }
@@ -264,6 +270,14 @@ final class LimitStep implements RequestStep {
                 .thenCompose(Function.identity());
     }
 
+    /**
+     * Whether the API takes only a JSON body for this call: the chat, completion, response and embedding calls
+     * wherever they are mounted, and the built-in JSON routes (image generation).
+     */
+    private static boolean jsonOnly(RequestContext ctx, Call call) {
+        return call.jsonBody || (ctx.route != null && ctx.route.requiresJson());
+    }
+
     /** Whether a policy counts tokens or money, which needs the request's body. */
     private boolean countsUsage(Policy.Quotas quotas) {
         for (Spec s : counters(quotas)) {
@@ -274,11 +288,32 @@ final class LimitStep implements RequestStep {
         return false;
     }
 
+    /** Whether a policy counts money, which needs the request's model. */
+    private boolean countsMoney(Policy.Quotas quotas) {
+        for (Spec s : counters(quotas)) {
+            if (s.kind() == Kind.COST) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The code of a refusal for a body a limit cannot count. */
+    private static final String UNCOUNTABLE = "uncountable_body";
+
     /** 400 for a body a token or money limit cannot read (compressed). */
     private static ProxyError uncountable() {
         return ProxyError.badRequest(
                 "Bad Request",
                 "This caller's policy counts tokens or money; only uncompressed JSON bodies can be counted",
+                null);
+    }
+
+    /** 400 for an image edit or variation under a money limit: its model, and so its price, cannot be read. */
+    private static ProxyError unpriceable() {
+        return ProxyError.badRequest(
+                "Bad Request",
+                "This caller's policy counts money; image edits and variations (multipart) cannot be priced",
                 null);
     }
 

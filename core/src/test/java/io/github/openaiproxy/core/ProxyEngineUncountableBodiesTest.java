@@ -65,6 +65,10 @@ class ProxyEngineUncountableBodiesTest {
 
     /** A chat body gzip-compressed, as declared (the proxy relays it as it is, never decoding it). */
     private static ProxyRequest.Builder gzipped(String json) {
+        return gzipped("/v1/chat/completions", json);
+    }
+
+    private static ProxyRequest.Builder gzipped(String path, String json) {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         try (java.util.zip.GZIPOutputStream gzip = new java.util.zip.GZIPOutputStream(bytes)) {
             gzip.write(json.getBytes(StandardCharsets.UTF_8));
@@ -72,7 +76,7 @@ class ProxyEngineUncountableBodiesTest {
             throw new java.io.UncheckedIOException(e);
         }
         byte[] body = bytes.toByteArray();
-        return ProxyRequest.builder("POST", "/v1/chat/completions")
+        return ProxyRequest.builder("POST", path)
                 .header("Content-Type", "application/json")
                 .header("Content-Encoding", "gzip")
                 .header("Content-Length", Integer.toString(body.length))
@@ -155,6 +159,42 @@ class ProxyEngineUncountableBodiesTest {
         Answer relayed = send(requestsOnly, gzipped(UNPRICED));
         assertThat(relayed.status()).as(relayed.text()).isEqualTo(200);
         assertThat(upstreamCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void anImageGenerationIsJsonOnlyToo() {
+        // Its answer names no model: read unread, it would be priced at nothing.
+        ProxyEngine budget = engine(Map.of("policies.anonymous.cost-per-day", "5"));
+        String image = "{\"model\":\"dall-e-3\",\"n\":1,\"n\":1,\"prompt\":\"a cat\"}";
+
+        Answer gzip = send(budget, gzipped("/v1/images/generations", image));
+        Answer twice = send(budget, post("/v1/images/generations", image).header("Content-Type", "application/json"));
+
+        assertThat(gzip.status()).as(gzip.text()).isEqualTo(400);
+        assertThat(twice.proxyError(400).path("error").path("code").asText()).isEqualTo("invalid_json");
+        assertThat(upstreamCalls()).isZero();
+    }
+
+    @Test
+    void anImageEditIsRefusedUnderAMoneyLimitAndRelayedUnderOthers() {
+        // Multipart: its model is a form field the proxy does not read, and the answer names none.
+        List<String> routes = List.of("POST /v1/images/edits");
+        ProxyEngine budget =
+                engine(Map.of("policies.anonymous.cost-per-day", "5", "pass-through-routes", String.join(",", routes)));
+        ProxyEngine requests = engine(
+                Map.of("policies.anonymous.requests-per-day", "100", "pass-through-routes", String.join(",", routes)));
+        String form = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-image-1\r\n--b--\r\n";
+
+        Answer refused =
+                send(budget, post("/v1/images/edits", form).header("Content-Type", "multipart/form-data; boundary=b"));
+        assertThat(refused.status()).as(refused.text()).isEqualTo(400);
+        assertThat(refused.proxyError(400).path("error").path("message").asText())
+                .contains("cannot be priced");
+        assertThat(upstreamCalls()).isZero();
+
+        Answer relayed = send(
+                requests, post("/v1/images/edits", form).header("Content-Type", "multipart/form-data; boundary=b"));
+        assertThat(relayed.status()).as(relayed.text()).isEqualTo(200);
     }
 
     @Test
