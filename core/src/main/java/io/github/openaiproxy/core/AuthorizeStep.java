@@ -331,20 +331,26 @@ final class AuthorizeStep implements RequestStep {
         return false;
     }
 
+    /** Stored chat completions and responses: an update, a cancel. */
+    private static final java.util.regex.Pattern STORED_OBJECT =
+            java.util.regex.Pattern.compile("/v1/chat/completions/\\{[^/{}]+}|/v1/responses/\\{[^/{}]+}/cancel");
+
+    /**
+     * Whether a route acts on one stored chat completion or response ({@code POST /v1/chat/completions/{id}}, its
+     * update; {@code POST /v1/responses/{id}/cancel}): it generates nothing and names no model, so the model and
+     * token rules do not apply to its body. Only these exact shapes: another route under {@code /v1/responses/}
+     * (one that compacts, and so generates) is judged as any other.
+     */
+    static boolean storedObject(String template) {
+        return STORED_OBJECT.matcher(template).matches();
+    }
+
     /**
      * A route's name for the {@code routes} rule: {@code chat} and {@code images} for the simple routes, the
      * segment after {@code /v1/} for an OpenAI route ({@code chat} for {@code /v1/chat/completions},
      * {@code images}, {@code responses}, {@code embeddings}, {@code models}, ...), a module route's own name
      * ({@code graphql}, {@code sessions}).
      */
-    /**
-     * Whether a route acts on one stored chat completion or response ({@code /v1/chat/completions/{id}}, {@code
-     * /v1/responses/{id}/cancel}): it generates nothing, so the model and token rules do not apply to its body.
-     */
-    static boolean storedObject(String template) {
-        return template.startsWith("/v1/chat/completions/{") || template.startsWith("/v1/responses/{");
-    }
-
     static String nameOf(Route route) {
         return switch (route.kind()) {
             case CHAT_OR_IMAGE -> "chat";

@@ -360,17 +360,20 @@ class ProxyEnginePolicyTest {
                 "policies.anonymous.max-tokens",
                 "100",
                 "pass-through-routes",
-                "POST /v1/chat/completions, POST /v1/chat/completions/{id}, POST /v1/responses/{id}/cancel"));
+                "POST /v1/chat/completions, POST /v1/chat/completions/{id}, POST /v1/responses/{id}/cancel,"
+                        + " POST /v1/responses/{op}"));
         String metadata = "{\"metadata\":{\"topic\":\"demo\"}}";
 
         Answer update = send(engine, postJson("/v1/chat/completions/chatcmpl-1", metadata));
         Answer cancel = send(engine, postJson("/v1/responses/resp_1/cancel", "{}"));
-        // The generation itself is still judged.
+        // The generation itself is still judged, and so is any other route under /v1/responses/ (compact generates).
         Answer chat = send(engine, postJson("/v1/chat/completions", "{\"model\":\"o3\",\"messages\":[]}"));
+        Answer compact = send(engine, postJson("/v1/responses/compact", "{\"model\":\"o3\",\"input\":[]}"));
 
         assertThat(update.status()).as(update.text()).isEqualTo(200);
         assertThat(cancel.status()).as(cancel.text()).isEqualTo(200);
         assertThat(chat.proxyError(403).path("error").path("code").asText()).isEqualTo("model_not_allowed");
+        assertThat(compact.proxyError(403).path("error").path("code").asText()).isEqualTo("model_not_allowed");
         assertThat(upstreamRequests())
                 .extracting(LoggedRequest::getBodyAsString)
                 .containsExactlyInAnyOrder(metadata, "{}");

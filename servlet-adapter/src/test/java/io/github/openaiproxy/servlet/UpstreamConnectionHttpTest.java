@@ -160,7 +160,8 @@ class UpstreamConnectionHttpTest {
                 "upstreams.azure.aliases", "gpt-4o=prod-gpt4o");
 
         HttpResponse<String> r = Http.postJson(
-                proxy.uri("/v1/chat/completions?api-version=2024-01-01&after=chatcmpl-9&limit=5"),
+                proxy.uri("/v1/chat/completions?api-version=2024-01-01&after=chatcmpl-9&API-Version=x&limit=5"
+                        + "&api%2Dversion=y"),
                 "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
 
         assertThat(r.statusCode()).isEqualTo(200);

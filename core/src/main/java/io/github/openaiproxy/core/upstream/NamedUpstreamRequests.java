@@ -75,12 +75,24 @@ public final class NamedUpstreamRequests {
         }
         StringBuilder q = new StringBuilder(azureQuery);
         for (String param : rawQuery.split("&")) {
-            if (param.isEmpty() || param.equals("api-version") || param.startsWith("api-version=")) {
+            if (param.isEmpty() || isApiVersion(param)) {
                 continue;
             }
             q.append(q.length() == 0 ? '?' : '&').append(param);
         }
         return q.toString();
+    }
+
+    /** Whether a query parameter is an {@code api-version}, however its name is cased or escaped (Azure reads both). */
+    private static boolean isApiVersion(String param) {
+        int eq = param.indexOf('=');
+        String name = eq < 0 ? param : param.substring(0, eq);
+        try {
+            name = java.net.URLDecoder.decode(name, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return true; // not a name Azure could read either: left out
+        }
+        return name.strip().equalsIgnoreCase("api-version");
     }
 
     /** The upstream these requests go to. */
