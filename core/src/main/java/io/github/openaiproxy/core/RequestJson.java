@@ -15,7 +15,8 @@ import java.io.IOException;
  * 534 against about 200 ns, 2.7 against 0.5 KB for a typical chat body).
  *
  * <p>The pass does not check what only the tree needs (a member named twice, which the mapper refuses): such a body
- * still names its model for the ledger, and the upstream refuses it. Not thread-safe: one request's step uses it.
+ * still names its model for the ledger (the last, as the upstream reads it); a token or money limit, which needs
+ * the tree, refuses it ({@link #unreadable}). Not thread-safe: one request's step uses it.
  */
 final class RequestJson {
     /** Without the mapper's duplicate check, which costs a set per object the pass goes through. */

@@ -18,8 +18,13 @@ import java.util.Locale;
  * <p>Addresses are parsed as literals only, never resolved: a header cannot make the proxy look up a name.
  */
 final class ClientAddress {
+    private static final System.Logger LOG = System.getLogger(ClientAddress.class.getName());
+
     private final List<Cidr> trusted;
     private final boolean rfc7239;
+    /** Whether a trusted proxy was seen sending only the other header (said once: a likely misconfiguration). */
+    private final java.util.concurrent.atomic.AtomicBoolean otherHeaderSeen =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     ClientAddress(List<String> trustedProxies, AccessConfig.ForwardedHeader header) {
         this.trusted = trustedProxies.stream().map(Cidr::parse).toList();
@@ -36,7 +41,22 @@ final class ClientAddress {
         if (peerBytes == null || !isTrusted(peerBytes)) {
             return peer;
         }
-        List<String> chain = hops(request.headers().allValues(rfc7239 ? "Forwarded" : "X-Forwarded-For"), rfc7239);
+        List<String> values = request.headers().allValues(rfc7239 ? "Forwarded" : "X-Forwarded-For");
+        if (values.isEmpty()
+                && !request.headers()
+                        .allValues(rfc7239 ? "X-Forwarded-For" : "Forwarded")
+                        .isEmpty()
+                && otherHeaderSeen.compareAndSet(false, true)) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "a trusted proxy ({0}) sent {1} but not {2}: every anonymous caller behind it counts as the"
+                            + " proxy; set access.forwarded-header={3} if that is the header it writes",
+                    peer,
+                    rfc7239 ? "X-Forwarded-For" : "Forwarded",
+                    rfc7239 ? "Forwarded" : "X-Forwarded-For",
+                    rfc7239 ? "x-forwarded-for" : "forwarded");
+        }
+        List<String> chain = hops(values, rfc7239);
         String last = peer;
         for (int i = chain.size() - 1; i >= 0; i--) {
             String hop = chain.get(i);

@@ -59,7 +59,7 @@ public final class ProxyRequest {
         return new Builder(method, path);
     }
 
-    /** The HTTP method in upper case. */
+    /** The HTTP method as the client sent it (methods are case-sensitive: {@code post} is not {@code POST}). */
     public String method() {
         return method;
     }
