@@ -232,6 +232,28 @@ class ProxyEngineUpstreamRequestTest {
     }
 
     @Test
+    void aCompressedErrorIsAnsweredWithTheProxysOwnErrorNotItsBytes() throws Exception {
+        // It cannot be masked (the key may be in it) nor read: the SDK gets an error object it can parse.
+        java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream gzip = new java.util.zip.GZIPOutputStream(zipped)) {
+            gzip.write("{\"error\":{\"message\":\"bad\"}}".getBytes(StandardCharsets.UTF_8));
+        }
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                                .withStatus(400)
+                                .withHeader("Content-Type", "application/json")
+                                .withHeader("Content-Encoding", "gzip")
+                                .withBody(zipped.toByteArray())));
+
+        Answer a = send(engine, post("/v1/chat/completions", CHAT));
+
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.header("Content-Encoding")).isNull();
+        assertThat(a.json().path("error").path("message").asText()).contains("compressed");
+    }
+
+    @Test
     void anUpstreamErrorKeepsTheSdksRetryHint() {
         upstream.server()
                 .stubFor(any(anyUrl())

@@ -160,6 +160,19 @@ public final class ResponseRelay implements AutoCloseable {
         return BodyCollector.collectTruncated(upstream.body(), MAX_ERROR_BODY)
                 .exceptionally(e -> Bodies.empty())
                 .thenApply(raw -> {
+                    String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
+                    if (encoding != null
+                            && !encoding.isBlank()
+                            && !encoding.strip().equalsIgnoreCase("identity")
+                            && status != 401
+                            && status != 403) {
+                        // Asked for none, compressed all the same: what it says can be neither read nor masked.
+                        LOG.log(System.Logger.Level.INFO, "upstream answered {0} with a compressed error body", status);
+                        return wrapped(
+                                upstream,
+                                responses,
+                                ProxyError.upstreamError(status, "The upstream's error body was compressed"));
+                    }
                     String text = new String(raw, StandardCharsets.UTF_8);
                     String masked = maskedErrorText(raw, text, key);
                     LOG.log(System.Logger.Level.INFO, "upstream answered {0}: {1}", status, abbreviate(masked));
