@@ -236,14 +236,18 @@ final class AdminFetchers {
 
     /**
      * The sub-request: the client's {@code Authorization} headers and host user, as they came (the admin route
-     * authenticates them); no other header of the client's, and never a credential of the module's own.
+     * authenticates them), and its {@code Origin} with the proxy's own origin (a host user's admin role counts
+     * only from the proxy's own origin: a page elsewhere that a logged-in admin visits must not use it through
+     * GraphQL either); no other header of the client's, and never a credential of the module's own.
      */
     static ProxyRequest request(RouteCall call, String method, String path, String query, JsonNode body) {
         ProxyRequest client = call.request();
         ProxyRequest.Builder b = ProxyRequest.builder(method, path)
                 .rawQuery(query)
-                .user(client.user().orElse(null));
+                .user(client.user().orElse(null))
+                .requestOrigin(client.requestOrigin().orElse(null));
         client.headers().allValues(AUTHORIZATION).forEach(v -> b.header(AUTHORIZATION, v));
+        client.headers().allValues("Origin").forEach(v -> b.header("Origin", v));
         if (body != null) {
             try {
                 b.header("Content-Type", "application/json").body(SubRequests.JSON.writeValueAsBytes(body));

@@ -91,7 +91,11 @@ class GraphQlAdminTest {
     }
 
     static ProxyConfig config(boolean adminEnabled) {
-        Map<String, String> settings = new HashMap<>();
+        return config(adminEnabled, Map.of());
+    }
+
+    static ProxyConfig config(boolean adminEnabled, Map<String, String> more) {
+        Map<String, String> settings = new HashMap<>(more);
         settings.put("admin.enabled", Boolean.toString(adminEnabled));
         settings.put("admin.tokens", ProxyKeys.hash(TOKEN));
         settings.put("admin.role", "proxy-admin");
@@ -102,7 +106,10 @@ class GraphQlAdminTest {
     }
 
     private void start(boolean adminEnabled) {
-        ProxyConfig config = config(adminEnabled);
+        start(config(adminEnabled));
+    }
+
+    private void start(ProxyConfig config) {
         engine = ProxyEngine.builder(config)
                 .route(GraphQlRoute.create(config, GraphQlOptions.DEFAULTS))
                 .proxyKeys(keys)
@@ -165,6 +172,43 @@ class GraphQlAdminTest {
         input.put("name", name);
         input.put("owner", "team-a");
         return input;
+    }
+
+    /** A host user's request with this {@code Origin}, the proxy's own origin being https://proxy.example. */
+    private JsonNode fromOrigin(AuthenticatedUser user, String origin, String query) {
+        try {
+            byte[] body = JSON.writeValueAsBytes(Map.of("query", query, "variables", Map.of("input", newKey("x"))));
+            ProxyRequest r = ProxyRequest.builder("POST", "/graphql")
+                    .header("Content-Type", "application/json")
+                    .header("Content-Length", Integer.toString(body.length))
+                    .header("Origin", origin)
+                    .requestOrigin("https://proxy.example")
+                    .remoteAddress("127.0.0.1")
+                    .user(user)
+                    .body(body)
+                    .build();
+            ProxyResponse answer = engine.handle(r).get(30, TimeUnit.SECONDS);
+            return JSON.readTree(
+                    BodyReader.collect(answer.body()).get(30, TimeUnit.SECONDS).text());
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aHostUsersAdminRoleCountsOnlyFromTheProxysOwnOriginAsOnRest() {
+        // A page elsewhere that a logged-in admin visits (an origin CORS allows with credentials, or one with XSS)
+        // must not use the role through GraphQL any more than through REST (403 admin_cross_origin).
+        start(config(true, Map.of("cors.allowed-origins", "https://app.example", "cors.allow-credentials", "true")));
+
+        JsonNode foreign = fromOrigin(ADMIN_USER, "https://app.example", CREATE);
+        JsonNode own = fromOrigin(ADMIN_USER, "https://proxy.example", CREATE);
+
+        assertThat(reason(error(foreign, "FORBIDDEN"))).isEqualTo("admin_cross_origin");
+        assertThat(own.at("/data/adminCreateKey/key").asText())
+                .as(own.toString())
+                .startsWith(ProxyKeys.PREFIX);
+        assertThat(keys.list()).hasSize(1);
     }
 
     @Test
