@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.client.WireMock;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.session.ChatSessions;
+import io.github.openaiproxy.core.session.NewMessage;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.testing.Answer;
@@ -124,6 +125,27 @@ class ProxyEngineSessionLimitsTest {
         assertThat(send(engine, EngineFixture.post("/", chat(id, "\u00e9".repeat(50), false)))
                         .status())
                 .isEqualTo(200);
+    }
+
+    @Test
+    void aRoleOfFiftyKilobytesIsKeptAsItsFirstThirtyTwoCharacters() {
+        // The caps count a message's content; a client's role must not be a way around them.
+        upstreamEchoes();
+        engine(config(upstream.baseUrl()).sessions(SessionConfig.DEFAULTS.withMaxMessageSize(100)));
+        String id = newSession();
+        String role = "r".repeat(50_000);
+
+        Answer a = send(
+                engine,
+                EngineFixture.post(
+                        "/",
+                        "{\"sessionId\":\"" + id + "\",\"messages\":[{\"role\":\"" + role
+                                + "\",\"content\":\"hi\"}]}"));
+
+        assertThat(a.status()).as(a.text()).isEqualTo(200);
+        Answer page = send(engine, get("/sessions/" + id + "/messages").rawQuery("limit=10"));
+        assertThat(page.json().get("messages").findValuesAsText("role"))
+                .containsExactly("r".repeat(NewMessage.MAX_ROLE), "assistant");
     }
 
     @Test

@@ -13,11 +13,20 @@ import java.util.Objects;
  * @param timestamp when the message was sent (user) or received (assistant), at millisecond precision
  */
 public record NewMessage(String id, String role, String content, String contentJson, Instant timestamp) {
+    /** The longest role kept (the JDBC store's column): roles are words such as {@code assistant}. */
+    public static final int MAX_ROLE = 32;
+
     public NewMessage {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(content, "content");
         Objects.requireNonNull(timestamp, "timestamp");
+        // A client chooses it, and the size caps count the content only: a role of 50 KB is kept as its first 32
+        // characters, so it neither grows a session past them nor fails the JDBC store's row.
+        if (role.length() > MAX_ROLE) {
+            int end = Character.isHighSurrogate(role.charAt(MAX_ROLE - 1)) ? MAX_ROLE - 1 : MAX_ROLE;
+            role = role.substring(0, end);
+        }
     }
 
     /** Its size as the session limits count it: UTF-8 bytes of the text plus those of the JSON content. */
