@@ -8,7 +8,6 @@ import graphql.schema.DataFetchingEnvironment;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.route.RouteCall;
-import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -33,9 +32,13 @@ final class AdminFetchers {
     /** The admin path without its trailing slash, as the admin routes are mounted. */
     private final String base;
 
-    AdminFetchers(AccessConfig.Admin admin) {
+    /** The most a sub-request body may be: the proxy's {@code max-body-size} (see {@link SubRequests#body}). */
+    private final long maxBodySize;
+
+    AdminFetchers(AccessConfig.Admin admin, long maxBodySize) {
         String p = admin.path();
         this.base = p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
+        this.maxBodySize = maxBodySize;
     }
 
     /**
@@ -213,7 +216,7 @@ final class AdminFetchers {
      * Runs the admin route with the client's own credential and maps a 2xx answer, or answers the route's
      * error with the module's codes.
      */
-    private static CompletableFuture<DataFetcherResult<Object>> send(
+    private CompletableFuture<DataFetcherResult<Object>> send(
             DataFetchingEnvironment env,
             String method,
             String path,
@@ -222,16 +225,17 @@ final class AdminFetchers {
             Thing thing,
             Function<JsonNode, Object> map) {
         RouteCall call = ProxyFetchers.call(env);
-        return SubRequests.send(call, request(call, method, path, query, body)).thenApply(reply -> {
-            if (reply.status() / 100 == 2) {
-                return DataFetcherResult.newResult()
-                        .data(map.apply(reply.json()))
-                        .build();
-            }
-            return DataFetcherResult.newResult()
-                    .error(failure(reply, thing).toError(env))
-                    .build();
-        });
+        return SubRequests.send(call, request(call, method, path, query, body, maxBodySize))
+                .thenApply(reply -> {
+                    if (reply.status() / 100 == 2) {
+                        return DataFetcherResult.newResult()
+                                .data(map.apply(reply.json()))
+                                .build();
+                    }
+                    return DataFetcherResult.newResult()
+                            .error(failure(reply, thing).toError(env))
+                            .build();
+                });
     }
 
     /**
@@ -240,7 +244,8 @@ final class AdminFetchers {
      * only from the proxy's own origin: a page elsewhere that a logged-in admin visits must not use it through
      * GraphQL either); no other header of the client's, and never a credential of the module's own.
      */
-    static ProxyRequest request(RouteCall call, String method, String path, String query, JsonNode body) {
+    static ProxyRequest request(
+            RouteCall call, String method, String path, String query, JsonNode body, long maxBodySize) {
         ProxyRequest client = call.request();
         ProxyRequest.Builder b = ProxyRequest.builder(method, path)
                 .rawQuery(query)
@@ -249,11 +254,7 @@ final class AdminFetchers {
         client.headers().allValues(AUTHORIZATION).forEach(v -> b.header(AUTHORIZATION, v));
         client.headers().allValues("Origin").forEach(v -> b.header("Origin", v));
         if (body != null) {
-            try {
-                b.header("Content-Type", "application/json").body(SubRequests.JSON.writeValueAsBytes(body));
-            } catch (IOException e) {
-                throw new IllegalStateException("cannot write a sub-request body", e);
-            }
+            SubRequests.body(b, body, maxBodySize);
         }
         return b.build();
     }

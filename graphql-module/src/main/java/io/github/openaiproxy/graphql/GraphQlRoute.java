@@ -138,7 +138,7 @@ public final class GraphQlRoute implements CustomRoute {
             types.merge(new SchemaParser().parse(adminSchemaText()));
         }
         ProxyFetchers fetchers = new ProxyFetchers(config);
-        AdminFetchers adminFetchers = new AdminFetchers(admin);
+        AdminFetchers adminFetchers = new AdminFetchers(admin, config.maxBodySize());
         RuntimeWiring wiring = RuntimeWiring.newRuntimeWiring()
                 .scalar(JsonScalar.JSON)
                 .type(

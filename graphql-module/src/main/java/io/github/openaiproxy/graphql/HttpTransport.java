@@ -110,7 +110,15 @@ final class HttpTransport {
 
     /** A parsed GraphQL-over-HTTP request. */
     record GraphQlRequest(
-            String query, String operationName, Map<String, Object> variables, Map<String, Object> extensions) {}
+            String query, String operationName, Map<String, Object> variables, Map<String, Object> extensions) {
+        GraphQlRequest {
+            // graphql-java runs the one operation for an empty name as for none: the transport's checks must
+            // judge the same operation (a subscription named "" went past them, and its stream was never read).
+            if (operationName != null && operationName.isEmpty()) {
+                operationName = null;
+            }
+        }
+    }
 
     /** A request the transport refuses before execution. */
     static final class RequestError extends RuntimeException {
@@ -207,6 +215,30 @@ final class HttpTransport {
     // --- answers
 
     private ProxyResponse json(ExecutionResult result, String type) {
+        if (result.getData() instanceof Publisher<?> stream) {
+            // A subscription answered as JSON (the checks before execution should have stopped it): its stream
+            // is cancelled, so its upstream call and permit are let go, and the client told how to ask.
+            stream.subscribe(new org.reactivestreams.Subscriber<Object>() {
+                @Override
+                public void onSubscribe(org.reactivestreams.Subscription s) {
+                    s.cancel();
+                }
+
+                @Override
+                public void onNext(Object item) {}
+
+                @Override
+                public void onError(Throwable t) {}
+
+                @Override
+                public void onComplete() {}
+            });
+            return error(
+                    400,
+                    type,
+                    "Subscriptions are delivered over Server-Sent Events: POST with Accept: text/event-stream",
+                    Map.of());
+        }
         int status = type.equals(GRAPHQL_RESPONSE) && !result.isDataPresent() ? 400 : 200;
         byte[] bytes = capped(specification(result));
         if (bytes == null) {

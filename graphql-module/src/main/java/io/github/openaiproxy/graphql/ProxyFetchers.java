@@ -32,10 +32,13 @@ final class ProxyFetchers {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final ImageRequestNormalizer images;
+    /** The most a sub-request body may be: the proxy's {@code max-body-size} (see {@link SubRequests#body}). */
+    private final long maxBodySize;
 
     ProxyFetchers(ProxyConfig config) {
         // Used only to report the model, size, quality and style the image route applied by default.
         this.images = new ImageRequestNormalizer(config.imageDefaults());
+        this.maxBodySize = config.maxBodySize();
     }
 
     static RouteCall call(DataFetchingEnvironment env) {
@@ -49,7 +52,7 @@ final class ProxyFetchers {
             ObjectNode body = chatBody(env.getArgument("input"), false);
             String sessionId = body.path("sessionId").asText(null);
             RouteCall call = call(env);
-            return SubRequests.send(call, SubRequests.request(call, "POST", "/", null, body))
+            return SubRequests.send(call, SubRequests.request(call, "POST", "/", null, body, maxBodySize))
                     .thenApply(reply -> {
                         Map<String, Object> out = new LinkedHashMap<>();
                         out.put("isUser", false);
@@ -86,7 +89,7 @@ final class ProxyFetchers {
         return env -> {
             ObjectNode body = chatBody(env.getArgument("input"), true);
             RouteCall call = call(env);
-            return call.dispatch(SubRequests.request(call, "POST", "/", null, body))
+            return call.dispatch(SubRequests.request(call, "POST", "/", null, body, maxBodySize))
                     .thenCompose(response -> {
                         if (response.status() == 200 && response.streaming()) {
                             String id = response.headers()
@@ -117,7 +120,8 @@ final class ProxyFetchers {
         return env -> {
             ObjectNode body = withoutNulls(env.getArgument("input"));
             RouteCall call = call(env);
-            return SubRequests.send(call, SubRequests.request(call, "POST", "/images/generations", null, body))
+            return SubRequests.send(
+                            call, SubRequests.request(call, "POST", "/images/generations", null, body, maxBodySize))
                     .thenApply(reply -> {
                         Map<String, Object> out = new LinkedHashMap<>();
                         out.put("id", "img_" + Long.toHexString(RANDOM.nextLong() & Long.MAX_VALUE));
@@ -166,7 +170,7 @@ final class ProxyFetchers {
     DataFetcher<CompletableFuture<DataFetcherResult<Map<String, Object>>>> createSession() {
         return env -> {
             RouteCall call = call(env);
-            return SubRequests.send(call, SubRequests.request(call, "POST", "/sessions", null, null))
+            return SubRequests.send(call, SubRequests.request(call, "POST", "/sessions", null))
                     .thenApply(reply -> {
                         Map<String, Object> out = new LinkedHashMap<>();
                         if (reply.status() != 201) {
@@ -197,7 +201,7 @@ final class ProxyFetchers {
                         failed(env, out, ProxyErrors.of("BAD_USER_INPUT", "sessionId must not be blank")));
             }
             RouteCall call = call(env);
-            return SubRequests.send(call, SubRequests.request(call, "DELETE", "/sessions/" + encode(id), null, null))
+            return SubRequests.send(call, SubRequests.request(call, "DELETE", "/sessions/" + encode(id), null))
                     .thenApply(reply -> {
                         Map<String, Object> out = new LinkedHashMap<>();
                         out.put("sessionId", id);
@@ -244,8 +248,7 @@ final class ProxyFetchers {
         Integer after = env.getArgument("after");
         String query = "limit=" + (limit == null ? 100 : limit) + "&after=" + (after == null ? 0 : after);
         RouteCall call = call(env);
-        return SubRequests.send(
-                        call, SubRequests.request(call, "GET", "/sessions/" + encode(id) + "/messages", query, null))
+        return SubRequests.send(call, SubRequests.request(call, "GET", "/sessions/" + encode(id) + "/messages", query))
                 .thenApply(reply -> {
                     if (reply.status() != 200) {
                         return DataFetcherResult.<Map<String, Object>>newResult()

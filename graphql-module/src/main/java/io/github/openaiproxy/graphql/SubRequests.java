@@ -47,14 +47,17 @@ final class SubRequests {
         }
     }
 
-    static ProxyRequest request(RouteCall call, String method, String path, String rawQuery, JsonNode body) {
+    /** A sub-request without a body. */
+    static ProxyRequest request(RouteCall call, String method, String path, String rawQuery) {
+        return request(call, method, path, rawQuery, null, 0);
+    }
+
+    /** A sub-request with {@code body} (none when {@code null}), refused past {@code limit} bytes (see {@link #body}). */
+    static ProxyRequest request(
+            RouteCall call, String method, String path, String rawQuery, JsonNode body, long limit) {
         ProxyRequest.Builder b = ProxyRequest.builder(method, path).rawQuery(rawQuery);
         if (body != null) {
-            try {
-                b.header("Content-Type", "application/json").body(JSON.writeValueAsBytes(body));
-            } catch (IOException e) {
-                throw new IllegalStateException("cannot write a sub-request body", e);
-            }
+            body(b, body, limit);
         }
         java.net.http.HttpHeaders client = call.request().headers();
         client.allValues(KeyPolicy.CLIENT_KEY_HEADER).forEach(v -> b.header(KeyPolicy.CLIENT_KEY_HEADER, v));
@@ -63,6 +66,66 @@ final class SubRequests {
             client.firstValue(name).ifPresent(v -> b.header(name, v));
         }
         return b.build();
+    }
+
+    /**
+     * Sets {@code body} as the sub-request's JSON body, written no further than {@code limit} bytes. A GraphQL
+     * document can name one variable many times ({@code [$m, $m, ...]}), so a small request could make a body of
+     * gigabytes: past the limit it is not built, and the sub-request declares a length over the limit with no
+     * bytes, which the engine refuses as it refuses such a body from a client (413, before reading any).
+     */
+    static void body(ProxyRequest.Builder b, JsonNode body, long limit) {
+        Bounded out = new Bounded(limit);
+        try {
+            JSON.writeValue(out, body);
+        } catch (Bounded.Full full) {
+            b.header("Content-Type", "application/json").header("Content-Length", Long.toString(limit + 1));
+            return;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write a sub-request body", e);
+        }
+        b.header("Content-Type", "application/json").body(out.toByteArray());
+    }
+
+    /** A byte buffer that refuses to grow past its limit. */
+    private static final class Bounded extends java.io.OutputStream {
+        /** Thrown through the writer when the limit is passed; no stack trace (it is no error of the proxy's). */
+        static final class Full extends IOException {
+            private static final long serialVersionUID = 1L;
+
+            Full() {
+                super("over the limit");
+            }
+
+            @Override
+            public synchronized Throwable fillInStackTrace() {
+                return this;
+            }
+        }
+
+        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(256);
+        private final long limit;
+
+        Bounded(long limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (bytes.size() + (long) len > limit) {
+                throw new Full();
+            }
+            bytes.write(b, off, len);
+        }
+
+        byte[] toByteArray() {
+            return bytes.toByteArray();
+        }
     }
 
     /** Dispatches and reads the whole answer. */
