@@ -14,7 +14,10 @@ import java.util.Optional;
 /**
  * The in-memory {@link SessionStore}: bounded in sessions and in messages per session, with an idle
  * expiry. When full, creating a session evicts the least recently used one; a session over its message
- * bound drops its oldest messages (sequence numbers keep counting). History is lost on restart: use
+ * bound drops its oldest messages (sequence numbers keep counting). So that callers creating sessions in a loop
+ * cannot push others' out: a full store evicts the least recently used unowned session (anonymous callers') before
+ * any owned one, and one owner (a user, a key) keeps at most a hundredth of the sessions (at least 100, or all
+ * when fewer): past that, creating one evicts that owner's own least recently used. History is lost on restart: use
  * {@link JdbcSessionStore} for durable, shared history.
  *
  * <p>One lock for all: every operation is a few map and list steps, so contention stays negligible.
@@ -78,10 +81,41 @@ public final class InMemorySessionStore implements SessionStore {
     private final Clock clock;
     /** Access order: the eldest entry is the least recently used session. */
     private final LinkedHashMap<String, Entry> sessions = new LinkedHashMap<>(16, 0.75f, true);
+    /** Owned sessions kept per owner; guarded by {@link #sessions}. */
+    private final Map<String, Integer> perOwner = new java.util.HashMap<>();
+    /** Unowned sessions kept; guarded by {@link #sessions}. */
+    private int unowned;
+    /** The most sessions one owner keeps. */
+    private final int maxPerOwner;
 
     private InMemorySessionStore(Limits limits, Clock clock) {
         this.limits = limits;
         this.clock = clock;
+        this.maxPerOwner = Math.max(limits.maxSessions() / 100, Math.min(limits.maxSessions(), 100));
+    }
+
+    /** Counts a session that left the map, however it left. */
+    private void left(Entry e) {
+        String owner = e.session.ownerId();
+        if (owner == null) {
+            unowned--;
+        } else {
+            perOwner.computeIfPresent(owner, (o, n) -> n <= 1 ? null : n - 1);
+        }
+    }
+
+    /** Evicts the least recently used session that {@code which} accepts; whether there was one. */
+    private boolean evictFirst(java.util.function.Predicate<Session> which) {
+        Iterator<Entry> it = sessions.values().iterator(); // a scan: creating a session is rare
+        while (it.hasNext()) {
+            Entry e = it.next();
+            if (which.test(e.session)) {
+                it.remove();
+                left(e);
+                return true;
+            }
+        }
+        return false;
     }
 
     private static final class Entry {
@@ -110,12 +144,20 @@ public final class InMemorySessionStore implements SessionStore {
         Session s = new Session(SessionIds.newSessionId(), now, ownerId);
         synchronized (sessions) {
             purgeExpired(now);
+            if (ownerId != null && perOwner.getOrDefault(ownerId, 0) >= maxPerOwner) {
+                evictFirst(x -> ownerId.equals(x.ownerId())); // this owner's own, not anyone else's
+            }
             while (sessions.size() >= limits.maxSessions()) {
-                Iterator<Map.Entry<String, Entry>> eldest = sessions.entrySet().iterator();
-                eldest.next();
-                eldest.remove();
+                if (unowned == 0 || !evictFirst(x -> x.ownerId() == null)) {
+                    evictFirst(x -> true);
+                }
             }
             sessions.put(s.id(), new Entry(s));
+            if (ownerId == null) {
+                unowned++;
+            } else {
+                perOwner.merge(ownerId, 1, Integer::sum);
+            }
         }
         return s;
     }
@@ -195,7 +237,10 @@ public final class InMemorySessionStore implements SessionStore {
     public boolean delete(String sessionId) {
         synchronized (sessions) {
             boolean existed = live(sessionId).isPresent();
-            sessions.remove(sessionId);
+            Entry gone = sessions.remove(sessionId);
+            if (gone != null) {
+                left(gone);
+            }
             return existed;
         }
     }
@@ -217,6 +262,7 @@ public final class InMemorySessionStore implements SessionStore {
         Instant now = clock.instant();
         if (expired(e, now)) {
             sessions.remove(sessionId);
+            left(e);
             return Optional.empty();
         }
         e.lastUsed = now;
@@ -230,10 +276,12 @@ public final class InMemorySessionStore implements SessionStore {
     private void purgeExpired(Instant now) {
         Iterator<Entry> it = sessions.values().iterator();
         while (it.hasNext()) {
-            if (!expired(it.next(), now)) {
+            Entry e = it.next();
+            if (!expired(e, now)) {
                 break; // access order: every later entry was used more recently
             }
             it.remove();
+            left(e);
         }
     }
 

@@ -38,6 +38,40 @@ class InMemorySessionStoreTest extends SessionStoreContract {
     }
 
     @Test
+    void anonymousCallersCreatingSessionsInALoopEvictOnlyUnownedOnes() {
+        SessionStore small = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(10, 10, Duration.ofHours(1)))
+                .build();
+        Session alices = small.create("user:alice");
+        Session first = small.create();
+
+        for (int i = 0; i < 100; i++) {
+            small.create(); // unowned: an anonymous caller's
+        }
+
+        assertThat(small.exists(alices.id())).isTrue();
+        assertThat(small.exists(first.id())).isFalse();
+    }
+
+    @Test
+    void oneOwnerCreatingSessionsInALoopRecyclesItsOwn() {
+        SessionStore store = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(300, 10, Duration.ofHours(1)))
+                .build();
+        Session bobs = store.create("key:bob");
+        List<Session> mallorys = new java.util.ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            mallorys.add(store.create("key:mallory"));
+        }
+
+        assertThat(store.exists(bobs.id())).isTrue();
+        assertThat(mallorys.stream().filter(m -> store.exists(m.id())))
+                .as("a hundred kept, the newest")
+                .hasSize(100)
+                .containsExactlyElementsOf(mallorys.subList(300, 400));
+    }
+
+    @Test
     void aSessionOverItsBoundDropsItsOldestMessages() {
         SessionStore small = InMemorySessionStore.builder()
                 .limits(new InMemorySessionStore.Limits(10, 3, Duration.ofHours(1)))
