@@ -21,7 +21,9 @@ import java.util.Map;
  *   <li>{@code UPSTREAM_ERROR}: the upstream answered an error, could not be reached (502) or timed out
  *       (504); {@code extensions.status} is that status
  *   <li>{@code CONFLICT}: an admin change refused because of what is (409: read-only, in use, revoked)
- *   <li>{@code SERVICE_UNAVAILABLE}: the admin API's store failed (503)
+ *   <li>{@code RATE_LIMITED}: a rate limit, a budget or a concurrency cap refused the call (429); {@code
+ *       extensions.retryAfter} is the seconds to wait when the proxy said
+ *   <li>{@code SERVICE_UNAVAILABLE}: the admin API's store or the limit store failed (503)
  *   <li>{@code INTERNAL_SERVER_ERROR}: no server key configured (500) or another failure of the proxy
  * </ul>
  *
@@ -112,12 +114,20 @@ final class ProxyErrors {
                 case 401 -> "UNAUTHENTICATED";
                 case 403 -> "FORBIDDEN";
                 case 404 -> "NOT_FOUND";
+                case 429 -> "RATE_LIMITED";
                 case 502, 504 -> "UPSTREAM_ERROR";
+                case 503 -> "SERVICE_UNAVAILABLE";
                 default -> "INTERNAL_SERVER_ERROR";
             };
             ext.put("code", code);
             if (code.equals("UPSTREAM_ERROR")) {
                 ext.put("status", status);
+            }
+            String retryAfter = reply.header("Retry-After");
+            if ((status == 429 || status == 503)
+                    && retryAfter != null
+                    && retryAfter.strip().matches("\\d{1,9}")) {
+                ext.put("retryAfter", Integer.parseInt(retryAfter.strip())); // seconds, as the REST header says
             }
         }
         if (body.path("param").isTextual()) {

@@ -42,6 +42,9 @@ class GraphQlLimitsTest {
                     .as(refused.toString())
                     .isFalse();
             assertThat(refused.toString()).contains("requests-per-minute");
+            // Told apart from a fault of the proxy's, with the wait the REST answer's Retry-After gives.
+            assertThat(refused.at("/errors/0/extensions/code").asText()).isEqualTo("RATE_LIMITED");
+            assertThat(refused.at("/errors/0/extensions/retryAfter").asInt()).isBetween(1, 60);
         }
         assertThat(upstream.server().getAllServeEvents()).hasSize(2);
     }
