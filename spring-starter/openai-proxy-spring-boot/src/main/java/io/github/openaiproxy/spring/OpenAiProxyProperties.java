@@ -1596,9 +1596,11 @@ public class OpenAiProxyProperties {
         private List<String> headers;
 
         /** Time to connect to this upstream; unset: 'openai.proxy.connect-timeout'. */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration connectTimeout;
 
         /** Time to this upstream's response headers, retried as a failure when over; unset: 'response-timeout'. */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration timeout;
 
         /** 'OpenAI-Organization' of a kind 'openai' upstream. */
@@ -1676,15 +1678,18 @@ public class OpenAiProxyProperties {
         private List<Integer> retryStatuses = new ArrayList<>(List.of(429, 500, 502, 503, 504));
 
         /** How long a key rests after a 429 that sends no 'retry-after-ms' or 'Retry-After'. */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration keyCooldown = Duration.ofSeconds(10);
 
         /** The longest a request routed here spends on retries and fallbacks, waits included. */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration retryDeadline = Duration.ofSeconds(30);
 
         /** Failures in a row (those retried) after which the upstream is skipped for 'breaker-open'; 0: off. */
         private int breakerFailures = 5;
 
         /** How long an open circuit skips the upstream before one trial request. */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration breakerOpen = Duration.ofSeconds(30);
 
         public int getBreakerFailures() {
@@ -1810,8 +1815,8 @@ public class OpenAiProxyProperties {
          */
         private Store store = Store.NONE;
 
-        /** How long ledger rows and their daily sums are kept. */
-        @DurationUnit(ChronoUnit.DAYS)
+        /** How long ledger rows and their daily sums are kept ('90d'; a plain number is seconds, as elsewhere). */
+        @DurationUnit(ChronoUnit.SECONDS)
         private Duration retention = Duration.ofDays(90);
 
         /** Records that may wait to be written; beyond them records are dropped and counted. */
