@@ -213,7 +213,9 @@ final class StreamMeter {
             return;
         }
         if (model == null && "model".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
-            model = p.getText();
+            String m = p.getText();
+            // Azure's first chunk (its prompt filter results) names the model "": the next one names it.
+            model = m.isEmpty() ? null : m;
         } else if (inChoices) {
             if ("content".equals(field)
                     || "refusal".equals(field)

@@ -136,6 +136,21 @@ class UsageTapTest {
     }
 
     @Test
+    void azuresFirstChunkNamingTheModelEmptyDoesNotHideTheModelThatAnswered() {
+        List<Metered> done = new CopyOnWriteArrayList<>();
+        List<String> events = List.of(
+                "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
+                        + "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n",
+                "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"created\":1,\"id\":\"c\","
+                        + "\"model\":\"" + MODEL + "\",\"object\":\"chat.completion.chunk\"}\n\n",
+                "data: [DONE]\n\n");
+
+        relay(UsageTap.tap(sse(new HeapEvents(events)), spec(false), done::add));
+
+        assertThat(done).singleElement().extracting(Metered::answeringModel).isEqualTo(MODEL);
+    }
+
+    @Test
     void aClientThatAskedForUsageGetsTheUsageChunkUnchanged() {
         List<Metered> done = new CopyOnWriteArrayList<>();
         List<String> got = relay(UsageTap.tap(sse(new HeapEvents(chatStream(true))), spec(false), done::add));
