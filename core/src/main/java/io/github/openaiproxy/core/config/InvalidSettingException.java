@@ -13,10 +13,43 @@ public final class InvalidSettingException extends IllegalArgumentException {
     private final String reason;
 
     InvalidSettingException(Setting setting, String origin, String value, String reason, Throwable cause) {
-        super(message(setting, origin, value, reason), cause);
+        super(
+                message(setting, origin, shown(setting, value), scrubbed(setting, value, reason)),
+                // A URL's parser quotes it whole in its own message: that cause is not kept.
+                setting.type() == Setting.Type.URL ? null : cause);
         this.key = setting.key();
-        this.value = setting.secret() ? null : value;
-        this.reason = reason;
+        this.value = setting.secret() ? null : shown(setting, value);
+        this.reason = scrubbed(setting, value, reason);
+    }
+
+    /**
+     * The value as it may be shown: a URL without what it may carry a credential in (user info, the query), so a
+     * refused {@code https://user:password@gateway/v1} is not printed at start-up.
+     */
+    private static String shown(Setting setting, String value) {
+        if (value == null || setting.type() != Setting.Type.URL) {
+            return value;
+        }
+        String v = value;
+        int scheme = v.indexOf("://");
+        int hostStart = scheme < 0 ? 0 : scheme + 3;
+        int pathStart = v.indexOf('/', hostStart);
+        int at = v.lastIndexOf('@', pathStart < 0 ? v.length() - 1 : pathStart);
+        if (at >= hostStart) {
+            v = v.substring(0, hostStart) + "***@" + v.substring(at + 1);
+        }
+        int query = v.indexOf('?');
+        return query < 0 ? v : v.substring(0, query + 1) + "***";
+    }
+
+    /** The reason with the value, as a parser may quote it, replaced by what may be shown of it. */
+    private static String scrubbed(Setting setting, String value, String reason) {
+        if (value == null || reason == null || setting.type() != Setting.Type.URL) {
+            return reason;
+        }
+        String r = reason.replace(value, shown(setting, value));
+        String stripped = value.strip();
+        return stripped.equals(value) ? r : r.replace(stripped, shown(setting, stripped));
     }
 
     private static String message(Setting setting, String origin, String value, String reason) {

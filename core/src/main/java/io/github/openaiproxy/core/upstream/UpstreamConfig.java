@@ -65,8 +65,9 @@ public record UpstreamConfig(
         streamIdleTimeout = streamIdleTimeout == null ? DEFAULT_STREAM_IDLE_TIMEOUT : streamIdleTimeout;
         requirePositive(streamIdleTimeout, "stream-idle-timeout");
         if (!isBaseUrl(baseUrl)) {
+            // Not quoted: user info or a query may hold a credential.
             throw new IllegalArgumentException(
-                    "base-url must be an absolute http(s) URL without query, fragment or user info: " + baseUrl);
+                    "base-url must be an absolute http(s) URL without query, fragment or user info");
         }
     }
 

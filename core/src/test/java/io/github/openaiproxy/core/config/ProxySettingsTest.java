@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
@@ -10,6 +11,7 @@ import java.math.BigDecimal;
 import java.net.URI;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,6 +24,28 @@ class ProxySettingsTest {
     void noSettingsMeansCoreDefaults() {
         assertThat(ProxySettings.from(Map.of()).toConfig().toString())
                 .isEqualTo(ProxyConfig.defaults().toString());
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "https://user:s3cretpw@gateway.example/v1",
+                "https://gateway.example/v1?api-key=s3cretpw",
+                " https://s3cretpw@gateway.example/v1 "
+            })
+    void aRefusedUrlIsNeverQuotedWithTheCredentialItMayCarry(String url) {
+        for (Map<String, String> settings : List.of(
+                Map.of("base-url", url), Map.of("upstreams.gw.base-url", url, "upstreams.gw.models", "gpt-*"))) {
+            assertThatThrownBy(() -> ProxySettings.from(settings).toConfig())
+                    .isInstanceOfSatisfying(InvalidSettingException.class, e -> {
+                        assertThat(e.getMessage()).doesNotContain("s3cretpw").contains("***");
+                        assertThat(e.value()).doesNotContain("s3cretpw");
+                        assertThat(e.reason()).doesNotContain("s3cretpw");
+                        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+                            assertThat(String.valueOf(c.getMessage())).doesNotContain("s3cretpw");
+                        }
+                    });
+        }
     }
 
     @Test
