@@ -15,8 +15,8 @@ record StandaloneOptions(int port, String host, boolean demo) {
     static final String DEFAULT_HOST = "127.0.0.1";
 
     /**
-     * Reads {@code --demo} (always demo), {@code --demo-if-no-key} (demo only when {@code OPENAI_API_KEY}
-     * is unset) and {@code --port=N} from the arguments, {@code PORT} and {@code HOST} from the
+     * Reads {@code --demo} (always demo), {@code --demo-if-no-key} (demo only when neither {@code OPENAI_API_KEY}
+     * nor a named upstream's keys are set) and {@code --port=N} from the arguments, {@code PORT} and {@code HOST} from the
      * environment. Demo mode is only ever started by one of the two flags.
      */
     static StandaloneOptions parse(String[] args, Map<String, String> env) {
@@ -26,8 +26,7 @@ record StandaloneOptions(int port, String host, boolean demo) {
             if (arg.equals("--demo")) {
                 demo = true;
             } else if (arg.equals("--demo-if-no-key")) {
-                String key = env.get("OPENAI_API_KEY");
-                demo = demo || key == null || key.isBlank();
+                demo = demo || !hasKey(env);
             } else if (arg.startsWith("--port=")) {
                 port = parsePort(arg.substring("--port=".length()), "--port");
             } else if (arg.equals("--help") || arg.equals("-h")) {
@@ -42,6 +41,22 @@ record StandaloneOptions(int port, String host, boolean demo) {
         }
         String host = env.get("HOST");
         return new StandaloneOptions(port, host == null || host.isBlank() ? DEFAULT_HOST : host.strip(), demo);
+    }
+
+    /**
+     * Whether the environment gives the proxy a key of its own: {@code OPENAI_API_KEY}, or a named upstream's
+     * {@code OPENAI_PROXY_UPSTREAMS_<NAME>_KEYS} (demo mode must never run beside real keys).
+     */
+    static boolean hasKey(Map<String, String> env) {
+        String key = env.get("OPENAI_API_KEY");
+        if (key != null && !key.isBlank()) {
+            return true;
+        }
+        return env.entrySet().stream()
+                .anyMatch(e -> e.getKey().startsWith("OPENAI_PROXY_UPSTREAMS_")
+                        && e.getKey().endsWith("_KEYS")
+                        && e.getValue() != null
+                        && !e.getValue().isBlank());
     }
 
     private static int parsePort(String value, String name) {

@@ -275,6 +275,12 @@ public final class StandaloneServer implements AutoCloseable {
         }
     }
 
+    /** Whether the proxy spends keys of its own: the server key, or a named upstream's. */
+    static boolean spendsOwnKeys(ProxyConfig config) {
+        return config.keys().serverKey().isPresent()
+                || config.upstreams().all().stream().anyMatch(u -> !u.keys().isEmpty());
+    }
+
     /**
      * What to say when the server is reachable from other machines and spends a real key for whoever
      * calls: nothing authenticates callers (there are no proxy keys; CORS only stops browsers, and
@@ -282,7 +288,7 @@ public final class StandaloneServer implements AutoCloseable {
      * fake) or without a server key (callers bring their own).
      */
     static Optional<String> exposureWarning(String host, boolean loopback, ProxyConfig config, boolean demo) {
-        if (loopback || demo || config.keys().serverKey().isEmpty()) {
+        if (loopback || demo || !spendsOwnKeys(config)) {
             return Optional.empty();
         }
         if (!config.allowedHosts().allowsAny()) {
@@ -296,7 +302,7 @@ public final class StandaloneServer implements AutoCloseable {
                 "",
                 rule,
                 "WARNING: openai-proxy listens on " + host + ", reachable from other machines, and spends its"
-                        + " OPENAI_API_KEY for anyone who calls it.",
+                        + " upstream keys for anyone who calls it.",
                 "Nothing restricts callers: CORS only stops browsers, and every Host name is answered (DNS rebinding).",
                 "Fix it with one of:",
                 "  HOST=127.0.0.1                                   listen on this machine only (the default)",
@@ -395,7 +401,9 @@ public final class StandaloneServer implements AutoCloseable {
     private void logStart(StandaloneOptions options, ProxyConfig config) {
         List<String> origins = new java.util.ArrayList<>(config.cors().allowedOrigins());
         origins.addAll(config.cors().allowedOriginPatterns());
-        String keyMode = (config.keys().serverKey().isPresent() ? "server key configured" : "NO server key")
+        String keyMode = (config.keys().serverKey().isPresent()
+                        ? "server key configured"
+                        : spendsOwnKeys(config) ? "named upstreams' keys only" : "NO server key")
                 + (config.keys().allowClientKey() ? ", x-openai-key accepted" : ", x-openai-key refused");
         if (demo != null) {
             LOG.log(
@@ -425,7 +433,7 @@ public final class StandaloneServer implements AutoCloseable {
                             ? ""
                             : ", role " + config.access().admin().role());
         }
-        if (config.keys().serverKey().isEmpty() && !config.keys().allowClientKey()) {
+        if (!spendsOwnKeys(config) && !config.keys().allowClientKey()) {
             LOG.log(
                     System.Logger.Level.WARNING,
                     "No OPENAI_API_KEY set: every call will answer 500 Configuration Error. Use --demo to try it offline.");

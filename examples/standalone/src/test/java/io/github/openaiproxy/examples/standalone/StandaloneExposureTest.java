@@ -144,6 +144,30 @@ class StandaloneExposureTest {
     }
 
     @Test
+    void aNamedUpstreamsKeysWarnAsTheServerKeyDoes() throws Exception {
+        // No OPENAI_API_KEY, but the proxy still spends a key of its own for anyone who calls.
+        try (StandaloneServer server = StandaloneServer.start(
+                new StandaloneOptions(0, "0.0.0.0", false),
+                Map.of(
+                        "OPENAI_PROXY_UPSTREAMS_MAIN_KIND", "compatible",
+                        "OPENAI_PROXY_UPSTREAMS_MAIN_BASE_URL", "http://127.0.0.1:9/v1",
+                        "OPENAI_PROXY_UPSTREAMS_MAIN_KEYS", KEY,
+                        "OPENAI_PROXY_UPSTREAMS_MAIN_MODELS", "*",
+                        "OPENAI_PROXY_SESSIONS_STORE", "memory"))) {
+            assertThat(server.port()).isPositive();
+        }
+        assertThat(warnings())
+                .contains("WARNING: openai-proxy listens on 0.0.0.0")
+                .doesNotContain("No OPENAI_API_KEY set")
+                .doesNotContain(KEY);
+        assertThat(StandaloneOptions.parse(
+                                new String[] {"--demo-if-no-key"}, Map.of("OPENAI_PROXY_UPSTREAMS_MAIN_KEYS", KEY))
+                        .demo())
+                .as("no demo mode beside real keys")
+                .isFalse();
+    }
+
+    @Test
     void noWarningOnLoopbackInDemoModeOrWithoutAServerKey() throws Exception {
         try (StandaloneServer server = StandaloneServer.start(
                 new StandaloneOptions(0, "127.0.0.1", false),
