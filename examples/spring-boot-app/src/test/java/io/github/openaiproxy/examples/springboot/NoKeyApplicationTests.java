@@ -49,4 +49,10 @@ class NoKeyApplicationTests {
         assertThat(r.body()).contains("Configuration Error").doesNotContain("[demo]");
         assertThat(r.headers().firstValue(DemoModeConfiguration.HEADER)).isEmpty();
     }
+
+    @Test
+    void itListensOnThisMachineOnlyUnlessHostSaysOtherwise() {
+        // It spends the key for whoever reaches it: like the standalone server, loopback by default.
+        assertThat(context.getEnvironment().getProperty("server.address")).isEqualTo("127.0.0.1");
+    }
 }
