@@ -448,7 +448,7 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     /**
-     * Each named upstream's state now, in configuration order: its key count, the keys a 401 or 403 took out,
+     * Each named upstream's state now, in configuration order: its key count, the keys a 401 took out,
      * and its circuit; empty without named upstreams. Read-only and secret-free, for health endpoints.
      */
     public java.util.List<io.github.openaiproxy.core.upstream.UpstreamState> upstreamStates() {

@@ -498,14 +498,18 @@ final class UpstreamAttempts {
         b.append(tenths / 10).append('.').append(tenths % 10);
     }
 
-    /** A 429 rests the key for the upstream's Retry-After (or its key-cooldown); a 401 or 403 takes it out. */
+    /**
+     * A 429 rests the key for the upstream's Retry-After (or its key-cooldown); a 401 (a wrong, revoked or disabled
+     * key) takes it out. A 403 does not: it is about the request (a model the organization may not use yet, a
+     * region, a network rule), and one client asking for such a model must not take every key out for everyone.
+     */
     static void judgeKey(NamedUpstream upstream, KeyPool pool, KeyPool.Slot slot, UpstreamResponse response) {
         int status = response.status();
         if (status == 429) {
             pool.coolDown(
                     slot,
                     RetryAfter.of(response.headers()).orElse(upstream.retry().keyCooldown()));
-        } else if (status == 401 || status == 403) {
+        } else if (status == 401) {
             pool.remove(slot);
         }
     }

@@ -9,7 +9,7 @@ import java.util.function.LongSupplier;
 
 /**
  * One named upstream's keys: requests take the usable key least recently limited, the longest unused among
- * equals (so keys never limited share the load); a 429 cools a key down, a 401 or 403 takes it out for good. Lock
+ * equals (so keys never limited share the load); a 429 cools a key down, a 401 takes it out for good. Lock
  * free: a key's state is two volatile fields, and a race between two requests at worst sends both on one
  * key, which the next 429 corrects.
  */
@@ -121,7 +121,7 @@ public final class KeyPool {
         LOG.log(System.Logger.Level.INFO, "upstream key {0} is rate limited; resting {1} ms", slot.id, rest.toMillis());
     }
 
-    /** A 401 or 403 for this key: it is taken out until the proxy restarts. */
+    /** A 401 for this key: it is taken out until the proxy restarts. */
     public void remove(Slot slot) {
         if (!slot.removed) {
             slot.removed = true;

@@ -9,7 +9,7 @@ import java.util.Objects;
  *
  * @param name the configured name
  * @param keys how many keys it is configured with (0 for a server without auth)
- * @param keysRemoved how many were taken out until restart by a 401 or 403
+ * @param keysRemoved how many were taken out until restart by a 401
  * @param circuit its circuit breaker's state
  */
 public record UpstreamState(String name, int keys, int keysRemoved, Circuit circuit) {

@@ -34,7 +34,7 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  * </ul>
  *
  * The details name the upstream and the key mode, never the key, and no upstream body is included. With named
- * upstreams, {@code upstreams} gives each one's key count, the keys a 401 or 403 took out and its circuit
+ * upstreams, {@code upstreams} gives each one's key count, the keys a 401 took out and its circuit
  * ({@code closed}, {@code open} or {@code off}), read fresh on every probe (no call is made for them).
  */
 public final class OpenAiProxyHealthIndicator implements HealthIndicator {
