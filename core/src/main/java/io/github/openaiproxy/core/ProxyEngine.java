@@ -448,6 +448,52 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     /**
+     * Asks the default upstream ({@code base-url}) for its model list with the server key, outside the request
+     * pipeline: no identity, policy, limit or ledger applies, so a health check answers for the upstream and the
+     * key, whatever the proxy lets anonymous callers do. Free (no tokens). Completes with the upstream's status
+     * once its answer ended; fails as a call fails (unreachable, a timeout), or at once without a server key.
+     */
+    public CompletableFuture<Integer> probeUpstream() {
+        java.util.Optional<io.github.openaiproxy.core.keys.ApiKey> key =
+                config.keys().serverKey();
+        if (key.isEmpty()) {
+            return CompletableFuture.failedFuture(new IllegalStateException("no server key"));
+        }
+        io.github.openaiproxy.core.upstream.UpstreamRequest probe = new UpstreamRequests(config.upstream())
+                .passThrough(
+                        "GET",
+                        "/v1/models",
+                        null,
+                        java.net.http.HttpHeaders.of(Map.of(), (n, v) -> true),
+                        (io.github.openaiproxy.core.upstream.UpstreamRequest.StreamedBody) null,
+                        key.get());
+        return upstream.send(probe).thenCompose(answer -> {
+            // Read to its end (a list of models, a few KB), so the call ends normally and its connection is reused.
+            CompletableFuture<Integer> read = new CompletableFuture<>();
+            answer.body().subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+                @Override
+                public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+                    s.request(Long.MAX_VALUE);
+                }
+
+                @Override
+                public void onNext(java.util.List<java.nio.ByteBuffer> item) {}
+
+                @Override
+                public void onError(Throwable t) {
+                    read.complete(answer.status()); // the status came; the rest of its body does not matter
+                }
+
+                @Override
+                public void onComplete() {
+                    read.complete(answer.status());
+                }
+            });
+            return read;
+        });
+    }
+
+    /**
      * Each named upstream's state now, in configuration order: its key count, the keys a 401 took out,
      * and its circuit; empty without named upstreams. Read-only and secret-free, for health endpoints.
      */

@@ -2,10 +2,7 @@ package io.github.openaiproxy.spring.health;
 
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
-import io.github.openaiproxy.core.http.ProxyRequest;
-import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.upstream.UpstreamState;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,7 +10,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
@@ -22,15 +18,15 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 
 /**
  * The proxy's health: whether a key is configured and whether the upstream answers {@code GET /v1/models}
- * with the server key (free, no tokens). The call goes through the engine, so it uses the same upstream,
- * key, headers and timeouts as real traffic (and shows in the metrics as a {@code /v1/models} request). The
- * answer is reused for a while, so frequent health probes do not call the upstream each time.
+ * with the server key (free, no tokens). The call goes straight to the upstream with the engine's client, key and
+ * timeouts ({@link ProxyEngine#probeUpstream}), outside the request pipeline: who the proxy lets in (anonymous
+ * callers denied, a policy's routes) says nothing of the upstream's health. The answer is reused for a while, so
+ * frequent health probes do not call the upstream each time.
  *
  * <ul>
  *   <li>UP: the upstream accepted the key (2xx), or is rate limiting it (429);
  *   <li>DOWN: no key at all, the key refused (401, 403), the upstream failing, unreachable or slow;
- *   <li>UNKNOWN: only client keys are allowed, or {@code GET /v1/models} is not a proxy route, so there is
- *       nothing to check with.
+ *   <li>UNKNOWN: only client keys are allowed, so there is nothing to check with.
  * </ul>
  *
  * The details name the upstream and the key mode, never the key, and no upstream body is included. With named
@@ -38,8 +34,6 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  * ({@code closed}, {@code open} or {@code off}), read fresh on every probe (no call is made for them).
  */
 public final class OpenAiProxyHealthIndicator implements HealthIndicator {
-    private static final String PROBE_PATH = "/v1/models";
-
     private final ProxyEngine engine;
     private final long cacheNanos;
     private final Duration timeout;
@@ -107,18 +101,12 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
                             .withDetail("error", "no API key configured: calls answer 500")
                             .build();
         }
-        if (!engine.hasRoute(PROBE_PATH)) {
-            return health.unknown()
-                    .withDetail("check", "skipped: GET " + PROBE_PATH + " is not a proxy route")
-                    .build();
-        }
         long start = System.nanoTime();
-        CompletableFuture<ProxyResponse> call =
-                engine.handle(ProxyRequest.builder("GET", PROBE_PATH).build());
+        // Straight to the upstream with the server key: what the proxy lets anonymous callers do (access.anonymous
+        // =deny, a policy's routes) is no measure of the upstream's health.
+        CompletableFuture<Integer> call = engine.probeUpstream();
         try {
-            ProxyResponse response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            drain(response).get(remaining(start), TimeUnit.MILLISECONDS);
-            int status = response.status();
+            int status = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             health.withDetail("status", status)
                     .withDetail(
                             "latency",
@@ -138,16 +126,14 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
             return health.down().withDetail("error", "interrupted").build();
         } catch (ExecutionException | RuntimeException e) {
             call.cancel(true);
-            return health.down()
-                    .withDetail("error", "check failed: " + e.getClass().getSimpleName())
-                    .build();
+            Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            String error = cause instanceof io.github.openaiproxy.core.upstream.UpstreamFailure f
+                    ? (f.kind() == io.github.openaiproxy.core.upstream.UpstreamFailure.Kind.TIMEOUT
+                            ? describe(504)
+                            : describe(502))
+                    : "check failed: " + cause.getClass().getSimpleName();
+            return health.down().withDetail("error", error).build();
         }
-    }
-
-    private long remaining(long startNanos) {
-        long left = timeout.toMillis()
-                - Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
-        return Math.max(1, left);
     }
 
     private static String describe(int status) {
@@ -157,35 +143,5 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
             case 504 -> "the upstream did not answer in time (504)";
             default -> "the upstream answered " + status;
         };
-    }
-
-    /** Reads the (small) body to its end, so the exchange completes normally and its connection is reused. */
-    private static CompletableFuture<Void> drain(ProxyResponse response) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        response.body().subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
-            @Override
-            public void onSubscribe(Flow.Subscription s) {
-                done.whenComplete((v, e) -> {
-                    if (e != null) {
-                        s.cancel();
-                    }
-                });
-                s.request(Long.MAX_VALUE);
-            }
-
-            @Override
-            public void onNext(List<ByteBuffer> item) {}
-
-            @Override
-            public void onError(Throwable t) {
-                done.completeExceptionally(t);
-            }
-
-            @Override
-            public void onComplete() {
-                done.complete(null);
-            }
-        });
-        return done;
     }
 }

@@ -135,7 +135,7 @@ class OpenAiProxyHealthIndicatorTests {
         Health health = indicator(withKey(URI.create("http://127.0.0.1:" + closedPort)), Duration.ofSeconds(10))
                 .health();
         assertThat(health.getStatus()).isEqualTo(Status.DOWN);
-        assertThat(health.getDetails()).containsEntry("status", 502);
+        assertThat(health.getDetails()).containsEntry("error", "the upstream is unreachable (502)");
     }
 
     @Test
@@ -163,13 +163,23 @@ class OpenAiProxyHealthIndicatorTests {
     }
 
     @Test
-    void unknownWhenModelsIsNotAProxyRoute() {
-        Health health = indicator(
-                        withKey(wiremock())
-                                .passThroughRoutes(List.of(PassThroughRoute.parse("POST /v1/chat/completions"))),
-                        Duration.ofSeconds(1))
-                .health();
-        assertThat(health.getStatus()).isEqualTo(Status.UNKNOWN);
+    void theUpstreamIsCheckedWhateverTheProxyLetsAnonymousCallersDo() {
+        // The probe goes straight to the upstream: a proxy that denies anonymous callers, limits them to chat or
+        // does not route GET /v1/models is no less healthy (load balancers read this).
+        upstream.stubFor(get("/v1/models").willReturn(okJson(MODELS)));
+        for (ProxyConfig.Builder config : List.of(
+                withKey(wiremock())
+                        .access(io.github.openaiproxy.core.access.AccessConfig.DEFAULTS.withAnonymous(
+                                io.github.openaiproxy.core.access.AccessConfig.Anonymous.DENY)),
+                withKey(wiremock()).passThroughRoutes(List.of(PassThroughRoute.parse("POST /v1/chat/completions"))))) {
+            Health health = indicator(config, Duration.ofSeconds(10)).health();
+            engine.close();
+            engine = null;
+
+            assertThat(health.getStatus()).as(health.toString()).isEqualTo(Status.UP);
+        }
+        upstream.verify(
+                2, getRequestedFor(urlEqualTo("/v1/models")).withHeader("Authorization", equalTo("Bearer " + KEY)));
     }
 
     @Test
