@@ -311,7 +311,12 @@ final class UpstreamAttempts {
                 long sentAt,
                 NamedUpstream.Fallback larger) {
             return BodyCollector.collectTruncated(response.body(), MAX_ERROR_BODY + 1)
+                    // A body that breaks off is no answer to relay nor judge: a gateway error, as below.
+                    .exceptionally(broken -> null)
                     .thenCompose(bytes -> {
+                        if (bytes == null) {
+                            return fail(ProxyError.upstreamUnreachable(), step);
+                        }
                         if (bytes.length > MAX_ERROR_BODY) {
                             // A chunked 400 longer than any error: its start is read and the rest gone, so it
                             // cannot be relayed whole; a cut body would be worse than a plain gateway error.
