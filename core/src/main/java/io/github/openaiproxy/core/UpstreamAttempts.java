@@ -258,43 +258,79 @@ final class UpstreamAttempts {
                         upstreamNanos = System.nanoTime() - sentAt;
                         int status = response.status();
                         note(step, Integer.toString(status));
-                        if (slot != null) {
-                            judgeKey(named.get(), pool, slot, response);
+                        if (status == 429 && slot != null) {
+                            // OpenAI answers 429 to a request too large for the key's tokens per minute too: no
+                            // other key, nor a retry, would take it, and resting every key for it would refuse
+                            // everyone else. Its (small) body says which.
+                            return BodyCollector.collectTruncated(response.body(), MAX_ERROR_BODY + 1)
+                                    .exceptionally(broken -> new byte[0])
+                                    .thenCompose(bytes -> {
+                                        UpstreamResponse read = new UpstreamResponse(
+                                                status,
+                                                response.headers(),
+                                                Bodies.responseOf(
+                                                        bytes.length > MAX_ERROR_BODY
+                                                                ? java.util.Arrays.copyOf(bytes, MAX_ERROR_BODY)
+                                                                : bytes));
+                                        if (tooLarge(bytes)) {
+                                            ctx.upstreamStatus = status;
+                                            ctx.observation.upstreamResponded(
+                                                    status, Duration.ofNanos(System.nanoTime() - sentAt));
+                                            return relay(read, step, upstreamModel, key);
+                                        }
+                                        return answered(
+                                                read, step, named, pool, slot, breaker, upstreamModel, key, sentAt);
+                                    });
                         }
-                        NamedUpstream.Retry retry =
-                                named.map(NamedUpstream::retry).orElse(NamedUpstream.Retry.DEFAULTS);
-                        if (breaker != null) {
-                            // The failures that are retried count towards opening (a 429 among them when listed:
-                            // a provider that keeps limiting every key is best left alone for a while).
-                            if (retry.statuses().contains(status)) {
-                                breaker.failure();
-                            } else {
-                                breaker.success();
-                            }
-                        }
-                        if (retry.statuses().contains(status)) {
-                            Optional<CompletableFuture<ProxyResponse>> again = moveOn(response, true);
-                            if (again.isPresent()) {
-                                Bodies.discard(response.body());
-                                return again.get();
-                            }
-                        }
-                        if (status == 400 && !contextTaken && named.isPresent()) {
-                            Optional<NamedUpstream.Fallback> larger =
-                                    named.get().contextFallback();
-                            long length = response.headers()
-                                    .firstValueAsLong("content-length")
-                                    .orElse(-1);
-                            if (larger.isPresent() && length <= MAX_ERROR_BODY) {
-                                return contextFallback(response, step, upstreamModel, key, sentAt, larger.get());
-                            }
-                        }
-                        // Once per request, as without retries: the answer that goes to the client.
-                        ctx.upstreamStatus = status;
-                        ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
-                        return relay(response, step, upstreamModel, key);
+                        return answered(response, step, named, pool, slot, breaker, upstreamModel, key, sentAt);
                     })
                     .thenCompose(Function.identity());
+        }
+
+        /** What an answer's status says: a key to rest or take out, a retry or fallback, else the answer relayed. */
+        private CompletableFuture<ProxyResponse> answered(
+                UpstreamResponse response,
+                Step step,
+                Optional<NamedUpstream> named,
+                KeyPool pool,
+                KeyPool.Slot slot,
+                CircuitBreaker breaker,
+                String upstreamModel,
+                ApiKey key,
+                long sentAt) {
+            int status = response.status();
+            if (slot != null) {
+                judgeKey(named.get(), pool, slot, response);
+            }
+            NamedUpstream.Retry retry = named.map(NamedUpstream::retry).orElse(NamedUpstream.Retry.DEFAULTS);
+            if (breaker != null) {
+                // The failures that are retried count towards opening (a 429 among them when listed:
+                // a provider that keeps limiting every key is best left alone for a while).
+                if (retry.statuses().contains(status)) {
+                    breaker.failure();
+                } else {
+                    breaker.success();
+                }
+            }
+            if (retry.statuses().contains(status)) {
+                Optional<CompletableFuture<ProxyResponse>> again = moveOn(response, true);
+                if (again.isPresent()) {
+                    Bodies.discard(response.body());
+                    return again.get();
+                }
+            }
+            if (status == 400 && !contextTaken && named.isPresent()) {
+                Optional<NamedUpstream.Fallback> larger = named.get().contextFallback();
+                long length =
+                        response.headers().firstValueAsLong("content-length").orElse(-1);
+                if (larger.isPresent() && length <= MAX_ERROR_BODY) {
+                    return contextFallback(response, step, upstreamModel, key, sentAt, larger.get());
+                }
+            }
+            // Once per request, as without retries: the answer that goes to the client.
+            ctx.upstreamStatus = status;
+            ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
+            return relay(response, step, upstreamModel, key);
         }
 
         /**
@@ -501,6 +537,12 @@ final class UpstreamAttempts {
     private static void millis(StringBuilder b, long nanos) {
         long tenths = Math.max(0, nanos) / 100_000;
         b.append(tenths / 10).append('.').append(tenths % 10);
+    }
+
+    /** OpenAI's 429 for a request over the key's whole tokens-per-minute limit, which no key or wait would take. */
+    static boolean tooLarge(byte[] body) {
+        String text = new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8);
+        return text.toLowerCase(java.util.Locale.ROOT).contains("request too large");
     }
 
     /**

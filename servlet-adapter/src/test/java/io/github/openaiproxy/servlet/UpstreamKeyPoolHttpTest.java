@@ -148,6 +148,32 @@ class UpstreamKeyPoolHttpTest {
     }
 
     @Test
+    void aRequestTooLargeForTheKeysTokensPerMinuteIsRelayedWithoutRestingAnyKey() {
+        // OpenAI's 429 for one request over the whole TPM limit: no key would take it, and resting them all for it
+        // would refuse everyone else.
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withRequestBody(containing("HUGE"))
+                .willReturn(aResponse()
+                        .withStatus(429)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Request too large for gpt-4o in organization org-1 on"
+                                + " tokens per min (TPM): Limit 30000, Requested 45000.\",\"type\":\"tokens\","
+                                + "\"code\":\"rate_limit_exceeded\"}}")));
+
+        HttpResponse<String> huge =
+                Http.postJson(proxy.uri("/v1/chat/completions"), "{\"model\":\"gpt-4o\",\"messages\":[\"HUGE\"]}");
+        assertThat(huge.statusCode()).isEqualTo(429);
+        assertThat(huge.body()).contains("Request too large");
+        assertThat(huge.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 429");
+        for (int i = 0; i < 3; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
+        }
+        List<LoggedRequest> requests = Upstream.requests(pooled);
+        assertThat(requests).hasSize(4);
+        assertThat(keysUsed(requests)).hasSize(3); // every key still in turn
+    }
+
+    @Test
     void withEveryKeyRestingTheUpstreamRefusesAtOnce() {
         pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
                 .willReturn(aResponse()
