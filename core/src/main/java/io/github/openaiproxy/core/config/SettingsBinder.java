@@ -7,6 +7,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -80,12 +81,38 @@ public final class SettingsBinder {
      * unset. Messages name the variable too.
      */
     public static SettingsBinder fromEnvironment(SettingsCatalog catalog, Map<String, String> env) {
+        // The variables under a templated group (OPENAI_PROXY_POLICIES_, OPENAI_PROXY_UPSTREAMS_) that name no
+        // setting are listed too, as the key they spell: a misspelt rule is refused naming its variable, as from
+        // init parameters, instead of leaving the policy unrestricted.
+        java.util.Set<String> groups = new java.util.TreeSet<>();
+        for (Setting t : catalog.templates()) {
+            String key = t.key();
+            groups.add(Setting.environmentName(key.substring(0, key.indexOf('.'))) + "_");
+        }
         return new SettingsBinder(
                 catalog,
                 key -> blankToNull(env.get(Setting.environmentName(key))),
                 key -> "environment variable " + Setting.environmentName(key),
-                () -> env.keySet().stream()
-                        .map(v -> catalog.keyForEnvironmentName(v).orElse(null))
+                () -> env.entrySet().stream()
+                        .filter(e -> e.getValue() != null && !e.getValue().isBlank())
+                        .map(e -> {
+                            String v = e.getKey();
+                            Optional<String> known = catalog.keyForEnvironmentName(v);
+                            if (known.isPresent()) {
+                                return known.get();
+                            }
+                            for (String group : groups) {
+                                if (v.startsWith(group) && v.length() > group.length()) {
+                                    String prefix = group.substring("OPENAI_PROXY_".length(), group.length() - 1)
+                                            .toLowerCase(java.util.Locale.ROOT);
+                                    return prefix + "."
+                                            + v.substring(group.length())
+                                                    .toLowerCase(java.util.Locale.ROOT)
+                                                    .replace('_', '-');
+                                }
+                            }
+                            return null;
+                        })
                         .filter(java.util.Objects::nonNull)
                         .toList());
     }

@@ -128,6 +128,13 @@ class PolicySettingsTest {
                         .toConfig())
                 .hasMessage("Invalid value 'x' for setting 'policies.free.max-n' (environment variable"
                         + " OPENAI_PROXY_POLICIES_FREE_MAX_N): not a whole number");
+        // A misspelt rule from the environment is refused as from init parameters, naming its variable: left
+        // unread, it would leave the policy unrestricted.
+        assertThatThrownBy(
+                        () -> ProxySettings.fromEnvironment(Map.of("OPENAI_PROXY_POLICIES_ANONYMOUS_MAX_TOKEN", "200"))
+                                .toConfig())
+                .hasMessageContaining("OPENAI_PROXY_POLICIES_ANONYMOUS_MAX_TOKEN")
+                .hasMessageContaining("no such policy rule");
     }
 
     @Test
