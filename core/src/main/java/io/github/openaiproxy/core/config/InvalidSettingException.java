@@ -30,16 +30,21 @@ public final class InvalidSettingException extends IllegalArgumentException {
         if (value == null || setting.type() != Setting.Type.URL) {
             return value;
         }
-        String v = value;
-        int scheme = v.indexOf("://");
-        int hostStart = scheme < 0 ? 0 : scheme + 3;
-        int pathStart = v.indexOf('/', hostStart);
-        int at = v.lastIndexOf('@', pathStart < 0 ? v.length() - 1 : pathStart);
-        if (at >= hostStart) {
-            v = v.substring(0, hostStart) + "***@" + v.substring(at + 1);
+        int end = value.length(); // the query or the fragment may hold a token: cut from the first of them
+        for (char c : new char[] {'?', '#'}) {
+            int at = value.indexOf(c);
+            if (at >= 0 && at < end) {
+                end = at;
+            }
         }
-        int query = v.indexOf('?');
-        return query < 0 ? v : v.substring(0, query + 1) + "***";
+        String v = value.substring(0, end);
+        int at = v.lastIndexOf('@'); // user info ends at the last '@' (a password may hold '/' or '@')
+        if (at >= 0) {
+            int scheme = v.indexOf("://");
+            int start = scheme >= 0 ? scheme + 3 : v.startsWith("//") ? 2 : Math.max(0, v.indexOf(':') + 1);
+            v = v.substring(0, Math.min(start, at)) + "***@" + v.substring(at + 1);
+        }
+        return end < value.length() ? v + value.charAt(end) + "***" : v;
     }
 
     /** The reason with the value, as a parser may quote it, replaced by what may be shown of it. */
@@ -63,7 +68,9 @@ public final class InvalidSettingException extends IllegalArgumentException {
         return key;
     }
 
-    /** The refused value as given; {@code null} for a secret setting. */
+    /**
+     * The refused value as given; {@code null} for a secret setting; a URL without its user info, query and fragment.
+     */
     public String value() {
         return value;
     }

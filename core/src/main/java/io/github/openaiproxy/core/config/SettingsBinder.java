@@ -202,9 +202,12 @@ public final class SettingsBinder {
         return new InvalidSettingException(s, origin.apply(s.key()), text(s), reason, null);
     }
 
-    /** A refusal of a key the source sets that is no setting of the catalog (a misspelt rule). */
+    /**
+     * A refusal of a key the source sets that is no setting of the catalog (a misspelt rule). Its value is never
+     * quoted: what it was meant to be is unknown, and a misspelt {@code ..._KEY} for {@code ..._KEYS} holds a key.
+     */
     public InvalidSettingException unknown(String key, String reason) {
-        Setting s = Setting.string(key, null, key);
+        Setting s = Setting.of(key, Setting.Type.SECRET, null, key);
         return new InvalidSettingException(s, origin.apply(key), text(s), reason, null);
     }
 

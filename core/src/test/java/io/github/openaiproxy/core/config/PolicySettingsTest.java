@@ -114,8 +114,7 @@ class PolicySettingsTest {
                 .hasMessageContaining("lower-case letters, digits and '-'");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.free.modles", "gpt-4o"))
                         .toConfig())
-                .hasMessageStartingWith(
-                        "Invalid value 'gpt-4o' for setting 'policies.free.modles': no such policy rule")
+                .hasMessageStartingWith("Invalid value for setting 'policies.free.modles': no such policy rule")
                 .hasMessageContaining("max-tokens");
         assertThatThrownBy(() -> ProxySettings.from(Map.of("policies.free.routes", "chat, Chat Completions"))
                         .toConfig())
@@ -135,6 +134,17 @@ class PolicySettingsTest {
                                 .toConfig())
                 .hasMessageContaining("OPENAI_PROXY_POLICIES_ANONYMOUS_MAX_TOKEN")
                 .hasMessageContaining("no such policy rule");
+        // ... and never quotes what it holds: a KEY meant as KEYS holds a key.
+        assertThatThrownBy(() -> ProxySettings.fromEnvironment(Map.of(
+                                "OPENAI_PROXY_UPSTREAMS_AZURE_KEY", "sk-live-0123456789abcdefghij",
+                                "OPENAI_PROXY_UPSTREAMS_AZURE_BASE_URL", "https://example.openai.azure.com"))
+                        .toConfig())
+                .isInstanceOfSatisfying(
+                        InvalidSettingException.class,
+                        e -> assertThat(e.value()).isNull())
+                .hasMessageContaining("OPENAI_PROXY_UPSTREAMS_AZURE_KEY")
+                .message()
+                .doesNotContain("sk-live");
     }
 
     @Test

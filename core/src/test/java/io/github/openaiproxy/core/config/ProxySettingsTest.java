@@ -31,7 +31,11 @@ class ProxySettingsTest {
             strings = {
                 "https://user:s3cretpw@gateway.example/v1",
                 "https://gateway.example/v1?api-key=s3cretpw",
-                " https://s3cretpw@gateway.example/v1 "
+                " https://s3cretpw@gateway.example/v1 ",
+                "//user:s3cretpw@gateway.example/v1",
+                "https:/user:s3cretpw@gateway.example/v1",
+                "https://user:pa/s3cretpw@gateway.example/v1",
+                "https://gateway.example/v1#token=s3cretpw"
             })
     void aRefusedUrlIsNeverQuotedWithTheCredentialItMayCarry(String url) {
         for (Map<String, String> settings : List.of(
