@@ -459,21 +459,47 @@ public final class ProxyEngine implements AutoCloseable {
         if (key.isEmpty()) {
             return CompletableFuture.failedFuture(new IllegalStateException("no server key"));
         }
-        io.github.openaiproxy.core.upstream.UpstreamRequest probe = new UpstreamRequests(config.upstream())
-                .passThrough(
-                        "GET",
-                        "/v1/models",
-                        null,
-                        java.net.http.HttpHeaders.of(Map.of(), (n, v) -> true),
-                        (io.github.openaiproxy.core.upstream.UpstreamRequest.StreamedBody) null,
-                        key.get());
-        return upstream.send(probe).thenCompose(answer -> {
+        CompletableFuture<io.github.openaiproxy.core.upstream.UpstreamResponse> sent;
+        try {
+            sent = upstream.send(new UpstreamRequests(config.upstream())
+                    .passThrough(
+                            "GET",
+                            "/v1/models",
+                            null,
+                            java.net.http.HttpHeaders.of(Map.of(), (n, v) -> true),
+                            (io.github.openaiproxy.core.upstream.UpstreamRequest.StreamedBody) null,
+                            key.get()));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<Integer> status = new CompletableFuture<>();
+        java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Flow.Subscription> reading =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        // A caller that stops waiting (a health check's timeout) cancels the call, or the read of its body.
+        status.whenComplete((v, e) -> {
+            if (status.isCancelled()) {
+                sent.cancel(true);
+                java.util.concurrent.Flow.Subscription s = reading.get();
+                if (s != null) {
+                    s.cancel();
+                }
+            }
+        });
+        sent.whenComplete((answer, failed) -> {
+            if (failed != null) {
+                status.completeExceptionally(failed);
+                return;
+            }
             // Read to its end (a list of models, a few KB), so the call ends normally and its connection is reused.
-            CompletableFuture<Integer> read = new CompletableFuture<>();
-            answer.body().subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+            answer.body().subscribe(new java.util.concurrent.Flow.Subscriber<java.util.List<java.nio.ByteBuffer>>() {
                 @Override
                 public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
-                    s.request(Long.MAX_VALUE);
+                    reading.set(s);
+                    if (status.isCancelled()) {
+                        s.cancel();
+                    } else {
+                        s.request(Long.MAX_VALUE);
+                    }
                 }
 
                 @Override
@@ -481,16 +507,16 @@ public final class ProxyEngine implements AutoCloseable {
 
                 @Override
                 public void onError(Throwable t) {
-                    read.complete(answer.status()); // the status came; the rest of its body does not matter
+                    status.complete(answer.status()); // the status came; the rest of its body does not matter
                 }
 
                 @Override
                 public void onComplete() {
-                    read.complete(answer.status());
+                    status.complete(answer.status());
                 }
             });
-            return read;
         });
+        return status;
     }
 
     /**

@@ -263,6 +263,10 @@ final class UpstreamAttempts {
                             // other key, nor a retry, would take it, and resting every key for it would refuse
                             // everyone else. Its (small) body says which.
                             return BodyCollector.collectTruncated(response.body(), MAX_ERROR_BODY + 1)
+                                    // A body that stalls must not hold the request (nor break it): read as empty.
+                                    .orTimeout(
+                                            Math.max(1, Math.min(MAX_429_READ_NANOS, deadline - System.nanoTime())),
+                                            TimeUnit.NANOSECONDS)
                                     .exceptionally(broken -> new byte[0])
                                     .thenCompose(bytes -> {
                                         UpstreamResponse read = new UpstreamResponse(
@@ -273,6 +277,9 @@ final class UpstreamAttempts {
                                                                 ? java.util.Arrays.copyOf(bytes, MAX_ERROR_BODY)
                                                                 : bytes));
                                         if (tooLarge(bytes)) {
+                                            if (breaker != null) {
+                                                breaker.success(); // the upstream answered: about the request
+                                            }
                                             ctx.upstreamStatus = status;
                                             ctx.observation.upstreamResponded(
                                                     status, Duration.ofNanos(System.nanoTime() - sentAt));
@@ -538,6 +545,9 @@ final class UpstreamAttempts {
         long tenths = Math.max(0, nanos) / 100_000;
         b.append(tenths / 10).append('.').append(tenths % 10);
     }
+
+    /** The longest a 429's (small) body is waited for before the key is judged. */
+    private static final long MAX_429_READ_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /** OpenAI's 429 for a request over the key's whole tokens-per-minute limit, which no key or wait would take. */
     static boolean tooLarge(byte[] body) {

@@ -23,7 +23,8 @@ import java.util.Map;
  *   <li>{@code CONFLICT}: an admin change refused because of what is (409: read-only, in use, revoked)
  *   <li>{@code RATE_LIMITED}: a rate limit, a budget or a concurrency cap refused the call (429); {@code
  *       extensions.retryAfter} is the seconds to wait when the proxy said
- *   <li>{@code SERVICE_UNAVAILABLE}: the admin API's store or the limit store failed (503)
+ *   <li>{@code SERVICE_UNAVAILABLE}: a store failed or is full, the proxy is overloaded, or the upstream cannot
+ *       take requests now (503)
  *   <li>{@code INTERNAL_SERVER_ERROR}: no server key configured (500) or another failure of the proxy
  * </ul>
  *

@@ -288,11 +288,14 @@ public final class StandaloneServer implements AutoCloseable {
      * fake) or without a server key (callers bring their own).
      */
     static Optional<String> exposureWarning(String host, boolean loopback, ProxyConfig config, boolean demo) {
-        if (loopback || demo || !spendsOwnKeys(config)) {
+        // Demo mode only sends OPENAI_BASE_URL's calls to the fake upstream: named upstreams' keys are still spent.
+        boolean namedKeys =
+                config.upstreams().all().stream().anyMatch(u -> !u.keys().isEmpty());
+        if (loopback || (demo && !namedKeys) || !spendsOwnKeys(config)) {
             return Optional.empty();
         }
         if (!config.allowedHosts().allowsAny()) {
-            return Optional.of("openai-proxy listens on " + host + " with a server key: OPENAI_PROXY_ALLOWED_HOSTS"
+            return Optional.of("openai-proxy listens on " + host + " with upstream keys: OPENAI_PROXY_ALLOWED_HOSTS"
                     + " stops DNS rebinding, not other callers. Anyone who reaches this address spends the key;"
                     + " keep it behind your authentication or firewall.");
         }
@@ -307,7 +310,7 @@ public final class StandaloneServer implements AutoCloseable {
                 "Fix it with one of:",
                 "  HOST=127.0.0.1                                   listen on this machine only (the default)",
                 "  OPENAI_PROXY_ALLOWED_HOSTS=proxy.example.com     answer only the names the proxy is reached by",
-                "  OPENAI_PROXY_ALLOW_CLIENT_KEY=true, no OPENAI_API_KEY   callers bring their own key",
+                "  OPENAI_PROXY_ALLOW_CLIENT_KEY=true, no OPENAI_API_KEY and no upstreams' keys   callers bring their own",
                 "and keep it behind your authentication or firewall.",
                 rule));
     }

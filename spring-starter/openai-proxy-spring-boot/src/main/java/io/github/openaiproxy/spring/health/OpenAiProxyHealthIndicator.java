@@ -92,6 +92,13 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
         Health.Builder health = new Health.Builder()
                 .withDetail("upstream", config.upstream().baseUrl().toString())
                 .withDetail("keys", keys);
+        if (!serverKey
+                && config.upstreams().all().stream().anyMatch(u -> !u.keys().isEmpty())) {
+            // The named upstreams spend keys of their own: their state is below; no default upstream to probe.
+            return health.unknown()
+                    .withDetail("check", "skipped: no server key; the named upstreams' keys are used")
+                    .build();
+        }
         if (!serverKey) {
             return clientKeys
                     ? health.unknown()
@@ -104,8 +111,9 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
         long start = System.nanoTime();
         // Straight to the upstream with the server key: what the proxy lets anonymous callers do (access.anonymous
         // =deny, a policy's routes) is no measure of the upstream's health.
-        CompletableFuture<Integer> call = engine.probeUpstream();
+        CompletableFuture<Integer> call = new CompletableFuture<>();
         try {
+            call = engine.probeUpstream();
             int status = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             health.withDetail("status", status)
                     .withDetail(

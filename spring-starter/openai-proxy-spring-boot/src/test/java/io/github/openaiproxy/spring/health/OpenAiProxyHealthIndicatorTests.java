@@ -154,6 +154,23 @@ class OpenAiProxyHealthIndicatorTests {
     }
 
     @Test
+    void unknownNotDownWithNamedUpstreamsKeysOnly() {
+        // No server key, but the named upstreams spend keys of their own: nothing is "answering 500".
+        Health health = indicator(
+                        io.github.openaiproxy.core.config.ProxySettings.from(java.util.Map.of(
+                                        "upstreams.main.kind", "compatible",
+                                        "upstreams.main.base-url", wiremock() + "/v1",
+                                        "upstreams.main.keys", "sk-named-0123456789abcdefghij",
+                                        "upstreams.main.models", "*"))
+                                .toConfig()
+                                .toBuilder(),
+                        Duration.ofSeconds(1))
+                .health();
+        assertThat(health.getStatus()).isEqualTo(Status.UNKNOWN);
+        assertThat(health.toString()).doesNotContain("sk-named");
+    }
+
+    @Test
     void unknownWithClientKeysOnly() {
         Health health = indicator(ProxyConfig.builder().allowClientKey(true), Duration.ofSeconds(1))
                 .health();
