@@ -27,7 +27,8 @@ import java.util.function.Function;
  * @param enabled whether the endpoint is mounted
  * @param path where, relative to the proxy's mount point
  * @param maxDepth deepest selection accepted
- * @param maxComplexity most fields per operation (each field counts one, fragments expanded)
+ * @param maxComplexity most fields per operation (each field counts one and a top-level field 25, fragments
+ *     expanded)
  * @param maxDocumentSize longest query document, in characters
  * @param introspection whether {@code __schema} and {@code __type} queries are answered
  * @param maxUpstreamCalls most billed upstream calls per operation ({@code getAIResponse},
@@ -50,7 +51,11 @@ public record GraphQlOptions(
             Setting.of("graphql.enabled", Setting.Type.BOOLEAN, "true", "Whether the GraphQL endpoint is mounted."),
             Setting.string("graphql.path", "/graphql", "Where the GraphQL endpoint is mounted, relative to the proxy."),
             Setting.of("graphql.max-depth", Setting.Type.INT, "15", "Deepest selection accepted."),
-            Setting.of("graphql.max-complexity", Setting.Type.INT, "500", "Most fields per operation."),
+            Setting.of(
+                    "graphql.max-complexity",
+                    Setting.Type.INT,
+                    "500",
+                    "Most fields per operation (a top-level field counts 25)."),
             Setting.of(
                     "graphql.max-document-size", Setting.Type.INT, "100000", "Longest query document, in characters."),
             Setting.of(

@@ -195,9 +195,24 @@ public final class GraphQlRoute implements CustomRoute {
         return GraphQL.newGraphQL(schema)
                 .instrumentation(new ChainedInstrumentation(List.of(
                         new MaxQueryDepthInstrumentation(options.maxDepth()),
-                        new MaxQueryComplexityInstrumentation(options.maxComplexity()),
+                        new MaxQueryComplexityInstrumentation(options.maxComplexity(), GraphQlRoute::complexity),
                         new UpstreamCallLimit(options.maxUpstreamCalls()))))
                 .defaultDataFetcherExceptionHandler(unexpected)
                 .build();
+    }
+
+    /** What one top-level field counts towards {@code graphql.max-complexity}: each runs a route of the proxy's. */
+    static final int ROOT_FIELD_COMPLEXITY = 25;
+
+    /**
+     * A field's complexity: one, and {@value #ROOT_FIELD_COMPLEXITY} for a top-level field, which runs a request
+     * through the proxy's own routes (a chat, a session's history of up to {@code sessions.max-page-size}, an admin
+     * listing): a hundred aliases of {@code chatHistory} in one small request would read a hundred pages. With the
+     * default of 500, an operation holds at most 20 of them.
+     */
+    static int complexity(graphql.analysis.FieldComplexityEnvironment env, int childComplexity) {
+        boolean root =
+                env.getParentEnvironment() == null && !env.getField().getName().startsWith("__");
+        return (root ? ROOT_FIELD_COMPLEXITY : 1) + childComplexity;
     }
 }

@@ -115,10 +115,25 @@ class GraphQlCostLimitsTest {
         assertRefusedWithoutUpstreamCall(post(mixed), 2);
 
         StringBuilder many = new StringBuilder("mutation {");
-        for (int i = 0; i < 200; i++) { // 400 fields: within max-complexity
+        for (int i = 0; i < 15; i++) { // 15 x (25 + 1): within max-complexity
             many.append(" a").append(i).append(": generateImage(input: {prompt: \"p\"}) { id }");
         }
-        assertRefusedWithoutUpstreamCall(post(many.append(" }").toString()), 200);
+        assertRefusedWithoutUpstreamCall(post(many.append(" }").toString()), 15);
+    }
+
+    @Test
+    void aHundredAliasesOfAFieldThatReadsAHistoryPageAreTooComplex() {
+        // Each top-level field runs a route of the proxy's (chatHistory: a page of up to sessions.max-page-size):
+        // it counts 25 towards max-complexity, so one small request cannot read a hundred pages.
+        StringBuilder many = new StringBuilder("query {");
+        for (int i = 0; i < 100; i++) {
+            many.append(" h").append(i).append(": chatHistory(sessionId: \"s\") { id }");
+        }
+        HttpResponse<String> r = post(many.append(" }").toString());
+        assertThat(json(r).at("/errors/0/extensions/code").asText())
+                .as(r.body())
+                .isEqualTo("QUERY_TOO_COMPLEX");
+        upstream.server().verify(0, anyRequestedFor(anyUrl()));
     }
 
     @Test

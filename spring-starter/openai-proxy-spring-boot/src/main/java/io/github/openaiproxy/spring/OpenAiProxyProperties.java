@@ -887,7 +887,7 @@ public class OpenAiProxyProperties {
         /** Deepest selection accepted; deeper queries are refused. */
         private int maxDepth = 15;
 
-        /** Most fields per operation (each field counts one, fragments expanded). */
+        /** Most fields per operation (each counts one, a top-level field 25: each runs a route; fragments expanded). */
         private int maxComplexity = 500;
 
         /** Longest query document accepted, in characters; longer ones are refused with 400. */
