@@ -156,11 +156,11 @@ final class LimitStep implements RequestStep {
         }
         boolean compressed = RequestChecks.isCompressed(ctx.request);
         boolean jsonOnly = jsonOnly(ctx, call);
-        if (compressed && jsonOnly && countsUsage(p.quotas())) {
+        if (compressed && jsonOnly && counts(p.quotas(), Kind.TOKENS, Kind.COST)) {
             // A token or money limit cannot be kept on what it cannot read: fails closed, as the body rules do.
             return ctx.refuse(uncountable(), UNCOUNTABLE, p.name());
         }
-        if (call == Call.IMAGES && !jsonOnly && countsMoney(p.quotas())) {
+        if (call == Call.IMAGES && !jsonOnly && counts(p.quotas(), Kind.COST)) {
             // An edit or variation (multipart) names its model in a form field the proxy does not read, and its
             // answer names none: it could not be priced, so a money limit refuses it rather than count it free.
             return ctx.refuse(unpriceable(), UNCOUNTABLE, p.name());
@@ -278,21 +278,13 @@ final class LimitStep implements RequestStep {
         return call.jsonBody || (ctx.route != null && ctx.route.requiresJson());
     }
 
-    /** Whether a policy counts tokens or money, which needs the request's body. */
-    private boolean countsUsage(Policy.Quotas quotas) {
+    /** Whether a policy has a counter of one of these kinds (tokens and money need the body, money the model). */
+    private boolean counts(Policy.Quotas quotas, Kind... kinds) {
         for (Spec s : counters(quotas)) {
-            if (s.kind() == Kind.TOKENS || s.kind() == Kind.COST) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Whether a policy counts money, which needs the request's model. */
-    private boolean countsMoney(Policy.Quotas quotas) {
-        for (Spec s : counters(quotas)) {
-            if (s.kind() == Kind.COST) {
-                return true;
+            for (Kind k : kinds) {
+                if (s.kind() == k) {
+                    return true;
+                }
             }
         }
         return false;

@@ -196,11 +196,9 @@ final class RequestChecks {
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
             if (hasBody(ctx.request)) {
-                Optional<String> encoding = ctx.request.header("Content-Encoding");
-                if (encoding.isPresent()
-                        && !encoding.get().isBlank()
-                        && !encoding.get().strip().equalsIgnoreCase("identity")) {
-                    return ctx.respond(ProxyError.unsupportedContentEncoding(encoding.get()));
+                String encoding = HeaderMap.first(ctx.request.headers(), "content-encoding");
+                if (HeaderMap.isCoded(encoding)) {
+                    return ctx.respond(ProxyError.unsupportedContentEncoding(encoding));
                 }
             }
             return next.proceed(ctx);
@@ -244,8 +242,7 @@ final class RequestChecks {
 
     /** Whether the body is sent with a content coding other than {@code identity} (the proxy never decodes one). */
     static boolean isCompressed(ProxyRequest request) {
-        String encoding = HeaderMap.first(request.headers(), "content-encoding");
-        return encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity");
+        return HeaderMap.isCoded(HeaderMap.first(request.headers(), "content-encoding"));
     }
 
     /** Whether the request's method carries a body the proxy reads; other methods go on with none. */

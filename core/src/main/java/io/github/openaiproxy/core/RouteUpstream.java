@@ -122,13 +122,12 @@ final class RouteUpstream implements RequestStep {
         if (!RequestChecks.hasBody(ctx.request)) {
             return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
         }
-        if (!RequestChecks.isReadableJson(ctx)) {
-            if (upstreams.get(Upstreams.DEFAULT).isEmpty()) {
-                return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
-            }
-            // A configured default upstream replaces api-key / base-url for these too: read whole (bounded), as a
-            // named upstream takes its body, and sent there (no model found in such a body).
+        if (!RequestChecks.isReadableJson(ctx)
+                && upstreams.get(Upstreams.DEFAULT).isEmpty()) {
+            return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
         }
+        // A configured default upstream replaces api-key / base-url for unreadable bodies too: read whole (bounded),
+        // as a named upstream takes its body, and sent there (no model is found in such a body).
         return RouteHandlers.readWhole(ctx, limit, bytes -> route(ctx, next, bytes));
     }
 

@@ -295,49 +295,7 @@ final class HttpTransport {
         return answer;
     }
 
-    /** Thrown by {@link CappedBuffer} at its cap (no stack trace: it is expected). */
-    private static final class UncheckedOverflow extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        UncheckedOverflow() {
-            super("over the answer size limit", null, false, false);
-        }
-    }
-
     /** An in-memory answer that refuses to grow past its cap. */
-    private static final class CappedBuffer extends java.io.ByteArrayOutputStream {
-        private final long cap;
-        boolean over;
-
-        CappedBuffer(long cap) {
-            super(1024);
-            this.cap = cap;
-        }
-
-        /** The bytes written, without a copy. */
-        ByteBuffer asBuffer() {
-            return ByteBuffer.wrap(buf, 0, count);
-        }
-
-        @Override
-        public void write(int b) {
-            if (count + 1L > cap) {
-                over = true;
-                throw new UncheckedOverflow();
-            }
-            super.write(b);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) {
-            if (count + (long) len > cap) {
-                over = true;
-                throw new UncheckedOverflow();
-            }
-            super.write(b, off, len);
-        }
-    }
-
     private ProxyResponse events(ExecutionResult result, String errorType) {
         if (!result.isDataPresent()) {
             // Refused before execution (syntax, validation, limits): a plain JSON answer, as for any request error.

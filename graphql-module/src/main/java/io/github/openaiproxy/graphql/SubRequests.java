@@ -75,57 +75,17 @@ final class SubRequests {
      * bytes, which the engine refuses as it refuses such a body from a client (413, before reading any).
      */
     static void body(ProxyRequest.Builder b, JsonNode body, long limit) {
-        Bounded out = new Bounded(limit);
+        CappedBuffer out = new CappedBuffer(limit);
         try {
             JSON.writeValue(out, body);
-        } catch (Bounded.Full full) {
+        } catch (IOException | RuntimeException e) { // Jackson may wrap the overflow
+            if (!out.over) {
+                throw new IllegalStateException("cannot write a sub-request body", e);
+            }
             b.header("Content-Type", "application/json").header("Content-Length", Long.toString(limit + 1));
             return;
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot write a sub-request body", e);
         }
         b.header("Content-Type", "application/json").body(out.toByteArray());
-    }
-
-    /** A byte buffer that refuses to grow past its limit. */
-    private static final class Bounded extends java.io.OutputStream {
-        /** Thrown through the writer when the limit is passed; no stack trace (it is no error of the proxy's). */
-        static final class Full extends IOException {
-            private static final long serialVersionUID = 1L;
-
-            Full() {
-                super("over the limit");
-            }
-
-            @Override
-            public synchronized Throwable fillInStackTrace() {
-                return this;
-            }
-        }
-
-        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(256);
-        private final long limit;
-
-        Bounded(long limit) {
-            this.limit = limit;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            if (bytes.size() + (long) len > limit) {
-                throw new Full();
-            }
-            bytes.write(b, off, len);
-        }
-
-        byte[] toByteArray() {
-            return bytes.toByteArray();
-        }
     }
 
     /** Dispatches and reads the whole answer. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import java.io.ByteArrayInputStream;
@@ -102,10 +103,7 @@ final class ImageSaver {
             entries = entries(bytes);
         } catch (IOException e) {
             // Not JSON: an encoded body cannot be read here (say so), anything else holds no images.
-            boolean encoded = answer.headers()
-                    .firstValue("Content-Encoding")
-                    .filter(v -> !v.isBlank() && !v.equalsIgnoreCase("identity"))
-                    .isPresent();
+            boolean encoded = HeaderMap.isCoded(HeaderMap.first(answer.headers(), "content-encoding"));
             if (encoded) {
                 LOG.log(System.Logger.Level.WARNING, "generated images not stored: the answer is content-encoded");
                 observation.imageNotStored(CONTENT_ENCODED);

@@ -50,6 +50,16 @@ public final class HeaderMap {
     }
 
     /**
+     * Whether a {@code Content-Encoding} value names a coding (gzip, br, ...): present, not blank and not {@code
+     * identity}. The proxy decodes none, so what it must read it refuses or passes unread when this holds.
+     */
+    public static boolean isCoded(String contentEncoding) {
+        return contentEncoding != null
+                && !contentEncoding.isBlank()
+                && !contentEncoding.strip().equalsIgnoreCase("identity");
+    }
+
+    /**
      * The first value of a header, or {@code null}: {@link HttpHeaders#firstValue} without its stream and
      * {@code Optional}, for the per-request path.
      */

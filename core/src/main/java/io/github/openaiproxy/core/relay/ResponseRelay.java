@@ -112,7 +112,7 @@ public final class ResponseRelay implements AutoCloseable {
         String contentType = upstreamType(upstream);
         h.set("Content-Type", contentType);
         String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
-        if (encoding != null && !isEventStream(contentType)) {
+        if (HeaderMap.isCoded(encoding) && !isEventStream(contentType)) {
             // Asked for none, a server compressed all the same: the bytes pass as they are, so the coding with them.
             h.set("Content-Encoding", encoding);
         }
@@ -160,10 +160,7 @@ public final class ResponseRelay implements AutoCloseable {
         return BodyCollector.collectTruncated(upstream.body(), MAX_ERROR_BODY)
                 .exceptionally(e -> Bodies.empty())
                 .thenApply(raw -> {
-                    String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
-                    if (encoding != null
-                            && !encoding.isBlank()
-                            && !encoding.strip().equalsIgnoreCase("identity")
+                    if (HeaderMap.isCoded(HeaderMap.first(upstream.headers(), "content-encoding"))
                             && status != 401
                             && status != 403) {
                         // Asked for none, compressed all the same: what it says can be neither read nor masked.

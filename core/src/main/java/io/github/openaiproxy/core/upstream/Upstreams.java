@@ -74,6 +74,11 @@ public final class Upstreams {
         return byName.isEmpty();
     }
 
+    /** Whether a named upstream holds keys of its own (the proxy spends them, with or without a server key). */
+    public boolean anyKeys() {
+        return all().stream().anyMatch(u -> !u.keys().isEmpty());
+    }
+
     /** The upstreams, in configuration order. */
     public List<NamedUpstream> all() {
         return List.copyOf(byName.values());

@@ -277,8 +277,7 @@ public final class StandaloneServer implements AutoCloseable {
 
     /** Whether the proxy spends keys of its own: the server key, or a named upstream's. */
     static boolean spendsOwnKeys(ProxyConfig config) {
-        return config.keys().serverKey().isPresent()
-                || config.upstreams().all().stream().anyMatch(u -> !u.keys().isEmpty());
+        return config.keys().serverKey().isPresent() || config.upstreams().anyKeys();
     }
 
     /**
@@ -289,9 +288,7 @@ public final class StandaloneServer implements AutoCloseable {
      */
     static Optional<String> exposureWarning(String host, boolean loopback, ProxyConfig config, boolean demo) {
         // Demo mode only sends OPENAI_BASE_URL's calls to the fake upstream: named upstreams' keys are still spent.
-        boolean namedKeys =
-                config.upstreams().all().stream().anyMatch(u -> !u.keys().isEmpty());
-        if (loopback || (demo && !namedKeys) || !spendsOwnKeys(config)) {
+        if (loopback || (demo && !config.upstreams().anyKeys()) || !spendsOwnKeys(config)) {
             return Optional.empty();
         }
         if (!config.allowedHosts().allowsAny()) {

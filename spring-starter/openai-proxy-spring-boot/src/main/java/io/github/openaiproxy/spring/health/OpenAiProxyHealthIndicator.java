@@ -92,8 +92,7 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
         Health.Builder health = new Health.Builder()
                 .withDetail("upstream", config.upstream().baseUrl().toString())
                 .withDetail("keys", keys);
-        if (!serverKey
-                && config.upstreams().all().stream().anyMatch(u -> !u.keys().isEmpty())) {
+        if (!serverKey && config.upstreams().anyKeys()) {
             // The named upstreams spend keys of their own: their state is below; no default upstream to probe.
             return health.unknown()
                     .withDetail("check", "skipped: no server key; the named upstreams' keys are used")
