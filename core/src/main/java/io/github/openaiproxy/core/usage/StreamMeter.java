@@ -85,7 +85,7 @@ final class StreamMeter {
             String joined = ServerSentEvents.data(event);
             if (joined != null) {
                 byte[] j = joined.getBytes(StandardCharsets.UTF_8);
-                walk(j, 0, j.length);
+                walk(j, 0, j.length, true);
             }
             return event;
         }
@@ -98,9 +98,11 @@ final class StreamMeter {
         }
         if (end - data > MAX_WALKED_EVENT) {
             large(a, data, end);
-            return event;
-        }
-        if (!walk(a, data, end)) {
+            // The "usage":null the proxy's injection added is cut from a large chunk too (its text is not counted).
+            if (!injected || !walk(a, data, end, false)) {
+                return event;
+            }
+        } else if (!walk(a, data, end, true)) {
             return event;
         }
         if (injected && eventUsage && choices && choiceCount == 0) {
@@ -139,8 +141,11 @@ final class StreamMeter {
         return countedTokens;
     }
 
-    /** Walks one event's JSON; returns whether it is well-formed (only then may its bytes be edited). */
-    private boolean walk(byte[] a, int from, int to) {
+    /**
+     * Walks one event's JSON; returns whether it is well-formed (only then may its bytes be edited). Without
+     * {@code countText} the relayed text is not kept for an estimate (an event too large to be a token delta).
+     */
+    private boolean walk(byte[] a, int from, int to, boolean countText) {
         usageNullFrom = -1;
         usageNullTo = -1;
         choices = false;
@@ -197,7 +202,7 @@ final class StreamMeter {
                             usageNullTo = from + (int) p.currentTokenLocation().getByteOffset() + 4;
                         }
                     }
-                    case VALUE_STRING -> text(p, field, depth, choicesAt >= 0, inResponse);
+                    case VALUE_STRING -> text(p, field, depth, choicesAt >= 0 && countText, inResponse, countText);
                     default -> {}
                 }
             }
@@ -208,7 +213,8 @@ final class StreamMeter {
         }
     }
 
-    private void text(JsonParser p, String field, int depth, boolean inChoices, boolean inResponse) throws IOException {
+    private void text(JsonParser p, String field, int depth, boolean inChoices, boolean inResponse, boolean countText)
+            throws IOException {
         if (field == null) {
             return;
         }
@@ -223,7 +229,7 @@ final class StreamMeter {
                     || "text".equals(field)) {
                 relayed(p.getText());
             }
-        } else if (depth == 1) {
+        } else if (depth == 1 && countText) {
             if ("delta".equals(field)) {
                 relayed(p.getText()); // response.output_text.delta, response.function_call_arguments.delta, ...
             } else if ("type".equals(field)) {

@@ -349,6 +349,21 @@ class UsageTapTest {
     }
 
     @Test
+    void aChunkLargerThanTheWalkedSizeLosesTheInjectedUsageNullToo() {
+        // A compatible server may send a whole tool call or answer in one chunk: the client still gets its bytes.
+        String content = "x".repeat(StreamMeter.MAX_WALKED_EVENT + 1000);
+        String upstream = "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+                + content + "\"},\"finish_reason\":null}],\"usage\":null}\n\n";
+        String usageChunk = "data: {\"id\":\"c\",\"choices\":[],\"usage\":" + USAGE + "}\n\n";
+        List<Metered> done = new CopyOnWriteArrayList<>();
+        List<String> got = relay(UsageTap.tap(
+                sse(new HeapEvents(List.of(upstream, usageChunk, "data: [DONE]\n\n"))), spec(true), done::add));
+
+        assertThat(got).containsExactly(upstream.replace(",\"usage\":null", ""), "data: [DONE]\n\n");
+        assertThat(done).singleElement().extracting(Metered::usage).isEqualTo(new TokenUsage(19, 3, 10, 2, 0));
+    }
+
+    @Test
     void otherEventsPassUntouched() {
         List<String> events = List.of(": keep-alive\n\n", "event: ping\ndata: {}\n\n", "data: not json\n\n", "\n\n");
         assertThat(relay(UsageTap.tap(sse(new HeapEvents(events)), spec(true), m -> {})))
