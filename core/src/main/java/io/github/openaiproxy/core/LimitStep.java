@@ -366,8 +366,11 @@ final class LimitStep implements RequestStep {
         if (stream == null || !stream.isBoolean() || !stream.booleanValue()) {
             return false;
         }
+        RouteUpstream.Target target = ctx.target;
+        if (target != null && !target.mayAskForUsage()) {
+            return false; // an old Azure api-version would refuse the request: the stream's usage is estimated
+        }
         try {
-            RouteUpstream.Target target = ctx.target;
             if (passThrough && target != null && target.clientJson() != null) {
                 // A named upstream sends the client's JSON (renamed per attempt): that is the one to change.
                 ObjectNode client = target.clientJson();
@@ -381,7 +384,13 @@ final class LimitStep implements RequestStep {
                     ctx.body = bytes;
                 }
                 ctx.target = new RouteUpstream.Target(
-                        target.requests(), target.pool(), target.upstreamModel(), target.clientModel(), bytes, client);
+                        target.requests(),
+                        target.pool(),
+                        target.upstreamModel(),
+                        target.clientModel(),
+                        bytes,
+                        client,
+                        true);
                 return true;
             }
             if (!UsageTap.askForUsage(body)) {

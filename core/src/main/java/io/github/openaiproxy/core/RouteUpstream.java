@@ -56,6 +56,8 @@ final class RouteUpstream implements RequestStep {
      * @param clientBytes the body as the client sent it (a fallback renames its model again); {@code null} on
      *     a simple route, whose body is {@code ctx.upstreamBody}
      * @param clientJson that body parsed, or {@code null} when it is no JSON object (or on a simple route)
+     * @param mayAskForUsage whether a stream may be asked for its usage: no attempt meets an upstream that
+     *     refuses {@code stream_options}
      */
     record Target(
             NamedUpstreamRequests requests,
@@ -63,7 +65,8 @@ final class RouteUpstream implements RequestStep {
             String upstreamModel,
             String clientModel,
             byte[] clientBytes,
-            ObjectNode clientJson) {
+            ObjectNode clientJson,
+            boolean mayAskForUsage) {
         NamedUpstream upstream() {
             return requests.upstream();
         }
@@ -163,7 +166,14 @@ final class RouteUpstream implements RequestStep {
                 ctx.body = Json.bytes(renamed); // serialized again only when an alias renamed the model
             }
         }
-        ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model, bytes, object);
+        ctx.target = new Target(
+                builder,
+                pools.get(upstream.name()),
+                upstreamModel,
+                model,
+                bytes,
+                object,
+                upstreams.mayAskForStreamUsage(upstream.name()));
         return next.proceed(ctx);
     }
 
@@ -183,7 +193,14 @@ final class RouteUpstream implements RequestStep {
         if (!builder.serves(normalized.upstreamPath(), upstreamModel)) {
             return ctx.respond(unserved());
         }
-        ctx.target = new Target(builder, pools.get(upstream.name()), upstreamModel, model, null, null);
+        ctx.target = new Target(
+                builder,
+                pools.get(upstream.name()),
+                upstreamModel,
+                model,
+                null,
+                null,
+                upstreams.mayAskForStreamUsage(upstream.name()));
         return next.proceed(ctx);
     }
 

@@ -44,6 +44,9 @@ public record NamedUpstream(
         Optional<Fallback> contextFallback,
         UpstreamConnection connection) {
 
+    /** The first Azure api-version that accepts {@code stream_options} (earlier ones refuse the request). */
+    static final String AZURE_STREAM_OPTIONS_SINCE = "2024-09-01";
+
     /** The key prefix of every upstream setting. */
     public static final String PREFIX = "upstreams.";
 
@@ -98,6 +101,20 @@ public record NamedUpstream(
     }
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
+
+    /**
+     * Whether a chat request may carry {@code stream_options}: Azure's deployments API refuses it (400) before
+     * api-version {@value #AZURE_STREAM_OPTIONS_SINCE}-preview, so the proxy does not ask such an upstream for a
+     * stream's usage.
+     */
+    public boolean acceptsStreamOptions() {
+        if (kind != Kind.AZURE || connection.azureApi() != UpstreamConnection.AzureApi.DEPLOYMENTS) {
+            return true;
+        }
+        String v = apiVersion.orElse(AZURE_STREAM_OPTIONS_SINCE);
+        return v.length() < AZURE_STREAM_OPTIONS_SINCE.length()
+                || v.substring(0, AZURE_STREAM_OPTIONS_SINCE.length()).compareTo(AZURE_STREAM_OPTIONS_SINCE) >= 0;
+    }
 
     /** An upstream provider's wire format. */
     public enum Kind {

@@ -3,10 +3,12 @@ package io.github.openaiproxy.core.upstream;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The named upstreams of {@code upstreams.<name>.*}, checked as a whole: every fallback names a known
@@ -23,9 +25,44 @@ public final class Upstreams {
     public static final Upstreams NONE = new Upstreams(Map.of());
 
     private final Map<String, NamedUpstream> byName;
+    /** The upstreams whose request may meet one that refuses {@code stream_options}, on it or a fallback. */
+    private final Set<String> meetStreamOptionsRefusal;
 
     private Upstreams(Map<String, NamedUpstream> byName) {
         this.byName = byName;
+        Set<String> refusing = new HashSet<>();
+        for (String name : byName.keySet()) {
+            if (reaches(name, u -> !u.acceptsStreamOptions(), new HashSet<>())) {
+                refusing.add(name);
+            }
+        }
+        this.meetStreamOptionsRefusal = Set.copyOf(refusing);
+    }
+
+    /** Whether {@code name} or an upstream its fallbacks or context fallback lead to is {@code wanted}. */
+    private boolean reaches(String name, java.util.function.Predicate<NamedUpstream> wanted, Set<String> seen) {
+        NamedUpstream u = byName.get(name);
+        if (u == null || !seen.add(name)) {
+            return false; // the implicit default upstream (OpenAI or compatible), or already looked at
+        }
+        if (wanted.test(u)) {
+            return true;
+        }
+        for (NamedUpstream.Fallback f : u.fallback()) {
+            if (reaches(f.upstream(), wanted, seen)) {
+                return true;
+            }
+        }
+        return u.contextFallback().isPresent()
+                && reaches(u.contextFallback().get().upstream(), wanted, seen);
+    }
+
+    /**
+     * Whether a stream routed to {@code name} may be asked for its usage ({@code stream_options.include_usage}):
+     * no attempt of it, there or on a fallback, goes to an upstream that refuses {@code stream_options}.
+     */
+    public boolean mayAskForStreamUsage(String name) {
+        return !meetStreamOptionsRefusal.contains(name);
     }
 
     /**
