@@ -274,7 +274,7 @@ final class RouteHandlers {
             }
             Identity identity = ctx.identity;
             return next.proceed(ctx)
-                    .thenCompose(answer -> images.save(answer, identity, ctx.observation))
+                    .thenCompose(answer -> images.save(answer, identity, ctx.request.basePath(), ctx.observation))
                     .thenApply(saved -> {
                         ctx.storedImageLinks = saved.links(); // for the session step around this one
                         return saved.response();

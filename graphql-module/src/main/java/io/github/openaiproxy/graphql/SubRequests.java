@@ -56,6 +56,7 @@ final class SubRequests {
     static ProxyRequest request(
             RouteCall call, String method, String path, String rawQuery, JsonNode body, long limit) {
         ProxyRequest.Builder b = ProxyRequest.builder(method, path).rawQuery(rawQuery);
+        call.request().basePath().ifPresent(b::basePath); // stored images' links start with it
         if (body != null) {
             body(b, body, limit);
         }

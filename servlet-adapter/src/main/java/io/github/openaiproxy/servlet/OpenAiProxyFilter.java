@@ -57,7 +57,8 @@ public class OpenAiProxyFilter implements Filter {
             if (relative.isPresent()
                     && engine.serves(
                             request.getMethod(), relative.get(), request.getHeader("Access-Control-Request-Method"))) {
-                ServletExchange.run(engine, request, response, relative.get());
+                String mount = engine.config().path();
+                ServletExchange.run(engine, request, response, relative.get(), mount.equals("/") ? "" : mount);
                 return;
             }
         }

@@ -53,19 +53,25 @@ public class OpenAiProxyServlet extends HttpServlet {
 
     @Override
     protected void service(HttpServletRequest request, HttpServletResponse response) throws IOException {
-        ServletExchange.run(engine, request, response, relativePath(request));
+        ServletExchange.run(engine, request, response, relativePath(request), mapping(request));
+    }
+
+    /** The servlet's prefix mapping as configured ({@code /ai} for {@code /ai/*}); empty for any other mapping. */
+    static String mapping(HttpServletRequest request) {
+        HttpServletMapping mapping = request.getHttpServletMapping();
+        if (mapping != null && mapping.getMappingMatch() == MappingMatch.PATH) {
+            String pattern = mapping.getPattern(); // e.g. "/ai/*" or "/*"
+            return pattern.substring(0, pattern.length() - 2);
+        }
+        return "";
     }
 
     /** The path below the servlet's prefix mapping, still encoded. */
     static String relativePath(HttpServletRequest request) {
         String path = ServletExchange.pathWithinApplication(request);
-        HttpServletMapping mapping = request.getHttpServletMapping();
-        if (mapping != null && mapping.getMappingMatch() == MappingMatch.PATH) {
-            String pattern = mapping.getPattern(); // e.g. "/ai/*" or "/*"
-            String prefix = pattern.substring(0, pattern.length() - 2);
-            if (path.startsWith(prefix)) {
-                path = path.substring(prefix.length());
-            }
+        String prefix = mapping(request);
+        if (path.startsWith(prefix)) {
+            path = path.substring(prefix.length());
         }
         return path.isEmpty() ? "/" : path;
     }

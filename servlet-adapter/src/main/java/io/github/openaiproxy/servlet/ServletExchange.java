@@ -29,8 +29,15 @@ final class ServletExchange {
      * Hands a request to the engine asynchronously.
      *
      * @param relativePath the request path relative to where the proxy is mounted (still encoded)
+     * @param mapping where the proxy is mounted in its web application, as configured ({@code /ai}; empty: at its
+     *     root)
      */
-    static void run(ProxyEngine engine, HttpServletRequest request, HttpServletResponse response, String relativePath)
+    static void run(
+            ProxyEngine engine,
+            HttpServletRequest request,
+            HttpServletResponse response,
+            String relativePath,
+            String mapping)
             throws IOException {
         if (!request.isAsyncSupported()) {
             refuseSync(response);
@@ -48,6 +55,7 @@ final class ServletExchange {
                 .remoteAddress(request.getRemoteAddr())
                 .user(user(request, engine))
                 .body(requestBody);
+        basePath(b, request.getServletContext().getContextPath() + mapping);
         // Walked as they come: no list of names, nor of each header's values, per request.
         for (Enumeration<String> names = request.getHeaderNames(); names.hasMoreElements(); ) {
             String name = names.nextElement();
@@ -113,6 +121,19 @@ final class ServletExchange {
                 ? uri.substring(context.length())
                 : uri;
         return path.isEmpty() ? "/" : path;
+    }
+
+    /**
+     * Where the proxy's routes hang from, from the container's configuration (the application's context path and
+     * the proxy's mapping), not from the request's path; the proxy's links start with it. An odd one is left out,
+     * not a failure: links then start with the configured path, and {@code images.public-base-url} sets them.
+     */
+    private static void basePath(ProxyRequest.Builder b, String basePath) {
+        try {
+            b.basePath(basePath);
+        } catch (IllegalArgumentException e) {
+            LOG.log(System.Logger.Level.DEBUG, "openai-proxy: base path not usable in links: {0}", e.getMessage());
+        }
     }
 
     /**

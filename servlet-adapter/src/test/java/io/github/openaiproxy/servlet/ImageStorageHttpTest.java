@@ -103,6 +103,35 @@ class ImageStorageHttpTest {
     }
 
     @Test
+    void inAWebApplicationAtAContextPathTheLinksStartWithItAndServeTheImage() throws Exception {
+        proxy.close();
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
+                        .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.FILESYSTEM))
+                        .build())
+                .imageStore(FilesystemImageStore.create(directory))
+                .build();
+        proxy = TomcatProxy.servletInContext(engine, "/shop", "/ai/*");
+        byte[] one = png(2_000, 3);
+        upstream.stubFor(get("/files/0.png")
+                .willReturn(aResponse().withHeader("Content-Type", "image/png").withBody(one)));
+        upstream.stubFor(post("/v1/images/generations")
+                .willReturn(aResponse()
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"created\":1,\"data\":[{\"url\":\"" + upstream.baseUrl() + "/files/0.png\"}]}")));
+        HttpResponse<String> answer = Http.postJson(
+                proxy.uri("/shop/ai/images/generations"), "{\"prompt\":\"a cat\",\"model\":\"dall-e-2\"}");
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        String link =
+                JSON.readTree(answer.body()).path("data").path(0).path("url").asText();
+
+        // A browser resolves the link against the page's host: it must name the application's path too.
+        assertThat(link).startsWith("/shop/ai/images/files/img_");
+        HttpResponse<byte[]> image = fetch("GET", link);
+        assertThat(image.statusCode()).isEqualTo(200);
+        assertThat(image.body()).isEqualTo(one);
+    }
+
+    @Test
     void generatedImagesRoundTripAndOutliveTheUpstreamsLinks() throws Exception {
         byte[] one = png(300_000, 1);
         byte[] two = png(1_000, 2);

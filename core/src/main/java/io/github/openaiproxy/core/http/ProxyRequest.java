@@ -25,6 +25,7 @@ public final class ProxyRequest {
     private final String requestOrigin;
     private final String remoteAddress;
     private final AuthenticatedUser user;
+    private final String basePath;
     private final Flow.Publisher<ByteBuffer> body;
 
     private ProxyRequest(Builder b) {
@@ -35,6 +36,7 @@ public final class ProxyRequest {
         this.requestOrigin = b.requestOrigin;
         this.remoteAddress = b.remoteAddress;
         this.user = b.user;
+        this.basePath = b.basePath;
         this.body = b.body;
     }
 
@@ -46,6 +48,7 @@ public final class ProxyRequest {
         this.requestOrigin = r.requestOrigin;
         this.remoteAddress = remoteAddress;
         this.user = r.user;
+        this.basePath = r.basePath;
         this.body = r.body;
     }
 
@@ -119,6 +122,16 @@ public final class ProxyRequest {
         return Optional.ofNullable(user);
     }
 
+    /**
+     * The path the proxy's routes hang from as the container serves them: the web application's context path and
+     * the proxy's own mapping ({@code /shop/ai}), never ending with {@code /}; empty for the host's root. Links the
+     * proxy hands out (stored images) start with it. An adapter sets it from the container's configuration, never
+     * from the request's own path; absent, links start with the configured {@code path}.
+     */
+    public Optional<String> basePath() {
+        return Optional.ofNullable(basePath);
+    }
+
     /** The first value of a header, if present. */
     public Optional<String> header(String name) {
         return Optional.ofNullable(io.github.openaiproxy.core.internal.HeaderMap.first(headers, name));
@@ -139,6 +152,7 @@ public final class ProxyRequest {
         private String requestOrigin;
         private String remoteAddress;
         private AuthenticatedUser user;
+        private String basePath;
         private Flow.Publisher<ByteBuffer> body = Bodies.emptyRequest();
 
         private Builder(String method, String path) {
@@ -176,6 +190,34 @@ public final class ProxyRequest {
         /** Sets the user the host application authenticated; {@code null} for none. */
         public Builder user(AuthenticatedUser user) {
             this.user = user;
+            return this;
+        }
+
+        /**
+         * Sets the path the proxy's routes hang from as the container serves them (see {@link #basePath()}); a
+         * trailing {@code /} is dropped, so {@code /} is the root.
+         *
+         * @throws IllegalArgumentException if it does not start with {@code /}, or holds a character that has no
+         *     place in a link's path (a space, a quote, a backslash, {@code ?}, {@code #}, or {@code //})
+         */
+        public Builder basePath(String basePath) {
+            String c = Objects.requireNonNull(basePath, "basePath");
+            while (c.endsWith("/")) {
+                c = c.substring(0, c.length() - 1);
+            }
+            if (!c.isEmpty()
+                    && (c.charAt(0) != '/'
+                            || c.contains("//")
+                            || !c.chars()
+                                    .allMatch(ch -> ch > 0x20
+                                            && ch < 0x7f
+                                            && ch != '"'
+                                            && ch != '\\'
+                                            && ch != '?'
+                                            && ch != '#'))) {
+                throw new IllegalArgumentException("a base path is /, then printable ASCII without \" \\ ? # or //");
+            }
+            this.basePath = c;
             return this;
         }
 

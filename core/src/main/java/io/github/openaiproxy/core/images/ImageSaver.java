@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -50,24 +51,29 @@ final class ImageSaver {
 
     private final Images images;
     private final SafeFetcher fetcher;
-    private final String linkBase;
+    /** The configured public base URL without a trailing slash; {@code null}: links are paths from the host. */
+    private final String publicBase;
+    /** The configured mount path without a trailing slash, for a request that does not say where it found the proxy. */
+    private final String mountPath;
 
-    ImageSaver(Images images, SafeFetcher fetcher, String linkBase) {
+    ImageSaver(Images images, SafeFetcher fetcher, String publicBase, String mountPath) {
         this.images = images;
         this.fetcher = fetcher;
-        this.linkBase = linkBase;
+        this.publicBase = publicBase;
+        this.mountPath = mountPath;
     }
 
     /**
      * The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}; an answer
      * whose images are not stored is told to {@code observation}.
      */
-    CompletableFuture<Images.Saved> save(ProxyResponse answer, String owner, ProxyObserver.Observation observation) {
+    CompletableFuture<Images.Saved> save(
+            ProxyResponse answer, String owner, Optional<String> basePath, ProxyObserver.Observation observation) {
         if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
             return CompletableFuture.completedFuture(new Images.Saved(answer, List.of()));
         }
         return BodyCollector.collectTruncated(answer.body(), MAX_ANSWER)
-                .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner, observation))
+                .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), observation))
                         .exceptionally(error -> {
                             LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
                             observation.imageNotStored(reason(error));
@@ -96,8 +102,13 @@ final class ImageSaver {
     /** A {@code data[i]} entry's image as the answer holds it. */
     private record Entry(int index, String url, String b64, long urlStart, long urlEnd) {}
 
+    /** What links start with: the public base URL when configured, else where the request found the proxy. */
+    private String linkBase(Optional<String> basePath) {
+        return publicBase != null ? publicBase : basePath.orElse(mountPath);
+    }
+
     private Images.Saved rewrite(
-            ProxyResponse answer, byte[] bytes, String owner, ProxyObserver.Observation observation) {
+            ProxyResponse answer, byte[] bytes, String owner, String linkBase, ProxyObserver.Observation observation) {
         List<Entry> entries;
         try {
             entries = entries(bytes);
@@ -118,13 +129,13 @@ final class ImageSaver {
                 if (e.url() != null) {
                     StoredImage image = fromLink(e.url(), owner);
                     stored.add(image.id());
-                    links.add(link(image));
-                    allLinks.add(link(image));
+                    links.add(link(linkBase, image));
+                    allLinks.add(link(linkBase, image));
                 } else if (e.b64() != null && images.config().storeB64()) {
                     StoredImage image = fromBase64(e.b64(), owner);
                     stored.add(image.id());
                     links.add(null);
-                    allLinks.add(link(image));
+                    allLinks.add(link(linkBase, image));
                 } else {
                     links.add(null);
                 }
@@ -153,7 +164,7 @@ final class ImageSaver {
         return new Images.Saved(withBody(answer, out.toByteArray(), false), List.copyOf(allLinks));
     }
 
-    private String link(StoredImage image) {
+    private static String link(String linkBase, StoredImage image) {
         return linkBase + ImageRoutes.PREFIX + image.id() + "."
                 + ImageIds.extensionOf(image.contentType()).orElseThrow();
     }

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -56,22 +57,34 @@ public final class Images {
         this.maxSize = config.maxSize() > 0 ? config.maxSize() : maxBodySize;
         this.executor = Objects.requireNonNull(executor, "executor");
         this.clock = Objects.requireNonNull(clock, "clock");
-        String base = config.publicBaseUrl() != null ? config.publicBaseUrl().toString() : mountPath;
-        while (base.endsWith("/")) {
-            base = base.substring(0, base.length() - 1);
+        this.saver = new ImageSaver(
+                this,
+                new SafeFetcher(config.fetchHosts(), upstream, config.fetchTimeout()),
+                config.publicBaseUrl() != null
+                        ? withoutTrailingSlash(config.publicBaseUrl().toString())
+                        : null,
+                withoutTrailingSlash(mountPath));
+    }
+
+    private static String withoutTrailingSlash(String s) {
+        String t = s;
+        while (t.endsWith("/")) {
+            t = t.substring(0, t.length() - 1);
         }
-        this.saver = new ImageSaver(this, new SafeFetcher(config.fetchHosts(), upstream, config.fetchTimeout()), base);
+        return t;
     }
 
     /**
      * The answer to send for an upstream image generation's {@code answer}: its images stored and its links the
      * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false} (told to
-     * {@code observation}, with the reason).
+     * {@code observation}, with the reason). Without {@code images.public-base-url} the links are paths that start
+     * with {@code basePath} ({@link io.github.openaiproxy.core.http.ProxyRequest#basePath()}), or the configured
+     * mount path when it is empty.
      */
     public CompletableFuture<Saved> save(
-            ProxyResponse answer, Identity identity, ProxyObserver.Observation observation) {
+            ProxyResponse answer, Identity identity, Optional<String> basePath, ProxyObserver.Observation observation) {
         purgeExpired();
-        return saver.save(answer, ownerFor(identity), observation);
+        return saver.save(answer, ownerFor(identity), basePath, observation);
     }
 
     /**

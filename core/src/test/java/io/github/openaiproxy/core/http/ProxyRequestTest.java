@@ -1,8 +1,11 @@
 package io.github.openaiproxy.core.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ProxyRequestTest {
 
@@ -46,5 +49,24 @@ class ProxyRequestTest {
                 .build();
 
         assertThat(r.toString()).isEqualTo("ProxyRequest[POST /]");
+    }
+
+    @Test
+    void aBasePathLosesItsTrailingSlashAndTheRootIsEmpty() {
+        assertThat(ProxyRequest.builder("GET", "/").build().basePath()).isEmpty();
+        assertThat(ProxyRequest.builder("GET", "/").basePath("/").build().basePath())
+                .contains("");
+        assertThat(ProxyRequest.builder("GET", "/")
+                        .basePath("/shop/ai/")
+                        .build()
+                        .basePath())
+                .contains("/shop/ai");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"//evil.example/ai", "/shop//ai", "shop", "/a b", "/a\"b", "/a?b", "/a#b", "/a\\b"})
+    void aBasePathThatCouldMakeALinkPointElsewhereIsRefused(String path) {
+        ProxyRequest.Builder b = ProxyRequest.builder("GET", "/");
+        assertThatThrownBy(() -> b.basePath(path)).isInstanceOf(IllegalArgumentException.class);
     }
 }

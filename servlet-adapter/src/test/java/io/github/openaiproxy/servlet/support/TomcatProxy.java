@@ -68,6 +68,11 @@ public final class TomcatProxy implements ProxyServer {
         return start(config, contextPath, mapping, false, null);
     }
 
+    /** The servlet on {@code engine}, mapped at {@code mapping} in a web application at {@code contextPath}. */
+    public static TomcatProxy servletInContext(ProxyEngine engine, String contextPath, String mapping) {
+        return start(engine, contextPath, mapping, false, null);
+    }
+
     /**
      * The proxy filter on {@code /*} in front of an application servlet that answers
      * {@code 200 "app:" + path} for everything the filter passes down.
