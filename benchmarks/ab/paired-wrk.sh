@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Two standalone proxies side by side on one benchmark stub, loaded in turn (wrk -t2 -c64, 10 s each, the order
+# Two standalone proxies side by side on one benchmark stub, loaded in turn (wrk -t2 -c64, or CONNECTIONS=1 for the
+# latency one caller sees, 10 s each, the order
 # alternating every round): with runs seconds apart, the machine's drift hits both alike, so each round's pair is
 # a fair ratio even where one jar's runs move 30% between minutes. Prints req/s, latency and the proxy process's
 # CPU per request (user + system from /proc) for every run.
 #
-#   JAR_A=... JAR_B=... [JAVA_A="..."] [JAVA_B="..."] [ENV_A="K=V ..."] [ENV_B="K=V ..."] [ROUNDS=8] \
+#   JAR_A=... JAR_B=... [JAVA_A="..."] [JAVA_B="..."] [ENV_A="K=V ..."] [ENV_B="K=V ..."] [ROUNDS=8] [CONNECTIONS=64] \
 #     benchmarks/ab/paired-wrk.sh
 #
 # ENV_A / ENV_B are extra environment settings of each proxy, for example ENV_B="OPENAI_PROXY_LEDGER_STORE=jdbc
@@ -15,6 +16,8 @@ bench=benchmarks/target/benchmarks.jar
 lua=benchmarks/src/main/resources/io/github/openaiproxy/benchmarks/load/wrk-post.lua
 java_opts="-Xms256m -Xmx1g -XX:+UseG1GC"
 rounds=${ROUNDS:-8}
+connections=${CONNECTIONS:-64}
+threads=$((connections < 2 ? connections : 2))
 work=$(mktemp -d -t paired-wrk.XXXX)
 stub_port=19201; port_a=19202; port_b=19203
 printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Explain server-sent events in one paragraph."}],"temperature":0.7,"max_tokens":300}' \
@@ -40,7 +43,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks (100 a second)
 run() { # label port pid seconds
   local before after out
   before=$(cpu "$3")
-  out=$(WRK_BODY="$work/body.json" wrk -t2 -c64 -d"$4"s -s "$lua" "http://127.0.0.1:$2/v1/chat/completions" \
+  out=$(WRK_BODY="$work/body.json" wrk -t$threads -c$connections -d"$4"s -s "$lua" "http://127.0.0.1:$2/v1/chat/completions" \
     | sed -n 's/^WRK_RESULT //p')
   after=$(cpu "$3")
   python3 -c 'import json, sys
