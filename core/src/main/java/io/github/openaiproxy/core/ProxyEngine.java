@@ -129,6 +129,20 @@ public final class ProxyEngine implements AutoCloseable {
         // The identify step finds declared keys itself, then asks the stored ones; the admin API sees both.
         ProxyKeyStore storedKeys = b.proxyKeys != null ? b.proxyKeys : new InMemoryProxyKeyStore();
         this.proxyKeys = LayeredProxyKeyStore.of(config.access().declaredKeys(), storedKeys);
+        // Who may call: an in-memory key store answers at once; a database or a JWKS fetch gets threads of its own.
+        boolean blockingKeys = !(storedKeys instanceof InMemoryProxyKeyStore);
+        this.accessThreads = blockingKeys || IdentityResolver.needsJwtExecutor(config.access())
+                ? boundedThreads("openai-proxy-access-", 4, 1000)
+                : null;
+        Executor direct = Runnable::run;
+        IdentityResolver identities = new IdentityResolver(
+                config.access(),
+                storedKeys,
+                blockingKeys ? accessThreads : direct,
+                accessThreads != null ? accessThreads : direct,
+                b.clock,
+                b.identitySources);
+        LOG.log(System.Logger.Level.INFO, identities.description());
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
         this.usageLedger = usageLedger(config, b.usageLedger, b.clock); // the admin API sums its rows
@@ -141,7 +155,8 @@ public final class ProxyEngine implements AutoCloseable {
             }
             AdminService admin = new AdminService(
                     config.access(),
-                    proxyKeys,
+                    // A key the admin API changes leaves this instance's key cache at once.
+                    identities.forgettingChangedKeys(proxyKeys),
                     policyStore,
                     b.auditLog != null ? b.auditLog : AuditLog.inMemory(),
                     b.clock,
@@ -171,20 +186,6 @@ public final class ProxyEngine implements AutoCloseable {
                             + " store may): a misspelt name leaves the intended policy unrestricted",
                     unreferenced);
         }
-        // Who may call: an in-memory key store answers at once; a database or a JWKS fetch gets threads of its own.
-        boolean blockingKeys = !(storedKeys instanceof InMemoryProxyKeyStore);
-        this.accessThreads = blockingKeys || IdentityResolver.needsJwtExecutor(config.access())
-                ? boundedThreads("openai-proxy-access-", 4, 1000)
-                : null;
-        Executor direct = Runnable::run;
-        IdentityResolver identities = new IdentityResolver(
-                config.access(),
-                storedKeys,
-                blockingKeys ? accessThreads : direct,
-                accessThreads != null ? accessThreads : direct,
-                b.clock,
-                b.identitySources);
-        LOG.log(System.Logger.Level.INFO, identities.description());
         UpstreamRequests defaultRequests = new UpstreamRequests(config.upstream());
         // Named upstreams only: without them no routing step runs and the call is today's.
         RouteUpstream routeUpstream =

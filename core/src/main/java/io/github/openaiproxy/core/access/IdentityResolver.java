@@ -23,6 +23,7 @@ public final class IdentityResolver {
     static final Resolution ANONYMOUS_DENIED = Resolution.rejected("no_credential");
 
     private final IdentitySource[] sources;
+    private final ProxyKeySource keys;
     private final ClientAddress addresses;
     private final boolean anonymousAllowed;
     private final String description;
@@ -43,6 +44,7 @@ public final class IdentityResolver {
             Clock clock,
             List<IdentitySource> applicationSources) {
         ProxyKeySource keys = new ProxyKeySource(access.declaredKeys(), keyStore, keyExecutor, clock);
+        this.keys = keys;
         List<IdentitySource> list = new ArrayList<>(applicationSources);
         list.add(keys);
         list.add(new HostUserSource(access.rolePolicies()));
@@ -54,6 +56,57 @@ public final class IdentityResolver {
         this.addresses = new ClientAddress(access.trustedProxies(), access.forwardedHeader());
         this.anonymousAllowed = access.anonymous() == AccessConfig.Anonymous.ALLOW;
         this.description = describe(access, keys, keyStore, jwt, applicationSources.size());
+    }
+
+    /**
+     * {@code store} as the admin API writes through it: a key changed through it (revoked, rotated, put under
+     * another policy) leaves this resolver's key cache, its old and its new hash, as soon as the store has the
+     * change. Without this a key just used would keep its old answer for up to {@link ProxyKeySource#FOUND_TTL}
+     * here: a revoked key, or a rotated key's old secret, would still be let in. Other instances still take
+     * up to that long.
+     */
+    public ProxyKeyStore forgettingChangedKeys(ProxyKeyStore store) {
+        return new ProxyKeyStore() {
+            @Override
+            public java.util.Optional<ProxyKey> findByHash(String hash) {
+                return store.findByHash(hash);
+            }
+
+            @Override
+            public java.util.Optional<ProxyKey> find(String id) {
+                return store.find(id);
+            }
+
+            @Override
+            public List<ProxyKey> list() {
+                return store.list();
+            }
+
+            @Override
+            public void insert(ProxyKey key) {
+                store.insert(key);
+                keys.forget(key.hash()); // nothing cached for a new hash, but an unknown one may be
+            }
+
+            @Override
+            public boolean update(ProxyKey key) {
+                java.util.Optional<ProxyKey> before = store.find(key.id());
+                boolean updated = store.update(key);
+                before.ifPresent(b -> keys.forget(b.hash()));
+                keys.forget(key.hash());
+                return updated;
+            }
+
+            @Override
+            public void touch(String id, java.time.Instant at) {
+                store.touch(id, at);
+            }
+
+            @Override
+            public boolean isWritable() {
+                return store.isWritable();
+            }
+        };
     }
 
     /** Whether a JWT issuer is configured (its checks need an executor). */

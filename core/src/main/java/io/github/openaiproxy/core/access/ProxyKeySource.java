@@ -108,6 +108,15 @@ final class ProxyKeySource implements IdentitySource {
         return () -> (clock.millis() - origin) * 1_000_000L;
     }
 
+    /**
+     * Drops what the cache holds for this hash, so the next request with it reads the store again: called when
+     * this instance changed the key (revoked, rotated, moved to another policy), which then applies at once
+     * here. A lookup already under way still answers from what it read.
+     */
+    void forget(String hash) {
+        cache.synchronous().invalidate(hash);
+    }
+
     /** Whether any key can be found at all (declared or in a store). */
     boolean hasKeys() {
         return store != null || !declared.isEmpty();
