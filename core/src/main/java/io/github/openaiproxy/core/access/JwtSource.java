@@ -5,9 +5,13 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.KeySourceException;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.source.JWKSetCacheRefreshEvaluator;
+import com.nimbusds.jose.jwk.source.JWKSetSource;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.jwk.source.RateLimitReachedException;
+import com.nimbusds.jose.jwk.source.URLBasedJWKSetSource;
 import com.nimbusds.jose.proc.BadJOSEException;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
 import com.nimbusds.jose.proc.SecurityContext;
@@ -41,7 +45,8 @@ import java.util.concurrent.RejectedExecutionException;
  * check runs on the given executor because a fetch blocks; a token that passed is remembered for up to
  * {@link #VERIFIED_TTL} (never past its {@code exp}), so a client's next calls skip the executor and the
  * signature check. A JWKS that cannot be fetched fails the request
- * (503), rather than refusing valid tokens as if they were forged.
+ * (503), rather than refusing valid tokens as if they were forged; so do the requests the rate limit does not
+ * let fetch it again while its last fetch failed.
  */
 final class JwtSource implements IdentitySource {
     static final int CLOCK_SKEW_SECONDS = 30;
@@ -62,6 +67,13 @@ final class JwtSource implements IdentitySource {
     private final Clock clock;
     private final Cache<String, Verified> verified;
 
+    /**
+     * Whether the JWKS's last fetch failed (down, an error status, too large, not a key set). The fetches are
+     * rate-limited, so while it is down most requests are not even let try: they must get the outage's 503 too,
+     * not the 401 of a token signed by a key the issuer does not have.
+     */
+    private volatile boolean lastFetchFailed;
+
     JwtSource(AccessConfig.Jwt jwt, Executor executor, Clock clock) {
         this.issuer = jwt.issuer();
         this.executor = executor;
@@ -73,8 +85,28 @@ final class JwtSource implements IdentitySource {
                 .executor(Runnable::run)
                 .build();
         URL url = url(jwt.jwksUrl());
-        JWKSource<SecurityContext> keys = JWKSourceBuilder.<SecurityContext>create(
-                        url, new DefaultResourceRetriever(HTTP_TIMEOUT_MILLIS, HTTP_TIMEOUT_MILLIS, JWKS_SIZE_LIMIT))
+        URLBasedJWKSetSource<SecurityContext> fetch = new URLBasedJWKSetSource<>(
+                url, new DefaultResourceRetriever(HTTP_TIMEOUT_MILLIS, HTTP_TIMEOUT_MILLIS, JWKS_SIZE_LIMIT));
+        JWKSetSource<SecurityContext> watched = new JWKSetSource<>() {
+            @Override
+            public JWKSet getJWKSet(JWKSetCacheRefreshEvaluator refresh, long now, SecurityContext context)
+                    throws KeySourceException {
+                try {
+                    JWKSet set = fetch.getJWKSet(refresh, now, context);
+                    lastFetchFailed = false;
+                    return set;
+                } catch (KeySourceException | RuntimeException e) {
+                    lastFetchFailed = true;
+                    throw e;
+                }
+            }
+
+            @Override
+            public void close() throws java.io.IOException {
+                fetch.close();
+            }
+        };
+        JWKSource<SecurityContext> keys = JWKSourceBuilder.create(watched)
                 .retrying(false)
                 .refreshAheadCache(false)
                 .build();
@@ -154,6 +186,10 @@ final class JwtSource implements IdentitySource {
             verified.put(token, new Verified(r, claims.getExpirationTime().toInstant()));
             return r;
         } catch (RateLimitReachedException e) {
+            if (lastFetchFailed) {
+                // No key set to judge by and no fetch allowed yet: the outage, not the token.
+                throw new CompletionException(e);
+            }
             // An unknown key id and the JWKS was fetched moments ago: a forged kid, not an outage.
             AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: unknown key id (JWKS refresh rate-limited)");
             return INVALID;
