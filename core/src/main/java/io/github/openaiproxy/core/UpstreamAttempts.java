@@ -258,10 +258,12 @@ final class UpstreamAttempts {
                         upstreamNanos = System.nanoTime() - sentAt;
                         int status = response.status();
                         note(step, Integer.toString(status));
-                        if (status == 429 && slot != null) {
+                        if ((status == 429 || status == 401) && slot != null) {
                             // OpenAI answers 429 to a request too large for the key's tokens per minute too: no
                             // other key, nor a retry, would take it, and resting every key for it would refuse
-                            // everyone else. Its (small) body says which.
+                            // everyone else. Its (small) body says which. Likewise a restricted key's 401 for a
+                            // route it has no scope for (missing_scope) is about the route the caller chose: taking
+                            // the key out for it would let any caller empty the pool.
                             return BodyCollector.collectTruncated(response.body(), MAX_ERROR_BODY + 1)
                                     // A body that stalls must not hold the request (nor break it): read as empty.
                                     .orTimeout(
@@ -276,7 +278,7 @@ final class UpstreamAttempts {
                                                         bytes.length > MAX_ERROR_BODY
                                                                 ? java.util.Arrays.copyOf(bytes, MAX_ERROR_BODY)
                                                                 : bytes));
-                                        if (tooLarge(bytes)) {
+                                        if (status == 429 ? tooLarge(bytes) : missingScope(bytes)) {
                                             if (breaker != null) {
                                                 breaker.success(); // the upstream answered: about the request
                                             }
@@ -546,13 +548,23 @@ final class UpstreamAttempts {
         b.append(tenths / 10).append('.').append(tenths % 10);
     }
 
-    /** The longest a 429's (small) body is waited for before the key is judged. */
+    /** The longest a 429's or 401's (small) body is waited for before the key is judged. */
     private static final long MAX_429_READ_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /** OpenAI's 429 for a request over the key's whole tokens-per-minute limit, which no key or wait would take. */
     static boolean tooLarge(byte[] body) {
         String text = new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8);
         return text.toLowerCase(java.util.Locale.ROOT).contains("request too large");
+    }
+
+    /**
+     * OpenAI's 401 for a restricted key without the scope a route needs ("Missing scopes: api.responses.write",
+     * code {@code missing_scope}): the key works for the routes it is scoped for.
+     */
+    static boolean missingScope(byte[] body) {
+        String text = new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8)
+                .toLowerCase(java.util.Locale.ROOT);
+        return text.contains("missing_scope") || text.contains("missing scopes");
     }
 
     /**

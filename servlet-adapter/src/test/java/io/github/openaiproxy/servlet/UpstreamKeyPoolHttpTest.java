@@ -127,6 +127,33 @@ class UpstreamKeyPoolHttpTest {
     }
 
     @Test
+    void aMissingScope401OnOneRouteTakesNoKeyOutSoNoCallerCanEmptyThePool() {
+        // A restricted key (least privilege) that may call chat but not the Responses API: OpenAI answers 401
+        // missing_scope. That is about the route the caller picked, not the key: were it taken out, any caller
+        // could empty the pool with three POST /v1/responses and leave every user with 503 until a restart.
+        pooled.stubFor(post(urlPathEqualTo("/v1/responses"))
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"You have insufficient permissions for this operation."
+                                + " Missing scopes: api.responses.write. Check that you have the correct role in your"
+                                + " organization (Reader, Writer, Owner) and project (Member, Owner), and if you're"
+                                + " using a restricted API key, that it has the necessary scopes.\",\"type\":"
+                                + "\"invalid_request_error\",\"param\":null,\"code\":\"missing_scope\"}}")));
+
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> refused =
+                    Http.postJson(proxy.uri("/v1/responses"), "{\"model\":\"gpt-4o\",\"input\":\"hi\"}");
+            assertThat(refused.statusCode()).isEqualTo(401);
+            assertThat(refused.body()).doesNotContain(K1, K2, K3);
+        }
+        for (int i = 0; i < 3; i++) {
+            assertThat(chat().statusCode()).as("chat, which every key may call").isEqualTo(200);
+        }
+        assertThat(keysUsed(Upstream.requests(pooled).subList(3, 6))).isEqualTo(Map.of(K1, 1, K2, 1, K3, 1));
+    }
+
+    @Test
     void aKeyRefusedWith403ForOneModelStaysForTheOthers() {
         // OpenAI's 403 for a model the organization may not use yet: about that request, not the key.
         pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
