@@ -141,7 +141,8 @@ public final class ProxyEngine implements AutoCloseable {
                 blockingKeys ? accessThreads : direct,
                 accessThreads != null ? accessThreads : direct,
                 b.clock,
-                b.identitySources);
+                b.identitySources,
+                config.cors().allowCredentials());
         LOG.log(System.Logger.Level.INFO, identities.description());
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
         this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;

@@ -242,6 +242,70 @@ class ProxyEngineIdentityTest {
     }
 
     @Test
+    void aLoginTheBrowserSendsForAnotherOriginIsNotTheUsersUnlessCorsAllowsCredentials() {
+        start(AccessConfig.DEFAULTS, null);
+        AuthenticatedUser alice = new AuthenticatedUser("alice", role -> false);
+        Identity asAlice = Identity.user("alice", Policy.USERS);
+        Identity anonymous = Identity.anonymous("192.0.2.7", Policy.ANONYMOUS);
+
+        // Another site's page posting with no-cors and the session cookie: never spends as alice.
+        for (String site : List.of("cross-site", "same-site", "Cross-Site")) {
+            send(
+                    engine,
+                    chat("/v1/chat/completions")
+                            .user(alice)
+                            .remoteAddress("192.0.2.7")
+                            .header("Sec-Fetch-Site", site));
+            assertThat(seen.get()).as(site).isEqualTo(anonymous);
+        }
+        // Her own pages, clients that are no browser, and a bearer credential a page sets itself stay hers.
+        send(engine, chat("/v1/chat/completions").user(alice).header("Sec-Fetch-Site", "same-origin"));
+        assertThat(seen.get()).isEqualTo(asAlice);
+        send(engine, chat("/v1/chat/completions").user(alice).header("Sec-Fetch-Site", "none"));
+        assertThat(seen.get()).isEqualTo(asAlice);
+        send(engine, chat("/v1/chat/completions").user(alice));
+        assertThat(seen.get()).isEqualTo(asAlice);
+        send(
+                engine,
+                chat("/v1/chat/completions")
+                        .user(alice)
+                        .header("Sec-Fetch-Site", "cross-site")
+                        .header("Authorization", "Bearer eyJ.from.the.page"));
+        assertThat(seen.get()).isEqualTo(asAlice);
+        engine.close();
+
+        // With access.anonymous=deny the cross-site request is refused, not spent as hers.
+        start(AccessConfig.DEFAULTS.withAnonymous(AccessConfig.Anonymous.DENY), null);
+        int before = upstreamCalls();
+        Answer refused = send(engine, chat("/v1/chat/completions").user(alice).header("Sec-Fetch-Site", "cross-site"));
+        assertThat(refused.status()).isEqualTo(401);
+        assertThat(upstreamCalls()).isEqualTo(before);
+        engine.close();
+
+        // cors.allow-credentials lets the listed origins use the login: then it is hers.
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .access(withTestPolicies(AccessConfig.DEFAULTS))
+                        .cors(io.github.openaiproxy.core.cors.CorsConfig.builder()
+                                .origins(List.of("https://chat.example.com"))
+                                .allowCredentials(true)
+                                .build())
+                        .build())
+                .clock(clock)
+                .step(RequestStep.Position.BEFORE_UPSTREAM, (ctx, next) -> {
+                    seen.set(ctx.identity().orElseThrow());
+                    return next.proceed(ctx);
+                })
+                .build();
+        send(
+                engine,
+                chat("/v1/chat/completions")
+                        .user(alice)
+                        .header("Origin", "https://chat.example.com")
+                        .header("Sec-Fetch-Site", "same-site"));
+        assertThat(seen.get()).isEqualTo(asAlice);
+    }
+
+    @Test
     void anApplicationsOwnSourceIsAskedFirstAndTheBuiltInOnesAfterIt() {
         ProxyKeys.NewKey k = ProxyKeys.generate();
         engine = ProxyEngine.builder(config(upstream.baseUrl())

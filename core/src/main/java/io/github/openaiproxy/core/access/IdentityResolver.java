@@ -35,6 +35,9 @@ public final class IdentityResolver {
      * @param jwtExecutor where JWTs are checked (a JWKS fetch blocks)
      * @param clock the time keys and tokens expire by
      * @param applicationSources the host application's own sources, asked before the built-in ones
+     * @param loginsFromOtherOrigins whether other origins may use the host application's login
+     *     ({@code cors.allow-credentials}); without it a request a browser marks as another origin's is not
+     *     taken as the logged-in user's ({@link HostUserSource})
      */
     public IdentityResolver(
             AccessConfig access,
@@ -42,12 +45,13 @@ public final class IdentityResolver {
             Executor keyExecutor,
             Executor jwtExecutor,
             Clock clock,
-            List<IdentitySource> applicationSources) {
+            List<IdentitySource> applicationSources,
+            boolean loginsFromOtherOrigins) {
         ProxyKeySource keys = new ProxyKeySource(access.declaredKeys(), keyStore, keyExecutor, clock);
         this.keys = keys;
         List<IdentitySource> list = new ArrayList<>(applicationSources);
         list.add(keys);
-        list.add(new HostUserSource(access.rolePolicies()));
+        list.add(new HostUserSource(access.rolePolicies(), loginsFromOtherOrigins));
         JwtSource jwt = access.jwt() == null ? null : new JwtSource(access.jwt(), jwtExecutor, clock);
         if (jwt != null) {
             list.add(jwt);

@@ -47,6 +47,6 @@ class IdentityResolverTest {
 
     private static IdentityResolver resolver(AccessConfig access, ProxyKeyStore store) {
         return new IdentityResolver(
-                access, store, Runnable::run, Runnable::run, Clock.systemUTC(), java.util.List.of());
+                access, store, Runnable::run, Runnable::run, Clock.systemUTC(), java.util.List.of(), false);
     }
 }
