@@ -29,6 +29,7 @@ final class IdentifyStep implements RequestStep {
         if (ctx.identity != null) {
             return next.proceed(ctx); // a sub-request: its client request's identity
         }
+        ctx.clientAddress = resolver.clientOf(ctx.request);
         CompletableFuture<Resolution> r = resolver.resolve(ctx.request);
         if (r.isDone() && !r.isCompletedExceptionally()) {
             return decide(ctx, next, r.join());

@@ -63,6 +63,12 @@ public final class RequestContext implements RequestStep.Chain {
     /** Who the request runs for: set by the identify step, or inherited by a module route's sub-request. */
     Identity identity;
 
+    /**
+     * The address the caller is counted by (a trusted proxy's client, an IPv6 {@code /64}), set by the identify
+     * step; {@code null} on a sub-request, whose remote address is its client request's.
+     */
+    String clientAddress;
+
     String model;
     /** The named upstream a pass-through or simple request was routed to; {@code null}: the default upstream. */
     RouteUpstream.Target target;

@@ -307,15 +307,13 @@ final class RouteHandlers {
 
                 @Override
                 public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
-                    // A module's upstream calls are made for this client: they count against its cap too.
-                    boolean inherit = sub.remoteAddress().isEmpty()
-                            && request.remoteAddress().isPresent();
-                    return subRequests.handle(
-                            inherit
-                                    ? sub.withRemoteAddress(
-                                            request.remoteAddress().get())
-                                    : sub,
-                            ctx.identity);
+                    // A module's upstream calls are made for this client: they count against its cap too, by
+                    // the address the identify step counted it by.
+                    String client = ctx.clientAddress != null
+                            ? ctx.clientAddress
+                            : request.remoteAddress().orElse(null);
+                    boolean inherit = sub.remoteAddress().isEmpty() && client != null;
+                    return subRequests.handle(inherit ? sub.withRemoteAddress(client) : sub, ctx.identity);
                 }
 
                 @Override

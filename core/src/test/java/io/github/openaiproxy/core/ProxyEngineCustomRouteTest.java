@@ -104,6 +104,50 @@ class ProxyEngineCustomRouteTest {
     }
 
     @Test
+    void thePerClientCapCountsATrustedProxysClientsApartAndAnIpv6NetworkAsOne() {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody(EngineFixture.CHAT_COMPLETION)));
+        try (ProxyEngine engine = engine(config(upstream.baseUrl())
+                .access(io.github.openaiproxy.core.access.AccessConfig.DEFAULTS.withTrustedProxies(
+                        List.of("10.0.0.0/8")))
+                .maxConcurrentUpstreamCallsPerClient(1))) {
+            // Behind the trusted proxy 10.0.0.9: a client holds its one permit with an unread answer.
+            ProxyResponse held = engine.handle(EngineFixture.post("/", EngineFixture.CHAT)
+                            .remoteAddress("10.0.0.9")
+                            .header("X-Forwarded-For", "2001:db8:1:2::7")
+                            .build())
+                    .join();
+            assertThat(held.status()).isEqualTo(200);
+
+            // Another client behind the same proxy has its own permit (it used to share the proxy's address).
+            Answer other = send(
+                    engine,
+                    EngineFixture.post("/", EngineFixture.CHAT)
+                            .remoteAddress("10.0.0.9")
+                            .header("X-Forwarded-For", "203.0.113.5"));
+            assertThat(other.status()).as(other.text()).isEqualTo(200);
+            // The first client's next address in its /64 is the same client, directly and through a module route.
+            Answer sameNetwork = send(
+                    engine,
+                    EngineFixture.post("/", EngineFixture.CHAT)
+                            .remoteAddress("10.0.0.9")
+                            .header("X-Forwarded-For", "2001:db8:1:2:ffff::1"));
+            assertThat(sameNetwork.status()).isEqualTo(429);
+            Answer viaModule = send(
+                    engine,
+                    EngineFixture.post("/echo-chat", EngineFixture.CHAT)
+                            .remoteAddress("10.0.0.9")
+                            .header("X-Forwarded-For", "2001:db8:1:2::8"));
+            assertThat(viaModule.text()).contains("Too Many Requests");
+            held.discard();
+            assertThat(engine.upstreamCallsInFlight()).isZero();
+        }
+    }
+
+    @Test
     void aCustomRouteGetsCorsHeadersAndMethodChecks() {
         ProxyConfig.Builder config = config(upstream.baseUrl())
                 .cors(CorsConfig.builder()

@@ -356,6 +356,25 @@ class ProxyEngineIdentityTest {
     }
 
     @Test
+    void anAnonymousIpv6CallerIsKnownByItsSlash64() {
+        start(AccessConfig.DEFAULTS, null);
+        send(engine, chat("/").remoteAddress("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
+        Identity first = seen.get();
+        send(engine, chat("/").remoteAddress("2001:db8:1:2::1"));
+        assertThat(seen.get()).isEqualTo(first);
+        assertThat(first.subject()).isEqualTo("2001:db8:1:2:0:0:0:0/64");
+
+        send(engine, chat("/").remoteAddress("2001:db8:1:3::1"));
+        assertThat(seen.get().subject()).isEqualTo("2001:db8:1:3:0:0:0:0/64");
+        send(engine, chat("/").remoteAddress("::ffff:192.0.2.7"));
+        assertThat(seen.get().subject())
+                .as("an IPv4-mapped address is the IPv4 address")
+                .isEqualTo("192.0.2.7");
+        send(engine, chat("/").remoteAddress("192.0.2.8"));
+        assertThat(seen.get().subject()).isEqualTo("192.0.2.8");
+    }
+
+    @Test
     void aModuleRoutesSubRequestRunsUnderItsClientRequestsIdentity() {
         ProxyKeys.NewKey k = ProxyKeys.generate();
         CountingStore store = new CountingStore(InMemoryProxyKeyStore.of(key("k", k, "gold", null)));

@@ -75,6 +75,27 @@ final class ClientAddress {
         return last;
     }
 
+    /**
+     * The address a caller is counted by ({@link #of}): an IPv4 address as it is, an IPv6 address as its
+     * {@code /64} network ({@code 2001:db8:1:2:0:0:0:0/64}). One IPv6 subscriber holds a whole {@code /64}, so
+     * counting single addresses would give it 2^64 fresh anonymous quotas and per-client caps.
+     */
+    String caller(ProxyRequest request) {
+        String address = of(request);
+        if (address == null || address.indexOf(':') < 0) {
+            return address;
+        }
+        byte[] bytes = literal(address);
+        if (bytes == null) {
+            return address;
+        }
+        if (bytes.length == 4) {
+            return format(bytes); // IPv4-mapped (::ffff:192.0.2.7): the same caller as over IPv4
+        }
+        java.util.Arrays.fill(bytes, 8, 16, (byte) 0);
+        return format(bytes) + "/64";
+    }
+
     private boolean isTrusted(byte[] address) {
         for (Cidr c : trusted) {
             if (c.contains(address)) {

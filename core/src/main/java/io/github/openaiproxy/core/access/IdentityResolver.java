@@ -146,7 +146,16 @@ public final class IdentityResolver {
         if (!anonymousAllowed) {
             return ANONYMOUS_DENIED;
         }
-        return Resolution.identified(Identity.anonymous(addresses.of(request), Policy.ANONYMOUS));
+        return Resolution.identified(Identity.anonymous(addresses.caller(request), Policy.ANONYMOUS));
+    }
+
+    /**
+     * The address the caller is counted by: the connection's peer, or the client a trusted proxy names
+     * ({@code access.trusted-proxies}), an IPv6 address as its {@code /64}; {@code null} when unknown. Anonymous
+     * callers are known by it, and the per-client cap on upstream calls counts by it.
+     */
+    public String clientOf(ProxyRequest request) {
+        return addresses.caller(request);
     }
 
     /** The start-up line: which sources are on and what anonymous callers may do (no secret in it). */
