@@ -111,6 +111,7 @@ final class JwtSource implements IdentitySource {
                 .refreshAheadCache(false)
                 .build();
         this.processor = new DefaultJWTProcessor<>();
+        processor.setJWSTypeVerifier(JwtSource::checkType);
         processor.setJWSKeySelector(
                 new JWSVerificationKeySelector<>(Set.of(JWSAlgorithm.RS256, JWSAlgorithm.ES256), keys));
         DefaultJWTClaimsVerifier<SecurityContext> claims =
@@ -126,6 +127,25 @@ final class JwtSource implements IdentitySource {
                 };
         claims.setMaxClockSkew(CLOCK_SKEW_SECONDS);
         processor.setJWTClaimsSetVerifier(claims);
+    }
+
+    /**
+     * A token's {@code typ}: none, {@code JWT}, or an OAuth access token's {@code at+jwt} (RFC 9068, as Duende
+     * IdentityServer and ForgeRock issue them), with or without {@code application/}, in any case. Other types
+     * are other tokens (a logout or security event token) and are refused.
+     */
+    private static void checkType(com.nimbusds.jose.JOSEObjectType type, SecurityContext context)
+            throws com.nimbusds.jose.proc.BadJOSEException {
+        if (type == null) {
+            return;
+        }
+        String t = type.getType().toLowerCase(java.util.Locale.ROOT);
+        if (t.startsWith("application/")) {
+            t = t.substring("application/".length());
+        }
+        if (!t.equals("jwt") && !t.equals("at+jwt")) {
+            throw new com.nimbusds.jose.proc.BadJOSEException("not an access token: typ " + t);
+        }
     }
 
     /** The JWKS URL, checked at start so a typo fails then and not on the first request. */

@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** A verified JWT is remembered, so its next calls skip the executor and the signature, but never past exp. */
 class JwtSourceTest {
@@ -86,5 +88,50 @@ class JwtSourceTest {
 
         now = now.plus(Duration.ofSeconds(1 + JwtSource.CLOCK_SKEW_SECONDS + 1));
         assertThat(source.resolve(token).get(10, TimeUnit.SECONDS)).isEqualTo(JwtSource.INVALID);
+    }
+
+    /**
+     * OAuth access tokens of RFC 9068 say {@code typ: at+jwt} (Duende IdentityServer, ForgeRock and others issue
+     * them so): accepted like {@code JWT} and no {@code typ}; any other type is some other token (an ID token, a
+     * logout token) and refused.
+     */
+    @ParameterizedTest
+    @CsvSource({
+        "JWT, true",
+        "at+jwt, true",
+        "application/at+jwt, true",
+        "AT+JWT, true",
+        "'', true",
+        "secevent+jwt, false",
+        "logout+jwt, false"
+    })
+    void accessTokensOfRfc9068AreAcceptedAndOtherTypesAreNot(String type, boolean accepted) throws Exception {
+        RSAKey key = new RSAKeyGenerator(2048).keyID("k1").generate();
+        issuer.server().stubFor(get("/jwks").willReturn(okJson(new JWKSet(key.toPublicJWK()).toString())));
+        JwtSource source = new JwtSource(
+                new AccessConfig.Jwt(
+                        "https://iss", "aud", issuer.baseUrl().resolve("/jwks").toString()),
+                executor,
+                clock);
+        JWSHeader.Builder header = new JWSHeader.Builder(JWSAlgorithm.RS256).keyID("k1");
+        if (!type.isEmpty()) {
+            header.type(new com.nimbusds.jose.JOSEObjectType(type));
+        }
+        SignedJWT jwt = new SignedJWT(
+                header.build(),
+                new JWTClaimsSet.Builder()
+                        .issuer("https://iss")
+                        .audience("aud")
+                        .subject("alice")
+                        .expirationTime(Date.from(now.plusSeconds(60)))
+                        .build());
+        jwt.sign(new RSASSASigner(key));
+
+        Resolution r = source.resolve(jwt.serialize()).get(10, TimeUnit.SECONDS);
+        assertThat(r)
+                .isEqualTo(
+                        accepted
+                                ? Resolution.identified(Identity.token("https://iss#alice", Policy.USERS))
+                                : JwtSource.INVALID);
     }
 }
