@@ -8,6 +8,7 @@
 import http from 'node:http';
 import OpenAI, { toFile } from 'openai';
 import { VERSION } from 'openai/version';
+import { browserFetch } from './browser-fetch.mjs';
 
 const config = JSON.parse(process.argv[2]);
 const SCENARIO_LIMIT_MS = 10_000;
@@ -29,6 +30,18 @@ function client(scenario, options = {}) {
     ...(httpAgent ? { httpAgent } : {}),
     ...options,
     defaultHeaders: { 'x-test-scenario': scenario, ...(options.defaultHeaders ?? {}) },
+  });
+}
+
+/**
+ * A client of the main proxy as the SDK runs in a web page on another origin (dangerouslyAllowBrowser): its calls
+ * go through what a browser's fetch does across origins (browser-fetch.mjs).
+ */
+function browserClient(scenario, options = {}) {
+  return client(scenario, {
+    dangerouslyAllowBrowser: true,
+    fetch: browserFetch(config.pageOrigin, { ignored: ['x-test-scenario'] }),
+    ...options,
   });
 }
 
@@ -364,6 +377,28 @@ await scenario('too-large-upload', async (name) =>
     client(name, { maxRetries: 2 }).files.create({
       file: await toFile(Buffer.alloc(config.maxBodyBytes + 1, 'x'), 'big.jsonl'),
       purpose: 'fine-tune',
+    }),
+  ),
+);
+
+// --- the SDK in a web page on another origin
+
+await scenario('browser-chat', async (name) => {
+  const { data, response } = await browserClient(name)
+    .chat.completions.create({ model: 'gpt-4o-mini', messages: userMessage(name) })
+    .withResponse();
+  return { content: data.choices[0].message.content, requestId: response.headers.get('x-request-id') };
+});
+
+await scenario('browser-stream', async (name) =>
+  readChatStream(await browserClient(name).chat.completions.create(streamRequest(name))),
+);
+
+await scenario('browser-budget', async (name) =>
+  expectError(() =>
+    browserClient(name, { apiKey: config.keys.spent, maxRetries: 3 }).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: userMessage(name),
     }),
   ),
 );

@@ -82,6 +82,9 @@ class NodeSdkTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final Duration NODE_LIMIT = Duration.ofSeconds(90);
     private static final int MAX_BODY_BYTES = 64 * 1024;
+    /** The origin of the web page the browser scenarios' SDK runs in. */
+    private static final String PAGE_ORIGIN = "https://app.example.com";
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the chat streams say, in pieces that split a multi-byte character across events' bytes. */
@@ -167,7 +170,9 @@ class NodeSdkTest {
                         "policies.one-at-a-time.concurrent-requests",
                         "1",
                         "policies.spent.tokens-per-month",
-                        "1"));
+                        "1",
+                        "cors.allowed-origins",
+                        PAGE_ORIGIN));
         TomcatProxy streams = start(streamsUpstream.baseUrl().toString(), Map.of("stream-idle-timeout", "1s"));
         control = startControl();
 
@@ -176,6 +181,7 @@ class NodeSdkTest {
         config.put("streams", streams.origin() + "/v1");
         config.put("control", "http://127.0.0.1:" + control.getAddress().getPort());
         config.put("maxBodyBytes", MAX_BODY_BYTES);
+        config.put("pageOrigin", PAGE_ORIGIN);
         config.put(
                 "keys",
                 Map.of(
@@ -481,6 +487,37 @@ class NodeSdkTest {
         assertThat(upstreamRequests("/v1/chat/completions", b -> b.contains("too-large")))
                 .isEmpty();
         assertThat(upstreamRequests("/v1/files", b -> b.contains("big.jsonl"))).isEmpty();
+    }
+
+    // --- the SDK in a web page on another origin
+
+    @Test
+    void inAWebPageOnAnotherOriginTheSdkReadsTheRequestIdAndTheStream() {
+        JsonNode chat = value("browser-chat");
+        assertThat(chat.path("content").asText()).isEqualTo("Hello! How can I help you today?");
+        assertThat(chat.path("requestId").asText()).isEqualTo("req_node_chat");
+        JsonNode stream = value("browser-stream");
+        assertThat(stream.path("text").asText()).isEqualTo(String.join("", PIECES));
+        // Each call was preceded by a preflight (a browser sends none of the page's headers on it).
+        assertThat(arrivals.all().stream().filter(a -> a.method().equals("OPTIONS")))
+                .hasSizeGreaterThanOrEqualTo(2);
+    }
+
+    /**
+     * A browser shows a script only the headers the answer exposes: without {@code x-should-retry} among them the
+     * SDK in a web page cannot see the budget's "do not retry" and retries a refusal that cannot change.
+     */
+    @Test
+    void inAWebPageOnAnotherOriginAnExhaustedBudgetIsNotRetriedEither() {
+        JsonNode e = value("browser-budget");
+        assertThat(e.path("class").asText()).isEqualTo("RateLimitError");
+        assertThat(e.path("code").asText()).isEqualTo("insufficient_quota");
+        assertThat(e.path("headers").path("x-should-retry").asText())
+                .as("visible to the page: %s", e.path("headers"))
+                .isEqualTo("false");
+        assertThat(arrivals.of("browser-budget").stream().filter(a -> a.method().equals("POST")))
+                .as("calls that reached the proxy, despite maxRetries: 3")
+                .hasSize(1);
     }
 
     // --- the upstreams
@@ -822,6 +859,10 @@ class NodeSdkTest {
     /** In front of the proxy: records every request the SDK made, by its {@code x-test-scenario} header. */
     static final class ScenarioLog implements Filter {
         private final List<Arrival> arrivals = new CopyOnWriteArrayList<>();
+
+        List<Arrival> all() {
+            return arrivals;
+        }
 
         List<Arrival> of(String scenario) {
             return arrivals.stream().filter(a -> scenario.equals(a.scenario())).toList();

@@ -37,7 +37,10 @@ public record CorsConfig(
             "idempotency-key",
             "x-stainless-*");
 
-    /** Headers worth reading from a response: request id and rate limits. */
+    /**
+     * Headers worth reading from a response: request id, rate limits, and the SDKs' retry hints ({@code x-should-retry:
+     * false} on a budget's 429 is what keeps the JavaScript SDK in a web page from retrying it).
+     */
     public static final List<String> DEFAULT_EXPOSED_HEADERS = List.of(
             "x-request-id",
             "openai-processing-ms",
@@ -49,7 +52,8 @@ public record CorsConfig(
             "x-ratelimit-reset-requests",
             "x-ratelimit-reset-tokens",
             "retry-after",
-            "retry-after-ms");
+            "retry-after-ms",
+            "x-should-retry");
 
     public static final Duration DEFAULT_MAX_AGE = Duration.ofSeconds(86400);
 

@@ -169,7 +169,7 @@ class CorsPolicyTest {
                 .responseHeaders("https://chat.example.com")
                 .get("Access-Control-Expose-Headers");
 
-        assertThat(exposed).contains("x-request-id", "x-ratelimit-remaining-requests", "retry-after");
+        assertThat(exposed).contains("x-request-id", "x-ratelimit-remaining-requests", "retry-after", "x-should-retry");
     }
 
     @Test
