@@ -45,6 +45,11 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         }
     }
 
+    /** Whether nobody has subscribed: nothing of the body was read. */
+    boolean unread() {
+        return !subscribed.get();
+    }
+
     /**
      * The exchange has ended (a container callback): no more reads, and a body still being read fails.
      * Never waits: the container calls this holding its own lock, and a read in progress on an upstream

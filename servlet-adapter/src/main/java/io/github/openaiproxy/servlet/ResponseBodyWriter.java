@@ -16,6 +16,7 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
  * Writes a {@link ProxyResponse} with Servlet non-blocking I/O. One body item is requested at a time,
@@ -75,6 +76,11 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private volatile Thread busy;
     /** Whether {@code async.complete()} was called: once, by whichever side gets here first. */
     private final AtomicBoolean completed = new AtomicBoolean();
+    /**
+     * Given the completion of an answer relayed whole, runs it now or later (after the request body is read to
+     * its end, see {@link ServletExchange}); an answer that failed completes at once.
+     */
+    private volatile Consumer<Runnable> beforeComplete = Runnable::run;
 
     // Owned by the thread that owns wip.
     private ProxyResponse discarded;
@@ -103,6 +109,11 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         ServletOutputStream stream = response.getOutputStream();
         stream.setWriteListener(socket);
         out = stream;
+    }
+
+    /** What runs the completion of an answer relayed whole (set before {@link #start}). */
+    void beforeCompleting(Consumer<Runnable> gate) {
+        beforeComplete = gate;
     }
 
     /**
@@ -397,8 +408,10 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         signals.clear();
         if (failed) {
             cancelBody();
+            complete();
+        } else {
+            beforeComplete.accept(this::complete);
         }
-        complete();
     }
 
     /** An answer that came after the end, or whose head could not be set, releases its upstream body. */

@@ -10,6 +10,7 @@ import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.util.Enumeration;
@@ -17,6 +18,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** Runs one request through the engine: translation only, every decision is the engine's. */
@@ -64,6 +67,7 @@ final class ServletExchange {
             }
         }
         ResponseBodyWriter writer = new ResponseBodyWriter(async, response);
+        writer.beforeCompleting(complete -> readToTheEnd(request, requestBody, complete));
         writer.listen();
         CompletableFuture<ProxyResponse> answer = engine.handle(b.build());
         // The listener cancels the engine's call while it runs; it lives as long as the exchange (a
@@ -106,6 +110,74 @@ final class ServletExchange {
             }
             writer.start(r);
         });
+    }
+
+    /**
+     * Reads and drops a request body nothing read (an early refusal: a 413 for its declared length, a 401, a 429)
+     * before the exchange completes, so that a client still sending it can finish and then read the answer.
+     * Tomcat closes the connection after some statuses (413 among them) and, for an async request, does so
+     * without reading what is left of the body; the client's next write then meets a reset, and a client that
+     * reports its write error rather than the answer it already has (Node's fetch, under the OpenAI Node SDK)
+     * sees a connection error instead of the 413, and retries. As much as Tomcat swallows by default at most
+     * ({@link #MAX_DROPPED_BODY}); a body declared larger, or sent with {@code Expect: 100-continue} (whose
+     * client waits to be asked for it), is left as before.
+     */
+    private static void readToTheEnd(HttpServletRequest request, RequestBodyPublisher body, Runnable complete) {
+        long declared = request.getContentLengthLong();
+        boolean hasBody = declared > 0 || (declared < 0 && request.getHeader("Transfer-Encoding") != null);
+        if (!hasBody || !body.unread() || declared > MAX_DROPPED_BODY || request.getHeader("Expect") != null) {
+            complete.run();
+            return;
+        }
+        body.subscribe(new DropBody(MAX_DROPPED_BODY, complete));
+    }
+
+    /** Tomcat's default {@code maxSwallowSize}: what it reads and drops of a body a servlet left unread. */
+    static final long MAX_DROPPED_BODY = 2L * 1024 * 1024;
+
+    /** Reads a body to its end and drops it, up to a bound; then (or on any error) runs {@code then}, once. */
+    static final class DropBody implements Flow.Subscriber<ByteBuffer> {
+        private final long max;
+        private final Runnable then;
+        private final AtomicBoolean ended = new AtomicBoolean();
+        private Flow.Subscription subscription;
+        private long dropped;
+
+        DropBody(long max, Runnable then) {
+            this.max = max;
+            this.then = then;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(ByteBuffer item) {
+            dropped += item.remaining();
+            if (dropped > max) {
+                subscription.cancel();
+                end();
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            end();
+        }
+
+        @Override
+        public void onComplete() {
+            end();
+        }
+
+        private void end() {
+            if (ended.compareAndSet(false, true)) {
+                then.run();
+            }
+        }
     }
 
     /**

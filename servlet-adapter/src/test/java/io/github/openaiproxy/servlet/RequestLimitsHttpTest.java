@@ -116,6 +116,43 @@ class RequestLimitsHttpTest {
         Upstream.assertNoCalls(upstream);
     }
 
+    /**
+     * A client still sending a body declared over the limit (as the OpenAI Node SDK sends an upload: Node's fetch
+     * writes a multipart body in pieces) gets the 413 first, then finishes sending and sees the connection end
+     * cleanly. Tomcat closes the connection after a 413, and for an async request it did so without reading the
+     * rest of the body: now and then the client's next write met a reset, which Node's fetch reports instead of
+     * the answer (and the SDK, seeing a connection error, sends the upload again). The timing varies, so the
+     * exchange is repeated.
+     */
+    @Test
+    void aDeclaredBodyOverTheLimitStillBeingSentGets413AndAConnectionThatEndsCleanly() throws InterruptedException {
+        byte[] body = new byte[64 * LIMIT];
+        Arrays.fill(body, (byte) ' ');
+        for (int i = 0; i < 100; i++) {
+            try (RawHttp c = RawHttp.connect(proxy.port())) {
+                ByteArrayOutputStream first = new ByteArrayOutputStream();
+                first.writeBytes(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                + "Content-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                first.write(body, 0, 48 * LIMIT);
+                c.write(first.toByteArray());
+                RawHttp.Response answer = null;
+                if (i % 2 == 0) {
+                    answer = c.readResponse(); // the rest after the answer
+                } else {
+                    Thread.sleep(2); // the rest while the answer is on its way
+                }
+                c.write(Arrays.copyOfRange(body, 48 * LIMIT, body.length));
+
+                assertTooLarge(answer != null ? answer : c.readResponse(), "openai");
+                assertThat(c.endsCleanly())
+                        .as("exchange %d: the connection ended without more bytes", i)
+                        .isTrue();
+            }
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("jsonRoutes")
     void aChunkedBodyThatGrowsOverTheLimitIs413(String path, String style) {

@@ -137,6 +137,18 @@ public final class RawHttp implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the server ends the connection cleanly (end of stream) with nothing more sent; a reset is an
+     * {@link UncheckedIOException}, and so is a read timeout.
+     */
+    public boolean endsCleanly() {
+        try {
+            return in.read() == -1;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private byte[] readChunked() throws IOException {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         while (true) {
