@@ -50,8 +50,13 @@ class OpenAiSdkImageStorageTest {
 
     @AfterEach
     void stop() {
-        client.close();
-        proxy.close();
+        // Null when a test was skipped before starting them (no PostgreSQL by hand).
+        if (client != null) {
+            client.close();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
     }
 
     static byte[] png(int size, long seed) {
