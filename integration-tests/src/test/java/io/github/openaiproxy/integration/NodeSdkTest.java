@@ -63,7 +63,8 @@ import org.junit.jupiter.api.TestInstance;
  * The official OpenAI Node SDK ({@code openai} on npm, pinned in {@code src/test/node/package-lock.json}) against
  * the proxy's {@code /v1} routes with only its base URL changed: plain calls, streams read with {@code for await},
  * uploads, the Responses API, and the typed errors and retries the SDK derives from the proxy's statuses and
- * headers.
+ * headers; and the same SDK in a web page on another origin, through what a browser's fetch does across origins
+ * ({@code browser-fetch.mjs}: the preflight, and only the exposed headers readable).
  *
  * <p>One node process ({@code src/test/node/sdk-suite.mjs}) runs every scenario against two proxies in embedded
  * Tomcat: one in front of WireMock answering in OpenAI's wire format, one in front of a hand-written upstream that
