@@ -115,7 +115,7 @@ class AnonymousCallersHttpTest {
                 .withForwardedHeader(AccessConfig.ForwardedHeader.FORWARDED));
 
         chat("Forwarded", "for=198.51.100.1, for=\"[2001:db8::17]:4711\";proto=https");
-        assertThat(seen.get().subject()).isEqualTo("2001:db8:0:0:0:0:0:17");
+        assertThat(seen.get().subject()).as("an IPv6 client counts as its /64").isEqualTo("2001:db8:0:0:0:0:0:0/64");
         chat("Forwarded", "for=198.51.100.1", "X-Forwarded-For", "203.0.113.99");
         assertThat(seen.get().subject()).isEqualTo("198.51.100.1");
     }
