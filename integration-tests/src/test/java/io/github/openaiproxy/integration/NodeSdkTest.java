@@ -818,8 +818,8 @@ class NodeSdkTest {
                 .append(", openai ")
                 .append(report.path("openai").asText())
                 .append(", scenarios (ms):");
-        parsed.fields()
-                .forEachRemaining(e -> timings.append(' ')
+        parsed.properties()
+                .forEach(e -> timings.append(' ')
                         .append(e.getKey())
                         .append('=')
                         .append(e.getValue().path("ms").asLong()));
