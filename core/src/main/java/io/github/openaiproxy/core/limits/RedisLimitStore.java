@@ -517,6 +517,9 @@ public final class RedisLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+        if (!commands.isOpen()) {
+            return CompletableFuture.failedFuture(disconnected());
+        }
         RedisFuture<Long> removed; // timed through a copy: the timeout cancels the command, not completes it
         try {
             removed = commands.zrem(leaseKey(tag(subject), field(counter.name())), LimitKeys.lease(leaseId));
@@ -592,6 +595,9 @@ public final class RedisLimitStore implements LimitStore {
 
     /** EVALSHA, and EVAL when the server does not hold the script (a restart, a failover, SCRIPT FLUSH). */
     private <T> CompletableFuture<T> script(Script script, ScriptOutputType type, String[] keys, String[] args) {
+        if (!commands.isOpen()) {
+            return CompletableFuture.failedFuture(disconnected());
+        }
         CompletableFuture<T> answer = new CompletableFuture<>();
         // The command in flight: cancelled when the caller stops waiting (see timed).
         RedisFuture<?>[] command = new RedisFuture<?>[1];
@@ -649,6 +655,16 @@ public final class RedisLimitStore implements LimitStore {
         Throwable cause = Failures.unwrap(e);
         return cause instanceof RedisNoScriptException
                 || (cause.getMessage() != null && cause.getMessage().startsWith("NOSCRIPT"));
+    }
+
+    /**
+     * While the connection is down, calls fail at once and nothing is handed to the client. A client of the store's
+     * own rejects commands then; an application's client (Lettuce's default, Spring Data Redis's) queues them until
+     * it has reconnected, so each would wait out the timeout and then stay in its buffer, cancelled, for the rest of
+     * the outage: about 1.6 KB of heap per request.
+     */
+    private static LimitStoreException disconnected() {
+        return new LimitStoreException("the Redis limit store is not connected (Lettuce is reconnecting)", null);
     }
 
     private static LimitStoreException failure(Throwable e) {

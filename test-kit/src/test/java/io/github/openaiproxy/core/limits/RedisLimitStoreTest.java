@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.openaiproxy.testkit.LimitStoreContract;
 import io.github.openaiproxy.testkit.TestRedis;
+import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.List;
@@ -277,6 +279,58 @@ class RedisLimitStoreTest extends LimitStoreContract {
             RedisClient client = RedisClient.create(server.url());
             try (RedisLimitStore onClient = RedisLimitStore.using(client, Duration.ofSeconds(1))) {
                 goesDownAndRecovers(server, onClient);
+            } finally {
+                client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
+        }
+    }
+
+    /**
+     * An application's client queues commands while it reconnects (Lettuce's default, and what Spring Data Redis
+     * configures): the store hands it none while Redis is down. Each would wait out the store's timeout, and stay in
+     * the client's buffer after it until Redis is back (about 1.6 KB a request: an outage of 300,000 requests held
+     * 480 MB of heap). So calls fail at once, as on a client of the store's own, and counting resumes once Lettuce
+     * has reconnected.
+     */
+    @Test
+    void whileRedisIsDownCallsOnAnApplicationsClientFailAtOnceInsteadOfQueueing() throws Exception {
+        try (TestRedis.Server server = TestRedis.newServer().start()) {
+            RedisClient client = RedisClient.create(server.url());
+            // Spring Data Redis's LettuceConnectionFactory's options: commands queue while disconnected.
+            client.setOptions(ClientOptions.builder()
+                    .timeoutOptions(TimeoutOptions.enabled())
+                    .build());
+            try (RedisLimitStore onClient = RedisLimitStore.using(client, Duration.ofSeconds(10))) {
+                String s = newSubject();
+                long t = soon();
+                Counter rpm = perMinute("requests", 1000);
+                assertThat(reserve(onClient, s, t, null, new Charge(rpm, 1)).admitted())
+                        .isTrue();
+
+                server.stop();
+                Thread.sleep(500); // the client sees its connection closed
+                long started = System.nanoTime();
+                List<CompletableFuture<Admission>> calls = new java.util.ArrayList<>();
+                for (int i = 0; i < 200; i++) {
+                    calls.add(onClient.reserve(new Reservation(s, List.of(new Charge(rpm, 1)), null, t + 1)));
+                }
+                calls.add(onClient.settle(s, List.of(new Adjustment(rpm, t, -1)), null, null, t + 1)
+                        .thenApply(ignored -> null));
+                for (CompletableFuture<Admission> call : calls) {
+                    assertThatThrownBy(() -> call.get(15, TimeUnit.SECONDS))
+                            .hasCauseInstanceOf(LimitStoreException.class);
+                }
+                assertThat(Duration.ofNanos(System.nanoTime() - started))
+                        .as("failed at once, not after the 10 s timeout")
+                        .isLessThan(Duration.ofSeconds(2));
+
+                server.start();
+                Awaitility.await("the application's client reconnects")
+                        .atMost(Duration.ofSeconds(30))
+                        .pollInterval(Duration.ofMillis(200))
+                        .ignoreExceptions()
+                        .until(() -> reserve(onClient, s, t + 2, null, new Charge(rpm, 1))
+                                .admitted());
             } finally {
                 client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
             }
