@@ -199,7 +199,10 @@ public final class JdbcSessionStore implements SessionStore {
                     throw failure("record messages", e);
                 }
                 last = e;
-                LOG.log(System.Logger.Level.DEBUG, "append retried after {0}", e.toString());
+                LOG.log(
+                        System.Logger.Level.DEBUG,
+                        "append retried after {0}",
+                        withoutValues(e).toString());
             }
         }
         throw failure("record messages", last);
@@ -487,6 +490,23 @@ public final class JdbcSessionStore implements SessionStore {
     }
 
     private static SessionStoreException failure(String what, SQLException e) {
-        return new SessionStoreException("could not " + what + ": " + e.getMessage(), e);
+        SQLException shown = withoutValues(e);
+        return new SessionStoreException("could not " + what + ": " + shown.getMessage(), shown);
+    }
+
+    /**
+     * The failure as it may be logged: a batch's error is replaced by the error of its statement. pgjdbc words a
+     * batch's failure with the aborted row and its values ("Batch entry 0 INSERT INTO ... VALUES (..., '<the
+     * message>', ...) was aborted"), and messages are what users wrote; the statement's own error (the batch's next
+     * exception, the server's message) names no value.
+     */
+    static SQLException withoutValues(SQLException e) {
+        if (e instanceof java.sql.BatchUpdateException batch) {
+            SQLException next = batch.getNextException();
+            return next != null && !(next instanceof java.sql.BatchUpdateException)
+                    ? next
+                    : new SQLException("a batch of inserts failed", batch.getSQLState(), batch.getErrorCode());
+        }
+        return e;
     }
 }

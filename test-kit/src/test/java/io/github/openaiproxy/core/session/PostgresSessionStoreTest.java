@@ -96,4 +96,54 @@ class PostgresSessionStoreTest extends JdbcSessionStoreContract {
         assertThat(b.delete(s.id())).isTrue();
         assertThat(a.exists(s.id())).isFalse();
     }
+
+    /**
+     * A failed append names what failed, never what the messages say: pgjdbc words a batch's failure as "Batch entry
+     * 0 INSERT INTO ... VALUES (..., '<the message>', ...) was aborted", and the engine logs a store's failure with
+     * its causes at ERROR, so a prompt reached the log whenever a turn could not be recorded (the database going
+     * away mid-insert, a trigger, a NUL PostgreSQL refuses). Here a trigger refuses every insert.
+     */
+    @Test
+    void aFailedAppendNeverQuotesTheMessagesInItsErrors() throws Exception {
+        String prefix = TestPostgres.newPrefix('r');
+        String secret = "a-private-prompt-" + java.util.UUID.randomUUID();
+        SessionStore refusing =
+                JdbcSessionStore.builder(pgDataSource()).tablePrefix(prefix).build();
+        try (java.sql.Connection c = pgDataSource().getConnection();
+                java.sql.Statement st = c.createStatement()) {
+            st.execute("CREATE FUNCTION " + prefix + "refuse() RETURNS trigger AS $$ BEGIN"
+                    + " RAISE EXCEPTION 'inserts refused by the test'; END $$ LANGUAGE plpgsql");
+            st.execute("CREATE TRIGGER " + prefix + "refuse BEFORE INSERT ON " + prefix
+                    + "messages FOR EACH ROW EXECUTE FUNCTION " + prefix + "refuse()");
+        }
+        try {
+            Session s = refusing.create();
+            Throwable failure = org.assertj.core.api.Assertions.catchThrowable(
+                    () -> refusing.append(s.id(), List.of(message("user", secret), message("assistant", secret))));
+            assertThat(failure).isInstanceOf(SessionStoreException.class);
+            java.io.StringWriter logged = new java.io.StringWriter();
+            failure.printStackTrace(new java.io.PrintWriter(logged)); // what a log line with the exception shows
+            for (Throwable t = failure; t != null; t = t.getCause()) {
+                if (t instanceof java.sql.SQLException e) {
+                    for (java.sql.SQLException next = e.getNextException();
+                            next != null;
+                            next = next.getNextException()) {
+                        logged.append('\n').append(next.toString());
+                    }
+                }
+            }
+            assertThat(logged.toString())
+                    .as("the failure as logged")
+                    .contains("inserts refused by the test")
+                    .doesNotContain(secret);
+        } finally {
+            refusing.close();
+            try (java.sql.Connection c = pgDataSource().getConnection();
+                    java.sql.Statement st = c.createStatement()) {
+                st.execute("DROP TABLE IF EXISTS " + prefix + "messages, " + prefix + "sessions, " + prefix
+                        + "schema_version");
+                st.execute("DROP FUNCTION IF EXISTS " + prefix + "refuse()");
+            }
+        }
+    }
 }
