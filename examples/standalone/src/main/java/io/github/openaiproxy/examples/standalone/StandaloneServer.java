@@ -60,6 +60,11 @@ public final class StandaloneServer implements AutoCloseable {
     private final AccessStorage access;
     /** OpenTelemetry when the OTEL_* variables ask for it, else {@code null}. */
     private final Telemetry telemetry;
+    /** The limit store this server made ({@code limits.store} jdbc or redis), else {@code null}; the engine leaves it open. */
+    private final io.github.openaiproxy.core.limits.LimitStore limitStore;
+
+    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
     private StandaloneServer(
             Tomcat tomcat,
@@ -68,8 +73,10 @@ public final class StandaloneServer implements AutoCloseable {
             File baseDir,
             SessionStorage sessions,
             AccessStorage access,
-            Telemetry telemetry) {
+            Telemetry telemetry,
+            io.github.openaiproxy.core.limits.LimitStore limitStore) {
         this.telemetry = telemetry;
+        this.limitStore = limitStore;
         this.tomcat = tomcat;
         this.engine = engine;
         this.demo = demo;
@@ -211,10 +218,13 @@ public final class StandaloneServer implements AutoCloseable {
                     config.ledger(),
                     clock));
         }
+        io.github.openaiproxy.core.limits.LimitStore limitStore = null;
         if (config.limits().store() != io.github.openaiproxy.core.limits.LimitsConfig.Store.MEMORY) {
-            // Rate limits and budgets on the database the sessions and keys use, or on Redis.
-            builder.limitStore(io.github.openaiproxy.core.limits.LimitStores.create(
-                    config.limits(), sessions.dataSource() != null ? sessions.dataSource() : access.ownPool()));
+            // Rate limits and budgets on the database the sessions and keys use, or on Redis. Closed by close():
+            // the engine leaves a store it was given open.
+            limitStore = io.github.openaiproxy.core.limits.LimitStores.create(
+                    config.limits(), sessions.dataSource() != null ? sessions.dataSource() : access.ownPool());
+            builder.limitStore(limitStore);
         }
         ProxyEngine engine = builder.build();
 
@@ -238,7 +248,8 @@ public final class StandaloneServer implements AutoCloseable {
         }
         // A port another process holds must stop the start, not leave a server that listens nowhere.
         connector.setThrowOnFailure(true);
-        StandaloneServer server = new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access, telemetry);
+        StandaloneServer server =
+                new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access, telemetry, limitStore);
         try {
             tomcat.start();
         } catch (LifecycleException e) {
@@ -440,8 +451,30 @@ public final class StandaloneServer implements AutoCloseable {
         }
     }
 
+    /** Stops the server; a call while another closes it waits for that one, a later call does nothing. */
     @Override
     public void close() {
+        if (!closing.compareAndSet(false, true)) {
+            awaitClosed();
+            return;
+        }
+        try {
+            stop();
+        } finally {
+            closed.countDown();
+        }
+    }
+
+    /** Waits until {@link #close()} has finished. */
+    void awaitClosed() {
+        try {
+            closed.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void stop() {
         try {
             tomcat.stop();
             tomcat.destroy();
@@ -451,6 +484,9 @@ public final class StandaloneServer implements AutoCloseable {
         engine.close();
         if (telemetry != null) {
             telemetry.close(); // after the engine: the last spans are exported
+        }
+        if (limitStore != null) {
+            limitStore.close(); // after the engine, before the database pools it may use
         }
         access.close();
         sessions.close();
