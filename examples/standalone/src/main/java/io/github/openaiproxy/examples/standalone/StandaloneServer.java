@@ -123,7 +123,12 @@ public final class StandaloneServer implements AutoCloseable {
         try {
             StandaloneServer server = start(options, System.getenv());
             Runtime.getRuntime().addShutdownHook(new Thread(server::close, "openai-proxy-shutdown"));
+            stopOnSignals(server);
             server.tomcat.getServer().await();
+            // Tomcat's stop ends the wait, in the middle of close(): main must not end before it (with only daemon
+            // threads left, the JVM would begin its shutdown, and halt, half-way through it).
+            server.awaitClosed();
+            System.exit(EXIT_STATUS.get());
         } catch (IllegalArgumentException e) {
             System.err.println("openai-proxy: configuration error: " + e.getMessage());
             System.exit(1);
@@ -132,6 +137,32 @@ public final class StandaloneServer implements AutoCloseable {
             System.exit(1);
         }
     }
+
+    /**
+     * SIGTERM (an orchestrator's stop, {@code docker stop}) and SIGINT (Ctrl-C) close the server first and then exit
+     * as the signal would have ({@code 128 +} its number). Left to the shutdown hook, the close ran beside the JVM's
+     * other hooks, all at once and in no order: java.util.logging's resets the log, so whatever the close logged (a
+     * usage ledger that could not write its queue, a store that failed) was dropped, and H2's closes the embedded
+     * database the ledger writes that queue to. The hook stays for every other way out ({@code System.exit}).
+     */
+    static void stopOnSignals(StandaloneServer server) {
+        for (String name : List.of("TERM", "INT")) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                    LOG.log(System.Logger.Level.INFO, "openai-proxy stopping (SIG{0})", signal.getName());
+                    EXIT_STATUS.compareAndSet(0, 128 + signal.getNumber());
+                    server.close();
+                    System.exit(EXIT_STATUS.get());
+                });
+            } catch (IllegalArgumentException e) {
+                // The JVM keeps this signal (-Xrs) or the platform has none: the shutdown hook stops the server.
+            }
+        }
+    }
+
+    /** The status the process ends with: {@code 128 +} the number of the signal that stopped it, else 0. */
+    private static final java.util.concurrent.atomic.AtomicInteger EXIT_STATUS =
+            new java.util.concurrent.atomic.AtomicInteger();
 
     /** Starts the server; the returned instance is running. */
     public static StandaloneServer start(StandaloneOptions options, Map<String, String> env)
@@ -238,6 +269,12 @@ public final class StandaloneServer implements AutoCloseable {
         tomcat.setConnector(connector);
         ContainerPages.install((StandardHost) tomcat.getHost());
         Context context = tomcat.addContext("", baseDir.getAbsolutePath());
+        if (context instanceof org.apache.catalina.core.StandardContext standard) {
+            // One application in a JVM of its own, never redeployed: Tomcat's leak checks at stop have nothing to
+            // find, and without --add-opens they only warn on every stop that they cannot look.
+            standard.setClearReferencesThreadLocals(false);
+            standard.setClearReferencesRmiTargets(false);
+        }
         Wrapper servlet = Tomcat.addServlet(context, "openai-proxy", new OpenAiProxyServlet(engine));
         servlet.setAsyncSupported(true);
         context.addServletMappingDecoded("/*", "openai-proxy");
@@ -494,6 +531,7 @@ public final class StandaloneServer implements AutoCloseable {
             demo.close();
         }
         deleteQuietly(baseDir);
+        LOG.log(System.Logger.Level.INFO, "openai-proxy stopped");
     }
 
     private static void deleteQuietly(File dir) {

@@ -44,8 +44,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The standalone server stopped as an orchestrator stops it: a process of its own sent SIGTERM, with the default
  * database (an H2 file). The usage ledger's queue is written (README's promise), requests in flight end cleanly and
- * in bounded time (a stream that would never end included) with their usage recorded and their leases given back.
- * In process, {@link StandaloneServer#close()} closes the limit
+ * in bounded time (a stream that would never end included) with their usage recorded and their leases given back,
+ * and what goes wrong during the stop reaches the log. In process, {@link StandaloneServer#close()} closes the limit
  * store it made.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
@@ -180,6 +180,29 @@ class StandaloneShutdownTest {
                 .as("usage rows; the server logged:%n%s", logs)
                 .isEqualTo(2);
         assertThat(count("openai_proxy_limit_leases")).as("leases left").isZero();
+    }
+
+    /**
+     * What the server logs while it stops reaches its output: java.util.logging's own shutdown hook resets the log,
+     * and the JVM runs shutdown hooks all at once, so a line logged by the server's hook was dropped; a ledger that
+     * could not write its queue said so to no one. Here its table is gone when SIGTERM comes.
+     */
+    @Test
+    void whatGoesWrongWhileStoppingIsLogged() throws Exception {
+        int port = start(Map.of(
+                "OPENAI_PROXY_LEDGER_STORE", "jdbc",
+                "OPENAI_PROXY_LEDGER_FLUSH_INTERVAL", "1h",
+                "OPENAI_PROXY_LEDGER_BATCH_SIZE", "10000"));
+        for (int i = 0; i < 3; i++) {
+            assertThat(chat(port, CHAT).statusCode()).isEqualTo(200);
+        }
+        try (Connection c = DriverManager.getConnection(h2Url(), "sa", "")) {
+            c.createStatement().execute("DROP TABLE openai_proxy_usage");
+        }
+
+        sigterm();
+
+        assertThat(logs.toString()).contains("usage ledger: a batch of 3 records could not be written; lost");
     }
 
     @Test
