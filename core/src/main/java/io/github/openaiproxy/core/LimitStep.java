@@ -96,6 +96,9 @@ final class LimitStep implements RequestStep {
     private final AtomicLong storeFailures = new AtomicLong();
     /** {@code limits.store-timeout} on every answer of the store, without a timer task each. */
     private final StoreDeadlines deadlines;
+    /** Calls to the store waited for now (see {@link #awaitStoreCalls}). */
+    private final java.util.concurrent.atomic.AtomicInteger storeCalls =
+            new java.util.concurrent.atomic.AtomicInteger();
 
     LimitStep(
             LimitStore store,
@@ -458,7 +461,21 @@ final class LimitStep implements RequestStep {
     }
 
     <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
-        return deadlines.timed(f);
+        storeCalls.incrementAndGet();
+        CompletableFuture<T> timed = deadlines.timed(f);
+        timed.whenComplete((v, e) -> storeCalls.decrementAndGet());
+        return timed;
+    }
+
+    /**
+     * Waits, at most {@code max}, until no call to the store is waited for: the settlements and returned leases of
+     * the requests the engine just ended on closing reach the store before its owner closes it.
+     */
+    void awaitStoreCalls(java.time.Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (storeCalls.get() > 0 && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5));
+        }
     }
 
     /** The store did not answer: refuse (503) or allow and count later, per kind of limit. */

@@ -95,6 +95,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final io.github.openaiproxy.core.limits.LimitStore limitStore;
     private final boolean ownsLimitStore;
     private final LimitStep limitStep;
+    /** The requests under way, ended by close() before the ledger and the limit store close. */
+    private final OpenRequests openRequests = new OpenRequests();
 
     private ProxyEngine(Builder b) {
         this.config = b.config;
@@ -387,6 +389,9 @@ public final class ProxyEngine implements AutoCloseable {
             ProxyResponse r = error == null ? response : internalError(ctx, error);
             observation.routed(ctx.route(), ctx.model());
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
+            if (!subRequest) {
+                observed = openRequests.track(observed); // a module route's sub-requests end with their request
+            }
             if (!result.complete(observed)) {
                 observed.discard();
             }
@@ -396,6 +401,9 @@ public final class ProxyEngine implements AutoCloseable {
                 inFlight.cancel();
             }
         });
+        if (!subRequest) {
+            openRequests.track(result);
+        }
         return result;
     }
 
@@ -545,11 +553,17 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     /**
-     * Closes the upstream client and the session store if this engine created them, the stream timer, and the
-     * usage ledger (which writes what it has queued first).
+     * Ends the requests still under way as if their clients had gone (their usage is recorded and their
+     * reservations settled, waiting at most {@code limits.store-timeout} for the limit store), then closes the upstream
+     * client and the session store if this engine created them, the stream timer, and the usage ledger (which writes
+     * what it has queued first).
      */
     @Override
     public void close() {
+        // First, while the ledger and the limit store are open: a container ends a request it dropped only when it
+        // gets to it, and a Spring context closes the engine before it destroys the web server that would end them.
+        openRequests.endAll();
+        limitStep.awaitStoreCalls(config.limits().storeTimeout().plusMillis(200));
         relay.close();
         if (ownsUpstream) {
             upstream.close();

@@ -639,6 +639,57 @@ class ProxyEngineLimitsTest {
         subscribe(five, true);
     }
 
+    /**
+     * The engine closing with a request under way (a stream its container has not ended yet, its upstream silent)
+     * ends it as if its client had gone, while the ledger and the limit store are still open: its usage is recorded
+     * and its lease given back. A Spring context closes the engine (then the ledger and the store) before it destroys
+     * the web server that ends such a request, so the row came to a closed ledger and the lease stayed held for
+     * {@code limits.lease-timeout} (10 minutes) after every restart.
+     */
+    @Test
+    void closingTheEngineEndsTheRequestsUnderWayWhileTheLedgerAndTheStoreAreOpen() throws Exception {
+        HeldStreams streams = new HeldStreams(); // the application's client: the engine does not close it
+        MemoryLimitStore store = new MemoryLimitStore();
+        AtomicBoolean ledgerClosed = new AtomicBoolean();
+        List<UsageRecord> late = new java.util.concurrent.CopyOnWriteArrayList<>();
+        io.github.openaiproxy.core.usage.UsageLedger closing = new io.github.openaiproxy.core.usage.UsageLedger() {
+            @Override
+            public void record(UsageRecord r) {
+                (ledgerClosed.get() ? late : ledger).add(r);
+            }
+
+            @Override
+            public void close() {
+                ledgerClosed.set(true);
+            }
+        };
+        Map<String, String> oneStream = Map.of("policies.anonymous.concurrent-requests", "1");
+        ProxyEngine engine = engine(
+                oneStream, b -> b.upstreamClient(streams).limitStore(store).usageLedger(closing));
+        ProxyResponse open = engine.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        assertThat(open.status()).isEqualTo(200);
+        AtomicBoolean ended = subscribe(open, false); // a container that reads on and has not ended the exchange
+
+        engine.close();
+
+        assertThat(late).as("records after the ledger closed").isEmpty();
+        assertThat(ledger).singleElement().satisfies(r -> {
+            assertThat(r.streamed()).isTrue();
+            assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
+        });
+        assertThat(streams.bodies.get(0).isCancelled())
+                .as("the upstream call is cancelled")
+                .isTrue();
+        // The lease is back: the same caller opens a stream through another instance on the same store.
+        ProxyEngine next = engine(oneStream, b -> b.upstreamClient(streams).limitStore(store));
+        ProxyResponse again = next.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        assertThat(again.status()).isEqualTo(200);
+        subscribe(again, true);
+        assertThat(ended)
+                .as("the body was not ended for its subscriber: the container ends the exchange")
+                .isFalse();
+    }
+
     @Test
     void withoutQuotasOrLedgerThePassThroughBodyStreamsUnread() throws Exception {
         CompletableFuture<Void> sent = new CompletableFuture<>();
