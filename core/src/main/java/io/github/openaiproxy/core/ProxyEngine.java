@@ -98,6 +98,8 @@ public final class ProxyEngine implements AutoCloseable {
     /** The requests under way, ended by close() before the ledger and the limit store close. */
     private final OpenRequests openRequests = new OpenRequests();
 
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
     private ProxyEngine(Builder b) {
         this.config = b.config;
         RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
@@ -556,10 +558,13 @@ public final class ProxyEngine implements AutoCloseable {
      * Ends the requests still under way as if their clients had gone (their usage is recorded and their
      * reservations settled, waiting at most {@code limits.store-timeout} for the limit store), then closes the upstream
      * client and the session store if this engine created them, the stream timer, and the usage ledger (which writes
-     * what it has queued first).
+     * what it has queued first). A second call does nothing.
      */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return; // closed already (a framework may close it on stopping and again on destroying it)
+        }
         // First, while the ledger and the limit store are open: a container ends a request it dropped only when it
         // gets to it, and a Spring context closes the engine before it destroys the web server that would end them.
         openRequests.endAll();

@@ -19,6 +19,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 
 /**
@@ -120,5 +121,42 @@ public final class OpenAiProxyAutoConfiguration {
                     "openai.proxy: " + e.getMessage() + " (check openai.proxy.graphql.path and the CustomRoute beans)",
                     e);
         }
+    }
+
+    /**
+     * Closes the engine when the context stops: after the web server has stopped (its requests still under way are
+     * then ended by the engine, see {@link ProxyEngine#close()}) and before Spring Boot cleans up its logging system,
+     * which removes the java.util.logging bridge the engine's {@code System.Logger} writes through. Closed as a bean,
+     * later, the engine logged into nothing: a usage ledger that could not write its queue said so to no one. The
+     * ledger, the stores and the data source are beans destroyed after it; the engine's destroy method then finds it
+     * closed.
+     */
+    @Bean
+    static SmartLifecycle openAiProxyEngineLifecycle(ObjectProvider<ProxyEngine> engines) {
+        return new SmartLifecycle() {
+            private volatile boolean running;
+
+            @Override
+            public void start() {
+                running = true;
+            }
+
+            @Override
+            public void stop() {
+                running = false;
+                engines.orderedStream().forEach(ProxyEngine::close);
+            }
+
+            @Override
+            public boolean isRunning() {
+                return running;
+            }
+
+            /** Below the web server's phases (Boot stops it at DEFAULT_PHASE - 2048), above the logging system's. */
+            @Override
+            public int getPhase() {
+                return SmartLifecycle.DEFAULT_PHASE - 4096;
+            }
+        };
     }
 }
