@@ -97,6 +97,12 @@ public final class ProxyEngine implements AutoCloseable {
     private final LimitStep limitStep;
     /** The requests under way, ended by close() before the ledger and the limit store close. */
     private final OpenRequests openRequests = new OpenRequests();
+    /**
+     * Whether requests are tracked for close(): only when a ledger records them or a limit store outlives this
+     * engine (Redis, a database), where a stream's lease or settlement would otherwise be lost. Without either
+     * there is nothing to settle, and the request path pays nothing for it.
+     */
+    private final boolean tracksOpenRequests;
 
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -201,6 +207,8 @@ public final class ProxyEngine implements AutoCloseable {
         this.limitStore = b.limitStore != null
                 ? b.limitStore
                 : io.github.openaiproxy.core.limits.LimitStores.create(config.limits(), null);
+        this.tracksOpenRequests = usageLedger != io.github.openaiproxy.core.usage.UsageLedger.NONE
+                || !(limitStore instanceof io.github.openaiproxy.core.limits.MemoryLimitStore);
         this.limitStep = new LimitStep(
                 limitStore,
                 config.limits(),
@@ -391,7 +399,7 @@ public final class ProxyEngine implements AutoCloseable {
             ProxyResponse r = error == null ? response : internalError(ctx, error);
             observation.routed(ctx.route(), ctx.model());
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
-            if (!subRequest) {
+            if (!subRequest && tracksOpenRequests) {
                 observed = openRequests.track(observed); // a module route's sub-requests end with their request
             }
             if (!result.complete(observed)) {
@@ -403,7 +411,7 @@ public final class ProxyEngine implements AutoCloseable {
                 inFlight.cancel();
             }
         });
-        if (!subRequest) {
+        if (!subRequest && tracksOpenRequests) {
             openRequests.track(result);
         }
         return result;
