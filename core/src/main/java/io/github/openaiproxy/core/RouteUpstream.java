@@ -166,7 +166,18 @@ final class RouteUpstream implements RequestStep {
                 ctx.body = Json.bytes(renamed); // serialized again only when an alias renamed the model
             }
         }
-        ctx.target = new Target(
+        ctx.target = target(upstream, builder, upstreamModel, model, bytes, object);
+        return next.proceed(ctx);
+    }
+
+    private Target target(
+            NamedUpstream upstream,
+            NamedUpstreamRequests builder,
+            String upstreamModel,
+            String model,
+            byte[] bytes,
+            ObjectNode object) {
+        return new Target(
                 builder,
                 pools.get(upstream.name()),
                 upstreamModel,
@@ -174,7 +185,6 @@ final class RouteUpstream implements RequestStep {
                 bytes,
                 object,
                 upstreams.mayAskForStreamUsage(upstream.name()));
-        return next.proceed(ctx);
     }
 
     /**
@@ -193,14 +203,7 @@ final class RouteUpstream implements RequestStep {
         if (!builder.serves(normalized.upstreamPath(), upstreamModel)) {
             return ctx.respond(unserved());
         }
-        ctx.target = new Target(
-                builder,
-                pools.get(upstream.name()),
-                upstreamModel,
-                model,
-                null,
-                null,
-                upstreams.mayAskForStreamUsage(upstream.name()));
+        ctx.target = target(upstream, builder, upstreamModel, model, null, null);
         return next.proceed(ctx);
     }
 
