@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.openaiproxy.core.session.JdbcSessionStore;
 import io.github.openaiproxy.core.session.Session;
 import io.github.openaiproxy.core.session.SessionStore;
+import io.github.openaiproxy.core.session.StoredMessage;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.sql.Connection;
@@ -61,6 +62,26 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
         assertThat(rows("sessions", "id", idle.id())).isZero();
         assertThat(rows("messages", "session_id", idle.id())).isZero();
         assertThat(rows("messages", "session_id", used.id())).isEqualTo(1);
+    }
+
+    /**
+     * A message with a NUL or half a surrogate pair (both valid in a client's JSON) is recorded, each replaced by
+     * U+FFFD, whole pairs kept: PostgreSQL refuses a NUL in text, and the turn went unrecorded while the client
+     * got its answer.
+     */
+    @Test
+    protected void aMessageWithANulOrALoneSurrogateIsRecordedWithReplacementCharacters() {
+        SessionStore store = JdbcSessionStore.builder(dataSource())
+                .tablePrefix(tablePrefix())
+                .build();
+        Session s = store.create();
+        assertThat(store.append(
+                        s.id(), List.of(message("user", "a\u0000b \ud800 c \ud83d\ude00"), message("assistant", "ok"))))
+                .isPresent();
+
+        assertThat(store.messages(s.id(), 0, 10).orElseThrow().messages())
+                .extracting(StoredMessage::content)
+                .containsExactly("a\uFFFDb \uFFFD c \ud83d\ude00", "ok");
     }
 
     @Test

@@ -267,7 +267,8 @@ public final class JdbcSessionStore implements SessionStore {
                 p.setLong(2, m.sequence());
                 p.setString(3, m.id());
                 p.setString(4, m.role());
-                p.setString(5, m.content());
+                // A NUL would fail the turn's insert on PostgreSQL, and the turn would go unrecorded.
+                p.setString(5, io.github.openaiproxy.core.internal.StorableText.of(m.content()));
                 p.setString(6, m.contentJson());
                 p.setObject(7, utc(m.timestamp()));
                 p.addBatch();

@@ -29,30 +29,8 @@ final class LedgerRows {
         if (s == null) {
             return null;
         }
-        String cut = s.length() <= max ? s : s.substring(0, max);
-        int n = cut.length();
-        for (int i = 0; i < n; i++) {
-            char c = cut.charAt(i);
-            if (c == 0 || Character.isSurrogate(c)) {
-                return storable(cut, i); // rare: copied only then
-            }
-        }
-        return cut;
-    }
-
-    /** {@code s} with its NULs and lone surrogates from {@code from} on replaced by U+FFFD. */
-    private static String storable(String s, int from) {
-        int n = s.length();
-        StringBuilder b = new StringBuilder(n).append(s, 0, from);
-        for (int i = from; i < n; i++) {
-            char c = s.charAt(i);
-            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
-                b.append(c).append(s.charAt(++i));
-            } else {
-                b.append(c == 0 || Character.isSurrogate(c) ? '\uFFFD' : c);
-            }
-        }
-        return b.toString();
+        // Cut first: a pair the cut splits leaves a lone surrogate, replaced with the rest.
+        return io.github.openaiproxy.core.internal.StorableText.of(s.length() <= max ? s : s.substring(0, max));
     }
 
     /** The model a row is counted under: the one that answered, else the one asked for. */
