@@ -149,6 +149,22 @@ public final class ResponseRelay implements AutoCloseable {
     }
 
     /**
+     * The {@code code} of an OpenAI-shaped error body (else its {@code type}), if it is a short plain word: fit for
+     * a log line at INFO, where the message, which may quote the client's text, is not.
+     */
+    static String errorCode(byte[] raw) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode error =
+                    io.github.openaiproxy.core.internal.Json.parse(raw).path("error");
+            String code = error.path("code").asText("");
+            String word = !code.isEmpty() ? code : error.path("type").asText("");
+            return word.length() <= 64 && word.matches("[A-Za-z0-9_.-]+") ? word : "no code";
+        } catch (java.io.IOException | RuntimeException e) {
+            return "no code";
+        }
+    }
+
+    /**
      * An upstream error. 401 and 403 are about the key and echo it: a fixed message in their place. Other
      * errors are relayed masked; they may quote client text (OpenAI's 404 quotes the model), so the masking
      * never depends on the key's content (see {@link SecretMasker}) and two requests that differ only in
@@ -172,7 +188,9 @@ public final class ResponseRelay implements AutoCloseable {
                     }
                     String text = new String(raw, StandardCharsets.UTF_8);
                     String masked = maskedErrorText(raw, text, key);
-                    LOG.log(System.Logger.Level.INFO, "upstream answered {0}: {1}", status, abbreviate(masked));
+                    // The message may quote what the client sent (a prompt, a parameter's value): DEBUG only.
+                    LOG.log(System.Logger.Level.INFO, "upstream answered {0} ({1})", status, errorCode(raw));
+                    LOG.log(System.Logger.Level.DEBUG, "upstream answered {0}: {1}", status, abbreviate(masked));
                     if (status == 401 || status == 403) {
                         return wrapped(
                                 upstream,
