@@ -63,9 +63,39 @@ class ContainerRecipeTest {
         assertThat(run(argv, port)).as("exit status once it stopped").isNotZero();
     }
 
+    /** A server told to listen on one address (HOST) is asked there: loopback would find nothing. */
+    @Test
+    void theHealthCheckAsksTheAddressHostNames() throws Exception {
+        String command = instructions().get("HEALTHCHECK");
+        String[] argv = new ObjectMapper().readValue(command.substring(command.indexOf("CMD ") + 4), String[].class);
+        Map<String, String> env =
+                Map.of("OPENAI_API_KEY", "sk-test-1234567890", "OPENAI_PROXY_SESSIONS_STORE", "memory");
+        // 127.0.0.2 is this machine too, but a server bound to it does not answer on 127.0.0.1.
+        try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.2", false), env)) {
+            assertThat(run(argv, server.port(), "127.0.0.2"))
+                    .as("HOST=127.0.0.2")
+                    .isZero();
+            assertThat(run(argv, server.port(), null))
+                    .as("no HOST: loopback, where it does not listen")
+                    .isNotZero();
+        }
+        // The image's own HOST=0.0.0.0 (every interface, loopback among them) is asked on loopback.
+        try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", false), env)) {
+            assertThat(run(argv, server.port(), "0.0.0.0")).as("HOST=0.0.0.0").isZero();
+        }
+    }
+
     private static int run(String[] argv, int port) throws Exception {
+        return run(argv, port, null);
+    }
+
+    private static int run(String[] argv, int port, String host) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
         pb.environment().put("PORT", String.valueOf(port));
+        pb.environment().remove("HOST");
+        if (host != null) {
+            pb.environment().put("HOST", host);
+        }
         Process p = pb.start();
         p.getInputStream().transferTo(OutputStream.nullOutputStream());
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("health check finished").isTrue();
