@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.usage.TokenCounter;
+import java.math.BigDecimal;
 import java.math.BigInteger;
 
 /**
@@ -131,6 +132,15 @@ final class UsageEstimate {
         if (v.isNumber() && Double.isInfinite(v.doubleValue()) && !v.isIntegralNumber() && !v.isBigDecimal()) {
             return v.doubleValue() > 0 ? Long.MAX_VALUE : -1; // 1e400 read as a double
         }
+        if (v.isBigDecimal()) {
+            // Judged on its digits and exponent: expanding 1e99999999 (or 1e-99999999) to a BigInteger costs
+            // the better part of a minute of CPU, and 1e999999999 throws.
+            BigDecimal d = v.decimalValue().stripTrailingZeros();
+            if (d.signum() < 0 || d.scale() > 0) {
+                return -1;
+            }
+            return d.precision() - d.scale() > 19 ? Long.MAX_VALUE : saturated(d.toBigInteger());
+        }
         if (!v.isIntegralNumber() && !(v.isNumber() && v.doubleValue() == Math.rint(v.doubleValue()))) {
             return -1;
         }
@@ -139,6 +149,10 @@ final class UsageEstimate {
         if (b.signum() < 0) {
             return -1;
         }
+        return saturated(b);
+    }
+
+    private static long saturated(BigInteger b) {
         return b.bitLength() < 64 ? b.longValue() : Long.MAX_VALUE;
     }
 
