@@ -30,15 +30,22 @@ import org.reactivestreams.FlowAdapters;
  */
 final class ProxyFetchers {
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final String SESSIONS_DISABLED = "Sessions are disabled on this proxy";
+    /** The session routes' own message for an unknown session. */
+    private static final String UNKNOWN_SESSION =
+            "No session with this id exists (it may have expired or been deleted)";
 
     private final ImageRequestNormalizer images;
     /** The most a sub-request body may be: the proxy's {@code max-body-size} (see {@link SubRequests#body}). */
     private final long maxBodySize;
+    /** Whether the proxy has its session routes: without them every session route is 404. */
+    private final boolean sessionsEnabled;
 
     ProxyFetchers(ProxyConfig config) {
         // Used only to report the model, size, quality and style the image route applied by default.
         this.images = new ImageRequestNormalizer(config.imageDefaults());
         this.maxBodySize = config.maxBodySize();
+        this.sessionsEnabled = config.sessions().enabled();
     }
 
     static RouteCall call(DataFetchingEnvironment env) {
@@ -175,7 +182,7 @@ final class ProxyFetchers {
                         Map<String, Object> out = new LinkedHashMap<>();
                         if (reply.status() != 201) {
                             ProxyErrors.Failure f = reply.status() == 404
-                                    ? ProxyErrors.of("NOT_FOUND", "Sessions are disabled on this proxy")
+                                    ? ProxyErrors.of("NOT_FOUND", SESSIONS_DISABLED)
                                     : ProxyErrors.fromReply(reply);
                             return failed(env, out, f);
                         }
@@ -277,10 +284,22 @@ final class ProxyFetchers {
                 });
     }
 
-    /** A 404 on a session route is an unknown session (or sessions are off); anything else as usual. */
-    private static ProxyErrors.Failure sessionFailure(SubRequests.Reply reply) {
+    /**
+     * A 404 on a session route is an unknown session (or sessions are off); anything else as usual. A 404 that
+     * is not the session store's (an id that cannot be a path segment matches no route) names no session
+     * either: it gets the unknown session's message, never the sub-request's internal route.
+     */
+    private ProxyErrors.Failure sessionFailure(SubRequests.Reply reply) {
         if (reply.status() == 404) {
-            return ProxyErrors.of("NOT_FOUND", reply.json().path("message").asText("Session not found"));
+            if (!sessionsEnabled) {
+                return ProxyErrors.of("NOT_FOUND", SESSIONS_DISABLED);
+            }
+            JsonNode error = reply.json();
+            return ProxyErrors.of(
+                    "NOT_FOUND",
+                    "Session Not Found".equals(error.path("error").asText())
+                            ? error.path("message").asText(UNKNOWN_SESSION)
+                            : UNKNOWN_SESSION);
         }
         return ProxyErrors.fromReply(reply);
     }

@@ -99,6 +99,36 @@ class GraphQlSessionsTest {
     }
 
     /**
+     * An id that cannot be a path segment ({@code ses_é}, {@code a/b}, {@code ..}) names no session: the same
+     * NOT_FOUND as any unknown id, never the proxy's internal sub-request ("No route for GET /sessions/...").
+     */
+    @Test
+    void anIdThatCannotBeAPathSegmentIsAnUnknownSessionNotAnInternalRoute() throws Exception {
+        String unknown = JSON.readTree(server.post(body(HISTORY, Map.of("id", "ses_unknown", "limit", 1, "after", 0)))
+                        .body())
+                .at("/errors/0/message")
+                .asText();
+        assertThat(unknown).isNotBlank();
+        for (String id : List.of("ses_\u00e9", "a/b", "..", "x?y", "%")) {
+            List<String> queries = List.of(
+                    body(HISTORY, Map.of("id", id, "limit", 1, "after", 0)),
+                    body("query P($id: String!) { chatHistoryPage(sessionId: $id) { hasMore } }", Map.of("id", id)),
+                    body(
+                            "mutation D($id: String!) { deleteSession(sessionId: $id) { success error } }",
+                            Map.of("id", id)));
+            for (String q : queries) {
+                HttpResponse<String> r = server.post(q);
+                JsonNode error = JSON.readTree(r.body()).at("/errors/0");
+                assertThat(error.at("/extensions/code").asText())
+                        .as(id + " " + r.body())
+                        .isEqualTo("NOT_FOUND");
+                assertThat(error.path("message").asText()).as(id).isEqualTo(unknown);
+                assertThat(r.body()).as(id).doesNotContain("No route").doesNotContain("/sessions/");
+            }
+        }
+    }
+
+    /**
      * A page also stops at {@code sessions.max-page-size} bytes: chatHistory then holds fewer than
      * {@code limit} messages while more follow (documented), and chatHistoryPage says so with
      * {@code hasMore} and continues with {@code nextAfter}.
