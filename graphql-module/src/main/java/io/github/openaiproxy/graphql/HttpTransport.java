@@ -385,6 +385,16 @@ final class HttpTransport {
 
     // --- requests
 
+    /**
+     * A client's request: one value, and no member named twice (a filter in front of the proxy would read one
+     * {@code query}, the engine run the other), as REST refuses them.
+     */
+    private static final com.fasterxml.jackson.databind.ObjectMapper REQUEST_JSON =
+            com.fasterxml.jackson.databind.json.JsonMapper.builder()
+                    .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                    .build();
+
     private static GraphQlRequest fromBody(ProxyRequest request, byte[] body) {
         String contentType = request.header("Content-Type").orElse("");
         String mediaType = contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
@@ -393,7 +403,7 @@ final class HttpTransport {
         }
         JsonNode json;
         try {
-            json = SubRequests.JSON.readTree(body);
+            json = REQUEST_JSON.readTree(body);
         } catch (java.io.IOException e) {
             throw new RequestError(400, "The request body is not valid JSON");
         }
@@ -407,6 +417,10 @@ final class HttpTransport {
                 object(o.get("extensions"), "extensions"));
     }
 
+    /** The parameters of a GET request; each at most once, as a JSON body names each member once. */
+    private static final java.util.Set<String> GET_PARAMETERS =
+            java.util.Set.of("query", "operationName", "variables", "extensions");
+
     private static GraphQlRequest fromQuery(ProxyRequest request) {
         Map<String, String> params = new HashMap<>();
         for (String pair : request.rawQuery().orElse("").split("&")) {
@@ -417,7 +431,9 @@ final class HttpTransport {
             try {
                 String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
                 String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
-                params.putIfAbsent(key, value);
+                if (params.putIfAbsent(key, value) != null && GET_PARAMETERS.contains(key)) {
+                    throw new RequestError(400, "The query string gives " + key + " twice");
+                }
             } catch (IllegalArgumentException e) {
                 throw new RequestError(400, "The query string is not properly encoded");
             }
@@ -439,7 +455,7 @@ final class HttpTransport {
             return null;
         }
         try {
-            return SubRequests.JSON.readTree(value);
+            return REQUEST_JSON.readTree(value);
         } catch (java.io.IOException e) {
             throw new RequestError(400, name + " must be a JSON object");
         }

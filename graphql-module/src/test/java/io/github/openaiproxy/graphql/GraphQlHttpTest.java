@@ -110,7 +110,10 @@ class GraphQlHttpTest {
                 "{\"query\":5}",
                 "{\"query\":\"{ __typename }\",\"variables\":[1]}",
                 "{\"query\":\"{ __typename }\",\"operationName\":7}",
-                "{\"query\":\"{ __typename }\"} trailing"
+                "{\"query\":\"{ __typename }\"} trailing",
+                // A member named twice: a filter in front reads the first, the engine would run the last.
+                "{\"query\":\"{ __typename }\",\"query\":\"mutation { createSession { sessionId } }\"}",
+                "{\"query\":\"{ __typename }\",\"variables\":{\"a\":1,\"a\":2}}"
             })
     void malformedRequestsAre400WithErrors(String body) {
         for (String accept : List.of("application/json", "application/graphql-response+json")) {
@@ -118,6 +121,17 @@ class GraphQlHttpTest {
             assertThat(r.statusCode()).as(body).isEqualTo(400);
             assertThat(json(r).at("/errors/0/message").asText()).isNotBlank();
         }
+    }
+
+    @Test
+    void aGetThatGivesAParameterTwiceIs400() {
+        HttpResponse<String> r =
+                get("query=" + encode("{ __typename }") + "&query=" + encode("{ __schema { types { name } } }"));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/message").asText()).contains("query twice");
+        assertThat(get("query=" + encode("{ __typename }") + "&unrelated=1&unrelated=2")
+                        .statusCode())
+                .isEqualTo(200);
     }
 
     @Test
