@@ -32,6 +32,11 @@ final class EventFramer {
     private int lineStart;
     /** Whether the pending event has a non-blank line yet; blank lines before it travel with it. */
     private boolean eventHasContent;
+    /**
+     * Whether the last line ended with a CR that no LF followed: a stream that ends its lines with bare CRs
+     * ends its events with one too, so that CR is not held back waiting for an LF.
+     */
+    private boolean bareCr;
     /** Set by {@link #cut} when an event is larger than the limit. */
     private boolean overLimit;
 
@@ -79,6 +84,7 @@ final class EventFramer {
         scan = 0;
         lineStart = 0;
         eventHasContent = false;
+        bareCr = false;
     }
 
     /**
@@ -139,12 +145,19 @@ final class EventFramer {
             }
             int eolEnd;
             if (b == CR) {
-                if (i + 1 >= end) {
+                if (i + 1 < end) {
+                    eolEnd = a[i + 1] == LF ? i + 2 : i + 1;
+                } else if (bareCr && i == lineStart && eventHasContent) {
+                    // A CR at the end of a read, ending an event whose lines end with bare CRs: the event is
+                    // complete. Were an LF to follow after all, it travels as a blank line with the next event.
+                    eolEnd = i + 1;
+                } else {
                     break; // a CR at the end: wait to see whether LF follows
                 }
-                eolEnd = a[i + 1] == LF ? i + 2 : i + 1;
+                bareCr = eolEnd == i + 1;
             } else {
                 eolEnd = i + 1;
+                bareCr = false;
             }
             // A blank line ends the event, unless no other line came before it (stray blank lines travel
             // with the next event).

@@ -99,6 +99,23 @@ class EventFramerTest {
     }
 
     @Test
+    void anEventEndedByBareCarriageReturnsIsHandedOverWithoutWaitingForTheNextRead() {
+        // A stream whose lines end with bare CRs ends each read with its event's last CR: held back for an LF
+        // that never comes, every event would reach the client only when the next one arrives.
+        EventFramer framer = new EventFramer(NO_LIMIT);
+
+        framer.append(utf8("data: a\r\r"), this::collect);
+        assertThat(texts()).containsExactly("data: a\r\r");
+        framer.append(utf8("event: x\rdata: b\r"), this::collect);
+        framer.append(utf8("\r"), this::collect);
+        assertThat(texts()).containsExactly("data: a\r\r", "event: x\rdata: b\r\r");
+
+        // Were an LF to follow after all, no byte is lost or moved: it travels with the next event.
+        framer.append(utf8("\ndata: c\r\n\r\n"), this::collect);
+        assertThat(String.join("", texts())).isEqualTo("data: a\r\revent: x\rdata: b\r\r\ndata: c\r\n\r\n");
+    }
+
+    @Test
     void twoMebibyteDataLineIsOneEvent() {
         byte[] event = bigEvent(2 * 1024 * 1024);
         EventFramer framer = new EventFramer(16 * 1024 * 1024);
