@@ -43,6 +43,8 @@ final class StreamMeter {
     private boolean upstreamError;
     private long countedTokens;
     private final StringBuilder pending = new StringBuilder();
+    /** Whether the next event is the stream's first (which may start with a byte order mark). */
+    private boolean first = true;
 
     // What the walk of the current event found.
     private int usageNullFrom = -1;
@@ -75,7 +77,14 @@ final class StreamMeter {
             from = 0;
             to = a.length;
         }
-        int data = dataLine(a, from, to);
+        int start = from;
+        if (first) {
+            first = false;
+            if (to - from >= 3 && a[from] == (byte) 0xEF && a[from + 1] == (byte) 0xBB && a[from + 2] == (byte) 0xBF) {
+                start += 3; // a UTF-8 byte order mark: a client's parser skips it, so its first line is a data line
+            }
+        }
+        int data = dataLine(a, start, to);
         if (data < 0) {
             return event;
         }

@@ -364,6 +364,30 @@ class UsageTapTest {
     }
 
     @Test
+    void aStreamStartingWithAByteOrderMarkLosesTheInjectedUsageNullOfItsFirstChunkToo() {
+        // An SSE client skips a leading BOM, so the first chunk is data like the others: its "usage":null goes too.
+        List<String> upstream = new ArrayList<>(chatStream(true));
+        List<String> expected = new ArrayList<>(chatStream(false));
+        upstream.set(0, "\ufeff" + upstream.get(0));
+        expected.set(0, "\ufeff" + expected.get(0));
+        List<Metered> done = new CopyOnWriteArrayList<>();
+        List<String> got = relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(true), done::add));
+
+        assertThat(got).containsExactlyElementsOf(expected);
+        assertThat(done).singleElement().extracting(Metered::usage).isEqualTo(new TokenUsage(19, 3, 10, 2, 0));
+    }
+
+    @Test
+    void aByteOrderMarkOnlyCountsAtTheStartOfTheStream() {
+        // Later, a BOM makes its line a field a client ignores: that event's bytes are not data, left alone.
+        List<String> events = List.of(
+                "data: {\"id\":\"c\",\"choices\":[{}],\"usage\":null}\n\n",
+                "\ufeffdata: {\"id\":\"c\",\"choices\":[{}],\"usage\":null}\n\n");
+        assertThat(relay(UsageTap.tap(sse(new HeapEvents(events)), spec(true), m -> {})))
+                .containsExactly("data: {\"id\":\"c\",\"choices\":[{}]}\n\n", events.get(1));
+    }
+
+    @Test
     void otherEventsPassUntouched() {
         List<String> events = List.of(": keep-alive\n\n", "event: ping\ndata: {}\n\n", "data: not json\n\n", "\n\n");
         assertThat(relay(UsageTap.tap(sse(new HeapEvents(events)), spec(true), m -> {})))
