@@ -90,11 +90,14 @@ final class StreamMeter {
         }
         int end = lineEnd(a, data, to);
         if (dataLine(a, end, to) >= 0) {
-            // JSON over several data lines: OpenAI does not send it; read the usage, change nothing.
+            // JSON over several data lines: OpenAI does not send it; read the usage, and drop the usage chunk the
+            // client did not ask for (its "usage":null members are left: where they sit in the lines is the server's).
             String joined = ServerSentEvents.data(event);
             if (joined != null) {
                 byte[] j = joined.getBytes(StandardCharsets.UTF_8);
-                walk(j, 0, j.length, true);
+                if (walk(j, 0, j.length, true) && injected && eventUsage && choices && choiceCount == 0) {
+                    return null;
+                }
             }
             return event;
         }

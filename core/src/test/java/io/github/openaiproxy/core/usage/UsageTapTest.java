@@ -388,6 +388,22 @@ class UsageTapTest {
     }
 
     @Test
+    void aUsageChunkOverSeveralDataLinesIsDroppedToo() {
+        // SSE lets a server spread one chunk's JSON over several data lines: the usage chunk the proxy asked for is
+        // still not the client's.
+        String usageChunk = "data: {\"id\":\"c\",\"choices\":[],\ndata: \"usage\":" + USAGE + "}\n\n";
+        List<String> upstream = List.of("data: {\"id\":\"c\",\"choices\":[{}]}\n\n", usageChunk, "data: [DONE]\n\n");
+        List<Metered> done = new CopyOnWriteArrayList<>();
+        List<String> got = relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(true), done::add));
+
+        assertThat(got).containsExactly(upstream.get(0), upstream.get(2));
+        assertThat(done).singleElement().extracting(Metered::usage).isEqualTo(new TokenUsage(19, 3, 10, 2, 0));
+        assertThat(relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(false), m -> {})))
+                .as("a client that asked for usage gets it")
+                .containsExactlyElementsOf(upstream);
+    }
+
+    @Test
     void otherEventsPassUntouched() {
         List<String> events = List.of(": keep-alive\n\n", "event: ping\ndata: {}\n\n", "data: not json\n\n", "\n\n");
         assertThat(relay(UsageTap.tap(sse(new HeapEvents(events)), spec(true), m -> {})))
