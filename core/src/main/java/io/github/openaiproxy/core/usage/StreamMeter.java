@@ -101,6 +101,9 @@ final class StreamMeter {
             }
             return event;
         }
+        while (data < end && (a[data] == ' ' || a[data] == '\t')) {
+            data++; // a value's further leading spaces are JSON's whitespace: the client's parser skips them
+        }
         if (startsWith(a, data, end, ERROR)) {
             upstreamError = true;
             return event;

@@ -404,6 +404,14 @@ class UsageTapTest {
     }
 
     @Test
+    void spacesBeforeTheChunksObjectDoNotHideItsInjectedUsageNull() {
+        // "data:" takes one space off the value; a client's JSON parser skips the others.
+        String upstream = "data:   {\"id\":\"c\",\"choices\":[{}],\"usage\":null}\n\n";
+        assertThat(relay(UsageTap.tap(sse(new HeapEvents(List.of(upstream))), spec(true), m -> {})))
+                .containsExactly("data:   {\"id\":\"c\",\"choices\":[{}]}\n\n");
+    }
+
+    @Test
     void otherEventsPassUntouched() {
         List<String> events = List.of(": keep-alive\n\n", "event: ping\ndata: {}\n\n", "data: not json\n\n", "\n\n");
         assertThat(relay(UsageTap.tap(sse(new HeapEvents(events)), spec(true), m -> {})))
