@@ -7,6 +7,7 @@ import io.github.openaiproxy.core.flow.ServerSentEvents;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -43,6 +44,11 @@ final class StreamMeter {
     private boolean upstreamError;
     private long countedTokens;
     private final StringBuilder pending = new StringBuilder();
+    /**
+     * Whether the last event was dropped. The relay hands the blank lines after an event over with the next one
+     * (and the LF of a CRLF whose CR ended a read): those of a dropped event go with it.
+     */
+    private boolean afterDrop;
     /** Whether the next event is the stream's first (which may start with a byte order mark). */
     private boolean first = true;
 
@@ -64,6 +70,13 @@ final class StreamMeter {
      * {@code "usage":null}, or {@code null} to drop it (the usage chunk the client did not ask for).
      */
     synchronized List<ByteBuffer> onEvent(List<ByteBuffer> event) {
+        if (afterDrop) {
+            afterDrop = false;
+            event = withoutLeadingBlankLines(event);
+            if (event == null) {
+                return null;
+            }
+        }
         byte[] a;
         int from;
         int to;
@@ -96,7 +109,7 @@ final class StreamMeter {
             if (joined != null) {
                 byte[] j = joined.getBytes(StandardCharsets.UTF_8);
                 if (walk(j, 0, j.length, true) && injected && eventUsage && choices && choiceCount == 0) {
-                    return null;
+                    return dropped(a, from, to);
                 }
             }
             return event;
@@ -121,7 +134,7 @@ final class StreamMeter {
             return event;
         }
         if (injected && eventUsage && choices && choiceCount == 0) {
-            return null;
+            return dropped(a, from, to);
         }
         if (injected && usageNullFrom >= 0) {
             return cut(a, from, to, usageNullFrom, usageNullTo);
@@ -285,6 +298,44 @@ final class StreamMeter {
 
     private String countingModel() {
         return model != null ? model : requestModel;
+    }
+
+    /**
+     * What is left of a dropped event: {@code null}, or the blank lines it starts with. Those end the event
+     * before it (the LF of a CRLF whose CR ended a read travels with the next event), so they stay; the next
+     * event's leading blank lines end this one, and go ({@link #afterDrop}).
+     */
+    private List<ByteBuffer> dropped(byte[] a, int from, int to) {
+        afterDrop = true;
+        int lead = from;
+        while (lead < to && (a[lead] == '\r' || a[lead] == '\n')) {
+            lead++;
+        }
+        return lead == from
+                ? null
+                : List.of(ByteBuffer.wrap(a, from, lead - from).slice());
+    }
+
+    /** The event without the blank lines (CRs and LFs) it starts with; {@code null} when nothing else is left. */
+    private static List<ByteBuffer> withoutLeadingBlankLines(List<ByteBuffer> event) {
+        for (int i = 0; i < event.size(); i++) {
+            ByteBuffer b = event.get(i);
+            int p = b.position();
+            while (p < b.limit() && (b.get(p) == '\n' || b.get(p) == '\r')) {
+                p++;
+            }
+            if (p == b.limit()) {
+                continue; // all blank (or empty): the next buffer
+            }
+            if (i == 0 && p == b.position()) {
+                return event;
+            }
+            List<ByteBuffer> out = new ArrayList<>(event.size() - i);
+            out.add(b.duplicate().position(p).slice());
+            out.addAll(event.subList(i + 1, event.size()));
+            return out;
+        }
+        return null;
     }
 
     /** The event's bytes without {@code [cutFrom, cutTo)} and the comma that separated that member. */

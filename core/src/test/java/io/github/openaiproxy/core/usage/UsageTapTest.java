@@ -412,6 +412,53 @@ class UsageTapTest {
     }
 
     @Test
+    void theBlankLinesADroppedUsageChunkStartsWithAreKept() {
+        // Events as the relay cuts them when a read ends between the CR and LF of "\r\n" after a bare-CR line:
+        // the LF that ends the chunk before the usage chunk travels with the usage chunk.
+        List<String> upstream = List.of(
+                "data: {\"id\":\"c\",\"choices\":[{}],\"usage\":null}\r\r",
+                "\ndata: {\"id\":\"c\",\"choices\":[],\"usage\":" + USAGE + "}\r\r",
+                "\ndata: [DONE]\r\r\n");
+        List<Metered> done = new CopyOnWriteArrayList<>();
+        List<String> got = relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(true), done::add));
+
+        assertThat(String.join("", got)).isEqualTo("data: {\"id\":\"c\",\"choices\":[{}]}\r\r\ndata: [DONE]\r\r\n");
+        assertThat(done).singleElement().extracting(Metered::usage).isEqualTo(new TokenUsage(19, 3, 10, 2, 0));
+    }
+
+    @Test
+    void theLineFeedThatEndsADroppedUsageChunkGoesWithIt() {
+        // The same split one event later: the usage chunk ends at its CR, its LF comes with [DONE].
+        List<String> upstream = List.of(
+                "data: {\"id\":\"c\",\"choices\":[{}],\"usage\":null}\r\r\n",
+                "data: {\"id\":\"c\",\"choices\":[],\"usage\":" + USAGE + "}\r\r",
+                "\n",
+                "data: [DONE]\r\r\n");
+        List<String> got = relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(true), m -> {}));
+
+        assertThat(String.join("", got)).isEqualTo("data: {\"id\":\"c\",\"choices\":[{}]}\r\r\ndata: [DONE]\r\r\n");
+        List<String> withLf = List.of(upstream.get(0), upstream.get(1), "\n" + upstream.get(3));
+        assertThat(String.join("", relay(UsageTap.tap(sse(new HeapEvents(withLf)), spec(true), m -> {}))))
+                .isEqualTo(String.join("", got));
+        assertThat(relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(false), m -> {})))
+                .as("nothing dropped, nothing taken")
+                .containsExactlyElementsOf(upstream);
+    }
+
+    @Test
+    void theBlankLinesAfterADroppedUsageChunkGoWithItThoseBeforeStay() {
+        // Stray blank lines after each chunk: the relay hands them over at the start of the next event.
+        List<String> upstream = List.of(
+                "data: {\"id\":\"c\",\"choices\":[{}],\"usage\":null}\n\n",
+                "\ndata: {\"id\":\"c\",\"choices\":[],\"usage\":" + USAGE + "}\n\n",
+                "\r\n\ndata: [DONE]\n\n",
+                "\n");
+        List<String> got = relay(UsageTap.tap(sse(new HeapEvents(upstream)), spec(true), m -> {}));
+
+        assertThat(String.join("", got)).isEqualTo("data: {\"id\":\"c\",\"choices\":[{}]}\n\n\ndata: [DONE]\n\n\n");
+    }
+
+    @Test
     void otherEventsPassUntouched() {
         List<String> events = List.of(": keep-alive\n\n", "event: ping\ndata: {}\n\n", "data: not json\n\n", "\n\n");
         assertThat(relay(UsageTap.tap(sse(new HeapEvents(events)), spec(true), m -> {})))
