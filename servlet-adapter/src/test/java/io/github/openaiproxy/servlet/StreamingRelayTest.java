@@ -154,6 +154,57 @@ class StreamingRelayTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aStreamWithBareCarriageReturnsReachesTheClientEventByEventAndByteForByte(boolean ledger) throws Exception {
+        // Lines ended with CR alone (SSE allows it): each read ends on its event's last CR. With the ledger on, the
+        // proxy asks for usage, and the client must still get exactly what the upstream would have sent it.
+        String head = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[";
+        CountDownLatch clientHasFirst = new CountDownLatch(1);
+        AtomicBoolean restWritten = new AtomicBoolean();
+        AtomicBoolean injected = new AtomicBoolean();
+        upstream = StubUpstream.start(ex -> {
+            boolean usage = ex.request().bodyText().contains("include_usage");
+            injected.set(usage);
+            String tail = usage ? "],\"usage\":null}\r\r" : "]}\r\r";
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk("data: " + head + "{\"index\":0,\"delta\":{\"content\":\"H\u00e9\"}}" + tail);
+            if (!await(clientHasFirst)) {
+                throw new AssertionError("the client never saw the first event while the upstream held the rest");
+            }
+            restWritten.set(true);
+            ex.chunk("data: " + head + "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}" + tail);
+            if (usage) {
+                ex.chunk("data: " + head + "],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+                        + "\"total_tokens\":11}}\r\r");
+            }
+            ex.chunk("data: [DONE]\r\r");
+            ex.endChunks();
+        });
+        ProxyConfig.Builder config = ProxyConfig.builder()
+                .apiKey("sk-server-key-123456")
+                .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl()));
+        if (ledger) {
+            config.ledger(io.github.openaiproxy.core.usage.ledger.LedgerConfig.DEFAULTS.withStore(
+                    io.github.openaiproxy.core.usage.ledger.LedgerConfig.Store.MEMORY));
+        }
+        proxy = TomcatProxy.servlet(config.build());
+
+        String first = "data: " + head + "{\"index\":0,\"delta\":{\"content\":\"H\u00e9\"}}]}\r\r";
+        HttpResponse<InputStream> r = postStream("/v1/chat/completions", STREAM_REQUEST);
+        assertThat(r.statusCode()).isEqualTo(200);
+        try (InputStream in = r.body()) {
+            byte[] want = first.getBytes(StandardCharsets.UTF_8);
+            assertThat(in.readNBytes(want.length)).isEqualTo(want);
+            assertThat(restWritten).as("the upstream had not sent more yet").isFalse();
+            clientHasFirst.countDown();
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8))
+                    .isEqualTo("data: " + head + "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\r\r"
+                            + "data: [DONE]\r\r");
+        }
+        assertThat(injected.get()).as("the proxy asked for usage").isEqualTo(ledger);
+    }
+
     // (g) ------------------------------------------------------------------------------------------
 
     @Test
