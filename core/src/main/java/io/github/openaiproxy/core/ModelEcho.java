@@ -110,10 +110,15 @@ final class ModelEcho {
             String text = java.nio.charset.StandardCharsets.UTF_8
                     .decode(event.duplicate())
                     .toString();
-            if (!text.startsWith("data: {")) {
+            // The line ends the framer hands over with the next event (a stream mixing CR and CRLF) stay in front.
+            int lead = 0;
+            while (lead < text.length() && (text.charAt(lead) == '\r' || text.charAt(lead) == '\n')) {
+                lead++;
+            }
+            if (!text.startsWith("data: {", lead)) {
                 return event;
             }
-            String payload = text.substring("data: ".length()).stripTrailing();
+            String payload = text.substring(lead + "data: ".length()).stripTrailing();
             if (payload.indexOf('\n') >= 0 || payload.indexOf('\r') >= 0) {
                 return event; // several lines: relayed as sent
             }
@@ -123,7 +128,10 @@ final class ModelEcho {
                         && o.get("model").isTextual()) {
                     o.put("model", clientModel);
                     byte[] json = Json.bytes(o);
-                    java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(json.length + 8);
+                    java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(lead + json.length + 8);
+                    for (int i = 0; i < lead; i++) {
+                        out.put((byte) text.charAt(i));
+                    }
                     out.put(DATA).put(json).put((byte) '\n').put((byte) '\n').flip();
                     return out;
                 }

@@ -128,11 +128,15 @@ public final class ObservedResponses {
 
     private static final byte[] ERROR_EVENT = "data: {\"error\"".getBytes(StandardCharsets.US_ASCII);
 
-    private static boolean startsWithError(List<ByteBuffer> event) {
+    static boolean startsWithError(List<ByteBuffer> event) {
         if (event.isEmpty()) {
             return false;
         }
         ByteBuffer b = event.get(0).duplicate();
+        // Line ends of the previous event may lead (a stream mixing CR and CRLF): the event starts after them.
+        while (b.hasRemaining() && (b.get(b.position()) == '\r' || b.get(b.position()) == '\n')) {
+            b.get();
+        }
         if (b.remaining() < ERROR_EVENT.length) {
             return false;
         }
