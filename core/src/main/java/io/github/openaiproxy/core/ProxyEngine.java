@@ -471,7 +471,7 @@ public final class ProxyEngine implements AutoCloseable {
      * Asks the default upstream ({@code base-url}) for its model list with the server key, outside the request
      * pipeline: no identity, policy, limit or ledger applies, so a health check answers for the upstream and the
      * key, whatever the proxy lets anonymous callers do. Free (no tokens). Completes with the upstream's status
-     * once its answer ended; fails as a call fails (unreachable, a timeout), or at once without a server key.
+     * once its headers are in (the body is not read); fails as a call fails (unreachable, a timeout), or at once without a server key.
      */
     public CompletableFuture<Integer> probeUpstream() {
         java.util.Optional<io.github.openaiproxy.core.keys.ApiKey> key =
@@ -492,49 +492,15 @@ public final class ProxyEngine implements AutoCloseable {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        CompletableFuture<Integer> status = new CompletableFuture<>();
-        java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Flow.Subscription> reading =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        // A caller that stops waiting (a health check's timeout) cancels the call, or the read of its body.
+        // Only the status is wanted: the body is let go at once (its connection closes; a probe is rare).
+        CompletableFuture<Integer> status = sent.thenApply(answer -> {
+            io.github.openaiproxy.core.internal.Bodies.discard(answer.body());
+            return answer.status();
+        });
         status.whenComplete((v, e) -> {
             if (status.isCancelled()) {
-                sent.cancel(true);
-                java.util.concurrent.Flow.Subscription s = reading.get();
-                if (s != null) {
-                    s.cancel();
-                }
+                sent.cancel(true); // the upstream client then releases an answer still on its way
             }
-        });
-        sent.whenComplete((answer, failed) -> {
-            if (failed != null) {
-                status.completeExceptionally(failed);
-                return;
-            }
-            // Read to its end (a list of models, a few KB), so the call ends normally and its connection is reused.
-            answer.body().subscribe(new java.util.concurrent.Flow.Subscriber<java.util.List<java.nio.ByteBuffer>>() {
-                @Override
-                public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
-                    reading.set(s);
-                    if (status.isCancelled()) {
-                        s.cancel();
-                    } else {
-                        s.request(Long.MAX_VALUE);
-                    }
-                }
-
-                @Override
-                public void onNext(java.util.List<java.nio.ByteBuffer> item) {}
-
-                @Override
-                public void onError(Throwable t) {
-                    status.complete(answer.status()); // the status came; the rest of its body does not matter
-                }
-
-                @Override
-                public void onComplete() {
-                    status.complete(answer.status());
-                }
-            });
         });
         return status;
     }

@@ -10,7 +10,6 @@ import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.route.Route;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -172,17 +171,11 @@ final class RequestChecks {
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
             if (hasBody(ctx.request) && ctx.route.requiresJson()) {
                 Optional<String> contentType = ctx.request.header("Content-Type");
-                if (contentType.isPresent() && !isJson(contentType.get())) {
+                if (contentType.isPresent() && !HeaderMap.isJsonType(contentType.get())) {
                     return ctx.respond(ProxyError.unsupportedMediaType(contentType.get()));
                 }
             }
             return next.proceed(ctx);
-        }
-
-        private static boolean isJson(String contentType) {
-            String mediaType = contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
-            return mediaType.equals("application/json")
-                    || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
         }
     }
 

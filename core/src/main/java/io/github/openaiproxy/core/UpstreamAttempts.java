@@ -282,10 +282,7 @@ final class UpstreamAttempts {
                                             if (breaker != null) {
                                                 breaker.success(); // the upstream answered: about the request
                                             }
-                                            ctx.upstreamStatus = status;
-                                            ctx.observation.upstreamResponded(
-                                                    status, Duration.ofNanos(System.nanoTime() - sentAt));
-                                            return relay(read, step, upstreamModel, key);
+                                            return toClient(read, step, upstreamModel, key, sentAt);
                                         }
                                         return answered(
                                                 read, step, named, pool, slot, breaker, upstreamModel, key, sentAt);
@@ -336,9 +333,14 @@ final class UpstreamAttempts {
                     return contextFallback(response, step, upstreamModel, key, sentAt, larger.get());
                 }
             }
-            // Once per request, as without retries: the answer that goes to the client.
-            ctx.upstreamStatus = status;
-            ctx.observation.upstreamResponded(status, Duration.ofNanos(System.nanoTime() - sentAt));
+            return toClient(response, step, upstreamModel, key, sentAt);
+        }
+
+        /** The answer that goes to the client, recorded once per request as without retries. */
+        private CompletableFuture<ProxyResponse> toClient(
+                UpstreamResponse response, Step step, String upstreamModel, ApiKey key, long sentAt) {
+            ctx.upstreamStatus = response.status();
+            ctx.observation.upstreamResponded(response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
             return relay(response, step, upstreamModel, key);
         }
 
@@ -381,12 +383,9 @@ final class UpstreamAttempts {
                                 return attempt();
                             }
                         }
-                        ctx.upstreamStatus = response.status();
-                        ctx.observation.upstreamResponded(
-                                response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         UpstreamResponse kept =
                                 new UpstreamResponse(response.status(), response.headers(), Bodies.responseOf(bytes));
-                        return relay(kept, step, upstreamModel, key);
+                        return toClient(kept, step, upstreamModel, key, sentAt);
                     });
         }
 

@@ -60,6 +60,34 @@ public final class HeaderMap {
     }
 
     /**
+     * Whether a {@code Content-Type} is JSON: {@code application/json} or {@code application/*+json}, in any case,
+     * its parameters ignored. Read on every answer and request, so without a copy of the string.
+     */
+    public static boolean isJsonType(String contentType) {
+        int end = contentType.indexOf(';');
+        if (end < 0) {
+            end = contentType.length();
+        }
+        while (end > 0 && isSpace(contentType.charAt(end - 1))) {
+            end--;
+        }
+        int start = 0;
+        while (start < end && isSpace(contentType.charAt(start))) {
+            start++;
+        }
+        int length = end - start;
+        if (length < 16 || !contentType.regionMatches(true, start, "application/", 0, 12)) {
+            return false;
+        }
+        return (length == 16 && contentType.regionMatches(true, start + 12, "json", 0, 4))
+                || (length > 17 && contentType.regionMatches(true, end - 5, "+json", 0, 5));
+    }
+
+    private static boolean isSpace(char c) {
+        return c == ' ' || c == '\t';
+    }
+
+    /**
      * The first value of a header, or {@code null}: {@link HttpHeaders#firstValue} without its stream and
      * {@code Optional}, for the per-request path.
      */

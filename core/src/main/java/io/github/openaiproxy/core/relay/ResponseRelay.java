@@ -124,7 +124,7 @@ public final class ResponseRelay implements AutoCloseable {
         }
         // JSON is read whole when small (an exact length, a clean 502 if the upstream breaks off, and what sessions
         // and image storage read); other bodies (speech audio, a file's bytes) start with their first bytes.
-        int prefetch = isJson(contentType) ? PREFETCH_LIMIT : 0;
+        int prefetch = HeaderMap.isJsonType(contentType) ? PREFETCH_LIMIT : 0;
         return Prefetch.read(upstream.body(), prefetch, idle).thenApply(read -> {
             if (read instanceof Prefetch.Outcome.Whole whole) {
                 h.set("Content-Length", Integer.toString(whole.bytes().length));
@@ -291,34 +291,7 @@ public final class ResponseRelay implements AutoCloseable {
     /** JSON ({@code application/json}, {@code application/*+json}), an event stream, or no type at all (read as JSON). */
     private static boolean isJsonOrEventStream(UpstreamResponse upstream) {
         String type = upstreamType(upstream);
-        String mediaType = type.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
-        return mediaType.equals(ResponseFactory.JSON)
-                || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
-                || mediaType.equals("text/event-stream");
-    }
-
-    /**
-     * Whether a content type is JSON ({@code application/json}, {@code application/*+json}, any case, parameters
-     * ignored): read on every answer, so without a copy of the string.
-     */
-    static boolean isJson(String contentType) {
-        int end = contentType.indexOf(';');
-        if (end < 0) {
-            end = contentType.length();
-        }
-        while (end > 0 && contentType.charAt(end - 1) == ' ') {
-            end--;
-        }
-        int start = 0;
-        while (start < end && contentType.charAt(start) == ' ') {
-            start++;
-        }
-        int length = end - start;
-        if (length < 16 || !contentType.regionMatches(true, start, "application/", 0, 12)) {
-            return false;
-        }
-        return (length == 16 && contentType.regionMatches(true, start + 12, "json", 0, 4))
-                || (length > 17 && contentType.regionMatches(true, end - 5, "+json", 0, 5));
+        return HeaderMap.isJsonType(type) || isEventStream(type);
     }
 
     private static String upstreamType(UpstreamResponse upstream) {

@@ -27,6 +27,7 @@ class JsonContentTypeTest {
                 "application/ | false"
             })
     void jsonTypesAreReadAheadOthersNot(String contentType, boolean json) {
-        assertThat(ResponseRelay.isJson(contentType)).isEqualTo(json);
+        assertThat(io.github.openaiproxy.core.internal.HeaderMap.isJsonType(contentType))
+                .isEqualTo(json);
     }
 }
