@@ -21,6 +21,7 @@ import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -62,6 +63,8 @@ public final class StandaloneServer implements AutoCloseable {
     private final Telemetry telemetry;
     /** The limit store this server made ({@code limits.store} jdbc or redis), else {@code null}; the engine leaves it open. */
     private final io.github.openaiproxy.core.limits.LimitStore limitStore;
+    /** How long a stop waits for the requests under way ({@link GracefulStop}). */
+    private final Duration gracePeriod;
 
     private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
@@ -74,7 +77,9 @@ public final class StandaloneServer implements AutoCloseable {
             SessionStorage sessions,
             AccessStorage access,
             Telemetry telemetry,
-            io.github.openaiproxy.core.limits.LimitStore limitStore) {
+            io.github.openaiproxy.core.limits.LimitStore limitStore,
+            Duration gracePeriod) {
+        this.gracePeriod = gracePeriod;
         this.telemetry = telemetry;
         this.limitStore = limitStore;
         this.tomcat = tomcat;
@@ -204,12 +209,14 @@ public final class StandaloneServer implements AutoCloseable {
             settings.put(allowedHosts, String.join(",", loopbackNames(options.host())));
         }
         ProxyConfig config;
+        Duration gracePeriod;
         GraphQlOptions graphQl;
         SessionStorage sessions = null;
         AccessStorage access;
         Telemetry telemetry = null;
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
+            gracePeriod = GracefulStop.gracePeriod(settings);
             graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
             sessions = SessionStorage.open(settings, clock, workDir);
             access = AccessStorage.open(settings, sessions, workDir);
@@ -265,6 +272,8 @@ public final class StandaloneServer implements AutoCloseable {
         Connector connector = new LeanConnector();
         connector.setPort(options.port());
         connector.setProperty("address", options.host());
+        // Bound at start, not init: only then can a stop close the listening socket first (GracefulStop).
+        connector.setProperty("bindOnInit", "false");
         tune(connector);
         tomcat.setConnector(connector);
         ContainerPages.install((StandardHost) tomcat.getHost());
@@ -285,8 +294,8 @@ public final class StandaloneServer implements AutoCloseable {
         }
         // A port another process holds must stop the start, not leave a server that listens nowhere.
         connector.setThrowOnFailure(true);
-        StandaloneServer server =
-                new StandaloneServer(tomcat, engine, demo, baseDir, sessions, access, telemetry, limitStore);
+        StandaloneServer server = new StandaloneServer(
+                tomcat, engine, demo, baseDir, sessions, access, telemetry, limitStore, gracePeriod);
         try {
             tomcat.start();
         } catch (LifecycleException e) {
@@ -512,6 +521,14 @@ public final class StandaloneServer implements AutoCloseable {
     }
 
     private void stop() {
+        if (tomcat.getServer().getState().isAvailable()
+                && !gracePeriod.isZero()
+                && !GracefulStop.drain(tomcat, gracePeriod)) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "requests still under way after the grace period ({0}) are ended",
+                    gracePeriod);
+        }
         try {
             tomcat.stop();
             tomcat.destroy();

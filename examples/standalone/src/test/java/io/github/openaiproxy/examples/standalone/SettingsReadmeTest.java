@@ -20,6 +20,9 @@ import org.junit.jupiter.api.Test;
  * three catalogs, so the check lives here.
  */
 class SettingsReadmeTest {
+    /** The settings only this server reads. */
+    private static final SettingsCatalog OWN = SettingsCatalog.concat(SessionStorage.SETTINGS, GracefulStop.SETTINGS);
+
     @Test
     void theConfigurationTableIsTheCatalog() throws Exception {
         SettingsCatalog catalog = SettingsCatalog.concat(ProxySettings.CATALOG, GraphQlOptions.SETTINGS);
@@ -42,14 +45,14 @@ class SettingsReadmeTest {
                     .toList();
             documented.addAll(names);
             if (names.size() == 1) {
-                for (Setting s : SessionStorage.SETTINGS.settings()) {
+                for (Setting s : OWN.settings()) {
                     if (s.environmentName().equals(names.get(0))) {
                         assertThat(row[1]).as(s.key()).startsWith(defaultCell(s));
                     }
                 }
             }
         }
-        for (Setting s : SessionStorage.SETTINGS.settings()) {
+        for (Setting s : OWN.settings()) {
             assertThat(documented).contains(s.environmentName());
         }
         Setting store = ProxySettings.CATALOG.get("sessions.store");

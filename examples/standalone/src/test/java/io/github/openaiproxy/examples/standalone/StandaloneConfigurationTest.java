@@ -56,4 +56,15 @@ class StandaloneConfigurationTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("max-body-size");
     }
+
+    @Test
+    void aNegativeGracePeriodFailsStartUpNamingIt() {
+        assertThatThrownBy(() -> StandaloneServer.start(
+                        new StandaloneOptions(0, "127.0.0.1", false),
+                        Map.of("OPENAI_PROXY_SHUTDOWN_GRACE_PERIOD", "-5s")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("OPENAI_PROXY_SHUTDOWN_GRACE_PERIOD")
+                .hasMessageContaining("-5s")
+                .hasMessageContaining("negative");
+    }
 }

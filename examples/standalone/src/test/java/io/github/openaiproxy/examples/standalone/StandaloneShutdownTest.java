@@ -140,8 +140,57 @@ class StandaloneShutdownTest {
     }
 
     /**
-     * SIGTERM with a stream that would never end and a long completion in flight: the server is gone within
-     * seconds; neither client is handed an answer that looks complete (the stream's chunked body has no last chunk,
+     * SIGTERM while a long completion and a stream are under way: the server stops listening at once (a load
+     * balancer's next connection goes elsewhere), both requests finish within the grace period (the completion whole,
+     * the stream to its last chunk) and are in the ledger, and the process then exits without waiting out the rest of
+     * the period.
+     */
+    @Test
+    void aSigtermLetsTheRequestsUnderWayFinishWithinTheGracePeriod() throws Exception {
+        int port = start(Map.of(
+                "OPENAI_PROXY_SHUTDOWN_GRACE_PERIOD", "40s",
+                "OPENAI_PROXY_LEDGER_STORE", "jdbc"));
+        try (Socket stream = new Socket(InetAddress.getLoopbackAddress(), port);
+                Socket completion = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            post(
+                    stream,
+                    port,
+                    "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                            + "\"content\":\"Hi\"}]}");
+            post(
+                    completion,
+                    port,
+                    "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"slow\"}]}");
+            assertThat(streaming.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(slowCall.await(30, TimeUnit.SECONDS)).isTrue();
+
+            long started = System.nanoTime();
+            assertThat(server.toHandle().destroy()).isTrue();
+            Awaitility.await("no longer listening")
+                    .atMost(Duration.ofSeconds(20))
+                    .until(() -> !accepts(port));
+            assertThat(server.isAlive())
+                    .as("waiting for the requests under way")
+                    .isTrue();
+            releaseUpstream.countDown();
+
+            assertThat(readAll(completion)).startsWith("HTTP/1.1 200").contains("\"content\":\"Hi\"");
+            String streamed = readAll(stream);
+            assertThat(streamed).startsWith("HTTP/1.1 200").contains("\"content\":\"Hel\"");
+            assertThat(streamed).as("the chunked body's last chunk").endsWith("0\r\n\r\n");
+            sigtermEnded();
+            assertThat(Duration.ofNanos(System.nanoTime() - started))
+                    .as("not the whole grace period")
+                    .isLessThan(Duration.ofSeconds(30));
+        }
+        assertThat(count("openai_proxy_usage"))
+                .as("usage rows; the server logged:%n%s", logs)
+                .isEqualTo(2);
+    }
+
+    /**
+     * SIGTERM with a stream that would never end and a long completion in flight: once the grace period is over the
+     * server is gone within seconds; neither client is handed an answer that looks complete (the stream's chunked body has no last chunk,
      * the completion gets no body); both requests are in the ledger and their concurrency leases are given back.
      */
     @Test
@@ -149,7 +198,8 @@ class StandaloneShutdownTest {
         int port = start(Map.of(
                 "OPENAI_PROXY_LEDGER_STORE", "jdbc",
                 "OPENAI_PROXY_LIMITS_STORE", "jdbc",
-                "OPENAI_PROXY_POLICIES_ANONYMOUS_CONCURRENT_REQUESTS", "5"));
+                "OPENAI_PROXY_POLICIES_ANONYMOUS_CONCURRENT_REQUESTS", "5",
+                "OPENAI_PROXY_SHUTDOWN_GRACE_PERIOD", "1s"));
         try (Socket stream = new Socket(InetAddress.getLoopbackAddress(), port);
                 Socket completion = new Socket(InetAddress.getLoopbackAddress(), port)) {
             post(
@@ -295,11 +345,25 @@ class StandaloneShutdownTest {
      */
     private void sigterm() throws Exception {
         assertThat(server.toHandle().destroy()).isTrue();
+        sigtermEnded();
+    }
+
+    /** Waits for the process a SIGTERM was sent to to end, and checks it ended as the signal asked. */
+    private void sigtermEnded() throws Exception {
         assertThat(server.waitFor(60, TimeUnit.SECONDS))
                 .as("stopped; it logged:%n%s", logs)
                 .isTrue();
         output.join(10_000); // its last lines are read
         assertThat(server.exitValue()).as("exit status, as SIGTERM's").isEqualTo(143);
+    }
+
+    /** Whether a new connection to the port is accepted. */
+    private static boolean accepts(int port) {
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static void post(Socket s, int port, String body) throws IOException {
