@@ -147,6 +147,40 @@ class UpstreamConnectionHttpTest {
         assertThat(JSON.readTree(sent.getBodyAsString()).path("model").asText()).isEqualTo("prod-gpt4o");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"/openai/v1/", "/openai/v1", "/openai/", "/"})
+    void azuresV1FormTakesItsBaseUrlAsAzureDocumentsItWithOrWithoutTheOpenAiV1Path(String path) {
+        // Azure's own guide gives the v1 API's base URL as https://<resource>.openai.azure.com/openai/v1/ (what
+        // the OpenAI SDKs take): that one, or the bare endpoint, reaches the same path, never /openai/v1 twice.
+        first.stubFor(post(urlPathEqualTo("/openai/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"prod-gpt4o\",\"choices\":[]}")));
+        start(
+                "upstreams.azure.kind", "azure",
+                "upstreams.azure.azure-api", "v1",
+                "upstreams.azure.base-url", first.baseUrl() + path,
+                "upstreams.azure.keys", KEY,
+                "upstreams.azure.aliases", "gpt-4o=prod-gpt4o");
+
+        assertThat(chat("gpt-4o").statusCode()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(first).getUrl()).isEqualTo("/openai/v1/chat/completions?x=1");
+    }
+
+    @Test
+    void azuresDeploymentsFormGivenTheV1BaseUrlStillCallsTheDeployment() {
+        first.stubFor(post(urlPathEqualTo("/openai/deployments/prod-gpt4o/chat/completions"))
+                .willReturn(okJson("{\"model\":\"prod-gpt4o\",\"choices\":[]}")));
+        start(
+                "upstreams.azure.kind", "azure",
+                "upstreams.azure.api-version", "2024-10-21",
+                "upstreams.azure.base-url", first.baseUrl() + "/openai/v1/",
+                "upstreams.azure.keys", KEY,
+                "upstreams.azure.aliases", "gpt-4o=prod-gpt4o");
+
+        assertThat(chat("gpt-4o").statusCode()).isEqualTo(200);
+        assertThat(Upstream.onlyRequest(first).getUrl())
+                .isEqualTo("/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21");
+    }
+
     @Test
     void azuresV1FormGetsTheConfiguredVersionThenTheClientsQueryWithoutAVersionOfItsOwn() {
         first.stubFor(post(urlPathEqualTo("/openai/v1/chat/completions"))

@@ -57,7 +57,11 @@ public final class NamedUpstreamRequests {
         while (base.endsWith("/")) {
             base = base.substring(0, base.length() - 1);
         }
-        // The specification's server is https://{endpoint}/openai; a base URL given with /openai keeps one.
+        // The specification's server is https://{endpoint}/openai; a base URL given with /openai keeps one, and so
+        // does one given as Azure's guide writes the v1 API's (https://{endpoint}/openai/v1/, what the SDKs take).
+        if (base.endsWith("/openai/v1")) {
+            base = base.substring(0, base.length() - "/v1".length());
+        }
         this.azureRoot = base.endsWith("/openai") ? base : base + "/openai";
         this.azureQuery = upstream.apiVersion()
                 .map(v -> "?api-version=" + URLEncoder.encode(v, StandardCharsets.UTF_8))
