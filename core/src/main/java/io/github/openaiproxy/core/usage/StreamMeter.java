@@ -15,7 +15,8 @@ import java.util.List;
  * {@code response.usage} of {@code response.completed}), the answering model (the first event that names
  * one), images ({@code image_generation.completed} events) and, for an estimate when the stream ends without
  * usage, the tokens of the text relayed so far (chat deltas' {@code content}, {@code refusal} and tool-call
- * {@code arguments}, the Responses API's {@code delta}s), counted in batches of about
+ * {@code arguments}, compatible servers' thinking in {@code reasoning_content} or {@code reasoning}, the Responses
+ * API's {@code delta}s), counted in batches of about
  * {@value #COUNT_BATCH} characters so memory stays bounded.
  *
  * <p>With {@code injected} (the proxy asked for usage the client did not), the usage-only chunk is dropped and
@@ -182,6 +183,8 @@ final class StreamMeter {
         try (JsonParser p = FACTORY.createParser(a, from, to - from)) {
             int depth = 0;
             int choicesAt = -1; // the depth inside the choices array, -1 outside it
+            // The depth inside OpenRouter's reasoning_details, -1 outside it: a copy of the delta's reasoning.
+            int detailsAt = -1;
             boolean inResponse = false;
             String field = null;
             int fieldAt = -1;
@@ -207,6 +210,8 @@ final class StreamMeter {
                         if (depth == 1 && t == JsonToken.START_ARRAY && "choices".equals(field)) {
                             choices = true;
                             choicesAt = depth + 1;
+                        } else if (choicesAt >= 0 && detailsAt < 0 && "reasoning_details".equals(field)) {
+                            detailsAt = depth + 1;
                         } else if (depth == 1 && t == JsonToken.START_OBJECT && "response".equals(field)) {
                             inResponse = true;
                         } else if (depth == 2 && choicesAt == 2) {
@@ -220,6 +225,9 @@ final class StreamMeter {
                         if (depth < choicesAt) {
                             choicesAt = -1;
                         }
+                        if (depth < detailsAt) {
+                            detailsAt = -1;
+                        }
                         if (depth <= 1) {
                             inResponse = false;
                         }
@@ -230,7 +238,8 @@ final class StreamMeter {
                             usageNullTo = from + (int) p.currentTokenLocation().getByteOffset() + 4;
                         }
                     }
-                    case VALUE_STRING -> text(p, field, depth, choicesAt >= 0 && countText, inResponse, countText);
+                    case VALUE_STRING ->
+                        text(p, field, depth, choicesAt >= 0 && detailsAt < 0 && countText, inResponse, countText);
                     default -> {}
                 }
             }
@@ -254,7 +263,11 @@ final class StreamMeter {
             if ("content".equals(field)
                     || "refusal".equals(field)
                     || "arguments".equals(field)
-                    || "text".equals(field)) {
+                    || "text".equals(field)
+                    // The thinking that compatible servers stream beside the answer (output the upstream bills):
+                    // DeepSeek's and SGLang's reasoning_content, vLLM's, Ollama's, Groq's and OpenRouter's reasoning.
+                    || "reasoning_content".equals(field)
+                    || "reasoning".equals(field)) {
                 relayed(p.getText());
             }
         } else if (depth == 1 && countText) {
