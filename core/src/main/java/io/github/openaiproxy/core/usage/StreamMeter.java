@@ -17,7 +17,8 @@ import java.util.List;
  * usage, the tokens of the text relayed so far (chat deltas' {@code content}, {@code refusal} and tool-call
  * {@code arguments}, compatible servers' thinking in {@code reasoning_content} or {@code reasoning}, the Responses
  * API's {@code delta}s), counted in batches of about
- * {@value #COUNT_BATCH} characters so memory stays bounded.
+ * {@value #COUNT_BATCH} characters so memory stays bounded; and whether the upstream ended it with an error (an
+ * {@code error} event or member, the Responses API's {@code error} and {@code response.failed}).
  *
  * <p>With {@code injected} (the proxy asked for usage the client did not), the usage-only chunk is dropped and
  * each chunk's top-level {@code "usage":null} member is cut out of its bytes (with its comma), so the client
@@ -207,6 +208,9 @@ final class StreamMeter {
                             field = null;
                             continue;
                         }
+                        if (depth == 1 && t == JsonToken.START_OBJECT && "error".equals(field)) {
+                            upstreamError = true; // OpenRouter's chunk that failed: an error beside its choices
+                        }
                         if (depth == 1 && t == JsonToken.START_ARRAY && "choices".equals(field)) {
                             choices = true;
                             choicesAt = depth + 1;
@@ -254,6 +258,12 @@ final class StreamMeter {
             throws IOException {
         if (field == null) {
             return;
+        }
+        if (depth == 1 && "type".equals(field)) {
+            String type = p.getText();
+            if ("error".equals(type) || "response.failed".equals(type)) {
+                upstreamError = true; // the Responses API's error event, and a response that failed
+            }
         }
         if (model == null && "model".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
             String m = p.getText();
