@@ -14,6 +14,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
+import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.testsupport.TestSubscriber;
 import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.time.Duration;
@@ -187,6 +188,35 @@ class ProxyEngineObserverTest {
                         "first-event",
                         "usage 5/1/6",
                         "finished 200 stream COMPLETED");
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(
+            strings = {
+                // OpenAI's chat error event, as a server that writes "data:" without a space sends it
+                "data:{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}",
+                // the Responses API's error event, and its response that failed
+                "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The server had an"
+                        + " error\",\"param\":null,\"sequence_number\":2}",
+                "event: response.failed\ndata: {\"type\":\"response.failed\",\"sequence_number\":2,\"response\":"
+                        + "{\"id\":\"resp_1\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\","
+                        + "\"message\":\"The model failed\"},\"usage\":null}}"
+            })
+    void aStreamTheUpstreamEndsWithAnErrorEventIsReportedFailed(String errorEvent) {
+        String sse = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+                + "\"sequence_number\":1,\"delta\":\"Hi\"}\n\n" + errorEvent + "\n\n";
+        upstream.server()
+                .stubFor(post("/v1/responses")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(sse)));
+        try (ProxyEngine engine = engine()) {
+            Answer a = send(
+                    engine,
+                    EngineFixture.post("/v1/responses", "{\"model\":\"gpt-4o\",\"stream\":true,\"input\":\"hi\"}"));
+            assertThat(a.text()).isEqualTo(sse);
+        }
+        assertThat(recorder.calls).last().isEqualTo("finished 200 stream UPSTREAM_FAILED");
     }
 
     @Test

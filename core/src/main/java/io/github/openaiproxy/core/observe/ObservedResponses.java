@@ -126,7 +126,13 @@ public final class ObservedResponses {
         }
     }
 
-    private static final byte[] ERROR_EVENT = "data: {\"error\"".getBytes(StandardCharsets.US_ASCII);
+    /** OpenAI's chat error event, with or without the space after {@code data:}. */
+    private static final byte[][] ERROR_DATA = {bytes("data: {\"error\""), bytes("data:{\"error\"")};
+
+    /** The Responses API's error event and its failed response, named on the event's first line. */
+    private static final byte[][] ERROR_TYPES = {
+        bytes("event: error"), bytes("event:error"), bytes("event: response.failed"), bytes("event:response.failed")
+    };
 
     static boolean startsWithError(List<ByteBuffer> event) {
         if (event.isEmpty()) {
@@ -137,14 +143,38 @@ public final class ObservedResponses {
         while (b.hasRemaining() && (b.get(b.position()) == '\r' || b.get(b.position()) == '\n')) {
             b.get();
         }
-        if (b.remaining() < ERROR_EVENT.length) {
+        for (byte[] prefix : ERROR_DATA) {
+            if (startsWith(b, prefix, false)) {
+                return true;
+            }
+        }
+        for (byte[] prefix : ERROR_TYPES) {
+            if (startsWith(b, prefix, true)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code b} starts with {@code prefix}, then (with {@code wholeLine}) the line's end. */
+    private static boolean startsWith(ByteBuffer b, byte[] prefix, boolean wholeLine) {
+        int at = b.position();
+        if (b.limit() - at < prefix.length + (wholeLine ? 1 : 0)) {
             return false;
         }
-        for (byte e : ERROR_EVENT) {
-            if (b.get() != e) {
+        for (int i = 0; i < prefix.length; i++) {
+            if (b.get(at + i) != prefix[i]) {
                 return false;
             }
         }
-        return true;
+        if (!wholeLine) {
+            return true;
+        }
+        byte next = b.get(at + prefix.length);
+        return next == '\r' || next == '\n';
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
     }
 }
