@@ -244,9 +244,14 @@ class ProxyEngineRoutingTableTest {
         assertThat(Upstream.onlyRequest(upstream).getUrl()).isEqualTo("/v1/chat/completions");
     }
 
+    /**
+     * A base URL with a path is the API root, as the SDKs take it: OpenAI's paths follow it without their {@code /v1}
+     * (Gemini's {@code .../v1beta/openai}, a gateway's {@code .../openai}); one ending in {@code /v1} reads the same.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"/compat", "/compat/", "/compat/v1", "/compat/v1/"})
-    void anUpstreamBaseUrlWithAPathKeepsItForEveryRoute(String basePath) {
+    @CsvSource({"/compat,", "/compat/,", "/compat/v1, /v1", "/compat/v1/, /v1"})
+    void anUpstreamBaseUrlWithAPathKeepsItForEveryRoute(String basePath, String version) {
+        String root = "/compat" + (version == null ? "" : version);
         try (EngineServer prefixed = EngineServer.of(Upstream.config(upstream)
                 .upstream(Upstream.upstreamConfig(upstream).withBaseUrl(URI.create(upstream.baseUrl() + basePath)))
                 .build())) {
@@ -257,9 +262,7 @@ class ProxyEngineRoutingTableTest {
             assertThat(Upstream.requests(upstream))
                     .extracting(LoggedRequest::getUrl)
                     .containsExactly(
-                            "/compat/v1/chat/completions",
-                            "/compat/v1/images/generations",
-                            "/compat/v1/models/gpt-4o?x=1");
+                            root + "/chat/completions", root + "/images/generations", root + "/models/gpt-4o?x=1");
         }
     }
 

@@ -66,11 +66,11 @@ class UpstreamOwnTimeoutsTest {
         s.put("api-key", "sk-default");
         s.put("response-timeout", "2m");
         s.put("upstreams.slow.kind", "compatible");
-        s.put("upstreams.slow.base-url", "http://127.0.0.1:1/slow");
+        s.put("upstreams.slow.base-url", "http://127.0.0.1:1/slow/v1");
         s.put("upstreams.slow.models", "slow-*");
         s.put("upstreams.slow.connect-timeout", "2s");
         s.put("upstreams.plain.kind", "compatible");
-        s.put("upstreams.plain.base-url", "http://127.0.0.1:1/plain");
+        s.put("upstreams.plain.base-url", "http://127.0.0.1:1/plain/v1");
         s.put("upstreams.plain.models", "plain-*");
         ProxyEngine engine = ProxyEngine.create(ProxySettings.from(s).toConfig(), base);
 

@@ -103,18 +103,35 @@ public record UpstreamConfig(
     }
 
     /**
-     * The URI of an OpenAI path such as {@code /v1/chat/completions} on this upstream. A base URL that
-     * already ends in {@code /v1} is not given a second one.
+     * The URI of an OpenAI path such as {@code /v1/chat/completions} on this upstream. A base URL without a path
+     * ({@code https://api.openai.com}, {@code http://127.0.0.1:11434}) gets OpenAI's paths as they are; a base URL
+     * with one is the API root itself, as the SDKs take it: {@code .../v1}, OpenRouter's {@code .../api/v1}, Gemini's
+     * {@code .../v1beta/openai} are followed by {@code /chat/completions}.
      */
     public URI resolve(String v1Path, String rawQuery) {
         String base = baseUrl.toString();
         while (base.endsWith("/")) {
             base = base.substring(0, base.length() - 1);
         }
-        if (base.endsWith("/v1") && v1Path.startsWith("/v1/")) {
-            base = base.substring(0, base.length() - 3);
+        String path = v1Path;
+        if ((v1Path.equals("/v1") || v1Path.startsWith("/v1/")) && hasPath(baseUrl)) {
+            path = v1Path.substring("/v1".length());
         }
-        return URI.create(base + v1Path + (rawQuery == null ? "" : "?" + rawQuery));
+        return URI.create(base + path + (rawQuery == null ? "" : "?" + rawQuery));
+    }
+
+    /** Whether a base URL has a path of its own (more than {@code /}). */
+    private static boolean hasPath(URI baseUrl) {
+        String path = baseUrl.getRawPath();
+        if (path == null) {
+            return false;
+        }
+        for (int i = 0; i < path.length(); i++) {
+            if (path.charAt(i) != '/') {
+                return true;
+            }
+        }
+        return false;
     }
 
     public UpstreamConfig withBaseUrl(URI baseUrl) {

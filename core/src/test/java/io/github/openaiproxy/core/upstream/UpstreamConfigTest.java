@@ -21,9 +21,13 @@ class UpstreamConfigTest {
         "https://api.openai.com/v1/, /v1/chat/completions, https://api.openai.com/v1/chat/completions",
         "https://api.openai.com/v1//, /v1/models/gpt-4o, https://api.openai.com/v1/models/gpt-4o",
         "http://127.0.0.1:8089, /v1/embeddings, http://127.0.0.1:8089/v1/embeddings",
-        "https://gateway.example.com/openai, /v1/models, https://gateway.example.com/openai/v1/models",
+        "https://gateway.example.com/openai, /v1/models, https://gateway.example.com/openai/models",
         "https://gateway.example.com/openai/v1, /v1/models, https://gateway.example.com/openai/v1/models",
-        "https://gateway.example.com/v1beta, /v1/models, https://gateway.example.com/v1beta/v1/models"
+        "https://gateway.example.com/v1beta, /v1/models, https://gateway.example.com/v1beta/models",
+        "https://generativelanguage.googleapis.com/v1beta/openai/, /v1/chat/completions,"
+                + " https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+        "https://models.github.ai/inference, /v1/chat/completions, https://models.github.ai/inference/chat/completions",
+        "https://openrouter.ai/api/v1, /v1/chat/completions, https://openrouter.ai/api/v1/chat/completions"
     })
     void resolvesOpenAiPathsOnTheBaseUrl(String base, String path, String expected) {
         assertThat(config(base).resolve(path, null)).isEqualTo(URI.create(expected));
