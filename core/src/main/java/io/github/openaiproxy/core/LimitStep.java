@@ -81,6 +81,9 @@ final class LimitStep implements RequestStep {
     final PriceTable prices;
     private final Tap tap;
     private final long bodyLimit;
+    /** Whether the default upstream (of {@code base-url}) may be asked for a stream's usage. */
+    private final boolean askDefaultUpstream;
+
     final Clock clock;
     final LimitBacklog backlog;
     /** Lease ids unique across instances sharing a store. */
@@ -108,7 +111,9 @@ final class LimitStep implements RequestStep {
             PriceTable prices,
             Tap tap,
             long bodyLimit,
+            boolean askDefaultUpstream,
             Clock clock) {
+        this.askDefaultUpstream = askDefaultUpstream;
         this.store = store;
         this.config = config;
         this.ledger = ledger;
@@ -370,8 +375,10 @@ final class LimitStep implements RequestStep {
             return false;
         }
         RouteUpstream.Target target = ctx.target;
-        if (target != null && !target.mayAskForUsage()) {
-            return false; // an old Azure api-version would refuse the request: the stream's usage is estimated
+        if (target != null ? !target.mayAskForUsage() : !askDefaultUpstream) {
+            // Mistral, or an old Azure api-version, would refuse the request: the usage is read from the stream if
+            // it has one unasked (Mistral's last chunk), else estimated.
+            return false;
         }
         try {
             if (passThrough && target != null && target.clientJson() != null) {

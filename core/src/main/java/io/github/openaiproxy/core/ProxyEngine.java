@@ -217,6 +217,7 @@ public final class ProxyEngine implements AutoCloseable {
                 io.github.openaiproxy.core.usage.PriceTable.from(config.prices()),
                 b.usageTap,
                 limit,
+                config.upstream().acceptsStreamOptions(),
                 b.clock);
         this.pipeline = new RequestPipeline(
                 routes,

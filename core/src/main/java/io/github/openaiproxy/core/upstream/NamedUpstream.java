@@ -103,11 +103,15 @@ public record NamedUpstream(
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
 
     /**
-     * Whether a chat request may carry {@code stream_options}: Azure's deployments API refuses it (400) before
+     * Whether a chat request may carry {@code stream_options}: Mistral's API refuses it ({@link
+     * UpstreamConfig#refusesStreamOptions}), and Azure's deployments API (400) before
      * api-version {@value #AZURE_STREAM_OPTIONS_SINCE}-preview, so the proxy does not ask such an upstream for a
      * stream's usage.
      */
     public boolean acceptsStreamOptions() {
+        if (UpstreamConfig.refusesStreamOptions(baseUrl)) {
+            return false;
+        }
         if (kind != Kind.AZURE || connection.azureApi() != UpstreamConnection.AzureApi.DEPLOYMENTS) {
             return true;
         }

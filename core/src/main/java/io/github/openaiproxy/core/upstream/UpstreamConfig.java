@@ -120,6 +120,31 @@ public record UpstreamConfig(
         return URI.create(base + path + (rawQuery == null ? "" : "?" + rawQuery));
     }
 
+    /**
+     * Whether a chat request to this upstream may carry {@code stream_options}; see {@link
+     * #refusesStreamOptions(URI)}.
+     */
+    public boolean acceptsStreamOptions() {
+        return !refusesStreamOptions(baseUrl);
+    }
+
+    /**
+     * Whether the server at this base URL refuses a chat request with {@code stream_options} (so the proxy must not
+     * ask it for a stream's usage): Mistral's API answers 422 {@code extra_forbidden} to it, and sends a stream's usage
+     * in its last chunk unasked.
+     */
+    public static boolean refusesStreamOptions(URI baseUrl) {
+        String host = baseUrl.getHost();
+        if (host == null) {
+            return false;
+        }
+        host = host.toLowerCase(java.util.Locale.ROOT);
+        while (host.endsWith(".")) {
+            host = host.substring(0, host.length() - 1);
+        }
+        return host.equals("mistral.ai") || host.endsWith(".mistral.ai");
+    }
+
     /** Whether a base URL has a path of its own (more than {@code /}). */
     private static boolean hasPath(URI baseUrl) {
         String path = baseUrl.getRawPath();
