@@ -104,4 +104,20 @@ class ProxyEngineBodyRelayTest {
                     .isEqualTo("OpenAI API returned 502: <html><body>Bad gateway</body></html>");
         }
     }
+
+    @Test
+    void anEmptyUpstreamErrorSaysItsStatusAlone() {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse().withStatus(503).withHeader("Retry-After", "5")));
+        try (ProxyEngine engine =
+                ProxyEngine.create(config(upstream.baseUrl(), client).build())) {
+            Answer a = send(engine, EngineFixture.post("/", EngineFixture.CHAT));
+            assertThat(a.status()).isEqualTo(503);
+            assertThat(a.json().path("message").asText()).isEqualTo("OpenAI API returned 503");
+            Answer v1 = send(engine, EngineFixture.post("/v1/chat/completions", EngineFixture.CHAT));
+            assertThat(v1.status()).isEqualTo(503);
+            assertThat(v1.json().path("error").path("message").asText()).isEqualTo("OpenAI API returned 503");
+        }
+    }
 }

@@ -273,7 +273,8 @@ public record ProxyError(
         return new ProxyError(
                 status,
                 "OpenAI API Error",
-                "OpenAI API returned " + status + ": " + maskedBody,
+                // An empty body (a 503 from a load balancer) leaves no dangling ": ".
+                "OpenAI API returned " + status + (maskedBody == null || maskedBody.isBlank() ? "" : ": " + maskedBody),
                 "upstream_error",
                 "upstream_error",
                 null,
