@@ -209,8 +209,9 @@ final class RequestChecks {
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
             if (hasBody(ctx.request)) {
-                if (RouteHandlers.declaredLength(ctx.request) > limit) {
-                    return ctx.respond(ProxyError.payloadTooLarge(limit));
+                long max = RouteHandlers.bodyLimit(ctx, limit);
+                if (RouteHandlers.declaredLength(ctx.request) > max) {
+                    return ctx.respond(ProxyError.payloadTooLarge(max));
                 }
             }
             return next.proceed(ctx);

@@ -62,8 +62,11 @@ import java.util.concurrent.CompletableFuture;
  *                                              the client request's identity (Identify passes them on), so
  *                                              their upstream calls are limited and recorded (10b)
  *  self-authenticating custom (the admin API, see CustomRoute#authenticatesItself):
- *    6. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
- *    7. ReadBody · Custom                      the route checks its own credentials (admin tokens, role)
+ *    6. RefuseBeforeBody                       the route checks its own credentials (admin tokens, role)
+ *                                              from the headers: 401/403 before any body is read
+ *    7. ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared, within the route's own
+ *       maxBodySize when smaller)
+ *    8. ReadBody · Custom
  * </pre>
  *
  * Built once per engine; the chains are arrays of shared, stateless steps.
@@ -154,7 +157,10 @@ final class RequestPipeline {
         byKind.put(
                 RouteKindChain.CUSTOM, chain(around, routeChecks, p.identify(), readWhole, p.authorize(), p.custom()));
         // The admin API checks its own credentials (admin tokens are not proxy keys).
-        byKind.put(RouteKindChain.SELF_AUTHENTICATED, chain(around, routeChecks, readWhole, p.custom()));
+        // Its refusal comes before the body is read: an unknown caller cannot have a body buffered for a 401.
+        byKind.put(
+                RouteKindChain.SELF_AUTHENTICATED,
+                chain(around, routeChecks, RouteHandlers.RefuseBeforeBody.STEP, readWhole, p.custom()));
         this.chains = byKind;
     }
 

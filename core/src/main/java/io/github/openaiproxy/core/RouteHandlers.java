@@ -50,10 +50,31 @@ final class RouteHandlers {
                 ctx.body = Bodies.empty();
                 return next.proceed(ctx);
             }
-            return readWhole(ctx, limit, body -> {
+            return readWhole(ctx, bodyLimit(ctx, limit), body -> {
                 ctx.body = body;
                 return next.proceed(ctx);
             });
+        }
+    }
+
+    /** The body limit of the request's route: the proxy's, or a custom route's own when that is smaller. */
+    static long bodyLimit(RequestContext ctx, long proxyLimit) {
+        return ctx.route != null && ctx.route.custom() != null
+                ? Math.min(proxyLimit, ctx.route.custom().maxBodySize())
+                : proxyLimit;
+    }
+
+    /**
+     * A self-authenticating route's refusal from the request's headers, before its body is read (see
+     * {@link io.github.openaiproxy.core.route.CustomRoute#refuseBeforeBody}).
+     */
+    enum RefuseBeforeBody implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            java.util.Optional<ProxyError> refused = ctx.route.custom().refuseBeforeBody(ctx.request);
+            return refused.isPresent() ? ctx.respond(refused.get()) : next.proceed(ctx);
         }
     }
 

@@ -10,11 +10,11 @@ import io.github.openaiproxy.core.access.PolicyJson;
 import io.github.openaiproxy.core.access.ProxyKey;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.images.ImageStoreException;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
-import io.github.openaiproxy.core.route.FunctionRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import io.github.openaiproxy.core.usage.ledger.InvalidUsageQueryException;
 import io.github.openaiproxy.core.usage.ledger.LedgerUnavailableException;
@@ -29,6 +29,7 @@ import java.time.format.DateTimeParseException;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -63,7 +64,7 @@ import java.util.function.Function;
  * a store fails. The routes check their callers themselves ({@link CustomRoute#authenticatesItself()}).
  */
 public final class AdminRoutes {
-    /** Bodies larger than this are refused: admin bodies are a few fields. */
+    /** Bodies larger than this are refused (413) as they are read: admin bodies are a few fields. */
     static final int MAX_BODY = 64 * 1024;
 
     private static final System.Logger LOG = System.getLogger(AdminRoutes.class.getName());
@@ -426,7 +427,7 @@ public final class AdminRoutes {
     // ---- plumbing
 
     private CustomRoute route(String path, Set<String> methods, Function<Call, ProxyResponse> handler) {
-        return new FunctionRoute(path, methods, ErrorStyle.OPENAI, true, call -> {
+        return new AdminRoute(path, Set.copyOf(methods), auth, call -> {
             AdminAuth.Outcome outcome = auth.check(call.request());
             if (outcome instanceof AdminAuth.Outcome.Refused refused) {
                 return CompletableFuture.completedFuture(error(refused.error()));
@@ -439,6 +440,44 @@ public final class AdminRoutes {
                 return CompletableFuture.completedFuture(error(unavailable()));
             }
         });
+    }
+
+    /**
+     * One admin route: it refuses a caller without an admin credential from the headers, before the engine reads
+     * the body (so nobody unknown has a body buffered for a 401), and reads at most {@link #MAX_BODY} of an admin's.
+     */
+    private record AdminRoute(
+            String path,
+            Set<String> methods,
+            AdminAuth auth,
+            Function<RouteCall, CompletableFuture<ProxyResponse>> handler)
+            implements CustomRoute {
+        @Override
+        public ErrorStyle errorStyle() {
+            return ErrorStyle.OPENAI;
+        }
+
+        @Override
+        public boolean authenticatesItself() {
+            return true;
+        }
+
+        @Override
+        public Optional<ProxyError> refuseBeforeBody(ProxyRequest request) {
+            return auth.check(request) instanceof AdminAuth.Outcome.Refused refused
+                    ? Optional.of(refused.error())
+                    : Optional.empty();
+        }
+
+        @Override
+        public long maxBodySize() {
+            return MAX_BODY;
+        }
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RouteCall call) {
+            return handler.apply(call);
+        }
     }
 
     private static ProxyResponse answer(Function<Call, ProxyResponse> handler, Call call) {

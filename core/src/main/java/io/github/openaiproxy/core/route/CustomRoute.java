@@ -1,7 +1,10 @@
 package io.github.openaiproxy.core.route;
 
 import io.github.openaiproxy.core.error.ErrorStyle;
+import io.github.openaiproxy.core.error.ProxyError;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
@@ -42,6 +45,24 @@ public interface CustomRoute {
      */
     default boolean authenticatesItself() {
         return false;
+    }
+
+    /**
+     * For a route that {@linkplain #authenticatesItself() checks its callers itself}: the error that refuses this
+     * request, decided from its method, path and headers before its body is read, so that a caller the route does
+     * not know cannot make the proxy read and hold a body only to be refused. Empty: the body is read and the call
+     * goes on to {@link #handle}. The engine asks no other route.
+     */
+    default Optional<ProxyError> refuseBeforeBody(ProxyRequest request) {
+        return Optional.empty();
+    }
+
+    /**
+     * The largest body this route reads, in bytes: a larger one is answered 413 as soon as it is declared or read
+     * that far. The proxy's {@code max-body-size} applies when it is smaller (by default it always is).
+     */
+    default long maxBodySize() {
+        return Long.MAX_VALUE;
     }
 
     /**
