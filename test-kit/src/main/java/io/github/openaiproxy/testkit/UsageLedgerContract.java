@@ -113,7 +113,7 @@ public abstract class UsageLedgerContract {
                 case POLICY -> r.policy();
                 case DAY -> r.at().atOffset(ZoneOffset.UTC).toLocalDate().toString();
             };
-            long[] s = sums.computeIfAbsent(group == null ? "\u0000" : group, g -> new long[8]);
+            long[] s = sums.computeIfAbsent(group == null || group.isEmpty() ? "\u0000" : group, g -> new long[8]);
             s[0]++;
             s[1] += r.usage().inputTokens();
             s[2] += r.usage().cachedInputTokens();
@@ -228,6 +228,52 @@ public abstract class UsageLedgerContract {
         UsageQuery byUser =
                 UsageQuery.of(daysAgo(3), daysAgo(0), UsageQuery.By.USER).withKeyId(hostile);
         assertThat(queries().summarize(byUser)).extracting(UsageSummary::group).containsExactly("o'; DROP TABLE x; --");
+    }
+
+    /**
+     * An empty model name (a client's {@code "model":""}, refused by the upstream, so no model answered) and an
+     * empty owner are no value, as a missing one is, whether the rows are summed from the daily rows (which cannot
+     * tell the two apart) or from the raw ones: the same rows never split into an empty group and a group of none.
+     */
+    @Test
+    void emptyValuesAreOneGroupWhereverTheyAreSummedFrom() {
+        String tag = tag();
+        String key = "key_" + tag + "e";
+        List<UsageRecord> rows = new ArrayList<>();
+        for (Instant at : List.of(daysAgo(4).plusSeconds(3 * 3600), daysAgo(2).plusSeconds(3600))) {
+            rows.add(new UsageRecord(
+                    at,
+                    "PROXY_KEY",
+                    key,
+                    key,
+                    "",
+                    "keys",
+                    "/v1/chat/completions",
+                    "",
+                    null,
+                    "default",
+                    400,
+                    400,
+                    new TokenUsage(0, 0, 0, 0, 0),
+                    0,
+                    false,
+                    false,
+                    UsageRecord.Outcome.COMPLETED,
+                    12,
+                    -1,
+                    null));
+        }
+        write(rows);
+        // From two hours into the first row's day: that day is summed from the raw rows, the other one's whole.
+        UsageQuery range = UsageQuery.of(daysAgo(4).plusSeconds(2 * 3600), daysAgo(0), UsageQuery.By.MODEL)
+                .withKeyId(key);
+        for (UsageQuery.By by : List.of(UsageQuery.By.MODEL, UsageQuery.By.USER)) {
+            UsageQuery q = new UsageQuery(range.since(), range.until(), by, key, null, null, UsageQuery.DEFAULT_LIMIT);
+            assertThat(queries().summarize(q))
+                    .as("by %s", by)
+                    .extracting(UsageSummary::group, UsageSummary::requests)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple(null, 2L));
+        }
     }
 
     /** A 10 KB model name is kept (cut to its first 128 characters), and the row is counted. */

@@ -532,7 +532,8 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
                     if (rs.getLong(2) == 0) {
                         continue; // no rows: the aggregate's one row of nulls
                     }
-                    sums.add(summary(rs, group == null ? day : rs.getString(1)));
+                    // An empty value is none, as in the daily rows, which keep none as the empty text.
+                    sums.add(summary(rs, group == null ? day : LedgerRows.noneIfEmpty(rs.getString(1))));
                 }
             }
         }
@@ -565,7 +566,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
                     String value = q.by() == UsageQuery.By.DAY
                             ? rs.getObject(1, LocalDate.class).toString()
                             : rs.getString(1);
-                    sums.add(summary(rs, value == null || value.isEmpty() ? null : value));
+                    sums.add(summary(rs, LedgerRows.noneIfEmpty(value)));
                 }
             }
         }

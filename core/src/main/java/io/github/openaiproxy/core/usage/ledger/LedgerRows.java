@@ -43,15 +43,24 @@ final class LedgerRows {
         return r.at().atOffset(ZoneOffset.UTC).toLocalDate().toString();
     }
 
-    /** The value a row is grouped under; {@code null} for none. */
+    /**
+     * The value a row is grouped under; {@code null} for none, and for an empty one (a client's {@code "model":""}):
+     * the daily rows keep both as the empty text, so a group of none and an empty group could not be told apart.
+     */
     static String group(UsageRecord r, UsageQuery.By by) {
-        return switch (by) {
-            case KEY -> clip(r.keyId(), SHORT);
-            case USER -> clip(r.owner(), ID);
-            case MODEL -> model(r);
-            case POLICY -> clip(r.policy(), SHORT);
-            case DAY -> day(r);
-        };
+        return noneIfEmpty(
+                switch (by) {
+                    case KEY -> clip(r.keyId(), SHORT);
+                    case USER -> clip(r.owner(), ID);
+                    case MODEL -> model(r);
+                    case POLICY -> clip(r.policy(), SHORT);
+                    case DAY -> day(r);
+                });
+    }
+
+    /** {@code null} for {@code null} and for the empty text, else the value. */
+    static String noneIfEmpty(String value) {
+        return value == null || value.isEmpty() ? null : value;
     }
 
     /** Whether a row is one the query counts. */
