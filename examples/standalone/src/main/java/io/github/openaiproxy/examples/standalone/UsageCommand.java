@@ -44,16 +44,29 @@ final class UsageCommand {
         Map<String, String> options = new HashMap<>();
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                out.println(USAGE);
+                return 0;
+            }
             String name = a.startsWith("--") ? a.substring(2) : null;
             String value = null;
             if (name != null && name.contains("=")) {
                 value = name.substring(name.indexOf('=') + 1);
                 name = name.substring(0, name.indexOf('='));
-            } else if (name != null && i + 1 < args.length) {
+            } else if (name != null && i + 1 < args.length && !args[i + 1].startsWith("--")) {
                 value = args[++i];
             }
-            if (name == null || value == null || !OPTIONS.contains(name) || options.put(name, value) != null) {
-                err.println((name == null ? "unexpected " + a : "bad option --" + name) + "\n" + USAGE);
+            // Each mistake by its name: "bad option" alone sent people looking for a typo that was not there.
+            String problem = name == null
+                    ? "unexpected " + a
+                    : !OPTIONS.contains(name)
+                            ? "unknown option --" + name
+                            : value == null ? "--" + name + " needs a value" : null;
+            if (problem == null && options.put(name, value) != null) {
+                problem = "--" + name + " is given twice";
+            }
+            if (problem != null) {
+                err.println("openai-proxy: " + shown(problem) + "\n" + USAGE);
                 return 2;
             }
         }
@@ -84,6 +97,15 @@ final class UsageCommand {
             err.println("openai-proxy: " + e.getMessage());
             return 1;
         }
+    }
+
+    /** An argument echoed back: cut, without control characters (it may be anything a shell passes). */
+    private static String shown(String text) {
+        String t = text.length() > 100 ? text.substring(0, 100) + "..." : text;
+        return t.codePoints()
+                .map(c -> Character.isISOControl(c) ? '?' : c)
+                .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append)
+                .toString();
     }
 
     private static void print(UsageQuery q, List<UsageSummary> rows, PrintStream out) {

@@ -199,6 +199,40 @@ class StandaloneUsageTest {
         assertThat(usage(env, "usage", "--nope", "1").code()).isEqualTo(2);
     }
 
+    /**
+     * A bad command line says what is wrong with it (a value missing, an option given twice, one that does not
+     * exist), exits 2 and touches no database; {@code --help} prints the usage and exits 0. Never a stack trace.
+     */
+    @Test
+    void badArgumentsSayWhatIsWrongAndHelpIsNoError() {
+        Map<String, String> env = env(true);
+        Map<String[], String> bad = new java.util.LinkedHashMap<>();
+        bad.put(new String[] {"usage", "--since"}, "--since needs a value");
+        bad.put(new String[] {"usage", "--since", "7d", "--by"}, "--by needs a value");
+        bad.put(new String[] {"usage", "--since=7d", "--since", "8d"}, "--since is given twice");
+        bad.put(new String[] {"usage", "--since", "7d", "--color", "red"}, "unknown option --color");
+        bad.put(new String[] {"usage", "--since", "7d", "extra"}, "unexpected extra");
+        bad.put(new String[] {"usage", "--since", "7d", "--by", "nope"}, "--by: by must be key, user, model");
+        for (Map.Entry<String[], String> b : bad.entrySet()) {
+            Run r = usage(env, b.getKey());
+            assertThat(r.code()).as(String.join(" ", b.getKey())).isEqualTo(2);
+            assertThat(r.err())
+                    .as(String.join(" ", b.getKey()))
+                    .contains(b.getValue())
+                    .contains("usage: java -jar openai-proxy-standalone.jar usage")
+                    .doesNotContain("Exception")
+                    .doesNotContain("\tat ");
+            assertThat(r.out()).isEmpty();
+        }
+        for (String help : new String[] {"--help", "-h"}) {
+            Run r = usage(env, "usage", help);
+            assertThat(r.code()).as(help).isZero();
+            assertThat(r.out()).startsWith("usage: java -jar openai-proxy-standalone.jar usage --since");
+            assertThat(r.err()).isEmpty();
+        }
+        assertThat(dir.resolve("data")).as("no database was opened").doesNotExist();
+    }
+
     @Test
     void withoutALedgerTheUsageRouteIs404() throws Exception {
         try (StandaloneServer server = start(env(true))) {
