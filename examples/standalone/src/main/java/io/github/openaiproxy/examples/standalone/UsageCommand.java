@@ -91,7 +91,12 @@ final class UsageCommand {
                 out.println("no usage ledger in this database: the server has not run with ledger.store=jdbc on it");
                 return 0;
             }
-            print(query, ledger.get().summarize(query), out);
+            JdbcUsageStore store = ledger.get();
+            // One row more than asked for tells whether groups were left out.
+            List<UsageSummary> rows =
+                    store.summarize(query.withLimit(Math.min(query.limit() + 1, UsageQuery.MAX_LIMIT)));
+            boolean more = rows.size() > query.limit();
+            print(query, more ? rows.subList(0, query.limit()) : rows, more, total(store, query), out);
             return 0;
         } catch (RuntimeException e) {
             err.println("openai-proxy: " + e.getMessage());
@@ -108,7 +113,37 @@ final class UsageCommand {
                 .toString();
     }
 
-    private static void print(UsageQuery q, List<UsageSummary> rows, PrintStream out) {
+    /**
+     * The whole range's sums, whatever the limit: summed by day (a range has at most {@link UsageQuery#MAX_RANGE}'s
+     * days, fewer than {@link UsageQuery#MAX_LIMIT}), so the TOTAL line is never only the groups shown.
+     */
+    private static UsageSummary total(JdbcUsageStore store, UsageQuery q) {
+        UsageSummary total = new UsageSummary("total", 0, 0, 0, 0, 0, 0, 0, 0);
+        UsageQuery byDay = new UsageQuery(
+                q.since(),
+                q.until(),
+                UsageQuery.By.DAY,
+                q.keyId(),
+                q.identityKind(),
+                q.identityId(),
+                UsageQuery.MAX_LIMIT);
+        for (UsageSummary s : store.summarize(byDay)) {
+            total = new UsageSummary(
+                    "total",
+                    total.requests() + s.requests(),
+                    total.inputTokens() + s.inputTokens(),
+                    total.cachedInputTokens() + s.cachedInputTokens(),
+                    total.outputTokens() + s.outputTokens(),
+                    total.reasoningTokens() + s.reasoningTokens(),
+                    total.images() + s.images(),
+                    total.costNanoUsd() + s.costNanoUsd(),
+                    total.estimated() + s.estimated());
+        }
+        return total;
+    }
+
+    private static void print(
+            UsageQuery q, List<UsageSummary> rows, boolean more, UsageSummary total, PrintStream out) {
         out.println("usage by " + q.by().label() + " from " + q.since() + " to " + q.until()
                 + (q.keyId() == null ? "" : ", key " + q.keyId())
                 + (q.identityKind() == null ? "" : ", identity " + q.identityKind() + ":" + q.identityId()));
@@ -124,21 +159,14 @@ final class UsageCommand {
                 "IMAGES",
                 "COST USD",
                 "ESTIMATED");
-        UsageSummary total = new UsageSummary("total", 0, 0, 0, 0, 0, 0, 0, 0);
         for (UsageSummary s : rows) {
             line(out, format, s.group() == null ? "-" : s.group(), s);
-            total = new UsageSummary(
-                    "total",
-                    total.requests() + s.requests(),
-                    total.inputTokens() + s.inputTokens(),
-                    total.cachedInputTokens() + s.cachedInputTokens(),
-                    total.outputTokens() + s.outputTokens(),
-                    total.reasoningTokens() + s.reasoningTokens(),
-                    total.images() + s.images(),
-                    total.costNanoUsd() + s.costNanoUsd(),
-                    total.estimated() + s.estimated());
         }
         line(out, format, "TOTAL", total);
+        if (more) {
+            out.println("(there are more groups than --limit " + q.limit()
+                    + ": the largest are shown; TOTAL counts them all)");
+        }
         if (rows.isEmpty()) {
             out.println("(no usage in this range; is ledger.store=jdbc set on the server?)");
         }

@@ -197,6 +197,21 @@ class StandaloneUsageTest {
         assertThat(badBy.err()).contains("--by");
         assertThat(usage(env, "usage", "--since", "-1d").code()).isEqualTo(2);
         assertThat(usage(env, "usage", "--nope", "1").code()).isEqualTo(2);
+
+        // Fewer groups asked for than there are: TOTAL is still the range's (42 requests of 4 keys), not the sum of
+        // the two lines shown, and the table says groups were left out.
+        Run limited = usage(env, "usage", "--since", "7d", "--by", "key", "--limit", "2");
+        assertThat(limited.code()).as(limited.err()).isZero();
+        assertThat(limited.out().lines().filter(l -> l.startsWith("key_"))).hasSize(2);
+        assertThat(limited.out()
+                        .lines()
+                        .filter(l -> l.startsWith("TOTAL"))
+                        .findFirst()
+                        .orElseThrow())
+                .contains(" 42 ");
+        assertThat(limited.out()).contains("more groups than --limit 2");
+        Run all = usage(env, "usage", "--since", "7d", "--by", "key");
+        assertThat(all.out()).doesNotContain("more groups");
     }
 
     /**
