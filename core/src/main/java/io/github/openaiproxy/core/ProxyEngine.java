@@ -384,10 +384,18 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity inherited) {
-        boolean subRequest = inherited != null;
         if (request.method().equals("HEAD") && serves("HEAD", request.path(), null)) {
-            return asHead(handle(request.withMethod("GET"), inherited));
+            return asHead(handle(request.withMethod("GET"), inherited, true));
         }
+        return handle(request, inherited, false);
+    }
+
+    /**
+     * @param head whether the request is a HEAD run as its GET: the GET's body is dropped before the observers
+     *     see the answer, so they count an answer that ended as it should, not a client gone before its body
+     */
+    private CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity inherited, boolean head) {
+        boolean subRequest = inherited != null;
         long start = System.nanoTime();
         ProxyObserver.Observation observation =
                 GuardedObservation.begin(observer, request.method(), request.path(), request.headers(), subRequest);
@@ -398,6 +406,9 @@ public final class ProxyEngine implements AutoCloseable {
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         run(ctx).whenComplete((response, error) -> {
             ProxyResponse r = error == null ? response : internalError(ctx, error);
+            if (head) {
+                r = r.withoutBody();
+            }
             observation.routed(ctx.route(), ctx.model());
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
             if (!subRequest && tracksOpenRequests) {
@@ -442,14 +453,17 @@ public final class ProxyEngine implements AutoCloseable {
         return pipeline.steps(routes.match(path).orElse(null));
     }
 
-    /** A GET's answer as the answer to a HEAD; cancelling it cancels the GET. */
+    /**
+     * A GET's answer, its body dropped already (see {@link #handle(ProxyRequest, Identity, boolean)}), as the answer
+     * to a HEAD; cancelling it cancels the GET.
+     */
     private static CompletableFuture<ProxyResponse> asHead(CompletableFuture<ProxyResponse> get) {
         CompletableFuture<ProxyResponse> head = new CompletableFuture<>();
         get.whenComplete((r, e) -> {
             if (e != null) {
                 head.completeExceptionally(e);
-            } else {
-                head.complete(r.withoutBody()); // releases the GET's body even if head was cancelled
+            } else if (!head.complete(r)) {
+                r.discard(); // head was cancelled: nobody writes the (empty) answer
             }
         });
         head.whenComplete((r, e) -> {

@@ -101,6 +101,25 @@ class ProxyEngineObserverTest {
                 .build();
     }
 
+    /** A HEAD is run as its GET without the body: an answer that ended as it should, not a client gone. */
+    @Test
+    void aHeadIsAnAnswerThatCompletedNotAClientGone() {
+        upstream.server()
+                .stubFor(com.github.tomakehurst.wiremock.client.WireMock.get("/v1/models")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{\"object\":\"list\",\"data\":[]}")));
+        io.github.openaiproxy.core.testing.Answer answer;
+        try (ProxyEngine engine = engine()) {
+            answer = send(engine, io.github.openaiproxy.core.http.ProxyRequest.builder("HEAD", "/v1/models"));
+        }
+        assertThat(answer.status()).isEqualTo(200);
+        assertThat(answer.text()).isEmpty();
+        assertThat(recorder.calls)
+                .containsExactly(
+                        "begin GET /v1/models", "upstream 200", "routed /v1/models -", "finished 200 plain COMPLETED");
+    }
+
     @Test
     void plainChatReportsRouteModelUpstreamUsageAndEnd() {
         upstream.server()
