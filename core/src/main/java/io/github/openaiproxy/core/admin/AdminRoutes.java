@@ -56,7 +56,8 @@ import java.util.function.Function;
  *   <li>{@code GET /admin/usage?since=7d&until=...&by=key|user|model|policy|day&key=ID&identity=KIND:id&limit=N}:
  *       the usage ledger summed, {@code {"object":"list","by","since","until","data":[{"group","requests",
  *       "inputTokens","cachedInputTokens","outputTokens","reasoningTokens","totalTokens","images","costUsd",
- *       "estimated"}, ...]}}; 400 naming the parameter for a bad one, 404 {@code ledger_off} without a ledger
+ *       "estimated"}, ...],"has_more"}}: {@code has_more} when {@code limit} left groups out; 400 naming the
+ *       parameter for a bad one, 404 {@code ledger_off} without a ledger
  * </ul>
  *
  * Errors are in OpenAI's shape: 401 {@code invalid_api_key} without an admin credential, 403 for a user without
@@ -246,7 +247,12 @@ public final class AdminRoutes {
         } catch (InvalidUsageQueryException e) {
             throw new AdminException(400, "invalid_request", e.getMessage(), e.parameter());
         }
-        List<UsageSummary> rows = service.usage(q);
+        // One group more than asked for tells whether the sum of data is all the range's usage.
+        List<UsageSummary> rows = service.usage(q.withLimit(Math.min(q.limit() + 1, UsageQuery.MAX_LIMIT)));
+        boolean more = rows.size() > q.limit();
+        if (more) {
+            rows = rows.subList(0, q.limit());
+        }
         ArrayNode data = Json.mapper().createArrayNode();
         for (UsageSummary s : rows) {
             ObjectNode n = data.addObject();
@@ -267,6 +273,7 @@ public final class AdminRoutes {
         n.put("since", q.since().toString());
         n.put("until", q.until().toString());
         n.set("data", data);
+        n.put("has_more", more);
         return json(200, n);
     }
 

@@ -126,6 +126,13 @@ class StandaloneUsageTest {
             assertThat(first.get("outputTokens").asLong()).isEqualTo(300);
             assertThat(first.get("costUsd").decimalValue()).isEqualByComparingTo("0.03");
             assertThat(body.get("data")).hasSize(3);
+            assertThat(body.get("has_more").asBoolean()).isFalse();
+            // fewer groups asked for than there are: the largest, and has_more says the sum of data is not all
+            JsonNode limited = JSON.readTree(call(server, "GET", "/admin/usage?since=7d&by=key&limit=2", null, TOKEN)
+                    .body());
+            assertThat(limited.get("data")).hasSize(2);
+            assertThat(limited.at("/data/0/group").asText()).isEqualTo("key_a");
+            assertThat(limited.get("has_more").asBoolean()).isTrue();
 
             JsonNode byModel =
                     JSON.readTree(call(server, "GET", "/admin/usage?since=7d&by=model&key=key_b", null, TOKEN)
