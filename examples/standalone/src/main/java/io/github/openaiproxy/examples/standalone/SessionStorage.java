@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Where the standalone server keeps chat sessions, from the environment:
@@ -161,6 +162,38 @@ final class SessionStorage implements AutoCloseable {
      * (not shared: a second server fails on the lock). Both {@code AUTO_SERVER=TRUE} and
      * {@code DB_CLOSE_ON_EXIT=FALSE}, which H2 refuses with "Feature not supported", fail here, naming them.
      */
+    /**
+     * The file of the configured database when it is an embedded H2 file ({@code <path>.mv.db}), for a reader that
+     * must not create one (H2 creates an empty database where none is); empty for any other database.
+     */
+    static Optional<Path> h2File(Map<String, String> env, Path workDir) {
+        SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
+        String url = db.isSet("db.url")
+                ? db.value("db.url")
+                : workDir == null
+                        ? DEFAULT_URL
+                        : "jdbc:h2:file:"
+                                + workDir.toAbsolutePath().resolve("data").resolve("openai-proxy");
+        String rest = url.startsWith("jdbc:h2:file:")
+                ? url.substring("jdbc:h2:file:".length())
+                : url.startsWith("jdbc:h2:./") || url.startsWith("jdbc:h2:/") || url.startsWith("jdbc:h2:~")
+                        ? url.substring("jdbc:h2:".length())
+                        : null;
+        if (rest == null) {
+            return Optional.empty();
+        }
+        int semi = rest.indexOf(';');
+        String path = semi < 0 ? rest : rest.substring(0, semi);
+        if (path.startsWith("~")) {
+            path = System.getProperty("user.home") + path.substring(1);
+        }
+        try {
+            return Optional.of(Path.of(path + ".mv.db"));
+        } catch (java.nio.file.InvalidPathException e) {
+            return Optional.empty(); // H2 will say what is wrong with it
+        }
+    }
+
     static String shared(String url) {
         if (!url.startsWith("jdbc:h2:file:")) {
             return url;

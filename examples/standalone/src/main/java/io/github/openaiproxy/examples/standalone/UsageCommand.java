@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.usage.ledger.JdbcUsageStore;
 import io.github.openaiproxy.core.usage.ledger.UsageQuery;
 import io.github.openaiproxy.core.usage.ledger.UsageSummary;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashMap;
@@ -83,6 +84,20 @@ final class UsageCommand {
         } catch (InvalidUsageQueryException e) {
             err.println("openai-proxy: --" + e.parameter() + ": " + e.getMessage() + "\n" + USAGE);
             return 2;
+        }
+        Optional<Path> file;
+        try {
+            file = SessionStorage.h2File(env, workDir);
+        } catch (RuntimeException e) {
+            err.println("openai-proxy: " + e.getMessage());
+            return 1;
+        }
+        if (file.isPresent() && !Files.exists(file.get())) {
+            // Opening it would create an empty database (in the wrong directory, as often as not) and then say it
+            // holds no ledger: the real answer is that no server ever ran here.
+            err.println("openai-proxy: no database at " + file.get().toAbsolutePath()
+                    + ": run this where the server runs, or set OPENAI_PROXY_DB_URL as the server has it");
+            return 1;
         }
         try (HikariDataSource db = SessionStorage.pool(env, workDir, "openai-proxy-usage")) {
             // A reader: a database the ledger never wrote to gets no tables from it.

@@ -255,6 +255,26 @@ class StandaloneUsageTest {
         assertThat(dir.resolve("data")).as("no database was opened").doesNotExist();
     }
 
+    /**
+     * Where no server ever ran (the wrong working directory, an H2 file that is not there): {@code usage} says there
+     * is no database, exits 1, and leaves no new database file behind (H2 would create an empty one).
+     */
+    @Test
+    void usageWhereNoDatabaseIsSaysSoAndCreatesNone() {
+        Run r = usage(env(true), "usage", "--since", "7d");
+        assertThat(r.code()).as(r.out()).isEqualTo(1);
+        assertThat(r.err()).contains("no database at").contains("openai-proxy");
+        assertThat(dir.resolve("data")).doesNotExist();
+
+        Map<String, String> elsewhere = env(true);
+        elsewhere.put(
+                "OPENAI_PROXY_DB_URL", "jdbc:h2:file:" + dir.resolve("nowhere").resolve("db") + ";AUTO_SERVER=TRUE");
+        Run configured = usage(elsewhere, "usage", "--since", "7d");
+        assertThat(configured.code()).isEqualTo(1);
+        assertThat(configured.err()).contains("no database at");
+        assertThat(dir.resolve("nowhere")).doesNotExist();
+    }
+
     @Test
     void withoutALedgerTheUsageRouteIs404() throws Exception {
         try (StandaloneServer server = start(env(true))) {
