@@ -383,6 +383,12 @@ public final class ProxyEngine implements AutoCloseable {
         return handle(request, java.util.Objects.requireNonNull(identity, "identity"));
     }
 
+    /**
+     * The status observers are told for a client that left before the answer's headers: nginx's "client closed
+     * request", which no answer carries.
+     */
+    static final int CLIENT_CLOSED_REQUEST = 499;
+
     private CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity inherited) {
         if (request.method().equals("HEAD") && serves("HEAD", request.path(), null)) {
             return asHead(handle(request.withMethod("GET"), inherited, true));
@@ -410,6 +416,17 @@ public final class ProxyEngine implements AutoCloseable {
                 r = r.withoutBody();
             }
             observation.routed(ctx.route(), ctx.model());
+            if (result.isCancelled()) {
+                // The client left before the answer's headers: nobody gets this answer (as often as not the 502 of
+                // the upstream call its leaving aborted), so the observers hear of a client gone, not of a 502.
+                r.discard();
+                observation.finished(
+                        CLIENT_CLOSED_REQUEST,
+                        false,
+                        io.github.openaiproxy.core.observe.Outcome.CLIENT_GONE,
+                        java.time.Duration.ofNanos(System.nanoTime() - start));
+                return;
+            }
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
             if (!subRequest && tracksOpenRequests) {
                 observed = openRequests.track(observed); // a module route's sub-requests end with their request

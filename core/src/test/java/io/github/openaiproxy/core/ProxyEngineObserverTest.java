@@ -236,6 +236,36 @@ class ProxyEngineObserverTest {
             assertThat(a.text()).isEqualTo(sse);
         }
         assertThat(recorder.calls).last().isEqualTo("finished 200 stream UPSTREAM_FAILED");
+    /**
+     * A client that leaves while the upstream works, before the answer's headers, is a client gone (499, nginx's
+     * "client closed request"), not the 502 the proxy makes of the upstream call its leaving aborted: that answer
+     * reaches nobody, and counted as a 502 it reads as an upstream failure.
+     */
+    @Test
+    void aClientGoneBeforeTheAnswerIsNoBadGateway() throws Exception {
+        upstream.server()
+                .stubFor(post("/v1/chat/completions")
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "application/json")
+                                .withBody("{}")
+                                .withFixedDelay(3000)));
+        try (ProxyEngine engine = engine()) {
+            java.util.concurrent.CompletableFuture<ProxyResponse> answer =
+                    engine.handle(EngineFixture.post("/v1/chat/completions", "{\"model\":\"gpt-4o\"}")
+                            .build());
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> !upstream.server().getAllServeEvents().isEmpty());
+            answer.cancel(true);
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> recorder.calls.stream().anyMatch(c -> c.startsWith("finished")));
+        }
+        assertThat(recorder.calls)
+                .containsExactly(
+                        "begin POST /v1/chat/completions",
+                        "routed /v1/chat/completions gpt-4o",
+                        "finished 499 plain CLIENT_GONE");
     }
 
     @Test
