@@ -328,6 +328,50 @@ class OpenTelemetryProxyObserverTest {
                 .isEqualTo("404");
     }
 
+    /**
+     * A caller's trace context that is no valid one (malformed, or 10 KB) is ignored: the request span starts a
+     * trace of its own, and the upstream gets the proxy's attempt context, never the caller's text.
+     */
+    @Test
+    void aMalformedOrHugeTraceContextStartsATraceOfItsOwnAndNeverGoesUpstream() {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[]}")));
+        String huge = "00-" + TRACE_ID + "-" + CALLER_SPAN + "-01" + "-x".repeat(5000);
+        List<String[]> contexts = List.of(
+                new String[] {"00-" + TRACE_ID + "-" + CALLER_SPAN, "vendor=abc"}, // no flags
+                new String[] {"ff-" + TRACE_ID + "-" + CALLER_SPAN + "-01", "vendor=abc"}, // a forbidden version
+                new String[] {"00-" + "0".repeat(32) + "-" + CALLER_SPAN + "-01", "vendor=abc"}, // the invalid id
+                new String[] {huge, "vendor=" + "v".repeat(10_000)});
+        try (ProxyEngine engine = ProxyEngine.builder(
+                        EngineFixture.config(upstream.baseUrl()).build())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .build()) {
+            for (String[] c : contexts) {
+                Answer answer = EngineFixture.send(
+                        engine,
+                        EngineFixture.post("/v1/chat/completions", CHAT)
+                                .header("traceparent", c[0])
+                                .header("tracestate", c[1]));
+                assertThat(answer.status()).isEqualTo(200);
+            }
+        }
+        List<SpanData> requests = spans.getFinishedSpanItems().stream()
+                .filter(sp -> sp.getKind() == SpanKind.SERVER)
+                .toList();
+        assertThat(requests).hasSize(contexts.size());
+        for (SpanData request : requests) {
+            assertThat(request.getParentSpanContext().isValid()).isFalse();
+            assertThat(request.getTraceId()).isNotEqualTo(TRACE_ID);
+        }
+        for (LoggedRequest sent : upstream.server().findAll(postRequestedFor(urlPathEqualTo("/v1/chat/completions")))) {
+            assertThat(sent.getHeader("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
+            assertThat(sent.getHeader("traceparent")).doesNotContain(TRACE_ID);
+            assertThat(sent.containsHeader("tracestate") ? sent.getHeader("tracestate") : "")
+                    .doesNotContain("vendor");
+        }
+    }
+
     private static SpanData one(List<SpanData> spans, String name, SpanKind kind) {
         List<SpanData> matching = spans.stream()
                 .filter(s -> s.getName().equals(name) && s.getKind() == kind)
