@@ -124,6 +124,10 @@ public record UsageQuery(
         }
         Instant from = instant("since", since, now);
         Instant to = until == null || until.isBlank() ? now : instant("until", until, now);
+        if (!to.isAfter(from) && (until == null || until.isBlank())) {
+            // The caller gave since only: the mistake is in since, not in an until it never wrote.
+            throw new InvalidUsageQueryException("since", "since must be before until (now, when until is not given)");
+        }
         By grouping = by == null || by.isBlank() ? By.KEY : By.parse(by);
         String kind = null;
         String id = null;

@@ -150,6 +150,8 @@ class StandaloneUsageTest {
 
             // bad parameters: 400 naming the parameter, never a 5xx
             Map<String, String> bad = Map.of(
+                    "since=" + q(now.plus(Duration.ofDays(1)).toString()),
+                    "since must be before until",
                     "since=-7d&by=key",
                     "since",
                     "since=99999999d",
