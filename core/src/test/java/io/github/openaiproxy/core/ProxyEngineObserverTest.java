@@ -236,6 +236,8 @@ class ProxyEngineObserverTest {
             assertThat(a.text()).isEqualTo(sse);
         }
         assertThat(recorder.calls).last().isEqualTo("finished 200 stream UPSTREAM_FAILED");
+    }
+
     /**
      * A client that leaves while the upstream works, before the answer's headers, is a client gone (499, nginx's
      * "client closed request"), not the 502 the proxy makes of the upstream call its leaving aborted: that answer
