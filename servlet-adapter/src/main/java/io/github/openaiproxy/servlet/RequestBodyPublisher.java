@@ -13,12 +13,22 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A request body read with Servlet non-blocking I/O: no thread waits for a slow client's bytes. The
- * read listener is registered on the first request for data; chunks are published as they arrive.
+ * request's input stream is opened when the body is first subscribed to, and the read listener registered on
+ * the first request for data; chunks are published as they arrive.
  */
 final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
     private static final int CHUNK = 16 * 1024;
 
-    private final ServletInputStream in;
+    /**
+     * Opens the request's input stream. Called only when the body is to be read: opening it is what makes Jetty
+     * answer {@code Expect: 100-continue} with {@code 100 Continue}, which a body refused unread must not get.
+     */
+    @FunctionalInterface
+    interface Source {
+        ServletInputStream open() throws IOException;
+    }
+
+    private final Source source;
     /** The declared {@code Content-Length}, or -1 when none was (a chunked body). */
     private final long declaredLength;
 
@@ -27,7 +37,11 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
     private volatile boolean ended;
 
     RequestBodyPublisher(ServletInputStream in, long declaredLength) {
-        this.in = in;
+        this(() -> in, declaredLength);
+    }
+
+    RequestBodyPublisher(Source source, long declaredLength) {
+        this.source = source;
         this.declaredLength = declaredLength;
     }
 
@@ -37,6 +51,18 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             io.github.openaiproxy.core.flow.Publishers.refuse(subscriber, "the request body can be read once");
             return;
         }
+        ServletInputStream in;
+        try {
+            if (ended) {
+                // The container may have recycled the request: its stream is not opened any more.
+                throw new IOException("the exchange ended before the request body was read");
+            }
+            in = source.open();
+        } catch (IOException | RuntimeException e) {
+            subscriber.onSubscribe(NO_BODY);
+            subscriber.onError(e instanceof IOException ? e : new IOException("the request body cannot be read", e));
+            return;
+        }
         Reader r = new Reader(in, declaredLength, subscriber);
         reader = r;
         subscriber.onSubscribe(r);
@@ -44,6 +70,15 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             r.end();
         }
     }
+
+    /** The subscription of a body that failed before its first byte: there is nothing to request or cancel. */
+    private static final Flow.Subscription NO_BODY = new Flow.Subscription() {
+        @Override
+        public void request(long n) {}
+
+        @Override
+        public void cancel() {}
+    };
 
     /** Whether nobody has subscribed: nothing of the body was read. */
     boolean unread() {

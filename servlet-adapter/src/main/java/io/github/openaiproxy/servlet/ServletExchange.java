@@ -49,8 +49,9 @@ final class ServletExchange {
         AsyncContext async = request.startAsync(request, response);
         // The engine owns the timeouts; an event stream may legitimately run for minutes.
         async.setTimeout(0);
+        // Opened when the body is read, not now: a request refused unread is not asked for its body.
         RequestBodyPublisher requestBody =
-                new RequestBodyPublisher(request.getInputStream(), request.getContentLengthLong());
+                new RequestBodyPublisher(request::getInputStream, request.getContentLengthLong());
         ProxyRequest.Builder b = ProxyRequest.builder(request.getMethod(), relativePath)
                 .rawQuery(request.getQueryString())
                 .requestOrigin(requestOrigin(request))

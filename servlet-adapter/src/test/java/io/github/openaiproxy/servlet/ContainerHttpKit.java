@@ -61,6 +61,15 @@ abstract class ContainerHttpKit {
     /** The proxy filter on {@code /*} in front of an app servlet answering {@code "app:" + uri}. */
     abstract ProxyServer filter(ProxyConfig config);
 
+    /**
+     * Whether the container answers {@code Expect: 100-continue} itself, before the application sees the
+     * request (Tomcat's default {@code continueResponseTiming=immediately}); otherwise the application asks
+     * for the body by reading it.
+     */
+    boolean containerSendsContinueItself() {
+        return false;
+    }
+
     @BeforeAll
     void start() {
         proxy = servlet(
@@ -181,6 +190,44 @@ abstract class ContainerHttpKit {
             RawHttp.Response ok = c.readResponse();
             assertThat(ok.status()).as(ok.bodyText()).isEqualTo(200);
         }
+    }
+
+    @Test
+    void expectContinueAsksForABodyThatIsReadAndNotForOneRefusedUnread() {
+        // A body the proxy reads: 100 Continue, then the body goes upstream once, whole.
+        byte[] chat = CHAT.getBytes(StandardCharsets.UTF_8);
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Expect: 100-continue\r\nContent-Length: " + chat.length + "\r\n\r\n");
+            assertThat(c.readResponse().status()).isEqualTo(100);
+            c.write(chat);
+            RawHttp.Response ok = c.readResponse();
+            assertThat(ok.status()).as(ok.bodyText()).isEqualTo(200);
+        }
+        assertThat(Upstream.onlyRequest(upstream()).getBody()).isEqualTo(chat);
+        upstream().resetRequests();
+
+        // Bodies refused before they are read (size, type, key, route): the final answer, not an invitation to
+        // send what will be thrown away.
+        String json = "Content-Type: application/json\r\n";
+        String[][] refused = {
+            {"/v1/chat/completions", json, "5000", "413"},
+            {"/v1/embeddings", "Content-Type: text/plain\r\n", "100", "415"},
+            {"/v1/chat/completions", json + "x-openai-key: sk-client-1234567890\r\n", "100", "403"},
+            {"/nowhere", json, "100", "404"},
+        };
+        for (String[] r : refused) {
+            try (RawHttp c = RawHttp.connect(proxy.port())) {
+                c.write("POST " + r[0] + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + r[1] + "Expect: 100-continue\r\n"
+                        + "Content-Length: " + r[2] + "\r\n\r\n");
+                RawHttp.Response answer = c.readResponse();
+                if (answer.status() == 100 && containerSendsContinueItself()) {
+                    answer = c.readResponse();
+                }
+                assertJsonError(answer, Integer.parseInt(r[3]));
+            }
+        }
+        Upstream.assertNoCalls(upstream());
     }
 
     @Test

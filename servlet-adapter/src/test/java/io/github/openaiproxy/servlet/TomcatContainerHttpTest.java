@@ -26,4 +26,14 @@ class TomcatContainerHttpTest extends ContainerHttpKit {
     ProxyServer filter(ProxyConfig config) {
         return TomcatProxy.filter(config);
     }
+
+    /**
+     * Tomcat answers {@code Expect: 100-continue} as soon as it has read the request head, by default
+     * ({@code continueResponseTiming=immediately}); with {@code onRead} it would wait for a read, but not for
+     * the non-blocking reads the adapter makes, so every accepted body would wait for the client's own timeout.
+     */
+    @Override
+    boolean containerSendsContinueItself() {
+        return true;
+    }
 }
