@@ -139,7 +139,10 @@ final class RequestChecks {
         }
     }
 
-    /** 400 for a query the upstream URI cannot carry (pass-through routes forward it as written). */
+    /**
+     * 400 for a query the upstream URI cannot carry (pass-through routes forward it as written): one that is not
+     * validly percent-encoded, or that holds characters outside ASCII.
+     */
     enum Query implements RequestStep {
         STEP;
 
@@ -154,6 +157,14 @@ final class RequestChecks {
         }
 
         private static boolean isValidQuery(String rawQuery) {
+            // java.net.URI takes non-ASCII characters as they are, but a request target carries ASCII only: a
+            // container that hands raw non-ASCII bytes to the application (Jetty does) must not have them
+            // forwarded, mangled to '?' or as bytes the upstream refuses.
+            for (int i = 0; i < rawQuery.length(); i++) {
+                if (rawQuery.charAt(i) > 0x7E) {
+                    return false;
+                }
+            }
             try {
                 new URI("http://upstream/?" + rawQuery);
                 return true;

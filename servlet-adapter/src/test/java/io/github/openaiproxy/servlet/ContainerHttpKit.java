@@ -148,6 +148,28 @@ abstract class ContainerHttpKit {
     }
 
     @Test
+    void aQueryWithRawNonAsciiBytesIsRefusedNotPassedOnMangled() {
+        // The bytes of "a=\u00fc" in Latin-1 and of "a=caf\u00e9" in UTF-8, as a client that does not percent-encode
+        // sends them: not a valid request target, so never forwarded (Jetty hands them to the application).
+        byte[][] queries = {
+            "a=\u00fc".getBytes(StandardCharsets.ISO_8859_1), "a=caf\u00e9".getBytes(StandardCharsets.UTF_8)
+        };
+        for (byte[] query : queries) {
+            try (RawHttp c = RawHttp.connect(proxy.port())) {
+                c.write("GET /v1/models?");
+                c.write(query);
+                c.write(" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+                RawHttp.Response r = c.readResponse();
+                assertThat(r.status()).as(r.bodyText()).isEqualTo(400);
+                if (r.header("Content-Type").orElse("").startsWith("application/json")) {
+                    assertOpenAiError(r, 400, "invalid_request_error", "invalid_request");
+                }
+            }
+        }
+        Upstream.assertNoCalls(upstream());
+    }
+
+    @Test
     void headOnAGetRouteHasGetsHeadersAndNoBody() {
         RawHttp.Response r = RawHttp.exchange(
                 proxy.port(), "HEAD /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", new byte[0]);
