@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.route.Route;
+import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Map;
@@ -171,6 +172,42 @@ final class RequestChecks {
             } catch (URISyntaxException e) {
                 return false;
             }
+        }
+    }
+
+    /**
+     * 400 for a header the pass-through routes relay ({@link UpstreamRequests#RELAYED_CLIENT_HEADERS}) whose
+     * value holds a character outside printable ASCII and tab. Containers accept such bytes (obs-text), but the
+     * upstream clients re-encode them, each its own way (the JDK's as '?', Jetty's as UTF-8): the upstream would
+     * not get what was sent, and two different idempotency keys could reach it as one.
+     */
+    enum RelayedHeaders implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            for (String name : UpstreamRequests.RELAYED_CLIENT_HEADERS) {
+                for (String value : ctx.request.headers().allValues(name)) {
+                    if (!isPrintableAscii(value)) {
+                        return ctx.respond(ProxyError.badRequest(
+                                "Invalid header",
+                                "The " + name + " header contains characters that cannot be sent upstream"
+                                        + " (only printable ASCII)",
+                                null));
+                    }
+                }
+            }
+            return next.proceed(ctx);
+        }
+
+        private static boolean isPrintableAscii(String value) {
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if ((c < 0x20 && c != '\t') || c > 0x7E) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 

@@ -142,6 +142,7 @@ final class RequestPipeline {
                         around,
                         routeChecks,
                         RequestChecks.Query.STEP,
+                        RequestChecks.RelayedHeaders.STEP,
                         p.identify(),
                         RequestChecks.ContentType.STEP,
                         p.contentLength(),

@@ -88,6 +88,7 @@ class RequestPipelineTest {
                         "Origin",
                         "Method",
                         "Query",
+                        "RelayedHeaders",
                         "IdentifyStep",
                         "ContentType",
                         "ContentLength",
@@ -181,6 +182,11 @@ class RequestPipelineTest {
 
         assertAnswers(RequestChecks.Query.STEP, get("/v1/models").rawQuery("a=%zz"), V1, 400);
         assertPasses(RequestChecks.Query.STEP, get("/v1/models").rawQuery("a=%20"), V1);
+        assertAnswers(RequestChecks.Query.STEP, get("/v1/models").rawQuery("a=\u00e9"), V1, 400);
+
+        assertAnswers(
+                RequestChecks.RelayedHeaders.STEP, get("/v1/models").header("Idempotency-Key", "k\u00e9"), V1, 400);
+        assertPasses(RequestChecks.RelayedHeaders.STEP, get("/v1/models").header("OpenAI-Beta", "a=v2\tx"), V1);
 
         assertAnswers(RequestChecks.ContentType.STEP, chat("text/plain", CHAT), CHAT_ROUTE, 415);
         assertPasses(RequestChecks.ContentType.STEP, chat("application/json", CHAT), CHAT_ROUTE);

@@ -170,6 +170,28 @@ abstract class ContainerHttpKit {
     }
 
     @Test
+    void aRelayedHeaderWithBytesOutsideAsciiIsRefusedNotRewritten() {
+        // Both containers take obs-text (bytes 0x80-0xFF) in header values; the upstream clients would re-encode
+        // it (the JDK's as '?', so that "k\u00e9" and "k\u00fc" become one idempotency key; Jetty's as UTF-8).
+        byte[] body = "{\"model\":\"m\",\"input\":\"x\"}".getBytes(StandardCharsets.UTF_8);
+        for (String header : List.of(
+                "Idempotency-Key: k\u00e9",
+                "OpenAI-Beta: assistants=v\u00e9",
+                "Accept: application/\u00e9",
+                "Content-Type: application/json; charset=\u00e9")) {
+            try (RawHttp c = RawHttp.connect(proxy.port())) {
+                String head = "POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                        + (header.startsWith("Content-Type") ? "" : "Content-Type: application/json\r\n")
+                        + header + "\r\nContent-Length: " + body.length + "\r\n\r\n";
+                c.write(head.getBytes(StandardCharsets.ISO_8859_1));
+                c.write(body);
+                assertOpenAiError(c.readResponse(), 400, "invalid_request_error", "invalid_request");
+            }
+        }
+        Upstream.assertNoCalls(upstream());
+    }
+
+    @Test
     void headOnAGetRouteHasGetsHeadersAndNoBody() {
         RawHttp.Response r = RawHttp.exchange(
                 proxy.port(), "HEAD /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", new byte[0]);

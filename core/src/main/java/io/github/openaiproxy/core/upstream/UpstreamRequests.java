@@ -21,6 +21,13 @@ public final class UpstreamRequests {
     static final List<String> FORWARDED = List.of("openai-beta", "idempotency-key", "content-encoding");
 
     /**
+     * Every client header a pass-through request may carry to the upstream: its content type and accept (the
+     * first of each), and {@link #FORWARDED}.
+     */
+    public static final List<String> RELAYED_CLIENT_HEADERS =
+            List.of("content-type", "accept", "openai-beta", "idempotency-key", "content-encoding");
+
+    /**
      * The upstream is asked for answers as they are: the proxy decodes none (it reads a stream's events, an
      * answer's usage, an error's message), and without the header a server may pick any coding (RFC 9110).
      */
