@@ -3,6 +3,7 @@ package io.github.openaiproxy.core.cors;
 import io.github.openaiproxy.core.internal.Internal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -15,6 +16,9 @@ import java.util.Set;
  */
 @Internal
 public final class CorsPolicy {
+    /** The longest {@code Access-Control-Allow-Headers} a preflight answer echoes, in characters. */
+    static final int MAX_ALLOWED_HEADERS_ECHO = 2048;
+
     private final CorsConfig config;
     private final boolean anyOrigin;
     private final Set<String> exactOrigins;
@@ -142,7 +146,10 @@ public final class CorsPolicy {
         if (!routeMethods.contains(method)) {
             return new Preflight.Rejected("method " + method + " not allowed");
         }
-        List<String> asked = new ArrayList<>();
+        // Each name once, in the order asked: the answer echoes them (a prefix such as x-stainless-* allows names
+        // that cannot be listed ahead).
+        Set<String> asked = new LinkedHashSet<>();
+        int echoed = 0;
         for (String raw : requestedHeaders.split(",")) {
             String name = raw.strip().toLowerCase(Locale.ROOT);
             if (name.isEmpty()) {
@@ -151,7 +158,14 @@ public final class CorsPolicy {
             if (!isAllowedHeader(name)) {
                 return new Preflight.Rejected("header " + name + " not allowed");
             }
-            asked.add(name);
+            if (asked.add(name)) {
+                echoed += name.length() + 2;
+            }
+        }
+        if (echoed > MAX_ALLOWED_HEADERS_ECHO) {
+            // Far more than any client sends; echoed, it could overflow the container's response head, which
+            // then answers nothing at all (the standalone server keeps heads to 4 KB).
+            return new Preflight.Rejected("too many request headers asked for");
         }
         Map<String, String> h = new LinkedHashMap<>(responseHeaders(origin));
         h.remove("Access-Control-Expose-Headers");

@@ -173,6 +173,25 @@ class CorsPolicyTest {
     }
 
     @Test
+    void preflightEchoesEachHeaderOnceAndRefusesAListTooLongToEcho() {
+        CorsPolicy policy = policy(List.of("http://localhost:*"));
+        Preflight repeated = policy.preflight(
+                "http://localhost:5173",
+                "POST",
+                String.join(",", java.util.Collections.nCopies(500, "x-stainless-os")),
+                POST);
+        assertThat(((Preflight.Accepted) repeated).headers())
+                .containsEntry("Access-Control-Allow-Headers", "x-stainless-os");
+
+        StringBuilder names = new StringBuilder(SDK_HEADERS);
+        for (int i = 0; names.length() <= CorsPolicy.MAX_ALLOWED_HEADERS_ECHO; i++) {
+            names.append(",x-stainless-h").append(i);
+        }
+        assertThat(policy.preflight("http://localhost:5173", "POST", names.toString(), POST))
+                .isEqualTo(new Preflight.Rejected("too many request headers asked for"));
+    }
+
+    @Test
     void preflightAcceptsTheHeadersTheOpenAiSdksSend() {
         Preflight answer =
                 policy(List.of("http://localhost:*")).preflight("http://localhost:5173", "POST", SDK_HEADERS, POST);

@@ -107,6 +107,38 @@ class StandaloneServerTest {
         assertThat(page.headers().allValues("x-content-type-options")).containsExactly("nosniff");
     }
 
+    /**
+     * The server keeps response heads small (4 KB, see {@code StandaloneServer.tune}); a preflight's allowed headers
+     * are echoed, so a long list of allowed names must not overflow the head, which Tomcat answers with nothing.
+     */
+    @Test
+    void aPreflightAskingForALongListOfHeadersGetsAnAnswer() throws Exception {
+        HttpResponse<String> repeated =
+                preflight(String.join(", ", java.util.Collections.nCopies(350, "x-stainless-arch")));
+        assertThat(repeated.statusCode()).isEqualTo(204);
+        assertThat(repeated.headers().firstValue("Access-Control-Allow-Headers"))
+                .contains("x-stainless-arch");
+
+        StringBuilder distinct = new StringBuilder("content-type");
+        for (int i = 0; distinct.length() < 6000; i++) {
+            distinct.append(", x-stainless-h").append(i);
+        }
+        HttpResponse<String> tooMany = preflight(distinct.toString());
+        assertThat(tooMany.statusCode()).isEqualTo(403);
+        assertThat(tooMany.body()).contains("CORS preflight rejected");
+    }
+
+    private HttpResponse<String> preflight(String requestHeaders) throws Exception {
+        return http.send(
+                HttpRequest.newBuilder(uri("/v1/chat/completions"))
+                        .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                        .header("Origin", "http://localhost:5173")
+                        .header("Access-Control-Request-Method", "POST")
+                        .header("Access-Control-Request-Headers", requestHeaders)
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     @Test
     void tomcatsOwnErrorPagesAreNotSniffedAndDoNotNameTomcat() throws Exception {
         // Refused by Tomcat before the proxy sees them: an encoded slash, and TRACE.
