@@ -28,8 +28,9 @@ final class OriginPattern {
         String[] parts = body.split("\\*", -1);
         StringBuilder r = new StringBuilder(Pattern.quote(parts[0]));
         for (int i = 1; i < parts.length; i++) {
-            // One host label (or port): no dot, so https://*.example.com does not match a.b.example.com.
-            r.append("[^/:.]+").append(Pattern.quote(parts[i]));
+            // One host label (or port): no dot, so https://*.example.com does not match a.b.example.com; at most
+            // 63 characters, as in DNS, so a matching origin echoed in a response head stays short.
+            r.append("[^/:.]{1,63}").append(Pattern.quote(parts[i]));
         }
         if (anyPort) {
             r.append("(?::\\d{1,5})?");

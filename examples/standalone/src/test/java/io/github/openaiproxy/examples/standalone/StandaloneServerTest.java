@@ -128,6 +128,40 @@ class StandaloneServerTest {
         assertThat(tooMany.body()).contains("CORS preflight rejected");
     }
 
+    /**
+     * An origin pattern's {@code *} stands for one host label, at most 63 characters in DNS: a longer one, echoed in
+     * {@code Access-Control-Allow-Origin}, would overflow the 4 KB response head, and Tomcat would answer nothing.
+     */
+    @Test
+    void anOriginWhoseLabelIsLongerThanDnsAllowsDoesNotMatchAPattern() throws Exception {
+        StandaloneServer patterned = StandaloneServer.start(
+                new StandaloneOptions(0, "127.0.0.1", true),
+                Map.of(
+                        "OPENAI_PROXY_SESSIONS_STORE",
+                        "memory",
+                        "OPENAI_PROXY_ALLOWED_ORIGINS",
+                        "https://*.example.com"));
+        try {
+            URI models = URI.create("http://127.0.0.1:" + patterned.port() + "/v1/models");
+            String fits = "https://" + "a".repeat(63) + ".example.com";
+            HttpResponse<String> ok = http.send(
+                    HttpRequest.newBuilder(models).header("Origin", fits).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(ok.statusCode()).isEqualTo(200);
+            assertThat(ok.headers().firstValue("Access-Control-Allow-Origin")).contains(fits);
+
+            HttpResponse<String> tooLong = http.send(
+                    HttpRequest.newBuilder(models)
+                            .header("Origin", "https://" + "a".repeat(6000) + ".example.com")
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(tooLong.statusCode()).isEqualTo(403);
+            assertThat(tooLong.body()).contains("origin_not_allowed");
+        } finally {
+            patterned.close();
+        }
+    }
+
     private HttpResponse<String> preflight(String requestHeaders) throws Exception {
         return http.send(
                 HttpRequest.newBuilder(uri("/v1/chat/completions"))
