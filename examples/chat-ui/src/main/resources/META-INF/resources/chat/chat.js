@@ -25,6 +25,9 @@
   const listed = ((document.querySelector('meta[name="openai-proxy-urls"]') || {}).content || "")
     .split(/[\s,]+/).map(normalize).filter(Boolean);
   const permitted = (url) => {
+    // An empty field means "this origin": resolved against the page's URL it would be the page's own path
+    // (/chat), which is not the proxy.
+    if (!url) return null;
     const n = normalize(url);
     return n !== null && (n === own || n.startsWith(own + "/") || listed.includes(n)) ? n : null;
   };

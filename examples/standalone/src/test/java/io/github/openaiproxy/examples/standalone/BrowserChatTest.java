@@ -122,6 +122,35 @@ class BrowserChatTest {
     }
 
     @Test
+    void thePageTheProxyServesTalksToItsOwnOrigin() throws Exception {
+        // As README's "Two commands" has it: demo mode with its default origins, the page opened from the proxy
+        // itself with no ?proxy= and nothing in the settings field.
+        startProxy(Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory"));
+        browser.get("http://localhost:" + proxy.port() + "/");
+        waitFor().until(d -> d.findElement(By.id("send")).isEnabled());
+        assertThat(browser.getCurrentUrl()).isEqualTo("http://localhost:" + proxy.port() + "/chat/");
+
+        browser.findElement(By.id("message")).sendKeys("Hello from the same origin");
+        browser.findElement(By.id("send")).click();
+        WebElement answer = waitFor().until(d -> {
+            List<WebElement> done = d.findElements(By.cssSelector(".msg.assistant:not(.streaming)"));
+            return done.isEmpty() ? null : done.get(0);
+        });
+        assertThat(answer.getText()).startsWith("[demo]").contains("Hello from the same origin");
+        assertThat(browser.findElement(By.id("error")).isDisplayed()).isFalse();
+
+        browser.findElement(By.id("image-prompt")).sendKeys("a lighthouse at dusk");
+        browser.findElement(By.id("generate")).click();
+        WebElement image = waitFor().until(d -> {
+            List<WebElement> imgs = d.findElements(By.cssSelector("img[data-testid=generated-image]"));
+            return imgs.isEmpty() ? null : imgs.get(0);
+        });
+        waitFor().until(d -> ((Number) js("return arguments[0].naturalWidth;", image)).intValue() > 0);
+        assertThat(browser.findElement(By.id("error")).isDisplayed()).isFalse();
+        screenshot("chat-same-origin.png");
+    }
+
+    @Test
     void aPageFromAnOriginThatIsNotAllowedIsBlockedAndSaysSo() throws Exception {
         startProxyAllowing("https://some-other-app.example");
         openPage();
@@ -167,9 +196,11 @@ class BrowserChatTest {
     }
 
     private void startProxyAllowing(String origin) throws Exception {
-        proxy = StandaloneServer.start(
-                new StandaloneOptions(0, "127.0.0.1", true),
-                Map.of("OPENAI_PROXY_ALLOWED_ORIGINS", origin, "OPENAI_PROXY_SESSIONS_STORE", "memory"));
+        startProxy(Map.of("OPENAI_PROXY_ALLOWED_ORIGINS", origin, "OPENAI_PROXY_SESSIONS_STORE", "memory"));
+    }
+
+    private void startProxy(Map<String, String> env) throws Exception {
+        proxy = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), env);
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
         profile = Files.createTempDirectory("chromium-profile");
