@@ -210,6 +210,7 @@ public final class StandaloneServer implements AutoCloseable {
         }
         ProxyConfig config;
         Duration gracePeriod;
+        SettingsBinder graphQlSettings;
         GraphQlOptions graphQl;
         SessionStorage sessions = null;
         AccessStorage access;
@@ -218,6 +219,8 @@ public final class StandaloneServer implements AutoCloseable {
             config = ProxySettings.fromEnvironment(settings).toConfig();
             gracePeriod = GracefulStop.gracePeriod(settings);
             graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
+            graphQlSettings = SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings);
+            graphQl = GraphQlOptions.from(graphQlSettings);
             sessions = SessionStorage.open(settings, clock, workDir);
             access = AccessStorage.open(settings, sessions, workDir);
             telemetry = Telemetry.fromEnvironment(settings).orElse(null);
@@ -264,7 +267,29 @@ public final class StandaloneServer implements AutoCloseable {
                     config.limits(), sessions.dataSource() != null ? sessions.dataSource() : access.ownPool());
             builder.limitStore(limitStore);
         }
-        ProxyEngine engine = builder.build();
+        ProxyEngine engine;
+        try {
+            engine = builder.build();
+        } catch (IllegalArgumentException e) {
+            if (telemetry != null) {
+                telemetry.close();
+            }
+            if (limitStore != null) {
+                limitStore.close();
+            }
+            access.close();
+            sessions.close();
+            if (demo != null) {
+                demo.close();
+            }
+            // The GraphQL endpoint is this server's only custom route: a clash is its path's, and the refusal names
+            // the setting as every other refused value does.
+            if (graphQl.enabled() && String.valueOf(e.getMessage()).startsWith("custom route path")) {
+                throw graphQlSettings.invalid(
+                        "graphql.path", "the proxy already serves this path; choose another, such as /graphql");
+            }
+            throw e;
+        }
 
         File baseDir = Files.createTempDirectory("openai-proxy-tomcat").toFile();
         Tomcat tomcat = new Tomcat();

@@ -66,5 +66,26 @@ class StandaloneConfigurationTest {
                 .hasMessageContaining("OPENAI_PROXY_SHUTDOWN_GRACE_PERIOD")
                 .hasMessageContaining("-5s")
                 .hasMessageContaining("negative");
+    void aGraphQlPathTheProxyAlreadyServesFailsStartUpNamingIt() throws Exception {
+        Map<String, String> env =
+                Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory", "OPENAI_PROXY_GRAPHQL_PATH", "/sessions");
+        assertThatThrownBy(() -> StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), env))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("Invalid value '/sessions' for setting 'graphql.path' (environment variable"
+                        + " OPENAI_PROXY_GRAPHQL_PATH): the proxy already serves this path; choose another, such as"
+                        + " /graphql");
+        // A path of its own is served.
+        Map<String, String> fixed =
+                Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory", "OPENAI_PROXY_GRAPHQL_PATH", "/gql");
+        try (StandaloneServer server = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), fixed)) {
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/gql"))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"query\":\"{ __typename }\"}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("{\"data\":{\"__typename\":\"Query\"}}");
+        }
     }
 }
