@@ -174,7 +174,8 @@
         const img = document.createElement("img");
         img.alt = item.revised_prompt || prompt;
         img.dataset.testid = "generated-image";
-        img.src = item.url || "data:image/png;base64," + item.b64_json;
+        // A link the proxy stored the image under is relative to the proxy's origin, which need not be this page's.
+        img.src = item.url ? new URL(item.url, proxy() + "/").href : "data:image/png;base64," + item.b64_json;
         holder.appendChild(img);
       }
     } catch (err) {

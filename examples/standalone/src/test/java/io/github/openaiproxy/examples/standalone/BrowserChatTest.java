@@ -151,6 +151,63 @@ class BrowserChatTest {
     }
 
     @Test
+    void anImageTheProxyStoredLoadsFromTheProxysOriginNotThePages() throws Exception {
+        // An upstream whose image link the proxy may fetch (its own host): the answer then carries the proxy's
+        // relative link /images/files/img_....png, which is the proxy's, on another origin than the page.
+        byte[] png = java.util.Base64.getDecoder()
+                .decode(
+                        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==");
+        HttpServer upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
+        upstream.createContext("/v1/images/generations", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            byte[] body = ("{\"created\":1,\"data\":[{\"url\":\"" + base + "/picture.png\"}]}")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        upstream.createContext("/picture.png", exchange -> {
+            exchange.getResponseHeaders().set("Content-Type", "image/png");
+            exchange.sendResponseHeaders(200, png.length);
+            exchange.getResponseBody().write(png);
+            exchange.close();
+        });
+        upstream.start();
+        Path images = Files.createTempDirectory("proxy-images");
+        try {
+            startProxy(Map.of(
+                    "OPENAI_API_KEY",
+                    "sk-test-1234567890",
+                    "OPENAI_BASE_URL",
+                    base,
+                    "OPENAI_PROXY_ALLOWED_ORIGINS",
+                    pageOrigin(),
+                    "OPENAI_PROXY_SESSIONS_STORE",
+                    "memory",
+                    "OPENAI_PROXY_IMAGES_STORE",
+                    "filesystem",
+                    "OPENAI_PROXY_IMAGES_DIRECTORY",
+                    images.toString()));
+            openPage();
+            browser.findElement(By.id("image-prompt")).sendKeys("a lighthouse at dusk");
+            browser.findElement(By.id("generate")).click();
+            WebElement image = waitFor().until(d -> {
+                List<WebElement> imgs = d.findElements(By.cssSelector("img[data-testid=generated-image]"));
+                return imgs.isEmpty() ? null : imgs.get(0);
+            });
+            assertThat(image.getAttribute("src"))
+                    .startsWith("http://127.0.0.1:" + proxy.port() + "/images/files/img_")
+                    .endsWith(".png");
+            waitFor().until(d -> ((Number) js("return arguments[0].naturalWidth;", image)).intValue() > 0);
+        } finally {
+            upstream.stop(0);
+            deleteRecursively(images);
+        }
+    }
+
+    @Test
     void aPageFromAnOriginThatIsNotAllowedIsBlockedAndSaysSo() throws Exception {
         startProxyAllowing("https://some-other-app.example");
         openPage();
@@ -200,7 +257,8 @@ class BrowserChatTest {
     }
 
     private void startProxy(Map<String, String> env) throws Exception {
-        proxy = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), env);
+        // Demo mode unless the test names its own upstream.
+        proxy = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", !env.containsKey("OPENAI_BASE_URL")), env);
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
         profile = Files.createTempDirectory("chromium-profile");
