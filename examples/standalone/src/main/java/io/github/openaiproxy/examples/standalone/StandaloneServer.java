@@ -218,7 +218,6 @@ public final class StandaloneServer implements AutoCloseable {
         try {
             config = ProxySettings.fromEnvironment(settings).toConfig();
             gracePeriod = GracefulStop.gracePeriod(settings);
-            graphQl = GraphQlOptions.from(SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings));
             graphQlSettings = SettingsBinder.fromEnvironment(GraphQlOptions.SETTINGS, settings);
             graphQl = GraphQlOptions.from(graphQlSettings);
             sessions = SessionStorage.open(settings, clock, workDir);

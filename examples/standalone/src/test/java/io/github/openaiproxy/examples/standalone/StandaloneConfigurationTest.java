@@ -66,6 +66,9 @@ class StandaloneConfigurationTest {
                 .hasMessageContaining("OPENAI_PROXY_SHUTDOWN_GRACE_PERIOD")
                 .hasMessageContaining("-5s")
                 .hasMessageContaining("negative");
+    }
+
+    @Test
     void aGraphQlPathTheProxyAlreadyServesFailsStartUpNamingIt() throws Exception {
         Map<String, String> env =
                 Map.of("OPENAI_PROXY_SESSIONS_STORE", "memory", "OPENAI_PROXY_GRAPHQL_PATH", "/sessions");
