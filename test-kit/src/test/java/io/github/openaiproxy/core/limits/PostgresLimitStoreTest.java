@@ -25,20 +25,15 @@ class PostgresLimitStoreTest extends LimitStoreContract {
     static final String PREFIX = TestPostgres.newPrefix('l');
     static JdbcLimitStore store;
     static JdbcLimitStore other;
+    static List<com.zaxxer.hikari.HikariDataSource> pools = List.of();
 
     @BeforeAll
     static void connect() {
         TestPostgres.requireOrSkip();
-        // The kit's exactness cases queue a few hundred calls on a pool of ten: on a loaded two-core machine the
-        // production default (2 s) was once exceeded, which is not what these cases look at.
-        store = JdbcLimitStore.builder(TestPostgres.dataSource())
-                .prefix(PREFIX)
-                .timeout(Duration.ofSeconds(30))
-                .build();
-        other = JdbcLimitStore.builder(TestPostgres.dataSource())
-                .prefix(PREFIX)
-                .timeout(Duration.ofSeconds(30))
-                .build();
+        // Each instance on a pool of its own, as two applications would be.
+        pools = List.of(TestPostgres.pool(), TestPostgres.pool());
+        store = JdbcLimitStore.builder(pools.get(0)).prefix(PREFIX).build();
+        other = JdbcLimitStore.builder(pools.get(1)).prefix(PREFIX).build();
     }
 
     @AfterAll
@@ -48,6 +43,7 @@ class PostgresLimitStoreTest extends LimitStoreContract {
         }
         store.close();
         other.close();
+        pools.forEach(com.zaxxer.hikari.HikariDataSource::close);
         TestPostgres.dropTables(PREFIX, "limit_counters", "limit_leases", "limits_schema_version");
     }
 
