@@ -213,16 +213,16 @@ class OpenAiProxyHealthIndicatorTests {
         java.util.Map<String, String> s = new java.util.HashMap<>();
         s.put("api-key", KEY);
         s.put("base-url", wiremock().toString());
-        s.put("upstreams.pooled.base-url", wiremock() + "/pooled");
+        s.put("upstreams.pooled.base-url", wiremock() + "/pooled/v1");
         s.put("upstreams.pooled.keys", "sk-pool-revoked-1, sk-pool-good-2");
         s.put("upstreams.pooled.models", "gpt-4o");
         s.put("upstreams.flaky.kind", "compatible");
-        s.put("upstreams.flaky.base-url", wiremock() + "/flaky");
+        s.put("upstreams.flaky.base-url", wiremock() + "/flaky/v1");
         s.put("upstreams.flaky.models", "llama3*");
         s.put("upstreams.flaky.retries", "0");
         s.put("upstreams.flaky.breaker-failures", "1");
         s.put("upstreams.quiet.kind", "compatible");
-        s.put("upstreams.quiet.base-url", wiremock() + "/quiet");
+        s.put("upstreams.quiet.base-url", wiremock() + "/quiet/v1");
         s.put("upstreams.quiet.breaker-failures", "0");
         OpenAiProxyHealthIndicator indicator = indicator(
                 io.github.openaiproxy.core.config.ProxySettings.from(s).toConfig().toBuilder(), Duration.ofSeconds(10));
