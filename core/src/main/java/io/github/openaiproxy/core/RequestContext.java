@@ -69,6 +69,11 @@ public final class RequestContext implements RequestStep.Chain {
      */
     String clientAddress;
 
+    /** The address the caller is counted by: {@link #clientAddress}, else the connection's peer; {@code null} unknown. */
+    String callerAddress() {
+        return clientAddress != null ? clientAddress : request.remoteAddress().orElse(null);
+    }
+
     String model;
     /** The named upstream a pass-through or simple request was routed to; {@code null}: the default upstream. */
     RouteUpstream.Target target;

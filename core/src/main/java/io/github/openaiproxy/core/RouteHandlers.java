@@ -330,9 +330,7 @@ final class RouteHandlers {
                 public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
                     // A module's upstream calls are made for this client: they count against its cap too, by
                     // the address the identify step counted it by.
-                    String client = ctx.clientAddress != null
-                            ? ctx.clientAddress
-                            : request.remoteAddress().orElse(null);
+                    String client = ctx.callerAddress();
                     boolean inherit = sub.remoteAddress().isEmpty() && client != null;
                     return subRequests.handle(inherit ? sub.withRemoteAddress(client) : sub, ctx.identity);
                 }

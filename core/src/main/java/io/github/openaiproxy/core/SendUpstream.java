@@ -70,10 +70,7 @@ final class SendUpstream implements RequestStep {
                         ? passThrough(ctx)
                         : upstreamRequests.json(
                                 normalized.upstreamPath(), ctx.upstreamBody, normalized.stream(), ctx.key);
-        UpstreamPermits.Ask ask = permits.acquire(
-                ctx.clientAddress != null
-                        ? ctx.clientAddress
-                        : request.remoteAddress().orElse(null));
+        UpstreamPermits.Ask ask = permits.acquire(ctx.callerAddress());
         if (ask instanceof UpstreamPermits.Refused refused) {
             // Answered at once, never queued: a client over its share retries, the proxy stays responsive.
             return ctx.respond(

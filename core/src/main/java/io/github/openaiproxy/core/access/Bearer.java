@@ -21,14 +21,23 @@ final class Bearer {
 
     private Bearer() {}
 
+    /** Whether the first {@code Authorization} header names the Bearer scheme (its token may be empty). */
+    static boolean sent(ProxyRequest request) {
+        return hasScheme(HeaderMap.first(request.headers(), "Authorization"));
+    }
+
     /** The bearer token of the first {@code Authorization} header, or {@code null}. */
     static String token(ProxyRequest request) {
         String h = HeaderMap.first(request.headers(), "Authorization");
-        if (h == null || h.length() <= SCHEME.length() || !h.regionMatches(true, 0, SCHEME, 0, SCHEME.length())) {
+        if (!hasScheme(h) || h.length() <= SCHEME.length()) {
             return null;
         }
         String t = h.substring(SCHEME.length()).strip();
         return t.isEmpty() ? null : t;
+    }
+
+    private static boolean hasScheme(String header) {
+        return header != null && header.regionMatches(true, 0, SCHEME, 0, SCHEME.length());
     }
 
     /** Whether a token has a JWT's compact shape: three base64url parts (the last may be empty). */

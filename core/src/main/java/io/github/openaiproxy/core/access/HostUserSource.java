@@ -31,7 +31,7 @@ final class HostUserSource implements IdentitySource {
     @Override
     public CompletableFuture<Resolution> resolve(ProxyRequest request) {
         AuthenticatedUser user = request.user().orElse(null);
-        if (user == null || (!loginsFromOtherOrigins && fromAnotherOrigin(request) && !bearer(request))) {
+        if (user == null || (!loginsFromOtherOrigins && fromAnotherOrigin(request) && !Bearer.sent(request))) {
             return Bearer.ABSENT_NOW;
         }
         return CompletableFuture.completedFuture(Resolution.identified(Identity.user(user.name(), policyOf(user))));
@@ -41,11 +41,6 @@ final class HostUserSource implements IdentitySource {
     static boolean fromAnotherOrigin(ProxyRequest request) {
         String site = request.header("Sec-Fetch-Site").orElse("");
         return site.equalsIgnoreCase("cross-site") || site.equalsIgnoreCase("same-site");
-    }
-
-    private static boolean bearer(ProxyRequest request) {
-        String a = request.header("Authorization").orElse("");
-        return a.regionMatches(true, 0, "bearer ", 0, 7);
     }
 
     private String policyOf(AuthenticatedUser user) {

@@ -224,8 +224,7 @@ final class UpstreamSettings {
         List<String> v = binder.value(key);
         if ((v == null || v.isEmpty()) && setting.equals("keys")) {
             // Set but empty (only commas, a Spring property set to nothing) is a mistake, not "no auth": that is
-            // leaving
-            // it unset. A blank environment variable or init parameter never gets here: those sources read it as unset.
+            // leaving it unset. A blank environment variable or init parameter never gets here (read as unset).
             throw binder.invalid(key, "an empty key list; leave keys unset for a server without auth");
         }
         return v == null ? List.of() : v;

@@ -96,19 +96,26 @@ final class SessionStorage implements AutoCloseable {
     }
 
     /**
+     * The configured database's URL; unset, the default H2 file under {@code workDir} ({@code null}: the working
+     * directory). No DB_CLOSE_ON_EXIT=FALSE: H2 refuses it with AUTO_SERVER=TRUE, and sharing the file matters more
+     * than H2 closing the database in its own shutdown hook before the pool is closed.
+     */
+    private static String url(SettingsBinder db, Path workDir) {
+        if (db.isSet("db.url")) {
+            return db.value("db.url");
+        }
+        return workDir == null
+                ? DEFAULT_URL
+                : "jdbc:h2:file:" + workDir.toAbsolutePath().resolve("data").resolve("openai-proxy");
+    }
+
+    /**
      * A pool on the configured database ({@code db.*}; the default H2 file is under {@code workDir}, {@code null}:
      * the working directory), for the session store and for the key and policy stores.
      */
     static HikariDataSource pool(Map<String, String> env, Path workDir, String name) {
         SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
-        String url = db.value("db.url");
-        if (!db.isSet("db.url")) {
-            // No DB_CLOSE_ON_EXIT=FALSE: H2 refuses it with AUTO_SERVER=TRUE, and sharing the file matters
-            // more than H2 closing the database in its own shutdown hook before the pool is closed.
-            url = workDir == null
-                    ? DEFAULT_URL
-                    : "jdbc:h2:file:" + workDir.toAbsolutePath().resolve("data").resolve("openai-proxy");
-        }
+        String url = url(db, workDir);
         if (!url.startsWith("jdbc:")) {
             throw db.invalid("db.url", "expected a JDBC URL (jdbc:...)");
         }
@@ -167,13 +174,7 @@ final class SessionStorage implements AutoCloseable {
      * must not create one (H2 creates an empty database where none is); empty for any other database.
      */
     static Optional<Path> h2File(Map<String, String> env, Path workDir) {
-        SettingsBinder db = SettingsBinder.fromEnvironment(SETTINGS, env);
-        String url = db.isSet("db.url")
-                ? db.value("db.url")
-                : workDir == null
-                        ? DEFAULT_URL
-                        : "jdbc:h2:file:"
-                                + workDir.toAbsolutePath().resolve("data").resolve("openai-proxy");
+        String url = url(SettingsBinder.fromEnvironment(SETTINGS, env), workDir);
         String rest = url.startsWith("jdbc:h2:file:")
                 ? url.substring("jdbc:h2:file:".length())
                 : url.startsWith("jdbc:h2:./") || url.startsWith("jdbc:h2:/") || url.startsWith("jdbc:h2:~")
