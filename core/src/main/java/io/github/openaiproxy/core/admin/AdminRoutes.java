@@ -190,11 +190,10 @@ public final class AdminRoutes {
 
     private ProxyResponse audit(Call call) {
         int limit = 100;
-        String query = call.route().request().rawQuery().orElse("");
-        for (String pair : query.split("&")) {
-            if (pair.startsWith("limit=")) {
+        for (Map.Entry<String, String> p : parameters(call)) {
+            if (p.getKey().equals("limit")) {
                 try {
-                    limit = Integer.parseInt(pair.substring(6));
+                    limit = Integer.parseInt(p.getValue());
                 } catch (NumberFormatException e) {
                     limit = -1;
                 }
@@ -219,18 +218,13 @@ public final class AdminRoutes {
 
     private ProxyResponse usage(Call call) {
         Map<String, String> params = new java.util.HashMap<>();
-        String query = call.route().request().rawQuery().orElse("");
-        for (String pair : query.split("&")) {
-            if (pair.isEmpty()) {
-                continue;
-            }
-            int eq = pair.indexOf('=');
-            String name = decode(eq < 0 ? pair : pair.substring(0, eq));
+        for (Map.Entry<String, String> p : parameters(call)) {
+            String name = p.getKey();
             if (!USAGE_PARAMETERS.contains(name)) {
                 throw AdminException.invalid("unknown parameter "
                         + (name.length() > 40 ? name.substring(0, 40) + "..." : name) + "; known: " + USAGE_PARAMETERS);
             }
-            if (params.put(name, eq < 0 ? "" : decode(pair.substring(eq + 1))) != null) {
+            if (params.put(name, p.getValue()) != null) {
                 throw AdminException.invalid(name + " is given twice");
             }
         }
@@ -279,6 +273,24 @@ public final class AdminRoutes {
 
     private static final Set<String> USAGE_PARAMETERS =
             new java.util.TreeSet<>(List.of("since", "until", "by", "key", "identity", "limit"));
+
+    /**
+     * The query's parameters in order, names and values percent-decoded as a URL's query is ({@code limit=%31} is
+     * {@code limit=1}); a name without {@code =} has the empty value. Every admin route reads its query here.
+     */
+    private static List<Map.Entry<String, String>> parameters(Call call) {
+        String query = call.route().request().rawQuery().orElse("");
+        List<Map.Entry<String, String>> out = new java.util.ArrayList<>();
+        for (String pair : query.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            out.add(Map.entry(
+                    decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1))));
+        }
+        return out;
+    }
 
     private static String decode(String s) {
         try {

@@ -1,0 +1,83 @@
+package io.github.openaiproxy.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.access.AccessConfig;
+import io.github.openaiproxy.core.access.ProxyKeys;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.servlet.support.RawHttp;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.net.URI;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The admin API's query parameters over real HTTP are percent-decoded as every URL's are: {@code limit=%31} is
+ * {@code limit=1}, and an encoded name is the parameter it spells.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class AdminQueryHttpTest {
+    static final String TOKEN = "admin-token-for-query-tests-0123456789";
+
+    TomcatProxy proxy;
+
+    @BeforeAll
+    void start() {
+        AccessConfig access = AccessConfig.DEFAULTS.withAdmin(
+                new AccessConfig.Admin(true, "/admin", List.of(ProxyKeys.hash(TOKEN)), null));
+        proxy = TomcatProxy.servlet(ProxyConfig.builder()
+                .apiKey("sk-server")
+                .upstream(UpstreamConfig.defaults().withBaseUrl(URI.create("http://127.0.0.1:9")))
+                .access(access)
+                .build());
+        // Two audit entries, so that a limit of 1 shows.
+        for (String name : List.of("first", "second")) {
+            assertThat(send("POST", "/admin/keys", "{\"name\":\"" + name + "\"}")
+                            .status())
+                    .isEqualTo(201);
+        }
+    }
+
+    @AfterAll
+    void stop() {
+        proxy.close();
+    }
+
+    RawHttp.Response send(String method, String target, String body) {
+        return RawHttp.exchange(
+                proxy.port(),
+                method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Authorization: Bearer " + TOKEN + "\r\nConnection: close\r\n",
+                body == null ? new byte[0] : body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void theAuditLimitIsDecoded() {
+        RawHttp.Response plain = send("GET", "/admin/audit?limit=1", null);
+        RawHttp.Response encoded = send("GET", "/admin/audit?limit=%31", null);
+        RawHttp.Response encodedName = send("GET", "/admin/audit?%6Cimit=1", null);
+        assertThat(plain.status()).isEqualTo(200);
+        assertThat(encoded.status()).as(encoded.bodyText()).isEqualTo(200);
+        assertThat(encoded.bodyText()).isEqualTo(plain.bodyText());
+        assertThat(encodedName.bodyText()).isEqualTo(plain.bodyText());
+        assertThat(plain.bodyText()).contains("key.create").doesNotContain("\"},{\"");
+    }
+
+    @Test
+    void aBadEncodedLimitIsStillRefused() {
+        assertThat(send("GET", "/admin/audit?limit=%39%39%39%39%39", null).status())
+                .isEqualTo(400);
+        assertThat(send("GET", "/admin/audit?limit=%zz", null).status()).isEqualTo(400);
+    }
+
+    /** The usage parameters were decoded already: an encoded name reaches the ledger check, not "unknown". */
+    @Test
+    void theUsageParametersAreDecoded() {
+        RawHttp.Response r = send("GET", "/admin/usage?%62y=model&since=7%64", null);
+        assertThat(r.bodyText()).doesNotContain("unknown parameter").contains("ledger_off");
+    }
+}
