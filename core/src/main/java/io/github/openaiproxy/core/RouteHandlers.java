@@ -66,15 +66,30 @@ final class RouteHandlers {
 
     /**
      * A self-authenticating route's refusal from the request's headers, before its body is read (see
-     * {@link io.github.openaiproxy.core.route.CustomRoute#refuseBeforeBody}).
+     * {@link io.github.openaiproxy.core.route.CustomRoute#refuseBeforeBody}). A 401 or 403 refuses the caller as
+     * the access checks do, so observers count it as theirs: the reason is the error's code (the admin API's
+     * {@code invalid_api_key}, {@code admin_role_required}, {@code admin_cross_origin}), with no policy.
      */
     enum RefuseBeforeBody implements RequestStep {
         STEP;
 
+        /** The reason of a refusal whose error has no code. */
+        static final String NO_CODE = "refused";
+
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
             java.util.Optional<ProxyError> refused = ctx.route.custom().refuseBeforeBody(ctx.request);
-            return refused.isPresent() ? ctx.respond(refused.get()) : next.proceed(ctx);
+            if (refused.isEmpty()) {
+                return next.proceed(ctx);
+            }
+            ProxyError e = refused.get();
+            if (e.status() == 401 || e.status() == 403) {
+                return ctx.refuse(
+                        e,
+                        e.code() == null ? NO_CODE : e.code(),
+                        io.github.openaiproxy.core.observe.ProxyObserver.Observation.NO_POLICY);
+            }
+            return ctx.respond(e);
         }
     }
 

@@ -77,7 +77,8 @@ public interface ProxyObserver {
         default void usage(Usage usage) {}
 
         /**
-         * The access checks refused the request (401 or 403), with no upstream call. Both values come from
+         * The access checks refused the request (401 or 403), with no upstream call; so did a route that checks its
+         * callers itself (the admin API: the error's code as reason, {@link #NO_POLICY}). Both values come from
          * small fixed sets, so they may be metric tags: never a key, a user name or an address.
          *
          * @param reason why, for example {@code unknown_key}, {@code no_credential}, {@code model_not_allowed}

@@ -51,7 +51,8 @@ public interface CustomRoute {
      * For a route that {@linkplain #authenticatesItself() checks its callers itself}: the error that refuses this
      * request, decided from its method, path and headers before its body is read, so that a caller the route does
      * not know cannot make the proxy read and hold a body only to be refused. Empty: the body is read and the call
-     * goes on to {@link #handle}. The engine asks no other route.
+     * goes on to {@link #handle}. The engine asks no other route. A 401 or 403 is reported to observers as an access
+     * refusal whose reason is the error's code: keep codes to a small fixed set.
      */
     default Optional<ProxyError> refuseBeforeBody(ProxyRequest request) {
         return Optional.empty();

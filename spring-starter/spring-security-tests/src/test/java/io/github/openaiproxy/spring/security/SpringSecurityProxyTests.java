@@ -255,6 +255,8 @@ class SpringSecurityProxyTests {
 
     @Test
     void aUserWithoutTheAdminRoleGetsForbiddenFromTheAdminApi() throws Exception {
+        double forbiddenBefore = adminRefusals("admin_role_required");
+        double unauthorizedBefore = adminRefusals("invalid_api_key");
         HttpResponse<String> r = send(
                 basic(HttpRequest.newBuilder(url("/ai/admin/keys")), "alice").build());
 
@@ -262,6 +264,26 @@ class SpringSecurityProxyTests {
         HttpResponse<String> anonymous =
                 send(HttpRequest.newBuilder(url("/ai/admin/keys")).build());
         assertThat(anonymous.statusCode()).isEqualTo(401);
+        HttpResponse<String> wrongToken = send(HttpRequest.newBuilder(url("/ai/admin/keys"))
+                .header("Authorization", "Bearer not-an-admin-token")
+                .build());
+        assertThat(wrongToken.statusCode()).isEqualTo(401);
+
+        // Counted with every other refusal, by the error's code and no policy; never the user or the token.
+        assertThat(adminRefusals("admin_role_required")).isEqualTo(forbiddenBefore + 1);
+        assertThat(adminRefusals("invalid_api_key")).isEqualTo(unauthorizedBefore + 2);
+        assertThat(meters.find(MicrometerProxyObserver.REFUSALS).counters())
+                .allSatisfy(c -> assertThat(c.getId().getTags())
+                        .noneMatch(t ->
+                                t.getValue().equals("alice") || t.getValue().contains("not-an-admin")));
+    }
+
+    private double adminRefusals(String reason) {
+        var counter = meters.find(MicrometerProxyObserver.REFUSALS)
+                .tag("reason", reason)
+                .tag("policy", "none")
+                .counter();
+        return counter == null ? 0 : counter.count();
     }
 
     private OpenAIClient sdk(String apiKey) {
