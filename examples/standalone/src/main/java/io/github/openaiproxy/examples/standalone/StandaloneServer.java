@@ -4,6 +4,8 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.config.SettingsBinder;
+import io.github.openaiproxy.core.config.SettingsCatalog;
+import io.github.openaiproxy.core.config.UnknownSettings;
 import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.images.ImageConfig;
 import io.github.openaiproxy.core.images.JdbcImageStore;
@@ -169,6 +171,10 @@ public final class StandaloneServer implements AutoCloseable {
     private static final java.util.concurrent.atomic.AtomicInteger EXIT_STATUS =
             new java.util.concurrent.atomic.AtomicInteger();
 
+    /** Every setting this server reads: core's, the GraphQL module's and its own. */
+    static final SettingsCatalog SETTINGS = SettingsCatalog.concat(
+            ProxySettings.CATALOG, GraphQlOptions.SETTINGS, SessionStorage.SETTINGS, GracefulStop.SETTINGS);
+
     /** Starts the server; the returned instance is running. */
     public static StandaloneServer start(StandaloneOptions options, Map<String, String> env)
             throws LifecycleException, IOException {
@@ -207,6 +213,10 @@ public final class StandaloneServer implements AutoCloseable {
             // Only this machine can connect, so only its names are real: a page on another domain that
             // re-points its DNS name at 127.0.0.1 (DNS rebinding) gets 403 instead of the key.
             settings.put(allowedHosts, String.join(",", loopbackNames(options.host())));
+        }
+        // A misspelt variable would be ignored without a word: name it (never its value) and what it may mean.
+        for (UnknownSettings.Unknown u : UnknownSettings.inEnvironment(SETTINGS, settings.keySet())) {
+            LOG.log(System.Logger.Level.WARNING, u.message());
         }
         ProxyConfig config;
         Duration gracePeriod;
