@@ -318,9 +318,13 @@ class OpenTelemetryProxyObserverTest {
         List<SpanData> finished = spans.getFinishedSpanItems();
         assertThat(finished).extracting(SpanData::getName).containsOnly("chat x-1"); // none for /v1/models
         SpanData request = one(finished, "chat x-1", SpanKind.SERVER);
-        assertThat(request.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+        // A 4xx is the caller's: the server span's status stays unset (HTTP conventions), its error.type says 404,
+        // and the attempt's client span, whose call failed, is ERROR.
+        assertThat(request.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
         assertThat(request.getAttributes().get(AttributeKey.stringKey("error.type")))
                 .isEqualTo("404");
+        assertThat(one(finished, "chat x-1", SpanKind.CLIENT).getStatus().getStatusCode())
+                .isEqualTo(StatusCode.ERROR);
         HistogramPointData duration = onlyPoint(metrics.collectAllMetrics(), "gen_ai.client.operation.duration");
         assertThat(duration.getAttributes().get(AttributeKey.stringKey("gen_ai.request.model")))
                 .isEqualTo("_OTHER");

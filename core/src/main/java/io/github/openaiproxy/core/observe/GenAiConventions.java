@@ -60,4 +60,17 @@ public final class GenAiConventions {
         }
         return outcome == Outcome.COMPLETED ? null : outcome.name().toLowerCase(Locale.ROOT);
     }
+
+    /**
+     * Whether a span that ended with {@code errorType} ({@link #errorType}; {@code null}: it succeeded) has the
+     * status ERROR. As the HTTP conventions have it, a server span's 4xx is the caller's doing and leaves the status
+     * unset (its {@code error.type} stays: the GenAI operation failed); a 5xx, a failure without a status and every
+     * error of a client or internal span is ERROR.
+     *
+     * @param status the HTTP status the span ended with, or 0 when there was none
+     * @param serverSpan whether the span is the request's {@code SERVER} span
+     */
+    public static boolean isSpanError(int status, String errorType, boolean serverSpan) {
+        return errorType != null && !(serverSpan && status >= 400 && status < 500);
+    }
 }

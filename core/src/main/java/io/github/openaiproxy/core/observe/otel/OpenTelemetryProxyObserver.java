@@ -40,6 +40,8 @@ import java.util.function.BiConsumer;
  *       {@code gen_ai.request.model}, {@code gen_ai.response.model}, {@code gen_ai.usage.input_tokens},
  *       {@code gen_ai.usage.output_tokens}, {@code http.response.status_code}, {@code error.type}, and on attempts
  *       {@code openai_proxy.upstream} (the configured name). No prompt, completion, key or URL is ever recorded.
+ *       Status ERROR for a failed attempt and a failed request, except a server span's 4xx, which is the caller's
+ *       (see {@link io.github.openaiproxy.core.observe.GenAiConventions#isSpanError}).
  *   <li><b>Metrics.</b> {@code gen_ai.client.operation.duration} (s, per request, to its last byte),
  *       {@code gen_ai.client.token.usage} ({@code {token}}, {@code gen_ai.token.type} {@code input} or
  *       {@code output}) and {@code gen_ai.server.time_to_first_token} (s, streams that completed), with the
@@ -172,7 +174,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         if (operation.equals("generate_content")) {
             span.setAttribute(OUTPUT_TYPE, "image");
         }
-        return new RequestObservation(operation, parent.with(span), span);
+        return new RequestObservation(operation, parent.with(span), span, kind == SpanKind.SERVER);
     }
 
     @Override
@@ -195,6 +197,9 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         private final String operation;
         private final Context context;
         private final Span span;
+        /** Whether {@link #span} is a server span, whose 4xx leaves its status unset. */
+        private final boolean serverSpan;
+
         private volatile String requestModel;
         private volatile String responseModel;
         private volatile String provider = "openai";
@@ -203,10 +208,11 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         private volatile Usage usage;
         private volatile long firstEventNanos = -1;
 
-        RequestObservation(String operation, Context context, Span span) {
+        RequestObservation(String operation, Context context, Span span, boolean serverSpan) {
             this.operation = operation;
             this.context = context;
             this.span = span;
+            this.serverSpan = serverSpan;
         }
 
         @Override
@@ -308,6 +314,8 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             span.setAttribute(STATUS, status);
             if (error != null) {
                 span.setAttribute(ERROR_TYPE, error);
+            }
+            if (GenAiConventions.isSpanError(status, error, serverSpan)) {
                 span.setStatus(StatusCode.ERROR);
             }
             boolean succeeded = error == null;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.sun.net.httpserver.HttpServer;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -104,5 +105,81 @@ class StandaloneTelemetryTest {
                     .doesNotContain(KEY)
                     .doesNotContain("private words");
         }
+    }
+
+    /**
+     * Span status as the HTTP server conventions have it: a 5xx answer and an upstream that broke off are ERROR on
+     * the request's server span, with {@code error.type}; the upstream's 4xx, relayed, is the caller's and leaves the
+     * server span's status unset (its {@code error.type} stays), while the attempt's client span is ERROR.
+     */
+    @Test
+    void aServerErrorOrAnUpstreamFailureIsAnErrorSpanAndAClientErrorIsNot() throws Exception {
+        HttpServer upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        upstream.createContext("/v1/chat/completions", exchange -> {
+            String asked = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            if (asked.contains("gpt-gone")) {
+                throw new IllegalStateException("the upstream breaks the connection off"); // no answer at all
+            }
+            int status = asked.contains("gpt-broken") ? 500 : 404;
+            byte[] body = "{\"error\":{\"message\":\"no\"}}".getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(status, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        upstream.start();
+        InMemoryExporterProvider.SPANS.reset();
+        StandaloneServer server = StandaloneServer.start(
+                new StandaloneOptions(0, "127.0.0.1", false),
+                Map.of(
+                        "OPENAI_API_KEY", KEY,
+                        "OPENAI_BASE_URL",
+                                "http://127.0.0.1:" + upstream.getAddress().getPort(),
+                        "OPENAI_PROXY_SESSIONS_STORE", "memory",
+                        "OTEL_TRACES_EXPORTER", "test-memory",
+                        "OTEL_METRICS_EXPORTER", "none"));
+        Map<String, Integer> statuses = new java.util.LinkedHashMap<>();
+        try {
+            HttpClient http = HttpClient.newHttpClient();
+            for (String model : List.of("gpt-broken", "gpt-missing", "gpt-gone")) {
+                HttpResponse<String> r = http.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions"))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(
+                                        "{\"model\":\"" + model + "\",\"messages\":[]}"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                statuses.put(model, r.statusCode());
+            }
+        } finally {
+            server.close(); // shuts the SDK down: the batch of spans is exported
+            upstream.stop(0);
+        }
+        assertThat(statuses).containsEntry("gpt-broken", 500).containsEntry("gpt-missing", 404);
+        assertThat(statuses.get("gpt-gone")).isGreaterThanOrEqualTo(500);
+
+        List<SpanData> spans = InMemoryExporterProvider.SPANS.getFinishedSpanItems();
+        SpanData broken = span(spans, "chat gpt-broken", SpanKind.SERVER);
+        assertThat(broken.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+        assertThat(broken.getAttributes().get(AttributeKey.stringKey("error.type")))
+                .isEqualTo("500");
+        SpanData gone = span(spans, "chat gpt-gone", SpanKind.SERVER);
+        assertThat(gone.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+        assertThat(gone.getAttributes().get(AttributeKey.stringKey("error.type")))
+                .isEqualTo(String.valueOf(statuses.get("gpt-gone")));
+
+        SpanData missing = span(spans, "chat gpt-missing", SpanKind.SERVER);
+        assertThat(missing.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
+        assertThat(missing.getAttributes().get(AttributeKey.stringKey("error.type")))
+                .isEqualTo("404");
+        assertThat(span(spans, "chat gpt-missing", SpanKind.CLIENT).getStatus().getStatusCode())
+                .isEqualTo(StatusCode.ERROR);
+    }
+
+    private static SpanData span(List<SpanData> spans, String name, SpanKind kind) {
+        return spans.stream()
+                .filter(s -> s.getName().equals(name) && s.getKind() == kind)
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(name + " " + kind + " in " + spans));
     }
 }
