@@ -29,7 +29,9 @@ import java.util.function.BiConsumer;
  * <p>Low-cardinality key values (metric tags): {@code gen_ai.operation.name}, {@code gen_ai.provider.name},
  * {@code gen_ai.request.model} and {@code gen_ai.response.model} (bounded as the {@code openai.proxy.*} metrics bound
  * models: {@code other} for unknown names, {@code none} when absent), {@code error.type} ({@code none} on success);
- * on attempts also {@code openai_proxy.upstream} and {@code http.response.status_code}. High-cardinality (spans only):
+ * on attempts also {@code openai_proxy.upstream} and {@code http.response.status_code}. A failed request or attempt
+ * ends with an {@linkplain io.micrometer.observation.Observation#error error} (a {@code FailedOperation} whose message
+ * is the {@code error.type}), so that a tracing bridge marks its span ERROR. High-cardinality (spans only):
  * {@code gen_ai.usage.input_tokens}, {@code gen_ai.usage.output_tokens}, and an attempt's model. No prompt,
  * completion, key or URL.
  */
@@ -199,6 +201,10 @@ public final class ObservationProxyObserver implements ProxyObserver {
                     .lowCardinalityKeyValue("gen_ai.request.model", request)
                     .lowCardinalityKeyValue("gen_ai.response.model", response)
                     .lowCardinalityKeyValue("error.type", error == null ? NO_VALUE : error);
+            // The request's span is the GenAI operation's, inside Boot's server span: every failure is ERROR.
+            if (GenAiConventions.isSpanError(status, error, false)) {
+                observation.error(new FailedOperation(error));
+            }
             if (meters != null) {
                 Usage u = usage;
                 if (u != null) {
@@ -220,8 +226,22 @@ public final class ObservationProxyObserver implements ProxyObserver {
             attempt = null;
             if (error != null) {
                 a.lowCardinalityKeyValue("error.type", error);
+                a.error(new FailedOperation(error)); // a client span: any failed call is ERROR
             }
             a.stop();
+        }
+    }
+
+    /**
+     * What a failed observation reports as its error, the only way Observation has to give a tracing bridge's span
+     * the status ERROR; its message is the {@code error.type} (a status, {@code timeout}, {@code upstream_failed}).
+     * Without a stack trace: nothing was thrown.
+     */
+    static final class FailedOperation extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        FailedOperation(String errorType) {
+            super("error.type=" + errorType, null, false, false);
         }
     }
 

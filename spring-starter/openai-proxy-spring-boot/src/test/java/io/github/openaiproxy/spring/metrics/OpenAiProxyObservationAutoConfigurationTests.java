@@ -233,6 +233,74 @@ class OpenAiProxyObservationAutoConfigurationTests {
         sdk.close();
     }
 
+    /**
+     * With the OpenTelemetry bridge, a request whose upstream answered 500, and one the upstream broke off, end with
+     * spans of status ERROR and their {@code error.type}: the request's (the GenAI operation's, inside the server
+     * span) and the attempt's (a client span).
+     */
+    @Test
+    void withTheOpenTelemetryBridgeAFailedRequestIsAnErrorSpan() {
+        upstream.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.containing("gpt-broken"))
+                .willReturn(com.github.tomakehurst.wiremock.client.WireMock.serverError()
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"down\"}}")));
+        upstream.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.containing("gpt-gone"))
+                .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                        .withFault(com.github.tomakehurst.wiremock.http.Fault.CONNECTION_RESET_BY_PEER)));
+        io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter spans =
+                io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter.create();
+        io.opentelemetry.sdk.OpenTelemetrySdk sdk = io.opentelemetry.sdk.OpenTelemetrySdk.builder()
+                .setTracerProvider(io.opentelemetry.sdk.trace.SdkTracerProvider.builder()
+                        .addSpanProcessor(io.opentelemetry.sdk.trace.export.SimpleSpanProcessor.create(spans))
+                        .build())
+                .build();
+        var otelTracer = sdk.getTracer("test");
+        var tracer = new io.micrometer.tracing.otel.bridge.OtelTracer(
+                otelTracer, new io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext(), event -> {});
+        ObservationRegistry registry = ObservationRegistry.create();
+        registry.observationConfig()
+                .observationHandler(new io.micrometer.tracing.handler.DefaultTracingObservationHandler(tracer));
+        java.util.Map<String, Integer> statuses = new java.util.HashMap<>();
+        runner.withBean(ObservationRegistry.class, () -> registry)
+                .withPropertyValues("openai.proxy.api-key=" + KEY, "openai.proxy.base-url=" + upstream.baseUrl())
+                .run(context -> {
+                    for (String model : java.util.List.of("gpt-broken", "gpt-gone")) {
+                        var answer = context.getBean(ProxyEngine.class)
+                                .handle(ProxyRequest.builder("POST", "/v1/chat/completions")
+                                        .header("Content-Type", "application/json")
+                                        .body(("{\"model\":\"" + model + "\",\"messages\":[]}")
+                                                .getBytes(StandardCharsets.UTF_8))
+                                        .build())
+                                .get(30, java.util.concurrent.TimeUnit.SECONDS);
+                        statuses.put(model, answer.status());
+                        TestBodies.read(answer);
+                    }
+                });
+        var finished = spans.getFinishedSpanItems(); // before close: closing empties the exporter
+        sdk.close();
+        assertThat(statuses).containsEntry("gpt-broken", 500);
+        assertThat(statuses.get("gpt-gone")).isGreaterThanOrEqualTo(500);
+        for (String model : java.util.List.of("gpt-broken", "gpt-gone")) {
+            var mine = finished.stream()
+                    .filter(s -> s.getName().equals("chat " + model))
+                    .toList();
+            assertThat(mine).as(finished.toString()).hasSize(2); // the request's and the attempt's
+            assertThat(mine)
+                    .allSatisfy(s -> assertThat(s.getStatus().getStatusCode())
+                            .as(s.getName() + " " + s.getKind())
+                            .isEqualTo(io.opentelemetry.api.trace.StatusCode.ERROR));
+        }
+        var broken = finished.stream()
+                .filter(s -> s.getName().equals("chat gpt-broken")
+                        && s.getKind() != io.opentelemetry.api.trace.SpanKind.CLIENT)
+                .findFirst()
+                .orElseThrow();
+        assertThat(broken.getAttributes().get(io.opentelemetry.api.common.AttributeKey.stringKey("error.type")))
+                .isEqualTo("500");
+    }
+
     @Test
     void backsOffWithoutAnObservationRegistryOrMicrometer() {
         runner.run(context -> assertThat(context).doesNotHaveBean(ObservationProxyObserver.class));
