@@ -19,7 +19,8 @@ import javax.sql.DataSource;
  * Runs numbered schema migrations, for the JDBC stores: a version table records which ran, and each one not
  * yet recorded runs once, in its own transaction, with its version. Migrations are idempotent DDL, so
  * instances that start at the same time cannot break the schema: one that loses the race finds the version
- * recorded and goes on; one that fails while another holds the same DDL goes again a moment later.
+ * recorded and goes on; one that fails while another holds the same DDL goes again a moment later. A schema that
+ * is up to date gets no DDL at all, so a user without the right to create tables runs on tables made beforehand.
  */
 public final class JdbcMigrations {
     private static final System.Logger LOG = System.getLogger(JdbcMigrations.class.getName());
@@ -76,24 +77,32 @@ public final class JdbcMigrations {
      */
     public boolean created(DataSource dataSource) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            DatabaseMetaData meta = c.getMetaData();
-            for (String name : new LinkedHashSet<>(
-                    List.of(versions, versions.toUpperCase(Locale.ROOT), versions.toLowerCase(Locale.ROOT)))) {
-                try (ResultSet tables = meta.getTables(null, c.getSchema(), name, new String[] {"TABLE"})) {
-                    if (tables.next()) {
-                        return true;
-                    }
+            return created(c);
+        }
+    }
+
+    private boolean created(Connection c) throws SQLException {
+        DatabaseMetaData meta = c.getMetaData();
+        for (String name : new LinkedHashSet<>(
+                List.of(versions, versions.toUpperCase(Locale.ROOT), versions.toLowerCase(Locale.ROOT)))) {
+            try (ResultSet tables = meta.getTables(null, c.getSchema(), name, new String[] {"TABLE"})) {
+                if (tables.next()) {
+                    return true;
                 }
             }
-            return false;
         }
+        return false;
     }
 
     private void migrateOnce(DataSource dataSource, List<List<String>> migrations) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            try (Statement s = c.createStatement()) {
-                s.execute("CREATE TABLE IF NOT EXISTS " + versions + " (version INT NOT NULL PRIMARY KEY,"
-                        + " applied_at TIMESTAMP WITH TIME ZONE NOT NULL)");
+            // Only when it is missing: PostgreSQL refuses even CREATE TABLE IF NOT EXISTS of a table that exists
+            // to a user without CREATE on the schema, the user of tables a DBA made beforehand.
+            if (!created(c)) {
+                try (Statement s = c.createStatement()) {
+                    s.execute("CREATE TABLE IF NOT EXISTS " + versions + " (version INT NOT NULL PRIMARY KEY,"
+                            + " applied_at TIMESTAMP WITH TIME ZONE NOT NULL)");
+                }
             }
             for (int v = currentVersion(c) + 1; v <= migrations.size(); v++) {
                 apply(c, v, migrations.get(v - 1));

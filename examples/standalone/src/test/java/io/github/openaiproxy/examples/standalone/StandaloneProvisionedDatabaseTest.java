@@ -1,0 +1,108 @@
+package io.github.openaiproxy.examples.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Servers on a PostgreSQL schema whose tables were made beforehand (by a DBA, or a first start with a user that
+ * may create them), run by a user without CREATE on that schema: every JDBC store starts and works. Each test
+ * has a schema of its own ({@code currentSchema} in the URL), dropped afterwards.
+ */
+class StandaloneProvisionedDatabaseTest {
+    private static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+    private static final String USER = System.getenv("OPENAI_PROXY_TEST_PG_USER");
+    private static final String PASSWORD = System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD");
+
+    final HttpClient http = HttpClient.newHttpClient();
+    final String schema = "p" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT);
+
+    @BeforeEach
+    void createSchema() throws SQLException {
+        if ("required".equals(System.getenv("OPENAI_PROXY_PG_TESTS"))) {
+            assertThat(URL)
+                    .as("OPENAI_PROXY_TEST_PG_URL (.ci/run starts PostgreSQL)")
+                    .isNotBlank();
+        }
+        Assumptions.assumeTrue(
+                URL != null && !URL.isBlank(), "OPENAI_PROXY_TEST_PG_URL is not set: PostgreSQL test skipped");
+        sql("CREATE SCHEMA " + schema);
+    }
+
+    @AfterEach
+    void dropSchema() throws SQLException {
+        if (URL != null && !URL.isBlank()) {
+            // The owner may always grant back what it revoked from itself.
+            sql("GRANT CREATE ON SCHEMA " + schema + " TO CURRENT_USER", "DROP SCHEMA " + schema + " CASCADE");
+        }
+    }
+
+    @Test
+    void aUserWithoutCreateRightsStartsOnTablesMadeBeforehand() throws Exception {
+        Map<String, String> env = new HashMap<>();
+        env.put("OPENAI_PROXY_DB_URL", URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema);
+        env.put("OPENAI_PROXY_DB_USER", USER);
+        env.put("OPENAI_PROXY_DB_PASSWORD", PASSWORD);
+        env.put("OPENAI_PROXY_DB_POOL_SIZE", "2");
+        env.put("OPENAI_PROXY_LIMITS_STORE", "jdbc");
+        env.put("OPENAI_PROXY_LEDGER_STORE", "jdbc");
+        env.put("OPENAI_PROXY_IMAGES_STORE", "jdbc");
+        // The tables as a first start makes them, with the right to create.
+        try (StandaloneServer first = start(env)) {
+            assertThat(post(first, "/sessions").statusCode()).isEqualTo(201);
+        }
+        // Then the schema is the DBA's: the proxy's user may read and write the tables, create nothing.
+        sql("REVOKE CREATE ON SCHEMA " + schema + " FROM CURRENT_USER");
+
+        try (StandaloneServer server = start(env)) {
+            HttpResponse<String> created = post(server, "/sessions");
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            String id = StandaloneSessionsTest.field(created.body(), "sessionId");
+            assertThat(get(server, "/sessions/" + id).statusCode()).isEqualTo(200);
+        }
+    }
+
+    private StandaloneServer start(Map<String, String> env) throws Exception {
+        return StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", true), env);
+    }
+
+    private HttpResponse<String> post(StandaloneServer server, String path) throws Exception {
+        return http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(""))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> get(StandaloneServer server, String path) throws Exception {
+        return http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static void sql(String... statements) throws SQLException {
+        try (Connection c = DriverManager.getConnection(URL, USER, PASSWORD);
+                Statement s = c.createStatement()) {
+            for (String statement : statements) {
+                s.execute(statement);
+            }
+        }
+    }
+}
