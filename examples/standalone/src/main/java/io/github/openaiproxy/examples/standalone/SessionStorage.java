@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.session.SessionStore;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -45,6 +46,11 @@ import java.util.Optional;
 final class SessionStorage implements AutoCloseable {
     /** The default database, relative to the working directory. */
     static final String DEFAULT_URL = "jdbc:h2:file:./data/openai-proxy";
+    /**
+     * How long a start goes on opening an H2 file whose lock another server, started at the same moment, is writing
+     * (H2 itself waits about four seconds for a lock file to stop changing).
+     */
+    static final Duration H2_LOCK_WAIT = Duration.ofSeconds(20);
 
     /** The standalone server's own settings: its session database. */
     static final SettingsCatalog SETTINGS = SettingsCatalog.of(
@@ -124,19 +130,55 @@ final class SessionStorage implements AutoCloseable {
         if (poolSize < 1) {
             throw db.invalid("db.pool-size", "must be at least 1");
         }
-        HikariConfig hikari = new HikariConfig();
-        hikari.setPoolName(name);
-        hikari.setJdbcUrl(url);
         String user = db.value("db.user");
-        hikari.setUsername(user != null ? user : url.startsWith("jdbc:h2:") ? "sa" : null);
-        hikari.setPassword(db.value("db.password"));
-        hikari.setMaximumPoolSize(poolSize);
-        hikari.setConnectionTimeout(10_000);
-        try {
-            return new HikariDataSource(hikari);
-        } catch (RuntimeException e) {
-            throw new IllegalStateException("could not open the database " + describe(url) + ": " + e.getMessage(), e);
+        String password = db.value("db.password");
+        String jdbcUrl = url;
+        long giveUp = System.nanoTime() + H2_LOCK_WAIT.toNanos();
+        while (true) {
+            HikariConfig hikari = new HikariConfig();
+            hikari.setPoolName(name);
+            hikari.setJdbcUrl(jdbcUrl);
+            hikari.setUsername(user != null ? user : jdbcUrl.startsWith("jdbc:h2:") ? "sa" : null);
+            hikari.setPassword(password);
+            hikari.setMaximumPoolSize(poolSize);
+            hikari.setConnectionTimeout(10_000);
+            try {
+                return new HikariDataSource(hikari);
+            } catch (RuntimeException e) {
+                if (!isH2LockRace(e) || System.nanoTime() - giveUp > 0) {
+                    throw new IllegalStateException(
+                            "could not open the database " + describe(url) + ": " + e.getMessage(), e);
+                }
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted opening the database " + describe(url), e);
+                }
+            }
         }
+    }
+
+    /** What H2's lock file says when another process is taking it at the same moment (error 8000). */
+    private static final List<String> H2_LOCK_RACES =
+            List.of("Lock file recently modified", "Another process was faster", "Concurrent update");
+
+    /**
+     * Whether opening failed on H2's lock file while another server was opening the same file: servers started at
+     * the same moment in one directory meet it, and the one that goes again a moment later shares the file through
+     * the first one's mixed mode.
+     */
+    private static boolean isH2LockRace(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLException sql
+                    && t.getClass().getName().startsWith("org.h2.")
+                    && (sql.getErrorCode() == 90020
+                            || (sql.getErrorCode() == 8000
+                                    && H2_LOCK_RACES.stream().anyMatch(String.valueOf(sql.getMessage())::contains)))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     SessionStore store() {

@@ -220,6 +220,37 @@ class StandaloneSessionsTest {
     }
 
     /**
+     * Servers started at the same moment in one directory race for H2's lock file: one that finds it just written
+     * by another (H2: "Lock file recently modified", about one start in five of three at once) waits for it instead
+     * of failing. Here the lock file is kept fresh, as a starting server's is, for longer than H2 waits itself.
+     */
+    @Test
+    void aServerStartingWhileAnotherWritesTheH2LockFileWaitsForIt() throws Exception {
+        Path lock = dir.resolve("data").resolve("openai-proxy.lock.db");
+        Files.createDirectories(lock.getParent());
+        Files.writeString(lock, "#FileLock\nmethod=file\nid=another-server-starting\n");
+        long freshUntil = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+        Thread toucher = new Thread(() -> {
+            while (System.nanoTime() < freshUntil) {
+                try {
+                    Files.setLastModifiedTime(
+                            lock, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+                    Thread.sleep(50);
+                } catch (Exception e) {
+                    return;
+                }
+            }
+        });
+        toucher.setDaemon(true);
+        toucher.start();
+        try (StandaloneServer server = inDir(Map.of("OPENAI_PROXY_DB_POOL_SIZE", "2"))) {
+            assertThat(post(server, "/sessions", "").statusCode()).isEqualTo(201);
+        } finally {
+            toucher.interrupt();
+        }
+    }
+
+    /**
      * The port H2 serves the shared file on (the {@code server=} line of its lock file) takes no
      * connection from another machine: every socket listening on it (Linux lists them in /proc/net) is
      * bound to loopback, and it refuses connections to this machine's other addresses.
