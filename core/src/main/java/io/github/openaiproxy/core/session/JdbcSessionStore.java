@@ -45,6 +45,8 @@ public final class JdbcSessionStore implements SessionStore {
     private static final int ATTEMPTS = 5;
     /** Expired sessions are deleted at most this often (by a {@code create}, which is rare enough). */
     static final Duration PURGE_INTERVAL = Duration.ofMinutes(1);
+    /** At most this many expired sessions are deleted by one create. */
+    static final int PURGE_STEP = 1000;
 
     /** A builder for a store on {@code dataSource}, which the store never closes. */
     public static Builder builder(DataSource dataSource) {
@@ -78,7 +80,8 @@ public final class JdbcSessionStore implements SessionStore {
         /**
          * How long a session is kept after its last message (or its creation); {@code null}, the default,
          * keeps sessions until they are deleted. An expired session is unknown to every method at once; its
-         * rows are deleted by a later {@link SessionStore#create} (at most once a minute, in the same call).
+         * rows are deleted by a later {@link SessionStore#create} (at most once a minute, in the same call, at most
+         * {@value #PURGE_STEP} a call: the next call goes on while more are left).
          */
         public Builder retention(Duration retention) {
             if (retention != null && (retention.isNegative() || retention.isZero())) {
@@ -459,17 +462,35 @@ public final class JdbcSessionStore implements SessionStore {
                 || !lastPurge.compareAndSet(last, nowMillis)) {
             return;
         }
+        // One bounded step per call: this runs in a create, which must not wait for a backlog of expired sessions
+        // (one DELETE of 200,000 held a POST /sessions for seconds), nor, on PostgreSQL, for the rows another
+        // instance's purge holds (they are skipped: that instance deletes them).
+        String expired = "SELECT id FROM " + sessions + " WHERE updated_at < ? ORDER BY updated_at LIMIT " + PURGE_STEP;
         try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement("DELETE FROM " + sessions + " WHERE updated_at < ?")) {
+                PreparedStatement p = c.prepareStatement("DELETE FROM " + sessions
+                        + (isPostgres(c)
+                                // ANY(ARRAY(..)): the ids by the primary key, where IN would scan the table
+                                ? " WHERE id = ANY(ARRAY(" + expired + " FOR UPDATE SKIP LOCKED))"
+                                : " WHERE id IN (" + expired + ")"))) {
             p.setObject(1, utc(now.minus(retention)));
             int deleted = p.executeUpdate();
             if (deleted > 0) {
                 LOG.log(System.Logger.Level.DEBUG, "deleted {0} expired sessions", deleted);
             }
+            if (deleted == PURGE_STEP) {
+                lastPurge.compareAndSet(nowMillis, last); // more are waiting: the next create goes on
+            }
         } catch (SQLException e) {
             // Expired sessions are already invisible; deleting them can wait for the next purge.
             LOG.log(System.Logger.Level.WARNING, "could not delete expired sessions: {0}", e.getMessage());
         }
+    }
+
+    private static boolean isPostgres(Connection c) throws SQLException {
+        return c.getMetaData()
+                .getDatabaseProductName()
+                .toLowerCase(java.util.Locale.ROOT)
+                .contains("postgres");
     }
 
     private static OffsetDateTime utc(Instant instant) {

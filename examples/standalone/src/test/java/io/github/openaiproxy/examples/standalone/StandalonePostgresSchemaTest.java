@@ -20,11 +20,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Servers on a PostgreSQL schema whose tables were made beforehand (by a DBA, or a first start with a user that
- * may create them), run by a user without CREATE on that schema: every JDBC store starts and works. Each test
- * has a schema of its own ({@code currentSchema} in the URL), dropped afterwards.
+ * Servers on a PostgreSQL schema of their own ({@code currentSchema} in the URL; each test has one, dropped
+ * afterwards), as operators run several: tables made beforehand for a user without CREATE, and a retention
+ * sweep that meets another instance's.
  */
-class StandaloneProvisionedDatabaseTest {
+class StandalonePostgresSchemaTest {
     private static final String URL = System.getenv("OPENAI_PROXY_TEST_PG_URL");
     private static final String USER = System.getenv("OPENAI_PROXY_TEST_PG_USER");
     private static final String PASSWORD = System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD");
@@ -54,11 +54,7 @@ class StandaloneProvisionedDatabaseTest {
 
     @Test
     void aUserWithoutCreateRightsStartsOnTablesMadeBeforehand() throws Exception {
-        Map<String, String> env = new HashMap<>();
-        env.put("OPENAI_PROXY_DB_URL", URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema);
-        env.put("OPENAI_PROXY_DB_USER", USER);
-        env.put("OPENAI_PROXY_DB_PASSWORD", PASSWORD);
-        env.put("OPENAI_PROXY_DB_POOL_SIZE", "2");
+        Map<String, String> env = env();
         env.put("OPENAI_PROXY_LIMITS_STORE", "jdbc");
         env.put("OPENAI_PROXY_LEDGER_STORE", "jdbc");
         env.put("OPENAI_PROXY_IMAGES_STORE", "jdbc");
@@ -75,6 +71,47 @@ class StandaloneProvisionedDatabaseTest {
             String id = StandaloneSessionsTest.field(created.body(), "sessionId");
             assertThat(get(server, "/sessions/" + id).statusCode()).isEqualTo(200);
         }
+    }
+
+    /**
+     * Another instance is deleting expired sessions (it holds their rows): this one's {@code POST /sessions}, which
+     * sweeps expired sessions too, answers at once instead of waiting for the other's transaction to end.
+     */
+    @Test
+    void aSessionCreatedWhileAnotherInstanceSweepsDoesNotWaitForIt() throws Exception {
+        Map<String, String> env = env();
+        env.put("OPENAI_PROXY_SESSIONS_RETENTION", "30d");
+        try (StandaloneServer server = start(env);
+                Connection other = DriverManager.getConnection(URL, USER, PASSWORD)) {
+            try (Statement s = other.createStatement()) {
+                s.execute("INSERT INTO " + schema + ".openai_proxy_sessions (id, created_at, updated_at, last_seq)"
+                        + " VALUES ('ses_expired', now() - interval '40 days', now() - interval '40 days', 0)");
+                other.setAutoCommit(false);
+                s.executeQuery("SELECT id FROM " + schema
+                                + ".openai_proxy_sessions WHERE id = 'ses_expired' FOR UPDATE")
+                        .close();
+            }
+            try {
+                HttpResponse<String> created = http.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/sessions"))
+                                .POST(HttpRequest.BodyPublishers.noBody())
+                                .timeout(java.time.Duration.ofSeconds(5))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            } finally {
+                other.rollback();
+            }
+        }
+    }
+
+    private Map<String, String> env() {
+        Map<String, String> env = new HashMap<>();
+        env.put("OPENAI_PROXY_DB_URL", URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema);
+        env.put("OPENAI_PROXY_DB_USER", USER);
+        env.put("OPENAI_PROXY_DB_PASSWORD", PASSWORD);
+        env.put("OPENAI_PROXY_DB_POOL_SIZE", "2");
+        return env;
     }
 
     private StandaloneServer start(Map<String, String> env) throws Exception {
