@@ -458,8 +458,11 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     @Override
     public void purge(Instant cutoff) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement p = c.prepareStatement("DELETE FROM " + raw + " WHERE id IN (SELECT id FROM " + raw
-                    + " WHERE at < ? ORDER BY at LIMIT " + PURGE_STEP + ")")) {
+            String oldest = "SELECT id FROM " + raw + " WHERE at < ? ORDER BY at LIMIT " + PURGE_STEP;
+            // PostgreSQL plans IN (SELECT ...) as a scan of the whole table, each step; ANY(ARRAY(...)) takes the ids
+            // by the primary key.
+            try (PreparedStatement p = c.prepareStatement("DELETE FROM " + raw
+                    + (postgres ? " WHERE id = ANY(ARRAY(" + oldest + "))" : " WHERE id IN (" + oldest + ")"))) {
                 p.setObject(1, OffsetDateTime.ofInstant(cutoff, ZoneOffset.UTC));
                 for (int step = 0; step < PURGE_STEPS && p.executeUpdate() == PURGE_STEP; step++) {
                     // the next step; what is left waits for the next purge

@@ -44,6 +44,69 @@ class PostgresUsageLedgerTest extends UsageLedgerContract {
     }
 
     /**
+     * Retention finds the old rows by the index on {@code at} and deletes them by the primary key: no step reads the
+     * whole table (with 300,000 rows a step written with {@code IN (SELECT ...)} was planned as a sequential scan of
+     * all of them, 20 times the cost, and one round takes up to a hundred steps). Its own tables, so that the
+     * kit's rows do not count.
+     */
+    @Test
+    void retentionNeverScansTheWholeTable() throws Exception {
+        String prefix = TestPostgres.newPrefix('v');
+        JdbcUsageStore own = JdbcUsageStore.create(TestPostgres.dataSource(), prefix, Clock.systemUTC());
+        try {
+            Instant base = Instant.now().truncatedTo(ChronoUnit.SECONDS).minus(java.time.Duration.ofDays(200));
+            try (Connection c = TestPostgres.dataSource().getConnection();
+                    PreparedStatement p = c.prepareStatement("INSERT INTO " + prefix + "usage (at, identity_kind,"
+                            + " identity_id, policy, route, upstream_status, proxy_status, input_tokens,"
+                            + " cached_input_tokens, output_tokens, reasoning_tokens, images, cost_nano_usd, estimated,"
+                            + " streamed, outcome, duration_micros, first_event_micros) SELECT ? + g * interval '30 s',"
+                            + " 'USER', 'user' || (g % 1000), 'default', '/v1/chat/completions', 200, 200, 1, 0, 1, 0,"
+                            + " 0, 1, false, false, 'COMPLETED', 1, 1 FROM generate_series(1, 300000) g")) {
+                p.setObject(1, OffsetDateTime.ofInstant(base, java.time.ZoneOffset.UTC));
+                p.executeUpdate();
+                try (java.sql.Statement s = c.createStatement()) {
+                    s.execute("ANALYZE " + prefix + "usage");
+                }
+            }
+            long before = sequentialScans(prefix + "usage");
+            own.purge(base.plusSeconds(30 * 28_800 + 15)); // the first 28,800 rows
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+            long after = sequentialScans(prefix + "usage");
+            while (after == before && System.nanoTime() < deadline) {
+                Thread.sleep(100); // the purge's connection reports its statistics as it closes
+                after = sequentialScans(prefix + "usage");
+            }
+            assertThat(after - before)
+                    .as("sequential scans of the ledger by its retention")
+                    .isZero();
+            assertThat(count(prefix)).isEqualTo(300_000 - 28_800);
+        } finally {
+            TestPostgres.dropTables(prefix, "usage", "usage_daily", "usage_schema_version");
+        }
+    }
+
+    private static long sequentialScans(String table) throws SQLException {
+        try (Connection c = TestPostgres.dataSource().getConnection();
+                java.sql.Statement s = c.createStatement()) {
+            s.execute("SELECT pg_stat_clear_snapshot()");
+            try (ResultSet rs =
+                    s.executeQuery("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = '" + table + "'")) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private static long count(String prefix) throws SQLException {
+        try (Connection c = TestPostgres.dataSource().getConnection();
+                java.sql.Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + prefix + "usage")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /**
      * Every column of the rows COPY wrote reads back as the records had it: the time (to the microsecond, rounded as
      * the driver rounds), text beyond ASCII, numbers beyond 32 bits, flags, the outcome, and NULLs.
      */
