@@ -33,6 +33,8 @@ public final class JdbcImageStore implements ImageStore {
     public static final String DEFAULT_PREFIX = "openai_proxy_";
 
     private static final System.Logger LOG = System.getLogger(JdbcImageStore.class.getName());
+    /** Expired images deleted per statement. */
+    static final int PURGE_STEP = 100;
 
     private final DataSource dataSource;
     private final Clock clock;
@@ -228,12 +230,33 @@ public final class JdbcImageStore implements ImageStore {
         }
     }
 
+    /**
+     * Deletes in steps of {@value #PURGE_STEP} images, each its own short transaction, so that a backlog is not one
+     * long one; on PostgreSQL, images another instance's sweep holds are skipped (that sweep deletes them) instead
+     * of waited for.
+     */
     @Override
     public int deleteExpired(Instant before) {
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement("DELETE FROM " + images + " WHERE created_at < ?")) {
-            p.setObject(1, utc(before));
-            return p.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            String expired =
+                    "SELECT id FROM " + images + " WHERE created_at < ? ORDER BY created_at LIMIT " + PURGE_STEP;
+            boolean postgres = c.getMetaData()
+                    .getDatabaseProductName()
+                    .toLowerCase(Locale.ROOT)
+                    .contains("postgres");
+            try (PreparedStatement p = c.prepareStatement("DELETE FROM " + images
+                    + (postgres
+                            ? " WHERE id = ANY(ARRAY(" + expired + " FOR UPDATE SKIP LOCKED))"
+                            : " WHERE id IN (" + expired + ")"))) {
+                p.setObject(1, utc(before));
+                int deleted = 0;
+                int step;
+                do {
+                    step = p.executeUpdate();
+                    deleted += step;
+                } while (step == PURGE_STEP);
+                return deleted;
+            }
         } catch (SQLException e) {
             throw new ImageStoreException("could not delete expired images", e);
         }
