@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.client.WireMock;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.session.ChatSessions;
+import io.github.openaiproxy.core.session.InMemorySessionStore;
 import io.github.openaiproxy.core.session.NewMessage;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.session.SessionStore;
@@ -323,5 +324,46 @@ class ProxyEngineSessionLimitsTest {
                 assertThat(Answer.of(w.get(30, TimeUnit.SECONDS)).status()).isEqualTo(200);
             }
         }
+    }
+
+    @Test
+    void anAnonymousCallerFillingSessionsWithLargeTurnsCannotGrowTheMemoryStorePastItsBytes() {
+        // Each turn is two 200 KB messages, well within max-message-size (1 MB) and max-session-size (16 MB): without
+        // a bound on the bytes of the whole store, 10,000 such sessions may hold 160 GB, and about a hundred cheap
+        // turns
+        // (an image part of a few tokens carries a megabyte) fill a 1 GB heap.
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(WireMock.okJson(EngineFixture.CHAT_COMPLETION)));
+        long maxBytes = 1L << 20;
+        SessionStore store = InMemorySessionStore.builder()
+                .limits(InMemorySessionStore.DEFAULTS.withMaxBytes(maxBytes))
+                .build();
+        engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .sessions(store)
+                .build();
+        String big = "x".repeat(200_000);
+        String turn = "{\"role\":\"user\",\"content\":\"" + big + "\"}";
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            String id = newSession();
+            ids.add(id);
+            assertThat(send(
+                                    engine,
+                                    EngineFixture.post(
+                                            "/",
+                                            "{\"sessionId\":\"" + id + "\",\"messages\":[" + turn + "," + turn + "]}"))
+                            .status())
+                    .isEqualTo(200);
+        }
+
+        long kept = 0;
+        for (String id : ids) {
+            kept += store.size(id).orElse(0L);
+        }
+        // 8 turns of 400 KB were sent; the store keeps what fits in its bytes, the latest sessions whole.
+        assertThat(kept).isLessThanOrEqualTo(maxBytes);
+        assertThat(history(ids.get(ids.size() - 1))).hasSize(3);
+        assertThat(send(engine, get("/sessions/" + ids.get(0))).status()).isEqualTo(404);
     }
 }

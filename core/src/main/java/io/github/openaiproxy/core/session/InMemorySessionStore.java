@@ -17,14 +17,31 @@ import java.util.Optional;
  * bound drops its oldest messages (sequence numbers keep counting). So that callers creating sessions in a loop
  * cannot push others' out: a full store evicts the least recently used unowned session (anonymous callers') before
  * any owned one, and one owner (a user, a key) keeps at most a hundredth of the sessions (at least 100, or all
- * when fewer): past that, creating one evicts that owner's own least recently used. History is lost on restart: use
- * {@link JdbcSessionStore} for durable, shared history.
+ * when fewer): past that, creating one evicts that owner's own least recently used. The messages kept are bounded in
+ * bytes too ({@link Limits#maxBytes()}): a few turns of large messages would otherwise fill the heap long before the
+ * session count is reached (10,000 sessions of 16 MB each). History is lost on restart: use {@link JdbcSessionStore}
+ * for durable, shared history.
  *
  * <p>One lock for all: every operation is a few map and list steps, so contention stays negligible.
  */
 public final class InMemorySessionStore implements SessionStore {
-    /** 10,000 sessions, 1,000 messages each, expiring after 24 hours without use. */
-    public static final Limits DEFAULTS = new Limits(10_000, 1_000, Duration.ofHours(24));
+    /**
+     * The message bytes kept by default: an eighth of the heap, between 16 MB and 256 MB (a session's messages take
+     * about their UTF-8 size on the heap).
+     */
+    public static final long DEFAULT_MAX_BYTES =
+            defaultMaxBytes(Runtime.getRuntime().maxMemory());
+
+    /**
+     * 10,000 sessions, 1,000 messages each, {@link #DEFAULT_MAX_BYTES} of messages in all, expiring after 24 hours
+     * without use.
+     */
+    public static final Limits DEFAULTS = new Limits(10_000, 1_000, Duration.ofHours(24), DEFAULT_MAX_BYTES);
+
+    /** {@link #DEFAULT_MAX_BYTES} for a heap of {@code maxHeapBytes}. */
+    static long defaultMaxBytes(long maxHeapBytes) {
+        return Math.max(16L << 20, Math.min(256L << 20, maxHeapBytes / 8));
+    }
 
     /**
      * The bounds of an in-memory store.
@@ -32,10 +49,13 @@ public final class InMemorySessionStore implements SessionStore {
      * @param maxSessions sessions kept at most
      * @param maxMessagesPerSession messages kept per session at most
      * @param idleTimeout a session unused for this long is gone
+     * @param maxBytes the bytes of messages kept in all sessions together (as {@link StoredMessage#size()} counts
+     *     them); over it the least recently used sessions are evicted, anonymous callers' first (see
+     *     {@link InMemorySessionStore})
      */
-    public record Limits(int maxSessions, int maxMessagesPerSession, Duration idleTimeout) {
+    public record Limits(int maxSessions, int maxMessagesPerSession, Duration idleTimeout, long maxBytes) {
         public Limits {
-            if (maxSessions < 1 || maxMessagesPerSession < 1) {
+            if (maxSessions < 1 || maxMessagesPerSession < 1 || maxBytes < 1) {
                 throw new IllegalArgumentException("session limits must be positive");
             }
             Objects.requireNonNull(idleTimeout, "idleTimeout");
@@ -44,8 +64,17 @@ public final class InMemorySessionStore implements SessionStore {
             }
         }
 
+        /** Bounds with {@link #DEFAULT_MAX_BYTES} of messages in all. */
+        public Limits(int maxSessions, int maxMessagesPerSession, Duration idleTimeout) {
+            this(maxSessions, maxMessagesPerSession, idleTimeout, DEFAULT_MAX_BYTES);
+        }
+
         public Limits withIdleTimeout(Duration idleTimeout) {
-            return new Limits(maxSessions, maxMessagesPerSession, idleTimeout);
+            return new Limits(maxSessions, maxMessagesPerSession, idleTimeout, maxBytes);
+        }
+
+        public Limits withMaxBytes(long maxBytes) {
+            return new Limits(maxSessions, maxMessagesPerSession, idleTimeout, maxBytes);
         }
     }
 
@@ -85,6 +114,8 @@ public final class InMemorySessionStore implements SessionStore {
     private final Map<String, Integer> perOwner = new java.util.HashMap<>();
     /** Unowned sessions kept; guarded by {@link #sessions}. */
     private int unowned;
+    /** The bytes of the messages kept in all sessions; guarded by {@link #sessions}. */
+    private long totalBytes;
     /** The most sessions one owner keeps. */
     private final int maxPerOwner;
 
@@ -96,6 +127,7 @@ public final class InMemorySessionStore implements SessionStore {
 
     /** Counts a session that left the map, however it left. */
     private void left(Entry e) {
+        totalBytes -= e.bytes;
         String owner = e.session.ownerId();
         if (owner == null) {
             unowned--;
@@ -184,16 +216,48 @@ public final class InMemorySessionStore implements SessionStore {
             e.messages.addAll(stored);
             for (StoredMessage m : stored) {
                 e.bytes += m.size();
+                totalBytes += m.size();
             }
-            int excess = e.messages.size() - limits.maxMessagesPerSession();
-            if (excess > 0) {
-                List<StoredMessage> dropped = e.messages.subList(0, excess);
-                for (StoredMessage m : dropped) {
-                    e.bytes -= m.size();
-                }
-                dropped.clear();
-            }
+            dropOldest(e, e.messages.size() - limits.maxMessagesPerSession());
+            makeRoom(e, stored.size());
             return Optional.of(List.copyOf(stored));
+        }
+    }
+
+    /** Drops a session's {@code count} oldest messages (none when {@code count} is not positive). */
+    private void dropOldest(Entry e, int count) {
+        if (count <= 0) {
+            return;
+        }
+        List<StoredMessage> dropped = e.messages.subList(0, count);
+        for (StoredMessage m : dropped) {
+            e.bytes -= m.size();
+            totalBytes -= m.size();
+        }
+        dropped.clear();
+    }
+
+    /**
+     * Brings the bytes kept back under {@link Limits#maxBytes()} after {@code e} grew by its {@code added} last
+     * messages: evicts the least recently used other sessions, anonymous callers' first; an owned session's turn may
+     * then evict owned ones, an anonymous turn never does (callers appending in a loop must not push out sessions
+     * that belong to someone), and drops {@code e}'s own older messages instead. The turn just recorded is kept
+     * whole, so the bytes kept can end above the bound by at most one turn.
+     */
+    private void makeRoom(Entry e, int added) {
+        while (totalBytes > limits.maxBytes()) {
+            if (unowned > (e.session.ownerId() == null ? 1 : 0)
+                    && evictFirst(x -> x.ownerId() == null && x != e.session)) {
+                continue;
+            }
+            if (e.session.ownerId() != null && evictFirst(x -> x != e.session)) {
+                continue;
+            }
+            int older = e.messages.size() - added;
+            if (older <= 0) {
+                return;
+            }
+            dropOldest(e, 1);
         }
     }
 

@@ -86,6 +86,60 @@ class InMemorySessionStoreTest extends SessionStoreContract {
     }
 
     @Test
+    void anonymousTurnsOverTheByteBoundEvictAnonymousSessionsAndNeverAnOwnedOne() {
+        SessionStore small = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(100, 100, Duration.ofHours(1), 1_000))
+                .build();
+        Session alices = small.create("user:alice");
+        small.append(alices.id(), List.of(message("user", "a".repeat(500))));
+        List<Session> anonymous = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Session s = small.create();
+            anonymous.add(s);
+            small.append(s.id(), List.of(message("user", "x".repeat(300))));
+        }
+
+        assertThat(small.size(alices.id())).contains(500L);
+        assertThat(anonymous.stream().filter(s -> small.exists(s.id())))
+                .as("the newest that fit beside alice's 500 bytes")
+                .containsExactlyElementsOf(anonymous.subList(19, 20));
+        // Alone beside an owned session, an anonymous one keeps its latest turn, not its older ones.
+        Session last = anonymous.get(19);
+        small.append(last.id(), List.of(message("user", "y".repeat(300))));
+        small.append(last.id(), List.of(message("user", "z".repeat(300))));
+        assertThat(small.messages(last.id(), 0, 10).orElseThrow().messages())
+                .extracting(StoredMessage::content)
+                .containsExactly("z".repeat(300));
+        assertThat(small.size(alices.id())).contains(500L);
+    }
+
+    @Test
+    void anOwnedTurnOverTheByteBoundEvictsAnonymousSessionsFirst() {
+        SessionStore small = InMemorySessionStore.builder()
+                .limits(new InMemorySessionStore.Limits(100, 100, Duration.ofHours(1), 1_000))
+                .build();
+        Session bobs = small.create("key:bob");
+        small.append(bobs.id(), List.of(message("user", "b".repeat(300))));
+        Session anonymous = small.create();
+        small.append(anonymous.id(), List.of(message("user", "x".repeat(300))));
+        Session alices = small.create("user:alice");
+        small.append(alices.id(), List.of(message("user", "a".repeat(300))));
+
+        small.append(alices.id(), List.of(message("user", "a".repeat(300))));
+
+        assertThat(small.exists(anonymous.id())).isFalse();
+        assertThat(small.exists(bobs.id())).isTrue();
+        assertThat(small.size(alices.id())).contains(600L);
+
+        small.append(alices.id(), List.of(message("user", "a".repeat(300))));
+
+        assertThat(small.exists(bobs.id()))
+                .as("then the least recently used owned one")
+                .isFalse();
+        assertThat(small.size(alices.id())).contains(900L);
+    }
+
+    @Test
     void anIdleSessionExpires() {
         ManualClock clock = new ManualClock();
         SessionStore expiring = InMemorySessionStore.builder()
@@ -108,6 +162,8 @@ class InMemorySessionStoreTest extends SessionStoreContract {
         assertThatThrownBy(() -> new InMemorySessionStore.Limits(0, 1, Duration.ofHours(1)))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new InMemorySessionStore.Limits(1, 1, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new InMemorySessionStore.Limits(1, 1, Duration.ofHours(1), 0))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> store.messages(store.create().id(), 0, 0))
                 .isInstanceOf(IllegalArgumentException.class);
