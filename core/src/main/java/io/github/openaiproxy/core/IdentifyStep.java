@@ -30,7 +30,7 @@ final class IdentifyStep implements RequestStep {
             return next.proceed(ctx); // a sub-request: its client request's identity
         }
         ctx.clientAddress = resolver.clientOf(ctx.request);
-        CompletableFuture<Resolution> r = resolver.resolve(ctx.request);
+        CompletableFuture<Resolution> r = PerClientChecks.run(ctx.clientAddress, () -> resolver.resolve(ctx.request));
         if (r.isDone() && !r.isCompletedExceptionally()) {
             return decide(ctx, next, r.join());
         }
@@ -51,6 +51,9 @@ final class IdentifyStep implements RequestStep {
 
     private static CompletableFuture<ProxyResponse> unavailable(RequestContext ctx, Throwable error) {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof PerClientChecks.ClientBusyException) {
+            return ctx.respond(ProxyError.tooManyConcurrentCalls());
+        }
         if (cause instanceof RejectedExecutionException) {
             return ctx.respond(ProxyError.overloaded());
         }

@@ -145,11 +145,15 @@ public final class ProxyEngine implements AutoCloseable {
                 ? boundedThreads("openai-proxy-access-", 4, 1000)
                 : null;
         Executor direct = Runnable::run;
+        // One client's checks take at most its share of the access threads' queue (see PerClientChecks).
+        Executor checks = accessThreads == null
+                ? direct
+                : new PerClientChecks(accessThreads, config.maxConcurrentUpstreamCallsPerClient());
         IdentityResolver identities = new IdentityResolver(
                 config.access(),
                 storedKeys,
-                blockingKeys ? accessThreads : direct,
-                accessThreads != null ? accessThreads : direct,
+                blockingKeys ? checks : direct,
+                checks,
                 b.clock,
                 b.identitySources,
                 config.cors().allowCredentials());

@@ -416,6 +416,55 @@ class ProxyEngineIdentityTest {
         assertThat(status(ProxyKeys.generate().secret())).isEqualTo(503);
     }
 
+    @Test
+    void oneClientFloodingRandomKeysCannotTakeEveryonesCredentialChecks() throws Exception {
+        // Each random key is a store lookup on the engine's four access threads (their queue holds 1,000): a client
+        // that sends them faster than the store answers took every place, and every other caller whose key was not
+        // cached got 503 until it stopped. One client now has as many checks waiting as its cap of upstream calls.
+        ProxyKeys.NewKey good = ProxyKeys.generate();
+        java.util.concurrent.CountDownLatch storeAnswers = new java.util.concurrent.CountDownLatch(1);
+        CountingStore slow = new CountingStore(InMemoryProxyKeyStore.of(key("good", good, Policy.KEYS, null))) {
+            @Override
+            public Optional<ProxyKey> findByHash(String hash) {
+                try {
+                    storeAnswers.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return super.findByHash(hash);
+            }
+        };
+        start(AccessConfig.DEFAULTS, slow);
+
+        List<java.util.concurrent.CompletableFuture<io.github.openaiproxy.core.http.ProxyResponse>> flood =
+                new java.util.ArrayList<>();
+        for (int i = 0; i < 1_100; i++) {
+            flood.add(engine.handle(chat("/v1/chat/completions")
+                    .header("Authorization", "Bearer " + ProxyKeys.generate().secret())
+                    .remoteAddress("203.0.113.66")
+                    .build()));
+        }
+        java.util.concurrent.CompletableFuture<io.github.openaiproxy.core.http.ProxyResponse> other =
+                engine.handle(chat("/v1/chat/completions")
+                        .header("Authorization", "Bearer " + good.secret())
+                        .remoteAddress("198.51.100.7")
+                        .build());
+        storeAnswers.countDown();
+
+        assertThat(Answer.of(other.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                        .status())
+                .isEqualTo(200);
+        List<Integer> statuses = new java.util.ArrayList<>();
+        for (var f : flood) {
+            statuses.add(
+                    Answer.of(f.get(10, java.util.concurrent.TimeUnit.SECONDS)).status());
+        }
+        int cap = ProxyConfig.DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
+        assertThat(statuses.stream().filter(s -> s == 401).count()).isEqualTo(cap);
+        assertThat(statuses.stream().filter(s -> s == 429).count()).isEqualTo(1_100 - cap);
+        assertThat(slow.lookups.get()).isEqualTo(cap + 1);
+    }
+
     private int status(String token) {
         return send(engine, chat("/v1/chat/completions").header("Authorization", "Bearer " + token))
                 .status();

@@ -994,8 +994,9 @@ public class OpenAiProxyProperties {
         private int maxConcurrentUpstreamCalls = 1000;
 
         /**
-         * The most upstream calls in flight at once per client address (the connection's peer, not a
-         * forwarding header); over it a request gets 429 with Retry-After. 0: no cap.
+         * The most upstream calls in flight at once per client address (the connection's peer, or the client a
+         * proxy of access.trusted-proxies names); over it a request gets 429 with Retry-After. It also caps the
+         * client's credential checks (stored keys, JWTs) waiting for the access threads. 0: no cap.
          */
         private int maxConcurrentUpstreamCallsPerClient = 64;
 
