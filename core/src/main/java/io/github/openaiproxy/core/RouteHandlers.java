@@ -262,7 +262,7 @@ final class RouteHandlers {
             }
             Normalized.Accepted chat = ctx.normalized;
             CompletableFuture<ChatSessions.Begun> begun =
-                    ctx.inFlight.track(sessions.begin(use, ctx.identity, chat.body()));
+                    ctx.inFlight.track(sessions.begin(use, ctx.identity, chat.body(), limit));
             return begun.thenCompose(b -> {
                 if (b instanceof ChatSessions.Begun.Failed failed) {
                     return ctx.respond(failed.error());

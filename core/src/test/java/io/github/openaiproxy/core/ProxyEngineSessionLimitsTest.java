@@ -327,6 +327,50 @@ class ProxyEngineSessionLimitsTest {
     }
 
     @Test
+    void aHistoryLargerThanMaxBodySizeIsRefusedWithoutBuildingTheBody() {
+        // A session may hold more than one body (max-session-size 16 MB, max-body-size 10 MB): each tiny request
+        // asking for its history was refused only once the whole history had been copied into a body and written
+        // out (30 MB and 60 ms of CPU per 108-byte request at 15 MB), with no upstream call and nothing counted.
+        upstream.server()
+                .stubFor(WireMock.post("/v1/chat/completions")
+                        .willReturn(WireMock.okJson(EngineFixture.CHAT_COMPLETION)));
+        engine(config(upstream.baseUrl()).maxBodySize(1_000_000));
+        String id = newSession();
+        for (int i = 0; i < 8; i++) {
+            assertThat(send(engine, EngineFixture.post("/", chat(id, "x".repeat(900_000), false)))
+                            .status())
+                    .isEqualTo(200);
+        }
+        int before = upstreamCalls();
+        String tiny = chat(id, "and now?", true);
+        send(engine, EngineFixture.post("/", tiny)); // warm
+
+        long allocated = allocatedBytes();
+        for (int i = 0; i < 10; i++) {
+            assertThat(send(engine, EngineFixture.post("/", tiny))
+                            .proxyError(413)
+                            .get("message")
+                            .asText())
+                    .contains("1000000 bytes");
+        }
+        long perRequest = (allocatedBytes() - allocated) / 10;
+
+        assertThat(perRequest).as("bytes allocated per refused request").isLessThan(1_000_000);
+        assertThat(upstreamCalls()).isEqualTo(before);
+    }
+
+    /** The bytes every thread of this JVM has allocated so far. */
+    private static long allocatedBytes() {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (long allocated : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
+            sum += Math.max(0, allocated);
+        }
+        return sum;
+    }
+
+    @Test
     void anAnonymousCallerFillingSessionsWithLargeTurnsCannotGrowTheMemoryStorePastItsBytes() {
         // Each turn is two 200 KB messages, well within max-message-size (1 MB) and max-session-size (16 MB): without
         // a bound on the bytes of the whole store, 10,000 such sessions may hold 160 GB, and about a hundred cheap

@@ -194,6 +194,17 @@ public final class ChatSessions {
      * @param normalized the normalized chat body (never changed: with history, a copy is sent; without, itself)
      */
     public CompletableFuture<Begun> begin(Ask.Use use, Identity caller, ObjectNode normalized) {
+        return begin(use, caller, normalized, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #begin(Ask.Use, Identity, ObjectNode)}, refusing with 413 {@code request_too_large} a turn whose
+     * history alone is surely longer than {@code maxBodyBytes} once written, before the body is built: a session
+     * may hold more than one body, and a tiny request asking for its history must not cost a copy of all of it.
+     *
+     * @param maxBodyBytes the most bytes of the body sent upstream ({@code max-body-size})
+     */
+    public CompletableFuture<Begun> begin(Ask.Use use, Identity caller, ObjectNode normalized, long maxBodyBytes) {
         Instant asked = now();
         List<NewMessage> newMessages = isImageBody(normalized)
                 ? List.of(
@@ -233,6 +244,9 @@ public final class ChatSessions {
                 return new Begun.Failed(SessionErrors.full(config.maxSessionSize()));
             }
             List<StoredMessage> history = found.history();
+            if (leastWritten(history) > maxBodyBytes) {
+                return new Begun.Failed(ProxyError.payloadTooLarge(maxBodyBytes));
+            }
             ObjectNode body = normalized;
             if (!history.isEmpty()) {
                 body = normalized.deepCopy();
@@ -242,6 +256,21 @@ public final class ChatSessions {
             }
             return new Begun.Ready(new Turn(use.sessionId(), newMessages), body);
         });
+    }
+
+    /**
+     * Fewer bytes than the messages take in a body, counted without writing them: a character is at least one
+     * byte of UTF-8 and JSON only adds escapes, and a multi-part message is written as its parts' JSON, which
+     * holds its text.
+     */
+    static long leastWritten(List<StoredMessage> history) {
+        long n = 0;
+        for (StoredMessage m : history) {
+            n += m.contentJson() == null
+                    ? m.content().length()
+                    : Math.min(m.content().length(), m.contentJson().length());
+        }
+        return n;
     }
 
     /**
