@@ -6,22 +6,24 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
 
 /**
- * The engine's access threads (stored proxy keys, JWTs) as each client address sees them: at most {@code max} of
- * one client's credential checks wait or run at once, so a client sending random keys or tokens faster than the
- * store or the signature check answers cannot take every place of the shared queue and leave every other caller
- * with 503. The client is the one whose request {@link #run} is identifying: the sources hand their check to the
- * executor within that call. A task handed over outside it (no client known) is not counted.
+ * One of the engine's small bounded pools (the access threads that check stored proxy keys and JWTs, the session
+ * and image store threads) as each client address sees it: at most {@code max} of one client's tasks wait or run at
+ * once, so a client sending random keys, tokens or session ids faster than the store or the signature check answers
+ * cannot take every place of the shared queue and leave every other caller with 503. The client is the one whose
+ * request {@link #run} is handling: the identify step, a custom route (sessions, images) and the session step hand
+ * their calls to the pool within that call. A task handed over outside it (no client known, such as a turn's
+ * recording once the upstream answered) is not counted.
  */
 final class PerClientChecks implements Executor {
     /** The client a request being identified on this thread comes from. */
     private static final ThreadLocal<String> CLIENT = new ThreadLocal<>();
 
-    /** A client's check refused because it has {@code max} waiting or running already: 429, not the queue's 503. */
+    /** A client's task refused because it has {@code max} waiting or running already (a credential check: 429). */
     static final class ClientBusyException extends RejectedExecutionException {
         private static final long serialVersionUID = 1L;
 
         ClientBusyException() {
-            super("too many credential checks from this client", null);
+            super("too many calls waiting from this client", null);
         }
 
         @Override
@@ -32,27 +34,27 @@ final class PerClientChecks implements Executor {
 
     private final Executor threads;
     private final int max;
-    /** Checks waiting or running per client; an entry leaves when it falls to zero. */
+    /** Tasks waiting or running per client; an entry leaves when it falls to zero. */
     private final ConcurrentHashMap<String, Integer> pending = new ConcurrentHashMap<>();
 
     /**
-     * @param threads the access threads
-     * @param max the most checks of one client at once; {@code 0}: no cap
+     * @param threads the pool
+     * @param max the most tasks of one client at once; {@code 0}: no cap
      */
     PerClientChecks(Executor threads, int max) {
         this.threads = threads;
         this.max = max;
     }
 
-    /** Runs {@code identify} (which may hand checks to this executor) as the request of {@code client}. */
-    static <T> T run(String client, Supplier<T> identify) {
+    /** Runs {@code work} (which may hand tasks to these pools) as the request of {@code client}. */
+    static <T> T run(String client, Supplier<T> work) {
         if (client == null) {
-            return identify.get();
+            return work.get();
         }
         String outer = CLIENT.get();
         CLIENT.set(client);
         try {
-            return identify.get();
+            return work.get();
         } finally {
             if (outer == null) {
                 CLIENT.remove();
@@ -63,10 +65,10 @@ final class PerClientChecks implements Executor {
     }
 
     @Override
-    public void execute(Runnable check) {
+    public void execute(Runnable task) {
         String client = CLIENT.get();
         if (client == null || max == 0) {
-            threads.execute(check);
+            threads.execute(task);
             return;
         }
         boolean[] admitted = {false};
@@ -84,7 +86,7 @@ final class PerClientChecks implements Executor {
         try {
             threads.execute(() -> {
                 try {
-                    check.run();
+                    task.run();
                 } finally {
                     release(client);
                 }
@@ -99,7 +101,7 @@ final class PerClientChecks implements Executor {
         pending.computeIfPresent(client, (c, n) -> n <= 1 ? null : n - 1);
     }
 
-    /** Clients with checks waiting or running (tests). */
+    /** Clients with tasks waiting or running (tests). */
     int clients() {
         return pending.size();
     }

@@ -118,6 +118,8 @@ public final class ProxyEngine implements AutoCloseable {
         // A store the engine made (S3's client) is the engine's to close.
         this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? c : null;
         this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
+        // One client's store calls take at most its share of a pool's queue (see PerClientChecks).
+        int perClient = config.maxConcurrentUpstreamCallsPerClient();
         this.images = imageStore == null
                 ? null
                 : new Images(
@@ -126,13 +128,15 @@ public final class ProxyEngine implements AutoCloseable {
                         config.maxBodySize(),
                         config.upstream().baseUrl(),
                         config.path(),
-                        imageThreads,
+                        new PerClientChecks(imageThreads, perClient),
                         b.clock);
         // Deleting a session deletes the stored images its messages refer to.
         ChatSessions sessions = new ChatSessions(
                 sessionStore,
                 config.sessions(),
-                b.sessionExecutor != null ? b.sessionExecutor : sessionThreads,
+                b.sessionExecutor != null
+                        ? b.sessionExecutor
+                        : sessionThreads == null ? null : new PerClientChecks(sessionThreads, perClient),
                 images);
         List<CustomRoute> all = new ArrayList<>(sessions.routes());
         // Keys, policies and the admin API (off by default: then its paths are unknown, 404).

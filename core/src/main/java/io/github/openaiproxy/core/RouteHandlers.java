@@ -261,8 +261,8 @@ final class RouteHandlers {
                 return next.proceed(ctx);
             }
             Normalized.Accepted chat = ctx.normalized;
-            CompletableFuture<ChatSessions.Begun> begun =
-                    ctx.inFlight.track(sessions.begin(use, ctx.identity, chat.body(), limit));
+            CompletableFuture<ChatSessions.Begun> begun = ctx.inFlight.track(PerClientChecks.run(
+                    ctx.callerAddress(), () -> sessions.begin(use, ctx.identity, chat.body(), limit)));
             return begun.thenCompose(b -> {
                 if (b instanceof ChatSessions.Begun.Failed failed) {
                     return ctx.respond(failed.error());
@@ -355,8 +355,9 @@ final class RouteHandlers {
                     return ctx.identity;
                 }
             };
-            CompletableFuture<ProxyResponse> answer =
-                    ctx.inFlight.track(ctx.route.custom().handle(call));
+            // The route's store calls (sessions, images) count against this client's share of their queues.
+            CompletableFuture<ProxyResponse> answer = ctx.inFlight.track(PerClientChecks.run(
+                    ctx.callerAddress(), () -> ctx.route.custom().handle(call)));
             return answer.thenApply(r -> {
                 HeaderMap h = ctx.responses().baseHeaders().addAll(r.headers());
                 return new ProxyResponse(r.status(), h.build(), r.body(), r.streaming());

@@ -274,6 +274,53 @@ class ProxyEngineSessionLimitsTest {
      * queue (size 1), and the next ones are refused at once with 503 and Retry-After.
      */
     @Test
+    void oneClientFloodingTheStoreWithReadsCannotTakeEveryonesPlaceInItsQueue() throws Exception {
+        // Every read of a session id (an unknown one too) is a database call on the engine's four session threads,
+        // whose queue holds sessions.queue-size (1,000): one client sending them faster than the database answers
+        // took every place, and every other caller's sessions were 503 until it stopped.
+        org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:flood-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        AtomicBoolean hang = new AtomicBoolean();
+        CountDownLatch release = new CountDownLatch(1);
+        DataSource slow = (DataSource) Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("getConnection") && hang.get()) {
+                        release.await(30, TimeUnit.SECONDS);
+                    }
+                    try {
+                        return method.invoke(h2, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (SessionStore store = SessionStore.jdbc(slow)) {
+            engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                    .sessions(store)
+                    .build();
+            String id = newSession();
+            hang.set(true);
+            List<CompletableFuture<ProxyResponse>> flood = new ArrayList<>();
+            for (int i = 0; i < 1_100; i++) {
+                flood.add(engine.handle(get("/sessions/" + io.github.openaiproxy.core.session.SessionIds.newSessionId())
+                        .remoteAddress("203.0.113.66")
+                        .build()));
+            }
+            CompletableFuture<ProxyResponse> other = engine.handle(
+                    get("/sessions/" + id).remoteAddress("198.51.100.7").build());
+            release.countDown();
+
+            assertThat(Answer.of(other.get(30, TimeUnit.SECONDS)).status()).isEqualTo(200);
+            List<Integer> statuses = new ArrayList<>();
+            for (CompletableFuture<ProxyResponse> f : flood) {
+                statuses.add(Answer.of(f.get(30, TimeUnit.SECONDS)).status());
+            }
+            int cap = ProxyConfig.DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
+            assertThat(statuses.stream().filter(s -> s == 404).count()).isEqualTo(cap);
+            assertThat(statuses.stream().filter(s -> s == 503).count()).isEqualTo(1_100 - cap);
+        }
+    }
+
+    @Test
     void aFullStoreQueueIs503WithRetryAfter() throws Exception {
         upstreamEchoes();
         org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
