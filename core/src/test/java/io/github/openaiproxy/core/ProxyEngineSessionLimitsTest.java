@@ -321,6 +321,53 @@ class ProxyEngineSessionLimitsTest {
     }
 
     @Test
+    void aTurnOfThousandsOfTinyMessagesIsRefusedBeforeTheUpstreamAndWritesNoRows() throws Exception {
+        // A turn records every message after the last assistant one, each a row: a 9 MB body of 300,000 one-letter
+        // messages wrote 300,001 rows and took 10 s of CPU, where a message's bytes were all the caps counted.
+        upstreamEchoes();
+        org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:turn-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        try (SessionStore store = SessionStore.jdbc(h2)) {
+            engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                    .sessions(store)
+                    .build();
+            String id = newSession();
+            int calls = upstreamCalls();
+
+            JsonNode error =
+                    send(engine, EngineFixture.post("/", turn(id, 5_000))).proxyError(413);
+
+            assertThat(error.get("error").asText()).isEqualTo("Payload Too Large");
+            assertThat(error.get("message").asText()).contains(Integer.toString(ChatSessions.MAX_TURN_MESSAGES));
+            assertThat(upstreamCalls()).isEqualTo(calls);
+            assertThat(rows(h2)).isZero();
+
+            // As many as a turn may record are recorded, and answered.
+            assertThat(send(engine, EngineFixture.post("/", turn(id, ChatSessions.MAX_TURN_MESSAGES)))
+                            .status())
+                    .isEqualTo(200);
+            assertThat(rows(h2)).isEqualTo(ChatSessions.MAX_TURN_MESSAGES + 1);
+        }
+    }
+
+    private static String turn(String sessionId, int messages) {
+        StringBuilder b = new StringBuilder("{\"sessionId\":\"" + sessionId + "\",\"messages\":[");
+        for (int i = 0; i < messages; i++) {
+            b.append(i > 0 ? "," : "").append("{\"role\":\"user\",\"content\":\"a\"}");
+        }
+        return b.append("]}").toString();
+    }
+
+    private static int rows(DataSource db) throws java.sql.SQLException {
+        try (java.sql.Connection c = db.getConnection();
+                java.sql.ResultSet rs =
+                        c.createStatement().executeQuery("SELECT COUNT(*) FROM openai_proxy_messages")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    @Test
     void aFullStoreQueueIs503WithRetryAfter() throws Exception {
         upstreamEchoes();
         org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();

@@ -54,6 +54,14 @@ import java.util.function.Supplier;
 public final class ChatSessions {
     /** The body field that names the session. */
     public static final String SESSION_ID = "sessionId";
+    /**
+     * The most messages one turn records (the request's after its last assistant message, each a row of a JDBC
+     * store): a turn of more is refused with 413 {@code session_turn_too_large} before any upstream call. The byte
+     * caps alone let a 9 MB body of one-letter messages write 300,000 rows. The in-memory store keeps no more per
+     * session by default.
+     */
+    public static final int MAX_TURN_MESSAGES = 1_000;
+
     /** The body field that asks for (or refuses) the stored history as context. */
     public static final String INCLUDE_HISTORY = "includeHistory";
     /** Response header with the id of the recorded assistant message. */
@@ -205,6 +213,9 @@ public final class ChatSessions {
      * @param maxBodyBytes the most bytes of the body sent upstream ({@code max-body-size})
      */
     public CompletableFuture<Begun> begin(Ask.Use use, Identity caller, ObjectNode normalized, long maxBodyBytes) {
+        if (!isImageBody(normalized) && turnLength(normalized.path("messages")) > MAX_TURN_MESSAGES) {
+            return CompletableFuture.completedFuture(new Begun.Failed(SessionErrors.turnTooLarge(MAX_TURN_MESSAGES)));
+        }
         Instant asked = now();
         List<NewMessage> newMessages = isImageBody(normalized)
                 ? List.of(
@@ -497,6 +508,15 @@ public final class ChatSessions {
 
     Instant now() {
         return clock.instant().truncatedTo(ChronoUnit.MILLIS);
+    }
+
+    /** How many messages a turn records: the request's after its last assistant message. */
+    static int turnLength(JsonNode messages) {
+        int n = 0;
+        for (JsonNode m : messages) {
+            n = "assistant".equals(m.path("role").asText()) ? 0 : n + 1;
+        }
+        return n;
     }
 
     /** The request's messages after its last assistant message. */

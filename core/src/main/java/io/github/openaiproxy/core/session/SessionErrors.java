@@ -51,6 +51,20 @@ final class SessionErrors {
                 Map.of());
     }
 
+    /** 413 for a turn that would record more than {@code limit} messages, before any upstream call. */
+    static ProxyError turnTooLarge(int limit) {
+        return new ProxyError(
+                413,
+                "Payload Too Large",
+                "A turn records at most " + limit
+                        + " messages in a session (those after the last assistant message): send fewer",
+                "invalid_request_error",
+                "session_turn_too_large",
+                "messages",
+                null,
+                Map.of());
+    }
+
     /**
      * 413 for a turn in a session that holds {@code sessions.max-session-size} bytes: it takes no new
      * messages (nothing of it is dropped), before any upstream call.
