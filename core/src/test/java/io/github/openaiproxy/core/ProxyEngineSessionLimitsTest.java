@@ -299,6 +299,8 @@ class ProxyEngineSessionLimitsTest {
                     .build();
             String id = newSession();
             hang.set(true);
+            Warnings logged = new Warnings();
+            java.util.logging.Logger.getLogger("io.github.openaiproxy").addHandler(logged);
             List<CompletableFuture<ProxyResponse>> flood = new ArrayList<>();
             for (int i = 0; i < 1_100; i++) {
                 flood.add(engine.handle(get("/sessions/" + io.github.openaiproxy.core.session.SessionIds.newSessionId())
@@ -308,6 +310,7 @@ class ProxyEngineSessionLimitsTest {
             CompletableFuture<ProxyResponse> other = engine.handle(
                     get("/sessions/" + id).remoteAddress("198.51.100.7").build());
             release.countDown();
+            java.util.logging.Logger.getLogger("io.github.openaiproxy").removeHandler(logged);
 
             assertThat(Answer.of(other.get(30, TimeUnit.SECONDS)).status()).isEqualTo(200);
             List<Integer> statuses = new ArrayList<>();
@@ -317,7 +320,27 @@ class ProxyEngineSessionLimitsTest {
             int cap = ProxyConfig.DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT;
             assertThat(statuses.stream().filter(s -> s == 404).count()).isEqualTo(cap);
             assertThat(statuses.stream().filter(s -> s == 503).count()).isEqualTo(1_100 - cap);
+            // One warning for the refusals, not one per refused request: a flood must not fill the log's disk.
+            assertThat(logged.count.get()).isLessThanOrEqualTo(1);
         }
+    }
+
+    /** Counts the proxy's warnings. */
+    private static final class Warnings extends java.util.logging.Handler {
+        final java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public void publish(java.util.logging.LogRecord r) {
+            if (r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+                count.incrementAndGet();
+            }
+        }
+
+        @Override
+        public void flush() {}
+
+        @Override
+        public void close() {}
     }
 
     @Test

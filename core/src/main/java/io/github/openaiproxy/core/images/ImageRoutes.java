@@ -194,10 +194,21 @@ final class ImageRoutes {
         return new ProxyResponse(status, HttpHeaders.of(h, (n, v) -> true), body != null ? body : empty.body(), false);
     }
 
+    /** Refused store calls are warned of once a minute at most: a flood of them must not flood the log. */
+    private static final io.github.openaiproxy.core.internal.Occasional QUEUE_FULL =
+            new io.github.openaiproxy.core.internal.Occasional(java.util.concurrent.TimeUnit.MINUTES.toNanos(1));
+
     private static ProxyResponse failure(Throwable error) {
         Throwable cause = Failures.unwrap(error);
         if (cause instanceof RejectedExecutionException) {
-            LOG.log(System.Logger.Level.WARNING, "image store queue full: call refused");
+            long skipped = QUEUE_FULL.due();
+            if (skipped >= 0) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "image store queue full (or one client''s share of it): call refused; {0} more since the last"
+                                + " warning",
+                        skipped);
+            }
             return error(new ProxyError(
                     503,
                     "Service Unavailable",

@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.internal.Occasional;
 import io.github.openaiproxy.core.route.CustomRoute;
 import java.io.IOException;
 import java.time.Clock;
@@ -303,11 +304,21 @@ public final class ChatSessions {
     /** What {@link #begin} found: the history to send (null for an unknown session) and the session's bytes. */
     private record Lookup(List<StoredMessage> history, long size) {}
 
+    /** Refused store calls are warned of once a minute at most: a flood of them must not flood the log. */
+    private static final Occasional QUEUE_FULL = new Occasional(java.util.concurrent.TimeUnit.MINUTES.toNanos(1));
+
     /** The answer to a store call that failed: busy when its queue is full, else unavailable (logged). */
     static ProxyError storeFailure(Throwable error) {
         Throwable cause = Failures.unwrap(error);
         if (cause instanceof java.util.concurrent.RejectedExecutionException) {
-            LOG.log(System.Logger.Level.WARNING, "session store queue full: call refused");
+            long skipped = QUEUE_FULL.due();
+            if (skipped >= 0) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "session store queue full (or one client''s share of it): call refused; {0} more since the"
+                                + " last warning",
+                        skipped);
+            }
             return SessionErrors.busy();
         }
         LOG.log(System.Logger.Level.ERROR, "session store failed", error);
