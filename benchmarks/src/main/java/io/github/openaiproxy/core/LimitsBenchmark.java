@@ -230,7 +230,7 @@ public class LimitsBenchmark {
             hikari.setMaximumPoolSize(6);
             pool = new HikariDataSource(hikari);
             store = JdbcLimitStore.builder(pool)
-                    .prefix("bench_")
+                    .tablePrefix("bench_")
                     .cleanupEvery(Duration.ofMinutes(1))
                     .build();
             engine = ProxyEngine.builder(limited())

@@ -147,7 +147,7 @@ class SharedLimitsHttpTest {
             hikari.setMaximumPoolSize(8);
             com.zaxxer.hikari.HikariDataSource pool = new com.zaxxer.hikari.HikariDataSource(hikari);
             closing.add(pool::close);
-            store = JdbcLimitStore.builder(pool).prefix(pgPrefix).build();
+            store = JdbcLimitStore.builder(pool).tablePrefix(pgPrefix).build();
         }
         closing.add(store::close);
         return store;

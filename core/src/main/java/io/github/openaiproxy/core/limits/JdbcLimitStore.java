@@ -112,7 +112,7 @@ public final class JdbcLimitStore implements LimitStore {
         }
 
         /** Table names begin with this (lower case letters, digits and {@code _}); default {@code openai_proxy_}. */
-        public Builder prefix(String prefix) {
+        public Builder tablePrefix(String prefix) {
             TablePrefix.check(prefix);
             this.prefix = prefix;
             return this;

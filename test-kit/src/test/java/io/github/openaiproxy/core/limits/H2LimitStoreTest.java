@@ -106,7 +106,7 @@ class H2LimitStoreTest extends LimitStoreContract {
 
     @Test
     void aTablePrefixIsChecked() {
-        assertThatThrownBy(() -> JdbcLimitStore.builder(dataSource(URL)).prefix("x; DROP TABLE y"))
+        assertThatThrownBy(() -> JdbcLimitStore.builder(dataSource(URL)).tablePrefix("x; DROP TABLE y"))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 

@@ -32,8 +32,8 @@ class PostgresLimitStoreTest extends LimitStoreContract {
         TestPostgres.requireOrSkip();
         // Each instance on a pool of its own, as two applications would be.
         pools = List.of(TestPostgres.pool(), TestPostgres.pool());
-        store = JdbcLimitStore.builder(pools.get(0)).prefix(PREFIX).build();
-        other = JdbcLimitStore.builder(pools.get(1)).prefix(PREFIX).build();
+        store = JdbcLimitStore.builder(pools.get(0)).tablePrefix(PREFIX).build();
+        other = JdbcLimitStore.builder(pools.get(1)).tablePrefix(PREFIX).build();
     }
 
     @AfterAll
@@ -86,7 +86,7 @@ class PostgresLimitStoreTest extends LimitStoreContract {
                 started.add(pool.submit(() -> {
                     go.await();
                     return JdbcLimitStore.builder(TestPostgres.dataSource())
-                            .prefix(prefix)
+                            .tablePrefix(prefix)
                             .build();
                 }));
             }
@@ -120,7 +120,7 @@ class PostgresLimitStoreTest extends LimitStoreContract {
             ds.setConnectTimeout(1);
             ds.setSocketTimeout(2);
             try (JdbcLimitStore down = JdbcLimitStore.builder(ds)
-                    .prefix(PREFIX)
+                    .tablePrefix(PREFIX)
                     .timeout(Duration.ofSeconds(2))
                     .build()) {
                 String s = newSubject();
