@@ -195,6 +195,80 @@ final class LimitStep implements RequestStep {
         }
     }
 
+    /**
+     * The step of the module routes that {@linkplain io.github.openaiproxy.core.route.CustomRoute#countsAsRequest()
+     * count as a request} (session creation): one request on the policy's request-rate counters, nothing else.
+     */
+    RequestStep countedRoutes() {
+        return countedRoutes;
+    }
+
+    private final CountedRoutes countedRoutes = new CountedRoutes();
+
+    /** The counted routes' step, named for the pipeline's listing. */
+    private final class CountedRoutes implements RequestStep {
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            return countRequest(ctx, next);
+        }
+    }
+
+    /**
+     * Reserves one request on each request-rate counter of the caller (and of its key's owner), and no tokens, money
+     * or lease: such a route calls no upstream. The request is not given back, however the route answers (its work
+     * is done by then), and it leaves no ledger record. Over the limit: the 429 of the other routes, with its
+     * headers; an admitted answer carries the {@code x-ratelimit-*} headers too.
+     */
+    private CompletableFuture<ProxyResponse> countRequest(RequestContext ctx, Chain next) {
+        Policy policy = ctx.policy;
+        if (policy == null
+                || ctx.route == null
+                || ctx.route.custom() == null
+                || !ctx.route.custom().countsAsRequest()) {
+            return next.proceed(ctx);
+        }
+        List<Spec> specs = counters(policy.quotas()).stream()
+                .filter(s -> s.kind() == Kind.REQUESTS)
+                .toList();
+        if (specs.isEmpty()) {
+            return next.proceed(ctx);
+        }
+        Identity identity = ctx.identity != null ? ctx.identity : Identity.anonymous(null, policy.name());
+        long[] ones = new long[specs.size()];
+        java.util.Arrays.fill(ones, 1);
+        HeldReservation held = new HeldReservation(
+                this, ctx, policy, identity, specs, ones, null, null, null, false, clock.millis(), Estimate.NONE);
+        return reserve(held)
+                .handle((refusal, error) -> {
+                    if (error != null) {
+                        return countedDown(ctx, next, held, error);
+                    }
+                    if (refusal != null) {
+                        return ctx.refuse(refusal, refusal.code(), policy.name());
+                    }
+                    backlog.drain();
+                    Map<String, String> rate = RateLimitHeaders.of(specs, held.own, held.owner, clock.millis());
+                    return next.proceed(ctx).thenApply(r -> rate.isEmpty() ? r : RateLimitHeaders.replace(r, rate));
+                })
+                .thenCompose(Function.identity());
+    }
+
+    /** The store did not answer for a counted route: refused or allowed as rate limits are, counted later. */
+    private CompletableFuture<ProxyResponse> countedDown(
+            RequestContext ctx, Chain next, HeldReservation held, Throwable error) {
+        noteStoreFailure(error);
+        if (config.rateLimitsWhenDown() == LimitsConfig.WhenDown.REFUSE) {
+            return ctx.respond(LimitRefusals.limitsUnavailable());
+        }
+        for (Spec s : held.specs) {
+            backlog.charge(held.subject, new io.github.openaiproxy.core.limits.Charge(s.counter(), 1));
+            if (held.ownerSubject != null) {
+                backlog.charge(held.ownerSubject, new io.github.openaiproxy.core.limits.Charge(s.counter(), 1));
+            }
+        }
+        return next.proceed(ctx);
+    }
+
     // ---- before the call -------------------------------------------------------------------------------
 
     private CompletableFuture<ProxyResponse> admit(
@@ -488,15 +562,7 @@ final class LimitStep implements RequestStep {
     /** The store did not answer: refuse (503) or allow and count later, per kind of limit. */
     private CompletableFuture<ProxyResponse> down(
             RequestContext ctx, Chain next, HeldReservation held, Throwable error) {
-        long n = storeFailures.incrementAndGet();
-        if (n == 1 || n % 1000 == 0) {
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "limit store ({0}) failed ({1} times so far): {2}",
-                    store.kind(),
-                    n,
-                    Failures.unwrap(error).toString());
-        }
+        noteStoreFailure(error);
         boolean budgets = false;
         boolean rates = false;
         for (Spec s : held.specs) {
@@ -511,6 +577,19 @@ final class LimitStep implements RequestStep {
         held.owner = null;
         held.counted = false; // counted once the store answers again (settled on the real usage)
         return proceed(ctx, next, held);
+    }
+
+    /** Logs the store's failures: the first, then one in a thousand. */
+    private void noteStoreFailure(Throwable error) {
+        long n = storeFailures.incrementAndGet();
+        if (n == 1 || n % 1000 == 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "limit store ({0}) failed ({1} times so far): {2}",
+                    store.kind(),
+                    n,
+                    Failures.unwrap(error).toString());
+        }
     }
 
     /** Runs the rest of the chain, then settles (or refunds) when the answer ends. */

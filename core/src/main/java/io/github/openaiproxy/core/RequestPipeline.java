@@ -58,7 +58,10 @@ import java.util.concurrent.CompletableFuture;
  *    9. ResolveKey · host steps at BEFORE_UPSTREAM · StoreImages (images.store) · SendUpstream
  *  custom (module routes such as /graphql, the session routes):
  *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)
- *    7. ReadBody · Authorize (route) · Custom  the module answers; its sub-requests run this pipeline under
+ *    7. ReadBody · Authorize (route) · CountedRoutes · Custom
+ *                                              CountedRoutes: a route that counts as a request (POST /sessions)
+ *                                              takes one on the request-rate counters (429), nothing else;
+ *                                              the module answers; its sub-requests run this pipeline under
  *                                              the client request's identity (Identify passes them on), so
  *                                              their upstream calls are limited and recorded (10b)
  *  self-authenticating custom (the admin API, see CustomRoute#authenticatesItself):
@@ -156,7 +159,16 @@ final class RequestPipeline {
                         optional(p.storeImages()),
                         p.send()));
         byKind.put(
-                RouteKindChain.CUSTOM, chain(around, routeChecks, p.identify(), readWhole, p.authorize(), p.custom()));
+                RouteKindChain.CUSTOM,
+                chain(
+                        around,
+                        routeChecks,
+                        p.identify(),
+                        readWhole,
+                        p.authorize(),
+                        // Routes that make something lasting (a session) count as a request: nothing else bounds them.
+                        p.limits().countedRoutes(),
+                        p.custom()));
         // The admin API checks its own credentials (admin tokens are not proxy keys).
         // Its refusal comes before the body is read: an unknown caller cannot have a body buffered for a 401.
         byKind.put(

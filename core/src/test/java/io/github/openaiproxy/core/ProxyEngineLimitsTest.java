@@ -190,7 +190,8 @@ class ProxyEngineLimitsTest {
 
     @Test
     void aSessionChatCountsAndAnUnknownSessionIsRefunded() {
-        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "1"));
+        // Two: the session's creation takes one (it writes a session), its first turn the other.
+        ProxyEngine engine = engine(Map.of("policies.anonymous.requests-per-minute", "2"));
         String unknown = "{\"sessionId\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
 
         // Refused by the session step after the reservation: refunded each time.

@@ -110,6 +110,7 @@ class RequestPipelineTest {
                         "ContentLength",
                         "ReadBody",
                         "AuthorizeStep",
+                        "CountedRoutes",
                         "Custom");
         assertThat(names(engine.steps("/nowhere"))).containsExactly("AllowedHost", "Cors", "NotFound");
     }

@@ -50,6 +50,29 @@ class GraphQlLimitsTest {
     }
 
     @Test
+    void createSessionCountsAgainstRequestsPerMinute() throws Exception {
+        // It calls no upstream, but makes a session that a database store keeps: one request each, as on REST.
+        try (GraphQlServer server =
+                GraphQlServer.start(ProxySettings.from(Map.of("policies.anonymous.requests-per-minute", "3"))
+                        .applyTo(GraphQlServer.config(upstream.baseUrl()))
+                        .build())) {
+            for (int i = 0; i < 3; i++) {
+                JsonNode ok = GraphQlErrorsTest.json(server.post(GraphQlHttpTest.CREATE));
+                assertThat(ok.at("/data/createSession/success").asBoolean())
+                        .as(ok.toString())
+                        .isTrue();
+            }
+            JsonNode refused = GraphQlErrorsTest.json(server.post(GraphQlHttpTest.CREATE));
+            assertThat(refused.at("/data/createSession/success").asBoolean())
+                    .as(refused.toString())
+                    .isFalse();
+            assertThat(refused.at("/errors/0/extensions/code").asText()).isEqualTo("RATE_LIMITED");
+            assertThat(refused.at("/errors/0/extensions/retryAfter").asInt()).isBetween(1, 60);
+        }
+        assertThat(upstream.server().getAllServeEvents()).isEmpty();
+    }
+
+    @Test
     void getAiResponseIsRecordedWithTheUpstreamsUsageAndItsReservationSettled() throws Exception {
         upstream.server()
                 .stubFor(WireMock.post("/v1/chat/completions")

@@ -48,6 +48,18 @@ public interface CustomRoute {
     }
 
     /**
+     * Whether each call of this route counts as one request against the caller's policy's request-rate rules
+     * ({@code requests-per-minute}, {@code -hour}, {@code -day}), though it calls no upstream: a route that makes
+     * something lasting (a session, a row in a database) counts, so that no caller makes them without bound. A
+     * call over the limit is refused with the 429 {@code rate_limit_exceeded} of the other routes, before the
+     * route runs. Token and money budgets and the usage ledger are not touched. Ignored for a route that
+     * {@linkplain #authenticatesItself() checks its callers itself} (it has no policy).
+     */
+    default boolean countsAsRequest() {
+        return false;
+    }
+
+    /**
      * For a route that {@linkplain #authenticatesItself() checks its callers itself}: the error that refuses this
      * request, decided from its method, path and headers before its body is read, so that a caller the route does
      * not know cannot make the proxy read and hold a body only to be refused. Empty: the body is read and the call

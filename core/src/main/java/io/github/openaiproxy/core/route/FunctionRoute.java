@@ -16,6 +16,7 @@ import java.util.function.Function;
  * @param methods the methods the route accepts
  * @param errorStyle the shape of the errors the engine answers for it
  * @param authenticatesItself whether the route checks its callers itself
+ * @param countsAsRequest whether each call counts against the caller's request-rate rules
  * @param handler answers a call
  */
 @Internal
@@ -24,6 +25,7 @@ public record FunctionRoute(
         Set<String> methods,
         ErrorStyle errorStyle,
         boolean authenticatesItself,
+        boolean countsAsRequest,
         Function<RouteCall, CompletableFuture<ProxyResponse>> handler)
         implements CustomRoute {
     public FunctionRoute {
@@ -33,10 +35,20 @@ public record FunctionRoute(
         Objects.requireNonNull(handler, "handler");
     }
 
+    /** A route that does not count as a request (see {@link CustomRoute#countsAsRequest}). */
+    public FunctionRoute(
+            String path,
+            Set<String> methods,
+            ErrorStyle errorStyle,
+            boolean authenticatesItself,
+            Function<RouteCall, CompletableFuture<ProxyResponse>> handler) {
+        this(path, methods, errorStyle, authenticatesItself, false, handler);
+    }
+
     /** A route with the defaults of {@link CustomRoute}: simple errors, callers checked by the engine. */
     public FunctionRoute(
             String path, Set<String> methods, Function<RouteCall, CompletableFuture<ProxyResponse>> handler) {
-        this(path, methods, ErrorStyle.SIMPLE, false, handler);
+        this(path, methods, ErrorStyle.SIMPLE, false, false, handler);
     }
 
     @Override

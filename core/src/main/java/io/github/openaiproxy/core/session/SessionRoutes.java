@@ -46,8 +46,15 @@ final class SessionRoutes {
 
     static List<CustomRoute> all(ChatSessions sessions) {
         return List.of(
+                // A creation counts against the caller's request rate: it writes a row (in a JDBC store) and calls
+                // no upstream, so nothing else would bound it. Reads and deletes do not count (see the README).
                 new FunctionRoute(
-                        "/sessions", Set.of("POST"), call -> create(sessions, ChatSessions.ownerId(call.identity()))),
+                        "/sessions",
+                        Set.of("POST"),
+                        ErrorStyle.SIMPLE,
+                        false,
+                        true,
+                        call -> create(sessions, ChatSessions.ownerId(call.identity()))),
                 new FunctionRoute("/sessions/{id}", Set.of("GET", "DELETE"), call -> {
                     String id = segment(call, 2);
                     String caller = ChatSessions.ownerId(call.identity());
