@@ -244,7 +244,12 @@ final class UpstreamAttempts {
                                     cause instanceof UpstreamFailure f && f.kind() == UpstreamFailure.Kind.TIMEOUT;
                             note(step, timeout ? "timeout" : "error");
                             if (breaker != null && cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
-                                breaker.failure();
+                                if (timeout) {
+                                    // The client chose how long it takes: its timeouts alone open nothing.
+                                    breaker.timeout(caller());
+                                } else {
+                                    breaker.failure();
+                                }
                             }
                             if (cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
                                 Optional<CompletableFuture<ProxyResponse>> again = moveOn(null, true);
@@ -475,6 +480,12 @@ final class UpstreamAttempts {
                 out = timing == null ? out : out.withHeader(SERVER_TIMING_HEADER, timing);
                 return tried.isEmpty() ? out : out.withHeader(ATTEMPTS_HEADER, tried);
             });
+        }
+
+        /** Who makes this request, for the breaker: the identity's kind and subject (a key, a user, an address). */
+        private String caller() {
+            io.github.openaiproxy.core.access.Identity id = ctx.identity;
+            return id == null ? null : id.kind().name() + ':' + id.subject();
         }
 
         private void note(Step step, String outcome) {

@@ -11,6 +11,12 @@ import java.util.function.LongSupplier;
  * circuit, its failure opens it again. A trial that never reports (its client went away) lets another trial go
  * one interval later.
  *
+ * <p>A timeout is reported with its caller ({@link #timeout}): a client decides how long its request takes (a
+ * huge {@code max_tokens} on a slow model), so one client could otherwise time out {@code breaker-failures}
+ * requests in a row and open the circuit for everyone. A run of failures made only of one caller's timeouts
+ * does not open the circuit; it opens once the run also holds another caller's timeout or any other failure
+ * (which the upstream causes, not the client).
+ *
  * <p>Hand-written rather than resilience4j: core keeps its dependency list short, and this state machine is a
  * few dozen lines. The closed state, every request's path, is one volatile read; the rest takes this object's
  * lock, only while an upstream is failing.
@@ -26,6 +32,14 @@ public final class CircuitBreaker {
 
     /** Failures in a row; written under the lock. */
     private volatile int failures;
+    /**
+     * The caller whose timeouts are all the failures in a row so far, {@link #SEVERAL} once they are not (another
+     * caller's timeout, another failure); under the lock, meaningful while {@code failures > 0}.
+     */
+    private String onlyCaller;
+
+    /** {@link #onlyCaller} once the failures in a row are not one caller's timeouts: compared by identity. */
+    private static final String SEVERAL = new String("several callers");
     /** Whether the circuit is open (or half-open: a trial is out); written under the lock. */
     private volatile boolean open;
     /** The {@code nanoTime} from which the next trial may go; under the lock. */
@@ -80,8 +94,25 @@ public final class CircuitBreaker {
         }
     }
 
-    /** The upstream failed a request: counts towards opening, or opens again after a failed trial. */
+    /**
+     * The upstream failed a request (a connection failure, a status that is retried): counts towards opening, or
+     * opens again after a failed trial.
+     */
     public void failure() {
+        failed(SEVERAL);
+    }
+
+    /**
+     * A request of {@code caller} timed out before the upstream's headers: counts towards opening as {@link
+     * #failure} does, but one caller's timeouts alone never open the circuit (see the class comment).
+     *
+     * @param caller who made the request (an identity's kind and subject); {@code null}: unknown, a failure
+     */
+    public void timeout(String caller) {
+        failed(caller == null ? SEVERAL : caller);
+    }
+
+    private void failed(String caller) {
         if (threshold == 0) {
             return;
         }
@@ -91,7 +122,12 @@ public final class CircuitBreaker {
                 nextTrial = now + openNanos;
                 return;
             }
-            if (++failures >= threshold) {
+            if (failures == 0) {
+                onlyCaller = caller;
+            } else if (onlyCaller != SEVERAL && !onlyCaller.equals(caller)) {
+                onlyCaller = SEVERAL;
+            }
+            if (++failures >= threshold && onlyCaller == SEVERAL) {
                 open = true;
                 nextTrial = now + openNanos;
                 LOG.log(

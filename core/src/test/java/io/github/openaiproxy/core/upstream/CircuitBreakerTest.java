@@ -29,6 +29,36 @@ class CircuitBreakerTest {
     }
 
     @Test
+    void oneCallersTimeoutsAloneNeverOpenIt() {
+        for (int i = 0; i < 10; i++) {
+            breaker.timeout("ANONYMOUS:10.0.0.1");
+        }
+        assertThat(breaker.isOpen()).isFalse();
+        // The run now holds another caller's timeout: more than one client sees the upstream slow.
+        breaker.timeout("ANONYMOUS:10.0.0.2");
+        assertThat(breaker.isOpen()).isTrue();
+    }
+
+    @Test
+    void aFailureTheUpstreamCausedCountsWithOneCallersTimeouts() {
+        breaker.timeout("PROXY_KEY:k1");
+        breaker.timeout("PROXY_KEY:k1");
+        breaker.failure(); // a 503, a refused connection: not the client's doing
+        assertThat(breaker.isOpen()).isTrue();
+    }
+
+    @Test
+    void aSuccessStartsTheRunAgainWithItsOwnCaller() {
+        breaker.timeout("a");
+        breaker.timeout("b");
+        breaker.success();
+        breaker.timeout("a");
+        breaker.timeout("a");
+        breaker.timeout("a");
+        assertThat(breaker.isOpen()).isFalse();
+    }
+
+    @Test
     void halfOpenLetsOneTrialThroughWhoseSuccessCloses() {
         open();
         advance(Duration.ofSeconds(10));
