@@ -419,7 +419,11 @@ public final class ProxyEngine implements AutoCloseable {
         ctx.startedAt = start;
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         run(ctx).whenComplete((response, error) -> {
-            ProxyResponse r = error == null ? response : internalError(ctx, error);
+            // A host step's future of no response is a failure too: otherwise nothing would ever answer.
+            ProxyResponse r = error == null && response != null
+                    ? response
+                    : internalError(
+                            ctx, error != null ? error : new NullPointerException("the pipeline answered no response"));
             if (head) {
                 r = r.withoutBody();
             }

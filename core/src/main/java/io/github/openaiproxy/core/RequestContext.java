@@ -163,7 +163,19 @@ public final class RequestContext implements RequestStep.Chain {
     @Override
     public CompletableFuture<ProxyResponse> proceed(RequestContext context) {
         // Steps hand on the context they were given: this one.
-        return steps[cursor++].handle(this, this);
+        RequestStep step = steps[cursor++];
+        CompletableFuture<ProxyResponse> answer;
+        try {
+            answer = step.handle(this, this);
+        } catch (RuntimeException e) {
+            // As a failed future: the steps before it release what they hold (a permit, a lease) on failure.
+            return CompletableFuture.failedFuture(e);
+        }
+        if (answer == null) {
+            // A host application's step broke its contract: a 500, not a NullPointerException in the container.
+            return CompletableFuture.failedFuture(new NullPointerException(step + " returned no future"));
+        }
+        return answer;
     }
 
     /** Starts the pipeline on {@code chain} (called once, after the route lookup). */

@@ -12,6 +12,11 @@ import java.util.concurrent.CompletableFuture;
  * <p>Steps are built once per engine and shared by all requests: keep per-request state on the context,
  * never in the step. A step runs on whatever thread completed the previous one; it must not block. A host
  * application adds its own steps with {@link ProxyEngine.Builder#step(Position, RequestStep)}.
+ *
+ * <p>A step that throws, returns {@code null}, or whose future fails or completes with {@code null} is a bug the
+ * engine logs; the client gets the proxy's 500 ({@code internal_error}) in the route's error shape. The engine
+ * sets no deadline of its own around a step: a future that never completes holds the request until its client
+ * leaves.
  */
 @FunctionalInterface
 public interface RequestStep {

@@ -1,0 +1,88 @@
+package io.github.openaiproxy.servlet;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertNoStackTrace;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertOpenAiError;
+import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
+
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.RequestStep;
+import io.github.openaiproxy.core.testing.Upstream;
+import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * A host application's step that breaks its contract (returns no future, or a future of no response) gets the
+ * client the proxy's JSON 500, as a step that throws does: not the container's empty error page, nor an
+ * answer that never comes.
+ */
+class HostStepFailuresHttpTest {
+    @RegisterExtension
+    static WireMockExtension upstream = Upstream.extension();
+
+    static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    @BeforeEach
+    void answerEverything() {
+        upstream.stubFor(any(anyUrl())
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"ok\":true}")));
+    }
+
+    @ParameterizedTest
+    @EnumSource(RequestStep.Position.class)
+    void aStepThatReturnsNoFutureIsA500Json(RequestStep.Position position) {
+        assertInternalErrors(position, (context, next) -> null);
+    }
+
+    @ParameterizedTest
+    @EnumSource(RequestStep.Position.class)
+    void aStepWhoseFutureCompletesWithoutAResponseIsA500Json(RequestStep.Position position) {
+        assertInternalErrors(position, (context, next) -> CompletableFuture.completedFuture(null));
+    }
+
+    @ParameterizedTest
+    @EnumSource(RequestStep.Position.class)
+    void aStepThatThrowsIsA500Json(RequestStep.Position position) {
+        assertInternalErrors(position, (context, next) -> {
+            throw new IllegalStateException("a bug in the host's step");
+        });
+    }
+
+    private static void assertInternalErrors(RequestStep.Position position, RequestStep step) {
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream).build())
+                .step(position, step)
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            HttpResponse<String> simple = post(proxy, "/");
+            assertSeedError(simple, 500, "Internal Server Error");
+            assertNoStackTrace(simple.body());
+            HttpResponse<String> passThrough = post(proxy, "/v1/chat/completions");
+            assertOpenAiError(passThrough, 500, "server_error", "internal_error");
+            assertNoStackTrace(passThrough.body());
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    private static HttpResponse<String> post(TomcatProxy proxy, String path) {
+        // Short: a response that never comes is the failure this test looks for.
+        return Http.send(Http.request(proxy.uri(path))
+                .timeout(Duration.ofSeconds(5))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(CHAT))
+                .build());
+    }
+}
