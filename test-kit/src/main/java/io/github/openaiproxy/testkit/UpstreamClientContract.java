@@ -40,8 +40,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The {@link UpstreamClient} compatibility kit: what every client must do as a proxy's client, over real
  * connections. Send the headers it is given and nothing of a browser's (cookies, encodings, its own agent),
  * hand redirects and challenges up untouched, pass compressed bodies through, read the body only on demand,
- * close the connection when the caller leaves, report a broken body as an error, and refuse an upstream whose
- * certificate it does not trust. An implementation's test says how to make the client:
+ * close the connection when the caller leaves, give up at the configured response timeout, report a broken body as
+ * an error, and refuse an upstream whose certificate it does not trust. An implementation's test says how to make the client:
  *
  * <pre>{@code
  * class JdkUpstreamClientTest extends UpstreamClientContract {
@@ -269,6 +269,27 @@ public abstract class UpstreamClientContract {
                     client(raw.baseUrl()).send(post(raw.baseUrl().resolve("/v1/chat/completions"), Map.of(), "{}"));
             try (RawUpstream.Connection c = raw.accept()) {
                 call.cancel(true);
+                assertThat(c.closedByPeerWithin(WAIT)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    protected void anUpstreamSilentPastTheResponseTimeoutFailsTheCallAsATimeout() throws Exception {
+        // The engine sets no deadline of its own: a client that never gives up holds its caller for ever.
+        try (RawUpstream raw = RawUpstream.start()) {
+            client = create(
+                    UpstreamConfig.defaults().withBaseUrl(raw.baseUrl()).withResponseTimeout(Duration.ofMillis(500)));
+            CompletableFuture<UpstreamResponse> call =
+                    client.send(post(raw.baseUrl().resolve("/v1/chat/completions"), Map.of(), "{}"));
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.requestHead(); // read the request, then answer nothing
+                assertThatThrownBy(() -> await(call))
+                        .isInstanceOf(ExecutionException.class)
+                        .cause()
+                        .isInstanceOfSatisfying(
+                                UpstreamFailure.class,
+                                f -> assertThat(f.kind()).isEqualTo(UpstreamFailure.Kind.TIMEOUT));
                 assertThat(c.closedByPeerWithin(WAIT)).isTrue();
             }
         }

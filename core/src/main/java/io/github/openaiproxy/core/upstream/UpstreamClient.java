@@ -9,6 +9,13 @@ import java.util.concurrent.CompletableFuture;
  * {@link UpstreamRequest#streamedBody()} (a pass-through body) must be sent as that body publishes
  * (subscribed once, with its declared length when there is one, else chunked), and an error it signals
  * must abort the call.
+ *
+ * <p>The client owns the timeouts: it fails the call with an {@link UpstreamFailure} of kind
+ * {@link UpstreamFailure.Kind#TIMEOUT} (the caller gets 504) when the upstream has not connected within its
+ * configuration's {@code connectTimeout}, or not sent its response headers within its {@code responseTimeout}. The
+ * engine sets no deadline of its own: a future that never completes holds the caller's request until the caller
+ * leaves. A future failed with any other exception is a 502; a {@code send} that throws or returns {@code null} is
+ * a bug, answered 500. The test kit's {@code UpstreamClientContract} checks an implementation.
  */
 public interface UpstreamClient extends AutoCloseable {
     /** Sends a request; the future completes with the response headers and an unread body. */
