@@ -323,7 +323,10 @@ public final class ProxyEngine implements AutoCloseable {
         };
     }
 
-    /** An engine with the default upstream client (the JDK's HttpClient); {@link #close()} releases it. */
+    /**
+     * An engine with the upstream client its configuration asks for ({@code upstream-client}: by default Jetty's
+     * when {@code jetty-client} is on the class path, else the JDK's); {@link #close()} releases it.
+     */
     public static ProxyEngine create(ProxyConfig config) {
         return builder(config).build();
     }
