@@ -189,8 +189,6 @@ public final class ProxyEngine implements AutoCloseable {
         all.addAll(b.routes);
         this.routes = RouteTable.of(config.passThroughRoutes(), all);
         this.observer = CompositeProxyObserver.of(b.observers);
-        this.ownsUpstream = b.upstream == null;
-        this.upstream = b.upstream == null ? UpstreamClient.create(config.upstream()) : b.upstream;
         this.relay = new ResponseRelay(config.maxEventSize(), config.upstream().streamIdleTimeout());
         this.permits =
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
@@ -210,11 +208,14 @@ public final class ProxyEngine implements AutoCloseable {
         RouteUpstream routeUpstream =
                 config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
         this.routeUpstream = routeUpstream;
-        this.upstreamClients = timedClients(config, upstream);
         this.ownsLimitStore = b.limitStore == null;
         this.limitStore = b.limitStore != null
                 ? b.limitStore
                 : io.github.openaiproxy.core.limits.LimitStores.create(config.limits(), null);
+        // The upstream client last of what may refuse (the limit store above): its threads run until close().
+        this.ownsUpstream = b.upstream == null;
+        this.upstream = b.upstream == null ? UpstreamClient.create(config.upstream()) : b.upstream;
+        this.upstreamClients = timedClients(config, upstream);
         this.tracksOpenRequests = usageLedger != io.github.openaiproxy.core.usage.UsageLedger.NONE
                 || !(limitStore instanceof io.github.openaiproxy.core.limits.MemoryLimitStore);
         this.limitStep = new LimitStep(
