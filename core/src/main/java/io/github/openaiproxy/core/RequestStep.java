@@ -15,8 +15,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>A step that throws, returns {@code null}, or whose future fails or completes with {@code null} is a bug the
  * engine logs; the client gets the proxy's 500 ({@code internal_error}) in the route's error shape. The engine
- * sets no deadline of its own around a step: a future that never completes holds the request until its client
- * leaves.
+ * sets no deadline of its own around a step: a future that never completes holds the request and its connection,
+ * possibly for ever (Tomcat does not notice a client that leaves before the answer's headers).
  */
 @FunctionalInterface
 public interface RequestStep {

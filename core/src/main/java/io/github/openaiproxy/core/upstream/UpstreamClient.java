@@ -13,8 +13,8 @@ import java.util.concurrent.CompletableFuture;
  * <p>The client owns the timeouts: it fails the call with an {@link UpstreamFailure} of kind
  * {@link UpstreamFailure.Kind#TIMEOUT} (the caller gets 504) when the upstream has not connected within its
  * configuration's {@code connectTimeout}, or not sent its response headers within its {@code responseTimeout}. The
- * engine sets no deadline of its own: a future that never completes holds the caller's request until the caller
- * leaves. A future failed with any other exception is a 502; a {@code send} that throws or returns {@code null} is
+ * engine sets no deadline of its own: a future that never completes holds the caller's request and connection,
+ * possibly for ever (Tomcat does not notice a client that leaves before the answer's headers). A future failed with any other exception is a 502; a {@code send} that throws or returns {@code null} is
  * a bug, answered 500. The test kit's {@code UpstreamClientContract} checks an implementation.
  */
 public interface UpstreamClient extends AutoCloseable {
