@@ -471,14 +471,21 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     private static ProxyResponse internalError(RequestContext ctx, Throwable error) {
+        // A failure of a host step that wraps the pipeline (Recover answers for the steps after them): no CORS
+        // headers, since that step may have failed before they were judged.
+        return internalError(
+                ctx, error, new ResponseFactory(RequestPipeline.styleForUnknown(ctx.request.path()), Map.of()));
+    }
+
+    /** Logs a failure and answers the proxy's 500 from {@code responses}. */
+    static ProxyResponse internalError(RequestContext ctx, Throwable error, ResponseFactory responses) {
         if (ctx.inFlight.cancelled() && Failures.unwrap(error) instanceof CancellationException) {
             // The client went away and a module route's answer was cancelled with it: nothing failed.
             LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", ctx.request);
         } else {
             LOG.log(System.Logger.Level.ERROR, "proxy failed on " + ctx.request, error);
         }
-        return new ResponseFactory(RequestPipeline.styleForUnknown(ctx.request.path()), Map.of())
-                .error(ProxyError.internal());
+        return responses.error(ProxyError.internal());
     }
 
     /** The steps a request for {@code path} runs, in order (see {@link RequestPipeline}). */

@@ -17,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
  * <pre>
  *  every request:
  *    0. host steps at AFTER_RESPONSE_HEADERS   around all that follows; see every response
+ *       Recover                                a failure of what follows: 500 (with CORS headers once judged)
  *    1. AllowedHost                            403 for a host not served (DNS rebinding), no CORS headers
  *    2. Cors                                   judges the origin; CORS headers on every later answer
  *  no route:  3. NotFound                      404
@@ -215,6 +216,7 @@ final class RequestPipeline {
 
     private static RequestStep[] chain(List<RequestStep> around, Object... steps) {
         List<RequestStep> all = new ArrayList<>(around);
+        all.add(Recover.STEP); // inside the host's steps around the pipeline: they see its 500 too
         for (Object s : steps) {
             if (s instanceof RequestStep step) {
                 all.add(step);

@@ -64,6 +64,7 @@ class RequestPipelineTest {
 
         assertThat(names(engine.steps("/")))
                 .containsExactly(
+                        "Recover",
                         "AllowedHost",
                         "Cors",
                         "Preflight",
@@ -82,6 +83,7 @@ class RequestPipelineTest {
                         "SendUpstream");
         assertThat(names(engine.steps("/v1/models")))
                 .containsExactly(
+                        "Recover",
                         "AllowedHost",
                         "Cors",
                         "Preflight",
@@ -99,6 +101,7 @@ class RequestPipelineTest {
                         "SendUpstream");
         assertThat(names(engine.steps("/echo-chat")))
                 .containsExactly(
+                        "Recover",
                         "AllowedHost",
                         "Cors",
                         "Preflight",
@@ -112,7 +115,7 @@ class RequestPipelineTest {
                         "AuthorizeStep",
                         "CountedRoutes",
                         "Custom");
-        assertThat(names(engine.steps("/nowhere"))).containsExactly("AllowedHost", "Cors", "NotFound");
+        assertThat(names(engine.steps("/nowhere"))).containsExactly("Recover", "AllowedHost", "Cors", "NotFound");
     }
 
     @Test

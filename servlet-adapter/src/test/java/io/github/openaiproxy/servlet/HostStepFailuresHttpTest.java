@@ -6,18 +6,22 @@ import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
 import static io.github.openaiproxy.core.testing.ProxyAssertions.assertNoStackTrace;
 import static io.github.openaiproxy.core.testing.ProxyAssertions.assertOpenAiError;
 import static io.github.openaiproxy.core.testing.ProxyAssertions.assertSeedError;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.RequestStep;
+import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -60,6 +64,42 @@ class HostStepFailuresHttpTest {
         assertInternalErrors(position, (context, next) -> {
             throw new IllegalStateException("a bug in the host's step");
         });
+    }
+
+    /**
+     * A 500 is an answer like the others: the page's browser may read it (CORS headers), and a host step that
+     * decorates every answer sees it.
+     */
+    @Test
+    void aFailedStepsAnswerCarriesTheCorsHeadersAndPassesTheStepsAroundThePipeline() {
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
+                        .cors(CorsConfig.builder()
+                                .origins(List.of("https://chat.example.com"))
+                                .build())
+                        .build())
+                .step(RequestStep.Position.BEFORE_UPSTREAM, (context, next) -> {
+                    throw new IllegalStateException("a bug in the host's step");
+                })
+                .step(
+                        RequestStep.Position.AFTER_RESPONSE_HEADERS,
+                        (context, next) -> next.proceed(context).thenApply(r -> r.withHeader("X-Served-By", "proxy")))
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions")) {
+                HttpResponse<String> r = Http.send(Http.request(proxy.uri(path))
+                        .timeout(Duration.ofSeconds(5))
+                        .header("Content-Type", "application/json")
+                        .header("Origin", "https://chat.example.com")
+                        .POST(HttpRequest.BodyPublishers.ofString(CHAT))
+                        .build());
+                assertThat(r.statusCode()).as(path).isEqualTo(500);
+                assertThat(r.headers().firstValue("Access-Control-Allow-Origin"))
+                        .as(path)
+                        .hasValue("https://chat.example.com");
+                assertThat(r.headers().firstValue("X-Served-By")).as(path).hasValue("proxy");
+            }
+        }
+        Upstream.assertNoCalls(upstream);
     }
 
     private static void assertInternalErrors(RequestStep.Position position, RequestStep step) {
