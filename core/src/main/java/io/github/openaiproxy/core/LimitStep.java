@@ -14,6 +14,7 @@ import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.limits.Admission;
+import io.github.openaiproxy.core.limits.Charge;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.LimitsConfig;
 import io.github.openaiproxy.core.limits.StoreDeadlines;
@@ -261,9 +262,9 @@ final class LimitStep implements RequestStep {
             return ctx.respond(LimitRefusals.limitsUnavailable());
         }
         for (Spec s : held.specs) {
-            backlog.charge(held.subject, new io.github.openaiproxy.core.limits.Charge(s.counter(), 1));
+            backlog.charge(held.subject, new Charge(s.counter(), 1));
             if (held.ownerSubject != null) {
-                backlog.charge(held.ownerSubject, new io.github.openaiproxy.core.limits.Charge(s.counter(), 1));
+                backlog.charge(held.ownerSubject, new Charge(s.counter(), 1));
             }
         }
         return next.proceed(ctx);

@@ -18,6 +18,7 @@ import io.github.openaiproxy.core.normalize.ChatRequestNormalizer;
 import io.github.openaiproxy.core.normalize.ImageActionDetector;
 import io.github.openaiproxy.core.normalize.ImageRequestNormalizer;
 import io.github.openaiproxy.core.normalize.Normalized;
+import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.RouteCall;
 import io.github.openaiproxy.core.route.RouteKind;
 import io.github.openaiproxy.core.session.ChatSessions;
@@ -84,10 +85,7 @@ final class RouteHandlers {
             }
             ProxyError e = refused.get();
             if (e.status() == 401 || e.status() == 403) {
-                return ctx.refuse(
-                        e,
-                        e.code() == null ? NO_CODE : e.code(),
-                        io.github.openaiproxy.core.observe.ProxyObserver.Observation.NO_POLICY);
+                return ctx.refuse(e, e.code() == null ? NO_CODE : e.code(), ProxyObserver.Observation.NO_POLICY);
             }
             return ctx.respond(e);
         }

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
@@ -484,7 +485,7 @@ final class UpstreamAttempts {
 
         /** Who makes this request, for the breaker: the identity's kind and subject (a key, a user, an address). */
         private String caller() {
-            io.github.openaiproxy.core.access.Identity id = ctx.identity;
+            Identity id = ctx.identity;
             return id == null ? null : id.kind().name() + ':' + id.subject();
         }
 

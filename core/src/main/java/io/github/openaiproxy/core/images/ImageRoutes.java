@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.internal.Occasional;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import java.io.InputStream;
@@ -19,6 +20,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code GET|HEAD /images/files/{id}.{ext}} serves a stored image (one range at most), {@code DELETE
@@ -195,8 +197,7 @@ final class ImageRoutes {
     }
 
     /** Refused store calls are warned of once a minute at most: a flood of them must not flood the log. */
-    private static final io.github.openaiproxy.core.internal.Occasional QUEUE_FULL =
-            new io.github.openaiproxy.core.internal.Occasional(java.util.concurrent.TimeUnit.MINUTES.toNanos(1));
+    private static final Occasional QUEUE_FULL = new Occasional(TimeUnit.MINUTES.toNanos(1));
 
     private static ProxyResponse failure(Throwable error) {
         Throwable cause = Failures.unwrap(error);

@@ -24,6 +24,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -305,12 +307,12 @@ public final class ChatSessions {
     private record Lookup(List<StoredMessage> history, long size) {}
 
     /** Refused store calls are warned of once a minute at most: a flood of them must not flood the log. */
-    private static final Occasional QUEUE_FULL = new Occasional(java.util.concurrent.TimeUnit.MINUTES.toNanos(1));
+    private static final Occasional QUEUE_FULL = new Occasional(TimeUnit.MINUTES.toNanos(1));
 
     /** The answer to a store call that failed: busy when its queue is full, else unavailable (logged). */
     static ProxyError storeFailure(Throwable error) {
         Throwable cause = Failures.unwrap(error);
-        if (cause instanceof java.util.concurrent.RejectedExecutionException) {
+        if (cause instanceof RejectedExecutionException) {
             long skipped = QUEUE_FULL.due();
             if (skipped >= 0) {
                 LOG.log(
@@ -504,7 +506,7 @@ public final class ChatSessions {
     <T> CompletableFuture<T> call(Supplier<T> operation) {
         try {
             return CompletableFuture.supplyAsync(operation, executor);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(e);
         }
     }
