@@ -54,6 +54,10 @@ public final class RouteTable {
             }
             Set<String> methods = new java.util.TreeSet<>();
             c.methods().forEach(m -> methods.add(m.toUpperCase(java.util.Locale.ROOT)));
+            if (methods.isEmpty()) {
+                // It would answer every call 405: a mistake of the application's, told at start-up.
+                throw new IllegalArgumentException("custom route " + c.path() + " accepts no method");
+            }
             routes.add(new Route(c.path(), RouteKind.CUSTOM, methods, false, c));
         }
         return new RouteTable(routes);

@@ -1,7 +1,10 @@
 package io.github.openaiproxy.core.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import java.util.List;
 import java.util.Set;
@@ -141,5 +144,22 @@ class RouteTableTest {
 
         assertThat(simple.routes()).hasSize(3);
         assertThat(simple.match("/v1/chat/completions")).isEmpty();
+    }
+
+    @Test
+    void aCustomRouteThatAcceptsNoMethodIsRefusedWhenTheEngineIsBuilt() {
+        // It would answer every call 405; an application learns it at start-up, with the route named.
+        FunctionRoute none = new FunctionRoute("/hooks/none", Set.of(), call -> {
+            throw new AssertionError("never called");
+        });
+
+        assertThatThrownBy(() -> ProxyEngine.builder(ProxyConfig.builder()
+                                .apiKey("sk-test-key-0123456789")
+                                .build())
+                        .route(none)
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("/hooks/none")
+                .hasMessageContaining("no method");
     }
 }
