@@ -232,11 +232,7 @@ final class HeldReservation {
                 for (int i = 0; i < deltas.length; i++) {
                     Spec s = specs.get(i);
                     if (s.kind() != Kind.LEASE) {
-                        long used = amounts[i] + deltas[i];
-                        step.backlog.charge(subject, new Charge(s.counter(), Math.max(0, used)));
-                        if (ownerSubject != null) {
-                            step.backlog.charge(ownerSubject, new Charge(s.counter(), Math.max(0, used)));
-                        }
+                        chargeLater(s, Math.max(0, amounts[i] + deltas[i]));
                     }
                 }
             }
@@ -334,6 +330,14 @@ final class HeldReservation {
                 Math.max(0, (end - start) / 1000),
                 m.firstEventNanos() < 0 ? -1 : Math.max(0, (m.firstEventNanos() - start) / 1000),
                 requestId);
+    }
+
+    /** Charges {@code amount} on {@code spec}'s counter to the caller (and its key's owner) once the store is back. */
+    void chargeLater(Spec spec, long amount) {
+        step.backlog.charge(subject, new Charge(spec.counter(), amount));
+        if (ownerSubject != null) {
+            step.backlog.charge(ownerSubject, new Charge(spec.counter(), amount));
+        }
     }
 
     /**

@@ -14,7 +14,6 @@ import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.limits.Admission;
-import io.github.openaiproxy.core.limits.Charge;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.LimitsConfig;
 import io.github.openaiproxy.core.limits.StoreDeadlines;
@@ -84,6 +83,8 @@ final class LimitStep implements RequestStep {
     private final long bodyLimit;
     /** Whether the default upstream (of {@code base-url}) may be asked for a stream's usage. */
     private final boolean askDefaultUpstream;
+    /** The step of the routes that count as a request (see {@link #countedRoutes()}). */
+    private final CountedRoutes countedRoutes = new CountedRoutes();
 
     final Clock clock;
     final LimitBacklog backlog;
@@ -204,8 +205,6 @@ final class LimitStep implements RequestStep {
         return countedRoutes;
     }
 
-    private final CountedRoutes countedRoutes = new CountedRoutes();
-
     /** The counted routes' step, named for the pipeline's listing. */
     private final class CountedRoutes implements RequestStep {
         @Override
@@ -262,10 +261,7 @@ final class LimitStep implements RequestStep {
             return ctx.respond(LimitRefusals.limitsUnavailable());
         }
         for (Spec s : held.specs) {
-            backlog.charge(held.subject, new Charge(s.counter(), 1));
-            if (held.ownerSubject != null) {
-                backlog.charge(held.ownerSubject, new Charge(s.counter(), 1));
-            }
+            held.chargeLater(s, 1);
         }
         return next.proceed(ctx);
     }

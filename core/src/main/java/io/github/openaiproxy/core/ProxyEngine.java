@@ -150,9 +150,7 @@ public final class ProxyEngine implements AutoCloseable {
                 : null;
         Executor direct = Runnable::run;
         // One client's checks take at most its share of the access threads' queue (see PerClientChecks).
-        Executor checks = accessThreads == null
-                ? direct
-                : new PerClientChecks(accessThreads, config.maxConcurrentUpstreamCallsPerClient());
+        Executor checks = accessThreads == null ? direct : new PerClientChecks(accessThreads, perClient);
         IdentityResolver identities = new IdentityResolver(
                 config.access(),
                 storedKeys,

@@ -202,14 +202,10 @@ final class ImageRoutes {
     private static ProxyResponse failure(Throwable error) {
         Throwable cause = Failures.unwrap(error);
         if (cause instanceof RejectedExecutionException) {
-            long skipped = QUEUE_FULL.due();
-            if (skipped >= 0) {
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "image store queue full (or one client''s share of it): call refused; {0} more since the last"
-                                + " warning",
-                        skipped);
-            }
+            QUEUE_FULL.log(
+                    LOG,
+                    System.Logger.Level.WARNING,
+                    "image store queue full (or one client''s share of it): call refused");
             return error(new ProxyError(
                     503,
                     "Service Unavailable",

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.images;
 
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.JdbcPurge;
 import io.github.openaiproxy.core.internal.TablePrefix;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -240,14 +241,8 @@ public final class JdbcImageStore implements ImageStore {
         try (Connection c = dataSource.getConnection()) {
             String expired =
                     "SELECT id FROM " + images + " WHERE created_at < ? ORDER BY created_at LIMIT " + PURGE_STEP;
-            boolean postgres = c.getMetaData()
-                    .getDatabaseProductName()
-                    .toLowerCase(Locale.ROOT)
-                    .contains("postgres");
-            try (PreparedStatement p = c.prepareStatement("DELETE FROM " + images
-                    + (postgres
-                            ? " WHERE id = ANY(ARRAY(" + expired + " FOR UPDATE SKIP LOCKED))"
-                            : " WHERE id IN (" + expired + ")"))) {
+            try (PreparedStatement p =
+                    c.prepareStatement(JdbcPurge.deleteSelected(images, expired, JdbcPurge.isPostgres(c), true))) {
                 p.setObject(1, utc(before));
                 int deleted = 0;
                 int step;

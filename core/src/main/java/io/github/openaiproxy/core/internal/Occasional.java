@@ -36,4 +36,15 @@ public final class Occasional {
         skipped.incrementAndGet();
         return -1;
     }
+
+    /**
+     * Logs {@code message} (a {@link java.text.MessageFormat} pattern without arguments) when one is due, followed by
+     * how many were left out since the last line.
+     */
+    public void log(System.Logger log, System.Logger.Level level, String message) {
+        long skipped = due();
+        if (skipped >= 0) {
+            log.log(level, message + "; {0} more since the last warning", skipped);
+        }
+    }
 }

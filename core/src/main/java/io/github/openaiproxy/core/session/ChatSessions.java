@@ -313,14 +313,10 @@ public final class ChatSessions {
     static ProxyError storeFailure(Throwable error) {
         Throwable cause = Failures.unwrap(error);
         if (cause instanceof RejectedExecutionException) {
-            long skipped = QUEUE_FULL.due();
-            if (skipped >= 0) {
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "session store queue full (or one client''s share of it): call refused; {0} more since the"
-                                + " last warning",
-                        skipped);
-            }
+            QUEUE_FULL.log(
+                    LOG,
+                    System.Logger.Level.WARNING,
+                    "session store queue full (or one client''s share of it): call refused");
             return SessionErrors.busy();
         }
         LOG.log(System.Logger.Level.ERROR, "session store failed", error);

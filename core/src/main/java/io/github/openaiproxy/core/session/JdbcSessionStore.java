@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.session;
 
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.JdbcPurge;
 import io.github.openaiproxy.core.internal.TablePrefix;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -467,11 +468,8 @@ public final class JdbcSessionStore implements SessionStore {
         // instance's purge holds (they are skipped: that instance deletes them).
         String expired = "SELECT id FROM " + sessions + " WHERE updated_at < ? ORDER BY updated_at LIMIT " + PURGE_STEP;
         try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement("DELETE FROM " + sessions
-                        + (isPostgres(c)
-                                // ANY(ARRAY(..)): the ids by the primary key, where IN would scan the table
-                                ? " WHERE id = ANY(ARRAY(" + expired + " FOR UPDATE SKIP LOCKED))"
-                                : " WHERE id IN (" + expired + ")"))) {
+                PreparedStatement p = c.prepareStatement(
+                        JdbcPurge.deleteSelected(sessions, expired, JdbcPurge.isPostgres(c), true))) {
             p.setObject(1, utc(now.minus(retention)));
             int deleted = p.executeUpdate();
             if (deleted > 0) {
@@ -484,13 +482,6 @@ public final class JdbcSessionStore implements SessionStore {
             // Expired sessions are already invisible; deleting them can wait for the next purge.
             LOG.log(System.Logger.Level.WARNING, "could not delete expired sessions: {0}", e.getMessage());
         }
-    }
-
-    private static boolean isPostgres(Connection c) throws SQLException {
-        return c.getMetaData()
-                .getDatabaseProductName()
-                .toLowerCase(java.util.Locale.ROOT)
-                .contains("postgres");
     }
 
     private static OffsetDateTime utc(Instant instant) {

@@ -33,13 +33,10 @@ public final class CircuitBreaker {
     /** Failures in a row; written under the lock. */
     private volatile int failures;
     /**
-     * The caller whose timeouts are all the failures in a row so far, {@link #SEVERAL} once they are not (another
+     * The caller whose timeouts are all the failures in a row so far, {@code null} once they are not (another
      * caller's timeout, another failure); under the lock, meaningful while {@code failures > 0}.
      */
     private String onlyCaller;
-
-    /** {@link #onlyCaller} once the failures in a row are not one caller's timeouts: compared by identity. */
-    private static final String SEVERAL = new String("several callers");
     /** Whether the circuit is open (or half-open: a trial is out); written under the lock. */
     private volatile boolean open;
     /** The {@code nanoTime} from which the next trial may go; under the lock. */
@@ -99,7 +96,7 @@ public final class CircuitBreaker {
      * opens again after a failed trial.
      */
     public void failure() {
-        failed(SEVERAL);
+        failed(null);
     }
 
     /**
@@ -109,9 +106,10 @@ public final class CircuitBreaker {
      * @param caller who made the request (an identity's kind and subject); {@code null}: unknown, a failure
      */
     public void timeout(String caller) {
-        failed(caller == null ? SEVERAL : caller);
+        failed(caller);
     }
 
+    /** @param caller the caller whose timeout this is; {@code null}: any other failure */
     private void failed(String caller) {
         if (threshold == 0) {
             return;
@@ -124,10 +122,10 @@ public final class CircuitBreaker {
             }
             if (failures == 0) {
                 onlyCaller = caller;
-            } else if (onlyCaller != SEVERAL && !onlyCaller.equals(caller)) {
-                onlyCaller = SEVERAL;
+            } else if (onlyCaller != null && !onlyCaller.equals(caller)) {
+                onlyCaller = null;
             }
-            if (++failures >= threshold && onlyCaller == SEVERAL) {
+            if (++failures >= threshold && onlyCaller == null) {
                 open = true;
                 nextTrial = now + openNanos;
                 LOG.log(

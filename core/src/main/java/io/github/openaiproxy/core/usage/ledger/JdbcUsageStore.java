@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.usage.ledger;
 
 import io.github.openaiproxy.core.internal.ClassPath;
 import io.github.openaiproxy.core.internal.JdbcMigrations;
+import io.github.openaiproxy.core.internal.JdbcPurge;
 import io.github.openaiproxy.core.internal.TablePrefix;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import java.sql.Connection;
@@ -17,7 +18,6 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -90,10 +90,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         try {
             boolean postgres;
             try (Connection c = dataSource.getConnection()) {
-                postgres = c.getMetaData()
-                        .getDatabaseProductName()
-                        .toLowerCase(Locale.ROOT)
-                        .contains("postgres");
+                postgres = JdbcPurge.isPostgres(c);
             }
             JdbcUsageStore store = new JdbcUsageStore(dataSource, prefix, postgres);
             new JdbcMigrations(store.versions, "usage ledger", clock).migrate(dataSource, store.migrations());
@@ -459,10 +456,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     public void purge(Instant cutoff) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             String oldest = "SELECT id FROM " + raw + " WHERE at < ? ORDER BY at LIMIT " + PURGE_STEP;
-            // PostgreSQL plans IN (SELECT ...) as a scan of the whole table, each step; ANY(ARRAY(...)) takes the ids
-            // by the primary key.
-            try (PreparedStatement p = c.prepareStatement("DELETE FROM " + raw
-                    + (postgres ? " WHERE id = ANY(ARRAY(" + oldest + "))" : " WHERE id IN (" + oldest + ")"))) {
+            try (PreparedStatement p = c.prepareStatement(JdbcPurge.deleteSelected(raw, oldest, postgres, false))) {
                 p.setObject(1, OffsetDateTime.ofInstant(cutoff, ZoneOffset.UTC));
                 for (int step = 0; step < PURGE_STEPS && p.executeUpdate() == PURGE_STEP; step++) {
                     // the next step; what is left waits for the next purge
