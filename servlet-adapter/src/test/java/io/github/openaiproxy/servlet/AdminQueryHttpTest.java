@@ -80,4 +80,15 @@ class AdminQueryHttpTest {
         RawHttp.Response r = send("GET", "/admin/usage?%62y=model&since=7%64", null);
         assertThat(r.bodyText()).doesNotContain("unknown parameter").contains("ledger_off");
     }
+
+    /** A misspelt or repeated audit parameter is refused, as the usage route's are, not answered with the default. */
+    @Test
+    void anUnknownOrRepeatedAuditParameterIsRefused() {
+        RawHttp.Response misspelt = send("GET", "/admin/audit?limt=1", null);
+        assertThat(misspelt.status()).isEqualTo(400);
+        assertThat(misspelt.bodyText()).contains("unknown parameter limt").contains("[limit]");
+        RawHttp.Response twice = send("GET", "/admin/audit?limit=1&limit=1000", null);
+        assertThat(twice.status()).isEqualTo(400);
+        assertThat(twice.bodyText()).contains("limit is given twice");
+    }
 }

@@ -189,17 +189,16 @@ public final class AdminRoutes {
     }
 
     private ProxyResponse audit(Call call) {
+        String given = knownParameters(call, AUDIT_PARAMETERS).get("limit");
         int limit = 100;
-        for (Map.Entry<String, String> p : parameters(call)) {
-            if (p.getKey().equals("limit")) {
-                try {
-                    limit = Integer.parseInt(p.getValue());
-                } catch (NumberFormatException e) {
-                    limit = -1;
-                }
-                if (limit < 1 || limit > 1000) {
-                    throw AdminException.invalid("limit must be an integer from 1 to 1000");
-                }
+        if (given != null) {
+            try {
+                limit = Integer.parseInt(given);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > 1000) {
+                throw AdminException.invalid("limit must be an integer from 1 to 1000");
             }
         }
         ArrayNode data = Json.mapper().createArrayNode();
@@ -217,17 +216,7 @@ public final class AdminRoutes {
     }
 
     private ProxyResponse usage(Call call) {
-        Map<String, String> params = new java.util.HashMap<>();
-        for (Map.Entry<String, String> p : parameters(call)) {
-            String name = p.getKey();
-            if (!USAGE_PARAMETERS.contains(name)) {
-                throw AdminException.invalid("unknown parameter "
-                        + (name.length() > 40 ? name.substring(0, 40) + "..." : name) + "; known: " + USAGE_PARAMETERS);
-            }
-            if (params.put(name, p.getValue()) != null) {
-                throw AdminException.invalid(name + " is given twice");
-            }
-        }
+        Map<String, String> params = knownParameters(call, USAGE_PARAMETERS);
         UsageQuery q;
         try {
             q = UsageQuery.parse(
@@ -273,6 +262,27 @@ public final class AdminRoutes {
 
     private static final Set<String> USAGE_PARAMETERS =
             new java.util.TreeSet<>(List.of("since", "until", "by", "key", "identity", "limit"));
+    private static final Set<String> AUDIT_PARAMETERS = Set.of("limit");
+
+    /**
+     * The query's parameters by name, each of {@code known} at most once: a misspelt or repeated parameter is a 400
+     * rather than silently ignored, so {@code ?limt=5} does not quietly answer the default.
+     */
+    private static Map<String, String> knownParameters(Call call, Set<String> known) {
+        Map<String, String> params = new java.util.HashMap<>();
+        for (Map.Entry<String, String> p : parameters(call)) {
+            String name = p.getKey();
+            if (!known.contains(name)) {
+                throw AdminException.invalid("unknown parameter "
+                        + (name.length() > 40 ? name.substring(0, 40) + "..." : name) + "; known: "
+                        + new java.util.TreeSet<>(known));
+            }
+            if (params.put(name, p.getValue()) != null) {
+                throw AdminException.invalid(name + " is given twice");
+            }
+        }
+        return params;
+    }
 
     /**
      * The query's parameters in order, names and values percent-decoded as a URL's query is ({@code limit=%31} is
