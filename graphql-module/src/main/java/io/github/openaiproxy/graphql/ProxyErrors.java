@@ -139,7 +139,8 @@ final class ProxyErrors {
 
     /**
      * Adds {@code extensions.code} to the errors graphql-java produced itself: {@code GRAPHQL_PARSE_FAILED}
-     * (syntax), {@code GRAPHQL_VALIDATION_FAILED} (unknown fields, wrong variable types, ...),
+     * (syntax), {@code GRAPHQL_VALIDATION_FAILED} (unknown fields, wrong variable types, introspection while it is
+     * off, ...),
      * {@code QUERY_TOO_COMPLEX} (depth or complexity limit), {@code INTERNAL_SERVER_ERROR} otherwise.
      */
     @SuppressWarnings("unchecked")
@@ -161,7 +162,8 @@ final class ProxyErrors {
                 String code = "INTERNAL_SERVER_ERROR";
                 if ("InvalidSyntax".equals(classification)) {
                     code = "GRAPHQL_PARSE_FAILED";
-                } else if ("ValidationError".equals(classification)) {
+                } else if ("ValidationError".equals(classification) || "IntrospectionDisabled".equals(classification)) {
+                    // Introspection switched off refuses the document, as a validation rule would.
                     code = "GRAPHQL_VALIDATION_FAILED";
                 } else if ("ExecutionAborted".equals(classification)) {
                     code = "QUERY_TOO_COMPLEX";

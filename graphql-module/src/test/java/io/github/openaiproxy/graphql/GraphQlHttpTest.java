@@ -236,6 +236,17 @@ class GraphQlHttpTest {
             HttpResponse<String> r = closed.post("{\"query\":\"{ __schema { types { name } } }\"}");
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("introspection");
+            // A refused document, as GraphQL servers code it, not a fault of the server's (monitors page on those).
+            assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
+            HttpResponse<String> type = closed.send(HttpRequest.newBuilder(closed.uri("/graphql"))
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/graphql-response+json")
+                    .POST(HttpRequest.BodyPublishers.ofString(
+                            "{\"query\":\"{ t: __type(name: \\\"Mutation\\\") { fields { name } } }\"}")));
+            assertThat(type.statusCode()).as(type.body()).isEqualTo(400);
+            assertThat(json(type).has("data")).isFalse();
+            assertThat(json(type).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
+            assertThat(type.body()).doesNotContain("getAIResponse");
             assertThat(json(closed.post(CREATE))
                             .at("/data/createSession/success")
                             .asBoolean())
