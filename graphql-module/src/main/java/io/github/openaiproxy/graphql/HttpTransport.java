@@ -125,17 +125,32 @@ final class HttpTransport {
         private static final long serialVersionUID = 1L;
         final int status;
         final Map<String, String> headers;
+        /** The error's {@code extensions.code}; null: the one its status gives. */
+        final String code;
 
         RequestError(int status, String message) {
-            this(status, message, Map.of());
+            this(status, message, Map.of(), null);
         }
 
         RequestError(int status, String message, Map<String, String> headers) {
+            this(status, message, headers, null);
+        }
+
+        RequestError(int status, String message, Map<String, String> headers, String code) {
             super(message, null, false, false);
             this.status = status;
             this.headers = headers;
+            this.code = code;
         }
     }
+
+    /**
+     * A query sent by its hash only (Apollo's automatic persisted queries): no query is stored by hash here (a
+     * client could fill the store), so the answer is the one Apollo's link takes to send the query itself and stop
+     * sending hashes. Any other refusal fails the client's operation.
+     */
+    static final RequestError PERSISTED_QUERY_NOT_SUPPORTED =
+            new RequestError(400, "PersistedQueryNotSupported", Map.of(), "PERSISTED_QUERY_NOT_SUPPORTED");
 
     enum Kind {
         QUERY,
@@ -177,7 +192,7 @@ final class HttpTransport {
                         "Subscriptions are delivered over Server-Sent Events: POST with Accept: text/event-stream");
             }
         } catch (RequestError e) {
-            return done(error(e.status, errorType, e.getMessage(), e.headers));
+            return done(error(e.status, errorType, e.getMessage(), e.headers, e.code));
         }
         boolean sse = kind == Kind.SUBSCRIPTION || (!accept.json() && !accept.graphqlResponse());
         InFlightCalls calls = new InFlightCalls(call);
@@ -334,17 +349,24 @@ final class HttpTransport {
     }
 
     private static ProxyResponse error(int status, String type, String message, Map<String, String> headers) {
+        return error(status, type, message, headers, null);
+    }
+
+    private static ProxyResponse error(
+            int status, String type, String message, Map<String, String> headers, String code) {
         Map<String, Object> error = new LinkedHashMap<>();
         error.put("message", message);
         error.put(
                 "extensions",
                 Map.of(
                         "code",
-                        status == 405
-                                ? "METHOD_NOT_ALLOWED"
-                                : status == 406
-                                        ? "NOT_ACCEPTABLE"
-                                        : status == 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST"));
+                        code != null
+                                ? code
+                                : status == 405
+                                        ? "METHOD_NOT_ALLOWED"
+                                        : status == 406
+                                                ? "NOT_ACCEPTABLE"
+                                                : status == 415 ? "UNSUPPORTED_MEDIA_TYPE" : "BAD_REQUEST"));
         return body(status, type, Map.of("errors", List.of(error)), headers);
     }
 
@@ -410,11 +432,12 @@ final class HttpTransport {
         if (!(json instanceof ObjectNode o)) {
             throw new RequestError(400, "The request body must be a JSON object with a query");
         }
+        Map<String, Object> extensions = object(o.get("extensions"), "extensions");
         return new GraphQlRequest(
-                query(o.get("query")),
+                query(o.get("query"), extensions),
                 text(o.get("operationName"), "operationName"),
                 object(o.get("variables"), "variables"),
-                object(o.get("extensions"), "extensions"));
+                extensions);
     }
 
     /** The parameters of a GET request; each at most once, as a JSON body names each member once. */
@@ -438,16 +461,18 @@ final class HttpTransport {
                 throw new RequestError(400, "The query string is not properly encoded");
             }
         }
+        Map<String, Object> extensions = object(parseParam(params.get("extensions"), "extensions"), "extensions");
         return new GraphQlRequest(
                 query(
                         params.containsKey("query")
                                 ? SubRequests.JSON.getNodeFactory().textNode(params.get("query"))
-                                : null),
+                                : null,
+                        extensions),
                 Optional.ofNullable(params.get("operationName"))
                         .filter(s -> !s.isEmpty())
                         .orElse(null),
                 object(parseParam(params.get("variables"), "variables"), "variables"),
-                object(parseParam(params.get("extensions"), "extensions"), "extensions"));
+                extensions);
     }
 
     private static JsonNode parseParam(String value, String name) {
@@ -461,8 +486,11 @@ final class HttpTransport {
         }
     }
 
-    private static String query(JsonNode q) {
+    private static String query(JsonNode q, Map<String, Object> extensions) {
         if (q == null || q.isNull()) {
+            if (extensions.get("persistedQuery") instanceof Map<?, ?>) {
+                throw PERSISTED_QUERY_NOT_SUPPORTED;
+            }
             throw new RequestError(400, "The request has no query");
         }
         if (!q.isTextual() || q.textValue().isBlank()) {

@@ -134,6 +134,44 @@ class GraphQlHttpTest {
                 .isEqualTo(200);
     }
 
+    /**
+     * Apollo Client's persisted-query link first sends only the query's hash, and sends the query itself only when
+     * the answer says {@code PersistedQueryNotSupported} (or {@code PersistedQueryNotFound}) by message or code;
+     * any other refusal fails the operation, so every operation of such a client failed.
+     */
+    @Test
+    void aPersistedQueryHashIsAnsweredPersistedQueryNotSupportedSoApolloSendsTheQuery() {
+        String id = newSession();
+        String hash = "0d5f0e1a8ec2d4f7ae56f5b9d3a7c1e2b4f6a8c0d2e4f6a8b0c2d4e6f8a0b2c4";
+        String extensions = "{\"persistedQuery\":{\"version\":1,\"sha256Hash\":\"" + hash + "\"}}";
+        String variables = "{\"id\":\"" + id + "\"}";
+        HttpResponse<String> hashed = post(
+                "{\"operationName\":\"H\",\"variables\":" + variables + ",\"extensions\":" + extensions + "}", "*/*");
+        HttpResponse<String> hashedGet = server.send(HttpRequest.newBuilder(server.uri("/graphql?operationName=H"
+                        + "&variables=" + encode(variables) + "&extensions=" + encode(extensions)))
+                .header("Accept", "*/*")
+                .GET());
+        for (HttpResponse<String> r : List.of(hashed, hashedGet)) {
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+            assertThat(json(r).at("/errors/0/message").asText()).isEqualTo("PersistedQueryNotSupported");
+            assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("PERSISTED_QUERY_NOT_SUPPORTED");
+        }
+        // What the link sends next: the query, with or without the hash; nothing is stored by hash.
+        for (String retry : List.of(
+                "{\"query\":\"" + HISTORY + "\",\"operationName\":\"H\",\"variables\":" + variables + "}",
+                "{\"query\":\"" + HISTORY + "\",\"operationName\":\"H\",\"variables\":" + variables + ",\"extensions\":"
+                        + extensions + "}")) {
+            HttpResponse<String> r = post(retry, "*/*");
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(json(r).at("/data/chatHistory").isArray()).as(r.body()).isTrue();
+        }
+        // Without a hash, a missing query is still the plain request error.
+        assertThat(json(post("{\"extensions\":{}}", "*/*"))
+                        .at("/errors/0/message")
+                        .asText())
+                .isEqualTo("The request has no query");
+    }
+
     @Test
     void aBodyThatIsNotJsonIs415() {
         HttpResponse<String> r = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
