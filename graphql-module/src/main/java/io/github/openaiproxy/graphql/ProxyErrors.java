@@ -141,7 +141,8 @@ final class ProxyErrors {
      * Adds {@code extensions.code} to the errors graphql-java produced itself: {@code GRAPHQL_PARSE_FAILED}
      * (syntax), {@code GRAPHQL_VALIDATION_FAILED} (unknown fields, wrong variable types, introspection while it is
      * off, ...),
-     * {@code QUERY_TOO_COMPLEX} (depth or complexity limit), {@code INTERNAL_SERVER_ERROR} otherwise.
+     * {@code QUERY_TOO_COMPLEX} (depth or complexity limit, graphql-java's good-faith introspection limits),
+     * {@code INTERNAL_SERVER_ERROR} otherwise.
      */
     @SuppressWarnings("unchecked")
     static void addCodes(Map<String, Object> specification) {
@@ -165,7 +166,10 @@ final class ProxyErrors {
                 } else if ("ValidationError".equals(classification) || "IntrospectionDisabled".equals(classification)) {
                     // Introspection switched off refuses the document, as a validation rule would.
                     code = "GRAPHQL_VALIDATION_FAILED";
-                } else if ("ExecutionAborted".equals(classification)) {
+                } else if ("ExecutionAborted".equals(classification)
+                        || "BadFaithIntrospection".equals(classification)) {
+                    // graphql-java's introspection limits (a __schema asked twice, __Type.fields nested) are a cost
+                    // limit as ours are.
                     code = "QUERY_TOO_COMPLEX";
                 }
                 ext.put("code", code);

@@ -234,6 +234,22 @@ class GraphQlHttpTest {
         assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
     }
 
+    /** graphql-java's own introspection limits (good-faith introspection) refuse the document, as the depth limit does. */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "{ a: __schema { queryType { name } } b: __schema { queryType { name } } }",
+                "{ a: __type(name: \"Query\") { name } b: __type(name: \"Mutation\") { name } }",
+                "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+            })
+    void introspectionAskedInBadFaithIsTooComplexNotAServerError(String query) {
+        HttpResponse<String> r =
+                post(JSON.createObjectNode().put("query", query).toString(), "application/graphql-response+json");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/message").asText()).containsIgnoringCase("introspection");
+        assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
+    }
+
     @Test
     void tooManyFieldsAreRefused() {
         StringBuilder q = new StringBuilder("{ ");
