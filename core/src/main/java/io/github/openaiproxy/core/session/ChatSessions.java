@@ -241,10 +241,13 @@ public final class ChatSessions {
                         .map(size -> new Lookup(List.of(), size))
                         .orElse(new Lookup(null, 0));
             }
-            // Size and history in one read (one transaction on one connection in the JDBC store).
-            return store.recentHistory(use.sessionId(), config.contextMessages())
+            // Size and history in one read (one transaction on one connection in the JDBC store), which may skip
+            // the messages of a turn that is refused anyway.
+            return store.recentHistory(use.sessionId(), config.contextMessages(), config.maxSessionSize(), maxBodyBytes)
                     .map(recent -> new Lookup(
-                            recent.size() >= config.maxSessionSize() ? List.of() : recent.messages(), recent.size()))
+                            recent.size() >= config.maxSessionSize() ? List.of() : recent.messages(),
+                            recent.size(),
+                            recent.tooLarge()))
                     .orElse(new Lookup(null, 0));
         };
         return call(lookup).handle((found, error) -> {
@@ -258,7 +261,7 @@ public final class ChatSessions {
                 return new Begun.Failed(SessionErrors.full(config.maxSessionSize()));
             }
             List<StoredMessage> history = found.history();
-            if (leastWritten(history) > maxBodyBytes) {
+            if (found.tooLarge() || leastWritten(history) > maxBodyBytes) {
                 return new Begun.Failed(ProxyError.payloadTooLarge(maxBodyBytes));
             }
             ObjectNode body = normalized;
@@ -303,8 +306,15 @@ public final class ChatSessions {
         return store.find(sessionId).filter(s -> s.isUsableBy(callerOwnerId));
     }
 
-    /** What {@link #begin} found: the history to send (null for an unknown session) and the session's bytes. */
-    private record Lookup(List<StoredMessage> history, long size) {}
+    /**
+     * What {@link #begin} found: the history to send (null for an unknown session), the session's bytes, and whether
+     * the store found the history too long for the body without reading it.
+     */
+    private record Lookup(List<StoredMessage> history, long size, boolean tooLarge) {
+        Lookup(List<StoredMessage> history, long size) {
+            this(history, size, false);
+        }
+    }
 
     /** Refused store calls are warned of once a minute at most: a flood of them must not flood the log. */
     private static final Occasional QUEUE_FULL = new Occasional(TimeUnit.MINUTES.toNanos(1));

@@ -322,6 +322,41 @@ public final class JdbcSessionStore implements SessionStore {
         return readMessages(sessionId, (c, size) -> new RecentHistory(size, latest(c, sessionId, limit)));
     }
 
+    /**
+     * Reads no message of a full session, nor of one whose latest messages surely do not fit {@code maxBytes}: the
+     * session row's counter rules most sessions out, and for a larger one the database adds up the lengths of the
+     * latest rows without sending them (PostgreSQL reads a long value's length from its header).
+     */
+    @Override
+    public Optional<RecentHistory> recentHistory(String sessionId, int limit, long fullAt, long maxBytes) {
+        InMemorySessionStore.requirePositive(limit);
+        return readMessages(sessionId, (c, size) -> {
+            if (size >= fullAt) {
+                return new RecentHistory(size, List.of());
+            }
+            // The lower bound never exceeds the counter, which adds the text and the JSON of every message.
+            if (size > maxBytes && leastBytes(c, sessionId, limit) > maxBytes) {
+                return new RecentHistory(size, List.of(), true);
+            }
+            return new RecentHistory(size, latest(c, sessionId, limit));
+        });
+    }
+
+    /** The UTF-8 bytes of the latest messages' text, or of their JSON content where that is shorter. */
+    private long leastBytes(Connection c, String sessionId, int limit) throws SQLException {
+        try (PreparedStatement p = c.prepareStatement("SELECT COALESCE(SUM(CASE WHEN content_json IS NULL"
+                + " THEN OCTET_LENGTH(content) ELSE LEAST(OCTET_LENGTH(content), OCTET_LENGTH(content_json)) END), 0)"
+                + " FROM (SELECT content, content_json FROM " + messages
+                + " WHERE session_id = ? ORDER BY seq DESC LIMIT ?) latest")) {
+            p.setString(1, sessionId);
+            p.setInt(2, limit);
+            try (ResultSet rs = p.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
     private List<StoredMessage> latest(Connection c, String sessionId, int limit) throws SQLException {
         List<StoredMessage> newestFirst = select(
                 c,

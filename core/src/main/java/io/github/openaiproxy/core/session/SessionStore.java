@@ -110,10 +110,22 @@ public interface SessionStore extends AutoCloseable {
      */
     Optional<List<StoredMessage>> latest(String sessionId, int limit);
 
-    /** A session's {@linkplain SessionStore#size size} and its latest messages, in sequence order. */
-    record RecentHistory(long size, List<StoredMessage> messages) {
+    /**
+     * A session's {@linkplain SessionStore#size size} and its latest messages, in sequence order.
+     *
+     * @param size the session's size
+     * @param messages its latest messages; none when {@code tooLarge}, or when a bounded read found the session full
+     * @param tooLarge whether a {@linkplain #recentHistory(String, int, long, long) bounded read} found the latest
+     *     messages surely longer than its budget, and so read none of them
+     */
+    record RecentHistory(long size, List<StoredMessage> messages, boolean tooLarge) {
         public RecentHistory {
             messages = List.copyOf(messages);
+        }
+
+        /** The size and the latest messages, which fit whatever budget was asked. */
+        public RecentHistory(long size, List<StoredMessage> messages) {
+            this(size, messages, false);
         }
     }
 
@@ -130,6 +142,20 @@ public interface SessionStore extends AutoCloseable {
             return Optional.empty();
         }
         return latest(sessionId, limit).map(latest -> new RecentHistory(size.get(), latest));
+    }
+
+    /**
+     * As {@link #recentHistory(String, int)}, for a turn that will be refused when the session holds
+     * {@code fullAt} bytes or more, or when the messages alone surely take more than {@code maxBytes} bytes in
+     * the body sent upstream: a store may then skip reading the messages (a session may hold more than one body).
+     * It may answer {@link RecentHistory#messages() no messages} when {@code size >= fullAt}, and
+     * {@link RecentHistory#tooLarge() tooLarge} when the UTF-8 bytes of the latest messages' text (of the text or
+     * the JSON content, whichever is shorter) add up to more than {@code maxBytes}. This default reads them all.
+     *
+     * @return the size and messages, or empty if the session is unknown
+     */
+    default Optional<RecentHistory> recentHistory(String sessionId, int limit, long fullAt, long maxBytes) {
+        return recentHistory(sessionId, limit);
     }
 
     /** Deletes a session and its messages; {@code false} if it did not exist. */
