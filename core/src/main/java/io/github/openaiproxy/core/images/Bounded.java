@@ -13,21 +13,6 @@ final class Bounded extends FilterInputStream {
         this.remaining = length;
     }
 
-    /** Skips {@code n} bytes of {@code in} exactly, or fails. */
-    static void skipFully(InputStream in, long n) throws IOException {
-        long left = n;
-        while (left > 0) {
-            long skipped = in.skip(left);
-            if (skipped <= 0) {
-                if (in.read() < 0) {
-                    throw new IOException("stored image shorter than its metadata says");
-                }
-                skipped = 1;
-            }
-            left -= skipped;
-        }
-    }
-
     @Override
     public int read() throws IOException {
         if (remaining <= 0) {

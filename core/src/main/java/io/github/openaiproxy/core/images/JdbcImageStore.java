@@ -23,8 +23,9 @@ import javax.sql.DataSource;
 
 /**
  * The JDBC {@link ImageStore}: one table, {@code <prefix>images}, in the same database as the sessions (H2 or
- * PostgreSQL), shared by every instance on that database. Bytes go in with {@code setBinaryStream} and come out
- * with {@code getBinaryStream}; an image is written in one transaction, so a reader never sees it half-written.
+ * PostgreSQL), shared by every instance on that database. Bytes go in with {@code setBinaryStream}; a read takes
+ * only the bytes of its range ({@code SUBSTRING} of a PostgreSQL {@code BYTEA}, a range of the {@code Blob}
+ * elsewhere). An image is written in one transaction, so a reader never sees it half-written.
  *
  * <p>The schema is created or migrated when the store is built, as the session store's: a table
  * {@code <prefix>images_schema_version} records which numbered migrations ran, each idempotent DDL.
@@ -179,15 +180,31 @@ public final class JdbcImageStore implements ImageStore {
             c = dataSource.getConnection();
             // A transaction: some drivers only stream a binary column inside one.
             c.setAutoCommit(false);
-            PreparedStatement p = c.prepareStatement("SELECT data FROM " + images + " WHERE id = ?");
-            p.setString(1, id);
+            // Only the range is read: pgjdbc holds a whole BYTEA value in memory, so PostgreSQL cuts the range out
+            // itself; a BLOB (H2 and the rest) is read lazily, from the range's first byte.
+            boolean postgres = JdbcPurge.isPostgres(c);
+            PreparedStatement p = c.prepareStatement(
+                    postgres
+                            ? "SELECT SUBSTRING(data FROM ? FOR ?) FROM " + images + " WHERE id = ?"
+                            : "SELECT data FROM " + images + " WHERE id = ?");
+            if (postgres) {
+                // A BYTEA holds at most 1 GB: the positions are INTEGERs.
+                p.setInt(1, Math.toIntExact(offset + 1));
+                p.setInt(2, Math.toIntExact(length));
+                p.setString(3, id);
+            } else {
+                p.setString(1, id);
+            }
             ResultSet rs = p.executeQuery();
             if (!rs.next()) {
                 close(c);
                 return Optional.empty();
             }
-            InputStream data = rs.getBinaryStream(1);
-            Bounded.skipFully(data, offset);
+            InputStream data = postgres
+                    ? rs.getBinaryStream(1)
+                    : length == 0
+                            ? InputStream.nullInputStream()
+                            : rs.getBlob(1).getBinaryStream(offset + 1, length);
             Connection connection = c;
             return Optional.of(new FilterInputStream(new Bounded(data, length)) {
                 @Override
@@ -199,7 +216,7 @@ public final class JdbcImageStore implements ImageStore {
                     }
                 }
             });
-        } catch (SQLException | IOException e) {
+        } catch (SQLException | RuntimeException e) {
             close(c);
             throw new ImageStoreException("could not read an image", e);
         }
