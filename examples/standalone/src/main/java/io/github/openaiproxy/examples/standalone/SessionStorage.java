@@ -58,7 +58,15 @@ final class SessionStorage implements AutoCloseable {
             Setting.of("db.url", Setting.Type.SECRET, DEFAULT_URL, "The JDBC URL of the session database."),
             Setting.string("db.user", null, "The database user (H2: sa)."),
             Setting.of("db.password", Setting.Type.SECRET, null, "The database password."),
-            Setting.of("db.pool-size", Setting.Type.INT, "10", "Connections in the HikariCP pool."));
+            Setting.of("db.pool-size", Setting.Type.INT, "10", "Connections in the HikariCP pool."),
+            Setting.of(
+                    "db.connection-timeout",
+                    Setting.Type.DURATION,
+                    "3s",
+                    "The longest wait for a connection of the pool; then the call fails (503)."));
+
+    /** HikariCP's smallest connection timeout. */
+    private static final Duration MIN_CONNECTION_TIMEOUT = Duration.ofMillis(250);
 
     private final SessionStore store;
     private final HikariDataSource dataSource;
@@ -130,6 +138,13 @@ final class SessionStorage implements AutoCloseable {
         if (poolSize < 1) {
             throw db.invalid("db.pool-size", "must be at least 1");
         }
+        // A connection comes from a healthy pool in milliseconds; a longer wait means the database is down or
+        // overloaded, and each waiting call holds a thread: fail fast (the store answers 503) instead of HikariCP's
+        // 30 s (the 10 s this server used to set held every session call that long while the database was down).
+        Duration connectionTimeout = db.value("db.connection-timeout");
+        if (connectionTimeout.compareTo(MIN_CONNECTION_TIMEOUT) < 0) {
+            throw db.invalid("db.connection-timeout", "must be at least 250ms");
+        }
         String user = db.value("db.user");
         String password = db.value("db.password");
         String jdbcUrl = url;
@@ -141,7 +156,7 @@ final class SessionStorage implements AutoCloseable {
             hikari.setUsername(user != null ? user : jdbcUrl.startsWith("jdbc:h2:") ? "sa" : null);
             hikari.setPassword(password);
             hikari.setMaximumPoolSize(poolSize);
-            hikari.setConnectionTimeout(10_000);
+            hikari.setConnectionTimeout(connectionTimeout.toMillis());
             try {
                 return new HikariDataSource(hikari);
             } catch (RuntimeException e) {
