@@ -12,8 +12,13 @@ import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -148,6 +153,101 @@ public abstract class JdbcSessionStoreContract extends SessionStoreContract {
         store.append(s.id(), List.of(message("user", "c"), message("assistant", "d")));
         assertThat(checkouts).as("connections to record a turn").hasValue(1);
     }
+
+    /**
+     * Migration 3 fills in the size counter of the sessions an older schema holds a thousand sessions a transaction,
+     * not all in one (which held the new column's table lock for as long as the whole table took).
+     */
+    @Test
+    protected void theSizeCounterOfAnOlderSchemaIsFilledInInShortTransactions() throws Exception {
+        String prefix = tablePrefix() + "m3_";
+        try {
+            SessionStore old =
+                    JdbcSessionStore.builder(dataSource()).tablePrefix(prefix).build();
+            List<String> counted = new ArrayList<>();
+            for (String text : List.of("h\u00e9llo", "a", "longer text")) {
+                String id = old.create().id();
+                old.append(id, List.of(message("user", text), message("assistant", "ok")));
+                counted.add(id);
+            }
+            try (Connection c = dataSource().getConnection();
+                    PreparedStatement p = c.prepareStatement("INSERT INTO " + prefix + "sessions"
+                            + " (id, created_at, updated_at, last_seq) VALUES (?, ?, ?, 0)")) {
+                OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+                for (int i = 0; i < 2_500; i++) {
+                    p.setString(1, String.format("ses_filler%05d", i));
+                    p.setObject(2, now);
+                    p.setObject(3, now);
+                    p.addBatch();
+                }
+                p.executeBatch();
+                // As version 2 left it: no counter yet (and no owner).
+                c.createStatement().execute("ALTER TABLE " + prefix + "sessions DROP COLUMN total_bytes");
+                c.createStatement().execute("ALTER TABLE " + prefix + "sessions DROP COLUMN owner_id");
+                c.createStatement().execute("DELETE FROM " + prefix + "schema_version WHERE version >= 3");
+            }
+            AtomicInteger fills = new AtomicInteger();
+            AtomicInteger fillsInALongerTransaction = new AtomicInteger();
+
+            SessionStore upgraded = JdbcSessionStore.builder(countingFills(fills, fillsInALongerTransaction))
+                    .tablePrefix(prefix)
+                    .build();
+
+            assertThat(upgraded.size(counted.get(0))).contains(6L + 2);
+            assertThat(upgraded.size(counted.get(1))).contains(1L + 2);
+            assertThat(upgraded.size(counted.get(2))).contains(11L + 2);
+            assertThat(upgraded.size("ses_filler00042")).contains(0L);
+            assertThat(fillsInALongerTransaction)
+                    .as("fills inside a longer transaction")
+                    .hasValue(0);
+            assertThat(fills).as("fills, each its own transaction").hasValueGreaterThanOrEqualTo(3);
+        } finally {
+            try (Connection c = dataSource().getConnection()) {
+                for (String t : List.of("messages", "sessions", "schema_version")) {
+                    c.createStatement().execute("DROP TABLE IF EXISTS " + prefix + t);
+                }
+            }
+        }
+    }
+
+    /** The database, counting the statements that fill in size counters, and those run outside auto-commit. */
+    private DataSource countingFills(AtomicInteger fills, AtomicInteger inTransaction) {
+        return wrap(DataSource.class, dataSource(), fills, inTransaction, null);
+    }
+
+    private static <T> T wrap(
+            Class<T> type, T target, AtomicInteger fills, AtomicInteger inTransaction, Connection connection) {
+        return type.cast(Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (p, m, args) -> {
+            if (type == Statement.class || type == PreparedStatement.class) {
+                String sql = type == PreparedStatement.class
+                        ? SQL.get(target)
+                        : args != null && args.length > 0 && args[0] instanceof String q ? q : null;
+                if (m.getName().startsWith("execute") && sql != null && sql.contains("SET total_bytes = (SELECT")) {
+                    (connection.getAutoCommit() ? fills : inTransaction).incrementAndGet();
+                }
+            }
+            Object result;
+            try {
+                result = m.invoke(target, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+            if (result instanceof Connection c) {
+                return wrap(Connection.class, c, fills, inTransaction, c);
+            }
+            if (result instanceof PreparedStatement ps && m.getName().equals("prepareStatement")) {
+                SQL.put(ps, (String) args[0]);
+                return wrap(PreparedStatement.class, ps, fills, inTransaction, connection);
+            }
+            if (result instanceof Statement st && m.getName().equals("createStatement")) {
+                return wrap(Statement.class, st, fills, inTransaction, connection);
+            }
+            return result;
+        }));
+    }
+
+    /** The SQL of each prepared statement {@link #wrap} handed out. */
+    private static final Map<Object, String> SQL = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     private int rows(String table, String column, String id) throws Exception {
         try (Connection c = dataSource().getConnection();

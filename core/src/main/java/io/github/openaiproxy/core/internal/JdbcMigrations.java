@@ -12,6 +12,7 @@ import java.time.ZoneOffset;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import javax.sql.DataSource;
 
@@ -44,16 +45,37 @@ public final class JdbcMigrations {
     }
 
     /**
+     * Work a migration does on existing rows after its DDL, in short transactions of its own (on an auto-commit
+     * connection), before its version is recorded: rows a big table holds are not one long transaction, holding the
+     * DDL's lock, the way a statement of the migration would be. It must be idempotent: a start that stops half-way
+     * runs it again, and so may an instance that starts at the same time.
+     */
+    @FunctionalInterface
+    public interface Backfill {
+        /** Does the work on {@code c}, which is in auto-commit mode. */
+        void run(Connection c) throws SQLException;
+    }
+
+    /**
      * Creates the version table if needed and runs each migration not yet recorded. Version i+1 is
      * {@code migrations.get(i)}: a migration is never edited, only added.
      */
     public void migrate(DataSource dataSource, List<List<String>> migrations) throws SQLException {
+        migrate(dataSource, migrations, Map.of());
+    }
+
+    /**
+     * As {@link #migrate(DataSource, List)}, running {@code backfills.get(v)} after the statements of version
+     * {@code v} are committed and before the version is recorded.
+     */
+    public void migrate(DataSource dataSource, List<List<String>> migrations, Map<Integer, Backfill> backfills)
+            throws SQLException {
         // Instances starting together race on the same DDL: PostgreSQL can refuse a CREATE ... IF NOT EXISTS
         // that another transaction is committing, and a loser may look before the winner's version is
         // committed. Going again a moment later finds the schema (or the version) there.
         for (int attempt = 1; ; attempt++) {
             try {
-                migrateOnce(dataSource, migrations);
+                migrateOnce(dataSource, migrations, backfills);
                 return;
             } catch (SQLException e) {
                 if (attempt == RACE_ATTEMPTS) {
@@ -94,7 +116,8 @@ public final class JdbcMigrations {
         return false;
     }
 
-    private void migrateOnce(DataSource dataSource, List<List<String>> migrations) throws SQLException {
+    private void migrateOnce(DataSource dataSource, List<List<String>> migrations, Map<Integer, Backfill> backfills)
+            throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             // Only when it is missing: PostgreSQL refuses even CREATE TABLE IF NOT EXISTS of a table that exists
             // to a user without CREATE on the schema, the user of tables a DBA made beforehand.
@@ -105,7 +128,21 @@ public final class JdbcMigrations {
                 }
             }
             for (int v = currentVersion(c) + 1; v <= migrations.size(); v++) {
-                apply(c, v, migrations.get(v - 1));
+                Backfill backfill = backfills.get(v);
+                if (backfill != null) {
+                    // The DDL first, committed on its own: the backfill's steps must not run under its lock.
+                    if (!apply(c, v, migrations.get(v - 1), false)) {
+                        continue;
+                    }
+                    boolean autoCommit = c.getAutoCommit();
+                    c.setAutoCommit(true);
+                    try {
+                        backfill.run(c);
+                    } finally {
+                        c.setAutoCommit(autoCommit);
+                    }
+                }
+                apply(c, v, backfill == null ? migrations.get(v - 1) : List.of(), true);
             }
         }
     }
@@ -118,7 +155,11 @@ public final class JdbcMigrations {
         }
     }
 
-    private void apply(Connection c, int version, List<String> statements) throws SQLException {
+    /**
+     * Runs {@code statements} in one transaction, with the version's record when {@code record}; whether the version
+     * is still to be recorded (false when another instance recorded it meanwhile).
+     */
+    private boolean apply(Connection c, int version, List<String> statements, boolean record) throws SQLException {
         boolean autoCommit = c.getAutoCommit();
         c.setAutoCommit(false);
         try {
@@ -127,20 +168,26 @@ public final class JdbcMigrations {
                     s.execute(sql);
                 }
             }
-            try (PreparedStatement p =
-                    c.prepareStatement("INSERT INTO " + versions + " (version, applied_at) VALUES (?, ?)")) {
-                p.setInt(1, version);
-                p.setObject(2, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
-                p.executeUpdate();
+            if (record) {
+                try (PreparedStatement p =
+                        c.prepareStatement("INSERT INTO " + versions + " (version, applied_at) VALUES (?, ?)")) {
+                    p.setInt(1, version);
+                    p.setObject(2, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
+                    p.executeUpdate();
+                }
             }
             c.commit();
-            LOG.log(System.Logger.Level.INFO, what + " schema migrated to version {0}", version);
+            if (record) {
+                LOG.log(System.Logger.Level.INFO, what + " schema migrated to version {0}", version);
+            }
+            return true;
         } catch (SQLException e) {
             c.rollback();
             // Another instance may have applied it at the same moment: then all is well.
             if (currentVersion(c) < version) {
                 throw e;
             }
+            return false;
         } finally {
             c.setAutoCommit(autoCommit);
         }

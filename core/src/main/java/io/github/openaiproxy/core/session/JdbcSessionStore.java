@@ -16,6 +16,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
@@ -140,20 +141,55 @@ public final class JdbcSessionStore implements SessionStore {
                 // For retention: finding expired sessions without a full scan.
                 List.of("CREATE INDEX IF NOT EXISTS " + prefix + "sessions_updated_at ON " + sessions
                         + " (updated_at)"),
-                // For the byte cap of a session: its size as a counter, filled in for existing sessions.
-                List.of(
-                        "ALTER TABLE " + sessions + " ADD COLUMN IF NOT EXISTS total_bytes BIGINT DEFAULT 0"
-                                + " NOT NULL",
-                        "UPDATE " + sessions + " SET total_bytes = (SELECT COALESCE(SUM(OCTET_LENGTH(m.content)"
-                                + " + COALESCE(OCTET_LENGTH(m.content_json), 0)), 0) FROM " + messages
-                                + " m WHERE m.session_id = " + sessions + ".id)"),
+                // For the byte cap of a session: its size as a counter, filled in for existing sessions by
+                // backfillSizes (it used to be an UPDATE of every session here, one transaction under this lock).
+                List.of("ALTER TABLE " + sessions + " ADD COLUMN IF NOT EXISTS total_bytes BIGINT DEFAULT 0"
+                        + " NOT NULL"),
                 // Sessions belong to their owner; the sessions of an older schema stay unowned.
                 List.of("ALTER TABLE " + sessions + " ADD COLUMN IF NOT EXISTS owner_id TEXT"));
     }
 
+    /** Sessions whose size counter one step of the backfill of migration 3 fills in, each step a transaction. */
+    static final int BACKFILL_STEP = 1000;
+
+    /**
+     * Fills in the size counter of the sessions migration 3 found, {@value #BACKFILL_STEP} sessions a transaction in
+     * id order, so that a table of millions is not one long transaction. Only counters still at 0 are filled in:
+     * a session counted already (by an instance that started at the same time and finished first, then appended
+     * to it) is not recounted, and a step that runs again after a stopped start changes nothing done.
+     */
+    private void backfillSizes(Connection c) throws SQLException {
+        String after = "";
+        try (PreparedStatement next = c.prepareStatement(
+                        "SELECT id FROM " + sessions + " WHERE id > ? ORDER BY id LIMIT " + BACKFILL_STEP);
+                PreparedStatement fill = c.prepareStatement("UPDATE " + sessions
+                        + " SET total_bytes = (SELECT COALESCE(SUM(OCTET_LENGTH(m.content)"
+                        + " + COALESCE(OCTET_LENGTH(m.content_json), 0)), 0) FROM " + messages
+                        + " m WHERE m.session_id = " + sessions + ".id)"
+                        + " WHERE id > ? AND id <= ? AND total_bytes = 0")) {
+            while (true) {
+                next.setString(1, after);
+                String last = null;
+                try (ResultSet rs = next.executeQuery()) {
+                    while (rs.next()) {
+                        last = rs.getString(1);
+                    }
+                }
+                if (last == null) {
+                    return;
+                }
+                fill.setString(1, after);
+                fill.setString(2, last);
+                fill.executeUpdate();
+                after = last;
+            }
+        }
+    }
+
     private void migrate() {
         try {
-            new JdbcMigrations(versions, "session", clock).migrate(dataSource, migrations());
+            new JdbcMigrations(versions, "session", clock)
+                    .migrate(dataSource, migrations(), Map.of(3, this::backfillSizes));
         } catch (SQLException e) {
             throw new SessionStoreException("could not create or migrate the session tables", e);
         }
