@@ -349,10 +349,16 @@ final class HeldReservation {
         Counter leaseCounter = lease ? this.leaseCounter : null;
         List<Adjustment> adjustments = new ArrayList<>(deltas.length);
         if (admission != null) {
+            // Named, so that a settlement the store applied but reported failed (its answer lost), and which the
+            // backlog applies again once the store answers, counts once.
+            String id = null;
             for (int i = 0; i < deltas.length; i++) {
                 if (deltas[i] != 0) {
+                    if (id == null) {
+                        id = step.nextSettlementId();
+                    }
                     adjustments.add(new Adjustment(
-                            specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i]));
+                            specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i], id));
                 }
             }
         }

@@ -88,7 +88,7 @@ final class LimitStep implements RequestStep {
 
     final Clock clock;
     final LimitBacklog backlog;
-    /** Lease ids unique across instances sharing a store. */
+    /** Lease and settlement ids unique across instances sharing a store. */
     private final String instance = UUID.randomUUID().toString();
 
     private final AtomicLong leases = new AtomicLong();
@@ -96,6 +96,11 @@ final class LimitStep implements RequestStep {
     /** A lease id unique across the instances that share the store. */
     String nextLeaseId() {
         return instance + "." + leases.incrementAndGet(); // a plain id: stores keep it as it is, unhashed
+    }
+
+    /** A settlement id ({@link io.github.openaiproxy.core.limits.Adjustment#settlementId}), unique as a lease id. */
+    String nextSettlementId() {
+        return instance + ".s" + leases.incrementAndGet();
     }
 
     private final AtomicLong storeFailures = new AtomicLong();

@@ -21,6 +21,8 @@ import io.github.openaiproxy.core.usage.TokenUsage;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.testkit.TestRedis;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.sync.RedisCommands;
 import java.math.BigDecimal;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -34,6 +36,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -276,6 +279,76 @@ class SharedLimitsHttpTest {
         HttpResponse<String> over = send(rated, caller).get();
         assertThat(over.statusCode()).as(over.body()).isEqualTo(429);
         assertThat(over.body()).contains("\"code\":\"rate_limit_exceeded\"");
+    }
+
+    /**
+     * Redis applies a settlement but its answer comes after the store's timeout (here a {@code CLIENT PAUSE}: the
+     * script was sent and runs once the pause ends; a reset connection or a lost reply does the same). The proxy,
+     * told the store failed, keeps the settlement for later and applies it again once Redis answers: the settlement
+     * counts once all the same.
+     */
+    @Test
+    void aSettlementRedisAppliedAfterItsTimeoutIsCountedOnceWhenKeptForLater() throws Exception {
+        long input = inputTokens();
+        // 2 of the 10 output tokens estimated: the settlement gives 8 back.
+        byte[] answer = ("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1741569952,"
+                        + "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                        + "\"assistant\",\"content\":\"Fine\"},\"finish_reason\":\"stop\"}],\"usage\":{"
+                        + "\"prompt_tokens\":" + input + ",\"completion_tokens\":2,\"total_tokens\":" + (input + 2)
+                        + "}}")
+                .getBytes(StandardCharsets.UTF_8);
+        CountDownLatch called = new CountDownLatch(1);
+        CountDownLatch paused = new CountDownLatch(1);
+        upstream = StubUpstream.start(ex -> {
+            if (upstreamCalls.incrementAndGet() == 2) {
+                called.countDown();
+                assertThat(paused.await(10, TimeUnit.SECONDS)).isTrue();
+            }
+            ex.respond(200, "application/json", answer);
+        });
+        TestRedis.Server redis = TestRedis.newServer().start(); // its own: the pause stops every client of it
+        closing.add(redis);
+        LimitStore store = RedisLimitStore.connect(redis.url(), Duration.ofSeconds(1));
+        closing.add(store);
+        TomcatProxy proxy =
+                proxy(store, Map.of("policies.anonymous.tokens-per-minute", "100000", "limits.store-timeout", "1s"));
+        RedisClient admin = RedisClient.create(redis.url());
+        closing.add(() -> admin.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        RedisCommands<String, String> redisCli = admin.connect().sync();
+        // A first request: Redis holds the scripts from now on, as it does in a service running for a while.
+        assertThat(send(proxy, newCaller()).get(10, TimeUnit.SECONDS).statusCode())
+                .isEqualTo(200);
+
+        CompletableFuture<HttpResponse<String>> first = send(proxy, newCaller());
+        assertThat(called.await(10, TimeUnit.SECONDS)).isTrue(); // reserved: the upstream has the call
+        redisCli.clientPause(3_000); // the settlement waits, times out, then runs when the pause ends
+        paused.countDown();
+        assertThat(first.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        Thread.sleep(3_500); // the pause is over: Redis ran the settlement
+
+        // Another caller's request: Redis answers, so the proxy applies what it kept.
+        assertThat(send(proxy, newCaller()).get(10, TimeUnit.SECONDS).statusCode())
+                .isEqualTo(200);
+        await("every caller's counter holds its real usage, and stays there")
+                .atMost(Duration.ofSeconds(10))
+                .during(Duration.ofSeconds(1))
+                .pollInterval(Duration.ofMillis(100))
+                .untilAsserted(() -> assertThat(tokensPerMinute(redisCli))
+                        .as("the tokens-per-minute counters of the three callers")
+                        .containsExactly(input + 2, input + 2, input + 2));
+    }
+
+    /** The tokens-per-minute counters of every subject in a Redis of the test's own, in ascending order. */
+    private static List<Long> tokensPerMinute(RedisCommands<String, String> redis) {
+        List<Long> counters = new ArrayList<>();
+        for (String key : redis.keys(RedisLimitStore.PREFIX + "*:w")) {
+            String v = redis.hget(key, "tokens-per-minute:r60000");
+            if (v != null) {
+                counters.add(Long.parseLong(v));
+            }
+        }
+        counters.sort(null);
+        return counters;
     }
 
     /** A store that counts the calls the backend answered, so the test knows when the backlog has been added. */

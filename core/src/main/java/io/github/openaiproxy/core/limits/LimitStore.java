@@ -20,7 +20,10 @@ public interface LimitStore extends AutoCloseable {
      */
     CompletableFuture<Admission> reserve(Reservation reservation);
 
-    /** Settles: applies each adjustment to its window (if still current), without limit checks. */
+    /**
+     * Settles: applies each adjustment to its window (if still current), without limit checks. A store that
+     * remembers {@link Adjustment#settlementId}s (Redis) skips an adjustment of a settlement it applied already.
+     */
     CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis);
 
     /** Gives back the concurrency lease {@code leaseId} on the lease counter {@code counter}. */

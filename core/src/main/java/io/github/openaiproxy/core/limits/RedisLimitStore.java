@@ -49,7 +49,9 @@ import java.util.concurrent.TimeoutException;
  * per counter: {@code <counter>:<spec>}, the amount used, and {@code <counter>:<spec>:e}, the window's end; the
  * spec names the window, {@code r<length in ms>}, {@code d} or {@code m}), so a reservation reads them all with
  * one {@code HMGET} and writes them with one {@code HSET}; and {@code
- * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry). The tag is a hash of
+ * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry); and {@code
+ * openai-proxy:limits:{<tag>}:s:<settlement>}, the counters a named settlement ({@link Adjustment#settlementId})
+ * adjusted, so that a settlement sent again after its answer was lost counts once. The tag is a hash of
  * the subject: short and safe whatever the subject, and the same for all of one subject's keys, so Redis Cluster
  * puts them in one slot and accepts the multi-key script. The hash expires (PEXPIRE) a minute after the latest end
  * of its windows, a lease set a minute after its last lease expires; the windows themselves are decided by the
@@ -67,6 +69,13 @@ public final class RedisLimitStore implements LimitStore {
 
     /** Keys live this much longer than their window: clocks of instances differ a little. */
     private static final long SLACK_MILLIS = 60_000;
+    /**
+     * A settlement's marker lives as long as the window it adjusted, at most this (plus the slack): one small key per
+     * settled request, so a month's budget does not keep a month of them. A replay comes from an instance's backlog
+     * once Redis answers again; one later than this (after a day's outage) may count twice.
+     */
+    private static final long MAX_SETTLED_MILLIS = Duration.ofDays(1).toMillis();
+
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
 
@@ -197,38 +206,52 @@ public final class RedisLimitStore implements LimitStore {
             """);
 
     /*
-     * KEYS[1] is the subject's hash of window counters, KEYS[2..] lease counters to give the lease ARGV[3] back to.
-     * ARGV: now, the largest amount, the lease id, then four per adjustment: the counter's two field names, the
-     * end of the window to adjust and the delta. One HMGET, one HSET, one ZREM per lease counter.
+     * KEYS[1] is the subject's hash of window counters, KEYS[2..ARGV[4] - 1] lease counters to give the lease ARGV[3]
+     * back to, KEYS[ARGV[4]..] the settlements' markers. ARGV: now, the largest amount, the lease id, the index of the
+     * first marker, then six per adjustment: the counter's two field names, the end of the window to adjust, the
+     * delta, the index of its settlement's marker (0 for none) and the marker's life. A marker is a set of the
+     * counters its settlement adjusted: an adjustment already in it was applied (its answer lost, the caller sent it
+     * again) and is not applied twice. One HMGET, one HSET, a SADD per named adjustment, one ZREM per lease counter.
      */
     private static final Script SETTLE = new Script("""
             local now = tonumber(ARGV[1])
             local max = tonumber(ARGV[2])
             local hash = KEYS[1]
-            if #ARGV > 3 then
+            local markers = tonumber(ARGV[4])
+            if #ARGV > 4 then
               local fields, m = {}, 0
-              for o = 4, #ARGV, 4 do
+              for o = 5, #ARGV, 6 do
                 fields[m + 1] = ARGV[o]
                 fields[m + 2] = ARGV[o + 1]
                 m = m + 2
               end
               local h = redis.call('HMGET', hash, unpack(fields))
               local set, sum, v = {}, {}, 0
-              for o = 4, #ARGV, 4 do
+              for o = 5, #ARGV, 6 do
                 local f, e = ARGV[o], h[v + 2]
                 if e == ARGV[o + 2] and now < tonumber(e) then
-                  local u = (sum[f] or tonumber(h[v + 1]) or 0) + tonumber(ARGV[o + 3])
-                  if u < 0 then u = 0 end
-                  if u > max then u = max end
-                  sum[f] = u
-                  set[#set + 1] = f
-                  set[#set + 1] = string.format('%d', u)
+                  local first, mk = true, tonumber(ARGV[o + 4])
+                  if mk > 0 then
+                    local k = KEYS[mk]
+                    first = redis.call('SADD', k, f) == 1
+                    if first and redis.call('PTTL', k) < tonumber(ARGV[o + 5]) then
+                      redis.call('PEXPIRE', k, ARGV[o + 5])
+                    end
+                  end
+                  if first then
+                    local u = (sum[f] or tonumber(h[v + 1]) or 0) + tonumber(ARGV[o + 3])
+                    if u < 0 then u = 0 end
+                    if u > max then u = max end
+                    sum[f] = u
+                    set[#set + 1] = f
+                    set[#set + 1] = string.format('%d', u)
+                  end
                 end
                 v = v + 2
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
             end
-            for k = 2, #KEYS do
+            for k = 2, markers - 1 do
               redis.call('ZREM', KEYS[k], ARGV[3])
             end
             return 0
@@ -491,26 +514,42 @@ public final class RedisLimitStore implements LimitStore {
             return lease ? release(subject, leaseCounter, leaseId) : CompletableFuture.completedFuture(null);
         }
         String tag = tag(subject);
-        String[] keys = new String[lease ? 2 : 1];
-        keys[0] = windowsKey(tag);
-        if (lease) {
-            keys[1] = leaseKey(tag, field(leaseCounter.name()));
-        }
-        String[] args = new String[3 + 4 * n];
+        int firstMarker = lease ? 3 : 2; // KEYS is 1-based in the script
+        List<String> markers = new ArrayList<>(1); // one per settlement named: usually the one of the request
+        String[] args = new String[4 + 6 * n];
         args[0] = Long.toString(nowMillis);
         args[1] = MAX_EXACT_ARG;
         args[2] = LimitKeys.lease(leaseId);
-        int o = 3;
+        args[3] = Integer.toString(firstMarker);
+        int o = 4;
         for (Adjustment a : adjustments) {
             Window w = a.counter().window();
             if (!(w instanceof Window.Lease) && a.delta() != 0) {
                 Fields f = fields(a.counter());
+                long end = end(w, a.windowStartMillis());
                 args[o] = f.used();
                 args[o + 1] = f.end();
-                args[o + 2] = Long.toString(end(w, a.windowStartMillis()));
+                args[o + 2] = Long.toString(end);
                 args[o + 3] = Long.toString(Math.max(-MAX_EXACT, Math.min(MAX_EXACT, a.delta())));
-                o += 4;
+                String marker = a.settlementId() == null ? null : settledKey(tag, LimitKeys.lease(a.settlementId()));
+                int index = marker == null ? -1 : markers.indexOf(marker);
+                if (marker != null && index < 0) {
+                    markers.add(marker);
+                    index = markers.size() - 1;
+                }
+                args[o + 4] = index < 0 ? "0" : Integer.toString(firstMarker + index);
+                // As long as the window can still be adjusted (a later replay finds it over), at most a day.
+                args[o + 5] = Long.toString(Math.max(0, Math.min(end - nowMillis, MAX_SETTLED_MILLIS)) + SLACK_MILLIS);
+                o += 6;
             }
+        }
+        String[] keys = new String[firstMarker - 1 + markers.size()];
+        keys[0] = windowsKey(tag);
+        if (lease) {
+            keys[1] = leaseKey(tag, field(leaseCounter.name()));
+        }
+        for (int i = 0; i < markers.size(); i++) {
+            keys[firstMarker - 1 + i] = markers.get(i);
         }
         return this.<Long>script(SETTLE, ScriptOutputType.INTEGER, keys, args).thenApply(ignored -> null);
     }
@@ -591,6 +630,11 @@ public final class RedisLimitStore implements LimitStore {
     /** The sorted set of the leases held on one lease counter (its name as {@link LimitKeys#counter} gives it). */
     private static String leaseKey(String tag, String counter) {
         return PREFIX + tag + ":l:" + counter;
+    }
+
+    /** The set of the counters a named settlement adjusted ({@link Adjustment#settlementId}). */
+    private static String settledKey(String tag, String settlement) {
+        return PREFIX + tag + ":s:" + settlement;
     }
 
     /** EVALSHA, and EVAL when the server does not hold the script (a restart, a failover, SCRIPT FLUSH). */

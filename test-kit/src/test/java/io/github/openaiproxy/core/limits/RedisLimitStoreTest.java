@@ -202,6 +202,42 @@ class RedisLimitStoreTest extends LimitStoreContract {
         }
     }
 
+    /**
+     * A named settlement sent again (its first answer lost after Redis applied it: the caller kept it for later)
+     * counts once, counter by counter; another settlement counts; and the marker lives as long as the window.
+     */
+    @Test
+    void aNamedSettlementSentAgainCountsOnce() {
+        String s = newSubject();
+        long t = soon();
+        Counter rpm = perMinute("tokens", 1_000);
+        Counter day = rolling("tokens-day", 10_000, Duration.ofDays(1));
+        Admission a = reserve(store, s, t, null, new Charge(rpm, 100), new Charge(day, 100));
+        long start = a.states().get(0).windowStartMillis();
+        long dayStart = a.states().get(1).windowStartMillis();
+        List<Adjustment> settlement =
+                List.of(new Adjustment(rpm, start, -8, "req-1"), new Adjustment(day, dayStart, -8, "req-1"));
+
+        store.settle(s, settlement, null, null, t + 1).join();
+        other.settle(s, settlement, null, null, t + 2).join(); // the same settlement, from the backlog
+        other.adjust(s, List.of(settlement.get(1)), t + 3).join(); // one adjustment of it, alone
+        store.adjust(s, List.of(new Adjustment(rpm, start, -8, "req-2")), t + 4).join();
+
+        Admission now = reserve(store, s, t + 5, null, new Charge(rpm, 0), new Charge(day, 0));
+        assertThat(now.states().get(0).used()).isEqualTo(84);
+        assertThat(now.states().get(1).used()).isEqualTo(92);
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            String marker = "openai-proxy:limits:{" + tagOf(s) + "}:s:req-1";
+            assertThat(c.sync().smembers(marker)).containsExactlyInAnyOrder("tokens:r60000", "tokens-day:r86400000");
+            assertThat(c.sync().pttl(marker)).isBetween(86_000_000L, 86_460_000L);
+            assertThat(c.sync().pttl("openai-proxy:limits:{" + tagOf(s) + "}:s:req-2"))
+                    .isBetween(100_000L, 120_000L);
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
     /** On the application's client (Spring's), the store opens its own connection and leaves the client open. */
     @Test
     void onAnApplicationsClientTheClientStaysTheApplications() {
