@@ -49,6 +49,8 @@ final class HeldReservation {
     final String subject;
     final String ownerSubject;
     final String leaseId;
+    /** Names the request's reservations and settlements, so that a store can tell a copy sent again from another. */
+    final String id;
     /** The policy's concurrency counter (a policy has at most one), or {@code null} without one. */
     private final Counter leaseCounter;
 
@@ -100,6 +102,7 @@ final class HeldReservation {
         }
         this.leaseCounter = lease;
         this.leaseId = lease != null ? step.nextLeaseId() : null;
+        this.id = step.nextRequestId();
     }
 
     Reservation reservation(String who) {
@@ -107,7 +110,7 @@ final class HeldReservation {
         for (int i = 0; i < amounts.length; i++) {
             charges[i] = new Charge(specs.get(i).counter(), amounts[i]);
         }
-        return new Reservation(who, List.of(charges), leaseId, arrivedMillis); // immutable: not copied again
+        return new Reservation(who, List.of(charges), leaseId, arrivedMillis, id); // immutable: not copied again
     }
 
     boolean leaseHeld() {
@@ -351,12 +354,8 @@ final class HeldReservation {
         if (admission != null) {
             // Named, so that a settlement the store applied but reported failed (its answer lost), and which the
             // backlog applies again once the store answers, counts once.
-            String id = null;
             for (int i = 0; i < deltas.length; i++) {
                 if (deltas[i] != 0) {
-                    if (id == null) {
-                        id = step.nextSettlementId();
-                    }
                     adjustments.add(new Adjustment(
                             specs.get(i).counter(), admission.states().get(i).windowStartMillis(), deltas[i], id));
                 }

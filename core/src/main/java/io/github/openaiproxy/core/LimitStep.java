@@ -98,8 +98,12 @@ final class LimitStep implements RequestStep {
         return instance + "." + leases.incrementAndGet(); // a plain id: stores keep it as it is, unhashed
     }
 
-    /** A settlement id ({@link io.github.openaiproxy.core.limits.Adjustment#settlementId}), unique as a lease id. */
-    String nextSettlementId() {
+    /**
+     * A request's id, unique as a lease id: it names its reservations ({@link
+     * io.github.openaiproxy.core.limits.Reservation#reservationId}) and settlements ({@link
+     * io.github.openaiproxy.core.limits.Adjustment#settlementId}).
+     */
+    String nextRequestId() {
         return instance + ".s" + leases.incrementAndGet();
     }
 

@@ -338,6 +338,42 @@ class SharedLimitsHttpTest {
                         .containsExactly(input + 2, input + 2, input + 2));
     }
 
+    /**
+     * In Spring the store runs on the application's Lettuce client, which sends a command again once it has
+     * reconnected when its connection broke before the reply (at least once). A reservation Redis made whose reply
+     * was lost with its connection is sent again: it is made once, and the answer says so.
+     */
+    @Test
+    void aReservationSentAgainByTheApplicationsClientAfterALostReplyCountsOnce() throws Exception {
+        startUpstream();
+        TestRedis.Link link =
+                TestRedis.link(java.net.URI.create(TestRedis.url()).getPort());
+        closing.add(link);
+        RedisClient client = RedisClient.create(link.url());
+        closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        // Spring Data Redis's LettuceConnectionFactory's options: reconnect, and keep the commands in flight.
+        client.setOptions(io.lettuce.core.ClientOptions.builder()
+                .timeoutOptions(io.lettuce.core.TimeoutOptions.enabled())
+                .build());
+        LimitStore store = RedisLimitStore.using(client, Duration.ofSeconds(5));
+        closing.add(store);
+        TomcatProxy proxy =
+                proxy(store, Map.of("policies.anonymous.requests-per-minute", "100", "limits.store-timeout", "5s"));
+        String caller = newCaller();
+        HttpResponse<String> first = send(proxy, caller).get(10, TimeUnit.SECONDS); // the scripts are loaded
+        assertThat(first.headers().firstValue("x-ratelimit-remaining-requests")).contains("99");
+
+        link.dropNextReply(); // the reservation's
+        HttpResponse<String> second = send(proxy, caller).get(15, TimeUnit.SECONDS);
+
+        assertThat(second.statusCode()).as(second.body()).isEqualTo(200);
+        assertThat(second.headers().firstValue("x-ratelimit-remaining-requests"))
+                .as("the second request counted once")
+                .contains("98");
+        HttpResponse<String> third = send(proxy, caller).get(10, TimeUnit.SECONDS);
+        assertThat(third.headers().firstValue("x-ratelimit-remaining-requests")).contains("97");
+    }
+
     /** The tokens-per-minute counters of every subject in a Redis of the test's own, in ascending order. */
     private static List<Long> tokensPerMinute(RedisCommands<String, String> redis) {
         List<Long> counters = new ArrayList<>();

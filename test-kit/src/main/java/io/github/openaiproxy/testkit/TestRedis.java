@@ -121,6 +121,96 @@ public final class TestRedis {
         }
     }
 
+    /**
+     * A TCP relay on loopback to the Redis server on {@code port}, which can lose the next reply: it closes both
+     * connections instead of passing the reply on, after Redis ran the command (a reset connection, a network
+     * fault). What the client does then (fail the command, or send it again once reconnected) is what tests look at.
+     */
+    public static Link link(int port) throws IOException {
+        return new Link(port);
+    }
+
+    /** See {@link #link(int)}. */
+    public static final class Link implements AutoCloseable {
+        private final int target;
+        private final ServerSocket server;
+        private final java.util.concurrent.atomic.AtomicBoolean dropNext =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        private final List<Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        private Link(int target) throws IOException {
+            this.target = target;
+            this.server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            daemon(this::accept).start();
+        }
+
+        /** The relay's URL, for the client. */
+        public String url() {
+            return "redis://127.0.0.1:" + server.getLocalPort();
+        }
+
+        /** The next reply Redis sends (to any connection) is lost with its connection. */
+        public void dropNextReply() {
+            dropNext.set(true);
+        }
+
+        private void accept() {
+            while (!server.isClosed()) {
+                try {
+                    Socket client = server.accept();
+                    Socket redis = new Socket("127.0.0.1", target);
+                    sockets.add(client);
+                    sockets.add(redis);
+                    daemon(() -> pump(client, redis, false)).start();
+                    daemon(() -> pump(redis, client, true)).start();
+                } catch (IOException e) {
+                    return; // closed
+                }
+            }
+        }
+
+        private void pump(Socket from, Socket to, boolean replies) {
+            byte[] buffer = new byte[8192];
+            try {
+                InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream();
+                int n;
+                while ((n = in.read(buffer)) > 0) {
+                    if (replies && dropNext.compareAndSet(true, false)) {
+                        break; // the reply is lost, and the connection with it
+                    }
+                    out.write(buffer, 0, n);
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // the other side closed
+            } finally {
+                closeQuietly(from);
+                closeQuietly(to);
+            }
+        }
+
+        private static Thread daemon(Runnable r) {
+            Thread t = new Thread(r, "test-redis-link");
+            t.setDaemon(true);
+            return t;
+        }
+
+        private static void closeQuietly(java.io.Closeable c) {
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+
+        @Override
+        public void close() {
+            closeQuietly(server);
+            sockets.forEach(Link::closeQuietly);
+        }
+    }
+
     /** A {@code redis-server} process that can be stopped (killed) and started again on the same port. */
     public static final class Server implements AutoCloseable {
         private final File binary;

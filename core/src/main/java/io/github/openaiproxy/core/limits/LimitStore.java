@@ -16,7 +16,8 @@ import java.util.concurrent.CompletableFuture;
 public interface LimitStore extends AutoCloseable {
     /**
      * Atomically: when every charge fits its counter's limit (used + amount &lt;= limit, in the counter's
-     * current window), makes them all; otherwise makes none.
+     * current window), makes them all; otherwise makes none. A store that remembers {@link
+     * Reservation#reservationId}s (Redis) makes a reservation of one id once, and answers a copy with the counters.
      */
     CompletableFuture<Admission> reserve(Reservation reservation);
 

@@ -51,7 +51,10 @@ import java.util.concurrent.TimeoutException;
  * one {@code HMGET} and writes them with one {@code HSET}; and {@code
  * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry); and {@code
  * openai-proxy:limits:{<tag>}:s:<settlement>}, the counters a named settlement ({@link Adjustment#settlementId})
- * adjusted, so that a settlement sent again after its answer was lost counts once. The tag is a hash of
+ * adjusted, so that a settlement sent again after its answer was lost counts once; {@code
+ * openai-proxy:limits:{<tag>}:r:<reservation>}, a named reservation ({@link Reservation#reservationId}) made, kept a
+ * minute longer than the timeout, so that one the client sends again after a broken connection is made once (an
+ * application's Lettuce client sends the commands in flight again once reconnected). The tag is a hash of
  * the subject: short and safe whatever the subject, and the same for all of one subject's keys, so Redis Cluster
  * puts them in one slot and accepts the multi-key script. The hash expires (PEXPIRE) a minute after the latest end
  * of its windows, a lease set a minute after its last lease expires; the windows themselves are decided by the
@@ -91,7 +94,10 @@ public final class RedisLimitStore implements LimitStore {
 
     /*
      * KEYS[1] is the subject's hash of window counters, KEYS[2..] its lease counters (one sorted set each, in the
-     * order of the lease charges). ARGV: now, the lease id, the slack, then six per charge. A window counter is two
+     * order of the lease charges), then the reservation's marker when it is named. ARGV: now, the lease id, the
+     * slack, the index of the marker (0 for none), its life, then six per charge. A marker present means the
+     * reservation was made already (the client sent the command again after its connection broke before the
+     * reply): the answer is the counters as they are, charged nothing more. A window counter is two
      * fields of the hash, its amount used and its window's end, named after the counter and its window's spec (so
      * a changed window is a new counter): the two field names, the limit, the amount, the end of a window beginning
      * now, and 'r' (rolling) or 'c' (calendar). A lease: '-', the key's life (the maximum hold plus the slack),
@@ -108,9 +114,11 @@ public final class RedisLimitStore implements LimitStore {
     private static final Script RESERVE = new Script("""
             local now = tonumber(ARGV[1])
             local hash = KEYS[1]
-            local n = (#ARGV - 3) / 6
+            local n = (#ARGV - 5) / 6
+            local mk = tonumber(ARGV[4])
+            local copy = mk > 0 and redis.call('EXISTS', KEYS[mk]) == 1
             local fields, m = {}, 0
-            for o = 4, #ARGV, 6 do
+            for o = 6, #ARGV, 6 do
               if ARGV[o + 5] ~= 'l' then
                 fields[m + 1] = ARGV[o]
                 fields[m + 2] = ARGV[o + 1]
@@ -122,7 +130,7 @@ public final class RedisLimitStore implements LimitStore {
             local used, reset, fresh, key = {}, {}, {}, {}
             local refused, v, l = 0, 0, 1
             for i = 1, n do
-              local o = 4 + (i - 1) * 6
+              local o = 6 + (i - 1) * 6
               local kind = ARGV[o + 5]
               if kind == 'l' then
                 l = l + 1
@@ -156,12 +164,15 @@ public final class RedisLimitStore implements LimitStore {
                   reset[i] = e
                 end
               end
-              if refused == 0 and tonumber(ARGV[o + 3]) > tonumber(ARGV[o + 2]) - used[i] then refused = i end
+              if not copy and refused == 0 and tonumber(ARGV[o + 3]) > tonumber(ARGV[o + 2]) - used[i] then
+                refused = i
+              end
             end
-            if refused == 0 then
+            if refused == 0 and not copy then
+              if mk > 0 then redis.call('SET', KEYS[mk], '1', 'PX', ARGV[5]) end
               local set, ttl = {}, 0
               for i = 1, n do
-                local o = 4 + (i - 1) * 6
+                local o = 6 + (i - 1) * 6
                 local amount = tonumber(ARGV[o + 3])
                 if ARGV[o + 5] == 'l' then
                   if amount > 0 then
@@ -270,6 +281,9 @@ public final class RedisLimitStore implements LimitStore {
     private final RedisClusterAsyncCommands<String, String> commands;
     private final StatefulConnection<String, String> ownedConnection;
     private final AbstractRedisClient ownedClient;
+    /** How long a reservation's marker lives, in ms ({@link Reservation#reservationId}). */
+    private final String reservedLife;
+
     /** {@code null} when the client is ours and Lettuce times commands out itself; else the futures are timed here. */
     private final StoreDeadlines deadlines;
 
@@ -277,11 +291,14 @@ public final class RedisLimitStore implements LimitStore {
             RedisClusterAsyncCommands<String, String> commands,
             StatefulConnection<String, String> ownedConnection,
             AbstractRedisClient ownedClient,
-            Duration timeout) {
+            Duration timeout,
+            boolean timedHere) {
         this.commands = commands;
         this.ownedConnection = ownedConnection;
         this.ownedClient = ownedClient;
-        this.deadlines = timeout == null ? null : new StoreDeadlines(timeout);
+        this.deadlines = timedHere ? new StoreDeadlines(timeout) : null;
+        // A client sends a command again only while its caller waits for the answer: at most the timeout.
+        this.reservedLife = Long.toString(timeout.toMillis() + SLACK_MILLIS);
     }
 
     /** {@link #connect(String, Duration)} with the default timeout ({@link #DEFAULT_TIMEOUT}). */
@@ -331,7 +348,7 @@ public final class RedisLimitStore implements LimitStore {
                 .build());
         try {
             StatefulRedisConnection<String, String> connection = client.connect(CODEC);
-            return new RedisLimitStore(connection.async(), connection, client, null);
+            return new RedisLimitStore(connection.async(), connection, client, timeout, false);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
             throw new LimitStoreException("could not connect to Redis for the limit store", e);
@@ -361,7 +378,7 @@ public final class RedisLimitStore implements LimitStore {
                 .build());
         try {
             StatefulRedisClusterConnection<String, String> connection = client.connect(CODEC);
-            return new RedisLimitStore(connection.async(), connection, client, null);
+            return new RedisLimitStore(connection.async(), connection, client, timeout, false);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
             throw new LimitStoreException("could not connect to the Redis Cluster for the limit store", e);
@@ -385,11 +402,11 @@ public final class RedisLimitStore implements LimitStore {
         try {
             if (client instanceof RedisClusterClient cluster) {
                 StatefulRedisClusterConnection<String, String> c = cluster.connect(CODEC);
-                return new RedisLimitStore(c.async(), c, null, timeout);
+                return new RedisLimitStore(c.async(), c, null, timeout, true);
             }
             if (client instanceof RedisClient standalone) {
                 StatefulRedisConnection<String, String> c = standalone.connect(CODEC);
-                return new RedisLimitStore(c.async(), c, null, timeout);
+                return new RedisLimitStore(c.async(), c, null, timeout, true);
             }
         } catch (RuntimeException e) {
             throw new LimitStoreException("could not connect to Redis for the limit store", e);
@@ -400,13 +417,13 @@ public final class RedisLimitStore implements LimitStore {
     /** A store on the application's connection, which it never closes. */
     public static RedisLimitStore using(StatefulRedisConnection<String, String> connection, Duration timeout) {
         checkTimeout(timeout);
-        return new RedisLimitStore(connection.async(), null, null, timeout);
+        return new RedisLimitStore(connection.async(), null, null, timeout, true);
     }
 
     /** A store on the application's Redis Cluster connection, which it never closes. */
     public static RedisLimitStore using(StatefulRedisClusterConnection<String, String> connection, Duration timeout) {
         checkTimeout(timeout);
-        return new RedisLimitStore(connection.async(), null, null, timeout);
+        return new RedisLimitStore(connection.async(), null, null, timeout, true);
     }
 
     private static void checkTimeout(Duration timeout) {
@@ -430,16 +447,23 @@ public final class RedisLimitStore implements LimitStore {
                 leases++;
             }
         }
-        String[] keys = new String[1 + leases];
+        boolean named = reservation.reservationId() != null;
+        String[] keys = new String[1 + leases + (named ? 1 : 0)];
         keys[0] = windowsKey(tag);
-        String[] args = new String[3 + 6 * n];
+        String[] args = new String[5 + 6 * n];
         args[0] = Long.toString(now);
         args[1] = LimitKeys.lease(reservation.leaseId());
         args[2] = SLACK_ARG;
+        args[3] = "0";
+        args[4] = reservedLife;
+        if (named) {
+            keys[keys.length - 1] = reservedKey(tag, LimitKeys.lease(reservation.reservationId()));
+            args[3] = Integer.toString(keys.length); // KEYS is 1-based in the script
+        }
         for (int i = 0, l = 1; i < n; i++) {
             Charge c = charges.get(i);
             Window w = c.counter().window();
-            int o = 3 + 6 * i;
+            int o = 5 + 6 * i;
             args[o + 2] = Long.toString(Math.min(c.counter().limit(), MAX_EXACT));
             args[o + 3] = Long.toString(c.amount());
             if (w instanceof Window.Lease lease) {
@@ -630,6 +654,11 @@ public final class RedisLimitStore implements LimitStore {
     /** The sorted set of the leases held on one lease counter (its name as {@link LimitKeys#counter} gives it). */
     private static String leaseKey(String tag, String counter) {
         return PREFIX + tag + ":l:" + counter;
+    }
+
+    /** The marker of a named reservation made ({@link Reservation#reservationId}). */
+    private static String reservedKey(String tag, String reservation) {
+        return PREFIX + tag + ":r:" + reservation;
     }
 
     /** The set of the counters a named settlement adjusted ({@link Adjustment#settlementId}). */

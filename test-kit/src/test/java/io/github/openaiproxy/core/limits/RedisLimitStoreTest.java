@@ -238,6 +238,44 @@ class RedisLimitStoreTest extends LimitStoreContract {
         }
     }
 
+    /**
+     * A named reservation sent again (an application's Lettuce client sends the commands in flight again once it has
+     * reconnected) is made once: the copy is answered admitted with the counters as they are. A refused one leaves
+     * nothing behind, and the marker of one made outlives the timeout by a minute.
+     */
+    @Test
+    void aNamedReservationSentAgainIsMadeOnce() {
+        String s = newSubject();
+        long t = soon();
+        Counter rpm = perMinute("requests", 2);
+        Counter streams = leases("streams", 5, Duration.ofMinutes(1));
+        Reservation r = new Reservation(s, List.of(new Charge(rpm, 1), new Charge(streams, 1)), "l1", t, "req-1");
+        assertThat(store.reserve(r).join().states().get(0).used()).isEqualTo(1);
+        Admission copy = other.reserve(r).join();
+        assertThat(copy.admitted()).isTrue();
+        assertThat(copy.states().get(0).used()).isEqualTo(1);
+        assertThat(copy.states().get(1).used()).isEqualTo(1);
+
+        Reservation tooMuch = new Reservation(s, List.of(new Charge(rpm, 2)), null, t + 1, "req-2");
+        assertThat(store.reserve(tooMuch).join().admitted()).isFalse();
+        Reservation fits = new Reservation(s, List.of(new Charge(rpm, 1)), null, t + 2, "req-2");
+        assertThat(store.reserve(fits).join().admitted())
+                .as("a refused reservation was not remembered as made")
+                .isTrue();
+        assertThat(reserve(store, s, t + 3, null, new Charge(rpm, 0))
+                        .states()
+                        .get(0)
+                        .used())
+                .isEqualTo(2);
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            assertThat(c.sync().pttl("openai-proxy:limits:{" + tagOf(s) + "}:r:req-1"))
+                    .isBetween(55_000L, 62_000L);
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
     /** On the application's client (Spring's), the store opens its own connection and leaves the client open. */
     @Test
     void onAnApplicationsClientTheClientStaysTheApplications() {
