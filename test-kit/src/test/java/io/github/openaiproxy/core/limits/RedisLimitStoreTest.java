@@ -276,6 +276,47 @@ class RedisLimitStoreTest extends LimitStoreContract {
         }
     }
 
+    /**
+     * What the README tells operators about memory: under a policy that evicts (here {@code allkeys-lru}) a counter
+     * is forgotten when Redis is full, and a limit passes more than it allows; under {@code noeviction} a full Redis
+     * refuses the script, and the store fails (the when-down rules decide) instead of forgetting.
+     */
+    @Test
+    void aFullRedisForgetsCountersUnderEvictionAndFailsUnderNoeviction() throws Exception {
+        try (TestRedis.Server server = TestRedis.newServer().start();
+                RedisLimitStore own = RedisLimitStore.connect(server.url())) {
+            RedisClient client = RedisClient.create(server.url());
+            try (StatefulRedisConnection<String, String> c = client.connect()) {
+                String s = newSubject();
+                long t = soon();
+                Counter rpm = perMinute("requests", 1);
+                assertThat(reserve(own, s, t, null, new Charge(rpm, 1)).admitted())
+                        .isTrue();
+                String memory = c.sync().info("memory");
+                long used = Long.parseLong(memory.replaceAll("(?s).*\\bused_memory:(\\d+).*", "$1"));
+                c.sync().configSet("maxmemory-policy", "allkeys-lru");
+                c.sync().configSet("maxmemory", Long.toString(used + 512 * 1024));
+                String filler = "x".repeat(10_000);
+                for (int i = 0; i < 200; i++) {
+                    c.sync().set("filler:" + i, filler);
+                }
+                assertThat(reserve(own, s, t + 1, null, new Charge(rpm, 1)).admitted())
+                        .as("the counter was evicted: a second request of a limit of one passes")
+                        .isTrue();
+
+                c.sync().configSet("maxmemory-policy", "noeviction");
+                c.sync().configSet("maxmemory", Long.toString(used / 2)); // over it already: full
+                String fresh = newSubject(); // one that fits: a refusal writes nothing
+                assertThatThrownBy(() -> own.reserve(new Reservation(fresh, List.of(new Charge(rpm, 1)), null, t + 2))
+                                .get(5, TimeUnit.SECONDS))
+                        .hasCauseInstanceOf(LimitStoreException.class)
+                        .hasStackTraceContaining("OOM");
+            } finally {
+                client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
+        }
+    }
+
     /** On the application's client (Spring's), the store opens its own connection and leaves the client open. */
     @Test
     void onAnApplicationsClientTheClientStaysTheApplications() {
