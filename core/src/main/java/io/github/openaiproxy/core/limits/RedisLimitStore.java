@@ -73,11 +73,12 @@ public final class RedisLimitStore implements LimitStore {
     /** Keys live this much longer than their window: clocks of instances differ a little. */
     private static final long SLACK_MILLIS = 60_000;
     /**
-     * A settlement's marker lives as long as the window it adjusted, at most this (plus the slack): one small key per
-     * settled request, so a month's budget does not keep a month of them. A replay comes from an instance's backlog
-     * once Redis answers again; one later than this (after a day's outage) may count twice.
+     * A settlement's marker lives as long as the window it adjusted, at most this (plus the slack). It is one key of
+     * about 300 bytes per settled request: kept for a day's budget, a million requests a day would hold 300 MB. A
+     * replay comes from an instance's backlog once Redis answers again (seconds, usually); one kept longer than
+     * this (Redis unreachable for over an hour right after it applied the settlement) may count twice.
      */
-    private static final long MAX_SETTLED_MILLIS = Duration.ofDays(1).toMillis();
+    private static final long MAX_SETTLED_MILLIS = Duration.ofHours(1).toMillis();
 
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
@@ -562,7 +563,7 @@ public final class RedisLimitStore implements LimitStore {
                     index = markers.size() - 1;
                 }
                 args[o + 4] = index < 0 ? "0" : Integer.toString(firstMarker + index);
-                // As long as the window can still be adjusted (a later replay finds it over), at most a day.
+                // As long as the window can still be adjusted (a later replay finds it over), at most an hour.
                 args[o + 5] = Long.toString(Math.max(0, Math.min(end - nowMillis, MAX_SETTLED_MILLIS)) + SLACK_MILLIS);
                 o += 6;
             }
