@@ -324,7 +324,10 @@ class SharedLimitsHttpTest {
         redisCli.clientPause(3_000); // the settlement waits, times out, then runs when the pause ends
         paused.countDown();
         assertThat(first.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-        Thread.sleep(3_500); // the pause is over: Redis ran the settlement
+        // Redis runs the settlement once the pause ends (the admin's commands wait for it too).
+        await().atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(100))
+                .untilAsserted(() -> assertThat(tokensPerMinute(redisCli)).containsExactly(input + 2, input + 2));
 
         // Another caller's request: Redis answers, so the proxy applies what it kept.
         assertThat(send(proxy, newCaller()).get(10, TimeUnit.SECONDS).statusCode())
