@@ -74,11 +74,12 @@ public final class RedisLimitStore implements LimitStore {
     private static final long SLACK_MILLIS = 60_000;
     /**
      * A settlement's marker lives as long as the window it adjusted, at most this (plus the slack). It is one key of
-     * about 300 bytes per settled request: kept for a day's budget, a million requests a day would hold 300 MB. A
-     * replay comes from an instance's backlog once Redis answers again (seconds, usually); one kept longer than
-     * this (Redis unreachable for over an hour right after it applied the settlement) may count twice.
+     * about 300 bytes per settled request, so its life is what it costs: 100 requests a second hold about 20 MB for
+     * ten minutes, where a day's budget would hold 2.6 GB. A replay comes from an instance's backlog once Redis
+     * answers again (seconds, usually); one later than this (Redis unreachable for over ten minutes right after it
+     * applied the settlement) may count twice.
      */
-    private static final long MAX_SETTLED_MILLIS = Duration.ofHours(1).toMillis();
+    private static final long MAX_SETTLED_MILLIS = Duration.ofMinutes(10).toMillis();
 
     /** Amounts are Lua numbers in the script: kept at most this, so they stay exact integers. */
     private static final long MAX_EXACT = 1L << 53;
@@ -563,7 +564,7 @@ public final class RedisLimitStore implements LimitStore {
                     index = markers.size() - 1;
                 }
                 args[o + 4] = index < 0 ? "0" : Integer.toString(firstMarker + index);
-                // As long as the window can still be adjusted (a later replay finds it over), at most an hour.
+                // As long as the window can still be adjusted (a later replay finds it over), at most ten minutes.
                 args[o + 5] = Long.toString(Math.max(0, Math.min(end - nowMillis, MAX_SETTLED_MILLIS)) + SLACK_MILLIS);
                 o += 6;
             }
