@@ -51,7 +51,10 @@ public final class RequestContext implements RequestStep.Chain {
     CountedRequestBody streamed;
     /** The simple routes' body as the client sent it, parsed (to tell its values from the defaults). */
     com.fasterxml.jackson.databind.node.ObjectNode clientBody;
-    /** The simple routes' normalized body and the session it asks for. */
+    /**
+     * The simple routes' normalized body and the session it asks for. Its body is {@code null} once the upstream
+     * call is sent ({@link #dropTrees}).
+     */
     Normalized.Accepted normalized;
 
     ChatSessions.Ask session;
@@ -103,6 +106,29 @@ public final class RequestContext implements RequestStep.Chain {
         this.wantsDetails = wantsDetails;
         this.subRequest = subRequest;
         this.inFlight = inFlight;
+    }
+
+    /**
+     * Lets go of the parsed bodies once the upstream's bytes are built, just before the call: a tree costs many
+     * times its body's bytes (a body of empty objects about 36 times), and a call may run for minutes. What the
+     * steps after need (the path, whether it streams, the model, the bytes) stays.
+     */
+    void dropTrees() {
+        clientBody = null;
+        if (normalized != null && normalized.body() != null) {
+            normalized =
+                    new Normalized.Accepted(normalized.upstreamPath(), null, normalized.stream(), normalized.model());
+        }
+        if (target != null && target.clientJson() != null) {
+            target = new RouteUpstream.Target(
+                    target.requests(),
+                    target.pool(),
+                    target.upstreamModel(),
+                    target.clientModel(),
+                    target.clientBytes(),
+                    null,
+                    target.mayAskForUsage());
+        }
     }
 
     /** The request as the adapter handed it over. */

@@ -275,12 +275,14 @@ final class RouteHandlers {
                     }
                     ctx.upstreamBody = bytes;
                 }
+                // Only the turn is kept for the answer, not the body's tree with its history.
+                ChatSessions.Turn turn = ready.turn();
                 if ("/v1/images/generations".equals(chat.upstreamPath())) {
                     // StoreImages (inside this step) has stored the images and says where.
                     return next.proceed(ctx)
-                            .thenCompose(answer -> sessions.recordImages(ready.turn(), answer, ctx.storedImageLinks));
+                            .thenCompose(answer -> sessions.recordImages(turn, answer, ctx.storedImageLinks));
                 }
-                return next.proceed(ctx).thenCompose(answer -> sessions.record(ready.turn(), answer));
+                return next.proceed(ctx).thenCompose(answer -> sessions.record(turn, answer));
             });
         }
     }

@@ -79,6 +79,7 @@ final class SendUpstream implements RequestStep {
                             : ProxyError.tooManyConcurrentCalls());
         }
         UpstreamPermits.Permit permit = (UpstreamPermits.Permit) ask;
+        ctx.dropTrees(); // the bytes are built: no tree is held while the upstream works
         if (ctx.target != null) {
             return attempts.send(ctx, permit); // routed to a named upstream: retries and fallbacks
         }

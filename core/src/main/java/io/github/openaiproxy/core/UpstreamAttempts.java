@@ -500,14 +500,17 @@ final class UpstreamAttempts {
         /** The client's body for this model: as sent when the model is the client's own, else renamed. */
         private byte[] body(String upstreamModel) {
             RouteUpstream.Target target = ctx.target;
-            ObjectNode json = target.clientJson();
-            if (json == null || upstreamModel == null || upstreamModel.equals(target.clientModel())) {
+            if (upstreamModel == null || upstreamModel.equals(target.clientModel())) {
                 return target.clientBytes();
             }
             if (upstreamModel.equals(target.upstreamModel())) {
                 return ctx.body; // the routing step's rename
             }
-            ObjectNode renamed = json.deepCopy();
+            // Parsed again for this fallback: no tree is held for the whole call (see RequestContext#dropTrees).
+            ObjectNode renamed = LimitStep.object(target.clientBytes());
+            if (renamed == null) {
+                return target.clientBytes(); // no JSON object: sent as it came
+            }
             renamed.put("model", upstreamModel);
             return Json.bytes(renamed);
         }

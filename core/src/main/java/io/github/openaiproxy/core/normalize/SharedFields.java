@@ -30,9 +30,16 @@ final class SharedFields {
      * {@code prompt} in a chat, {@code messages} in an image request), which would make OpenAI refuse it.
      */
     static ObjectNode copyWithout(ObjectNode body, String otherKindsField) {
-        ObjectNode out = body.deepCopy();
+        // The top level only: the members below are shared with the client's tree, never written to (a deep copy
+        // doubled what a body of many tiny values costs, dozens of times its bytes). The one member the proxy
+        // writes into, stream_options (asking a stream for its usage), is copied.
+        ObjectNode out = body.objectNode().setAll(body);
         out.remove("action");
         out.remove(otherKindsField);
+        JsonNode options = out.get("stream_options");
+        if (options != null && options.isContainerNode()) {
+            out.set("stream_options", options.deepCopy());
+        }
         return out;
     }
 }

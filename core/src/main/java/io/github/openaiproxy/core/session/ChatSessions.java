@@ -266,7 +266,8 @@ public final class ChatSessions {
             }
             ObjectNode body = normalized;
             if (!history.isEmpty()) {
-                body = normalized.deepCopy();
+                // The top level only: the members below are shared, never written to.
+                body = normalized.objectNode().setAll(normalized);
                 ArrayNode messages = body.putArray("messages");
                 history.forEach(m -> messages.add(asContext(m)));
                 normalized.path("messages").forEach(messages::add);
