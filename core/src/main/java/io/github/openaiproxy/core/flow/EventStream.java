@@ -62,6 +62,12 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         onSourceError(new java.util.concurrent.TimeoutException("the source was idle too long"), emit);
     }
 
+    /**
+     * The client cancelled (maybe more than once, maybe while the source is read on another thread): for what the
+     * stream holds outside the relay (a shared buffer budget). Does nothing by default.
+     */
+    protected void onCancel() {}
+
     @Override
     public final void subscribe(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
         if (!subscribed.compareAndSet(false, true)) {
@@ -164,6 +170,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         @Override
         public void cancel() {
             cancelled = true;
+            onCancel();
             Flow.Subscription s = upstream;
             if (s != null) {
                 s.cancel();

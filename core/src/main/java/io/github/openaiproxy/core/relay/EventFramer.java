@@ -6,14 +6,18 @@ import java.util.function.Consumer;
 
 /**
  * Cuts a byte stream into Server-Sent Events. An event ends with a blank line; lines end with LF, CR or
- * CRLF, so a multi-byte character or a line split across reads is carried over unchanged. Not
- * thread-safe: one upstream feeds it.
+ * CRLF, so a multi-byte character or a line split across reads is carried over unchanged. One upstream
+ * feeds it; {@link #close} may come from another thread (a client that left), so the entry points lock.
+ *
+ * <p>The buffer of an unfinished event is taken from the proxy's {@link EventBuffers}, and given back when it
+ * shrinks or the framer is closed: however many streams are open, their unfinished events hold no more than that.
  */
 final class EventFramer {
     private static final byte CR = '\r';
     private static final byte LF = '\n';
 
     private final int maxEventBytes;
+    private final EventBuffers buffers;
     private static final int INITIAL = 1024;
     private static final int SHRINK_ABOVE = 64 * 1024;
 
@@ -39,9 +43,16 @@ final class EventFramer {
     private boolean bareCr;
     /** Set by {@link #cut} when an event is larger than the limit. */
     private boolean overLimit;
+    /** Set by {@link #close}: the buffer is given back, nothing more is taken. */
+    private boolean closed;
 
     EventFramer(int maxEventBytes) {
+        this(maxEventBytes, EventBuffers.UNBOUNDED);
+    }
+
+    EventFramer(int maxEventBytes, EventBuffers buffers) {
         this.maxEventBytes = maxEventBytes;
+        this.buffers = buffers;
     }
 
     /**
@@ -50,14 +61,19 @@ final class EventFramer {
      * @return false when an event (complete or still pending) is larger than the limit; the events before
      *     it have been handed over, the oversized one is not
      */
-    boolean append(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
+    synchronized boolean append(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
+        if (closed) {
+            return false;
+        }
         if (len == 0 && chunk.hasArray()) {
             return appendAtRest(chunk, sink);
         }
         ByteBuffer in = chunk.duplicate();
         while (in.hasRemaining()) {
             int n = Math.min(in.remaining(), Math.max(4096, buf.length - len));
-            ensure(len + n);
+            if (!ensure(len + n)) {
+                return false; // the proxy's event buffers are full
+            }
             in.get(buf, len, n);
             len += n;
             if (!emitComplete(sink) || len > maxEventBytes) {
@@ -71,15 +87,22 @@ final class EventFramer {
     }
 
     /** Hands over whatever is pending as a last event (the upstream ended without a blank line). */
-    void flushRemainder(Consumer<ByteBuffer> sink) {
-        if (len > 0) {
+    synchronized void flushRemainder(Consumer<ByteBuffer> sink) {
+        if (len > 0 && !closed) {
             sink.accept(ByteBuffer.wrap(Arrays.copyOf(buf, len)));
         }
         discard();
     }
 
+    /** Drops the pending partial event and gives its buffer back; the framer takes no more. Idempotent. */
+    synchronized void close() {
+        discard();
+        closed = true;
+        resize(0);
+    }
+
     /** Drops the pending partial event. */
-    void discard() {
+    synchronized void discard() {
         len = 0;
         scan = 0;
         lineStart = 0;
@@ -103,8 +126,11 @@ final class EventFramer {
         int tail = to - rest;
         scan -= rest;
         lineStart -= rest;
-        if (tail > buf.length) {
-            buf = new byte[Math.max(tail, INITIAL)]; // kept: a stream whose reads split events splits more
+        if (tail > maxEventBytes) {
+            return false; // not copied: the unfinished event is over the limit already
+        }
+        if (tail > buf.length && !resize(Math.max(tail, INITIAL))) {
+            return false; // kept otherwise: a stream whose reads split events splits more
         }
         System.arraycopy(a, rest, buf, 0, tail);
         len = tail;
@@ -122,7 +148,7 @@ final class EventFramer {
             lineStart -= eventStart;
             if (buf.length > SHRINK_ABOVE && len < INITIAL) {
                 // A long stream should not keep the buffer of one big event for its whole life.
-                buf = Arrays.copyOf(buf, INITIAL);
+                resize(INITIAL);
             }
         }
         return !overLimit;
@@ -185,9 +211,28 @@ final class EventFramer {
         return buf.length;
     }
 
-    private void ensure(int capacity) {
-        if (capacity > buf.length) {
-            buf = Arrays.copyOf(buf, Math.max(capacity, buf.length * 2));
+    /**
+     * Grows the buffer to hold {@code capacity} bytes: doubling, but never past what the largest event needs (the
+     * caller adds at most 4 KB to an event within the limit), so one event holds about its size, not twice it.
+     */
+    private boolean ensure(int capacity) {
+        if (capacity <= buf.length) {
+            return true;
         }
+        long most = Math.max(capacity, (long) maxEventBytes + 4096);
+        return resize((int) Math.min(Math.max(capacity, buf.length * 2L), most));
+    }
+
+    /** Gives the buffer {@code capacity} bytes (0: none), taking or giving back the difference; false when full. */
+    private boolean resize(int capacity) {
+        long more = (long) capacity - buf.length;
+        if (more > 0 && (closed || !buffers.take(more))) {
+            return false;
+        }
+        if (more < 0) {
+            buffers.give(-more);
+        }
+        buf = capacity == 0 ? NONE : Arrays.copyOf(buf, capacity);
+        return true;
     }
 }

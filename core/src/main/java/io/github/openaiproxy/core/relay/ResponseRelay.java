@@ -50,6 +50,9 @@ public final class ResponseRelay implements AutoCloseable {
             "x-should-retry");
 
     private final int maxEventSize;
+    /** What the unfinished events of all its streams may hold together. */
+    private final EventBuffers buffers;
+
     private final IdleWatch idle;
 
     /**
@@ -59,6 +62,7 @@ public final class ResponseRelay implements AutoCloseable {
      */
     public ResponseRelay(int maxEventSize, Duration streamIdleTimeout) {
         this.maxEventSize = maxEventSize;
+        this.buffers = EventBuffers.forEvents(maxEventSize);
         this.idle = new IdleWatch(streamIdleTimeout);
     }
 
@@ -119,8 +123,8 @@ public final class ResponseRelay implements AutoCloseable {
         if (isEventStream(contentType)) {
             h.set("Cache-Control", "no-cache");
             h.set("X-Accel-Buffering", "no");
-            return CompletableFuture.completedFuture(
-                    new ProxyResponse(status, h.build(), new SseEventRelay(upstream.body(), maxEventSize, idle), true));
+            return CompletableFuture.completedFuture(new ProxyResponse(
+                    status, h.build(), new SseEventRelay(upstream.body(), maxEventSize, idle, buffers), true));
         }
         // JSON is read whole when small (an exact length, a clean 502 if the upstream breaks off, and what sessions
         // and image storage read); other bodies (speech audio, a file's bytes) start with their first bytes.

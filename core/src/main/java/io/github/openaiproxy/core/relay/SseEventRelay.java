@@ -38,6 +38,7 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     private static final System.Logger LOG = System.getLogger(SseEventRelay.class.getName());
 
     private final EventFramer framer;
+    private final EventBuffers buffers;
 
     /**
      * @param upstream the upstream body
@@ -49,17 +50,29 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
 
     /** As above, ended with an error event when the upstream is silent for longer than {@code idle}'s timeout. */
     SseEventRelay(Flow.Publisher<List<ByteBuffer>> upstream, int maxEventBytes, IdleWatch idle) {
+        this(upstream, maxEventBytes, idle, EventBuffers.UNBOUNDED);
+    }
+
+    /** As above, its unfinished event's buffer taken from {@code buffers}, shared by every stream of a proxy. */
+    SseEventRelay(Flow.Publisher<List<ByteBuffer>> upstream, int maxEventBytes, IdleWatch idle, EventBuffers buffers) {
         super(upstream, idle);
         if (maxEventBytes < 1) {
             throw new IllegalArgumentException("maxEventBytes must be positive");
         }
-        this.framer = new EventFramer(maxEventBytes);
+        this.framer = new EventFramer(maxEventBytes, buffers);
+        this.buffers = buffers;
     }
 
     @Override
     protected boolean onItem(List<ByteBuffer> item, Consumer<ByteBuffer> emit) {
         for (ByteBuffer b : item) {
             if (!framer.append(b, emit)) {
+                framer.close();
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "an upstream event was over max-event-size, or the unfinished events of all streams over {0}"
+                                + " bytes; stream ended",
+                        buffers.limit());
                 emit.accept(ByteBuffer.wrap(EVENT_TOO_LARGE_EVENT).asReadOnlyBuffer());
                 return false;
             }
@@ -69,14 +82,14 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
 
     @Override
     protected void onSourceError(Throwable error, Consumer<ByteBuffer> emit) {
-        framer.discard();
+        framer.close();
         emit.accept(ByteBuffer.wrap(UPSTREAM_BROKE_EVENT).asReadOnlyBuffer());
     }
 
     @Override
     protected void onSourceIdle(Consumer<ByteBuffer> emit) {
         LOG.log(System.Logger.Level.WARNING, "upstream stream sent nothing within the stream idle timeout; ended");
-        framer.discard();
+        framer.close();
         emit.accept(ByteBuffer.wrap(UPSTREAM_IDLE_EVENT).asReadOnlyBuffer());
     }
 
@@ -84,5 +97,11 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     protected void onSourceComplete(Consumer<ByteBuffer> emit) {
         // A last event without its blank line is still relayed as sent.
         framer.flushRemainder(emit);
+        framer.close();
+    }
+
+    @Override
+    protected void onCancel() {
+        framer.close(); // the client left: its unfinished event's buffer goes back to the others
     }
 }

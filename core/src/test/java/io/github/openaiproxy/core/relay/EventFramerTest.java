@@ -232,6 +232,44 @@ class EventFramerTest {
     }
 
     @Test
+    void anEventUpToTheLimitHoldsAboutItsSizeNotTwice() {
+        int max = 1024 * 1024;
+        EventFramer framer = new EventFramer(max);
+        assertThat(framer.append(utf8("data: "), this::collect)).isTrue();
+        byte[] piece = new byte[4096];
+        Arrays.fill(piece, (byte) 'x');
+        for (int n = 6; n + piece.length <= max; n += piece.length) {
+            assertThat(framer.append(ByteBuffer.wrap(piece), this::collect)).isTrue();
+        }
+        // Doubling went to 2 MB for an event of 1 MB; the growth stops at the limit and one read.
+        assertThat(framer.bufferCapacity()).isLessThanOrEqualTo(max + 4096);
+    }
+
+    @Test
+    void theBuffersOfAllFramersAreBoundedTogetherAndGivenBackOnClose() {
+        EventBuffers buffers = new EventBuffers(200_000);
+        EventFramer first = new EventFramer(150_000, buffers);
+        EventFramer second = new EventFramer(150_000, buffers);
+        ByteBuffer big = utf8("data: " + "x".repeat(100_000));
+
+        assertThat(first.append(big.duplicate(), this::collect)).isTrue();
+        assertThat(second.append(big.duplicate(), this::collect))
+                .as("over the shared bound")
+                .isFalse();
+        second.close();
+        assertThat(buffers.held()).isEqualTo(first.bufferCapacity());
+
+        first.close();
+        assertThat(buffers.held()).isZero();
+        EventFramer third = new EventFramer(150_000, buffers);
+        assertThat(third.append(big.duplicate(), this::collect))
+                .as("after the first gave back")
+                .isTrue();
+        assertThat(third.append(utf8("\n\n"), this::collect)).isTrue();
+        assertThat(texts()).containsExactly("data: " + "x".repeat(100_000) + "\n\n");
+    }
+
+    @Test
     void readIsNotConsumedFromTheCallersBuffer() {
         ByteBuffer read = utf8("data: a\n\n");
         EventFramer framer = new EventFramer(NO_LIMIT);
