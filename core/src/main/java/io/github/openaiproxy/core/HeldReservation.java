@@ -216,6 +216,20 @@ final class HeldReservation {
                     UsageRecord.Outcome.CLIENT_GONE,
                     -1,
                     m.endNanos());
+        } else if (unrelayedSuccess(ctx.upstreamStatus, proxyStatus, m)) {
+            // The upstream answered 2xx, so it did the work (and bills it), but the proxy could not relay its
+            // answer (JSON to a stream, a body broken off): charged the input, estimated, as a client gone before
+            // the answer. Refunding would make a call free for every upstream that ignores "stream".
+            m = new Metered(
+                    new TokenUsage(estimate.inputTokens(), 0, 0, 0, 0),
+                    true,
+                    null,
+                    m.upstreamRequestId(),
+                    m.status(),
+                    m.streamed(),
+                    UsageRecord.Outcome.UPSTREAM_FAILED,
+                    -1,
+                    m.endNanos());
         }
         TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
         if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
@@ -255,6 +269,15 @@ final class HeldReservation {
                 LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
             }
         }
+    }
+
+    /** Whether a 2xx upstream answer became the proxy's own error, with no usage read from it. */
+    static boolean unrelayedSuccess(int upstreamStatus, int proxyStatus, Metered m) {
+        return upstreamStatus >= 200
+                && upstreamStatus < 300
+                && proxyStatus >= 500
+                && !m.estimated()
+                && (m.usage() == null || m.usage().totalTokens() == 0);
     }
 
     /**
