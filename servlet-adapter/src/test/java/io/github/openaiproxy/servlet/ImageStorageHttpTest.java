@@ -102,6 +102,40 @@ class ImageStorageHttpTest {
                 HttpResponse.BodyHandlers.ofByteArray());
     }
 
+    /**
+     * The answer is held whole to store its images only up to 14 times {@code images.max-size} (ten images in
+     * base64 and their JSON): an upstream that answers with more (no Content-Length, chunks without end) had it
+     * held, up to 2 GB. Beyond, the answer is relayed as the upstream sent it and its images are not stored.
+     */
+    @Test
+    void anAnswerLongerThanItsImagesCouldBeIsRelayedAsSentNotHeld() throws Exception {
+        proxy.close();
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
+                        .images(ImageConfig.DEFAULTS
+                                .withStore(ImageConfig.Store.FILESYSTEM)
+                                .withMaxSize(1_000))
+                        .build())
+                .imageStore(FilesystemImageStore.create(directory))
+                .build();
+        proxy = TomcatProxy.servlet(engine);
+        upstream.stubFor(get("/files/0.png")
+                .willReturn(aResponse().withHeader("Content-Type", "image/png").withBody(png(500, 9))));
+        String body = "{\"created\":1,\"data\":[{\"url\":\"" + upstream.baseUrl() + "/files/0.png\","
+                + "\"revised_prompt\":\"" + "a cat ".repeat(3_000) + "\"}]}";
+        upstream.stubFor(post("/v1/images/generations")
+                .willReturn(aResponse()
+                        .withHeader("Content-Type", "application/json")
+                        .withChunkedDribbleDelay(4, 20)
+                        .withBody(body)));
+
+        HttpResponse<String> answer = Http.postJson(
+                proxy.uri("/images/generations"), "{\"prompt\":\"a cat\",\"model\":\"dall-e-2\",\"n\":1}");
+
+        assertThat(answer.statusCode()).isEqualTo(200);
+        assertThat(answer.body()).isEqualTo(body);
+        assertThat(answer.headers().firstValue("x-openai-proxy-image-stored")).contains("false");
+    }
+
     @Test
     void inAWebApplicationAtAContextPathTheLinksStartWithItAndServeTheImage() throws Exception {
         proxy.close();

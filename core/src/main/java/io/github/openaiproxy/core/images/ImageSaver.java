@@ -3,8 +3,8 @@ package io.github.openaiproxy.core.images;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
+import io.github.openaiproxy.core.flow.Prefetch;
 import io.github.openaiproxy.core.http.ProxyResponse;
-import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.observe.ProxyObserver;
@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.SequenceInputStream;
 import java.net.http.HttpHeaders;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -25,6 +26,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
@@ -46,8 +48,12 @@ final class ImageSaver {
     static final String CONTENT_ENCODED = "content_encoded";
 
     private static final System.Logger LOG = System.getLogger(ImageSaver.class.getName());
-    /** The answer is held to be rewritten; beyond this it is relayed as it is. */
-    private static final long MAX_ANSWER = Integer.MAX_VALUE - 16;
+    /**
+     * The answer is held whole to be rewritten, up to this many times {@code images.max-size}: ten images (OpenAI's
+     * largest {@code n}) in base64 (four bytes for three) and their JSON. A longer answer is relayed as it is, its
+     * images not stored: an upstream's answer must not pin gigabytes of the heap.
+     */
+    static final int MAX_ANSWER_IMAGES = 14;
 
     private final Images images;
     private final SafeFetcher fetcher;
@@ -72,13 +78,35 @@ final class ImageSaver {
         if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
             return CompletableFuture.completedFuture(new Images.Saved(answer, List.of()));
         }
-        return BodyCollector.collectTruncated(answer.body(), MAX_ANSWER)
-                .thenCompose(bytes -> images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), observation))
-                        .exceptionally(error -> {
-                            LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
-                            observation.imageNotStored(reason(error));
-                            return new Images.Saved(withBody(answer, bytes, true), List.of());
-                        }));
+        int most = (int) Math.min(Integer.MAX_VALUE - 16, MAX_ANSWER_IMAGES * images.maxSize());
+        return Prefetch.read(answer.body(), most).thenCompose(read -> {
+            if (read instanceof Prefetch.Outcome.Broken broken) {
+                return CompletableFuture.failedFuture(broken.cause());
+            }
+            if (read instanceof Prefetch.Outcome.Longer longer) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "generated images not stored: the answer is longer than {0} bytes",
+                        most);
+                observation.imageNotStored(ImageFetchException.TOO_LARGE);
+                return CompletableFuture.completedFuture(new Images.Saved(notStored(answer, longer.body()), List.of()));
+            }
+            byte[] bytes = ((Prefetch.Outcome.Whole) read).bytes();
+            return images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), observation))
+                    .exceptionally(error -> {
+                        LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
+                        observation.imageNotStored(reason(error));
+                        return new Images.Saved(withBody(answer, bytes, true), List.of());
+                    });
+        });
+    }
+
+    /** The answer relayed as the upstream sends it (its own length, if it gave one), saying its images are not stored. */
+    private static ProxyResponse notStored(ProxyResponse answer, Flow.Publisher<List<ByteBuffer>> body) {
+        Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        h.putAll(answer.headers().map());
+        h.put(NOT_STORED_HEADER, List.of("false"));
+        return new ProxyResponse(answer.status(), HttpHeaders.of(h, (n, v) -> true), body, false);
     }
 
     /** Why an image was not stored, from a small fixed set (a metric tag; see the observer's callback). */
