@@ -5,7 +5,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The bytes the unfinished events of every stream of one proxy may hold together: each stream may buffer one
  * event of up to {@code max-event-size}, and a thousand open streams would otherwise hold a thousand of them. A
- * stream that would go over ends with the event-too-large error. Thread-safe.
+ * stream that would go over ends with the event-too-large error. The first {@link EventFramer#FREE} bytes of each
+ * stream's buffer are not counted, so ordinary streams are never refused however many are open. Thread-safe.
  */
 final class EventBuffers {
     /** No bound but each event's own (tests, benchmarks). */

@@ -19,6 +19,9 @@ final class EventFramer {
     private final int maxEventBytes;
     private final EventBuffers buffers;
     private static final int INITIAL = 1024;
+    /** The part of a stream's buffer not counted against the proxy's {@link EventBuffers}. */
+    static final int FREE = 4 * 1024;
+
     private static final int SHRINK_ABOVE = 64 * 1024;
 
     private static final byte[] NONE = new byte[0];
@@ -225,7 +228,7 @@ final class EventFramer {
 
     /** Gives the buffer {@code capacity} bytes (0: none), taking or giving back the difference; false when full. */
     private boolean resize(int capacity) {
-        long more = (long) capacity - buf.length;
+        long more = charged(capacity) - charged(buf.length);
         if (more > 0 && (closed || !buffers.take(more))) {
             return false;
         }
@@ -234,5 +237,14 @@ final class EventFramer {
         }
         buf = capacity == 0 ? NONE : Arrays.copyOf(buf, capacity);
         return true;
+    }
+
+    /**
+     * What a buffer of {@code capacity} bytes takes from the shared budget: what it holds beyond {@link #FREE}. A
+     * stream whose events are ordinary chunks keeps a small buffer for its whole life; were that counted, thousands of
+     * healthy streams would fill a budget made small by a small {@code max-event-size}, and be refused.
+     */
+    private static long charged(int capacity) {
+        return Math.max(0, capacity - FREE);
     }
 }

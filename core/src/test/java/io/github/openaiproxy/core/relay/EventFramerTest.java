@@ -247,7 +247,7 @@ class EventFramerTest {
 
     @Test
     void theBuffersOfAllFramersAreBoundedTogetherAndGivenBackOnClose() {
-        EventBuffers buffers = new EventBuffers(200_000);
+        EventBuffers buffers = new EventBuffers(150_000);
         EventFramer first = new EventFramer(150_000, buffers);
         EventFramer second = new EventFramer(150_000, buffers);
         ByteBuffer big = utf8("data: " + "x".repeat(100_000));
@@ -257,7 +257,7 @@ class EventFramerTest {
                 .as("over the shared bound")
                 .isFalse();
         second.close();
-        assertThat(buffers.held()).isEqualTo(first.bufferCapacity());
+        assertThat(buffers.held()).isEqualTo(first.bufferCapacity() - EventFramer.FREE);
 
         first.close();
         assertThat(buffers.held()).isZero();
@@ -267,6 +267,24 @@ class EventFramerTest {
                 .isTrue();
         assertThat(third.append(utf8("\n\n"), this::collect)).isTrue();
         assertThat(texts()).containsExactly("data: " + "x".repeat(100_000) + "\n\n");
+    }
+
+    /** A small max-event-size makes a small shared bound: streams of ordinary chunks must still never meet it. */
+    @Test
+    void manyStreamsHoldingSmallSplitEventsAreNeverRefused() {
+        EventBuffers buffers = new EventBuffers(64 * 1024);
+        List<EventFramer> framers = new ArrayList<>();
+        for (int i = 0; i < 10_000; i++) {
+            EventFramer framer = new EventFramer(64 * 1024, buffers);
+            framers.add(framer);
+            assertThat(framer.append(utf8("data: {\"choices\":[{\"delta\":{\"content\":\"a"), this::collect))
+                    .as("stream %d", i)
+                    .isTrue();
+        }
+        assertThat(buffers.held()).isZero();
+        framers.forEach(
+                f -> assertThat(f.append(utf8("\"}}]}\n\n"), this::collect)).isTrue());
+        assertThat(events).hasSize(10_000);
     }
 
     @Test
