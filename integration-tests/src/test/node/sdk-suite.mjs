@@ -239,6 +239,61 @@ await scenario('responses-stream', async (name) => {
   return { types, text, completedStatus: completed?.status ?? null, totalTokens: completed?.usage?.total_tokens ?? null };
 });
 
+await scenario('files-list-pages', async (name) => {
+  const ids = [];
+  for await (const f of client(name).files.list({ limit: 1, purpose: 'fine-tune' })) {
+    ids.push(f.id);
+  }
+  return { ids };
+});
+
+/** A binary answer as the SDK hands it over: status, the headers that describe it, and its bytes. */
+async function binary(response) {
+  const bytes = Buffer.from(await response.arrayBuffer());
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    contentLength: response.headers.get('content-length'),
+    contentDisposition: response.headers.get('content-disposition'),
+    requestId: response.headers.get('x-request-id'),
+    bytes: bytes.toString('base64'),
+  };
+}
+
+await scenario('files-content', async (name) => binary(await client(name).files.content('file-abc123')));
+
+await scenario('speech', async (name) =>
+  binary(await client(name).audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'speech' })),
+);
+
+await scenario('transcription', async (name) => {
+  const t = await client(name).audio.transcriptions.create({
+    file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),
+    model: 'whisper-1',
+  });
+  return { text: t.text };
+});
+
+await scenario('transcription-stream', async (name) => {
+  const stream = await client(name).audio.transcriptions.create({
+    file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),
+    model: 'gpt-4o-transcribe',
+    stream: true,
+  });
+  const events = [];
+  for await (const e of stream) events.push(e);
+  return { types: events.map((e) => e.type), text: events.at(-1)?.text ?? null };
+});
+
+await scenario('image-edit', async (name) => {
+  const r = await client(name).images.edit({
+    image: await toFile(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1]), 'image.png', { type: 'image/png' }),
+    mask: await toFile(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 2]), 'mask.png', { type: 'image/png' }),
+    prompt: 'image-edit',
+  });
+  return { b64: r.data[0].b64_json };
+});
+
 // --- chat streams
 
 const streamRequest = (content, extra = {}) => ({

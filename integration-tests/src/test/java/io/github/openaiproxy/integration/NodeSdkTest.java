@@ -1,10 +1,13 @@
 package io.github.openaiproxy.integration;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aMultipart;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.containing;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMockConfig;
 import static io.github.openaiproxy.servlet.support.OpenAiFixtures.chunk;
 import static io.github.openaiproxy.servlet.support.OpenAiFixtures.contentChunk;
@@ -62,8 +65,8 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * The official OpenAI Node SDK ({@code openai} on npm, pinned in {@code src/test/node/package-lock.json}) against
  * the proxy's {@code /v1} routes with only its base URL changed: plain calls, streams read with {@code for await},
- * uploads, the Responses API, and the typed errors and retries the SDK derives from the proxy's statuses and
- * headers; and the same SDK in a web page on another origin, through what a browser's fetch does across origins
+ * uploads (files, audio, image edits), binary answers (a file's content, speech), pages, the Responses API, and the
+ * typed errors and retries the SDK derives from the proxy's statuses and headers; and the same SDK in a web page on another origin, through what a browser's fetch does across origins
  * ({@code browser-fetch.mjs}: the preflight, and only the exposed headers readable).
  *
  * <p>One node process ({@code src/test/node/sdk-suite.mjs}) runs every scenario against two proxies in embedded
@@ -118,6 +121,20 @@ class NodeSdkTest {
              "user": null, "metadata": {}}
             """;
 
+    private static final byte[] FILE_BYTES =
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"files\"}]}\n".getBytes(StandardCharsets.UTF_8);
+    /** Speech as the SDK must get it: an MP3 frame's first bytes, and bytes that are not UTF-8. */
+    private static final byte[] SPEECH = {
+        (byte) 0xFF, (byte) 0xF3, 0x44, (byte) 0xC4, 0, 0, (byte) 0x80, 10, 13, (byte) 0xC3
+    };
+
+    private static final String EDITED = "{\"created\": 1713833628, \"data\": [{\"b64_json\": \"iVBORw0KGgo=\"}]}";
+
+    private static String fileList(String id, boolean hasMore) {
+        return "{\"object\": \"list\", \"data\": [" + FILE.strip().replace("file-abc123", id) + "], \"first_id\": \""
+                + id + "\", \"last_id\": \"" + id + "\", \"has_more\": " + hasMore + "}";
+    }
+
     private final ProxyKeys.NewKey metered = ProxyKeys.generate();
     private final ProxyKeys.NewKey perMinute = ProxyKeys.generate();
     private final ProxyKeys.NewKey oneAtATime = ProxyKeys.generate();
@@ -154,7 +171,9 @@ class NodeSdkTest {
                 Map.of(
                         "pass-through-routes",
                         "POST /v1/chat/completions, POST /v1/images/generations, POST /v1/embeddings,"
-                                + " POST /v1/responses, GET /v1/models, GET /v1/models/{id}, POST /v1/files",
+                                + " POST /v1/responses, GET /v1/models, GET /v1/models/{id}, POST /v1/files,"
+                                + " GET /v1/files, GET /v1/files/{id}/content, POST /v1/audio/speech,"
+                                + " POST /v1/audio/transcriptions, POST /v1/images/edits",
                         "max-body-size",
                         Integer.toString(MAX_BODY_BYTES),
                         "access.keys",
@@ -305,6 +324,67 @@ class NodeSdkTest {
         assertThat(streamed.path("text").asText()).isEqualTo("Hello there");
         assertThat(streamed.path("completedStatus").asText()).isEqualTo("completed");
         assertThat(streamed.path("totalTokens").asInt()).isEqualTo(29);
+    }
+
+    @Test
+    void filesListedPageByPageWithTheSdksQueryAsSent() {
+        JsonNode r = value("files-list-pages");
+        assertThat(texts(r.path("ids"))).containsExactly("file-1", "file-2");
+        assertThat(upstream.getAllServeEvents().stream()
+                        .map(e -> e.getRequest().getUrl())
+                        .filter(u -> u.startsWith("/v1/files?")))
+                .containsExactlyInAnyOrder(
+                        "/v1/files?limit=1&purpose=fine-tune", "/v1/files?limit=1&purpose=fine-tune&after=file-1");
+    }
+
+    @Test
+    void aFilesContentIsRelayedAsBytesWithTheHeadersThatDescribeIt() {
+        JsonNode r = value("files-content");
+        assertThat(Base64.getDecoder().decode(r.path("bytes").asText())).isEqualTo(FILE_BYTES);
+        assertThat(r.path("contentType").asText()).isEqualTo("application/octet-stream");
+        assertThat(r.path("contentLength").asText()).isEqualTo(Integer.toString(FILE_BYTES.length));
+        assertThat(r.path("contentDisposition").asText()).isEqualTo("attachment; filename=\"train.jsonl\"");
+        assertThat(r.path("requestId").asText()).isEqualTo("req_node_content");
+        assertThat(onlyUpstreamRequest("/v1/files/file-abc123/content", "").getHeader("Accept"))
+                .isEqualTo("application/binary");
+    }
+
+    @Test
+    void speechIsRelayedAsTheUpstreamsBytes() {
+        JsonNode r = value("speech");
+        assertThat(Base64.getDecoder().decode(r.path("bytes").asText())).isEqualTo(SPEECH);
+        assertThat(r.path("contentType").asText()).isEqualTo("audio/mpeg");
+        assertThat(r.path("contentLength").asText()).isEqualTo(Integer.toString(SPEECH.length));
+        assertThat(r.path("requestId").asText()).isEqualTo("req_node_speech");
+        LoggedRequest sent = onlyUpstreamRequest("/v1/audio/speech", "\"speech\"");
+        assertThat(sent.getHeader("Accept")).isEqualTo("application/octet-stream");
+    }
+
+    @Test
+    void transcriptionsUploadedAsMultipartPlainAndStreamed() {
+        assertThat(value("transcription").path("text").asText()).isEqualTo("Hello there");
+        JsonNode streamed = value("transcription-stream");
+        assertThat(texts(streamed.path("types")))
+                .containsExactly("transcript.text.delta", "transcript.text.delta", "transcript.text.done");
+        assertThat(streamed.path("text").asText()).isEqualTo("Hello there");
+
+        List<LoggedRequest> sent = upstreamRequests("/v1/audio/transcriptions", b -> true);
+        assertThat(sent).hasSize(2);
+        for (LoggedRequest one : sent) {
+            assertThat(one.getHeader("Content-Type")).startsWith("multipart/form-data; boundary=");
+            Request.Part file = one.getPart("file");
+            assertThat(file.getHeader("Content-Disposition").firstValue()).contains("filename=\"speech.mp3\"");
+            assertThat(file.getBody().asBytes()).containsExactly((byte) 0xff, (byte) 0xf3, 0, 1, 2, (byte) 0x80);
+        }
+    }
+
+    @Test
+    void anImageEditUploadsTheImageAndTheMask() {
+        assertThat(value("image-edit").path("b64").asText()).isEqualTo("iVBORw0KGgo=");
+        LoggedRequest sent = onlyUpstreamRequest("/v1/images/edits", "");
+        assertThat(sent.getPart("prompt").getBody().asString()).isEqualTo("image-edit");
+        assertThat(sent.getPart("image").getBody().asBytes()).containsExactly(0x89, 'P', 'N', 'G', 0, 1);
+        assertThat(sent.getPart("mask").getBody().asBytes()).containsExactly(0x89, 'P', 'N', 'G', 0, 2);
     }
 
     // --- chat streams
@@ -550,6 +630,36 @@ class NodeSdkTest {
         upstream.stubFor(get("/v1/models").willReturn(json(OpenAiFixtures.MODELS)));
         upstream.stubFor(get("/v1/models/gpt-4o-mini").willReturn(json(OpenAiFixtures.MODEL)));
         upstream.stubFor(post("/v1/files").willReturn(json(FILE)));
+        upstream.stubFor(get(urlPathEqualTo("/v1/files")).willReturn(json(fileList("file-1", true))));
+        upstream.stubFor(get(urlPathEqualTo("/v1/files"))
+                .withQueryParam("after", equalTo("file-1"))
+                .willReturn(json(fileList("file-2", false))));
+        upstream.stubFor(get("/v1/files/file-abc123/content")
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/octet-stream")
+                        .withHeader("Content-Disposition", "attachment; filename=\"train.jsonl\"")
+                        .withHeader("Content-Length", Integer.toString(FILE_BYTES.length))
+                        .withHeader("x-request-id", "req_node_content")
+                        .withBody(FILE_BYTES)));
+        upstream.stubFor(post("/v1/audio/speech")
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "audio/mpeg")
+                        .withHeader("Content-Length", Integer.toString(SPEECH.length))
+                        .withHeader("x-request-id", "req_node_speech")
+                        .withBody(SPEECH)));
+        upstream.stubFor(post("/v1/audio/transcriptions")
+                .atPriority(10)
+                .willReturn(json("{\"text\":\"Hello there\",\"usage\":{\"type\":\"duration\",\"seconds\":1}}")));
+        upstream.stubFor(post("/v1/audio/transcriptions")
+                .atPriority(5)
+                .withMultipartRequestBody(aMultipart("stream").withBody(equalTo("true")))
+                .willReturn(sse("data: {\"type\":\"transcript.text.delta\",\"delta\":\"Hello\"}\n\n"
+                        + "data: {\"type\":\"transcript.text.delta\",\"delta\":\" there\"}\n\n"
+                        + "data: {\"type\":\"transcript.text.done\",\"text\":\"Hello there\"}\n\n")));
+        upstream.stubFor(post("/v1/images/edits").willReturn(json(EDITED)));
+
         upstream.stubFor(post("/v1/responses")
                 .atPriority(10)
                 .willReturn(json(RESPONSE).withHeader("x-request-id", "req_node_responses")));

@@ -115,6 +115,11 @@ public final class ResponseRelay implements AutoCloseable {
         copyRelayed(upstream.headers(), h);
         String contentType = upstreamType(upstream);
         h.set("Content-Type", contentType);
+        String disposition = HeaderMap.first(upstream.headers(), "content-disposition");
+        if (disposition != null && !isEventStream(contentType)) {
+            // A file's download (GET /v1/files/{id}/content) names the file as OpenAI sent it.
+            h.set("Content-Disposition", disposition);
+        }
         String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
         if (HeaderMap.isCoded(encoding) && !isEventStream(contentType)) {
             // Asked for none, a server compressed all the same: the bytes pass as they are, so the coding with them.
