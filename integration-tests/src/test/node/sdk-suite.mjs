@@ -294,6 +294,20 @@ await scenario('image-edit', async (name) => {
   return { b64: r.data[0].b64_json };
 });
 
+await scenario('responses-background', async (name) => {
+  const c = client(name);
+  const created = await c.responses.create({ model: 'gpt-4o-mini', input: 'background', background: true });
+  const retrieved = await c.responses.retrieve('resp_bg', { include: ['file_search_call.results'] });
+  const cancelled = await c.responses.cancel('resp_bg');
+  const deleted = await c.responses.del('resp_bg');
+  return {
+    created: created.status,
+    retrieved: retrieved.status,
+    cancelled: cancelled.status,
+    deleted: deleted ?? null,
+  };
+});
+
 // --- chat streams
 
 const streamRequest = (content, extra = {}) => ({

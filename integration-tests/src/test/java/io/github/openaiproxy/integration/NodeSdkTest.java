@@ -3,6 +3,7 @@ package io.github.openaiproxy.integration;
 import static com.github.tomakehurst.wiremock.client.WireMock.aMultipart;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.containing;
+import static com.github.tomakehurst.wiremock.client.WireMock.delete;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
@@ -173,7 +174,8 @@ class NodeSdkTest {
                         "POST /v1/chat/completions, POST /v1/images/generations, POST /v1/embeddings,"
                                 + " POST /v1/responses, GET /v1/models, GET /v1/models/{id}, POST /v1/files,"
                                 + " GET /v1/files, GET /v1/files/{id}/content, POST /v1/audio/speech,"
-                                + " POST /v1/audio/transcriptions, POST /v1/images/edits",
+                                + " POST /v1/audio/transcriptions, POST /v1/images/edits, GET /v1/responses/{id},"
+                                + " POST /v1/responses/{id}/cancel, DELETE /v1/responses/{id}",
                         "max-body-size",
                         Integer.toString(MAX_BODY_BYTES),
                         "access.keys",
@@ -385,6 +387,21 @@ class NodeSdkTest {
         assertThat(sent.getPart("prompt").getBody().asString()).isEqualTo("image-edit");
         assertThat(sent.getPart("image").getBody().asBytes()).containsExactly(0x89, 'P', 'N', 'G', 0, 1);
         assertThat(sent.getPart("mask").getBody().asBytes()).containsExactly(0x89, 'P', 'N', 'G', 0, 2);
+    }
+
+    /** A background response created, retrieved with {@code include[]}, cancelled and deleted. */
+    @Test
+    void aBackgroundResponseRetrievedCancelledAndDeleted() {
+        JsonNode r = value("responses-background");
+        assertThat(r.path("created").asText()).isEqualTo("queued");
+        assertThat(r.path("retrieved").asText()).isEqualTo("in_progress");
+        assertThat(r.path("cancelled").asText()).isEqualTo("cancelled");
+        // OpenAI answers the delete 200 with no body and no type: the SDK reads it as empty text.
+        assertThat(r.path("deleted").asText()).isEmpty();
+        assertThat(upstream.getAllServeEvents().stream()
+                        .map(e -> e.getRequest().getUrl())
+                        .filter(u -> u.startsWith("/v1/responses/resp_bg?")))
+                .containsExactly("/v1/responses/resp_bg?include%5B%5D=file_search_call.results");
     }
 
     // --- chat streams
@@ -659,6 +676,15 @@ class NodeSdkTest {
                         + "data: {\"type\":\"transcript.text.delta\",\"delta\":\" there\"}\n\n"
                         + "data: {\"type\":\"transcript.text.done\",\"text\":\"Hello there\"}\n\n")));
         upstream.stubFor(post("/v1/images/edits").willReturn(json(EDITED)));
+        upstream.stubFor(post("/v1/responses")
+                .atPriority(4)
+                .withRequestBody(matchingJsonPath("$[?(@.background == true)]"))
+                .willReturn(json(RESPONSE.replace("\"status\": \"completed\"", "\"status\": \"queued\""))));
+        upstream.stubFor(get(urlPathEqualTo("/v1/responses/resp_bg"))
+                .willReturn(json(RESPONSE.replace("\"status\": \"completed\"", "\"status\": \"in_progress\""))));
+        upstream.stubFor(post("/v1/responses/resp_bg/cancel")
+                .willReturn(json(RESPONSE.replace("\"status\": \"completed\"", "\"status\": \"cancelled\""))));
+        upstream.stubFor(delete("/v1/responses/resp_bg").willReturn(aResponse().withStatus(200)));
 
         upstream.stubFor(post("/v1/responses")
                 .atPriority(10)

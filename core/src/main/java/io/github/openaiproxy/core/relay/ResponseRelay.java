@@ -114,7 +114,11 @@ public final class ResponseRelay implements AutoCloseable {
         HeaderMap h = responses.baseHeaders();
         copyRelayed(upstream.headers(), h);
         String contentType = upstreamType(upstream);
-        h.set("Content-Type", contentType);
+        if (responses.style() == ErrorStyle.SIMPLE || HeaderMap.first(upstream.headers(), "content-type") != null) {
+            // The simple routes promise JSON; a /v1 answer keeps what the upstream declared, nothing included: an
+            // empty 200 (DELETE /v1/responses/{id}) labelled JSON is a parse error in the Node SDK.
+            h.set("Content-Type", contentType);
+        }
         String disposition = HeaderMap.first(upstream.headers(), "content-disposition");
         if (disposition != null && !isEventStream(contentType)) {
             // A file's download (GET /v1/files/{id}/content) names the file as OpenAI sent it.
