@@ -206,9 +206,20 @@ public record ProxyError(
                 "unsupported_media_type");
     }
 
-    /** 500 when no key is configured (the seed's message). */
+    /**
+     * 500 when no key is configured (the seed's message), with {@code x-should-retry: false}: the SDKs retry a 500,
+     * and this one lasts until the deployment is fixed.
+     */
     public static ProxyError keyNotConfigured() {
-        return of(500, "Configuration Error", "OpenAI API key is not configured", "server_error", "api_key_missing");
+        return new ProxyError(
+                500,
+                "Configuration Error",
+                "OpenAI API key is not configured",
+                "server_error",
+                "api_key_missing",
+                null,
+                null,
+                Map.of("x-should-retry", "false"));
     }
 
     /** 500 for a failure inside the proxy; the message never carries details of the cause. */

@@ -1,0 +1,83 @@
+package io.github.openaiproxy.integration;
+
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMockConfig;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.errors.InternalServerException;
+import com.openai.models.ChatModel;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import jakarta.servlet.Filter;
+import java.net.URI;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * What openai-java's retries make of the proxy's own errors: it retries 408, 409, 429 and every 5xx unless the answer
+ * says {@code x-should-retry: false}, so an error that cannot change by waiting must say so.
+ */
+class SdkRetriesTest {
+    @RegisterExtension
+    static WireMockExtension upstream = WireMockExtension.newInstance()
+            .options(wireMockConfig().dynamicPort().bindAddress("127.0.0.1"))
+            .build();
+
+    private final AtomicInteger arrived = new AtomicInteger();
+    private TomcatProxy proxy;
+    private OpenAIClient client;
+
+    @AfterEach
+    void stop() {
+        if (client != null) {
+            client.close();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+    }
+
+    /** No key configured is a mistake of the deployment: three tries only triple the wait for the same 500. */
+    @Test
+    void aProxyWithoutAKeyIsNotRetried() {
+        Filter counting = (req, res, chain) -> {
+            arrived.incrementAndGet();
+            chain.doFilter(req, res);
+        };
+        proxy = TomcatProxy.servlet(
+                ProxyConfig.builder()
+                        .upstream(UpstreamConfig.defaults().withBaseUrl(URI.create(upstream.baseUrl())))
+                        .build(),
+                counting);
+        client = OpenAIOkHttpClient.builder()
+                .baseUrl("http://127.0.0.1:" + proxy.port() + "/v1")
+                .apiKey("sk-client-placeholder")
+                .maxRetries(2)
+                .build();
+
+        InternalServerException e = catchThrowableOfType(
+                InternalServerException.class,
+                () -> client.chat()
+                        .completions()
+                        .create(ChatCompletionCreateParams.builder()
+                                .model(ChatModel.GPT_4O_MINI)
+                                .addUserMessage("hi")
+                                .build()));
+
+        assertThat(e).isNotNull();
+        assertThat(e.statusCode()).isEqualTo(500);
+        assertThat(e.code()).contains("api_key_missing");
+        assertThat(e.headers().values("x-should-retry")).containsExactly("false");
+        assertThat(arrived)
+                .as("requests that reached the proxy, despite maxRetries(2)")
+                .hasValue(1);
+        assertThat(upstream.getAllServeEvents()).isEmpty();
+    }
+}
