@@ -171,14 +171,15 @@ final class UpstreamAttempts {
             CircuitBreaker breaker = routing.breaker(step.upstream());
             if (breaker != null && !breaker.allow()) {
                 note(step, "open"); // the circuit is open: skipped, no call made, and it counts as failed
-                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(), step));
+                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(Optional.empty()), step));
             }
             KeyPool pool = named.map(u -> routing.pool(u.name())).orElse(null);
             KeyPool.Slot slot = pool == null ? null : pool.take();
             ApiKey key = pool == null ? defaultKey.orElse(null) : slot == null ? null : slot.key();
             if ((pool != null && slot == null && !pool.isKeyless()) || (pool == null && key == null)) {
                 note(step, "no-key"); // every key resting or out, or no server key: this place has failed
-                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(), step));
+                Optional<Duration> rest = pool == null ? Optional.empty() : pool.nextKeyIn();
+                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(rest), step));
             }
             String upstreamModel = named.map(u -> step.model() == null ? null : u.upstreamModel(step.model()))
                     .orElse(step.model());
@@ -597,8 +598,16 @@ final class UpstreamAttempts {
         }
     }
 
-    /** Every key of the routed upstream is resting or out: the upstream cannot take this request. */
-    static ProxyError allKeysResting() {
+    /**
+     * Every key of the routed upstream is resting or out: the upstream cannot take this request. With the time until
+     * a resting key is usable again, it says so ({@code retry-after-ms}, {@code Retry-After}), as the upstream's 429
+     * did: the SDKs retry a 503 after their own half second and second otherwise, and give up before the key is back.
+     */
+    static ProxyError allKeysResting(Optional<Duration> rest) {
+        Map<String, String> headers = rest.map(r -> Map.of(
+                        "retry-after-ms", Long.toString(Math.max(1, r.toMillis())),
+                        "Retry-After", Long.toString(Math.max(1, (r.toMillis() + 999) / 1000))))
+                .orElse(Map.of());
         return new ProxyError(
                 503,
                 "Service Unavailable",
@@ -607,7 +616,7 @@ final class UpstreamAttempts {
                 "upstream_unavailable",
                 null,
                 null,
-                Map.of());
+                headers);
     }
 
     @Override

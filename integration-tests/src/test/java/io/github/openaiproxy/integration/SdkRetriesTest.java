@@ -1,20 +1,28 @@
 package io.github.openaiproxy.integration;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMockConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.errors.InternalServerException;
+import com.openai.errors.RateLimitException;
 import com.openai.models.ChatModel;
+import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.github.openaiproxy.core.ProxyConfig;
+import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.servlet.support.OpenAiFixtures;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import jakarta.servlet.Filter;
 import java.net.URI;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -42,6 +50,66 @@ class SdkRetriesTest {
         if (proxy != null) {
             proxy.close();
         }
+    }
+
+    /**
+     * A named upstream's only key rests after a 429 that said how long: while it rests the proxy answers 503
+     * {@code upstream_unavailable} at once, and that answer must say when to come back, as the upstream's 429 did.
+     * Without it the SDK retries after its own half second and second, meets the same 503, and gives up before the
+     * key is usable again.
+     */
+    @Test
+    void whileTheOnlyKeyRestsTheSdkWaitsAsLongAsItRests() {
+        upstream.stubFor(post("/v1/chat/completions")
+                .inScenario("limited once")
+                .whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse()
+                        .withStatus(429)
+                        .withHeader("Content-Type", "application/json")
+                        .withHeader("retry-after", "3")
+                        .withBody(OpenAiFixtures.RATE_LIMITED))
+                .willSetStateTo("answering"));
+        upstream.stubFor(post("/v1/chat/completions")
+                .inScenario("limited once")
+                .whenScenarioStateIs("answering")
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody(OpenAiFixtures.CHAT_COMPLETION)));
+        proxy = TomcatProxy.servlet(ProxySettings.from(Map.of(
+                        "upstreams.pooled.kind", "openai",
+                        "upstreams.pooled.base-url", upstream.baseUrl() + "/v1",
+                        "upstreams.pooled.keys", "sk-pooled-key-0123456789",
+                        "upstreams.pooled.models", "gpt-4o-mini*",
+                        "upstreams.pooled.retries", "0"))
+                .toConfig());
+        OpenAIClient once = sdk(0);
+        RateLimitException limited = catchThrowableOfType(RateLimitException.class, () -> chat(once));
+        once.close();
+        assertThat(limited).as("the upstream's 429, relayed").isNotNull();
+        client = sdk(2);
+
+        ChatCompletion answer = chat(client);
+
+        assertThat(answer.id()).isEqualTo("chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG");
+        assertThat(upstream.getAllServeEvents()).hasSize(2);
+    }
+
+    private OpenAIClient sdk(int maxRetries) {
+        return OpenAIOkHttpClient.builder()
+                .baseUrl("http://127.0.0.1:" + proxy.port() + "/v1")
+                .apiKey("sk-client-placeholder")
+                .maxRetries(maxRetries)
+                .build();
+    }
+
+    private static ChatCompletion chat(OpenAIClient c) {
+        return c.chat()
+                .completions()
+                .create(ChatCompletionCreateParams.builder()
+                        .model(ChatModel.GPT_4O_MINI)
+                        .addUserMessage("hi")
+                        .build());
     }
 
     /** No key configured is a mistake of the deployment: three tries only triple the wait for the same 500. */

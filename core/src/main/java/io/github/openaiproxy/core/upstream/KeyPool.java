@@ -4,6 +4,7 @@ import io.github.openaiproxy.core.internal.Internal;
 import io.github.openaiproxy.core.keys.ApiKey;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
@@ -142,6 +143,21 @@ public final class KeyPool {
             }
         }
         return c;
+    }
+
+    /**
+     * How long until a resting key may be taken again: the shortest rest left. Empty when no key rests (one is
+     * usable, or every key is out).
+     */
+    public Optional<Duration> nextKeyIn() {
+        long now = nanoTime.getAsLong();
+        long shortest = Long.MAX_VALUE;
+        for (Slot s : slots) {
+            if (!s.removed && s.coolUntil != 0 && now - s.coolUntil < 0) {
+                shortest = Math.min(shortest, s.coolUntil - now);
+            }
+        }
+        return shortest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos(shortest));
     }
 
     /** How many keys are taken out (for health and metrics). */

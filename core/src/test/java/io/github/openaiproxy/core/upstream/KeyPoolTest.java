@@ -74,6 +74,24 @@ class KeyPoolTest {
     }
 
     @Test
+    void theNextKeyIsDueWhenTheShortestRestEndsAndNeverWhenEveryKeyIsOut() {
+        KeyPool pool = pool("a", "b", "c");
+        assertThat(pool.nextKeyIn()).isEmpty();
+        pool.coolDown(pool.take(), Duration.ofSeconds(5));
+        pool.coolDown(pool.take(), Duration.ofSeconds(2));
+        pool.remove(pool.take());
+        assertThat(pool.nextKeyIn().map(Duration::toMillis)).contains(2000L);
+        now.addAndGet(Duration.ofMillis(1500).toNanos());
+        assertThat(pool.nextKeyIn().map(Duration::toMillis)).contains(500L);
+        now.addAndGet(Duration.ofMillis(500).toNanos());
+        assertThat(pool.nextKeyIn().map(Duration::toMillis)).as("b rests no more").contains(3000L);
+
+        KeyPool out = pool("a");
+        out.remove(out.take());
+        assertThat(out.nextKeyIn()).isEmpty();
+    }
+
+    @Test
     void retryAfterMsComesBeforeRetryAfterAndBothAreCapped() {
         assertThat(RetryAfter.of(headers(Map.of("retry-after-ms", "200", "retry-after", "7"))))
                 .contains(Duration.ofMillis(200));
