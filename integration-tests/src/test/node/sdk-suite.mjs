@@ -423,6 +423,15 @@ await scenario('rate-limit-retry', async (name) => {
   };
 });
 
+await scenario('idempotent-retry', async (name) => {
+  // The upstream fails the first try with a 500; the SDK tries again with the same Idempotency-Key.
+  const answer = await client(name, { maxRetries: 1 }).chat.completions.create(
+    { model: 'gpt-4o-mini', messages: userMessage(name) },
+    { headers: { 'Idempotency-Key': 'idem-node-1' } },
+  );
+  return { content: answer.choices[0].message.content };
+});
+
 await scenario('budget', async (name) =>
   expectError(() =>
     client(name, { apiKey: config.keys.spent, maxRetries: 3 }).chat.completions.create({

@@ -19,6 +19,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
 import com.github.tomakehurst.wiremock.http.Request;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import com.sun.net.httpserver.HttpServer;
 import io.github.openaiproxy.core.ProxyConfig;
@@ -559,6 +560,17 @@ class NodeSdkTest {
                 .hasSize(1);
     }
 
+    /** A POST the SDK tries again reaches the upstream both times with the caller's Idempotency-Key. */
+    @Test
+    void aRetriedPostKeepsItsIdempotencyKeyUpstream() {
+        assertThat(value("idempotent-retry").path("content").asText()).isEqualTo("Hello! How can I help you today?");
+        assertThat(arrivals.of("idempotent-retry"))
+                .extracting(Arrival::retryCount)
+                .containsExactly("0", "1");
+        List<LoggedRequest> sent = upstreamRequests("/v1/chat/completions", b -> b.contains("idempotent-retry"));
+        assertThat(sent).extracting(r -> r.getHeader("Idempotency-Key")).containsExactly("idem-node-1", "idem-node-1");
+    }
+
     @Test
     void anExhaustedBudgetIsInsufficientQuotaAndNotRetried() {
         JsonNode e = value("budget");
@@ -637,6 +649,22 @@ class NodeSdkTest {
                 .atPriority(3)
                 .withRequestBody(containing("slow stream"))
                 .willReturn(sse(chatStream(false)).withChunkedDribbleDelay(6, 300)));
+        upstream.stubFor(post("/v1/chat/completions")
+                .atPriority(2)
+                .withRequestBody(containing("idempotent-retry"))
+                .inScenario("idempotent-retry")
+                .whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse()
+                        .withStatus(500)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody(OpenAiFixtures.SERVER_ERROR))
+                .willSetStateTo("failed once"));
+        upstream.stubFor(post("/v1/chat/completions")
+                .atPriority(2)
+                .withRequestBody(containing("idempotent-retry"))
+                .inScenario("idempotent-retry")
+                .whenScenarioStateIs("failed once")
+                .willReturn(json(OpenAiFixtures.CHAT_COMPLETION)));
         upstream.stubFor(post("/v1/embeddings").atPriority(10).willReturn(json(OpenAiFixtures.EMBEDDING)));
         upstream.stubFor(post("/v1/embeddings")
                 .atPriority(5)
