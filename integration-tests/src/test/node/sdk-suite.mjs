@@ -459,6 +459,15 @@ await scenario('too-large-upload', async (name) =>
   ),
 );
 
+await scenario('too-large-upload-big', async (name) =>
+  expectError(async () =>
+    client(name, { maxRetries: 2 }).files.create({
+      file: await toFile(Buffer.alloc(8 * 1024 * 1024, 'x'), 'huge.jsonl'),
+      purpose: 'fine-tune',
+    }),
+  ),
+);
+
 // --- the SDK in a web page on another origin
 
 await scenario('browser-chat', async (name) => {
