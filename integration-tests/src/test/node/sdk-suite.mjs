@@ -308,6 +308,18 @@ await scenario('responses-background', async (name) => {
   };
 });
 
+await scenario('responses-resume-stream', async (name) => {
+  // A background response's events again, from after the first one: a GET that answers a stream.
+  const stream = await client(name).responses.retrieve('resp_bg', { stream: true, starting_after: 0 });
+  const types = [];
+  let completed = null;
+  for await (const event of stream) {
+    types.push(event.type);
+    if (event.type === 'response.completed') completed = event.response;
+  }
+  return { types, totalTokens: completed?.usage?.total_tokens ?? null };
+});
+
 // --- chat streams
 
 const streamRequest = (content, extra = {}) => ({

@@ -401,8 +401,20 @@ class NodeSdkTest {
         assertThat(r.path("deleted").asText()).isEmpty();
         assertThat(upstream.getAllServeEvents().stream()
                         .map(e -> e.getRequest().getUrl())
-                        .filter(u -> u.startsWith("/v1/responses/resp_bg?")))
+                        .filter(u -> u.startsWith("/v1/responses/resp_bg?include")))
                 .containsExactly("/v1/responses/resp_bg?include%5B%5D=file_search_call.results");
+    }
+
+    @Test
+    void aBackgroundResponsesEventsStreamedAgainFromAGet() {
+        JsonNode r = value("responses-resume-stream");
+        assertThat(texts(r.path("types")))
+                .containsExactly("response.created", "response.output_text.delta", "response.completed");
+        assertThat(r.path("totalTokens").asInt()).isEqualTo(29);
+        assertThat(upstream.getAllServeEvents().stream()
+                        .map(e -> e.getRequest().getUrl())
+                        .filter(u -> u.contains("stream=true")))
+                .containsExactly("/v1/responses/resp_bg?stream=true&starting_after=0");
     }
 
     // --- chat streams
@@ -713,6 +725,10 @@ class NodeSdkTest {
                 .willReturn(json(RESPONSE.replace("\"status\": \"completed\"", "\"status\": \"queued\""))));
         upstream.stubFor(get(urlPathEqualTo("/v1/responses/resp_bg"))
                 .willReturn(json(RESPONSE.replace("\"status\": \"completed\"", "\"status\": \"in_progress\""))));
+        upstream.stubFor(get(urlPathEqualTo("/v1/responses/resp_bg"))
+                .atPriority(1)
+                .withQueryParam("stream", equalTo("true"))
+                .willReturn(sse(String.join("", MeteredStreamsHttpTest.responsesStream()))));
         upstream.stubFor(post("/v1/responses/resp_bg/cancel")
                 .willReturn(json(RESPONSE.replace("\"status\": \"completed\"", "\"status\": \"cancelled\""))));
         upstream.stubFor(delete("/v1/responses/resp_bg").willReturn(aResponse().withStatus(200)));
