@@ -84,7 +84,9 @@ class KeyPoolTest {
         now.addAndGet(Duration.ofMillis(1500).toNanos());
         assertThat(pool.nextKeyIn().map(Duration::toMillis)).contains(500L);
         now.addAndGet(Duration.ofMillis(500).toNanos());
-        assertThat(pool.nextKeyIn().map(Duration::toMillis)).as("b rests no more").contains(3000L);
+        assertThat(pool.nextKeyIn().map(Duration::toMillis))
+                .as("b rests no more")
+                .contains(3000L);
 
         KeyPool out = pool("a");
         out.remove(out.take());
