@@ -106,18 +106,48 @@ public final class ProxyEngine implements AutoCloseable {
 
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private ProxyEngine(Builder b) {
+    /** Builds an engine; when the build is refused, closes what it made so far (see {@link BuildResources}). */
+    private static ProxyEngine build(Builder b) {
+        BuildResources made = new BuildResources();
+        try {
+            return new ProxyEngine(b, made);
+        } catch (RuntimeException | Error e) {
+            made.closeAfter(e);
+            throw e;
+        }
+    }
+
+    /** @param made every resource this constructor makes is added to it, to be closed if it throws later on */
+    private ProxyEngine(Builder b, BuildResources made) {
         this.config = b.config;
         RouteTable.of(config.passThroughRoutes(), b.routes); // may refuse: before any resource
+        // The settings that need what the builder lacks are refused first (ledger.store=jdbc, limits.store=jdbc or
+        // redis without its URL): nothing else is made by then. What is made later is closed if the build fails.
+        this.usageLedger = usageLedger(config, b.usageLedger, b.clock); // the admin API sums its rows
+        if (b.usageLedger == null) {
+            made.add(usageLedger, usageLedger::close);
+        }
+        this.ownsLimitStore = b.limitStore == null;
+        this.limitStore = b.limitStore != null
+                ? b.limitStore
+                : io.github.openaiproxy.core.limits.LimitStores.create(config.limits(), null);
+        if (ownsLimitStore) {
+            made.add(limitStore, limitStore::close);
+        }
         this.ownsSessionStore = b.sessionStore == null;
         this.sessionStore = b.sessionStore == null ? SessionStore.inMemory() : b.sessionStore;
+        if (ownsSessionStore) {
+            made.add(sessionStore, sessionStore::close);
+        }
         this.sessionThreads = sessionStore.blocking() && b.sessionExecutor == null
-                ? boundedSessionThreads(config.sessions().queueSize())
+                ? shutDownOnFailure(
+                        made, boundedSessionThreads(config.sessions().queueSize()))
                 : null;
         ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
         // A store the engine made (S3's client) is the engine's to close.
-        this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? c : null;
-        this.imageThreads = imageStore != null ? boundedThreads("openai-proxy-images-", 4, 1000) : null;
+        this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? made.add(c, c) : null;
+        this.imageThreads =
+                imageStore != null ? shutDownOnFailure(made, boundedThreads("openai-proxy-images-", 4, 1000)) : null;
         // One client's store calls take at most its share of a pool's queue (see PerClientChecks).
         int perClient = config.maxConcurrentUpstreamCallsPerClient();
         this.images = imageStore == null
@@ -146,7 +176,7 @@ public final class ProxyEngine implements AutoCloseable {
         // Who may call: an in-memory key store answers at once; a database or a JWKS fetch gets threads of its own.
         boolean blockingKeys = !(storedKeys instanceof InMemoryProxyKeyStore);
         this.accessThreads = blockingKeys || IdentityResolver.needsJwtExecutor(config.access())
-                ? boundedThreads("openai-proxy-access-", 4, 1000)
+                ? shutDownOnFailure(made, boundedThreads("openai-proxy-access-", 4, 1000))
                 : null;
         Executor direct = Runnable::run;
         // One client's checks take at most its share of the access threads' queue (see PerClientChecks).
@@ -161,8 +191,7 @@ public final class ProxyEngine implements AutoCloseable {
                 config.cors().allowCredentials());
         LOG.log(System.Logger.Level.INFO, identities.description());
         this.policyStore = b.policyStore != null ? b.policyStore : new InMemoryPolicyStore();
-        this.adminThreads = config.access().admin().enabled() ? adminThreads() : null;
-        this.usageLedger = usageLedger(config, b.usageLedger, b.clock); // the admin API sums its rows
+        this.adminThreads = config.access().admin().enabled() ? shutDownOnFailure(made, adminThreads()) : null;
         if (adminThreads != null) {
             if (config.access().admin().tokenHashes().isEmpty()
                     && config.access().admin().role() == null) {
@@ -188,11 +217,13 @@ public final class ProxyEngine implements AutoCloseable {
         this.routes = RouteTable.of(config.passThroughRoutes(), all);
         this.observer = CompositeProxyObserver.of(b.observers);
         this.relay = new ResponseRelay(config.maxEventSize(), config.upstream().streamIdleTimeout());
+        made.add(relay, relay);
         this.permits =
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
         this.policies = new PolicyLookup(config.access().policies(), policyStore);
+        made.add(policies, policies::close);
         java.util.SortedSet<String> unreferenced = PolicyLookup.unreferenced(config.access());
         if (!unreferenced.isEmpty()) {
             LOG.log(
@@ -206,14 +237,18 @@ public final class ProxyEngine implements AutoCloseable {
         RouteUpstream routeUpstream =
                 config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
         this.routeUpstream = routeUpstream;
-        this.ownsLimitStore = b.limitStore == null;
-        this.limitStore = b.limitStore != null
-                ? b.limitStore
-                : io.github.openaiproxy.core.limits.LimitStores.create(config.limits(), null);
-        // The upstream client last of what may refuse (the limit store above): its threads run until close().
+        // The upstream client last of what may refuse: its threads run until close().
         this.ownsUpstream = b.upstream == null;
         this.upstream = b.upstream == null ? UpstreamClient.create(config.upstream()) : b.upstream;
+        if (ownsUpstream) {
+            made.add(upstream, upstream::close);
+        }
         this.upstreamClients = timedClients(config, upstream);
+        for (UpstreamClient c : upstreamClients.values()) {
+            if (c != upstream) {
+                made.add(c, c::close);
+            }
+        }
         this.tracksOpenRequests = usageLedger != io.github.openaiproxy.core.usage.UsageLedger.NONE
                 || !(limitStore instanceof io.github.openaiproxy.core.limits.MemoryLimitStore);
         this.limitStep = new LimitStep(
@@ -644,6 +679,10 @@ public final class ProxyEngine implements AutoCloseable {
      * Four threads for a blocking store's calls, with a bounded queue: when the database is slow, calls
      * beyond the queue are refused at once (503 with Retry-After) instead of piling up in memory.
      */
+    private static ExecutorService shutDownOnFailure(BuildResources made, ExecutorService threads) {
+        return made.add(threads, threads::shutdown);
+    }
+
     private static ExecutorService boundedSessionThreads(int queueSize) {
         return boundedThreads("openai-proxy-sessions-", 4, queueSize);
     }
@@ -843,7 +882,7 @@ public final class ProxyEngine implements AutoCloseable {
         }
 
         public ProxyEngine build() {
-            return new ProxyEngine(this);
+            return ProxyEngine.build(this);
         }
     }
 }

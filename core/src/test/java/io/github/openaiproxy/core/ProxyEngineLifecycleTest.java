@@ -32,6 +32,41 @@ class ProxyEngineLifecycleTest {
         assertNoNewThreads(before);
     }
 
+    /**
+     * With images stored (here in S3), the image store's client and the image fetcher were made before the limit
+     * store or the ledger refused the build, and stayed open: the fetcher's JDK client kept a selector thread a try.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"limits.store", "ledger.store"})
+    void anEngineWithImagesRefusedForItsStoresLeavesNoThreadBehind(String setting) {
+        ProxyConfig config = ProxySettings.from(Map.of(
+                        setting,
+                        "jdbc",
+                        "images.store",
+                        "s3",
+                        "images.s3.bucket",
+                        "proxy-images",
+                        "images.s3.region",
+                        "us-east-1",
+                        "images.s3.endpoint",
+                        "http://127.0.0.1:9"))
+                .applyTo(ProxyConfig.builder().apiKey(KEY))
+                .build();
+        List<Thread> before = engineThreads();
+        for (int i = 0; i < 3; i++) {
+            assertThatThrownBy(() -> ProxyEngine.create(config))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(setting + "=jdbc");
+        }
+        // At once: a JDK client that was made and dropped keeps its thread until a garbage collection, which the
+        // wait below may or may not bring; the refused build must not make one.
+        assertThat(engineThreads())
+                .filteredOn(t -> !before.contains(t))
+                .extracting(Thread::getName)
+                .noneMatch(name -> name.startsWith("HttpClient-"));
+        assertNoNewThreads(before);
+    }
+
     @Test
     void enginesBuiltAndClosedOverAndOverLeaveNoThreadBehind() {
         ProxyConfig config = ProxyConfig.builder().apiKey(KEY).build();
@@ -43,10 +78,15 @@ class ProxyEngineLifecycleTest {
         assertNoNewThreads(before);
     }
 
-    /** The threads the engine and its parts name (all of them begin with {@code openai-proxy-}). */
+    /**
+     * The threads the engine and its parts name (all of them begin with {@code openai-proxy-}), and the JDK HTTP
+     * clients' selector threads (the image fetcher's, the JDK upstream client's).
+     */
     private static List<Thread> engineThreads() {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && t.getName().startsWith("openai-proxy-"))
+                .filter(t -> t.isAlive()
+                        && (t.getName().startsWith("openai-proxy-")
+                                || t.getName().startsWith("HttpClient-")))
                 .toList();
     }
 

@@ -24,7 +24,9 @@ import java.util.stream.Collectors;
 final class SafeFetcher {
     private static final int MAX_REDIRECTS = 5;
 
-    private final HttpClient client;
+    /** Made on the first fetch: its selector thread (never closed on Java 17) is not an engine's until it fetches. */
+    private volatile HttpClient client;
+
     private final Set<String> allowed;
     private final Duration timeout;
 
@@ -33,10 +35,6 @@ final class SafeFetcher {
      * @param upstream the upstream's base URL: its host and port are allowed
      */
     SafeFetcher(List<String> fetchHosts, URI upstream, Duration timeout) {
-        this.client = HttpClient.newBuilder()
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(timeout)
-                .build();
         this.allowed = fetchHosts.stream().map(SafeFetcher::withPort).collect(Collectors.toUnmodifiableSet());
         this.timeout = timeout;
         if (upstream != null && upstream.getHost() != null) {
@@ -49,6 +47,23 @@ final class SafeFetcher {
     }
 
     private final Set<String> allowedWithUpstream;
+
+    private HttpClient client() {
+        HttpClient c = client;
+        if (c == null) {
+            synchronized (this) {
+                c = client;
+                if (c == null) {
+                    c = HttpClient.newBuilder()
+                            .followRedirects(HttpClient.Redirect.NEVER)
+                            .connectTimeout(timeout)
+                            .build();
+                    client = c;
+                }
+            }
+        }
+        return c;
+    }
 
     private static String withPort(String entry) {
         String e = entry.toLowerCase(Locale.ROOT);
@@ -119,7 +134,7 @@ final class SafeFetcher {
                     .build();
             HttpResponse<InputStream> response;
             try {
-                response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+                response = client().send(request, HttpResponse.BodyHandlers.ofInputStream());
             } catch (HttpTimeoutException e) {
                 throw new ImageFetchException(ImageFetchException.TIMEOUT, "image fetch timed out", e);
             } catch (IOException e) {
