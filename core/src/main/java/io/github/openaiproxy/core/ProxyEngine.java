@@ -503,11 +503,17 @@ public final class ProxyEngine implements AutoCloseable {
         }
     }
 
-    private static ProxyResponse internalError(RequestContext ctx, Throwable error) {
-        // A failure of a host step that wraps the pipeline (Recover answers for the steps after them): no CORS
-        // headers, since that step may have failed before they were judged.
-        return internalError(
-                ctx, error, new ResponseFactory(RequestPipeline.styleForUnknown(ctx.request.path()), Map.of()));
+    private ProxyResponse internalError(RequestContext ctx, Throwable error) {
+        // A failure of a host step that wraps the pipeline (Recover answers for the steps after them): its CORS
+        // headers all the same, judged now if the step failed before the pipeline judged them.
+        ResponseFactory responses;
+        try {
+            responses = pipeline.lastResort(ctx);
+        } catch (RuntimeException e) {
+            error.addSuppressed(e);
+            responses = new ResponseFactory(RequestPipeline.styleForUnknown(ctx.request.path()), Map.of());
+        }
+        return internalError(ctx, error, responses);
     }
 
     /** Logs a failure and answers the proxy's 500 from {@code responses}. */

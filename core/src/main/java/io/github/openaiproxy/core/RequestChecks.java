@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.cors.CorsPolicy;
+import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.AllowedHosts;
 import io.github.openaiproxy.core.http.ProxyRequest;
@@ -32,9 +33,14 @@ final class RequestChecks {
             this.hosts = hosts;
         }
 
+        /** Whether the request's host is one the proxy serves. */
+        boolean serves(ProxyRequest request) {
+            return hosts.allows(request);
+        }
+
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
-            if (!hosts.allows(ctx.request)) {
+            if (!serves(ctx.request)) {
                 // Before anything else, and without CORS headers: nothing of the proxy for a rebound page.
                 return ctx.respond(ProxyError.hostNotAllowed());
             }
@@ -55,10 +61,30 @@ final class RequestChecks {
             Optional<String> origin = ctx.request.header("Origin");
             CorsPolicy.Verdict verdict = cors.judge(origin, ctx.request.requestOrigin());
             ctx.verdict = verdict;
-            ctx.responses = new ResponseFactory(
-                    ctx.style,
-                    verdict == CorsPolicy.Verdict.ALLOWED ? cors.responseHeaders(origin.orElseThrow()) : Map.of());
+            ctx.responses = responses(ctx.style, origin, verdict);
             return next.proceed(ctx);
+        }
+
+        /**
+         * The factory for the engine's last-resort 500 when a host step around the pipeline failed, perhaps before
+         * this step ran: the one this step made, else this step's judgement now ({@code hosts} first, as in the
+         * pipeline). The context is left as it is.
+         */
+        ResponseFactory lastResort(RequestContext ctx, AllowedHost hosts, ErrorStyle style) {
+            if (ctx.responses != null) {
+                return ctx.responses;
+            }
+            if (!hosts.serves(ctx.request)) {
+                return new ResponseFactory(style, Map.of());
+            }
+            Optional<String> origin = ctx.request.header("Origin");
+            return responses(style, origin, cors.judge(origin, ctx.request.requestOrigin()));
+        }
+
+        private ResponseFactory responses(ErrorStyle style, Optional<String> origin, CorsPolicy.Verdict verdict) {
+            return new ResponseFactory(
+                    style,
+                    verdict == CorsPolicy.Verdict.ALLOWED ? cors.responseHeaders(origin.orElseThrow()) : Map.of());
         }
     }
 

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.http.ProxyResponse;
+import io.github.openaiproxy.core.relay.ResponseFactory;
 import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.route.RouteTable;
 import java.util.ArrayList;
@@ -16,7 +17,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <pre>
  *  every request:
- *    0. host steps at AFTER_RESPONSE_HEADERS   around all that follows; see every response
+ *    0. host steps at AFTER_RESPONSE_HEADERS   around all that follows; see every response (when one of them
+ *                                              fails, the engine's 500 carries the CORS headers too)
  *       Recover                                a failure of what follows: 500 (with CORS headers once judged)
  *    1. AllowedHost                            403 for a host not served (DNS rebinding), no CORS headers
  *    2. Cors                                   judges the origin; CORS headers on every later answer
@@ -79,6 +81,8 @@ final class RequestPipeline {
     private final RouteTable routes;
     private final RequestStep[] unmatched;
     private final Map<RouteKindChain, RequestStep[]> chains;
+    private final RequestChecks.AllowedHost allowedHost;
+    private final RequestChecks.Cors cors;
 
     /** The chains by what a route does; {@code CHAT_OR_IMAGE} and {@code IMAGE} share the simple one. */
     enum RouteKindChain {
@@ -113,6 +117,8 @@ final class RequestPipeline {
 
     RequestPipeline(RouteTable routes, Parts p, Map<RequestStep.Position, List<RequestStep>> hostSteps) {
         this.routes = routes;
+        this.allowedHost = p.allowedHost();
+        this.cors = p.cors();
         List<RequestStep> around = hostSteps.getOrDefault(RequestStep.Position.AFTER_RESPONSE_HEADERS, List.of());
         List<RequestStep> beforeUpstream = hostSteps.getOrDefault(RequestStep.Position.BEFORE_UPSTREAM, List.of());
         this.unmatched = chain(around, p.allowedHost(), p.cors(), RequestChecks.NotFound.STEP);
@@ -189,6 +195,16 @@ final class RequestPipeline {
         }
         ctx.style = route.errorStyle();
         return ctx.start(chains.get(kindChain(route)));
+    }
+
+    /**
+     * What the engine's 500 for a failure of a host step around the pipeline ({@code AFTER_RESPONSE_HEADERS}) is
+     * made with: the request's CORS headers, judged now if that step failed before the CORS step ran (none for a
+     * host not served), in the route's error shape.
+     */
+    ResponseFactory lastResort(RequestContext ctx) {
+        ErrorStyle style = ctx.style != null ? ctx.style : styleForUnknown(ctx.request.path());
+        return cors.lastResort(ctx, allowedHost, style);
     }
 
     /** The steps of the chain a route runs, in order (for tests and for reading). */

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A host application's step that breaks its contract (returns no future, or a future of no response) gets the
@@ -100,6 +101,56 @@ class HostStepFailuresHttpTest {
             }
         }
         Upstream.assertNoCalls(upstream);
+    }
+
+    /**
+     * A host step around the whole pipeline that fails, before it passes the request on or after, gets the page the
+     * same readable 500 as a step further in: with the CORS headers of an allowed origin, none for another.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aFailedStepAroundThePipelineIsA500WithTheCorsHeaders(boolean afterTheAnswer) {
+        RequestStep failing = afterTheAnswer
+                ? (context, next) -> next.proceed(context).thenApply(r -> {
+                    throw new IllegalStateException("a bug in the host's decorator");
+                })
+                : (context, next) -> {
+                    throw new IllegalStateException("a bug in the host's step");
+                };
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
+                        .cors(CorsConfig.builder()
+                                .origins(List.of("https://chat.example.com"))
+                                .build())
+                        .build())
+                .step(RequestStep.Position.AFTER_RESPONSE_HEADERS, failing)
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions", "/no/such/route")) {
+                HttpResponse<String> allowed = post(proxy, path, "https://chat.example.com");
+                assertThat(allowed.statusCode()).as(path).isEqualTo(500);
+                assertThat(allowed.headers().firstValue("Content-Type"))
+                        .as(path)
+                        .hasValue("application/json");
+                assertThat(allowed.headers().firstValue("Access-Control-Allow-Origin"))
+                        .as(path)
+                        .hasValue("https://chat.example.com");
+                assertNoStackTrace(allowed.body());
+                HttpResponse<String> other = post(proxy, path, "https://evil.example.com");
+                assertThat(other.statusCode()).as(path).isEqualTo(500);
+                assertThat(other.headers().firstValue("Access-Control-Allow-Origin"))
+                        .as(path)
+                        .isEmpty();
+            }
+        }
+    }
+
+    private static HttpResponse<String> post(TomcatProxy proxy, String path, String origin) {
+        return Http.send(Http.request(proxy.uri(path))
+                .timeout(Duration.ofSeconds(5))
+                .header("Content-Type", "application/json")
+                .header("Origin", origin)
+                .POST(HttpRequest.BodyPublishers.ofString(CHAT))
+                .build());
     }
 
     private static void assertInternalErrors(RequestStep.Position position, RequestStep step) {
