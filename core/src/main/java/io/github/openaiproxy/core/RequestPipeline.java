@@ -10,6 +10,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
 
 /**
  * The request's way through the engine, in this order. The route lookup picks one chain by the kind of
@@ -119,8 +120,8 @@ final class RequestPipeline {
         this.routes = routes;
         this.allowedHost = p.allowedHost();
         this.cors = p.cors();
-        List<RequestStep> around = hostSteps.getOrDefault(RequestStep.Position.AFTER_RESPONSE_HEADERS, List.of());
-        List<RequestStep> beforeUpstream = hostSteps.getOrDefault(RequestStep.Position.BEFORE_UPSTREAM, List.of());
+        List<RequestStep> around = host(hostSteps, RequestStep.Position.AFTER_RESPONSE_HEADERS);
+        List<RequestStep> beforeUpstream = host(hostSteps, RequestStep.Position.BEFORE_UPSTREAM);
         this.unmatched = chain(around, p.allowedHost(), p.cors(), RequestChecks.NotFound.STEP);
         // Steps 3-5, the same on every route.
         List<RequestStep> routeChecks =
@@ -207,9 +208,18 @@ final class RequestPipeline {
         return cors.lastResort(ctx, allowedHost, style);
     }
 
-    /** The steps of the chain a route runs, in order (for tests and for reading). */
+    /** The steps of the chain a route runs, in order, the host's as it gave them (for tests and for reading). */
     List<RequestStep> steps(Route route) {
-        return List.of(route == null ? unmatched : chains.get(kindChain(route)));
+        return Stream.of(route == null ? unmatched : chains.get(kindChain(route)))
+                .map(s -> s instanceof HostStep h ? h.step() : s)
+                .toList();
+    }
+
+    /** The host's steps at {@code position}, each passing the request on at most once (see {@link HostStep}). */
+    private static List<RequestStep> host(Map<RequestStep.Position, List<RequestStep>> steps, RequestStep.Position at) {
+        return steps.getOrDefault(at, List.of()).stream()
+                .<RequestStep>map(HostStep::new)
+                .toList();
     }
 
     static RouteKindChain kindChain(Route route) {

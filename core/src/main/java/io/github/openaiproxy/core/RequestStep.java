@@ -24,14 +24,21 @@ public interface RequestStep {
      * Handles the request, or passes it on.
      *
      * @param context the request and what earlier steps learned about it
-     * @param next the rest of the pipeline; call it at most once
+     * @param next the rest of the pipeline; call it at most once: for a host application's step, a second
+     *     {@link Chain#proceed} throws {@link IllegalStateException} (the rest of the pipeline, the upstream call
+     *     included, runs once per request), so unless the step handles it the client gets the proxy's 500, and the
+     *     answer of the first call is discarded once the step has failed
      * @return the response, completed once its headers are known
      */
     CompletableFuture<ProxyResponse> handle(RequestContext context, Chain next);
 
     /** The rest of the pipeline after a step. */
     interface Chain {
-        /** Runs the remaining steps. */
+        /**
+         * Runs the remaining steps.
+         *
+         * @throws IllegalStateException when a host application's step calls it a second time
+         */
         CompletableFuture<ProxyResponse> proceed(RequestContext context);
     }
 

@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.RequestStep;
+import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
@@ -19,6 +20,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -141,6 +143,77 @@ class HostStepFailuresHttpTest {
                         .as(path)
                         .isEmpty();
             }
+        }
+    }
+
+    /**
+     * A step that passes the request on twice ran what follows twice, the upstream call included: the second
+     * {@code proceed} is refused (the JSON 500), the upstream is called once, and the first answer, which the step
+     * dropped, gives back what it holds (here the client's only concurrent upstream call).
+     */
+    @ParameterizedTest
+    @EnumSource(RequestStep.Position.class)
+    void aStepThatPassesTheRequestOnTwiceIsA500AndOneUpstreamCall(RequestStep.Position position) {
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
+                        .maxConcurrentUpstreamCallsPerClient(1)
+                        .build())
+                .step(position, (context, next) -> {
+                    next.proceed(context);
+                    return next.proceed(context);
+                })
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions")) {
+                upstream.resetRequests();
+                HttpResponse<String> r = post(proxy, path);
+                assertThat(r.statusCode()).as(path).isEqualTo(500);
+                assertThat(r.headers().firstValue("Content-Type")).as(path).hasValue("application/json");
+                assertNoStackTrace(r.body());
+                // The first call goes on after the 500; the next path's call needs the permit it gives back.
+                awaitUpstreamCalls(1);
+                assertThat(upstream.getAllServeEvents().size()).as(path).isLessThanOrEqualTo(1);
+            }
+        }
+    }
+
+    /**
+     * A host step that retries a refusal (here the 401 of a caller without a credential) passed the request on a
+     * second time, and the pipeline went on after the step that refused it: past the identity check, to the
+     * upstream. It is the proxy's 500 now, and the upstream sees nothing.
+     */
+    @Test
+    void aStepThatRetriesARefusalGetsA500NotTheStepsAfterTheRefusal() {
+        ProxyEngine engine = ProxyEngine.builder(ProxySettings.from(Map.of("access.anonymous", "deny"))
+                        .applyTo(Upstream.config(upstream))
+                        .build())
+                .step(
+                        RequestStep.Position.AFTER_RESPONSE_HEADERS,
+                        (context, next) -> next.proceed(context)
+                                .thenCompose(r -> r.status() == 401 ? next.proceed(context) : done(r)))
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions")) {
+                HttpResponse<String> r = post(proxy, path);
+                assertThat(r.statusCode()).as(path).isEqualTo(500);
+                assertNoStackTrace(r.body());
+            }
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    private static <T> CompletableFuture<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+
+    private static void awaitUpstreamCalls(int calls) {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (upstream.getAllServeEvents().size() < calls && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        try {
+            Thread.sleep(300); // a second call, or the first answer's discarding, would come within it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
