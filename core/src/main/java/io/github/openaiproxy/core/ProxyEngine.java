@@ -461,6 +461,9 @@ public final class ProxyEngine implements AutoCloseable {
                     ? response
                     : internalError(
                             ctx, error != null ? error : new NullPointerException("the pipeline answered no response"));
+            if (!subRequest) {
+                r = withRequestId(ctx, r);
+            }
             if (head) {
                 r = r.withoutBody();
             }
@@ -503,6 +506,25 @@ public final class ProxyEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * The answer with the proxy's {@code x-request-id} when the proxy made it (see {@link RequestIds}); an error of
+     * the proxy's that no log line named yet gets one with the id (DEBUG for a 4xx, INFO for a 5xx).
+     */
+    private static ProxyResponse withRequestId(RequestContext ctx, ProxyResponse r) {
+        ProxyResponse marked = RequestIds.mark(ctx, r);
+        if (marked != r && r.status() >= 400 && !ctx.requestIdLogged) {
+            // The route's template, not the path: a path may hold a session's id, which is its bearer's secret.
+            LOG.log(
+                    r.status() >= 500 ? System.Logger.Level.INFO : System.Logger.Level.DEBUG,
+                    "{0} {1}: the proxy answered {2}, x-request-id {3}",
+                    ctx.request.method(),
+                    ctx.route(),
+                    r.status(),
+                    ctx.requestId());
+        }
+        return marked;
+    }
+
     private ProxyResponse internalError(RequestContext ctx, Throwable error) {
         // A failure of a host step that wraps the pipeline (Recover answers for the steps after them): its CORS
         // headers all the same, judged now if the step failed before the pipeline judged them.
@@ -522,7 +544,10 @@ public final class ProxyEngine implements AutoCloseable {
             // The client went away and a module route's answer was cancelled with it: nothing failed.
             LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", ctx.request);
         } else {
-            LOG.log(System.Logger.Level.ERROR, "proxy failed on " + ctx.request, error);
+            LOG.log(
+                    System.Logger.Level.ERROR,
+                    "proxy failed on " + ctx.request + ", x-request-id " + ctx.loggedRequestId(),
+                    error);
         }
         return responses.error(ProxyError.internal());
     }

@@ -34,6 +34,10 @@ public final class RequestContext implements RequestStep.Chain {
 
     private RequestStep[] steps;
     private int cursor;
+    /** The proxy's id for its own answer to this request, made when first asked (see {@link RequestIds}). */
+    private String requestId;
+    /** Whether a log line named {@link #requestId}: the engine then needs no line of its own for it. */
+    boolean requestIdLogged;
 
     /** The matched route, {@code null} when none matches. */
     Route route;
@@ -159,6 +163,25 @@ public final class RequestContext implements RequestStep.Chain {
     /** Whether the request carries its own key (known once the key is resolved). */
     public boolean usesClientKey() {
         return clientKey;
+    }
+
+    /**
+     * The {@code x-request-id} the proxy gives its own answer to this request (an error, or an answer of its own
+     * routes), made when first asked: a log line about the request names it, the answer carries it.
+     */
+    String requestId() {
+        String id = requestId;
+        if (id == null) {
+            id = RequestIds.next();
+            requestId = id;
+        }
+        return id;
+    }
+
+    /** {@link #requestId()} for a log line about the request's failure. */
+    String loggedRequestId() {
+        requestIdLogged = true;
+        return requestId();
     }
 
     /** Whether a module route (GraphQL) runs this request on behalf of a client request. */

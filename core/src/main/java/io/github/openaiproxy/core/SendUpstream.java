@@ -156,12 +156,16 @@ final class SendUpstream implements RequestStep {
             LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", error.toString());
             return ProxyError.badRequest("Bad Request", "The request body could not be read", null);
         }
-        return upstreamFailure(error);
+        return upstreamFailure(ctx, error);
     }
 
-    private static ProxyError upstreamFailure(Throwable error) {
+    private static ProxyError upstreamFailure(RequestContext ctx, Throwable error) {
         if (error instanceof UpstreamFailure failure) {
-            LOG.log(System.Logger.Level.WARNING, "upstream call failed: {0}", failure.getMessage());
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "upstream call failed: {0}, x-request-id {1}",
+                    failure.getMessage(),
+                    ctx.loggedRequestId());
             return failure.kind() == UpstreamFailure.Kind.TIMEOUT
                     ? ProxyError.upstreamTimeout()
                     : ProxyError.upstreamUnreachable();
@@ -169,7 +173,7 @@ final class SendUpstream implements RequestStep {
         if (error instanceof CancellationException) {
             return ProxyError.upstreamUnreachable();
         }
-        LOG.log(System.Logger.Level.WARNING, "upstream call failed", error);
+        LOG.log(System.Logger.Level.WARNING, "upstream call failed, x-request-id " + ctx.loggedRequestId(), error);
         return ProxyError.upstreamUnreachable();
     }
 }

@@ -114,6 +114,11 @@ class ProxyKeySdkTest {
                     () -> client.chat().completions().create(params()));
             assertThat(e.statusCode()).isEqualTo(401);
             assertThat(e.code()).contains("invalid_api_key");
+            // The proxy's own id, for finding its log line: SDKs read it into the exception.
+            assertThat(e.headers().values("x-request-id"))
+                    .singleElement()
+                    .asString()
+                    .matches("req_proxy_[0-9a-f]{32}");
         }
         assertThat(upstream.findAll(anyRequestedFor(anyUrl()))).isEmpty();
     }
