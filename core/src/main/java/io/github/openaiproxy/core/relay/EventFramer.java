@@ -7,7 +7,8 @@ import java.util.function.Consumer;
 /**
  * Cuts a byte stream into Server-Sent Events. An event ends with a blank line; lines end with LF, CR or
  * CRLF, so a multi-byte character or a line split across reads is carried over unchanged. One upstream
- * feeds it; {@link #close} may come from another thread (a client that left), so the entry points lock.
+ * feeds it; {@link #close} may come from another thread (a client that left): it gives the budget back and marks
+ * the framer closed, and only that bookkeeping locks, so reading an event costs no lock.
  *
  * <p>The buffer of an unfinished event is taken from the proxy's {@link EventBuffers}, and given back when it
  * shrinks or the framer is closed: however many streams are open, their unfinished events hold no more than that.
@@ -46,8 +47,10 @@ final class EventFramer {
     private boolean bareCr;
     /** Set by {@link #cut} when an event is larger than the limit. */
     private boolean overLimit;
-    /** Set by {@link #close}: the buffer is given back, nothing more is taken. */
-    private boolean closed;
+    /** Set by {@link #close}: the budget is given back, nothing more is taken. */
+    private volatile boolean closed;
+    /** What {@link #buf} takes from {@link #buffers} now; guarded by {@code this}, with {@link #closed}. */
+    private long charged;
 
     EventFramer(int maxEventBytes) {
         this(maxEventBytes, EventBuffers.UNBOUNDED);
@@ -64,7 +67,7 @@ final class EventFramer {
      * @return false when an event (complete or still pending) is larger than the limit; the events before
      *     it have been handed over, the oversized one is not
      */
-    synchronized boolean append(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
+    boolean append(ByteBuffer chunk, Consumer<ByteBuffer> sink) {
         if (closed) {
             return false;
         }
@@ -90,22 +93,27 @@ final class EventFramer {
     }
 
     /** Hands over whatever is pending as a last event (the upstream ended without a blank line). */
-    synchronized void flushRemainder(Consumer<ByteBuffer> sink) {
+    void flushRemainder(Consumer<ByteBuffer> sink) {
         if (len > 0 && !closed) {
             sink.accept(ByteBuffer.wrap(Arrays.copyOf(buf, len)));
         }
         discard();
     }
 
-    /** Drops the pending partial event and gives its buffer back; the framer takes no more. Idempotent. */
-    synchronized void close() {
-        discard();
-        closed = true;
-        resize(0);
+    /**
+     * Gives the buffer's share of the budget back; the framer takes no more and hands over nothing more. Idempotent,
+     * and safe from any thread: the buffer itself is left to the feeding thread and the collector.
+     */
+    void close() {
+        synchronized (this) {
+            closed = true;
+            buffers.give(charged);
+            charged = 0;
+        }
     }
 
     /** Drops the pending partial event. */
-    synchronized void discard() {
+    void discard() {
         len = 0;
         scan = 0;
         lineStart = 0;
@@ -226,16 +234,22 @@ final class EventFramer {
         return resize((int) Math.min(Math.max(capacity, buf.length * 2L), most));
     }
 
-    /** Gives the buffer {@code capacity} bytes (0: none), taking or giving back the difference; false when full. */
+    /** Gives the buffer {@code capacity} bytes, taking or giving back the difference; false when full or closed. */
     private boolean resize(int capacity) {
-        long more = charged(capacity) - charged(buf.length);
-        if (more > 0 && (closed || !buffers.take(more))) {
-            return false;
+        long share = charged(capacity);
+        synchronized (this) {
+            if (closed) {
+                return false;
+            }
+            if (share > charged && !buffers.take(share - charged)) {
+                return false;
+            }
+            if (share < charged) {
+                buffers.give(charged - share);
+            }
+            charged = share;
         }
-        if (more < 0) {
-            buffers.give(-more);
-        }
-        buf = capacity == 0 ? NONE : Arrays.copyOf(buf, capacity);
+        buf = Arrays.copyOf(buf, capacity);
         return true;
     }
 
