@@ -224,7 +224,8 @@ public final class RedisLimitStore implements LimitStore {
      * first marker, then six per adjustment: the counter's two field names, the end of the window to adjust, the
      * delta, the index of its settlement's marker (0 for none) and the marker's life. A marker is a set of the
      * counters its settlement adjusted: an adjustment already in it was applied (its answer lost, the caller sent it
-     * again) and is not applied twice. One HMGET, one HSET, a SADD per named adjustment, one ZREM per lease counter.
+     * again) and is not applied twice. One HMGET, one HSET, a SADD per named adjustment, a PTTL per marker, one ZREM per
+     * lease counter.
      */
     private static final Script SETTLE = new Script("""
             local now = tonumber(ARGV[1])
@@ -239,17 +240,15 @@ public final class RedisLimitStore implements LimitStore {
                 m = m + 2
               end
               local h = redis.call('HMGET', hash, unpack(fields))
-              local set, sum, v = {}, {}, 0
+              local set, sum, v, life = {}, {}, 0, {}
               for o = 5, #ARGV, 6 do
                 local f, e = ARGV[o], h[v + 2]
                 if e == ARGV[o + 2] and now < tonumber(e) then
                   local first, mk = true, tonumber(ARGV[o + 4])
                   if mk > 0 then
-                    local k = KEYS[mk]
-                    first = redis.call('SADD', k, f) == 1
-                    if first and redis.call('PTTL', k) < tonumber(ARGV[o + 5]) then
-                      redis.call('PEXPIRE', k, ARGV[o + 5])
-                    end
+                    first = redis.call('SADD', KEYS[mk], f) == 1
+                    local l = tonumber(ARGV[o + 5])
+                    if first and (life[mk] or 0) < l then life[mk] = l end
                   end
                   if first then
                     local u = (sum[f] or tonumber(h[v + 1]) or 0) + tonumber(ARGV[o + 3])
@@ -263,6 +262,10 @@ public final class RedisLimitStore implements LimitStore {
                 v = v + 2
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
+              -- A marker's life: the longest its new members need, never shortened (one PTTL a marker, not a member).
+              for mk, l in pairs(life) do
+                if redis.call('PTTL', KEYS[mk]) < l then redis.call('PEXPIRE', KEYS[mk], l) end
+              end
             end
             for k = 2, markers - 1 do
               redis.call('ZREM', KEYS[k], ARGV[3])
@@ -449,7 +452,9 @@ public final class RedisLimitStore implements LimitStore {
                 leases++;
             }
         }
-        boolean named = reservation.reservationId() != null;
+        // Only an application's client sends a command again after reconnecting; the store's own client fails it
+        // instead (see connect): there the marker, a key written per request, would only cost Redis its time.
+        boolean named = reservation.reservationId() != null && deadlines != null;
         String[] keys = new String[1 + leases + (named ? 1 : 0)];
         keys[0] = windowsKey(tag);
         String[] args = new String[5 + 6 * n];

@@ -54,7 +54,11 @@ class RedisClusterLimitStoreTest extends LimitStoreContract {
         Counter rpm = perMinute("requests", 100);
         Counter streams = leases("streams", 5, Duration.ofMinutes(1));
         RedisClient client = RedisClient.create(TestRedis.clusterUrl());
-        try (StatefulRedisConnection<String, String> c = client.connect()) {
+        // On an application's client, where a reservation is named in Redis too (the store's own client names none).
+        io.lettuce.core.cluster.RedisClusterClient app =
+                io.lettuce.core.cluster.RedisClusterClient.create(TestRedis.clusterUrl());
+        try (StatefulRedisConnection<String, String> c = client.connect();
+                RedisLimitStore store = RedisLimitStore.using(app)) {
             Set<Long> slots = new HashSet<>();
             for (String s : subjects) {
                 Admission a = store.reserve(new Reservation(
@@ -79,6 +83,7 @@ class RedisClusterLimitStoreTest extends LimitStoreContract {
             assertThat(slots).hasSizeGreaterThan(15);
         } finally {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            app.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         }
     }
 
