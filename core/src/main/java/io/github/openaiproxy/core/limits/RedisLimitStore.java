@@ -51,7 +51,7 @@ import java.util.concurrent.TimeoutException;
  * one {@code HMGET} and writes them with one {@code HSET}; and {@code
  * openai-proxy:limits:{<tag>}:l:<counter>} (the leases held, a sorted set scored by expiry); and {@code
  * openai-proxy:limits:{<tag>}:s:<settlement>}, the counters a named settlement ({@link Adjustment#settlementId})
- * adjusted, so that a settlement sent again after its answer was lost counts once; {@code
+ * adjusted (a string, each name between NUL bytes), so that a settlement sent again after its answer was lost counts once; {@code
  * openai-proxy:limits:{<tag>}:r:<reservation>}, a named reservation ({@link Reservation#reservationId}) made, kept a
  * minute longer than the timeout, so that one the client sends again after a broken connection is made once (an
  * application's Lettuce client sends the commands in flight again once reconnected). The tag is a hash of
@@ -222,10 +222,10 @@ public final class RedisLimitStore implements LimitStore {
      * KEYS[1] is the subject's hash of window counters, KEYS[2..ARGV[4] - 1] lease counters to give the lease ARGV[3]
      * back to, KEYS[ARGV[4]..] the settlements' markers. ARGV: now, the largest amount, the lease id, the index of the
      * first marker, then six per adjustment: the counter's two field names, the end of the window to adjust, the
-     * delta, the index of its settlement's marker (0 for none) and the marker's life. A marker is a set of the
-     * counters its settlement adjusted: an adjustment already in it was applied (its answer lost, the caller sent it
-     * again) and is not applied twice. One HMGET, one HSET, a SADD per named adjustment, a PTTL per marker, one ZREM per
-     * lease counter.
+     * delta, the index of its settlement's marker (0 for none) and the marker's life. A marker is a string naming the
+     * counters its settlement adjusted, each between NUL bytes: an adjustment already in it was applied (its answer
+     * lost, the caller sent it again) and is not applied twice. One HMGET, one HSET, a GET and a SET per marker, one
+     * ZREM per lease counter.
      */
     private static final Script SETTLE = new Script("""
             local now = tonumber(ARGV[1])
@@ -240,15 +240,24 @@ public final class RedisLimitStore implements LimitStore {
                 m = m + 2
               end
               local h = redis.call('HMGET', hash, unpack(fields))
-              local set, sum, v, life = {}, {}, 0, {}
+              local set, sum, v, seen, fresh, life = {}, {}, 0, {}, {}, {}
               for o = 5, #ARGV, 6 do
                 local f, e = ARGV[o], h[v + 2]
                 if e == ARGV[o + 2] and now < tonumber(e) then
                   local first, mk = true, tonumber(ARGV[o + 4])
                   if mk > 0 then
-                    first = redis.call('SADD', KEYS[mk], f) == 1
-                    local l = tonumber(ARGV[o + 5])
-                    if first and (life[mk] or 0) < l then life[mk] = l end
+                    if seen[mk] == nil then
+                      local got = redis.call('GET', KEYS[mk])
+                      fresh[mk] = not got
+                      seen[mk] = got or ''
+                    end
+                    local named = '\0' .. f .. '\0'
+                    first = not string.find(seen[mk], named, 1, true)
+                    if first then
+                      seen[mk] = seen[mk] .. named
+                      local l = tonumber(ARGV[o + 5])
+                      if (life[mk] or 0) < l then life[mk] = l end
+                    end
                   end
                   if first then
                     local u = (sum[f] or tonumber(h[v + 1]) or 0) + tonumber(ARGV[o + 3])
@@ -262,9 +271,14 @@ public final class RedisLimitStore implements LimitStore {
                 v = v + 2
               end
               if #set > 0 then redis.call('HSET', hash, unpack(set)) end
-              -- A marker's life: the longest its new members need, never shortened (one PTTL a marker, not a member).
+              -- One write a marker: the counters it names, for the longest life they need, never shortened (a new
+              -- marker, the usual case, needs no PTTL).
               for mk, l in pairs(life) do
-                if redis.call('PTTL', KEYS[mk]) < l then redis.call('PEXPIRE', KEYS[mk], l) end
+                if not fresh[mk] then
+                  local left = redis.call('PTTL', KEYS[mk])
+                  if left > l then l = left end
+                end
+                redis.call('SET', KEYS[mk], seen[mk], 'PX', l)
               end
             end
             for k = 2, markers - 1 do
