@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.internal.Failures;
+import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.limits.Adjustment;
 import io.github.openaiproxy.core.limits.Admission;
 import io.github.openaiproxy.core.limits.Charge;
@@ -285,7 +286,7 @@ final class HeldReservation {
      * without usage (a client gone mid-stream) gets here, so the hot path counts nothing.
      */
     private TokenUsage withCountedInput(TokenUsage usage) {
-        ObjectNode body = LimitStep.object(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+        ObjectNode body = Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
         if (body == null) {
             return usage;
         }

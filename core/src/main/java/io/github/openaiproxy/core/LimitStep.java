@@ -25,7 +25,6 @@ import io.github.openaiproxy.core.usage.TokenUsage;
 import io.github.openaiproxy.core.usage.UsageLedger;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.core.usage.UsageTap;
-import java.io.IOException;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -193,17 +192,6 @@ final class LimitStep implements RequestStep {
             ctx.body = bytes; // sent as read (the pass-through step streams nothing once it is set)
             return admit(ctx, next, p, call, RequestJson.of(bytes), true);
         });
-    }
-
-    static ObjectNode object(byte[] bytes) {
-        if (bytes == null || bytes.length == 0) {
-            return null;
-        }
-        try {
-            return Json.parse(bytes) instanceof ObjectNode o ? o : null;
-        } catch (IOException | RuntimeException e) {
-            return null; // not JSON: the upstream judges it; estimated as empty, settled on its answer
-        }
     }
 
     /**

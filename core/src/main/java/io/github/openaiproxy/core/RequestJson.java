@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.core.internal.Json;
 import java.io.IOException;
 
 /**
@@ -55,7 +56,7 @@ final class RequestJson {
     ObjectNode tree() {
         if (!parsed) {
             parsed = true;
-            tree = LimitStep.object(bytes);
+            tree = Json.objectOrNull(bytes);
         }
         return tree;
     }

@@ -508,7 +508,7 @@ final class UpstreamAttempts {
                 return ctx.body; // the routing step's rename
             }
             // Parsed again for this fallback: no tree is held for the whole call (see RequestContext#dropTrees).
-            ObjectNode renamed = LimitStep.object(target.clientBytes());
+            ObjectNode renamed = Json.objectOrNull(target.clientBytes());
             if (renamed == null) {
                 return target.clientBytes(); // no JSON object: sent as it came
             }

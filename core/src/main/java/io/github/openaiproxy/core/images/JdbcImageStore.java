@@ -16,7 +16,6 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import javax.sql.DataSource;
@@ -42,12 +41,15 @@ public final class JdbcImageStore implements ImageStore {
     private final Clock clock;
     private final String images;
     private final String versions;
+    /** Whether the database is PostgreSQL (its column type, range reads and purge differ), asked once. */
+    private final boolean postgres;
 
-    private JdbcImageStore(DataSource dataSource, String prefix, Clock clock) {
+    private JdbcImageStore(DataSource dataSource, String prefix, Clock clock, boolean postgres) {
         this.dataSource = dataSource;
         this.clock = clock;
         this.images = prefix + "images";
         this.versions = prefix + "images_schema_version";
+        this.postgres = postgres;
     }
 
     /** A store on {@code dataSource} (which it never closes) with the default table prefix. */
@@ -61,8 +63,14 @@ public final class JdbcImageStore implements ImageStore {
      */
     public static JdbcImageStore create(DataSource dataSource, String prefix, Clock clock) {
         TablePrefix.check(prefix);
-        JdbcImageStore store = new JdbcImageStore(
-                Objects.requireNonNull(dataSource, "dataSource"), prefix, Objects.requireNonNull(clock, "clock"));
+        Objects.requireNonNull(dataSource, "dataSource");
+        boolean postgres;
+        try (Connection c = dataSource.getConnection()) {
+            postgres = JdbcPurge.isPostgres(c);
+        } catch (SQLException e) {
+            throw new ImageStoreException("could not create or migrate the image table", e);
+        }
+        JdbcImageStore store = new JdbcImageStore(dataSource, prefix, Objects.requireNonNull(clock, "clock"), postgres);
         store.migrate();
         return store;
     }
@@ -82,12 +90,8 @@ public final class JdbcImageStore implements ImageStore {
 
     private void migrate() {
         try {
-            String binaryType;
-            try (Connection c = dataSource.getConnection()) {
-                String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
-                // PostgreSQL's BLOB is a large-object reference; BYTEA holds the bytes in the row.
-                binaryType = product.contains("postgres") ? "BYTEA" : "BLOB";
-            }
+            // PostgreSQL's BLOB is a large-object reference; BYTEA holds the bytes in the row.
+            String binaryType = postgres ? "BYTEA" : "BLOB";
             new JdbcMigrations(versions, "image", clock).migrate(dataSource, migrations(binaryType));
         } catch (SQLException e) {
             throw new ImageStoreException("could not create or migrate the image table", e);
@@ -182,7 +186,6 @@ public final class JdbcImageStore implements ImageStore {
             c.setAutoCommit(false);
             // Only the range is read: pgjdbc holds a whole BYTEA value in memory, so PostgreSQL cuts the range out
             // itself; a BLOB (H2 and the rest) is read lazily, from the range's first byte.
-            boolean postgres = JdbcPurge.isPostgres(c);
             PreparedStatement p = c.prepareStatement(
                     postgres
                             ? "SELECT SUBSTRING(data FROM ? FOR ?) FROM " + images + " WHERE id = ?"
@@ -258,8 +261,7 @@ public final class JdbcImageStore implements ImageStore {
         try (Connection c = dataSource.getConnection()) {
             String expired =
                     "SELECT id FROM " + images + " WHERE created_at < ? ORDER BY created_at LIMIT " + PURGE_STEP;
-            try (PreparedStatement p =
-                    c.prepareStatement(JdbcPurge.deleteSelected(images, expired, JdbcPurge.isPostgres(c), true))) {
+            try (PreparedStatement p = c.prepareStatement(JdbcPurge.deleteSelected(images, expired, postgres, true))) {
                 p.setObject(1, utc(before));
                 int deleted = 0;
                 int step;

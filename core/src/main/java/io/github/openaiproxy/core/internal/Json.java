@@ -37,6 +37,21 @@ public final class Json {
         return node;
     }
 
+    /**
+     * The bytes parsed when they are one JSON object, else {@code null} (empty, not JSON, or another value): for
+     * callers that pass such a body on as it came and let the upstream judge it.
+     */
+    public static ObjectNode objectOrNull(byte[] bytes) {
+        if (bytes == null || bytes.length == 0) {
+            return null;
+        }
+        try {
+            return parse(bytes) instanceof ObjectNode o ? o : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     public static ObjectNode object() {
         return MAPPER.createObjectNode();
     }
