@@ -43,33 +43,60 @@ public final class S3MockServer implements AutoCloseable {
             throw new IllegalStateException(JAR.toAbsolutePath() + " is missing: the module's build copies it"
                     + " (maven-dependency-plugin, generate-test-resources); run the tests through Maven once");
         }
-        try {
-            int port = freePort();
-            Path root = Files.createTempDirectory("s3mock-");
-            Path log = JAR.resolveSibling("s3mock-" + port + ".log");
-            List<String> command = new ArrayList<>(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m",
-                    "-XX:TieredStopAtLevel=1",
-                    "-jar",
-                    JAR.toAbsolutePath().toString(),
-                    "--server.port=0", // its HTTPS connector: unused
-                    "--server.address=127.0.0.1",
-                    "--com.adobe.testing.s3mock.httpPort=" + port,
-                    "--com.adobe.testing.s3mock.store.root=" + root,
-                    "--com.adobe.testing.s3mock.store.initial-buckets=" + bucket,
-                    "--spring.main.banner-mode=off"));
-            Process process = new ProcessBuilder(command)
-                    .redirectErrorStream(true)
-                    .redirectOutput(log.toFile())
-                    .start();
-            S3MockServer server = new S3MockServer(process, URI.create("http://127.0.0.1:" + port), bucket);
-            Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
-            server.awaitReady(log);
-            return server;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        // The port is picked free, then bound by another process: in between an outgoing connection of a test
+        // running beside this one may take it (both draw from the ephemeral range). Then S3Mock exits saying so,
+        // and it starts again on another port.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return start(bucket, freePort());
+            } catch (PortTaken e) {
+                if (attempt == 3) {
+                    throw new IllegalStateException(e.getMessage());
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
+    }
+
+    /** S3Mock could not listen on the port it was given. */
+    private static final class PortTaken extends Exception {
+        PortTaken(String log) {
+            super("S3Mock could not listen on its port:\n" + log);
+        }
+    }
+
+    private static S3MockServer start(String bucket, int port) throws IOException, PortTaken {
+        Path root = Files.createTempDirectory("s3mock-");
+        Path log = JAR.resolveSibling("s3mock-" + port + ".log");
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m",
+                "-XX:TieredStopAtLevel=1",
+                "-jar",
+                JAR.toAbsolutePath().toString(),
+                "--server.port=0", // its HTTPS connector: unused
+                "--server.address=127.0.0.1",
+                "--com.adobe.testing.s3mock.httpPort=" + port,
+                "--com.adobe.testing.s3mock.store.root=" + root,
+                "--com.adobe.testing.s3mock.store.initial-buckets=" + bucket,
+                "--spring.main.banner-mode=off"));
+        Process process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        S3MockServer server = new S3MockServer(process, URI.create("http://127.0.0.1:" + port), bucket);
+        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
+        try {
+            server.awaitReady(log);
+        } catch (IllegalStateException e) {
+            String tail = tail(log);
+            if (tail.contains("failed to start") && tail.contains("already in use")) {
+                throw new PortTaken(tail);
+            }
+            throw e;
+        }
+        return server;
     }
 
     private void awaitReady(Path log) throws IOException {
