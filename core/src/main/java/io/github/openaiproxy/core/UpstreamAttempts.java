@@ -171,7 +171,8 @@ final class UpstreamAttempts {
             CircuitBreaker breaker = routing.breaker(step.upstream());
             if (breaker != null && !breaker.allow()) {
                 note(step, "open"); // the circuit is open: skipped, no call made, and it counts as failed
-                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(Optional.empty()), step));
+                Optional<Duration> trial = breaker.trialIn(); // when to come back, as for a resting key
+                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(trial), step));
             }
             KeyPool pool = named.map(u -> routing.pool(u.name())).orElse(null);
             KeyPool.Slot slot = pool == null ? null : pool.take();
@@ -599,8 +600,8 @@ final class UpstreamAttempts {
     }
 
     /**
-     * Every key of the routed upstream is resting or out: the upstream cannot take this request. With the time until
-     * a resting key is usable again, it says so ({@code retry-after-ms}, {@code Retry-After}), as the upstream's 429
+     * Every key of the routed upstream is resting or out, or its circuit is open: the upstream cannot take this
+     * request. With the time until a resting key is usable again (or the breaker's trial may go), it says so ({@code retry-after-ms}, {@code Retry-After}), as the upstream's 429
      * did: the SDKs retry a 503 after their own half second and second otherwise, and give up before the key is back.
      */
     static ProxyError allKeysResting(Optional<Duration> rest) {

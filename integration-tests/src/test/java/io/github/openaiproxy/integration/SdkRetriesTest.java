@@ -95,6 +95,49 @@ class SdkRetriesTest {
         assertThat(upstream.getAllServeEvents()).hasSize(2);
     }
 
+    /**
+     * A named upstream's circuit opened on a 500: while it is open the proxy answers 503 {@code upstream_unavailable}
+     * without a call, and that answer must say when the trial may go, as a resting key's does. Without it the SDK
+     * retries after half a second and a second, is skipped each time, and gives up before the circuit half-opens.
+     */
+    @Test
+    void whileTheCircuitIsOpenTheSdkWaitsForTheTrial() {
+        upstream.stubFor(post("/v1/chat/completions")
+                .inScenario("failing once")
+                .whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse()
+                        .withStatus(500)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody(OpenAiFixtures.SERVER_ERROR))
+                .willSetStateTo("answering"));
+        upstream.stubFor(post("/v1/chat/completions")
+                .inScenario("failing once")
+                .whenScenarioStateIs("answering")
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody(OpenAiFixtures.CHAT_COMPLETION)));
+        proxy = TomcatProxy.servlet(ProxySettings.from(Map.of(
+                        "upstreams.guarded.kind", "openai",
+                        "upstreams.guarded.base-url", upstream.baseUrl() + "/v1",
+                        "upstreams.guarded.keys", "sk-guarded-key-0123456789",
+                        "upstreams.guarded.models", "gpt-4o-mini*",
+                        "upstreams.guarded.retries", "0",
+                        "upstreams.guarded.breaker-failures", "1",
+                        "upstreams.guarded.breaker-open", "3s"))
+                .toConfig());
+        OpenAIClient once = sdk(0);
+        InternalServerException failed = catchThrowableOfType(InternalServerException.class, () -> chat(once));
+        once.close();
+        assertThat(failed).as("the upstream's 500, relayed; the circuit opens").isNotNull();
+        client = sdk(2);
+
+        ChatCompletion answer = chat(client);
+
+        assertThat(answer.id()).isEqualTo("chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG");
+        assertThat(upstream.getAllServeEvents()).hasSize(2);
+    }
+
     private OpenAIClient sdk(int maxRetries) {
         return OpenAIOkHttpClient.builder()
                 .baseUrl("http://127.0.0.1:" + proxy.port() + "/v1")

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Internal;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.LongSupplier;
 
 /**
@@ -135,6 +136,21 @@ public final class CircuitBreaker {
                         failures,
                         openNanos / 1_000_000);
             }
+        }
+    }
+
+    /**
+     * How long until the next trial may go: what a client skipped by the open circuit is told to wait ({@code
+     * retry-after-ms}), so that its SDK does not spend its retries before the circuit half-opens. Empty when the
+     * circuit is closed or a trial may go now.
+     */
+    public Optional<Duration> trialIn() {
+        if (!open) {
+            return Optional.empty();
+        }
+        synchronized (this) {
+            long left = nextTrial - nanoTime.getAsLong();
+            return open && left > 0 ? Optional.of(Duration.ofNanos(left)) : Optional.empty();
         }
     }
 

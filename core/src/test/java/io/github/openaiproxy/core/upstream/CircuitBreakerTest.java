@@ -29,6 +29,22 @@ class CircuitBreakerTest {
     }
 
     @Test
+    void anOpenCircuitSaysWhenItsTrialMayGo() {
+        assertThat(breaker.trialIn()).isEmpty();
+        breaker.failure();
+        breaker.failure();
+        breaker.failure();
+        advance(Duration.ofSeconds(4));
+        assertThat(breaker.trialIn()).contains(Duration.ofSeconds(6));
+        advance(Duration.ofSeconds(6));
+        assertThat(breaker.trialIn()).as("a trial may go now").isEmpty();
+        assertThat(breaker.allow()).isTrue();
+        assertThat(breaker.trialIn())
+                .as("the trial is out: the next one after an interval")
+                .contains(Duration.ofSeconds(10));
+    }
+
+    @Test
     void oneCallersTimeoutsAloneNeverOpenIt() {
         for (int i = 0; i < 10; i++) {
             breaker.timeout("ANONYMOUS:10.0.0.1");
