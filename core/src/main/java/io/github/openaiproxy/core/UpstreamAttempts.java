@@ -180,7 +180,8 @@ final class UpstreamAttempts {
             if ((pool != null && slot == null && !pool.isKeyless()) || (pool == null && key == null)) {
                 note(step, "no-key"); // every key resting or out, or no server key: this place has failed
                 Optional<Duration> rest = pool == null ? Optional.empty() : pool.nextKeyIn();
-                return moveOn(null, false).orElseGet(() -> fail(allKeysResting(rest), step));
+                ProxyError none = pool != null && pool.allRemoved() ? everyKeyRefused() : allKeysResting(rest);
+                return moveOn(null, false).orElseGet(() -> fail(none, step));
             }
             String upstreamModel = named.map(u -> step.model() == null ? null : u.upstreamModel(step.model()))
                     .orElse(step.model());
@@ -609,6 +610,10 @@ final class UpstreamAttempts {
                         "retry-after-ms", Long.toString(Math.max(1, r.toMillis())),
                         "Retry-After", Long.toString(Math.max(1, (r.toMillis() + 999) / 1000))))
                 .orElse(Map.of());
+        return unavailable(headers);
+    }
+
+    private static ProxyError unavailable(Map<String, String> headers) {
         return new ProxyError(
                 503,
                 "Service Unavailable",
@@ -618,6 +623,15 @@ final class UpstreamAttempts {
                 null,
                 null,
                 headers);
+    }
+
+    /**
+     * Every key of the routed upstream was refused by it (401) and taken out: the same 503 as {@link #allKeysResting},
+     * naming no key, with {@code x-should-retry: false}. The SDKs retry a 503, and this one lasts until an operator
+     * fixes the keys and restarts the proxy.
+     */
+    static ProxyError everyKeyRefused() {
+        return unavailable(Map.of("x-should-retry", "false"));
     }
 
     @Override

@@ -12,6 +12,7 @@ import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.errors.InternalServerException;
 import com.openai.errors.RateLimitException;
+import com.openai.errors.UnauthorizedException;
 import com.openai.models.ChatModel;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
@@ -136,6 +137,54 @@ class SdkRetriesTest {
 
         assertThat(answer.id()).isEqualTo("chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG");
         assertThat(upstream.getAllServeEvents()).hasSize(2);
+    }
+
+    /**
+     * Every key of a named upstream is refused (401: the deployment holds wrong keys): each is taken out, and the
+     * proxy then answers 503 at once. No retry can change that until an operator fixes the keys, so the answer says
+     * {@code x-should-retry: false}, and names no key.
+     */
+    @Test
+    void anUpstreamWhoseKeysWereAllRefusedIsNotRetried() {
+        upstream.stubFor(post("/v1/chat/completions")
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-wron*********6789.\","
+                                + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}")));
+        Filter counting = (req, res, chain) -> {
+            arrived.incrementAndGet();
+            chain.doFilter(req, res);
+        };
+        proxy = TomcatProxy.servlet(
+                ProxySettings.from(Map.of(
+                                "upstreams.refused.kind", "openai",
+                                "upstreams.refused.base-url", upstream.baseUrl() + "/v1",
+                                "upstreams.refused.keys", "sk-wrong-key-a-0123456789, sk-wrong-key-b-0123456789",
+                                "upstreams.refused.models", "gpt-4o-mini*"))
+                        .toConfig(),
+                counting);
+        client = sdk(2);
+        for (int i = 0; i < 2; i++) {
+            UnauthorizedException refused = catchThrowableOfType(UnauthorizedException.class, () -> chat(client));
+            assertThat(refused)
+                    .as("key %d refused, relayed as the proxy's 401", i + 1)
+                    .isNotNull();
+        }
+        assertThat(upstream.getAllServeEvents()).hasSize(2);
+        arrived.set(0);
+
+        InternalServerException e = catchThrowableOfType(InternalServerException.class, () -> chat(client));
+
+        assertThat(e).isNotNull();
+        assertThat(e.statusCode()).isEqualTo(503);
+        assertThat(e.code()).contains("upstream_unavailable");
+        assertThat(e.headers().values("x-should-retry")).containsExactly("false");
+        assertThat(e.getMessage()).doesNotContain("sk-", "refused#");
+        assertThat(arrived)
+                .as("requests that reached the proxy, despite maxRetries(2)")
+                .hasValue(1);
+        assertThat(upstream.getAllServeEvents()).as("no key left to send").hasSize(2);
     }
 
     private OpenAIClient sdk(int maxRetries) {

@@ -160,6 +160,14 @@ public final class KeyPool {
         return shortest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos(shortest));
     }
 
+    /**
+     * Whether the upstream has keys and every one was taken out (a 401 each): only an operator's fix and a restart
+     * bring one back, so no retry of the client's can help.
+     */
+    public boolean allRemoved() {
+        return slots.length > 0 && removedCount() == slots.length;
+    }
+
     /** How many keys are taken out (for health and metrics). */
     public int removedCount() {
         int c = 0;
