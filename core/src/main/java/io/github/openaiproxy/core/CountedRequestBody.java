@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.flow.ForwardingSubscriber;
+import io.github.openaiproxy.core.internal.BodyTimeoutException;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -10,8 +11,8 @@ import java.util.concurrent.Flow;
 /**
  * A pass-through request body on its way to the upstream, counted against the size limit as it passes:
  * once more than the limit has arrived, the client's body is cancelled and the upstream's copy fails (its
- * call is aborted). Remembers why it ended early, so the engine answers 413 (too large) or 400 (the client
- * broke off) instead of a gateway error. For an observer that wants the model, keeps the body's first few
+ * call is aborted). Remembers why it ended early, so the engine answers 413 (too large), 408 (past {@code
+ * request-body-timeout}) or 400 (the client broke off) instead of a gateway error. For an observer that wants the model, keeps the body's first few
  * kilobytes, where the {@code model} of a JSON body is.
  */
 final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
@@ -23,6 +24,8 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
     private final boolean keepPrefix;
     private volatile boolean tooLarge;
     private volatile boolean broken;
+    /** The deadline that cut it off ({@code request-body-timeout}), {@code null} when none did. */
+    private volatile java.time.Duration timedOut;
     /** The first bytes, for the model (guarded by this; only when {@code keepPrefix}). */
     private byte[] prefix;
 
@@ -47,6 +50,11 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
     /** Whether the client's body failed to arrive (the client broke off while sending). */
     boolean broken() {
         return broken;
+    }
+
+    /** The {@code request-body-timeout} the body did not arrive within (the call was aborted for it), if any. */
+    Optional<java.time.Duration> timedOut() {
+        return Optional.ofNullable(timedOut);
     }
 
     /** The model the body's first bytes name, if they do. */
@@ -95,7 +103,11 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
         public void onError(Throwable t) {
             if (!done) {
                 done = true;
-                broken = true;
+                if (t instanceof BodyTimeoutException late) {
+                    timedOut = late.timeout();
+                } else {
+                    broken = true;
+                }
                 downstream.onError(t);
             }
         }

@@ -26,6 +26,11 @@ public final class ProxyConfig {
     public static final long DEFAULT_MAX_BODY_SIZE = 10L * 1024 * 1024;
     /** Default limit for a single upstream Server-Sent Event: 16 MiB. */
     public static final int DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
+    /**
+     * Default time for a whole request body: 30 minutes, in which a body of the default 10 MiB limit arrives over
+     * a link of 47 kbit/s, slower than a weak mobile one; it only ends what trickles.
+     */
+    public static final java.time.Duration DEFAULT_REQUEST_BODY_TIMEOUT = java.time.Duration.ofMinutes(30);
     /** Default cap on upstream calls in flight at once (streams included); 0 means no cap. */
     public static final int DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS = 1000;
     /** Default cap on upstream calls in flight at once for one client address; 0 means no cap. */
@@ -42,6 +47,7 @@ public final class ProxyConfig {
     private final ImageDefaults imageDefaults;
     private final long maxBodySize;
     private final int maxEventSize;
+    private final java.time.Duration requestBodyTimeout;
     private final List<PassThroughRoute> passThroughRoutes;
     private final SessionConfig sessions;
     private final int maxConcurrentUpstreamCalls;
@@ -70,8 +76,12 @@ public final class ProxyConfig {
         if (b.maxEventSize < 1) {
             throw new IllegalArgumentException("max-event-size must be positive");
         }
+        if (b.requestBodyTimeout.isNegative() || b.requestBodyTimeout.isZero()) {
+            throw new IllegalArgumentException("request-body-timeout must be positive");
+        }
         this.maxBodySize = b.maxBodySize;
         this.maxEventSize = b.maxEventSize;
+        this.requestBodyTimeout = b.requestBodyTimeout;
         this.passThroughRoutes = List.copyOf(b.passThroughRoutes);
         this.sessions = Objects.requireNonNull(b.sessions, "sessions");
         if (b.maxConcurrentUpstreamCalls < 0) {
@@ -114,6 +124,7 @@ public final class ProxyConfig {
         b.imageDefaults = imageDefaults;
         b.maxBodySize = maxBodySize;
         b.maxEventSize = maxEventSize;
+        b.requestBodyTimeout = requestBodyTimeout;
         b.passThroughRoutes = passThroughRoutes;
         b.sessions = sessions;
         b.maxConcurrentUpstreamCalls = maxConcurrentUpstreamCalls;
@@ -180,6 +191,15 @@ public final class ProxyConfig {
     /** The largest single upstream event relayed, in bytes. */
     public int maxEventSize() {
         return maxEventSize;
+    }
+
+    /**
+     * How long a request's whole body may take to arrive, from when the request came in; after it: 408. The
+     * container's read timeout bounds each read only, so without it a client trickling its body holds the request
+     * (and a streamed body's upstream call) for as long as it likes.
+     */
+    public java.time.Duration requestBodyTimeout() {
+        return requestBodyTimeout;
     }
 
     /** The OpenAI-compatible routes relayed unchanged. */
@@ -262,6 +282,7 @@ public final class ProxyConfig {
         private ImageDefaults imageDefaults = ImageDefaults.DEFAULTS;
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
+        private java.time.Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
         private SessionConfig sessions = SessionConfig.DEFAULTS;
         private int maxConcurrentUpstreamCalls = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS;
@@ -339,6 +360,12 @@ public final class ProxyConfig {
 
         public Builder maxEventSize(int maxEventSize) {
             this.maxEventSize = maxEventSize;
+            return this;
+        }
+
+        /** How long a request's whole body may take to arrive (see {@link ProxyConfig#requestBodyTimeout}). */
+        public Builder requestBodyTimeout(java.time.Duration requestBodyTimeout) {
+            this.requestBodyTimeout = Objects.requireNonNull(requestBodyTimeout, "requestBodyTimeout");
             return this;
         }
 

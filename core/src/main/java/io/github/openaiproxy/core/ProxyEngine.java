@@ -448,6 +448,10 @@ public final class ProxyEngine implements AutoCloseable {
     private CompletableFuture<ProxyResponse> handle(ProxyRequest request, Identity inherited, boolean head) {
         boolean subRequest = inherited != null;
         long start = System.nanoTime();
+        if (!subRequest && RequestChecks.hasBody(request)) {
+            // Every reader of the body (read whole, or streamed to the upstream) meets the one deadline.
+            request = request.withBody(new DeadlineRequestBody(request.body(), config.requestBodyTimeout(), start));
+        }
         ProxyObserver.Observation observation =
                 GuardedObservation.begin(observer, request.method(), request.path(), request.headers(), subRequest);
         RequestInFlight inFlight = new RequestInFlight();

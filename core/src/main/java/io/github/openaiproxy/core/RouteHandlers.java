@@ -9,6 +9,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.images.Images;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
+import io.github.openaiproxy.core.internal.BodyTimeoutException;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import io.github.openaiproxy.core.internal.Failures;
 import io.github.openaiproxy.core.internal.HeaderMap;
@@ -106,6 +107,9 @@ final class RouteHandlers {
                     Throwable cause = Failures.unwrap(error);
                     if (cause instanceof BodyTooLargeException) {
                         return ctx.respond(ProxyError.payloadTooLarge(limit));
+                    }
+                    if (cause instanceof BodyTimeoutException late) {
+                        return ctx.respond(ProxyError.requestTimeout(late.timeout()));
                     }
                     LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
                     return ctx.respond(

@@ -144,13 +144,17 @@ final class SendUpstream implements RequestStep {
     }
 
     /**
-     * What a failed call means for the client: a streamed body that went over the limit is 413, one the
-     * client broke off is 400 (both aborted the call); otherwise the upstream is unreachable or slow.
+     * What a failed call means for the client: a streamed body that went over the limit is 413, one past {@code
+     * request-body-timeout} 408, one the client broke off 400 (each aborted the call); otherwise the upstream is
+     * unreachable or slow.
      */
     private ProxyError failure(RequestContext ctx, Throwable error) {
         CountedRequestBody streamed = ctx.streamed;
         if (streamed != null && streamed.tooLarge()) {
             return ProxyError.payloadTooLarge(limit);
+        }
+        if (streamed != null && streamed.timedOut().isPresent()) {
+            return ProxyError.requestTimeout(streamed.timedOut().get());
         }
         if (streamed != null && streamed.broken()) {
             LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", error.toString());

@@ -69,6 +69,11 @@ public final class ProxySettings {
             Setting.of(
                     "max-event-size", Setting.Type.SIZE, "16MB", "Largest single upstream Server-Sent Event relayed."),
             Setting.of(
+                    "request-body-timeout",
+                    Setting.Type.DURATION,
+                    "30m",
+                    "How long a request's whole body may take to arrive; over it: 408."),
+            Setting.of(
                     "stream-idle-timeout",
                     Setting.Type.DURATION,
                     "5m",
@@ -433,6 +438,7 @@ public final class ProxySettings {
         set(b, "allow-client-key", ProxyConfig.Builder::allowClientKey);
         set(b, "max-body-size", ProxyConfig.Builder::maxBodySize);
         this.<Long>set(b, "max-event-size", (c, v) -> c.maxEventSize(Math.toIntExact(v)));
+        set(b, "request-body-timeout", ProxyConfig.Builder::requestBodyTimeout);
         set(b, "allowed-hosts", ProxyConfig.Builder::allowedHosts);
         applyPrices(b);
         this.<List<String>>set(

@@ -222,6 +222,19 @@ public record ProxyError(
                 Map.of("x-should-retry", "false"));
     }
 
+    /**
+     * 408 for a request body that did not arrive whole within {@code request-body-timeout}: a client that sends it
+     * a byte at a time would otherwise hold a connection, a buffer and an upstream call for as long as it liked.
+     */
+    public static ProxyError requestTimeout(java.time.Duration timeout) {
+        return of(
+                408,
+                "Request Timeout",
+                "The request body did not arrive within " + timeout.toSeconds() + " s",
+                "invalid_request_error",
+                "request_timeout");
+    }
+
     /** 500 for a failure inside the proxy; the message never carries details of the cause. */
     public static ProxyError internal() {
         return of(

@@ -41,6 +41,10 @@ public final class ProxyRequest {
     }
 
     private ProxyRequest(ProxyRequest r, String method, String remoteAddress) {
+        this(r, method, remoteAddress, r.body);
+    }
+
+    private ProxyRequest(ProxyRequest r, String method, String remoteAddress, Flow.Publisher<ByteBuffer> body) {
         this.method = method;
         this.path = r.path;
         this.rawQuery = r.rawQuery;
@@ -49,7 +53,7 @@ public final class ProxyRequest {
         this.remoteAddress = remoteAddress;
         this.user = r.user;
         this.basePath = r.basePath;
-        this.body = r.body;
+        this.body = body;
     }
 
     /**
@@ -107,6 +111,11 @@ public final class ProxyRequest {
     public ProxyRequest withMethod(String method) {
         return new ProxyRequest(
                 this, Objects.requireNonNull(method, "method").toUpperCase(java.util.Locale.ROOT), remoteAddress);
+    }
+
+    /** This request with another body (the same body, watched on its way); everything else is shared. */
+    public ProxyRequest withBody(Flow.Publisher<ByteBuffer> body) {
+        return new ProxyRequest(this, method, remoteAddress, Objects.requireNonNull(body, "body"));
     }
 
     /** This request from another client address; everything else is shared. */

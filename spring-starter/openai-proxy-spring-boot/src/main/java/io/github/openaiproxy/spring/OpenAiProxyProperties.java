@@ -1,5 +1,6 @@
 package io.github.openaiproxy.spring;
 
+import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
@@ -90,6 +91,13 @@ public class OpenAiProxyProperties {
 
     /** Largest single upstream Server-Sent Event relayed. */
     private DataSize maxEventSize = DataSize.ofMegabytes(16);
+
+    /**
+     * How long a request's whole body may take to arrive, from when the request came in; over it the client gets
+     * 408 (a streamed body's upstream call is aborted). The container's read timeout bounds each read only.
+     */
+    @DurationUnit(ChronoUnit.SECONDS)
+    private Duration requestBodyTimeout = ProxyConfig.DEFAULT_REQUEST_BODY_TIMEOUT;
 
     /**
      * The OpenAI-compatible routes relayed unchanged, each written 'METHOD /v1/path' ('{name}'
@@ -285,6 +293,14 @@ public class OpenAiProxyProperties {
 
     public Health getHealth() {
         return health;
+    }
+
+    public Duration getRequestBodyTimeout() {
+        return requestBodyTimeout;
+    }
+
+    public void setRequestBodyTimeout(Duration requestBodyTimeout) {
+        this.requestBodyTimeout = requestBodyTimeout;
     }
 
     public Duration getStreamIdleTimeout() {

@@ -111,6 +111,7 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.imageDefaults()).isEqualTo(core.imageDefaults());
         assertThat(mapped.maxBodySize()).isEqualTo(core.maxBodySize());
         assertThat(mapped.maxEventSize()).isEqualTo(core.maxEventSize());
+        assertThat(mapped.requestBodyTimeout()).isEqualTo(core.requestBodyTimeout());
         assertThat(mapped.maxConcurrentUpstreamCalls()).isEqualTo(core.maxConcurrentUpstreamCalls());
         assertThat(mapped.maxConcurrentUpstreamCallsPerClient()).isEqualTo(core.maxConcurrentUpstreamCallsPerClient());
         assertThat(mapped.passThroughRoutes()).isEqualTo(core.passThroughRoutes());

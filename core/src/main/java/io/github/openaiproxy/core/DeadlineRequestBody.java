@@ -1,0 +1,75 @@
+package io.github.openaiproxy.core;
+
+import io.github.openaiproxy.core.flow.ForwardingSubscriber;
+import io.github.openaiproxy.core.internal.BodyTimeoutException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.Flow;
+
+/**
+ * A client's request body with a deadline for the whole of it ({@code request-body-timeout}, from when the request
+ * arrived): bytes that come after it cancel the body and fail its reader with a {@link BodyTimeoutException}, which
+ * the engine answers 408 (and a streamed pass-through body's upstream call is aborted with it).
+ *
+ * <p>Checked as each piece arrives, with no timer: the container's read timeout already bounds the wait for the next
+ * byte, so a client that trickles is cut off at most one read timeout after the deadline, and a request costs one
+ * clock read per piece instead of a scheduled task. A body whose last piece came in time is never cut.
+ */
+final class DeadlineRequestBody implements Flow.Publisher<ByteBuffer> {
+    private final Flow.Publisher<ByteBuffer> source;
+    private final Duration timeout;
+    private final long deadlineNanos;
+
+    /**
+     * @param startedNanos when the request arrived ({@link System#nanoTime()})
+     */
+    DeadlineRequestBody(Flow.Publisher<ByteBuffer> source, Duration timeout, long startedNanos) {
+        this.source = source;
+        this.timeout = timeout;
+        this.deadlineNanos = startedNanos + timeout.toNanos();
+    }
+
+    @Override
+    public void subscribe(Flow.Subscriber<? super ByteBuffer> subscriber) {
+        source.subscribe(new Watch(subscriber));
+    }
+
+    /** Hands each piece on while the deadline holds; after it, cancels the body and fails its reader. */
+    private final class Watch extends ForwardingSubscriber<ByteBuffer> {
+        private boolean done;
+
+        Watch(Flow.Subscriber<? super ByteBuffer> downstream) {
+            super(downstream);
+        }
+
+        @Override
+        public void onNext(ByteBuffer item) {
+            if (done) {
+                return;
+            }
+            if (System.nanoTime() - deadlineNanos > 0) {
+                done = true;
+                cancel();
+                downstream.onError(new BodyTimeoutException(timeout));
+                return;
+            }
+            downstream.onNext(item);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (!done) {
+                done = true;
+                downstream.onError(t);
+            }
+        }
+
+        @Override
+        public void onComplete() {
+            if (!done) {
+                done = true;
+                downstream.onComplete();
+            }
+        }
+    }
+}
