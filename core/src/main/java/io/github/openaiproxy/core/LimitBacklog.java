@@ -3,7 +3,6 @@ package io.github.openaiproxy.core;
 import io.github.openaiproxy.core.limits.Adjustment;
 import io.github.openaiproxy.core.limits.Charge;
 import io.github.openaiproxy.core.limits.LimitStore;
-import io.github.openaiproxy.core.limits.Reservation;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
@@ -12,12 +11,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * What was used while the limit store was down ("allow and count later"): charges and settlements kept in
- * memory, bounded, and applied once the store answers again. A charge is replayed as a reservation of its own
- * and, when it no longer fits, added to the counter's current window anyway: what was used is counted, even
- * over the limit. Full: the newest is dropped, counted and logged.
+ * memory, bounded, and applied once the store answers again. A charge is added to the counter's current window
+ * whatever the limit ({@link LimitStore#count}): what was used is counted, even over the limit. Every entry is
+ * named (a charge by an id of its own, a settlement by its request's), so one the store applied but whose answer
+ * was lost, kept and replayed again, counts once. Full: the newest is dropped, counted and logged.
  */
 final class LimitBacklog {
     private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
@@ -26,32 +27,35 @@ final class LimitBacklog {
 
     private final LimitStore store;
     private final LongSupplier clock;
+    private final Supplier<String> ids;
     private final int capacity;
     private final Queue<Entry> entries = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicBoolean draining = new AtomicBoolean();
 
-    /** A charge or a settlement waiting for the store. */
-    private record Entry(String subject, Charge charge, Adjustment adjustment) {}
+    /** A charge (with its id) or a settlement waiting for the store. */
+    private record Entry(String subject, Charge charge, String chargeId, Adjustment adjustment) {}
 
-    LimitBacklog(LimitStore store, LongSupplier clock, int capacity) {
+    /** {@code ids} names the charges kept: unique across the instances sharing the store. */
+    LimitBacklog(LimitStore store, LongSupplier clock, Supplier<String> ids, int capacity) {
         this.store = store;
         this.clock = clock;
+        this.ids = ids;
         this.capacity = capacity;
     }
 
     /** Keeps a charge the store could not take. */
     void charge(String subject, Charge charge) {
         if (charge.amount() > 0) {
-            offer(new Entry(subject, charge, null));
+            offer(new Entry(subject, charge, ids.get(), null));
         }
     }
 
     /** Keeps a settlement the store could not take. */
     void adjust(String subject, Adjustment adjustment) {
         if (adjustment.delta() != 0) {
-            offer(new Entry(subject, null, adjustment));
+            offer(new Entry(subject, null, null, adjustment));
         }
     }
 
@@ -120,14 +124,6 @@ final class LimitBacklog {
         if (e.adjustment() != null) {
             return store.adjust(e.subject(), List.of(e.adjustment()), now);
         }
-        Charge c = e.charge();
-        return store.reserve(new Reservation(e.subject(), List.of(c), null, now))
-                .thenCompose(admission -> admission.admitted()
-                        ? CompletableFuture.completedFuture(null)
-                        : store.adjust(
-                                e.subject(),
-                                List.of(new Adjustment(
-                                        c.counter(), admission.states().get(0).windowStartMillis(), c.amount())),
-                                now));
+        return store.count(e.subject(), e.charge(), e.chargeId(), now);
     }
 }

@@ -106,6 +106,11 @@ final class LimitStep implements RequestStep {
         return instance + ".s" + leases.incrementAndGet();
     }
 
+    /** The id of a charge kept while the store was down ({@link LimitStore#count}), unique as a lease id. */
+    String nextChargeId() {
+        return instance + ".c" + leases.incrementAndGet();
+    }
+
     private final AtomicLong storeFailures = new AtomicLong();
     /** {@code limits.store-timeout} on every answer of the store, without a timer task each. */
     private final StoreDeadlines deadlines;
@@ -133,7 +138,7 @@ final class LimitStep implements RequestStep {
         this.tap = tap;
         this.bodyLimit = bodyLimit;
         this.clock = clock;
-        this.backlog = new LimitBacklog(store, clock::millis, LimitBacklog.CAPACITY);
+        this.backlog = new LimitBacklog(store, clock::millis, this::nextChargeId, LimitBacklog.CAPACITY);
         this.deadlines = new StoreDeadlines(config.storeTimeout());
     }
 

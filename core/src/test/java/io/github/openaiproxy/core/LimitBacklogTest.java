@@ -19,7 +19,7 @@ class LimitBacklogTest {
     void aFullBacklogDropsAndCountsWhatItCannotKeep() {
         ProxyEngineLimitsTest.FailingStore store = new ProxyEngineLimitsTest.FailingStore();
         store.down.set(true);
-        LimitBacklog backlog = new LimitBacklog(store, () -> 1_000L, 3);
+        LimitBacklog backlog = new LimitBacklog(store, () -> 1_000L, () -> "c" + System.nanoTime(), 3);
 
         for (int i = 0; i < 5; i++) {
             backlog.charge("p|anonymous:a", new Charge(RPM, 1));

@@ -377,6 +377,127 @@ class SharedLimitsHttpTest {
         assertThat(third.headers().firstValue("x-ratelimit-remaining-requests")).contains("97");
     }
 
+    /**
+     * A charge kept while Redis was down is replayed once Redis answers again; when Redis applied the replay but its
+     * reply was lost with the connection, the store reports a failure, the backlog keeps the charge and replays it
+     * again on the next request Redis answers: it counts once all the same.
+     */
+    @Test
+    void aChargeKeptWhileRedisWasDownCountsOnceWhenTheReplysReplyIsLost() throws Exception {
+        startUpstream();
+        TestRedis.Server redis = TestRedis.newServer().start(); // its own: it is stopped
+        closing.add(redis);
+        TestRedis.Link link = TestRedis.link(redis.port());
+        closing.add(link);
+        ReplayReplyDropping store = new ReplayReplyDropping(RedisLimitStore.connect(link.url()), link);
+        closing.add(store);
+        TomcatProxy proxy = proxy(store, Map.of("policies.anonymous.requests-per-minute", "100"));
+        RedisClient admin = RedisClient.create(redis.url());
+        closing.add(() -> admin.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        String caller = newCaller();
+        assertThat(send(proxy, caller).get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+
+        redis.stop(); // and back empty, as after a crash: what counts after it is what the backlog replays
+        HttpResponse<String> allowed = send(proxy, caller).get(10, TimeUnit.SECONDS);
+        assertThat(allowed.statusCode()).as(allowed.body()).isEqualTo(200); // counted later
+        redis.start();
+        store.dropNextReplay.set(true); // the first replay's reply is lost after Redis applied it
+        RedisCommands<String, String> redisCli = admin.connect().sync();
+        await("the replay Redis applied was replayed again, and counted once")
+                .atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200))
+                .until(() -> {
+                    send(proxy, newCaller()).get(10, TimeUnit.SECONDS); // Redis answers it: the backlog drains
+                    return store.replays.get() >= 2 && store.replayed.get() >= 1;
+                });
+        await().atMost(Duration.ofSeconds(10))
+                .during(Duration.ofSeconds(1))
+                .pollInterval(Duration.ofMillis(100))
+                .untilAsserted(() -> assertThat(requestsPerMinute(redisCli))
+                        .as("Redis restarted empty: the caller's request kept for later, one of each other caller")
+                        .isNotEmpty()
+                        .containsOnly(1L));
+    }
+
+    /** The requests-per-minute counters of every subject in a Redis of the test's own, in ascending order. */
+    private static List<Long> requestsPerMinute(RedisCommands<String, String> redis) {
+        List<Long> counters = new ArrayList<>();
+        for (String key : redis.keys(RedisLimitStore.PREFIX + "*:w")) {
+            String v = redis.hget(key, "requests-per-minute:r60000");
+            if (v != null) {
+                counters.add(Long.parseLong(v));
+            }
+        }
+        counters.sort(null);
+        return counters;
+    }
+
+    /**
+     * A store whose next replay of the backlog (a charge without a lease, kept while the store was down) loses its
+     * reply on the relay after Redis ran it; counts the replays sent and those answered.
+     */
+    private static final class ReplayReplyDropping implements LimitStore, AutoCloseable {
+        final LimitStore store;
+        final TestRedis.Link link;
+        final java.util.concurrent.atomic.AtomicBoolean dropNextReplay =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        final AtomicInteger replays = new AtomicInteger();
+        final AtomicInteger replayed = new AtomicInteger();
+
+        ReplayReplyDropping(LimitStore store, TestRedis.Link link) {
+            this.store = store;
+            this.link = link;
+        }
+
+        private <T> CompletableFuture<T> replay(java.util.function.Supplier<CompletableFuture<T>> call) {
+            replays.incrementAndGet();
+            if (dropNextReplay.compareAndSet(true, false)) {
+                link.dropNextReply();
+            }
+            return call.get().whenComplete((v, e) -> {
+                if (e == null) {
+                    replayed.incrementAndGet();
+                }
+            });
+        }
+
+        @Override
+        public CompletableFuture<Admission> reserve(Reservation reservation) {
+            // The backlog replays a charge as a reservation of its own, without a lease (before it had a call of its
+            // own); a request's reservation has an id.
+            return reservation.reservationId() == null
+                    ? replay(() -> store.reserve(reservation))
+                    : store.reserve(reservation);
+        }
+
+        /** The backlog's replay of a charge. */
+        @Override
+        public CompletableFuture<Void> count(
+                String subject, io.github.openaiproxy.core.limits.Charge charge, String chargeId, long nowMillis) {
+            return replay(() -> store.count(subject, charge, chargeId, nowMillis));
+        }
+
+        @Override
+        public CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis) {
+            return store.adjust(subject, adjustments, nowMillis);
+        }
+
+        @Override
+        public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
+            return store.release(subject, counter, leaseId);
+        }
+
+        @Override
+        public String kind() {
+            return store.kind();
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+
     /** The tokens-per-minute counters of every subject in a Redis of the test's own, in ascending order. */
     private static List<Long> tokensPerMinute(RedisCommands<String, String> redis) {
         List<Long> counters = new ArrayList<>();

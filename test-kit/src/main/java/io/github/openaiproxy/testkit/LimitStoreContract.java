@@ -63,6 +63,15 @@ public abstract class LimitStoreContract {
         return null;
     }
 
+    /**
+     * Whether the store remembers the ids of charges counted later ({@link LimitStore#count}) and of settlements:
+     * a store that can fail after it applied them (a shared one) should; then the kit checks that a charge of one id
+     * counts once. The memory store, which never fails, need not.
+     */
+    protected boolean remembersIds() {
+        return false;
+    }
+
     /** A subject no other test uses. */
     protected static String newSubject() {
         return "kit|" + UUID.randomUUID();
@@ -565,6 +574,41 @@ public abstract class LimitStoreContract {
         assertThat(used(s, day, midnight + 30)).isEqualTo(300_000);
         adjust(s, midnight + 40, new Adjustment(day, today.states().get(0).windowStartMillis(), -100_000));
         assertThat(used(s, day, midnight + 50)).isEqualTo(200_000);
+    }
+
+    /**
+     * What was used while the store did not answer is counted whatever the limit, in the current window, a new one
+     * when the last ended; a store that remembers ids counts a charge sent again (its answer was lost) once.
+     */
+    @Test
+    protected void aChargeCountedLaterCountsOverTheLimitAndOnceByItsId() {
+        String s = newSubject();
+        long t = soon();
+        Counter rpm = perMinute("requests", 2);
+        Counter day = calendar("budget-day", 1_000, Window.Period.DAY);
+        count(store(), s, new Charge(rpm, 3), "c-1", t);
+        count(store(), s, new Charge(day, 1_500), "c-2", t);
+        assertThat(used(s, rpm, t + 1)).isEqualTo(3);
+        assertThat(used(s, day, t + 1)).isEqualTo(1_500);
+        assertThat(reserve(s, t + 2, new Charge(rpm, 1)).admitted()).isFalse();
+
+        LimitStore again = secondInstance() == null ? store() : secondInstance();
+        count(again, s, new Charge(rpm, 3), "c-1", t + 3);
+        count(again, s, new Charge(day, 1_500), "c-2", t + 3);
+        assertThat(used(s, rpm, t + 4)).isEqualTo(remembersIds() ? 3 : 6);
+        assertThat(used(s, day, t + 4)).isEqualTo(remembersIds() ? 1_500 : 3_000);
+
+        count(store(), s, new Charge(rpm, 1), "c-3", t + 70_000); // the window ended: a new one begins
+        assertThat(used(s, rpm, t + 70_001)).isEqualTo(1);
+        count(store(), s, new Charge(leases("streams", 1, Duration.ofMinutes(1)), 1), "c-4", t + 70_002);
+        assertThat(reserve(s, t + 70_003, new Charge(leases("streams", 1, Duration.ofMinutes(1)), 1))
+                        .admitted())
+                .as("a lease is never counted later")
+                .isTrue();
+    }
+
+    private static void count(LimitStore store, String subject, Charge charge, String id, long now) {
+        store.count(subject, charge, id, now).orTimeout(30, TimeUnit.SECONDS).join();
     }
 
     @Test

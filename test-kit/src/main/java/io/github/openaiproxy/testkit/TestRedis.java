@@ -156,15 +156,20 @@ public final class TestRedis {
 
         private void accept() {
             while (!server.isClosed()) {
+                Socket client;
                 try {
-                    Socket client = server.accept();
+                    client = server.accept();
+                } catch (IOException e) {
+                    return; // closed
+                }
+                try {
                     Socket redis = new Socket("127.0.0.1", target);
                     sockets.add(client);
                     sockets.add(redis);
                     daemon(() -> pump(client, redis, false)).start();
                     daemon(() -> pump(redis, client, true)).start();
                 } catch (IOException e) {
-                    return; // closed
+                    closeQuietly(client); // Redis is down: refused, as Redis itself would; the next may find it up
                 }
             }
         }

@@ -50,6 +50,28 @@ public interface LimitStore extends AutoCloseable {
         return adjusted.thenCombine(released, (a, b) -> null);
     }
 
+    /**
+     * Counts what was used while the store did not answer: adds {@code charge} to its counter's current window
+     * (beginning it when none is) whatever the limit, so a counter may end over it. A store that remembers {@code
+     * chargeId}s (Redis, JDBC) counts a charge of one id once: one it applied but whose answer was lost, and which
+     * the caller therefore sends again later, is not counted again. A lease is never counted so.
+     *
+     * <p>The default reserves nothing on the counter (which begins its window when none is current), then adds the
+     * charge with {@link #adjust} to that window, as a settlement named {@code chargeId}.
+     */
+    default CompletableFuture<Void> count(String subject, Charge charge, String chargeId, long nowMillis) {
+        if (charge.counter().window() instanceof Window.Lease || charge.amount() == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        Counter counter = charge.counter();
+        return reserve(new Reservation(subject, List.of(new Charge(counter, 0)), null, nowMillis))
+                .thenCompose(admission -> adjust(
+                        subject,
+                        List.of(new Adjustment(
+                                counter, admission.states().get(0).windowStartMillis(), charge.amount(), chargeId)),
+                        nowMillis));
+    }
+
     /** A short name for logs and the start-up line: {@code memory}, {@code jdbc}, {@code redis}. */
     String kind();
 

@@ -54,7 +54,9 @@ import java.util.concurrent.TimeoutException;
  * adjusted (a string, each name between NUL bytes), so that a settlement sent again after its answer was lost counts once; {@code
  * openai-proxy:limits:{<tag>}:r:<reservation>}, a named reservation ({@link Reservation#reservationId}) made, kept a
  * minute longer than the timeout, so that one the client sends again after a broken connection is made once (an
- * application's Lettuce client sends the commands in flight again once reconnected). The tag is a hash of
+ * application's Lettuce client sends the commands in flight again once reconnected); {@code
+ * openai-proxy:limits:{<tag>}:c:<charge>}, a charge counted ({@link #count}: the backlog of what was used while Redis
+ * did not answer, which sends a charge again when its answer was lost), kept ten minutes. The tag is a hash of
  * the subject: short and safe whatever the subject, and the same for all of one subject's keys, so Redis Cluster
  * puts them in one slot and accepts the multi-key script. The hash expires (PEXPIRE) a minute after the latest end
  * of its windows, a lease set a minute after its last lease expires; the windows themselves are decided by the
@@ -506,6 +508,42 @@ public final class RedisLimitStore implements LimitStore {
                 .thenApply(reply -> admission(charges, now, reply));
     }
 
+    /**
+     * The reservation script with no limit (2<sup>53</sup>: every charge fits) and always a marker, {@code
+     * openai-proxy:limits:{<tag>}:c:<charge>}: the backlog sends a charge again whenever its answer was lost, on any
+     * client, so a charge Redis counted is answered as a copy, counted once. The marker lives ten minutes (a replay
+     * comes once Redis answers again) whatever the window: a replay after the window ended would count in the next.
+     * It costs a key only per charge kept while Redis was down.
+     */
+    @Override
+    public CompletableFuture<Void> count(String subject, Charge charge, String chargeId, long nowMillis) {
+        Window w = charge.counter().window();
+        if (w instanceof Window.Lease || charge.amount() == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (chargeId == null) {
+            return LimitStore.super.count(subject, charge, null, nowMillis);
+        }
+        String tag = tag(subject);
+        Fields f = fields(charge.counter());
+        String[] keys = {windowsKey(tag), countedKey(tag, LimitKeys.lease(chargeId))};
+        String[] args = {
+            Long.toString(nowMillis),
+            "-",
+            SLACK_ARG,
+            "2", // KEYS is 1-based in the script
+            Long.toString(MAX_SETTLED_MILLIS + SLACK_MILLIS),
+            f.used(),
+            f.end(),
+            MAX_EXACT_ARG,
+            Long.toString(Math.min(charge.amount(), MAX_EXACT)),
+            Long.toString(end(w, nowMillis)),
+            w instanceof Window.Rolling ? "r" : "c"
+        };
+        return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
+                .thenApply(ignored -> null);
+    }
+
     /** The end of a window of {@code window} that begins, or holds, {@code millis}. */
     private static long end(Window window, long millis) {
         return window instanceof Window.Rolling r
@@ -680,6 +718,11 @@ public final class RedisLimitStore implements LimitStore {
     /** The marker of a named reservation made ({@link Reservation#reservationId}). */
     private static String reservedKey(String tag, String reservation) {
         return PREFIX + tag + ":r:" + reservation;
+    }
+
+    /** The marker of a charge counted ({@link #count}). */
+    private static String countedKey(String tag, String charge) {
+        return PREFIX + tag + ":c:" + charge;
     }
 
     /** The set of the counters a named settlement adjusted ({@link Adjustment#settlementId}). */

@@ -100,4 +100,9 @@ class RedisClusterLimitStoreTest extends LimitStoreContract {
     protected LimitStore secondInstance() {
         return other;
     }
+
+    @Override
+    protected boolean remembersIds() {
+        return true;
+    }
 }

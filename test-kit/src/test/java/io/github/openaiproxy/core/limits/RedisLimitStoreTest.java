@@ -55,6 +55,11 @@ class RedisLimitStoreTest extends LimitStoreContract {
         return other;
     }
 
+    @Override
+    protected boolean remembersIds() {
+        return true;
+    }
+
     /**
      * A subject's keys share one hash tag (one Cluster slot): one hash of its window counters and one sorted set per
      * lease counter, each expiring a minute after its window ends.
@@ -237,6 +242,40 @@ class RedisLimitStoreTest extends LimitStoreContract {
                     .isBetween(100_000L, 120_000L);
         } finally {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+    }
+
+    /**
+     * A charge counted later (the backlog of what was used while Redis did not answer) whose reply was lost after
+     * Redis counted it fails, and the backlog sends it again: it counts once, and its marker lives ten minutes
+     * whatever the window.
+     */
+    @Test
+    void aChargeCountedLaterWhoseReplyWasLostCountsOnceWhenSentAgain() throws Exception {
+        try (TestRedis.Link link = TestRedis.link(java.net.URI.create(url).getPort());
+                RedisLimitStore viaLink = RedisLimitStore.connect(link.url())) {
+            String s = newSubject();
+            long t = soon();
+            Counter rpm = perMinute("requests", 2);
+            reserve(viaLink, s, t, null, new Charge(rpm, 0)); // the script is loaded
+
+            link.dropNextReply();
+            CompletableFuture<Void> lost = viaLink.count(s, new Charge(rpm, 3), "c-1", t + 1);
+            assertThatThrownBy(() -> lost.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(LimitStoreException.class);
+            Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .ignoreExceptions()
+                    .until(() ->
+                            viaLink.count(s, new Charge(rpm, 3), "c-1", t + 2).get(2, TimeUnit.SECONDS) == null);
+
+            assertThat(used(s, rpm, t + 3)).isEqualTo(3);
+            RedisClient client = RedisClient.create(url);
+            try (StatefulRedisConnection<String, String> c = client.connect()) {
+                assertThat(c.sync().pttl("openai-proxy:limits:{" + tagOf(s) + "}:c:c-1"))
+                        .isBetween(600_000L, 660_000L);
+            } finally {
+                client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
         }
     }
 
