@@ -69,6 +69,8 @@ public final class RedisLimitStore implements LimitStore {
     /** Where the keys begin. */
     public static final String PREFIX = "openai-proxy:limits:";
 
+    private static final System.Logger LOG = System.getLogger(RedisLimitStore.class.getName());
+
     /** How long a command may go unanswered before the future fails. */
     public static final Duration DEFAULT_TIMEOUT = LimitsConfig.DEFAULT_STORE_TIMEOUT;
 
@@ -320,6 +322,41 @@ public final class RedisLimitStore implements LimitStore {
         this.deadlines = timedHere ? new StoreDeadlines(timeout) : null;
         // A client sends a command again only while its caller waits for the answer: at most the timeout.
         this.reservedLife = Long.toString(timeout.toMillis() + SLACK_MILLIS);
+        checkEvictionPolicy();
+    }
+
+    /**
+     * Asks the server (once, without waiting for it) whether it may evict keys: under any {@code maxmemory-policy} but
+     * {@code noeviction} a full Redis drops limit counters, and those limits silently start again from zero. A
+     * warning, not a refusal to start: the policy is an operator's, often a managed service's default, and limits
+     * that may reset are better than none. A server that refuses {@code CONFIG} (managed services often do) gets an
+     * info line instead. In a Cluster the node the client picks answers.
+     */
+    private void checkEvictionPolicy() {
+        CompletableFuture<java.util.Map<String, String>> asked;
+        try {
+            asked = commands.configGet("maxmemory-policy").toCompletableFuture();
+        } catch (RuntimeException e) {
+            asked = CompletableFuture.failedFuture(e);
+        }
+        asked.whenComplete((config, e) -> {
+            String policy = config == null ? null : config.get("maxmemory-policy");
+            if (e != null || policy == null) {
+                LOG.log(
+                        System.Logger.Level.INFO,
+                        "Redis limit store: could not read the server''s maxmemory-policy ({0}); limits need"
+                                + " noeviction (README, Where limits are counted, Redis''s memory)",
+                        e == null ? "not answered" : Failures.unwrap(e).toString());
+            } else if (!policy.equalsIgnoreCase("noeviction")) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "Redis limit store: the server''s maxmemory-policy is {0}, not noeviction: a full Redis evicts"
+                                + " limit counters and those limits start again from zero, passing more than they"
+                                + " allow. Set maxmemory-policy noeviction (README, Where limits are counted, Redis''s"
+                                + " memory)",
+                        policy);
+            }
+        });
     }
 
     /** {@link #connect(String, Duration)} with the default timeout ({@link #DEFAULT_TIMEOUT}). */

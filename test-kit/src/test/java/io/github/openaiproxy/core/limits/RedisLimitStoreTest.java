@@ -386,6 +386,103 @@ class RedisLimitStoreTest extends LimitStoreContract {
         }
     }
 
+    /**
+     * A store that starts on a Redis that may evict keys ({@code allkeys-lru}, {@code volatile-lru}) warns, naming the
+     * policy and README's section, on its own client and on an application's; under {@code noeviction} it says
+     * nothing; a user without {@code CONFIG} (as managed services give) gets an info line, and the store works.
+     */
+    @Test
+    void aServerThatMayEvictCountersIsWarnedAboutAtStart() throws Exception {
+        try (TestRedis.Server server = TestRedis.newServer().start()) {
+            RedisClient admin = RedisClient.create(server.url());
+            java.util.logging.Logger logger = java.util.logging.Logger.getLogger(RedisLimitStore.class.getName());
+            List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+            java.util.logging.Handler handler = new java.util.logging.Handler() {
+                @Override
+                public void publish(java.util.logging.LogRecord r) {
+                    logged.add(r);
+                }
+
+                @Override
+                public void flush() {}
+
+                @Override
+                public void close() {}
+            };
+            logger.addHandler(handler);
+            try (StatefulRedisConnection<String, String> c = admin.connect()) {
+                String before = c.sync().configGet("maxmemory-policy").get("maxmemory-policy");
+                try {
+                    c.sync().configSet("maxmemory-policy", "allkeys-lru");
+                    try (RedisLimitStore own = RedisLimitStore.connect(server.url())) {
+                        assertThat(awaitLine(logged))
+                                .isEqualTo(
+                                        "WARNING: Redis limit store: the server's"
+                                                + " maxmemory-policy is allkeys-lru, not noeviction: a full Redis evicts limit"
+                                                + " counters and those limits start again from zero, passing more than they allow."
+                                                + " Set maxmemory-policy noeviction (README, Where limits are counted, Redis's memory)");
+                    }
+                    logged.clear();
+                    c.sync().configSet("maxmemory-policy", "volatile-lru");
+                    RedisClient app = RedisClient.create(server.url());
+                    try (RedisLimitStore onApp = RedisLimitStore.using(app)) {
+                        assertThat(awaitLine(logged))
+                                .startsWith("WARNING: ")
+                                .contains("is volatile-lru, not noeviction");
+                    } finally {
+                        app.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+                    }
+
+                    logged.clear();
+                    c.sync().configSet("maxmemory-policy", "noeviction");
+                    try (RedisLimitStore own = RedisLimitStore.connect(server.url())) {
+                        // One connection answers in order: once a reservation is answered, so was the question.
+                        reserve(own, newSubject(), soon(), null, new Charge(perMinute("requests", 1), 1));
+                        assertThat(logged).isEmpty();
+                    }
+
+                    c.sync().configSet("maxmemory-policy", "allkeys-lru");
+                    c.sync()
+                            .dispatch(
+                                    io.lettuce.core.protocol.CommandType.ACL,
+                                    new io.lettuce.core.output.StatusOutput<>(io.lettuce.core.codec.StringCodec.UTF8),
+                                    new io.lettuce.core.protocol.CommandArgs<>(io.lettuce.core.codec.StringCodec.UTF8)
+                                            .add("SETUSER")
+                                            .add("limits")
+                                            .add("on")
+                                            .add(">secret")
+                                            .add("~*")
+                                            .add("+@all")
+                                            .add("-config"));
+                    String managed = server.url().replace("redis://", "redis://limits:secret@");
+                    try (RedisLimitStore own = RedisLimitStore.connect(managed)) {
+                        assertThat(awaitLine(logged))
+                                .startsWith("INFO: Redis limit store: could not read the server's maxmemory-policy (")
+                                .contains("NOPERM")
+                                .endsWith("limits need noeviction (README, Where limits are counted, Redis's memory)");
+                        assertThat(reserve(own, newSubject(), soon(), null, new Charge(perMinute("requests", 1), 1))
+                                        .admitted())
+                                .isTrue();
+                        assertThat(logged).hasSize(1);
+                    }
+                } finally {
+                    c.sync().configSet("maxmemory-policy", before);
+                }
+            } finally {
+                logger.removeHandler(handler);
+                admin.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
+        }
+    }
+
+    /** The one line the store logged, as level and message, once it has. */
+    private static String awaitLine(List<java.util.logging.LogRecord> logged) {
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !logged.isEmpty());
+        assertThat(logged).hasSize(1);
+        java.util.logging.LogRecord r = logged.get(0);
+        return r.getLevel() + ": " + new java.util.logging.SimpleFormatter().formatMessage(r);
+    }
+
     /** On the application's client (Spring's), the store opens its own connection and leaves the client open. */
     @Test
     void onAnApplicationsClientTheClientStaysTheApplications() {
