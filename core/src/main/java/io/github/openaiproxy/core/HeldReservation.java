@@ -409,11 +409,11 @@ final class HeldReservation {
             if (Failures.unwrap(e) instanceof java.util.concurrent.TimeoutException && !store.isDone()) {
                 store.whenComplete((late, failed) -> {
                     if (failed != null) {
-                        adjustments.forEach(a -> step.backlog.adjust(who, a));
+                        step.backlog.adjust(who, adjustments);
                     }
                 });
             } else if (store.isCompletedExceptionally()) {
-                adjustments.forEach(a -> step.backlog.adjust(who, a));
+                step.backlog.adjust(who, adjustments);
             }
         });
     }

@@ -34,8 +34,11 @@ final class LimitBacklog {
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicBoolean draining = new AtomicBoolean();
 
-    /** A charge (with its id) or a settlement waiting for the store. */
-    private record Entry(String subject, Charge charge, String chargeId, Adjustment adjustment) {}
+    /**
+     * A charge (with its id) or a settlement (whole: a store may remember a settlement's id for all its adjustments)
+     * waiting for the store.
+     */
+    private record Entry(String subject, Charge charge, String chargeId, List<Adjustment> adjustments) {}
 
     /** {@code ids} names the charges kept: unique across the instances sharing the store. */
     LimitBacklog(LimitStore store, LongSupplier clock, Supplier<String> ids, int capacity) {
@@ -52,10 +55,11 @@ final class LimitBacklog {
         }
     }
 
-    /** Keeps a settlement the store could not take. */
-    void adjust(String subject, Adjustment adjustment) {
-        if (adjustment.delta() != 0) {
-            offer(new Entry(subject, null, null, adjustment));
+    /** Keeps a settlement the store could not take, whole. */
+    void adjust(String subject, List<Adjustment> adjustments) {
+        List<Adjustment> kept = adjustments.stream().filter(a -> a.delta() != 0).toList();
+        if (!kept.isEmpty()) {
+            offer(new Entry(subject, null, null, kept));
         }
     }
 
@@ -121,8 +125,8 @@ final class LimitBacklog {
 
     private CompletableFuture<Void> apply(Entry e) {
         long now = clock.getAsLong();
-        if (e.adjustment() != null) {
-            return store.adjust(e.subject(), List.of(e.adjustment()), now);
+        if (e.adjustments() != null) {
+            return store.adjust(e.subject(), e.adjustments(), now);
         }
         return store.count(e.subject(), e.charge(), e.chargeId(), now);
     }

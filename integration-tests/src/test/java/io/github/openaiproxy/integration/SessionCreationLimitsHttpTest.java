@@ -60,7 +60,13 @@ class SessionCreationLimitsHttpTest {
             try (Connection c = pg.getConnection();
                     Statement s = c.createStatement()) {
                 for (String t : new String[] {
-                    "messages", "sessions", "schema_version", "limit_counters", "limit_leases", "limits_schema_version"
+                    "messages",
+                    "sessions",
+                    "schema_version",
+                    "limit_counters",
+                    "limit_leases",
+                    "limit_marks",
+                    "limits_schema_version"
                 }) {
                     s.execute("DROP TABLE IF EXISTS " + prefix + t);
                 }

@@ -82,7 +82,8 @@ class SharedLimitsHttpTest {
         if (pg != null) {
             try (var c = pg.getConnection();
                     var s = c.createStatement()) {
-                for (String t : new String[] {"limit_counters", "limit_leases", "limits_schema_version"}) {
+                for (String t :
+                        new String[] {"limit_counters", "limit_leases", "limit_marks", "limits_schema_version"}) {
                     s.execute("DROP TABLE IF EXISTS " + pgPrefix + t);
                 }
             }
@@ -417,6 +418,200 @@ class SharedLimitsHttpTest {
                         .as("Redis restarted empty: the caller's request kept for later, one of each other caller")
                         .isNotEmpty()
                         .containsOnly(1L));
+    }
+
+    /**
+     * PostgreSQL commits a request's settlement but the answer to the commit is lost with the connection (a relay
+     * between the pool and the server drops it): the store fails, the proxy keeps the settlement and applies it
+     * again once the store answers another request. It counts once.
+     */
+    @Test
+    void aSettlementPostgresCommittedWhoseAnswerWasLostCountsOnceWhenKeptForLater() throws Exception {
+        long input = inputTokens();
+        // 2 of the 10 output tokens estimated: the settlement gives 8 back.
+        byte[] answer = ("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1741569952,"
+                        + "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                        + "\"assistant\",\"content\":\"Fine\"},\"finish_reason\":\"stop\"}],\"usage\":{"
+                        + "\"prompt_tokens\":" + input + ",\"completion_tokens\":2,\"total_tokens\":" + (input + 2)
+                        + "}}")
+                .getBytes(StandardCharsets.UTF_8);
+        CountDownLatch called = new CountDownLatch(1);
+        CountDownLatch armed = new CountDownLatch(1);
+        upstream = StubUpstream.start(ex -> {
+            if (upstreamCalls.incrementAndGet() == 2) {
+                called.countDown();
+                assertThat(armed.await(10, TimeUnit.SECONDS)).isTrue();
+            }
+            ex.respond(200, "application/json", answer);
+        });
+        store("postgres"); // the tables, and the test's own view of them (pg)
+        java.net.URI pgUri =
+                java.net.URI.create(System.getenv("OPENAI_PROXY_TEST_PG_URL").substring("jdbc:".length()));
+        CommitAnswerDropping relay = new CommitAnswerDropping(pgUri.getPort());
+        closing.add(relay);
+        PGSimpleDataSource relayed = new PGSimpleDataSource();
+        relayed.setURL("jdbc:postgresql://127.0.0.1:" + relay.port() + pgUri.getPath());
+        relayed.setUser(System.getenv("OPENAI_PROXY_TEST_PG_USER"));
+        relayed.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+        // The relay reads the protocol: in clear, and COMMIT sent as text each time (never a prepared statement).
+        relayed.setSslMode("disable");
+        relayed.setPrepareThreshold(0);
+        com.zaxxer.hikari.HikariConfig hikari = new com.zaxxer.hikari.HikariConfig();
+        hikari.setDataSource(relayed);
+        hikari.setMaximumPoolSize(4);
+        com.zaxxer.hikari.HikariDataSource pool = new com.zaxxer.hikari.HikariDataSource(hikari);
+        closing.add(pool::close);
+        LimitStore store = JdbcLimitStore.builder(pool).tablePrefix(pgPrefix).build();
+        closing.add(store::close);
+        TomcatProxy proxy = proxy(store, Map.of("policies.anonymous.tokens-per-minute", "100000"));
+        assertThat(send(proxy, newCaller()).get(10, TimeUnit.SECONDS).statusCode())
+                .isEqualTo(200);
+
+        CompletableFuture<HttpResponse<String>> first = send(proxy, newCaller());
+        assertThat(called.await(10, TimeUnit.SECONDS)).isTrue(); // reserved and committed: the upstream has the call
+        relay.dropNextCommitAnswer(); // the settlement's
+        armed.countDown();
+        assertThat(first.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(10)).until(() -> relay.dropped.get() == 1);
+
+        // Other callers' requests: the store answers them, so the proxy applies the settlement it kept.
+        for (int i = 0; i < 3; i++) {
+            assertThat(send(proxy, newCaller()).get(10, TimeUnit.SECONDS).statusCode())
+                    .isEqualTo(200);
+        }
+        await("every caller's counter holds its real usage, and stays there")
+                .atMost(Duration.ofSeconds(10))
+                .during(Duration.ofSeconds(1))
+                .pollInterval(Duration.ofMillis(100))
+                .untilAsserted(() -> assertThat(pgTokensPerMinute())
+                        .as("the tokens-per-minute counters of the five callers")
+                        .hasSize(5)
+                        .containsOnly(input + 2));
+    }
+
+    /** The tokens-per-minute counters of every subject in this test's PostgreSQL tables. */
+    private List<Long> pgTokensPerMinute() throws Exception {
+        List<Long> counters = new ArrayList<>();
+        try (var c = pg.getConnection();
+                var rs = c.createStatement()
+                        .executeQuery("SELECT used FROM " + pgPrefix
+                                + "limit_counters WHERE counter = 'tokens-per-minute'")) {
+            while (rs.next()) {
+                counters.add(rs.getLong(1));
+            }
+        }
+        return counters;
+    }
+
+    /**
+     * A TCP relay on loopback to PostgreSQL which, when told, loses the answer to the next {@code COMMIT} a client
+     * sends: it closes both connections instead of passing the answer on, after the server committed.
+     */
+    private static final class CommitAnswerDropping implements AutoCloseable {
+        private static final byte[] COMMIT = "COMMIT".getBytes(StandardCharsets.US_ASCII);
+        private final int target;
+        private final java.net.ServerSocket server;
+        private final java.util.concurrent.atomic.AtomicBoolean dropNext =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        final AtomicInteger dropped = new AtomicInteger();
+        private final List<java.net.Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        CommitAnswerDropping(int target) throws java.io.IOException {
+            this.target = target;
+            this.server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            daemon(this::accept);
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        void dropNextCommitAnswer() {
+            dropNext.set(true);
+        }
+
+        private void accept() {
+            while (!server.isClosed()) {
+                try {
+                    java.net.Socket client = server.accept();
+                    java.net.Socket pg = new java.net.Socket("127.0.0.1", target);
+                    sockets.add(client);
+                    sockets.add(pg);
+                    // Set when this connection sent a COMMIT to lose the answer of: its next answer is that one.
+                    java.util.concurrent.atomic.AtomicBoolean losing = new java.util.concurrent.atomic.AtomicBoolean();
+                    daemon(() -> pump(client, pg, chunk -> {
+                        if (contains(chunk, COMMIT) && dropNext.compareAndSet(true, false)) {
+                            losing.set(true);
+                        }
+                        return true;
+                    }));
+                    daemon(() -> pump(pg, client, chunk -> {
+                        if (losing.get()) {
+                            dropped.incrementAndGet();
+                            return false;
+                        }
+                        return true;
+                    }));
+                } catch (java.io.IOException e) {
+                    return; // closed
+                }
+            }
+        }
+
+        private static boolean contains(byte[] chunk, byte[] what) {
+            outer:
+            for (int i = 0; i + what.length <= chunk.length; i++) {
+                for (int j = 0; j < what.length; j++) {
+                    if (chunk[i + j] != what[j]) {
+                        continue outer;
+                    }
+                }
+                return true;
+            }
+            return false;
+        }
+
+        /** Copies until either side closes, or {@code pass} says no to a chunk: then closes both. */
+        private static void pump(java.net.Socket from, java.net.Socket to, java.util.function.Predicate<byte[]> pass) {
+            byte[] buffer = new byte[65536];
+            try {
+                java.io.InputStream in = from.getInputStream();
+                java.io.OutputStream out = to.getOutputStream();
+                int n;
+                while ((n = in.read(buffer)) > 0) {
+                    if (!pass.test(java.util.Arrays.copyOf(buffer, n))) {
+                        break;
+                    }
+                    out.write(buffer, 0, n);
+                    out.flush();
+                }
+            } catch (java.io.IOException e) {
+                // the other side closed
+            } finally {
+                closeQuietly(from);
+                closeQuietly(to);
+            }
+        }
+
+        private static void daemon(Runnable r) {
+            Thread t = new Thread(r, "test-pg-relay");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private static void closeQuietly(java.io.Closeable c) {
+            try {
+                c.close();
+            } catch (java.io.IOException ignored) {
+                // closing anyway
+            }
+        }
+
+        @Override
+        public void close() {
+            closeQuietly(server);
+            sockets.forEach(CommitAnswerDropping::closeQuietly);
+        }
     }
 
     /** The requests-per-minute counters of every subject in a Redis of the test's own, in ascending order. */

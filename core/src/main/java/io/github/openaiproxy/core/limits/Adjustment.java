@@ -10,7 +10,8 @@ import java.util.Objects;
  * @param settlementId names the settlement, {@code null} for none: a store that remembers it applies the
  *     adjustment of one settlement to one counter at most once, so a settlement applied by the store whose answer
  *     was lost (a timeout, a reset connection), and which the caller therefore applies again later, counts once.
- *     One settlement has at most one adjustment per counter; the ids of different settlements differ.
+ *     One settlement has at most one adjustment per counter; the ids of different settlements differ. Send a
+ *     settlement again whole: {@link JdbcLimitStore} remembers the settlement, not each counter.
  */
 public record Adjustment(Counter counter, long windowStartMillis, long delta, String settlementId) {
     public Adjustment {

@@ -39,6 +39,14 @@ import javax.sql.DataSource;
  * and commits. A counter row missing is inserted first (a concurrent insert of the same row is caught by a
  * savepoint and the row locked after all).
  *
+ * <p>{@code <prefix>limit_marks} remembers, for ten minutes at most, the named settlements ({@link
+ * Adjustment#settlementId}) and charges ({@link #count}) applied, each as a row written in the transaction that
+ * applied it: the database may commit one whose answer is lost (the connection breaks, the answer comes after the
+ * timeout), and the caller keeps it and sends it again once the store answers, which then finds the row and applies
+ * nothing. A settlement is remembered whole, so one is sent again with all its adjustments (the backlog does). A
+ * reservation needs no row: the store never makes one again (it runs a transaction again only after the database
+ * rolled it back), and the limit step sends none again.
+ *
  * <p>JDBC blocks: the work runs on a small bounded pool of the store's own threads, never the caller's. When
  * the pool's queue is full, the database fails or an answer takes longer than the timeout, the future fails
  * with {@link LimitStoreException}. A clean-up on its own thread deletes, in bounded batches, counter rows whose
@@ -51,6 +59,8 @@ public final class JdbcLimitStore implements LimitStore {
     private static final System.Logger LOG = System.getLogger(JdbcLimitStore.class.getName());
     /** Rows of ended windows are kept this much longer: clocks of instances differ a little. */
     private static final long GRACE_MILLIS = 60_000;
+    /** How long a settlement or charge applied is remembered: its copy comes once the store answers again. */
+    private static final long MARK_MILLIS = Duration.ofMinutes(10).toMillis();
     /** Rows deleted per clean-up statement batch, and batches per run: the clean-up never holds the database. */
     private static final int CLEANUP_BATCH = 500;
 
@@ -60,6 +70,7 @@ public final class JdbcLimitStore implements LimitStore {
     private final Clock clock;
     private final String counters;
     private final String leases;
+    private final String marks;
     private final StoreDeadlines deadlines;
     private final ThreadPoolExecutor threads;
     private final ScheduledThreadPoolExecutor cleaner;
@@ -69,6 +80,7 @@ public final class JdbcLimitStore implements LimitStore {
         this.clock = b.clock;
         this.counters = b.prefix + "limit_counters";
         this.leases = b.prefix + "limit_leases";
+        this.marks = b.prefix + "limit_marks";
         this.deadlines = new StoreDeadlines(b.timeout);
         this.threads = new ThreadPoolExecutor(
                 b.threads,
@@ -156,7 +168,9 @@ public final class JdbcLimitStore implements LimitStore {
         public JdbcLimitStore build() {
             try {
                 new JdbcMigrations(prefix + "limits_schema_version", "limits", clock)
-                        .migrate(dataSource, migrations(prefix + "limit_counters", prefix + "limit_leases"));
+                        .migrate(
+                                dataSource,
+                                migrations(prefix + "limit_counters", prefix + "limit_leases", prefix + "limit_marks"));
             } catch (SQLException e) {
                 throw new LimitStoreException("could not create or migrate the limit tables", e);
             }
@@ -165,22 +179,29 @@ public final class JdbcLimitStore implements LimitStore {
     }
 
     /** The migrations, in order; version i+1 is {@code migrations(..).get(i)}. Never edit one: add one. */
-    private static List<List<String>> migrations(String counters, String leases) {
-        return List.of(List.of(
-                "CREATE TABLE IF NOT EXISTS " + counters + " (subject VARCHAR(64) NOT NULL,"
-                        + " counter VARCHAR(101) NOT NULL,"
-                        + " spec VARCHAR(24) NOT NULL,"
-                        + " used BIGINT NOT NULL,"
-                        + " window_start BIGINT NOT NULL,"
-                        + " window_end BIGINT NOT NULL,"
-                        + " PRIMARY KEY (subject, counter))",
-                "CREATE INDEX IF NOT EXISTS " + counters + "_end ON " + counters + " (window_end)",
-                "CREATE TABLE IF NOT EXISTS " + leases + " (subject VARCHAR(64) NOT NULL,"
-                        + " counter VARCHAR(101) NOT NULL,"
-                        + " lease_id VARCHAR(101) NOT NULL,"
-                        + " expires_at BIGINT NOT NULL,"
-                        + " PRIMARY KEY (subject, counter, lease_id))",
-                "CREATE INDEX IF NOT EXISTS " + leases + "_expiry ON " + leases + " (expires_at)"));
+    private static List<List<String>> migrations(String counters, String leases, String marks) {
+        return List.of(
+                List.of(
+                        "CREATE TABLE IF NOT EXISTS " + counters + " (subject VARCHAR(64) NOT NULL,"
+                                + " counter VARCHAR(101) NOT NULL,"
+                                + " spec VARCHAR(24) NOT NULL,"
+                                + " used BIGINT NOT NULL,"
+                                + " window_start BIGINT NOT NULL,"
+                                + " window_end BIGINT NOT NULL,"
+                                + " PRIMARY KEY (subject, counter))",
+                        "CREATE INDEX IF NOT EXISTS " + counters + "_end ON " + counters + " (window_end)",
+                        "CREATE TABLE IF NOT EXISTS " + leases + " (subject VARCHAR(64) NOT NULL,"
+                                + " counter VARCHAR(101) NOT NULL,"
+                                + " lease_id VARCHAR(101) NOT NULL,"
+                                + " expires_at BIGINT NOT NULL,"
+                                + " PRIMARY KEY (subject, counter, lease_id))",
+                        "CREATE INDEX IF NOT EXISTS " + leases + "_expiry ON " + leases + " (expires_at)"),
+                List.of(
+                        "CREATE TABLE IF NOT EXISTS " + marks + " (subject VARCHAR(64) NOT NULL,"
+                                + " mark VARCHAR(110) NOT NULL,"
+                                + " expires_at BIGINT NOT NULL,"
+                                + " PRIMARY KEY (subject, mark))",
+                        "CREATE INDEX IF NOT EXISTS " + marks + "_expiry ON " + marks + " (expires_at)"));
     }
 
     @Override
@@ -205,6 +226,26 @@ public final class JdbcLimitStore implements LimitStore {
         }
         return submit("adjust", c -> {
             adjust(c, LimitKeys.subject(subject), settled, nowMillis);
+            return null;
+        });
+    }
+
+    /** One transaction: the charge's mark, then the charge in its current window with no limit. */
+    @Override
+    public CompletableFuture<Void> count(String subject, Charge charge, String chargeId, long nowMillis) {
+        Counter counter = charge.counter();
+        if (counter.window() instanceof Window.Lease || charge.amount() == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        Reservation unlimited = new Reservation(
+                subject,
+                List.of(new Charge(new Counter(counter.name(), Long.MAX_VALUE, counter.window()), charge.amount())),
+                null,
+                nowMillis);
+        return submit("count", c -> {
+            if (chargeId == null || mark(c, LimitKeys.subject(subject), "c:" + chargeId, nowMillis + MARK_MILLIS)) {
+                reserve(c, unlimited);
+            }
             return null;
         });
     }
@@ -523,16 +564,36 @@ public final class JdbcLimitStore implements LimitStore {
             names[i] = LimitKeys.counter(adjustments.get(i).counter().name());
         }
         Map<String, Row> rows = lock(c, subject, names, false);
+        // Only the window the reservation was made in, and only while it lasts.
+        boolean[] current = new boolean[names.length];
+        for (int i = 0; i < names.length; i++) {
+            Adjustment a = adjustments.get(i);
+            Row row = rows.get(names[i]);
+            current[i] = row != null
+                    && row.spec().equals(LimitKeys.spec(a.counter().window()))
+                    && row.start() == a.windowStartMillis()
+                    && now < row.end();
+        }
+        // A named settlement with something to apply: marked, under the rows' locks, or skipped when it was already.
+        Map<String, Boolean> first = new HashMap<>(2);
+        for (int i = 0; i < names.length; i++) {
+            String id = adjustments.get(i).settlementId();
+            if (current[i] && id != null && !first.containsKey(id)) {
+                long end = now;
+                for (int j = i; j < names.length; j++) {
+                    if (current[j] && id.equals(adjustments.get(j).settlementId())) {
+                        end = Math.max(end, rows.get(names[j]).end());
+                    }
+                }
+                first.put(id, mark(c, subject, "s:" + id, Math.min(end, now + MARK_MILLIS)));
+            }
+        }
         try (PreparedStatement update =
                 c.prepareStatement("UPDATE " + counters + " SET used = ? WHERE subject = ? AND counter = ?")) {
             for (int i = 0; i < names.length; i++) {
                 Adjustment a = adjustments.get(i);
                 Row row = rows.get(names[i]);
-                // Only the window the reservation was made in, and only while it lasts.
-                if (row == null
-                        || !row.spec().equals(LimitKeys.spec(a.counter().window()))
-                        || row.start() != a.windowStartMillis()
-                        || now >= row.end()) {
+                if (!current[i] || (a.settlementId() != null && !first.get(a.settlementId()))) {
                     continue;
                 }
                 long settled = MemoryLimitStore.settle(row.used(), a.delta());
@@ -547,9 +608,29 @@ public final class JdbcLimitStore implements LimitStore {
     }
 
     /**
-     * Deletes, in bounded batches, counter rows whose window ended and leases that expired, as of {@code
-     * nowMillis} less a minute's grace; answers how many rows went. Each row is deleted by its own statement, so
-     * the clean-up never holds two rows a reservation may be waiting for.
+     * Writes the mark {@code mark} (a settlement's or a charge's, by its id) of {@code subject}, kept until {@code
+     * expiresAt}; answers whether it is new, false when the store applied the same already. One statement: the
+     * common case, a mark never written, costs the insert alone.
+     */
+    private boolean mark(Connection c, String subject, String mark, long expiresAt) throws SQLException {
+        String stored = mark.substring(0, 2) + LimitKeys.lease(mark.substring(2));
+        try (PreparedStatement insert = c.prepareStatement("INSERT INTO " + marks
+                + " (subject, mark, expires_at) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM " + marks
+                + " WHERE subject = ? AND mark = ?)")) {
+            insert.setString(1, subject);
+            insert.setString(2, stored);
+            insert.setLong(3, expiresAt);
+            insert.setString(4, subject);
+            insert.setString(5, stored);
+            return insert.executeUpdate() == 1;
+        }
+    }
+
+    /**
+     * Deletes, in bounded batches, counter rows whose window ended and leases that expired, and the marks of
+     * settlements and charges that expired, as of {@code nowMillis} less a minute's grace; answers how many rows
+     * went. Each counter and lease row is deleted by its own statement, so the clean-up never holds two rows a
+     * reservation may be waiting for; the marks, which nobody waits for, go in one.
      */
     public int cleanup(long nowMillis) throws SQLException {
         long before = nowMillis - GRACE_MILLIS;
@@ -568,6 +649,11 @@ public final class JdbcLimitStore implements LimitStore {
                     "DELETE FROM " + leases + " WHERE subject = ? AND counter = ? AND lease_id = ? AND expires_at < ?",
                     3,
                     before);
+            // Nobody waits for a mark: one statement for all those expired.
+            try (PreparedStatement p = c.prepareStatement("DELETE FROM " + marks + " WHERE expires_at < ?")) {
+                p.setLong(1, before);
+                deleted += p.executeUpdate();
+            }
         }
         return deleted;
     }

@@ -23,7 +23,8 @@ public interface LimitStore extends AutoCloseable {
 
     /**
      * Settles: applies each adjustment to its window (if still current), without limit checks. A store that
-     * remembers {@link Adjustment#settlementId}s (Redis) skips an adjustment of a settlement it applied already.
+     * remembers {@link Adjustment#settlementId}s (Redis, JDBC) skips an adjustment of a settlement it applied already;
+     * the JDBC store remembers a settlement whole, so a settlement is sent again with all its adjustments.
      */
     CompletableFuture<Void> adjust(String subject, List<Adjustment> adjustments, long nowMillis);
 

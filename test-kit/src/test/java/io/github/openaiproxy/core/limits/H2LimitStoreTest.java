@@ -45,6 +45,11 @@ class H2LimitStoreTest extends LimitStoreContract {
         return OTHER;
     }
 
+    @Override
+    protected boolean remembersIds() {
+        return true;
+    }
+
     static JdbcDataSource dataSource(String url) {
         JdbcDataSource ds = new JdbcDataSource();
         ds.setURL(url);
@@ -99,8 +104,8 @@ class H2LimitStoreTest extends LimitStoreContract {
             ResultSet rs = c.createStatement()
                     .executeQuery("SELECT COUNT(*), MAX(version) FROM openai_proxy_limits_schema_version");
             rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(1);
-            assertThat(rs.getInt(2)).isEqualTo(1);
+            assertThat(rs.getInt(1)).isEqualTo(2);
+            assertThat(rs.getInt(2)).isEqualTo(2);
         }
     }
 
@@ -181,6 +186,79 @@ class H2LimitStoreTest extends LimitStoreContract {
                                     .get(0)
                                     .used())
                             .isEqualTo(1));
+        }
+    }
+
+    /**
+     * The database committed, but the answer to the commit was lost (the connection broke): the store fails, the
+     * caller keeps the settlement or the charge and sends it again once the store answers. It counts once.
+     */
+    @Test
+    void aSettlementOrChargeWhoseCommitsAnswerWasLostCountsOnceWhenSentAgain() throws Exception {
+        AtomicBoolean loseNextCommit = new AtomicBoolean();
+        JdbcDataSource real = dataSource("jdbc:h2:mem:limits-lost-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        DataSource ds = (DataSource) Proxy.newProxyInstance(
+                DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+                    Object made = invoke(real, method, args);
+                    if (!method.getName().equals("getConnection")) {
+                        return made;
+                    }
+                    Connection c = (Connection) made;
+                    return Proxy.newProxyInstance(
+                            Connection.class.getClassLoader(), new Class<?>[] {Connection.class}, (p, m, a) -> {
+                                Object answer = invoke(c, m, a);
+                                if (m.getName().equals("commit") && loseNextCommit.compareAndSet(true, false)) {
+                                    throw new java.sql.SQLException("the connection broke", "08006");
+                                }
+                                return answer;
+                            });
+                });
+        try (JdbcLimitStore store =
+                JdbcLimitStore.builder(ds).cleanupEvery(Duration.ZERO).build()) {
+            String s = newSubject();
+            long t = soon();
+            Counter tokens = perMinute("tokens", 1_000);
+            Admission a = reserve(store, s, t, null, new Charge(tokens, 100));
+            List<Adjustment> settlement =
+                    List.of(new Adjustment(tokens, a.states().get(0).windowStartMillis(), -8, "req-1"));
+
+            loseNextCommit.set(true);
+            assertThatThrownBy(() -> store.adjust(s, settlement, t + 1).join())
+                    .hasCauseInstanceOf(LimitStoreException.class);
+            store.adjust(s, settlement, t + 2).join(); // the backlog's replay
+            assertThat(reserve(store, s, t + 3, null, new Charge(tokens, 0))
+                            .states()
+                            .get(0)
+                            .used())
+                    .as("the settlement counted once")
+                    .isEqualTo(92);
+
+            loseNextCommit.set(true);
+            assertThatThrownBy(() ->
+                            store.count(s, new Charge(tokens, 50), "c-1", t + 4).join())
+                    .hasCauseInstanceOf(LimitStoreException.class);
+            store.count(s, new Charge(tokens, 50), "c-1", t + 5).join();
+            assertThat(reserve(store, s, t + 6, null, new Charge(tokens, 0))
+                            .states()
+                            .get(0)
+                            .used())
+                    .as("the charge counted once")
+                    .isEqualTo(142);
+
+            // The marks go with the store's clean-up, the settlement's with its window, the charge's after ten minutes.
+            assertThat(rows(real, "openai_proxy_limit_marks")).isEqualTo(2);
+            assertThat(store.cleanup(t + 60_000 + 61_000)).isEqualTo(2); // the counter and the settlement's mark
+            assertThat(rows(real, "openai_proxy_limit_marks")).isEqualTo(1);
+            assertThat(store.cleanup(t + 600_000 + 61_000)).isEqualTo(1);
+            assertThat(rows(real, "openai_proxy_limit_marks")).isZero();
+        }
+    }
+
+    private static Object invoke(Object target, java.lang.reflect.Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
         }
     }
 

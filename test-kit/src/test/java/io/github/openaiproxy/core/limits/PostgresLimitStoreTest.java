@@ -44,7 +44,7 @@ class PostgresLimitStoreTest extends LimitStoreContract {
         store.close();
         other.close();
         pools.forEach(com.zaxxer.hikari.HikariDataSource::close);
-        TestPostgres.dropTables(PREFIX, "limit_counters", "limit_leases", "limits_schema_version");
+        TestPostgres.dropTables(PREFIX, "limit_counters", "limit_leases", "limit_marks", "limits_schema_version");
     }
 
     @Override
@@ -55,6 +55,11 @@ class PostgresLimitStoreTest extends LimitStoreContract {
     @Override
     protected LimitStore secondInstance() {
         return other;
+    }
+
+    @Override
+    protected boolean remembersIds() {
+        return true;
     }
 
     /** The clean-up's bounded deletes run on PostgreSQL too: ended windows and expired leases go. */
@@ -100,7 +105,7 @@ class PostgresLimitStoreTest extends LimitStoreContract {
             }
         } finally {
             pool.shutdownNow();
-            TestPostgres.dropTables(prefix, "limit_counters", "limit_leases", "limits_schema_version");
+            TestPostgres.dropTables(prefix, "limit_counters", "limit_leases", "limit_marks", "limits_schema_version");
         }
     }
 
