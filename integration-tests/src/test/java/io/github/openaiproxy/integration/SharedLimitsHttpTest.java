@@ -734,6 +734,12 @@ class SharedLimitsHttpTest {
         }
 
         @Override
+        public CompletableFuture<Void> count(
+                String subject, io.github.openaiproxy.core.limits.Charge charge, String chargeId, long nowMillis) {
+            return counted(store.count(subject, charge, chargeId, nowMillis));
+        }
+
+        @Override
         public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
             return counted(store.release(subject, counter, leaseId));
         }
