@@ -213,6 +213,15 @@ await scenario('files', async (name) => {
   return { id: file.id, filename: file.filename, purpose: file.purpose, bytes: file.bytes, sent: content };
 });
 
+// An upload over max-body-size and within max-upload-size: it streams through, as a JSON body that large would not.
+await scenario('upload-over-body-limit', async (name) => {
+  const file = await client(name).files.create({
+    file: await toFile(Buffer.alloc(2 * config.maxBodyBytes, 'y'), 'over-body-limit.jsonl'),
+    purpose: 'fine-tune',
+  });
+  return { id: file.id, sentBytes: 2 * config.maxBodyBytes };
+});
+
 await scenario('responses', async (name) => {
   const { data, response } = await client(name)
     .responses.create({ model: 'gpt-4o-mini', input: 'responses' })
@@ -465,7 +474,7 @@ await scenario('too-large', async (name) =>
 await scenario('too-large-upload', async (name) =>
   expectError(async () =>
     client(name, { maxRetries: 2 }).files.create({
-      file: await toFile(Buffer.alloc(config.maxBodyBytes + 1, 'x'), 'big.jsonl'),
+      file: await toFile(Buffer.alloc(config.maxUploadBytes + 1, 'x'), 'big.jsonl'),
       purpose: 'fine-tune',
     }),
   ),

@@ -42,6 +42,11 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
         source.subscribe(new Counter(subscriber));
     }
 
+    /** The limit the body is counted against, in bytes (named in the 413). */
+    long limit() {
+        return limit;
+    }
+
     /** Whether the body went over the limit (and the upstream call was aborted for it). */
     boolean tooLarge() {
         return tooLarge;

@@ -24,6 +24,8 @@ import java.util.Optional;
 public final class ProxyConfig {
     /** Default request body limit: 10 MiB, since chat bodies can carry base64 images. */
     public static final long DEFAULT_MAX_BODY_SIZE = 10L * 1024 * 1024;
+    /** Default limit of a streamed upload: 512 MiB, OpenAI's largest file ({@code /v1/files}). */
+    public static final long DEFAULT_MAX_UPLOAD_SIZE = 512L * 1024 * 1024;
     /** Default limit for a single upstream Server-Sent Event: 16 MiB. */
     public static final int DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
     /**
@@ -46,6 +48,7 @@ public final class ProxyConfig {
     private final ChatDefaults chatDefaults;
     private final ImageDefaults imageDefaults;
     private final long maxBodySize;
+    private final long maxUploadSize;
     private final int maxEventSize;
     private final java.time.Duration requestBodyTimeout;
     private final List<PassThroughRoute> passThroughRoutes;
@@ -73,6 +76,9 @@ public final class ProxyConfig {
         if (b.maxBodySize < 1) {
             throw new IllegalArgumentException("max-body-size must be positive");
         }
+        if (b.maxUploadSize < 1) {
+            throw new IllegalArgumentException("max-upload-size must be positive");
+        }
         if (b.maxEventSize < 1) {
             throw new IllegalArgumentException("max-event-size must be positive");
         }
@@ -80,6 +86,7 @@ public final class ProxyConfig {
             throw new IllegalArgumentException("request-body-timeout must be positive");
         }
         this.maxBodySize = b.maxBodySize;
+        this.maxUploadSize = b.maxUploadSize;
         this.maxEventSize = b.maxEventSize;
         this.requestBodyTimeout = b.requestBodyTimeout;
         this.passThroughRoutes = List.copyOf(b.passThroughRoutes);
@@ -123,6 +130,7 @@ public final class ProxyConfig {
         b.chatDefaults = chatDefaults;
         b.imageDefaults = imageDefaults;
         b.maxBodySize = maxBodySize;
+        b.maxUploadSize = maxUploadSize;
         b.maxEventSize = maxEventSize;
         b.requestBodyTimeout = requestBodyTimeout;
         b.passThroughRoutes = passThroughRoutes;
@@ -183,9 +191,21 @@ public final class ProxyConfig {
         return imageDefaults;
     }
 
-    /** The largest request body accepted, in bytes. */
+    /**
+     * The largest request body accepted, in bytes: every body the proxy reads or parses (JSON, the simple and
+     * module routes), and every body of a pass-through route that is not an {@linkplain #maxUploadSize() upload}.
+     */
     public long maxBodySize() {
         return maxBodySize;
+    }
+
+    /**
+     * The largest upload, in bytes: a body the proxy only streams to the upstream, never reads (a {@code
+     * multipart/form-data} or other non-JSON body on a pass-through route that does not take JSON, such as {@code
+     * POST /v1/files}), counted as it passes. Never below {@link #maxBodySize()}: the larger of the two applies.
+     */
+    public long maxUploadSize() {
+        return Math.max(maxUploadSize, maxBodySize);
     }
 
     /** The largest single upstream event relayed, in bytes. */
@@ -281,6 +301,7 @@ public final class ProxyConfig {
         private ChatDefaults chatDefaults = ChatDefaults.DEFAULTS;
         private ImageDefaults imageDefaults = ImageDefaults.DEFAULTS;
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
+        private long maxUploadSize = DEFAULT_MAX_UPLOAD_SIZE;
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
         private java.time.Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
@@ -355,6 +376,12 @@ public final class ProxyConfig {
 
         public Builder maxBodySize(long maxBodySize) {
             this.maxBodySize = maxBodySize;
+            return this;
+        }
+
+        /** The largest streamed upload (see {@link ProxyConfig#maxUploadSize()}); default 512 MiB. */
+        public Builder maxUploadSize(long maxUploadSize) {
+            this.maxUploadSize = maxUploadSize;
             return this;
         }
 

@@ -267,7 +267,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.AllowedHost(config.allowedHosts()),
                         new RequestChecks.Cors(cors),
                         new RequestChecks.Preflight(cors),
-                        new RequestChecks.ContentLength(limit),
+                        new RequestChecks.ContentLength(BodyLimits.of(config)),
                         new IdentifyStep(identities),
                         new AuthorizeStep(policies, routes, limit),
                         new RouteHandlers.ReadBody(limit),
@@ -275,7 +275,7 @@ public final class ProxyEngine implements AutoCloseable {
                                 new ChatRequestNormalizer(config.chatDefaults()),
                                 new ImageRequestNormalizer(config.imageDefaults()),
                                 sessions),
-                        new RouteHandlers.PassThrough(limit),
+                        new RouteHandlers.PassThrough(BodyLimits.of(config)),
                         new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
@@ -285,7 +285,6 @@ public final class ProxyEngine implements AutoCloseable {
                                 permits,
                                 upstream,
                                 relay,
-                                limit,
                                 routeUpstream == null
                                         ? null
                                         : new UpstreamAttempts(

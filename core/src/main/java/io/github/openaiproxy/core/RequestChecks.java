@@ -272,18 +272,21 @@ final class RequestChecks {
         }
     }
 
-    /** 413 for a declared {@code Content-Length} over the limit, before a byte of the body is read. */
+    /**
+     * 413 for a declared {@code Content-Length} over the limit ({@link BodyLimits}: an upload's is the larger), before
+     * a byte of the body is read.
+     */
     static final class ContentLength implements RequestStep {
-        private final long limit;
+        private final BodyLimits limits;
 
-        ContentLength(long limit) {
-            this.limit = limit;
+        ContentLength(BodyLimits limits) {
+            this.limits = limits;
         }
 
         @Override
         public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
             if (hasBody(ctx.request)) {
-                long max = RouteHandlers.bodyLimit(ctx, limit);
+                long max = limits.of(ctx); // an upload's, or the body limit
                 if (RouteHandlers.declaredLength(ctx.request) > max) {
                     return ctx.respond(ProxyError.payloadTooLarge(max));
                 }

@@ -50,7 +50,8 @@ import java.util.stream.Stream;
  *   15. SendUpstream                           permit (429/503), call (502/504), relay; a routed request
  *                                              through UpstreamAttempts (OpenAI-Proxy-Upstream names it)
  *  pass-through (/v1/...):
- *    6. Query 400 · Identify 401 · ContentType 415 · ContentLength 413 (declared)
+ *    6. Query 400 · Identify 401 · ContentType 415 · ContentLength 413 (declared; an upload's limit is
+ *       max-upload-size, see BodyLimits)
  *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
  *    7b. RouteUpstream                         only with named upstreams: reads a JSON body, routes it by model
  *                                              (alias renames it), answers GET /v1/models with their models
@@ -59,6 +60,7 @@ import java.util.stream.Stream;
  *                                              body limit when the policy has quotas or the ledger is on;
  *                                              other routes count requests only, their body unread
  *    8. PassThrough                            the body unread: it streams to the upstream, counted (413)
+ *                                              against max-body-size, or max-upload-size for an upload
  *    9. ResolveKey · host steps at BEFORE_UPSTREAM · StoreImages (images.store) · SendUpstream
  *  custom (module routes such as /graphql, the session routes):
  *    6. Identify · ContentType 415 · ContentEncoding 415 · ContentLength 413 (declared)

@@ -181,13 +181,14 @@ final class RouteHandlers {
 
     /**
      * The pass-through routes' handler: the body is not read here but streams to the upstream as it
-     * arrives, counted against the limit on the way (see {@link CountedRequestBody}).
+     * arrives, counted against the limit on the way (see {@link CountedRequestBody}): {@code max-upload-size} for an
+     * upload, else {@code max-body-size} (see {@link BodyLimits}).
      */
     static final class PassThrough implements RequestStep {
-        private final long limit;
+        private final BodyLimits limits;
 
-        PassThrough(long limit) {
-            this.limit = limit;
+        PassThrough(BodyLimits limits) {
+            this.limits = limits;
         }
 
         @Override
@@ -197,7 +198,7 @@ final class RouteHandlers {
             }
             ctx.body = Bodies.empty();
             if (RequestChecks.hasBody(ctx.request) && declaredLength(ctx.request) != 0) {
-                ctx.streamed = new CountedRequestBody(ctx.request.body(), limit, ctx.wantsDetails);
+                ctx.streamed = new CountedRequestBody(ctx.request.body(), limits.of(ctx), ctx.wantsDetails);
             }
             return next.proceed(ctx);
         }

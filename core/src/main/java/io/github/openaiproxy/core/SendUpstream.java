@@ -29,17 +29,12 @@ final class SendUpstream implements RequestStep {
     private final UpstreamPermits permits;
     private final UpstreamClient upstream;
     private final ResponseRelay relay;
-    private final long limit;
     /** The calls of requests routed to named upstreams (retries, fallbacks); {@code null} without any. */
     private final UpstreamAttempts attempts;
 
     SendUpstream(
-            UpstreamRequests upstreamRequests,
-            UpstreamPermits permits,
-            UpstreamClient upstream,
-            ResponseRelay relay,
-            long limit) {
-        this(upstreamRequests, permits, upstream, relay, limit, null);
+            UpstreamRequests upstreamRequests, UpstreamPermits permits, UpstreamClient upstream, ResponseRelay relay) {
+        this(upstreamRequests, permits, upstream, relay, null);
     }
 
     SendUpstream(
@@ -47,10 +42,8 @@ final class SendUpstream implements RequestStep {
             UpstreamPermits permits,
             UpstreamClient upstream,
             ResponseRelay relay,
-            long limit,
             UpstreamAttempts attempts) {
         this.attempts = attempts;
-        this.limit = limit;
         this.upstreamRequests = upstreamRequests;
         this.permits = permits;
         this.upstream = upstream;
@@ -151,7 +144,7 @@ final class SendUpstream implements RequestStep {
     private ProxyError failure(RequestContext ctx, Throwable error) {
         CountedRequestBody streamed = ctx.streamed;
         if (streamed != null && streamed.tooLarge()) {
-            return ProxyError.payloadTooLarge(limit);
+            return ProxyError.payloadTooLarge(streamed.limit()); // the upload limit or the body limit
         }
         if (streamed != null && streamed.timedOut().isPresent()) {
             return ProxyError.requestTimeout(streamed.timedOut().get());

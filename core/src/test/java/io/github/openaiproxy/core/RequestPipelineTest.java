@@ -205,7 +205,7 @@ class RequestPipelineTest {
                 chat("application/json", CHAT).header("Content-Encoding", "identity"),
                 CHAT_ROUTE);
 
-        RequestStep length = new RequestChecks.ContentLength(10);
+        RequestStep length = new RequestChecks.ContentLength(new BodyLimits(10, 10));
         assertAnswers(length, chat("application/json", CHAT).header("Content-Length", "11"), CHAT_ROUTE, 413);
         assertPasses(length, chat("application/json", "{}").header("Content-Length", "2"), CHAT_ROUTE);
 

@@ -88,6 +88,8 @@ class NodeSdkTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final Duration NODE_LIMIT = Duration.ofSeconds(90);
     private static final int MAX_BODY_BYTES = 64 * 1024;
+    /** The uploads' limit, above the JSON bodies': an upload between the two streams through. */
+    private static final int MAX_UPLOAD_BYTES = 256 * 1024;
     /** The origin of the web page the browser scenarios' SDK runs in. */
     private static final String PAGE_ORIGIN = "https://app.example.com";
 
@@ -179,6 +181,8 @@ class NodeSdkTest {
                                 + " POST /v1/responses/{id}/cancel, DELETE /v1/responses/{id}",
                         "max-body-size",
                         Integer.toString(MAX_BODY_BYTES),
+                        "max-upload-size",
+                        Integer.toString(MAX_UPLOAD_BYTES),
                         "access.keys",
                         String.join(
                                 ",",
@@ -204,6 +208,7 @@ class NodeSdkTest {
         config.put("streams", streams.origin() + "/v1");
         config.put("control", "http://127.0.0.1:" + control.getAddress().getPort());
         config.put("maxBodyBytes", MAX_BODY_BYTES);
+        config.put("maxUploadBytes", MAX_UPLOAD_BYTES);
         config.put("pageOrigin", PAGE_ORIGIN);
         config.put(
                 "keys",
@@ -303,7 +308,7 @@ class NodeSdkTest {
         assertThat(r.path("id").asText()).isEqualTo("file-abc123");
         assertThat(r.path("filename").asText()).isEqualTo("train.jsonl");
 
-        LoggedRequest sent = onlyUpstreamRequest("/v1/files", "");
+        LoggedRequest sent = onlyUpstreamRequest("/v1/files", "train.jsonl");
         assertThat(sent.getHeader("Content-Type")).startsWith("multipart/form-data; boundary=");
         assertThat(sent.getHeader("Authorization")).isEqualTo("Bearer " + SERVER_KEY);
         Request.Part purpose = sent.getPart("purpose");
@@ -311,6 +316,22 @@ class NodeSdkTest {
         Request.Part file = sent.getPart("file");
         assertThat(file.getHeader("Content-Disposition").firstValue()).contains("filename=\"train.jsonl\"");
         assertThat(file.getBody().asString()).isEqualTo(r.path("sent").asText());
+    }
+
+    /**
+     * An upload larger than max-body-size and within max-upload-size goes through the SDK's multipart upload whole: the
+     * proxy streams it unread under the uploads' limit, where a JSON body that large is refused (too-large).
+     */
+    @Test
+    void anUploadOverTheBodyLimitAndWithinTheUploadLimitReachesTheUpstreamWhole() {
+        JsonNode r = value("upload-over-body-limit");
+        assertThat(r.path("id").asText()).as(r.toString()).isEqualTo("file-abc123");
+
+        LoggedRequest sent = onlyUpstreamRequest("/v1/files", "over-body-limit.jsonl");
+        assertThat(sent.getHeader("Content-Type")).startsWith("multipart/form-data; boundary=");
+        byte[] file = sent.getPart("file").getBody().asBytes();
+        assertThat(file).hasSize(2 * MAX_BODY_BYTES);
+        assertThat(file).containsOnly((byte) 'y');
     }
 
     @Test

@@ -65,7 +65,16 @@ public final class ProxySettings {
                     Setting.Type.BOOLEAN,
                     "false",
                     "Whether a non-empty x-openai-key header replaces the server key."),
-            Setting.of("max-body-size", Setting.Type.SIZE, "10MB", "Largest request body; over it: 413."),
+            Setting.of(
+                    "max-body-size",
+                    Setting.Type.SIZE,
+                    "10MB",
+                    "Largest request body the proxy reads or parses (JSON), and of any other body but an upload; over it: 413."),
+            Setting.of(
+                    "max-upload-size",
+                    Setting.Type.SIZE,
+                    "512MB",
+                    "Largest upload: a non-JSON body streamed unread on a pass-through route; over it: 413."),
             Setting.of(
                     "max-event-size", Setting.Type.SIZE, "16MB", "Largest single upstream Server-Sent Event relayed."),
             Setting.of(
@@ -437,6 +446,7 @@ public final class ProxySettings {
         set(b, "path", ProxyConfig.Builder::path);
         set(b, "allow-client-key", ProxyConfig.Builder::allowClientKey);
         set(b, "max-body-size", ProxyConfig.Builder::maxBodySize);
+        set(b, "max-upload-size", ProxyConfig.Builder::maxUploadSize);
         this.<Long>set(b, "max-event-size", (c, v) -> c.maxEventSize(Math.toIntExact(v)));
         set(b, "request-body-timeout", ProxyConfig.Builder::requestBodyTimeout);
         set(b, "allowed-hosts", ProxyConfig.Builder::allowedHosts);

@@ -86,8 +86,18 @@ public class OpenAiProxyProperties {
      */
     private UpstreamConfig.ClientKind upstreamClient = UpstreamConfig.ClientKind.AUTO;
 
-    /** Largest request body accepted (chat bodies can carry base64 images); over it the client gets 413. */
+    /**
+     * Largest request body the proxy reads or parses (JSON; chat bodies can carry base64 images), and of any other
+     * body but an upload; over it the client gets 413.
+     */
     private DataSize maxBodySize = DataSize.ofMegabytes(10);
+
+    /**
+     * Largest upload: a non-JSON body (multipart/form-data, binary) the proxy streams unread on a pass-through route
+     * that takes no JSON ({@code POST /v1/files}, {@code /v1/audio/transcriptions}), counted as it passes; over it
+     * the client gets 413. Never below max-body-size.
+     */
+    private DataSize maxUploadSize = DataSize.ofMegabytes(512);
 
     /** Largest single upstream Server-Sent Event relayed. */
     private DataSize maxEventSize = DataSize.ofMegabytes(16);
@@ -245,6 +255,14 @@ public class OpenAiProxyProperties {
 
     public void setMaxBodySize(DataSize maxBodySize) {
         this.maxBodySize = maxBodySize;
+    }
+
+    public DataSize getMaxUploadSize() {
+        return maxUploadSize;
+    }
+
+    public void setMaxUploadSize(DataSize maxUploadSize) {
+        this.maxUploadSize = maxUploadSize;
     }
 
     public DataSize getMaxEventSize() {

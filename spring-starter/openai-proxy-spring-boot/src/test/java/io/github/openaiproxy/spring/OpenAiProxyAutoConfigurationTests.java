@@ -172,6 +172,7 @@ class OpenAiProxyAutoConfigurationTests {
         runner.withPropertyValues(
                         "openai.proxy.path=/ai/",
                         "openai.proxy.max-body-size=2MB",
+                        "openai.proxy.max-upload-size=25MB",
                         "openai.proxy.max-event-size=512KB",
                         "openai.proxy.pass-through-routes=POST /v1/chat/completions, GET /v1/files/{id}",
                         "openai.proxy.allowed-hosts=chat.example.com, .Example.org")
@@ -180,6 +181,7 @@ class OpenAiProxyAutoConfigurationTests {
                     assertThat(config.path()).isEqualTo("/ai");
                     assertThat(config.allowedHosts().entries()).containsExactly("chat.example.com", ".example.org");
                     assertThat(config.maxBodySize()).isEqualTo(2L * 1024 * 1024);
+                    assertThat(config.maxUploadSize()).isEqualTo(25L * 1024 * 1024);
                     assertThat(config.maxEventSize()).isEqualTo(512 * 1024);
                     assertThat(config.passThroughRoutes())
                             .containsExactly(
@@ -217,6 +219,7 @@ class OpenAiProxyAutoConfigurationTests {
                 "openai.proxy.path=/ai/*                             | openai.proxy.enabled=true                | openai.proxy.path",
                 "openai.proxy.allowed-hosts=localhost:8080           | openai.proxy.enabled=true                | openai.proxy.allowed-hosts",
                 "openai.proxy.max-body-size=0                        | openai.proxy.enabled=true                | openai.proxy.max-body-size",
+                "openai.proxy.max-upload-size=0                      | openai.proxy.enabled=true                | openai.proxy.max-upload-size",
                 "openai.proxy.max-event-size=4GB                     | openai.proxy.enabled=true                | openai.proxy.max-event-size",
                 "openai.proxy.pass-through-routes=FETCH /v1/models   | openai.proxy.enabled=true                | openai.proxy.pass-through-routes",
                 "openai.proxy.chat.max-tokens=0                      | openai.proxy.enabled=true                | openai.proxy.chat.max-tokens",

@@ -40,6 +40,7 @@ class OpenAiProxyPropertiesTests {
         assertThat(properties.getOrganization()).isNull();
         assertThat(properties.getProject()).isNull();
         assertThat(properties.getMaxBodySize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_BODY_SIZE);
+        assertThat(properties.getMaxUploadSize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_UPLOAD_SIZE);
         assertThat(properties.getMaxEventSize().toBytes()).isEqualTo(ProxyConfig.DEFAULT_MAX_EVENT_SIZE);
         assertThat(properties.getStreamIdleTimeout()).isEqualTo(UpstreamConfig.DEFAULT_STREAM_IDLE_TIMEOUT);
         assertThat(properties.getLimits().getMaxConcurrentUpstreamCalls())
@@ -110,6 +111,7 @@ class OpenAiProxyPropertiesTests {
         assertThat(mapped.chatDefaults()).isEqualTo(core.chatDefaults());
         assertThat(mapped.imageDefaults()).isEqualTo(core.imageDefaults());
         assertThat(mapped.maxBodySize()).isEqualTo(core.maxBodySize());
+        assertThat(mapped.maxUploadSize()).isEqualTo(core.maxUploadSize());
         assertThat(mapped.maxEventSize()).isEqualTo(core.maxEventSize());
         assertThat(mapped.requestBodyTimeout()).isEqualTo(core.requestBodyTimeout());
         assertThat(mapped.maxConcurrentUpstreamCalls()).isEqualTo(core.maxConcurrentUpstreamCalls());
@@ -197,6 +199,10 @@ class OpenAiProxyPropertiesTests {
                         .path("defaultValue")
                         .asText())
                 .isEqualTo("10MB");
+        assertThat(metadata.get("openai.proxy.max-upload-size")
+                        .path("defaultValue")
+                        .asText())
+                .isEqualTo("512MB");
         assertThat(metadata.get("openai.proxy.chat.temperature")
                         .path("defaultValue")
                         .decimalValue())
