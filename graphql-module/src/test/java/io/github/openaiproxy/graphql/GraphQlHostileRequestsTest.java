@@ -164,4 +164,35 @@ class GraphQlHostileRequestsTest {
             assertThat(upstream.server().findAll(anyRequestedFor(anyUrl()))).isEmpty();
         }
     }
+
+    /**
+     * The GraphQL route reads and parses its body: it is held to max-body-size whatever max-upload-size allows the
+     * uploads of the pass-through routes, declared or chunked, JSON or declared as an upload's multipart.
+     */
+    @Test
+    void aGraphQlBodyIsHeldToTheBodyLimitNotTheUploadLimit() throws Exception {
+        byte[] body = new byte[1536 * 1024];
+        java.util.Arrays.fill(body, (byte) ' ');
+        byte[] query = "{\"query\":\"{ __typename }\"}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        System.arraycopy(query, 0, body, 0, query.length);
+        try (GraphQlServer server =
+                GraphQlServer.start(ProxySettings.from(Map.of("max-body-size", "1MB", "max-upload-size", "512MB"))
+                        .applyTo(GraphQlServer.config(upstream.baseUrl()))
+                        .build())) {
+            for (String type : new String[] {"application/json", "multipart/form-data; boundary=x"}) {
+                HttpResponse<String> declared = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                        .header("Content-Type", type)
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(body)));
+                HttpResponse<String> chunked = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                        .header("Content-Type", type)
+                        .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))));
+
+                for (HttpResponse<String> r : java.util.List.of(declared, chunked)) {
+                    assertThat(r.statusCode()).as(type + " " + r.body()).isEqualTo(413);
+                    assertThat(r.body()).contains("1048576");
+                }
+            }
+        }
+        assertThat(upstream.server().findAll(anyRequestedFor(anyUrl()))).isEmpty();
+    }
 }
