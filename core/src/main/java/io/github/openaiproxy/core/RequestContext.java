@@ -19,9 +19,10 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One request on its way through the {@link RequestPipeline}: the request and what the steps learned
  * about it so far. Not shared between requests; the steps run one after the other, so its fields need no
- * locks. It is also the pipeline's cursor: {@link #proceed} runs the next step.
+ * locks. It is not the pipeline's cursor ({@link PipelineCursor}): a step passes the request on only through the
+ * {@code next} it is given.
  */
-public final class RequestContext implements RequestStep.Chain {
+public final class RequestContext {
     private static final String UNMATCHED = "unmatched";
 
     final ProxyRequest request;
@@ -32,8 +33,6 @@ public final class RequestContext implements RequestStep.Chain {
     /** The {@link System#nanoTime()} the engine took the request at, for the {@code Server-Timing} header. */
     long startedAt;
 
-    private RequestStep[] steps;
-    private int cursor;
     /** The proxy's id for its own answer to this request, made when first asked (see {@link RequestIds}). */
     private String requestId;
     /** Whether a log line named {@link #requestId}: the engine then needs no line of its own for it. */
@@ -209,29 +208,9 @@ public final class RequestContext implements RequestStep.Chain {
         return respond(error);
     }
 
-    @Override
-    public CompletableFuture<ProxyResponse> proceed(RequestContext context) {
-        // Steps hand on the context they were given: this one.
-        RequestStep step = steps[cursor++];
-        CompletableFuture<ProxyResponse> answer;
-        try {
-            answer = step.handle(this, this);
-        } catch (RuntimeException e) {
-            // As a failed future: the steps before it release what they hold (a permit, a lease) on failure.
-            return CompletableFuture.failedFuture(e);
-        }
-        if (answer == null) {
-            // A host application's step broke its contract: a 500, not a NullPointerException in the container.
-            return CompletableFuture.failedFuture(new NullPointerException(step + " returned no future"));
-        }
-        return answer;
-    }
-
     /** Starts the pipeline on {@code chain} (called once, after the route lookup). */
     CompletableFuture<ProxyResponse> start(RequestStep[] chain) {
-        this.steps = chain;
-        this.cursor = 0;
-        return proceed(this);
+        return new PipelineCursor(this, chain).proceed(this);
     }
 
     ResponseFactory responses() {

@@ -27,7 +27,8 @@ public interface RequestStep {
      * @param next the rest of the pipeline; call it at most once: for a host application's step, a second
      *     {@link Chain#proceed} throws {@link IllegalStateException} (the rest of the pipeline, the upstream call
      *     included, runs once per request), so unless the step handles it the client gets the proxy's 500, and the
-     *     answer of the first call is discarded once the step has failed
+     *     answer of the first call is discarded once the step has failed. The context itself is no chain:
+     *     {@code next} is the only way on
      * @return the response, completed once its headers are known
      */
     CompletableFuture<ProxyResponse> handle(RequestContext context, Chain next);
@@ -37,6 +38,8 @@ public interface RequestStep {
         /**
          * Runs the remaining steps.
          *
+         * @param context the context the step was given (the request the chain belongs to runs on, whatever it is
+         *     given)
          * @throws IllegalStateException when a host application's step calls it a second time
          */
         CompletableFuture<ProxyResponse> proceed(RequestContext context);

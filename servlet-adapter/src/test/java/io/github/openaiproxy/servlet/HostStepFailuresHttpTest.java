@@ -13,6 +13,7 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.RequestStep;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
@@ -199,6 +200,65 @@ class HostStepFailuresHttpTest {
             }
         }
         Upstream.assertNoCalls(upstream);
+    }
+
+    /**
+     * The context a step is given was the pipeline's cursor too (it implemented {@link RequestStep.Chain}): a step
+     * that retried a refusal through it, past {@code next}'s once-only check, went on after the identity check, to
+     * the upstream. The context is no chain any more: the refusal stands, and the upstream sees nothing.
+     */
+    @Test
+    void aStepCannotRetryARefusalThroughItsContext() {
+        ProxyEngine engine = ProxyEngine.builder(ProxySettings.from(Map.of("access.anonymous", "deny"))
+                        .applyTo(Upstream.config(upstream))
+                        .build())
+                .step(
+                        RequestStep.Position.AFTER_RESPONSE_HEADERS,
+                        (context, next) -> next.proceed(context)
+                                .thenCompose(r -> r.status() == 401 && (Object) context instanceof RequestStep.Chain c
+                                        ? c.proceed(context)
+                                        : done(r)))
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions")) {
+                assertThat(post(proxy, path).statusCode()).as(path).isEqualTo(401);
+            }
+        }
+        Upstream.assertNoCalls(upstream);
+    }
+
+    /**
+     * Whatever a step tries to pass the request on with, {@code next} twice or its context, the upstream is called at
+     * most once for the request.
+     */
+    @ParameterizedTest
+    @EnumSource(RequestStep.Position.class)
+    void aStepReachesTheUpstreamAtMostOnceWhateverItCalls(RequestStep.Position position) {
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream).build())
+                .step(position, (context, next) -> {
+                    CompletableFuture<ProxyResponse> first = next.proceed(context);
+                    for (int i = 0; i < 3; i++) {
+                        try {
+                            if ((Object) context instanceof RequestStep.Chain c) {
+                                c.proceed(context);
+                            }
+                            next.proceed(context);
+                        } catch (RuntimeException refused) {
+                            // what the step is told when it may not pass the request on again
+                        }
+                    }
+                    return first;
+                })
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions")) {
+                upstream.resetRequests();
+                HttpResponse<String> r = post(proxy, path);
+                assertThat(r.statusCode()).as(path).isEqualTo(200);
+                awaitUpstreamCalls(1);
+                assertThat(upstream.getAllServeEvents()).as(path).hasSize(1);
+            }
+        }
     }
 
     private static <T> CompletableFuture<T> done(T value) {
