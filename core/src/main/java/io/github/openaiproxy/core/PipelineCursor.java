@@ -8,6 +8,10 @@ import java.util.concurrent.CompletableFuture;
  * the engine's own, never the {@link RequestContext} a step is given: a host's step reaches it only through its
  * once-only {@code next} ({@link HostStep}), so it cannot run the rest of the pipeline a second time, nor skip the
  * steps before it by calling on from where a refusal stopped.
+ *
+ * <p>Once the request's answer is known ({@link RequestContext#finish}) it runs no step: a step behind a host step
+ * that answered without waiting for it gets a failed future, which the steps before it clean up after as after any
+ * failure (a permit, a reservation), instead of running on a request the container may have recycled.
  */
 final class PipelineCursor implements RequestStep.Chain {
     private final RequestContext context;
@@ -23,6 +27,10 @@ final class PipelineCursor implements RequestStep.Chain {
     @Override
     public CompletableFuture<ProxyResponse> proceed(RequestContext given) {
         // The request this cursor belongs to runs on, whatever context a step hands on (one it kept from another).
+        if (context.answered()) {
+            return CompletableFuture.failedFuture(
+                    new IllegalStateException("the request has been answered: nothing may pass it on now"));
+        }
         if (next >= steps.length) {
             throw new IllegalStateException("the pipeline has no step left to pass the request on to");
         }

@@ -35,6 +35,11 @@ public final class RequestContext {
 
     /** The proxy's id for its own answer to this request, made when first asked (see {@link RequestIds}). */
     private String requestId;
+    /**
+     * Whether the request's answer is known ({@link #finish}): nothing passes the request on after it, neither a
+     * host step that kept its {@code next} nor the engine's steps behind a host step that answered without them.
+     */
+    private volatile boolean answered;
     /** Whether a log line named {@link #requestId}: the engine then needs no line of its own for it. */
     boolean requestIdLogged;
 
@@ -211,6 +216,16 @@ public final class RequestContext {
     /** Starts the pipeline on {@code chain} (called once, after the route lookup). */
     CompletableFuture<ProxyResponse> start(RequestStep[] chain) {
         return new PipelineCursor(this, chain).proceed(this);
+    }
+
+    /** Once the answer is known: from now on the request is passed on no further (see {@link #answered}). */
+    void finish() {
+        answered = true;
+    }
+
+    /** Whether the request's answer is known: see {@link #answered}. */
+    boolean answered() {
+        return answered;
     }
 
     ResponseFactory responses() {

@@ -27,8 +27,9 @@ public interface RequestStep {
      * @param next the rest of the pipeline; call it at most once: for a host application's step, a second
      *     {@link Chain#proceed} throws {@link IllegalStateException} (the rest of the pipeline, the upstream call
      *     included, runs once per request), so unless the step handles it the client gets the proxy's 500, and the
-     *     answer of the first call is discarded once the step has failed. The context itself is no chain:
-     *     {@code next} is the only way on
+     *     answer of the first call is discarded once the step has failed; and only while the request is under way:
+     *     called after its answer is known (by a step that kept it), it throws {@link IllegalStateException} and
+     *     nothing runs. The context itself is no chain: {@code next} is the only way on
      * @return the response, completed once its headers are known
      */
     CompletableFuture<ProxyResponse> handle(RequestContext context, Chain next);
@@ -40,7 +41,8 @@ public interface RequestStep {
          *
          * @param context the context the step was given (the request the chain belongs to runs on, whatever it is
          *     given)
-         * @throws IllegalStateException when a host application's step calls it a second time
+         * @throws IllegalStateException when a host application's step calls it a second time, or after the
+         *     request's answer is known
          */
         CompletableFuture<ProxyResponse> proceed(RequestContext context);
     }

@@ -13,6 +13,7 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.RequestStep;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.cors.CorsConfig;
+import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
@@ -23,6 +24,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -259,6 +262,39 @@ class HostStepFailuresHttpTest {
                 assertThat(upstream.getAllServeEvents()).as(path).hasSize(1);
             }
         }
+    }
+
+    /**
+     * A step that answered the request itself but kept {@code next} and called it later, after the answer was sent,
+     * ran the rest of the pipeline then: the upstream call nobody would read, on a request the container may have
+     * recycled for another client. It is refused at once now, and nothing runs.
+     */
+    @ParameterizedTest
+    @EnumSource(RequestStep.Position.class)
+    void aKeptChainCalledAfterTheAnswerIsRefusedAndRunsNothing(RequestStep.Position position) throws Exception {
+        AtomicReference<Runnable> later = new AtomicReference<>();
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream).build())
+                .step(position, (context, next) -> {
+                    later.set(() -> next.proceed(context));
+                    return context.respond(ProxyError.originNotAllowed());
+                })
+                .build();
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            for (String path : List.of("/", "/v1/chat/completions")) {
+                assertThat(post(proxy, path).statusCode()).as(path).isEqualTo(403);
+                CompletableFuture<Throwable> refusal = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        later.get().run();
+                        return null;
+                    } catch (RuntimeException e) {
+                        return e;
+                    }
+                });
+                assertThat(refusal.get(5, TimeUnit.SECONDS)).as(path).isInstanceOf(IllegalStateException.class);
+            }
+            awaitUpstreamCalls(1);
+        }
+        Upstream.assertNoCalls(upstream);
     }
 
     private static <T> CompletableFuture<T> done(T value) {
