@@ -465,7 +465,9 @@ public final class ProxyEngine implements AutoCloseable {
                     ? response
                     : internalError(
                             ctx, error != null ? error : new NullPointerException("the pipeline answered no response"));
-            if (!subRequest) {
+            if (!subRequest || r.status() >= 400) {
+                // A sub-request's error too: the module's error (GraphQL's extensions.requestId) names the id the
+                // proxy's log line about it does. Its successes need none: nobody sees their headers.
                 r = withRequestId(ctx, r);
             }
             if (head) {

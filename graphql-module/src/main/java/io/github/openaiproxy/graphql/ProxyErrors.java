@@ -31,10 +31,17 @@ import java.util.Map;
  * <p>The admin fields add {@code extensions.reason}: the REST answer's own code ({@code key_not_found},
  * {@code policy_in_use}, {@code invalid_api_key}, ...).
  *
+ * <p>An error of a sub-request adds {@code extensions.requestId}: the {@code x-request-id} its REST answer carries,
+ * the proxy's own ({@code req_proxy_...}, named by the proxy's log line about the failure) or the upstream's for an
+ * upstream error that came with one. Never the client's own {@code X-Request-Id}, which sub-requests do not carry.
+ *
  * <p>Messages are those of the REST answers the sub-requests got, so upstream text is masked exactly as on
  * REST: a fixed message for an upstream 401 or 403, key-shaped tokens masked in other upstream errors.
  */
 final class ProxyErrors {
+    /** The header the engine names a failed sub-request's answer with (see core's RequestIds). */
+    private static final String REQUEST_ID = "x-request-id";
+
     private ProxyErrors() {}
 
     /** An error the proxy answered: its code, message and extensions. */
@@ -92,7 +99,17 @@ final class ProxyErrors {
             case 503 -> "SERVICE_UNAVAILABLE";
             default -> "INTERNAL_SERVER_ERROR";
         };
-        return of(code, error.path("message").textValue(), error.path("code").textValue());
+        return withRequestId(
+                of(code, error.path("message").textValue(), error.path("code").textValue()), reply);
+    }
+
+    /** {@code failure} with {@code extensions.requestId}, the reply's {@code x-request-id}, when it has one. */
+    private static Failure withRequestId(Failure failure, SubRequests.Reply reply) {
+        String id = reply.header(REQUEST_ID);
+        if (id != null && !id.isBlank()) {
+            failure.extensions().put("requestId", id);
+        }
+        return failure;
     }
 
     /** The failure for a non-2xx answer of a sub-request (seed-shaped error JSON). */
@@ -134,7 +151,7 @@ final class ProxyErrors {
         if (body.path("param").isTextual()) {
             ext.put("param", body.path("param").textValue());
         }
-        return new Failure(code, message, ext);
+        return withRequestId(new Failure(code, message, ext), reply);
     }
 
     /**
