@@ -349,10 +349,10 @@ final class RouteHandlers {
                 @Override
                 public CompletableFuture<ProxyResponse> dispatch(ProxyRequest sub) {
                     // A module's upstream calls are made for this client: they count against its cap too, by
-                    // the address the identify step counted it by.
+                    // the address the identify step counted it by, whatever address the module wrote (its peer's,
+                    // a load balancer shared by every client, would put them all under one cap).
                     String client = ctx.callerAddress();
-                    boolean inherit = sub.remoteAddress().isEmpty() && client != null;
-                    return subRequests.handle(inherit ? sub.withRemoteAddress(client) : sub, ctx.identity);
+                    return subRequests.handle(client != null ? sub.withRemoteAddress(client) : sub, ctx.identity);
                 }
 
                 @Override

@@ -16,7 +16,9 @@ public interface RouteCall {
     /**
      * Runs a request through the proxy's own routes, for example a chat on {@code POST /}: same
      * normalization, validation, key resolution and upstream client as REST. Copy the caller's
-     * {@code x-openai-key} header onto it if client keys should apply.
+     * {@code x-openai-key} header onto it if client keys should apply. It runs for this call's {@link #identity()},
+     * and counts against this call's client's concurrency cap by the address the proxy counted that client by: a
+     * remote address set on {@code request} is replaced (kept only when the client's is unknown).
      */
     CompletableFuture<ProxyResponse> dispatch(ProxyRequest request);
 
