@@ -68,15 +68,18 @@ class PostgresUsageLedgerTest extends UsageLedgerContract {
                     s.execute("ANALYZE " + prefix + "usage");
                 }
             }
-            long before = sequentialScans(prefix + "usage");
+            TableStatistics before = statistics(prefix + "usage");
             own.purge(base.plusSeconds(30 * 28_800 + 15)); // the first 28,800 rows
+            // The purge's connections report their statistics as they go idle or close: wait until its deletes are
+            // counted, then its scans are too (waiting for the scan count to move waited out the deadline whenever
+            // the purge was right and it never moved).
             long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
-            long after = sequentialScans(prefix + "usage");
-            while (after == before && System.nanoTime() < deadline) {
-                Thread.sleep(100); // the purge's connection reports its statistics as it closes
-                after = sequentialScans(prefix + "usage");
+            TableStatistics after = statistics(prefix + "usage");
+            while (after.deletedRows() - before.deletedRows() < 28_800 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+                after = statistics(prefix + "usage");
             }
-            assertThat(after - before)
+            assertThat(after.sequentialScans() - before.sequentialScans())
                     .as("sequential scans of the ledger by its retention")
                     .isZero();
             assertThat(count(prefix)).isEqualTo(300_000 - 28_800);
@@ -85,14 +88,17 @@ class PostgresUsageLedgerTest extends UsageLedgerContract {
         }
     }
 
-    private static long sequentialScans(String table) throws SQLException {
+    /** What PostgreSQL's statistics say of a table: its sequential scans and the rows deleted from it. */
+    private record TableStatistics(long sequentialScans, long deletedRows) {}
+
+    private static TableStatistics statistics(String table) throws SQLException {
         try (Connection c = TestPostgres.dataSource().getConnection();
                 java.sql.Statement s = c.createStatement()) {
             s.execute("SELECT pg_stat_clear_snapshot()");
-            try (ResultSet rs =
-                    s.executeQuery("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = '" + table + "'")) {
+            try (ResultSet rs = s.executeQuery(
+                    "SELECT seq_scan, n_tup_del FROM pg_stat_user_tables WHERE relname = '" + table + "'")) {
                 rs.next();
-                return rs.getLong(1);
+                return new TableStatistics(rs.getLong(1), rs.getLong(2));
             }
         }
     }
