@@ -37,6 +37,7 @@ import java.time.Instant;
 import java.util.Date;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -56,7 +57,23 @@ class JwtHostileTokensTest {
     private static final String JWKS = "/.well-known/jwks.json";
     private static final String CHAT = "{\"model\":\"gpt-4o-mini\",\"messages\":[]}";
 
+    /**
+     * The class's RSA keys, made once: a 2048-bit key takes about a second to generate in a C1-only test JVM, and
+     * every test made its own. Each test still starts its own engine, which has seen no key before.
+     */
+    private record Keys(RSAKey issuer, RSAKey attacker, RSAKey other) {}
+
+    private static Keys issuerKeys;
+
     private ProxyEngine engine;
+
+    @BeforeAll
+    static void generateKeys() throws Exception {
+        issuerKeys = new Keys(
+                new RSAKeyGenerator(2048).keyID("k1").generate(),
+                new RSAKeyGenerator(2048).keyID("k1").generate(),
+                new RSAKeyGenerator(2048).keyID("other").generate());
+    }
 
     @AfterEach
     void stop() {
@@ -82,14 +99,14 @@ class JwtHostileTokensTest {
 
     @Test
     void forgedTokensAre401AndTheAddressesTheyNameAreNeverFetched() throws Exception {
-        RSAKey issuerKey = new RSAKeyGenerator(2048).keyID("k1").generate();
+        RSAKey issuerKey = issuerKeys.issuer();
         publish(new JWKSet(issuerKey));
         start();
         assertThat(status(rs256(issuerKey, claims().build())))
                 .as("the genuine token")
                 .isEqualTo(200);
 
-        RSAKey attacker = new RSAKeyGenerator(2048).keyID("k1").generate();
+        RSAKey attacker = issuerKeys.attacker();
         String attackerJwks = upstream.baseUrl().resolve("/attacker/jwks.json").toString();
         upstream.server()
                 .stubFor(get("/attacker/jwks.json")
@@ -126,7 +143,7 @@ class JwtHostileTokensTest {
                                 .build()),
                 // the issuer's kid, the attacker's key; an unknown kid
                 rs256(attacker, claims().build()),
-                rs256(new RSAKeyGenerator(2048).keyID("other").generate(), claims().build()),
+                rs256(issuerKeys.other(), claims().build()),
                 // an ES256 token where the issuer's key is RSA
                 es256(new ECKeyGenerator(Curve.P_256).keyID("k1").generate(), claims().build()),
                 // a genuine signature over other claims
@@ -165,7 +182,7 @@ class JwtHostileTokensTest {
 
     @Test
     void aTokenWithinTheClockSkewIsAccepted() throws Exception {
-        RSAKey issuerKey = new RSAKeyGenerator(2048).keyID("k1").generate();
+        RSAKey issuerKey = issuerKeys.issuer();
         publish(new JWKSet(issuerKey));
         start();
         Instant now = Instant.now();
@@ -181,7 +198,7 @@ class JwtHostileTokensTest {
 
     @Test
     void aJwksThatIsDownIs503ForEveryCallNotA401OnceTheRefetchesAreUsedUp() throws Exception {
-        RSAKey issuerKey = new RSAKeyGenerator(2048).keyID("k1").generate();
+        RSAKey issuerKey = issuerKeys.issuer();
         upstream.server().stubFor(get(JWKS).willReturn(aResponse().withStatus(500)));
         start();
         String valid = rs256(issuerKey, claims().build());
@@ -197,7 +214,7 @@ class JwtHostileTokensTest {
 
     @Test
     void aJwksOverTheSizeLimitIs503AndNotRead() throws Exception {
-        RSAKey issuerKey = new RSAKeyGenerator(2048).keyID("k1").generate();
+        RSAKey issuerKey = issuerKeys.issuer();
         upstream.server()
                 .stubFor(get(JWKS)
                         .willReturn(aResponse()
@@ -212,7 +229,7 @@ class JwtHostileTokensTest {
 
     @Test
     void aSlowJwksIsGivenUpOnNotWaitedFor() throws Exception {
-        RSAKey issuerKey = new RSAKeyGenerator(2048).keyID("k1").generate();
+        RSAKey issuerKey = issuerKeys.issuer();
         upstream.server()
                 .stubFor(get(JWKS)
                         .willReturn(
