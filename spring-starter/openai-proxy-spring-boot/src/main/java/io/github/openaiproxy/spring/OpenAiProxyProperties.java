@@ -1,6 +1,5 @@
 package io.github.openaiproxy.spring;
 
-import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.route.PassThroughRoute;
@@ -107,7 +106,7 @@ public class OpenAiProxyProperties {
      * 408 (a streamed body's upstream call is aborted). The container's read timeout bounds each read only.
      */
     @DurationUnit(ChronoUnit.SECONDS)
-    private Duration requestBodyTimeout = ProxyConfig.DEFAULT_REQUEST_BODY_TIMEOUT;
+    private Duration requestBodyTimeout = Duration.ofMinutes(30);
 
     /**
      * The OpenAI-compatible routes relayed unchanged, each written 'METHOD /v1/path' ('{name}'
