@@ -4,6 +4,7 @@ import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.internal.BodyTimeoutException;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.Flow;
@@ -25,7 +26,7 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
     private volatile boolean tooLarge;
     private volatile boolean broken;
     /** The deadline that cut it off ({@code request-body-timeout}), {@code null} when none did. */
-    private volatile java.time.Duration timedOut;
+    private volatile Duration timedOut;
     /** The first bytes, for the model (guarded by this; only when {@code keepPrefix}). */
     private byte[] prefix;
 
@@ -58,7 +59,7 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
     }
 
     /** The {@code request-body-timeout} the body did not arrive within (the call was aborted for it), if any. */
-    Optional<java.time.Duration> timedOut() {
+    Optional<Duration> timedOut() {
         return Optional.ofNullable(timedOut);
     }
 

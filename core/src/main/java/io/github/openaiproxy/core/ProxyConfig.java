@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.usage.PricesConfig;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -32,7 +33,7 @@ public final class ProxyConfig {
      * Default time for a whole request body: 30 minutes, in which a body of the default 10 MiB limit arrives over
      * a link of 47 kbit/s, slower than a weak mobile one; it only ends what trickles.
      */
-    public static final java.time.Duration DEFAULT_REQUEST_BODY_TIMEOUT = java.time.Duration.ofMinutes(30);
+    public static final Duration DEFAULT_REQUEST_BODY_TIMEOUT = Duration.ofMinutes(30);
     /** Default cap on upstream calls in flight at once (streams included); 0 means no cap. */
     public static final int DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS = 1000;
     /** Default cap on upstream calls in flight at once for one client address; 0 means no cap. */
@@ -50,7 +51,7 @@ public final class ProxyConfig {
     private final long maxBodySize;
     private final long maxUploadSize;
     private final int maxEventSize;
-    private final java.time.Duration requestBodyTimeout;
+    private final Duration requestBodyTimeout;
     private final List<PassThroughRoute> passThroughRoutes;
     private final SessionConfig sessions;
     private final int maxConcurrentUpstreamCalls;
@@ -218,7 +219,7 @@ public final class ProxyConfig {
      * container's read timeout bounds each read only, so without it a client trickling its body holds the request
      * (and a streamed body's upstream call) for as long as it likes.
      */
-    public java.time.Duration requestBodyTimeout() {
+    public Duration requestBodyTimeout() {
         return requestBodyTimeout;
     }
 
@@ -303,7 +304,7 @@ public final class ProxyConfig {
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
         private long maxUploadSize = DEFAULT_MAX_UPLOAD_SIZE;
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
-        private java.time.Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
+        private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
         private SessionConfig sessions = SessionConfig.DEFAULTS;
         private int maxConcurrentUpstreamCalls = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS;
@@ -391,7 +392,7 @@ public final class ProxyConfig {
         }
 
         /** How long a request's whole body may take to arrive (see {@link ProxyConfig#requestBodyTimeout}). */
-        public Builder requestBodyTimeout(java.time.Duration requestBodyTimeout) {
+        public Builder requestBodyTimeout(Duration requestBodyTimeout) {
             this.requestBodyTimeout = Objects.requireNonNull(requestBodyTimeout, "requestBodyTimeout");
             return this;
         }
