@@ -1,6 +1,5 @@
 package io.github.openaiproxy.core;
 
-import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.internal.BodyTimeoutException;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import java.nio.ByteBuffer;
@@ -78,9 +77,8 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
     }
 
     /** Counts the items as they pass; everything else is handed on unchanged. */
-    private final class Counter extends ForwardingSubscriber<ByteBuffer> {
+    private final class Counter extends BodyWatch {
         private long count;
-        private boolean done;
 
         Counter(Flow.Subscriber<? super ByteBuffer> downstream) {
             super(downstream);
@@ -88,15 +86,13 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
 
         @Override
         public void onNext(ByteBuffer item) {
-            if (done) {
+            if (done()) {
                 return;
             }
             count += item.remaining();
             if (count > limit) {
-                done = true;
                 tooLarge = true;
-                cancel();
-                downstream.onError(new BodyTooLargeException(limit));
+                cutOff(new BodyTooLargeException(limit));
                 return;
             }
             if (keepPrefix && prefixLength < PREFIX) {
@@ -106,23 +102,11 @@ final class CountedRequestBody implements Flow.Publisher<ByteBuffer> {
         }
 
         @Override
-        public void onError(Throwable t) {
-            if (!done) {
-                done = true;
-                if (t instanceof BodyTimeoutException late) {
-                    timedOut = late.timeout();
-                } else {
-                    broken = true;
-                }
-                downstream.onError(t);
-            }
-        }
-
-        @Override
-        public void onComplete() {
-            if (!done) {
-                done = true;
-                downstream.onComplete();
+        void failed(Throwable error) {
+            if (error instanceof BodyTimeoutException late) {
+                timedOut = late.timeout();
+            } else {
+                broken = true;
             }
         }
     }

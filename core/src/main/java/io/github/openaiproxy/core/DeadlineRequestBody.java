@@ -1,6 +1,5 @@
 package io.github.openaiproxy.core;
 
-import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.internal.BodyTimeoutException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -35,41 +34,21 @@ final class DeadlineRequestBody implements Flow.Publisher<ByteBuffer> {
     }
 
     /** Hands each piece on while the deadline holds; after it, cancels the body and fails its reader. */
-    private final class Watch extends ForwardingSubscriber<ByteBuffer> {
-        private boolean done;
-
+    private final class Watch extends BodyWatch {
         Watch(Flow.Subscriber<? super ByteBuffer> downstream) {
             super(downstream);
         }
 
         @Override
         public void onNext(ByteBuffer item) {
-            if (done) {
+            if (done()) {
                 return;
             }
             if (System.nanoTime() - deadlineNanos > 0) {
-                done = true;
-                cancel();
-                downstream.onError(new BodyTimeoutException(timeout));
+                cutOff(new BodyTimeoutException(timeout));
                 return;
             }
             downstream.onNext(item);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            if (!done) {
-                done = true;
-                downstream.onError(t);
-            }
-        }
-
-        @Override
-        public void onComplete() {
-            if (!done) {
-                done = true;
-                downstream.onComplete();
-            }
         }
     }
 }
