@@ -30,10 +30,16 @@ public final class ProxyConfig {
     /** Default limit for a single upstream Server-Sent Event: 16 MiB. */
     public static final int DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
     /**
-     * Default time for a whole request body: 30 minutes, in which a body of the default 10 MiB limit arrives over
-     * a link of 47 kbit/s, slower than a weak mobile one; it only ends what trickles.
+     * Default time for a whole request body, beyond what {@link #DEFAULT_REQUEST_BODY_MIN_RATE} adds: 30 minutes, in
+     * which a body of the default 10 MiB limit arrives over a link of 47 kbit/s, slower than a weak mobile one; it only
+     * ends what trickles.
      */
     public static final Duration DEFAULT_REQUEST_BODY_TIMEOUT = Duration.ofMinutes(30);
+    /**
+     * Default rate that extends a body's deadline: 8 KiB a second (64 kbit/s). A 512 MiB upload sent at least that
+     * fast is never cut, whatever {@code request-body-timeout}; a trickle of a byte a second gains nothing.
+     */
+    public static final long DEFAULT_REQUEST_BODY_MIN_RATE = 8 * 1024;
     /** Default cap on upstream calls in flight at once (streams included); 0 means no cap. */
     public static final int DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS = 1000;
     /** Default cap on upstream calls in flight at once for one client address; 0 means no cap. */
@@ -52,6 +58,7 @@ public final class ProxyConfig {
     private final long maxUploadSize;
     private final int maxEventSize;
     private final Duration requestBodyTimeout;
+    private final long requestBodyMinRate;
     private final List<PassThroughRoute> passThroughRoutes;
     private final SessionConfig sessions;
     private final int maxConcurrentUpstreamCalls;
@@ -90,6 +97,10 @@ public final class ProxyConfig {
         this.maxUploadSize = b.maxUploadSize;
         this.maxEventSize = b.maxEventSize;
         this.requestBodyTimeout = b.requestBodyTimeout;
+        if (b.requestBodyMinRate < 0) {
+            throw new IllegalArgumentException("request-body-min-rate must not be negative");
+        }
+        this.requestBodyMinRate = b.requestBodyMinRate;
         this.passThroughRoutes = List.copyOf(b.passThroughRoutes);
         this.sessions = Objects.requireNonNull(b.sessions, "sessions");
         if (b.maxConcurrentUpstreamCalls < 0) {
@@ -134,6 +145,7 @@ public final class ProxyConfig {
         b.maxUploadSize = maxUploadSize;
         b.maxEventSize = maxEventSize;
         b.requestBodyTimeout = requestBodyTimeout;
+        b.requestBodyMinRate = requestBodyMinRate;
         b.passThroughRoutes = passThroughRoutes;
         b.sessions = sessions;
         b.maxConcurrentUpstreamCalls = maxConcurrentUpstreamCalls;
@@ -223,6 +235,15 @@ public final class ProxyConfig {
         return requestBodyTimeout;
     }
 
+    /**
+     * Bytes a second that extend a body's {@link #requestBodyTimeout}: each this many bytes received add a second, so
+     * a large upload sent at an honest rate is never cut, while a trickle gains next to nothing (as Apache's {@code
+     * mod_reqtimeout MinRate}). 0: the timeout alone.
+     */
+    public long requestBodyMinRate() {
+        return requestBodyMinRate;
+    }
+
     /** The OpenAI-compatible routes relayed unchanged. */
     public List<PassThroughRoute> passThroughRoutes() {
         return passThroughRoutes;
@@ -305,6 +326,7 @@ public final class ProxyConfig {
         private long maxUploadSize = DEFAULT_MAX_UPLOAD_SIZE;
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
         private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
+        private long requestBodyMinRate = DEFAULT_REQUEST_BODY_MIN_RATE;
         private List<PassThroughRoute> passThroughRoutes = PassThroughRoute.DEFAULTS;
         private SessionConfig sessions = SessionConfig.DEFAULTS;
         private int maxConcurrentUpstreamCalls = DEFAULT_MAX_CONCURRENT_UPSTREAM_CALLS;
@@ -394,6 +416,12 @@ public final class ProxyConfig {
         /** How long a request's whole body may take to arrive (see {@link ProxyConfig#requestBodyTimeout}). */
         public Builder requestBodyTimeout(Duration requestBodyTimeout) {
             this.requestBodyTimeout = Objects.requireNonNull(requestBodyTimeout, "requestBodyTimeout");
+            return this;
+        }
+
+        /** Bytes a second that extend a body's deadline (see {@link ProxyConfig#requestBodyMinRate}); 0: none. */
+        public Builder requestBodyMinRate(long bytesPerSecond) {
+            this.requestBodyMinRate = bytesPerSecond;
             return this;
         }
 

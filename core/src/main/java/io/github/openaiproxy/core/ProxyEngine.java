@@ -449,7 +449,8 @@ public final class ProxyEngine implements AutoCloseable {
         long start = System.nanoTime();
         if (!subRequest && RequestChecks.hasBody(request)) {
             // Every reader of the body (read whole, or streamed to the upstream) meets the one deadline.
-            request = request.withBody(new DeadlineRequestBody(request.body(), config.requestBodyTimeout(), start));
+            request = request.withBody(new DeadlineRequestBody(
+                    request.body(), config.requestBodyTimeout(), config.requestBodyMinRate(), start));
         }
         ProxyObserver.Observation observation =
                 GuardedObservation.begin(observer, request.method(), request.path(), request.headers(), subRequest);

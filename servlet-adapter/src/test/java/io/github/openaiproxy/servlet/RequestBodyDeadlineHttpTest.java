@@ -105,4 +105,42 @@ class RequestBodyDeadlineHttpTest {
                     .isFalse();
         }
     }
+
+    /**
+     * A body that arrives steadily, above {@code request-body-min-rate}, is not cut at {@code request-body-timeout}:
+     * each byte received extends the deadline, so an honest large upload on a slow link (512 MB take 18 hours at 64
+     * kbit/s, far past the 30 minutes) goes through, while the trickle above gains next to nothing.
+     */
+    @ParameterizedTest(name = "{0} container, {1}")
+    @CsvSource({"tomcat,/", "tomcat,/v1/chat/completions", "jetty,/", "jetty,/v1/chat/completions"})
+    void aBodyArrivingAboveTheMinimumRateOutlastsTheTimeout(String container, String path) throws Exception {
+        upstream = BodyReadingUpstream.start();
+        ProxyConfig config = ProxySettings.from(Map.of("request-body-timeout", "1s", "request-body-min-rate", "1KB"))
+                .applyTo(ProxyConfig.builder()
+                        .apiKey("sk-server-key-123456")
+                        .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl())))
+                .build();
+        proxy = container.equals("tomcat") ? TomcatProxy.servlet(config) : JettyProxy.servlet(config, "/*");
+        // 12 KB in pieces of 256 bytes, 50 ms apart: about 5 KB/s for 2.4 s, more than twice the timeout.
+        byte[] body = (CHAT.substring(0, CHAT.length() - 1) + ",\"user\":\"" + "x".repeat(12_000) + "\"}")
+                .getBytes(StandardCharsets.UTF_8);
+
+        long started = System.nanoTime();
+        RawHttp.Response response;
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n");
+            for (int at = 0; at < body.length; at += 256) {
+                c.write(java.util.Arrays.copyOfRange(body, at, Math.min(body.length, at + 256)));
+                Thread.sleep(50);
+            }
+            response = c.readResponse();
+        }
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+
+        assertThat(tookMillis).as("the body took longer than the 1 s timeout").isGreaterThan(1_500);
+        assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+        Received received = upstream.received.get(10, TimeUnit.SECONDS);
+        assertThat(received.complete()).as("the upstream got the whole body").isTrue();
+    }
 }

@@ -81,7 +81,13 @@ public final class ProxySettings {
                     "request-body-timeout",
                     Setting.Type.DURATION,
                     "30m",
-                    "How long a request's whole body may take to arrive; over it: 408."),
+                    "How long a request's whole body may take to arrive, beyond what request-body-min-rate adds; over"
+                            + " it: 408."),
+            Setting.of(
+                    "request-body-min-rate",
+                    Setting.Type.SIZE,
+                    "8KB",
+                    "Per second: each such amount of a body received adds a second to request-body-timeout; 0: none."),
             Setting.of(
                     "stream-idle-timeout",
                     Setting.Type.DURATION,
@@ -449,6 +455,7 @@ public final class ProxySettings {
         set(b, "max-upload-size", ProxyConfig.Builder::maxUploadSize);
         this.<Long>set(b, "max-event-size", (c, v) -> c.maxEventSize(Math.toIntExact(v)));
         set(b, "request-body-timeout", ProxyConfig.Builder::requestBodyTimeout);
+        set(b, "request-body-min-rate", ProxyConfig.Builder::requestBodyMinRate);
         set(b, "allowed-hosts", ProxyConfig.Builder::allowedHosts);
         applyPrices(b);
         this.<List<String>>set(

@@ -109,6 +109,12 @@ public class OpenAiProxyProperties {
     private Duration requestBodyTimeout = Duration.ofMinutes(30);
 
     /**
+     * Per second: each such amount of a request body received adds a second to request-body-timeout, so an honest
+     * large upload on a slow link is never cut while a trickle gains next to nothing. 0: the timeout alone.
+     */
+    private DataSize requestBodyMinRate = DataSize.ofKilobytes(8);
+
+    /**
      * The OpenAI-compatible routes relayed unchanged, each written 'METHOD /v1/path' ('{name}'
      * matches one path segment). Replaces the default set.
      */
@@ -318,6 +324,14 @@ public class OpenAiProxyProperties {
 
     public void setRequestBodyTimeout(Duration requestBodyTimeout) {
         this.requestBodyTimeout = requestBodyTimeout;
+    }
+
+    public DataSize getRequestBodyMinRate() {
+        return requestBodyMinRate;
+    }
+
+    public void setRequestBodyMinRate(DataSize requestBodyMinRate) {
+        this.requestBodyMinRate = requestBodyMinRate;
     }
 
     public Duration getStreamIdleTimeout() {
