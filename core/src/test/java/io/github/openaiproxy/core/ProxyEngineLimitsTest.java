@@ -860,22 +860,26 @@ class ProxyEngineLimitsTest {
         assertThat(engine.limitStep().backlog().size()).isEqualTo(1);
         assertThat(upstreamCalls()).isEqualTo(1);
 
-        // The store made the reservation after all, too late: it is given back, so nothing counts twice.
+        // The store made the reservation after all, too late: it is given back, so nothing counts twice. The store's
+        // timer thread gives it back, and may do so just after the response was sent: waited for, not assumed.
         Admission made = silent.memory.reserve(asked.get(0)).join();
         late.get(0).complete(made);
         assertThat(made.states().get(0).used()).isEqualTo(1);
-        assertThat(silent.memory
-                        .reserve(new Reservation(
-                                asked.get(0).subject(),
-                                List.of(new io.github.openaiproxy.core.limits.Charge(
-                                        asked.get(0).charges().get(0).counter(), 0)),
-                                null,
-                                asked.get(0).nowMillis()))
-                        .join()
-                        .states()
-                        .get(0)
-                        .used())
-                .isZero();
+        Reservation look = new Reservation(
+                asked.get(0).subject(),
+                List.of(new io.github.openaiproxy.core.limits.Charge(
+                        asked.get(0).charges().get(0).counter(), 0)),
+                null,
+                asked.get(0).nowMillis());
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(silent.memory
+                                .reserve(look)
+                                .join()
+                                .states()
+                                .get(0)
+                                .used())
+                        .isZero());
     }
 
     @Test
