@@ -222,6 +222,7 @@ public final class ProxyEngine implements AutoCloseable {
                 new UpstreamPermits(config.maxConcurrentUpstreamCalls(), config.maxConcurrentUpstreamCallsPerClient());
         CorsPolicy cors = new CorsPolicy(config.cors());
         long limit = config.maxBodySize();
+        BodyLimits bodyLimits = BodyLimits.of(config);
         this.policies = new PolicyLookup(config.access().policies(), policyStore);
         made.add(policies, policies::close);
         java.util.SortedSet<String> unreferenced = PolicyLookup.unreferenced(config.access());
@@ -267,7 +268,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RequestChecks.AllowedHost(config.allowedHosts()),
                         new RequestChecks.Cors(cors),
                         new RequestChecks.Preflight(cors),
-                        new RequestChecks.ContentLength(BodyLimits.of(config)),
+                        new RequestChecks.ContentLength(bodyLimits),
                         new IdentifyStep(identities),
                         new AuthorizeStep(policies, routes, limit),
                         new RouteHandlers.ReadBody(limit),
@@ -275,7 +276,7 @@ public final class ProxyEngine implements AutoCloseable {
                                 new ChatRequestNormalizer(config.chatDefaults()),
                                 new ImageRequestNormalizer(config.imageDefaults()),
                                 sessions),
-                        new RouteHandlers.PassThrough(BodyLimits.of(config)),
+                        new RouteHandlers.PassThrough(bodyLimits),
                         new RouteHandlers.ResolveKey(new KeyResolver(config.keys())),
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
@@ -713,14 +714,15 @@ public final class ProxyEngine implements AutoCloseable {
         return limitStep;
     }
 
-    /**
-     * Four threads for a blocking store's calls, with a bounded queue: when the database is slow, calls
-     * beyond the queue are refused at once (503 with Retry-After) instead of piling up in memory.
-     */
+    /** Registers threads the build made, shut down if the build is refused later on. */
     private static ExecutorService shutDownOnFailure(BuildResources made, ExecutorService threads) {
         return made.add(threads, threads::shutdown);
     }
 
+    /**
+     * Four threads for a blocking store's calls, with a bounded queue: when the database is slow, calls
+     * beyond the queue are refused at once (503 with Retry-After) instead of piling up in memory.
+     */
     private static ExecutorService boundedSessionThreads(int queueSize) {
         return boundedThreads("openai-proxy-sessions-", 4, queueSize);
     }

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.http.ProxyResponse;
+import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -14,13 +15,15 @@ final class RequestIds {
     static final String HEADER = "x-request-id";
     /** Tells the proxy's ids from OpenAI's ({@code req_} and 32 hex digits) in a support ticket. */
     static final String PREFIX = "req_proxy_";
+    /** Lower-case hex, 16 digits a long, leading zeros kept. */
+    private static final HexFormat HEX = HexFormat.of();
 
     private RequestIds() {}
 
     /** A new id: not secret, so a cheap random does; unique enough to find one line in a log. */
     static String next() {
         ThreadLocalRandom random = ThreadLocalRandom.current();
-        return PREFIX + hex(random.nextLong()) + hex(random.nextLong());
+        return PREFIX + HEX.toHexDigits(random.nextLong()) + HEX.toHexDigits(random.nextLong());
     }
 
     /**
@@ -35,10 +38,5 @@ final class RequestIds {
             return answer; // an upstream error the proxy wrapped keeps the upstream's id
         }
         return answer.withHeader(HEADER, ctx.requestId());
-    }
-
-    private static String hex(long value) {
-        String digits = Long.toHexString(value);
-        return "0".repeat(16 - digits.length()) + digits;
     }
 }

@@ -602,8 +602,9 @@ final class UpstreamAttempts {
 
     /**
      * Every key of the routed upstream is resting or out, or its circuit is open: the upstream cannot take this
-     * request. With the time until a resting key is usable again (or the breaker's trial may go), it says so ({@code retry-after-ms}, {@code Retry-After}), as the upstream's 429
-     * did: the SDKs retry a 503 after their own half second and second otherwise, and give up before the key is back.
+     * request. With the time until a resting key is usable again (or the breaker's trial may go), it says so
+     * ({@code retry-after-ms}, {@code Retry-After}), as the upstream's 429 did: the SDKs retry a 503 after their own
+     * half second and second otherwise, and give up before the key is back.
      */
     static ProxyError allKeysResting(Optional<Duration> rest) {
         Map<String, String> headers = rest.map(r -> Map.of(

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.error;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 
@@ -226,7 +227,7 @@ public record ProxyError(
      * 408 for a request body that did not arrive whole within {@code request-body-timeout}: a client that sends it
      * a byte at a time would otherwise hold a connection, a buffer and an upstream call for as long as it liked.
      */
-    public static ProxyError requestTimeout(java.time.Duration timeout) {
+    public static ProxyError requestTimeout(Duration timeout) {
         return of(
                 408,
                 "Request Timeout",

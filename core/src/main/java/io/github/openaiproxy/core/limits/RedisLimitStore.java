@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
@@ -333,7 +334,7 @@ public final class RedisLimitStore implements LimitStore {
      * info line instead. In a Cluster the node the client picks answers.
      */
     private void checkEvictionPolicy() {
-        CompletableFuture<java.util.Map<String, String>> asked;
+        CompletableFuture<Map<String, String>> asked;
         try {
             asked = commands.configGet("maxmemory-policy").toCompletableFuture();
         } catch (RuntimeException e) {
