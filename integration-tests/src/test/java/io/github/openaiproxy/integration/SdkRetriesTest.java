@@ -6,6 +6,7 @@ import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMoc
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.openai.client.OpenAIClient;
@@ -61,22 +62,11 @@ class SdkRetriesTest {
      */
     @Test
     void whileTheOnlyKeyRestsTheSdkWaitsAsLongAsItRests() {
-        upstream.stubFor(post("/v1/chat/completions")
-                .inScenario("limited once")
-                .whenScenarioStateIs(Scenario.STARTED)
-                .willReturn(aResponse()
-                        .withStatus(429)
-                        .withHeader("Content-Type", "application/json")
-                        .withHeader("retry-after", "3")
-                        .withBody(OpenAiFixtures.RATE_LIMITED))
-                .willSetStateTo("answering"));
-        upstream.stubFor(post("/v1/chat/completions")
-                .inScenario("limited once")
-                .whenScenarioStateIs("answering")
-                .willReturn(aResponse()
-                        .withStatus(200)
-                        .withHeader("Content-Type", "application/json")
-                        .withBody(OpenAiFixtures.CHAT_COMPLETION)));
+        onceThenTheCompletion(aResponse()
+                .withStatus(429)
+                .withHeader("Content-Type", "application/json")
+                .withHeader("retry-after", "3")
+                .withBody(OpenAiFixtures.RATE_LIMITED));
         proxy = TomcatProxy.servlet(ProxySettings.from(Map.of(
                         "upstreams.pooled.kind", "openai",
                         "upstreams.pooled.base-url", upstream.baseUrl() + "/v1",
@@ -103,21 +93,10 @@ class SdkRetriesTest {
      */
     @Test
     void whileTheCircuitIsOpenTheSdkWaitsForTheTrial() {
-        upstream.stubFor(post("/v1/chat/completions")
-                .inScenario("failing once")
-                .whenScenarioStateIs(Scenario.STARTED)
-                .willReturn(aResponse()
-                        .withStatus(500)
-                        .withHeader("Content-Type", "application/json")
-                        .withBody(OpenAiFixtures.SERVER_ERROR))
-                .willSetStateTo("answering"));
-        upstream.stubFor(post("/v1/chat/completions")
-                .inScenario("failing once")
-                .whenScenarioStateIs("answering")
-                .willReturn(aResponse()
-                        .withStatus(200)
-                        .withHeader("Content-Type", "application/json")
-                        .withBody(OpenAiFixtures.CHAT_COMPLETION)));
+        onceThenTheCompletion(aResponse()
+                .withStatus(500)
+                .withHeader("Content-Type", "application/json")
+                .withBody(OpenAiFixtures.SERVER_ERROR));
         proxy = TomcatProxy.servlet(ProxySettings.from(Map.of(
                         "upstreams.guarded.kind", "openai",
                         "upstreams.guarded.base-url", upstream.baseUrl() + "/v1",
@@ -239,5 +218,21 @@ class SdkRetriesTest {
                 .as("requests that reached the proxy, despite maxRetries(2)")
                 .hasValue(1);
         assertThat(upstream.getAllServeEvents()).isEmpty();
+    }
+
+    /** The upstream answers its first chat with {@code first}, every later one with a completion. */
+    private void onceThenTheCompletion(ResponseDefinitionBuilder first) {
+        upstream.stubFor(post("/v1/chat/completions")
+                .inScenario("once")
+                .whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(first)
+                .willSetStateTo("answering"));
+        upstream.stubFor(post("/v1/chat/completions")
+                .inScenario("once")
+                .whenScenarioStateIs("answering")
+                .willReturn(aResponse()
+                        .withStatus(200)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody(OpenAiFixtures.CHAT_COMPLETION)));
     }
 }
