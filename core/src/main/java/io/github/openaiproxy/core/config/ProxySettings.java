@@ -58,6 +58,13 @@ public final class ProxySettings {
                     "Time to the upstream's response headers; over it: 504."),
             Setting.oneOf(
                     "upstream-client", "auto", "The HTTP client that calls the upstream.", "auto", "jetty", "jdk"),
+            Setting.oneOf(
+                    "upstream-http-version",
+                    "auto",
+                    "HTTP version to the upstream: auto (the client's own), 1.1, or 2 (many calls on one connection).",
+                    "auto",
+                    "1.1",
+                    "2"),
             Setting.string("path", "/", "Where the proxy is mounted."),
             Setting.of("allowed-hosts", Setting.Type.LIST, null, "The host names the proxy answers to; none: any."),
             Setting.of(
@@ -475,6 +482,10 @@ public final class ProxySettings {
                 "upstream-client",
                 (UpstreamConfig u, String v) -> u.withClient(UpstreamConfig.ClientKind.parse(v)));
         up = binder.with(up, "stream-idle-timeout", UpstreamConfig::withStreamIdleTimeout);
+        up = binder.with(
+                up,
+                "upstream-http-version",
+                (UpstreamConfig u, String v) -> u.withHttpVersion(UpstreamConfig.HttpVersion.parse(v)));
         b.upstream(up);
 
         // Concurrency caps on upstream calls: 0 means none.

@@ -117,7 +117,6 @@ final class JdkUpstreamClient implements UpstreamClient {
         boolean https = "https".equalsIgnoreCase(config.baseUrl().getScheme());
         HttpClient.Builder builder = HttpClient.newBuilder()
                 .connectTimeout(config.connectTimeout())
-                // Plain http gets HTTP/1.1: the JDK would otherwise try an h2c upgrade on every new connection.
                 .version(https ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .executor(executor);
@@ -143,15 +142,27 @@ final class JdkUpstreamClient implements UpstreamClient {
                 : HttpRequest.BodyPublishers.ofByteArray(request.body());
     }
 
+    /**
+     * The version a request to {@code uri} is sent with, or null for the client's own (an application's client
+     * keeps its choice over TLS). Plain http gets HTTP/1.1 unless HTTP/2 was asked for: the JDK would otherwise try
+     * an h2c upgrade on every new plain connection.
+     */
+    static HttpClient.Version version(UpstreamConfig.HttpVersion asked, java.net.URI uri) {
+        return switch (asked) {
+            case HTTP_1_1 -> HttpClient.Version.HTTP_1_1;
+            case HTTP_2 -> HttpClient.Version.HTTP_2;
+            case AUTO -> "https".equalsIgnoreCase(uri.getScheme()) ? null : HttpClient.Version.HTTP_1_1;
+        };
+    }
+
     @Override
     public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
         HttpRequest.Builder b = HttpRequest.newBuilder(request.uri())
                 .timeout(config.responseTimeout())
                 .method(request.method(), bodyPublisher(request));
-        if (!"https".equalsIgnoreCase(request.uri().getScheme())) {
-            // HTTP/1.1 on any client, an application's too: the JDK would otherwise try an h2c upgrade on every
-            // new plain connection. Over TLS the client's own version stands.
-            b.version(HttpClient.Version.HTTP_1_1);
+        HttpClient.Version version = version(config.httpVersion(), request.uri());
+        if (version != null) {
+            b.version(version);
         }
         request.headers().map().forEach((name, values) -> {
             if (!RESTRICTED.contains(name.toLowerCase(Locale.ROOT))) {

@@ -36,7 +36,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * <p>Set up as a proxy's client, not a browser's: no cookie store, no redirects, no authentication or
  * {@code Expect} handling, no content decoding (compressed bodies pass through untouched), no
  * {@code User-Agent} of its own, and no cap on connections per upstream below what the streams need.
- * HTTP/1.1 over plain or TLS connections; one small thread pool serves every connection.
+ * HTTP/1.1 over plain or TLS connections, or HTTP/2 where {@link UpstreamConfig#httpVersion()} asks for it; one small
+ * thread pool serves every connection.
  */
 final class JettyUpstreamClient implements UpstreamClient {
     private static final System.Logger LOG = System.getLogger(JettyUpstreamClient.class.getName());
@@ -104,7 +105,10 @@ final class JettyUpstreamClient implements UpstreamClient {
         QueuedThreadPool pool = new QueuedThreadPool(threads, 2, 60_000);
         pool.setName("openai-proxy-upstream");
         pool.setDaemon(true);
-        HttpClient client = new HttpClient();
+        HttpClient client = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2
+                ? new HttpClient(JettyHttp2.transport(
+                        "https".equalsIgnoreCase(config.baseUrl().getScheme())))
+                : new HttpClient();
         client.setExecutor(pool);
         client.setScheduler(new ScheduledExecutorScheduler("openai-proxy-upstream-timer", true));
         client.setConnectTimeout(config.connectTimeout().toMillis());

@@ -21,6 +21,7 @@ import java.util.Optional;
  *     upstream call is aborted and a stream ends with an error event, a body with 504 (or, once relayed
  *     in part, an incomplete response); default 5 minutes, since a reasoning model may think for minutes
  *     before its first token
+ * @param httpVersion the HTTP version spoken to the upstream; default {@link HttpVersion#AUTO}
  */
 public record UpstreamConfig(
         URI baseUrl,
@@ -29,7 +30,8 @@ public record UpstreamConfig(
         Optional<String> organization,
         Optional<String> project,
         ClientKind client,
-        Duration streamIdleTimeout) {
+        Duration streamIdleTimeout,
+        HttpVersion httpVersion) {
 
     /** The HTTP client that calls the upstream. */
     public enum ClientKind {
@@ -50,6 +52,34 @@ public record UpstreamConfig(
         }
     }
 
+    /** The HTTP version the proxy speaks to the upstream. */
+    public enum HttpVersion {
+        /**
+         * Each client's own: the JDK's HTTP/2 over TLS where the server offers it (ALPN), else HTTP/1.1; Jetty's
+         * HTTP/1.1.
+         */
+        AUTO,
+        /** HTTP/1.1 on every connection: one connection per call in flight. */
+        HTTP_1_1,
+        /**
+         * HTTP/2, many calls in flight on one connection: over TLS where the server offers it (ALPN), else HTTP/1.1;
+         * on plain {@code http} with prior knowledge (h2c), so only for an upstream known to speak it. Jetty's
+         * client needs {@code org.eclipse.jetty.http2:jetty-http2-client-transport} and, for TLS, {@code
+         * org.eclipse.jetty:jetty-alpn-java-client}; the JDK's reaches a plain upstream by an h2c upgrade instead.
+         */
+        HTTP_2;
+
+        /** Parses {@code auto}, {@code 1.1} or {@code 2}. */
+        public static HttpVersion parse(String text) {
+            return switch (text.strip()) {
+                case "auto", "AUTO" -> AUTO;
+                case "1.1" -> HTTP_1_1;
+                case "2" -> HTTP_2;
+                default -> throw new IllegalArgumentException("upstream-http-version must be auto, 1.1 or 2: " + text);
+            };
+        }
+    }
+
     public static final URI DEFAULT_BASE_URL = URI.create("https://api.openai.com");
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofMinutes(10);
@@ -64,11 +94,32 @@ public record UpstreamConfig(
         client = client == null ? ClientKind.AUTO : client;
         streamIdleTimeout = streamIdleTimeout == null ? DEFAULT_STREAM_IDLE_TIMEOUT : streamIdleTimeout;
         requirePositive(streamIdleTimeout, "stream-idle-timeout");
+        httpVersion = httpVersion == null ? HttpVersion.AUTO : httpVersion;
         if (!isBaseUrl(baseUrl)) {
             // Not quoted: user info or a query may hold a credential.
             throw new IllegalArgumentException(
                     "base-url must be an absolute http(s) URL without query, fragment or user info");
         }
+    }
+
+    /** As the canonical constructor, with each client's own HTTP version. */
+    public UpstreamConfig(
+            URI baseUrl,
+            Duration connectTimeout,
+            Duration responseTimeout,
+            Optional<String> organization,
+            Optional<String> project,
+            ClientKind client,
+            Duration streamIdleTimeout) {
+        this(
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                HttpVersion.AUTO);
     }
 
     /** As the canonical constructor, with the default stream idle timeout. */
@@ -161,17 +212,38 @@ public record UpstreamConfig(
 
     public UpstreamConfig withBaseUrl(URI baseUrl) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                httpVersion);
     }
 
     public UpstreamConfig withConnectTimeout(Duration connectTimeout) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                httpVersion);
     }
 
     public UpstreamConfig withResponseTimeout(Duration responseTimeout) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                httpVersion);
     }
 
     public UpstreamConfig withOrganization(String organization) {
@@ -182,7 +254,8 @@ public record UpstreamConfig(
                 Optional.ofNullable(organization),
                 project,
                 client,
-                streamIdleTimeout);
+                streamIdleTimeout,
+                httpVersion);
     }
 
     public UpstreamConfig withProject(String project) {
@@ -193,17 +266,44 @@ public record UpstreamConfig(
                 organization,
                 Optional.ofNullable(project),
                 client,
-                streamIdleTimeout);
+                streamIdleTimeout,
+                httpVersion);
     }
 
     public UpstreamConfig withClient(ClientKind client) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                httpVersion);
     }
 
     public UpstreamConfig withStreamIdleTimeout(Duration streamIdleTimeout) {
         return new UpstreamConfig(
-                baseUrl, connectTimeout, responseTimeout, organization, project, client, streamIdleTimeout);
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                httpVersion);
+    }
+
+    public UpstreamConfig withHttpVersion(HttpVersion httpVersion) {
+        return new UpstreamConfig(
+                baseUrl,
+                connectTimeout,
+                responseTimeout,
+                organization,
+                project,
+                client,
+                streamIdleTimeout,
+                httpVersion);
     }
 
     private static void requirePositive(Duration d, String name) {

@@ -86,6 +86,14 @@ public class OpenAiProxyProperties {
     private UpstreamConfig.ClientKind upstreamClient = UpstreamConfig.ClientKind.AUTO;
 
     /**
+     * The HTTP version spoken to the upstream: 'auto' (the client's own: the JDK's HTTP/2 over TLS where offered,
+     * Jetty's HTTP/1.1), '1.1', or '2' (many calls in flight on one connection: over TLS where the server offers it,
+     * else HTTP/1.1; on plain http with prior knowledge). With Jetty's client '2' needs
+     * org.eclipse.jetty.http2:jetty-http2-client-transport, and for https org.eclipse.jetty:jetty-alpn-java-client.
+     */
+    private String upstreamHttpVersion = "auto";
+
+    /**
      * Largest request body the proxy reads or parses (JSON; chat bodies can carry base64 images), and of any other
      * body but an upload; over it the client gets 413.
      */
@@ -252,6 +260,14 @@ public class OpenAiProxyProperties {
 
     public void setUpstreamClient(UpstreamConfig.ClientKind upstreamClient) {
         this.upstreamClient = upstreamClient;
+    }
+
+    public String getUpstreamHttpVersion() {
+        return upstreamHttpVersion;
+    }
+
+    public void setUpstreamHttpVersion(String upstreamHttpVersion) {
+        this.upstreamHttpVersion = upstreamHttpVersion;
     }
 
     public DataSize getMaxBodySize() {

@@ -1,0 +1,166 @@
+package io.github.openaiproxy.core.upstream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.openaiproxy.testsupport.BodyReader;
+import io.github.openaiproxy.testsupport.H2cUpstream;
+import io.github.openaiproxy.testsupport.TestSubscriber;
+import java.net.URI;
+import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code upstream-http-version=2} with Jetty's client, against an upstream that speaks only HTTP/2 (h2c): calls
+ * go over HTTP/2, share one connection, stream event by event, and a cancelled call resets only its own stream.
+ */
+class JettyUpstreamClientHttp2Test {
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    private H2cUpstream upstream;
+    private UpstreamClient client;
+
+    @BeforeEach
+    void start() throws Exception {
+        upstream = H2cUpstream.start();
+        client = UpstreamClient.jetty(UpstreamConfig.defaults()
+                .withBaseUrl(upstream.baseUrl())
+                .withHttpVersion(UpstreamConfig.HttpVersion.HTTP_2));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        client.close();
+        upstream.close();
+    }
+
+    private UpstreamRequest post(String pathAndQuery, String body) {
+        HttpHeaders headers = HttpHeaders.of(
+                Map.of("authorization", List.of("Bearer sk-test"), "content-type", List.of("application/json")),
+                (n, v) -> true);
+        return new UpstreamRequest(
+                "POST", URI.create(upstream.baseUrl() + pathAndQuery), headers, body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aCompletionGoesOverHttp2WithItsHeadersAndBody() throws Exception {
+        UpstreamResponse response = client.send(post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\"}"))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+        assertThat(response.status()).isEqualTo(200);
+        assertThat(response.headers().firstValue("x-request-id")).hasValue("req_h2c");
+        assertThat(BodyReader.read(response.body()).text()).isEqualTo(H2cUpstream.COMPLETION);
+        H2cUpstream.Seen seen = upstream.seen().get(0);
+        assertThat(seen.protocol()).isEqualTo("HTTP/2.0");
+        assertThat(seen.headers()).containsEntry("authorization", "Bearer sk-test");
+        assertThat(seen.body()).isEqualTo("{\"model\":\"gpt-4o-mini\"}");
+    }
+
+    @Test
+    void aStreamArrivesEventByEventNotWhole() throws Exception {
+        UpstreamResponse response = client.send(post("/v1/chat/completions?events=3&gate=true", "{\"stream\":true}"))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        TestSubscriber events = new TestSubscriber(Long.MAX_VALUE);
+        response.body().subscribe(events);
+
+        // The second event waits for the gate: the first must have arrived without it.
+        await().atMost(WAIT).until(() -> String.join("", events.texts()).contains(H2cUpstream.chunk(0)));
+        assertThat(String.join("", events.texts())).doesNotContain(H2cUpstream.chunk(1));
+        upstream.openGate();
+        events.terminated().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(String.join("", events.texts()))
+                .isEqualTo(H2cUpstream.chunk(0) + H2cUpstream.chunk(1) + H2cUpstream.chunk(2) + "data: [DONE]\n\n");
+    }
+
+    @Test
+    void concurrentCallsShareOneConnection() throws Exception {
+        // The first call learns the server's stream limit; the next fifty go at once.
+        BodyReader.read(client.send(post("/v1/chat/completions", "{}"))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS)
+                .body());
+        List<CompletableFuture<BodyReader.Body>> calls = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            calls.add(client.send(post("/v1/chat/completions?events=5&pause_ms=20", "{\"stream\":true}"))
+                    .thenCompose(r -> BodyReader.collect(r.body())));
+        }
+        for (CompletableFuture<BodyReader.Body> call : calls) {
+            assertThat(call.get(WAIT.toSeconds(), TimeUnit.SECONDS).text()).endsWith("data: [DONE]\n\n");
+        }
+        assertThat(upstream.seen()).hasSize(51);
+        assertThat(upstream.seen().stream().map(H2cUpstream.Seen::connection).distinct())
+                .hasSize(1);
+    }
+
+    @Test
+    void aCancelledStreamIsResetAndItsNeighbourOnTheConnectionGoesOn() throws Exception {
+        UpstreamResponse cancelled = client.send(
+                        post("/v1/chat/completions?events=2000&pause_ms=10&which=cancelled", "{\"stream\":true}"))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        CompletableFuture<BodyReader.Body> neighbour = client.send(
+                        post("/v1/chat/completions?events=100&pause_ms=10&which=neighbour", "{\"stream\":true}"))
+                .thenCompose(r -> BodyReader.collect(r.body()));
+        TestSubscriber events = new TestSubscriber(Long.MAX_VALUE);
+        cancelled.body().subscribe(events);
+        await().atMost(WAIT).until(() -> !events.texts().isEmpty());
+
+        events.cancel();
+
+        await().atMost(WAIT).until(() -> !upstream.brokenStreams().isEmpty());
+        assertThat(upstream.brokenStreams()).singleElement().asString().contains("which=cancelled");
+        assertThat(neighbour.get(WAIT.toSeconds(), TimeUnit.SECONDS).text()).endsWith("data: [DONE]\n\n");
+        assertThat(upstream.seen().stream().map(H2cUpstream.Seen::connection).distinct())
+                .hasSize(1);
+    }
+
+    @Test
+    void aBodyLargerThanTheStreamWindowArrivesWhole() throws Exception {
+        int size = 5 * JettyHttp2.STREAM_WINDOW + 123;
+        UpstreamResponse response =
+                client.send(post("/v1/files?bytes=" + size, "{}")).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        // Read a piece at a time: the window is given back only as the relay consumes.
+        TestSubscriber reader = new TestSubscriber(1);
+        response.body().subscribe(reader);
+        int read = 0;
+        while (true) {
+            int before = read;
+            await().atMost(WAIT)
+                    .pollDelay(Duration.ZERO)
+                    .pollInterval(Duration.ofMillis(1))
+                    .until(() -> reader.isCompleted()
+                            || reader.error() != null
+                            || reader.items().size() > before);
+            if (reader.isCompleted() || reader.error() != null) {
+                break;
+            }
+            read = reader.items().size();
+            reader.request(1);
+        }
+        assertThat(reader.error()).isNull();
+        long received = reader.items().stream().mapToLong(b -> b.length).sum();
+        assertThat(received).isEqualTo(size);
+    }
+
+    @Test
+    void aBodyNobodyReadsHoldsNoMoreThanTheStreamWindow() throws Exception {
+        int size = 8 * JettyHttp2.STREAM_WINDOW;
+        UpstreamResponse response =
+                client.send(post("/v1/files?bytes=" + size, "{}")).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        TestSubscriber idle = new TestSubscriber(0);
+        response.body().subscribe(idle);
+
+        // Over HTTP/2 what the client has not read waits on the proxy's heap: flow control must stop the upstream.
+        await().atMost(WAIT).until(() -> upstream.bodyBytesWritten() > JettyHttp2.STREAM_WINDOW / 2);
+        Thread.sleep(500); // what flow control would not stop would arrive now
+        assertThat(upstream.bodyBytesWritten()).isLessThanOrEqualTo(JettyHttp2.STREAM_WINDOW + 256 * 1024);
+        idle.cancel();
+    }
+}

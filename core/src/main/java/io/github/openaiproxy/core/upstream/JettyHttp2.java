@@ -1,0 +1,53 @@
+package io.github.openaiproxy.core.upstream;
+
+import io.github.openaiproxy.core.internal.ClassPath;
+import org.eclipse.jetty.client.HttpClientTransport;
+import org.eclipse.jetty.client.transport.HttpClientConnectionFactory;
+import org.eclipse.jetty.client.transport.HttpClientTransportDynamic;
+import org.eclipse.jetty.http2.client.HTTP2Client;
+import org.eclipse.jetty.http2.client.transport.ClientConnectionFactoryOverHTTP2;
+import org.eclipse.jetty.io.ClientConnector;
+
+/**
+ * Jetty's transport for {@link UpstreamConfig.HttpVersion#HTTP_2}: HTTP/2 preferred, HTTP/1.1 where a TLS server
+ * offers only that. A class of its own so that {@link JettyUpstreamClient} links without the optional HTTP/2 jars.
+ */
+final class JettyHttp2 {
+    private static final boolean TRANSPORT =
+            ClassPath.has("org.eclipse.jetty.http2.client.transport.ClientConnectionFactoryOverHTTP2");
+    /** Jetty's ALPN on the JDK's TLS: without it a TLS connection could not ask for h2. */
+    private static final boolean ALPN = ClassPath.has("org.eclipse.jetty.alpn.java.client.JDK9ClientALPNProcessor");
+
+    /**
+     * What one stream may hold of an answer its client has not read yet: Jetty gives the window back as the relay
+     * consumes. HTTP/1.1 leaves such bytes in the kernel's socket buffer; over HTTP/2 they are on the heap, so they
+     * are bounded here (1 MiB moves 20 MB/s per stream at 50 ms round trips) and per connection (Jetty's 16 MiB).
+     */
+    static final int STREAM_WINDOW = 1024 * 1024;
+
+    private JettyHttp2() {}
+
+    /**
+     * The transport, or an {@link IllegalStateException} naming the jar that is missing for {@code tls}.
+     *
+     * @param tls whether the base URL is {@code https}: ALPN is needed then
+     */
+    static HttpClientTransport transport(boolean tls) {
+        if (!TRANSPORT) {
+            throw new IllegalStateException("upstream-http-version is 2, but"
+                    + " org.eclipse.jetty.http2:jetty-http2-client-transport is not on the class path");
+        }
+        if (tls && !ALPN) {
+            throw new IllegalStateException("upstream-http-version is 2 with an https upstream, but"
+                    + " org.eclipse.jetty:jetty-alpn-java-client (ALPN, to ask the server for h2) is not on the class"
+                    + " path");
+        }
+        ClientConnector connector = new ClientConnector();
+        HTTP2Client http2 = new HTTP2Client(connector);
+        http2.setInitialStreamRecvWindow(STREAM_WINDOW);
+        http2.setMaxConcurrentPushedStreams(0);
+        // Listed first, h2 is what a plain http upstream gets (prior knowledge) and what ALPN asks a TLS one for.
+        return new HttpClientTransportDynamic(
+                connector, new ClientConnectionFactoryOverHTTP2.HTTP2(http2), HttpClientConnectionFactory.HTTP11);
+    }
+}

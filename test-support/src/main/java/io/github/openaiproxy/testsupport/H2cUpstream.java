@@ -1,0 +1,183 @@
+package io.github.openaiproxy.testsupport;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * An upstream that speaks only HTTP/2 without TLS (h2c, prior knowledge), on Jetty, for the upstream client's
+ * {@code upstream-http-version=2}. It answers OpenAI's shapes and records what it was sent:
+ *
+ * <ul>
+ *   <li>a request whose body has {@code "stream":true}: {@code ?events=N} {@code chat.completion.chunk} events
+ *       (default 3) and {@code [DONE]}, each flushed, {@code ?pause_ms=P} apart; with {@code ?gate=true} the second
+ *       event waits for {@link #openGate()};
+ *   <li>{@code ?bytes=N}: a JSON body of N bytes;
+ *   <li>anything else: a {@code chat.completion}.
+ * </ul>
+ */
+public final class H2cUpstream implements AutoCloseable {
+    /** One request as the upstream saw it. */
+    public record Seen(String protocol, String connection, String path, Map<String, String> headers, String body) {}
+
+    private final Server server;
+    private final ServerConnector connector;
+    private final List<Seen> seen = new CopyOnWriteArrayList<>();
+    private final List<String> brokenStreams = new CopyOnWriteArrayList<>();
+    private final CountDownLatch gate = new CountDownLatch(1);
+    private final java.util.concurrent.atomic.AtomicLong bodyBytesWritten =
+            new java.util.concurrent.atomic.AtomicLong();
+
+    private H2cUpstream() throws Exception {
+        QueuedThreadPool threads = new QueuedThreadPool(200, 4);
+        threads.setName("h2c-upstream");
+        threads.setDaemon(true);
+        server = new Server(threads);
+        connector = new ServerConnector(server, new HTTP2CServerConnectionFactory(new HttpConfiguration()));
+        connector.setHost("127.0.0.1");
+        connector.setPort(0);
+        server.addConnector(connector);
+        server.setHandler(new Handler.Abstract() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                answer(request, response);
+                callback.succeeded();
+                return true;
+            }
+        });
+        server.start();
+    }
+
+    /** Starts one on a free port of 127.0.0.1. */
+    public static H2cUpstream start() throws Exception {
+        return new H2cUpstream();
+    }
+
+    /** {@code http://127.0.0.1:<port>}. */
+    public URI baseUrl() {
+        return URI.create("http://127.0.0.1:" + connector.getLocalPort());
+    }
+
+    /** The requests answered or being answered, in order of arrival. */
+    public List<Seen> seen() {
+        return List.copyOf(seen);
+    }
+
+    /** The paths of the streams whose writes failed: the client reset them. */
+    public List<String> brokenStreams() {
+        return List.copyOf(brokenStreams);
+    }
+
+    /** The bytes of {@code ?bytes=N} bodies written so far, each counted once the client's window let it go. */
+    public long bodyBytesWritten() {
+        return bodyBytesWritten.get();
+    }
+
+    /** Lets every gated stream send its second event. */
+    public void openGate() {
+        gate.countDown();
+    }
+
+    private void answer(Request request, Response response) throws Exception {
+        String body = Content.Source.asString(request, StandardCharsets.UTF_8);
+        Map<String, String> headers = new ConcurrentHashMap<>();
+        request.getHeaders().forEach(f -> headers.put(f.getLowerCaseName(), f.getValue()));
+        String query = request.getHttpURI().getQuery();
+        Map<String, String> params = new ConcurrentHashMap<>();
+        if (query != null) {
+            for (String pair : query.split("&")) {
+                int eq = pair.indexOf('=');
+                params.put(eq < 0 ? pair : pair.substring(0, eq), eq < 0 ? "" : pair.substring(eq + 1));
+            }
+        }
+        seen.add(new Seen(
+                request.getConnectionMetaData().getHttpVersion().asString(),
+                request.getConnectionMetaData().getId(),
+                request.getHttpURI().getPath(),
+                Map.copyOf(headers),
+                body));
+        if (body.replace(" ", "").contains("\"stream\":true")) {
+            stream(request, response, params);
+        } else if (params.containsKey("bytes")) {
+            int n = Integer.parseInt(params.get("bytes"));
+            byte[] payload = new byte[n];
+            java.util.Arrays.fill(payload, (byte) 'a');
+            if (n >= 2) {
+                payload[0] = '"';
+                payload[n - 1] = '"';
+            }
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+            try (OutputStream out = Content.Sink.asOutputStream(response)) {
+                for (int at = 0; at < n; at += 16 * 1024) {
+                    int len = Math.min(16 * 1024, n - at);
+                    out.write(payload, at, len);
+                    out.flush(); // blocks while the client's flow-control window is shut
+                    bodyBytesWritten.addAndGet(len);
+                }
+            }
+        } else {
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+            response.getHeaders().put("x-request-id", "req_h2c");
+            try (OutputStream out = Content.Sink.asOutputStream(response)) {
+                out.write(COMPLETION.getBytes(StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    private void stream(Request request, Response response, Map<String, String> params) throws Exception {
+        int events = Integer.parseInt(params.getOrDefault("events", "3"));
+        long pause = Long.parseLong(params.getOrDefault("pause_ms", "0"));
+        boolean gated = Boolean.parseBoolean(params.getOrDefault("gate", "false"));
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream");
+        try (OutputStream out = Content.Sink.asOutputStream(response)) {
+            for (int i = 0; i < events; i++) {
+                if (i == 1 && gated && !gate.await(30, TimeUnit.SECONDS)) {
+                    throw new IOException("the gate was not opened");
+                }
+                out.write(chunk(i).getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                if (pause > 0) {
+                    Thread.sleep(pause);
+                }
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            brokenStreams.add(request.getHttpURI().getPathQuery());
+        }
+    }
+
+    /** The {@code i}th chunk event of a stream, as this upstream writes it. */
+    public static String chunk(int i) {
+        return "data: {\"id\":\"chatcmpl-h2c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\","
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"t" + i + "\"},\"finish_reason\":null}]}\n\n";
+    }
+
+    /** The completion this upstream answers a non-streamed request with. */
+    public static final String COMPLETION = "{\"id\":\"chatcmpl-h2c\",\"object\":\"chat.completion\",\"created\":1,"
+            + "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+            + "\"over h2c\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,"
+            + "\"total_tokens\":7}}";
+
+    @Override
+    public void close() throws Exception {
+        server.stop();
+    }
+}
