@@ -11,7 +11,8 @@
 #   benchmarks/ab/stream-heap.sh <proxy jar> <benchmarks jar> <streams> [work dir]
 #
 # Each open stream holds two sockets in the proxy (client and upstream): N is limited by the open-file limit
-# (ulimit -n), about half of it.
+# (ulimit -n), about half of it. With UPSTREAM_HTTP_VERSION=2 the proxy calls the stub over HTTP/2 (at most 256
+# streams a connection), so a stream holds one socket and N can come close to the limit.
 set -euo pipefail
 jar=$1; bench=$2; n=$3; out=${4:-$(mktemp -d -t stream-heap.XXXX)}
 mkdir -p "$out"
@@ -27,6 +28,7 @@ stub=$!
 PORT=$proxy_port HOST=127.0.0.1 OPENAI_BASE_URL=http://127.0.0.1:$stub_port \
   OPENAI_API_KEY=sk-benchmark-not-a-real-key-0000000000000000 OPENAI_PROXY_SESSIONS_STORE=memory \
   OPENAI_PROXY_LIMITS_MAX_CONCURRENT_UPSTREAM_CALLS=0 OPENAI_PROXY_LIMITS_MAX_CONCURRENT_UPSTREAM_CALLS_PER_CLIENT=0 \
+  OPENAI_PROXY_UPSTREAM_HTTP_VERSION="${UPSTREAM_HTTP_VERSION:-auto}" \
   java -Xms256m -Xmx1g -XX:+UseG1GC -Xlog:gc -jar "$jar" > "$out/proxy.log" 2>&1 &
 proxy=$!
 client=
@@ -46,7 +48,8 @@ measure() { # label
   live=$(awk '/^Total/ {print $3}' "$out/histogram-$1.txt")
   echo "$1: gc-log ${after} MiB, heap-info $((info / 1024)) MiB, live $((live / 1048576)) MiB," \
     "RSS $(awk '/^VmRSS/ {print int($2 / 1024)}' /proc/$proxy/status) MiB," \
-    "threads $(awk '/^Threads/ {print $2}' /proc/$proxy/status), open files $(ls /proc/$proxy/fd | wc -l)"
+    "threads $(awk '/^Threads/ {print $2}' /proc/$proxy/status), open files $(ls /proc/$proxy/fd | wc -l)," \
+    "upstream connections $(ss -Htn state established "( dport = :$stub_port )" | wc -l)"
 }
 open_streams 300 3 10 > "$out/warm-up.log" 2>&1
 measure idle

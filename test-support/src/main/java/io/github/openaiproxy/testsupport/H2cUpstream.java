@@ -46,12 +46,14 @@ public final class H2cUpstream implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong bodyBytesWritten =
             new java.util.concurrent.atomic.AtomicLong();
 
-    private H2cUpstream() throws Exception {
+    private H2cUpstream(int maxStreams) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool(200, 4);
         threads.setName("h2c-upstream");
         threads.setDaemon(true);
         server = new Server(threads);
-        connector = new ServerConnector(server, new HTTP2CServerConnectionFactory(new HttpConfiguration()));
+        HTTP2CServerConnectionFactory h2c = new HTTP2CServerConnectionFactory(new HttpConfiguration());
+        h2c.setMaxConcurrentStreams(maxStreams);
+        connector = new ServerConnector(server, h2c);
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         server.addConnector(connector);
@@ -66,9 +68,14 @@ public final class H2cUpstream implements AutoCloseable {
         server.start();
     }
 
-    /** Starts one on a free port of 127.0.0.1. */
+    /** Starts one on a free port of 127.0.0.1, allowing 128 streams a connection (Jetty's default). */
     public static H2cUpstream start() throws Exception {
-        return new H2cUpstream();
+        return new H2cUpstream(128);
+    }
+
+    /** Starts one that allows {@code maxStreams} streams a connection. */
+    public static H2cUpstream start(int maxStreams) throws Exception {
+        return new H2cUpstream(maxStreams);
     }
 
     /** {@code http://127.0.0.1:<port>}. */

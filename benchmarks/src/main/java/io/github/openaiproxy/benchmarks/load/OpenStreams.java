@@ -38,10 +38,21 @@ public final class OpenStreams {
             while (client.finished() < streams) {
                 Thread.sleep(1000);
                 long receiving = all.stream().filter(s -> s.events > 0).count();
-                System.out.println("receiving " + receiving + ", ended " + client.finished());
+                System.out.println("receiving " + receiving + ", ended " + client.finished() + why(all));
             }
         }
         long ok = all.stream().filter(SseClient.Stream::receivedAll).count();
         System.out.println(ok + "/" + streams + " streams received every event");
+    }
+
+    /** Why the streams that ended early ended: their status or error, counted; empty while none did. */
+    private static String why(List<SseClient.Stream> all) {
+        java.util.Map<String, Long> reasons = all.stream()
+                .filter(st -> st.ended && !st.receivedAll())
+                .collect(java.util.stream.Collectors.groupingBy(
+                        st -> st.error != null ? st.error : "status " + st.status,
+                        java.util.TreeMap::new,
+                        java.util.stream.Collectors.counting()));
+        return reasons.isEmpty() ? "" : " " + reasons;
     }
 }

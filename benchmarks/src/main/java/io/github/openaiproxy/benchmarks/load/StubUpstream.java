@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -30,10 +31,17 @@ import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -59,6 +67,8 @@ import java.util.regex.Pattern;
  *   <li>{@code GET /stub/info}: the sizes and CRC-32 of the fixed bodies, for clients that check what they
  *       received.
  * </ul>
+ *
+ * <p>HTTP/1.1, or HTTP/2 without TLS from the first byte (h2c prior knowledge), at most 256 streams a connection.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar io.github.openaiproxy.benchmarks.load.StubUpstream
  * --port=8900 [--threads=2] [--image-mib=20]}. It prints {@code STUB_PORT=<port>} once it listens.
@@ -104,8 +114,12 @@ public final class StubUpstream implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        HttpServerCodec http1 = new HttpServerCodec();
+                        // HTTP/1.1, or HTTP/2 from the first byte (h2c prior knowledge, the proxy's
+                        // upstream-http-version=2): each HTTP/2 stream gets the HTTP/1.1 handlers on its own channel.
                         ch.pipeline()
-                                .addLast(new HttpServerCodec())
+                                .addLast(new CleartextHttp2ServerUpgradeHandler(
+                                        http1, new HttpServerUpgradeHandler(http1, protocol -> null), http2(bodies)))
                                 .addLast(new HttpObjectAggregator(16 * 1024 * 1024))
                                 .addLast(new Handler(bodies));
                     }
@@ -113,6 +127,31 @@ public final class StubUpstream implements AutoCloseable {
         Channel server = b.bind(new InetSocketAddress(host, port)).sync().channel();
         return new StubUpstream(group, server);
     }
+
+    /** An HTTP/2 connection's handlers: at most {@link #H2_MAX_STREAMS} streams at once, as a CDN would allow. */
+    private static ChannelHandler http2(Bodies bodies) {
+        return new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline()
+                        .addLast(Http2FrameCodecBuilder.forServer()
+                                .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(H2_MAX_STREAMS))
+                                .build())
+                        .addLast(new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                            @Override
+                            protected void initChannel(Http2StreamChannel stream) {
+                                stream.pipeline()
+                                        .addLast(new Http2StreamFrameToHttpObjectCodec(true))
+                                        .addLast(new HttpObjectAggregator(16 * 1024 * 1024))
+                                        .addLast(new Handler(bodies));
+                            }
+                        }));
+            }
+        };
+    }
+
+    /** Streams one HTTP/2 connection may carry at once. */
+    private static final long H2_MAX_STREAMS = 256;
 
     public int port() {
         return ((InetSocketAddress) server.localAddress()).getPort();

@@ -101,6 +101,42 @@ class JettyUpstreamClientHttp2Test {
     }
 
     @Test
+    void aBurstOpensTheConnectionsItNeedsNotOneACall() throws Exception {
+        // Ten streams a connection: a hundred open streams need ten connections, and a call arriving while one is
+        // being opened must wait for it, not open one of its own.
+        try (H2cUpstream small = H2cUpstream.start(10)) {
+            UpstreamClient c = UpstreamClient.jetty(UpstreamConfig.defaults()
+                    .withBaseUrl(small.baseUrl())
+                    .withHttpVersion(UpstreamConfig.HttpVersion.HTTP_2));
+            try {
+                List<CompletableFuture<BodyReader.Body>> calls = new ArrayList<>();
+                for (int i = 0; i < 100; i++) {
+                    HttpHeaders headers = HttpHeaders.of(Map.of(), (n, v) -> true);
+                    calls.add(c.send(new UpstreamRequest(
+                                    "POST",
+                                    URI.create(small.baseUrl() + "/v1/chat/completions?events=2&gate=true"),
+                                    headers,
+                                    "{\"stream\":true}".getBytes(StandardCharsets.UTF_8)))
+                            .thenCompose(r -> BodyReader.collect(r.body())));
+                }
+                await().atMost(WAIT).until(() -> small.seen().size() == 100);
+                long connections = small.seen().stream()
+                        .map(H2cUpstream.Seen::connection)
+                        .distinct()
+                        .count();
+                small.openGate();
+                for (CompletableFuture<BodyReader.Body> call : calls) {
+                    assertThat(call.get(WAIT.toSeconds(), TimeUnit.SECONDS).text())
+                            .endsWith("data: [DONE]\n\n");
+                }
+                assertThat(connections).isEqualTo(10);
+            } finally {
+                c.close();
+            }
+        }
+    }
+
+    @Test
     void aCancelledStreamIsResetAndItsNeighbourOnTheConnectionGoesOn() throws Exception {
         UpstreamResponse cancelled = client.send(
                         post("/v1/chat/completions?events=2000&pause_ms=10&which=cancelled", "{\"stream\":true}"))
