@@ -9,10 +9,10 @@ import java.util.List;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.boot.web.servlet.RegistrationBean;
@@ -33,13 +33,15 @@ import org.springframework.context.annotation.Bean;
  * </ul>
  *
  * The filter runs after the application's other filters (lowest precedence), so a security filter chain
- * can protect the proxy. Replace the registration with a bean named {@value #REGISTRATION_BEAN_NAME}.
+ * can protect the proxy. Replace the registration with a bean named {@value #REGISTRATION_BEAN_NAME}. An application
+ * with several {@link ProxyEngine} beans and none {@code @Primary} mounts them itself: nothing is mounted for it.
  */
 @AutoConfiguration(after = OpenAiProxyAutoConfiguration.class)
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
 @ConditionalOnClass({OpenAiProxyServlet.class, ServletRegistrationBean.class})
 @ConditionalOnBooleanProperty(name = "openai.proxy.enabled", matchIfMissing = true)
-@ConditionalOnBean(ProxyEngine.class)
+// Single: with two engines there is no telling which one to mount, and injecting one would fail start-up.
+@ConditionalOnSingleCandidate(ProxyEngine.class)
 public final class OpenAiProxyServletAutoConfiguration {
     /** The name of the registration bean (a servlet or a filter registration). */
     public static final String REGISTRATION_BEAN_NAME = "openAiProxyRegistration";

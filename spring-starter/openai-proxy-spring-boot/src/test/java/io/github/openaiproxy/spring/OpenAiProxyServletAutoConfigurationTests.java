@@ -70,6 +70,43 @@ class OpenAiProxyServletAutoConfigurationTests {
     }
 
     @Test
+    void mountsNothingForTwoEnginesOfTheApplication() {
+        runner.withBean(
+                        "first",
+                        ProxyEngine.class,
+                        () -> ProxyEngine.create(
+                                ProxyConfig.builder().path("/a").build()))
+                .withBean(
+                        "second",
+                        ProxyEngine.class,
+                        () -> ProxyEngine.create(
+                                ProxyConfig.builder().path("/b").build()))
+                .run(context -> assertThat(context)
+                        .hasNotFailed()
+                        .doesNotHaveBean(OpenAiProxyServletAutoConfiguration.REGISTRATION_BEAN_NAME));
+    }
+
+    @Test
+    void mountsThePrimaryOfTwoEngines() {
+        runner.withBean(
+                        "first",
+                        ProxyEngine.class,
+                        () -> ProxyEngine.create(
+                                ProxyConfig.builder().path("/a").build()),
+                        bean -> bean.setPrimary(true))
+                .withBean(
+                        "second",
+                        ProxyEngine.class,
+                        () -> ProxyEngine.create(
+                                ProxyConfig.builder().path("/b").build()))
+                .run(context -> assertThat(context.getBean(
+                                        OpenAiProxyServletAutoConfiguration.REGISTRATION_BEAN_NAME,
+                                        ServletRegistrationBean.class)
+                                .getUrlMappings())
+                        .containsExactly("/a/*"));
+    }
+
+    @Test
     void backsOffWithoutTheServletAdapter() {
         runner.withClassLoader(new FilteredClassLoader(OpenAiProxyServlet.class))
                 .run(context -> assertThat(context)

@@ -8,6 +8,7 @@ import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
@@ -52,6 +53,23 @@ class OpenAiProxyHealthAutoConfigurationTests {
                         () -> new OpenAiProxyHealthIndicator(
                                 ProxyEngine.create(ProxyConfig.defaults()), Duration.ZERO, Duration.ofSeconds(1)))
                 .run(context -> assertThat(context).hasSingleBean(OpenAiProxyHealthIndicator.class));
+    }
+
+    @Test
+    void backsOffForAnIndicatorOfTheApplicationWithItsName() {
+        HealthIndicator mine = () -> Health.up().build();
+        runner.withBean("openAiProxyHealthIndicator", HealthIndicator.class, () -> mine)
+                .run(context -> {
+                    assertThat(context).hasNotFailed().doesNotHaveBean(OpenAiProxyHealthIndicator.class);
+                    assertThat(context.getBean("openAiProxyHealthIndicator")).isSameAs(mine);
+                });
+    }
+
+    @Test
+    void noIndicatorForTwoEnginesOfTheApplication() {
+        runner.withBean("first", ProxyEngine.class, () -> ProxyEngine.create(ProxyConfig.defaults()))
+                .withBean("second", ProxyEngine.class, () -> ProxyEngine.create(ProxyConfig.defaults()))
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(OpenAiProxyHealthIndicator.class));
     }
 
     @Test
