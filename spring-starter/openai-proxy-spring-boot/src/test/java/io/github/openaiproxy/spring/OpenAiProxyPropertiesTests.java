@@ -10,6 +10,7 @@ import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.normalize.ChatDefaults;
 import io.github.openaiproxy.core.normalize.ImageDefaults;
+import io.github.openaiproxy.core.normalize.ImageModel;
 import io.github.openaiproxy.core.route.PassThroughRoute;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
@@ -20,7 +21,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /** The properties repeat core's defaults for IDE help; these tests keep them equal and documented. */
@@ -244,6 +249,41 @@ class OpenAiProxyPropertiesTests {
     void toStringNeverShowsTheKey() {
         properties.setApiKey("sk-secret-123");
         assertThat(properties.toString()).doesNotContain("sk-secret-123").contains("configured");
+    }
+
+    @Test
+    void metadataHintsTheImageDefaultsTheKnownModelsAccept() throws Exception {
+        Map<String, List<String>> hints = hints();
+        List<ImageModel> models = Stream.of("dall-e-2", "dall-e-3", "gpt-image-1")
+                .map(m -> ImageModel.forName(m).orElseThrow())
+                .toList();
+        assertThat(hints.get("openai.proxy.image.style"))
+                .containsExactlyInAnyOrderElementsOf(union(models, ImageModel::styles));
+        assertThat(hints.get("openai.proxy.image.quality"))
+                .containsExactlyInAnyOrderElementsOf(union(models, ImageModel::qualities));
+        assertThat(hints.get("openai.proxy.image.size"))
+                .containsExactlyInAnyOrderElementsOf(union(models, ImageModel::sizes));
+        assertThat(hints.get("openai.proxy.image.model")).containsAll(List.of("dall-e-2", "dall-e-3", "gpt-image-1"));
+    }
+
+    private static Set<String> union(List<ImageModel> models, Function<ImageModel, Set<String>> values) {
+        Set<String> all = new TreeSet<>();
+        models.forEach(m -> all.addAll(values.apply(m)));
+        return all;
+    }
+
+    /** The generated metadata's hints: each property's hinted values. */
+    private static Map<String, List<String>> hints() throws Exception {
+        try (InputStream in =
+                OpenAiProxyPropertiesTests.class.getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+            Map<String, List<String>> byName = new TreeMap<>();
+            for (JsonNode h : new ObjectMapper().readTree(in).path("hints")) {
+                List<String> values = new ArrayList<>();
+                h.path("values").forEach(v -> values.add(v.path("value").asText()));
+                byName.put(h.path("name").asText(), values);
+            }
+            return byName;
+        }
     }
 
     private static Map<String, JsonNode> metadata() throws Exception {
