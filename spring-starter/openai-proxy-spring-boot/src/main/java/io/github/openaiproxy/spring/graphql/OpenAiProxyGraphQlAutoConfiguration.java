@@ -10,10 +10,10 @@ import io.github.openaiproxy.spring.OpenAiProxyProperties;
 import io.github.openaiproxy.spring.OpenAiProxySettings;
 import java.util.List;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.context.annotation.Bean;
@@ -23,14 +23,16 @@ import org.springframework.context.annotation.Bean;
  * {@link GraphQlRoute} bean, which the engine mounts like any {@code CustomRoute} bean, at
  * {@code openai.proxy.graphql.path} relative to the proxy ({@code /graphql}, or {@code /ai/graphql} when
  * the proxy is at {@code /ai}). {@code openai.proxy.graphql.enabled=false} leaves it out; an application's
- * own {@link GraphQlRoute} bean replaces it.
+ * own {@link GraphQlRoute} bean replaces it. With several {@link ProxyConfig} beans and none {@code @Primary} there is
+ * none.
  */
 @AutoConfiguration(after = OpenAiProxyAutoConfiguration.class)
 // By name, so that the condition still reads when the module is missing (see the health auto-configuration).
 @ConditionalOnClass(value = ProxyEngine.class, name = "io.github.openaiproxy.graphql.GraphQlRoute")
 @ConditionalOnBooleanProperty(name = "openai.proxy.enabled", matchIfMissing = true)
 @ConditionalOnBooleanProperty(name = "openai.proxy.graphql.enabled", matchIfMissing = true)
-@ConditionalOnBean(ProxyConfig.class)
+// Single: with several configurations (proxies the application builds itself) there is no telling whose route it is.
+@ConditionalOnSingleCandidate(ProxyConfig.class)
 @EnableConfigurationProperties(OpenAiProxyProperties.class)
 public final class OpenAiProxyGraphQlAutoConfiguration {
     private static final String PREFIX = "openai.proxy.graphql.";

@@ -108,6 +108,18 @@ class OpenAiProxyGraphQlAutoConfigurationTests {
     }
 
     @Test
+    void backsOffForTwoProxiesOfTheApplication() {
+        // Two configurations and two engines: the application mounts its own proxies and routes.
+        ProxyConfig a = ProxyConfig.builder().path("/a").build();
+        ProxyConfig b = ProxyConfig.builder().path("/b").build();
+        runner.withBean("configA", ProxyConfig.class, () -> a)
+                .withBean("configB", ProxyConfig.class, () -> b)
+                .withBean("engineA", ProxyEngine.class, () -> ProxyEngine.create(a))
+                .withBean("engineB", ProxyEngine.class, () -> ProxyEngine.create(b))
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(GraphQlRoute.class));
+    }
+
+    @Test
     void backsOffWithoutTheModule() {
         runner.withClassLoader(new FilteredClassLoader(GraphQlRoute.class)).run(context -> {
             assertThat(context).hasNotFailed().doesNotHaveBean(GraphQlRoute.class);
