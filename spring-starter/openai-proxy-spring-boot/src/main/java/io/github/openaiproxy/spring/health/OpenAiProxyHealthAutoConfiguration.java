@@ -3,11 +3,13 @@ package io.github.openaiproxy.spring.health;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyProperties;
+import java.time.Duration;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
 import org.springframework.context.annotation.Bean;
 
@@ -34,6 +36,12 @@ public final class OpenAiProxyHealthAutoConfiguration {
     @ConditionalOnMissingBean(value = OpenAiProxyHealthIndicator.class, name = BEAN_NAME)
     OpenAiProxyHealthIndicator openAiProxyHealthIndicator(ProxyEngine engine, OpenAiProxyProperties properties) {
         OpenAiProxyProperties.Health health = properties.getHealth();
-        return new OpenAiProxyHealthIndicator(engine, health.getCacheTimeToLive(), health.getTimeout());
+        Duration timeout = health.getTimeout();
+        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+            // No time to answer: every check would time out and report a healthy upstream down.
+            throw new InvalidConfigurationPropertyValueException(
+                    "openai.proxy.health.timeout", timeout, "must be positive, such as 5s");
+        }
+        return new OpenAiProxyHealthIndicator(engine, health.getCacheTimeToLive(), timeout);
     }
 }

@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
+import io.github.openaiproxy.spring.StartupFailures;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
@@ -70,6 +73,18 @@ class OpenAiProxyHealthAutoConfigurationTests {
         runner.withBean("first", ProxyEngine.class, () -> ProxyEngine.create(ProxyConfig.defaults()))
                 .withBean("second", ProxyEngine.class, () -> ProxyEngine.create(ProxyConfig.defaults()))
                 .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(OpenAiProxyHealthIndicator.class));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0s", "-1s"})
+    void aTimeoutThatLeavesNoTimeToAnswerFailsStartUpNamingTheProperty(String timeout) {
+        // Accepted, it reported every upstream down: each check timed out before it began.
+        runner.withPropertyValues("openai.proxy.health.timeout=" + timeout)
+                .run(context -> assertThat(context)
+                        .hasFailed()
+                        .getFailure()
+                        .satisfies(f ->
+                                assertThat(StartupFailures.messages(f)).contains("'openai.proxy.health.timeout'")));
     }
 
     @Test
