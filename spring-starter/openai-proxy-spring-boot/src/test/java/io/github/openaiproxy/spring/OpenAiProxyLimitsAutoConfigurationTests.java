@@ -11,13 +11,20 @@ import io.github.openaiproxy.core.limits.Counter;
 import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.MemoryLimitStore;
 import io.github.openaiproxy.core.limits.Reservation;
+import io.github.openaiproxy.spring.limits.OpenAiProxyLimitsAutoConfiguration;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 
 /**
  * The starter's limits: the application's {@link LimitStore} bean counts the policies' quotas; without one the
@@ -70,6 +77,52 @@ class OpenAiProxyLimitsAutoConfigurationTests {
             assertThat(r.status()).isEqualTo(429);
             assertThat(store.subjects).containsExactly("anonymous|anonymous:10.0.0.9");
         });
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"redis://:s3cret@127.0.0.1:%d", "http://user:s3cret@127.0.0.1:%d"})
+    void aRedisUrlThatCannotServeStopsStartUpNamingItWithoutThePassword(String url) throws Exception {
+        int closed = closedPort();
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(
+                        OpenAiProxyLimitsAutoConfiguration.class, OpenAiProxyAutoConfiguration.class))
+                .withPropertyValues(
+                        "openai.proxy.limits.store=redis",
+                        "openai.proxy.limits.redis-url=" + url.formatted(closed),
+                        "openai.proxy.limits.store-timeout=1s")
+                .run(context -> assertThat(context)
+                        .hasFailed()
+                        .getFailure()
+                        .satisfies(f -> assertThat(StartupFailures.messages(f))
+                                .contains("'openai.proxy.limits.redis-url'")
+                                .doesNotContain("s3cret")));
+    }
+
+    @Test
+    void anUnreachableRedisOfTheApplicationStopsStartUpNamingTheStoreProperty() throws Exception {
+        int closed = closedPort();
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(
+                        OpenAiProxyLimitsAutoConfiguration.class, OpenAiProxyAutoConfiguration.class))
+                .withPropertyValues("openai.proxy.limits.store=redis", "openai.proxy.limits.store-timeout=1s")
+                .withBean(LettuceConnectionFactory.class, () -> {
+                    LettuceConnectionFactory f =
+                            new LettuceConnectionFactory(new RedisStandaloneConfiguration("127.0.0.1", closed));
+                    f.afterPropertiesSet();
+                    return f;
+                })
+                .run(context -> assertThat(context)
+                        .hasFailed()
+                        .getFailure()
+                        .satisfies(
+                                f -> assertThat(StartupFailures.messages(f)).contains("'openai.proxy.limits.store'")));
+    }
+
+    /** A loopback port nothing listens on. */
+    private static int closedPort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
     }
 
     @Test

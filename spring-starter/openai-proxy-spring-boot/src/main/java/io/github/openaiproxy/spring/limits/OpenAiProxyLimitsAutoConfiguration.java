@@ -3,6 +3,7 @@ package io.github.openaiproxy.spring.limits;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.limits.LimitStore;
+import io.github.openaiproxy.core.limits.LimitStoreException;
 import io.github.openaiproxy.core.limits.LimitStores;
 import io.github.openaiproxy.core.limits.RedisLimitStore;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
@@ -71,7 +72,7 @@ public final class OpenAiProxyLimitsAutoConfiguration {
         @ConditionalOnMissingBean
         LimitStore openAiProxyLimitStore(ProxyConfig config, ObjectProvider<RedisConnectionFactory> factories) {
             if (config.limits().redisUrl() != null) {
-                return LimitStores.create(config.limits(), null);
+                return atTheUrl(config);
             }
             RedisConnectionFactory factory = factories.getIfUnique();
             if (!(factory instanceof LettuceConnectionFactory lettuce)) {
@@ -86,8 +87,16 @@ public final class OpenAiProxyLimitsAutoConfiguration {
                 lettuce.start(); // not started yet (early start-up off): its client is made on start
             }
             LOG.info("openai-proxy limits counted in the application's Redis (its LettuceConnectionFactory)");
-            return RedisLimitStore.using(
-                    lettuce.getRequiredNativeClient(), config.limits().storeTimeout());
+            try {
+                return RedisLimitStore.using(
+                        lettuce.getRequiredNativeClient(), config.limits().storeTimeout());
+            } catch (LimitStoreException e) {
+                throw new InvalidConfigurationPropertyValueException(
+                        PROPERTY,
+                        "redis",
+                        "the application's Redis (its LettuceConnectionFactory, spring.data.redis.*) cannot be"
+                                + " reached: " + reason(e));
+            }
         }
     }
 
@@ -103,7 +112,33 @@ public final class OpenAiProxyLimitsAutoConfiguration {
                 throw new InvalidConfigurationPropertyValueException(
                         PROPERTY, "redis", "set " + REDIS_URL + " (redis://host:6379)");
             }
-            return LimitStores.create(config.limits(), null);
+            return atTheUrl(config);
         }
+    }
+
+    /**
+     * The store at {@code redis-url}. A URI Lettuce refuses, or a Redis it cannot reach, fails start-up naming the
+     * property, with the URI's password left out.
+     */
+    static LimitStore atTheUrl(ProxyConfig config) {
+        String url = config.limits().redisUrl();
+        try {
+            return LimitStores.create(config.limits(), null);
+        } catch (LimitStoreException | IllegalArgumentException e) {
+            throw new InvalidConfigurationPropertyValueException(REDIS_URL, withoutPassword(url), reason(e));
+        }
+    }
+
+    /** The URI(s) with every user-info part ({@code user:password@}) replaced. */
+    static String withoutPassword(String url) {
+        return url.replaceAll("(?<=://)[^@/,]*@", "***@");
+    }
+
+    /** The failure and its cause, for the start-up report. */
+    private static String reason(RuntimeException e) {
+        Throwable cause = e.getCause();
+        return cause == null || cause.getMessage() == null
+                ? e.getMessage()
+                : e.getMessage() + ": " + cause.getMessage();
     }
 }
