@@ -19,8 +19,11 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationContext;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.event.ContextClosedEvent;
 
 /**
  * The proxy's configuration and engine from the {@code openai.proxy.*} properties. On by default once the
@@ -124,39 +127,61 @@ public final class OpenAiProxyAutoConfiguration {
     }
 
     /**
-     * Closes the engine when the context stops: after the web server has stopped (its requests still under way are
+     * Closes the engine when the context closes: after the web server has stopped (its requests still under way are
      * then ended by the engine, see {@link ProxyEngine#close()}) and before Spring Boot cleans up its logging system,
      * which removes the java.util.logging bridge the engine's {@code System.Logger} writes through. Closed as a bean,
      * later, the engine logged into nothing: a usage ledger that could not write its queue said so to no one. The
      * ledger, the stores and the data source are beans destroyed after it; the engine's destroy method then finds it
-     * closed.
+     * closed. A context only stopped, to be started again ({@code stop()} then {@code start()}, as a CRaC checkpoint
+     * and restore do), keeps its engine: a closed one cannot serve again.
      */
     @Bean
-    static SmartLifecycle openAiProxyEngineLifecycle(ObjectProvider<ProxyEngine> engines) {
-        return new SmartLifecycle() {
-            private volatile boolean running;
+    static SmartLifecycle openAiProxyEngineLifecycle(ObjectProvider<ProxyEngine> engines, ApplicationContext context) {
+        return new EngineLifecycle(engines, context);
+    }
 
-            @Override
-            public void start() {
-                running = true;
+    /** The engine's lifecycle: closes the engines when their context closes, not when it merely stops. */
+    private static final class EngineLifecycle implements SmartLifecycle, ApplicationListener<ContextClosedEvent> {
+        private final ObjectProvider<ProxyEngine> engines;
+        private final ApplicationContext context;
+        private volatile boolean running;
+        private volatile boolean closing;
+
+        EngineLifecycle(ObjectProvider<ProxyEngine> engines, ApplicationContext context) {
+            this.engines = engines;
+            this.context = context;
+        }
+
+        /** Published as the context begins to close, before its lifecycle beans stop. */
+        @Override
+        public void onApplicationEvent(ContextClosedEvent event) {
+            if (event.getApplicationContext() == context) {
+                closing = true;
             }
+        }
 
-            @Override
-            public void stop() {
-                running = false;
+        @Override
+        public void start() {
+            running = true;
+        }
+
+        @Override
+        public void stop() {
+            running = false;
+            if (closing) {
                 engines.orderedStream().forEach(ProxyEngine::close);
             }
+        }
 
-            @Override
-            public boolean isRunning() {
-                return running;
-            }
+        @Override
+        public boolean isRunning() {
+            return running;
+        }
 
-            /** Below the web server's phases (Boot stops it at DEFAULT_PHASE - 2048), above the logging system's. */
-            @Override
-            public int getPhase() {
-                return SmartLifecycle.DEFAULT_PHASE - 4096;
-            }
-        };
+        /** Below the web server's phases (Boot stops it at DEFAULT_PHASE - 2048), above the logging system's. */
+        @Override
+        public int getPhase() {
+            return SmartLifecycle.DEFAULT_PHASE - 4096;
+        }
     }
 }
