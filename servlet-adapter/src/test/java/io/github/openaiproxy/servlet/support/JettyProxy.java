@@ -9,6 +9,9 @@ import java.util.EnumSet;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 
@@ -37,15 +40,29 @@ public final class JettyProxy implements ProxyServer {
         return start(config, "/*", true);
     }
 
+    /**
+     * The proxy servlet mapped to {@code /*} on an engine built by the test, on a connector that also speaks
+     * HTTP/2 to clients that upgrade to it ({@code h2c}).
+     */
+    public static JettyProxy servletWithH2c(ProxyEngine engine) {
+        return start(engine, "/*", false, true);
+    }
+
     private static JettyProxy start(ProxyConfig config, String mapping, boolean asFilter) {
+        return start(ProxyEngine.create(config), mapping, asFilter, false);
+    }
+
+    private static JettyProxy start(ProxyEngine engine, String mapping, boolean asFilter, boolean h2c) {
         Server server = new Server();
-        ServerConnector connector = new ServerConnector(server);
+        HttpConfiguration http = new HttpConfiguration();
+        ServerConnector connector = h2c
+                ? new ServerConnector(server, new HttpConnectionFactory(http), new HTTP2CServerConnectionFactory(http))
+                : new ServerConnector(server);
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         server.addConnector(connector);
         ServletContextHandler context = new ServletContextHandler();
         context.setContextPath("/");
-        ProxyEngine engine = ProxyEngine.create(config);
         if (asFilter) {
             FilterHolder filter = new FilterHolder(new OpenAiProxyFilter(engine));
             filter.setAsyncSupported(true);

@@ -14,6 +14,7 @@ import org.apache.catalina.LifecycleException;
 import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.http2.Http2Protocol;
 import org.apache.tomcat.util.descriptor.web.FilterDef;
 import org.apache.tomcat.util.descriptor.web.FilterMap;
 
@@ -45,6 +46,15 @@ public final class TomcatProxy implements ProxyServer {
      */
     public static TomcatProxy servlet(ProxyEngine engine, Consumer<Context> setup) {
         return start(engine, "", "/*", false, null, setup);
+    }
+
+    /**
+     * The proxy servlet mapped to {@code /*} on an engine built by the test, on a connector that also speaks
+     * HTTP/2 to clients that upgrade to it ({@code h2c}).
+     */
+    public static TomcatProxy servletWithH2c(ProxyEngine engine) {
+        return start(
+                engine, "", "/*", false, null, c -> {}, connector -> connector.addUpgradeProtocol(new Http2Protocol()));
     }
 
     /**
@@ -98,6 +108,17 @@ public final class TomcatProxy implements ProxyServer {
             boolean asFilter,
             Filter front,
             Consumer<Context> setup) {
+        return start(engine, contextPath, mapping, asFilter, front, setup, connector -> {});
+    }
+
+    private static TomcatProxy start(
+            ProxyEngine engine,
+            String contextPath,
+            String mapping,
+            boolean asFilter,
+            Filter front,
+            Consumer<Context> setup,
+            Consumer<Connector> connectorSetup) {
         try {
             File baseDir = Files.createTempDirectory("tomcat-proxy-test").toFile();
             Tomcat tomcat = new Tomcat();
@@ -105,6 +126,7 @@ public final class TomcatProxy implements ProxyServer {
             Connector connector = new Connector("HTTP/1.1");
             connector.setPort(0);
             connector.setProperty("address", "127.0.0.1");
+            connectorSetup.accept(connector);
             tomcat.setConnector(connector);
             Context context = tomcat.addContext(contextPath, baseDir.getAbsolutePath());
             if (front != null) {
