@@ -14,12 +14,14 @@ import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.observe.otel.OpenTelemetryProxyObserver;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.testsupport.WireMockUpstream;
+import io.opentelemetry.api.baggage.propagation.W3CBaggagePropagator;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.propagation.ContextPropagators;
+import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.metrics.SdkMeterProvider;
 import io.opentelemetry.sdk.metrics.data.HistogramPointData;
@@ -373,6 +375,44 @@ class OpenTelemetryProxyObserverTest {
             assertThat(sent.getHeader("traceparent")).doesNotContain(TRACE_ID);
             assertThat(sent.containsHeader("tracestate") ? sent.getHeader("tracestate") : "")
                     .doesNotContain("vendor");
+        }
+    }
+
+    /**
+     * A browser's {@code baggage} is text an untrusted client wrote: the proxy takes its trace context (the proxy's
+     * own span is the upstream's parent) but never hands its baggage to the upstream, even with the baggage
+     * propagator on (as the SDK's autoconfiguration has it by default).
+     */
+    @Test
+    void aCallersBaggageNeverGoesUpstream() {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[]}")));
+        try (OpenTelemetrySdk withBaggage = OpenTelemetrySdk.builder()
+                        .setTracerProvider(SdkTracerProvider.builder()
+                                .addSpanProcessor(SimpleSpanProcessor.create(spans))
+                                .build())
+                        .setPropagators(ContextPropagators.create(TextMapPropagator.composite(
+                                W3CTraceContextPropagator.getInstance(), W3CBaggagePropagator.getInstance())))
+                        .build();
+                ProxyEngine engine = ProxyEngine.builder(
+                                EngineFixture.config(upstream.baseUrl()).build())
+                        .observer(OpenTelemetryProxyObserver.create(withBaggage))
+                        .build()) {
+            Answer answer = EngineFixture.send(
+                    engine,
+                    EngineFixture.post("/v1/chat/completions", CHAT)
+                            .header("traceparent", TRACEPARENT)
+                            .header("baggage", "user.email=victim%40example.com,session=sess-stolen-0123456789"));
+            assertThat(answer.status()).isEqualTo(200);
+            // Read before the SDK closes: closing its exporter forgets the spans.
+            SpanData attempt = one(spans.getFinishedSpanItems(), "chat gpt-4o", SpanKind.CLIENT);
+            LoggedRequest sent = upstream.server()
+                    .findAll(postRequestedFor(urlPathEqualTo("/v1/chat/completions")))
+                    .get(0);
+            assertThat(sent.getHeader("traceparent")).startsWith("00-" + TRACE_ID + "-" + attempt.getSpanId() + "-");
+            assertThat(sent.containsHeader("baggage") ? sent.getHeader("baggage") : "")
+                    .isEmpty();
         }
     }
 

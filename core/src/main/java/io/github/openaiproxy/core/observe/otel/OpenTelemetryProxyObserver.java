@@ -6,6 +6,7 @@ import io.github.openaiproxy.core.observe.Outcome;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.Usage;
 import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.baggage.Baggage;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
@@ -35,7 +36,8 @@ import java.util.function.BiConsumer;
  *       {@code chat gpt-4o}), the child of the caller's W3C trace context ({@code traceparent}, {@code tracestate})
  *       when the request carries one, else of the current span; and one {@link SpanKind#CLIENT} child per upstream
  *       attempt (retries and fallbacks each have their own), whose trace context goes to the upstream, so the model
- *       server's spans continue the trace. Attributes: {@code gen_ai.operation.name}, {@code gen_ai.provider.name}
+ *       server's spans continue the trace. The caller's {@code baggage} is never taken in, so it never reaches the
+ *       upstream. Attributes: {@code gen_ai.operation.name}, {@code gen_ai.provider.name}
  *       ({@code openai}, {@code azure.ai.openai}, or a compatible upstream's configured name),
  *       {@code gen_ai.request.model}, {@code gen_ai.response.model}, {@code gen_ai.usage.input_tokens},
  *       {@code gen_ai.usage.output_tokens}, {@code http.response.status_code}, {@code error.type}, and on attempts
@@ -161,7 +163,11 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             return Observation.NONE;
         }
         Context current = Context.current();
-        Context parent = headers == null ? current : propagator.extract(current, headers, GETTER);
+        // The caller's trace context is taken, its baggage is not: text an untrusted client wrote would go
+        // upstream as it is. The host's own baggage (current) stays what it was.
+        Context parent = headers == null
+                ? current
+                : Baggage.fromContext(current).storeInContext(propagator.extract(current, headers, GETTER));
         var parentSpan = Span.fromContext(parent).getSpanContext();
         // A server span when the caller's context came in the request (or there is none); inside an instrumented
         // server (the Java agent's span is current) the proxy's work is an internal span of it.
