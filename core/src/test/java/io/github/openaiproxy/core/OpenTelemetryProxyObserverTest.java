@@ -123,7 +123,8 @@ class OpenTelemetryProxyObserverTest {
                 .containsEntry(AttributeKey.longKey("gen_ai.usage.input_tokens"), 11L)
                 .containsEntry(AttributeKey.longKey("gen_ai.usage.output_tokens"), 7L);
 
-        SpanData refused = one(finished, "chat gpt-4o", SpanKind.CLIENT);
+        // The refused attempt ended before any success made gpt-4o a known model: its name is the operation's.
+        SpanData refused = one(finished, "chat", SpanKind.CLIENT);
         SpanData served = one(finished, "chat prod-gpt4o", SpanKind.CLIENT);
         for (SpanData attempt : List.of(refused, served)) {
             assertThat(attempt.getTraceId()).isEqualTo(TRACE_ID);
@@ -318,14 +319,17 @@ class OpenTelemetryProxyObserverTest {
             EngineFixture.send(engine, EngineFixture.get("/v1/models"));
         }
         List<SpanData> finished = spans.getFinishedSpanItems();
-        assertThat(finished).extracting(SpanData::getName).containsOnly("chat x-1"); // none for /v1/models
-        SpanData request = one(finished, "chat x-1", SpanKind.SERVER);
+        // none for /v1/models; a model no upstream answered is no part of a span's name, only of its attributes
+        assertThat(finished).extracting(SpanData::getName).containsOnly("chat");
+        SpanData request = one(finished, "chat", SpanKind.SERVER);
+        assertThat(request.getAttributes().get(AttributeKey.stringKey("gen_ai.request.model")))
+                .isEqualTo("x-1");
         // A 4xx is the caller's: the server span's status stays unset (HTTP conventions), its error.type says 404,
         // and the attempt's client span, whose call failed, is ERROR.
         assertThat(request.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
         assertThat(request.getAttributes().get(AttributeKey.stringKey("error.type")))
                 .isEqualTo("404");
-        assertThat(one(finished, "chat x-1", SpanKind.CLIENT).getStatus().getStatusCode())
+        assertThat(one(finished, "chat", SpanKind.CLIENT).getStatus().getStatusCode())
                 .isEqualTo(StatusCode.ERROR);
         HistogramPointData duration = onlyPoint(metrics.collectAllMetrics(), "gen_ai.client.operation.duration");
         assertThat(duration.getAttributes().get(AttributeKey.stringKey("gen_ai.request.model")))
@@ -376,6 +380,52 @@ class OpenTelemetryProxyObserverTest {
             assertThat(sent.containsHeader("tracestate") ? sent.getHeader("tracestate") : "")
                     .doesNotContain("vendor");
         }
+    }
+
+    /**
+     * Model names a client makes up (one per request, 10 KB, with CR/LF) name no span and no metric point of their
+     * own, whether the upstream refuses them or, as many OpenAI-compatible servers do, answers any name: span
+     * names and attribute sets stay within the {@value OpenTelemetryProxyObserver#MAX_MODELS} known models.
+     */
+    @Test
+    void madeUpModelNamesNeitherNameSpansNorGrowTheMetricsWithoutBound() {
+        // The worst case: an upstream that answers whatever model it is asked for.
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(okJson("{\"id\":\"c\",\"choices\":[]}")));
+        java.util.List<String> models = new java.util.ArrayList<>();
+        for (int i = 0; i < OpenTelemetryProxyObserver.MAX_MODELS + 50; i++) {
+            models.add("made-up-" + java.util.UUID.randomUUID());
+        }
+        models.add("x".repeat(10_000));
+        models.add("evil\r\nINFO forged line");
+        try (ProxyEngine engine = ProxyEngine.builder(
+                        EngineFixture.config(upstream.baseUrl()).build())
+                .observer(OpenTelemetryProxyObserver.create(otel))
+                .build()) {
+            for (String model : models) {
+                String body = "{\"model\":\""
+                        + new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance()
+                                .quoteAsString(model))
+                        + "\",\"messages\":[]}";
+                assertThat(EngineFixture.send(engine, EngineFixture.post("/v1/chat/completions", body))
+                                .status())
+                        .isLessThan(500);
+            }
+        }
+        List<SpanData> finished = spans.getFinishedSpanItems();
+        assertThat(finished).hasSizeGreaterThan(2 * OpenTelemetryProxyObserver.MAX_MODELS);
+        java.util.Set<String> names =
+                finished.stream().map(SpanData::getName).collect(java.util.stream.Collectors.toSet());
+        assertThat(names).hasSizeLessThanOrEqualTo(OpenTelemetryProxyObserver.MAX_MODELS + 1);
+        assertThat(names).allSatisfy(n -> assertThat(n).hasSizeLessThan(140).doesNotContain("\n", "\r"));
+        assertThat(names).contains("chat");
+        // The known models, and _OTHER with and without an error.type (a body too large for the proxy).
+        int points = metric(metrics.collectAllMetrics(), "gen_ai.client.operation.duration")
+                .getHistogramData()
+                .getPoints()
+                .size();
+        assertThat(points).isLessThanOrEqualTo(OpenTelemetryProxyObserver.MAX_MODELS + 3);
     }
 
     /**

@@ -31,6 +31,11 @@ public final class ModelTags {
         this.id = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@+-]{0," + Math.max(0, maxLength - 1) + "}");
     }
 
+    /** Whether {@code value} is a tag already: an upstream answered it successfully and it was within the bound. */
+    public boolean isKnown(String value) {
+        return value != null && known.contains(value);
+    }
+
     /**
      * The tag value for {@code value}.
      *

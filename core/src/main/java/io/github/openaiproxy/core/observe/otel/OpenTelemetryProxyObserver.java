@@ -37,7 +37,10 @@ import java.util.function.BiConsumer;
  *       when the request carries one, else of the current span; and one {@link SpanKind#CLIENT} child per upstream
  *       attempt (retries and fallbacks each have their own), whose trace context goes to the upstream, so the model
  *       server's spans continue the trace. The caller's {@code baggage} is never taken in, so it never reaches the
- *       upstream. Attributes: {@code gen_ai.operation.name}, {@code gen_ai.provider.name}
+ *       upstream. A span's name carries the model only when the metrics would (see below), else it is the
+ *       operation alone ({@code chat}): tools index span names, and a client could otherwise make one per request.
+ *       The {@code gen_ai.request.model} attribute always has the name. Attributes: {@code gen_ai.operation.name},
+ *       {@code gen_ai.provider.name}
  *       ({@code openai}, {@code azure.ai.openai}, or a compatible upstream's configured name),
  *       {@code gen_ai.request.model}, {@code gen_ai.response.model}, {@code gen_ai.usage.input_tokens},
  *       {@code gen_ai.usage.output_tokens}, {@code http.response.status_code}, {@code error.type}, and on attempts
@@ -193,6 +196,11 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         return model.length() <= 256 ? model : model.substring(0, 256);
     }
 
+    /** A span's name: the operation and the model when the model is a known one, else the operation alone. */
+    private String spanName(String operation, String model) {
+        return knownModels.isKnown(model) ? operation + " " + model : operation;
+    }
+
     /** A model name for a metric: a known one, or {@link #OTHER}; none for none. */
     private String metricModel(String model, boolean succeeded) {
         return knownModels.tag(model, succeeded);
@@ -211,6 +219,9 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         private volatile String provider = "openai";
         private volatile Span attempt;
         private volatile boolean attemptModelKnown;
+        /** The model the open attempt asked for, named on its span once a success makes it a known one. */
+        private volatile String attemptModel;
+
         private volatile Usage usage;
         private volatile long firstEventNanos = -1;
 
@@ -229,12 +240,13 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             String m = spanValue(model.get());
             requestModel = m;
             span.setAttribute(REQUEST_MODEL, m);
-            span.updateName(operation + " " + m);
+            span.updateName(spanName(operation, m));
             Span a = attempt;
             if (a != null && !attemptModelKnown) {
                 // The default upstream's streamed body: its model is known only once it has gone.
                 a.setAttribute(REQUEST_MODEL, m);
-                a.updateName(operation + " " + m);
+                a.updateName(spanName(operation, m));
+                attemptModel = m;
             }
         }
 
@@ -245,17 +257,19 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             String p = GenAiConventions.provider(upstream, kind);
             provider = p;
             span.setAttribute(PROVIDER, p);
-            var b = tracer.spanBuilder(model == null ? operation : operation + " " + spanValue(model))
+            String m = model == null ? null : spanValue(model);
+            var b = tracer.spanBuilder(spanName(operation, m))
                     .setParent(context)
                     .setSpanKind(SpanKind.CLIENT)
                     .setAttribute(OPERATION, operation)
                     .setAttribute(PROVIDER, p)
                     .setAttribute(UPSTREAM, upstream);
-            if (model != null) {
-                b.setAttribute(REQUEST_MODEL, spanValue(model));
+            if (m != null) {
+                b.setAttribute(REQUEST_MODEL, m);
             }
             Span a = b.startSpan();
             attemptModelKnown = model != null;
+            attemptModel = m;
             attempt = a;
             propagator.inject(context.with(a), headers, SETTER);
         }
@@ -316,6 +330,19 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
         @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration took) {
             String error = GenAiConventions.errorType(status, outcome);
+            boolean succeeded = error == null;
+            String request = metricModel(requestModel, succeeded);
+            String response = metricModel(responseModel, succeeded);
+            // A success makes the model a known one: the spans still open are named with it now.
+            span.updateName(spanName(operation, requestModel));
+            Span a = attempt;
+            if (a != null) {
+                String m = attemptModel;
+                if (m != null) {
+                    knownModels.tag(m, succeeded); // a deployment a named upstream answered for is a known one too
+                }
+                a.updateName(spanName(operation, m));
+            }
             endAttempt(error);
             span.setAttribute(STATUS, status);
             if (error != null) {
@@ -324,10 +351,7 @@ public final class OpenTelemetryProxyObserver implements ProxyObserver {
             if (GenAiConventions.isSpanError(status, error, serverSpan)) {
                 span.setStatus(StatusCode.ERROR);
             }
-            boolean succeeded = error == null;
             AttributesBuilder b = Attributes.builder().put(OPERATION, operation).put(PROVIDER, provider);
-            String request = metricModel(requestModel, succeeded);
-            String response = metricModel(responseModel, succeeded);
             if (request != null) {
                 b.put(REQUEST_MODEL, request);
             }
