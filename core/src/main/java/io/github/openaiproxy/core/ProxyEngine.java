@@ -548,13 +548,15 @@ public final class ProxyEngine implements AutoCloseable {
 
     /** Logs a failure and answers the proxy's 500 from {@code responses}. */
     static ProxyResponse internalError(RequestContext ctx, Throwable error, ResponseFactory responses) {
+        // The route's template, not the path: a path may hold a session's id, which is its bearer's secret.
+        String request = ctx.request.method() + " " + ctx.route();
         if (ctx.inFlight.cancelled() && Failures.unwrap(error) instanceof CancellationException) {
             // The client went away and a module route's answer was cancelled with it: nothing failed.
-            LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", ctx.request);
+            LOG.log(System.Logger.Level.DEBUG, "{0}: cancelled, the client went away", request);
         } else {
             LOG.log(
                     System.Logger.Level.ERROR,
-                    "proxy failed on " + ctx.request + ", x-request-id " + ctx.loggedRequestId(),
+                    "proxy failed on " + request + ", x-request-id " + ctx.loggedRequestId(),
                     error);
         }
         return responses.error(ProxyError.internal());

@@ -95,6 +95,49 @@ class ProxyRequestIdHttpTest {
         }
     }
 
+    /**
+     * A session's id is its bearer's secret: the log line of a failure names the route's template, never the path
+     * the id is in (nor any other client-chosen path text).
+     */
+    @Test
+    void aFailuresLogLineNamesTheRouteNotThePathWithASessionsId() {
+        String sessionId = "3f1c9a7e-5b2d-4e8f-9a6c-secretsession";
+        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream).build())
+                .step(RequestStep.Position.AFTER_RESPONSE_HEADERS, (context, next) -> {
+                    throw new IllegalStateException("a bug in the host's step");
+                })
+                .build();
+        List<String> logged = new CopyOnWriteArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                logged.add(new java.util.logging.SimpleFormatter().formatMessage(r));
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        Logger proxyLogs = Logger.getLogger("io.github.openaiproxy");
+        proxyLogs.addHandler(handler);
+        try (TomcatProxy proxy = TomcatProxy.servlet(engine)) {
+            HttpResponse<String> r = Http.send(Http.request(proxy.uri("/sessions/" + sessionId + "/messages"))
+                    .timeout(Duration.ofSeconds(5))
+                    .GET()
+                    .build());
+            assertThat(r.statusCode()).isEqualTo(500);
+            String id = r.headers().firstValue("x-request-id").orElseThrow();
+            assertThat(logged)
+                    .anySatisfy(
+                            line -> assertThat(line).contains("proxy failed on").contains(id));
+            assertThat(logged).noneSatisfy(line -> assertThat(line).contains(sessionId));
+        } finally {
+            proxyLogs.removeHandler(handler);
+        }
+    }
+
     @Test
     void anUpstreamsAnswerKeepsItsOwnIdAndARelayedSuccessWithoutOneGetsNone() {
         ProxyEngine engine =
