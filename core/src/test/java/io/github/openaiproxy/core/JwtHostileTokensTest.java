@@ -241,6 +241,65 @@ class JwtHostileTokensTest {
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
     }
 
+    /**
+     * A forged token's header is the client's text: what the JWT library says about it (an unexpected {@code typ},
+     * an unknown algorithm) reaches the access log at DEBUG, and its CR, LF and ANSI escapes must not, or a client
+     * could write log lines of its own (or commands to the operator's terminal).
+     */
+    @Test
+    void aForgedTokensHeaderWritesNoControlCharacterIntoTheLog() throws Exception {
+        RSAKey issuerKey = issuerKeys.issuer();
+        publish(new JWKSet(issuerKey));
+        start();
+        String forged = "\r\n2026-12-07 ERROR admin key leaked\u001b[2J\u001b]0;owned\u0007";
+        String json = forged.replace("\r", "\\r")
+                .replace("\n", "\\n")
+                .replace("\u001b", "\\u001b")
+                .replace("\u0007", "\\u0007");
+        List<String> tokens = List.of(
+                withHeader(
+                        issuerKeys.attacker(),
+                        new JWSHeader.Builder(JWSAlgorithm.RS256)
+                                .keyID("k1")
+                                .type(new JOSEObjectType("JWT" + forged))
+                                .build()),
+                unsigned("{\"alg\":\"RS256" + json + "\",\"kid\":\"k1\"}"),
+                unsigned("{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[\"x" + json + "\"],\"x" + json + "\":1}"),
+                unsigned("{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"x" + json + "\"}"));
+        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                logged.add(new java.util.logging.SimpleFormatter().formatMessage(r));
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        handler.setLevel(java.util.logging.Level.ALL);
+        java.util.logging.Logger logs = java.util.logging.Logger.getLogger("io.github.openaiproxy");
+        java.util.logging.Level before = logs.getLevel();
+        logs.setLevel(java.util.logging.Level.ALL);
+        logs.addHandler(handler);
+        try {
+            for (String token : tokens) {
+                assertThat(status(token)).isEqualTo(401);
+            }
+        } finally {
+            logs.removeHandler(handler);
+            logs.setLevel(before);
+        }
+        assertThat(logged).anySatisfy(line -> assertThat(line).startsWith("JWT refused"));
+        assertThat(logged)
+                .allSatisfy(line -> assertThat(
+                                line.chars().filter(c -> c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)))
+                        .as(line)
+                        .isEmpty());
+    }
+
     // ---- tokens
 
     private int status(String token) {

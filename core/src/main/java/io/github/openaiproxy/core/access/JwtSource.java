@@ -20,6 +20,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import io.github.openaiproxy.core.http.ProxyRequest;
+import io.github.openaiproxy.core.internal.LoggableText;
 import java.net.MalformedURLException;
 import java.net.URI;
 import java.net.URL;
@@ -217,11 +218,12 @@ final class JwtSource implements IdentitySource {
             // The JWKS could not be fetched: not the token's fault.
             throw new CompletionException(e);
         } catch (ParseException | BadJOSEException | JOSEException e) {
-            AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: {0}", e.getMessage());
+            // The library's message may quote the token's header, which the client wrote.
+            AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: {0}", LoggableText.of(e.getMessage()));
             return INVALID;
         } catch (RuntimeException e) {
             // A token crafted to break the parser: still only a refused token.
-            AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: {0}", e.toString());
+            AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: {0}", LoggableText.of(e.toString()));
             return INVALID;
         }
     }
