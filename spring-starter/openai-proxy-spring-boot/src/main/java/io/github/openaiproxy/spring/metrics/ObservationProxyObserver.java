@@ -26,6 +26,10 @@ import java.util.function.BiConsumer;
  *       {@code gen_ai.server.time_to_first_token}.
  * </ul>
  *
+ * <p>The span's name (the contextual name) holds the model only once it is a tag value (an upstream answered it
+ * successfully), else it is the operation alone ({@code chat}): tracing back ends index span names, and a client could
+ * otherwise make one per request with a made-up model.
+ *
  * <p>Low-cardinality key values (metric tags): {@code gen_ai.operation.name}, {@code gen_ai.provider.name},
  * {@code gen_ai.request.model} and {@code gen_ai.response.model} (bounded as the {@code openai.proxy.*} metrics bound
  * models: {@code other} for unknown names, {@code none} when absent), {@code error.type} ({@code none} on success);
@@ -90,6 +94,9 @@ public final class ObservationProxyObserver implements ProxyObserver {
         private volatile String provider = "openai";
         private volatile io.micrometer.observation.Observation attempt;
         private volatile boolean attemptModelKnown;
+        /** The model the open attempt asked for, named on it once a success makes it a tag value. */
+        private volatile String attemptModel;
+
         private volatile Usage usage;
         private volatile long firstEventNanos = -1;
 
@@ -102,12 +109,13 @@ public final class ObservationProxyObserver implements ProxyObserver {
         public void routed(String route, Optional<String> model) {
             model.ifPresent(m -> {
                 requestModel = m;
-                observation.contextualName(operation + " " + cut(m));
+                observation.contextualName(name(operation, m));
                 io.micrometer.observation.Observation a = attempt;
                 if (a != null && !attemptModelKnown) {
                     // The default upstream's streamed body: its model is known only once it has gone.
-                    a.contextualName(operation + " " + cut(m));
+                    a.contextualName(name(operation, m));
                     a.highCardinalityKeyValue("gen_ai.request.model", cut(m));
+                    attemptModel = m;
                 }
             });
         }
@@ -126,7 +134,7 @@ public final class ObservationProxyObserver implements ProxyObserver {
             io.micrometer.observation.Observation a = io.micrometer.observation.Observation.createNotStarted(
                             ATTEMPT, () -> context, registry)
                     .parentObservation(observation)
-                    .contextualName(model == null ? operation : operation + " " + cut(model))
+                    .contextualName(name(operation, model))
                     .lowCardinalityKeyValue("gen_ai.operation.name", operation)
                     .lowCardinalityKeyValue("gen_ai.provider.name", p)
                     .lowCardinalityKeyValue("openai_proxy.upstream", upstream)
@@ -134,6 +142,7 @@ public final class ObservationProxyObserver implements ProxyObserver {
                     .lowCardinalityKeyValue("error.type", NO_VALUE)
                     .highCardinalityKeyValue("gen_ai.request.model", model == null ? NO_VALUE : cut(model));
             attemptModelKnown = model != null;
+            attemptModel = model;
             attempt = a;
             // With tracing on, the propagating handler writes traceparent into the carrier here. The request's scope
             // is opened around it: a tracer prefers the span in scope (on the first attempt, the HTTP server's) to
@@ -191,10 +200,20 @@ public final class ObservationProxyObserver implements ProxyObserver {
         @Override
         public void finished(int status, boolean streamed, Outcome outcome, Duration duration) {
             String error = GenAiConventions.errorType(status, outcome);
-            endAttempt(error);
             boolean succeeded = error == null;
             String request = models.tag(requestModel, succeeded);
             String response = models.tag(responseModel, succeeded);
+            // A success makes the model a tag value: the observations still open are named with it now.
+            observation.contextualName(name(operation, requestModel));
+            io.micrometer.observation.Observation a = attempt;
+            if (a != null) {
+                String m = attemptModel;
+                if (m != null) {
+                    models.tag(m, succeeded); // a deployment a named upstream answered for is a known one too
+                }
+                a.contextualName(name(operation, m));
+            }
+            endAttempt(error);
             String p = provider;
             observation
                     .lowCardinalityKeyValue("gen_ai.provider.name", p)
@@ -243,6 +262,11 @@ public final class ObservationProxyObserver implements ProxyObserver {
         FailedOperation(String errorType) {
             super("error.type=" + errorType, null, false, false);
         }
+    }
+
+    /** A span's name: the operation and the model when the model is a tag value, else the operation alone. */
+    private String name(String operation, String model) {
+        return models.isKnown(model) ? operation + " " + model : operation;
     }
 
     private static String cut(String model) {

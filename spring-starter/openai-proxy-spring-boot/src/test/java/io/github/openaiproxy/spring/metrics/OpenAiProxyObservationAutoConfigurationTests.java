@@ -282,21 +282,29 @@ class OpenAiProxyObservationAutoConfigurationTests {
         sdk.close();
         assertThat(statuses).containsEntry("gpt-broken", 500);
         assertThat(statuses.get("gpt-gone")).isGreaterThanOrEqualTo(500);
+        // No upstream answered these models: the spans are named "chat" alone; the attempt has the model.
+        java.util.Map<String, io.opentelemetry.sdk.trace.data.SpanData> requests = new java.util.HashMap<>();
         for (String model : java.util.List.of("gpt-broken", "gpt-gone")) {
-            var mine = finished.stream()
-                    .filter(s -> s.getName().equals("chat " + model))
-                    .toList();
-            assertThat(mine).as(finished.toString()).hasSize(2); // the request's and the attempt's
+            var attempt = finished.stream()
+                    .filter(s -> model.equals(s.getAttributes()
+                            .get(io.opentelemetry.api.common.AttributeKey.stringKey("gen_ai.request.model"))))
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError(model + " in " + finished));
+            var request = finished.stream()
+                    .filter(s -> s.getSpanId().equals(attempt.getParentSpanId()))
+                    .findFirst()
+                    .orElseThrow();
+            requests.put(model, request);
+            var mine = java.util.List.of(request, attempt); // the request's and the attempt's
+            assertThat(mine)
+                    .extracting(io.opentelemetry.sdk.trace.data.SpanData::getName)
+                    .containsOnly("chat");
             assertThat(mine)
                     .allSatisfy(s -> assertThat(s.getStatus().getStatusCode())
                             .as(s.getName() + " " + s.getKind())
                             .isEqualTo(io.opentelemetry.api.trace.StatusCode.ERROR));
         }
-        var broken = finished.stream()
-                .filter(s -> s.getName().equals("chat gpt-broken")
-                        && s.getKind() != io.opentelemetry.api.trace.SpanKind.CLIENT)
-                .findFirst()
-                .orElseThrow();
+        var broken = requests.get("gpt-broken");
         assertThat(broken.getAttributes().get(io.opentelemetry.api.common.AttributeKey.stringKey("error.type")))
                 .isEqualTo("500");
     }
@@ -316,6 +324,47 @@ class OpenAiProxyObservationAutoConfigurationTests {
                     assertThat(context).hasSingleBean(ObservationProxyObserver.class);
                     assertThat(context).doesNotHaveBean(GenAiMeters.class);
                 });
+    }
+
+    /**
+     * Made-up model names, one per request, name no span of their own even when the upstream answers every one (as
+     * many OpenAI-compatible servers do): the names stay within the tag values' bound and the operation alone.
+     */
+    @Test
+    void madeUpModelNamesNameNoSpanBeyondTheTagValuesBound() {
+        upstream.stubFor(
+                post(urlPathEqualTo("/v1/chat/completions")).willReturn(okJson("{\"id\":\"c\",\"choices\":[]}")));
+        TestObservationRegistry registry = TestObservationRegistry.create();
+        java.util.Set<String> names = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        registry.observationConfig().observationHandler(new ObservationHandler<>() {
+            @Override
+            public void onStop(Observation.Context context) {
+                names.add(context.getContextualName());
+            }
+
+            @Override
+            public boolean supportsContext(Observation.Context context) {
+                return true;
+            }
+        });
+        runner.withBean(ObservationRegistry.class, () -> registry)
+                .withPropertyValues(
+                        "openai.proxy.api-key=" + KEY,
+                        "openai.proxy.base-url=" + upstream.baseUrl(),
+                        "openai.proxy.metrics.max-model-tags=5")
+                .run(context -> {
+                    for (int i = 0; i < 30; i++) {
+                        TestBodies.text(
+                                context.getBean(ProxyEngine.class),
+                                ProxyRequest.builder("POST", "/v1/chat/completions")
+                                        .header("Content-Type", "application/json")
+                                        .body(("{\"model\":\"made-up-" + java.util.UUID.randomUUID()
+                                                        + "\",\"messages\":[]}")
+                                                .getBytes(StandardCharsets.UTF_8))
+                                        .build());
+                    }
+                });
+        assertThat(names).contains("chat").hasSizeLessThanOrEqualTo(5 + 1);
     }
 
     /** Never a tag value from an unanswered client model (unbounded cardinality). */
