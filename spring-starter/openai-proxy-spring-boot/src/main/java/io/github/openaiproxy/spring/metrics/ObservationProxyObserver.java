@@ -21,7 +21,8 @@ import java.util.function.BiConsumer;
  *       {@code {gen_ai.operation.name} {gen_ai.request.model}}), a child of the current observation (Boot's HTTP
  *       server observation, which continues the caller's {@code traceparent}).
  *   <li>One child per upstream attempt, {@value #ATTEMPT}, started with a {@link SenderContext} whose carrier is the
- *       upstream call's headers: with tracing on, its trace context ({@code traceparent}) goes upstream.
+ *       upstream call's headers: with tracing on, its trace context ({@code traceparent}) goes upstream, and never
+ *       a {@code baggage} header (the caller's baggage, which Boot's server observation takes in, is in it).
  *   <li>With a {@link GenAiMeters} (a {@code MeterRegistry} is there): {@code gen_ai.client.token.usage} and
  *       {@code gen_ai.server.time_to_first_token}.
  * </ul>
@@ -47,6 +48,9 @@ public final class ObservationProxyObserver implements ProxyObserver {
     public static final String ATTEMPT = "openai.proxy.upstream.call";
 
     private static final String NO_VALUE = "none";
+
+    /** The W3C baggage header, which never goes upstream. */
+    private static final String BAGGAGE = "baggage";
 
     private final ObservationRegistry registry;
     private final GenAiMeters meters;
@@ -127,7 +131,13 @@ public final class ObservationProxyObserver implements ProxyObserver {
             String p = GenAiConventions.provider(upstream, kind);
             provider = p;
             SenderContext<BiConsumer<String, String>> context = new SenderContext<>(
-                    (carrier, key, value) -> carrier.accept(key, value),
+                    (carrier, key, value) -> {
+                        // Boot's server observation took the caller's baggage in with its trace context, mixed
+                        // with the host's: text a browser wrote, never for a third-party upstream.
+                        if (!BAGGAGE.equalsIgnoreCase(key)) {
+                            carrier.accept(key, value);
+                        }
+                    },
                     io.micrometer.observation.transport.Kind.CLIENT);
             context.setCarrier(headers);
             context.setRemoteServiceName(upstream);

@@ -234,6 +234,67 @@ class OpenAiProxyObservationAutoConfigurationTests {
     }
 
     /**
+     * A caller's {@code baggage}, which Boot's server observation takes in along with its trace context (the W3C
+     * baggage propagator is on by default), never reaches the upstream: it is text a browser wrote, and the
+     * upstream is a third party. The trace context still does.
+     */
+    @Test
+    void withTheOpenTelemetryBridgeTheCallersBaggageNeverReachesTheUpstream() {
+        upstream.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[]}")));
+        io.opentelemetry.sdk.OpenTelemetrySdk sdk = io.opentelemetry.sdk.OpenTelemetrySdk.builder()
+                .setTracerProvider(
+                        io.opentelemetry.sdk.trace.SdkTracerProvider.builder().build())
+                .setPropagators(io.opentelemetry.context.propagation.ContextPropagators.create(
+                        io.opentelemetry.context.propagation.TextMapPropagator.composite(
+                                io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator.getInstance(),
+                                io.opentelemetry.api.baggage.propagation.W3CBaggagePropagator.getInstance())))
+                .build();
+        var otelTracer = sdk.getTracer("test");
+        var current = new io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext();
+        var tracer = new io.micrometer.tracing.otel.bridge.OtelTracer(otelTracer, current, event -> {});
+        var propagator = new io.micrometer.tracing.otel.bridge.OtelPropagator(sdk.getPropagators(), otelTracer);
+        ObservationRegistry registry = ObservationRegistry.create();
+        registry.observationConfig()
+                .observationHandler(new ObservationHandler.FirstMatchingCompositeObservationHandler(
+                        new io.micrometer.tracing.handler.PropagatingSenderTracingObservationHandler<>(
+                                tracer, propagator),
+                        new io.micrometer.tracing.handler.PropagatingReceiverTracingObservationHandler<>(
+                                tracer, propagator),
+                        new io.micrometer.tracing.handler.DefaultTracingObservationHandler(tracer)));
+        String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        runner.withBean(ObservationRegistry.class, () -> registry)
+                .withPropertyValues("openai.proxy.api-key=" + KEY, "openai.proxy.base-url=" + upstream.baseUrl())
+                .run(context -> {
+                    io.micrometer.observation.transport.ReceiverContext<java.util.Map<String, String>> incoming =
+                            new io.micrometer.observation.transport.ReceiverContext<>(java.util.Map::get);
+                    incoming.setCarrier(java.util.Map.of(
+                            "traceparent",
+                            "00-" + traceId + "-00f067aa0ba902b7-01",
+                            "baggage",
+                            "user.email=victim%40example.com,session=sess-stolen-0123456789"));
+                    Observation server = Observation.createNotStarted("http.server.requests", () -> incoming, registry)
+                            .start();
+                    try (Observation.Scope scope = server.openScope()) {
+                        TestBodies.text(
+                                context.getBean(ProxyEngine.class),
+                                ProxyRequest.builder("POST", "/v1/chat/completions")
+                                        .header("Content-Type", "application/json")
+                                        .body("{\"model\":\"gpt-4o\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8))
+                                        .build());
+                    } finally {
+                        server.stop();
+                    }
+                });
+        sdk.close();
+        var sent = upstream.findAll(postRequestedFor(urlPathEqualTo("/v1/chat/completions")))
+                .get(0);
+        assertThat(sent.getHeader("traceparent")).startsWith("00-" + traceId + "-");
+        assertThat(sent.containsHeader("baggage") ? sent.getHeader("baggage") : "")
+                .isEmpty();
+    }
+
+    /**
      * With the OpenTelemetry bridge, a request whose upstream answered 500, and one the upstream broke off, end with
      * spans of status ERROR and their {@code error.type}: the request's (the GenAI operation's, inside the server
      * span) and the attempt's (a client span).
