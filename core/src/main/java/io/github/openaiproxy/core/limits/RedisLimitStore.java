@@ -397,7 +397,7 @@ public final class RedisLimitStore implements LimitStore {
             }
             return cluster(nodes, timeout);
         }
-        RedisURI uri = RedisURI.create(trimmed);
+        RedisURI uri = parse(trimmed);
         uri.setTimeout(timeout);
         RedisClient client = RedisClient.create(uri);
         client.setOptions(ClientOptions.builder()
@@ -410,7 +410,58 @@ public final class RedisLimitStore implements LimitStore {
             return new RedisLimitStore(connection.async(), connection, client, timeout, false);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-            throw new LimitStoreException("could not connect to Redis for the limit store", e);
+            throw connectFailed("could not connect to Redis for the limit store", e, List.of(trimmed));
+        }
+    }
+
+    /**
+     * The failure to connect to {@code uris}, with {@code error} as its cause unless some message of it repeats a
+     * part of a URI's user info (a URI the parser misread, such as a password with an unencoded {@code #}, has
+     * the password in its host, which Lettuce's message names): then only its text, with those parts redacted.
+     */
+    private static LimitStoreException connectFailed(String message, RuntimeException error, List<String> uris) {
+        List<String> secrets = new ArrayList<>();
+        for (String uri : uris) {
+            int scheme = uri.indexOf("://");
+            int at = uri.lastIndexOf('@');
+            if (scheme >= 0 && at > scheme) {
+                String userInfo = uri.substring(scheme + 3, at);
+                secrets.add(userInfo);
+                for (String part : userInfo.split("[:@/#?]")) {
+                    if (part.length() >= 3) {
+                        secrets.add(part);
+                    }
+                }
+            }
+        }
+        StringBuilder said = new StringBuilder();
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            said.append(said.isEmpty() ? "" : "; ").append(t);
+        }
+        String text = said.toString();
+        String redacted = text;
+        for (String secret : secrets) {
+            redacted = redacted.replace(secret, "[redacted]");
+        }
+        return redacted.equals(text)
+                ? new LimitStoreException(message, error)
+                : new LimitStoreException(message + ": " + redacted, null);
+    }
+
+    /**
+     * {@code uri} parsed, or an exception that does not repeat it: a URI may carry the password, and the parser's
+     * message (and its cause's) quotes the whole text, which start-up would print.
+     */
+    private static RedisURI parse(String uri) {
+        try {
+            return RedisURI.create(uri);
+        } catch (RuntimeException e) {
+            String reason = e.getCause() instanceof java.net.URISyntaxException s
+                    ? s.getReason() + " at index " + s.getIndex()
+                    : e.getClass().getSimpleName();
+            throw new IllegalArgumentException("limits.redis-url is not a usable Redis URI (" + reason
+                    + "); expected redis://[[user]:password@]host[:port][/database], special characters of the"
+                    + " password percent-encoded");
         }
     }
 
@@ -422,7 +473,7 @@ public final class RedisLimitStore implements LimitStore {
         }
         List<RedisURI> uris = new ArrayList<>(nodes.size());
         for (String node : nodes) {
-            RedisURI uri = RedisURI.create(node.contains("://") ? node : "redis://" + node);
+            RedisURI uri = parse(node.contains("://") ? node : "redis://" + node);
             uri.setTimeout(timeout);
             uris.add(uri);
         }
@@ -440,7 +491,7 @@ public final class RedisLimitStore implements LimitStore {
             return new RedisLimitStore(connection.async(), connection, client, timeout, false);
         } catch (RuntimeException e) {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-            throw new LimitStoreException("could not connect to the Redis Cluster for the limit store", e);
+            throw connectFailed("could not connect to the Redis Cluster for the limit store", e, nodes);
         }
     }
 
