@@ -13,8 +13,10 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
@@ -34,6 +36,11 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  *
  * <p>Needs Debian's {@code chromium} and {@code chromium-driver}; skipped without them unless
  * {@code OPENAI_PROXY_BROWSER_TESTS=required} (set by CI), which turns a missing browser into a failure.
+ *
+ * <p>One browser serves the whole class: starting Chromium and its driver took 4 to 8 s of a loaded two-core
+ * machine, more than most tests' own work. Each test still has a page server and a proxy of its own, so its
+ * origins (ports) are new to the browser; after each test the browser forgets what those origins stored and gets
+ * its window size back.
  */
 class BrowserChatTest {
     static final Path CHROMIUM = Path.of("/usr/bin/chromium");
@@ -45,33 +52,84 @@ class BrowserChatTest {
     volatile boolean pageListsTheProxy = true;
 
     StandaloneServer proxy;
-    ChromeDriver browser;
-    Path profile;
+    static ChromeDriver browser;
+    static Path profile;
+    /** The window's size as started, given back after a test that changed it. */
+    static Dimension windowSize;
 
-    @BeforeEach
-    void requireBrowser() throws IOException {
+    @BeforeAll
+    static void startBrowser() throws IOException {
         boolean present = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
         if (!present && "required".equals(System.getenv("OPENAI_PROXY_BROWSER_TESTS"))) {
             throw new AssertionError("browser tests are required but /usr/bin/chromium or chromedriver is missing");
         }
         Assumptions.assumeTrue(present, "Chromium not installed (apt-get install chromium chromium-driver)");
-        pageServer = startPageServer();
         Files.createDirectories(ARTIFACTS);
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        profile = Files.createTempDirectory("chromium-profile");
+        options.addArguments(
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,900",
+                "--user-data-dir=" + profile);
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(CHROMEDRIVER.toFile())
+                .usingAnyFreePort()
+                .build();
+        browser = new ChromeDriver(service, options);
+        windowSize = browser.manage().window().getSize();
+    }
+
+    @AfterAll
+    static void quitBrowser() throws IOException {
+        if (browser != null) {
+            browser.quit();
+            browser = null;
+        }
+        if (profile != null) {
+            deleteRecursively(profile);
+        }
+    }
+
+    @BeforeEach
+    void startPage() throws IOException {
+        pageServer = startPageServer();
     }
 
     @AfterEach
     void stop() throws IOException {
-        if (browser != null) {
-            browser.quit();
-        }
-        if (proxy != null) {
-            proxy.close();
-        }
-        if (pageServer != null) {
-            pageServer.stop(0);
-        }
-        if (profile != null) {
-            deleteRecursively(profile);
+        try {
+            if (browser != null) {
+                // Nothing of this test's origins is left for the next test: storage, cookies and cache alike.
+                browser.get("about:blank");
+                List<String> origins = new java.util.ArrayList<>(List.of(pageOrigin()));
+                if (proxy != null) {
+                    origins.add("http://127.0.0.1:" + proxy.port());
+                    origins.add("http://localhost:" + proxy.port());
+                }
+                for (String origin : origins) {
+                    browser.executeCdpCommand(
+                            "Storage.clearDataForOrigin", Map.of("origin", origin, "storageTypes", "all"));
+                }
+                browser.executeCdpCommand("Network.clearBrowserCache", Map.of());
+                browser.manage().deleteAllCookies();
+                browser.manage().window().setSize(windowSize);
+            }
+        } finally {
+            if (proxy != null) {
+                proxy.close();
+            }
+            if (pageServer != null) {
+                pageServer.stop(0);
+            }
         }
     }
 
@@ -259,26 +317,6 @@ class BrowserChatTest {
     private void startProxy(Map<String, String> env) throws Exception {
         // Demo mode unless the test names its own upstream.
         proxy = StandaloneServer.start(new StandaloneOptions(0, "127.0.0.1", !env.containsKey("OPENAI_BASE_URL")), env);
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(CHROMIUM.toFile());
-        profile = Files.createTempDirectory("chromium-profile");
-        options.addArguments(
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--window-size=1280,900",
-                "--user-data-dir=" + profile);
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(CHROMEDRIVER.toFile())
-                .usingAnyFreePort()
-                .build();
-        browser = new ChromeDriver(service, options);
     }
 
     private void openPage() {
