@@ -24,6 +24,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,7 +35,19 @@ class JwtSourceTest {
     @RegisterExtension
     static final WireMockUpstream issuer = new WireMockUpstream();
 
+    /**
+     * The issuer's signing key, made once: a 2048-bit RSA key took up to 2.6 s of a loaded machine, and each of the
+     * eight tests made its own. Each test still has its own JwtSource, which fetches the key set itself.
+     */
+    static RSAKey signingKey;
+
     private final ExecutorService executor = Executors.newSingleThreadExecutor();
+
+    @BeforeAll
+    static void makeKey() throws Exception {
+        signingKey = new RSAKeyGenerator(2048).keyID("k1").generate();
+    }
+
     private Instant now = Instant.parse("2026-01-01T00:00:00Z");
     private final Clock clock = new Clock() {
         @Override
@@ -60,8 +73,7 @@ class JwtSourceTest {
 
     @Test
     void aVerifiedTokenIsRememberedUntilItExpires() throws Exception {
-        RSAKey key = new RSAKeyGenerator(2048).keyID("k1").generate();
-        issuer.server().stubFor(get("/jwks").willReturn(okJson(new JWKSet(key.toPublicJWK()).toString())));
+        issuer.server().stubFor(get("/jwks").willReturn(okJson(new JWKSet(signingKey.toPublicJWK()).toString())));
         JwtSource source = new JwtSource(
                 new AccessConfig.Jwt(
                         "https://iss", "aud", issuer.baseUrl().resolve("/jwks").toString()),
@@ -75,7 +87,7 @@ class JwtSourceTest {
                         .subject("alice")
                         .expirationTime(Date.from(now.plusSeconds(60)))
                         .build());
-        jwt.sign(new RSASSASigner(key));
+        jwt.sign(new RSASSASigner(signingKey));
         String token = jwt.serialize();
 
         Resolution first = source.resolve(token).get(10, TimeUnit.SECONDS);
@@ -106,8 +118,7 @@ class JwtSourceTest {
         "logout+jwt, false"
     })
     void accessTokensOfRfc9068AreAcceptedAndOtherTypesAreNot(String type, boolean accepted) throws Exception {
-        RSAKey key = new RSAKeyGenerator(2048).keyID("k1").generate();
-        issuer.server().stubFor(get("/jwks").willReturn(okJson(new JWKSet(key.toPublicJWK()).toString())));
+        issuer.server().stubFor(get("/jwks").willReturn(okJson(new JWKSet(signingKey.toPublicJWK()).toString())));
         JwtSource source = new JwtSource(
                 new AccessConfig.Jwt(
                         "https://iss", "aud", issuer.baseUrl().resolve("/jwks").toString()),
@@ -125,7 +136,7 @@ class JwtSourceTest {
                         .subject("alice")
                         .expirationTime(Date.from(now.plusSeconds(60)))
                         .build());
-        jwt.sign(new RSASSASigner(key));
+        jwt.sign(new RSASSASigner(signingKey));
 
         Resolution r = source.resolve(jwt.serialize()).get(10, TimeUnit.SECONDS);
         assertThat(r)
