@@ -43,6 +43,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -65,12 +66,21 @@ class JwtAccessHttpTest {
             .build();
 
     private final AtomicReference<Identity> seen = new AtomicReference<>();
-    private RSAKey k1;
+    /**
+     * The issuer's key, made once: a 2048-bit RSA key takes seconds of a loaded machine. Every test publishes it
+     * afresh to the issuer and starts a proxy of its own, which fetches the key set itself.
+     */
+    private static RSAKey k1;
+
     private TomcatProxy proxy;
+
+    @BeforeAll
+    static void makeKey() throws Exception {
+        k1 = new RSAKeyGenerator(2048).keyID("k1").generate();
+    }
 
     @BeforeEach
     void start() throws Exception {
-        k1 = new RSAKeyGenerator(2048).keyID("k1").generate();
         publish(k1);
         server.stubFor(post("/v1/chat/completions")
                 .willReturn(aResponse()
