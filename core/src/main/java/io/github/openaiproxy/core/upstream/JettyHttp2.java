@@ -37,19 +37,17 @@ final class JettyHttp2 {
     private JettyHttp2() {}
 
     /**
-     * The transport, or an {@link IllegalStateException} naming the jar that is missing for {@code tls}.
-     *
-     * @param tls whether the base URL is {@code https}: ALPN is needed then
+     * The transport, or an {@link IllegalStateException} naming the jar that is missing. ALPN is required even for a
+     * plain http base URL: the one client also calls the named upstreams, and any of them may be https.
      */
-    static HttpClientTransport transport(boolean tls) {
+    static HttpClientTransport transport() {
         if (!TRANSPORT) {
             throw new IllegalStateException("upstream-http-version is 2, but"
                     + " org.eclipse.jetty.http2:jetty-http2-client-transport is not on the class path");
         }
-        if (tls && !ALPN) {
-            throw new IllegalStateException("upstream-http-version is 2 with an https upstream, but"
-                    + " org.eclipse.jetty:jetty-alpn-java-client (ALPN, to ask the server for h2) is not on the class"
-                    + " path");
+        if (!ALPN) {
+            throw new IllegalStateException("upstream-http-version is 2, but org.eclipse.jetty:jetty-alpn-java-client"
+                    + " (ALPN, to ask an https upstream for h2) is not on the class path");
         }
         ClientConnector connector = new ClientConnector();
         HTTP2Client http2 = new HTTP2Client(connector);

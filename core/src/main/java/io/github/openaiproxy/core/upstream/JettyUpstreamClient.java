@@ -106,8 +106,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         pool.setName("openai-proxy-upstream");
         pool.setDaemon(true);
         HttpClient client = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2
-                ? new HttpClient(JettyHttp2.transport(
-                        "https".equalsIgnoreCase(config.baseUrl().getScheme())))
+                ? new HttpClient(JettyHttp2.transport())
                 : new HttpClient();
         client.setExecutor(pool);
         client.setScheduler(new ScheduledExecutorScheduler("openai-proxy-upstream-timer", true));

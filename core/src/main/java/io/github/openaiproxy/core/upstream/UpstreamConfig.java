@@ -64,7 +64,7 @@ public record UpstreamConfig(
         /**
          * HTTP/2, many calls in flight on one connection: over TLS where the server offers it (ALPN), else HTTP/1.1;
          * on plain {@code http} with prior knowledge (h2c), so only for an upstream known to speak it. Jetty's
-         * client needs {@code org.eclipse.jetty.http2:jetty-http2-client-transport} and, for TLS, {@code
+         * client needs {@code org.eclipse.jetty.http2:jetty-http2-client-transport} and {@code
          * org.eclipse.jetty:jetty-alpn-java-client}; the JDK's reaches a plain upstream by an h2c upgrade instead.
          */
         HTTP_2;

@@ -88,8 +88,8 @@ public class OpenAiProxyProperties {
     /**
      * The HTTP version spoken to the upstream: 'auto' (the client's own: the JDK's HTTP/2 over TLS where offered,
      * Jetty's HTTP/1.1), '1.1', or '2' (many calls in flight on one connection: over TLS where the server offers it,
-     * else HTTP/1.1; on plain http with prior knowledge). With Jetty's client '2' needs
-     * org.eclipse.jetty.http2:jetty-http2-client-transport, and for https org.eclipse.jetty:jetty-alpn-java-client.
+     * else HTTP/1.1; on plain http, named upstreams too, with prior knowledge). With Jetty's client '2' needs
+     * org.eclipse.jetty.http2:jetty-http2-client-transport and org.eclipse.jetty:jetty-alpn-java-client.
      */
     private String upstreamHttpVersion = "auto";
 
