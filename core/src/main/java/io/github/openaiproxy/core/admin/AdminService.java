@@ -55,7 +55,8 @@ public final class AdminService {
     /**
      * Held by every change of a key or policy, from its read to its write: a change is made from a copy it
      * read, so two at once (a rotation and a policy change of one key) would otherwise write back a stale
-     * copy, such as the secret a rotation just replaced. Changes are rare; reads and lookups never take it.
+     * copy, such as the secret a rotation just replaced, and a key created under a policy being deleted would
+     * be left under none. Changes are rare; reads and lookups never take it.
      */
     private final Object changes = new Object();
 
@@ -115,13 +116,20 @@ public final class AdminService {
     public CreatedKey createKey(String actor, NewKey request) {
         String name = text("name", request.name(), true);
         String owner = text("owner", request.owner(), false);
-        String policy = existingPolicy(request.policy() == null ? Policy.KEYS : request.policy());
         Instant now = now();
         if (request.expiresAt() != null
                 && (!request.expiresAt().isAfter(now) || request.expiresAt().isAfter(LATEST_EXPIRY))) {
             // Every database can store the years up to 9999.
             throw AdminException.invalid("expiresAt must be in the future, before the year 10000");
         }
+        // From the policy's check to the insert: a deletion of the policy in between would leave the key under none.
+        synchronized (changes) {
+            return createKeyNow(actor, name, owner, request, now);
+        }
+    }
+
+    private CreatedKey createKeyNow(String actor, String name, String owner, NewKey request, Instant now) {
+        String policy = existingPolicy(request.policy() == null ? Policy.KEYS : request.policy());
         requireWritable();
         ProxyKeys.NewKey secret = ProxyKeys.generate();
         ProxyKey key = new ProxyKey(
@@ -231,9 +239,13 @@ public final class AdminService {
         if (configuredPolicies.containsKey(policy.name())) {
             throw readOnlyPolicy();
         }
-        boolean exists = policies.find(policy.name()).isPresent();
-        record(actor, exists ? "policy.update" : "policy.create", null, policy.name());
-        policies.save(policy);
+        // From the read to the write: a deletion in between would be undone by the save, and the audit log's
+        // last entry would say deleted.
+        synchronized (changes) {
+            boolean exists = policies.find(policy.name()).isPresent();
+            record(actor, exists ? "policy.update" : "policy.create", null, policy.name());
+            policies.save(policy);
+        }
         return new PolicyEntry(policy, false);
     }
 
