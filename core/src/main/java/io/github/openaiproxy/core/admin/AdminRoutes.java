@@ -231,7 +231,7 @@ public final class AdminRoutes {
             throw new AdminException(400, "invalid_request", e.getMessage(), e.parameter());
         }
         // One group more than asked for tells whether the sum of data is all the range's usage.
-        List<UsageSummary> rows = service.usage(q.withLimit(Math.min(q.limit() + 1, UsageQuery.MAX_LIMIT)));
+        List<UsageSummary> rows = service.usage(q.oneMore());
         boolean more = rows.size() > q.limit();
         if (more) {
             rows = rows.subList(0, q.limit());

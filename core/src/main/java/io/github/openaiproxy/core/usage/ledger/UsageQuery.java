@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * @param identityKind with {@code identityId}, only the rows of this identity ({@code PROXY_KEY}, {@code USER},
  *     {@code TOKEN}, {@code ANONYMOUS}); {@code null}: every identity
  * @param identityId the identity's id, set exactly when {@code identityKind} is
- * @param limit the most rows answered, 1 to {@value #MAX_LIMIT}
+ * @param limit the most rows answered, 1 to {@value #MAX_LIMIT}, or one more: see {@link #oneMore()}
  */
 public record UsageQuery(
         Instant since, Instant until, By by, String keyId, String identityKind, String identityId, int limit) {
@@ -80,9 +80,21 @@ public record UsageQuery(
         if ((identityKind == null) != (identityId == null)) {
             throw new InvalidUsageQueryException("identity", "identity must be KIND:id");
         }
-        if (limit < 1 || limit > MAX_LIMIT) {
-            throw new InvalidUsageQueryException("limit", "limit must be an integer from 1 to " + MAX_LIMIT);
+        if (limit < 1 || limit > MAX_LIMIT + 1) {
+            throw limitRefused();
         }
+    }
+
+    private static InvalidUsageQueryException limitRefused() {
+        return new InvalidUsageQueryException("limit", "limit must be an integer from 1 to " + MAX_LIMIT);
+    }
+
+    /**
+     * This query asking for one row more than its limit: whether that row comes back tells whether the limit left
+     * groups out. Allowed past {@value #MAX_LIMIT} (to {@code MAX_LIMIT + 1}) so that the largest limit can tell it too.
+     */
+    public UsageQuery oneMore() {
+        return withLimit(limit + 1);
     }
 
     /** Every row of the range, grouped by {@code by}. */
@@ -149,6 +161,9 @@ public record UsageQuery(
                 rows = Integer.parseInt(limit.strip());
             } catch (NumberFormatException e) {
                 rows = -1;
+            }
+            if (rows > MAX_LIMIT) {
+                throw limitRefused(); // one more is for oneMore(), not for a caller
             }
         }
         return new UsageQuery(from, to, grouping, key == null || key.isEmpty() ? null : key, kind, id, rows);

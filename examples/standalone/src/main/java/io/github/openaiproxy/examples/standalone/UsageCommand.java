@@ -108,8 +108,7 @@ final class UsageCommand {
             }
             JdbcUsageStore store = ledger.get();
             // One row more than asked for tells whether groups were left out.
-            List<UsageSummary> rows =
-                    store.summarize(query.withLimit(Math.min(query.limit() + 1, UsageQuery.MAX_LIMIT)));
+            List<UsageSummary> rows = store.summarize(query.oneMore());
             boolean more = rows.size() > query.limit();
             print(query, more ? rows.subList(0, query.limit()) : rows, more, total(store, query), out);
             return 0;

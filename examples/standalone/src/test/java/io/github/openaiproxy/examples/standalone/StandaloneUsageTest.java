@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.usage.TokenUsage;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.core.usage.ledger.BatchingUsageLedger;
+import io.github.openaiproxy.core.usage.ledger.UsageQuery;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URLEncoder;
@@ -227,6 +228,26 @@ class StandaloneUsageTest {
      * A bad command line says what is wrong with it (a value missing, an option given twice, one that does not
      * exist), exits 2 and touches no database; {@code --help} prints the usage and exits 0. Never a stack trace.
      */
+    /** At the largest {@code --limit}, the table still says when groups were left out. */
+    @Test
+    void atTheLargestLimitTheTableSaysGroupsWereLeftOut() throws Exception {
+        Map<String, String> env = ledgerEnv();
+        env.put("OPENAI_PROXY_LEDGER_QUEUE_SIZE", "20000"); // every row queued at once, none dropped
+        Instant now = Instant.now();
+        int models = UsageQuery.MAX_LIMIT + 1;
+        try (StandaloneServer server = start(env)) {
+            BatchingUsageLedger ledger = (BatchingUsageLedger) server.engine().usageLedger();
+            for (int i = 0; i < models; i++) {
+                ledger.record(row(now.minusSeconds(60), "key_a", "model-" + i, 1, 1, 1));
+            }
+            await().atMost(Duration.ofSeconds(60)).until(() -> ledger.written() >= models);
+        }
+        String max = Integer.toString(UsageQuery.MAX_LIMIT);
+        Run r = usage(env, "usage", "--since", "7d", "--by", "model", "--limit", max);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("more groups than --limit " + max);
+    }
+
     @Test
     void badArgumentsSayWhatIsWrongAndHelpIsNoError() {
         Map<String, String> env = env(true);
