@@ -181,6 +181,45 @@ public abstract class ProxyKeyStoreContract {
         assertThat(store().findByHash(k.hash())).isEmpty();
     }
 
+    /**
+     * A replace writes only over the key it read: a change made from a copy read before another instance rotated the
+     * key, moved it or revoked it changes nothing (the admin service reads it again), so the old secret never works
+     * again. One from the current copy changes it.
+     */
+    @Test
+    protected void aReplaceFromAStaleCopyChangesNothing() {
+        ProxyKey read = newKey("keys", 0);
+        store().insert(read);
+        ProxyKeys.NewKey theirs = ProxyKeys.generate();
+        ProxyKey rotatedElsewhere = read.rotated(theirs.hash(), theirs.displayPrefix());
+        assertThat(store().replace(read, rotatedElsewhere)).isTrue();
+
+        assertThat(store().replace(read, read.withPolicy("batch")))
+                .as("the hash it read is gone")
+                .isFalse();
+        ProxyKeys.NewKey ours = ProxyKeys.generate();
+        assertThat(store().replace(read, read.rotated(ours.hash(), ours.displayPrefix())))
+                .isFalse();
+        assertThat(store().findByHash(read.hash())).isEmpty();
+        assertThat(store().findByHash(ours.hash())).isEmpty();
+        assertThat(store().findByHash(theirs.hash())).map(ProxyKey::policy).contains("keys");
+
+        ProxyKey moved = rotatedElsewhere.withPolicy("batch");
+        assertThat(store().replace(rotatedElsewhere, moved)).isTrue();
+        assertThat(store().replace(rotatedElsewhere, rotatedElsewhere.revoked(Instant.now())))
+                .as("the policy it read is gone")
+                .isFalse();
+        assertThat(store().find(read.id()).orElseThrow().revokedAt()).isNull();
+        assertThat(store().replace(moved, moved.revoked(Instant.now()))).isTrue();
+        assertThat(store().replace(moved, moved.withPolicy("keys")))
+                .as("it was revoked since")
+                .isFalse();
+        assertThat(store().find(read.id()).orElseThrow().policy()).isEqualTo("batch");
+        assertThat(store().replace(newKey("keys", 0), newKey("keys", 0)))
+                .as("unknown")
+                .isFalse();
+    }
+
     @Test
     protected void anUpdateOfAnUnknownKeyChangesNothing() {
         assertThat(store().update(newKey("keys", 0))).isFalse();

@@ -102,6 +102,14 @@ public final class IdentityResolver {
             }
 
             @Override
+            public boolean replace(ProxyKey expected, ProxyKey changed) {
+                boolean replaced = store.replace(expected, changed);
+                keys.forget(expected.hash());
+                keys.forget(changed.hash());
+                return replaced;
+            }
+
+            @Override
             public void touch(String id, java.time.Instant at) {
                 store.touch(id, at);
             }

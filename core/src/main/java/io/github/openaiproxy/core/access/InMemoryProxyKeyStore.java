@@ -59,6 +59,18 @@ public final class InMemoryProxyKeyStore implements ProxyKeyStore {
     }
 
     @Override
+    public synchronized boolean replace(ProxyKey expected, ProxyKey changed) {
+        ProxyKey old = byId.get(changed.id());
+        if (old == null
+                || !old.hash().equals(expected.hash())
+                || !old.policy().equals(expected.policy())
+                || (old.revokedAt() == null) != (expected.revokedAt() == null)) {
+            return false;
+        }
+        return update(changed);
+    }
+
+    @Override
     public synchronized boolean update(ProxyKey key) {
         ProxyKey old = byId.get(key.id());
         if (old == null) {

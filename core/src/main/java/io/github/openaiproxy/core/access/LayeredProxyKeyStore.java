@@ -64,6 +64,14 @@ public final class LayeredProxyKeyStore implements ProxyKeyStore {
     }
 
     @Override
+    public boolean replace(ProxyKey expected, ProxyKey changed) {
+        if (declared.find(changed.id()).isPresent()) {
+            throw new UnsupportedOperationException("keys declared in configuration are read-only");
+        }
+        return stored.replace(expected, changed);
+    }
+
+    @Override
     public void touch(String id, Instant at) {
         if (declared.find(id).isPresent()) {
             declared.touch(id, at);

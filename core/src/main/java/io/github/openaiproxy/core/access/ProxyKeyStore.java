@@ -28,6 +28,18 @@ public interface ProxyKeyStore {
      */
     boolean update(ProxyKey key);
 
+    /**
+     * Replaces the stored key with {@code changed} only if it is still {@code expected} in what an admin change
+     * reads: its hash, its policy and whether it is revoked. {@code false} when it is not (another instance rotated,
+     * moved or revoked it in the meantime; the caller reads it again) or when there is none. Without it, a change
+     * made from a copy read before another instance's rotation wrote the old hash back: the old secret worked again
+     * and the new one did not. A store that several instances share must override this; the default, enough for a
+     * store of one process (the admin service changes keys under its own lock), is {@link #update(ProxyKey)}.
+     */
+    default boolean replace(ProxyKey expected, ProxyKey changed) {
+        return update(changed);
+    }
+
     /** Records a use (the engine calls this at most once a minute per key). */
     void touch(String id, Instant at);
 

@@ -166,47 +166,59 @@ public final class AdminService {
     /** Revokes a key: every request with it is refused from now on. Revoking a revoked key changes nothing. */
     public ProxyKey revokeKey(String actor, String id) {
         synchronized (changes) {
-            ProxyKey key = changeable(id);
-            if (key.revokedAt() != null) {
-                return key;
+            for (int attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+                ProxyKey key = changeable(id);
+                if (key.revokedAt() != null) {
+                    return key;
+                }
+                ProxyKey revoked = key.revoked(now());
+                if (attempt == 0) {
+                    record(actor, "key.revoke", id, null);
+                }
+                if (keys.replace(key, revoked)) {
+                    return revoked;
+                }
             }
-            ProxyKey revoked = key.revoked(now());
-            record(actor, "key.revoke", id, null);
-            if (!keys.update(revoked)) {
-                throw AdminException.keyNotFound();
-            }
-            return revoked;
+            throw keyKeptChanging();
         }
     }
 
     /** Gives a key a new secret; the id, owner and policy stay, and the old secret stops working. */
     public CreatedKey rotateKey(String actor, String id) {
         synchronized (changes) {
-            ProxyKey key = changeable(id);
-            if (key.revokedAt() != null) {
-                throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
+            for (int attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+                ProxyKey key = changeable(id);
+                if (key.revokedAt() != null) {
+                    throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
+                }
+                ProxyKeys.NewKey secret = ProxyKeys.generate();
+                ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
+                if (attempt == 0) {
+                    record(actor, "key.rotate", id, null);
+                }
+                if (keys.replace(key, rotated)) {
+                    return new CreatedKey(rotated, secret.secret());
+                }
             }
-            ProxyKeys.NewKey secret = ProxyKeys.generate();
-            ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
-            record(actor, "key.rotate", id, null);
-            if (!keys.update(rotated)) {
-                throw AdminException.keyNotFound();
-            }
-            return new CreatedKey(rotated, secret.secret());
+            throw keyKeptChanging();
         }
     }
 
     /** Puts a key under another policy. */
     public ProxyKey changeKeyPolicy(String actor, String id, String policy) {
         synchronized (changes) {
-            ProxyKey key = changeable(id);
-            String name = existingPolicy(policy);
-            ProxyKey changed = key.withPolicy(name);
-            record(actor, "key.policy", id, name);
-            if (!keys.update(changed)) {
-                throw AdminException.keyNotFound();
+            for (int attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+                ProxyKey key = changeable(id);
+                String name = existingPolicy(policy);
+                ProxyKey changed = key.withPolicy(name);
+                if (attempt == 0) {
+                    record(actor, "key.policy", id, name);
+                }
+                if (keys.replace(key, changed)) {
+                    return changed;
+                }
             }
-            return changed;
+            throw keyKeptChanging();
         }
     }
 
@@ -326,6 +338,16 @@ public final class AdminService {
     }
 
     // ---- helpers
+
+    /**
+     * How often a key change reads the key again when another instance changed it between the read and the write
+     * ({@link ProxyKeyStore#replace}): past that, the caller is told to try again.
+     */
+    private static final int CHANGE_ATTEMPTS = 5;
+
+    private static AdminException keyKeptChanging() {
+        return AdminException.conflict("key_changed", "The key was changed by another instance meanwhile; try again");
+    }
 
     private ProxyKey find(String id) {
         return keys.find(id).orElseThrow(AdminException::keyNotFound);

@@ -139,6 +139,30 @@ public final class JdbcProxyKeyStore implements ProxyKeyStore {
         }
     }
 
+    /** As {@link #update}, in one statement that matches the expected hash, policy and revocation. */
+    @Override
+    public boolean replace(ProxyKey expected, ProxyKey changed) {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement p = c.prepareStatement("UPDATE " + table + " SET display_prefix = ?, key_hash = ?,"
+                        + " name = ?, owner = ?, policy = ?, expires_at = ?, revoked_at = COALESCE(revoked_at, ?)"
+                        + " WHERE id = ? AND key_hash = ? AND policy = ? AND revoked_at IS "
+                        + (expected.revokedAt() == null ? "NULL" : "NOT NULL"))) {
+            p.setString(1, changed.displayPrefix());
+            p.setString(2, changed.hash());
+            p.setString(3, changed.name());
+            setText(p, 4, changed.owner());
+            p.setString(5, changed.policy());
+            setTime(p, 6, changed.expiresAt());
+            setTime(p, 7, changed.revokedAt());
+            p.setString(8, changed.id());
+            p.setString(9, expected.hash());
+            p.setString(10, expected.policy());
+            return p.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw failure("change a proxy key", e);
+        }
+    }
+
     /** Records a use; an older time than the one stored is ignored (instances may race). */
     @Override
     public void touch(String id, Instant at) {
