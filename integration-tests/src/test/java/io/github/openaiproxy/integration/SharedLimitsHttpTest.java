@@ -283,6 +283,119 @@ class SharedLimitsHttpTest {
     }
 
     /**
+     * A proxy that starts while its Redis cannot be reached (a rollout during a Redis restart) starts all the same,
+     * on the store the engine makes from {@code limits.store=redis}: rate limits are allowed and counted later,
+     * budgets refused, as while Redis goes down at runtime. Once Redis listens the store connects by itself, counts,
+     * and the charges kept meanwhile are added once.
+     */
+    @Test
+    void aProxyStartedWhileRedisIsUnreachableServesByTheWhenDownRulesThenCountsOnceItIsUp() throws Exception {
+        startUpstream();
+        TestRedis.Server redis = TestRedis.newServer(); // not started: nothing listens on its port yet
+        closing.add(redis);
+        TomcatProxy rated = proxyOn(redis.url(), Map.of("policies.anonymous.requests-per-minute", "3"));
+        TomcatProxy budgeted = proxyOn(redis.url(), Map.of("policies.anonymous.cost-per-day", "1.00"));
+        String caller = newCaller();
+
+        for (int i = 0; i < 2; i++) {
+            HttpResponse<String> allowed = send(rated, caller).get(10, TimeUnit.SECONDS);
+            assertThat(allowed.statusCode()).as(allowed.body()).isEqualTo(200);
+        }
+        HttpResponse<String> refused = send(budgeted, caller).get(10, TimeUnit.SECONDS);
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+        assertThat(refused.body()).contains("\"code\":\"limits_unavailable\"");
+        assertThat(upstreamCalls)
+                .as("the budget's refusal did not reach the upstream")
+                .hasValue(2);
+
+        redis.start();
+        await("the store connected by itself: another caller's request is counted in Redis")
+                .atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200))
+                .until(() -> send(rated, newCaller())
+                        .get(10, TimeUnit.SECONDS)
+                        .headers()
+                        .firstValue("x-ratelimit-remaining-requests")
+                        .equals(java.util.Optional.of("2")));
+        RedisClient admin = RedisClient.create(redis.url());
+        closing.add(() -> admin.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        RedisCommands<String, String> redisCli = admin.connect().sync();
+        await("the two requests kept while Redis was unreachable are added, once")
+                .atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(100))
+                .untilAsserted(() -> assertThat(requestsPerMinute(redisCli)).contains(2L));
+        assertThat(requestsPerMinute(redisCli)).doesNotContain(3L, 4L);
+
+        HttpResponse<String> third = send(rated, caller).get(10, TimeUnit.SECONDS);
+        assertThat(third.statusCode()).as(third.body()).isEqualTo(200);
+        assertThat(third.headers().firstValue("x-ratelimit-remaining-requests")).contains("0");
+        HttpResponse<String> over = send(rated, caller).get(10, TimeUnit.SECONDS);
+        assertThat(over.statusCode()).as(over.body()).isEqualTo(429);
+        assertThat(send(budgeted, caller).get(10, TimeUnit.SECONDS).statusCode())
+                .as("the budget is served once Redis answers")
+                .isEqualTo(200);
+    }
+
+    /**
+     * A Redis that answers but refuses the connection is a misconfiguration, not an outage: a wrong or missing
+     * password, a database the server does not have, and a URL whose host cannot be one still stop the start, naming
+     * {@code limits.redis-url} and never the password.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(
+            strings = {
+                "redis://:wrong-pass-123@127.0.0.1:%d",
+                "redis://127.0.0.1:%d",
+                "redis://:right-pass-123@127.0.0.1:%d/99",
+                "redis://:right-pass-123#x@127.0.0.1:%d",
+                "redis://:right-pass-123@127.0.0.1:notaport"
+            })
+    void aRedisThatRefusesTheConnectionStillStopsTheStart(String url) throws Exception {
+        startUpstream();
+        TestRedis.Server redis = TestRedis.newServer().start();
+        closing.add(redis);
+        RedisClient admin = RedisClient.create(redis.url());
+        closing.add(() -> admin.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        admin.connect().sync().configSet("requirepass", "right-pass-123");
+
+        Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+                () -> proxyOn(url.formatted(redis.port()), Map.of("policies.anonymous.requests-per-minute", "3")));
+
+        assertThat(thrown).isNotNull();
+        List<String> said = new ArrayList<>();
+        for (Throwable t = thrown; t != null; t = t.getCause()) {
+            said.add(t.toString());
+        }
+        assertThat(String.join("; ", said)).contains("limits.redis-url").doesNotContain("pass-123");
+        // The right password starts it, and counts.
+        TomcatProxy proxy = proxyOn(
+                "redis://:right-pass-123@127.0.0.1:" + redis.port(),
+                Map.of("policies.anonymous.requests-per-minute", "3"));
+        assertThat(send(proxy, newCaller())
+                        .get(10, TimeUnit.SECONDS)
+                        .headers()
+                        .firstValue("x-ratelimit-remaining-requests"))
+                .contains("2");
+    }
+
+    /** A proxy whose engine makes its own Redis store from the settings, as the servlet initializer's does. */
+    private TomcatProxy proxyOn(String redisUrl, Map<String, String> rules) {
+        Map<String, String> settings = new HashMap<>(rules);
+        settings.put("access.trusted-proxies", "127.0.0.1");
+        settings.put("limits.max-concurrent-upstream-calls-per-client", "0");
+        settings.put("limits.store", "redis");
+        settings.put("limits.redis-url", redisUrl);
+        ProxyConfig config = ProxySettings.from(settings)
+                .applyTo(ProxyConfig.builder()
+                        .apiKey("sk-server-key-123456")
+                        .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl())))
+                .build();
+        TomcatProxy proxy = TomcatProxy.servlet(ProxyEngine.builder(config).build());
+        closing.add(proxy);
+        return proxy;
+    }
+
+    /**
      * Redis applies a settlement but its answer comes after the store's timeout (here a {@code CLIENT PAUSE}: the
      * script was sent and runs once the pause ends; a reset connection or a lost reply does the same). The proxy,
      * told the store failed, keeps the settlement for later and applies it again once Redis answers: the settlement

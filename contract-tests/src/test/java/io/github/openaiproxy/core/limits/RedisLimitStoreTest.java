@@ -529,15 +529,50 @@ class RedisLimitStoreTest extends LimitStoreContract {
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    /**
+     * A server that cannot be reached at start does not stop it, on the store's own client or an application's:
+     * every call fails at once with a {@link LimitStoreException} (the requests get what the when-down settings say),
+     * and once the server listens the store connects by itself, loads its script and counts.
+     */
     @Test
-    void anUnreachableServerFailsTheStartWithALimitStoreException() throws Exception {
-        int port;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            port = s.getLocalPort();
+    void anUnreachableServerAtStartIsConnectedToOnceItListens() throws Exception {
+        try (TestRedis.Server server = TestRedis.newServer()) { // not started: nothing listens on its port yet
+            RedisClient client = RedisClient.create(server.url());
+            try (RedisLimitStore own = RedisLimitStore.connect(server.url(), Duration.ofSeconds(1));
+                    RedisLimitStore onClient = RedisLimitStore.using(client, Duration.ofSeconds(1))) {
+                String s = newSubject();
+                Counter rpm = perMinute("requests", 1);
+                for (RedisLimitStore store : List.of(own, onClient)) {
+                    long asked = System.nanoTime();
+                    assertThatThrownBy(() -> store.reserve(
+                                            new Reservation(s, List.of(new Charge(rpm, 1)), null, soon()))
+                                    .get(5, TimeUnit.SECONDS))
+                            .hasCauseInstanceOf(LimitStoreException.class);
+                    assertThat(Duration.ofNanos(System.nanoTime() - asked)).isLessThan(Duration.ofMillis(500));
+                }
+
+                server.start();
+
+                for (RedisLimitStore store : List.of(own, onClient)) {
+                    Awaitility.await()
+                            .atMost(Duration.ofSeconds(30))
+                            .pollInterval(Duration.ofMillis(100))
+                            .ignoreExceptions()
+                            .until(() -> store.reserve(
+                                            new Reservation(newSubject(), List.of(new Charge(rpm, 1)), null, soon()))
+                                    .get(5, TimeUnit.SECONDS)
+                                    .admitted());
+                }
+                long t = soon();
+                assertThat(reserve(own, s, t, null, new Charge(rpm, 1)).admitted())
+                        .isTrue();
+                assertThat(reserve(onClient, s, t, null, new Charge(rpm, 1)).admitted())
+                        .as("both count in the same Redis")
+                        .isFalse();
+            } finally {
+                client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
         }
-        int closed = port;
-        assertThatThrownBy(() -> RedisLimitStore.connect("redis://127.0.0.1:" + closed))
-                .isInstanceOf(LimitStoreException.class);
     }
 
     /**

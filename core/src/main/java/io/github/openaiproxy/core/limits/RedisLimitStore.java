@@ -302,8 +302,11 @@ public final class RedisLimitStore implements LimitStore {
     private final Cache<String, String> names = bounded();
     private final Cache<Counter, Fields> counterFields = bounded();
 
-    private final RedisClusterAsyncCommands<String, String> commands;
-    private final StatefulConnection<String, String> ownedConnection;
+    /** The connection's commands; {@code null} until the store has connected (it may start with Redis down). */
+    private volatile RedisClusterAsyncCommands<String, String> commands;
+    /** The connection the store opened, closed by {@link #close()}; {@code null} for an application's own. */
+    private volatile StatefulConnection<String, String> ownedConnection;
+
     private final AbstractRedisClient ownedClient;
     /** How long a reservation's marker lives, in ms ({@link Reservation#reservationId}). */
     private final String reservedLife;
@@ -311,19 +314,181 @@ public final class RedisLimitStore implements LimitStore {
     /** {@code null} when the client is ours and Lettuce times commands out itself; else the futures are timed here. */
     private final StoreDeadlines deadlines;
 
+    /** Opens the store's connection (blocking); {@code null} when the store was handed a connection. */
+    private final Connector connector;
+    /** The client's resources: their reconnect delay spaces the attempts made while Redis was down at start. */
+    private final io.lettuce.core.resource.ClientResources resources;
+    /** Which Redis, its URL's password masked: for the log lines. */
+    private final String where;
+
+    private final Object lock = new Object();
+    /** The one thread that connects while Redis has not answered since start; {@code null} otherwise. */
+    private java.util.concurrent.ScheduledExecutorService connecting;
+
+    private boolean closed;
+    /** Whether the server's refusal of a background attempt was logged (only the connecting thread reads it). */
+    private boolean refusedLogged;
+
+    /** Opens the store's connection on a client: its async commands and the connection to close. */
+    @FunctionalInterface
+    private interface Connector {
+        Connected connect();
+    }
+
+    /** A connection the store opened and its commands. */
+    private record Connected(
+            StatefulConnection<String, String> connection, RedisClusterAsyncCommands<String, String> commands) {}
+
     private RedisLimitStore(
-            RedisClusterAsyncCommands<String, String> commands,
-            StatefulConnection<String, String> ownedConnection,
-            AbstractRedisClient ownedClient,
+            Connected connected,
+            Connector connector,
+            AbstractRedisClient client,
+            boolean ownsClient,
             Duration timeout,
-            boolean timedHere) {
-        this.commands = commands;
-        this.ownedConnection = ownedConnection;
-        this.ownedClient = ownedClient;
+            boolean timedHere,
+            String where) {
+        this.connector = connector;
+        this.ownedClient = ownsClient ? client : null;
+        this.resources = client == null ? null : client.getResources();
+        this.where = where;
         this.deadlines = timedHere ? new StoreDeadlines(timeout) : null;
         // A client sends a command again only while its caller waits for the answer: at most the timeout.
         this.reservedLife = Long.toString(timeout.toMillis() + SLACK_MILLIS);
+        if (connected != null) {
+            this.commands = connected.commands();
+            checkEvictionPolicy();
+        }
+    }
+
+    /**
+     * A store that connects now through {@code connector}, or, when Redis cannot be reached, starts without it and
+     * connects in the background: until then every call fails at once, as while Redis is down later, and the
+     * requests get what {@code limits.*-when-down} say. A server that answers but refuses the connection (a wrong
+     * password, a database it does not have) is a misconfiguration, not an outage: that throws.
+     */
+    private static RedisLimitStore open(
+            Connector connector,
+            AbstractRedisClient client,
+            boolean ownsClient,
+            Duration timeout,
+            boolean timedHere,
+            List<String> uris) {
+        String where = uris.get(0).contains("://") ? "Redis at " + masked(String.join(",", uris)) : uris.get(0);
+        Connected connected;
+        try {
+            connected = connector.connect();
+        } catch (RuntimeException e) {
+            if (misconfigured(e)) {
+                if (ownsClient) {
+                    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+                }
+                throw connectFailed("Redis refused the limit store's connection (check limits.redis-url)", e, uris);
+            }
+            RedisLimitStore store = new RedisLimitStore(null, connector, client, ownsClient, timeout, timedHere, where);
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "Redis limit store: {0} cannot be reached ({1}); starting without it, connecting in the"
+                            + " background: until it answers, requests get what limits.rate-limits-when-down and"
+                            + " limits.budgets-when-down say",
+                    where,
+                    redact(said(e), uris));
+            store.retry(1, uris);
+            return store;
+        }
+        RedisLimitStore store =
+                new RedisLimitStore(connected, connector, client, ownsClient, timeout, timedHere, where);
+        store.ownedConnection = connected.connection();
+        return store;
+    }
+
+    /** Tries again after Lettuce's reconnect delay for attempt {@code attempt}, on the store's connecting thread. */
+    private void retry(long attempt, List<String> uris) {
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            if (connecting == null) {
+                connecting = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "openai-proxy-redis-limit-store-connect");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            long delay = resources.reconnectDelay().createDelay(attempt).toMillis();
+            connecting.schedule(() -> attempt(attempt, uris), delay, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void attempt(long attempt, List<String> uris) {
+        Connected connected;
+        try {
+            connected = connector.connect();
+        } catch (RuntimeException e) {
+            if (misconfigured(e) && !refusedLogged) {
+                refusedLogged = true; // once: the attempts go on, every 30 s at most
+                LOG.log(
+                        System.Logger.Level.ERROR,
+                        "Redis limit store: {0} refuses the connection ({1}): check limits.redis-url",
+                        where,
+                        redact(said(e), uris));
+            }
+            retry(attempt + 1, uris);
+            return;
+        }
+        synchronized (lock) {
+            if (closed) {
+                connected.connection().closeAsync();
+                return;
+            }
+            ownedConnection = connected.connection();
+            commands = connected.commands();
+            connecting.shutdown(); // this task is its last
+            connecting = null;
+        }
+        LOG.log(System.Logger.Level.INFO, "Redis limit store: connected to {0}", where);
         checkEvictionPolicy();
+    }
+
+    /**
+     * Whether the server answered the connection's handshake with an error that waiting will not mend: a wrong
+     * password ({@code WRONGPASS}, {@code NOAUTH}), a database it does not have. A server still loading its data or
+     * a Cluster not yet formed ({@code LOADING}, {@code BUSY}, {@code MASTERDOWN}, {@code TRYAGAIN}, {@code
+     * CLUSTERDOWN}) is down, not misconfigured.
+     */
+    private static boolean misconfigured(Throwable error) {
+        java.util.ArrayDeque<Throwable> todo = new java.util.ArrayDeque<>(List.of(error));
+        java.util.Set<Throwable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        while (!todo.isEmpty()) {
+            Throwable t = todo.poll();
+            if (!seen.add(t)) {
+                continue;
+            }
+            if (t instanceof io.lettuce.core.RedisCommandExecutionException) {
+                String m = t.getMessage() == null ? "" : t.getMessage();
+                if (!m.matches("(?s)(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\\b.*")) {
+                    return true;
+                }
+            }
+            if (t.getCause() != null) {
+                todo.add(t.getCause());
+            }
+            todo.addAll(List.of(t.getSuppressed()));
+        }
+        return false;
+    }
+
+    /** The URI(s) with every user-info part ({@code user:password@}) masked. */
+    private static String masked(String uris) {
+        return uris.replaceAll("(?<=://)[^@/,]*@", "***@");
+    }
+
+    /** Every message of {@code error}'s chain. */
+    private static String said(Throwable error) {
+        StringBuilder said = new StringBuilder();
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            said.append(said.isEmpty() ? "" : "; ").append(t);
+        }
+        return said.toString();
     }
 
     /**
@@ -375,9 +540,13 @@ public final class RedisLimitStore implements LimitStore {
      *       one node's URI with the scheme {@code redis-cluster://} (or {@code rediss-cluster://}).
      * </ul>
      *
-     * <p>While the connection is down, commands fail at once and Lettuce reconnects in the background.
+     * <p>While the connection is down, commands fail at once and Lettuce reconnects in the background. A Redis that
+     * cannot be reached now does not stop the start: the store logs a warning, fails every call at once (the requests
+     * get what {@code limits.*-when-down} say) and connects in the background, spaced by the client's reconnect
+     * delay.
      *
-     * @throws LimitStoreException when the server cannot be reached now
+     * @throws LimitStoreException when the server answers but refuses the connection (a wrong password, a database
+     *     it does not have): a misconfiguration, not an outage
      * @throws IllegalArgumentException when {@code uris} is not such a URI
      */
     public static RedisLimitStore connect(String uris, Duration timeout) {
@@ -398,6 +567,7 @@ public final class RedisLimitStore implements LimitStore {
             return cluster(nodes, timeout);
         }
         RedisURI uri = parse(trimmed);
+        checkHost(uri, trimmed);
         uri.setTimeout(timeout);
         RedisClient client = RedisClient.create(uri);
         client.setOptions(ClientOptions.builder()
@@ -405,14 +575,48 @@ public final class RedisLimitStore implements LimitStore {
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .timeoutOptions(TimeoutOptions.enabled(timeout))
                 .build());
-        try {
-            StatefulRedisConnection<String, String> connection = client.connect(CODEC);
-            return new RedisLimitStore(connection.async(), connection, client, timeout, false);
-        } catch (RuntimeException e) {
-            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-            throw connectFailed("could not connect to Redis for the limit store", e, List.of(trimmed));
+        return open(standalone(client), client, true, timeout, false, List.of(trimmed));
+    }
+
+    private static Connector standalone(RedisClient client) {
+        return () -> {
+            StatefulRedisConnection<String, String> c = client.connect(CODEC);
+            return new Connected(c, c.async());
+        };
+    }
+
+    private static Connector cluster(RedisClusterClient client) {
+        return () -> {
+            StatefulRedisClusterConnection<String, String> c = client.connect(CODEC);
+            return new Connected(c, c.async());
+        };
+    }
+
+    /**
+     * Refuses a URI whose host is no host name or address: a password with an unencoded {@code #} or {@code /} ends
+     * the authority early (the parser then reads the password as the host), a port that is no number stays in the
+     * host. Such a client would try to reach a host that cannot exist, which would look like an outage; the message
+     * does not repeat the host, which may be the password.
+     */
+    private static void checkHost(RedisURI uri, String text) {
+        String host = uri.getHost();
+        if (!uri.getSentinels().isEmpty()) {
+            return;
+        }
+        boolean usable = host != null && USABLE_HOST.matcher(host).matches();
+        for (String secret : secrets(List.of(text))) {
+            usable &= host == null || !(host.contains(secret) || secret.contains(host));
+        }
+        if (!usable) {
+            throw new IllegalArgumentException("limits.redis-url is not a usable Redis URI (its host is no host name"
+                    + " or address); expected redis://[[user]:password@]host[:port][/database], special characters"
+                    + " of the password percent-encoded");
         }
     }
+
+    /** A host name, an IPv4 address or a bracketed IPv6 address. */
+    private static final java.util.regex.Pattern USABLE_HOST =
+            java.util.regex.Pattern.compile("[A-Za-z0-9._-]+|\\[[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?]");
 
     /**
      * The failure to connect to {@code uris}, with {@code error} as its cause unless some message of it repeats a
@@ -420,6 +624,24 @@ public final class RedisLimitStore implements LimitStore {
      * the password in its host, which Lettuce's message names): then only its text, with those parts redacted.
      */
     private static LimitStoreException connectFailed(String message, RuntimeException error, List<String> uris) {
+        String text = said(error);
+        String redacted = redact(text, uris);
+        return redacted.equals(text)
+                ? new LimitStoreException(message, error)
+                : new LimitStoreException(message + ": " + redacted, null);
+    }
+
+    /** {@code text} with every part of the URIs' user info redacted. */
+    private static String redact(String text, List<String> uris) {
+        String redacted = text;
+        for (String secret : secrets(uris)) {
+            redacted = redacted.replace(secret, "[redacted]");
+        }
+        return redacted;
+    }
+
+    /** The user info of each URI, whole and its parts of three characters or more. */
+    private static List<String> secrets(List<String> uris) {
         List<String> secrets = new ArrayList<>();
         for (String uri : uris) {
             int scheme = uri.indexOf("://");
@@ -434,18 +656,7 @@ public final class RedisLimitStore implements LimitStore {
                 }
             }
         }
-        StringBuilder said = new StringBuilder();
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            said.append(said.isEmpty() ? "" : "; ").append(t);
-        }
-        String text = said.toString();
-        String redacted = text;
-        for (String secret : secrets) {
-            redacted = redacted.replace(secret, "[redacted]");
-        }
-        return redacted.equals(text)
-                ? new LimitStoreException(message, error)
-                : new LimitStoreException(message + ": " + redacted, null);
+        return secrets;
     }
 
     /**
@@ -473,7 +684,9 @@ public final class RedisLimitStore implements LimitStore {
         }
         List<RedisURI> uris = new ArrayList<>(nodes.size());
         for (String node : nodes) {
-            RedisURI uri = parse(node.contains("://") ? node : "redis://" + node);
+            String text = node.contains("://") ? node : "redis://" + node;
+            RedisURI uri = parse(text);
+            checkHost(uri, text);
             uri.setTimeout(timeout);
             uris.add(uri);
         }
@@ -486,13 +699,7 @@ public final class RedisLimitStore implements LimitStore {
                         .enableAllAdaptiveRefreshTriggers()
                         .build())
                 .build());
-        try {
-            StatefulRedisClusterConnection<String, String> connection = client.connect(CODEC);
-            return new RedisLimitStore(connection.async(), connection, client, timeout, false);
-        } catch (RuntimeException e) {
-            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-            throw connectFailed("could not connect to the Redis Cluster for the limit store", e, nodes);
-        }
+        return open(cluster(client), client, true, timeout, false, nodes);
     }
 
     /** {@link #using(AbstractRedisClient, Duration)} with the default timeout ({@link #DEFAULT_TIMEOUT}). */
@@ -504,22 +711,20 @@ public final class RedisLimitStore implements LimitStore {
      * A store on the application's client (for example the native client of Spring's {@code
      * LettuceConnectionFactory}): a {@link RedisClient} (standalone or Sentinel) or a {@link RedisClusterClient}.
      * The store opens a connection of its own on it, which {@link #close()} closes; the client stays the
-     * application's. Commands without an answer within {@code timeout} fail the future.
+     * application's. Commands without an answer within {@code timeout} fail the future. A Redis that cannot be
+     * reached now is connected to in the background, as {@link #connect(String, Duration)} does.
+     *
+     * @throws LimitStoreException when the server answers but refuses the connection (a wrong password, a database
+     *     it does not have)
      */
     public static RedisLimitStore using(AbstractRedisClient client, Duration timeout) {
         Objects.requireNonNull(client, "client");
         checkTimeout(timeout);
-        try {
-            if (client instanceof RedisClusterClient cluster) {
-                StatefulRedisClusterConnection<String, String> c = cluster.connect(CODEC);
-                return new RedisLimitStore(c.async(), c, null, timeout, true);
-            }
-            if (client instanceof RedisClient standalone) {
-                StatefulRedisConnection<String, String> c = standalone.connect(CODEC);
-                return new RedisLimitStore(c.async(), c, null, timeout, true);
-            }
-        } catch (RuntimeException e) {
-            throw new LimitStoreException("could not connect to Redis for the limit store", e);
+        if (client instanceof RedisClusterClient cluster) {
+            return open(cluster(cluster), client, false, timeout, true, List.of("the application's Redis Cluster"));
+        }
+        if (client instanceof RedisClient standalone) {
+            return open(standalone(standalone), client, false, timeout, true, List.of("the application's Redis"));
         }
         throw new IllegalArgumentException("not a RedisClient or RedisClusterClient: " + client.getClass());
     }
@@ -527,13 +732,15 @@ public final class RedisLimitStore implements LimitStore {
     /** A store on the application's connection, which it never closes. */
     public static RedisLimitStore using(StatefulRedisConnection<String, String> connection, Duration timeout) {
         checkTimeout(timeout);
-        return new RedisLimitStore(connection.async(), null, null, timeout, true);
+        return new RedisLimitStore(
+                new Connected(connection, connection.async()), null, null, false, timeout, true, "the application's");
     }
 
     /** A store on the application's Redis Cluster connection, which it never closes. */
     public static RedisLimitStore using(StatefulRedisClusterConnection<String, String> connection, Duration timeout) {
         checkTimeout(timeout);
-        return new RedisLimitStore(connection.async(), null, null, timeout, true);
+        return new RedisLimitStore(
+                new Connected(connection, connection.async()), null, null, false, timeout, true, "the application's");
     }
 
     private static void checkTimeout(Duration timeout) {
@@ -728,7 +935,8 @@ public final class RedisLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<Void> release(String subject, Counter counter, String leaseId) {
-        if (!commands.isOpen()) {
+        RedisClusterAsyncCommands<String, String> commands = this.commands;
+        if (commands == null || !commands.isOpen()) {
             return CompletableFuture.failedFuture(disconnected());
         }
         RedisFuture<Long> removed; // timed through a copy: the timeout cancels the command, not completes it
@@ -748,8 +956,17 @@ public final class RedisLimitStore implements LimitStore {
     /** Closes the connection and the client the store opened; an application's own stay open. */
     @Override
     public void close() {
-        if (ownedConnection != null) {
-            ownedConnection.close();
+        StatefulConnection<String, String> connection;
+        synchronized (lock) {
+            closed = true;
+            if (connecting != null) {
+                connecting.shutdownNow();
+                connecting = null;
+            }
+            connection = ownedConnection;
+        }
+        if (connection != null) {
+            connection.close();
         }
         if (ownedClient != null) {
             ownedClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -821,7 +1038,8 @@ public final class RedisLimitStore implements LimitStore {
 
     /** EVALSHA, and EVAL when the server does not hold the script (a restart, a failover, SCRIPT FLUSH). */
     private <T> CompletableFuture<T> script(Script script, ScriptOutputType type, String[] keys, String[] args) {
-        if (!commands.isOpen()) {
+        RedisClusterAsyncCommands<String, String> commands = this.commands;
+        if (commands == null || !commands.isOpen()) {
             return CompletableFuture.failedFuture(disconnected());
         }
         CompletableFuture<T> answer = new CompletableFuture<>();
@@ -889,8 +1107,12 @@ public final class RedisLimitStore implements LimitStore {
      * it has reconnected, so each would wait out the timeout and then stay in its buffer, cancelled, for the rest of
      * the outage: about 1.6 KB of heap per request.
      */
-    private static LimitStoreException disconnected() {
-        return new LimitStoreException("the Redis limit store is not connected (Lettuce is reconnecting)", null);
+    private LimitStoreException disconnected() {
+        return new LimitStoreException(
+                commands == null
+                        ? "the Redis limit store has not reached Redis since start (connecting in the background)"
+                        : "the Redis limit store is not connected (Lettuce is reconnecting)",
+                null);
     }
 
     private static LimitStoreException failure(Throwable e) {

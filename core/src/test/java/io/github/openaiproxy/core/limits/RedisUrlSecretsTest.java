@@ -21,9 +21,8 @@ class RedisUrlSecretsTest {
                 "redis://:" + PASSWORD + "@127.0.0.1:notaport",
                 "redis://:" + PASSWORD + " x@127.0.0.1:6379",
                 "redis://user:" + PASSWORD + "@[::1:6379/0",
-                "redis://:" + PASSWORD + "@127.0.0.1:1/0",
-                "redis-sentinel://:" + PASSWORD + "@127.0.0.1:1/0",
-                "redis://:" + PASSWORD + "@127.0.0.1:1,redis://:" + PASSWORD + "@127.0.0.1:2");
+                "redis://:" + PASSWORD + "#x@127.0.0.1:6379/0",
+                "redis-sentinel://:" + PASSWORD + "@127.0.0.1:1/0");
         for (String url : urls) {
             Throwable thrown = catchThrowable(
                     () -> RedisLimitStore.connect(url, Duration.ofMillis(500)).close());
@@ -36,6 +35,49 @@ class RedisUrlSecretsTest {
                 }
             }
             assertThat(said).as(url).noneSatisfy(m -> assertThat(m).contains(PASSWORD));
+        }
+    }
+
+    /**
+     * A Redis that cannot be reached at start does not stop it: the store starts without it, and the warning it
+     * logs names the URL with the password masked.
+     */
+    @Test
+    void anUnreachableRedisStartsTheStoreWithAWarningWithoutThePassword() {
+        List<String> urls = List.of(
+                "redis://:" + PASSWORD + "@127.0.0.1:1/0",
+                "redis://:" + PASSWORD + "@127.0.0.1:1,redis://:" + PASSWORD + "@127.0.0.1:2");
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(RedisLimitStore.class.getName());
+        List<java.util.logging.LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        logger.addHandler(handler);
+        try {
+            for (String url : urls) {
+                records.clear();
+                RedisLimitStore.connect(url, Duration.ofMillis(500)).close();
+                assertThat(records)
+                        .as(url)
+                        .anySatisfy(r -> assertThat(new java.util.logging.SimpleFormatter().formatMessage(r))
+                                .contains("cannot be reached")
+                                .contains("redis://***@127.0.0.1:1"));
+                assertThat(records)
+                        .as(url)
+                        .noneSatisfy(r -> assertThat(new java.util.logging.SimpleFormatter().formatMessage(r))
+                                .contains(PASSWORD));
+            }
+        } finally {
+            logger.removeHandler(handler);
         }
     }
 

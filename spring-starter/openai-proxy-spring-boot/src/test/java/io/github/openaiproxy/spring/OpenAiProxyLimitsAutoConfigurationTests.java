@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.limits.LimitStore;
 import io.github.openaiproxy.core.limits.MemoryLimitStore;
 import io.github.openaiproxy.core.limits.Reservation;
 import io.github.openaiproxy.spring.limits.OpenAiProxyLimitsAutoConfiguration;
+import io.github.openaiproxy.testkit.TestRedis;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.util.List;
@@ -80,7 +81,7 @@ class OpenAiProxyLimitsAutoConfigurationTests {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"redis://:s3cret@127.0.0.1:%d", "http://user:s3cret@127.0.0.1:%d"})
+    @ValueSource(strings = {"http://user:s3cret@127.0.0.1:%d", "redis://:s3cret#x@127.0.0.1:%d"})
     void aRedisUrlThatCannotServeStopsStartUpNamingItWithoutThePassword(String url) throws Exception {
         int closed = closedPort();
         new ApplicationContextRunner()
@@ -98,24 +99,56 @@ class OpenAiProxyLimitsAutoConfigurationTests {
                                 .doesNotContain("s3cret")));
     }
 
-    @Test
-    void anUnreachableRedisOfTheApplicationStopsStartUpNamingTheStoreProperty() throws Exception {
-        int closed = closedPort();
-        new ApplicationContextRunner()
-                .withConfiguration(AutoConfigurations.of(
-                        OpenAiProxyLimitsAutoConfiguration.class, OpenAiProxyAutoConfiguration.class))
-                .withPropertyValues("openai.proxy.limits.store=redis", "openai.proxy.limits.store-timeout=1s")
-                .withBean(LettuceConnectionFactory.class, () -> {
-                    LettuceConnectionFactory f =
-                            new LettuceConnectionFactory(new RedisStandaloneConfiguration("127.0.0.1", closed));
-                    f.afterPropertiesSet();
-                    return f;
-                })
-                .run(context -> assertThat(context)
-                        .hasFailed()
-                        .getFailure()
-                        .satisfies(
-                                f -> assertThat(StartupFailures.messages(f)).contains("'openai.proxy.limits.store'")));
+    /**
+     * A Redis that cannot be reached at start, at {@code limits.redis-url} or behind the application's {@code
+     * LettuceConnectionFactory}, does not stop the start (Spring Boot's own Redis support starts likewise): requests
+     * get what the when-down settings say (the rate limit allows, so the request reaches the closed upstream, 502),
+     * and once Redis listens the store connects by itself and counts (the limit of 0 refuses, 429).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"redis-url", "connection-factory"})
+    void aRedisUnreachableAtStartStartsTheContextAndCountsOnceItListens(String via) throws Exception {
+        TestRedis.Server redis = TestRedis.newServer(); // not started: nothing listens on its port yet
+        try (redis) {
+            ApplicationContextRunner starting = runner.withConfiguration(
+                            AutoConfigurations.of(OpenAiProxyLimitsAutoConfiguration.class))
+                    .withPropertyValues(
+                            "openai.proxy.base-url=http://127.0.0.1:" + closedPort() + "/v1",
+                            "openai.proxy.api-key=sk-test-0123456789abcdefghij",
+                            "openai.proxy.limits.store=redis",
+                            "openai.proxy.limits.store-timeout=1s");
+            starting = via.equals("redis-url")
+                    ? starting.withPropertyValues("openai.proxy.limits.redis-url=" + redis.url())
+                    : starting.withBean(LettuceConnectionFactory.class, () -> {
+                        LettuceConnectionFactory f = new LettuceConnectionFactory(
+                                new RedisStandaloneConfiguration("127.0.0.1", redis.port()));
+                        f.afterPropertiesSet();
+                        return f;
+                    });
+            starting.run(context -> {
+                assertThat(context).hasNotFailed();
+                ProxyEngine engine = context.getBean(ProxyEngine.class);
+                assertThat(status(engine))
+                        .as("allowed while Redis is down, to the closed upstream")
+                        .isEqualTo(502);
+
+                redis.start();
+
+                org.awaitility.Awaitility.await("the store connected by itself and counts")
+                        .atMost(java.time.Duration.ofSeconds(30))
+                        .pollInterval(java.time.Duration.ofMillis(200))
+                        .until(() -> status(engine) == 429);
+            });
+        }
+    }
+
+    private static int status(ProxyEngine engine) throws Exception {
+        ProxyResponse r = engine.handle(ProxyRequest.builder("GET", "/v1/models")
+                        .remoteAddress("10.0.0.9")
+                        .build())
+                .get(10, TimeUnit.SECONDS);
+        r.discard();
+        return r.status();
     }
 
     /** A loopback port nothing listens on. */

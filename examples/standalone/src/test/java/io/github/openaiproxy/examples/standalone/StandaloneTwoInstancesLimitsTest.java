@@ -97,6 +97,55 @@ class StandaloneTwoInstancesLimitsTest {
                 Map.of("OPENAI_PROXY_LIMITS_STORE", "redis", "OPENAI_PROXY_LIMITS_REDIS_URL", redis));
     }
 
+    /**
+     * A standalone server whose Redis cannot be reached at start (a Redis restarting during a rollout) starts all the
+     * same, says so once without the URL's password, allows the rate-limited requests, and counts in Redis once it
+     * listens.
+     */
+    @Test
+    void aServerWhoseRedisIsUnreachableAtStartStartsAndCountsOnceRedisListens() throws Exception {
+        try (TestRedis.Server redis = TestRedis.newServer()) { // not started: nothing listens on its port yet
+            int port = start(
+                            "down",
+                            Map.of(
+                                    "OPENAI_PROXY_LIMITS_STORE",
+                                    "redis",
+                                    "OPENAI_PROXY_LIMITS_REDIS_URL",
+                                    "redis://:s3cret-pass@127.0.0.1:" + redis.port()))
+                    .get(60, TimeUnit.SECONDS);
+            assertThat(logs.toString())
+                    .contains("cannot be reached")
+                    .contains("redis://***@127.0.0.1:" + redis.port())
+                    .doesNotContain("s3cret-pass");
+            HttpResponse<String> allowed = chat(port);
+            assertThat(allowed.statusCode()).as(allowed.body()).isEqualTo(200);
+            assertThat(allowed.headers().firstValue("x-ratelimit-remaining-requests"))
+                    .as("not counted: Redis is down")
+                    .isEmpty();
+
+            redis.start();
+            // Lettuce's reconnect delay spaces the attempts: at most 30 s apart; Redis starts within a few seconds.
+            org.awaitility.Awaitility.await("the server connected to Redis by itself and counts there")
+                    .atMost(java.time.Duration.ofSeconds(40))
+                    .pollInterval(java.time.Duration.ofMillis(250))
+                    .until(() -> chat(port)
+                            .headers()
+                            .firstValue("x-ratelimit-remaining-requests")
+                            .isPresent());
+        }
+    }
+
+    private HttpResponse<String> chat(int port) throws Exception {
+        return http.send(
+                HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                        .header("Content-Type", "application/json")
+                        .header("X-Forwarded-For", "10.1.2.3")
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     @Test
     void threeHundredRequestsOverTwoProcessesOnOnePostgresPassExactlyAHundred() throws Exception {
         String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");

@@ -94,8 +94,8 @@ public final class OpenAiProxyLimitsAutoConfiguration {
                 throw new InvalidConfigurationPropertyValueException(
                         PROPERTY,
                         "redis",
-                        "the application's Redis (its LettuceConnectionFactory, spring.data.redis.*) cannot be"
-                                + " reached: " + reason(e));
+                        "the application's Redis (its LettuceConnectionFactory, spring.data.redis.*) refused the"
+                                + " connection: " + reason(e));
             }
         }
     }
@@ -117,8 +117,9 @@ public final class OpenAiProxyLimitsAutoConfiguration {
     }
 
     /**
-     * The store at {@code redis-url}. A URI Lettuce refuses, or a Redis it cannot reach, fails start-up naming the
-     * property, with the URI's password left out.
+     * The store at {@code redis-url}. A URI Lettuce refuses, or a Redis that refuses the connection (a wrong
+     * password, a database it does not have), fails start-up naming the property, with the URI's password left out;
+     * a Redis that cannot be reached now does not: the store connects in the background.
      */
     static LimitStore atTheUrl(ProxyConfig config) {
         String url = config.limits().redisUrl();
