@@ -158,6 +158,53 @@ class JettyUpstreamClientHttp2Test {
     }
 
     @Test
+    void aStreamSilentForLongerThanThePooledIdleTimeIsNotCut() throws Exception {
+        // Over HTTP/1.1 a running exchange has no idle limit (JettyUpstreamClientTest); over HTTP/2 Jetty closes a
+        // silent connection with its streams, so the pooled idle time must not be the connection's.
+        Duration pooledIdle = Duration.ofMillis(300);
+        try (UpstreamClient c = JettyUpstreamClient.create(
+                UpstreamConfig.defaults()
+                        .withBaseUrl(upstream.baseUrl())
+                        .withHttpVersion(UpstreamConfig.HttpVersion.HTTP_2),
+                pooledIdle)) {
+            CompletableFuture<BodyReader.Body> call = c.send(
+                            post("/v1/chat/completions?events=2&gate=true", "{\"stream\":true}"))
+                    .thenCompose(r -> BodyReader.collect(r.body()));
+            await().atMost(WAIT).until(() -> upstream.seen().size() == 1);
+            Thread.sleep(pooledIdle.multipliedBy(5).toMillis());
+            upstream.openGate();
+
+            assertThat(call.get(WAIT.toSeconds(), TimeUnit.SECONDS).text())
+                    .isEqualTo(H2cUpstream.chunk(0) + H2cUpstream.chunk(1) + "data: [DONE]\n\n");
+        }
+    }
+
+    @Test
+    void anUnusedConnectionIsClosedOnceTheProxysOwnWaitsAreOver() throws Exception {
+        Duration waits = Duration.ofMillis(600);
+        try (UpstreamClient c = JettyUpstreamClient.create(
+                UpstreamConfig.defaults()
+                        .withBaseUrl(upstream.baseUrl())
+                        .withHttpVersion(UpstreamConfig.HttpVersion.HTTP_2)
+                        .withResponseTimeout(waits)
+                        .withStreamIdleTimeout(waits),
+                Duration.ofMillis(100))) {
+            BodyReader.read(c.send(post("/v1/chat/completions", "{}"))
+                    .get(WAIT.toSeconds(), TimeUnit.SECONDS)
+                    .body());
+            Thread.sleep(waits.multipliedBy(4).toMillis());
+            BodyReader.read(c.send(post("/v1/chat/completions", "{}"))
+                    .get(WAIT.toSeconds(), TimeUnit.SECONDS)
+                    .body());
+
+            assertThat(upstream.seen().stream()
+                            .map(H2cUpstream.Seen::connection)
+                            .distinct())
+                    .hasSize(2);
+        }
+    }
+
+    @Test
     void aBodyLargerThanTheStreamWindowArrivesWhole() throws Exception {
         int size = 5 * JettyHttp2.STREAM_WINDOW + 123;
         UpstreamResponse response =

@@ -1,6 +1,8 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.ClassPath;
+import java.time.Duration;
+import java.util.List;
 import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.MultiplexConnectionPool;
 import org.eclipse.jetty.client.transport.HttpClientConnectionFactory;
@@ -39,6 +41,26 @@ final class JettyHttp2 {
     /**
      * The transport, or an {@link IllegalStateException} naming the jar that is missing. ALPN is required even for a
      * plain http base URL: the one client also calls the named upstreams, and any of them may be https.
+     * How long an HTTP/2 connection may stay silent before it is closed. Jetty closes a silent HTTP/2 connection
+     * with the streams still open on it (a request's own idle timeout is its stream's, not the connection's), so
+     * the pooled idle time alone would cut a model thinking longer than it. A call silent for longer than the
+     * proxy's own waits (for the headers, for a stream's next event) is ended by the proxy anyway, so the connection
+     * waits for the longest of them; an unused connection then stays open that long, unless the server closes it.
+     */
+    static Duration connectionIdle(Duration pooledIdle, UpstreamConfig config) {
+        Duration longest = pooledIdle;
+        for (Duration wait : List.of(config.responseTimeout(), config.streamIdleTimeout())) {
+            if (wait.compareTo(longest) > 0) {
+                longest = wait;
+            }
+        }
+        return longest;
+    }
+
+    /**
+     * The transport, or an {@link IllegalStateException} naming the jar that is missing for {@code tls}.
+     *
+     * @param tls whether the base URL is {@code https}: ALPN is needed then
      */
     static HttpClientTransport transport() {
         if (!TRANSPORT) {

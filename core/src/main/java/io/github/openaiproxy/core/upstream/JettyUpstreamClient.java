@@ -107,11 +107,15 @@ final class JettyUpstreamClient implements UpstreamClient {
         pool.setDaemon(true);
         HttpClient client = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2
                 ? new HttpClient(JettyHttp2.transport())
+        boolean http2 = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2;
+        HttpClient client = http2
+                ? new HttpClient(JettyHttp2.transport(
+                        "https".equalsIgnoreCase(config.baseUrl().getScheme())))
                 : new HttpClient();
         client.setExecutor(pool);
         client.setScheduler(new ScheduledExecutorScheduler("openai-proxy-upstream-timer", true));
         client.setConnectTimeout(config.connectTimeout().toMillis());
-        client.setIdleTimeout(pooledIdle.toMillis());
+        client.setIdleTimeout((http2 ? JettyHttp2.connectionIdle(pooledIdle, config) : pooledIdle).toMillis());
         client.setFollowRedirects(false);
         client.setUserAgentField(null);
         client.setDefaultRequestContentType(null);
