@@ -4,27 +4,36 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
- * An upstream that speaks only HTTP/2 without TLS (h2c, prior knowledge), on Jetty, for the upstream client's
- * {@code upstream-http-version=2}. It answers OpenAI's shapes and records what it was sent:
+ * An upstream that speaks only HTTP/2 without TLS (h2c, prior knowledge), or, started with {@link #tls}, HTTPS with
+ * ALPN, on Jetty, for the upstream client's {@code upstream-http-version=2}. It answers OpenAI's shapes and records what it was sent:
  *
  * <ul>
  *   <li>a request whose body has {@code "stream":true}: {@code ?events=N} {@code chat.completion.chunk} events
@@ -46,14 +55,22 @@ public final class H2cUpstream implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong bodyBytesWritten =
             new java.util.concurrent.atomic.AtomicLong();
 
-    private H2cUpstream(int maxStreams) throws Exception {
+    /** Plain h2c, or {@code https} with the key of {@code tls}. */
+    private final boolean secure;
+
+    private H2cUpstream(int maxStreams, Tls tls) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool(200, 4);
         threads.setName("h2c-upstream");
         threads.setDaemon(true);
         server = new Server(threads);
-        HTTP2CServerConnectionFactory h2c = new HTTP2CServerConnectionFactory(new HttpConfiguration());
-        h2c.setMaxConcurrentStreams(maxStreams);
-        connector = new ServerConnector(server, h2c);
+        secure = tls != null;
+        if (tls == null) {
+            HTTP2CServerConnectionFactory h2c = new HTTP2CServerConnectionFactory(new HttpConfiguration());
+            h2c.setMaxConcurrentStreams(maxStreams);
+            connector = new ServerConnector(server, h2c);
+        } else {
+            connector = new ServerConnector(server, tlsFactories(maxStreams, tls));
+        }
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         server.addConnector(connector);
@@ -68,19 +85,61 @@ public final class H2cUpstream implements AutoCloseable {
         server.start();
     }
 
+    /**
+     * The TLS of {@link #tls}: the server's key store (PKCS12, its certificate valid for {@code 127.0.0.1}) and
+     * whether ALPN offers {@code h2} besides {@code http/1.1}.
+     */
+    public record Tls(Path keyStore, String password, boolean offerH2) {}
+
     /** Starts one on a free port of 127.0.0.1, allowing 128 streams a connection (Jetty's default). */
     public static H2cUpstream start() throws Exception {
-        return new H2cUpstream(128);
+        return new H2cUpstream(128, null);
     }
 
     /** Starts one that allows {@code maxStreams} streams a connection. */
     public static H2cUpstream start(int maxStreams) throws Exception {
-        return new H2cUpstream(maxStreams);
+        return new H2cUpstream(maxStreams, null);
     }
 
-    /** {@code http://127.0.0.1:<port>}. */
+    /**
+     * Starts one on {@code https://127.0.0.1}: ALPN offers {@code h2} first and {@code http/1.1}, or only
+     * {@code http/1.1}, answering the same either way.
+     */
+    public static H2cUpstream tls(Tls tls) throws Exception {
+        return new H2cUpstream(128, tls);
+    }
+
+    private static ConnectionFactory[] tlsFactories(int maxStreams, Tls tls) {
+        SslContextFactory.Server ssl = new SslContextFactory.Server();
+        ssl.setKeyStorePath(tls.keyStore().toString());
+        ssl.setKeyStorePassword(tls.password());
+        ssl.setKeyStoreType("PKCS12");
+        HttpConfiguration config = new HttpConfiguration();
+        SecureRequestCustomizer secure = new SecureRequestCustomizer();
+        secure.setSniHostCheck(false); // the certificate names an address, not a host
+        config.addCustomizer(secure);
+        HttpConnectionFactory http11 = new HttpConnectionFactory(config);
+        List<ConnectionFactory> offered = new ArrayList<>();
+        if (tls.offerH2()) {
+            HTTP2ServerConnectionFactory h2 = new HTTP2ServerConnectionFactory(config);
+            h2.setMaxConcurrentStreams(maxStreams);
+            offered.add(h2);
+        }
+        offered.add(http11);
+        // ALPN's names: HttpConnectionFactory's own protocol is "HTTP/1.1", which no client asks for.
+        ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory(
+                tls.offerH2() ? new String[] {"h2", "http/1.1"} : new String[] {"http/1.1"});
+        alpn.setDefaultProtocol(http11.getProtocol());
+        List<ConnectionFactory> all = new ArrayList<>();
+        all.add(new SslConnectionFactory(ssl, alpn.getProtocol()));
+        all.add(alpn);
+        all.addAll(offered);
+        return all.toArray(ConnectionFactory[]::new);
+    }
+
+    /** {@code http://127.0.0.1:<port>}, or {@code https://} for {@link #tls}. */
     public URI baseUrl() {
-        return URI.create("http://127.0.0.1:" + connector.getLocalPort());
+        return URI.create((secure ? "https" : "http") + "://127.0.0.1:" + connector.getLocalPort());
     }
 
     /** The requests answered or being answered, in order of arrival. */
