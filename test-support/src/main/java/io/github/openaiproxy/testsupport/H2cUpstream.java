@@ -39,6 +39,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  *   <li>a request whose body has {@code "stream":true}: {@code ?events=N} {@code chat.completion.chunk} events
  *       (default 3) and {@code [DONE]}, each flushed, {@code ?pause_ms=P} apart; with {@code ?gate=true} the second
  *       event waits for {@link #openGate()};
+ *   <li>with {@code ?break=reset|goaway|drop} as well: the N events and half an event, then (once the gate is open,
+ *       with {@code ?gate=true}) no {@code [DONE]}: the stream reset, a GOAWAY, or the connection dropped;
  *   <li>{@code ?bytes=N}: a JSON body of N bytes;
  *   <li>anything else: a {@code chat.completion}.
  * </ul>
@@ -77,8 +79,12 @@ public final class H2cUpstream implements AutoCloseable {
         server.setHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) throws Exception {
-                answer(request, response);
-                callback.succeeded();
+                try {
+                    answer(request, response);
+                    callback.succeeded();
+                } catch (Break reset) {
+                    callback.failed(reset); // after the head: Jetty resets the stream (RST_STREAM)
+                }
                 return true;
             }
         });
@@ -208,11 +214,65 @@ public final class H2cUpstream implements AutoCloseable {
         }
     }
 
+    /** The stream is to be reset: thrown out of {@link #answer}. */
+    private static final class Break extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Break() {
+            super("the upstream breaks the stream off", null, false, false);
+        }
+    }
+
+    /**
+     * Ends a stream without its {@code [DONE]}, as {@code ?break=} asks: {@code reset} its stream alone
+     * (RST_STREAM), {@code goaway} the connection (GOAWAY with an error, then closed), or {@code drop} the
+     * connection's socket without a word.
+     */
+    private static void breakOff(Request request, String how) throws Break {
+        org.eclipse.jetty.io.Connection connection =
+                request.getConnectionMetaData().getConnection();
+        switch (how) {
+            case "reset" -> throw new Break();
+            case "goaway" ->
+                ((org.eclipse.jetty.http2.HTTP2Connection) connection)
+                        .getSession()
+                        .close(org.eclipse.jetty.http2.ErrorCode.INTERNAL_ERROR.code, "going away", Callback.NOOP);
+            case "drop" -> connection.getEndPoint().close();
+            default -> throw new IllegalArgumentException("break=" + how);
+        }
+        // Not succeeded either: that would end the stream properly (END_STREAM) while the GOAWAY's connection lasts.
+        for (int i = 0; i < 500 && connection.getEndPoint().isOpen(); i++) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new Break();
+    }
+
     private void stream(Request request, Response response, Map<String, String> params) throws Exception {
         int events = Integer.parseInt(params.getOrDefault("events", "3"));
         long pause = Long.parseLong(params.getOrDefault("pause_ms", "0"));
         boolean gated = Boolean.parseBoolean(params.getOrDefault("gate", "false"));
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream");
+        response.getHeaders().put("x-request-id", "req_h2c");
+        if (params.containsKey("break")) {
+            // Not closed: closing the output would end the stream properly.
+            OutputStream out = Content.Sink.asOutputStream(response);
+            for (int i = 0; i < events; i++) {
+                out.write(chunk(i).getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            }
+            out.write("data: {\"id\":\"chatcmpl-h2c".getBytes(StandardCharsets.UTF_8)); // half an event
+            out.flush();
+            if (gated && !gate.await(30, TimeUnit.SECONDS)) {
+                throw new IOException("the gate was not opened");
+            }
+            breakOff(request, params.get("break"));
+            return;
+        }
         try (OutputStream out = Content.Sink.asOutputStream(response)) {
             for (int i = 0; i < events; i++) {
                 if (i == 1 && gated && !gate.await(30, TimeUnit.SECONDS)) {

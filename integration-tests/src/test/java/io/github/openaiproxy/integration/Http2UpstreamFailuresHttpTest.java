@@ -1,0 +1,155 @@
+package io.github.openaiproxy.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.usage.UsageRecord;
+import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
+import io.github.openaiproxy.servlet.support.RawHttp;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import io.github.openaiproxy.testsupport.H2cUpstream;
+import java.io.InputStream;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code upstream-http-version=2} through Tomcat when the upstream misbehaves mid-stream: a reset stream, a GOAWAY
+ * or a dropped connection ends the client's stream as a broken HTTP/1.1 upstream does (one error event, no
+ * {@code [DONE]}), the ledger says the upstream failed, and the call's permit is given back. A reset stream leaves
+ * its neighbour on the connection alone. Headers a client sends that HTTP/2 forbids never reach the upstream.
+ */
+class Http2UpstreamFailuresHttpTest {
+    private static final Duration WAIT = Duration.ofSeconds(20);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final InMemoryUsageLedger ledger =
+            new InMemoryUsageLedger(InMemoryUsageLedger.DEFAULT_MAX_ROWS, Duration.ofDays(1), Clock.systemUTC());
+    private final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private H2cUpstream upstream;
+    private TomcatProxy proxy;
+
+    @BeforeEach
+    void start() throws Exception {
+        upstream = H2cUpstream.start();
+        proxy = TomcatProxy.servlet(ProxyEngine.builder(ProxySettings.from(Map.of(
+                                "api-key", "sk-server-key-for-h2c-0123456789",
+                                "base-url", upstream.baseUrl().toString(),
+                                "upstream-http-version", "2",
+                                // Two calls at a time: a permit a broken stream kept would refuse one of the next two.
+                                "limits.max-concurrent-upstream-calls", "2"))
+                        .toConfig())
+                .usageLedger(ledger)
+                .build());
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        proxy.close();
+        upstream.close();
+    }
+
+    private CompletableFuture<HttpResponse<String>> chat(String query, boolean stream) {
+        String body = "{\"model\":\"gpt-4o-mini\"," + (stream ? "\"stream\":true," : "")
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        return http.sendAsync(
+                HttpRequest.newBuilder(proxy.uri("/v1/chat/completions" + query))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private InputStream stream(String query) throws Exception {
+        HttpResponse<InputStream> r = http.send(
+                HttpRequest.newBuilder(proxy.uri("/v1/chat/completions" + query))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o-mini\",\"stream\":true,"
+                                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    @ParameterizedTest(name = "upstream {0}")
+    @ValueSource(strings = {"reset", "goaway", "drop"})
+    void anUpstreamBreakingOffMidStreamEndsWithOneErrorEventTheLedgerAndPermitsAsOverHttp11(String how)
+            throws Exception {
+        String events = H2cUpstream.chunk(0) + H2cUpstream.chunk(1);
+        String body;
+        try (InputStream in = stream("?events=2&gate=true&break=" + how)) {
+            // Break off only once the client holds both events, so that none can be lost in transit.
+            byte[] first = in.readNBytes(events.length());
+            upstream.openGate();
+            body = new String(first, StandardCharsets.UTF_8) + new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+
+        assertThat(body).startsWith(events + "data: {\"error\":");
+        String last = body.substring(events.length());
+        assertThat(last).endsWith("}\n\n").doesNotContain("[DONE]").doesNotContain("chatcmpl-h2c\"");
+        JsonNode error = JSON.readTree(last.substring("data: ".length())).get("error");
+        assertThat(error.get("code").asText()).isEqualTo("upstream_disconnected");
+        await().atMost(WAIT).until(() -> !ledger.rows().isEmpty());
+        assertThat(ledger.rows())
+                .singleElement()
+                .satisfies(row -> assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.UPSTREAM_FAILED));
+        // Both permits free again: two calls at once are both answered.
+        CompletableFuture<HttpResponse<String>> one = chat("?events=1&pause_ms=200", true);
+        CompletableFuture<HttpResponse<String>> two = chat("?events=1&pause_ms=200", true);
+        assertThat(one.get(WAIT.toSeconds(), TimeUnit.SECONDS).body()).endsWith("data: [DONE]\n\n");
+        assertThat(two.get(WAIT.toSeconds(), TimeUnit.SECONDS).body()).endsWith("data: [DONE]\n\n");
+    }
+
+    @Test
+    void aResetStreamLeavesItsNeighbourOnTheConnectionAlone() throws Exception {
+        CompletableFuture<HttpResponse<String>> neighbour = chat("?events=40&pause_ms=25&which=neighbour", true);
+        await().atMost(WAIT).until(() -> upstream.seen().size() == 1);
+
+        HttpResponse<String> broken =
+                chat("?events=1&break=reset&which=broken", true).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+        assertThat(broken.body()).contains("upstream_disconnected").doesNotContain("[DONE]");
+        HttpResponse<String> whole = neighbour.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(whole.body()).endsWith("data: [DONE]\n\n").doesNotContain("error");
+        assertThat(upstream.seen().stream().map(H2cUpstream.Seen::connection).distinct())
+                .hasSize(1);
+    }
+
+    @Test
+    void headersHttp2ForbidsAreNotForwardedAndPseudoHeadersNeverComeBack() throws Exception {
+        byte[] body = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+                .getBytes(StandardCharsets.UTF_8);
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(),
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Connection: keep-alive, x-hop\r\nKeep-Alive: timeout=5\r\nTE: gzip, trailers\r\n"
+                        + "Proxy-Connection: keep-alive\r\nUpgrade: websocket\r\nX-Hop: 1\r\n",
+                body);
+
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo(H2cUpstream.COMPLETION);
+        assertThat(r.headers().keySet()).noneMatch(name -> name.startsWith(":"));
+        H2cUpstream.Seen seen = upstream.seen().get(0);
+        assertThat(seen.protocol()).isEqualTo("HTTP/2.0");
+        assertThat(seen.headers())
+                .doesNotContainKeys("connection", "keep-alive", "te", "proxy-connection", "upgrade", "x-hop")
+                .doesNotContainKey("transfer-encoding");
+    }
+}
