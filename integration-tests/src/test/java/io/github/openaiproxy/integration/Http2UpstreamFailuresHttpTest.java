@@ -9,6 +9,7 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.usage.UsageRecord;
 import io.github.openaiproxy.core.usage.ledger.InMemoryUsageLedger;
+import io.github.openaiproxy.servlet.support.RawClient;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import io.github.openaiproxy.testsupport.H2cUpstream;
@@ -52,6 +53,7 @@ class Http2UpstreamFailuresHttpTest {
                                 "api-key", "sk-server-key-for-h2c-0123456789",
                                 "base-url", upstream.baseUrl().toString(),
                                 "upstream-http-version", "2",
+                                "stream-idle-timeout", "1s",
                                 // Two calls at a time: a permit a broken stream kept would refuse one of the next two.
                                 "limits.max-concurrent-upstream-calls", "2"))
                         .toConfig())
@@ -130,6 +132,57 @@ class Http2UpstreamFailuresHttpTest {
         assertThat(whole.body()).endsWith("data: [DONE]\n\n").doesNotContain("error");
         assertThat(upstream.seen().stream().map(H2cUpstream.Seen::connection).distinct())
                 .hasSize(1);
+    }
+
+    @Test
+    void aStreamIdlePastTheTimeoutEndsAloneWithItsUpstreamStreamReset() throws Exception {
+        CompletableFuture<HttpResponse<String>> neighbour = chat("?events=80&pause_ms=25&which=neighbour", true);
+        await().atMost(WAIT).until(() -> upstream.seen().size() == 1);
+
+        // The second event waits for the gate, past the proxy's stream-idle-timeout.
+        HttpResponse<String> idle =
+                chat("?events=3&gate=true&which=idle", true).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+        assertThat(idle.body()).startsWith(H2cUpstream.chunk(0) + "data: {\"error\":");
+        assertThat(idle.body()).contains("\"upstream_timeout\"").doesNotContain("[DONE]");
+        upstream.openGate(); // its next write finds the stream reset
+        await().atMost(WAIT).until(() -> !upstream.brokenStreams().isEmpty());
+        assertThat(upstream.brokenStreams()).singleElement().asString().contains("which=idle");
+        assertThat(neighbour.get(WAIT.toSeconds(), TimeUnit.SECONDS).body())
+                .endsWith("data: [DONE]\n\n")
+                .doesNotContain("error");
+        assertThat(upstream.seen().stream().map(H2cUpstream.Seen::connection).distinct())
+                .hasSize(1);
+        await().atMost(WAIT).until(() -> ledger.rows().size() == 2);
+        assertThat(ledger.rows())
+                .extracting(UsageRecord::outcome)
+                .containsExactlyInAnyOrder(UsageRecord.Outcome.UPSTREAM_FAILED, UsageRecord.Outcome.COMPLETED);
+    }
+
+    @Test
+    void aClientLeavingMidStreamResetsOnlyItsOwnUpstreamStream() throws Exception {
+        CompletableFuture<HttpResponse<String>> neighbour = chat("?events=80&pause_ms=25&which=neighbour", true);
+        await().atMost(WAIT).until(() -> upstream.seen().size() == 1);
+
+        try (RawClient leaving = RawClient.post(
+                proxy.port(),
+                "/v1/chat/completions?events=2000&pause_ms=10&which=leaving",
+                "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[]}")) {
+            assertThat(leaving.readHead()).isEqualTo(200);
+            assertThat(leaving.readEvent()).isEqualTo(H2cUpstream.chunk(0));
+        }
+
+        await().atMost(WAIT).until(() -> !upstream.brokenStreams().isEmpty());
+        assertThat(upstream.brokenStreams()).singleElement().asString().contains("which=leaving");
+        assertThat(neighbour.get(WAIT.toSeconds(), TimeUnit.SECONDS).body())
+                .endsWith("data: [DONE]\n\n")
+                .doesNotContain("error");
+        assertThat(upstream.seen().stream().map(H2cUpstream.Seen::connection).distinct())
+                .hasSize(1);
+        await().atMost(WAIT).until(() -> ledger.rows().size() == 2);
+        assertThat(ledger.rows())
+                .extracting(UsageRecord::outcome)
+                .containsExactlyInAnyOrder(UsageRecord.Outcome.CLIENT_GONE, UsageRecord.Outcome.COMPLETED);
     }
 
     @Test

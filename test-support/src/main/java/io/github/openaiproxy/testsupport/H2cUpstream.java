@@ -236,7 +236,11 @@ public final class H2cUpstream implements AutoCloseable {
             case "goaway" ->
                 ((org.eclipse.jetty.http2.HTTP2Connection) connection)
                         .getSession()
-                        .close(org.eclipse.jetty.http2.ErrorCode.INTERNAL_ERROR.code, "going away", Callback.NOOP);
+                        // Jetty would keep the connection for the streams the GOAWAY lets finish: closed once written.
+                        .close(
+                                org.eclipse.jetty.http2.ErrorCode.INTERNAL_ERROR.code,
+                                "going away",
+                                Callback.from(() -> connection.getEndPoint().close()));
             case "drop" -> connection.getEndPoint().close();
             default -> throw new IllegalArgumentException("break=" + how);
         }
