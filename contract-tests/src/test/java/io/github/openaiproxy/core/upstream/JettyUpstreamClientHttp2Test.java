@@ -233,6 +233,37 @@ class JettyUpstreamClientHttp2Test {
     }
 
     @Test
+    void streamsNobodyReadsDoNotHoldUpTheirNeighboursOnTheConnection() throws Exception {
+        BodyReader.read(client.send(post("/v1/chat/completions", "{}"))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS)
+                .body());
+        // Twenty clients that read nothing, each left a full stream window: more than Jetty's 16 MiB connection window.
+        List<TestSubscriber> stalled = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            UpstreamResponse r = client.send(post("/v1/files?bytes=" + 2 * JettyHttp2.STREAM_WINDOW + "&i=" + i, "{}"))
+                    .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            TestSubscriber idle = new TestSubscriber(0);
+            r.body().subscribe(idle);
+            stalled.add(idle);
+        }
+        await().atMost(WAIT).until(() -> upstream.bodyBytesWritten() >= 15L * JettyHttp2.STREAM_WINDOW);
+        Thread.sleep(500); // the rest of what the windows let through
+
+        try {
+            CompletableFuture<BodyReader.Body> neighbour = client.send(
+                            post("/v1/chat/completions?events=3", "{\"stream\":true}"))
+                    .thenCompose(r -> BodyReader.collect(r.body()));
+            assertThat(neighbour.get(WAIT.toSeconds(), TimeUnit.SECONDS).text()).endsWith("data: [DONE]\n\n");
+            assertThat(upstream.seen().stream()
+                            .map(H2cUpstream.Seen::connection)
+                            .distinct())
+                    .hasSize(1);
+        } finally {
+            stalled.forEach(TestSubscriber::cancel);
+        }
+    }
+
+    @Test
     void aBodyNobodyReadsHoldsNoMoreThanTheStreamWindow() throws Exception {
         int size = 8 * JettyHttp2.STREAM_WINDOW;
         UpstreamResponse response =

@@ -24,9 +24,17 @@ final class JettyHttp2 {
     /**
      * What one stream may hold of an answer its client has not read yet: Jetty gives the window back as the relay
      * consumes. HTTP/1.1 leaves such bytes in the kernel's socket buffer; over HTTP/2 they are on the heap, so they
-     * are bounded here (1 MiB moves 20 MB/s per stream at 50 ms round trips) and per connection (Jetty's 16 MiB).
+     * are bounded here (1 MiB moves 20 MB/s per stream at 50 ms round trips).
      */
     static final int STREAM_WINDOW = 1024 * 1024;
+
+    /**
+     * What all the streams of a connection may hold unread together: HTTP/2's largest window, so that it never binds
+     * before the streams' own. A connection carries many clients' calls; with Jetty's 16 MiB, sixteen streams whose
+     * clients read nothing filled it and every other stream on the connection stopped. The heap is bounded by the
+     * streams' windows, {@link #STREAM_WINDOW} each.
+     */
+    static final int CONNECTION_WINDOW = Integer.MAX_VALUE;
 
     /**
      * How many calls a connection that is still being opened is counted for. Jetty's own 1 opens a connection per
@@ -74,6 +82,7 @@ final class JettyHttp2 {
         ClientConnector connector = new ClientConnector();
         HTTP2Client http2 = new HTTP2Client(connector);
         http2.setInitialStreamRecvWindow(STREAM_WINDOW);
+        http2.setInitialSessionRecvWindow(CONNECTION_WINDOW);
         http2.setMaxConcurrentPushedStreams(0);
         // Listed first, h2 is what a plain http upstream gets (prior knowledge) and what ALPN asks a TLS one for.
         HttpClientTransportDynamic transport = new HttpClientTransportDynamic(
