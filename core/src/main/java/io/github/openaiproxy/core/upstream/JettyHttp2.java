@@ -47,8 +47,6 @@ final class JettyHttp2 {
     private JettyHttp2() {}
 
     /**
-     * The transport, or an {@link IllegalStateException} naming the jar that is missing. ALPN is required even for a
-     * plain http base URL: the one client also calls the named upstreams, and any of them may be https.
      * How long an HTTP/2 connection may stay silent before it is closed. Jetty closes a silent HTTP/2 connection
      * with the streams still open on it (a request's own idle timeout is its stream's, not the connection's), so
      * the pooled idle time alone would cut a model thinking longer than it. A call silent for longer than the
@@ -66,9 +64,8 @@ final class JettyHttp2 {
     }
 
     /**
-     * The transport, or an {@link IllegalStateException} naming the jar that is missing for {@code tls}.
-     *
-     * @param tls whether the base URL is {@code https}: ALPN is needed then
+     * The transport, or an {@link IllegalStateException} naming the jar that is missing. ALPN is required even for a
+     * plain http base URL: the one client also calls the named upstreams, and any of them may be https.
      */
     static HttpClientTransport transport() {
         if (!TRANSPORT) {

@@ -105,13 +105,8 @@ final class JettyUpstreamClient implements UpstreamClient {
         QueuedThreadPool pool = new QueuedThreadPool(threads, 2, 60_000);
         pool.setName("openai-proxy-upstream");
         pool.setDaemon(true);
-        HttpClient client = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2
-                ? new HttpClient(JettyHttp2.transport())
         boolean http2 = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2;
-        HttpClient client = http2
-                ? new HttpClient(JettyHttp2.transport(
-                        "https".equalsIgnoreCase(config.baseUrl().getScheme())))
-                : new HttpClient();
+        HttpClient client = http2 ? new HttpClient(JettyHttp2.transport()) : new HttpClient();
         client.setExecutor(pool);
         client.setScheduler(new ScheduledExecutorScheduler("openai-proxy-upstream-timer", true));
         client.setConnectTimeout(config.connectTimeout().toMillis());
