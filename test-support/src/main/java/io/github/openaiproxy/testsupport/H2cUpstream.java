@@ -172,14 +172,8 @@ public final class H2cUpstream implements AutoCloseable {
         String body = Content.Source.asString(request, StandardCharsets.UTF_8);
         Map<String, String> headers = new ConcurrentHashMap<>();
         request.getHeaders().forEach(f -> headers.put(f.getLowerCaseName(), f.getValue()));
-        String query = request.getHttpURI().getQuery();
-        Map<String, String> params = new ConcurrentHashMap<>();
-        if (query != null) {
-            for (String pair : query.split("&")) {
-                int eq = pair.indexOf('=');
-                params.put(eq < 0 ? pair : pair.substring(0, eq), eq < 0 ? "" : pair.substring(eq + 1));
-            }
-        }
+        Map<String, String> params = new java.util.HashMap<>();
+        Request.extractQueryParameters(request).forEach(f -> params.put(f.getName(), f.getValue()));
         seen.add(new Seen(
                 request.getConnectionMetaData().getHttpVersion().asString(),
                 request.getConnectionMetaData().getId(),

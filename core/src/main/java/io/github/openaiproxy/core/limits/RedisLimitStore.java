@@ -373,7 +373,8 @@ public final class RedisLimitStore implements LimitStore {
             Duration timeout,
             boolean timedHere,
             List<String> uris) {
-        String where = uris.get(0).contains("://") ? "Redis at " + masked(String.join(",", uris)) : uris.get(0);
+        String where =
+                uris.get(0).contains("://") ? "Redis at " + withoutPasswords(String.join(",", uris)) : uris.get(0);
         Connected connected;
         try {
             connected = connector.connect();
@@ -477,8 +478,11 @@ public final class RedisLimitStore implements LimitStore {
         return false;
     }
 
-    /** The URI(s) with every user-info part ({@code user:password@}) masked. */
-    private static String masked(String uris) {
+    /**
+     * {@code uris} (one Redis URI, or several separated by commas) with every user-info part ({@code user:password@})
+     * replaced by {@code ***@}: how the store and the adapters name a Redis in messages.
+     */
+    public static String withoutPasswords(String uris) {
         return uris.replaceAll("(?<=://)[^@/,]*@", "***@");
     }
 

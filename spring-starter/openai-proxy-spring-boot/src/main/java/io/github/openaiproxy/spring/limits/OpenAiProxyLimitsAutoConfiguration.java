@@ -126,13 +126,9 @@ public final class OpenAiProxyLimitsAutoConfiguration {
         try {
             return LimitStores.create(config.limits(), null);
         } catch (LimitStoreException | IllegalArgumentException e) {
-            throw new InvalidConfigurationPropertyValueException(REDIS_URL, withoutPassword(url), reason(e));
+            throw new InvalidConfigurationPropertyValueException(
+                    REDIS_URL, RedisLimitStore.withoutPasswords(url), reason(e));
         }
-    }
-
-    /** The URI(s) with every user-info part ({@code user:password@}) replaced. */
-    static String withoutPassword(String url) {
-        return url.replaceAll("(?<=://)[^@/,]*@", "***@");
     }
 
     /** The failure and its cause, for the start-up report. */
