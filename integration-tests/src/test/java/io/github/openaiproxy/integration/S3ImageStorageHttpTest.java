@@ -1,4 +1,4 @@
-package io.github.openaiproxy.servlet;
+package io.github.openaiproxy.integration;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
