@@ -160,6 +160,57 @@ class Http2UpstreamFailuresHttpTest {
     }
 
     @Test
+    void aStreamWhoseConnectionIsClosedForSilenceEndsWithTheIdleTimeoutsEvent() throws Exception {
+        // An application's HTTP/2 client whose connections close after 500 ms of silence, well before the proxy's
+        // own stream-idle-timeout: the stream it cuts ends as the proxy's idle timeout ends one, not as a lost one.
+        org.eclipse.jetty.client.HttpClient jetty = applicationsHttp2Client(Duration.ofMillis(500));
+        try (TomcatProxy appProxy = TomcatProxy.servlet(ProxyEngine.builder(ProxySettings.from(Map.of(
+                                "api-key", "sk-server-key-for-h2c-0123456789",
+                                "base-url", upstream.baseUrl().toString(),
+                                "upstream-http-version", "2",
+                                "stream-idle-timeout", "30s"))
+                        .toConfig())
+                .upstreamClient(io.github.openaiproxy.core.upstream.JettyUpstreamClients.of(
+                        io.github.openaiproxy.core.upstream.UpstreamConfig.defaults()
+                                .withBaseUrl(upstream.baseUrl())
+                                .withHttpVersion(io.github.openaiproxy.core.upstream.UpstreamConfig.HttpVersion.HTTP_2),
+                        jetty))
+                .usageLedger(ledger)
+                .build())) {
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(appProxy.uri("/v1/chat/completions?events=2&gate=true"))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o-mini\",\"stream\":true,"
+                                    + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+
+            assertThat(r.body()).startsWith(H2cUpstream.chunk(0) + "data: {\"error\":");
+            JsonNode error = JSON.readTree(
+                            r.body().substring(H2cUpstream.chunk(0).length() + "data: ".length()))
+                    .get("error");
+            assertThat(error.get("code").asText()).isEqualTo("upstream_timeout");
+        } finally {
+            upstream.openGate();
+            jetty.stop();
+        }
+    }
+
+    /** An application's Jetty client on HTTP/2 alone, set up as {@code JettyUpstreamClients.of} asks. */
+    static org.eclipse.jetty.client.HttpClient applicationsHttp2Client(Duration idle) throws Exception {
+        org.eclipse.jetty.client.HttpClient jetty = new org.eclipse.jetty.client.HttpClient(
+                new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(
+                        new org.eclipse.jetty.http2.client.HTTP2Client()));
+        jetty.setIdleTimeout(idle.toMillis());
+        jetty.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+        jetty.setUserAgentField(null);
+        jetty.setDefaultRequestContentType(null);
+        jetty.start();
+        jetty.getContentDecoderFactories().clear();
+        return jetty;
+    }
+
+    @Test
     void aClientLeavingMidStreamResetsOnlyItsOwnUpstreamStream() throws Exception {
         CompletableFuture<HttpResponse<String>> neighbour = chat("?events=80&pause_ms=25&which=neighbour", true);
         await().atMost(WAIT).until(() -> upstream.seen().size() == 1);

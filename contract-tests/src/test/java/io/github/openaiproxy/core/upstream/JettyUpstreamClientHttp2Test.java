@@ -180,6 +180,37 @@ class JettyUpstreamClientHttp2Test {
     }
 
     @Test
+    void aConnectionClosedForSilenceEndsItsStreamAsAnIdleTimeoutNotAConnectTimeout() throws Exception {
+        // The proxy's waits as short as the pooled idle time: the connection's own idle timeout then fires with
+        // the stream open on it, as soon as the proxy's stream-idle timer would.
+        Duration waits = Duration.ofSeconds(1);
+        try (UpstreamClient c = JettyUpstreamClient.create(
+                UpstreamConfig.defaults()
+                        .withBaseUrl(upstream.baseUrl())
+                        .withHttpVersion(UpstreamConfig.HttpVersion.HTTP_2)
+                        .withResponseTimeout(waits)
+                        .withStreamIdleTimeout(waits),
+                waits)) {
+            // Connected and warm first, so that the stream's headers come well within the headers' timeout.
+            BodyReader.read(c.send(post("/v1/chat/completions", "{}"))
+                    .get(WAIT.toSeconds(), TimeUnit.SECONDS)
+                    .body());
+            UpstreamResponse response = c.send(post("/v1/chat/completions?events=2&gate=true", "{\"stream\":true}"))
+                    .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            TestSubscriber events = new TestSubscriber(Long.MAX_VALUE);
+            response.body().subscribe(events);
+            events.terminated().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            upstream.openGate();
+
+            assertThat(String.join("", events.texts())).isEqualTo(H2cUpstream.chunk(0));
+            assertThat(events.error()).isInstanceOf(UpstreamFailure.class);
+            UpstreamFailure failure = (UpstreamFailure) events.error();
+            assertThat(failure.kind()).isEqualTo(UpstreamFailure.Kind.TIMEOUT);
+            assertThat(failure.getMessage()).isEqualTo(UpstreamFailure.IDLE);
+        }
+    }
+
+    @Test
     void anUnusedConnectionIsClosedOnceTheProxysOwnWaitsAreOver() throws Exception {
         Duration waits = Duration.ofMillis(600);
         try (UpstreamClient c = JettyUpstreamClient.create(

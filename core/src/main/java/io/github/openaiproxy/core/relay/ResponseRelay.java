@@ -15,6 +15,7 @@ import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.keys.SecretMasker;
+import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
@@ -149,7 +150,7 @@ public final class ResponseRelay implements AutoCloseable {
                         "upstream broke off a response body: {0}",
                         broken.cause().toString());
                 return responses.error(
-                        broken.cause() instanceof Prefetch.IdleTimeout
+                        broken.cause() instanceof Prefetch.IdleTimeout || UpstreamFailure.isTimeout(broken.cause())
                                 ? ProxyError.upstreamTimeout()
                                 : ProxyError.upstreamUnreachable());
             }

@@ -2,6 +2,7 @@ package io.github.openaiproxy.core.relay;
 
 import io.github.openaiproxy.core.flow.EventStream;
 import io.github.openaiproxy.core.flow.IdleWatch;
+import io.github.openaiproxy.core.upstream.UpstreamFailure;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -83,7 +84,10 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
     @Override
     protected void onSourceError(Throwable error, Consumer<ByteBuffer> emit) {
         framer.close();
-        emit.accept(ByteBuffer.wrap(UPSTREAM_BROKE_EVENT).asReadOnlyBuffer());
+        // A connection the client closed for silence (HTTP/2's idle timeout) is the proxy's idle timeout by another
+        // name: the same event as over HTTP/1.1, where only the proxy's own timer ends a silent stream.
+        byte[] event = UpstreamFailure.isTimeout(error) ? UPSTREAM_IDLE_EVENT : UPSTREAM_BROKE_EVENT;
+        emit.accept(ByteBuffer.wrap(event).asReadOnlyBuffer());
     }
 
     @Override

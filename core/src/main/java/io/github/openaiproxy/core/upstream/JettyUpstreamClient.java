@@ -232,8 +232,12 @@ final class JettyUpstreamClient implements UpstreamClient {
         if (failure instanceof HeadersTimeout) {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", failure);
         }
-        if (failure instanceof SocketTimeoutException || failure instanceof TimeoutException) {
-            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", failure);
+        if (failure instanceof SocketTimeoutException) {
+            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", failure); // Jetty's connect
+        }
+        if (failure instanceof TimeoutException) {
+            // An idle timeout: over HTTP/2 the connection's, which Jetty ends with the streams still open on it.
+            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, UpstreamFailure.IDLE, failure);
         }
         if (failure instanceof Error) {
             return failure;

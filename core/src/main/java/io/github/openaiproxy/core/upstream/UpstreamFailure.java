@@ -8,9 +8,18 @@ public final class UpstreamFailure extends RuntimeException {
     public enum Kind {
         /** Connection refused, reset, DNS failure, TLS failure. */
         UNREACHABLE,
-        /** No connection or no response headers within the configured time. */
+        /**
+         * No connection or no response headers within the configured time, or a connection silent for longer than
+         * its idle timeout (the answer's headers in or not).
+         */
         TIMEOUT
     }
+
+    /**
+     * The message of a {@link Kind#TIMEOUT} whose connection went silent, as opposed to one that never connected:
+     * relayed as the proxy's own stream idle timeout is.
+     */
+    public static final String IDLE = "the upstream connection was idle for longer than its idle timeout";
 
     private final Kind kind;
 
@@ -21,5 +30,10 @@ public final class UpstreamFailure extends RuntimeException {
 
     public Kind kind() {
         return kind;
+    }
+
+    /** Whether {@code failure} is a {@link Kind#TIMEOUT}: answered as the proxy's own timeouts are. */
+    public static boolean isTimeout(Throwable failure) {
+        return failure instanceof UpstreamFailure f && f.kind == Kind.TIMEOUT;
     }
 }
