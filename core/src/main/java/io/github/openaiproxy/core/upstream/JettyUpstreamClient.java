@@ -19,10 +19,14 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.transport.HttpClientTransportDynamic;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.io.ClientConnectionFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -84,7 +88,47 @@ final class JettyUpstreamClient implements UpstreamClient {
             throw new IllegalArgumentException("the upstream Jetty HttpClient must add no Content-Type of its own"
                     + " (setDefaultRequestContentType(null)): the proxy sends the caller's");
         }
+        requireVersion(config.httpVersion(), client.getTransport());
         return new JettyUpstreamClient(client, config, false);
+    }
+
+    /**
+     * Refuses an application's client whose transport cannot speak the version asked for: a transport is fixed when
+     * its client is built, so the setting cannot be applied to it, and ignoring it would speak another version than
+     * the one configured. {@code auto}, and a transport this cannot tell, leave the choice to the client.
+     */
+    private static void requireVersion(UpstreamConfig.HttpVersion version, HttpClientTransport transport) {
+        boolean http11Only = transport instanceof HttpClientTransportOverHTTP
+                || transport instanceof HttpClientTransportDynamic && !offersHttp2(transport);
+        boolean http2 = transport.getClass().getName().equals(HTTP2_TRANSPORT)
+                || transport instanceof HttpClientTransportDynamic && offersHttp2(transport);
+        if (version == UpstreamConfig.HttpVersion.HTTP_2 && http11Only) {
+            throw new IllegalArgumentException(
+                    "upstream-http-version is 2, but the upstream Jetty HttpClient speaks"
+                            + " only HTTP/1.1: build it on an HTTP/2 transport (HttpClientTransportDynamic with"
+                            + " ClientConnectionFactoryOverHTTP2, or HttpClientTransportOverHTTP2), or set the version to auto");
+        }
+        if (version == UpstreamConfig.HttpVersion.HTTP_1_1 && http2) {
+            throw new IllegalArgumentException("upstream-http-version is 1.1, but the upstream Jetty HttpClient's"
+                    + " transport speaks HTTP/2: build it on HttpClientTransportOverHTTP, or set the version to auto");
+        }
+    }
+
+    private static final String HTTP2_TRANSPORT =
+            "org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2";
+
+    /** Whether a dynamic transport lists HTTP/2 among its protocols (h2 over TLS, h2c in the clear). */
+    private static boolean offersHttp2(HttpClientTransport transport) {
+        for (ClientConnectionFactory.Info info :
+                ((HttpClientTransportDynamic) transport).getBeans(ClientConnectionFactory.Info.class)) {
+            for (boolean secure : new boolean[] {true, false}) {
+                List<String> protocols = info.getProtocols(secure);
+                if (protocols.contains("h2") || protocols.contains("h2c")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     @Override

@@ -26,9 +26,15 @@ public final class JettyUpstreamClients {
      * UpstreamClient upstream = JettyUpstreamClients.of(config.upstream(), jetty);
      * }</pre>
      *
+     * <p>The HTTP version is the client's transport's, fixed when the client was built: {@code
+     * upstream-http-version} ({@link UpstreamConfig#httpVersion()}) is not applied to it, only checked. {@code 2}
+     * needs a transport that speaks HTTP/2 ({@code HttpClientTransportDynamic} with {@code
+     * ClientConnectionFactoryOverHTTP2}, or {@code HttpClientTransportOverHTTP2}); {@code 1.1} one that does not
+     * ({@code new HttpClient()}'s own); with {@code auto} the transport decides.
+     *
      * @throws IllegalArgumentException if the client is not started, keeps cookies, decodes content or adds a
      *     {@code User-Agent} or {@code Content-Type} of its own: cookies would pass between users, and the others would change what the
-     *     caller sent or receives
+     *     caller sent or receives; or if its transport cannot speak the {@code upstream-http-version} asked for
      */
     public static UpstreamClient of(UpstreamConfig config, HttpClient client) {
         return JettyUpstreamClient.given(config, client);
