@@ -39,6 +39,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  *   <li>a request whose body has {@code "stream":true}: {@code ?events=N} {@code chat.completion.chunk} events
  *       (default 3) and {@code [DONE]}, each flushed, {@code ?pause_ms=P} apart; with {@code ?gate=true} the second
  *       event waits for {@link #openGate()};
+ *   <li>with {@code ?goaway=graceful} as well: a GOAWAY without an error after the first event, naming this stream
+ *       the last, which then goes on to its {@code [DONE]};
  *   <li>with {@code ?break=reset|goaway|drop} as well: the N events and half an event, then (once the gate is open,
  *       with {@code ?gate=true}) no {@code [DONE]}: the stream reset, a GOAWAY, or the connection dropped;
  *   <li>{@code ?bytes=N}: a JSON body of N bytes;
@@ -278,6 +280,9 @@ public final class H2cUpstream implements AutoCloseable {
                 }
                 out.write(chunk(i).getBytes(StandardCharsets.UTF_8));
                 out.flush();
+                if (i == 0 && params.containsKey("goaway")) {
+                    goAwayGracefully(request);
+                }
                 if (pause > 0) {
                     Thread.sleep(pause);
                 }
@@ -286,6 +291,17 @@ public final class H2cUpstream implements AutoCloseable {
         } catch (IOException e) {
             brokenStreams.add(request.getHttpURI().getPathQuery());
         }
+    }
+
+    /**
+     * Sends a GOAWAY without an error whose last stream is this one: this stream goes on to its end, the connection
+     * takes no new ones and is closed once its streams are done.
+     */
+    private static void goAwayGracefully(Request request) {
+        ((org.eclipse.jetty.http2.HTTP2Connection)
+                        request.getConnectionMetaData().getConnection())
+                .getSession()
+                .close(org.eclipse.jetty.http2.ErrorCode.NO_ERROR.code, "graceful", Callback.NOOP);
     }
 
     /** The {@code i}th chunk event of a stream, as this upstream writes it. */

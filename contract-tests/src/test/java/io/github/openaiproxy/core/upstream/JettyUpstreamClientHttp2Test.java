@@ -101,6 +101,30 @@ class JettyUpstreamClientHttp2Test {
     }
 
     @Test
+    void aGracefulGoAwayLetsTheStreamInFlightFinishAndSendsNewCallsToANewConnection() throws Exception {
+        UpstreamResponse response = client.send(
+                        post("/v1/chat/completions?events=3&gate=true&goaway=graceful", "{\"stream\":true}"))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        TestSubscriber events = new TestSubscriber(Long.MAX_VALUE);
+        response.body().subscribe(events);
+        // The GOAWAY follows the first event on the same connection: in once the event is.
+        await().atMost(WAIT).until(() -> String.join("", events.texts()).contains(H2cUpstream.chunk(0)));
+        Thread.sleep(200);
+
+        UpstreamResponse next = client.send(post("/v1/chat/completions", "{}")).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(BodyReader.read(next.body()).text()).isEqualTo(H2cUpstream.COMPLETION);
+        upstream.openGate();
+
+        events.terminated().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(events.error()).isNull();
+        assertThat(String.join("", events.texts()))
+                .isEqualTo(H2cUpstream.chunk(0) + H2cUpstream.chunk(1) + H2cUpstream.chunk(2) + "data: [DONE]\n\n");
+        assertThat(upstream.seen()).hasSize(2);
+        assertThat(upstream.seen().get(1).connection())
+                .isNotEqualTo(upstream.seen().get(0).connection());
+    }
+
+    @Test
     void aBurstOpensTheConnectionsItNeedsNotOneACall() throws Exception {
         // Ten streams a connection: a hundred open streams need ten connections, and a call arriving while one is
         // being opened must wait for it, not open one of its own.
