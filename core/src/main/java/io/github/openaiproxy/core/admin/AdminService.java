@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -165,57 +166,68 @@ public final class AdminService {
 
     /** Revokes a key: every request with it is refused from now on. Revoking a revoked key changes nothing. */
     public ProxyKey revokeKey(String actor, String id) {
-        synchronized (changes) {
-            for (int attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
-                ProxyKey key = changeable(id);
-                if (key.revokedAt() != null) {
-                    return key;
-                }
-                ProxyKey revoked = key.revoked(now());
-                if (attempt == 0) {
-                    record(actor, "key.revoke", id, null);
-                }
-                if (keys.replace(key, revoked)) {
-                    return revoked;
-                }
+        return changeKey(actor, "key.revoke", id, key -> {
+            if (key.revokedAt() != null) {
+                return KeyChange.unchanged(key);
             }
-            throw keyKeptChanging();
-        }
+            ProxyKey revoked = key.revoked(now());
+            return new KeyChange<>(revoked, null, revoked);
+        });
     }
 
     /** Gives a key a new secret; the id, owner and policy stay, and the old secret stops working. */
     public CreatedKey rotateKey(String actor, String id) {
-        synchronized (changes) {
-            for (int attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
-                ProxyKey key = changeable(id);
-                if (key.revokedAt() != null) {
-                    throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
-                }
-                ProxyKeys.NewKey secret = ProxyKeys.generate();
-                ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
-                if (attempt == 0) {
-                    record(actor, "key.rotate", id, null);
-                }
-                if (keys.replace(key, rotated)) {
-                    return new CreatedKey(rotated, secret.secret());
-                }
+        return changeKey(actor, "key.rotate", id, key -> {
+            if (key.revokedAt() != null) {
+                throw AdminException.conflict("key_revoked", "A revoked key cannot be rotated; create a new one");
             }
-            throw keyKeptChanging();
-        }
+            ProxyKeys.NewKey secret = ProxyKeys.generate();
+            ProxyKey rotated = key.rotated(secret.hash(), secret.displayPrefix());
+            return new KeyChange<>(rotated, null, new CreatedKey(rotated, secret.secret()));
+        });
     }
 
     /** Puts a key under another policy. */
     public ProxyKey changeKeyPolicy(String actor, String id, String policy) {
+        return changeKey(actor, "key.policy", id, key -> {
+            String name = existingPolicy(policy);
+            ProxyKey changed = key.withPolicy(name);
+            return new KeyChange<>(changed, name, changed);
+        });
+    }
+
+    /**
+     * What one attempt of a key change makes of the key it read.
+     *
+     * @param changed the key to store, or {@code null} when nothing is to change (nothing is audited or written)
+     * @param auditedPolicy the policy the audit entry names, or {@code null}
+     * @param answer what the caller is answered once {@code changed} is stored
+     */
+    private record KeyChange<R>(ProxyKey changed, String auditedPolicy, R answer) {
+        static <R> KeyChange<R> unchanged(R answer) {
+            return new KeyChange<>(null, null, answer);
+        }
+    }
+
+    /**
+     * A key change under the lock: reads the key (declared and read-only ones are 409), makes the change from it,
+     * audits it before the first write, and writes it only if the key is still as read ({@link
+     * ProxyKeyStore#replace}). When another instance changed the key in between, it reads it again, and after
+     * {@value #CHANGE_ATTEMPTS} tries answers 409 {@code key_changed}.
+     */
+    private <R> R changeKey(String actor, String action, String id, Function<ProxyKey, KeyChange<R>> change) {
         synchronized (changes) {
             for (int attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
                 ProxyKey key = changeable(id);
-                String name = existingPolicy(policy);
-                ProxyKey changed = key.withPolicy(name);
-                if (attempt == 0) {
-                    record(actor, "key.policy", id, name);
+                KeyChange<R> c = change.apply(key);
+                if (c.changed() == null) {
+                    return c.answer();
                 }
-                if (keys.replace(key, changed)) {
-                    return changed;
+                if (attempt == 0) {
+                    record(actor, action, id, c.auditedPolicy());
+                }
+                if (keys.replace(key, c.changed())) {
+                    return c.answer();
                 }
             }
             throw keyKeptChanging();
