@@ -400,19 +400,46 @@ public final class AdminService {
                 "policy_read_only", "This policy comes from configuration (policies.<name>.*); change it there");
     }
 
-    /** A name or owner: trimmed, at most {@value #MAX_NAME} characters, no control characters. */
+    /**
+     * A name or owner: trimmed, at most {@value #MAX_NAME} characters, none of them one that is invisible or
+     * reorders the text around it ({@link #isHidden}); a refusal names {@code field}.
+     */
     private static String text(String field, String value, boolean required) {
         if (value == null || value.isBlank()) {
             if (required) {
-                throw AdminException.invalid(field + " is required");
+                throw new AdminException(400, "invalid_request", field + " is required", field);
             }
             return null;
         }
         String v = value.strip();
-        if (v.length() > MAX_NAME || v.chars().anyMatch(Character::isISOControl)) {
-            throw AdminException.invalid(field + " must be at most " + MAX_NAME + " characters, none a control one");
+        if (v.length() > MAX_NAME || v.codePoints().anyMatch(AdminService::isHidden)) {
+            throw new AdminException(
+                    400,
+                    "invalid_request",
+                    field + " must be at most " + MAX_NAME
+                            + " characters, none a control, bidirectional or invisible formatting one",
+                    field);
         }
         return v;
+    }
+
+    /**
+     * Whether a character is one a listing or a log line would not show as written: a control character, a line or
+     * paragraph separator, a lone surrogate, or a format character (the bidirectional overrides and isolates such
+     * as U+202E, which makes a name written "invoice", U+202E, "fdp.exe" read as "invoiceexe.pdf"; zero-width
+     * spaces, tag characters, U+FEFF). The zero-width joiner and non-joiner stay allowed: emoji sequences and scripts such as
+     * Persian need them to write ordinary names.
+     */
+    static boolean isHidden(int c) {
+        if (c == 0x200C || c == 0x200D) {
+            return false;
+        }
+        int type = Character.getType(c);
+        return type == Character.CONTROL
+                || type == Character.FORMAT
+                || type == Character.LINE_SEPARATOR
+                || type == Character.PARAGRAPH_SEPARATOR
+                || type == Character.SURROGATE;
     }
 
     private void record(String actor, String action, String keyId, String policy) {
