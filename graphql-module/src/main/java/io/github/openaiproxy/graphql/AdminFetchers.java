@@ -103,7 +103,10 @@ final class AdminFetchers {
         };
     }
 
-    /** The usage ledger summed ({@code GET /admin/usage}): the REST route parses and checks the arguments. */
+    /**
+     * The usage ledger summed ({@code GET /admin/usage}) as a UsagePage: the REST route parses and checks the
+     * arguments, and its {@code has_more} is the page's {@code hasMore}.
+     */
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> usage() {
         return env -> {
             StringBuilder query = new StringBuilder();
@@ -117,32 +120,39 @@ final class AdminFetchers {
                 }
             }
             return send(env, "GET", base + "/usage", query.toString(), null, Thing.API, answer -> {
-                List<Object> list = new ArrayList<>();
-                for (JsonNode row : answer.path("data")) {
-                    Map<String, Object> m = new java.util.LinkedHashMap<>();
-                    m.put(
-                            "group",
-                            row.path("group").isNull()
-                                    ? null
-                                    : row.path("group").asText());
-                    for (String f : List.of(
-                            "requests",
-                            "inputTokens",
-                            "cachedInputTokens",
-                            "outputTokens",
-                            "reasoningTokens",
-                            "totalTokens",
-                            "images",
-                            "estimated")) {
-                        // Float: GraphQL's Int is 32 bits, and token sums outgrow it.
-                        m.put(f, row.path(f).asDouble());
-                    }
-                    m.put("costUsd", row.path("costUsd").decimalValue().toPlainString());
-                    list.add(m);
-                }
-                return list;
+                Map<String, Object> page = new LinkedHashMap<>();
+                page.put("data", usageRows(answer));
+                page.put("hasMore", answer.path("has_more").asBoolean());
+                page.put("by", answer.path("by").asText(null));
+                page.put("since", answer.path("since").asText(null));
+                page.put("until", answer.path("until").asText(null));
+                return page;
             });
         };
+    }
+
+    /** The REST answer's rows as UsageRows. */
+    private static List<Object> usageRows(JsonNode answer) {
+        List<Object> list = new ArrayList<>();
+        for (JsonNode row : answer.path("data")) {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("group", row.path("group").isNull() ? null : row.path("group").asText());
+            for (String f : List.of(
+                    "requests",
+                    "inputTokens",
+                    "cachedInputTokens",
+                    "outputTokens",
+                    "reasoningTokens",
+                    "totalTokens",
+                    "images",
+                    "estimated")) {
+                // Float: GraphQL's Int is 32 bits, and token sums outgrow it.
+                m.put(f, row.path(f).asDouble());
+            }
+            m.put("costUsd", row.path("costUsd").decimalValue().toPlainString());
+            list.add(m);
+        }
+        return list;
     }
 
     // --- mutations

@@ -72,7 +72,7 @@ class GraphQlAdminTest {
             + " adminSavePolicy(name: $name, rules: $rules) { name source rules } }";
     static final String DELETE = "mutation D($name: String!) { adminDeletePolicy(name: $name) { name deleted } }";
     static final String USAGE = "query U($since: String!, $by: String, $key: String) { adminUsage(since: $since,"
-            + " by: $by, key: $key) { group requests inputTokens outputTokens costUsd estimated } }";
+            + " by: $by, key: $key) { data { group requests inputTokens outputTokens costUsd estimated } } }";
     static final String AUDIT = "query A($limit: Int) { adminAudit(limit: $limit) { at actor action keyId policy } }";
     static final String DELETE_IMAGE = "mutation I($id: ID!) { adminDeleteImage(id: $id) { id deleted } }";
 
@@ -612,19 +612,54 @@ class GraphQlAdminTest {
         ledger.record(usageRow("key_a", "gpt-4o-mini", 50, 1));
         ledger.record(usageRow("key_b", "gpt-4o", 7, 2));
         JsonNode rows = data(ADMIN, USAGE, Map.of("since", "1d", "by", "model", "key", "key_a"))
-                .get("adminUsage");
+                .at("/adminUsage/data");
         assertThat(rows).hasSize(2);
         assertThat(rows.get(0).get("group").asText()).isEqualTo("gpt-4o");
         assertThat(rows.get(0).get("requests").asLong()).isEqualTo(1);
         assertThat(rows.get(0).get("inputTokens").asLong()).isEqualTo(100);
         assertThat(new java.math.BigDecimal(rows.get(0).get("costUsd").asText()))
                 .isEqualByComparingTo("1.5");
-        JsonNode byKey = data(ADMIN, USAGE, Map.of("since", "1d")).get("adminUsage");
+        JsonNode byKey = data(ADMIN, USAGE, Map.of("since", "1d")).at("/adminUsage/data");
         assertThat(byKey).extracting(r -> r.get("group").asText()).containsExactly("key_a", "key_b");
 
         JsonNode bad = error(call(ADMIN, USAGE, Map.of("since", "1d", "by", "galaxy")), "BAD_USER_INPUT");
         assertThat(bad.get("message").asText()).contains("by");
         error(call(ADMIN, USAGE, Map.of("since", "-3d")), "BAD_USER_INPUT");
         error(call(ADMIN, USAGE, Map.of("since", "9999999d")), "BAD_USER_INPUT");
+    }
+
+    /**
+     * Over HTTP, adminUsage says as GET /admin/usage's has_more does whether its limit left groups out, so a client
+     * never takes the rows of a cut answer for the whole range's usage; and the range it summed.
+     */
+    @Test
+    void adminUsageSaysWhetherItsLimitLeftGroupsOut() throws Exception {
+        String query = "query U($limit: Int) { adminUsage(since: \"1d\", by: \"model\", limit: $limit)"
+                + " { data { group } hasMore by since until } }";
+        try (GraphQlServer server =
+                GraphQlServer.start(config(true), GraphQlOptions.DEFAULTS, b -> b.usageLedger(ledger))) {
+            ledger.record(usageRow("key_a", "gpt-4o", 100, 3));
+            ledger.record(usageRow("key_a", "gpt-4o-mini", 50, 2));
+            ledger.record(usageRow("key_b", "o3", 7, 1));
+            for (int limit = 1; limit <= 4; limit++) {
+                HttpResponse<String> r = server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                        .header("Content-Type", "application/json")
+                        .header("Authorization", "Bearer " + TOKEN)
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                JSON.writeValueAsString(Map.of("query", query, "variables", Map.of("limit", limit))))));
+                JsonNode answer = JSON.readTree(r.body());
+                assertThat(answer.has("errors")).as(r.body()).isFalse();
+                JsonNode page = answer.at("/data/adminUsage");
+                assertThat(page.get("data")).as("limit %d", limit).hasSize(Math.min(limit, 3));
+                assertThat(page.get("hasMore").asBoolean())
+                        .as("limit %d", limit)
+                        .isEqualTo(limit < 3);
+                assertThat(page.get("by").asText()).isEqualTo("model");
+                assertThat(java.time.Duration.between(
+                                java.time.Instant.parse(page.get("since").asText()),
+                                java.time.Instant.parse(page.get("until").asText())))
+                        .isEqualTo(java.time.Duration.ofDays(1));
+            }
+        }
     }
 }
