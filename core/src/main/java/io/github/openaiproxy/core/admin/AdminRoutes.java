@@ -17,6 +17,7 @@ import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import io.github.openaiproxy.core.usage.ledger.InvalidUsageQueryException;
+import io.github.openaiproxy.core.usage.ledger.LedgerTimeoutException;
 import io.github.openaiproxy.core.usage.ledger.LedgerUnavailableException;
 import io.github.openaiproxy.core.usage.ledger.UsageQuery;
 import io.github.openaiproxy.core.usage.ledger.UsageSummary;
@@ -57,7 +58,8 @@ import java.util.function.Function;
  *       the usage ledger summed, {@code {"object":"list","by","since","until","data":[{"group","requests",
  *       "inputTokens","cachedInputTokens","outputTokens","reasoningTokens","totalTokens","images","costUsd",
  *       "estimated"}, ...],"has_more"}}: {@code has_more} when {@code limit} left groups out; 400 naming the
- *       parameter for a bad one, 404 {@code ledger_off} without a ledger
+ *       parameter for a bad one, 404 {@code ledger_off} without a ledger, 503 {@code ledger_timeout} for a summary
+ *       that read longer than its store allows
  * </ul>
  *
  * Errors are in OpenAI's shape: 401 {@code invalid_api_key} without an admin credential, 403 for a user without
@@ -514,6 +516,18 @@ public final class AdminRoutes {
             return handler.apply(call);
         } catch (AdminException e) {
             return error(error(e));
+        } catch (LedgerTimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
+            return error(new ProxyError(
+                    503,
+                    "Service Unavailable",
+                    "The usage summary read longer than " + e.timeout().toSeconds()
+                            + "s and was cancelled; ask for a shorter range, or for one key or identity",
+                    "server_error",
+                    "ledger_timeout",
+                    null,
+                    null,
+                    Map.of()));
         } catch (LedgerUnavailableException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
             return error(new ProxyError(

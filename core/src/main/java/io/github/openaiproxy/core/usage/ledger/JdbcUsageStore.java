@@ -9,8 +9,10 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLTimeoutException;
 import java.sql.Types;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
@@ -50,7 +52,16 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
 
     static final int PURGE_STEPS = 100;
 
+    /**
+     * The longest one summary ({@link #summarize}) may read before its statement is cancelled, unless {@link
+     * #withQueryTimeout} says otherwise: a summary over a long range of raw rows must not hold a connection of the
+     * pool, which the writer and the sessions share, for minutes.
+     */
+    public static final Duration DEFAULT_QUERY_TIMEOUT = Duration.ofSeconds(30);
+
     private final DataSource dataSource;
+    private final String prefix;
+    private final Duration queryTimeout;
     private final String raw;
     private final String daily;
     private final String versions;
@@ -63,8 +74,10 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     /** PostgreSQL's daily upsert, one statement for a whole batch. */
     private final String postgresUpsert;
 
-    private JdbcUsageStore(DataSource dataSource, String prefix, boolean postgres) {
+    private JdbcUsageStore(DataSource dataSource, String prefix, boolean postgres, Duration queryTimeout) {
         this.dataSource = dataSource;
+        this.prefix = prefix;
+        this.queryTimeout = queryTimeout;
         this.raw = prefix + "usage";
         this.daily = prefix + "usage_daily";
         this.versions = versionsTable(prefix);
@@ -92,7 +105,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
             try (Connection c = dataSource.getConnection()) {
                 postgres = JdbcPurge.isPostgres(c);
             }
-            JdbcUsageStore store = new JdbcUsageStore(dataSource, prefix, postgres);
+            JdbcUsageStore store = new JdbcUsageStore(dataSource, prefix, postgres, DEFAULT_QUERY_TIMEOUT);
             new JdbcMigrations(store.versions, "usage ledger", clock).migrate(dataSource, store.migrations());
             return store;
         } catch (SQLException e) {
@@ -118,6 +131,23 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
             throw new IllegalStateException("could not read the usage ledger's tables: " + e.getMessage(), e);
         }
         return Optional.of(create(dataSource, prefix, clock));
+    }
+
+    /**
+     * This store on the same tables, its summaries cancelled after {@code timeout} (whole seconds, 1 s to 1 h; JDBC
+     * counts a statement's timeout in seconds) instead of {@link #DEFAULT_QUERY_TIMEOUT}.
+     */
+    public JdbcUsageStore withQueryTimeout(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.compareTo(Duration.ofSeconds(1)) < 0 || timeout.compareTo(Duration.ofHours(1)) > 0) {
+            throw new IllegalArgumentException("a usage query timeout is from 1s to 1h: " + timeout);
+        }
+        return new JdbcUsageStore(dataSource, prefix, postgres, timeout);
+    }
+
+    /** How long a summary may read before it is cancelled. */
+    public Duration queryTimeout() {
+        return queryTimeout;
     }
 
     /** The table of applied schema versions, the one the migrations keep and {@link #existing} looks for. */
@@ -472,34 +502,59 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
 
     // ---- reading
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Its statements together read at most {@link #queryTimeout()}: past it the one reading is cancelled and the
+     * summary fails with a {@link LedgerTimeoutException}.
+     */
     @Override
     public List<UsageSummary> summarize(UsageQuery q) {
         LedgerRows.Sums sums = new LedgerRows.Sums();
+        Deadline deadline = new Deadline(System.nanoTime() + queryTimeout.toNanos());
         try (Connection c = dataSource.getConnection()) {
             Instant start = q.since();
             Instant until = q.until();
             Instant firstMidnight = midnightAfter(start);
             if (!start.equals(midnight(start))) {
                 Instant end = firstMidnight.isBefore(until) ? firstMidnight : until;
-                readRaw(c, q, start, end, sums);
+                readRaw(c, q, start, end, sums, deadline);
                 start = end;
             }
             Instant lastMidnight = midnight(until);
             if (start.isBefore(lastMidnight)) {
-                readDaily(c, q, day(start), day(lastMidnight), sums);
+                readDaily(c, q, day(start), day(lastMidnight), sums, deadline);
                 start = lastMidnight;
             }
             if (start.isBefore(until)) {
-                readRaw(c, q, start, until, sums);
+                readRaw(c, q, start, until, sums, deadline);
             }
         } catch (SQLException e) {
+            if (e instanceof SQLTimeoutException || QUERY_CANCELED.equals(e.getSQLState())) {
+                throw new LedgerTimeoutException(queryTimeout, e);
+            }
             throw new LedgerUnavailableException("could not read the usage ledger: " + e.getMessage(), e);
         }
         return sums.answer(q);
     }
 
+    /** SQL's state of a statement cancelled, by its timeout here (PostgreSQL and H2 both answer it). */
+    private static final String QUERY_CANCELED = "57014";
+
+    /** When a summary's time is up, as {@link System#nanoTime()} counts. */
+    private record Deadline(long nanos) {
+        /** What is left for the next statement, in whole seconds: at least 1, since 0 is none in JDBC. */
+        int secondsLeft() throws SQLTimeoutException {
+            long left = nanos - System.nanoTime();
+            if (left <= 0) {
+                throw new SQLTimeoutException("the summary's time is up", QUERY_CANCELED);
+            }
+            return (int) Math.max(1, (left + 999_999_999L) / 1_000_000_000L);
+        }
+    }
+
     /** The raw rows of {@code [from, to)}, which lies within one UTC day. */
-    private void readRaw(Connection c, UsageQuery q, Instant from, Instant to, LedgerRows.Sums sums)
+    private void readRaw(Connection c, UsageQuery q, Instant from, Instant to, LedgerRows.Sums sums, Deadline deadline)
             throws SQLException {
         String group = switch (q.by()) {
             case KEY -> "key_id";
@@ -520,6 +575,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
             sql.append(" GROUP BY ").append(group);
         }
         try (PreparedStatement p = c.prepareStatement(sql.toString())) {
+            p.setQueryTimeout(deadline.secondsLeft());
             p.setObject(1, OffsetDateTime.ofInstant(from, ZoneOffset.UTC));
             p.setObject(2, OffsetDateTime.ofInstant(to, ZoneOffset.UTC));
             bindFilters(p, 3, q);
@@ -537,7 +593,8 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
     }
 
     /** The daily rows of the days {@code [from, to)}. */
-    private void readDaily(Connection c, UsageQuery q, LocalDate from, LocalDate to, LedgerRows.Sums sums)
+    private void readDaily(
+            Connection c, UsageQuery q, LocalDate from, LocalDate to, LedgerRows.Sums sums, Deadline deadline)
             throws SQLException {
         String group = switch (q.by()) {
             case KEY -> "key_id";
@@ -555,6 +612,7 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
         filters(sql, q);
         sql.append(" GROUP BY ").append(group);
         try (PreparedStatement p = c.prepareStatement(sql.toString())) {
+            p.setQueryTimeout(deadline.secondsLeft());
             p.setObject(1, from);
             p.setObject(2, to);
             bindFilters(p, 3, q);
