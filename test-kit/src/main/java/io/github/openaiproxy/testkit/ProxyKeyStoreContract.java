@@ -93,6 +93,26 @@ public abstract class ProxyKeyStoreContract {
     }
 
     @Test
+    protected void saysWhetherAnUnrevokedKeyIsUnderAPolicy() {
+        String policy = "p-" + UUID.randomUUID().toString().substring(0, 8);
+        assertThat(store().hasUnrevokedKeyUnder(policy)).isFalse();
+        ProxyKey first = newKey(policy, 0);
+        ProxyKey second = newKey(policy, 0);
+        store().insert(first);
+        store().insert(second);
+        store().insert(newKey("other-" + policy, 0));
+        assertThat(store().hasUnrevokedKeyUnder(policy)).isTrue();
+        store().update(first.revoked(Instant.now().truncatedTo(ChronoUnit.MILLIS)));
+        assertThat(store().hasUnrevokedKeyUnder(policy)).as("one left").isTrue();
+        store().update(second.withPolicy("other-" + policy));
+        assertThat(store().hasUnrevokedKeyUnder(policy))
+                .as("one revoked, one moved")
+                .isFalse();
+        assertThat(store().hasUnrevokedKeyUnder("other-" + policy)).isTrue();
+        assertThat(store().hasUnrevokedKeyUnder("' OR '1'='1")).isFalse();
+    }
+
+    @Test
     protected void listsOldestFirst() {
         ProxyKey newer = newKey("keys", 1);
         ProxyKey older = newKey("keys", 2);

@@ -87,6 +87,11 @@ public final class IdentityResolver {
             }
 
             @Override
+            public boolean hasUnrevokedKeyUnder(String policy) {
+                return store.hasUnrevokedKeyUnder(policy);
+            }
+
+            @Override
             public void insert(ProxyKey key) {
                 store.insert(key);
                 keys.forget(key.hash()); // nothing cached for a new hash, but an unknown one may be

@@ -48,6 +48,12 @@ public final class InMemoryProxyKeyStore implements ProxyKeyStore {
         return all;
     }
 
+    /** Looks through the keys without copying or sorting them, and stops at the first one under the policy. */
+    @Override
+    public boolean hasUnrevokedKeyUnder(String policy) {
+        return byId.values().stream().anyMatch(k -> k.policy().equals(policy) && k.revokedAt() == null);
+    }
+
     @Override
     public synchronized void insert(ProxyKey key) {
         Objects.requireNonNull(key, "key");

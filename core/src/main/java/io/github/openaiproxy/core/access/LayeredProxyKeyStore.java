@@ -51,6 +51,11 @@ public final class LayeredProxyKeyStore implements ProxyKeyStore {
     }
 
     @Override
+    public boolean hasUnrevokedKeyUnder(String policy) {
+        return declared.hasUnrevokedKeyUnder(policy) || stored.hasUnrevokedKeyUnder(policy);
+    }
+
+    @Override
     public void insert(ProxyKey key) {
         stored.insert(key);
     }

@@ -18,6 +18,16 @@ public interface ProxyKeyStore {
     /** All keys, oldest first. */
     List<ProxyKey> list();
 
+    /**
+     * Whether a key that is not revoked is under {@code policy} (an expired one counts): the admin API's check before
+     * it deletes a policy. The default reads {@link #list()}, every key; a store that may hold many keys should
+     * answer it with a bounded query, as the in-memory and JDBC stores do, and a store that wraps another should pass
+     * it on.
+     */
+    default boolean hasUnrevokedKeyUnder(String policy) {
+        return list().stream().anyMatch(k -> k.policy().equals(policy) && k.revokedAt() == null);
+    }
+
     /** Stores a new key. */
     void insert(ProxyKey key);
 

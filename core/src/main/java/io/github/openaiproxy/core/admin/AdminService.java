@@ -288,7 +288,7 @@ public final class AdminService {
         if (policies.find(name).isEmpty()) {
             throw AdminException.policyNotFound();
         }
-        if (keys.list().stream().anyMatch(k -> k.policy().equals(name) && k.revokedAt() == null)) {
+        if (keys.hasUnrevokedKeyUnder(name)) {
             throw AdminException.conflict(
                     "policy_in_use", "Keys are under this policy; move them to another policy first");
         }

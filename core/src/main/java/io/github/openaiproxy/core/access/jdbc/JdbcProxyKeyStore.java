@@ -94,6 +94,24 @@ public final class JdbcProxyKeyStore implements ProxyKeyStore {
         }
     }
 
+    /** One row at most, whatever the number of keys: the database looks, and answers whether it found one. */
+    @Override
+    public boolean hasUnrevokedKeyUnder(String policy) {
+        if (policy == null) {
+            return false;
+        }
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement p = c.prepareStatement("SELECT 1 FROM " + table
+                        + " WHERE policy = ? AND revoked_at IS NULL FETCH FIRST 1 ROWS ONLY")) {
+            p.setString(1, policy);
+            try (ResultSet rs = p.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw failure("look for a proxy key under a policy", e);
+        }
+    }
+
     @Override
     public void insert(ProxyKey key) {
         try (Connection c = dataSource.getConnection();
