@@ -54,7 +54,8 @@ import java.util.stream.Stream;
  *       max-upload-size, see BodyLimits)
  *    7. Authorize                              the identity's policy; reads the body only when a rule needs it
  *    7b. RouteUpstream                         only with named upstreams: reads a JSON body, routes it by model
- *                                              (alias renames it), answers GET /v1/models with their models
+ *                                              (alias renames it), answers GET /v1/models with their models;
+ *                                              an upload goes to the default upstream unread (8 streams it)
  *    7c. Limit                                 as 10b; reads the JSON body of the model-calling POST routes
  *                                              (chat, completions, responses, embeddings, images) within the
  *                                              body limit when the policy has quotas or the ledger is on;

@@ -26,9 +26,10 @@ import java.util.function.LongSupplier;
  * {@code max-body-size}) to find its model: the first upstream with an alias of it, else one that names it,
  * else one whose glob matches it, else the default upstream ({@value Upstreams#DEFAULT}). An alias renames the
  * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. Other
- * bodies (multipart, compressed) and body-less requests go to the default upstream (read whole when it is a
- * configured one, as named upstreams take their bodies), except {@code GET /v1/models}, answered here with the
- * configured models of every upstream, and {@code GET /v1/models/{id}} of a model that list names.
+ * bodies (multipart, compressed) and body-less requests go to the default upstream (a compressed body read whole
+ * when it is a configured one; an upload streams there unread, sent once: see {@link UpstreamAttempts}), except
+ * {@code GET /v1/models}, answered here with the configured models of every upstream, and
+ * {@code GET /v1/models/{id}} of a model that list names.
  *
  * <p>The simple routes ({@code POST /}, image generation) run this step too, after their body is normalized: the
  * normalized model picks the upstream the same way, and {@link UpstreamAttempts} renames the model in the body
@@ -125,13 +126,32 @@ final class RouteUpstream implements RequestStep {
         if (!RequestChecks.hasBody(ctx.request)) {
             return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
         }
-        if (!RequestChecks.isReadableJson(ctx)
-                && upstreams.get(Upstreams.DEFAULT).isEmpty()) {
-            return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
+        if (!RequestChecks.isReadableJson(ctx)) {
+            if (upstreams.get(Upstreams.DEFAULT).isEmpty()) {
+                return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
+            }
+            if (BodyLimits.isUpload(ctx)) {
+                return routeUpload(ctx, next);
+            }
         }
-        // A configured default upstream replaces api-key / base-url for unreadable bodies too: read whole (bounded),
-        // as a named upstream takes its body, and sent there (no model is found in such a body).
+        // A configured default upstream replaces api-key / base-url for unreadable bodies too: a compressed body is
+        // read whole (bounded), so that retries and fallbacks can send it again (no model is found in it).
         return RouteHandlers.readWhole(ctx, limit, bytes -> route(ctx, next, bytes));
+    }
+
+    /**
+     * An upload (multipart, binary) to the configured default upstream: left unread, so that the pass-through step
+     * streams it there counted against {@code max-upload-size}, as without named upstreams. It names no model the
+     * proxy reads. The target's bytes are empty; {@link UpstreamAttempts} sends {@code ctx.streamed} once.
+     */
+    private CompletableFuture<ProxyResponse> routeUpload(RequestContext ctx, Chain next) {
+        NamedUpstream upstream = upstreamFor(null);
+        NamedUpstreamRequests builder = requests.get(upstream.name());
+        if (!builder.serves(ctx.request.path(), null)) {
+            return ctx.respond(unserved());
+        }
+        ctx.target = target(upstream, builder, null, null, io.github.openaiproxy.core.internal.Bodies.empty(), null);
+        return next.proceed(ctx); // ctx.body stays null: the pass-through step streams the body
     }
 
     private CompletableFuture<ProxyResponse> route(RequestContext ctx, Chain next, byte[] bytes) {

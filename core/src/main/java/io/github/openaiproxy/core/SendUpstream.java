@@ -13,6 +13,7 @@ import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -142,18 +143,28 @@ final class SendUpstream implements RequestStep {
      * unreachable or slow.
      */
     private ProxyError failure(RequestContext ctx, Throwable error) {
-        CountedRequestBody streamed = ctx.streamed;
-        if (streamed != null && streamed.tooLarge()) {
-            return ProxyError.payloadTooLarge(streamed.limit()); // the upload limit or the body limit
+        return cutShort(ctx.streamed, error).orElseGet(() -> upstreamFailure(ctx, error));
+    }
+
+    /**
+     * Why a streamed body ended the call early, if it did: 413 over the limit, 408 past {@code request-body-timeout},
+     * 400 when the client broke off. Empty when there is no streamed body or it did not end the call.
+     */
+    static Optional<ProxyError> cutShort(CountedRequestBody streamed, Throwable error) {
+        if (streamed == null) {
+            return Optional.empty();
         }
-        if (streamed != null && streamed.timedOut().isPresent()) {
-            return ProxyError.requestTimeout(streamed.timedOut().get());
+        if (streamed.tooLarge()) {
+            return Optional.of(ProxyError.payloadTooLarge(streamed.limit())); // the upload or body limit
         }
-        if (streamed != null && streamed.broken()) {
+        if (streamed.timedOut().isPresent()) {
+            return Optional.of(ProxyError.requestTimeout(streamed.timedOut().get()));
+        }
+        if (streamed.broken()) {
             LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", error.toString());
-            return ProxyError.badRequest("Bad Request", "The request body could not be read", null);
+            return Optional.of(ProxyError.badRequest("Bad Request", "The request body could not be read", null));
         }
-        return upstreamFailure(ctx, error);
+        return Optional.empty();
     }
 
     private static ProxyError upstreamFailure(RequestContext ctx, Throwable error) {

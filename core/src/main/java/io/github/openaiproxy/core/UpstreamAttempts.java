@@ -42,7 +42,10 @@ import java.util.function.Function;
  * jitter, or the upstream's {@code retry-after-ms} / {@code Retry-After}), then the upstream's fallback
  * chain is taken, depth first, all inside the routed upstream's {@code retry-deadline}. Any other answer is
  * relayed, and from then on nothing is retried: a stream that breaks later ends with the SSE error event.
- * The body is in memory (the routing step read it), so each attempt sends it again. A simple route's request
+ * The body is in memory (the routing step read it), so each attempt sends it again; but an upload (multipart,
+ * binary) streams from the client unread ({@code ctx.streamed}, counted against {@code max-upload-size}) and can be
+ * sent once: once its call went, nothing is retried and no fallback taken, its answer or failure is the client's
+ * (a place skipped before any call, its circuit open or every key resting, still moves on). A simple route's request
  * ({@code POST /}, image generation) is the proxy's own JSON, {@code ctx.upstreamBody}, sent to the normalized
  * body's OpenAI path with the proxy's headers, its model renamed per attempt.
  */
@@ -153,6 +156,8 @@ final class UpstreamAttempts {
         private long firstSentAt;
         /** The last attempt's time to the upstream's headers; -1 when it had none (a failure, or not sent). */
         private long upstreamNanos = -1;
+        /** Whether a streamed body (an upload) went with a call: it cannot be sent again, so no attempt follows. */
+        private boolean streamSent;
 
         Run(RequestContext ctx, UpstreamPermits.Permit permit, List<Step> plan, long deadline) {
             this.ctx = ctx;
@@ -194,30 +199,44 @@ final class UpstreamAttempts {
                     note(step, "unsupported");
                     return moveOn(null, false).orElseGet(() -> fail(ProxyError.upstreamUnreachable(), step));
                 }
-                request = simple == null
-                        ? builder.request(
-                                ctx.request.method(),
-                                path,
-                                ctx.request.rawQuery().orElse(null),
-                                ctx.request.headers(),
-                                body(upstreamModel),
-                                key,
-                                upstreamModel)
-                        // A simple route's body is the proxy's JSON: the headers are the proxy's, as on the default.
-                        : builder.request(
-                                "POST",
-                                path,
-                                null,
-                                simple.stream() ? SIMPLE_STREAM : SIMPLE_JSON,
-                                simpleBody(upstreamModel),
-                                key,
-                                upstreamModel);
+                if (simple != null) {
+                    // A simple route's body is the proxy's JSON: the headers are the proxy's, as on the default.
+                    request = builder.request(
+                            "POST",
+                            path,
+                            null,
+                            simple.stream() ? SIMPLE_STREAM : SIMPLE_JSON,
+                            simpleBody(upstreamModel),
+                            key,
+                            upstreamModel);
+                } else if (ctx.streamed != null) {
+                    request = builder.request(
+                            ctx.request.method(),
+                            path,
+                            ctx.request.rawQuery().orElse(null),
+                            ctx.request.headers(),
+                            streamedBody(),
+                            key,
+                            upstreamModel);
+                } else {
+                    request = builder.request(
+                            ctx.request.method(),
+                            path,
+                            ctx.request.rawQuery().orElse(null),
+                            ctx.request.headers(),
+                            body(upstreamModel),
+                            key,
+                            upstreamModel);
+                }
             } else if (simple != null) {
                 request = defaultRequests.json(path, simpleBody(upstreamModel), simple.stream(), key);
             } else {
                 ProxyRequest r = ctx.request;
-                request = defaultRequests.passThrough(
-                        r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
+                request = ctx.streamed != null
+                        ? defaultRequests.passThrough(
+                                r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), streamedBody(), key)
+                        : defaultRequests.passThrough(
+                                r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
             }
             request = ObservedUpstreamCall.started(
                     request,
@@ -234,6 +253,7 @@ final class UpstreamAttempts {
             upstreamNanos = -1;
             CompletableFuture<UpstreamResponse> sent;
             ctx.upstreamCalled = true;
+            streamSent = request.streamedBody() != null;
             try {
                 sent = clients.getOrDefault(step.upstream(), upstream).send(request);
             } catch (RuntimeException e) {
@@ -244,6 +264,12 @@ final class UpstreamAttempts {
             return sent.handle((response, error) -> {
                         if (error != null) {
                             Throwable cause = Failures.unwrap(error);
+                            Optional<ProxyError> cut = SendUpstream.cutShort(ctx.streamed, cause);
+                            if (cut.isPresent()) {
+                                // The client's upload ended the call (413, 408, 400): not the upstream's failure.
+                                note(step, "error");
+                                return fail(cut.get(), step);
+                            }
                             boolean timeout =
                                     cause instanceof UpstreamFailure f && f.kind() == UpstreamFailure.Kind.TIMEOUT;
                             note(step, timeout ? "timeout" : "error");
@@ -334,7 +360,7 @@ final class UpstreamAttempts {
                     return again.get();
                 }
             }
-            if (status == 400 && !contextTaken && named.isPresent()) {
+            if (status == 400 && !contextTaken && !streamSent && named.isPresent()) {
                 Optional<NamedUpstream.Fallback> larger = named.get().contextFallback();
                 long length =
                         response.headers().firstValueAsLong("content-length").orElse(-1);
@@ -404,6 +430,9 @@ final class UpstreamAttempts {
          * what there is.
          */
         private Optional<CompletableFuture<ProxyResponse>> moveOn(UpstreamResponse failed, boolean retryHere) {
+            if (streamSent) {
+                return Optional.empty(); // the upload went (part of it at least): it cannot be sent again
+            }
             long now = System.nanoTime();
             Step step = plan.get(index);
             int retries = routing.upstreams()
@@ -498,6 +527,11 @@ final class UpstreamAttempts {
             }
             attempts.append(step.upstream()).append(' ').append(outcome);
             ctx.observation.upstreamAttempt(step.upstream(), outcome);
+        }
+
+        /** The client's upload as it arrives, with the length it declared. */
+        private UpstreamRequest.StreamedBody streamedBody() {
+            return new UpstreamRequest.StreamedBody(ctx.streamed, RouteHandlers.declaredLength(ctx.request));
         }
 
         /** The client's body for this model: as sent when the model is the client's own, else renamed. */

@@ -139,6 +139,43 @@ public final class NamedUpstreamRequests {
             byte[] body,
             ApiKey key,
             String upstreamModel) {
+        return request(method, v1Path, rawQuery, clientHeaders, body, null, key, upstreamModel);
+    }
+
+    /**
+     * A request whose body streams from the client as it arrives (an upload), otherwise as {@link #request(String,
+     * String, String, HttpHeaders, byte[], ApiKey, String)}. It can be sent once.
+     *
+     * @param streamed the client's body as it arrives
+     */
+    public UpstreamRequest request(
+            String method,
+            String v1Path,
+            String rawQuery,
+            HttpHeaders clientHeaders,
+            UpstreamRequest.StreamedBody streamed,
+            ApiKey key,
+            String upstreamModel) {
+        return request(
+                method,
+                v1Path,
+                rawQuery,
+                clientHeaders,
+                io.github.openaiproxy.core.internal.Bodies.empty(),
+                java.util.Objects.requireNonNull(streamed, "streamed"),
+                key,
+                upstreamModel);
+    }
+
+    private UpstreamRequest request(
+            String method,
+            String v1Path,
+            String rawQuery,
+            HttpHeaders clientHeaders,
+            byte[] body,
+            UpstreamRequest.StreamedBody streamed,
+            ApiKey key,
+            String upstreamModel) {
         HeaderMap h = new HeaderMap();
         URI uri;
         UpstreamConnection connection = upstream.connection();
@@ -168,7 +205,7 @@ public final class NamedUpstreamRequests {
         }
         h.set("User-Agent", USER_AGENT);
         h.set("Accept-Encoding", UpstreamRequests.IDENTITY); // see UpstreamRequests
-        if (body.length > 0) {
+        if (body.length > 0 || streamed != null) {
             h.set("Content-Type", orElse(HeaderMap.first(clientHeaders, "content-type"), "application/json"));
         }
         h.set("Accept", orElse(HeaderMap.first(clientHeaders, "accept"), "application/json"));
@@ -181,7 +218,7 @@ public final class NamedUpstreamRequests {
         // Last, so that a configured User-Agent or Accept wins; credential and transport headers were refused at
         // start-up.
         connection.headers().forEach(h::set);
-        return new UpstreamRequest(method, uri, h.build(), body);
+        return new UpstreamRequest(method, uri, h.build(), body, streamed);
     }
 
     private static String orElse(String value, String otherwise) {
