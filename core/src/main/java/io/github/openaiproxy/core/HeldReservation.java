@@ -217,6 +217,19 @@ final class HeldReservation {
                     UsageRecord.Outcome.CLIENT_GONE,
                     -1,
                     m.endNanos());
+        } else if (ctx.upstreamStatus == 0 && ctx.unansweredRequestSent) {
+            // Ended by response-timeout: the upstream had read the prompt (and bills it) when the proxy stopped
+            // waiting. Charged the input, estimated, as a client gone before the answer.
+            m = new Metered(
+                    new TokenUsage(estimate.inputTokens(), 0, 0, 0, 0),
+                    true,
+                    null,
+                    null,
+                    0,
+                    false,
+                    UsageRecord.Outcome.UPSTREAM_FAILED,
+                    -1,
+                    m.endNanos());
         } else if (unrelayedSuccess(ctx.upstreamStatus, proxyStatus, m)) {
             // The upstream answered 2xx, so it did the work (and bills it), but the proxy could not relay its
             // answer (JSON to a stream, a body broken off): charged the input, estimated, as a client gone before

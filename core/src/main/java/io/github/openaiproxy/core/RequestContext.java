@@ -100,6 +100,8 @@ public final class RequestContext {
     volatile boolean upstreamCalled;
     /** The status of the upstream answer relayed to the client; {@code 0} when none. */
     volatile int upstreamStatus;
+    /** Whether a call timed out waiting for the answer to a request the upstream had (it bills the prompt). */
+    volatile boolean unansweredRequestSent;
 
     RequestContext(
             ProxyRequest request,

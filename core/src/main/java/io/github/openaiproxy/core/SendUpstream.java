@@ -169,6 +169,7 @@ final class SendUpstream implements RequestStep {
 
     private static ProxyError upstreamFailure(RequestContext ctx, Throwable error) {
         if (error instanceof UpstreamFailure failure) {
+            ctx.unansweredRequestSent |= failure.requestSent();
             LOG.log(
                     System.Logger.Level.WARNING,
                     "upstream call failed: {0}, x-request-id {1}",

@@ -273,6 +273,9 @@ final class UpstreamAttempts {
                             boolean timeout =
                                     cause instanceof UpstreamFailure f && f.kind() == UpstreamFailure.Kind.TIMEOUT;
                             note(step, timeout ? "timeout" : "error");
+                            if (cause instanceof UpstreamFailure f && f.requestSent()) {
+                                ctx.unansweredRequestSent = true;
+                            }
                             if (breaker != null && cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
                                 if (timeout) {
                                     // The client chose how long it takes: its timeouts alone open nothing.

@@ -214,7 +214,7 @@ final class JdkUpstreamClient implements UpstreamClient {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", t);
         }
         if (t instanceof HttpTimeoutException) {
-            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", t);
+            return UpstreamFailure.noAnswerInTime(t);
         }
         if (t instanceof ConnectException || t instanceof IOException) {
             // The message may quote the upstream's bytes (a malformed header): masked like any upstream text.

@@ -274,7 +274,7 @@ final class JettyUpstreamClient implements UpstreamClient {
             return failure;
         }
         if (failure instanceof HeadersTimeout) {
-            return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", failure);
+            return UpstreamFailure.noAnswerInTime(failure);
         }
         if (failure instanceof SocketTimeoutException) {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", failure); // Jetty's connect
