@@ -72,6 +72,8 @@ public final class ProxyConfig {
     private final PricesConfig prices;
     /** The policies' quotas: the store, the estimates, the store-down rules. */
     private final io.github.openaiproxy.core.limits.LimitsConfig limits;
+    /** Whether observers continue a client's trace (tracing.client-context). */
+    private final io.github.openaiproxy.core.observe.ClientTraceContext clientTraceContext;
 
     private ProxyConfig(Builder b) {
         this.path = normalizePath(b.path);
@@ -118,6 +120,7 @@ public final class ProxyConfig {
         this.prices = Objects.requireNonNull(b.prices, "prices");
         this.ledger = Objects.requireNonNull(b.ledger, "ledger");
         this.limits = Objects.requireNonNull(b.limits, "limits");
+        this.clientTraceContext = Objects.requireNonNull(b.clientTraceContext, "clientTraceContext");
     }
 
     /** A builder with every default. */
@@ -156,6 +159,7 @@ public final class ProxyConfig {
         b.upstreams = upstreams;
         b.prices = prices;
         b.limits = limits;
+        b.clientTraceContext = clientTraceContext;
         return b;
     }
 
@@ -242,6 +246,14 @@ public final class ProxyConfig {
      */
     public long requestBodyMinRate() {
         return requestBodyMinRate;
+    }
+
+    /**
+     * Whether the observers get a request's headers to continue the client's trace ({@code CONTINUE}), or start
+     * traces of their own, sampled by the proxy alone ({@code IGNORE}, the default).
+     */
+    public io.github.openaiproxy.core.observe.ClientTraceContext clientTraceContext() {
+        return clientTraceContext;
     }
 
     /** The OpenAI-compatible routes relayed unchanged. */
@@ -341,8 +353,16 @@ public final class ProxyConfig {
 
         private io.github.openaiproxy.core.limits.LimitsConfig limits =
                 io.github.openaiproxy.core.limits.LimitsConfig.DEFAULTS;
+        private io.github.openaiproxy.core.observe.ClientTraceContext clientTraceContext =
+                io.github.openaiproxy.core.observe.ClientTraceContext.IGNORE;
 
         private Builder() {}
+
+        /** What the observers make of a client's trace context (see {@link ProxyConfig#clientTraceContext}). */
+        public Builder clientTraceContext(io.github.openaiproxy.core.observe.ClientTraceContext clientTraceContext) {
+            this.clientTraceContext = Objects.requireNonNull(clientTraceContext, "clientTraceContext");
+            return this;
+        }
 
         /** How the policies' quotas are counted (in memory by default). */
         public Builder limits(io.github.openaiproxy.core.limits.LimitsConfig limits) {

@@ -453,8 +453,14 @@ public final class ProxyEngine implements AutoCloseable {
             request = request.withBody(new DeadlineRequestBody(
                     request.body(), config.requestBodyTimeout(), config.requestBodyMinRate(), start));
         }
+        // A client's trace context is followed only when configured: its sampled flag would override the
+        // proxy's sampler, so any client could have its requests recorded and exported.
+        java.net.http.HttpHeaders traced =
+                config.clientTraceContext() == io.github.openaiproxy.core.observe.ClientTraceContext.CONTINUE
+                        ? request.headers()
+                        : null;
         ProxyObserver.Observation observation =
-                GuardedObservation.begin(observer, request.method(), request.path(), request.headers(), subRequest);
+                GuardedObservation.begin(observer, request.method(), request.path(), traced, subRequest);
         RequestInFlight inFlight = new RequestInFlight();
         RequestContext ctx =
                 new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight, inherited);

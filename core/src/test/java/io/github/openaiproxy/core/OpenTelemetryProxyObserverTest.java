@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.observe.ClientTraceContext;
 import io.github.openaiproxy.core.observe.otel.OpenTelemetryProxyObserver;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.testsupport.WireMockUpstream;
@@ -41,7 +42,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The OpenTelemetry observer on a real engine and a WireMock upstream, read back through the SDK's in-memory
  * exporters: the GenAI conventions' span names, parents, kinds and attributes, the token and duration metrics,
- * and the W3C trace context that reaches the upstream with the caller's trace id; never a key or any content.
+ * and the W3C trace context that reaches the upstream with the caller's trace id ({@code tracing.client-context=
+ * continue}; {@link ClientTraceContextTest} has the default); never a key or any content.
  */
 class OpenTelemetryProxyObserverTest {
     private static final String TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -84,6 +86,7 @@ class OpenTelemetryProxyObserverTest {
         s.put("upstreams.azure.base-url", upstream.baseUrl().toString());
         s.put("upstreams.azure.keys", AZURE_KEY);
         s.put("upstreams.azure.api-version", "2024-10-21");
+        s.put("tracing.client-context", "continue");
         return ProxyEngine.builder(ProxySettings.from(s).toConfig())
                 .observer(OpenTelemetryProxyObserver.create(otel))
                 .build();
@@ -282,8 +285,9 @@ class OpenTelemetryProxyObserverTest {
                 .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
                         .willReturn(okJson("{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{"
                                 + "\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}")));
-        try (ProxyEngine engine = ProxyEngine.builder(
-                        EngineFixture.config(upstream.baseUrl()).build())
+        try (ProxyEngine engine = ProxyEngine.builder(EngineFixture.config(upstream.baseUrl())
+                        .clientTraceContext(ClientTraceContext.CONTINUE)
+                        .build())
                 .observer(OpenTelemetryProxyObserver.create(otel))
                 .build()) {
             // What GraphQL's getAIResponse sends through the proxy's own routes, with its caller's trace context.
@@ -353,8 +357,9 @@ class OpenTelemetryProxyObserverTest {
                 new String[] {"ff-" + TRACE_ID + "-" + CALLER_SPAN + "-01", "vendor=abc"}, // a forbidden version
                 new String[] {"00-" + "0".repeat(32) + "-" + CALLER_SPAN + "-01", "vendor=abc"}, // the invalid id
                 new String[] {huge, "vendor=" + "v".repeat(10_000)});
-        try (ProxyEngine engine = ProxyEngine.builder(
-                        EngineFixture.config(upstream.baseUrl()).build())
+        try (ProxyEngine engine = ProxyEngine.builder(EngineFixture.config(upstream.baseUrl())
+                        .clientTraceContext(ClientTraceContext.CONTINUE)
+                        .build())
                 .observer(OpenTelemetryProxyObserver.create(otel))
                 .build()) {
             for (String[] c : contexts) {
@@ -445,8 +450,9 @@ class OpenTelemetryProxyObserverTest {
                         .setPropagators(ContextPropagators.create(TextMapPropagator.composite(
                                 W3CTraceContextPropagator.getInstance(), W3CBaggagePropagator.getInstance())))
                         .build();
-                ProxyEngine engine = ProxyEngine.builder(
-                                EngineFixture.config(upstream.baseUrl()).build())
+                ProxyEngine engine = ProxyEngine.builder(EngineFixture.config(upstream.baseUrl())
+                                .clientTraceContext(ClientTraceContext.CONTINUE)
+                                .build())
                         .observer(OpenTelemetryProxyObserver.create(withBaggage))
                         .build()) {
             Answer answer = EngineFixture.send(

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A GraphQL call's sub-requests carry its caller's W3C trace context to the engine's observers, so a tracing
- * observer continues the browser's trace through {@code getAIResponse} to the model server.
+ * observer continues the browser's trace through {@code getAIResponse} to the model server (with {@code
+ * tracing.client-context=continue}; by default observers get no headers at all).
  */
 class GraphQlTraceContextTest {
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -43,8 +44,9 @@ class GraphQlTraceContextTest {
     void getAiResponsesSubRequestCarriesTheCallersTraceContextAndNothingElseOfItsHeaders() throws Exception {
         Recording observer = new Recording();
         // No upstream answers: the sub-request fails, which does not matter here.
-        ProxyConfig config =
-                GraphQlServer.config(URI.create("http://127.0.0.1:9/v1")).build();
+        ProxyConfig config = GraphQlServer.config(URI.create("http://127.0.0.1:9/v1"))
+                .clientTraceContext(io.github.openaiproxy.core.observe.ClientTraceContext.CONTINUE)
+                .build();
         try (ProxyEngine engine = ProxyEngine.builder(config)
                 .route(GraphQlRoute.create(config, GraphQlOptions.DEFAULTS))
                 .observer(observer)

@@ -372,7 +372,14 @@ public final class ProxySettings {
                     "ledger.flush-interval",
                     Setting.Type.DURATION,
                     "1s",
-                    "Longest a ledger record waits before its batch is written."));
+                    "Longest a ledger record waits before its batch is written."),
+            Setting.oneOf(
+                    "tracing.client-context",
+                    "ignore",
+                    "A client's trace context (traceparent): ignore (the proxy's sampler decides alone) or continue"
+                            + " (its trace, and its sampled flag, are followed).",
+                    "ignore",
+                    "continue"));
 
     /**
      * Every setting of core, in the README's order: those above, then the policies' ({@code access.role-policies}
@@ -578,6 +585,10 @@ public final class ProxySettings {
         ledger = binder.with(ledger, "ledger.batch-size", LedgerConfig::withBatchSize);
         ledger = binder.with(ledger, "ledger.flush-interval", LedgerConfig::withFlushInterval);
         b.ledger(ledger);
+        this.<String>set(
+                b,
+                "tracing.client-context",
+                (c, v) -> c.clientTraceContext(io.github.openaiproxy.core.observe.ClientTraceContext.parse(v)));
         io.github.openaiproxy.core.limits.LimitsConfig limits = base.limits();
         limits = binder.with(
                 limits,

@@ -17,7 +17,9 @@ public interface ProxyObserver {
     /**
      * A request arrived, with its headers: a tracing observer continues the caller's trace from its W3C trace
      * context ({@code traceparent}, {@code tracestate}). By default {@link #begin(String, String)}: the headers
-     * are only read by an observer that asks for them.
+     * are only read by an observer that asks for them. The engine calls it only with {@code
+     * tracing.client-context=continue}; otherwise it calls {@link #begin(String, String)}, so that no client
+     * decides what is sampled.
      */
     default Observation begin(String method, String path, java.net.http.HttpHeaders headers) {
         return begin(method, path);

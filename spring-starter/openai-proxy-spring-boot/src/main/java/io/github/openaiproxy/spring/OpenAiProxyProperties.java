@@ -162,6 +162,8 @@ public class OpenAiProxyProperties {
 
     private final Ledger ledger = new Ledger();
 
+    private final Tracing tracing = new Tracing();
+
     /**
      * Named policies, 'openai.proxy.policies.<name>.<rule>': the routes, models and caps of the callers they
      * are assigned to. 'keys', 'users' and 'anonymous' are the default policies (unrestricted unless set).
@@ -374,6 +376,10 @@ public class OpenAiProxyProperties {
         return ledger;
     }
 
+    public Tracing getTracing() {
+        return tracing;
+    }
+
     public java.util.Map<String, PolicyProperties> getPolicies() {
         return policies;
     }
@@ -387,6 +393,28 @@ public class OpenAiProxyProperties {
         // Never the key.
         return "OpenAiProxyProperties[enabled=" + enabled + ", path=" + path + ", baseUrl=" + baseUrl + ", apiKey="
                 + (apiKey == null || apiKey.isBlank() ? "absent" : "configured") + "]";
+    }
+
+    /**
+     * What the proxy's observers make of a client's trace context. In Spring Boot the proxy's observations are
+     * children of Boot's HTTP server observation, which has taken the caller's 'traceparent' already (Boot's
+     * tracing decides that): this setting only keeps the request's headers from the engine's own observers.
+     */
+    public static class Tracing {
+        /**
+         * A client's trace context: 'ignore' (observers get no request headers, the proxy's sampler decides alone)
+         * or 'continue' (its trace, and its sampled flag, are followed).
+         */
+        private io.github.openaiproxy.core.observe.ClientTraceContext clientContext =
+                io.github.openaiproxy.core.observe.ClientTraceContext.IGNORE;
+
+        public io.github.openaiproxy.core.observe.ClientTraceContext getClientContext() {
+            return clientContext;
+        }
+
+        public void setClientContext(io.github.openaiproxy.core.observe.ClientTraceContext clientContext) {
+            this.clientContext = clientContext;
+        }
     }
 
     /** Cross-origin access for browser front ends. None by default. */

@@ -34,7 +34,8 @@ import java.util.function.BiConsumer;
  * <ul>
  *   <li><b>Spans.</b> One per GenAI request ({@code {gen_ai.operation.name} {gen_ai.request.model}}, for example
  *       {@code chat gpt-4o}), the child of the caller's W3C trace context ({@code traceparent}, {@code tracestate})
- *       when the request carries one, else of the current span; and one {@link SpanKind#CLIENT} child per upstream
+ *       when the request carries one and the engine passes the headers on ({@code tracing.client-context=continue};
+ *       by default it does not), else of the current span; and one {@link SpanKind#CLIENT} child per upstream
  *       attempt (retries and fallbacks each have their own), whose trace context goes to the upstream, so the model
  *       server's spans continue the trace. The caller's {@code baggage} is never taken in, so it never reaches the
  *       upstream. A span's name carries the model only when the metrics would (see below), else it is the

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The server's OpenTelemetry over real HTTP: off without any {@code OTEL_*} variable; with
  * {@code OTEL_TRACES_EXPORTER} set, the GenAI spans are exported through the SDK's autoconfigure (here to an
- * in-memory exporter chosen by name, as {@code otlp} would be) and the caller's trace continues to the upstream.
+ * in-memory exporter chosen by name, as {@code otlp} would be) and, with {@code
+ * OPENAI_PROXY_TRACING_CLIENT_CONTEXT=continue}, the caller's trace continues to the upstream.
  */
 class StandaloneTelemetryTest {
     private static final String TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
@@ -61,6 +62,7 @@ class StandaloneTelemetryTest {
                         "OPENAI_BASE_URL",
                                 "http://127.0.0.1:" + upstream.getAddress().getPort(),
                         "OPENAI_PROXY_SESSIONS_STORE", "memory",
+                        "OPENAI_PROXY_TRACING_CLIENT_CONTEXT", "continue",
                         "OTEL_TRACES_EXPORTER", "test-memory",
                         "OTEL_METRICS_EXPORTER", "none"));
         HttpResponse<String> r;
