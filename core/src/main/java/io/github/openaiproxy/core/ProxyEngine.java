@@ -88,6 +88,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final ExecutorService imageThreads;
     /** The image store this engine made and closes (the S3 store's client); {@code null} otherwise. */
     private final AutoCloseable ownedImageStore;
+    /** The image store in use, {@code null} for none: {@link #probeStores} checks an S3 one. */
+    private final ImageStore imageStore;
     /** Where usage records go ({@link UsageLedger#NONE} when {@code ledger.store} is none); closed with the engine. */
     private final io.github.openaiproxy.core.usage.UsageLedger usageLedger;
 
@@ -144,6 +146,7 @@ public final class ProxyEngine implements AutoCloseable {
                         made, boundedSessionThreads(config.sessions().queueSize()))
                 : null;
         ImageStore imageStore = imageStore(config, b.imageStore); // the admin API deletes images too
+        this.imageStore = imageStore;
         // A store the engine made (S3's client) is the engine's to close.
         this.ownedImageStore = b.imageStore == null && imageStore instanceof AutoCloseable c ? made.add(c, c) : null;
         this.imageThreads =
@@ -638,6 +641,22 @@ public final class ProxyEngine implements AutoCloseable {
             }
         });
         return status;
+    }
+
+    /**
+     * Checks the stores the proxy reaches over the network, for health endpoints: the Redis limit store ({@code
+     * limits}, a {@code PING}) and the S3 image store ({@code images}, a {@code HEAD} of the bucket, run on the
+     * image threads); empty when neither is in use. Each probe fails when its store does not answer; the caller
+     * bounds the wait and cancels. Outside the request pipeline: nothing is counted or recorded.
+     */
+    public java.util.List<StoreProbe> probeStores() {
+        java.util.List<StoreProbe> probes = new java.util.ArrayList<>(2);
+        if (limitStore instanceof io.github.openaiproxy.core.limits.RedisLimitStore redis) {
+            probes.add(new StoreProbe("limits", redis.kind(), redis.ping()));
+        }
+        io.github.openaiproxy.core.images.S3Images.probe(imageStore, imageThreads)
+                .ifPresent(answer -> probes.add(new StoreProbe("images", "s3", answer)));
+        return java.util.List.copyOf(probes);
     }
 
     /**

@@ -5,12 +5,15 @@ import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.StoreProbe;
 import io.github.openaiproxy.core.images.ImageConfig;
+import io.github.openaiproxy.core.images.ImageStoreException;
 import io.github.openaiproxy.core.images.S3Config;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
@@ -45,6 +48,7 @@ class S3ImageStorageHttpTest {
 
     static S3MockServer s3;
     TomcatProxy proxy;
+    ProxyEngine engine;
 
     @BeforeAll
     static void startS3() {
@@ -76,7 +80,7 @@ class S3ImageStorageHttpTest {
                 .withEndpoint(s3.endpoint())
                 .withPathStyle(true)
                 .withPrefix("generated/"));
-        ProxyEngine engine = ProxyEngine.builder(Upstream.config(upstream)
+        engine = ProxyEngine.builder(Upstream.config(upstream)
                         .images(ImageConfig.DEFAULTS
                                 .withStore(ImageConfig.Store.S3)
                                 .withS3(settings))
@@ -236,5 +240,29 @@ class S3ImageStorageHttpTest {
                 .isEqualTo(200);
         assertThat(fetch(link).statusCode()).isEqualTo(404);
         assertThat(Http.sendForBytes(Http.request(object).build()).statusCode()).isEqualTo(404);
+    }
+
+    /**
+     * The engine's store probe, which the Spring starter's health indicator reports: the bucket answers; a bucket
+     * that is not there fails it with the service's status, never the SDK's text or the secret key.
+     */
+    @Test
+    void theEngineProbesItsBucketForHealthChecks() throws Exception {
+        start(c -> c);
+        assertThat(engine.probeStores()).singleElement().satisfies(probe -> {
+            assertThat(probe.store()).isEqualTo("images");
+            assertThat(probe.kind()).isEqualTo("s3");
+            assertThat(probe.answer().get(30, java.util.concurrent.TimeUnit.SECONDS))
+                    .isNull();
+        });
+        proxy.close();
+        proxy = null;
+
+        start(c -> c.withBucket("no-such-bucket"));
+        StoreProbe missing = engine.probeStores().get(0);
+        Throwable failed = catchThrowable(() -> missing.answer().get(30, java.util.concurrent.TimeUnit.SECONDS));
+
+        assertThat(failed).isInstanceOf(java.util.concurrent.ExecutionException.class);
+        assertThat(failed.getCause()).isInstanceOf(ImageStoreException.class).hasMessage("the bucket answered 404");
     }
 }

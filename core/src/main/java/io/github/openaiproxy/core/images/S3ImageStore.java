@@ -312,6 +312,25 @@ public final class S3ImageStore implements ImageStore, AutoCloseable {
         }
     }
 
+    /**
+     * Whether the bucket answers now: a {@code HEAD} of it with the store's client and credentials (blocking, within
+     * the client's own timeouts).
+     *
+     * @throws ImageStoreException when it does not, its message safe to show (the service's status, such as 403 for
+     *     credentials the bucket refuses or 404 for no such bucket; or that it cannot be reached), never the SDK's
+     *     text; the SDK's exception is its cause
+     */
+    public void check() {
+        try {
+            s3.headBucket(b -> b.bucket(bucket));
+        } catch (S3Exception e) {
+            throw new ImageStoreException("the bucket answered " + e.statusCode(), e);
+        } catch (SdkException e) {
+            throw new ImageStoreException(
+                    "S3 cannot be reached (" + e.getClass().getSimpleName() + ")", e);
+        }
+    }
+
     /** Releases the S3 client and presigner. */
     @Override
     public void close() {

@@ -35,4 +35,23 @@ public final class S3Images {
         }
         return S3ImageStore.create(config);
     }
+
+    /**
+     * A check of {@code store} ({@link S3ImageStore#check()}, run on {@code executor}) when it is the S3 store;
+     * empty otherwise. Compared by name, so that no SDK class is loaded for another store.
+     */
+    public static java.util.Optional<java.util.concurrent.CompletableFuture<Void>> probe(
+            ImageStore store, java.util.concurrent.Executor executor) {
+        if (store == null || !store.getClass().getName().equals(S3_STORE)) {
+            return java.util.Optional.empty();
+        }
+        S3ImageStore s3 = (S3ImageStore) store;
+        try {
+            return java.util.Optional.of(java.util.concurrent.CompletableFuture.runAsync(s3::check, executor));
+        } catch (RuntimeException busy) { // the executor's queue is full
+            return java.util.Optional.of(java.util.concurrent.CompletableFuture.failedFuture(busy));
+        }
+    }
+
+    private static final String S3_STORE = "io.github.openaiproxy.core.images.S3ImageStore";
 }

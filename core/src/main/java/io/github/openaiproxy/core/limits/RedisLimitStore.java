@@ -957,6 +957,22 @@ public final class RedisLimitStore implements LimitStore {
         return "redis";
     }
 
+    /**
+     * Whether Redis answers now: a {@code PING} on the store's connection, within the store's timeout. Fails at
+     * once while the store is not connected (Redis down at start, or the connection lost), as every call does.
+     */
+    public CompletableFuture<Void> ping() {
+        RedisClusterAsyncCommands<String, String> c = this.commands;
+        if (c == null) {
+            return CompletableFuture.failedFuture(new LimitStoreException("not connected", null));
+        }
+        try {
+            return c.ping().toCompletableFuture().thenApply(pong -> null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
     /** Closes the connection and the client the store opened; an application's own stay open. */
     @Override
     public void close() {

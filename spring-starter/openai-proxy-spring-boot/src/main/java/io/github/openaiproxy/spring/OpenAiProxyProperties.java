@@ -1359,13 +1359,13 @@ public class OpenAiProxyProperties {
     /** The Actuator health indicator ('management.health.openai-proxy.enabled' turns it off). */
     public static class Health {
         /**
-         * How long an upstream check ('GET /v1/models' with the server key) is reused, so that health
-         * probes do not call the upstream each time.
+         * How long an upstream check ('GET /v1/models' with the server key), or a check of the stores (Redis, S3),
+         * is reused, so that health probes do not call them each time.
          */
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration cacheTimeToLive = Duration.ofSeconds(30);
 
-        /** Longest wait for the upstream check; a slower upstream is reported down. */
+        /** Longest wait for the upstream check, and for the stores' check; a slower one is reported down. */
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration timeout = Duration.ofSeconds(5);
 

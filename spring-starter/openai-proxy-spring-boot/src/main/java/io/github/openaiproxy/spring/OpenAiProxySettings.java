@@ -41,8 +41,12 @@ public final class OpenAiProxySettings {
                     "health.cache-time-to-live",
                     Setting.Type.DURATION,
                     "30s",
-                    "How long an upstream health check is reused."),
-            Setting.of("health.timeout", Setting.Type.DURATION, "5s", "Longest wait for the upstream health check."));
+                    "How long an upstream (or stores') health check is reused."),
+            Setting.of(
+                    "health.timeout",
+                    Setting.Type.DURATION,
+                    "5s",
+                    "Longest wait for the upstream health check, and for the stores'."));
 
     private OpenAiProxySettings() {}
 
