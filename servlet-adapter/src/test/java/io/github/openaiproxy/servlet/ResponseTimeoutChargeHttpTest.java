@@ -98,4 +98,59 @@ class ResponseTimeoutChargeHttpTest {
                 .as("the second prompt never left")
                 .hasSize(1);
     }
+
+    /**
+     * A response-timeout that ends a call still connecting (an upstream address that drops packets, a response
+     * timeout shorter than the connect timeout) charges nothing: the upstream never had the prompt.
+     */
+    @ParameterizedTest(name = "upstream-client {0}")
+    @ValueSource(strings = {"jetty", "jdk"})
+    void aCallTheTimeoutEndsBeforeTheRequestWasSentIsChargedNothing(String client) throws Exception {
+        // A loopback listener whose accept queue is full: the kernel drops further SYNs, so connects hang.
+        try (java.net.ServerSocket blackhole =
+                new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            java.util.List<java.net.Socket> queued = new java.util.ArrayList<>();
+            try {
+                while (true) {
+                    java.net.Socket s = new java.net.Socket();
+                    try {
+                        s.connect(blackhole.getLocalSocketAddress(), 300);
+                        queued.add(s);
+                    } catch (java.net.SocketTimeoutException full) {
+                        s.close();
+                        break;
+                    }
+                }
+                Map<String, String> s = new HashMap<>();
+                s.put("api-key", Upstream.SERVER_KEY);
+                s.put("base-url", "http://127.0.0.1:" + blackhole.getLocalPort());
+                s.put("upstream-client", client);
+                s.put("connect-timeout", "5s");
+                s.put("response-timeout", "500ms");
+                s.put("policies.anonymous.tokens-per-day", "3000");
+                ProxyEngine engine = ProxyEngine.builder(ProxySettings.from(s).toConfig())
+                        .usageLedger(ledger)
+                        .build();
+                proxy = TomcatProxy.servlet(engine);
+
+                HttpResponse<String> timedOut = Http.postJson(proxy.uri("/v1/chat/completions"), LONG_PROMPT);
+
+                assertThat(timedOut.statusCode()).as(timedOut.body()).isEqualTo(504);
+                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (ledger.rows().isEmpty() && System.nanoTime() - deadline < 0) {
+                    Thread.sleep(20);
+                }
+                UsageRecord row = ledger.rows().get(0);
+                assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.UPSTREAM_FAILED);
+                assertThat(row.estimated()).isFalse();
+                assertThat(row.usage().inputTokens())
+                        .as("nothing reached the upstream")
+                        .isZero();
+            } finally {
+                for (java.net.Socket q : queued) {
+                    q.close();
+                }
+            }
+        }
+    }
 }

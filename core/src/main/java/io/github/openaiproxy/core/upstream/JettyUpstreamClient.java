@@ -198,9 +198,11 @@ final class JettyUpstreamClient implements UpstreamClient {
             r.body(new BytesRequestContent(contentType, request.body()));
         }
         JettyStreamedContent streamedContent = streamed;
+        java.util.concurrent.atomic.AtomicBoolean sent = new java.util.concurrent.atomic.AtomicBoolean();
+        r.onRequestSuccess(sentWhole -> sent.set(true));
         Scheduler.Task headersTimer = client.getScheduler()
                 .schedule(
-                        () -> abort(r, streamedContent, new HeadersTimeout()),
+                        () -> abort(r, streamedContent, new HeadersTimeout(sent.get())),
                         config.responseTimeout().toMillis(),
                         TimeUnit.MILLISECONDS);
         r.onResponseContentSource((response, source) -> {
@@ -273,8 +275,11 @@ final class JettyUpstreamClient implements UpstreamClient {
         if (failure instanceof UpstreamFailure || failure instanceof CancellationException) {
             return failure;
         }
-        if (failure instanceof HeadersTimeout) {
-            return UpstreamFailure.noAnswerInTime(failure);
+        if (failure instanceof HeadersTimeout h) {
+            // Only a request sent whole reached the upstream (which bills it); one still connecting did not.
+            return h.requestSent
+                    ? UpstreamFailure.noAnswerInTime(failure)
+                    : new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "no response headers in time", failure);
         }
         if (failure instanceof SocketTimeoutException) {
             return new UpstreamFailure(UpstreamFailure.Kind.TIMEOUT, "connect timed out", failure); // Jetty's connect
@@ -309,9 +314,12 @@ final class JettyUpstreamClient implements UpstreamClient {
     /** The upstream's headers did not arrive within {@link UpstreamConfig#responseTimeout()}. */
     private static final class HeadersTimeout extends TimeoutException {
         private static final long serialVersionUID = 1L;
+        /** Whether the whole request had been sent (not still connecting, nor sending its body). */
+        final boolean requestSent;
 
-        HeadersTimeout() {
+        HeadersTimeout(boolean requestSent) {
             super("no response headers in time");
+            this.requestSent = requestSent;
         }
     }
 }
