@@ -87,6 +87,23 @@ class OpenAiProxyHealthAutoConfigurationTests {
                                 assertThat(StartupFailures.messages(f)).contains("'openai.proxy.health.timeout'")));
     }
 
+    /** The stores' indicator only for a store on the network; a Redis that refuses connections is down at once. */
+    @Test
+    void theStoresIndicatorComesWithARedisLimitStore() {
+        runner.run(context -> assertThat(context).doesNotHaveBean(OpenAiProxyStoresHealthIndicator.class));
+        runner.withPropertyValues(
+                        "openai.proxy.limits.store=redis", "openai.proxy.limits.redis-url=redis://127.0.0.1:1")
+                .run(context -> {
+                    assertThat(context).hasSingleBean(OpenAiProxyStoresHealthIndicator.class);
+                    Health health = context.getBean(OpenAiProxyStoresHealthIndicator.class)
+                            .health();
+                    assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+                    assertThat(health.getDetails().get("limits").toString())
+                            .contains("kind=redis")
+                            .contains("error=not connected");
+                });
+    }
+
     @Test
     void canBeDisabledLikeEveryHealthIndicator() {
         runner.withPropertyValues("management.health.openai-proxy.enabled=false")
