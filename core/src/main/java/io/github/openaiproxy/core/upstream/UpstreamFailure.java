@@ -51,6 +51,8 @@ public final class UpstreamFailure extends RuntimeException {
     /** Whether {@code failure} is a {@link Kind#TIMEOUT}: answered as the proxy's own timeouts are. */
     public static boolean isTimeout(Throwable failure) {
         return failure instanceof UpstreamFailure f && f.kind == Kind.TIMEOUT;
+    }
+
     /**
      * Whether the upstream had the request when the call failed (no answer within {@code response-timeout}), as
      * opposed to a call that never reached it (refused, no connection in time): the proxy charges the former its
