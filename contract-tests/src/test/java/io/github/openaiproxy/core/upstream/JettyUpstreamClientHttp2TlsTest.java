@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -131,6 +132,33 @@ class JettyUpstreamClientHttp2TlsTest {
             assertThat(upstream.seen())
                     .hasSize(2)
                     .allSatisfy(s -> assertThat(s.protocol()).isEqualTo(protocol));
+        }
+    }
+
+    /**
+     * A TLS upstream that offers only HTTP/1.1 takes one call per connection: calls at once open connections of
+     * their own instead of being sent down one (HTTP/1.1 cannot carry two at a time, and Jetty refuses to try).
+     */
+    @Test
+    void callsAtOnceToAnHttp11OnlyServerEachGetAConnection() throws Exception {
+        try (H2cUpstream upstream = H2cUpstream.tls(new H2cUpstream.Tls(keyStore, PASSWORD, false));
+                UpstreamClient client = UpstreamClient.jetty(UpstreamConfig.defaults()
+                        .withBaseUrl(upstream.baseUrl())
+                        .withHttpVersion(UpstreamConfig.HttpVersion.HTTP_2))) {
+            List<java.util.concurrent.CompletableFuture<String>> calls = new java.util.ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                calls.add(client.send(post(
+                                upstream.baseUrl(), "/v1/chat/completions?events=3&pause_ms=100", "{\"stream\":true}"))
+                        .thenCompose(r -> BodyReader.collect(r.body()))
+                        .thenApply(BodyReader.Body::text));
+            }
+            String whole = H2cUpstream.chunk(0) + H2cUpstream.chunk(1) + H2cUpstream.chunk(2) + "data: [DONE]\n\n";
+            for (var call : calls) {
+                assertThat(call.get(20, TimeUnit.SECONDS)).isEqualTo(whole);
+            }
+            assertThat(upstream.seen())
+                    .hasSize(12)
+                    .allSatisfy(s -> assertThat(s.protocol()).isEqualTo("HTTP/1.1"));
         }
     }
 }

@@ -3,6 +3,8 @@ package io.github.openaiproxy.core.upstream;
 import io.github.openaiproxy.core.internal.ClassPath;
 import java.time.Duration;
 import java.util.List;
+import org.eclipse.jetty.client.Connection;
+import org.eclipse.jetty.client.ConnectionPool;
 import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.MultiplexConnectionPool;
 import org.eclipse.jetty.client.transport.HttpClientConnectionFactory;
@@ -10,6 +12,8 @@ import org.eclipse.jetty.client.transport.HttpClientTransportDynamic;
 import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.client.transport.ClientConnectionFactoryOverHTTP2;
 import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.util.ConcurrentPool;
+import org.eclipse.jetty.util.Pool;
 
 /**
  * Jetty's transport for {@link UpstreamConfig.HttpVersion#HTTP_2}: HTTP/2 preferred, HTTP/1.1 where a TLS server
@@ -84,10 +88,25 @@ final class JettyHttp2 {
         // Listed first, h2 is what a plain http upstream gets (prior knowledge) and what ALPN asks a TLS one for.
         HttpClientTransportDynamic transport = new HttpClientTransportDynamic(
                 connector, new ClientConnectionFactoryOverHTTP2.HTTP2(http2), HttpClientConnectionFactory.HTTP11);
-        transport.setConnectionPoolFactory(destination -> new MultiplexConnectionPool(
-                destination,
-                destination.getHttpClient().getMaxConnectionsPerDestination(),
-                STREAMS_PER_NEW_CONNECTION));
+        transport.setConnectionPoolFactory(destination -> {
+            int max = destination.getHttpClient().getMaxConnectionsPerDestination();
+            Pool.Factory<Connection> pool =
+                    () -> new ConcurrentPool<>(ConcurrentPool.StrategyType.FIRST, max, JettyHttp2::callsAtOnce);
+            return new MultiplexConnectionPool(destination, pool, STREAMS_PER_NEW_CONNECTION) {};
+        });
         return transport;
+    }
+
+    /**
+     * How many calls a pooled connection carries at once. An HTTP/2 connection says (the server's
+     * SETTINGS_MAX_CONCURRENT_STREAMS); an HTTP/1.1 one, which ALPN chose where a TLS server offers nothing else,
+     * says nothing, and Jetty's pool would then count it for {@link #STREAMS_PER_NEW_CONNECTION} calls, sending a
+     * second call down a connection still busy with the first (Jetty refuses: "Pipelined requests not supported").
+     */
+    static int callsAtOnce(Connection connection) {
+        if (connection instanceof ConnectionPool.MaxMultiplexable multiplexed) {
+            return multiplexed.getMaxMultiplex();
+        }
+        return connection == null ? STREAMS_PER_NEW_CONNECTION : 1;
     }
 }
