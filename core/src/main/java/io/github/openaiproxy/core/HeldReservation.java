@@ -204,9 +204,11 @@ final class HeldReservation {
         if (!done.compareAndSet(false, true)) {
             return;
         }
-        if (ctx.upstreamStatus == 0 && ctx.inFlight.cancelled()) {
-            // The client left while the upstream worked, before its answer: charged the input, estimated (the
-            // upstream has read it; refunding all would make a prompt free when cancelled at the right moment).
+        boolean clientGone = ctx.inFlight.cancelled();
+        if (ctx.upstreamStatus == 0 && (clientGone || ctx.unansweredRequestSent)) {
+            // No answer, but the upstream had read the prompt (and bills it): the client left while it worked, or
+            // response-timeout ended the wait. Charged the input, estimated: refunding all would make a prompt free
+            // when cancelled, or slow, at the right moment.
             m = new Metered(
                     new TokenUsage(estimate.inputTokens(), 0, 0, 0, 0),
                     true,
@@ -214,20 +216,7 @@ final class HeldReservation {
                     null,
                     0,
                     false,
-                    UsageRecord.Outcome.CLIENT_GONE,
-                    -1,
-                    m.endNanos());
-        } else if (ctx.upstreamStatus == 0 && ctx.unansweredRequestSent) {
-            // Ended by response-timeout: the upstream had read the prompt (and bills it) when the proxy stopped
-            // waiting. Charged the input, estimated, as a client gone before the answer.
-            m = new Metered(
-                    new TokenUsage(estimate.inputTokens(), 0, 0, 0, 0),
-                    true,
-                    null,
-                    null,
-                    0,
-                    false,
-                    UsageRecord.Outcome.UPSTREAM_FAILED,
+                    clientGone ? UsageRecord.Outcome.CLIENT_GONE : UsageRecord.Outcome.UPSTREAM_FAILED,
                     -1,
                     m.endNanos());
         } else if (unrelayedSuccess(ctx.upstreamStatus, proxyStatus, m)) {

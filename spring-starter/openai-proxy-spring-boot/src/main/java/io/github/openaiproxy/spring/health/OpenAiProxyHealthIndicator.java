@@ -35,11 +35,8 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  */
 public final class OpenAiProxyHealthIndicator implements HealthIndicator {
     private final ProxyEngine engine;
-    private final long cacheNanos;
     private final Duration timeout;
-    private final LongSupplier nanoClock;
-    private Health cached;
-    private long cachedAt;
+    private final CachedHealth cached;
 
     /**
      * @param cacheTimeToLive how long a check is reused
@@ -51,19 +48,14 @@ public final class OpenAiProxyHealthIndicator implements HealthIndicator {
 
     OpenAiProxyHealthIndicator(ProxyEngine engine, Duration cacheTimeToLive, Duration timeout, LongSupplier nanoClock) {
         this.engine = Objects.requireNonNull(engine, "engine");
-        this.cacheNanos = Math.max(0, cacheTimeToLive.toNanos());
         this.timeout = timeout;
-        this.nanoClock = nanoClock;
+        this.cached = new CachedHealth(this::check, cacheTimeToLive, nanoClock);
     }
 
     /** Serialized: concurrent probes after the cache expired wait for one upstream call. */
     @Override
-    public synchronized Health health() {
-        long now = nanoClock.getAsLong();
-        if (cached == null || now - cachedAt >= cacheNanos) {
-            cached = check();
-            cachedAt = nanoClock.getAsLong();
-        }
+    public Health health() {
+        Health cached = this.cached.get();
         List<UpstreamState> states = engine.upstreamStates();
         if (states.isEmpty()) {
             return cached;

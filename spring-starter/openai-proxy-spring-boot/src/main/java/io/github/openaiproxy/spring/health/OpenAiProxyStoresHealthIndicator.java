@@ -34,11 +34,8 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  */
 public final class OpenAiProxyStoresHealthIndicator implements HealthIndicator {
     private final ProxyEngine engine;
-    private final long cacheNanos;
     private final Duration timeout;
-    private final LongSupplier nanoClock;
-    private Health cached;
-    private long cachedAt;
+    private final CachedHealth cached;
 
     /**
      * @param cacheTimeToLive how long a check is reused
@@ -51,20 +48,14 @@ public final class OpenAiProxyStoresHealthIndicator implements HealthIndicator {
     OpenAiProxyStoresHealthIndicator(
             ProxyEngine engine, Duration cacheTimeToLive, Duration timeout, LongSupplier nanoClock) {
         this.engine = Objects.requireNonNull(engine, "engine");
-        this.cacheNanos = Math.max(0, cacheTimeToLive.toNanos());
         this.timeout = Objects.requireNonNull(timeout, "timeout");
-        this.nanoClock = nanoClock;
+        this.cached = new CachedHealth(this::check, cacheTimeToLive, nanoClock);
     }
 
     /** Serialized: concurrent probes after the cache expired wait for one check. */
     @Override
-    public synchronized Health health() {
-        long now = nanoClock.getAsLong();
-        if (cached == null || now - cachedAt >= cacheNanos) {
-            cached = check();
-            cachedAt = nanoClock.getAsLong();
-        }
-        return cached;
+    public Health health() {
+        return cached.get();
     }
 
     private Health check() {
