@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /** The GraphQL module works on any adapter: no servlet or Spring type, and no session store of its own. */
 class GraphQlArchitectureTest {
-    private final JavaClasses classes = new ClassFileImporter()
+    private static final JavaClasses classes = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("io.github.openaiproxy.graphql");
 

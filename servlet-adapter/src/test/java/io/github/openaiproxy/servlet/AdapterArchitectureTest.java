@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /** The adapter translates; it uses core's public API only and takes no framework beyond the servlet API. */
 class AdapterArchitectureTest {
-    private final JavaClasses adapter = new ClassFileImporter()
+    private static final JavaClasses adapter = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("io.github.openaiproxy.servlet");
 
