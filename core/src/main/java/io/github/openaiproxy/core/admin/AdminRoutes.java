@@ -388,15 +388,20 @@ public final class AdminRoutes {
     }
 
     private static ProxyError unavailable() {
+        return serviceUnavailable("The key and policy store is unavailable", "admin_store_unavailable", true);
+    }
+
+    /** 503 in OpenAI's shape; {@code retry} adds {@code Retry-After: 5} for a store that may be back soon. */
+    private static ProxyError serviceUnavailable(String message, String code, boolean retry) {
         return new ProxyError(
                 503,
                 "Service Unavailable",
-                "The key and policy store is unavailable",
+                message,
                 "server_error",
-                "admin_store_unavailable",
+                code,
                 null,
                 null,
-                Map.of("Retry-After", "5"));
+                retry ? Map.of("Retry-After", "5") : Map.of());
     }
 
     // ---- request parts
@@ -518,27 +523,14 @@ public final class AdminRoutes {
             return error(error(e));
         } catch (LedgerTimeoutException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
-            return error(new ProxyError(
-                    503,
-                    "Service Unavailable",
+            return error(serviceUnavailable(
                     "The usage summary read longer than " + e.timeout().toSeconds()
                             + "s and was cancelled; ask for a shorter range, or for one key or identity",
-                    "server_error",
                     "ledger_timeout",
-                    null,
-                    null,
-                    Map.of()));
+                    false));
         } catch (LedgerUnavailableException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
-            return error(new ProxyError(
-                    503,
-                    "Service Unavailable",
-                    "The usage ledger is unavailable",
-                    "server_error",
-                    "ledger_unavailable",
-                    null,
-                    null,
-                    Map.of("Retry-After", "5")));
+            return error(serviceUnavailable("The usage ledger is unavailable", "ledger_unavailable", true));
         } catch (ImageStoreException e) {
             LOG.log(System.Logger.Level.WARNING, "admin call failed: {0}", e.getMessage());
             return error(ProxyError.imageStoreUnavailable());

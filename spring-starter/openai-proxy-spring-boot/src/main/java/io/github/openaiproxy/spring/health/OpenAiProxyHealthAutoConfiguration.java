@@ -40,13 +40,7 @@ public final class OpenAiProxyHealthAutoConfiguration {
     @ConditionalOnMissingBean(value = OpenAiProxyHealthIndicator.class, name = BEAN_NAME)
     OpenAiProxyHealthIndicator openAiProxyHealthIndicator(ProxyEngine engine, OpenAiProxyProperties properties) {
         OpenAiProxyProperties.Health health = properties.getHealth();
-        Duration timeout = health.getTimeout();
-        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-            // No time to answer: every check would time out and report a healthy upstream down.
-            throw new InvalidConfigurationPropertyValueException(
-                    "openai.proxy.health.timeout", timeout, "must be positive, such as 5s");
-        }
-        return new OpenAiProxyHealthIndicator(engine, health.getCacheTimeToLive(), timeout);
+        return new OpenAiProxyHealthIndicator(engine, health.getCacheTimeToLive(), positiveTimeout(health));
     }
 
     /** The stores' indicator's bean name; Actuator shows it as {@code openAiProxyStores}. */
@@ -59,12 +53,17 @@ public final class OpenAiProxyHealthAutoConfiguration {
     OpenAiProxyStoresHealthIndicator openAiProxyStoresHealthIndicator(
             ProxyEngine engine, OpenAiProxyProperties properties) {
         OpenAiProxyProperties.Health health = properties.getHealth();
+        return new OpenAiProxyStoresHealthIndicator(engine, health.getCacheTimeToLive(), positiveTimeout(health));
+    }
+
+    /** {@code health.timeout}, refused unless positive: with no time to answer every check would report DOWN. */
+    private static Duration positiveTimeout(OpenAiProxyProperties.Health health) {
         Duration timeout = health.getTimeout();
         if (timeout == null || timeout.isNegative() || timeout.isZero()) {
             throw new InvalidConfigurationPropertyValueException(
                     "openai.proxy.health.timeout", timeout, "must be positive, such as 5s");
         }
-        return new OpenAiProxyStoresHealthIndicator(engine, health.getCacheTimeToLive(), timeout);
+        return timeout;
     }
 
     /** {@code limits.store=redis} or {@code images.store=s3}: a store on the network of the proxy's own. */
