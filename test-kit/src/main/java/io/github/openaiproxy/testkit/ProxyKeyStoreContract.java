@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.access.ProxyKeyPage;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.access.ProxyKeys;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -120,6 +122,124 @@ public abstract class ProxyKeyStoreContract {
         store().insert(older);
         List<String> ids = store().list().stream().map(ProxyKey::id).toList();
         assertThat(ids).containsSubsequence(older.id(), newer.id());
+    }
+
+    /** Every key of the store, read a page of {@code limit} at a time; each page checked on the way. */
+    protected List<ProxyKey> allPages(int limit) {
+        List<ProxyKey> all = new ArrayList<>();
+        String after = null;
+        for (int pages = 0; ; pages++) {
+            assertThat(pages).as("pages of %d keys", limit).isLessThan(100_000);
+            ProxyKeyPage page = store().page(after, limit);
+            assertThat(page.keys().size()).isLessThanOrEqualTo(limit);
+            all.addAll(page.keys());
+            if (!page.hasMore()) {
+                assertThat(page.nextAfter()).isNull();
+                return all;
+            }
+            assertThat(page.keys()).as("a page with more after it is full").hasSize(limit);
+            assertThat(page.nextAfter())
+                    .isEqualTo(page.keys().get(page.keys().size() - 1).id());
+            after = page.nextAfter();
+        }
+    }
+
+    private static List<String> ids(List<ProxyKey> keys) {
+        return keys.stream().map(ProxyKey::id).toList();
+    }
+
+    /** Paged, every key is answered once, in id order, the revoked ones too, and as {@link ProxyKeyStore#list()}. */
+    @Test
+    protected void pagesAnswerEveryKeyOnceInIdOrder() {
+        List<ProxyKey> mine = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            mine.add(newKey("keys", i));
+            store().insert(mine.get(i));
+        }
+        ProxyKey revoked = mine.get(3).revoked(Instant.now().truncatedTo(ChronoUnit.MILLIS));
+        store().update(revoked);
+        mine.set(3, revoked);
+        List<String> sortedIds = ids(mine).stream().sorted().toList();
+        for (int limit : List.of(1, 2, 3, 1000, Integer.MAX_VALUE)) {
+            List<ProxyKey> all = allPages(limit);
+            assertThat(ids(all)).as("limit %d", limit).doesNotHaveDuplicates();
+            assertThat(all).as("limit %d", limit).containsAll(mine);
+            // The keys made here have ids of the same shape (key_ and hex), ordered alike by every collation.
+            assertThat(ids(all).stream().filter(sortedIds::contains).toList())
+                    .as("limit %d", limit)
+                    .containsExactlyElementsOf(sortedIds);
+            assertThat(ids(all)).as("limit %d", limit).containsExactlyInAnyOrderElementsOf(ids(store().list()));
+        }
+    }
+
+    /**
+     * Paging by id, a key that exists throughout is answered exactly once while others are added, revoked and
+     * rotated between pages; the page after an id that is gone goes on from where it was.
+     */
+    @Test
+    protected void pagingWhileKeysChangeNeverSkipsOrRepeatsAKeyThatStays() {
+        List<ProxyKey> stay = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            stay.add(newKey("keys", 0));
+            store().insert(stay.get(i));
+        }
+        List<ProxyKey> seen = new ArrayList<>();
+        ProxyKeyPage page = store().page(null, 2);
+        seen.addAll(page.keys());
+        for (int round = 0; page.hasMore(); round++) {
+            // Between pages: new keys, a revocation and a rotation.
+            store().insert(newKey("keys", 0));
+            ProxyKey revoke = stay.get(round % stay.size());
+            store().update(revoke.revoked(Instant.now().truncatedTo(ChronoUnit.MILLIS)));
+            ProxyKey rotate = stay.get((round + 3) % stay.size());
+            ProxyKeys.NewKey next = ProxyKeys.generate();
+            store().update(store().find(rotate.id()).orElseThrow().rotated(next.hash(), next.displayPrefix()));
+            page = store().page(page.nextAfter(), 2);
+            seen.addAll(page.keys());
+        }
+        assertThat(ids(seen)).doesNotHaveDuplicates().containsAll(ids(stay));
+    }
+
+    @Test
+    protected void aPageStartsAfterAnyIdEvenOneThatIsNotStored() {
+        List<ProxyKey> mine = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            mine.add(newKey("keys", 0));
+            store().insert(mine.get(i));
+        }
+        List<String> sorted = ids(mine).stream().sorted().toList();
+        // Between the second and the third of the keys made here, in every collation's order.
+        String between = sorted.get(1) + "0";
+        List<String> after = new ArrayList<>();
+        String from = between;
+        ProxyKeyPage page;
+        do {
+            page = store().page(from, 3);
+            after.addAll(ids(page.keys()));
+            from = page.nextAfter();
+        } while (page.hasMore());
+        assertThat(after).contains(sorted.get(2), sorted.get(3)).doesNotContain(sorted.get(0), sorted.get(1));
+        assertThat(store().page("zzzz", 10).keys()).as("after every key").isEmpty();
+        assertThat(store().page("zzzz", 10).hasMore()).isFalse();
+    }
+
+    /**
+     * An {@code after} that is no id of the proxy's shape (a forged cursor, an injection) and a limit below 1 are
+     * refused as arguments, never passed on to the storage nor answered as a failure of the store.
+     */
+    @Test
+    protected void aMalformedAfterOrLimitIsRefused() {
+        store().insert(newKey("keys", 0));
+        for (String s : List.of("", "' OR '1'='1", "%", "../x", "a b", "x".repeat(81), "\u0000", "key_\u202e")) {
+            assertThatThrownBy(() -> store().page(s, 10))
+                    .as(s.length() > 50 ? "long" : s)
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+        for (int limit : List.of(0, -1, Integer.MIN_VALUE)) {
+            assertThatThrownBy(() -> store().page(null, limit))
+                    .as("limit %d", limit)
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
     }
 
     @Test

@@ -4,8 +4,10 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -15,6 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class DeclaredProxyKeyStore implements ProxyKeyStore {
     private final Map<String, ProxyKey> byHash = new LinkedHashMap<>();
     private final Map<String, ProxyKey> byId = new LinkedHashMap<>();
+    /** The same keys in id order, for pages. */
+    private final NavigableMap<String, ProxyKey> sorted = new TreeMap<>();
+
     private final Map<String, Instant> lastUsed = new ConcurrentHashMap<>();
 
     /** A view of these keys (as {@link AccessConfig#declaredKeys()} holds them). */
@@ -22,6 +27,7 @@ public final class DeclaredProxyKeyStore implements ProxyKeyStore {
         for (ProxyKey k : keys) {
             byHash.put(k.hash(), k);
             byId.put(k.id(), k);
+            sorted.put(k.id(), k);
         }
     }
 
@@ -40,6 +46,18 @@ public final class DeclaredProxyKeyStore implements ProxyKeyStore {
     @Override
     public List<ProxyKey> list() {
         return byId.values().stream().map(this::withLastUse).toList();
+    }
+
+    @Override
+    public ProxyKeyPage page(String after, int limit) {
+        ProxyKeyPage.check(after, limit);
+        Map<String, ProxyKey> from = after == null ? sorted : sorted.tailMap(after, false);
+        return ProxyKeyPage.of(
+                from.values().stream()
+                        .limit(ProxyKeyPage.oneMore(limit))
+                        .map(this::withLastUse)
+                        .toList(),
+                limit);
     }
 
     /** Refused: declared keys change with the configuration. */

@@ -87,6 +87,11 @@ public final class IdentityResolver {
             }
 
             @Override
+            public ProxyKeyPage page(String after, int limit) {
+                return store.page(after, limit);
+            }
+
+            @Override
             public boolean hasUnrevokedKeyUnder(String policy) {
                 return store.hasUnrevokedKeyUnder(policy);
             }

@@ -5,17 +5,19 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * Proxy keys kept in memory, lost on restart: for tests, a single instance, or keys an application creates at
- * start. Thread-safe; its calls never block, so the engine makes them without an executor. Keys live by id;
- * a second index by hash serves lookups.
+ * start. Thread-safe; its calls never block, so the engine makes them without an executor. Keys live by id,
+ * sorted (a page reads from its place on, not every key); a second index by hash serves lookups.
  */
 public final class InMemoryProxyKeyStore implements ProxyKeyStore {
-    private final Map<String, ProxyKey> byId = new ConcurrentHashMap<>();
+    private final NavigableMap<String, ProxyKey> byId = new ConcurrentSkipListMap<>();
     private final Map<String, String> idByHash = new ConcurrentHashMap<>();
 
     /** An empty store. */
@@ -46,6 +48,15 @@ public final class InMemoryProxyKeyStore implements ProxyKeyStore {
         List<ProxyKey> all = new ArrayList<>(byId.values());
         all.sort(Comparator.comparing(ProxyKey::createdAt).thenComparing(ProxyKey::id));
         return all;
+    }
+
+    /** Reads the keys from the page's place on, in id order, and no further than it needs. */
+    @Override
+    public ProxyKeyPage page(String after, int limit) {
+        ProxyKeyPage.check(after, limit);
+        Map<String, ProxyKey> from = after == null ? byId : byId.tailMap(after, false);
+        return ProxyKeyPage.of(
+                from.values().stream().limit(ProxyKeyPage.oneMore(limit)).toList(), limit);
     }
 
     /** Looks through the keys without copying or sorting them, and stops at the first one under the policy. */

@@ -50,6 +50,31 @@ public final class LayeredProxyKeyStore implements ProxyKeyStore {
         return all;
     }
 
+    /**
+     * The declared keys first, then the stored ones, as {@link #list()} puts them, each in id order: a page that
+     * starts after a declared key's id goes on with the declared keys, and on into the stored ones when they end.
+     */
+    @Override
+    public ProxyKeyPage page(String after, int limit) {
+        ProxyKeyPage.check(after, limit);
+        if (after != null && declared.find(after).isEmpty()) {
+            return stored.page(after, limit);
+        }
+        ProxyKeyPage first = declared.page(after, limit);
+        if (first.hasMore()) {
+            return first;
+        }
+        int left = limit - first.keys().size();
+        if (left == 0) {
+            // Full with the last declared keys: more follow when there is a stored one.
+            return new ProxyKeyPage(first.keys(), !stored.page(null, 1).keys().isEmpty());
+        }
+        ProxyKeyPage rest = stored.page(null, left);
+        List<ProxyKey> keys = new ArrayList<>(first.keys());
+        keys.addAll(rest.keys());
+        return new ProxyKeyPage(keys, rest.hasMore());
+    }
+
     @Override
     public boolean hasUnrevokedKeyUnder(String policy) {
         return declared.hasUnrevokedKeyUnder(policy) || stored.hasUnrevokedKeyUnder(policy);

@@ -15,8 +15,34 @@ public interface ProxyKeyStore {
     /** The key with this id. */
     Optional<ProxyKey> find(String id);
 
-    /** All keys, oldest first. */
+    /** All keys, oldest first. Unbounded: the admin API lists keys a {@linkplain #page page} at a time. */
     List<ProxyKey> list();
+
+    /**
+     * At most {@code limit} keys whose id comes after {@code after} in the store's order of ids (from the first
+     * key when {@code after} is {@code null}), and whether more follow. Paging by id, a key that exists from the
+     * first page to the last is answered exactly once, whatever keys are added, revoked or rotated meanwhile (an
+     * id never changes); {@code after} need not be the id of a key that still exists.
+     *
+     * <p>The default sorts {@link #list()}, every key, by {@link String#compareTo}; a store that may hold many
+     * keys should answer it with a bounded query, as the in-memory and JDBC stores do, and a store that wraps
+     * another should pass it on.
+     *
+     * @param after {@code null}, or the id a page ended with ({@link ProxyKeyPage#nextAfter()}); any id of
+     *     {@linkplain ProxyKeyPage#isPageableId the shape of the proxy's ids}
+     * @param limit the most keys answered, at least 1
+     * @throws IllegalArgumentException for an {@code after} of another shape, or a {@code limit} below 1
+     */
+    default ProxyKeyPage page(String after, int limit) {
+        ProxyKeyPage.check(after, limit);
+        return ProxyKeyPage.of(
+                list().stream()
+                        .filter(k -> after == null || k.id().compareTo(after) > 0)
+                        .sorted(java.util.Comparator.comparing(ProxyKey::id))
+                        .limit(ProxyKeyPage.oneMore(limit))
+                        .toList(),
+                limit);
+    }
 
     /**
      * Whether a key that is not revoked is under {@code policy} (an expired one counts): the admin API's check before

@@ -5,6 +5,7 @@ import static io.github.openaiproxy.core.access.jdbc.AccessSchema.instant;
 import static io.github.openaiproxy.core.access.jdbc.AccessSchema.setTime;
 
 import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.access.ProxyKeyPage;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -89,6 +90,34 @@ public final class JdbcProxyKeyStore implements ProxyKeyStore {
                 all.add(read(rs));
             }
             return all;
+        } catch (SQLException e) {
+            throw failure("list the proxy keys", e);
+        }
+    }
+
+    /**
+     * One query of at most {@code limit + 1} rows, on the primary key's index: {@code id > after} in the
+     * database's own order of ids, which its {@code ORDER BY} follows too.
+     */
+    @Override
+    public ProxyKeyPage page(String after, int limit) {
+        ProxyKeyPage.check(after, limit);
+        String where = after == null ? "" : " WHERE id > ?";
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement p = c.prepareStatement(
+                        "SELECT " + COLUMNS + " FROM " + table + where + " ORDER BY id FETCH FIRST ? ROWS ONLY")) {
+            int i = 1;
+            if (after != null) {
+                p.setString(i++, after);
+            }
+            p.setInt(i, ProxyKeyPage.oneMore(limit));
+            try (ResultSet rs = p.executeQuery()) {
+                List<ProxyKey> keys = new ArrayList<>();
+                while (rs.next()) {
+                    keys.add(read(rs));
+                }
+                return ProxyKeyPage.of(keys, limit);
+            }
         } catch (SQLException e) {
             throw failure("list the proxy keys", e);
         }
