@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.access.AuditEntry;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.PolicyJson;
 import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.access.ProxyKeyPage;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
 import io.github.openaiproxy.core.http.ProxyRequest;
@@ -41,9 +42,12 @@ import java.util.function.Function;
  * The admin API over REST, JSON in and out, under {@code admin.path} (default {@code /admin}):
  *
  * <ul>
- *   <li>{@code GET /admin/keys}: {@code {"object":"list","data":[key, ...]}}; a key is {@code {"id","object":
- *       "proxy_key","prefix","name","owner","policy","status","source","createdAt","expiresAt","revokedAt",
- *       "lastUsedAt"}}, never the key or its hash
+ *   <li>{@code GET /admin/keys?limit=N&after=CURSOR}: a page of keys, {@code {"object":"list","data":[key, ...],
+ *       "has_more","next_after"}}: at most {@code limit} (1-1000, default 100), declared keys first, then stored
+ *       ones, each by id; {@code next_after} is the cursor to pass as {@code after} for the next page ({@code null}
+ *       on the last). A key is {@code {"id","object":"proxy_key","prefix","name","owner","policy","status","source",
+ *       "createdAt","expiresAt","revokedAt","lastUsedAt"}}, never the key or its hash; 400 naming a bad
+ *       {@code limit} or {@code after} in {@code param}
  *   <li>{@code POST /admin/keys} {@code {"name","owner"?,"policy"?,"expiresAt"?}}: 201, the key with
  *       {@code "key"}: the key itself, shown this once
  *   <li>{@code GET /admin/keys/{id}}; {@code PATCH} or {@code PUT /admin/keys/{id}} {@code {"policy"}}
@@ -128,9 +132,7 @@ public final class AdminRoutes {
 
     private ProxyResponse keys(Call call) {
         if (call.method().equals("GET")) {
-            ArrayNode data = Json.mapper().createArrayNode();
-            service.listKeys().forEach(k -> data.add(keyNode(k)));
-            return list(data);
+            return keyPage(call);
         }
         JsonNode body = body(call, Set.of("name", "owner", "policy", "expiresAt"));
         Instant expires = null;
@@ -144,6 +146,43 @@ public final class AdminRoutes {
         }
         NewKey request = new NewKey(text(body, "name"), text(body, "owner"), text(body, "policy"), expires);
         return created(201, service.createKey(call.actor(), request));
+    }
+
+    /**
+     * A page of keys: at most {@code limit} (default {@value #KEYS_DEFAULT_LIMIT}), from after the cursor
+     * {@code after}; {@code has_more} and {@code next_after}, the cursor of the next page, say whether one follows.
+     */
+    private ProxyResponse keyPage(Call call) {
+        Map<String, String> params = knownParameters(call, KEYS_PARAMETERS);
+        int limit = keysLimit(params.get("limit"));
+        String after = KeyCursor.decode(params.get("after"));
+        ProxyKeyPage page = service.keyPage(after, limit);
+        ArrayNode data = Json.mapper().createArrayNode();
+        page.keys().forEach(k -> data.add(keyNode(k)));
+        ObjectNode n = Json.object();
+        n.put("object", "list");
+        n.set("data", data);
+        n.put("has_more", page.hasMore());
+        n.put("next_after", KeyCursor.encode(page.nextAfter()));
+        return json(200, n);
+    }
+
+    /** The keys' {@code limit}: blank is the default, as the usage route's. */
+    private static int keysLimit(String given) {
+        if (given == null || given.isBlank()) {
+            return KEYS_DEFAULT_LIMIT;
+        }
+        int limit;
+        try {
+            limit = Integer.parseInt(given.strip());
+        } catch (NumberFormatException e) {
+            limit = -1;
+        }
+        if (limit < 1 || limit > KEYS_MAX_LIMIT) {
+            throw new AdminException(
+                    400, "invalid_request", "limit must be an integer from 1 to " + KEYS_MAX_LIMIT, "limit");
+        }
+        return limit;
     }
 
     private ProxyResponse key(Call call) {
@@ -265,6 +304,12 @@ public final class AdminRoutes {
     private static final Set<String> USAGE_PARAMETERS =
             new java.util.TreeSet<>(List.of("since", "until", "by", "key", "identity", "limit"));
     private static final Set<String> AUDIT_PARAMETERS = Set.of("limit");
+    private static final Set<String> KEYS_PARAMETERS = Set.of("limit", "after");
+
+    /** The keys a page of {@code GET /admin/keys} holds unless a limit is asked for. */
+    static final int KEYS_DEFAULT_LIMIT = 100;
+    /** The most keys a page holds. */
+    static final int KEYS_MAX_LIMIT = 1000;
 
     /**
      * The query's parameters by name, each of {@code known} at most once: a misspelt or repeated parameter is a 400

@@ -7,6 +7,7 @@ import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.PolicyJson;
 import io.github.openaiproxy.core.access.PolicyStore;
 import io.github.openaiproxy.core.access.ProxyKey;
+import io.github.openaiproxy.core.access.ProxyKeyPage;
 import io.github.openaiproxy.core.access.ProxyKeyStore;
 import io.github.openaiproxy.core.access.ProxyKeys;
 import io.github.openaiproxy.core.images.ImageIds;
@@ -149,9 +150,17 @@ public final class AdminService {
         return new CreatedKey(key, secret.secret());
     }
 
-    /** Every key, the declared ones first, then the stored ones oldest first. */
+    /** Every key, the declared ones first, then the stored ones oldest first: unbounded, see {@link #keyPage}. */
     public List<ProxyKey> listKeys() {
         return keys.list();
+    }
+
+    /**
+     * At most {@code limit} keys after the key id {@code after} ({@code null}: from the first), the declared ones
+     * first, then the stored ones, each in id order ({@link ProxyKeyStore#page}).
+     */
+    public ProxyKeyPage keyPage(String after, int limit) {
+        return keys.page(after, limit);
     }
 
     /** The key with this id. */
