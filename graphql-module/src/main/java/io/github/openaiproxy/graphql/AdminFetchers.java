@@ -65,8 +65,19 @@ final class AdminFetchers {
 
     // --- queries
 
+    /**
+     * A page of keys ({@code GET /admin/keys}) as a ProxyKeyPage: the REST route checks {@code limit} and
+     * {@code after}, and its {@code has_more} and {@code next_after} are the page's {@code hasMore} and
+     * {@code nextAfter}.
+     */
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> keys() {
-        return env -> send(env, "GET", base + "/keys", null, null, Thing.API, AdminFetchers::keyList);
+        return env -> send(env, "GET", base + "/keys", query(env, "limit", "after"), null, Thing.API, answer -> {
+            Map<String, Object> page = new LinkedHashMap<>();
+            page.put("data", keyList(answer));
+            page.put("hasMore", answer.path("has_more").asBoolean());
+            page.put("nextAfter", answer.path("next_after").asText(null));
+            return page;
+        });
     }
 
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> key() {
@@ -109,17 +120,8 @@ final class AdminFetchers {
      */
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> usage() {
         return env -> {
-            StringBuilder query = new StringBuilder();
-            for (String name : List.of("since", "until", "by", "key", "identity", "limit")) {
-                Object value = env.getArgument(name);
-                if (value != null) {
-                    query.append(query.isEmpty() ? "" : "&")
-                            .append(name)
-                            .append('=')
-                            .append(URLEncoder.encode(value.toString(), StandardCharsets.UTF_8));
-                }
-            }
-            return send(env, "GET", base + "/usage", query.toString(), null, Thing.API, answer -> {
+            String query = query(env, "since", "until", "by", "key", "identity", "limit");
+            return send(env, "GET", base + "/usage", query, null, Thing.API, answer -> {
                 Map<String, Object> page = new LinkedHashMap<>();
                 page.put("data", usageRows(answer));
                 page.put("hasMore", answer.path("has_more").asBoolean());
@@ -129,6 +131,21 @@ final class AdminFetchers {
                 return page;
             });
         };
+    }
+
+    /** The query string of the arguments given among {@code names}, each encoded; the REST route checks them. */
+    private static String query(DataFetchingEnvironment env, String... names) {
+        StringBuilder query = new StringBuilder();
+        for (String name : names) {
+            Object value = env.getArgument(name);
+            if (value != null) {
+                query.append(query.isEmpty() ? "" : "&")
+                        .append(name)
+                        .append('=')
+                        .append(URLEncoder.encode(value.toString(), StandardCharsets.UTF_8));
+            }
+        }
+        return query.toString();
     }
 
     /** The REST answer's rows as UsageRows. */

@@ -60,7 +60,7 @@ class GraphQlAdminTest {
             "id prefix name owner policy status source createdAt expiresAt revokedAt lastUsedAt";
     static final String CREATE = "mutation C($input: NewProxyKeyInput!) { adminCreateKey(input: $input)"
             + " { key proxyKey { " + KEY_FIELDS + " } } }";
-    static final String LIST = "{ adminKeys { " + KEY_FIELDS + " } }";
+    static final String LIST = "{ adminKeys { data { " + KEY_FIELDS + " } } }";
     static final String GET = "query K($id: ID!) { adminKey(id: $id) { " + KEY_FIELDS + " } }";
     static final String REVOKE = "mutation R($id: ID!) { adminRevokeKey(id: $id) { id status revokedAt } }";
     static final String ROTATE = "mutation R($id: ID!) { adminRotateKey(id: $id) { key proxyKey { id prefix } } }";
@@ -232,10 +232,10 @@ class GraphQlAdminTest {
         // list and get: never the key, never its hash
         String hash = ProxyKeys.hash(secret);
         JsonNode list = call(ADMIN, LIST, Map.of());
-        assertThat(list.at("/data/adminKeys").findValuesAsText("id")).containsExactly(id);
+        assertThat(list.at("/data/adminKeys/data").findValuesAsText("id")).containsExactly(id);
         assertThat(list.toString()).doesNotContain(secret).doesNotContain(hash);
         JsonNode one = call(ADMIN, GET, Map.of("id", id));
-        assertThat(one.at("/data/adminKey")).isEqualTo(list.at("/data/adminKeys/0"));
+        assertThat(one.at("/data/adminKey")).isEqualTo(list.at("/data/adminKeys/data/0"));
         assertThat(one.toString()).doesNotContain(secret).doesNotContain(hash);
 
         // a stored policy, and the key under it
@@ -374,7 +374,7 @@ class GraphQlAdminTest {
         String id = data(alice, CREATE, Map.of("input", newKey("from-alice")))
                 .at("/adminCreateKey/proxyKey/id")
                 .asText();
-        assertThat(data(alice, LIST, Map.of()).at("/adminKeys").findValuesAsText("id"))
+        assertThat(data(alice, LIST, Map.of()).at("/adminKeys/data").findValuesAsText("id"))
                 .containsExactly(id);
         data(alice, REVOKE, Map.of("id", id));
         assertThat(audit.recent(10))
@@ -574,9 +574,89 @@ class GraphQlAdminTest {
                     .header("Authorization", "Bearer " + TOKEN)
                     .GET());
             JsonNode listed = JSON.readTree(list.body());
-            assertThat(listed.at("/data/adminKeys/0/id").asText())
+            assertThat(listed.at("/data/adminKeys/data/0/id").asText())
                     .isEqualTo(created.at("/data/adminCreateKey/proxyKey/id").asText());
             assertThat(list.body()).doesNotContain(secret).doesNotContain(ProxyKeys.hash(secret));
+        }
+    }
+
+    /**
+     * Over HTTP, adminKeys answers a ProxyKeyPage as GET /admin/keys does: at most limit keys, hasMore and the
+     * cursor nextAfter, followed to the last page without a key twice; a bad limit or a cursor the API did not make
+     * is BAD_USER_INPUT naming it, and a cursor reads nothing without an admin credential.
+     */
+    @Test
+    void adminKeysIsPagedAsRestIs() throws Exception {
+        String query = "query K($limit: Int, $after: String) { adminKeys(limit: $limit, after: $after)"
+                + " { data { id } hasMore nextAfter } }";
+        List<String> made = new java.util.ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            ProxyKeys.NewKey k = ProxyKeys.generate();
+            made.add("key_" + (char) ('a' + i));
+            keys.insert(new io.github.openaiproxy.core.access.ProxyKey(
+                    made.get(i),
+                    k.displayPrefix(),
+                    k.hash(),
+                    "k" + i,
+                    null,
+                    "keys",
+                    java.time.Instant.now(),
+                    null,
+                    null,
+                    null));
+        }
+        try (GraphQlServer server =
+                GraphQlServer.start(config(true), GraphQlOptions.DEFAULTS, b -> b.proxyKeys(keys))) {
+            java.util.function.BiFunction<Map<String, Object>, String, JsonNode> ask = (variables, authorization) -> {
+                try {
+                    HttpRequest.Builder b = HttpRequest.newBuilder(server.uri("/graphql"))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    JSON.writeValueAsString(Map.of("query", query, "variables", variables))));
+                    if (authorization != null) {
+                        b.header("Authorization", authorization);
+                    }
+                    return JSON.readTree(server.send(b).body());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+            JsonNode all = ask.apply(Map.of(), "Bearer " + TOKEN);
+            assertThat(all.has("errors")).as(all.toString()).isFalse();
+            assertThat(all.at("/data/adminKeys/data").findValuesAsText("id")).containsExactlyElementsOf(made);
+            assertThat(all.at("/data/adminKeys/hasMore").asBoolean()).isFalse();
+            assertThat(all.at("/data/adminKeys/nextAfter").isNull()).isTrue();
+
+            List<String> seen = new java.util.ArrayList<>();
+            Map<String, Object> variables = new HashMap<>(Map.of("limit", 5));
+            for (int pages = 1; ; pages++) {
+                JsonNode answer = ask.apply(variables, "Bearer " + TOKEN);
+                assertThat(answer.has("errors")).as(answer.toString()).isFalse();
+                JsonNode page = answer.at("/data/adminKeys");
+                seen.addAll(page.get("data").findValuesAsText("id"));
+                if (!page.get("hasMore").asBoolean()) {
+                    assertThat(pages).isEqualTo(3);
+                    break;
+                }
+                assertThat(page.get("data")).hasSize(5);
+                variables.put("after", page.get("nextAfter").asText());
+            }
+            assertThat(seen).containsExactlyElementsOf(made);
+
+            for (int limit : List.of(0, -1, 1001)) {
+                JsonNode e = error(ask.apply(Map.of("limit", limit), "Bearer " + TOKEN), "BAD_USER_INPUT");
+                assertThat(e.get("message").asText()).isEqualTo("limit must be an integer from 1 to 1000");
+            }
+            for (String after : List.of("garbage!", "' OR '1'='1", "a2V5X2E")) {
+                JsonNode e = error(ask.apply(Map.of("after", after), "Bearer " + TOKEN), "BAD_USER_INPUT");
+                assertThat(e.get("message").asText()).startsWith("after must be");
+            }
+            String cursor = ask.apply(Map.of("limit", 1), "Bearer " + TOKEN)
+                    .at("/data/adminKeys/nextAfter")
+                    .asText();
+            JsonNode anonymous = ask.apply(Map.of("after", cursor), null);
+            error(anonymous, "UNAUTHENTICATED");
+            assertThat(anonymous.toString()).doesNotContain("key_b");
         }
     }
 
