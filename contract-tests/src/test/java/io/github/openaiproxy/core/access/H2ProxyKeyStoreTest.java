@@ -65,12 +65,49 @@ class H2ProxyKeyStoreTest extends ProxyKeyStoreContract {
             ResultSet rs = c.createStatement()
                     .executeQuery("SELECT COUNT(*), MAX(version) FROM openai_proxy_access_schema_version");
             rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(1);
-            assertThat(rs.getInt(2)).isEqualTo(1);
+            assertThat(rs.getInt(1)).isEqualTo(2);
+            assertThat(rs.getInt(2)).isEqualTo(2);
             rs = c.createStatement().executeQuery("SELECT MAX(version) FROM openai_proxy_schema_version");
             rs.next();
             assertThat(rs.getInt(1)).isEqualTo(4); // the sessions' own numbering
         }
+    }
+
+    /**
+     * Migration 2 indexes the keys' policy (a policy's deletion asks whether an unrevoked key is under it): a
+     * database of version 1 gets the index at the next start, its keys untouched; a new one has it at once.
+     */
+    @Test
+    void aDatabaseOfVersionOneGetsThePolicyIndex() throws Exception {
+        JdbcDataSource ds = dataSource("jdbc:h2:mem:policy-index-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        JdbcProxyKeyStore.create(ds).insert(newKey("batch", 0));
+        assertThat(policyIndexes(ds)).as("a new database").isNotEmpty();
+        try (Connection c = ds.getConnection()) {
+            // As version 1 left it: no index on the policy.
+            c.createStatement().execute("DROP INDEX openai_proxy_proxy_keys_policy");
+            c.createStatement().execute("DELETE FROM openai_proxy_access_schema_version WHERE version = 2");
+        }
+        assertThat(policyIndexes(ds)).isEmpty();
+
+        ProxyKeyStore upgraded = JdbcProxyKeyStore.create(ds);
+
+        assertThat(policyIndexes(ds)).containsExactly("OPENAI_PROXY_PROXY_KEYS_POLICY");
+        assertThat(upgraded.hasUnrevokedKeyUnder("batch")).isTrue();
+        assertThat(upgraded.list()).hasSize(1);
+    }
+
+    /** The names of the indexes whose first column is the keys' policy. */
+    static List<String> policyIndexes(JdbcDataSource ds) throws Exception {
+        List<String> names = new java.util.ArrayList<>();
+        try (Connection c = ds.getConnection();
+                ResultSet rs = c.getMetaData().getIndexInfo(null, null, "OPENAI_PROXY_PROXY_KEYS", false, false)) {
+            while (rs.next()) {
+                if (rs.getShort("ORDINAL_POSITION") == 1 && "POLICY".equalsIgnoreCase(rs.getString("COLUMN_NAME"))) {
+                    names.add(rs.getString("INDEX_NAME"));
+                }
+            }
+        }
+        return names;
     }
 
     @Test

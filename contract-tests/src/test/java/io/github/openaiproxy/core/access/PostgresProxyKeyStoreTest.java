@@ -58,6 +58,23 @@ class PostgresProxyKeyStoreTest extends ProxyKeyStoreContract {
         assertThat(b.findByHash(k.hash()).orElseThrow().revokedAt()).isNotNull();
     }
 
+    /** Migration 2's index on the keys' policy, which a policy's deletion looks through, exists on PostgreSQL. */
+    @Test
+    void thePolicyColumnIsIndexed() throws Exception {
+        try (java.sql.Connection c = pgDataSource().getConnection();
+                java.sql.PreparedStatement p =
+                        c.prepareStatement("SELECT indexdef FROM pg_indexes WHERE tablename = ? AND indexname = ?")) {
+            p.setString(1, PREFIX + "proxy_keys");
+            p.setString(2, PREFIX + "proxy_keys_policy");
+            try (java.sql.ResultSet rs = p.executeQuery()) {
+                assertThat(rs.next())
+                        .as("index " + PREFIX + "proxy_keys_policy")
+                        .isTrue();
+                assertThat(rs.getString(1)).contains("(policy, revoked_at)");
+            }
+        }
+    }
+
     @Test
     void policiesAndTheAuditLogWork() {
         PolicyStore policies = JdbcPolicyStore.create(pgDataSource(), PREFIX);
