@@ -397,8 +397,9 @@ public class OpenAiProxyProperties {
 
     /**
      * What the proxy's observers make of a client's trace context. In Spring Boot the proxy's observations are
-     * children of Boot's HTTP server observation, which has taken the caller's 'traceparent' already (Boot's
-     * tracing decides that): this setting only keeps the request's headers from the engine's own observers.
+     * children of Boot's HTTP server observation; with 'ignore' a filter ahead of it hides the client's trace context
+     * headers from the requests to the proxy's routes, so that observation does not continue the client's trace
+     * either (the application's other routes are left to Boot).
      */
     public static class Tracing {
         /**

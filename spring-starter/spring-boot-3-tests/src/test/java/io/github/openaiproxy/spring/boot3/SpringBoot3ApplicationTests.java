@@ -23,6 +23,8 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationHandler;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -39,6 +41,8 @@ import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.Bean;
+import org.springframework.http.server.observation.ServerRequestObservationContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -77,7 +81,29 @@ class SpringBoot3ApplicationTests {
         String hello() {
             return "hello from the host";
         }
+
+        /** What a tracing bridge's receiving handler reads of Boot's HTTP server observation: its traceparent. */
+        @Bean
+        ObservationHandler<Observation.Context> traceparentsSeen() {
+            return new ObservationHandler<>() {
+                @Override
+                public void onStart(Observation.Context context) {
+                    if (context instanceof ServerRequestObservationContext server) {
+                        String seen = server.getGetter().get(server.getCarrier(), "traceparent");
+                        SEEN.put(server.getCarrier().getRequestURI(), seen == null ? "none" : seen);
+                    }
+                }
+
+                @Override
+                public boolean supportsContext(Observation.Context context) {
+                    return context instanceof ServerRequestObservationContext;
+                }
+            };
+        }
     }
+
+    /** The traceparent Boot's server observation saw, by request path. */
+    static final Map<String, String> SEEN = new java.util.concurrent.ConcurrentHashMap<>();
 
     static WireMockServer startUpstream() {
         WireMockServer server = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
@@ -205,6 +231,36 @@ class SpringBoot3ApplicationTests {
         JsonNode body = JSON.readTree(r.body());
         assertThat(body.has("errors")).as(r.body()).isFalse();
         return body.get("data");
+    }
+
+    /**
+     * With {@code tracing.client-context=ignore} (the default) Boot 3's server observation of a request to the proxy
+     * reads no client {@code traceparent}, so no tracing bridge continues the client's trace there; the
+     * application's own routes still get it.
+     */
+    @Test
+    void bootsServerObservationSeesNoClientTraceContextOnTheProxysRoutes() throws Exception {
+        String traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        SEEN.clear();
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> chat = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ai/v1/chat/completions"))
+                        .header("traceparent", traceparent)
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o-mini\",\"messages\":[]}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+        http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/hello"))
+                        .header("traceparent", traceparent)
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+
+        assertThat(SEEN).containsEntry("/ai/v1/chat/completions", "none").containsEntry("/hello", traceparent);
+        assertThat(upstream.findAll(postRequestedFor(urlEqualTo("/v1/chat/completions"))))
+                .allSatisfy(
+                        sent -> assertThat(sent.containsHeader("traceparent")).isFalse());
     }
 
     @Test
