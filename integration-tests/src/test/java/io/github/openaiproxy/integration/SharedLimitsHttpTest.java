@@ -378,6 +378,45 @@ class SharedLimitsHttpTest {
                 .contains("2");
     }
 
+    /**
+     * The same for a Redis Cluster (a one-node cluster of the test's own, with a password), named by one node ({@code
+     * redis-cluster://}) or by a list of nodes: a wrong or missing password stops the start, naming {@code
+     * limits.redis-url} and never the password, instead of starting without the store and trying again forever.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(
+            strings = {
+                "redis-cluster://:wrong-pass-123@127.0.0.1:%1$d",
+                "redis-cluster://127.0.0.1:%1$d",
+                "redis://:wrong-pass-123@127.0.0.1:%1$d,redis://:wrong-pass-123@127.0.0.1:%1$d"
+            })
+    void aRedisClusterThatRefusesTheConnectionStillStopsTheStart(String url) throws Exception {
+        startUpstream();
+        TestRedis.Server redis = TestRedis.newClusterNode().start();
+        closing.add(redis);
+        RedisClient admin = RedisClient.create(redis.url());
+        closing.add(() -> admin.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        admin.connect().sync().configSet("requirepass", "right-pass-123");
+
+        Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+                () -> proxyOn(url.formatted(redis.port()), Map.of("policies.anonymous.requests-per-minute", "3")));
+
+        assertThat(thrown).as("the start with " + url).isNotNull();
+        List<String> said = new ArrayList<>();
+        for (Throwable t = thrown; t != null; t = t.getCause()) {
+            said.add(t.toString());
+        }
+        assertThat(String.join("; ", said)).contains("limits.redis-url").doesNotContain("pass-123");
+        TomcatProxy proxy = proxyOn(
+                "redis-cluster://:right-pass-123@127.0.0.1:" + redis.port(),
+                Map.of("policies.anonymous.requests-per-minute", "3"));
+        assertThat(send(proxy, newCaller())
+                        .get(10, TimeUnit.SECONDS)
+                        .headers()
+                        .firstValue("x-ratelimit-remaining-requests"))
+                .contains("2");
+    }
+
     /** A proxy whose engine makes its own Redis store from the settings, as the servlet initializer's does. */
     private TomcatProxy proxyOn(String redisUrl, Map<String, String> rules) {
         Map<String, String> settings = new HashMap<>(rules);

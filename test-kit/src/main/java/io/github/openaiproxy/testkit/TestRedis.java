@@ -101,6 +101,16 @@ public final class TestRedis {
     }
 
     /**
+     * A one-node Redis Cluster of the calling test's own (all 16384 slots on the node), as {@code .ci/redis.sh}
+     * starts the shared one, for what a test may not do to that one (set a password, stop it). Fails (in CI) or
+     * skips as {@link #newServer()}.
+     */
+    public static Server newClusterNode() throws IOException {
+        Server server = newServer();
+        return new Server(server.binary, server.port, server.dir, null, true);
+    }
+
+    /**
      * A Redis Sentinel of the calling test's own (the same binary, {@code --sentinel}) that monitors {@code
      * master} as {@code mymaster}; started by {@link Server#start()}.
      */
@@ -223,14 +233,21 @@ public final class TestRedis {
         private final Path dir;
         /** A Sentinel's configuration file, {@code null} for a server. */
         private final Path sentinelConfig;
+        /** A node of a one-node Redis Cluster. */
+        private final boolean cluster;
 
         private Process process;
 
         private Server(File binary, int port, Path dir, Path sentinelConfig) {
+            this(binary, port, dir, sentinelConfig, false);
+        }
+
+        private Server(File binary, int port, Path dir, Path sentinelConfig, boolean cluster) {
             this.binary = binary;
             this.port = port;
             this.dir = dir;
             this.sentinelConfig = sentinelConfig;
+            this.cluster = cluster;
         }
 
         public String url() {
@@ -254,6 +271,13 @@ public final class TestRedis {
                     "--save", "",
                     "--appendonly", "no",
                     "--dir", dir.toString()));
+            if (cluster) {
+                command.addAll(List.of(
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        dir.resolve("nodes.conf").toString()));
+            }
             process = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("redis.log").toFile())
@@ -270,7 +294,56 @@ public final class TestRedis {
                     throw new IllegalStateException("interrupted waiting for redis-server", e);
                 }
             }
+            if (cluster) {
+                formCluster(deadline);
+            }
             return this;
+        }
+
+        /**
+         * Gives the node every slot (kept in its nodes.conf when it starts again) and waits for {@code
+         * cluster_state:ok}, as {@code .ci/redis.sh} does with redis-cli.
+         */
+        private void formCluster(long deadline) {
+            if (!ask("CLUSTER INFO").contains("cluster_slots_assigned:16384")) {
+                String added = ask("CLUSTER ADDSLOTSRANGE 0 16383");
+                if (!added.startsWith("+OK")) {
+                    throw new IllegalStateException("CLUSTER ADDSLOTSRANGE on port " + port + ": " + added);
+                }
+            }
+            while (!ask("CLUSTER INFO").contains("cluster_state:ok")) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the Redis Cluster node on port " + port + " is not ok");
+                }
+                try {
+                    Thread.sleep(50); // the node settles its state on its own cron
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted waiting for the Redis Cluster", e);
+                }
+            }
+        }
+
+        /** The server's reply to an inline command: a status or error line, or a bulk string's content. */
+        private String ask(String command) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 1_000);
+                s.setSoTimeout(2_000);
+                s.getOutputStream().write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                InputStream in = s.getInputStream();
+                StringBuilder line = new StringBuilder();
+                for (int c = in.read(); c != -1 && c != '\n'; c = in.read()) {
+                    line.append((char) c);
+                }
+                String first = line.toString().strip();
+                if (!first.startsWith("$") || first.equals("$-1")) {
+                    return first;
+                }
+                return new String(in.readNBytes(Integer.parseInt(first.substring(1))), StandardCharsets.US_ASCII);
+            } catch (IOException e) {
+                throw new IllegalStateException(command + " on port " + port + ": " + e, e);
+            }
         }
 
         /** Kills the server at once, as a crash would (its counters are gone with it). */
