@@ -238,9 +238,17 @@ final class HeldReservation {
         if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
             usage = withCountedInput(usage);
         }
-        long cost = costOf(m, usage);
+        long cost = costOf(m.answeringModel(), model, usage);
+        // Calls a retry or a fallback followed after they timed out with the prompt sent: each upstream bills it.
+        List<UsageRecord> earlier = unansweredRecords(proxyStatus);
+        long usedTokens = usage.totalTokens();
+        long usedCost = cost;
+        for (UsageRecord e : earlier) {
+            usedTokens += e.usage().totalTokens();
+            usedCost += e.costNanoUsd();
+        }
         if (!specs.isEmpty()) {
-            long[] deltas = QuotaCounters.settlement(specs, amounts, usage.totalTokens(), cost);
+            long[] deltas = QuotaCounters.settlement(specs, amounts, usedTokens, usedCost);
             if (counted) {
                 boolean lease = takeLease();
                 apply(subject, own, deltas, lease);
@@ -257,14 +265,21 @@ final class HeldReservation {
                 }
             }
         }
+        for (UsageRecord e : earlier) {
+            keep(e);
+        }
         UsageRecord r = record(m, usage, cost, proxyStatus);
-        // Observers count tokens and money (the Micrometer metrics) from the same row the ledger keeps.
-        ctx.observation.metered(r);
+        keep(r);
         if (injected && ctx.wantsDetails && m.streamed() && !m.estimated() && m.usage() != null) {
             // The usage chunk the proxy asked for never reaches the client, nor the observer that reads the relayed
             // events (a span's token attributes): the upstream's numbers are reported to it here.
             ctx.observation.usage(new Usage(usage.inputTokens(), usage.outputTokens(), usage.totalTokens()));
         }
+    }
+
+    /** Reports a row to the observers, which count tokens and money (the Micrometer metrics), and the ledger. */
+    private void keep(UsageRecord r) {
+        ctx.observation.metered(r);
         if (step.ledgerOn) {
             try {
                 step.ledger.record(r);
@@ -272,6 +287,39 @@ final class HeldReservation {
                 LOG.log(System.Logger.Level.WARNING, "usage ledger refused a record: {0}", e.toString());
             }
         }
+    }
+
+    /**
+     * A row per call that timed out with the request sent before a retry or a fallback (none on most requests):
+     * the estimated input, priced at the model asked of that upstream, with no answer.
+     */
+    private List<UsageRecord> unansweredRecords(int proxyStatus) {
+        List<UnansweredCall> calls = ctx.earlierUnanswered;
+        if (calls.isEmpty()) {
+            return List.of();
+        }
+        long input = estimate != Estimate.NONE
+                ? estimate.inputTokens()
+                : withCountedInput(TokenUsage.NONE).inputTokens();
+        TokenUsage usage = new TokenUsage(input, 0, 0, 0, 0);
+        List<UsageRecord> rows = new ArrayList<>(calls.size());
+        for (UnansweredCall c : calls) {
+            long cost = costOf(null, c.model() != null ? c.model() : model, usage);
+            rows.add(row(
+                    c.upstream(),
+                    0,
+                    proxyStatus,
+                    null,
+                    null,
+                    usage,
+                    cost,
+                    true,
+                    false,
+                    UsageRecord.Outcome.UPSTREAM_FAILED,
+                    c.endNanos(),
+                    -1));
+        }
+        return rows;
     }
 
     /** Whether a 2xx upstream answer became the proxy's own error, with no usage read from it. */
@@ -305,15 +353,15 @@ final class HeldReservation {
         }
     }
 
-    private long costOf(Metered m, TokenUsage usage) {
-        String answering = m.answeringModel();
+    /** The price of {@code usage} at the model that answered, else (or unpriced) at the model asked for. */
+    private long costOf(String answering, String asked, TokenUsage usage) {
         java.util.OptionalLong c = java.util.OptionalLong.empty();
         try {
             if (answering != null) {
                 c = step.prices.costNanoUsd(answering, usage, size, quality);
             }
-            if (c.isEmpty() && model != null) {
-                c = step.prices.costNanoUsd(model, usage, size, quality, LimitStep.orDefault(policy));
+            if (c.isEmpty() && asked != null) {
+                c = step.prices.costNanoUsd(asked, usage, size, quality, LimitStep.orDefault(policy));
             }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "pricing failed: {0}", e.toString());
@@ -322,8 +370,6 @@ final class HeldReservation {
     }
 
     private UsageRecord record(Metered m, TokenUsage usage, long cost, int proxyStatus) {
-        long start = ctx.startedAt;
-        long end = m.endNanos();
         String answering = m.answeringModel();
         if (answering != null && answering.length() > LimitStep.MAX_MODEL_NAME) {
             answering = answering.substring(0, LimitStep.MAX_MODEL_NAME);
@@ -338,6 +384,36 @@ final class HeldReservation {
         if (upstreamStatus == 0 && outcome != UsageRecord.Outcome.CLIENT_GONE) {
             outcome = UsageRecord.Outcome.UPSTREAM_FAILED;
         }
+        return row(
+                upstream,
+                upstreamStatus,
+                proxyStatus,
+                answering,
+                requestId,
+                usage,
+                cost,
+                m.estimated(),
+                m.streamed(),
+                outcome,
+                m.endNanos(),
+                m.firstEventNanos());
+    }
+
+    /** A ledger row of this request's identity, policy, route and model asked for, for one upstream call. */
+    private UsageRecord row(
+            String upstream,
+            int upstreamStatus,
+            int proxyStatus,
+            String answering,
+            String requestId,
+            TokenUsage usage,
+            long cost,
+            boolean estimated,
+            boolean streamed,
+            UsageRecord.Outcome outcome,
+            long endNanos,
+            long firstEventNanos) {
+        long start = ctx.startedAt;
         return new UsageRecord(
                 Instant.ofEpochMilli(arrivedMillis),
                 identity.kind().name(),
@@ -353,11 +429,11 @@ final class HeldReservation {
                 proxyStatus,
                 usage,
                 cost,
-                m.estimated(),
-                m.streamed(),
+                estimated,
+                streamed,
                 outcome,
-                Math.max(0, (end - start) / 1000),
-                m.firstEventNanos() < 0 ? -1 : Math.max(0, (m.firstEventNanos() - start) / 1000),
+                Math.max(0, (endNanos - start) / 1000),
+                firstEventNanos < 0 ? -1 : Math.max(0, (firstEventNanos - start) / 1000),
                 requestId);
     }
 

@@ -102,6 +102,12 @@ public final class RequestContext {
     volatile int upstreamStatus;
     /** Whether a call timed out waiting for the answer to a request the upstream had (it bills the prompt). */
     volatile boolean unansweredRequestSent;
+    /**
+     * The calls of a named upstream that timed out with the request sent and were followed by a retry or a
+     * fallback, in order (each bills the prompt); the last call's is {@link #unansweredRequestSent}. Replaced, never
+     * changed: empty but on that rare path.
+     */
+    volatile java.util.List<UnansweredCall> earlierUnanswered = java.util.List.of();
 
     RequestContext(
             ProxyRequest request,

@@ -158,6 +158,8 @@ final class UpstreamAttempts {
         private long upstreamNanos = -1;
         /** Whether a streamed body (an upload) went with a call: it cannot be sent again, so no attempt follows. */
         private boolean streamSent;
+        /** The last call, when it timed out with the request sent (the upstream bills it); else {@code null}. */
+        private UnansweredCall unanswered;
 
         Run(RequestContext ctx, UpstreamPermits.Permit permit, List<Step> plan, long deadline) {
             this.ctx = ctx;
@@ -170,6 +172,15 @@ final class UpstreamAttempts {
             if (ctx.inFlight.cancelled()) {
                 permit.release();
                 return finish(ctx.respond(ProxyError.upstreamUnreachable()), null);
+            }
+            if (unanswered != null) {
+                // Another attempt follows a call the upstream had: that one is charged on its own, and whatever
+                // this attempt ends in is the request's last call.
+                List<UnansweredCall> earlier = new ArrayList<>(ctx.earlierUnanswered);
+                earlier.add(unanswered);
+                ctx.earlierUnanswered = List.copyOf(earlier);
+                ctx.unansweredRequestSent = false;
+                unanswered = null;
             }
             Step step = plan.get(index);
             Optional<NamedUpstream> named = routing.upstreams().get(step.upstream());
@@ -275,6 +286,7 @@ final class UpstreamAttempts {
                             note(step, timeout ? "timeout" : "error");
                             if (cause instanceof UpstreamFailure f && f.requestSent()) {
                                 ctx.unansweredRequestSent = true;
+                                unanswered = new UnansweredCall(step.upstream(), step.model(), System.nanoTime());
                             }
                             if (breaker != null && cause instanceof UpstreamFailure && !ctx.inFlight.cancelled()) {
                                 if (timeout) {

@@ -141,8 +141,10 @@ public interface ProxyObserver {
         /**
          * A request that reached the upstream is over and its usage is known: the usage ledger's row, with its
          * tokens by type and its cost (estimated when the upstream gave no numbers). Called once per such request,
-         * sub-requests included, whether or not a ledger is kept. Its policy and models come from configuration
-         * and clients: bound them before using them as metric tags. It holds a key's id, never a key.
+         * sub-requests included, whether or not a ledger is kept; and once more for each call of a named upstream
+         * that timed out with the request sent before a retry or a fallback (that upstream bills its prompt). Its
+         * policy and models come from configuration and clients: bound them before using them as metric tags. It
+         * holds a key's id, never a key.
          *
          * @param record the row
          */

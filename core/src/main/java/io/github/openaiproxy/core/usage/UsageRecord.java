@@ -4,7 +4,9 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * One row of the usage ledger: one request that reached the upstream. Never holds a key, only a key's id.
+ * One row of the usage ledger: one request that reached the upstream, or one call of it to a named upstream that
+ * timed out with the request sent before a retry or a fallback (that upstream bills it). Never holds a key, only a
+ * key's id.
  *
  * @param at when the request arrived
  * @param identityKind {@code PROXY_KEY}, {@code USER}, {@code TOKEN} or {@code ANONYMOUS}
