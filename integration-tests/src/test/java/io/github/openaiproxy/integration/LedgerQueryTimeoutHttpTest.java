@@ -6,12 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.ProxyEngine;
-import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.ProxyKeys;
-import io.github.openaiproxy.core.upstream.UpstreamConfig;
+import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.usage.ledger.BatchingUsageLedger;
 import io.github.openaiproxy.core.usage.ledger.JdbcUsageStore;
-import io.github.openaiproxy.core.usage.ledger.LedgerConfig;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -33,7 +32,7 @@ import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * A usage summary on PostgreSQL that cannot finish in time (here: its tables are locked by another transaction, as
- * a long migration or a heavy report would hold them) is cancelled at the store's query timeout and answered 503
+ * a long migration or a heavy report would hold them) is cancelled at {@code ledger.query-timeout} and answered 503
  * {@code ledger_timeout} in OpenAI's error shape, over real HTTP; no statement of it is left waiting on the
  * database, and the next summary, once the tables are free, is answered. On PostgreSQL ({@code
  * OPENAI_PROXY_TEST_PG_URL}; required in CI).
@@ -64,19 +63,19 @@ class LedgerQueryTimeoutHttpTest {
                 }
             }
         });
-        JdbcUsageStore store =
-                JdbcUsageStore.create(pg, prefix, Clock.systemUTC()).withQueryTimeout(Duration.ofSeconds(1));
+        // The timeout is the ledger.query-timeout setting, through the configuration the embedded recipe passes on.
+        ProxyConfig config = ProxySettings.from(Map.of(
+                        "api-key", "sk-server-key-123456",
+                        "base-url", "http://127.0.0.1:9",
+                        "admin.enabled", "true",
+                        "admin.tokens", ADMIN_TOKEN.hash(),
+                        "ledger.store", "jdbc",
+                        "ledger.query-timeout", "1s"))
+                .toConfig();
         BatchingUsageLedger ledger = BatchingUsageLedger.start(
-                store, LedgerConfig.DEFAULTS.withStore(LedgerConfig.Store.JDBC), Clock.systemUTC());
+                JdbcUsageStore.create(pg, prefix, Clock.systemUTC()), config.ledger(), Clock.systemUTC());
         open.add(ledger::close);
-        ProxyEngine engine = ProxyEngine.builder(ProxyConfig.builder()
-                        .apiKey("sk-server-key-123456")
-                        .upstream(UpstreamConfig.defaults().withBaseUrl(URI.create("http://127.0.0.1:9")))
-                        .access(AccessConfig.DEFAULTS.withAdmin(
-                                AccessConfig.Admin.OFF.withEnabled(true).withTokenHashes(List.of(ADMIN_TOKEN.hash()))))
-                        .build())
-                .usageLedger(ledger)
-                .build();
+        ProxyEngine engine = ProxyEngine.builder(config).usageLedger(ledger).build();
         TomcatProxy proxy = TomcatProxy.servlet(engine);
         open.add(proxy::close);
 

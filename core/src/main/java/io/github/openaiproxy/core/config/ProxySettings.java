@@ -373,6 +373,12 @@ public final class ProxySettings {
                     Setting.Type.DURATION,
                     "1s",
                     "Longest a ledger record waits before its batch is written."),
+            Setting.of(
+                    "ledger.query-timeout",
+                    Setting.Type.DURATION,
+                    "30s",
+                    "Longest a usage summary (admin API, GraphQL) may read the jdbc ledger before it is cancelled"
+                            + " (503 ledger_timeout); 1s to 1h."),
             Setting.oneOf(
                     "tracing.client-context",
                     "ignore",
@@ -584,6 +590,7 @@ public final class ProxySettings {
         ledger = binder.with(ledger, "ledger.queue-size", LedgerConfig::withQueueSize);
         ledger = binder.with(ledger, "ledger.batch-size", LedgerConfig::withBatchSize);
         ledger = binder.with(ledger, "ledger.flush-interval", LedgerConfig::withFlushInterval);
+        ledger = binder.with(ledger, "ledger.query-timeout", LedgerConfig::withQueryTimeout);
         b.ledger(ledger);
         this.<String>set(
                 b,

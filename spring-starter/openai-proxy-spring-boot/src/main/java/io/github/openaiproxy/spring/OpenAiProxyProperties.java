@@ -1922,6 +1922,13 @@ public class OpenAiProxyProperties {
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration flushInterval = Duration.ofSeconds(1);
 
+        /**
+         * Longest a usage summary (admin API, GraphQL) may read the 'jdbc' ledger before it is cancelled (503
+         * 'ledger_timeout'); 1s to 1h.
+         */
+        @DurationUnit(ChronoUnit.SECONDS)
+        private Duration queryTimeout = Duration.ofSeconds(30);
+
         public Store getStore() {
             return store;
         }
@@ -1960,6 +1967,14 @@ public class OpenAiProxyProperties {
 
         public void setFlushInterval(Duration flushInterval) {
             this.flushInterval = flushInterval;
+        }
+
+        public Duration getQueryTimeout() {
+            return queryTimeout;
+        }
+
+        public void setQueryTimeout(Duration queryTimeout) {
+            this.queryTimeout = queryTimeout;
         }
 
         /** Where the ledger is kept. */

@@ -44,6 +44,9 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
     private final int batchSize;
     private final long flushNanos;
     private final Duration retention;
+    /** {@code ledger.query-timeout}: how long a summary may read the store. */
+    private final Duration queryTimeout;
+
     private final Duration purgeEvery;
     private final Clock clock;
     private final Thread writer;
@@ -63,6 +66,7 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
         this.wakeAt = Math.max(1, Math.min(config.batchSize(), config.queueSize() / 2));
         this.batchSize = config.batchSize();
         this.flushNanos = config.flushInterval().toNanos();
+        this.queryTimeout = config.queryTimeout();
         this.retention = config.retention();
         this.purgeEvery = purgeEvery;
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -143,7 +147,7 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
         if (queries == null) {
             throw new UnsupportedOperationException("this ledger's sink answers no queries");
         }
-        return queries.summarize(query);
+        return queries.summarize(query, queryTimeout);
     }
 
     /** Stops taking records and writes every record queued, waiting at most 30 seconds for that. */

@@ -135,7 +135,9 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
 
     /**
      * This store on the same tables, its summaries cancelled after {@code timeout} (whole seconds, 1 s to 1 h; JDBC
-     * counts a statement's timeout in seconds) instead of {@link #DEFAULT_QUERY_TIMEOUT}.
+     * counts a statement's timeout in seconds) instead of {@link #DEFAULT_QUERY_TIMEOUT}. A {@link
+     * BatchingUsageLedger} over the store asks for its {@link LedgerConfig#queryTimeout()} ({@code
+     * ledger.query-timeout}) instead: this one is for {@link #summarize(UsageQuery)} called on the store itself.
      */
     public JdbcUsageStore withQueryTimeout(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");
@@ -510,6 +512,18 @@ public final class JdbcUsageStore implements UsageSink, UsageQueries {
      */
     @Override
     public List<UsageSummary> summarize(UsageQuery q) {
+        return summarize(q, queryTimeout);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Its statements together read at most {@code timeout} (whole seconds from 1 s): past it the one reading is
+     * cancelled and the summary fails with a {@link LedgerTimeoutException}.
+     */
+    @Override
+    public List<UsageSummary> summarize(UsageQuery q, Duration queryTimeout) {
+        Objects.requireNonNull(queryTimeout, "queryTimeout");
         LedgerRows.Sums sums = new LedgerRows.Sums();
         Deadline deadline = new Deadline(System.nanoTime() + queryTimeout.toNanos());
         try (Connection c = dataSource.getConnection()) {

@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * A summary of the ledger read longer than its store allows ({@link JdbcUsageStore#DEFAULT_QUERY_TIMEOUT}) and was
- * cancelled, so that it holds no database connection past that: 503 {@code ledger_timeout} on the admin API. A
+ * A summary of the ledger read longer than it may ({@code ledger.query-timeout}, {@link LedgerConfig#queryTimeout()})
+ * and was cancelled, so that it holds no database connection past that: 503 {@code ledger_timeout} on the admin API. A
  * shorter range, or one key or identity, reads less.
  */
 public final class LedgerTimeoutException extends RuntimeException {

@@ -12,4 +12,12 @@ public interface UsageQueries {
      * then tokens, descending), at most {@link UsageQuery#limit()} of them.
      */
     List<UsageSummary> summarize(UsageQuery query);
+
+    /**
+     * {@link #summarize(UsageQuery)}, cancelled after {@code timeout} with a {@link LedgerTimeoutException} where the
+     * store can cancel a read (JDBC); others ignore it.
+     */
+    default List<UsageSummary> summarize(UsageQuery query, java.time.Duration timeout) {
+        return summarize(query);
+    }
 }

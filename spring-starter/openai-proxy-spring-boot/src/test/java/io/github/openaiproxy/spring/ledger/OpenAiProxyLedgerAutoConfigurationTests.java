@@ -72,7 +72,8 @@ class OpenAiProxyLedgerAutoConfigurationTests {
                         "openai.proxy.ledger.retention=30d",
                         "openai.proxy.ledger.queue-size=123",
                         "openai.proxy.ledger.batch-size=45",
-                        "openai.proxy.ledger.flush-interval=250ms")
+                        "openai.proxy.ledger.flush-interval=250ms",
+                        "openai.proxy.ledger.query-timeout=7s")
                 .run(context -> {
                     ProxyEngine engine = context.getBean(ProxyEngine.class);
                     LedgerConfig c = engine.config().ledger();
@@ -81,6 +82,7 @@ class OpenAiProxyLedgerAutoConfigurationTests {
                     assertThat(c.queueSize()).isEqualTo(123);
                     assertThat(c.batchSize()).isEqualTo(45);
                     assertThat(c.flushInterval()).isEqualTo(Duration.ofMillis(250));
+                    assertThat(c.queryTimeout()).isEqualTo(Duration.ofSeconds(7));
                     assertThat(engine.usageLedger())
                             .isInstanceOf(InMemoryUsageLedger.class)
                             .isSameAs(context.getBean(UsageLedger.class));
