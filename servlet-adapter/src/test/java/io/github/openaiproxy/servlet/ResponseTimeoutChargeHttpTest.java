@@ -33,6 +33,12 @@ class ResponseTimeoutChargeHttpTest {
     private static final String LONG_PROMPT = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":5,\"messages\":[{\"role\":"
             + "\"user\",\"content\":\"" + "word ".repeat(2000) + "\"}]}";
 
+    /**
+     * The wait for the answer: long enough for the first call of a cold client to go whole on a busy machine (at
+     * 500 ms it sometimes had not, and a call still sending is rightly charged nothing).
+     */
+    private static final String SLOW = "1500ms";
+
     @RegisterExtension
     static WireMockExtension upstream = Upstream.extension();
 
@@ -53,11 +59,11 @@ class ResponseTimeoutChargeHttpTest {
             s.put("upstreams.slow.keys", "sk-slow-0123456789abcdefghijklmnop");
             s.put("upstreams.slow.models", "gpt-4o-mini");
             s.put("upstreams.slow.retries", "0");
-            s.put("upstreams.slow.timeout", "500ms");
+            s.put("upstreams.slow.timeout", SLOW);
         } else {
             s.put("api-key", Upstream.SERVER_KEY);
             s.put("base-url", upstream.baseUrl());
-            s.put("response-timeout", "500ms");
+            s.put("response-timeout", SLOW);
         }
         // One prompt fits the day's budget; after it is charged, a second does not.
         s.put("policies.anonymous.tokens-per-day", "3000");
@@ -68,7 +74,7 @@ class ResponseTimeoutChargeHttpTest {
         upstream.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
                 .willReturn(okJson("{\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":2000,"
                                 + "\"completion_tokens\":1,\"total_tokens\":2001}}")
-                        .withFixedDelay(3000)));
+                        .withFixedDelay(5000)));
     }
 
     @ParameterizedTest(name = "named upstream: {0}")
