@@ -283,6 +283,15 @@ await scenario('transcription', async (name) => {
   return { text: t.text };
 });
 
+// A proxy with named upstreams: the SDK sends the model field before the file, so the upload is routed by it.
+await scenario('routed-transcription', async (name) => {
+  const t = await client(name, { baseURL: config.routed }).audio.transcriptions.create({
+    file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),
+    model: 'whisper-1',
+  });
+  return { text: t.text };
+});
+
 await scenario('transcription-stream', async (name) => {
   const stream = await client(name).audio.transcriptions.create({
     file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),

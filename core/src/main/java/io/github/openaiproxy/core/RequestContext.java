@@ -57,6 +57,12 @@ public final class RequestContext {
     byte[] body;
     /** The pass-through routes' body, streamed to the upstream as it arrives; {@code null} for none. */
     CountedRequestBody streamed;
+
+    /**
+     * An upload's first bytes, held by the routing step (its multipart model read), then the rest as it arrives: what
+     * {@link #streamed} streams instead of the request's body; {@code null} when nothing was held.
+     */
+    HeldBody held;
     /** The simple routes' body as the client sent it, parsed (to tell its values from the defaults). */
     com.fasterxml.jackson.databind.node.ObjectNode clientBody;
     /**

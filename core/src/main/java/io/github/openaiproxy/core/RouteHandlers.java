@@ -100,22 +100,21 @@ final class RouteHandlers {
     static CompletableFuture<ProxyResponse> readWhole(
             RequestContext ctx, long limit, Function<byte[], CompletableFuture<ProxyResponse>> then) {
         return BodyCollector.collect(ctx.request.body(), limit)
-                .handle((body, error) -> {
-                    if (error == null) {
-                        return then.apply(body);
-                    }
-                    Throwable cause = Failures.unwrap(error);
-                    if (cause instanceof BodyTooLargeException) {
-                        return ctx.respond(ProxyError.payloadTooLarge(limit));
-                    }
-                    if (cause instanceof BodyTimeoutException late) {
-                        return ctx.respond(ProxyError.requestTimeout(late.timeout()));
-                    }
-                    LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
-                    return ctx.respond(
-                            ProxyError.badRequest("Bad Request", "The request body could not be read", null));
-                })
+                .handle((body, error) -> error == null ? then.apply(body) : unreadable(ctx, error, limit))
                 .thenCompose(Function.identity());
+    }
+
+    /** The answer to a body that failed while read: 413 over {@code limit}, 408 too slow, else 400. */
+    static CompletableFuture<ProxyResponse> unreadable(RequestContext ctx, Throwable error, long limit) {
+        Throwable cause = Failures.unwrap(error);
+        if (cause instanceof BodyTooLargeException) {
+            return ctx.respond(ProxyError.payloadTooLarge(limit));
+        }
+        if (cause instanceof BodyTimeoutException late) {
+            return ctx.respond(ProxyError.requestTimeout(late.timeout()));
+        }
+        LOG.log(System.Logger.Level.DEBUG, "request body could not be read: {0}", cause.toString());
+        return ctx.respond(ProxyError.badRequest("Bad Request", "The request body could not be read", null));
     }
 
     /**
@@ -198,7 +197,8 @@ final class RouteHandlers {
             }
             ctx.body = Bodies.empty();
             if (RequestChecks.hasBody(ctx.request) && declaredLength(ctx.request) != 0) {
-                ctx.streamed = new CountedRequestBody(ctx.request.body(), limits.of(ctx), ctx.wantsDetails);
+                ctx.streamed = new CountedRequestBody(
+                        ctx.held != null ? ctx.held : ctx.request.body(), limits.of(ctx), ctx.wantsDetails);
             }
             return next.proceed(ctx);
         }

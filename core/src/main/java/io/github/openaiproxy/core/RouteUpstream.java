@@ -25,9 +25,11 @@ import java.util.function.LongSupplier;
  * configured, so a proxy without them runs exactly as before). A JSON body is read whole (bounded by
  * {@code max-body-size}) to find its model: the first upstream with an alias of it, else one that names it,
  * else one whose glob matches it, else the default upstream ({@value Upstreams#DEFAULT}). An alias renames the
- * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. Other
- * bodies (multipart, compressed) and body-less requests go to the default upstream (a compressed body read whole
- * when it is a configured one; an upload streams there unread, sent once: see {@link UpstreamAttempts}), except
+ * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. A multipart
+ * upload is routed the same way by a {@code model} field before its first file part, read from at most its first
+ * {@value HeldBody#BOUND} bytes (see {@link HeldBody}); it streams on either way. Other bodies (binary uploads,
+ * compressed bodies) and body-less requests go to the default upstream (a compressed body read whole when it is a
+ * configured one; an upload streams there, see {@link UpstreamAttempts}), except
  * {@code GET /v1/models}, answered here with the configured models of every upstream, and
  * {@code GET /v1/models/{id}} of a model that list names.
  *
@@ -127,11 +129,11 @@ final class RouteUpstream implements RequestStep {
             return route(ctx, next, io.github.openaiproxy.core.internal.Bodies.empty());
         }
         if (!RequestChecks.isReadableJson(ctx)) {
-            if (upstreams.get(Upstreams.DEFAULT).isEmpty()) {
-                return next.proceed(ctx); // multipart or compressed: streamed to the default upstream, unread
-            }
             if (BodyLimits.isUpload(ctx)) {
                 return routeUpload(ctx, next);
+            }
+            if (upstreams.get(Upstreams.DEFAULT).isEmpty()) {
+                return next.proceed(ctx); // compressed: streamed to the default upstream, unread
             }
         }
         // A configured default upstream replaces api-key / base-url for unreadable bodies too: a compressed body is
@@ -140,17 +142,56 @@ final class RouteUpstream implements RequestStep {
     }
 
     /**
-     * An upload (multipart, binary) to the configured default upstream: left unread, so that the pass-through step
-     * streams it there counted against {@code max-upload-size}, as without named upstreams. It names no model the
-     * proxy reads. The target's bytes are empty; {@link UpstreamAttempts} sends {@code ctx.streamed} once.
+     * An upload (multipart, binary): never read whole, it streams to its upstream counted against {@code
+     * max-upload-size}. A {@code multipart/form-data} body is read up to its {@code model} field, its first file part
+     * or {@link HeldBody#BOUND}, whichever comes first, and routed by that model as a JSON body is; without one before
+     * the file (openai-java sends the file first) it goes to the default upstream. Any other upload streams unread to
+     * the default upstream.
      */
     private CompletableFuture<ProxyResponse> routeUpload(RequestContext ctx, Chain next) {
-        NamedUpstream upstream = upstreamFor(null);
+        String type = io.github.openaiproxy.core.internal.HeaderMap.first(ctx.request.headers(), "content-type");
+        Optional<MultipartModel> form = MultipartModel.of(type);
+        if (form.isEmpty() && MultipartModel.isFormData(type)) {
+            // No boundary: no server can read its parts, nor can the proxy find its model.
+            return ctx.respond(ProxyError.badRequest(
+                    "Bad Request", "A multipart/form-data body needs a boundary in its Content-Type", null));
+        }
+        if (form.isEmpty()) {
+            return routeHeld(ctx, next, null); // streamed unread to the default upstream, sent once
+        }
+        MultipartModel f = form.get();
+        return HeldBody.hold(
+                        ctx.request.body(), (bytes, length) -> !(f.scan(bytes, length) instanceof MultipartModel.More))
+                .handle((held, error) -> {
+                    if (error != null) {
+                        return RouteHandlers.unreadable(ctx, error, limit);
+                    }
+                    ctx.held = held;
+                    if (f.scan(held.bytes(), held.length()) instanceof MultipartModel.Found found) {
+                        held.foundModel(found);
+                    }
+                    return routeHeld(ctx, next, held.model());
+                })
+                .thenCompose(java.util.function.Function.identity());
+    }
+
+    /** An upload, its first bytes held ({@code ctx.held}) or none, routed by the model they name, if any. */
+    private CompletableFuture<ProxyResponse> routeHeld(RequestContext ctx, Chain next, String model) {
+        NamedUpstream upstream = upstreamFor(model);
+        if (upstream == null) {
+            return next.proceed(ctx); // the default upstream of api-key / base-url: streamed, held bytes first
+        }
+        String upstreamModel = model == null ? null : upstream.upstreamModel(model);
         NamedUpstreamRequests builder = requests.get(upstream.name());
-        if (!builder.serves(ctx.request.path(), null)) {
+        if (!builder.serves(ctx.request.path(), upstreamModel)) {
             return ctx.respond(unserved());
         }
-        ctx.target = target(upstream, builder, null, null, io.github.openaiproxy.core.internal.Bodies.empty(), null);
+        if (model != null) {
+            ctx.model = model;
+        }
+        // The target's bytes are empty: UpstreamAttempts sends ctx.streamed, the held bytes renamed per attempt.
+        ctx.target = target(
+                upstream, builder, upstreamModel, model, io.github.openaiproxy.core.internal.Bodies.empty(), null);
         return next.proceed(ctx); // ctx.body stays null: the pass-through step streams the body
     }
 

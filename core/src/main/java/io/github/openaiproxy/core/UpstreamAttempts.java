@@ -226,7 +226,7 @@ final class UpstreamAttempts {
                             path,
                             ctx.request.rawQuery().orElse(null),
                             ctx.request.headers(),
-                            streamedBody(),
+                            streamedBody(upstreamModel),
                             key,
                             upstreamModel);
                 } else {
@@ -245,7 +245,12 @@ final class UpstreamAttempts {
                 ProxyRequest r = ctx.request;
                 request = ctx.streamed != null
                         ? defaultRequests.passThrough(
-                                r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), streamedBody(), key)
+                                r.method(),
+                                r.path(),
+                                r.rawQuery().orElse(null),
+                                r.headers(),
+                                streamedBody(upstreamModel),
+                                key)
                         : defaultRequests.passThrough(
                                 r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
             }
@@ -544,9 +549,18 @@ final class UpstreamAttempts {
             ctx.observation.upstreamAttempt(step.upstream(), outcome);
         }
 
-        /** The client's upload as it arrives, with the length it declared. */
-        private UpstreamRequest.StreamedBody streamedBody() {
-            return new UpstreamRequest.StreamedBody(ctx.streamed, RouteHandlers.declaredLength(ctx.request));
+        /**
+         * The client's upload as it arrives, with the length it declared; its held multipart model (if the routing step
+         * read one) named as this attempt asks.
+         */
+        private UpstreamRequest.StreamedBody streamedBody(String upstreamModel) {
+            long declared = RouteHandlers.declaredLength(ctx.request);
+            HeldBody held = ctx.held;
+            if (held != null) {
+                held.renameModel(upstreamModel);
+                declared = declared < 0 ? declared : declared + held.lengthChange();
+            }
+            return new UpstreamRequest.StreamedBody(ctx.streamed, declared);
         }
 
         /** The client's body for this model: as sent when the model is the client's own, else renamed. */

@@ -149,6 +149,9 @@ class NodeSdkTest {
     private final Map<String, CountDownLatch> answerNow = new ConcurrentHashMap<>();
     private final List<TomcatProxy> proxies = new ArrayList<>();
     private WireMockServer upstream;
+    /** The routed proxy's upstream for whisper-1 (its default is {@link #upstream}). */
+    private WireMockServer speechUpstream;
+
     private StubUpstream streamsUpstream;
     private HttpServer control;
     private JsonNode results;
@@ -201,11 +204,22 @@ class NodeSdkTest {
                         "cors.allowed-origins",
                         PAGE_ORIGIN));
         TomcatProxy streams = start(streamsUpstream.baseUrl().toString(), Map.of("stream-idle-timeout", "1s"));
+        speechUpstream = new WireMockServer(wireMockConfig().dynamicPort().bindAddress("127.0.0.1"));
+        speechUpstream.start();
+        speechUpstream.stubFor(post("/v1/audio/transcriptions").willReturn(json("{\"text\":\"Routed by its model\"}")));
+        TomcatProxy routed = start(
+                upstream.baseUrl(),
+                Map.of(
+                        "pass-through-routes", "POST /v1/audio/transcriptions",
+                        "upstreams.speech.kind", "compatible",
+                        "upstreams.speech.base-url", speechUpstream.baseUrl(),
+                        "upstreams.speech.models", "whisper-1"));
         control = startControl();
 
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("proxy", proxy.origin() + "/v1");
         config.put("streams", streams.origin() + "/v1");
+        config.put("routed", routed.origin() + "/v1");
         config.put("control", "http://127.0.0.1:" + control.getAddress().getPort());
         config.put("maxBodyBytes", MAX_BODY_BYTES);
         config.put("maxUploadBytes", MAX_UPLOAD_BYTES);
@@ -237,6 +251,9 @@ class NodeSdkTest {
         }
         if (upstream != null) {
             upstream.stop();
+        }
+        if (speechUpstream != null) {
+            speechUpstream.stop();
         }
     }
 
@@ -400,6 +417,28 @@ class NodeSdkTest {
             assertThat(file.getHeader("Content-Disposition").firstValue()).contains("filename=\"speech.mp3\"");
             assertThat(file.getBody().asBytes()).containsExactly((byte) 0xff, (byte) 0xf3, 0, 1, 2, (byte) 0x80);
         }
+    }
+
+    /**
+     * The SDK sends its text fields before the file (model, then file, whatever order the call names them in), so a
+     * proxy with named upstreams routes the upload by its model, as it routes a JSON body: here to the upstream that
+     * serves whisper-1, with the client's multipart unchanged.
+     */
+    @Test
+    void aTranscriptionIsRoutedByItsMultipartModel() {
+        assertThat(value("routed-transcription").path("text").asText()).isEqualTo("Routed by its model");
+        List<LoggedRequest> sent =
+                speechUpstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
+                        urlPathEqualTo("/v1/audio/transcriptions")));
+        assertThat(sent).singleElement().satisfies(one -> {
+            assertThat(one.getPart("model").getBody().asString()).isEqualTo("whisper-1");
+            assertThat(one.getPart("file").getBody().asBytes())
+                    .containsExactly((byte) 0xff, (byte) 0xf3, 0, 1, 2, (byte) 0x80);
+            String body = one.getBodyAsString();
+            assertThat(body.indexOf("name=\"model\""))
+                    .as("the model before the file")
+                    .isLessThan(body.indexOf("name=\"file\""));
+        });
     }
 
     @Test

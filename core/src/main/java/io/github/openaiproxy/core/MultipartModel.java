@@ -1,0 +1,176 @@
+package io.github.openaiproxy.core;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Finds the {@code model} form field at the start of a {@code multipart/form-data} body, so that an upload can be
+ * routed by it as a JSON body is. Only the bytes before the first file part are looked at: the Node and Python SDKs
+ * send their text fields (the model among them) first, openai-java and the usual {@code curl -F file=@... -F
+ * model=...} the file first, and a file is never read for a model after it.
+ *
+ * @param boundary the body's boundary, as its {@code Content-Type} gives it
+ */
+record MultipartModel(String boundary) {
+    /** What the held bytes say: not enough yet ({@link #MORE}), no model before the first file, or the model. */
+    sealed interface Result permits More, None, Found {}
+
+    /** The bytes so far end before the model field or the first file part: read on, if the bound allows. */
+    record More() implements Result {}
+
+    /** A file part (or the body's end) comes before any model field: the body names no model the proxy reads. */
+    record None() implements Result {}
+
+    /**
+     * The model field, complete.
+     *
+     * @param model its value
+     * @param start where its value starts in the bytes
+     * @param end where its value ends (exclusive)
+     */
+    record Found(String model, int start, int end) implements Result {}
+
+    private static final Result MORE = new More();
+    private static final Result NONE = new None();
+    private static final byte[] CRLF = {'\r', '\n'};
+    private static final byte[] HEADERS_END = {'\r', '\n', '\r', '\n'};
+
+    /**
+     * The boundary of a {@code multipart/form-data} type, or empty when it names none usable (RFC 2046: 1 to 70
+     * characters), or when the type is no {@code multipart/form-data}.
+     */
+    static Optional<MultipartModel> of(String contentType) {
+        if (contentType == null) {
+            return Optional.empty();
+        }
+        String[] parts = contentType.split(";");
+        if (!parts[0].strip().equalsIgnoreCase("multipart/form-data")) {
+            return Optional.empty();
+        }
+        for (int i = 1; i < parts.length; i++) {
+            String p = parts[i].strip();
+            int eq = p.indexOf('=');
+            if (eq > 0 && p.substring(0, eq).strip().equalsIgnoreCase("boundary")) {
+                String b = unquote(p.substring(eq + 1).strip());
+                if (!b.isEmpty() && b.length() <= 70 && b.chars().allMatch(c -> c > ' ' && c < 127 || c == ' ')) {
+                    return Optional.of(new MultipartModel(b));
+                }
+                return Optional.empty();
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Whether a type is {@code multipart/form-data}, with a usable boundary or not. */
+    static boolean isFormData(String contentType) {
+        return contentType != null
+                && contentType.split(";")[0].strip().toLowerCase(Locale.ROOT).equals("multipart/form-data");
+    }
+
+    /** Reads the first {@code length} bytes of a body for its model field. */
+    Result scan(byte[] bytes, int length) {
+        byte[] delimiter = ("--" + boundary).getBytes(StandardCharsets.ISO_8859_1);
+        byte[] next = ("\r\n--" + boundary).getBytes(StandardCharsets.ISO_8859_1);
+        // The first delimiter opens the body, or follows a preamble and its line break.
+        int at;
+        if (startsWith(bytes, length, 0, delimiter)) {
+            at = delimiter.length;
+        } else {
+            int first = indexOf(bytes, length, next, 0);
+            if (first < 0) {
+                return MORE;
+            }
+            at = first + next.length;
+        }
+        while (true) {
+            if (at + 2 > length) {
+                return MORE;
+            }
+            if (bytes[at] == '-' && bytes[at + 1] == '-') {
+                return NONE; // the closing delimiter: no model field at all
+            }
+            int lineEnd = indexOf(bytes, length, CRLF, at); // after the delimiter's own padding
+            if (lineEnd < 0) {
+                return MORE;
+            }
+            int headersStart = lineEnd + 2;
+            int headersEnd = startsWith(bytes, length, headersStart, CRLF)
+                    ? headersStart // a part without headers
+                    : indexOf(bytes, length, HEADERS_END, headersStart);
+            if (headersEnd < 0) {
+                return MORE;
+            }
+            String headers = new String(bytes, headersStart, headersEnd - headersStart, StandardCharsets.UTF_8);
+            Disposition d = Disposition.of(headers);
+            if (d.file()) {
+                return NONE; // a file before the model: not read on for one after it
+            }
+            int valueStart = headersEnd + (headersEnd == headersStart ? 2 : 4);
+            int valueEnd = indexOf(bytes, length, next, valueStart);
+            if (valueEnd < 0) {
+                return MORE;
+            }
+            if ("model".equals(d.name())) {
+                return new Found(
+                        new String(bytes, valueStart, valueEnd - valueStart, StandardCharsets.UTF_8),
+                        valueStart,
+                        valueEnd);
+            }
+            at = valueEnd + next.length;
+        }
+    }
+
+    /** A part's form-data name, and whether it is a file (it has a filename). */
+    private record Disposition(String name, boolean file) {
+        static Disposition of(String headers) {
+            for (String line : headers.split("\r\n")) {
+                int colon = line.indexOf(':');
+                if (colon < 0 || !line.substring(0, colon).strip().equalsIgnoreCase("content-disposition")) {
+                    continue;
+                }
+                String name = null;
+                boolean file = false;
+                for (String param : line.substring(colon + 1).split(";")) {
+                    int eq = param.indexOf('=');
+                    if (eq < 0) {
+                        continue;
+                    }
+                    String key = param.substring(0, eq).strip().toLowerCase(Locale.ROOT);
+                    if (key.equals("name")) {
+                        name = unquote(param.substring(eq + 1).strip());
+                    } else if (key.equals("filename") || key.equals("filename*")) {
+                        file = true;
+                    }
+                }
+                return new Disposition(name, file);
+            }
+            return new Disposition(null, false);
+        }
+    }
+
+    private static String unquote(String s) {
+        return s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"") ? s.substring(1, s.length() - 1) : s;
+    }
+
+    private static boolean startsWith(byte[] bytes, int length, int at, byte[] what) {
+        if (at + what.length > length) {
+            return false;
+        }
+        for (int i = 0; i < what.length; i++) {
+            if (bytes[at + i] != what[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int indexOf(byte[] bytes, int length, byte[] what, int from) {
+        for (int i = from; i + what.length <= length; i++) {
+            if (startsWith(bytes, length, i, what)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,94 @@
+package io.github.openaiproxy.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.internal.BodyCollector;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** An upload's held start: bounded, the model renamed per call. */
+class HeldBodyTest {
+    private static final int PIECE = 16 * 1024;
+
+    /** A body of {@code pieces} pieces of 16 KiB, each sent on request; counts the pieces asked for. */
+    private static final class Pieces implements Flow.Publisher<ByteBuffer> {
+        final AtomicInteger sent = new AtomicInteger();
+        final int pieces;
+        final byte[] first;
+
+        Pieces(int pieces, byte[] first) {
+            this.pieces = pieces;
+            this.first = first;
+        }
+
+        @Override
+        public void subscribe(Flow.Subscriber<? super ByteBuffer> s) {
+            s.onSubscribe(new Flow.Subscription() {
+                private boolean done;
+
+                @Override
+                public void request(long n) {
+                    for (long i = 0; i < n && !done; i++) {
+                        int k = sent.getAndIncrement();
+                        if (k >= pieces) {
+                            done = true;
+                            s.onComplete();
+                            return;
+                        }
+                        byte[] piece = new byte[PIECE];
+                        java.util.Arrays.fill(piece, (byte) ('a' + k % 26));
+                        if (k == 0) {
+                            System.arraycopy(first, 0, piece, 0, first.length);
+                        }
+                        s.onNext(ByteBuffer.wrap(piece));
+                    }
+                }
+
+                @Override
+                public void cancel() {
+                    done = true;
+                }
+            });
+        }
+    }
+
+    private static HeldBody hold(Pieces source, HeldBody.Scan scan) throws Exception {
+        return HeldBody.hold(source, scan).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aBodyThatNeverSatisfiesTheScanIsHeldOnlyUpToTheBound() throws Exception {
+        Pieces source = new Pieces(64, new byte[0]); // 1 MiB
+        HeldBody held = hold(source, (b, n) -> false);
+
+        assertThat(held.length()).isEqualTo(HeldBody.BOUND);
+        assertThat(held.bytes()).as("the array held").hasSize(HeldBody.BOUND);
+        assertThat(source.sent.get()).as("pieces read before the call").isEqualTo(HeldBody.BOUND / PIECE);
+        byte[] all = BodyCollector.collect(held, Long.MAX_VALUE).get(5, TimeUnit.SECONDS);
+        assertThat(all).hasSize(64 * PIECE);
+    }
+
+    @Test
+    void theModelIsRenamedInEachCallsCopy() throws Exception {
+        String start = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n";
+        Pieces source = new Pieces(2, start.getBytes(StandardCharsets.US_ASCII));
+        HeldBody held = hold(source, (b, n) -> true);
+        int at = start.indexOf("whisper-1");
+        held.foundModel(new MultipartModel.Found("whisper-1", at, at + "whisper-1".length()));
+
+        held.renameModel("whisper-large-v3");
+        assertThat(held.lengthChange()).isEqualTo("whisper-large-v3".length() - "whisper-1".length());
+        held.renameModel("whisper-1");
+        assertThat(held.lengthChange()).isZero();
+        held.renameModel("whisper-large-v3");
+        byte[] sent = BodyCollector.collect(held, Long.MAX_VALUE).get(5, TimeUnit.SECONDS);
+
+        String text = new String(sent, 0, start.length() + 7, StandardCharsets.US_ASCII);
+        assertThat(text).startsWith(start.replace("whisper-1", "whisper-large-v3"));
+        assertThat(sent).hasSize(2 * PIECE + 7);
+    }
+}
