@@ -8,10 +8,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
 
 /**
- * A multipart upload with named upstreams, its first bytes read and held before the upstream call: up to its {@code
- * model} field (or its first file part, at most {@link #BOUND}), so that routing can look at the model. Each call that
- * subscribes gets the held bytes (the model renamed when an alias asks for another name), then the rest as it arrives;
- * once one call read past the held bytes, those are gone and a later subscriber is refused.
+ * An upload routed to a named upstream, its first bytes read and held before the upstream call: a multipart body up
+ * to its {@code model} field (or its first file part, at most {@link #BOUND}), any other body its first piece (what
+ * Jetty's client reads before it connects anyway). Each call that subscribes gets the held bytes (the model renamed
+ * when an alias asks for another name), then the rest as it arrives. Until a call reads past the held bytes the
+ * client's body stays where it is, so a call that failed before that (its connection refused) leaves it whole for the
+ * next attempt; once one did, those bytes are gone and a later subscriber is refused.
  */
 final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** The most read ahead before the call (plus the piece that crossed it): the model comes first or not at all. */
@@ -21,6 +23,9 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     @FunctionalInterface
     interface Scan {
         boolean enough(byte[] held, int length);
+
+        /** The first piece of the body is enough. */
+        Scan FIRST_PIECE = (held, length) -> true;
     }
 
     private static final Object COMPLETE = new Object();
@@ -94,6 +99,11 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** How much longer (or shorter, negative) the next call's copy is than the client's body. */
     long lengthChange() {
         return head.length - length;
+    }
+
+    /** Whether no call has read past the held bytes: the body can still go whole to another call. */
+    synchronized boolean replayable() {
+        return claimant == null;
     }
 
     @Override

@@ -145,8 +145,9 @@ final class RouteUpstream implements RequestStep {
      * An upload (multipart, binary): never read whole, it streams to its upstream counted against {@code
      * max-upload-size}. A {@code multipart/form-data} body is read up to its {@code model} field, its first file part
      * or {@link HeldBody#BOUND}, whichever comes first, and routed by that model as a JSON body is; without one before
-     * the file (openai-java sends the file first) it goes to the default upstream. Any other upload streams unread to
-     * the default upstream.
+     * the file (openai-java sends the file first) it goes to the default upstream. Any other upload to a configured
+     * default upstream has its first piece held, so that a call refused before reading more can go to the next
+     * attempt; to the default of api-key / base-url it streams unread.
      */
     private CompletableFuture<ProxyResponse> routeUpload(RequestContext ctx, Chain next) {
         String type = io.github.openaiproxy.core.internal.HeaderMap.first(ctx.request.headers(), "content-type");
@@ -156,18 +157,20 @@ final class RouteUpstream implements RequestStep {
             return ctx.respond(ProxyError.badRequest(
                     "Bad Request", "A multipart/form-data body needs a boundary in its Content-Type", null));
         }
-        if (form.isEmpty()) {
-            return routeHeld(ctx, next, null); // streamed unread to the default upstream, sent once
+        if (form.isEmpty() && upstreams.get(Upstreams.DEFAULT).isEmpty()) {
+            return next.proceed(ctx); // streamed unread to the default upstream of api-key / base-url
         }
-        MultipartModel f = form.get();
-        return HeldBody.hold(
-                        ctx.request.body(), (bytes, length) -> !(f.scan(bytes, length) instanceof MultipartModel.More))
+        HeldBody.Scan scan = form.<HeldBody.Scan>map(
+                        f -> (bytes, length) -> !(f.scan(bytes, length) instanceof MultipartModel.More))
+                .orElse(HeldBody.Scan.FIRST_PIECE);
+        return HeldBody.hold(ctx.request.body(), scan)
                 .handle((held, error) -> {
                     if (error != null) {
                         return RouteHandlers.unreadable(ctx, error, limit);
                     }
                     ctx.held = held;
-                    if (f.scan(held.bytes(), held.length()) instanceof MultipartModel.Found found) {
+                    if (form.isPresent()
+                            && form.get().scan(held.bytes(), held.length()) instanceof MultipartModel.Found found) {
                         held.foundModel(found);
                     }
                     return routeHeld(ctx, next, held.model());
@@ -175,7 +178,7 @@ final class RouteUpstream implements RequestStep {
                 .thenCompose(java.util.function.Function.identity());
     }
 
-    /** An upload, its first bytes held ({@code ctx.held}) or none, routed by the model they name, if any. */
+    /** An upload whose first bytes are held ({@code ctx.held}), routed by the model they name, if any. */
     private CompletableFuture<ProxyResponse> routeHeld(RequestContext ctx, Chain next, String model) {
         NamedUpstream upstream = upstreamFor(model);
         if (upstream == null) {

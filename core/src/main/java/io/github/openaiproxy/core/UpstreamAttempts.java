@@ -44,8 +44,9 @@ import java.util.function.Function;
  * relayed, and from then on nothing is retried: a stream that breaks later ends with the SSE error event.
  * The body is in memory (the routing step read it), so each attempt sends it again; but an upload (multipart,
  * binary) streams from the client unread ({@code ctx.streamed}, counted against {@code max-upload-size}) and can be
- * sent once: once its call went, nothing is retried and no fallback taken, its answer or failure is the client's
- * (a place skipped before any call, its circuit open or every key resting, still moves on). A simple route's request
+ * sent once: once its call read any of it, nothing is retried and no fallback taken, its answer or failure is the
+ * client's (a place skipped before any call, its circuit open or every key resting, or a call that failed before it
+ * read the body, its connection refused, still moves on). A simple route's request
  * ({@code POST /}, image generation) is the proxy's own JSON, {@code ctx.upstreamBody}, sent to the normalized
  * body's OpenAI path with the proxy's headers, its model renamed per attempt.
  */
@@ -156,7 +157,10 @@ final class UpstreamAttempts {
         private long firstSentAt;
         /** The last attempt's time to the upstream's headers; -1 when it had none (a failure, or not sent). */
         private long upstreamNanos = -1;
-        /** Whether a streamed body (an upload) went with a call: it cannot be sent again, so no attempt follows. */
+        /**
+         * Whether a streamed body (an upload) went with a call: once that call read any of it, it cannot be sent again,
+         * so no attempt follows.
+         */
         private boolean streamSent;
         /** The last call, when it timed out with the request sent (the upstream bills it); else {@code null}. */
         private UnansweredCall unanswered;
@@ -450,8 +454,10 @@ final class UpstreamAttempts {
          * what there is.
          */
         private Optional<CompletableFuture<ProxyResponse>> moveOn(UpstreamResponse failed, boolean retryHere) {
-            if (streamSent) {
-                return Optional.empty(); // the upload went (part of it at least): it cannot be sent again
+            if (streamSent && (failed != null || !streamWhole())) {
+                // The upload went (part of it at least), or was answered: it is not sent again. A call that failed
+                // before it read any of it (its connection refused) leaves it whole for the next attempt.
+                return Optional.empty();
             }
             long now = System.nanoTime();
             Step step = plan.get(index);
@@ -561,6 +567,11 @@ final class UpstreamAttempts {
                 declared = declared < 0 ? declared : declared + held.lengthChange();
             }
             return new UpstreamRequest.StreamedBody(ctx.streamed, declared);
+        }
+
+        /** Whether the upload is still whole: no call read any of it past what the routing step holds. */
+        private boolean streamWhole() {
+            return ctx.held != null && ctx.held.replayable();
         }
 
         /** The client's body for this model: as sent when the model is the client's own, else renamed. */

@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** An upload's held start: bounded, the model renamed per call. */
+/** An upload's held start: bounded, given whole to each call until one reads past it, the model renamed per call. */
 class HeldBodyTest {
     private static final int PIECE = 16 * 1024;
 
@@ -73,10 +75,49 @@ class HeldBodyTest {
     }
 
     @Test
+    void untilACallReadsPastTheHeldBytesEachCallGetsThemAndTheBodyStaysWhole() throws Exception {
+        Pieces source = new Pieces(8, new byte[0]);
+        HeldBody held = hold(source, HeldBody.Scan.FIRST_PIECE);
+        held.renameModel(null);
+
+        // A call that takes the first piece and fails before asking for more (Jetty's refused connection).
+        CompletableFuture<Integer> first = new CompletableFuture<>();
+        held.subscribe(new Flow.Subscriber<>() {
+            private Flow.Subscription s;
+
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                this.s = s;
+                s.request(1);
+            }
+
+            @Override
+            public void onNext(ByteBuffer item) {
+                first.complete(item.remaining());
+                s.cancel();
+            }
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onComplete() {}
+        });
+
+        assertThat(first.get(5, TimeUnit.SECONDS)).isEqualTo(PIECE);
+        assertThat(held.replayable()).isTrue();
+        assertThat(BodyCollector.collect(held, Long.MAX_VALUE).get(5, TimeUnit.SECONDS))
+                .hasSize(8 * PIECE);
+        assertThat(held.replayable()).as("read past the held piece").isFalse();
+        CompletableFuture<byte[]> again = BodyCollector.collect(held, Long.MAX_VALUE);
+        assertThat(again).failsWithin(5, TimeUnit.SECONDS).withThrowableOfType(ExecutionException.class);
+    }
+
+    @Test
     void theModelIsRenamedInEachCallsCopy() throws Exception {
         String start = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n";
         Pieces source = new Pieces(2, start.getBytes(StandardCharsets.US_ASCII));
-        HeldBody held = hold(source, (b, n) -> true);
+        HeldBody held = hold(source, HeldBody.Scan.FIRST_PIECE);
         int at = start.indexOf("whisper-1");
         held.foundModel(new MultipartModel.Found("whisper-1", at, at + "whisper-1".length()));
 

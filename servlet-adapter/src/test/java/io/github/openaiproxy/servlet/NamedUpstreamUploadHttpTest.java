@@ -4,17 +4,24 @@ import static io.github.openaiproxy.servlet.support.RawAssertions.assertOpenAiEr
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.StreamedPassThroughBodyHttpTest.BodyReadingUpstream;
 import io.github.openaiproxy.servlet.StreamedPassThroughBodyHttpTest.Received;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -25,9 +32,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * An upload (multipart) to a configured default named upstream ({@code upstreams.openai}) streams there as it does
- * without named upstreams: unread, counted against {@code max-upload-size}, never held whole. As it can be sent only
- * once, it gets one attempt: an upstream's failure is the client's answer, while a place refused before any call (every
- * key resting) still falls back. JSON bodies keep their retries and fallbacks.
+ * without named upstreams: counted against {@code max-upload-size}, never held whole. As it can be sent only once, it
+ * gets one attempt once a call read any of it: an upstream's failure is the client's answer, while a place refused
+ * before any call (every key resting) or a call that failed before reading it (its connection refused) still falls
+ * back. JSON bodies keep their retries and fallbacks.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class NamedUpstreamUploadHttpTest {
@@ -295,6 +303,109 @@ class NamedUpstreamUploadHttpTest {
         assertThat(backupCalls)
                 .singleElement()
                 .satisfies(c -> assertThat(c.body()).isEqualTo(body));
+    }
+
+    /**
+     * A refused connection reads none of the client's body past what the proxy holds (Jetty's client takes the first
+     * piece before it connects, the JDK's nothing): the upload goes whole to the next attempt, then the fallback, as a
+     * JSON body would: a multipart one (held up to its model field) and a binary one (held from its first piece).
+     */
+    @ParameterizedTest(name = "{0} client, {1}")
+    @CsvSource({
+        "JDK,multipart/form-data",
+        "JETTY,multipart/form-data",
+        "JDK,application/octet-stream",
+        "JETTY,application/octet-stream"
+    })
+    void anUploadWhoseUpstreamRefusesTheConnectionGoesWholeToTheFallback(String client, String kind) {
+        backup = StubUpstream.start(ex -> {
+            backupCalls.add(ex.request());
+            ex.respond(200, "application/json", "{\"text\":\"backup\"}".getBytes(StandardCharsets.UTF_8));
+        });
+        start(
+                "http://127.0.0.1:" + Upstream.closedPort(),
+                "upstream-client",
+                client,
+                "upstreams.openai.retries",
+                "1",
+                "upstreams.openai.fallback",
+                "backup",
+                "upstreams.backup.kind",
+                "compatible",
+                "upstreams.backup.base-url",
+                backup.baseUrl().toString());
+        byte[] body = UploadSizeLimitHttpTest.multipart(2 * 1024 * 1024, 17);
+        boolean form = kind.startsWith("multipart");
+        String type = form ? TYPE : kind;
+        String path = form ? "/v1/audio/transcriptions" : "/v1/uploads/upload_1/parts";
+
+        RawHttp.Response r = upload(path, body, type);
+
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo("{\"text\":\"backup\"}");
+        assertThat(r.header("OpenAI-Proxy-Attempts")).contains("openai error, openai error, backup 200");
+        assertThat(r.header("OpenAI-Proxy-Upstream")).contains("backup");
+        assertThat(backupCalls).singleElement().satisfies(c -> {
+            assertThat(c.body()).as("the upload, byte for byte").isEqualTo(body);
+            assertThat(c.header("Content-Type")).contains(type);
+            assertThat(c.target()).isEqualTo(path);
+        });
+    }
+
+    /** An upstream that read part of the upload, then broke the connection: the bytes are gone, nothing is retried. */
+    @ParameterizedTest(name = "{0} client")
+    @ValueSource(strings = {"JDK", "JETTY"})
+    void anUploadWhoseUpstreamBreaksOffAfterReadingSomeIsNotSentAgain(String client) throws Exception {
+        CountDownLatch readSome = new CountDownLatch(1);
+        try (ServerSocket breaking = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(
+                    () -> {
+                        try (Socket s = breaking.accept()) {
+                            InputStream in = s.getInputStream();
+                            in.readNBytes(64 * 1024); // the head and the upload's first bytes
+                            readSome.countDown();
+                            s.setSoLinger(true, 0); // a reset, not a clean end
+                        } catch (IOException e) {
+                            // the test's assertions tell
+                        }
+                    },
+                    "breaking-upstream");
+            t.setDaemon(true);
+            t.start();
+            backup = StubUpstream.start(ex -> {
+                backupCalls.add(ex.request());
+                ex.respond(200, "application/json", "{\"text\":\"backup\"}".getBytes(StandardCharsets.UTF_8));
+            });
+            start(
+                    "http://127.0.0.1:" + breaking.getLocalPort(),
+                    "upstream-client",
+                    client,
+                    "upstreams.openai.retries",
+                    "1",
+                    "upstreams.openai.fallback",
+                    "backup",
+                    "upstreams.backup.kind",
+                    "compatible",
+                    "upstreams.backup.base-url",
+                    backup.baseUrl().toString());
+            byte[] body = UploadSizeLimitHttpTest.multipart(2 * 1024 * 1024, 18);
+
+            RawHttp.Response r;
+            try (RawHttp c = RawHttp.connect(proxy.port())) {
+                c.write(head("/v1/audio/transcriptions", TYPE, true, body.length));
+                try {
+                    send(c, body, 0, body.length, true);
+                } catch (java.io.UncheckedIOException refusedMidway) {
+                    // the proxy may answer and close before the whole body is written: the answer is read below
+                }
+                r = c.readResponse();
+            }
+
+            assertThat(readSome.await(10, TimeUnit.SECONDS)).isTrue();
+            assertOpenAiError(r, 502, "server_error", "upstream_unreachable");
+            assertThat(r.header("OpenAI-Proxy-Attempts")).contains("openai error");
+            assertThat(backupCalls).isEmpty();
+        }
     }
 
     private RawHttp.Response upload(String path, byte[] body, String type) {
