@@ -12,6 +12,7 @@ import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -149,6 +150,43 @@ final class RequestChecks {
                 return ctx.respond(ProxyError.originNotAllowed());
             }
             return next.proceed(ctx);
+        }
+    }
+
+    /**
+     * 501 for a WebSocket handshake ({@code GET} with {@code Connection: upgrade} and {@code Upgrade: websocket}, as
+     * the Realtime API's clients send it): the proxy relays HTTP only, and a GET route would otherwise go upstream
+     * as a plain GET, made with the proxy's key and answered with something no WebSocket client can use. Before
+     * the identity and the limits: nothing is looked up, counted or sent, and every caller learns only what the
+     * proxy cannot do, the same on every path.
+     */
+    enum WebSocketUpgrade implements RequestStep {
+        STEP;
+
+        @Override
+        public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+            if (isWebSocketHandshake(ctx.request)) {
+                return ctx.respond(ProxyError.webSocketNotSupported());
+            }
+            return next.proceed(ctx);
+        }
+
+        static boolean isWebSocketHandshake(ProxyRequest request) {
+            return request.method().equals("GET")
+                    && hasToken(request.headers().allValues("Upgrade"), "websocket")
+                    && hasToken(request.headers().allValues("Connection"), "upgrade");
+        }
+
+        /** Whether a comma-list header holds {@code token}, in any case ({@code Connection: keep-alive, Upgrade}). */
+        private static boolean hasToken(List<String> values, String token) {
+            for (String value : values) {
+                for (String t : value.split(",")) {
+                    if (t.strip().equalsIgnoreCase(token)) {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
     }
 

@@ -23,10 +23,13 @@ import java.util.stream.Stream;
  *       Recover                                a failure of what follows: 500 (with CORS headers once judged)
  *    1. AllowedHost                            403 for a host not served (DNS rebinding), no CORS headers
  *    2. Cors                                   judges the origin; CORS headers on every later answer
- *  no route:  3. NotFound                      404
+ *  no route:  3. WebSocketUpgrade 501 · NotFound 404
  *  a route:
  *    3. Preflight                              answers OPTIONS (preflight 204/403, plain 204 with Allow)
  *    4. Origin                                 403 for a disallowed origin
+ *    4a. WebSocketUpgrade                      501 websocket_not_supported for a WebSocket handshake (the
+ *                                              Realtime API's): before identity and limits, nothing looked up,
+ *                                              counted or sent upstream
  *    5. Method                                 405
  *  simple (POST /, /images/generations, /generate-image):
  *    6. Identify                               who calls: proxy key, host user, JWT or anonymous (401)
@@ -125,10 +128,17 @@ final class RequestPipeline {
         this.cors = p.cors();
         List<RequestStep> around = host(hostSteps, RequestStep.Position.AFTER_RESPONSE_HEADERS);
         List<RequestStep> beforeUpstream = host(hostSteps, RequestStep.Position.BEFORE_UPSTREAM);
-        this.unmatched = chain(around, p.allowedHost(), p.cors(), RequestChecks.NotFound.STEP);
+        // A WebSocket handshake gets its 501 on an unknown path too: the Realtime API's /v1/realtime is one.
+        this.unmatched = chain(
+                around, p.allowedHost(), p.cors(), RequestChecks.WebSocketUpgrade.STEP, RequestChecks.NotFound.STEP);
         // Steps 3-5, the same on every route.
-        List<RequestStep> routeChecks =
-                List.of(p.allowedHost(), p.cors(), p.preflight(), RequestChecks.Origin.STEP, RequestChecks.Method.STEP);
+        List<RequestStep> routeChecks = List.of(
+                p.allowedHost(),
+                p.cors(),
+                p.preflight(),
+                RequestChecks.Origin.STEP,
+                RequestChecks.WebSocketUpgrade.STEP,
+                RequestChecks.Method.STEP);
         // Steps 6-7 of the routes that read the body whole (simple and custom).
         List<RequestStep> readWhole = List.of(
                 RequestChecks.ContentType.STEP, RequestChecks.ContentEncoding.STEP, p.contentLength(), p.readBody());

@@ -69,6 +69,7 @@ class RequestPipelineTest {
                         "Cors",
                         "Preflight",
                         "Origin",
+                        "WebSocketUpgrade",
                         "Method",
                         "IdentifyStep",
                         "ContentType",
@@ -88,6 +89,7 @@ class RequestPipelineTest {
                         "Cors",
                         "Preflight",
                         "Origin",
+                        "WebSocketUpgrade",
                         "Method",
                         "Query",
                         "RelayedHeaders",
@@ -106,6 +108,7 @@ class RequestPipelineTest {
                         "Cors",
                         "Preflight",
                         "Origin",
+                        "WebSocketUpgrade",
                         "Method",
                         "IdentifyStep",
                         "ContentType",
@@ -115,7 +118,8 @@ class RequestPipelineTest {
                         "AuthorizeStep",
                         "CountedRoutes",
                         "Custom");
-        assertThat(names(engine.steps("/nowhere"))).containsExactly("Recover", "AllowedHost", "Cors", "NotFound");
+        assertThat(names(engine.steps("/nowhere")))
+                .containsExactly("Recover", "AllowedHost", "Cors", "WebSocketUpgrade", "NotFound");
     }
 
     @Test
@@ -180,6 +184,20 @@ class RequestPipelineTest {
         denied.verdict = CorsPolicy.Verdict.DENIED;
         assertThat(status(RequestChecks.Origin.STEP.handle(denied, PASS))).isEqualTo(403);
         assertPasses(RequestChecks.Origin.STEP, get("/v1/models"), V1);
+
+        ProxyRequest.Builder handshake =
+                get("/v1/models").header("Connection", "keep-alive, Upgrade").header("Upgrade", "WebSocket");
+        assertAnswers(RequestChecks.WebSocketUpgrade.STEP, handshake, V1, 501);
+        // Upgrade without Connection: upgrade is no handshake (the header is to be ignored), nor is a POST.
+        assertPasses(RequestChecks.WebSocketUpgrade.STEP, get("/v1/models").header("Upgrade", "websocket"), V1);
+        assertPasses(
+                RequestChecks.WebSocketUpgrade.STEP,
+                chat("application/json", CHAT).header("Connection", "Upgrade").header("Upgrade", "websocket"),
+                CHAT_ROUTE);
+        assertPasses(
+                RequestChecks.WebSocketUpgrade.STEP,
+                get("/v1/models").header("Connection", "Upgrade").header("Upgrade", "h2c"),
+                V1);
 
         assertAnswers(RequestChecks.Method.STEP, ProxyRequest.builder("PUT", "/v1/models"), V1, 405);
         assertPasses(RequestChecks.Method.STEP, get("/v1/models"), V1);

@@ -16,6 +16,7 @@ import static io.github.openaiproxy.servlet.support.RawAssertions.assertJsonErro
 import static io.github.openaiproxy.servlet.support.RawAssertions.assertOpenAiError;
 import static io.github.openaiproxy.servlet.support.RawAssertions.assertSeedError;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
@@ -25,12 +26,18 @@ import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.ProxyServer;
 import io.github.openaiproxy.servlet.support.RawHttp;
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -219,6 +226,53 @@ abstract class ContainerHttpKit {
                 403,
                 "permission_error",
                 "client_key_disabled");
+        Upstream.assertNoCalls(upstream());
+    }
+
+    static final String REALTIME = "/v1/realtime?model=gpt-4o-realtime-preview";
+
+    /** The head of a WebSocket handshake as the Realtime API's clients write it, for {@code path}, without its end. */
+    static String handshake(String path) {
+        return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    }
+
+    /** The status the JDK's WebSocket client meets when it opens {@code ws://} on {@code path}. */
+    int webSocketStatus(ProxyServer server, String path) throws Exception {
+        CompletableFuture<WebSocket> open = HttpClient.newHttpClient()
+                .newWebSocketBuilder()
+                .buildAsync(URI.create("ws://127.0.0.1:" + server.port() + path), new WebSocket.Listener() {});
+        Throwable failure = catchThrowable(() -> open.get(Http.TIMEOUT.toSeconds(), TimeUnit.SECONDS));
+        assertThat(failure).as(path).hasCauseInstanceOf(WebSocketHandshakeException.class);
+        return ((WebSocketHandshakeException) failure.getCause()).getResponse().statusCode();
+    }
+
+    @Test
+    void aWebSocketHandshakeIsAnswered501LocallyOnEveryPathAndNeverGoesUpstream() throws Exception {
+        // The Realtime API's path (no route), a GET route (which sent a plain GET upstream with the server key and
+        // relayed its 200) and a POST-only route: the same refusal, before any credential is looked at.
+        for (String path : List.of(REALTIME, "/v1/models", "/")) {
+            assertThat(webSocketStatus(proxy, path)).as(path).isEqualTo(501);
+        }
+        // Each on its own connection: Tomcat closes one after a 501.
+        RawHttp.Response r = RawHttp.exchange(proxy.port(), handshake(REALTIME), new byte[0]);
+        assertOpenAiError(r, 501, "invalid_request_error", "websocket_not_supported");
+        assertThat(r.header("x-should-retry")).contains("false");
+        assertThat(r.header("x-request-id"))
+                .hasValueSatisfying(id -> assertThat(id).startsWith("req_proxy_"));
+        assertSeedError(RawHttp.exchange(proxy.port(), handshake("/"), new byte[0]), 501, "Not Implemented");
+        Upstream.assertNoCalls(upstream());
+    }
+
+    @Test
+    void theFilterHandsAWebSocketHandshakeOnAPathNotTheProxysToTheApplication() {
+        try (ProxyServer filtered = filter(Upstream.config(upstream()).build())) {
+            // The application may serve /v1/realtime itself; a proxy route is refused as by the servlet.
+            RawHttp.Response app = RawHttp.exchange(filtered.port(), handshake(REALTIME), new byte[0]);
+            assertThat(app.bodyText()).isEqualTo("app:/v1/realtime");
+            RawHttp.Response refused = RawHttp.exchange(filtered.port(), handshake("/v1/models"), new byte[0]);
+            assertOpenAiError(refused, 501, "invalid_request_error", "websocket_not_supported");
+        }
         Upstream.assertNoCalls(upstream());
     }
 

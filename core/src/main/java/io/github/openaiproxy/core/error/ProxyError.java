@@ -176,6 +176,24 @@ public record ProxyError(
                 Map.of("Allow", allow));
     }
 
+    /**
+     * 501 for a WebSocket handshake (the Realtime API's transport): the proxy relays HTTP only. Not 426, which asks
+     * the client to switch to another protocol, nor 400, which says the request was malformed: WebSocket clients show
+     * little but the status, and this one says the server does not do it. With {@code x-should-retry: false}: it
+     * lasts as long as the deployment.
+     */
+    public static ProxyError webSocketNotSupported() {
+        return new ProxyError(
+                501,
+                "Not Implemented",
+                "This proxy does not accept WebSocket connections (such as the Realtime API's); it relays HTTP only",
+                "invalid_request_error",
+                "websocket_not_supported",
+                null,
+                null,
+                Map.of("x-should-retry", "false"));
+    }
+
     /** 413 for a body over the limit. */
     public static ProxyError payloadTooLarge(long limit) {
         return of(
