@@ -2,9 +2,11 @@ package io.github.openaiproxy.servlet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.ProxyKeys;
+import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.servlet.support.RawHttp;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
@@ -90,5 +92,35 @@ class AdminQueryHttpTest {
         RawHttp.Response twice = send("GET", "/admin/audit?limit=1&limit=1000", null);
         assertThat(twice.status()).isEqualTo(400);
         assertThat(twice.bodyText()).contains("limit is given twice");
+    }
+
+    /**
+     * The audit listing reads {@code limit} as the keys and usage listings do: blank is the default, spaces around the
+     * number are ignored, and a refused one is the same 400 naming {@code limit} in {@code param}.
+     */
+    @Test
+    void theAuditLimitIsReadAsTheOtherListingsRead() throws Exception {
+        RawHttp.Response blank = send("GET", "/admin/audit?limit=", null);
+        assertThat(blank.status()).as(blank.bodyText()).isEqualTo(200);
+        assertThat(blank.bodyText()).isEqualTo(send("GET", "/admin/audit", null).bodyText());
+        RawHttp.Response spaced = send("GET", "/admin/audit?limit=%201%20", null);
+        assertThat(spaced.status()).as(spaced.bodyText()).isEqualTo(200);
+        assertThat(spaced.bodyText())
+                .isEqualTo(send("GET", "/admin/audit?limit=1", null).bodyText());
+        for (String bad : List.of("0", "1001", "x", "-1")) {
+            RawHttp.Response audit = send("GET", "/admin/audit?limit=" + bad, null);
+            RawHttp.Response keys = send("GET", "/admin/keys?limit=" + bad, null);
+            assertThat(audit.status()).isEqualTo(400);
+            assertThat(audit.bodyText()).as(bad).isEqualTo(keys.bodyText());
+            JsonNode error = Json.parse(audit.body()).get("error");
+            assertThat(error.get("param").asText()).isEqualTo("limit");
+            assertThat(error.get("code").asText()).isEqualTo("invalid_request");
+            assertThat(error.get("message").asText()).isEqualTo("limit must be an integer from 1 to 1000");
+        }
+        JsonNode usage = Json.parse(
+                        send("GET", "/admin/usage?since=7d&limit=x", null).body())
+                .get("error");
+        assertThat(usage.get("param").asText()).isEqualTo("limit");
+        assertThat(usage.get("code").asText()).isEqualTo("invalid_request");
     }
 }

@@ -15,6 +15,7 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.images.ImageStoreException;
 import io.github.openaiproxy.core.internal.Json;
+import io.github.openaiproxy.core.internal.ListLimit;
 import io.github.openaiproxy.core.route.CustomRoute;
 import io.github.openaiproxy.core.route.RouteCall;
 import io.github.openaiproxy.core.usage.ledger.InvalidUsageQueryException;
@@ -57,7 +58,8 @@ import java.util.function.Function;
  *       /admin/policies/{name}}
  *   <li>{@code DELETE /admin/images/{id}} (or {@code {id}.{ext}}): deletes a stored image, whoever made it;
  *       {@code {"id","object":"image","deleted":true}}
- *   <li>{@code GET /admin/audit?limit=N}: the latest changes, newest first
+ *   <li>{@code GET /admin/audit?limit=N}: the latest changes, newest first, at most {@code limit} (1-1000, default
+ *       100); 400 naming a bad {@code limit} in {@code param}, as the other listings
  *   <li>{@code GET /admin/usage?since=7d&until=...&by=key|user|model|policy|day&key=ID&identity=KIND:id&limit=N}:
  *       the usage ledger summed, {@code {"object":"list","by","since","until","data":[{"group","requests",
  *       "inputTokens","cachedInputTokens","outputTokens","reasoningTokens","totalTokens","images","costUsd",
@@ -149,12 +151,12 @@ public final class AdminRoutes {
     }
 
     /**
-     * A page of keys: at most {@code limit} (default {@value #KEYS_DEFAULT_LIMIT}), from after the cursor
+     * A page of keys: at most {@code limit} (default 100, at most 1000), from after the cursor
      * {@code after}; {@code has_more} and {@code next_after}, the cursor of the next page, say whether one follows.
      */
     private ProxyResponse keyPage(Call call) {
         Map<String, String> params = knownParameters(call, KEYS_PARAMETERS);
-        int limit = keysLimit(params.get("limit"));
+        int limit = limit(params, KEYS_LIMIT);
         String after = KeyCursor.decode(params.get("after"));
         ProxyKeyPage page = service.keyPage(after, limit);
         ArrayNode data = Json.mapper().createArrayNode();
@@ -167,22 +169,13 @@ public final class AdminRoutes {
         return json(200, n);
     }
 
-    /** The keys' {@code limit}: blank is the default, as the usage route's. */
-    private static int keysLimit(String given) {
-        if (given == null || given.isBlank()) {
-            return KEYS_DEFAULT_LIMIT;
-        }
-        int limit;
-        try {
-            limit = Integer.parseInt(given.strip());
-        } catch (NumberFormatException e) {
-            limit = -1;
-        }
-        if (limit < 1 || limit > KEYS_MAX_LIMIT) {
-            throw new AdminException(
-                    400, "invalid_request", "limit must be an integer from 1 to " + KEYS_MAX_LIMIT, "limit");
-        }
-        return limit;
+    /**
+     * The {@code limit} of a listing, read as every admin listing reads it ({@link ListLimit}): a refused one is a
+     * 400 naming {@code limit} in {@code param}.
+     */
+    private static int limit(Map<String, String> params, ListLimit rule) {
+        return rule.parse(params.get("limit"))
+                .orElseThrow(() -> new AdminException(400, "invalid_request", rule.refusal(), "limit"));
     }
 
     private ProxyResponse key(Call call) {
@@ -230,18 +223,7 @@ public final class AdminRoutes {
     }
 
     private ProxyResponse audit(Call call) {
-        String given = knownParameters(call, AUDIT_PARAMETERS).get("limit");
-        int limit = 100;
-        if (given != null) {
-            try {
-                limit = Integer.parseInt(given);
-            } catch (NumberFormatException e) {
-                limit = -1;
-            }
-            if (limit < 1 || limit > 1000) {
-                throw AdminException.invalid("limit must be an integer from 1 to 1000");
-            }
-        }
+        int limit = limit(knownParameters(call, AUDIT_PARAMETERS), AUDIT_LIMIT);
         ArrayNode data = Json.mapper().createArrayNode();
         for (AuditEntry e : service.audit(limit)) {
             ObjectNode n = data.addObject();
@@ -306,10 +288,10 @@ public final class AdminRoutes {
     private static final Set<String> AUDIT_PARAMETERS = Set.of("limit");
     private static final Set<String> KEYS_PARAMETERS = Set.of("limit", "after");
 
-    /** The keys a page of {@code GET /admin/keys} holds unless a limit is asked for. */
-    static final int KEYS_DEFAULT_LIMIT = 100;
-    /** The most keys a page holds. */
-    static final int KEYS_MAX_LIMIT = 1000;
+    /** The keys a page of {@code GET /admin/keys} holds unless a limit is asked for, and the most it holds. */
+    static final ListLimit KEYS_LIMIT = new ListLimit(100, 1000);
+    /** The entries {@code GET /admin/audit} answers unless a limit is asked for, and the most it answers. */
+    static final ListLimit AUDIT_LIMIT = new ListLimit(100, 1000);
 
     /**
      * The query's parameters by name, each of {@code known} at most once: a misspelt or repeated parameter is a 400

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.usage.ledger;
 
+import io.github.openaiproxy.core.internal.ListLimit;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -85,8 +86,11 @@ public record UsageQuery(
         }
     }
 
+    /** The limit a caller may ask for: one more is for {@link #oneMore()}, not for a caller. */
+    private static final ListLimit LIMIT = new ListLimit(DEFAULT_LIMIT, MAX_LIMIT);
+
     private static InvalidUsageQueryException limitRefused() {
-        return new InvalidUsageQueryException("limit", "limit must be an integer from 1 to " + MAX_LIMIT);
+        return new InvalidUsageQueryException("limit", LIMIT.refusal());
     }
 
     /**
@@ -155,17 +159,7 @@ public record UsageQuery(
             }
             id = identity.substring(colon + 1);
         }
-        int rows = DEFAULT_LIMIT;
-        if (limit != null && !limit.isBlank()) {
-            try {
-                rows = Integer.parseInt(limit.strip());
-            } catch (NumberFormatException e) {
-                rows = -1;
-            }
-            if (rows > MAX_LIMIT) {
-                throw limitRefused(); // one more is for oneMore(), not for a caller
-            }
-        }
+        int rows = LIMIT.parse(limit).orElseThrow(UsageQuery::limitRefused);
         return new UsageQuery(from, to, grouping, key == null || key.isEmpty() ? null : key, kind, id, rows);
     }
 
