@@ -1,6 +1,7 @@
 package io.github.openaiproxy.examples.standalone;
 
 import com.zaxxer.hikari.HikariDataSource;
+import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.usage.ledger.InvalidUsageQueryException;
 import io.github.openaiproxy.core.usage.ledger.JdbcUsageStore;
 import io.github.openaiproxy.core.usage.ledger.UsageQuery;
@@ -9,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +19,8 @@ import java.util.Optional;
 /**
  * {@code java -jar openai-proxy-standalone.jar usage --since 7d --by model}: the usage ledger summed on the
  * command line, from the server's configured database (the same environment as the server, {@code ledger.store=
- * jdbc}), as a table: one row per key, user, model, policy or day.
+ * jdbc}), as a table: one row per key, user, model, policy or day. A summary reads at most {@code
+ * ledger.query-timeout}, as the server's do.
  */
 final class UsageCommand {
     static final String USAGE = String.join(
@@ -85,6 +88,14 @@ final class UsageCommand {
             err.println("openai-proxy: --" + e.parameter() + ": " + e.getMessage() + "\n" + USAGE);
             return 2;
         }
+        Duration timeout;
+        try {
+            // The server's settings, as the server reads them: a summary here may read as long as one there.
+            timeout = ProxySettings.fromEnvironment(env).toConfig().ledger().queryTimeout();
+        } catch (IllegalArgumentException e) {
+            err.println("openai-proxy: configuration error: " + e.getMessage());
+            return 1;
+        }
         Optional<Path> file;
         try {
             file = SessionStorage.h2File(env, workDir);
@@ -106,7 +117,7 @@ final class UsageCommand {
                 out.println("no usage ledger in this database: the server has not run with ledger.store=jdbc on it");
                 return 0;
             }
-            JdbcUsageStore store = ledger.get();
+            JdbcUsageStore store = ledger.get().withQueryTimeout(timeout);
             // One row more than asked for tells whether groups were left out.
             List<UsageSummary> rows = store.summarize(query.oneMore());
             boolean more = rows.size() > query.limit();

@@ -105,6 +105,41 @@ class StandalonePostgresSchemaTest {
         }
     }
 
+    /**
+     * The {@code usage} command reads at most {@code ledger.query-timeout}, as the server does: a summary whose tables
+     * another transaction holds is cancelled after the configured 1 s (exit 1, saying so), not the store's own 30 s.
+     */
+    @Test
+    void theUsageCommandHonoursTheLedgerQueryTimeout() throws Exception {
+        Map<String, String> env = env();
+        env.put("OPENAI_PROXY_LEDGER_STORE", "jdbc");
+        env.put("OPENAI_PROXY_LEDGER_QUERY_TIMEOUT", "1s");
+        // The ledger's tables, as the server makes them.
+        start(env).close();
+        try (Connection locker = DriverManager.getConnection(URL, USER, PASSWORD)) {
+            locker.setAutoCommit(false);
+            try (Statement s = locker.createStatement()) {
+                s.execute("LOCK TABLE " + schema + ".openai_proxy_usage, " + schema
+                        + ".openai_proxy_usage_daily IN ACCESS EXCLUSIVE MODE");
+            }
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            long started = System.nanoTime();
+            int code = UsageCommand.run(
+                    new String[] {"usage", "--since", "7d"},
+                    env,
+                    null,
+                    new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
+                    new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            java.time.Duration took = java.time.Duration.ofNanos(System.nanoTime() - started);
+            locker.rollback();
+            String printed = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(code).as(printed).isEqualTo(1);
+            assertThat(printed).contains("longer than 1s and was cancelled");
+            assertThat(took).isLessThan(java.time.Duration.ofSeconds(10));
+        }
+    }
+
     private Map<String, String> env() {
         Map<String, String> env = new HashMap<>();
         env.put("OPENAI_PROXY_DB_URL", URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema);

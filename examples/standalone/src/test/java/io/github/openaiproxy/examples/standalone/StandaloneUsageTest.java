@@ -298,6 +298,17 @@ class StandaloneUsageTest {
         assertThat(dir.resolve("nowhere")).doesNotExist();
     }
 
+    /** A {@code ledger.query-timeout} the server would refuse is refused here too, named, not quietly ignored. */
+    @Test
+    void aQueryTimeoutTheServerRefusesIsRefusedByUsageToo() throws Exception {
+        Map<String, String> env = ledgerEnv();
+        start(env).close();
+        env.put("OPENAI_PROXY_LEDGER_QUERY_TIMEOUT", "500ms");
+        Run r = usage(env, "usage", "--since", "7d");
+        assertThat(r.code()).as(r.out()).isEqualTo(1);
+        assertThat(r.err()).contains("configuration error").contains("ledger.query-timeout");
+    }
+
     @Test
     void withoutALedgerTheUsageRouteIs404() throws Exception {
         try (StandaloneServer server = start(env(true))) {
