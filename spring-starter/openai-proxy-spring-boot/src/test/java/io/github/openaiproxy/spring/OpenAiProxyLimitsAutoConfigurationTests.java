@@ -21,9 +21,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.data.redis.connection.RedisClusterConfiguration;
 import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 
@@ -140,6 +142,69 @@ class OpenAiProxyLimitsAutoConfigurationTests {
                         .until(() -> status(engine) == 429);
             });
         }
+    }
+
+    /**
+     * The application's {@code LettuceConnectionFactory} on a Redis Cluster (or a standalone Redis) that refuses its
+     * password (a wrong one, or none where one is required): start-up stops naming {@code openai.proxy.limits.store}
+     * and never prints the password. With the right one the same factory counts (the limit of 0 refuses).
+     */
+    @ParameterizedTest
+    @CsvSource({"cluster, wrong-pass-123", "cluster, ''", "standalone, wrong-pass-123"})
+    void aRedisOfTheApplicationThatRefusesThePasswordStopsStartUp(String kind, String password) throws Exception {
+        boolean cluster = kind.equals("cluster");
+        TestRedis.Server redis = (cluster ? TestRedis.newClusterNode() : TestRedis.newServer()).start();
+        try (redis) {
+            io.lettuce.core.RedisClient admin = io.lettuce.core.RedisClient.create(redis.url());
+            try {
+                admin.connect().sync().configSet("requirepass", "right-pass-123");
+            } finally {
+                admin.shutdown(java.time.Duration.ZERO, java.time.Duration.ofSeconds(2));
+            }
+            ApplicationContextRunner app = runner.withConfiguration(
+                            AutoConfigurations.of(OpenAiProxyLimitsAutoConfiguration.class))
+                    .withPropertyValues(
+                            "openai.proxy.base-url=http://127.0.0.1:" + closedPort() + "/v1",
+                            "openai.proxy.api-key=sk-test-0123456789abcdefghij",
+                            "openai.proxy.limits.store=redis",
+                            "openai.proxy.limits.store-timeout=2s");
+
+            app.withBean(LettuceConnectionFactory.class, () -> factory(cluster, redis.port(), password))
+                    .run(context -> assertThat(context)
+                            .hasFailed()
+                            .getFailure()
+                            .satisfies(f -> assertThat(StartupFailures.messages(f))
+                                    .contains("'openai.proxy.limits.store'")
+                                    .contains("refused the connection")
+                                    .doesNotContain("pass-123")));
+
+            app.withBean(LettuceConnectionFactory.class, () -> factory(cluster, redis.port(), "right-pass-123"))
+                    .run(context -> {
+                        assertThat(context).hasNotFailed();
+                        assertThat(context.getBean(LimitStore.class).kind()).isEqualTo("redis");
+                        assertThat(status(context.getBean(ProxyEngine.class))).isEqualTo(429);
+                    });
+        }
+    }
+
+    /** The application's factory on the Redis at {@code port}, with {@code password} unless it is empty. */
+    private static LettuceConnectionFactory factory(boolean cluster, int port, String password) {
+        LettuceConnectionFactory f;
+        if (cluster) {
+            RedisClusterConfiguration c = new RedisClusterConfiguration(List.of("127.0.0.1:" + port));
+            if (!password.isEmpty()) {
+                c.setPassword(password);
+            }
+            f = new LettuceConnectionFactory(c);
+        } else {
+            RedisStandaloneConfiguration c = new RedisStandaloneConfiguration("127.0.0.1", port);
+            if (!password.isEmpty()) {
+                c.setPassword(password);
+            }
+            f = new LettuceConnectionFactory(c);
+        }
+        f.afterPropertiesSet();
+        return f;
     }
 
     private static int status(ProxyEngine engine) throws Exception {
