@@ -383,7 +383,11 @@ public final class RedisLimitStore implements LimitStore {
                 if (ownsClient) {
                     client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
                 }
-                throw connectFailed("Redis refused the limit store's connection (check limits.redis-url)", e, uris);
+                throw connectFailed(
+                        "Redis refused the limit store's connection (" + redact(refusal(e), uris) + "): "
+                                + whatToCheck(ownsClient),
+                        e,
+                        uris);
             }
             RedisLimitStore store = new RedisLimitStore(null, connector, client, ownsClient, timeout, timedHere, where);
             LOG.log(
@@ -429,9 +433,10 @@ public final class RedisLimitStore implements LimitStore {
                 refusedLogged = true; // once: the attempts go on, every 30 s at most
                 LOG.log(
                         System.Logger.Level.ERROR,
-                        "Redis limit store: {0} refuses the connection ({1}): check limits.redis-url",
+                        "Redis limit store: {0} refuses the connection ({1}): {2}",
                         where,
-                        redact(said(e), uris));
+                        redact(said(e), uris),
+                        whatToCheck(ownedClient != null));
             }
             retry(attempt + 1, uris);
             return;
@@ -457,6 +462,25 @@ public final class RedisLimitStore implements LimitStore {
      * CLUSTERDOWN}) is down, not misconfigured.
      */
     private static boolean misconfigured(Throwable error) {
+        return refusal(error) != null;
+    }
+
+    /**
+     * What to check when Redis refuses the connection: the URL the store was given, or, for a client the application
+     * handed it ({@link #using(AbstractRedisClient, Duration)}), that client's settings, which are not the URL's.
+     */
+    private static String whatToCheck(boolean ownsClient) {
+        return ownsClient
+                ? "check limits.redis-url"
+                : "check the application's Redis client (its password, user and database)";
+    }
+
+    /**
+     * The server's reply that refused the connection ({@code WRONGPASS ...}, {@code NOAUTH ...}), or {@code null}
+     * when {@code error} is no such refusal ({@link #misconfigured}). A Cluster client wraps it in a suppressed
+     * exception of a generic "Unable to establish a connection": the reply says what is wrong.
+     */
+    private static String refusal(Throwable error) {
         java.util.ArrayDeque<Throwable> todo = new java.util.ArrayDeque<>(List.of(error));
         java.util.Set<Throwable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         while (!todo.isEmpty()) {
@@ -467,7 +491,10 @@ public final class RedisLimitStore implements LimitStore {
             if (t instanceof io.lettuce.core.RedisCommandExecutionException) {
                 String m = t.getMessage() == null ? "" : t.getMessage();
                 if (!m.matches("(?s)(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\\b.*")) {
-                    return true;
+                    String reply = m.strip();
+                    return reply.isEmpty()
+                            ? "an error without a message"
+                            : reply.length() > 200 ? reply.substring(0, 200) + "..." : reply;
                 }
             }
             if (t.getCause() != null) {
@@ -475,7 +502,7 @@ public final class RedisLimitStore implements LimitStore {
             }
             todo.addAll(List.of(t.getSuppressed()));
         }
-        return false;
+        return null;
     }
 
     /**

@@ -147,7 +147,8 @@ class OpenAiProxyLimitsAutoConfigurationTests {
     /**
      * The application's {@code LettuceConnectionFactory} on a Redis Cluster (or a standalone Redis) that refuses its
      * password (a wrong one, or none where one is required): start-up stops naming {@code openai.proxy.limits.store}
-     * and never prints the password. With the right one the same factory counts (the limit of 0 refuses).
+     * with what Redis said, not sending the reader to {@code limits.redis-url} (which the application did not set), and
+     * never prints the password. With the right one the same factory counts (the limit of 0 refuses).
      */
     @ParameterizedTest
     @CsvSource({"cluster, wrong-pass-123", "cluster, ''", "standalone, wrong-pass-123"})
@@ -176,6 +177,9 @@ class OpenAiProxyLimitsAutoConfigurationTests {
                             .satisfies(f -> assertThat(StartupFailures.messages(f))
                                     .contains("'openai.proxy.limits.store'")
                                     .contains("refused the connection")
+                                    // What Redis said, and no word of a URL this application never set.
+                                    .containsAnyOf("WRONGPASS", "NOAUTH")
+                                    .doesNotContain("limits.redis-url")
                                     .doesNotContain("pass-123")));
 
             app.withBean(LettuceConnectionFactory.class, () -> factory(cluster, redis.port(), "right-pass-123"))
