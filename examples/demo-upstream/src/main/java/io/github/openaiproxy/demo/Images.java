@@ -3,15 +3,19 @@ package io.github.openaiproxy.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.openaiproxy.demo.Reply.EventStream;
 import io.github.openaiproxy.demo.Reply.JsonReply;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Set;
 
 /**
  * {@code POST /v1/images/generations}: {@code n} demo pictures, as {@code data:} URLs of SVGs for
  * {@code response_format=url} (the DALL-E default) or as base64 PNGs for {@code b64_json} (always, for the
- * GPT image models, as OpenAI does).
+ * GPT image models, as OpenAI does). A GPT image model with {@code "stream": true} answers as OpenAI does, with
+ * {@code partial_images} {@code image_generation.partial_image} events, then {@code image_generation.completed}.
  */
 final class Images {
     static final String DEFAULT_MODEL = "dall-e-2";
@@ -47,6 +51,15 @@ final class Images {
         String format = responseFormat(body, gptImage);
         String requestedSize = Json.text(body, "size");
         ImageSize size = ImageSize.parse(requestedSize);
+        if (Json.flag(body, "stream")) {
+            if (!gptImage) {
+                // OpenAI streams only the GPT image models; a DALL-E model asked for a stream is refused.
+                throw ApiError.invalidRequest(
+                                "Streaming is not supported for model '" + model + "'.", "stream", "invalid_value")
+                        .exception();
+            }
+            return stream(body, prompt, n, requestedSize, size);
+        }
 
         ObjectNode root = Json.object();
         root.put("created", Instant.now().getEpochSecond());
@@ -73,6 +86,40 @@ final class Images {
             root.set("usage", usage(Tokens.estimate(prompt), n));
         }
         return JsonReply.ok(root);
+    }
+
+    /**
+     * The GPT image models' stream: per picture, {@code partial_images} (0-3) partial events, then its completed
+     * event; the usage rides on the completed events, as OpenAI sends it.
+     */
+    private static Reply stream(JsonNode body, String prompt, int n, String requestedSize, ImageSize size) {
+        int partials = Json.intInRange(body, "partial_images", 0, 3, 0);
+        long created = Instant.now().getEpochSecond();
+        List<SseEvent> events = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String b64 = Base64.getEncoder().encodeToString(DemoPng.render(prompt, size, i));
+            for (int p = 0; p < partials; p++) {
+                ObjectNode partial = streamEvent("image_generation.partial_image", b64, created, body, requestedSize);
+                partial.put("partial_image_index", p);
+                events.add(SseEvent.named("image_generation.partial_image", partial));
+            }
+            ObjectNode completed = streamEvent("image_generation.completed", b64, created, body, requestedSize);
+            completed.set("usage", usage(Tokens.estimate(prompt), 1));
+            events.add(SseEvent.named("image_generation.completed", completed));
+        }
+        return new EventStream(events);
+    }
+
+    private static ObjectNode streamEvent(String type, String b64, long created, JsonNode body, String requestedSize) {
+        ObjectNode event = Json.object();
+        event.put("type", type);
+        event.put("b64_json", b64);
+        event.put("created_at", created);
+        event.put("size", oneOf(GPT_IMAGE_SIZES, requestedSize, "1024x1024"));
+        event.put("quality", oneOf(GPT_IMAGE_QUALITIES, Json.text(body, "quality"), "medium"));
+        event.put("background", "opaque");
+        event.put("output_format", "png");
+        return event;
     }
 
     private static String responseFormat(JsonNode body, boolean gptImage) {

@@ -18,6 +18,8 @@ import com.openai.models.embeddings.CreateEmbeddingResponse;
 import com.openai.models.embeddings.EmbeddingCreateParams;
 import com.openai.models.embeddings.EmbeddingModel;
 import com.openai.models.images.Image;
+import com.openai.models.images.ImageGenCompletedEvent;
+import com.openai.models.images.ImageGenStreamEvent;
 import com.openai.models.images.ImageGenerateParams;
 import com.openai.models.images.ImagesResponse;
 import com.openai.models.models.Model;
@@ -128,6 +130,36 @@ class OpenAiSdkCompatibilityTest {
         ImagesTest.decodePng(gptImage.data().orElseThrow().get(0).b64Json().orElseThrow());
         assertThat(gptImage.usage())
                 .hasValueSatisfying(u -> assertThat(u.outputTokens()).isPositive());
+    }
+
+    /** A GPT image model streams as OpenAI does: the partial images asked for, then the completed one. */
+    @Test
+    void gptImageGenerationStreamsPartialThenCompletedImages() throws Exception {
+        List<ImageGenStreamEvent> events;
+        try (StreamResponse<ImageGenStreamEvent> stream = client.images()
+                .generateStreaming(ImageGenerateParams.builder()
+                        .model("gpt-image-1")
+                        .prompt("a red bicycle")
+                        .partialImages(2)
+                        .build())) {
+            events = stream.stream().toList();
+        }
+
+        assertThat(events).hasSize(3);
+        assertThat(events.subList(0, 2)).allMatch(ImageGenStreamEvent::isGenerationPartialImage);
+        assertThat(events.get(1).asGenerationPartialImage().partialImageIndex()).isEqualTo(1);
+        ImageGenCompletedEvent completed = events.get(2).asGenerationCompleted();
+        ImagesTest.decodePng(completed.b64Json());
+        assertThat(completed.usage().outputTokens()).isPositive();
+        // OpenAI streams only the GPT image models.
+        assertThatThrownBy(() -> client.images()
+                        .generateStreaming(ImageGenerateParams.builder()
+                                .model("dall-e-3")
+                                .prompt("a red bicycle")
+                                .build())
+                        .close())
+                .isInstanceOf(BadRequestException.class)
+                .hasMessageContaining("Streaming is not supported");
     }
 
     @Test

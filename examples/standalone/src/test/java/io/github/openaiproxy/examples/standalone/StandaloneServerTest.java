@@ -8,6 +8,8 @@ import com.openai.core.http.StreamResponse;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.images.ImageGenStreamEvent;
+import com.openai.models.images.ImageGenerateParams;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -196,6 +198,45 @@ class StandaloneServerTest {
         HttpResponse<String> r = post("/images/generations", "{\"prompt\":\"a lighthouse\"}");
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).contains("\"url\":\"data:image/svg+xml;base64,");
+    }
+
+    /**
+     * A streamed GPT image generation, on the simple route and through the SDK on /v1, gets the demo's event
+     * stream: the simple route answers a stream it asked for only with one, so a demo that ignored "stream" was
+     * a 502 there.
+     */
+    @Test
+    void demoStreamsAGptImageGeneration() throws Exception {
+        HttpResponse<java.util.stream.Stream<String>> r = http.send(
+                HttpRequest.newBuilder(uri("/images/generations"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-image-1\",\"prompt\":\"a fox\","
+                                + "\"stream\":true,\"partial_images\":1}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofLines());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+        assertThat(r.body().filter(l -> l.startsWith("event: ")))
+                .containsExactly("event: image_generation.partial_image", "event: image_generation.completed");
+
+        OpenAIClient client = OpenAIOkHttpClient.builder()
+                .baseUrl(uri("/v1").toString())
+                .apiKey("anything")
+                .maxRetries(0)
+                .build();
+        try (StreamResponse<ImageGenStreamEvent> stream = client.images()
+                .generateStreaming(ImageGenerateParams.builder()
+                        .model("gpt-image-1")
+                        .prompt("a fox")
+                        .build())) {
+            assertThat(stream.stream().toList())
+                    .singleElement()
+                    .satisfies(
+                            e -> assertThat(e.asGenerationCompleted().b64Json()).isNotEmpty());
+        } finally {
+            client.close();
+        }
     }
 
     @Test
