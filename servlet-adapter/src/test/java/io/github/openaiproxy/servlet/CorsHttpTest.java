@@ -129,6 +129,41 @@ class CorsHttpTest {
         }
     }
 
+    /**
+     * The session reply's ids are for the page that sent the chat: a browser lets a script on another origin read
+     * a response header only when the answer exposes it, so they are exposed by default.
+     */
+    @Test
+    void aSessionReplysMessageIdIsReadableByAPageOnAnAllowedOrigin() {
+        upstream.stubFor(
+                post("/v1/chat/completions")
+                        .willReturn(
+                                aResponse()
+                                        .withStatus(200)
+                                        .withHeader("Content-Type", "application/json")
+                                        .withBody(
+                                                "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"}}]}")));
+        HttpResponse<String> created = Http.call("POST", open.uri("/sessions"), null, "Origin", APP);
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        String sessionId = created.body().replaceAll(".*\"sessionId\":\"([^\"]+)\".*", "$1");
+
+        HttpResponse<String> r = Http.call(
+                "POST",
+                open.uri("/"),
+                "{\"sessionId\":\"" + sessionId + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "Origin",
+                APP,
+                "Content-Type",
+                "application/json");
+
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertCorsHeadersFor(r, APP);
+        assertThat(r.headers().firstValue("X-OpenAI-Proxy-Message-Id")).isPresent();
+        assertThat(tokens(r.headers(), "Access-Control-Expose-Headers"))
+                .contains(
+                        "x-openai-proxy-message-id", "x-openai-proxy-message-timestamp", "x-openai-proxy-image-stored");
+    }
+
     @Test
     void aSameOriginRequestPassesWhateverTheAllowedOrigins() {
         for (TomcatProxy proxy : new TomcatProxy[] {closed, open}) {

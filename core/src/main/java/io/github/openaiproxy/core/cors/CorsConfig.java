@@ -38,8 +38,10 @@ public record CorsConfig(
             "x-stainless-*");
 
     /**
-     * Headers worth reading from a response: request id, rate limits, and the SDKs' retry hints ({@code x-should-retry:
-     * false} on a budget's 429 is what keeps the JavaScript SDK in a web page from retrying it).
+     * Headers worth reading from a response: request id, rate limits, the SDKs' retry hints ({@code x-should-retry:
+     * false} on a budget's 429 is what keeps the JavaScript SDK in a web page from retrying it), and the proxy's own
+     * headers for the page (a session reply's recorded id and time, whether generated images were stored), which a
+     * chat page on another origin could not read otherwise.
      */
     public static final List<String> DEFAULT_EXPOSED_HEADERS = List.of(
             "x-request-id",
@@ -53,7 +55,10 @@ public record CorsConfig(
             "x-ratelimit-reset-tokens",
             "retry-after",
             "retry-after-ms",
-            "x-should-retry");
+            "x-should-retry",
+            "x-openai-proxy-message-id",
+            "x-openai-proxy-message-timestamp",
+            "x-openai-proxy-image-stored");
 
     public static final Duration DEFAULT_MAX_AGE = Duration.ofSeconds(86400);
 
