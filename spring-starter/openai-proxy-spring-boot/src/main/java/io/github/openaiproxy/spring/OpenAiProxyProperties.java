@@ -30,8 +30,9 @@ public class OpenAiProxyProperties {
 
     /**
      * The server's OpenAI API key, sent upstream as 'Authorization: Bearer'. Set it from a secret
-     * store or the environment, for example 'openai.proxy.api-key=${OPENAI_API_KEY}'. Without one
-     * (and without client keys) calls answer 500.
+     * store or the environment, for example 'openai.proxy.api-key=${OPENAI_API_KEY:}' (the ':' matters: an
+     * unset variable otherwise leaves the placeholder's text as the key). Without one (and without client keys)
+     * calls answer 500.
      */
     private String apiKey;
 

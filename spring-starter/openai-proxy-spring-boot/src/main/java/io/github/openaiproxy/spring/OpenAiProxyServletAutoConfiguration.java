@@ -142,7 +142,7 @@ public final class OpenAiProxyServletAutoConfiguration {
                 + (origins.isEmpty() ? "none (same-origin only)" : origins) + " | " + keys);
         if (!serverKey && !config.keys().allowClientKey()) {
             LOG.warn("openai-proxy has no API key: every call will answer 500 Configuration Error."
-                    + " Set openai.proxy.api-key (for example to ${OPENAI_API_KEY}).");
+                    + " Set openai.proxy.api-key (for example to ${OPENAI_API_KEY:}).");
         }
     }
 }
