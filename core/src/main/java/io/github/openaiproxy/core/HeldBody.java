@@ -36,6 +36,17 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     private byte[] held = new byte[4096];
 
     private int length;
+    /**
+     * The length at which the scan is asked again: a scan reads every held byte, so asking it at every piece would
+     * let a client that sends its body a byte at a time cost the proxy a scan of up to {@link #BOUND} bytes per byte
+     * (billions of comparisons for 64 KiB). Asked when the held bytes doubled or grew by {@link #RESCAN_STEP}, it
+     * runs a dozen times at the most; the piece that ends the body or crosses the bound ends the hold anyway.
+     */
+    private int scanAt;
+
+    /** The least growth of the held bytes between two scans. */
+    static final int RESCAN_STEP = 4096;
+
     private volatile Flow.Subscription source;
     /** The model field's value range in {@link #held}, when one was found. */
     private MultipartModel.Found model;
@@ -130,7 +141,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
                 }
                 item.get(held, length, n);
                 length += n;
-                if (length >= BOUND || scan.enough(held, length)) {
+                if (length >= BOUND || length >= scanAt && scanned()) {
                     holdEnds();
                 } else {
                     source.request(1);
@@ -144,6 +155,15 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             if (t != null) {
                 t.next(item);
             }
+        }
+
+        /** Asks the scan, and when it wants more, how much more is held before it is asked again. */
+        private boolean scanned() {
+            if (scan.enough(held, length)) {
+                return true;
+            }
+            scanAt = length + Math.max(RESCAN_STEP, length);
+            return false;
         }
 
         @Override

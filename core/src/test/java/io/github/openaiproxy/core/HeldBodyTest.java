@@ -75,6 +75,45 @@ class HeldBodyTest {
     }
 
     @Test
+    void aBodySentAByteAtATimeIsScannedAFewTimesNotOnceAByte() throws Exception {
+        // A client dripping its body: were the scan (which reads every held byte) asked at each piece, 64 KiB of
+        // one-byte pieces would cost about two billion byte comparisons.
+        Flow.Publisher<ByteBuffer> drip = s -> s.onSubscribe(new Flow.Subscription() {
+            private int sent;
+            private long demand;
+            private boolean emitting; // a request from inside onNext only adds demand: no recursion
+
+            @Override
+            public void request(long n) {
+                demand += n;
+                if (emitting) {
+                    return;
+                }
+                emitting = true;
+                while (demand > 0 && sent <= HeldBody.BOUND) {
+                    demand--;
+                    sent++;
+                    s.onNext(ByteBuffer.wrap(new byte[] {'x'}));
+                }
+                emitting = false;
+            }
+
+            @Override
+            public void cancel() {}
+        });
+        AtomicInteger scans = new AtomicInteger();
+
+        HeldBody held = HeldBody.hold(drip, (b, n) -> {
+                    scans.incrementAndGet();
+                    return false;
+                })
+                .get(5, TimeUnit.SECONDS);
+
+        assertThat(held.length()).isEqualTo(HeldBody.BOUND);
+        assertThat(scans.get()).as("scans of the held bytes").isBetween(1, 12);
+    }
+
+    @Test
     void untilACallReadsPastTheHeldBytesEachCallGetsThemAndTheBodyStaysWhole() throws Exception {
         Pieces source = new Pieces(8, new byte[0]);
         HeldBody held = hold(source, HeldBody.Scan.FIRST_PIECE);
