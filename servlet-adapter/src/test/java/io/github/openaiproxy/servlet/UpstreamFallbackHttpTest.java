@@ -184,7 +184,16 @@ class UpstreamFallbackHttpTest {
 
     @Test
     void aTimeoutBeforeTheHeadersFallsBack() {
-        start(first.baseUrl(), "response-timeout", "300ms", "upstreams.first.retries", "0");
+        // The 300 ms response-timeout ends the first call; the fallback has a timeout of its own, wide enough for its
+        // first call on a busy machine (under response-timeout's 300 ms it took up to half of it).
+        start(
+                first.baseUrl(),
+                "response-timeout",
+                "300ms",
+                "upstreams.first.retries",
+                "0",
+                "upstreams.second.timeout",
+                "10s");
         first.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
                 .willReturn(okJson("{\"choices\":[]}").withFixedDelay(3000)));
         second.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
