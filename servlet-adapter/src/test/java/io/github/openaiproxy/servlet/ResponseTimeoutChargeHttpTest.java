@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -44,6 +45,25 @@ class ResponseTimeoutChargeHttpTest {
 
     private final InMemoryUsageLedger ledger = new InMemoryUsageLedger(1000, Duration.ofDays(1), Clock.systemUTC());
     private TomcatProxy proxy;
+
+    /**
+     * One quick call through a throwaway proxy first: the JVM's first call loads the upstream client's classes, and on
+     * a busy machine that alone took most of the wait, or all of it (the upstream never had the prompt, rightly
+     * charged nothing).
+     */
+    @BeforeAll
+    static void warmUp() {
+        upstream.stubFor(post(urlPathEqualTo("/v1/chat/completions")).willReturn(okJson("{\"choices\":[]}")));
+        ProxyEngine engine = ProxyEngine.builder(
+                        ProxySettings.from(Map.of("api-key", Upstream.SERVER_KEY, "base-url", upstream.baseUrl()))
+                                .toConfig())
+                .build();
+        try (TomcatProxy warm = TomcatProxy.servlet(engine)) {
+            HttpResponse<String> r = Http.postJson(warm.uri("/v1/chat/completions"), LONG_PROMPT);
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        }
+        upstream.resetAll();
+    }
 
     @AfterEach
     void stop() {
