@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -45,6 +46,27 @@ class TimedOutAttemptChargeHttpTest {
 
     private final InMemoryUsageLedger ledger = new InMemoryUsageLedger(1000, Duration.ofDays(1), Clock.systemUTC());
     private TomcatProxy proxy;
+
+    /**
+     * One quick call through a throwaway proxy first, as in {@code ResponseTimeoutChargeHttpTest}: the JVM's first call
+     * loads the upstream client's classes, and on a busy machine that took most of a 1.5 s timeout before the prompt
+     * was sent whole (then rightly charged nothing).
+     */
+    @BeforeAll
+    static void warmUp() {
+        first.stubFor(post(urlPathEqualTo("/v1/chat/completions")).willReturn(okJson(ANSWER)));
+        ProxyEngine engine = ProxyEngine.builder(ProxySettings.from(Map.of(
+                                "upstreams.first.base-url", first.baseUrl(),
+                                "upstreams.first.keys", "sk-first-0123456789abcdefghijklmnop",
+                                "upstreams.first.models", "gpt-4o-mini"))
+                        .toConfig())
+                .build();
+        try (TomcatProxy warm = TomcatProxy.servlet(engine)) {
+            HttpResponse<String> r = Http.postJson(warm.uri("/v1/chat/completions"), LONG_PROMPT);
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        }
+        first.resetAll();
+    }
 
     @AfterEach
     void stop() {
