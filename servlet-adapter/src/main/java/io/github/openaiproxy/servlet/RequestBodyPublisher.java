@@ -86,6 +86,23 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
     }
 
     /**
+     * Whether the body was read in part and its reader stopped asking without ending it: the engine held an upload's
+     * first bytes, then refused the request (a limit) before any upstream call took the rest.
+     */
+    boolean partlyRead() {
+        Reader r = reader;
+        return r != null && !r.done.get();
+    }
+
+    /**
+     * Hands what is left of a {@linkplain #partlyRead partly read} body to {@code dropper}; the subscriber that read
+     * the start is not heard any more (neither its requests nor its cancel), so that nothing it does stops the drop.
+     */
+    void dropRest(Flow.Subscriber<? super ByteBuffer> dropper) {
+        reader.handOver(dropper);
+    }
+
+    /**
      * The exchange has ended (a container callback): no more reads, and a body still being read fails.
      * Never waits: the container calls this holding its own lock, and a read in progress on an upstream
      * client's thread may be waiting for that very lock inside {@code isReady()}. A read already under way
@@ -109,7 +126,11 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         private static final Object SENT = new Object();
 
         private final ServletInputStream in;
-        private final Flow.Subscriber<? super ByteBuffer> subscriber;
+        /** Who gets the chunks: the subscriber, or after {@link #handOver} the one that drops the rest. */
+        private volatile Flow.Subscriber<? super ByteBuffer> subscriber;
+        /** Set by {@link #handOver}: the first subscriber's requests and cancel are ignored from then on. */
+        private volatile boolean handedOver;
+
         private final AtomicLong demand = new AtomicLong();
         private final AtomicBoolean listening = new AtomicBoolean();
         /** Whether the body ended, failed or was cancelled: nothing is read after that. */
@@ -131,6 +152,36 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
 
         @Override
         public void request(long n) {
+            if (!handedOver) {
+                demand(n);
+            }
+        }
+
+        @Override
+        public void cancel() {
+            if (!handedOver) {
+                stop();
+            }
+        }
+
+        /** The rest of the body goes to {@code next}, which asks for it through a subscription of its own. */
+        void handOver(Flow.Subscriber<? super ByteBuffer> next) {
+            handedOver = true;
+            subscriber = next;
+            next.onSubscribe(new Flow.Subscription() {
+                @Override
+                public void request(long n) {
+                    demand(n);
+                }
+
+                @Override
+                public void cancel() {
+                    stop();
+                }
+            });
+        }
+
+        private void demand(long n) {
             if (done.get()) {
                 return;
             }
@@ -146,8 +197,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             }
         }
 
-        @Override
-        public void cancel() {
+        private void stop() {
             done.set(true);
             drain(); // lets the draining thread drop the buffer
         }

@@ -114,8 +114,9 @@ final class ServletExchange {
     }
 
     /**
-     * Reads and drops a request body nothing read (an early refusal: a 413 for its declared length, a 401, a 429)
-     * before the exchange completes, so that a client still sending it can finish and then read the answer.
+     * Reads and drops a request body nothing read (an early refusal: a 413 for its declared length, a 401, a 429), or
+     * the rest of one whose start was held and nothing took the rest (an upload refused after routing), before the
+     * exchange completes, so that a client still sending it can finish and then read the answer.
      * Tomcat closes the connection after some statuses (413 among them) and, for an async request, does so
      * without reading what is left of the body; the client's next write then meets a reset, and a client that
      * reports its write error rather than the answer it already has (Node's fetch, under the OpenAI Node SDK)
@@ -126,11 +127,15 @@ final class ServletExchange {
     private static void readToTheEnd(HttpServletRequest request, RequestBodyPublisher body, Runnable complete) {
         long declared = request.getContentLengthLong();
         boolean hasBody = declared > 0 || (declared < 0 && request.getHeader("Transfer-Encoding") != null);
-        if (!hasBody || !body.unread() || declared > MAX_DROPPED_BODY || request.getHeader("Expect") != null) {
+        if (!hasBody || declared > MAX_DROPPED_BODY || request.getHeader("Expect") != null) {
             complete.run();
-            return;
+        } else if (body.unread()) {
+            body.subscribe(new DropBody(MAX_DROPPED_BODY, complete));
+        } else if (body.partlyRead()) {
+            body.dropRest(new DropBody(MAX_DROPPED_BODY, complete)); // an upload's start held, then refused
+        } else {
+            complete.run();
         }
-        body.subscribe(new DropBody(MAX_DROPPED_BODY, complete));
     }
 
     /** Tomcat's default {@code maxSwallowSize}: what it reads and drops of a body a servlet left unread. */

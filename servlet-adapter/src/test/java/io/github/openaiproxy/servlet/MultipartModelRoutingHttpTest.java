@@ -329,6 +329,34 @@ class MultipartModelRoutingHttpTest {
         assertThat(speechCalls).hasSize(1);
     }
 
+    /**
+     * What is left of an upload refused after its start was held is read and dropped before the exchange ends, as an
+     * upload refused unread is: the connection then serves the client's next request. Before, the container closed
+     * it with the rest unread, and a client still writing met a reset instead of the 429.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void theRestOfARefusedHeldUploadIsReadSoItsConnectionServesTheNextRequest(String container) {
+        upstreams();
+        io.github.openaiproxy.core.ProxyConfig config =
+                settings(primary.baseUrl().toString(), "policies.anonymous.requests-per-minute", "1");
+        proxy = container.equals("tomcat") ? TomcatProxy.servlet(config) : JettyProxy.servlet(config, "/*");
+        byte[] body = concat(field("model", "whisper-1"), file(random(1024 * 1024, 9)), end());
+        assertThat(upload(body, TYPE, true).status()).isEqualTo(200); // the minute's one request
+
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write(head(TYPE, true, body.length));
+            c.write(body);
+            assertOpenAiError(c.readResponse(), 429, "requests", "rate_limit_exceeded");
+
+            c.write("GET /v1/no-such-route HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            RawHttp.Response next = c.readResponse();
+
+            assertThat(next.status()).as("an answer on the same connection").isEqualTo(404);
+        }
+        assertThat(speechCalls).hasSize(1);
+    }
+
     /** A boundary never closed: the body ends inside the model field. The default upstream gets it as sent. */
     @Test
     void aBoundaryNeverClosedGoesAsSentToTheDefaultUpstream() {
