@@ -121,18 +121,23 @@ final class ServletExchange {
      * without reading what is left of the body; the client's next write then meets a reset, and a client that
      * reports its write error rather than the answer it already has (Node's fetch, under the OpenAI Node SDK)
      * sees a connection error instead of the 413, and retries. As much as Tomcat swallows by default at most
-     * ({@link #MAX_DROPPED_BODY}); a body declared larger, or sent with {@code Expect: 100-continue} (whose
+     * ({@link #MAX_DROPPED_BODY}); a body declared larger, or one unread sent with {@code Expect: 100-continue} (whose
      * client waits to be asked for it), is left as before.
      */
     private static void readToTheEnd(HttpServletRequest request, RequestBodyPublisher body, Runnable complete) {
         long declared = request.getContentLengthLong();
         boolean hasBody = declared > 0 || (declared < 0 && request.getHeader("Transfer-Encoding") != null);
-        if (!hasBody || declared > MAX_DROPPED_BODY || request.getHeader("Expect") != null) {
+        if (!hasBody || declared > MAX_DROPPED_BODY) {
             complete.run();
         } else if (body.unread()) {
-            body.subscribe(new DropBody(MAX_DROPPED_BODY, complete));
+            if (request.getHeader("Expect") != null) {
+                complete.run(); // its client waits to be asked for the body, and was not
+            } else {
+                body.subscribe(new DropBody(MAX_DROPPED_BODY, complete));
+            }
         } else if (body.partlyRead()) {
-            body.dropRest(new DropBody(MAX_DROPPED_BODY, complete)); // an upload's start held, then refused
+            // Read in part, so a client that sent Expect: 100-continue was asked for it and is sending it too.
+            body.dropRest(new DropBody(MAX_DROPPED_BODY, complete));
         } else {
             complete.run();
         }

@@ -334,9 +334,9 @@ class MultipartModelRoutingHttpTest {
      * upload refused unread is: the connection then serves the client's next request. Before, the container closed
      * it with the rest unread, and a client still writing met a reset instead of the 429.
      */
-    @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tomcat", "jetty"})
-    void theRestOfARefusedHeldUploadIsReadSoItsConnectionServesTheNextRequest(String container) {
+    @ParameterizedTest(name = "{0}, Expect: 100-continue {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"tomcat,false", "tomcat,true", "jetty,false", "jetty,true"})
+    void theRestOfARefusedHeldUploadIsReadSoItsConnectionServesTheNextRequest(String container, boolean expect) {
         upstreams();
         io.github.openaiproxy.core.ProxyConfig config =
                 settings(primary.baseUrl().toString(), "policies.anonymous.requests-per-minute", "1");
@@ -345,14 +345,27 @@ class MultipartModelRoutingHttpTest {
         assertThat(upload(body, TYPE, true).status()).isEqualTo(200); // the minute's one request
 
         try (RawHttp c = RawHttp.connect(proxy.port())) {
-            c.write(head(TYPE, true, body.length));
+            String head = head(TYPE, true, body.length);
+            if (expect) {
+                // Asked for the body (the proxy reads its start to route it), the client sends all of it.
+                c.write(head.substring(0, head.length() - 2) + "Expect: 100-continue\r\n\r\n");
+                assertThat(c.readResponse().status()).isEqualTo(100);
+            } else {
+                c.write(head);
+            }
             c.write(body);
             assertOpenAiError(c.readResponse(), 429, "requests", "rate_limit_exceeded");
 
-            c.write("GET /v1/no-such-route HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-            RawHttp.Response next = c.readResponse();
+            if (expect && container.equals("tomcat")) {
+                // Tomcat closes a connection whose Expect: 100-continue request got a non-2xx answer, by design:
+                // after the body was read, with an end of stream, not a reset.
+                assertThat(c.endsCleanly()).isTrue();
+            } else {
+                c.write("GET /v1/no-such-route HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+                RawHttp.Response next = c.readResponse();
 
-            assertThat(next.status()).as("an answer on the same connection").isEqualTo(404);
+                assertThat(next.status()).as("an answer on the same connection").isEqualTo(404);
+            }
         }
         assertThat(speechCalls).hasSize(1);
     }
