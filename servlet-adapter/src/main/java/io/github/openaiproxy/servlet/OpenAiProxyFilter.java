@@ -52,17 +52,29 @@ public class OpenAiProxyFilter implements Filter {
     public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
             throws IOException, ServletException {
         if (req instanceof HttpServletRequest request && res instanceof HttpServletResponse response) {
-            Optional<String> relative =
-                    relativePath(engine.config().path(), ServletExchange.pathWithinApplication(request));
-            if (relative.isPresent()
-                    && engine.serves(
-                            request.getMethod(), relative.get(), request.getHeader("Access-Control-Request-Method"))) {
+            Optional<String> relative = servedPath(engine, request);
+            if (relative.isPresent()) {
                 String mount = engine.config().path();
                 ServletExchange.run(engine, request, response, relative.get(), mount.equals("/") ? "" : mount);
                 return;
             }
         }
         chain.doFilter(req, res);
+    }
+
+    /**
+     * Whether {@code engine}, mounted at its configured path in front of the application, serves {@code request}: the
+     * requests this filter answers and passes nothing else of.
+     */
+    public static boolean serves(ProxyEngine engine, HttpServletRequest request) {
+        return servedPath(engine, request).isPresent();
+    }
+
+    /** The path below the mount of a request the engine serves, or empty when it is the application's. */
+    private static Optional<String> servedPath(ProxyEngine engine, HttpServletRequest request) {
+        return relativePath(engine.config().path(), ServletExchange.pathWithinApplication(request))
+                .filter(path ->
+                        engine.serves(request.getMethod(), path, request.getHeader("Access-Control-Request-Method")));
     }
 
     /** The path below the mount path, or empty when the request is outside it. */

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.spring;
 
 import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -73,17 +74,8 @@ final class ClientTraceHeadersFilter implements Filter {
 
     /** Below a prefix every path is the proxy's (its servlet's mapping); at the root only what it serves. */
     private boolean isTheProxys(HttpServletRequest request) {
-        String mount = engine.config().path();
-        if (!mount.equals("/")) {
-            return true; // registered for the mount's pattern only
-        }
-        String uri = request.getRequestURI();
-        String context = request.getContextPath();
-        String path = context != null && !context.isEmpty() && uri.startsWith(context)
-                ? uri.substring(context.length())
-                : uri;
-        return engine.serves(
-                request.getMethod(), path.isEmpty() ? "/" : path, request.getHeader("Access-Control-Request-Method"));
+        return !engine.config().path().equals("/") // registered for the mount's pattern only
+                || OpenAiProxyFilter.serves(engine, request);
     }
 
     /** The request without the hidden headers, for every reader down the chain (the proxy's own included). */
