@@ -471,6 +471,7 @@ public final class ProxyEngine implements AutoCloseable {
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
         run(ctx).whenComplete((response, error) -> {
             ctx.finish(); // before anyone reads the answer: a step that kept its next is refused from now on
+            inFlight.abandon();
             // A host step's future of no response is a failure too: otherwise nothing would ever answer.
             ProxyResponse r = error == null && response != null
                     ? response

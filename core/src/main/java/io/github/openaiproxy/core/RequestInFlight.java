@@ -28,6 +28,19 @@ final class RequestInFlight {
         }
     }
 
+    /**
+     * The request was answered: whatever is still in flight is an answer nobody will read (a host step answered,
+     * or passed the request on twice, while an upstream call was under way). Cancelled, so that the call gives back
+     * its connection and its permit now, not when the upstream or an idle timeout ends it; the answer's own call
+     * completed before the answer was known, so this cancels nothing on a request's usual way.
+     */
+    void abandon() {
+        CompletableFuture<?> c = call;
+        if (c != null && !c.isDone()) {
+            c.cancel(true);
+        }
+    }
+
     boolean cancelled() {
         return cancelled;
     }

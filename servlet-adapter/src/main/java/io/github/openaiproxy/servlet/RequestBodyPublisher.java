@@ -10,6 +10,7 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A request body read with Servlet non-blocking I/O: no thread waits for a slow client's bytes. The
@@ -97,6 +98,8 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
     /**
      * Hands what is left of a {@linkplain #partlyRead partly read} body to {@code dropper}; the subscriber that read
      * the start is not heard any more (neither its requests nor its cancel), so that nothing it does stops the drop.
+     * It is told the body failed, so that whatever waits on it (a pipeline the answer left behind) ends and gives
+     * back what it holds.
      */
     void dropRest(Flow.Subscriber<? super ByteBuffer> dropper) {
         reader.handOver(dropper);
@@ -130,6 +133,8 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         private volatile Flow.Subscriber<? super ByteBuffer> subscriber;
         /** Set by {@link #handOver}: the first subscriber's requests and cancel are ignored from then on. */
         private volatile boolean handedOver;
+        /** The first subscriber after {@link #handOver}, until the draining thread has told it the body failed. */
+        private final AtomicReference<Flow.Subscriber<? super ByteBuffer>> abandoned = new AtomicReference<>();
 
         private final AtomicLong demand = new AtomicLong();
         private final AtomicBoolean listening = new AtomicBoolean();
@@ -167,6 +172,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
         /** The rest of the body goes to {@code next}, which asks for it through a subscription of its own. */
         void handOver(Flow.Subscriber<? super ByteBuffer> next) {
             handedOver = true;
+            abandoned.set(subscriber);
             subscriber = next;
             next.onSubscribe(new Flow.Subscription() {
                 @Override
@@ -179,6 +185,7 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
                     stop();
                 }
             });
+            drain(); // tells the first subscriber, from the draining thread: never during one of its onNext
         }
 
         private void demand(long n) {
@@ -218,6 +225,10 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
                 return; // the thread draining now goes round once more
             }
             do {
+                Flow.Subscriber<? super ByteBuffer> left = abandoned.getAndSet(null);
+                if (left != null) {
+                    left.onError(new IOException("the request was answered before its body was read"));
+                }
                 try {
                     while (!done.get() && demand.get() > 0 && in.isReady()) {
                         if (buffer == null) {
