@@ -124,13 +124,13 @@ final class SendUpstream implements RequestStep {
     private UpstreamRequest passThrough(RequestContext ctx) {
         ProxyRequest request = ctx.request;
         String query = request.rawQuery().orElse(null);
+        String path = ctx.route.upstreamPath(request.path());
         CountedRequestBody streamed = ctx.streamed;
         return streamed == null
-                ? upstreamRequests.passThrough(
-                        request.method(), request.path(), query, request.headers(), ctx.body, ctx.key)
+                ? upstreamRequests.passThrough(request.method(), path, query, request.headers(), ctx.body, ctx.key)
                 : upstreamRequests.passThrough(
                         request.method(),
-                        request.path(),
+                        path,
                         query,
                         request.headers(),
                         new UpstreamRequest.StreamedBody(streamed, RouteHandlers.declaredLength(request)),

@@ -207,7 +207,7 @@ final class UpstreamAttempts {
                     .orElse(step.model());
             UpstreamRequest request;
             Normalized.Accepted simple = ctx.normalized;
-            String path = simple == null ? ctx.request.path() : simple.upstreamPath();
+            String path = simple == null ? ctx.route.upstreamPath(ctx.request.path()) : simple.upstreamPath();
             if (named.isPresent()) {
                 NamedUpstreamRequests builder = routing.requests(step.upstream());
                 if (!builder.serves(path, upstreamModel)) {
@@ -250,13 +250,13 @@ final class UpstreamAttempts {
                 request = ctx.streamed != null
                         ? defaultRequests.passThrough(
                                 r.method(),
-                                r.path(),
+                                path,
                                 r.rawQuery().orElse(null),
                                 r.headers(),
                                 streamedBody(upstreamModel),
                                 key)
                         : defaultRequests.passThrough(
-                                r.method(), r.path(), r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
+                                r.method(), path, r.rawQuery().orElse(null), r.headers(), body(upstreamModel), key);
             }
             request = ObservedUpstreamCall.started(
                     request,

@@ -178,6 +178,26 @@ class ProxyEngineRoutingTableTest {
         assertThat(sent.containsHeader("Content-Type")).isFalse();
     }
 
+    /**
+     * Model ids with a slash (OpenRouter, vLLM, Together) or colons (fine-tuned models): the upstream gets the id with
+     * a raw slash, as the Node and Python SDKs send it, however the client encoded it.
+     */
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource({
+        "/v1/models/meta-llama/Llama-3.1-8B-Instruct, /v1/models/meta-llama/Llama-3.1-8B-Instruct",
+        "/v1/models/meta-llama%2FLlama-3.1-8B-Instruct, /v1/models/meta-llama/Llama-3.1-8B-Instruct",
+        "/v1/models/meta-llama%2fLlama-3.1-8B-Instruct?x=1, /v1/models/meta-llama/Llama-3.1-8B-Instruct?x=1",
+        "/v1/models/ft:gpt-4o-mini-2024-07-18:org::AbC123, /v1/models/ft:gpt-4o-mini-2024-07-18:org::AbC123",
+        "/v1/models/ft%3Agpt-4o-mini%3Aorg%3A%3Aid, /v1/models/ft%3Agpt-4o-mini%3Aorg%3A%3Aid"
+    })
+    void aModelIdWithSlashesOrColonsReachesTheUpstreamWithRawSlashes(String sent, String received) {
+        HttpResponse<String> r = EngineHttp.get(proxy.uri(sent));
+
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo(UPSTREAM_ANSWER);
+        assertThat(Upstream.onlyRequest(upstream).getUrl()).isEqualTo(received);
+    }
+
     @Test
     void aPassThroughQueryThatIsNotValidlyEncodedIs400NotAServerError() {
         HttpResponse<String> r = EngineHttp.get(proxy.uri("/v1/models?%zz=%%&a=1"));
@@ -283,7 +303,8 @@ class ProxyEngineRoutingTableTest {
         "POST,   /v1/chat,                        openai",
         "GET,    /v1,                             openai",
         "GET,    /v1/,                            openai",
-        "GET,    /v1/models/a/b,                  openai",
+        "GET,    /v1/models/a//b,                 openai",
+        "GET,    /v1/models/a/../files,           openai",
         "POST,   /v1/chat/completions/extra,      openai",
         "POST,   /v1/audio/speech,                openai",
         "GET,    /v1/models/%2e%2e,               openai",

@@ -43,6 +43,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The adapter's contract with its container, run against each container with a few lines of its own
@@ -67,6 +69,9 @@ abstract class ContainerHttpKit {
 
     /** The proxy filter on {@code /*} in front of an app servlet answering {@code "app:" + uri}. */
     abstract ProxyServer filter(ProxyConfig config);
+
+    /** The proxy servlet on {@code /*}, its container set as the README says to let {@code %2F} through. */
+    abstract ProxyServer servletAllowingEncodedSlashes(ProxyConfig config);
 
     /**
      * Whether the container answers {@code Expect: 100-continue} itself, before the application sees the
@@ -193,6 +198,71 @@ abstract class ContainerHttpKit {
                 c.write(head.getBytes(StandardCharsets.ISO_8859_1));
                 c.write(body);
                 assertOpenAiError(c.readResponse(), 400, "invalid_request_error", "invalid_request");
+            }
+        }
+        Upstream.assertNoCalls(upstream());
+    }
+
+    /**
+     * A model id with a slash ({@code meta-llama/Llama-3.1-8B-Instruct}, as OpenRouter, vLLM and Together name
+     * models), sent raw as the Node and Python SDKs do: retrieved from the upstream under that very path.
+     */
+    @Test
+    void aModelIdWithASlashSentRawIsRetrievedFromTheUpstream() {
+        RawHttp.Response r = RawHttp.exchange(
+                proxy.port(),
+                "GET /v1/models/meta-llama/Llama-3.1-8B-Instruct HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + "Connection: close\r\n",
+                new byte[0]);
+
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo("{\"ok\":true}");
+        assertThat(Upstream.onlyRequest(upstream()).getUrl()).isEqualTo("/v1/models/meta-llama/Llama-3.1-8B-Instruct");
+    }
+
+    /**
+     * The same id sent encoded ({@code %2F}), as openai-java sends it: by default the container refuses it before
+     * the application sees it (Tomcat's {@code encodedSolidusHandling=reject}, Jetty's ambiguous separator rule);
+     * with the README's host setting it reaches the upstream with a raw slash, as the other SDKs send it.
+     */
+    @Test
+    void aModelIdWithAnEncodedSlashIsRetrievedWhereTheContainerLetsItThrough() {
+        String head = "GET /v1/models/meta-llama%2FLlama-3.1-8B-Instruct HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Connection: close\r\n";
+        RawHttp.Response refused = RawHttp.exchange(proxy.port(), head, new byte[0]);
+        assertThat(refused.status()).as(refused.bodyText()).isEqualTo(400);
+        Upstream.assertNoCalls(upstream());
+
+        try (ProxyServer allowing =
+                servletAllowingEncodedSlashes(Upstream.config(upstream()).build())) {
+            RawHttp.Response r = RawHttp.exchange(allowing.port(), head, new byte[0]);
+
+            assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+            assertThat(r.bodyText()).isEqualTo("{\"ok\":true}");
+            assertThat(Upstream.onlyRequest(upstream()).getUrl())
+                    .isEqualTo("/v1/models/meta-llama/Llama-3.1-8B-Instruct");
+        }
+    }
+
+    /** Neither form of slash leads the upstream out of {@code /v1/models/}: no call at all. */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "/v1/models/a/../files",
+                "/v1/models/../files",
+                "/v1/models/a/%2e%2e/files",
+                "/v1/models/a//b",
+                "/v1/models/a%2F..%2Ffiles",
+                "/v1/models/a%2F%2e%2e%2Ffiles",
+                "/v1/models/a%252F..%252Ffiles"
+            })
+    void aModelIdCannotLeadTheUpstreamToAnotherPath(String path) {
+        try (ProxyServer allowing =
+                servletAllowingEncodedSlashes(Upstream.config(upstream()).build())) {
+            for (int port : new int[] {proxy.port(), allowing.port()}) {
+                RawHttp.Response r = RawHttp.exchange(
+                        port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", new byte[0]);
+                assertThat(r.status()).as(path + " " + r.bodyText()).isIn(400, 404);
             }
         }
         Upstream.assertNoCalls(upstream());

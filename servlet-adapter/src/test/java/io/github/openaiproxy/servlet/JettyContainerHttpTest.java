@@ -26,4 +26,9 @@ class JettyContainerHttpTest extends ContainerHttpKit {
     ProxyServer filter(ProxyConfig config) {
         return JettyProxy.filter(config);
     }
+
+    @Override
+    ProxyServer servletAllowingEncodedSlashes(ProxyConfig config) {
+        return JettyProxy.servletAllowingEncodedSlashes(config);
+    }
 }

@@ -36,4 +36,9 @@ class TomcatContainerHttpTest extends ContainerHttpKit {
     boolean containerSendsContinueItself() {
         return true;
     }
+
+    @Override
+    ProxyServer servletAllowingEncodedSlashes(ProxyConfig config) {
+        return TomcatProxy.servletAllowingEncodedSlashes(config);
+    }
 }

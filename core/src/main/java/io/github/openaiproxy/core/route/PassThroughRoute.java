@@ -6,7 +6,8 @@ import java.util.Objects;
 
 /**
  * One OpenAI-compatible route relayed unchanged, such as {@code POST /v1/chat/completions}. A path
- * segment written {@code {name}} matches any single segment.
+ * segment written {@code {name}} matches any single segment, but the id of {@code /v1/models/{id}} takes the rest of
+ * the path (see {@link RouteTable#MODEL_TEMPLATE}).
  *
  * @param method the HTTP method
  * @param template the path template, starting with {@code /v1/}

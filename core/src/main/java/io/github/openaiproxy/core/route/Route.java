@@ -39,6 +39,17 @@ public record Route(String template, RouteKind kind, Set<String> methods, boolea
         return kind == RouteKind.PASS_THROUGH ? ErrorStyle.OPENAI : ErrorStyle.SIMPLE;
     }
 
+    /**
+     * The path the upstream is asked for, given the client's (encoded, without query). A model id sent with encoded
+     * slashes (openai-java) goes on with raw ones, as the Node and Python SDKs send it and OpenAI-compatible servers
+     * route it; every other path goes on as the client sent it.
+     */
+    public String upstreamPath(String path) {
+        return template.equals(RouteTable.MODEL_TEMPLATE)
+                ? path.replace("%2F", "/").replace("%2f", "/")
+                : path;
+    }
+
     /** The value of an {@code Allow} header. */
     public String allowHeader() {
         java.util.TreeSet<String> all = new java.util.TreeSet<>(methods);

@@ -9,8 +9,20 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** Finds the route for a path. Paths are matched on their encoded form, segment by segment. */
+/**
+ * Finds the route for a path. Paths are matched on their encoded form, segment by segment; the one exception is
+ * the model id of {@value #MODEL_TEMPLATE}, which may span segments.
+ */
 public final class RouteTable {
+    /**
+     * The template whose variable is everything after {@code /v1/models/}: OpenAI-compatible servers (OpenRouter,
+     * vLLM, Together) name models with a slash, {@code meta-llama/Llama-3.1-8B-Instruct}. The Node and Python SDKs
+     * send it raw, openai-java as {@code %2F}; either way each of its segments must be a plain name.
+     */
+    public static final String MODEL_TEMPLATE = "/v1/models/{id}";
+
+    private static final String MODEL_PREFIX = "/v1/models/";
+    private static final int MAX_ID = 256;
     private static final java.util.regex.Pattern SAFE_SEGMENT =
             java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._:@+~ -]*");
     private final List<Route> routes;
@@ -66,7 +78,8 @@ public final class RouteTable {
     /**
      * The route whose template matches {@code path} exactly. A trailing slash, a path parameter
      * ({@code ;x}), case or an encoded separator make another path, which no route answers: a host
-     * application's security rule for {@code /graphql} must not be side-stepped by {@code /graphql/}.
+     * application's security rule for {@code /graphql} must not be side-stepped by {@code /graphql/}. Only a model
+     * id ({@value #MODEL_TEMPLATE}) may hold slashes, raw or encoded.
      */
     public Optional<Route> match(String path) {
         for (Route r : routes) {
@@ -84,6 +97,9 @@ public final class RouteTable {
     private static boolean matches(String template, String path) {
         if (!template.contains("{")) {
             return template.equals(path);
+        }
+        if (template.equals(MODEL_TEMPLATE)) {
+            return path.startsWith(MODEL_PREFIX) && isSafeModelId(path.substring(MODEL_PREFIX.length()));
         }
         String[] t = template.split("/", -1);
         String[] p = path.split("/", -1);
@@ -104,17 +120,39 @@ public final class RouteTable {
 
     /** A variable segment must be a plain name: no dot segments and nothing that decodes to a separator. */
     private static boolean isSafeSegment(String segment) {
-        if (segment.isEmpty() || segment.length() > 256) {
-            return false;
-        }
-        String decoded;
-        try {
-            decoded = URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
+        String decoded = decoded(segment);
         // Model ids such as "gpt-4o" or "ft:gpt-4o-mini:org:suffix:id": no dot segments, separators or
         // path parameters, so an upstream that normalizes paths cannot be steered to another route.
-        return SAFE_SEGMENT.matcher(decoded).matches();
+        return decoded != null && SAFE_SEGMENT.matcher(decoded).matches();
+    }
+
+    /**
+     * A model id, raw or with encoded slashes: once decoded, each of its slash-separated parts a plain name. No empty
+     * part, {@code .} or {@code ..} (raw or encoded), so it cannot lead the upstream out of {@code /v1/models/}.
+     */
+    private static boolean isSafeModelId(String rawId) {
+        String decoded = decoded(rawId);
+        if (decoded == null) {
+            return false;
+        }
+        for (String part : decoded.split("/", -1)) {
+            if (!SAFE_SEGMENT.matcher(part).matches()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Percent-decoded ({@code +} stays itself), or {@code null} when empty, overlong or not validly encoded. */
+    private static String decoded(String raw) {
+        if (raw.isEmpty() || raw.length() > MAX_ID * 3) {
+            return null;
+        }
+        try {
+            String decoded = URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
+            return decoded.length() > MAX_ID ? null : decoded;
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 }

@@ -28,7 +28,13 @@ class RouteTableTest {
         "/v1/models, /v1/models",
         "/v1/models/gpt-4o, /v1/models/{id}",
         "/v1/models/ft:gpt-4o-mini:org:custom:abc123, /v1/models/{id}",
-        "/v1/models/my%20model, /v1/models/{id}"
+        "/v1/models/my%20model, /v1/models/{id}",
+        "/v1/models/meta-llama/Llama-3.1-8B-Instruct, /v1/models/{id}",
+        "/v1/models/meta-llama%2FLlama-3.1-8B-Instruct, /v1/models/{id}",
+        "/v1/models/meta-llama%2fLlama-3.1-8B-Instruct, /v1/models/{id}",
+        "/v1/models/hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M, /v1/models/{id}",
+        "/v1/models/ft:gpt-4o-mini-2024-07-18:org::AbC123, /v1/models/{id}",
+        "/v1/models/ft%3Agpt-4o-mini-2024-07-18%3Aorg%3A%3AAbC123, /v1/models/{id}"
     })
     void findsTheRouteForAPath(String path, String template) {
         assertThat(table.match(path))
@@ -61,8 +67,9 @@ class RouteTableTest {
                 "/V1/chat/completions",
                 "/v1/chat%2Fcompletions",
                 "/v1/files",
-                "/v1/models/a/b",
-                "/v1/models/gpt-4o/extra"
+                "/v1/models//b",
+                "/v1/models/a//b",
+                "/v1/models/a/"
             })
     void answersNothingForOtherPaths(String path) {
         assertThat(table.match(path)).isEmpty();
@@ -77,9 +84,20 @@ class RouteTableTest {
                 "/v1/models/%2E%2E",
                 "/v1/models/.%2e",
                 "/v1/models/%2e",
-                "/v1/models/a%2Fb",
-                "/v1/models/a%2fb",
+                "/v1/models/a/..",
+                "/v1/models/a/../../files",
+                "/v1/models/../files",
+                "/v1/models/./files",
+                "/v1/models/a/%2e%2e/files",
+                "/v1/models/a%2F..%2F..%2Ffiles",
+                "/v1/models/a%2f%2e%2e%2ffiles",
+                "/v1/models/..%2Ffiles",
+                "/v1/models/a%2F%2Fb",
+                "/v1/models/a%2F",
+                "/v1/models/%2Fa",
+                "/v1/models/a%252F..%252Ffiles",
                 "/v1/models/a%5Cb",
+                "/v1/models/a%5C..%5Cfiles",
                 "/v1/models/a%3Fb",
                 "/v1/models/a%23b",
                 "/v1/models/a%00b",
@@ -95,6 +113,8 @@ class RouteTableTest {
     void refusesOverlongVariableSegments() {
         assertThat(table.match("/v1/models/" + "a".repeat(257))).isEmpty();
         assertThat(table.match("/v1/models/" + "a".repeat(256))).isPresent();
+        assertThat(table.match("/v1/models/" + "a/".repeat(128) + "a")).isEmpty();
+        assertThat(table.match("/v1/models/" + "a%2F".repeat(127) + "ab")).isPresent();
     }
 
     @Test

@@ -9,6 +9,7 @@ import java.util.EnumSet;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -48,16 +49,34 @@ public final class JettyProxy implements ProxyServer {
         return start(engine, "/*", false, true);
     }
 
+    /**
+     * The proxy servlet mapped to {@code /*} on a server that lets an encoded slash ({@code %2F}) through to the
+     * application: the URI compliance allows {@code AMBIGUOUS_PATH_SEPARATOR} and the servlet handler decodes
+     * ambiguous URIs (the README's host setting for model ids such as {@code meta-llama%2FLlama-3.1-8B-Instruct}).
+     */
+    public static JettyProxy servletAllowingEncodedSlashes(ProxyConfig config) {
+        return start(ProxyEngine.create(config), "/*", false, false, true);
+    }
+
     private static JettyProxy start(ProxyConfig config, String mapping, boolean asFilter) {
         return start(ProxyEngine.create(config), mapping, asFilter, false);
     }
 
     private static JettyProxy start(ProxyEngine engine, String mapping, boolean asFilter, boolean h2c) {
+        return start(engine, mapping, asFilter, h2c, false);
+    }
+
+    private static JettyProxy start(
+            ProxyEngine engine, String mapping, boolean asFilter, boolean h2c, boolean encodedSlashes) {
         Server server = new Server();
         HttpConfiguration http = new HttpConfiguration();
+        if (encodedSlashes) {
+            http.setUriCompliance(
+                    UriCompliance.DEFAULT.with("encoded-slash", UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR));
+        }
         ServerConnector connector = h2c
                 ? new ServerConnector(server, new HttpConnectionFactory(http), new HTTP2CServerConnectionFactory(http))
-                : new ServerConnector(server);
+                : new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         server.addConnector(connector);
@@ -74,6 +93,9 @@ public final class JettyProxy implements ProxyServer {
             ServletHolder proxy = new ServletHolder(new OpenAiProxyServlet(engine));
             proxy.setAsyncSupported(true);
             context.addServlet(proxy, mapping);
+        }
+        if (encodedSlashes) {
+            context.getServletHandler().setDecodeAmbiguousURIs(true);
         }
         server.setHandler(context);
         try {

@@ -58,6 +58,22 @@ public final class TomcatProxy implements ProxyServer {
     }
 
     /**
+     * The proxy servlet mapped to {@code /*} on a connector that lets an encoded slash ({@code %2F}) through to the
+     * application undecoded ({@code encodedSolidusHandling=passthrough}, the README's host setting for model ids
+     * such as {@code meta-llama%2FLlama-3.1-8B-Instruct}, as openai-java sends them).
+     */
+    public static TomcatProxy servletAllowingEncodedSlashes(ProxyConfig config) {
+        return start(
+                ProxyEngine.create(config),
+                "",
+                "/*",
+                false,
+                null,
+                c -> {},
+                connector -> connector.setEncodedSolidusHandling("passthrough"));
+    }
+
+    /**
      * The proxy servlet mapped to {@code /*} behind a test filter (for example a {@link RecordingFilter}),
      * which sees every request before the proxy does.
      */
