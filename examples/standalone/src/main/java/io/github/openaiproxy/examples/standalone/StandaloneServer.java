@@ -309,6 +309,7 @@ public final class StandaloneServer implements AutoCloseable {
         // Bound at start, not init: only then can a stop close the listening socket first (GracefulStop).
         connector.setProperty("bindOnInit", "false");
         tune(connector);
+        allowEncodedSlashes(connector);
         tomcat.setConnector(connector);
         ContainerPages.install((StandardHost) tomcat.getHost());
         Context context = tomcat.addContext("", baseDir.getAbsolutePath());
@@ -430,6 +431,17 @@ public final class StandaloneServer implements AutoCloseable {
      */
     static void h2OnLoopback(Properties system) {
         system.putIfAbsent("h2.bindAddress", "127.0.0.1");
+    }
+
+    /**
+     * Lets an encoded slash ({@code %2F}) reach the proxy, still encoded: openai-java sends a model id such as
+     * {@code meta-llama/Llama-3.1-8B-Instruct} (OpenRouter, vLLM, Together) as {@code meta-llama%2FLlama-...}, which
+     * Tomcat refuses by default. {@code passthrough}, not {@code decode}: Tomcat then maps the request with the
+     * {@code %2F} left in, so {@code %2F..%2F} cannot reach another servlet or page; the proxy's router accepts an
+     * encoded slash only inside a model id, whose every part must be a plain name.
+     */
+    static void allowEncodedSlashes(Connector connector) {
+        connector.setEncodedSolidusHandling("passthrough");
     }
 
     /**
