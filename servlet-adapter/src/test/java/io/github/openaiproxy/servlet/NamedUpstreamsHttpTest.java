@@ -64,7 +64,7 @@ class NamedUpstreamsHttpTest {
         settings.put("upstreams.azure.aliases", "gpt-4o=prod-gpt4o");
         settings.put("upstreams.local.kind", "compatible");
         settings.put("upstreams.local.base-url", local.baseUrl() + "/v1");
-        settings.put("upstreams.local.models", "llama3*, qwen2.5");
+        settings.put("upstreams.local.models", "llama3*, qwen2.5, meta-llama/Llama-3.1-8B-Instruct");
         ProxyConfig config = ProxySettings.from(settings).toConfig();
         proxy = TomcatProxy.servlet(config);
     }
@@ -162,8 +162,9 @@ class NamedUpstreamsHttpTest {
         assertThat(r.statusCode()).isEqualTo(200);
         JsonNode list = JSON.readTree(r.body());
         assertThat(list.path("object").asText()).isEqualTo("list");
-        assertThat(list.path("data").findValuesAsText("id")).containsExactly("gpt-4o", "qwen2.5");
-        assertThat(list.path("data").findValuesAsText("owned_by")).containsExactly("azure", "local");
+        assertThat(list.path("data").findValuesAsText("id"))
+                .containsExactly("gpt-4o", "qwen2.5", "meta-llama/Llama-3.1-8B-Instruct");
+        assertThat(list.path("data").findValuesAsText("owned_by")).containsExactly("azure", "local", "local");
         HttpResponse<String> head = Http.call("HEAD", proxy.uri("/v1/models"), null);
         assertThat(head.statusCode()).isEqualTo(200);
         assertThat(head.body()).isEmpty();
@@ -185,6 +186,19 @@ class NamedUpstreamsHttpTest {
         assertThat(other.statusCode()).isEqualTo(200);
         assertThat(Upstream.onlyRequest(openai).getUrl()).isEqualTo("/v1/models/o3-mini");
         Upstream.assertNoCalls(azure);
+    }
+
+    /** A listed id with a slash (a compatible server's name) is retrieved as listed too, as the Node SDK asks. */
+    @Test
+    void aListedModelWithASlashIsRetrievedAsListed() throws Exception {
+        HttpResponse<String> r = Http.get(proxy.uri("/v1/models/meta-llama/Llama-3.1-8B-Instruct"));
+
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonNode model = JSON.readTree(r.body());
+        assertThat(model.path("id").asText()).isEqualTo("meta-llama/Llama-3.1-8B-Instruct");
+        assertThat(model.path("owned_by").asText()).isEqualTo("local");
+        Upstream.assertNoCalls(openai);
+        Upstream.assertNoCalls(local);
     }
 
     @Test
