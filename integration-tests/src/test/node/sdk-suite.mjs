@@ -185,7 +185,9 @@ await scenario('models', async (name) => {
     ids.push(model.id);
   }
   const one = await c.models.retrieve('gpt-4o-mini');
-  return { ids, retrieved: { id: one.id, ownedBy: one.owned_by } };
+  // A compatible server's id: the SDK puts its slash in the path as it is.
+  const slashed = await c.models.retrieve('meta-llama/Llama-3.1-8B-Instruct');
+  return { ids, retrieved: { id: one.id, ownedBy: one.owned_by }, slashed: slashed.id };
 });
 
 await scenario('embeddings', async (name) => {

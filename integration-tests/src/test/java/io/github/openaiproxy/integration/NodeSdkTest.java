@@ -302,6 +302,9 @@ class NodeSdkTest {
         assertThat(texts(r.path("ids"))).containsExactly("gpt-4o-mini", "text-embedding-3-small", "dall-e-3");
         assertThat(r.path("retrieved").path("id").asText()).isEqualTo("gpt-4o-mini");
         assertThat(r.path("retrieved").path("ownedBy").asText()).isEqualTo("system");
+        assertThat(r.path("slashed").asText()).isEqualTo("meta-llama/Llama-3.1-8B-Instruct");
+        assertThat(upstreamRequests("/v1/models/meta-llama/Llama-3.1-8B-Instruct", b -> true))
+                .hasSize(1);
     }
 
     @Test
@@ -757,6 +760,8 @@ class NodeSdkTest {
         upstream.stubFor(post("/v1/images/generations").willReturn(json(OpenAiFixtures.IMAGES)));
         upstream.stubFor(get("/v1/models").willReturn(json(OpenAiFixtures.MODELS)));
         upstream.stubFor(get("/v1/models/gpt-4o-mini").willReturn(json(OpenAiFixtures.MODEL)));
+        upstream.stubFor(get("/v1/models/meta-llama/Llama-3.1-8B-Instruct")
+                .willReturn(json(OpenAiFixtures.MODEL.replace("gpt-4o-mini", "meta-llama/Llama-3.1-8B-Instruct"))));
         upstream.stubFor(post("/v1/files").willReturn(json(FILE)));
         upstream.stubFor(get(urlPathEqualTo("/v1/files")).willReturn(json(fileList("file-1", true))));
         upstream.stubFor(get(urlPathEqualTo("/v1/files"))
