@@ -42,7 +42,9 @@ final class StreamBody implements Flow.Publisher<List<ByteBuffer>> {
     }
 
     private final class Reading implements Flow.Subscription {
-        private final Flow.Subscriber<? super List<ByteBuffer>> subscriber;
+        /** Dropped at cancel, not when the reading thread next runs: a loaded executor may run it much later. */
+        private volatile Flow.Subscriber<? super List<ByteBuffer>> subscriber;
+
         private final AtomicLong demand = new AtomicLong();
         /** Passes owed to {@link #drain}; 1 while {@code onSubscribe} runs, so no signal overtakes it. */
         private final AtomicInteger work = new AtomicInteger(1);
@@ -71,6 +73,7 @@ final class StreamBody implements Flow.Publisher<List<ByteBuffer>> {
         @Override
         public void cancel() {
             cancelled = true;
+            subscriber = null;
             schedule(); // closes the stream on the reading thread, never under a read in progress
         }
 
@@ -93,7 +96,10 @@ final class StreamBody implements Flow.Publisher<List<ByteBuffer>> {
             } catch (RejectedExecutionException e) {
                 done = true;
                 close();
-                subscriber.onError(e);
+                Flow.Subscriber<? super List<ByteBuffer>> s = subscriber;
+                if (s != null) {
+                    s.onError(e);
+                }
             }
         }
 
@@ -102,18 +108,19 @@ final class StreamBody implements Flow.Publisher<List<ByteBuffer>> {
                 if (done) {
                     continue;
                 }
-                if (cancelled) {
+                Flow.Subscriber<? super List<ByteBuffer>> s = subscriber;
+                if (cancelled || s == null) {
                     finish();
                     continue;
                 }
                 if (badRequest != null) {
                     finish();
-                    subscriber.onError(badRequest);
+                    s.onError(badRequest);
                     continue;
                 }
                 if (remaining == 0) {
                     finish();
-                    subscriber.onComplete();
+                    s.onComplete();
                     continue;
                 }
                 while (demand.get() > 0 && !cancelled && !done) {
@@ -127,15 +134,15 @@ final class StreamBody implements Flow.Publisher<List<ByteBuffer>> {
                         }
                     } catch (IOException | RuntimeException e) {
                         finish();
-                        subscriber.onError(e);
+                        s.onError(e);
                         break;
                     }
                     remaining -= n;
                     demand.decrementAndGet();
-                    subscriber.onNext(List.of(ByteBuffer.wrap(chunk)));
+                    s.onNext(List.of(ByteBuffer.wrap(chunk)));
                     if (remaining == 0) {
                         finish();
-                        subscriber.onComplete();
+                        s.onComplete();
                     }
                 }
                 if (cancelled && !done) {
