@@ -7,24 +7,60 @@ import java.util.concurrent.CompletableFuture;
  * to cancel it when the client goes away. Not shared between requests.
  */
 final class RequestInFlight {
-    private volatile CompletableFuture<?> call;
+    /** What is in flight now, and what the engine continues from when that is an upstream call. */
+    private record Tracked(CompletableFuture<?> call, CompletableFuture<?> continued) {}
+
+    private volatile Tracked tracked;
     private volatile boolean cancelled;
 
     /** Tracks {@code next} as what is in flight now; cancels it at once if the client is gone already. */
     <T extends CompletableFuture<?>> T track(T next) {
-        call = next;
+        Tracked t = new Tracked(next, null);
+        tracked = t;
         if (cancelled) {
-            next.cancel(true);
+            cancel(t);
         }
         return next;
+    }
+
+    /**
+     * Tracks an upstream call, and returns the future the engine continues from: it completes as {@code sent}
+     * does, except when the client leaves. Then {@code sent} is cancelled first, which runs the upstream client's
+     * own listeners on it (they abort the exchange), and only then the returned future, which runs the engine's
+     * settling of the call (the prompt's tokens counted, the observers, the ledger) on this same thread. Were the
+     * engine's stages on {@code sent} itself, they would run first (a future runs its latest dependents first), and
+     * the upstream would work on, and bill, while they do: seconds when the first count loads the tokenizer.
+     */
+    <T> CompletableFuture<T> trackCall(CompletableFuture<T> sent) {
+        CompletableFuture<T> continued = new CompletableFuture<>();
+        sent.whenComplete((value, error) -> {
+            if (error == null) {
+                continued.complete(value);
+            } else if (!(cancelled && sent.isCancelled())) {
+                continued.completeExceptionally(error);
+            } // else cancelled by cancel(): it completes continued once the upstream client's listeners have run
+        });
+        Tracked t = new Tracked(sent, continued);
+        tracked = t;
+        if (cancelled) {
+            cancel(t);
+        }
+        return continued;
     }
 
     /** The client went away: abort whatever is in flight. */
     void cancel() {
         cancelled = true;
-        CompletableFuture<?> c = call;
-        if (c != null) {
-            c.cancel(true);
+        Tracked t = tracked;
+        if (t != null) {
+            cancel(t);
+        }
+    }
+
+    private static void cancel(Tracked t) {
+        t.call().cancel(true);
+        if (t.continued() != null && t.call().isCancelled()) {
+            t.continued().cancel(true);
         }
     }
 

@@ -95,8 +95,9 @@ final class SendUpstream implements RequestStep {
             permit.release();
             throw e;
         }
-        ctx.inFlight.track(sent);
-        CompletableFuture<ProxyResponse> answer = sent.handle((response, error) -> {
+        CompletableFuture<ProxyResponse> answer = ctx.inFlight
+                .trackCall(sent)
+                .handle((response, error) -> {
                     if (error == null) {
                         ctx.upstreamStatus = response.status();
                         ctx.observation.upstreamResponded(

@@ -280,8 +280,9 @@ final class UpstreamAttempts {
                 permit.release();
                 throw e;
             }
-            ctx.inFlight.track(sent);
-            return sent.handle((response, error) -> {
+            return ctx.inFlight
+                    .trackCall(sent)
+                    .handle((response, error) -> {
                         if (error != null) {
                             Throwable cause = Failures.unwrap(error);
                             Optional<ProxyError> cut = SendUpstream.cutShort(ctx.streamed, cause);

@@ -29,6 +29,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -42,7 +43,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * for a stream. Over HTTP/1.1 neither container watches a connection whose request body has been read (nothing
  * reads it until the answer is written, and the Servlet API has no close notification), so the call runs until
  * the upstream answers, holding its limit lease; {@code response-timeout} is what bounds it. The README's
- * "Streaming" section says so: these tests keep it true.
+ * "Streaming" section says so: these tests keep it true. Over HTTP/2 the upstream call is aborted before the proxy
+ * accounts for it.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class ClientGoneBeforeAnswerHttpTest {
@@ -61,6 +63,11 @@ class ClientGoneBeforeAnswerHttpTest {
 
     private final CountDownLatch answerSlow = new CountDownLatch(1);
     private final InMemoryUsageLedger ledger = new InMemoryUsageLedger(1000, Duration.ofDays(1), Clock.systemUTC());
+    /** Run on the thread that records a row, before the ledger keeps it: a test looks at what had happened by then. */
+    private volatile Consumer<UsageRecord> beforeRecord = row -> {};
+    /** The upstream's side of the slow completion, once it has the request. */
+    private volatile StubUpstream.Exchange slowCall;
+
     StubUpstream upstream;
     ProxyServer proxy;
     ProxyEngine engine;
@@ -87,8 +94,11 @@ class ClientGoneBeforeAnswerHttpTest {
      */
     private void start(String container, Map<String, String> settings) {
         upstream = StubUpstream.start(ex -> {
-            if (ex.request().bodyText().contains("think") && !answerSlow.await(60, TimeUnit.SECONDS)) {
-                return;
+            if (ex.request().bodyText().contains("think")) {
+                slowCall = ex;
+                if (!answerSlow.await(60, TimeUnit.SECONDS)) {
+                    return;
+                }
             }
             if (!ex.peerClosed()) {
                 ex.respond(200, "application/json", COMPLETION);
@@ -101,7 +111,12 @@ class ClientGoneBeforeAnswerHttpTest {
                         .apiKey("sk-server-key-123456")
                         .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl())))
                 .build();
-        engine = ProxyEngine.builder(config).usageLedger(ledger).build();
+        engine = ProxyEngine.builder(config)
+                .usageLedger(row -> {
+                    beforeRecord.accept(row);
+                    ledger.record(row);
+                })
+                .build();
         proxy = container.equals("tomcat") ? TomcatProxy.servletWithH2c(engine) : JettyProxy.servletWithH2c(engine);
     }
 
@@ -121,11 +136,7 @@ class ClientGoneBeforeAnswerHttpTest {
         // Not closed: HttpClient is AutoCloseable only from Java 21 on; its timeout drops the exchange itself.
         HttpClient sdk = HttpClient.newBuilder().version(version).build();
         if (version == HttpClient.Version.HTTP_2) {
-            // Upgrades the connection (h2c) with a request without a body; the proxy answers it itself (404).
-            HttpResponse<String> upgrade = sdk.send(
-                    HttpRequest.newBuilder(proxy.uri("/v1/no-such-route")).build(),
-                    HttpResponse.BodyHandlers.ofString());
-            assertThat(upgrade.version()).isEqualTo(HttpClient.Version.HTTP_2);
+            upgrade(sdk);
         }
         CompletableFuture<HttpResponse<String>> answer = sdk.sendAsync(
                 HttpRequest.newBuilder(proxy.uri("/v1/chat/completions"))
@@ -144,6 +155,13 @@ class ClientGoneBeforeAnswerHttpTest {
         return exchange;
     }
 
+    /** Upgrades {@code sdk}'s connection (h2c) with a request without a body; the proxy answers it itself (404). */
+    private void upgrade(HttpClient sdk) throws Exception {
+        HttpResponse<String> upgrade = sdk.send(
+                HttpRequest.newBuilder(proxy.uri("/v1/no-such-route")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(upgrade.version()).isEqualTo(HttpClient.Version.HTTP_2);
+    }
+
     /**
      * Waits until the slow call is over (no upstream call in flight, its ledger row written), then checks its
      * lease is back: the client's next request is served. Returns the slow call's ledger row.
@@ -155,6 +173,27 @@ class ClientGoneBeforeAnswerHttpTest {
         HttpResponse<String> next = Http.postJson(proxy.uri("/v1/chat/completions"), QUICK);
         assertThat(next.statusCode()).as("the lease is back: " + next.body()).isEqualTo(200);
         return row;
+    }
+
+    /**
+     * Whether the upstream connection of the slow call was closed when its client-gone row was recorded: the ledger
+     * waits up to 2 s for it, on the thread that records the row. The abort can come meanwhile only if it came first
+     * (from the thread that cancelled the call, before it settled it) or from another thread.
+     */
+    private CompletableFuture<Boolean> closedWhenTheRowOfAClientGoneIsRecorded() {
+        CompletableFuture<Boolean> closed = new CompletableFuture<>();
+        beforeRecord = row -> {
+            StubUpstream.Exchange call = slowCall;
+            if (row.outcome() == UsageRecord.Outcome.CLIENT_GONE && call != null) {
+                try {
+                    closed.complete(call.awaitPeerClosed(Duration.ofSeconds(2)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    closed.completeExceptionally(e);
+                }
+            }
+        };
+        return closed;
     }
 
     private static void await(String what, BooleanSupplier condition) throws InterruptedException {
@@ -181,6 +220,26 @@ class ClientGoneBeforeAnswerHttpTest {
         assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
         assertThat(row.usage().inputTokens()).as("charged its input, estimated").isPositive();
         assertThat(row.usage().outputTokens()).isZero();
+    }
+
+    /**
+     * The upstream call is aborted before the proxy accounts for it. Settling a call (counting its prompt's tokens,
+     * the first count of a JVM loading the tokenizer: seconds on a busy machine; the observers; the ledger) runs on
+     * the thread that cancelled it, and the upstream would work on, and bill, meanwhile. Here the ledger waits, when
+     * it gets the call's row, for the upstream connection to close: it closes by then only if the abort came first.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void overHttp2TheUpstreamCallIsAbortedBeforeItIsAccountedFor(String container) throws Exception {
+        CompletableFuture<Boolean> closedWhenRecorded = closedWhenTheRowOfAClientGoneIsRecorded();
+        start(container, Map.of());
+
+        sendSlowAndLeave("http2");
+
+        assertThat(closedWhenRecorded.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .as("the upstream connection was closed when the call's row was recorded")
+                .isTrue();
+        assertThat(awaitGivenBack().outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
     }
 
     /**
