@@ -71,9 +71,9 @@ final class RequestInFlight {
      * completed before the answer was known, so this cancels nothing on a request's usual way.
      */
     void abandon() {
-        CompletableFuture<?> c = call;
-        if (c != null && !c.isDone()) {
-            c.cancel(true);
+        Tracked t = tracked;
+        if (t != null && !t.call().isDone()) {
+            t.call().cancel(true); // not the client leaving: what the engine continues from fails with it
         }
     }
 
