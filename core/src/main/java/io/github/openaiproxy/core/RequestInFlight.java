@@ -12,6 +12,8 @@ final class RequestInFlight {
 
     private volatile Tracked tracked;
     private volatile boolean cancelled;
+    /** Set by {@link #abandon}: the call is cancelled in the same order as when the client leaves. */
+    private volatile boolean abandoned;
 
     /** Tracks {@code next} as what is in flight now; cancels it at once if the client is gone already. */
     <T extends CompletableFuture<?>> T track(T next) {
@@ -36,7 +38,7 @@ final class RequestInFlight {
         sent.whenComplete((value, error) -> {
             if (error == null) {
                 continued.complete(value);
-            } else if (!(cancelled && sent.isCancelled())) {
+            } else if (!((cancelled || abandoned) && sent.isCancelled())) {
                 continued.completeExceptionally(error);
             } // else cancelled by cancel(): it completes continued once the upstream client's listeners have run
         });
@@ -73,7 +75,8 @@ final class RequestInFlight {
     void abandon() {
         Tracked t = tracked;
         if (t != null && !t.call().isDone()) {
-            t.call().cancel(true); // not the client leaving: what the engine continues from fails with it
+            abandoned = true;
+            cancel(t); // the upstream exchange aborted first, as when the client leaves
         }
     }
 
