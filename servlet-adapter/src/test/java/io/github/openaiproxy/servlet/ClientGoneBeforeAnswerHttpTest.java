@@ -15,6 +15,10 @@ import io.github.openaiproxy.servlet.support.ProxyServer;
 import io.github.openaiproxy.servlet.support.RawClient;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -42,7 +46,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * reads it until the answer is written, and the Servlet API has no close notification), so the call runs until
  * the upstream answers, holding its limit lease; {@code response-timeout} is what bounds it. The README's
  * "Streaming" section says so: these tests keep it true. Over HTTP/2 the upstream call is aborted before the proxy
- * accounts for it.
+ * accounts for it, also for a streamed answer reset mid-way.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class ClientGoneBeforeAnswerHttpTest {
@@ -51,6 +55,13 @@ class ClientGoneBeforeAnswerHttpTest {
     private static final String SLOW = chat("think for a long time");
     /** A completion the upstream answers at once. */
     private static final String QUICK = chat("quick");
+
+    /** A streamed completion the upstream streams until the proxy leaves. */
+    private static final String STREAMED =
+            "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"count\"}]}";
+
+    private static final String EVENT = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":"
+            + "[{\"index\":0,\"delta\":{\"content\":\"tick \"},\"finish_reason\":null}]}\n\n";
 
     private static final byte[] COMPLETION =
             ("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini\","
@@ -82,6 +93,20 @@ class ClientGoneBeforeAnswerHttpTest {
         }
     }
 
+    /** An event every 10 ms (for at most a minute) until the proxy closes the connection. */
+    private void streamUntilTheProxyLeaves(StubUpstream.Exchange ex) throws Exception {
+        slowCall = ex;
+        ex.head(200, "Content-Type", "text/event-stream");
+        for (int i = 0; i < 6000 && !ex.peerClosed(); i++) {
+            try {
+                ex.chunk(EVENT);
+            } catch (IOException e) {
+                return; // the proxy left while we wrote
+            }
+            Thread.sleep(10);
+        }
+    }
+
     private static String chat(String content) {
         return "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"" + content + "\"}]}";
     }
@@ -92,6 +117,10 @@ class ClientGoneBeforeAnswerHttpTest {
      */
     private void start(String container, Map<String, String> settings) {
         upstream = StubUpstream.start(ex -> {
+            if (ex.request().bodyText().contains("\"stream\":true")) {
+                streamUntilTheProxyLeaves(ex);
+                return;
+            }
             if (ex.request().bodyText().contains("think")) {
                 slowCall = ex;
                 if (!answerSlow.await(60, TimeUnit.SECONDS)) {
@@ -233,6 +262,36 @@ class ClientGoneBeforeAnswerHttpTest {
 
         assertThat(closedWhenRecorded.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
                 .as("the upstream connection was closed when the call's row was recorded")
+                .isTrue();
+        assertThat(awaitGivenBack().outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
+    }
+
+    /**
+     * The same for a streamed answer: the client resets its HTTP/2 stream after the first event while the upstream
+     * streams on, and the upstream call is aborted before the proxy accounts for it.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void overHttp2AStreamResetMidwayIsAbortedUpstreamBeforeItIsAccountedFor(String container) throws Exception {
+        CompletableFuture<Boolean> closedWhenRecorded = closedWhenTheRowOfAClientGoneIsRecorded();
+        start(container, Map.of());
+        HttpClient sdk =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+        upgrade(sdk);
+
+        HttpResponse<InputStream> stream = sdk.send(
+                HttpRequest.newBuilder(proxy.uri("/v1/chat/completions"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(STREAMED))
+                        .build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(stream.statusCode()).isEqualTo(200);
+        BufferedReader events = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8));
+        assertThat(events.readLine()).startsWith("data: ");
+        events.close(); // resets the HTTP/2 stream; the upstream streams on
+
+        assertThat(closedWhenRecorded.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .as("the upstream connection was closed when the stream's row was recorded")
                 .isTrue();
         assertThat(awaitGivenBack().outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
     }

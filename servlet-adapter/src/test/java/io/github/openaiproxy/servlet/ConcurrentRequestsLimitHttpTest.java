@@ -86,6 +86,26 @@ class ConcurrentRequestsLimitHttpTest {
         return c;
     }
 
+    /**
+     * A held stream once a lease is free. The proxy aborts a gone client's upstream call before it settles the call
+     * (and gives its lease back), so the upstream sees its connection closed a moment before the lease is back.
+     */
+    private RawClient heldStreamOnceALeaseIsBack() throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            RawClient c = RawClient.post(proxy.port(), "/v1/chat/completions", STREAM_REQUEST);
+            int status = c.readHead();
+            if (status == 200) {
+                assertThat(c.readEvent()).isEqualTo(EVENTS.get(0));
+                return c;
+            }
+            c.close();
+            assertThat(status).as("refused while the lease is held").isEqualTo(429);
+            assertThat(System.nanoTime() - deadline).as("the lease came back").isNegative();
+            Thread.sleep(20);
+        }
+    }
+
     /** The next event that is not the upstream's keep-alive comment. */
     private static String eventAfterPings(RawClient c) throws Exception {
         String e = c.readEvent();
@@ -113,7 +133,7 @@ class ConcurrentRequestsLimitHttpTest {
         // The second client goes away: its lease is back once the proxy has let go of the upstream.
         second.close();
         assertThat(secondExchange.awaitPeerClosed(WAIT)).isTrue();
-        RawClient fourth = heldStream();
+        RawClient fourth = heldStreamOnceALeaseIsBack();
         assertOpenAiError(
                 Http.postJson(proxy.uri("/v1/chat/completions"), STREAM_REQUEST),
                 429,

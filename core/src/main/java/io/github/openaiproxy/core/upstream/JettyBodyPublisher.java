@@ -9,6 +9,7 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.eclipse.jetty.io.Content;
 
@@ -24,11 +25,22 @@ import org.eclipse.jetty.io.Content;
 final class JettyBodyPublisher implements Flow.Publisher<List<ByteBuffer>> {
     private final Content.Source source;
     private final Function<Throwable, Throwable> translate;
+    private final Consumer<Throwable> abort;
     private final AtomicBoolean subscribed = new AtomicBoolean();
 
     JettyBodyPublisher(Content.Source source, Function<Throwable, Throwable> translate) {
+        this(source, translate, failure -> {});
+    }
+
+    /**
+     * With {@code abort} run at once by a cancel, on the cancelling thread: failing the source is left to the
+     * drain loop, which may be the very thread that cancels (a cancel from inside {@code onNext}) and then does
+     * so only once that thread has settled the call upstream of here.
+     */
+    JettyBodyPublisher(Content.Source source, Function<Throwable, Throwable> translate, Consumer<Throwable> abort) {
         this.source = source;
         this.translate = translate;
+        this.abort = abort;
     }
 
     @Override
@@ -68,6 +80,7 @@ final class JettyBodyPublisher implements Flow.Publisher<List<ByteBuffer>> {
         @Override
         public void cancel() {
             cancelled = true;
+            abort.accept(new CancellationException("the upstream body's reader went away"));
             drain();
         }
 

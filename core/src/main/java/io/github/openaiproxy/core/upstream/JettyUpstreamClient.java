@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.Connection;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.Request;
@@ -26,6 +27,7 @@ import org.eclipse.jetty.client.transport.HttpClientTransportDynamic;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.ClientConnectionFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
@@ -207,7 +209,8 @@ final class JettyUpstreamClient implements UpstreamClient {
                         TimeUnit.MILLISECONDS);
         r.onResponseContentSource((response, source) -> {
             headersTimer.cancel();
-            JettyBodyPublisher body = new JettyBodyPublisher(source, JettyUpstreamClient::translate);
+            JettyBodyPublisher body = new JettyBodyPublisher(
+                    source, JettyUpstreamClient::translate, cause -> abortNow(r, response, cause));
             CompletableFuture<UpstreamResponse> waiting = pending.getAndSet(null);
             if (waiting == null
                     || !waiting.complete(
@@ -245,6 +248,25 @@ final class JettyUpstreamClient implements UpstreamClient {
         r.abort(cause);
         if (content != null) {
             content.fail(cause);
+        }
+    }
+
+    /**
+     * Aborts {@code r} for a reader that went away, so that the upstream sees it at once. A cancel from inside one of
+     * Jetty's callbacks for this exchange (the answer's first event written from the content-source callback, a write
+     * failing in {@code onNext}) only queues the abort behind the running callback, that is behind the proxy's
+     * settling of the call (tokens, observers, ledger): the upstream would stream on, and bill, meanwhile. An
+     * HTTP/1.1 connection whose exchange is aborted is never reused, so it is closed here too, which takes effect at
+     * once; not one that had already completed (the abort then answers false at once: the connection may be back in
+     * the pool), nor a multiplexed HTTP/2 one, which other calls share.
+     */
+    private static void abortNow(Request r, Response response, Throwable cause) {
+        CompletableFuture<Boolean> aborted = r.abort(cause);
+        Connection connection = r.getConnection();
+        if (aborted.getNow(true)
+                && connection != null
+                && response.getVersion().getVersion() < HttpVersion.HTTP_2.getVersion()) {
+            connection.close();
         }
     }
 
