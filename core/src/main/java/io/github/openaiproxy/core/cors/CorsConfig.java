@@ -1,8 +1,11 @@
 package io.github.openaiproxy.core.cors;
 
+import io.github.openaiproxy.core.images.Images;
+import io.github.openaiproxy.core.session.SessionHeaders;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -56,9 +59,9 @@ public record CorsConfig(
             "retry-after",
             "retry-after-ms",
             "x-should-retry",
-            "x-openai-proxy-message-id",
-            "x-openai-proxy-message-timestamp",
-            "x-openai-proxy-image-stored");
+            SessionHeaders.MESSAGE_ID.toLowerCase(Locale.ROOT),
+            SessionHeaders.MESSAGE_TIMESTAMP.toLowerCase(Locale.ROOT),
+            Images.STORED_HEADER);
 
     public static final Duration DEFAULT_MAX_AGE = Duration.ofSeconds(86400);
 

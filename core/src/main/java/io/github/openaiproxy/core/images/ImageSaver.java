@@ -33,12 +33,10 @@ import java.util.concurrent.RejectedExecutionException;
  * Stores every image of a successful image generation before the answer goes out, and points its {@code url}s
  * at the proxy. The answer is otherwise the upstream's, byte for byte: only the {@code url} strings of
  * {@code data[i]} are replaced, in place. If any image cannot be stored, the client gets the upstream's answer
- * unchanged with {@value #NOT_STORED_HEADER}{@code : false} (and the images of that answer already stored are
+ * unchanged with {@value Images#STORED_HEADER}{@code : false} (and the images of that answer already stored are
  * deleted): an image the client paid for is never lost because storage failed.
  */
 final class ImageSaver {
-    /** The header on an answer whose images were not stored. */
-    static final String NOT_STORED_HEADER = "x-openai-proxy-image-stored";
 
     /** The reason of a store that failed (its disk, its database). */
     static final String STORE_FAILED = "store_failed";
@@ -105,7 +103,7 @@ final class ImageSaver {
     private static ProxyResponse notStored(ProxyResponse answer, Flow.Publisher<List<ByteBuffer>> body) {
         Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         h.putAll(answer.headers().map());
-        h.put(NOT_STORED_HEADER, List.of("false"));
+        h.put(Images.STORED_HEADER, List.of("false"));
         return new ProxyResponse(answer.status(), HttpHeaders.of(h, (n, v) -> true), body, false);
     }
 
@@ -339,7 +337,7 @@ final class ImageSaver {
         h.putAll(answer.headers().map());
         h.put("Content-Length", List.of(Integer.toString(body.length)));
         if (notStored) {
-            h.put(NOT_STORED_HEADER, List.of("false"));
+            h.put(Images.STORED_HEADER, List.of("false"));
         }
         return ProxyResponse.of(answer.status(), HttpHeaders.of(h, (n, v) -> true), body);
     }

@@ -23,6 +23,9 @@ import java.util.function.Supplier;
  */
 @Internal
 public final class Images {
+    /** The header ({@code false}) on an answer whose generated images could not be stored: the upstream's URLs. */
+    public static final String STORED_HEADER = "x-openai-proxy-image-stored";
+
     private final ImageStore store;
     private final ImageConfig config;
     private final long maxSize;
