@@ -265,6 +265,10 @@ public final class ProxyEngine implements AutoCloseable {
                 limit,
                 config.upstream().acceptsStreamOptions(),
                 b.clock);
+        if (QuotaCounters.countsTokens(config.access().policies().values())) {
+            // Policies managed through the admin API may add token limits later; their first count loads it then.
+            io.github.openaiproxy.core.usage.TokenCounter.standard().loadInBackground();
+        }
         this.pipeline = new RequestPipeline(
                 routes,
                 new RequestPipeline.Parts(

@@ -38,6 +38,18 @@ final class QuotaCounters {
         LEASE
     }
 
+    /** Whether any of {@code policies} limits tokens or money, so that requests will be counted by a tokenizer. */
+    static boolean countsTokens(Iterable<Policy> policies) {
+        for (Policy p : policies) {
+            for (Spec s : of(p.quotas(), Duration.ofMinutes(1))) {
+                if (s.kind() == Kind.TOKENS || s.kind() == Kind.COST) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** The policy's counters, in a fixed order. */
     static List<Spec> of(Policy.Quotas q, Duration leaseTimeout) {
         List<Spec> specs = new ArrayList<>(9);

@@ -150,6 +150,36 @@ public final class TokenCounter {
         return STANDARD;
     }
 
+    /**
+     * Loads {@code o200k_base} (the encoding of today's models, and of names it does not know) on a daemon thread
+     * of its own, so that the first request a token limit counts does not wait for it: loading its ranks takes
+     * a few hundred milliseconds, and seconds on a busy core. Returns at once; a count that comes first loads it
+     * itself, and the two share the one load.
+     */
+    public void loadInBackground() {
+        if (tokenizers.containsKey(EncodingType.O200K_BASE)) {
+            return;
+        }
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        counter(EncodingType.O200K_BASE);
+                    } catch (RuntimeException e) {
+                        // The first count loads it again, and fails there if it must.
+                        System.getLogger(TokenCounter.class.getName())
+                                .log(System.Logger.Level.WARNING, "loading o200k_base failed: {0}", e.toString());
+                    }
+                },
+                "openai-proxy-tokenizer-load");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Whether {@code type}'s tokenizer is loaded (tests). */
+    boolean loaded(EncodingType type) {
+        return tokenizers.containsKey(type);
+    }
+
     /** The encoding of {@code model}: {@code o200k_base} or {@code cl100k_base} (see the class comment). */
     static EncodingType encodingOf(String model) {
         if (model == null) {

@@ -227,4 +227,18 @@ class TokenCounterTest {
         assertThat(counter.inputTokens("gpt-4o", turn1)).isEqualTo(expected1);
         assertThat(counter.rememberedTexts()).isEqualTo(3);
     }
+
+    @Test
+    void loadingInTheBackgroundLoadsO200kWithoutACount() {
+        TokenCounter counter = TokenCounter.fresh();
+        assertThat(counter.loaded(EncodingType.O200K_BASE)).isFalse();
+
+        counter.loadInBackground();
+
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(60))
+                .until(() -> counter.loaded(EncodingType.O200K_BASE));
+        assertThat(counter.loaded(EncodingType.CL100K_BASE)).isFalse();
+        assertThat(counter.tokens("gpt-4o", "hello world")).isEqualTo(2);
+    }
 }
