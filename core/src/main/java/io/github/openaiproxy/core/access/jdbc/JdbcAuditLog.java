@@ -6,6 +6,7 @@ import static io.github.openaiproxy.core.access.jdbc.AccessSchema.setTime;
 
 import io.github.openaiproxy.core.access.AuditEntry;
 import io.github.openaiproxy.core.access.AuditLog;
+import io.github.openaiproxy.core.access.AuditPage;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -15,7 +16,10 @@ import java.util.ArrayList;
 import java.util.List;
 import javax.sql.DataSource;
 
-/** The JDBC {@link AuditLog}: one row per admin change in {@code <prefix>audit_log}, never deleted by the proxy. */
+/**
+ * The JDBC {@link AuditLog}: one row per admin change in {@code <prefix>audit_log}, never deleted by the proxy;
+ * its identity column {@code id} is the entry's {@linkplain AuditPage position}.
+ */
 public final class JdbcAuditLog implements AuditLog {
     private final DataSource dataSource;
     private final String table;
@@ -53,17 +57,35 @@ public final class JdbcAuditLog implements AuditLog {
 
     @Override
     public List<AuditEntry> recent(int limit) {
+        return limit < 1 ? List.of() : page(null, limit).entries();
+    }
+
+    /**
+     * One query of at most {@code limit + 1} rows on the primary key's index: the row's identity {@code id} is its
+     * {@linkplain AuditPage position}, unique and growing with every insert, so rows of the same time still page
+     * exactly. A row inserted by a transaction that commits after a page was read with a larger id is newer than
+     * that page, as any row written during a walk.
+     */
+    @Override
+    public AuditPage page(Long before, int limit) {
+        AuditPage.check(before, limit);
+        String where = before == null ? "" : " WHERE id < ?";
         try (Connection c = dataSource.getConnection();
-                PreparedStatement p = c.prepareStatement(
-                        "SELECT occurred_at, actor, action, key_id, policy FROM " + table + " ORDER BY id DESC")) {
-            int max = Math.max(limit, 0);
-            p.setMaxRows(max);
-            List<AuditEntry> out = new ArrayList<>();
-            if (max == 0) {
-                return out;
+                PreparedStatement p = c.prepareStatement("SELECT id, occurred_at, actor, action, key_id, policy FROM "
+                        + table + where + " ORDER BY id DESC FETCH FIRST ? ROWS ONLY")) {
+            int i = 1;
+            if (before != null) {
+                p.setLong(i++, before);
             }
+            p.setInt(i, AuditPage.oneMore(limit));
+            List<AuditEntry> out = new ArrayList<>();
+            long last = 0;
             try (ResultSet rs = p.executeQuery()) {
-                while (rs.next() && out.size() < max) {
+                while (rs.next()) {
+                    if (out.size() == limit) {
+                        return new AuditPage(out, last);
+                    }
+                    last = rs.getLong("id");
                     out.add(new AuditEntry(
                             instant(rs, "occurred_at"),
                             rs.getString("actor"),
@@ -72,7 +94,7 @@ public final class JdbcAuditLog implements AuditLog {
                             rs.getString("policy")));
                 }
             }
-            return out;
+            return new AuditPage(out, null);
         } catch (SQLException e) {
             throw failure("read the audit log", e);
         }
