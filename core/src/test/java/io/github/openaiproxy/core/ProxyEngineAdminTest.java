@@ -400,6 +400,48 @@ class ProxyEngineAdminTest {
         assertThat(audit.recent(10)).isEmpty();
     }
 
+    /**
+     * The audit log is walked back a page at a time with the cursor each page names, down to the first change;
+     * changes made between pages (at the head, often in the same millisecond) shift and repeat nothing. A cursor
+     * the API did not make is a 400 naming {@code after}, and reads nothing without a credential.
+     */
+    @Test
+    void theAuditLogIsWalkedBackPageByPageWhileChangesAreMade() {
+        on();
+        for (int i = 0; i < 23; i++) {
+            assertThat(admin("PUT", "/admin/policies/p" + i, "{}").status()).isEqualTo(200);
+        }
+        List<String> before = new java.util.ArrayList<>();
+        admin("GET", "/admin/audit?limit=1000", null).json().get("data").forEach(e -> before.add(e.toString()));
+        assertThat(before).hasSize(23);
+
+        List<String> seen = new java.util.ArrayList<>();
+        String after = null;
+        int pages = 0;
+        while (true) {
+            JsonNode page = admin("GET", "/admin/audit?limit=4" + (after == null ? "" : "&after=" + after), null)
+                    .json();
+            pages++;
+            page.get("data").forEach(e -> seen.add(e.toString()));
+            if (!page.get("has_more").asBoolean()) {
+                assertThat(page.get("next_after").isNull()).isTrue();
+                break;
+            }
+            after = page.get("next_after").asText();
+            admin("DELETE", "/admin/policies/p" + pages, null); // an entry at the head
+        }
+        assertThat(pages).isEqualTo(6);
+        assertThat(seen).containsExactlyElementsOf(before);
+        assertThat(seen.get(22)).contains("\"policy\":\"p0\"");
+        assertThat(audit.recent(100)).hasSize(23 + 5);
+
+        Answer forged = admin("GET", "/admin/audit?after=not-a-cursor", null);
+        assertThat(forged.status()).isEqualTo(400);
+        assertThat(forged.json().at("/error/param").asText()).isEqualTo("after");
+        assertThat(call("GET", "/admin/audit?after=" + after, null).status()).isEqualTo(401);
+        assertThat(audit.recent(100)).hasSize(23 + 5);
+    }
+
     @Test
     void theAdminPathIsConfigurable() {
         engine(new AccessConfig.Admin(true, "/ops/admin", List.of(ProxyKeys.hash(TOKEN)), null));

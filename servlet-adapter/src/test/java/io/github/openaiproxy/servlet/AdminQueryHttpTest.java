@@ -88,7 +88,7 @@ class AdminQueryHttpTest {
     void anUnknownOrRepeatedAuditParameterIsRefused() {
         RawHttp.Response misspelt = send("GET", "/admin/audit?limt=1", null);
         assertThat(misspelt.status()).isEqualTo(400);
-        assertThat(misspelt.bodyText()).contains("unknown parameter limt").contains("[limit]");
+        assertThat(misspelt.bodyText()).contains("unknown parameter limt").contains("[after, limit]");
         RawHttp.Response twice = send("GET", "/admin/audit?limit=1&limit=1000", null);
         assertThat(twice.status()).isEqualTo(400);
         assertThat(twice.bodyText()).contains("limit is given twice");

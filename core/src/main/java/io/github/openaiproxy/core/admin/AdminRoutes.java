@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.access.AccessStoreException;
 import io.github.openaiproxy.core.access.AuditEntry;
+import io.github.openaiproxy.core.access.AuditPage;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.PolicyJson;
 import io.github.openaiproxy.core.access.ProxyKey;
@@ -58,8 +59,11 @@ import java.util.function.Function;
  *       /admin/policies/{name}}
  *   <li>{@code DELETE /admin/images/{id}} (or {@code {id}.{ext}}): deletes a stored image, whoever made it;
  *       {@code {"id","object":"image","deleted":true}}
- *   <li>{@code GET /admin/audit?limit=N}: the latest changes, newest first, at most {@code limit} (1-1000, default
- *       100); 400 naming a bad {@code limit} in {@code param}, as the other listings
+ *   <li>{@code GET /admin/audit?limit=N&after=CURSOR}: a page of the changes, newest first, {@code {"object":"list",
+ *       "data":[entry, ...],"has_more","next_after"}}: at most {@code limit} (1-1000, default 100) older than the
+ *       cursor {@code after} (the {@code next_after} of the previous page; left out: from the newest), so that a
+ *       client walks the whole log back, the changes made meanwhile shifting nothing; 400 naming a bad
+ *       {@code limit} or {@code after} in {@code param}, as for keys
  *   <li>{@code GET /admin/usage?since=7d&until=...&by=key|user|model|policy|day&key=ID&identity=KIND:id&limit=N}:
  *       the usage ledger summed, {@code {"object":"list","by","since","until","data":[{"group","requests",
  *       "inputTokens","cachedInputTokens","outputTokens","reasoningTokens","totalTokens","images","costUsd",
@@ -222,10 +226,16 @@ public final class AdminRoutes {
         return json(200, n);
     }
 
+    /**
+     * A page of the audit log, newest first: at most {@code limit} (default 100, at most 1000) entries older than
+     * the cursor {@code after}; {@code has_more} and {@code next_after} as for keys.
+     */
     private ProxyResponse audit(Call call) {
-        int limit = limit(knownParameters(call, AUDIT_PARAMETERS), AUDIT_LIMIT);
+        Map<String, String> params = knownParameters(call, AUDIT_PARAMETERS);
+        int limit = limit(params, AUDIT_LIMIT);
+        AuditPage page = service.auditPage(AuditCursor.decode(params.get("after")), limit);
         ArrayNode data = Json.mapper().createArrayNode();
-        for (AuditEntry e : service.audit(limit)) {
+        for (AuditEntry e : page.entries()) {
             ObjectNode n = data.addObject();
             n.put("at", e.at().toString());
             n.put("actor", e.actor());
@@ -235,7 +245,12 @@ public final class AdminRoutes {
             n.put("imageId", image ? e.keyId() : null);
             n.put("policy", e.policy());
         }
-        return list(data);
+        ObjectNode n = Json.object();
+        n.put("object", "list");
+        n.set("data", data);
+        n.put("has_more", page.hasMore());
+        n.put("next_after", AuditCursor.encode(page.nextBefore()));
+        return json(200, n);
     }
 
     private ProxyResponse usage(Call call) {
@@ -285,7 +300,7 @@ public final class AdminRoutes {
 
     private static final Set<String> USAGE_PARAMETERS =
             new java.util.TreeSet<>(List.of("since", "until", "by", "key", "identity", "limit"));
-    private static final Set<String> AUDIT_PARAMETERS = Set.of("limit");
+    private static final Set<String> AUDIT_PARAMETERS = Set.of("limit", "after");
     private static final Set<String> KEYS_PARAMETERS = Set.of("limit", "after");
 
     /** The keys a page of {@code GET /admin/keys} holds unless a limit is asked for, and the most it holds. */

@@ -3,6 +3,7 @@ package io.github.openaiproxy.core.admin;
 import io.github.openaiproxy.core.access.AccessConfig;
 import io.github.openaiproxy.core.access.AuditEntry;
 import io.github.openaiproxy.core.access.AuditLog;
+import io.github.openaiproxy.core.access.AuditPage;
 import io.github.openaiproxy.core.access.Policy;
 import io.github.openaiproxy.core.access.PolicyJson;
 import io.github.openaiproxy.core.access.PolicyStore;
@@ -356,6 +357,14 @@ public final class AdminService {
     /** The latest audit entries, newest first. */
     public List<AuditEntry> audit(int limit) {
         return audit.recent(limit);
+    }
+
+    /**
+     * At most {@code limit} audit entries, newest first, below the position {@code before} ({@code null}: from the
+     * newest), and where the next page begins: {@link AuditLog#page(Long, int)}.
+     */
+    public AuditPage auditPage(Long before, int limit) {
+        return audit.page(before, limit);
     }
 
     // ---- helpers

@@ -23,11 +23,12 @@ final class KeyCursor {
 
     /** The cursor of the page after {@code id}, or {@code null} when there is none. */
     static String encode(String id) {
-        return id == null
-                ? null
-                : Base64.getUrlEncoder()
-                        .withoutPadding()
-                        .encodeToString((VERSION + id).getBytes(StandardCharsets.UTF_8));
+        return id == null ? null : encodeText(VERSION + id);
+    }
+
+    /** {@code text} as an opaque cursor: base64url of its UTF-8, unpadded (the audit cursor's form too). */
+    static String encodeText(String text) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(text.getBytes(StandardCharsets.UTF_8));
     }
 
     /**
@@ -39,7 +40,7 @@ final class KeyCursor {
         if (cursor == null || cursor.isEmpty()) {
             return null;
         }
-        String text = cursor.length() > MAX_LENGTH ? null : text(cursor);
+        String text = cursor.length() > MAX_LENGTH ? null : decodeText(cursor);
         String id = text != null && text.startsWith(VERSION) ? text.substring(VERSION.length()) : null;
         if (!ProxyKeyPage.isPageableId(id)) {
             // Nothing of the cursor is echoed: it is the client's text, and says nothing useful once garbled.
@@ -52,7 +53,8 @@ final class KeyCursor {
         return id;
     }
 
-    private static String text(String cursor) {
+    /** The text an opaque cursor holds, or {@code null} when it is not base64url of UTF-8. */
+    static String decodeText(String cursor) {
         try {
             byte[] bytes = Base64.getUrlDecoder().decode(cursor);
             return StandardCharsets.UTF_8
