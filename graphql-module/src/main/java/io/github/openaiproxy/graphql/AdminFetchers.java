@@ -101,17 +101,31 @@ final class AdminFetchers {
     }
 
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> audit() {
-        return env -> {
-            Integer limit = env.getArgument("limit");
-            return send(
-                    env, "GET", base + "/audit", limit == null ? null : "limit=" + limit, null, Thing.API, answer -> {
-                        List<Object> list = new ArrayList<>();
-                        for (JsonNode e : answer.path("data")) {
-                            list.add(fields(e, "at", "actor", "action", "keyId", "imageId", "policy"));
-                        }
-                        return list;
-                    });
-        };
+        return env -> send(env, "GET", base + "/audit", query(env, "limit"), null, Thing.API, AdminFetchers::auditList);
+    }
+
+    /**
+     * A page of the audit log ({@code GET /admin/audit}) as an AuditPage: the REST route checks {@code limit} and
+     * {@code after}, and its {@code has_more} and {@code next_after} are the page's {@code hasMore} and
+     * {@code nextAfter}, as for {@link #keys()}.
+     */
+    DataFetcher<CompletableFuture<DataFetcherResult<Object>>> auditPage() {
+        return env -> send(env, "GET", base + "/audit", query(env, "limit", "after"), null, Thing.API, answer -> {
+            Map<String, Object> page = new LinkedHashMap<>();
+            page.put("data", auditList(answer));
+            page.put("hasMore", answer.path("has_more").asBoolean());
+            page.put("nextAfter", answer.path("next_after").asText(null));
+            return page;
+        });
+    }
+
+    /** The REST answer's entries as AuditEntries. */
+    private static List<Object> auditList(JsonNode answer) {
+        List<Object> list = new ArrayList<>();
+        for (JsonNode e : answer.path("data")) {
+            list.add(fields(e, "at", "actor", "action", "keyId", "imageId", "policy"));
+        }
+        return list;
     }
 
     /**

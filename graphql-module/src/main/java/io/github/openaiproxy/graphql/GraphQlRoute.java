@@ -159,6 +159,7 @@ public final class GraphQlRoute implements CustomRoute {
                                         .dataFetcher("adminPolicies", adminFetchers.policies())
                                         .dataFetcher("adminPolicy", adminFetchers.policy())
                                         .dataFetcher("adminAudit", adminFetchers.audit())
+                                        .dataFetcher("adminAuditPage", adminFetchers.auditPage())
                                         .dataFetcher("adminUsage", adminFetchers.usage())
                                 : t)
                 .type(

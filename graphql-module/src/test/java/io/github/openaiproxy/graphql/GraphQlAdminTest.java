@@ -660,6 +660,96 @@ class GraphQlAdminTest {
         }
     }
 
+    /**
+     * Over HTTP, adminAuditPage answers an AuditPage as GET /admin/audit pages: newest first, hasMore and the
+     * cursor nextAfter, followed to the first change without an entry twice or missing while changes are made
+     * between pages; adminAudit(limit) answers the latest entries as before. A bad limit or a cursor the API did
+     * not make (a key cursor among them) is BAD_USER_INPUT naming it, and a cursor reads nothing without an admin
+     * credential.
+     */
+    @Test
+    void adminAuditPageWalksTheLogBackAsRestDoes() throws Exception {
+        String query = "query A($limit: Int, $after: String) { adminAuditPage(limit: $limit, after: $after)"
+                + " { data { at actor action keyId imageId policy } hasMore nextAfter } }";
+        io.github.openaiproxy.core.access.AuditLog log = io.github.openaiproxy.core.access.AuditLog.inMemory();
+        java.time.Instant t = java.time.Instant.parse("2026-03-01T00:00:00Z");
+        for (int i = 0; i < 13; i++) {
+            // One instant for all: only their place in the log tells them apart.
+            log.record(new io.github.openaiproxy.core.access.AuditEntry(t, "cli", "key.revoke", "key_" + i, null));
+        }
+        try (GraphQlServer server = GraphQlServer.start(config(true), GraphQlOptions.DEFAULTS, b -> b.auditLog(log))) {
+            java.util.function.BiFunction<Map<String, Object>, String, JsonNode> ask =
+                    (variables, authorization) -> overHttp(server, query, variables, authorization);
+            List<String> made = new java.util.ArrayList<>();
+            for (int i = 12; i >= 0; i--) {
+                made.add("key_" + i);
+            }
+            JsonNode all = ask.apply(Map.of(), "Bearer " + TOKEN);
+            assertThat(all.has("errors")).as(all.toString()).isFalse();
+            assertThat(all.at("/data/adminAuditPage/data").findValuesAsText("keyId"))
+                    .containsExactlyElementsOf(made);
+            assertThat(all.at("/data/adminAuditPage/hasMore").asBoolean()).isFalse();
+            assertThat(all.at("/data/adminAuditPage/nextAfter").isNull()).isTrue();
+
+            List<String> seen = new java.util.ArrayList<>();
+            Map<String, Object> variables = new HashMap<>(Map.of("limit", 5));
+            for (int pages = 1; ; pages++) {
+                JsonNode answer = ask.apply(variables, "Bearer " + TOKEN);
+                assertThat(answer.has("errors")).as(answer.toString()).isFalse();
+                JsonNode page = answer.at("/data/adminAuditPage");
+                seen.addAll(page.get("data").findValuesAsText("keyId"));
+                if (!page.get("hasMore").asBoolean()) {
+                    assertThat(pages).isEqualTo(3);
+                    break;
+                }
+                assertThat(page.get("data")).hasSize(5);
+                variables.put("after", page.get("nextAfter").asText());
+                log.record(new io.github.openaiproxy.core.access.AuditEntry(
+                        t, "cli", "key.create", "key_new" + pages, null)); // at the head, between pages
+            }
+            assertThat(seen).containsExactlyElementsOf(made);
+            // The old field is unchanged: the latest entries, a bare list.
+            JsonNode latest = overHttp(server, AUDIT, Map.of("limit", 2), "Bearer " + TOKEN);
+            assertThat(latest.has("errors")).as(latest.toString()).isFalse();
+            assertThat(latest.at("/data/adminAudit").findValuesAsText("keyId")).containsExactly("key_new2", "key_new1");
+
+            for (int limit : List.of(0, -1, 1001)) {
+                JsonNode e = error(ask.apply(Map.of("limit", limit), "Bearer " + TOKEN), "BAD_USER_INPUT");
+                assertThat(e.get("message").asText()).isEqualTo("limit must be an integer from 1 to 1000");
+            }
+            String keyCursor = java.util.Base64.getUrlEncoder()
+                    .withoutPadding()
+                    .encodeToString("k1:key_1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            for (String after : List.of("garbage!", "' OR '1'='1", "YTE6MA", keyCursor)) {
+                JsonNode e = error(ask.apply(Map.of("after", after), "Bearer " + TOKEN), "BAD_USER_INPUT");
+                assertThat(e.get("message").asText()).startsWith("after must be");
+            }
+            String cursor = ask.apply(Map.of("limit", 1), "Bearer " + TOKEN)
+                    .at("/data/adminAuditPage/nextAfter")
+                    .asText();
+            JsonNode anonymous = ask.apply(Map.of("after", cursor), null);
+            error(anonymous, "UNAUTHENTICATED");
+            assertThat(anonymous.toString()).doesNotContain("key_1");
+        }
+    }
+
+    /** The answer of {@code query} posted to {@code server} over HTTP, with this Authorization header or none. */
+    private static JsonNode overHttp(
+            GraphQlServer server, String query, Map<String, Object> variables, String authorization) {
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(server.uri("/graphql"))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(
+                            JSON.writeValueAsString(Map.of("query", query, "variables", variables))));
+            if (authorization != null) {
+                b.header("Authorization", authorization);
+            }
+            return JSON.readTree(server.send(b).body());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static UsageRecord usageRow(String key, String model, long in, long costNano) {
         return new UsageRecord(
                 java.time.Instant.now().minusSeconds(60),
