@@ -473,7 +473,8 @@ final class LimitStep implements RequestStep {
                         target.clientModel(),
                         bytes,
                         client,
-                        true);
+                        true,
+                        target.modelInPath());
                 return true;
             }
             if (!UsageTap.askForUsage(body)) {

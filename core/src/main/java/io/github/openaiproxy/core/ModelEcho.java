@@ -24,6 +24,14 @@ final class ModelEcho {
     private ModelEcho() {}
 
     static CompletableFuture<ProxyResponse> restore(ProxyResponse r, String clientModel) {
+        return restore(r, clientModel, "model");
+    }
+
+    /**
+     * As {@link #restore(ProxyResponse, String)}, the non-streamed answer's {@code field} set instead: a model
+     * retrieve's answer is the model object, named by its {@code id}.
+     */
+    static CompletableFuture<ProxyResponse> restore(ProxyResponse r, String clientModel, String field) {
         if (r.streaming() && r.status() >= 200 && r.status() < 300) {
             return CompletableFuture.completedFuture(
                     new ProxyResponse(r.status(), r.headers(), new RenamedEvents(r.body(), clientModel), true));
@@ -39,10 +47,8 @@ final class ModelEcho {
             byte[] out = bytes;
             try {
                 JsonNode tree = Json.parse(bytes);
-                if (tree instanceof ObjectNode o
-                        && o.has("model")
-                        && o.get("model").isTextual()) {
-                    o.put("model", clientModel);
+                if (tree instanceof ObjectNode o && o.has(field) && o.get(field).isTextual()) {
+                    o.put(field, clientModel);
                     out = Json.bytes(o);
                 }
             } catch (java.io.IOException | RuntimeException e) {

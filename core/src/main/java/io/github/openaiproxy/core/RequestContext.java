@@ -149,7 +149,8 @@ public final class RequestContext {
                     target.clientModel(),
                     target.clientBytes(),
                     null,
-                    target.mayAskForUsage());
+                    target.mayAskForUsage(),
+                    target.modelInPath());
         }
     }
 

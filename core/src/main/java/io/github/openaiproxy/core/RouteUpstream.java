@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.relay.ResponseFactory;
+import io.github.openaiproxy.core.route.RouteTable;
 import io.github.openaiproxy.core.upstream.CircuitBreaker;
 import io.github.openaiproxy.core.upstream.KeyPool;
 import io.github.openaiproxy.core.upstream.NamedUpstream;
@@ -31,7 +32,7 @@ import java.util.function.LongSupplier;
  * compressed bodies) and body-less requests go to the default upstream (a compressed body read whole when it is a
  * configured one; an upload streams there, see {@link UpstreamAttempts}), except
  * {@code GET /v1/models}, answered here with the configured models of every upstream, and
- * {@code GET /v1/models/{id}} of a model that list names.
+ * {@code GET} / {@code DELETE /v1/models/{id}}, routed by the model id in the path (see {@link #routeModelPath}).
  *
  * <p>The simple routes ({@code POST /}, image generation) run this step too, after their body is normalized: the
  * normalized model picks the upstream the same way, and {@link UpstreamAttempts} renames the model in the body
@@ -61,6 +62,8 @@ final class RouteUpstream implements RequestStep {
      * @param clientJson that body parsed, or {@code null} when it is no JSON object (or on a simple route)
      * @param mayAskForUsage whether a stream may be asked for its usage: no attempt meets an upstream that
      *     refuses {@code stream_options}
+     * @param modelInPath whether the model is the path's ({@code /v1/models/{id}}), not the body's: each attempt asks
+     *     for its model there, and an answer's {@code id} is the client's name again
      */
     record Target(
             NamedUpstreamRequests requests,
@@ -69,7 +72,20 @@ final class RouteUpstream implements RequestStep {
             String clientModel,
             byte[] clientBytes,
             ObjectNode clientJson,
-            boolean mayAskForUsage) {
+            boolean mayAskForUsage,
+            boolean modelInPath) {
+        /** A target whose model is the body's. */
+        Target(
+                NamedUpstreamRequests requests,
+                KeyPool pool,
+                String upstreamModel,
+                String clientModel,
+                byte[] clientBytes,
+                ObjectNode clientJson,
+                boolean mayAskForUsage) {
+            this(requests, pool, upstreamModel, clientModel, clientBytes, clientJson, mayAskForUsage, false);
+        }
+
         NamedUpstream upstream() {
             return requests.upstream();
         }
@@ -115,11 +131,12 @@ final class RouteUpstream implements RequestStep {
         if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
             return CompletableFuture.completedFuture(models(ctx.responses()));
         }
-        if (path.startsWith("/v1/models/") && (method.equals("GET") || method.equals("HEAD"))) {
-            // A model the list names is retrieved as listed (an alias the upstream does not know by that name).
-            ObjectNode listed = listed(path.substring("/v1/models/".length()));
-            if (listed != null) {
-                return CompletableFuture.completedFuture(json(ctx.responses(), listed));
+        if (ctx.route != null
+                && ctx.route.template().equals(RouteTable.MODEL_TEMPLATE)
+                && (method.equals("GET") || method.equals("HEAD") || method.equals("DELETE"))) {
+            Optional<String> id = RouteTable.modelId(path);
+            if (id.isPresent()) {
+                return routeModelPath(ctx, next, id.get());
             }
         }
         if (ctx.body != null) {
@@ -234,6 +251,50 @@ final class RouteUpstream implements RequestStep {
         return next.proceed(ctx);
     }
 
+    /**
+     * A model retrieve (or delete) is routed by the model id in its path, as a body's model is: the client's name of an
+     * alias goes upstream as the upstream's name, and the answer's {@code id} comes back as the client's. An Azure
+     * upstream in its deployments form knows deployments, not models by the names the proxy lists: a listed name is
+     * answered with the list's entry, any other id goes to Azure's {@code /openai/models/<id>}. A body, if a client
+     * sends one, is read whole (bounded) and sent as read.
+     */
+    private CompletableFuture<ProxyResponse> routeModelPath(RequestContext ctx, Chain next, String id) {
+        NamedUpstream upstream = upstreamFor(id);
+        if (upstream == null) {
+            return next.proceed(ctx); // the default upstream of api-key / base-url, as before
+        }
+        NamedUpstreamRequests builder = requests.get(upstream.name());
+        String upstreamModel = upstream.upstreamModel(id);
+        if (ctx.request.method().equals("GET") && !builder.retrievesModelsByListedName()) {
+            ObjectNode listed = listed(id);
+            if (listed != null) {
+                return CompletableFuture.completedFuture(json(ctx.responses(), listed));
+            }
+        }
+        Optional<String> upstreamPath = RouteTable.modelPath(upstreamModel);
+        if (upstreamPath.isEmpty() || !builder.serves(upstreamPath.get(), upstreamModel)) {
+            return ctx.respond(unserved());
+        }
+        if (ctx.body == null && RequestChecks.hasBody(ctx.request)) {
+            return RouteHandlers.readWhole(ctx, limit, bytes -> {
+                ctx.body = bytes;
+                return routeModelPath(ctx, next, id);
+            });
+        }
+        byte[] bytes = ctx.body != null ? ctx.body : io.github.openaiproxy.core.internal.Bodies.empty();
+        ctx.body = bytes;
+        ctx.target = new Target(
+                builder,
+                pools.get(upstream.name()),
+                upstreamModel,
+                id,
+                bytes,
+                null,
+                upstreams.mayAskForStreamUsage(upstream.name()),
+                true);
+        return next.proceed(ctx);
+    }
+
     private Target target(
             NamedUpstream upstream,
             NamedUpstreamRequests builder,
@@ -342,14 +403,8 @@ final class RouteUpstream implements RequestStep {
         return json(responses, list);
     }
 
-    /** The entry {@link #models} lists for {@code rawId} (its path segment), or {@code null} when it lists none. */
-    private ObjectNode listed(String rawId) {
-        String id;
-        try {
-            id = java.net.URLDecoder.decode(rawId.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
+    /** The entry {@link #models} lists for {@code id}, or {@code null} when it lists none. */
+    private ObjectNode listed(String id) {
         if (!upstreams.listedModels().contains(id)) {
             return null;
         }

@@ -112,7 +112,12 @@ final class UpstreamAttempts {
         RouteUpstream.Target target = ctx.target;
         NamedUpstream first = target.upstream();
         long deadline = System.nanoTime() + first.retry().deadline().toNanos();
-        Run run = new Run(ctx, permit, plan(first, target.clientModel()), deadline);
+        List<Step> plan = plan(first, target.clientModel());
+        if (target.modelInPath()) {
+            // A retrieve answered for another model would be another model's card: only its own model is asked for.
+            plan.removeIf(s -> !s.model().equals(target.clientModel()));
+        }
+        Run run = new Run(ctx, permit, plan, deadline);
         return run.attempt().whenComplete((r, error) -> {
             if (error != null) {
                 permit.release(); // a bug on the way: the engine answers 500, the permit must not leak
@@ -208,6 +213,15 @@ final class UpstreamAttempts {
             UpstreamRequest request;
             Normalized.Accepted simple = ctx.normalized;
             String path = simple == null ? ctx.route.upstreamPath(ctx.request.path()) : simple.upstreamPath();
+            if (ctx.target.modelInPath() && !upstreamModel.equals(ctx.target.clientModel())) {
+                // An alias: the upstream is asked for its own name of the model (held to the clients' id rule).
+                Optional<String> renamed = io.github.openaiproxy.core.route.RouteTable.modelPath(upstreamModel);
+                if (renamed.isEmpty()) {
+                    note(step, "unsupported");
+                    return moveOn(null, false).orElseGet(() -> fail(ProxyError.upstreamUnreachable(), step));
+                }
+                path = renamed.get();
+            }
             if (named.isPresent()) {
                 NamedUpstreamRequests builder = routing.requests(step.upstream());
                 if (!builder.serves(path, upstreamModel)) {
@@ -521,7 +535,8 @@ final class UpstreamAttempts {
             // An alias renamed the client's model: the answer names it as the client did. A fallback to another
             // model tells the truth.
             if (clientModel != null && clientModel.equals(step.model()) && !clientModel.equals(upstreamModel)) {
-                relayed = relayed.thenCompose(r -> ModelEcho.restore(r, clientModel));
+                String field = target.modelInPath() ? "id" : "model"; // a model object names itself by its id
+                relayed = relayed.thenCompose(r -> ModelEcho.restore(r, clientModel, field));
             }
             return finish(relayed.thenApply(permit::heldUntilDone), step);
         }

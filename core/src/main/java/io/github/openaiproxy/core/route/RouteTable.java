@@ -143,6 +143,34 @@ public final class RouteTable {
         return true;
     }
 
+    /**
+     * The decoded model id of a {@value #MODEL_TEMPLATE} path (its {@code %2F} a slash), or empty when the path is no
+     * such route's: the id a model retrieve is routed by.
+     */
+    public static Optional<String> modelId(String path) {
+        if (!path.startsWith(MODEL_PREFIX) || !isSafeModelId(path.substring(MODEL_PREFIX.length()))) {
+            return Optional.empty();
+        }
+        return Optional.of(decoded(path.substring(MODEL_PREFIX.length())));
+    }
+
+    /**
+     * The upstream path retrieving model {@code id} ({@code /v1/models/<id>}, a space encoded), or empty when the id
+     * could leave {@code /v1/models/} (an empty part, {@code .} or {@code ..}, a character no model id has): an
+     * alias's upstream name is configured, but is held to the clients' rule all the same.
+     */
+    public static Optional<String> modelPath(String id) {
+        if (id == null || id.isEmpty() || id.length() > MAX_ID) {
+            return Optional.empty();
+        }
+        for (String part : id.split("/", -1)) {
+            if (!SAFE_SEGMENT.matcher(part).matches()) {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(MODEL_PREFIX + id.replace(" ", "%20"));
+    }
+
     /** Percent-decoded ({@code +} stays itself), or {@code null} when empty, overlong or not validly encoded. */
     private static String decoded(String raw) {
         if (raw.isEmpty() || raw.length() > MAX_ID * 3) {

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  *       URL, {@code Authorization: Bearer <key>} (none for a compatible server without keys).
  *   <li>{@link NamedUpstream.Kind#AZURE}: {@code <base>/openai/deployments/<deployment>/<operation>?api-version=<v>}
  *       with an {@code api-key} header, the deployment being the model after the upstream's aliases (Azure
- *       OpenAI's 2024-10-21 inference specification); with {@code azure-api=v1}
+ *       OpenAI's 2024-10-21 inference specification), a model retrieve at {@code <base>/openai/models/<model>?api-version=<v>};
+ *       with {@code azure-api=v1}
  *       {@code <base>/openai/v1/<operation>}, the deployment in the body's model.
  * </ul>
  *
@@ -40,6 +41,8 @@ public final class NamedUpstreamRequests {
             "/v1/audio/transcriptions",
             "/v1/audio/translations",
             "/v1/audio/speech");
+
+    private static final String MODELS = "/v1/models/";
 
     /** Azure's deployment names: letters, digits, '.', '_' and '-', never a path of their own ('..'). */
     private static final Pattern DEPLOYMENT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -114,9 +117,29 @@ public final class NamedUpstreamRequests {
             // Azure's v1 form takes OpenAI's paths with the model (deployment) in the body.
             return true;
         }
-        return AZURE_OPERATIONS.contains(v1Path)
+        return (AZURE_OPERATIONS.contains(v1Path) || isModelRetrieve(v1Path, upstreamModel))
                 && upstreamModel != null
                 && DEPLOYMENT.matcher(upstreamModel).matches();
+    }
+
+    /**
+     * Whether this upstream can be asked to retrieve a model by the name the proxy lists for it: all kinds but Azure's
+     * deployments form, where such a name is a deployment's (or an alias of one), which its models API does not know.
+     */
+    public boolean retrievesModelsByListedName() {
+        return upstream.kind() != NamedUpstream.Kind.AZURE
+                || upstream.connection().azureApi() == UpstreamConnection.AzureApi.V1;
+    }
+
+    /**
+     * Whether {@code v1Path} retrieves (or deletes) the model {@code upstreamModel}: Azure's deployments API has it at
+     * {@code /openai/models/<model>?api-version=} ("Models - Get"), not under a deployment.
+     */
+    private static boolean isModelRetrieve(String v1Path, String upstreamModel) {
+        return upstreamModel != null
+                && v1Path.length() == MODELS.length() + upstreamModel.length()
+                && v1Path.startsWith(MODELS)
+                && v1Path.endsWith(upstreamModel);
     }
 
     /**
@@ -183,6 +206,8 @@ public final class NamedUpstreamRequests {
             if (connection.azureApi() == UpstreamConnection.AzureApi.V1) {
                 // <endpoint>/openai/v1/<operation>: no deployment in the path, api-version only when configured.
                 uri = URI.create(azureRoot + v1Path + v1Query(rawQuery));
+            } else if (serves(v1Path, upstreamModel) && isModelRetrieve(v1Path, upstreamModel)) {
+                uri = URI.create(azureRoot + "/models/" + upstreamModel + azureQuery);
             } else if (serves(v1Path, upstreamModel)) {
                 // The deployments form: NamedUpstream refuses an Azure upstream without api-version for it.
                 uri = URI.create(azureRoot + "/deployments/" + upstreamModel + v1Path.substring(3) + azureQuery);
