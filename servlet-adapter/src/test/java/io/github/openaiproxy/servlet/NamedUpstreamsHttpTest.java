@@ -188,17 +188,26 @@ class NamedUpstreamsHttpTest {
         Upstream.assertNoCalls(azure);
     }
 
-    /** A listed id with a slash (a compatible server's name) is retrieved as listed too, as the Node SDK asks. */
+    /**
+     * A listed id with a slash (a compatible server's name) is retrieved from the upstream that serves it, as the Node
+     * SDK asks; an Azure deployment's alias is not (see above).
+     */
     @Test
-    void aListedModelWithASlashIsRetrievedAsListed() throws Exception {
+    void aListedModelWithASlashIsRetrievedFromItsUpstream() throws Exception {
+        local.stubFor(any(anyUrl())
+                .willReturn(okJson("{\"id\":\"meta-llama/Llama-3.1-8B-Instruct\",\"object\":\"model\","
+                        + "\"owned_by\":\"vllm\"}")));
+
         HttpResponse<String> r = Http.get(proxy.uri("/v1/models/meta-llama/Llama-3.1-8B-Instruct"));
 
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         JsonNode model = JSON.readTree(r.body());
         assertThat(model.path("id").asText()).isEqualTo("meta-llama/Llama-3.1-8B-Instruct");
-        assertThat(model.path("owned_by").asText()).isEqualTo("local");
+        assertThat(r.headers().firstValue("OpenAI-Proxy-Upstream")).contains("local");
+        LoggedRequest sent = Upstream.onlyRequest(local);
+        assertThat(sent.getUrl()).isEqualTo("/v1/models/meta-llama/Llama-3.1-8B-Instruct");
+        assertThat(Upstream.headerNames(sent)).doesNotContain("authorization", "api-key");
         Upstream.assertNoCalls(openai);
-        Upstream.assertNoCalls(local);
     }
 
     @Test
