@@ -34,6 +34,7 @@ import io.github.openaiproxy.core.route.RouteTable;
 import io.github.openaiproxy.core.session.ChatSessions;
 import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -67,7 +68,10 @@ public final class ProxyEngine implements AutoCloseable {
     private final RequestPipeline pipeline;
     /** The named upstreams' routing step, for {@link #upstreamStates()}; {@code null} without any. */
     private final RouteUpstream routeUpstream;
-    /** The clients of named upstreams with their own timeouts, made from {@link #upstream}; closed with the engine. */
+    /**
+     * The clients of named upstreams with their own timeouts or HTTP version, made from {@link #upstream} (shared by
+     * upstreams with the same settings); closed with the engine.
+     */
     private final Map<String, UpstreamClient> upstreamClients;
 
     private final SessionStore sessionStore;
@@ -247,8 +251,8 @@ public final class ProxyEngine implements AutoCloseable {
         if (ownsUpstream) {
             made.add(upstream, upstream::close);
         }
-        this.upstreamClients = timedClients(config, upstream);
-        for (UpstreamClient c : upstreamClients.values()) {
+        this.upstreamClients = ownClients(config, upstream);
+        for (UpstreamClient c : distinct(upstreamClients.values())) {
             if (c != upstream) {
                 made.add(c, c::close);
             }
@@ -307,19 +311,57 @@ public final class ProxyEngine implements AutoCloseable {
                 b.steps);
     }
 
-    /** A client per named upstream with a {@code connect-timeout} or {@code timeout} of its own. */
-    private static Map<String, UpstreamClient> timedClients(ProxyConfig config, UpstreamClient upstream) {
+    /** Each client once: upstreams with the same settings share theirs. */
+    private static java.util.Collection<UpstreamClient> distinct(java.util.Collection<UpstreamClient> clients) {
+        java.util.Set<UpstreamClient> once = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        once.addAll(clients);
+        return once;
+    }
+
+    /**
+     * A client per named upstream with a {@code connect-timeout}, {@code timeout} or {@code http-version} of its own
+     * (a version other than {@code upstream-http-version}), made from the engine's; upstreams whose settings come to
+     * the same share one.
+     */
+    private static Map<String, UpstreamClient> ownClients(ProxyConfig config, UpstreamClient upstream) {
+        record Made(java.time.Duration connect, java.time.Duration response, UpstreamConfig.HttpVersion version) {}
+        UpstreamConfig proxy = config.upstream();
+        Map<Made, UpstreamClient> made = new java.util.HashMap<>();
         Map<String, UpstreamClient> clients = new java.util.HashMap<>();
-        for (io.github.openaiproxy.core.upstream.NamedUpstream u :
-                config.upstreams().all()) {
-            var c = u.connection();
-            if (c.connectTimeout().isPresent() || c.timeout().isPresent()) {
-                clients.put(
-                        u.name(),
-                        upstream.withTimeouts(
-                                c.connectTimeout().orElse(config.upstream().connectTimeout()),
-                                c.timeout().orElse(config.upstream().responseTimeout())));
+        try {
+            for (io.github.openaiproxy.core.upstream.NamedUpstream u :
+                    config.upstreams().all()) {
+                var c = u.connection();
+                UpstreamConfig.HttpVersion version = c.httpVersion().orElse(proxy.httpVersion());
+                if (c.connectTimeout().isEmpty() && c.timeout().isEmpty() && version == proxy.httpVersion()) {
+                    continue;
+                }
+                Made settings = new Made(
+                        c.connectTimeout().orElse(proxy.connectTimeout()),
+                        c.timeout().orElse(proxy.responseTimeout()),
+                        version);
+                UpstreamClient client = made.get(settings);
+                if (client == null) {
+                    try {
+                        client = upstream.withSettings(settings.connect(), settings.response(), settings.version());
+                    } catch (IllegalArgumentException e) {
+                        // An application's Jetty client whose transport cannot speak the version.
+                        throw new IllegalArgumentException(
+                                io.github.openaiproxy.core.upstream.NamedUpstream.key(u.name(), "http-version") + " is "
+                                        + e.getMessage(),
+                                e);
+                    }
+                    made.put(settings, client);
+                }
+                clients.put(u.name(), client);
             }
+        } catch (RuntimeException e) {
+            for (UpstreamClient c : made.values()) {
+                if (c != upstream) {
+                    c.close();
+                }
+            }
+            throw e;
         }
         return Map.copyOf(clients);
     }
@@ -706,9 +748,9 @@ public final class ProxyEngine implements AutoCloseable {
         if (ownsUpstream) {
             upstream.close();
         }
-        for (UpstreamClient c : upstreamClients.values()) {
+        for (UpstreamClient c : distinct(upstreamClients.values())) {
             if (c != upstream) {
-                c.close(); // made for a named upstream's timeouts from the engine's client
+                c.close(); // made for named upstreams' timeouts or version from the engine's client
             }
         }
         if (sessionThreads != null) {

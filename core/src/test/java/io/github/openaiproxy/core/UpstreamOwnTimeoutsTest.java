@@ -29,6 +29,7 @@ class UpstreamOwnTimeoutsTest {
         final String name;
         final List<String> log;
         boolean closed;
+        int closes;
         final List<Recording> made = new CopyOnWriteArrayList<>();
 
         Recording(String name, List<String> log) {
@@ -55,6 +56,7 @@ class UpstreamOwnTimeoutsTest {
         @Override
         public void close() {
             closed = true;
+            closes++;
         }
     }
 
@@ -87,5 +89,86 @@ class UpstreamOwnTimeoutsTest {
                 .satisfies(made -> assertThat(made.closed).isTrue());
         assertThat(base.closed).isFalse(); // the caller's client is the caller's to close
         assertThat(UpstreamConfig.DEFAULT_CONNECT_TIMEOUT).isNotEqualTo(Duration.ofSeconds(2));
+    }
+
+    /** Records the version asked for, as the proxy's own clients apply it. */
+    static final class Versioned implements UpstreamClient {
+        final Recording inner;
+
+        Versioned(Recording inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
+            return inner.send(request);
+        }
+
+        @Override
+        public UpstreamClient withSettings(
+                Duration connectTimeout, Duration responseTimeout, UpstreamConfig.HttpVersion httpVersion) {
+            Recording r = (Recording) inner.withTimeouts(connectTimeout, responseTimeout);
+            Recording named = new Recording(r.name + httpVersion, inner.log);
+            inner.made.remove(r);
+            inner.made.add(named);
+            return named;
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
+    private static Map<String, String> threeUpstreams() {
+        Map<String, String> s = new java.util.HashMap<>();
+        s.put("api-key", "sk-default");
+        s.put("upstream-http-version", "1.1");
+        for (String name : List.of("a", "b", "c")) {
+            s.put("upstreams." + name + ".kind", "compatible");
+            s.put("upstreams." + name + ".base-url", "http://127.0.0.1:1/" + name + "/v1");
+            s.put("upstreams." + name + ".models", name + "-*");
+        }
+        return s;
+    }
+
+    @Test
+    void upstreamsWithTheSameVersionShareOneClientMadeForThemAndOneAtTheProxysVersionGetsNone() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Recording base = new Recording("base", log);
+        Map<String, String> s = threeUpstreams();
+        s.put("upstreams.a.http-version", "2");
+        s.put("upstreams.b.http-version", "2");
+        s.put("upstreams.c.http-version", "1.1"); // the proxy's own: its client
+        ProxyEngine engine = ProxyEngine.create(ProxySettings.from(s).toConfig(), new Versioned(base));
+
+        for (String name : List.of("a", "b", "c")) {
+            EngineFixture.send(engine, EngineFixture.post("/v1/chat/completions", "{\"model\":\"" + name + "-1\"}"));
+        }
+        engine.close();
+
+        assertThat(log)
+                .containsExactly(
+                        "base[PT10S,PT10M]HTTP_2 /a/v1/chat/completions",
+                        "base[PT10S,PT10M]HTTP_2 /b/v1/chat/completions",
+                        "base /c/v1/chat/completions");
+        assertThat(base.made)
+                .singleElement()
+                .satisfies(made -> assertThat(made.closes).isEqualTo(1));
+        assertThat(base.closed).isFalse();
+    }
+
+    @Test
+    void anApplicationsClientThatKnowsNoVersionsKeepsItsOwn() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Recording base = new Recording("base", log); // only withTimeouts: what it speaks is its own
+        Map<String, String> s = threeUpstreams();
+        s.put("upstreams.a.http-version", "2");
+        ProxyEngine engine = ProxyEngine.create(ProxySettings.from(s).toConfig(), base);
+
+        EngineFixture.send(engine, EngineFixture.post("/v1/chat/completions", "{\"model\":\"a-1\"}"));
+        engine.close();
+
+        assertThat(log).containsExactly("base[PT10S,PT10M] /a/v1/chat/completions");
     }
 }

@@ -107,6 +107,14 @@ final class UpstreamSettings {
                     null,
                     "Time to this upstream's response headers, retried as a failure when over; unset:"
                             + " response-timeout's."),
+            Setting.oneOf(
+                    T + "http-version",
+                    null,
+                    "HTTP version to this upstream: auto, 1.1 or 2; unset: upstream-http-version's. One that differs"
+                            + " from it gets a client of its own.",
+                    "auto",
+                    "1.1",
+                    "2"),
             Setting.string(T + "organization", null, "OpenAI-Organization of a kind openai upstream."),
             Setting.string(T + "project", null, "OpenAI-Project of a kind openai upstream."),
             Setting.string(
@@ -196,7 +204,9 @@ final class UpstreamSettings {
                 optional(binder, name, "organization"),
                 optional(binder, name, "project"),
                 auth,
-                UpstreamConnection.AzureApi.parse(binder.value(key(name, "azure-api"))));
+                UpstreamConnection.AzureApi.parse(binder.value(key(name, "azure-api"))),
+                Optional.ofNullable(binder.<String>value(key(name, "http-version")))
+                        .map(UpstreamConfig.HttpVersion::parse));
     }
 
     private static Optional<String> optional(SettingsBinder binder, String name, String setting) {

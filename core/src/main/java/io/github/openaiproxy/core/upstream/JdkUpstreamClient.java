@@ -65,6 +65,18 @@ final class JdkUpstreamClient implements UpstreamClient {
         return executor == null ? new JdkUpstreamClient(client, null, c, null) : create(c, customizer);
     }
 
+    @Override
+    public UpstreamClient withSettings(
+            java.time.Duration connectTimeout,
+            java.time.Duration responseTimeout,
+            UpstreamConfig.HttpVersion httpVersion) {
+        UpstreamConfig c = config.withConnectTimeout(connectTimeout)
+                .withResponseTimeout(responseTimeout)
+                .withHttpVersion(httpVersion);
+        // The version is asked for per request, so an application's client speaks it too.
+        return executor == null ? new JdkUpstreamClient(client, null, c, null) : create(c, customizer);
+    }
+
     static JdkUpstreamClient create(UpstreamConfig config) {
         return create(config, builder -> {});
     }

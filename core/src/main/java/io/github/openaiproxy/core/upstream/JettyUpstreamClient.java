@@ -90,30 +90,34 @@ final class JettyUpstreamClient implements UpstreamClient {
             throw new IllegalArgumentException("the upstream Jetty HttpClient must add no Content-Type of its own"
                     + " (setDefaultRequestContentType(null)): the proxy sends the caller's");
         }
-        requireVersion(config.httpVersion(), client.getTransport());
+        String refused = versionRefused(config.httpVersion(), client.getTransport());
+        if (refused != null) {
+            throw new IllegalArgumentException("upstream-http-version is " + refused);
+        }
         return new JettyUpstreamClient(client, config, false);
     }
 
     /**
-     * Refuses an application's client whose transport cannot speak the version asked for: a transport is fixed when
+     * Why an application's client cannot speak the version asked for ("2, but ..."), or null when it can: a transport is fixed when
      * its client is built, so the setting cannot be applied to it, and ignoring it would speak another version than
-     * the one configured. {@code auto}, and a transport this cannot tell, leave the choice to the client.
+     * the one configured. {@code auto}, and a transport this cannot tell, leave the choice to the client. Without the
+     * setting's name: {@code upstream-http-version} and {@code upstreams.<name>.http-version} share it.
      */
-    private static void requireVersion(UpstreamConfig.HttpVersion version, HttpClientTransport transport) {
+    private static String versionRefused(UpstreamConfig.HttpVersion version, HttpClientTransport transport) {
         boolean http11Only = transport instanceof HttpClientTransportOverHTTP
                 || transport instanceof HttpClientTransportDynamic && !offersHttp2(transport);
         boolean http2 = transport.getClass().getName().equals(HTTP2_TRANSPORT)
                 || transport instanceof HttpClientTransportDynamic && offersHttp2(transport);
         if (version == UpstreamConfig.HttpVersion.HTTP_2 && http11Only) {
-            throw new IllegalArgumentException(
-                    "upstream-http-version is 2, but the upstream Jetty HttpClient speaks"
-                            + " only HTTP/1.1: build it on an HTTP/2 transport (HttpClientTransportDynamic with"
-                            + " ClientConnectionFactoryOverHTTP2, or HttpClientTransportOverHTTP2), or set the version to auto");
+            return "2, but the upstream Jetty HttpClient speaks only HTTP/1.1: build it on an HTTP/2 transport"
+                    + " (HttpClientTransportDynamic with ClientConnectionFactoryOverHTTP2, or"
+                    + " HttpClientTransportOverHTTP2), or set the version to auto";
         }
         if (version == UpstreamConfig.HttpVersion.HTTP_1_1 && http2) {
-            throw new IllegalArgumentException("upstream-http-version is 1.1, but the upstream Jetty HttpClient's"
-                    + " transport speaks HTTP/2: build it on HttpClientTransportOverHTTP, or set the version to auto");
+            return "1.1, but the upstream Jetty HttpClient's transport speaks HTTP/2: build it on"
+                    + " HttpClientTransportOverHTTP, or set the version to auto";
         }
+        return null;
     }
 
     private static final String HTTP2_TRANSPORT =
@@ -138,6 +142,25 @@ final class JettyUpstreamClient implements UpstreamClient {
         UpstreamConfig c = config.withConnectTimeout(connectTimeout).withResponseTimeout(responseTimeout);
         // An application's client keeps its connect timeout (it is the client's); the headers' timer is per request.
         return owned ? create(c) : new JettyUpstreamClient(client, c, false);
+    }
+
+    @Override
+    public UpstreamClient withSettings(
+            java.time.Duration connectTimeout,
+            java.time.Duration responseTimeout,
+            UpstreamConfig.HttpVersion httpVersion) {
+        UpstreamConfig c = config.withConnectTimeout(connectTimeout)
+                .withResponseTimeout(responseTimeout)
+                .withHttpVersion(httpVersion);
+        if (owned) {
+            return create(c); // the version is the transport's, chosen when the client is made
+        }
+        // An application's client speaks its transport's version: checked, as for upstream-http-version.
+        String refused = versionRefused(httpVersion, client.getTransport());
+        if (refused != null) {
+            throw new IllegalArgumentException(refused);
+        }
+        return new JettyUpstreamClient(client, c, false);
     }
 
     static JettyUpstreamClient create(UpstreamConfig config) {

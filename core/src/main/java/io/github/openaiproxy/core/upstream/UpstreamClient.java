@@ -35,6 +35,28 @@ public interface UpstreamClient extends AutoCloseable {
         return this;
     }
 
+    /**
+     * A client like this one with other timeouts and another HTTP version, for a named upstream's own {@code
+     * connect-timeout}, {@code timeout} and {@code http-version}. The caller closes the returned client when it is
+     * not this one. The proxy's own clients make a new client with all three. An application's client keeps its
+     * version: the JDK's given one is asked for it per request (as for {@code upstream-http-version}); Jetty's given
+     * one speaks its transport's, and a version that transport cannot speak is refused with an {@link
+     * IllegalArgumentException}. By default, for another implementation, {@link #withTimeouts} (its version its own).
+     *
+     * @param connectTimeout the time to connect
+     * @param responseTimeout the time to the response headers
+     * @param httpVersion the HTTP version to speak
+     * @throws IllegalArgumentException when this is an application's Jetty client whose transport cannot speak
+     *     {@code httpVersion}; the message is the version and the reason ({@code "2, but ..."}), without
+     *     the setting's name
+     */
+    default UpstreamClient withSettings(
+            java.time.Duration connectTimeout,
+            java.time.Duration responseTimeout,
+            UpstreamConfig.HttpVersion httpVersion) {
+        return withTimeouts(connectTimeout, responseTimeout);
+    }
+
     /** The client {@link UpstreamConfig#client()} asks for. */
     static UpstreamClient create(UpstreamConfig config) {
         return switch (config.client()) {

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  * @param project {@code OpenAI-Project} of a {@link NamedUpstream.Kind#OPENAI} upstream
  * @param auth how a {@link NamedUpstream.Kind#COMPATIBLE} server is sent its key
  * @param azureApi which of Azure OpenAI's API forms a {@link NamedUpstream.Kind#AZURE} upstream is called in
+ * @param httpVersion the HTTP version spoken to this upstream; empty: {@code upstream-http-version}'s. One that differs
+ *     from the proxy's client's gets a client of its own, made from the proxy's
  */
 public record UpstreamConnection(
         Map<String, String> headers,
@@ -31,9 +33,10 @@ public record UpstreamConnection(
         Optional<String> organization,
         Optional<String> project,
         Auth auth,
-        AzureApi azureApi) {
+        AzureApi azureApi,
+        Optional<UpstreamConfig.HttpVersion> httpVersion) {
 
-    /** No extra header, the proxy's timeouts, bearer auth, Azure's deployment form. */
+    /** No extra header, the proxy's timeouts and HTTP version, bearer auth, Azure's deployment form. */
     public static final UpstreamConnection DEFAULTS = new UpstreamConnection(
             Map.of(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Auth.BEARER, null);
 
@@ -149,6 +152,19 @@ public record UpstreamConnection(
         project = project == null ? Optional.empty() : project.filter(v -> !v.isBlank());
         auth = auth == null ? Auth.BEARER : auth;
         azureApi = azureApi == null ? AzureApi.DEPLOYMENTS : azureApi;
+        httpVersion = httpVersion == null ? Optional.empty() : httpVersion;
+    }
+
+    /** As the canonical constructor, with the proxy's HTTP version ({@code upstream-http-version}). */
+    public UpstreamConnection(
+            Map<String, String> headers,
+            Optional<Duration> connectTimeout,
+            Optional<Duration> timeout,
+            Optional<String> organization,
+            Optional<String> project,
+            Auth auth,
+            AzureApi azureApi) {
+        this(headers, connectTimeout, timeout, organization, project, auth, azureApi, Optional.empty());
     }
 
     /**
@@ -235,6 +251,7 @@ public record UpstreamConnection(
                 + connectTimeout.map(Duration::toString).orElse("") + ", timeout="
                 + timeout.map(Duration::toString).orElse("") + ", organization=" + organization.isPresent()
                 + ", project=" + project.isPresent() + ", auth=" + auth + ", azureApi="
-                + azureApi.name().toLowerCase(Locale.ROOT) + "]";
+                + azureApi.name().toLowerCase(Locale.ROOT) + ", httpVersion="
+                + httpVersion.map(Enum::name).orElse("") + "]";
     }
 }

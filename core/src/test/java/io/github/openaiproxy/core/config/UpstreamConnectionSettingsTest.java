@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.openaiproxy.core.upstream.NamedUpstream;
+import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.core.upstream.UpstreamConnection;
 import java.time.Duration;
 import java.util.HashMap;
@@ -11,7 +12,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code upstreams.<name>.headers|connect-timeout|timeout|organization|project|auth|azure-api}: bound from text and
+ * {@code upstreams.<name>.headers|connect-timeout|timeout|http-version|organization|project|auth|azure-api}: bound from
+ * text and
  * the environment, and each mistake refused at start-up naming its setting, never a header's value.
  */
 class UpstreamConnectionSettingsTest {
@@ -160,5 +162,41 @@ class UpstreamConnectionSettingsTest {
         Map<String, String> noVersion = three();
         noVersion.remove("upstreams.az.api-version");
         refused(noVersion, "upstreams.az.api-version");
+    }
+
+    @Test
+    void anHttpVersionBindsFromTextAndTheEnvironmentAndABadOneIsRefusedNamingKeyValueAndReason() {
+        Map<String, String> m = three();
+        m.put("upstream-http-version", "1.1");
+        m.put("upstreams.local.http-version", "2");
+        m.put("upstreams.az.http-version", "AUTO");
+        var upstreams = ProxySettings.from(m).toConfig().upstreams();
+        assertThat(upstreams.get("local").orElseThrow().connection().httpVersion())
+                .contains(UpstreamConfig.HttpVersion.HTTP_2);
+        assertThat(upstreams.get("az").orElseThrow().connection().httpVersion())
+                .contains(UpstreamConfig.HttpVersion.AUTO);
+        assertThat(upstreams.get("oa").orElseThrow().connection().httpVersion()).isEmpty(); // the proxy's
+
+        UpstreamConnection fromEnv = ProxySettings.fromEnvironment(Map.of(
+                        "OPENAI_PROXY_UPSTREAMS_OA_KEYS", "sk-oa", "OPENAI_PROXY_UPSTREAMS_OA_HTTP_VERSION", "1.1"))
+                .toConfig()
+                .upstreams()
+                .get("oa")
+                .orElseThrow()
+                .connection();
+        assertThat(fromEnv.httpVersion()).contains(UpstreamConfig.HttpVersion.HTTP_1_1);
+
+        for (String bad : new String[] {"3", "h2c", "1.0", "HTTP/2"}) {
+            Map<String, String> wrong = three();
+            wrong.put("upstreams.local.http-version", bad);
+            assertThatThrownBy(() -> ProxySettings.from(wrong).toConfig())
+                    .isInstanceOfSatisfying(
+                            InvalidSettingException.class,
+                            e -> assertThat(e.key()).isEqualTo("upstreams.local.http-version"))
+                    .message()
+                    .contains("upstreams.local.http-version")
+                    .contains("'" + bad + "'")
+                    .contains("expected auto, 1.1 or 2");
+        }
     }
 }
