@@ -1697,6 +1697,12 @@ public class OpenAiProxyProperties {
         @DurationUnit(ChronoUnit.SECONDS)
         private Duration timeout;
 
+        /**
+         * HTTP version to this upstream: 'auto', '1.1' or '2'; unset: 'upstream-http-version'. One that differs from it
+         * gets a client of its own.
+         */
+        private String httpVersion;
+
         /** 'OpenAI-Organization' of a kind 'openai' upstream. */
         private String organization;
 
@@ -1731,6 +1737,14 @@ public class OpenAiProxyProperties {
 
         public void setTimeout(Duration timeout) {
             this.timeout = timeout;
+        }
+
+        public String getHttpVersion() {
+            return httpVersion;
+        }
+
+        public void setHttpVersion(String httpVersion) {
+            this.httpVersion = httpVersion;
         }
 
         public String getOrganization() {

@@ -23,6 +23,7 @@ class UpstreamConnectionPropertiesTests {
         azure.setHeaders(List.of("X-Team=search"));
         azure.setConnectTimeout(Duration.ofSeconds(3));
         azure.setTimeout(Duration.ofSeconds(20));
+        azure.setHttpVersion("2");
         p.getUpstreams().put("azure", azure);
         OpenAiProxyProperties.UpstreamProperties local = new OpenAiProxyProperties.UpstreamProperties();
         local.setKind(NamedUpstream.Kind.COMPATIBLE);
@@ -38,8 +39,19 @@ class UpstreamConnectionPropertiesTests {
         assertThat(c.headers()).containsEntry("X-Team", "search");
         assertThat(c.connectTimeout()).contains(Duration.ofSeconds(3));
         assertThat(c.timeout()).contains(Duration.ofSeconds(20));
+        assertThat(c.httpVersion()).contains(io.github.openaiproxy.core.upstream.UpstreamConfig.HttpVersion.HTTP_2);
+        assertThat(upstreams.get("local").orElseThrow().connection().httpVersion())
+                .isEmpty();
         assertThat(upstreams.get("local").orElseThrow().connection().auth().header())
                 .isEqualTo("X-Api-Key");
+
+        azure.setHttpVersion("h2c");
+        assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
+                .isInstanceOfSatisfying(
+                        InvalidConfigurationPropertyValueException.class,
+                        e -> assertThat(e.getName()).isEqualTo("openai.proxy.upstreams.azure.http-version"))
+                .hasMessageContaining("expected auto, 1.1 or 2");
+        azure.setHttpVersion(null);
 
         azure.setHeaders(List.of("Authorization=Bearer sk-sneaky"));
         assertThatThrownBy(() -> OpenAiProxyPropertiesAdapter.toBuilder(p))
