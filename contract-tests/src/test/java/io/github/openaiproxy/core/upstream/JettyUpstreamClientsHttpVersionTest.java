@@ -114,4 +114,36 @@ class JettyUpstreamClientsHttpVersionTest {
         assertThat(chat(client).status()).isEqualTo(200);
         assertThat(upstream.seen().get(0).protocol()).isEqualTo("HTTP/2.0");
     }
+
+    @Test
+    void aNamedUpstreamsVersionTheClientCannotSpeakIsRefusedAtStartNamingTheUpstreamsSetting() throws Exception {
+        HttpClient http11 = started(null);
+        io.github.openaiproxy.core.ProxyConfig config = io.github.openaiproxy.core.config.ProxySettings.from(Map.of(
+                        "api-key", "sk-default",
+                        "upstreams.local.kind", "compatible",
+                        "upstreams.local.base-url", upstream.baseUrl().toString(),
+                        "upstreams.local.models", "llama*",
+                        "upstreams.local.http-version", "2"))
+                .toConfig();
+
+        assertThatThrownBy(() -> io.github.openaiproxy.core.ProxyEngine.create(
+                        config, JettyUpstreamClients.of(config.upstream(), http11)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("upstreams.local.http-version is 2, but the upstream Jetty HttpClient speaks only"
+                        + " HTTP/1.1");
+    }
+
+    @Test
+    void aNamedUpstreamsVersionTheClientSpeaksIsSpokenOnTheApplicationsClient() throws Exception {
+        UpstreamClient given =
+                JettyUpstreamClients.of(config(UpstreamConfig.HttpVersion.AUTO), started(http2AndHttp11()));
+
+        UpstreamClient named = given.withSettings(
+                java.time.Duration.ofSeconds(3), java.time.Duration.ofSeconds(30), UpstreamConfig.HttpVersion.HTTP_2);
+
+        assertThat(chat(named).status()).isEqualTo(200);
+        assertThat(upstream.seen().get(0).protocol()).isEqualTo("HTTP/2.0");
+        named.close();
+        assertThat(jetty.isRunning()).isTrue(); // the application's, not stopped with the derived client
+    }
 }
