@@ -344,12 +344,16 @@ public final class ProxyEngine implements AutoCloseable {
                 if (client == null) {
                     try {
                         client = upstream.withSettings(settings.connect(), settings.response(), settings.version());
-                    } catch (IllegalArgumentException e) {
-                        // An application's Jetty client whose transport cannot speak the version.
-                        throw new IllegalArgumentException(
-                                io.github.openaiproxy.core.upstream.NamedUpstream.key(u.name(), "http-version") + " is "
-                                        + e.getMessage(),
-                                e);
+                    } catch (IllegalArgumentException | IllegalStateException e) {
+                        if (c.httpVersion().isEmpty()) {
+                            throw e;
+                        }
+                        // An application's Jetty client whose transport cannot speak the version ("2, but ..."), or
+                        // Jetty's HTTP/2 jars missing (a message naming upstream-http-version): name this setting.
+                        String key = io.github.openaiproxy.core.upstream.NamedUpstream.key(u.name(), "http-version");
+                        throw e instanceof IllegalArgumentException
+                                ? new IllegalArgumentException(key + " is " + e.getMessage(), e)
+                                : new IllegalStateException("for " + key + ": " + e.getMessage(), e);
                     }
                     made.put(settings, client);
                 }
