@@ -112,6 +112,31 @@ class NamedUpstreamHttpVersionHttpTest {
                 .hasSize(1);
     }
 
+    @Test
+    void theJdkClientAsksEachUpstreamForItsOwnVersion() throws Exception {
+        // The JDK client reaches a plain upstream on 2 by an h2c upgrade (which an h2c-only server refuses), so both
+        // names go to the HTTP/1.1 server: the one on 2 is asked for the upgrade, the one on 1.1 is not.
+        Map<String, String> s = settings("2");
+        s.put("upstream-client", "jdk");
+        s.put("upstreams.h2.base-url", http11.baseUrl() + "/v1");
+        s.put("upstreams.plain.http-version", "1.1");
+        try (TomcatProxy proxy = TomcatProxy.servlet(ProxySettings.from(s).toConfig())) {
+            OpenAIClient client = sdk(proxy);
+            try {
+                assertThat(complete(client, "h2-model")).isEqualTo("Hello! How can I help you today?");
+                assertThat(complete(client, "plain-model")).isEqualTo("Hello! How can I help you today?");
+            } finally {
+                client.close();
+            }
+        }
+        // WireMock lists the newest first.
+        var requests =
+                http11.getAllServeEvents().stream().map(ServeEvent::getRequest).toList();
+        assertThat(requests).hasSize(2);
+        assertThat(requests.get(1).getHeader("Upgrade")).isEqualTo("h2c");
+        assertThat(requests.get(0).containsHeader("Upgrade")).isFalse();
+    }
+
     private void bothAnswerInTheirOwnVersion(Map<String, String> s) throws Exception {
         try (TomcatProxy proxy = TomcatProxy.servlet(ProxySettings.from(s).toConfig())) {
             OpenAIClient client = sdk(proxy);

@@ -30,7 +30,8 @@ public final class JettyUpstreamClients {
      * upstream-http-version} ({@link UpstreamConfig#httpVersion()}) is not applied to it, only checked. {@code 2}
      * needs a transport that speaks HTTP/2 ({@code HttpClientTransportDynamic} with {@code
      * ClientConnectionFactoryOverHTTP2}, or {@code HttpClientTransportOverHTTP2}); {@code 1.1} one that does not
-     * ({@code new HttpClient()}'s own); with {@code auto} the transport decides.
+     * ({@code new HttpClient()}'s own); with {@code auto} the transport decides. A named upstream's own {@code
+     * upstreams.<name>.http-version} is checked the same way when the engine starts.
      *
      * @throws IllegalArgumentException if the client is not started, keeps cookies, decodes content or adds a
      *     {@code User-Agent} or {@code Content-Type} of its own: cookies would pass between users, and the others would change what the
