@@ -321,7 +321,8 @@ public final class ProxyEngine implements AutoCloseable {
     /**
      * A client per named upstream with a {@code connect-timeout}, {@code timeout} or {@code http-version} of its own
      * (a version other than {@code upstream-http-version}), made from the engine's; upstreams whose settings come to
-     * the same share one.
+     * the same share one. The proxy's own clients answer one that differs only in what is set per request (the
+     * response timeout; the JDK's version) with a view on themselves, whose close closes nothing.
      */
     private static Map<String, UpstreamClient> ownClients(ProxyConfig config, UpstreamClient upstream) {
         record Made(java.time.Duration connect, java.time.Duration response, UpstreamConfig.HttpVersion version) {}

@@ -46,25 +46,32 @@ final class JdkUpstreamClient implements UpstreamClient {
     private final UpstreamConfig config;
     /** The application's settings of the client the proxy made, for {@link #withTimeouts}; null when given one. */
     private final java.util.function.Consumer<? super HttpClient.Builder> customizer;
+    /** Whether closing this instance closes the client: not an application's, nor a view on the proxy's. */
+    private final boolean owned;
 
     private JdkUpstreamClient(
             HttpClient client,
             ExecutorService executor,
             UpstreamConfig config,
-            java.util.function.Consumer<? super HttpClient.Builder> customizer) {
+            java.util.function.Consumer<? super HttpClient.Builder> customizer,
+            boolean owned) {
         this.client = client;
         this.executor = executor;
         this.config = config;
         this.customizer = customizer;
+        this.owned = owned;
     }
 
     @Override
     public UpstreamClient withTimeouts(java.time.Duration connectTimeout, java.time.Duration responseTimeout) {
-        UpstreamConfig c = config.withConnectTimeout(connectTimeout).withResponseTimeout(responseTimeout);
-        // An application's client keeps its connect timeout (it is the client's); the response timeout is per request.
-        return executor == null ? new JdkUpstreamClient(client, null, c, null) : create(c, customizer);
+        return withSettings(connectTimeout, responseTimeout, config.httpVersion());
     }
 
+    /**
+     * The response timeout and the version are asked for per request, so calls with other ones go through this
+     * client: a view on it (its connections and threads, closing it closes nothing). Only another connect timeout,
+     * the client's own, needs a new client, made like this one; an application's client keeps its connect timeout.
+     */
     @Override
     public UpstreamClient withSettings(
             java.time.Duration connectTimeout,
@@ -73,8 +80,11 @@ final class JdkUpstreamClient implements UpstreamClient {
         UpstreamConfig c = config.withConnectTimeout(connectTimeout)
                 .withResponseTimeout(responseTimeout)
                 .withHttpVersion(httpVersion);
-        // The version is asked for per request, so an application's client speaks it too.
-        return executor == null ? new JdkUpstreamClient(client, null, c, null) : create(c, customizer);
+        boolean made = customizer != null;
+        if (made && !connectTimeout.equals(config.connectTimeout())) { // the builder's, customizer and all
+            return create(c, customizer);
+        }
+        return new JdkUpstreamClient(client, executor, c, customizer, false);
     }
 
     static JdkUpstreamClient create(UpstreamConfig config) {
@@ -87,7 +97,7 @@ final class JdkUpstreamClient implements UpstreamClient {
      * would carry one user's exchange into another's.
      */
     static JdkUpstreamClient given(UpstreamConfig config, HttpClient client) {
-        return new JdkUpstreamClient(requireProxyFit(client), null, config, null);
+        return new JdkUpstreamClient(requireProxyFit(client), null, config, null, false);
     }
 
     private static HttpClient requireProxyFit(HttpClient client) {
@@ -134,7 +144,7 @@ final class JdkUpstreamClient implements UpstreamClient {
                 .executor(executor);
         try {
             customizer.accept(builder);
-            return new JdkUpstreamClient(requireProxyFit(builder.build()), executor, config, customizer);
+            return new JdkUpstreamClient(requireProxyFit(builder.build()), executor, config, customizer, true);
         } catch (RuntimeException e) {
             executor.shutdown();
             throw e;
@@ -236,10 +246,20 @@ final class JdkUpstreamClient implements UpstreamClient {
         return t;
     }
 
+    /** The JDK client calls go through (tests: which clients share one). */
+    HttpClient httpClient() {
+        return client;
+    }
+
+    /** Whether the executor this class made still runs (tests); false for an application's client. */
+    boolean executorRunning() {
+        return executor != null && !executor.isShutdown();
+    }
+
     @Override
     public void close() {
-        if (executor == null) {
-            return; // an application's client: the application closes it
+        if (!owned) {
+            return; // an application's client (the application closes it), or a view on the proxy's
         }
         executor.shutdown();
         if (client instanceof AutoCloseable closeable) { // Java 21+

@@ -55,12 +55,15 @@ final class JettyUpstreamClient implements UpstreamClient {
 
     private final HttpClient client;
     private final UpstreamConfig config;
-    /** Whether this class made (and so stops) the client; an application's client is left alone. */
+    /** Whether this class made the client: one with another connect timeout or transport is then made anew. */
+    private final boolean made;
+    /** Whether this instance stops the client: not an application's, nor a view on the proxy's (see withSettings). */
     private final boolean owned;
 
-    private JettyUpstreamClient(HttpClient client, UpstreamConfig config, boolean owned) {
+    private JettyUpstreamClient(HttpClient client, UpstreamConfig config, boolean made, boolean owned) {
         this.client = client;
         this.config = config;
+        this.made = made;
         this.owned = owned;
     }
 
@@ -94,7 +97,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         if (refused != null) {
             throw new IllegalArgumentException("upstream-http-version is " + refused);
         }
-        return new JettyUpstreamClient(client, config, false);
+        return new JettyUpstreamClient(client, config, false, false);
     }
 
     /**
@@ -139,11 +142,14 @@ final class JettyUpstreamClient implements UpstreamClient {
 
     @Override
     public UpstreamClient withTimeouts(java.time.Duration connectTimeout, java.time.Duration responseTimeout) {
-        UpstreamConfig c = config.withConnectTimeout(connectTimeout).withResponseTimeout(responseTimeout);
-        // An application's client keeps its connect timeout (it is the client's); the headers' timer is per request.
-        return owned ? create(c) : new JettyUpstreamClient(client, c, false);
+        return withSettings(connectTimeout, responseTimeout, config.httpVersion());
     }
 
+    /**
+     * On a client this class made: a view on it (its connections and threads, closing it stops nothing) when the
+     * connect timeout and the transport are its own, since the response timeout is per request; else a new client.
+     * On an application's client: a view with the new response timeout, its connect timeout and transport kept.
+     */
     @Override
     public UpstreamClient withSettings(
             java.time.Duration connectTimeout,
@@ -152,15 +158,28 @@ final class JettyUpstreamClient implements UpstreamClient {
         UpstreamConfig c = config.withConnectTimeout(connectTimeout)
                 .withResponseTimeout(responseTimeout)
                 .withHttpVersion(httpVersion);
-        if (owned) {
-            return create(c); // the version is the transport's, chosen when the client is made
+        if (made) {
+            return shares(c) ? new JettyUpstreamClient(client, c, true, false) : create(c);
         }
         // An application's client speaks its transport's version: checked, as for upstream-http-version.
         String refused = versionRefused(httpVersion, client.getTransport());
         if (refused != null) {
             throw new IllegalArgumentException(refused);
         }
-        return new JettyUpstreamClient(client, c, false);
+        return new JettyUpstreamClient(client, c, false, false);
+    }
+
+    /**
+     * Whether calls with {@code other} can go through this client: the connect timeout is the client's and the version
+     * its transport's ({@code create} builds HTTP/2's only for {@code 2}); the response timeout is per request, but an
+     * HTTP/2 connection is closed once silent for the client's idle time ({@link JettyHttp2#connectionIdle}), so a
+     * longer response timeout there needs a client whose connections wait as long.
+     */
+    private boolean shares(UpstreamConfig other) {
+        boolean http2 = config.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2;
+        return other.connectTimeout().equals(config.connectTimeout())
+                && http2 == (other.httpVersion() == UpstreamConfig.HttpVersion.HTTP_2)
+                && (!http2 || other.responseTimeout().toMillis() <= client.getIdleTimeout());
     }
 
     static JettyUpstreamClient create(UpstreamConfig config) {
@@ -195,7 +214,7 @@ final class JettyUpstreamClient implements UpstreamClient {
         // Both are filled in by start(): redirects, authentication, 100-continue; gzip and the other decoders.
         client.getProtocolHandlers().clear();
         client.getContentDecoderFactories().clear();
-        return new JettyUpstreamClient(client, config, true);
+        return new JettyUpstreamClient(client, config, true, true);
     }
 
     @Override
@@ -342,6 +361,11 @@ final class JettyUpstreamClient implements UpstreamClient {
                 UpstreamFailure.Kind.UNREACHABLE,
                 failure instanceof IOException ? "upstream unreachable" : "upstream sent an invalid response",
                 failure);
+    }
+
+    /** The Jetty client calls go through (tests: which clients share one). */
+    HttpClient httpClient() {
+        return client;
     }
 
     @Override

@@ -24,9 +24,11 @@ public interface UpstreamClient extends AutoCloseable {
     /**
      * A client like this one with other timeouts, for a named upstream's own {@code connect-timeout} and
      * {@code timeout} (to the response headers). The caller closes the returned client when it is not this one.
-     * The proxy's clients make a new client with both (the JDK's and Jetty's given an application's own
-     * client reuse it with the new response timeout, its own connect timeout kept); by default, for another
-     * implementation, this client as it is.
+     * The proxy's own clients make a new client only for another connect timeout (the client's own); with only
+     * another response timeout, which is applied per request, they return a view on this client: the same
+     * connections and threads, usable while this one is open, whose {@code close} closes nothing. The JDK's and
+     * Jetty's given an application's own client reuse it with the new response timeout, its own connect timeout
+     * kept. By default, for another implementation, this client as it is.
      *
      * @param connectTimeout the time to connect
      * @param responseTimeout the time to the response headers
@@ -38,7 +40,10 @@ public interface UpstreamClient extends AutoCloseable {
     /**
      * A client like this one with other timeouts and another HTTP version, for a named upstream's own {@code
      * connect-timeout}, {@code timeout} and {@code http-version}. The caller closes the returned client when it is
-     * not this one. The proxy's own clients make a new client with all three. An application's client keeps its
+     * not this one. The proxy's own clients make a new client only when the connect timeout differs, or for Jetty's
+     * when the version needs another transport ({@code 2} against {@code auto} or {@code 1.1}) or, over HTTP/2, the
+     * response timeout outlasts its connections' idle time; else, as in {@link #withTimeouts}, a view on this client
+     * (the JDK's asks for the version per request). An application's client keeps its
      * version: the JDK's given one is asked for it per request (as for {@code upstream-http-version}); Jetty's given
      * one speaks its transport's, and a version that transport cannot speak is refused with an {@link
      * IllegalArgumentException}. By default, for another implementation, {@link #withTimeouts} (its version its own).
