@@ -22,7 +22,7 @@ import java.util.function.Function;
  * Applies the identity's {@link Policy}: the routes it may call (403 {@code route_not_allowed}), the models
  * it may use (403 {@code model_not_allowed}) and the caps on what it may ask for ({@code max_tokens},
  * {@code n}, image size and quality: lowered, or 400, per the policy's {@code over-cap}). Nothing refused
- * reaches the upstream.
+ * reaches the upstream. A model retrieve or delete is judged by the model id in its path.
  *
  * <p>The simple routes' body is checked as normalized, before it is serialized for the upstream. A
  * pass-through body streams to the upstream unread, unless the policy has a rule on bodies: then it is read
@@ -72,15 +72,22 @@ final class AuthorizeStep implements RequestStep {
 
     private CompletableFuture<ProxyResponse> apply(RequestContext ctx, Chain next, Policy policy) {
         ctx.policy = policy; // the limit step counts its quotas
+        Route route = ctx.route;
+        boolean modelInPath = route != null && route.template().equals(RouteTable.MODEL_TEMPLATE);
         boolean bodyRules = hasBodyRules(policy);
         if (!bodyRules && policy.routes().isEmpty()) {
+            if (modelInPath) {
+                RouteTable.modelId(ctx.request.path()).ifPresent(id -> ctx.model = id);
+            }
             return next.proceed(ctx); // the hot path (the default policies): nothing to check, read or change
         }
-        Route route = ctx.route;
         String routeName = routeName(ctx);
         if (!policy.routes().isEmpty() && !allowed(policy.routes(), routeName, route.template())) {
             ProxyError refused = routeNotAllowed();
             return ctx.refuse(refused, refused.code(), policy.name());
+        }
+        if (modelInPath) {
+            return modelPath(ctx, next, policy);
         }
         if (!bodyRules) {
             return next.proceed(ctx);
@@ -90,6 +97,21 @@ final class AuthorizeStep implements RequestStep {
             case PASS_THROUGH -> passThrough(ctx, next, policy, routeName);
             case CUSTOM -> next.proceed(ctx);
         };
+    }
+
+    /**
+     * A model retrieve or delete ({@value RouteTable#MODEL_TEMPLATE}) names its model in the path: the {@code models}
+     * rule judges that id as it judges a body's {@code model}, and the refusal is the same whether the model exists or
+     * not (nothing reaches the upstream). A body, if any, names nothing to generate: the caps do not apply to it.
+     */
+    private static CompletableFuture<ProxyResponse> modelPath(RequestContext ctx, Chain next, Policy policy) {
+        java.util.Optional<String> id = RouteTable.modelId(ctx.request.path());
+        if (!policy.models().isEmpty() && (id.isEmpty() || !matchesAny(policy.models(), id.get()))) {
+            ProxyError refused = modelNotAllowed();
+            return ctx.refuse(refused, refused.code(), policy.name());
+        }
+        id.ifPresent(m -> ctx.model = m); // the ledger's and the observers' model, as a body's would be
+        return next.proceed(ctx);
     }
 
     /** The normalized body, changed in place; serialized again only when a cap changed it. */

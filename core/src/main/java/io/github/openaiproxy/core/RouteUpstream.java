@@ -16,6 +16,7 @@ import io.github.openaiproxy.core.upstream.NamedUpstreamRequests;
 import io.github.openaiproxy.core.upstream.Upstreams;
 import java.io.IOException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -129,7 +130,7 @@ final class RouteUpstream implements RequestStep {
         String path = ctx.request.path();
         String method = ctx.request.method();
         if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
-            return CompletableFuture.completedFuture(models(ctx.responses()));
+            return CompletableFuture.completedFuture(models(ctx.responses(), ctx.policy));
         }
         if (ctx.route != null
                 && ctx.route.template().equals(RouteTable.MODEL_TEMPLATE)
@@ -388,14 +389,22 @@ final class RouteUpstream implements RequestStep {
     }
 
     /** OpenAI's list shape: each configured model once, owned by the upstream that serves it. */
-    private ProxyResponse models(ResponseFactory responses) {
+    /**
+     * The list of the named upstreams' models; under a policy with a {@code models} rule only those it allows, the ones
+     * a retrieve of would not be refused.
+     */
+    private ProxyResponse models(ResponseFactory responses, io.github.openaiproxy.core.access.Policy policy) {
+        List<String> allowed = policy == null ? List.of() : policy.models();
         ObjectNode list = Json.object();
         list.put("object", "list");
         ArrayNode data = list.putArray("data");
         java.util.Set<String> seen = new java.util.HashSet<>();
         for (NamedUpstream u : upstreams.all()) {
             for (String id : upstreams.listedModels()) {
-                if (u.serves(id) && upstreams.route(id).map(r -> r == u).orElse(false) && seen.add(id)) {
+                if ((allowed.isEmpty() || AuthorizeStep.matchesAny(allowed, id))
+                        && u.serves(id)
+                        && upstreams.route(id).map(r -> r == u).orElse(false)
+                        && seen.add(id)) {
                     data.add(model(id, u));
                 }
             }
