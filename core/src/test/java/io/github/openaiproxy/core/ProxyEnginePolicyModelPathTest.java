@@ -211,6 +211,19 @@ class ProxyEnginePolicyModelPathTest {
     }
 
     @Test
+    void aRoutesRuleCanKeepACallerFromTheListButNotFromTheModelsItMayRetrieve() {
+        ProxyEngine engine = engine(Map.of("policies.anonymous.routes", "chat, /v1/models/{id}"));
+
+        Answer list = send(engine, "GET", "/v1/models");
+        Answer retrieve = send(engine, "GET", "/v1/models/gpt-4o-mini");
+
+        assertThat(list.proxyError(403).path("error").path("code").asText()).isEqualTo("route_not_allowed");
+        assertThat(retrieve.status()).as(retrieve.text()).isEqualTo(200);
+        refused(send(engine, "GET", "/v1/models/gpt-4o"));
+        assertThat(Upstream.onlyRequest(openai).getUrl()).isEqualTo("/v1/models/gpt-4o-mini");
+    }
+
+    @Test
     void aRetrieveRecordsItsModelAndIsChargedNoTokensOrMoney() {
         // A token limit too small for any chat, a money budget that refuses unpriced models: neither applies to a
         // retrieve, which generates nothing.
