@@ -399,7 +399,8 @@ final class UpstreamAttempts {
                     return again.get();
                 }
             }
-            if (status == 400 && !contextTaken && !streamSent && named.isPresent()) {
+            // A retrieve has no context to outgrow, and the larger model's card would answer for another model.
+            if (status == 400 && !contextTaken && !streamSent && named.isPresent() && !ctx.target.modelInPath()) {
                 Optional<NamedUpstream.Fallback> larger = named.get().contextFallback();
                 long length =
                         response.headers().firstValueAsLong("content-length").orElse(-1);

@@ -223,6 +223,25 @@ class ProxyEngineModelRetrieveRoutingTest {
     }
 
     @Test
+    void aContextWindowErrorToARetrieveTakesNoContextFallbackToAnotherModel() {
+        engine(Map.of("upstreams.vllm.context-fallback", "openai:gpt-4o-mini"));
+        // An upstream (a broken or hostile one) that answers a retrieve with OpenAI's context-window error.
+        vllm.stubFor(any(anyUrl())
+                .willReturn(com.github.tomakehurst.wiremock.client.WireMock.badRequest()
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"too long\",\"type\":\"invalid_request_error\","
+                                + "\"code\":\"context_length_exceeded\"}}")));
+
+        Answer a = get("/v1/models/qwen2.5");
+
+        // A retrieve has no context to outgrow: gpt-4o-mini's card would answer a question about qwen2.5.
+        assertThat(a.status()).as(a.text()).isEqualTo(400);
+        assertThat(a.json().path("error").path("code").asText()).isEqualTo("context_length_exceeded");
+        assertThat(a.header("OpenAI-Proxy-Attempts")).isEqualTo("vllm 400");
+        Upstream.assertNoCalls(openai);
+    }
+
+    @Test
     void onAzuresDeploymentsAListedNameIsAnsweredFromTheListAndAGlobMatchedIdFromItsModelsApi() {
         engine(Map.of(
                 "upstreams.vllm.kind", "azure",
