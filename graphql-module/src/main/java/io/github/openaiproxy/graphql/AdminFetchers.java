@@ -71,13 +71,14 @@ final class AdminFetchers {
      * {@code nextAfter}.
      */
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> keys() {
-        return env -> send(env, "GET", base + "/keys", query(env, "limit", "after"), null, Thing.API, answer -> {
-            Map<String, Object> page = new LinkedHashMap<>();
-            page.put("data", keyList(answer));
-            page.put("hasMore", answer.path("has_more").asBoolean());
-            page.put("nextAfter", answer.path("next_after").asText(null));
-            return page;
-        });
+        return env -> send(
+                env,
+                "GET",
+                base + "/keys",
+                query(env, "limit", "after"),
+                null,
+                Thing.API,
+                answer -> page(answer, keyList(answer)));
     }
 
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> key() {
@@ -110,13 +111,23 @@ final class AdminFetchers {
      * {@code nextAfter}, as for {@link #keys()}.
      */
     DataFetcher<CompletableFuture<DataFetcherResult<Object>>> auditPage() {
-        return env -> send(env, "GET", base + "/audit", query(env, "limit", "after"), null, Thing.API, answer -> {
-            Map<String, Object> page = new LinkedHashMap<>();
-            page.put("data", auditList(answer));
-            page.put("hasMore", answer.path("has_more").asBoolean());
-            page.put("nextAfter", answer.path("next_after").asText(null));
-            return page;
-        });
+        return env -> send(
+                env,
+                "GET",
+                base + "/audit",
+                query(env, "limit", "after"),
+                null,
+                Thing.API,
+                answer -> page(answer, auditList(answer)));
+    }
+
+    /** A REST page ({@code has_more}, {@code next_after}) as a GraphQL one: {@code data}, {@code hasMore}, {@code nextAfter}. */
+    private static Map<String, Object> page(JsonNode answer, List<Object> data) {
+        Map<String, Object> page = new LinkedHashMap<>();
+        page.put("data", data);
+        page.put("hasMore", answer.path("has_more").asBoolean());
+        page.put("nextAfter", answer.path("next_after").asText(null));
+        return page;
     }
 
     /** The REST answer's entries as AuditEntries. */

@@ -165,12 +165,7 @@ public final class AdminRoutes {
         ProxyKeyPage page = service.keyPage(after, limit);
         ArrayNode data = Json.mapper().createArrayNode();
         page.keys().forEach(k -> data.add(keyNode(k)));
-        ObjectNode n = Json.object();
-        n.put("object", "list");
-        n.set("data", data);
-        n.put("has_more", page.hasMore());
-        n.put("next_after", KeyCursor.encode(page.nextAfter()));
-        return json(200, n);
+        return page(data, page.hasMore(), KeyCursor.encode(page.nextAfter()));
     }
 
     /**
@@ -245,12 +240,7 @@ public final class AdminRoutes {
             n.put("imageId", image ? e.keyId() : null);
             n.put("policy", e.policy());
         }
-        ObjectNode n = Json.object();
-        n.put("object", "list");
-        n.set("data", data);
-        n.put("has_more", page.hasMore());
-        n.put("next_after", AuditCursor.encode(page.nextBefore()));
-        return json(200, n);
+        return page(data, page.hasMore(), AuditCursor.encode(page.nextBefore()));
     }
 
     private ProxyResponse usage(Call call) {
@@ -396,6 +386,16 @@ public final class AdminRoutes {
 
     private static String time(Instant t) {
         return t == null ? null : t.toString();
+    }
+
+    /** A page of a listing that pages by cursor: {@code has_more}, and {@code next_after} ({@code null} on the last). */
+    private static ProxyResponse page(ArrayNode data, boolean hasMore, String nextAfter) {
+        ObjectNode n = Json.object();
+        n.put("object", "list");
+        n.set("data", data);
+        n.put("has_more", hasMore);
+        n.put("next_after", nextAfter);
+        return json(200, n);
     }
 
     private static ProxyResponse list(ArrayNode data) {
