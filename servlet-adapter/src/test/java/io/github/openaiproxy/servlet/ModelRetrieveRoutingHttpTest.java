@@ -153,4 +153,32 @@ class ModelRetrieveRoutingHttpTest {
         Upstream.assertNoCalls(vllm);
         Upstream.assertNoCalls(openai);
     }
+
+    /**
+     * Encodings a hostile client might use to lead the upstream out of {@code /v1/models/} or to smuggle a query,
+     * fragment or path parameter: each is refused by the container or the proxy, and no upstream is called.
+     */
+    @Test
+    void encodedEscapesAndSmuggledDelimitersReachNoUpstream() {
+        stubBoth();
+        for (String path : List.of(
+                "/v1/models/meta-llama/%2e%2e",
+                "/v1/models/meta-llama%2f%2e%2e%2f%2e%2e%2fv1%2ffiles",
+                "/v1/models/meta-llama/x%5C..%5C..%5Cfiles",
+                "/v1/models/meta-llama/x%00",
+                "/v1/models/meta-llama/x%3B.evil",
+                "/v1/models/meta-llama/x;a=..%2F..%2Fv1",
+                "/v1/models/meta-llama/x%3Fkey=1",
+                "/v1/models/meta-llama/x%23frag",
+                "/v1/models/meta-llama%252F..%252F..%252Fv1%252Ffiles",
+                "/v1/models/meta-llama/x%25",
+                "/v1/models/meta-llama/%C0%AE%C0%AE",
+                "/v1/models/meta-llama/%EF%BC%8E%EF%BC%8E")) {
+            HttpResponse<String> r = Http.get(proxy.uri(path));
+            assertThat(r.statusCode()).as(path).isBetween(400, 499);
+            assertThat(r.body()).as(path).doesNotContain(VLLM_KEY).doesNotContain(Upstream.SERVER_KEY);
+        }
+        Upstream.assertNoCalls(vllm);
+        Upstream.assertNoCalls(openai);
+    }
 }
