@@ -360,7 +360,8 @@ public final class ProxyEngine implements AutoCloseable {
                 }
                 clients.put(u.name(), client);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // An Error too (a client whose HTTP/2 classes cannot link): the build closes only what it was given.
             for (UpstreamClient c : made.values()) {
                 if (c != upstream) {
                     c.close();
