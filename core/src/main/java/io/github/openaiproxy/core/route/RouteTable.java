@@ -132,10 +132,12 @@ public final class RouteTable {
      */
     private static boolean isSafeModelId(String rawId) {
         String decoded = decoded(rawId);
-        if (decoded == null) {
-            return false;
-        }
-        for (String part : decoded.split("/", -1)) {
+        return decoded != null && hasSafeParts(decoded);
+    }
+
+    /** Whether each slash-separated part of a decoded id is a plain name (no empty part, {@code .} or {@code ..}). */
+    private static boolean hasSafeParts(String id) {
+        for (String part : id.split("/", -1)) {
             if (!SAFE_SEGMENT.matcher(part).matches()) {
                 return false;
             }
@@ -160,13 +162,8 @@ public final class RouteTable {
      * alias's upstream name is configured, but is held to the clients' rule all the same.
      */
     public static Optional<String> modelPath(String id) {
-        if (id == null || id.isEmpty() || id.length() > MAX_ID) {
+        if (id == null || id.isEmpty() || id.length() > MAX_ID || !hasSafeParts(id)) {
             return Optional.empty();
-        }
-        for (String part : id.split("/", -1)) {
-            if (!SAFE_SEGMENT.matcher(part).matches()) {
-                return Optional.empty();
-            }
         }
         return Optional.of(MODEL_PREFIX + id.replace(" ", "%20"));
     }
