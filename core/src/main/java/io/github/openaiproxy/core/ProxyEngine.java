@@ -350,7 +350,7 @@ public final class ProxyEngine implements AutoCloseable {
                             throw e;
                         }
                         // An application's Jetty client whose transport cannot speak the version ("2, but ..."), or
-                        // Jetty's HTTP/2 jars missing (a message naming upstream-http-version): name this setting.
+                        // Jetty's HTTP/2 jars missing (a message naming the jar): name this setting.
                         String key = io.github.openaiproxy.core.upstream.NamedUpstream.key(u.name(), "http-version");
                         throw e instanceof IllegalArgumentException
                                 ? new IllegalArgumentException(key + " is " + e.getMessage(), e)

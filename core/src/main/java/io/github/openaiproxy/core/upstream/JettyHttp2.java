@@ -68,17 +68,19 @@ final class JettyHttp2 {
     }
 
     /**
-     * The transport, or an {@link IllegalStateException} naming the jar that is missing. ALPN is required even for a
+     * The transport, or an {@link IllegalStateException} naming the jar that is missing (and not the setting: the
+     * global {@code upstream-http-version} and a named upstream's {@code http-version} both come here; the engine
+     * names a named upstream's). ALPN is required even for a
      * plain http base URL: the one client also calls the named upstreams, and any of them may be https.
      */
     static HttpClientTransport transport() {
         if (!TRANSPORT) {
-            throw new IllegalStateException("upstream-http-version is 2, but"
-                    + " org.eclipse.jetty.http2:jetty-http2-client-transport is not on the class path");
+            throw new IllegalStateException("http-version 2 needs"
+                    + " org.eclipse.jetty.http2:jetty-http2-client-transport, which is not on the class path");
         }
         if (!ALPN) {
-            throw new IllegalStateException("upstream-http-version is 2, but org.eclipse.jetty:jetty-alpn-java-client"
-                    + " (ALPN, to ask an https upstream for h2) is not on the class path");
+            throw new IllegalStateException("http-version 2 needs org.eclipse.jetty:jetty-alpn-java-client"
+                    + " (ALPN, to ask an https upstream for h2), which is not on the class path");
         }
         ClientConnector connector = new ClientConnector();
         HTTP2Client http2 = new HTTP2Client(connector);
