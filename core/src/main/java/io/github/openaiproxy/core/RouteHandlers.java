@@ -364,7 +364,13 @@ final class RouteHandlers {
             CompletableFuture<ProxyResponse> answer = ctx.inFlight.track(PerClientChecks.run(
                     ctx.callerAddress(), () -> ctx.route.custom().handle(call)));
             return answer.thenApply(r -> {
-                HeaderMap h = ctx.responses().baseHeaders().addAll(r.headers());
+                HeaderMap h = ctx.responses().baseHeaders();
+                r.headers().map().forEach((name, values) -> {
+                    // The base already says nosniff, the header's only value: a route's own would repeat it.
+                    if (!name.equalsIgnoreCase("X-Content-Type-Options")) {
+                        values.forEach(v -> h.add(name, v));
+                    }
+                });
                 return new ProxyResponse(r.status(), h.build(), r.body(), r.streaming());
             });
         }

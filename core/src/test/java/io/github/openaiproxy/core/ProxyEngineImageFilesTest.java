@@ -96,6 +96,9 @@ class ProxyEngineImageFilesTest {
         assertThat(a.header("Cache-Control")).isEqualTo("public, max-age=31536000, immutable");
         assertThat(a.header("ETag")).isEqualTo(image.etag());
         assertThat(a.header("X-Content-Type-Options")).isEqualTo("nosniff");
+        // Once, as on every other answer: the route's own headers must not repeat the proxy's common ones.
+        assertThat(a.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
+        assertThat(a.headers().allValues("Vary")).hasSize(1);
         assertThat(a.body().items()).hasSizeGreaterThan(1); // streamed in chunks, not one buffer
 
         Answer head = send(engine, ProxyRequest.builder("HEAD", "/images/files/" + image.id() + ".png"));
