@@ -53,6 +53,9 @@ public final class TokenCounter {
     private final EncodingRegistry registry;
     /** The encodings in use, loaded on first use ({@code o200k_base} by {@link O200kPieces}). */
     private final Map<EncodingType, Tokenizer> tokenizers = new ConcurrentHashMap<>();
+    /** Whether {@link #loadInBackground} started its thread. */
+    private final java.util.concurrent.atomic.AtomicBoolean loadStarted =
+            new java.util.concurrent.atomic.AtomicBoolean();
     /**
      * Counts of texts a caller sent before: a chat sends its whole history again on every turn, and counting it
      * again (300 tokens of o200k_base took jtokkit about 50 us, and still take {@link O200kPieces} several) would
@@ -157,14 +160,15 @@ public final class TokenCounter {
      * itself, and the two share the one load.
      */
     public void loadInBackground() {
-        if (tokenizers.containsKey(EncodingType.O200K_BASE)) {
+        // Every engine built asks; one thread loads (the shared counter: once per JVM), not a thread per engine.
+        if (tokenizers.containsKey(EncodingType.O200K_BASE) || !loadStarted.compareAndSet(false, true)) {
             return;
         }
         Thread t = new Thread(
                 () -> {
                     try {
                         counter(EncodingType.O200K_BASE);
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | LinkageError e) {
                         // The first count loads it again, and fails there if it must.
                         System.getLogger(TokenCounter.class.getName())
                                 .log(System.Logger.Level.WARNING, "loading o200k_base failed: {0}", e.toString());

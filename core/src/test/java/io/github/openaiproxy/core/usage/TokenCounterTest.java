@@ -241,4 +241,36 @@ class TokenCounterTest {
         assertThat(counter.loaded(EncodingType.CL100K_BASE)).isFalse();
         assertThat(counter.tokens("gpt-4o", "hello world")).isEqualTo(2);
     }
+
+    @Test
+    void loadingInTheBackgroundStartsOneThreadHoweverOftenItIsAsked() throws Exception {
+        // Every engine built asks (a test suite, a context refreshed): one load, not a thread per engine.
+        TokenCounter counter = TokenCounter.fresh();
+        java.util.concurrent.atomic.AtomicInteger started = new java.util.concurrent.atomic.AtomicInteger();
+        for (int i = 0; i < 20; i++) {
+            counter.loadInBackground();
+            started.set(Math.max(started.get(), loaderThreads()));
+        }
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(60))
+                .until(() -> counter.loaded(EncodingType.O200K_BASE));
+
+        assertThat(started.get()).isLessThanOrEqualTo(1);
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> loaderThreads() == 0);
+        counter.loadInBackground(); // loaded: nothing more to start
+        assertThat(loaderThreads()).isZero();
+    }
+
+    private static int loaderThreads() {
+        int n = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().equals("openai-proxy-tokenizer-load") && t.isAlive()) {
+                assertThat(t.isDaemon()).isTrue();
+                n++;
+            }
+        }
+        return n;
+    }
 }
