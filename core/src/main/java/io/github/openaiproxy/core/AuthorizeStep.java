@@ -86,8 +86,13 @@ final class AuthorizeStep implements RequestStep {
             ProxyError refused = routeNotAllowed();
             return ctx.refuse(refused, refused.code(), policy.name());
         }
-        if (modelInPath) {
+        if (modelInPath && RouteUpstream.modelFromPath(ctx.request.method())) {
             return modelPath(ctx, next, policy);
+        }
+        if (modelInPath && !pathAllowed(policy, RouteTable.modelId(ctx.request.path()))) {
+            // Another method added to the route is routed by its body's model, judged below: both must pass.
+            ProxyError refused = modelNotAllowed();
+            return ctx.refuse(refused, refused.code(), policy.name());
         }
         if (!bodyRules) {
             return next.proceed(ctx);
@@ -106,12 +111,17 @@ final class AuthorizeStep implements RequestStep {
      */
     private static CompletableFuture<ProxyResponse> modelPath(RequestContext ctx, Chain next, Policy policy) {
         java.util.Optional<String> id = RouteTable.modelId(ctx.request.path());
-        if (!policy.models().isEmpty() && (id.isEmpty() || !matchesAny(policy.models(), id.get()))) {
+        if (!pathAllowed(policy, id)) {
             ProxyError refused = modelNotAllowed();
             return ctx.refuse(refused, refused.code(), policy.name());
         }
         id.ifPresent(m -> ctx.model = m); // the ledger's and the observers' model, as a body's would be
         return next.proceed(ctx);
+    }
+
+    /** Whether the {@code models} rule allows the id of a {@value RouteTable#MODEL_TEMPLATE} path (empty: not one). */
+    private static boolean pathAllowed(Policy policy, java.util.Optional<String> id) {
+        return policy.models().isEmpty() || (id.isPresent() && matchesAny(policy.models(), id.get()));
     }
 
     /** The normalized body, changed in place; serialized again only when a cap changed it. */

@@ -132,9 +132,7 @@ final class RouteUpstream implements RequestStep {
         if (path.equals("/v1/models") && (method.equals("GET") || method.equals("HEAD"))) {
             return CompletableFuture.completedFuture(models(ctx.responses(), ctx.policy));
         }
-        if (ctx.route != null
-                && ctx.route.template().equals(RouteTable.MODEL_TEMPLATE)
-                && (method.equals("GET") || method.equals("HEAD") || method.equals("DELETE"))) {
+        if (ctx.route != null && ctx.route.template().equals(RouteTable.MODEL_TEMPLATE) && modelFromPath(method)) {
             Optional<String> id = RouteTable.modelId(path);
             if (id.isPresent()) {
                 return routeModelPath(ctx, next, id.get());
@@ -250,6 +248,14 @@ final class RouteUpstream implements RequestStep {
         }
         ctx.target = target(upstream, builder, upstreamModel, model, bytes, object);
         return next.proceed(ctx);
+    }
+
+    /**
+     * Whether a {@value RouteTable#MODEL_TEMPLATE} call in {@code method} is routed by the id in its path (a retrieve,
+     * a delete); another method added to the route is routed by its body's model, as on any route.
+     */
+    static boolean modelFromPath(String method) {
+        return method.equals("GET") || method.equals("HEAD") || method.equals("DELETE");
     }
 
     /**

@@ -254,4 +254,21 @@ class ProxyEnginePolicyModelPathTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> ledger.size() == 1);
         assertThat(ledger.peek().requestedModel()).isEqualTo("gpt-4o");
     }
+
+    @Test
+    void aPostAddedToTheModelRouteHasItsBodysModelJudgedToo() {
+        // A route other than GET/HEAD/DELETE on /v1/models/{id} is routed by its body's model: that model is the
+        // one the upstream serves, so the rule judges it as well as the path's id.
+        ProxyEngine engine =
+                engine(Map.of("pass-through-routes", "GET /v1/models, GET /v1/models/{id}, POST /v1/models/{id}"));
+
+        Answer a = EngineFixture.send(
+                engine,
+                ProxyRequest.builder("POST", "/v1/models/gpt-4o-mini")
+                        .header("Content-Type", "application/json")
+                        .body("{\"model\":\"qwen2.5\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+
+        refused(a);
+        assertNoUpstreamCall();
+    }
 }
