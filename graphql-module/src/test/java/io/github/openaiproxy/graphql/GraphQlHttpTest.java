@@ -339,4 +339,20 @@ class GraphQlHttpTest {
         assertThat(r.statusCode()).isEqualTo(405);
         assertThat(r.headers().firstValue("allow")).hasValue("GET, HEAD, OPTIONS, POST");
     }
+
+    @Test
+    void everyAnswerCarriesNoSniffOnce() {
+        // A module route's own headers join the engine's common ones: nosniff must be there, and only once.
+        HttpResponse<String> ok = post("{\"query\":\"{ __typename }\"}", "application/graphql-response+json");
+        HttpResponse<String> notAllowed = get("query=" + encode("mutation { createSession { sessionId } }"));
+        HttpResponse<String> badJson = post("{", "application/json");
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(notAllowed.statusCode()).isEqualTo(405);
+        assertThat(badJson.statusCode()).isEqualTo(400);
+        for (HttpResponse<String> r : List.of(ok, notAllowed, badJson)) {
+            assertThat(r.headers().allValues("X-Content-Type-Options"))
+                    .as("X-Content-Type-Options on %s", r.statusCode())
+                    .containsExactly("nosniff");
+        }
+    }
 }

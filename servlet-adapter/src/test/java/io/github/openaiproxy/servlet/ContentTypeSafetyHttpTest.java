@@ -177,4 +177,37 @@ class ContentTypeSafetyHttpTest {
         assertNoSniff(session);
         assertNoSniff(send("GET", "/sessions/unknown-session", null)); // 404
     }
+
+    @Test
+    void adminAnswersCarryNoSniffOnce() {
+        // The admin API is a module route: its answers join the engine's common headers, nosniff once.
+        String token = "admin-token-for-nosniff-tests-0123456789";
+        io.github.openaiproxy.core.access.AccessConfig access =
+                io.github.openaiproxy.core.access.AccessConfig.DEFAULTS.withAdmin(
+                        new io.github.openaiproxy.core.access.AccessConfig.Admin(
+                                true,
+                                "/admin",
+                                List.of(io.github.openaiproxy.core.access.ProxyKeys.hash(token)),
+                                null));
+        try (TomcatProxy admin =
+                TomcatProxy.servlet(Upstream.config(upstream).access(access).build())) {
+            String auth = "Authorization: Bearer " + token + "\r\n";
+            List<RawHttp.Response> answers = List.of(
+                    adminSend(admin, "GET", "/admin/keys", auth, null),
+                    adminSend(admin, "POST", "/admin/keys", auth, "{\"name\":\"nosniff\"}"),
+                    adminSend(admin, "POST", "/admin/keys", auth, "{"),
+                    adminSend(admin, "GET", "/admin/keys", "", null),
+                    adminSend(admin, "GET", "/admin/audit?limit=zz", auth, null));
+            assertThat(answers).extracting(RawHttp.Response::status).containsExactly(200, 201, 400, 401, 400);
+            answers.forEach(ContentTypeSafetyHttpTest::assertNoSniff);
+        }
+    }
+
+    static RawHttp.Response adminSend(TomcatProxy admin, String method, String path, String headers, String body) {
+        byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        String head = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers
+                + (body == null ? "" : "Content-Type: application/json\r\nContent-Length: " + bytes.length + "\r\n")
+                + "Connection: close\r\n";
+        return RawHttp.exchange(admin.port(), head, bytes);
+    }
 }
