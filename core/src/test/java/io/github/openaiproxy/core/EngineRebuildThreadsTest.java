@@ -23,7 +23,12 @@ class EngineRebuildThreadsTest {
     }
 
     private static ProxyEngine engine(String client) {
+        String[] kindAndVersion = client.split(":");
         Map<String, String> s = new HashMap<>();
+        if (kindAndVersion.length > 1) {
+            s.put("upstream-http-version", kindAndVersion[1]);
+        }
+        client = kindAndVersion[0];
         s.put("api-key", "sk-server-0123456789abcdefghijklmnop");
         s.put("base-url", "http://127.0.0.1:9");
         s.put("upstream-client", client);
@@ -33,15 +38,16 @@ class EngineRebuildThreadsTest {
             s.put("upstreams." + name + ".keys", "sk-" + name + "-0123456789abcdefghijklmnopqrst");
             s.put("upstreams." + name + ".models", "model-" + name);
         }
-        s.put("upstreams.a.timeout", "5s");
         s.put("upstreams.b.timeout", "7s");
         s.put("upstreams.c.connect-timeout", "2s");
+        s.put("upstreams.b.http-version", "1.1"); // another transport on Jetty over HTTP/2
+        s.put("upstreams.a.timeout", "20m"); // over HTTP/2, past the connections' idle time: a client of its own
         s.put("policies.anonymous.tokens-per-minute", "100000");
         return ProxyEngine.builder(ProxySettings.from(s).toConfig()).build();
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"jetty", "jdk"})
+    @ValueSource(strings = {"jetty", "jdk", "jetty:2", "jdk:2"})
     void upstreamThreadsComeBackAfterManyEnginesAndOneTokenizerThreadAtMost(String client) {
         long before = threads("openai-proxy-upstream");
         long mostLoaders = 0;
