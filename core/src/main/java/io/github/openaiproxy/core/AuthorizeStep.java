@@ -76,8 +76,8 @@ final class AuthorizeStep implements RequestStep {
         boolean modelInPath = route != null && route.template().equals(RouteTable.MODEL_TEMPLATE);
         boolean bodyRules = hasBodyRules(policy);
         if (!bodyRules && policy.routes().isEmpty()) {
-            if (modelInPath) {
-                RouteTable.modelId(ctx.request.path()).ifPresent(id -> ctx.model = id);
+            if (modelInPath && RouteUpstream.modelFromPath(ctx.request.method())) {
+                RouteTable.modelId(ctx.request.path()).ifPresent(id -> ctx.model = id); // else the body's, later
             }
             return next.proceed(ctx); // the hot path (the default policies): nothing to check, read or change
         }

@@ -271,4 +271,19 @@ class ProxyEnginePolicyModelPathTest {
         refused(a);
         assertNoUpstreamCall();
     }
+
+    @Test
+    void aPostAddedToTheModelRouteDoesNotRecordThePathsIdUnderAnUnrestrictedPolicy() {
+        // Routed by its body's model, not the path's id: the ledger must not name the id. The default upstream gets
+        // the body unread by any rule, so no model is recorded, as on any route added to pass-through-routes.
+        ProxyEngine engine = engine(Map.of(
+                "policies.anonymous.models", "",
+                "pass-through-routes", "GET /v1/models, GET /v1/models/{id}, POST /v1/models/{id}"));
+
+        Answer a = EngineFixture.send(engine, EngineFixture.post("/v1/models/gpt-4o-mini", "{\"model\":\"gpt-4o\"}"));
+
+        assertThat(a.status()).as(a.text()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(10)).until(() -> ledger.size() == 1);
+        assertThat(ledger.peek().requestedModel()).isNull();
+    }
 }
