@@ -394,10 +394,9 @@ final class RouteUpstream implements RequestStep {
         return breakers.get(name);
     }
 
-    /** OpenAI's list shape: each configured model once, owned by the upstream that serves it. */
     /**
-     * The list of the named upstreams' models; under a policy with a {@code models} rule only those it allows, the ones
-     * a retrieve of would not be refused.
+     * The named upstreams' models in OpenAI's list shape: each configured model once, owned by the upstream that serves
+     * it; under a policy with a {@code models} rule only those it allows, the ones a retrieve of would not be refused.
      */
     private ProxyResponse models(ResponseFactory responses, io.github.openaiproxy.core.access.Policy policy) {
         List<String> allowed = policy == null ? List.of() : policy.models();
