@@ -73,10 +73,12 @@ final class AuthorizeStep implements RequestStep {
     private CompletableFuture<ProxyResponse> apply(RequestContext ctx, Chain next, Policy policy) {
         ctx.policy = policy; // the limit step counts its quotas
         Route route = ctx.route;
-        boolean modelInPath = route != null && route.template().equals(RouteTable.MODEL_TEMPLATE);
+        boolean modelRoute = route != null && route.template().equals(RouteTable.MODEL_TEMPLATE);
+        // A retrieve or delete names its model in the path; another method added to the route, in its body.
+        boolean modelInPath = modelRoute && RouteUpstream.modelFromPath(ctx.request.method());
         boolean bodyRules = hasBodyRules(policy);
         if (!bodyRules && policy.routes().isEmpty()) {
-            if (modelInPath && RouteUpstream.modelFromPath(ctx.request.method())) {
+            if (modelInPath) {
                 RouteTable.modelId(ctx.request.path()).ifPresent(id -> ctx.model = id); // else the body's, later
             }
             return next.proceed(ctx); // the hot path (the default policies): nothing to check, read or change
@@ -86,10 +88,10 @@ final class AuthorizeStep implements RequestStep {
             ProxyError refused = routeNotAllowed();
             return ctx.refuse(refused, refused.code(), policy.name());
         }
-        if (modelInPath && RouteUpstream.modelFromPath(ctx.request.method())) {
+        if (modelInPath) {
             return modelPath(ctx, next, policy);
         }
-        if (modelInPath && !pathAllowed(policy, RouteTable.modelId(ctx.request.path()))) {
+        if (modelRoute && !pathAllowed(policy, RouteTable.modelId(ctx.request.path()))) {
             // Another method added to the route is routed by its body's model, judged below: both must pass.
             ProxyError refused = modelNotAllowed();
             return ctx.refuse(refused, refused.code(), policy.name());
