@@ -199,6 +199,11 @@ final class RequestBodyPublisher implements Flow.Publisher<ByteBuffer> {
             long before = Demand.addTo(demand, n);
             if (listening.compareAndSet(false, true)) {
                 in.setReadListener(this); // the container calls onDataAvailable when bytes are there
+                if (in.isFinished()) {
+                    // Tomcat never tells a listener set off its own threads (a key or JWT checked on the
+                    // engine's) that a body had already ended: none, or Content-Length: 0.
+                    onAllDataRead();
+                }
             } else if (before == 0) {
                 drain(); // resume after a pause for demand
             }
