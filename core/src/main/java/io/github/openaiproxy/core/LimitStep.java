@@ -292,8 +292,9 @@ final class LimitStep implements RequestStep {
                         config.defaultOutputTokens(),
                         identity.kind().name() + ':' + identity.subject())
                 : Estimate.NONE;
-        if (estimated && jsonOnly(ctx, call) && body.unreadable()) {
-            // Sent on as it is, the upstream would read it (a member named twice: the last one), the limit not.
+        if (estimated && jsonOnly(ctx, call) && (body.unreadable() || body.tree() == null)) {
+            // Sent on as it is, the upstream would read it (a member named twice: the last one), the limit not;
+            // an empty body would reserve nothing at all.
             return ctx.respond(ProxyError.invalidJson());
         }
         if (estimate.error() != null) {

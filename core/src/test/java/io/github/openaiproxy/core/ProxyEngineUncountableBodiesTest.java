@@ -108,6 +108,20 @@ class ProxyEngineUncountableBodiesTest {
         assertThat(upstreamCalls()).isZero();
     }
 
+    /** An empty body names no model and no prompt: it used to reach the upstream reserving nothing. */
+    @Test
+    void anEmptyBodyIsRefusedUnderATokenOrMoneyLimit() {
+        for (String rule : List.of("policies.anonymous.cost-per-day", "policies.anonymous.tokens-per-minute")) {
+            ProxyEngine engine = engine(Map.of(rule, "5000"));
+
+            Answer a = send(engine, post("/v1/chat/completions", "").header("Content-Type", "application/json"));
+
+            assertThat(a.status()).as(rule + ": " + a.text()).isEqualTo(400);
+            assertThat(a.proxyError(400).path("error").path("code").asText()).isEqualTo("invalid_json");
+        }
+        assertThat(upstreamCalls()).isZero();
+    }
+
     @Test
     void aPromptOverTheWholeTokenLimitIsRefusedWithoutContentType() {
         ProxyEngine engine = engine(Map.of("policies.anonymous.tokens-per-minute", "10000"));
