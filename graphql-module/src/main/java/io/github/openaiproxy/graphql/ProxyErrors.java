@@ -22,7 +22,9 @@ import java.util.Map;
  *       (504); {@code extensions.status} is that status
  *   <li>{@code CONFLICT}: an admin change refused because of what is (409: read-only, in use, revoked)
  *   <li>{@code RATE_LIMITED}: a rate limit, a budget or a concurrency cap refused the call (429); {@code
- *       extensions.retryAfter} is the seconds to wait when the proxy said
+ *       extensions.reason} is REST's code, {@code insufficient_quota} for a budget spent (waiting does not help) and
+ *       {@code rate_limit_exceeded} otherwise; {@code extensions.retryAfter} is the seconds to wait when the proxy
+ *       said
  *   <li>{@code SERVICE_UNAVAILABLE}: a store failed or is full, the proxy is overloaded, or the upstream cannot
  *       take requests now (503)
  *   <li>{@code INTERNAL_SERVER_ERROR}: no server key configured (500) or another failure of the proxy
@@ -140,6 +142,12 @@ final class ProxyErrors {
             ext.put("code", code);
             if (code.equals("UPSTREAM_ERROR")) {
                 ext.put("status", status);
+            }
+            if (status == 429) {
+                // The seed shape has no code; a budget's refusal is the one that tells SDKs not to retry.
+                ext.put(
+                        "reason",
+                        "false".equals(reply.header("x-should-retry")) ? "insufficient_quota" : "rate_limit_exceeded");
             }
             String retryAfter = reply.header("Retry-After");
             if ((status == 429 || status == 503)

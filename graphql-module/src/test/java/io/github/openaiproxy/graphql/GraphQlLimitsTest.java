@@ -44,9 +44,32 @@ class GraphQlLimitsTest {
             assertThat(refused.toString()).contains("requests-per-minute");
             // Told apart from a fault of the proxy's, with the wait the REST answer's Retry-After gives.
             assertThat(refused.at("/errors/0/extensions/code").asText()).isEqualTo("RATE_LIMITED");
+            assertThat(refused.at("/errors/0/extensions/reason").asText()).isEqualTo("rate_limit_exceeded");
             assertThat(refused.at("/errors/0/extensions/retryAfter").asInt()).isBetween(1, 60);
         }
         assertThat(upstream.server().getAllServeEvents()).hasSize(2);
+    }
+
+    @Test
+    void aSpentBudgetIsToldApartFromARateLimitAndGivesNoWait() throws Exception {
+        upstream.echoChats();
+        // One call reserves its prompt plus the simple route's default max_tokens of 1000: over a month's 500.
+        try (GraphQlServer server =
+                GraphQlServer.start(ProxySettings.from(Map.of("policies.anonymous.tokens-per-month", "500"))
+                        .applyTo(GraphQlServer.config(upstream.baseUrl()))
+                        .build())) {
+            JsonNode refused = GraphQlErrorsTest.json(server.post(GraphQlErrorsTest.CHAT));
+            assertThat(refused.at("/data/getAIResponse/success").asBoolean())
+                    .as(refused.toString())
+                    .isFalse();
+            assertThat(refused.at("/errors/0/extensions/code").asText()).isEqualTo("RATE_LIMITED");
+            // REST's insufficient_quota: waiting does not help, so a client must not retry it in a loop.
+            assertThat(refused.at("/errors/0/extensions/reason").asText()).isEqualTo("insufficient_quota");
+            assertThat(refused.at("/errors/0/extensions/retryAfter").isMissingNode())
+                    .as(refused.toString())
+                    .isTrue();
+        }
+        assertThat(upstream.server().getAllServeEvents()).isEmpty();
     }
 
     @Test
