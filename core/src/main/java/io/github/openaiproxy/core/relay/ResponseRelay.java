@@ -84,11 +84,10 @@ public final class ResponseRelay implements AutoCloseable {
      *     stream is a successful answer
      */
     public CompletableFuture<ProxyResponse> relay(
-            UpstreamResponse upstream,
-            ResponseFactory responses,
-            ApiKey key,
-            boolean clientKey,
-            boolean expectsStream) {
+            UpstreamResponse answer, ResponseFactory responses, ApiKey key, boolean clientKey, boolean expectsStream) {
+        // Compressed although the proxy asked for identity: gzip and deflate are undone, so that what the proxy reads
+        // (events, usage, an error to mask) is readable and the client gets a body it need not have asked to decode.
+        UpstreamResponse upstream = DecodedBody.decoded(answer);
         int status = upstream.status();
         if (status >= 400) {
             return relayError(upstream, responses, key, clientKey);
@@ -112,9 +111,17 @@ public final class ResponseRelay implements AutoCloseable {
                     upstream.headers().firstValue("content-type").orElse(""));
             return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnexpectedContent()));
         }
+        String contentType = upstreamType(upstream);
+        String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
+        if (HeaderMap.isCoded(encoding) && isEventStream(contentType)) {
+            // A coding the proxy cannot undo (br, zstd): the events cannot be cut or read, nor the coding kept once
+            // they are; relayed as it is, the client would get bytes it cannot read under an event stream's type.
+            Bodies.discard(upstream.body());
+            LOG.log(System.Logger.Level.WARNING, "upstream answered an event stream coded {0}", encoding);
+            return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnexpectedContent()));
+        }
         HeaderMap h = responses.baseHeaders();
         copyRelayed(upstream.headers(), h);
-        String contentType = upstreamType(upstream);
         if (responses.style() == ErrorStyle.SIMPLE || HeaderMap.first(upstream.headers(), "content-type") != null) {
             // The simple routes promise JSON; a /v1 answer keeps what the upstream declared, nothing included: an
             // empty 200 (DELETE /v1/responses/{id}) labelled JSON is a parse error in the Node SDK.
@@ -125,9 +132,9 @@ public final class ResponseRelay implements AutoCloseable {
             // A file's download (GET /v1/files/{id}/content) names the file as OpenAI sent it.
             h.set("Content-Disposition", disposition);
         }
-        String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
-        if (HeaderMap.isCoded(encoding) && !isEventStream(contentType)) {
-            // Asked for none, a server compressed all the same: the bytes pass as they are, so the coding with them.
+        if (HeaderMap.isCoded(encoding)) {
+            // Asked for none, a server compressed all the same in a coding the proxy does not undo (br): the bytes
+            // pass as they are, so the coding with them.
             h.set("Content-Encoding", encoding);
         }
         if (isEventStream(contentType)) {
@@ -193,7 +200,8 @@ public final class ResponseRelay implements AutoCloseable {
                     if (HeaderMap.isCoded(HeaderMap.first(upstream.headers(), "content-encoding"))
                             && status != 401
                             && status != 403) {
-                        // Asked for none, compressed all the same: what it says can be neither read nor masked.
+                        // Compressed in a coding the proxy does not undo (br): what it says can be neither read nor
+                        // masked.
                         LOG.log(System.Logger.Level.INFO, "upstream answered {0} with a compressed error body", status);
                         return wrapped(
                                 upstream,

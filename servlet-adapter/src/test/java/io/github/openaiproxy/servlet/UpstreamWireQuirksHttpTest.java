@@ -1,0 +1,223 @@
+package io.github.openaiproxy.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.openaiproxy.core.ProxyEngine;
+import io.github.openaiproxy.core.config.ProxySettings;
+import io.github.openaiproxy.core.usage.UsageRecord;
+import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.StubUpstream;
+import io.github.openaiproxy.servlet.support.TomcatProxy;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * What compatible servers (vLLM, Ollama, llama.cpp, LM Studio, OpenRouter, Azure, ...) send that OpenAI does not,
+ * relayed over real HTTP with both upstream clients, with the proxy's usage counting (a ledger: the proxy asks for
+ * usage the client did not) on and off: the client gets the upstream's bytes, less only what the proxy added.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class UpstreamWireQuirksHttpTest {
+    private static final String CHAT_STREAM =
+            "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    private static final String HEAD =
+            "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[";
+
+    private final BlockingQueue<UsageRecord> records = new LinkedBlockingQueue<>();
+    private StubUpstream upstream;
+    private TomcatProxy proxy;
+
+    @AfterEach
+    void stop() {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (upstream != null) {
+            assertThat(upstream.handlerFailures()).isEmpty();
+            upstream.close();
+        }
+    }
+
+    static Stream<Arguments> clients() {
+        return Stream.of(
+                Arguments.of("jetty", false),
+                Arguments.of("jetty", true),
+                Arguments.of("jdk", false),
+                Arguments.of("jdk", true));
+    }
+
+    private void start(String client, boolean counting, StubUpstream.Handler handler) {
+        upstream = StubUpstream.start(handler);
+        Map<String, String> s = new HashMap<>();
+        s.put("api-key", "sk-server-key-123456");
+        s.put("base-url", upstream.baseUrl().toString());
+        s.put("upstream-client", client);
+        ProxyEngine.Builder engine = ProxyEngine.builder(ProxySettings.from(s).toConfig());
+        if (counting) {
+            engine.usageLedger(records::add);
+        }
+        proxy = TomcatProxy.servlet(engine.build());
+    }
+
+    private HttpResponse<byte[]> post(String path, String body, String... headers) {
+        return Http.send(
+                Http.headers(
+                                Http.request(proxy.uri(path))
+                                        .header("Content-Type", "application/json")
+                                        .POST(HttpRequest.BodyPublishers.ofString(body)),
+                                headers)
+                        .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private UsageRecord record() throws InterruptedException {
+        UsageRecord r = records.poll(10, TimeUnit.SECONDS);
+        assertThat(r).as("a usage record").isNotNull();
+        return r;
+    }
+
+    /**
+     * A stream as a compatible server may send it; {@code %U} is where a chunk carries {@code "usage":null} when the
+     * usage was asked for, and {@code %CHUNK} where the usage chunk goes then.
+     */
+    private static final String QUIRKY = ": OPENROUTER PROCESSING\n\n"
+            + ": keep-alive\r\n\r\n"
+            + "event: message\r\nid: 1\r\nretry: 3000\r\ndata:" + HEAD
+            + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\u65e5\u672c\ud83d\ude00\"}}]%U}\r\n\r\n"
+            + "data: " + HEAD + "{\"index\":0,\"delta\":{\"content\":\" caf\u00e9\"}}]%U}\r\r"
+            + "data: " + HEAD + "{\"index\":0,\"delta\":{\"content\":\"!\"}}]%U}\n\r\n"
+            + "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\n"
+            + "data: \"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"?\"}}]}\n\n"
+            + "data:\n\n"
+            + ": keep-alive\n\n"
+            + "data: " + HEAD + "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]%U}\r\n\r\n"
+            + "%CHUNK"
+            + "data: [DONE]";
+
+    private static final String USAGE_CHUNK =
+            "data: " + HEAD + "],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13}}\r\n\r\n";
+
+    private static byte[] sent(String template, boolean injected) {
+        return template.replace("%U", injected ? ",\"usage\":null" : "")
+                .replace("%CHUNK", injected ? USAGE_CHUNK : "")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] expected(String template) {
+        return sent(template, false);
+    }
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void aQuirkyStreamSplitAtEveryByteReachesTheClientAsTheUpstreamSentIt(String client, boolean counting)
+            throws Exception {
+        byte[] whole = sent(QUIRKY, counting);
+        java.util.concurrent.atomic.AtomicInteger split = new java.util.concurrent.atomic.AtomicInteger();
+        start(client, counting, ex -> {
+            byte[] body = sent(QUIRKY, ex.request().bodyText().contains("include_usage"));
+            int at = Math.min(split.get(), body.length - 1);
+            ex.head(200, "Content-Type", "text/event-stream; charset=utf-8");
+            ex.chunk(java.util.Arrays.copyOfRange(body, 0, at));
+            Thread.sleep(1);
+            ex.chunk(java.util.Arrays.copyOfRange(body, at, body.length));
+            ex.endChunks();
+        });
+        for (int at = 1; at < whole.length; at += counting ? 1 : 3) {
+            split.set(at);
+            HttpResponse<byte[]> r = post("/v1/chat/completions", CHAT_STREAM);
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(new String(r.body(), StandardCharsets.UTF_8))
+                    .as("split at %d", at)
+                    .isEqualTo(new String(expected(QUIRKY), StandardCharsets.UTF_8));
+            if (counting) {
+                UsageRecord u = record();
+                assertThat(u.usage().inputTokens()).isEqualTo(9);
+                assertThat(u.usage().outputTokens()).isEqualTo(4);
+                assertThat(u.estimated()).isFalse();
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void aGzippedStreamReachesTheClientReadable(String client, boolean counting) throws Exception {
+        start(client, counting, ex -> {
+            byte[] body = gzip(sent(QUIRKY, ex.request().bodyText().contains("include_usage")));
+            ex.head(200, "Content-Type", "text/event-stream", "Content-Encoding", "gzip");
+            ex.chunk(body);
+            ex.endChunks();
+        });
+        HttpResponse<byte[]> r = post("/v1/chat/completions", CHAT_STREAM);
+        assertThat(r.statusCode()).isEqualTo(200);
+        byte[] body = r.body();
+        if (r.headers().firstValue("content-encoding").orElse("").equals("gzip")) {
+            body = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(body)).readAllBytes();
+        }
+        assertThat(new String(body, StandardCharsets.UTF_8))
+                .isEqualTo(new String(expected(QUIRKY), StandardCharsets.UTF_8));
+        if (counting) {
+            UsageRecord u = record();
+            assertThat(u.usage().inputTokens()).isEqualTo(9);
+            assertThat(u.estimated()).isFalse();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void aGzippedJsonAnswerIsMetered(String client, boolean counting) throws Exception {
+        String json = "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                + "\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}],"
+                + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13}}";
+        start(client, counting, ex -> ex.chunk(respondGzip(ex, json)));
+        HttpResponse<byte[]> r = post(
+                "/v1/chat/completions",
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(r.statusCode()).isEqualTo(200);
+        byte[] body = r.body();
+        if (r.headers().firstValue("content-encoding").orElse("").equals("gzip")) {
+            body = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(body)).readAllBytes();
+        }
+        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo(json);
+        if (counting) {
+            UsageRecord u = record();
+            assertThat(u.usage().inputTokens()).isEqualTo(9);
+            assertThat(u.estimated()).isFalse();
+        }
+    }
+
+    private static byte[] respondGzip(StubUpstream.Exchange ex, String json) throws IOException {
+        byte[] body = gzip(json.getBytes(StandardCharsets.UTF_8));
+        ex.head(
+                200,
+                "Content-Type",
+                "application/json",
+                "Content-Encoding",
+                "gzip",
+                "Content-Length",
+                Integer.toString(body.length));
+        return body;
+    }
+
+    static byte[] gzip(byte[] bytes) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (GZIPOutputStream z = new GZIPOutputStream(out)) {
+            z.write(bytes);
+        }
+        return out.toByteArray();
+    }
+}
