@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -198,6 +199,159 @@ class UpstreamWireQuirksHttpTest {
             assertThat(u.usage().inputTokens()).isEqualTo(9);
             assertThat(u.estimated()).isFalse();
         }
+    }
+
+    private static String chunk(String choice, String rest) {
+        return "data: " + HEAD + choice + "]" + rest + "}\n\n";
+    }
+
+    private static final String HI = chunk("{\"index\":0,\"delta\":{\"content\":\"Hi there\"}}", "");
+    private static final String STOP = chunk("{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}", "");
+    private static final String USAGE = "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13}";
+
+    static Stream<Arguments> usageShapes() {
+        String done = "data: [DONE]\n\n";
+        String lastWithUsage = chunk("{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}", "," + USAGE);
+        String oddUsage = chunk(
+                "",
+                ",\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13,"
+                        + "\"completion_tokens_details\":null,\"queue_time\":0.01,\"x\":{\"usage\":[1]}}");
+        String error = "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"code\":null}}\n\n";
+        return Stream.of(
+                // llama.cpp, Mistral: the usage rides on the last content chunk; the proxy cannot tell it asked for it.
+                Arguments.of(
+                        "usage in the last content chunk",
+                        HI + lastWithUsage + done,
+                        HI + lastWithUsage + done,
+                        9,
+                        false,
+                        UsageRecord.Outcome.COMPLETED),
+                Arguments.of(
+                        "details null or absent, members unknown",
+                        HI + STOP + oddUsage + done,
+                        HI + STOP + done,
+                        9,
+                        false,
+                        UsageRecord.Outcome.COMPLETED),
+                Arguments.of(
+                        "usage after [DONE]",
+                        HI + STOP + done + chunk("", "," + USAGE),
+                        HI + STOP + done,
+                        9,
+                        false,
+                        UsageRecord.Outcome.COMPLETED),
+                Arguments.of(
+                        "no usage although asked",
+                        HI + STOP + done,
+                        HI + STOP + done,
+                        0,
+                        true,
+                        UsageRecord.Outcome.COMPLETED),
+                // vLLM and OpenRouter: an error as an event of a 200 stream, then the end.
+                Arguments.of(
+                        "an error event mid-stream",
+                        HI + error,
+                        HI + error,
+                        0,
+                        true,
+                        UsageRecord.Outcome.UPSTREAM_FAILED));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("usageShapes")
+    void aCompatibleServersUsageIsReadAndOnlyWhatTheProxyAddedIsTakenOut(
+            String shape, String sent, String expected, long input, boolean estimated, UsageRecord.Outcome outcome)
+            throws Exception {
+        start("jetty", true, ex -> {
+            assertThat(ex.request().bodyText()).contains("\"include_usage\":true");
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk(sent);
+            ex.endChunks();
+        });
+
+        HttpResponse<byte[]> r = post("/v1/chat/completions", CHAT_STREAM);
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(expected);
+        UsageRecord u = record();
+        if (estimated) {
+            // The ledger alone counts no input before the call: the estimate counts the prompt once it is relayed.
+            assertThat(u.usage().inputTokens()).isPositive();
+        } else {
+            assertThat(u.usage().inputTokens()).isEqualTo(input);
+        }
+        assertThat(u.usage().outputTokens()).isPositive();
+        assertThat(u.estimated()).isEqualTo(estimated);
+        assertThat(u.outcome()).isEqualTo(outcome);
+    }
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void aServerThatIgnoresStreamAndAnswersJsonIsRelayedOnV1AndRefusedOnTheSimpleRoute(String client, boolean counting)
+            throws Exception {
+        String json = "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                + "\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}]," + USAGE + "}";
+        start(client, counting, ex -> ex.respond(200, "application/json", json.getBytes(StandardCharsets.UTF_8)));
+
+        HttpResponse<byte[]> v1 = post("/v1/chat/completions", CHAT_STREAM);
+        assertThat(v1.statusCode()).isEqualTo(200);
+        assertThat(new String(v1.body(), StandardCharsets.UTF_8)).isEqualTo(json);
+        if (counting) {
+            assertThat(record().usage().inputTokens()).isEqualTo(9);
+        }
+        HttpResponse<byte[]> simple = post("/", CHAT_STREAM);
+        assertThat(simple.statusCode()).isEqualTo(502);
+        assertThat(new String(simple.body(), StandardCharsets.UTF_8)).contains("unexpected content type");
+    }
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void anEventStreamAnsweringAPlainRequestIsRelayedAsSent(String client, boolean counting) throws Exception {
+        String events = HI + STOP + chunk("", "," + USAGE) + "data: [DONE]\n\n";
+        start(client, counting, ex -> {
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk(events);
+            ex.endChunks();
+        });
+
+        HttpResponse<byte[]> r = post(
+                "/v1/chat/completions",
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValue("text/event-stream");
+        assertThat(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(events);
+        if (counting) {
+            assertThat(record().usage().inputTokens()).isEqualTo(9);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void anAnswerFramedByBothChunksAndALengthIsABadGatewayAndItsConnectionIsNotReused(String client, boolean counting)
+            throws Exception {
+        // RFC 9112 6.3: a sign of response splitting, to be handled as an error and the connection closed. Read by its
+        // Content-Length (as the JDK's client did), the client got "5b\r\n{" as a 200, and the rest of the body
+        // stayed on a kept-alive connection for the next call to read as its answer.
+        String json = "{\"id\":\"c\",\"choices\":[]," + USAGE + "}";
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        start(client, counting, ex -> {
+            ex.chunk(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n"
+                            + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(json.length()) + "\r\n" + json
+                            + "\r\n0\r\n\r\n")
+                    .getBytes(StandardCharsets.UTF_8));
+            closed.set(ex.awaitPeerClosed(Duration.ofSeconds(10)));
+        });
+
+        HttpResponse<byte[]> r = post(
+                "/v1/chat/completions",
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("upstream_unreachable");
+        assertThat(upstream.awaitExchange(Duration.ofSeconds(5)).awaitHandlerDone(Duration.ofSeconds(15)))
+                .isTrue();
+        assertThat(closed).as("the proxy closed the connection").isTrue();
     }
 
     private static byte[] respondGzip(StubUpstream.Exchange ex, String json) throws IOException {

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ForkJoinPool;
@@ -197,6 +198,20 @@ final class JdkUpstreamClient implements UpstreamClient {
         // default executor: a thread handoff on every request, and a new thread for every request where the
         // common pool has fewer than two threads (two CPUs or less).
         HttpResponse.BodyHandler<Flow.Publisher<List<ByteBuffer>>> handler = info -> {
+            if (framedTwice(info.headers())) {
+                // RFC 9112 6.3: a sign of response splitting. The JDK's client reads such a body by its length, and
+                // would hand the rest of the chunks to the next call on the connection as its answer: refused, and
+                // the body cancelled so that the connection is closed, not pooled (as Jetty's client does).
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "upstream answer framed by both Transfer-Encoding and Content-Length");
+                result.completeExceptionally(new UpstreamFailure(
+                        UpstreamFailure.Kind.UNREACHABLE,
+                        "upstream answer framed by both Transfer-Encoding and Content-Length",
+                        null,
+                        true)); // it answered: it had the request, and bills it
+                return new Refused();
+            }
             HttpResponse.BodySubscriber<Flow.Publisher<List<ByteBuffer>>> body =
                     HttpResponse.BodySubscribers.ofPublisher();
             body.getBody().thenAccept(publisher -> deliver(result, info.statusCode(), info.headers(), publisher));
@@ -217,6 +232,40 @@ final class JdkUpstreamClient implements UpstreamClient {
             }
         });
         return result;
+    }
+
+    private static boolean framedTwice(HttpHeaders headers) {
+        return headers.firstValue("transfer-encoding").isPresent()
+                && headers.firstValue("content-length").isPresent();
+    }
+
+    /** Takes no byte of a refused answer's body: cancelled at once, its connection is closed, never reused. */
+    private static final class Refused implements HttpResponse.BodySubscriber<Flow.Publisher<List<ByteBuffer>>> {
+        private final CompletableFuture<Flow.Publisher<List<ByteBuffer>>> body = new CompletableFuture<>();
+
+        @Override
+        public CompletionStage<Flow.Publisher<List<ByteBuffer>>> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription subscription) {
+            subscription.cancel();
+            body.completeExceptionally(new IOException("answer refused"));
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> item) {}
+
+        @Override
+        public void onError(Throwable error) {
+            body.completeExceptionally(error);
+        }
+
+        @Override
+        public void onComplete() {
+            body.completeExceptionally(new IOException("answer refused"));
+        }
     }
 
     private static void deliver(
