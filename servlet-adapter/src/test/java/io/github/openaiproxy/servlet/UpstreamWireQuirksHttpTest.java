@@ -140,7 +140,8 @@ class UpstreamWireQuirksHttpTest {
         });
         for (int at = 1; at < whole.length; at += counting ? 1 : 3) {
             split.set(at);
-            HttpResponse<byte[]> r = post("/v1/chat/completions", CHAT_STREAM);
+            // The pass-through route and the simple one (POST /) in turn.
+            HttpResponse<byte[]> r = post(at % 2 == 0 ? "/v1/chat/completions" : "/", CHAT_STREAM);
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(new String(r.body(), StandardCharsets.UTF_8))
                     .as("split at %d", at)
@@ -187,7 +188,9 @@ class UpstreamWireQuirksHttpTest {
         start(client, counting, ex -> ex.chunk(respondGzip(ex, json)));
         HttpResponse<byte[]> r = post(
                 "/v1/chat/completions",
-                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "Accept-Encoding",
+                "gzip");
         assertThat(r.statusCode()).isEqualTo(200);
         byte[] body = r.body();
         if (r.headers().firstValue("content-encoding").orElse("").equals("gzip")) {
@@ -198,6 +201,46 @@ class UpstreamWireQuirksHttpTest {
             UsageRecord u = record();
             assertThat(u.usage().inputTokens()).isEqualTo(9);
             assertThat(u.estimated()).isFalse();
+        }
+    }
+
+    /** A Responses API stream with a compatible server's framing: CRLF, a comment first, a field it adds. */
+    private static final String RESPONSES = ": keep-alive\r\n\r\n"
+            + "event: response.created\r\nid: 0\r\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+            + "\"response\":{\"id\":\"resp_1\",\"model\":\"m\",\"status\":\"in_progress\",\"usage\":null}}\r\n\r\n"
+            + "event: response.output_text.delta\r\ndata:{\"type\":\"response.output_text.delta\",\"sequence_number\":1,"
+            + "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"\u00e9\ud83d\ude00\u4e2d\"}\r\r"
+            + "event: response.completed\r\ndata: {\"type\":\"response.completed\",\"sequence_number\":2,"
+            + "\"response\":{\"id\":\"resp_1\",\"model\":\"m\",\"status\":\"completed\",\"usage\":{\"input_tokens\":7,"
+            + "\"input_tokens_details\":null,\"output_tokens\":3,\"total_tokens\":10}}}\r\n";
+
+    @ParameterizedTest(name = "{0}, counting {1}")
+    @MethodSource("clients")
+    void aResponsesStreamSplitAtEveryByteReachesTheClientAsSentAndIsMetered(String client, boolean counting)
+            throws Exception {
+        byte[] body = RESPONSES.getBytes(StandardCharsets.UTF_8);
+        java.util.concurrent.atomic.AtomicInteger split = new java.util.concurrent.atomic.AtomicInteger();
+        start(client, counting, ex -> {
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk(java.util.Arrays.copyOfRange(body, 0, split.get()));
+            Thread.sleep(1);
+            ex.chunk(java.util.Arrays.copyOfRange(body, split.get(), body.length));
+            ex.endChunks();
+        });
+        for (int at = 1; at < body.length; at += counting ? 1 : 3) {
+            split.set(at);
+            HttpResponse<byte[]> r =
+                    post("/v1/responses", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\",\"stream\":true}");
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(new String(r.body(), StandardCharsets.UTF_8))
+                    .as("split at %d", at)
+                    .isEqualTo(RESPONSES);
+            if (counting) {
+                UsageRecord u = record();
+                assertThat(u.usage().inputTokens()).isEqualTo(7);
+                assertThat(u.usage().outputTokens()).isEqualTo(3);
+                assertThat(u.estimated()).isFalse();
+            }
         }
     }
 
