@@ -136,6 +136,32 @@ class WireQuirksSdkTest {
         }
     }
 
+    @ParameterizedTest(name = "choices {0}")
+    @CsvSource({"'\"choices\":null,'", "''"})
+    void aUsageChunkWithoutChoicesThatTheProxyAskedForNeverReachesTheSdk(String choices) {
+        // openai-java cannot read a chunk without choices; the client did not ask for it, so it must not see it.
+        upstream = StubUpstream.start(ex -> {
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk("data: " + HEAD + "{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                    + "data: " + HEAD + "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+                    + "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
+                    + choices
+                    + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,\"total_tokens\":10}}\n\n"
+                    + "data: [DONE]\n\n");
+            ex.endChunks();
+        });
+        proxy = TomcatProxy.servlet(ProxyEngine.builder(ProxySettings.from(Map.of(
+                                "api-key",
+                                "sk-server-key-123456",
+                                "base-url",
+                                upstream.baseUrl().toString()))
+                        .toConfig())
+                .usageLedger(records::add)
+                .build());
+
+        assertThat(content("http://127.0.0.1:" + proxy.port() + "/v1")).isEqualTo("Hi");
+    }
+
     private static byte[] gzip(byte[] bytes) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (GZIPOutputStream z = new GZIPOutputStream(out)) {

@@ -248,6 +248,10 @@ class UpstreamWireQuirksHttpTest {
         return "data: " + HEAD + choice + "]" + rest + "}\n\n";
     }
 
+    private static String chunkWithout(String choices) {
+        return "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\"," + choices + USAGE + "}\n\n";
+    }
+
     private static final String HI = chunk("{\"index\":0,\"delta\":{\"content\":\"Hi there\"}}", "");
     private static final String STOP = chunk("{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}", "");
     private static final String USAGE = "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13}";
@@ -272,6 +276,22 @@ class UpstreamWireQuirksHttpTest {
                 Arguments.of(
                         "details null or absent, members unknown",
                         HI + STOP + oddUsage + done,
+                        HI + STOP + done,
+                        9,
+                        false,
+                        UsageRecord.Outcome.COMPLETED),
+                // A usage chunk with its choices null, or none at all: openai-java fails on a chunk without choices,
+                // so one the client did not ask for must not reach it.
+                Arguments.of(
+                        "usage chunk with choices null",
+                        HI + STOP + chunkWithout("\"choices\":null,") + done,
+                        HI + STOP + done,
+                        9,
+                        false,
+                        UsageRecord.Outcome.COMPLETED),
+                Arguments.of(
+                        "usage chunk without choices",
+                        HI + STOP + chunkWithout("") + done,
                         HI + STOP + done,
                         9,
                         false,

@@ -57,7 +57,6 @@ final class StreamMeter {
     // What the walk of the current event found.
     private int usageNullFrom = -1;
     private int usageNullTo = -1;
-    private boolean choices;
     private int choiceCount;
     private boolean eventUsage;
 
@@ -110,7 +109,7 @@ final class StreamMeter {
             String joined = ServerSentEvents.data(event);
             if (joined != null) {
                 byte[] j = joined.getBytes(StandardCharsets.UTF_8);
-                if (walk(j, 0, j.length, true) && injected && eventUsage && choices && choiceCount == 0) {
+                if (walk(j, 0, j.length, true) && injected && usageOnly()) {
                     return dropped(a, from, to);
                 }
             }
@@ -135,13 +134,21 @@ final class StreamMeter {
         } else if (!walk(a, data, end, true)) {
             return event;
         }
-        if (injected && eventUsage && choices && choiceCount == 0) {
+        if (injected && usageOnly()) {
             return dropped(a, from, to);
         }
         if (injected && usageNullFrom >= 0) {
             return cut(a, from, to, usageNullFrom, usageNullTo);
         }
         return event;
+    }
+
+    /**
+     * Whether the event walked last is a usage chunk without a choice: OpenAI's has {@code "choices":[]}, some
+     * compatible servers' have them {@code null} or none at all (which openai-java cannot read as a chunk).
+     */
+    private boolean usageOnly() {
+        return eventUsage && choiceCount == 0;
     }
 
     /** The usage the upstream reported; {@code null} when none yet. */
@@ -178,7 +185,6 @@ final class StreamMeter {
     private boolean walk(byte[] a, int from, int to, boolean countText) {
         usageNullFrom = -1;
         usageNullTo = -1;
-        choices = false;
         choiceCount = 0;
         eventUsage = false;
         try (JsonParser p = FACTORY.createParser(a, from, to - from)) {
@@ -212,7 +218,6 @@ final class StreamMeter {
                             upstreamError = true; // OpenRouter's chunk that failed: an error beside its choices
                         }
                         if (depth == 1 && t == JsonToken.START_ARRAY && "choices".equals(field)) {
-                            choices = true;
                             choicesAt = depth + 1;
                         } else if (choicesAt >= 0 && detailsAt < 0 && "reasoning_details".equals(field)) {
                             detailsAt = depth + 1;
