@@ -244,6 +244,22 @@ class ProxyEngineUpstreamRequestTest {
     }
 
     @Test
+    void anEventStreamInACodingTheProxyDoesNotUndoIsABadGatewayNotBytesNoClientCanRead() {
+        // Its events can be neither cut nor metered, and once cut the coding could not be kept.
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withHeader("Content-Encoding", "br")
+                                .withBody(new byte[] {0x0b, 0x02, (byte) 0x80, 0x7b, 0x7d, 0x03})));
+
+        Answer a = send(engine, post("/v1/chat/completions", CHAT));
+
+        assertThat(a.status()).isEqualTo(502);
+        assertThat(a.json().path("error").path("code").asText()).isEqualTo("upstream_bad_content_type");
+    }
+
+    @Test
     void aGzippedErrorIsDecodedAndRelayedMasked() throws Exception {
         upstream.server()
                 .stubFor(any(anyUrl())
