@@ -16,7 +16,7 @@ import java.util.zip.Inflater;
 
 /**
  * Undoes a {@code gzip} or {@code deflate} coding the upstream applied although the proxy asked for {@code identity}
- * (a server, or an nginx in front of it, that compresses regardless). The proxy reads what it relays: an event stream
+ * (a server, or a gateway in front of it, that compresses regardless). The proxy reads what it relays: an event stream
  * is cut into events, usage is metered and the usage chunk it asked for is taken out, an error body is masked. None of
  * that can work on compressed bytes, and an event stream's coding cannot pass to the client with events cut out of
  * it, so the body is decoded as it arrives and relayed without the coding. Each upstream read is decoded at once (a
