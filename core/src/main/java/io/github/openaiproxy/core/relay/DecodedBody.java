@@ -75,6 +75,10 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
         private final CRC32 crc = new CRC32();
         /** Whether the decoder is inside a gzip member's trailer. */
         private boolean trailer;
+        /** Whether a whole gzip member has been read: what follows that is not another is ignored, as gzip does. */
+        private boolean member;
+
+        private boolean padding;
 
         private boolean started;
         private boolean done;
@@ -117,7 +121,8 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
             if (done) {
                 return;
             }
-            boolean whole = !started || (inflater == null && held.length == 0 && !trailer);
+            // Whole: nothing came, or the last member's trailer was read (what was held after it is no member).
+            boolean whole = !started || (inflater == null && !trailer && (held.length == 0 || member));
             if (!whole && !gzip && inflater != null && inflater.finished()) {
                 whole = true;
             }
@@ -160,12 +165,23 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
 
         private void feed(byte[] in, List<ByteBuffer> out, long[] budget) throws IOException, DataFormatException {
             int at = 0;
-            while (at < in.length) {
+            while (at < in.length && !padding) {
                 started = true;
                 if (inflater == null) {
                     // A header (gzip's, or deflate's first two bytes to tell zlib from raw deflate), or a trailer.
                     byte[] all = concat(held, in, at);
-                    int used = trailer ? (all.length >= 8 ? 8 : -1) : gzip ? gzipHeader(all) : deflateStart(all);
+                    int used;
+                    if (trailer) {
+                        used = all.length >= 8 ? 8 : -1;
+                    } else if (!gzip) {
+                        used = deflateStart(all);
+                    } else if (member && !(all[0] == 0x1f && (all.length < 2 || (all[1] & 0xff) == 0x8b))) {
+                        padding = true; // zeros a server wrote after its member, say
+                        held = new byte[0];
+                        return;
+                    } else {
+                        used = gzipHeader(all);
+                    }
                     if (used < 0) {
                         held = all;
                         return;
@@ -176,6 +192,7 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
                     if (trailer) {
                         checkTrailer(all);
                         trailer = false;
+                        member = true;
                     } else {
                         inflater = new Inflater(gzip || !zlib(all));
                         crc.reset();

@@ -138,6 +138,20 @@ class DecodedBodyTest {
     }
 
     @Test
+    void bytesAfterTheLastMemberThatAreNoMemberAreIgnoredAsGzipItselfDoes() throws IOException {
+        byte[] coded = gzip(TEXT);
+        TestSubscriber client = decode("gzip");
+
+        upstream.emit(coded, new byte[] {0});
+        upstream.emit(new byte[] {0, 0, 0});
+        upstream.complete();
+
+        assertThat(client.error()).isNull();
+        assertThat(decodedBytes(client)).isEqualTo(TEXT);
+        assertThat(client.completions()).isEqualTo(1);
+    }
+
+    @Test
     void aBodyCutShortEndsWithAnError() throws IOException {
         byte[] coded = gzip(TEXT);
         TestSubscriber client = decode("gzip");
