@@ -29,6 +29,9 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
 
     private static final int PIECE = 16 * 1024;
 
+    /** The longest gzip member header held while it arrives: its extra field's most (64 KiB) and a name. */
+    static final int MAX_HEADER = 80 * 1024;
+
     private final Flow.Publisher<List<ByteBuffer>> source;
     private final boolean gzip;
 
@@ -183,6 +186,10 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
                         used = gzipHeader(all);
                     }
                     if (used < 0) {
+                        if (all.length > MAX_HEADER) {
+                            // A name or extra field that never ends: held whole, it would grow with every read.
+                            throw new IOException("a gzip header longer than " + MAX_HEADER + " bytes");
+                        }
                         held = all;
                         return;
                     }
@@ -218,7 +225,8 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
                             throw new IOException("one read decodes to more than " + MAX_PER_READ + " bytes");
                         }
                         crc.update(piece, 0, n);
-                        out.add(ByteBuffer.wrap(piece, 0, n).slice());
+                        // A stream's event is small: a copy of its size, not the piece, waits for a slow client.
+                        out.add(ByteBuffer.wrap(n < PIECE / 4 ? Arrays.copyOf(piece, n) : piece, 0, n));
                     }
                 }
                 if (inflater.finished()) {

@@ -201,6 +201,27 @@ class DecodedBodyTest {
     }
 
     @Test
+    void aHeaderNameThatNeverEndsIsRefusedInsteadOfHeldWithEveryRead() {
+        TestSubscriber client = decode("gzip");
+        // FNAME set, then a name without its terminating zero, a read at a time.
+        upstream.emit(new byte[] {0x1f, (byte) 0x8b, 8, 8, 0, 0, 0, 0, 0, 3});
+        byte[] name = new byte[16 * 1024];
+        Arrays.fill(name, (byte) 'a');
+        for (int i = 0; i < 4; i++) {
+            upstream.emit(name);
+        }
+        assertThat(client.error())
+                .as("after 64 KiB of name, as long as an extra field may be")
+                .isNull();
+        for (int i = 0; i < 2 && client.error() == null; i++) {
+            upstream.emit(name);
+        }
+
+        assertThat(client.error()).hasMessageContaining("gzip header longer than");
+        assertThat(client.items()).isEmpty();
+    }
+
+    @Test
     void anEmptyBodyAndAnotherCodingPassAsTheyAre() {
         TestSubscriber client = decode("gzip");
         upstream.complete();
