@@ -76,7 +76,7 @@ public final class ResponseRelay implements AutoCloseable {
     /**
      * Relays an upstream answer.
      *
-     * @param upstream the upstream answer, body unread
+     * @param answer the upstream answer, body unread (a gzip or deflate coding is undone here)
      * @param responses the request's response factory (CORS headers, error style)
      * @param key the key that was sent, to mask its echoes
      * @param clientKey whether that key is the client's own ({@code x-openai-key}), for the message of a 401
