@@ -296,7 +296,7 @@ final class UpstreamAttempts {
             }
             return ctx.inFlight
                     .trackCall(sent)
-                    .handle((response, error) -> {
+                    .handle((answer, error) -> {
                         if (error != null) {
                             Throwable cause = Failures.unwrap(error);
                             Optional<ProxyError> cut = SendUpstream.cutShort(ctx.streamed, cause);
@@ -330,6 +330,9 @@ final class UpstreamAttempts {
                                     timeout ? ProxyError.upstreamTimeout() : ProxyError.upstreamUnreachable(), step);
                         }
                         upstreamNanos = System.nanoTime() - sentAt;
+                        // Decoded before anything reads it: a 429, 401 or 400 gzipped although the proxy asked for
+                        // none is judged by what it says, not taken for another key's limit or a plain 400.
+                        UpstreamResponse response = ResponseRelay.decoded(answer);
                         int status = response.status();
                         note(step, Integer.toString(status));
                         if ((status == 429 || status == 401) && slot != null) {

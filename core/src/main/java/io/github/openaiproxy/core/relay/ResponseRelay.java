@@ -74,6 +74,19 @@ public final class ResponseRelay implements AutoCloseable {
     }
 
     /**
+     * The answer with a {@code gzip} or {@code deflate} coding undone (decoded as its body is read), without that
+     * {@code Content-Encoding} and the compressed {@code Content-Length}; any other answer as it is. For what reads
+     * an answer before {@link #relay} does (a named upstream's 429 or 400 judged by its body); relaying an answer
+     * decoded here decodes nothing twice.
+     *
+     * @param answer the upstream answer, body unread
+     * @return the answer whose body is the decoded bytes
+     */
+    public static UpstreamResponse decoded(UpstreamResponse answer) {
+        return DecodedBody.decoded(answer);
+    }
+
+    /**
      * Relays an upstream answer.
      *
      * @param answer the upstream answer, body unread (a gzip or deflate coding is undone here)
