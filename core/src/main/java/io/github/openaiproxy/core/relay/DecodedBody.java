@@ -84,7 +84,9 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
         private boolean padding;
 
         private boolean started;
+        /** Ended, failed or cancelled: guarded by this, as the inflater is. */
         private boolean done;
+
         private volatile boolean cancelled;
 
         Decoder(Flow.Subscriber<? super List<ByteBuffer>> downstream, boolean gzip) {
@@ -94,19 +96,27 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
 
         @Override
         public void onNext(List<ByteBuffer> item) {
-            if (done) {
-                return;
-            }
             List<ByteBuffer> out = new ArrayList<>();
-            try {
-                long[] budget = {MAX_PER_READ};
-                for (ByteBuffer b : item) {
-                    byte[] in = new byte[b.remaining()];
-                    b.get(b.position(), in);
-                    feed(in, out, budget);
+            IOException failed = null;
+            synchronized (this) { // a cancel on another thread ends the inflater: not while it decodes
+                if (done) {
+                    return; // cancelled: a read on its way is let go, not decoded
                 }
-            } catch (IOException | DataFormatException | RuntimeException e) {
-                fail(new IOException("the upstream's compressed body could not be decoded: " + e.getMessage(), e));
+                try {
+                    long[] budget = {MAX_PER_READ};
+                    for (ByteBuffer b : item) {
+                        byte[] in = new byte[b.remaining()];
+                        b.get(b.position(), in);
+                        feed(in, out, budget);
+                    }
+                } catch (IOException | DataFormatException | RuntimeException e) {
+                    end();
+                    failed = new IOException(
+                            "the upstream's compressed body could not be decoded: " + e.getMessage(), e);
+                }
+            }
+            if (failed != null) {
+                fail(failed);
                 return;
             }
             if (out.isEmpty()) {
@@ -121,28 +131,36 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
 
         @Override
         public void onComplete() {
-            if (done) {
+            IOException failed = null;
+            synchronized (this) {
+                if (done) {
+                    return;
+                }
+                // Whole: nothing came, or the last member's trailer was read (what was held after it is no member).
+                boolean whole = !started || (inflater == null && !trailer && (held.length == 0 || member));
+                if (!whole && !gzip && inflater != null && inflater.finished()) {
+                    whole = true;
+                }
+                end();
+                if (!whole) {
+                    failed = new IOException("the upstream's compressed body ended before its end");
+                }
+            }
+            if (failed != null) {
+                fail(failed);
                 return;
             }
-            // Whole: nothing came, or the last member's trailer was read (what was held after it is no member).
-            boolean whole = !started || (inflater == null && !trailer && (held.length == 0 || member));
-            if (!whole && !gzip && inflater != null && inflater.finished()) {
-                whole = true;
-            }
-            if (!whole) {
-                fail(new IOException("the upstream's compressed body ended before its end"));
-                return;
-            }
-            end();
             downstream.onComplete();
         }
 
         @Override
         public void onError(Throwable error) {
-            if (done) {
-                return;
+            synchronized (this) {
+                if (done) {
+                    return;
+                }
+                end();
             }
-            end();
             downstream.onError(error);
         }
 
@@ -150,10 +168,13 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
         public void cancel() {
             cancelled = true;
             super.cancel();
+            synchronized (this) {
+                end(); // the inflater's native memory now, not when a collection finds it unreachable
+            }
         }
 
+        /** Called ended ({@link #end}), outside the lock: the signals go out unheld. */
         private void fail(IOException e) {
-            end();
             super.cancel();
             downstream.onError(e);
         }
