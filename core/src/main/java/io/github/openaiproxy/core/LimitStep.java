@@ -292,9 +292,10 @@ final class LimitStep implements RequestStep {
                         config.defaultOutputTokens(),
                         identity.kind().name() + ':' + identity.subject())
                 : Estimate.NONE;
-        if (estimated && jsonOnly(ctx, call) && (body.unreadable() || body.tree() == null)) {
+        if (estimated && jsonOnly(ctx, call) && (body.unreadable() || (call != Call.OTHER && body.tree() == null))) {
             // Sent on as it is, the upstream would read it (a member named twice: the last one), the limit not;
-            // an empty body would reserve nothing at all.
+            // an empty body would reserve nothing at all. A call with no JSON to count (a GET on a JSON route's
+            // path: the list of stored chat completions) has no body to refuse.
             return ctx.respond(ProxyError.invalidJson());
         }
         if (estimate.error() != null) {

@@ -122,6 +122,27 @@ class ProxyEngineUncountableBodiesTest {
         assertThat(upstreamCalls()).isZero();
     }
 
+    /**
+     * A GET on a JSON route's path (OpenAI's list of stored chat completions, added as a pass-through route) has no
+     * body to count: it is not an empty JSON body, and passes as it did before empty bodies were refused.
+     */
+    @Test
+    void aBodilessGetOnAJsonRoutesPathPassesUnderATokenOrMoneyLimit() {
+        for (String rule : List.of("policies.anonymous.cost-per-day", "policies.anonymous.tokens-per-minute")) {
+            ProxyEngine engine = engine(
+                    Map.of(rule, "5000", "pass-through-routes", "POST /v1/chat/completions, GET /v1/chat/completions"));
+
+            Answer a = send(
+                    engine,
+                    ProxyRequest.builder("GET", "/v1/chat/completions")
+                            .rawQuery("limit=5")
+                            .remoteAddress("10.0.0.1"));
+
+            assertThat(a.status()).as(rule + ": " + a.text()).isEqualTo(200);
+        }
+        assertThat(upstreamCalls()).isEqualTo(2);
+    }
+
     @Test
     void aPromptOverTheWholeTokenLimitIsRefusedWithoutContentType() {
         ProxyEngine engine = engine(Map.of("policies.anonymous.tokens-per-minute", "10000"));
