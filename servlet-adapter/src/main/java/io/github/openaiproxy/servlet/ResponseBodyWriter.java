@@ -381,6 +381,11 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                 }
             } else if (n.equals("content-type")) {
                 response.setContentType(values.get(0));
+            } else if (n.startsWith("access-control-") && !values.isEmpty()) {
+                // The proxy's CORS answer replaces one a host filter (Spring's CorsFilter) set before it:
+                // a browser refuses two Access-Control-Allow-Origin values.
+                response.setHeader(name, values.get(0));
+                values.stream().skip(1).forEach(v -> response.addHeader(name, v));
             } else {
                 values.forEach(v -> response.addHeader(name, v));
             }
