@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.session.SessionStore;
 import io.github.openaiproxy.graphql.GraphQlRoute;
 import io.github.openaiproxy.spring.OpenAiProxyAutoConfiguration;
 import io.github.openaiproxy.spring.OpenAiProxyServletAutoConfiguration;
+import io.github.openaiproxy.spring.actuate.OpenAiProxySanitizingAutoConfiguration;
 import io.github.openaiproxy.spring.graphql.OpenAiProxyGraphQlAutoConfiguration;
 import io.github.openaiproxy.spring.health.OpenAiProxyHealthAutoConfiguration;
 import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
@@ -21,6 +22,8 @@ import java.sql.Statement;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.SpringBootVersion;
+import org.springframework.boot.actuate.endpoint.SanitizableData;
+import org.springframework.boot.actuate.endpoint.SanitizingFunction;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration;
 import org.springframework.boot.autoconfigure.sql.init.SqlInitializationAutoConfiguration;
@@ -42,6 +45,21 @@ class SpringBoot3AutoConfigurationTests {
     @Test
     void runsOnSpringBoot3() {
         assertThat(SpringBootVersion.getVersion()).startsWith("3.5.");
+    }
+
+    @Test
+    void masksTheProxysSecretsForActuatorsEndpoints() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(OpenAiProxySanitizingAutoConfiguration.class))
+                .run(context -> {
+                    SanitizingFunction function = context.getBean(SanitizingFunction.class);
+                    assertThat(function.apply(new SanitizableData(null, "openai.proxy.api-key", "sk-secret"))
+                                    .getValue())
+                            .isEqualTo(SanitizableData.SANITIZED_VALUE);
+                    assertThat(function.apply(new SanitizableData(null, "openai.proxy.chat.model", "gpt-4o"))
+                                    .getValue())
+                            .isEqualTo("gpt-4o");
+                });
     }
 
     @Test
