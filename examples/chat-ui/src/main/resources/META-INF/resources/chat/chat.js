@@ -11,6 +11,10 @@
   // <meta name="openai-proxy-urls">. ?proxy=... and the settings field only choose among those: a link
   // must not be able to point a user's chat at another server.
   const own = location.origin;
+  // By default the proxy is where the page is mounted: /chat/ of the origin, or of a servlet context path
+  // (/shop/chat/ talks to /shop).
+  const mount = location.pathname.match(/^(.*)\/chat(\/[^/]*)?$/);
+  const home = own + (mount ? mount[1] : "");
   const normalize = (url) => {
     try {
       const u = new URL(url, location.href);
@@ -33,11 +37,11 @@
   };
   const params = new URLSearchParams(location.search);
   $("proxy-url").value = params.get("proxy") || localStorage.getItem("proxyUrl") || "";
-  const proxy = () => permitted($("proxy-url").value.trim()) || own;
+  const proxy = () => permitted($("proxy-url").value.trim()) || home;
   const checkProxyUrl = () => {
     const wanted = $("proxy-url").value.trim();
     if (wanted && !permitted(wanted)) {
-      showError(`Proxy URL ${wanted} is not listed for this page; using ${own}. ` +
+      showError(`Proxy URL ${wanted} is not listed for this page; using ${home}. ` +
         "List it in the page's <meta name=\"openai-proxy-urls\"> to use it.");
     }
   };
