@@ -381,9 +381,10 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                 }
             } else if (n.equals("content-type")) {
                 response.setContentType(values.get(0));
-            } else if (n.startsWith("access-control-") && !values.isEmpty()) {
-                // The proxy's CORS answer replaces one a host filter (Spring's CorsFilter) set before it:
-                // a browser refuses two Access-Control-Allow-Origin values.
+            } else if ((n.startsWith("access-control-") || n.equals("cache-control")) && !values.isEmpty()) {
+                // The proxy's answer replaces what a host filter set before it: a browser refuses two
+                // Access-Control-Allow-Origin values (Spring's CorsFilter sets one too), and Spring Security's
+                // no-cache, written when the chain returns, would make a stored image uncacheable.
                 response.setHeader(name, values.get(0));
                 values.stream().skip(1).forEach(v -> response.addHeader(name, v));
             } else {

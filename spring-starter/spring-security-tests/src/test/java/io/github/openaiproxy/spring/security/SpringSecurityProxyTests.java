@@ -1,6 +1,8 @@
 package io.github.openaiproxy.spring.security;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
@@ -19,6 +21,8 @@ import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.github.openaiproxy.spring.metrics.MicrometerProxyObserver;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.CookieManager;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -26,9 +30,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Base64;
+import java.util.Comparator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -67,13 +75,23 @@ import org.springframework.test.context.DynamicPropertySource;
             "openai.proxy.policies.chat.models=gpt-4o-mini*",
             "openai.proxy.policies.guests.routes=models",
             "openai.proxy.admin.enabled=true",
-            "openai.proxy.admin.role=ADMIN"
+            "openai.proxy.admin.role=ADMIN",
+            "openai.proxy.images.store=filesystem"
         })
 class SpringSecurityProxyTests {
     static final String SERVER_KEY = "sk-server-secret";
     static final String CHAT = "/v1/chat/completions";
     static final ObjectMapper JSON = new ObjectMapper();
     static final WireMockServer upstream = startUpstream();
+    static final Path IMAGES = temporaryDirectory();
+
+    static Path temporaryDirectory() {
+        try {
+            return Files.createTempDirectory("spring-security-images");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
     @LocalServerPort
     int port;
@@ -97,11 +115,17 @@ class SpringSecurityProxyTests {
     @DynamicPropertySource
     static void upstreamUrl(DynamicPropertyRegistry registry) {
         registry.add("openai.proxy.base-url", () -> "http://127.0.0.1:" + upstream.port());
+        registry.add("openai.proxy.images.directory", () -> IMAGES.toString());
     }
 
     @AfterAll
-    static void stopUpstream() {
+    static void stopUpstream() throws IOException {
         upstream.stop();
+        try (Stream<Path> files = Files.walk(IMAGES)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     @BeforeEach
@@ -226,6 +250,36 @@ class SpringSecurityProxyTests {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(200);
         upstream.verify(1, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void aUsersStoredImageKeepsTheProxysCacheControlNotSpringSecuritysNoCache() throws Exception {
+        byte[] png = new byte[200];
+        System.arraycopy(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, 0, png, 0, 8);
+        upstream.stubFor(get("/files/0.png")
+                .willReturn(aResponse().withHeader("Content-Type", "image/png").withBody(png)));
+        upstream.stubFor(post("/v1/images/generations")
+                .willReturn(okJson("{\"created\":1,\"data\":[{\"url\":\"http://127.0.0.1:" + upstream.port()
+                        + "/files/0.png\"}]}")));
+        HttpResponse<String> generated = send(basic(
+                        HttpRequest.newBuilder(url("/ai/images/generations"))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(
+                                        "{\"prompt\":\"a cat\",\"model\":\"dall-e-2\"}")),
+                        "root")
+                .build());
+        assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
+        String link = JSON.readTree(generated.body()).at("/data/0/url").asText();
+        assertThat(link).startsWith("/ai/images/files/img_");
+
+        HttpResponse<String> image =
+                send(basic(HttpRequest.newBuilder(url(link)), "root").build());
+
+        assertThat(image.statusCode()).isEqualTo(200);
+        // Spring Security's HeaderWriterFilter writes its no-cache headers when the chain returns, before the proxy's
+        // asynchronous answer: the image's own Cache-Control (private to its owner, kept a year) must win, as Spring
+        // Security means it to when an application sets one.
+        assertThat(image.headers().allValues("Cache-Control")).containsExactly("private, max-age=31536000, immutable");
     }
 
     @Test
