@@ -62,8 +62,9 @@ class SecuredApplication {
                 // A browser session keeps Spring Security's CSRF protection: its calls to the proxy carry the token,
                 // as every POST of the application does. A request without a session cookie has no ambient
                 // credential a forgery could borrow (so an anonymous caller gets the proxy's 401, not a CSRF
-                // refusal), and one that brings its own Authorization header (HTTP basic, a proxy key) cannot be
-                // sent by another site without the browser's CORS preflight.
+                // refusal), and one with an Authorization header (a proxy key, HTTP basic) is left to the proxy: a
+                // browser adds HTTP basic credentials it cached even to another site's form, but the proxy refuses
+                // an origin it does not allow and takes no cross-site request as the user's.
                 .csrf(csrf -> csrf.ignoringRequestMatchers(request ->
                         request.getRequestedSessionId() == null || request.getHeader("Authorization") != null));
         return http.build();

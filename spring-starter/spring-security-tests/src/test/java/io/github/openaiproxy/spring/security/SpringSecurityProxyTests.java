@@ -211,8 +211,8 @@ class SpringSecurityProxyTests {
                         .noneMatch(t -> t.getValue().equals("guest")));
     }
 
-    @Test
-    void aFormLoginSessionIsAUserOfTheProxyAndKeepsItsCsrfProtection() throws Exception {
+    /** A browser (its cookies) logged in as alice through the login form. */
+    HttpClient loggedInBrowser() throws Exception {
         HttpClient browser = HttpClient.newBuilder()
                 .cookieHandler(new CookieManager())
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -234,6 +234,44 @@ class SpringSecurityProxyTests {
         assertThat(login.statusCode()).isEqualTo(302);
         assertThat(login.headers().firstValue("Location"))
                 .hasValueSatisfying(v -> assertThat(v).doesNotContain("error"));
+        return browser;
+    }
+
+    @Test
+    void aCrossSiteFormPostSpendsNothingWithTheUsersSessionCookieOrCachedBasicLogin() throws Exception {
+        HttpClient browser = loggedInBrowser();
+        // What a form on another site (enctype text/plain, so the body can be JSON) makes the browser send: the
+        // login it holds (the session cookie, or HTTP basic credentials it cached), Origin and Sec-Fetch-Site.
+        HttpRequest.Builder form = HttpRequest.newBuilder(url("/ai/"))
+                .header("Content-Type", "text/plain")
+                .header("Origin", "https://evil.example")
+                .header("Sec-Fetch-Site", "cross-site")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"));
+
+        // The session cookie: Spring Security's CSRF protection refuses it.
+        HttpResponse<String> withCookie = browser.send(form.build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(withCookie.statusCode()).isEqualTo(403);
+        // Cached basic credentials are exempt from CSRF (an Authorization header): the proxy refuses the origin.
+        HttpResponse<String> withBasic = send(basic(form, "alice").build());
+        assertThat(withBasic.statusCode()).isEqualTo(403);
+        assertThat(withBasic.body()).contains("Origin is not allowed");
+        // No Origin (a browser that sends none): the cross-site request is not taken as alice's, so anonymous: 401.
+        HttpResponse<String> noOrigin = send(basic(
+                        HttpRequest.newBuilder(url("/ai/"))
+                                .header("Content-Type", "text/plain")
+                                .header("Sec-Fetch-Site", "cross-site")
+                                .POST(HttpRequest.BodyPublishers.ofString(
+                                        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")),
+                        "alice")
+                .build());
+        assertThat(noOrigin.statusCode()).isEqualTo(401);
+        upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
+    }
+
+    @Test
+    void aFormLoginSessionIsAUserOfTheProxyAndKeepsItsCsrfProtection() throws Exception {
+        HttpClient browser = loggedInBrowser();
 
         // Without the session's CSRF token, Spring Security refuses a forged call before the proxy.
         HttpResponse<String> forged = browser.send(chat("gpt-4o-mini").build(), HttpResponse.BodyHandlers.ofString());
