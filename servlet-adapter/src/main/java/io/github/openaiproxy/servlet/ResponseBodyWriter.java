@@ -381,12 +381,18 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                 }
             } else if (n.equals("content-type")) {
                 response.setContentType(values.get(0));
-            } else if ((n.startsWith("access-control-") || n.equals("cache-control")) && !values.isEmpty()) {
+            } else if ((n.startsWith("access-control-")
+                            || n.equals("cache-control")
+                            || n.equals("x-content-type-options"))
+                    && !values.isEmpty()) {
                 // The proxy's answer replaces what a host filter set before it: a browser refuses two
-                // Access-Control-Allow-Origin values (Spring's CorsFilter sets one too), and Spring Security's
-                // no-cache, written when the chain returns, would make a stored image uncacheable.
+                // Access-Control-Allow-Origin values (Spring's CorsFilter sets one too), Spring Security's
+                // no-cache, written when the chain returns, would make a stored image uncacheable, and its
+                // nosniff would be sent twice.
                 response.setHeader(name, values.get(0));
-                values.stream().skip(1).forEach(v -> response.addHeader(name, v));
+                for (int i = 1; i < values.size(); i++) {
+                    response.addHeader(name, values.get(i));
+                }
             } else {
                 values.forEach(v -> response.addHeader(name, v));
             }

@@ -318,6 +318,8 @@ class SpringSecurityProxyTests {
         // asynchronous answer: the image's own Cache-Control (private to its owner, kept a year) must win, as Spring
         // Security means it to when an application sets one.
         assertThat(image.headers().allValues("Cache-Control")).containsExactly("private, max-age=31536000, immutable");
+        // Both write nosniff: sent once.
+        assertThat(image.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
     }
 
     @Test
