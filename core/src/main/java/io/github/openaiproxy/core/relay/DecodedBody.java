@@ -58,12 +58,6 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
         return new UpstreamResponse(upstream.status(), headers, new DecodedBody(upstream.body(), gzip));
     }
 
-    /** Whether a coding is one {@link #decoded} undoes. */
-    static boolean decodable(String coding) {
-        String c = coding == null ? "" : coding.strip().toLowerCase(Locale.ROOT);
-        return c.equals("gzip") || c.equals("x-gzip") || c.equals("deflate");
-    }
-
     @Override
     public void subscribe(Flow.Subscriber<? super List<ByteBuffer>> subscriber) {
         source.subscribe(new Decoder(subscriber, gzip));
