@@ -31,6 +31,18 @@ import org.springframework.boot.test.web.server.LocalServerPort;
             "openai.proxy.upstreams.azure-east.api-version=2024-10-21",
             "openai.proxy.upstreams.azure-east.keys=upstream-secret-1,upstream-secret-2",
             "OPENAI_PROXY_UPSTREAMS_LOCAL_KEYS=upstream-secret-3",
+            // An upstream's name may be digits only, like a list index.
+            "openai.proxy.upstreams.2.kind=compatible",
+            "openai.proxy.upstreams.2.base-url=http://127.0.0.1:2",
+            "openai.proxy.upstreams.2.keys=upstream-secret-4",
+            // Core's table marks the extra headers secret: they may carry a gateway's key.
+            "openai.proxy.upstreams.azure-east.headers=X-Portkey-Api-Key=header-secret-1",
+            // The raw JSON is shown besides the properties parsed from it.
+            "spring.application.json={\"openai\":{\"proxy\":{\"upstreams\":{\"json\":{\"kind\":\"compatible\","
+                    + "\"base-url\":\"http://127.0.0.1:3\",\"keys\":\"json-secret-1\"}}}}}",
+            // A JVM option or program argument is shown in the variable (or sun.java.command) that carries it.
+            "JAVA_TOOL_OPTIONS=-Xss2m -Dopenai.proxy.api-key=opt-secret-1 --openai.proxy.admin.tokens=opt-secret-2",
+            "openai.proxy.images.s3.bucket=not-a-secret-bucket",
             "openai.proxy.limits.redis-url=redis://default:redis-secret@127.0.0.1:1",
             "openai.proxy.admin.enabled=true",
             "openai.proxy.admin.tokens=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -58,10 +70,29 @@ class ActuatorSecretsIntegrationTests {
                 // The other settings stay readable: the mask is for secrets only.
                 .contains("gpt-4o-mini")
                 .contains("https://east.example")
+                .contains("not-a-secret-bucket")
                 .doesNotContain("sk-env-secret")
                 .doesNotContain("upstream-secret")
                 .doesNotContain("redis-secret")
                 .doesNotContain("aaaaaaaaaaaaaaaa")
-                .doesNotContain("bbbbbbbbbbbbbbbb");
+                .doesNotContain("bbbbbbbbbbbbbbbb")
+                .doesNotContain("header-secret")
+                .doesNotContain("json-secret")
+                .doesNotContain("opt-secret");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aCommandLineKeepsWhatIsNotTheProxysSecret() throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(
+                                        URI.create("http://127.0.0.1:" + port + "/actuator/env/JAVA_TOOL_OPTIONS"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body())
+                .contains("-Xss2m -Dopenai.proxy.api-key=****** --openai.proxy.admin.tokens=******")
+                .doesNotContain("opt-secret");
     }
 }

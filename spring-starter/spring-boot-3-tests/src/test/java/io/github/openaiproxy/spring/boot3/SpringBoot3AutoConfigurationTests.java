@@ -56,6 +56,18 @@ class SpringBoot3AutoConfigurationTests {
                     assertThat(function.apply(new SanitizableData(null, "openai.proxy.api-key", "sk-secret"))
                                     .getValue())
                             .isEqualTo(SanitizableData.SANITIZED_VALUE);
+                    for (String key : new String[] {
+                        "OPENAI_PROXY_UPSTREAMS_2_KEYS", "openai.proxy.upstreams.x.headers[0]", "OPENAI_API_KEY"
+                    }) {
+                        assertThat(function.apply(new SanitizableData(null, key, "secret"))
+                                        .getValue())
+                                .as(key)
+                                .isEqualTo(SanitizableData.SANITIZED_VALUE);
+                    }
+                    assertThat(function.apply(
+                                            new SanitizableData(null, "JAVA_TOOL_OPTIONS", "-Dopenai.proxy.api-key=k"))
+                                    .getValue())
+                            .isEqualTo("-Dopenai.proxy.api-key=" + SanitizableData.SANITIZED_VALUE);
                     assertThat(function.apply(new SanitizableData(null, "openai.proxy.chat.model", "gpt-4o"))
                                     .getValue())
                             .isEqualTo("gpt-4o");
