@@ -371,6 +371,16 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
     private void setHead(ProxyResponse r) {
         streaming = r.streaming();
         response.setStatus(r.status());
+        if (r.headers().map().keySet().stream()
+                .anyMatch(n -> n.toLowerCase(Locale.ROOT).startsWith("access-control-"))) {
+            // The proxy's CORS answer is whole: a host filter's Access-Control-Allow-Credentials (or Max-Age) left
+            // beside it would grant what the proxy's configuration does not.
+            for (String n : List.copyOf(response.getHeaderNames())) {
+                if (n.toLowerCase(Locale.ROOT).startsWith("access-control-")) {
+                    response.setHeader(n, null);
+                }
+            }
+        }
         r.headers().map().forEach((name, values) -> {
             String n = name.toLowerCase(Locale.ROOT);
             if (n.equals("content-length")) {

@@ -26,6 +26,8 @@ import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.ProxyServer;
 import io.github.openaiproxy.servlet.support.RawHttp;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletResponse;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -66,6 +68,9 @@ abstract class ContainerHttpKit {
 
     /** The proxy servlet at {@code mapping}, for example {@code /*} or {@code /ai/*}. */
     abstract ProxyServer servlet(ProxyConfig config, String mapping);
+
+    /** The proxy servlet on {@code /*} behind a host filter that sees every request first. */
+    abstract ProxyServer servlet(ProxyConfig config, Filter front);
 
     /** The proxy filter on {@code /*} in front of an app servlet answering {@code "app:" + uri}. */
     abstract ProxyServer filter(ProxyConfig config);
@@ -465,6 +470,66 @@ abstract class ContainerHttpKit {
                 "POST");
         assertThat(denied.statusCode()).isEqualTo(403);
         assertThat(denied.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+    }
+
+    /**
+     * A host filter on the proxy's path (Spring's CorsFilter, Spring Security's header writer) set CORS and caching
+     * headers of its own before the proxy answered. The proxy's CORS answer is whole: one Access-Control-Allow-Origin,
+     * and no Allow-Credentials its configuration does not grant (the host's would let the origin read the logged-in
+     * user's answers with cookies); Cache-Control and nosniff once; the host's Vary and other headers stay.
+     */
+    @Test
+    void theProxysCorsAnswerReplacesAHostFiltersWhole() {
+        Filter host = (req, res, chain) -> {
+            HttpServletResponse r = (HttpServletResponse) res;
+            r.setHeader("Access-Control-Allow-Origin", APP);
+            r.setHeader("Access-Control-Allow-Credentials", "true");
+            r.setHeader("Access-Control-Expose-Headers", "X-Host");
+            r.setHeader("Access-Control-Max-Age", "5");
+            r.addHeader("Vary", "Accept-Language");
+            r.setHeader("Cache-Control", "no-cache, no-store");
+            r.setHeader("X-Content-Type-Options", "nosniff");
+            r.setHeader("X-Host", "kept");
+            chain.doFilter(req, res);
+        };
+        try (ProxyServer behind = servlet(
+                Upstream.config(upstream())
+                        .cors(CorsConfig.builder().allowedOrigins(List.of(APP)).build())
+                        .build(),
+                host)) {
+            HttpResponse<String> r = Http.postJson(behind.uri("/"), CHAT, "Origin", APP);
+
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(r.headers().allValues("Access-Control-Allow-Origin")).containsExactly(APP);
+            assertThat(r.headers().allValues("Access-Control-Allow-Credentials"))
+                    .isEmpty();
+            assertThat(r.headers().allValues("Access-Control-Max-Age")).isEmpty();
+            assertThat(String.join(",", r.headers().allValues("Access-Control-Expose-Headers")))
+                    .containsIgnoringCase("x-request-id")
+                    .doesNotContain("X-Host");
+            // A relayed answer without Cache-Control of its own keeps the host's.
+            assertThat(r.headers().allValues("Cache-Control")).containsExactly("no-cache, no-store");
+            assertThat(r.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
+            assertThat(String.join(",", r.headers().allValues("Vary")))
+                    .contains("Accept-Language")
+                    .contains("Origin");
+            assertThat(r.headers().allValues("X-Host")).containsExactly("kept");
+
+            HttpResponse<String> error = Http.get(behind.uri("/v1/nowhere"), "Origin", APP);
+            assertThat(error.statusCode()).isEqualTo(404);
+            assertThat(error.headers().allValues("Access-Control-Allow-Origin")).containsExactly(APP);
+            assertThat(error.headers().allValues("Access-Control-Allow-Credentials"))
+                    .isEmpty();
+            assertThat(error.headers().allValues("Cache-Control")).containsExactly("no-store");
+            assertThat(error.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
+
+            // Not a cross-origin call for the proxy: its answer has no CORS headers, and the host's stay.
+            HttpResponse<String> same = Http.postJson(behind.uri("/"), CHAT);
+            assertThat(same.statusCode()).as(same.body()).isEqualTo(200);
+            assertThat(same.headers().allValues("Access-Control-Allow-Origin")).containsExactly(APP);
+            assertThat(same.headers().allValues("Access-Control-Allow-Credentials"))
+                    .containsExactly("true");
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.JettyProxy;
 import io.github.openaiproxy.servlet.support.ProxyServer;
+import jakarta.servlet.Filter;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The container kit on embedded Jetty 12 (ee10, Servlet 6.0). */
@@ -20,6 +21,11 @@ class JettyContainerHttpTest extends ContainerHttpKit {
     @Override
     ProxyServer servlet(ProxyConfig config, String mapping) {
         return JettyProxy.servlet(config, mapping);
+    }
+
+    @Override
+    ProxyServer servlet(ProxyConfig config, Filter front) {
+        return JettyProxy.servlet(config, front);
     }
 
     @Override

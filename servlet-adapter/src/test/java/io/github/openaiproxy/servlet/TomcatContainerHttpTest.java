@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.ProxyConfig;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.ProxyServer;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
+import jakarta.servlet.Filter;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The container kit on embedded Tomcat 11. */
@@ -20,6 +21,11 @@ class TomcatContainerHttpTest extends ContainerHttpKit {
     @Override
     ProxyServer servlet(ProxyConfig config, String mapping) {
         return TomcatProxy.servlet(config, mapping);
+    }
+
+    @Override
+    ProxyServer servlet(ProxyConfig config, Filter front) {
+        return TomcatProxy.servlet(config, front);
     }
 
     @Override

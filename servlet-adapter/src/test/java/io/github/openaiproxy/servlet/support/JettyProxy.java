@@ -5,6 +5,7 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
 import java.util.EnumSet;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
@@ -31,6 +32,14 @@ public final class JettyProxy implements ProxyServer {
     /** The proxy servlet mapped to a prefix such as {@code /ai/*}. */
     public static JettyProxy servlet(ProxyConfig config, String mapping) {
         return start(config, mapping, false);
+    }
+
+    /**
+     * The proxy servlet mapped to {@code /*} behind a test filter (as a host's CORS or security filter), which
+     * sees every request before the proxy does.
+     */
+    public static JettyProxy servlet(ProxyConfig config, Filter front) {
+        return start(ProxyEngine.create(config), "/*", false, false, false, front);
     }
 
     /**
@@ -68,6 +77,11 @@ public final class JettyProxy implements ProxyServer {
 
     private static JettyProxy start(
             ProxyEngine engine, String mapping, boolean asFilter, boolean h2c, boolean encodedSlashes) {
+        return start(engine, mapping, asFilter, h2c, encodedSlashes, null);
+    }
+
+    private static JettyProxy start(
+            ProxyEngine engine, String mapping, boolean asFilter, boolean h2c, boolean encodedSlashes, Filter front) {
         Server server = new Server();
         HttpConfiguration http = new HttpConfiguration();
         if (encodedSlashes) {
@@ -82,6 +96,11 @@ public final class JettyProxy implements ProxyServer {
         server.addConnector(connector);
         ServletContextHandler context = new ServletContextHandler();
         context.setContextPath("/");
+        if (front != null) {
+            FilterHolder holder = new FilterHolder(front);
+            holder.setAsyncSupported(true);
+            context.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST));
+        }
         if (asFilter) {
             FilterHolder filter = new FilterHolder(new OpenAiProxyFilter(engine));
             filter.setAsyncSupported(true);
