@@ -3,6 +3,8 @@ package io.github.openaiproxy.examples.springboot;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,6 +15,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -106,5 +110,45 @@ class ContextPathBrowserTests {
         });
 
         assertThat(outcome.getText()).startsWith("[demo]").contains("Hello under a context path");
+    }
+
+    /**
+     * A link that names another server, a scheme-relative or backslashed host, or script as {@code ?proxy=} is not
+     * followed: the page says so and keeps talking to the proxy that serves it (no alert, no call elsewhere).
+     */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "https://evil.example",
+                "//evil.example",
+                "/\\evil.example",
+                "https:evil.example",
+                "javascript:alert(document.domain)",
+                "data:text/html,<script>alert(1)</script>"
+            })
+    void aLinkCannotPointTheChatElsewhere(String hostile) {
+        browser.get(
+                "http://127.0.0.1:" + port + "/shop/chat/?proxy=" + URLEncoder.encode(hostile, StandardCharsets.UTF_8));
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(30), Duration.ofMillis(50));
+        wait.until(d -> d.findElement(By.id("send")).isEnabled());
+        WebElement error = browser.findElement(By.id("error"));
+        assertThat(error.isDisplayed()).isTrue();
+        assertThat(error.getText())
+                .contains("is not listed for this page")
+                .contains("using http://127.0.0.1:" + port + "/shop.");
+
+        browser.findElement(By.id("message")).sendKeys("Still here");
+        browser.findElement(By.id("send")).click();
+        WebElement answer = wait.until(d -> {
+            List<WebElement> done = d.findElements(By.cssSelector(".msg.assistant:not(.streaming)"));
+            return done.isEmpty() ? null : done.get(0);
+        });
+        assertThat(answer.getText()).startsWith("[demo]").contains("Still here");
+        @SuppressWarnings("unchecked")
+        List<String> fetched = (List<String>)
+                browser.executeScript("return performance.getEntriesByType('resource').map(e => e.name);");
+        assertThat(fetched)
+                .contains("http://127.0.0.1:" + port + "/shop/")
+                .allSatisfy(url -> assertThat(url).startsWith("http://127.0.0.1:" + port + "/"));
     }
 }
