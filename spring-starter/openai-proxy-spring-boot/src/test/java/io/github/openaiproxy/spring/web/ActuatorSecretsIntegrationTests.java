@@ -48,7 +48,9 @@ import org.springframework.boot.test.web.server.LocalServerPort;
             "openai.proxy.admin.tokens=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "openai.proxy.access.keys=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb:default:ci",
             "openai.proxy.chat.model=gpt-4o-mini",
-            "management.endpoints.web.exposure.include=env,configprops",
+            "management.endpoints.web.exposure.include=env,configprops,health,conditions,beans,metrics,info,mappings,startup",
+            "management.endpoint.health.show-details=always",
+            "management.endpoint.health.show-components=always",
             "management.endpoint.env.show-values=always",
             "management.endpoint.configprops.show-values=always"
         })
@@ -93,6 +95,27 @@ class ActuatorSecretsIntegrationTests {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body())
                 .contains("-Xss2m -Dopenai.proxy.api-key=****** --openai.proxy.admin.tokens=******")
+                .doesNotContain("opt-secret");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/actuator/health", "/actuator/conditions", "/actuator/beans", "/actuator/mappings"})
+    void otherEndpointsShowNoSecretEither(String endpoint) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + endpoint))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+
+        assertThat(r.statusCode()).as(r.body()).isIn(200, 503);
+        assertThat(r.body())
+                .doesNotContain("sk-env-secret")
+                .doesNotContain("upstream-secret")
+                .doesNotContain("redis-secret")
+                .doesNotContain("aaaaaaaaaaaaaaaa")
+                .doesNotContain("bbbbbbbbbbbbbbbb")
+                .doesNotContain("header-secret")
+                .doesNotContain("json-secret")
                 .doesNotContain("opt-secret");
     }
 }
