@@ -13,7 +13,10 @@ import org.springframework.security.core.userdetails.UserDetailsService;
 import org.springframework.security.provisioning.InMemoryUserDetailsManager;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.csrf.CsrfToken;
+import org.springframework.security.web.servlet.util.matcher.PathPatternRequestMatcher;
+import org.springframework.security.web.util.matcher.AndRequestMatcher;
 import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
 
 /**
@@ -60,13 +63,16 @@ class SecuredApplication {
                 .httpBasic(Customizer.withDefaults())
                 .formLogin(Customizer.withDefaults())
                 // A browser session keeps Spring Security's CSRF protection: its calls to the proxy carry the token,
-                // as every POST of the application does. A request without a session cookie has no ambient
-                // credential a forgery could borrow (so an anonymous caller gets the proxy's 401, not a CSRF
-                // refusal), and one with an Authorization header (a proxy key, HTTP basic) is left to the proxy: a
-                // browser adds HTTP basic credentials it cached even to another site's form, but the proxy refuses
-                // an origin it does not allow and takes no cross-site request as the user's.
-                .csrf(csrf -> csrf.ignoringRequestMatchers(request ->
-                        request.getRequestedSessionId() == null || request.getHeader("Authorization") != null));
+                // as every POST of the application does. On the proxy's path only, a request without a session
+                // cookie has no ambient credential a forgery could borrow (so an anonymous caller gets the proxy's
+                // 401, not a CSRF refusal), and one with an Authorization header (a proxy key, HTTP basic) is left to
+                // the proxy: a browser adds HTTP basic credentials it cached even to another site's form, but the
+                // proxy refuses an origin it does not allow and takes no cross-site request as the user's. The
+                // application's own forms have no such check: exempted there, a forged POST would pass.
+                .csrf(csrf -> csrf.ignoringRequestMatchers(new AndRequestMatcher(
+                        PathPatternRequestMatcher.withDefaults().matcher("/ai/**"),
+                        request -> request.getRequestedSessionId() == null
+                                || request.getHeader("Authorization") != null)));
         return http.build();
     }
 
@@ -74,6 +80,12 @@ class SecuredApplication {
     @Bean
     MeterRegistry meterRegistry() {
         return new SimpleMeterRegistry();
+    }
+
+    /** One of the application's own forms, which a forged cross-site POST must not reach. */
+    @PostMapping("/transfer")
+    String transfer() {
+        return "transferred";
     }
 
     /** The CSRF token of the caller's session, as a single-page application fetches it. */

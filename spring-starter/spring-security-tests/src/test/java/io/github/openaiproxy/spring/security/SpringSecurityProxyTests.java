@@ -269,6 +269,30 @@ class SpringSecurityProxyTests {
         upstream.verify(0, postRequestedFor(urlEqualTo(CHAT)));
     }
 
+    /**
+     * The CSRF exemption README describes is for the proxy's path only: the application's own forms keep their
+     * protection against a cross-site POST that carries cached HTTP basic credentials, with or without a session.
+     */
+    @Test
+    void theApplicationsOwnPostsKeepTheirCsrfProtection() throws Exception {
+        HttpRequest.Builder form = HttpRequest.newBuilder(url("/transfer"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Origin", "https://evil.example")
+                .header("Sec-Fetch-Site", "cross-site")
+                .POST(HttpRequest.BodyPublishers.ofString("to=mallory"));
+
+        // Refused by the CSRF filter (403; without a session Spring's error page then asks for a login: 401).
+        HttpResponse<String> withBasic = send(basic(form, "alice").build());
+        assertThat(withBasic.statusCode()).as(withBasic.body()).isIn(401, 403);
+        assertThat(withBasic.body()).doesNotContain("transferred");
+        HttpResponse<String> withCookieAndBasic =
+                loggedInBrowser().send(basic(form, "alice").build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(withCookieAndBasic.statusCode())
+                .as(withCookieAndBasic.body())
+                .isIn(401, 403);
+        assertThat(withCookieAndBasic.body()).doesNotContain("transferred");
+    }
+
     @Test
     void aFormLoginSessionIsAUserOfTheProxyAndKeepsItsCsrfProtection() throws Exception {
         HttpClient browser = loggedInBrowser();
