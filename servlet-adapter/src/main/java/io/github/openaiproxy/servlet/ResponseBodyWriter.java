@@ -377,7 +377,11 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
             // beside it would grant what the proxy's configuration does not.
             for (String n : List.copyOf(response.getHeaderNames())) {
                 if (n.toLowerCase(Locale.ROOT).startsWith("access-control-")) {
-                    response.setHeader(n, null);
+                    response.setHeader(n, null); // removes it (Jetty, Tomcat 11)
+                    if (response.containsHeader(n)) {
+                        // Tomcat 10.1 ignores a null value: an empty one grants nothing (credentials need "true")
+                        response.setHeader(n, "");
+                    }
                 }
             }
         }
