@@ -368,15 +368,28 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         }
     }
 
+    /** Whether a header is a CORS one; without allocating, as it runs for every header of every answer. */
+    private static boolean isCors(String name) {
+        return name.regionMatches(true, 0, "access-control-", 0, "access-control-".length());
+    }
+
+    private static boolean anyCors(java.util.Set<String> names) {
+        for (String n : names) {
+            if (isCors(n)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void setHead(ProxyResponse r) {
         streaming = r.streaming();
         response.setStatus(r.status());
-        if (r.headers().map().keySet().stream()
-                .anyMatch(n -> n.toLowerCase(Locale.ROOT).startsWith("access-control-"))) {
+        if (anyCors(r.headers().map().keySet())) {
             // The proxy's CORS answer is whole: a host filter's Access-Control-Allow-Credentials (or Max-Age) left
             // beside it would grant what the proxy's configuration does not.
             for (String n : List.copyOf(response.getHeaderNames())) {
-                if (n.toLowerCase(Locale.ROOT).startsWith("access-control-")) {
+                if (isCors(n)) {
                     response.setHeader(n, null); // removes it (Jetty, Tomcat 11)
                     if (response.containsHeader(n)) {
                         // Tomcat 10.1 ignores a null value: an empty one grants nothing (credentials need "true")
