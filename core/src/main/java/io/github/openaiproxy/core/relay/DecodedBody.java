@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.relay;
 
 import io.github.openaiproxy.core.flow.ForwardingSubscriber;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
@@ -45,7 +46,11 @@ final class DecodedBody implements Flow.Publisher<List<ByteBuffer>> {
      * {@code deflate}), without that header and its {@code Content-Length}; otherwise the answer itself.
      */
     static UpstreamResponse decoded(UpstreamResponse upstream) {
-        String coding = upstream.headers().firstValue("content-encoding").orElse("");
+        // Every answer passes here: a map look-up, no Optional or stream, when it has no coding.
+        String coding = HeaderMap.first(upstream.headers(), "content-encoding");
+        if (coding == null) {
+            return upstream;
+        }
         String c = coding.strip().toLowerCase(Locale.ROOT);
         boolean gzip = c.equals("gzip") || c.equals("x-gzip");
         if (!gzip && !c.equals("deflate")) {
