@@ -11,6 +11,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Locale;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -373,7 +374,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
         return name.regionMatches(true, 0, "access-control-", 0, "access-control-".length());
     }
 
-    private static boolean anyCors(java.util.Set<String> names) {
+    private static boolean anyCors(Set<String> names) {
         for (String n : names) {
             if (isCors(n)) {
                 return true;
@@ -408,9 +409,7 @@ final class ResponseBodyWriter implements Flow.Subscriber<List<ByteBuffer>> {
                 }
             } else if (n.equals("content-type")) {
                 response.setContentType(values.get(0));
-            } else if ((n.startsWith("access-control-")
-                            || n.equals("cache-control")
-                            || n.equals("x-content-type-options"))
+            } else if ((isCors(name) || n.equals("cache-control") || n.equals("x-content-type-options"))
                     && !values.isEmpty()) {
                 // The proxy's answer replaces what a host filter set before it: a browser refuses two
                 // Access-Control-Allow-Origin values (Spring's CorsFilter sets one too), Spring Security's

@@ -235,8 +235,8 @@ final class JdkUpstreamClient implements UpstreamClient {
     }
 
     private static boolean framedTwice(HttpHeaders headers) {
-        return headers.firstValue("transfer-encoding").isPresent()
-                && headers.firstValue("content-length").isPresent();
+        // The map's look-up is case-insensitive; firstValue would make an Optional and a stream per answer.
+        return headers.map().containsKey("transfer-encoding") && headers.map().containsKey("content-length");
     }
 
     /** Takes no byte of a refused answer's body: cancelled at once, its connection is closed, never reused. */
