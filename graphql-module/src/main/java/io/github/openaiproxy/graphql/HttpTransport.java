@@ -530,12 +530,12 @@ final class HttpTransport {
         }
         OperationDefinition chosen = null;
         for (OperationDefinition op : document.getDefinitionsOfType(OperationDefinition.class)) {
-            if (request.operationName() == null
-                    ? chosen == null
-                    : request.operationName().equals(op.getName())) {
-                if (request.operationName() == null && chosen != null) {
+            if (request.operationName() == null) {
+                if (chosen != null) {
                     return Kind.UNKNOWN; // several operations and no name: execution reports it
                 }
+                chosen = op;
+            } else if (request.operationName().equals(op.getName())) {
                 chosen = op;
             }
         }

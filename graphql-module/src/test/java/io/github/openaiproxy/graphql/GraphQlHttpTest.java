@@ -91,6 +91,21 @@ class GraphQlHttpTest {
         assertThat(json(r).at("/errors/0/message").asText()).contains("POST");
     }
 
+    /** Several operations and no name: the client is told to name one, not judged by the first operation's kind. */
+    @Test
+    void severalOperationsWithoutANameAreAskedForTheNameWhateverTheFirstOneIs() {
+        String subscriptionFirst = "subscription S { chatStream(input: {messages: [{role: \"user\", content: \"hi\"}]})"
+                + " { content } } query Q { __typename }";
+        HttpResponse<String> r = post(
+                JSON.createObjectNode().put("query", subscriptionFirst).toString(),
+                "application/graphql-response+json");
+        assertThat(json(r).at("/errors/0/message").asText()).as(r.body()).contains("operation name");
+        assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("GRAPHQL_VALIDATION_FAILED");
+        r = get("query=" + encode("mutation M { createSession { sessionId } } query Q { __typename }"));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/message").asText()).contains("operation name");
+    }
+
     @Test
     void onlyTheSelectedFieldsAreAnswered() {
         JsonNode data = json(server.post(CREATE)).get("data");
