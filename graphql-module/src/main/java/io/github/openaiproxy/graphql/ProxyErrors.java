@@ -106,7 +106,7 @@ final class ProxyErrors {
     }
 
     /** {@code failure} with {@code extensions.requestId}, the reply's {@code x-request-id}, when it has one. */
-    private static Failure withRequestId(Failure failure, SubRequests.Reply reply) {
+    static Failure withRequestId(Failure failure, SubRequests.Reply reply) {
         String id = reply.header(REQUEST_ID);
         if (id != null && !id.isBlank()) {
             failure.extensions().put("requestId", id);

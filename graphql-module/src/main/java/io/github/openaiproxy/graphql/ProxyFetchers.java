@@ -182,7 +182,7 @@ final class ProxyFetchers {
                         Map<String, Object> out = new LinkedHashMap<>();
                         if (reply.status() != 201) {
                             ProxyErrors.Failure f = reply.status() == 404
-                                    ? ProxyErrors.of("NOT_FOUND", SESSIONS_DISABLED)
+                                    ? ProxyErrors.withRequestId(ProxyErrors.of("NOT_FOUND", SESSIONS_DISABLED), reply)
                                     : ProxyErrors.fromReply(reply);
                             return failed(env, out, f);
                         }
@@ -291,15 +291,18 @@ final class ProxyFetchers {
      */
     private ProxyErrors.Failure sessionFailure(SubRequests.Reply reply) {
         if (reply.status() == 404) {
+            // The message is ours, the id the REST answer's (as for every other failed call).
             if (!sessionsEnabled) {
-                return ProxyErrors.of("NOT_FOUND", SESSIONS_DISABLED);
+                return ProxyErrors.withRequestId(ProxyErrors.of("NOT_FOUND", SESSIONS_DISABLED), reply);
             }
             JsonNode error = reply.json();
-            return ProxyErrors.of(
-                    "NOT_FOUND",
-                    "Session Not Found".equals(error.path("error").asText())
-                            ? error.path("message").asText(UNKNOWN_SESSION)
-                            : UNKNOWN_SESSION);
+            return ProxyErrors.withRequestId(
+                    ProxyErrors.of(
+                            "NOT_FOUND",
+                            "Session Not Found".equals(error.path("error").asText())
+                                    ? error.path("message").asText(UNKNOWN_SESSION)
+                                    : UNKNOWN_SESSION),
+                    reply);
         }
         return ProxyErrors.fromReply(reply);
     }

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A GraphQL error for a failed sub-request carries, as {@code extensions.requestId}, the {@code x-request-id} its REST
@@ -112,6 +114,35 @@ class GraphQlRequestIdsTest {
             assertThat(body.at("/errors/0/extensions/code").asText()).isEqualTo("UPSTREAM_ERROR");
             assertThat(body.at("/errors/0/extensions/requestId").asText()).isEqualTo("req_upstream0123456789abcdef");
         }
+    }
+
+    /** An unknown session is answered 404 with an id on REST, whichever session route it reaches. */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "{ chatHistory(sessionId: \"ses_nope\") { id } }",
+                "{ chatHistoryPage(sessionId: \"ses_nope\") { hasMore } }",
+                "mutation { deleteSession(sessionId: \"ses_nope\") { success } }",
+                "mutation { getAIResponse(input: {sessionId: \"ses_nope\","
+                        + " messages: [{role: \"user\", content: \"hi\"}]}) { success } }"
+            })
+    void anUnknownSessionNamesTheIdOfItsRestAnswer(String query) throws Exception {
+        try (GraphQlServer server =
+                GraphQlServer.start(GraphQlServer.config(upstream.baseUrl()).build())) {
+            JsonNode body = GraphQlErrorsTest.json(server.send(HttpRequest.newBuilder(server.uri("/graphql"))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(new com.fasterxml.jackson.databind.ObjectMapper()
+                            .createObjectNode()
+                            .put("query", query)
+                            .toString()))));
+            assertThat(body.at("/errors/0/extensions/code").asText())
+                    .as(body.toString())
+                    .isEqualTo("NOT_FOUND");
+            assertThat(body.at("/errors/0/extensions/requestId").asText())
+                    .as(body.toString())
+                    .matches(ID);
+        }
+        assertThat(upstream.server().getAllServeEvents()).isEmpty();
     }
 
     /** The client's own id is never taken: it could forge the line a support ticket points at. */
