@@ -980,7 +980,10 @@ public class OpenAiProxyProperties {
         /** Deepest selection accepted; deeper queries are refused. */
         private int maxDepth = 15;
 
-        /** Most fields per operation (each counts one, a top-level field 25: each runs a route; fragments expanded). */
+        /**
+         * Most fields per operation (each counts one, a top-level field 25: each runs a route; fragments expanded),
+         * and per document as written ('__typename' included), counted before validation.
+         */
         private int maxComplexity = 500;
 
         /** Longest query document accepted, in characters; longer ones are refused with 400. */
