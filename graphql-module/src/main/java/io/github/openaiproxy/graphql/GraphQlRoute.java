@@ -195,7 +195,7 @@ public final class GraphQlRoute implements CustomRoute {
         };
         return GraphQL.newGraphQL(schema)
                 .instrumentation(new ChainedInstrumentation(List.of(
-                        new FieldCountLimit(options.maxComplexity()),
+                        new DocumentLimits(options.maxComplexity()),
                         new MaxQueryDepthInstrumentation(options.maxDepth()),
                         new MaxQueryComplexityInstrumentation(options.maxComplexity(), GraphQlRoute::complexity),
                         new UpstreamCallLimit(options.maxUpstreamCalls()))))

@@ -313,6 +313,50 @@ class GraphQlHttpTest {
         assertThat(json(r).at("/data/__typename").asText()).isEqualTo("Query");
     }
 
+    /**
+     * The parser bounds how deep one definition nests, not a chain of fragments: 1,400 fragments each spreading the
+     * next (50 KB) overflowed the stack of graphql-java's validation, a 500 with a thousand-line trace logged.
+     */
+    @Test
+    void aChainOfFragmentsTooDeepToValidateIsTooComplexNotAServerError() {
+        StringBuilder q = new StringBuilder("{ ...F0 }");
+        int n = 1400;
+        for (int i = 0; i < n; i++) {
+            q.append(" fragment F")
+                    .append(i)
+                    .append(" on Query { ...F")
+                    .append(i + 1)
+                    .append(" }");
+        }
+        q.append(" fragment F").append(n).append(" on Query { __typename }");
+        HttpResponse<String> r = post(
+                JSON.createObjectNode().put("query", q.toString()).toString(), "application/graphql-response+json");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
+        assertThat(json(r).at("/errors/0/message").asText()).contains("100");
+    }
+
+    /** Fragments that each spread the next twice: the nesting is measured once per fragment, not per path (2^60). */
+    @Test
+    void fragmentsSpreadManyTimesOverAreMeasuredOnce() {
+        StringBuilder q = new StringBuilder("{ ...F0 }");
+        int n = 60;
+        for (int i = 0; i < n; i++) {
+            q.append(" fragment F")
+                    .append(i)
+                    .append(" on Query { ...F")
+                    .append(i + 1)
+                    .append(" ... on Query { ...F")
+                    .append(i + 1)
+                    .append(" } }");
+        }
+        q.append(" fragment F").append(n).append(" on Query { __typename }");
+        HttpResponse<String> r = post(
+                JSON.createObjectNode().put("query", q.toString()).toString(), "application/graphql-response+json");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
+    }
+
     @Test
     void hugeDocumentsAre400() {
         String huge = "{ __typename " + "#".repeat(200_000) + "\n}";

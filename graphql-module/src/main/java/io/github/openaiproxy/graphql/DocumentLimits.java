@@ -1,0 +1,171 @@
+package io.github.openaiproxy.graphql;
+
+import graphql.execution.AbortExecutionException;
+import graphql.execution.instrumentation.InstrumentationContext;
+import graphql.execution.instrumentation.InstrumentationState;
+import graphql.execution.instrumentation.SimplePerformantInstrumentation;
+import graphql.execution.instrumentation.parameters.InstrumentationValidationParameters;
+import graphql.language.Definition;
+import graphql.language.Document;
+import graphql.language.Field;
+import graphql.language.FragmentDefinition;
+import graphql.language.FragmentSpread;
+import graphql.language.InlineFragment;
+import graphql.language.OperationDefinition;
+import graphql.language.Selection;
+import graphql.language.SelectionSet;
+import graphql.validation.ValidationError;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Refuses a document before it is validated when validating it would cost too much: the depth and complexity
+ * limits only run after validation.
+ *
+ * <ul>
+ *   <li>More fields, as written, than {@code graphql.max-complexity}. Validation compares every pair of fields
+ *       that share a response key, so its cost grows with the square of the fields (and the complexity limit
+ *       leaves {@code __typename} out): 9,000 {@code __typename} in a 100 KB document took seconds of CPU and were
+ *       answered. Every field counts one wherever it is written ({@code __typename}, under {@code @skip}, in any
+ *       operation or fragment); a fragment counts once however often it is spread.
+ *   <li>Selections nested more than {@value #MAX_NESTING} deep, counting fields, inline fragments and fragment
+ *       spreads, fragments followed. The parser bounds the nesting of one definition, not a chain of fragments
+ *       each spreading the next: validation follows them recursively, and 1,400 of them overflowed its stack.
+ * </ul>
+ */
+final class DocumentLimits extends SimplePerformantInstrumentation {
+    /** Deepest nesting of selections, fragments followed: far past what the depth limit lets run. */
+    static final int MAX_NESTING = 100;
+
+    private final int maxFields;
+
+    DocumentLimits(int maxFields) {
+        this.maxFields = maxFields;
+    }
+
+    @Override
+    public InstrumentationContext<List<ValidationError>> beginValidation(
+            InstrumentationValidationParameters parameters, InstrumentationState state) {
+        Document document = parameters.getDocument();
+        int fields = 0;
+        for (Definition<?> definition : document.getDefinitions()) {
+            fields = count(selections(definition), fields);
+        }
+        new Nesting(document).check();
+        return super.beginValidation(parameters, state);
+    }
+
+    private static SelectionSet selections(Definition<?> definition) {
+        return definition instanceof OperationDefinition op
+                ? op.getSelectionSet()
+                : definition instanceof FragmentDefinition f ? f.getSelectionSet() : null;
+    }
+
+    /** {@code counted} plus the fields of {@code set}; throws as soon as the total passes the limit. */
+    private int count(SelectionSet set, int counted) {
+        if (set == null) {
+            return counted;
+        }
+        int n = counted;
+        for (Selection<?> selection : set.getSelections()) {
+            if (selection instanceof Field field) {
+                if (++n > maxFields) {
+                    throw new TooComplex(
+                            "The document has more than " + maxFields + " fields (graphql.max-complexity)");
+                }
+                n = count(field.getSelectionSet(), n);
+            } else if (selection instanceof InlineFragment inline) {
+                n = count(inline.getSelectionSet(), n);
+            }
+        }
+        return n;
+    }
+
+    /**
+     * How deep the operations nest, fragments followed. Each fragment is measured once (a fragment spread twice
+     * at every level would otherwise be followed 2^n times), and the walk stops as soon as it passes the limit, so
+     * it never recurses deeper than that itself.
+     */
+    private static final class Nesting {
+        private final Map<String, FragmentDefinition> fragments = new HashMap<>();
+        /** Each measured fragment's height; -1 while it is being measured (a cycle, which validation reports). */
+        private final Map<String, Integer> heights = new HashMap<>();
+
+        private final Document document;
+
+        Nesting(Document document) {
+            this.document = document;
+            for (FragmentDefinition f : document.getDefinitionsOfType(FragmentDefinition.class)) {
+                fragments.putIfAbsent(f.getName(), f);
+            }
+        }
+
+        void check() {
+            for (OperationDefinition op : document.getDefinitionsOfType(OperationDefinition.class)) {
+                height(op.getSelectionSet(), 0);
+            }
+        }
+
+        /** The height of {@code set} below a selection {@code depth} deep. */
+        private int height(SelectionSet set, int depth) {
+            if (set == null) {
+                return 0;
+            }
+            int max = 0;
+            for (Selection<?> selection : set.getSelections()) {
+                int below;
+                if (selection instanceof Field field) {
+                    below = nested(depth, () -> height(field.getSelectionSet(), depth + 1));
+                } else if (selection instanceof InlineFragment inline) {
+                    below = nested(depth, () -> height(inline.getSelectionSet(), depth + 1));
+                } else if (selection instanceof FragmentSpread spread) {
+                    below = nested(depth, () -> fragment(spread.getName(), depth + 1));
+                } else {
+                    continue;
+                }
+                max = Math.max(max, below + 1);
+                if (depth + max > MAX_NESTING) {
+                    throw tooDeep();
+                }
+            }
+            return max;
+        }
+
+        private int nested(int depth, java.util.function.IntSupplier below) {
+            if (depth + 1 > MAX_NESTING) {
+                throw tooDeep();
+            }
+            return below.getAsInt();
+        }
+
+        private int fragment(String name, int depth) {
+            Integer known = heights.get(name);
+            if (known != null) {
+                return Math.max(known, 0);
+            }
+            FragmentDefinition f = fragments.get(name);
+            if (f == null) {
+                return 0; // validation reports it
+            }
+            heights.put(name, -1);
+            int h = height(f.getSelectionSet(), depth);
+            heights.put(name, h);
+            return h;
+        }
+
+        private static TooComplex tooDeep() {
+            return new TooComplex("The document nests selections more than " + MAX_NESTING
+                    + " deep (fields, inline fragments and fragment spreads, fragments followed)");
+        }
+    }
+
+    /** The refusal: a cost limit, {@code QUERY_TOO_COMPLEX} as the depth and complexity limits' own. */
+    static final class TooComplex extends AbortExecutionException {
+        private static final long serialVersionUID = 1L;
+
+        TooComplex(String message) {
+            super(message);
+        }
+    }
+}
