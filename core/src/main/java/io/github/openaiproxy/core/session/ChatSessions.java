@@ -351,7 +351,7 @@ public final class ChatSessions {
             RecordingStream recorded = new RecordingStream(
                     answer.body(),
                     config.maxMessageSize(),
-                    text -> append(turn, text, now()).thenApply(ok -> null));
+                    reply -> append(turn, reply, now()).thenApply(ok -> null));
             return CompletableFuture.completedFuture(
                     new ProxyResponse(answer.status(), headers.build(), recorded, true));
         }
@@ -368,7 +368,7 @@ public final class ChatSessions {
                         "a session reply of more than {0} bytes is relayed but not recorded",
                         readLimit);
                 Instant at = now();
-                return append(turn, REPLY_NOT_RECORDED, at).thenApply(recorded -> {
+                return append(turn, new Reply(REPLY_NOT_RECORDED, null), at).thenApply(recorded -> {
                     if (recorded) {
                         headers.set(MESSAGE_ID_HEADER, turn.replyId);
                         headers.set(MESSAGE_TIMESTAMP_HEADER, at.toString());
@@ -406,7 +406,7 @@ public final class ChatSessions {
         }
         String reply = links == null || links.isEmpty() ? IMAGES_NOT_STORED : String.join("\n", links);
         Instant at = now();
-        return append(turn, reply, at).thenApply(recorded -> {
+        return append(turn, new Reply(reply, null), at).thenApply(recorded -> {
             if (!recorded) {
                 return answer;
             }
@@ -467,12 +467,12 @@ public final class ChatSessions {
     private CompletableFuture<ProxyResponse> recordWhole(Turn turn, int status, HeaderMap headers, byte[] body) {
         return CompletableFuture.completedFuture(body)
                 .thenCompose(bytes -> {
-                    Optional<String> reply = replyText(bytes);
-                    if (reply.isPresent() && NewMessage.utf8Length(reply.get()) > config.maxMessageSize()) {
+                    Optional<Reply> reply = replyOf(bytes);
+                    if (reply.isPresent() && reply.get().size() > config.maxMessageSize()) {
                         LOG.log(
                                 System.Logger.Level.WARNING,
                                 "a session reply over sessions.max-message-size is relayed but not recorded");
-                        reply = Optional.of(REPLY_NOT_RECORDED);
+                        reply = Optional.of(new Reply(REPLY_NOT_RECORDED, null));
                     }
                     if (reply.isEmpty()) {
                         LOG.log(System.Logger.Level.WARNING, "a session reply could not be read; not recorded");
@@ -494,9 +494,9 @@ public final class ChatSessions {
     }
 
     /** Appends the turn; a store failure is logged, never thrown: the reply has been paid for. */
-    private CompletableFuture<Boolean> append(Turn turn, String reply, Instant at) {
+    private CompletableFuture<Boolean> append(Turn turn, Reply reply, Instant at) {
         List<NewMessage> all = new ArrayList<>(turn.asked);
-        all.add(new NewMessage(turn.replyId, "assistant", reply, null, at));
+        all.add(new NewMessage(turn.replyId, "assistant", reply.text(), reply.messageJson(), at));
         return call(() -> store.append(turn.sessionId, all).isPresent()).handle((ok, error) -> {
             if (error != null) {
                 LOG.log(System.Logger.Level.ERROR, "could not record a session turn", error);
@@ -556,11 +556,17 @@ public final class ChatSessions {
             }
             JsonNode role = m.get("role");
             JsonNode content = m.get("content");
+            String json;
+            if (hasMoreThanContent(m) || (content != null && content.isObject())) {
+                json = m.toString(); // a tool result's tool_call_id, a name: the whole message, sent back as it came
+            } else {
+                json = content == null || content.isNull() || content.isTextual() ? null : content.toString();
+            }
             out.add(new NewMessage(
                     SessionIds.newMessageId(),
                     role != null && role.isTextual() ? role.textValue() : "user",
                     text(content),
-                    content == null || content.isNull() || content.isTextual() ? null : content.toString(),
+                    json,
                     at));
         }
         return out;
@@ -586,22 +592,86 @@ public final class ChatSessions {
         return content.toString();
     }
 
-    /** The first choice's message content of a chat completion. */
-    static Optional<String> replyText(byte[] completion) {
+    /**
+     * An assistant reply as recorded: its text, and when it is more than text (a refusal, tool calls) the message
+     * itself as JSON, so that history sent back as context carries them as the upstream answered.
+     *
+     * @param text the reply's content text ({@code ""} when it has none)
+     * @param messageJson the whole message as a JSON object, or {@code null} for a reply that is only text
+     */
+    record Reply(String text, String messageJson) {
+        long size() {
+            return NewMessage.utf8Length(text) + (messageJson == null ? 0 : NewMessage.utf8Length(messageJson));
+        }
+    }
+
+    /** The fields of a reply besides its content that a request may send back: OpenAI's assistant message's. */
+    private static final List<String> REPLY_FIELDS = List.of("name", "refusal", "tool_calls", "function_call");
+
+    /** Whether a message has fields besides its role and content (a tool result's {@code tool_call_id}, a name). */
+    private static boolean hasMoreThanContent(JsonNode message) {
+        var names = message.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (!name.equals("role") && !name.equals("content")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The first choice's message of a chat completion. */
+    static Optional<Reply> replyOf(byte[] completion) {
         try {
             JsonNode message = Json.parse(completion).path("choices").path(0).path("message");
-            return message.isObject() ? Optional.of(text(message.get("content"))) : Optional.empty();
+            return message.isObject() ? Optional.of(reply(message)) : Optional.empty();
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }
     }
 
+    /**
+     * A reply message as recorded: its text, and, when it has a refusal or tool calls, the message with only the
+     * fields a request may carry (OpenAI answers {@code "refusal": null} and {@code "annotations": []} too, which
+     * an assistant message in a request may not have).
+     */
+    static Reply reply(JsonNode message) {
+        JsonNode content = message.get("content");
+        ObjectNode kept = null;
+        for (String field : REPLY_FIELDS) {
+            JsonNode value = message.get(field);
+            if (value == null
+                    || value.isNull()
+                    || value.isContainerNode() && value.isEmpty()
+                    || value.isTextual() && value.textValue().isEmpty()) {
+                continue;
+            }
+            if (kept == null) {
+                kept = Json.object();
+                kept.put("role", "assistant");
+                kept.set("content", content == null ? kept.nullNode() : content);
+            }
+            kept.set(field, value);
+        }
+        return new Reply(text(content), kept == null ? null : kept.toString());
+    }
+
+    /**
+     * A stored message as context: its whole message when it was kept (a JSON object: tool calls, a tool result, a
+     * refusal), else its role and content (multi-part content as its JSON).
+     */
     private static ObjectNode asContext(StoredMessage m) {
         ObjectNode n = Json.object();
         n.put("role", m.role());
         if (m.contentJson() != null) {
             try {
-                n.set("content", Json.parse(m.contentJson().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                JsonNode json = Json.parse(m.contentJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                if (json.isObject()) {
+                    n.setAll((ObjectNode) json);
+                    n.put("role", m.role());
+                } else {
+                    n.set("content", json);
+                }
                 return n;
             } catch (IOException e) {
                 // fall back to the text

@@ -9,7 +9,9 @@ import java.util.Objects;
  * @param id the message id, unique (see {@link SessionIds#newMessageId()})
  * @param role {@code user}, {@code assistant}, {@code system}, ...
  * @param content the text of the message (for multi-part content, its text parts)
- * @param contentJson the content as JSON when it was not a plain string (multi-part content), else {@code null}
+ * @param contentJson the content as JSON when it was not a plain string (multi-part content); the whole message as a
+ *     JSON object when it has more than a role and content (tool calls, a tool call id, a refusal, a name); else
+ *     {@code null}
  * @param timestamp when the message was sent (user) or received (assistant), at millisecond precision
  */
 public record NewMessage(String id, String role, String content, String contentJson, Instant timestamp) {

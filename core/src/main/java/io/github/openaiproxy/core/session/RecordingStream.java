@@ -1,38 +1,46 @@
 package io.github.openaiproxy.core.session;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.flow.ForwardingSubscriber;
 import io.github.openaiproxy.core.flow.ServerSentEvents;
 import io.github.openaiproxy.core.internal.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
 import java.util.function.Function;
 
 /**
  * Relays a chat completion event stream unchanged, item by item as it arrives, while it adds up the
- * first choice's content deltas; when the upstream completes cleanly it records the reply and only then
- * completes the stream. A stream that carried an error event, failed or was cancelled records nothing.
- * Demand and cancellation pass straight through: nothing is buffered but the reply text, and that only
- * up to a bound: a longer reply is still relayed whole, and recorded as {@link ChatSessions#REPLY_NOT_RECORDED}.
+ * first choice's deltas (its content, a refusal, tool calls); when the upstream completes cleanly after the choice's
+ * {@code finish_reason} or {@code [DONE]} it records the reply and only then completes the stream. A stream that
+ * carried an error event, failed, was cancelled or ended before its finish records nothing. Demand and cancellation
+ * pass straight through: nothing is buffered but the reply, and that only up to a bound: a longer reply is still
+ * relayed whole, and recorded as {@link ChatSessions#REPLY_NOT_RECORDED}.
  */
 final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
+    private static final System.Logger LOG = System.getLogger(RecordingStream.class.getName());
+
     private final Flow.Publisher<List<ByteBuffer>> events;
-    private final Function<String, CompletableFuture<Void>> recorder;
+    private final Function<ChatSessions.Reply, CompletableFuture<Void>> recorder;
     private final long maxReplyBytes;
 
     /**
      * @param events the relayed stream, one complete SSE event per item
-     * @param maxReplyBytes the most UTF-8 bytes of reply text kept for recording
-     * @param recorder records the reply text; the stream completes when its future does
+     * @param maxReplyBytes the most UTF-8 bytes of reply text (content, refusal, tool calls) kept for recording
+     * @param recorder records the reply; the stream completes when its future does
      */
     RecordingStream(
             Flow.Publisher<List<ByteBuffer>> events,
             long maxReplyBytes,
-            Function<String, CompletableFuture<Void>> recorder) {
+            Function<ChatSessions.Reply, CompletableFuture<Void>> recorder) {
         this.events = events;
         this.maxReplyBytes = maxReplyBytes;
         this.recorder = recorder;
@@ -44,10 +52,14 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
     }
 
     private final class Tap extends ForwardingSubscriber<List<ByteBuffer>> {
-        private StringBuilder reply = new StringBuilder();
+        /** The reply so far; {@code null} once it is over the bound. */
+        private Assembled reply = new Assembled();
+
         private long replyBytes;
         private volatile boolean cancelled;
         private boolean failed;
+        /** Whether the choice's finish_reason or [DONE] came: a stream that ends without either was cut short. */
+        private boolean finished;
 
         Tap(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
             super(downstream);
@@ -73,24 +85,33 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 downstream.onComplete();
                 return;
             }
-            String text = reply == null ? ChatSessions.REPLY_NOT_RECORDED : reply.toString();
+            if (!finished) {
+                LOG.log(System.Logger.Level.WARNING, "a session reply's stream ended before its finish; not recorded");
+                downstream.onComplete();
+                return;
+            }
+            ChatSessions.Reply text =
+                    reply == null ? new ChatSessions.Reply(ChatSessions.REPLY_NOT_RECORDED, null) : reply.reply();
             reply = null;
             recorder.apply(text).whenComplete((ok, error) -> downstream.onComplete());
         }
 
-        /** Adds a delta to the reply; past the bound, the text is dropped (and a marker recorded). */
-        private void keep(String delta) {
-            replyBytes += NewMessage.utf8Length(delta);
+        /** Counts a piece of the reply; past the bound, the reply is dropped (and a marker recorded). */
+        private boolean keep(String piece) {
+            replyBytes += NewMessage.utf8Length(piece);
             if (replyBytes > maxReplyBytes) {
                 reply = null;
-                return;
             }
-            reply.append(delta);
+            return reply != null;
         }
 
         private void read(List<ByteBuffer> event) {
             String data = ServerSentEvents.data(event);
-            if (data == null || data.equals("[DONE]")) {
+            if (data == null) {
+                return;
+            }
+            if (data.equals("[DONE]")) {
+                finished = true;
                 return;
             }
             try {
@@ -101,15 +122,110 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 }
                 for (JsonNode choice : chunk.path("choices")) {
                     if (choice.path("index").asInt(0) == 0) {
-                        JsonNode content = choice.path("delta").path("content");
-                        if (content.isTextual() && reply != null) {
-                            keep(content.textValue());
+                        if (choice.path("finish_reason").isTextual()) {
+                            finished = true;
                         }
+                        read(choice.path("delta"));
                     }
                 }
             } catch (IOException | RuntimeException e) {
                 // Not JSON (a comment or a foreign event): relayed, not recorded.
             }
+        }
+
+        private void read(JsonNode delta) {
+            JsonNode content = delta.path("content");
+            if (content.isTextual() && reply != null && keep(content.textValue())) {
+                reply.content.append(content.textValue());
+            }
+            JsonNode refusal = delta.path("refusal");
+            if (refusal.isTextual() && reply != null && keep(refusal.textValue())) {
+                reply.refusal.append(refusal.textValue());
+            }
+            for (JsonNode call : delta.path("tool_calls")) {
+                if (reply == null) {
+                    return;
+                }
+                ToolCall assembled =
+                        reply.toolCalls.computeIfAbsent(call.path("index").asInt(0), i -> new ToolCall());
+                add(assembled, call);
+            }
+            JsonNode function = delta.path("function_call");
+            if (function.isObject() && reply != null) {
+                if (reply.functionCall == null) {
+                    reply.functionCall = new ToolCall();
+                }
+                add(reply.functionCall, Json.object().set("function", function));
+            }
+        }
+
+        /** Adds a tool call delta: its id, type and name come once, its arguments in pieces. */
+        private void add(ToolCall assembled, JsonNode call) {
+            for (String field : List.of("id", "type")) {
+                if (call.path(field).isTextual() && keep(call.path(field).textValue())) {
+                    assembled.fields.put(field, call.path(field).textValue());
+                }
+            }
+            JsonNode function = call.path("function");
+            if (function.path("name").isTextual() && keep(function.path("name").textValue())) {
+                assembled.name.append(function.path("name").textValue());
+            }
+            if (function.path("arguments").isTextual()
+                    && keep(function.path("arguments").textValue())) {
+                assembled.arguments.append(function.path("arguments").textValue());
+            }
+        }
+    }
+
+    /** A tool call (or the older function call) as its deltas have built it so far. */
+    private static final class ToolCall {
+        final Map<String, String> fields = new LinkedHashMap<>();
+        final StringBuilder name = new StringBuilder();
+        final StringBuilder arguments = new StringBuilder();
+
+        ObjectNode function() {
+            ObjectNode f = Json.object();
+            f.put("name", name.toString());
+            f.put("arguments", arguments.toString());
+            return f;
+        }
+    }
+
+    /** The first choice's reply as its deltas have built it so far. */
+    private static final class Assembled {
+        final StringBuilder content = new StringBuilder();
+        final StringBuilder refusal = new StringBuilder();
+        final Map<Integer, ToolCall> toolCalls = new TreeMap<>();
+        ToolCall functionCall;
+
+        /** The reply: its text, and the message as the upstream would have answered it when it is more than text. */
+        ChatSessions.Reply reply() {
+            String text = content.toString();
+            if (refusal.isEmpty() && toolCalls.isEmpty() && functionCall == null) {
+                return new ChatSessions.Reply(text, null);
+            }
+            ObjectNode message = Json.object();
+            message.put("role", "assistant");
+            if (text.isEmpty()) {
+                message.putNull("content");
+            } else {
+                message.put("content", text);
+            }
+            if (!refusal.isEmpty()) {
+                message.put("refusal", refusal.toString());
+            }
+            if (!toolCalls.isEmpty()) {
+                ArrayNode calls = message.putArray("tool_calls");
+                for (ToolCall call : toolCalls.values()) {
+                    ObjectNode c = calls.addObject();
+                    call.fields.forEach(c::put);
+                    c.set("function", call.function());
+                }
+            }
+            if (functionCall != null) {
+                message.set("function_call", functionCall.function());
+            }
+            return new ChatSessions.Reply(text, message.toString());
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core.session;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.access.Identity;
@@ -13,7 +14,9 @@ import io.github.openaiproxy.core.route.RouteCall;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -139,6 +142,17 @@ final class SessionRoutes {
                         .orElseGet(() -> error(SessionErrors.notFound())));
     }
 
+    /** The fields of a kept whole message that the REST routes show, by their name there. */
+    private static final Map<String, String> MESSAGE_FIELDS = new LinkedHashMap<>();
+
+    static {
+        MESSAGE_FIELDS.put("tool_calls", "toolCalls");
+        MESSAGE_FIELDS.put("function_call", "functionCall");
+        MESSAGE_FIELDS.put("tool_call_id", "toolCallId");
+        MESSAGE_FIELDS.put("refusal", "refusal");
+        MESSAGE_FIELDS.put("name", "name");
+    }
+
     /** A message as the REST routes show it. */
     static ObjectNode toJson(StoredMessage m) {
         ObjectNode n = Json.object();
@@ -148,7 +162,20 @@ final class SessionRoutes {
         n.put("content", m.content());
         if (m.contentJson() != null) {
             try {
-                n.set("parts", Json.parse(m.contentJson().getBytes(StandardCharsets.UTF_8)));
+                JsonNode json = Json.parse(m.contentJson().getBytes(StandardCharsets.UTF_8));
+                if (!json.isObject()) {
+                    n.set("parts", json);
+                } else {
+                    // The whole message was kept: its multi-part content, tool calls, tool call id, refusal, name.
+                    if (json.path("content").isArray()) {
+                        n.set("parts", json.get("content"));
+                    }
+                    MESSAGE_FIELDS.forEach((field, name) -> {
+                        if (json.hasNonNull(field)) {
+                            n.set(name, json.get(field));
+                        }
+                    });
+                }
             } catch (IOException e) {
                 // stored by this proxy, so always JSON; leave it out otherwise
             }

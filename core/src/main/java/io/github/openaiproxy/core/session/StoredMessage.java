@@ -11,7 +11,8 @@ import java.util.Objects;
  * @param sequence its position in the session: 1, 2, 3, ... in the order the store recorded the messages
  * @param role {@code user}, {@code assistant}, {@code system}, ...
  * @param content the text of the message
- * @param contentJson the content as JSON when it was not a plain string, else {@code null}
+ * @param contentJson the content as JSON when it was not a plain string; the whole message as a JSON object when it
+ *     had more than a role and content (tool calls, a tool call id, a refusal, a name); else {@code null}
  * @param timestamp when the message was sent (user) or received (assistant)
  */
 public record StoredMessage(
