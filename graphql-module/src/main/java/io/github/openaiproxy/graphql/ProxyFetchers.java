@@ -80,6 +80,10 @@ final class ProxyFetchers {
                         out.put("role", choice.path("message").path("role").asText("assistant"));
                         out.put("model", completion.path("model").asText(null));
                         out.put("finishReason", choice.path("finish_reason").asText(null));
+                        out.put(
+                                "refusal",
+                                choice.path("message").path("refusal").asText(null));
+                        out.put("toolCalls", json(choice.path("message").get("tool_calls")));
                         out.put("timestamp", recordedAt != null ? recordedAt : now());
                         out.put("success", true);
                         out.put("error", null);
@@ -88,6 +92,11 @@ final class ProxyFetchers {
                                 .build();
                     });
         };
+    }
+
+    /** A JSON value for a {@code JSON} field: plain maps and lists; {@code null} for none. */
+    private static Object json(JsonNode value) {
+        return value == null || value.isNull() ? null : SubRequests.JSON.convertValue(value, Object.class);
     }
 
     // --- chatStream
@@ -271,6 +280,10 @@ final class ProxyFetchers {
                         out.put("timestamp", m.path("timestamp").asText());
                         out.put("role", m.path("role").asText());
                         out.put("sequence", m.path("sequence").asInt());
+                        out.put("refusal", m.path("refusal").asText(null));
+                        out.put("toolCalls", json(m.get("toolCalls")));
+                        out.put("toolCallId", m.path("toolCallId").asText(null));
+                        out.put("name", m.path("name").asText(null));
                         out.put("sessionId", id);
                         messages.add(out);
                     }

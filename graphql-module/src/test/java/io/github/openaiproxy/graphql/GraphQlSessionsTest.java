@@ -98,6 +98,41 @@ class GraphQlSessionsTest {
         assertThat(gone.body()).contains("NOT_FOUND");
     }
 
+    /** A refusal and tool calls come back as the upstream answered them, from getAIResponse and the history. */
+    @Test
+    void aRefusalAndToolCallsAreAnsweredAndKeptInTheHistory() throws Exception {
+        String toolCall =
+                "{\"id\":\"call_1\",\"type\":\"function\"," + "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}";
+        for (String[] reply : List.of(
+                new String[] {"refuse", "\"content\":null,\"refusal\":\"I can't help with that.\""},
+                new String[] {"call", "\"content\":null,\"tool_calls\":[" + toolCall + "]"})) {
+            upstream.server()
+                    .stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/v1/chat/completions")
+                            .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.containing(reply[0]))
+                            .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson(
+                                    "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\","
+                                            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                            + reply[1] + "},\"finish_reason\":\"stop\"}]}")));
+        }
+        String id = newSession();
+
+        JsonNode refused = data(server.post(body(
+                        "mutation Ask($input: ChatInput!) { getAIResponse(input: $input) { content refusal success } }",
+                        Map.of("input", input(id, "refuse")))))
+                .get("getAIResponse");
+        data(server.post(body(ASK, Map.of("input", input(id, "call")))));
+
+        assertThat(refused.get("refusal").asText()).isEqualTo("I can't help with that.");
+        assertThat(refused.get("success").asBoolean()).isTrue();
+        JsonNode history = data(server.post(body(
+                        "query H($id: String) { chatHistory(sessionId: $id) { role content refusal toolCalls } }",
+                        Map.of("id", id))))
+                .get("chatHistory");
+        assertThat(history.get(1).get("refusal").asText()).isEqualTo("I can't help with that.");
+        assertThat(history.get(3).get("toolCalls")).isEqualTo(JSON.readTree("[" + toolCall + "]"));
+        assertThat(history.get(2).get("toolCalls").isNull()).isTrue();
+    }
+
     /**
      * An id that cannot be a path segment ({@code ses_é}, {@code a/b}, {@code ..}) names no session: the same
      * NOT_FOUND as any unknown id, never the proxy's internal sub-request ("No route for GET /sessions/...").
