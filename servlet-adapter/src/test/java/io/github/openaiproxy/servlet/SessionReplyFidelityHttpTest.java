@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
@@ -120,6 +121,42 @@ class SessionReplyFidelityHttpTest {
         assertThat(history.get(1).get("toolCalls")).isEqualTo(JSON.readTree("[" + TOOL_CALL + "]"));
         assertThat(history.get(2).get("toolCallId").asText()).isEqualTo("call_1");
         assertThat(history.get(3).get("content").asText()).isEqualTo("It is sunny.");
+    }
+
+    /**
+     * A context window ({@code sessions.context-messages}) that starts between a tool call and its result would send
+     * the result without its call, which the upstream refuses: the window leaves such results out.
+     */
+    @Test
+    void aContextWindowNeverStartsWithAToolResultCutFromItsCall() throws Exception {
+        upstreamAnswers(
+                "weather?",
+                "application/json",
+                completion(
+                        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[" + TOOL_CALL + "]}", "tool_calls"));
+        upstreamAnswers(
+                "sunny",
+                "application/json",
+                completion("{\"role\":\"assistant\",\"content\":\"It is sunny.\"}", "stop"));
+        upstreamAnswers("next", "application/json", completion("{\"role\":\"assistant\",\"content\":\"ok\"}", "stop"));
+        proxy = TomcatProxy.servlet(Upstream.config(upstream)
+                .sessions(SessionConfig.DEFAULTS.withContextMessages(2))
+                .build());
+        HttpResponse<String> created = Http.postJson(proxy.uri("/sessions"), "");
+        String id = JSON.readTree(created.body()).get("sessionId").asText();
+        Http.postJson(proxy.uri("/"), chat(id, false, "{\"role\":\"user\",\"content\":\"weather?\"}"));
+        Http.postJson(
+                proxy.uri("/"),
+                chat(id, false, "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny\"}"));
+
+        assertThat(Http.postJson(proxy.uri("/"), chat(id, false, "{\"role\":\"user\",\"content\":\"next\"}"))
+                        .statusCode())
+                .isEqualTo(200);
+
+        var requests = Upstream.requests(upstream);
+        JsonNode sent = JSON.readTree(requests.get(requests.size() - 1).getBodyAsString())
+                .get("messages");
+        assertThat(sent.findValuesAsText("role")).containsExactly("assistant", "user");
     }
 
     @Test

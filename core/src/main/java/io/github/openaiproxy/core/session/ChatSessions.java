@@ -260,7 +260,7 @@ public final class ChatSessions {
             if (found.size() >= config.maxSessionSize()) {
                 return new Begun.Failed(SessionErrors.full(config.maxSessionSize()));
             }
-            List<StoredMessage> history = found.history();
+            List<StoredMessage> history = withoutLeadingToolResults(found.history());
             if (found.tooLarge() || leastWritten(history) > maxBodyBytes) {
                 return new Begun.Failed(ProxyError.payloadTooLarge(maxBodyBytes));
             }
@@ -274,6 +274,18 @@ public final class ChatSessions {
             }
             return new Begun.Ready(new Turn(use.sessionId(), newMessages), body);
         });
+    }
+
+    /**
+     * The history without the tool results it starts with: a window of the latest messages may start after the tool
+     * call they answer, and the upstream refuses a {@code tool} message that follows no call.
+     */
+    static List<StoredMessage> withoutLeadingToolResults(List<StoredMessage> history) {
+        int start = 0;
+        while (start < history.size() && "tool".equals(history.get(start).role())) {
+            start++;
+        }
+        return start == 0 ? history : history.subList(start, history.size());
     }
 
     /**
