@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Turns a chat completion event stream (one SSE event per item, as the engine relays it) into
- * {@code ChatChunk} values as the events arrive: one per event that adds content or ends the reply.
+ * {@code ChatChunk} values as the events arrive: one per event that adds content or a refusal, or ends the reply.
  * One upstream event is requested at a time and only while the subscriber wants more, so a slow client
  * slows the upstream; events that carry nothing are skipped by asking for the next. An error event in
  * the stream becomes {@code onError}; cancelling cancels the upstream stream.
@@ -153,9 +153,11 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
                 continue;
             }
             JsonNode content = choice.path("delta").path("content");
+            JsonNode refusal = choice.path("delta").path("refusal");
             JsonNode finish = choice.path("finish_reason");
             boolean hasContent = content.isTextual() && !content.textValue().isEmpty();
-            if (!hasContent && !finish.isTextual()) {
+            boolean hasRefusal = refusal.isTextual() && !refusal.textValue().isEmpty();
+            if (!hasContent && !hasRefusal && !finish.isTextual()) {
                 return null;
             }
             Map<String, Object> out = new LinkedHashMap<>();
@@ -163,6 +165,7 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
             out.put("content", hasContent ? content.textValue() : null);
             out.put("finishReason", finish.isTextual() ? finish.textValue() : null);
             out.put("model", chunk.path("model").asText(null));
+            out.put("refusal", hasRefusal ? refusal.textValue() : null);
             return out;
         }
         return null;

@@ -100,6 +100,24 @@ class ChatStreamSubscriptionTest {
     }
 
     /** Each token leaves as soon as the upstream sends it: the client reads the first while the upstream waits. */
+    /** A streamed refusal reaches the subscriber: its content is null, so without {@code refusal} nothing would. */
+    @Test
+    void aRefusalArrivesAsRefusalPieces() throws Exception {
+        upstreamStreams(EVENTS.get(0)
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"I can't \"}}]}\n\n"
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"help.\"}}]}\n\n"
+                + EVENTS.get(3) + EVENTS.get(4));
+
+        HttpResponse<String> r = subscribe(body(
+                "subscription S($input: ChatInput!) { chatStream(input: $input) { content refusal finishReason } }",
+                Map.of("input", input("Hi"))));
+
+        assertThat(r.body())
+                .contains("{\"chatStream\":{\"content\":null,\"refusal\":\"I can't \",\"finishReason\":null}}")
+                .contains("{\"chatStream\":{\"content\":null,\"refusal\":\"help.\",\"finishReason\":null}}")
+                .endsWith("event: complete\ndata:\n\n");
+    }
+
     @Test
     void tokensAreRelayedAsTheyArriveNotAtTheEnd() throws Exception {
         try (var raw = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress());
