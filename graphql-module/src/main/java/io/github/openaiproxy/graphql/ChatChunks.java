@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code ChatChunk} values as the events arrive: one per event that adds content or a refusal, or ends the reply.
  * One upstream event is requested at a time and only while the subscriber wants more, so a slow client
  * slows the upstream; events that carry nothing are skipped by asking for the next. An error event in
- * the stream becomes {@code onError}; cancelling cancels the upstream stream.
+ * the stream, and a stream that ends before the first choice's {@code finish_reason} and without {@code [DONE]}, become
+ * {@code onError}; cancelling cancels the upstream stream.
  */
 final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
     private final Flow.Publisher<List<ByteBuffer>> events;
@@ -52,6 +53,8 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
         private final AtomicBoolean upstreamRequested = new AtomicBoolean();
         private volatile Flow.Subscription upstream;
         private volatile boolean done;
+        /** Whether the reply's finish_reason or [DONE] came: a stream that ends without either was cut short. */
+        private volatile boolean finished;
 
         Transform(Flow.Subscriber<? super Map<String, Object>> downstream) {
             this.downstream = downstream;
@@ -79,6 +82,9 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
                 downstream.onError(e);
                 return;
             }
+            if (chunk == null ? "[DONE]".equals(ServerSentEvents.data(event)) : finishes(chunk)) {
+                finished = true;
+            }
             Map<String, Object> value = chunk == null ? null : toChunk(chunk);
             if (value != null) {
                 demand.decrementAndGet();
@@ -99,7 +105,12 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
         public void onComplete() {
             if (!done) {
                 done = true;
-                downstream.onComplete();
+                if (finished) {
+                    downstream.onComplete();
+                } else {
+                    downstream.onError(
+                            new StreamFailure("The upstream ended the stream before the reply was finished"));
+                }
             }
         }
 
@@ -145,6 +156,17 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
             throw new StreamFailure(message);
         }
         return json;
+    }
+
+    /** Whether an event carries the first choice's {@code finish_reason}. */
+    private static boolean finishes(JsonNode chunk) {
+        for (JsonNode choice : chunk.path("choices")) {
+            if (choice.path("index").asInt(0) == 0
+                    && choice.path("finish_reason").isTextual()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private Map<String, Object> toChunk(JsonNode chunk) {

@@ -100,6 +100,34 @@ class ChatStreamSubscriptionTest {
     }
 
     /** Each token leaves as soon as the upstream sends it: the client reads the first while the upstream waits. */
+    /**
+     * A stream the upstream ends before its finish (no {@code finish_reason}, no {@code [DONE]}) is a failure, as a
+     * connection lost is: the subscriber is not told the reply is complete, and the session records nothing.
+     */
+    @Test
+    void aStreamEndedBeforeItsFinishIsAnUpstreamError() throws Exception {
+        upstreamStreams(EVENTS.get(0) + EVENTS.get(1));
+        String id = JSON.readTree(server.post("{\"query\":\"mutation { createSession { sessionId } }\"}")
+                        .body())
+                .at("/data/createSession/sessionId")
+                .asText();
+
+        HttpResponse<String> r = subscribe(body(
+                SUBSCRIBE,
+                Map.of(
+                        "input",
+                        Map.of("sessionId", id, "messages", List.of(Map.of("role", "user", "content", "Hi"))))));
+
+        String[] events = r.body().split("\n\n");
+        assertThat(events).hasSize(3);
+        assertThat(events[0]).contains("H\u00e9llo");
+        assertThat(events[1]).startsWith("event: next\ndata: {\"errors\":[").contains("UPSTREAM_ERROR");
+        assertThat(events[2]).isEqualTo("event: complete\ndata:");
+        assertThat(server.post(body("query H($id: String) { chatHistory(sessionId: $id) { id } }", Map.of("id", id)))
+                        .body())
+                .contains("\"chatHistory\":[]");
+    }
+
     /** A streamed refusal reaches the subscriber: its content is null, so without {@code refusal} nothing would. */
     @Test
     void aRefusalArrivesAsRefusalPieces() throws Exception {
