@@ -182,6 +182,16 @@ class ProxyEngineNormalizationTableTest {
                                 + "\"output_format\":\"webp\",\"output_compression\":80}",
                         "{\"prompt\":\"p\",\"model\":\"gpt-image-1\",\"n\":1,\"size\":\"1024x1024\",\"quality\":\"high\","
                                 + "\"background\":\"transparent\",\"output_format\":\"webp\",\"output_compression\":80}"),
+                // Newer GPT image models than the specification's (gpt-image-2.5-*, with quality xhigh and max)
+                // are no gpt-image-2: forwarded unchecked, as any model the proxy does not know.
+                arguments(
+                        "/images/generations",
+                        "{\"prompt\":\"p\",\"model\":\"gpt-image-2.5-flare\",\"quality\":\"xhigh\"}",
+                        "{\"prompt\":\"p\",\"model\":\"gpt-image-2.5-flare\",\"quality\":\"xhigh\"}"),
+                arguments(
+                        "/",
+                        "{\"prompt\":\"p\",\"model\":\"gpt-image-2.5-sunburst-2026-09-08\",\"quality\":\"max\"}",
+                        "{\"prompt\":\"p\",\"model\":\"gpt-image-2.5-sunburst-2026-09-08\",\"quality\":\"max\"}"),
                 arguments(
                         "/images/generations",
                         "{\"prompt\":\"p\",\"model\":\"my-image-model\",\"size\":\"7x7\",\"n\":99,\"quality\":\"ultra\"}",

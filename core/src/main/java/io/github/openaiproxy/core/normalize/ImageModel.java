@@ -86,14 +86,20 @@ public record ImageModel(
         if (m.equals("dall-e-3")) {
             return Optional.of(DALL_E_3);
         }
-        if (m.startsWith("gpt-image-2")) {
+        // The specification's names and their dated snapshots only: a newer model (gpt-image-2.5-flare takes
+        // quality xhigh and max) is no gpt-image-2 and goes unchecked, as OpenAI judges it.
+        String base = DATED_SNAPSHOT.matcher(m).replaceFirst("");
+        if (base.equals("gpt-image-2")) {
             return Optional.of(GPT_IMAGE_2);
         }
-        if (m.startsWith("gpt-image-1")) {
+        if (base.equals("gpt-image-1") || base.equals("gpt-image-1-mini") || base.equals("gpt-image-1.5")) {
             return Optional.of(GPT_IMAGE_1);
         }
         return Optional.empty();
     }
+
+    private static final java.util.regex.Pattern DATED_SNAPSHOT =
+            java.util.regex.Pattern.compile("-\\d{4}-\\d{2}-\\d{2}$");
 
     /** Whether {@code size} is accepted: a listed size, or for free-form models a valid {@code WIDTHxHEIGHT}. */
     public boolean acceptsSize(String size) {

@@ -18,7 +18,9 @@ class ImageModelTest {
         "gpt-image-1-mini, GPT_IMAGE",
         "gpt-image-1.5, GPT_IMAGE",
         "gpt-image-2, GPT_IMAGE",
-        "gpt-image-2-2026-04-21, GPT_IMAGE"
+        "gpt-image-2-2026-04-21, GPT_IMAGE",
+        "gpt-image-1-mini-2025-10-06, GPT_IMAGE",
+        "gpt-image-1.5-2025-12-16, GPT_IMAGE"
     })
     void knowsTheModelsOfTheSpecification(String name, ImageModel.Family family) {
         assertThat(ImageModel.forName(name))
@@ -26,7 +28,19 @@ class ImageModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"dall-e", "dall-e-4", "my-image-model", "chatgpt-image-latest", ""})
+    @ValueSource(
+            strings = {
+                "dall-e",
+                "dall-e-4",
+                "my-image-model",
+                "chatgpt-image-latest",
+                "",
+                "gpt-image-2.5-flare",
+                "gpt-image-2.5-sunburst-2026-09-08",
+                "gpt-image-1.6",
+                "gpt-image-10",
+                "gpt-image-3"
+            })
     void unknownModelsHaveNoRules(String name) {
         assertThat(ImageModel.forName(name)).isEmpty();
     }
