@@ -284,6 +284,54 @@ class ProxyEngineLimitsTest {
     }
 
     @Test
+    void gptImageModelsPricedByTokensAloneAreEstimatedByTheirImagesUnderACostBudget() {
+        // gpt-image-1.5, -2 and -2.5-* have token prices and no per-image price: the estimate takes each image as
+        // the output tokens it may take (gpt-image-1's table by quality, scaled by pixels); the answer's usage settles.
+        upstream.server()
+                .stubFor(any(anyUrl())
+                        .willReturn(okJson("{\"created\":1,\"data\":[{\"b64_json\":\"AA==\"}],"
+                                + "\"usage\":{\"input_tokens\":10,\"output_tokens\":1000,\"total_tokens\":1010}}")));
+        ProxyEngine engine = engine(Map.of("policies.anonymous.cost-per-day", "10"));
+        for (String model : List.of("gpt-image-2", "gpt-image-1.5", "gpt-image-2.5-flare")) {
+            ledger.clear();
+            Answer a = send(
+                    engine,
+                    chat(
+                            "/v1/images/generations",
+                            "{\"model\":\"" + model + "\",\"prompt\":\"a cat\",\"quality\":\"high\"}"));
+
+            assertThat(a.status()).as(model + ": " + a.text()).isEqualTo(200);
+            assertThat(ledger)
+                    .as(model)
+                    .singleElement()
+                    .satisfies(r -> assertThat(r.costNanoUsd()).isPositive());
+        }
+        // gpt-image-2 at high quality, 1024x1024, is estimated at 4160 output tokens at $15/M: about $0.062, over a
+        // budget of $0.05, so it is refused before the call.
+        ProxyEngine poor = engine(Map.of("policies.anonymous.cost-per-day", "0.05"));
+        int before = upstreamCalls();
+        error(
+                send(
+                        poor,
+                        chat(
+                                "/v1/images/generations",
+                                "{\"model\":\"gpt-image-2\",\"prompt\":\"a cat\",\"quality\":\"high\","
+                                        + "\"size\":\"1024x1024\"}")),
+                429,
+                "insufficient_quota",
+                "insufficient_quota");
+        assertThat(upstreamCalls()).isEqualTo(before);
+        assertThat(send(
+                                poor,
+                                chat(
+                                        "/v1/images/generations",
+                                        "{\"model\":\"gpt-image-2\",\"prompt\":\"a cat\",\"quality\":\"low\","
+                                                + "\"size\":\"1024x1024\"}"))
+                        .status())
+                .isEqualTo(200);
+    }
+
+    @Test
     void aClientGoneWhileTheUpstreamWorkedIsChargedItsInput() throws Exception {
         // Refunding everything would make a large prompt free when the client leaves at the right moment.
         CompletableFuture<Void> called = new CompletableFuture<>();

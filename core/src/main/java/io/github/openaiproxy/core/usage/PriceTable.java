@@ -164,10 +164,19 @@ public final class PriceTable {
         }
         if (usage.images() > 0 && (out == 0 || perImage)) {
             Optional<BigDecimal> each = imagePrice(model, quality, size);
-            if (each.isEmpty()) {
+            ModelPrice tokens = each.isEmpty() && !perImage ? priceOf(model, orDefault) : null;
+            if (each.isPresent()) {
+                nanos = nanos.add(each.get().multiply(NANOS_PER_DOLLAR).multiply(BigDecimal.valueOf(usage.images())));
+            } else if (tokens != null) {
+                // A model priced by tokens alone (gpt-image-1.5, -2, -2.5-*): each image as the output tokens it
+                // may take. An estimate (the answer's usage settles it); without it such models were unpriced.
+                nanos = nanos.add(tokens.output()
+                        .multiply(BigDecimal.valueOf(imageOutputTokens(quality, size)))
+                        .multiply(BigDecimal.valueOf(usage.images()))
+                        .multiply(NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION));
+            } else {
                 return OptionalLong.empty();
             }
-            nanos = nanos.add(each.get().multiply(NANOS_PER_DOLLAR).multiply(BigDecimal.valueOf(usage.images())));
         }
         return OptionalLong.of(toNanos(nanos));
     }
@@ -195,6 +204,29 @@ public final class PriceTable {
         }
         return orDefault ? defaultPrice.orElse(null) : null;
     }
+
+    /**
+     * The output tokens one image may take: gpt-image-1's published counts for 1024x1024 (low 272, medium 1056,
+     * high 4160; {@code auto} or none as high, a higher or unknown quality as twice high), scaled by the size's
+     * pixels ({@code auto}, none or unreadable as 1536x1024, the largest standard size).
+     */
+    static long imageOutputTokens(String quality, String size) {
+        String q = quality == null ? "" : quality.strip().toLowerCase(Locale.ROOT);
+        long perMegapixel = switch (q) {
+            case "low" -> 272;
+            case "medium" -> 1056;
+            case "high", "auto", "" -> 4160;
+            default -> 8320;
+        };
+        long pixels = 1536L * 1024L;
+        java.util.regex.Matcher m = size == null ? null : IMAGE_SIZE.matcher(size.strip());
+        if (m != null && m.matches()) {
+            pixels = Long.parseLong(m.group(1)) * Long.parseLong(m.group(2));
+        }
+        return Math.max(1, (perMegapixel * pixels + 1024L * 1024L - 1) / (1024L * 1024L));
+    }
+
+    private static final java.util.regex.Pattern IMAGE_SIZE = java.util.regex.Pattern.compile("(\\d{1,5})x(\\d{1,5})");
 
     private static long toNanos(BigDecimal nanos) {
         BigDecimal up = nanos.setScale(0, RoundingMode.CEILING);

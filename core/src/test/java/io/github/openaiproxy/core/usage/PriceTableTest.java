@@ -184,9 +184,31 @@ class PriceTableTest {
         // gpt-image-2: 100 text tokens in (40 cached) at $2.50/M and $0.625/M, 1000 image tokens out at $15/M
         assertThat(SHIPPED.costNanoUsd("gpt-image-2", new TokenUsage(100, 40, 1000, 0, 1), "1024x1024", "high"))
                 .isEqualTo(OptionalLong.of(60 * 2_500L + 40 * 625L + 1000 * 15_000L));
-        // The later GPT Image models have no per-image price: an answer without usage is unpriced.
+        // The later GPT Image models have no per-image price: an image without usage (an estimate) is taken as the
+        // output tokens it may take, 4160 at high quality and 1024x1024, at $15/M.
         assertThat(SHIPPED.costNanoUsd("gpt-image-2", new TokenUsage(0, 0, 0, 0, 1), "1024x1024", "high"))
+                .isEqualTo(OptionalLong.of(4160 * 15_000L));
+        // A model with neither price stays unpriced.
+        assertThat(SHIPPED.costNanoUsd("my-painter", new TokenUsage(0, 0, 0, 0, 1), "1024x1024", "high"))
                 .isEmpty();
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "low, 1024x1024, 272",
+        "medium, 1024x1024, 1056",
+        "high, 1024x1024, 4160",
+        "high, 1024x1536, 6240",
+        "low, 1536x1024, 408",
+        "auto, auto, 6240",
+        ", , 6240",
+        "xhigh, 1024x1024, 8320",
+        "max, 3840x2160, 65813",
+        "high, not-a-size, 6240",
+        "high, 99999x99999, 39672059"
+    })
+    void imageOutputTokensFollowGptImage1sTableScaledByPixels(String quality, String size, long tokens) {
+        assertThat(PriceTable.imageOutputTokens(quality, size)).isEqualTo(tokens);
     }
 
     @Test
