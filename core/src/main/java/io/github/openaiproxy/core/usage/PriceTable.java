@@ -28,7 +28,8 @@ import java.util.Set;
  * <p>Images: an answer without token usage (DALL-E) is priced per image by quality and size; an unset or
  * {@code auto} size is {@code 1024x1024}, an unset or {@code auto} quality is {@code standard}, except for
  * {@code gpt-image-1}, whose {@code auto} is priced as {@code medium}. An answer with token usage
- * ({@code gpt-image-1}) is priced by its tokens.
+ * ({@code gpt-image-1}) is priced by its tokens. A model with token prices and no per-image price has each image
+ * without usage priced as the output tokens it may take (see {@code imageOutputTokens}).
  */
 public final class PriceTable {
     private static final String RESOURCE = "openai-prices.properties";
