@@ -245,15 +245,20 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
-    void b64JsonImagesAreStoredAndTheAnswerKeepsThem() throws Exception {
+    void b64JsonImagesWithoutASessionAreNotStoredAndTheAnswerKeepsThem() throws Exception {
+        // Only a session learns the links of b64_json images (the answer keeps its base64): stored without one, they
+        // were images nobody could ever fetch, kept until deleted. SessionImagesHttpTest stores them with a session.
         String b64 = Base64.getEncoder().encodeToString(png(5_000, 4));
         String original = "{\"created\":1,\"data\":[{\"b64_json\":\"" + b64 + "\"},{\"b64_json\":\"" + b64 + "\"}]}";
         upstreamAnswers("/v1/images/generations", original);
         start(c -> c);
-        Answer a = generate("/images/generations", null);
-        assertThat(a.text()).isEqualTo(original);
-        assertThat(a.header("x-openai-proxy-image-stored")).isNull();
-        assertThat(storedImages()).isEqualTo(2);
+        for (String path : List.of("/images/generations", "/v1/images/generations")) {
+            Answer a = generate(path, null);
+            assertThat(a.text()).isEqualTo(original);
+            assertThat(a.header("x-openai-proxy-image-stored")).isNull();
+        }
+        assertThat(storedImages()).isZero();
+        assertThat(notStored()).isEmpty();
     }
 
     @Test

@@ -275,7 +275,8 @@ public final class ProxySettings {
                     "images.store-b64",
                     Setting.Type.BOOLEAN,
                     "true",
-                    "Whether b64_json images are stored too (the answer keeps b64_json)."),
+                    "Whether b64_json images are stored too when a session records the generation (the answer keeps"
+                            + " b64_json)."),
             Setting.of(
                     "images.private",
                     Setting.Type.BOOLEAN,

@@ -17,8 +17,8 @@ import java.util.Objects;
  *     as {@code https://example.com/openai}); {@code null}, the default, makes them relative to the mount path
  * @param fetchHosts the hosts an upstream image link may be fetched from, besides the upstream's own host;
  *     default OpenAI's image host
- * @param storeB64 whether images that came as {@code b64_json} are stored too (the answer keeps its
- *     {@code b64_json}); default {@code true}
+ * @param storeB64 whether images that came as {@code b64_json} are stored too when a session records the
+ *     generation (the answer keeps its {@code b64_json} and names no link); default {@code true}
  * @param privateImages whether an image made by an identified caller is served only to that caller; default
  *     {@code true}. Images of anonymous callers have no owner: the unguessable id is the capability
  * @param retention how long an image is kept; {@code null}, the default, keeps images until deleted

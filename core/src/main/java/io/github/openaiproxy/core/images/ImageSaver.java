@@ -69,10 +69,15 @@ final class ImageSaver {
 
     /**
      * The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}; an answer
-     * whose images are not stored is told to {@code observation}.
+     * whose images are not stored is told to {@code observation}; {@code b64_json} images are stored only with
+     * {@code inline}.
      */
     CompletableFuture<Images.Saved> save(
-            ProxyResponse answer, String owner, Optional<String> basePath, ProxyObserver.Observation observation) {
+            ProxyResponse answer,
+            String owner,
+            Optional<String> basePath,
+            boolean inline,
+            ProxyObserver.Observation observation) {
         if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
             return CompletableFuture.completedFuture(new Images.Saved(answer, List.of()));
         }
@@ -90,7 +95,7 @@ final class ImageSaver {
                 return CompletableFuture.completedFuture(new Images.Saved(notStored(answer, longer.body()), List.of()));
             }
             byte[] bytes = ((Prefetch.Outcome.Whole) read).bytes();
-            return images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), observation))
+            return images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), inline, observation))
                     .exceptionally(error -> {
                         LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
                         observation.imageNotStored(reason(error));
@@ -134,7 +139,12 @@ final class ImageSaver {
     }
 
     private Images.Saved rewrite(
-            ProxyResponse answer, byte[] bytes, String owner, String linkBase, ProxyObserver.Observation observation) {
+            ProxyResponse answer,
+            byte[] bytes,
+            String owner,
+            String linkBase,
+            boolean inline,
+            ProxyObserver.Observation observation) {
         List<Entry> entries;
         try {
             entries = entries(bytes);
@@ -157,7 +167,7 @@ final class ImageSaver {
                     stored.add(image.id());
                     links.add(link(linkBase, image));
                     allLinks.add(link(linkBase, image));
-                } else if (e.b64() != null && images.config().storeB64()) {
+                } else if (e.b64() != null && inline) {
                     StoredImage image = fromBase64(e.b64(), owner);
                     stored.add(image.id());
                     links.add(null);

@@ -82,12 +82,17 @@ public final class Images {
      * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false} (told to
      * {@code observation}, with the reason). Without {@code images.public-base-url} the links are paths that start
      * with {@code basePath} ({@link io.github.openaiproxy.core.http.ProxyRequest#basePath()}), or the configured
-     * mount path when it is empty.
+     * mount path when it is empty. {@code b64_json} images are stored only with {@code inline} (a session records
+     * their links: the answer keeps its base64 and names none, so without a session nobody could fetch them).
      */
     public CompletableFuture<Saved> save(
-            ProxyResponse answer, Identity identity, Optional<String> basePath, ProxyObserver.Observation observation) {
+            ProxyResponse answer,
+            Identity identity,
+            Optional<String> basePath,
+            boolean inline,
+            ProxyObserver.Observation observation) {
         purgeExpired();
-        return saver.save(answer, ownerFor(identity), basePath, observation);
+        return saver.save(answer, ownerFor(identity), basePath, inline && config.storeB64(), observation);
     }
 
     /**

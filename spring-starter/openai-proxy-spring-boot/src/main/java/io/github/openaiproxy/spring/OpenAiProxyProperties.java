@@ -786,7 +786,10 @@ public class OpenAiProxyProperties {
         /** Hosts ('host' or 'host:port') image links may be fetched from, besides the upstream's own. */
         private List<String> fetchHosts = new ArrayList<>(List.of("oaidalleapiprodscus.blob.core.windows.net"));
 
-        /** Whether images that come as 'b64_json' are stored too (the answer keeps its 'b64_json'). */
+        /**
+         * Whether images that come as 'b64_json' are stored too when a session records the generation (the answer
+         * keeps its 'b64_json' and names no link, so only a session learns where they are kept).
+         */
         private boolean storeB64 = true;
 
         /** Whether an identified caller's images are served to that caller only. */

@@ -26,14 +26,45 @@ class StandaloneImagesTest {
     @TempDir
     Path dir;
 
+    /** Two b64_json images in a session: only a session learns their links, so only then are they stored. */
     HttpResponse<String> generate(StandaloneServer server) throws Exception {
-        return http.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/images/generations"))
-                        .header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString(
-                                "{\"model\":\"gpt-image-1\",\"prompt\":\"a cat\",\"n\":2}"))
+        HttpResponse<String> session = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/sessions"))
+                        .POST(HttpRequest.BodyPublishers.noBody())
                         .build(),
                 HttpResponse.BodyHandlers.ofString());
+        String id = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(session.body())
+                .path("sessionId")
+                .asText();
+        return http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/images/generations"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"model\":\"gpt-image-1\",\"prompt\":\"a cat\",\"n\":2,\"sessionId\":\"" + id
+                                        + "\"}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void b64JsonImagesWithoutASessionAreNotKept() throws Exception {
+        Path images = dir.resolve("images");
+        try (StandaloneServer server = demo(Map.of(
+                "OPENAI_PROXY_IMAGES_STORE", "filesystem", "OPENAI_PROXY_IMAGES_DIRECTORY", images.toString()))) {
+            HttpResponse<String> answer = http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/images/generations"))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"model\":\"gpt-image-1\",\"prompt\":\"a cat\",\"n\":2}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(answer.statusCode()).isEqualTo(200);
+            assertThat(answer.body()).contains("b64_json");
+        }
+        try (Stream<Path> files = Files.list(images)) {
+            assertThat(files.filter(f -> f.toString().endsWith(".meta"))).isEmpty();
+        }
     }
 
     StandaloneServer demo(Map<String, String> env) throws Exception {
