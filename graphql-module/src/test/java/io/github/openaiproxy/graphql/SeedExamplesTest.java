@@ -126,6 +126,37 @@ class SeedExamplesTest {
     }
 
     @Test
+    void generateImageTakesTheGptImageModelsFields() throws Exception {
+        // gpt-image-2 and later are the live image models: a transparent or JPEG image needs these fields.
+        upstream.server()
+                .stubFor(
+                        WireMock.post("/v1/images/generations")
+                                .willReturn(
+                                        aResponse()
+                                                .withHeader("Content-Type", "application/json")
+                                                .withBody(
+                                                        "{\"created\":1,\"data\":[{\"b64_json\":\"AA==\"}],\"output_format\":\"webp\"}")));
+
+        JsonNode answer = ok(server.post(request(
+                        "mutation { generateImage(input: {prompt: \"a logo\", model: \"gpt-image-2\", background: "
+                                + "\"transparent\", output_format: \"webp\", output_compression: 80, moderation: \"low\"})"
+                                + " { success images { b64_json } } }",
+                        Map.of())))
+                .get("generateImage");
+
+        assertThat(answer.get("success").asBoolean()).isTrue();
+        assertThat(answer.at("/images/0/b64_json").asText()).isEqualTo("AA==");
+        JsonNode sent = JSON.readTree(upstream.server()
+                .findAll(postRequestedFor(urlEqualTo("/v1/images/generations")))
+                .get(0)
+                .getBodyAsString());
+        assertThat(sent.get("background").asText()).isEqualTo("transparent");
+        assertThat(sent.get("output_format").asText()).isEqualTo("webp");
+        assertThat(sent.get("output_compression").asInt()).isEqualTo(80);
+        assertThat(sent.get("moderation").asText()).isEqualTo("low");
+    }
+
+    @Test
     void schemaExamplesRunAsASessionConversation() throws Exception {
         upstream.echoChats();
         stubImage();
