@@ -26,6 +26,13 @@ import java.util.concurrent.atomic.AtomicReference;
 final class ServletExchange {
     private static final System.Logger LOG = System.getLogger(ServletExchange.class.getName());
 
+    /**
+     * Spring's {@code ShallowEtagHeaderFilter.disableContentCaching} by its name: the filter buffers a response to
+     * hash it and writes the buffer only when the request ends synchronously, so an asynchronous answer would reach
+     * the client empty. With it the filter passes the proxy's answers straight through.
+     */
+    static final String SPRING_ETAG_STREAMING = "org.springframework.web.filter.ShallowEtagHeaderFilter.STREAMING";
+
     private ServletExchange() {}
 
     /**
@@ -46,6 +53,7 @@ final class ServletExchange {
             refuseSync(response);
             return;
         }
+        request.setAttribute(SPRING_ETAG_STREAMING, Boolean.TRUE);
         AsyncContext async = request.startAsync(request, response);
         // The engine owns the timeouts; an event stream may legitimately run for minutes.
         async.setTimeout(0);
