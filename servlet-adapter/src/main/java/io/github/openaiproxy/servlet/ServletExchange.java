@@ -9,6 +9,7 @@ import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -45,12 +46,13 @@ final class ServletExchange {
     static void run(
             ProxyEngine engine,
             HttpServletRequest request,
-            HttpServletResponse response,
+            HttpServletResponse given,
             String relativePath,
             String mapping)
             throws IOException {
+        HttpServletResponse response = beneathBodyCaches(given);
         if (!request.isAsyncSupported()) {
-            refuseSync(response);
+            refuseSync(given);
             return;
         }
         request.setAttribute(SPRING_ETAG_STREAMING, Boolean.TRUE);
@@ -260,6 +262,31 @@ final class ServletExchange {
             host = "[" + host + "]"; // IPv6 literal
         }
         return scheme + "://" + host + (defaultPort || port <= 0 ? "" : ":" + port);
+    }
+
+    /**
+     * The response beneath the body-caching wrappers directly in front of the proxy. Spring's {@code
+     * ContentCachingResponseWrapper} (a response-logging filter's, {@code ShallowEtagHeaderFilter}'s) copies what it
+     * holds to the client when its filter's chain returns, which for an asynchronous answer is before the answer is
+     * written: what the proxy wrote into it would never reach the client.
+     */
+    private static HttpServletResponse beneathBodyCaches(HttpServletResponse response) {
+        HttpServletResponse r = response;
+        while (r instanceof HttpServletResponseWrapper w
+                && cachesBody(w.getClass())
+                && w.getResponse() instanceof HttpServletResponse inner) {
+            r = inner;
+        }
+        return r;
+    }
+
+    private static boolean cachesBody(Class<?> c) {
+        for (Class<?> k = c; k != null && k != HttpServletResponseWrapper.class; k = k.getSuperclass()) {
+            if (k.getName().equals("org.springframework.web.util.ContentCachingResponseWrapper")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void refuseSync(HttpServletResponse response) throws IOException {

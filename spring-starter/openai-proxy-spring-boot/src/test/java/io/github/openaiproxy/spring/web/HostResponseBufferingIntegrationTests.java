@@ -7,6 +7,11 @@ import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -24,12 +29,16 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.core.Ordered;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.web.filter.OncePerRequestFilter;
 import org.springframework.web.filter.ShallowEtagHeaderFilter;
+import org.springframework.web.util.ContentCachingResponseWrapper;
 
 /**
- * A host application with Spring's {@link ShallowEtagHeaderFilter} in front of the proxy: the filter buffers every
- * response to hash it and writes the buffer only when a request ends synchronously, so an answer the proxy writes
- * asynchronously would reach the client empty, a stream only once it ended.
+ * A host application with filters in front of the proxy that buffer responses: Spring's {@link
+ * ShallowEtagHeaderFilter}, which hashes a response and writes the buffer only when a request ends synchronously, and
+ * a response-logging filter that wraps the response in a {@link ContentCachingResponseWrapper} and copies the body
+ * when the chain returns. An answer the proxy writes asynchronously would reach the client empty, a stream only once it
+ * ended.
  */
 @SpringBootTest(
         classes = HostResponseBufferingIntegrationTests.EtagApplication.class,
@@ -72,6 +81,25 @@ class HostResponseBufferingIntegrationTests {
             FilterRegistrationBean<ShallowEtagHeaderFilter> r =
                     new FilterRegistrationBean<>(new ShallowEtagHeaderFilter());
             r.setOrder(Ordered.HIGHEST_PRECEDENCE + 10); // before the proxy, as a host's filters are
+            return r;
+        }
+
+        @Bean
+        FilterRegistrationBean<OncePerRequestFilter> responseLoggingFilter() {
+            FilterRegistrationBean<OncePerRequestFilter> r = new FilterRegistrationBean<>(new OncePerRequestFilter() {
+                @Override
+                protected void doFilterInternal(
+                        HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+                        throws ServletException, IOException {
+                    ContentCachingResponseWrapper logged = new ContentCachingResponseWrapper(response);
+                    try {
+                        chain.doFilter(request, logged);
+                    } finally {
+                        logged.copyBodyToResponse(); // the usual pattern, after logging the body
+                    }
+                }
+            });
+            r.setOrder(Ordered.HIGHEST_PRECEDENCE + 20);
             return r;
         }
     }
