@@ -289,16 +289,22 @@ final class ServletExchange {
         return false;
     }
 
+    /**
+     * A request the container will not let the proxy answer asynchronously: the proxy's servlet or filter, or a filter
+     * in front of it, is registered with async support off (a servlet's default, and a filter's on Jetty).
+     */
     private static void refuseSync(HttpServletResponse response) throws IOException {
         LOG.log(
                 System.Logger.Level.ERROR,
-                "openai-proxy: register the servlet/filter with asyncSupported=true (streaming needs it)");
-        byte[] body = ("{\"error\":\"Configuration Error\",\"message\":\"The proxy is registered without async"
-                        + " support; set asyncSupported=true\"}")
+                "openai-proxy: the proxy's servlet or filter, or a filter in front of it, is registered without async"
+                        + " support; set asyncSupported=true (<async-supported>true</async-supported>) on each");
+        byte[] body = ("{\"error\":\"Configuration Error\",\"message\":\"The proxy, or a filter in front of it, is"
+                        + " registered without async support; set asyncSupported=true on each\"}")
                 .getBytes(StandardCharsets.UTF_8);
         response.setStatus(500);
         response.setContentType("application/json");
         response.setHeader("X-Content-Type-Options", "nosniff");
+        response.setHeader("x-should-retry", "false"); // as for a missing key: a retry meets the same refusal
         response.setContentLength(body.length);
         response.getOutputStream().write(body);
     }
