@@ -17,6 +17,7 @@ import java.security.Principal;
 import java.util.Enumeration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
@@ -52,7 +53,21 @@ final class ServletExchange {
             throws IOException {
         HttpServletResponse response = beneathBodyCaches(given);
         if (!request.isAsyncSupported()) {
-            refuseSync(given);
+            refuseSync(
+                    given,
+                    "the proxy's servlet or filter, or a filter in front of it, is registered without async support;"
+                            + " set asyncSupported=true (<async-supported>true</async-supported>) on each",
+                    "The proxy, or a filter in front of it, is registered without async support; set"
+                            + " asyncSupported=true on each");
+            return;
+        }
+        if (bodyReadInFront(request)) {
+            refuseSync(
+                    given,
+                    "a filter in front of the proxy read the request body (getParameter on a form or multipart POST,"
+                            + " as Spring's HiddenHttpMethodFilter does); keep it off the proxy's path",
+                    "A filter in front of the proxy read the request body (getParameter on a form or multipart"
+                            + " POST); keep such filters off the proxy's path");
             return;
         }
         request.setAttribute(SPRING_ETAG_STREAMING, Boolean.TRUE);
@@ -290,16 +305,30 @@ final class ServletExchange {
     }
 
     /**
-     * A request the container will not let the proxy answer asynchronously: the proxy's servlet or filter, or a filter
-     * in front of it, is registered with async support off (a servlet's default, and a filter's on Jetty).
+     * Whether the container has already read a form or multipart body for a filter in front of the proxy (its
+     * {@code getParameter}, {@code getParts}): the proxy would send the upstream the declared length and no bytes.
      */
-    private static void refuseSync(HttpServletResponse response) throws IOException {
-        LOG.log(
-                System.Logger.Level.ERROR,
-                "openai-proxy: the proxy's servlet or filter, or a filter in front of it, is registered without async"
-                        + " support; set asyncSupported=true (<async-supported>true</async-supported>) on each");
-        byte[] body = ("{\"error\":\"Configuration Error\",\"message\":\"The proxy, or a filter in front of it, is"
-                        + " registered without async support; set asyncSupported=true on each\"}")
+    private static boolean bodyReadInFront(HttpServletRequest request) throws IOException {
+        String type = request.getHeader("Content-Type"); // Jetty's getContentType() throws on a bad charset
+        if (type == null) {
+            return false;
+        }
+        String t = type.toLowerCase(Locale.ROOT);
+        if (!t.startsWith("multipart/form-data") && !t.startsWith("application/x-www-form-urlencoded")) {
+            return false; // the only bodies a container parses for parameters
+        }
+        long declared = request.getContentLengthLong();
+        boolean hasBody = declared > 0 || (declared < 0 && request.getHeader("Transfer-Encoding") != null);
+        return hasBody && request.getInputStream().isFinished();
+    }
+
+    /**
+     * A request the host's configuration keeps the proxy from answering: its servlet or filter, or a filter in front
+     * of it, registered with async support off (a servlet's default, and a filter's on Jetty); a body read in front.
+     */
+    private static void refuseSync(HttpServletResponse response, String logMessage, String message) throws IOException {
+        LOG.log(System.Logger.Level.ERROR, "openai-proxy: " + logMessage);
+        byte[] body = ("{\"error\":\"Configuration Error\",\"message\":\"" + message + "\"}")
                 .getBytes(StandardCharsets.UTF_8);
         response.setStatus(500);
         response.setContentType("application/json");
