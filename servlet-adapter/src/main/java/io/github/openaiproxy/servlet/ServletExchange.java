@@ -17,7 +17,6 @@ import java.security.Principal;
 import java.util.Enumeration;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
@@ -64,10 +63,11 @@ final class ServletExchange {
         if (bodyReadInFront(request)) {
             refuseSync(
                     given,
-                    "a filter in front of the proxy read the request body (getParameter on a form or multipart POST,"
-                            + " as Spring's HiddenHttpMethodFilter does); keep it off the proxy's path",
-                    "A filter in front of the proxy read the request body (getParameter on a form or multipart"
-                            + " POST); keep such filters off the proxy's path");
+                    "a filter in front of the proxy read the request body (its input stream, or getParameter on a form"
+                            + " or multipart POST, as Spring's HiddenHttpMethodFilter does); keep it off the proxy's"
+                            + " path",
+                    "A filter in front of the proxy read the request body (its input stream, or getParameter on a"
+                            + " form or multipart POST); keep such filters off the proxy's path");
             return;
         }
         request.setAttribute(SPRING_ETAG_STREAMING, Boolean.TRUE);
@@ -305,17 +305,15 @@ final class ServletExchange {
     }
 
     /**
-     * Whether the container has already read a form or multipart body for a filter in front of the proxy (its
-     * {@code getParameter}, {@code getParts}): the proxy would send the upstream the declared length and no bytes.
+     * Whether a filter in front of the proxy has already read the request's body: from the input stream itself (a
+     * filter that logs it), or through the container ({@code getParameter} or {@code getParts} on a form or
+     * multipart body). The proxy would send the upstream the declared length and no bytes, which it waits for. Not
+     * asked of a body sent with {@code Expect: 100-continue}: Jetty asks the client for the body when its stream is
+     * opened, and a body refused unread must not be asked for.
      */
     private static boolean bodyReadInFront(HttpServletRequest request) throws IOException {
-        String type = request.getHeader("Content-Type"); // Jetty's getContentType() throws on a bad charset
-        if (type == null) {
+        if (request.getHeader("Expect") != null) {
             return false;
-        }
-        String t = type.toLowerCase(Locale.ROOT);
-        if (!t.startsWith("multipart/form-data") && !t.startsWith("application/x-www-form-urlencoded")) {
-            return false; // the only bodies a container parses for parameters
         }
         long declared = request.getContentLengthLong();
         boolean hasBody = declared > 0 || (declared < 0 && request.getHeader("Transfer-Encoding") != null);

@@ -90,4 +90,40 @@ class HostFilterReadsBodyHttpTest {
         assertThat(r.body()).contains("Configuration Error").contains("read the request body");
         assertThat(calls).isEmpty();
     }
+
+    @Test
+    void aJsonBodyAHostFilterReadItselfGetsAClearConfigurationError() {
+        upstream = StubUpstream.start(ex -> {
+            calls.add(ex.request());
+            ex.respond(200, "application/json", "{\"id\":\"ok\"}".getBytes(StandardCharsets.UTF_8));
+        });
+        ProxyConfig config = ProxyConfig.builder()
+                .apiKey("sk-server-key-123456")
+                .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl()))
+                .build();
+        Filter naiveLogging = (request, response, chain) -> {
+            request.getInputStream().readAllBytes(); // logs the body, then passes the request on unchanged
+            chain.doFilter(request, response);
+        };
+        proxy = TomcatProxy.servlet(ProxyEngine.create(config), context -> {
+            FilterDef def = new FilterDef();
+            def.setFilterName("naive-logging");
+            def.setFilter(naiveLogging);
+            def.setAsyncSupported("true");
+            context.addFilterDef(def);
+            FilterMap map = new FilterMap();
+            map.setFilterName("naive-logging");
+            map.addURLPattern("/*");
+            context.addFilterMap(map);
+        });
+
+        HttpResponse<String> r = Http.postJson(
+                proxy.uri("/v1/chat/completions"),
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertThat(r.statusCode()).isEqualTo(500);
+        assertThat(r.headers().firstValue("x-should-retry")).hasValue("false");
+        assertThat(r.body()).contains("Configuration Error").contains("read the request body");
+        assertThat(calls).isEmpty();
+    }
 }
