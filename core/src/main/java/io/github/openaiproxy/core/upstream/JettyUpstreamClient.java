@@ -206,6 +206,9 @@ final class JettyUpstreamClient implements UpstreamClient {
         client.setMaxConnectionsPerDestination(Integer.MAX_VALUE);
         client.setMaxRequestsQueuedPerDestination(Integer.MAX_VALUE);
         client.setMaxResponseHeadersSize(64 * 1024);
+        // Jetty's 8 KB default is the containers' own limit: a client's head they admitted, plus the proxy's
+        // key and headers, failed here before sending (a 502 for the client's own long query).
+        client.setMaxRequestHeadersSize(64 * 1024);
         try {
             client.start();
         } catch (Exception e) {
