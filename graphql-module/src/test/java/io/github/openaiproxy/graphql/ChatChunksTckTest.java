@@ -28,8 +28,10 @@ public class ChatChunksTckTest extends FlowPublisherVerification<Map<String, Obj
         return new ChatChunks(
                 TckSource.of(
                         elements,
+                        // The last chunk carries the reply's finish, as an upstream's does: a stream without it
+                        // is a reply cut short, which the publisher signals as an error.
                         i -> "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + i
-                                + "\"}}]}\n\n",
+                                + "\"},\"finish_reason\":" + (i == elements ? "\"stop\"" : "null") + "}]}\n\n",
                         executor),
                 null);
     }
