@@ -63,11 +63,11 @@ final class ServletExchange {
         if (bodyReadInFront(request)) {
             refuseSync(
                     given,
-                    "a filter in front of the proxy read the request body (its input stream, or getParameter on a form"
-                            + " or multipart POST, as Spring's HiddenHttpMethodFilter does); keep it off the proxy's"
-                            + " path",
-                    "A filter in front of the proxy read the request body (its input stream, or getParameter on a"
-                            + " form or multipart POST); keep such filters off the proxy's path");
+                    "a filter in front of the proxy read the request body (its input stream or reader, or getParameter"
+                            + " on a form or multipart POST, as Spring's HiddenHttpMethodFilter does); keep it off the"
+                            + " proxy's path",
+                    "A filter in front of the proxy read the request body (its input stream or reader, or getParameter"
+                            + " on a form or multipart POST); keep such filters off the proxy's path");
             return;
         }
         request.setAttribute(SPRING_ETAG_STREAMING, Boolean.TRUE);
@@ -305,8 +305,8 @@ final class ServletExchange {
     }
 
     /**
-     * Whether a filter in front of the proxy has already read the request's body: from the input stream itself (a
-     * filter that logs it), or through the container ({@code getParameter} or {@code getParts} on a form or
+     * Whether a filter in front of the proxy has already read the request's body: from the input stream or the reader
+     * (a filter that logs it), or through the container ({@code getParameter} or {@code getParts} on a form or
      * multipart body). The proxy would send the upstream the declared length and no bytes, which it waits for. Not
      * asked of a body sent with {@code Expect: 100-continue}: Jetty asks the client for the body when its stream is
      * opened, and a body refused unread must not be asked for.
@@ -317,7 +317,14 @@ final class ServletExchange {
         }
         long declared = request.getContentLengthLong();
         boolean hasBody = declared > 0 || (declared < 0 && request.getHeader("Transfer-Encoding") != null);
-        return hasBody && request.getInputStream().isFinished();
+        if (!hasBody) {
+            return false;
+        }
+        try {
+            return request.getInputStream().isFinished();
+        } catch (IllegalStateException e) {
+            return true; // getReader was called in front: the body is the reader's, never the proxy's
+        }
     }
 
     /**

@@ -7,6 +7,8 @@ import io.github.openaiproxy.core.ProxyEngine;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.upstream.UpstreamConfig;
 import io.github.openaiproxy.servlet.support.Http;
+import io.github.openaiproxy.servlet.support.JettyProxy;
+import io.github.openaiproxy.servlet.support.ProxyServer;
 import io.github.openaiproxy.servlet.support.StubUpstream;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import jakarta.servlet.Filter;
@@ -22,6 +24,8 @@ import org.apache.tomcat.util.descriptor.web.FilterMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A host filter that reads a request's parameters ({@code getParameter}, as Spring's {@code HiddenHttpMethodFilter}
@@ -36,7 +40,7 @@ class HostFilterReadsBodyHttpTest {
 
     final List<StubUpstream.RecordedRequest> calls = new CopyOnWriteArrayList<>();
     StubUpstream upstream;
-    TomcatProxy proxy;
+    ProxyServer proxy;
 
     @AfterEach
     void stop() {
@@ -122,6 +126,37 @@ class HostFilterReadsBodyHttpTest {
                 "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
 
         assertThat(r.statusCode()).isEqualTo(500);
+        assertThat(r.headers().firstValue("x-should-retry")).hasValue("false");
+        assertThat(r.body()).contains("Configuration Error").contains("read the request body");
+        assertThat(calls).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void aJsonBodyAHostFilterReadThroughTheReaderGetsAClearConfigurationError(String container) {
+        upstream = StubUpstream.start(ex -> {
+            calls.add(ex.request());
+            ex.respond(200, "application/json", "{\"id\":\"ok\"}".getBytes(StandardCharsets.UTF_8));
+        });
+        ProxyConfig config = ProxyConfig.builder()
+                .apiKey("sk-server-key-123456")
+                .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl()))
+                .build();
+        Filter readerLogging = (request, response, chain) -> {
+            request.getReader().lines().count(); // logs the body as text, then passes the request on
+            chain.doFilter(request, response);
+        };
+        proxy = container.equals("tomcat")
+                ? TomcatProxy.servlet(config, readerLogging)
+                : JettyProxy.servlet(config, readerLogging);
+
+        HttpResponse<String> r = Http.postJson(
+                proxy.uri("/v1/chat/completions"),
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertThat(r.statusCode()).isEqualTo(500);
+        assertThat(r.headers().firstValue("content-type"))
+                .hasValueSatisfying(t -> assertThat(t).startsWith("application/json"));
         assertThat(r.headers().firstValue("x-should-retry")).hasValue("false");
         assertThat(r.body()).contains("Configuration Error").contains("read the request body");
         assertThat(calls).isEmpty();
