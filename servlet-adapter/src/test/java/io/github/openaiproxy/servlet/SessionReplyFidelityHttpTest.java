@@ -8,15 +8,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import io.github.openaiproxy.core.session.ChatSessions;
 import io.github.openaiproxy.core.session.SessionConfig;
 import io.github.openaiproxy.core.testing.Upstream;
 import io.github.openaiproxy.servlet.support.Http;
 import io.github.openaiproxy.servlet.support.TomcatProxy;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * What a session records of a reply that is not plain text, on Tomcat: a tool call and a refusal are kept as the
@@ -247,5 +251,42 @@ class SessionReplyFidelityHttpTest {
 
         assertThat(relayed.body()).contains("Half an ans");
         assertThat(history(id)).isEmpty();
+    }
+
+    /**
+     * {@code sessions.max-message-size} counts a reply kept whole as its text plus the message's JSON, as a plain
+     * answer's is counted: a streamed one is held to the same, however its pieces escape (a quote is two bytes in
+     * JSON) and however many tool calls an upstream opens without a byte in them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"quotes", "empty tool calls"})
+    void aStreamedReplyOverTheMessageSizeOnceWrittenIsNotKept(String shape) throws Exception {
+        List<String> deltas = new ArrayList<>();
+        if (shape.equals("quotes")) {
+            deltas.add("\"delta\":{\"role\":\"assistant\",\"content\":\"" + "\\\"".repeat(150) + "\"}");
+            deltas.add("\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"type\":\"function\","
+                    + "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}");
+        } else {
+            for (int i = 0; i < 300; i++) {
+                deltas.add("\"delta\":{\"tool_calls\":[{\"index\":" + i + "}]}");
+            }
+        }
+        deltas.add("\"delta\":{},\"finish_reason\":\"tool_calls\"");
+        upstreamAnswers("big", "text/event-stream", events(deltas.toArray(String[]::new)) + "data: [DONE]\n\n");
+        proxy = TomcatProxy.servlet(Upstream.config(upstream)
+                .sessions(SessionConfig.DEFAULTS.withMaxMessageSize(200))
+                .build());
+        String id = JSON.readTree(Http.postJson(proxy.uri("/sessions"), "").body())
+                .get("sessionId")
+                .asText();
+
+        HttpResponse<String> relayed =
+                Http.postJson(proxy.uri("/"), chat(id, true, "{\"role\":\"user\",\"content\":\"big\"}"));
+
+        assertThat(relayed.statusCode()).isEqualTo(200);
+        assertThat(relayed.body()).contains("[DONE]");
+        JsonNode reply = history(id).get(1);
+        assertThat(reply.get("content").asText()).isEqualTo(ChatSessions.REPLY_NOT_RECORDED);
+        assertThat(reply.has("toolCalls")).as(reply.toString()).isFalse();
     }
 }

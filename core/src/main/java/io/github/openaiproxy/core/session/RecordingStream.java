@@ -90,9 +90,12 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 downstream.onComplete();
                 return;
             }
-            ChatSessions.Reply text =
-                    reply == null ? new ChatSessions.Reply(ChatSessions.REPLY_NOT_RECORDED, null) : reply.reply();
+            ChatSessions.Reply text = reply == null ? null : reply.reply();
             reply = null;
+            if (text == null || text.size() > maxReplyBytes) {
+                // Counted as a plain answer's is: the text plus the message's JSON, with its escapes.
+                text = new ChatSessions.Reply(ChatSessions.REPLY_NOT_RECORDED, null);
+            }
             recorder.apply(text).whenComplete((ok, error) -> downstream.onComplete());
         }
 
@@ -146,8 +149,17 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 if (reply == null) {
                     return;
                 }
-                ToolCall assembled =
-                        reply.toolCalls.computeIfAbsent(call.path("index").asInt(0), i -> new ToolCall());
+                int index = call.path("index").asInt(0);
+                ToolCall assembled = reply.toolCalls.get(index);
+                if (assembled == null) {
+                    // A call costs its JSON even when empty: an upstream opening calls without a byte in them
+                    // must not grow the reply past the bound either.
+                    if (!keep(EMPTY_CALL)) {
+                        return;
+                    }
+                    assembled = new ToolCall();
+                    reply.toolCalls.put(index, assembled);
+                }
                 add(assembled, call);
             }
             JsonNode function = delta.path("function_call");
@@ -176,6 +188,9 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
             }
         }
     }
+
+    /** What an empty tool call takes in the recorded message. */
+    private static final String EMPTY_CALL = "{\"function\":{\"name\":\"\",\"arguments\":\"\"}},";
 
     /** A tool call (or the older function call) as its deltas have built it so far. */
     private static final class ToolCall {
