@@ -289,4 +289,46 @@ class SessionReplyFidelityHttpTest {
         assertThat(reply.get("content").asText()).isEqualTo(ChatSessions.REPLY_NOT_RECORDED);
         assertThat(reply.has("toolCalls")).as(reply.toString()).isFalse();
     }
+
+    /**
+     * Gemini's OpenAI-compatible stream sends parallel calls whole, one a delta, without an {@code index} (or each
+     * at index 0), each with its id and an {@code extra_content} it needs back: they are separate calls, as its
+     * plain answer holds, not one call of joined names and arguments whose results the upstream cannot match.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "\"index\":0,"})
+    void parallelToolCallsStreamedWithoutDistinctIndexesStaySeparate(String index) throws Exception {
+        String paris = "{\"id\":\"call_1\",\"type\":\"function\",\"extra_content\":{\"google\":"
+                + "{\"thought_signature\":\"sig\"}},\"function\":{\"name\":\"get_weather\","
+                + "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}";
+        String rome = "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"get_time\","
+                + "\"arguments\":\"{\\\"city\\\":\\\"Rome\\\"}\"}}";
+        upstreamAnswers(
+                "two?",
+                "text/event-stream",
+                events(
+                                "\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{" + index + paris.substring(1)
+                                        + "]}",
+                                "\"delta\":{\"tool_calls\":[{" + index + rome.substring(1) + "]}",
+                                "\"delta\":{},\"finish_reason\":\"stop\"")
+                        + "data: [DONE]\n\n");
+        upstreamAnswers("rainy", "application/json", completion("{\"role\":\"assistant\",\"content\":\"ok\"}", "stop"));
+        String id = newSession();
+
+        assertThat(Http.postJson(proxy.uri("/"), chat(id, true, "{\"role\":\"user\",\"content\":\"two?\"}"))
+                        .statusCode())
+                .isEqualTo(200);
+        Http.postJson(
+                proxy.uri("/"),
+                chat(
+                        id,
+                        false,
+                        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"rainy\"},"
+                                + "{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"content\":\"noon\"}"));
+
+        var requests = Upstream.requests(upstream);
+        JsonNode sent = JSON.readTree(requests.get(requests.size() - 1).getBodyAsString())
+                .get("messages");
+        assertThat(sent.get(1).get("tool_calls")).isEqualTo(JSON.readTree("[" + paris + "," + rome + "]"));
+    }
 }

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
@@ -58,6 +59,9 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
         private long replyBytes;
         private volatile boolean cancelled;
         private boolean failed;
+        /** The index of the tool call the last delta added to: one without an index continues it. */
+        private int lastIndex;
+
         /** Whether the choice's finish_reason or [DONE] came: a stream that ends without either was cut short. */
         private boolean finished;
 
@@ -149,8 +153,16 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 if (reply == null) {
                     return;
                 }
-                int index = call.path("index").asInt(0);
+                // A call with an id of its own is a new call whatever its index says: Gemini's OpenAI-compatible
+                // stream sends parallel calls whole without an index (or each at 0); OpenAI sends an id once a call.
+                int index = call.has("index") ? call.path("index").asInt(0) : lastIndex;
                 ToolCall assembled = reply.toolCalls.get(index);
+                String id = call.path("id").asText("");
+                if (assembled != null && !id.isEmpty() && !id.equals(assembled.fields.getOrDefault("id", id))) {
+                    index = reply.toolCalls.lastKey() + 1;
+                    assembled = null;
+                }
+                lastIndex = index;
                 if (assembled == null) {
                     // A call costs its JSON even when empty: an upstream opening calls without a byte in them
                     // must not grow the reply past the bound either.
@@ -178,6 +190,13 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                     assembled.fields.put(field, call.path(field).textValue());
                 }
             }
+            call.fields().forEachRemaining(field -> {
+                // What else a call carries (Gemini's extra_content) goes back with it, as a plain answer's does.
+                if (!OWN_FIELDS.contains(field.getKey())
+                        && keep(field.getValue().toString())) {
+                    assembled.extra.put(field.getKey(), field.getValue());
+                }
+            });
             JsonNode function = call.path("function");
             if (function.path("name").isTextual() && keep(function.path("name").textValue())) {
                 assembled.name.append(function.path("name").textValue());
@@ -189,12 +208,16 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
         }
     }
 
+    /** The fields of a tool call delta assembled as such; any other is kept as the upstream sent it. */
+    private static final Set<String> OWN_FIELDS = Set.of("index", "id", "type", "function");
+
     /** What an empty tool call takes in the recorded message. */
     private static final String EMPTY_CALL = "{\"function\":{\"name\":\"\",\"arguments\":\"\"}},";
 
     /** A tool call (or the older function call) as its deltas have built it so far. */
     private static final class ToolCall {
         final Map<String, String> fields = new LinkedHashMap<>();
+        final Map<String, JsonNode> extra = new LinkedHashMap<>();
         final StringBuilder name = new StringBuilder();
         final StringBuilder arguments = new StringBuilder();
 
@@ -210,7 +233,7 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
     private static final class Assembled {
         final StringBuilder content = new StringBuilder();
         final StringBuilder refusal = new StringBuilder();
-        final Map<Integer, ToolCall> toolCalls = new TreeMap<>();
+        final TreeMap<Integer, ToolCall> toolCalls = new TreeMap<>();
         ToolCall functionCall;
 
         /** The reply: its text, and the message as the upstream would have answered it when it is more than text. */
@@ -234,6 +257,7 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 for (ToolCall call : toolCalls.values()) {
                     ObjectNode c = calls.addObject();
                     call.fields.forEach(c::put);
+                    call.extra.forEach(c::set);
                     c.set("function", call.function());
                 }
             }
