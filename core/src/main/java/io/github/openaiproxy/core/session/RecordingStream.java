@@ -153,12 +153,16 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
                 if (reply == null) {
                     return;
                 }
-                // A call with an id of its own is a new call whatever its index says: Gemini's OpenAI-compatible
-                // stream sends parallel calls whole without an index (or each at 0); OpenAI sends an id once a call.
+                // A call with an id and a name of its own is a new call whatever its index says: Gemini's
+                // OpenAI-compatible stream sends parallel calls whole without an index (or each at 0); OpenAI sends
+                // the id and name once a call.
                 int index = call.has("index") ? call.path("index").asInt(0) : lastIndex;
                 ToolCall assembled = reply.toolCalls.get(index);
                 String id = call.path("id").asText("");
-                if (assembled != null && !id.isEmpty() && !id.equals(assembled.fields.getOrDefault("id", id))) {
+                if (assembled != null
+                        && !id.isEmpty()
+                        && !id.equals(assembled.fields.getOrDefault("id", id))
+                        && !call.path("function").path("name").asText("").isEmpty()) {
                     index = reply.toolCalls.lastKey() + 1;
                     assembled = null;
                 }
