@@ -331,4 +331,26 @@ class SessionReplyFidelityHttpTest {
                 .get("messages");
         assertThat(sent.get(1).get("tool_calls")).isEqualTo(JSON.readTree("[" + paris + "," + rome + "]"));
     }
+
+    /** DashScope (Qwen) repeats a streamed call's id as {@code ""} on each piece after the first: the id stays. */
+    @Test
+    void aStreamedToolCallKeepsItsIdWhenLaterPiecesSendAnEmptyOne() throws Exception {
+        upstreamAnswers(
+                "weather?",
+                "text/event-stream",
+                events(
+                                "\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\","
+                                        + "\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\"}}]}",
+                                "\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"\",\"type\":\"function\","
+                                        + "\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]}",
+                                "\"delta\":{},\"finish_reason\":\"tool_calls\"")
+                        + "data: [DONE]\n\n");
+        String id = newSession();
+
+        assertThat(Http.postJson(proxy.uri("/"), chat(id, true, "{\"role\":\"user\",\"content\":\"weather?\"}"))
+                        .statusCode())
+                .isEqualTo(200);
+
+        assertThat(history(id).get(1).get("toolCalls")).isEqualTo(JSON.readTree("[" + TOOL_CALL + "]"));
+    }
 }

@@ -190,7 +190,10 @@ final class RecordingStream implements Flow.Publisher<List<ByteBuffer>> {
         /** Adds a tool call delta: its id, type and name come once, its arguments in pieces. */
         private void add(ToolCall assembled, JsonNode call) {
             for (String field : List.of("id", "type")) {
-                if (call.path(field).isTextual() && keep(call.path(field).textValue())) {
+                // Never emptied: DashScope repeats the id as "" on each piece after the first.
+                if (call.path(field).isTextual()
+                        && !call.path(field).textValue().isEmpty()
+                        && keep(call.path(field).textValue())) {
                     assembled.fields.put(field, call.path(field).textValue());
                 }
             }
