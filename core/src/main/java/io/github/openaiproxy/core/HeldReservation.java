@@ -235,10 +235,14 @@ final class HeldReservation {
                     m.endNanos());
         }
         TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
-        if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
+        if (m.pending() && estimate != Estimate.NONE) {
+            // A background response: its output is made (and billed) after this answer, and the GET that reads its
+            // usage is not metered. Charged what was reserved, so a budget pays for the output it allowed.
+            usage = new TokenUsage(estimate.inputTokens(), 0, estimate.outputTokens(), 0, usage.images());
+        } else if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
             usage = withCountedInput(usage);
         }
-        long cost = costOf(m.answeringModel(), model, usage);
+        long cost = costOf(m.answeringModel(), model, usage, m.serviceTier());
         // Calls a retry or a fallback followed after they timed out with the prompt sent: each upstream bills it.
         List<UsageRecord> earlier = unansweredRecords(proxyStatus);
         long usedTokens = usage.totalTokens();
@@ -355,13 +359,18 @@ final class HeldReservation {
 
     /** The price of {@code usage} at the model that answered, else (or unpriced) at the model asked for. */
     private long costOf(String answering, String asked, TokenUsage usage) {
+        return costOf(answering, asked, usage, null);
+    }
+
+    /** As {@link #costOf(String, String, TokenUsage)}, on the service tier the answer names ({@code null}: none). */
+    private long costOf(String answering, String asked, TokenUsage usage, String tier) {
         java.util.OptionalLong c = java.util.OptionalLong.empty();
         try {
             if (answering != null) {
-                c = step.prices.costNanoUsd(answering, usage, size, quality);
+                c = step.prices.costNanoUsd(answering, usage, size, quality, false, tier);
             }
             if (c.isEmpty() && asked != null) {
-                c = step.prices.costNanoUsd(asked, usage, size, quality, LimitStep.orDefault(policy));
+                c = step.prices.costNanoUsd(asked, usage, size, quality, LimitStep.orDefault(policy), tier);
             }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "pricing failed: {0}", e.toString());

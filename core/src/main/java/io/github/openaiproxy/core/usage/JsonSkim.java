@@ -17,7 +17,7 @@ import java.util.OptionalLong;
 
 /**
  * Reads what metering needs from a whole (non-streamed) JSON answer as its bytes go by, without holding the
- * body: the top-level {@code usage} and {@code model} members are copied (each at most
+ * body: the top-level {@code usage}, {@code model}, {@code service_tier} and {@code status} members are copied (each at most
  * {@value #MAX_CAPTURE} bytes), and the objects of a top-level {@code data} array are counted as images when
  * they hold {@code b64_json} or {@code url}. A byte-level scanner (strings, escapes, nesting) that looks at
  * every byte only where it must: inside a string it looks for the closing quote, inside a nested value for
@@ -35,12 +35,16 @@ public final class JsonSkim {
     private static final int USAGE = 1;
     private static final int MODEL = 2;
     private static final int DATA = 3;
+    private static final int SERVICE_TIER = 4;
+    private static final int STATUS = 5;
 
     private static final byte[][] KEYS = {
         null,
         "usage".getBytes(StandardCharsets.US_ASCII),
         "model".getBytes(StandardCharsets.US_ASCII),
         "data".getBytes(StandardCharsets.US_ASCII),
+        "service_tier".getBytes(StandardCharsets.US_ASCII),
+        "status".getBytes(StandardCharsets.US_ASCII),
     };
     private static final byte[] B64 = "b64_json".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] URL = "url".getBytes(StandardCharsets.US_ASCII);
@@ -92,7 +96,7 @@ public final class JsonSkim {
     private int dataObjects;
     private boolean imageKeys;
 
-    /** The member being copied ({@link #USAGE} or {@link #MODEL}), or {@link #OTHER}. */
+    /** The member being copied (one of {@link #KEYS} but {@link #DATA}), or {@link #OTHER}. */
     private int capturing = OTHER;
     /** Where the copy starts in the buffer being fed. */
     private int captureFrom;
@@ -105,6 +109,8 @@ public final class JsonSkim {
     private TokenUsage readUsage;
     private Long reportedTotal;
     private byte[] model;
+    private byte[] serviceTier;
+    private byte[] status;
     private byte[] scratch;
 
     /** Feeds the next bytes of the body (the buffer's position is left as it is). */
@@ -250,7 +256,7 @@ public final class JsonSkim {
                 expectKey = false;
             }
             case ':' -> {
-                if (depth == 1 && (topKey == USAGE || topKey == MODEL) && capturing == OTHER) {
+                if (depth == 1 && topKey != OTHER && topKey != DATA && capturing == OTHER) {
                     capturing = topKey;
                     captureFrom = i + 1;
                     carriedLength = 0;
@@ -276,7 +282,7 @@ public final class JsonSkim {
     private void keyRead() {
         if (depth == 1) {
             topKey = OTHER;
-            for (int k = USAGE; k <= DATA; k++) {
+            for (int k = USAGE; k < KEYS.length; k++) {
                 if (keyIs(KEYS[k])) {
                     topKey = k;
                 }
@@ -319,10 +325,11 @@ public final class JsonSkim {
                 value = Arrays.copyOf(carried, carriedLength + n);
                 System.arraycopy(a, captureFrom, value, carriedLength, n);
             }
-            if (capturing == USAGE) {
-                usage = value;
-            } else {
-                model = value;
+            switch (capturing) {
+                case USAGE -> usage = value;
+                case MODEL -> model = value;
+                case SERVICE_TIER -> serviceTier = value;
+                default -> status = value;
             }
         }
         dropCapture();
@@ -370,14 +377,28 @@ public final class JsonSkim {
 
     /** The top-level {@code model}, when it was a string; {@code null} otherwise. */
     public String model() {
+        return string(model);
+    }
+
+    /** The top-level {@code service_tier} (the tier that served the answer), when it was a string. */
+    public String serviceTier() {
+        return string(serviceTier);
+    }
+
+    /** The top-level {@code status} (a Responses API answer's: {@code queued} for a background one), when a string. */
+    public String status() {
+        return string(status);
+    }
+
+    private String string(byte[] value) {
         if (readsNothing) {
             return null;
         }
-        String plain = plainString(model);
+        String plain = plainString(value);
         if (plain != null) {
             return plain;
         }
-        JsonNode node = parse(model);
+        JsonNode node = parse(value);
         return node != null && node.isTextual() ? node.textValue() : null;
     }
 

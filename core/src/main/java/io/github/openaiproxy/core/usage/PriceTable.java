@@ -49,14 +49,22 @@ public final class PriceTable {
 
     private final String copied;
     private final Map<String, ModelPrice> models;
+    /** Priority-tier prices, by the name of the Standard price they go with. */
+    private final Map<String, ModelPrice> priority;
+
     private final Map<String, BigDecimal> images;
     private final Set<String> imageModels;
     private final Optional<ModelPrice> defaultPrice;
 
     private PriceTable(
-            String copied, Map<String, ModelPrice> models, Map<String, BigDecimal> images, Optional<ModelPrice> def) {
+            String copied,
+            Map<String, ModelPrice> models,
+            Map<String, ModelPrice> priority,
+            Map<String, BigDecimal> images,
+            Optional<ModelPrice> def) {
         this.copied = copied;
         this.models = Map.copyOf(models);
+        this.priority = Map.copyOf(priority);
         this.images = Map.copyOf(images);
         Set<String> names = new HashSet<>();
         for (String key : images.keySet()) {
@@ -82,7 +90,10 @@ public final class PriceTable {
         m.putAll(config.models());
         Map<String, BigDecimal> i = new HashMap<>(SHIPPED.images);
         i.putAll(config.images());
-        return new PriceTable(SHIPPED.copied, m, i, config.defaultPrice());
+        // A configured Standard price replaces the shipped Priority price that went with the shipped one.
+        Map<String, ModelPrice> priority = new HashMap<>(SHIPPED.priority);
+        priority.keySet().removeAll(config.models().keySet());
+        return new PriceTable(SHIPPED.copied, m, priority, i, config.defaultPrice());
     }
 
     /** The month the shipped prices are from, for example {@code 2026-10}. */
@@ -144,6 +155,19 @@ public final class PriceTable {
      * without a price are priced at the {@link #defaultPrice()} (when there is one).
      */
     public OptionalLong costNanoUsd(String model, TokenUsage usage, String size, String quality, boolean orDefault) {
+        return costNanoUsd(model, usage, size, quality, orDefault, null);
+    }
+
+    /**
+     * As {@link #costNanoUsd(String, TokenUsage, String, String, boolean)}, for an answer served on {@code
+     * serviceTier} (the {@code service_tier} it names; {@code null} when none). {@code flex} tokens cost half
+     * (OpenAI bills Flex at the Batch API's rates); {@code priority} (and {@code ultrafast}) tokens cost the
+     * model's shipped Priority price, else 2.5 times its price (the largest premium OpenAI
+     * publishes: GPT-5.5's), so that a budget is not charged less than the bill; any other tier ({@code default},
+     * {@code auto}, {@code scale}) the Standard price. Images priced per image are not affected.
+     */
+    public OptionalLong costNanoUsd(
+            String model, TokenUsage usage, String size, String quality, boolean orDefault, String serviceTier) {
         long in = Math.max(0, usage.inputTokens());
         long cached = Math.min(in, Math.max(0, usage.cachedInputTokens()));
         long out = Math.max(0, usage.outputTokens());
@@ -153,7 +177,7 @@ public final class PriceTable {
         boolean perImage =
                 usage.images() > 0 && resolve(models.keySet(), model) == null && resolve(imageModels, model) != null;
         if (!perImage && (in > 0 || out > 0)) {
-            ModelPrice p = priceOf(model, orDefault);
+            ModelPrice p = tierPrice(model, priceOf(model, orDefault), serviceTier);
             if (p == null) {
                 return OptionalLong.empty();
             }
@@ -196,6 +220,35 @@ public final class PriceTable {
                 .multiply(BigDecimal.valueOf(Math.max(0, inputTokens)))
                 .add(p.output().multiply(BigDecimal.valueOf(Math.max(0, maxOutputTokens))));
         return OptionalLong.of(toNanos(sum.multiply(NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION)));
+    }
+
+    /** Priority tokens without a shipped Priority price cost this many times their Standard price. */
+    static final String PRIORITY_PREMIUM = "2.5";
+
+    private static final BigDecimal PREMIUM = new BigDecimal(PRIORITY_PREMIUM);
+    private static final BigDecimal HALF = new BigDecimal("0.5");
+
+    /** {@code standard} as billed on {@code tier}. */
+    private ModelPrice tierPrice(String model, ModelPrice standard, String tier) {
+        if (standard == null || tier == null) {
+            return standard;
+        }
+        return switch (tier) {
+            case "flex" -> scaled(standard, HALF);
+            case "priority", "ultrafast" -> {
+                String name = resolve(models.keySet(), model);
+                ModelPrice shipped = name == null ? null : priority.get(name);
+                yield shipped != null ? shipped : scaled(standard, PREMIUM);
+            }
+            default -> standard;
+        };
+    }
+
+    private static ModelPrice scaled(ModelPrice p, BigDecimal factor) {
+        return new ModelPrice(
+                p.input().multiply(factor),
+                p.cachedInput().multiply(factor),
+                p.output().multiply(factor));
     }
 
     private ModelPrice priceOf(String model, boolean orDefault) {
@@ -271,15 +324,21 @@ public final class PriceTable {
             throw new UncheckedIOException(e);
         }
         Map<String, ModelPrice> models = new HashMap<>();
+        Map<String, ModelPrice> priority = new HashMap<>();
         Map<String, BigDecimal> images = new HashMap<>();
         for (String key : p.stringPropertyNames()) {
             String value = p.getProperty(key);
             if (key.startsWith("model.")) {
                 models.put(key.substring(6), PricesConfig.parseModelPrice(value));
+            } else if (key.startsWith("priority.")) {
+                priority.put(key.substring(9), PricesConfig.parseModelPrice(value));
             } else if (key.startsWith("image.")) {
                 images.putAll(PricesConfig.parseImagePrices(java.util.List.of(key.substring(6) + "=" + value)));
             }
         }
-        return new PriceTable(p.getProperty("copied", "unknown"), models, images, Optional.empty());
+        if (!models.keySet().containsAll(priority.keySet())) {
+            throw new IllegalStateException(RESOURCE + ": a priority price without a model price");
+        }
+        return new PriceTable(p.getProperty("copied", "unknown"), models, priority, images, Optional.empty());
     }
 }

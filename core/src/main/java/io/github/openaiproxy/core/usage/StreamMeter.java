@@ -42,6 +42,7 @@ final class StreamMeter {
 
     private TokenUsage usage;
     private String model;
+    private String serviceTier;
     private int images;
     private boolean upstreamError;
     private long countedTokens;
@@ -160,6 +161,14 @@ final class StreamMeter {
         return model;
     }
 
+    /**
+     * The last {@code service_tier} an event named (the Responses API's {@code response.completed} names the tier
+     * that served it, where {@code response.created} said {@code auto}); {@code null} when none.
+     */
+    synchronized String serviceTier() {
+        return serviceTier;
+    }
+
     synchronized int images() {
         return images;
     }
@@ -269,6 +278,9 @@ final class StreamMeter {
             if ("error".equals(type) || "response.failed".equals(type)) {
                 upstreamError = true; // the Responses API's error event, and a response that failed
             }
+        }
+        if ("service_tier".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
+            serviceTier = p.getText();
         }
         if (model == null && "model".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
             String m = p.getText();

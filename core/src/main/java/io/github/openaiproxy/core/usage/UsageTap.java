@@ -187,11 +187,14 @@ public final class UsageTap {
                 }
                 TokenUsage usage;
                 String model;
+                String tier;
+                boolean pending = false;
                 int images;
                 long output = 0;
                 if (stream != null) {
                     usage = stream.usage();
                     model = stream.model();
+                    tier = stream.serviceTier();
                     images = stream.images();
                     if (stream.upstreamError() && outcome == UsageRecord.Outcome.COMPLETED) {
                         outcome = UsageRecord.Outcome.UPSTREAM_FAILED;
@@ -203,7 +206,11 @@ public final class UsageTap {
                     synchronized (skim) {
                         usage = skim.usage();
                         model = skim.model();
+                        tier = skim.serviceTier();
                         images = skim.images();
+                        String status = skim.status();
+                        // A background response: its usage comes with a later GET the proxy does not meter.
+                        pending = usage == null && ("queued".equals(status) || "in_progress".equals(status));
                     }
                 }
                 if (usage != null) {
@@ -215,17 +222,30 @@ public final class UsageTap {
                                 usage.reasoningTokens(),
                                 images);
                     }
-                    return metered(usage, false, model, outcome);
+                    return metered(usage, false, model, outcome, tier, false);
+                }
+                if (pending) {
+                    return metered(new TokenUsage(0, 0, 0, 0, images), true, model, outcome, tier, true);
                 }
                 long input = Math.max(0, spec.estimatedInputTokens());
                 if (input == 0 && output == 0) {
                     // Nothing counted (a list, a file, an image answer without usage): nothing to estimate.
                     return metered(new TokenUsage(0, 0, 0, 0, images), false, model, outcome);
                 }
-                return metered(new TokenUsage(input, 0, output, 0, images), true, model, outcome);
+                return metered(new TokenUsage(input, 0, output, 0, images), true, model, outcome, tier, false);
             }
 
             private Metered metered(TokenUsage usage, boolean estimated, String model, UsageRecord.Outcome outcome) {
+                return metered(usage, estimated, model, outcome, null, false);
+            }
+
+            private Metered metered(
+                    TokenUsage usage,
+                    boolean estimated,
+                    String model,
+                    UsageRecord.Outcome outcome,
+                    String tier,
+                    boolean pending) {
                 return new Metered(
                         usage,
                         estimated,
@@ -235,7 +255,9 @@ public final class UsageTap {
                         answer.streaming(),
                         outcome,
                         firstEventNanos,
-                        System.nanoTime());
+                        System.nanoTime(),
+                        tier,
+                        pending);
             }
 
             private String requestId() {

@@ -281,4 +281,27 @@ class PriceTableTest {
                         InvalidSettingException.class, e -> assertThat(e.key()).isEqualTo(key))
                 .hasMessageContaining(key);
     }
+
+    @Test
+    void aPriorityPriceGoesWithItsOwnModelNotWithAFamilyNameThatPrefixesIt() {
+        TokenUsage million = new TokenUsage(1_000_000, 0, 0, 0, 0);
+        // gpt-5.4-nano is not on the Priority page: 2.5 times its own $0.20, never gpt-5.4's Priority $5.00.
+        assertThat(SHIPPED.costNanoUsd("gpt-5.4-nano", million, null, null, false, "priority"))
+                .isEqualTo(OptionalLong.of(500_000_000));
+        // A snapshot finds its model's Priority price; gpt-4o-2024-05-13 has its own.
+        assertThat(SHIPPED.costNanoUsd("gpt-4o-2024-11-20", million, null, null, false, "priority"))
+                .isEqualTo(OptionalLong.of(4_250_000_000L));
+        assertThat(SHIPPED.costNanoUsd("gpt-4o-2024-05-13", million, null, null, false, "priority"))
+                .isEqualTo(OptionalLong.of(8_750_000_000L));
+        // A configured Standard price drops the shipped Priority price that went with the shipped one.
+        PriceTable configured = PriceTable.from(new PricesConfig(
+                java.util.Map.of(
+                        "gpt-4o",
+                        new PriceTable.ModelPrice(
+                                java.math.BigDecimal.ONE, java.math.BigDecimal.ONE, java.math.BigDecimal.ONE)),
+                java.util.Map.of(),
+                java.util.Optional.empty()));
+        assertThat(configured.costNanoUsd("gpt-4o", million, null, null, false, "priority"))
+                .isEqualTo(OptionalLong.of(2_500_000_000L));
+    }
 }
