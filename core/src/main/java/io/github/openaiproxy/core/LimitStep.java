@@ -305,7 +305,13 @@ final class LimitStep implements RequestStep {
         String quality = text(body, "quality");
         long cost = 0;
         if (costBudget && call != Call.OTHER && body.tree() != null) { // parsed already for the estimate
-            java.util.OptionalLong priced = price(model, estimate, size, quality, orDefault(policy));
+            java.util.OptionalLong priced = price(
+                    model,
+                    estimate,
+                    size,
+                    quality,
+                    orDefault(policy),
+                    reservedTier(body.tree().get("service_tier")));
             if (priced.isEmpty()) {
                 // No price, and no default price to charge (unpriced=refuse, or none configured).
                 ProxyError unpriced = LimitRefusals.modelNotPriced();
@@ -427,7 +433,24 @@ final class LimitStep implements RequestStep {
         return policy.quotas().unpriced() == Policy.Unpriced.DEFAULT;
     }
 
-    private java.util.OptionalLong price(String model, Estimate e, String size, String quality, boolean orDefault) {
+    /**
+     * The tier a reservation is priced at: the dearer one a request asks for ({@code priority}, which {@code fast}
+     * is, and {@code ultrafast}), so that a budget refuses before the call what it could not pay after; else none
+     * (Standard: {@code flex} may be served at Standard, and {@code auto} at whatever the project says).
+     */
+    static String reservedTier(com.fasterxml.jackson.databind.JsonNode asked) {
+        if (asked == null || !asked.isTextual()) {
+            return null;
+        }
+        return switch (asked.textValue()) {
+            case "priority", "fast" -> "priority";
+            case "ultrafast" -> "ultrafast";
+            default -> null;
+        };
+    }
+
+    private java.util.OptionalLong price(
+            String model, Estimate e, String size, String quality, boolean orDefault, String tier) {
         if (model == null) {
             return java.util.OptionalLong.empty();
         }
@@ -437,7 +460,8 @@ final class LimitStep implements RequestStep {
                     new TokenUsage(e.inputTokens(), 0, e.outputTokens(), 0, e.images()),
                     size,
                     quality,
-                    orDefault);
+                    orDefault,
+                    tier);
         } catch (ArithmeticException overflow) {
             return java.util.OptionalLong.of(Long.MAX_VALUE);
         }

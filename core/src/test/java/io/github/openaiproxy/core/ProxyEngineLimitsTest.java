@@ -261,6 +261,27 @@ class ProxyEngineLimitsTest {
     }
 
     @Test
+    void aPriorityRequestIsReservedAtPriorityPricesSoABudgetRefusesWhatItCouldNotPay() {
+        // gpt-5.5: $30 per million output tokens on Standard, $75 on Priority. 200 output tokens: $0.006 reserved on
+        // Standard, $0.015 on Priority, over a budget of $0.01.
+        ProxyEngine engine = engine(Map.of("policies.anonymous.cost-per-day", "0.01"));
+        String chat = "{\"model\":\"gpt-5.5\",\"max_completion_tokens\":200,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+
+        for (String tier : List.of("priority", "fast")) {
+            error(
+                    send(engine, chat("/v1/chat/completions", chat + ",\"service_tier\":\"" + tier + "\"}")),
+                    429,
+                    "insufficient_quota",
+                    "insufficient_quota");
+        }
+        assertThat(upstreamCalls()).isZero();
+        assertThat(send(engine, chat("/v1/chat/completions", chat + ",\"service_tier\":\"flex\"}"))
+                        .status())
+                .isEqualTo(200);
+    }
+
+    @Test
     void dallEUnderACostBudgetOrATokenLimitIsChargedItsImagePrice() {
         // DALL-E has image prices only; the estimate counts its prompt's tokens, which must not make it unpriced.
         upstream.server()
