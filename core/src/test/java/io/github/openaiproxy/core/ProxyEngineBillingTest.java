@@ -287,4 +287,40 @@ class ProxyEngineBillingTest {
         assertThat(r.usage().outputTokens()).isEqualTo(500);
         assertThat(r.costNanoUsd()).isEqualTo(r.usage().inputTokens() * IN + 500 * OUT);
     }
+
+    @Test
+    void theModelThatAnsweredIsPricedElseTheModelAskedFor() {
+        // An upstream that serves gpt-4o-mini for "gpt-4o" bills gpt-4o-mini: $0.15 / $0.075 / $0.60.
+        UsageRecord mini = bill(
+                "/v1/chat/completions",
+                CHAT_REQUEST,
+                "application/json",
+                chat("default").replace("gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"));
+        // A name the table does not know (a router's "openai/gpt-4o") leaves the price to the model asked for.
+        UsageRecord routed = bill(
+                "/v1/chat/completions",
+                CHAT_REQUEST,
+                "application/json",
+                chat("default").replace("gpt-4o-2024-08-06", "openai/gpt-4o"));
+
+        assertThat(mini.costNanoUsd()).isEqualTo(976 * 150L + 1024 * 75L + 300 * 600L);
+        assertThat(routed.costNanoUsd()).isEqualTo(CHAT_COST);
+    }
+
+    @Test
+    void audioTokensArePricedAtTheAudioPriceNotAsText() {
+        // gpt-4o-audio-preview: text as gpt-4o ($2.50 / $10.00), audio $40.00 in and $80.00 out per million.
+        String answer = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
+                + "\"model\":\"gpt-4o-audio-preview-2024-12-17\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,"
+                + "\"completion_tokens\":500,\"total_tokens\":1500,\"prompt_tokens_details\":{\"cached_tokens\":0,"
+                + "\"audio_tokens\":800},\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":400}}}";
+        UsageRecord r = bill(
+                "/v1/chat/completions",
+                "{\"model\":\"gpt-4o-audio-preview\",\"modalities\":[\"text\",\"audio\"],"
+                        + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                "application/json",
+                answer);
+
+        assertThat(r.costNanoUsd()).isEqualTo(200 * IN + 800 * 40_000L + 100 * OUT + 400 * 80_000L);
+    }
 }

@@ -49,6 +49,8 @@ public final class PriceTable {
 
     private final String copied;
     private final Map<String, ModelPrice> models;
+    /** Audio input and output tokens' prices ({@code [input, output]}), by model (a snapshot finds its model). */
+    private final Map<String, BigDecimal[]> audio;
     /** Priority-tier prices, by the name of the Standard price they go with. */
     private final Map<String, ModelPrice> priority;
 
@@ -60,9 +62,11 @@ public final class PriceTable {
             String copied,
             Map<String, ModelPrice> models,
             Map<String, ModelPrice> priority,
+            Map<String, BigDecimal[]> audio,
             Map<String, BigDecimal> images,
             Optional<ModelPrice> def) {
         this.copied = copied;
+        this.audio = Map.copyOf(audio);
         this.models = Map.copyOf(models);
         this.priority = Map.copyOf(priority);
         this.images = Map.copyOf(images);
@@ -93,7 +97,7 @@ public final class PriceTable {
         // A configured Standard price replaces the shipped Priority price that went with the shipped one.
         Map<String, ModelPrice> priority = new HashMap<>(SHIPPED.priority);
         priority.keySet().removeAll(config.models().keySet());
-        return new PriceTable(SHIPPED.copied, m, priority, i, config.defaultPrice());
+        return new PriceTable(SHIPPED.copied, m, priority, SHIPPED.audio, i, config.defaultPrice());
     }
 
     /** The month the shipped prices are from, for example {@code 2026-10}. */
@@ -142,7 +146,8 @@ public final class PriceTable {
     /**
      * The cost of {@code usage} on {@code model} in nano-dollars (10^-9 USD), rounded up; empty when the model
      * has no price. Input tokens not served from the cache are priced at the input price, cached ones at the
-     * cached price, output tokens at the output price. Images are priced by {@code size} and {@code quality}
+     * cached price, output tokens at the output price; the audio tokens among the uncached input and the output at
+     * the model's audio prices, where the table has them. Images are priced by {@code size} and {@code quality}
      * when the answer has no output tokens, and alone for a model priced only per image (DALL-E, whatever input
      * tokens the usage holds). Nothing used costs 0.
      */
@@ -181,10 +186,20 @@ public final class PriceTable {
             if (p == null) {
                 return OptionalLong.empty();
             }
+            // Audio tokens (inside the input and output) at the model's audio price, where it has one.
+            String audioName = resolve(audio.keySet(), model);
+            BigDecimal[] a = audioName == null ? null : audio.get(audioName);
+            long audioIn = a == null ? 0 : Math.min(in - cached, Math.max(0, usage.audioInputTokens()));
+            long audioOut = a == null ? 0 : Math.min(out, Math.max(0, usage.audioOutputTokens()));
             BigDecimal dollarsPerMillionTimesTokens = p.input()
-                    .multiply(BigDecimal.valueOf(in - cached))
+                    .multiply(BigDecimal.valueOf(in - cached - audioIn))
                     .add(p.cachedInput().multiply(BigDecimal.valueOf(cached)))
-                    .add(p.output().multiply(BigDecimal.valueOf(out)));
+                    .add(p.output().multiply(BigDecimal.valueOf(out - audioOut)));
+            if (a != null) {
+                dollarsPerMillionTimesTokens = dollarsPerMillionTimesTokens
+                        .add(a[0].multiply(BigDecimal.valueOf(audioIn)))
+                        .add(a[1].multiply(BigDecimal.valueOf(audioOut)));
+            }
             nanos = nanos.add(dollarsPerMillionTimesTokens.multiply(NANOS_PER_TOKEN_AT_ONE_DOLLAR_PER_MILLION));
         }
         if (usage.images() > 0 && (out == 0 || perImage)) {
@@ -325,11 +340,18 @@ public final class PriceTable {
         }
         Map<String, ModelPrice> models = new HashMap<>();
         Map<String, ModelPrice> priority = new HashMap<>();
+        Map<String, BigDecimal[]> audio = new HashMap<>();
         Map<String, BigDecimal> images = new HashMap<>();
         for (String key : p.stringPropertyNames()) {
             String value = p.getProperty(key);
             if (key.startsWith("model.")) {
                 models.put(key.substring(6), PricesConfig.parseModelPrice(value));
+            } else if (key.startsWith("audio.")) {
+                String[] parts = value.strip().split("/");
+                if (parts.length != 2) {
+                    throw new IllegalStateException(RESOURCE + ": " + key + " is not <input>/<output>");
+                }
+                audio.put(key.substring(6), new BigDecimal[] {new BigDecimal(parts[0]), new BigDecimal(parts[1])});
             } else if (key.startsWith("priority.")) {
                 priority.put(key.substring(9), PricesConfig.parseModelPrice(value));
             } else if (key.startsWith("image.")) {
@@ -339,6 +361,6 @@ public final class PriceTable {
         if (!models.keySet().containsAll(priority.keySet())) {
             throw new IllegalStateException(RESOURCE + ": a priority price without a model price");
         }
-        return new PriceTable(p.getProperty("copied", "unknown"), models, priority, images, Optional.empty());
+        return new PriceTable(p.getProperty("copied", "unknown"), models, priority, audio, images, Optional.empty());
     }
 }

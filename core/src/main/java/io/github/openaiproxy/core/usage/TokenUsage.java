@@ -9,11 +9,26 @@ package io.github.openaiproxy.core.usage;
  * @param outputTokens output (completion) tokens, reasoning ones included
  * @param reasoningTokens the output tokens spent on reasoning
  * @param images images generated
+ * @param audioInputTokens the input tokens that were audio ({@code prompt_tokens_details.audio_tokens}), part of
+ *     {@code inputTokens}
+ * @param audioOutputTokens the output tokens that were audio ({@code completion_tokens_details.audio_tokens}), part
+ *     of {@code outputTokens}
  */
 public record TokenUsage(
-        long inputTokens, long cachedInputTokens, long outputTokens, long reasoningTokens, int images) {
+        long inputTokens,
+        long cachedInputTokens,
+        long outputTokens,
+        long reasoningTokens,
+        int images,
+        long audioInputTokens,
+        long audioOutputTokens) {
     /** Nothing used. */
     public static final TokenUsage NONE = new TokenUsage(0, 0, 0, 0, 0);
+
+    /** Usage without audio tokens. */
+    public TokenUsage(long inputTokens, long cachedInputTokens, long outputTokens, long reasoningTokens, int images) {
+        this(inputTokens, cachedInputTokens, outputTokens, reasoningTokens, images, 0, 0);
+    }
 
     /** Input plus output tokens. */
     public long totalTokens() {

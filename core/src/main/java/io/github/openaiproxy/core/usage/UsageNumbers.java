@@ -19,7 +19,7 @@ public final class UsageNumbers {
     /**
      * The numbers of a {@code usage} object: chat and completions ({@code prompt_tokens},
      * {@code completion_tokens}, {@code prompt_tokens_details.cached_tokens},
-     * {@code completion_tokens_details.reasoning_tokens}), the Responses API and images ({@code input_tokens},
+     * {@code completion_tokens_details.reasoning_tokens}, and both details' {@code audio_tokens}), the Responses API and images ({@code input_tokens},
      * {@code output_tokens}, {@code input_tokens_details.cached_tokens},
      * {@code output_tokens_details.reasoning_tokens}), embeddings ({@code prompt_tokens}). A missing, negative
      * or non-integral number reads as 0.
@@ -54,6 +54,8 @@ public final class UsageNumbers {
         long cachedOther = 0;
         long reasoning = 0;
         long reasoningOther = 0;
+        long[] promptDetails = {0, 0};
+        long[] completionDetails = {0, 0};
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
             JsonToken value = p.nextToken();
@@ -62,9 +64,15 @@ public final class UsageNumbers {
                 case "input_tokens" -> input = number(p, value);
                 case "completion_tokens" -> completion = number(p, value);
                 case "output_tokens" -> output = number(p, value);
-                case "prompt_tokens_details" -> cached = detail(p, value, "cached_tokens");
+                case "prompt_tokens_details" -> {
+                    promptDetails = details(p, value, "cached_tokens", "audio_tokens");
+                    cached = promptDetails[0];
+                }
                 case "input_tokens_details" -> cachedOther = detail(p, value, "cached_tokens");
-                case "completion_tokens_details" -> reasoning = detail(p, value, "reasoning_tokens");
+                case "completion_tokens_details" -> {
+                    completionDetails = details(p, value, "reasoning_tokens", "audio_tokens");
+                    reasoning = completionDetails[0];
+                }
                 case "output_tokens_details" -> reasoningOther = detail(p, value, "reasoning_tokens");
                 case "total_tokens" -> {
                     if (value == JsonToken.VALUE_NUMBER_INT && fitsLong(p)) {
@@ -83,7 +91,30 @@ public final class UsageNumbers {
                 Math.min(Math.max(cached, cachedOther), in),
                 out,
                 Math.min(Math.max(reasoning, reasoningOther), out),
-                images);
+                images,
+                Math.min(promptDetails[1], in),
+                Math.min(completionDetails[1], out));
+    }
+
+    /** The numbers {@code first} and {@code second} of the object the parser is on; 0 for each it lacks. */
+    private static long[] details(JsonParser p, JsonToken value, String first, String second) throws IOException {
+        long[] n = {0, 0};
+        if (value != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return n;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken v = p.nextToken();
+            if (field.equals(first)) {
+                n[0] = number(p, v);
+            } else if (field.equals(second)) {
+                n[1] = number(p, v);
+            } else {
+                p.skipChildren();
+            }
+        }
+        return n;
     }
 
     /** The number {@code name} of the object the parser is on; 0 when it is not an object or has none. */
