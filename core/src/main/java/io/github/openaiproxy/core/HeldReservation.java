@@ -239,6 +239,19 @@ final class HeldReservation {
             // A background response: its output is made (and billed) after this answer, and the GET that reads its
             // usage is not metered. Charged what was reserved, so a budget pays for the output it allowed.
             usage = new TokenUsage(estimate.inputTokens(), 0, estimate.outputTokens(), 0, usage.images());
+        } else if (m.estimated()
+                && m.streamed()
+                && m.outcome() == UsageRecord.Outcome.CLIENT_GONE
+                && estimate != Estimate.NONE
+                && backgroundRequest()) {
+            // A background response goes on after its stream's client left, and OpenAI bills it whole: charged what
+            // was reserved (what was relayed, if more).
+            usage = new TokenUsage(
+                    Math.max(usage.inputTokens(), estimate.inputTokens()),
+                    0,
+                    Math.max(usage.outputTokens(), estimate.outputTokens()),
+                    0,
+                    usage.images());
         } else if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
             usage = withCountedInput(usage);
         }
@@ -324,6 +337,14 @@ final class HeldReservation {
                     -1));
         }
         return rows;
+    }
+
+    /** Whether the request asked for a background response ({@code "background": true}); read only when needed. */
+    private boolean backgroundRequest() {
+        ObjectNode body = Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+        return body != null
+                && body.path("background").asBoolean(false)
+                && body.get("background").isBoolean();
     }
 
     /** Whether a 2xx upstream answer became the proxy's own error, with no usage read from it. */

@@ -677,6 +677,30 @@ class ProxyEngineLimitsTest {
     }
 
     @Test
+    void aBackgroundStreamItsClientLeftIsChargedItsReservation() throws Exception {
+        // A background response goes on after its stream's client left (OpenAI finishes it and bills it), unlike a
+        // stream in the foreground, which ends with its connection: charged what was reserved, not what was relayed.
+        HeldStreams streams = new HeldStreams();
+        ProxyEngine engine = engine(Map.of("policies.anonymous.cost-per-day", "10"), b -> b.upstreamClient(streams));
+        String request = "{\"model\":\"gpt-4o\",\"stream\":true,\"max_output_tokens\":1000,\"input\":\"Hi\"";
+
+        for (String background : List.of(",\"background\":true}", "}")) {
+            ledger.clear();
+            ProxyResponse r = engine.handle(
+                            chat("/v1/responses", request + background).build())
+                    .get(10, TimeUnit.SECONDS);
+            assertThat(subscribe(r, true)).isTrue();
+
+            long output = background.contains("true") ? 1000 : 0;
+            assertThat(ledger).as(background).singleElement().satisfies(row -> {
+                assertThat(row.estimated()).isTrue();
+                assertThat(row.usage().outputTokens()).isEqualTo(output);
+                assertThat(row.costNanoUsd()).isEqualTo(row.usage().inputTokens() * 2_500 + output * 10_000);
+            });
+        }
+    }
+
+    @Test
     void twoOpenStreamsHoldTheirLeasesUntilTheyEndOrTheClientGoes() throws Exception {
         HeldStreams streams = new HeldStreams();
         ProxyEngine engine =
