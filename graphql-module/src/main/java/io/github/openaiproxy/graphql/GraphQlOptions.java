@@ -55,7 +55,7 @@ public record GraphQlOptions(
                     "graphql.max-complexity",
                     Setting.Type.INT,
                     "500",
-                    "Most fields per operation (a top-level field counts 25), and per document as written."),
+                    "Most fields per operation (a top-level field counts 25), and selections per document as written."),
             Setting.of(
                     "graphql.max-document-size", Setting.Type.INT, "100000", "Longest query document, in characters."),
             Setting.of(

@@ -307,7 +307,8 @@ class GraphQlHttpTest {
         assertThat(json(r).at("/errors/0/extensions/code").asText())
                 .as(r.body())
                 .isEqualTo("QUERY_TOO_COMPLEX");
-        String spreads = "{" + " ...F".repeat(1000) + " } fragment F on Query {" + " __typename".repeat(400) + " }";
+        // 400 spreads of 90 fields: 491 selections as written, 36,000 once spread.
+        String spreads = "{" + " ...F".repeat(400) + " } fragment F on Query {" + " __typename".repeat(90) + " }";
         r = post(JSON.createObjectNode().put("query", spreads).toString(), "application/json");
         assertThat(json(r).has("errors")).as(r.body()).isFalse();
         assertThat(json(r).at("/data/__typename").asText()).isEqualTo("Query");
@@ -333,7 +334,72 @@ class GraphQlHttpTest {
                 JSON.createObjectNode().put("query", q.toString()).toString(), "application/graphql-response+json");
         assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
         assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
-        assertThat(json(r).at("/errors/0/message").asText()).contains("100");
+    }
+
+    /**
+     * A chain within the selections the document may hold but nested past {@value DocumentLimits#MAX_NESTING}:
+     * validation's cycle check costs about the fragments times the square of their chains, so five chains of 99
+     * (500 selections) took 0.3 s of CPU each; at most 50 deep, about half that at most.
+     */
+    @Test
+    void aChainOfFragmentsPastTheNestingLimitIsTooComplexThoughItsSelectionsFit() {
+        // The operation's spread, then fragments spreading the next, then a field: n + 1 deep.
+        HttpResponse<String> r = post(
+                JSON.createObjectNode()
+                        .put("query", chain(DocumentLimits.MAX_NESTING))
+                        .toString(),
+                "application/graphql-response+json");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/extensions/code").asText()).isEqualTo("QUERY_TOO_COMPLEX");
+        assertThat(json(r).at("/errors/0/message").asText()).contains("nests selections more than 50");
+
+        r = post(
+                JSON.createObjectNode()
+                        .put("query", chain(DocumentLimits.MAX_NESTING - 1))
+                        .toString(),
+                "application/graphql-response+json");
+        assertThat(json(r).has("errors")).as(r.body()).isFalse();
+        assertThat(json(r).at("/data/__typename").asText()).isEqualTo("Query");
+    }
+
+    /** An operation spreading {@code F1}, fragments {@code F1} to {@code F<n-1>} spreading the next, {@code F<n>}. */
+    private static String chain(int n) {
+        StringBuilder q = new StringBuilder("{ ...F1 }");
+        for (int i = 1; i < n; i++) {
+            q.append(" fragment F")
+                    .append(i)
+                    .append(" on Query { ...F")
+                    .append(i + 1)
+                    .append(" }");
+        }
+        return q.append(" fragment F")
+                .append(n)
+                .append(" on Query { __typename }")
+                .toString();
+    }
+
+    /** Fragment spreads count as selections: a fragment may hold nothing else, and each costs the cycle check. */
+    @Test
+    void fragmentSpreadsCountAsSelectionsAsWritten() {
+        StringBuilder q = new StringBuilder("{ __typename }");
+        for (int c = 0; c < 18; c++) {
+            for (int i = 0; i < 30; i++) {
+                q.append(" fragment F")
+                        .append(c)
+                        .append('_')
+                        .append(i)
+                        .append(" on Query { ...F")
+                        .append(c)
+                        .append('_')
+                        .append(i + 1)
+                        .append(" }");
+            }
+            q.append(" fragment F").append(c).append("_30 on Query { __typename }");
+        }
+        HttpResponse<String> r = post(
+                JSON.createObjectNode().put("query", q.toString()).toString(), "application/graphql-response+json");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        assertThat(json(r).at("/errors/0/message").asText()).contains("selections");
     }
 
     /**

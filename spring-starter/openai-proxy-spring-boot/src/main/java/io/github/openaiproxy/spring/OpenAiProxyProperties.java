@@ -985,7 +985,7 @@ public class OpenAiProxyProperties {
 
         /**
          * Most fields per operation (each counts one, a top-level field 25: each runs a route; fragments expanded),
-         * and per document as written ('__typename' included), counted before validation.
+         * and selections per document as written ('__typename' and fragment spreads included), counted before validation.
          */
         private int maxComplexity = 500;
 
