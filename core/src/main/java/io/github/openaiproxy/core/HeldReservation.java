@@ -234,6 +234,16 @@ final class HeldReservation {
                     -1,
                     m.endNanos());
         }
+        if ("GET".equals(ctx.request.method())) {
+            // A stored response or chat completion read again (a background one polled, or streamed again): its
+            // usage was made, and charged, by the call that created it.
+            m = withUsage(m, TokenUsage.NONE, false);
+        } else if (m.pending() && !backgroundRequest()) {
+            // Queued, but no background response (a fine-tuning job, a run): an answer without usage, as before.
+            long input = Math.max(0, estimate.inputTokens());
+            int images = m.usage() == null ? 0 : m.usage().images();
+            m = withUsage(m, new TokenUsage(input, 0, 0, 0, images), input > 0);
+        }
         TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
         if (m.pending() && estimate != Estimate.NONE) {
             // A background response: its output is made (and billed) after this answer, and the GET that reads its
@@ -337,6 +347,22 @@ final class HeldReservation {
                     -1));
         }
         return rows;
+    }
+
+    /** {@code m} with {@code usage} instead of its own, not pending. */
+    private static Metered withUsage(Metered m, TokenUsage usage, boolean estimated) {
+        return new Metered(
+                usage,
+                estimated,
+                m.answeringModel(),
+                m.upstreamRequestId(),
+                m.status(),
+                m.streamed(),
+                m.outcome(),
+                m.firstEventNanos(),
+                m.endNanos(),
+                m.serviceTier(),
+                false);
     }
 
     /** Whether the request asked for a background response ({@code "background": true}); read only when needed. */
