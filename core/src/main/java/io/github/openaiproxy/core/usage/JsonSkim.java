@@ -113,6 +113,22 @@ public final class JsonSkim {
     private byte[] status;
     private byte[] scratch;
 
+    /** The last of {@link #KEYS} read: {@link #DATA} but for the usage tap, which prices the tier and status too. */
+    private final int lastKey;
+
+    /** Reads {@code usage}, {@code model} and {@code data}: what the observers' usage report needs. */
+    public JsonSkim() {
+        this(false);
+    }
+
+    /**
+     * As {@link #JsonSkim()}, and with {@code tierAndStatus} the {@code service_tier} and {@code status} members too
+     * (the usage tap's, which prices them): the observers' skim copies nothing it does not read.
+     */
+    public JsonSkim(boolean tierAndStatus) {
+        lastKey = tierAndStatus ? STATUS : DATA;
+    }
+
     /** Feeds the next bytes of the body (the buffer's position is left as it is). */
     public void feed(ByteBuffer b) {
         if (b.hasArray()) {
@@ -282,7 +298,7 @@ public final class JsonSkim {
     private void keyRead() {
         if (depth == 1) {
             topKey = OTHER;
-            for (int k = USAGE; k < KEYS.length; k++) {
+            for (int k = USAGE; k <= lastKey; k++) {
                 if (keyIs(KEYS[k])) {
                     topKey = k;
                 }

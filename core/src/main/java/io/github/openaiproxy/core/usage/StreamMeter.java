@@ -280,7 +280,10 @@ final class StreamMeter {
             }
         }
         if ("service_tier".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
-            serviceTier = p.getText();
+            // Every chat chunk of OpenAI names it: a String only when it changes, not one per event.
+            if (serviceTier == null || !sameText(p, serviceTier)) {
+                serviceTier = p.getText();
+            }
         }
         if (model == null && "model".equals(field) && (depth == 1 || (depth == 2 && inResponse))) {
             String m = p.getText();
@@ -307,6 +310,22 @@ final class StreamMeter {
                 }
             }
         }
+    }
+
+    /** Whether the parser's current string is {@code s}, compared without making a String of it. */
+    private static boolean sameText(JsonParser p, String s) throws IOException {
+        int n = p.getTextLength();
+        if (n != s.length()) {
+            return false;
+        }
+        char[] chars = p.getTextCharacters();
+        int at = p.getTextOffset();
+        for (int i = 0; i < n; i++) {
+            if (chars[at + i] != s.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** An event too large to walk: its usage object, found by a byte scan, and whether it completes an image. */

@@ -115,7 +115,7 @@ public final class UsageTap {
             private final StreamMeter stream = !failed && answer.streaming()
                     ? new StreamMeter(spec.model(), spec.counter(), spec.injectedUsage())
                     : null;
-            private final JsonSkim skim = !failed && !answer.streaming() ? new JsonSkim() : null;
+            private final JsonSkim skim = !failed && !answer.streaming() ? new JsonSkim(true) : null;
             private volatile long firstEventNanos = -1;
             private volatile boolean cancelled;
 
