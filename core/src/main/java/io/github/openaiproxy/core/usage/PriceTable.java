@@ -53,6 +53,8 @@ public final class PriceTable {
     private final Map<String, BigDecimal[]> audio;
     /** Priority-tier prices, by the name of the Standard price they go with. */
     private final Map<String, ModelPrice> priority;
+    /** The model prices that are OpenAI's (shipped, not replaced by configuration): only they have Flex at half. */
+    private final Set<String> openAi;
 
     private final Map<String, BigDecimal> images;
     private final Set<String> imageModels;
@@ -62,6 +64,7 @@ public final class PriceTable {
             String copied,
             Map<String, ModelPrice> models,
             Map<String, ModelPrice> priority,
+            Set<String> openAi,
             Map<String, BigDecimal[]> audio,
             Map<String, BigDecimal> images,
             Optional<ModelPrice> def) {
@@ -69,6 +72,7 @@ public final class PriceTable {
         this.audio = Map.copyOf(audio);
         this.models = Map.copyOf(models);
         this.priority = Map.copyOf(priority);
+        this.openAi = Set.copyOf(openAi);
         this.images = Map.copyOf(images);
         Set<String> names = new HashSet<>();
         for (String key : images.keySet()) {
@@ -97,7 +101,9 @@ public final class PriceTable {
         // A configured Standard price replaces the shipped Priority price that went with the shipped one.
         Map<String, ModelPrice> priority = new HashMap<>(SHIPPED.priority);
         priority.keySet().removeAll(config.models().keySet());
-        return new PriceTable(SHIPPED.copied, m, priority, SHIPPED.audio, i, config.defaultPrice());
+        Set<String> openAi = new HashSet<>(SHIPPED.models.keySet());
+        openAi.removeAll(config.models().keySet());
+        return new PriceTable(SHIPPED.copied, m, priority, openAi, SHIPPED.audio, i, config.defaultPrice());
     }
 
     /** The month the shipped prices are from, for example {@code 2026-10}. */
@@ -166,10 +172,12 @@ public final class PriceTable {
     /**
      * As {@link #costNanoUsd(String, TokenUsage, String, String, boolean)}, for an answer served on {@code
      * serviceTier} (the {@code service_tier} it names; {@code null} when none). {@code flex} tokens cost half
-     * (OpenAI bills Flex at the Batch API's rates); {@code priority} (and {@code ultrafast}) tokens cost the
+     * at a shipped price (OpenAI bills Flex at the Batch API's rates), the price itself at a configured or default
+     * one (Groq's flex costs its on-demand price); {@code priority} (and {@code ultrafast}) tokens cost the
      * model's shipped Priority price, else 2.5 times its price (the largest premium OpenAI
      * publishes: GPT-5.5's), so that a budget is not charged less than the bill; any other tier ({@code default},
-     * {@code auto}, {@code scale}) the Standard price. Images priced per image are not affected.
+     * {@code auto}, {@code scale}, another upstream's {@code on_demand} or {@code performance}, any unknown name) the
+     * Standard price. Images priced per image are not affected.
      */
     public OptionalLong costNanoUsd(
             String model, TokenUsage usage, String size, String quality, boolean orDefault, String serviceTier) {
@@ -249,7 +257,11 @@ public final class PriceTable {
             return standard;
         }
         return switch (tier) {
-            case "flex" -> scaled(standard, HALF);
+            // Flex is half at OpenAI; another upstream's flex (Groq's costs its on-demand price) is its own.
+            case "flex" ->
+                openAi.contains(Objects.requireNonNullElse(resolve(models.keySet(), model), ""))
+                        ? scaled(standard, HALF)
+                        : standard;
             case "priority", "ultrafast" -> {
                 String name = resolve(models.keySet(), model);
                 ModelPrice shipped = name == null ? null : priority.get(name);
@@ -361,6 +373,7 @@ public final class PriceTable {
         if (!models.keySet().containsAll(priority.keySet())) {
             throw new IllegalStateException(RESOURCE + ": a priority price without a model price");
         }
-        return new PriceTable(p.getProperty("copied", "unknown"), models, priority, audio, images, Optional.empty());
+        return new PriceTable(
+                p.getProperty("copied", "unknown"), models, priority, models.keySet(), audio, images, Optional.empty());
     }
 }

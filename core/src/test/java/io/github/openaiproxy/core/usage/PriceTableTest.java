@@ -304,4 +304,26 @@ class PriceTableTest {
         assertThat(configured.costNanoUsd("gpt-4o", million, null, null, false, "priority"))
                 .isEqualTo(OptionalLong.of(2_500_000_000L));
     }
+
+    @Test
+    void flexIsHalfOnlyAtOpenAisOwnPricesNotAtAConfiguredOrDefaultPrice() {
+        TokenUsage million = new TokenUsage(1_000_000, 0, 0, 0, 0);
+        PriceTable.ModelPrice dollar =
+                new PriceTable.ModelPrice(java.math.BigDecimal.ONE, java.math.BigDecimal.ONE, java.math.BigDecimal.ONE);
+        // Groq answers service_tier "flex" at its on-demand price; an unknown upstream's flex may be any price.
+        PriceTable configured = PriceTable.from(new PricesConfig(
+                java.util.Map.of("llama-3.3-70b-versatile", dollar, "gpt-4o", dollar),
+                java.util.Map.of(),
+                java.util.Optional.of(dollar)));
+
+        assertThat(configured.costNanoUsd("llama-3.3-70b-versatile", million, null, null, false, "flex"))
+                .isEqualTo(OptionalLong.of(1_000_000_000L));
+        assertThat(configured.costNanoUsd("gpt-4o", million, null, null, false, "flex"))
+                .isEqualTo(OptionalLong.of(1_000_000_000L));
+        assertThat(configured.costNanoUsd("some-local-model", million, null, null, true, "flex"))
+                .isEqualTo(OptionalLong.of(1_000_000_000L));
+        // OpenAI's own price, not overridden: Flex at half.
+        assertThat(configured.costNanoUsd("gpt-4o-mini", million, null, null, false, "flex"))
+                .isEqualTo(OptionalLong.of(75_000_000L));
+    }
 }
