@@ -234,9 +234,10 @@ final class HeldReservation {
                     -1,
                     m.endNanos());
         }
-        if ("GET".equals(ctx.request.method())) {
-            // A stored response or chat completion read again (a background one polled, or streamed again): its
-            // usage was made, and charged, by the call that created it.
+        if ("GET".equals(ctx.request.method())
+                || (ctx.route != null && AuthorizeStep.storedObject(ctx.route.template()))) {
+            // A stored response or chat completion read again (a background one polled, or streamed again), or
+            // cancelled, or its metadata updated: its usage was made, and charged, by the call that created it.
             m = withUsage(m, TokenUsage.NONE, false);
         } else if (m.pending() && !backgroundRequest()) {
             // Queued, but no background response (a fine-tuning job, a run): an answer without usage, as before.
