@@ -246,10 +246,12 @@ final class HeldReservation {
             m = withUsage(m, new TokenUsage(input, 0, 0, 0, images), input > 0);
         }
         TokenUsage usage = m.usage() == null ? TokenUsage.NONE : m.usage();
+        String tier = m.serviceTier();
         if (m.pending() && estimate != Estimate.NONE) {
             // A background response: its output is made (and billed) after this answer, and the GET that reads its
             // usage is not metered. Charged what was reserved, so a budget pays for the output it allowed.
             usage = new TokenUsage(estimate.inputTokens(), 0, estimate.outputTokens(), 0, usage.images());
+            tier = backgroundTier(tier);
         } else if (m.estimated()
                 && m.streamed()
                 && m.outcome() == UsageRecord.Outcome.CLIENT_GONE
@@ -263,10 +265,11 @@ final class HeldReservation {
                     Math.max(usage.outputTokens(), estimate.outputTokens()),
                     0,
                     usage.images());
+            tier = backgroundTier(tier);
         } else if (m.estimated() && usage.inputTokens() == 0 && estimate == Estimate.NONE) {
             usage = withCountedInput(usage);
         }
-        long cost = costOf(m.answeringModel(), model, usage, m.serviceTier());
+        long cost = costOf(m.answeringModel(), model, usage, tier);
         // Calls a retry or a fallback followed after they timed out with the prompt sent: each upstream bills it.
         List<UsageRecord> earlier = unansweredRecords(proxyStatus);
         long usedTokens = usage.totalTokens();
@@ -364,6 +367,18 @@ final class HeldReservation {
                 m.endNanos(),
                 m.serviceTier(),
                 false);
+    }
+
+    /**
+     * The tier a background response not yet served is charged at: the one its answer names when that is a priced
+     * one, else the one it was reserved at (a queued answer says {@code auto}: the tier it is served on comes later).
+     */
+    private String backgroundTier(String answered) {
+        if ("priority".equals(answered) || "ultrafast".equals(answered) || "flex".equals(answered)) {
+            return answered;
+        }
+        ObjectNode body = Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+        return body == null ? answered : LimitStep.reservedTier(body.get("service_tier"));
     }
 
     /** Whether the request asked for a background response ({@code "background": true}); read only when needed. */

@@ -295,6 +295,19 @@ class ProxyEngineBillingTest {
     }
 
     @Test
+    void aBackgroundResponseAskedOnPriorityIsChargedItsReservationAtPriority() {
+        // Queued, it names the tier asked for ("auto" when none): the one it will be served on is not known yet.
+        UsageRecord r = bill(
+                "/v1/responses",
+                "{\"model\":\"gpt-4o\",\"background\":true,\"service_tier\":\"priority\","
+                        + "\"max_output_tokens\":500,\"input\":\"Hi\"}",
+                "application/json",
+                response("queued", "null", "auto"));
+
+        assertThat(r.costNanoUsd()).isEqualTo(r.usage().inputTokens() * 4_250L + 500 * 17_000L);
+    }
+
+    @Test
     void aBackgroundResponseReadAgainByGetIsNotChargedAgain() {
         UsageRecord created = bill(
                 "/v1/responses",
