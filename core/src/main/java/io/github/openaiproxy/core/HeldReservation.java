@@ -235,7 +235,9 @@ final class HeldReservation {
                     m.endNanos());
         }
         if ("GET".equals(ctx.request.method())
-                || (ctx.route != null && AuthorizeStep.storedObject(ctx.route.template()))) {
+                || (ctx.route != null
+                        && ctx.route.template().indexOf('{') >= 0 // no regex for the routes that call a model
+                        && AuthorizeStep.storedObject(ctx.route.template()))) {
             // A stored response or chat completion read again (a background one polled, or streamed again), or
             // cancelled, or its metadata updated: its usage was made, and charged, by the call that created it.
             m = withUsage(m, TokenUsage.NONE, false);
