@@ -379,16 +379,22 @@ final class HeldReservation {
         if ("priority".equals(answered) || "ultrafast".equals(answered) || "flex".equals(answered)) {
             return answered;
         }
-        ObjectNode body = Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+        ObjectNode body = sentBody();
         return body == null ? answered : LimitStep.reservedTier(body.get("service_tier"));
     }
 
     /** Whether the request asked for a background response ({@code "background": true}); read only when needed. */
     private boolean backgroundRequest() {
-        ObjectNode body = Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
-        return body != null
-                && body.path("background").asBoolean(false)
-                && body.get("background").isBoolean();
+        ObjectNode body = sentBody();
+        return body != null && body.path("background").booleanValue(); // false for anything but true itself
+    }
+
+    /**
+     * The request's JSON body as sent upstream, parsed again: the parsed trees are let go before the call, and
+     * only a settlement that needs the body (rare) reads it; {@code null} when it is not a JSON object.
+     */
+    private ObjectNode sentBody() {
+        return Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
     }
 
     /** Whether a 2xx upstream answer became the proxy's own error, with no usage read from it. */
@@ -405,17 +411,12 @@ final class HeldReservation {
      * without usage (a client gone mid-stream) gets here, so the hot path counts nothing.
      */
     private TokenUsage withCountedInput(TokenUsage usage) {
-        ObjectNode body = Json.objectOrNull(ctx.upstreamBody != null ? ctx.upstreamBody : ctx.body);
+        ObjectNode body = sentBody();
         if (body == null) {
             return usage;
         }
         try {
-            return new TokenUsage(
-                    Math.max(0, step.tokens.inputTokens(model, body)),
-                    usage.cachedInputTokens(),
-                    usage.outputTokens(),
-                    usage.reasoningTokens(),
-                    usage.images());
+            return usage.withInputTokens(Math.max(0, step.tokens.inputTokens(model, body)));
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "token count failed: {0}", e.toString());
             return usage;

@@ -315,10 +315,10 @@ final class RouteHandlers {
             }
             Identity identity = ctx.identity;
             // b64_json images only for a session, which records their links: the answer itself names none.
-            boolean inline = ctx.session instanceof ChatSessions.Ask.Use;
+            boolean forSession = ctx.session instanceof ChatSessions.Ask.Use;
             return next.proceed(ctx)
-                    .thenCompose(
-                            answer -> images.save(answer, identity, ctx.request.basePath(), inline, ctx.observation))
+                    .thenCompose(answer ->
+                            images.save(answer, identity, ctx.request.basePath(), forSession, ctx.observation))
                     .thenApply(saved -> {
                         ctx.storedImageLinks = saved.links(); // for the session step around this one
                         return saved.response();

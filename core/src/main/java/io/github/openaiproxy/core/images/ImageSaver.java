@@ -70,13 +70,13 @@ final class ImageSaver {
     /**
      * The answer to send for {@code answer}, an upstream image generation's, made for {@code owner}; an answer
      * whose images are not stored is told to {@code observation}; {@code b64_json} images are stored only with
-     * {@code inline}.
+     * {@code storeB64}.
      */
     CompletableFuture<Images.Saved> save(
             ProxyResponse answer,
             String owner,
             Optional<String> basePath,
-            boolean inline,
+            boolean storeB64,
             ProxyObserver.Observation observation) {
         if (answer.status() < 200 || answer.status() >= 300 || answer.streaming()) {
             return CompletableFuture.completedFuture(new Images.Saved(answer, List.of()));
@@ -95,7 +95,7 @@ final class ImageSaver {
                 return CompletableFuture.completedFuture(new Images.Saved(notStored(answer, longer.body()), List.of()));
             }
             byte[] bytes = ((Prefetch.Outcome.Whole) read).bytes();
-            return images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), inline, observation))
+            return images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), storeB64, observation))
                     .exceptionally(error -> {
                         LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
                         observation.imageNotStored(reason(error));
@@ -143,7 +143,7 @@ final class ImageSaver {
             byte[] bytes,
             String owner,
             String linkBase,
-            boolean inline,
+            boolean storeB64,
             ProxyObserver.Observation observation) {
         List<Entry> entries;
         try {
@@ -167,7 +167,7 @@ final class ImageSaver {
                     stored.add(image.id());
                     links.add(link(linkBase, image));
                     allLinks.add(link(linkBase, image));
-                } else if (e.b64() != null && inline) {
+                } else if (e.b64() != null && storeB64) {
                     StoredImage image = fromBase64(e.b64(), owner);
                     stored.add(image.id());
                     links.add(null);

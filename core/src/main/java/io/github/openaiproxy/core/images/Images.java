@@ -82,17 +82,18 @@ public final class Images {
      * proxy's, or the upstream's answer unchanged with {@code x-openai-proxy-image-stored: false} (told to
      * {@code observation}, with the reason). Without {@code images.public-base-url} the links are paths that start
      * with {@code basePath} ({@link io.github.openaiproxy.core.http.ProxyRequest#basePath()}), or the configured
-     * mount path when it is empty. {@code b64_json} images are stored only with {@code inline} (a session records
-     * their links: the answer keeps its base64 and names none, so without a session nobody could fetch them).
+     * mount path when it is empty. {@code b64_json} images are stored only {@code forSession}, a generation a
+     * session records (it records their links: the answer keeps its base64 and names none, so without a session
+     * nobody could fetch them).
      */
     public CompletableFuture<Saved> save(
             ProxyResponse answer,
             Identity identity,
             Optional<String> basePath,
-            boolean inline,
+            boolean forSession,
             ProxyObserver.Observation observation) {
         purgeExpired();
-        return saver.save(answer, ownerFor(identity), basePath, inline && config.storeB64(), observation);
+        return saver.save(answer, ownerFor(identity), basePath, forSession && config.storeB64(), observation);
     }
 
     /**

@@ -30,6 +30,30 @@ public record TokenUsage(
         this(inputTokens, cachedInputTokens, outputTokens, reasoningTokens, images, 0, 0);
     }
 
+    /** This usage with {@code images} images, its tokens as they are. */
+    public TokenUsage withImages(int images) {
+        return new TokenUsage(
+                inputTokens,
+                cachedInputTokens,
+                outputTokens,
+                reasoningTokens,
+                images,
+                audioInputTokens,
+                audioOutputTokens);
+    }
+
+    /** This usage with {@code inputTokens} input tokens, the rest as it is. */
+    public TokenUsage withInputTokens(long inputTokens) {
+        return new TokenUsage(
+                inputTokens,
+                cachedInputTokens,
+                outputTokens,
+                reasoningTokens,
+                images,
+                audioInputTokens,
+                audioOutputTokens);
+    }
+
     /** Input plus output tokens. */
     public long totalTokens() {
         return inputTokens + outputTokens;

@@ -215,12 +215,7 @@ public final class UsageTap {
                 }
                 if (usage != null) {
                     if (images > usage.images()) {
-                        usage = new TokenUsage(
-                                usage.inputTokens(),
-                                usage.cachedInputTokens(),
-                                usage.outputTokens(),
-                                usage.reasoningTokens(),
-                                images);
+                        usage = usage.withImages(images);
                     }
                     return metered(usage, false, model, outcome, tier, false);
                 }
