@@ -55,6 +55,8 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
         private volatile boolean done;
         /** Whether the reply's finish_reason or [DONE] came: a stream that ends without either was cut short. */
         private volatile boolean finished;
+        /** A high surrogate held back from the last piece, 0 for none; events arrive one at a time. */
+        private char heldHalf;
 
         Transform(Flow.Subscriber<? super Map<String, Object>> downstream) {
             this.downstream = downstream;
@@ -135,6 +137,44 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
                 s.request(1);
             }
         }
+
+        /**
+         * The subscriber's piece of an event, {@code null} when it carries nothing. A high surrogate that ends a
+         * piece waits for the next one, since an upstream may cut a pair between events and a client decoding each
+         * piece on its own would get two halves it cannot read; one the reply never completes is dropped.
+         */
+        private Map<String, Object> toChunk(JsonNode chunk) {
+            for (JsonNode choice : chunk.path("choices")) {
+                if (choice.path("index").asInt(0) != 0) {
+                    continue;
+                }
+                JsonNode content = choice.path("delta").path("content");
+                JsonNode refusal = choice.path("delta").path("refusal");
+                JsonNode finish = choice.path("finish_reason");
+                String text = content.isTextual() ? content.textValue() : "";
+                if (heldHalf != 0) {
+                    text = heldHalf + text;
+                    heldHalf = 0;
+                }
+                if (!text.isEmpty() && Character.isHighSurrogate(text.charAt(text.length() - 1))) {
+                    heldHalf = text.charAt(text.length() - 1);
+                    text = text.substring(0, text.length() - 1);
+                }
+                boolean hasContent = !text.isEmpty();
+                boolean hasRefusal = refusal.isTextual() && !refusal.textValue().isEmpty();
+                if (!hasContent && !hasRefusal && !finish.isTextual()) {
+                    return null;
+                }
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("id", messageId != null ? messageId : chunk.path("id").asText(null));
+                out.put("content", hasContent ? text : null);
+                out.put("finishReason", finish.isTextual() ? finish.textValue() : null);
+                out.put("model", chunk.path("model").asText(null));
+                out.put("refusal", hasRefusal ? refusal.textValue() : null);
+                return out;
+            }
+            return null;
+        }
     }
 
     /** The JSON of an event's data, {@code null} for an event without content ({@code [DONE]}, comments). */
@@ -167,29 +207,5 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
             }
         }
         return false;
-    }
-
-    private Map<String, Object> toChunk(JsonNode chunk) {
-        for (JsonNode choice : chunk.path("choices")) {
-            if (choice.path("index").asInt(0) != 0) {
-                continue;
-            }
-            JsonNode content = choice.path("delta").path("content");
-            JsonNode refusal = choice.path("delta").path("refusal");
-            JsonNode finish = choice.path("finish_reason");
-            boolean hasContent = content.isTextual() && !content.textValue().isEmpty();
-            boolean hasRefusal = refusal.isTextual() && !refusal.textValue().isEmpty();
-            if (!hasContent && !hasRefusal && !finish.isTextual()) {
-                return null;
-            }
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("id", messageId != null ? messageId : chunk.path("id").asText(null));
-            out.put("content", hasContent ? content.textValue() : null);
-            out.put("finishReason", finish.isTextual() ? finish.textValue() : null);
-            out.put("model", chunk.path("model").asText(null));
-            out.put("refusal", hasRefusal ? refusal.textValue() : null);
-            return out;
-        }
-        return null;
     }
 }

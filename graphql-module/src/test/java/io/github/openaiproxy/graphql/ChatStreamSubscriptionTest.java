@@ -146,6 +146,32 @@ class ChatStreamSubscriptionTest {
                 .endsWith("event: complete\ndata:\n\n");
     }
 
+    /**
+     * An upstream that cuts an emoji's surrogate pair across two events (its JSON escapes each half): each piece the
+     * subscriber gets is whole text, so a client that decodes every piece on its own never sees half a character.
+     */
+    @Test
+    void aSurrogatePairSplitAcrossEventsArrivesWhole() throws Exception {
+        upstreamStreams(EVENTS.get(0)
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi \\ud83d\"}}]}\n\n"
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\ude00!\"}}]}\n\n"
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\ud83d\"}}]}\n\n"
+                + EVENTS.get(3) + EVENTS.get(4));
+
+        HttpResponse<String> r = subscribe(body(SUBSCRIBE, Map.of("input", input("Hi"))));
+
+        List<String> pieces = new java.util.ArrayList<>();
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith("data: {")) {
+                pieces.add(JSON.readTree(line.substring(6))
+                        .at("/data/chatStream/content")
+                        .asText(null));
+            }
+        }
+        assertThat(pieces).containsExactly("Hi ", "\ud83d\ude00!", null);
+        assertThat(r.body()).endsWith("event: complete\ndata:\n\n");
+    }
+
     @Test
     void tokensAreRelayedAsTheyArriveNotAtTheEnd() throws Exception {
         try (var raw = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress());
