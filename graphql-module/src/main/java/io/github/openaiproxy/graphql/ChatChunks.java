@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Turns a chat completion event stream (one SSE event per item, as the engine relays it) into
- * {@code ChatChunk} values as the events arrive: one per event that adds content or a refusal, or ends the reply.
+ * {@code ChatChunk} values as the events arrive: one per event that adds content, a refusal or tool calls, or ends the
+ * reply.
  * One upstream event is requested at a time and only while the subscriber wants more, so a slow client
  * slows the upstream; events that carry nothing are skipped by asking for the next. An error event in
  * the stream, and a stream that ends before the first choice's {@code finish_reason} and without {@code [DONE]}, become
@@ -162,7 +163,9 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
                 }
                 boolean hasContent = !text.isEmpty();
                 boolean hasRefusal = refusal.isTextual() && !refusal.textValue().isEmpty();
-                if (!hasContent && !hasRefusal && !finish.isTextual()) {
+                JsonNode toolCalls = choice.path("delta").path("tool_calls");
+                boolean hasToolCalls = toolCalls.isArray() && !toolCalls.isEmpty();
+                if (!hasContent && !hasRefusal && !hasToolCalls && !finish.isTextual()) {
                     return null;
                 }
                 Map<String, Object> out = new LinkedHashMap<>();
@@ -171,6 +174,7 @@ final class ChatChunks implements Flow.Publisher<Map<String, Object>> {
                 out.put("finishReason", finish.isTextual() ? finish.textValue() : null);
                 out.put("model", chunk.path("model").asText(null));
                 out.put("refusal", hasRefusal ? refusal.textValue() : null);
+                out.put("toolCalls", hasToolCalls ? SubRequests.JSON.convertValue(toolCalls, Object.class) : null);
                 return out;
             }
             return null;

@@ -359,13 +359,19 @@ final class ProxyFetchers {
         return node;
     }
 
+    /** A message input's optional fields, which OpenAI refuses as {@code null}. */
+    private static final List<String> UNSET_WHEN_NULL = List.of("name", "tool_calls", "tool_call_id");
+
     private static void stripChildren(JsonNode child) {
         if (child.isArray()) {
             child.forEach(item -> {
-                // only message objects are inputs; content values (JSON scalar) are left as given
+                // Only a message's own fields are inputs: an explicit null stands for unset, as at the top level.
+                // Its content stays (null is an assistant's content beside tool calls), and JSON values as given.
                 if (item instanceof ObjectNode o && o.has("role")) {
-                    if (o.path("name").isNull()) {
-                        o.remove("name");
+                    for (String field : UNSET_WHEN_NULL) {
+                        if (o.path(field).isNull()) {
+                            o.remove(field);
+                        }
                     }
                 }
             });

@@ -146,6 +146,45 @@ class ChatStreamSubscriptionTest {
                 .endsWith("event: complete\ndata:\n\n");
     }
 
+    /** Tool calls stream as OpenAI streams them: the call's id and name first, then its arguments in pieces. */
+    @Test
+    void toolCallsArriveAsToolCallPieces() throws Exception {
+        upstreamStreams(EVENTS.get(0)
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                + "\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]}}]}\n\n"
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                + "\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}}]}}]}\n\n"
+                + "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+                + EVENTS.get(4));
+
+        HttpResponse<String> r = subscribe(body(
+                "subscription S($input: ChatInput!) { chatStream(input: $input) { content toolCalls finishReason } }",
+                Map.of(
+                        "input",
+                        Map.of(
+                                "messages",
+                                List.of(Map.of("role", "user", "content", "Oslo weather?")),
+                                "tools",
+                                List.of(Map.of("type", "function", "function", Map.of("name", "weather")))))));
+
+        List<JsonNode> pieces = new java.util.ArrayList<>();
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith("data: {")) {
+                pieces.add(JSON.readTree(line.substring(6)).at("/data/chatStream"));
+            }
+        }
+        assertThat(pieces).hasSize(3);
+        assertThat(pieces.get(0).at("/toolCalls/0/id").asText()).isEqualTo("call_1");
+        assertThat(pieces.get(0).at("/toolCalls/0/function/name").asText()).isEqualTo("weather");
+        assertThat(pieces.get(1).at("/toolCalls/0/index").asInt()).isZero();
+        assertThat(pieces.get(1).at("/toolCalls/0/function/arguments").asText()).isEqualTo("{\"city\":\"Oslo\"}");
+        assertThat(pieces.get(2).get("finishReason").asText()).isEqualTo("tool_calls");
+        assertThat(pieces.get(2).get("toolCalls").isNull()).isTrue();
+        JsonNode sent = JSON.readTree(
+                upstream.server().getAllServeEvents().get(0).getRequest().getBodyAsString());
+        assertThat(sent.at("/tools/0/function/name").asText()).isEqualTo("weather");
+    }
+
     /**
      * An upstream that cuts an emoji's surrogate pair across two events (its JSON escapes each half): each piece the
      * subscriber gets is whole text, so a client that decodes every piece on its own never sees half a character.

@@ -134,6 +134,84 @@ class GraphQlSessionsTest {
     }
 
     /**
+     * A tool-using turn through GraphQL alone: tools and tool_choice reach the upstream as given, the call comes back
+     * in toolCalls, and the next turn sends the tool's result (tool_call_id) after the recorded call.
+     */
+    @Test
+    void aToolCallRoundTripsThroughGraphQl() throws Exception {
+        String toolCall = "{\"id\":\"call_1\",\"type\":\"function\","
+                + "\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}}";
+        for (String[] reply : List.of(
+                new String[] {"Oslo weather?", "\"content\":null,\"tool_calls\":[" + toolCall + "]", "tool_calls"},
+                new String[] {"sunny, 3C", "\"content\":\"Sunny in Oslo.\"", "stop"})) {
+            upstream.server()
+                    .stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/v1/chat/completions")
+                            .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.containing(reply[0]))
+                            .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson(
+                                    "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\","
+                                            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                            + reply[1] + "},\"finish_reason\":\"" + reply[2] + "\"}]}")));
+        }
+        List<Object> tools = List.of(Map.of(
+                "type",
+                "function",
+                "function",
+                Map.of(
+                        "name",
+                        "weather",
+                        "parameters",
+                        Map.of("type", "object", "properties", Map.of("city", Map.of("type", "string"))))));
+        String id = newSession();
+        String ask =
+                "mutation Ask($input: ChatInput!) { getAIResponse(input: $input) { content finishReason toolCalls } }";
+
+        JsonNode call = data(server.post(body(
+                        ask,
+                        Map.of(
+                                "input",
+                                Map.of(
+                                        "sessionId",
+                                        id,
+                                        "messages",
+                                        List.of(Map.of("role", "user", "content", "Oslo weather?")),
+                                        "tools",
+                                        tools,
+                                        "tool_choice",
+                                        "auto",
+                                        "parallel_tool_calls",
+                                        false)))))
+                .get("getAIResponse");
+        JsonNode answer = data(server.post(body(
+                        ask,
+                        Map.of(
+                                "input",
+                                Map.of(
+                                        "sessionId",
+                                        id,
+                                        "includeHistory",
+                                        true,
+                                        "messages",
+                                        List.of(Map.of(
+                                                "role", "tool", "tool_call_id", "call_1", "content", "sunny, 3C")),
+                                        "tools",
+                                        tools)))))
+                .get("getAIResponse");
+
+        assertThat(call.get("finishReason").asText()).isEqualTo("tool_calls");
+        assertThat(call.get("toolCalls")).isEqualTo(JSON.readTree("[" + toolCall + "]"));
+        assertThat(answer.get("content").asText()).isEqualTo("Sunny in Oslo.");
+        var sent = upstream.server().getAllServeEvents();
+        JsonNode first = JSON.readTree(sent.get(1).getRequest().getBodyAsString());
+        JsonNode second = JSON.readTree(sent.get(0).getRequest().getBodyAsString());
+        assertThat(first.get("tools")).isEqualTo(JSON.valueToTree(tools));
+        assertThat(first.get("tool_choice").asText()).isEqualTo("auto");
+        assertThat(first.get("parallel_tool_calls").asBoolean()).isFalse();
+        assertThat(second.get("messages").findValuesAsText("role")).containsExactly("user", "assistant", "tool");
+        assertThat(second.at("/messages/1/tool_calls")).isEqualTo(JSON.readTree("[" + toolCall + "]"));
+        assertThat(second.at("/messages/2/tool_call_id").asText()).isEqualTo("call_1");
+    }
+
+    /**
      * An id that cannot be a path segment ({@code ses_é}, {@code a/b}, {@code ..}) names no session: the same
      * NOT_FOUND as any unknown id, never the proxy's internal sub-request ("No route for GET /sessions/...").
      */
