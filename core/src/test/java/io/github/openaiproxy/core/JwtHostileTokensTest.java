@@ -181,6 +181,48 @@ class JwtHostileTokensTest {
     }
 
     @Test
+    void aTokenTheIssuerSignedThatNamesNoOneOrTwoSubjectsIs401() throws Exception {
+        RSAKey issuerKey = issuerKeys.issuer();
+        publish(new JWKSet(issuerKey));
+        start();
+        long exp = Instant.now().plusSeconds(300).getEpochSecond();
+        String claims = "\"iss\":\"" + ISSUER + "\",\"aud\":\"" + AUDIENCE + "\",\"exp\":" + exp;
+        JWSHeader header = new JWSHeader.Builder(JWSAlgorithm.RS256).keyID("k1").build();
+
+        assertThat(status(raw(issuerKey, header, "{" + claims + ",\"sub\":\"alice\"}")))
+                .as("the genuine token, signed over raw JSON")
+                .isEqualTo(200);
+        // A blank subject would make every such token the one caller iss#: one budget, one owner of
+        // sessions and images, whoever holds it.
+        assertThat(status(raw(issuerKey, header, "{" + claims + ",\"sub\":\"\"}")))
+                .as("empty sub")
+                .isEqualTo(401);
+        assertThat(status(raw(issuerKey, header, "{" + claims + ",\"sub\":\"  \"}")))
+                .as("blank sub")
+                .isEqualTo(401);
+        // Two subjects (or issuers): a parser that keeps the first and one that keeps the last disagree on who
+        // this is, so the token names no one.
+        assertThat(status(raw(issuerKey, header, "{" + claims + ",\"sub\":\"alice\",\"sub\":\"admin\"}")))
+                .as("duplicate sub")
+                .isEqualTo(401);
+        assertThat(status(raw(
+                        issuerKey, header, "{\"iss\":\"https://evil.example.com\"," + claims + ",\"sub\":\"alice\"}")))
+                .as("duplicate iss")
+                .isEqualTo(401);
+        // A critical header parameter the proxy does not understand must not be ignored (RFC 7515, 4.1.11).
+        assertThat(status(raw(
+                        issuerKey,
+                        new JWSHeader.Builder(JWSAlgorithm.RS256)
+                                .keyID("k1")
+                                .criticalParams(java.util.Set.of("x-proof"))
+                                .customParam("x-proof", "dpop")
+                                .build(),
+                        "{" + claims + ",\"sub\":\"alice\"}")))
+                .as("unknown crit")
+                .isEqualTo(401);
+    }
+
+    @Test
     void aTokenWithinTheClockSkewIsAccepted() throws Exception {
         RSAKey issuerKey = issuerKeys.issuer();
         publish(new JWKSet(issuerKey));
@@ -337,6 +379,14 @@ class JwtHostileTokensTest {
         SignedJWT jwt = new SignedJWT(header, claims);
         jwt.sign(new RSASSASigner(key));
         return jwt.serialize();
+    }
+
+    /** A token the key really signed, over claims JSON exactly as given (duplicate keys and all). */
+    private static String raw(RSAKey key, JWSHeader header, String claimsJson) throws Exception {
+        com.nimbusds.jose.JWSObject jws =
+                new com.nimbusds.jose.JWSObject(header, new com.nimbusds.jose.Payload(claimsJson));
+        jws.sign(new RSASSASigner(key));
+        return jws.serialize();
     }
 
     private static String es256(ECKey key, JWTClaimsSet claims) throws Exception {

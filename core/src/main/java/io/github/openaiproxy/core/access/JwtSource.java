@@ -38,7 +38,7 @@ import java.util.concurrent.RejectedExecutionException;
 /**
  * Bearer JWTs of the configured OpenID Connect issuer ({@code access.jwt.*}): signed with RS256 or ES256 by a
  * key of the issuer's JWKS, {@code iss} equal to the issuer, {@code aud} including the audience, {@code sub}
- * present, {@code exp} in the future and {@code nbf} in the past (with {@link #CLOCK_SKEW_SECONDS} of
+ * present and not blank, {@code exp} in the future and {@code nbf} in the past (with {@link #CLOCK_SKEW_SECONDS} of
  * tolerance). The subject is {@code iss#sub}, under {@link Policy#USERS}.
  *
  * <p>The JWKS is fetched and cached by nimbus-jose-jwt's remote source: a token signed by a key id the cache
@@ -202,6 +202,11 @@ final class JwtSource implements IdentitySource {
     private Resolution verify(String token) {
         try {
             JWTClaimsSet claims = processor.process(token, null);
+            if (claims.getSubject().isBlank()) {
+                // Present but naming no one: every such token would be the one caller iss#.
+                AccessLog.LOG.log(System.Logger.Level.DEBUG, "JWT refused: blank sub");
+                return INVALID;
+            }
             Resolution r =
                     Resolution.identified(Identity.token(claims.getIssuer() + "#" + claims.getSubject(), Policy.USERS));
             verified.put(token, new Verified(r, claims.getExpirationTime().toInstant()));
