@@ -230,6 +230,38 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void onTheJdbcStoreAnOwnerOfAnyLengthKeepsItsImagesAndOnlyItsOwn() {
+        // A JWT's iss#sub or a host user's name (an X.509 DN) can be longer than the owner column's 200
+        // characters: such a caller's images were never stored, and two owners must not share one by a prefix.
+        byte[] bytes = png(1_000, 21);
+        upstreamServes("/files/long.png", "image/png", bytes);
+        upstreamAnswers("/v1/images/generations", urlAnswer(link("/files/long.png")));
+        org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:engine-images-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1");
+        h2.setUser("sa");
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.JDBC))
+                        .build())
+                .imageStore(io.github.openaiproxy.core.images.JdbcImageStore.create(h2))
+                .observer(observer)
+                .build();
+        AuthenticatedUser carol = new AuthenticatedUser("CN=carol," + "OU=x,".repeat(60) + "O=a", role -> false);
+        AuthenticatedUser dave = new AuthenticatedUser("CN=carol," + "OU=x,".repeat(60) + "O=b", role -> false);
+
+        String url = generate("/images/generations", carol)
+                .json()
+                .path("data")
+                .path(0)
+                .path("url")
+                .asText();
+        assertThat(notStored()).isEmpty();
+        assertThat(url).matches("/images/files/img_[A-Za-z0-9_-]{32}\\.png");
+        assertThat(fetch(url, carol).body().bytes()).isEqualTo(bytes);
+        assertThat(fetch(url, dave).status()).isEqualTo(404);
+        assertThat(fetch(url, ALICE).status()).isEqualTo(404);
+    }
+
+    @Test
     void thePassThroughRouteIsRewrittenTooAndAPublicBaseUrlMakesLinksAbsolute() {
         byte[] one = png(1_000, 3);
         upstreamServes("/files/p.png", "image/png", one);

@@ -194,12 +194,35 @@ public final class Images {
         if (!config.privateImages() || identity == null) {
             return null;
         }
-        return identity.ownerId().orElse(null);
+        return identity.ownerId().map(Images::ownerKey).orElse(null);
     }
 
     /** What {@code identity} is when it reads: its owner id whatever {@code images.private} says. */
     static String reader(Identity identity) {
-        return identity == null ? null : identity.ownerId().orElse(null);
+        return identity == null
+                ? null
+                : identity.ownerId().map(Images::ownerKey).orElse(null);
+    }
+
+    /** The longest owner id the stores keep as it is (the JDBC store's column). */
+    static final int MAX_OWNER = 200;
+
+    /**
+     * An owner id as the stores keep it: itself, or past {@link #MAX_OWNER} characters (a JWT's {@code iss#sub}, a
+     * host user's X.509 name) its SHA-256, so that it fits and two long ids never share a prefix's images. Owner ids
+     * start with their identity's kind, never {@code sha256:}.
+     */
+    static String ownerKey(String ownerId) {
+        if (ownerId.length() <= MAX_OWNER) {
+            return ownerId;
+        }
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(ownerId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return "sha256:" + java.util.HexFormat.of().formatHex(digest);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
     }
 
     /** Whether {@code reader} may see {@code image} now. */
