@@ -306,6 +306,42 @@ class ProxyEngineIdentityTest {
     }
 
     @Test
+    void onOneRequestAKeyWinsOverTheLoginAndAFailingKeyIsNotSavedByIt() {
+        ProxyKeys.NewKey k = ProxyKeys.generate();
+        ProxyKeys.NewKey gone = ProxyKeys.generate();
+        start(
+                AccessConfig.DEFAULTS.withAnonymous(AccessConfig.Anonymous.DENY),
+                InMemoryProxyKeyStore.of(
+                        key("k1", k, "gold", null),
+                        key("k2", gone, "gold", null).revoked(T0.minusSeconds(1))));
+        AuthenticatedUser alice = new AuthenticatedUser("alice", role -> false);
+
+        // The README's order: a proxy key, then the login, then a JWT.
+        assertThat(send(
+                                engine,
+                                chat("/v1/chat/completions")
+                                        .user(alice)
+                                        .header("Authorization", "Bearer " + k.secret()))
+                        .status())
+                .isEqualTo(200);
+        assertThat(seen.get()).isEqualTo(Identity.proxyKey(key("k1", k, "gold", null)));
+        // A placeholder (the SDKs always send a key) leaves the login to decide.
+        assertThat(send(engine, chat("/v1/chat/completions").user(alice).header("Authorization", "Bearer sk-dummy"))
+                        .status())
+                .isEqualTo(200);
+        assertThat(seen.get()).isEqualTo(Identity.user("alice", Policy.USERS));
+        // A revoked, unknown or malformed key is refused, logged in or not: never taken as the login.
+        int before = upstreamCalls();
+        for (String token : List.of(gone.secret(), ProxyKeys.generate().secret(), "opk-short")) {
+            assertThat(send(engine, chat("/v1/chat/completions").user(alice).header("Authorization", "Bearer " + token))
+                            .status())
+                    .as(token.substring(0, 5))
+                    .isEqualTo(401);
+        }
+        assertThat(upstreamCalls()).isEqualTo(before);
+    }
+
+    @Test
     void anApplicationsOwnSourceIsAskedFirstAndTheBuiltInOnesAfterIt() {
         ProxyKeys.NewKey k = ProxyKeys.generate();
         engine = ProxyEngine.builder(config(upstream.baseUrl())
