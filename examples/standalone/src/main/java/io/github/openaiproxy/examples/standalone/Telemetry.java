@@ -4,6 +4,7 @@ import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.observe.otel.OpenTelemetryProxyObserver;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -49,11 +50,21 @@ final class Telemetry implements AutoCloseable {
         properties.putIfAbsent("otel.service.name", "openai-proxy");
         // Logs stay with the JDK's logging unless asked for.
         properties.putIfAbsent("otel.logs.exporter", "none");
-        OpenTelemetrySdk sdk = AutoConfiguredOpenTelemetrySdk.builder()
-                .addPropertiesSupplier(() -> properties)
-                .disableShutdownHook()
-                .build()
-                .getOpenTelemetrySdk();
+        // The Java SDK's own default is gRPC, whose sender is not bundled (the server starts none of its own
+        // threads for it): OTLP over HTTP, as the specification's default and the README's port 4318 have it.
+        properties.putIfAbsent("otel.exporter.otlp.protocol", "http/protobuf");
+        OpenTelemetrySdk sdk;
+        try {
+            sdk = AutoConfiguredOpenTelemetrySdk.builder()
+                    .addPropertiesSupplier(() -> properties)
+                    .disableShutdownHook()
+                    .build()
+                    .getOpenTelemetrySdk();
+        } catch (ConfigurationException e) {
+            // The SDK's message is often "Unexpected configuration error"; its cause says what to fix.
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new IllegalArgumentException("OpenTelemetry (OTEL_* variables): " + cause.getMessage(), e);
+        }
         return Optional.of(new Telemetry(sdk));
     }
 

@@ -1,6 +1,7 @@
 package io.github.openaiproxy.examples.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpServer;
 import io.opentelemetry.api.common.AttributeKey;
@@ -36,6 +37,76 @@ class StandaloneTelemetryTest {
         assertThat(Telemetry.fromEnvironment(Map.of("OTEL_SERVICE_NAME", "x"))).isEmpty();
         assertThat(Telemetry.fromEnvironment(Map.of("OTEL_TRACES_EXPORTER", "otlp", "OTEL_SDK_DISABLED", "true")))
                 .isEmpty();
+    }
+
+    /**
+     * The README's set-up, {@code OTEL_EXPORTER_OTLP_ENDPOINT} alone: the SDK's own default protocol is gRPC, whose
+     * sender the server does not bundle, so without the server's default of {@code http/protobuf} it would not start.
+     */
+    @Test
+    void theEndpointAloneExportsOtlpOverHttpToTheCollector() throws Exception {
+        List<String> posts = new CopyOnWriteArrayList<>();
+        HttpServer collector = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        collector.createContext("/", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            posts.add(exchange.getRequestURI().getPath() + " "
+                    + exchange.getRequestHeaders().getFirst("Content-Type"));
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        });
+        collector.start();
+        HttpServer upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        upstream.createContext("/v1/chat/completions", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            byte[] body = "{\"id\":\"c\",\"model\":\"gpt-4o-mini\",\"choices\":[]}".getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        upstream.start();
+        HttpResponse<String> r;
+        try {
+            StandaloneServer server = StandaloneServer.start(
+                    new StandaloneOptions(0, "127.0.0.1", false),
+                    Map.of(
+                            "OPENAI_API_KEY",
+                            KEY,
+                            "OPENAI_BASE_URL",
+                            "http://127.0.0.1:" + upstream.getAddress().getPort(),
+                            "OPENAI_PROXY_SESSIONS_STORE",
+                            "memory",
+                            "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            "http://127.0.0.1:" + collector.getAddress().getPort()));
+            try {
+                r = HttpClient.newHttpClient()
+                        .send(
+                                HttpRequest.newBuilder(URI.create(
+                                                "http://127.0.0.1:" + server.port() + "/v1/chat/completions"))
+                                        .header("Content-Type", "application/json")
+                                        .POST(HttpRequest.BodyPublishers.ofString(
+                                                "{\"model\":\"gpt-4o-mini\",\"messages\":[]}"))
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString());
+            } finally {
+                server.close(); // flushes the SDK: spans and metrics are exported
+            }
+        } finally {
+            upstream.stop(0);
+            collector.stop(0);
+        }
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(posts).contains("/v1/traces application/x-protobuf", "/v1/metrics application/x-protobuf");
+    }
+
+    /** A protocol whose sender is not bundled is a configuration error that says why, not the SDK's bare one. */
+    @Test
+    void grpcAskedForIsAConfigurationErrorNamingTheMissingSender() {
+        assertThatThrownBy(() -> Telemetry.fromEnvironment(Map.of(
+                        "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("OTEL_")
+                .hasMessageContaining("GrpcSenderProvider");
     }
 
     @Test
