@@ -43,6 +43,9 @@ public final class RetryAfter {
                     ? Optional.empty()
                     : Optional.of(cap(Duration.ofSeconds(Math.min(seconds, MAX.toSeconds()))));
         } catch (NumberFormatException e) {
+            if (!v.isEmpty() && v.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                return Optional.of(MAX); // seconds past a long: the longest rest, not the jittered backoff
+            }
             try {
                 Duration d = Duration.between(
                         ZonedDateTime.now(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));

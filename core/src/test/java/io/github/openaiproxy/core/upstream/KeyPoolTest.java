@@ -100,6 +100,9 @@ class KeyPoolTest {
         assertThat(RetryAfter.of(headers(Map.of("retry-after-ms", "12.5")))).contains(Duration.ofNanos(12_500_000));
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "7")))).contains(Duration.ofSeconds(7));
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "999999999")))).contains(RetryAfter.MAX);
+        // Seconds past a long are still a number of seconds (RFC 9110's 1*DIGIT): the longest rest, not none.
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", "99999999999999999999"))))
+                .contains(RetryAfter.MAX);
         assertThat(RetryAfter.of(headers(Map.of("retry-after-ms", "1e300")))).contains(RetryAfter.MAX);
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "soon")))).isEmpty();
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "-3")))).isEmpty();
