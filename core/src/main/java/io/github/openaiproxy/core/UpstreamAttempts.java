@@ -402,6 +402,15 @@ final class UpstreamAttempts {
                     return again.get();
                 }
             }
+            if (status == 401 && slot != null && pool.usableCount() > 0) {
+                // The key was refused (and is out), before the model ran: the next key takes the request at once,
+                // rather than the caller getting an authentication error its SDK never retries.
+                Optional<CompletableFuture<ProxyResponse>> again = moveOn(response, true);
+                if (again.isPresent()) {
+                    Bodies.discard(response.body());
+                    return again.get();
+                }
+            }
             // A retrieve has no context to outgrow, and the larger model's card would answer for another model.
             if (status == 400 && !contextTaken && !streamSent && named.isPresent() && !ctx.target.modelInPath()) {
                 Optional<NamedUpstream.Fallback> larger = named.get().contextFallback();
@@ -503,7 +512,7 @@ final class UpstreamAttempts {
 
         /**
          * How long to wait before the same place again: the upstream's retry-after-ms / Retry-After, except
-         * after a 429 on a pool with other keys (the limit was the key's, and it rests); else exponential
+         * after a 429 or 401 on a pool with other keys (the limit or refusal was the key's); else exponential
          * backoff with jitter.
          */
         private long wait(UpstreamResponse failed, Step step) {
@@ -514,8 +523,8 @@ final class UpstreamAttempts {
             }
             Optional<Duration> asked = RetryAfter.of(failed.headers());
             KeyPool pool = routing.pool(step.upstream());
-            if (failed.status() == 429 && pool != null && !pool.isKeyless()) {
-                return 0; // the limit was the key's, which now rests: another key goes at once
+            if ((failed.status() == 429 || failed.status() == 401) && pool != null && !pool.isKeyless()) {
+                return 0; // the limit or refusal was the key's, which now rests or is out: another key goes at once
             }
             return asked.map(Duration::toNanos).orElse(jittered);
         }

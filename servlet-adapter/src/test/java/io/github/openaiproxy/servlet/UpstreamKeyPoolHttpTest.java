@@ -117,13 +117,38 @@ class UpstreamKeyPoolHttpTest {
                         .withHeader("Content-Type", "application/json")
                         .withBody("{\"error\":{\"message\":\"Incorrect API key provided: " + K1 + "\"}}")));
 
+        // A revoked key is the proxy's problem, not the caller's: its request goes on to the next key at once (a 401
+        // is answered before the model runs), instead of the SDKs' AuthenticationError, which they never retry.
         HttpResponse<String> refused = chat();
-        assertThat(refused.statusCode()).isIn(401, 502);
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(200);
+        assertThat(refused.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 401, pooled 200");
         assertThat(refused.body()).doesNotContain(K1);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 3; i++) {
             assertThat(chat().statusCode()).isEqualTo(200);
         }
         assertThat(keysUsed(Upstream.requests(pooled))).isEqualTo(Map.of(K1, 1, K2, 2, K3, 2));
+    }
+
+    /** Every key revoked: each is tried once, then the last 401 is relayed (its fixed message, no key). */
+    @Test
+    void withEveryKeyRefusedTheLast401IsRelayedAndNoKeyIsTriedTwice() {
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Incorrect API key provided\"}}")));
+
+        HttpResponse<String> refused = chat();
+        assertThat(refused.statusCode()).isEqualTo(401);
+        assertThat(refused.headers().firstValue("OpenAI-Proxy-Attempts"))
+                .contains("pooled 401, pooled 401, pooled 401");
+        assertThat(refused.body()).doesNotContain(K1).doesNotContain(K2).doesNotContain(K3);
+        assertThat(keysUsed(Upstream.requests(pooled))).isEqualTo(Map.of(K1, 1, K2, 1, K3, 1));
+        // Now every key is out: refused at once, with no call, and told not to retry.
+        HttpResponse<String> after = chat();
+        assertThat(after.statusCode()).isEqualTo(503);
+        assertThat(after.headers().firstValue("x-should-retry")).contains("false");
+        assertThat(Upstream.requests(pooled)).hasSize(3);
     }
 
     @Test
