@@ -402,9 +402,10 @@ final class UpstreamAttempts {
                     return again.get();
                 }
             }
-            if (status == 401 && slot != null && pool.usableCount() > 0) {
-                // The key was refused (and is out), before the model ran: the next key takes the request at once,
-                // rather than the caller getting an authentication error its SDK never retries.
+            if (status == 401 && slot != null) {
+                // The key was refused (and is out), before the model ran: the next key takes the request at once, or
+                // with none left the fallback chain, as it would the next request (no key), rather than the caller
+                // getting an authentication error its SDK never retries.
                 Optional<CompletableFuture<ProxyResponse>> again = moveOn(response, true);
                 if (again.isPresent()) {
                     Bodies.discard(response.body());

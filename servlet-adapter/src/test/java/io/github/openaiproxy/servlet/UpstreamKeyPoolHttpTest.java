@@ -151,6 +151,38 @@ class UpstreamKeyPoolHttpTest {
         assertThat(Upstream.requests(pooled)).hasSize(3);
     }
 
+    /**
+     * The last usable key refused, with a fallback configured: the request that finds it out takes the fallback, as
+     * every request after it does (no key left), instead of being the one caller answered 401.
+     */
+    @Test
+    void theLastKeyRefusedTakesTheFallbackLikeTheRequestsAfterIt() {
+        proxy.close();
+        proxy = TomcatProxy.servlet(ProxySettings.from(Map.of(
+                        "upstreams.pooled.kind", "openai",
+                        "upstreams.pooled.base-url", pooled.baseUrl(),
+                        "upstreams.pooled.keys", K1,
+                        "upstreams.pooled.models", "gpt-*",
+                        "upstreams.pooled.fallback", "backup",
+                        "upstreams.backup.kind", "compatible",
+                        "upstreams.backup.base-url", pooled.baseUrl() + "/backup/v1"))
+                .toConfig());
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Incorrect API key provided\"}}")));
+        pooled.stubFor(post(urlPathEqualTo("/backup/v1/chat/completions"))
+                .willReturn(okJson("{\"model\":\"gpt-4o\",\"choices\":[]}")));
+
+        HttpResponse<String> first = chat();
+        assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+        assertThat(first.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 401, backup 200");
+        HttpResponse<String> next = chat();
+        assertThat(next.statusCode()).isEqualTo(200);
+        assertThat(next.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled no-key, backup 200");
+    }
+
     @Test
     void aMissingScope401OnOneRouteTakesNoKeyOutSoNoCallerCanEmptyThePool() {
         // A restricted key (least privilege) that may call chat but not the Responses API: OpenAI answers 401
