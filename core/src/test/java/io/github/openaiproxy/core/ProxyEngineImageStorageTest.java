@@ -388,6 +388,78 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void aStoreThatStallsLeavesTheAnswerUnstoredAtTheFetchTimeoutAndLaterDeletesWhatItWrote() throws Exception {
+        upstreamServes("/files/ok.png", "image/png", png(100, 19));
+        String original = urlAnswer(link("/files/ok.png"));
+        upstreamAnswers("/v1/images/generations", original);
+        // A database lock or a stalled disk: the write does not come back until released.
+        FilesystemImageStore disk = FilesystemImageStore.create(directory);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch written = new java.util.concurrent.CountDownLatch(1);
+        ImageStore stalled = new ImageStore() {
+            @Override
+            public StoredImage put(String id, String contentType, String owner, InputStream bytes, long maxSize) {
+                StoredImage image = disk.put(id, contentType, owner, bytes, maxSize);
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                written.countDown();
+                return image;
+            }
+
+            @Override
+            public Optional<StoredImage> find(String id) {
+                return disk.find(id);
+            }
+
+            @Override
+            public Optional<InputStream> open(String id, long offset, long length) {
+                return disk.open(id, offset, length);
+            }
+
+            @Override
+            public boolean delete(String id) {
+                return disk.delete(id);
+            }
+
+            @Override
+            public int deleteExpired(Instant before) {
+                return disk.deleteExpired(before);
+            }
+        };
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .images(ImageConfig.DEFAULTS
+                                .withStore(ImageConfig.Store.FILESYSTEM)
+                                .withFetchTimeout(java.time.Duration.ofMillis(500)))
+                        .build())
+                .imageStore(stalled)
+                .observer(observer)
+                .build();
+        try {
+            long started = System.nanoTime();
+            Answer a = generate("/images/generations", null);
+            // the client paid for the image: it gets the upstream's answer, not a wait for the store
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - started))
+                    .isLessThan(java.time.Duration.ofSeconds(15));
+            assertThat(a.status()).isEqualTo(200);
+            assertThat(a.text()).isEqualTo(original);
+            assertThat(a.header("x-openai-proxy-image-stored")).isEqualTo("false");
+            assertThat(notStored()).containsExactly("store_timeout");
+        } finally {
+            release.countDown();
+        }
+        // the write that came back late is undone: nobody was given its link
+        assertThat(written.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (filesInStore() > 0 && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertThat(filesInStore()).isZero();
+    }
+
+    @Test
     void aRedirectOnTheListIsFollowed() {
         byte[] bytes = png(100, 9);
         upstreamServes("/files/real.png", "image/png", bytes);

@@ -23,7 +23,8 @@ import java.util.Objects;
  *     {@code true}. Images of anonymous callers have no owner: the unguessable id is the capability
  * @param retention how long an image is kept; {@code null}, the default, keeps images until deleted
  * @param maxSize the most bytes of one image; 0, the default, means the proxy's {@code max-body-size}
- * @param fetchTimeout how long fetching one upstream link may take; default 30 seconds
+ * @param fetchTimeout how long fetching one upstream link may take; default 30 seconds. Each image of an answer,
+ *     fetched and written, has twice this before the answer goes out unstored
  * @param s3 the S3 store's bucket and access ({@code images.s3.*}), used when the store is {@link Store#S3}
  */
 public record ImageConfig(

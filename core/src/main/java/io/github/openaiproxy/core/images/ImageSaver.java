@@ -17,6 +17,7 @@ import java.io.SequenceInputStream;
 import java.net.http.HttpHeaders;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -28,6 +29,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Stores every image of a successful image generation before the answer goes out, and points its {@code url}s
@@ -44,6 +47,8 @@ final class ImageSaver {
     static final String BUSY = "busy";
     /** The reason when the answer is content-encoded: the proxy cannot read its images. */
     static final String CONTENT_ENCODED = "content_encoded";
+    /** The reason when the store did not answer in time (a database lock, a stalled disk). */
+    static final String STORE_TIMEOUT = "store_timeout";
 
     private static final System.Logger LOG = System.getLogger(ImageSaver.class.getName());
     /**
@@ -55,14 +60,20 @@ final class ImageSaver {
 
     private final Images images;
     private final SafeFetcher fetcher;
+    /**
+     * How long one image may take, fetch and write together (twice {@code images.fetch-timeout}): a store that does
+     * not answer must not hold the answer the client paid for.
+     */
+    private final long imageNanos;
     /** The configured public base URL without a trailing slash; {@code null}: links are paths from the host. */
     private final String publicBase;
     /** The configured mount path without a trailing slash, for a request that does not say where it found the proxy. */
     private final String mountPath;
 
-    ImageSaver(Images images, SafeFetcher fetcher, String publicBase, String mountPath) {
+    ImageSaver(Images images, SafeFetcher fetcher, String publicBase, String mountPath, Duration fetchTimeout) {
         this.images = images;
         this.fetcher = fetcher;
+        this.imageNanos = fetchTimeout.toNanos() * 2;
         this.publicBase = publicBase;
         this.mountPath = mountPath;
     }
@@ -95,13 +106,90 @@ final class ImageSaver {
                 return CompletableFuture.completedFuture(new Images.Saved(notStored(answer, longer.body()), List.of()));
             }
             byte[] bytes = ((Prefetch.Outcome.Whole) read).bytes();
-            return images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), storeB64, observation))
-                    .exceptionally(error -> {
-                        LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
-                        observation.imageNotStored(reason(error));
-                        return new Images.Saved(withBody(answer, bytes, true), List.of());
+            Attempt attempt = new Attempt(imageNanos);
+            CompletableFuture<Images.Saved> result = new CompletableFuture<>();
+            attempt.onTimeout(() -> {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "generated images not stored: the image store did not answer in time");
+                observation.imageNotStored(STORE_TIMEOUT);
+                result.complete(new Images.Saved(withBody(answer, bytes, true), List.of()));
+            });
+            images.call(() -> rewrite(answer, bytes, owner, linkBase(basePath), storeB64, observation, attempt))
+                    .whenComplete((saved, error) -> {
+                        if (!attempt.finish()) {
+                            return; // the answer went out unstored at the deadline
+                        }
+                        if (error == null) {
+                            result.complete(saved);
+                        } else {
+                            LOG.log(System.Logger.Level.WARNING, "generated images not stored: " + error.getMessage());
+                            observation.imageNotStored(reason(error));
+                            result.complete(new Images.Saved(withBody(answer, bytes, true), List.of()));
+                        }
                     });
+            return result;
         });
+    }
+
+    /**
+     * One answer's storing against its deadline: each image has {@code imageNanos} from its start (the first also
+     * from the answer's arrival, a wait for an image thread included). Past it the answer goes out unstored, once:
+     * either the deadline or the storing wins, and storing that loses deletes what it wrote.
+     */
+    static final class Attempt {
+        private static final int RUNNING = 0;
+        private static final int DONE = 1;
+        private static final int TIMED_OUT = 2;
+
+        /** Thrown on the image thread when the answer already went out unstored. */
+        static final class Abandoned extends RuntimeException {
+            private static final long serialVersionUID = 1L;
+
+            Abandoned() {
+                super("the image store did not answer in time", null, false, false);
+            }
+        }
+
+        private final long imageNanos;
+        private final AtomicInteger state = new AtomicInteger();
+        private volatile long deadline;
+        private Runnable onTimeout;
+
+        Attempt(long imageNanos) {
+            this.imageNanos = imageNanos;
+            this.deadline = System.nanoTime() + imageNanos;
+        }
+
+        void onTimeout(Runnable action) {
+            this.onTimeout = action;
+            check();
+        }
+
+        private void check() {
+            long left = deadline - System.nanoTime();
+            if (state.get() != RUNNING) {
+                return;
+            }
+            if (left > 0) {
+                CompletableFuture.delayedExecutor(left, TimeUnit.NANOSECONDS).execute(this::check);
+            } else if (state.compareAndSet(RUNNING, TIMED_OUT)) {
+                onTimeout.run();
+            }
+        }
+
+        /** An image starts: it has its own time; throws when the answer already went out. */
+        void nextImage() {
+            if (state.get() != RUNNING) {
+                throw new Abandoned();
+            }
+            deadline = System.nanoTime() + imageNanos;
+        }
+
+        /** Whether the storing finished in time (else its answer already went out unstored). */
+        boolean finish() {
+            return state.compareAndSet(RUNNING, DONE) || state.get() == DONE;
+        }
     }
 
     /** The answer relayed as the upstream sends it (its own length, if it gave one), saying its images are not stored. */
@@ -144,12 +232,17 @@ final class ImageSaver {
             String owner,
             String linkBase,
             boolean storeB64,
-            ProxyObserver.Observation observation) {
+            ProxyObserver.Observation observation,
+            Attempt attempt) {
+        attempt.nextImage(); // not begun when the answer already went out
         List<Entry> entries;
         try {
             entries = entries(bytes);
         } catch (IOException e) {
             // Not JSON: an encoded body cannot be read here (say so), anything else holds no images.
+            if (!attempt.finish()) {
+                throw new Attempt.Abandoned();
+            }
             boolean encoded = HeaderMap.isCoded(HeaderMap.first(answer.headers(), "content-encoding"));
             if (encoded) {
                 LOG.log(System.Logger.Level.WARNING, "generated images not stored: the answer is content-encoded");
@@ -162,6 +255,9 @@ final class ImageSaver {
         List<String> allLinks = new ArrayList<>(); // b64_json images' too: a session records them
         try {
             for (Entry e : entries) {
+                if (e.url() != null || (e.b64() != null && storeB64)) {
+                    attempt.nextImage();
+                }
                 if (e.url() != null) {
                     StoredImage image = fromLink(e.url(), owner);
                     stored.add(image.id());
@@ -175,6 +271,9 @@ final class ImageSaver {
                 } else {
                     links.add(null);
                 }
+            }
+            if (!attempt.finish()) {
+                throw new Attempt.Abandoned(); // too late: nobody is given these links
             }
         } catch (RuntimeException e) {
             for (String id : stored) {

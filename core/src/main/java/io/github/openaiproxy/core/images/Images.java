@@ -66,7 +66,8 @@ public final class Images {
                 config.publicBaseUrl() != null
                         ? withoutTrailingSlash(config.publicBaseUrl().toString())
                         : null,
-                withoutTrailingSlash(mountPath));
+                withoutTrailingSlash(mountPath),
+                config.fetchTimeout());
     }
 
     private static String withoutTrailingSlash(String s) {

@@ -132,7 +132,7 @@ public interface ProxyObserver {
          * a metric tag: {@code fetch_refused_host} (a link or a redirect off {@code images.fetch-hosts}),
          * {@code fetch_bad_link}, {@code fetch_timeout}, {@code fetch_failed} (a connection failure, a status
          * other than 200, too many redirects), {@code not_an_image}, {@code too_large}, {@code store_failed},
-         * {@code busy} (no image thread free), {@code content_encoded} (an answer the proxy cannot read).
+         * {@code store_timeout} (the store did not answer in time), {@code busy} (no image thread free), {@code content_encoded} (an answer the proxy cannot read).
          *
          * @param reason why the first image that failed was not stored
          */
