@@ -6,6 +6,9 @@ import io.github.openaiproxy.testkit.ImageStoreContract;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,5 +50,27 @@ class FilesystemImageStoreTest extends ImageStoreContract {
         Files.write(dir.resolve(id), image(10, 2)); // a crash between the two moves
         assertThat(s.find(id)).isEmpty();
         assertThat(s.open(id, 0, 1)).isEmpty();
+    }
+
+    @Test
+    void theExpirySweepDeletesAnImageLeftWithoutItsMetadata() throws Exception {
+        Path dir = directory.resolve("orphans");
+        FilesystemImageStore s = FilesystemImageStore.create(dir);
+        // a crash (or a full disk) between the two moves: the bytes under the image's name, no metadata
+        String old = ImageIds.newId();
+        Files.write(dir.resolve(old), image(10, 3));
+        Files.setLastModifiedTime(dir.resolve(old), FileTime.from(Instant.now().minus(Duration.ofDays(2))));
+        // one being written now: its metadata follows in a moment
+        String fresh = ImageIds.newId();
+        Files.write(dir.resolve(fresh), image(10, 4));
+        String kept = s.put(ImageIds.newId(), "image/png", null, new ByteArrayInputStream(image(10, 5)), 1_000)
+                .id();
+
+        s.deleteExpired(Instant.now().minus(Duration.ofDays(1)));
+
+        assertThat(Files.exists(dir.resolve(old))).isFalse();
+        assertThat(Files.exists(dir.resolve(fresh))).isTrue();
+        assertThat(s.find(kept)).isPresent();
+        assertThat(Files.exists(dir.resolve(kept))).isTrue();
     }
 }

@@ -91,10 +91,17 @@ public final class FilesystemImageStore implements ImageStore {
             if (owner != null) {
                 p.setProperty("owner", owner);
             }
-            try (OutputStream out = Files.newOutputStream(metaTemp, StandardOpenOption.CREATE_NEW)) {
-                p.store(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), null);
+            try {
+                try (OutputStream out = Files.newOutputStream(metaTemp, StandardOpenOption.CREATE_NEW)) {
+                    p.store(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), null);
+                }
+                move(metaTemp, directory.resolve(id + META));
+            } catch (IOException e) {
+                // A full disk fails here, after the bytes: without metadata nothing would ever delete them.
+                Files.deleteIfExists(metaTemp);
+                Files.deleteIfExists(data);
+                throw e;
             }
-            move(metaTemp, directory.resolve(id + META));
             return image;
         } catch (IOException e) {
             throw new ImageStoreException("could not store an image in " + directory, e);
@@ -174,15 +181,26 @@ public final class FilesystemImageStore implements ImageStore {
                     if (image.isPresent() && image.get().createdAt().isBefore(before) && delete(id)) {
                         deleted++;
                     }
-                } else if (name.startsWith(TEMP)
-                        && Files.getLastModifiedTime(file).toInstant().isBefore(before)) {
-                    Files.deleteIfExists(file); // left by a crash
+                } else if ((name.startsWith(TEMP)
+                                || (ImageIds.isValid(name) && !Files.exists(directory.resolve(name + META))))
+                        && modifiedBefore(file, before)) {
+                    // left by a crash: a temporary file, or an image's bytes whose metadata never followed
+                    Files.deleteIfExists(file);
                 }
             }
         } catch (IOException e) {
             throw new ImageStoreException("could not delete expired images", e);
         }
         return deleted;
+    }
+
+    /** Whether {@code file} was last written before {@code before}; a file deleted meanwhile was not. */
+    private static boolean modifiedBefore(Path file, Instant before) throws IOException {
+        try {
+            return Files.getLastModifiedTime(file).toInstant().isBefore(before);
+        } catch (NoSuchFileException e) {
+            return false; // deleted with its metadata earlier in this sweep, or by another instance
+        }
     }
 
     private Optional<StoredImage> safeFind(String id) {
