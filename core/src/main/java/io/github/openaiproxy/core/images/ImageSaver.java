@@ -172,9 +172,11 @@ final class ImageSaver {
                 return;
             }
             if (left > 0) {
-                CompletableFuture.delayedExecutor(left, TimeUnit.NANOSECONDS).execute(this::check);
+                // The check itself runs on the delay's own timer thread: no thread per answer that finished in time.
+                CompletableFuture.delayedExecutor(left, TimeUnit.NANOSECONDS, Runnable::run)
+                        .execute(this::check);
             } else if (state.compareAndSet(RUNNING, TIMED_OUT)) {
-                onTimeout.run();
+                CompletableFuture.runAsync(onTimeout); // the answer goes on elsewhere: the image threads are stuck
             }
         }
 
