@@ -73,7 +73,9 @@ final class ImageSaver {
     ImageSaver(Images images, SafeFetcher fetcher, String publicBase, String mountPath, Duration fetchTimeout) {
         this.images = images;
         this.fetcher = fetcher;
-        this.imageNanos = fetchTimeout.toNanos() * 2;
+        // At most ten thousand days: a longer setting must not overflow the deadline arithmetic.
+        Duration most = Duration.ofDays(10_000);
+        this.imageNanos = (fetchTimeout.compareTo(most) > 0 ? most : fetchTimeout).toNanos() * 2;
         this.publicBase = publicBase;
         this.mountPath = mountPath;
     }
