@@ -208,6 +208,38 @@ class RedisLimitStoreTest extends LimitStoreContract {
     }
 
     /**
+     * A budget's settlement of a reservation made before Redis lost the subject's keys (a restart without
+     * persistence, a {@code FLUSHALL}) is dropped, as a rolling window's is: the calendar window made again since has
+     * the same end, but applying the earlier request's refund there would take it off what later requests used.
+     */
+    @Test
+    void aBudgetsSettlementOfAReservationMadeBeforeTheKeysWereLostIsDropped() {
+        String s = newSubject();
+        long t = soon();
+        Counter day = calendar("cost-day", 1_000_000, Window.Period.DAY);
+        Admission before = reserve(store, s, t, null, new Charge(day, 5_000));
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+            c.sync().del("openai-proxy:limits:{" + tagOf(s) + "}:w"); // what a restart without persistence does
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
+        Admission after = reserve(other, s, t + 1, null, new Charge(day, 5_000));
+        assertThat(after.states().get(0).used()).isEqualTo(5_000);
+
+        // The first request used 1,000 of its 5,000: its refund belongs to the window that was lost.
+        other.adjust(
+                        s,
+                        List.of(new Adjustment(day, before.states().get(0).windowStartMillis(), -4_000, "req-1")),
+                        t + 2)
+                .join();
+        store.adjust(s, List.of(new Adjustment(day, after.states().get(0).windowStartMillis(), -1_000, "req-2")), t + 3)
+                .join();
+
+        assertThat(used(s, day, t + 4)).isEqualTo(4_000);
+    }
+
+    /**
      * A named settlement sent again (its first answer lost after Redis applied it: the caller kept it for later)
      * counts once, counter by counter; another settlement counts; and the marker lives as long as the window.
      */

@@ -18,7 +18,9 @@ public record Admission(boolean admitted, int refused, List<CounterState> states
      * A counter as a store reports it.
      *
      * @param used the amount counted in the current window (after the charge, when admitted)
-     * @param windowStartMillis when the current window began (epoch ms): settles the right window later
+     * @param windowStartMillis when the current window began (epoch ms): settles the right window later. A calendar
+     *     window's may be up to 999 ms past its period's start: a store may name its windows there (Redis does, so
+     *     that a settlement does not count in a window made again after the keys were lost)
      * @param resetAtMillis when the counter is next back to zero (epoch ms): the window's end, or for a lease
      *     counter the earliest expiry of a held lease
      */

@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -97,6 +98,16 @@ public final class RedisLimitStore implements LimitStore {
     private static final StringCodec CODEC = StringCodec.ASCII;
 
     private static final String SLACK_ARG = Long.toString(SLACK_MILLIS);
+
+    /** The kinds of a calendar charge: 'c' and the generation (1 to 999) a window it makes gets. */
+    private static final String[] GENERATIONS = new String[999];
+
+    static {
+        for (int g = 1; g <= 999; g++) {
+            GENERATIONS[g - 1] = "c" + g;
+        }
+    }
+
     private static final String MAX_EXACT_ARG = Long.toString(MAX_EXACT);
 
     /*
@@ -107,11 +118,15 @@ public final class RedisLimitStore implements LimitStore {
      * reply): the answer is the counters as they are, charged nothing more. A window counter is two
      * fields of the hash, its amount used and its window's end, named after the counter and its window's spec (so
      * a changed window is a new counter): the two field names, the limit, the amount, the end of a window beginning
-     * now, and 'r' (rolling) or 'c' (calendar). A lease: '-', the key's life (the maximum hold plus the slack),
+     * now, and 'r' (rolling) or 'c' (calendar) followed by the generation a calendar window made now gets. A lease:
+     * '-', the key's life (the maximum hold plus the slack),
      * the limit, the amount, the expiry of a lease taken now, and 'l'. A rolling window is current while now is
-     * before its end; a calendar window while its end is the one the caller names. The answer: the index of a
-     * refused charge (0 for none), then per charge the amount used and the window's end (a lease's earliest
-     * expiry); the caller works the window's start out of them.
+     * before its end; a calendar window while its end is the one the caller names. A calendar window keeps its
+     * generation in a third field (1 to 999, drawn by the instance that made it): its end is the same after Redis lost
+     * the keys, and a settlement of a reservation made before that must not count in the window made again. The
+     * answer: the index of a refused charge (0 for none), then per charge the amount used and the window's end (a
+     * lease's earliest expiry; a calendar window's plus its generation); the caller works the window's start out of
+     * them.
      * The common case is one HMGET and one HSET for every window counter together, and a PEXPIRE only when a
      * window begins; a lease is ZRANGE, ZADD, PEXPIRE (ZCARD and PTTL when others are held). Every redis.call and every
      * string built costs (a seven-rule reservation measured 26 us of Redis's time with four fields per counter,
@@ -124,7 +139,7 @@ public final class RedisLimitStore implements LimitStore {
             local n = (#ARGV - 5) / 6
             local mk = tonumber(ARGV[4])
             local copy = mk > 0 and redis.call('EXISTS', KEYS[mk]) == 1
-            local fields, m = {}, 0
+            local fields, m, gf = {}, 0, {}
             for o = 6, #ARGV, 6 do
               if ARGV[o + 5] ~= 'l' then
                 fields[m + 1] = ARGV[o]
@@ -132,9 +147,16 @@ public final class RedisLimitStore implements LimitStore {
                 m = m + 2
               end
             end
+            for o = 6, #ARGV, 6 do
+              if string.byte(ARGV[o + 5]) == 99 then
+                m = m + 1
+                fields[m] = ARGV[o] .. ':g'
+                gf[o] = m
+              end
+            end
             local h = {}
             if m > 0 then h = redis.call('HMGET', hash, unpack(fields)) end
-            local used, reset, fresh, key = {}, {}, {}, {}
+            local used, reset, fresh, key, gen = {}, {}, {}, {}, {}
             local refused, v, l = 0, 0, 1
             for i = 1, n do
               local o = 6 + (i - 1) * 6
@@ -162,6 +184,7 @@ public final class RedisLimitStore implements LimitStore {
                   fresh[i] = not (e and now < tonumber(e))
                 else
                   fresh[i] = e ~= ARGV[o + 4]
+                  gen[i] = fresh[i] and string.sub(kind, 2) or h[gf[o]] or ''
                 end
                 if fresh[i] then
                   used[i] = 0
@@ -204,6 +227,10 @@ public final class RedisLimitStore implements LimitStore {
                   if fresh[i] then
                     set[m + 3] = ARGV[o + 1]
                     set[m + 4] = reset[i]
+                    if gen[i] then
+                      set[#set + 1] = ARGV[o] .. ':g'
+                      set[#set + 1] = gen[i] == '' and '0' or gen[i]
+                    end
                     local life = tonumber(reset[i]) - now
                     if life > ttl then ttl = life end
                   end
@@ -219,6 +246,8 @@ public final class RedisLimitStore implements LimitStore {
             for i = 1, n do
               out[2 * i] = used[i]
               out[2 * i + 1] = reset[i]
+              local g = tonumber(gen[i])
+              if g and g > 0 then out[2 * i + 1] = string.format('%d', tonumber(reset[i]) + g) end
             end
             return out
             """);
@@ -226,8 +255,9 @@ public final class RedisLimitStore implements LimitStore {
     /*
      * KEYS[1] is the subject's hash of window counters, KEYS[2..ARGV[4] - 1] lease counters to give the lease ARGV[3]
      * back to, KEYS[ARGV[4]..] the settlements' markers. ARGV: now, the largest amount, the lease id, the index of the
-     * first marker, then six per adjustment: the counter's two field names, the end of the window to adjust, the
-     * delta, the index of its settlement's marker (0 for none) and the marker's life. A marker is a string naming the
+     * first marker, then seven per adjustment: the counter's two field names, the end of the window to adjust, the
+     * delta, the index of its settlement's marker (0 for none), the marker's life and the calendar window's generation
+     * ('0' for none: a rolling window's end tells its windows apart already). A marker is a string naming the
      * counters its settlement adjusted, each between NUL bytes: an adjustment already in it was applied (its answer
      * lost, the caller sent it again) and is not applied twice. One HMGET, one HSET, a GET and a SET per marker, one
      * ZREM per lease counter.
@@ -238,17 +268,24 @@ public final class RedisLimitStore implements LimitStore {
             local hash = KEYS[1]
             local markers = tonumber(ARGV[4])
             if #ARGV > 4 then
-              local fields, m = {}, 0
-              for o = 5, #ARGV, 6 do
+              local fields, m, gf = {}, 0, {}
+              for o = 5, #ARGV, 7 do
                 fields[m + 1] = ARGV[o]
                 fields[m + 2] = ARGV[o + 1]
                 m = m + 2
               end
+              for o = 5, #ARGV, 7 do
+                if ARGV[o + 6] ~= '0' then
+                  m = m + 1
+                  fields[m] = ARGV[o] .. ':g'
+                  gf[o] = m
+                end
+              end
               local h = redis.call('HMGET', hash, unpack(fields))
               local set, sum, v, seen, fresh, life = {}, {}, 0, {}, {}, {}
-              for o = 5, #ARGV, 6 do
+              for o = 5, #ARGV, 7 do
                 local f, e = ARGV[o], h[v + 2]
-                if e == ARGV[o + 2] and now < tonumber(e) then
+                if e == ARGV[o + 2] and now < tonumber(e) and (not gf[o] or h[gf[o]] == ARGV[o + 6]) then
                   local first, mk = true, tonumber(ARGV[o + 4])
                   if mk > 0 then
                     if seen[mk] == nil then
@@ -828,7 +865,9 @@ public final class RedisLimitStore implements LimitStore {
                 args[o] = f.used();
                 args[o + 1] = f.end();
                 args[o + 4] = Long.toString(end(w, now));
-                args[o + 5] = w instanceof Window.Rolling ? "r" : "c";
+                args[o + 5] = w instanceof Window.Rolling
+                        ? "r"
+                        : GENERATIONS[ThreadLocalRandom.current().nextInt(999)];
             }
         }
         return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
@@ -890,7 +929,11 @@ public final class RedisLimitStore implements LimitStore {
             if (w instanceof Window.Rolling r) {
                 start = reset - r.length().toMillis();
             } else if (w instanceof Window.Calendar cal) {
-                start = cal.period().startOf(now);
+                // The window's generation rides in its start's milliseconds (a period starts on a whole second), so
+                // that the settlement names it: see RESERVE.
+                long generation = Math.floorMod(reset, 1000L);
+                reset -= generation;
+                start = cal.period().startOf(reset - 1) + generation;
             } else {
                 start = 0;
             }
@@ -926,7 +969,7 @@ public final class RedisLimitStore implements LimitStore {
         String tag = tag(subject);
         int firstMarker = lease ? 3 : 2; // KEYS is 1-based in the script
         List<String> markers = new ArrayList<>(1); // one per settlement named: usually the one of the request
-        String[] args = new String[4 + 6 * n];
+        String[] args = new String[4 + 7 * n];
         args[0] = Long.toString(nowMillis);
         args[1] = MAX_EXACT_ARG;
         args[2] = LimitKeys.lease(leaseId);
@@ -937,6 +980,7 @@ public final class RedisLimitStore implements LimitStore {
             if (!(w instanceof Window.Lease) && a.delta() != 0) {
                 Fields f = fields(a.counter());
                 long end = end(w, a.windowStartMillis());
+                long generation = w instanceof Window.Calendar ? Math.floorMod(a.windowStartMillis(), 1000L) : 0;
                 args[o] = f.used();
                 args[o + 1] = f.end();
                 args[o + 2] = Long.toString(end);
@@ -950,7 +994,8 @@ public final class RedisLimitStore implements LimitStore {
                 args[o + 4] = index < 0 ? "0" : Integer.toString(firstMarker + index);
                 // As long as the window can still be adjusted (a later replay finds it over), at most ten minutes.
                 args[o + 5] = Long.toString(Math.max(0, Math.min(end - nowMillis, MAX_SETTLED_MILLIS)) + SLACK_MILLIS);
-                o += 6;
+                args[o + 6] = Long.toString(generation);
+                o += 7;
             }
         }
         String[] keys = new String[firstMarker - 1 + markers.size()];
