@@ -238,6 +238,33 @@ public abstract class LimitStoreContract {
         assertThat(used(s, requests, t + 1)).isEqualTo(LIMIT);
     }
 
+    /**
+     * Around a budget's UTC midnight, an instance whose clock is a little behind another's counts in the day the other
+     * has begun, never in the day before again: beginning that one again would forget what was counted in the new
+     * day (and the instance ahead would then forget the other's charge in turn).
+     */
+    @Test
+    protected void anInstanceWhoseClockIsBehindNeverBeginsAnEndedCalendarWindowAgain() {
+        LimitStore other = secondInstance();
+        Assumptions.assumeTrue(other != null, "the store is local to its instance");
+        String s = newSubject();
+        long midnight = Window.Period.DAY.nextAfter(soon() + 86_400_000L);
+        Counter day = calendar("cost-per-day", 1_000, Window.Period.DAY);
+        reserve(store(), s, midnight - 5_000, null, new Charge(day, 900));
+        reserve(store(), s, midnight + 10, null, new Charge(day, 300)); // the instance ahead: the new day
+
+        Admission behind = reserve(other, s, midnight - 10, null, new Charge(day, 300)); // 20 ms behind
+        assertThat(behind.admitted()).isTrue();
+        assertCalendarState(behind.states().get(0), 600, midnight, midnight + 86_400_000L);
+        assertThat(used(s, day, midnight + 20)).isEqualTo(600);
+
+        // Its settlement counts in the window it was counted in.
+        other.adjust(s, List.of(new Adjustment(day, behind.states().get(0).windowStartMillis(), -100)), midnight - 5)
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
+        assertThat(used(s, day, midnight + 30)).isEqualTo(500);
+    }
+
     @Test
     protected void twoInstancesShareATokenLimitExactly() throws Exception {
         LimitStore other = secondInstance();

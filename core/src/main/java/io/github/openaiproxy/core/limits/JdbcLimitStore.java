@@ -216,7 +216,7 @@ public final class JdbcLimitStore implements LimitStore {
             Window w = a.counter().window();
             // Leases are given back, not settled; a calendar window that ended is left alone.
             boolean current = !(w instanceof Window.Lease)
-                    && !(w instanceof Window.Calendar cal && cal.period().startOf(nowMillis) != a.windowStartMillis());
+                    && !(w instanceof Window.Calendar cal && cal.period().startOf(nowMillis) > a.windowStartMillis());
             if (current && a.delta() != 0) {
                 settled.add(a);
             }
@@ -403,6 +403,12 @@ public final class JdbcLimitStore implements LimitStore {
                 start[i] = cal.period().startOf(now);
                 end[i] = cal.period().nextAfter(now);
                 used[i] = sameWindow && row.start() == start[i] ? row.used() : 0;
+                if (sameWindow && row.start() > start[i]) {
+                    // Never back to an earlier window: an instance whose clock is behind counts in the one begun.
+                    start[i] = row.start();
+                    end[i] = row.end();
+                    used[i] = row.used();
+                }
             } else {
                 countLeases(c, subject, names[i], now, used, end, i);
             }

@@ -121,7 +121,8 @@ public final class RedisLimitStore implements LimitStore {
      * now, and 'r' (rolling) or 'c' (calendar) followed by the generation a calendar window made now gets. A lease:
      * '-', the key's life (the maximum hold plus the slack),
      * the limit, the amount, the expiry of a lease taken now, and 'l'. A rolling window is current while now is
-     * before its end; a calendar window while its end is the one the caller names. A calendar window keeps its
+     * before its end; a calendar window while its end is the one the caller names or a later one (an instance whose
+     * clock is a little behind another's counts in the day the other began). A calendar window keeps its
      * generation in a third field (1 to 999, drawn by the instance that made it): its end is the same after Redis lost
      * the keys, and a settlement of a reservation made before that must not count in the window made again. The
      * answer: the index of a refused charge (0 for none), then per charge the amount used and the window's end (a
@@ -183,7 +184,8 @@ public final class RedisLimitStore implements LimitStore {
                 if kind == 'r' then
                   fresh[i] = not (e and now < tonumber(e))
                 else
-                  fresh[i] = e ~= ARGV[o + 4]
+                  -- never back to an earlier window: an instance whose clock is behind counts in the one begun
+                  fresh[i] = not e or tonumber(e) < tonumber(ARGV[o + 4])
                   gen[i] = fresh[i] and string.sub(kind, 2) or h[gf[o]] or ''
                 end
                 if fresh[i] then
