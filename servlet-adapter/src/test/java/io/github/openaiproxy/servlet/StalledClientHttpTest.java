@@ -54,12 +54,8 @@ class StalledClientHttpTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}, {1}")
-    @ValueSource(strings = {"tomcat reset", "tomcat close", "jetty reset", "jetty close"})
-    void aStalledClientStopsTheUpstreamReadAndItsLeavingCancelsTheCall(String variant) throws Exception {
-        String container = variant.split(" ")[0];
-        boolean reset = variant.endsWith("reset");
-        AtomicLong written = new AtomicLong();
+    /** An endless stream of 1 KB events, written as fast as the proxy takes them; counts what went. */
+    private void startUpstream(AtomicLong written) {
         upstream = StubUpstream.start(ex -> {
             ex.head(200, "Content-Type", "text/event-stream");
             while (!ex.peerClosed()) {
@@ -67,11 +63,68 @@ class StalledClientHttpTest {
                 written.addAndGet(EVENT.length);
             }
         });
-        ProxyConfig config = ProxyConfig.builder()
-                .apiKey("sk-server-key-123456")
-                .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl()))
+    }
+
+    private ProxyEngine engine() {
+        return ProxyEngine.builder(ProxyConfig.builder()
+                        .apiKey("sk-server-key-123456")
+                        .upstream(UpstreamConfig.defaults().withBaseUrl(upstream.baseUrl()))
+                        .build())
+                .usageLedger(ledger)
                 .build();
-        ProxyEngine engine = ProxyEngine.builder(config).usageLedger(ledger).build();
+    }
+
+    private void assertOneClientGoneRow() throws InterruptedException {
+        long rowDeadline = System.nanoTime() + GENEROUS.toNanos();
+        while (ledger.rows().isEmpty() && System.nanoTime() < rowDeadline) {
+            Thread.sleep(20);
+        }
+        assertThat(ledger.rows()).singleElement().satisfies(row -> {
+            assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
+            assertThat(row.streamed()).isTrue();
+            assertThat(row.estimated()).as("no usage chunk came: the charge is estimated").isTrue();
+        });
+    }
+
+    /**
+     * A client that takes nothing for longer than the container's connection (idle) timeout: the container
+     * ends the connection, which for the proxy is a client gone, though it never closed it. The standalone
+     * server's Tomcat waits 60 s; Spring Boot's and Jetty's own defaults differ.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void aClientThatTakesNothingPastTheContainersTimeoutLosesItsStream(String container) throws Exception {
+        AtomicLong written = new AtomicLong();
+        startUpstream(written);
+        ProxyEngine engine = engine();
+        Duration timeout = Duration.ofSeconds(2);
+        proxy = container.equals("tomcat")
+                ? TomcatProxy.servletWithConnectionTimeout(engine, timeout)
+                : JettyProxy.servletWithIdleTimeout(engine, timeout);
+
+        RawClient client = RawClient.post(proxy.port(), "/v1/chat/completions", STREAM_BODY);
+        assertThat(client.readHead()).isEqualTo(200);
+        assertThat(client.readEvent()).startsWith("data: {\"id\":\"chatcmpl-1\"");
+        StubUpstream.Exchange exchange = upstream.awaitExchange(GENEROUS);
+        long stalledAt = System.nanoTime();
+
+        assertThat(exchange.awaitPeerClosed(Duration.ofSeconds(20)))
+                .as("the container's timeout ended the stalled stream and the upstream call with it")
+                .isTrue();
+        System.out.println(container + ": upstream closed " + (exchange.peerClosedAt() - stalledAt) / 1_000_000
+                + " ms after the client stopped reading (timeout " + timeout.toMillis() + " ms)");
+        assertOneClientGoneRow();
+        client.close();
+    }
+
+    @ParameterizedTest(name = "{0}, {1}")
+    @ValueSource(strings = {"tomcat reset", "tomcat close", "jetty reset", "jetty close"})
+    void aStalledClientStopsTheUpstreamReadAndItsLeavingCancelsTheCall(String variant) throws Exception {
+        String container = variant.split(" ")[0];
+        boolean reset = variant.endsWith("reset");
+        AtomicLong written = new AtomicLong();
+        startUpstream(written);
+        ProxyEngine engine = engine();
         proxy = container.equals("tomcat") ? TomcatProxy.servlet(engine) : JettyProxy.servletWithH2c(engine);
 
         RawClient client = RawClient.post(proxy.port(), "/v1/chat/completions", STREAM_BODY);

@@ -6,6 +6,7 @@ import io.github.openaiproxy.servlet.OpenAiProxyFilter;
 import io.github.openaiproxy.servlet.OpenAiProxyServlet;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
+import java.time.Duration;
 import java.util.EnumSet;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
@@ -56,6 +57,16 @@ public final class JettyProxy implements ProxyServer {
      */
     public static JettyProxy servletWithH2c(ProxyEngine engine) {
         return start(engine, "/*", false, true);
+    }
+
+    /**
+     * The proxy servlet mapped to {@code /*} on an engine built by the test, on a connector whose idle timeout
+     * (a read's or a write's that cannot go on) is {@code timeout}.
+     */
+    public static JettyProxy servletWithIdleTimeout(ProxyEngine engine, Duration timeout) {
+        JettyProxy proxy = start(engine, "/*", false, false);
+        proxy.connector.setIdleTimeout(timeout.toMillis()); // applies to the connections accepted from now on
+        return proxy;
     }
 
     /**

@@ -8,6 +8,7 @@ import jakarta.servlet.Filter;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.function.Consumer;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
@@ -46,6 +47,21 @@ public final class TomcatProxy implements ProxyServer {
      */
     public static TomcatProxy servlet(ProxyEngine engine, Consumer<Context> setup) {
         return start(engine, "", "/*", false, null, setup);
+    }
+
+    /**
+     * The proxy servlet mapped to {@code /*} on an engine built by the test, on a connector whose
+     * {@code connectionTimeout} (each read's, and each write's that cannot go on) is {@code timeout}.
+     */
+    public static TomcatProxy servletWithConnectionTimeout(ProxyEngine engine, Duration timeout) {
+        return start(
+                engine,
+                "",
+                "/*",
+                false,
+                null,
+                c -> {},
+                connector -> connector.setProperty("connectionTimeout", Long.toString(timeout.toMillis())));
     }
 
     /**
