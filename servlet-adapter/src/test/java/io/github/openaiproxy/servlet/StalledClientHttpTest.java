@@ -82,7 +82,9 @@ class StalledClientHttpTest {
         assertThat(ledger.rows()).singleElement().satisfies(row -> {
             assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
             assertThat(row.streamed()).isTrue();
-            assertThat(row.estimated()).as("no usage chunk came: the charge is estimated").isTrue();
+            assertThat(row.estimated())
+                    .as("no usage chunk came: the charge is estimated")
+                    .isTrue();
         });
     }
 
@@ -115,6 +117,36 @@ class StalledClientHttpTest {
                 + " ms after the client stopped reading (timeout " + timeout.toMillis() + " ms)");
         assertOneClientGoneRow();
         client.close();
+    }
+
+    /**
+     * The other side of the container's timeout: an upstream silent for longer (a reasoning model thinking
+     * before its next token) must not cost a client that waits its stream, since nothing is read or written
+     * meanwhile on an async request.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void anUpstreamSilentPastTheContainersTimeoutKeepsItsWaitingClient(String container) throws Exception {
+        upstream = StubUpstream.start(ex -> {
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk(EVENT);
+            Thread.sleep(5000);
+            ex.chunk(EVENT);
+            ex.chunk("data: [DONE]\n\n");
+            ex.endChunks();
+        });
+        ProxyEngine engine = engine();
+        Duration timeout = Duration.ofSeconds(1);
+        proxy = container.equals("tomcat")
+                ? TomcatProxy.servletWithConnectionTimeout(engine, timeout)
+                : JettyProxy.servletWithIdleTimeout(engine, timeout);
+
+        try (RawClient client = RawClient.post(proxy.port(), "/v1/chat/completions", STREAM_BODY)) {
+            assertThat(client.readHead()).isEqualTo(200);
+            assertThat(client.readEvent()).startsWith("data: {\"id\":\"chatcmpl-1\"");
+            assertThat(client.readEvent()).startsWith("data: {\"id\":\"chatcmpl-1\"");
+            assertThat(client.readEvent()).startsWith("data: [DONE]");
+        }
     }
 
     @ParameterizedTest(name = "{0}, {1}")
