@@ -153,6 +153,40 @@ class StreamIdleTimeoutTest {
         }
     }
 
+    /**
+     * An upstream that keeps a long think alive with SSE comments (OpenRouter's {@code : OPENROUTER PROCESSING},
+     * a {@code : keep-alive}) is not silent: its comments restart the timeout and reach the client, the proxy's
+     * only heartbeats.
+     */
+    @ParameterizedTest(name = "{0} client")
+    @EnumSource(
+            value = UpstreamConfig.ClientKind.class,
+            names = {"JETTY", "JDK"})
+    void commentsCloserThanTheTimeoutKeepAStreamOpenAndReachTheClient(UpstreamConfig.ClientKind client)
+            throws Exception {
+        List<String> events = chatStreamEvents("a", "b");
+        start(client, ex -> {
+            ex.head(200, "Content-Type", "text/event-stream");
+            ex.chunk(events.get(0));
+            for (int i = 0; i < 9; i++) {
+                Thread.sleep(IDLE.toMillis() / 3); // three times the idle timeout in all, comments only
+                ex.chunk(": keep-alive\n\n");
+            }
+            ex.chunk(events.get(1));
+            ex.endChunks();
+        });
+
+        try (RawClient c = RawClient.post(proxy.port(), "/v1/chat/completions", STREAM_REQUEST)) {
+            assertThat(c.readHead()).isEqualTo(200);
+            assertThat(c.readEvent()).isEqualTo(events.get(0));
+            for (int i = 0; i < 9; i++) {
+                assertThat(c.readEvent()).isEqualTo(": keep-alive\n\n");
+            }
+            assertThat(c.readEvent()).isEqualTo(events.get(1));
+            assertThat(c.readChunk()).isNull();
+        }
+    }
+
     @ParameterizedTest(name = "{0} client")
     @EnumSource(
             value = UpstreamConfig.ClientKind.class,
