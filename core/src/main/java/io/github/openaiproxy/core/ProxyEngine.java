@@ -269,7 +269,9 @@ public final class ProxyEngine implements AutoCloseable {
                 limit,
                 config.upstream().acceptsStreamOptions(),
                 b.clock);
-        if (QuotaCounters.countsTokens(config.access().policies().values())) {
+        if (countsTokensFromStart(
+                config.access().policies().values(),
+                usageLedger != io.github.openaiproxy.core.usage.UsageLedger.NONE)) {
             // Policies managed through the admin API may add token limits later; their first count loads it then.
             io.github.openaiproxy.core.usage.TokenCounter.standard().loadInBackground();
         }
@@ -397,6 +399,16 @@ public final class ProxyEngine implements AutoCloseable {
      * The ledger {@code ledger.store} names: the builder's, whatever the setting; else none, or one in memory;
      * {@code jdbc} needs the builder's (the engine has no database).
      */
+    /**
+     * Whether the engine counts tokens from its first request, so that it loads the tokenizer at start: a policy's
+     * token or money limit, or a usage ledger (a stream's relayed output is counted as it goes, for the row of a
+     * stream cut short). Loaded by the first count instead, it held that stream's relay for seconds on a busy
+     * machine, and a client's leaving went unnoticed meanwhile.
+     */
+    static boolean countsTokensFromStart(Iterable<io.github.openaiproxy.core.access.Policy> policies, boolean ledger) {
+        return ledger || QuotaCounters.countsTokens(policies);
+    }
+
     private static io.github.openaiproxy.core.usage.UsageLedger usageLedger(
             ProxyConfig config, io.github.openaiproxy.core.usage.UsageLedger given, java.time.Clock clock) {
         if (given != null) {

@@ -7,7 +7,7 @@ import java.math.BigDecimal;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Which policies make the engine load a tokenizer at start (see {@code TokenCounter.loadInBackground}). */
+/** Which policies (and a usage ledger) make the engine load a tokenizer at start (see {@code TokenCounter.loadInBackground}). */
 class QuotaCountersTest {
     private static Policy policy(Policy.Quotas quotas) {
         return new Policy(
@@ -25,5 +25,20 @@ class QuotaCountersTest {
         assertThat(QuotaCounters.countsTokens(List.of(none, requests))).isFalse();
         assertThat(QuotaCounters.countsTokens(List.of(none, tokens))).isTrue();
         assertThat(QuotaCounters.countsTokens(List.of(money))).isTrue();
+    }
+
+    /**
+     * A usage ledger counts every stream's relayed output as it goes (the row of a stream cut short): loaded by
+     * that first count, the tokenizer held a fresh standalone server's first stream for 4-6 s at 17 KB in.
+     */
+    @Test
+    void aUsageLedgerCountsTokensFromStartWhateverThePolicies() {
+        Policy none = policy(Policy.Quotas.NONE);
+        Policy tokens = policy(new Policy.Quotas(null, null, null, null, null, 1_000_000L, null, null, null));
+
+        assertThat(ProxyEngine.countsTokensFromStart(List.of(none), true)).isTrue();
+        assertThat(ProxyEngine.countsTokensFromStart(List.of(), true)).isTrue();
+        assertThat(ProxyEngine.countsTokensFromStart(List.of(none), false)).isFalse();
+        assertThat(ProxyEngine.countsTokensFromStart(List.of(tokens), false)).isTrue();
     }
 }
