@@ -5,7 +5,6 @@
 // reports what the SDK saw (values, or the error it raised) as JSON on stdout, and NodeSdkTest asserts on
 // that together with what the proxy and the upstream received. A scenario that does not finish within its
 // time limit is reported as such, so one hang cannot stall the others.
-import http from 'node:http';
 import OpenAI, { toFile } from 'openai';
 import { VERSION } from 'openai/version';
 import { browserFetch } from './browser-fetch.mjs';
@@ -14,11 +13,9 @@ const config = JSON.parse(process.argv[2]);
 const SCENARIO_LIMIT_MS = 10_000;
 const results = {};
 
-// On Node 18 (Debian 12's), node-fetch 2, the SDK's HTTP client there, ends every chunked answer read over a
-// kept-alive connection with a false "Premature close" error, whatever the server (a bare node:http server
-// too); Node 20 does not. There, and only there, the SDK gets connections that are not kept alive.
-const nodeMajor = Number(process.versions.node.split('.')[0]);
-const httpAgent = nodeMajor < 20 ? new http.Agent({ keepAlive: false }) : undefined;
+// The SDK (5.x and later) uploads through the global File, which Node 18 (Debian 12's) lacks; node:buffer's is the
+// same class, as the SDK's own error message advises. Node 20 and later have it.
+globalThis.File ??= (await import('node:buffer')).File;
 
 /** A client of the main proxy, tagged with its scenario (the proxy's test filter counts requests by it). */
 function client(scenario, options = {}) {
@@ -27,7 +24,6 @@ function client(scenario, options = {}) {
     apiKey: 'sk-node-placeholder',
     maxRetries: 0,
     timeout: SCENARIO_LIMIT_MS,
-    ...(httpAgent ? { httpAgent } : {}),
     ...options,
     defaultHeaders: { 'x-test-scenario': scenario, ...(options.defaultHeaders ?? {}) },
   });
@@ -285,11 +281,12 @@ await scenario('transcription', async (name) => {
   return { text: t.text };
 });
 
-// A proxy with named upstreams: the SDK sends the model field before the file, so the upload is routed by it.
+// A proxy with named upstreams routes an upload by its model field when it comes before the file. The SDK (5.x and
+// later) sends the fields in the order the call names them, so this call names the model first.
 await scenario('routed-transcription', async (name) => {
   const t = await client(name, { baseURL: config.routed }).audio.transcriptions.create({
-    file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),
     model: 'whisper-1',
+    file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),
   });
   return { text: t.text };
 });
@@ -319,7 +316,7 @@ await scenario('responses-background', async (name) => {
   const created = await c.responses.create({ model: 'gpt-4o-mini', input: 'background', background: true });
   const retrieved = await c.responses.retrieve('resp_bg', { include: ['file_search_call.results'] });
   const cancelled = await c.responses.cancel('resp_bg');
-  const deleted = await c.responses.del('resp_bg');
+  const deleted = await c.responses.delete('resp_bg');
   return {
     created: created.status,
     retrieved: retrieved.status,

@@ -90,6 +90,21 @@ public final class TomcatProxy implements ProxyServer {
     }
 
     /**
+     * {@link #servletAllowingEncodedSlashes(ProxyConfig)} behind a test filter, which sees every request before the
+     * proxy does (the Node SDK, 5.x and later, sends a model id's slash as {@code %2F} too).
+     */
+    public static TomcatProxy servletAllowingEncodedSlashes(ProxyConfig config, Filter front) {
+        return start(
+                ProxyEngine.create(config),
+                "",
+                "/*",
+                false,
+                front,
+                c -> {},
+                connector -> connector.setEncodedSolidusHandling("passthrough"));
+    }
+
+    /**
      * The proxy servlet mapped to {@code /*} behind a test filter (for example a {@link RecordingFilter}),
      * which sees every request before the proxy does.
      */
