@@ -291,6 +291,69 @@ await scenario('routed-transcription', async (name) => {
   return { text: t.text };
 });
 
+// openai 7.x (which needs Node 22) sends an upload of a stream (fs.createReadStream, an async iterable) as a
+// multipart body it writes lazily with fetch: chunked, no Content-Length, its boundary "openai-...", each part's head
+// and the file's bytes in separate pieces. These are the bytes and headers it would send, through Node's fetch.
+async function streamedMultipart7x(baseURL, path, name, parts) {
+  const boundary = `openai-${Math.random().toString(36).slice(2)}`;
+  const encode = (text) => new TextEncoder().encode(text);
+  async function* pieces() {
+    for (const [field, value] of parts) {
+      yield encode(`--${boundary}\r\n`);
+      if (typeof value === 'string') {
+        yield encode(`Content-Disposition: form-data; name="${field}"\r\n\r\n${value}`);
+      } else {
+        yield encode(
+          `Content-Disposition: form-data; name="${field}"; filename="${value.filename}"\r\n` +
+            `Content-Type: application/octet-stream\r\n\r\n`,
+        );
+        for (let at = 0; at < value.bytes.length; at += 16 * 1024) yield value.bytes.subarray(at, at + 16 * 1024);
+      }
+      yield encode('\r\n');
+    }
+    yield encode(`--${boundary}--\r\n`);
+  }
+  const it = pieces();
+  const body = new ReadableStream({
+    async pull(controller) {
+      const { value, done } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+  });
+  const response = await fetch(baseURL + path, {
+    method: 'POST',
+    duplex: 'half',
+    body,
+    headers: {
+      Accept: 'application/json',
+      Authorization: 'Bearer sk-node-placeholder',
+      'Content-Type': `multipart/form-data; boundary=${boundary}`,
+      'User-Agent': 'OpenAI/JS 7.60.0',
+      'X-Stainless-Lang': 'js',
+      'X-Stainless-Package-Version': '7.60.0',
+      'X-Stainless-Retry-Count': '0',
+      'X-Stainless-Timeout': '10',
+      'x-test-scenario': name,
+    },
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+await scenario('upload-streamed-7x', async (name) =>
+  streamedMultipart7x(config.proxy, '/files', name, [
+    ['file', { filename: 'streamed-7x.jsonl', bytes: Buffer.alloc(2 * config.maxBodyBytes, 's') }],
+    ['purpose', 'fine-tune'],
+  ]),
+);
+
+await scenario('routed-transcription-streamed-7x', async (name) =>
+  streamedMultipart7x(config.routed, '/audio/transcriptions', name, [
+    ['model', 'whisper-1'],
+    ['file', { filename: 'streamed-7x.mp3', bytes: Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]) }],
+  ]),
+);
+
 await scenario('transcription-stream', async (name) => {
   const stream = await client(name).audio.transcriptions.create({
     file: await toFile(Buffer.from([0xff, 0xf3, 0, 1, 2, 0x80]), 'speech.mp3'),
