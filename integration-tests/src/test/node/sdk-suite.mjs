@@ -573,6 +573,15 @@ await scenario('browser-stream', async (name) =>
   readChatStream(await browserClient(name).chat.completions.create(streamRequest(name))),
 );
 
+// The SDK's stream helper, whose call openai 7.x names in X-Stainless-Helper-Method: one more header the page's
+// preflight asks for, set here as 7.x would set it.
+await scenario('browser-stream-helper', async (name) => {
+  const final = await browserClient(name, { defaultHeaders: { 'X-Stainless-Helper-Method': 'stream' } })
+    .chat.completions.stream({ model: 'gpt-4o-mini', messages: userMessage(name) })
+    .finalChatCompletion();
+  return { content: final.choices[0].message.content, finishReason: final.choices[0].finish_reason };
+});
+
 await scenario('browser-budget', async (name) =>
   expectError(() =>
     browserClient(name, { apiKey: config.keys.spent, maxRetries: 3 }).chat.completions.create({

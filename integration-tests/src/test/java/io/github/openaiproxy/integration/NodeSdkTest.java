@@ -746,6 +746,22 @@ class NodeSdkTest {
     }
 
     /**
+     * The SDK's {@code chat.completions.stream()} helper in a web page, with the {@code X-Stainless-Helper-Method}
+     * header openai 7.x adds to its calls: the preflight allows it, and the helper assembles the streamed answer.
+     */
+    @Test
+    void inAWebPageTheStreamHelperWith7xsHelperHeaderIsAllowed() {
+        JsonNode r = value("browser-stream-helper");
+        assertThat(r.path("content").asText()).isEqualTo(String.join("", PIECES));
+        assertThat(r.path("finishReason").asText()).isEqualTo("stop");
+        // The preflight carries no page header (no scenario tag); browser-fetch refuses a call whose headers it did not
+        // allow, so the call's arrival is the sign it did.
+        assertThat(arrivals.of("browser-stream-helper"))
+                .extracting(Arrival::method)
+                .containsExactly("POST");
+    }
+
+    /**
      * A browser shows a script only the headers the answer exposes: without {@code x-should-retry} among them the
      * SDK in a web page cannot see the budget's "do not retry" and retries a refusal that cannot change.
      */
