@@ -6,9 +6,10 @@ import java.util.Optional;
 
 /**
  * Finds the {@code model} form field at the start of a {@code multipart/form-data} body, so that an upload can be
- * routed by it as a JSON body is. Only the bytes before the first file part are looked at: the Node and Python SDKs
- * send their text fields (the model among them) first, openai-java and the usual {@code curl -F file=@... -F
- * model=...} the file first, and a file is never read for a model after it.
+ * routed by it as a JSON body is. Only the bytes before the first file part are looked at: Python's SDK sends its
+ * text fields (the model among them) first, the Node SDK (5.x and later) the fields in the order the call names them,
+ * openai-java and the usual {@code curl -F file=@... -F model=...} the file first, and a file is never read for a
+ * model after it.
  *
  * @param boundary the body's boundary, as its {@code Content-Type} gives it
  */
