@@ -169,6 +169,12 @@ final class UpstreamAttempts {
         private boolean streamSent;
         /** The last call, when it timed out with the request sent (the upstream bills it); else {@code null}. */
         private UnansweredCall unanswered;
+        /**
+         * Whether a 401 took a key out for this request already. A second key refusing the same request says the
+         * request may be the reason (a model the keys may not use): that key stays, and the 401 is relayed, so that
+         * one hostile request cannot empty the pool.
+         */
+        private boolean keyRefused;
 
         Run(RequestContext ctx, UpstreamPermits.Permit permit, List<Step> plan, long deadline) {
             this.ctx = ctx;
@@ -355,7 +361,7 @@ final class UpstreamAttempts {
                                                         bytes.length > MAX_ERROR_BODY
                                                                 ? java.util.Arrays.copyOf(bytes, MAX_ERROR_BODY)
                                                                 : bytes));
-                                        if (status == 429 ? tooLarge(bytes) : missingScope(bytes)) {
+                                        if (status == 429 ? tooLarge(bytes) : refusedForTheRequest(bytes)) {
                                             if (breaker != null) {
                                                 breaker.success(); // the upstream answered: about the request
                                             }
@@ -382,8 +388,10 @@ final class UpstreamAttempts {
                 ApiKey key,
                 long sentAt) {
             int status = response.status();
-            if (slot != null) {
+            boolean secondRefusal = status == 401 && slot != null && keyRefused;
+            if (slot != null && !secondRefusal) {
                 judgeKey(named.get(), pool, slot, response);
+                keyRefused |= status == 401;
             }
             NamedUpstream.Retry retry = named.map(NamedUpstream::retry).orElse(NamedUpstream.Retry.DEFAULTS);
             if (breaker != null) {
@@ -402,7 +410,7 @@ final class UpstreamAttempts {
                     return again.get();
                 }
             }
-            if (status == 401 && slot != null) {
+            if (status == 401 && slot != null && !secondRefusal) {
                 // The key was refused (and is out), before the model ran: the next key takes the request at once, or
                 // with none left the fallback chain, as it would the next request (no key), rather than the caller
                 // getting an authentication error its SDK never retries.
@@ -679,13 +687,17 @@ final class UpstreamAttempts {
     }
 
     /**
-     * OpenAI's 401 for a restricted key without the scope a route needs ("Missing scopes: api.responses.write",
-     * code {@code missing_scope}): the key works for the routes it is scoped for.
+     * A 401 about the request, not the key: OpenAI's for a restricted key without the scope a route needs ("Missing
+     * scopes: api.responses.write", code {@code missing_scope}), and LiteLLM's for a model its virtual key may not use
+     * ({@code key_model_access_denied}, "key not allowed to access model"): the key works for the others.
      */
-    static boolean missingScope(byte[] body) {
+    static boolean refusedForTheRequest(byte[] body) {
         String text = new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8)
                 .toLowerCase(java.util.Locale.ROOT);
-        return text.contains("missing_scope") || text.contains("missing scopes");
+        return text.contains("missing_scope")
+                || text.contains("missing scopes")
+                || text.contains("key_model_access_denied")
+                || text.contains("not allowed to access model");
     }
 
     /**

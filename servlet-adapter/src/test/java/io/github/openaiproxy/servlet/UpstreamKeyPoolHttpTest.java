@@ -129,7 +129,10 @@ class UpstreamKeyPoolHttpTest {
         assertThat(keysUsed(Upstream.requests(pooled))).isEqualTo(Map.of(K1, 1, K2, 2, K3, 2));
     }
 
-    /** Every key revoked: each is tried once, then the last 401 is relayed (its fixed message, no key). */
+    /**
+     * Every key revoked: each request takes out the first key that refuses it, and relays the 401 of a second (its
+     * fixed message, no key); once every key is out, 503.
+     */
     @Test
     void withEveryKeyRefusedTheLast401IsRelayedAndNoKeyIsTriedTwice() {
         pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
@@ -138,17 +141,20 @@ class UpstreamKeyPoolHttpTest {
                         .withHeader("Content-Type", "application/json")
                         .withBody("{\"error\":{\"message\":\"Incorrect API key provided\"}}")));
 
-        HttpResponse<String> refused = chat();
-        assertThat(refused.statusCode()).isEqualTo(401);
-        assertThat(refused.headers().firstValue("OpenAI-Proxy-Attempts"))
-                .contains("pooled 401, pooled 401, pooled 401");
-        assertThat(refused.body()).doesNotContain(K1).doesNotContain(K2).doesNotContain(K3);
-        assertThat(keysUsed(Upstream.requests(pooled))).isEqualTo(Map.of(K1, 1, K2, 1, K3, 1));
+        // A request two keys refuse may be the reason (a model the keys may not use): it takes out only the first.
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> refused = chat();
+            assertThat(refused.statusCode()).isEqualTo(401);
+            assertThat(refused.headers().firstValue("OpenAI-Proxy-Attempts"))
+                    .contains(i < 2 ? "pooled 401, pooled 401" : "pooled 401");
+            assertThat(refused.body()).doesNotContain(K1).doesNotContain(K2).doesNotContain(K3);
+        }
+        assertThat(Upstream.requests(pooled)).hasSize(5);
         // Now every key is out: refused at once, with no call, and told not to retry.
         HttpResponse<String> after = chat();
         assertThat(after.statusCode()).isEqualTo(503);
         assertThat(after.headers().firstValue("x-should-retry")).contains("false");
-        assertThat(Upstream.requests(pooled)).hasSize(3);
+        assertThat(Upstream.requests(pooled)).hasSize(5);
     }
 
     /**
@@ -181,6 +187,57 @@ class UpstreamKeyPoolHttpTest {
         HttpResponse<String> next = chat();
         assertThat(next.statusCode()).isEqualTo(200);
         assertThat(next.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled no-key, backup 200");
+    }
+
+    /**
+     * A 401 that some request draws from every key (here an unrecognised one for one model): a hostile caller must not
+     * empty the pool with one request by having each key refuse it in turn. Only the first key is taken out.
+     */
+    @Test
+    void oneRequestEveryKeyRefusesTakesOutOneKeyNotThePool() {
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withRequestBody(containing("gpt-private"))
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"Unauthorized\"}}")));
+
+        HttpResponse<String> hostile =
+                Http.postJson(proxy.uri("/v1/chat/completions"), "{\"model\":\"gpt-private\",\"messages\":[]}");
+        assertThat(hostile.statusCode()).isEqualTo(401);
+        assertThat(hostile.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 401, pooled 401");
+        for (int i = 0; i < 4; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
+        }
+        Map<String, Integer> after = keysUsed(Upstream.requests(pooled).subList(2, 6));
+        assertThat(after).as("two keys still in").hasSize(2).containsValues(2, 2);
+    }
+
+    /**
+     * LiteLLM's 401 for a model its virtual key may not use ({@code key_model_access_denied}) is about the model the
+     * caller named, as OpenAI's missing_scope is about the route: it is relayed and takes no key out.
+     */
+    @Test
+    void aLiteLlmModelAccessDenied401TakesNoKeyOut() {
+        pooled.stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                .withRequestBody(containing("gpt-private"))
+                .willReturn(aResponse()
+                        .withStatus(401)
+                        .withHeader("Content-Type", "application/json")
+                        .withBody("{\"error\":{\"message\":\"key not allowed to access model. This key can only"
+                                + " access models=['gpt-4o']. Tried to access gpt-private\",\"type\":"
+                                + "\"key_model_access_denied\",\"param\":\"model\",\"code\":\"401\"}}")));
+
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> refused =
+                    Http.postJson(proxy.uri("/v1/chat/completions"), "{\"model\":\"gpt-private\",\"messages\":[]}");
+            assertThat(refused.statusCode()).isEqualTo(401);
+            assertThat(refused.headers().firstValue("OpenAI-Proxy-Attempts")).contains("pooled 401");
+        }
+        for (int i = 0; i < 3; i++) {
+            assertThat(chat().statusCode()).isEqualTo(200);
+        }
+        assertThat(keysUsed(Upstream.requests(pooled).subList(3, 6))).isEqualTo(Map.of(K1, 1, K2, 1, K3, 1));
     }
 
     @Test
