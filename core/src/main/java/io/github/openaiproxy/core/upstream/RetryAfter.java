@@ -1,11 +1,13 @@
 package io.github.openaiproxy.core.upstream;
 
 import io.github.openaiproxy.core.internal.Internal;
+import java.math.BigDecimal;
 import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * How long an upstream asks to be left alone: OpenAI's and Azure's {@code retry-after-ms} (milliseconds,
@@ -16,6 +18,9 @@ import java.util.Optional;
 public final class RetryAfter {
     /** The longest wait honoured. */
     public static final Duration MAX = Duration.ofMinutes(10);
+
+    /** Retry-After's seconds: digits, a leading + allowed, and a fraction after a point. */
+    private static final Pattern SECONDS = Pattern.compile("\\+?[0-9]+(\\.[0-9]+)?");
 
     private RetryAfter() {}
 
@@ -37,22 +42,27 @@ public final class RetryAfter {
             return Optional.empty();
         }
         String v = after.get().strip();
+        if (SECONDS.matcher(v).matches()) {
+            // RFC 9110's 1*DIGIT, read as Long.parseLong reads it (a leading +), of any length: past the longest
+            // wait is the longest wait, not an absent header. A fraction, which some servers send, is kept.
+            int point = v.indexOf('.');
+            String whole = point < 0 ? v : v.substring(0, point);
+            if (whole.length() > 18) {
+                return Optional.of(MAX);
+            }
+            // Nanoseconds are the finest a Duration holds: a longer fraction is not parsed.
+            BigDecimal seconds = new BigDecimal(point < 0 ? v : v.substring(0, Math.min(v.length(), point + 10)));
+            return Optional.of(
+                    seconds.compareTo(BigDecimal.valueOf(MAX.toSeconds())) >= 0
+                            ? MAX
+                            : Duration.ofNanos(seconds.movePointRight(9).longValue()));
+        }
         try {
-            long seconds = Long.parseLong(v);
-            return seconds < 0
-                    ? Optional.empty()
-                    : Optional.of(cap(Duration.ofSeconds(Math.min(seconds, MAX.toSeconds()))));
-        } catch (NumberFormatException e) {
-            if (!v.isEmpty() && v.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                return Optional.of(MAX); // seconds past a long: the longest rest, not the jittered backoff
-            }
-            try {
-                Duration d = Duration.between(
-                        ZonedDateTime.now(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
-                return Optional.of(cap(d.isNegative() ? Duration.ZERO : d));
-            } catch (RuntimeException notADate) {
-                return Optional.empty();
-            }
+            Duration d =
+                    Duration.between(ZonedDateTime.now(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
+            return Optional.of(cap(d.isNegative() ? Duration.ZERO : d));
+        } catch (RuntimeException notADate) {
+            return Optional.empty();
         }
     }
 

@@ -104,6 +104,18 @@ class KeyPoolTest {
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "99999999999999999999"))))
                 .contains(RetryAfter.MAX);
         assertThat(RetryAfter.of(headers(Map.of("retry-after-ms", "1e300")))).contains(RetryAfter.MAX);
+        // A leading + is read as Long.parseLong reads it, whatever the length; and seconds with a fraction (sent by
+        // some servers, though RFC 9110 has whole ones) are that many seconds, not no header.
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", "+7")))).contains(Duration.ofSeconds(7));
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", "+99999999999999999999"))))
+                .contains(RetryAfter.MAX);
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", " 1.5\t")))).contains(Duration.ofMillis(1500));
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", "99999999999999999999.5"))))
+                .contains(RetryAfter.MAX);
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", "0.25" + "0".repeat(100_000)))))
+                .contains(Duration.ofMillis(250));
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", "1.")))).isEmpty();
+        assertThat(RetryAfter.of(headers(Map.of("retry-after", ".5")))).isEmpty();
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "soon")))).isEmpty();
         assertThat(RetryAfter.of(headers(Map.of("retry-after", "-3")))).isEmpty();
         assertThat(RetryAfter.of(headers(Map.of()))).isEmpty();
