@@ -265,6 +265,26 @@ public abstract class LimitStoreContract {
         assertThat(used(s, day, midnight + 30)).isEqualTo(500);
     }
 
+    /**
+     * Only the next calendar window is joined: one begun by an instance whose clock is more than a period ahead (a
+     * broken clock, a year on) would not end for a year, and a budget spent in it would refuse every request until
+     * then. The others count in their own window.
+     */
+    @Test
+    protected void aCalendarWindowBegunMoreThanAPeriodAheadIsNotJoined() {
+        LimitStore other = secondInstance();
+        Assumptions.assumeTrue(other != null, "the store is local to its instance");
+        String s = newSubject();
+        long midnight = Window.Period.DAY.nextAfter(soon() + 86_400_000L);
+        Counter day = calendar("cost-per-day", 1_000, Window.Period.DAY);
+        reserve(other, s, midnight + 365L * 86_400_000L + 3_600_000L, null, new Charge(day, 1_000)); // a year on
+
+        Admission today = reserve(store(), s, midnight - 3_600_000L, null, new Charge(day, 100));
+        assertThat(today.admitted()).isTrue();
+        assertCalendarState(today.states().get(0), 100, midnight - 86_400_000L, midnight);
+        assertThat(used(s, day, midnight - 3_000_000L)).isEqualTo(100);
+    }
+
     @Test
     protected void twoInstancesShareATokenLimitExactly() throws Exception {
         LimitStore other = secondInstance();

@@ -403,8 +403,10 @@ public final class JdbcLimitStore implements LimitStore {
                 start[i] = cal.period().startOf(now);
                 end[i] = cal.period().nextAfter(now);
                 used[i] = sameWindow && row.start() == start[i] ? row.used() : 0;
-                if (sameWindow && row.start() > start[i]) {
+                if (sameWindow && row.start() > start[i] && row.start() <= end[i]) {
                     // Never back to an earlier window: an instance whose clock is behind counts in the one begun.
+                    // Only in the next one: a window further on was begun by a broken clock, and would hold a
+                    // spent budget until it ends.
                     start[i] = row.start();
                     end[i] = row.end();
                     used[i] = row.used();

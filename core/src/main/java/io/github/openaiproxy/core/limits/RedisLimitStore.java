@@ -118,7 +118,8 @@ public final class RedisLimitStore implements LimitStore {
      * reply): the answer is the counters as they are, charged nothing more. A window counter is two
      * fields of the hash, its amount used and its window's end, named after the counter and its window's spec (so
      * a changed window is a new counter): the two field names, the limit, the amount, the end of a window beginning
-     * now, and 'r' (rolling) or 'c' (calendar) followed by the generation a calendar window made now gets. A lease:
+     * now, and 'r' (rolling) or 'c' (calendar) followed by the generation a calendar window made now gets, ':' and the
+     * end of the window after it (a later window is joined up to that one only). A lease:
      * '-', the key's life (the maximum hold plus the slack),
      * the limit, the amount, the expiry of a lease taken now, and 'l'. A rolling window is current while now is
      * before its end; a calendar window while its end is the one the caller names or a later one (an instance whose
@@ -184,9 +185,11 @@ public final class RedisLimitStore implements LimitStore {
                 if kind == 'r' then
                   fresh[i] = not (e and now < tonumber(e))
                 else
-                  -- never back to an earlier window: an instance whose clock is behind counts in the one begun
-                  fresh[i] = not e or tonumber(e) < tonumber(ARGV[o + 4])
-                  gen[i] = fresh[i] and string.sub(kind, 2) or h[gf[o]] or ''
+                  -- never back to an earlier window: an instance whose clock is behind counts in the one begun;
+                  -- but only in the next one (ending at or before nx), not one a broken clock began further on
+                  local g, nx = string.match(kind, '^c(%d*):?(%d*)$')
+                  fresh[i] = not e or tonumber(e) < tonumber(ARGV[o + 4]) or (nx ~= '' and tonumber(e) > tonumber(nx))
+                  gen[i] = fresh[i] and g or h[gf[o]] or ''
                 end
                 if fresh[i] then
                   used[i] = 0
@@ -869,7 +872,8 @@ public final class RedisLimitStore implements LimitStore {
                 args[o + 4] = Long.toString(end(w, now));
                 args[o + 5] = w instanceof Window.Rolling
                         ? "r"
-                        : GENERATIONS[ThreadLocalRandom.current().nextInt(999)];
+                        : GENERATIONS[ThreadLocalRandom.current().nextInt(999)] + ":"
+                                + ((Window.Calendar) w).period().nextAfter(end(w, now));
             }
         }
         return this.<List<Object>>script(RESERVE, ScriptOutputType.MULTI, keys, args)
