@@ -19,8 +19,12 @@ import java.util.Optional;
  */
 final class Telemetry implements AutoCloseable {
     /** The variables that turn telemetry on. */
-    static final List<String> TRIGGERS =
-            List.of("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER");
+    static final List<String> TRIGGERS = List.of(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_METRICS_EXPORTER");
 
     private final OpenTelemetrySdk sdk;
     private final ProxyObserver observer;

@@ -99,6 +99,65 @@ class StandaloneTelemetryTest {
         assertThat(posts).contains("/v1/traces application/x-protobuf", "/v1/metrics application/x-protobuf");
     }
 
+    /**
+     * A per-signal endpoint alone turns telemetry on, and over http/protobuf it is used as it is (no {@code
+     * /v1/traces} added), as the specification has it.
+     */
+    @Test
+    void aTracesEndpointAloneExportsTracesToItAsItIs() throws Exception {
+        List<String> posts = new CopyOnWriteArrayList<>();
+        HttpServer collector = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        collector.createContext("/", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            posts.add(exchange.getRequestURI().getPath());
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        });
+        collector.start();
+        HttpServer upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        upstream.createContext("/v1/chat/completions", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            byte[] body = "{\"id\":\"c\",\"model\":\"gpt-4o-mini\",\"choices\":[]}".getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        upstream.start();
+        HttpResponse<String> r;
+        try {
+            StandaloneServer server = StandaloneServer.start(
+                    new StandaloneOptions(0, "127.0.0.1", false),
+                    Map.of(
+                            "OPENAI_API_KEY",
+                            KEY,
+                            "OPENAI_BASE_URL",
+                            "http://127.0.0.1:" + upstream.getAddress().getPort(),
+                            "OPENAI_PROXY_SESSIONS_STORE",
+                            "memory",
+                            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                            "http://127.0.0.1:" + collector.getAddress().getPort() + "/custom/spans"));
+            try {
+                r = HttpClient.newHttpClient()
+                        .send(
+                                HttpRequest.newBuilder(URI.create(
+                                                "http://127.0.0.1:" + server.port() + "/v1/chat/completions"))
+                                        .header("Content-Type", "application/json")
+                                        .POST(HttpRequest.BodyPublishers.ofString(
+                                                "{\"model\":\"gpt-4o-mini\",\"messages\":[]}"))
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString());
+            } finally {
+                server.close(); // flushes the SDK
+            }
+        } finally {
+            upstream.stop(0);
+            collector.stop(0);
+        }
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(posts).containsOnly("/custom/spans");
+    }
+
     /** A protocol whose sender is not bundled is a configuration error that says why, not the SDK's bare one. */
     @Test
     void grpcAskedForIsAConfigurationErrorNamingTheMissingSender() {
