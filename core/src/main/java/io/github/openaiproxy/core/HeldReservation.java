@@ -66,6 +66,8 @@ final class HeldReservation {
 
     private final AtomicBoolean done = new AtomicBoolean();
     private final AtomicBoolean leaseReleased = new AtomicBoolean();
+    /** Whether the step counts this request among the unsettled ones until it is settled or refunded. */
+    private final AtomicBoolean awaited = new AtomicBoolean();
 
     HeldReservation(
             LimitStep step,
@@ -179,19 +181,40 @@ final class HeldReservation {
         return refunds;
     }
 
+    /** The request goes on past the step: counted as unsettled until it is settled or refunded. */
+    void awaited() {
+        if (!done.get() && awaited.compareAndSet(false, true)) {
+            step.unsettled.incrementAndGet();
+            if (done.get()) {
+                ended(); // settled meanwhile, before it was counted
+            }
+        }
+    }
+
+    /** Settled or refunded: no longer counted (after its usage is recorded). */
+    private void ended() {
+        if (awaited.compareAndSet(true, false)) {
+            step.unsettled.decrementAndGet();
+        }
+    }
+
     /** The request ended before the upstream call: every charge goes back. */
     void refund() {
         if (!done.compareAndSet(false, true)) {
             return;
         }
-        boolean lease = takeLease(); // given back with the refunds: one call to the store per subject
-        if (!counted) {
-            return;
-        }
-        long[] refunds = refunds();
-        apply(subject, own, refunds, lease);
-        if (ownerSubject != null) {
-            apply(ownerSubject, owner, refunds, lease && owner != null);
+        try {
+            boolean lease = takeLease(); // given back with the refunds: one call to the store per subject
+            if (!counted) {
+                return;
+            }
+            long[] refunds = refunds();
+            apply(subject, own, refunds, lease);
+            if (ownerSubject != null) {
+                apply(ownerSubject, owner, refunds, lease && owner != null);
+            }
+        } finally {
+            ended();
         }
     }
 
@@ -204,6 +227,14 @@ final class HeldReservation {
         if (!done.compareAndSet(false, true)) {
             return;
         }
+        try {
+            settleOnce(m, proxyStatus);
+        } finally {
+            ended();
+        }
+    }
+
+    private void settleOnce(Metered m, int proxyStatus) {
         boolean clientGone = ctx.inFlight.cancelled();
         if (ctx.upstreamStatus == 0 && (clientGone || ctx.unansweredRequestSent)) {
             // No answer, but the upstream had read the prompt (and bills it): the client left while it worked, or

@@ -114,6 +114,9 @@ final class LimitStep implements RequestStep {
     private final AtomicLong storeFailures = new AtomicLong();
     /** {@code limits.store-timeout} on every answer of the store, without a timer task each. */
     private final StoreDeadlines deadlines;
+    /** Requests gone on past this step and not settled or refunded yet (see {@link #awaitSettlements}). */
+    final java.util.concurrent.atomic.AtomicInteger unsettled = new java.util.concurrent.atomic.AtomicInteger();
+
     /** Calls to the store waited for now (see {@link #awaitStoreCalls}). */
     private final java.util.concurrent.atomic.AtomicInteger storeCalls =
             new java.util.concurrent.atomic.AtomicInteger();
@@ -567,6 +570,22 @@ final class LimitStep implements RequestStep {
         return waited;
     }
 
+    /**
+     * Waits, at most {@code max}, until every request that went on past this step is settled or refunded (its usage
+     * recorded): one that another thread is ending as close() runs (a container's thread ending a stream it timed
+     * out when it stopped) records its usage before the ledger closes.
+     *
+     * @return how many are still not settled after the wait
+     */
+    int awaitSettlements(java.time.Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        int left;
+        while ((left = unsettled.get()) > 0 && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5));
+        }
+        return left;
+    }
+
     <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
         storeCalls.incrementAndGet();
         CompletableFuture<T> timed = deadlines.timed(f);
@@ -620,6 +639,7 @@ final class LimitStep implements RequestStep {
 
     /** Runs the rest of the chain, then settles (or refunds) when the answer ends. */
     private CompletableFuture<ProxyResponse> proceed(RequestContext ctx, Chain next, HeldReservation held) {
+        held.awaited(); // from here on it is settled or refunded, which close() waits for
         CompletableFuture<ProxyResponse> answer;
         try {
             answer = next.proceed(ctx);

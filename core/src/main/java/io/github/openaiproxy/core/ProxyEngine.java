@@ -748,10 +748,17 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     /**
-     * Ends the requests still under way as if their clients had gone (their usage is recorded and their
-     * reservations settled, waiting at most {@code limits.store-timeout} for the limit store), then closes the upstream
-     * client and the session store if this engine created them, the stream timer, and the usage ledger (which writes
-     * what it has queued first). A second call does nothing.
+     * The longest {@link #close()} waits for the requests it ended, or that other threads are ending, to be settled
+     * and their usage recorded.
+     */
+    public static final java.time.Duration SETTLE_TIMEOUT = java.time.Duration.ofSeconds(10);
+
+    /**
+     * Ends the requests still under way as if their clients had gone (an answer nobody reads yet is discarded), and
+     * waits at most {@link #SETTLE_TIMEOUT} until every request, those other threads are ending meanwhile included,
+     * is settled and its usage recorded (then at most {@code limits.store-timeout} for the limit store); then closes
+     * the upstream client and the session store if this engine created them, the stream timer, and the usage ledger
+     * (which writes what it has queued first). A second call does nothing.
      */
     @Override
     public void close() {
@@ -761,6 +768,17 @@ public final class ProxyEngine implements AutoCloseable {
         // First, while the ledger and the limit store are open: a container ends a request it dropped only when it
         // gets to it, and a Spring context closes the engine before it destroys the web server that would end them.
         openRequests.endAll();
+        // A request another thread is ending (a container timing out its async requests as it stops, on its own
+        // threads, which a loaded machine may run seconds later) left the open ones but has not recorded its usage.
+        int unsettled = limitStep.awaitSettlements(SETTLE_TIMEOUT);
+        if (unsettled > 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "{0} requests still not settled after waiting {1} on closing: their usage rows and settlements"
+                            + " are lost unless they come before the ledger and the limit store close",
+                    unsettled,
+                    SETTLE_TIMEOUT);
+        }
         limitStep.awaitStoreCalls(config.limits().storeTimeout().plusMillis(200));
         relay.close();
         if (ownsUpstream) {

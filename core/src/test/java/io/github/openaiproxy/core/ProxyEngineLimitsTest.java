@@ -784,6 +784,137 @@ class ProxyEngineLimitsTest {
                 .isFalse();
     }
 
+    /**
+     * The engine closing while a container's thread is ending a stream (Tomcat times out its async requests when it
+     * stops, and ends them on its own threads): that end took the request off the open ones, but its usage was not
+     * recorded yet. Under load that thread may get to the ledger seconds later; close() waits for it (bounded)
+     * instead of closing the ledger under it, which dropped the row.
+     */
+    @Test
+    void closingTheEngineWaitsForAStreamAnotherThreadIsEnding() throws Exception {
+        HeldStreams streams = new HeldStreams();
+        AtomicBoolean ledgerClosed = new AtomicBoolean();
+        List<UsageRecord> late = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.CountDownLatch recording = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch slowThread = new java.util.concurrent.CountDownLatch(1);
+        io.github.openaiproxy.core.usage.UsageLedger closing = new io.github.openaiproxy.core.usage.UsageLedger() {
+            @Override
+            public void record(UsageRecord r) {
+                recording.countDown();
+                try {
+                    slowThread.await(30, TimeUnit.SECONDS); // the container's thread, starved of CPU
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                (ledgerClosed.get() ? late : ledger).add(r);
+            }
+
+            @Override
+            public void close() {
+                ledgerClosed.set(true);
+            }
+        };
+        ProxyEngine engine = engine(Map.of(), b -> b.upstreamClient(streams).usageLedger(closing));
+        ProxyResponse open = engine.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        java.util.concurrent.atomic.AtomicReference<Flow.Subscription> relayed =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        open.body().subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                relayed.set(s);
+                s.request(Long.MAX_VALUE);
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> item) {}
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onComplete() {}
+        });
+        Thread container = new Thread(() -> relayed.get().cancel(), "container-timeout");
+        container.start();
+        assertThat(recording.await(10, TimeUnit.SECONDS)).isTrue();
+
+        Thread closer = new Thread(engine::close, "closer");
+        closer.start();
+        closer.join(1000);
+        assertThat(closer.isAlive())
+                .as("close() waits for the usage of the request being ended")
+                .isTrue();
+        slowThread.countDown();
+        closer.join(10_000);
+        container.join(10_000);
+
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(late).as("records after the ledger closed").isEmpty();
+        assertThat(ledger).singleElement().satisfies(r -> {
+            assertThat(r.streamed()).isTrue();
+            assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE);
+        });
+    }
+
+    /**
+     * An answer handed to the container but not yet read when the engine closes (its body not subscribed: the
+     * container's thread that would write it has not run yet) is discarded by close(), so its usage is recorded
+     * while the ledger is open; the container reading it later sees it fail (an incomplete response).
+     */
+    @Test
+    void closingTheEngineDiscardsAnAnswerNobodyReadYetAndRecordsIt() throws Exception {
+        HeldStreams streams = new HeldStreams();
+        AtomicBoolean ledgerClosed = new AtomicBoolean();
+        List<UsageRecord> late = new java.util.concurrent.CopyOnWriteArrayList<>();
+        io.github.openaiproxy.core.usage.UsageLedger closing = new io.github.openaiproxy.core.usage.UsageLedger() {
+            @Override
+            public void record(UsageRecord r) {
+                (ledgerClosed.get() ? late : ledger).add(r);
+            }
+
+            @Override
+            public void close() {
+                ledgerClosed.set(true);
+            }
+        };
+        ProxyEngine engine = engine(Map.of(), b -> b.upstreamClient(streams).usageLedger(closing));
+        ProxyResponse unread = engine.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+
+        engine.close();
+
+        assertThat(late).as("records after the ledger closed").isEmpty();
+        assertThat(ledger)
+                .singleElement()
+                .satisfies(r -> assertThat(r.outcome()).isEqualTo(UsageRecord.Outcome.CLIENT_GONE));
+        assertThat(streams.bodies.get(0).isCancelled()).isTrue();
+        java.util.concurrent.CompletableFuture<Throwable> failed = new java.util.concurrent.CompletableFuture<>();
+        unread.body().subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                s.request(1);
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> item) {
+                failed.complete(null);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                failed.complete(t);
+            }
+
+            @Override
+            public void onComplete() {
+                failed.complete(null);
+            }
+        });
+        assertThat(failed.get(10, TimeUnit.SECONDS))
+                .as("a body the engine discarded on closing fails, never looks complete")
+                .isNotNull();
+        assertThat(late).isEmpty();
+    }
+
     @Test
     void withoutQuotasOrLedgerThePassThroughBodyStreamsUnread() throws Exception {
         CompletableFuture<Void> sent = new CompletableFuture<>();

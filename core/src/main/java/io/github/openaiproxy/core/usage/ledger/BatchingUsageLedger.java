@@ -18,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  * A ledger that writes in batches from a bounded queue, on one daemon thread of its own. {@link #record} only
  * offers to the queue: it never blocks a relay thread, and wakes the writer only once a batch is ready. When the
  * queue is full the record is dropped, counted ({@link #dropped()}) and logged, at most once per {@value
- * #LOG_EVERY_SECONDS} seconds.
+ * #LOG_EVERY_SECONDS} seconds; one that comes after {@link #close()} began is dropped, counted and logged each time.
  *
  * <p>The thread writes a batch when {@code batchSize} records are queued or the oldest has waited
  * {@code flushInterval}. A batch that fails is tried again {@value #ATTEMPTS} times in all, then its records are
@@ -96,7 +96,14 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
 
     @Override
     public void record(UsageRecord record) {
-        if (!closing && queue.offer(record)) {
+        if (closing) {
+            // Each one logged: a row lost to a shutdown is rare (close() waits for the requests it ends first),
+            // and one missing from a bill should be found in the log.
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "usage ledger closed: a record was dropped ({0} dropped in all)",
+                    dropped.incrementAndGet());
+        } else if (queue.offer(record)) {
             if (queue.size() >= wakeAt) {
                 LockSupport.unpark(writer); // a batch is ready, or the queue half full: no need to wait the slice
             }
@@ -108,10 +115,8 @@ public final class BatchingUsageLedger implements UsageLedger, UsageQueries {
                     && lastDropLog.compareAndSet(last, now)) {
                 LOG.log(
                         System.Logger.Level.WARNING,
-                        closing
-                                ? "usage ledger closed: a record was dropped ({0} dropped in all)"
-                                : "usage ledger queue full (ledger.queue-size): a record was dropped ({0} dropped in"
-                                        + " all); the database is slower than the traffic",
+                        "usage ledger queue full (ledger.queue-size): a record was dropped ({0} dropped in all); the"
+                                + " database is slower than the traffic",
                         n);
             }
         }
