@@ -30,6 +30,7 @@ import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.event.ContextClosedEvent;
 
 /**
  * The application's context closing (SIGTERM in production) with a stream that would never end and a long completion
@@ -44,6 +45,9 @@ class ShutdownIntegrationTests {
     final CountDownLatch streaming = new CountDownLatch(1);
     final CountDownLatch slowCall = new CountDownLatch(1);
     final CountDownLatch releaseUpstream = new CountDownLatch(1);
+    /** The context began to close: the slow completion answers a little after. */
+    final CountDownLatch closeBegun = new CountDownLatch(1);
+
     ExecutorService upstreamThreads;
     HttpServer upstream;
 
@@ -81,7 +85,11 @@ class ShutdownIntegrationTests {
             }
             if (request.contains("slow")) {
                 slowCall.countDown();
-                awaitQuietly(releaseUpstream, 1, TimeUnit.SECONDS); // a completion that takes a second more
+                // Answered once the context closes, not after a fixed second: on a loaded machine a second may pass
+                // before the test sees both leases, or before the close begins, and the completion would not be in
+                // flight then.
+                awaitQuietly(closeBegun, 60, TimeUnit.SECONDS);
+                awaitQuietly(releaseUpstream, 500, TimeUnit.MILLISECONDS); // into the graceful shutdown
             }
             byte[] body = Upstream.COMPLETION.getBytes(StandardCharsets.UTF_8);
             ex.getResponseHeaders().add("Content-Type", "application/json");
@@ -102,6 +110,11 @@ class ShutdownIntegrationTests {
     @Test
     void closingTheContextFinishesACompletionCutsANeverEndingStreamAndSettlesBoth() throws Exception {
         ConfigurableApplicationContext context = new SpringApplicationBuilder(Application.class)
+                .listeners(event -> {
+                    if (event instanceof ContextClosedEvent) {
+                        closeBegun.countDown();
+                    }
+                })
                 .properties(
                         "server.port=0",
                         "server.address=127.0.0.1",
@@ -127,7 +140,7 @@ class ShutdownIntegrationTests {
                     "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"slow\"}]}");
             assertThat(streaming.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(slowCall.await(30, TimeUnit.SECONDS)).isTrue();
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> count("openai_proxy_limit_leases") == 2);
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> count("openai_proxy_limit_leases") == 2);
 
             long started = System.nanoTime();
             Thread closer = new Thread(context::close, "context-close");

@@ -30,6 +30,7 @@ import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.event.ContextClosedEvent;
 
 /**
  * On Spring Boot 3.5 (its own web server lifecycle phases, Tomcat 10.1), as on Spring Boot 4: the application's context
@@ -50,6 +51,9 @@ class SpringBoot3ShutdownTests {
     final CountDownLatch streaming = new CountDownLatch(1);
     final CountDownLatch slowCall = new CountDownLatch(1);
     final CountDownLatch releaseUpstream = new CountDownLatch(1);
+    /** The context began to close: the slow completion answers a little after. */
+    final CountDownLatch closeBegun = new CountDownLatch(1);
+
     ExecutorService upstreamThreads;
     HttpServer upstream;
 
@@ -87,7 +91,11 @@ class SpringBoot3ShutdownTests {
             }
             if (request.contains("slow")) {
                 slowCall.countDown();
-                awaitQuietly(releaseUpstream, 1, TimeUnit.SECONDS); // a completion that takes a second more
+                // Answered once the context closes, not after a fixed second: on a loaded machine a second may pass
+                // before the test sees both leases, or before the close begins, and the completion would not be in
+                // flight then.
+                awaitQuietly(closeBegun, 60, TimeUnit.SECONDS);
+                awaitQuietly(releaseUpstream, 500, TimeUnit.MILLISECONDS); // into the graceful shutdown
             }
             byte[] body = COMPLETION.getBytes(StandardCharsets.UTF_8);
             ex.getResponseHeaders().add("Content-Type", "application/json");
@@ -108,6 +116,11 @@ class SpringBoot3ShutdownTests {
     @Test
     void closingTheContextFinishesACompletionCutsANeverEndingStreamAndSettlesBoth() throws Exception {
         ConfigurableApplicationContext context = new SpringApplicationBuilder(Application.class)
+                .listeners(event -> {
+                    if (event instanceof ContextClosedEvent) {
+                        closeBegun.countDown();
+                    }
+                })
                 .properties(
                         "server.port=0",
                         "server.address=127.0.0.1",
@@ -133,7 +146,7 @@ class SpringBoot3ShutdownTests {
                     "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"slow\"}]}");
             assertThat(streaming.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(slowCall.await(30, TimeUnit.SECONDS)).isTrue();
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> count("openai_proxy_limit_leases") == 2);
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> count("openai_proxy_limit_leases") == 2);
 
             long started = System.nanoTime();
             Thread closer = new Thread(context::close, "context-close");
