@@ -769,7 +769,8 @@ public final class ProxyEngine implements AutoCloseable {
         // gets to it, and a Spring context closes the engine before it destroys the web server that would end them.
         openRequests.endAll();
         // A request another thread is ending (a container timing out its async requests as it stops, on its own
-        // threads, which a loaded machine may run seconds later) left the open ones but has not recorded its usage.
+        // threads) left the open ones but may not have recorded its usage yet: a stream cut without usage counts
+        // its output with the tokenizer, loaded on first use, which takes seconds on a loaded machine.
         int unsettled = limitStep.awaitSettlements(SETTLE_TIMEOUT);
         if (unsettled > 0) {
             LOG.log(
