@@ -29,6 +29,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -153,10 +155,29 @@ final class ImageSaver {
             }
         }
 
+        /**
+         * The deadlines' one daemon thread. A task is removed when cancelled: an answer stored in time must not
+         * stay queued (and its bytes reachable) until a deadline hours away.
+         */
+        private static final ScheduledThreadPoolExecutor TIMER = timer();
+
         private final long imageNanos;
         private final AtomicInteger state = new AtomicInteger();
         private volatile long deadline;
-        private Runnable onTimeout;
+        /** What the deadline does; dropped once the storing finished, with the answer it holds. */
+        private volatile Runnable onTimeout;
+        /** The pending check of the deadline, cancelled when the storing finishes. */
+        private volatile ScheduledFuture<?> pending;
+
+        private static ScheduledThreadPoolExecutor timer() {
+            ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
+                Thread t = new Thread(task, "openai-proxy-image-deadline");
+                t.setDaemon(true);
+                return t;
+            });
+            timer.setRemoveOnCancelPolicy(true);
+            return timer;
+        }
 
         Attempt(long imageNanos) {
             this.imageNanos = imageNanos;
@@ -174,11 +195,15 @@ final class ImageSaver {
                 return;
             }
             if (left > 0) {
-                // The check itself runs on the delay's own timer thread: no thread per answer that finished in time.
-                CompletableFuture.delayedExecutor(left, TimeUnit.NANOSECONDS, Runnable::run)
-                        .execute(this::check);
+                // The check itself runs on the timer's thread: no thread per answer that finished in time.
+                pending = TIMER.schedule(this::check, left, TimeUnit.NANOSECONDS);
+                if (state.get() != RUNNING) {
+                    pending.cancel(false); // finished while this was scheduled
+                }
             } else if (state.compareAndSet(RUNNING, TIMED_OUT)) {
-                CompletableFuture.runAsync(onTimeout); // the answer goes on elsewhere: the image threads are stuck
+                Runnable action = onTimeout;
+                onTimeout = null;
+                CompletableFuture.runAsync(action); // the answer goes on elsewhere: the image threads are stuck
             }
         }
 
@@ -192,7 +217,15 @@ final class ImageSaver {
 
         /** Whether the storing finished in time (else its answer already went out unstored). */
         boolean finish() {
-            return state.compareAndSet(RUNNING, DONE) || state.get() == DONE;
+            if (state.compareAndSet(RUNNING, DONE)) {
+                onTimeout = null;
+                ScheduledFuture<?> p = pending;
+                if (p != null) {
+                    p.cancel(false);
+                }
+                return true;
+            }
+            return state.get() == DONE;
         }
     }
 
