@@ -262,6 +262,36 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void anOwnerIdALoneSurrogateOrAControlCharacterMakesSharesNoImageWithAnother() {
+        // A store writes text as UTF-8 (a file's metadata, PostgreSQL, S3's encoded metadata), where an unpaired
+        // surrogate becomes '?': "a\uD800" was kept as "a?", so the user "a?" was served the other's images (and
+        // a long id's SHA-256 of its UTF-8 was the same for both).
+        start(c -> c);
+        for (String name : List.of("a", "CN=carol," + "OU=x,".repeat(60) + "O=a")) {
+            byte[] bytes = png(1_000, 23);
+            upstreamServes("/files/s.png", "image/png", bytes);
+            upstreamAnswers("/v1/images/generations", urlAnswer(link("/files/s.png")));
+            AuthenticatedUser surrogate = new AuthenticatedUser(name + "\uD800", role -> false);
+            AuthenticatedUser question = new AuthenticatedUser(name + "?", role -> false);
+            AuthenticatedUser control = new AuthenticatedUser(name + "\u0000", role -> false);
+            AuthenticatedUser plain = new AuthenticatedUser(name, role -> false);
+            for (AuthenticatedUser owner : List.of(surrogate, control)) {
+                String url = generate("/images/generations", owner)
+                        .json()
+                        .path("data")
+                        .path(0)
+                        .path("url")
+                        .asText();
+                assertThat(url).as(name).matches("/images/files/img_[A-Za-z0-9_-]{32}\\.png");
+                assertThat(fetch(url, owner).body().bytes()).as(name).isEqualTo(bytes);
+                assertThat(fetch(url, question).status()).as(name).isEqualTo(404);
+                assertThat(fetch(url, plain).status()).as(name).isEqualTo(404);
+            }
+        }
+        assertThat(notStored()).isEmpty();
+    }
+
+    @Test
     void thePassThroughRouteIsRewrittenTooAndAPublicBaseUrlMakesLinksAbsolute() {
         byte[] one = png(1_000, 3);
         upstreamServes("/files/p.png", "image/png", one);

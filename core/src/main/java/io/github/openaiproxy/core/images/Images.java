@@ -205,25 +205,56 @@ public final class Images {
                 : identity.ownerId().map(Images::ownerKey).orElse(null);
     }
 
-    /** The longest owner id the stores keep as it is (the JDBC store's column). */
+    /** The most UTF-8 bytes of an owner id the stores keep as it is (the JDBC store's column, S3's metadata). */
     static final int MAX_OWNER = 200;
 
     /**
-     * An owner id as the stores keep it: itself, or past {@link #MAX_OWNER} characters (a JWT's {@code iss#sub}, a
-     * host user's X.509 name) its SHA-256, so that it fits and two long ids never share a prefix's images. Owner ids
+     * An owner id as the stores keep it: itself, or its SHA-256 when it is over {@link #MAX_OWNER} UTF-8 bytes (a
+     * JWT's {@code iss#sub}, a host user's X.509 name) or holds what a store cannot keep (an unpaired surrogate,
+     * written as {@code ?} in UTF-8, so that "a\uD800" would own the images of "a?"; a control character, which
+     * PostgreSQL refuses as NUL). The hash is of the id's UTF-16 code units, so two ids never share one; owner ids
      * start with their identity's kind, never {@code sha256:}.
      */
     static String ownerKey(String ownerId) {
-        if (ownerId.length() <= MAX_OWNER) {
+        if (keptAsIs(ownerId)) {
             return ownerId;
         }
         try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(ownerId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return "sha256:" + java.util.HexFormat.of().formatHex(digest);
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (int i = 0; i < ownerId.length(); i++) {
+                char c = ownerId.charAt(i);
+                sha.update((byte) (c >>> 8));
+                sha.update((byte) c);
+            }
+            return "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
         }
+    }
+
+    /** Whether every store keeps {@code ownerId} exactly: well-formed, no control character, short enough. */
+    private static boolean keptAsIs(String ownerId) {
+        int bytes = 0;
+        for (int i = 0; i < ownerId.length(); i++) {
+            char c = ownerId.charAt(i);
+            if (Character.isISOControl(c)) {
+                return false;
+            }
+            if (Character.isHighSurrogate(c)
+                    && i + 1 < ownerId.length()
+                    && Character.isLowSurrogate(ownerId.charAt(i + 1))) {
+                bytes += 4;
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return false;
+            } else {
+                bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+            }
+            if (bytes > MAX_OWNER) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether {@code reader} may see {@code image} now. */
