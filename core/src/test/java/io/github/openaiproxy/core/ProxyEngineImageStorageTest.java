@@ -490,6 +490,86 @@ class ProxyEngineImageStorageTest {
     }
 
     @Test
+    void aStoreThatFinishesAroundTheDeadlineLeavesExactlyTheImagesItsAnswersLinkTo() throws Exception {
+        // The deadline and the store race: an answer either links to images that stay, or goes out unstored and
+        // what was written for it is deleted. Never a link to a deleted image, never an image nobody links to.
+        upstreamServes("/files/r1.png", "image/png", png(100, 31));
+        upstreamServes("/files/r2.png", "image/png", png(100, 32));
+        upstreamAnswers("/v1/images/generations", urlAnswer(link("/files/r1.png"), link("/files/r2.png")));
+        FilesystemImageStore disk = FilesystemImageStore.create(directory);
+        Random jitter = new Random(7);
+        ImageStore slow = new ImageStore() {
+            @Override
+            public StoredImage put(String id, String contentType, String owner, InputStream bytes, long maxSize) {
+                StoredImage image = disk.put(id, contentType, owner, bytes, maxSize);
+                int delay;
+                synchronized (jitter) {
+                    delay = jitter.nextInt(120);
+                }
+                try {
+                    Thread.sleep(delay);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return image;
+            }
+
+            @Override
+            public Optional<StoredImage> find(String id) {
+                return disk.find(id);
+            }
+
+            @Override
+            public Optional<InputStream> open(String id, long offset, long length) {
+                return disk.open(id, offset, length);
+            }
+
+            @Override
+            public boolean delete(String id) {
+                return disk.delete(id);
+            }
+
+            @Override
+            public int deleteExpired(Instant before) {
+                return disk.deleteExpired(before);
+            }
+        };
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .images(ImageConfig.DEFAULTS
+                                .withStore(ImageConfig.Store.FILESYSTEM)
+                                .withFetchTimeout(java.time.Duration.ofMillis(50)))
+                        .build())
+                .imageStore(slow)
+                .observer(observer)
+                .build();
+        List<String> links = new java.util.ArrayList<>();
+        int unstored = 0;
+        for (int i = 0; i < 40; i++) {
+            Answer a = generate("/images/generations", null);
+            assertThat(a.status()).isEqualTo(200);
+            if ("false".equals(a.header("x-openai-proxy-image-stored"))) {
+                unstored++;
+                assertThat(a.json().path("data").path(0).path("url").asText()).isEqualTo(link("/files/r1.png"));
+            } else {
+                a.json().path("data").forEach(d -> links.add(d.path("url").asText()));
+            }
+        }
+        Thread.sleep(1_000); // late writes come back and are deleted
+        assertThat(unstored).as("some answers were too late").isPositive();
+        assertThat(links).as("some answers were stored").isNotEmpty();
+        for (String url : links) {
+            assertThat(fetch(url, null).status()).as(url).isEqualTo(200);
+        }
+        assertThat(storedImages()).isEqualTo(links.size());
+        assertThat(filesInStore()).isEqualTo(2L * links.size());
+        // a fetch can miss its 50 ms too on a busy machine
+        assertThat(notStored())
+                .hasSize(unstored)
+                .contains("store_timeout")
+                .isSubsetOf("store_timeout", "fetch_timeout");
+    }
+
+    @Test
     void aRedirectOnTheListIsFollowed() {
         byte[] bytes = png(100, 9);
         upstreamServes("/files/real.png", "image/png", bytes);
