@@ -112,6 +112,28 @@ class ProxyEngineSessionOwnersTest {
         assertThat(answer.header("Content-Length")).isEqualTo(unknown.header("Content-Length"));
     }
 
+    @Test
+    void onPostgresAnOwnerWithALoneSurrogateOrAControlCharacterSharesNoSessionWithAnother() {
+        // PostgreSQL keeps text as UTF-8, where an unpaired surrogate becomes '?': the session of "a\uD800" was
+        // the session of "a?" (and NUL is refused outright).
+        String url = System.getenv("OPENAI_PROXY_TEST_PG_URL");
+        org.junit.jupiter.api.Assumptions.assumeTrue(url != null, "OPENAI_PROXY_TEST_PG_URL not set");
+        org.postgresql.ds.PGSimpleDataSource pg = new org.postgresql.ds.PGSimpleDataSource();
+        pg.setUrl(url);
+        pg.setUser(System.getenv("OPENAI_PROXY_TEST_PG_USER"));
+        pg.setPassword(System.getenv("OPENAI_PROXY_TEST_PG_PASSWORD"));
+        start(SessionStore.jdbc(pg));
+        AuthenticatedUser question = new AuthenticatedUser("a?", role -> false);
+        for (String name : List.of("a\uD800", "a\u0000")) {
+            AuthenticatedUser owner = new AuthenticatedUser(name, role -> false);
+            String id = create(owner);
+            assertThat(history(owner, id)).isEmpty();
+            assertThat(as(question, get("/sessions/" + id + "/messages")).status())
+                    .as(name)
+                    .isEqualTo(404);
+        }
+    }
+
     @ParameterizedTest(name = "jdbc={0}")
     @ValueSource(booleans = {false, true})
     void anOwnedSessionDoesNotExistForAnyoneElseOnTheRestRoutes(boolean jdbc) {

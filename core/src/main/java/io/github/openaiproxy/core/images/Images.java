@@ -216,45 +216,19 @@ public final class Images {
      * start with their identity's kind, never {@code sha256:}.
      */
     static String ownerKey(String ownerId) {
-        if (keptAsIs(ownerId)) {
-            return ownerId;
-        }
-        try {
-            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
-            for (int i = 0; i < ownerId.length(); i++) {
-                char c = ownerId.charAt(i);
-                sha.update((byte) (c >>> 8));
-                sha.update((byte) c);
-            }
-            return "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java platform has SHA-256", e);
-        }
+        return io.github.openaiproxy.core.internal.StorableText.isExact(ownerId) && utf8Length(ownerId) <= MAX_OWNER
+                ? ownerId
+                : io.github.openaiproxy.core.internal.StorableText.sha256(ownerId);
     }
 
-    /** Whether every store keeps {@code ownerId} exactly: well-formed, no control character, short enough. */
-    private static boolean keptAsIs(String ownerId) {
-        int bytes = 0;
-        for (int i = 0; i < ownerId.length(); i++) {
-            char c = ownerId.charAt(i);
-            if (Character.isISOControl(c)) {
-                return false;
-            }
-            if (Character.isHighSurrogate(c)
-                    && i + 1 < ownerId.length()
-                    && Character.isLowSurrogate(ownerId.charAt(i + 1))) {
-                bytes += 4;
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                return false;
-            } else {
-                bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
-            }
-            if (bytes > MAX_OWNER) {
-                return false;
-            }
+    /** {@code s}'s length in UTF-8 (no lone surrogate in it). */
+    private static long utf8Length(String s) {
+        long bytes = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3; // a pair is 4
         }
-        return true;
+        return bytes;
     }
 
     /** Whether {@code reader} may see {@code image} now. */

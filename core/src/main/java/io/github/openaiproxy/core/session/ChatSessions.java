@@ -304,11 +304,18 @@ public final class ChatSessions {
     }
 
     /**
-     * What sessions created by {@code identity} are owned by: its {@link Identity#ownerId()}; {@code null} for
+     * What sessions created by {@code identity} are owned by: its {@link Identity#ownerId()} (its SHA-256 when it
+     * holds a control character or a lone surrogate, {@link io.github.openaiproxy.core.internal.StorableText#key});
+     * {@code null} for
      * anonymous callers (and for a request no identity was resolved for), whose sessions are unowned.
      */
     static String ownerId(Identity identity) {
-        return identity == null ? null : identity.ownerId().orElse(null);
+        // As every store keeps it: PostgreSQL would write "a\uD800" as the owner "a?", and refuse a NUL.
+        return identity == null
+                ? null
+                : identity.ownerId()
+                        .map(io.github.openaiproxy.core.internal.StorableText::key)
+                        .orElse(null);
     }
 
     /**
