@@ -210,9 +210,9 @@ public final class Images {
 
     /**
      * An owner id as the stores keep it: itself, or its SHA-256 when it is over {@link #MAX_OWNER} UTF-8 bytes (a
-     * JWT's {@code iss#sub}, a host user's X.509 name) or holds what a store cannot keep (an unpaired surrogate,
-     * written as {@code ?} in UTF-8, so that "a\uD800" would own the images of "a?"; a control character, which
-     * PostgreSQL refuses as NUL). The hash is of the id's UTF-16 code units, so two ids never share one; owner ids
+     * JWT's {@code iss#sub}, a host user's X.509 name) or holds what a store cannot keep (a lone surrogate, which
+     * UTF-8 writes as {@code ?}, so that "a" then U+D800 would own the images of "a?"; a control character, NUL
+     * refused by PostgreSQL). The hash is of the id's UTF-16 code units, so two ids never share one; owner ids
      * start with their identity's kind, never {@code sha256:}.
      */
     static String ownerKey(String ownerId) {

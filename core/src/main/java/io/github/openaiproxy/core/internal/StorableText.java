@@ -27,7 +27,7 @@ public final class StorableText {
     /**
      * An identifier every store keeps exactly: {@code id} itself, or when it holds a control character (NUL
      * among them) or a lone surrogate, {@code sha256:} and the SHA-256 of its UTF-16 code units, so that two
-     * ids never become one (as {@code a\uD800} and {@code a?} do in UTF-8).
+     * ids never become one (as "a" then a lone U+D800, and "a?", do in UTF-8).
      */
     public static String key(String id) {
         return isExact(id) ? id : sha256(id);

@@ -310,7 +310,7 @@ public final class ChatSessions {
      * anonymous callers (and for a request no identity was resolved for), whose sessions are unowned.
      */
     static String ownerId(Identity identity) {
-        // As every store keeps it: PostgreSQL would write "a\uD800" as the owner "a?", and refuse a NUL.
+        // As every store keeps it: PostgreSQL would write "a" then a lone U+D800 as "a?", and refuse a NUL.
         return identity == null
                 ? null
                 : identity.ownerId()
