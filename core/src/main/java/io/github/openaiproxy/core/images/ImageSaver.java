@@ -29,8 +29,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -155,29 +153,17 @@ final class ImageSaver {
             }
         }
 
-        /**
-         * The deadlines' one daemon thread. A task is removed when cancelled: an answer stored in time must not
-         * stay queued (and its bytes reachable) until a deadline hours away.
-         */
-        private static final ScheduledThreadPoolExecutor TIMER = timer();
-
         private final long imageNanos;
         private final AtomicInteger state = new AtomicInteger();
         private volatile long deadline;
         /** What the deadline does; dropped once the storing finished, with the answer it holds. */
         private volatile Runnable onTimeout;
-        /** The pending check of the deadline, cancelled when the storing finishes. */
-        private volatile ScheduledFuture<?> pending;
-
-        private static ScheduledThreadPoolExecutor timer() {
-            ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
-                Thread t = new Thread(task, "openai-proxy-image-deadline");
-                t.setDaemon(true);
-                return t;
-            });
-            timer.setRemoveOnCancelPolicy(true);
-            return timer;
-        }
+        /**
+         * The pending check of the deadline: {@code true} when its time came, completed {@code false} when the
+         * storing finishes, which also takes its task off the JDK's delay queue (no thread of the proxy's own, that
+         * would outlive an undeployed web application).
+         */
+        private volatile CompletableFuture<Boolean> pending;
 
         Attempt(long imageNanos) {
             this.imageNanos = imageNanos;
@@ -195,10 +181,17 @@ final class ImageSaver {
                 return;
             }
             if (left > 0) {
-                // The check itself runs on the timer's thread: no thread per answer that finished in time.
-                pending = TIMER.schedule(this::check, left, TimeUnit.NANOSECONDS);
+                // The check itself runs on the delay's own timer thread: no thread per answer that finished in time.
+                CompletableFuture<Boolean> next = new CompletableFuture<>();
+                next.thenAccept(due -> {
+                    if (due) {
+                        check();
+                    }
+                });
+                next.completeOnTimeout(Boolean.TRUE, left, TimeUnit.NANOSECONDS);
+                pending = next;
                 if (state.get() != RUNNING) {
-                    pending.cancel(false); // finished while this was scheduled
+                    next.complete(Boolean.FALSE); // finished while this was scheduled
                 }
             } else if (state.compareAndSet(RUNNING, TIMED_OUT)) {
                 Runnable action = onTimeout;
@@ -219,9 +212,9 @@ final class ImageSaver {
         boolean finish() {
             if (state.compareAndSet(RUNNING, DONE)) {
                 onTimeout = null;
-                ScheduledFuture<?> p = pending;
+                CompletableFuture<Boolean> p = pending;
                 if (p != null) {
-                    p.cancel(false);
+                    p.complete(Boolean.FALSE);
                 }
                 return true;
             }
