@@ -130,7 +130,7 @@ class StalledClientHttpTest {
         upstream = StubUpstream.start(ex -> {
             ex.head(200, "Content-Type", "text/event-stream");
             ex.chunk(EVENT);
-            Thread.sleep(5000);
+            Thread.sleep(2500); // two and a half times the container's timeout
             ex.chunk(EVENT);
             ex.chunk("data: [DONE]\n\n");
             ex.endChunks();
