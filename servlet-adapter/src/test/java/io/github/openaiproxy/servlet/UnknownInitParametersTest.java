@@ -8,7 +8,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Handler;
@@ -20,6 +19,7 @@ import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.startup.Tomcat;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A servlet registered by class name with a misspelt init parameter still starts, and its init logs one warning
@@ -29,7 +29,8 @@ class UnknownInitParametersTest {
     static final String SECRET = "sk-typo-secret-0123456789";
 
     @Test
-    void eachUnknownInitParameterIsOneWarningWithTheClosestSettingAndNoValue() throws Exception {
+    void eachUnknownInitParameterIsOneWarningWithTheClosestSettingAndNoValue(@TempDir java.nio.file.Path tmp)
+            throws Exception {
         Logger log = Logger.getLogger(InitParameters.class.getName());
         List<LogRecord> logged = new CopyOnWriteArrayList<>();
         Handler capture = new Handler() {
@@ -45,7 +46,7 @@ class UnknownInitParametersTest {
             public void close() {}
         };
         log.addHandler(capture);
-        File baseDir = Files.createTempDirectory("unknown-init-test").toFile();
+        File baseDir = tmp.toFile(); // deleted after the test, Tomcat's work directory with it
         Tomcat tomcat = new Tomcat();
         try {
             tomcat.setBaseDir(baseDir.getAbsolutePath());
