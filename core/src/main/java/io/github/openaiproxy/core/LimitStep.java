@@ -116,6 +116,8 @@ final class LimitStep implements RequestStep {
     private final StoreDeadlines deadlines;
     /** Requests gone on past this step and not settled or refunded yet (see {@link #awaitSettlements}). */
     final java.util.concurrent.atomic.AtomicInteger unsettled = new java.util.concurrent.atomic.AtomicInteger();
+    /** Set by the engine's close(): a request reaching this step afterwards is answered 503. */
+    volatile boolean closing;
 
     /** Calls to the store waited for now (see {@link #awaitStoreCalls}). */
     private final java.util.concurrent.atomic.AtomicInteger storeCalls =
@@ -152,6 +154,9 @@ final class LimitStep implements RequestStep {
 
     @Override
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+        if (closing) {
+            return ctx.respond(ProxyError.shuttingDown()); // the limit store and the ledger are closing
+        }
         Policy policy = ctx.policy;
         if ((policy == null || !policy.quotas().any()) && !ledgerOn) {
             return next.proceed(ctx); // the hot path: nothing to count, nothing to record

@@ -26,9 +26,8 @@ final class OpenRequests {
     private final Set<Runnable> open = ConcurrentHashMap.newKeySet();
     private volatile boolean ended;
 
-    /** Tracks an answer still to come: {@link #endAll} cancels it. */
-    void track(CompletableFuture<ProxyResponse> answer) {
-        Runnable end = () -> answer.cancel(true);
+    /** Tracks an answer still to come: {@link #endAll} runs {@code end} (which completes or cancels it). */
+    void track(CompletableFuture<ProxyResponse> answer, Runnable end) {
         open.add(end);
         answer.whenComplete((r, e) -> open.remove(end));
         if (ended) {

@@ -77,6 +77,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final SessionStore sessionStore;
     private final boolean ownsSessionStore;
     private final ExecutorService sessionThreads;
+    /** The chat sessions, whose store calls under way close() waits for before the store closes. */
+    private final ChatSessions sessions;
     /** The keys requests are looked up in: those declared in configuration over the builder's store. */
     private final ProxyKeyStore proxyKeys;
     /** The policies managed through the admin API (the configured ones are in the configuration). */
@@ -101,6 +103,8 @@ public final class ProxyEngine implements AutoCloseable {
     private final io.github.openaiproxy.core.limits.LimitStore limitStore;
     private final boolean ownsLimitStore;
     private final LimitStep limitStep;
+    /** The last step, which answers 503 instead of calling the upstream once close() began. */
+    private final SendUpstream sendUpstream;
     /** The requests under way, ended by close() before the ledger and the limit store close. */
     private final OpenRequests openRequests = new OpenRequests();
     /**
@@ -168,7 +172,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new PerClientChecks(imageThreads, perClient),
                         b.clock);
         // Deleting a session deletes the stored images its messages refer to.
-        ChatSessions sessions = new ChatSessions(
+        ChatSessions sessions = this.sessions = new ChatSessions(
                 sessionStore,
                 config.sessions(),
                 b.sessionExecutor != null
@@ -294,7 +298,7 @@ public final class ProxyEngine implements AutoCloseable {
                         new RouteHandlers.Sessions(sessions, limit),
                         new RouteHandlers.Custom(this::handleSubRequest),
                         images == null ? null : new RouteHandlers.StoreImages(images),
-                        new SendUpstream(
+                        this.sendUpstream = new SendUpstream(
                                 defaultRequests,
                                 permits,
                                 upstream,
@@ -533,7 +537,9 @@ public final class ProxyEngine implements AutoCloseable {
                 new RequestContext(request, observation, observer.wantsDetails(), subRequest, inFlight, inherited);
         ctx.startedAt = start;
         CompletableFuture<ProxyResponse> result = new CompletableFuture<>();
-        run(ctx).whenComplete((response, error) -> {
+        // Once close() began, nothing new is started: the stores and the upstream client are closing.
+        boolean refused = closed.get();
+        (refused ? shuttingDown(ctx) : run(ctx)).whenComplete((response, error) -> {
             ctx.finish(); // before anyone reads the answer: a step that kept its next is refused from now on
             inFlight.abandon();
             // A host step's future of no response is a failure too: otherwise nothing would ever answer.
@@ -562,8 +568,9 @@ public final class ProxyEngine implements AutoCloseable {
                 return;
             }
             ProxyResponse observed = ObservedResponses.observe(r, observation, start, observer.wantsDetails());
-            if (!subRequest && tracksOpenRequests) {
-                observed = openRequests.track(observed); // a module route's sub-requests end with their request
+            if (!subRequest && tracksOpenRequests && !refused) {
+                // A module route's sub-requests end with their request; the 503 of a closing engine records nothing.
+                observed = openRequests.track(observed);
             }
             if (!result.complete(observed)) {
                 observed.discard();
@@ -575,9 +582,37 @@ public final class ProxyEngine implements AutoCloseable {
             }
         });
         if (!subRequest && tracksOpenRequests) {
-            openRequests.track(result);
+            openRequests.track(result, () -> {
+                // Not sent upstream yet (reading its body, identified, admitted by the limit store): a 503 its client
+                // may retry elsewhere, and the step it waits at refuses it when it goes on. Sent: aborted as if its
+                // client had left (its usage recorded).
+                if (!ctx.upstreamCalled && result.complete(shuttingDownNow(ctx))) {
+                    inFlight.cancel();
+                } else {
+                    result.cancel(true);
+                }
+            });
         }
         return result;
+    }
+
+    /** The answer to a request that came once close() began. */
+    private CompletableFuture<ProxyResponse> shuttingDown(RequestContext ctx) {
+        try {
+            return CompletableFuture.completedFuture(shuttingDownNow(ctx));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private ProxyResponse shuttingDownNow(RequestContext ctx) {
+        ResponseFactory responses;
+        try {
+            responses = pipeline.lastResort(ctx); // its CORS headers, its route's error style
+        } catch (RuntimeException e) {
+            responses = new ResponseFactory(RequestPipeline.styleForUnknown(ctx.request.path()), Map.of());
+        }
+        return responses.error(ProxyError.shuttingDown());
     }
 
     private CompletableFuture<ProxyResponse> run(RequestContext ctx) {
@@ -754,17 +789,24 @@ public final class ProxyEngine implements AutoCloseable {
     public static final java.time.Duration SETTLE_TIMEOUT = java.time.Duration.ofSeconds(10);
 
     /**
-     * Ends the requests still under way as if their clients had gone (an answer nobody reads yet is discarded), and
-     * waits at most {@link #SETTLE_TIMEOUT} until every request, those other threads are ending meanwhile included,
-     * is settled and its usage recorded (then at most {@code limits.store-timeout} for the limit store); then closes
-     * the upstream client and the session store if this engine created them, the stream timer, and the usage ledger
-     * (which writes what it has queued first). A second call does nothing.
+     * Ends the requests still under way as if their clients had gone (an answer nobody reads yet is discarded; one not
+     * sent upstream yet, and any request from then on, is answered 503 {@code shutting_down} with {@code
+     * Retry-After}), and waits at most {@link #SETTLE_TIMEOUT} until every request, those other threads are ending
+     * meanwhile included, is settled and its usage recorded (then at most {@code limits.store-timeout} for the limit
+     * store, and at most {@link #SETTLE_TIMEOUT} for the session store calls under way: a turn being recorded); then
+     * closes the upstream client and the session store if this engine created them, the stream timer, and the usage
+     * ledger (which writes what it has queued first). A second call does nothing.
      */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return; // closed already (a framework may close it on stopping and again on destroying it)
         }
+        // From now on a request that has not called the upstream yet is answered 503 where it is (a JWKS fetch, its
+        // body, the limit store, may have held it): set before the settlements are counted below, so one that went on
+        // past the limit step before is counted there, and one after is refused at the upstream call.
+        limitStep.closing = true;
+        sendUpstream.closing = true;
         // First, while the ledger and the limit store are open: a container ends a request it dropped only when it
         // gets to it, and a Spring context closes the engine before it destroys the web server that would end them.
         openRequests.endAll();
@@ -781,6 +823,16 @@ public final class ProxyEngine implements AutoCloseable {
                     SETTLE_TIMEOUT);
         }
         limitStep.awaitStoreCalls(config.limits().storeTimeout().plusMillis(200));
+        // A session turn is written after its answer (or as its stream ends): written before its store closes.
+        int unwritten = sessions.awaitStoreCalls(SETTLE_TIMEOUT);
+        if (unwritten > 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "{0} session store calls still under way after waiting {1} on closing: the turns they record are"
+                            + " lost if the session store closes first",
+                    unwritten,
+                    SETTLE_TIMEOUT);
+        }
         relay.close();
         if (ownsUpstream) {
             upstream.close();

@@ -32,6 +32,8 @@ final class SendUpstream implements RequestStep {
     private final ResponseRelay relay;
     /** The calls of requests routed to named upstreams (retries, fallbacks); {@code null} without any. */
     private final UpstreamAttempts attempts;
+    /** Set by the engine's close(): read once a request, the cost of its check. */
+    volatile boolean closing;
 
     SendUpstream(
             UpstreamRequests upstreamRequests, UpstreamPermits permits, UpstreamClient upstream, ResponseRelay relay) {
@@ -53,6 +55,9 @@ final class SendUpstream implements RequestStep {
 
     @Override
     public CompletableFuture<ProxyResponse> handle(RequestContext ctx, Chain next) {
+        if (closing) {
+            return ctx.respond(ProxyError.shuttingDown()); // the upstream client is closing: never a call it drops
+        }
         if (ctx.inFlight.cancelled()) {
             return ctx.respond(ProxyError.upstreamUnreachable());
         }

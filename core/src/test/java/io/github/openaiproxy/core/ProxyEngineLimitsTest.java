@@ -784,6 +784,80 @@ class ProxyEngineLimitsTest {
                 .isFalse();
     }
 
+    /** A request body its test sends when it chooses: the request waits at the limit step, which reads it. */
+    private static final class HeldRequestBody implements Flow.Publisher<ByteBuffer> {
+        final java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
+        volatile Flow.Subscriber<? super ByteBuffer> reader;
+
+        @Override
+        public void subscribe(Flow.Subscriber<? super ByteBuffer> s) {
+            reader = s;
+            s.onSubscribe(new Flow.Subscription() {
+                @Override
+                public void request(long n) {
+                    asked.countDown();
+                }
+
+                @Override
+                public void cancel() {}
+            });
+        }
+
+        void send(byte[] body) {
+            reader.onNext(ByteBuffer.wrap(body));
+            reader.onComplete();
+        }
+    }
+
+    private static void assertShuttingDown(Answer a) {
+        JsonNode e = error(a, 503, "server_error", "shutting_down");
+        assertThat(e.path("message").asText()).contains("shutting down");
+        assertThat(a.header("Retry-After")).isEqualTo("1");
+    }
+
+    /**
+     * A request still before the upstream call when the engine closes (here reading its body at the limit step; a
+     * JWKS fetch or the limit store admitting it holds it the same way) is answered 503 with Retry-After at once,
+     * never cut, and when it goes on later it calls no upstream (whose client is closed) and leaves no usage row.
+     */
+    @Test
+    void closingAnswersARequestNotSentUpstreamYetWith503() throws Exception {
+        ProxyEngine engine = engine(Map.of());
+        int before = upstreamCalls();
+        byte[] json = (CHAT + "}").getBytes(StandardCharsets.UTF_8);
+        HeldRequestBody body = new HeldRequestBody();
+        CompletableFuture<ProxyResponse> answer = engine.handle(ProxyRequest.builder("POST", "/v1/chat/completions")
+                .header("Content-Type", "application/json")
+                .header("Content-Length", Integer.toString(json.length))
+                .remoteAddress("10.0.0.1")
+                .body(body)
+                .build());
+        assertThat(body.asked.await(10, TimeUnit.SECONDS)).isTrue();
+
+        Thread closer = new Thread(engine::close, "closer");
+        closer.start();
+        Answer refused = Answer.of(answer.get(10, TimeUnit.SECONDS));
+        assertShuttingDown(refused);
+
+        body.send(json); // the rest of the request comes after the engine closed
+        closer.join(10_000);
+        assertThat(closer.isAlive()).as("close() returns").isFalse();
+        Thread.sleep(300); // what the late body could have started
+        assertThat(upstreamCalls()).isEqualTo(before);
+        assertThat(ledger).isEmpty();
+    }
+
+    /** A request that comes once the engine closed is answered 503 with Retry-After, never sent upstream. */
+    @Test
+    void aRequestAfterCloseIsAnswered503() {
+        ProxyEngine engine = engine(Map.of());
+        int before = upstreamCalls();
+        engine.close();
+        assertShuttingDown(send(engine, v1Chat("")));
+        assertThat(upstreamCalls()).isEqualTo(before);
+        assertThat(ledger).isEmpty();
+    }
+
     /**
      * The engine closing while a container's thread is ending a stream (Tomcat times out its async requests when it
      * stops, and ends them on its own threads): that end took the request off the open ones, but its usage was not

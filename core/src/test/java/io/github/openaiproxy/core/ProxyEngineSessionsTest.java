@@ -14,7 +14,12 @@ import io.github.openaiproxy.core.cors.CorsConfig;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.session.ChatSessions;
+import io.github.openaiproxy.core.session.MessagePage;
+import io.github.openaiproxy.core.session.NewMessage;
+import io.github.openaiproxy.core.session.Session;
 import io.github.openaiproxy.core.session.SessionConfig;
+import io.github.openaiproxy.core.session.SessionStore;
+import io.github.openaiproxy.core.session.StoredMessage;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.testsupport.RawUpstream;
 import io.github.openaiproxy.testsupport.TestSubscriber;
@@ -22,6 +27,7 @@ import io.github.openaiproxy.testsupport.WireMockUpstream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -84,6 +90,102 @@ class ProxyEngineSessionsTest {
     private static String chat(String sessionId, String content) {
         return "{\"sessionId\":\"" + sessionId + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + content
                 + "\"}]}";
+    }
+
+    /** A blocking store (as JDBC is) whose appends wait for the test: a turn being written as the engine closes. */
+    private static final class HeldAppends implements SessionStore {
+        final SessionStore memory = SessionStore.inMemory();
+        final java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+
+        @Override
+        public Session create() {
+            return memory.create();
+        }
+
+        @Override
+        public Session create(String ownerId) {
+            return memory.create(ownerId);
+        }
+
+        @Override
+        public Optional<Session> find(String sessionId) {
+            return memory.find(sessionId);
+        }
+
+        @Override
+        public Optional<List<StoredMessage>> append(String sessionId, List<NewMessage> messages) {
+            writing.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return memory.append(sessionId, messages);
+        }
+
+        @Override
+        public Optional<MessagePage> messages(String sessionId, long afterSequence, int limit) {
+            return memory.messages(sessionId, afterSequence, limit);
+        }
+
+        @Override
+        public Optional<List<StoredMessage>> latest(String sessionId, int limit) {
+            return memory.latest(sessionId, limit);
+        }
+
+        @Override
+        public boolean delete(String sessionId) {
+            return memory.delete(sessionId);
+        }
+
+        @Override
+        public boolean blocking() {
+            return true;
+        }
+    }
+
+    /**
+     * The engine closing while a turn is being written to a blocking session store (on the engine's session
+     * threads): close() waits for the write (bounded) instead of returning at once, when its caller would close
+     * the store under it and the turn would be lost.
+     */
+    @Test
+    void closingTheEngineWaitsForATurnBeingWritten() throws Exception {
+        upstreamEchoes();
+        HeldAppends store = new HeldAppends();
+        engine = ProxyEngine.builder(config(upstream.baseUrl()).build())
+                .sessions(store)
+                .build();
+        String id = newSession();
+        CompletableFuture<ProxyResponse> turn =
+                engine.handle(EngineFixture.post("/", chat(id, "Hello!")).build());
+        assertThat(store.writing.await(10, TimeUnit.SECONDS)).isTrue();
+
+        java.util.concurrent.atomic.AtomicInteger storedWhenClosed = new java.util.concurrent.atomic.AtomicInteger(-1);
+        Thread closer = new Thread(
+                () -> {
+                    engine.close();
+                    // what its caller's store holds when it closes it, as a Spring context does next
+                    storedWhenClosed.set(
+                            store.memory.latest(id, 10).orElseThrow().size());
+                },
+                "closer");
+        closer.start();
+        closer.join(1000);
+        assertThat(closer.isAlive())
+                .as("close() waits for the turn being written")
+                .isTrue();
+        store.release.countDown();
+        closer.join(10_000);
+
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(storedWhenClosed.get())
+                .as("the turn's messages, stored before close() returned")
+                .isEqualTo(2);
+        Answer answered = Answer.of(turn.get(10, TimeUnit.SECONDS));
+        assertThat(answered.status()).isEqualTo(200);
+        assertThat(answered.json().at("/choices/0/message/content").asText()).isEqualTo("re: Hello!");
     }
 
     @Test

@@ -119,6 +119,22 @@ public record ProxyError(
                 Map.of("Retry-After", "1"));
     }
 
+    /**
+     * 503 for a request the proxy is not sending upstream because it is shutting down: a client (or a load
+     * balancer) retries it, on another instance or after the restart.
+     */
+    public static ProxyError shuttingDown() {
+        return new ProxyError(
+                503,
+                "Service Unavailable",
+                "The proxy is shutting down; retry shortly",
+                "server_error",
+                "shutting_down",
+                null,
+                null,
+                Map.of("Retry-After", "1"));
+    }
+
     /** 503 when the image store fails: its own message (which may name paths or tables) stays in the log. */
     public static ProxyError imageStoreUnavailable() {
         return new ProxyError(

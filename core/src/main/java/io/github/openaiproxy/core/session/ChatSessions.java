@@ -86,6 +86,10 @@ public final class ChatSessions {
     private final SessionStore store;
     private final SessionConfig config;
     private final Executor executor;
+    /** Calls to the store under way or queued (see {@link #awaitStoreCalls}). */
+    private final java.util.concurrent.atomic.AtomicInteger storeCalls =
+            new java.util.concurrent.atomic.AtomicInteger();
+
     private final Clock clock;
     /** The engine's image storage; {@code null} when images are not stored. */
     private final Images images;
@@ -530,11 +534,32 @@ public final class ChatSessions {
 
     /** Runs a store call, on the executor when the store blocks. */
     <T> CompletableFuture<T> call(Supplier<T> operation) {
+        storeCalls.incrementAndGet(); // until it ends: the engine's close() waits for it before the store closes
+        CompletableFuture<T> called;
         try {
-            return CompletableFuture.supplyAsync(operation, executor);
+            called = CompletableFuture.supplyAsync(operation, executor);
         } catch (RejectedExecutionException e) {
+            storeCalls.decrementAndGet();
             return CompletableFuture.failedFuture(e);
         }
+        called.whenComplete((v, e) -> storeCalls.decrementAndGet());
+        return called;
+    }
+
+    /**
+     * Waits, at most {@code max}, until no call to the store is under way or queued (a turn being recorded after its
+     * answer): the engine's {@code close()} calls it before the store, or the threads its calls run on, close.
+     *
+     * @param max the longest wait
+     * @return how many calls are still under way after the wait
+     */
+    public int awaitStoreCalls(java.time.Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        int left;
+        while ((left = storeCalls.get()) > 0 && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        }
+        return left;
     }
 
     SessionStore store() {
