@@ -855,6 +855,17 @@ public final class ProxyEngine implements AutoCloseable {
         if (imageThreads != null) {
             imageThreads.shutdown();
         }
+        // An image being stored, a key, policy or audit entry being written: written before the stores close (the
+        // engine's image store next, the caller's once close() returns). Their calls have deadlines of their own.
+        int busy = awaitTermination(SETTLE_TIMEOUT, imageThreads, adminThreads, sessionThreads);
+        if (busy > 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "{0} of the engine''s store thread pools (images, admin, sessions) still busy after waiting {1} on"
+                            + " closing: a write under way there is lost if its store closes first",
+                    busy,
+                    SETTLE_TIMEOUT);
+        }
         if (ownedImageStore != null) {
             try {
                 ownedImageStore.close();
@@ -870,6 +881,25 @@ public final class ProxyEngine implements AutoCloseable {
         }
         // Last: the answers relayed until now have recorded their usage.
         usageLedger.close();
+    }
+
+    /** Waits, at most {@code max} in all, for pools already shut down to finish; returns how many did not. */
+    private static int awaitTermination(java.time.Duration max, ExecutorService... pools) {
+        long deadline = System.nanoTime() + max.toNanos();
+        int busy = 0;
+        for (ExecutorService pool : pools) {
+            try {
+                if (pool != null
+                        && !pool.awaitTermination(
+                                Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                    busy++;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return busy + 1;
+            }
+        }
+        return busy;
     }
 
     /** The limit step, for tests (its backlog). */

@@ -164,6 +164,86 @@ class ProxyEngineImageStorageTest {
         }
     }
 
+    /**
+     * The engine closing while an image is being written to its caller's store (on the engine's image threads):
+     * close() waits for the write (bounded) instead of returning at once, when its caller would close the store under
+     * it.
+     */
+    @Test
+    void closingTheEngineWaitsForAnImageBeingStored() throws Exception {
+        upstreamServes("/files/one.png", "image/png", png(30_000, 1));
+        upstreamServes("/files/two.png", "image/png", png(30_000, 2));
+        upstreamAnswers("/v1/images/generations", urlAnswer(link("/files/one.png"), link("/files/two.png")));
+        ImageStore files = FilesystemImageStore.create(directory);
+        java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger started = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger written = new java.util.concurrent.atomic.AtomicInteger();
+        ImageStore held = new ImageStore() {
+            @Override
+            public StoredImage put(String id, String contentType, String owner, InputStream bytes, long maxSize) {
+                started.incrementAndGet();
+                writing.countDown();
+                try {
+                    release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                StoredImage stored = files.put(id, contentType, owner, bytes, maxSize);
+                written.incrementAndGet();
+                return stored;
+            }
+
+            @Override
+            public Optional<StoredImage> find(String id) {
+                return files.find(id);
+            }
+
+            @Override
+            public Optional<InputStream> open(String id, long offset, long length) {
+                return files.open(id, offset, length);
+            }
+
+            @Override
+            public boolean delete(String id) {
+                return files.delete(id);
+            }
+
+            @Override
+            public int deleteExpired(Instant before) {
+                return files.deleteExpired(before);
+            }
+        };
+        engine = ProxyEngine.builder(config(upstream.baseUrl())
+                        .images(ImageConfig.DEFAULTS.withStore(ImageConfig.Store.FILESYSTEM))
+                        .build())
+                .imageStore(held)
+                .build();
+        engine.handle(EngineFixture.post("/images/generations", "{\"prompt\":\"a cat\",\"model\":\"dall-e-2\"}")
+                .build());
+        assertThat(writing.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+        java.util.concurrent.atomic.AtomicInteger writtenWhenClosed = new java.util.concurrent.atomic.AtomicInteger(-1);
+        Thread closer = new Thread(
+                () -> {
+                    engine.close();
+                    writtenWhenClosed.set(written.get()); // its caller closes the store next
+                },
+                "closer");
+        closer.start();
+        closer.join(1000);
+        assertThat(closer.isAlive())
+                .as("close() waits for the image being written")
+                .isTrue();
+        release.countDown();
+        closer.join(10_000);
+
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(writtenWhenClosed.get())
+                .as("the writes begun, finished before close() returned")
+                .isEqualTo(started.get());
+    }
+
     @Test
     void urlImagesAreStoredTheAnswerPointsAtTheProxyAndOutlivesTheUpstreamLink() {
         byte[] one = png(30_000, 1);
