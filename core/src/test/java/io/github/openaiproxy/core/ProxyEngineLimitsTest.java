@@ -847,6 +847,35 @@ class ProxyEngineLimitsTest {
         assertThat(ledger).isEmpty();
     }
 
+    /**
+     * Without a ledger or a shared limit store nothing tracks the requests (their path costs what it did): one still
+     * reading its body when the engine closes is answered 503 when it goes on (at the limit step, or at the upstream
+     * call), never sent to the closed upstream client (a 502 before).
+     */
+    @Test
+    void anUntrackedRequestGoingOnAfterCloseIsAnswered503() throws Exception {
+        ProxyEngine engine = engine(Map.of(), b -> b.usageLedger(io.github.openaiproxy.core.usage.UsageLedger.NONE));
+        int before = upstreamCalls();
+        byte[] json = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}".getBytes(StandardCharsets.UTF_8);
+        HeldRequestBody body = new HeldRequestBody();
+        CompletableFuture<ProxyResponse> answer = engine.handle(ProxyRequest.builder("POST", "/")
+                .header("Content-Type", "application/json")
+                .header("Content-Length", Integer.toString(json.length))
+                .remoteAddress("10.0.0.1")
+                .body(body)
+                .build());
+        assertThat(body.asked.await(10, TimeUnit.SECONDS)).isTrue();
+
+        engine.close();
+        body.send(json);
+
+        Answer refused = Answer.of(answer.get(10, TimeUnit.SECONDS));
+        // the simple route's error style: {"error": "Service Unavailable", "message": ...}
+        assertThat(refused.proxyError(503).path("message").asText()).contains("shutting down");
+        assertThat(refused.header("Retry-After")).isEqualTo("1");
+        assertThat(upstreamCalls()).isEqualTo(before);
+    }
+
     /** A request that comes once the engine closed is answered 503 with Retry-After, never sent upstream. */
     @Test
     void aRequestAfterCloseIsAnswered503() {
