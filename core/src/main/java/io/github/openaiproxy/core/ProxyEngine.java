@@ -400,10 +400,6 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     /**
-     * The ledger {@code ledger.store} names: the builder's, whatever the setting; else none, or one in memory;
-     * {@code jdbc} needs the builder's (the engine has no database).
-     */
-    /**
      * Whether the engine counts tokens from its first request, so that it loads the tokenizer at start: a policy's
      * token or money limit, or a usage ledger (a stream's relayed output is counted as it goes, for the row of a
      * stream cut short). Loaded by the first count instead, it held that stream's relay for seconds on a busy
@@ -413,6 +409,10 @@ public final class ProxyEngine implements AutoCloseable {
         return ledger || QuotaCounters.countsTokens(policies);
     }
 
+    /**
+     * The ledger {@code ledger.store} names: the builder's, whatever the setting; else none, or one in memory;
+     * {@code jdbc} needs the builder's (the engine has no database).
+     */
     private static io.github.openaiproxy.core.usage.UsageLedger usageLedger(
             ProxyConfig config, io.github.openaiproxy.core.usage.UsageLedger given, java.time.Clock clock) {
         if (given != null) {

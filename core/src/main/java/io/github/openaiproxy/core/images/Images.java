@@ -3,6 +3,7 @@ package io.github.openaiproxy.core.images;
 import io.github.openaiproxy.core.access.Identity;
 import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Internal;
+import io.github.openaiproxy.core.internal.StorableText;
 import io.github.openaiproxy.core.observe.ProxyObserver;
 import io.github.openaiproxy.core.route.CustomRoute;
 import java.net.URI;
@@ -216,9 +217,9 @@ public final class Images {
      * start with their identity's kind, never {@code sha256:}.
      */
     static String ownerKey(String ownerId) {
-        return io.github.openaiproxy.core.internal.StorableText.isExact(ownerId) && utf8Length(ownerId) <= MAX_OWNER
+        return StorableText.isExact(ownerId) && utf8Length(ownerId) <= MAX_OWNER
                 ? ownerId
-                : io.github.openaiproxy.core.internal.StorableText.sha256(ownerId);
+                : StorableText.sha256(ownerId);
     }
 
     /** {@code s}'s length in UTF-8 (no lone surrogate in it). */

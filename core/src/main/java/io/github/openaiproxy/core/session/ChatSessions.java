@@ -310,8 +310,8 @@ public final class ChatSessions {
     /**
      * What sessions created by {@code identity} are owned by: its {@link Identity#ownerId()} (its SHA-256 when it
      * holds a control character or a lone surrogate, {@link io.github.openaiproxy.core.internal.StorableText#key});
-     * {@code null} for
-     * anonymous callers (and for a request no identity was resolved for), whose sessions are unowned.
+     * {@code null} for anonymous callers (and for a request no identity was resolved for), whose sessions are
+     * unowned.
      */
     static String ownerId(Identity identity) {
         // As every store keeps it: PostgreSQL would write "a" then a lone U+D800 as "a?", and refuse a NUL.
