@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -15,7 +16,7 @@ import java.util.Optional;
  */
 record MultipartModel(String boundary) {
     /** What the held bytes say: not enough yet ({@link #MORE}), no model before the first file, or the model. */
-    sealed interface Result permits More, None, Found {}
+    sealed interface Result permits More, None, Found, FoundAt {}
 
     /** The bytes so far end before the model field or the first file part: read on, if the bound allows. */
     record More() implements Result {}
@@ -31,6 +32,15 @@ record MultipartModel(String boundary) {
      * @param end where its value ends (exclusive)
      */
     record Found(String model, int start, int end) implements Result {}
+
+    /**
+     * The model field found by a {@link Reader}, at positions of a body that may be longer than memory holds.
+     *
+     * @param model its value
+     * @param start where its value starts in the body
+     * @param end where its value ends (exclusive)
+     */
+    record FoundAt(String model, long start, long end) implements Result {}
 
     private static final Result MORE = new More();
     private static final Result NONE = new None();
@@ -119,6 +129,129 @@ record MultipartModel(String boundary) {
                         valueEnd);
             }
             at = valueEnd + next.length;
+        }
+    }
+
+    /** A reader that goes on past file parts, a piece at a time, for a model field anywhere in the body. */
+    Reader reader() {
+        return new Reader(("\r\n--" + boundary).getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    /**
+     * Reads a whole body as it arrives for its first {@code model} field that is no file, whatever parts come first:
+     * the body's bytes pass once each, and no more than a part's headers or a model's value is kept (each bounded, a
+     * longer one ends the search). A file part's name is never looked at.
+     */
+    static final class Reader {
+        private static final int DELIMITER = 0;
+        private static final int LINE = 1;
+        private static final int HEADERS = 2;
+        private static final int VALUE = 3;
+        /** The longest part headers, padding line or model value kept. */
+        static final int MAX_KEPT = 16 * 1024;
+
+        private final byte[] delimiter;
+        private final int[] fallback;
+        private byte[] kept = new byte[256];
+        private int keptLength;
+        private int state = DELIMITER;
+        /** The delimiter's bytes matched so far: the body may open with it, its line break left out. */
+        private int matched = 2;
+
+        private long position;
+        private long valueStart;
+
+        private Reader(byte[] delimiter) {
+            this.delimiter = delimiter;
+            this.fallback = new int[delimiter.length];
+            for (int i = 1, k = 0; i < delimiter.length; i++) {
+                while (k > 0 && delimiter[i] != delimiter[k]) {
+                    k = fallback[k - 1];
+                }
+                if (delimiter[i] == delimiter[k]) {
+                    k++;
+                }
+                fallback[i] = k;
+            }
+        }
+
+        /** Reads the next {@code length} bytes of the body; {@link More} until it found the model or knows none. */
+        Result read(byte[] bytes, int offset, int length) {
+            for (int i = offset; i < offset + length; i++, position++) {
+                byte b = bytes[i];
+                if (state == DELIMITER || state == VALUE) {
+                    if (state == VALUE && !keep(b)) {
+                        return NONE;
+                    }
+                    while (matched > 0 && b != delimiter[matched]) {
+                        matched = fallback[matched - 1];
+                    }
+                    if (b == delimiter[matched]) {
+                        matched++;
+                    }
+                    if (matched < delimiter.length) {
+                        continue;
+                    }
+                    matched = 0;
+                    if (state == VALUE) {
+                        int valueLength = keptLength - delimiter.length;
+                        return new FoundAt(
+                                new String(kept, 0, valueLength, StandardCharsets.UTF_8),
+                                valueStart,
+                                valueStart + valueLength);
+                    }
+                    state = LINE;
+                    keptLength = 0;
+                } else if (state == LINE) {
+                    if (!keep(b)) {
+                        return NONE;
+                    }
+                    if (keptLength == 2 && kept[0] == '-' && kept[1] == '-') {
+                        return NONE; // the closing delimiter: no model field
+                    }
+                    if (endsWith(CRLF)) {
+                        state = HEADERS;
+                        keptLength = 0;
+                    }
+                } else {
+                    if (!keep(b)) {
+                        return NONE;
+                    }
+                    boolean none = keptLength == 2 && endsWith(CRLF);
+                    if (none || endsWith(HEADERS_END)) {
+                        Disposition d = none
+                                ? new Disposition(null, false)
+                                : Disposition.of(new String(kept, 0, keptLength - 4, StandardCharsets.UTF_8));
+                        state = !d.file() && "model".equals(d.name()) ? VALUE : DELIMITER;
+                        valueStart = position + 1;
+                        keptLength = 0;
+                    }
+                }
+            }
+            return MORE;
+        }
+
+        private boolean keep(byte b) {
+            if (keptLength == kept.length) {
+                if (kept.length >= MAX_KEPT + delimiter.length) {
+                    return false;
+                }
+                kept = Arrays.copyOf(kept, Math.min(kept.length * 2, MAX_KEPT + delimiter.length));
+            }
+            kept[keptLength++] = b;
+            return true;
+        }
+
+        private boolean endsWith(byte[] what) {
+            if (keptLength < what.length) {
+                return false;
+            }
+            for (int i = 0; i < what.length; i++) {
+                if (kept[keptLength - what.length + i] != what[i]) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 
