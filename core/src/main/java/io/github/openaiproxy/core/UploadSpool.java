@@ -1,0 +1,147 @@
+package io.github.openaiproxy.core;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where multipart uploads whose file comes before their {@code model} field are spooled while the proxy reads on for
+ * the model ({@code upload-spool-dir}), and the bound on the bytes all of them spool at once ({@code
+ * max-upload-spool-size}): a client cannot fill the disk by sending many uploads at once, past the bound an upload
+ * is routed as if it named no model. Files are owner-only, named by the JDK (never by a part's file name), and
+ * deleted when their call ends and on {@link #close()}.
+ */
+final class UploadSpool {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+
+    private final Path dir;
+    private final long cap;
+    private final AtomicLong used = new AtomicLong();
+    private final Set<File> live = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    UploadSpool(Path dir, long cap) {
+        this.dir = dir;
+        this.cap = cap;
+    }
+
+    /** Whether anything may be spooled at all ({@code max-upload-spool-size} 0 turns spooling off). */
+    boolean enabled() {
+        return cap > 0;
+    }
+
+    /** The bytes spooled now, by every upload. */
+    long used() {
+        return used.get();
+    }
+
+    /** A new, empty spool file, or {@code null} when none can be made (the upload is then routed without it). */
+    File open() {
+        if (closed) {
+            return null;
+        }
+        try {
+            Path path = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
+                    ? Files.createTempFile(
+                            dir,
+                            "openai-proxy-upload-",
+                            ".spool",
+                            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
+                    : Files.createTempFile(dir, "openai-proxy-upload-", ".spool");
+            FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            File f = new File(path, channel);
+            live.add(f);
+            if (closed) {
+                f.delete();
+                return null;
+            }
+            return f;
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "upload spool file not created in " + dir + ": " + e);
+            return null;
+        }
+    }
+
+    /** Deletes every spool file still there (the engine closes). */
+    void close() {
+        closed = true;
+        for (File f : live) {
+            f.delete();
+        }
+    }
+
+    /** One upload's spool: written in order, read at any position by each attempt, deleted once. */
+    final class File {
+        private final Path path;
+        private final FileChannel channel;
+        private long size;
+        private boolean deleted;
+
+        private File(Path path, FileChannel channel) {
+            this.path = path;
+            this.channel = channel;
+        }
+
+        /** Appends the bytes if the shared bound allows them; {@code false} (nothing written) when it does not. */
+        synchronized boolean append(ByteBuffer bytes) throws IOException {
+            int n = bytes.remaining();
+            if (deleted || used.addAndGet(n) > cap) {
+                used.addAndGet(-n);
+                return false;
+            }
+            size += n; // counted in used until deleted, whether the write finishes or not
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+            return true;
+        }
+
+        synchronized long size() {
+            return size;
+        }
+
+        /** Up to {@code length} bytes from {@code position}. */
+        ByteBuffer read(long position, int length) throws IOException {
+            ByteBuffer out = ByteBuffer.allocate(length);
+            while (out.hasRemaining()) {
+                int n = channel.read(out, position + out.position());
+                if (n < 0) {
+                    throw new IOException("upload spool file ended early");
+                }
+            }
+            return out.flip();
+        }
+
+        /** Closes and deletes the file and gives its bytes back to the bound; again does nothing. */
+        void delete() {
+            long freed;
+            synchronized (this) {
+                if (deleted) {
+                    return;
+                }
+                deleted = true;
+                freed = size;
+            }
+            live.remove(this);
+            used.addAndGet(-freed);
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // Deleted below all the same.
+            }
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "upload spool file " + path + " not deleted: " + e);
+            }
+        }
+    }
+}

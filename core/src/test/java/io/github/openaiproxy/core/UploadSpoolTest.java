@@ -1,0 +1,75 @@
+package io.github.openaiproxy.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The spool's shared bound holds under many uploads at once, and its files go when deleted or on close. */
+class UploadSpoolTest {
+    @TempDir
+    Path dir;
+
+    private long files() throws Exception {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+
+    @Test
+    void manyUploadsAtOnceNeverSpoolMoreThanTheBound() throws Exception {
+        long cap = 1024 * 1024;
+        UploadSpool spool = new UploadSpool(dir, cap);
+        AtomicLong peak = new AtomicLong();
+        ExecutorService threads = Executors.newFixedThreadPool(8);
+        List<UploadSpool.File> opened = new ArrayList<>();
+        try {
+            List<Future<Long>> written = new ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                UploadSpool.File f = spool.open();
+                opened.add(f);
+                written.add(threads.submit(() -> {
+                    long n = 0;
+                    while (f.append(ByteBuffer.wrap(new byte[16 * 1024]))) {
+                        n += 16 * 1024;
+                        peak.accumulateAndGet(spool.used(), Math::max);
+                    }
+                    return n;
+                }));
+            }
+            long total = 0;
+            for (Future<Long> w : written) {
+                total += w.get();
+            }
+            assertThat(total).isEqualTo(cap);
+            assertThat(peak.get()).isLessThanOrEqualTo(cap);
+            assertThat(files()).isEqualTo(32);
+
+            opened.get(0).delete();
+            opened.get(0).delete(); // again: nothing more given back
+            assertThat(spool.used()).isEqualTo(cap - opened.get(0).size());
+            assertThat(files()).isEqualTo(31);
+        } finally {
+            threads.shutdownNow();
+        }
+        spool.close();
+        assertThat(files()).isZero();
+        assertThat(spool.open()).as("closed: no new file").isNull();
+    }
+
+    @Test
+    void aSpoolOfZeroIsOffAndAnUnwritableDirectoryOpensNothing() {
+        assertThat(new UploadSpool(dir, 0).enabled()).isFalse();
+        assertThat(new UploadSpool(dir.resolve("missing"), 100).open()).isNull();
+    }
+}
