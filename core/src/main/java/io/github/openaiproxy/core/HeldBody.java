@@ -1,9 +1,13 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.flow.Demand;
+import io.github.openaiproxy.core.internal.BodyTooLargeException;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
 
@@ -14,6 +18,12 @@ import java.util.concurrent.Flow;
  * when an alias asks for another name), then the rest as it arrives. Until a call reads past the held bytes the
  * client's body stays where it is, so a call that failed before that (its connection refused) leaves it whole for the
  * next attempt; once one did, those bytes are gone and a later subscriber is refused.
+ *
+ * <p>When routing wants the model and a multipart body has none before its file (or within {@link #BOUND}), it is
+ * {@linkplain Spooling spooled}: read on past the bound, the bytes after the held ones written to an {@link
+ * UploadSpool} file, until its model field or its end, and each call gets the held bytes, the spooled ones (the model
+ * renamed there as in the held ones), then the rest as it arrives. A body spooled to its end is whole: every call
+ * gets all of it.
  */
 final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** The most read ahead before the call (plus the piece that crossed it): the model comes first or not at all. */
@@ -28,9 +38,36 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
         Scan FIRST_PIECE = (held, length) -> true;
     }
 
+    /**
+     * Reading on past the file for the model (one for the engine: no upload makes one).
+     *
+     * @param spool where the bytes past the held ones go
+     * @param limit {@code max-upload-size}: the body is refused (413) when more arrives before the model
+     */
+    record Spooling(UploadSpool spool, long limit) {}
+
     private static final Object COMPLETE = new Object();
+    /** The most of a spool file each call's copy reads at once. */
+    private static final int SPOOL_PIECE = 64 * 1024;
 
     private final Scan scan;
+    /** {@code null} unless routing wants a model after the file: then nothing below but {@link #release} differs. */
+    private final Spooling spooling;
+    /** The multipart body's boundary, with {@link #spooling}. */
+    private final MultipartModel form;
+    /** Reads the body past its file for the model, once spooling began (source's thread until ready). */
+    private MultipartModel.Reader reader;
+    /** The spool file, once spooling began; what it holds follows {@link #held}. */
+    private volatile UploadSpool.File file;
+    /** A piece the spool's bound (or disk) refused: it follows the file, and the hold ends with it. */
+    private byte[] extra;
+    /** The model field found past the held bytes (while spooling), in the body's positions. */
+    private MultipartModel.FoundAt far;
+    /** What each call gets after {@link #head} while spooled: byte arrays and file ranges ({@code long[]{at, n}}). */
+    private volatile List<Object> spooled;
+    /** How much longer (or shorter) the spooled copy is than the client's body. */
+    private volatile long spooledChange;
+
     private final CompletableFuture<HeldBody> ready = new CompletableFuture<>();
     /** Written by the source's thread until {@link #ready} completes, read only after. */
     private byte[] held = new byte[4096];
@@ -57,8 +94,10 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** The call that reads past the held bytes, once there is one (guarded by this). */
     private Tail claimant;
 
-    private HeldBody(Scan scan) {
+    private HeldBody(Scan scan, Spooling spooling, MultipartModel form) {
         this.scan = scan;
+        this.spooling = spooling;
+        this.form = form;
     }
 
     /**
@@ -66,13 +105,39 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
      * body does (the client broke off, {@code request-body-timeout}).
      */
     static CompletableFuture<HeldBody> hold(Flow.Publisher<ByteBuffer> source, Scan scan) {
-        HeldBody body = new HeldBody(scan);
+        return hold(source, scan, null, null);
+    }
+
+    /**
+     * As {@link #hold(Flow.Publisher, Scan)}, and with {@code spooling} reads on past a multipart body's file (or
+     * {@link #BOUND}) for its model: fails with a {@link BodyTooLargeException} past the spooling's limit.
+     * {@code form} is the body's boundary, needed with {@code spooling}.
+     */
+    static CompletableFuture<HeldBody> hold(
+            Flow.Publisher<ByteBuffer> source, Scan scan, Spooling spooling, MultipartModel form) {
+        HeldBody body = new HeldBody(scan, spooling, form);
         source.subscribe(body.new Source());
         return body.ready;
     }
 
+    /** Whether the body was spooled (a file holds part of it until {@link #release}). */
+    boolean spooled() {
+        return file != null;
+    }
+
+    /** Deletes the spool file, if any: the call ended (or never began). Again does nothing. */
+    void release() {
+        UploadSpool.File f = file;
+        if (f != null) {
+            f.delete();
+        }
+    }
+
     /** A multipart body's model, when its field came before any file; {@code null} otherwise. */
     String model() {
+        if (far != null) {
+            return far.model();
+        }
         return model == null ? null : model.model();
     }
 
@@ -94,6 +159,10 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
      * model field, or for {@code null}.
      */
     void renameModel(String upstreamModel) {
+        if (file != null) {
+            renameSpooled(upstreamModel);
+            return;
+        }
         byte[] base = Arrays.copyOf(held, length);
         if (model == null || upstreamModel == null || upstreamModel.equals(model.model())) {
             head = base;
@@ -109,7 +178,47 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
 
     /** How much longer (or shorter, negative) the next call's copy is than the client's body. */
     long lengthChange() {
-        return head.length - length;
+        return file != null ? spooledChange : head.length - length;
+    }
+
+    /** The spooled copy's pieces: the whole body, or with the model's value replaced by the upstream's name. */
+    private void renameSpooled(String upstreamModel) {
+        long total = length + file.size() + (extra == null ? 0 : extra.length);
+        List<Object> pieces = new ArrayList<>();
+        if (far == null || upstreamModel == null || upstreamModel.equals(far.model())) {
+            pieces(pieces, 0, total);
+            spooledChange = 0;
+        } else {
+            byte[] name = upstreamModel.getBytes(StandardCharsets.UTF_8);
+            pieces(pieces, 0, far.start());
+            pieces.add(name);
+            pieces(pieces, far.end(), total);
+            spooledChange = name.length - (far.end() - far.start());
+        }
+        head = new byte[0];
+        spooled = List.copyOf(pieces);
+    }
+
+    /** The pieces of the body's bytes from {@code from} to {@code to}: held, spooled, then the extra piece. */
+    private void pieces(List<Object> out, long from, long to) {
+        long fileEnd = length + file.size();
+        if (from < length) {
+            out.add(Arrays.copyOfRange(held, (int) from, (int) Math.min(to, length)));
+        }
+        for (long at = Math.max(from, length); at < Math.min(to, fileEnd); at += SPOOL_PIECE) {
+            out.add(new long[] {at - length, Math.min(SPOOL_PIECE, Math.min(to, fileEnd) - at)});
+        }
+        if (extra != null && to > fileEnd) {
+            out.add(Arrays.copyOfRange(extra, (int) (Math.max(from, fileEnd) - fileEnd), (int) (to - fileEnd)));
+        }
+    }
+
+    /**
+     * Whether the body was spooled to its end before any call read past the held bytes: every call gets all of it, so
+     * a call answered (a 503) may be retried as a JSON body is.
+     */
+    synchronized boolean spooledWhole() {
+        return file != null && end == COMPLETE && claimant == null;
     }
 
     /** Whether no call has read past the held bytes: the body can still go whole to another call. */
@@ -119,7 +228,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
 
     @Override
     public void subscribe(Flow.Subscriber<? super ByteBuffer> subscriber) {
-        Tail t = new Tail(subscriber, head);
+        Tail t = new Tail(subscriber, head, file != null ? spooled : null);
         subscriber.onSubscribe(t);
     }
 
@@ -134,6 +243,10 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
         @Override
         public void onNext(ByteBuffer item) {
             if (!ready.isDone()) {
+                if (file != null) {
+                    spool(item);
+                    return;
+                }
                 int n = item.remaining();
                 if (length + n > held.length) {
                     // Doubling, but never past the bound (or the piece that crosses it).
@@ -142,7 +255,9 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
                 item.get(held, length, n);
                 length += n;
                 if (length >= BOUND || length >= scanAt && scanned()) {
-                    holdEnds();
+                    if (!spoolBegan()) {
+                        holdEnds();
+                    }
                 } else {
                     source.request(1);
                 }
@@ -154,6 +269,78 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             }
             if (t != null) {
                 t.next(item);
+            }
+        }
+
+        /**
+         * With spooling, when the held bytes name no model: reads them again for one past the file, and when there is
+         * none yet, opens the spool file and reads on. {@code false} when the hold ends here.
+         */
+        private boolean spoolBegan() {
+            if (spooling == null || !findInHeld()) {
+                return false;
+            }
+            file = spooling.spool().open();
+            if (file == null) {
+                return false; // no file (the spool off, or its directory unwritable): routed without the model
+            }
+            source.request(1);
+            return true;
+        }
+
+        /** Whether the body should be read on: the held bytes hold no model field anywhere, nor the body's end. */
+        private boolean findInHeld() {
+            if (model != null) {
+                return false;
+            }
+            MultipartModel.Result first = form.scan(held, length); // the routing step's own scan, done here
+            if (first instanceof MultipartModel.Found f) {
+                model = f; // before the file: today's path, nothing read on
+                return false;
+            }
+            reader = form.reader();
+            MultipartModel.Result r = reader.read(held, 0, length);
+            if (r instanceof MultipartModel.FoundAt f) {
+                model = new MultipartModel.Found(f.model(), (int) f.start(), (int) f.end());
+                return false;
+            }
+            return r instanceof MultipartModel.More;
+        }
+
+        /** A piece past the held bytes: to the spool file (within the limits), read for the model. */
+        private void spool(ByteBuffer item) {
+            int n = item.remaining();
+            if (length + file.size() + n > spooling.limit()) {
+                source.cancel();
+                fail(new BodyTooLargeException(spooling.limit()));
+                return;
+            }
+            byte[] piece = new byte[n];
+            item.get(piece);
+            boolean looked = far != null; // the one piece read past the model
+            MultipartModel.Result r = looked ? null : reader.read(piece, 0, n);
+            boolean written;
+            try {
+                written = file.append(ByteBuffer.wrap(piece));
+            } catch (IOException e) {
+                written = false; // a full disk: routed as far as read, as past the spool's bound
+            }
+            if (!written) {
+                extra = piece;
+            }
+            if (r instanceof MultipartModel.FoundAt f) {
+                far = f;
+                if (written) {
+                    // One more look: the model is usually the last field, so the body's end (or its closing
+                    // delimiter) comes next, and a body spooled to its end can go again to a retry or fallback.
+                    source.request(1);
+                    return;
+                }
+            }
+            if (looked || !written || !(r instanceof MultipartModel.More)) {
+                holdEnds();
+            } else {
+                source.request(1);
             }
         }
 
@@ -184,9 +371,12 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             }
             if (!ready.isDone()) {
                 if (how instanceof Throwable error) {
-                    ready.completeExceptionally(error);
+                    fail(error);
                 } else {
-                    holdEnds(); // the whole body is held
+                    if (spooling != null && file == null) {
+                        findInHeld(); // the model may follow the file in a body held whole
+                    }
+                    holdEnds(); // the whole body is held (or spooled)
                 }
             } else if (t != null) {
                 t.end(how);
@@ -195,23 +385,38 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     }
 
     private void holdEnds() {
-        head = Arrays.copyOf(held, length);
+        if (file != null) {
+            renameSpooled(null);
+        } else {
+            head = Arrays.copyOf(held, length);
+        }
         ready.complete(this);
+    }
+
+    /** The body failed before the hold ended: the spool file goes at once. */
+    private void fail(Throwable error) {
+        release();
+        ready.completeExceptionally(error);
     }
 
     /** One call's subscription: the head first, then (claimed) the client's body's rest. */
     private final class Tail implements Flow.Subscription {
         private final Flow.Subscriber<? super ByteBuffer> downstream;
         private final byte[] first;
+        /** The spooled pieces after {@link #first}; {@code null} when nothing was spooled. */
+        private final List<Object> more;
+
+        private int nextPiece;
         private long pending;
         private boolean headSent;
         private boolean emitting;
         private boolean claimed;
         private boolean cancelled;
 
-        Tail(Flow.Subscriber<? super ByteBuffer> downstream, byte[] first) {
+        Tail(Flow.Subscriber<? super ByteBuffer> downstream, byte[] first, List<Object> more) {
             this.downstream = downstream;
             this.first = first;
+            this.more = more;
             this.headSent = first.length == 0;
         }
 
@@ -240,6 +445,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             }
             while (true) {
                 boolean sendHead = false;
+                Object piece = null;
                 long rest;
                 synchronized (this) {
                     if (cancelled) {
@@ -250,6 +456,14 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
                         headSent = true;
                         pending--;
                         sendHead = true;
+                        rest = 0;
+                    } else if (more != null && nextPiece < more.size()) {
+                        if (pending == 0) {
+                            emitting = false;
+                            return;
+                        }
+                        pending--;
+                        piece = more.get(nextPiece++);
                         rest = 0;
                     } else {
                         rest = pending;
@@ -264,9 +478,37 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
                     downstream.onNext(ByteBuffer.wrap(first.clone()));
                     continue;
                 }
+                if (piece != null) {
+                    if (!sendPiece(piece)) {
+                        return;
+                    }
+                    continue;
+                }
                 claim(rest);
                 return;
             }
+        }
+
+        /** Sends one spooled piece; {@code false} (the call failed) when its file could not be read. */
+        private boolean sendPiece(Object piece) {
+            ByteBuffer bytes;
+            if (piece instanceof byte[] b) {
+                bytes = ByteBuffer.wrap(b.clone());
+            } else {
+                long[] range = (long[]) piece;
+                try {
+                    bytes = file.read(range[0], (int) range[1]);
+                } catch (IOException e) {
+                    synchronized (this) {
+                        cancelled = true;
+                        emitting = false;
+                    }
+                    downstream.onError(e);
+                    return false;
+                }
+            }
+            downstream.onNext(bytes);
+            return true;
         }
 
         /** Past the head: the rest of the body is this call's, or its end when the body ended while held. */

@@ -27,6 +27,9 @@ public final class ProxyConfig {
     public static final long DEFAULT_MAX_BODY_SIZE = 10L * 1024 * 1024;
     /** Default limit of a streamed upload: 512 MiB, OpenAI's largest file ({@code /v1/files}). */
     public static final long DEFAULT_MAX_UPLOAD_SIZE = 512L * 1024 * 1024;
+
+    /** The default {@code max-upload-spool-size}: 256 MiB spooled at once by every upload together. */
+    public static final long DEFAULT_MAX_UPLOAD_SPOOL_SIZE = 256L * 1024 * 1024;
     /** Default limit for a single upstream Server-Sent Event: 16 MiB. */
     public static final int DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
     /**
@@ -56,6 +59,8 @@ public final class ProxyConfig {
     private final ImageDefaults imageDefaults;
     private final long maxBodySize;
     private final long maxUploadSize;
+    private final long maxUploadSpoolSize;
+    private final Optional<java.nio.file.Path> uploadSpoolDir;
     private final int maxEventSize;
     private final Duration requestBodyTimeout;
     private final long requestBodyMinRate;
@@ -89,6 +94,9 @@ public final class ProxyConfig {
         if (b.maxUploadSize < 1) {
             throw new IllegalArgumentException("max-upload-size must be positive");
         }
+        if (b.maxUploadSpoolSize < 0) {
+            throw new IllegalArgumentException("max-upload-spool-size must not be negative");
+        }
         if (b.maxEventSize < 1) {
             throw new IllegalArgumentException("max-event-size must be positive");
         }
@@ -97,6 +105,8 @@ public final class ProxyConfig {
         }
         this.maxBodySize = b.maxBodySize;
         this.maxUploadSize = b.maxUploadSize;
+        this.maxUploadSpoolSize = b.maxUploadSpoolSize;
+        this.uploadSpoolDir = Objects.requireNonNull(b.uploadSpoolDir, "uploadSpoolDir");
         this.maxEventSize = b.maxEventSize;
         this.requestBodyTimeout = b.requestBodyTimeout;
         if (b.requestBodyMinRate < 0) {
@@ -146,6 +156,8 @@ public final class ProxyConfig {
         b.imageDefaults = imageDefaults;
         b.maxBodySize = maxBodySize;
         b.maxUploadSize = maxUploadSize;
+        b.maxUploadSpoolSize = maxUploadSpoolSize;
+        b.uploadSpoolDir = uploadSpoolDir;
         b.maxEventSize = maxEventSize;
         b.requestBodyTimeout = requestBodyTimeout;
         b.requestBodyMinRate = requestBodyMinRate;
@@ -223,6 +235,21 @@ public final class ProxyConfig {
      */
     public long maxUploadSize() {
         return Math.max(maxUploadSize, maxBodySize);
+    }
+
+    /**
+     * The most bytes all uploads together may have spooled at once, in bytes. With named upstreams routing by model,
+     * a multipart upload whose file comes before its {@code model} field is read on to the model, past its first 64
+     * KiB to a temporary file, so that it goes where its model says; past this bound an upload is routed as if it named
+     * no model (to the default upstream). 0: nothing is spooled.
+     */
+    public long maxUploadSpoolSize() {
+        return maxUploadSpoolSize;
+    }
+
+    /** The directory uploads are spooled in (see {@link #maxUploadSpoolSize()}); empty: {@code java.io.tmpdir}. */
+    public Optional<java.nio.file.Path> uploadSpoolDir() {
+        return uploadSpoolDir;
     }
 
     /** The largest single upstream event relayed, in bytes. */
@@ -336,6 +363,8 @@ public final class ProxyConfig {
         private ImageDefaults imageDefaults = ImageDefaults.DEFAULTS;
         private long maxBodySize = DEFAULT_MAX_BODY_SIZE;
         private long maxUploadSize = DEFAULT_MAX_UPLOAD_SIZE;
+        private long maxUploadSpoolSize = DEFAULT_MAX_UPLOAD_SPOOL_SIZE;
+        private Optional<java.nio.file.Path> uploadSpoolDir = Optional.empty();
         private int maxEventSize = DEFAULT_MAX_EVENT_SIZE;
         private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
         private long requestBodyMinRate = DEFAULT_REQUEST_BODY_MIN_RATE;
@@ -425,6 +454,18 @@ public final class ProxyConfig {
         /** The largest streamed upload (see {@link ProxyConfig#maxUploadSize()}); default 512 MiB. */
         public Builder maxUploadSize(long maxUploadSize) {
             this.maxUploadSize = maxUploadSize;
+            return this;
+        }
+
+        /** The most bytes spooled at once by all uploads (see {@link ProxyConfig#maxUploadSpoolSize()}); 0: none. */
+        public Builder maxUploadSpoolSize(long maxUploadSpoolSize) {
+            this.maxUploadSpoolSize = maxUploadSpoolSize;
+            return this;
+        }
+
+        /** Where uploads are spooled (see {@link ProxyConfig#uploadSpoolDir()}); {@code null}: {@code java.io.tmpdir}. */
+        public Builder uploadSpoolDir(java.nio.file.Path uploadSpoolDir) {
+            this.uploadSpoolDir = Optional.ofNullable(uploadSpoolDir);
             return this;
         }
 

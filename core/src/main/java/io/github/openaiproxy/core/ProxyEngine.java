@@ -105,6 +105,9 @@ public final class ProxyEngine implements AutoCloseable {
     private final LimitStep limitStep;
     /** The last step, which answers 503 instead of calling the upstream once close() began. */
     private final SendUpstream sendUpstream;
+    /** Where uploads read on for their model are spooled; {@code null} without named upstreams. */
+    private final UploadSpool uploadSpool;
+
     /** The requests under way, ended by close() before the ledger and the limit store close. */
     private final OpenRequests openRequests = new OpenRequests();
     /**
@@ -246,8 +249,15 @@ public final class ProxyEngine implements AutoCloseable {
         }
         UpstreamRequests defaultRequests = new UpstreamRequests(config.upstream());
         // Named upstreams only: without them no routing step runs and the call is today's.
-        RouteUpstream routeUpstream =
-                config.upstreams().isEmpty() ? null : new RouteUpstream(config.upstreams(), limit, b.nanoTime);
+        this.uploadSpool = config.upstreams().isEmpty()
+                ? null
+                : new UploadSpool(
+                        config.uploadSpoolDir()
+                                .orElseGet(() -> java.nio.file.Path.of(System.getProperty("java.io.tmpdir"))),
+                        config.maxUploadSpoolSize());
+        RouteUpstream routeUpstream = config.upstreams().isEmpty()
+                ? null
+                : new RouteUpstream(config.upstreams(), limit, b.nanoTime, uploadSpool, bodyLimits.upload());
         this.routeUpstream = routeUpstream;
         // The upstream client last of what may refuse: its threads run until close().
         this.ownsUpstream = b.upstream == null;
@@ -832,6 +842,8 @@ public final class ProxyEngine implements AutoCloseable {
                             + " lost if the session store closes first",
                     unwritten,
                     SETTLE_TIMEOUT);
+        if (uploadSpool != null) {
+            uploadSpool.close(); // the requests are ended: no spool file is read again
         }
         relay.close();
         if (ownsUpstream) {

@@ -51,6 +51,11 @@ final class RouteUpstream implements RequestStep {
     private final Map<String, CircuitBreaker> breakers;
     private final long limit;
 
+    /** Where uploads whose model follows their file are spooled; {@code null} when no rule routes by model. */
+    private final HeldBody.Spooling spooling;
+
+    private final long uploadLimit;
+
     /**
      * Where a routed request goes.
      *
@@ -103,8 +108,21 @@ final class RouteUpstream implements RequestStep {
 
     /** As above, with the monotonic time the circuit breakers run on ({@link System#nanoTime()} but in tests). */
     RouteUpstream(Upstreams upstreams, long limit, LongSupplier nanoTime) {
+        this(upstreams, limit, nanoTime, null, limit);
+    }
+
+    /**
+     * As above, with the spool of uploads whose model comes after their file ({@code null}: none is spooled) and
+     * {@code max-upload-size}, which bounds what is spooled.
+     */
+    RouteUpstream(Upstreams upstreams, long limit, LongSupplier nanoTime, UploadSpool spool, long uploadLimit) {
         this.upstreams = upstreams;
         this.limit = limit;
+        this.uploadLimit = uploadLimit;
+        // Only when some rule could send a model elsewhere than the default (or rename it) is reading on worth it.
+        boolean byModel = upstreams.all().stream()
+                .anyMatch(u -> !u.aliases().isEmpty() || !u.models().isEmpty());
+        this.spooling = spool != null && spool.enabled() && byModel ? new HeldBody.Spooling(spool, uploadLimit) : null;
         Map<String, NamedUpstreamRequests> byName = new LinkedHashMap<>();
         Map<String, KeyPool> keys = new LinkedHashMap<>();
         Map<String, CircuitBreaker> circuits = new LinkedHashMap<>();
@@ -179,17 +197,29 @@ final class RouteUpstream implements RequestStep {
         HeldBody.Scan scan = form.<HeldBody.Scan>map(
                         f -> (bytes, length) -> !(f.scan(bytes, length) instanceof MultipartModel.More))
                 .orElse(HeldBody.Scan.FIRST_PIECE);
-        return HeldBody.hold(ctx.request.body(), scan)
+        return HeldBody.hold(ctx.request.body(), scan, form.isPresent() ? spooling : null, form.orElse(null))
                 .handle((held, error) -> {
                     if (error != null) {
-                        return RouteHandlers.unreadable(ctx, error, limit);
+                        return RouteHandlers.unreadable(ctx, error, uploadLimit);
                     }
                     ctx.held = held;
                     if (form.isPresent()
+                            && held.model() == null
                             && form.get().scan(held.bytes(), held.length()) instanceof MultipartModel.Found found) {
                         held.foundModel(found);
                     }
-                    return routeHeld(ctx, next, held.model());
+                    if (!held.spooled()) {
+                        return routeHeld(ctx, next, held.model());
+                    }
+                    // The spool file lives as long as the call: its attempts (retries, fallbacks) read it again.
+                    CompletableFuture<ProxyResponse> routed;
+                    try {
+                        routed = routeHeld(ctx, next, held.model());
+                    } catch (RuntimeException e) {
+                        held.release();
+                        throw e;
+                    }
+                    return routed.whenComplete((r, e) -> held.release());
                 })
                 .thenCompose(java.util.function.Function.identity());
     }

@@ -491,9 +491,10 @@ final class UpstreamAttempts {
          * what there is.
          */
         private Optional<CompletableFuture<ProxyResponse>> moveOn(UpstreamResponse failed, boolean retryHere) {
-            if (streamSent && (failed != null || !streamWhole())) {
+            if (streamSent && !spooledWhole() && (failed != null || !streamWhole())) {
                 // The upload went (part of it at least), or was answered: it is not sent again. A call that failed
-                // before it read any of it (its connection refused) leaves it whole for the next attempt.
+                // before it read any of it (its connection refused) leaves it whole for the next attempt, and an
+                // upload spooled to its end is whole for every attempt.
                 return Optional.empty();
             }
             long now = System.nanoTime();
@@ -605,6 +606,11 @@ final class UpstreamAttempts {
                 declared = declared < 0 ? declared : declared + held.lengthChange();
             }
             return new UpstreamRequest.StreamedBody(ctx.streamed, declared);
+        }
+
+        /** Whether the upload was spooled whole before the call (see {@link HeldBody#spooledWhole()}). */
+        private boolean spooledWhole() {
+            return ctx.held != null && ctx.held.spooledWhole();
         }
 
         /** Whether the upload is still whole: no call read any of it past what the routing step holds. */

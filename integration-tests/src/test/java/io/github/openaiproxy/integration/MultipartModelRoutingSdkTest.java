@@ -24,10 +24,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * openai-java sends an upload's file part before its model field, so a proxy with named upstreams, which reads a
- * multipart body only up to its first file part, does not learn the model: the upload goes to the default upstream,
- * streamed, even where whisper-1 is served by another upstream. (The Node SDK sends the model first: see {@link
- * NodeSdkTest}, whose routed transcription goes to the upstream of its model.)
+ * openai-java sends an upload's file part before its model field: a proxy with named upstreams reads on past the file
+ * (spooling it to {@code upload-spool-dir}) to the model, and routes the upload by it, byte for byte, leaving no spool
+ * file behind. Before, the upload went to the default upstream, which does not serve whisper-1. (The Node SDK sends
+ * the model first: see {@link NodeSdkTest}.)
  */
 class MultipartModelRoutingSdkTest {
     private static final String KEY = "sk-named-default-0123456789abcdefghij";
@@ -41,6 +41,9 @@ class MultipartModelRoutingSdkTest {
     static WireMockExtension speech = WireMockExtension.newInstance()
             .options(wireMockConfig().dynamicPort().bindAddress("127.0.0.1"))
             .build();
+
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path spoolDir;
 
     TomcatProxy proxy;
     OpenAIClient client;
@@ -56,7 +59,7 @@ class MultipartModelRoutingSdkTest {
     }
 
     @Test
-    void openAiJavaSendsTheFileFirstSoItsUploadGoesToTheDefaultUpstream() {
+    void openAiJavaSendsTheFileFirstAndItsUploadGoesToTheUpstreamOfItsModel() throws Exception {
         for (WireMockExtension u : List.of(openai, speech)) {
             u.stubFor(post(urlPathEqualTo("/v1/audio/transcriptions"))
                     .willReturn(aResponse()
@@ -65,6 +68,8 @@ class MultipartModelRoutingSdkTest {
                             .withBody("{\"text\":\"from " + (u == openai ? "openai" : "speech") + "\"}")));
         }
         proxy = TomcatProxy.servlet(ProxySettings.from(Map.of(
+                        "upload-spool-dir",
+                        spoolDir.toString(),
                         "upstreams.openai.base-url",
                         openai.baseUrl(),
                         "upstreams.openai.keys",
@@ -83,7 +88,7 @@ class MultipartModelRoutingSdkTest {
                 .apiKey("sk-client-placeholder")
                 .maxRetries(0)
                 .build();
-        byte[] audio = new byte[256 * 1024];
+        byte[] audio = new byte[1024 * 1024]; // past the 64 KiB held in memory: spooled
         new Random(5).nextBytes(audio);
 
         String text = client.audio()
@@ -95,10 +100,16 @@ class MultipartModelRoutingSdkTest {
                 .asTranscription()
                 .text();
 
-        assertThat(text).isEqualTo("from openai");
-        assertThat(speech.findAll(anyRequestedFor(anyUrl()))).isEmpty();
-        List<LoggedRequest> sent = openai.findAll(anyRequestedFor(anyUrl()));
+        assertThat(text).isEqualTo("from speech");
+        assertThat(openai.findAll(anyRequestedFor(anyUrl()))).isEmpty();
+        try (java.util.stream.Stream<java.nio.file.Path> left = java.nio.file.Files.list(spoolDir)) {
+            assertThat(left).as("the spool file is deleted when the call ends").isEmpty();
+        }
+        List<LoggedRequest> sent = speech.findAll(anyRequestedFor(anyUrl()));
         assertThat(sent).singleElement().satisfies(one -> {
+            assertThat(one.getHeader("Content-Length"))
+                    .as("the length the client declared")
+                    .isEqualTo(Integer.toString(one.getBody().length));
             assertThat(one.getPart("file").getBody().asBytes()).isEqualTo(audio);
             assertThat(one.getPart("model").getBody().asString()).isEqualTo("whisper-1");
             String body = new String(one.getBody(), java.nio.charset.StandardCharsets.ISO_8859_1);

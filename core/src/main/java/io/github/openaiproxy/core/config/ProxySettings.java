@@ -83,6 +83,15 @@ public final class ProxySettings {
                     "512MB",
                     "Largest upload: a non-JSON body streamed unread on a pass-through route; over it: 413."),
             Setting.of(
+                    "max-upload-spool-size",
+                    Setting.Type.SIZE,
+                    "256MB",
+                    "Most bytes all multipart uploads together spool to disk at once while read on for a model that follows their file (named upstreams); past it: routed as naming no model. 0: never spooled."),
+            Setting.string(
+                    "upload-spool-dir",
+                    null,
+                    "Directory of those spool files (owner-only, deleted when their call ends); unset: java.io.tmpdir."),
+            Setting.of(
                     "max-event-size", Setting.Type.SIZE, "16MB", "Largest single upstream Server-Sent Event relayed."),
             Setting.of(
                     "request-body-timeout",
@@ -474,6 +483,11 @@ public final class ProxySettings {
         set(b, "allow-client-key", ProxyConfig.Builder::allowClientKey);
         set(b, "max-body-size", ProxyConfig.Builder::maxBodySize);
         set(b, "max-upload-size", ProxyConfig.Builder::maxUploadSize);
+        set(b, "max-upload-spool-size", ProxyConfig.Builder::maxUploadSpoolSize);
+        this.<String>set(
+                b,
+                "upload-spool-dir",
+                (c, v) -> c.uploadSpoolDir(v.isBlank() ? null : java.nio.file.Path.of(v.strip())));
         this.<Long>set(b, "max-event-size", (c, v) -> c.maxEventSize(Math.toIntExact(v)));
         set(b, "request-body-timeout", ProxyConfig.Builder::requestBodyTimeout);
         set(b, "request-body-min-rate", ProxyConfig.Builder::requestBodyMinRate);

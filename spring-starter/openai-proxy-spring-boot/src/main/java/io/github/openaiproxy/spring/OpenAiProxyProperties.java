@@ -107,6 +107,15 @@ public class OpenAiProxyProperties {
      */
     private DataSize maxUploadSize = DataSize.ofMegabytes(512);
 
+    /**
+     * Most bytes all multipart uploads together spool to disk at once while read on for a model field that follows
+     * their file (with named upstreams routing by model); past it an upload is routed as naming no model. 0: never.
+     */
+    private DataSize maxUploadSpoolSize = DataSize.ofMegabytes(256);
+
+    /** Directory of those spool files (owner-only, deleted when their call ends); unset: java.io.tmpdir. */
+    private String uploadSpoolDir;
+
     /** Largest single upstream Server-Sent Event relayed. */
     private DataSize maxEventSize = DataSize.ofMegabytes(16);
 
@@ -287,6 +296,22 @@ public class OpenAiProxyProperties {
 
     public void setMaxUploadSize(DataSize maxUploadSize) {
         this.maxUploadSize = maxUploadSize;
+    }
+
+    public DataSize getMaxUploadSpoolSize() {
+        return maxUploadSpoolSize;
+    }
+
+    public void setMaxUploadSpoolSize(DataSize maxUploadSpoolSize) {
+        this.maxUploadSpoolSize = maxUploadSpoolSize;
+    }
+
+    public String getUploadSpoolDir() {
+        return uploadSpoolDir;
+    }
+
+    public void setUploadSpoolDir(String uploadSpoolDir) {
+        this.uploadSpoolDir = uploadSpoolDir;
     }
 
     public DataSize getMaxEventSize() {
