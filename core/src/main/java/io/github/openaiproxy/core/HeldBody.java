@@ -55,6 +55,8 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     private final Spooling spooling;
     /** The multipart body's boundary, with {@link #spooling}. */
     private final MultipartModel form;
+    /** The request, for its declared length (only with {@link #spooling}). */
+    private final io.github.openaiproxy.core.http.ProxyRequest request;
     /** Reads the body past its file for the model, once spooling began (source's thread until ready). */
     private MultipartModel.Reader reader;
     /** The spool file, once spooling began; what it holds follows {@link #held}. */
@@ -94,10 +96,12 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** The call that reads past the held bytes, once there is one (guarded by this). */
     private Tail claimant;
 
-    private HeldBody(Scan scan, Spooling spooling, MultipartModel form) {
+    private HeldBody(
+            Scan scan, Spooling spooling, MultipartModel form, io.github.openaiproxy.core.http.ProxyRequest request) {
         this.scan = scan;
         this.spooling = spooling;
         this.form = form;
+        this.request = request;
     }
 
     /**
@@ -105,17 +109,22 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
      * body does (the client broke off, {@code request-body-timeout}).
      */
     static CompletableFuture<HeldBody> hold(Flow.Publisher<ByteBuffer> source, Scan scan) {
-        return hold(source, scan, null, null);
+        return hold(source, scan, null, null, null);
     }
 
     /**
      * As {@link #hold(Flow.Publisher, Scan)}, and with {@code spooling} reads on past a multipart body's file (or
      * {@link #BOUND}) for its model: fails with a {@link BodyTooLargeException} past the spooling's limit.
-     * {@code form} is the body's boundary, needed with {@code spooling}.
+     * {@code form} is the body's boundary and {@code request} the request (its declared length is reserved in the
+     * spool's bound at once when the body is spooled), both needed with {@code spooling}.
      */
     static CompletableFuture<HeldBody> hold(
-            Flow.Publisher<ByteBuffer> source, Scan scan, Spooling spooling, MultipartModel form) {
-        HeldBody body = new HeldBody(scan, spooling, form);
+            Flow.Publisher<ByteBuffer> source,
+            Scan scan,
+            Spooling spooling,
+            MultipartModel form,
+            io.github.openaiproxy.core.http.ProxyRequest request) {
+        HeldBody body = new HeldBody(scan, spooling, form, request);
         source.subscribe(body.new Source());
         return body.ready;
     }
@@ -280,7 +289,11 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             if (spooling == null || !findInHeld()) {
                 return false;
             }
-            file = spooling.spool().open();
+            // A declared length reserves all that is left of the body at once: it fits, or it goes unspooled now.
+            long declared = RouteHandlers.declaredLength(request);
+            file = declared > 0
+                    ? spooling.spool().open(declared - length)
+                    : spooling.spool().open();
             if (file == null) {
                 return false; // no file (the spool off, or its directory unwritable): routed without the model
             }

@@ -29,7 +29,8 @@ import java.util.function.LongSupplier;
  * else one whose glob matches it, else the default upstream ({@value Upstreams#DEFAULT}). An alias renames the
  * model in the body, which is then serialized again; an unrenamed body goes on as the client sent it. A multipart
  * upload is routed the same way by a {@code model} field before its first file part, read from at most its first
- * {@value HeldBody#BOUND} bytes (see {@link HeldBody}); it streams on either way. Other bodies (binary uploads,
+ * {@value HeldBody#BOUND} bytes (see {@link HeldBody}); it streams on either way. When some rule routes by model, one
+ * whose model follows its file is read on to it, spooled (see {@link UploadSpool}). Other bodies (binary uploads,
  * compressed bodies) and body-less requests go to the default upstream (a compressed body read whole when it is a
  * configured one; an upload streams there, see {@link UpstreamAttempts}), except
  * {@code GET /v1/models}, answered here with the configured models of every upstream, and
@@ -179,7 +180,8 @@ final class RouteUpstream implements RequestStep {
      * An upload (multipart, binary): never read whole, it streams to its upstream counted against {@code
      * max-upload-size}. A {@code multipart/form-data} body is read up to its {@code model} field, its first file part
      * or {@link HeldBody#BOUND}, whichever comes first, and routed by that model as a JSON body is; without one before
-     * the file (openai-java sends the file first) it goes to the default upstream. Any other upload to a configured
+     * the file (openai-java sends the file first) it is read on, spooled, to the model after it when some rule routes
+     * by model (within {@code max-upload-spool-size}), else it goes to the default upstream. Any other upload to a configured
      * default upstream has its first piece held, so that a call refused before reading more can go to the next
      * attempt; to the default of api-key / base-url it streams unread.
      */
@@ -197,7 +199,8 @@ final class RouteUpstream implements RequestStep {
         HeldBody.Scan scan = form.<HeldBody.Scan>map(
                         f -> (bytes, length) -> !(f.scan(bytes, length) instanceof MultipartModel.More))
                 .orElse(HeldBody.Scan.FIRST_PIECE);
-        return HeldBody.hold(ctx.request.body(), scan, form.isPresent() ? spooling : null, form.orElse(null))
+        return HeldBody.hold(
+                        ctx.request.body(), scan, form.isPresent() ? spooling : null, form.orElse(null), ctx.request)
                 .handle((held, error) -> {
                     if (error != null) {
                         return RouteHandlers.unreadable(ctx, error, uploadLimit);

@@ -45,9 +45,34 @@ final class UploadSpool {
 
     /** A new, empty spool file, or {@code null} when none can be made (the upload is then routed without it). */
     File open() {
-        if (closed) {
+        return open(0);
+    }
+
+    /**
+     * As {@link #open()}, with {@code reserve} bytes of the bound taken at once (an upload that declared its length
+     * takes all it will spool, so that uploads at once do not each take a share and all run out); {@code null} when
+     * they do not fit.
+     */
+    File open(long reserve) {
+        if (closed || reserve < 0 || reserve > cap) {
             return null;
         }
+        if (used.addAndGet(reserve) > cap) {
+            used.addAndGet(-reserve);
+            return null;
+        }
+        File f = create();
+        if (f == null) {
+            used.addAndGet(-reserve);
+            return null;
+        }
+        synchronized (f) {
+            f.counted = reserve;
+        }
+        return f;
+    }
+
+    private File create() {
         try {
             Path path = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
                     ? Files.createTempFile(
@@ -83,6 +108,9 @@ final class UploadSpool {
         private final Path path;
         private final FileChannel channel;
         private long size;
+        /** The bytes of the bound this file holds: what it reserved, or more once it grew past that. */
+        private long counted;
+
         private boolean deleted;
 
         private File(Path path, FileChannel channel) {
@@ -93,10 +121,15 @@ final class UploadSpool {
         /** Appends the bytes if the shared bound allows them; {@code false} (nothing written) when it does not. */
         synchronized boolean append(ByteBuffer bytes) throws IOException {
             int n = bytes.remaining();
-            if (deleted || used.addAndGet(n) > cap) {
-                used.addAndGet(-n);
+            if (deleted) {
                 return false;
             }
+            long more = Math.max(0, size + n - counted);
+            if (more > 0 && used.addAndGet(more) > cap) {
+                used.addAndGet(-more);
+                return false;
+            }
+            counted += more;
             size += n; // counted in used until deleted, whether the write finishes or not
             while (bytes.hasRemaining()) {
                 channel.write(bytes);
@@ -128,7 +161,7 @@ final class UploadSpool {
                     return;
                 }
                 deleted = true;
-                freed = size;
+                freed = counted;
             }
             live.remove(this);
             used.addAndGet(-freed);

@@ -68,6 +68,26 @@ class UploadSpoolTest {
     }
 
     @Test
+    void aDeclaredLengthIsReservedAtOnceAndGivenBackOnDelete() throws Exception {
+        UploadSpool spool = new UploadSpool(dir, 1000);
+        UploadSpool.File first = spool.open(600);
+        assertThat(first).isNotNull();
+        assertThat(spool.open(600)).as("does not fit beside the first").isNull();
+        assertThat(files()).isEqualTo(1);
+        assertThat(first.append(ByteBuffer.wrap(new byte[600])))
+                .as("within its reservation")
+                .isTrue();
+        assertThat(spool.used()).isEqualTo(600);
+        assertThat(first.append(ByteBuffer.wrap(new byte[500])))
+                .as("past it, past the bound")
+                .isFalse();
+        first.delete();
+        assertThat(spool.used()).isZero();
+        assertThat(spool.open(-1)).isNull();
+        spool.close();
+    }
+
+    @Test
     void aSpoolOfZeroIsOffAndAnUnwritableDirectoryOpensNothing() {
         assertThat(new UploadSpool(dir, 0).enabled()).isFalse();
         assertThat(new UploadSpool(dir.resolve("missing"), 100).open()).isNull();

@@ -259,6 +259,60 @@ class MultipartSpoolHttpTest {
                 .satisfies(c -> assertThat(c.getBody()).isEqualTo(body));
     }
 
+    /**
+     * Many file-first uploads at once against a spool bound smaller than their files together: every one is answered
+     * 200, whole, by the upstream of its model or (past the bound) the default; none fails, and no file is left. Each
+     * declares its length, which it reserves at once: some fit and are routed, rather than all taking a share.
+     */
+    @Test
+    void manyUploadsAtOnceShareTheSpoolBoundAndAllArrive() throws Exception {
+        start("max-upload-spool-size", "1MB");
+        int n = 6;
+        List<byte[]> bodies = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            bodies.add(fileFirst(random(768 * 1024, 10 + i), "whisper-large-v3"));
+        }
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(n);
+        try {
+            List<java.util.concurrent.Future<RawHttp.Response>> answers = new java.util.ArrayList<>();
+            for (byte[] body : bodies) {
+                answers.add(threads.submit(() -> upload(body, true)));
+            }
+            for (java.util.concurrent.Future<RawHttp.Response> a : answers) {
+                RawHttp.Response r = a.get(60, TimeUnit.SECONDS);
+                assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+        List<LoggedRequest> all = new java.util.ArrayList<>(calls(speech));
+        all.addAll(calls(openai));
+        assertThat(all).hasSize(n);
+        assertThat(all.stream().map(LoggedRequest::getBody))
+                .as("each upload whole, wherever it went")
+                .allSatisfy(
+                        b -> assertThat(bodies).anySatisfy(sent -> assertThat(b).isEqualTo(sent)));
+        assertThat(calls(speech)).as("at least one within the bound").isNotEmpty();
+    }
+
+    /** Closing the engine deletes a spool file an upload still being sent has. */
+    @Test
+    void closingTheProxyMidSpoolLeavesNoFile() throws Exception {
+        start();
+        try (RawHttp c = RawHttp.connect(proxy.port())) {
+            c.write(head(true, 8L * 1024 * 1024));
+            c.write(concat(fileHead("a.mp3"), random(512 * 1024, 20)));
+            assertThat(spoolFilesEventually(1)).hasSize(1);
+
+            proxy.close();
+            proxy = null;
+
+            assertThat(spoolFilesEventually(0)).isEmpty();
+        }
+        assertThat(calls(openai)).isEmpty();
+        assertThat(calls(speech)).isEmpty();
+    }
+
     /** More than {@code max-upload-size} before the model: 413, as an upload over it always is; nobody called. */
     @Test
     void anUploadOverTheLimitWhileSpooledIs413() {
