@@ -27,6 +27,8 @@ final class UploadSpool {
     private final AtomicLong used = new AtomicLong();
     private final Set<File> live = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
+    /** Whether a failure to create a file was logged: once, not once an upload (any client could flood the log). */
+    private final java.util.concurrent.atomic.AtomicBoolean warned = new java.util.concurrent.atomic.AtomicBoolean();
 
     UploadSpool(Path dir, long cap) {
         this.dir = dir;
@@ -90,7 +92,12 @@ final class UploadSpool {
             }
             return f;
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "upload spool file not created in " + dir + ": " + e);
+            if (warned.compareAndSet(false, true)) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "upload spool file not created in " + dir + " (logged once; such uploads go unspooled to"
+                                + " the default upstream): " + e);
+            }
             return null;
         }
     }

@@ -58,6 +58,81 @@ class HeldBodyTest {
         }
     }
 
+    /** {@code body} in pieces of {@code size}, each sent on request, then its end. */
+    private static Flow.Publisher<ByteBuffer> chopped(byte[] body, int size) {
+        return s -> s.onSubscribe(new Flow.Subscription() {
+            private int at;
+            private boolean done;
+
+            @Override
+            public void request(long n) {
+                for (long i = 0; i < n && !done; i++) {
+                    if (at >= body.length) {
+                        done = true;
+                        s.onComplete();
+                        return;
+                    }
+                    int k = Math.min(size, body.length - at);
+                    at += k; // before onNext: the subscriber may ask for the next piece from within it
+                    s.onNext(ByteBuffer.wrap(java.util.Arrays.copyOfRange(body, at - k, at)));
+                }
+            }
+
+            @Override
+            public void cancel() {
+                done = true;
+            }
+        });
+    }
+
+    /**
+     * A model after the file whose value straddles the held bytes and the spool file: renamed where it is, the length
+     * following, the body otherwise byte for byte; spooled to its end, every call gets all of it; the file goes on
+     * release.
+     */
+    @Test
+    void aModelStraddlingTheHeldBytesAndTheSpoolIsRenamedWhereItIs(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        // A long text field first: the hold reaches its bound (66 pieces of 1000 bytes) inside the model's value.
+        String promptHead = "--xyz\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\n";
+        String modelHead = "\r\n--xyz\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n";
+        int pad = 66_000 - promptHead.length() - modelHead.length() - 3; // "whi" held, "sper-1" spooled
+        String before = promptHead + "p".repeat(pad) + modelHead;
+        String after = "\r\n--xyz--\r\n";
+        byte[] body = (before + "whisper-1" + after).getBytes(StandardCharsets.ISO_8859_1);
+        byte[] renamed = (before + "whisper-large-v3" + after).getBytes(StandardCharsets.ISO_8859_1);
+        UploadSpool spool = new UploadSpool(dir, 1024 * 1024);
+
+        HeldBody held = HeldBody.hold(
+                        chopped(body, 1000),
+                        (b, n) -> !(new MultipartModel("xyz").scan(b, n) instanceof MultipartModel.More),
+                        new HeldBody.Spooling(spool, 10 * 1024 * 1024),
+                        new MultipartModel("xyz"),
+                        io.github.openaiproxy.core.http.ProxyRequest.builder("POST", "/v1/audio/transcriptions")
+                                .build())
+                .get(5, TimeUnit.SECONDS);
+
+        assertThat(held.spooled()).isTrue();
+        assertThat(held.length()).isEqualTo(66_000);
+        assertThat(held.model())
+                .as("held %d, spooled %d, total %d", held.length(), spool.used(), body.length)
+                .isEqualTo("whisper-1");
+        held.renameModel("whisper-large-v3");
+        assertThat(held.lengthChange()).isEqualTo(renamed.length - body.length);
+        assertThat(held.spooledWhole()).isTrue();
+        assertThat(BodyCollector.collect(held, Long.MAX_VALUE).get(5, TimeUnit.SECONDS))
+                .isEqualTo(renamed);
+        held.renameModel("whisper-1");
+        assertThat(BodyCollector.collect(held, Long.MAX_VALUE).get(5, TimeUnit.SECONDS))
+                .as("again, whole: the client's name this time")
+                .isEqualTo(body);
+        held.release();
+        assertThat(spool.used()).isZero();
+        try (java.util.stream.Stream<java.nio.file.Path> left = java.nio.file.Files.list(dir)) {
+            assertThat(left).isEmpty();
+        }
+    }
+
     private static HeldBody hold(Pieces source, HeldBody.Scan scan) throws Exception {
         return HeldBody.hold(source, scan).get(5, TimeUnit.SECONDS);
     }
