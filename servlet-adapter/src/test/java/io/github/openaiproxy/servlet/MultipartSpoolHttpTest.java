@@ -88,6 +88,10 @@ class MultipartSpoolHttpTest {
     }
 
     private void start(String... more) {
+        startIn("tomcat", more);
+    }
+
+    private void startIn(String container, String... more) {
         Map<String, String> s = new HashMap<>();
         s.put("upstreams.openai.base-url", openai.baseUrl());
         s.put("upstreams.openai.keys", KEY);
@@ -100,7 +104,10 @@ class MultipartSpoolHttpTest {
         for (int i = 0; i < more.length; i += 2) {
             s.put(more[i], more[i + 1]);
         }
-        proxy = TomcatProxy.servlet(ProxySettings.from(s).toConfig());
+        io.github.openaiproxy.core.ProxyConfig config = ProxySettings.from(s).toConfig();
+        proxy = container.equals("tomcat")
+                ? TomcatProxy.servlet(config)
+                : io.github.openaiproxy.servlet.support.JettyProxy.servlet(config, "/*");
     }
 
     private List<Path> spoolFiles() {
@@ -198,6 +205,22 @@ class MultipartSpoolHttpTest {
                 .contains(Integer.toString(body.length));
     }
 
+    /** The same on Jetty's container, chunked: routed by the model after the file, byte for byte. */
+    @Test
+    void onJettyAChunkedFileFirstUploadIsRoutedByItsModel() {
+        startIn("jetty");
+        byte[] body = fileFirst(random(700 * 1024, 30), "whisper-large-v3");
+
+        RawHttp.Response r = upload(body, false);
+
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(r.header("OpenAI-Proxy-Upstream")).contains("speech");
+        assertThat(calls(speech))
+                .singleElement()
+                .satisfies(c -> assertThat(c.getBody()).isEqualTo(body));
+        assertThat(calls(openai)).isEmpty();
+    }
+
     /** An alias renames the model found after the file, in the spooled bytes; the Content-Length follows. */
     @Test
     void anAliasRenamesTheModelFoundAfterTheFile() {
@@ -220,9 +243,10 @@ class MultipartSpoolHttpTest {
      * A client that leaves while its file is spooled: the spool file (owner-only, named by the proxy, never by the
      * part's file name) is deleted and no upstream is called.
      */
-    @Test
-    void aClientLeavingMidSpoolLeavesNoFileAndCallsNoUpstream() throws Exception {
-        start();
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void aClientLeavingMidSpoolLeavesNoFileAndCallsNoUpstream(String container) throws Exception {
+        startIn(container);
         byte[] start = concat(fileHead("../escape.mp3"), random(1024 * 1024, 3));
 
         try (RawHttp c = RawHttp.connect(proxy.port())) {
