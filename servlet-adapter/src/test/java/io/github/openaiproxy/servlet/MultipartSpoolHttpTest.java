@@ -221,6 +221,25 @@ class MultipartSpoolHttpTest {
         assertThat(calls(openai)).isEmpty();
     }
 
+    /**
+     * A quota refuses a spooled upload after its model was read (the limits run after routing): the client reads a
+     * clean 429 on either container, the spool file is deleted, and the upstream is called once, for the first.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void aSpooledUploadRefusedAfterRoutingIs429AndLeavesNoFile(String container) {
+        startIn(container, "policies.anonymous.requests-per-minute", "1");
+        byte[] body = fileFirst(random(1024 * 1024, 40), "whisper-large-v3");
+
+        RawHttp.Response first = upload(body, true);
+        RawHttp.Response refused = upload(body, true);
+
+        assertThat(first.status()).as(first.bodyText()).isEqualTo(200);
+        assertOpenAiError(refused, 429, "requests", "rate_limit_exceeded");
+        assertThat(calls(speech)).hasSize(1);
+        assertThat(calls(openai)).isEmpty();
+    }
+
     /** An alias renames the model found after the file, in the spooled bytes; the Content-Length follows. */
     @Test
     void anAliasRenamesTheModelFoundAfterTheFile() {
