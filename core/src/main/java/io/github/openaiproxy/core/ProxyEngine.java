@@ -842,6 +842,7 @@ public final class ProxyEngine implements AutoCloseable {
                             + " lost if the session store closes first",
                     unwritten,
                     SETTLE_TIMEOUT);
+        }
         if (uploadSpool != null) {
             uploadSpool.close(); // the requests are ended: no spool file is read again
         }
