@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core;
 
 import io.github.openaiproxy.core.flow.Demand;
+import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.internal.BodyTooLargeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -56,11 +57,11 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** The multipart body's boundary, with {@link #spooling}. */
     private final MultipartModel form;
     /** The request, for its declared length (only with {@link #spooling}). */
-    private final io.github.openaiproxy.core.http.ProxyRequest request;
+    private final ProxyRequest request;
     /** Reads the body past its file for the model, once spooling began (source's thread until ready). */
     private MultipartModel.Reader reader;
     /** The spool file, once spooling began; what it holds follows {@link #held}. */
-    private volatile UploadSpool.File file;
+    private volatile UploadSpool.SpoolFile file;
     /** A piece the spool's bound (or disk) refused: it follows the file, and the hold ends with it. */
     private byte[] extra;
     /** The model field found past the held bytes (while spooling), in the body's positions. */
@@ -96,8 +97,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /** The call that reads past the held bytes, once there is one (guarded by this). */
     private Tail claimant;
 
-    private HeldBody(
-            Scan scan, Spooling spooling, MultipartModel form, io.github.openaiproxy.core.http.ProxyRequest request) {
+    private HeldBody(Scan scan, Spooling spooling, MultipartModel form, ProxyRequest request) {
         this.scan = scan;
         this.spooling = spooling;
         this.form = form;
@@ -123,7 +123,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             Scan scan,
             Spooling spooling,
             MultipartModel form,
-            io.github.openaiproxy.core.http.ProxyRequest request) {
+            ProxyRequest request) {
         HeldBody body = new HeldBody(scan, spooling, form, request);
         source.subscribe(body.new Source());
         return body.ready;
@@ -136,7 +136,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
 
     /** Deletes the spool file, if any: the call ended (or never began). Again does nothing. */
     void release() {
-        UploadSpool.File f = file;
+        UploadSpool.SpoolFile f = file;
         if (f != null) {
             f.delete();
         }

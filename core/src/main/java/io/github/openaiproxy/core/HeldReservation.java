@@ -184,7 +184,7 @@ final class HeldReservation {
     /** The request goes on past the step: counted as unsettled until it is settled or refunded. */
     void awaited() {
         if (!done.get() && awaited.compareAndSet(false, true)) {
-            step.unsettled.incrementAndGet();
+            step.unsettled.begin();
             if (done.get()) {
                 ended(); // settled meanwhile, before it was counted
             }
@@ -194,7 +194,7 @@ final class HeldReservation {
     /** Settled or refunded: no longer counted (after its usage is recorded). */
     private void ended() {
         if (awaited.compareAndSet(true, false)) {
-            step.unsettled.decrementAndGet();
+            step.unsettled.end();
         }
     }
 

@@ -115,13 +115,13 @@ final class LimitStep implements RequestStep {
     /** {@code limits.store-timeout} on every answer of the store, without a timer task each. */
     private final StoreDeadlines deadlines;
     /** Requests gone on past this step and not settled or refunded yet (see {@link #awaitSettlements}). */
-    final java.util.concurrent.atomic.AtomicInteger unsettled = new java.util.concurrent.atomic.AtomicInteger();
+    final io.github.openaiproxy.core.internal.UnderWay unsettled = new io.github.openaiproxy.core.internal.UnderWay();
     /** Set by the engine's close(): a request reaching this step afterwards is answered 503. */
     volatile boolean closing;
 
     /** Calls to the store waited for now (see {@link #awaitStoreCalls}). */
-    private final java.util.concurrent.atomic.AtomicInteger storeCalls =
-            new java.util.concurrent.atomic.AtomicInteger();
+    private final io.github.openaiproxy.core.internal.UnderWay storeCalls =
+            new io.github.openaiproxy.core.internal.UnderWay();
 
     LimitStep(
             LimitStore store,
@@ -583,18 +583,13 @@ final class LimitStep implements RequestStep {
      * @return how many are still not settled after the wait
      */
     int awaitSettlements(java.time.Duration max) {
-        long deadline = System.nanoTime() + max.toNanos();
-        int left;
-        while ((left = unsettled.get()) > 0 && System.nanoTime() - deadline < 0) {
-            java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5));
-        }
-        return left;
+        return unsettled.awaitNone(max);
     }
 
     <T> CompletableFuture<T> timed(CompletableFuture<T> f) {
-        storeCalls.incrementAndGet();
+        storeCalls.begin();
         CompletableFuture<T> timed = deadlines.timed(f);
-        timed.whenComplete((v, e) -> storeCalls.decrementAndGet());
+        timed.whenComplete((v, e) -> storeCalls.end());
         return timed;
     }
 
@@ -603,10 +598,7 @@ final class LimitStep implements RequestStep {
      * the requests the engine just ended on closing reach the store before its owner closes it.
      */
     void awaitStoreCalls(java.time.Duration max) {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (storeCalls.get() > 0 && System.nanoTime() - deadline < 0) {
-            java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5));
-        }
+        storeCalls.awaitNone(max);
     }
 
     /** The store did not answer: refuse (503) or allow and count later, per kind of limit. */

@@ -25,7 +25,7 @@ final class UploadSpool {
     private final Path dir;
     private final long cap;
     private final AtomicLong used = new AtomicLong();
-    private final Set<File> live = ConcurrentHashMap.newKeySet();
+    private final Set<SpoolFile> live = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     /** Whether a failure to create a file was logged: once, not once an upload (any client could flood the log). */
     private final java.util.concurrent.atomic.AtomicBoolean warned = new java.util.concurrent.atomic.AtomicBoolean();
@@ -46,7 +46,7 @@ final class UploadSpool {
     }
 
     /** A new, empty spool file, or {@code null} when none can be made (the upload is then routed without it). */
-    File open() {
+    SpoolFile open() {
         return open(0);
     }
 
@@ -55,7 +55,7 @@ final class UploadSpool {
      * takes all it will spool, so that uploads at once do not each take a share and all run out); {@code null} when
      * they do not fit.
      */
-    File open(long reserve) {
+    SpoolFile open(long reserve) {
         if (closed || reserve < 0 || reserve > cap) {
             return null;
         }
@@ -63,7 +63,7 @@ final class UploadSpool {
             used.addAndGet(-reserve);
             return null;
         }
-        File f = create();
+        SpoolFile f = create();
         if (f == null) {
             used.addAndGet(-reserve);
             return null;
@@ -74,7 +74,7 @@ final class UploadSpool {
         return f;
     }
 
-    private File create() {
+    private SpoolFile create() {
         try {
             Path path = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
                     ? Files.createTempFile(
@@ -84,7 +84,7 @@ final class UploadSpool {
                             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
                     : Files.createTempFile(dir, "openai-proxy-upload-", ".spool");
             FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            File f = new File(path, channel);
+            SpoolFile f = new SpoolFile(path, channel);
             live.add(f);
             if (closed) {
                 f.delete();
@@ -105,13 +105,13 @@ final class UploadSpool {
     /** Deletes every spool file still there (the engine closes). */
     void close() {
         closed = true;
-        for (File f : live) {
+        for (SpoolFile f : live) {
             f.delete();
         }
     }
 
     /** One upload's spool: written in order, read at any position by each attempt, deleted once. */
-    final class File {
+    final class SpoolFile {
         private final Path path;
         private final FileChannel channel;
         private long size;
@@ -120,7 +120,7 @@ final class UploadSpool {
 
         private boolean deleted;
 
-        private File(Path path, FileChannel channel) {
+        private SpoolFile(Path path, FileChannel channel) {
             this.path = path;
             this.channel = channel;
         }

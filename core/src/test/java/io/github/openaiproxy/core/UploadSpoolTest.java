@@ -32,11 +32,11 @@ class UploadSpoolTest {
         UploadSpool spool = new UploadSpool(dir, cap);
         AtomicLong peak = new AtomicLong();
         ExecutorService threads = Executors.newFixedThreadPool(8);
-        List<UploadSpool.File> opened = new ArrayList<>();
+        List<UploadSpool.SpoolFile> opened = new ArrayList<>();
         try {
             List<Future<Long>> written = new ArrayList<>();
             for (int i = 0; i < 32; i++) {
-                UploadSpool.File f = spool.open();
+                UploadSpool.SpoolFile f = spool.open();
                 opened.add(f);
                 written.add(threads.submit(() -> {
                     long n = 0;
@@ -70,7 +70,7 @@ class UploadSpoolTest {
     @Test
     void aDeclaredLengthIsReservedAtOnceAndGivenBackOnDelete() throws Exception {
         UploadSpool spool = new UploadSpool(dir, 1000);
-        UploadSpool.File first = spool.open(600);
+        UploadSpool.SpoolFile first = spool.open(600);
         assertThat(first).isNotNull();
         assertThat(spool.open(600)).as("does not fit beside the first").isNull();
         assertThat(files()).isEqualTo(1);

@@ -87,8 +87,8 @@ public final class ChatSessions {
     private final SessionConfig config;
     private final Executor executor;
     /** Calls to the store under way or queued (see {@link #awaitStoreCalls}). */
-    private final java.util.concurrent.atomic.AtomicInteger storeCalls =
-            new java.util.concurrent.atomic.AtomicInteger();
+    private final io.github.openaiproxy.core.internal.UnderWay storeCalls =
+            new io.github.openaiproxy.core.internal.UnderWay();
 
     private final Clock clock;
     /** The engine's image storage; {@code null} when images are not stored. */
@@ -534,15 +534,15 @@ public final class ChatSessions {
 
     /** Runs a store call, on the executor when the store blocks. */
     <T> CompletableFuture<T> call(Supplier<T> operation) {
-        storeCalls.incrementAndGet(); // until it ends: the engine's close() waits for it before the store closes
+        storeCalls.begin(); // until it ends: the engine's close() waits for it before the store closes
         CompletableFuture<T> called;
         try {
             called = CompletableFuture.supplyAsync(operation, executor);
         } catch (RejectedExecutionException e) {
-            storeCalls.decrementAndGet();
+            storeCalls.end();
             return CompletableFuture.failedFuture(e);
         }
-        called.whenComplete((v, e) -> storeCalls.decrementAndGet());
+        called.whenComplete((v, e) -> storeCalls.end());
         return called;
     }
 
@@ -554,12 +554,7 @@ public final class ChatSessions {
      * @return how many calls are still under way after the wait
      */
     public int awaitStoreCalls(java.time.Duration max) {
-        long deadline = System.nanoTime() + max.toNanos();
-        int left;
-        while ((left = storeCalls.get()) > 0 && System.nanoTime() - deadline < 0) {
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-        }
-        return left;
+        return storeCalls.awaitNone(max);
     }
 
     SessionStore store() {
