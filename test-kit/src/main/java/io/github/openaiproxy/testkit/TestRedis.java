@@ -6,6 +6,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -15,7 +16,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -258,6 +261,11 @@ public final class TestRedis {
             return port;
         }
 
+        /** The server's own directory (its log, a Sentinel's configuration), deleted by {@link #close()}. */
+        Path dir() {
+            return dir;
+        }
+
         /** Starts the server and waits until it answers. */
         public Server start() throws IOException {
             List<String> command = new ArrayList<>(List.of(binary.getPath()));
@@ -354,9 +362,17 @@ public final class TestRedis {
             }
         }
 
+        /** Kills the server and deletes its directory: every suite run starts dozens of these. */
         @Override
         public void close() throws InterruptedException {
             stop();
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException | UncheckedIOException e) {
+                // a leftover temp file is not the test's failure
+            }
         }
     }
 }
