@@ -236,6 +236,54 @@ class JwtHostileTokensTest {
                         issuerKey,
                         claims().notBeforeTime(Date.from(now.plusSeconds(10))).build())))
                 .isEqualTo(200);
+        assertThat(status(rs256(
+                        issuerKey,
+                        claims().issueTime(Date.from(now.plusSeconds(10))).build())))
+                .as("iat a little ahead: the issuer's clock")
+                .isEqualTo(200);
+    }
+
+    /**
+     * A token issued in the future, past the clock skew, is a forged or misconfigured issuer's (one that could mint
+     * tokens valid from any date): 401 with the very body of any other bad token, so that it tells the client
+     * nothing more; with or without an {@code nbf} that hides it.
+     */
+    @Test
+    void aTokenIssuedInTheFutureIs401AsAnyBadToken() throws Exception {
+        RSAKey issuerKey = issuerKeys.issuer();
+        publish(new JWKSet(issuerKey));
+        start();
+        Instant later = Instant.now().plus(Duration.ofDays(365));
+        String expired = rs256(
+                issuerKey,
+                claims().expirationTime(Date.from(Instant.now().minusSeconds(120)))
+                        .build());
+        Answer bad = send(expired);
+        assertThat(bad.status()).isEqualTo(401);
+
+        for (String token : List.of(
+                rs256(
+                        issuerKey,
+                        claims().issueTime(Date.from(later))
+                                .expirationTime(Date.from(later.plusSeconds(300)))
+                                .build()),
+                rs256(
+                        issuerKey,
+                        claims().issueTime(Date.from(Instant.now().plusSeconds(31 + 5)))
+                                .build()),
+                rs256(
+                        issuerKey,
+                        claims().issueTime(Date.from(later)).notBeforeTime(null).build()))) {
+            Answer a = send(token);
+            assertThat(a.status()).as(token).isEqualTo(401);
+            assertThat(a.text()).as("no oracle").isEqualTo(bad.text());
+        }
+        upstream.server().verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    }
+
+    private Answer send(String token) {
+        return EngineFixture.send(
+                engine, EngineFixture.post("/v1/chat/completions", CHAT).header("Authorization", "Bearer " + token));
     }
 
     @Test

@@ -38,8 +38,8 @@ import java.util.concurrent.RejectedExecutionException;
 /**
  * Bearer JWTs of the configured OpenID Connect issuer ({@code access.jwt.*}): signed with RS256 or ES256 by a
  * key of the issuer's JWKS, {@code iss} equal to the issuer, {@code aud} including the audience, {@code sub}
- * present and not blank, {@code exp} in the future and {@code nbf} in the past (with {@link #CLOCK_SKEW_SECONDS} of
- * tolerance). The subject is {@code iss#sub}, under {@link Policy#USERS}.
+ * present and not blank, {@code exp} in the future, {@code nbf} and {@code iat} (when present) in the past (with
+ * {@link #CLOCK_SKEW_SECONDS} of tolerance). The subject is {@code iss#sub}, under {@link Policy#USERS}.
  *
  * <p>The JWKS is fetched and cached by nimbus-jose-jwt's remote source: a token signed by a key id the cache
  * does not know makes it fetch the set again (rate-limited), so the issuer's key rotation is followed. The
@@ -124,6 +124,19 @@ final class JwtSource implements IdentitySource {
                     @Override
                     protected Date currentTime() {
                         return Date.from(clock.instant());
+                    }
+
+                    @Override
+                    public void verify(JWTClaimsSet claimsSet, SecurityContext context)
+                            throws com.nimbusds.jwt.proc.BadJWTException {
+                        super.verify(claimsSet, context);
+                        // nimbus checks exp and nbf, not iat: a token issued in the future (past the skew) is a
+                        // forged or broken issuer's, whatever its nbf says.
+                        Date iat = claimsSet.getIssueTime();
+                        if (iat != null
+                                && iat.toInstant().isAfter(clock.instant().plusSeconds(CLOCK_SKEW_SECONDS))) {
+                            throw new com.nimbusds.jwt.proc.BadJWTException("JWT issued in the future");
+                        }
                     }
                 };
         claims.setMaxClockSkew(CLOCK_SKEW_SECONDS);
