@@ -16,11 +16,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * Where multipart uploads whose file comes before their {@code model} field are spooled while the proxy reads on for
  * the model ({@code upload-spool-dir}), and the bound on the bytes all of them spool at once ({@code
  * max-upload-spool-size}): a client cannot fill the disk by sending many uploads at once, past the bound an upload
- * is routed as if it named no model. Files are owner-only, named by the JDK (never by a part's file name), and
- * deleted when their call ends and on {@link #close()}.
+ * is routed as if it named no model. Files are owner-only, named by the JDK (never by a part's file name) after this
+ * process's id, and deleted when their call ends and on {@link #close()}; what a proxy killed mid-upload left is
+ * deleted when the next one starts (see {@link #sweep}).
  */
 final class UploadSpool {
     private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
+    static final String PREFIX = "openai-proxy-upload-";
+    private static final String SUFFIX = ".spool";
+    private static final long PID = ProcessHandle.current().pid();
+    /** A file named as before the process id was in the name: left that long, no live proxy still writes it. */
+    static final java.time.Duration UNOWNED_AGE = java.time.Duration.ofDays(1);
 
     private final Path dir;
     private final long cap;
@@ -33,6 +39,72 @@ final class UploadSpool {
     UploadSpool(Path dir, long cap) {
         this.dir = dir;
         this.cap = cap;
+        sweep(dir);
+    }
+
+    /**
+     * Deletes the spool files of proxies that died (killed mid-upload, their {@link #close()} never ran), and no
+     * others: regular files (never a symlink, whatever it points to) named {@code openai-proxy-upload-<pid>-*.spool}
+     * whose process is gone, or was started after the file was last written (its id reused, as a container's is),
+     * or older than {@link #UNOWNED_AGE} when named without an id (an earlier version's). A file of a live process,
+     * another proxy sharing the directory or this JVM's other engine, is written as it spools, so it is never older
+     * than that process.
+     */
+    static void sweep(Path dir) {
+        java.time.Instant now = java.time.Instant.now();
+        int deleted = 0;
+        try (java.nio.file.DirectoryStream<Path> files = Files.newDirectoryStream(dir, PREFIX + "*" + SUFFIX)) {
+            for (Path p : files) {
+                try {
+                    java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(
+                            p,
+                            java.nio.file.attribute.BasicFileAttributes.class,
+                            java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    if (a.isRegularFile()
+                            && abandoned(
+                                    p.getFileName().toString(),
+                                    a.lastModifiedTime().toInstant(),
+                                    now)) {
+                        // A file swapped for a symlink since: unlink removes the link, never its target.
+                        if (Files.deleteIfExists(p)) {
+                            deleted++;
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "upload spool leftover " + p + " not deleted: " + e);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return; // no directory (yet), or unreadable: creating files will say so
+        }
+        if (deleted > 0) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "deleted {0} upload spool file(s) a stopped proxy left in {1}",
+                    deleted,
+                    dir);
+        }
+    }
+
+    /** Whether the process that made a file of that name, last written then, can no longer be writing it. */
+    private static boolean abandoned(String name, java.time.Instant written, java.time.Instant now) {
+        String rest = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
+        int dash = rest.indexOf('-');
+        long pid;
+        try {
+            pid = dash > 0 ? Long.parseLong(rest, 0, dash, 10) : -1;
+        } catch (NumberFormatException e) {
+            pid = -1;
+        }
+        if (pid <= 0) {
+            return written.isBefore(now.minus(UNOWNED_AGE));
+        }
+        java.util.Optional<ProcessHandle> owner = ProcessHandle.of(pid);
+        if (owner.isEmpty() || !owner.get().isAlive()) {
+            return true;
+        }
+        // Alive: its own file unless written before it started (the id reused). Unknown start: keep it.
+        return owner.get().info().startInstant().map(written::isBefore).orElse(false);
     }
 
     /** Whether anything may be spooled at all ({@code max-upload-spool-size} 0 turns spooling off). */
@@ -79,10 +151,10 @@ final class UploadSpool {
             Path path = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
                     ? Files.createTempFile(
                             dir,
-                            "openai-proxy-upload-",
-                            ".spool",
+                            PREFIX + PID + "-",
+                            SUFFIX,
                             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
-                    : Files.createTempFile(dir, "openai-proxy-upload-", ".spool");
+                    : Files.createTempFile(dir, PREFIX + PID + "-", SUFFIX);
             FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
             SpoolFile f = new SpoolFile(path, channel);
             live.add(f);

@@ -92,4 +92,50 @@ class UploadSpoolTest {
         assertThat(new UploadSpool(dir, 0).enabled()).isFalse();
         assertThat(new UploadSpool(dir.resolve("missing"), 100).open()).isNull();
     }
+
+    /**
+     * At start the spool deletes what a proxy killed mid-upload left: its own naming only, regular files only (a
+     * symlink planted under that name, and what it points to, stay), never a file another live process sharing the
+     * directory is writing, nor one of this JVM's other engines.
+     */
+    @Test
+    void atStartTheFilesOfAProxyThatDiedAreDeletedAndNoOthers() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        long dead = gone.pid();
+        long self = ProcessHandle.current().pid();
+        long other = ProcessHandle.current().parent().orElseThrow().pid(); // alive, started before us
+        java.nio.file.attribute.FileTime longAgo =
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofDays(2)));
+
+        Path crashed = Files.write(dir.resolve("openai-proxy-upload-" + dead + "-1234.spool"), new byte[100]);
+        Path reused = Files.write(dir.resolve("openai-proxy-upload-" + self + "-77.spool"), new byte[10]);
+        Files.setLastModifiedTime(reused, longAgo); // our pid, from before this JVM: a container's pid 1 again
+        Path oldNaming = Files.write(dir.resolve("openai-proxy-upload-4242.spool"), new byte[10]);
+        Files.setLastModifiedTime(oldNaming, longAgo);
+
+        Path secondInstance = Files.write(dir.resolve("openai-proxy-upload-" + other + "-5.spool"), new byte[10]);
+        Path sibling = Files.write(dir.resolve("openai-proxy-upload-" + self + "-6.spool"), new byte[10]);
+        Path freshOldNaming = Files.write(dir.resolve("openai-proxy-upload-99.spool"), new byte[10]);
+        Path target = Files.write(Files.createTempDirectory("target").resolve("precious"), new byte[10]);
+        Path link = Files.createSymbolicLink(dir.resolve("openai-proxy-upload-" + dead + "-9.spool"), target);
+        Path subdir = Files.createDirectory(dir.resolve("openai-proxy-upload-" + dead + "-8.spool"));
+        Path foreign = Files.write(dir.resolve("someone-else-" + dead + ".spool"), new byte[10]);
+        Files.setLastModifiedTime(foreign, longAgo);
+
+        UploadSpool spool = new UploadSpool(dir, 1000);
+
+        assertThat(crashed).doesNotExist();
+        assertThat(reused).doesNotExist();
+        assertThat(oldNaming).doesNotExist();
+        assertThat(secondInstance).as("a live instance's").exists();
+        assertThat(sibling).as("this JVM's other engine's").exists();
+        assertThat(freshOldNaming).as("may be an older live instance's").exists();
+        assertThat(Files.isSymbolicLink(link)).as("not a file this proxy made").isTrue();
+        assertThat(target).exists().hasSize(10);
+        assertThat(subdir).isDirectory();
+        assertThat(foreign).exists();
+        spool.close();
+        Files.delete(target);
+    }
 }

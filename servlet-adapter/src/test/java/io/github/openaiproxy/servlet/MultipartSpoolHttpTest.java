@@ -338,6 +338,25 @@ class MultipartSpoolHttpTest {
         assertThat(calls(speech)).as("at least one within the bound").isNotEmpty();
     }
 
+    /**
+     * A proxy killed mid-upload (SIGKILL: its close never ran) left its spool file; the next one deletes it when it
+     * starts, and then routes a file-first upload as ever.
+     */
+    @Test
+    void aStartingProxyDeletesTheSpoolFileOfOneThatWasKilled() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path left = Files.write(spoolDir.resolve("openai-proxy-upload-" + gone.pid() + "-42.spool"), random(1024, 2));
+
+        start();
+
+        assertThat(left).doesNotExist();
+        byte[] body = fileFirst(random(256 * 1024, 3), "whisper-large-v3");
+        RawHttp.Response r = upload(body, true);
+        assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+        assertThat(r.header("OpenAI-Proxy-Upstream")).contains("speech");
+    }
+
     /** Closing the engine deletes a spool file an upload still being sent has. */
     @Test
     void closingTheProxyMidSpoolLeavesNoFile() throws Exception {
