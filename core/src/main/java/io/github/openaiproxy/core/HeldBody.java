@@ -289,7 +289,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             if (spooling == null || !findInHeld()) {
                 return false;
             }
-            // A declared length reserves all that is left of the body at once: it fits, or it goes unspooled now.
+            // A declared length that does not fit what is free now goes unspooled at once (nothing is reserved).
             long declared = RouteHandlers.declaredLength(request);
             file = declared > 0
                     ? spooling.spool().open(declared - length)

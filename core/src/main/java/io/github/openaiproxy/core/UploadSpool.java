@@ -31,6 +31,9 @@ final class UploadSpool {
     private final Path dir;
     private final long cap;
     private final AtomicLong used = new AtomicLong();
+    /** Of {@link #used}, the bytes reserved by declared lengths and not spooled yet; at most half the bound. */
+    private long ahead; // guarded by this
+
     private final Set<SpoolFile> live = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     /** Whether a failure to create a file was logged: once, not once an upload (any client could flood the log). */
@@ -123,27 +126,49 @@ final class UploadSpool {
     }
 
     /**
-     * As {@link #open()}, with {@code reserve} bytes of the bound taken at once (an upload that declared its length
-     * takes all it will spool, so that uploads at once do not each take a share and all run out); {@code null} when
-     * they do not fit.
+     * As {@link #open()} for an upload that declared its length, with {@code expected} bytes left to spool: {@code
+     * null} when they do not fit beside what is spooled and reserved now (it goes on unspooled at once, rather than
+     * spool part and run out). They are reserved whole when they fit in what is left of half the bound for
+     * reservations, so that of many uploads at once some are routed rather than all taking a share and all running
+     * out; otherwise they are counted as spooled. Bytes declared and not sent thus never hold more than half the
+     * bound: a client that declares a length as large as the bound and sends slowly cannot keep the others from
+     * spooling.
      */
-    SpoolFile open(long reserve) {
-        if (closed || reserve < 0 || reserve > cap) {
+    SpoolFile open(long expected) {
+        if (closed || expected < 0) {
             return null;
         }
-        if (used.addAndGet(reserve) > cap) {
-            used.addAndGet(-reserve);
-            return null;
+        long reserve;
+        synchronized (this) {
+            if (expected > 0 && expected > cap - used.get()) {
+                return null;
+            }
+            reserve = expected <= cap / 2 - ahead ? expected : 0;
+            if (reserve > 0 && used.addAndGet(reserve) > cap) { // an append in between
+                used.addAndGet(-reserve);
+                return null;
+            }
+            ahead += reserve;
         }
         SpoolFile f = create();
         if (f == null) {
-            used.addAndGet(-reserve);
+            unreserve(reserve, reserve);
             return null;
         }
         synchronized (f) {
             f.counted = reserve;
         }
         return f;
+    }
+
+    /** Gives back {@code freed} bytes of the bound, {@code unspent} of them reserved and never spooled. */
+    private synchronized void unreserve(long freed, long unspent) {
+        ahead -= unspent;
+        used.addAndGet(-freed);
+    }
+
+    private synchronized void spent(long n) {
+        ahead -= n;
     }
 
     private SpoolFile create() {
@@ -203,10 +228,14 @@ final class UploadSpool {
             if (deleted) {
                 return false;
             }
-            long more = Math.max(0, size + n - counted);
+            long fromReserve = Math.min(n, counted - size);
+            long more = n - fromReserve;
             if (more > 0 && used.addAndGet(more) > cap) {
                 used.addAndGet(-more);
                 return false;
+            }
+            if (fromReserve > 0) {
+                spent(fromReserve);
             }
             counted += more;
             size += n; // counted in used until deleted, whether the write finishes or not
@@ -235,15 +264,17 @@ final class UploadSpool {
         /** Closes and deletes the file and gives its bytes back to the bound; again does nothing. */
         void delete() {
             long freed;
+            long unspent;
             synchronized (this) {
                 if (deleted) {
                     return;
                 }
                 deleted = true;
                 freed = counted;
+                unspent = counted - size;
             }
             live.remove(this);
-            used.addAndGet(-freed);
+            unreserve(freed, unspent);
             try {
                 channel.close();
             } catch (IOException e) {

@@ -67,23 +67,48 @@ class UploadSpoolTest {
         assertThat(spool.open()).as("closed: no new file").isNull();
     }
 
+    /**
+     * A declared length must fit beside what is spooled and reserved; it is reserved whole only within half the
+     * bound: a client that declares the whole bound and sends slowly holds only what it spooled, and an upload
+     * beside it still reserves what it needs, which the slow one's bytes cannot take.
+     */
     @Test
-    void aDeclaredLengthIsReservedAtOnceAndGivenBackOnDelete() throws Exception {
+    void aDeclaredLengthIsReservedOnlyWithinHalfTheBound() throws Exception {
         UploadSpool spool = new UploadSpool(dir, 1000);
-        UploadSpool.SpoolFile first = spool.open(600);
-        assertThat(first).isNotNull();
-        assertThat(spool.open(600)).as("does not fit beside the first").isNull();
-        assertThat(files()).isEqualTo(1);
-        assertThat(first.append(ByteBuffer.wrap(new byte[600])))
-                .as("within its reservation")
-                .isTrue();
-        assertThat(spool.used()).isEqualTo(600);
-        assertThat(first.append(ByteBuffer.wrap(new byte[500])))
-                .as("past it, past the bound")
+        UploadSpool.SpoolFile slow = spool.open(1000);
+        assertThat(slow).isNotNull();
+        assertThat(spool.used()).as("over half the bound: nothing reserved").isZero();
+        assertThat(slow.append(ByteBuffer.wrap(new byte[100]))).isTrue();
+        assertThat(spool.used()).isEqualTo(100);
+        assertThat(spool.open(901)).as("does not fit beside what is spooled").isNull();
+
+        UploadSpool.SpoolFile other = spool.open(400);
+        assertThat(other).as("fits beside the slow one's bytes").isNotNull();
+        assertThat(spool.used()).as("reserved whole").isEqualTo(500);
+        assertThat(spool.open(101))
+                .as("half the bound is reserved already: counted as spooled")
+                .isNotNull();
+        assertThat(slow.append(ByteBuffer.wrap(new byte[600])))
+                .as("the slow one cannot take the other's reservation")
                 .isFalse();
-        first.delete();
+        assertThat(other.append(ByteBuffer.wrap(new byte[400]))).isTrue();
+        assertThat(spool.used()).as("spent from its reservation").isEqualTo(500);
+        assertThat(other.append(ByteBuffer.wrap(new byte[450])))
+                .as("past it, as spooled")
+                .isTrue();
+        assertThat(slow.append(ByteBuffer.wrap(new byte[51])))
+                .as("past the bound")
+                .isFalse();
+        other.delete();
+        other.delete();
+        assertThat(spool.used()).isEqualTo(100);
+        slow.delete();
         assertThat(spool.used()).isZero();
         assertThat(spool.open(-1)).isNull();
+        UploadSpool.SpoolFile gone = spool.open(300);
+        assertThat(spool.used()).isEqualTo(300);
+        gone.delete();
+        assertThat(spool.used()).as("an unspent reservation given back").isZero();
         spool.close();
     }
 

@@ -305,7 +305,8 @@ class MultipartSpoolHttpTest {
     /**
      * Many file-first uploads at once against a spool bound smaller than their files together: every one is answered
      * 200, whole, by the upstream of its model or (past the bound) the default; none fails, and no file is left. Each
-     * declares its length, which it reserves at once: some fit and are routed, rather than all taking a share.
+     * declares its length, which (under half the bound) it reserves at once: some fit and are routed, rather than all
+     * taking a share.
      */
     @Test
     void manyUploadsAtOnceShareTheSpoolBoundAndAllArrive() throws Exception {
@@ -313,7 +314,7 @@ class MultipartSpoolHttpTest {
         int n = 6;
         List<byte[]> bodies = new java.util.ArrayList<>();
         for (int i = 0; i < n; i++) {
-            bodies.add(fileFirst(random(768 * 1024, 10 + i), "whisper-large-v3"));
+            bodies.add(fileFirst(random(448 * 1024, 10 + i), "whisper-large-v3"));
         }
         java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(n);
         try {
@@ -355,6 +356,30 @@ class MultipartSpoolHttpTest {
         RawHttp.Response r = upload(body, true);
         assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
         assertThat(r.header("OpenAI-Proxy-Upstream")).contains("speech");
+    }
+
+    /**
+     * A client that declares a length as large as the spool bound and then sends nothing more holds only what it
+     * spooled: an upload meanwhile is still spooled and routed by its model, not sent to the default upstream.
+     */
+    @Test
+    void aSlowUploadDeclaringTheWholeBoundDoesNotStarveAnother() throws Exception {
+        start("max-upload-spool-size", "1MB");
+        try (RawHttp slow = RawHttp.connect(proxy.port())) {
+            slow.write(head(true, 1000 * 1024));
+            slow.write(concat(fileHead("slow.mp3"), random(128 * 1024, 30)));
+            assertThat(spoolFilesEventually(1)).as("the slow one spools").hasSize(1);
+
+            byte[] body = fileFirst(random(512 * 1024, 31), "whisper-large-v3");
+            RawHttp.Response r = upload(body, true);
+
+            assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+            assertThat(r.header("OpenAI-Proxy-Upstream")).contains("speech");
+            assertThat(calls(speech))
+                    .singleElement()
+                    .satisfies(c -> assertThat(c.getBody()).isEqualTo(body));
+        }
+        assertThat(calls(openai)).isEmpty();
     }
 
     /** Closing the engine deletes a spool file an upload still being sent has. */
