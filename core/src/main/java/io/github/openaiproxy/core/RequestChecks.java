@@ -206,7 +206,9 @@ final class RequestChecks {
 
     /**
      * 400 for a query the upstream URI cannot carry (pass-through routes forward it as written): one that is not
-     * validly percent-encoded, or that holds characters outside ASCII.
+     * validly percent-encoded, or that holds characters outside ASCII; and for one that carries a proxy key or admin
+     * token (a name or value starting {@code opk-} or {@code opa-}): the proxy reads its credentials from the {@code
+     * Authorization} header only, so forwarding the query would hand the client's secret to the upstream's logs.
      */
     enum Query implements RequestStep {
         STEP;
@@ -218,7 +220,39 @@ final class RequestChecks {
                 return ctx.respond(ProxyError.badRequest(
                         "Invalid query string", "The query string is not validly percent-encoded", null));
             }
+            if (query.isPresent() && carriesCredential(query.get())) {
+                // Never echoed: the value is the client's secret.
+                return ctx.respond(ProxyError.badRequest(
+                        "Credential in query string",
+                        "A proxy key belongs in the Authorization header (Bearer), not in the query string, which"
+                                + " the upstream would receive",
+                        null));
+            }
             return next.proceed(ctx);
+        }
+
+        /** Whether a parameter's name or value, decoded, is shaped as a proxy key or admin token. */
+        private static boolean carriesCredential(String rawQuery) {
+            if (!rawQuery.contains("op") && !rawQuery.contains("%")) {
+                return false; // the usual query: nothing to decode
+            }
+            for (String param : rawQuery.split("&")) {
+                int eq = param.indexOf('=');
+                for (String part : eq < 0 ? List.of(param) : List.of(param.substring(0, eq), param.substring(eq + 1))) {
+                    String v;
+                    try {
+                        v = java.net.URLDecoder.decode(part, java.nio.charset.StandardCharsets.UTF_8)
+                                .strip();
+                    } catch (IllegalArgumentException e) {
+                        v = part;
+                    }
+                    if (v.startsWith(io.github.openaiproxy.core.access.ProxyKeys.PREFIX)
+                            || v.startsWith(io.github.openaiproxy.core.access.ProxyKeys.ADMIN_TOKEN_PREFIX)) {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
 
         private static boolean isValidQuery(String rawQuery) {
