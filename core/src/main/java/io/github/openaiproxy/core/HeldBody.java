@@ -115,8 +115,9 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
     /**
      * As {@link #hold(Flow.Publisher, Scan)}, and with {@code spooling} reads on past a multipart body's file (or
      * {@link #BOUND}) for its model: fails with a {@link BodyTooLargeException} past the spooling's limit.
-     * {@code form} is the body's boundary and {@code request} the request (its declared length is reserved in the
-     * spool's bound at once when the body is spooled), both needed with {@code spooling}.
+     * {@code form} is the body's boundary and {@code request} the request (its declared length must fit the
+     * spool's bound, and is reserved in it within half of it, when the body is spooled), both needed with {@code
+     * spooling}.
      */
     static CompletableFuture<HeldBody> hold(
             Flow.Publisher<ByteBuffer> source,
@@ -289,7 +290,7 @@ final class HeldBody implements Flow.Publisher<ByteBuffer> {
             if (spooling == null || !findInHeld()) {
                 return false;
             }
-            // A declared length that does not fit what is free now goes unspooled at once (nothing is reserved).
+            // A declared length must fit beside what is spooled and reserved, or it goes unspooled now (see open).
             long declared = RouteHandlers.declaredLength(request);
             file = declared > 0
                     ? spooling.spool().open(declared - length)
