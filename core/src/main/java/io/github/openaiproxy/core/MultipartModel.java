@@ -81,32 +81,25 @@ record MultipartModel(String boundary) {
 
     /** Reads the first {@code length} bytes of a body for its model field. */
     Result scan(byte[] bytes, int length) {
-        byte[] delimiter = ("--" + boundary).getBytes(StandardCharsets.ISO_8859_1);
         byte[] next = ("\r\n--" + boundary).getBytes(StandardCharsets.ISO_8859_1);
         // The first delimiter opens the body, or follows a preamble and its line break.
-        int at;
-        if (startsWith(bytes, length, 0, delimiter)) {
-            at = delimiter.length;
-        } else {
-            int first = indexOf(bytes, length, next, 0);
+        int at = startsWith(bytes, length, 0, next, 2) ? lineAfter(bytes, length, next.length - 2) : NOT_DELIMITER;
+        if (at == NOT_DELIMITER) {
+            int first = delimiter(bytes, length, next, 0);
             if (first < 0) {
                 return MORE;
             }
-            at = first + next.length;
+            at = lineAfter(bytes, length, first + next.length);
         }
         while (true) {
-            if (at + 2 > length) {
+            if (at == MORE_BYTES) {
                 return MORE;
             }
-            if (bytes[at] == '-' && bytes[at + 1] == '-') {
+            if (at == CLOSE) {
                 return NONE; // the closing delimiter: no model field at all
             }
-            int lineEnd = indexOf(bytes, length, CRLF, at); // after the delimiter's own padding
-            if (lineEnd < 0) {
-                return MORE;
-            }
-            int headersStart = lineEnd + 2;
-            int headersEnd = startsWith(bytes, length, headersStart, CRLF)
+            int headersStart = at;
+            int headersEnd = startsWith(bytes, length, headersStart, CRLF, 0)
                     ? headersStart // a part without headers
                     : indexOf(bytes, length, HEADERS_END, headersStart);
             if (headersEnd < 0) {
@@ -118,7 +111,7 @@ record MultipartModel(String boundary) {
                 return NONE; // a file before the model: not read on for one after it
             }
             int valueStart = headersEnd + (headersEnd == headersStart ? 2 : 4);
-            int valueEnd = indexOf(bytes, length, next, valueStart);
+            int valueEnd = delimiter(bytes, length, next, valueStart);
             if (valueEnd < 0) {
                 return MORE;
             }
@@ -128,8 +121,57 @@ record MultipartModel(String boundary) {
                         valueStart,
                         valueEnd);
             }
-            at = valueEnd + next.length;
+            at = lineAfter(bytes, length, valueEnd + next.length);
         }
+    }
+
+    /** {@link #lineAfter}: the bytes end before it is known. */
+    private static final int MORE_BYTES = -1;
+    /** {@link #lineAfter}: not a delimiter after all (the boundary followed by other bytes is part content). */
+    private static final int NOT_DELIMITER = -2;
+    /** {@link #lineAfter}: the closing delimiter. */
+    private static final int CLOSE = -3;
+
+    /**
+     * Where the next delimiter ({@code next}: CRLF, {@code --}, the boundary) at or after {@code from} starts, skipping
+     * near misses; -1 when the bytes end first.
+     */
+    private static int delimiter(byte[] bytes, int length, byte[] next, int from) {
+        for (int i = from; ; i++) {
+            i = indexOf(bytes, length, next, i);
+            if (i < 0) {
+                return -1;
+            }
+            int line = lineAfter(bytes, length, i + next.length);
+            if (line == MORE_BYTES) {
+                return -1;
+            }
+            if (line != NOT_DELIMITER) {
+                return i;
+            }
+        }
+    }
+
+    /**
+     * What follows a boundary that ends at {@code at}: RFC 2046's transport padding (spaces, tabs) and CRLF (where the
+     * part's headers start, returned), {@code --} ({@link #CLOSE}), or anything else ({@link #NOT_DELIMITER}: the
+     * boundary was content, as Go's and Python's parsers read it, so the proxy reads the parts the upstream reads).
+     */
+    private static int lineAfter(byte[] bytes, int length, int at) {
+        if (at + 2 > length) {
+            return MORE_BYTES;
+        }
+        if (bytes[at] == '-') {
+            return bytes[at + 1] == '-' ? CLOSE : NOT_DELIMITER;
+        }
+        int i = at;
+        while (i < length && (bytes[i] == ' ' || bytes[i] == '\t')) {
+            i++;
+        }
+        if (i + 2 > length) {
+            return i < length && bytes[i] != '\r' ? NOT_DELIMITER : MORE_BYTES;
+        }
+        return bytes[i] == '\r' && bytes[i + 1] == '\n' ? i + 2 : NOT_DELIMITER;
     }
 
     /** A reader that goes on past file parts, a piece at a time, for a model field anywhere in the body. */
@@ -144,10 +186,12 @@ record MultipartModel(String boundary) {
      */
     static final class Reader {
         private static final int DELIMITER = 0;
-        private static final int LINE = 1;
+        /** After a delimiter's boundary: padding and CRLF, {@code --}, or a near miss (content after all). */
+        private static final int CHECK = 1;
+
         private static final int HEADERS = 2;
         private static final int VALUE = 3;
-        /** The longest part headers, padding line or model value kept. */
+        /** The longest part headers, padding or model value kept. */
         static final int MAX_KEPT = 16 * 1024;
 
         private final byte[] delimiter;
@@ -155,6 +199,12 @@ record MultipartModel(String boundary) {
         private byte[] kept = new byte[256];
         private int keptLength;
         private int state = DELIMITER;
+        /** The state a boundary was matched in ({@link #DELIMITER} or {@link #VALUE}), while it is checked. */
+        private int before;
+        /** The bytes looked at after the boundary, and the last of them ('-' or CR, or 0 for padding). */
+        private int checked;
+
+        private byte last;
         /** The delimiter's bytes matched so far: the body may open with it, its line break left out. */
         private int matched = 2;
 
@@ -183,35 +233,47 @@ record MultipartModel(String boundary) {
                     if (state == VALUE && !keep(b)) {
                         return NONE;
                     }
-                    while (matched > 0 && b != delimiter[matched]) {
-                        matched = fallback[matched - 1];
+                    if (match(b)) {
+                        before = state;
+                        state = CHECK;
+                        checked = 0;
+                        last = 0;
                     }
-                    if (b == delimiter[matched]) {
-                        matched++;
-                    }
-                    if (matched < delimiter.length) {
-                        continue;
-                    }
-                    matched = 0;
-                    if (state == VALUE) {
-                        int valueLength = keptLength - delimiter.length;
-                        return new FoundAt(
-                                new String(kept, 0, valueLength, StandardCharsets.UTF_8),
-                                valueStart,
-                                valueStart + valueLength);
-                    }
-                    state = LINE;
-                    keptLength = 0;
-                } else if (state == LINE) {
-                    if (!keep(b)) {
+                } else if (state == CHECK) {
+                    if (before == VALUE && !keep(b)) {
                         return NONE;
                     }
-                    if (keptLength == 2 && kept[0] == '-' && kept[1] == '-') {
-                        return NONE; // the closing delimiter: no model field
+                    checked++;
+                    if (checked > MAX_KEPT) {
+                        return NONE;
                     }
-                    if (endsWith(CRLF)) {
+                    boolean close = last == '-' && b == '-';
+                    boolean line = last == '\r' && b == '\n';
+                    if (close || line) {
+                        if (before == VALUE) {
+                            int valueLength = keptLength - delimiter.length - checked;
+                            return new FoundAt(
+                                    new String(kept, 0, valueLength, StandardCharsets.UTF_8),
+                                    valueStart,
+                                    valueStart + valueLength);
+                        }
+                        if (close) {
+                            return NONE; // the closing delimiter: no model field
+                        }
                         state = HEADERS;
                         keptLength = 0;
+                    } else if (last == 0 && (b == ' ' || b == '\t')) {
+                        // transport padding
+                    } else if (last == 0 && (b == '\r' || (b == '-' && checked == 1))) {
+                        last = b;
+                    } else {
+                        // A near miss: the boundary was content. Go on from here, its last bytes matched again.
+                        state = before;
+                        matched = 0;
+                        if (last != 0) {
+                            match(last);
+                        }
+                        match(b);
                     }
                 } else {
                     if (!keep(b)) {
@@ -229,6 +291,21 @@ record MultipartModel(String boundary) {
                 }
             }
             return MORE;
+        }
+
+        /** One more byte for the delimiter search; whether it completes the delimiter (then searched anew). */
+        private boolean match(byte b) {
+            while (matched > 0 && b != delimiter[matched]) {
+                matched = fallback[matched - 1];
+            }
+            if (b == delimiter[matched]) {
+                matched++;
+            }
+            if (matched < delimiter.length) {
+                return false;
+            }
+            matched = 0;
+            return true;
         }
 
         private boolean keep(byte b) {
@@ -287,12 +364,13 @@ record MultipartModel(String boundary) {
         return s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"") ? s.substring(1, s.length() - 1) : s;
     }
 
-    private static boolean startsWith(byte[] bytes, int length, int at, byte[] what) {
-        if (at + what.length > length) {
+    /** Whether {@code what}, without its first {@code skip} bytes, is at {@code at}. */
+    private static boolean startsWith(byte[] bytes, int length, int at, byte[] what, int skip) {
+        if (at + what.length - skip > length) {
             return false;
         }
-        for (int i = 0; i < what.length; i++) {
-            if (bytes[at + i] != what[i]) {
+        for (int i = skip; i < what.length; i++) {
+            if (bytes[at + i - skip] != what[i]) {
                 return false;
             }
         }
@@ -301,7 +379,7 @@ record MultipartModel(String boundary) {
 
     private static int indexOf(byte[] bytes, int length, byte[] what, int from) {
         for (int i = from; i + what.length <= length; i++) {
-            if (startsWith(bytes, length, i, what)) {
+            if (startsWith(bytes, length, i, what, 0)) {
                 return i;
             }
         }

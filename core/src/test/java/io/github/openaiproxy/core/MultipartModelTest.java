@@ -70,4 +70,23 @@ class MultipartModelTest {
                 .isInstanceOf(MultipartModel.More.class);
         assertThat(scan("no delimiter at all")).isInstanceOf(MultipartModel.More.class);
     }
+
+    @Test
+    void theBoundaryFollowedByOtherBytesIsContentNotADelimiter() {
+        // The prompt's text holds "--xyzz": Go's and Python's parsers read it as the prompt's content, so the model
+        // the upstream reads is the one after it, and the proxy must route by that one.
+        String body = field("prompt", "hi\r\n--xyzz\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1")
+                + field("model", "gpt-4o-transcribe")
+                + "--xyz--\r\n";
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        int at = body.indexOf("gpt-4o-transcribe");
+
+        assertThat(FORM.scan(b, b.length)).isEqualTo(new MultipartModel.Found("gpt-4o-transcribe", at, at + 17));
+        assertThat(FORM.reader().read(b, 0, b.length))
+                .isEqualTo(new MultipartModel.FoundAt("gpt-4o-transcribe", at, at + 17));
+        byte[] opening = ("--xyz-\r\n" + body).getBytes(StandardCharsets.UTF_8);
+        assertThat(FORM.scan(opening, opening.length))
+                .as("a body opening with a near miss: a preamble")
+                .isInstanceOf(MultipartModel.Found.class);
+    }
 }
