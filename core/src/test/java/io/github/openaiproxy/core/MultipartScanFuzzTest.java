@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
 class MultipartScanFuzzTest {
     private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
     private static final int CASES = Integer.getInteger("fuzz.cases", 400);
-    private static final int ENGINE_CASES = Integer.getInteger("fuzz.cases", 150);
+    private static final int ENGINE_CASES = Integer.getInteger("fuzz.cases", 100);
     private static final String BCHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ";
 
     @Test

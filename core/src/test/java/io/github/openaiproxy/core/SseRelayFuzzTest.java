@@ -45,9 +45,9 @@ import org.junit.jupiter.api.Test;
  */
 class SseRelayFuzzTest {
     private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
-    private static final int CASES = Integer.getInteger("fuzz.cases", 150);
+    private static final int CASES = Integer.getInteger("fuzz.cases", 100);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int MAX_EVENT = 512 * 1024;
+    private static final int MAX_EVENT = 256 * 1024;
     private static final String USAGE_CHUNK = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
             + "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":5,\"total_tokens\":12}}\n\n";
 
@@ -86,7 +86,7 @@ class SseRelayFuzzTest {
     @Test
     void aLineOfSeveralMegabytesWithoutLineEndEndsTheStreamWithTheTooLargeEvent() {
         byte[] head = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n".getBytes(StandardCharsets.UTF_8);
-        byte[] line = new byte[2 * 1024 * 1024];
+        byte[] line = new byte[Integer.getInteger("fuzz.line-bytes", 1024 * 1024)];
         Arrays.fill(line, (byte) 'x');
         List<List<byte[]>> items = new ArrayList<>();
         items.add(List.of(head));
