@@ -1,5 +1,6 @@
 package io.github.openaiproxy.core;
 
+import io.github.openaiproxy.core.access.ProxyKeys;
 import io.github.openaiproxy.core.cors.CorsPolicy;
 import io.github.openaiproxy.core.error.ErrorStyle;
 import io.github.openaiproxy.core.error.ProxyError;
@@ -12,6 +13,8 @@ import io.github.openaiproxy.core.route.Route;
 import io.github.openaiproxy.core.upstream.UpstreamRequests;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -241,13 +244,11 @@ final class RequestChecks {
                 for (String part : eq < 0 ? List.of(param) : List.of(param.substring(0, eq), param.substring(eq + 1))) {
                     String v;
                     try {
-                        v = java.net.URLDecoder.decode(part, java.nio.charset.StandardCharsets.UTF_8)
-                                .strip();
+                        v = URLDecoder.decode(part, StandardCharsets.UTF_8).strip();
                     } catch (IllegalArgumentException e) {
                         v = part;
                     }
-                    if (v.startsWith(io.github.openaiproxy.core.access.ProxyKeys.PREFIX)
-                            || v.startsWith(io.github.openaiproxy.core.access.ProxyKeys.ADMIN_TOKEN_PREFIX)) {
+                    if (v.startsWith(ProxyKeys.PREFIX) || v.startsWith(ProxyKeys.ADMIN_TOKEN_PREFIX)) {
                         return true;
                     }
                 }

@@ -3,11 +3,17 @@ package io.github.openaiproxy.core;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,7 +32,7 @@ final class UploadSpool {
     private static final String SUFFIX = ".spool";
     private static final long PID = ProcessHandle.current().pid();
     /** A file named as before the process id was in the name: left that long, no live proxy still writes it. */
-    static final java.time.Duration UNOWNED_AGE = java.time.Duration.ofDays(1);
+    static final Duration UNOWNED_AGE = Duration.ofDays(1);
 
     private final Path dir;
     private final long cap;
@@ -54,15 +60,13 @@ final class UploadSpool {
      * than that process.
      */
     static void sweep(Path dir) {
-        java.time.Instant now = java.time.Instant.now();
+        Instant now = Instant.now();
         int deleted = 0;
-        try (java.nio.file.DirectoryStream<Path> files = Files.newDirectoryStream(dir, PREFIX + "*" + SUFFIX)) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, PREFIX + "*" + SUFFIX)) {
             for (Path p : files) {
                 try {
-                    java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(
-                            p,
-                            java.nio.file.attribute.BasicFileAttributes.class,
-                            java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    BasicFileAttributes a =
+                            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (a.isRegularFile()
                             && abandoned(
                                     p.getFileName().toString(),
@@ -90,7 +94,7 @@ final class UploadSpool {
     }
 
     /** Whether the process that made a file of that name, last written then, can no longer be writing it. */
-    private static boolean abandoned(String name, java.time.Instant written, java.time.Instant now) {
+    private static boolean abandoned(String name, Instant written, Instant now) {
         String rest = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
         int dash = rest.indexOf('-');
         long pid;
@@ -102,7 +106,7 @@ final class UploadSpool {
         if (pid <= 0) {
             return written.isBefore(now.minus(UNOWNED_AGE));
         }
-        java.util.Optional<ProcessHandle> owner = ProcessHandle.of(pid);
+        Optional<ProcessHandle> owner = ProcessHandle.of(pid);
         if (owner.isEmpty() || !owner.get().isAlive()) {
             return true;
         }
