@@ -17,6 +17,7 @@ import com.nimbusds.jose.proc.JWSVerificationKeySelector;
 import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jose.util.DefaultResourceRetriever;
 import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.proc.BadJWTException;
 import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import io.github.openaiproxy.core.http.ProxyRequest;
@@ -127,15 +128,14 @@ final class JwtSource implements IdentitySource {
                     }
 
                     @Override
-                    public void verify(JWTClaimsSet claimsSet, SecurityContext context)
-                            throws com.nimbusds.jwt.proc.BadJWTException {
+                    public void verify(JWTClaimsSet claimsSet, SecurityContext context) throws BadJWTException {
                         super.verify(claimsSet, context);
                         // nimbus checks exp and nbf, not iat: a token issued in the future (past the skew) is a
                         // forged or broken issuer's, whatever its nbf says.
                         Date iat = claimsSet.getIssueTime();
                         if (iat != null
                                 && iat.toInstant().isAfter(clock.instant().plusSeconds(CLOCK_SKEW_SECONDS))) {
-                            throw new com.nimbusds.jwt.proc.BadJWTException("JWT issued in the future");
+                            throw new BadJWTException("JWT issued in the future");
                         }
                     }
                 };
