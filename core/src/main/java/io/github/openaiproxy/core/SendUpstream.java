@@ -109,7 +109,9 @@ final class SendUpstream implements RequestStep {
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         // Held until the client's copy of the body ends, however it ends.
                         boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
-                        return relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream)
+                        // Tracked: a client that leaves before an event stream's first event stops its read.
+                        return ctx.inFlight
+                                .track(relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream))
                                 .thenApply(permit::heldUntilDone);
                     }
                     permit.release();

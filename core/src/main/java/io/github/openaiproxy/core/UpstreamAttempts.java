@@ -51,6 +51,7 @@ import java.util.function.Function;
  * body's OpenAI path with the proxy's headers, its model renamed per attempt.
  */
 final class UpstreamAttempts {
+    private static final System.Logger LOG = System.getLogger(ProxyEngine.class.getName());
     /** The response header listing the attempts: upstream names and statuses, nothing secret. */
     static final String ATTEMPTS_HEADER = "OpenAI-Proxy-Attempts";
 
@@ -154,6 +155,9 @@ final class UpstreamAttempts {
         private final List<Step> plan;
         private final long deadline;
         private final StringBuilder attempts = new StringBuilder();
+        /** The status of an event stream's attempt, noted once its first event came (or as {@code broken}). */
+        private String unnoted;
+
         private int index;
         private int tries;
         /** Whether the context-window fallback was taken: once per request, so two upstreams cannot ping-pong. */
@@ -340,7 +344,12 @@ final class UpstreamAttempts {
                         // none is judged by what it says, not taken for another key's limit or a plain 400.
                         UpstreamResponse response = ResponseRelay.decoded(answer);
                         int status = response.status();
-                        note(step, Integer.toString(status));
+                        if (status >= 200 && status < 300 && isEventStream(response)) {
+                            // Noted at its first event, or as broken: a stream that breaks before it is retried.
+                            unnoted = Integer.toString(status);
+                        } else {
+                            note(step, Integer.toString(status));
+                        }
                         if ((status == 429 || status == 401) && slot != null) {
                             // OpenAI answers 429 to a request too large for the key's tokens per minute too: no
                             // other key, nor a retry, would take it, and resting every key for it would refuse
@@ -552,7 +561,31 @@ final class UpstreamAttempts {
         private CompletableFuture<ProxyResponse> relay(
                 UpstreamResponse response, Step step, String upstreamModel, ApiKey key) {
             boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
-            CompletableFuture<ProxyResponse> relayed = relay.relay(response, ctx.responses, key, false, expectsStream);
+            // An event stream is handed over at its first event; one that breaks before it is tried again, as a 502
+            // would be. Tracked: a client that leaves meanwhile stops its read.
+            CompletableFuture<ProxyResponse> relayed =
+                    ctx.inFlight.track(relay.relayOrFail(response, ctx.responses, key, false, expectsStream));
+            if (relayed.isDone() && !relayed.isCompletedExceptionally()) {
+                if (unnoted != null) {
+                    note(step, unnoted); // an event stream answered otherwise at once (a coding the proxy cannot read)
+                    unnoted = null;
+                }
+                return relayed(relayed, step, upstreamModel);
+            }
+            return relayed.handle((r, error) -> {
+                        String status = unnoted;
+                        unnoted = null;
+                        Throwable cause = error == null ? null : Failures.unwrap(error);
+                        if (status != null && !(cause instanceof ResponseRelay.NoFirstEvent)) {
+                            note(step, status);
+                        }
+                        return error == null ? relayed(relayed, step, upstreamModel) : noFirstEvent(cause, step);
+                    })
+                    .thenCompose(Function.identity());
+        }
+
+        private CompletableFuture<ProxyResponse> relayed(
+                CompletableFuture<ProxyResponse> relayed, Step step, String upstreamModel) {
             RouteUpstream.Target target = ctx.target;
             String clientModel = target.clientModel();
             // An alias renamed the client's model: the answer names it as the client did. A fallback to another
@@ -562,6 +595,35 @@ final class UpstreamAttempts {
                 relayed = relayed.thenCompose(r -> ModelEcho.restore(r, clientModel, field));
             }
             return finish(relayed.thenApply(permit::heldUntilDone), step);
+        }
+
+        /**
+         * An event stream that ended before its first event: nothing reached the client, so it is a failure before
+         * the first byte, retried and fallen back as a 502 is. Its attempt reads {@code broken}, not its 200.
+         */
+        private CompletableFuture<ProxyResponse> noFirstEvent(Throwable error, Step step) {
+            if (!(error instanceof ResponseRelay.NoFirstEvent none)) {
+                // The client left (the read was cancelled), or a bug: no answer to give.
+                return fail(ProxyError.upstreamUnreachable(), step);
+            }
+            note(step, "broken");
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "upstream {0} ended its event stream before the first event: {1}, x-request-id {2}",
+                    step.upstream(),
+                    none.getCause().toString(),
+                    ctx.loggedRequestId());
+            CircuitBreaker breaker = routing.breaker(step.upstream());
+            if (breaker != null) {
+                breaker.failure();
+            }
+            if (!ctx.inFlight.cancelled()) {
+                Optional<CompletableFuture<ProxyResponse>> again = moveOn(null, true);
+                if (again.isPresent()) {
+                    return again.get();
+                }
+            }
+            return fail(none.error(), step);
         }
 
         private CompletableFuture<ProxyResponse> fail(ProxyError error, Step step) {
@@ -655,6 +717,14 @@ final class UpstreamAttempts {
             }
             return body;
         }
+    }
+
+    /** Whether an answer is an event stream, by its {@code Content-Type}. */
+    private static boolean isEventStream(UpstreamResponse response) {
+        return response.headers()
+                .firstValue("content-type")
+                .map(t -> t.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length()))
+                .orElse(false);
     }
 
     /** Whether an error body is OpenAI's context-window error: {@code {"error":{"code":"context_length_exceeded"}}}. */

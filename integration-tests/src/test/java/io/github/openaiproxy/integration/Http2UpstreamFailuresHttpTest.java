@@ -119,6 +119,35 @@ class Http2UpstreamFailuresHttpTest {
         assertThat(two.get(WAIT.toSeconds(), TimeUnit.SECONDS).body()).endsWith("data: [DONE]\n\n");
     }
 
+    /**
+     * Broken off after half an event, before the first: nothing was committed, so the client gets the proxy's 502
+     * JSON error as for a call that failed before its headers, the ledger one failed row, the permit back.
+     */
+    @ParameterizedTest(name = "upstream {0}")
+    @ValueSource(strings = {"reset", "goaway", "drop"})
+    void anUpstreamBreakingOffBeforeItsFirstEventIsA502JsonErrorNotAStream(String how) throws Exception {
+        HttpResponse<String> r = chat("?events=0&break=" + how, true).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(r.headers().firstValue("Content-Type")).contains("application/json");
+        JsonNode error = JSON.readTree(r.body()).get("error");
+        if (how.equals("drop")) {
+            // A socket closed at once may fail the exchange before the client has handed over the headers it read.
+            assertThat(error.get("code").asText()).isIn("upstream_disconnected", "upstream_unreachable");
+        } else {
+            assertThat(error.get("code").asText()).isEqualTo("upstream_disconnected");
+        }
+        assertThat(error.get("type").asText()).isEqualTo("server_error");
+        await().atMost(WAIT).until(() -> !ledger.rows().isEmpty());
+        assertThat(ledger.rows())
+                .singleElement()
+                .satisfies(row -> assertThat(row.outcome()).isEqualTo(UsageRecord.Outcome.UPSTREAM_FAILED));
+        CompletableFuture<HttpResponse<String>> one = chat("?events=1&pause_ms=200", true);
+        CompletableFuture<HttpResponse<String>> two = chat("?events=1&pause_ms=200", true);
+        assertThat(one.get(WAIT.toSeconds(), TimeUnit.SECONDS).body()).endsWith("data: [DONE]\n\n");
+        assertThat(two.get(WAIT.toSeconds(), TimeUnit.SECONDS).body()).endsWith("data: [DONE]\n\n");
+    }
+
     @Test
     void aResetStreamLeavesItsNeighbourOnTheConnectionAlone() throws Exception {
         CompletableFuture<HttpResponse<String>> neighbour = chat("?events=40&pause_ms=25&which=neighbour", true);

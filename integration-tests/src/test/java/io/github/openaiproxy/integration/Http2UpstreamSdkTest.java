@@ -1,10 +1,12 @@
 package io.github.openaiproxy.integration;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.InternalServerException;
 import com.openai.models.ChatModel;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
@@ -65,6 +67,30 @@ class Http2UpstreamSdkTest {
         assertThat(seen.protocol()).isEqualTo("HTTP/2.0");
         assertThat(seen.path()).isEqualTo("/v1/chat/completions");
         assertThat(seen.headers()).containsEntry("authorization", "Bearer " + SERVER_KEY);
+    }
+
+    /**
+     * An upstream stream reset after half an event, before its first: the SDK's stream meets the proxy's 502 JSON
+     * error as an API error it reads (status, code), not as a stream that ends in an error event.
+     */
+    @Test
+    void aStreamBrokenBeforeItsFirstEventIsAServerErrorTheSdkReads() {
+        ChatCompletionCreateParams params = hello().toBuilder()
+                .putAdditionalQueryParam("events", "0")
+                .putAdditionalQueryParam("break", "reset")
+                .build();
+
+        InternalServerException e = catchThrowableOfType(InternalServerException.class, () -> {
+            try (StreamResponse<ChatCompletionChunk> stream =
+                    client.chat().completions().createStreaming(params)) {
+                stream.stream().forEach(chunk -> {});
+            }
+        });
+
+        assertThat(e).as("the SDK's error for the proxy's 502").isNotNull();
+        assertThat(e.statusCode()).isEqualTo(502);
+        assertThat(e.code()).contains("upstream_disconnected");
+        assertThat(e.type()).contains("server_error");
     }
 
     @Test

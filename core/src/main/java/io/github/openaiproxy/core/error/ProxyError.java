@@ -285,6 +285,20 @@ public record ProxyError(
         return of(502, "Bad Gateway", "Could not reach the upstream API", "server_error", "upstream_unreachable");
     }
 
+    /**
+     * 502 when the upstream answered with an event stream and lost the connection (or ended it) before its first
+     * event: nothing of the answer was sent, so the client gets an error it can retry, with the code of the stream's
+     * error event.
+     */
+    public static ProxyError upstreamDisconnected() {
+        return of(
+                502,
+                "Bad Gateway",
+                "The upstream connection was lost before the stream's first event",
+                "server_error",
+                "upstream_disconnected");
+    }
+
     /** 502 when the upstream's successful answer is neither JSON nor an event stream (simple routes). */
     public static ProxyError upstreamUnexpectedContent() {
         return of(

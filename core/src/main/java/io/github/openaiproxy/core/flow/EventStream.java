@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Objects;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,6 +27,8 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
     private final Flow.Publisher<T> source;
     private final IdleWatch idle;
     private final AtomicBoolean subscribed = new AtomicBoolean();
+    /** The relay {@link #firstEvent} started before anyone subscribed; {@code null} without one. */
+    private volatile Relay early;
 
     protected EventStream(Flow.Publisher<T> source) {
         this(source, null);
@@ -68,21 +71,84 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
      */
     protected void onCancel() {}
 
+    /**
+     * Whether an emitted item is an event that commits the stream, for {@link #firstEvent}: the items before the
+     * first one that is are not published (keep-alive comments). Every item is one by default.
+     */
+    protected boolean isEvent(ByteBuffer emitted) {
+        return true;
+    }
+
+    /**
+     * Starts reading the source before anyone subscribes, and stops asking it for more once the first
+     * {@linkplain #isEvent event} is ready: then the returned future completes, and the subscriber that comes next
+     * gets that event first, as it was emitted, on its first request. Items emitted before it are dropped. When the
+     * source fails, ends or goes idle before any event, the future completes exceptionally with the source's error
+     * (a {@link java.util.concurrent.TimeoutException} when idle, an {@link java.io.EOFException} when it ended) and
+     * nothing was published: the caller can still answer otherwise. Cancelling the future cancels the source. Call
+     * once, before {@link #subscribe}; the idle watch runs from this call.
+     *
+     * @return completes when the first event is ready, or exceptionally when the source failed before it
+     */
+    public final CompletableFuture<Void> firstEvent() {
+        if (early != null || subscribed.get()) {
+            throw new IllegalStateException("firstEvent is called once, before subscribe");
+        }
+        CompletableFuture<Void> first = new CompletableFuture<>();
+        Relay relay = new Relay(null, first);
+        early = relay;
+        first.whenComplete((v, e) -> {
+            if (first.isCancelled()) {
+                relay.cancel();
+            }
+        });
+        source.subscribe(relay);
+        relay.watch.start();
+        return first;
+    }
+
     @Override
     public final void subscribe(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
         if (!subscribed.compareAndSet(false, true)) {
             Publishers.refuse(downstream, "an event stream can be subscribed once");
             return;
         }
-        Relay relay = new Relay(downstream);
+        Relay started = early;
+        if (started != null) {
+            if (!started.seenEvent) {
+                Publishers.refuse(downstream, "the event stream failed before its first event");
+                return;
+            }
+            started.downstream = downstream; // before onSubscribe: its first request finds it
+            downstream.onSubscribe(started);
+            started.drain();
+            return;
+        }
+        Relay relay = new Relay(downstream, null);
         downstream.onSubscribe(relay);
         source.subscribe(relay);
         relay.watch.start();
     }
 
+    /** Where what is emitted after the source failed before its first event goes: nowhere. */
+    private static final Consumer<ByteBuffer> DROP = dropped -> {};
+
     private final class Relay implements Flow.Subscriber<T>, Flow.Subscription {
-        private final Flow.Subscriber<? super List<ByteBuffer>> downstream;
+        /** Who gets the events; {@code null} while {@link #firstEvent} reads ahead alone. */
+        private volatile Flow.Subscriber<? super List<ByteBuffer>> downstream;
+
         private final Queue<ByteBuffer> ready = new ConcurrentLinkedQueue<>();
+        /** What the subclass emits into: {@link #ready}, the items before the first event dropped when reading ahead. */
+        private final Consumer<ByteBuffer> emit = this::emitted;
+        /** Set by {@link #firstEvent}: completed once the first event is ready, or the source failed before it. */
+        private final CompletableFuture<Void> first;
+        /** Whether an event was emitted (written by the source's signals, or the timer instead of one). */
+        private volatile boolean seenEvent;
+        /** Why the source ended before the first event, when it did. */
+        private volatile Throwable failure;
+        /** Whether {@link #first} is settled; owned by the drain loop. */
+        private boolean firstSettled;
+
         private final AtomicLong demand = new AtomicLong();
         private final AtomicInteger wip = new AtomicInteger();
         private volatile Flow.Subscription upstream;
@@ -92,8 +158,9 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         private boolean terminated;
         final SourceWatch watch;
 
-        Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream) {
+        Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream, CompletableFuture<Void> first) {
             this.downstream = downstream;
+            this.first = first;
             this.watch = new SourceWatch(idle, false, this::timedOut);
         }
 
@@ -114,7 +181,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
             if (cancelled || upstreamDone || !watch.enterItem()) {
                 return;
             }
-            if (!onItem(item, ready::add)) {
+            if (!onItem(item, emit)) {
                 upstreamDone = true;
                 watch.finish();
                 upstream.cancel();
@@ -130,6 +197,13 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
             if (upstreamDone || !watch.end()) {
                 return;
             }
+            if (beforeFirstEvent()) {
+                failure = throwable; // nothing was published: the caller answers otherwise
+                onSourceError(throwable, DROP);
+                upstreamDone = true;
+                drain();
+                return;
+            }
             onSourceError(throwable, ready::add);
             upstreamDone = true;
             drain();
@@ -140,7 +214,10 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
             if (upstreamDone || !watch.end()) {
                 return;
             }
-            onSourceComplete(ready::add);
+            onSourceComplete(emit);
+            if (beforeFirstEvent()) {
+                failure = new java.io.EOFException("the source ended before its first event");
+            }
             upstreamDone = true;
             drain();
         }
@@ -151,9 +228,32 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
             if (s != null) {
                 s.cancel();
             }
+            if (beforeFirstEvent()) {
+                failure = new java.util.concurrent.TimeoutException("the source was idle before its first event");
+                onSourceIdle(DROP);
+                upstreamDone = true;
+                drain();
+                return;
+            }
             onSourceIdle(ready::add);
             upstreamDone = true;
             drain();
+        }
+
+        /** Whether {@link #firstEvent} reads ahead and no event has come yet. */
+        private boolean beforeFirstEvent() {
+            return first != null && !seenEvent;
+        }
+
+        /** An item the subclass emitted: until the first event, when reading ahead, only an event is kept. */
+        private void emitted(ByteBuffer item) {
+            if (!seenEvent && first != null) {
+                if (!isEvent(item)) {
+                    return; // a keep-alive before the first event: relayed, it would commit the response
+                }
+                seenEvent = true;
+            }
+            ready.add(item);
         }
 
         // --- client side
@@ -183,9 +283,35 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
             if (wip.getAndIncrement() != 0) {
                 return;
             }
+            boolean firstReady = false;
+            Throwable firstFailed = null;
             do {
                 if (terminated || cancelled) {
                     ready.clear();
+                    continue;
+                }
+                Flow.Subscriber<? super List<ByteBuffer>> downstream = this.downstream;
+                if (downstream == null) {
+                    // Read ahead for the first event, one source item at a time; nobody to publish to yet.
+                    if (firstSettled) {
+                        continue;
+                    }
+                    boolean done = upstreamDone; // read first: an event emitted before the end is seen below
+                    if (seenEvent) {
+                        firstSettled = true;
+                        firstReady = true;
+                    } else if (done) {
+                        firstSettled = true;
+                        terminated = true;
+                        watch.finish();
+                        ready.clear();
+                        Throwable why = failure;
+                        firstFailed = why != null ? why : new java.io.EOFException("no event");
+                    } else if (!upstreamRequested && upstream != null) {
+                        upstreamRequested = true;
+                        watch.requested(1);
+                        upstream.request(1);
+                    }
                     continue;
                 }
                 while (demand.get() > 0 && !cancelled) {
@@ -209,6 +335,12 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
                     upstream.request(1);
                 }
             } while (wip.decrementAndGet() != 0);
+            // Outside the loop: what the caller runs next (the response's head, the subscriber) drains again.
+            if (firstReady) {
+                first.complete(null);
+            } else if (firstFailed != null) {
+                first.completeExceptionally(firstFailed);
+            }
         }
     }
 }

@@ -87,7 +87,10 @@ public final class ResponseRelay implements AutoCloseable {
     }
 
     /**
-     * Relays an upstream answer.
+     * Relays an upstream answer. An event stream that fails before its first event (reset, ended, idle: only
+     * comments or half an event came) was never committed: the answer is then the proxy's own error, 502
+     * {@code upstream_disconnected} (504 {@code upstream_timeout} when it went idle). Cancelling the future before
+     * the first event stops reading the upstream.
      *
      * @param answer the upstream answer, body unread (a gzip or deflate coding is undone here)
      * @param responses the request's response factory (CORS headers, error style)
@@ -98,6 +101,34 @@ public final class ResponseRelay implements AutoCloseable {
      */
     public CompletableFuture<ProxyResponse> relay(
             UpstreamResponse answer, ResponseFactory responses, ApiKey key, boolean clientKey, boolean expectsStream) {
+        return relay(answer, responses, key, clientKey, expectsStream, false);
+    }
+
+    /**
+     * As {@link #relay}, except that an event stream that fails before its first event completes the future
+     * exceptionally with {@link NoFirstEvent}: nothing of it reached the client, so the caller may try another call
+     * (a retry, a fallback). Cancelling the future before the first event stops reading the upstream.
+     *
+     * @param answer the upstream answer, body unread (a gzip or deflate coding is undone here)
+     * @param responses the request's response factory (CORS headers, error style)
+     * @param key the key that was sent, to mask its echoes
+     * @param clientKey whether that key is the client's own ({@code x-openai-key}), for the message of a 401
+     * @param expectsStream whether the client asked for a stream on a simple route: then only an event
+     *     stream is a successful answer
+     * @return the client's answer, completed once an event stream's first event is ready
+     */
+    public CompletableFuture<ProxyResponse> relayOrFail(
+            UpstreamResponse answer, ResponseFactory responses, ApiKey key, boolean clientKey, boolean expectsStream) {
+        return relay(answer, responses, key, clientKey, expectsStream, true);
+    }
+
+    private CompletableFuture<ProxyResponse> relay(
+            UpstreamResponse answer,
+            ResponseFactory responses,
+            ApiKey key,
+            boolean clientKey,
+            boolean expectsStream,
+            boolean failBeforeFirstEvent) {
         // Compressed although the proxy asked for identity: gzip and deflate are undone, so that what the proxy reads
         // (events, usage, an error to mask) is readable and the client gets a body it need not have asked to decode.
         UpstreamResponse upstream = DecodedBody.decoded(answer);
@@ -153,8 +184,35 @@ public final class ResponseRelay implements AutoCloseable {
         if (isEventStream(contentType)) {
             h.set("Cache-Control", "no-cache");
             h.set("X-Accel-Buffering", "no");
-            return CompletableFuture.completedFuture(new ProxyResponse(
-                    status, h.build(), new SseEventRelay(upstream.body(), maxEventSize, idle, buffers), true));
+            SseEventRelay events = new SseEventRelay(upstream.body(), maxEventSize, idle, buffers);
+            ProxyResponse stream = new ProxyResponse(status, h.build(), events, true);
+            // Nothing is committed before the first event: a stream that breaks before it is a failure before the
+            // first byte, which the caller may retry (see NoFirstEvent). The event then goes out on the thread that
+            // read it, as before: only the response is handed over later.
+            CompletableFuture<Void> first = events.firstEvent();
+            CompletableFuture<ProxyResponse> answered = new CompletableFuture<>();
+            first.whenComplete((v, e) -> {
+                if (e == null) {
+                    answered.complete(stream);
+                    return;
+                }
+                NoFirstEvent none = new NoFirstEvent(e);
+                if (failBeforeFirstEvent) {
+                    answered.completeExceptionally(none);
+                } else if (!(e instanceof java.util.concurrent.CancellationException)) {
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "upstream event stream ended before its first event: {0}",
+                            e.toString());
+                    answered.complete(responses.error(none.error()));
+                }
+            });
+            answered.whenComplete((r, e) -> {
+                if (answered.isCancelled()) {
+                    first.cancel(false); // the client left while the upstream had sent no event: stop reading it
+                }
+            });
+            return answered;
         }
         // JSON is read whole when small (an exact length, a clean 502 if the upstream breaks off, and what sessions
         // and image storage read); other bodies (speech audio, a file's bytes) start with their first bytes.
@@ -180,6 +238,29 @@ public final class ResponseRelay implements AutoCloseable {
             }
             return new ProxyResponse(status, h.build(), ((Prefetch.Outcome.Longer) read).body(), false);
         });
+    }
+
+    /**
+     * An upstream event stream that ended, broke or went idle before its first event: status and headers were not
+     * sent, so the call failed before the first byte of its answer reached the client.
+     */
+    public static final class NoFirstEvent extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NoFirstEvent(Throwable cause) {
+            super("the upstream event stream ended before its first event", cause, false, false);
+        }
+
+        /** Whether the stream went silent (the stream idle timeout, or the connection's idle timeout). */
+        public boolean timedOut() {
+            Throwable cause = getCause();
+            return cause instanceof java.util.concurrent.TimeoutException || UpstreamFailure.isTimeout(cause);
+        }
+
+        /** What the client gets when nothing else is tried: 502 {@code upstream_disconnected}, or 504 when idle. */
+        public ProxyError error() {
+            return timedOut() ? ProxyError.upstreamTimeout() : ProxyError.upstreamDisconnected();
+        }
     }
 
     /**

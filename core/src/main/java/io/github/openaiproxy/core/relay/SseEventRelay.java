@@ -104,6 +104,27 @@ final class SseEventRelay extends EventStream<List<ByteBuffer>> {
         framer.close();
     }
 
+    /**
+     * An event with a field line: a block of comments ({@code : keep-alive}) and blank lines is none. Asked only
+     * until the first event (see {@link #firstEvent}), so a long stream's events are not scanned for it.
+     */
+    @Override
+    protected boolean isEvent(ByteBuffer emitted) {
+        boolean lineStart = true;
+        for (int i = emitted.position(); i < emitted.limit(); i++) {
+            byte b = emitted.get(i);
+            if (b == '\n' || b == '\r') {
+                lineStart = true;
+            } else if (lineStart) {
+                if (b != ':') {
+                    return true;
+                }
+                lineStart = false;
+            }
+        }
+        return false;
+    }
+
     @Override
     protected void onCancel() {
         framer.close(); // the client left: its unfinished event's buffer goes back to the others

@@ -277,6 +277,61 @@ class SseEventRelayTest {
         assertThat(second.error()).isInstanceOf(IllegalStateException.class);
     }
 
+    @Test
+    void firstEventReadsAheadOneItemAtATimeDropsCommentsAndHandsTheEventToTheLaterSubscriber() {
+        SseEventRelay relay = new SseEventRelay(upstream, DEFAULT_LIMIT);
+        java.util.concurrent.CompletableFuture<Void> first = relay.firstEvent();
+
+        upstream.emit(": keep-alive\n\n\n");
+        upstream.emit("data: {\"a\"");
+        assertThat(first).isNotDone();
+        assertThat(upstream.maxOutstanding()).isEqualTo(1);
+        upstream.emit(":1}\n\ndata: 2\n\n");
+        assertThat(first).isCompleted();
+        long asked = upstream.totalRequested();
+
+        TestSubscriber client = new TestSubscriber(Long.MAX_VALUE);
+        relay.subscribe(client);
+        // The stray blank line after the comment travels with the event, as the framer always cuts.
+        assertThat(client.texts()).containsExactly("\ndata: {\"a\":1}\n\n", "data: 2\n\n");
+        upstream.emit(": later comments are relayed\n\n");
+        upstream.complete();
+
+        assertThat(asked).as("nothing more asked until the subscriber came").isEqualTo(3);
+        assertThat(client.texts()).endsWith(": later comments are relayed\n\n");
+        assertThat(client.completions()).isEqualTo(1);
+    }
+
+    @Test
+    void aStreamThatFailsOrEndsBeforeItsFirstEventFailsFirstEventAndPublishesNothing() {
+        SseEventRelay relay = new SseEventRelay(upstream, DEFAULT_LIMIT);
+        java.util.concurrent.CompletableFuture<Void> first = relay.firstEvent();
+        upstream.emit(": processing\n\ndata: {\"half");
+        upstream.fail(new IOException("reset"));
+
+        assertThat(first).isCompletedExceptionally();
+        assertThat(first.handle((v, e) -> e).join()).isInstanceOf(IOException.class);
+        TestSubscriber late = new TestSubscriber(1);
+        relay.subscribe(late);
+        assertThat(late.texts()).isEmpty();
+        assertThat(late.error()).isInstanceOf(IllegalStateException.class);
+
+        TestPublisher other = new TestPublisher();
+        java.util.concurrent.CompletableFuture<Void> ended = new SseEventRelay(other, DEFAULT_LIMIT).firstEvent();
+        other.emit(":\n\n");
+        other.complete();
+        assertThat(ended.handle((v, e) -> e).join()).isInstanceOf(java.io.EOFException.class);
+    }
+
+    @Test
+    void cancellingFirstEventCancelsTheUpstream() {
+        java.util.concurrent.CompletableFuture<Void> first = new SseEventRelay(upstream, DEFAULT_LIMIT).firstEvent();
+
+        first.cancel(false);
+
+        assertThat(upstream.isCancelled()).isTrue();
+    }
+
     private TestSubscriber subscribe(int maxEventBytes, long initialDemand) {
         TestSubscriber client = new TestSubscriber(initialDemand);
         new SseEventRelay(upstream, maxEventBytes).subscribe(client);
