@@ -191,6 +191,49 @@ class OpenTelemetryProxyObserverTest {
                         org.assertj.core.groups.Tuple.tuple("output", 7.0));
     }
 
+    /**
+     * A stream that ends before its first event (only a comment came) is a failed attempt: its span ends with
+     * {@code error.type} {@code broken} beside its 200, and the fallback's attempt serves the stream.
+     */
+    @Test
+    void aStreamBrokenBeforeItsFirstEventEndsItsAttemptSpanAsFailedAndTheFallbackServes() {
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/v1/chat/completions"))
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody(": keep-alive\n\n")));
+        upstream.server()
+                .stubFor(post(urlPathEqualTo("/openai/deployments/prod-gpt4o/chat/completions"))
+                        .willReturn(aResponse()
+                                .withHeader("Content-Type", "text/event-stream")
+                                .withBody("data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}"
+                                        + "\n\ndata: [DONE]\n\n")));
+
+        Answer answer;
+        try (ProxyEngine engine = namedEngine()) {
+            answer = EngineFixture.send(
+                    engine,
+                    EngineFixture.post(
+                            "/v1/chat/completions", "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[]}"));
+        }
+
+        assertThat(answer.status()).isEqualTo(200);
+        assertThat(answer.header("OpenAI-Proxy-Attempts")).isEqualTo("first broken, azure 200");
+        List<SpanData> finished = spans.getFinishedSpanItems();
+        assertThat(finished).hasSize(3);
+        SpanData broken = finished.stream()
+                .filter(sp -> "first".equals(sp.getAttributes().get(AttributeKey.stringKey("openai_proxy.upstream"))))
+                .findFirst()
+                .orElseThrow();
+        assertThat(broken.getKind()).isEqualTo(SpanKind.CLIENT);
+        assertThat(broken.getAttributes().asMap())
+                .containsEntry(AttributeKey.longKey("http.response.status_code"), 200L)
+                .containsEntry(AttributeKey.stringKey("error.type"), "broken");
+        assertThat(broken.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+        SpanData served = one(finished, "chat prod-gpt4o", SpanKind.CLIENT);
+        assertThat(served.getAttributes().asMap()).doesNotContainKey(AttributeKey.stringKey("error.type"));
+    }
+
     @Test
     void aStreamOfTheDefaultUpstreamRecordsTheTimeToFirstTokenAndItsAttemptSpanCarriesTheTrace() {
         upstream.server()
