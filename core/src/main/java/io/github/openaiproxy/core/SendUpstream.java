@@ -109,10 +109,14 @@ final class SendUpstream implements RequestStep {
                                 response.status(), Duration.ofNanos(System.nanoTime() - sentAt));
                         // Held until the client's copy of the body ends, however it ends.
                         boolean expectsStream = ctx.normalized != null && ctx.normalized.stream();
-                        // Tracked: a client that leaves before an event stream's first event stops its read.
-                        return ctx.inFlight
-                                .track(relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream))
-                                .thenApply(permit::heldUntilDone);
+                        CompletableFuture<ProxyResponse> relayed =
+                                relay.relay(response, ctx.responses, ctx.key, ctx.clientKey, expectsStream);
+                        if (!relayed.isDone() && UpstreamAttempts.isEventStream(response)) {
+                            // A client that leaves before the stream's first event stops its read (a prefetch of a
+                            // JSON body, untracked, runs on to its end as before).
+                            ctx.inFlight.track(relayed);
+                        }
+                        return relayed.thenApply(permit::heldUntilDone);
                     }
                     permit.release();
                     return ctx.respond(failure(ctx, Failures.unwrap(error)));

@@ -564,7 +564,10 @@ final class UpstreamAttempts {
             // An event stream is handed over at its first event; one that breaks before it is tried again, as a 502
             // would be. Tracked: a client that leaves meanwhile stops its read.
             CompletableFuture<ProxyResponse> relayed =
-                    ctx.inFlight.track(relay.relayOrFail(response, ctx.responses, key, false, expectsStream));
+                    relay.relayOrFail(response, ctx.responses, key, false, expectsStream);
+            if (!relayed.isDone() && isEventStream(response)) {
+                ctx.inFlight.track(relayed); // only a stream's wait stops its read when cancelled: a prefetch runs on
+            }
             if (relayed.isDone() && !relayed.isCompletedExceptionally()) {
                 if (unnoted != null) {
                     note(step, unnoted); // an event stream answered otherwise at once (a coding the proxy cannot read)
@@ -720,7 +723,7 @@ final class UpstreamAttempts {
     }
 
     /** Whether an answer is an event stream, by its {@code Content-Type}. */
-    private static boolean isEventStream(UpstreamResponse response) {
+    static boolean isEventStream(UpstreamResponse response) {
         return response.headers()
                 .firstValue("content-type")
                 .map(t -> t.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length()))

@@ -74,4 +74,31 @@ class ProxyEngineCancellationTest {
             }
         }
     }
+    /** Nothing reached the client before the first event: a client that leaves then stops the upstream's read. */
+    @Test
+    void cancellingWhileAStreamHasSentOnlyItsHeadersAndACommentClosesTheUpstreamConnection() throws Exception {
+        try (RawUpstream raw = RawUpstream.start()) {
+            java.util.concurrent.CountDownLatch headers = new java.util.concurrent.CountDownLatch(1);
+            engine = ProxyEngine.builder(config(raw.baseUrl(), client).build())
+                    .observer((method, path) -> new io.github.openaiproxy.core.observe.ProxyObserver.Observation() {
+                        @Override
+                        public void upstreamResponded(int status, Duration latency) {
+                            headers.countDown(); // the engine has the headers: the stream is read for its first event
+                        }
+                    })
+                    .build();
+            CompletableFuture<ProxyResponse> pending = engine.handle(
+                    post("/v1/chat/completions", "{\"stream\":true}").build());
+
+            try (RawUpstream.Connection c = raw.accept()) {
+                c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+                c.writeChunk(": keep-alive\n\n");
+                assertThat(headers.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+
+                pending.cancel(true);
+
+                assertThat(c.closedByPeerWithin(WAIT)).isTrue();
+            }
+        }
+    }
 }
