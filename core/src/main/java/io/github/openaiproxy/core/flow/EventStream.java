@@ -1,6 +1,7 @@
 package io.github.openaiproxy.core.flow;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Queue;
@@ -27,6 +28,15 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
     private final Flow.Publisher<T> source;
     private final IdleWatch idle;
     private final AtomicBoolean subscribed = new AtomicBoolean();
+    /**
+     * How long {@link #firstEvent()} holds back the keep-alive items (SSE comments) that come before the first
+     * event. One relayed commits the response, after which a break can no longer be retried; but held for good they
+     * would leave a client, or a load balancer in front of the proxy, with no byte during a long think (Heroku's
+     * router gives up after 30 s without one, nginx and AWS's load balancers after 60 s of silence by default). Past
+     * this, the next keep-alive goes out as the first event.
+     */
+    public static final Duration KEEP_ALIVE_HOLD = Duration.ofSeconds(10);
+
     /** The relay {@link #firstEvent} started before anyone subscribed; {@code null} without one. */
     private volatile Relay early;
 
@@ -80,22 +90,34 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
     }
 
     /**
+     * As {@link #firstEvent(Duration)}, keep-alive items held back for {@link #KEEP_ALIVE_HOLD}.
+     *
+     * @return completes when the first event is ready, or exceptionally when the source failed before it
+     */
+    public final CompletableFuture<Void> firstEvent() {
+        return firstEvent(KEEP_ALIVE_HOLD);
+    }
+
+    /**
      * Starts reading the source before anyone subscribes, and stops asking it for more once the first
      * {@linkplain #isEvent event} is ready: then the returned future completes, and the subscriber that comes next
-     * gets that event first, as it was emitted, on its first request. Items emitted before it are dropped. When the
+     * gets that event first, as it was emitted, on its first request. Items emitted before it are dropped while
+     * {@code holdKeepAlives} has not passed since this call; the first one after that counts as the first event. When the
      * source fails, ends or goes idle before any event, the future completes exceptionally with the source's error
      * (a {@link java.util.concurrent.TimeoutException} when idle, an {@link java.io.EOFException} when it ended) and
      * nothing was published: the caller can still answer otherwise. Cancelling the future cancels the source. Call
      * once, before {@link #subscribe}; the idle watch runs from this call.
      *
+     * @param holdKeepAlives how long items that are not events are dropped rather than taken as the first event
      * @return completes when the first event is ready, or exceptionally when the source failed before it
      */
-    public final CompletableFuture<Void> firstEvent() {
+    public final CompletableFuture<Void> firstEvent(Duration holdKeepAlives) {
+        Objects.requireNonNull(holdKeepAlives, "holdKeepAlives");
         if (early != null || subscribed.get()) {
             throw new IllegalStateException("firstEvent is called once, before subscribe");
         }
         CompletableFuture<Void> first = new CompletableFuture<>();
-        Relay relay = new Relay(null, first);
+        Relay relay = new Relay(null, first, holdKeepAlives.toNanos());
         early = relay;
         first.whenComplete((v, e) -> {
             if (first.isCancelled()) {
@@ -124,7 +146,7 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
             started.drain();
             return;
         }
-        Relay relay = new Relay(downstream, null);
+        Relay relay = new Relay(downstream, null, 0);
         downstream.onSubscribe(relay);
         source.subscribe(relay);
         relay.watch.start();
@@ -146,6 +168,10 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         private volatile boolean seenEvent;
         /** Why the source ended before the first event, when it did. */
         private volatile Throwable failure;
+        /** When {@link #firstEvent} began reading ahead ({@link System#nanoTime()}), and how long it holds keep-alives. */
+        private final long readingSince;
+
+        private final long holdNanos;
         /** Whether {@link #first} is settled; owned by the drain loop. */
         private boolean firstSettled;
 
@@ -158,9 +184,11 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         private boolean terminated;
         final SourceWatch watch;
 
-        Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream, CompletableFuture<Void> first) {
+        Relay(Flow.Subscriber<? super List<ByteBuffer>> downstream, CompletableFuture<Void> first, long holdNanos) {
             this.downstream = downstream;
             this.first = first;
+            this.readingSince = first != null ? System.nanoTime() : 0;
+            this.holdNanos = holdNanos;
             this.watch = new SourceWatch(idle, false, this::timedOut);
         }
 
@@ -248,8 +276,8 @@ public abstract class EventStream<T> implements Flow.Publisher<List<ByteBuffer>>
         /** An item the subclass emitted: until the first event, when reading ahead, only an event is kept. */
         private void emitted(ByteBuffer item) {
             if (!seenEvent && first != null) {
-                if (!isEvent(item)) {
-                    return; // a keep-alive before the first event: relayed, it would commit the response
+                if (!isEvent(item) && System.nanoTime() - readingSince < holdNanos) {
+                    return; // a keep-alive early on: relayed, it would commit the response
                 }
                 seenEvent = true;
             }

@@ -324,6 +324,29 @@ class SseEventRelayTest {
     }
 
     @Test
+    void aKeepAliveAfterTheHoldIsTheFirstEventSoALongThinkStillSendsBytes() throws Exception {
+        SseEventRelay relay = new SseEventRelay(upstream, DEFAULT_LIMIT);
+        java.util.concurrent.CompletableFuture<Void> first = relay.firstEvent(java.time.Duration.ofMillis(100));
+        upstream.emit(": early, held\n\n");
+        assertThat(first).isNotDone();
+
+        Thread.sleep(150);
+        upstream.emit(": OPENROUTER PROCESSING\n\n");
+
+        assertThat(first).isCompleted();
+        TestSubscriber client = new TestSubscriber(Long.MAX_VALUE);
+        relay.subscribe(client);
+        upstream.emit("data: 1\n\n");
+        upstream.fail(new IOException("reset"));
+        assertThat(client.texts())
+                .as("the late keep-alive went out first; a break after it ends the stream with the error event")
+                .containsExactly(
+                        ": OPENROUTER PROCESSING\n\n",
+                        "data: 1\n\n",
+                        new String(SseEventRelay.UPSTREAM_BROKE_EVENT, java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
     void cancellingFirstEventCancelsTheUpstream() {
         java.util.concurrent.CompletableFuture<Void> first = new SseEventRelay(upstream, DEFAULT_LIMIT).firstEvent();
 
