@@ -646,6 +646,24 @@ class ProxyEngineLimitsTest {
         public void close() {}
     }
 
+    /** An upstream event that carries nothing to meter: the first event, at which a stream's answer is handed over. */
+    private static final String FIRST_EVENT = "data: {}\n\n";
+
+    /**
+     * Sends a stream request to {@code streams} and its upstream's first event (a stream's answer comes with it), and
+     * returns the answer.
+     */
+    private static ProxyResponse open(ProxyEngine engine, HeldStreams streams, ProxyRequest request) throws Exception {
+        int index = streams.bodies.size();
+        CompletableFuture<ProxyResponse> answer = engine.handle(request);
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> streams.bodies.size() > index
+                        && streams.bodies.get(index).outstanding() > 0);
+        streams.bodies.get(index).emit(FIRST_EVENT);
+        return answer.get(10, TimeUnit.SECONDS);
+    }
+
     /** Subscribes to an answer's body; cancels at once when {@code disconnect}, else reads until it ends. */
     private static AtomicBoolean subscribe(ProxyResponse r, boolean disconnect) {
         AtomicBoolean ended = new AtomicBoolean();
@@ -686,9 +704,8 @@ class ProxyEngineLimitsTest {
 
         for (String background : List.of(",\"background\":true}", "}")) {
             ledger.clear();
-            ProxyResponse r = engine.handle(
-                            chat("/v1/responses", request + background).build())
-                    .get(10, TimeUnit.SECONDS);
+            ProxyResponse r = open(
+                    engine, streams, chat("/v1/responses", request + background).build());
             assertThat(subscribe(r, true)).isTrue();
 
             long output = background.contains("true") ? 1000 : 0;
@@ -707,8 +724,8 @@ class ProxyEngineLimitsTest {
                 engine(Map.of("policies.anonymous.concurrent-requests", "2"), b -> b.upstreamClient(streams));
         String stream = ",\"stream\":true";
 
-        ProxyResponse one = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
-        ProxyResponse two = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse one = open(engine, streams, v1Chat(stream).build());
+        ProxyResponse two = open(engine, streams, v1Chat(stream).build());
         assertThat(one.status()).isEqualTo(200);
         assertThat(two.status()).isEqualTo(200);
         Answer third = send(engine, v1Chat(stream));
@@ -720,13 +737,13 @@ class ProxyEngineLimitsTest {
         AtomicBoolean ended = subscribe(one, false);
         streams.bodies.get(0).complete();
         assertThat(ended).isTrue();
-        ProxyResponse four = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse four = open(engine, streams, v1Chat(stream).build());
         assertThat(four.status()).isEqualTo(200);
         error(send(engine, v1Chat(stream)), 429, "requests", "rate_limit_exceeded");
 
         // The second's client goes away: its lease is back too.
         subscribe(two, true);
-        ProxyResponse five = engine.handle(v1Chat(stream).build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse five = open(engine, streams, v1Chat(stream).build());
         assertThat(five.status()).isEqualTo(200);
         assertThat(streams.bodies).hasSize(4);
         subscribe(four, true);
@@ -760,7 +777,7 @@ class ProxyEngineLimitsTest {
         Map<String, String> oneStream = Map.of("policies.anonymous.concurrent-requests", "1");
         ProxyEngine engine = engine(
                 oneStream, b -> b.upstreamClient(streams).limitStore(store).usageLedger(closing));
-        ProxyResponse open = engine.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse open = open(engine, streams, v1Chat(",\"stream\":true").build());
         assertThat(open.status()).isEqualTo(200);
         AtomicBoolean ended = subscribe(open, false); // a container that reads on and has not ended the exchange
 
@@ -776,7 +793,7 @@ class ProxyEngineLimitsTest {
                 .isTrue();
         // The lease is back: the same caller opens a stream through another instance on the same store.
         ProxyEngine next = engine(oneStream, b -> b.upstreamClient(streams).limitStore(store));
-        ProxyResponse again = next.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse again = open(next, streams, v1Chat(",\"stream\":true").build());
         assertThat(again.status()).isEqualTo(200);
         subscribe(again, true);
         assertThat(ended)
@@ -918,7 +935,7 @@ class ProxyEngineLimitsTest {
             }
         };
         ProxyEngine engine = engine(Map.of(), b -> b.upstreamClient(streams).usageLedger(closing));
-        ProxyResponse open = engine.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse open = open(engine, streams, v1Chat(",\"stream\":true").build());
         java.util.concurrent.atomic.AtomicReference<Flow.Subscription> relayed =
                 new java.util.concurrent.atomic.AtomicReference<>();
         open.body().subscribe(new Flow.Subscriber<List<ByteBuffer>>() {
@@ -981,7 +998,7 @@ class ProxyEngineLimitsTest {
             }
         };
         ProxyEngine engine = engine(Map.of(), b -> b.upstreamClient(streams).usageLedger(closing));
-        ProxyResponse unread = engine.handle(v1Chat(",\"stream\":true").build()).get(10, TimeUnit.SECONDS);
+        ProxyResponse unread = open(engine, streams, v1Chat(",\"stream\":true").build());
 
         engine.close();
 
