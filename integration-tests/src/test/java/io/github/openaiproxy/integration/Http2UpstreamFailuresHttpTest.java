@@ -131,8 +131,9 @@ class Http2UpstreamFailuresHttpTest {
         assertThat(r.statusCode()).isEqualTo(502);
         assertThat(r.headers().firstValue("Content-Type")).contains("application/json");
         JsonNode error = JSON.readTree(r.body()).get("error");
-        if (how.equals("drop")) {
-            // A socket closed at once may fail the exchange before the client has handed over the headers it read.
+        if (!how.equals("reset")) {
+            // A socket closed at once, or a GOAWAY right after the headers, may fail the exchange before the client
+            // has handed over the headers it read (seen once in CI for GOAWAY): a failure before the answer either way.
             assertThat(error.get("code").asText()).isIn("upstream_disconnected", "upstream_unreachable");
         } else {
             assertThat(error.get("code").asText()).isEqualTo("upstream_disconnected");
