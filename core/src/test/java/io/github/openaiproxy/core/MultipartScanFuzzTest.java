@@ -7,6 +7,7 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.core.testing.SeededCases;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
@@ -34,22 +35,13 @@ import org.junit.jupiter.api.Test;
  * -Dfuzz.seed=...} replays a run, {@code -Dfuzz.cases=...} runs more.
  */
 class MultipartScanFuzzTest {
-    private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
-    private static final int CASES = Integer.getInteger("fuzz.cases", 400);
-    private static final int ENGINE_CASES = Integer.getInteger("fuzz.cases", 100);
+    private static final int CASES = 400;
+    private static final int ENGINE_CASES = 100;
     private static final String BCHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ";
 
     @Test
     void theScanAndTheReaderFindWhatAReferenceParseFinds() {
-        for (int i = 0; i < CASES; i++) {
-            long seed = SEED + i;
-            try {
-                oneCase(seed);
-            } catch (AssertionError | RuntimeException e) {
-                throw new AssertionError(
-                        "multipart fuzz case failed; replay with -Dfuzz.seed=" + seed + " -Dfuzz.cases=1", e);
-            }
-        }
+        SeededCases.run("multipart fuzz", CASES, MultipartScanFuzzTest::oneCase);
     }
 
     /** The case that found near misses read as delimiters (a part's content {@code --boundary} + a letter). */
@@ -76,15 +68,7 @@ class MultipartScanFuzzTest {
                         .build())
                 .upstreamClient(upstream)
                 .build()) {
-            for (int i = 0; i < ENGINE_CASES; i++) {
-                long seed = SEED + i;
-                try {
-                    engineCase(engine, upstream, seed);
-                } catch (AssertionError | RuntimeException e) {
-                    throw new AssertionError(
-                            "multipart engine case failed; replay with -Dfuzz.seed=" + seed + " -Dfuzz.cases=1", e);
-                }
-            }
+            SeededCases.run("multipart engine", ENGINE_CASES, seed -> engineCase(engine, upstream, seed));
         }
     }
 
@@ -164,7 +148,7 @@ class MultipartScanFuzzTest {
         public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
             CompletableFuture<byte[]> body = request.streamedBody() == null
                     ? CompletableFuture.completedFuture(request.body())
-                    : collect(request.streamedBody().publisher());
+                    : SeededCases.collect(request.streamedBody().publisher());
             return body.thenApply(b -> {
                 sent.add(new Sent(request.uri().getHost(), b));
                 return new UpstreamResponse(
@@ -172,35 +156,6 @@ class MultipartScanFuzzTest {
                         new HeaderMap().set("Content-Type", "application/json").build(),
                         Bodies.responseOf("{\"text\":\"ok\"}".getBytes(StandardCharsets.UTF_8)));
             });
-        }
-
-        private static CompletableFuture<byte[]> collect(Flow.Publisher<ByteBuffer> publisher) {
-            CompletableFuture<byte[]> done = new CompletableFuture<>();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            publisher.subscribe(new Flow.Subscriber<>() {
-                @Override
-                public void onSubscribe(Flow.Subscription s) {
-                    s.request(Long.MAX_VALUE);
-                }
-
-                @Override
-                public void onNext(ByteBuffer item) {
-                    byte[] b = new byte[item.remaining()];
-                    item.get(b);
-                    out.writeBytes(b);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    done.completeExceptionally(t);
-                }
-
-                @Override
-                public void onComplete() {
-                    done.complete(out.toByteArray());
-                }
-            });
-            return done;
         }
 
         @Override

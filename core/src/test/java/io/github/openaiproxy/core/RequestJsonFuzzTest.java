@@ -13,13 +13,12 @@ import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.core.testing.SeededCases;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,7 +28,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Flow;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -44,8 +42,7 @@ import org.junit.jupiter.api.Test;
  * more.
  */
 class RequestJsonFuzzTest {
-    private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
-    private static final int CASES = Integer.getInteger("fuzz.cases", 200);
+    private static final int CASES = 200;
     private static final Set<String> ALLOWED = Set.of("gpt-4o-mini", "gpt-4o");
     private static final int MAX_TOKENS = 100;
     private static final int MAX_N = 2;
@@ -88,15 +85,7 @@ class RequestJsonFuzzTest {
 
     @Test
     void bodiesAreRefusedInOpenAisShapeOrSentOnKeepingToThePolicy() {
-        for (int i = 0; i < CASES; i++) {
-            long seed = SEED + i;
-            try {
-                oneCase(seed);
-            } catch (AssertionError | RuntimeException e) {
-                throw new AssertionError(
-                        "request JSON fuzz case failed; replay with -Dfuzz.seed=" + seed + " -Dfuzz.cases=1", e);
-            }
-        }
+        SeededCases.run("request JSON fuzz", CASES, RequestJsonFuzzTest::oneCase);
     }
 
     static void oneCase(long seed) {
@@ -313,7 +302,7 @@ class RequestJsonFuzzTest {
         public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
             CompletableFuture<byte[]> body = request.streamedBody() == null
                     ? CompletableFuture.completedFuture(request.body())
-                    : collect(request.streamedBody().publisher());
+                    : SeededCases.collect(request.streamedBody().publisher());
             return body.thenApply(b -> {
                 sent.add(b);
                 if (streams(b)) {
@@ -340,35 +329,6 @@ class RequestJsonFuzzTest {
             } catch (IOException | RuntimeException e) {
                 return false;
             }
-        }
-
-        private static CompletableFuture<byte[]> collect(Flow.Publisher<ByteBuffer> publisher) {
-            CompletableFuture<byte[]> done = new CompletableFuture<>();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            publisher.subscribe(new Flow.Subscriber<>() {
-                @Override
-                public void onSubscribe(Flow.Subscription s) {
-                    s.request(Long.MAX_VALUE);
-                }
-
-                @Override
-                public void onNext(ByteBuffer item) {
-                    byte[] b = new byte[item.remaining()];
-                    item.get(b);
-                    out.writeBytes(b);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    done.completeExceptionally(t);
-                }
-
-                @Override
-                public void onComplete() {
-                    done.complete(out.toByteArray());
-                }
-            });
-            return done;
         }
 
         @Override

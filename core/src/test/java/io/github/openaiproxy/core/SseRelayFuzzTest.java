@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.testing.Answer;
+import io.github.openaiproxy.core.testing.SeededCases;
 import io.github.openaiproxy.core.upstream.UpstreamClient;
 import io.github.openaiproxy.core.upstream.UpstreamRequest;
 import io.github.openaiproxy.core.upstream.UpstreamResponse;
@@ -44,8 +45,7 @@ import org.junit.jupiter.api.Test;
  * runs more cases.
  */
 class SseRelayFuzzTest {
-    private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
-    private static final int CASES = Integer.getInteger("fuzz.cases", 100);
+    private static final int CASES = 100;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_EVENT = 256 * 1024;
     private static final String USAGE_CHUNK = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
@@ -72,15 +72,7 @@ class SseRelayFuzzTest {
 
     @Test
     void splitStreamsRelayTheSameBytesAndUsageAsWholeOnes() {
-        for (int i = 0; i < CASES; i++) {
-            long seed = SEED + i;
-            try {
-                oneCase(seed);
-            } catch (AssertionError | RuntimeException e) {
-                throw new AssertionError(
-                        "SSE fuzz case failed; replay with -Dfuzz.seed=" + seed + " -Dfuzz.cases=1", e);
-            }
-        }
+        SeededCases.run("SSE fuzz", CASES, SseRelayFuzzTest::oneCase);
     }
 
     @Test
