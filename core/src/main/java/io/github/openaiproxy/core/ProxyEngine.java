@@ -823,26 +823,17 @@ public final class ProxyEngine implements AutoCloseable {
         // A request another thread is ending (a container timing out its async requests as it stops, on its own
         // threads) left the open ones but may not have recorded its usage yet: a stream cut without usage counts
         // its output with the tokenizer, loaded on first use, which takes seconds on a loaded machine.
-        int unsettled = limitStep.awaitSettlements(SETTLE_TIMEOUT);
-        if (unsettled > 0) {
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "{0} requests still not settled after waiting {1} on closing: their usage rows and settlements"
-                            + " are lost unless they come before the ledger and the limit store close",
-                    unsettled,
-                    SETTLE_TIMEOUT);
-        }
+        warnStillUnderWay(
+                limitStep.awaitSettlements(SETTLE_TIMEOUT),
+                "requests not settled",
+                "their usage rows and settlements are lost unless they come before the ledger and the limit store"
+                        + " close");
         limitStep.awaitStoreCalls(config.limits().storeTimeout().plusMillis(200));
         // A session turn is written after its answer (or as its stream ends): written before its store closes.
-        int unwritten = sessions.awaitStoreCalls(SETTLE_TIMEOUT);
-        if (unwritten > 0) {
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "{0} session store calls still under way after waiting {1} on closing: the turns they record are"
-                            + " lost if the session store closes first",
-                    unwritten,
-                    SETTLE_TIMEOUT);
-        }
+        warnStillUnderWay(
+                sessions.awaitStoreCalls(SETTLE_TIMEOUT),
+                "session store calls",
+                "the turns they record are lost if the session store closes first");
         if (uploadSpool != null) {
             uploadSpool.close(); // the requests are ended: no spool file is read again
         }
@@ -870,15 +861,10 @@ public final class ProxyEngine implements AutoCloseable {
         }
         // An image being stored, a key, policy or audit entry being written: written before the stores close (the
         // engine's image store next, the caller's once close() returns). Their calls have deadlines of their own.
-        int busy = awaitTermination(SETTLE_TIMEOUT, imageThreads, adminThreads, sessionThreads);
-        if (busy > 0) {
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "{0} of the engine''s store thread pools (images, admin, sessions) still busy after waiting {1} on"
-                            + " closing: a write under way there is lost if its store closes first",
-                    busy,
-                    SETTLE_TIMEOUT);
-        }
+        warnStillUnderWay(
+                awaitTermination(SETTLE_TIMEOUT, imageThreads, adminThreads, sessionThreads),
+                "of the engine's store thread pools (images, admin, sessions)",
+                "a write under way there is lost if its store closes first");
         if (ownedImageStore != null) {
             try {
                 ownedImageStore.close();
@@ -894,6 +880,19 @@ public final class ProxyEngine implements AutoCloseable {
         }
         // Last: the answers relayed until now have recorded their usage.
         usageLedger.close();
+    }
+
+    /** Logs what {@link #close()} stopped waiting for after {@link #SETTLE_TIMEOUT}, and what is lost with it. */
+    private static void warnStillUnderWay(int left, String what, String lost) {
+        if (left > 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "{0} {1} still under way after waiting {2} on closing: {3}",
+                    left,
+                    what,
+                    SETTLE_TIMEOUT,
+                    lost);
+        }
     }
 
     /** Waits, at most {@code max} in all, for pools already shut down to finish; returns how many did not. */

@@ -8,6 +8,7 @@ import io.github.openaiproxy.core.http.ProxyResponse;
 import io.github.openaiproxy.core.internal.Bodies;
 import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.Failures;
+import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.internal.Json;
 import io.github.openaiproxy.core.keys.ApiKey;
 import io.github.openaiproxy.core.normalize.Normalized;
@@ -724,10 +725,8 @@ final class UpstreamAttempts {
 
     /** Whether an answer is an event stream, by its {@code Content-Type}. */
     static boolean isEventStream(UpstreamResponse response) {
-        return response.headers()
-                .firstValue("content-type")
-                .map(t -> t.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length()))
-                .orElse(false);
+        String type = HeaderMap.first(response.headers(), "content-type");
+        return type != null && HeaderMap.isEventStreamType(type);
     }
 
     /** Whether an error body is OpenAI's context-window error: {@code {"error":{"code":"context_length_exceeded"}}}. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.SeededCases;
@@ -148,7 +149,7 @@ class MultipartScanFuzzTest {
         public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
             CompletableFuture<byte[]> body = request.streamedBody() == null
                     ? CompletableFuture.completedFuture(request.body())
-                    : SeededCases.collect(request.streamedBody().publisher());
+                    : BodyCollector.collect(request.streamedBody().publisher(), Long.MAX_VALUE);
             return body.thenApply(b -> {
                 sent.add(new Sent(request.uri().getHost(), b));
                 return new UpstreamResponse(

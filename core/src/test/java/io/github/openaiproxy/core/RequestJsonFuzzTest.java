@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.github.openaiproxy.core.config.ProxySettings;
 import io.github.openaiproxy.core.http.ProxyRequest;
 import io.github.openaiproxy.core.internal.Bodies;
+import io.github.openaiproxy.core.internal.BodyCollector;
 import io.github.openaiproxy.core.internal.HeaderMap;
 import io.github.openaiproxy.core.testing.Answer;
 import io.github.openaiproxy.core.testing.SeededCases;
@@ -302,7 +303,7 @@ class RequestJsonFuzzTest {
         public CompletableFuture<UpstreamResponse> send(UpstreamRequest request) {
             CompletableFuture<byte[]> body = request.streamedBody() == null
                     ? CompletableFuture.completedFuture(request.body())
-                    : SeededCases.collect(request.streamedBody().publisher());
+                    : BodyCollector.collect(request.streamedBody().publisher(), Long.MAX_VALUE);
             return body.thenApply(b -> {
                 sent.add(b);
                 if (streams(b)) {

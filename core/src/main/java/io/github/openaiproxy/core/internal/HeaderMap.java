@@ -59,6 +59,11 @@ public final class HeaderMap {
                 && !contentEncoding.strip().equalsIgnoreCase("identity");
     }
 
+    /** Whether a {@code Content-Type} is {@code text/event-stream}, in any case, its parameters ignored. */
+    public static boolean isEventStreamType(String contentType) {
+        return contentType.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length());
+    }
+
     /**
      * Whether a {@code Content-Type} is JSON: {@code application/json} or {@code application/*+json}, in any case,
      * its parameters ignored. Read on every answer and request, so without a copy of the string.

@@ -143,7 +143,9 @@ public final class ResponseRelay implements AutoCloseable {
             return CompletableFuture.completedFuture(responses.error(ProxyError.upstreamUnreachable()));
         }
         if (responses.style() == ErrorStyle.SIMPLE
-                && !(expectsStream ? isEventStream(upstreamType(upstream)) : isJsonOrEventStream(upstream))) {
+                && !(expectsStream
+                        ? HeaderMap.isEventStreamType(upstreamType(upstream))
+                        : isJsonOrEventStream(upstream))) {
             // The simple routes promise JSON, or an event stream when one was asked for; anything else (a
             // gateway's HTML page, a server that ignored "stream") is not relayed under the proxy's origin.
             // The /v1 routes relay what the upstream sent.
@@ -157,7 +159,7 @@ public final class ResponseRelay implements AutoCloseable {
         }
         String contentType = upstreamType(upstream);
         String encoding = HeaderMap.first(upstream.headers(), "content-encoding");
-        if (HeaderMap.isCoded(encoding) && isEventStream(contentType)) {
+        if (HeaderMap.isCoded(encoding) && HeaderMap.isEventStreamType(contentType)) {
             // A coding the proxy cannot undo (br, zstd): the events cannot be cut or read, nor the coding kept once
             // they are; relayed as it is, the client would get bytes it cannot read under an event stream's type.
             Bodies.discard(upstream.body());
@@ -172,7 +174,7 @@ public final class ResponseRelay implements AutoCloseable {
             h.set("Content-Type", contentType);
         }
         String disposition = HeaderMap.first(upstream.headers(), "content-disposition");
-        if (disposition != null && !isEventStream(contentType)) {
+        if (disposition != null && !HeaderMap.isEventStreamType(contentType)) {
             // A file's download (GET /v1/files/{id}/content) names the file as OpenAI sent it.
             h.set("Content-Disposition", disposition);
         }
@@ -181,7 +183,7 @@ public final class ResponseRelay implements AutoCloseable {
             // pass as they are, so the coding with them.
             h.set("Content-Encoding", encoding);
         }
-        if (isEventStream(contentType)) {
+        if (HeaderMap.isEventStreamType(contentType)) {
             h.set("Cache-Control", "no-cache");
             h.set("X-Accel-Buffering", "no");
             SseEventRelay events = new SseEventRelay(upstream.body(), maxEventSize, idle, buffers);
@@ -407,16 +409,12 @@ public final class ResponseRelay implements AutoCloseable {
     /** JSON ({@code application/json}, {@code application/*+json}), an event stream, or no type at all (read as JSON). */
     private static boolean isJsonOrEventStream(UpstreamResponse upstream) {
         String type = upstreamType(upstream);
-        return HeaderMap.isJsonType(type) || isEventStream(type);
+        return HeaderMap.isJsonType(type) || HeaderMap.isEventStreamType(type);
     }
 
     private static String upstreamType(UpstreamResponse upstream) {
         String type = HeaderMap.first(upstream.headers(), "content-type");
         return type != null ? type : ResponseFactory.JSON;
-    }
-
-    static boolean isEventStream(String contentType) {
-        return contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
     }
 
     private static String abbreviate(String s) {

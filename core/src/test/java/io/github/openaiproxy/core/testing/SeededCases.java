@@ -1,10 +1,5 @@
 package io.github.openaiproxy.core.testing;
 
-import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Flow;
-
 /**
  * Seeded random cases for the fuzz tests: the first seed is {@code -Dfuzz.seed} (else the clock), the number of
  * cases {@code -Dfuzz.cases} (else the test's own); a failing case names the options that replay it alone.
@@ -31,35 +26,5 @@ public final class SeededCases {
                 throw new AssertionError(what + " case failed; replay with -Dfuzz.seed=" + seed + " -Dfuzz.cases=1", e);
             }
         }
-    }
-
-    /** The bytes a request body publishes, read to its end. */
-    public static CompletableFuture<byte[]> collect(Flow.Publisher<ByteBuffer> publisher) {
-        CompletableFuture<byte[]> done = new CompletableFuture<>();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        publisher.subscribe(new Flow.Subscriber<>() {
-            @Override
-            public void onSubscribe(Flow.Subscription s) {
-                s.request(Long.MAX_VALUE);
-            }
-
-            @Override
-            public void onNext(ByteBuffer item) {
-                byte[] b = new byte[item.remaining()];
-                item.get(b);
-                out.writeBytes(b);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                done.completeExceptionally(t);
-            }
-
-            @Override
-            public void onComplete() {
-                done.complete(out.toByteArray());
-            }
-        });
-        return done;
     }
 }
